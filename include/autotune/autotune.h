@@ -1,0 +1,112 @@
+/*
+ * autotune.h - the public C API of autotune: status codes, and read-only lookups of
+ * tuned kernel configurations in a tuning database.
+ *
+ * A program opens a tuning database written by `autotune gemm ...` (or merged, or
+ * imported), asks for the best configuration for a (device, op, dtype, layout, shape),
+ * and reads the configuration's parameters. The lookup returns the exact shape when it
+ * was tuned, else the nearest tuned shape (docs/database.md gives the distance), else a
+ * winner of another device of the same architecture, else of the same vendor, and says
+ * which of these it used. Every function returns an at_status (0 is AT_OK); the message
+ * of the last failure on this thread is at_last_error().
+ */
+#ifndef AUTOTUNE_AUTOTUNE_H
+#define AUTOTUNE_AUTOTUNE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One status type for the whole project: enum value, name, message. */
+#define AT_STATUS_MAP(X)                                                  \
+  X(OK, "ok")                                                             \
+  X(NOMEM, "out of memory")                                               \
+  X(USAGE, "bad usage or input")                                          \
+  X(IO, "cannot read or write a file")                                    \
+  X(NOT_A_DB, "file is not an autotune database")                         \
+  X(DB_FUTURE, "database was written by a newer autotune")                \
+  X(DB_CORRUPT, "database is corrupt")                                    \
+  X(DB_BUSY, "database is locked by another process")                     \
+  X(DB_READONLY, "database is read-only")                                 \
+  X(SQL, "database error")                                                \
+  X(NOT_FOUND, "nothing matches")                                         \
+  X(PARSE, "cannot parse input")                                          \
+  X(UNSUPPORTED, "not supported here")
+
+typedef enum at_status {
+#define AT_STATUS_ENUM(name, msg) AT_##name,
+  AT_STATUS_MAP(AT_STATUS_ENUM)
+#undef AT_STATUS_ENUM
+  AT_STATUS_COUNT
+} at_status;
+
+/* "AT_OK", "AT_NOMEM", ...; "AT_UNKNOWN" for a value outside the table. */
+const char *at_status_name(int status);
+/* The generic message of a status ("out of memory"). */
+const char *at_status_message(int status);
+/* The detailed message of the last failure on this thread ("" if none). */
+const char *at_last_error(void);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *at_version(void);
+
+#define AT_MAX_DIMS 8
+
+/* A problem: op ("gemm"), dtype ("f16"), layout ("NN"; "" where the op has none),
+ * and its named dimensions in the op's order (gemm: m, n, k). */
+typedef struct at_problem {
+  const char *op;
+  const char *dtype;
+  const char *layout;
+  int ndims;
+  const char *dim_names[AT_MAX_DIMS];
+  int64_t dims[AT_MAX_DIMS];
+} at_problem;
+
+/* A gemm problem, dims m, n, k. */
+at_problem at_problem_gemm(const char *dtype, const char *layout, int64_t m, int64_t n,
+                           int64_t k);
+
+typedef enum at_match {
+  AT_MATCH_EXACT = 0,   /* this device, this exact shape */
+  AT_MATCH_NEAREST = 1, /* this device, the nearest tuned shape */
+  AT_MATCH_ARCH = 2,    /* another device of the same architecture */
+  AT_MATCH_VENDOR = 3   /* another device of the same vendor */
+} at_match;
+
+typedef struct at_db at_db;
+typedef struct at_config at_config;
+
+/* Open a tuning database read-only. OUT: *db, NULL on failure.
+ * AT_IO (missing/unreadable), AT_NOT_A_DB, AT_DB_FUTURE, AT_DB_CORRUPT, AT_NOMEM. */
+int at_db_open(const char *path, at_db **db);
+/* Close; NULL is accepted. */
+void at_db_close(at_db *db);
+
+/* The best configuration for `problem` on `device` (a profile name such as "mi300x" or
+ * an arch such as "gfx942"). OUT: *config, to be freed with at_config_free.
+ * AT_NOT_FOUND when nothing in the chain matches; AT_USAGE for a bad problem. */
+int at_best_config(at_db *db, const char *device, const at_problem *problem,
+                   at_config **config);
+void at_config_free(at_config *config);
+
+/* The canonical configuration text "KEY=VALUE,KEY=VALUE" (keys sorted). */
+const char *at_config_text(const at_config *config);
+/* One parameter as text; NULL if the config has no such key. */
+const char *at_config_get(const at_config *config, const char *key);
+/* One integer parameter. AT_NOT_FOUND if absent, AT_PARSE if not an integer. */
+int at_config_get_int(const at_config *config, const char *key, int64_t *value);
+at_match at_config_match(const at_config *config);
+const char *at_match_name(at_match match); /* "exact", "nearest", "arch", "vendor" */
+const char *at_config_kernel(const at_config *config);   /* template name */
+const char *at_config_device(const at_config *config);   /* device the trial ran on */
+/* The shape that was tuned (equal to the asked one for an exact match). */
+int64_t at_config_dim(const at_config *config, int i);
+double at_config_time_us(const at_config *config);       /* median time of the winner */
+
+#ifdef __cplusplus
+}
+#endif
+#endif

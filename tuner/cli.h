@@ -1,0 +1,66 @@
+/*
+ * cli.h - the command line's shared parts: the command table (one cmd_<name>.c per
+ * command, git-style), a small option-table parser, and error reporting. Only code in
+ * this layer decides to exit; exit codes are CLI_OK 0, CLI_FAILED 1 (the run failed),
+ * CLI_USAGE 2 (bad usage or input).
+ */
+#ifndef AT_TUNER_CLI_H
+#define AT_TUNER_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+struct cli_cmd {
+  const char *name;
+  int (*fn)(int argc, char **argv); /* argv[0] is the command's name */
+  const char *summary;              /* one line for `autotune --help` */
+};
+
+/* The command table, NULL-name terminated; the order is the order of --help. */
+extern const struct cli_cmd cli_commands[];
+
+enum cli_opt_kind { CLI_STR, CLI_INT, CLI_FLAG };
+
+struct cli_opt {
+  const char *name;        /* long name without dashes, "db" for --db */
+  enum cli_opt_kind kind;
+  void *dest;              /* const char **, int64_t *, bool * */
+  const char *arg;         /* placeholder in help, "FILE" */
+  const char *help;
+};
+
+/*
+ * Parse argv[1..argc) against `opts` (terminated by a NULL name). Accepts `--name VALUE`,
+ * `--name=VALUE` and `--help`. Non-option words are returned in order through
+ * positional (which must hold argc entries); OUT: *npos. Returns CLI_OK, CLI_USAGE after
+ * printing a one-line error, or -1 after printing help to stdout (the caller exits 0).
+ */
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usage,
+              const char *description, char **positional, int *npos);
+
+/* Print a command's help: usage line, description, options. */
+void cli_help(FILE *out, const char *usage, const char *description,
+              const struct cli_opt *opts);
+
+/* Print "autotune: <message>" built from fmt to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "autotune: <at_last_error() or the status message>" and map a library status
+ * to an exit code: input errors to CLI_USAGE, the rest to CLI_FAILED. */
+int cli_fail(int status);
+
+/* The default database: $AUTOTUNE_DB, else $XDG_DATA_HOME/autotune/tuning.db, else
+ * ~/.local/share/autotune/tuning.db. The folder is created when `create` is true.
+ * Returns a static buffer, or NULL with a message printed. */
+const char *cli_default_db(bool create);
+
+/* True when stdout is a terminal (progress lines are shown only then). */
+bool cli_stdout_is_tty(void);
+
+/* JSON string literal of s (quotes and escapes) to out. */
+void cli_json_str(FILE *out, const char *s);
+
+#endif

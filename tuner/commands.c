@@ -1,0 +1,13 @@
+/*
+ * commands.c - the command table of `autotune`. Only commands that work are listed; a
+ * test checks that this table, `autotune --help` and README.md agree.
+ */
+#include "tuner/cli.h"
+#include "tuner/commands.h"
+
+const struct cli_cmd cli_commands[] = {
+    {"devices", cmd_devices, "list device profiles and the GPUs present on this machine"},
+    {"db", cmd_db, "create, inspect, check, merge, export and import tuning databases"},
+    {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},
+    {NULL, NULL, NULL},
+};

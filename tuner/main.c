@@ -1,0 +1,41 @@
+/*
+ * main.c - the `autotune` command: dispatches to the command table in commands.c.
+ * `autotune --help` lists the commands, `autotune --version` prints the version, and
+ * `autotune <cmd> --help` each command's options.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "autotune/autotune.h"
+#include "tuner/cli.h"
+
+static void usage(FILE *out)
+{
+  fputs("usage: autotune <command> [options]\n"
+        "       autotune --version\n"
+        "       autotune <command> --help\n\ncommands:\n", out);
+  for (const struct cli_cmd *c = cli_commands; c->name; c++)
+    fprintf(out, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    usage(stderr);
+    return CLI_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+    usage(stdout);
+    return CLI_OK;
+  }
+  if (strcmp(name, "--version") == 0) {
+    printf("autotune %s\n", at_version());
+    return CLI_OK;
+  }
+  for (const struct cli_cmd *c = cli_commands; c->name; c++)
+    if (strcmp(c->name, name) == 0)
+      return c->fn(argc - 1, argv + 1);
+  cli_error("unknown command '%.60s'; try 'autotune --help'", name);
+  return CLI_USAGE;
+}
