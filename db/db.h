@@ -1,0 +1,199 @@
+/*
+ * db.h - the tuning database: a SQLite file holding every trial ever run, with its
+ * provenance, and the winners derived from them. All SQL of the project lives in db/.
+ *
+ * Records cross this interface denormalised (a trial names its device, kernel, problem
+ * and config by value), so that put, iterate, merge, export and import are one
+ * mechanism: iterate a source, put into a destination. A put is idempotent on the
+ * record's uuid; trials are never updated or deleted (triggers refuse it).
+ * Design notes and invariants: docs/database.md.
+ */
+#ifndef AT_DB_DB_H
+#define AT_DB_DB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "autotune/autotune.h"
+
+#define DB_SCHEMA_VERSION 1
+#define DB_UUID_LEN 32 /* hex characters */
+
+struct db;
+
+enum db_open_flags {
+  DB_READONLY = 1, /* open an existing file read-only; no migration */
+  DB_CREATE = 2    /* create the file if missing (read-write) */
+};
+
+/*
+ * Open `path`. Read-write opens migrate an older schema forward; read-only opens of an
+ * older schema fail with AT_DB_FUTURE's sibling message asking for `autotune db init`.
+ * OUT: *out (NULL on failure). Returns AT_OK, AT_IO (missing, unreadable, unwritable),
+ * AT_NOT_A_DB, AT_DB_CORRUPT, AT_DB_FUTURE (newer schema), AT_DB_BUSY, AT_NOMEM.
+ */
+int db_open(const char *path, int flags, struct db **out);
+void db_close(struct db *db);
+const char *db_path(const struct db *db);
+int db_schema_version(struct db *db);
+
+/* Transactions: put many records in one. */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+int db_rollback(struct db *db);
+
+/* Trial statuses, in the order of the schema's CHECK constraint. */
+#define DB_TRIAL_STATUS_MAP(X)                                            \
+  X(OK, "ok")                                                             \
+  X(COMPILE_ERROR, "compile_error")                                       \
+  X(VERIFY_FAILED, "verify_failed")                                       \
+  X(LAUNCH_ERROR, "launch_error")                                         \
+  X(FAULT, "fault")                                                       \
+  X(TIMEOUT, "timeout")                                                   \
+  X(PRUNED, "pruned")
+
+enum db_trial_status {
+#define DB_TS_ENUM(name, text) DB_TRIAL_##name,
+  DB_TRIAL_STATUS_MAP(DB_TS_ENUM)
+#undef DB_TS_ENUM
+  DB_TRIAL_STATUS_COUNT
+};
+const char *db_trial_status_name(enum db_trial_status s);
+/* Parse "ok", "fault", ...; -1 if unknown. */
+int db_trial_status_parse(const char *text);
+
+/* A run: one invocation of the tuner. Strings may be NULL (stored as NULL) except uuid. */
+struct db_run {
+  char uuid[DB_UUID_LEN + 1];
+  const char *host;
+  const char *started_at;  /* ISO 8601 UTC, "2026-11-26T20:30:00Z" */
+  const char *ended_at;    /* NULL while running */
+  const char *toolchain;   /* "nvrtc 13.0; clang 19.1.7" */
+  const char *driver;      /* "cuda 13.0 (580.159)", NULL where none */
+  const char *autotune_version;
+  const char *strategy;
+  const char *args;        /* the command line */
+};
+
+/* A problem: op, dtype, layout ("" when the op has none) and named dims. */
+struct db_problem {
+  const char *op;
+  const char *dtype;
+  const char *layout;
+  int ndims;
+  const char *dim_names[AT_MAX_DIMS];
+  int64_t dims[AT_MAX_DIMS];
+};
+
+/* Optional numbers: NAN for a missing double, -1 for a missing integer. */
+struct db_trial {
+  char uuid[DB_UUID_LEN + 1];
+  char run_uuid[DB_UUID_LEN + 1];
+  const char *device;        /* profile name, "mi300x" */
+  const char *arch;          /* "gfx942" */
+  const char *vendor;        /* "amd", "nvidia", "host" */
+  const char *kernel;        /* template name, "gemm_mfma" */
+  const char *kernel_hash;   /* content hash of the template, hex */
+  struct db_problem problem;
+  const char *config;        /* canonical "KEY=VALUE,..." (see db_config_canonical) */
+  enum db_trial_status status;
+  double time_median_us, time_min_us, time_max_us, time_spread; /* spread: (max-min)/median */
+  int64_t repetitions;
+  double tflops, gbps;
+  int64_t registers, spills, shared_bytes;
+  double occupancy;          /* 0..1 of the device's maximum waves/warps */
+  const char *message;       /* why it failed or was pruned; NULL when ok */
+  const char *created_at;    /* ISO 8601 UTC */
+};
+
+/* Fill a trial with "missing" values and an empty status of OK. */
+void db_trial_init(struct db_trial *t);
+
+/* A new random uuid (32 hex characters) into out[DB_UUID_LEN + 1]. */
+void db_uuid(char *out);
+/* The current time as ISO 8601 UTC into out[32]. */
+void db_now(char *out);
+
+/*
+ * Canonical config text: "B=2,A=1" -> "A=1,B=2" (keys sorted, no spaces, no duplicates).
+ * OUT: *out, malloc'd. AT_PARSE for text that is not KEY=VALUE pairs or repeats a key.
+ */
+int db_config_canonical(const char *text, char **out);
+/* Canonical dims text "m=4096,n=4096,k=4096" (the op's order) into a malloc'd string. */
+char *db_problem_dims_text(const struct db_problem *p);
+
+/* Insert a run (idempotent on uuid; a known uuid with ended_at set updates ended_at only
+ * when it was NULL). OUT: *inserted (may be NULL). */
+int db_put_run(struct db *db, const struct db_run *run, bool *inserted);
+/* Mark a run ended now. */
+int db_end_run(struct db *db, const char *run_uuid);
+/* Insert a trial and, through the winners trigger, update the winners. Idempotent on
+ * uuid. The run must exist (AT_USAGE otherwise). OUT: *inserted (may be NULL). */
+int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted);
+
+/* Iterate in insertion order. The record's strings live until the callback returns.
+ * A non-zero return from the callback stops the iteration and is returned. */
+typedef int (*db_run_fn)(void *ctx, const struct db_run *run);
+typedef int (*db_trial_fn)(void *ctx, const struct db_trial *t);
+int db_each_run(struct db *db, db_run_fn fn, void *ctx);
+int db_each_trial(struct db *db, db_trial_fn fn, void *ctx);
+
+struct db_stats {
+  int64_t runs, devices, kernels, problems, configs, trials, winners;
+  int64_t by_status[DB_TRIAL_STATUS_COUNT];
+  int schema_version;
+};
+int db_stats(struct db *db, struct db_stats *out);
+
+/* Integrity: SQLite's integrity_check and foreign_key_check, and the winners table
+ * against a recomputation from trials. OUT: *problems (0 = healthy); the first problem
+ * found is described in msg[msg_len]. */
+int db_check(struct db *db, int64_t *problems, char *msg, size_t msg_len);
+
+/* Query: the best configuration for a problem, with the device -> arch -> vendor chain. */
+struct db_query {
+  /* profile name; NULL to ask by arch alone (then a winner of any device of the arch
+   * counts as exact or nearest, not as an arch fallback) */
+  const char *device;
+  const char *arch;     /* may be NULL */
+  const char *vendor;   /* may be NULL */
+  const struct db_problem *problem;
+};
+
+struct db_match {
+  at_match match;
+  char device[64];
+  char kernel[128];
+  char *config;         /* malloc'd canonical config text */
+  int ndims;
+  int64_t dims[AT_MAX_DIMS];  /* the tuned shape */
+  double time_median_us;
+  double tflops;
+  double distance;      /* 0 for exact */
+  char trial_uuid[DB_UUID_LEN + 1];
+};
+void db_match_release(struct db_match *m);
+
+/* AT_NOT_FOUND (with a message naming the problem) when nothing in the chain matches. */
+int db_query_best(struct db *db, const struct db_query *q, struct db_match *out);
+
+/* The distance between two shapes with the same dim names: sqrt(sum(ln(a_i/b_i)^2)). */
+double db_shape_distance(int ndims, const int64_t *a, const int64_t *b);
+
+/* Merge: put every run and trial of the database at src_path into db (idempotent).
+ * OUT: counts of records added and already present. */
+struct db_merge_stats {
+  int64_t runs_added, runs_present, trials_added, trials_present;
+};
+int db_merge(struct db *db, const char *src_path, struct db_merge_stats *stats);
+
+/* Export every run and trial as JSON lines; import them back (round-trip exact).
+ * Import is atomic: a bad line (reported with its line number) adds nothing. */
+int db_export_jsonl(struct db *db, FILE *out);
+int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_stats *stats);
+
+/* The underlying handle, for db/ internals only. */
+struct sqlite3 *db_handle(struct db *db);
+
+#endif

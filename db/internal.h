@@ -1,0 +1,56 @@
+/*
+ * internal.h - what the files of db/ share and nothing outside db/ may use: the handle's
+ * layout, the cache of prepared statements, and the mapping of SQLite result codes to
+ * the project's status codes.
+ */
+#ifndef AT_DB_INTERNAL_H
+#define AT_DB_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "db/db.h"
+
+/* Every statement db/ prepares more than once, prepared on first use and kept. */
+enum db_stmt_id {
+  STMT_DEVICE_PUT,
+  STMT_DEVICE_GET,
+  STMT_KERNEL_PUT,
+  STMT_KERNEL_GET,
+  STMT_PROBLEM_PUT,
+  STMT_PROBLEM_GET,
+  STMT_CONFIG_PUT,
+  STMT_CONFIG_GET,
+  STMT_RUN_PUT,
+  STMT_RUN_GET,
+  STMT_RUN_END,
+  STMT_RUN_SET_ENDED,
+  STMT_TRIAL_PUT,
+  STMT_QUERY_EXACT,  /* 3 of each: this device, same arch, same vendor */
+  STMT_QUERY_EXACT_LAST = STMT_QUERY_EXACT + 2,
+  STMT_QUERY_FAMILY,
+  STMT_QUERY_FAMILY_LAST = STMT_QUERY_FAMILY + 2,
+  STMT_COUNT
+};
+
+struct db {
+  sqlite3 *h;
+  char *path;
+  bool readonly;
+  int version;
+  sqlite3_stmt *stmts[STMT_COUNT];
+};
+
+/* The prepared statement `id` (text from the table in record.c/query.c), reset and with
+ * its bindings cleared. NULL after setting an error message. */
+sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id);
+/* The same for a statement whose text the caller holds (prepared once, under `id`). */
+sqlite3_stmt *db_stmt_sql(struct db *db, enum db_stmt_id id, const char *sql);
+
+/* Map a SQLite result code to a status, with a message naming the database and what
+ * was being done: AT_DB_CORRUPT, AT_NOT_A_DB, AT_DB_BUSY, AT_DB_READONLY, AT_IO, AT_SQL. */
+int db_sql_error(struct db *db, int sqlite_rc, const char *doing);
+
+/* Run SQL text with no results (several statements allowed). */
+int db_exec(struct db *db, const char *sql, const char *doing);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * helpers.h - shared test helpers: scratch folders and running the real `autotune`
+ * binary with its output and exit code captured.
+ */
+#ifndef AT_TESTS_HELPERS_H
+#define AT_TESTS_HELPERS_H
+
+#include <stddef.h>
+
+/* A fresh scratch folder under $TMPDIR (or /tmp); returns a static-lifetime copy.
+ * Removed with th_rmtree. */
+char *th_tmpdir(void);
+void th_rmtree(const char *path);
+/* path of `name` inside dir, malloc'd */
+char *th_path(const char *dir, const char *name);
+
+struct th_result {
+  int code;      /* exit code, or 128+signal */
+  char *out;     /* stdout, NUL-terminated, malloc'd */
+  char *err;     /* stderr */
+};
+
+/* Run the autotune binary with a shell-quoted argument string, e.g.
+ * th_run(&r, "db stats --db '%s'", path). Stdin is /dev/null. */
+void th_run(struct th_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, running an arbitrary shell command line (for pipes). */
+void th_sh(struct th_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void th_result_free(struct th_result *r);
+
+/* Read a whole file (malloc'd, NUL-terminated); NULL if unreadable. */
+char *th_read(const char *path, size_t *len);
+int th_write(const char *path, const char *data, size_t len);
+
+#endif
