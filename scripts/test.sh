@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite, twice: a normal build (build/) with warnings as errors,
+# then the Sanitize build (build-san/, AddressSanitizer + UndefinedBehaviorSanitizer).
+# Fails on the first failing build or test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== normal build =="
+scripts/build.sh
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== sanitize build (ASan + UBSan) =="
+cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=Sanitize -DAT_WERROR=ON >/dev/null
+cmake --build build-san
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-san --output-on-failure -j "$jobs"
+echo "== all tests passed =="

@@ -1,0 +1,117 @@
+/*
+ * test_cli.c - the command line as a user meets it: the command table, `autotune
+ * --help` and README.md list the same commands; every command has --help; --version;
+ * exit codes 0/1/2; one-line errors with the `autotune: ` prefix.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/helpers.h"
+#include "autotune/autotune.h"
+#include "tuner/cli.h"
+
+/* Commands named in README.md's command table: rows "| `autotune NAME ...` |". */
+static int readme_commands(char names[][32], int cap)
+{
+  char *readme = th_read(AT_SOURCE_DIR "/README.md", NULL);
+  cr_assert_not_null(readme, "README.md is missing");
+  int n = 0;
+  for (char *line = strtok(readme, "\n"); line; line = strtok(NULL, "\n")) {
+    const char *p = strstr(line, "| `autotune ");
+    if (p != line)
+      continue;
+    p += strlen("| `autotune ");
+    size_t len = strcspn(p, " `");
+    cr_assert_lt(n, cap);
+    snprintf(names[n++], 32, "%.*s", (int)len, p);
+  }
+  free(readme);
+  return n;
+}
+
+Test(cli, table_help_and_readme_list_the_same_commands)
+{
+  char readme[32][32];
+  int nreadme = readme_commands(readme, 32);
+  struct th_result r;
+  th_run(&r, "--help");
+  cr_assert_eq(r.code, 0);
+  int ntable = 0;
+  for (const struct cli_cmd *c = cli_commands; c->name; c++, ntable++) {
+    char want[64];
+    snprintf(want, sizeof want, "\n  %s ", c->name);
+    cr_assert(strstr(r.out, want), "--help lacks '%s':\n%s", c->name, r.out);
+    bool in_readme = false;
+    for (int i = 0; i < nreadme; i++)
+      in_readme |= strcmp(readme[i], c->name) == 0;
+    cr_assert(in_readme, "README.md's command table lacks '%s'", c->name);
+  }
+  cr_assert_eq(nreadme, ntable, "README lists %d commands, the table %d", nreadme, ntable);
+  /* --help lists nothing beyond the table. */
+  int nhelp = 0;
+  for (const char *p = strstr(r.out, "commands:\n"); p && (p = strstr(p, "\n  ")); p++)
+    nhelp++;
+  cr_assert_eq(nhelp, ntable, "%s", r.out);
+  th_result_free(&r);
+}
+
+Test(cli, every_command_has_help_that_exits_0)
+{
+  for (const struct cli_cmd *c = cli_commands; c->name; c++) {
+    struct th_result r;
+    th_run(&r, "%s --help", c->name);
+    cr_assert_eq(r.code, 0, "%s --help: %s", c->name, r.err);
+    cr_assert(strstr(r.out, "usage: autotune "), "%s --help: %s", c->name, r.out);
+    th_result_free(&r);
+  }
+}
+
+Test(cli, version_prints_the_library_version)
+{
+  struct th_result r;
+  th_run(&r, "--version");
+  cr_assert_eq(r.code, 0);
+  char want[64];
+  snprintf(want, sizeof want, "autotune %s\n", at_version());
+  cr_assert_str_eq(r.out, want);
+  th_result_free(&r);
+}
+
+Test(cli, unknown_command_and_no_command_exit_2)
+{
+  struct th_result r;
+  th_run(&r, "frobnicate");
+  cr_assert_eq(r.code, 2);
+  cr_assert_str_eq(r.err, "autotune: unknown command 'frobnicate'; try 'autotune --help'\n");
+  th_result_free(&r);
+  th_run(&r, "%s", "");
+  cr_assert_eq(r.code, 2);
+  cr_assert(strstr(r.err, "usage: autotune <command>"), "%s", r.err);
+  th_result_free(&r);
+}
+
+Test(cli, option_parser_forms)
+{
+  const char *s = NULL;
+  int64_t n = 0;
+  bool f = false;
+  const struct cli_opt opts[] = {{"db", CLI_STR, &s, "FILE", "db"},
+                                 {"m", CLI_INT, &n, "M", "m"},
+                                 {"json", CLI_FLAG, &f, NULL, "json"},
+                                 {NULL, 0, NULL, NULL, NULL}};
+  char *argv[] = {"x", "pos1", "--db=a.db", "--m", "42", "--json", "--", "--notopt", NULL};
+  char *pos[8];
+  int npos = 0;
+  cr_assert_eq(cli_parse(8, argv, opts, "u", "d", pos, &npos), CLI_OK);
+  cr_assert_str_eq(s, "a.db");
+  cr_assert_eq(n, 42);
+  cr_assert(f);
+  cr_assert_eq(npos, 2);
+  cr_assert_str_eq(pos[0], "pos1");
+  cr_assert_str_eq(pos[1], "--notopt");
+  char *bad[] = {"x", "--m", NULL};
+  cr_assert_eq(cli_parse(2, bad, opts, "u", "d", pos, &npos), CLI_USAGE);
+  char *flagval[] = {"x", "--json=1", NULL};
+  cr_assert_eq(cli_parse(2, flagval, opts, "u", "d", pos, &npos), CLI_USAGE);
+}
