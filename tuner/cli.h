@@ -60,7 +60,4 @@ const char *cli_default_db(bool create);
 /* True when stdout is a terminal (progress lines are shown only then). */
 bool cli_stdout_is_tty(void);
 
-/* JSON string literal of s (quotes and escapes) to out. */
-void cli_json_str(FILE *out, const char *s);
-
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "db/json.h"
 #include "tuner/cli.h"
 #include "tuner/commands.h"
 #include "tuner/device.h"
@@ -67,7 +68,7 @@ static void print_table(const struct dev_present *found, int nfound)
 
 static void json_key(const char *key)
 {
-  cli_json_str(stdout, key);
+  json_write_str(stdout, key);
   fputc(':', stdout);
 }
 
@@ -86,7 +87,7 @@ static void json_num(const char *key, double v, bool comma)
 static void json_str(const char *key, const char *v, bool comma)
 {
   json_key(key);
-  cli_json_str(stdout, v);
+  json_write_str(stdout, v);
   if (comma)
     fputc(',', stdout);
 }
@@ -142,7 +143,7 @@ static void print_json(const struct dev_present *found, int nfound)
     json_num("clock_mhz", g->clock_mhz, true);
     json_key("profile");
     if (g->profile)
-      cli_json_str(stdout, g->profile->name);
+      json_write_str(stdout, g->profile->name);
     else
       fputs("null", stdout);
     fputc('}', stdout);

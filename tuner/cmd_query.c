@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "db/db.h"
+#include "db/json.h"
 #include "tuner/cli.h"
 #include "tuner/commands.h"
 #include "tuner/device.h"
@@ -42,15 +43,15 @@ static void print_json(const struct op_desc *op, const struct db_problem *p,
                        const struct db_match *m)
 {
   printf("{\"match\":\"%s\",\"device\":", at_match_name(m->match));
-  cli_json_str(stdout, m->device);
+  json_write_str(stdout, m->device);
   printf(",\"op\":\"%s\",\"dtype\":", op->name);
-  cli_json_str(stdout, p->dtype);
+  json_write_str(stdout, p->dtype);
   printf(",\"layout\":");
-  cli_json_str(stdout, p->layout);
+  json_write_str(stdout, p->layout);
   printf(",\"kernel\":");
-  cli_json_str(stdout, m->kernel);
+  json_write_str(stdout, m->kernel);
   printf(",\"config\":");
-  cli_json_str(stdout, m->config);
+  json_write_str(stdout, m->config);
   printf(",\"dims\":");
   print_dims(stdout, op, m->dims, true);
   printf(",\"asked\":");

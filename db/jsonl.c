@@ -1,0 +1,402 @@
+/*
+ * jsonl.c - export and import of a tuning database as JSON lines: a header line
+ * {"autotune_jsonl":1,"schema":N}, then one {"type":"run",...} line per run and one
+ * {"type":"trial",...} line per trial, each in insertion order. One table per record
+ * kind lists its fields in the order they are written, and both directions read it, so
+ * export and import cannot drift apart.
+ *
+ * Round-trip note. Importing an export into an empty database and exporting that gives
+ * the same bytes: records keep their order (insertion order), dims keep the op's order
+ * (JSON objects are read in text order), doubles are written so that they read back
+ * bit for bit, and a missing value (NULL string, NaN double, -1 integer) is written as
+ * null and read back as missing. Import puts every record inside one transaction and
+ * rolls it back on the first bad line, so a failed import adds nothing. Unknown fields
+ * are ignored (a newer export still reads); missing required fields are errors.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "db/json.h"
+#include "tuner/status.h"
+
+#define JSONL_VERSION 1
+
+enum field_kind {
+  F_UUID,     /* char[DB_UUID_LEN + 1], required */
+  F_STR_REQ,  /* const char *, required */
+  F_STR,      /* const char *, NULL when missing */
+  F_DBL,      /* double, NAN when missing */
+  F_INT,      /* int64_t, -1 when missing */
+  F_DIMS,     /* struct db_problem's names and dims, required */
+  F_STATUS    /* enum db_trial_status, required */
+};
+
+struct field {
+  const char *name;
+  enum field_kind kind;
+  size_t off;
+};
+
+static const struct field run_fields[] = {
+    {"uuid", F_UUID, offsetof(struct db_run, uuid)},
+    {"host", F_STR, offsetof(struct db_run, host)},
+    {"started_at", F_STR, offsetof(struct db_run, started_at)},
+    {"ended_at", F_STR, offsetof(struct db_run, ended_at)},
+    {"toolchain", F_STR, offsetof(struct db_run, toolchain)},
+    {"driver", F_STR, offsetof(struct db_run, driver)},
+    {"autotune_version", F_STR, offsetof(struct db_run, autotune_version)},
+    {"strategy", F_STR, offsetof(struct db_run, strategy)},
+    {"args", F_STR, offsetof(struct db_run, args)},
+    {NULL, F_STR, 0},
+};
+
+/* arch, vendor, kernel_hash and dtype are required too: the schema holds them NOT NULL. */
+static const struct field trial_fields[] = {
+    {"uuid", F_UUID, offsetof(struct db_trial, uuid)},
+    {"run", F_UUID, offsetof(struct db_trial, run_uuid)},
+    {"device", F_STR_REQ, offsetof(struct db_trial, device)},
+    {"arch", F_STR_REQ, offsetof(struct db_trial, arch)},
+    {"vendor", F_STR_REQ, offsetof(struct db_trial, vendor)},
+    {"kernel", F_STR_REQ, offsetof(struct db_trial, kernel)},
+    {"kernel_hash", F_STR_REQ, offsetof(struct db_trial, kernel_hash)},
+    {"op", F_STR_REQ, offsetof(struct db_trial, problem.op)},
+    {"dtype", F_STR_REQ, offsetof(struct db_trial, problem.dtype)},
+    {"layout", F_STR, offsetof(struct db_trial, problem.layout)},
+    {"dims", F_DIMS, offsetof(struct db_trial, problem)},
+    {"config", F_STR_REQ, offsetof(struct db_trial, config)},
+    {"status", F_STATUS, offsetof(struct db_trial, status)},
+    {"time_median_us", F_DBL, offsetof(struct db_trial, time_median_us)},
+    {"time_min_us", F_DBL, offsetof(struct db_trial, time_min_us)},
+    {"time_max_us", F_DBL, offsetof(struct db_trial, time_max_us)},
+    {"time_spread", F_DBL, offsetof(struct db_trial, time_spread)},
+    {"repetitions", F_INT, offsetof(struct db_trial, repetitions)},
+    {"tflops", F_DBL, offsetof(struct db_trial, tflops)},
+    {"gbps", F_DBL, offsetof(struct db_trial, gbps)},
+    {"registers", F_INT, offsetof(struct db_trial, registers)},
+    {"spills", F_INT, offsetof(struct db_trial, spills)},
+    {"shared_bytes", F_INT, offsetof(struct db_trial, shared_bytes)},
+    {"occupancy", F_DBL, offsetof(struct db_trial, occupancy)},
+    {"message", F_STR, offsetof(struct db_trial, message)},
+    {"created_at", F_STR, offsetof(struct db_trial, created_at)},
+    {NULL, F_STR, 0},
+};
+
+/* ---- export ---- */
+
+static void write_record(FILE *out, const char *type, const struct field *fields,
+                         const void *rec)
+{
+  const char *base = rec;
+  fprintf(out, "{\"type\":\"%s\"", type);
+  for (const struct field *f = fields; f->name; f++) {
+    const void *at = base + f->off;
+    fprintf(out, ",\"%s\":", f->name);
+    switch (f->kind) {
+    case F_UUID:
+      json_write_str(out, (const char *)at);
+      break;
+    case F_STR_REQ:
+    case F_STR:
+      json_write_str(out, *(const char *const *)at);
+      break;
+    case F_DBL:
+      json_write_double(out, *(const double *)at);
+      break;
+    case F_INT: {
+      int64_t v = *(const int64_t *)at;
+      if (v < 0)
+        fputs("null", out);
+      else
+        json_write_int(out, v);
+      break;
+    }
+    case F_DIMS: {
+      const struct db_problem *p = at;
+      fputc('{', out);
+      for (int i = 0; i < p->ndims; i++) {
+        if (i)
+          fputc(',', out);
+        json_write_str(out, p->dim_names[i]);
+        fputc(':', out);
+        json_write_int(out, p->dims[i]);
+      }
+      fputc('}', out);
+      break;
+    }
+    case F_STATUS:
+      json_write_str(out, db_trial_status_name(*(const enum db_trial_status *)at));
+      break;
+    }
+  }
+  fputs("}\n", out);
+}
+
+static int export_run(void *ctx, const struct db_run *run)
+{
+  write_record(ctx, "run", run_fields, run);
+  return ferror((FILE *)ctx) ? AT_IO : AT_OK;
+}
+
+static int export_trial(void *ctx, const struct db_trial *t)
+{
+  write_record(ctx, "trial", trial_fields, t);
+  return ferror((FILE *)ctx) ? AT_IO : AT_OK;
+}
+
+int db_export_jsonl(struct db *db, FILE *out)
+{
+  fprintf(out, "{\"autotune_jsonl\":%d,\"schema\":%d}\n", JSONL_VERSION, DB_SCHEMA_VERSION);
+  int rc = ferror(out) ? AT_IO : AT_OK;
+  if (rc == AT_OK)
+    rc = db_each_run(db, export_run, out);
+  if (rc == AT_OK)
+    rc = db_each_trial(db, export_trial, out);
+  if (rc == AT_OK && fflush(out) != 0)
+    rc = AT_IO;
+  if (rc == AT_IO)
+    return at_error(AT_IO, "cannot write the export of '%.200s'", db_path(db));
+  return rc;
+}
+
+/* ---- import ---- */
+
+static bool is_hex(const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
+      return false;
+  return true;
+}
+
+/* "ok, compile_error, ... or pruned" into buf. */
+static const char *status_list(char *buf, size_t len)
+{
+  size_t k = 0;
+  buf[0] = '\0';
+  for (int s = 0; s < DB_TRIAL_STATUS_COUNT && k < len; s++) {
+    const char *sep = s == 0 ? "" : s + 1 == DB_TRIAL_STATUS_COUNT ? " or " : ", ";
+    int w = snprintf(buf + k, len - k, "%s%s", sep, db_trial_status_name(s));
+    k += w > 0 ? (size_t)w : 0;
+  }
+  return buf;
+}
+
+static int read_dims(const struct json *v, struct db_problem *p, char *err, size_t err_len)
+{
+  if (v->type != JSON_OBJECT || v->len < 1 || v->len > AT_MAX_DIMS) {
+    snprintf(err, err_len, "field 'dims' must be an object of 1 to %d named integers, "
+             "like {\"m\":4096}", AT_MAX_DIMS);
+    return AT_PARSE;
+  }
+  for (size_t i = 0; i < v->len; i++) {
+    if (!v->items[i].is_int) {
+      snprintf(err, err_len, "dim '%.40s' must be an integer", v->keys[i]);
+      return AT_PARSE;
+    }
+    p->dim_names[i] = v->keys[i];
+    p->dims[i] = v->items[i].integer;
+  }
+  p->ndims = (int)v->len;
+  return AT_OK;
+}
+
+/* Fill `rec` from the object `obj`; its strings point into obj. */
+static int read_record(const struct json *obj, const struct field *fields, void *rec,
+                       char *err, size_t err_len)
+{
+  char *base = rec;
+  for (const struct field *f = fields; f->name; f++) {
+    void *at = base + f->off;
+    const struct json *v = json_get(obj, f->name);
+    bool missing = !v || v->type == JSON_NULL;
+    bool required = f->kind == F_UUID || f->kind == F_STR_REQ || f->kind == F_DIMS ||
+                    f->kind == F_STATUS;
+    if (missing && required) {
+      snprintf(err, err_len, "missing field '%s'", f->name);
+      return AT_PARSE;
+    }
+    const char *want = NULL;
+    switch (f->kind) {
+    case F_UUID:
+      if (v->type != JSON_STRING || v->len != DB_UUID_LEN || !is_hex(v->string, v->len))
+        want = "32 hex digits in quotes";
+      else
+        memcpy(at, v->string, DB_UUID_LEN + 1);
+      break;
+    case F_STR_REQ:
+    case F_STR:
+      if (missing)
+        *(const char **)at = NULL;
+      else if (v->type != JSON_STRING)
+        want = f->kind == F_STR ? "a string or null" : "a string";
+      else
+        *(const char **)at = v->string;
+      break;
+    case F_DBL:
+      if (missing)
+        *(double *)at = NAN;
+      else if (v->type != JSON_NUMBER)
+        want = "a number or null";
+      else
+        *(double *)at = v->number;
+      break;
+    case F_INT:
+      if (missing)
+        *(int64_t *)at = -1;
+      else if (v->type != JSON_NUMBER || !v->is_int || v->integer < 0)
+        want = "a non-negative integer or null";
+      else
+        *(int64_t *)at = v->integer;
+      break;
+    case F_DIMS:
+      if (read_dims(v, at, err, err_len))
+        return AT_PARSE;
+      break;
+    case F_STATUS: {
+      char list[200];
+      int s = v->type == JSON_STRING ? db_trial_status_parse(v->string) : -1;
+      if (v->type != JSON_STRING) {
+        want = "a string";
+      } else if (s < 0) {
+        snprintf(err, err_len, "unknown status '%.40s' (expected %s)", v->string,
+                 status_list(list, sizeof list));
+        return AT_PARSE;
+      } else {
+        *(enum db_trial_status *)at = (enum db_trial_status)s;
+      }
+      break;
+    }
+    }
+    if (want) {
+      snprintf(err, err_len, "field '%s' must be %s", f->name, want);
+      return AT_PARSE;
+    }
+  }
+  return AT_OK;
+}
+
+static int check_header(const struct json *obj, char *err, size_t err_len)
+{
+  const struct json *v = json_get(obj, "autotune_jsonl");
+  if (!v) {
+    snprintf(err, err_len, "not an autotune export: the first line must be the header "
+             "{\"autotune_jsonl\":%d,\"schema\":%d}", JSONL_VERSION, DB_SCHEMA_VERSION);
+    return AT_PARSE;
+  }
+  if (!v->is_int || v->integer != JSONL_VERSION) {
+    snprintf(err, err_len, "unsupported export format %.0f (this autotune reads format %d)",
+             v->type == JSON_NUMBER ? v->number : -1.0, JSONL_VERSION);
+    return AT_PARSE;
+  }
+  return AT_OK;
+}
+
+/* One line after the header: a run or a trial put into db. Content errors go to err;
+ * errors of the database itself are returned with at_last_error() set. */
+static int import_line(struct db *db, const struct json *obj, struct db_merge_stats *st,
+                       char *err, size_t err_len)
+{
+  const struct json *type = json_get(obj, "type");
+  bool inserted = false;
+  int rc;
+  if (!type || type->type != JSON_STRING) {
+    snprintf(err, err_len, "missing field 'type'");
+    return AT_PARSE;
+  }
+  if (strcmp(type->string, "run") == 0) {
+    struct db_run run;
+    memset(&run, 0, sizeof run);
+    if ((rc = read_record(obj, run_fields, &run, err, err_len)) != AT_OK)
+      return rc;
+    if ((rc = db_put_run(db, &run, &inserted)) != AT_OK)
+      return rc;
+    if (inserted)
+      st->runs_added++;
+    else
+      st->runs_present++;
+    return AT_OK;
+  }
+  if (strcmp(type->string, "trial") == 0) {
+    struct db_trial t;
+    db_trial_init(&t);
+    if ((rc = read_record(obj, trial_fields, &t, err, err_len)) != AT_OK)
+      return rc;
+    if ((rc = db_put_trial(db, &t, &inserted)) != AT_OK)
+      return rc;
+    if (inserted)
+      st->trials_added++;
+    else
+      st->trials_present++;
+    return AT_OK;
+  }
+  snprintf(err, err_len, "unknown record type '%.40s' (expected run or trial)", type->string);
+  return AT_PARSE;
+}
+
+int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_stats *stats)
+{
+  struct db_merge_stats st = {0, 0, 0, 0};
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+  int lineno = 0;
+  char err[512] = "";
+  struct json *obj = NULL;
+  bool in_tx = false;
+  if (stats)
+    memset(stats, 0, sizeof *stats);
+  if (!name)
+    name = "input";
+  at_error_clear();
+  int rc = db_begin(db);
+  if (rc != AT_OK)
+    goto done;
+  in_tx = true;
+  while ((n = getline(&line, &cap, in)) > 0) {
+    lineno++;
+    rc = json_parse(line, (size_t)n, &obj, err, sizeof err);
+    if (rc == AT_OK && obj->type != JSON_OBJECT) {
+      snprintf(err, sizeof err, "expected an object {...} on each line");
+      rc = AT_PARSE;
+    }
+    if (rc == AT_OK)
+      rc = lineno == 1 ? check_header(obj, err, sizeof err)
+                       : import_line(db, obj, &st, err, sizeof err);
+    json_free(obj);
+    obj = NULL;
+    if (rc != AT_OK)
+      break;
+  }
+  if (rc == AT_OK && ferror(in))
+    rc = at_error(AT_IO, "cannot read '%.200s': %s", name, strerror(errno));
+  else if (rc == AT_OK && lineno == 0)
+    rc = at_error(AT_PARSE, "%s: empty, expected an export of 'autotune db export'", name);
+  else if (rc != AT_OK) {
+    /* Content errors (ours in err, the database's in at_last_error) name the line. */
+    if (!err[0])
+      snprintf(err, sizeof err, "%s",
+               at_last_error()[0] ? at_last_error() : at_status_message(rc));
+    if (rc == AT_USAGE)
+      rc = AT_PARSE;
+    rc = at_error(rc, "%s:%d: %s", name, lineno, err);
+  }
+  if (rc == AT_OK) {
+    rc = db_commit(db);
+    in_tx = rc != AT_OK;
+  }
+done:
+  if (in_tx) {
+    /* Keep the message of the failure, not of the rollback. */
+    snprintf(err, sizeof err, "%s", at_last_error());
+    db_rollback(db);
+    at_error(rc, "%s", err);
+  }
+  free(line);
+  if (rc == AT_OK && stats)
+    *stats = st;
+  return rc;
+}
