@@ -29,8 +29,11 @@ enum db_stmt_id {
   STMT_QUERY_EXACT_LAST = STMT_QUERY_EXACT + 2,
   STMT_QUERY_FAMILY,
   STMT_QUERY_FAMILY_LAST = STMT_QUERY_FAMILY + 2,
+  STMT_DATA_VERSION,
   STMT_COUNT
 };
+
+struct db_family; /* query.c: a cached family of tuned shapes */
 
 struct db {
   sqlite3 *h;
@@ -38,7 +41,14 @@ struct db {
   bool readonly;
   int version;
   sqlite3_stmt *stmts[STMT_COUNT];
+  /* query.c's cache of families, valid while data_version and total_changes hold. */
+  struct db_family *families;
+  size_t nfamilies;
+  int64_t cache_data_version, cache_changes;
 };
+
+/* Drop query.c's cache (db_close calls it). */
+void db_query_cache_release(struct db *db);
 
 /* The prepared statement `id` (text from the table in record.c/query.c), reset and with
  * its bindings cleared. NULL after setting an error message. */

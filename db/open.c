@@ -275,6 +275,10 @@ void db_close(struct db *db)
 {
   if (!db)
     return;
+  db_query_cache_release(db);
+  /* Keep the planner's statistics fresh for the next reader (cheap when nothing moved). */
+  if (db->h && !db->readonly && db->version == DB_SCHEMA_VERSION)
+    sqlite3_exec(db->h, "PRAGMA optimize", NULL, NULL, NULL);
   for (int i = 0; i < STMT_COUNT; i++)
     sqlite3_finalize(db->stmts[i]);
   sqlite3_close(db->h);

@@ -21,16 +21,18 @@
  * ?6 arch, ?7 vendor; one statement per tier: this device, same arch, same vendor. */
 #define EXACT_SQL(filter)                                                               \
   "SELECT d.name, k.template, c.text, w.time_median_us, t.tflops, t.uuid "               \
-  "FROM winners w JOIN devices d ON d.id = w.device_id JOIN trials t ON t.id = "         \
-  "w.trial_id JOIN kernels k ON k.id = w.kernel_id JOIN configs c ON c.id = t.config_id " \
-  "WHERE w.problem_id = ?4 AND ?1 IS NOT NULL AND ?2 IS NOT NULL AND ?3 IS NOT NULL "    \
+  "FROM devices d CROSS JOIN winners w INDEXED BY winners_by_problem "                    \
+  "ON w.device_id = d.id AND w.problem_id = ?4 "                                          \
+  "JOIN trials t ON t.id = w.trial_id JOIN kernels k ON k.id = w.kernel_id "              \
+  "JOIN configs c ON c.id = t.config_id "                                                 \
+  "WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL AND ?3 IS NOT NULL "                           \
   "AND " filter " ORDER BY w.time_median_us, w.trial_id LIMIT 1"
 
 #define FAMILY_SQL(filter)                                                              \
   "SELECT p.id, min(w.time_median_us), p.d0, p.d1, p.d2, p.d3, p.d4, p.d5, p.d6, p.d7 "  \
-  "FROM problems p JOIN winners w ON w.problem_id = p.id JOIN devices d ON d.id = "      \
-  "w.device_id WHERE p.op = ?1 AND p.dtype = ?2 AND p.layout = ?3 AND p.dim_names = ?4 " \
-  "AND " filter " GROUP BY p.id"
+  "FROM devices d CROSS JOIN winners w ON w.device_id = d.id JOIN problems p ON p.id = " \
+  "w.problem_id WHERE p.op = ?1 AND p.dtype = ?2 AND p.layout = ?3 AND p.dim_names = ?4 " \
+  "AND " filter " GROUP BY p.id ORDER BY p.id"
 
 static const char *const exact_sql[3] = {
     EXACT_SQL("d.name = ?5"),
@@ -101,35 +103,167 @@ static int best_of_problem(struct db *db, int tier, const struct db_query *q, in
   return out->config ? AT_OK : at_error(AT_NOMEM, "out of memory");
 }
 
-/* The nearest problem of the family with a winner in this tier. */
-static int nearest_problem(struct db *db, int tier, const struct db_query *q,
-                           const char *names, int64_t *pid, int64_t *dims, double *dist)
+/*
+ * The family cache. Nearest-shape lookups compare the asked shape with every tuned
+ * shape of its family; reading those through SQLite on each lookup costs ~1 us a row,
+ * so each family (tier, device/arch/vendor, op, dtype, layout, dim names) is read once
+ * into memory and kept while the file is unchanged: PRAGMA data_version moves when
+ * another connection commits, sqlite3_total_changes when this one writes.
+ */
+struct family_entry {
+  int64_t pid;
+  double time;
+  int64_t dims[AT_MAX_DIMS];
+  double log_dims[AT_MAX_DIMS]; /* ln(dims): the distance loop computes no logarithm */
+};
+
+struct db_family {
+  char *key;
+  struct family_entry *e;
+  size_t n;
+};
+
+void db_query_cache_release(struct db *db)
+{
+  for (size_t i = 0; i < db->nfamilies; i++) {
+    free(db->families[i].key);
+    free(db->families[i].e);
+  }
+  free(db->families);
+  db->families = NULL;
+  db->nfamilies = 0;
+}
+
+/* Drop the cache if the file changed since it was filled. */
+static int cache_check(struct db *db)
+{
+  sqlite3_stmt *st = db_stmt_sql(db, STMT_DATA_VERSION, "PRAGMA data_version");
+  if (!st)
+    return AT_SQL;
+  int rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    sqlite3_reset(st);
+    return db_sql_error(db, rc, "reading the data version");
+  }
+  int64_t version = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  int64_t changes = sqlite3_total_changes64(db->h);
+  if (version != db->cache_data_version || changes != db->cache_changes) {
+    db_query_cache_release(db);
+    db->cache_data_version = version;
+    db->cache_changes = changes;
+  }
+  return AT_OK;
+}
+
+static char *family_key(int tier, const struct db_query *q, const char *names)
+{
+  const struct db_problem *p = q->problem;
+  const char *parts[] = {q->device ? q->device : "", q->arch ? q->arch : "",
+                         q->vendor ? q->vendor : "", p->op, p->dtype,
+                         p->layout ? p->layout : "", names};
+  size_t len = 4;
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    len += strlen(parts[i]) + 1;
+  char *key = malloc(len), *k = key;
+  if (!key)
+    return NULL;
+  k += sprintf(k, "%d", tier);
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    k += sprintf(k, "\x1f%s", parts[i]);
+  return key;
+}
+
+static int family_load(struct db *db, int tier, const struct db_query *q, const char *names,
+                       struct db_family *f)
 {
   sqlite3_stmt *st = db_stmt_sql(db, STMT_QUERY_FAMILY + tier, family_sql[tier]);
   if (!st)
     return AT_SQL;
   bind_common(st, q, names);
-  const struct db_problem *p = q->problem;
-  double best = INFINITY, best_time = INFINITY;
+  size_t cap = 0;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int64_t cand[AT_MAX_DIMS];
-    for (int i = 0; i < p->ndims; i++)
-      cand[i] = sqlite3_column_int64(st, 2 + i);
-    double d = db_shape_distance(p->ndims, p->dims, cand);
-    double t = sqlite3_column_double(st, 1);
-    if (d < best || (d == best && t < best_time)) {
-      best = d;
-      best_time = t;
-      *pid = sqlite3_column_int64(st, 0);
-      memcpy(dims, cand, sizeof(int64_t) * (size_t)p->ndims);
+    if (f->n == cap) {
+      cap = cap ? 2 * cap : 64;
+      struct family_entry *grown = realloc(f->e, cap * sizeof *grown);
+      if (!grown) {
+        sqlite3_reset(st);
+        return at_error(AT_NOMEM, "out of memory");
+      }
+      f->e = grown;
+    }
+    struct family_entry *e = &f->e[f->n++];
+    e->pid = sqlite3_column_int64(st, 0);
+    e->time = sqlite3_column_double(st, 1);
+    for (int i = 0; i < q->problem->ndims; i++) {
+      e->dims[i] = sqlite3_column_int64(st, 2 + i);
+      e->log_dims[i] = log((double)e->dims[i]);
     }
   }
   sqlite3_reset(st);
-  if (rc != SQLITE_DONE)
-    return db_sql_error(db, rc, "querying tuned shapes");
-  *dist = best;
-  return isinf(best) ? AT_NOT_FOUND : AT_OK;
+  return rc == SQLITE_DONE ? AT_OK : db_sql_error(db, rc, "querying tuned shapes");
+}
+
+/* The family of a tier, from the cache or read now. OUT: *out (owned by the cache). */
+static int family_get(struct db *db, int tier, const struct db_query *q, const char *names,
+                      const struct db_family **out)
+{
+  char *key = family_key(tier, q, names);
+  if (!key)
+    return at_error(AT_NOMEM, "out of memory");
+  for (size_t i = 0; i < db->nfamilies; i++)
+    if (strcmp(db->families[i].key, key) == 0) {
+      free(key);
+      *out = &db->families[i];
+      return AT_OK;
+    }
+  struct db_family f = {.key = key};
+  int rc = family_load(db, tier, q, names, &f);
+  struct db_family *grown = rc == AT_OK
+      ? realloc(db->families, (db->nfamilies + 1) * sizeof *grown) : NULL;
+  if (!grown) {
+    free(f.key);
+    free(f.e);
+    return rc != AT_OK ? rc : at_error(AT_NOMEM, "out of memory");
+  }
+  db->families = grown;
+  db->families[db->nfamilies] = f;
+  *out = &db->families[db->nfamilies++];
+  return AT_OK;
+}
+
+/* The nearest problem of the family with a winner in this tier. */
+static int nearest_problem(struct db *db, int tier, const struct db_query *q,
+                           const char *names, int64_t *pid, int64_t *dims, double *dist)
+{
+  const struct db_family *f = NULL;
+  int rc = family_get(db, tier, q, names, &f);
+  if (rc != AT_OK)
+    return rc;
+  const struct db_problem *p = q->problem;
+  double logs[AT_MAX_DIMS];
+  for (int i = 0; i < p->ndims; i++)
+    logs[i] = log((double)p->dims[i]);
+  double best = INFINITY, best_time = INFINITY;
+  const struct family_entry *win = NULL;
+  for (size_t i = 0; i < f->n; i++) {
+    const struct family_entry *e = &f->e[i];
+    double d = 0; /* squared: the order is the same as sqrt's */
+    for (int j = 0; j < p->ndims; j++)
+      d += (logs[j] - e->log_dims[j]) * (logs[j] - e->log_dims[j]);
+    if (d < best || (d == best && e->time < best_time)) {
+      best = d;
+      best_time = e->time;
+      win = e;
+    }
+  }
+  if (!win)
+    return AT_NOT_FOUND;
+  *pid = win->pid;
+  memcpy(dims, win->dims, sizeof(int64_t) * (size_t)p->ndims);
+  *dist = db_shape_distance(p->ndims, p->dims, win->dims);
+  return AT_OK;
 }
 
 static int exact_problem_id(struct db *db, const struct db_problem *p, const char *dims,
@@ -170,7 +304,10 @@ int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
   if (!dims)
     return at_error(AT_NOMEM, "out of memory");
   int64_t exact_pid = 0;
-  int rc = exact_problem_id(db, p, dims, &exact_pid);
+  int rc = cache_check(db);
+  if (rc != AT_OK)
+    goto done;
+  rc = exact_problem_id(db, p, dims, &exact_pid);
   bool have_exact = rc == AT_OK;
   if (rc != AT_OK && rc != AT_NOT_FOUND)
     goto done;

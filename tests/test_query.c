@@ -238,3 +238,46 @@ Test(query, command_line_bad_input_exits_2_with_one_line)
     th_result_free(&r);
   }
 }
+
+Test(query, an_open_handle_sees_trials_written_after_it_looked)
+{
+  at_db *h = NULL;
+  cr_assert_eq(at_db_open(path, &h), AT_OK);
+  at_problem p = at_problem_gemm("f16", "NN", 3000, 3000, 3000);
+  at_config *c = NULL;
+  cr_assert_eq(at_best_config(h, "h100", &p, &c), AT_OK);
+  cr_assert_eq(at_config_dim(c, 0), 4096);
+  at_config_free(c);
+  /* Another connection (the tuner) records 3072^3, nearer; the cached family of tuned
+   * shapes must not hide it. */
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 3072, 3072, 3072, "BM=96", 80.0);
+  db_close(db);
+  cr_assert_eq(at_best_config(h, "h100", &p, &c), AT_OK);
+  cr_assert_eq(at_config_dim(c, 0), 3072);
+  cr_assert_str_eq(at_config_text(c), "BM=96");
+  at_config_free(c);
+  at_db_close(h);
+}
+
+Test(query, the_writing_connection_sees_its_own_new_winners)
+{
+  struct db *db = fx_open(path);
+  struct db_problem p = {.op = "gemm", .dtype = "f16", .layout = "NN", .ndims = 3,
+                         .dim_names = {"m", "n", "k"}, .dims = {3000, 3000, 3000}};
+  struct db_query q = {.device = "h100", .arch = "sm_90", .vendor = "nvidia", .problem = &p};
+  struct db_match m;
+  cr_assert_eq(db_query_best(db, &q, &m), AT_OK);
+  cr_assert_eq(m.dims[0], 4096);
+  db_match_release(&m);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 3072, 3072, 3072, "BM=96", 80.0);
+  cr_assert_eq(db_query_best(db, &q, &m), AT_OK);
+  cr_assert_eq(m.dims[0], 3072);
+  cr_assert_eq(m.match, AT_MATCH_NEAREST);
+  db_match_release(&m);
+  db_close(db);
+}
