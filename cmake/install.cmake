@@ -1,0 +1,75 @@
+# install.cmake - what `cmake --install` puts where, and the two ways a program finds
+# the installed library: a pkg-config file (autotune.pc) and a CMake package
+# (find_package(autotune) giving the target autotune::autotune). Both are relocatable:
+# the .pc file locates itself through ${pcfiledir} and the CMake package through its own
+# folder, so a tree installed with `--prefix` anywhere, or copied later, still works.
+# SQLite is not baked in by path: the package looks it up again on the user's machine
+# (autotune::sqlite3 in autotuneConfig.cmake.in, `Requires.private: sqlite3` in the .pc).
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(AT_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/autotune")
+
+# The same name in the build tree as after find_package, for add_subdirectory users.
+set_target_properties(autotune_lib PROPERTIES EXPORT_NAME autotune)
+if(NOT TARGET autotune::autotune)
+  add_library(autotune::autotune ALIAS autotune_lib)
+endif()
+
+install(TARGETS autotune
+  RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+install(TARGETS autotune_lib EXPORT autotuneTargets
+  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+# A folder rather than a glob: headers added later install without a re-configure.
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/autotune"
+  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+  FILES_MATCHING PATTERN "*.h")
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/templates/"
+  DESTINATION "${CMAKE_INSTALL_DATADIR}/autotune/templates"
+  OPTIONAL)
+
+# pkg-config. prefix is the path from the .pc file's folder back to the prefix, so the
+# file is right whatever --prefix the install is given; an absolute LIBDIR keeps an
+# absolute prefix instead.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(AT_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(AT_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  file(RELATIVE_PATH AT_PC_UP "/at/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/at")
+  string(REGEX REPLACE "/+$" "" AT_PC_UP "${AT_PC_UP}")
+  set(AT_PC_PREFIX "\${pcfiledir}/${AT_PC_UP}")
+  set(AT_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(AT_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(AT_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file("${CMAKE_CURRENT_LIST_DIR}/autotune.pc.in"
+  "${PROJECT_BINARY_DIR}/autotune.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/autotune.pc"
+  DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+
+# The CMake package: targets, config (re-finds Threads and SQLite), version.
+install(EXPORT autotuneTargets
+  NAMESPACE autotune::
+  FILE autotuneTargets.cmake
+  DESTINATION "${AT_CMAKE_INSTALL_DIR}")
+configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/autotuneConfig.cmake.in"
+  "${PROJECT_BINARY_DIR}/autotuneConfig.cmake"
+  INSTALL_DESTINATION "${AT_CMAKE_INSTALL_DIR}"
+  PATH_VARS CMAKE_INSTALL_BINDIR CMAKE_INSTALL_DATADIR)
+# 0.x: a minor release may change the API, so only the same minor version matches.
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/autotuneConfigVersion.cmake"
+  VERSION "${PROJECT_VERSION}"
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  "${PROJECT_BINARY_DIR}/autotuneConfig.cmake"
+  "${PROJECT_BINARY_DIR}/autotuneConfigVersion.cmake"
+  DESTINATION "${AT_CMAKE_INSTALL_DIR}")
+
+# Placeholder: autotune_tuned_header() (the build-time step that runs
+# `autotune emit-header` and adds the generated header to a target) goes here. It will
+# install its module next to autotuneConfig.cmake in ${AT_CMAKE_INSTALL_DIR}, have
+# autotuneConfig.cmake.in include it, and find the installed binary through
+# autotune_BINDIR (set by the config from CMAKE_INSTALL_BINDIR).
