@@ -1,0 +1,1491 @@
+/*
+ * template.c - loading a kernel template: libclang parses the file as C++17 (host mode:
+ * neither __CUDACC__ nor __HIP__ is defined, so templates/common/at_common.h declares
+ * its device functions as plain functions and no system or GPU header is needed), the
+ * `#pragma autotune` lines are read from libclang's tokens, the kernel's function
+ * template from the AST, and the two are cross-checked. Owns the device constants that
+ * expressions see, the slot layout of a template's expressions (template.h), the
+ * content hash, and the translation of a template into a gen_space.
+ *
+ * Why tokens for the pragmas: clang_tokenize lexes the file raw, so every directive's
+ * `#`, `pragma` and `autotune` come back with their line, column and byte offset, and
+ * comments come back as tokens of their own that can simply be skipped. That gives exact
+ * line numbers for errors, drops trailing comments and backslash-newlines without a
+ * second lexer, and keeps the columns an expression error reports equal to the
+ * columns in the file (an expression is re-spelled from its tokens at their original
+ * columns). A directive ends at the first newline not escaped by a backslash. Being a
+ * raw lexing, it also sees pragmas inside `#if 0`, which docs/templates.md states.
+ *
+ * Loading runs in this order, so the first error a user sees is the most local one:
+ * read the bytes -> parse (libclang) -> pragmas, syntax and names (pass 1) -> their
+ * expressions, bound to the slot layout (pass 2) -> clang's first error -> the kernel
+ * in the AST and the cross-checks -> the content hash.
+ */
+#include "generator/template.h"
+
+#include <clang-c/Index.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generator/expr.h"
+#include "generator/space.h"
+#include "tuner/device.h"
+#include "tuner/status.h"
+
+/* Most values one `param` may list or generate. */
+#define MAX_VALUES 65536
+/* Longest pragma expression or name kept in a message. */
+#define QUOTE_MAX 80
+
+static const char *const device_names[TMPL_NDEVICE] = {
+    "device.wave_size",    "device.max_threads",       "device.lds_bytes",
+    "device.lds_per_cu",   "device.cus",               "device.regs_per_cu",
+    "device.max_regs_per_thread", "device.max_blocks_per_cu", "device.max_warps_per_cu",
+    "device.simds_per_cu", "device.is_amd",            "device.is_nvidia",
+    "device.is_host",      "device.arch_major",        "device.arch_minor",
+    "device.arch_step",
+};
+
+static const char *const verbs_expected =
+    "(expected kernel, problem, param, derive, require, threads, grid, shared or dtype)";
+
+/* ---- device constants --------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* major/minor/step from "sm_90", "sm_100a", "gfx942", "gfx90a", "gfx1100"; 0s otherwise. */
+static void arch_numbers(const char *arch, int64_t v[3])
+{
+  v[0] = v[1] = v[2] = 0;
+  if (!arch)
+    return;
+  if (strncmp(arch, "sm_", 3) == 0) {
+    int64_t n = 0;
+    for (const char *c = arch + 3; *c >= '0' && *c <= '9'; c++)
+      n = n * 10 + (*c - '0');
+    v[0] = n / 10;
+    v[1] = n % 10;
+  } else if (strncmp(arch, "gfx", 3) == 0) {
+    size_t len = strlen(arch + 3);
+    if (len < 3)
+      return;
+    const char *d = arch + 3;
+    int64_t major = 0;
+    for (size_t i = 0; i + 2 < len; i++) {
+      if (d[i] < '0' || d[i] > '9')
+        return;
+      major = major * 10 + (d[i] - '0');
+    }
+    int minor = hexval(d[len - 2]), step = hexval(d[len - 1]);
+    if (minor < 0 || step < 0)
+      return;
+    v[0] = major;
+    v[1] = minor;
+    v[2] = step;
+  }
+}
+
+const char *tmpl_device_const_name(size_t i)
+{
+  return i < TMPL_NDEVICE ? device_names[i] : NULL;
+}
+
+int64_t tmpl_device_const(const struct dev_profile *dev, size_t i)
+{
+  int64_t arch[3];
+  if (!dev)
+    return 0;
+  switch (i) {
+  case 0: return dev->warp_size;
+  case 1: return dev->max_threads_per_block;
+  case 2: return dev->lds_per_block;
+  case 3: return dev->lds_per_cu;
+  case 4: return dev->compute_units;
+  case 5: return dev->regs_per_cu;
+  case 6: return dev->max_regs_per_thread;
+  case 7: return dev->max_blocks_per_cu;
+  case 8: return dev->max_warps_per_cu;
+  case 9: return dev->simds_per_cu;
+  case 10: return dev->vendor == DEV_AMD;
+  case 11: return dev->vendor == DEV_NVIDIA;
+  case 12: return dev->vendor == DEV_HOST;
+  default: break;
+  }
+  if (i >= TMPL_NDEVICE)
+    return 0;
+  arch_numbers(dev->vendor == DEV_HOST ? NULL : dev->arch, arch);
+  return arch[i - 13];
+}
+
+size_t tmpl_slot_count(const struct tmpl *t)
+{
+  return TMPL_NDEVICE + t->ndims + t->nparams;
+}
+
+void tmpl_slots(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
+                const int64_t *config, int64_t *slots)
+{
+  for (size_t i = 0; i < TMPL_NDEVICE; i++)
+    slots[i] = tmpl_device_const(dev, i);
+  for (size_t i = 0; i < t->ndims; i++)
+    slots[TMPL_NDEVICE + i] = dims ? dims[i] : TMPL_DEFAULT_DIM;
+  for (size_t i = 0; i < t->nparams; i++)
+    slots[TMPL_NDEVICE + t->ndims + i] = config ? config[i] : 0;
+}
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static char *dupstr(const char *s)
+{
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d)
+    memcpy(d, s, n);
+  return d;
+}
+
+static char *dupfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *dupfmt(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return NULL;
+  char *d = malloc((size_t)n + 1);
+  if (!d)
+    return NULL;
+  va_start(ap, fmt);
+  vsnprintf(d, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return d;
+}
+
+static int nomem(void)
+{
+  return at_error(AT_NOMEM, "out of memory reading a template");
+}
+
+/* FNV-1a, 64 bits. */
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+  const unsigned char *p = data;
+  for (size_t i = 0; i < n; i++) {
+    h ^= p[i];
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+#define FNV_SEED 0xcbf29ce484222325ULL
+
+static int reserved_name(const char *s)
+{
+  static const char *const words[] = {"min",         "max",        "cdiv",      "sizeof_f8",
+                                      "sizeof_f16",  "sizeof_bf16", "sizeof_f32", "true",
+                                      "false",       "range",      "pow2"};
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    if (strcmp(s, words[i]) == 0)
+      return 1;
+  return 0;
+}
+
+/* ---- the loader's state ------------------------------------------------------------- */
+
+struct ptok {
+  CXTokenKind kind;
+  char *spell;
+  unsigned line, col, off, end;
+};
+
+struct pragma {
+  int line;
+  size_t a, b;     /* tokens after `autotune`: [a, b) */
+};
+
+struct loader {
+  struct tmpl *t;
+  const char *path;
+  CXTranslationUnit tu;
+  struct ptok *toks;
+  size_t ntoks;
+  struct pragma *pragmas;
+  size_t npragmas;
+  /* token ranges of expressions read in pass 1, checked in pass 2 */
+  size_t *derive_a, *derive_b; /* per params entry (derive only) */
+  size_t *req_a, *req_b;
+  size_t thr_part[3][2], grid_part[3][2], shared_part[2];
+  int line_problem, line_threads, line_grid, line_shared, line_dtype;
+  char (*include_real)[PATH_MAX];
+  size_t ninclude;
+  uint64_t hash;
+  int rc;           /* first failure of a libclang visitor */
+};
+
+/* An AT_PARSE error "path:line: message". */
+static int perr(const struct loader *L, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int perr(const struct loader *L, int line, const char *fmt, ...)
+{
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return at_error(AT_PARSE, "%s:%d: %s", L->path, line, msg);
+}
+
+static int is_punct(const struct loader *L, size_t i, const char *p)
+{
+  return i < L->ntoks && L->toks[i].kind == CXToken_Punctuation &&
+         strcmp(L->toks[i].spell, p) == 0;
+}
+
+static int is_ident(const struct loader *L, size_t i)
+{
+  return i < L->ntoks && L->toks[i].kind == CXToken_Identifier;
+}
+
+/* The text of tokens [a, b): with `pad`, each token at its original column (so an
+ * expression error's column is the file's); without, trimmed, tokens one blank apart
+ * where the file has blanks or comments between them. NULL on allocation failure. */
+static char *spell_range(const struct loader *L, size_t a, size_t b, int pad)
+{
+  size_t cap = 1;
+  if (a < b && pad)
+    cap += L->toks[a].col;
+  for (size_t i = a; i < b; i++) {
+    cap += strlen(L->toks[i].spell) + 1;
+    if (i > a && L->toks[i].line == L->toks[i - 1].line && L->toks[i].off > L->toks[i - 1].end)
+      cap += L->toks[i].off - L->toks[i - 1].end;
+  }
+  char *s = malloc(cap);
+  if (!s)
+    return NULL;
+  size_t o = 0;
+  if (a < b && pad)
+    for (unsigned c = 1; c < L->toks[a].col; c++)
+      s[o++] = ' ';
+  for (size_t i = a; i < b; i++) {
+    if (i > a) {
+      size_t gap = 1;
+      if (L->toks[i].line == L->toks[i - 1].line)
+        gap = L->toks[i].off > L->toks[i - 1].end ? L->toks[i].off - L->toks[i - 1].end : 0;
+      if (!pad && gap > 1)
+        gap = 1; /* trimmed: runs of blanks and comments become one space */
+      for (size_t g = 0; g < gap; g++)
+        s[o++] = ' ';
+    }
+    size_t n = strlen(L->toks[i].spell);
+    memcpy(s + o, L->toks[i].spell, n);
+    o += n;
+  }
+  s[o] = '\0';
+  return s;
+}
+
+/* Split tokens [a, b) at commas outside parentheses into at most `max` parts; parts[k]
+ * gets [start, end). Returns the part count (max + 1 when there are more), 0 if empty. */
+static size_t split_commas(const struct loader *L, size_t a, size_t b, size_t parts[][2],
+                           size_t max)
+{
+  if (a >= b)
+    return 0;
+  size_t n = 0, start = a;
+  int depth = 0;
+  for (size_t i = a; i <= b; i++) {
+    if (i < b && is_punct(L, i, "("))
+      depth++;
+    else if (i < b && is_punct(L, i, ")"))
+      depth--;
+    if (i == b || (depth == 0 && is_punct(L, i, ","))) {
+      if (n == max)
+        return max + 1;
+      parts[n][0] = start;
+      parts[n][1] = i;
+      n++;
+      start = i + 1;
+    }
+  }
+  return n;
+}
+
+/* ---- expressions ------------------------------------------------------------------- */
+
+struct env {
+  const struct tmpl *t;
+  size_t visible; /* parameters 0..visible-1 may be named */
+};
+
+static int env_resolve(void *ctx, const char *name)
+{
+  const struct env *e = ctx;
+  for (size_t i = 0; i < TMPL_NDEVICE; i++)
+    if (strcmp(device_names[i], name) == 0)
+      return (int)i;
+  for (size_t i = 0; i < e->t->ndims; i++)
+    if (strcmp(e->t->dims[i], name) == 0)
+      return (int)(TMPL_NDEVICE + i);
+  for (size_t i = 0; i < e->visible; i++)
+    if (strcmp(e->t->params[i].name, name) == 0)
+      return (int)(TMPL_NDEVICE + e->t->ndims + i);
+  return -1;
+}
+
+/* Parse tokens [a, b) as an expression of `what` (for messages) and bind it to the slot
+ * layout with params 0..visible-1 visible. OUT: *text (trimmed, malloc'd) and, if
+ * `bound` is not NULL, the bound expression. */
+static int load_expr(struct loader *L, int line, const char *what, size_t a, size_t b,
+                     size_t visible, char **text, struct gen_expr **bound)
+{
+  int rc = AT_OK;
+  struct gen_expr *e = NULL;
+  char *padded = NULL;
+  *text = NULL;
+  if (bound)
+    *bound = NULL;
+  if (a >= b) {
+    rc = perr(L, line, "%s: missing expression", what);
+    goto done;
+  }
+  padded = spell_range(L, a, b, 1);
+  *text = spell_range(L, a, b, 0);
+  if (!padded || !*text) {
+    rc = nomem();
+    goto done;
+  }
+  rc = gen_expr_parse(padded, &e);
+  if (rc == AT_PARSE) {
+    rc = perr(L, line, "%s: %s", what, at_last_error());
+    goto done;
+  }
+  if (rc)
+    goto done;
+  /* A name defined further down gets its own hint: "defined after it". */
+  for (size_t i = 0; i < gen_expr_var_count(e); i++) {
+    const char *name = gen_expr_var_name(e, i);
+    for (size_t k = visible; k < L->t->nparams; k++)
+      if (strcmp(L->t->params[k].name, name) == 0) {
+        rc = perr(L, line, "%s: '%.64s' is defined after it (line %d); a derived value may "
+                  "use only the params, dims and device constants above it",
+                  what, name, L->t->params[k].line);
+        goto done;
+      }
+  }
+  struct env env = {L->t, visible};
+  rc = gen_expr_bind(e, env_resolve, &env);
+  if (rc == AT_PARSE) {
+    rc = perr(L, line, "%s: %s (known: problem dims, params, derived values and "
+              "device.* constants)", what, at_last_error());
+    goto done;
+  }
+  if (rc)
+    goto done;
+  if (bound) {
+    *bound = e;
+    e = NULL;
+  }
+done:
+  gen_expr_free(e);
+  free(padded);
+  if (rc) {
+    free(*text);
+    *text = NULL;
+  }
+  return rc;
+}
+
+static int const_resolve(void *ctx, const char *name)
+{
+  (void)ctx;
+  if (strcmp(name, "true") == 0)
+    return 0;
+  if (strcmp(name, "false") == 0)
+    return 1;
+  return -1;
+}
+
+/* A constant (tokens [a, b)): an expression of literals, true and false. */
+static int const_value(struct loader *L, int line, const char *what, size_t a, size_t b,
+                       int64_t *v)
+{
+  static const int64_t slots[2] = {1, 0};
+  struct gen_expr *e = NULL;
+  char *padded = NULL;
+  int rc = AT_OK;
+  *v = 0;
+  if (a >= b) {
+    rc = perr(L, line, "%s: missing value", what);
+    goto done;
+  }
+  padded = spell_range(L, a, b, 1);
+  if (!padded) {
+    rc = nomem();
+    goto done;
+  }
+  rc = gen_expr_parse(padded, &e);
+  if (rc == AT_OK)
+    rc = gen_expr_bind(e, const_resolve, NULL);
+  if (rc == AT_OK)
+    rc = gen_expr_eval(e, slots, NULL, v);
+  if (rc == AT_PARSE || rc == AT_USAGE)
+    rc = perr(L, line, "%s: %s (values are integer constants, true or false)", what,
+              at_last_error());
+done:
+  gen_expr_free(e);
+  free(padded);
+  return rc;
+}
+
+/* ---- pass 1: pragmas, syntax and names --------------------------------------------------- */
+
+static int param_index(const struct tmpl *t, const char *name)
+{
+  for (size_t i = 0; i < t->nparams; i++)
+    if (strcmp(t->params[i].name, name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static int check_new_name(struct loader *L, int line, const char *verb, const char *name)
+{
+  struct tmpl *t = L->t;
+  if (reserved_name(name))
+    return perr(L, line, "%s '%.64s': the name is reserved (min, max, cdiv, sizeof_*, true, "
+                "false, range, pow2)", verb, name);
+  int k = param_index(t, name);
+  if (k >= 0)
+    return perr(L, line, "duplicate param '%.64s' (first at line %d)", name,
+                t->params[k].line);
+  for (size_t i = 0; i < t->ndims; i++)
+    if (strcmp(t->dims[i], name) == 0)
+      return perr(L, line, "%s '%.64s': the name is taken by a problem dim", verb, name);
+  return AT_OK;
+}
+
+static int add_value(struct loader *L, int line, struct tmpl_param *p, int64_t v,
+                     size_t *cap)
+{
+  for (size_t i = 0; i < p->nvalues; i++)
+    if (p->values[i] == v)
+      return perr(L, line, "param '%s': value %" PRId64 " is listed twice", p->name, v);
+  if (p->nvalues == MAX_VALUES)
+    return perr(L, line, "param '%s': more than %d values", p->name, MAX_VALUES);
+  if (p->nvalues == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 8;
+    int64_t *n = realloc(p->values, ncap * sizeof *n);
+    if (!n)
+      return nomem();
+    p->values = n;
+    *cap = ncap;
+  }
+  p->values[p->nvalues++] = v;
+  return AT_OK;
+}
+
+/* `= range(a, b[, step])` or `= pow2(a, b)`: tokens [a, b) hold the whole call. */
+static int param_generator(struct loader *L, int line, struct tmpl_param *p, size_t a,
+                           size_t b, size_t *cap)
+{
+  const char *fn = L->toks[a].spell;
+  int is_range = strcmp(fn, "range") == 0;
+  size_t parts[4][2];
+  size_t n = split_commas(L, a + 2, b - 1, parts, 3);
+  char what[128];
+  snprintf(what, sizeof what, "param '%.64s': %s()", p->name, fn);
+  if ((is_range && (n < 2 || n > 3)) || (!is_range && n != 2))
+    return perr(L, line, "%s takes %s arguments, found %zu", what,
+                is_range ? "2 or 3 (first, last, step)" : "2 (first, last)", n);
+  int64_t arg[3] = {0, 0, 1};
+  for (size_t i = 0; i < n; i++) {
+    int rc = const_value(L, line, what, parts[i][0], parts[i][1], &arg[i]);
+    if (rc)
+      return rc;
+  }
+  if (is_range) {
+    if (arg[2] <= 0 || arg[0] > arg[1])
+      return perr(L, line, "%s: needs first <= last and step > 0, found range(%" PRId64
+                  ", %" PRId64 ", %" PRId64 ")", what, arg[0], arg[1], arg[2]);
+    uint64_t count = ((uint64_t)arg[1] - (uint64_t)arg[0]) / (uint64_t)arg[2] + 1;
+    if (count > MAX_VALUES)
+      return perr(L, line, "%s gives %" PRIu64 " values (at most %d)", what, count,
+                  MAX_VALUES);
+    for (uint64_t i = 0; i < count; i++) {
+      int rc = add_value(L, line, p, (int64_t)((uint64_t)arg[0] + i * (uint64_t)arg[2]),
+                         cap);
+      if (rc)
+        return rc;
+    }
+    return AT_OK;
+  }
+  for (int i = 0; i < 2; i++)
+    if (arg[i] < 1 || (arg[i] & (arg[i] - 1)) != 0)
+      return perr(L, line, "%s: %" PRId64 " is not a power of two", what, arg[i]);
+  if (arg[0] > arg[1])
+    return perr(L, line, "%s: needs first <= last, found pow2(%" PRId64 ", %" PRId64 ")",
+                what, arg[0], arg[1]);
+  for (int64_t v = arg[0];; v *= 2) {
+    int rc = add_value(L, line, p, v, cap);
+    if (rc)
+      return rc;
+    if (v == arg[1])
+      break;
+  }
+  return AT_OK;
+}
+
+static int grow_params(struct loader *L)
+{
+  struct tmpl *t = L->t;
+  size_t n = t->nparams + 1;
+  struct tmpl_param *p = realloc(t->params, n * sizeof *p);
+  if (!p)
+    return nomem();
+  t->params = p;
+  size_t *da = realloc(L->derive_a, n * sizeof *da);
+  if (da)
+    L->derive_a = da;
+  size_t *db = realloc(L->derive_b, n * sizeof *db);
+  if (db)
+    L->derive_b = db;
+  if (!da || !db)
+    return nomem();
+  memset(&t->params[t->nparams], 0, sizeof *p);
+  t->params[t->nparams].tparam = -1;
+  L->derive_a[t->nparams] = L->derive_b[t->nparams] = 0;
+  return AT_OK;
+}
+
+/* `param NAME = ...` and `derive NAME = expr`. */
+static int pragma_param(struct loader *L, const struct pragma *g, int derived)
+{
+  const char *verb = derived ? "derive" : "param";
+  size_t a = g->a, b = g->b;
+  if (!is_ident(L, a) || a + 1 >= b || !is_punct(L, a + 1, "="))
+    return perr(L, g->line, "expected '%s NAME = %s'", verb,
+                derived ? "expression" : "v1, v2, ...', 'range(a, b[, step])' or 'pow2(a, b)");
+  const char *name = L->toks[a].spell;
+  int rc = check_new_name(L, g->line, verb, name);
+  if (rc)
+    return rc;
+  if ((rc = grow_params(L)))
+    return rc;
+  struct tmpl_param *p = &L->t->params[L->t->nparams];
+  p->line = g->line;
+  p->name = dupstr(name);
+  if (!p->name)
+    return nomem();
+  L->t->nparams++;
+  if (derived) {
+    if (a + 2 >= b)
+      return perr(L, g->line, "derive '%.64s': missing expression", name);
+    L->derive_a[L->t->nparams - 1] = a + 2;
+    L->derive_b[L->t->nparams - 1] = b;
+    return AT_OK;
+  }
+  size_t cap = 0;
+  a += 2;
+  if (a >= b)
+    return perr(L, g->line, "param '%.64s': missing values", name);
+  if (is_ident(L, a) && is_punct(L, a + 1, "(") && is_punct(L, b - 1, ")") &&
+      (strcmp(L->toks[a].spell, "range") == 0 || strcmp(L->toks[a].spell, "pow2") == 0) &&
+      split_commas(L, a, b, (size_t[2][2]){{0}}, 1) == 1)
+    return param_generator(L, g->line, p, a, b, &cap);
+  size_t start = a;
+  int depth = 0;
+  char what[96];
+  snprintf(what, sizeof what, "param '%.64s'", name);
+  for (size_t i = a; i <= b; i++) {
+    if (i < b && is_punct(L, i, "("))
+      depth++;
+    else if (i < b && is_punct(L, i, ")"))
+      depth--;
+    if (i == b || (depth == 0 && is_punct(L, i, ","))) {
+      int64_t v;
+      if ((rc = const_value(L, g->line, what, start, i, &v)))
+        return rc;
+      if ((rc = add_value(L, g->line, p, v, &cap)))
+        return rc;
+      start = i + 1;
+    }
+  }
+  return AT_OK;
+}
+
+static int pragma_require(struct loader *L, const struct pragma *g)
+{
+  struct tmpl *t = L->t;
+  size_t a = g->a;
+  char *name;
+  if (is_ident(L, a) && is_punct(L, a + 1, ":")) {
+    name = dupstr(L->toks[a].spell);
+    a += 2;
+  } else {
+    name = dupfmt("line %d", g->line);
+  }
+  if (!name)
+    return nomem();
+  for (size_t i = 0; i < t->nreqs; i++)
+    if (strcmp(t->reqs[i].name, name) == 0) {
+      int rc = perr(L, g->line, "duplicate require name '%.64s' (first at line %d)", name,
+                    t->reqs[i].line);
+      free(name);
+      return rc;
+    }
+  struct tmpl_require *r = realloc(t->reqs, (t->nreqs + 1) * sizeof *r);
+  size_t *ra = r ? realloc(L->req_a, (t->nreqs + 1) * sizeof *ra) : NULL;
+  if (r)
+    t->reqs = r;
+  if (ra)
+    L->req_a = ra;
+  size_t *rb = ra ? realloc(L->req_b, (t->nreqs + 1) * sizeof *rb) : NULL;
+  if (rb)
+    L->req_b = rb;
+  if (!rb) {
+    free(name);
+    return nomem();
+  }
+  t->reqs[t->nreqs] = (struct tmpl_require){.name = name, .expr = NULL, .line = g->line};
+  L->req_a[t->nreqs] = a;
+  L->req_b[t->nreqs] = g->b;
+  t->nreqs++;
+  return AT_OK;
+}
+
+static int once(struct loader *L, int line, const char *verb, int *first)
+{
+  if (*first)
+    return perr(L, line, "duplicate '%s' pragma (first at line %d)", verb, *first);
+  *first = line;
+  return AT_OK;
+}
+
+/* `threads` and `grid`: one to three comma-separated expressions. */
+static int pragma_xyz(struct loader *L, const struct pragma *g, const char *verb,
+                      int *first, size_t parts[3][2])
+{
+  int rc = once(L, g->line, verb, first);
+  if (rc)
+    return rc;
+  size_t tmp[4][2];
+  size_t n = split_commas(L, g->a, g->b, tmp, 3);
+  if (n == 0)
+    return perr(L, g->line, "%s: missing expression", verb);
+  if (n > 3)
+    return perr(L, g->line, "%s takes 1 to 3 expressions (x, y, z), found more", verb);
+  for (size_t i = 0; i < 3; i++) {
+    parts[i][0] = i < n ? tmp[i][0] : 0;
+    parts[i][1] = i < n ? tmp[i][1] : 0;
+    if (i < n && tmp[i][0] == tmp[i][1])
+      return perr(L, g->line, "%s: empty expression %zu", verb, i + 1);
+  }
+  return AT_OK;
+}
+
+static int pragma_pass1(struct loader *L, const struct pragma *g)
+{
+  struct tmpl *t = L->t;
+  int rc;
+  if (g->a >= g->b)
+    return perr(L, g->line, "empty autotune pragma %s", verbs_expected);
+  const char *verb = L->toks[g->a].spell;
+  struct pragma rest = {g->line, g->a + 1, g->b};
+  if (!is_ident(L, g->a))
+    return perr(L, g->line, "unknown autotune pragma '%.40s' %s", verb, verbs_expected);
+  if (strcmp(verb, "kernel") == 0) {
+    if (t->kernel)
+      return perr(L, g->line, "duplicate 'kernel' pragma (first at line %d)", t->kernel_line);
+    if (rest.b - rest.a != 1 || !is_ident(L, rest.a))
+      return perr(L, g->line, "expected 'kernel NAME' (the __device__ function template)");
+    const char *name = L->toks[rest.a].spell;
+    if (strlen(name) > TMPL_KERNEL_NAME_MAX)
+      return perr(L, g->line, "kernel name '%.64s' is longer than %d characters", name,
+                  TMPL_KERNEL_NAME_MAX);
+    t->kernel_line = g->line;
+    return (t->kernel = dupstr(name)) ? AT_OK : nomem();
+  }
+  if (strcmp(verb, "problem") == 0) {
+    if ((rc = once(L, g->line, "problem", &L->line_problem)))
+      return rc;
+    size_t parts[TMPL_MAX_DIMS + 1][2];
+    size_t n = split_commas(L, rest.a, rest.b, parts, TMPL_MAX_DIMS);
+    if (n == 0)
+      return perr(L, g->line, "expected 'problem D1[, D2 ...]'");
+    if (n > TMPL_MAX_DIMS)
+      return perr(L, g->line, "problem: more than %d dims", TMPL_MAX_DIMS);
+    for (size_t i = 0; i < n; i++) {
+      if (parts[i][1] - parts[i][0] != 1 || !is_ident(L, parts[i][0]))
+        return perr(L, g->line, "problem: dim %zu is not a name", i + 1);
+      const char *name = L->toks[parts[i][0]].spell;
+      if (reserved_name(name))
+        return perr(L, g->line, "problem: the name '%.64s' is reserved", name);
+      for (size_t k = 0; k < t->ndims; k++)
+        if (strcmp(t->dims[k], name) == 0)
+          return perr(L, g->line, "problem: duplicate dim '%.64s'", name);
+      int k = param_index(t, name);
+      if (k >= 0)
+        return perr(L, g->line, "problem: dim '%.64s' has the name of the param at line %d",
+                    name, t->params[k].line);
+      if (!(t->dims[t->ndims] = dupstr(name)))
+        return nomem();
+      t->ndims++;
+    }
+    return AT_OK;
+  }
+  if (strcmp(verb, "param") == 0)
+    return pragma_param(L, &rest, 0);
+  if (strcmp(verb, "derive") == 0)
+    return pragma_param(L, &rest, 1);
+  if (strcmp(verb, "require") == 0)
+    return pragma_require(L, &rest);
+  if (strcmp(verb, "threads") == 0)
+    return pragma_xyz(L, &rest, "threads", &L->line_threads, L->thr_part);
+  if (strcmp(verb, "grid") == 0)
+    return pragma_xyz(L, &rest, "grid", &L->line_grid, L->grid_part);
+  if (strcmp(verb, "shared") == 0) {
+    if ((rc = once(L, g->line, "shared", &L->line_shared)))
+      return rc;
+    L->shared_part[0] = rest.a;
+    L->shared_part[1] = rest.b;
+    return AT_OK;
+  }
+  if (strcmp(verb, "dtype") == 0) {
+    if ((rc = once(L, g->line, "dtype", &L->line_dtype)))
+      return rc;
+    if (rest.b - rest.a != 1 || !is_ident(L, rest.a))
+      return perr(L, g->line, "expected 'dtype T' (a type template parameter of the kernel)");
+    return (t->dtype = dupstr(L->toks[rest.a].spell)) ? AT_OK : nomem();
+  }
+  return perr(L, g->line, "unknown autotune pragma '%.40s' %s", verb, verbs_expected);
+}
+
+/* ---- pass 2: expressions ------------------------------------------------------------ */
+
+static int load_xyz(struct loader *L, int line, const char *verb, size_t parts[3][2],
+                    char *text[3], struct gen_expr *e[3])
+{
+  static const char axis[] = "xyz";
+  for (size_t i = 0; i < 3; i++) {
+    if (parts[i][0] == parts[i][1]) {
+      if (!(text[i] = dupstr("1")))
+        return nomem();
+      int rc = gen_expr_parse("1", &e[i]);
+      if (rc == AT_OK)
+        rc = gen_expr_bind(e[i], const_resolve, NULL);
+      if (rc)
+        return rc;
+      continue;
+    }
+    char what[32];
+    snprintf(what, sizeof what, "%s %c", verb, axis[i]);
+    int rc = load_expr(L, line, what, parts[i][0], parts[i][1], L->t->nparams, &text[i],
+                       &e[i]);
+    if (rc)
+      return rc;
+  }
+  return AT_OK;
+}
+
+static int pass2(struct loader *L)
+{
+  struct tmpl *t = L->t;
+  int rc;
+  char what[128];
+  for (size_t i = 0; i < t->nparams; i++) {
+    if (L->derive_a[i] == L->derive_b[i])
+      continue;
+    snprintf(what, sizeof what, "derive '%.64s'", t->params[i].name);
+    rc = load_expr(L, t->params[i].line, what, L->derive_a[i], L->derive_b[i], i,
+                   &t->params[i].expr, NULL);
+    if (rc)
+      return rc;
+  }
+  for (size_t i = 0; i < t->nreqs; i++) {
+    snprintf(what, sizeof what, "require '%.64s'", t->reqs[i].name);
+    rc = load_expr(L, t->reqs[i].line, what, L->req_a[i], L->req_b[i], t->nparams,
+                   &t->reqs[i].expr, NULL);
+    if (rc)
+      return rc;
+  }
+  int anchor = t->kernel_line ? t->kernel_line : 1;
+  if (!t->kernel)
+    return perr(L, 1, "missing '#pragma autotune kernel NAME' (the __device__ function "
+                "template to tune)");
+  if (!L->line_threads)
+    return perr(L, anchor, "missing '#pragma autotune threads ...' (threads per block)");
+  if (!L->line_grid)
+    return perr(L, anchor, "missing '#pragma autotune grid ...' (blocks in the grid)");
+  if ((rc = load_xyz(L, L->line_threads, "threads", L->thr_part, t->threads_text,
+                     t->threads)))
+    return rc;
+  if ((rc = load_xyz(L, L->line_grid, "grid", L->grid_part, t->grid_text, t->grid)))
+    return rc;
+  if (L->line_shared)
+    return load_expr(L, L->line_shared, "shared", L->shared_part[0], L->shared_part[1],
+                     t->nparams, &t->shared_text, &t->shared);
+  if (!(t->shared_text = dupstr("0")))
+    return nomem();
+  rc = gen_expr_parse("0", &t->shared);
+  return rc ? rc : gen_expr_bind(t->shared, const_resolve, NULL);
+}
+
+/* ---- tokens ------------------------------------------------------------------------- */
+
+/* Collect the file's tokens (comments dropped) and find the autotune pragmas. */
+static int read_pragmas(struct loader *L)
+{
+  struct tmpl *t = L->t;
+  CXFile file = clang_getFile(L->tu, L->path);
+  if (!file)
+    return perr(L, 1, "libclang lost the file");
+  CXSourceRange range = clang_getRange(clang_getLocationForOffset(L->tu, file, 0),
+                                       clang_getLocationForOffset(L->tu, file,
+                                                                  (unsigned)t->text_len));
+  CXToken *toks = NULL;
+  unsigned n = 0;
+  int rc = AT_OK;
+  clang_tokenize(L->tu, range, &toks, &n);
+  L->toks = calloc(n ? n : 1, sizeof *L->toks);
+  if (!L->toks) {
+    rc = nomem();
+    goto done;
+  }
+  for (unsigned i = 0; i < n; i++) {
+    CXTokenKind kind = clang_getTokenKind(toks[i]);
+    if (kind == CXToken_Comment)
+      continue;
+    struct ptok *p = &L->toks[L->ntoks];
+    CXString s = clang_getTokenSpelling(L->tu, toks[i]);
+    p->spell = dupstr(clang_getCString(s));
+    clang_disposeString(s);
+    if (!p->spell) {
+      rc = nomem();
+      goto done;
+    }
+    p->kind = kind;
+    clang_getSpellingLocation(clang_getTokenLocation(L->tu, toks[i]), NULL, &p->line,
+                              &p->col, &p->off);
+    CXSourceRange ext = clang_getTokenExtent(L->tu, toks[i]);
+    clang_getSpellingLocation(clang_getRangeEnd(ext), NULL, NULL, NULL, &p->end);
+    L->ntoks++;
+  }
+  for (size_t i = 0; i < L->ntoks; i++) {
+    if (!is_punct(L, i, "#") || (i > 0 && L->toks[i - 1].line == L->toks[i].line))
+      continue;
+    /* the directive ends at the first newline no backslash escapes */
+    size_t end = L->toks[i].off;
+    while (end < t->text_len && t->text[end] != '\n')
+      end++;
+    while (end < t->text_len && end > 0 &&
+           (t->text[end - 1] == '\\' ||
+            (t->text[end - 1] == '\r' && end > 1 && t->text[end - 2] == '\\'))) {
+      end++;
+      while (end < t->text_len && t->text[end] != '\n')
+        end++;
+    }
+    size_t j = i + 1;
+    while (j < L->ntoks && L->toks[j].off < end)
+      j++;
+    if (j - i >= 3 && is_ident(L, i + 1) && strcmp(L->toks[i + 1].spell, "pragma") == 0 &&
+        is_ident(L, i + 2) && strcmp(L->toks[i + 2].spell, "autotune") == 0) {
+      struct pragma *g = realloc(L->pragmas, (L->npragmas + 1) * sizeof *g);
+      if (!g) {
+        rc = nomem();
+        goto done;
+      }
+      L->pragmas = g;
+      L->pragmas[L->npragmas++] = (struct pragma){(int)L->toks[i].line, i + 3, j};
+    }
+    i = j - 1;
+  }
+  t->pragma_lines = malloc((L->npragmas ? L->npragmas : 1) * sizeof *t->pragma_lines);
+  if (!t->pragma_lines) {
+    rc = nomem();
+    goto done;
+  }
+  for (size_t i = 0; i < L->npragmas; i++)
+    t->pragma_lines[i] = L->pragmas[i].line;
+  t->npragma_lines = L->npragmas;
+done:
+  clang_disposeTokens(L->tu, toks, n);
+  return rc;
+}
+
+/* ---- the AST ----------------------------------------------------------------------- */
+
+struct finder {
+  struct loader *L;
+  CXCursor found;
+  int nfound;
+  int found_line;
+  int other_line;     /* a non-template declaration of that name */
+};
+
+static int cursor_line(CXCursor c)
+{
+  unsigned line = 0;
+  clang_getSpellingLocation(clang_getCursorLocation(c), NULL, &line, NULL, NULL);
+  return (int)line;
+}
+
+static int cursor_is(CXCursor c, const char *name)
+{
+  CXString s = clang_getCursorSpelling(c);
+  int same = strcmp(clang_getCString(s), name) == 0;
+  clang_disposeString(s);
+  return same;
+}
+
+static enum CXChildVisitResult find_kernel(CXCursor c, CXCursor parent, CXClientData data)
+{
+  (void)parent;
+  struct finder *f = data;
+  enum CXCursorKind kind = clang_getCursorKind(c);
+  if (!clang_Location_isFromMainFile(clang_getCursorLocation(c)))
+    return CXChildVisit_Continue;
+  if (kind == CXCursor_Namespace)
+    return CXChildVisit_Recurse;
+  if (!cursor_is(c, f->L->t->kernel))
+    return CXChildVisit_Continue;
+  if (kind != CXCursor_FunctionTemplate) {
+    if (!f->other_line)
+      f->other_line = cursor_line(c);
+    return CXChildVisit_Continue;
+  }
+  if (f->nfound && clang_equalCursors(clang_getCanonicalCursor(c),
+                                      clang_getCanonicalCursor(f->found))) {
+    if (clang_isCursorDefinition(c))
+      f->found = c;
+    return CXChildVisit_Continue;
+  }
+  if (f->nfound) {
+    f->other_line = cursor_line(c);
+    f->nfound++;
+    return CXChildVisit_Continue;
+  }
+  f->found = c;
+  f->found_line = cursor_line(c);
+  f->nfound = 1;
+  return CXChildVisit_Continue;
+}
+
+/* Values of a non-type template parameter's type; 0 if not an integer type. */
+static int type_range(CXType type, struct tmpl_tparam *p)
+{
+  p->is_bool = p->is_unsigned = 0;
+  switch (clang_getCanonicalType(type).kind) {
+  case CXType_Bool: p->lo = 0; p->hi = 1; p->is_bool = 1; return 1;
+  case CXType_Char_S:
+  case CXType_SChar: p->lo = SCHAR_MIN; p->hi = SCHAR_MAX; return 1;
+  case CXType_Char_U:
+  case CXType_UChar: p->lo = 0; p->hi = UCHAR_MAX; p->is_unsigned = 1; return 1;
+  case CXType_Short: p->lo = SHRT_MIN; p->hi = SHRT_MAX; return 1;
+  case CXType_UShort: p->lo = 0; p->hi = USHRT_MAX; p->is_unsigned = 1; return 1;
+  case CXType_Int: p->lo = INT32_MIN; p->hi = INT32_MAX; return 1;
+  case CXType_UInt: p->lo = 0; p->hi = UINT32_MAX; p->is_unsigned = 1; return 1;
+  case CXType_Long:
+  case CXType_LongLong: p->lo = INT64_MIN; p->hi = INT64_MAX; return 1;
+  case CXType_ULong:
+  case CXType_ULongLong: p->lo = 0; p->hi = INT64_MAX; p->is_unsigned = 1; return 1;
+  default: return 0;
+  }
+}
+
+struct collect {
+  struct loader *L;
+  int rc;
+};
+
+static enum CXChildVisitResult collect_params(CXCursor c, CXCursor parent, CXClientData d)
+{
+  (void)parent;
+  struct collect *k = d;
+  struct loader *L = k->L;
+  struct tmpl *t = L->t;
+  enum CXCursorKind kind = clang_getCursorKind(c);
+  CXString name = clang_getCursorSpelling(c);
+  CXString type = clang_getTypeSpelling(clang_getCursorType(c));
+  const char *nm = clang_getCString(name), *ty = clang_getCString(type);
+  if (kind == CXCursor_TemplateTemplateParameter) {
+    k->rc = perr(L, cursor_line(c), "template template parameter '%.64s' of kernel '%s' is "
+                 "not supported (only integer, bool and dtype type parameters)", nm,
+                 t->kernel);
+  } else if (kind == CXCursor_NonTypeTemplateParameter ||
+             kind == CXCursor_TemplateTypeParameter) {
+    struct tmpl_tparam *p = realloc(t->tparams, (t->ntparams + 1) * sizeof *p);
+    if (!p) {
+      k->rc = nomem();
+    } else {
+      t->tparams = p;
+      p = &t->tparams[t->ntparams];
+      memset(p, 0, sizeof *p);
+      p->line = cursor_line(c);
+      p->kind = kind == CXCursor_TemplateTypeParameter ? TMPL_TYPE : TMPL_NONTYPE;
+      p->name = dupstr(nm);
+      p->type = dupstr(p->kind == TMPL_TYPE ? "" : ty);
+      if (p->name && p->type)
+        t->ntparams++;
+      else {
+        free(p->name);
+        free(p->type);
+        k->rc = nomem();
+      }
+      if (!k->rc && p->kind == TMPL_NONTYPE && !type_range(clang_getCursorType(c), p))
+        k->rc = perr(L, p->line, "template parameter '%.64s' of kernel '%s' has type "
+                     "'%.64s'; autotune binds integer and bool non-type parameters only",
+                     nm, t->kernel, ty);
+    }
+  } else if (kind == CXCursor_ParmDecl) {
+    struct tmpl_fparam *p = realloc(t->fparams, (t->nfparams + 1) * sizeof *p);
+    if (!p) {
+      k->rc = nomem();
+    } else {
+      t->fparams = p;
+      p = &t->fparams[t->nfparams];
+      p->name = nm[0] ? dupstr(nm) : dupfmt("at_arg%zu", t->nfparams);
+      p->type = dupstr(ty);
+      if (p->name && p->type)
+        t->nfparams++;
+      else {
+        free(p->name);
+        free(p->type);
+        k->rc = nomem();
+      }
+    }
+  }
+  clang_disposeString(name);
+  clang_disposeString(type);
+  return k->rc ? CXChildVisit_Break : CXChildVisit_Continue;
+}
+
+static int qualify(struct loader *L, CXCursor c)
+{
+  char buf[1024] = "";
+  size_t len = 0;
+  for (CXCursor p = c; !clang_Cursor_isNull(p) &&
+                       clang_getCursorKind(p) != CXCursor_TranslationUnit;
+       p = clang_getCursorSemanticParent(p)) {
+    CXString s = clang_getCursorSpelling(p);
+    const char *nm = clang_getCString(s);
+    size_t n = strlen(nm);
+    if (n && len + n + 2 < sizeof buf) {
+      memmove(buf + n + (len ? 2 : 0), buf, len + 1);
+      memcpy(buf, nm, n);
+      if (len)
+        memcpy(buf + n, "::", 2);
+      len += n + (len ? 2 : 0);
+    }
+    clang_disposeString(s);
+  }
+  return (L->t->kernel_qualified = dupstr(buf)) ? AT_OK : nomem();
+}
+
+/* The first error clang reports, at its own file:line. */
+static int clang_errors(struct loader *L)
+{
+  unsigned n = clang_getNumDiagnostics(L->tu);
+  int rc = AT_OK;
+  for (unsigned i = 0; i < n && !rc; i++) {
+    CXDiagnostic d = clang_getDiagnostic(L->tu, i);
+    if (clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
+      CXFile file = NULL;
+      unsigned line = 0;
+      clang_getSpellingLocation(clang_getDiagnosticLocation(d), &file, &line, NULL, NULL);
+      CXString fname = clang_getFileName(file);
+      CXString msg = clang_getDiagnosticSpelling(d);
+      const char *f = file ? clang_getCString(fname) : L->path;
+      rc = at_error(AT_PARSE, "%s:%u: %s", f ? f : L->path, line ? line : 1,
+                    clang_getCString(msg));
+      clang_disposeString(fname);
+      clang_disposeString(msg);
+    }
+    clang_disposeDiagnostic(d);
+  }
+  return rc;
+}
+
+static int find_tparam(const struct tmpl *t, const char *name)
+{
+  for (size_t i = 0; i < t->ntparams; i++)
+    if (strcmp(t->tparams[i].name, name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static void list_tparams(const struct tmpl *t, char *buf, size_t cap)
+{
+  size_t o = 0;
+  buf[0] = '\0';
+  for (size_t i = 0; i < t->ntparams && o + 1 < cap; i++)
+    o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", t->tparams[i].name);
+  if (!t->ntparams)
+    snprintf(buf, cap, "none");
+}
+
+/* The kernel in the AST, its parameters, and the cross-checks with the pragmas. */
+static int read_kernel(struct loader *L)
+{
+  struct tmpl *t = L->t;
+  struct finder f = {.L = L};
+  clang_visitChildren(clang_getTranslationUnitCursor(L->tu), find_kernel, &f);
+  if (!f.nfound) {
+    if (f.other_line)
+      return perr(L, f.other_line, "'%s' is not a function template; the kernel pragma (line "
+                  "%d) names a __device__ function template", t->kernel, t->kernel_line);
+    return perr(L, t->kernel_line, "kernel function template '%s' not found in %s",
+                t->kernel, L->path);
+  }
+  if (f.nfound > 1)
+    return perr(L, f.other_line, "kernel '%s' is overloaded (also at line %d); a template "
+                "defines one function template of that name", t->kernel, f.found_line);
+  CXType result = clang_getCursorResultType(f.found);
+  if (result.kind != CXType_Void && result.kind != CXType_Invalid) {
+    CXString s = clang_getTypeSpelling(result);
+    int rc = perr(L, f.found_line, "kernel '%s' must return void (it returns '%s')",
+                  t->kernel, clang_getCString(s));
+    clang_disposeString(s);
+    return rc;
+  }
+  int rc = qualify(L, f.found);
+  if (rc)
+    return rc;
+  struct collect k = {L, AT_OK};
+  clang_visitChildren(f.found, collect_params, &k);
+  if (k.rc)
+    return k.rc;
+
+  char names[512];
+  list_tparams(t, names, sizeof names);
+  for (size_t i = 0; i < t->nparams; i++) {
+    struct tmpl_param *p = &t->params[i];
+    int ti = find_tparam(t, p->name);
+    if (ti < 0) {
+      if (p->expr)
+        continue; /* a derived helper value such as ITEMS */
+      return perr(L, p->line, "param '%s' is not a template parameter of kernel '%s' (its "
+                  "template parameters: %s)", p->name, t->kernel, names);
+    }
+    const struct tmpl_tparam *tp = &t->tparams[ti];
+    if (tp->kind == TMPL_TYPE)
+      return perr(L, p->line, "'%s' is a type template parameter of kernel '%s'; bind it "
+                  "with '#pragma autotune dtype %s'", p->name, t->kernel, p->name);
+    p->tparam = ti;
+    for (size_t v = 0; v < p->nvalues; v++)
+      if (p->values[v] < tp->lo || p->values[v] > tp->hi)
+        return perr(L, p->line, "param '%s': value %" PRId64 " does not fit template "
+                    "parameter '%s' of type '%s' (%" PRId64 " to %" PRId64 ")", p->name,
+                    p->values[v], tp->name, tp->type, tp->lo, tp->hi);
+  }
+  if (t->dtype) {
+    int ti = find_tparam(t, t->dtype);
+    if (ti < 0)
+      return perr(L, L->line_dtype, "dtype '%s' is not a template parameter of kernel '%s' "
+                  "(its template parameters: %s)", t->dtype, t->kernel, names);
+    if (t->tparams[ti].kind != TMPL_TYPE)
+      return perr(L, L->line_dtype, "dtype '%s' names a non-type template parameter; dtype "
+                  "binds a type parameter (typename %s)", t->dtype, t->dtype);
+  }
+  for (size_t i = 0; i < t->ntparams; i++) {
+    const struct tmpl_tparam *tp = &t->tparams[i];
+    if (tp->kind == TMPL_TYPE && (!t->dtype || strcmp(t->dtype, tp->name) != 0))
+      return perr(L, tp->line, "type template parameter '%s' of kernel '%s' is not bound "
+                  "(add '#pragma autotune dtype %s')", tp->name, t->kernel, tp->name);
+    if (tp->kind == TMPL_NONTYPE && param_index(t, tp->name) < 0)
+      return perr(L, tp->line, "template parameter '%s' of kernel '%s' has no '#pragma "
+                  "autotune param %s = ...' or 'derive %s = ...'", tp->name, t->kernel,
+                  tp->name, tp->name);
+  }
+  return AT_OK;
+}
+
+/* ---- the content hash ----------------------------------------------------------------- */
+
+static void hash_inclusion(CXFile file, CXSourceLocation *stack, unsigned depth,
+                           CXClientData data)
+{
+  (void)stack;
+  struct loader *L = data;
+  if (depth == 0 || L->rc)
+    return;
+  CXString name = clang_getFileName(file);
+  char real[PATH_MAX];
+  const char *fname = clang_getCString(name);
+  if (fname && realpath(fname, real)) {
+    for (size_t i = 0; i < L->ninclude; i++) {
+      size_t n = strlen(L->include_real[i]);
+      if (strncmp(real, L->include_real[i], n) == 0 && real[n] == '/') {
+        size_t size = 0;
+        const char *bytes = clang_getFileContents(L->tu, file, &size);
+        L->hash = fnv(L->hash, real + n + 1, strlen(real + n + 1) + 1);
+        if (bytes)
+          L->hash = fnv(L->hash, bytes, size);
+        break;
+      }
+    }
+  }
+  clang_disposeString(name);
+}
+
+static int content_hash(struct loader *L, const char *const *include_dirs)
+{
+  size_t n = 0;
+  while (include_dirs && include_dirs[n])
+    n++;
+  L->include_real = calloc(n ? n : 1, sizeof *L->include_real);
+  if (!L->include_real)
+    return nomem();
+  for (size_t i = 0; i < n; i++)
+    if (realpath(include_dirs[i], L->include_real[L->ninclude]))
+      L->ninclude++;
+  L->hash = fnv(FNV_SEED, L->t->text, L->t->text_len);
+  clang_getInclusions(L->tu, hash_inclusion, L);
+  if (L->rc)
+    return L->rc;
+  snprintf(L->t->hash, sizeof L->t->hash, "%016" PRIx64, L->hash);
+  return AT_OK;
+}
+
+/* ---- load --------------------------------------------------------------------------- */
+
+static int read_file(const char *path, char **text, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  *text = NULL;
+  *len = 0;
+  if (!f)
+    return at_error(AT_IO, "cannot read template '%.200s': %s", path, strerror(errno));
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  int rc = AT_OK;
+  while (buf) {
+    n += fread(buf + n, 1, cap - n - 1, f);
+    if (n < cap - 1)
+      break;
+    cap *= 2;
+    char *nb = realloc(buf, cap);
+    if (!nb) {
+      free(buf);
+      buf = NULL;
+    } else {
+      buf = nb;
+    }
+  }
+  if (!buf)
+    rc = nomem();
+  else if (ferror(f))
+    rc = at_error(AT_IO, "cannot read template '%.200s': %s", path, strerror(errno));
+  fclose(f);
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  buf[n] = '\0';
+  *text = buf;
+  *len = n;
+  return AT_OK;
+}
+
+int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **out)
+{
+  struct loader L = {0};
+  CXIndex index = NULL;
+  const char **args = NULL;
+  int rc = AT_OK;
+  if (out)
+    *out = NULL;
+  if (!path || !out)
+    return at_error(AT_USAGE, "tmpl_load: NULL argument");
+  L.path = path;
+  L.t = calloc(1, sizeof *L.t);
+  if (!L.t)
+    return nomem();
+  if (!(L.t->path = dupstr(path))) {
+    rc = nomem();
+    goto done;
+  }
+  if ((rc = read_file(path, &L.t->text, &L.t->text_len)))
+    goto done;
+
+  size_t ndirs = 0;
+  while (include_dirs && include_dirs[ndirs])
+    ndirs++;
+  args = calloc(4 + 2 * ndirs, sizeof *args);
+  if (!args) {
+    rc = nomem();
+    goto done;
+  }
+  int nargs = 0;
+  args[nargs++] = "-x";
+  args[nargs++] = "c++";
+  args[nargs++] = "-std=c++17";
+  args[nargs++] = "-Wno-unknown-pragmas";
+  for (size_t i = 0; i < ndirs; i++) {
+    args[nargs++] = "-I";
+    args[nargs++] = include_dirs[i];
+  }
+  index = clang_createIndex(0, 0);
+  enum CXErrorCode ec = index ? clang_parseTranslationUnit2(index, path, args, nargs, NULL,
+                                                            0, CXTranslationUnit_None, &L.tu)
+                              : CXError_Failure;
+  if (ec != CXError_Success || !L.tu) {
+    rc = at_error(AT_PARSE, "%s:1: libclang cannot parse the file (error %d)", path,
+                  (int)ec);
+    goto done;
+  }
+  if ((rc = read_pragmas(&L)))
+    goto done;
+  for (size_t i = 0; i < L.npragmas && !rc; i++)
+    rc = pragma_pass1(&L, &L.pragmas[i]);
+  if (rc || (rc = pass2(&L)) || (rc = clang_errors(&L)) || (rc = read_kernel(&L)) ||
+      (rc = content_hash(&L, include_dirs)))
+    goto done;
+  *out = L.t;
+  L.t = NULL;
+done:
+  tmpl_free(L.t);
+  for (size_t i = 0; i < L.ntoks; i++)
+    free(L.toks[i].spell);
+  free(L.toks);
+  free(L.pragmas);
+  free(L.derive_a);
+  free(L.derive_b);
+  free(L.req_a);
+  free(L.req_b);
+  free(L.include_real);
+  free(args);
+  if (L.tu)
+    clang_disposeTranslationUnit(L.tu);
+  if (index)
+    clang_disposeIndex(index);
+  return rc;
+}
+
+void tmpl_free(struct tmpl *t)
+{
+  if (!t)
+    return;
+  free(t->path);
+  free(t->text);
+  free(t->kernel);
+  free(t->kernel_qualified);
+  for (size_t i = 0; i < t->ndims; i++)
+    free(t->dims[i]);
+  for (size_t i = 0; i < t->nparams; i++) {
+    free(t->params[i].name);
+    free(t->params[i].values);
+    free(t->params[i].expr);
+  }
+  free(t->params);
+  for (size_t i = 0; i < t->nreqs; i++) {
+    free(t->reqs[i].name);
+    free(t->reqs[i].expr);
+  }
+  free(t->reqs);
+  for (size_t i = 0; i < 3; i++) {
+    free(t->threads_text[i]);
+    free(t->grid_text[i]);
+    gen_expr_free(t->threads[i]);
+    gen_expr_free(t->grid[i]);
+  }
+  free(t->shared_text);
+  gen_expr_free(t->shared);
+  free(t->dtype);
+  free(t->pragma_lines);
+  for (size_t i = 0; i < t->ntparams; i++) {
+    free(t->tparams[i].name);
+    free(t->tparams[i].type);
+  }
+  free(t->tparams);
+  for (size_t i = 0; i < t->nfparams; i++) {
+    free(t->fparams[i].name);
+    free(t->fparams[i].type);
+  }
+  free(t->fparams);
+  free(t);
+}
+
+/* ---- the space ---------------------------------------------------------------------- */
+
+static int space_require(struct gen_space *s, const char *name, char *expr)
+{
+  if (!expr)
+    return nomem();
+  int rc = gen_space_add_require(s, name, expr);
+  free(expr);
+  return rc;
+}
+
+int tmpl_space(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
+               struct gen_space **out)
+{
+  struct gen_space *s = NULL;
+  char *threads = NULL;
+  int rc;
+  if (out)
+    *out = NULL;
+  if (!t || !dev || !out)
+    return at_error(AT_USAGE, "tmpl_space: NULL argument");
+  if ((rc = gen_space_new(&s)))
+    return rc;
+  for (size_t i = 0; i < TMPL_NDEVICE && !rc; i++)
+    rc = gen_space_set_const(s, device_names[i], tmpl_device_const(dev, i));
+  for (size_t i = 0; i < t->ndims && !rc; i++)
+    rc = gen_space_set_const(s, t->dims[i], dims ? dims[i] : TMPL_DEFAULT_DIM);
+  for (size_t i = 0; i < t->nparams && !rc; i++) {
+    const struct tmpl_param *p = &t->params[i];
+    rc = p->expr ? gen_space_add_derived(s, p->name, p->expr)
+                 : gen_space_add_param(s, p->name, p->values, p->nvalues);
+  }
+  for (size_t i = 0; i < t->nreqs && !rc; i++)
+    rc = gen_space_add_require(s, t->reqs[i].name, t->reqs[i].expr);
+  if (rc)
+    goto done;
+  threads = dupfmt("(%s) * (%s) * (%s)", t->threads_text[0], t->threads_text[1],
+                   t->threads_text[2]);
+  if (!threads) {
+    rc = nomem();
+    goto done;
+  }
+  if ((rc = space_require(s, "device: threads per block",
+                          dupfmt("%s >= 1 && %s <= device.max_threads", threads, threads))) ||
+      (rc = space_require(s, "device: shared memory",
+                          dupfmt("(%s) >= 0 && (%s) <= device.lds_bytes", t->shared_text,
+                                 t->shared_text))) ||
+      (rc = space_require(s, "device: wave multiple",
+                          dupfmt("%s %% device.wave_size == 0", threads))))
+    goto done;
+  for (size_t i = 0; i < t->nparams && !rc; i++) {
+    const struct tmpl_param *p = &t->params[i];
+    if (!p->expr || p->tparam < 0)
+      continue;
+    const struct tmpl_tparam *tp = &t->tparams[p->tparam];
+    if (tp->lo == INT64_MIN && tp->hi == INT64_MAX)
+      continue;
+    char name[160];
+    snprintf(name, sizeof name, "type: %.64s fits %.64s", p->name, tp->type);
+    rc = space_require(s, name,
+                       dupfmt("%s >= %" PRId64 " && %s <= %" PRId64, p->name, tp->lo, p->name,
+                              tp->hi));
+  }
+done:
+  free(threads);
+  if (rc)
+    gen_space_free(s);
+  else
+    *out = s;
+  return rc;
+}

@@ -1,0 +1,142 @@
+/*
+ * template.h - reading a kernel template: the `#pragma autotune` lines (what the kernel's
+ * parameters range over, which combinations are valid, how it is launched) and, through
+ * libclang, the __device__ function template they describe (its template parameters and
+ * its signature), cross-checked against each other; the template's content hash; and the
+ * search space a template spans on one device for one problem. The pragma grammar and
+ * its semantics are documented for users in docs/templates.md.
+ *
+ * Slot layout. Every expression a loaded template holds is bound to one layout: the
+ * device constants (TMPL_NDEVICE, in the order of tmpl_device_const_name), then the
+ * problem dims (in `problem` order), then the parameters (`param` and `derive`, in file
+ * order). tmpl_slots fills such an array; the parameter part is exactly a config as the
+ * space built by tmpl_space enumerates it.
+ */
+#ifndef AT_GENERATOR_TEMPLATE_H
+#define AT_GENERATOR_TEMPLATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct dev_profile;
+struct gen_expr;
+struct gen_space;
+
+/* The value each problem dim takes when a space is built without a problem. */
+#define TMPL_DEFAULT_DIM 4096
+/* How many device constants expressions may use (device.wave_size, ...). */
+#define TMPL_NDEVICE 16
+/* Longest kernel name: variant names "at_<kernel>_<16 hex>" fit in 64 bytes. */
+#define TMPL_KERNEL_NAME_MAX 40
+/* Most problem dims. */
+#define TMPL_MAX_DIMS 8
+
+enum tmpl_tparam_kind { TMPL_NONTYPE = 0, TMPL_TYPE = 1 };
+
+/* One template parameter of the kernel, in declaration order. */
+struct tmpl_tparam {
+  char *name;
+  enum tmpl_tparam_kind kind;
+  char *type;          /* non-type: the declared type as spelled ("int", "bool"); type: "" */
+  int64_t lo, hi;      /* non-type: the values the type holds (bool: 0..1) */
+  int is_bool;         /* non-type bool: emitted as false/true */
+  int is_unsigned;     /* non-type unsigned: emitted with a u suffix */
+  int line;
+};
+
+/* One function parameter of the kernel, in declaration order. */
+struct tmpl_fparam {
+  char *name;          /* as declared; "at_arg<i>" for an unnamed one */
+  char *type;          /* as spelled by clang: "const float *" */
+};
+
+/* A `param` or `derive` pragma, in file order (the space's parameter order). */
+struct tmpl_param {
+  char *name;
+  int line;
+  int64_t *values;     /* `param`: the values, in the order given */
+  size_t nvalues;
+  char *expr;          /* `derive`: the expression text; NULL for `param` */
+  int tparam;          /* index into tparams of the template parameter it feeds, -1 none */
+};
+
+/* A `require` pragma. */
+struct tmpl_require {
+  char *name;          /* as given, or "line N" */
+  char *expr;
+  int line;
+};
+
+/* A loaded template. Read-only for callers; tmpl_free releases everything. */
+struct tmpl {
+  char *path;                    /* as given to tmpl_load */
+  char *text;                    /* the file's bytes, NUL-terminated */
+  size_t text_len;
+  char hash[17];                 /* content hash, 16 lowercase hex digits */
+
+  char *kernel;                  /* `kernel` NAME */
+  char *kernel_qualified;        /* with its namespaces: "ns::scale" or "scale" */
+  int kernel_line;
+  char *dims[TMPL_MAX_DIMS];     /* `problem` dims */
+  size_t ndims;
+  struct tmpl_param *params;
+  size_t nparams;
+  struct tmpl_require *reqs;
+  size_t nreqs;
+  char *threads_text[3];         /* as written; missing y/z are "1" */
+  char *grid_text[3];
+  char *shared_text;             /* "0" when absent */
+  struct gen_expr *threads[3];   /* parsed and bound to the slot layout */
+  struct gen_expr *grid[3];
+  struct gen_expr *shared;
+  char *dtype;                   /* `dtype` type parameter name, NULL if none */
+  int *pragma_lines;             /* every autotune pragma's first line, ascending */
+  size_t npragma_lines;
+
+  struct tmpl_tparam *tparams;   /* the kernel's template parameters */
+  size_t ntparams;
+  struct tmpl_fparam *fparams;   /* the kernel's function parameters */
+  size_t nfparams;
+};
+
+/* Read the template at `path` with libclang (as C++17, searching `include_dirs`, a
+ * NULL-terminated list that may be NULL) and check it. Parsing needs no system header.
+ * OUT: *out (tmpl_free), NULL on failure.
+ * AT_OK; AT_IO (unreadable file, "cannot read template 'p': No such file ..."); AT_PARSE
+ * with at_last_error() "path:line: message" for every problem in the file: a pragma's
+ * syntax or expression, an unknown pragma verb, a duplicate or missing pragma, a value
+ * outside a template parameter's type, a template parameter no pragma binds, a pragma
+ * naming a parameter the kernel lacks, the kernel not found, or the first error clang
+ * reports (at its own file:line, which may be an included file); AT_NOMEM; AT_USAGE
+ * (NULL path or out). */
+int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **out);
+
+/* Free; NULL is accepted. */
+void tmpl_free(struct tmpl *t);
+
+/* The space `t` spans on `dev` for a problem with dims `dims` (t->ndims values in
+ * `problem` order; NULL: TMPL_DEFAULT_DIM each). Holds the device constants and dims as
+ * constants, the params and derived values in file order, the `require` constraints,
+ * then the built-in ones: "device: threads per block" (1 <= threads x*y*z <=
+ * device.max_threads), "device: shared memory" (0 <= shared <= device.lds_bytes),
+ * "device: wave multiple" (threads x*y*z % device.wave_size == 0), and for each derived
+ * value passed to a template parameter narrower than 64 bits "type: NAME fits TYPE".
+ * OUT: *out (gen_space_free), NULL on failure. AT_OK; AT_NOMEM; AT_USAGE (NULL
+ * argument); AT_PARSE should the space refuse an expression (not expected after load). */
+int tmpl_space(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
+               struct gen_space **out);
+
+/* The name of device constant i < TMPL_NDEVICE ("device.wave_size") and its value on
+ * `dev`. arch_major/minor/step: sm_90 -> 9/0/0, sm_89 -> 8/9/0, gfx942 -> 9/4/2,
+ * gfx90a -> 9/0/10, host -> 0/0/0. */
+const char *tmpl_device_const_name(size_t i);
+int64_t tmpl_device_const(const struct dev_profile *dev, size_t i);
+
+/* How many slots an expression of `t` may read: TMPL_NDEVICE + ndims + nparams. */
+size_t tmpl_slot_count(const struct tmpl *t);
+/* Fill slots[tmpl_slot_count(t)] for `dev`, `dims` (NULL: defaults) and `config` (one
+ * value per t->params entry, derived included, as the space enumerates them). */
+void tmpl_slots(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
+                const int64_t *config, int64_t *slots);
+
+#endif

@@ -1,0 +1,8 @@
+// bad_verb.h - a misspelt pragma verb: 'parm' for 'param'.
+#include "at_common.h"
+#pragma autotune kernel k
+#pragma autotune parm BLOCK = 64, 128
+#pragma autotune threads BLOCK
+#pragma autotune grid 1
+template <int BLOCK>
+__device__ void k(float *y) { y[at_thread_idx_x()] = BLOCK; }

@@ -1,0 +1,9 @@
+// dup_param.h - the same param twice.
+#include "at_common.h"
+#pragma autotune kernel k
+#pragma autotune param BLOCK = 64, 128
+#pragma autotune param BLOCK = 256
+#pragma autotune threads BLOCK
+#pragma autotune grid 1
+template <int BLOCK>
+__device__ void k(float *y) { y[at_thread_idx_x()] = BLOCK; }

@@ -1,0 +1,7 @@
+// missing_grid.h - no grid pragma.
+#include "at_common.h"
+#pragma autotune kernel k
+#pragma autotune param BLOCK = 64, 128
+#pragma autotune threads BLOCK
+template <int BLOCK>
+__device__ void k(float *y) { y[at_thread_idx_x()] = BLOCK; }

@@ -1,0 +1,7 @@
+// missing_kernel.h - no kernel pragma.
+#include "at_common.h"
+#pragma autotune param BLOCK = 64, 128
+#pragma autotune threads BLOCK
+#pragma autotune grid 1
+template <int BLOCK>
+__device__ void k(float *y) { y[at_thread_idx_x()] = BLOCK; }
