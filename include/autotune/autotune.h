@@ -33,7 +33,8 @@ extern "C" {
   X(SQL, "database error")                                                \
   X(NOT_FOUND, "nothing matches")                                         \
   X(PARSE, "cannot parse input")                                          \
-  X(UNSUPPORTED, "not supported here")
+  X(UNSUPPORTED, "not supported here")                                    \
+  X(DEVICE, "a call to the GPU runtime failed")
 
 typedef enum at_status {
 #define AT_STATUS_ENUM(name, msg) AT_##name,

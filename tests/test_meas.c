@@ -1,0 +1,130 @@
+/*
+ * test_meas.c - the measurement backends as far as this machine can tell: without a
+ * CUDA driver the `cuda` backend says so, as AT_UNSUPPORTED with a one-line reason, and
+ * never crashes. On a machine with a driver and a GPU (bench/gpu/check.sh runs this test
+ * there) it also loads a cubin, launches it, checks the result and times it.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tuner/compile.h"
+#include "tuner/meas.h"
+#include "tuner/status.h"
+
+Test(meas, cuda_without_a_driver_is_unsupported_not_a_crash)
+{
+  struct meas_ctx *ctx = (struct meas_ctx *)0x1;
+  int rc = meas_cuda.open(0, &ctx);
+  if (rc == AT_OK) {
+    meas_cuda.close(ctx);
+    cr_skip_test("a CUDA device is present: the GPU test below covers it");
+  }
+  cr_assert_eq(rc, AT_UNSUPPORTED, "rc %d: %s", rc, at_last_error());
+  cr_assert_null(ctx);
+  cr_assert(strstr(at_last_error(), "CUDA"), "%s", at_last_error());
+  cr_assert_null(strchr(at_last_error(), '\n'));
+  /* Asking again gives the same answer (the driver is probed once). */
+  cr_assert_eq(meas_cuda.open(0, &ctx), AT_UNSUPPORTED);
+}
+
+static const char axpy_src[] =
+    "extern \"C\" __global__ void axpy(float *y, const float *x, float a, int n)\n"
+    "{\n"
+    "  int i = blockIdx.x * blockDim.x + threadIdx.x;\n"
+    "  if (i < n) y[i] = a * x[i] + y[i];\n"
+    "}\n"
+    "extern \"C\" __global__ void bad_write(float *y)\n"
+    "{\n"
+    "  y[(size_t)1 << 40] = 1.0f;\n"
+    "}\n";
+
+Test(meas, cuda_runs_an_nvrtc_cubin_on_the_gpu, .timeout = 120)
+{
+  struct meas_ctx *ctx = NULL;
+  if (meas_cuda.open(0, &ctx) != AT_OK)
+    cr_skip_test("no CUDA device here (%s); bench/gpu/check.sh runs this on a GPU",
+                 at_last_error());
+  char name[128], arch[16];
+  cr_assert_eq(meas_cuda.describe(ctx, name, sizeof name, arch, sizeof arch), AT_OK);
+  const struct cc_backend *cc = cc_find("nvrtc");
+  char why[256];
+  if (!cc || !cc->available(why, sizeof why)) {
+    meas_cuda.close(ctx);
+    cr_skip_test("NVRTC not available: %s", cc ? why : "not built");
+  }
+  struct cc_request req = {.source = axpy_src, .name = "axpy.cu", .arch = arch};
+  struct cc_result res = {0};
+  cr_assert_eq(cc->compile(&req, &res), AT_OK, "%s", at_last_error());
+  cr_assert_eq(res.status, CC_OK, "%s", res.log);
+  meas_module mod;
+  meas_kernel k, bad;
+  cr_assert_eq(meas_cuda.load(ctx, res.code, res.code_size, &mod), AT_OK, "%s",
+               at_last_error());
+  cr_assert_eq(meas_cuda.kernel(ctx, mod, "axpy", &k), AT_OK, "%s", at_last_error());
+  cr_assert_eq(meas_cuda.kernel(ctx, mod, "bad_write", &bad), AT_OK);
+  int n = 1 << 20;
+  float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+  for (int i = 0; i < n; i++)
+    x[i] = (float)(i % 97) * 0.25f, y[i] = (float)(i % 13);
+  meas_ptr dx, dy;
+  cr_assert_eq(meas_cuda.alloc(ctx, sizeof(float) * (size_t)n, &dx), AT_OK);
+  cr_assert_eq(meas_cuda.alloc(ctx, sizeof(float) * (size_t)n, &dy), AT_OK);
+  cr_assert_eq(meas_cuda.upload(ctx, dx, x, sizeof(float) * (size_t)n), AT_OK);
+  cr_assert_eq(meas_cuda.upload(ctx, dy, y, sizeof(float) * (size_t)n), AT_OK);
+  float a = 3.0f;
+  void *args[] = {&dy, &dx, &a, &n};
+  struct meas_launch l = {.kernel = k, .grid = {(unsigned)(n + 255) / 256, 1, 1},
+                          .block = {256, 1, 1}, .args = args};
+  cr_assert_eq(meas_cuda.launch(ctx, &l), AT_OK, "%s", at_last_error());
+  float *out = malloc(sizeof(float) * (size_t)n);
+  cr_assert_eq(meas_cuda.download(ctx, out, dy, sizeof(float) * (size_t)n), AT_OK);
+  for (int i = 0; i < n; i++)
+    cr_assert_float_eq(out[i], a * x[i] + y[i], 1e-6, "element %d", i);
+  double us[5];
+  cr_assert_eq(meas_cuda.time(ctx, &l, 5, NULL, NULL, us), AT_OK);
+  for (int i = 0; i < 5; i++)
+    cr_assert(us[i] > 0 && us[i] < 1e6, "time %g us", us[i]);
+  meas_cuda.free(ctx, dx);
+  meas_cuda.free(ctx, dy);
+  free(x);
+  free(y);
+  free(out);
+  cc_result_release(&res);
+  meas_cuda.close(ctx);
+}
+
+Test(meas, cuda_fault_is_a_status_with_the_drivers_words, .timeout = 120)
+{
+  struct meas_ctx *ctx = NULL;
+  if (meas_cuda.open(0, &ctx) != AT_OK)
+    cr_skip_test("no CUDA device here (%s); bench/gpu/check.sh runs this on a GPU",
+                 at_last_error());
+  char name[128], arch[16];
+  cr_assert_eq(meas_cuda.describe(ctx, name, sizeof name, arch, sizeof arch), AT_OK);
+  const struct cc_backend *cc = cc_find("nvrtc");
+  char why[256];
+  if (!cc || !cc->available(why, sizeof why)) {
+    meas_cuda.close(ctx);
+    cr_skip_test("NVRTC not available: %s", cc ? why : "not built");
+  }
+  struct cc_request req = {.source = axpy_src, .name = "axpy.cu", .arch = arch};
+  struct cc_result res = {0};
+  cr_assert_eq(cc->compile(&req, &res), AT_OK, "%s", at_last_error());
+  meas_module mod;
+  meas_kernel bad;
+  cr_assert_eq(meas_cuda.load(ctx, res.code, res.code_size, &mod), AT_OK);
+  cr_assert_eq(meas_cuda.kernel(ctx, mod, "bad_write", &bad), AT_OK);
+  meas_ptr dy;
+  cr_assert_eq(meas_cuda.alloc(ctx, 4096, &dy), AT_OK);
+  void *args[] = {&dy};
+  struct meas_launch l = {.kernel = bad, .grid = {1, 1, 1}, .block = {1, 1, 1},
+                          .args = args};
+  int rc = meas_cuda.launch(ctx, &l);
+  if (rc == AT_OK)
+    rc = meas_cuda.sync(ctx);
+  cr_assert_eq(rc, AT_DEVICE, "a write far outside any allocation must fault");
+  cr_assert(strstr(at_last_error(), "CUDA_ERROR_ILLEGAL_ADDRESS"), "%s", at_last_error());
+  cc_result_release(&res);
+  /* The context is now unusable (the worker process that owns it is replaced). */
+}
