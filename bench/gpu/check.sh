@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# check.sh - what only a GPU can tell, run on the GPU machine from what prepare.sh built:
+#  1. the CUDA measurement backend's tests (load an NVRTC cubin, launch, verify, time,
+#     and a planted illegal address reported as a status);
+#  2. every variant of the example template, generated and compiled elsewhere, verified
+#     and timed on this GPU (scale_run);
+#  3. the registers our cubin reader reported for each variant against cuobjdump's;
+#  4. PyTorch doing the same arithmetic (y = a*x + b*y) and a plain copy, as a peer and
+#     a measured bandwidth ceiling, timed the same way.
+#
+#   bash check.sh CARRY_DIR OUT_DIR
+set -uo pipefail
+carry=${1:?carry dir}; out=${2:?out dir}
+# Our libraries for our binaries only: python and nvidia-smi keep the machine's own.
+ours() { LD_LIBRARY_PATH="$carry/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+status=0
+echo "== device"; nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv
+echo "== 1. CUDA backend tests"
+ours "$carry/bin/test_meas" --verbose --jobs 1 2>&1 | tee "$out/test_meas.txt" | grep -E "PASS|FAIL|SKIP|Synthesis" || status=1
+grep -q "Failing: 0 | Crashing: 0" "$out/test_meas.txt" || status=1
+echo "== 2. scale variants on this GPU"
+ours "$carry/bin/scale_run" "$carry/scale" --reps 20 --json "$out/scale.jsonl" 2>&1 | tee "$out/scale.txt" || status=1
+echo "== 3. registers: our cubin reader vs cuobjdump"
+cuobjdump=$(command -v cuobjdump || echo /usr/local/cuda/bin/cuobjdump)
+if [ -x "$cuobjdump" ]; then
+  "$cuobjdump" -res-usage "$carry/scale/scale.cubin" > "$out/cuobjdump.txt" 2>&1
+  sed -n 's/^ *Function \(.*\):$/\1/p; s/^ *REG:\([0-9]*\).*/\1/p' "$out/cuobjdump.txt" \
+    | paste - - | sort > "$out/regs_cuobjdump.tsv"
+  grep -v '^#' "$carry/scale/variants.tsv" | cut -f1,6 | sort > "$out/regs_ours.tsv"
+  if [ -s "$out/regs_ours.tsv" ] && diff "$out/regs_ours.tsv" "$out/regs_cuobjdump.tsv"; then
+    echo "$(wc -l < "$out/regs_ours.tsv") kernels: registers agree with cuobjdump"
+  else
+    echo "registers differ from cuobjdump (above)"; status=1
+  fi
+else
+  echo "no cuobjdump here"; status=1
+fi
+echo "== 4. PyTorch peer"
+python3 "$carry/torch_axpby.py" 2>&1 | tee "$out/torch.txt" || status=1
+exit $status

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# prepare.sh - build here what bench/gpu/check.sh runs on a GPU machine that has the
+# driver and the CUDA Toolkit but none of this project's build dependencies: the
+# CUDA-path test binary with the shared libraries it needs (found with ldd; the C
+# library and the loader stay behind), scale_run, and the example template's variants
+# generated and compiled here (scale_emit: libclang + NVRTC) for the given profile.
+#
+#   bench/gpu/prepare.sh [OUT_DIR=.carry] [PROFILE=h100]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-.carry}
+profile=${2:-h100}
+scripts/build.sh >/dev/null
+rm -rf "$out" && mkdir -p "$out/bin" "$out/lib" "$out/scale"
+cp build/test_meas build/scale_run "$out/bin/"
+for bin in "$out"/bin/*; do
+  ldd "$bin" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
+    case "$(basename "$lib")" in
+      libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
+      *) cp -L -n "$lib" "$out/lib/" ;;
+    esac
+  done
+done
+build/scale_emit "$out/scale" --device "$profile"
+cp bench/gpu/check.sh bench/gpu/torch_axpby.py "$out/"
+du -sh "$out"
