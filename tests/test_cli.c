@@ -4,6 +4,7 @@
  * exit codes 0/1/2; one-line errors with the `autotune: ` prefix.
  */
 #include <criterion/criterion.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,4 +115,73 @@ Test(cli, option_parser_forms)
   cr_assert_eq(cli_parse(2, bad, opts, "u", "d", pos, &npos), CLI_USAGE);
   char *flagval[] = {"x", "--json=1", NULL};
   cr_assert_eq(cli_parse(2, flagval, opts, "u", "d", pos, &npos), CLI_USAGE);
+}
+
+/* The bad inputs of the foundation, each through the real binary: exit 2, one line
+ * starting "autotune: " that names the input, and nothing in an existing file lost. */
+static void expect_usage_error(const char *args, const char *needle)
+{
+  struct th_result r;
+  th_run(&r, "%s", args);
+  cr_assert_eq(r.code, 2, "'%s' exited %d: %s", args, r.code, r.err);
+  cr_assert(strncmp(r.err, "autotune: ", 10) == 0, "%s", r.err);
+  cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+  cr_assert(strstr(r.err, needle), "'%s': %s lacks '%s'", args, r.err, needle);
+  th_result_free(&r);
+}
+
+Test(cli, unknown_device_bad_shape_unwritable_path)
+{
+  char *dir = th_tmpdir();
+  char args[1024];
+  snprintf(args, sizeof args, "query gemm --device mi999 --m 1 --n 1 --k 1 --db '%s/x.db'",
+           dir);
+  expect_usage_error(args, "unknown device 'mi999'");
+  snprintf(args, sizeof args, "query gemm --device h100 --m 64 --n 0 --k 1 --db '%s/x.db'",
+           dir);
+  expect_usage_error(args, "bad shape: --n");
+  expect_usage_error("db init --db /nonexistent-dir/tuning.db", "/nonexistent-dir/tuning.db");
+  snprintf(args, sizeof args, "db init --db '%s'", dir);
+  expect_usage_error(args, "is a directory");
+  th_rmtree(dir);
+  free(dir);
+}
+
+Test(cli, database_from_the_future_and_corrupt_database)
+{
+  char *dir = th_tmpdir();
+  char *path = th_path(dir, "t.db");
+  struct th_result r;
+  th_run(&r, "db import --db '%s' '%s/examples/data/example.jsonl'", path, AT_SOURCE_DIR);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  sqlite3 *h = NULL;
+  cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(h, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  char args[1024];
+  snprintf(args, sizeof args, "db stats --db '%s'", path);
+  expect_usage_error(args, "newer than this autotune");
+  snprintf(args, sizeof args, "db import --db '%s' '%s/examples/data/example.jsonl'", path,
+           AT_SOURCE_DIR);
+  expect_usage_error(args, "newer than this autotune");
+  /* Nothing was lost or changed: the trials are all still there. */
+  cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  cr_assert_eq(sqlite3_prepare_v2(h, "SELECT count(*) FROM trials", -1, &st, NULL), SQLITE_OK);
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+  cr_assert_eq(sqlite3_column_int(st, 0), 8);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  /* A file whose header is damaged. */
+  char *bad = th_path(dir, "bad.db");
+  th_write(bad, "SQLite format 3\0this is not a database page at all......", 58);
+  snprintf(args, sizeof args, "db stats --db '%s'", bad);
+  expect_usage_error(args, bad);
+  snprintf(args, sizeof args, "query gemm --device h100 --m 1 --n 1 --k 1 --db '%s'", bad);
+  expect_usage_error(args, bad);
+  th_rmtree(dir);
+  free(bad);
+  free(path);
+  free(dir);
 }
