@@ -34,6 +34,7 @@
 
 #include "generator/expr.h"
 #include "generator/space.h"
+#include "tuner/compile.h"
 #include "tuner/device.h"
 #include "tuner/status.h"
 
@@ -155,24 +156,6 @@ static char *dupstr(const char *s)
   char *d = malloc(n);
   if (d)
     memcpy(d, s, n);
-  return d;
-}
-
-static char *dupfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *dupfmt(const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return NULL;
-  char *d = malloc((size_t)n + 1);
-  if (!d)
-    return NULL;
-  va_start(ap, fmt);
-  vsnprintf(d, (size_t)n + 1, fmt, ap);
-  va_end(ap);
   return d;
 }
 
@@ -635,7 +618,7 @@ static int pragma_require(struct loader *L, const struct pragma *g)
     name = dupstr(L->toks[a].spell);
     a += 2;
   } else {
-    name = dupfmt("line %d", g->line);
+    name = cc_strdupf("line %d", g->line);
   }
   if (!name)
     return nomem();
@@ -1056,7 +1039,7 @@ static enum CXChildVisitResult collect_params(CXCursor c, CXCursor parent, CXCli
     } else {
       t->fparams = p;
       p = &t->fparams[t->nfparams];
-      p->name = nm[0] ? dupstr(nm) : dupfmt("at_arg%zu", t->nfparams);
+      p->name = nm[0] ? dupstr(nm) : cc_strdupf("at_arg%zu", t->nfparams);
       p->type = dupstr(ty);
       if (p->name && p->type)
         t->nfparams++;
@@ -1454,19 +1437,19 @@ int tmpl_space(const struct tmpl *t, const struct dev_profile *dev, const int64_
     rc = gen_space_add_require(s, t->reqs[i].name, t->reqs[i].expr);
   if (rc)
     goto done;
-  threads = dupfmt("(%s) * (%s) * (%s)", t->threads_text[0], t->threads_text[1],
+  threads = cc_strdupf("(%s) * (%s) * (%s)", t->threads_text[0], t->threads_text[1],
                    t->threads_text[2]);
   if (!threads) {
     rc = nomem();
     goto done;
   }
   if ((rc = space_require(s, "device: threads per block",
-                          dupfmt("%s >= 1 && %s <= device.max_threads", threads, threads))) ||
+                          cc_strdupf("%s >= 1 && %s <= device.max_threads", threads, threads))) ||
       (rc = space_require(s, "device: shared memory",
-                          dupfmt("(%s) >= 0 && (%s) <= device.lds_bytes", t->shared_text,
+                          cc_strdupf("(%s) >= 0 && (%s) <= device.lds_bytes", t->shared_text,
                                  t->shared_text))) ||
       (rc = space_require(s, "device: wave multiple",
-                          dupfmt("%s %% device.wave_size == 0", threads))))
+                          cc_strdupf("%s %% device.wave_size == 0", threads))))
     goto done;
   for (size_t i = 0; i < t->nparams && !rc; i++) {
     const struct tmpl_param *p = &t->params[i];
@@ -1478,7 +1461,7 @@ int tmpl_space(const struct tmpl *t, const struct dev_profile *dev, const int64_
     char name[160];
     snprintf(name, sizeof name, "type: %.64s fits %.64s", p->name, tp->type);
     rc = space_require(s, name,
-                       dupfmt("%s >= %" PRId64 " && %s <= %" PRId64, p->name, tp->lo, p->name,
+                       cc_strdupf("%s >= %" PRId64 " && %s <= %" PRId64, p->name, tp->lo, p->name,
                               tp->hi));
   }
 done:

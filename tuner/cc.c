@@ -27,7 +27,8 @@
 
 #define MAX_OUTPUT (64u << 20) /* a compiler log beyond this is cut */
 
-static const struct cc_backend *const backends[] = {&cc_nvrtc, &cc_nvcc, &cc_clang_hip};
+static const struct cc_backend *const backends[] = {&cc_nvrtc, &cc_nvcc, &cc_clang_hip,
+                                                    &cc_host};
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
 void cc_result_release(struct cc_result *r)
@@ -45,10 +46,6 @@ const struct cc_backend *cc_pick(enum cc_target target)
 {
   char why[1024] = "", one[256];
   size_t used = 0;
-  if (target == CC_HOST) {
-    at_error(AT_UNSUPPORTED, "no compile backend for the host device yet");
-    return NULL;
-  }
   for (size_t i = 0; i < NBACKENDS; i++) {
     if (backends[i]->target != target)
       continue;
@@ -61,7 +58,7 @@ const struct cc_backend *cc_pick(enum cc_target target)
       used = (size_t)n < sizeof why - used ? used + (size_t)n : sizeof why - 1;
   }
   at_error(AT_UNSUPPORTED, "no %s compiler available (%s)",
-           target == CC_CUDA ? "cuda" : "hip", why);
+           target == CC_CUDA ? "cuda" : target == CC_HIP ? "hip" : "host c++", why);
   return NULL;
 }
 

@@ -61,8 +61,9 @@ struct cc_backend {
   int (*compile)(const struct cc_request *req, struct cc_result *result);
 };
 
-/* The backends, in order of preference per target. */
-extern const struct cc_backend cc_nvrtc, cc_nvcc, cc_clang_hip;
+/* The backends, in order of preference per target; cc_host (cc_host.c) builds a shared
+ * object of the variant's own source for the SIMT emulator. */
+extern const struct cc_backend cc_nvrtc, cc_nvcc, cc_clang_hip, cc_host;
 
 /* The first available backend for a target, NULL (with at_error) if none. */
 const struct cc_backend *cc_pick(enum cc_target target);
