@@ -22,6 +22,11 @@ struct meas_launch {
   unsigned grid[3], block[3];
   unsigned shared_bytes;          /* dynamic shared memory */
   void **args;                    /* pointers to each argument, as cuLaunchKernel takes */
+  const char *arg_kinds;          /* one letter per argument, its C type: 'p' pointer,
+                                     'i' int, 'u' unsigned, 'l' int64, 'f' float,
+                                     'd' double ("ppffi"); the host backend needs it to
+                                     call the kernel, GPU backends ignore it; may be NULL
+                                     there */
 };
 
 struct meas_backend {
@@ -52,5 +57,11 @@ struct meas_backend {
 };
 
 extern const struct meas_backend meas_cuda;
+/* `host`: the variant's shared object run by the SIMT emulator (tuner/meas_host.c). */
+extern const struct meas_backend meas_host;
+
+/* Worker threads of host launches in contexts opened from now on; <= 0 (the default):
+ * the online CPUs. */
+void meas_host_set_jobs(int jobs);
 
 #endif
