@@ -28,9 +28,8 @@
  * code, so one compile serves every problem size and every device of one arch; every
  * other byte the compiler sees is in the key, including the template's text, inlined in
  * the TU, and the content hash of the headers it includes, part of every variant's name.
- * The toolchain string ("nvrtc 13.0", "clang 19.1.7") is what the backend reports; as
- * the vtable has no version query, a one-kernel probe TU is compiled once per process,
- * backend and arch to learn it (only when the cache is on).
+ * The toolchain string ("nvrtc 13.0", "clang 19.1.7") is what the backend's version()
+ * reports (probed once per process by the backend itself, only when the cache is on).
  * Invariants:
  *   1. An entry is two files in <cache>/compile/: KEY.obj (the code object, absent for a
  *      compile error) and KEY.meta (status, toolchain, the object's size and SHA-256,
@@ -67,7 +66,6 @@
 #include "tuner/status.h"
 
 #define CACHE_FORMAT "autotune-compile-cache 1"
-#define MAX_PROBES 16
 
 /* ---- SHA-256 (FIPS 180-4) ---- */
 
@@ -525,78 +523,17 @@ out:
   return ok;
 }
 
-/* ---- the toolchain probe ---- */
-
-/* The probe: a TU that stops at its first line costs little more than the compiler's
- * start-up, and the backends name their toolchain for a failed compile too. Should one
- * not, the smallest TU that compiles is tried. */
-static const char probe_fail[] = "#error autotune toolchain probe\n";
-
-static const char *probe_source(enum cc_target target)
-{
-  switch (target) {
-  case CC_CUDA:
-    return "extern \"C\" __global__ void at_probe(void) {}\n";
-  case CC_HIP:
-    return "extern \"C\" __attribute__((global)) void at_probe(void) {}\n";
-  case CC_HOST:
-    break;
-  }
-  return "extern \"C\" void at_probe(void) {}\n";
-}
-
-static struct {
-  pthread_mutex_t mu;
-  size_t n;
-  struct {
-    const struct cc_backend *be;
-    char arch[32];
-    char *toolchain;
-  } e[MAX_PROBES];
-} probes = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-/* The backend's version string for `arch`. OUT: *toolchain (malloc'd). Returns the
- * backend's status when it cannot run at all. */
+/* The backend's version string. OUT: *toolchain (malloc'd). Returns the backend's
+ * status when it cannot run at all. */
 static int probe_toolchain(const struct job_ctx *c, char **toolchain)
 {
-  int rc = AT_OK;
-  struct cc_result r = {0};
+  char v[128];
   *toolchain = NULL;
-  pthread_mutex_lock(&probes.mu);
-  for (size_t i = 0; i < probes.n; i++)
-    if (probes.e[i].be == c->be && strcmp(probes.e[i].arch, c->arch) == 0) {
-      *toolchain = strdup(probes.e[i].toolchain);
-      rc = *toolchain ? AT_OK : at_error(AT_NOMEM, "out of memory");
-      goto out;
-    }
-  struct cc_request req = {.source = probe_fail, .name = "at_probe", .arch = c->arch,
-                           .flags = c->flags};
-  if ((rc = c->be->compile(&req, &r)) != AT_OK)
-    goto out;
-  if (!r.toolchain) {
-    cc_result_release(&r);
-    req.source = probe_source(c->be->target);
-    if ((rc = c->be->compile(&req, &r)) != AT_OK)
-      goto out;
-  }
-  if (!r.toolchain) {
-    rc = at_error(AT_UNSUPPORTED, "%s: no toolchain version", c->be->name);
-    goto out;
-  }
-  if (!(*toolchain = strdup(r.toolchain))) {
-    rc = at_error(AT_NOMEM, "out of memory");
-    goto out;
-  }
-  if (probes.n < MAX_PROBES && strlen(c->arch) < sizeof probes.e[0].arch &&
-      (probes.e[probes.n].toolchain = strdup(r.toolchain)) != NULL) {
-    probes.e[probes.n].be = c->be;
-    snprintf(probes.e[probes.n].arch, sizeof probes.e[0].arch, "%s", c->arch);
-    probes.n++;
-  }
-out:
-  pthread_mutex_unlock(&probes.mu);
-  cc_result_release(&r);
-  return rc;
+  int rc = c->be->version(v, sizeof v);
+  if (rc != AT_OK)
+    return rc;
+  *toolchain = strdup(v);
+  return *toolchain ? AT_OK : at_error(AT_NOMEM, "out of memory");
 }
 
 /* ---- compiling batches ---- */

@@ -76,6 +76,15 @@ static bool amd_arch_ok(const char *arch)
   return true;
 }
 
+static int clang_version(char *out, size_t out_len)
+{
+  char why[256];
+  if (!clang_available(why, sizeof why))
+    return at_error(AT_UNSUPPORTED, "clang-hip: %s", why);
+  snprintf(out, out_len, "clang %s", clang.version[0] ? clang.version : "?");
+  return AT_OK;
+}
+
 static int clang_compile(const struct cc_request *req, struct cc_result *res)
 {
   int rc = AT_OK;
@@ -147,4 +156,5 @@ const struct cc_backend cc_clang_hip = {
     /* .target = */ CC_HIP,
     /* .available = */ clang_available,
     /* .compile = */ clang_compile,
+    /* .version = */ clang_version,
 };

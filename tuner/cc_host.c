@@ -171,6 +171,15 @@ static const char warp_size_suffix[] =
     "extern \"C\" __attribute__((visibility(\"default\"), used)) const unsigned "
     "at_host_warp_size = AT_WAVE_SIZE;\n";
 
+static int host_version(char *out, size_t out_len)
+{
+  char why[256];
+  if (!host_available(why, sizeof why))
+    return at_error(AT_UNSUPPORTED, "host: %s", why);
+  snprintf(out, out_len, "%s %s", gxx.name, gxx.version[0] ? gxx.version : "?");
+  return AT_OK;
+}
+
 static int host_compile(const struct cc_request *req, struct cc_result *res)
 {
   int rc = AT_OK;
@@ -255,4 +264,5 @@ const struct cc_backend cc_host = {
     /* .target = */ CC_HOST,
     /* .available = */ host_available,
     /* .compile = */ host_compile,
+    /* .version = */ host_version,
 };

@@ -62,6 +62,15 @@ static bool nvcc_available(char *why, size_t why_len)
   return nvcc.path[0] != '\0';
 }
 
+static int nvcc_version(char *out, size_t out_len)
+{
+  char why[256];
+  if (!nvcc_available(why, sizeof why))
+    return at_error(AT_UNSUPPORTED, "nvcc: %s", why);
+  snprintf(out, out_len, "nvcc %s", nvcc.version[0] ? nvcc.version : "?");
+  return AT_OK;
+}
+
 static int nvcc_compile(const struct cc_request *req, struct cc_result *res)
 {
   int rc = AT_OK;
@@ -131,4 +140,5 @@ const struct cc_backend cc_nvcc = {
     /* .target = */ CC_CUDA,
     /* .available = */ nvcc_available,
     /* .compile = */ nvcc_compile,
+    /* .version = */ nvcc_version,
 };

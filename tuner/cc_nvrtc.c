@@ -188,6 +188,15 @@ out:
   return rc;
 }
 
+static int nvrtc_version(char *out, size_t out_len)
+{
+  char why[sizeof nv.why];
+  if (!nvrtc_available(why, sizeof why))
+    return at_error(AT_UNSUPPORTED, "nvrtc: %s", why);
+  snprintf(out, out_len, "nvrtc %d.%d", nv.major, nv.minor);
+  return AT_OK;
+}
+
 #else /* !AT_HAVE_CUDA */
 
 static bool nvrtc_available(char *why, size_t why_len)
@@ -205,6 +214,12 @@ static int nvrtc_compile(const struct cc_request *req, struct cc_result *res)
   return at_error(AT_UNSUPPORTED, "nvrtc: built without the CUDA Toolkit");
 }
 
+static int nvrtc_version(char *out, size_t out_len)
+{
+  (void)out, (void)out_len;
+  return at_error(AT_UNSUPPORTED, "nvrtc: built without the CUDA Toolkit");
+}
+
 #endif
 
 const struct cc_backend cc_nvrtc = {
@@ -212,4 +227,5 @@ const struct cc_backend cc_nvrtc = {
     /* .target = */ CC_CUDA,
     /* .available = */ nvrtc_available,
     /* .compile = */ nvrtc_compile,
+    /* .version = */ nvrtc_version,
 };

@@ -59,6 +59,10 @@ struct cc_backend {
   /* Compile. Returns AT_OK with result->status CC_OK or CC_COMPILE_ERROR, or another
    * at_status when the tool itself failed (not found, crashed, out of memory). */
   int (*compile)(const struct cc_request *req, struct cc_result *result);
+  /* The toolchain's version string, as compile() reports it in result->toolchain
+   * ("nvrtc 13.0", "clang 19.1.7"), into out[out_len]; probed once per process.
+   * AT_OK, or AT_UNSUPPORTED when the tool is not available here. */
+  int (*version)(char *out, size_t out_len);
 };
 
 /* The backends, in order of preference per target; cc_host (cc_host.c) builds a shared
