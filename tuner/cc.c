@@ -428,3 +428,23 @@ out:
   free(out);
   return rc;
 }
+
+int cc_argv_add_request(const char *tool, const struct cc_request *req, const char **argv,
+                        int *argc, int cap, char **owned, int *nowned)
+{
+  for (size_t i = 0; req->include_dirs && req->include_dirs[i]; i++) {
+    char *abs = *argc < cap - 8 ? cc_abspath(req->include_dirs[i]) : NULL;
+    char *opt = abs ? cc_strdupf("-I%s", abs) : NULL;
+    free(abs);
+    if (!opt)
+      return at_error(AT_NOMEM, "%s: too many or too long include folders", tool);
+    owned[(*nowned)++] = opt;
+    argv[(*argc)++] = opt;
+  }
+  for (size_t i = 0; req->flags && req->flags[i]; i++) {
+    if (*argc >= cap - 8)
+      return at_error(AT_USAGE, "%s: too many flags", tool);
+    argv[(*argc)++] = req->flags[i];
+  }
+  return AT_OK;
+}

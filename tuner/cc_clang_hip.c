@@ -116,23 +116,8 @@ static int clang_compile(const struct cc_request *req, struct cc_result *res)
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     argv[argc++] = fixed[i];
   argv[argc++] = owned[nowned - 1];
-  for (size_t i = 0; req->include_dirs && req->include_dirs[i]; i++) {
-    char *abs = argc < MAX_ARGS - 8 ? cc_abspath(req->include_dirs[i]) : NULL;
-    if (!abs || !(owned[nowned++] = cc_strdupf("-I%s", abs))) {
-      free(abs);
-      rc = at_error(AT_NOMEM, "clang-hip: too many or too long include folders");
-      goto out;
-    }
-    free(abs);
-    argv[argc++] = owned[nowned - 1];
-  }
-  for (size_t i = 0; req->flags && req->flags[i]; i++) {
-    if (argc >= MAX_ARGS - 8) {
-      rc = at_error(AT_USAGE, "clang-hip: too many flags");
-      goto out;
-    }
-    argv[argc++] = req->flags[i];
-  }
+  if ((rc = cc_argv_add_request("clang-hip", req, argv, &argc, MAX_ARGS, owned, &nowned)))
+    goto out;
   argv[argc++] = "-c";
   argv[argc++] = "-o";
   argv[argc++] = "out.co";

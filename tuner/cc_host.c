@@ -220,25 +220,11 @@ static int host_compile(const struct cc_request *req, struct cc_result *res)
     argv[argc++] = d2;
   if (d3[0])
     argv[argc++] = d3;
-  for (size_t i = 0; req->include_dirs && req->include_dirs[i]; i++) {
-    char *abs = argc < MAX_ARGS - 8 ? cc_abspath(req->include_dirs[i]) : NULL;
-    if (!abs || !(owned[nowned++] = cc_strdupf("-I%s", abs))) {
-      free(abs);
-      rc = at_error(AT_NOMEM, "host: too many or too long include folders");
-      goto out;
-    }
-    free(abs);
-    argv[argc++] = owned[nowned - 1];
-  }
-  for (size_t i = 0; req->flags && req->flags[i]; i++) {
-    if (argc >= MAX_ARGS - 8) {
-      rc = at_error(AT_USAGE, "host: too many flags");
-      goto out;
-    }
-    argv[argc++] = req->flags[i];
+  if ((rc = cc_argv_add_request("host", req, argv, &argc, MAX_ARGS, owned, &nowned)))
+    goto out;
+  for (size_t i = 0; req->flags && req->flags[i]; i++)
     if (strncmp(req->flags[i], "-fsanitize=", 11) == 0)
       sanitize = true;
-  }
   if (sanitize)
     argv[argc++] = "-fno-omit-frame-pointer";
   argv[argc++] = "-o";

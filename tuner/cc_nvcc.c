@@ -101,23 +101,8 @@ static int nvcc_compile(const struct cc_request *req, struct cc_result *res)
   argv[argc++] = "-std=c++17";
   argv[argc++] = "-Xptxas";
   argv[argc++] = "-v";
-  for (size_t i = 0; req->include_dirs && req->include_dirs[i]; i++) {
-    char *abs = argc < MAX_ARGS - 8 ? cc_abspath(req->include_dirs[i]) : NULL;
-    if (!abs || !(owned[nowned++] = cc_strdupf("-I%s", abs))) {
-      free(abs);
-      rc = at_error(AT_NOMEM, "nvcc: too many or too long include folders");
-      goto out;
-    }
-    free(abs);
-    argv[argc++] = owned[nowned - 1];
-  }
-  for (size_t i = 0; req->flags && req->flags[i]; i++) {
-    if (argc >= MAX_ARGS - 8) {
-      rc = at_error(AT_USAGE, "nvcc: too many flags");
-      goto out;
-    }
-    argv[argc++] = req->flags[i];
-  }
+  if ((rc = cc_argv_add_request("nvcc", req, argv, &argc, MAX_ARGS, owned, &nowned)))
+    goto out;
   argv[argc++] = "-o";
   argv[argc++] = "out.cubin";
   argv[argc++] = "in.cu";

@@ -104,6 +104,12 @@ int cc_write_file(const char *path, const void *data, size_t size);
 bool cc_which(const char *name, char *out, size_t out_len);
 /* The printf-formatted text, malloc'd; NULL when out of memory. */
 char *cc_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For the subprocess backends: append "-I<absolute dir>" for each of req's include dirs,
+ * then each of its extra flags, to argv[*argc..cap-8) (eight entries stay free for the
+ * caller's output and input arguments). Strings made here are added to owned[*nowned]
+ * for the caller to free. AT_OK; AT_NOMEM or AT_USAGE ("TOOL: too many flags"). */
+int cc_argv_add_request(const char *tool, const struct cc_request *req, const char **argv,
+                        int *argc, int cap, char **owned, int *nowned);
 
 /* `path` made absolute against the current folder (malloc'd); NULL when out of memory. */
 char *cc_abspath(const char *path);
