@@ -6,7 +6,10 @@
 #     and timed on this GPU (scale_run);
 #  3. the registers our cubin reader reported for each variant against cuobjdump's;
 #  4. PyTorch doing the same arithmetic (y = a*x + b*y) and a plain copy, as a peer and
-#     a measured bandwidth ceiling, timed the same way.
+#     a measured bandwidth ceiling, timed the same way;
+#  5. the matrix-core probe: mma.sync m16n8k16 f16/bf16, ldmatrix x1/x2/x4 (.trans), the
+#     f16/bf16 conversions and the warp collectives on this GPU against the host
+#     emulation of their documented layouts, bit for bit.
 #
 #   bash check.sh CARRY_DIR OUT_DIR
 set -uo pipefail
@@ -37,4 +40,9 @@ else
 fi
 echo "== 4. PyTorch peer"
 python3 "$carry/torch_axpby.py" 2>&1 | tee "$out/torch.txt" || status=1
+echo "== 5. matrix-core probe vs the host emulation"
+AT_PL_SOURCE_DIR="$carry/src" ours "$carry/bin/test_matrix_core" --verbose --jobs 1 \
+  --filter 'matrix_core/gpu_*' > "$out/probe.txt" 2>&1
+grep -E "gpu probe:|Synthesis" "$out/probe.txt"
+grep -q "Tested: 5 | Passing: 5 | Failing: 0 | Crashing: 0" "$out/probe.txt" || status=1
 exit $status

@@ -3,7 +3,8 @@
 # driver and the CUDA Toolkit but none of this project's build dependencies: the
 # CUDA-path test binary with the shared libraries it needs (found with ldd; the C
 # library and the loader stay behind), scale_run, and the example template's variants
-# generated and compiled here (scale_emit: libclang + NVRTC) for the given profile.
+# generated and compiled here (scale_emit: libclang + NVRTC) for the given profile, and
+# the matrix-core probe (test_matrix_core's gpu_* tests) with its sources.
 #
 #   bench/gpu/prepare.sh [OUT_DIR=.carry] [PROFILE=h100]
 set -euo pipefail
@@ -12,7 +13,7 @@ out=${1:-.carry}
 profile=${2:-h100}
 scripts/build.sh >/dev/null
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib" "$out/scale"
-cp build/test_meas build/scale_run "$out/bin/"
+cp build/test_meas build/test_matrix_core build/scale_run "$out/bin/"
 for bin in "$out"/bin/*; do
   ldd "$bin" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
@@ -22,5 +23,8 @@ for bin in "$out"/bin/*; do
   done
 done
 build/scale_emit "$out/scale" --device "$profile"
+# The mma.sync/ldmatrix probe's sources (test_matrix_core compiles them there with NVRTC).
+mkdir -p "$out/src/tests/data" "$out/src/templates"
+cp -r tests/data/pl "$out/src/tests/data/" && cp -r templates/common "$out/src/templates/"
 cp bench/gpu/check.sh bench/gpu/torch_axpby.py "$out/"
 du -sh "$out"
