@@ -28,7 +28,7 @@
 #define MAX_OUTPUT (64u << 20) /* a compiler log beyond this is cut */
 
 static const struct cc_backend *const backends[] = {&cc_nvrtc, &cc_nvcc, &cc_clang_hip,
-                                                    &cc_host};
+                                                    &cc_hiprtc, &cc_host};
 #define NBACKENDS (sizeof backends / sizeof backends[0])
 
 void cc_result_release(struct cc_result *r)

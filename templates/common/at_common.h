@@ -75,11 +75,14 @@ AT_DEV unsigned int at_dynamic_shared_bytes(void)
 // ---- HIP device code through clang alone: the keywords are clang's CUDA/HIP
 // attributes (what hip/amd_detail/host_defines.h defines them to). ----
 #define AT_HIP 1
+// hipRTC (__HIPCC_RTC__) predefines the keywords and __launch_bounds__ itself.
+#ifndef __HIPCC_RTC__
 #define __global__ __attribute__((global))
 #define __device__ __attribute__((device))
 #define __host__ __attribute__((host))
 #define __shared__ __attribute__((shared))
 #define __constant__ __attribute__((constant))
+#endif
 // clang's own launch_bounds does not reach the AMDGPU backend (the code object keeps
 // .max_flat_workgroup_size 1024): say it the way HIP's headers do, with the amdgpu
 // attributes. The optional second argument (min blocks per CU) becomes waves per EU.
@@ -88,8 +91,10 @@ AT_DEV unsigned int at_dynamic_shared_bytes(void)
   __attribute__((amdgpu_flat_work_group_size(1, max_threads),                          \
                  amdgpu_waves_per_eu(min_blocks)))
 #define AT_LB_PICK(a, b, impl, ...) impl
+#ifndef __HIPCC_RTC__
 #define __launch_bounds__(...) AT_LB_PICK(__VA_ARGS__, AT_LB2, AT_LB1, )(__VA_ARGS__)
 #define __forceinline__ inline __attribute__((always_inline))
+#endif
 #if defined(__AMDGCN_WAVEFRONT_SIZE__)
 #define AT_WAVE_SIZE __AMDGCN_WAVEFRONT_SIZE__
 #elif defined(__AMDGCN_WAVEFRONT_SIZE)

@@ -87,8 +87,12 @@ AT_DEV unsigned long long at_ballot(int pred)
 {
 #if defined(AT_CUDA)
   return __ballot_sync(0xffffffffu, pred);
-#elif defined(AT_HIP) && AT_WAVE_SIZE == 64
+#elif defined(AT_HIP) && AT_WAVE_SIZE == 64 && __has_builtin(__builtin_amdgcn_ballot_w64)
   return __builtin_amdgcn_ballot_w64(pred != 0);
+#elif defined(AT_HIP) && AT_WAVE_SIZE == 64
+  // LLVM before 16 (ROCm 5.x's hipRTC) lacks the ballot builtins: the integer compare
+  // across the wave is what HIP's own __ballot used then (33 = ICmpInst::ICMP_NE).
+  return __builtin_amdgcn_uicmp(pred != 0, 0, 33);
 #elif defined(AT_HIP)
   return __builtin_amdgcn_ballot_w32(pred != 0);
 #else
