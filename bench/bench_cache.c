@@ -89,7 +89,7 @@ static int bench_device(const char *name, int jobs)
   struct bld_stats st;
   char dir[] = "/tmp/bench_cache.XXXXXX";
   bool made = false;
-  if (!dev || bld_backend(dev, NULL, &be) != AT_OK) {
+  if (!dev || bld_backend(dev, NULL, false, &be) != AT_OK) {
     printf("%s: skipped (%s)\n", name, at_last_error());
     return 0;
   }

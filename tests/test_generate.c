@@ -445,3 +445,33 @@ Test(generate, bad_input_exits_2_with_one_line)
   check_bad("/nonexistent/x.h --device h100", "cannot read template");
   check_bad(DATA "bad_verb.h --device h100", "bad_verb.h:");
 }
+
+Test(generate, emulate_spans_the_emulated_devices_space_and_compiles_for_the_host)
+{
+  struct th_result a, b;
+  th_run(&a, "generate scale --device mi300x --stats");
+  th_run(&b, "generate scale --device host --emulate mi300x --stats");
+  cr_assert_eq(a.code, 0, "%s", a.err);
+  cr_assert_eq(b.code, 0, "%s", b.err);
+  cr_assert(strstr(a.out, "72 raw configs, 50 valid"), "%s", a.out);
+  cr_assert_str_eq(a.out, b.out);
+  th_result_free(&a);
+  th_result_free(&b);
+  char *dir = th_tmpdir();
+  th_run(&a, "generate scale --device host --emulate mi300x --compile --jobs 2 --no-cache");
+  cr_assert_eq(a.code, 0, "%s", a.err);
+  cr_assert(strstr(a.out, "50 variants in"), "%s", a.out);
+  cr_assert(strstr(a.out, "(host, "), "%s", a.out);
+  cr_assert(strstr(a.out, "50 ok, 0 pruned, 0 compile errors"), "%s", a.out);
+  th_result_free(&a);
+  th_run(&a, "generate scale --device h100 --emulate mi300x --stats");
+  cr_assert_eq(a.code, 2);
+  cr_assert(strstr(a.err, "--device host --emulate"), "%s", a.err);
+  th_result_free(&a);
+  th_run(&a, "generate scale --device host --emulate mi999 --stats");
+  cr_assert_eq(a.code, 2);
+  cr_assert(strstr(a.err, "unknown device 'mi999'"), "%s", a.err);
+  th_result_free(&a);
+  th_rmtree(dir);
+  free(dir);
+}

@@ -221,13 +221,14 @@ const char *bld_default_cache_dir(char *out, size_t len)
   return out;
 }
 
-int bld_backend(const struct dev_profile *dev, const char *name, const struct cc_backend **b)
+int bld_backend(const struct dev_profile *dev, const char *name, bool emulate,
+                const struct cc_backend **b)
 {
   static const enum cc_target by_vendor[] = {[DEV_HOST] = CC_HOST, [DEV_NVIDIA] = CC_CUDA,
                                              [DEV_AMD] = CC_HIP};
   char why[256] = "";
   *b = NULL;
-  enum cc_target target = by_vendor[dev->vendor];
+  enum cc_target target = emulate ? CC_HOST : by_vendor[dev->vendor];
   const struct cc_backend *be = NULL;
   if (name) {
     be = strcmp(name, cc_host.name) == 0 ? &cc_host : cc_find(name);
@@ -796,7 +797,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   if (!opt)
     opt = &defaults;
   const struct cc_backend *be = NULL;
-  if ((rc = bld_backend(dev, opt->backend, &be)) != AT_OK)
+  if ((rc = bld_backend(dev, opt->backend, opt->emulate, &be)) != AT_OK)
     return rc;
   size_t np = gen_space_param_count(s), per = opt->batch ? opt->batch : BLD_DEFAULT_BATCH;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -804,6 +805,9 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   size_t nfirst = (n + per - 1) / per;
   struct gen_bind bind = {.dev = dev, .dims = dims, .dtype = dtype};
 
+  char host_arch[48];
+  snprintf(host_arch, sizeof host_arch, "host:%s", dev->arch);
+  const char *arch = opt->emulate && dev->vendor != DEV_HOST ? host_arch : dev->arch;
   out->backend = be->name;
   out->arch = dev->arch;
   out->variants = calloc(n, sizeof *out->variants);
@@ -833,7 +837,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   }
   out->nbatches = nfirst;
 
-  ctx = (struct job_ctx){.be = be, .arch = dev->arch, .include_dirs = opt->include_dirs,
+  ctx = (struct job_ctx){.be = be, .arch = arch, .include_dirs = opt->include_dirs,
                          .flags = opt->flags};
   const char *dir = opt->cache_dir ? opt->cache_dir
                                    : bld_default_cache_dir(cache_buf, sizeof cache_buf);

@@ -47,6 +47,10 @@ struct bld_options {
   const char *const *flags;          /* extra compiler flags, NULL-ended, may be NULL */
   bld_progress_fn progress;          /* may be NULL */
   void *progress_ctx;
+  bool emulate;                      /* compile for the host device emulating `dev`: the
+                                        space is `dev`'s, the backend cc_host, the arch
+                                        "host:<dev->arch>" (its wave size, its matrix-core
+                                        instructions); occupancy stays `dev`'s */
 };
 
 enum bld_verdict { BLD_OK = 0, BLD_COMPILE_ERROR = 1, BLD_PRUNED = 2 };
@@ -129,7 +133,8 @@ const char *bld_default_cache_dir(char *out, size_t len);
 /* The backend bld_run would use for `dev` with override `name` (NULL: pick by vendor).
  * OUT: *b. AT_OK; AT_USAGE (unknown name, or a backend for another target);
  * AT_UNSUPPORTED (none available, with the reason). */
-int bld_backend(const struct dev_profile *dev, const char *name, const struct cc_backend **b);
+int bld_backend(const struct dev_profile *dev, const char *name, bool emulate,
+                const struct cc_backend **b);
 
 const char *bld_verdict_name(enum bld_verdict v); /* "ok", "compile_error", "pruned" */
 

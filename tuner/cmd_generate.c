@@ -33,7 +33,7 @@
 static const char usage[] =
     "autotune generate <op|template.h> --device D [--m M --n N --k K | --dim NAME=VALUE ...] "
     "[--dtype T] [--out DIR] [--stats] [--compile] [--jobs N] [--batch N] [--backend NAME] "
-    "[--no-cache] [--json]";
+    "[--no-cache] [--emulate D2] [--sanitize] [--json]";
 static const char description[] =
     "Span a kernel template's search space for a device and a problem and list its valid\n"
     "variants. OP is a template name found in the template folders ($AUTOTUNE_TEMPLATES,\n"
@@ -43,6 +43,9 @@ static const char description[] =
     "--compile: compile every variant (cached in $AUTOTUNE_CACHE_DIR, else\n"
     "$XDG_CACHE_HOME/autotune, else ~/.cache/autotune) and print registers, spills,\n"
     "shared memory, occupancy and a verdict (ok, pruned, compile_error) per variant.\n"
+    "--device host --emulate D2: the space exactly as for D2 (mi300x, h100, gfx942, ...),\n"
+    "compiled for the host device emulating it (its wave size, its MFMA or mma.sync);\n"
+    "--sanitize builds those host variants with AddressSanitizer and UBSan.\n"
     "Exit 0 on success, 1 when compiling could not run, 2 on bad input.";
 
 #define MAX_DIRS 4
@@ -244,7 +247,8 @@ static int collect(void *ctx, const int64_t *values, size_t n)
 /* ---- output ---- */
 
 struct gen_cmd {
-  const char *device_arg, *dtype, *outdir, *backend;
+  const char *device_arg, *dtype, *outdir, *backend, *emulate_arg;
+  bool emulate, sanitize;
   int64_t jobs, batch, mnk[3];
   bool stats, compile, no_cache, json;
   const struct dev_profile *dev;
@@ -320,8 +324,9 @@ static int write_out(const struct gen_cmd *g, size_t *nfiles)
     size_t count = g->cfg.n - first < per ? g->cfg.n - first : per;
     for (size_t i = 0; i < count; i++)
       ptrs[i] = g->cfg.v + (first + i) * np;
-    snprintf(file, sizeof file, "batch_%04zu.%s", first / per, target_ext(g->dev->vendor));
-    if ((rc = gen_emit_tu(g->t, vendor_target(g->dev->vendor), g->space, &bind, ptrs, count,
+    enum dev_vendor v = g->emulate ? DEV_HOST : g->dev->vendor;
+    snprintf(file, sizeof file, "batch_%04zu.%s", first / per, target_ext(v));
+    if ((rc = gen_emit_tu(g->t, vendor_target(v), g->space, &bind, ptrs, count,
                           &src)) != AT_OK)
       goto out;
     free(path);
@@ -549,9 +554,11 @@ static int run(struct gen_cmd *g)
       goto out;
     }
     const char *incs[] = {g->common, NULL};
+    static const char *const san[] = {"-fsanitize=address,undefined", NULL};
     struct bld_options o = {.jobs = (int)g->jobs, .batch = batch_size(g),
                             .backend = g->backend, .cache_dir = g->no_cache ? "" : NULL,
-                            .include_dirs = g->common[0] ? incs : NULL};
+                            .include_dirs = g->common[0] ? incs : NULL,
+                            .flags = g->sanitize ? san : NULL, .emulate = g->emulate};
     bool tty = !g->json && cli_stdout_is_tty();
     if (tty)
       o.progress = progress;
@@ -643,6 +650,8 @@ int cmd_generate(int argc, char **argv)
       {"batch", CLI_INT, &g.batch, "N", "variants per translation unit (default 16)"},
       {"backend", CLI_STR, &g.backend, "NAME", "nvrtc, nvcc, clang-hip or host"},
       {"no-cache", CLI_FLAG, &g.no_cache, NULL, "neither read nor write the compile cache"},
+      {"emulate", CLI_STR, &g.emulate_arg, "D2", "with --device host: emulate this GPU"},
+      {"sanitize", CLI_FLAG, &g.sanitize, NULL, "host variants with ASan and UBSan"},
       {"json", CLI_FLAG, &g.json, NULL, "print one JSON object"},
       {NULL, 0, NULL, NULL, NULL},
   };
@@ -689,6 +698,22 @@ int cmd_generate(int argc, char **argv)
   }
   if (!(g.dev = dev_find(g.device_arg))) {
     code = cli_fail(AT_USAGE);
+    goto done;
+  }
+  if (g.emulate_arg) {
+    if (g.dev->vendor != DEV_HOST) {
+      cli_error("--emulate runs on the host device: use --device host --emulate %.40s",
+                g.emulate_arg);
+      goto done;
+    }
+    if (!(g.dev = dev_find(g.emulate_arg))) {
+      code = cli_fail(AT_USAGE);
+      goto done;
+    }
+    g.emulate = g.dev->vendor != DEV_HOST;
+  }
+  if (g.sanitize && !g.emulate && g.dev->vendor != DEV_HOST) {
+    cli_error("--sanitize builds host variants: use it with --device host");
     goto done;
   }
   if (g.jobs < 0 || g.jobs > 256 || g.batch < 0 || g.batch > 100000) {
