@@ -175,7 +175,8 @@ Test(cli, database_from_the_future_and_corrupt_database)
   sqlite3_close(h);
   /* A file whose header is damaged. */
   char *bad = th_path(dir, "bad.db");
-  th_write(bad, "SQLite format 3\0this is not a database page at all......", 58);
+  static const char junk[] = "SQLite format 3\0this is not a database page at all......";
+  th_write(bad, junk, sizeof junk - 1);
   snprintf(args, sizeof args, "db stats --db '%s'", bad);
   expect_usage_error(args, bad);
   snprintf(args, sizeof args, "query gemm --device h100 --m 1 --n 1 --k 1 --db '%s'", bad);
