@@ -1,0 +1,73 @@
+/*
+ * op_gemm.h - the GEMM op as the tuner runs it: the contract every GEMM template meets,
+ * deterministic inputs, the host reference, the FLOP and byte counts, and the
+ * dtype-aware check of a result. (op.h holds the op's names; this is its behaviour.)
+ *
+ * The contract (docs/gemm.md says the same for template writers):
+ *   C = alpha * op(A) * op(B) + beta * C, M, N, K >= 1, accumulation in f32.
+ *   Layout "XY": X for A, Y for B. 'N': A is stored M x K row-major (lda >= K), B is
+ *   K x N row-major (ldb >= N). 'T': stored transposed, A as K x M row-major (lda >= M),
+ *   B as N x K row-major (ldb >= K). C is M x N row-major (ldc >= N) in the input dtype.
+ *   beta == 0: C is not read (it may hold NaN).
+ *   A template declares
+ *     #pragma autotune problem M, N, K, TA, TB      (TA/TB: 1 where the layout says 'T')
+ *     #pragma autotune dtype T
+ *   and its kernel's parameters are, in this order,
+ *     (const T *A, const T *B, T *C, int M, int N, int K, int lda, int ldb, int ldc,
+ *      float alpha, float beta)
+ *   which is GEMM_ARG_KINDS for the host backend. T is float, at_half or at_bfloat16.
+ */
+#ifndef AT_TUNER_OP_GEMM_H
+#define AT_TUNER_OP_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GEMM_ARG_KINDS "pppiiiiiiff"
+
+enum gemm_dtype { GEMM_F32 = 0, GEMM_F16 = 1, GEMM_BF16 = 2 };
+
+struct gemm_problem {
+  enum gemm_dtype dtype;
+  int ta, tb;                 /* 0 'N', 1 'T' */
+  int64_t m, n, k;
+  int64_t lda, ldb, ldc;      /* 0: the smallest legal value */
+  float alpha, beta;
+};
+
+/* Parse "f16"/"bf16"/"f32" and "NN".."TT". AT_USAGE with a message otherwise. */
+int gemm_parse_dtype(const char *s, enum gemm_dtype *out);
+int gemm_parse_layout(const char *s, int *ta, int *tb);
+const char *gemm_dtype_name(enum gemm_dtype d);
+size_t gemm_dtype_size(enum gemm_dtype d);
+/* Fill lda/ldb/ldc left 0 with their smallest legal values. */
+void gemm_problem_resolve(struct gemm_problem *p);
+/* Elements of storage each operand needs (rows x ld). */
+size_t gemm_a_elems(const struct gemm_problem *p);
+size_t gemm_b_elems(const struct gemm_problem *p);
+size_t gemm_c_elems(const struct gemm_problem *p);
+double gemm_flops(const struct gemm_problem *p);   /* 2 m n k (+ 2 m n when beta != 0) */
+double gemm_bytes(const struct gemm_problem *p);   /* A, B read once, C written (+ read) */
+
+/* Host-side operands: A, B, C0 (the C before the call) in the dtype's storage (float or
+ * 16-bit patterns), deterministic for a seed; values are small integers times powers of
+ * two where the dtype allows, so products are exact and only accumulation rounds.
+ * Poison (op_gemm.c): the padding of A and B (columns past the logical width) is NaN,
+ * C0's padding (columns n..ldc) is 99.0, and with beta == 0 C0's m x n part is NaN. */
+struct gemm_data {
+  struct gemm_problem p;
+  void *a, *b, *c0;           /* malloc'd */
+  double *ref;                /* m x n reference (f64 accumulation), row-major, ldc = n */
+};
+int gemm_data_init(struct gemm_data *d, const struct gemm_problem *p, uint64_t seed);
+void gemm_data_release(struct gemm_data *d);
+
+/* Check a result C (in the dtype's storage, with ldc) against d->ref: every element
+ * within tol = eps_out(dtype) * (|alpha| sum_k |a_ik b_kj| + |beta c0_ij|) * 2 + abs floor;
+ * elements outside C's m x n (between n and ldc) must be untouched (equal to c0).
+ * OUT: *bad (how many differ), msg (the first one: "C[3][17] = 1.5, expected 2.25
+ * (tolerance 0.001)"). AT_OK even when bad > 0; errors only for bad arguments. */
+int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg,
+               size_t msg_len);
+
+#endif
