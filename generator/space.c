@@ -511,3 +511,40 @@ int gen_space_config_text(const struct gen_space *s, const int64_t *values, char
   *out = buf;
   return AT_OK;
 }
+
+struct collect {
+  int64_t *v;
+  size_t n, cap;
+};
+
+static int collect_one(void *ctx, const int64_t *values, size_t n)
+{
+  struct collect *c = ctx;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 64;
+    int64_t *v = realloc(c->v, cap * (n ? n : 1) * sizeof *v);
+    if (!v)
+      return at_error(AT_NOMEM, "out of memory collecting configs");
+    c->v = v;
+    c->cap = cap;
+  }
+  memcpy(c->v + c->n * n, values, n * sizeof *values);
+  c->n++;
+  return 0;
+}
+
+int gen_space_collect(struct gen_space *s, int64_t **out, size_t *n,
+                      struct gen_space_stats *stats)
+{
+  struct collect c = {0};
+  *out = NULL;
+  *n = 0;
+  int rc = gen_space_enumerate(s, collect_one, &c, stats);
+  if (rc != AT_OK) {
+    free(c.v);
+    return rc;
+  }
+  *out = c.v;
+  *n = c.n;
+  return AT_OK;
+}

@@ -93,6 +93,13 @@ typedef int (*gen_space_visit_fn)(void *ctx, const int64_t *values, size_t n);
 int gen_space_enumerate(struct gen_space *s, gen_space_visit_fn visit, void *ctx,
                         struct gen_space_stats *stats);
 
+/* Every valid config, in enumeration order, as one flat array: config i is
+ * (*out)[i * gen_space_param_count(s) .. +count). OUT: *out (malloc'd, NULL when there
+ * are none), *n; *stats as for gen_space_enumerate when not NULL.
+ * AT_OK; AT_NOMEM; AT_PARSE as gen_space_enumerate. */
+int gen_space_collect(struct gen_space *s, int64_t **out, size_t *n,
+                      struct gen_space_stats *stats);
+
 /* The canonical text of a config, "KEY=VALUE,KEY=VALUE" over all parameters (derived
  * included, constants not), keys sorted bytewise. OUT: *out, malloc'd, NULL on
  * failure. AT_OK, AT_NOMEM, AT_USAGE (NULL argument). */

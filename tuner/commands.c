@@ -9,6 +9,7 @@ const struct cli_cmd cli_commands[] = {
     {"devices", cmd_devices, "list device profiles and the GPUs present on this machine"},
     {"db", cmd_db, "create, inspect, check, merge, export and import tuning databases"},
     {"generate", cmd_generate, "span a template's space; write, count or compile its variants"},
+    {"gemm", cmd_gemm, "tune a GEMM: compile, verify, time and record every variant"},
     {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},
     {NULL, NULL, NULL},
 };

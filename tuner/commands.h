@@ -8,5 +8,6 @@ int cmd_devices(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_gemm(int argc, char **argv);
 
 #endif

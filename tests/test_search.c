@@ -1,0 +1,241 @@
+/*
+ * test_search.c - the search strategies (tuner/search.h) and the replay backend
+ * (tuner/meas_replay.c): each strategy deterministic for a seed, budgets by count and time
+ * respected, no point evaluated twice, annealing and the genetic search moving only
+ * through valid points, the model strategy measuring its top k, and replay answering
+ * only what the database holds.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/fixture.h"
+#include "tests/helpers.h"
+#include "tuner/search.h"
+#include "tuner/tune.h"
+
+/* A 6 x 5 x 4 grid with holes (every point whose coordinates sum to a multiple of 7 is
+ * invalid), a cost with one optimum and some ruggedness. */
+struct grid {
+  size_t n;
+  int32_t coords[120 * 3];
+  double model[120];
+};
+
+static double cost_at(const int32_t *c)
+{
+  double a = c[0] - 4, b = c[1] - 1, d = c[2] - 2;
+  return 10 + a * a + 2 * b * b + 3 * d * d + ((c[0] * 7 + c[1] * 3 + c[2]) % 5) * 0.3;
+}
+
+static void grid_init(struct grid *g)
+{
+  g->n = 0;
+  for (int32_t x = 0; x < 6; x++)
+    for (int32_t y = 0; y < 5; y++)
+      for (int32_t z = 0; z < 4; z++) {
+        if ((x + y + z) % 7 == 0)
+          continue;
+        int32_t *c = g->coords + g->n * 3;
+        c[0] = x;
+        c[1] = y;
+        c[2] = z;
+        g->model[g->n] = cost_at(c);
+        g->n++;
+      }
+}
+
+struct rec {
+  const struct grid *g;
+  size_t seq[200], n;
+  int fail_every;           /* every k-th point fails (INFINITY); 0: none */
+  double sleep_s;
+};
+
+static int rec_eval(void *ctx, size_t p, double *cost)
+{
+  struct rec *r = ctx;
+  cr_assert_lt(p, r->g->n, "a point outside the valid set: %zu", p);
+  for (size_t i = 0; i < r->n; i++)
+    cr_assert_neq(r->seq[i], p, "point %zu evaluated twice", p);
+  r->seq[r->n++] = p;
+  if (r->sleep_s > 0) {
+    struct timespec ts = {0, (long)(r->sleep_s * 1e9)};
+    nanosleep(&ts, NULL);
+  }
+  *cost = r->fail_every && p % (size_t)r->fail_every == 0 ? INFINITY
+                                                          : cost_at(r->g->coords + p * 3);
+  return AT_OK;
+}
+
+static void run(const struct grid *g, enum search_strategy s, uint64_t seed, size_t budget,
+                struct rec *r, struct search_result *res)
+{
+  struct search_space sp = {.npoints = g->n, .ndims = 3, .coords = g->coords,
+                            .model = g->model};
+  struct search_opts o = {.strategy = s, .seed = seed, .budget = budget};
+  memset(r, 0, sizeof *r);
+  r->g = g;
+  cr_assert_eq(search_run(&sp, &o, rec_eval, r, res), AT_OK, "%s", at_last_error());
+  cr_assert_eq(res->evaluations, r->n);
+}
+
+Test(search, every_strategy_is_deterministic_for_a_seed_and_respects_the_budget)
+{
+  struct grid g;
+  grid_init(&g);
+  for (int s = 0; s < SEARCH_STRATEGY_COUNT; s++) {
+    struct rec a, b;
+    struct search_result ra, rb;
+    run(&g, (enum search_strategy)s, 42, 25, &a, &ra);
+    run(&g, (enum search_strategy)s, 42, 25, &b, &rb);
+    cr_assert_eq(a.n, 25, "%s: %zu evaluations for a budget of 25",
+                 search_strategy_name((enum search_strategy)s), a.n);
+    cr_assert_eq(ra.end, SEARCH_END_BUDGET);
+    cr_assert(memcmp(a.seq, b.seq, a.n * sizeof a.seq[0]) == 0, "%s: not deterministic",
+              search_strategy_name((enum search_strategy)s));
+    cr_assert_eq(ra.best, rb.best);
+  }
+  struct rec a, b;
+  struct search_result ra, rb;
+  run(&g, SEARCH_RANDOM, 1, 25, &a, &ra);
+  run(&g, SEARCH_RANDOM, 2, 25, &b, &rb);
+  cr_assert(memcmp(a.seq, b.seq, a.n * sizeof a.seq[0]) != 0, "seeds 1 and 2 agree");
+}
+
+Test(search, without_a_budget_every_strategy_visits_every_point_once)
+{
+  struct grid g;
+  grid_init(&g);
+  size_t opt = 0;
+  for (size_t p = 1; p < g.n; p++)
+    if (cost_at(g.coords + p * 3) < cost_at(g.coords + opt * 3))
+      opt = p;
+  for (int s = 0; s < SEARCH_STRATEGY_COUNT; s++) {
+    struct rec r;
+    struct search_result res;
+    run(&g, (enum search_strategy)s, 7, 0, &r, &res);
+    cr_assert_eq(r.n, g.n, "%s: %zu of %zu", search_strategy_name((enum search_strategy)s),
+                 r.n, g.n);
+    cr_assert_eq(res.end, SEARCH_END_EXHAUSTED);
+    cr_assert_eq(res.best, opt);
+  }
+}
+
+Test(search, the_model_strategy_measures_its_top_k)
+{
+  struct grid g;
+  grid_init(&g);
+  struct rec r;
+  struct search_result res;
+  run(&g, SEARCH_MODEL, 0, 5, &r, &res);
+  for (size_t i = 1; i < r.n; i++)
+    cr_assert_leq(g.model[r.seq[i - 1]], g.model[r.seq[i]]);
+  for (size_t p = 0; p < g.n; p++) {
+    bool in = false;
+    for (size_t i = 0; i < r.n; i++)
+      in |= r.seq[i] == p;
+    if (!in)
+      cr_assert_geq(g.model[p], g.model[r.seq[r.n - 1]]);
+  }
+  struct search_space sp = {.npoints = g.n, .ndims = 3, .coords = g.coords};
+  struct search_opts o = {.strategy = SEARCH_MODEL};
+  cr_assert_eq(search_run(&sp, &o, rec_eval, &r, &res), AT_USAGE, "no model, no ranking");
+}
+
+Test(search, failures_count_and_are_never_best)
+{
+  struct grid g;
+  grid_init(&g);
+  for (int s = 0; s < SEARCH_STRATEGY_COUNT; s++) {
+    struct search_space sp = {.npoints = g.n, .ndims = 3, .coords = g.coords,
+                              .model = g.model};
+    struct search_opts o = {.strategy = (enum search_strategy)s, .seed = 3, .budget = 30};
+    struct rec r = {.g = &g, .fail_every = 3};
+    struct search_result res;
+    cr_assert_eq(search_run(&sp, &o, rec_eval, &r, &res), AT_OK);
+    cr_assert_eq(r.n, 30);
+    cr_assert(isfinite(res.best_cost) && res.best % 3 != 0);
+  }
+}
+
+Test(search, a_time_budget_stops_the_search)
+{
+  struct grid g;
+  grid_init(&g);
+  struct search_space sp = {.npoints = g.n, .ndims = 3, .coords = g.coords};
+  struct search_opts o = {.strategy = SEARCH_ANNEAL, .seed = 1, .time_budget_s = 0.1};
+  struct rec r = {.g = &g, .sleep_s = 0.02};
+  struct search_result res;
+  cr_assert_eq(search_run(&sp, &o, rec_eval, &r, &res), AT_OK);
+  cr_assert_eq(res.end, SEARCH_END_TIME);
+  cr_assert(r.n >= 2 && r.n <= 8, "%zu evaluations in 0.1 s at 20 ms each", r.n);
+}
+
+Test(search, neighbours_differ_in_one_coordinate_and_are_valid)
+{
+  struct grid g;
+  grid_init(&g);
+  struct search_space sp = {.npoints = g.n, .ndims = 3, .coords = g.coords};
+  for (size_t p = 0; p < g.n; p++) {
+    size_t nb[6];
+    cr_assert_eq(search_neighbours(&sp, p, nb), AT_OK);
+    for (int i = 0; i < 6; i++) {
+      if (nb[i] == SIZE_MAX)
+        continue;
+      cr_assert_lt(nb[i], g.n);
+      int differ = 0;
+      for (int d = 0; d < 3; d++)
+        differ += g.coords[nb[i] * 3 + d] != g.coords[p * 3 + d];
+      cr_assert_eq(differ, 1);
+      int d = i / 2, dir = i % 2;
+      cr_assert(dir ? g.coords[nb[i] * 3 + d] > g.coords[p * 3 + d]
+                    : g.coords[nb[i] * 3 + d] < g.coords[p * 3 + d]);
+    }
+  }
+  int32_t dup[6] = {0, 0, 1, 0, 0, 1};
+  struct search_space bad = {.npoints = 2, .ndims = 3, .coords = dup};
+  size_t nb[6];
+  cr_assert_eq(search_neighbours(&bad, 0, nb), AT_USAGE, "two points, one coordinate");
+}
+
+Test(search, replay_answers_what_is_recorded_and_never_invents)
+{
+  char *dir = th_tmpdir(), *path = th_path(dir, "r.db"), run_uuid[DB_UUID_LEN + 1];
+  struct db *db = fx_open(path);
+  fx_run(db, run_uuid);
+  fx_gemm(db, run_uuid, "h100", "sm_90", "nvidia", "gemm_x", 64, 64, 64, "A=1,B=2", 10.0);
+  fx_gemm(db, run_uuid, "h100", "sm_90", "nvidia", "gemm_x", 64, 64, 64, "A=2,B=2", 7.5);
+  fx_gemm_failed(db, run_uuid, "h100", "gemm_x", 64, 64, 64, "A=3,B=2", DB_TRIAL_FAULT);
+  fx_gemm(db, run_uuid, "h100", "sm_90", "nvidia", "gemm_x", 128, 64, 64, "A=4,B=2", 1.0);
+  db_close(db);
+  struct db_problem p = {.op = "gemm", .dtype = "f16", .layout = "NN", .ndims = 3,
+                         .dim_names = {"m", "n", "k"}, .dims = {64, 64, 64}};
+  struct meas_replay *r = NULL;
+  cr_assert_eq(meas_replay_open(path, "h100", "gemm_x", &p, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(meas_replay_count(r), 3);
+  struct tune_measurement m;
+  cr_assert_eq(meas_replay_lookup(r, "A=2,B=2", &m), AT_OK);
+  cr_assert_eq(m.status, DB_TRIAL_OK);
+  cr_assert_float_eq(m.median_us, 7.5, 1e-9);
+  cr_assert_eq(meas_replay_lookup(r, "A=3,B=2", &m), AT_OK);
+  cr_assert_eq(m.status, DB_TRIAL_FAULT);
+  cr_assert_eq(meas_replay_lookup(r, "A=4,B=2", &m), AT_NOT_FOUND, "another problem's");
+  cr_assert_eq(meas_replay_lookup(r, "A=9,B=9", &m), AT_NOT_FOUND);
+  cr_assert(strstr(at_last_error(), "no trial of config 'A=9,B=9'"), "%s", at_last_error());
+  cr_assert(isnan(m.median_us), "an unknown config has no time");
+
+  const char *cfgs[] = {"A=1,B=2", "A=2,B=2", "A=3,B=2"};
+  int32_t *coords = NULL;
+  size_t nd = 0;
+  cr_assert_eq(tune_coords_from_configs(cfgs, 3, &coords, &nd), AT_OK);
+  cr_assert_eq(nd, 2);
+  cr_assert_eq(coords[2 * 2 + 0], 2);
+  cr_assert_eq(coords[2 * 2 + 1], 0);
+  free(coords);
+  meas_replay_close(r);
+  th_rmtree(dir);
+  free(path);
+}

@@ -1,0 +1,307 @@
+/*
+ * test_tune.c - `autotune gemm` as a user meets it, on the host device with tiny shapes:
+ * trials recorded and the winner found by `autotune query`; fault injection (a planted
+ * out-of-bounds write, an infinite loop, a wrong answer, a compile error: exactly those
+ * statuses, the rest ok, the run finished); a tuner SIGKILLed mid-run that `--resume`
+ * finishes without losing or duplicating a trial; JSON output; quiet when piped; a GPU
+ * that is not here compiled and pruned only; bad input exiting 2 with one line. Test
+ * templates: tests/data/templates/tune_*.h.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/json.h"
+#include "tests/helpers.h"
+
+#define DATA AT_SOURCE_DIR "/tests/data/templates/"
+#define SMALL DATA "tune_small.h"
+#define FAULTS DATA "tune_faults.h"
+
+static char *dir, *cache;
+
+static void setup(void)
+{
+  dir = th_tmpdir();
+  cache = th_path(dir, "cache");
+}
+
+static void teardown(void)
+{
+  th_rmtree(dir);
+  free(cache);
+}
+
+TestSuite(tune, .init = setup, .fini = teardown);
+
+/* Run `autotune gemm ARGS` with the test's cache folder. */
+static void gemm(struct th_result *r, const char *args)
+{
+  th_sh(r, "AUTOTUNE_CACHE_DIR='%s' '%s' gemm %s", cache, AT_BINARY, args);
+}
+
+struct tally {
+  const char *kernel;
+  int n, by_status[DB_TRIAL_STATUS_COUNT];
+  char configs[64][128];
+  int statuses[64];
+};
+
+static int tally_cb(void *ctx, const struct db_trial *t)
+{
+  struct tally *y = ctx;
+  if (y->kernel && strcmp(t->kernel, y->kernel) != 0)
+    return 0;
+  if (y->n < 64) {
+    snprintf(y->configs[y->n], sizeof y->configs[0], "%s", t->config);
+    y->statuses[y->n] = t->status;
+  }
+  y->n++;
+  y->by_status[t->status]++;
+  return 0;
+}
+
+static void tally(const char *db_path, const char *kernel, struct tally *y)
+{
+  struct db *db = NULL;
+  memset(y, 0, sizeof *y);
+  y->kernel = kernel;
+  cr_assert_eq(db_open(db_path, DB_READONLY, &db), AT_OK, "%s", at_last_error());
+  cr_assert_eq(db_each_trial(db, tally_cb, y), AT_OK);
+  db_close(db);
+}
+
+static int status_of(const struct tally *y, const char *needle)
+{
+  for (int i = 0; i < y->n && i < 64; i++)
+    if (strstr(y->configs[i], needle))
+      return y->statuses[i];
+  return -1;
+}
+
+Test(tune, records_trials_and_query_finds_the_winner)
+{
+  char *db = th_path(dir, "t.db"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device host --m 64 --n 64 --k 64 --template '%s' --db '%s' "
+           "--strategy exhaustive --variant-time 0.05", SMALL, db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.out, "tune_small") && strstr(r.out, "best:"), "%s", r.out);
+  cr_assert(strstr(r.out, "host CPU, emulated: no peak"), "%s", r.out);
+  cr_assert_null(strchr(r.out, '\r'), "a progress line when piped: %s", r.out);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, "tune_small", &y);
+  cr_assert_eq(y.n, 6, "tune_small trials: %d", y.n);
+  cr_assert_eq(y.by_status[DB_TRIAL_OK], 6);
+  tally(db, "gemm_naive", &y);
+  cr_assert_eq(y.n, 1, "the baseline is measured once: %d", y.n);
+  th_run(&r, "query gemm --device host --dtype f32 --m 64 --n 64 --k 64 --db '%s'", db);
+  cr_assert_eq(r.code, 0, "query: exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.out, "exact match on host"), "%s", r.out);
+  th_result_free(&r);
+  free(db);
+}
+
+Test(tune, planted_faults_get_their_statuses_and_the_run_goes_on)
+{
+  char *db = th_path(dir, "f.db"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device host --m 16 --n 16 --k 16 --template '%s' --db '%s' "
+           "--strategy exhaustive --timeout 2 --variant-time 0.05 --json", FAULTS, db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  struct json *j = NULL;
+  char err[128];
+  cr_assert_eq(json_parse(r.out, strlen(r.out), &j, err, sizeof err), AT_OK, "%s: %.400s",
+               err, r.out);
+  const struct json *rs = json_get(j, "worker_restarts");
+  cr_assert(rs && rs->integer == 2, "the fault and the timeout replace the worker");
+  json_free(j);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, "tune_faults", &y);
+  cr_assert_eq(y.n, 6, "one trial per variant: %d", y.n);
+  cr_assert_eq(status_of(&y, "PLANT=0"), DB_TRIAL_OK);
+  cr_assert_eq(status_of(&y, "PLANT=1"), DB_TRIAL_OK);
+  cr_assert_eq(status_of(&y, "PLANT=2"), DB_TRIAL_FAULT);
+  cr_assert_eq(status_of(&y, "PLANT=3"), DB_TRIAL_TIMEOUT);
+  cr_assert_eq(status_of(&y, "PLANT=4"), DB_TRIAL_VERIFY_FAILED);
+  cr_assert_eq(status_of(&y, "PLANT=5"), DB_TRIAL_COMPILE_ERROR);
+  free(db);
+}
+
+static int64_t count_trials(const char *path)
+{
+  struct db *db = NULL;
+  struct db_stats st = {0};
+  if (db_open(path, DB_READONLY, &db) != AT_OK)
+    return 0;
+  if (db_stats(db, &st) != AT_OK)
+    st.trials = 0;
+  db_close(db);
+  return st.trials;
+}
+
+struct uuids {
+  int n;
+  char uuid[64][DB_UUID_LEN + 1];
+  char run[64][DB_UUID_LEN + 1];
+};
+
+static int uuid_cb(void *ctx, const struct db_trial *t)
+{
+  struct uuids *u = ctx;
+  if (u->n < 64) {
+    snprintf(u->uuid[u->n], sizeof u->uuid[0], "%s", t->uuid);
+    snprintf(u->run[u->n], sizeof u->run[0], "%s", t->run_uuid);
+  }
+  u->n++;
+  return 0;
+}
+
+static void read_uuids(const char *path, struct uuids *u)
+{
+  struct db *db = NULL;
+  memset(u, 0, sizeof *u);
+  cr_assert_eq(db_open(path, DB_READONLY, &db), AT_OK, "%s", at_last_error());
+  cr_assert_eq(db_each_trial(db, uuid_cb, u), AT_OK);
+  db_close(db);
+}
+
+Test(tune, sigkill_mid_run_then_resume_loses_and_duplicates_nothing, .timeout = 120)
+{
+  char *db = th_path(dir, "k.db");
+  const char *argv[] = {AT_BINARY, "gemm", "--device", "host", "--m", "48", "--n", "48",
+                        "--k", "48", "--template", SMALL, "--db", db, "--strategy",
+                        "exhaustive", "--variant-time", "0.4", "--jobs", "1", NULL};
+  setenv("AUTOTUNE_CACHE_DIR", cache, 1);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execv(AT_BINARY, (char **)argv);
+    _exit(127);
+  }
+  /* kill it once the first trials are committed, well before the seventh */
+  int64_t n = 0;
+  for (int i = 0; i < 1200 && n < 2; i++) {
+    struct timespec ts = {0, 25 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    n = count_trials(db);
+  }
+  kill(pid, SIGKILL);
+  int st;
+  waitpid(pid, &st, 0);
+  cr_assert(WIFSIGNALED(st), "the tuner finished before it could be killed");
+  struct uuids before, after;
+  read_uuids(db, &before);
+  cr_assert(before.n >= 2 && before.n < 7, "trials at the kill: %d", before.n);
+
+  struct th_result r;
+  th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' gemm --device host --m 48 --n 48 --k 48 "
+        "--template '%s' --db '%s' --strategy exhaustive --variant-time 0.4 --jobs 1 --resume "
+        "--json", cache, AT_BINARY, SMALL, db);
+  cr_assert_eq(r.code, 0, "resume: exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.out, "\"resumed\":true"), "%s", r.out);
+  th_result_free(&r);
+  read_uuids(db, &after);
+  cr_assert_eq(after.n, 7, "6 variants and the baseline, once each: %d", after.n);
+  for (int i = 0; i < before.n; i++) {
+    bool kept = false;
+    for (int q = 0; q < after.n; q++)
+      kept |= strcmp(before.uuid[i], after.uuid[q]) == 0;
+    cr_assert(kept, "trial %s was lost", before.uuid[i]);
+  }
+  for (int i = 1; i < after.n; i++)
+    cr_assert_str_eq(after.run[i], after.run[0], "the resumed run is the same run");
+  struct tally y;
+  tally(db, NULL, &y);
+  for (int i = 0; i < y.n; i++)
+    for (int q = i + 1; q < y.n; q++)
+      cr_assert_str_neq(y.configs[i], y.configs[q], "config %s measured twice", y.configs[i]);
+  struct db *h = NULL;
+  int64_t problems = -1;
+  char msg[256] = "";
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  cr_assert_eq(db_check(h, &problems, msg, sizeof msg), AT_OK);
+  db_close(h);
+  cr_assert_eq(problems, 0, "integrity: %s", msg);
+  free(db);
+}
+
+Test(tune, a_gpu_that_is_not_here_is_compiled_and_pruned_only)
+{
+  char *db = th_path(dir, "g.db"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device mi300x --dtype f16 --m 64 --n 64 --k 64 --template "
+           "'%s' --db '%s' --strategy model", SMALL, db);
+  gemm(&r, args);
+  if (r.code != 0 && strstr(r.err, "cannot compile"))
+    cr_skip_test("no gfx942 compiler here: %s", r.err);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  int lines = 0;
+  for (const char *p = r.out; (p = strstr(p, "no measurement is possible here")); p++)
+    lines++;
+  cr_assert_eq(lines, 1, "%s", r.out);
+  cr_assert(strstr(r.out, "predictions, not measurements"), "%s", r.out);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, NULL, &y);
+  cr_assert_eq(y.by_status[DB_TRIAL_OK], 0, "nothing measured, nothing recorded as ok");
+  free(db);
+}
+
+Test(tune, emulate_spans_the_gpu_space_and_runs_on_the_host)
+{
+  char *db = th_path(dir, "e.db"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device host --emulate mi300x --dtype f16 --m 32 --n 32 --k "
+           "32 --template '%s' --db '%s' --budget 2 --variant-time 0.05 --json", SMALL, db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.out, "\"arch\":\"host:gfx942\""), "%s", r.out);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, "tune_small", &y);
+  /* mi300x has waves of 64: BX x 4 threads must be whole waves, so BX=8 goes */
+  cr_assert_eq(status_of(&y, "BX=8,"), -1, "BX=8 is not in the mi300x space");
+  cr_assert(y.n >= 2 && y.by_status[DB_TRIAL_OK] == y.n, "trials %d", y.n);
+  free(db);
+}
+
+Test(tune, bad_input_exits_2_with_one_line)
+{
+  char *db = th_path(dir, "b.db");
+  const char *cases[] = {
+      "--device nosuch --m 8 --n 8 --k 8",
+      "--device host --m 0 --n 8 --k 8",
+      "--device host --m 8 --n 8",
+      "--device host --m 8 --n 8 --k 8 --layout XY",
+      "--device host --m 8 --n 8 --k 8 --dtype f64",
+      "--device host --m 8 --n 8 --k 8 --strategy magic",
+      "--device host --m 8 --n 8 --k 8 --template nosuch_template",
+      "--device h100 --emulate mi300x --m 8 --n 8 --k 8",
+      "--device host --m 8 --n 8 --k 8 --db /proc/nonexistent/dir/x.db",
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct th_result r;
+    char args[512];
+    snprintf(args, sizeof args, "%s%s%s", cases[i], strstr(cases[i], "--db") ? "" : " --db ",
+             strstr(cases[i], "--db") ? "" : db);
+    gemm(&r, args);
+    cr_assert_eq(r.code, 2, "'%s': exit %d: %s", cases[i], r.code, r.err);
+    cr_assert(strncmp(r.err, "autotune: ", 10) == 0, "'%s': %s", cases[i], r.err);
+    cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "'%s': not one line: %s",
+              cases[i], r.err);
+    th_result_free(&r);
+  }
+  free(db);
+}

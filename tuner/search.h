@@ -1,0 +1,88 @@
+/*
+ * search.h - search strategies over a template's valid configurations: which variant to
+ * measure next. A space is given as points (the valid configs, in enumeration order),
+ * each with integer coordinates (the position of each free parameter's value in its
+ * value list), optionally with a model's predicted cost per point. The strategies call
+ * an evaluator for the points they choose and keep the best; they know nothing of
+ * templates, compilers, devices or the database. The design note with the strategies'
+ * invariants is at the top of search.c.
+ */
+#ifndef AT_TUNER_SEARCH_H
+#define AT_TUNER_SEARCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEARCH_STRATEGY_MAP(X)                                            \
+  X(EXHAUSTIVE, "exhaustive")                                             \
+  X(RANDOM, "random")                                                     \
+  X(MODEL, "model")                                                       \
+  X(ANNEAL, "anneal")                                                     \
+  X(GENETIC, "genetic")
+
+enum search_strategy {
+#define SEARCH_ENUM(name, text) SEARCH_##name,
+  SEARCH_STRATEGY_MAP(SEARCH_ENUM)
+#undef SEARCH_ENUM
+  SEARCH_STRATEGY_COUNT
+};
+
+/* "exhaustive", ...; NULL outside the table. */
+const char *search_strategy_name(enum search_strategy s);
+/* Parse a strategy name. AT_USAGE (with a message listing the names) if unknown. */
+int search_strategy_parse(const char *text, enum search_strategy *out);
+
+/* A space: npoints valid configs, each with ndims coordinates (value positions, >= 0),
+ * row-major in coords[npoints * ndims]. Two points never share all coordinates. */
+struct search_space {
+  size_t npoints, ndims;
+  const int32_t *coords;
+  const double *model;   /* npoints predicted costs, lower is better; NULL: none */
+};
+
+/* The evaluator: measure point `p` and return its cost (lower is better; INFINITY for a
+ * variant that failed, which still counts as an evaluation) through *cost. Return AT_OK,
+ * SEARCH_STOP to end the search now (what was found stands), or another at_status to
+ * abort it (search_run returns it). Called at most once per point per search_run. */
+#define SEARCH_STOP (-1)
+typedef int (*search_eval_fn)(void *ctx, size_t p, double *cost);
+
+struct search_opts {
+  enum search_strategy strategy;
+  uint64_t seed;          /* same seed, same space, same costs: same sequence */
+  size_t budget;          /* most evaluations; 0: no limit (every point at most once) */
+  double time_budget_s;   /* wall seconds from the start; 0: no limit */
+};
+
+enum search_end { SEARCH_END_EXHAUSTED, SEARCH_END_BUDGET, SEARCH_END_TIME,
+                  SEARCH_END_STOPPED };
+
+struct search_result {
+  size_t evaluations;     /* distinct points evaluated */
+  size_t best;            /* the point of lowest finite cost; SIZE_MAX when none */
+  double best_cost;       /* INFINITY when none */
+  enum search_end end;
+};
+
+/* Run a strategy. OUT: *out (cleared on entry). Returns AT_OK (whatever ended it);
+ * AT_USAGE (NULL argument, a coordinate below 0, two points with the same coordinates,
+ * SEARCH_MODEL without model costs); AT_NOMEM; or the evaluator's status. */
+int search_run(const struct search_space *sp, const struct search_opts *o,
+               search_eval_fn eval, void *ctx, struct search_result *out);
+
+/* The neighbours of point p: for each dim, the nearest valid point below and above it
+ * that differs from p in that dim alone. OUT: nb[2 * ndims] (SIZE_MAX where there is
+ * none). For tests and tools; search_run builds the same table once. AT_OK, AT_USAGE,
+ * AT_NOMEM. */
+int search_neighbours(const struct search_space *sp, size_t p, size_t *nb);
+
+/* The deterministic generator the strategies use (xoshiro256** seeded by splitmix64). */
+struct search_rng { uint64_t s[4]; };
+void search_rng_seed(struct search_rng *r, uint64_t seed);
+uint64_t search_rng_next(struct search_rng *r);
+/* Uniform in [0, n), n > 0; uniform in [0, 1). */
+size_t search_rng_below(struct search_rng *r, size_t n);
+double search_rng_unit(struct search_rng *r);
+
+#endif
