@@ -439,7 +439,7 @@ Test(generate, bad_input_exits_2_with_one_line)
   check_bad("scale --device h100 --dim N", "expected NAME=VALUE");
   check_bad("scale --device h100 --dim X=4", "has no dim 'X'");
   check_bad("scale --device h100 --dim N=abc", "not an integer");
-  check_bad("scale --device h100 --dim N=0", "at least 1");
+  check_bad("scale --device h100 --dim N=-1", "at least 0");
   check_bad("scale --device h100 --m 128", "has no dim 'M'");
   check_bad("scale --device h100 --dtype f64", "unknown dtype 'f64'");
   check_bad("/nonexistent/x.h --device h100", "cannot read template");

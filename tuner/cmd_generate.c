@@ -184,8 +184,9 @@ static int set_dim(const struct tmpl *t, const char *name, size_t nlen, int64_t 
 {
   for (size_t i = 0; i < t->ndims; i++)
     if (strlen(t->dims[i]) == nlen && strncasecmp(t->dims[i], name, nlen) == 0) {
-      if (value < 1) {
-        cli_error("bad dim %s: %lld (expected an integer of at least 1)", how,
+      /* 0 is a legal value for flag-like dims (gemm's TA/TB: 0 is the 'N' layout) */
+      if (value < 0) {
+        cli_error("bad dim %s: %lld (expected an integer of at least 0)", how,
                   (long long)value);
         return CLI_USAGE;
       }
@@ -225,24 +226,9 @@ static int parse_dim(const struct tmpl *t, const char *arg, int64_t *dims, bool 
 
 struct configs {
   int64_t *v;
-  size_t n, cap, np;
+  size_t n, np;
 };
 
-static int collect(void *ctx, const int64_t *values, size_t n)
-{
-  struct configs *c = ctx;
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    int64_t *v = realloc(c->v, cap * (n ? n : 1) * sizeof *v);
-    if (!v)
-      return at_error(AT_NOMEM, "out of memory collecting configs");
-    c->v = v;
-    c->cap = cap;
-  }
-  memcpy(c->v + c->n * n, values, n * sizeof *values);
-  c->n++;
-  return 0;
-}
 
 /* ---- output ---- */
 
@@ -539,7 +525,7 @@ static int run(struct gen_cmd *g)
   size_t nfiles = 0;
   const int64_t *dims = g->dims_given ? g->dims : NULL;
   if ((rc = tmpl_space(g->t, g->dev, dims, &g->space)) != AT_OK ||
-      (rc = gen_space_enumerate(g->space, collect, &g->cfg, &g->st)) != AT_OK) {
+      (rc = gen_space_collect(g->space, &g->cfg.v, &g->cfg.n, &g->st)) != AT_OK) {
     code = cli_fail(rc);
     goto out;
   }
