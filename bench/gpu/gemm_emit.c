@@ -1,0 +1,151 @@
+/*
+ * gemm_emit.c - the "generate and compile here" half of the GEMM run on an NVIDIA GPU:
+ * for each problem (shape, layout f16), build gemm_mma's space for a profile, keep the
+ * valid configs a filter allows (a documented subset, so the compile fits a session),
+ * compile them with the pipeline (NVRTC, batched, cached), drop pruned ones, and write
+ * DIR/<problem>/batch_NNNN.cubin + variants.tsv (name, config, batch, grid, block,
+ * dynamic shared, registers, spills). gemm_gpu runs these on the GPU against cuBLAS.
+ *
+ *   gemm_emit DIR [--device h100] [--max N]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "generator/emit.h"
+#include "generator/space.h"
+#include "generator/template.h"
+#include "tuner/build.h"
+#include "tuner/device.h"
+#include "tuner/status.h"
+
+struct problem {
+  const char *name;
+  int64_t m, n, k;
+  int ta, tb;
+  const char *filter; /* substrings every kept config text must contain */
+};
+
+/* Square: the large tiles that published sm_80/sm_90 mma.sync kernels use (VEC 8,
+ * swizzled, grouped, BM and BN of 128 or 256). Decode: every BM = 16 config with VEC 8.
+ * A filter entry is a '|'-separated list of substrings the config text must all hold;
+ * '/' separates alternatives within an entry. */
+static const struct problem problems[] = {
+    {"square4096_nn", 4096, 4096, 4096, 0, 0,
+     "GROUP=8|SWZ=1|VEC=8|BM=128,/BM=256,|BN=128,/BN=256,"},
+    {"decode16_nn", 16, 4096, 4096, 0, 0, "VEC=8"},
+};
+
+static int keep(const char *text, const char *filter)
+{
+  char f[128];
+  snprintf(f, sizeof f, "%s", filter);
+  for (char *save = NULL, *tok = strtok_r(f, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
+    int any = 0;
+    for (char *alt = tok, *slash; alt && !any; alt = slash ? slash + 1 : NULL) {
+      slash = strchr(alt, '/');
+      if (slash)
+        *slash = '\0';
+      any = strstr(text, alt) != NULL;
+    }
+    if (!any)
+      return 0;
+  }
+  return 1;
+}
+
+static void die(const char *what)
+{
+  fprintf(stderr, "gemm_emit: %s: %s\n", what, at_last_error());
+  exit(1);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc < 2) {
+    fprintf(stderr, "usage: gemm_emit DIR [--device h100] [--max N]\n");
+    return 2;
+  }
+  const char *dir = argv[1], *device = "h100";
+  size_t max = 400;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--device"))
+      device = argv[i + 1];
+    else if (!strcmp(argv[i], "--max"))
+      max = (size_t)atol(argv[i + 1]);
+  }
+  const struct dev_profile *dev = dev_find(device);
+  if (!dev || dev->vendor != DEV_NVIDIA)
+    die("need an NVIDIA profile");
+  const char *incs[] = {AT_TEMPLATES_DIR "/common", NULL};
+  struct tmpl *t = NULL;
+  if (tmpl_load(AT_TEMPLATES_DIR "/gemm/gemm_mma.h", incs, &t) != AT_OK)
+    die("loading gemm_mma.h");
+  for (size_t pi = 0; pi < sizeof problems / sizeof *problems; pi++) {
+    const struct problem *pr = &problems[pi];
+    int64_t dims[5] = {pr->m, pr->n, pr->k, pr->ta, pr->tb};
+    struct gen_space *s = NULL;
+    int64_t *cfg = NULL;
+    size_t n = 0;
+    if (tmpl_space(t, dev, dims, &s) != AT_OK || gen_space_collect(s, &cfg, &n, NULL) != AT_OK)
+      die("enumerating");
+    size_t np = gen_space_param_count(s), kept = 0;
+    int64_t *sel = malloc(n * np * sizeof *sel);
+    for (size_t i = 0; i < n && kept < max; i++) {
+      char *text = NULL;
+      if (gen_space_config_text(s, cfg + i * np, &text) != AT_OK)
+        die("config text");
+      if (keep(text, pr->filter))
+        memcpy(sel + kept++ * np, cfg + i * np, np * sizeof *sel);
+      free(text);
+    }
+    struct bld_options o = {.include_dirs = incs};
+    struct bld_result r = {0};
+    if (bld_run(t, s, dev, dims, "f16", sel, kept, &o, &r) != AT_OK)
+      die("compiling");
+    char pdir[4096], path[4200];
+    snprintf(pdir, sizeof pdir, "%s/%s", dir, pr->name);
+    mkdir(dir, 0755);
+    mkdir(pdir, 0755);
+    for (size_t b = 0; b < r.nbatches; b++) {
+      if (!r.batches[b].code)
+        continue;
+      snprintf(path, sizeof path, "%s/batch_%04zu.cubin", pdir, b);
+      FILE *f = fopen(path, "wb");
+      if (!f || fwrite(r.batches[b].code, 1, r.batches[b].code_size, f) !=
+                    r.batches[b].code_size || fclose(f))
+        die("writing a cubin");
+    }
+    snprintf(path, sizeof path, "%s/variants.tsv", pdir);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "# %s m=%lld n=%lld k=%lld ta=%d tb=%d dtype=f16 %s\n", dev->name,
+            (long long)pr->m, (long long)pr->n, (long long)pr->k, pr->ta, pr->tb,
+            r.toolchain ? r.toolchain : "?");
+    size_t ok = 0, pruned = 0, bad = 0;
+    for (size_t i = 0; i < r.nvariants; i++) {
+      const struct bld_variant *v = &r.variants[i];
+      if (v->verdict != BLD_OK) {
+        v->verdict == BLD_PRUNED ? pruned++ : bad++;
+        continue;
+      }
+      ok++;
+      fprintf(f, "%s\t%s\t%zu\t%lld %lld %lld\t%lld %lld %lld\t%lld\t%d\t%lld\n", v->name,
+              v->config_text, v->batch, (long long)v->launch.grid[0],
+              (long long)v->launch.grid[1], (long long)v->launch.grid[2],
+              (long long)v->launch.threads[0], (long long)v->launch.threads[1],
+              (long long)v->launch.threads[2], (long long)v->launch.shared, v->res.registers,
+              (long long)v->res.spill_bytes);
+    }
+    fclose(f);
+    printf("%s: %zu valid, %zu kept by the filter '%s': %zu ok, %zu pruned, %zu compile "
+           "errors; %zu cubins (%s)\n", pr->name, n, kept, pr->filter, ok, pruned, bad,
+           r.nbatches, r.toolchain ? r.toolchain : "?");
+    bld_result_release(&r);
+    free(sel);
+    free(cfg);
+    gen_space_free(s);
+  }
+  tmpl_free(t);
+  return 0;
+}
