@@ -122,7 +122,8 @@ Test(tune, planted_faults_get_their_statuses_and_the_run_goes_on)
   cr_assert_eq(json_parse(r.out, strlen(r.out), &j, err, sizeof err), AT_OK, "%s: %.400s",
                err, r.out);
   const struct json *rs = json_get(j, "worker_restarts");
-  cr_assert(rs && rs->integer == 2, "the fault and the timeout replace the worker");
+  cr_assert(rs && rs->integer == 2, "the fault and the timeout replace the worker: %.2000s",
+            r.out);
   json_free(j);
   th_result_free(&r);
   struct tally y;
