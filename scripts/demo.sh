@@ -15,10 +15,10 @@ rm -f "$db" "$db-wal" "$db-shm"
 echo "\$ autotune devices"
 $at devices
 echo
-echo "\$ autotune gemm --device host --m 256 --n 256 --k 256   (the host device: the SIMT emulator)"
-$at gemm --device host --m 256 --n 256 --k 256 --db "$db"
-echo "\$ autotune query gemm --device host --m 200 --n 256 --k 256"
-$at query gemm --device host --m 200 --n 256 --k 256 --db "$db"
+echo "\$ autotune gemm --device host --dtype f32 --m 256 --n 256 --k 256   (the host device: the SIMT emulator)"
+$at gemm --device host --dtype f32 --m 256 --n 256 --k 256 --db "$db"
+echo "\$ autotune query gemm --device host --dtype f32 --m 200 --n 256 --k 256"
+$at query gemm --device host --dtype f32 --m 200 --n 256 --k 256 --db "$db"
 echo
 echo "\$ autotune generate scale --device mi300x --stats"
 $at generate scale --device mi300x --stats
