@@ -86,12 +86,14 @@ static void mma_c_elem(int lane, int i, int *row, int *col)
   *col = tig * 2 + (i & 1);
 }
 
-/* Run the pure emulation on problem p (m16n8k16) and compare D exactly. */
+/* Run the pure emulation on problem p (m16n8k16) and compare D exactly; the packed form
+ * (word i = elements 2i low, 2i+1 high) must give the same D. */
 static void check_mma(int kind, struct problem *p, const char *what)
 {
   static at_half ah[32][8], bh[32][4];
   static at_bfloat16 ab[32][8], bb[32][4];
-  static float c[32][4], d[32][4];
+  static unsigned int pa[32][4], pb[32][2];
+  static float c[32][4], d[32][4], dp[32][4];
   for (int lane = 0; lane < 32; lane++) {
     for (int i = 0; i < 8; i++) {
       int r, q;
@@ -110,6 +112,13 @@ static void check_mma(int kind, struct problem *p, const char *what)
     at_emu_mma_m16n8k16_f32_f16(ah, bh, c, d);
   else
     at_emu_mma_m16n8k16_f32_bf16(ab, bb, c, d);
+  for (int lane = 0; lane < 32; lane++) {
+    for (int w = 0; w < 4; w++)
+      pa[lane][w] = at_emu_pack_b16x2(ah[lane][2 * w].bits, ah[lane][2 * w + 1].bits);
+    for (int w = 0; w < 2; w++)
+      pb[lane][w] = at_emu_pack_b16x2(bh[lane][2 * w].bits, bh[lane][2 * w + 1].bits);
+  }
+  at_emu_mma_m16n8k16_packed(kind, pa, pb, c, dp);
   product(p);
   for (int lane = 0; lane < 32; lane++)
     for (int i = 0; i < 4; i++) {
@@ -117,6 +126,8 @@ static void check_mma(int kind, struct problem *p, const char *what)
       mma_c_elem(lane, i, &r, &q);
       cr_assert_eq(d[lane][i], p->d[r * 8 + q], "%s: lane %d d%d (D[%d][%d]): %g, want %g",
                    what, lane, i, r, q, (double)d[lane][i], (double)p->d[r * 8 + q]);
+      cr_assert_eq(dp[lane][i], d[lane][i], "%s (packed): lane %d d%d: %g, want %g", what,
+                   lane, i, (double)dp[lane][i], (double)d[lane][i]);
     }
 }
 
@@ -181,6 +192,36 @@ Test(matrix_core, ldmatrix_every_element_lands_in_its_register)
       for (int e = 0; e < 8 * 8 * nums[n]; e++)
         cr_assert_eq(seen[e], 1, "x%d trans %d: element %d seen %d times", nums[n], trans,
                      e, seen[e]);
+    }
+}
+
+/* The packed form: register q of lane L is word d[L][q], its low half the element at
+ * column (plain) or row (.trans) 2 * (L % 4), its high half the next one. */
+Test(matrix_core, ldmatrix_packed_words)
+{
+  static unsigned short rows[32][8];
+  static unsigned int d[32][4];
+  for (int t = 0; t < 32; t++)
+    for (int c = 0; c < 8; c++)
+      rows[t][c] = (unsigned short)(1000 + 8 * t + c);
+  const int nums[] = {1, 2, 4};
+  for (int n = 0; n < 3; n++)
+    for (int trans = 0; trans < 2; trans++) {
+      memset(d, 0xff, sizeof d);
+      at_emu_ldmatrix_packed(nums[n], trans, rows, d);
+      for (int lane = 0; lane < 32; lane++)
+        for (int reg = 0; reg < 4; reg++) {
+          if (reg >= nums[n]) {
+            cr_assert_eq(d[lane][reg], 0xffffffffu, "x%d: lane %d wrote register %d",
+                         nums[n], lane, reg);
+            continue;
+          }
+          int r = lane / 4, c = 2 * (lane % 4);
+          unsigned int lo = trans ? rows[8 * reg + c][r] : rows[8 * reg + r][c];
+          unsigned int hi = trans ? rows[8 * reg + c + 1][r] : rows[8 * reg + r][c + 1];
+          cr_assert_eq(d[lane][reg], lo | hi << 16, "x%d%s lane %d reg %d: %#x, want %#x",
+                       nums[n], trans ? ".trans" : "", lane, reg, d[lane][reg], lo | hi << 16);
+        }
     }
 }
 

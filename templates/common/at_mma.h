@@ -13,6 +13,15 @@
 // specified, so the emulation equals the GPU bit for bit whenever every partial sum is
 // exact (integers below 2^24, as the tests use) and otherwise within about
 // K * 2^-24 * sum|a*b| (K = 16), the tolerance a verifier should allow.
+//
+// Two APIs over the same instructions. The packed one (*_packed) holds fragments as the
+// 32-bit registers the PTX names: for m16n8k16 A is unsigned a[4], B unsigned b[2], C and
+// D float[4]; ldmatrix .xN writes unsigned d[N]. Word i holds 16-bit elements 2i (low
+// half) and 2i+1 (high half) of the element-wise fragment below, so a[i] = {a_2i, a_2i+1}
+// and ldmatrix's d[q] is matrix q's register. On CUDA it moves registers straight from
+// and to the PTX operands (no 16-bit copies, which cost registers in a kernel's
+// mainloop); kernels should use it. The element-wise one (at_half a[8], ...) is kept for
+// readability and is implemented with the same instructions.
 #if !defined(AT_COMMON_H) && !defined(AT_EMU_ONLY)
 #include "at_common.h"
 #endif
@@ -120,6 +129,43 @@ AT_DEV void at_emu_ldmatrix(int num, int trans, const unsigned short rows[32][8]
   for (int lane = 0; lane < 32; lane++)
     at_emu_ldmatrix_lane(num, trans, &rows[0][0], 8, lane, d[lane]);
 }
+
+// The packed layout: element 2i is the low half of word i, element 2i+1 the high half.
+AT_DEV unsigned int at_emu_pack_b16x2(unsigned short lo, unsigned short hi)
+{
+  return (unsigned int)lo | (unsigned int)hi << 16;
+}
+AT_DEV void at_emu_unpack_b16(const unsigned int *w, int words, unsigned short *e)
+{
+  for (int i = 0; i < words; i++) {
+    e[2 * i] = (unsigned short)(w[i] & 0xffffu);
+    e[2 * i + 1] = (unsigned short)(w[i] >> 16);
+  }
+}
+// Packed pure functions: a[L][0..3], b[L][0..1] are lane L's registers; d[L][0..N-1] are
+// ldmatrix's registers (d[L][N..3] are left).
+AT_DEV void at_emu_mma_m16n8k16_packed(int kind, const unsigned int a[32][4],
+                                       const unsigned int b[32][2], const float c[32][4],
+                                       float d[32][4])
+{
+  unsigned short ae[32][8], be[32][4];
+  for (int lane = 0; lane < 32; lane++) {
+    at_emu_unpack_b16(a[lane], 4, ae[lane]);
+    at_emu_unpack_b16(b[lane], 2, be[lane]);
+  }
+  for (int lane = 0; lane < 32; lane++)
+    at_emu_mma_m16n8k16_lane(kind, &ae[0][0], 8, &be[0][0], 4, c[lane], lane, d[lane]);
+}
+AT_DEV void at_emu_ldmatrix_packed(int num, int trans, const unsigned short rows[32][8],
+                                   unsigned int d[32][4])
+{
+  for (int lane = 0; lane < 32; lane++) {
+    unsigned short e[8];
+    at_emu_ldmatrix_lane(num, trans, &rows[0][0], 8, lane, e);
+    for (int q = 0; q < num; q++)
+      d[lane][q] = at_emu_pack_b16x2(e[2 * q], e[2 * q + 1]);
+  }
+}
 #endif
 
 #if !defined(AT_EMU_ONLY)
@@ -132,29 +178,37 @@ AT_DEV unsigned int at_pack_b16x2(unsigned short lo, unsigned short hi)
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." type "." type ".f32 "              \
                "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};"     \
                : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])                          \
-               : "r"(at_pack_b16x2(a[0].bits, a[1].bits)),                               \
-                 "r"(at_pack_b16x2(a[2].bits, a[3].bits)),                               \
-                 "r"(at_pack_b16x2(a[4].bits, a[5].bits)),                               \
-                 "r"(at_pack_b16x2(a[6].bits, a[7].bits)),                               \
-                 "r"(at_pack_b16x2(b[0].bits, b[1].bits)),                               \
-                 "r"(at_pack_b16x2(b[2].bits, b[3].bits)), "f"(c[0]), "f"(c[1]),         \
-                 "f"(c[2]), "f"(c[3]))
-// d = a * b + c for this lane's fragments (layouts above); d may be c.
-AT_DEV void at_mma_m16n8k16_f32_f16(float d[4], const at_half a[8], const at_half b[4],
-                                    const float c[4])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]),       \
+                 "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]))
+// d = a * b + c for this lane's packed fragments (layouts above); d may be c.
+AT_DEV void at_mma_m16n8k16_f32_f16_packed(float d[4], const unsigned int a[4],
+                                           const unsigned int b[2], const float c[4])
 {
   AT_MMA_PTX("f16");
 }
-AT_DEV void at_mma_m16n8k16_f32_bf16(float d[4], const at_bfloat16 a[8],
-                                     const at_bfloat16 b[4], const float c[4])
+AT_DEV void at_mma_m16n8k16_f32_bf16_packed(float d[4], const unsigned int a[4],
+                                            const unsigned int b[2], const float c[4])
 {
   AT_MMA_PTX("bf16");
 }
 #undef AT_MMA_PTX
+#define AT_MMA_ELEMS(name, T)                                                            \
+  AT_DEV void name(float d[4], const T a[8], const T b[4], const float c[4])              \
+  {                                                                                      \
+    const unsigned int pa[4] = {                                                         \
+        at_pack_b16x2(a[0].bits, a[1].bits), at_pack_b16x2(a[2].bits, a[3].bits),        \
+        at_pack_b16x2(a[4].bits, a[5].bits), at_pack_b16x2(a[6].bits, a[7].bits)};       \
+    const unsigned int pb[2] = {at_pack_b16x2(b[0].bits, b[1].bits),                     \
+                                at_pack_b16x2(b[2].bits, b[3].bits)};                    \
+    name##_packed(d, pa, pb, c);                                                         \
+  }
+// d = a * b + c for this lane's element-wise fragments; d may be c.
+AT_MMA_ELEMS(at_mma_m16n8k16_f32_f16, at_half)
+AT_MMA_ELEMS(at_mma_m16n8k16_f32_bf16, at_bfloat16)
+#undef AT_MMA_ELEMS
 #elif defined(AT_HOST)
-template <typename T>
-AT_DEV void at_host_mma_m16n8k16(int kind, float d[4], const T a[8], const T b[4],
-                                 const float c[4])
+AT_DEV void at_host_mma_m16n8k16(int kind, float d[4], const unsigned int a[4],
+                                 const unsigned int b[2], const float c[4])
 {
   if (AT_WAVE_SIZE != 32) {
     at_host_fail("mma.sync m16n8k16 needs a warp of 32 lanes (AT_WAVE_SIZE=32)");
@@ -162,54 +216,86 @@ AT_DEV void at_host_mma_m16n8k16(int kind, float d[4], const T a[8], const T b[4
   }
   const struct at_host_thread *t = at_host_warp_self();
   struct frag {
-    unsigned short a[8], b[4];
+    unsigned int a[4], b[2];
   } mine, all[AT_WAVE_SIZE];
-  for (int i = 0; i < 8; i++)
-    mine.a[i] = a[i].bits;
   for (int i = 0; i < 4; i++)
-    mine.b[i] = b[i].bits;
+    mine.a[i] = a[i];
+  for (int i = 0; i < 2; i++)
+    mine.b[i] = b[i];
   at_host_rt_get()->warp_gather(&mine, sizeof mine, all);
-  at_emu_mma_m16n8k16_lane(kind, all[0].a, 12, all[0].b, 12, c, (int)t->lane, d);
+  unsigned short ae[AT_WAVE_SIZE][8], be[AT_WAVE_SIZE][4];
+  for (int l = 0; l < AT_WAVE_SIZE; l++) {
+    at_emu_unpack_b16(all[l].a, 4, ae[l]);
+    at_emu_unpack_b16(all[l].b, 2, be[l]);
+  }
+  at_emu_mma_m16n8k16_lane(kind, &ae[0][0], 8, &be[0][0], 4, c, (int)t->lane, d);
+}
+AT_DEV void at_mma_m16n8k16_f32_f16_packed(float d[4], const unsigned int a[4],
+                                           const unsigned int b[2], const float c[4])
+{
+  at_host_mma_m16n8k16(AT_EMU_F16, d, a, b, c);
+}
+AT_DEV void at_mma_m16n8k16_f32_bf16_packed(float d[4], const unsigned int a[4],
+                                            const unsigned int b[2], const float c[4])
+{
+  at_host_mma_m16n8k16(AT_EMU_BF16, d, a, b, c);
+}
+template <typename T>
+AT_DEV void at_host_mma_m16n8k16_elems(int kind, float d[4], const T a[8], const T b[4],
+                                       const float c[4])
+{
+  unsigned int pa[4], pb[2];
+  for (int i = 0; i < 4; i++)
+    pa[i] = at_emu_pack_b16x2(a[2 * i].bits, a[2 * i + 1].bits);
+  for (int i = 0; i < 2; i++)
+    pb[i] = at_emu_pack_b16x2(b[2 * i].bits, b[2 * i + 1].bits);
+  at_host_mma_m16n8k16(kind, d, pa, pb, c);
 }
 AT_DEV void at_mma_m16n8k16_f32_f16(float d[4], const at_half a[8], const at_half b[4],
                                     const float c[4])
 {
-  at_host_mma_m16n8k16(AT_EMU_F16, d, a, b, c);
+  at_host_mma_m16n8k16_elems(AT_EMU_F16, d, a, b, c);
 }
 AT_DEV void at_mma_m16n8k16_f32_bf16(float d[4], const at_bfloat16 a[8],
                                      const at_bfloat16 b[4], const float c[4])
 {
-  at_host_mma_m16n8k16(AT_EMU_BF16, d, a, b, c);
+  at_host_mma_m16n8k16_elems(AT_EMU_BF16, d, a, b, c);
 }
 #endif
 
 // ldmatrix: T is any 2-byte type (at_half, at_bfloat16, unsigned short); `row` is this
-// lane's row address in shared memory (16-byte aligned; lanes >= 8 * N give none);
-// d[2q], d[2q+1] are the low and high halves of register q (layout above).
+// lane's row address in shared memory (16-byte aligned; lanes >= 8 * N give none).
+// Packed (at_ldmatrix_xN[_trans]_packed): d[q] is register q, matrix q's fragment.
+// Element-wise (at_ldmatrix_xN[_trans]): d[2q], d[2q+1] are the low and high halves of
+// register q (layout above).
 #if defined(AT_CUDA) && AT_HAS_LDMATRIX
 // name: at_ldmatrix_xN[_trans]; ptx: the PTX modifiers; then the output operands.
 #define AT_LDMATRIX(name, n, ptx, regs, ...)                                             \
-  template <typename T> AT_DEV void name(T d[2 * n], const T *row)                       \
+  template <typename T> AT_DEV void name##_packed(unsigned int d[n], const T *row)       \
   {                                                                                      \
     static_assert(sizeof(T) == 2, "ldmatrix moves 16-bit elements");                    \
-    unsigned int r[n];                                                                   \
     asm volatile("ldmatrix.sync.aligned.m8n8" ptx ".shared.b16 " regs ", [%" #n "];"     \
                  : __VA_ARGS__                                                           \
                  : "r"(at_shared_addr(row)));                                            \
+  }                                                                                      \
+  template <typename T> AT_DEV void name(T d[2 * n], const T *row)                       \
+  {                                                                                      \
+    unsigned int r[n];                                                                   \
+    name##_packed(r, row);                                                               \
     at_memcpy(d, r, sizeof r);                                                           \
   }
-AT_LDMATRIX(at_ldmatrix_x1, 1, ".x1", "{%0}", "=r"(r[0]))
-AT_LDMATRIX(at_ldmatrix_x2, 2, ".x2", "{%0, %1}", "=r"(r[0]), "=r"(r[1]))
-AT_LDMATRIX(at_ldmatrix_x4, 4, ".x4", "{%0, %1, %2, %3}", "=r"(r[0]), "=r"(r[1]),
-            "=r"(r[2]), "=r"(r[3]))
-AT_LDMATRIX(at_ldmatrix_x1_trans, 1, ".x1.trans", "{%0}", "=r"(r[0]))
-AT_LDMATRIX(at_ldmatrix_x2_trans, 2, ".x2.trans", "{%0, %1}", "=r"(r[0]), "=r"(r[1]))
-AT_LDMATRIX(at_ldmatrix_x4_trans, 4, ".x4.trans", "{%0, %1, %2, %3}", "=r"(r[0]),
-            "=r"(r[1]), "=r"(r[2]), "=r"(r[3]))
+AT_LDMATRIX(at_ldmatrix_x1, 1, ".x1", "{%0}", "=r"(d[0]))
+AT_LDMATRIX(at_ldmatrix_x2, 2, ".x2", "{%0, %1}", "=r"(d[0]), "=r"(d[1]))
+AT_LDMATRIX(at_ldmatrix_x4, 4, ".x4", "{%0, %1, %2, %3}", "=r"(d[0]), "=r"(d[1]),
+            "=r"(d[2]), "=r"(d[3]))
+AT_LDMATRIX(at_ldmatrix_x1_trans, 1, ".x1.trans", "{%0}", "=r"(d[0]))
+AT_LDMATRIX(at_ldmatrix_x2_trans, 2, ".x2.trans", "{%0, %1}", "=r"(d[0]), "=r"(d[1]))
+AT_LDMATRIX(at_ldmatrix_x4_trans, 4, ".x4.trans", "{%0, %1, %2, %3}", "=r"(d[0]),
+            "=r"(d[1]), "=r"(d[2]), "=r"(d[3]))
 #undef AT_LDMATRIX
 #elif defined(AT_HOST)
 template <typename T>
-AT_DEV void at_host_ldmatrix(int num, int trans, T *d, const T *row)
+AT_DEV void at_host_ldmatrix(int num, int trans, unsigned short out[8], const T *row)
 {
   static_assert(sizeof(T) == 2, "ldmatrix moves 16-bit elements");
   if (AT_WAVE_SIZE != 32) {
@@ -217,7 +303,7 @@ AT_DEV void at_host_ldmatrix(int num, int trans, T *d, const T *row)
     return;
   }
   const struct at_host_thread *t = at_host_warp_self();
-  unsigned short mine[8] = {0, 0, 0, 0, 0, 0, 0, 0}, all[AT_WAVE_SIZE][8], out[8];
+  unsigned short mine[8] = {0, 0, 0, 0, 0, 0, 0, 0}, all[AT_WAVE_SIZE][8];
   if ((int)t->lane < 8 * num) {
     if ((unsigned long)row % 16 != 0)
       at_host_fail("ldmatrix: row address not aligned to 16 bytes");
@@ -225,12 +311,20 @@ AT_DEV void at_host_ldmatrix(int num, int trans, T *d, const T *row)
   }
   at_host_rt_get()->warp_gather(mine, sizeof mine, all);
   at_emu_ldmatrix_lane(num, trans, &all[0][0], 8, (int)t->lane, out);
-  __builtin_memcpy(d, out, 2 * (unsigned long)num * sizeof(T));
 }
 #define AT_LDMATRIX(name, n, trans)                                                      \
+  template <typename T> AT_DEV void name##_packed(unsigned int d[n], const T *row)       \
+  {                                                                                      \
+    unsigned short out[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
+    at_host_ldmatrix(n, trans, out, row);                                                \
+    for (int q = 0; q < n; q++)                                                          \
+      d[q] = at_emu_pack_b16x2(out[2 * q], out[2 * q + 1]);                              \
+  }                                                                                      \
   template <typename T> AT_DEV void name(T d[2 * n], const T *row)                       \
   {                                                                                      \
-    at_host_ldmatrix(n, trans, d, row);                                                  \
+    unsigned short out[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
+    at_host_ldmatrix(n, trans, out, row);                                                \
+    __builtin_memcpy(d, out, 2 * (unsigned long)n * sizeof(T));                          \
   }
 AT_LDMATRIX(at_ldmatrix_x1, 1, 0)
 AT_LDMATRIX(at_ldmatrix_x2, 2, 0)

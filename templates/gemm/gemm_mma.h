@@ -57,8 +57,8 @@
 #pragma autotune require warp_aspect: WTM <= 4 * WTN && WTN <= 4 * WTM
 // What stays live across the k-loop besides the accumulators: addresses of the copies
 // (one per vector a thread moves per k-tile) and of the fragments (more with BK = 64).
-// Beyond these the compiler spills (measured with NVRTC for sm_90; the layer's ldmatrix
-// returns 16-bit elements, which costs about 25 registers on a 64 x 64 warp tile).
+// Beyond these the compiler spills (measured with NVRTC for sm_90; fragments are packed
+// 32-bit words straight from ldmatrix to mma.sync, at_mma.h's *_packed API).
 #pragma autotune require copy_regs: (BM + BN) * BK / VEC <= 16 * WARPS * 32
 #pragma autotune require fragment_regs: WTM * WTN < 4096 || BK <= 32
 // A block fits the register file: accumulators plus about 64 registers per thread.
@@ -152,13 +152,15 @@ AT_DEV void load_tile(T *s, const T *g, int ld, int row0, int col0, int row_lim,
   }
 }
 
-AT_DEV void mma(float d[4], const at_half a[8], const at_half b[4])
+// d += a * b on packed fragments (at_mma.h); the last argument only picks the type.
+AT_DEV void mma(float d[4], const unsigned int a[4], const unsigned int b[2], const at_half *)
 {
-  at_mma_m16n8k16_f32_f16(d, a, b, d);
+  at_mma_m16n8k16_f32_f16_packed(d, a, b, d);
 }
-AT_DEV void mma(float d[4], const at_bfloat16 a[8], const at_bfloat16 b[4])
+AT_DEV void mma(float d[4], const unsigned int a[4], const unsigned int b[2],
+                const at_bfloat16 *)
 {
-  at_mma_m16n8k16_f32_bf16(d, a, b, d);
+  at_mma_m16n8k16_f32_bf16_packed(d, a, b, d);
 }
 
 template <int VEC> AT_DEV bool vec_ok(const void *p, int ld)
@@ -244,30 +246,30 @@ __device__ void gemm_mma(const T *A, const T *B, T *C, int M, int N, int K, int 
     const T *a = sA + (kt % STAGES) * A_ELEMS, *b = sB + (kt % STAGES) * B_ELEMS;
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
-      T af[MT][8];
+      unsigned int af[MT][4]; // packed: register q of ldmatrix.x4 = matrix q
 #pragma unroll
       for (int i = 0; i < MT; i++) {
         if (A_T) // matrices q: (k 0-7 | 8-15) x (m 0-7 | 8-15), transposed
-          at_ldmatrix_x4_trans(af[i], a + sidx<A_COLS, SWZ>(kk + qr + 8 * (q >> 1),
-                                                            wm0 + i * 16 + 8 * (q & 1)));
+          at_ldmatrix_x4_trans_packed(af[i], a + sidx<A_COLS, SWZ>(kk + qr + 8 * (q >> 1),
+                                                                   wm0 + i * 16 + 8 * (q & 1)));
         else // lanes 0-15: rows m, k 0-7; lanes 16-31: the same rows, k 8-15
-          at_ldmatrix_x4(af[i], a + sidx<A_COLS, SWZ>(wm0 + i * 16 + (lane & 15),
-                                                       kk + 8 * (lane >> 4)));
+          at_ldmatrix_x4_packed(af[i], a + sidx<A_COLS, SWZ>(wm0 + i * 16 + (lane & 15),
+                                                             kk + 8 * (lane >> 4)));
       }
       // B two n8 tiles at a time, each used at once: fewer fragments live.
 #pragma unroll
       for (int j = 0; j < NT8 / 2; j++) {
-        T bf[8];
+        unsigned int bf[4]; // words 0-1: n8 tile 2j, words 2-3: tile 2j+1
         if (B_T) // rows n: (n 0-7, k 0-7), (n 0-7, k 8-15), then n 8-15
-          at_ldmatrix_x4(bf, b + sidx<B_COLS, SWZ>(wn0 + j * 16 + qr + 8 * (q >> 1),
-                                                    kk + 8 * (q & 1)));
+          at_ldmatrix_x4_packed(bf, b + sidx<B_COLS, SWZ>(wn0 + j * 16 + qr + 8 * (q >> 1),
+                                                          kk + 8 * (q & 1)));
         else // rows k: (k 0-7, n 0-7), (k 8-15, n 0-7), then n 8-15, transposed
-          at_ldmatrix_x4_trans(bf, b + sidx<B_COLS, SWZ>(kk + qr + 8 * (q & 1),
-                                                          wn0 + j * 16 + 8 * (q >> 1)));
+          at_ldmatrix_x4_trans_packed(bf, b + sidx<B_COLS, SWZ>(kk + qr + 8 * (q & 1),
+                                                                wn0 + j * 16 + 8 * (q >> 1)));
 #pragma unroll
         for (int i = 0; i < MT; i++) {
-          mma(acc[i][2 * j], af[i], &bf[0]);
-          mma(acc[i][2 * j + 1], af[i], &bf[4]);
+          mma(acc[i][2 * j], af[i], &bf[0], (const T *)0);
+          mma(acc[i][2 * j + 1], af[i], &bf[2], (const T *)0);
         }
       }
     }
