@@ -39,7 +39,9 @@ static const char axpy_src[] =
     "  y[(size_t)1 << 40] = 1.0f;\n"
     "}\n";
 
-Test(meas, cuda_runs_an_nvrtc_cubin_on_the_gpu, .timeout = 120)
+/* The GPU tests' common start: the device, and axpy_src compiled by NVRTC for its arch
+ * and loaded. Skips (with the reason) where there is no device or no NVRTC. */
+static struct meas_ctx *gpu_setup(struct cc_result *res, meas_module *mod)
 {
   struct meas_ctx *ctx = NULL;
   if (meas_cuda.open(0, &ctx) != AT_OK)
@@ -54,13 +56,19 @@ Test(meas, cuda_runs_an_nvrtc_cubin_on_the_gpu, .timeout = 120)
     cr_skip_test("NVRTC not available: %s", cc ? why : "not built");
   }
   struct cc_request req = {.source = axpy_src, .name = "axpy.cu", .arch = arch};
-  struct cc_result res = {0};
-  cr_assert_eq(cc->compile(&req, &res), AT_OK, "%s", at_last_error());
-  cr_assert_eq(res.status, CC_OK, "%s", res.log);
-  meas_module mod;
-  meas_kernel k, bad;
-  cr_assert_eq(meas_cuda.load(ctx, res.code, res.code_size, &mod), AT_OK, "%s",
+  cr_assert_eq(cc->compile(&req, res), AT_OK, "%s", at_last_error());
+  cr_assert_eq(res->status, CC_OK, "%s", res->log);
+  cr_assert_eq(meas_cuda.load(ctx, res->code, res->code_size, mod), AT_OK, "%s",
                at_last_error());
+  return ctx;
+}
+
+Test(meas, cuda_runs_an_nvrtc_cubin_on_the_gpu, .timeout = 120)
+{
+  struct cc_result res = {0};
+  meas_module mod;
+  struct meas_ctx *ctx = gpu_setup(&res, &mod);
+  meas_kernel k, bad;
   cr_assert_eq(meas_cuda.kernel(ctx, mod, "axpy", &k), AT_OK, "%s", at_last_error());
   cr_assert_eq(meas_cuda.kernel(ctx, mod, "bad_write", &bad), AT_OK);
   int n = 1 << 20;
@@ -96,24 +104,10 @@ Test(meas, cuda_runs_an_nvrtc_cubin_on_the_gpu, .timeout = 120)
 
 Test(meas, cuda_fault_is_a_status_with_the_drivers_words, .timeout = 120)
 {
-  struct meas_ctx *ctx = NULL;
-  if (meas_cuda.open(0, &ctx) != AT_OK)
-    cr_skip_test("no CUDA device here (%s); bench/gpu/check.sh runs this on a GPU",
-                 at_last_error());
-  char name[128], arch[16];
-  cr_assert_eq(meas_cuda.describe(ctx, name, sizeof name, arch, sizeof arch), AT_OK);
-  const struct cc_backend *cc = cc_find("nvrtc");
-  char why[256];
-  if (!cc || !cc->available(why, sizeof why)) {
-    meas_cuda.close(ctx);
-    cr_skip_test("NVRTC not available: %s", cc ? why : "not built");
-  }
-  struct cc_request req = {.source = axpy_src, .name = "axpy.cu", .arch = arch};
   struct cc_result res = {0};
-  cr_assert_eq(cc->compile(&req, &res), AT_OK, "%s", at_last_error());
   meas_module mod;
+  struct meas_ctx *ctx = gpu_setup(&res, &mod);
   meas_kernel bad;
-  cr_assert_eq(meas_cuda.load(ctx, res.code, res.code_size, &mod), AT_OK);
   cr_assert_eq(meas_cuda.kernel(ctx, mod, "bad_write", &bad), AT_OK);
   meas_ptr dy;
   cr_assert_eq(meas_cuda.alloc(ctx, 4096, &dy), AT_OK);
