@@ -29,6 +29,7 @@
 #include "tuner/commands.h"
 #include "tuner/device.h"
 #include "tuner/status.h"
+#include "tuner/template_dirs.h"
 
 static const char usage[] =
     "autotune generate <op|template.h> --device D [--m M --n N --k K | --dim NAME=VALUE ...] "
@@ -48,7 +49,6 @@ static const char description[] =
     "--sanitize builds those host variants with AddressSanitizer and UBSan.\n"
     "Exit 0 on success, 1 when compiling could not run, 2 on bad input.";
 
-#define MAX_DIRS 4
 
 /* ---- finding the template ---- */
 
@@ -59,30 +59,6 @@ static bool is_file(const char *path)
 }
 
 /* The template folders, in search order; each entry a buffer of PATH_MAX. */
-static size_t template_dirs(char dirs[MAX_DIRS][PATH_MAX])
-{
-  size_t n = 0;
-  const char *env = getenv("AUTOTUNE_TEMPLATES");
-  if (env && *env)
-    snprintf(dirs[n++], PATH_MAX, "%s", env);
-  char exe[PATH_MAX];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      *slash = '\0'; /* <prefix>/bin */
-      slash = strrchr(exe, '/');
-      if (slash) {
-        *slash = '\0';
-        snprintf(dirs[n++], PATH_MAX, "%.*s/share/autotune/templates", PATH_MAX - 40, exe);
-      }
-    }
-  }
-  snprintf(dirs[n++], PATH_MAX, "%s", AT_TEMPLATES_DIR);
-  return n;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -128,7 +104,7 @@ static bool has_common(const char *dir, char *common, size_t len)
  * CLI_USAGE after a message. */
 static int resolve(const char *arg, char *path, char *common)
 {
-  char dirs[MAX_DIRS][PATH_MAX], cand[PATH_MAX + 16];
+  char dirs[TEMPLATE_DIRS_MAX][PATH_MAX], cand[PATH_MAX + 16];
   size_t nd = template_dirs(dirs);
   size_t alen = strlen(arg);
   common[0] = '\0';

@@ -59,6 +59,7 @@
 #include "tuner/cli.h"
 #include "tuner/device.h"
 #include "tuner/status.h"
+#include "tuner/template_dirs.h"
 #include "tuner/tune.h"
 
 
@@ -82,37 +83,11 @@ static bool is_file(const char *path)
 
 /* The template trees, in search order: $AUTOTUNE_TEMPLATES, <prefix>/share/autotune/
  * templates of the installed binary, the source tree. */
-static size_t template_dirs(char dirs[3][PATH_MAX])
-{
-  size_t n = 0;
-  const char *env = getenv("AUTOTUNE_TEMPLATES");
-  if (env && *env)
-    snprintf(dirs[n++], PATH_MAX, "%s", env);
-  char exe[PATH_MAX];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = '\0';
-    for (int up = 0; up < 2; up++) {
-      char *slash = strrchr(exe, '/');
-      if (slash)
-        *slash = '\0';
-    }
-    char cand[PATH_MAX];
-    if (snprintf(cand, sizeof cand, "%.3000s/share/autotune/templates", exe) < PATH_MAX) {
-      struct stat st;
-      if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(dirs[n++], PATH_MAX, "%s", cand);
-    }
-  }
-  snprintf(dirs[n++], PATH_MAX, "%s", AT_TEMPLATES_DIR);
-  return n;
-}
-
 /* The `common` include folder for a template at `path`: <dir>/../common, <dir>/common,
  * else the first template tree's. */
 static void find_common(const char *path, char *out)
 {
-  char dir[PATH_MAX], cand[PATH_MAX + 32], dirs[3][PATH_MAX];
+  char dir[PATH_MAX], cand[PATH_MAX + 32], dirs[TEMPLATE_DIRS_MAX][PATH_MAX];
   const char *slash = strrchr(path, '/');
   snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
   const char *tries[] = {"%s/../common/at_common.h", "%s/common/at_common.h",
@@ -147,7 +122,7 @@ static int resolve_template(const char *arg, char *out)
       snprintf(out, PATH_MAX, "%s", arg);
     return AT_OK;
   }
-  char dirs[3][PATH_MAX];
+  char dirs[TEMPLATE_DIRS_MAX][PATH_MAX];
   size_t nd = template_dirs(dirs);
   for (size_t i = 0; i < nd; i++)
     if (snprintf(out, PATH_MAX, "%.4000s/gemm/%.60s.h", dirs[i], arg) < PATH_MAX &&
@@ -195,7 +170,7 @@ static int collect_templates(struct tuner *tu)
         return rc;
     }
   } else {
-    char dirs[3][PATH_MAX], pat[PATH_MAX + 16];
+    char dirs[TEMPLATE_DIRS_MAX][PATH_MAX], pat[PATH_MAX + 16];
     size_t nd = template_dirs(dirs);
     glob_t g;
     for (size_t i = 0; i < nd; i++) {

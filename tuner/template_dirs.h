@@ -1,0 +1,17 @@
+/*
+ * template_dirs.h - where templates are looked for, in order: $AUTOTUNE_TEMPLATES, the
+ * installed <prefix>/share/autotune/templates next to the running binary, then the
+ * source tree the binary was built from. Shared by `generate` and `gemm`.
+ */
+#ifndef AT_TUNER_TEMPLATE_DIRS_H
+#define AT_TUNER_TEMPLATE_DIRS_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#define TEMPLATE_DIRS_MAX 3
+
+/* Fill dirs with the folders to search, in order; returns how many (1 to 3). */
+size_t template_dirs(char dirs[TEMPLATE_DIRS_MAX][PATH_MAX]);
+
+#endif
