@@ -68,8 +68,8 @@ install(FILES
   "${PROJECT_BINARY_DIR}/autotuneConfigVersion.cmake"
   DESTINATION "${AT_CMAKE_INSTALL_DIR}")
 
-# Placeholder: autotune_tuned_header() (the build-time step that runs
-# `autotune emit-header` and adds the generated header to a target) goes here. It will
-# install its module next to autotuneConfig.cmake in ${AT_CMAKE_INSTALL_DIR}, have
-# autotuneConfig.cmake.in include it, and find the installed binary through
-# autotune_BINDIR (set by the config from CMAKE_INSTALL_BINDIR).
+# autotune_tuned_header(), the build-time step that runs `autotune emit-header` and adds
+# the generated header to a target: its module goes next to autotuneConfig.cmake, which
+# includes it with the installed binary (autotune_BINDIR) and templates.
+install(FILES "${CMAKE_CURRENT_LIST_DIR}/autotune_tuned_header.cmake"
+  DESTINATION "${AT_CMAKE_INSTALL_DIR}")

@@ -6,108 +6,23 @@
  * nearest matches, the arch fallback, and a missing database file (exit 2, named).
  *
  * The build folder is the folder of AT_BINARY. The examples are built with the
- * compiler and generator of that build; against a Sanitize build they are linked with
- * the sanitizers too, since the installed libautotune.a is instrumented. Every test
- * here has the same .timeout: Criterion 2.4.1 leaks a timer (LeakSanitizer fails the
- * Sanitize run) when tests with different timeouts run in parallel.
+ * compiler and generator of that build (installed.c); against a Sanitize build they are
+ * linked with the sanitizers too, since the installed libautotune.a is instrumented.
+ * Every test here has the same .timeout: Criterion 2.4.1 leaks a timer (LeakSanitizer
+ * fails the Sanitize run) when tests with different timeouts run in parallel.
  */
 #include <criterion/criterion.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "db/db.h"
 #include "tests/helpers.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SAN_FLAGS "-fsanitize=address,undefined"
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SAN_FLAGS "-fsanitize=address,undefined"
-#endif
-#endif
-#ifndef SAN_FLAGS
-#define SAN_FLAGS ""
-#endif
+#include "tests/installed.h"
 
 #define CFG_4096 "BK=32,BM=128,BN=256,STAGES=3"
 #define CFG_1024 "BK=32,BM=64,BN=64,STAGES=3"
-
-/* The build folder: AT_BINARY's directory. malloc'd. */
-static char *build_dir(void)
-{
-  char *copy = strdup(AT_BINARY);
-  char *dir = strdup(dirname(copy));
-  free(copy);
-  return dir;
-}
-
-/* The value of `key` (e.g. "CMAKE_C_COMPILER") in the build's CMakeCache.txt, or
- * `fallback`. malloc'd. */
-static char *cache_value(const char *key, const char *fallback)
-{
-  char *bdir = build_dir();
-  char *cache = th_path(bdir, "CMakeCache.txt");
-  char *text = th_read(cache, NULL);
-  char *value = NULL;
-  size_t klen = strlen(key);
-  for (char *line = text; line && *line && !value;) {
-    char *nl = strchr(line, '\n');
-    if (nl)
-      *nl = '\0';
-    char *eq = strchr(line, '=');
-    if (strncmp(line, key, klen) == 0 && line[klen] == ':' && eq && eq[1])
-      value = strdup(eq + 1);
-    line = nl ? nl + 1 : NULL;
-  }
-  free(text);
-  free(cache);
-  free(bdir);
-  return value ? value : strdup(fallback);
-}
-
-/* Install the build into <dir>/staged, then move it to <dir>/prefix: everything after
- * this sees only the moved tree. Installs are serialised (they share the build's
- * install_manifest.txt). Returns <dir>/prefix, malloc'd. */
-static char *install_moved(const char *dir)
-{
-  char *bdir = build_dir();
-  char *lock = th_path(bdir, "test_install.lock");
-  int fd = open(lock, O_CREAT | O_RDWR, 0644);
-  cr_assert_geq(fd, 0, "cannot open lock file %s", lock);
-  cr_assert_eq(flock(fd, LOCK_EX), 0);
-  char *staged = th_path(dir, "staged"), *prefix = th_path(dir, "prefix");
-  struct th_result r;
-  th_sh(&r, "cmake --install '%s' --prefix '%s'", bdir, staged);
-  flock(fd, LOCK_UN);
-  close(fd);
-  cr_assert_eq(r.code, 0, "cmake --install failed (%d):\n%s\n%s", r.code, r.out, r.err);
-  th_result_free(&r);
-  cr_assert_eq(rename(staged, prefix), 0, "cannot move %s to %s", staged, prefix);
-  free(staged);
-  free(lock);
-  free(bdir);
-  return prefix;
-}
-
-/* <prefix>/lib/<rest> or <prefix>/lib64/<rest>, whichever exists; malloc'd. */
-static char *libdir_path(const char *prefix, const char *rest)
-{
-  static const char *const libs[] = {"lib", "lib64"};
-  char buf[4096];
-  for (size_t i = 0; i < 2; i++) {
-    snprintf(buf, sizeof buf, "%s/%s/%s", prefix, libs[i], rest);
-    if (access(buf, F_OK) == 0)
-      return strdup(buf);
-  }
-  cr_assert_fail("neither %s/lib/%s nor %s/lib64/%s was installed", prefix, rest, prefix,
-                 rest);
-  return NULL;
-}
 
 static void put_gemm(struct db *db, const char *run, int64_t m, int64_t n, int64_t k,
                      const char *config, enum db_trial_status status, double time_us)
@@ -215,15 +130,20 @@ static void check_query(const char *exe, const char *dir)
 Test(install, lays_out_a_relocatable_tree, .timeout = 300)
 {
   char *dir = th_tmpdir();
-  char *prefix = install_moved(dir);
+  char *prefix = inst_install_moved(dir);
   char *bin = th_path(prefix, "bin/autotune");
   char *hdr = th_path(prefix, "include/autotune/autotune.h");
-  char *lib = libdir_path(prefix, "libautotune.a");
-  char *pc = libdir_path(prefix, "pkgconfig/autotune.pc");
-  char *cfg = libdir_path(prefix, "cmake/autotune/autotuneConfig.cmake");
-  char *ver = libdir_path(prefix, "cmake/autotune/autotuneConfigVersion.cmake");
-  char *targets = libdir_path(prefix, "cmake/autotune/autotuneTargets.cmake");
+  char *host_hdr = th_path(prefix, "include/autotune/host.h");
+  char *rt_hdr = th_path(prefix, "share/autotune/templates/common/at_host_rt.h");
+  char *module = inst_libdir_path(prefix, "cmake/autotune/autotune_tuned_header.cmake");
+  char *lib = inst_libdir_path(prefix, "libautotune.a");
+  char *pc = inst_libdir_path(prefix, "pkgconfig/autotune.pc");
+  char *cfg = inst_libdir_path(prefix, "cmake/autotune/autotuneConfig.cmake");
+  char *ver = inst_libdir_path(prefix, "cmake/autotune/autotuneConfigVersion.cmake");
+  char *targets = inst_libdir_path(prefix, "cmake/autotune/autotuneTargets.cmake");
   cr_expect_eq(access(hdr, R_OK), 0, "%s missing", hdr);
+  cr_expect_eq(access(host_hdr, R_OK), 0, "%s missing", host_hdr);
+  cr_expect_eq(access(rt_hdr, R_OK), 0, "%s missing", rt_hdr);
   cr_expect_eq(access(lib, R_OK), 0, "%s missing", lib);
   cr_expect_eq(access(cfg, R_OK), 0, "%s missing", cfg);
   cr_expect_eq(access(ver, R_OK), 0, "%s missing", ver);
@@ -266,6 +186,9 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
   free(cfg);
   free(pc);
   free(lib);
+  free(module);
+  free(rt_hdr);
+  free(host_hdr);
   free(hdr);
   free(bin);
   free(prefix);
@@ -276,16 +199,16 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
 Test(install, pkg_config_builds_query_example, .timeout = 300)
 {
   char *dir = th_tmpdir();
-  char *prefix = install_moved(dir);
-  char *pc = libdir_path(prefix, "pkgconfig/autotune.pc");
+  char *prefix = inst_install_moved(dir);
+  char *pc = inst_libdir_path(prefix, "pkgconfig/autotune.pc");
   *strrchr(pc, '/') = '\0';
-  char *cc = cache_value("CMAKE_C_COMPILER", "cc");
+  char *cc = inst_cache_value("CMAKE_C_COMPILER", "cc");
   char *exe = th_path(dir, "query");
   struct th_result r;
   th_sh(&r,
         "'%s' -std=c11 -Wall -Wextra -Werror %s '%s/examples/query.c' -o '%s' "
         "$(PKG_CONFIG_PATH='%s' pkg-config --cflags --libs --static autotune)",
-        cc, SAN_FLAGS, AT_SOURCE_DIR, exe, pc);
+        cc, inst_san_flags(), AT_SOURCE_DIR, exe, pc);
   cr_assert_eq(r.code, 0, "building query.c with pkg-config failed:\n%s\n%s", r.out, r.err);
   th_result_free(&r);
   check_query(exe, dir);
@@ -300,27 +223,21 @@ Test(install, pkg_config_builds_query_example, .timeout = 300)
 Test(install, cmake_package_builds_query_example, .timeout = 300)
 {
   char *dir = th_tmpdir();
-  char *prefix = install_moved(dir);
-  char *cc = cache_value("CMAKE_C_COMPILER", "cc");
-  char *gen = cache_value("CMAKE_GENERATOR", "Unix Makefiles");
-  char *make = cache_value("CMAKE_MAKE_PROGRAM", "");
+  char *prefix = inst_install_moved(dir);
+  char *args = inst_cmake_args();
   char *bdir = th_path(dir, "build-query");
   struct th_result r;
   th_sh(&r,
-        "cmake -S '%s/examples/cmake_query' -B '%s' -G '%s' %s%s%s "
-        "-DCMAKE_C_COMPILER='%s' -DCMAKE_C_FLAGS='%s' -DCMAKE_PREFIX_PATH='%s' "
+        "cmake -S '%s/examples/cmake_query' -B '%s' %s -DCMAKE_PREFIX_PATH='%s' "
         "&& cmake --build '%s'",
-        AT_SOURCE_DIR, bdir, gen, make[0] ? "-DCMAKE_MAKE_PROGRAM='" : "", make,
-        make[0] ? "'" : "", cc, SAN_FLAGS, prefix, bdir);
+        AT_SOURCE_DIR, bdir, args, prefix, bdir);
   cr_assert_eq(r.code, 0, "building examples/cmake_query failed:\n%s\n%s", r.out, r.err);
   th_result_free(&r);
   char *exe = th_path(bdir, "query");
   check_query(exe, dir);
   free(exe);
   free(bdir);
-  free(make);
-  free(gen);
-  free(cc);
+  free(args);
   free(prefix);
   th_rmtree(dir);
   free(dir);
