@@ -19,67 +19,11 @@
 #include <string.h>
 
 #include "generator/expr.h"
+#include "generator/sbuf.h"
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tuner/device.h"
 #include "tuner/status.h"
-
-/* ---- a growing string ------------------------------------------------------------------ */
-
-struct sbuf {
-  char *p;
-  size_t n, cap;
-  int oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-  if (b->oom)
-    return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-  char small[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(small, sizeof small, fmt, ap);
-  va_end(ap);
-  if (n < 0) {
-    b->oom = 1;
-    return;
-  }
-  if ((size_t)n < sizeof small) {
-    sb_put(b, small, (size_t)n);
-    return;
-  }
-  char *big = malloc((size_t)n + 1);
-  if (!big) {
-    b->oom = 1;
-    return;
-  }
-  va_start(ap, fmt);
-  vsnprintf(big, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  sb_put(b, big, (size_t)n);
-  free(big);
-}
 
 /* ---- names ------------------------------------------------------------------------ */
 
@@ -287,6 +231,62 @@ static size_t count_lines(const struct sbuf *b)
   return n;
 }
 
+/* `decl NAME(<kernel parameters>) { ::KERNEL<template arguments>(<names>); }`, the
+ * template arguments from `config` (t->params order). */
+static void put_wrapper(struct sbuf *b, const struct tmpl *t, const char *ctype,
+                        const int64_t *config, const char *decl, const char *name)
+{
+  sb_printf(b, "%s %s(", decl, name);
+  for (size_t i = 0; i < t->nfparams; i++) {
+    const char *type = t->fparams[i].type;
+    size_t tl = strlen(type);
+    sb_put(b, i ? ", " : "", i ? 2 : 0);
+    put_type(b, type, t->dtype, ctype);
+    if (!(tl && (type[tl - 1] == '*' || type[tl - 1] == '&')))
+      sb_put(b, " ", 1);
+    sb_printf(b, "%s", t->fparams[i].name);
+  }
+  sb_printf(b, ")\n{\n  ::%s<", t->kernel_qualified);
+  for (size_t i = 0; i < t->ntparams; i++) {
+    const struct tmpl_tparam *tp = &t->tparams[i];
+    sb_put(b, i ? ", " : "", i ? 2 : 0);
+    if (tp->kind == TMPL_TYPE) {
+      sb_printf(b, "%s", ctype);
+      continue;
+    }
+    int64_t v = 0;
+    for (size_t k = 0; k < t->nparams; k++)
+      if (strcmp(t->params[k].name, tp->name) == 0)
+        v = config[k];
+    put_value(b, tp, v);
+  }
+  sb_put(b, ">(", 2);
+  for (size_t i = 0; i < t->nfparams; i++)
+    sb_printf(b, "%s%s", i ? ", " : "", t->fparams[i].name);
+  sb_put(b, ");\n}\n", 5);
+}
+
+int gen_emit_wrapper(const struct tmpl *t, const char *dtype, const int64_t *config,
+                     const char *decl, const char *name, char **out)
+{
+  struct sbuf b = {0};
+  const char *ctype = "float";
+  if (out)
+    *out = NULL;
+  if (!t || (!config && t->nparams) || !decl || !name || !out)
+    return at_error(AT_USAGE, "gen_emit_wrapper: NULL argument");
+  if (t->dtype && !(ctype = gen_dtype_ctype(dtype)))
+    return at_error(AT_USAGE, "template '%.200s' has a dtype: expected f16, bf16 or f32, "
+                    "found '%.20s'", t->path, dtype ? dtype : "(none)");
+  put_wrapper(&b, t, ctype, config, decl, name);
+  if (b.oom) {
+    free(b.p);
+    return at_error(AT_NOMEM, "out of memory emitting a wrapper");
+  }
+  *out = b.p;
+  return AT_OK;
+}
+
 /* One variant's wrapper. */
 static int put_variant(struct sbuf *b, const struct tmpl *t, const struct gen_space *s,
                        const struct gen_bind *bind, const char *ctype, const int64_t *config,
@@ -306,32 +306,10 @@ static int put_variant(struct sbuf *b, const struct tmpl *t, const struct gen_sp
     return rc;
   gen_variant_name(t, bind->dtype, text, name);
   sb_printf(b, "\n// %s\n", text);
-  sb_printf(b, "extern \"C\" __global__ void __launch_bounds__(%" PRId64 ") %s(", threads,
-            name);
-  for (size_t i = 0; i < t->nfparams; i++) {
-    const char *type = t->fparams[i].type;
-    size_t tl = strlen(type);
-    sb_put(b, i ? ", " : "", i ? 2 : 0);
-    put_type(b, type, t->dtype, ctype);
-    if (!(tl && (type[tl - 1] == '*' || type[tl - 1] == '&')))
-      sb_put(b, " ", 1);
-    sb_printf(b, "%s", t->fparams[i].name);
-  }
-  sb_printf(b, ")\n{\n  ::%s<", t->kernel_qualified);
-  for (size_t i = 0; i < t->ntparams; i++) {
-    const struct tmpl_tparam *tp = &t->tparams[i];
-    sb_put(b, i ? ", " : "", i ? 2 : 0);
-    if (tp->kind == TMPL_TYPE) {
-      sb_printf(b, "%s", ctype);
-      continue;
-    }
-    int k = gen_space_param_index(s, tp->name);
-    put_value(b, tp, k >= 0 ? config[k] : 0);
-  }
-  sb_put(b, ">(", 2);
-  for (size_t i = 0; i < t->nfparams; i++)
-    sb_printf(b, "%s%s", i ? ", " : "", t->fparams[i].name);
-  sb_put(b, ");\n}\n", 5);
+  char decl[96];
+  snprintf(decl, sizeof decl, "extern \"C\" __global__ void __launch_bounds__(%" PRId64 ")",
+           threads);
+  put_wrapper(b, t, ctype, config, decl, name);
   free(text);
   return AT_OK;
 }

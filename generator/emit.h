@@ -81,4 +81,14 @@ int gen_emit_tu(const struct tmpl *t, enum cc_target target, const struct gen_sp
                 const struct gen_bind *b, const int64_t *const *configs, size_t n,
                 char **out);
 
+/* One variant's kernel as gen_emit_tu writes it, with `decl` in place of
+ *   extern "C" __global__ void __launch_bounds__(THREADS)
+ * (e.g. "static __global__ void __launch_bounds__(256)") and `name` as its name:
+ *   DECL NAME(<kernel parameters>) { ::KERNEL<template arguments>(<parameter names>); }
+ * config holds one value per t->params entry (derived included). The tuned-header
+ * emitter instantiates winners this way from an #included template.
+ * OUT: *out (malloc'd). AT_OK; AT_NOMEM; AT_USAGE (NULL argument, unknown dtype). */
+int gen_emit_wrapper(const struct tmpl *t, const char *dtype, const int64_t *config,
+                     const char *decl, const char *name, char **out);
+
 #endif
