@@ -76,7 +76,7 @@ AT_DEV unsigned int at_dynamic_shared_bytes(void)
 // attributes (what hip/amd_detail/host_defines.h defines them to). ----
 #define AT_HIP 1
 // hipRTC (__HIPCC_RTC__) predefines the keywords and __launch_bounds__ itself.
-#ifndef __HIPCC_RTC__
+#if !defined(__HIPCC_RTC__) && !defined(__global__)
 #define __global__ __attribute__((global))
 #define __device__ __attribute__((device))
 #define __host__ __attribute__((host))
@@ -91,8 +91,11 @@ AT_DEV unsigned int at_dynamic_shared_bytes(void)
   __attribute__((amdgpu_flat_work_group_size(1, max_threads),                          \
                  amdgpu_waves_per_eu(min_blocks)))
 #define AT_LB_PICK(a, b, impl, ...) impl
-#ifndef __HIPCC_RTC__
+// A program that includes the HIP runtime first (a tuned header) keeps its definitions.
+#if !defined(__HIPCC_RTC__) && !defined(__launch_bounds__)
 #define __launch_bounds__(...) AT_LB_PICK(__VA_ARGS__, AT_LB2, AT_LB1, )(__VA_ARGS__)
+#endif
+#if !defined(__HIPCC_RTC__) && !defined(__forceinline__)
 #define __forceinline__ inline __attribute__((always_inline))
 #endif
 #if defined(__AMDGCN_WAVEFRONT_SIZE__)

@@ -26,8 +26,13 @@
 // Capability predicates: MFMA (gfx908+) and its bf16 _1k forms (gfx90a+). On the host
 // they are emulated for a wave-64 object unless cc_host says it stands in for an NVIDIA
 // GPU or another gfx (AT_EMULATE_NVIDIA, AT_EMULATE_GFX=0x90a ...); -D may override.
+// The host pass of a HIP program (AT_HIP without __HIP_DEVICE_COMPILE__) sees them too:
+// it parses the device code of the program's kernels (a tuned header's) without
+// compiling it.
 #ifndef AT_HAS_MFMA
-#if defined(AT_HIP) && (defined(__gfx908__) || defined(__gfx90a__) || defined(__gfx940__) || \
+#if defined(AT_HIP) && !defined(__HIP_DEVICE_COMPILE__)
+#define AT_HAS_MFMA 1
+#elif defined(AT_HIP) && (defined(__gfx908__) || defined(__gfx90a__) || defined(__gfx940__) || \
                         defined(__gfx941__) || defined(__gfx942__) || defined(__gfx950__))
 #define AT_HAS_MFMA 1
 #elif defined(AT_HOST) && AT_WAVE_SIZE == 64 && !defined(AT_EMULATE_NVIDIA) &&              \

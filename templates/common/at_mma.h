@@ -33,8 +33,10 @@
 // Capability predicates: the instruction exists on this target. On the host it is
 // emulated for a warp-32 object unless cc_host says it stands in for an AMD GPU
 // (AT_EMULATE_AMD) or an NVIDIA GPU that lacks it (AT_EMULATE_SM); -D may override.
+// nvcc's host pass (AT_CUDA without __CUDA_ARCH__) sees them too: it parses the device
+// code of a program's kernels (a tuned header's) without compiling it.
 #ifndef AT_HAS_MMA_SYNC
-#if defined(AT_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(AT_CUDA) && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800)
 #define AT_HAS_MMA_SYNC 1
 #elif defined(AT_HOST) && AT_WAVE_SIZE == 32 && !defined(AT_EMULATE_AMD) &&                 \
     (!defined(AT_EMULATE_SM) || AT_EMULATE_SM >= 80)
@@ -44,7 +46,7 @@
 #endif
 #endif
 #ifndef AT_HAS_LDMATRIX
-#if defined(AT_CUDA) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 750
+#if defined(AT_CUDA) && (!defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 750)
 #define AT_HAS_LDMATRIX 1
 #elif defined(AT_HOST) && AT_WAVE_SIZE == 32 && !defined(AT_EMULATE_AMD) &&                 \
     (!defined(AT_EMULATE_SM) || AT_EMULATE_SM >= 75)
