@@ -188,6 +188,25 @@ struct db_merge_stats {
 };
 int db_merge(struct db *db, const char *src_path, struct db_merge_stats *stats);
 
+/* Every winner of `op` on `device` (the exact name recorded in trials: "h100", "host",
+ * "host:mi300x"): one per template and problem, ordered by dtype, layout and problem id,
+ * and within a problem best first as db_query_best ranks them (least median time, then
+ * the earlier trial). So the first winner of each problem is the one db_query_best
+ * returns, and problem id order is its distance-tie order: the tuned-header emitter reads
+ * the database through this and dispatches as `autotune query` answers. Strings are
+ * valid during the callback only. */
+struct db_best {
+  int64_t problem_id;
+  const char *dtype, *layout, *dim_names; /* dim_names "m,n,k" */
+  int ndims;
+  int64_t dims[AT_MAX_DIMS];
+  const char *kernel, *kernel_hash, *config;
+  double time_median_us;
+  const char *created_at;                 /* of the winning trial */
+};
+typedef int (*db_best_fn)(void *ctx, const struct db_best *b);
+int db_each_winner(struct db *db, const char *device, const char *op, db_best_fn fn, void *ctx);
+
 /* Export every run and trial as JSON lines; import them back (round-trip exact).
  * Import is atomic: a bad line (reported with its line number) adds nothing. */
 int db_export_jsonl(struct db *db, FILE *out);
