@@ -34,3 +34,35 @@ size_t template_dirs(char dirs[TEMPLATE_DIRS_MAX][PATH_MAX])
   snprintf(dirs[n++], PATH_MAX, "%s", AT_TEMPLATES_DIR);
   return n;
 }
+
+static int file_exists(const char *p)
+{
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void template_common_dir(const char *path, char out[PATH_MAX])
+{
+  char dir[PATH_MAX], cand[PATH_MAX + 32], dirs[TEMPLATE_DIRS_MAX][PATH_MAX];
+  const char *slash = strrchr(path, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+  const char *tries[] = {"%s/../common/at_common.h", "%s/common/at_common.h",
+                         "%s/../../templates/common/at_common.h"};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(cand, sizeof cand, tries[i], dir);
+    if (file_exists(cand)) {
+      cand[strlen(cand) - strlen("/at_common.h")] = '\0';
+      snprintf(out, PATH_MAX, "%.4000s", cand);
+      return;
+    }
+  }
+  size_t nd = template_dirs(dirs);
+  snprintf(out, PATH_MAX, "%.4000s/common", dirs[nd - 1]);
+  for (size_t i = 0; i < nd; i++) {
+    snprintf(cand, sizeof cand, "%.4000s/common/at_common.h", dirs[i]);
+    if (file_exists(cand)) {
+      snprintf(out, PATH_MAX, "%.4000s/common", dirs[i]);
+      return;
+    }
+  }
+}

@@ -14,4 +14,8 @@
 /* Fill dirs with the folders to search, in order; returns how many (1 to 3). */
 size_t template_dirs(char dirs[TEMPLATE_DIRS_MAX][PATH_MAX]);
 
+/* The `common` include folder (at_common.h) for the template at `path`: <dir>/../common,
+ * <dir>/common, <dir>/../../templates/common, else the first template folder's. */
+void template_common_dir(const char *path, char out[PATH_MAX]);
+
 #endif

@@ -81,35 +81,6 @@ static bool is_file(const char *path)
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The template trees, in search order: $AUTOTUNE_TEMPLATES, <prefix>/share/autotune/
- * templates of the installed binary, the source tree. */
-/* The `common` include folder for a template at `path`: <dir>/../common, <dir>/common,
- * else the first template tree's. */
-static void find_common(const char *path, char *out)
-{
-  char dir[PATH_MAX], cand[PATH_MAX + 32], dirs[TEMPLATE_DIRS_MAX][PATH_MAX];
-  const char *slash = strrchr(path, '/');
-  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-  const char *tries[] = {"%s/../common/at_common.h", "%s/common/at_common.h",
-                         "%s/../../templates/common/at_common.h"};
-  for (size_t i = 0; i < 3; i++) {
-    snprintf(cand, sizeof cand, tries[i], dir);
-    if (is_file(cand)) {
-      cand[strlen(cand) - strlen("/at_common.h")] = '\0';
-      snprintf(out, PATH_MAX, "%.4000s", cand);
-      return;
-    }
-  }
-  size_t nd = template_dirs(dirs);
-  snprintf(out, PATH_MAX, "%.4000s/common", dirs[nd - 1]);
-  for (size_t i = 0; i < nd; i++) {
-    snprintf(cand, sizeof cand, "%.4000s/common/at_common.h", dirs[i]);
-    if (is_file(cand)) {
-      snprintf(out, PATH_MAX, "%.4000s/common", dirs[i]);
-      return;
-    }
-  }
-}
 
 /* A --template argument to a path: a path as given, else <tree>/gemm/NAME.h. */
 static int resolve_template(const char *arg, char *out)
@@ -234,7 +205,7 @@ static void load_templates(struct tuner *tu)
       p->load_failed = true; /* silently: not this device's template */
       continue;
     }
-    find_common(p->path, p->common);
+    template_common_dir(p->path, p->common);
     const char *incs[] = {p->common, NULL};
     int rc = tmpl_load(p->path, incs, &p->t);
     if (rc != AT_OK) {
