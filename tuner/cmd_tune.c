@@ -1,0 +1,948 @@
+/*
+ * cmd_tune.c - `autotune tune TEMPLATE.h --device D --dim NAME=V ...`: tune any annotated
+ * template, not only the gemm op: span its space for the device and problem, compile
+ * every valid variant (bld_run: cached, batched, parallel), run a sample of them on the
+ * device with arguments built from the kernel's own signature, check each against the
+ * reference config's output, time it and record every outcome in the tuning database
+ * under op = the template's kernel name. docs/tune.md is the user's side.
+ *
+ * Arguments. Each parameter of the kernel gets a value: a pointer is a buffer whose
+ * element count is an --arg NAME=EXPR (the constraint language over the problem dims);
+ * an integer parameter named like a problem dim takes the dim; any other scalar takes
+ * --arg NAME=EXPR. Buffers behind a `const` pointer are inputs, the others outputs (and
+ * inputs: they are filled too, so y = a*x + b*y works). Every element starts as a
+ * small integer over 4 (exact in every float type), from a fixed seed.
+ *
+ * Checking. There is no reference implementation of an arbitrary op, so the reference is
+ * one of the template's own variants: --reference CONFIG, else the default config (the
+ * middle valid config, as for `autotune gemm`). It is trusted; every other variant's
+ * outputs must match it within --rtol/--atol (exactly for integer buffers), else the
+ * trial is verify_failed with the first differing element in its message.
+ *
+ * Isolation. Every variant runs in a child process of its own (fork; the parent never
+ * opens a GPU runtime), which writes its outputs and timings to shared memory: a variant
+ * that faults, aborts or hangs past --timeout is recorded as fault or timeout and the run
+ * goes on. Each trial is committed as it finishes, so an interrupted run keeps them.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/json.h"
+#include "generator/expr.h"
+#include "generator/space.h"
+#include "generator/template.h"
+#include "tuner/build.h"
+#include "tuner/cli.h"
+#include "tuner/commands.h"
+#include "tuner/device.h"
+#include "tuner/meas.h"
+#include "tuner/status.h"
+#include "tuner/template_dirs.h"
+
+static const char usage[] =
+    "autotune tune TEMPLATE.h --device D --dim NAME=V [--dim ...] [--arg NAME=EXPR ...] "
+    "[--dtype T] [--reference CONFIG] [--budget N] [--reps N] [--rtol X] [--atol X] "
+    "[--timeout SEC] [--db FILE] [--jobs N] [--json]";
+static const char description[] =
+    "Tune any annotated template (docs/templates.md) for one problem: compile every valid\n"
+    "variant, run a sample of them (--budget, evenly spread over the space; all when it\n"
+    "is -1), check each against the reference config's output, time it, and record every\n"
+    "outcome in the tuning database with op = the template's kernel name. Kernel\n"
+    "arguments come from its signature: a pointer is a buffer of --arg NAME=COUNT\n"
+    "elements (const: input; else output, checked); an int named like a problem dim is\n"
+    "that dim; other scalars are --arg NAME=VALUE. COUNT and VALUE may use the dims\n"
+    "(--arg x=N*2). --device host runs on the SIMT emulator; a GPU present here through\n"
+    "its runtime. Winners feed `autotune emit-header OP --mode params`. docs/tune.md.\n"
+    "Exit 0 when the run finished, 1 when it failed, 2 on bad input.";
+
+#define MAX_ARGS 32
+#define MAX_CLI 32
+
+enum elem { E_NONE, E_F32, E_F64, E_F16, E_BF16, E_I32, E_U32, E_I64 };
+
+struct karg {
+  const char *name;
+  char kind;           /* 'p', 'i', 'u', 'l', 'f', 'd' */
+  enum elem elem;      /* buffers: element type */
+  size_t esize;
+  int is_const;
+  int64_t count;       /* buffers: elements */
+  int64_t value;       /* scalars */
+  size_t out_offset;   /* outputs: byte offset in the shared output area */
+};
+
+/* What a child reports through shared memory. */
+struct child_report {
+  int status;          /* enum db_trial_status */
+  char message[256];
+  double median_us, min_us, max_us;
+  int reps;
+};
+
+struct tune_ctx {
+  const struct meas_backend *mb;
+  const struct dev_profile *dev;
+  struct karg args[MAX_ARGS];
+  size_t nargs;
+  unsigned char *inputs;   /* every buffer's initial bytes, back to back */
+  size_t inputs_size;
+  size_t out_size;         /* bytes of all output buffers */
+  int reps;
+  double timeout_s, rtol, atol;
+};
+
+/* ---- arguments ------------------------------------------------------------------------- */
+
+static enum elem elem_of(const char *base, const char *dtype_name, const char *dtype)
+{
+  if (dtype_name && strcmp(base, dtype_name) == 0)
+    base = strcmp(dtype, "f16") == 0 ? "at_half" : strcmp(dtype, "bf16") == 0 ? "at_bfloat16"
+                                                                               : "float";
+  static const struct {
+    const char *name;
+    enum elem e;
+  } map[] = {
+      {"float", E_F32},     {"double", E_F64},       {"at_half", E_F16},
+      {"at_bfloat16", E_BF16}, {"int", E_I32},       {"int32_t", E_I32},
+      {"unsigned int", E_U32}, {"unsigned", E_U32},  {"uint32_t", E_U32},
+      {"long", E_I64},      {"long long", E_I64},    {"int64_t", E_I64},
+  };
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+    if (strcmp(base, map[i].name) == 0)
+      return map[i].e;
+  return E_NONE;
+}
+
+static size_t elem_size(enum elem e)
+{
+  switch (e) {
+  case E_F16:
+  case E_BF16: return 2;
+  case E_F64:
+  case E_I64: return 8;
+  default: return 4;
+  }
+}
+
+/* "const float *__restrict" -> base "float", pointer 1, const 1. */
+static void parse_type(const char *type, char *base, size_t len, int *ptr, int *is_const)
+{
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", type);
+  char *star = strchr(buf, '*');
+  *ptr = star != NULL;
+  if (star)
+    *star = '\0'; /* what follows the star qualifies the pointer, not the data */
+  *is_const = 0;
+  base[0] = '\0';
+  size_t n = 0;
+  for (char *save = NULL, *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+    if (strcmp(w, "const") == 0) {
+      *is_const = 1;
+      continue;
+    }
+    if (strcmp(w, "volatile") == 0 || strncmp(w, "__restrict", 10) == 0 ||
+        strcmp(w, "restrict") == 0 || strcmp(w, "signed") == 0)
+      continue;
+    n += (size_t)snprintf(base + n, n < len ? len - n : 0, "%s%s", n ? " " : "", w);
+  }
+}
+
+/* Evaluate an --arg expression over the problem dims. */
+struct dim_env {
+  const struct tmpl *t;
+};
+
+static int resolve_dim(void *ctx, const char *name)
+{
+  const struct dim_env *e = ctx;
+  for (size_t i = 0; i < e->t->ndims; i++)
+    if (strcmp(e->t->dims[i], name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static int eval_arg(const struct tmpl *t, const int64_t *dims, const char *name,
+                    const char *text, int64_t *out)
+{
+  struct gen_expr *e = NULL;
+  int rc = gen_expr_parse(text, &e);
+  struct dim_env env = {t};
+  if (rc == AT_OK)
+    rc = gen_expr_bind(e, resolve_dim, &env);
+  if (rc == AT_OK)
+    rc = gen_expr_eval(e, dims, NULL, out);
+  gen_expr_free(e);
+  if (rc != AT_OK)
+    return at_error(AT_USAGE, "bad --arg %s=%s: %s (expected an integer expression over the "
+                    "dims)", name, text, at_last_error());
+  return AT_OK;
+}
+
+static int build_args(struct tune_ctx *c, const struct tmpl *t, const int64_t *dims,
+                      const char *dtype, char **cli_args, size_t ncli)
+{
+  if (t->nfparams > MAX_ARGS)
+    return at_error(AT_UNSUPPORTED, "kernel %s has over %d parameters", t->kernel, MAX_ARGS);
+  for (size_t j = 0; j < ncli; j++) {
+    const char *eq = strchr(cli_args[j], '=');
+    size_t n = eq ? (size_t)(eq - cli_args[j]) : 0;
+    int found = 0;
+    for (size_t i = 0; eq && i < t->nfparams; i++)
+      found |= strlen(t->fparams[i].name) == n && strncmp(t->fparams[i].name, cli_args[j], n) == 0;
+    if (!found)
+      return at_error(AT_USAGE, "bad --arg '%.80s': expected NAME=EXPR with NAME a parameter of "
+                      "kernel %s", cli_args[j], t->kernel);
+  }
+  size_t off = 0;
+  for (size_t i = 0; i < t->nfparams; i++) {
+    struct karg *a = &c->args[i];
+    memset(a, 0, sizeof *a);
+    a->name = t->fparams[i].name;
+    char base[128];
+    int ptr = 0;
+    parse_type(t->fparams[i].type, base, sizeof base, &ptr, &a->is_const);
+    a->elem = elem_of(base, t->dtype, dtype);
+    const char *given = NULL;
+    for (size_t j = 0; j < ncli; j++) {
+      size_t n = strlen(a->name);
+      if (strncmp(cli_args[j], a->name, n) == 0 && cli_args[j][n] == '=')
+        given = cli_args[j] + n + 1;
+    }
+    if (ptr) {
+      if (a->elem == E_NONE)
+        return at_error(AT_UNSUPPORTED, "parameter %s of kernel %s: buffers of '%s' are not "
+                        "supported (float, double, at_half, at_bfloat16, int, unsigned, "
+                        "int64_t)", a->name, t->kernel, base);
+      if (!given)
+        return at_error(AT_USAGE, "kernel %s's buffer %s needs its element count: --arg "
+                        "%s=EXPR (e.g. %s=%s)", t->kernel, a->name, a->name, a->name,
+                        t->ndims ? t->dims[0] : "1024");
+      int rc = eval_arg(t, dims, a->name, given, &a->count);
+      if (rc)
+        return rc;
+      if (a->count < 1 || a->count > ((int64_t)1 << 32))
+        return at_error(AT_USAGE, "--arg %s=%s gives %" PRId64 " elements (expected 1 to 2^32)",
+                        a->name, given, a->count);
+      a->kind = 'p';
+      a->esize = elem_size(a->elem);
+      if (!a->is_const) {
+        a->out_offset = off;
+        off += (size_t)a->count * a->esize;
+      }
+      continue;
+    }
+    enum elem e = a->elem;
+    a->kind = e == E_F32 ? 'f' : e == E_F64 ? 'd' : e == E_I32 ? 'i' : e == E_U32 ? 'u'
+              : e == E_I64 ? 'l' : 0;
+    if (!a->kind)
+      return at_error(AT_UNSUPPORTED, "parameter %s of kernel %s: scalars of type '%s' are not "
+                      "supported", a->name, t->kernel, base);
+    if (given) {
+      int rc = eval_arg(t, dims, a->name, given, &a->value);
+      if (rc)
+        return rc;
+    } else {
+      int d = -1;
+      for (size_t k = 0; k < t->ndims; k++)
+        if (strcmp(t->dims[k], a->name) == 0)
+          d = (int)k;
+      if (d < 0 || (a->kind != 'i' && a->kind != 'u' && a->kind != 'l'))
+        return at_error(AT_USAGE, "kernel %s's parameter %s needs a value: --arg %s=EXPR",
+                        t->kernel, a->name, a->name);
+      a->value = dims[d];
+    }
+  }
+  c->nargs = t->nfparams;
+  c->out_size = off;
+  return AT_OK;
+}
+
+/* Deterministic contents: small integers over 4 for floats, 0..7 for integers. */
+static uint64_t xorshift(uint64_t *s)
+{
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static uint16_t f16_bits(float f) /* exact for the values used: k/4, |k| <= 4 */
+{
+  if (f == 0)
+    return 0;
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, man = u & 0x7fffff;
+  return (uint16_t)(sign | ((exp - 127 + 15) << 10) | (man >> 13));
+}
+
+static int make_inputs(struct tune_ctx *c)
+{
+  size_t total = 0;
+  for (size_t i = 0; i < c->nargs; i++)
+    if (c->args[i].kind == 'p')
+      total += (size_t)c->args[i].count * c->args[i].esize;
+  c->inputs = malloc(total ? total : 1);
+  if (!c->inputs)
+    return at_error(AT_NOMEM, "out of memory for %zu bytes of buffers", total);
+  c->inputs_size = total;
+  uint64_t seed = 0x9E3779B97F4A7C15ULL;
+  unsigned char *p = c->inputs;
+  for (size_t i = 0; i < c->nargs; i++) {
+    const struct karg *a = &c->args[i];
+    if (a->kind != 'p')
+      continue;
+    for (int64_t k = 0; k < a->count; k++, p += a->esize) {
+      uint64_t r = xorshift(&seed) >> 33;
+      float f = (float)((int)(r % 9) - 4) / 4.0f;
+      switch (a->elem) {
+      case E_F32: memcpy(p, &f, 4); break;
+      case E_F64: { double d = f; memcpy(p, &d, 8); break; }
+      case E_F16: { uint16_t h = f16_bits(f); memcpy(p, &h, 2); break; }
+      case E_BF16: { uint32_t u; memcpy(&u, &f, 4); uint16_t h = (uint16_t)(u >> 16); memcpy(p, &h, 2); break; }
+      case E_I32:
+      case E_U32: { uint32_t v = (uint32_t)(r % 8); memcpy(p, &v, 4); break; }
+      case E_I64: { uint64_t v = r % 8; memcpy(p, &v, 8); break; }
+      default: break;
+      }
+    }
+  }
+  return AT_OK;
+}
+
+/* ---- one variant in a child ------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The child's work: load, run once, copy outputs out, time. Returns a trial status. */
+static int child_run(const struct tune_ctx *c, const struct bld_batch *b, const char *kname,
+                     const struct gen_launch *l, struct child_report *rep, unsigned char *outs)
+{
+  struct meas_ctx *ctx = NULL;
+  meas_module mod = NULL;
+  meas_kernel k = NULL;
+  meas_ptr bufs[MAX_ARGS] = {0};
+  void *argp[MAX_ARGS];
+  char kinds[MAX_ARGS + 1];
+  int64_t ivals[MAX_ARGS];
+  float fvals[MAX_ARGS];
+  double dvals[MAX_ARGS];
+  int rc = c->mb->open(0, &ctx);
+  if (rc)
+    return snprintf(rep->message, sizeof rep->message, "%s", at_last_error()), DB_TRIAL_LAUNCH_ERROR;
+  if ((rc = c->mb->load(ctx, b->code, b->code_size, &mod)) ||
+      (rc = c->mb->kernel(ctx, mod, kname, &k))) {
+    snprintf(rep->message, sizeof rep->message, "%s", at_last_error());
+    return DB_TRIAL_LAUNCH_ERROR;
+  }
+  const unsigned char *in = c->inputs;
+  for (size_t i = 0; i < c->nargs; i++) {
+    const struct karg *a = &c->args[i];
+    kinds[i] = a->kind;
+    if (a->kind == 'p') {
+      size_t bytes = (size_t)a->count * a->esize;
+      if ((rc = c->mb->alloc(ctx, bytes, &bufs[i])) || (rc = c->mb->upload(ctx, bufs[i], in, bytes))) {
+        snprintf(rep->message, sizeof rep->message, "%s", at_last_error());
+        return DB_TRIAL_LAUNCH_ERROR;
+      }
+      in += bytes;
+      argp[i] = &bufs[i];
+    } else if (a->kind == 'f') {
+      fvals[i] = (float)a->value;
+      argp[i] = &fvals[i];
+    } else if (a->kind == 'd') {
+      dvals[i] = (double)a->value;
+      argp[i] = &dvals[i];
+    } else {
+      ivals[i] = a->value;
+      if (a->kind == 'l')
+        argp[i] = &ivals[i];
+      else {
+        int32_t v32 = (int32_t)a->value;
+        memcpy(&ivals[i], &v32, 4); /* little-endian: the int is the first 4 bytes */
+        argp[i] = &ivals[i];
+      }
+    }
+  }
+  kinds[c->nargs] = '\0';
+  struct meas_launch ml = {.kernel = k, .args = argp, .arg_kinds = kinds,
+                           .shared_bytes = (unsigned)l->shared};
+  for (int a = 0; a < 3; a++) {
+    ml.grid[a] = (unsigned)l->grid[a];
+    ml.block[a] = (unsigned)l->threads[a];
+  }
+  if ((rc = c->mb->launch(ctx, &ml)) || (rc = c->mb->sync(ctx))) {
+    snprintf(rep->message, sizeof rep->message, "%s", at_last_error());
+    return rc == AT_DEVICE ? DB_TRIAL_FAULT : DB_TRIAL_LAUNCH_ERROR;
+  }
+  for (size_t i = 0; i < c->nargs; i++) {
+    const struct karg *a = &c->args[i];
+    if (a->kind == 'p' && !a->is_const &&
+        (rc = c->mb->download(ctx, outs + a->out_offset, bufs[i], (size_t)a->count * a->esize))) {
+      snprintf(rep->message, sizeof rep->message, "%s", at_last_error());
+      return DB_TRIAL_FAULT;
+    }
+  }
+  double us[64];
+  int reps = c->reps < 64 ? c->reps : 64;
+  if ((rc = c->mb->time(ctx, &ml, reps, NULL, NULL, us))) {
+    snprintf(rep->message, sizeof rep->message, "%s", at_last_error());
+    return DB_TRIAL_FAULT;
+  }
+  qsort(us, (size_t)reps, sizeof *us, cmp_double);
+  rep->median_us = reps % 2 ? us[reps / 2] : 0.5 * (us[reps / 2 - 1] + us[reps / 2]);
+  rep->min_us = us[0];
+  rep->max_us = us[reps - 1];
+  rep->reps = reps;
+  /* The process exits next: the device and its memory go with it. */
+  return DB_TRIAL_OK;
+}
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Run one variant isolated. OUT: *rep, outputs in outs (shared). */
+static void run_isolated(const struct tune_ctx *c, const struct bld_batch *b, const char *kname,
+                         const struct gen_launch *l, struct child_report *rep,
+                         unsigned char *outs)
+{
+  memset(rep, 0, sizeof *rep);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    rep->status = DB_TRIAL_LAUNCH_ERROR;
+    snprintf(rep->message, sizeof rep->message, "fork: %s", strerror(errno));
+    return;
+  }
+  if (pid == 0) {
+    rep->status = child_run(c, b, kname, l, rep, outs);
+    _exit(0);
+  }
+  double deadline = now_s() + c->timeout_s;
+  int st = 0;
+  for (;;) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    if (w == pid)
+      break;
+    if (w < 0 && errno != EINTR) {
+      rep->status = DB_TRIAL_LAUNCH_ERROR;
+      snprintf(rep->message, sizeof rep->message, "waitpid: %s", strerror(errno));
+      return;
+    }
+    if (now_s() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &st, 0);
+      rep->status = DB_TRIAL_TIMEOUT;
+      snprintf(rep->message, sizeof rep->message, "still running after %.0f s (--timeout): "
+               "killed", c->timeout_s);
+      return;
+    }
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+  }
+  if (WIFSIGNALED(st)) {
+    rep->status = DB_TRIAL_FAULT;
+    snprintf(rep->message, sizeof rep->message, "the variant's process died of signal %d (%s)",
+             WTERMSIG(st), strsignal(WTERMSIG(st)));
+  } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    rep->status = DB_TRIAL_FAULT;
+    snprintf(rep->message, sizeof rep->message, "the variant's process exited with %d",
+             WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  }
+}
+
+/* ---- checking -------------------------------------------------------------------------- */
+
+static double load_elem(const unsigned char *p, enum elem e)
+{
+  switch (e) {
+  case E_F32: { float f; memcpy(&f, p, 4); return f; }
+  case E_F64: { double d; memcpy(&d, p, 8); return d; }
+  case E_BF16: { uint16_t h; memcpy(&h, p, 2); uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+  case E_F16: {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
+    double v = exp == 0 ? ldexp(man, -24) : exp == 31 ? (man ? NAN : INFINITY)
+                                                        : ldexp(man + 1024, exp - 25);
+    return sign ? -v : v;
+  }
+  case E_I32: { int32_t v; memcpy(&v, p, 4); return v; }
+  case E_U32: { uint32_t v; memcpy(&v, p, 4); return v; }
+  case E_I64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
+  default: return 0;
+  }
+}
+
+/* 1 when outs match ref; else 0 and msg says where. */
+static int outputs_match(const struct tune_ctx *c, const unsigned char *outs,
+                         const unsigned char *ref, char *msg, size_t len)
+{
+  for (size_t i = 0; i < c->nargs; i++) {
+    const struct karg *a = &c->args[i];
+    if (a->kind != 'p' || a->is_const)
+      continue;
+    int is_int = a->elem == E_I32 || a->elem == E_U32 || a->elem == E_I64;
+    for (int64_t k = 0; k < a->count; k++) {
+      size_t o = a->out_offset + (size_t)k * a->esize;
+      double x = load_elem(outs + o, a->elem), r = load_elem(ref + o, a->elem);
+      int ok = is_int ? x == r
+                      : (isnan(r) ? isnan(x) : fabs(x - r) <= c->atol + c->rtol * fabs(r));
+      if (!ok) {
+        snprintf(msg, len, "%s[%" PRId64 "] is %.9g, the reference config gives %.9g", a->name,
+                 k, x, r);
+        return 0;
+      }
+    }
+  }
+  return 1;
+}
+
+/* ---- the command ------------------------------------------------------------------------- */
+
+struct outcome {
+  int status;
+  double median_us, min_us, max_us;
+  int reps;
+  char message[256];
+};
+
+int cmd_tune(int argc, char **argv)
+{
+  const char *device = NULL, *dbpath = NULL, *dtype = NULL, *reference = NULL;
+  int64_t budget = 0, reps = 0, jobs = 0, timeout = 60;
+  const char *rtol_s = NULL, *atol_s = NULL;
+  bool json = false;
+  char *dim_args[MAX_CLI], *arg_args[MAX_CLI];
+  size_t ndim_args = 0, narg_args = 0;
+  /* --dim and --arg repeat: collect them before the table parser sees the rest. */
+  char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  int nrest = 0;
+  if (!rest)
+    return CLI_FAILED;
+  for (int i = 0; i < argc; i++) {
+    int is_dim = strcmp(argv[i], "--dim") == 0, is_arg = strcmp(argv[i], "--arg") == 0;
+    const char *val = NULL;
+    if ((is_dim || is_arg) && i + 1 < argc)
+      val = argv[++i];
+    else if (strncmp(argv[i], "--dim=", 6) == 0)
+      is_dim = 1, val = argv[i] + 6;
+    else if (strncmp(argv[i], "--arg=", 6) == 0)
+      is_arg = 1, val = argv[i] + 6;
+    if (is_dim || is_arg) {
+      if (!val || (is_dim ? ndim_args : narg_args) >= MAX_CLI) {
+        cli_error("--%s needs NAME=VALUE (at most %d of them)", is_dim ? "dim" : "arg", MAX_CLI);
+        free(rest);
+        return CLI_USAGE;
+      }
+      if (is_dim)
+        dim_args[ndim_args++] = (char *)val;
+      else
+        arg_args[narg_args++] = (char *)val;
+      continue;
+    }
+    rest[nrest++] = argv[i];
+  }
+  const struct cli_opt opts[] = {
+      {"device", CLI_STR, &device, "D", "host, or a GPU profile present here (h100, ...)"},
+      {"dim", CLI_STR, NULL, "NAME=V", "a problem dim of the template (repeat for each)"},
+      {"arg", CLI_STR, NULL, "NAME=EXPR", "buffer length or scalar value of a kernel parameter"},
+      {"dtype", CLI_STR, &dtype, "T", "f16, bf16 or f32 for a template with a dtype pragma"},
+      {"reference", CLI_STR, &reference, "CONFIG", "the trusted config (default: the middle one)"},
+      {"budget", CLI_INT, &budget, "N", "variants run (host default 24, GPU all; -1 all)"},
+      {"reps", CLI_INT, &reps, "N", "timed launches per variant (host 3, GPU 20)"},
+      {"rtol", CLI_STR, &rtol_s, "X", "relative tolerance of float outputs (1e-5; f16/bf16 1e-2)"},
+      {"atol", CLI_STR, &atol_s, "X", "absolute tolerance of float outputs (1e-6)"},
+      {"timeout", CLI_INT, &timeout, "SEC", "seconds one variant may take (60)"},
+      {"db", CLI_STR, &dbpath, "FILE", "tuning database (default: see README)"},
+      {"jobs", CLI_INT, &jobs, "N", "compile threads and emulator workers (the CPUs)"},
+      {"json", CLI_FLAG, &json, NULL, "print one JSON object"},
+      {NULL, 0, NULL, NULL, NULL},
+  };
+  /* the parser fills NULL dests for nothing: dim/arg were taken out above */
+  char **pos = calloc((size_t)argc + 1, sizeof *pos);
+  int npos = 0, code = CLI_USAGE, rc;
+  struct tmpl *t = NULL;
+  struct gen_space *space = NULL;
+  int64_t *configs = NULL, *picked = NULL;
+  size_t nconfigs = 0;
+  struct bld_result br = {0};
+  struct db *db = NULL;
+  struct tune_ctx c;
+  memset(&c, 0, sizeof c);
+  void *shm = MAP_FAILED;
+  size_t shm_size = 0;
+  unsigned char *ref_out = NULL;
+  struct outcome *outc = NULL;
+  if (!pos) {
+    free(rest);
+    return CLI_FAILED;
+  }
+  rc = cli_parse(nrest, rest, opts, usage, description, pos, &npos);
+  if (rc != CLI_OK) {
+    code = rc < 0 ? CLI_OK : rc;
+    goto done;
+  }
+  if (npos != 1) {
+    cli_error("tune needs one template file; try 'autotune tune --help'");
+    goto done;
+  }
+  if (!device) {
+    cli_error("tune needs --device (host, or a GPU profile such as h100)");
+    goto done;
+  }
+  c.dev = dev_find(device);
+  if (!c.dev) {
+    code = cli_fail(AT_USAGE);
+    goto done;
+  }
+  c.mb = c.dev->vendor == DEV_HOST ? &meas_host : c.dev->vendor == DEV_NVIDIA ? &meas_cuda : NULL;
+  if (!c.mb) {
+    cli_error("tune: no measurement backend for %s here yet (host and NVIDIA GPUs are "
+              "measured; AMD GPUs are not)", c.dev->name);
+    code = CLI_FAILED;
+    goto done;
+  }
+  c.rtol = rtol_s ? strtod(rtol_s, NULL) : -1;
+  c.atol = atol_s ? strtod(atol_s, NULL) : 1e-6;
+  if ((rtol_s && !(c.rtol >= 0)) || !(c.atol >= 0)) {
+    cli_error("bad --rtol/--atol (expected a number of at least 0)");
+    goto done;
+  }
+  if (timeout < 1) {
+    cli_error("bad --timeout %" PRId64 " (expected seconds, at least 1)", timeout);
+    goto done;
+  }
+  /* The template. */
+  char common[PATH_MAX];
+  template_common_dir(pos[0], common);
+  const char *incs[] = {common, NULL};
+  if ((rc = tmpl_load(pos[0], incs, &t)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  if (t->dtype) {
+    dtype = dtype ? dtype : "f32";
+    if (strcmp(dtype, "f32") && strcmp(dtype, "f16") && strcmp(dtype, "bf16")) {
+      cli_error("bad --dtype '%.20s' (expected f16, bf16 or f32)", dtype);
+      goto done;
+    }
+  } else if (dtype) {
+    cli_error("template %s has no dtype pragma: --dtype does not apply", t->kernel);
+    goto done;
+  }
+  int64_t dims[TMPL_MAX_DIMS];
+  for (size_t i = 0; i < t->ndims; i++) {
+    const char *v = NULL;
+    size_t n = strlen(t->dims[i]);
+    for (size_t j = 0; j < ndim_args; j++)
+      if (strncmp(dim_args[j], t->dims[i], n) == 0 && dim_args[j][n] == '=')
+        v = dim_args[j] + n + 1;
+    char *end = NULL;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || *end || x < 1) {
+      cli_error("template %s needs --dim %s=V (an integer of at least 1)%s%s", t->kernel,
+                t->dims[i], v ? ", not " : "", v ? v : "");
+      goto done;
+    }
+    dims[i] = x;
+  }
+  for (size_t j = 0; j < ndim_args; j++) {
+    int found = 0;
+    for (size_t i = 0; i < t->ndims; i++) {
+      size_t n = strlen(t->dims[i]);
+      found |= strncmp(dim_args[j], t->dims[i], n) == 0 && dim_args[j][n] == '=';
+    }
+    if (!found) {
+      cli_error("bad --dim '%.60s': template %s's problem dims are those of its problem "
+                "pragma", dim_args[j], t->kernel);
+      goto done;
+    }
+  }
+  if ((rc = build_args(&c, t, dims, dtype, arg_args, narg_args)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  /* The element type the problem is recorded under: the dtype, else the first buffer's. */
+  const char *rec_dtype = dtype;
+  for (size_t i = 0; !rec_dtype && i < c.nargs; i++)
+    if (c.args[i].kind == 'p') {
+      static const char *const names[] = {"none", "f32", "f64", "f16", "bf16", "i32", "u32", "i64"};
+      rec_dtype = names[c.args[i].elem];
+    }
+  if (!rec_dtype)
+    rec_dtype = "none";
+  if (rtol_s == NULL) {
+    int lowp = strcmp(rec_dtype, "f16") == 0 || strcmp(rec_dtype, "bf16") == 0;
+    c.rtol = lowp ? 1e-2 : 1e-5;
+  }
+  c.reps = reps > 0 ? (int)reps : c.dev->vendor == DEV_HOST ? 3 : 20;
+  c.timeout_s = (double)timeout;
+  /* The space and the sample. */
+  if ((rc = tmpl_space(t, c.dev, dims, &space)) != AT_OK ||
+      (rc = gen_space_collect(space, &configs, &nconfigs, NULL)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  if (nconfigs == 0) {
+    cli_error("template %s has no valid config on %s for this problem", t->kernel, c.dev->name);
+    code = CLI_FAILED;
+    goto done;
+  }
+  size_t np = gen_space_param_count(space);
+  size_t ref_index = nconfigs / 2;
+  if (reference) {
+    char *want = NULL;
+    if (db_config_canonical(reference, &want) != AT_OK) {
+      cli_error("bad --reference '%.100s' (expected KEY=VALUE,...)", reference);
+      goto done;
+    }
+    ref_index = nconfigs;
+    for (size_t i = 0; i < nconfigs && ref_index == nconfigs; i++) {
+      char *text = NULL;
+      if (gen_space_config_text(space, configs + i * np, &text) == AT_OK && strcmp(text, want) == 0)
+        ref_index = i;
+      free(text);
+    }
+    free(want);
+    if (ref_index == nconfigs) {
+      cli_error("--reference '%.100s' is not a valid config of %s here (give every param and "
+                "derived value, as `autotune generate --out` names them)", reference, t->kernel);
+      goto done;
+    }
+  }
+  int64_t want_n = budget < 0 ? (int64_t)nconfigs : budget > 0 ? budget
+                   : c.dev->vendor == DEV_HOST ? 24 : (int64_t)nconfigs;
+  size_t n = want_n >= (int64_t)nconfigs ? nconfigs : (size_t)want_n;
+  if (n < 1)
+    n = 1;
+  /* index 0: the reference; then n evenly spread picks other than it */
+  picked = malloc((n + 1) * np * sizeof *picked);
+  if (!picked) {
+    code = cli_fail(at_error(AT_NOMEM, "out of memory"));
+    goto done;
+  }
+  size_t npicked = 0;
+  memcpy(picked, configs + ref_index * np, np * sizeof *picked);
+  npicked = 1;
+  for (size_t i = 0; i < n && npicked < n + 1; i++) {
+    size_t idx = (size_t)(((double)i + 0.5) * (double)nconfigs / (double)n);
+    if (idx >= nconfigs)
+      idx = nconfigs - 1;
+    if (idx == ref_index)
+      continue;
+    memcpy(picked + npicked * np, configs + idx * np, np * sizeof *picked);
+    npicked++;
+  }
+  /* Compile. */
+  struct bld_options bo = {.jobs = (int)jobs, .include_dirs = incs};
+  if ((rc = bld_run(t, space, c.dev, dims, dtype, picked, npicked, &bo, &br)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  if (jobs > 0)
+    meas_host_set_jobs((int)jobs);
+  if ((rc = make_inputs(&c)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  /* Shared memory: one report and one copy of the outputs. */
+  shm_size = sizeof(struct child_report) + c.out_size + 64;
+  shm = mmap(NULL, shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ref_out = malloc(c.out_size ? c.out_size : 1);
+  outc = calloc(npicked, sizeof *outc);
+  if (shm == MAP_FAILED || !ref_out || !outc) {
+    code = cli_fail(at_error(AT_NOMEM, "out of memory for the outputs"));
+    goto done;
+  }
+  struct child_report *rep = shm;
+  unsigned char *outs = (unsigned char *)shm + ((sizeof *rep + 63) / 64) * 64;
+  /* The database and the run. */
+  if (!dbpath && !(dbpath = cli_default_db(true)))
+    goto done;
+  if ((rc = db_open(dbpath, DB_CREATE, &db)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  char run_uuid[DB_UUID_LEN + 1], started[32], host[256] = "unknown", args_text[2048];
+  db_uuid(run_uuid);
+  db_now(started);
+  gethostname(host, sizeof host - 1);
+  size_t at = (size_t)snprintf(args_text, sizeof args_text, "tune %s --device %s", t->kernel,
+                               c.dev->name);
+  for (size_t j = 0; j < ndim_args && at < sizeof args_text; j++)
+    at += (size_t)snprintf(args_text + at, sizeof args_text - at, " --dim %s", dim_args[j]);
+  for (size_t j = 0; j < narg_args && at < sizeof args_text; j++)
+    at += (size_t)snprintf(args_text + at, sizeof args_text - at, " --arg %s", arg_args[j]);
+  struct db_run run = {.host = host, .started_at = started, .toolchain = br.toolchain,
+                       .autotune_version = at_version(), .strategy = "sample", .args = args_text};
+  memcpy(run.uuid, run_uuid, sizeof run.uuid);
+  if ((rc = db_put_run(db, &run, NULL)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  const char *dim_names[TMPL_MAX_DIMS];
+  for (size_t i = 0; i < t->ndims; i++)
+    dim_names[i] = t->dims[i];
+  bool tty = cli_stdout_is_tty() && !json;
+  double t0 = now_s(), best = INFINITY;
+  size_t best_i = 0, nok = 0, nmeasured = 0;
+  for (size_t i = 0; i < npicked; i++) {
+    const struct bld_variant *v = &br.variants[i];
+    struct outcome *o = &outc[i];
+    o->status = v->verdict == BLD_COMPILE_ERROR ? DB_TRIAL_COMPILE_ERROR
+                : v->verdict == BLD_PRUNED      ? DB_TRIAL_PRUNED
+                                                : DB_TRIAL_OK;
+    snprintf(o->message, sizeof o->message, "%s", v->reason);
+    if (o->status == DB_TRIAL_OK && i > 0 && outc[0].status != DB_TRIAL_OK) {
+      o->status = DB_TRIAL_VERIFY_FAILED;
+      snprintf(o->message, sizeof o->message, "not checked: the reference config failed");
+    }
+    if (o->status == DB_TRIAL_OK) {
+      run_isolated(&c, &br.batches[v->batch], v->name, &v->launch, rep, outs);
+      nmeasured++;
+      o->status = rep->status;
+      snprintf(o->message, sizeof o->message, "%s", rep->message);
+      if (o->status == DB_TRIAL_OK) {
+        if (i == 0)
+          memcpy(ref_out, outs, c.out_size);
+        else if (!outputs_match(&c, outs, ref_out, o->message, sizeof o->message))
+          o->status = DB_TRIAL_VERIFY_FAILED;
+      }
+      if (o->status == DB_TRIAL_OK) {
+        o->median_us = rep->median_us, o->min_us = rep->min_us, o->max_us = rep->max_us;
+        o->reps = rep->reps;
+        nok++;
+        if (o->median_us < best)
+          best = o->median_us, best_i = i;
+      }
+    }
+    struct db_trial tr;
+    db_trial_init(&tr);
+    db_uuid(tr.uuid);
+    memcpy(tr.run_uuid, run_uuid, sizeof tr.run_uuid);
+    tr.device = c.dev->name;
+    tr.arch = c.dev->arch;
+    tr.vendor = dev_vendor_name(c.dev->vendor);
+    tr.kernel = t->kernel;
+    tr.kernel_hash = t->hash;
+    tr.problem.op = t->kernel;
+    tr.problem.dtype = rec_dtype;
+    tr.problem.layout = "";
+    tr.problem.ndims = (int)t->ndims;
+    for (size_t d = 0; d < t->ndims; d++) {
+      tr.problem.dim_names[d] = dim_names[d];
+      tr.problem.dims[d] = dims[d];
+    }
+    tr.config = v->config_text;
+    tr.status = (enum db_trial_status)o->status;
+    if (o->status == DB_TRIAL_OK) {
+      tr.time_median_us = o->median_us;
+      tr.time_min_us = o->min_us;
+      tr.time_max_us = o->max_us;
+      tr.time_spread = o->median_us > 0 ? (o->max_us - o->min_us) / o->median_us : 0;
+      tr.repetitions = o->reps;
+      double bytes = 0;
+      for (size_t a = 0; a < c.nargs; a++)
+        if (c.args[a].kind == 'p')
+          bytes += (double)c.args[a].count * (double)c.args[a].esize * (c.args[a].is_const ? 1 : 2);
+      tr.gbps = bytes / (o->median_us * 1e-6) / 1e9;
+    }
+    tr.registers = v->res.registers;
+    tr.shared_bytes = v->res.shared_bytes >= 0 ? v->res.shared_bytes + v->launch.shared : -1;
+    tr.occupancy = v->verdict == BLD_COMPILE_ERROR || c.dev->vendor == DEV_HOST ? NAN
+                                                                                : v->occ.occupancy;
+    tr.message = o->message[0] ? o->message : NULL;
+    if ((rc = db_put_trial(db, &tr, NULL)) != AT_OK) {
+      code = cli_fail(rc);
+      goto done;
+    }
+    if (tty) {
+      double el = now_s() - t0, eta = (double)(npicked - i - 1) * el / (double)(i + 1);
+      printf("\r%s: %zu/%zu variants, %zu ok, best %.4g us, ETA %.0f s   ", t->kernel, i + 1,
+             npicked, nok, isinf(best) ? 0.0 : best, eta);
+      fflush(stdout);
+    }
+  }
+  if (tty)
+    printf("\n");
+  if ((rc = db_end_run(db, run_uuid)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  size_t counts[DB_TRIAL_STATUS_COUNT] = {0};
+  for (size_t i = 0; i < npicked; i++)
+    counts[outc[i].status]++;
+  const char *ref_text = br.variants[0].config_text;
+  if (json) {
+    printf("{\"kernel\":");
+    json_write_str(stdout, t->kernel);
+    printf(",\"device\":\"%s\",\"dtype\":\"%s\",\"valid\":%zu,\"variants\":%zu,\"counts\":{",
+           c.dev->name, rec_dtype, nconfigs, npicked);
+    for (int s = 0; s < DB_TRIAL_STATUS_COUNT; s++)
+      printf("%s\"%s\":%zu", s ? "," : "", db_trial_status_name((enum db_trial_status)s), counts[s]);
+    printf("},\"reference\":");
+    json_write_str(stdout, ref_text);
+    if (nok) {
+      printf(",\"best\":{\"config\":");
+      json_write_str(stdout, br.variants[best_i].config_text);
+      printf(",\"time_median_us\":%.17g,\"vs_reference\":%.17g}", outc[best_i].median_us,
+             outc[0].status == DB_TRIAL_OK ? outc[0].median_us / outc[best_i].median_us : 0.0);
+    }
+    printf(",\"run\":\"%s\"}\n", run_uuid);
+  } else {
+    printf("%s on %s (%s): %zu valid configs, %zu compiled and %zu run:", t->kernel, c.dev->name,
+           c.dev->vendor == DEV_HOST ? "host CPU, emulated" : c.dev->arch, nconfigs, npicked,
+           nmeasured);
+    for (int s = 0; s < DB_TRIAL_STATUS_COUNT; s++)
+      if (counts[s])
+        printf(" %zu %s", counts[s], db_trial_status_name((enum db_trial_status)s));
+    printf("\n  reference %s", ref_text);
+    if (outc[0].status == DB_TRIAL_OK)
+      printf(": %.4g us\n", outc[0].median_us);
+    else
+      printf(": %s (%s)\n", db_trial_status_name((enum db_trial_status)outc[0].status),
+             outc[0].message);
+    if (nok)
+      printf("  best      %s: %.4g us, %.2fx the reference\n", br.variants[best_i].config_text,
+             outc[best_i].median_us,
+             outc[0].status == DB_TRIAL_OK ? outc[0].median_us / outc[best_i].median_us : 0.0);
+    printf("run %s in %s: %zu trials recorded\n", run_uuid, dbpath, npicked);
+  }
+  code = outc[0].status == DB_TRIAL_OK ? CLI_OK : CLI_FAILED;
+done:
+  if (shm != MAP_FAILED)
+    munmap(shm, shm_size);
+  free(outc);
+  free(ref_out);
+  free(c.inputs);
+  db_close(db);
+  bld_result_release(&br);
+  free(picked);
+  free(configs);
+  gen_space_free(space);
+  tmpl_free(t);
+  free(pos);
+  free(rest);
+  return code;
+}
