@@ -513,8 +513,8 @@ static int emit_params(struct sbuf *b, const struct hdr_spec *s)
             "#include <math.h>\n\n"
             "#ifndef AT_TUNED_%s_PARAMS_T_\n"
             "#define AT_TUNED_%s_PARAMS_T_\n"
-            "// A winner: its template, config and tuned shape, and each parameter (-1 where\n"
-            "// its template has no such parameter).\n"
+            "/* A winner: its template, config and tuned shape, and each parameter (-1 where\n"
+            " * its template has no such parameter). */\n"
             "typedef struct at_tuned_%s_params {\n"
             "  const char *kernel;\n"
             "  const char *config;\n"
@@ -527,8 +527,8 @@ static int emit_params(struct sbuf *b, const struct hdr_spec *s)
     sb_printf(b, "  long long %s;\n", names[i]);
   sb_printf(b,
             "} at_tuned_%s_params;\n"
-            "// The nearest tuned entry (autotune query's distance, ties to the faster one, then\n"
-            "// the earlier one).\n"
+            "/* The nearest tuned entry (autotune query's distance, ties to the faster one,\n"
+            " * then the earlier one). */\n"
             "static inline int at_tuned_%s_nearest_(const at_tuned_%s_params *t, int n,\n"
             "                                       const long long *asked)\n"
             "{\n"
@@ -649,7 +649,7 @@ int hdr_emit(const struct hdr_spec *s, char **out)
     sb_printf(&b, " * Plain C; no GPU header. docs/headers.md has the rest.\n */\n");
   sb_printf(&b, "#ifndef %s\n#define %s\n", guard, guard);
   int rc = s->mode == HDR_KERNELS ? emit_kernels(&b, s) : emit_params(&b, s);
-  sb_printf(&b, "\n#endif // %s\n", guard);
+  sb_printf(&b, s->mode == HDR_PARAMS ? "\n#endif /* %s */\n" : "\n#endif // %s\n", guard);
   if (!rc && b.oom)
     rc = at_error(AT_NOMEM, "out of memory writing the header");
   if (rc) {

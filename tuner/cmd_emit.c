@@ -52,7 +52,7 @@ static const char description[] =
 
 /* A row of db_each_best, copied. */
 struct row {
-  char *dtype, *layout, *kernel, *hash, *config, *created;
+  char *dtype, *layout, *kernel, *hash, *config, *created, *dim_names;
   int64_t dims[AT_MAX_DIMS];
   double time_us;
 };
@@ -98,10 +98,12 @@ static int take_row(void *ctx, const struct db_best *b)
   r->hash = strdup(b->kernel_hash ? b->kernel_hash : "");
   r->config = strdup(b->config);
   r->created = strdup(b->created_at ? b->created_at : "");
+  r->dim_names = strdup(b->dim_names ? b->dim_names : "");
   memcpy(r->dims, b->dims, sizeof r->dims);
   r->time_us = b->time_median_us;
   rs->n++;
-  if (!r->dtype || !r->layout || !r->kernel || !r->hash || !r->config || !r->created)
+  if (!r->dtype || !r->layout || !r->kernel || !r->hash || !r->config || !r->created ||
+      !r->dim_names)
     return at_error(AT_NOMEM, "out of memory reading winners");
   return AT_OK;
 }
@@ -111,7 +113,7 @@ static void rows_free(struct rows *rs)
   for (size_t i = 0; i < rs->n; i++) {
     struct row *r = &rs->r[i];
     free(r->dtype), free(r->layout), free(r->kernel), free(r->hash), free(r->config);
-    free(r->created);
+    free(r->created), free(r->dim_names);
   }
   free(rs->r);
 }
@@ -137,7 +139,48 @@ struct tpl {
   char *kernel;
   char include[PATH_MAX];
   struct tmpl *t;
+  int bare; /* params mode: only the kernel name and the config's keys (bare_tmpl) */
 };
+
+/* Params mode needs no template file, only each config's keys and values: a tmpl that
+ * holds the kernel name and, as params, the keys of `config` ("K=V,..."), in order. So
+ * a params header works for a template that is not installed (a user's own). */
+static int bare_tmpl(const char *kernel, const char *config, struct tmpl **out)
+{
+  struct tmpl *t = calloc(1, sizeof *t);
+  size_t n = 1;
+  for (const char *c = config; *c; c++)
+    n += *c == ',';
+  if (!t || !(t->params = calloc(n, sizeof *t->params)) || !(t->kernel = strdup(kernel))) {
+    if (t)
+      free(t->params), free(t);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  for (const char *p = config; *p;) {
+    size_t len = strcspn(p, "=,");
+    if (p[len] != '=')
+      break;
+    t->params[t->nparams].name = strndup(p, len);
+    t->params[t->nparams].tparam = -1;
+    t->nparams++;
+    p += len + strcspn(p + len, ",");
+    if (*p == ',')
+      p++;
+  }
+  *out = t;
+  return AT_OK;
+}
+
+static void bare_free(struct tmpl *t)
+{
+  if (!t)
+    return;
+  for (size_t i = 0; i < t->nparams; i++)
+    free(t->params[i].name);
+  free(t->params);
+  free(t->kernel);
+  free(t);
+}
 
 static int file_exists(const char *p)
 {
@@ -272,11 +315,13 @@ int cmd_emit_header(int argc, char **argv)
     cli_error("emit-header needs one op (%s); try 'autotune emit-header --help'", op_names());
     goto done;
   }
+  /* gemm, or the op of a template tuned with `autotune tune` (its kernel name): its dims
+   * are those the database recorded. */
   const struct op_desc *op = op_find(pos[0]);
-  if (!op) {
-    code = cli_fail(AT_USAGE);
-    goto done;
-  }
+  struct op_desc custom = {.name = pos[0]};
+  char custom_dims[256];
+  if (!op)
+    op = &custom;
   if (!device) {
     cli_error("emit-header needs --device (a profile such as h100, or host:mi300x for an "
               "emulated run)");
@@ -315,12 +360,17 @@ int cmd_emit_header(int argc, char **argv)
     snprintf(recorded, sizeof recorded, "%s", p->name);
     space_dev = p;
   }
+  if (op == &custom && hmode == HDR_KERNELS) {
+    cli_error("kernels mode writes gemm launchers only: the winners of '%.60s' take --mode "
+              "params", op->name);
+    goto done;
+  }
   if (dtype) {
     if (!(dcopy = strdup(dtype)) || !(rs.dtypes = split_list(dcopy))) {
       code = CLI_FAILED;
       goto done;
     }
-    for (char **d = rs.dtypes; *d; d++)
+    for (char **d = rs.dtypes; *d && op != &custom; d++)
       if ((rc = op_check(op, *d, op->default_layout)) != AT_OK) {
         code = cli_fail(rc);
         goto done;
@@ -331,7 +381,7 @@ int cmd_emit_header(int argc, char **argv)
       code = CLI_FAILED;
       goto done;
     }
-    for (char **l = rs.layouts; *l; l++)
+    for (char **l = rs.layouts; *l && op != &custom; l++)
       if ((rc = op_check(op, op->default_dtype, *l)) != AT_OK) {
         code = cli_fail(rc);
         goto done;
@@ -364,6 +414,24 @@ int cmd_emit_header(int argc, char **argv)
     code = CLI_FAILED;
     goto done;
   }
+  if (op == &custom) {
+    /* The dims of a template's own op, as recorded; one set of names per header. */
+    snprintf(custom_dims, sizeof custom_dims, "%s", rs.r[0].dim_names);
+    for (char *save = NULL, *d = strtok_r(custom_dims, ",", &save); d && custom.ndims < AT_MAX_DIMS;
+         d = strtok_r(NULL, ",", &save))
+      custom.dim_names[custom.ndims++] = d;
+    for (size_t i = 1; i < rs.n; i++)
+      if (strcmp(rs.r[i].dim_names, rs.r[0].dim_names) != 0) {
+        cli_error("the winners of '%.60s' on %s have dims %s and %s: one header takes one set",
+                  op->name, recorded, rs.r[0].dim_names, rs.r[i].dim_names);
+        code = CLI_FAILED;
+        goto done;
+      }
+    if (ngiven) {
+      cli_error("--m/--n/--k are gemm's dims; '%.60s' has %s", op->name, rs.r[0].dim_names);
+      goto done;
+    }
+  }
   /* Templates, variants, families. */
   vars = calloc(rs.n, sizeof *vars);
   values = calloc(rs.n * 64, sizeof *values);
@@ -389,7 +457,10 @@ int cmd_emit_header(int argc, char **argv)
         goto done;
       }
       tpls[ntpls].kernel = r->kernel;
-      if ((rc = load_tpl(op->name, r->kernel, &tpls[ntpls])) != AT_OK) {
+      tpls[ntpls].bare = hmode == HDR_PARAMS;
+      rc = hmode == HDR_PARAMS ? bare_tmpl(r->kernel, r->config, &tpls[ntpls].t)
+                               : load_tpl(op->name, r->kernel, &tpls[ntpls]);
+      if (rc != AT_OK) {
         cli_fail(rc);
         code = CLI_FAILED;
         goto done;
@@ -397,7 +468,7 @@ int cmd_emit_header(int argc, char **argv)
       ntpls++;
     }
     const struct tmpl *t = tpls[ti].t;
-    if (r->hash[0] && strcmp(r->hash, t->hash) != 0) {
+    if (hmode == HDR_KERNELS && r->hash[0] && strcmp(r->hash, t->hash) != 0) {
       cli_error("template %s changed since it was tuned (hash %s in '%s', %s installed): "
                 "re-tune, or emit with the templates that were tuned", t->kernel, r->hash,
                 dbpath, t->hash);
@@ -484,14 +555,18 @@ int cmd_emit_header(int argc, char **argv)
     printf("wrote %s: %s mode, device %s, %zu tuned shape%s, %zu config%s (", outpath, mode,
            recorded, rs.n, rs.n == 1 ? "" : "s", nvars, nvars == 1 ? "" : "s");
     for (size_t f = 0; f < nfams; f++)
-      printf("%s%s %s", f ? ", " : "", fams[f].dtype, fams[f].layout);
+      printf("%s%s%s%s", f ? ", " : "", fams[f].dtype, fams[f].layout[0] ? " " : "",
+             fams[f].layout);
     printf(")\n");
   }
   code = CLI_OK;
 done:
   free(text);
   for (size_t i = 0; i < ntpls; i++)
-    tmpl_free(tpls[i].t);
+    if (tpls[i].bare)
+      bare_free(tpls[i].t);
+    else
+      tmpl_free(tpls[i].t);
   free(vars), free(values), free(fams), free(ents);
   rows_free(&rs);
   free(rs.dtypes), free(rs.layouts), free(rs.kernels), free(dcopy), free(lcopy), free(kcopy);
