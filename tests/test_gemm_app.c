@@ -7,7 +7,8 @@
  * on the kernel and config that `autotune query` names for it, an untuned shape on the
  * nearest tuned one. Tuning a third shape into the database and building again must
  * emit the header again. And autotune_tuned_header() stops the configure with a clear
- * message when a required argument is missing. Every test has the same .timeout (see
+ * message when a required argument is missing. examples/own_kernel: a user template tuned
+ * with `autotune tune` and read through a params header. Every test has the same .timeout (see
  * test_install.c).
  */
 #include <criterion/criterion.h>
@@ -216,6 +217,49 @@ Test(gemm_app, tuned_header_needs_its_arguments, .timeout = TIMEOUT)
   free(lists);
   free(src);
   free(prefix);
+  th_rmtree(dir);
+  free(dir);
+}
+
+/* examples/own_kernel: a user's own template (not a GEMM) tuned with the installed
+ * `autotune tune`, its winners consumed as plain C parameters through a params header
+ * the project's build emits; the choice for a tuned shape is the fastest checked
+ * variant, for another shape the nearest tuned one. */
+Test(gemm_app, own_kernel_params_header, .timeout = TIMEOUT)
+{
+  char *dir = th_tmpdir();
+  char *prefix = inst_install_moved(dir);
+  char *bin = th_path(prefix, "bin/autotune");
+  char *db = th_path(dir, "tuning.db");
+  char *cache = th_path(dir, "cache");
+  char *bdir = th_path(dir, "build-own");
+  char *args = inst_cmake_args();
+  struct th_result r;
+  th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' tune '%s/examples/own_kernel/transpose.h' "
+            "--device host --dim R=300 --dim C=500 --arg out=R*C --arg in=R*C --budget 8 "
+            "--jobs 2 --db '%s' --json", cache, bin, AT_SOURCE_DIR, db);
+  cr_assert_eq(r.code, 0, "tuning transpose: exit %d\n%s%s", r.code, r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "\"verify_failed\":0"), "%s", r.out);
+  char *best = NULL;
+  const char *b = strstr(r.out, "\"best\":{");
+  cr_assert_not_null(b, "%s", r.out);
+  best = json_str(b, "config");
+  th_result_free(&r);
+
+  th_sh(&r, "cmake -S '%s/examples/own_kernel' -B '%s' %s -DCMAKE_PREFIX_PATH='%s' "
+            "-DAUTOTUNE_DB='%s' && cmake --build '%s' && '%s/own_kernel'",
+        AT_SOURCE_DIR, bdir, args, prefix, db, bdir, bdir);
+  cr_log_info("own_kernel:\n%s", r.out);
+  cr_assert_eq(r.code, 0, "own_kernel: exit %d\n%s\n%s", r.code, r.out, r.err);
+  char want[512];
+  snprintf(want, sizeof want, "300 x 500: transpose %s (tuned at 300 x 500)", best);
+  cr_expect_not_null(strstr(r.out, want), "wanted '%s' in:\n%s", want, r.out);
+  snprintf(want, sizeof want, "1024 x 1024: transpose %s (nearest tuned 300 x 500)", best);
+  cr_expect_not_null(strstr(r.out, want), "wanted '%s' in:\n%s", want, r.out);
+  cr_expect_not_null(strstr(r.out, "single-shape build: TILE="), "%s", r.out);
+  cr_expect_not_null(strstr(r.out, "\nok\n"), "%s", r.out);
+  th_result_free(&r);
+  free(best), free(args), free(bdir), free(cache), free(db), free(bin), free(prefix);
   th_rmtree(dir);
   free(dir);
 }

@@ -1,0 +1,137 @@
+/*
+ * test_tune_any.c - `autotune tune`, the tuner for any annotated template: a template
+ * whose variants go wrong on purpose (tests/data/templates/bumpy.h) gets one trial per
+ * variant with the right status and message each (ok, verify_failed naming the element,
+ * fault for a SIGSEGV and for barrier divergence, timeout for a hang) and the run goes
+ * on; a real template (templates/example/scale.h) is tuned, its winner is the fastest
+ * checked variant and comes out of a params header; bad input gets one line and exit 2.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "tests/helpers.h"
+#include "tuner/status.h"
+
+#define BUMPY AT_SOURCE_DIR "/tests/data/templates/bumpy.h"
+#define SCALE AT_SOURCE_DIR "/templates/example/scale.h"
+
+struct seen {
+  char status[5][32];
+  char message[5][256];
+  int n;
+};
+
+static int collect(void *ctx, const struct db_trial *t)
+{
+  struct seen *s = ctx;
+  const char *m = strstr(t->config, "MODE=");
+  cr_assert_not_null(m, "%s", t->config);
+  int mode = m[5] - '0';
+  cr_assert(mode >= 0 && mode < 5);
+  snprintf(s->status[mode], sizeof s->status[mode], "%s", db_trial_status_name(t->status));
+  snprintf(s->message[mode], sizeof s->message[mode], "%s", t->message ? t->message : "");
+  cr_assert_str_eq(t->problem.op, "bumpy");
+  cr_assert_str_eq(t->device, "host");
+  s->n++;
+  return AT_OK;
+}
+
+Test(tune_any, every_outcome_is_a_trial, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "t.db");
+  struct th_result r;
+  th_run(&r, "tune '" BUMPY "' --device host --dim N=1000 --arg y=N --arg x=N "
+             "--reference BLOCK=64,MODE=0 --budget -1 --timeout 2 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"counts\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":1,"
+                          "\"launch_error\":0,\"fault\":2,\"timeout\":1,\"pruned\":0}"),
+            "%s", r.out);
+  th_result_free(&r);
+  struct db *h = NULL;
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  struct seen s = {0};
+  cr_assert_eq(db_each_trial(h, collect, &s), AT_OK);
+  db_close(h);
+  cr_assert_eq(s.n, 5);
+  cr_assert_str_eq(s.status[0], "ok");
+  cr_assert_str_eq(s.status[1], "verify_failed");
+  cr_assert_str_eq(s.message[1], "y[999] is 1.75, the reference config gives 0.75");
+  cr_assert_str_eq(s.status[2], "fault");
+  cr_assert(strstr(s.message[2], "signal 11"), "%s", s.message[2]);
+  cr_assert_str_eq(s.status[3], "timeout");
+  cr_assert_str_eq(s.status[4], "fault");
+  cr_assert(strstr(s.message[4], "barrier"), "%s", s.message[4]);
+  free(db);
+  th_rmtree(dir);
+}
+
+Test(tune_any, winner_comes_out_of_a_params_header, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "t.db");
+  char *hdr = th_path(dir, "tuned_scale.h");
+  struct th_result r;
+  th_run(&r, "tune '" SCALE "' --device host --dim N=20000 --arg y=N --arg x=N --arg alpha=2 "
+             "--arg beta=-1 --budget 6 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"verify_failed\":0"), "%s", r.out);
+  char best[256];
+  const char *b = strstr(r.out, "\"best\":{\"config\":\"");
+  cr_assert_not_null(b, "%s", r.out);
+  cr_assert_eq(sscanf(b, "\"best\":{\"config\":\"%255[^\"]\"", best), 1);
+  th_result_free(&r);
+  th_run(&r, "emit-header scale --device host --db '%s' --mode params --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  const char *src = "#include <stdio.h>\n#include \"tuned_scale.h\"\n"
+                    "int main(void) {\n"
+                    "  at_tuned_scale_params p = at_tuned_scale_f32_select(30000);\n"
+                    "  printf(\"%s %d %lld\\n\", p.config, p.exact, p.dims[0]);\n"
+                    "  return AT_TUNED_SCALE_F32_BLOCK != p.BLOCK;\n}\n";
+  char *c = th_path(dir, "main.c"), *exe = th_path(dir, "main");
+  cr_assert_eq(th_write(c, src, strlen(src)), 0);
+  th_sh(&r, "cc -std=c99 -Wall -Werror -pedantic '%s' -I'%s' -o '%s' -lm && '%s'", c, dir, exe, exe);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  char want[300];
+  snprintf(want, sizeof want, "%s 0 20000\n", best);
+  cr_assert_str_eq(r.out, want);
+  th_result_free(&r);
+  free(c), free(exe), free(hdr), free(db);
+  th_rmtree(dir);
+}
+
+static void expect(int code, const char *needle, const char *args, const char *db)
+{
+  struct th_result r;
+  th_run(&r, "tune %s --db '%s'", args, db);
+  cr_assert_eq(r.code, code, "exit %d (wanted %d) for %s: %s", r.code, code, args, r.err);
+  cr_assert_not_null(strstr(r.err, needle), "stderr lacks '%s': %s", needle, r.err);
+  cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+  th_result_free(&r);
+}
+
+Test(tune_any, bad_input, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "t.db");
+  expect(2, "needs --dim N=V", "'" SCALE "' --device host --arg y=N --arg x=N", db);
+  expect(2, "bad --dim 'M=5'", "'" SCALE "' --device host --dim N=5 --dim M=5", db);
+  expect(2, "buffer y needs its element count",
+         "'" SCALE "' --device host --dim N=64 --arg x=N --arg alpha=1 --arg beta=1", db);
+  expect(2, "parameter alpha needs a value", "'" SCALE "' --device host --dim N=64 --arg y=N "
+         "--arg x=N", db);
+  expect(2, "bad --arg 'z=3'", "'" SCALE "' --device host --dim N=64 --arg z=3", db);
+  expect(2, "bad --arg y=N*", "'" SCALE "' --device host --dim N=64 --arg y=N* --arg x=N "
+         "--arg alpha=1 --arg beta=1", db);
+  expect(2, "not a valid config", "'" SCALE "' --device host --dim N=64 --arg y=N --arg x=N "
+         "--arg alpha=1 --arg beta=1 --reference BLOCK=3", db);
+  expect(2, "nowhere", "'" SCALE "' --device nowhere --dim N=64", db);
+  expect(2, "No such file", "'/no/such/file.h' --device host --dim N=64", db);
+  expect(1, "AMD GPUs are not", "'" SCALE "' --device mi300x --dim N=64", db);
+  free(db);
+  th_rmtree(dir);
+}
