@@ -206,6 +206,11 @@ struct db_best {
 };
 typedef int (*db_best_fn)(void *ctx, const struct db_best *b);
 int db_each_winner(struct db *db, const char *device, const char *op, db_best_fn fn, void *ctx);
+/* The dim names ("R,C") and dtype of the first problem recorded for `op`: how a query
+ * for an op that only the database knows (one tuned with `autotune tune`) is spelled.
+ * AT_NOT_FOUND (naming the op) when the database has none. */
+int db_op_names(struct db *db, const char *op, char *dim_names, size_t dim_len, char *dtype,
+                size_t dtype_len);
 
 /* Export every run and trial as JSON lines; import them back (round-trip exact).
  * Import is atomic: a bad line (reported with its line number) adds nothing. */

@@ -4,6 +4,7 @@
  * median time, then the lower trial id), and problems in query.c's tie order (problem
  * id), so the first winner of each problem is what `autotune query` picks.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "db/internal.h"
@@ -53,6 +54,32 @@ int db_each_winner(struct db *db, const char *device, const char *op, db_best_fn
   }
   if (status == AT_OK && rc != SQLITE_DONE)
     status = db_sql_error(db, rc, "reading winners");
+  sqlite3_finalize(st);
+  return status;
+}
+
+int db_op_names(struct db *db, const char *op, char *dim_names, size_t dim_len, char *dtype,
+                size_t dtype_len)
+{
+  if (!db || !op || !dim_names || !dtype)
+    return at_error(AT_USAGE, "db_op_names: NULL argument");
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db->h, "SELECT dim_names, dtype FROM problems WHERE op = ?1 "
+                              "ORDER BY id LIMIT 1", -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return db_sql_error(db, rc, "preparing the op lookup");
+  sqlite3_bind_text(st, 1, op, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  int status = AT_OK;
+  if (rc == SQLITE_ROW) {
+    snprintf(dim_names, dim_len, "%s", (const char *)sqlite3_column_text(st, 0));
+    snprintf(dtype, dtype_len, "%s", (const char *)sqlite3_column_text(st, 1));
+  } else if (rc == SQLITE_DONE) {
+    status = at_error(AT_NOT_FOUND, "unknown op '%.60s': expected gemm, or the kernel name "
+                      "of a template tuned with autotune tune into '%.200s'", op, db->path);
+  } else {
+    status = db_sql_error(db, rc, "looking up an op");
+  }
   sqlite3_finalize(st);
   return status;
 }

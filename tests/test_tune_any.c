@@ -96,9 +96,21 @@ Test(tune_any, winner_comes_out_of_a_params_header, .timeout = 300)
   cr_assert_eq(th_write(c, src, strlen(src)), 0);
   th_sh(&r, "cc -std=c99 -Wall -Werror -pedantic '%s' -I'%s' -o '%s' -lm && '%s'", c, dir, exe, exe);
   cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
-  char want[300];
+  char want[600];
   snprintf(want, sizeof want, "%s 0 20000\n", best);
   cr_assert_str_eq(r.out, want);
+  th_result_free(&r);
+  /* autotune query knows the op from the database: the same answer */
+  th_run(&r, "query scale --device host --dim N=30000 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  snprintf(want, sizeof want, "\"match\":\"nearest\",\"device\":\"host\",\"op\":\"scale\","
+           "\"dtype\":\"f32\",\"layout\":\"\",\"kernel\":\"scale\",\"config\":\"%s\","
+           "\"dims\":{\"N\":20000},\"asked\":{\"N\":30000}", best);
+  cr_assert_not_null(strstr(r.out, want), "%s\nwanted %s", r.out, want);
+  th_result_free(&r);
+  th_run(&r, "query scale --device host --dim M=3 --db '%s'", db);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert_not_null(strstr(r.err, "bad --dim 'M=3'"), "%s", r.err);
   th_result_free(&r);
   free(c), free(exe), free(hdr), free(db);
   th_rmtree(dir);

@@ -187,3 +187,35 @@ bool cli_stdout_is_tty(void)
 {
   return isatty(STDOUT_FILENO);
 }
+
+int cli_take_repeated(int *argc, char **argv, const char *name, char **vals, size_t max,
+                      size_t *n)
+{
+  size_t len = strlen(name);
+  int w = 0;
+  *n = 0;
+  for (int i = 0; i < *argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+    int is = strncmp(a, "--", 2) == 0 && strncmp(a + 2, name, len) == 0;
+    if (is && a[2 + len] == '\0') {
+      if (i + 1 >= *argc) {
+        cli_error("--%s needs a value", name);
+        return CLI_USAGE;
+      }
+      val = argv[++i];
+    } else if (is && a[2 + len] == '=') {
+      val = a + 3 + len;
+    } else {
+      argv[w++] = argv[i];
+      continue;
+    }
+    if (*n >= max) {
+      cli_error("--%s is given more than %zu times", name, max);
+      return CLI_USAGE;
+    }
+    vals[(*n)++] = (char *)val;
+  }
+  *argc = w;
+  return CLI_OK;
+}

@@ -17,12 +17,14 @@
 #include "tuner/status.h"
 
 static const char usage[] =
-    "autotune query OP --device D --m M --n N --k K [--dtype T] [--layout L] [--db FILE] "
-    "[--json]";
+    "autotune query OP --device D (--m M --n N --k K | --dim NAME=V ...) [--dtype T] "
+    "[--layout L] [--db FILE] [--json]";
 static const char description[] =
     "Print the best tuned configuration for a problem: the exact shape on the device if it\n"
     "was tuned, else the nearest tuned shape (distance in log space, docs/database.md),\n"
-    "else a winner of another device of the same arch, then of the same vendor. OP is gemm.\n"
+    "else a winner of another device of the same arch, then of the same vendor. OP is gemm\n"
+    "(--m, --n, --k), or the kernel name of a template tuned with `autotune tune`: give\n"
+    "each of its dims with --dim NAME=V (names and default dtype as recorded).\n"
     "Exit 0 when found, 1 when nothing matches, 2 on bad input.";
 
 static void print_dims(FILE *out, const struct op_desc *op, const int64_t *dims, bool json)
@@ -69,7 +71,8 @@ static void print_human(const struct op_desc *op, const struct db_problem *p,
 {
   static const char *const what[] = {"exact match", "nearest tuned shape",
                                      "same-arch device", "same-vendor device"};
-  printf("%s on %s: %s %s %s ", what[m->match], m->device, op->name, p->dtype, p->layout);
+  printf("%s on %s: %s %s %s%s", what[m->match], m->device, op->name, p->dtype, p->layout,
+         p->layout && p->layout[0] ? " " : "");
   print_dims(stdout, op, m->dims, false);
   if (m->match != AT_MATCH_EXACT) {
     printf(" (asked ");
@@ -86,7 +89,7 @@ static void print_human(const struct op_desc *op, const struct db_problem *p,
 int cmd_query(int argc, char **argv)
 {
   const char *device = NULL, *dtype = NULL, *layout = NULL, *dbpath = NULL;
-  int64_t dims[3] = {0, 0, 0};
+  int64_t dims[AT_MAX_DIMS] = {0};
   bool json = false;
   const struct cli_opt opts[] = {
       {"device", CLI_STR, &device, "D", "profile name (mi300x, h100, host) or arch (gfx942)"},
@@ -100,12 +103,23 @@ int cmd_query(int argc, char **argv)
       {NULL, 0, NULL, NULL, NULL},
   };
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  int npos = 0, code = CLI_USAGE;
+  char **args = calloc((size_t)argc + 1, sizeof *args);
+  char *dim_args[AT_MAX_DIMS + 1];
+  size_t ndim_args = 0;
+  int nargs = argc, npos = 0, code = CLI_USAGE;
   struct db *db = NULL;
   struct db_match m = {0};
-  if (!pos)
+  struct op_desc custom = {0};
+  char custom_names[256], custom_dtype[32];
+  if (!pos || !args) {
+    free(pos);
+    free(args);
     return CLI_FAILED;
-  int rc = cli_parse(argc, argv, opts, usage, description, pos, &npos);
+  }
+  memcpy(args, argv, sizeof *args * (size_t)argc);
+  int rc = cli_take_repeated(&nargs, args, "dim", dim_args, AT_MAX_DIMS + 1, &ndim_args);
+  if (rc == CLI_OK)
+    rc = cli_parse(nargs, args, opts, usage, description, pos, &npos);
   if (rc != CLI_OK) {
     code = rc < 0 ? CLI_OK : rc;
     goto done;
@@ -115,9 +129,45 @@ int cmd_query(int argc, char **argv)
     goto done;
   }
   const struct op_desc *op = op_find(pos[0]);
-  if (!op) {
-    code = cli_fail(AT_USAGE);
+  if (!op && !dbpath && !(dbpath = cli_default_db(false)))
     goto done;
+  if (!op) {
+    /* An op only the database knows: its dims and dtype as recorded. */
+    if ((rc = db_open(dbpath, DB_READONLY, &db)) != AT_OK ||
+        (rc = db_op_names(db, pos[0], custom_names, sizeof custom_names, custom_dtype,
+                          sizeof custom_dtype)) != AT_OK) {
+      code = rc == AT_NOT_FOUND ? (cli_fail(rc), CLI_USAGE) : cli_fail(rc);
+      goto done;
+    }
+    custom.name = pos[0];
+    custom.default_dtype = custom_dtype;
+    custom.default_layout = "";
+    for (char *save = NULL, *d = strtok_r(custom_names, ",", &save);
+         d && custom.ndims < AT_MAX_DIMS; d = strtok_r(NULL, ",", &save))
+      custom.dim_names[custom.ndims++] = d;
+    op = &custom;
+  }
+  if (op != &custom && ndim_args) {
+    cli_error("--dim is for ops tuned with autotune tune; %s takes --m, --n, --k", op->name);
+    goto done;
+  }
+  if (op == &custom) {
+    for (size_t j = 0; j < ndim_args; j++) {
+      const char *eq = strchr(dim_args[j], '=');
+      int at = -1;
+      for (int i = 0; eq && i < op->ndims; i++)
+        if (strlen(op->dim_names[i]) == (size_t)(eq - dim_args[j]) &&
+            strncmp(op->dim_names[i], dim_args[j], (size_t)(eq - dim_args[j])) == 0)
+          at = i;
+      char *end = NULL;
+      long long v = at >= 0 ? strtoll(eq + 1, &end, 10) : 0;
+      if (at < 0 || *end || v < 1) {
+        cli_error("bad --dim '%.60s' (expected NAME=V with V >= 1 and NAME one of %s's dims)",
+                  dim_args[j], op->name);
+        goto done;
+      }
+      dims[at] = v;
+    }
   }
   if (!device) {
     cli_error("query needs --device (a profile name such as mi300x, or an arch such as "
@@ -131,7 +181,7 @@ int cmd_query(int argc, char **argv)
   }
   dtype = dtype ? dtype : op->default_dtype;
   layout = layout ? layout : op->default_layout;
-  if ((rc = op_check(op, dtype, layout)) != AT_OK) {
+  if (op != &custom && (rc = op_check(op, dtype, layout)) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }
@@ -140,8 +190,9 @@ int cmd_query(int argc, char **argv)
     p.dim_names[i] = op->dim_names[i];
     p.dims[i] = dims[i];
     if (dims[i] < 1) {
-      cli_error("bad shape: --%s is %s (expected an integer of at least 1)",
-                op->dim_names[i], dims[i] == 0 ? "missing or 0" : "negative");
+      cli_error("bad shape: %s%s%s is %s (expected an integer of at least 1)",
+                op == &custom ? "--dim " : "--", op->dim_names[i], op == &custom ? "=V" : "",
+                dims[i] == 0 ? "missing or 0" : "negative");
       goto done;
     }
   }
@@ -149,7 +200,7 @@ int cmd_query(int argc, char **argv)
     code = CLI_USAGE;
     goto done;
   }
-  if ((rc = db_open(dbpath, DB_READONLY, &db)) != AT_OK) {
+  if (!db && (rc = db_open(dbpath, DB_READONLY, &db)) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }
@@ -173,5 +224,6 @@ done:
   db_match_release(&m);
   db_close(db);
   free(pos);
+  free(args);
   return code;
 }

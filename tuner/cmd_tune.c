@@ -535,33 +535,16 @@ int cmd_tune(int argc, char **argv)
   bool json = false;
   char *dim_args[MAX_CLI], *arg_args[MAX_CLI];
   size_t ndim_args = 0, narg_args = 0;
-  /* --dim and --arg repeat: collect them before the table parser sees the rest. */
+  /* --dim and --arg repeat: taken out before the table parser sees the rest. */
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int nrest = 0;
+  int nrest = argc;
   if (!rest)
     return CLI_FAILED;
-  for (int i = 0; i < argc; i++) {
-    int is_dim = strcmp(argv[i], "--dim") == 0, is_arg = strcmp(argv[i], "--arg") == 0;
-    const char *val = NULL;
-    if ((is_dim || is_arg) && i + 1 < argc)
-      val = argv[++i];
-    else if (strncmp(argv[i], "--dim=", 6) == 0)
-      is_dim = 1, val = argv[i] + 6;
-    else if (strncmp(argv[i], "--arg=", 6) == 0)
-      is_arg = 1, val = argv[i] + 6;
-    if (is_dim || is_arg) {
-      if (!val || (is_dim ? ndim_args : narg_args) >= MAX_CLI) {
-        cli_error("--%s needs NAME=VALUE (at most %d of them)", is_dim ? "dim" : "arg", MAX_CLI);
-        free(rest);
-        return CLI_USAGE;
-      }
-      if (is_dim)
-        dim_args[ndim_args++] = (char *)val;
-      else
-        arg_args[narg_args++] = (char *)val;
-      continue;
-    }
-    rest[nrest++] = argv[i];
+  memcpy(rest, argv, sizeof *rest * (size_t)argc);
+  if (cli_take_repeated(&nrest, rest, "dim", dim_args, MAX_CLI, &ndim_args) != CLI_OK ||
+      cli_take_repeated(&nrest, rest, "arg", arg_args, MAX_CLI, &narg_args) != CLI_OK) {
+    free(rest);
+    return CLI_USAGE;
   }
   const struct cli_opt opts[] = {
       {"device", CLI_STR, &device, "D", "host, or a GPU profile present here (h100, ...)"},
