@@ -28,6 +28,26 @@ Test(meas, cuda_without_a_driver_is_unsupported_not_a_crash)
   cr_assert_eq(meas_cuda.open(0, &ctx), AT_UNSUPPORTED);
 }
 
+/* The HIP backend the same way: this machine has ROCm's runtime (Debian's 5.2) or none,
+ * and no AMD GPU either way. */
+Test(meas, hip_without_a_device_is_unsupported_not_a_crash)
+{
+  struct meas_ctx *ctx = (struct meas_ctx *)0x1;
+  int rc = meas_hip.open(0, &ctx);
+  if (rc == AT_OK) {
+    char name[128], arch[32];
+    cr_assert_eq(meas_hip.describe(ctx, name, sizeof name, arch, sizeof arch), AT_OK);
+    meas_hip.close(ctx);
+    cr_skip_test("an AMD GPU is present (%s, %s): not covered by this test", name, arch);
+  }
+  cr_assert_eq(rc, AT_UNSUPPORTED, "rc %d: %s", rc, at_last_error());
+  cr_assert_null(ctx);
+  cr_assert(strstr(at_last_error(), "HIP"), "%s", at_last_error());
+  cr_assert_null(strchr(at_last_error(), '\n'));
+  cr_assert_eq(meas_hip.open(0, &ctx), AT_UNSUPPORTED);
+  cr_assert_str_eq(meas_hip.name, "hip");
+}
+
 static const char axpy_src[] =
     "extern \"C\" __global__ void axpy(float *y, const float *x, float a, int n)\n"
     "{\n"

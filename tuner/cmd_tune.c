@@ -63,7 +63,7 @@ static const char description[] =
     "elements (const: input; else output, checked); an int named like a problem dim is\n"
     "that dim; other scalars are --arg NAME=VALUE. COUNT and VALUE may use the dims\n"
     "(--arg x=N*2). --device host runs on the SIMT emulator; a GPU present here through\n"
-    "its runtime. Winners feed `autotune emit-header OP --mode params`. docs/tune.md.\n"
+    "its runtime (CUDA driver or HIP). Winners feed `autotune emit-header OP --mode params`. docs/tune.md.\n"
     "Exit 0 when the run finished, 1 when it failed, 2 on bad input.";
 
 #define MAX_ARGS 32
@@ -599,12 +599,26 @@ int cmd_tune(int argc, char **argv)
     code = cli_fail(AT_USAGE);
     goto done;
   }
-  c.mb = c.dev->vendor == DEV_HOST ? &meas_host : c.dev->vendor == DEV_NVIDIA ? &meas_cuda : NULL;
-  if (!c.mb) {
-    cli_error("tune: no measurement backend for %s here yet (host and NVIDIA GPUs are "
-              "measured; AMD GPUs are not)", c.dev->name);
-    code = CLI_FAILED;
-    goto done;
+  c.mb = c.dev->vendor == DEV_HOST     ? &meas_host
+         : c.dev->vendor == DEV_NVIDIA ? &meas_cuda
+                                       : &meas_hip;
+  if (c.mb != &meas_host) {
+    /* Probe in a child: this process never opens a GPU runtime (the children do). */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+      struct meas_ctx *probe = NULL;
+      int prc = c.mb->open(0, &probe);
+      if (prc != AT_OK)
+        fprintf(stderr, "autotune: no %s opens here (%s): nothing can be measured\n",
+                c.dev->name, at_last_error());
+      _exit(prc == AT_OK ? 0 : 1);
+    }
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+      code = CLI_FAILED;
+      goto done;
+    }
   }
   c.rtol = rtol_s ? strtod(rtol_s, NULL) : -1;
   c.atol = atol_s ? strtod(atol_s, NULL) : 1e-6;

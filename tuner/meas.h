@@ -57,6 +57,8 @@ struct meas_backend {
 };
 
 extern const struct meas_backend meas_cuda;
+/* `hip`: the HIP runtime through dlopen("libamdhip64.so") (tuner/meas_hip.c). */
+extern const struct meas_backend meas_hip;
 /* `host`: the variant's shared object run by the SIMT emulator (tuner/meas_host.c). */
 extern const struct meas_backend meas_host;
 

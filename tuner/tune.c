@@ -1133,27 +1133,23 @@ static int setup(struct tuner *tu)
   /* where to measure */
   if (host) {
     tu->mb = &meas_host;
-  } else if (tu->dev->vendor == DEV_NVIDIA) {
-    tu->mb = &meas_cuda; /* if one opens: nvidia_present() */
   } else {
-    snprintf(tu->no_meas, sizeof tu->no_meas,
-             "no %s here (this build has no HIP measurement backend and no AMD GPU was "
-             "opened): compiled and pruned for %s only, no measurement is possible here",
-             tu->dev->name, tu->dev->arch);
+    /* if one opens: gpu_present() */
+    tu->mb = tu->dev->vendor == DEV_NVIDIA ? &meas_cuda : &meas_hip;
   }
   return AT_OK;
 }
 
-/* Whether a CUDA device of the profile's arch opens here, asked of a short-lived child
- * so that this process never holds a CUDA context (tune_worker.c, invariant 4). */
-static bool nvidia_present(struct tuner *tu)
+/* Whether a GPU opens here through tu->mb, asked of a short-lived child so that this
+ * process never holds a GPU context (tune_worker.c, invariant 4). */
+static bool gpu_present(struct tuner *tu)
 {
   /* the worker itself probes: start one with an empty job table on a 1x1x1 problem */
   struct gemm_problem p = {.dtype = GEMM_F32, .m = 1, .n = 1, .k = 1, .alpha = 1};
   struct gemm_data d;
   if (gemm_data_init(&d, &p, 1) != AT_OK)
     return false;
-  struct tune_worker_cfg wc = {.mb = &meas_cuda, .data = &d};
+  struct tune_worker_cfg wc = {.mb = tu->mb, .data = &d};
   struct tune_worker *w = NULL;
   int rc = tune_worker_start(&wc, &w);
   tune_worker_stop(w);
@@ -1175,7 +1171,7 @@ int tune_run(const struct tune_opts *o)
   int rc = setup(tu);
   if (rc != AT_OK)
     goto out;
-  if (tu->mb == &meas_cuda && !nvidia_present(tu))
+  if (tu->mb && tu->mb != &meas_host && !gpu_present(tu))
     tu->mb = NULL;
   load_templates(tu);
   size_t usable = 0;
