@@ -9,7 +9,12 @@
 #     a measured bandwidth ceiling, timed the same way;
 #  5. the matrix-core probe: mma.sync m16n8k16 f16/bf16, ldmatrix x1/x2/x4 (.trans), the
 #     f16/bf16 conversions and the warp collectives on this GPU against the host
-#     emulation of their documented layouts, bit for bit.
+#     emulation of their documented layouts, bit for bit;
+#  6. the GEMM variants (gemm_mma and gemm_simt, 4096^3 and 16x4096x4096 f16 NN) each
+#     verified against the host reference and cuBLAS, then timed against cuBLAS in the
+#     same run (gemm_gpu);
+#  7. with prepare.sh's TUNED_DB: a header emit-header wrote from H100 winners, compiled
+#     with nvcc, run through its launcher against cuBLAS (tuned_gemm_bench).
 #
 #   bash check.sh CARRY_DIR OUT_DIR
 set -uo pipefail
@@ -45,4 +50,14 @@ AT_PL_SOURCE_DIR="$carry/src" ours "$carry/bin/test_matrix_core" --verbose --job
   --filter 'matrix_core/gpu_*' > "$out/probe.txt" 2>&1
 grep -E "gpu probe:|Synthesis" "$out/probe.txt"
 grep -q "Tested: 5 | Passing: 5 | Failing: 0 | Crashing: 0" "$out/probe.txt" || status=1
+echo "== 6. GEMM variants vs cuBLAS"
+if [ -d "$carry/gemm" ]; then
+  ours "$carry/bin/gemm_gpu" "$carry/gemm" --reps 20 --json "$out/gemm.jsonl" 2>&1 |
+    tee "$out/gemm.txt" || status=1
+  grep -q " [1-9][0-9]* failed" "$out/gemm.txt" && status=1
+fi
+echo "== 7. a tuned header's launcher vs cuBLAS"
+if [ -x "$carry/bin/tuned_gemm_bench" ]; then
+  ours "$carry/bin/tuned_gemm_bench" 2>&1 | tee "$out/tuned.txt" || status=1
+fi
 exit $status

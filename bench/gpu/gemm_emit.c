@@ -22,19 +22,25 @@
 
 struct problem {
   const char *name;
+  const char *tmpl;   /* templates/gemm/<tmpl>.h */
   int64_t m, n, k;
   int ta, tb;
   const char *filter; /* substrings every kept config text must contain */
+  size_t max;         /* at most this many (first in enumeration order); 0: --max */
 };
 
 /* Square: the large tiles that published sm_80/sm_90 mma.sync kernels use (VEC 8,
  * swizzled, grouped, BM and BN of 128 or 256). Decode: every BM = 16 config with VEC 8.
+ * SIMT (the fallback for every dtype): its widest tiles with 8-byte loads for the square
+ * shape, and its split-K skinny configs for decode, capped so the run stays short.
  * A filter entry is a '|'-separated list of substrings the config text must all hold;
  * '/' separates alternatives within an entry. */
 static const struct problem problems[] = {
-    {"square4096_nn", 4096, 4096, 4096, 0, 0,
-     "GROUP=8|SWZ=1|VEC=8|BM=128,/BM=256,|BN=128,/BN=256,"},
-    {"decode16_nn", 16, 4096, 4096, 0, 0, "VEC=8"},
+    {"square4096_nn", "gemm_mma", 4096, 4096, 4096, 0, 0,
+     "GROUP=8|SWZ=1|VEC=8|BM=128,/BM=256,|BN=128,/BN=256,", 0},
+    {"decode16_nn", "gemm_mma", 16, 4096, 4096, 0, 0, "VEC=8", 0},
+    {"simt_square4096_nn", "gemm_simt", 4096, 4096, 4096, 0, 0, "VEC=4|BM=64,/BM=128,", 24},
+    {"simt_decode16_nn", "gemm_simt", 16, 4096, 4096, 0, 0, "BM=16,|VEC=4", 48},
 };
 
 static int keep(const char *text, const char *filter)
@@ -79,11 +85,14 @@ int main(int argc, char **argv)
   if (!dev || dev->vendor != DEV_NVIDIA)
     die("need an NVIDIA profile");
   const char *incs[] = {AT_TEMPLATES_DIR "/common", NULL};
-  struct tmpl *t = NULL;
-  if (tmpl_load(AT_TEMPLATES_DIR "/gemm/gemm_mma.h", incs, &t) != AT_OK)
-    die("loading gemm_mma.h");
   for (size_t pi = 0; pi < sizeof problems / sizeof *problems; pi++) {
     const struct problem *pr = &problems[pi];
+    struct tmpl *t = NULL;
+    char tpath[512];
+    snprintf(tpath, sizeof tpath, "%s/gemm/%s.h", AT_TEMPLATES_DIR, pr->tmpl);
+    if (tmpl_load(tpath, incs, &t) != AT_OK)
+      die(tpath);
+    size_t cap = pr->max && pr->max < max ? pr->max : max;
     int64_t dims[5] = {pr->m, pr->n, pr->k, pr->ta, pr->tb};
     struct gen_space *s = NULL;
     int64_t *cfg = NULL;
@@ -92,7 +101,7 @@ int main(int argc, char **argv)
       die("enumerating");
     size_t np = gen_space_param_count(s), kept = 0;
     int64_t *sel = malloc(n * np * sizeof *sel);
-    for (size_t i = 0; i < n && kept < max; i++) {
+    for (size_t i = 0; i < n && kept < cap; i++) {
       char *text = NULL;
       if (gen_space_config_text(s, cfg + i * np, &text) != AT_OK)
         die("config text");
@@ -119,7 +128,7 @@ int main(int argc, char **argv)
     }
     snprintf(path, sizeof path, "%s/variants.tsv", pdir);
     FILE *f = fopen(path, "w");
-    fprintf(f, "# %s m=%lld n=%lld k=%lld ta=%d tb=%d dtype=f16 %s\n", dev->name,
+    fprintf(f, "# %s %s m=%lld n=%lld k=%lld ta=%d tb=%d dtype=f16 %s\n", pr->tmpl, dev->name,
             (long long)pr->m, (long long)pr->n, (long long)pr->k, pr->ta, pr->tb,
             r.toolchain ? r.toolchain : "?");
     size_t ok = 0, pruned = 0, bad = 0;
@@ -130,12 +139,20 @@ int main(int argc, char **argv)
         continue;
       }
       ok++;
-      fprintf(f, "%s\t%s\t%zu\t%lld %lld %lld\t%lld %lld %lld\t%lld\t%d\t%lld\n", v->name,
-              v->config_text, v->batch, (long long)v->launch.grid[0],
+      /* gemm_gpu also checks each variant at 127x129x65: its grid there, from the
+       * template's own grid expression (a 1-D tile count for gemm_mma, 2-D for SIMT). */
+      const int64_t small_dims[5] = {127, 129, 65, pr->ta, pr->tb};
+      struct gen_bind sb = {.dev = dev, .dims = small_dims, .dtype = "f16"};
+      struct gen_launch sl;
+      if (gen_emit_launch(t, &sb, sel + i * np, &sl) != AT_OK)
+        die("the launch shape at 127x129x65");
+      fprintf(f, "%s\t%s\t%zu\t%lld %lld %lld\t%lld %lld %lld\t%lld\t%d\t%lld\t%lld %lld %lld\n",
+              v->name, v->config_text, v->batch, (long long)v->launch.grid[0],
               (long long)v->launch.grid[1], (long long)v->launch.grid[2],
               (long long)v->launch.threads[0], (long long)v->launch.threads[1],
               (long long)v->launch.threads[2], (long long)v->launch.shared, v->res.registers,
-              (long long)v->res.spill_bytes);
+              (long long)v->res.spill_bytes, (long long)sl.grid[0], (long long)sl.grid[1],
+              (long long)sl.grid[2]);
     }
     fclose(f);
     printf("%s: %zu valid, %zu kept by the filter '%s': %zu ok, %zu pruned, %zu compile "
@@ -145,7 +162,7 @@ int main(int argc, char **argv)
     free(sel);
     free(cfg);
     gen_space_free(s);
+    tmpl_free(t);
   }
-  tmpl_free(t);
   return 0;
 }

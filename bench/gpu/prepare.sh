@@ -4,7 +4,9 @@
 # CUDA-path test binary with the shared libraries it needs (found with ldd; the C
 # library and the loader stay behind), scale_run, and the example template's variants
 # generated and compiled here (scale_emit: libclang + NVRTC) for the given profile, and
-# the matrix-core probe (test_matrix_core's gpu_* tests) with its sources.
+# the matrix-core probe (test_matrix_core's gpu_* tests) with its sources, and the GEMM
+# variants gemm_emit compiles here (gemm_mma and gemm_simt subsets, 4096^3 and decode)
+# with gemm_gpu, which checks and times them against cuBLAS there.
 #
 #   bench/gpu/prepare.sh [OUT_DIR=.carry] [PROFILE=h100]
 set -euo pipefail
@@ -13,7 +15,7 @@ out=${1:-.carry}
 profile=${2:-h100}
 scripts/build.sh >/dev/null
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib" "$out/scale"
-cp build/test_meas build/test_matrix_core build/scale_run "$out/bin/"
+cp build/test_meas build/test_matrix_core build/scale_run build/gemm_gpu "$out/bin/"
 for bin in "$out"/bin/*; do
   ldd "$bin" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
@@ -23,8 +25,20 @@ for bin in "$out"/bin/*; do
   done
 done
 build/scale_emit "$out/scale" --device "$profile"
+build/gemm_emit "$out/gemm" --device "$profile"
 # The mma.sync/ldmatrix probe's sources (test_matrix_core compiles them there with NVRTC).
 mkdir -p "$out/src/tests/data" "$out/src/templates"
 cp -r tests/data/pl "$out/src/tests/data/" && cp -r templates/common "$out/src/templates/"
 cp bench/gpu/check.sh bench/gpu/torch_axpby.py "$out/"
+# With TUNED_DB=<a database holding h100 winners> (bench/gpu/import_gemm.sh makes one from
+# gemm_gpu's measurements): the tuned header emitted from it and tuned_gemm_bench, nvcc's
+# build of it against cuBLAS.
+if [ -n "${TUNED_DB:-}" ]; then
+  mkdir -p "$out/tuned"
+  build/autotune emit-header gemm --device "$profile" --db "$TUNED_DB" --dtype f16 --layout NN \
+    --out "$out/tuned/tuned_h100.h"
+  "${NVCC:-/usr/local/cuda/bin/nvcc}" -std=c++17 -arch=sm_90 -O2 -isystem templates \
+    -isystem templates/common -I"$out/tuned" bench/gpu/tuned_gemm_bench.cu -lcublas \
+    -o "$out/bin/tuned_gemm_bench"
+fi
 du -sh "$out"
