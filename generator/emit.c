@@ -166,18 +166,6 @@ static void put_value(struct sbuf *b, const struct tmpl_tparam *tp, int64_t v)
     sb_printf(b, "%" PRId64 "%s", v, tp->is_unsigned ? "u" : "");
 }
 
-/* The #line file name, with backslashes and quotes escaped. */
-static void put_quoted(struct sbuf *b, const char *s)
-{
-  sb_put(b, "\"", 1);
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      sb_put(b, "\\", 1);
-    sb_put(b, s, 1);
-  }
-  sb_put(b, "\"", 1);
-}
-
 /* The template's text, each line of its autotune pragmas commented out (a continuation
  * backslash dropped, so no comment runs on); returns the lines put. */
 static size_t put_template(struct sbuf *b, const struct tmpl *t)
@@ -348,7 +336,7 @@ int gen_emit_tu(const struct tmpl *t, enum cc_target target, const struct gen_sp
   if (t->ndims && !bind->dims)
     sb_printf(&b, " (defaults: no problem given)");
   sb_printf(&b, "\n// Do not edit: regenerate from the template.\n#line 1 ");
-  put_quoted(&b, realpath(t->path, real) ? real : t->path);
+  sb_put_quoted(&b, realpath(t->path, real) ? real : t->path);
   sb_put(&b, "\n", 1);
   put_template(&b, t);
   sb_printf(&b, "#line %zu \"<autotune variants of %s>\"\n", count_lines(&b) + 2, t->kernel);

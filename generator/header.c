@@ -333,15 +333,13 @@ static void put_table(struct sbuf *b, const struct hdr_spec *s, const struct hdr
   sb_puts(b, "};\n");
 }
 
-static void put_c_string(struct sbuf *b, const char *s)
+/* Whether any shape of family f runs variant v. */
+static int family_uses(const struct hdr_family *f, size_t v)
 {
-  sb_put(b, "\"", 1);
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
-      sb_put(b, "\\", 1);
-    sb_put(b, s, 1);
-  }
-  sb_put(b, "\"", 1);
+  for (size_t i = 0; i < f->n; i++)
+    if (f->entries[i].variant == v)
+      return 1;
+  return 0;
 }
 
 static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
@@ -366,13 +364,10 @@ static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
             "  switch (%s_variant_[i]) {\n",
             pre, pre, pre, f->n, pre, pre, pre, pre);
   for (size_t v = 0; v < s->nvariants; v++) {
-    int used = 0;
-    for (size_t i = 0; i < f->n; i++)
-      used |= f->entries[i].variant == v;
-    if (!used)
+    if (!family_uses(f, v))
       continue;
     sb_printf(b, "  case %zu:\n    c.kernel = \"%s\";\n    c.config = ", v, s->variants[v].t->kernel);
-    put_c_string(b, s->variants[v].config);
+    sb_put_quoted(b, s->variants[v].config);
     sb_puts(b, ";\n    break;\n");
   }
   sb_printf(b,
@@ -393,10 +388,7 @@ static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
             "  switch (%s_variant_[i]) {\n",
             pre, ct, ct, ct, pre, pre, f->n, pre);
   for (size_t v = 0; v < s->nvariants; v++) {
-    int used = 0;
-    for (size_t i = 0; i < f->n; i++)
-      used |= f->entries[i].variant == v;
-    if (!used)
+    if (!family_uses(f, v))
       continue;
     const struct hdr_variant *var = &s->variants[v];
     const struct tmpl *t = var->t;
@@ -564,7 +556,7 @@ static int emit_params(struct sbuf *b, const struct hdr_spec *s)
       const struct hdr_entry *e = &f->entries[i];
       const struct hdr_variant *v = &s->variants[e->variant];
       sb_printf(b, "    {\"%s\", ", v->t->kernel);
-      put_c_string(b, v->config);
+      sb_put_quoted(b, v->config);
       sb_puts(b, ", {");
       for (int j = 0; j < s->ndims; j++)
         sb_printf(b, "%s%" PRId64, j ? ", " : "", e->dims[j]);
@@ -609,7 +601,7 @@ static int emit_params(struct sbuf *b, const struct hdr_spec *s)
       sb_printf(b, "%s%s=%" PRId64, j ? "," : "", s->dim_names[j], one[j]);
     sb_printf(b, " as constants. */\n#define %s_KERNEL \"%s\"\n#define %s_CONFIG ", PRE,
               v->t->kernel, PRE);
-    put_c_string(b, v->config);
+    sb_put_quoted(b, v->config);
     sb_puts(b, "\n");
     for (size_t i = 0; i < v->t->nparams; i++)
       sb_printf(b, "#define %s_%s %" PRId64 "\n", PRE, v->t->params[i].name, v->values[i]);

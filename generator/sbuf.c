@@ -55,3 +55,14 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
   sb_put(b, big, (size_t)n);
   free(big);
 }
+
+void sb_put_quoted(struct sbuf *b, const char *s)
+{
+  sb_put(b, "\"", 1);
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      sb_put(b, "\\", 1);
+    sb_put(b, s, 1);
+  }
+  sb_put(b, "\"", 1);
+}

@@ -17,5 +17,7 @@ struct sbuf {
 void sb_put(struct sbuf *b, const char *s, size_t n);
 void sb_puts(struct sbuf *b, const char *s);
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a C string literal: in double quotes, with backslashes and quotes escaped. */
+void sb_put_quoted(struct sbuf *b, const char *s);
 
 #endif
