@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autotune/autotune.h"
 #include "db/db.h"
 #include "tests/helpers.h"
 #include "tuner/status.h"
@@ -110,6 +111,18 @@ Test(tune_any, winner_comes_out_of_a_params_header, .timeout = 300)
            "\"dims\":{\"N\":20000},\"asked\":{\"N\":30000}", best);
   cr_assert_not_null(strstr(r.out, want), "%s\nwanted %s", r.out, want);
   th_result_free(&r);
+  /* and so does the C API, with the op and dims as recorded */
+  at_db *h = NULL;
+  cr_assert_eq(at_db_open(db, &h), AT_OK, "%s", at_last_error());
+  at_problem p = {.op = "scale", .dtype = "f32", .layout = "", .ndims = 1,
+                  .dim_names = {"N"}, .dims = {30000}};
+  at_config *cfg = NULL;
+  cr_assert_eq(at_best_config(h, "host", &p, &cfg), AT_OK, "%s", at_last_error());
+  cr_assert_str_eq(at_config_text(cfg), best);
+  cr_assert_eq(at_config_match(cfg), AT_MATCH_NEAREST);
+  cr_assert_eq(at_config_dim(cfg, 0), 20000);
+  at_config_free(cfg);
+  at_db_close(h);
   th_run(&r, "query scale --device host --dim M=3 --db '%s'", db);
   cr_assert_eq(r.code, 2, "%s", r.err);
   cr_assert_not_null(strstr(r.err, "bad --dim 'M=3'"), "%s", r.err);
