@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # demo.sh - the main job on a machine without a GPU: list the device profiles (and any
-# GPU present), tune a 256^3 f16 GEMM on the host device (the SIMT emulator running the
+# GPU present), tune a 256^3 f32 GEMM on the host device (the SIMT emulator running the
 # templates' own source; honest CPU timings, recorded in build/demo.db) and query the
 # result for a nearby shape, emit a tuned header from it and build and run a program with
 # it (examples/gemm_app/main.cpp, on the host), tune a template of one's own
