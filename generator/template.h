@@ -138,5 +138,11 @@ size_t tmpl_slot_count(const struct tmpl *t);
  * value per t->params entry, derived included, as the space enumerates them). */
 void tmpl_slots(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
                 const int64_t *config, int64_t *slots);
+/* Search coordinates (search.h) of n configs: for each `param` with more than one value
+ * (derived values follow from them), the position of the config's value in its list.
+ * Config i is configs[which[i] * t->nparams ..] (which NULL: i). OUT: *out (malloc'd,
+ * n * *ndims), *ndims. AT_OK; AT_NOMEM; AT_USAGE (NULL argument). */
+int tmpl_search_coords(const struct tmpl *t, const int64_t *configs, const size_t *which,
+                       size_t n, int32_t **out, size_t *ndims);
 
 #endif

@@ -667,12 +667,11 @@ static int preselect(struct tuner *tu, struct tpl *p)
       (size_t)tu->budget >= p->nconfigs ||
       !(st == SEARCH_EXHAUSTIVE || st == SEARCH_RANDOM || st == SEARCH_MODEL))
     return AT_OK;
-  size_t n = p->nconfigs, nd = 0, dims[GEN_SPACE_MAX_PARAMS];
-  int rc = AT_OK;
-  for (size_t j = 0; j < p->t->nparams; j++)
-    if (!p->t->params[j].expr && p->t->params[j].nvalues > 1)
-      dims[nd++] = j;
-  int32_t *coords = malloc((n * nd + 1) * sizeof *coords);
+  size_t n = p->nconfigs, nd = 0;
+  int32_t *coords = NULL;
+  int rc = tmpl_search_coords(p->t, p->configs, NULL, n, &coords, &nd);
+  if (rc != AT_OK)
+    return rc;
   double *model = malloc(n * sizeof *model);
   size_t *picked = malloc((n + 1) * sizeof *picked);
   int64_t *keep = NULL;
@@ -683,13 +682,6 @@ static int preselect(struct tuner *tu, struct tpl *p)
   struct gen_bind bind = {.dev = tu->space_dev, .dims = p->dims, .dtype = tu->dtype};
   for (size_t i = 0; i < n; i++) {
     const int64_t *cfg = p->configs + i * p->np;
-    for (size_t d = 0; d < nd; d++) {
-      const struct tmpl_param *tp = &p->t->params[dims[d]];
-      coords[i * nd + d] = 0;
-      for (size_t q = 0; q < tp->nvalues; q++)
-        if (tp->values[q] == cfg[dims[d]])
-          coords[i * nd + d] = (int32_t)q;
-    }
     struct gen_launch l;
     model[i] = gen_emit_launch(p->t, &bind, cfg, &l) == AT_OK
                    ? model_time(tu, p, cfg, &l, NULL) : INFINITY;
@@ -902,33 +894,6 @@ static int eval_cb(void *ctx, size_t point, double *cost)
   return AT_OK;
 }
 
-/* The search coordinates of p's ok variants: value positions of each `param` with more
- * than one value (derived values follow from them). */
-static int coords_of(const struct tpl *p, int32_t **out, size_t *ndims)
-{
-  size_t nd = 0, dims[GEN_SPACE_MAX_PARAMS];
-  for (size_t j = 0; j < p->t->nparams; j++)
-    if (!p->t->params[j].expr && p->t->params[j].nvalues > 1)
-      dims[nd++] = j;
-  int32_t *c = malloc((p->nok * nd + 1) * sizeof *c);
-  if (!c)
-    return at_error(AT_NOMEM, "out of memory");
-  for (size_t i = 0; i < p->nok; i++) {
-    const int64_t *cfg = p->configs + p->ok[i] * p->np;
-    for (size_t d = 0; d < nd; d++) {
-      const struct tmpl_param *tp = &p->t->params[dims[d]];
-      int32_t pos = 0;
-      for (size_t q = 0; q < tp->nvalues; q++)
-        if (tp->values[q] == cfg[dims[d]])
-          pos = (int32_t)q;
-      c[i * nd + d] = pos;
-    }
-  }
-  *out = c;
-  *ndims = nd;
-  return AT_OK;
-}
-
 static int search_tpl(struct tuner *tu, struct tpl *p)
 {
   int rc;
@@ -949,7 +914,7 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   }
   int32_t *coords = NULL;
   size_t nd = 0;
-  if ((rc = coords_of(p, &coords, &nd)) != AT_OK)
+  if ((rc = tmpl_search_coords(p->t, p->configs, p->ok, p->nok, &coords, &nd)) != AT_OK)
     return rc;
   struct search_space sp = {.npoints = p->nok, .ndims = nd, .coords = coords,
                             .model = p->model};
