@@ -163,3 +163,53 @@ Test(tune_any, bad_input, .timeout = 300)
   free(db);
   th_rmtree(dir);
 }
+
+#define TRANSPOSE AT_SOURCE_DIR "/examples/own_kernel/transpose.h"
+#define TRANSPOSE_ARGS "--device host --dim R=96 --dim C=80 --arg out=R*C --arg in=R*C"
+
+/* The configs a run recorded, sorted, one per line (malloc'd). */
+static char *recorded_configs(const char *db)
+{
+  struct th_result r;
+  th_sh(&r, "'%s' db export --db '%s' | grep -o '\"config\":\"[^\"]*\"' | sort", AT_BINARY, db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  char *out = r.out;
+  r.out = NULL;
+  th_result_free(&r);
+  return out;
+}
+
+Test(tune_any, strategies_pick_and_compile_as_documented, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *a = th_path(dir, "a.db"), *b = th_path(dir, "b.db"), *e = th_path(dir, "e.db");
+  struct th_result r;
+  /* genetic: every valid variant compiled, budget + the reference run, same seed same
+   * picks */
+  th_run(&r, "tune '" TRANSPOSE "' " TRANSPOSE_ARGS " --strategy genetic --budget 6 --seed 7 "
+             "--db '%s' --json", a);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert_not_null(strstr(r.out, "\"strategy\":\"genetic\",\"valid\":32,\"compiled\":32,"
+                                   "\"variants\":7,"), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "tune '" TRANSPOSE "' " TRANSPOSE_ARGS " --strategy genetic --budget 6 --seed 7 "
+             "--db '%s' --json", b);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *ca = recorded_configs(a), *cb = recorded_configs(b);
+  cr_assert_str_eq(ca, cb, "the same seed picked different variants");
+  /* exhaustive with a budget: only its picks (the first 3 besides the reference) are
+   * compiled */
+  th_run(&r, "tune '" TRANSPOSE "' " TRANSPOSE_ARGS " --strategy exhaustive --budget 3 "
+             "--db '%s' --json", e);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert_not_null(strstr(r.out, "\"strategy\":\"exhaustive\",\"valid\":32,\"compiled\":4,"
+                                   "\"variants\":4,"), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "tune '" TRANSPOSE "' " TRANSPOSE_ARGS " --strategy model --db '%s'", e);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert_not_null(strstr(r.err, "needs a cost model"), "%s", r.err);
+  th_result_free(&r);
+  free(ca), free(cb), free(a), free(b), free(e);
+  th_rmtree(dir);
+}

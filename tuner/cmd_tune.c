@@ -47,18 +47,21 @@
 #include "tuner/commands.h"
 #include "tuner/device.h"
 #include "tuner/meas.h"
+#include "tuner/search.h"
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
 
 static const char usage[] =
     "autotune tune TEMPLATE.h --device D --dim NAME=V [--dim ...] [--arg NAME=EXPR ...] "
-    "[--dtype T] [--reference CONFIG] [--budget N] [--reps N] [--rtol X] [--atol X] "
+    "[--dtype T] [--reference CONFIG] [--strategy S] [--budget N] [--seed N] [--reps N] "
+    "[--rtol X] [--atol X] "
     "[--timeout SEC] [--db FILE] [--jobs N] [--json]";
 static const char description[] =
-    "Tune any annotated template (docs/templates.md) for one problem: compile every valid\n"
-    "variant, run a sample of them (--budget, evenly spread over the space; all when it\n"
-    "is -1), check each against the reference config's output, time it, and record every\n"
-    "outcome in the tuning database with op = the template's kernel name. Kernel\n"
+    "Tune any annotated template (docs/templates.md) for one problem: compile its valid\n"
+    "variants, run the reference config and then those the search strategy picks\n"
+    "(--strategy, --budget; -1: all), check each against the reference's output, time\n"
+    "it, and record every outcome in the tuning database with op = the template's kernel\n"
+    "name. Kernel\n"
     "arguments come from its signature: a pointer is a buffer of --arg NAME=COUNT\n"
     "elements (const: input; else output, checked); an int named like a problem dim is\n"
     "that dim; other scalars are --arg NAME=VALUE. COUNT and VALUE may use the dims\n"
@@ -521,16 +524,143 @@ static int outputs_match(const struct tune_ctx *c, const unsigned char *outs,
 /* ---- the command ------------------------------------------------------------------------- */
 
 struct outcome {
-  int status;
+  int status;          /* enum db_trial_status; -1 while not measured */
   double median_us, min_us, max_us;
   int reps;
   char message[256];
 };
 
+/* Preselection: a strategy whose picks do not depend on the costs, run with costs of 0,
+ * gives the points it would measure. */
+struct pick_ctx {
+  size_t *picks, n;
+};
+
+static int pick_cb(void *ctx, size_t p, double *cost)
+{
+  struct pick_ctx *pc = ctx;
+  pc->picks[pc->n++] = p;
+  *cost = 0;
+  return AT_OK;
+}
+
+/* What the measurement of one variant needs and what the run has found so far. */
+struct run_state {
+  struct tune_ctx *c;
+  const struct tmpl *t;
+  const struct bld_result *br;
+  struct db *db;
+  const char *run_uuid, *rec_dtype;
+  const int64_t *dims;
+  struct child_report *rep;
+  unsigned char *outs, *ref_out;
+  struct outcome *outc;        /* per compiled variant (0: the reference) */
+  const size_t *ok;            /* search point -> compiled variant */
+  size_t measured, nok, best_i, total;
+  double best, t0;
+  bool tty;
+  int rc;                      /* a database failure inside the search */
+};
+
+/* Variant vi's outcome as a trial, committed now. */
+static int record_trial(struct run_state *s, size_t vi)
+{
+  const struct bld_variant *v = &s->br->variants[vi];
+  const struct outcome *o = &s->outc[vi];
+  const struct tune_ctx *c = s->c;
+  struct db_trial tr;
+  db_trial_init(&tr);
+  db_uuid(tr.uuid);
+  memcpy(tr.run_uuid, s->run_uuid, sizeof tr.run_uuid);
+  tr.device = c->dev->name;
+  tr.arch = c->dev->arch;
+  tr.vendor = dev_vendor_name(c->dev->vendor);
+  tr.kernel = s->t->kernel;
+  tr.kernel_hash = s->t->hash;
+  tr.problem.op = s->t->kernel;
+  tr.problem.dtype = s->rec_dtype;
+  tr.problem.layout = "";
+  tr.problem.ndims = (int)s->t->ndims;
+  for (size_t d = 0; d < s->t->ndims; d++) {
+    tr.problem.dim_names[d] = s->t->dims[d];
+    tr.problem.dims[d] = s->dims[d];
+  }
+  tr.config = v->config_text;
+  tr.status = (enum db_trial_status)o->status;
+  if (o->status == DB_TRIAL_OK) {
+    tr.time_median_us = o->median_us;
+    tr.time_min_us = o->min_us;
+    tr.time_max_us = o->max_us;
+    tr.time_spread = o->median_us > 0 ? (o->max_us - o->min_us) / o->median_us : 0;
+    tr.repetitions = o->reps;
+    double bytes = 0; /* each buffer read once, outputs written once more */
+    for (size_t a = 0; a < c->nargs; a++)
+      if (c->args[a].kind == 'p')
+        bytes += (double)c->args[a].count * (double)c->args[a].esize *
+                 (c->args[a].is_const ? 1 : 2);
+    tr.gbps = bytes / (o->median_us * 1e-6) / 1e9;
+  }
+  tr.registers = v->res.registers;
+  tr.shared_bytes = v->res.shared_bytes >= 0 ? v->res.shared_bytes + v->launch.shared : -1;
+  tr.occupancy = v->verdict == BLD_COMPILE_ERROR || c->dev->vendor == DEV_HOST
+                     ? NAN
+                     : v->occ.occupancy;
+  tr.message = o->message[0] ? o->message : NULL;
+  return db_put_trial(s->db, &tr, NULL);
+}
+
+/* Run, check (against the reference's outputs; vi 0 is the reference) and record vi. */
+static int measure_and_record(struct run_state *s, size_t vi)
+{
+  const struct bld_variant *v = &s->br->variants[vi];
+  struct outcome *o = &s->outc[vi];
+  run_isolated(s->c, &s->br->batches[v->batch], v->name, &v->launch, s->rep, s->outs);
+  s->measured++;
+  o->status = s->rep->status;
+  snprintf(o->message, sizeof o->message, "%s", s->rep->message);
+  if (o->status == DB_TRIAL_OK) {
+    if (vi == 0)
+      memcpy(s->ref_out, s->outs, s->c->out_size);
+    else if (!outputs_match(s->c, s->outs, s->ref_out, o->message, sizeof o->message))
+      o->status = DB_TRIAL_VERIFY_FAILED;
+  }
+  if (o->status == DB_TRIAL_OK) {
+    o->median_us = s->rep->median_us, o->min_us = s->rep->min_us;
+    o->max_us = s->rep->max_us, o->reps = s->rep->reps;
+    s->nok++;
+    if (o->median_us < s->best)
+      s->best = o->median_us, s->best_i = vi;
+  }
+  int rc = record_trial(s, vi);
+  if (s->tty) {
+    double el = now_s() - s->t0;
+    double eta = s->total > s->measured ? (double)(s->total - s->measured) * el / (double)s->measured : 0;
+    printf("\r%s: %zu/%zu variants run, %zu ok, best %.4g us, ETA %.0f s   ", s->t->kernel,
+           s->measured, s->total, s->nok, isinf(s->best) ? 0.0 : s->best, eta);
+    fflush(stdout);
+  }
+  return rc;
+}
+
+/* The search's evaluator: search point p is compiled variant s->ok[p]. */
+static int eval_cb(void *ctx, size_t p, double *cost)
+{
+  struct run_state *s = ctx;
+  size_t vi = s->ok[p];
+  int rc = measure_and_record(s, vi);
+  if (rc != AT_OK) {
+    s->rc = rc;
+    return SEARCH_STOP;
+  }
+  *cost = s->outc[vi].status == DB_TRIAL_OK ? s->outc[vi].median_us : INFINITY;
+  return AT_OK;
+}
+
 int cmd_tune(int argc, char **argv)
 {
-  const char *device = NULL, *dbpath = NULL, *dtype = NULL, *reference = NULL;
-  int64_t budget = 0, reps = 0, jobs = 0, timeout = 60;
+  const char *device = NULL, *dbpath = NULL, *dtype = NULL, *reference = NULL,
+             *strategy_name = "random";
+  int64_t budget = 0, reps = 0, jobs = 0, timeout = 60, seed = 1;
   const char *rtol_s = NULL, *atol_s = NULL;
   bool json = false;
   char *dim_args[MAX_CLI], *arg_args[MAX_CLI];
@@ -552,7 +682,9 @@ int cmd_tune(int argc, char **argv)
       {"arg", CLI_STR, NULL, "NAME=EXPR", "buffer length or scalar value of a kernel parameter"},
       {"dtype", CLI_STR, &dtype, "T", "f16, bf16 or f32 for a template with a dtype pragma"},
       {"reference", CLI_STR, &reference, "CONFIG", "the trusted config (default: the middle one)"},
-      {"budget", CLI_INT, &budget, "N", "variants run (host default 24, GPU all; -1 all)"},
+      {"strategy", CLI_STR, &strategy_name, "S", "random (default), exhaustive, anneal or genetic"},
+      {"budget", CLI_INT, &budget, "N", "variants run besides the reference (host 24, GPU all; -1 all)"},
+      {"seed", CLI_INT, &seed, "N", "seed of the random strategies (1)"},
       {"reps", CLI_INT, &reps, "N", "timed launches per variant (host 3, GPU 20)"},
       {"rtol", CLI_STR, &rtol_s, "X", "relative tolerance of float outputs (1e-5; f16/bf16 1e-2)"},
       {"atol", CLI_STR, &atol_s, "X", "absolute tolerance of float outputs (1e-6)"},
@@ -624,6 +756,16 @@ int cmd_tune(int argc, char **argv)
   c.atol = atol_s ? strtod(atol_s, NULL) : 1e-6;
   if ((rtol_s && !(c.rtol >= 0)) || !(c.atol >= 0)) {
     cli_error("bad --rtol/--atol (expected a number of at least 0)");
+    goto done;
+  }
+  enum search_strategy strategy;
+  if ((rc = search_strategy_parse(strategy_name, &strategy)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  if (strategy == SEARCH_MODEL) {
+    cli_error("--strategy model needs a cost model of the op: autotune gemm has one, tune "
+              "does not (random, exhaustive, anneal or genetic)");
     goto done;
   }
   if (timeout < 1) {
@@ -728,29 +870,57 @@ int cmd_tune(int argc, char **argv)
       goto done;
     }
   }
-  int64_t want_n = budget < 0 ? (int64_t)nconfigs : budget > 0 ? budget
-                   : c.dev->vendor == DEV_HOST ? 24 : (int64_t)nconfigs;
-  size_t n = want_n >= (int64_t)nconfigs ? nconfigs : (size_t)want_n;
-  if (n < 1)
-    n = 1;
-  /* index 0: the reference; then n evenly spread picks other than it */
-  picked = malloc((n + 1) * np * sizeof *picked);
-  if (!picked) {
+  /* The budget: variants measured besides the reference. */
+  size_t others = nconfigs - 1;
+  size_t want = budget < 0 ? others : budget > 0 ? (size_t)budget
+                : c.dev->vendor == DEV_HOST ? 24 : others;
+  if (want > others)
+    want = others;
+  /* What to compile: the reference first, then the others in enumeration order. A
+   * strategy whose picks do not depend on the times (exhaustive, random) compiles only
+   * its picks; annealing and the genetic search need every variant compiled. */
+  picked = malloc(nconfigs * np * sizeof *picked);
+  size_t *order = malloc(nconfigs * sizeof *order);
+  if (!picked || !order) {
+    free(order);
     code = cli_fail(at_error(AT_NOMEM, "out of memory"));
     goto done;
   }
-  size_t npicked = 0;
+  size_t npicked = 0, norder = 0;
+  for (size_t i = 0; i < nconfigs; i++)
+    if (i != ref_index)
+      order[norder++] = i;
+  bool preselected = false;
+  if (want < others && (strategy == SEARCH_EXHAUSTIVE || strategy == SEARCH_RANDOM)) {
+    struct pick_ctx pc = {.picks = malloc((want + 1) * sizeof(size_t))};
+    int32_t *coords = NULL;
+    size_t nd = 0;
+    rc = pc.picks ? tmpl_search_coords(t, configs, order, norder, &coords, &nd)
+                  : at_error(AT_NOMEM, "out of memory");
+    struct search_space sp = {.npoints = norder, .ndims = nd, .coords = coords};
+    struct search_opts so = {.strategy = strategy, .seed = (uint64_t)seed, .budget = want};
+    struct search_result sr;
+    if (rc == AT_OK)
+      rc = search_run(&sp, &so, pick_cb, &pc, &sr);
+    free(coords);
+    if (rc != AT_OK) {
+      free(pc.picks);
+      free(order);
+      code = cli_fail(rc);
+      goto done;
+    }
+    for (size_t i = 0; i < pc.n; i++)
+      pc.picks[i] = order[pc.picks[i]];
+    memcpy(order, pc.picks, pc.n * sizeof *order);
+    norder = pc.n;
+    free(pc.picks);
+    preselected = true;
+  }
   memcpy(picked, configs + ref_index * np, np * sizeof *picked);
   npicked = 1;
-  for (size_t i = 0; i < n && npicked < n + 1; i++) {
-    size_t idx = (size_t)(((double)i + 0.5) * (double)nconfigs / (double)n);
-    if (idx >= nconfigs)
-      idx = nconfigs - 1;
-    if (idx == ref_index)
-      continue;
-    memcpy(picked + npicked * np, configs + idx * np, np * sizeof *picked);
-    npicked++;
-  }
+  for (size_t i = 0; i < norder; i++)
+    memcpy(picked + npicked++ * np, configs + order[i] * np, np * sizeof *picked);
+  free(order);
   /* Compile. */
   struct bld_options bo = {.jobs = (int)jobs, .include_dirs = incs};
   if ((rc = bld_run(t, space, c.dev, dims, dtype, picked, npicked, &bo, &br)) != AT_OK) {
@@ -772,8 +942,6 @@ int cmd_tune(int argc, char **argv)
     code = cli_fail(at_error(AT_NOMEM, "out of memory for the outputs"));
     goto done;
   }
-  struct child_report *rep = shm;
-  unsigned char *outs = (unsigned char *)shm + ((sizeof *rep + 63) / 64) * 64;
   /* The database and the run. */
   if (!dbpath && !(dbpath = cli_default_db(true)))
     goto done;
@@ -792,110 +960,82 @@ int cmd_tune(int argc, char **argv)
   for (size_t j = 0; j < narg_args && at < sizeof args_text; j++)
     at += (size_t)snprintf(args_text + at, sizeof args_text - at, " --arg %s", arg_args[j]);
   struct db_run run = {.host = host, .started_at = started, .toolchain = br.toolchain,
-                       .autotune_version = at_version(), .strategy = "sample", .args = args_text};
+                       .autotune_version = at_version(),
+                       .strategy = search_strategy_name(strategy), .args = args_text};
   memcpy(run.uuid, run_uuid, sizeof run.uuid);
   if ((rc = db_put_run(db, &run, NULL)) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }
-  const char *dim_names[TMPL_MAX_DIMS];
-  for (size_t i = 0; i < t->ndims; i++)
-    dim_names[i] = t->dims[i];
-  bool tty = cli_stdout_is_tty() && !json;
-  double t0 = now_s(), best = INFINITY;
-  size_t best_i = 0, nok = 0, nmeasured = 0;
+  struct run_state rs = {.c = &c, .t = t, .br = &br, .db = db, .run_uuid = run_uuid,
+                         .rec_dtype = rec_dtype, .dims = dims, .rep = shm,
+                         .outs = (unsigned char *)shm +
+                                 ((sizeof(struct child_report) + 63) / 64) * 64,
+                         .ref_out = ref_out, .outc = outc, .best = INFINITY, .t0 = now_s(),
+                         .tty = cli_stdout_is_tty() && !json, .total = want + 1};
+  /* Build-time verdicts are trials now; the reference is measured first. */
   for (size_t i = 0; i < npicked; i++) {
     const struct bld_variant *v = &br.variants[i];
-    struct outcome *o = &outc[i];
-    o->status = v->verdict == BLD_COMPILE_ERROR ? DB_TRIAL_COMPILE_ERROR
-                : v->verdict == BLD_PRUNED      ? DB_TRIAL_PRUNED
-                                                : DB_TRIAL_OK;
-    snprintf(o->message, sizeof o->message, "%s", v->reason);
-    if (o->status == DB_TRIAL_OK && i > 0 && outc[0].status != DB_TRIAL_OK) {
-      o->status = DB_TRIAL_VERIFY_FAILED;
-      snprintf(o->message, sizeof o->message, "not checked: the reference config failed");
-    }
-    if (o->status == DB_TRIAL_OK) {
-      run_isolated(&c, &br.batches[v->batch], v->name, &v->launch, rep, outs);
-      nmeasured++;
-      o->status = rep->status;
-      snprintf(o->message, sizeof o->message, "%s", rep->message);
-      if (o->status == DB_TRIAL_OK) {
-        if (i == 0)
-          memcpy(ref_out, outs, c.out_size);
-        else if (!outputs_match(&c, outs, ref_out, o->message, sizeof o->message))
-          o->status = DB_TRIAL_VERIFY_FAILED;
-      }
-      if (o->status == DB_TRIAL_OK) {
-        o->median_us = rep->median_us, o->min_us = rep->min_us, o->max_us = rep->max_us;
-        o->reps = rep->reps;
-        nok++;
-        if (o->median_us < best)
-          best = o->median_us, best_i = i;
-      }
-    }
-    struct db_trial tr;
-    db_trial_init(&tr);
-    db_uuid(tr.uuid);
-    memcpy(tr.run_uuid, run_uuid, sizeof tr.run_uuid);
-    tr.device = c.dev->name;
-    tr.arch = c.dev->arch;
-    tr.vendor = dev_vendor_name(c.dev->vendor);
-    tr.kernel = t->kernel;
-    tr.kernel_hash = t->hash;
-    tr.problem.op = t->kernel;
-    tr.problem.dtype = rec_dtype;
-    tr.problem.layout = "";
-    tr.problem.ndims = (int)t->ndims;
-    for (size_t d = 0; d < t->ndims; d++) {
-      tr.problem.dim_names[d] = dim_names[d];
-      tr.problem.dims[d] = dims[d];
-    }
-    tr.config = v->config_text;
-    tr.status = (enum db_trial_status)o->status;
-    if (o->status == DB_TRIAL_OK) {
-      tr.time_median_us = o->median_us;
-      tr.time_min_us = o->min_us;
-      tr.time_max_us = o->max_us;
-      tr.time_spread = o->median_us > 0 ? (o->max_us - o->min_us) / o->median_us : 0;
-      tr.repetitions = o->reps;
-      double bytes = 0;
-      for (size_t a = 0; a < c.nargs; a++)
-        if (c.args[a].kind == 'p')
-          bytes += (double)c.args[a].count * (double)c.args[a].esize * (c.args[a].is_const ? 1 : 2);
-      tr.gbps = bytes / (o->median_us * 1e-6) / 1e9;
-    }
-    tr.registers = v->res.registers;
-    tr.shared_bytes = v->res.shared_bytes >= 0 ? v->res.shared_bytes + v->launch.shared : -1;
-    tr.occupancy = v->verdict == BLD_COMPILE_ERROR || c.dev->vendor == DEV_HOST ? NAN
-                                                                                : v->occ.occupancy;
-    tr.message = o->message[0] ? o->message : NULL;
-    if ((rc = db_put_trial(db, &tr, NULL)) != AT_OK) {
+    outc[i].status = v->verdict == BLD_COMPILE_ERROR ? DB_TRIAL_COMPILE_ERROR
+                     : v->verdict == BLD_PRUNED      ? DB_TRIAL_PRUNED
+                                                     : -1; /* not measured (yet) */
+    snprintf(outc[i].message, sizeof outc[i].message, "%s", v->reason);
+    if (outc[i].status >= 0 && (rc = record_trial(&rs, i)) != AT_OK) {
       code = cli_fail(rc);
       goto done;
     }
-    if (tty) {
-      double el = now_s() - t0, eta = (double)(npicked - i - 1) * el / (double)(i + 1);
-      printf("\r%s: %zu/%zu variants, %zu ok, best %.4g us, ETA %.0f s   ", t->kernel, i + 1,
-             npicked, nok, isinf(best) ? 0.0 : best, eta);
-      fflush(stdout);
+  }
+  if (outc[0].status < 0 && (rc = measure_and_record(&rs, 0)) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
+  }
+  struct search_result sr = {.end = SEARCH_END_EXHAUSTED};
+  if (outc[0].status == DB_TRIAL_OK) {
+    /* The search, over the compiled ok variants other than the reference. */
+    size_t *ok = malloc(npicked * sizeof *ok), nok = 0;
+    if (!ok) {
+      code = cli_fail(at_error(AT_NOMEM, "out of memory"));
+      goto done;
+    }
+    for (size_t i = 1; i < npicked; i++)
+      if (outc[i].status < 0)
+        ok[nok++] = i;
+    int32_t *coords = NULL;
+    size_t nd = 0;
+    rc = tmpl_search_coords(t, picked, ok, nok, &coords, &nd);
+    struct search_space sp = {.npoints = nok, .ndims = nd, .coords = coords};
+    struct search_opts so = {.strategy = preselected ? SEARCH_EXHAUSTIVE : strategy,
+                             .seed = (uint64_t)seed, .budget = preselected ? 0 : want};
+    rs.ok = ok;
+    if (rc == AT_OK && nok)
+      rc = search_run(&sp, &so, eval_cb, &rs, &sr);
+    if (rc == AT_OK)
+      rc = rs.rc;
+    free(coords);
+    free(ok);
+    if (rc != AT_OK) {
+      code = cli_fail(rc);
+      goto done;
     }
   }
-  if (tty)
+  if (rs.tty)
     printf("\n");
   if ((rc = db_end_run(db, run_uuid)) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }
-  size_t counts[DB_TRIAL_STATUS_COUNT] = {0};
+  size_t best_i = rs.best_i, nok = rs.nok, nmeasured = rs.measured;
+  size_t counts[DB_TRIAL_STATUS_COUNT] = {0}, recorded = 0;
   for (size_t i = 0; i < npicked; i++)
-    counts[outc[i].status]++;
+    if (outc[i].status >= 0)
+      counts[outc[i].status]++, recorded++;
   const char *ref_text = br.variants[0].config_text;
   if (json) {
     printf("{\"kernel\":");
     json_write_str(stdout, t->kernel);
-    printf(",\"device\":\"%s\",\"dtype\":\"%s\",\"valid\":%zu,\"variants\":%zu,\"counts\":{",
-           c.dev->name, rec_dtype, nconfigs, npicked);
+    printf(",\"device\":\"%s\",\"dtype\":\"%s\",\"strategy\":\"%s\",\"valid\":%zu,"
+           "\"compiled\":%zu,\"variants\":%zu,\"counts\":{", c.dev->name, rec_dtype,
+           search_strategy_name(strategy), nconfigs, npicked, recorded);
     for (int s = 0; s < DB_TRIAL_STATUS_COUNT; s++)
       printf("%s\"%s\":%zu", s ? "," : "", db_trial_status_name((enum db_trial_status)s), counts[s]);
     printf("},\"reference\":");
@@ -908,9 +1048,9 @@ int cmd_tune(int argc, char **argv)
     }
     printf(",\"run\":\"%s\"}\n", run_uuid);
   } else {
-    printf("%s on %s (%s): %zu valid configs, %zu compiled and %zu run:", t->kernel, c.dev->name,
-           c.dev->vendor == DEV_HOST ? "host CPU, emulated" : c.dev->arch, nconfigs, npicked,
-           nmeasured);
+    printf("%s on %s (%s): %zu valid configs, %zu compiled, %zu run (%s):", t->kernel,
+           c.dev->name, c.dev->vendor == DEV_HOST ? "host CPU, emulated" : c.dev->arch, nconfigs,
+           npicked, nmeasured, search_strategy_name(strategy));
     for (int s = 0; s < DB_TRIAL_STATUS_COUNT; s++)
       if (counts[s])
         printf(" %zu %s", counts[s], db_trial_status_name((enum db_trial_status)s));
@@ -924,8 +1064,12 @@ int cmd_tune(int argc, char **argv)
       printf("  best      %s: %.4g us, %.2fx the reference\n", br.variants[best_i].config_text,
              outc[best_i].median_us,
              outc[0].status == DB_TRIAL_OK ? outc[0].median_us / outc[best_i].median_us : 0.0);
-    printf("run %s in %s: %zu trials recorded\n", run_uuid, dbpath, npicked);
+    printf("run %s in %s: %zu trials recorded\n", run_uuid, dbpath, recorded);
   }
+  if (outc[0].status != DB_TRIAL_OK)
+    cli_error("the reference config %s failed (%s): nothing else could be checked; give a "
+              "working one with --reference", ref_text,
+              db_trial_status_name((enum db_trial_status)outc[0].status));
   code = outc[0].status == DB_TRIAL_OK ? CLI_OK : CLI_FAILED;
 done:
   if (shm != MAP_FAILED)
