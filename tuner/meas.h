@@ -1,8 +1,8 @@
 /*
  * meas.h - measurement backends: load a code object, allocate, copy, launch and time
  * on one device. One small vtable per backend (`cuda` through dlopen of libcuda.so.1,
- * `hip` through dlopen of libamdhip64, `host` and `replay`), so one autotune binary runs on a machine with
- * either runtime, both or neither. Every GPU call is checked in one macro that records
+ * `hip` through dlopen of libamdhip64, `host` and `replay`), so one autotune binary
+ * runs on a machine with either runtime, both or neither. Every GPU call is checked in one macro that records
  * the statement, file, line and the vendor's own error string, and returns a status: a
  * kernel that faults is data for the database, not a crash of the tuner.
  */
