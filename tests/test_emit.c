@@ -311,6 +311,26 @@ static char *gpu_db(const char *dir, const char *device, const char *tpl, const 
   return path;
 }
 
+/* A header of `device`'s winners (gpu_db) in dir/tuned_gemm.h and a program dir/FILE that
+ * calls its f16 NN launcher on a stream of type STREAM. */
+static void gpu_header_and_app(const char *dir, const char *device, const char *db,
+                               const char *file, const char *stream)
+{
+  char *hdr = th_path(dir, "tuned_gemm.h"), *app = th_path(dir, file);
+  struct th_result r;
+  th_run(&r, "emit-header gemm --device host:%s --db '%s' --out '%s'", device, db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char src[512];
+  snprintf(src, sizeof src,
+           "#include \"tuned_gemm.h\"\n"
+           "int run(at_half *p, %s s) {\n"
+           "  return at_tuned_gemm_f16_nn(p, p, p, 300, 200, 100, 100, 200, 200, 1.f, 0.f, s);\n"
+           "}\n", stream);
+  cr_assert_eq(th_write(app, src, strlen(src)), 0);
+  free(hdr), free(app);
+}
+
 Test(emit, kernels_header_compiles_for_sm_90, .timeout = 240)
 {
 #if !AT_HAVE_CUDA
@@ -319,17 +339,8 @@ Test(emit, kernels_header_compiles_for_sm_90, .timeout = 240)
   char *dir = th_tmpdir();
   struct planted_tpl mma;
   char *db = gpu_db(dir, "h100", TPL("gemm_mma"), "f16", &mma);
-  char *hdr = th_path(dir, "tuned_gemm.h");
+  gpu_header_and_app(dir, "h100", db, "app.cu", "cudaStream_t");
   struct th_result r;
-  th_run(&r, "emit-header gemm --device host:h100 --db '%s' --out '%s'", db, hdr);
-  cr_assert_eq(r.code, 0, "%s", r.err);
-  th_result_free(&r);
-  const char *src = "#include \"tuned_gemm.h\"\n"
-                    "int run(at_half *p, cudaStream_t s) {\n"
-                    "  return at_tuned_gemm_f16_nn(p, p, p, 300, 200, 100, 100, 200, 200, 1.f, 0.f, s);\n"
-                    "}\n";
-  char *cu = th_path(dir, "app.cu");
-  cr_assert_eq(th_write(cu, src, strlen(src)), 0);
   th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 -arch=sm_90 " INCS
             " -I. --ptx app.cu -o app.ptx && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 -arch=sm_90 "
             INCS " -I. -c app.cu -o app.o", dir);
@@ -343,7 +354,7 @@ Test(emit, kernels_header_compiles_for_sm_90, .timeout = 240)
     entries++;
   cr_assert_eq(entries, 2, "one kernel per winning config, found %zu", entries);
   cr_assert_not_null(strstr(ptx, "mma.sync.aligned.m16n8k16"), "no tensor-core mma in the PTX");
-  free(ptx), free(ptxpath), free(cu), free(hdr), free(db);
+  free(ptx), free(ptxpath), free(db);
   free_configs(&mma);
   th_rmtree(dir);
 #endif
@@ -354,17 +365,8 @@ Test(emit, kernels_header_compiles_for_gfx942, .timeout = 240)
   char *dir = th_tmpdir();
   struct planted_tpl mfma;
   char *db = gpu_db(dir, "mi300x", TPL("gemm_mfma"), "f16", &mfma);
-  char *hdr = th_path(dir, "tuned_gemm.h");
+  gpu_header_and_app(dir, "mi300x", db, "app.hip", "hipStream_t");
   struct th_result r;
-  th_run(&r, "emit-header gemm --device host:mi300x --db '%s' --out '%s'", db, hdr);
-  cr_assert_eq(r.code, 0, "%s", r.err);
-  th_result_free(&r);
-  const char *src = "#include \"tuned_gemm.h\"\n"
-                    "int run(at_half *p, hipStream_t s) {\n"
-                    "  return at_tuned_gemm_f16_nn(p, p, p, 300, 200, 100, 100, 200, 200, 1.f, 0.f, s);\n"
-                    "}\n";
-  char *hip = th_path(dir, "app.hip");
-  cr_assert_eq(th_write(hip, src, strlen(src)), 0);
   /* Device code to assembly (no ROCm device library here to link against) and the host
    * side, with the HIP runtime's headers, to an object. */
   th_sh(&r, "cd '%s' && " AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 -nogpulib "
@@ -378,7 +380,7 @@ Test(emit, kernels_header_compiles_for_gfx942, .timeout = 240)
   cr_assert_not_null(s);
   cr_assert_not_null(strstr(s, "v_mfma_"), "no MFMA instruction in the gfx942 code");
   cr_assert_not_null(strstr(s, ".amdhsa_kernel"), "no kernel descriptor");
-  free(s), free(spath), free(hip), free(hdr), free(db);
+  free(s), free(spath), free(db);
   free_configs(&mfma);
   th_rmtree(dir);
 }
