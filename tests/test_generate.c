@@ -475,3 +475,27 @@ Test(generate, emulate_spans_the_emulated_devices_space_and_compiles_for_the_hos
   th_rmtree(dir);
   free(dir);
 }
+
+/* An op name spans every template of the op that is for the device. */
+Test(generate, op_spans_the_templates_for_the_device)
+{
+  struct th_result r;
+  th_run(&r, "generate gemm --device mi300x --stats");
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert_not_null(strstr(r.out, "== gemm_mfma\ngemm_mfma on mi300x:"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "== gemm_mma: skipped, for NVIDIA sm_80 and later"), "%s",
+                     r.out);
+  cr_assert_not_null(strstr(r.out, "== gemm_simt\ngemm_simt on mi300x:"), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "generate gemm --device h100 --stats --json");
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  int lines = 0;
+  for (const char *p = r.out; *p; p++)
+    lines += *p == '\n';
+  cr_assert_eq(lines, 3, "one JSON object per template (mma, naive, simt): %s", r.out);
+  cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_mma\""), "%s", r.out);
+  cr_assert_null(strstr(r.out, "\"kernel\":\"gemm_mfma\""), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "\"dims\":{\"M\":4096,\"N\":4096,\"K\":4096,\"TA\":0,\"TB\":0}"),
+                     "NN by default: %s", r.out);
+  th_result_free(&r);
+}

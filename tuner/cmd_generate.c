@@ -28,6 +28,8 @@
 #include "tuner/cli.h"
 #include "tuner/commands.h"
 #include "tuner/device.h"
+#include "tuner/op.h"
+#include "tuner/op_gemm.h"
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
 
@@ -37,9 +39,11 @@ static const char usage[] =
     "[--no-cache] [--emulate D2] [--sanitize] [--json]";
 static const char description[] =
     "Span a kernel template's search space for a device and a problem and list its valid\n"
-    "variants. OP is a template name found in the template folders ($AUTOTUNE_TEMPLATES,\n"
-    "the installed share/autotune/templates, the source tree), or give a template's path.\n"
-    "Dims not given take 4096. --stats: raw and valid sizes and what each constraint\n"
+    "variants. The argument is a template name found in the template folders\n"
+    "($AUTOTUNE_TEMPLATES, the installed share/autotune/templates, the source tree), a\n"
+    "template's path, or an op (gemm): then every template of the op that is for the\n"
+    "device, one after the other (layout NN unless --dim TA=/TB= say otherwise; --json:\n"
+    "one object per template and line). Dims not given take 4096. --stats: raw and valid sizes and what each constraint\n"
     "removed. --out: one source file per batch (.cu, .hip, .cpp) and variants.tsv.\n"
     "--compile: compile every variant (cached in $AUTOTUNE_CACHE_DIR, else\n"
     "$XDG_CACHE_HOME/autotune, else ~/.cache/autotune) and print registers, spills,\n"
@@ -594,6 +598,108 @@ out:
   return code;
 }
 
+/* One template: load it, bind the dims (--m/--n/--k, --dim; `nn`: TA and TB default to 0,
+ * the NN layout), span, write, compile as asked. g's per-template state is released
+ * after, so the caller may go on with another. */
+static int generate_one(struct gen_cmd *g, const char *path, const char **dim_args, int ndim,
+                        bool nn)
+{
+  const char *incs[] = {g->common, NULL};
+  int rc, code = CLI_USAGE;
+  const char *dtype_arg = g->dtype;
+  if ((rc = tmpl_load(path, g->common[0] ? incs : NULL, &g->t)) != AT_OK) {
+    code = cli_fail(rc);
+    goto out;
+  }
+  if (!g->dtype)
+    g->dtype = g->t->dtype ? "f16" : "f32";
+  g->dims_given = false;
+  for (size_t i = 0; i < TMPL_MAX_DIMS; i++)
+    g->dims[i] = TMPL_DEFAULT_DIM;
+  for (size_t i = 0; nn && i < g->t->ndims; i++)
+    if (strcasecmp(g->t->dims[i], "TA") == 0 || strcasecmp(g->t->dims[i], "TB") == 0)
+      g->dims[i] = 0, g->dims_given = true;
+  static const char *const mnk_names[] = {"M", "N", "K"};
+  for (int i = 0; i < 3; i++) {
+    char how[48];
+    snprintf(how, sizeof how, "--%c %lld", "mnk"[i], (long long)g->mnk[i]);
+    if (g->mnk[i] != 0 &&
+        set_dim(g->t, mnk_names[i], 1, g->mnk[i], how, g->dims, &g->dims_given) != CLI_OK)
+      goto out;
+  }
+  for (int i = 0; i < ndim; i++)
+    if (parse_dim(g->t, dim_args[i], g->dims, &g->dims_given) != CLI_OK)
+      goto out;
+  code = run(g);
+out:
+  gen_space_stats_release(&g->st);
+  gen_space_free(g->space);
+  tmpl_free(g->t);
+  free(g->cfg.v);
+  g->space = NULL;
+  g->t = NULL;
+  memset(&g->st, 0, sizeof g->st);
+  memset(&g->cfg, 0, sizeof g->cfg);
+  g->dtype = dtype_arg;
+  return code;
+}
+
+/* An op ("gemm"): every template of templates/<op>/ that is for the device, in name order,
+ * NN unless --dim says otherwise. Human output gets a heading per template; --json one
+ * object per template, one per line. */
+static int generate_op(struct gen_cmd *g, const char *op, const char **dim_args, int ndim)
+{
+  char dirs[TEMPLATE_DIRS_MAX][PATH_MAX], folder[PATH_MAX + 64];
+  size_t nd = template_dirs(dirs), which = nd;
+  for (size_t i = 0; i < nd && which == nd; i++) {
+    struct stat st;
+    snprintf(folder, sizeof folder, "%.4000s/%.40s", dirs[i], op);
+    if (stat(folder, &st) == 0 && S_ISDIR(st.st_mode))
+      which = i;
+  }
+  if (which == nd) {
+    cli_error("no templates for op '%.40s' (no %.40s/ under %.200s)", op, op, dirs[nd - 1]);
+    return CLI_FAILED;
+  }
+  snprintf(g->common, sizeof g->common, "%.4000s/common", dirs[which]);
+  DIR *d = opendir(folder);
+  char *names[256];
+  size_t n = 0;
+  struct dirent *e;
+  while (d && (e = readdir(d)) != NULL && n < sizeof names / sizeof names[0]) {
+    size_t len = strlen(e->d_name);
+    if (len > 2 && strcmp(e->d_name + len - 2, ".h") == 0 && (names[n] = strdup(e->d_name)))
+      n++;
+  }
+  if (d)
+    closedir(d);
+  qsort(names, n, sizeof names[0], cmp_str);
+  int code = CLI_OK, done = 0;
+  bool f32 = g->dtype && strcmp(g->dtype, "f32") == 0;
+  for (size_t i = 0; i < n; i++) {
+    char kernel[128], path[PATH_MAX + 200];
+    snprintf(kernel, sizeof kernel, "%.*s", (int)(strlen(names[i]) - 2), names[i]);
+    const char *why = strcmp(op, "gemm") == 0 ? gemm_template_not_for(kernel, g->dev, f32) : "";
+    if (!g->json)
+      printf("%s== %s%s%s\n", i ? "\n" : "", kernel, why[0] ? ": skipped, " : "", why);
+    fflush(stdout);
+    if (why[0])
+      continue;
+    snprintf(path, sizeof path, "%s/%s", folder, names[i]);
+    int c = generate_one(g, path, dim_args, ndim, true);
+    if (c != CLI_OK && code == CLI_OK)
+      code = c;
+    done++;
+  }
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  if (!done) {
+    cli_error("no template of op '%.40s' is for %s", op, g->dev->name);
+    return CLI_FAILED;
+  }
+  return code;
+}
+
 int cmd_generate(int argc, char **argv)
 {
   struct gen_cmd g = {0};
@@ -682,35 +788,18 @@ int cmd_generate(int argc, char **argv)
     cli_error("bad --jobs or --batch (expected 1..256 threads, 1..100000 variants)");
     goto done;
   }
-  char path[PATH_MAX];
-  if ((code = resolve(pos[0], path, g.common)) != CLI_OK)
-    goto done;
-  const char *incs[] = {g.common, NULL};
-  if ((rc = tmpl_load(path, g.common[0] ? incs : NULL, &g.t)) != AT_OK) {
-    code = cli_fail(rc);
-    goto done;
-  }
-  code = CLI_USAGE;
   if (g.dtype && !gen_dtype_ctype(g.dtype)) {
     cli_error("unknown dtype '%.20s' (f16, bf16 or f32)", g.dtype);
     goto done;
   }
-  if (!g.dtype)
-    g.dtype = g.t->dtype ? "f16" : "f32";
-  for (size_t i = 0; i < TMPL_MAX_DIMS; i++)
-    g.dims[i] = TMPL_DEFAULT_DIM;
-  static const char *const mnk_names[] = {"M", "N", "K"};
-  for (int i = 0; i < 3; i++) {
-    char how[48];
-    snprintf(how, sizeof how, "--%c %lld", "mnk"[i], (long long)g.mnk[i]);
-    if (g.mnk[i] != 0 &&
-        set_dim(g.t, mnk_names[i], 1, g.mnk[i], how, g.dims, &g.dims_given) != CLI_OK)
-      goto done;
+  if (op_find(pos[0])) {
+    code = generate_op(&g, pos[0], dim_args, ndim);
+    goto done;
   }
-  for (int i = 0; i < ndim; i++)
-    if (parse_dim(g.t, dim_args[i], g.dims, &g.dims_given) != CLI_OK)
-      goto done;
-  code = run(&g);
+  char path[PATH_MAX];
+  if ((code = resolve(pos[0], path, g.common)) != CLI_OK)
+    goto done;
+  code = generate_one(&g, path, dim_args, ndim, false);
 done:
   gen_space_stats_release(&g.st);
   gen_space_free(g.space);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tuner/device.h"
 #include "tuner/status.h"
 
 #define AT_EMU_ONLY 1
@@ -345,4 +346,18 @@ int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg
   }
   *bad = n_bad;
   return AT_OK;
+}
+
+const char *gemm_template_not_for(const char *name, const struct dev_profile *d, bool f32)
+{
+  size_t n = strlen(name);
+  if (n >= 4 && strcmp(name + n - 4, "_mma") == 0) {
+    if (d->vendor != DEV_NVIDIA || strncmp(d->arch, "sm_", 3) != 0 || atoi(d->arch + 3) < 80)
+      return "for NVIDIA sm_80 and later";
+    if (f32)
+      return "for f16 and bf16";
+  }
+  if (n >= 5 && strcmp(name + n - 5, "_mfma") == 0 && d->vendor != DEV_AMD)
+    return "for AMD CDNA";
+  return "";
 }

@@ -21,6 +21,7 @@
 #define AT_TUNER_OP_GEMM_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define GEMM_ARG_KINDS "pppiiiiiiff"
@@ -69,5 +70,13 @@ void gemm_data_release(struct gemm_data *d);
  * (tolerance 0.001)"). AT_OK even when bad > 0; errors only for bad arguments. */
 int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg,
                size_t msg_len);
+
+/* Why the gemm template named `name` ("gemm_mma") is not for device `d` (the emulated one
+ * under --emulate) with this dtype: "for NVIDIA sm_80 and later", "for f16 and bf16",
+ * "for AMD CDNA"; "" when it is. A naming convention of templates/gemm: *_mma needs
+ * mma.sync, *_mfma needs CDNA's matrix cores. `autotune gemm` and `autotune generate gemm`
+ * pick templates by it. */
+struct dev_profile;
+const char *gemm_template_not_for(const char *name, const struct dev_profile *d, bool f32);
 
 #endif

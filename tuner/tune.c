@@ -180,17 +180,7 @@ static int collect_templates(struct tuner *tu)
  * named with --template is always tried. "" when it applies, else why not. */
 static const char *not_for(const struct tuner *tu, const char *name)
 {
-  const struct dev_profile *d = tu->space_dev;
-  size_t n = strlen(name);
-  if (n >= 4 && strcmp(name + n - 4, "_mma") == 0) {
-    if (d->vendor != DEV_NVIDIA || strncmp(d->arch, "sm_", 3) != 0 || atoi(d->arch + 3) < 80)
-      return "for NVIDIA sm_80 and later";
-    if (tu->gdt == GEMM_F32)
-      return "for f16 and bf16";
-  }
-  if (n >= 5 && strcmp(name + n - 5, "_mfma") == 0 && d->vendor != DEV_AMD)
-    return "for AMD CDNA";
-  return "";
+  return gemm_template_not_for(name, tu->space_dev, tu->gdt == GEMM_F32);
 }
 
 /* Load every template; a failure is one line on stderr and the template is skipped. */
