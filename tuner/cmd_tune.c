@@ -51,6 +51,9 @@
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
 
+#define AT_EMU_ONLY 1
+#include "templates/common/at_types.h"
+
 static const char usage[] =
     "autotune tune TEMPLATE.h --device D --dim NAME=V [--dim ...] [--arg NAME=EXPR ...] "
     "[--dtype T] [--reference CONFIG] [--strategy S] [--budget N] [--seed N] [--reps N] "
@@ -281,16 +284,6 @@ static uint64_t xorshift(uint64_t *s)
   return *s * 0x2545F4914F6CDD1DULL;
 }
 
-static uint16_t f16_bits(float f) /* exact for the values used: k/4, |k| <= 4 */
-{
-  if (f == 0)
-    return 0;
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, man = u & 0x7fffff;
-  return (uint16_t)(sign | ((exp - 127 + 15) << 10) | (man >> 13));
-}
-
 static int make_inputs(struct tune_ctx *c)
 {
   size_t total = 0;
@@ -313,8 +306,8 @@ static int make_inputs(struct tune_ctx *c)
       switch (a->elem) {
       case E_F32: memcpy(p, &f, 4); break;
       case E_F64: { double d = f; memcpy(p, &d, 8); break; }
-      case E_F16: { uint16_t h = f16_bits(f); memcpy(p, &h, 2); break; }
-      case E_BF16: { uint32_t u; memcpy(&u, &f, 4); uint16_t h = (uint16_t)(u >> 16); memcpy(p, &h, 2); break; }
+      case E_F16: { uint16_t h = at_float_to_half_bits_sw(f); memcpy(p, &h, 2); break; }
+      case E_BF16: { uint16_t h = at_float_to_bfloat16_bits_sw(f); memcpy(p, &h, 2); break; }
       case E_I32:
       case E_U32: { uint32_t v = (uint32_t)(r % 8); memcpy(p, &v, 4); break; }
       case E_I64: { uint64_t v = r % 8; memcpy(p, &v, 8); break; }
@@ -481,15 +474,8 @@ static double load_elem(const unsigned char *p, enum elem e)
   switch (e) {
   case E_F32: { float f; memcpy(&f, p, 4); return f; }
   case E_F64: { double d; memcpy(&d, p, 8); return d; }
-  case E_BF16: { uint16_t h; memcpy(&h, p, 2); uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
-  case E_F16: {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
-    double v = exp == 0 ? ldexp(man, -24) : exp == 31 ? (man ? NAN : INFINITY)
-                                                        : ldexp(man + 1024, exp - 25);
-    return sign ? -v : v;
-  }
+  case E_BF16: { uint16_t h; memcpy(&h, p, 2); return at_bfloat16_bits_to_float_sw(h); }
+  case E_F16: { uint16_t h; memcpy(&h, p, 2); return at_half_bits_to_float_sw(h); }
   case E_I32: { int32_t v; memcpy(&v, p, 4); return v; }
   case E_U32: { uint32_t v; memcpy(&v, p, 4); return v; }
   case E_I64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
