@@ -56,6 +56,19 @@ struct meas_backend {
               int (*between)(struct meas_ctx *ctx, void *arg), void *arg, double *us);
 };
 
+/* The event-timed loop of the GPU backends' `time`: each repetition calls between (may be
+ * NULL), start, launch, stop_and_wait and elapsed_ms, and stores the elapsed time in
+ * us[i]. The first failing call's status is returned. */
+struct meas_event_timer {
+  int (*start)(struct meas_ctx *c);          /* record the start event on the stream */
+  int (*launch)(struct meas_ctx *c, const struct meas_launch *l);
+  int (*stop_and_wait)(struct meas_ctx *c);  /* record the stop event and wait for it */
+  int (*elapsed_ms)(struct meas_ctx *c, float *ms);
+};
+int meas_time_events(struct meas_ctx *c, const struct meas_event_timer *t,
+                     const struct meas_launch *l, int reps,
+                     int (*between)(struct meas_ctx *, void *), void *arg, double *us);
+
 extern const struct meas_backend meas_cuda;
 /* `hip`: the HIP runtime through dlopen("libamdhip64.so") (tuner/meas_hip.c). */
 extern const struct meas_backend meas_hip;

@@ -269,26 +269,31 @@ static int cuda_sync(struct meas_ctx *c)
   return AT_OK;
 }
 
+static int cuda_start(struct meas_ctx *c)
+{
+  CU_CHECK(cuEventRecord(c->start, c->stream));
+  return AT_OK;
+}
+
+static int cuda_stop_and_wait(struct meas_ctx *c)
+{
+  CU_CHECK(cuEventRecord(c->stop, c->stream));
+  CU_CHECK(cuEventSynchronize(c->stop));
+  return AT_OK;
+}
+
+static int cuda_elapsed_ms(struct meas_ctx *c, float *ms)
+{
+  CU_CHECK(cuEventElapsedTime(ms, c->start, c->stop));
+  return AT_OK;
+}
+
 static int cuda_time(struct meas_ctx *c, const struct meas_launch *l, int reps,
                      int (*between)(struct meas_ctx *, void *), void *arg, double *us)
 {
-  for (int i = 0; i < reps; i++) {
-    if (between) {
-      int rc = between(c, arg);
-      if (rc != AT_OK)
-        return rc;
-    }
-    CU_CHECK(cuEventRecord(c->start, c->stream));
-    int rc = cuda_launch(c, l);
-    if (rc != AT_OK)
-      return rc;
-    CU_CHECK(cuEventRecord(c->stop, c->stream));
-    CU_CHECK(cuEventSynchronize(c->stop));
-    float ms = 0;
-    CU_CHECK(cuEventElapsedTime(&ms, c->start, c->stop));
-    us[i] = ms * 1000.0;
-  }
-  return AT_OK;
+  static const struct meas_event_timer t = {cuda_start, cuda_launch, cuda_stop_and_wait,
+                                            cuda_elapsed_ms};
+  return meas_time_events(c, &t, l, reps, between, arg, us);
 }
 
 const struct meas_backend meas_cuda = {

@@ -250,26 +250,31 @@ static int hip_sync(struct meas_ctx *c)
   return AT_OK;
 }
 
+static int hip_start(struct meas_ctx *c)
+{
+  HIP_CHECK(hipEventRecord(c->start, c->stream));
+  return AT_OK;
+}
+
+static int hip_stop_and_wait(struct meas_ctx *c)
+{
+  HIP_CHECK(hipEventRecord(c->stop, c->stream));
+  HIP_CHECK(hipEventSynchronize(c->stop));
+  return AT_OK;
+}
+
+static int hip_elapsed_ms(struct meas_ctx *c, float *ms)
+{
+  HIP_CHECK(hipEventElapsedTime(ms, c->start, c->stop));
+  return AT_OK;
+}
+
 static int hip_time(struct meas_ctx *c, const struct meas_launch *l, int reps,
                     int (*between)(struct meas_ctx *, void *), void *arg, double *us)
 {
-  for (int i = 0; i < reps; i++) {
-    if (between) {
-      int rc = between(c, arg);
-      if (rc != AT_OK)
-        return rc;
-    }
-    HIP_CHECK(hipEventRecord(c->start, c->stream));
-    int rc = hip_launch(c, l);
-    if (rc != AT_OK)
-      return rc;
-    HIP_CHECK(hipEventRecord(c->stop, c->stream));
-    HIP_CHECK(hipEventSynchronize(c->stop));
-    float ms = 0;
-    HIP_CHECK(hipEventElapsedTime(&ms, c->start, c->stop));
-    us[i] = ms * 1000.0;
-  }
-  return AT_OK;
+  static const struct meas_event_timer t = {hip_start, hip_launch, hip_stop_and_wait,
+                                            hip_elapsed_ms};
+  return meas_time_events(c, &t, l, reps, between, arg, us);
 }
 
 const struct meas_backend meas_hip = {
