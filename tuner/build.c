@@ -63,6 +63,7 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tuner/device.h"
+#include "tuner/os.h"
 #include "tuner/status.h"
 
 #define CACHE_FORMAT "autotune-compile-cache 1"
@@ -169,12 +170,6 @@ static void sha_of(const void *data, size_t n, char out[65])
 
 /* ---- small helpers ---- */
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int mkdir_p(const char *path)
 {
@@ -636,7 +631,7 @@ static void *worker(void *arg)
     p->prog.batches_cached += hit;
     if (rc == AT_OK && (b->single || b->status == CC_OK))
       p->prog.variants_done += b->count;
-    p->prog.elapsed_s = now_s() - p->t0;
+    p->prog.elapsed_s = at_now_s() - p->t0;
     if (p->progress)
       p->progress(p->progress_ctx, &p->prog);
     pthread_mutex_unlock(&p->mu);
@@ -788,7 +783,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   struct job_ctx ctx = {0};
   char **sources = NULL, cache_buf[4096], *cache = NULL, *toolchain = NULL;
   int rc = AT_OK;
-  double t0 = now_s();
+  double t0 = at_now_s();
 
   if (out)
     memset(out, 0, sizeof *out);
@@ -909,7 +904,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
     st->pruned += out->variants[i].verdict == BLD_PRUNED;
     st->compile_errors += out->variants[i].verdict == BLD_COMPILE_ERROR;
   }
-  st->wall_s = now_s() - t0;
+  st->wall_s = at_now_s() - t0;
 out:
   for (size_t i = 0; sources && i < nfirst + n; i++)
     free(sources[i]);

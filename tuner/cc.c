@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE /* pipe2 */
 #include "tuner/compile.h"
+#include "tuner/os.h"
 #include "tuner/status.h"
 
 #include <dirent.h>
@@ -129,12 +130,6 @@ bool cc_which(const char *name, char *out, size_t out_len)
   return false;
 }
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Child side of cc_run: async-signal-safe calls only. Reports an exec failure's errno
  * through `errfd` and exits 127. */
@@ -193,10 +188,10 @@ int cc_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_co
   close(errp[1]);
   outp[1] = errp[1] = -1;
 
-  double deadline = now_s() + timeout_s;
+  double deadline = at_now_s() + timeout_s;
   bool timed_out = false;
   for (;;) {
-    double left = deadline - now_s();
+    double left = deadline - at_now_s();
     if (left <= 0) {
       timed_out = true;
       break;

@@ -28,6 +28,7 @@
 #include "tuner/commands.h"
 #include "tuner/device.h"
 #include "tuner/op.h"
+#include "tuner/os.h"
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
 
@@ -182,11 +183,6 @@ static void bare_free(struct tmpl *t)
   free(t);
 }
 
-static int file_exists(const char *p)
-{
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* Find <dir>/<op>/<kernel>.h in the template folders and load it. */
 static int load_tpl(const char *op, const char *kernel, struct tpl *out)
@@ -195,7 +191,7 @@ static int load_tpl(const char *op, const char *kernel, struct tpl *out)
   size_t nd = template_dirs(dirs);
   for (size_t i = 0; i < nd; i++) {
     snprintf(path, sizeof path, "%.4000s/%.40s/%.60s.h", dirs[i], op, kernel);
-    if (!file_exists(path))
+    if (!at_is_file(path))
       continue;
     snprintf(common, sizeof common, "%.4000s/common", dirs[i]);
     snprintf(out->include, sizeof out->include, "%.40s/%.60s.h", op, kernel);

@@ -30,6 +30,7 @@
 #include "tuner/device.h"
 #include "tuner/op.h"
 #include "tuner/op_gemm.h"
+#include "tuner/os.h"
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
 
@@ -56,11 +57,6 @@ static const char description[] =
 
 /* ---- finding the template ---- */
 
-static bool is_file(const char *path)
-{
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* The template folders, in search order; each entry a buffer of PATH_MAX. */
 static int cmp_str(const void *a, const void *b)
@@ -71,7 +67,7 @@ static int cmp_str(const void *a, const void *b)
 /* <dir>/<op>.h, else the first <dir>/<sub>/<op>.h in name order. */
 static bool find_in(const char *dir, const char *op, char *out, size_t len)
 {
-  if (snprintf(out, len, "%s/%s.h", dir, op) < (int)len && is_file(out))
+  if (snprintf(out, len, "%s/%s.h", dir, op) < (int)len && at_is_file(out))
     return true;
   DIR *d = opendir(dir);
   if (!d)
@@ -87,7 +83,7 @@ static bool find_in(const char *dir, const char *op, char *out, size_t len)
   bool found = false;
   for (size_t i = 0; i < n; i++) {
     if (!found && snprintf(out, len, "%s/%s/%s.h", dir, names[i], op) < (int)len &&
-        is_file(out))
+        at_is_file(out))
       found = true;
     free(names[i]);
   }
@@ -98,7 +94,7 @@ static bool has_common(const char *dir, char *common, size_t len)
 {
   char probe[PATH_MAX + 32];
   snprintf(probe, sizeof probe, "%s/at_common.h", dir);
-  if (!is_file(probe))
+  if (!at_is_file(probe))
     return false;
   snprintf(common, len, "%s", dir);
   return true;

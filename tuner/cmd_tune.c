@@ -47,6 +47,7 @@
 #include "tuner/commands.h"
 #include "tuner/device.h"
 #include "tuner/meas.h"
+#include "tuner/os.h"
 #include "tuner/search.h"
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
@@ -410,12 +411,6 @@ static int child_run(const struct tune_ctx *c, const struct bld_batch *b, const 
   return DB_TRIAL_OK;
 }
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Run one variant isolated. OUT: *rep, outputs in outs (shared). */
 static void run_isolated(const struct tune_ctx *c, const struct bld_batch *b, const char *kname,
@@ -434,7 +429,7 @@ static void run_isolated(const struct tune_ctx *c, const struct bld_batch *b, co
     rep->status = child_run(c, b, kname, l, rep, outs);
     _exit(0);
   }
-  double deadline = now_s() + c->timeout_s;
+  double deadline = at_now_s() + c->timeout_s;
   int st = 0;
   for (;;) {
     pid_t w = waitpid(pid, &st, WNOHANG);
@@ -445,7 +440,7 @@ static void run_isolated(const struct tune_ctx *c, const struct bld_batch *b, co
       snprintf(rep->message, sizeof rep->message, "waitpid: %s", strerror(errno));
       return;
     }
-    if (now_s() > deadline) {
+    if (at_now_s() > deadline) {
       kill(pid, SIGKILL);
       waitpid(pid, &st, 0);
       rep->status = DB_TRIAL_TIMEOUT;
@@ -619,7 +614,7 @@ static int measure_and_record(struct run_state *s, size_t vi)
   }
   int rc = record_trial(s, vi);
   if (s->tty) {
-    double el = now_s() - s->t0;
+    double el = at_now_s() - s->t0;
     double eta = s->total > s->measured ? (double)(s->total - s->measured) * el / (double)s->measured : 0;
     printf("\r%s: %zu/%zu variants run, %zu ok, best %.4g us, ETA %.0f s   ", s->t->kernel,
            s->measured, s->total, s->nok, isinf(s->best) ? 0.0 : s->best, eta);
@@ -957,7 +952,7 @@ int cmd_tune(int argc, char **argv)
                          .rec_dtype = rec_dtype, .dims = dims, .rep = shm,
                          .outs = (unsigned char *)shm +
                                  ((sizeof(struct child_report) + 63) / 64) * 64,
-                         .ref_out = ref_out, .outc = outc, .best = INFINITY, .t0 = now_s(),
+                         .ref_out = ref_out, .outc = outc, .best = INFINITY, .t0 = at_now_s(),
                          .tty = cli_stdout_is_tty() && !json, .total = want + 1};
   /* Build-time verdicts are trials now; the reference is measured first. */
   for (size_t i = 0; i < npicked; i++) {

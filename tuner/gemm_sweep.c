@@ -24,6 +24,7 @@
 #include "tuner/device.h"
 #include "tuner/gemm_run.h"
 #include "tuner/meas.h"
+#include "tuner/os.h"
 #include "tuner/status.h"
 
 const struct gsw_shape gsw_default_shapes[] = {
@@ -36,12 +37,6 @@ const size_t gsw_default_nshapes = sizeof gsw_default_shapes / sizeof gsw_defaul
 static const char *const all_layouts[] = {"NN", "NT", "TN", "TT", NULL};
 static const enum gemm_dtype all_dtypes[] = {GEMM_F32, GEMM_F16, GEMM_BF16};
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---- the configs of one layout: a growable, deduplicated list ---- */
 
@@ -393,20 +388,20 @@ static int sweep_layout(struct sweep *w, const char *layout)
     if (!o->compile_only)
       bo.backend = "host";
     struct bld_result br;
-    double t0 = now_s();
+    double t0 = at_now_s();
     rc = bld_run(w->t, s, o->dev, dims, gemm_dtype_name(dt), c.v, c.n, &bo, &br);
-    w->r->compile_s += now_s() - t0;
+    w->r->compile_s += at_now_s() - t0;
     if (rc != AT_OK) {
       bld_result_release(&br);
       goto out;
     }
     w->r->compiled += br.nvariants;
-    t0 = now_s();
+    t0 = at_now_s();
     if (o->compile_only)
       count_resources(w, &br);
     else
       rc = run_all(w, &br, c.v, c.np, layout, ta, tb, dt);
-    w->r->run_s += now_s() - t0;
+    w->r->run_s += at_now_s() - t0;
     if (o->log)
       fprintf(o->log, "%s %s %s: %zu variants (compile %.1f s, %zu TUs compiled, %zu "
               "cached), runs %zu, failures %zu so far\n", w->t->kernel, layout,

@@ -49,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tuner/os.h"
 #include "tuner/status.h"
 
 static const char *const names[] = {
@@ -237,12 +238,6 @@ struct state {
   struct search_result *res;
 };
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static bool done(struct state *s)
 {
@@ -256,7 +251,7 @@ static bool done(struct state *s)
     s->res->end = SEARCH_END_BUDGET;
     return true;
   }
-  if (s->o->time_budget_s > 0 && now_s() - s->t0 >= s->o->time_budget_s) {
+  if (s->o->time_budget_s > 0 && at_now_s() - s->t0 >= s->o->time_budget_s) {
     s->res->end = SEARCH_END_TIME;
     return true;
   }
@@ -458,7 +453,7 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
   if (o->strategy == SEARCH_MODEL && !sp->model)
     return at_error(AT_USAGE, "the model strategy needs model costs");
   struct state s = {.sp = sp, .o = o, .eval = eval, .ctx = ctx, .left = sp->npoints,
-                    .limit = o->budget ? o->budget : SIZE_MAX, .t0 = now_s(), .res = out};
+                    .limit = o->budget ? o->budget : SIZE_MAX, .t0 = at_now_s(), .res = out};
   size_t n = sp->npoints, nd2 = 2 * sp->ndims, *order = NULL;
   int32_t *max = NULL, *tmp = NULL;
   int rc = AT_OK;

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tuner/os.h"
+
 size_t template_dirs(char dirs[TEMPLATE_DIRS_MAX][PATH_MAX])
 {
   size_t n = 0;
@@ -35,11 +37,6 @@ size_t template_dirs(char dirs[TEMPLATE_DIRS_MAX][PATH_MAX])
   return n;
 }
 
-static int file_exists(const char *p)
-{
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 void template_common_dir(const char *path, char out[PATH_MAX])
 {
@@ -50,7 +47,7 @@ void template_common_dir(const char *path, char out[PATH_MAX])
                          "%s/../../templates/common/at_common.h"};
   for (size_t i = 0; i < 3; i++) {
     snprintf(cand, sizeof cand, tries[i], dir);
-    if (file_exists(cand)) {
+    if (at_is_file(cand)) {
       cand[strlen(cand) - strlen("/at_common.h")] = '\0';
       snprintf(out, PATH_MAX, "%.4000s", cand);
       return;
@@ -60,7 +57,7 @@ void template_common_dir(const char *path, char out[PATH_MAX])
   snprintf(out, PATH_MAX, "%.4000s/common", dirs[nd - 1]);
   for (size_t i = 0; i < nd; i++) {
     snprintf(cand, sizeof cand, "%.4000s/common/at_common.h", dirs[i]);
-    if (file_exists(cand)) {
+    if (at_is_file(cand)) {
       snprintf(out, PATH_MAX, "%.4000s/common", dirs[i]);
       return;
     }

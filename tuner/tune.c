@@ -58,6 +58,7 @@
 #include "tuner/build.h"
 #include "tuner/cli.h"
 #include "tuner/device.h"
+#include "tuner/os.h"
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
 #include "tuner/tune.h"
@@ -68,18 +69,7 @@
 #include "tuner/tune_internal.h"
 
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
-static bool is_file(const char *path)
-{
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 
 /* A --template argument to a path: a path as given, else <tree>/gemm/NAME.h. */
@@ -87,7 +77,7 @@ static int resolve_template(const char *arg, char *out)
 {
   size_t len = strlen(arg);
   if (strchr(arg, '/') || (len > 2 && strcmp(arg + len - 2, ".h") == 0)) {
-    if (!is_file(arg))
+    if (!at_is_file(arg))
       return at_error(AT_USAGE, "no template file '%.200s'", arg);
     if (!realpath(arg, out))
       snprintf(out, PATH_MAX, "%s", arg);
@@ -97,7 +87,7 @@ static int resolve_template(const char *arg, char *out)
   size_t nd = template_dirs(dirs);
   for (size_t i = 0; i < nd; i++)
     if (snprintf(out, PATH_MAX, "%.4000s/gemm/%.60s.h", dirs[i], arg) < PATH_MAX &&
-        is_file(out))
+        at_is_file(out))
       return AT_OK;
   return at_error(AT_USAGE, "unknown template '%.60s' (no %.60s.h under %.200s/gemm); try "
                   "'autotune gemm --help'", arg, arg, dirs[nd - 1]);
@@ -836,10 +826,10 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
     m = *k;
     tu->trials_resumed++;
   } else {
-    double t0 = now_s();
+    double t0 = at_now_s();
     if ((rc = tune_worker_run(tu->worker, job, tu->timeout_s, &m)) != AT_OK)
       return rc;
-    tu->meas_spent += now_s() - t0;
+    tu->meas_spent += at_now_s() - t0;
     tu->fresh++;
     if ((rc = record(tu, p, bv, &m)) != AT_OK)
       return rc;
@@ -898,7 +888,7 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   }
   double left = 0;
   if (tu->o->time_budget_s > 0) {
-    left = tu->o->time_budget_s - (now_s() - tu->meas_t0);
+    left = tu->o->time_budget_s - (at_now_s() - tu->meas_t0);
     if (left <= 0)
       return AT_OK;
   }
@@ -990,7 +980,7 @@ static int run_problem(struct tuner *tu)
   if ((rc = tune_worker_start(&wc, &tu->worker)) != AT_OK)
     return rc;
   if (!tu->meas_t0)
-    tu->meas_t0 = now_s();
+    tu->meas_t0 = at_now_s();
   for (size_t i = 0; i < tu->ntpls && rc == AT_OK; i++) {
     struct tpl *p = &tu->tpls[i];
     if (p->skip[0] || !p->baseline)
@@ -1122,7 +1112,7 @@ int tune_run(const struct tune_opts *o)
   if (!tu)
     return at_error(AT_NOMEM, "out of memory");
   tu->o = o;
-  tu->t0 = now_s();
+  tu->t0 = at_now_s();
   int rc = setup(tu);
   if (rc != AT_OK)
     goto out;
@@ -1182,7 +1172,7 @@ int tune_run(const struct tune_opts *o)
   tu->cur = tu->nshapes - 1;
   if ((rc = db_end_run(tu->db, tu->run_uuid)) != AT_OK)
     goto out;
-  double wall = now_s() - tu->t0;
+  double wall = at_now_s() - tu->t0;
   if (o->json) {
     printf("],\"measured_here\":%s,\"no_measurement\":", tu->mb ? "true" : "false");
     json_write_str(stdout, tu->mb ? NULL : tu->no_meas);

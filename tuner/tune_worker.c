@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "tuner/gemm_run.h"
+#include "tuner/os.h"
 #include "tuner/status.h"
 #include "tuner/tune.h"
 
@@ -88,19 +89,13 @@ static int write_all(int fd, const void *p, size_t n)
  * 0 done, -1 EOF or error, -2 timeout. */
 static int read_all(int fd, void *p, size_t n, double deadline);
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int read_all(int fd, void *p, size_t n, double deadline)
 {
   char *c = p;
   while (n) {
     if (deadline > 0) {
-      double left = deadline - now_s();
+      double left = deadline - at_now_s();
       if (left <= 0)
         return -2;
       struct pollfd pf = {.fd = fd, .events = POLLIN};
@@ -256,14 +251,14 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
   int (*between)(struct meas_ctx *, void *) = w->flush_bytes > 0 ? flush_between : NULL;
   double t[MAX_REPS], sorted[MAX_REPS], warm;
   size_t n = 0;
-  double t0 = now_s(), budget = w->cfg->variant_time_s;
+  double t0 = at_now_s(), budget = w->cfg->variant_time_s;
   if ((rc = mb->time(w->ctx, &l, 1, between, w, &warm)) != AT_OK) {
     m->status = classify(w, rc, at_last_error(), &rep->dying);
     snprintf(m->message, sizeof m->message, "%s", at_last_error());
     return;
   }
   while (n < MAX_REPS) {
-    double spent = now_s() - t0, per = spent > 0 ? spent : warm * 1e-6;
+    double spent = at_now_s() - t0, per = spent > 0 ? spent : warm * 1e-6;
     size_t round = n < MIN_REPS ? MIN_REPS - n : 4;
     /* never start a round that would overrun the budget by far, but take 3 at least */
     if (n >= 3 && spent + per * (double)round / (double)(n + 1) > budget)
@@ -282,7 +277,7 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
     if (n >= MIN_REPS && med > 0 &&
         (quantile(sorted, n, 0.75) - quantile(sorted, n, 0.25)) / med <= SPREAD_OK)
       break;
-    if (now_s() - t0 >= budget && n >= 3)
+    if (at_now_s() - t0 >= budget && n >= 3)
       break;
   }
   memcpy(sorted, t, n * sizeof *t);
@@ -396,7 +391,7 @@ static int spawn(struct tune_worker *w)
   w->to_fd = to[1];
   w->from_fd = from[0];
   struct hello h;
-  if (read_all(w->from_fd, &h, sizeof h, now_s() + 120.0) != 0) {
+  if (read_all(w->from_fd, &h, sizeof h, at_now_s() + 120.0) != 0) {
     int st;
     reap(w, &st);
     return at_error(AT_IO, "the measurement worker died while starting (%s %d)",
@@ -458,7 +453,7 @@ int tune_worker_run(struct tune_worker *w, size_t job, double timeout_s,
       return at_error(AT_IO, "the measurement worker does not take requests");
   }
   struct reply rep;
-  int r = read_all(w->from_fd, &rep, sizeof rep, now_s() + (timeout_s > 0 ? timeout_s : 60));
+  int r = read_all(w->from_fd, &rep, sizeof rep, at_now_s() + (timeout_s > 0 ? timeout_s : 60));
   if (r == -2) {
     kill(w->pid, SIGKILL);
     reap(w, NULL);
