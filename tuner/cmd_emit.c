@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db/db.h"
@@ -28,7 +27,6 @@
 #include "tuner/commands.h"
 #include "tuner/device.h"
 #include "tuner/op.h"
-#include "tuner/os.h"
 #include "tuner/status.h"
 #include "tuner/template_dirs.h"
 
@@ -187,29 +185,20 @@ static void bare_free(struct tmpl *t)
 /* Find <dir>/<op>/<kernel>.h in the template folders and load it. */
 static int load_tpl(const char *op, const char *kernel, struct tpl *out)
 {
-  char dirs[TEMPLATE_DIRS_MAX][PATH_MAX], path[PATH_MAX + 128], common[PATH_MAX + 16];
-  size_t nd = template_dirs(dirs);
-  for (size_t i = 0; i < nd; i++) {
-    snprintf(path, sizeof path, "%.4000s/%.40s/%.60s.h", dirs[i], op, kernel);
-    if (!at_is_file(path))
-      continue;
-    snprintf(common, sizeof common, "%.4000s/common", dirs[i]);
-    snprintf(out->include, sizeof out->include, "%.40s/%.60s.h", op, kernel);
-    const char *incs[] = {common, NULL};
-    int rc = tmpl_load(path, incs, &out->t);
-    if (rc != AT_OK)
-      return rc;
-    if (strcmp(out->t->kernel, kernel) != 0) {
-      rc = at_error(AT_USAGE, "template '%.200s' defines kernel '%.60s', not '%.60s'", path,
-                      out->t->kernel, kernel);
-      tmpl_free(out->t);
-      out->t = NULL;
-      return rc;
-    }
-    return AT_OK;
+  char path[PATH_MAX], common[PATH_MAX], searched[PATH_MAX];
+  if (!template_find(op, kernel, path, common, searched))
+    return at_error(AT_NOT_FOUND, "the winning template '%.60s' is not installed (no "
+                    "%.40s/%.60s.h under %.200s)", kernel, op, kernel, searched);
+  snprintf(out->include, sizeof out->include, "%.40s/%.60s.h", op, kernel);
+  const char *incs[] = {common, NULL};
+  int rc = tmpl_load(path, incs, &out->t);
+  if (rc == AT_OK && strcmp(out->t->kernel, kernel) != 0) {
+    rc = at_error(AT_USAGE, "template '%.200s' defines kernel '%.60s', not '%.60s'", path,
+                  out->t->kernel, kernel);
+    tmpl_free(out->t);
+    out->t = NULL;
   }
-  return at_error(AT_NOT_FOUND, "the winning template '%.60s' is not installed (no %.40s/%.60s.h "
-                  "under %.200s)", kernel, op, kernel, dirs[nd - 1]);
+  return rc;
 }
 
 /* Config text "K=V,..." -> one value per t->params entry. */

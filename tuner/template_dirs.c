@@ -63,3 +63,20 @@ void template_common_dir(const char *path, char out[PATH_MAX])
     }
   }
 }
+
+bool template_find(const char *op, const char *name, char out[PATH_MAX], char *common,
+                   char *searched)
+{
+  char dirs[TEMPLATE_DIRS_MAX][PATH_MAX];
+  size_t nd = template_dirs(dirs);
+  if (searched)
+    snprintf(searched, PATH_MAX, "%s", dirs[nd - 1]);
+  for (size_t i = 0; i < nd; i++)
+    if (snprintf(out, PATH_MAX, "%.4000s/%.40s/%.60s.h", dirs[i], op, name) < PATH_MAX &&
+        at_is_file(out)) {
+      if (common)
+        snprintf(common, PATH_MAX, "%.4000s/common", dirs[i]);
+      return true;
+    }
+  return false;
+}

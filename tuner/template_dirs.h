@@ -7,6 +7,7 @@
 #define AT_TUNER_TEMPLATE_DIRS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define TEMPLATE_DIRS_MAX 3
@@ -17,5 +18,11 @@ size_t template_dirs(char dirs[TEMPLATE_DIRS_MAX][PATH_MAX]);
 /* The `common` include folder (at_common.h) for the template at `path`: <dir>/../common,
  * <dir>/common, <dir>/../../templates/common, else the first template folder's. */
 void template_common_dir(const char *path, char out[PATH_MAX]);
+
+/* <dir>/<op>/<name>.h in the first template folder that has it ("gemm", "gemm_simt").
+ * OUT: out; common[PATH_MAX] (may be NULL) its folder's common/; searched[PATH_MAX] (may
+ * be NULL) the last folder searched, for a message when there is none. */
+bool template_find(const char *op, const char *name, char out[PATH_MAX], char *common,
+                   char *searched);
 
 #endif

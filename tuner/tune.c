@@ -83,14 +83,11 @@ static int resolve_template(const char *arg, char *out)
       snprintf(out, PATH_MAX, "%s", arg);
     return AT_OK;
   }
-  char dirs[TEMPLATE_DIRS_MAX][PATH_MAX];
-  size_t nd = template_dirs(dirs);
-  for (size_t i = 0; i < nd; i++)
-    if (snprintf(out, PATH_MAX, "%.4000s/gemm/%.60s.h", dirs[i], arg) < PATH_MAX &&
-        at_is_file(out))
-      return AT_OK;
+  char searched[PATH_MAX];
+  if (template_find("gemm", arg, out, NULL, searched))
+    return AT_OK;
   return at_error(AT_USAGE, "unknown template '%.60s' (no %.60s.h under %.200s/gemm); try "
-                  "'autotune gemm --help'", arg, arg, dirs[nd - 1]);
+                  "'autotune gemm --help'", arg, arg, searched);
 }
 
 static int add_tpl(struct tuner *tu, const char *path, bool baseline)
