@@ -90,7 +90,7 @@ struct variant {
   int batch, regs;
   struct gen_launch l;
   long long small_grid[3]; /* the grid at 127x129x65, from the template's own grid
-                              expression (gemm_emit); 0: not given */
+                              expression (gemm_emit) */
   int ok_small, ok_big;
   double median_us;
 };
@@ -154,18 +154,20 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
       sscanf(line, "# %*s %*s m=%lld n=%lld k=%lld", &m, &n, &k);
       continue;
     }
+    if (line[0] == '\n')
+      continue;
     v = realloc(v, (nv + 1) * sizeof *v);
     struct variant *x = &v[nv];
     memset(x, 0, sizeof *x);
     long long spills = 0;
-    memset(x->small_grid, 0, sizeof x->small_grid);
     if (sscanf(line, "%63s %255s %d %lld %lld %lld %lld %lld %lld %lld %d %lld %lld %lld %lld",
                x->name, x->config, &x->batch, (long long *)&x->l.grid[0],
                (long long *)&x->l.grid[1], (long long *)&x->l.grid[2],
                (long long *)&x->l.threads[0], (long long *)&x->l.threads[1],
                (long long *)&x->l.threads[2], (long long *)&x->l.shared, &x->regs, &spills,
-               &x->small_grid[0], &x->small_grid[1], &x->small_grid[2]) >= 11)
-      nv++;
+               &x->small_grid[0], &x->small_grid[1], &x->small_grid[2]) != 15)
+      die("a variants.tsv line without the 127x129x65 grid: run this gemm_emit again");
+    nv++;
   }
   fclose(f);
   /* Modules per batch. */
@@ -234,18 +236,10 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
     if (meas_cuda.kernel(ctx, mods[x->batch], x->name, &kern))
       die("finding a kernel");
     /* (1) small shape: the grid gemm_emit evaluated from the template's own grid
-     * expression at 127x129x65 (older tables: gemm_mma's 1-D form from BM, BN). */
+     * expression at 127x129x65. */
     struct gen_launch sl = x->l;
-    if (x->small_grid[0] > 0) {
-      for (int d = 0; d < 3; d++)
-        sl.grid[d] = x->small_grid[d];
-    } else {
-      const char *p = strstr(x->config, "BM=");
-      int bm = p ? atoi(p + 3) : 0;
-      p = strstr(x->config, "BN=");
-      int bn = p ? atoi(p + 3) : 0;
-      sl.grid[0] = ((127 + bm - 1) / bm) * ((129 + bn - 1) / bn);
-    }
+    for (int d = 0; d < 3; d++)
+      sl.grid[d] = x->small_grid[d];
     int64_t bad = 0;
     char msg[256] = "";
     int rc = gemm_verify(&meas_cuda, ctx, kern, &sl, &sd, &sb, &bad, msg, sizeof msg);
