@@ -197,10 +197,15 @@ int cli_take_repeated(int *argc, char **argv, const char *name, char **vals, siz
   for (int i = 0; i < *argc; i++) {
     const char *a = argv[i];
     const char *val = NULL;
+    if (i > 0 && strcmp(a, "--") == 0) { /* the rest is not options */
+      while (i < *argc)
+        argv[w++] = argv[i++];
+      break;
+    }
     int is = strncmp(a, "--", 2) == 0 && strncmp(a + 2, name, len) == 0;
     if (is && a[2 + len] == '\0') {
       if (i + 1 >= *argc) {
-        cli_error("--%s needs a value", name);
+        cli_error("option '--%s' expects a value", name);
         return CLI_USAGE;
       }
       val = argv[++i];

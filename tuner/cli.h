@@ -41,8 +41,8 @@ struct cli_opt {
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usage,
               const char *description, char **positional, int *npos);
 
-/* Take every `--name VALUE` / `--name=VALUE` out of argv (a repeatable option such as
- * --dim), compacting argv and *argc; the values go to vals[0..*n) (at most max). Returns
+/* Take every `--name VALUE` / `--name=VALUE` before a `--` out of argv (a repeatable
+ * option such as --dim), compacting argv and *argc; the values go to vals[0..*n) (at most max). Returns
  * CLI_OK, or CLI_USAGE after printing a one-line error (a missing value, too many). */
 int cli_take_repeated(int *argc, char **argv, const char *name, char **vals, size_t max,
                       size_t *n);

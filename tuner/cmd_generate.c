@@ -722,30 +722,16 @@ int cmd_generate(int argc, char **argv)
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
   const char **dim_args = calloc((size_t)argc + 1, sizeof *dim_args);
-  int npos = 0, nrest = 0, ndim = 0, code = CLI_USAGE, rc;
+  int npos = 0, nrest = argc, code = CLI_USAGE, rc;
+  size_t ndim = 0;
   if (!pos || !rest || !dim_args) {
     code = CLI_FAILED;
     goto done;
   }
   /* --dim repeats, which the option table cannot hold: take them out first */
-  for (int i = 0; i < argc; i++) {
-    if (i > 0 && strcmp(argv[i], "--") == 0) {
-      while (i < argc)
-        rest[nrest++] = argv[i++];
-      break;
-    }
-    if (i > 0 && strcmp(argv[i], "--dim") == 0) {
-      if (i + 1 >= argc) {
-        cli_error("option '--dim' expects NAME=VALUE");
-        goto done;
-      }
-      dim_args[ndim++] = argv[++i];
-    } else if (i > 0 && strncmp(argv[i], "--dim=", 6) == 0) {
-      dim_args[ndim++] = argv[i] + 6;
-    } else {
-      rest[nrest++] = argv[i];
-    }
-  }
+  memcpy(rest, argv, sizeof *rest * (size_t)argc);
+  if (cli_take_repeated(&nrest, rest, "dim", (char **)dim_args, (size_t)argc, &ndim) != CLI_OK)
+    goto done;
   rc = cli_parse(nrest, rest, opts, usage, description, pos, &npos);
   if (rc != CLI_OK) {
     code = rc < 0 ? CLI_OK : rc;
