@@ -206,9 +206,11 @@ static void put_helpers(struct sbuf *b)
           "{\n  return a / b + (a % b != 0 && ((a < 0) == (b < 0)));\n}\n"
           "// The tuned shape nearest to `asked` (autotune query's distance: sum of squared\n"
           "// differences of ln(dim), ties to the faster winner, then to the earlier shape).\n"
-          "static inline int at_tuned_nearest_(const long long *dims, const double *time_us,\n"
-          "                                    int n, int nd, const long long *asked,\n"
-          "                                    int *exact)\n"
+          "// log_dims holds ln of each tuned dim, written by autotune as query computes it, so\n"
+          "// a launch takes the logarithms of the asked shape only.\n"
+          "static inline int at_tuned_nearest_(const long long *dims, const double *log_dims,\n"
+          "                                    const double *time_us, int n, int nd,\n"
+          "                                    const long long *asked, int *exact)\n"
           "{\n"
           "  double logs[8], best = HUGE_VAL, best_time = HUGE_VAL;\n"
           "  int win = 0;\n"
@@ -217,7 +219,7 @@ static void put_helpers(struct sbuf *b)
           "  for (int i = 0; i < n; i++) {\n"
           "    double d = 0;\n"
           "    for (int j = 0; j < nd; j++) {\n"
-          "      double e = log((double)dims[i * nd + j]);\n"
+          "      double e = log_dims[i * nd + j];\n"
           "      d += (logs[j] - e) * (logs[j] - e);\n"
           "    }\n"
           "    if (d < best || (d == best && time_us[i] < best_time)) {\n"
@@ -324,6 +326,13 @@ static void put_table(struct sbuf *b, const struct hdr_spec *s, const struct hdr
       sb_printf(b, "%s%" PRId64, j ? ", " : "", f->entries[i].dims[j]);
     sb_puts(b, "},\n");
   }
+  sb_printf(b, "};\nstatic const double %s_log_dims_[%zu][%d] = {\n", pre, f->n, s->ndims);
+  for (size_t i = 0; i < f->n; i++) {
+    sb_puts(b, "    {");
+    for (int j = 0; j < s->ndims; j++)
+      sb_printf(b, "%s%.17g", j ? ", " : "", log((double)f->entries[i].dims[j]));
+    sb_puts(b, "},\n");
+  }
   sb_printf(b, "};\nstatic const double %s_time_us_[%zu] = {\n", pre, f->n);
   for (size_t i = 0; i < f->n; i++)
     sb_printf(b, "    %.17g,\n", f->entries[i].time_us);
@@ -358,11 +367,12 @@ static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
             "{\n"
             "  const long long asked[3] = {M, N, K};\n"
             "  int exact = 0;\n"
-            "  int i = at_tuned_nearest_(&%s_dims_[0][0], %s_time_us_, %zu, 3, asked, &exact);\n"
+            "  int i = at_tuned_nearest_(&%s_dims_[0][0], &%s_log_dims_[0][0], %s_time_us_, %zu, 3,\n"
+            "                            asked, &exact);\n"
             "  at_tuned_choice c = {nullptr, nullptr, %s_dims_[i][0], %s_dims_[i][1],\n"
             "                       %s_dims_[i][2], exact};\n"
             "  switch (%s_variant_[i]) {\n",
-            pre, pre, pre, f->n, pre, pre, pre, pre);
+            pre, pre, pre, pre, f->n, pre, pre, pre, pre);
   for (size_t v = 0; v < s->nvariants; v++) {
     if (!family_uses(f, v))
       continue;
@@ -384,9 +394,10 @@ static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
             "    return AT_TUNED_EINVAL_;\n"
             "  const long long asked[3] = {M, N, K};\n"
             "  int exact = 0;\n"
-            "  int i = at_tuned_nearest_(&%s_dims_[0][0], %s_time_us_, %zu, 3, asked, &exact);\n"
+            "  int i = at_tuned_nearest_(&%s_dims_[0][0], &%s_log_dims_[0][0], %s_time_us_, %zu, 3,\n"
+            "                            asked, &exact);\n"
             "  switch (%s_variant_[i]) {\n",
-            pre, ct, ct, ct, pre, pre, f->n, pre);
+            pre, ct, ct, ct, pre, pre, pre, f->n, pre);
   for (size_t v = 0; v < s->nvariants; v++) {
     if (!family_uses(f, v))
       continue;
