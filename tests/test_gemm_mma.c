@@ -29,6 +29,7 @@
 #include "tuner/compile.h"
 #include "tuner/device.h"
 #include "tuner/gemm_run.h"
+#include "tuner/gemm_sweep.h"
 #include "tuner/meas.h"
 #include "tuner/op_gemm.h"
 #include "tuner/status.h"
@@ -450,3 +451,21 @@ HOST_TEST(NN, 0, 0, bf16)
 HOST_TEST(NT, 0, 1, bf16)
 HOST_TEST(TN, 1, 0, bf16)
 HOST_TEST(TT, 1, 1, bf16)
+
+/* The sweep's default dtypes are those gemm_mma takes: f16 and bf16, never f32 (whose
+ * compile error would count as a failure of every variant). */
+Test(gemm_mma, sweep_defaults_to_the_dtypes_it_takes, .timeout = TIMEOUT)
+{
+  char why[256] = "";
+  if (!cc_host.available(why, sizeof why))
+    cr_skip_test("the host compiler is not available: %s", why);
+  static const char *const tn[] = {"TN", NULL};
+  struct gsw_options o = {.dev = dev_find("h100"), .layouts = tn, .sample = 1,
+                          .seed = 5, .jobs = 2, .cache_dir = ""};
+  struct gsw_result r;
+  cr_assert_eq(gsw_run(TEMPLATE, &o, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(r.dtypes, 2);
+  cr_assert_eq(r.compiled, 2);
+  cr_assert_eq(r.runs, 2 * gsw_default_nshapes);
+  cr_assert_eq(r.failures, 0, "first: %s", r.first_failure);
+}

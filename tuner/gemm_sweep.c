@@ -122,6 +122,8 @@ struct sweep {
   const char *const *incs;
   struct meas_ctx *ctx;
   size_t logged;
+  enum gemm_dtype dtypes[3]; /* o->dtypes, else those of all_dtypes the template takes */
+  size_t ndtypes;
 };
 
 static void fail(struct sweep *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -379,9 +381,8 @@ static int sweep_layout(struct sweep *w, const char *layout)
     w->r->variants_per_layout = c.n;
   if (c.n == 0)
     goto out;
-  size_t ndt = o->dtypes ? o->ndtypes : 3;
-  for (size_t di = 0; di < ndt; di++) {
-    enum gemm_dtype dt = o->dtypes ? o->dtypes[di] : all_dtypes[di];
+  for (size_t di = 0; di < w->ndtypes; di++) {
+    enum gemm_dtype dt = w->dtypes[di];
     struct bld_options bo = {.jobs = o->jobs, .batch = o->batch, .cache_dir = o->cache_dir,
                              .include_dirs = w->incs,
                              .emulate = !o->compile_only && o->dev->vendor != DEV_HOST};
@@ -446,11 +447,22 @@ int gsw_run(const char *path, const struct gsw_options *o, struct gsw_result *ou
     if ((rc = meas_host.open(0, &w.ctx)) != AT_OK)
       goto out;
   }
+  /* By default every dtype the template takes for this device: gemm_mma has no f32
+   * (gemm_template_not_for, the rule `autotune gemm` applies). Asked-for dtypes are
+   * swept as asked, so a template that rejects one shows as compile errors. */
+  for (size_t i = 0; i < (o->dtypes ? o->ndtypes : 3); i++) {
+    enum gemm_dtype dt = o->dtypes ? o->dtypes[i] : all_dtypes[i];
+    if (!o->dtypes && *gemm_template_not_for(w.t->kernel, o->dev, dt == GEMM_F32) &&
+        !*gemm_template_not_for(w.t->kernel, o->dev, false))
+      continue;
+    if (w.ndtypes < sizeof w.dtypes / sizeof w.dtypes[0])
+      w.dtypes[w.ndtypes++] = dt;
+  }
   const char *const *layouts = o->layouts ? o->layouts : all_layouts;
   for (size_t i = 0; layouts[i]; i++, out->layouts++)
     if ((rc = sweep_layout(&w, layouts[i])) != AT_OK)
       goto out;
-  out->dtypes = o->dtypes ? o->ndtypes : 3;
+  out->dtypes = w.ndtypes;
   out->shapes = o->compile_only ? 0 : o->shapes ? o->nshapes : gsw_default_nshapes;
 out:
   if (w.ctx)

@@ -48,7 +48,8 @@ struct gsw_options {
   const struct gsw_shape *shapes;     /* NULL: the default shapes */
   size_t nshapes;
   const char *const *layouts;         /* NULL-terminated "NN".."TT"; NULL: all four */
-  const enum gemm_dtype *dtypes;      /* NULL: f32, f16, bf16 */
+  const enum gemm_dtype *dtypes;      /* NULL: those of f32, f16, bf16 the template
+                                         takes on dev (gemm_mma: no f32) */
   size_t ndtypes;
   size_t sample;                      /* 0: every variant; else this many per layout:
                                          the first and the last config and the rest
