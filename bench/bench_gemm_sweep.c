@@ -12,7 +12,11 @@
  *
  *   bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] [--sample N] [--seed S]
  *                    [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...]
- *                    [--compile-only] [--jobs N] [--batch N] [--no-cache]
+ *                    [--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache]
+ *
+ * --shard I/N keeps the configs whose FNV-1a hash of the canonical text is I mod N
+ * (0 <= I < N): N runs with I = 0..N-1 sweep every variant exactly once between them, so
+ * a sweep too long for one sitting is done in parts (bench/results/ keeps each part's log).
  *
  * TEMPLATE is a path or a name under templates/gemm/ (default gemm_simt). Exit 0 when
  * there are no failures, 1 when there are, 2 on bad input or when the sweep cannot run.
@@ -34,10 +38,14 @@ static double now_s(void)
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+struct keep {
+  const char *pairs; /* NULL: no --filter */
+  uint64_t shard, nshards; /* nshards 0: no --shard */
+};
+
 /* Keep configs whose text holds every "K=V" of the filter (comma separated). */
-static int filter_pairs(void *ctx, const char *config)
+static int filter_pairs(const char *f, const char *config)
 {
-  const char *f = ctx;
   char buf[512];
   snprintf(buf, sizeof buf, "%s", f);
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
@@ -58,11 +66,35 @@ static int filter_pairs(void *ctx, const char *config)
   return 1;
 }
 
+static int keep_config(void *ctx, const char *config)
+{
+  const struct keep *k = ctx;
+  if (k->pairs && !filter_pairs(k->pairs, config))
+    return 0;
+  if (k->nshards) {
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)config; *p; p++)
+      h = (h ^ *p) * 1099511628211ull;
+    return h % k->nshards == k->shard;
+  }
+  return 1;
+}
+
+/* A whole non-negative decimal number, else -1. */
+static long long number(const char *s)
+{
+  char *end;
+  if (!s || !*s || *s == '-')
+    return -1;
+  unsigned long long v = strtoull(s, &end, 10);
+  return *end || v > (1ull << 40) ? -1 : (long long)v;
+}
+
 static int usage(const char *why)
 {
   fprintf(stderr, "autotune: %s\nusage: bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] "
           "[--sample N] [--seed S] [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...] "
-          "[--compile-only] [--jobs N] [--batch N] [--no-cache]\n", why);
+          "[--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache]\n", why);
   return 2;
 }
 
@@ -71,6 +103,8 @@ int main(int argc, char **argv)
   const char *tmpl = "gemm_simt", *device = "host", *emulate = NULL, *filter = NULL;
   const char *layouts_arg = NULL, *dtypes_arg = NULL;
   struct gsw_options o = {0};
+  struct keep keep = {0};
+  long long num;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--compile-only") == 0) {
@@ -83,14 +117,36 @@ int main(int argc, char **argv)
       device = argv[++i];
     } else if (strcmp(a, "--emulate") == 0) {
       emulate = argv[++i];
-    } else if (strcmp(a, "--sample") == 0) {
-      o.sample = (size_t)strtoull(argv[++i], NULL, 10);
-    } else if (strcmp(a, "--seed") == 0) {
-      o.seed = strtoull(argv[++i], NULL, 10);
-    } else if (strcmp(a, "--batch") == 0) {
-      o.batch = (size_t)strtoull(argv[++i], NULL, 10);
-    } else if (strcmp(a, "--jobs") == 0) {
-      o.jobs = atoi(argv[++i]);
+    } else if (strcmp(a, "--sample") == 0 || strcmp(a, "--seed") == 0 ||
+               strcmp(a, "--batch") == 0 || strcmp(a, "--jobs") == 0) {
+      if ((num = number(argv[++i])) < 0 || (a[2] == 'j' && num > 256)) {
+        fprintf(stderr, "autotune: %s '%s': expected a whole number >= 0%s\n", a, argv[i],
+                a[2] == 'j' ? " and <= 256" : "");
+        return 2;
+      }
+      if (a[2] == 's' && a[3] == 'a')
+        o.sample = (size_t)num;
+      else if (a[2] == 's')
+        o.seed = (uint64_t)num;
+      else if (a[2] == 'b')
+        o.batch = (size_t)num;
+      else
+        o.jobs = (int)num;
+    } else if (strcmp(a, "--shard") == 0) {
+      char ibuf[32] = "", *slash;
+      snprintf(ibuf, sizeof ibuf, "%s", argv[++i]);
+      long long si = -1, sn = -1;
+      if ((slash = strchr(ibuf, '/')) != NULL) {
+        *slash = '\0';
+        si = number(ibuf);
+        sn = number(slash + 1);
+      }
+      if (si < 0 || sn < 1 || si >= sn) {
+        fprintf(stderr, "autotune: --shard '%s': expected I/N with 0 <= I < N\n", argv[i]);
+        return 2;
+      }
+      keep.shard = (uint64_t)si;
+      keep.nshards = (uint64_t)sn;
     } else if (strcmp(a, "--layouts") == 0) {
       layouts_arg = argv[++i];
     } else if (strcmp(a, "--dtypes") == 0) {
@@ -136,9 +192,10 @@ int main(int argc, char **argv)
         return usage(at_last_error());
     o.dtypes = dts;
   }
-  if (filter) {
-    o.filter = filter_pairs;
-    o.filter_ctx = (void *)filter;
+  keep.pairs = filter;
+  if (filter || keep.nshards) {
+    o.filter = keep_config;
+    o.filter_ctx = &keep;
   }
   o.log = stdout;
 
@@ -152,8 +209,12 @@ int main(int argc, char **argv)
   }
   char line[512];
   gsw_summary(&r, line, sizeof line);
-  printf("%s on %s%s%s: %s (compile %.1f s, %s %.1f s, wall %.1f s)\n", tmpl,
-         emulate ? "host emulating " : "", o.dev->name, o.sample ? " (sample)" : "", line,
+  char part[48] = "";
+  if (keep.nshards)
+    snprintf(part, sizeof part, " (shard %llu/%llu)", (unsigned long long)keep.shard,
+             (unsigned long long)keep.nshards);
+  printf("%s on %s%s%s%s: %s (compile %.1f s, %s %.1f s, wall %.1f s)\n", tmpl,
+         emulate ? "host emulating " : "", o.dev->name, o.sample ? " (sample)" : "", part, line,
          r.compile_s, o.compile_only ? "counting" : "runs", r.run_s, wall);
   if (o.compile_only)
     printf("occupancy: [0,.25) %zu, [.25,.5) %zu, [.5,.75) %zu, [.75,1) %zu, 1: %zu\n",
