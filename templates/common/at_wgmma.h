@@ -1,0 +1,560 @@
+// at_wgmma.h - NVIDIA Hopper warpgroup matrix instructions, one function each:
+// wgmma.mma_async m64nNk16 with f32 accumulation and f16 or bf16 inputs, A and B both
+// read from shared memory through matrix descriptors, both K-major (imm-trans-a/b = 0),
+// for N = 64, 128 and 256; wgmma.fence, wgmma.commit_group and wgmma.wait_group; the
+// 64-bit shared-memory matrix descriptor; and fence.proxy.async for shared memory. On
+// CUDA (sm_90a: the instructions are arch-specific) they are the PTX instructions; on the
+// host they are emulated from PTX ISA 8.x, section 9.7.15 "Asynchronous Warpgroup Level
+// Matrix Multiply-Accumulate Instructions": 9.7.15.5.1.1.1 "Matrix Fragments for
+// wgmma.mma_async.m64nNk16" (the D register layout), 9.7.15.5.1.2 "Shared Memory Matrix
+// Layout" with 9.7.15.5.1.2.1 "Major-ness supported by Strides" (leading and stride
+// dimension byte offsets, canonical layouts) and 9.7.15.5.1.2.2 "Matrix Descriptor
+// Format". As in at_mma.h, the emulation is (a) pure functions, at_emu_*, over a
+// shared-memory image, that the tests call directly, and (b) the per-thread functions
+// a kernel calls. Products of f16/bf16 values are exact in f32; each D element is summed
+// in f32 in k order, starting from D (or 0 when scale-d is false), with fmaf: equal to
+// the GPU whenever every partial sum is exact (small integers), otherwise within about
+// K * 2^-24 * sum|a*b| per instruction (K = 16).
+//
+// Unlike at_mma.h, at_common.h does not include this file: a template that uses wgmma
+// includes "at_wgmma.h" (which includes at_common.h). A variant's name hashes every file
+// its template includes (docs/templates.md, "Variant names"), so adding it to
+// at_common.h would rename every tuned variant of every template.
+//
+// NOT YET RUN ON A GPU: the CUDA mapping compiles for sm_90a (NVRTC, ptxas) and the
+// emulation matches the documented layouts, but nobody has compared the two on an H100.
+//
+// Descriptors on the host. On the GPU bits 0-13 of a descriptor hold the matrix's
+// shared-window address >> 4 (18 address bits). On the host there is no shared window:
+// the emulated "address" is the byte offset from the block's dynamic shared memory
+// (AT_DYNAMIC_SHARED, the emulator's dyn_shared()), which every thread of the block
+// sees, so any thread can turn a descriptor back into a pointer. The host therefore
+// models a GPU whose dynamic shared memory starts at a 1024-byte aligned address, and
+// swizzling is applied to those offsets; kernels must place swizzled tiles at offsets
+// that are multiples of the pattern (1024 bytes for 128B) on the GPU too, where the
+// pattern follows the absolute address. Static __shared__ arrays are thread_local
+// objects on the host, unrelated to that base: at_wgmma_desc() fails the launch for a
+// matrix outside dynamic shared memory.
+//
+// Asynchrony on the host (a design note; the invariants the emulation keeps):
+//  1. at_wgmma_m64nNk16_*() computes nothing when called: it checks its arguments,
+//     checks through the warp collective that every lane of the warp issues the same
+//     instruction with the same descriptors and scale-d (".sync.aligned"), and appends
+//     {kind, N, descriptors, scale-d, &d[0]} to the calling thread's pending queue.
+//  2. at_wgmma_commit_group() closes the open entries into one group (an empty group
+//     when none is open, as the PTX allows).
+//  3. at_wgmma_wait_group<N>() performs, oldest first, every committed group beyond the
+//     N newest; each entry then reads shared memory and writes its d. Entries not yet
+//     committed stay pending, as on the GPU. So a kernel that overwrites shared memory,
+//     or reads its accumulators, before the matching wait sees the effect on the host
+//     (wrong products, stale accumulators) instead of a race that may pass on a GPU.
+//  4. The queues live in one thread_local table per emulator worker (one block at a
+//     time, like __shared__), a slot per thread, tagged with the block's blockIdx and
+//     gridDim. A slot found with another block's tag is emptied: that block ended with
+//     wgmma groups pending, which the PTX leaves undefined and the host drops. (Not told
+//     apart: the next launch of the same grid on the same OS thread, after a kernel that
+//     returned with groups pending or a launch that failed with entries queued; its
+//     pointers would be stale. Both are errors on the GPU; don't relaunch such a
+//     kernel.) A queue holds at most AT_WGMMA_HOST_QUEUE entries; the launch fails beyond.
+//  5. A block must be whole warpgroups (a multiple of 128 threads) of warps of 32, else
+//     the first wgmma call fails the launch; warpgroup w is threads 128w..128w+127 in
+//     linear order, its warp i is that block warp 4w+i.
+#if !defined(AT_COMMON_H) && !defined(AT_EMU_ONLY)
+#include "at_common.h"
+#endif
+#ifndef AT_WGMMA_H
+#define AT_WGMMA_H
+
+#include "at_types.h"
+
+// Capability predicate. wgmma is an "architecture-accelerated feature" of sm_90a (PTX
+// ISA, "wgmma.mma_async", Target ISA notes: requires sm_90a; targets with the suffix
+// "a" do not follow the onion-layer model). __CUDA_ARCH__ is 900 for both sm_90 and
+// sm_90a; the compiler defines __CUDA_ARCH_FEAT_SM90_ALL only for sm_90a (nvcc, and
+// NVRTC for --gpu-architecture=sm_90a: tests/test_wgmma.c checks both targets). nvcc's
+// host pass (AT_CUDA without __CUDA_ARCH__) sees it as 1, like at_mma.h's predicates. On
+// the host it is emulated for a warp-32 object unless it stands in for an AMD GPU or an
+// NVIDIA GPU older than sm_90 (cc_host drops the "a": emulating sm_90 enables it too).
+#ifndef AT_HAS_WGMMA
+#if defined(AT_CUDA) && !defined(__CUDA_ARCH__)
+#define AT_HAS_WGMMA 1
+#elif defined(AT_CUDA) && __CUDA_ARCH__ >= 900 && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define AT_HAS_WGMMA 1
+#elif defined(AT_HOST) && AT_WAVE_SIZE == 32 && !defined(AT_EMULATE_AMD) &&                \
+    (!defined(AT_EMULATE_SM) || AT_EMULATE_SM >= 90)
+#define AT_HAS_WGMMA 1
+#else
+#define AT_HAS_WGMMA 0
+#endif
+#endif
+
+// Swizzling modes: the values of descriptor bits 62-63 (9.7.15.5.1.2.2).
+enum {
+  AT_WGMMA_SWIZZLE_NONE = 0,
+  AT_WGMMA_SWIZZLE_128B = 1,
+  AT_WGMMA_SWIZZLE_64B = 2,
+  AT_WGMMA_SWIZZLE_32B = 3
+};
+
+// The descriptor from a shared-memory address (see the note above for the host):
+// matrix-descriptor-encode(x) = (x & 0x3FFFF) >> 4 of the start address in bits 0-13,
+// of the leading dimension byte offset (LBO) in 16-29 and of the stride dimension byte
+// offset (SBO) in 32-45; base offset (bits 49-51) 0, which requires each swizzle
+// pattern to start at a multiple of its size (1024, 512, 256 bytes for 128B, 64B, 32B);
+// the swizzling mode in 62-63. Addresses and offsets must be multiples of 16.
+AT_DEV unsigned long long at_wgmma_desc_encode(unsigned int addr, unsigned int lbo,
+                                               unsigned int sbo, int swizzle)
+{
+  return (unsigned long long)((addr & 0x3FFFFu) >> 4) |
+         (unsigned long long)((lbo & 0x3FFFFu) >> 4) << 16 |
+         (unsigned long long)((sbo & 0x3FFFFu) >> 4) << 32 |
+         (unsigned long long)(swizzle & 3) << 62;
+}
+
+// Where element (row, k) of a K-major tile of 16-bit elements lies, in bytes from the
+// tile's start (row: M for A, N for B; k: the K index, < 8 for no swizzle per LBO step,
+// < swizzle-bytes / 2 for the swizzled modes), for the canonical layouts of
+// 9.7.15.5.1.2.1.3, "Canonical Layouts" (T = 8 elements of 16 bits per 16 bytes):
+//   none:      ((8,m),(T,2k)):((1T,SBO),(1,LBO))  - core matrices of 8 rows x 16 bytes,
+//              rows 16 bytes apart; the next 8 k at +LBO, the next 8 rows at +SBO;
+//   32/64/128B: ((8,m),(T,2k)):((sT,SBO),(1,T)) with s = 2, 4, 8: rows of 32/64/128
+//              bytes (the swizzle atom is 8 such rows), the next 8 rows at +SBO; then
+//              Swizzle<b,4,3> (b = 1, 2, 3): address bits 4..4+b-1 (the 16-byte chunk)
+//              XOR bits 7..7+b-1. LBO is "not used, assumed to be 1" when swizzled.
+// The swizzle is applied to the whole offset: the tile must start at a multiple of the
+// pattern (see at_wgmma_desc_encode). A wgmma's K=16 slice starting at k0 is the
+// descriptor of the tile's start plus, in bytes, k0 / 8 * LBO (none) or 2 * k0
+// (swizzled; k0 + 16 <= the row's elements).
+AT_DEV unsigned int at_wgmma_kmajor_offset(int row, int k, int swizzle, unsigned int lbo,
+                                           unsigned int sbo)
+{
+  unsigned int in_chunk = 2u * (unsigned int)(k % 8), chunk = (unsigned int)(k / 8);
+  unsigned int r8 = (unsigned int)(row % 8), g = (unsigned int)(row / 8);
+  if (swizzle == AT_WGMMA_SWIZZLE_NONE)
+    return r8 * 16u + g * sbo + chunk * lbo + in_chunk;
+  unsigned int bits = swizzle == AT_WGMMA_SWIZZLE_128B  ? 3u
+                      : swizzle == AT_WGMMA_SWIZZLE_64B ? 2u
+                                                        : 1u;
+  unsigned int off = r8 * (16u << bits) + g * sbo + chunk * 16u + in_chunk;
+  return off ^ (((off >> 7) & ((1u << bits) - 1u)) << 4);
+}
+
+// D of m64nNk16 with .f32 (9.7.15.5.1.1.1, Figure 149 "WGMMA .m64nNk16 register fragment
+// layout for accumulator matrix D"; the document gives this layout as a figure only):
+// thread t (0..127) of the warpgroup, warp w = t / 32, lane = t % 32,
+// groupID = lane / 4, threadID_in_group = lane % 4; register d[i], i = 0..N/2-1, holds
+//   D[16 * w + groupID + 8 * ((i / 2) % 2)][8 * (i / 4) + 2 * threadID_in_group + i % 2]
+// that is, warp w owns rows 16w..16w+15, and every 8 columns repeat the m16n8 C layout of
+// mma.sync (at_mma.h). (This is the figure as CUTLASS's CLayout_64xN also states it.)
+AT_DEV int at_wgmma_d_row(int thread, int i)
+{
+  return 16 * (thread / 32) + (thread % 32) / 4 + 8 * ((i / 2) % 2);
+}
+AT_DEV int at_wgmma_d_col(int thread, int i)
+{
+  return 8 * (i / 4) + 2 * (thread % 4) + i % 2;
+}
+
+#if defined(AT_HOST)
+// ---- emulation: the documented layouts ----
+
+// Fields of a descriptor (9.7.15.5.1.2.2), decoded to bytes.
+AT_DEV unsigned int at_emu_wgmma_desc_addr(unsigned long long desc)
+{
+  return (unsigned int)(desc & 0x3FFFu) << 4;
+}
+AT_DEV unsigned int at_emu_wgmma_desc_lbo(unsigned long long desc)
+{
+  return (unsigned int)(desc >> 16 & 0x3FFFu) << 4;
+}
+AT_DEV unsigned int at_emu_wgmma_desc_sbo(unsigned long long desc)
+{
+  return (unsigned int)(desc >> 32 & 0x3FFFu) << 4;
+}
+AT_DEV int at_emu_wgmma_desc_swizzle(unsigned long long desc) { return (int)(desc >> 62); }
+AT_DEV int at_emu_wgmma_desc_base_offset(unsigned long long desc)
+{
+  return (int)(desc >> 49 & 7u);
+}
+
+// The address an instruction reads for element (row, k), k < 16, of a K-major operand
+// described by desc: the canonical layout from the start address, with the swizzle
+// applied to the absolute address (which is why the descriptor's base offset exists).
+AT_DEV unsigned int at_emu_wgmma_kmajor_addr(unsigned long long desc, int row, int k)
+{
+  unsigned int start = at_emu_wgmma_desc_addr(desc);
+  int swizzle = at_emu_wgmma_desc_swizzle(desc);
+  unsigned int sbo = at_emu_wgmma_desc_sbo(desc), lbo = at_emu_wgmma_desc_lbo(desc);
+  if (swizzle == AT_WGMMA_SWIZZLE_NONE)
+    return start + at_wgmma_kmajor_offset(row, k, swizzle, lbo, sbo);
+  unsigned int bits = swizzle == AT_WGMMA_SWIZZLE_128B  ? 3u
+                      : swizzle == AT_WGMMA_SWIZZLE_64B ? 2u
+                                                        : 1u;
+  unsigned int a = start + (unsigned int)(row % 8) * (16u << bits) +
+                   (unsigned int)(row / 8) * sbo + (unsigned int)(k / 8) * 16u +
+                   2u * (unsigned int)(k % 8);
+  return a ^ (((a >> 7) & ((1u << bits) - 1u)) << 4);
+}
+
+// What the emulation cannot or must not do with a descriptor: NULL when fine.
+AT_DEV const char *at_emu_wgmma_desc_problem(unsigned long long desc)
+{
+  if (at_emu_wgmma_desc_base_offset(desc) != 0)
+    return "wgmma descriptor: a non-zero base offset (bits 49-51) is not emulated";
+  if ((desc >> 14 & 3u) || (desc >> 30 & 3u) || (desc >> 46 & 7u) || (desc >> 52 & 0x3FFu))
+    return "wgmma descriptor: reserved bits are set";
+  return 0;
+}
+
+// One thread's D of wgmma.mma_async m64nNk16 .f32 with A and B K-major in the
+// shared-memory image smem[0..smem_bytes) (addresses are offsets into it): for each of
+// its N/2 registers, d[i] = (scale_d ? d[i] : 0) + sum over k of A[row][k] * B[col][k],
+// B being read as the N x 16 K-major operand. kind: AT_EMU_F16 or AT_EMU_BF16; n: 8..256,
+// a multiple of 8; thread: 0..127 in the warpgroup. Returns NULL, or (d untouched) what
+// is wrong: a descriptor problem, or an element outside the image.
+AT_DEV const char *at_emu_wgmma_m64nNk16_thread(int kind, int n, const void *smem,
+                                                unsigned long smem_bytes,
+                                                unsigned long long desc_a,
+                                                unsigned long long desc_b, int scale_d,
+                                                int thread, float *d)
+{
+  const char *why = at_emu_wgmma_desc_problem(desc_a);
+  if (!why)
+    why = at_emu_wgmma_desc_problem(desc_b);
+  if (why)
+    return why;
+  if (n < 8 || n > 256 || n % 8 != 0 || thread < 0 || thread >= 128)
+    return "wgmma: bad shape or thread";
+  for (int row = 16 * (thread / 32); row < 16 * (thread / 32) + 16; row++)
+    for (int k = 0; k < 16; k++)
+      if (at_emu_wgmma_kmajor_addr(desc_a, row, k) + 2u > smem_bytes)
+        return "wgmma: matrix A reaches outside dynamic shared memory";
+  for (int col = 0; col < n; col++)
+    for (int k = 0; k < 16; k++)
+      if (at_emu_wgmma_kmajor_addr(desc_b, col, k) + 2u > smem_bytes)
+        return "wgmma: matrix B reaches outside dynamic shared memory";
+  const unsigned char *base = (const unsigned char *)smem;
+  for (int i = 0; i < n / 2; i++) {
+    int row = at_wgmma_d_row(thread, i), col = at_wgmma_d_col(thread, i);
+    float acc = scale_d ? d[i] : 0.0f;
+    for (int k = 0; k < 16; k++) {
+      float x = at_emu_in(kind, base + at_emu_wgmma_kmajor_addr(desc_a, row, k), 0);
+      float y = at_emu_in(kind, base + at_emu_wgmma_kmajor_addr(desc_b, col, k), 0);
+      acc = __builtin_fmaf(x, y, acc);
+    }
+    d[i] = acc;
+  }
+  return 0;
+}
+
+// The pure function over a whole warpgroup: d[t * n / 2 + i] is thread t's register i.
+AT_DEV const char *at_emu_wgmma_m64nNk16(int kind, int n, const void *smem,
+                                         unsigned long smem_bytes,
+                                         unsigned long long desc_a,
+                                         unsigned long long desc_b, int scale_d, float *d)
+{
+  for (int t = 0; t < 128; t++) {
+    const char *why = at_emu_wgmma_m64nNk16_thread(kind, n, smem, smem_bytes, desc_a,
+                                                   desc_b, scale_d, t, d + t * (n / 2));
+    if (why)
+      return why;
+  }
+  return 0;
+}
+#endif
+
+#if !defined(AT_EMU_ONLY) && AT_HAS_WGMMA
+#if defined(AT_CUDA)
+// The descriptor of a matrix at p in shared memory: its shared-window address
+// (__cvta_generic_to_shared, the address cvta.to.shared gives).
+AT_DEV unsigned long long at_wgmma_desc(const void *p, unsigned int lbo, unsigned int sbo,
+                                        int swizzle)
+{
+  return at_wgmma_desc_encode((unsigned int)__cvta_generic_to_shared(p), lbo, sbo, swizzle);
+}
+// PTX ISA, "wgmma.fence": orders this thread's register accesses (the
+// accumulators) before the following wgmma.mma_async; needed before the first one and
+// whenever the accumulators were touched in between.
+AT_DEV void at_wgmma_fence(void) { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+// PTX ISA, "wgmma.commit_group": the wgmma.mma_async issued and not yet committed become
+// one wgmma-group.
+AT_DEV void at_wgmma_commit_group(void)
+{
+  asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+}
+// PTX ISA, "wgmma.wait_group": wait until at most N of this thread's most recent
+// wgmma-groups are pending and every older one has completed.
+template <int N> AT_DEV void at_wgmma_wait_group(void)
+{
+  static_assert(N >= 0 && N <= 7, "wgmma.wait_group takes 0..7");
+  asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+// wgmma.mma_async reads shared memory through the async proxy: writes made to it by
+// ordinary stores must be ordered before it by fence.proxy.async (PTX ISA, "Memory
+// Consistency Model: Proxies" and "membar/fence": fence.proxy.async.shared::cta).
+AT_DEV void at_fence_proxy_async_shared(void)
+{
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+
+// The operand lists: "+f"(d[i]) for i in [base, base + 8·m), and the matching
+// "%0, %1, ..." text, ten at a time ("%t0".."%t9" for the decade t).
+#define AT_WG_F8(b)                                                                        \
+  "+f"(d[(b) + 0]), "+f"(d[(b) + 1]), "+f"(d[(b) + 2]), "+f"(d[(b) + 3]),                  \
+      "+f"(d[(b) + 4]), "+f"(d[(b) + 5]), "+f"(d[(b) + 6]), "+f"(d[(b) + 7])
+#define AT_WG_F32(b) AT_WG_F8(b), AT_WG_F8((b) + 8), AT_WG_F8((b) + 16), AT_WG_F8((b) + 24)
+#define AT_WG_R1 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, "
+#define AT_WG_R10(t)                                                                       \
+  "%" #t "0, %" #t "1, %" #t "2, %" #t "3, %" #t "4, %" #t "5, %" #t "6, %" #t "7, %" #t   \
+  "8, %" #t "9, "
+#define AT_WG_REGS32 AT_WG_R1 AT_WG_R10(1) AT_WG_R10(2) "%30, %31"
+#define AT_WG_REGS64                                                                       \
+  AT_WG_R1 AT_WG_R10(1) AT_WG_R10(2) AT_WG_R10(3) AT_WG_R10(4)                             \
+      AT_WG_R10(5) "%60, %61, %62, %63"
+#define AT_WG_REGS128                                                                      \
+  AT_WG_R1 AT_WG_R10(1) AT_WG_R10(2) AT_WG_R10(3) AT_WG_R10(4) AT_WG_R10(5) AT_WG_R10(6)   \
+      AT_WG_R10(7) AT_WG_R10(8) AT_WG_R10(9) AT_WG_R10(10)                                 \
+          AT_WG_R10(11) "%120, %121, %122, %123, %124, %125, %126, %127"
+// d, a-desc, b-desc, scale-d (a predicate, set from the int operand), imm-scale-a = 1,
+// imm-scale-b = 1, imm-trans-a = 0, imm-trans-b = 0 (both K-major). PTX ISA,
+// "wgmma.mma_async".
+#define AT_WG_MMA(n, type, regs, da, db, sd, ...)                                          \
+  asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #sd ", 0;\n"                           \
+               "wgmma.mma_async.sync.aligned.m64n" #n "k16.f32." type "." type " "         \
+               "{" regs "}, %" #da ", %" #db ", p, 1, 1, 0, 0;\n}"                         \
+               : __VA_ARGS__                                                               \
+               : "l"(desc_a), "l"(desc_b), "r"(scale_d)                                    \
+               : "memory")
+
+template <int N> struct at_wgmma_impl;
+template <> struct at_wgmma_impl<64> {
+  AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                  int scale_d)
+  {
+    AT_WG_MMA(64, "f16", AT_WG_REGS32, 32, 33, 34, AT_WG_F32(0));
+  }
+  AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                   int scale_d)
+  {
+    AT_WG_MMA(64, "bf16", AT_WG_REGS32, 32, 33, 34, AT_WG_F32(0));
+  }
+};
+template <> struct at_wgmma_impl<128> {
+  AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                  int scale_d)
+  {
+    AT_WG_MMA(128, "f16", AT_WG_REGS64, 64, 65, 66, AT_WG_F32(0), AT_WG_F32(32));
+  }
+  AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                   int scale_d)
+  {
+    AT_WG_MMA(128, "bf16", AT_WG_REGS64, 64, 65, 66, AT_WG_F32(0), AT_WG_F32(32));
+  }
+};
+template <> struct at_wgmma_impl<256> {
+  AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                  int scale_d)
+  {
+    AT_WG_MMA(256, "f16", AT_WG_REGS128, 128, 129, 130, AT_WG_F32(0), AT_WG_F32(32),
+              AT_WG_F32(64), AT_WG_F32(96));
+  }
+  AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                   int scale_d)
+  {
+    AT_WG_MMA(256, "bf16", AT_WG_REGS128, 128, 129, 130, AT_WG_F32(0), AT_WG_F32(32),
+              AT_WG_F32(64), AT_WG_F32(96));
+  }
+};
+#undef AT_WG_MMA
+#undef AT_WG_REGS128
+#undef AT_WG_REGS64
+#undef AT_WG_REGS32
+#undef AT_WG_R10
+#undef AT_WG_R1
+#undef AT_WG_F32
+#undef AT_WG_F8
+
+#elif defined(AT_HOST)
+#ifndef AT_WGMMA_HOST_QUEUE
+#define AT_WGMMA_HOST_QUEUE 64
+#endif
+struct at_wgmma_entry {
+  unsigned long long desc_a, desc_b;
+  float *d;
+  int kind, n, scale_d, group; // group: -1 while not committed
+};
+struct at_wgmma_slot {
+  unsigned int bid[3], gdim[3]; // the block the queue belongs to
+  int used, count, next_group;
+  struct at_wgmma_entry q[AT_WGMMA_HOST_QUEUE];
+};
+// This block's queues (design note, 4): one table per worker OS thread, grown on demand.
+struct at_wgmma_table {
+  struct at_wgmma_slot *slots;
+  unsigned int nslots;
+  ~at_wgmma_table() { __builtin_free(slots); }
+};
+AT_DEV struct at_wgmma_slot *at_host_wgmma_slot(void)
+{
+  static thread_local at_wgmma_table table;
+  const struct at_host_thread *t = at_host_warp_self();
+  unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
+  if (AT_WAVE_SIZE != 32 || threads % 128 != 0) {
+    at_host_fail("wgmma: the block is not whole warpgroups (a multiple of 128 threads in "
+                 "warps of 32)");
+    return 0;
+  }
+  if (table.nslots < threads) {
+    void *p = __builtin_realloc(table.slots, sizeof(struct at_wgmma_slot) * threads);
+    if (!p) {
+      at_host_fail("wgmma: out of memory for the pending queues");
+      return 0;
+    }
+    table.slots = static_cast<struct at_wgmma_slot *>(p);
+    for (unsigned int i = table.nslots; i < threads; i++)
+      table.slots[i].used = 0;
+    table.nslots = threads;
+  }
+  struct at_wgmma_slot *s = &table.slots[t->linear];
+  bool mine = s->used != 0;
+  for (int i = 0; i < 3; i++)
+    mine = mine && s->bid[i] == t->bid[i] && s->gdim[i] == t->gdim[i];
+  if (!mine) {
+    for (int i = 0; i < 3; i++)
+      s->bid[i] = t->bid[i], s->gdim[i] = t->gdim[i];
+    s->used = 1, s->count = 0, s->next_group = 0;
+  }
+  return s;
+}
+AT_DEV void at_host_wgmma_issue(int kind, int n, float *d, unsigned long long desc_a,
+                                unsigned long long desc_b, int scale_d)
+{
+  struct at_wgmma_slot *s = at_host_wgmma_slot();
+  if (!s)
+    return;
+  struct mine {
+    unsigned long long a, b;
+    int kind, n, scale_d, pad;
+  } m = {desc_a, desc_b, kind, n, scale_d != 0, 0}, all[AT_WAVE_SIZE];
+  at_host_rt_get()->warp_gather(&m, sizeof m, all);
+  for (int l = 0; l < AT_WAVE_SIZE; l++)
+    if (all[l].a != m.a || all[l].b != m.b || all[l].kind != m.kind || all[l].n != m.n ||
+        all[l].scale_d != m.scale_d) {
+      at_host_fail("wgmma.mma_async: the lanes of a warp disagree on the instruction, its "
+                   "descriptors or scale-d (.sync.aligned)");
+      return;
+    }
+  const char *why = at_emu_wgmma_desc_problem(desc_a);
+  if (!why)
+    why = at_emu_wgmma_desc_problem(desc_b);
+  if (!why && s->count == AT_WGMMA_HOST_QUEUE)
+    why = "wgmma: more than AT_WGMMA_HOST_QUEUE wgmma.mma_async pending in one thread";
+  if (why) {
+    at_host_fail(why);
+    return;
+  }
+  struct at_wgmma_entry *e = &s->q[s->count++];
+  e->desc_a = desc_a, e->desc_b = desc_b, e->d = d;
+  e->kind = kind, e->n = n, e->scale_d = scale_d != 0, e->group = -1;
+}
+AT_DEV void at_wgmma_fence(void) { (void)at_host_wgmma_slot(); }
+AT_DEV void at_wgmma_commit_group(void)
+{
+  struct at_wgmma_slot *s = at_host_wgmma_slot();
+  if (!s)
+    return;
+  for (int i = 0; i < s->count; i++)
+    if (s->q[i].group < 0)
+      s->q[i].group = s->next_group;
+  s->next_group++;
+}
+AT_DEV void at_host_wgmma_wait(int keep)
+{
+  struct at_wgmma_slot *s = at_host_wgmma_slot();
+  if (!s)
+    return;
+  int upto = s->next_group - keep; // groups < upto complete now
+  const struct at_host_thread *t = at_host_self();
+  size_t bytes = 0;
+  void *smem = at_host_rt_get()->dyn_shared(&bytes);
+  int w = 0;
+  for (int i = 0; i < s->count; i++) {
+    struct at_wgmma_entry *e = &s->q[i];
+    if (e->group >= 0 && e->group < upto) {
+      const char *why =
+          at_emu_wgmma_m64nNk16_thread(e->kind, e->n, smem, bytes, e->desc_a, e->desc_b,
+                                       e->scale_d, (int)(t->linear % 128), e->d);
+      if (why) {
+        at_host_fail(why);
+        return;
+      }
+    } else {
+      s->q[w++] = *e;
+    }
+  }
+  s->count = w;
+}
+template <int N> AT_DEV void at_wgmma_wait_group(void)
+{
+  static_assert(N >= 0 && N <= 7, "wgmma.wait_group takes 0..7");
+  at_host_wgmma_wait(N);
+}
+// Ordinary stores and emulated wgmma reads are the same memory on the host.
+AT_DEV void at_fence_proxy_async_shared(void) {}
+AT_DEV unsigned long long at_wgmma_desc(const void *p, unsigned int lbo, unsigned int sbo,
+                                        int swizzle)
+{
+  size_t bytes = 0;
+  const unsigned char *base =
+      static_cast<const unsigned char *>(at_host_rt_get()->dyn_shared(&bytes));
+  const unsigned char *q = static_cast<const unsigned char *>(p);
+  if (!base || q < base || q >= base + bytes) {
+    at_host_fail(
+        "wgmma descriptor: on the host the matrix must be in dynamic shared memory "
+        "(AT_DYNAMIC_SHARED)");
+    return 0;
+  }
+  unsigned long off = (unsigned long)(q - base);
+  if (off % 16 != 0 || lbo % 16 != 0 || sbo % 16 != 0 || off > 0x3FFFFul ||
+      lbo > 0x3FFFFu || sbo > 0x3FFFFu) {
+    at_host_fail("wgmma descriptor: address, LBO and SBO must be multiples of 16 below "
+                 "256 KiB");
+    return 0;
+  }
+  return at_wgmma_desc_encode((unsigned int)off, lbo, sbo, swizzle);
+}
+template <int N> struct at_wgmma_impl {
+  static_assert(N == 64 || N == 128 || N == 256, "at_wgmma_m64nNk16: N is 64, 128 or 256");
+  AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                  int scale_d)
+  {
+    at_host_wgmma_issue(AT_EMU_F16, N, d, desc_a, desc_b, scale_d);
+  }
+  AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
+                   int scale_d)
+  {
+    at_host_wgmma_issue(AT_EMU_BF16, N, d, desc_a, desc_b, scale_d);
+  }
+};
+#endif
+
+// d[N/2] (this thread's D fragment, layout above) = A * B + (scale_d ? d : 0) for the
+// 64x16 A and the 16xN B (stored N x 16, K-major) that the descriptors describe, issued
+// asynchronously: d may be read or written only after the wgmma.wait_group that covers
+// its group, and shared memory the descriptors point at must stay unchanged until then.
+// All 128 threads of the warpgroup call it with the same descriptors and scale_d.
+template <int N>
+AT_DEV void at_wgmma_m64nNk16_f32_f16(float *d, unsigned long long desc_a,
+                                      unsigned long long desc_b, int scale_d)
+{
+  at_wgmma_impl<N>::f16(d, desc_a, desc_b, scale_d);
+}
+template <int N>
+AT_DEV void at_wgmma_m64nNk16_f32_bf16(float *d, unsigned long long desc_a,
+                                       unsigned long long desc_b, int scale_d)
+{
+  at_wgmma_impl<N>::bf16(d, desc_a, desc_b, scale_d);
+}
+#endif
+
+#endif

@@ -1,0 +1,155 @@
+// wgmma_kernels.cu - kernels written against templates/common only that exercise
+// at_wgmma.h: tests/test_wgmma.c runs them on the host device (cc_host + meas_host + the
+// SIMT emulator) and compiles them with NVRTC for sm_90a (wgmma) and sm_90 (no wgmma:
+// the kernels compile to empty bodies and wg_no_wgmma marks which path was taken).
+//
+// wg_<f16|bf16>_n<N>(a, b, out, early, layout, mode): each warpgroup w of the block
+// computes out[w] (64 x N, row-major) = A_w (64 x 64, row-major in a) times B^T, B being
+// N x 64 row-major in b (K-major), with 4 wgmma.mma_async of K = 16, after staging A_w
+// and B in dynamic shared memory in the canonical K-major layout `layout`:
+//   0 no swizzle, core matrices adjacent along K (LBO 128, SBO 8 * 128)
+//   1 128-byte swizzle, 2 64-byte swizzle, 3 32-byte swizzle (SBO 8 rows of the pattern;
+//     K beyond the pattern's row in further blocks of rows * pattern bytes)
+//   4 no swizzle, core matrices adjacent along M/N (SBO 128, LBO rows * 16)
+// The accumulators start at -1. mode 0: one group, wait_group 0. mode 1: before waiting,
+// early = the accumulators, then every A tile is zeroed (a bug on purpose: on the host
+// the product is computed at the wait, so out is 0). mode 2: k-steps 0-1 and 2-3 are two
+// groups; early = the accumulators after wait_group 1 (the first group only), out after
+// wait_group 0. Dynamic shared memory: warpgroups * 8192 + N * 128 bytes.
+#include "at_wgmma.h" // includes at_common.h
+
+#if AT_HAS_WGMMA
+extern "C" __global__ void wg_has_wgmma(void) {}
+
+// Bytes of the pattern's row for a layout (0: no swizzle).
+AT_DEV int wg_swizzle_bytes(int layout)
+{
+  return layout == 1 ? 128 : layout == 2 ? 64 : layout == 3 ? 32 : 0;
+}
+AT_DEV int wg_swizzle_mode(int layout)
+{
+  return layout == 1   ? AT_WGMMA_SWIZZLE_128B
+         : layout == 2 ? AT_WGMMA_SWIZZLE_64B
+         : layout == 3 ? AT_WGMMA_SWIZZLE_32B
+                       : AT_WGMMA_SWIZZLE_NONE;
+}
+AT_DEV unsigned int wg_lbo(int layout, int rows)
+{
+  return layout == 0 ? 128u : layout == 4 ? (unsigned int)rows * 16u : 16u;
+}
+AT_DEV unsigned int wg_sbo(int layout)
+{
+  return layout == 0   ? 1024u
+         : layout == 4 ? 128u
+                       : 8u * (unsigned int)wg_swizzle_bytes(layout);
+}
+// Offset of element (row, k), k < 64, of a tile of `rows` rows.
+AT_DEV unsigned int wg_offset(int layout, int rows, int row, int k)
+{
+  int sb = wg_swizzle_bytes(layout);
+  if (sb == 0)
+    return at_wgmma_kmajor_offset(row, k, AT_WGMMA_SWIZZLE_NONE, wg_lbo(layout, rows),
+                                  wg_sbo(layout));
+  int per_row = sb / 2, block = k / per_row;
+  return (unsigned int)(block * rows * sb) + at_wgmma_kmajor_offset(row, k % per_row,
+                                                                    wg_swizzle_mode(layout),
+                                                                    16u, wg_sbo(layout));
+}
+// Start of k-step s (k = 16s..16s+15) of a tile.
+AT_DEV unsigned int wg_step(int layout, int rows, int s)
+{
+  int sb = wg_swizzle_bytes(layout);
+  if (sb == 0)
+    return 2u * (unsigned int)s * wg_lbo(layout, rows);
+  int per_row = sb / 2, k0 = 16 * s;
+  return (unsigned int)((k0 / per_row) * rows * sb + 2 * (k0 % per_row));
+}
+
+template <int N, int BF16>
+AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *out,
+                       float *early, int layout, int mode)
+{
+  AT_DYNAMIC_SHARED(unsigned char, smem);
+  int t = (int)at_thread_idx_x(), threads = (int)at_block_dim_x();
+  int groups = threads / 128, w = t / 128, wt = t % 128;
+  unsigned char *b_tile = smem + groups * 8192;
+  for (int e = t; e < groups * 64 * 64; e += threads) {
+    int g = e / 4096, row = e / 64 % 64, k = e % 64;
+    *(unsigned short *)(smem + g * 8192 + wg_offset(layout, 64, row, k)) = a[e];
+  }
+  for (int e = t; e < N * 64; e += threads)
+    *(unsigned short *)(b_tile + wg_offset(layout, N, e / 64, e % 64)) = b[e];
+  at_fence_proxy_async_shared();
+  at_syncthreads();
+
+  float d[N / 2];
+  for (int i = 0; i < N / 2; i++)
+    d[i] = -1.0f;
+  int swizzle = wg_swizzle_mode(layout);
+  at_wgmma_fence();
+  for (int s = 0; s < 4; s++) {
+    unsigned long long da = at_wgmma_desc(smem + w * 8192 + wg_step(layout, 64, s),
+                                          wg_lbo(layout, 64), wg_sbo(layout), swizzle);
+    unsigned long long db = at_wgmma_desc(b_tile + wg_step(layout, N, s), wg_lbo(layout, N),
+                                          wg_sbo(layout), swizzle);
+    if (BF16)
+      at_wgmma_m64nNk16_f32_bf16<N>(d, da, db, s > 0);
+    else
+      at_wgmma_m64nNk16_f32_f16<N>(d, da, db, s > 0);
+    if (mode == 2 && s == 1)
+      at_wgmma_commit_group();
+  }
+  at_wgmma_commit_group();
+  float *mine = out + w * 64 * N, *mine_early = early + w * 64 * N;
+  if (mode == 1) {
+    for (int i = 0; i < N / 2; i++)
+      mine_early[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
+    at_syncthreads();
+    for (int e = t; e < groups * 8192; e += threads)
+      smem[e] = 0;
+    at_fence_proxy_async_shared();
+    at_syncthreads();
+  }
+  if (mode == 2) {
+    at_wgmma_wait_group<1>();
+    for (int i = 0; i < N / 2; i++)
+      mine_early[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
+  }
+  at_wgmma_wait_group<0>();
+  for (int i = 0; i < N / 2; i++)
+    mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
+}
+
+// A matrix in static shared memory: the host emulation refuses its descriptor.
+extern "C" __global__ void wg_static_smem(float *out)
+{
+  __shared__ __attribute__((aligned(1024))) unsigned short tile[64 * 64];
+  float d[32];
+  for (int i = 0; i < 32; i++)
+    d[i] = 0;
+  unsigned long long desc = at_wgmma_desc(tile, 128, 1024, AT_WGMMA_SWIZZLE_NONE);
+  at_wgmma_fence();
+  at_wgmma_m64nNk16_f32_f16<64>(d, desc, desc, 0);
+  at_wgmma_commit_group();
+  at_wgmma_wait_group<0>();
+  out[at_thread_idx_x()] = d[0];
+}
+#define WG_BODY(n, bf) wg_product<n, bf>(a, b, out, early, layout, mode)
+#else
+extern "C" __global__ void wg_no_wgmma(void) {}
+#define WG_BODY(n, bf) ((void)a, (void)b, (void)out, (void)early, (void)layout, (void)mode)
+#endif
+
+#define WG_KERNEL(name, n, bf)                                                             \
+  extern "C" __global__ void __launch_bounds__(256)                                        \
+      name(const unsigned short *a, const unsigned short *b, float *out, float *early,     \
+           int layout, int mode)                                                           \
+  {                                                                                        \
+    WG_BODY(n, bf);                                                                        \
+  }
+WG_KERNEL(wg_f16_n64, 64, 0)
+WG_KERNEL(wg_f16_n128, 128, 0)
+WG_KERNEL(wg_f16_n256, 256, 0)
+WG_KERNEL(wg_bf16_n64, 64, 1)
+WG_KERNEL(wg_bf16_n128, 128, 1)
+WG_KERNEL(wg_bf16_n256, 256, 1)
