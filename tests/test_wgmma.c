@@ -12,9 +12,14 @@
  * SIMT emulator) with one and two warpgroups: full 64xN products for N = 64, 128, 256,
  * the pending queue (nothing lands before wgmma.wait_group; wait_group 1 leaves the
  * newest group pending; shared memory overwritten before the wait changes the result),
- * and launches the emulation refuses. Last, NVRTC compiles the same source for sm_90a
+ * and launches the emulation refuses. NVRTC compiles the same source for sm_90a
  * (wgmma used, no spills) and for sm_90 (no wgmma: the fallback), ptxas refuses the
- * instructions for sm_90, and nvcc's sm_90a PTX holds them. Nothing here runs on a GPU.
+ * instructions for sm_90, and nvcc's sm_90a PTX holds them. Last, the probe: the wgp_*
+ * kernels (C + A * B^T, one to four wgmmas in one group, A and B in any two layouts)
+ * compared element by element with the integer product and with the emulation over an
+ * image of the kernel's shared memory, on the host device and, in the wgmma/gpu_* tests,
+ * on an H100 (they skip without a CUDA device or when it is not sm_90; see
+ * tests/data/pl/README.md and bench/gpu/check.sh, step 5b).
  */
 #include <criterion/criterion.h>
 
@@ -545,8 +550,10 @@ Test(wgmma, host_launch_fails_without_whole_warpgroups, .timeout = 120)
 
 /* ---- CUDA: NVRTC and nvcc ------------------------------------------------------------ */
 
-static const char *const kernels[] = {"wg_f16_n64",  "wg_f16_n128",  "wg_f16_n256",
-                                      "wg_bf16_n64", "wg_bf16_n128", "wg_bf16_n256"};
+static const char *const kernels[] = {
+    "wg_f16_n64",   "wg_f16_n128",   "wg_f16_n256",   "wg_bf16_n64",
+    "wg_bf16_n128", "wg_bf16_n256",  "wgp_f16_n64",   "wgp_f16_n128",
+    "wgp_f16_n256", "wgp_bf16_n64",  "wgp_bf16_n128", "wgp_bf16_n256"};
 
 static void nvrtc_compile(const char *arch, const char *const *flags, struct cc_result *r)
 {
@@ -578,8 +585,20 @@ Test(wgmma, nvrtc_sm90a_uses_wgmma_without_spills, .timeout = 300)
     cr_log_info("sm_90a %s: %d registers", kernels[i], kr->registers);
   }
   if (strstr(r.log, "GMMA") || strstr(r.log, "wgmma"))
-    cr_log_info("ptxas reports on the wgmma pipeline (expected for the test kernels, which "
+    cr_log_info("ptxas reports on the wgmma pipeline (expected for the wg_* kernels, which "
                 "read accumulators early on purpose)");
+  /* The probe must exercise asynchronous wgmma: ptxas serializes none of wgp_*. */
+  for (const char *line = r.log; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+    cr_assert(!(strstr(buf, "serialized") && strstr(buf, "'wgp_")), "%s", buf);
+    line = end ? end + 1 : NULL;
+  }
+  if (!strstr(r.log, "serialized"))
+    cr_log_info("ptxas reported no serialized wgmma, not even for wg_*: the check above "
+                "may not see ptxas's messages");
   cc_result_release(&r);
 }
 
@@ -650,4 +669,368 @@ Test(wgmma, sm90a_ptx_holds_the_instructions, .timeout = 300)
   free(ptx);
   th_rmtree(dir);
   free(dir);
+}
+
+/* ---- the probe: wgp_* against the reference and the emulation, here and on an H100 --- */
+
+/* A device to run wgmma_kernels.cu on: the host device (cc_host + meas_host) or the
+ * first CUDA device (meas_cuda), through the same backend vtable, so the checks the
+ * GPU tests make are themselves tested here, on the emulator. */
+struct dev {
+  const struct meas_backend *be;
+  struct meas_ctx *ctx;
+  meas_module mod;
+  char name[128], arch[16];
+  int runs; /* launches checked so far */
+};
+
+static void dev_host(struct dev *v)
+{
+  memset(v, 0, sizeof *v);
+  struct hk k;
+  hk_load(&k);
+  v->be = &meas_host, v->ctx = k.ctx, v->mod = k.mod;
+  snprintf(v->name, sizeof v->name, "the host device");
+  snprintf(v->arch, sizeof v->arch, "host");
+}
+
+/* Where tests/data/pl and templates/common are: $AT_PL_SOURCE_DIR (a checkout copied to
+ * the GPU machine, as for test_matrix_core's probe) or this build's source folder. */
+static const char *source_dir(void)
+{
+  const char *s = getenv("AT_PL_SOURCE_DIR");
+  return s && *s ? s : AT_SOURCE_DIR;
+}
+
+/* Open the first CUDA device and load the kernels: the cubin named by
+ * $AT_WGMMA_PROBE_CUBIN (bench/gpu/prepare.sh builds it with nvcc), else NVRTC for
+ * sm_90a. Skips without a CUDA device or when it is not sm_90. */
+static void dev_cuda(struct dev *v)
+{
+  memset(v, 0, sizeof *v);
+  v->be = &meas_cuda;
+  if (meas_cuda.open(0, &v->ctx) != AT_OK)
+    cr_skip_test("no CUDA device here (%s); see tests/data/pl/README.md", at_last_error());
+  cr_assert_eq(meas_cuda.describe(v->ctx, v->name, sizeof v->name, v->arch, sizeof v->arch),
+               AT_OK, "%s", at_last_error());
+  cr_log_info("gpu probe on %s (%s)", v->name, v->arch);
+  if (strcmp(v->arch, "sm_90") != 0) {
+    meas_cuda.close(v->ctx);
+    cr_skip_test("%s is %s: wgmma needs sm_90 (the probe is compiled for sm_90a)", v->name,
+                 v->arch);
+  }
+  struct cc_result res = {0};
+  const char *cubin = getenv("AT_WGMMA_PROBE_CUBIN");
+  unsigned char *code;
+  size_t size;
+  if (cubin && *cubin) {
+    cr_assert_eq(cc_read_file(cubin, &code, &size), AT_OK, "%s", at_last_error());
+  } else {
+    char path[4096], inc[4096], why[256] = "";
+    snprintf(path, sizeof path, "%s/tests/data/pl/wgmma_kernels.cu", source_dir());
+    snprintf(inc, sizeof inc, "%s/templates/common", source_dir());
+    unsigned char *src;
+    cr_assert_eq(cc_read_file(path, &src, &size), AT_OK, "%s", at_last_error());
+    cr_assert(cc_nvrtc.available(why, sizeof why),
+              "NVRTC: %s (or set AT_WGMMA_PROBE_CUBIN)", why);
+    const char *incs[] = {inc, NULL};
+    struct cc_request req = {.source = (const char *)src,
+                             .name = "wgmma_kernels.cu",
+                             .arch = "sm_90a",
+                             .include_dirs = incs};
+    cr_assert_eq(cc_nvrtc.compile(&req, &res), AT_OK, "%s", at_last_error());
+    cr_assert_eq(res.status, CC_OK, "%s", res.log);
+    free(src);
+    code = res.code, size = res.code_size;
+  }
+  cr_assert_eq(meas_cuda.load(v->ctx, code, size, &v->mod), AT_OK, "%s", at_last_error());
+  if (code != res.code)
+    free(code);
+  cc_result_release(&res);
+}
+
+static void dev_close(struct dev *v)
+{
+  v->be->unload(v->ctx, v->mod);
+  v->be->close(v->ctx);
+}
+
+static meas_ptr dev_put(struct dev *v, const void *data, size_t bytes)
+{
+  meas_ptr p;
+  cr_assert_eq(v->be->alloc(v->ctx, bytes, &p), AT_OK, "%s", at_last_error());
+  if (data)
+    cr_assert_eq(v->be->upload(v->ctx, p, data, bytes), AT_OK, "%s", at_last_error());
+  else /* NaN: an element the kernel never writes cannot match */
+    cr_assert_eq(v->be->fill(v->ctx, p, 0xff, bytes), AT_OK, "%s", at_last_error());
+  return p;
+}
+
+static void dev_get(struct dev *v, void *dst, meas_ptr src, size_t bytes)
+{
+  cr_assert_eq(v->be->download(v->ctx, dst, src, bytes), AT_OK, "%s", at_last_error());
+  v->be->free(v->ctx, src);
+}
+
+/* The layouts of wgmma_kernels.cu (its header comment), re-derived from the document's
+ * canonical forms (doc_offset) rather than the header's at_wgmma_kmajor_offset. */
+static int probe_swizzle(int layout)
+{
+  static const int mode[] = {AT_WGMMA_SWIZZLE_NONE, AT_WGMMA_SWIZZLE_128B,
+                             AT_WGMMA_SWIZZLE_64B, AT_WGMMA_SWIZZLE_32B,
+                             AT_WGMMA_SWIZZLE_NONE};
+  return mode[layout];
+}
+static unsigned probe_row_bytes(int layout) /* the swizzle pattern's row; 0: none */
+{
+  static const unsigned bytes[] = {0, 128, 64, 32, 0};
+  return bytes[layout];
+}
+static unsigned probe_lbo(int layout, int rows)
+{
+  return layout == 0 ? 128u : layout == 4 ? (unsigned)rows * 16u : 16u;
+}
+static unsigned probe_sbo(int layout)
+{
+  return layout == 0 ? 1024u : layout == 4 ? 128u : 8u * probe_row_bytes(layout);
+}
+/* element (row, k < 64) of a K-major tile of `rows` rows */
+static unsigned probe_offset(int layout, int rows, int row, int k)
+{
+  unsigned sb = probe_row_bytes(layout), lbo = probe_lbo(layout, rows);
+  if (sb == 0)
+    return doc_offset(AT_WGMMA_SWIZZLE_NONE, row, k, lbo, probe_sbo(layout));
+  int per_row = (int)sb / 2;
+  return (unsigned)(k / per_row) * (unsigned)rows * sb +
+         doc_offset(probe_swizzle(layout), row, k % per_row, lbo, probe_sbo(layout));
+}
+/* where K-slice s (k = 16s..16s+15) starts */
+static unsigned probe_step(int layout, int rows, int s)
+{
+  unsigned sb = probe_row_bytes(layout);
+  if (sb == 0)
+    return 2u * (unsigned)s * probe_lbo(layout, rows);
+  unsigned per_row = sb / 2, k0 = 16u * (unsigned)s;
+  return k0 / per_row * (unsigned)rows * sb + 2u * (k0 % per_row);
+}
+
+static const char *const layout_names[] = {"no swizzle (K-adjacent)", "128B swizzle",
+                                           "64B swizzle", "32B swizzle",
+                                           "no swizzle (MN-adjacent)"};
+
+/* One launch of wgp_<kind>_n<n>: C + A * B^T over ksteps K-slices (the first with
+ * scale-d = scale_d), A in layout_a, B in layout_b, threads / 128 warpgroups. */
+struct probe {
+  int kind, n, layout_a, layout_b, ksteps, scale_d;
+  unsigned threads;
+};
+
+static unsigned lcg(unsigned *s)
+{
+  *s = *s * 1664525u + 1013904223u;
+  return *s >> 16;
+}
+
+/* Run p on v and compare all of D, element by element, with (a) the integer product
+ * and (b) at_emu_wgmma_m64nNk16 over an image of the kernel's shared memory; fails on
+ * the first element that differs, naming its warpgroup, row, column, thread and register.
+ * The inputs are small integers (|A|, |B| <= 4, |C| <= 8), rows and columns pseudo-random
+ * (a misplaced row or k cannot hide behind a repeated one), so every partial sum is exact
+ * and every correct result is the same bits everywhere. */
+static void probe_run(struct dev *v, const struct probe *p)
+{
+  int groups = (int)p->threads / 128, n = p->n, half = n / 2;
+  size_t na = (size_t)groups * 64 * 64, nb = (size_t)n * 64, nd = (size_t)groups * 64 * n;
+  unsigned short *a = malloc(na * 2), *b = malloc(nb * 2);
+  float *c = malloc(nd * 4), *out = malloc(nd * 4), *ref = malloc(nd * 4);
+  float *emu = malloc((size_t)groups * 128 * (size_t)half * 4);
+  unsigned tiles = (unsigned)groups * 8192u + (unsigned)n * 128u;
+  unsigned char *img = malloc(tiles);
+  cr_assert(a && b && c && out && ref && emu && img);
+  unsigned seed = (unsigned)(p->kind * 7919 + n * 31 + p->layout_a * 5 + p->layout_b * 3 +
+                             p->ksteps + p->scale_d * 17 + (int)p->threads);
+  for (size_t i = 0; i < na; i++)
+    a[i] = bits_of(p->kind, (float)((int)(lcg(&seed) % 9) - 4));
+  for (size_t i = 0; i < nb; i++)
+    b[i] = bits_of(p->kind, (float)((int)(lcg(&seed) % 9) - 4));
+  for (size_t i = 0; i < nd; i++)
+    c[i] = (float)((int)(lcg(&seed) % 17) - 8);
+
+  char what[160];
+  snprintf(what, sizeof what, "%s n%d, A %s, B %s, %d k-step%s, scale-d %d, %u threads",
+           p->kind == AT_EMU_F16 ? "f16" : "bf16", n, layout_names[p->layout_a],
+           layout_names[p->layout_b], p->ksteps, p->ksteps > 1 ? "s in one group" : "",
+           p->scale_d, p->threads);
+
+  /* the device */
+  char kernel[32];
+  snprintf(kernel, sizeof kernel, "wgp_%s_n%d", p->kind == AT_EMU_F16 ? "f16" : "bf16", n);
+  meas_ptr da = dev_put(v, a, na * 2), db = dev_put(v, b, nb * 2);
+  meas_ptr dc = dev_put(v, c, nd * 4);
+  meas_ptr dout = dev_put(v, NULL, nd * 4), daddr = dev_put(v, NULL, 4);
+  int la = p->layout_a, lb = p->layout_b, ks = p->ksteps, sd = p->scale_d;
+  void *args[] = {&da, &db, &dc, &dout, &daddr, &la, &lb, &ks, &sd};
+  meas_kernel k;
+  cr_assert_eq(v->be->kernel(v->ctx, v->mod, kernel, &k), AT_OK, "%s", at_last_error());
+  struct meas_launch l = {.kernel = k,
+                          .grid = {1, 1, 1},
+                          .block = {p->threads, 1, 1},
+                          .shared_bytes = tiles + 1024, /* room to align the tiles */
+                          .args = args,
+                          .arg_kinds = "pppppiiii"};
+  int rc = v->be->launch(v->ctx, &l);
+  if (rc == AT_OK)
+    rc = v->be->sync(v->ctx);
+  cr_assert_eq(rc, AT_OK, "%s on %s: %s: %s", kernel, v->name, what, at_last_error());
+  unsigned addr = 0;
+  dev_get(v, out, dout, nd * 4);
+  dev_get(v, &addr, daddr, 4);
+  v->be->free(v->ctx, da), v->be->free(v->ctx, db), v->be->free(v->ctx, dc);
+
+  /* (a) the reference */
+  for (int g = 0; g < groups; g++)
+    for (int m = 0; m < 64; m++)
+      for (int col = 0; col < n; col++) {
+        size_t at = (size_t)((g * 64 + m) * n + col);
+        long s = p->scale_d ? (long)c[at] : 0;
+        for (int kk = 0; kk < 16 * p->ksteps; kk++)
+          s += (long)in_value(p->kind, a[g * 4096 + m * 64 + kk]) *
+               (long)in_value(p->kind, b[col * 64 + kk]);
+        ref[at] = (float)s;
+      }
+  /* (b) the emulation, over the kernel's shared memory as the document lays it out */
+  memset(img, 0xee, tiles);
+  for (int g = 0; g < groups; g++)
+    for (int m = 0; m < 64; m++)
+      for (int kk = 0; kk < 64; kk++)
+        memcpy(img + g * 8192 + probe_offset(p->layout_a, 64, m, kk),
+               &a[g * 4096 + m * 64 + kk], 2);
+  for (int col = 0; col < n; col++)
+    for (int kk = 0; kk < 64; kk++)
+      memcpy(img + groups * 8192 + probe_offset(p->layout_b, n, col, kk), &b[col * 64 + kk],
+             2);
+  for (int g = 0; g < groups; g++) {
+    float *dg = emu + g * 128 * half;
+    for (int t = 0; t < 128; t++)
+      for (int i = 0; i < half; i++) {
+        int r, col;
+        doc_d(t, i, &r, &col);
+        dg[t * half + i] = c[(g * 64 + r) * n + col];
+      }
+    for (int s = 0; s < p->ksteps; s++) {
+      unsigned long long desc_a = at_wgmma_desc_encode(
+          (unsigned)g * 8192u + probe_step(p->layout_a, 64, s), probe_lbo(p->layout_a, 64),
+          probe_sbo(p->layout_a), probe_swizzle(p->layout_a));
+      unsigned long long desc_b = at_wgmma_desc_encode(
+          (unsigned)groups * 8192u + probe_step(p->layout_b, n, s),
+          probe_lbo(p->layout_b, n), probe_sbo(p->layout_b), probe_swizzle(p->layout_b));
+      const char *why = at_emu_wgmma_m64nNk16(p->kind, n, img, tiles, desc_a, desc_b,
+                                              s > 0 ? 1 : p->scale_d, dg);
+      cr_assert_null(why, "%s: emulation: %s", what, why);
+    }
+  }
+
+  /* every element, by fragment: the figure's row and column of (thread, register) */
+  int bad = 0;
+  char first[384] = "";
+  for (int g = 0; g < groups; g++)
+    for (int t = 0; t < 128; t++)
+      for (int i = 0; i < half; i++) {
+        int r, col;
+        doc_d(t, i, &r, &col);
+        int at = (g * 64 + r) * n + col;
+        float got = out[at], e = emu[(g * 128 + t) * half + i];
+        cr_assert_eq(e, ref[at], "%s: the emulation itself is wrong at D[%d][%d]: %g, "
+                                 "want %g",
+                     what, r, col, (double)e, (double)ref[at]);
+        unsigned got_bits;
+        memcpy(&got_bits, &got, 4);
+        if (memcmp(&got, &e, 4) != 0 && bad++ == 0)
+          snprintf(first, sizeof first,
+                   "warpgroup %d D[%d][%d] (thread %d, d%d): %s %.9g (bits %#x), reference "
+                   "and emulation %.9g",
+                   g, r, col, t, i, v->arch, (double)got, got_bits,
+                   (double)e);
+      }
+  if (v->runs++ == 0)
+    cr_log_info("%s: dynamic shared memory starts at shared address %#x (%s1024-byte "
+                "aligned; the probe aligns its tiles itself)",
+                v->name, addr, addr % 1024 ? "not " : "");
+  cr_assert_eq(bad, 0, "%s on %s: %d of %zu elements differ from the reference and the "
+                       "emulation; first: %s",
+               what, v->name, bad, nd, first);
+  free(a), free(b), free(c), free(out), free(ref), free(emu), free(img);
+}
+
+/* The cases for (kind, n) and the layouts of one swizzle mode: one and two warpgroups;
+ * one wgmma with scale-d 0 and 1; four wgmmas over the K-slices of the 64-wide tiles in
+ * one commit group, with scale-d 0 and 1; and A and B in different layouts (a k order
+ * misread the same way in both operands would cancel out otherwise). */
+static int probe_cases(struct dev *v, int kind, int n, const int *lays, int nlays)
+{
+  int cases = 0;
+  for (int li = 0; li < nlays; li++) {
+    int lay = lays[li], other = lay == 0 ? 1 : 0;
+    for (unsigned threads = 128; threads <= 256; threads += 128)
+      for (int ksteps = 1; ksteps <= 4; ksteps += 3)
+        for (int scale_d = 0; scale_d <= 1; scale_d++) {
+          struct probe p = {kind, n, lay, lay, ksteps, scale_d, threads};
+          probe_run(v, &p);
+          cases++;
+        }
+    struct probe mixed_a = {kind, n, lay, other, 4, 1, 128};
+    struct probe mixed_b = {kind, n, other, lay, 4, 1, 256};
+    probe_run(v, &mixed_a);
+    probe_run(v, &mixed_b);
+    cases += 2;
+  }
+  return cases;
+}
+
+static const int no_swizzle[] = {0, 4}, swz128[] = {1}, swz64[] = {2}, swz32[] = {3};
+
+static void gpu_probe(int kind, int n, const int *lays, int nlays, const char *swz)
+{
+  struct dev v;
+  dev_cuda(&v);
+  int cases = probe_cases(&v, kind, n, lays, nlays);
+  dev_close(&v);
+  fprintf(stderr,
+          "gpu probe: wgmma m64n%dk16 %s %s (%d launches: 1/2 warpgroups, scale-d 0/1, 1 "
+          "and 4 k-steps in one group, A/B in mixed layouts): pass\n",
+          n, kind == AT_EMU_F16 ? "f16" : "bf16", swz, cases);
+}
+
+#define GPU_PROBE(kind, kname, n, lays, sname, swz)                                        \
+  Test(wgmma, gpu_##kname##_n##n##_##sname, .timeout = 300)                                \
+  {                                                                                        \
+    gpu_probe(kind, n, lays, (int)(sizeof lays / sizeof lays[0]), swz);                    \
+  }
+#define GPU_PROBE_N(kind, kname, lays, sname, swz)                                         \
+  GPU_PROBE(kind, kname, 64, lays, sname, swz)                                             \
+  GPU_PROBE(kind, kname, 128, lays, sname, swz)                                            \
+  GPU_PROBE(kind, kname, 256, lays, sname, swz)
+GPU_PROBE_N(AT_EMU_F16, f16, no_swizzle, noswizzle, "no swizzle")
+GPU_PROBE_N(AT_EMU_F16, f16, swz32, 32b, "32B swizzle")
+GPU_PROBE_N(AT_EMU_F16, f16, swz64, 64b, "64B swizzle")
+GPU_PROBE_N(AT_EMU_F16, f16, swz128, 128b, "128B swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, no_swizzle, noswizzle, "no swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, swz32, 32b, "32B swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, swz64, 64b, "64B swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, swz128, 128b, "128B swizzle")
+
+/* The same cases on the host device: the probe kernels, the image the emulation reads
+ * and the comparison agree here, so a gpu_* failure is about the hardware. */
+Test(wgmma, host_probe_matches_reference_and_emulation, .timeout = 600)
+{
+  static const int all[] = {0, 1, 2, 3, 4};
+  struct dev v;
+  dev_host(&v);
+  for (int kind = 0; kind < 2; kind++)
+    probe_cases(&v, kind ? AT_EMU_BF16 : AT_EMU_F16, kind ? 128 : 64, all, 5);
+  struct probe wide[] = {{AT_EMU_F16, 256, 1, 4, 4, 0, 256},
+                         {AT_EMU_BF16, 256, 3, 2, 4, 1, 128}};
+  for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+    probe_run(&v, &wide[i]);
+  dev_close(&v);
 }

@@ -4,7 +4,8 @@
 # CUDA-path test binary with the shared libraries it needs (found with ldd; the C
 # library and the loader stay behind), scale_run, and the example template's variants
 # generated and compiled here (scale_emit: libclang + NVRTC) for the given profile, and
-# the matrix-core probe (test_matrix_core's gpu_* tests) with its sources, and the GEMM
+# the matrix-core probe (test_matrix_core's gpu_* tests) with its sources, the wgmma
+# probe (test_wgmma's gpu_* tests) with its sm_90a cubin built here by nvcc, and the GEMM
 # variants gemm_emit compiles here (gemm_mma and gemm_simt subsets, 4096^3 and decode)
 # with gemm_gpu, which checks and times them against cuBLAS there.
 #
@@ -15,7 +16,8 @@ out=${1:-.carry}
 profile=${2:-h100}
 scripts/build.sh >/dev/null
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib" "$out/scale"
-cp build/test_meas build/test_matrix_core build/scale_run build/gemm_gpu "$out/bin/"
+cp build/test_meas build/test_matrix_core build/test_wgmma build/scale_run build/gemm_gpu \
+  "$out/bin/"
 for bin in "$out"/bin/*; do
   ldd "$bin" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
@@ -29,6 +31,10 @@ build/gemm_emit "$out/gemm" --device "$profile"
 # The mma.sync/ldmatrix probe's sources (test_matrix_core compiles them there with NVRTC).
 mkdir -p "$out/src/tests/data" "$out/src/templates"
 cp -r tests/data/pl "$out/src/tests/data/" && cp -r templates/common "$out/src/templates/"
+# The wgmma probe, compiled here for sm_90a (test_wgmma loads it from
+# $AT_WGMMA_PROBE_CUBIN; without it, it compiles the sources above with NVRTC there).
+"${NVCC:-/usr/local/cuda/bin/nvcc}" -arch=sm_90a -cubin -std=c++17 -Itemplates/common \
+  -x cu tests/data/pl/wgmma_kernels.cu -o "$out/wgmma_kernels.sm_90a.cubin"
 cp bench/gpu/check.sh bench/gpu/torch_axpby.py "$out/"
 # With TUNED_DB=<a database holding h100 winners> (bench/gpu/import_gemm.sh makes one from
 # gemm_gpu's measurements): the tuned header emitted from it and tuned_gemm_bench, nvcc's

@@ -1,7 +1,8 @@
 // wgmma_kernels.cu - kernels written against templates/common only that exercise
 // at_wgmma.h: tests/test_wgmma.c runs them on the host device (cc_host + meas_host + the
-// SIMT emulator) and compiles them with NVRTC for sm_90a (wgmma) and sm_90 (no wgmma:
-// the kernels compile to empty bodies and wg_no_wgmma marks which path was taken).
+// SIMT emulator), compiles them with NVRTC for sm_90a (wgmma) and sm_90 (no wgmma: the
+// kernels compile to empty bodies and wg_no_wgmma marks which path was taken), and runs
+// the wgp_* probe on an H100.
 //
 // wg_<f16|bf16>_n<N>(a, b, out, early, layout, mode): each warpgroup w of the block
 // computes out[w] (64 x N, row-major) = A_w (64 x 64, row-major in a) times B^T, B being
@@ -16,6 +17,16 @@
 // the product is computed at the wait, so out is 0). mode 2: k-steps 0-1 and 2-3 are two
 // groups; early = the accumulators after wait_group 1 (the first group only), out after
 // wait_group 0. Dynamic shared memory: warpgroups * 8192 + N * 128 bytes.
+//
+// wgp_<f16|bf16>_n<N>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d): the
+// probe that tests/test_wgmma.c (wgmma/gpu_*) runs on an H100 and compares with the
+// emulation. A and B as above, A_w staged in layout_a and B in layout_b, both from the
+// first 1024-byte boundary of dynamic shared memory (swizzles follow absolute
+// addresses); each warpgroup's accumulators start at C_w (64 x N, row-major in c), then
+// ksteps (1..4) wgmma.mma_async over k = 0..16 ksteps - 1, the first with scale-d =
+// scale_d and the rest 1, all in one group; wait_group 0; out_w = D. addr[0] = the
+// shared-window address (mod 2^18) where dynamic shared memory starts (0 on the host).
+// Dynamic shared memory: warpgroups * 8192 + N * 128 + 1024 bytes.
 #include "at_wgmma.h" // includes at_common.h
 
 #if AT_HAS_WGMMA
@@ -65,6 +76,26 @@ AT_DEV unsigned int wg_step(int layout, int rows, int s)
   return (unsigned int)((k0 / per_row) * rows * sb + 2 * (k0 % per_row));
 }
 
+// Stage A (warpgroups x 64 x 64, row-major in a) at tiles + 8192 w in layout_a, and B
+// (N x 64, row-major in b) after them in layout_b; make the stores visible to wgmma.
+// Returns B's tile.
+template <int N>
+AT_DEV unsigned char *wg_stage(unsigned char *tiles, const unsigned short *a,
+                               const unsigned short *b, int layout_a, int layout_b)
+{
+  int t = (int)at_thread_idx_x(), threads = (int)at_block_dim_x(), groups = threads / 128;
+  unsigned char *b_tile = tiles + groups * 8192;
+  for (int e = t; e < groups * 64 * 64; e += threads) {
+    int g = e / 4096, row = e / 64 % 64, k = e % 64;
+    *(unsigned short *)(tiles + g * 8192 + wg_offset(layout_a, 64, row, k)) = a[e];
+  }
+  for (int e = t; e < N * 64; e += threads)
+    *(unsigned short *)(b_tile + wg_offset(layout_b, N, e / 64, e % 64)) = b[e];
+  at_fence_proxy_async_shared();
+  at_syncthreads();
+  return b_tile;
+}
+
 template <int N, int BF16>
 AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *out,
                        float *early, int layout, int mode)
@@ -72,15 +103,7 @@ AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *
   AT_DYNAMIC_SHARED(unsigned char, smem);
   int t = (int)at_thread_idx_x(), threads = (int)at_block_dim_x();
   int groups = threads / 128, w = t / 128, wt = t % 128;
-  unsigned char *b_tile = smem + groups * 8192;
-  for (int e = t; e < groups * 64 * 64; e += threads) {
-    int g = e / 4096, row = e / 64 % 64, k = e % 64;
-    *(unsigned short *)(smem + g * 8192 + wg_offset(layout, 64, row, k)) = a[e];
-  }
-  for (int e = t; e < N * 64; e += threads)
-    *(unsigned short *)(b_tile + wg_offset(layout, N, e / 64, e % 64)) = b[e];
-  at_fence_proxy_async_shared();
-  at_syncthreads();
+  unsigned char *b_tile = wg_stage<N>(smem, a, b, layout, layout);
 
   float d[N / 2];
   for (int i = 0; i < N / 2; i++)
@@ -120,6 +143,50 @@ AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *
     mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
 }
 
+// The probe (wgp_*): d = C_w; ksteps wgmmas in one group; wait_group 0; out_w = d. The
+// accumulators are not touched between the first issue and the wait, so ptxas keeps the
+// wgmmas asynchronous (it serializes wg_*, which read them early on purpose).
+template <int N, int BF16>
+AT_DEV void wg_probe(const unsigned short *a, const unsigned short *b, const float *c,
+                     float *out, unsigned int *addr, int layout_a, int layout_b, int ksteps,
+                     int scale_d)
+{
+  AT_DYNAMIC_SHARED(unsigned char, smem);
+  int t = (int)at_thread_idx_x(), w = t / 128, wt = t % 128;
+  // Swizzles follow absolute shared addresses: the tiles start at the first 1024-byte
+  // boundary (the host's dynamic shared memory is at "address" 0).
+  unsigned int base = (unsigned int)(at_wgmma_desc(smem, 0, 0, AT_WGMMA_SWIZZLE_NONE) &
+                                     0x3FFFu)
+                      << 4;
+  unsigned char *tiles = smem + (1024u - base % 1024u) % 1024u;
+  if (t == 0)
+    addr[0] = base;
+  unsigned char *b_tile = wg_stage<N>(tiles, a, b, layout_a, layout_b);
+  const float *mine_c = c + w * 64 * N;
+  float d[N / 2];
+  for (int i = 0; i < N / 2; i++)
+    d[i] = mine_c[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)];
+  at_wgmma_fence();
+  for (int s = 0; s < 4; s++)
+    if (s < ksteps) {
+      unsigned long long da =
+          at_wgmma_desc(tiles + w * 8192 + wg_step(layout_a, 64, s), wg_lbo(layout_a, 64),
+                        wg_sbo(layout_a), wg_swizzle_mode(layout_a));
+      unsigned long long db =
+          at_wgmma_desc(b_tile + wg_step(layout_b, N, s), wg_lbo(layout_b, N),
+                        wg_sbo(layout_b), wg_swizzle_mode(layout_b));
+      if (BF16)
+        at_wgmma_m64nNk16_f32_bf16<N>(d, da, db, s > 0 ? 1 : scale_d);
+      else
+        at_wgmma_m64nNk16_f32_f16<N>(d, da, db, s > 0 ? 1 : scale_d);
+    }
+  at_wgmma_commit_group();
+  at_wgmma_wait_group<0>();
+  float *mine = out + w * 64 * N;
+  for (int i = 0; i < N / 2; i++)
+    mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
+}
+
 // A matrix in static shared memory: the host emulation refuses its descriptor.
 extern "C" __global__ void wg_static_smem(float *out)
 {
@@ -135,9 +202,14 @@ extern "C" __global__ void wg_static_smem(float *out)
   out[at_thread_idx_x()] = d[0];
 }
 #define WG_BODY(n, bf) wg_product<n, bf>(a, b, out, early, layout, mode)
+#define WGP_BODY(n, bf)                                                                    \
+  wg_probe<n, bf>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d)
 #else
 extern "C" __global__ void wg_no_wgmma(void) {}
 #define WG_BODY(n, bf) ((void)a, (void)b, (void)out, (void)early, (void)layout, (void)mode)
+#define WGP_BODY(n, bf)                                                                    \
+  ((void)a, (void)b, (void)c, (void)out, (void)addr, (void)layout_a, (void)layout_b,       \
+   (void)ksteps, (void)scale_d)
 #endif
 
 #define WG_KERNEL(name, n, bf)                                                             \
@@ -153,3 +225,17 @@ WG_KERNEL(wg_f16_n256, 256, 0)
 WG_KERNEL(wg_bf16_n64, 64, 1)
 WG_KERNEL(wg_bf16_n128, 128, 1)
 WG_KERNEL(wg_bf16_n256, 256, 1)
+
+#define WGP_KERNEL(name, n, bf)                                                            \
+  extern "C" __global__ void __launch_bounds__(256)                                        \
+      name(const unsigned short *a, const unsigned short *b, const float *c, float *out,   \
+           unsigned int *addr, int layout_a, int layout_b, int ksteps, int scale_d)        \
+  {                                                                                        \
+    WGP_BODY(n, bf);                                                                       \
+  }
+WGP_KERNEL(wgp_f16_n64, 64, 0)
+WGP_KERNEL(wgp_f16_n128, 128, 0)
+WGP_KERNEL(wgp_f16_n256, 256, 0)
+WGP_KERNEL(wgp_bf16_n64, 64, 1)
+WGP_KERNEL(wgp_bf16_n128, 128, 1)
+WGP_KERNEL(wgp_bf16_n256, 256, 1)
