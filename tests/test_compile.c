@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tests/helpers.h"
+#include "tests/hostk.h"
 #include "tuner/compile.h"
 #include "tuner/cubin.h"
 #include "tuner/status.h"
@@ -75,13 +76,6 @@ static const char broken[] = "extern \"C\" __global__ void broken(float *y)\n"
                              "  y[0] = ;\n"
                              "}\n";
 
-static void need(const struct cc_backend *b)
-{
-  char why[256] = "";
-  if (!b->available(why, sizeof why))
-    cr_skip_test("%s is not available here: %s", b->name, why);
-}
-
 static void compile(const struct cc_backend *b, const char *source, const char *arch,
                     const char *const *flags, struct cc_result *r)
 {
@@ -141,7 +135,7 @@ static void check_cuda(const struct cc_result *r, const char *what, const char *
 
 Test(compile, nvrtc_sm80_scale)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   struct cc_result r;
   compile(&cc_nvrtc, wrapped, "sm_80", NULL, &r);
   check_cuda(&r, "nvrtc sm_80", "sm_80");
@@ -151,7 +145,7 @@ Test(compile, nvrtc_sm80_scale)
 
 Test(compile, nvrtc_sm90_scale)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   struct cc_result r;
   compile(&cc_nvrtc, wrapped, "sm_90", NULL, &r);
   check_cuda(&r, "nvrtc sm_90", "sm_90");
@@ -160,7 +154,7 @@ Test(compile, nvrtc_sm90_scale)
 
 Test(compile, nvcc_sm90_scale)
 {
-  need(&cc_nvcc);
+  th_need_cc(&cc_nvcc);
   struct cc_result r;
   compile(&cc_nvcc, wrapped, "sm_90", NULL, &r);
   check_cuda(&r, "nvcc sm_90", "sm_90");
@@ -171,8 +165,8 @@ Test(compile, nvcc_sm90_scale)
 /* NVRTC and nvcc run the same ptxas: the same registers for every kernel. */
 Test(compile, nvrtc_and_nvcc_agree)
 {
-  need(&cc_nvrtc);
-  need(&cc_nvcc);
+  th_need_cc(&cc_nvrtc);
+  th_need_cc(&cc_nvcc);
   struct cc_result a, b;
   compile(&cc_nvrtc, wrapped, "sm_90", NULL, &a);
   compile(&cc_nvcc, wrapped, "sm_90", NULL, &b);
@@ -220,7 +214,7 @@ static long long cuobjdump_figure(const char *out, const char *kernel, const cha
 static void cuobjdump_check(const char *arch)
 {
   char tool[4096];
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   if (!find_cuobjdump(tool, sizeof tool))
     cr_skip_test("no cuobjdump (in the CUDA Toolkit's bin or on PATH)");
   struct cc_result r;
@@ -255,7 +249,7 @@ Test(compile, nvrtc_sm90_matches_cuobjdump) { cuobjdump_check("sm_90"); }
 
 static void check_spills(const struct cc_backend *b)
 {
-  need(b);
+  th_need_cc(b);
   struct cc_result r;
   compile(b, spilling, "sm_90", NULL, &r);
   cr_assert_eq(r.status, CC_OK, "%s", r.log);
@@ -360,7 +354,7 @@ static void readelf_check(const struct cc_result *r, const char *arch)
 
 static void check_hip(const char *arch)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   struct cc_result r;
   compile(&cc_clang_hip, wrapped, arch, NULL, &r);
   check_wrapped(&r, arch);
@@ -381,7 +375,7 @@ Test(compile, hip_gfx942_scale) { check_hip("gfx942"); }
 /* AGPRs count apart from the architectural VGPRs on the unified register file. */
 Test(compile, hip_gfx942_agprs_apart)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   static const char src[] =
       "#include \"at_common.h\"\n"
       "extern \"C\" __global__ void acc(float *p)\n"
@@ -405,7 +399,7 @@ Test(compile, hip_gfx942_agprs_apart)
 
 static void check_broken(const struct cc_backend *b, const char *arch, const char *line)
 {
-  need(b);
+  th_need_cc(b);
   struct cc_result r;
   compile(b, broken, arch, NULL, &r);
   cr_assert_eq(r.status, CC_COMPILE_ERROR);

@@ -24,6 +24,7 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
+#include "tests/hostk.h"
 #include "tuner/build.h"
 #include "tuner/compile.h"
 #include "tuner/device.h"
@@ -36,13 +37,6 @@
 #define TEMPLATE AT_SOURCE_DIR "/templates/gemm/gemm_mfma.h"
 
 static const char *const incs[] = {COMMON, NULL};
-
-static void need(const struct cc_backend *b)
-{
-  char why[256] = "";
-  if (!b->available(why, sizeof why))
-    cr_skip_test("%s is not available here: %s", b->name, why);
-}
 
 static double now_s(void)
 {
@@ -309,7 +303,7 @@ static void check_mfma_in_code(const struct space *sp, const size_t *idx,
 
 Test(gemm_mfma, sample_compiles_for_gfx942_f16_nn, .timeout = 580)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   struct tmpl *t = load();
   struct space sp;
   space_init(&sp, t, dev_find("mi300x"), 4096, 4096, 4096, 0, 0);
@@ -334,7 +328,7 @@ Test(gemm_mfma, sample_compiles_for_gfx942_f16_nn, .timeout = 580)
 static void compile_sample(const char *device, const char *dtype, int ta, int tb,
                            const char *want16, const char *want32)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   struct tmpl *t = load();
   struct space sp;
   space_init(&sp, t, dev_find(device), 4096, 4096, 4096, ta, tb);
@@ -500,7 +494,7 @@ static size_t run_layout(const struct tmpl *t, const char *dtype, int ta, int tb
 
 static void run_dtype(const char *dtype, const int *which, size_t nwhich)
 {
-  need(&cc_host);
+  th_need_cc(&cc_host);
   double t0 = now_s();
   struct tmpl *t = load();
   size_t runs = 0, failures = 0;

@@ -18,6 +18,7 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
+#include "tests/hostk.h"
 #include "tuner/build.h"
 #include "tuner/compile.h"
 #include "tuner/device.h"
@@ -25,13 +26,6 @@
 #define SCALE AT_SOURCE_DIR "/templates/example/scale.h"
 #define DATA AT_SOURCE_DIR "/tests/data/templates/"
 #define COMMON AT_SOURCE_DIR "/templates/common"
-
-static void need(const struct cc_backend *b)
-{
-  char why[256] = "";
-  if (!b->available(why, sizeof why))
-    cr_skip_test("%s is not available here: %s", b->name, why);
-}
 
 /* Run the binary with AUTOTUNE_CACHE_DIR=cache and parse its stdout as JSON. */
 static struct json *run_json(const char *cache, const char *args)
@@ -173,19 +167,19 @@ static void check_compile_and_cache(const char *device)
 
 Test(generate, compile_h100_and_cache)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   check_compile_and_cache("h100");
 }
 
 Test(generate, compile_mi300x_and_cache)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   check_compile_and_cache("mi300x");
 }
 
 Test(generate, compile_host)
 {
-  need(&cc_host);
+  th_need_cc(&cc_host);
   char *dir = th_tmpdir();
   struct json *j = run_json(dir, "scale --device host --compile --no-cache --batch 62");
   const struct json *sum = json_get(j, "summary");
@@ -266,19 +260,19 @@ static void check_bad_variant(const char *device)
 
 Test(generate, one_bad_variant_condemns_only_itself_hip)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   check_bad_variant("mi300x");
 }
 
 Test(generate, one_bad_variant_condemns_only_itself_cuda)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   check_bad_variant("h100");
 }
 
 Test(generate, spills_are_pruned)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   struct loaded l;
   struct bld_result r;
   build(DATA "gen_spill.h", dev_find("h100"), 16, 2, &l, &r);
@@ -328,20 +322,20 @@ static void check_occupancy0(const char *device)
 
 Test(generate, occupancy0_pruned_cuda)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   check_occupancy0("h100");
 }
 
 Test(generate, occupancy0_pruned_hip)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   check_occupancy0("mi300x");
 }
 
 /* Results do not depend on thread count or timing. */
 Test(generate, deterministic_across_jobs)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   struct loaded l1, l2;
   struct bld_result r1, r2;
   build(SCALE, dev_find("mi300x"), 8, 1, &l1, &r1);

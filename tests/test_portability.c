@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "tests/helpers.h"
+#include "tests/hostk.h"
 #include "tuner/compile.h"
 #include "tuner/meas.h"
 #include "tuner/status.h"
@@ -30,26 +31,10 @@
 
 static const char *const include_dirs[] = {COMMON, NULL};
 
-static void need(const struct cc_backend *b)
-{
-  char why[256] = "";
-  if (!b->available(why, sizeof why))
-    cr_skip_test("%s is not available here: %s", b->name, why);
-}
-
-static char *read_pl(const char *file)
-{
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", PL, file);
-  char *s = th_read(path, NULL);
-  cr_assert_not_null(s, "cannot read %s", path);
-  return s;
-}
-
 static void compile(const struct cc_backend *b, const char *file, const char *arch,
                     struct cc_result *r)
 {
-  char *src = read_pl(file);
+  char *src = th_read_pl(file);
   struct cc_request req = {.source = src, .name = file, .arch = arch,
                            .include_dirs = include_dirs};
   int rc = b->compile(&req, r);
@@ -75,7 +60,7 @@ static void has_kernels(const struct cc_result *r, const char *what, const char 
 
 static void check_nvrtc(const char *arch)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   struct cc_result r;
   compile(&cc_nvrtc, "all_ops.cu", arch, &r);
   has_kernels(&r, arch, "pl_mma", "pl_mfma");
@@ -88,7 +73,7 @@ Test(portability, nvrtc_sm90_compiles_every_function) { check_nvrtc("sm_90"); }
 /* What test_matrix_core's gpu_* tests compile on the GPU machine compiles here. */
 Test(portability, nvrtc_compiles_the_gpu_probe)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   const char *arch[] = {"sm_80", "sm_90"};
   const char *names[] = {"probe_mma_f16", "probe_mma_bf16", "probe_ldmatrix",
                          "probe_convert", "probe_shuffle"};
@@ -101,29 +86,9 @@ Test(portability, nvrtc_compiles_the_gpu_probe)
   }
 }
 
-static bool find_nvcc(char *path, size_t len)
-{
-#ifdef AT_CUDA_ROOT
-  if (cc_which(AT_CUDA_ROOT "/bin/nvcc", path, len))
-    return true;
-#endif
-  return cc_which("nvcc", path, len);
-}
-
 /* The instructions each mapping must become. */
 Test(portability, cuda_mappings_are_the_ptx_instructions)
 {
-  char nvcc[4096];
-  if (!find_nvcc(nvcc, sizeof nvcc))
-    cr_skip_test("no nvcc to print the PTX");
-  char *dir = th_tmpdir(), *ptx = th_path(dir, "all_ops.ptx");
-  struct th_result out;
-  th_sh(&out, "'%s' -arch=sm_80 -ptx -std=c++17 -I'%s' -x cu '%s/all_ops.cu' -o '%s' 2>&1",
-        nvcc, COMMON, PL, ptx);
-  cr_assert_eq(out.code, 0, "nvcc: %s", out.out);
-  th_result_free(&out);
-  char *text = th_read(ptx, NULL);
-  cr_assert_not_null(text);
   static const char *const want[] = {
       "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32",
       "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
@@ -149,12 +114,7 @@ Test(portability, cuda_mappings_are_the_ptx_instructions)
       "%laneid",
       "%dynamic_smem_size",
   };
-  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-    cr_assert_not_null(strstr(text, want[i]), "the sm_80 PTX has no %s", want[i]);
-  free(text);
-  free(ptx);
-  th_rmtree(dir);
-  free(dir);
+  th_assert_ptx_has("all_ops.cu", "sm_80", want, sizeof want / sizeof want[0]);
 }
 
 /* ---- HIP ---- */
@@ -170,7 +130,7 @@ static bool find_objdump(char *path, size_t len)
  * v_mfma_f32_32x32x8_f16 what CDNA2 spells v_mfma_f32_32x32x8f16. */
 static void check_hip(const char *arch)
 {
-  need(&cc_clang_hip);
+  th_need_cc(&cc_clang_hip);
   struct cc_result r;
   compile(&cc_clang_hip, "all_ops.cu", arch, &r);
   has_kernels(&r, arch, "pl_mfma", "pl_mma");
@@ -276,69 +236,20 @@ Test(portability, host_object_has_one_bind_and_its_kernels)
 
 /* ---- host kernels on the emulator ---- */
 
-struct hk {
-  struct meas_ctx *ctx;
-  meas_module mod;
-  void *bufs[8];
-  int nbufs;
-};
-
-static void hk_load(struct hk *k, const char *arch)
-{
-  memset(k, 0, sizeof *k);
-  need(&cc_host);
-  char *src = read_pl("host_kernels.cu");
-  struct cc_request req = {.source = src, .name = "host_kernels.cpp", .arch = arch,
-                           .include_dirs = include_dirs};
-  struct cc_result res;
-  cr_assert_eq(cc_host.compile(&req, &res), AT_OK, "%s", at_last_error());
-  cr_assert_eq(res.status, CC_OK, "%s", res.log ? res.log : "");
-  meas_host_set_jobs(2);
-  cr_assert_eq(meas_host.open(0, &k->ctx), AT_OK, "%s", at_last_error());
-  cr_assert_eq(meas_host.load(k->ctx, res.code, res.code_size, &k->mod), AT_OK, "%s",
-               at_last_error());
-  cc_result_release(&res);
-  free(src);
-}
-
-static void *hk_buf(struct hk *k, size_t bytes)
-{
-  meas_ptr p;
-  cr_assert_eq(meas_host.alloc(k->ctx, bytes, &p), AT_OK);
-  cr_assert_lt(k->nbufs, 8);
-  k->bufs[k->nbufs++] = (void *)(uintptr_t)p;
-  memset((void *)(uintptr_t)p, 0, bytes);
-  return (void *)(uintptr_t)p;
-}
-
-static void hk_run(struct hk *k, const char *name, unsigned blocks, unsigned threads,
+static void hk_run(struct th_hostk *k, const char *name, unsigned blocks, unsigned threads,
                    unsigned shared, const char *kinds, void **args)
 {
-  meas_kernel kern;
-  cr_assert_eq(meas_host.kernel(k->ctx, k->mod, name, &kern), AT_OK, "%s", at_last_error());
-  struct meas_launch l = {.kernel = kern, .grid = {blocks, 1, 1}, .block = {threads, 1, 1},
-                          .shared_bytes = shared, .args = args, .arg_kinds = kinds};
-  int rc = meas_host.launch(k->ctx, &l);
-  if (rc == AT_OK)
-    rc = meas_host.sync(k->ctx);
+  int rc = th_hostk_launch(k, name, blocks, threads, shared, kinds, args);
   cr_assert_eq(rc, AT_OK, "%s: %s", name, at_last_error());
-}
-
-static void hk_free(struct hk *k)
-{
-  for (int i = 0; i < k->nbufs; i++)
-    meas_host.free(k->ctx, (meas_ptr)(uintptr_t)k->bufs[i]);
-  meas_host.unload(k->ctx, k->mod);
-  meas_host.close(k->ctx);
 }
 
 static void reduce_and_vote(const char *arch, int ws)
 {
-  struct hk k;
-  hk_load(&k, arch);
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/host_kernels.cu", arch, include_dirs);
   enum { BLOCKS = 2, THREADS = 128, N = BLOCKS * THREADS };
-  float *x = hk_buf(&k, N * sizeof *x), *ox = hk_buf(&k, N * sizeof *ox);
-  float *od = hk_buf(&k, N * sizeof *od);
+  float *x = th_hostk_buf(&k, N * sizeof *x), *ox = th_hostk_buf(&k, N * sizeof *ox);
+  float *od = th_hostk_buf(&k, N * sizeof *od);
   for (int i = 0; i < N; i++)
     x[i] = (float)((i * 37) % 101 - 50);
   void *args[] = {&x, &ox, &od};
@@ -352,7 +263,7 @@ static void reduce_and_vote(const char *arch, int ws)
     for (int l = 0; l < ws; l++)
       cr_assert_eq(ox[w * ws + l], sum, "%s warp %d lane %d: xor", arch, w, l);
   }
-  unsigned *v = hk_buf(&k, 5 * N * sizeof *v);
+  unsigned *v = th_hostk_buf(&k, 5 * N * sizeof *v);
   int n = N;
   void *vargs[] = {&v, &n};
   hk_run(&k, "pl_vote", BLOCKS, THREADS, 0, "pi", vargs);
@@ -368,7 +279,7 @@ static void reduce_and_vote(const char *arch, int ws)
     cr_assert_eq(v[3 * N + g], (unsigned)(lane % 8 == 0 ? lane : lane - 1), "%s up", arch);
     cr_assert_eq(v[4 * N + g], (unsigned)((lane & ~15) + 3), "%s idx", arch);
   }
-  hk_free(&k);
+  th_hostk_close(&k);
 }
 
 Test(portability, host_shuffles_and_votes_warp32, .timeout = 60)
@@ -382,19 +293,19 @@ Test(portability, host_shuffles_and_votes_wave64, .timeout = 60)
 
 Test(portability, host_stage_and_atomics, .timeout = 60)
 {
-  struct hk k;
-  hk_load(&k, "host");
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/host_kernels.cu", "host", include_dirs);
   enum { BLOCKS = 4, N = BLOCKS * 64 };
-  float *in = hk_buf(&k, N * sizeof *in), *out = hk_buf(&k, N * sizeof *out);
+  float *in = th_hostk_buf(&k, N * sizeof *in), *out = th_hostk_buf(&k, N * sizeof *out);
   for (int i = 0; i < N; i++)
     in[i] = (float)(i * 3 + 1);
   void *args[] = {&in, &out};
   hk_run(&k, "pl_stage", BLOCKS, 64, 256, "pp", args);
   for (int i = 0; i < N; i++)
     cr_assert_eq(out[i], in[(i / 64) * 64 + 63 - i % 64], "stage %d: %g", i, (double)out[i]);
-  float *sum = hk_buf(&k, sizeof *sum);
-  unsigned *count = hk_buf(&k, sizeof *count);
-  int *isum = hk_buf(&k, sizeof *isum);
+  float *sum = th_hostk_buf(&k, sizeof *sum);
+  unsigned *count = th_hostk_buf(&k, sizeof *count);
+  int *isum = th_hostk_buf(&k, sizeof *isum);
   void *aargs[] = {&in, &sum, &count, &isum};
   hk_run(&k, "pl_atomic", BLOCKS, 64, 0, "pppp", aargs);
   float want = 0;
@@ -403,7 +314,7 @@ Test(portability, host_stage_and_atomics, .timeout = 60)
   cr_assert_eq(*sum, want, "f32 atomics: %g, want %g", (double)*sum, (double)want);
   cr_assert_eq(*count, (unsigned)N);
   cr_assert_eq(*isum, N * (N - 1) / 2);
-  hk_free(&k);
+  th_hostk_close(&k);
 }
 
 static unsigned short half_bits(float f)
@@ -419,10 +330,10 @@ static unsigned short half_bits(float f)
 
 Test(portability, host_mfma_32x32x8_f16_product, .timeout = 60)
 {
-  struct hk k;
-  hk_load(&k, "host:gfx942");
-  unsigned short *a = hk_buf(&k, 32 * 8 * 2), *b = hk_buf(&k, 8 * 32 * 2);
-  float *d = hk_buf(&k, 32 * 32 * sizeof *d);
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/host_kernels.cu", "host:gfx942", include_dirs);
+  unsigned short *a = th_hostk_buf(&k, 32 * 8 * 2), *b = th_hostk_buf(&k, 8 * 32 * 2);
+  float *d = th_hostk_buf(&k, 32 * 32 * sizeof *d);
   float fa[32 * 8], fb[8 * 32];
   for (int i = 0; i < 256; i++) {
     fa[i] = (float)(i % 17 - 8);
@@ -440,15 +351,15 @@ Test(portability, host_mfma_32x32x8_f16_product, .timeout = 60)
       cr_assert_eq(d[i * 32 + j], s, "D[%d][%d]: %g, want %g", i, j, (double)d[i * 32 + j],
                    (double)s);
     }
-  hk_free(&k);
+  th_hostk_close(&k);
 }
 
 Test(portability, host_ldmatrix_mma_16x8x16_f16_product, .timeout = 60)
 {
-  struct hk k;
-  hk_load(&k, "host:sm_90");
-  unsigned short *a = hk_buf(&k, 16 * 16 * 2), *b = hk_buf(&k, 16 * 8 * 2);
-  float *d = hk_buf(&k, 16 * 8 * sizeof *d);
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/host_kernels.cu", "host:sm_90", include_dirs);
+  unsigned short *a = th_hostk_buf(&k, 16 * 16 * 2), *b = th_hostk_buf(&k, 16 * 8 * 2);
+  float *d = th_hostk_buf(&k, 16 * 8 * sizeof *d);
   float fa[16 * 16], fb[16 * 8];
   for (int i = 0; i < 256; i++) {
     fa[i] = (float)(i % 19 - 9);
@@ -468,5 +379,5 @@ Test(portability, host_ldmatrix_mma_16x8x16_f16_product, .timeout = 60)
       cr_assert_eq(d[i * 8 + j], s, "D[%d][%d]: %g, want %g", i, j, (double)d[i * 8 + j],
                    (double)s);
     }
-  hk_free(&k);
+  th_hostk_close(&k);
 }

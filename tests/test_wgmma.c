@@ -32,6 +32,7 @@
 #include "templates/common/at_wgmma.h"
 
 #include "tests/helpers.h"
+#include "tests/hostk.h"
 #include "tuner/compile.h"
 #include "tuner/meas.h"
 #include "tuner/status.h"
@@ -321,84 +322,7 @@ Test(wgmma, emulation_refuses_reads_outside_the_image)
 
 /* ---- the kernels on the host device ------------------------------------------------- */
 
-struct hk {
-  struct meas_ctx *ctx;
-  meas_module mod;
-};
-
-static void need(const struct cc_backend *b)
-{
-  char why[256] = "";
-  if (!b->available(why, sizeof why))
-    cr_skip_test("%s is not available here: %s", b->name, why);
-}
-
-static char *read_pl(const char *file)
-{
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", PL, file);
-  char *s = th_read(path, NULL);
-  cr_assert_not_null(s, "cannot read %s", path);
-  return s;
-}
-
 static const char *const include_dirs[] = {COMMON, NULL};
-
-static void hk_load(struct hk *k)
-{
-  need(&cc_host);
-  char *src = read_pl("wgmma_kernels.cu");
-  struct cc_request req = {.source = src,
-                           .name = "wgmma_kernels.cpp",
-                           .arch = "host",
-                           .include_dirs = include_dirs};
-  struct cc_result res;
-  cr_assert_eq(cc_host.compile(&req, &res), AT_OK, "%s", at_last_error());
-  cr_assert_eq(res.status, CC_OK, "%s", res.log ? res.log : "");
-  meas_host_set_jobs(2);
-  cr_assert_eq(meas_host.open(0, &k->ctx), AT_OK, "%s", at_last_error());
-  cr_assert_eq(meas_host.load(k->ctx, res.code, res.code_size, &k->mod), AT_OK, "%s",
-               at_last_error());
-  cc_result_release(&res);
-  free(src);
-}
-
-static void *hk_buf(struct hk *k, size_t bytes)
-{
-  meas_ptr p;
-  cr_assert_eq(meas_host.alloc(k->ctx, bytes, &p), AT_OK);
-  memset((void *)(uintptr_t)p, 0, bytes);
-  return (void *)(uintptr_t)p;
-}
-
-static void hk_release(struct hk *k, void *p)
-{
-  meas_host.free(k->ctx, (meas_ptr)(uintptr_t)p);
-}
-
-/* Launch one block; AT_OK or the launch's status (at_last_error() says why). */
-static int hk_launch(struct hk *k, const char *name, unsigned threads, unsigned shared,
-                     const char *kinds, void **args)
-{
-  meas_kernel kern;
-  cr_assert_eq(meas_host.kernel(k->ctx, k->mod, name, &kern), AT_OK, "%s", at_last_error());
-  struct meas_launch l = {.kernel = kern,
-                          .grid = {1, 1, 1},
-                          .block = {threads, 1, 1},
-                          .shared_bytes = shared,
-                          .args = args,
-                          .arg_kinds = kinds};
-  int rc = meas_host.launch(k->ctx, &l);
-  if (rc == AT_OK)
-    rc = meas_host.sync(k->ctx);
-  return rc;
-}
-
-static void hk_close(struct hk *k)
-{
-  meas_host.unload(k->ctx, k->mod);
-  meas_host.close(k->ctx);
-}
 
 struct run {
   int kind, n, layout, mode;
@@ -408,13 +332,13 @@ struct run {
 };
 
 /* Inputs for a run: A per warpgroup (64 x 64) and B (n x 64), small integers. */
-static void run_inputs(struct hk *k, struct run *r)
+static void run_inputs(struct th_hostk *k, struct run *r)
 {
   int groups = (int)r->threads / 128;
-  r->a = hk_buf(k, (size_t)groups * 64 * 64 * 2);
-  r->b = hk_buf(k, (size_t)r->n * 64 * 2);
-  r->out = hk_buf(k, (size_t)groups * 64 * (size_t)r->n * 4);
-  r->early = hk_buf(k, (size_t)groups * 64 * (size_t)r->n * 4);
+  r->a = th_hostk_buf(k, (size_t)groups * 64 * 64 * 2);
+  r->b = th_hostk_buf(k, (size_t)r->n * 64 * 2);
+  r->out = th_hostk_buf(k, (size_t)groups * 64 * (size_t)r->n * 4);
+  r->early = th_hostk_buf(k, (size_t)groups * 64 * (size_t)r->n * 4);
   for (int g = 0; g < groups; g++)
     for (int i = 0; i < 64 * 64; i++)
       r->a[g * 4096 + i] = bits_of(r->kind, (float)((i * 7 + g * 5) % 9 - 4));
@@ -438,20 +362,21 @@ static float run_ref(const struct run *r, int g, int m, int c, int k0, int k1)
   return (float)s;
 }
 
-static void run_kernel(struct hk *k, struct run *r)
+static void run_kernel(struct th_hostk *k, struct run *r)
 {
   char name[32];
   snprintf(name, sizeof name, "wg_%s_n%d", r->kind == AT_EMU_F16 ? "f16" : "bf16", r->n);
   void *args[] = {&r->a, &r->b, &r->out, &r->early, &r->layout, &r->mode};
   unsigned shared = (r->threads / 128) * 8192 + (unsigned)r->n * 128;
-  int rc = hk_launch(k, name, r->threads, shared, "ppppii", args);
+  int rc = th_hostk_launch(k, name, 1, r->threads, shared, "ppppii", args);
   cr_assert_eq(rc, AT_OK, "%s layout %d mode %d, %u threads: %s", name, r->layout, r->mode,
                r->threads, at_last_error());
 }
 
-static void run_free(struct hk *k, struct run *r)
+static void run_free(struct th_hostk *k, struct run *r)
 {
-  hk_release(k, r->a), hk_release(k, r->b), hk_release(k, r->out), hk_release(k, r->early);
+  th_hostk_release(k, r->a), th_hostk_release(k, r->b);
+  th_hostk_release(k, r->out), th_hostk_release(k, r->early);
 }
 
 /* every element of out (and early) against the reference */
@@ -479,8 +404,8 @@ static void run_check(const struct run *r)
 
 static void host_products(int kind)
 {
-  struct hk k;
-  hk_load(&k);
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/wgmma_kernels.cu", "host", include_dirs);
   const int ns[] = {64, 128, 256};
   for (int ni = 0; ni < 3; ni++)
     for (int layout = 0; layout < 5; layout++)
@@ -492,7 +417,7 @@ static void host_products(int kind)
         run_check(&r);
         run_free(&k, &r);
       }
-  hk_close(&k);
+  th_hostk_close(&k);
 }
 
 Test(wgmma, host_kernel_f16_products, .timeout = 300) { host_products(AT_EMU_F16); }
@@ -503,8 +428,8 @@ Test(wgmma, host_kernel_bf16_products, .timeout = 300) { host_products(AT_EMU_BF
  * the older group only (k < 32), wait_group 0 the rest. */
 Test(wgmma, host_kernel_results_land_at_wait_group, .timeout = 300)
 {
-  struct hk k;
-  hk_load(&k);
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/wgmma_kernels.cu", "host", include_dirs);
   for (int mode = 1; mode <= 2; mode++)
     for (int layout = 0; layout < 5; layout += 1)
       for (unsigned threads = 128; threads <= 256; threads += 128) {
@@ -518,26 +443,27 @@ Test(wgmma, host_kernel_results_land_at_wait_group, .timeout = 300)
         run_check(&r);
         run_free(&k, &r);
       }
-  hk_close(&k);
+  th_hostk_close(&k);
 }
 
 /* Blocks that are not whole warpgroups, and a matrix in static shared memory. */
 Test(wgmma, host_launch_fails_without_whole_warpgroups, .timeout = 120)
 {
-  struct hk k;
-  hk_load(&k);
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/wgmma_kernels.cu", "host", include_dirs);
   struct run r = {.kind = AT_EMU_F16, .n = 64, .layout = 0, .mode = 0, .threads = 128};
   run_inputs(&k, &r);
   void *args[] = {&r.a, &r.b, &r.out, &r.early, &r.layout, &r.mode};
   const unsigned bad_sizes[] = {32, 96, 160, 224};
   for (size_t i = 0; i < sizeof bad_sizes / sizeof bad_sizes[0]; i++) {
-    int rc = hk_launch(&k, "wg_f16_n64", bad_sizes[i], 2 * 8192 + 64 * 128, "ppppii", args);
+    int rc = th_hostk_launch(&k, "wg_f16_n64", 1, bad_sizes[i], 2 * 8192 + 64 * 128, "ppppii",
+                             args);
     cr_assert_neq(rc, AT_OK, "%u threads launched", bad_sizes[i]);
     cr_assert_not_null(strstr(at_last_error(), "warpgroups"), "%u threads: %s",
                        bad_sizes[i], at_last_error());
   }
   void *sargs[] = {&r.out};
-  int rc = hk_launch(&k, "wg_static_smem", 128, 0, "p", sargs);
+  int rc = th_hostk_launch(&k, "wg_static_smem", 1, 128, 0, "p", sargs);
   cr_assert_neq(rc, AT_OK);
   cr_assert_not_null(strstr(at_last_error(), "dynamic shared memory"), "%s",
                      at_last_error());
@@ -545,7 +471,7 @@ Test(wgmma, host_launch_fails_without_whole_warpgroups, .timeout = 120)
   run_kernel(&k, &r);
   run_check(&r);
   run_free(&k, &r);
-  hk_close(&k);
+  th_hostk_close(&k);
 }
 
 /* ---- CUDA: NVRTC and nvcc ------------------------------------------------------------ */
@@ -557,7 +483,7 @@ static const char *const kernels[] = {
 
 static void nvrtc_compile(const char *arch, const char *const *flags, struct cc_result *r)
 {
-  char *src = read_pl("wgmma_kernels.cu");
+  char *src = th_read_pl("wgmma_kernels.cu");
   struct cc_request req = {.source = src,
                            .name = "wgmma_kernels.cu",
                            .arch = arch,
@@ -571,7 +497,7 @@ static void nvrtc_compile(const char *arch, const char *const *flags, struct cc_
 
 Test(wgmma, nvrtc_sm90a_uses_wgmma_without_spills, .timeout = 300)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   struct cc_result r;
   nvrtc_compile("sm_90a", NULL, &r);
   cr_assert_eq(r.status, CC_OK, "sm_90a:\n%s", r.log);
@@ -604,7 +530,7 @@ Test(wgmma, nvrtc_sm90a_uses_wgmma_without_spills, .timeout = 300)
 
 Test(wgmma, nvrtc_sm90_takes_the_fallback, .timeout = 300)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   struct cc_result r;
   nvrtc_compile("sm_90", NULL, &r);
   cr_assert_eq(r.status, CC_OK, "sm_90:\n%s", r.log);
@@ -618,7 +544,7 @@ Test(wgmma, nvrtc_sm90_takes_the_fallback, .timeout = 300)
 /* The asm is real wgmma: forced on for sm_90, ptxas refuses exactly those instructions. */
 Test(wgmma, ptxas_refuses_the_instructions_for_sm90, .timeout = 300)
 {
-  need(&cc_nvrtc);
+  th_need_cc(&cc_nvrtc);
   const char *const force[] = {"-DAT_HAS_WGMMA=1", NULL};
   struct cc_result r;
   nvrtc_compile("sm_90", force, &r);
@@ -627,29 +553,8 @@ Test(wgmma, ptxas_refuses_the_instructions_for_sm90, .timeout = 300)
   cc_result_release(&r);
 }
 
-static bool find_nvcc(char *path, size_t len)
-{
-#ifdef AT_CUDA_ROOT
-  if (cc_which(AT_CUDA_ROOT "/bin/nvcc", path, len))
-    return true;
-#endif
-  return cc_which("nvcc", path, len);
-}
-
 Test(wgmma, sm90a_ptx_holds_the_instructions, .timeout = 300)
 {
-  char nvcc[4096];
-  if (!find_nvcc(nvcc, sizeof nvcc))
-    cr_skip_test("no nvcc to print the PTX");
-  char *dir = th_tmpdir(), *ptx = th_path(dir, "wgmma.ptx");
-  struct th_result out;
-  th_sh(&out,
-        "'%s' -arch=sm_90a -ptx -std=c++17 -I'%s' -x cu '%s/wgmma_kernels.cu' -o '%s' 2>&1",
-        nvcc, COMMON, PL, ptx);
-  cr_assert_eq(out.code, 0, "nvcc: %s", out.out);
-  th_result_free(&out);
-  char *text = th_read(ptx, NULL);
-  cr_assert_not_null(text);
   static const char *const want_ptx[] = {
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16",
       "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16",
@@ -663,12 +568,8 @@ Test(wgmma, sm90a_ptx_holds_the_instructions, .timeout = 300)
       "wgmma.wait_group.sync.aligned 1",
       "fence.proxy.async.shared::cta",
   };
-  for (size_t i = 0; i < sizeof want_ptx / sizeof want_ptx[0]; i++)
-    cr_assert_not_null(strstr(text, want_ptx[i]), "the sm_90a PTX has no %s", want_ptx[i]);
-  free(text);
-  free(ptx);
-  th_rmtree(dir);
-  free(dir);
+  th_assert_ptx_has("wgmma_kernels.cu", "sm_90a", want_ptx,
+                    sizeof want_ptx / sizeof want_ptx[0]);
 }
 
 /* ---- the probe: wgp_* against the reference and the emulation, here and on an H100 --- */
@@ -687,8 +588,8 @@ struct dev {
 static void dev_host(struct dev *v)
 {
   memset(v, 0, sizeof *v);
-  struct hk k;
-  hk_load(&k);
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/wgmma_kernels.cu", "host", include_dirs);
   v->be = &meas_host, v->ctx = k.ctx, v->mod = k.mod;
   snprintf(v->name, sizeof v->name, "the host device");
   snprintf(v->arch, sizeof v->arch, "host");
