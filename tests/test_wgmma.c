@@ -1,24 +1,27 @@
 /*
  * test_wgmma.c - templates/common/at_wgmma.h, Hopper's wgmma.mma_async m64nNk16 (f32
- * accumulation, f16/bf16, A and B K-major in shared memory): the descriptor's bit
- * fields; the pure emulation (at_emu_wgmma_*) against plain arithmetic for every
- * thread's D fragment, with A and B placed in a shared-memory image by this file's own
- * reading of the PTX ISA's canonical layouts (9.7.15.5.1.2.1.3, written in the document's
- * CuTe form here, while the header computes offsets directly) for no swizzle (core
- * matrices adjacent along K and along M/N) and the 128-, 64- and 32-byte swizzles, K
- * slices of a 64-wide tile included, and a D fragment map written from Figure 149 as a
- * table per 8-column block; a wrong LBO, SBO or swizzle mode must give a wrong D.
- * tests/data/pl/wgmma_kernels.cu then runs on the host device (cc_host, meas_host, the
- * SIMT emulator) with one and two warpgroups: full 64xN products for N = 64, 128, 256,
- * the pending queue (nothing lands before wgmma.wait_group; wait_group 1 leaves the
- * newest group pending; shared memory overwritten before the wait changes the result),
- * and launches the emulation refuses. NVRTC compiles the same source for sm_90a
- * (wgmma used, no spills) and for sm_90 (no wgmma: the fallback), ptxas refuses the
- * instructions for sm_90, and nvcc's sm_90a PTX holds them. Last, the probe: the wgp_*
+ * accumulation, f16/bf16, A and B in shared memory, each K-major or MN-major through
+ * imm-trans-a/imm-trans-b): the descriptor's bit fields; the pure emulation
+ * (at_emu_wgmma_*) against plain arithmetic for every thread's D fragment, with A and B
+ * placed in a shared-memory image by this file's own reading of the PTX ISA's canonical
+ * layouts (9.7.15.5.1.2.1.3, written in the document's CuTe form here, while the header
+ * computes offsets directly) for no swizzle (core matrices adjacent along K and along M/N)
+ * and the 128-, 64- and 32-byte swizzles, K slices of a 64-wide tile included, and a D
+ * fragment map written from Figure 149 as a table per 8-column block; a wrong LBO, SBO or
+ * swizzle mode must give a wrong D. The same for MN-major operands (A, B or both), placed
+ * by the document's MN-major CuTe forms (doc_offset_mn), where a wrong LBO/SBO or trans
+ * flag must give a wrong D too. tests/data/pl/wgmma_kernels.cu then runs on the host device
+ * (cc_host, meas_host, the SIMT emulator) with one and two warpgroups: full 64xN products
+ * for N = 64, 128, 256, the pending queue (nothing lands before wgmma.wait_group;
+ * wait_group 1 leaves the newest group pending; shared memory overwritten before the wait
+ * changes the result), and launches the emulation refuses. NVRTC compiles the same source
+ * for sm_90a (wgmma used, no spills) and for sm_90 (no wgmma: the fallback), ptxas refuses
+ * the instructions for sm_90, and nvcc's sm_90a PTX holds them (and the four settings of
+ * the trans immediates). Last, the probe: the wgp_* and, for MN-major layouts, wgpt_*
  * kernels (C + A * B^T, one to four wgmmas in one group, A and B in any two layouts)
- * compared element by element with the integer product and with the emulation over an
- * image of the kernel's shared memory, on the host device and, in the wgmma/gpu_* tests,
- * on an H100 (they skip without a CUDA device or when it is not sm_90; see
+ * compared element by element with the integer product and with the emulation over an image
+ * of the kernel's shared memory, on the host device and, in the wgmma/gpu_* tests, on an
+ * H100 (they skip without a CUDA device or when it is not sm_90; see
  * tests/data/pl/README.md and bench/gpu/check.sh, step 5b).
  */
 #include <criterion/criterion.h>
@@ -61,6 +64,32 @@ static unsigned doc_offset(int swizzle, int row, int k, unsigned lbo, unsigned s
   int s = swizzle == AT_WGMMA_SWIZZLE_128B ? 8 : swizzle == AT_WGMMA_SWIZZLE_64B ? 4 : 2;
   int b = swizzle == AT_WGMMA_SWIZZLE_128B ? 3 : swizzle == AT_WGMMA_SWIZZLE_64B ? 2 : 1;
   unsigned o = (unsigned)(2 * (r0 * s * 8 + k0 + k1 * 8)) + (unsigned)r1 * sbo;
+  unsigned yyy = ((1u << b) - 1u) << (4 + 3);
+  return o ^ ((o & yyy) >> 3);
+}
+
+/* Byte offset of element (mn, k) in an MN-major canonical layout of 16-bit elements
+ * (T = 8), 9.7.15.5.1.2.1.3, in elements:
+ *   no swizzle:    ((T,1,m),(8,k)) : ((1,T,SBO),(1T,LBO))
+ *   32/64/128B:    ((T,s,m),(8,k)) : ((1,T,LBO),(sT,SBO)), s = 2, 4, 8, then Swizzle<b,4,3>
+ * for M/N (T,s,m) and K (8,k), a coordinate split colexicographically over its mode's
+ * shape, as CuTe does; LBO and SBO are bytes in the descriptor. */
+static unsigned doc_offset_mn(int swizzle, int mn, int k, unsigned lbo, unsigned sbo)
+{
+  int s = swizzle == AT_WGMMA_SWIZZLE_128B  ? 8
+          : swizzle == AT_WGMMA_SWIZZLE_64B ? 4
+          : swizzle == AT_WGMMA_SWIZZLE_32B ? 2
+                                            : 1;
+  int b = s == 8 ? 3 : s == 4 ? 2 : s == 2 ? 1 : 0;
+  int i0 = mn % 8, i1 = mn / 8 % s, i2 = mn / (8 * s), j0 = k % 8, j1 = k / 8;
+  /* the element strides of the modes, LBO and SBO as bytes */
+  unsigned o;
+  if (swizzle == AT_WGMMA_SWIZZLE_NONE)
+    o = (unsigned)(2 * (i0 * 1 + i1 * 8 + j0 * 8)) + (unsigned)i2 * sbo +
+        (unsigned)j1 * lbo;
+  else
+    o = (unsigned)(2 * (i0 * 1 + i1 * 8 + j0 * s * 8)) + (unsigned)i2 * lbo +
+        (unsigned)j1 * sbo;
   unsigned yyy = ((1u << b) - 1u) << (4 + 3);
   return o ^ ((o & yyy) >> 3);
 }
@@ -216,6 +245,241 @@ Test(wgmma, emulation_k_slices_of_a_wide_tile)
       cr_assert_eq(compare(AT_EMU_F16, 128, da, db, 0, 1, what), 0, "%s", what);
     }
   }
+}
+
+/* ---- MN-major operands (imm-trans-a / imm-trans-b = 1) ----------------------------- */
+
+struct mn_layout {
+  const char *name;
+  int swizzle;
+  unsigned lbo_a, sbo_a, lbo_b, sbo_b; /* for A (64 x 16) and B (up to 256 x 16) */
+  int kpartner; /* layouts[] index of a K-major layout for the other operand */
+};
+
+static const struct mn_layout mn_layouts[] = {
+    /* no swizzle: core matrices (8 k x 16 bytes) adjacent along M/N (SBO), or along K */
+    {"MN none, MN-adjacent", AT_WGMMA_SWIZZLE_NONE, 64 * 16, 128, 256 * 16, 128, 0},
+    {"MN none, K-adjacent", AT_WGMMA_SWIZZLE_NONE, 128, 256, 128, 256, 1},
+    /* swizzled: atoms of 8 k-rows of the pattern's bytes; the two 8-k groups adjacent
+     * (SBO one atom), the next atom along M/N after them (LBO two atoms) */
+    {"MN 128B swizzle", AT_WGMMA_SWIZZLE_128B, 2048, 1024, 2048, 1024, 2},
+    {"MN 64B swizzle", AT_WGMMA_SWIZZLE_64B, 1024, 512, 1024, 512, 3},
+    {"MN 32B swizzle", AT_WGMMA_SWIZZLE_32B, 512, 256, 512, 256, 4},
+    /* and the atoms adjacent along M/N (LBO one atom), the 8-k groups after all of them */
+    {"MN 64B swizzle, atoms along M/N", AT_WGMMA_SWIZZLE_64B, 512, 1024, 512, 4096, 3},
+};
+
+/* One operand (rows x kw, row-major in v) at `at` of the image: MN-major in l when mn,
+ * else K-major in k. */
+static void place_operand(int kind, int rows, int kw, const float *v, unsigned at, int mn,
+                          int swizzle_mn, unsigned lbo_mn, unsigned sbo_mn,
+                          const struct layout *k, unsigned lbo_k, unsigned sbo_k)
+{
+  for (int r = 0; r < rows; r++)
+    for (int kk = 0; kk < kw; kk++) {
+      unsigned short bits = bits_of(kind, v[r * kw + kk]);
+      unsigned off = mn ? doc_offset_mn(swizzle_mn, r, kk, lbo_mn, sbo_mn)
+                        : doc_offset(k->swizzle, r, kk, lbo_k, sbo_k);
+      memcpy(image + at + off, &bits, 2);
+    }
+}
+
+/* D of at_emu_wgmma_m64nNk16_t, trans_a / trans_b, for every thread, against want. */
+static int compare_t(int kind, int n, int trans_a, int trans_b, unsigned long long da,
+                     unsigned long long db, int scale_d, int report, const char *what)
+{
+  for (int i = 0; i < 128 * n / 2; i++)
+    d[i] = c0[i];
+  const char *why =
+      at_emu_wgmma_m64nNk16_t(kind, n, trans_a, trans_b, image, IMAGE, da, db, scale_d, d);
+  cr_assert_null(why, "%s: %s", what, why);
+  int bad = 0;
+  for (int t = 0; t < 128; t++)
+    for (int i = 0; i < n / 2; i++) {
+      int r, c;
+      doc_d(t, i, &r, &c);
+      float w = want[r * n + c] + (scale_d ? c0[t * (n / 2) + i] : 0.0f);
+      if (d[t * (n / 2) + i] != w && bad++ < 4 && report)
+        cr_log_info("%s: thread %d d%d (D[%d][%d]) = %g, want %g", what, t, i, r, c,
+                    (double)d[t * (n / 2) + i], (double)w);
+    }
+  return bad;
+}
+
+/* A and/or B MN-major in every layout, for N = 64, 128, 256, scale-d 0 and 1. */
+static void every_mn_layout(int kind)
+{
+  static float a[64 * 16], b[256 * 16];
+  for (int r = 0; r < 64; r++)
+    for (int k = 0; k < 16; k++)
+      a[r * 16 + k] = a_val(r, k);
+  for (int r = 0; r < 256; r++)
+    for (int k = 0; k < 16; k++)
+      b[r * 16 + k] = b_val(r, k);
+  for (int i = 0; i < 128 * 128; i++)
+    c0[i] = (float)(i % 1000 - 500);
+  const int ns[] = {64, 128, 256};
+  const int trans[][2] = {{1, 1}, {1, 0}, {0, 1}};
+  for (size_t l = 0; l < sizeof mn_layouts / sizeof mn_layouts[0]; l++)
+    for (int ti = 0; ti < 3; ti++)
+      for (int ni = 0; ni < 3; ni++) {
+        const struct mn_layout *m = &mn_layouts[l];
+        const struct layout *k = &layouts[m->kpartner];
+        int n = ns[ni], ta = trans[ti][0], tb = trans[ti][1];
+        memset(image, 0xee, sizeof image);
+        place_operand(kind, 64, 16, a, A_AT, ta, m->swizzle, m->lbo_a, m->sbo_a, k,
+                      k->lbo_a, k->sbo_a);
+        place_operand(kind, n, 16, b, B_AT, tb, m->swizzle, m->lbo_b, m->sbo_b, k, k->lbo_b,
+                      k->sbo_b);
+        reference(n, 16, 0, a, b);
+        unsigned long long da =
+            ta ? at_wgmma_desc_encode(A_AT, m->lbo_a, m->sbo_a, m->swizzle)
+               : at_wgmma_desc_encode(A_AT, k->lbo_a, k->sbo_a, k->swizzle);
+        unsigned long long db =
+            tb ? at_wgmma_desc_encode(B_AT, m->lbo_b, m->sbo_b, m->swizzle)
+               : at_wgmma_desc_encode(B_AT, k->lbo_b, k->sbo_b, k->swizzle);
+        for (int scale_d = 0; scale_d < 2; scale_d++) {
+          char what[160];
+          snprintf(what, sizeof what, "A %s, B %s, n%d, scale-d %d",
+                   ta ? m->name : k->name, tb ? m->name : k->name, n, scale_d);
+          cr_assert_eq(compare_t(kind, n, ta, tb, da, db, scale_d, 1, what), 0, "%s", what);
+        }
+      }
+}
+
+Test(wgmma, emulation_f16_mn_major_every_layout_every_n) { every_mn_layout(AT_EMU_F16); }
+Test(wgmma, emulation_bf16_mn_major_every_layout_every_n) { every_mn_layout(AT_EMU_BF16); }
+
+/* A 64-wide K tile, MN-major, 128B swizzle (as a TMA box of 64 M/N x 64 K writes it: the
+ * k-th row of 128 bytes at 128 k) and no swizzle: the K=16 slice s is the tile's
+ * descriptor moved by two SBO (swizzled) or two LBO (none). */
+Test(wgmma, emulation_mn_major_k_slices_of_a_wide_tile)
+{
+  static float a[64 * 64], b[128 * 64];
+  for (int r = 0; r < 64; r++)
+    for (int k = 0; k < 64; k++)
+      a[r * 64 + k] = a_val(r, k);
+  for (int r = 0; r < 128; r++)
+    for (int k = 0; k < 64; k++)
+      b[r * 64 + k] = b_val(r, k);
+  memset(c0, 0, sizeof c0);
+  /* 128B: LBO = the next 64 M/N after all 64 k (64 rows of 128 bytes); none: core
+   * matrices adjacent along M/N (SBO 128), the next 8 k past all rows */
+  const struct mn_layout wide[] = {
+      {"MN 128B swizzle", AT_WGMMA_SWIZZLE_128B, 64 * 128, 1024, 64 * 128, 1024, 0},
+      {"MN none", AT_WGMMA_SWIZZLE_NONE, 64 * 16, 128, 128 * 16, 128, 0}};
+  for (int l = 0; l < 2; l++) {
+    memset(image, 0xee, sizeof image);
+    place_operand(AT_EMU_F16, 64, 64, a, A_AT, 1, wide[l].swizzle, wide[l].lbo_a,
+                  wide[l].sbo_a, NULL, 0, 0);
+    place_operand(AT_EMU_F16, 128, 64, b, B_AT, 1, wide[l].swizzle, wide[l].lbo_b,
+                  wide[l].sbo_b, NULL, 0, 0);
+    for (int s = 0; s < 4; s++) {
+      unsigned step_a =
+          2u * (unsigned)s * (wide[l].swizzle ? wide[l].sbo_a : wide[l].lbo_a);
+      unsigned step_b =
+          2u * (unsigned)s * (wide[l].swizzle ? wide[l].sbo_b : wide[l].lbo_b);
+      reference(128, 64, 16 * s, a, b);
+      unsigned long long da = at_wgmma_desc_encode(A_AT + step_a, wide[l].lbo_a,
+                                                   wide[l].sbo_a, wide[l].swizzle);
+      unsigned long long db = at_wgmma_desc_encode(B_AT + step_b, wide[l].lbo_b,
+                                                   wide[l].sbo_b, wide[l].swizzle);
+      char what[64];
+      snprintf(what, sizeof what, "%s, k-slice %d", wide[l].name, s);
+      cr_assert_eq(compare_t(AT_EMU_F16, 128, 1, 1, da, db, 0, 1, what), 0, "%s", what);
+    }
+  }
+}
+
+/* The MN-major check can fail too: a wrong LBO or SBO, LBO and SBO in each other's
+ * place, or the trans flag that does not match the data, gives another D. */
+Test(wgmma, emulation_mn_major_wrong_strides_give_a_wrong_product)
+{
+  static float a[64 * 16], b[64 * 16];
+  for (int r = 0; r < 64; r++)
+    for (int k = 0; k < 16; k++)
+      a[r * 16 + k] = a_val(r, k), b[r * 16 + k] = b_val(r, k);
+  memset(c0, 0, sizeof c0);
+  reference(64, 16, 0, a, b);
+  /* none (MN-adjacent) and 32B (A spans four atoms along M: LBO is used) */
+  const struct mn_layout *cases[] = {&mn_layouts[0], &mn_layouts[4], &mn_layouts[5]};
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    const struct mn_layout *m = cases[c];
+    memset(image, 0xee, sizeof image);
+    place_operand(AT_EMU_F16, 64, 16, a, A_AT, 1, m->swizzle, m->lbo_a, m->sbo_a, NULL, 0,
+                  0);
+    place_operand(AT_EMU_F16, 64, 16, b, B_AT, 1, m->swizzle, m->lbo_b, m->sbo_b, NULL, 0,
+                  0);
+    unsigned long long da = at_wgmma_desc_encode(A_AT, m->lbo_a, m->sbo_a, m->swizzle);
+    unsigned long long db = at_wgmma_desc_encode(B_AT, m->lbo_b, m->sbo_b, m->swizzle);
+    cr_assert_eq(compare_t(AT_EMU_F16, 64, 1, 1, da, db, 0, 1, m->name), 0, "%s", m->name);
+    struct {
+      const char *what;
+      unsigned long long da;
+      int trans_a;
+    } wrong[] = {
+        {"LBO and SBO swapped", at_wgmma_desc_encode(A_AT, m->sbo_a, m->lbo_a, m->swizzle),
+         1},
+        {"SBO doubled", at_wgmma_desc_encode(A_AT, m->lbo_a, 2 * m->sbo_a, m->swizzle), 1},
+        {"LBO doubled", at_wgmma_desc_encode(A_AT, 2 * m->lbo_a, m->sbo_a, m->swizzle), 1},
+        {"LBO + 16", at_wgmma_desc_encode(A_AT, m->lbo_a + 16, m->sbo_a, m->swizzle), 1},
+        {"read as K-major (imm-trans-a 0)", da, 0},
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+      char what[128];
+      snprintf(what, sizeof what, "%s: %s", m->name, wrong[i].what);
+      cr_assert_gt(
+          compare_t(AT_EMU_F16, 64, wrong[i].trans_a, 1, wrong[i].da, db, 0, 0, what), 0,
+          "%s: the product did not change", what);
+    }
+  }
+  /* and K-major data read as MN-major */
+  place(AT_EMU_F16, &layouts[0], 64, 16, a, b);
+  unsigned long long ka = at_wgmma_desc_encode(A_AT, layouts[0].lbo_a, layouts[0].sbo_a, 0);
+  unsigned long long kb = at_wgmma_desc_encode(B_AT, layouts[0].lbo_b, layouts[0].sbo_b, 0);
+  cr_assert_eq(compare_t(AT_EMU_F16, 64, 0, 0, ka, kb, 0, 1, "K-major"), 0);
+  cr_assert_gt(compare_t(AT_EMU_F16, 64, 0, 1, ka, kb, 0, 0, "B read as N-major"), 0);
+  cr_assert_gt(compare_t(AT_EMU_F16, 64, 1, 0, ka, kb, 0, 0, "A read as M-major"), 0);
+}
+
+/* at_wgmma_mnmajor_offset (what kernels place tiles with) agrees with the document, over
+ * whole tiles (M/N < 256, k < 64) and several LBO/SBO. */
+Test(wgmma, mnmajor_offset_is_the_canonical_layout)
+{
+  const int swz[] = {AT_WGMMA_SWIZZLE_NONE, AT_WGMMA_SWIZZLE_128B, AT_WGMMA_SWIZZLE_64B,
+                     AT_WGMMA_SWIZZLE_32B};
+  const unsigned strides[][2] = {{128, 4096}, {4096, 128}, {8192, 1024}, {1024, 2048}};
+  for (int s = 0; s < 4; s++)
+    for (int st = 0; st < 4; st++)
+      for (int mn = 0; mn < 256; mn++)
+        for (int k = 0; k < 64; k++) {
+          unsigned lbo = strides[st][0], sbo = strides[st][1];
+          cr_assert_eq(at_wgmma_mnmajor_offset(mn, k, swz[s], lbo, sbo),
+                       doc_offset_mn(swz[s], mn, k, lbo, sbo),
+                       "swizzle %d LBO %u SBO %u mn %d k %d", swz[s], lbo, sbo, mn, k);
+        }
+  /* the document's worked examples (bf16, in elements): "MN-Major, no-swizzling":
+   * ((8,1,2),(8,2)):((1,8,64),(8,128)), LBO 128, SBO 64; "MN-Major, 32B swizzling":
+   * ((8,2,2),(8,2)):((1,8,128),(16,256)), LBO 128, SBO 256, before Swizzle<1,4,3>;
+   * "MN-Major, 64B swizzling": ((8,4,2),(8,2)):((1,8,256),(32,512)), LBO 256, SBO 512 */
+  for (int mn = 0; mn < 64; mn++)
+    for (int k = 0; k < 16; k++) {
+      unsigned none = (unsigned)(mn % 8 + 64 * (mn / 8) + 8 * (k % 8) + 128 * (k / 8));
+      if (mn < 16)
+        cr_assert_eq(at_wgmma_mnmajor_offset(mn, k, AT_WGMMA_SWIZZLE_NONE, 256, 128),
+                     2u * none, "none mn %d k %d", mn, k);
+      unsigned e32 = (unsigned)(mn % 8 + 8 * (mn / 8 % 2) + 128 * (mn / 16 % 2) +
+                                16 * (k % 8) + 256 * (k / 8));
+      if (mn < 32)
+        cr_assert_eq(at_wgmma_mnmajor_offset(mn, k, AT_WGMMA_SWIZZLE_32B, 256, 512),
+                     at_wgmma_swizzle_offset(2u * e32, AT_WGMMA_SWIZZLE_32B),
+                     "32B mn %d k %d", mn, k);
+      unsigned e64 = (unsigned)(mn % 8 + 8 * (mn / 8 % 4) + 256 * (mn / 32 % 2) +
+                                32 * (k % 8) + 512 * (k / 8));
+      cr_assert_eq(at_wgmma_mnmajor_offset(mn, k, AT_WGMMA_SWIZZLE_64B, 512, 1024),
+                   at_wgmma_swizzle_offset(2u * e64, AT_WGMMA_SWIZZLE_64B),
+                   "64B mn %d k %d", mn, k);
+    }
 }
 
 /* The check can fail: a descriptor that disagrees with the data's layout gives another D.
@@ -477,9 +741,11 @@ Test(wgmma, host_launch_fails_without_whole_warpgroups, .timeout = 120)
 /* ---- CUDA: NVRTC and nvcc ------------------------------------------------------------ */
 
 static const char *const kernels[] = {
-    "wg_f16_n64",   "wg_f16_n128",   "wg_f16_n256",   "wg_bf16_n64",
-    "wg_bf16_n128", "wg_bf16_n256",  "wgp_f16_n64",   "wgp_f16_n128",
-    "wgp_f16_n256", "wgp_bf16_n64",  "wgp_bf16_n128", "wgp_bf16_n256"};
+    "wg_f16_n64",    "wg_f16_n128",    "wg_f16_n256",    "wg_bf16_n64",
+    "wg_bf16_n128",  "wg_bf16_n256",   "wgp_f16_n64",    "wgp_f16_n128",
+    "wgp_f16_n256",  "wgp_bf16_n64",   "wgp_bf16_n128",  "wgp_bf16_n256",
+    "wgpt_f16_n64",  "wgpt_f16_n128",  "wgpt_f16_n256",  "wgpt_bf16_n64",
+    "wgpt_bf16_n128", "wgpt_bf16_n256"};
 
 static void nvrtc_compile(const char *arch, const char *const *flags, struct cc_result *r)
 {
@@ -519,7 +785,9 @@ Test(wgmma, nvrtc_sm90a_uses_wgmma_without_spills, .timeout = 300)
     size_t len = end ? (size_t)(end - line) : strlen(line);
     char buf[512];
     snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
-    cr_assert(!(strstr(buf, "serialized") && strstr(buf, "'wgp_")), "%s", buf);
+    cr_assert(
+        !(strstr(buf, "serialized") && (strstr(buf, "'wgp_") || strstr(buf, "'wgpt_"))),
+        "%s", buf);
     line = end ? end + 1 : NULL;
   }
   if (!strstr(r.log, "serialized"))
@@ -567,6 +835,11 @@ Test(wgmma, sm90a_ptx_holds_the_instructions, .timeout = 300)
       "wgmma.wait_group.sync.aligned 0",
       "wgmma.wait_group.sync.aligned 1",
       "fence.proxy.async.shared::cta",
+      /* the trans immediates (imm-scale-a, imm-scale-b, imm-trans-a, imm-trans-b) */
+      "p, 1, 1, 0, 0;",
+      "p, 1, 1, 1, 0;",
+      "p, 1, 1, 0, 1;",
+      "p, 1, 1, 1, 1;",
   };
   th_assert_ptx_has("wgmma_kernels.cu", "sm_90a", want_ptx,
                     sizeof want_ptx / sizeof want_ptx[0]);
@@ -680,25 +953,34 @@ static int probe_swizzle(int layout)
   static const int mode[] = {AT_WGMMA_SWIZZLE_NONE, AT_WGMMA_SWIZZLE_128B,
                              AT_WGMMA_SWIZZLE_64B, AT_WGMMA_SWIZZLE_32B,
                              AT_WGMMA_SWIZZLE_NONE};
-  return mode[layout];
+  return mode[layout % 5];
 }
+static int probe_mn(int layout) { return layout >= 5; } /* 5-9: MN-major (imm-trans 1) */
 static unsigned probe_row_bytes(int layout) /* the swizzle pattern's row; 0: none */
 {
   static const unsigned bytes[] = {0, 128, 64, 32, 0};
-  return bytes[layout];
+  return bytes[layout % 5];
 }
 static unsigned probe_lbo(int layout, int rows)
 {
+  if (probe_mn(layout)) /* none M/N-adjacent, K-adjacent; swizzled: past all 64 k */
+    return layout == 5   ? (unsigned)rows * 16u
+           : layout == 9 ? 128u
+                         : 64u * probe_row_bytes(layout);
   return layout == 0 ? 128u : layout == 4 ? (unsigned)rows * 16u : 16u;
 }
 static unsigned probe_sbo(int layout)
 {
+  if (probe_mn(layout)) /* none M/N-adjacent, K-adjacent; swizzled: one atom */
+    return layout == 5 ? 128u : layout == 9 ? 1024u : 8u * probe_row_bytes(layout);
   return layout == 0 ? 1024u : layout == 4 ? 128u : 8u * probe_row_bytes(layout);
 }
-/* element (row, k < 64) of a K-major tile of `rows` rows */
+/* element (row, k < 64) of a tile of `rows` rows */
 static unsigned probe_offset(int layout, int rows, int row, int k)
 {
   unsigned sb = probe_row_bytes(layout), lbo = probe_lbo(layout, rows);
+  if (probe_mn(layout))
+    return doc_offset_mn(probe_swizzle(layout), row, k, lbo, probe_sbo(layout));
   if (sb == 0)
     return doc_offset(AT_WGMMA_SWIZZLE_NONE, row, k, lbo, probe_sbo(layout));
   int per_row = (int)sb / 2;
@@ -709,15 +991,19 @@ static unsigned probe_offset(int layout, int rows, int row, int k)
 static unsigned probe_step(int layout, int rows, int s)
 {
   unsigned sb = probe_row_bytes(layout);
+  if (probe_mn(layout)) /* two groups of 8 k: LBO apart (none) or SBO apart (swizzled) */
+    return 2u * (unsigned)s * (sb == 0 ? probe_lbo(layout, rows) : probe_sbo(layout));
   if (sb == 0)
     return 2u * (unsigned)s * probe_lbo(layout, rows);
   unsigned per_row = sb / 2, k0 = 16u * (unsigned)s;
   return k0 / per_row * (unsigned)rows * sb + 2u * (k0 % per_row);
 }
 
-static const char *const layout_names[] = {"no swizzle (K-adjacent)", "128B swizzle",
-                                           "64B swizzle", "32B swizzle",
-                                           "no swizzle (MN-adjacent)"};
+static const char *const layout_names[] = {
+    "no swizzle (K-adjacent)",    "128B swizzle",       "64B swizzle",
+    "32B swizzle",                "no swizzle (MN-adjacent)",
+    "MN-major, no swizzle (MN-adjacent)", "MN-major, 128B swizzle", "MN-major, 64B swizzle",
+    "MN-major, 32B swizzle",      "MN-major, no swizzle (K-adjacent)"};
 
 /* One launch of wgp_<kind>_n<n>: C + A * B^T over ksteps K-slices (the first with
  * scale-d = scale_d), A in layout_a, B in layout_b, threads / 128 warpgroups. */
@@ -765,7 +1051,9 @@ static void probe_run(struct dev *v, const struct probe *p)
 
   /* the device */
   char kernel[32];
-  snprintf(kernel, sizeof kernel, "wgp_%s_n%d", p->kind == AT_EMU_F16 ? "f16" : "bf16", n);
+  int ta = probe_mn(p->layout_a), tb = probe_mn(p->layout_b);
+  snprintf(kernel, sizeof kernel, "%s_%s_n%d", ta || tb ? "wgpt" : "wgp",
+           p->kind == AT_EMU_F16 ? "f16" : "bf16", n);
   meas_ptr da = dev_put(v, a, na * 2), db = dev_put(v, b, nb * 2);
   meas_ptr dc = dev_put(v, c, nd * 4);
   meas_ptr dout = dev_put(v, NULL, nd * 4), daddr = dev_put(v, NULL, 4);
@@ -825,8 +1113,8 @@ static void probe_run(struct dev *v, const struct probe *p)
       unsigned long long desc_b = at_wgmma_desc_encode(
           (unsigned)groups * 8192u + probe_step(p->layout_b, n, s),
           probe_lbo(p->layout_b, n), probe_sbo(p->layout_b), probe_swizzle(p->layout_b));
-      const char *why = at_emu_wgmma_m64nNk16(p->kind, n, img, tiles, desc_a, desc_b,
-                                              s > 0 ? 1 : p->scale_d, dg);
+      const char *why = at_emu_wgmma_m64nNk16_t(p->kind, n, ta, tb, img, tiles, desc_a,
+                                                desc_b, s > 0 ? 1 : p->scale_d, dg);
       cr_assert_null(why, "%s: emulation: %s", what, why);
     }
   }
@@ -871,7 +1159,9 @@ static int probe_cases(struct dev *v, int kind, int n, const int *lays, int nlay
 {
   int cases = 0;
   for (int li = 0; li < nlays; li++) {
-    int lay = lays[li], other = lay == 0 ? 1 : 0;
+    /* the other operand: another K-major layout, or for an MN-major one the K-major
+     * layout of the same swizzle (one operand transposed, the other not) */
+    int lay = lays[li], other = lay >= 5 ? lay - 5 : lay == 0 ? 1 : 0;
     for (unsigned threads = 128; threads <= 256; threads += 128)
       for (int ksteps = 1; ksteps <= 4; ksteps += 3)
         for (int scale_d = 0; scale_d <= 1; scale_d++) {
@@ -889,6 +1179,8 @@ static int probe_cases(struct dev *v, int kind, int n, const int *lays, int nlay
 }
 
 static const int no_swizzle[] = {0, 4}, swz128[] = {1}, swz64[] = {2}, swz32[] = {3};
+static const int mn_no_swizzle[] = {5, 9}, mn_swz128[] = {6}, mn_swz64[] = {7},
+                 mn_swz32[] = {8};
 
 static void gpu_probe(int kind, int n, const int *lays, int nlays, const char *swz)
 {
@@ -919,6 +1211,15 @@ GPU_PROBE_N(AT_EMU_BF16, bf16, no_swizzle, noswizzle, "no swizzle")
 GPU_PROBE_N(AT_EMU_BF16, bf16, swz32, 32b, "32B swizzle")
 GPU_PROBE_N(AT_EMU_BF16, bf16, swz64, 64b, "64B swizzle")
 GPU_PROBE_N(AT_EMU_BF16, bf16, swz128, 128b, "128B swizzle")
+/* the transposed forms: A and B MN-major (imm-trans 1), and each alone */
+GPU_PROBE_N(AT_EMU_F16, f16, mn_no_swizzle, mn_noswizzle, "MN-major no swizzle")
+GPU_PROBE_N(AT_EMU_F16, f16, mn_swz32, mn_32b, "MN-major 32B swizzle")
+GPU_PROBE_N(AT_EMU_F16, f16, mn_swz64, mn_64b, "MN-major 64B swizzle")
+GPU_PROBE_N(AT_EMU_F16, f16, mn_swz128, mn_128b, "MN-major 128B swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, mn_no_swizzle, mn_noswizzle, "MN-major no swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, mn_swz32, mn_32b, "MN-major 32B swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, mn_swz64, mn_64b, "MN-major 64B swizzle")
+GPU_PROBE_N(AT_EMU_BF16, bf16, mn_swz128, mn_128b, "MN-major 128B swizzle")
 
 /* The same cases on the host device: the probe kernels, the image the emulation reads
  * and the comparison agree here, so a gpu_* failure is about the hardware. */
@@ -933,5 +1234,44 @@ Test(wgmma, host_probe_matches_reference_and_emulation, .timeout = 600)
                          {AT_EMU_BF16, 256, 3, 2, 4, 1, 128}};
   for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
     probe_run(&v, &wide[i]);
+  dev_close(&v);
+}
+
+/* The transposed forms on the host device, through the wgpt_* kernels: every MN-major
+ * layout for A and B together and each alone, f16 and bf16, N = 64, 128, 256. */
+static void host_mn_products(int kind)
+{
+  static const int mn[] = {5, 6, 7, 8, 9};
+  const int ns[] = {64, 128, 256};
+  struct dev v;
+  dev_host(&v);
+  for (int ni = 0; ni < 3; ni++)
+    for (size_t l = 0; l < sizeof mn / sizeof mn[0]; l++) {
+      struct probe both = {kind, ns[ni], mn[l], mn[l], 4, 1, ni == 1 ? 256u : 128u};
+      struct probe only_a = {kind, ns[ni], mn[l], mn[l] - 5, 4, 0, 128};
+      struct probe only_b = {kind, ns[ni], mn[l] - 5, mn[l], 1, 1, 128};
+      probe_run(&v, &both);
+      probe_run(&v, &only_a);
+      probe_run(&v, &only_b);
+    }
+  dev_close(&v);
+}
+
+Test(wgmma, host_kernel_f16_mn_major_products, .timeout = 600)
+{
+  host_mn_products(AT_EMU_F16);
+}
+Test(wgmma, host_kernel_bf16_mn_major_products, .timeout = 600)
+{
+  host_mn_products(AT_EMU_BF16);
+}
+
+/* The MN-major probe cases (what wgmma/gpu_*_mn_* run) on the host device. */
+Test(wgmma, host_probe_mn_major_matches_reference_and_emulation, .timeout = 600)
+{
+  static const int all[] = {5, 6, 7, 8, 9};
+  struct dev v;
+  dev_host(&v);
+  probe_cases(&v, AT_EMU_F16, 128, all, 5);
   dev_close(&v);
 }

@@ -11,8 +11,9 @@
 #     f16/bf16 conversions and the warp collectives on this GPU against the host
 #     emulation of their documented layouts, bit for bit;
 #  5b. the wgmma probe: wgmma.mma_async m64nNk16 f16/bf16, N = 64/128/256, every
-#     swizzle mode, one and two warpgroups, scale-d 0/1, four wgmmas in one group, on
-#     this GPU (sm_90) against the integer product and the host emulation, bit for bit;
+#     swizzle mode, A and B K-major and MN-major (imm-trans-a/b = 1; 24 tests each), one
+#     and two warpgroups, scale-d 0/1, four wgmmas in one group, on this GPU (sm_90)
+#     against the integer product and the host emulation, bit for bit;
 #  6. the GEMM variants (gemm_mma and gemm_simt, 4096^3 and 16x4096x4096 f16 NN) each
 #     verified against the host reference and cuBLAS, then timed against cuBLAS in the
 #     same run (gemm_gpu);
@@ -58,7 +59,7 @@ AT_PL_SOURCE_DIR="$carry/src" AT_WGMMA_PROBE_CUBIN="$carry/wgmma_kernels.sm_90a.
   ours "$carry/bin/test_wgmma" --verbose --jobs 1 --filter 'wgmma/gpu_*' \
   > "$out/wgmma_probe.txt" 2>&1
 grep -E "gpu probe:|Synthesis" "$out/wgmma_probe.txt"
-grep -q "Tested: 24 | Passing: 24 | Failing: 0 | Crashing: 0" "$out/wgmma_probe.txt" || status=1
+grep -q "Tested: 48 | Passing: 48 | Failing: 0 | Crashing: 0" "$out/wgmma_probe.txt" || status=1
 echo "== 6. GEMM variants vs cuBLAS"
 if [ -d "$carry/gemm" ]; then
   ours "$carry/bin/gemm_gpu" "$carry/gemm" --reps 20 --json "$out/gemm.jsonl" 2>&1 |

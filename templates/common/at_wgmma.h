@@ -1,25 +1,42 @@
 // at_wgmma.h - NVIDIA Hopper warpgroup matrix instructions, one function each:
-// wgmma.mma_async m64nNk16 with f32 accumulation and f16 or bf16 inputs, A and B both
-// read from shared memory through matrix descriptors, both K-major (imm-trans-a/b = 0),
-// for N = 64, 128 and 256; wgmma.fence, wgmma.commit_group and wgmma.wait_group; the
-// 64-bit shared-memory matrix descriptor; and fence.proxy.async for shared memory. On
-// CUDA (sm_90a: the instructions are arch-specific) they are the PTX instructions; on the
-// host they are emulated from PTX ISA 8.x, section 9.7.15 "Asynchronous Warpgroup Level
-// Matrix Multiply-Accumulate Instructions": 9.7.15.5.1.1.1 "Matrix Fragments for
-// wgmma.mma_async.m64nNk16" (the D register layout), 9.7.15.5.1.2 "Shared Memory Matrix
-// Layout" with 9.7.15.5.1.2.1 "Major-ness supported by Strides" (leading and stride
-// dimension byte offsets, canonical layouts) and 9.7.15.5.1.2.2 "Matrix Descriptor
-// Format". As in at_mma.h, the emulation is (a) pure functions, at_emu_*, over a
-// shared-memory image, that the tests call directly, and (b) the per-thread functions
-// a kernel calls. Products of f16/bf16 values are exact in f32; each D element is summed
-// in f32 in k order, starting from D (or 0 when scale-d is false), with fmaf: equal to
-// the GPU whenever every partial sum is exact (small integers), otherwise within about
-// K * 2^-24 * sum|a*b| per instruction (K = 16).
+// wgmma.mma_async m64nNk16 with f32 accumulation and f16 or bf16 inputs, A and B both read
+// from shared memory through matrix descriptors, each K-major (imm-trans-a/b = 0) or
+// MN-major (imm-trans-a/b = 1: "M-major" A, "N-major" B, the transposed operands of an NN
+// or TN GEMM), for N = 64, 128 and 256; wgmma.fence, wgmma.commit_group and
+// wgmma.wait_group; the 64-bit shared-memory matrix descriptor; and fence.proxy.async for
+// shared memory. On CUDA (sm_90a: the instructions are arch-specific) they are the PTX
+// instructions; on the host they are emulated from PTX ISA 8.x, section 9.7.15
+// "Asynchronous Warpgroup Level Matrix Multiply-Accumulate Instructions": 9.7.15.5.1.1.1
+// "Matrix Fragments for wgmma.mma_async.m64nNk16" (the D register layout), 9.7.15.5.1.2
+// "Shared Memory Matrix Layout" with 9.7.15.5.1.2.1 "Major-ness supported by Strides"
+// (leading and stride dimension byte offsets, canonical layouts) and 9.7.15.5.1.2.2 "Matrix
+// Descriptor Format". As in at_mma.h, the emulation is (a) pure functions, at_emu_*, over a
+// shared-memory image, that the tests call directly, and (b) the per-thread functions a
+// kernel calls. Products of f16/bf16 values are exact in f32; each D element is summed in
+// f32 in k order, starting from D (or 0 when scale-d is false), with fmaf: equal to the GPU
+// whenever every partial sum is exact (small integers), otherwise within about K * 2^-24 *
+// sum|a*b| per instruction (K = 16).
 //
 // Unlike at_mma.h, at_common.h does not include this file: a template that uses wgmma
 // includes "at_wgmma.h" (which includes at_common.h). A variant's name hashes every file
 // its template includes (docs/templates.md, "Variant names"), so adding it to
 // at_common.h would rename every tuned variant of every template.
+//
+// MN-major reading. 9.7.15.5.1.2.1.1 "Leading Dimension Byte Offset" and .1.2 "Stride
+// Dimension Byte Offset" define LBO and SBO for MN-major in words that leave open which
+// axis "rows" and "columns" are ("Interleave: offset from the first 8 columns to the
+// next 8 columns" / "offset from the first row to the next row"; "Swizzled layouts:
+// offset from the first (swizzle-byte-size/16) rows to the next (swizzle-byte-size/16)
+// rows" / "offset from the first 8 columns to the next 8 columns"), and the section's
+// examples are "MxK or KxN matrices", where rows are M for A but K for B. This file
+// follows the CuTe expressions of 9.7.15.5.1.2.1.3 "Canonical Layouts" instead, which
+// name the axes (first mode M/N, second mode K), and the section's own worked examples
+// ("MN-Major, no-swizzling and bf16 type": exact layout ((8,1,2),(8,2)):((1,8,64),(8,128))
+// with LBO 128*sizeof(bf16), SBO 64*sizeof(bf16); "MN-Major, 32B swizzling": exact
+// ((8,2,2),(8,2)):((1,8,128),(16,256)) with LBO 128*sizeof(bf16), SBO 256*sizeof(bf16)):
+// without swizzle SBO steps along M/N and LBO along K (as for K-major); swizzled, LBO
+// steps along M/N (between swizzle atoms) and SBO along K (between groups of 8 k). See
+// at_wgmma_mnmajor_offset. NOT RUN ON A GPU either: the wgmma/gpu_*_mn_* probes decide.
 //
 // NOT YET RUN ON A GPU: the CUDA mapping compiles for sm_90a (NVRTC, ptxas) and the
 // emulation matches the documented layouts, but nobody has compared the two on an H100.
@@ -139,6 +156,59 @@ AT_DEV unsigned int at_wgmma_kmajor_offset(int row, int k, int swizzle, unsigned
   return off ^ (((off >> 7) & ((1u << bits) - 1u)) << 4);
 }
 
+// Swizzle<b,4,3> of 9.7.15.5.1.2.1.3 on a byte offset (b = 3, 2, 1 for 128B, 64B, 32B):
+// bits 4..4+b-1 (the 16-byte chunk) XOR bits 7..7+b-1; the identity without swizzle.
+AT_DEV unsigned int at_wgmma_swizzle_offset(unsigned int off, int swizzle)
+{
+  unsigned int bits = swizzle == AT_WGMMA_SWIZZLE_128B  ? 3u
+                      : swizzle == AT_WGMMA_SWIZZLE_64B ? 2u
+                      : swizzle == AT_WGMMA_SWIZZLE_32B ? 1u
+                                                        : 0u;
+  return off ^ (((off >> 7) & ((1u << bits) - 1u)) << 4);
+}
+
+// The MN-major canonical layout before its swizzle, in bytes (see
+// at_wgmma_mnmajor_offset).
+AT_DEV unsigned int at_wgmma_mnmajor_linear(int mn, int k, int swizzle, unsigned int lbo,
+                                            unsigned int sbo)
+{
+  unsigned int mn0 = (unsigned int)(mn % 8), k0 = (unsigned int)(k % 8);
+  unsigned int k1 = (unsigned int)(k / 8);
+  if (swizzle == AT_WGMMA_SWIZZLE_NONE)
+    return 2u * mn0 + 16u * k0 + (unsigned int)(mn / 8) * sbo + k1 * lbo;
+  unsigned int s = swizzle == AT_WGMMA_SWIZZLE_128B  ? 8u
+                   : swizzle == AT_WGMMA_SWIZZLE_64B ? 4u
+                                                     : 2u;
+  unsigned int mn1 = (unsigned int)(mn / 8) % s, mn2 = (unsigned int)(mn / 8) / s;
+  return 2u * mn0 + 16u * mn1 + mn2 * lbo + 16u * s * k0 + k1 * sbo;
+}
+
+// Where element (mn, k) of an MN-major tile of 16-bit elements lies, in bytes from the
+// tile's start (mn: M for A, N for B; k: the K index; both may cover the whole tile), for
+// the MN-major canonical layouts of 9.7.15.5.1.2.1.3, "Canonical Layouts", quoted (in
+// elements; T = 128 / 16 = 8 elements per 16 bytes; first mode M/N, second mode K):
+//   "No-swizzling or Interleaved | ((T,1,m),(8,k)):((1,T,SBO),(1T,LBO)) | Swizzle<0, 4, 3>"
+//   "32B Swizzling  | ((T,2,m),(8,k)):((1,T,LBO),(2T,SBO)) | Swizzle<1, 4, 3>"
+//   "64B Swizzling  | ((T,4,m),(8,k)):((1,T,LBO),(4T,SBO)) | Swizzle<2, 4, 3>"
+//   "128B Swizzling | ((T,8,m),(8,k)):((1,T,LBO),(8T,SBO)) | Swizzle<3, 4, 3>"
+// that is, in bytes, with mn0 = mn % 8, k0 = k % 8, k1 = k / 8:
+//   none:        2 mn0 + 16 k0 + (mn / 8) SBO + k1 LBO - core matrices of 8 k-rows x 16
+//                bytes (8 M/N elements), the next 8 M/N at +SBO, the next 8 k at +LBO;
+//   32/64/128B:  2 mn0 + 16 mn1 + mn2 LBO + 16 s k0 + k1 SBO, s = 2, 4, 8 chunks of 16
+//                bytes, mn1 = (mn / 8) % s, mn2 = mn / (8 s): the swizzle atom is 8 k-rows
+//                of 32/64/128 bytes along M/N (Table 38: "M/N | 2x8 / 4x8 / 8x8" 128-bit
+//                elements), the next atom along M/N at +LBO, the next 8 k at +SBO; then the
+//                swizzle (at_wgmma_swizzle_offset) of the whole offset, so the tile must
+//                start at a multiple of the pattern as for K-major.
+// A wgmma's K=16 slice starting at k0 (a multiple of 8) is the descriptor of the tile's
+// start plus k0 / 8 * LBO (none) or k0 / 8 * SBO (swizzled) bytes.
+AT_DEV unsigned int at_wgmma_mnmajor_offset(int mn, int k, int swizzle, unsigned int lbo,
+                                            unsigned int sbo)
+{
+  unsigned int linear = at_wgmma_mnmajor_linear(mn, k, swizzle, lbo, sbo);
+  return at_wgmma_swizzle_offset(linear, swizzle);
+}
+
 // D of m64nNk16 with .f32 (9.7.15.5.1.1.1, Figure 149 "WGMMA .m64nNk16 register fragment
 // layout for accumulator matrix D"; the document gives this layout as a figure only):
 // thread t (0..127) of the warpgroup, warp w = t / 32, lane = t % 32,
@@ -196,6 +266,23 @@ AT_DEV unsigned int at_emu_wgmma_kmajor_addr(unsigned long long desc, int row, i
   return a ^ (((a >> 7) & ((1u << bits) - 1u)) << 4);
 }
 
+// The same for an MN-major operand (imm-trans = 1): element (mn, k), k < 16.
+AT_DEV unsigned int at_emu_wgmma_mnmajor_addr(unsigned long long desc, int mn, int k)
+{
+  int swizzle = at_emu_wgmma_desc_swizzle(desc);
+  unsigned int a = at_emu_wgmma_desc_addr(desc) +
+                   at_wgmma_mnmajor_linear(mn, k, swizzle, at_emu_wgmma_desc_lbo(desc),
+                                           at_emu_wgmma_desc_sbo(desc));
+  return at_wgmma_swizzle_offset(a, swizzle);
+}
+// An operand's element (mn, k): K-major when trans is 0, MN-major when 1.
+AT_DEV unsigned int at_emu_wgmma_operand_addr(unsigned long long desc, int trans, int mn,
+                                              int k)
+{
+  return trans ? at_emu_wgmma_mnmajor_addr(desc, mn, k)
+               : at_emu_wgmma_kmajor_addr(desc, mn, k);
+}
+
 // What the emulation cannot or must not do with a descriptor: NULL when fine.
 AT_DEV const char *at_emu_wgmma_desc_problem(unsigned long long desc)
 {
@@ -206,17 +293,17 @@ AT_DEV const char *at_emu_wgmma_desc_problem(unsigned long long desc)
   return 0;
 }
 
-// One thread's D of wgmma.mma_async m64nNk16 .f32 with A and B K-major in the
-// shared-memory image smem[0..smem_bytes) (addresses are offsets into it): for each of
-// its N/2 registers, d[i] = (scale_d ? d[i] : 0) + sum over k of A[row][k] * B[col][k],
-// B being read as the N x 16 K-major operand. kind: AT_EMU_F16 or AT_EMU_BF16; n: 8..256,
-// a multiple of 8; thread: 0..127 in the warpgroup. Returns NULL, or (d untouched) what
-// is wrong: a descriptor problem, or an element outside the image.
-AT_DEV const char *at_emu_wgmma_m64nNk16_thread(int kind, int n, const void *smem,
-                                                unsigned long smem_bytes,
-                                                unsigned long long desc_a,
-                                                unsigned long long desc_b, int scale_d,
-                                                int thread, float *d)
+// One thread's D of wgmma.mma_async m64nNk16 .f32 with A and B in the shared-memory
+// image smem[0..smem_bytes) (addresses are offsets into it), A M-major when trans_a is 1
+// (imm-trans-a) and K-major when 0, B N-major when trans_b is 1 and K-major when 0: for
+// each of its N/2 registers, d[i] = (scale_d ? d[i] : 0) + sum over k of A[row][k] *
+// B[col][k]. kind: AT_EMU_F16 or AT_EMU_BF16; n: 8..256, a multiple of 8; thread: 0..127
+// in the warpgroup. Returns NULL, or (d untouched) what is wrong: a descriptor problem,
+// or an element outside the image.
+AT_DEV const char *
+at_emu_wgmma_m64nNk16_thread_t(int kind, int n, int trans_a, int trans_b, const void *smem,
+                               unsigned long smem_bytes, unsigned long long desc_a,
+                               unsigned long long desc_b, int scale_d, int thread, float *d)
 {
   const char *why = at_emu_wgmma_desc_problem(desc_a);
   if (!why)
@@ -227,19 +314,20 @@ AT_DEV const char *at_emu_wgmma_m64nNk16_thread(int kind, int n, const void *sme
     return "wgmma: bad shape or thread";
   for (int row = 16 * (thread / 32); row < 16 * (thread / 32) + 16; row++)
     for (int k = 0; k < 16; k++)
-      if (at_emu_wgmma_kmajor_addr(desc_a, row, k) + 2u > smem_bytes)
+      if (at_emu_wgmma_operand_addr(desc_a, trans_a, row, k) + 2u > smem_bytes)
         return "wgmma: matrix A reaches outside dynamic shared memory";
   for (int col = 0; col < n; col++)
     for (int k = 0; k < 16; k++)
-      if (at_emu_wgmma_kmajor_addr(desc_b, col, k) + 2u > smem_bytes)
+      if (at_emu_wgmma_operand_addr(desc_b, trans_b, col, k) + 2u > smem_bytes)
         return "wgmma: matrix B reaches outside dynamic shared memory";
   const unsigned char *base = (const unsigned char *)smem;
   for (int i = 0; i < n / 2; i++) {
     int row = at_wgmma_d_row(thread, i), col = at_wgmma_d_col(thread, i);
     float acc = scale_d ? d[i] : 0.0f;
     for (int k = 0; k < 16; k++) {
-      float x = at_emu_in(kind, base + at_emu_wgmma_kmajor_addr(desc_a, row, k), 0);
-      float y = at_emu_in(kind, base + at_emu_wgmma_kmajor_addr(desc_b, col, k), 0);
+      const unsigned char *pa = base + at_emu_wgmma_operand_addr(desc_a, trans_a, row, k);
+      const unsigned char *pb = base + at_emu_wgmma_operand_addr(desc_b, trans_b, col, k);
+      float x = at_emu_in(kind, pa, 0), y = at_emu_in(kind, pb, 0);
       acc = __builtin_fmaf(x, y, acc);
     }
     d[i] = acc;
@@ -247,19 +335,39 @@ AT_DEV const char *at_emu_wgmma_m64nNk16_thread(int kind, int n, const void *sme
   return 0;
 }
 
+// Both operands K-major.
+AT_DEV const char *at_emu_wgmma_m64nNk16_thread(int kind, int n, const void *smem,
+                                                unsigned long smem_bytes,
+                                                unsigned long long desc_a,
+                                                unsigned long long desc_b, int scale_d,
+                                                int thread, float *d)
+{
+  return at_emu_wgmma_m64nNk16_thread_t(kind, n, 0, 0, smem, smem_bytes, desc_a, desc_b,
+                                        scale_d, thread, d);
+}
+
 // The pure function over a whole warpgroup: d[t * n / 2 + i] is thread t's register i.
+AT_DEV const char *at_emu_wgmma_m64nNk16_t(int kind, int n, int trans_a, int trans_b,
+                                           const void *smem, unsigned long smem_bytes,
+                                           unsigned long long desc_a,
+                                           unsigned long long desc_b, int scale_d, float *d)
+{
+  for (int t = 0; t < 128; t++) {
+    const char *why = at_emu_wgmma_m64nNk16_thread_t(kind, n, trans_a, trans_b, smem,
+                                                     smem_bytes, desc_a, desc_b, scale_d, t,
+                                                     d + t * (n / 2));
+    if (why)
+      return why;
+  }
+  return 0;
+}
 AT_DEV const char *at_emu_wgmma_m64nNk16(int kind, int n, const void *smem,
                                          unsigned long smem_bytes,
                                          unsigned long long desc_a,
                                          unsigned long long desc_b, int scale_d, float *d)
 {
-  for (int t = 0; t < 128; t++) {
-    const char *why = at_emu_wgmma_m64nNk16_thread(kind, n, smem, smem_bytes, desc_a,
-                                                   desc_b, scale_d, t, d + t * (n / 2));
-    if (why)
-      return why;
-  }
-  return 0;
+  return at_emu_wgmma_m64nNk16_t(kind, n, 0, 0, smem, smem_bytes, desc_a, desc_b, scale_d,
+                                 d);
 }
 #endif
 
@@ -316,53 +424,60 @@ AT_DEV void at_fence_proxy_async_shared(void)
       AT_WG_R10(7) AT_WG_R10(8) AT_WG_R10(9) AT_WG_R10(10)                                 \
           AT_WG_R10(11) "%120, %121, %122, %123, %124, %125, %126, %127"
 // d, a-desc, b-desc, scale-d (a predicate, set from the int operand), imm-scale-a = 1,
-// imm-scale-b = 1, imm-trans-a = 0, imm-trans-b = 0 (both K-major). PTX ISA,
-// "wgmma.mma_async".
-#define AT_WG_MMA(n, type, regs, da, db, sd, ...)                                          \
+// imm-scale-b = 1, imm-trans-a = TA, imm-trans-b = TB (PTX ISA, "wgmma.mma_async":
+// immediates, hence "n" operands from template parameters; 0 K-major, 1 MN-major,
+// 9.7.15.5.1.2 "Shared Memory Matrix Layout").
+#define AT_WG_MMA(n, type, regs, da, db, sd, ta, tb, ...)                                  \
   asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %" #sd ", 0;\n"                           \
                "wgmma.mma_async.sync.aligned.m64n" #n "k16.f32." type "." type " "         \
-               "{" regs "}, %" #da ", %" #db ", p, 1, 1, 0, 0;\n}"                         \
+               "{" regs "}, %" #da ", %" #db ", p, 1, 1, %" #ta ", %" #tb ";\n}"           \
                : __VA_ARGS__                                                               \
-               : "l"(desc_a), "l"(desc_b), "r"(scale_d)                                    \
+               : "l"(desc_a), "l"(desc_b), "r"(scale_d), "n"(TA), "n"(TB)                  \
                : "memory")
 
 template <int N> struct at_wgmma_impl;
 template <> struct at_wgmma_impl<64> {
+  template <int TA, int TB>
   AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                   int scale_d)
   {
-    AT_WG_MMA(64, "f16", AT_WG_REGS32, 32, 33, 34, AT_WG_F32(0));
+    AT_WG_MMA(64, "f16", AT_WG_REGS32, 32, 33, 34, 35, 36, AT_WG_F32(0));
   }
+  template <int TA, int TB>
   AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                    int scale_d)
   {
-    AT_WG_MMA(64, "bf16", AT_WG_REGS32, 32, 33, 34, AT_WG_F32(0));
+    AT_WG_MMA(64, "bf16", AT_WG_REGS32, 32, 33, 34, 35, 36, AT_WG_F32(0));
   }
 };
 template <> struct at_wgmma_impl<128> {
+  template <int TA, int TB>
   AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                   int scale_d)
   {
-    AT_WG_MMA(128, "f16", AT_WG_REGS64, 64, 65, 66, AT_WG_F32(0), AT_WG_F32(32));
+    AT_WG_MMA(128, "f16", AT_WG_REGS64, 64, 65, 66, 67, 68, AT_WG_F32(0), AT_WG_F32(32));
   }
+  template <int TA, int TB>
   AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                    int scale_d)
   {
-    AT_WG_MMA(128, "bf16", AT_WG_REGS64, 64, 65, 66, AT_WG_F32(0), AT_WG_F32(32));
+    AT_WG_MMA(128, "bf16", AT_WG_REGS64, 64, 65, 66, 67, 68, AT_WG_F32(0), AT_WG_F32(32));
   }
 };
 template <> struct at_wgmma_impl<256> {
+  template <int TA, int TB>
   AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                   int scale_d)
   {
-    AT_WG_MMA(256, "f16", AT_WG_REGS128, 128, 129, 130, AT_WG_F32(0), AT_WG_F32(32),
-              AT_WG_F32(64), AT_WG_F32(96));
+    AT_WG_MMA(256, "f16", AT_WG_REGS128, 128, 129, 130, 131, 132, AT_WG_F32(0),
+              AT_WG_F32(32), AT_WG_F32(64), AT_WG_F32(96));
   }
+  template <int TA, int TB>
   AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                    int scale_d)
   {
-    AT_WG_MMA(256, "bf16", AT_WG_REGS128, 128, 129, 130, AT_WG_F32(0), AT_WG_F32(32),
-              AT_WG_F32(64), AT_WG_F32(96));
+    AT_WG_MMA(256, "bf16", AT_WG_REGS128, 128, 129, 130, 131, 132, AT_WG_F32(0),
+              AT_WG_F32(32), AT_WG_F32(64), AT_WG_F32(96));
   }
 };
 #undef AT_WG_MMA
@@ -381,7 +496,7 @@ template <> struct at_wgmma_impl<256> {
 struct at_wgmma_entry {
   unsigned long long desc_a, desc_b;
   float *d;
-  int kind, n, scale_d, group; // group: -1 while not committed
+  int kind, n, trans_a, trans_b, scale_d, group; // group: -1 while not committed
 };
 struct at_wgmma_slot {
   unsigned int bid[3], gdim[3]; // the block the queue belongs to
@@ -426,20 +541,21 @@ AT_DEV struct at_wgmma_slot *at_host_wgmma_slot(void)
   }
   return s;
 }
-AT_DEV void at_host_wgmma_issue(int kind, int n, float *d, unsigned long long desc_a,
-                                unsigned long long desc_b, int scale_d)
+AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float *d,
+                                unsigned long long desc_a, unsigned long long desc_b,
+                                int scale_d)
 {
   struct at_wgmma_slot *s = at_host_wgmma_slot();
   if (!s)
     return;
   struct mine {
     unsigned long long a, b;
-    int kind, n, scale_d, pad;
-  } m = {desc_a, desc_b, kind, n, scale_d != 0, 0}, all[AT_WAVE_SIZE];
+    int kind, n, trans, scale_d;
+  } m = {desc_a, desc_b, kind, n, trans_a * 2 + trans_b, scale_d != 0}, all[AT_WAVE_SIZE];
   at_host_rt_get()->warp_gather(&m, sizeof m, all);
   for (int l = 0; l < AT_WAVE_SIZE; l++)
     if (all[l].a != m.a || all[l].b != m.b || all[l].kind != m.kind || all[l].n != m.n ||
-        all[l].scale_d != m.scale_d) {
+        all[l].trans != m.trans || all[l].scale_d != m.scale_d) {
       at_host_fail("wgmma.mma_async: the lanes of a warp disagree on the instruction, its "
                    "descriptors or scale-d (.sync.aligned)");
       return;
@@ -455,7 +571,8 @@ AT_DEV void at_host_wgmma_issue(int kind, int n, float *d, unsigned long long de
   }
   struct at_wgmma_entry *e = &s->q[s->count++];
   e->desc_a = desc_a, e->desc_b = desc_b, e->d = d;
-  e->kind = kind, e->n = n, e->scale_d = scale_d != 0, e->group = -1;
+  e->kind = kind, e->n = n, e->trans_a = trans_a, e->trans_b = trans_b;
+  e->scale_d = scale_d != 0, e->group = -1;
 }
 AT_DEV void at_wgmma_fence(void) { (void)at_host_wgmma_slot(); }
 AT_DEV void at_wgmma_commit_group(void)
@@ -482,8 +599,9 @@ AT_DEV void at_host_wgmma_wait(int keep)
     struct at_wgmma_entry *e = &s->q[i];
     if (e->group >= 0 && e->group < upto) {
       const char *why =
-          at_emu_wgmma_m64nNk16_thread(e->kind, e->n, smem, bytes, e->desc_a, e->desc_b,
-                                       e->scale_d, (int)(t->linear % 128), e->d);
+          at_emu_wgmma_m64nNk16_thread_t(e->kind, e->n, e->trans_a, e->trans_b, smem, bytes,
+                                         e->desc_a, e->desc_b, e->scale_d,
+                                         (int)(t->linear % 128), e->d);
       if (why) {
         at_host_fail(why);
         return;
@@ -525,35 +643,44 @@ AT_DEV unsigned long long at_wgmma_desc(const void *p, unsigned int lbo, unsigne
 }
 template <int N> struct at_wgmma_impl {
   static_assert(N == 64 || N == 128 || N == 256, "at_wgmma_m64nNk16: N is 64, 128 or 256");
+  template <int TA, int TB>
   AT_DEV void f16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                   int scale_d)
   {
-    at_host_wgmma_issue(AT_EMU_F16, N, d, desc_a, desc_b, scale_d);
+    at_host_wgmma_issue(AT_EMU_F16, N, TA, TB, d, desc_a, desc_b, scale_d);
   }
+  template <int TA, int TB>
   AT_DEV void bf16(float *d, unsigned long long desc_a, unsigned long long desc_b,
                    int scale_d)
   {
-    at_host_wgmma_issue(AT_EMU_BF16, N, d, desc_a, desc_b, scale_d);
+    at_host_wgmma_issue(AT_EMU_BF16, N, TA, TB, d, desc_a, desc_b, scale_d);
   }
 };
 #endif
 
 // d[N/2] (this thread's D fragment, layout above) = A * B + (scale_d ? d : 0) for the
-// 64x16 A and the 16xN B (stored N x 16, K-major) that the descriptors describe, issued
-// asynchronously: d may be read or written only after the wgmma.wait_group that covers
-// its group, and shared memory the descriptors point at must stay unchanged until then.
-// All 128 threads of the warpgroup call it with the same descriptors and scale_d.
-template <int N>
+// 64x16 A and the 16xN B that the descriptors describe, issued asynchronously: d may be
+// read or written only after the wgmma.wait_group that covers its group, and shared
+// memory the descriptors point at must stay unchanged until then. All 128 threads of
+// the warpgroup call it with the same descriptors and scale_d. TransA (imm-trans-a): 0,
+// A is K-major (at_wgmma_kmajor_offset, row = M); 1, A is M-major
+// (at_wgmma_mnmajor_offset, mn = M). TransB likewise for B (stored N x 16 when K-major;
+// N-major, mn = N, when 1). The defaults keep both K-major.
+template <int N, int TransA = 0, int TransB = 0>
 AT_DEV void at_wgmma_m64nNk16_f32_f16(float *d, unsigned long long desc_a,
                                       unsigned long long desc_b, int scale_d)
 {
-  at_wgmma_impl<N>::f16(d, desc_a, desc_b, scale_d);
+  static_assert((TransA == 0 || TransA == 1) && (TransB == 0 || TransB == 1),
+                "at_wgmma_m64nNk16: imm-trans-a and imm-trans-b are 0 or 1");
+  at_wgmma_impl<N>::template f16<TransA, TransB>(d, desc_a, desc_b, scale_d);
 }
-template <int N>
+template <int N, int TransA = 0, int TransB = 0>
 AT_DEV void at_wgmma_m64nNk16_f32_bf16(float *d, unsigned long long desc_a,
                                        unsigned long long desc_b, int scale_d)
 {
-  at_wgmma_impl<N>::bf16(d, desc_a, desc_b, scale_d);
+  static_assert((TransA == 0 || TransA == 1) && (TransB == 0 || TransB == 1),
+                "at_wgmma_m64nNk16: imm-trans-a and imm-trans-b are 0 or 1");
+  at_wgmma_impl<N>::template bf16<TransA, TransB>(d, desc_a, desc_b, scale_d);
 }
 #endif
 

@@ -27,37 +27,64 @@
 // scale_d and the rest 1, all in one group; wait_group 0; out_w = D. addr[0] = the
 // shared-window address (mod 2^18) where dynamic shared memory starts (0 on the host).
 // Dynamic shared memory: warpgroups * 8192 + N * 128 + 1024 bytes.
+//
+// wgpt_<f16|bf16>_n<N>(same arguments): the probe for the transposed forms; layout_a and
+// layout_b may also be MN-major (imm-trans = 1, at_wgmma_mnmajor_offset), the operand
+// staged from the same row-major a and b (an M-major A, an N-major B: what an NN GEMM
+// has for B after a copy that keeps K x N rows):
+//   5 no swizzle, core matrices adjacent along M/N (SBO 128, LBO rows * 16)
+//   6 128-byte, 7 64-byte, 8 32-byte swizzle: atoms of 8 k-rows of the pattern's bytes
+//     along M/N, the 8 k-rows of one atom after another along K (SBO 8 * pattern bytes),
+//     the next atom along M/N after all 64 k (LBO 64 * pattern bytes)
+//   9 no swizzle, core matrices adjacent along K (LBO 128, SBO 8 * 128)
+// layouts 0-4 stay K-major, so one launch may mix the two. The wgmma's trans immediates
+// are template parameters: the kernel picks one of four instantiations at run time.
 #include "at_wgmma.h" // includes at_common.h
 
 #if AT_HAS_WGMMA
 extern "C" __global__ void wg_has_wgmma(void) {}
 
+// Layouts 5-9 are the MN-major twins of 0-4's swizzle modes (see above).
+AT_DEV int wg_mn_major(int layout) { return layout >= 5; }
 // Bytes of the pattern's row for a layout (0: no swizzle).
 AT_DEV int wg_swizzle_bytes(int layout)
 {
-  return layout == 1 ? 128 : layout == 2 ? 64 : layout == 3 ? 32 : 0;
+  int l = layout >= 5 ? layout - 5 : layout;
+  return l == 1 ? 128 : l == 2 ? 64 : l == 3 ? 32 : 0;
 }
 AT_DEV int wg_swizzle_mode(int layout)
 {
-  return layout == 1   ? AT_WGMMA_SWIZZLE_128B
-         : layout == 2 ? AT_WGMMA_SWIZZLE_64B
-         : layout == 3 ? AT_WGMMA_SWIZZLE_32B
-                       : AT_WGMMA_SWIZZLE_NONE;
+  int sb = wg_swizzle_bytes(layout);
+  return sb == 128  ? AT_WGMMA_SWIZZLE_128B
+         : sb == 64 ? AT_WGMMA_SWIZZLE_64B
+         : sb == 32 ? AT_WGMMA_SWIZZLE_32B
+                    : AT_WGMMA_SWIZZLE_NONE;
 }
 AT_DEV unsigned int wg_lbo(int layout, int rows)
 {
+  if (wg_mn_major(layout))
+    return layout == 5   ? (unsigned int)rows * 16u
+           : layout == 9 ? 128u
+                         : 64u * (unsigned int)wg_swizzle_bytes(layout);
   return layout == 0 ? 128u : layout == 4 ? (unsigned int)rows * 16u : 16u;
 }
 AT_DEV unsigned int wg_sbo(int layout)
 {
+  if (wg_mn_major(layout))
+    return layout == 5   ? 128u
+           : layout == 9 ? 1024u
+                         : 8u * (unsigned int)wg_swizzle_bytes(layout);
   return layout == 0   ? 1024u
          : layout == 4 ? 128u
                        : 8u * (unsigned int)wg_swizzle_bytes(layout);
 }
-// Offset of element (row, k), k < 64, of a tile of `rows` rows.
+// Offset of element (row, k), k < 64, of a tile of `rows` rows (row: M or N).
 AT_DEV unsigned int wg_offset(int layout, int rows, int row, int k)
 {
   int sb = wg_swizzle_bytes(layout);
+  if (wg_mn_major(layout))
+    return at_wgmma_mnmajor_offset(row, k, wg_swizzle_mode(layout), wg_lbo(layout, rows),
+                                   wg_sbo(layout));
   if (sb == 0)
     return at_wgmma_kmajor_offset(row, k, AT_WGMMA_SWIZZLE_NONE, wg_lbo(layout, rows),
                                   wg_sbo(layout));
@@ -66,10 +93,12 @@ AT_DEV unsigned int wg_offset(int layout, int rows, int row, int k)
                                                                     wg_swizzle_mode(layout),
                                                                     16u, wg_sbo(layout));
 }
-// Start of k-step s (k = 16s..16s+15) of a tile.
+// Start of k-step s (k = 16s..16s+15) of a tile: two groups of 8 k on, along K.
 AT_DEV unsigned int wg_step(int layout, int rows, int s)
 {
   int sb = wg_swizzle_bytes(layout);
+  if (wg_mn_major(layout))
+    return 2u * (unsigned int)s * (sb == 0 ? wg_lbo(layout, rows) : wg_sbo(layout));
   if (sb == 0)
     return 2u * (unsigned int)s * wg_lbo(layout, rows);
   int per_row = sb / 2, k0 = 16 * s;
@@ -187,6 +216,72 @@ AT_DEV void wg_probe(const unsigned short *a, const unsigned short *b, const flo
     mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
 }
 
+// One wgmma with the trans immediates chosen at run time among the four instantiations.
+template <int N, int BF16>
+AT_DEV void wg_mma_t(float *d, unsigned long long da, unsigned long long db, int scale_d,
+                     int trans_a, int trans_b)
+{
+  if (trans_a && trans_b) {
+    if (BF16)
+      at_wgmma_m64nNk16_f32_bf16<N, 1, 1>(d, da, db, scale_d);
+    else
+      at_wgmma_m64nNk16_f32_f16<N, 1, 1>(d, da, db, scale_d);
+  } else if (trans_a) {
+    if (BF16)
+      at_wgmma_m64nNk16_f32_bf16<N, 1, 0>(d, da, db, scale_d);
+    else
+      at_wgmma_m64nNk16_f32_f16<N, 1, 0>(d, da, db, scale_d);
+  } else if (trans_b) {
+    if (BF16)
+      at_wgmma_m64nNk16_f32_bf16<N, 0, 1>(d, da, db, scale_d);
+    else
+      at_wgmma_m64nNk16_f32_f16<N, 0, 1>(d, da, db, scale_d);
+  } else {
+    if (BF16)
+      at_wgmma_m64nNk16_f32_bf16<N, 0, 0>(d, da, db, scale_d);
+    else
+      at_wgmma_m64nNk16_f32_f16<N, 0, 0>(d, da, db, scale_d);
+  }
+}
+
+// The probe of the transposed forms (wgpt_*): wg_probe with layouts 0-9.
+template <int N, int BF16>
+AT_DEV void wg_probe_t(const unsigned short *a, const unsigned short *b, const float *c,
+                       float *out, unsigned int *addr, int layout_a, int layout_b,
+                       int ksteps, int scale_d)
+{
+  AT_DYNAMIC_SHARED(unsigned char, smem);
+  int t = (int)at_thread_idx_x(), w = t / 128, wt = t % 128;
+  unsigned int base = (unsigned int)(at_wgmma_desc(smem, 0, 0, AT_WGMMA_SWIZZLE_NONE) &
+                                     0x3FFFu)
+                      << 4;
+  unsigned char *tiles = smem + (1024u - base % 1024u) % 1024u;
+  if (t == 0)
+    addr[0] = base;
+  unsigned char *b_tile = wg_stage<N>(tiles, a, b, layout_a, layout_b);
+  const float *mine_c = c + w * 64 * N;
+  float d[N / 2];
+  for (int i = 0; i < N / 2; i++)
+    d[i] = mine_c[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)];
+  int ta = wg_mn_major(layout_a), tb = wg_mn_major(layout_b);
+  at_wgmma_fence();
+  for (int s = 0; s < 4; s++)
+    if (s < ksteps) {
+      unsigned long long da =
+          at_wgmma_desc(tiles + w * 8192 + wg_step(layout_a, 64, s), wg_lbo(layout_a, 64),
+                        wg_sbo(layout_a), wg_swizzle_mode(layout_a));
+      unsigned long long db =
+          at_wgmma_desc(b_tile + wg_step(layout_b, N, s), wg_lbo(layout_b, N),
+                        wg_sbo(layout_b), wg_swizzle_mode(layout_b));
+      wg_mma_t<N, BF16>(d, da, db, s > 0 ? 1 : scale_d, ta, tb);
+    }
+  at_wgmma_commit_group();
+  at_wgmma_wait_group<0>();
+  float *mine = out + w * 64 * N;
+  for (int i = 0; i < N / 2; i++)
+    mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
+}
+
 // A matrix in static shared memory: the host emulation refuses its descriptor.
 extern "C" __global__ void wg_static_smem(float *out)
 {
@@ -204,12 +299,15 @@ extern "C" __global__ void wg_static_smem(float *out)
 #define WG_BODY(n, bf) wg_product<n, bf>(a, b, out, early, layout, mode)
 #define WGP_BODY(n, bf)                                                                    \
   wg_probe<n, bf>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d)
+#define WGPT_BODY(n, bf)                                                                   \
+  wg_probe_t<n, bf>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d)
 #else
 extern "C" __global__ void wg_no_wgmma(void) {}
 #define WG_BODY(n, bf) ((void)a, (void)b, (void)out, (void)early, (void)layout, (void)mode)
 #define WGP_BODY(n, bf)                                                                    \
   ((void)a, (void)b, (void)c, (void)out, (void)addr, (void)layout_a, (void)layout_b,       \
    (void)ksteps, (void)scale_d)
+#define WGPT_BODY(n, bf) WGP_BODY(n, bf)
 #endif
 
 #define WG_KERNEL(name, n, bf)                                                             \
@@ -239,3 +337,17 @@ WGP_KERNEL(wgp_f16_n256, 256, 0)
 WGP_KERNEL(wgp_bf16_n64, 64, 1)
 WGP_KERNEL(wgp_bf16_n128, 128, 1)
 WGP_KERNEL(wgp_bf16_n256, 256, 1)
+
+#define WGPT_KERNEL(name, n, bf)                                                           \
+  extern "C" __global__ void __launch_bounds__(256)                                        \
+      name(const unsigned short *a, const unsigned short *b, const float *c, float *out,   \
+           unsigned int *addr, int layout_a, int layout_b, int ksteps, int scale_d)        \
+  {                                                                                        \
+    WGPT_BODY(n, bf);                                                                      \
+  }
+WGPT_KERNEL(wgpt_f16_n64, 64, 0)
+WGPT_KERNEL(wgpt_f16_n128, 128, 0)
+WGPT_KERNEL(wgpt_f16_n256, 256, 0)
+WGPT_KERNEL(wgpt_bf16_n64, 64, 1)
+WGPT_KERNEL(wgpt_bf16_n128, 128, 1)
+WGPT_KERNEL(wgpt_bf16_n256, 256, 1)
