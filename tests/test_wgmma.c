@@ -138,15 +138,22 @@ static void place(int kind, const struct layout *l, int n, int kw, const float *
 static float a_val(int r, int k) { return (float)((r * 16 + k * 5) % 17 - 8); }
 static float b_val(int r, int k) { return (float)((r * 3 + k * 7) % 13 - 6); }
 
-/* D by the emulation for every thread against want (64 x n) + (scale_d ? c0 : 0);
- * returns the number of differing registers (reporting the first few when `report`). */
-static int compare(int kind, int n, unsigned long long da, unsigned long long db,
-                   int scale_d, int report, const char *what)
+/* A (arows x kdim) and B (brows x kdim, row r is column r of the product) from a_val and
+ * b_val, row-major with K fastest. */
+static void fill_ab(float *a, int arows, float *b, int brows, int kdim)
 {
-  for (int i = 0; i < 128 * n / 2; i++)
-    d[i] = c0[i];
-  const char *why = at_emu_wgmma_m64nNk16(kind, n, image, IMAGE, da, db, scale_d, d);
-  cr_assert_null(why, "%s: %s", what, why);
+  for (int r = 0; r < arows; r++)
+    for (int k = 0; k < kdim; k++)
+      a[r * kdim + k] = a_val(r, k);
+  for (int r = 0; r < brows; r++)
+    for (int k = 0; k < kdim; k++)
+      b[r * kdim + k] = b_val(r, k);
+}
+
+/* d (the emulation's D, every thread) against want (64 x n) + (scale_d ? c0 : 0): the
+ * number of differing registers (the first few reported when `report`). */
+static int check_d(int n, int scale_d, int report, const char *what)
+{
   int bad = 0;
   for (int t = 0; t < 128; t++)
     for (int i = 0; i < n / 2; i++) {
@@ -158,6 +165,29 @@ static int compare(int kind, int n, unsigned long long da, unsigned long long db
                     (double)d[t * (n / 2) + i], (double)w);
     }
   return bad;
+}
+
+/* The emulation's D with trans_a / trans_b, from c0, checked by check_d. */
+static int compare_t(int kind, int n, int trans_a, int trans_b, unsigned long long da,
+                     unsigned long long db, int scale_d, int report, const char *what)
+{
+  for (int i = 0; i < 128 * n / 2; i++)
+    d[i] = c0[i];
+  const char *why =
+      at_emu_wgmma_m64nNk16_t(kind, n, trans_a, trans_b, image, IMAGE, da, db, scale_d, d);
+  cr_assert_null(why, "%s: %s", what, why);
+  return check_d(n, scale_d, report, what);
+}
+
+/* The same for K-major A and B, through the API without trans flags. */
+static int compare(int kind, int n, unsigned long long da, unsigned long long db,
+                   int scale_d, int report, const char *what)
+{
+  for (int i = 0; i < 128 * n / 2; i++)
+    d[i] = c0[i];
+  const char *why = at_emu_wgmma_m64nNk16(kind, n, image, IMAGE, da, db, scale_d, d);
+  cr_assert_null(why, "%s: %s", what, why);
+  return check_d(n, scale_d, report, what);
 }
 
 /* want = A[:, k0..k0+15] * B[:, k0..k0+15]^T for A 64 x kw, B n x kw. */
@@ -185,12 +215,7 @@ static const struct layout layouts[] = {
 static void every_layout(int kind)
 {
   static float a[64 * 16], b[256 * 16];
-  for (int r = 0; r < 64; r++)
-    for (int k = 0; k < 16; k++)
-      a[r * 16 + k] = a_val(r, k);
-  for (int r = 0; r < 256; r++)
-    for (int k = 0; k < 16; k++)
-      b[r * 16 + k] = b_val(r, k);
+  fill_ab(a, 64, b, 256, 16);
   for (int i = 0; i < 128 * 128; i++)
     c0[i] = (float)(i % 1000 - 500);
   const int ns[] = {64, 128, 256};
@@ -221,12 +246,7 @@ Test(wgmma, emulation_bf16_every_layout_every_n) { every_layout(AT_EMU_BF16); }
 Test(wgmma, emulation_k_slices_of_a_wide_tile)
 {
   static float a[64 * 64], b[128 * 64];
-  for (int r = 0; r < 64; r++)
-    for (int k = 0; k < 64; k++)
-      a[r * 64 + k] = a_val(r, k);
-  for (int r = 0; r < 128; r++)
-    for (int k = 0; k < 64; k++)
-      b[r * 64 + k] = b_val(r, k);
+  fill_ab(a, 64, b, 128, 64);
   memset(c0, 0, sizeof c0);
   const struct layout wide[] = {{"128B swizzle", AT_WGMMA_SWIZZLE_128B, 16, 1024, 16, 1024},
                                 {"none", AT_WGMMA_SWIZZLE_NONE, 128, 1024, 128, 1024}};
@@ -284,38 +304,11 @@ static void place_operand(int kind, int rows, int kw, const float *v, unsigned a
     }
 }
 
-/* D of at_emu_wgmma_m64nNk16_t, trans_a / trans_b, for every thread, against want. */
-static int compare_t(int kind, int n, int trans_a, int trans_b, unsigned long long da,
-                     unsigned long long db, int scale_d, int report, const char *what)
-{
-  for (int i = 0; i < 128 * n / 2; i++)
-    d[i] = c0[i];
-  const char *why =
-      at_emu_wgmma_m64nNk16_t(kind, n, trans_a, trans_b, image, IMAGE, da, db, scale_d, d);
-  cr_assert_null(why, "%s: %s", what, why);
-  int bad = 0;
-  for (int t = 0; t < 128; t++)
-    for (int i = 0; i < n / 2; i++) {
-      int r, c;
-      doc_d(t, i, &r, &c);
-      float w = want[r * n + c] + (scale_d ? c0[t * (n / 2) + i] : 0.0f);
-      if (d[t * (n / 2) + i] != w && bad++ < 4 && report)
-        cr_log_info("%s: thread %d d%d (D[%d][%d]) = %g, want %g", what, t, i, r, c,
-                    (double)d[t * (n / 2) + i], (double)w);
-    }
-  return bad;
-}
-
 /* A and/or B MN-major in every layout, for N = 64, 128, 256, scale-d 0 and 1. */
 static void every_mn_layout(int kind)
 {
   static float a[64 * 16], b[256 * 16];
-  for (int r = 0; r < 64; r++)
-    for (int k = 0; k < 16; k++)
-      a[r * 16 + k] = a_val(r, k);
-  for (int r = 0; r < 256; r++)
-    for (int k = 0; k < 16; k++)
-      b[r * 16 + k] = b_val(r, k);
+  fill_ab(a, 64, b, 256, 16);
   for (int i = 0; i < 128 * 128; i++)
     c0[i] = (float)(i % 1000 - 500);
   const int ns[] = {64, 128, 256};
@@ -356,12 +349,7 @@ Test(wgmma, emulation_bf16_mn_major_every_layout_every_n) { every_mn_layout(AT_E
 Test(wgmma, emulation_mn_major_k_slices_of_a_wide_tile)
 {
   static float a[64 * 64], b[128 * 64];
-  for (int r = 0; r < 64; r++)
-    for (int k = 0; k < 64; k++)
-      a[r * 64 + k] = a_val(r, k);
-  for (int r = 0; r < 128; r++)
-    for (int k = 0; k < 64; k++)
-      b[r * 64 + k] = b_val(r, k);
+  fill_ab(a, 64, b, 128, 64);
   memset(c0, 0, sizeof c0);
   /* 128B: LBO = the next 64 M/N after all 64 k (64 rows of 128 bytes); none: core
    * matrices adjacent along M/N (SBO 128), the next 8 k past all rows */
@@ -396,9 +384,7 @@ Test(wgmma, emulation_mn_major_k_slices_of_a_wide_tile)
 Test(wgmma, emulation_mn_major_wrong_strides_give_a_wrong_product)
 {
   static float a[64 * 16], b[64 * 16];
-  for (int r = 0; r < 64; r++)
-    for (int k = 0; k < 16; k++)
-      a[r * 16 + k] = a_val(r, k), b[r * 16 + k] = b_val(r, k);
+  fill_ab(a, 64, b, 64, 16);
   memset(c0, 0, sizeof c0);
   reference(64, 16, 0, a, b);
   /* none (MN-adjacent) and 32B (A spans four atoms along M: LBO is used) */
@@ -487,9 +473,7 @@ Test(wgmma, mnmajor_offset_is_the_canonical_layout)
 Test(wgmma, emulation_wrong_strides_give_a_wrong_product)
 {
   static float a[64 * 16], b[64 * 16];
-  for (int r = 0; r < 64; r++)
-    for (int k = 0; k < 16; k++)
-      a[r * 16 + k] = a_val(r, k), b[r * 16 + k] = b_val(r, k);
+  fill_ab(a, 64, b, 64, 16);
   memset(c0, 0, sizeof c0);
   const struct layout *none = &layouts[0], *sw = &layouts[2];
   place(AT_EMU_F16, none, 64, 16, a, b);

@@ -172,50 +172,6 @@ AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *
     mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
 }
 
-// The probe (wgp_*): d = C_w; ksteps wgmmas in one group; wait_group 0; out_w = d. The
-// accumulators are not touched between the first issue and the wait, so ptxas keeps the
-// wgmmas asynchronous (it serializes wg_*, which read them early on purpose).
-template <int N, int BF16>
-AT_DEV void wg_probe(const unsigned short *a, const unsigned short *b, const float *c,
-                     float *out, unsigned int *addr, int layout_a, int layout_b, int ksteps,
-                     int scale_d)
-{
-  AT_DYNAMIC_SHARED(unsigned char, smem);
-  int t = (int)at_thread_idx_x(), w = t / 128, wt = t % 128;
-  // Swizzles follow absolute shared addresses: the tiles start at the first 1024-byte
-  // boundary (the host's dynamic shared memory is at "address" 0).
-  unsigned int base = (unsigned int)(at_wgmma_desc(smem, 0, 0, AT_WGMMA_SWIZZLE_NONE) &
-                                     0x3FFFu)
-                      << 4;
-  unsigned char *tiles = smem + (1024u - base % 1024u) % 1024u;
-  if (t == 0)
-    addr[0] = base;
-  unsigned char *b_tile = wg_stage<N>(tiles, a, b, layout_a, layout_b);
-  const float *mine_c = c + w * 64 * N;
-  float d[N / 2];
-  for (int i = 0; i < N / 2; i++)
-    d[i] = mine_c[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)];
-  at_wgmma_fence();
-  for (int s = 0; s < 4; s++)
-    if (s < ksteps) {
-      unsigned long long da =
-          at_wgmma_desc(tiles + w * 8192 + wg_step(layout_a, 64, s), wg_lbo(layout_a, 64),
-                        wg_sbo(layout_a), wg_swizzle_mode(layout_a));
-      unsigned long long db =
-          at_wgmma_desc(b_tile + wg_step(layout_b, N, s), wg_lbo(layout_b, N),
-                        wg_sbo(layout_b), wg_swizzle_mode(layout_b));
-      if (BF16)
-        at_wgmma_m64nNk16_f32_bf16<N>(d, da, db, s > 0 ? 1 : scale_d);
-      else
-        at_wgmma_m64nNk16_f32_f16<N>(d, da, db, s > 0 ? 1 : scale_d);
-    }
-  at_wgmma_commit_group();
-  at_wgmma_wait_group<0>();
-  float *mine = out + w * 64 * N;
-  for (int i = 0; i < N / 2; i++)
-    mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
-}
-
 // One wgmma with the trans immediates chosen at run time among the four instantiations.
 template <int N, int BF16>
 AT_DEV void wg_mma_t(float *d, unsigned long long da, unsigned long long db, int scale_d,
@@ -244,14 +200,20 @@ AT_DEV void wg_mma_t(float *d, unsigned long long da, unsigned long long db, int
   }
 }
 
-// The probe of the transposed forms (wgpt_*): wg_probe with layouts 0-9.
+// The probe (wgp_* and wgpt_*): d = C_w; ksteps wgmmas in one group; wait_group 0;
+// out_w = d. The trans immediates follow the layouts (0 for the K-major ones wgp_* gets;
+// wgpt_* gets layouts 0-9). The accumulators are not touched between the first issue and
+// the wait, so ptxas keeps the wgmmas asynchronous (it serializes wg_*, which read them
+// early on purpose).
 template <int N, int BF16>
-AT_DEV void wg_probe_t(const unsigned short *a, const unsigned short *b, const float *c,
+AT_DEV void wg_probe(const unsigned short *a, const unsigned short *b, const float *c,
                        float *out, unsigned int *addr, int layout_a, int layout_b,
                        int ksteps, int scale_d)
 {
   AT_DYNAMIC_SHARED(unsigned char, smem);
   int t = (int)at_thread_idx_x(), w = t / 128, wt = t % 128;
+  // Swizzles follow absolute shared addresses: the tiles start at the first 1024-byte
+  // boundary (the host's dynamic shared memory is at "address" 0).
   unsigned int base = (unsigned int)(at_wgmma_desc(smem, 0, 0, AT_WGMMA_SWIZZLE_NONE) &
                                      0x3FFFu)
                       << 4;
@@ -299,15 +261,12 @@ extern "C" __global__ void wg_static_smem(float *out)
 #define WG_BODY(n, bf) wg_product<n, bf>(a, b, out, early, layout, mode)
 #define WGP_BODY(n, bf)                                                                    \
   wg_probe<n, bf>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d)
-#define WGPT_BODY(n, bf)                                                                   \
-  wg_probe_t<n, bf>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d)
 #else
 extern "C" __global__ void wg_no_wgmma(void) {}
 #define WG_BODY(n, bf) ((void)a, (void)b, (void)out, (void)early, (void)layout, (void)mode)
 #define WGP_BODY(n, bf)                                                                    \
   ((void)a, (void)b, (void)c, (void)out, (void)addr, (void)layout_a, (void)layout_b,       \
    (void)ksteps, (void)scale_d)
-#define WGPT_BODY(n, bf) WGP_BODY(n, bf)
 #endif
 
 #define WG_KERNEL(name, n, bf)                                                             \
@@ -324,7 +283,8 @@ WG_KERNEL(wg_bf16_n64, 64, 1)
 WG_KERNEL(wg_bf16_n128, 128, 1)
 WG_KERNEL(wg_bf16_n256, 256, 1)
 
-#define WGP_KERNEL(name, n, bf)                                                            \
+// wgp_* (K-major layouts) and wgpt_* (every layout): the same probe, two names.
+#define WGP_KERNEL(name, n, bf)                                                      \
   extern "C" __global__ void __launch_bounds__(256)                                        \
       name(const unsigned short *a, const unsigned short *b, const float *c, float *out,   \
            unsigned int *addr, int layout_a, int layout_b, int ksteps, int scale_d)        \
@@ -338,16 +298,9 @@ WGP_KERNEL(wgp_bf16_n64, 64, 1)
 WGP_KERNEL(wgp_bf16_n128, 128, 1)
 WGP_KERNEL(wgp_bf16_n256, 256, 1)
 
-#define WGPT_KERNEL(name, n, bf)                                                           \
-  extern "C" __global__ void __launch_bounds__(256)                                        \
-      name(const unsigned short *a, const unsigned short *b, const float *c, float *out,   \
-           unsigned int *addr, int layout_a, int layout_b, int ksteps, int scale_d)        \
-  {                                                                                        \
-    WGPT_BODY(n, bf);                                                                      \
-  }
-WGPT_KERNEL(wgpt_f16_n64, 64, 0)
-WGPT_KERNEL(wgpt_f16_n128, 128, 0)
-WGPT_KERNEL(wgpt_f16_n256, 256, 0)
-WGPT_KERNEL(wgpt_bf16_n64, 64, 1)
-WGPT_KERNEL(wgpt_bf16_n128, 128, 1)
-WGPT_KERNEL(wgpt_bf16_n256, 256, 1)
+WGP_KERNEL(wgpt_f16_n64, 64, 0)
+WGP_KERNEL(wgpt_f16_n128, 128, 0)
+WGP_KERNEL(wgpt_f16_n256, 256, 0)
+WGP_KERNEL(wgpt_bf16_n64, 64, 1)
+WGP_KERNEL(wgpt_bf16_n128, 128, 1)
+WGP_KERNEL(wgpt_bf16_n256, 256, 1)
