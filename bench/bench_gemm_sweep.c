@@ -90,6 +90,16 @@ static long long number(const char *s)
   return *end || v > (1ull << 40) ? -1 : (long long)v;
 }
 
+/* The value of a numeric option, 0..max, else -1 after a one-line error naming it. */
+static long long option_number(const char *opt, const char *val, long long max)
+{
+  long long v = number(val);
+  if (v < 0 || v > max)
+    fprintf(stderr, "autotune: %s '%s': expected a whole number from 0 to %lld\n", opt, val,
+            max);
+  return v < 0 || v > max ? -1 : v;
+}
+
 static int usage(const char *why)
 {
   fprintf(stderr, "autotune: %s\nusage: bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] "
@@ -117,21 +127,22 @@ int main(int argc, char **argv)
       device = argv[++i];
     } else if (strcmp(a, "--emulate") == 0) {
       emulate = argv[++i];
-    } else if (strcmp(a, "--sample") == 0 || strcmp(a, "--seed") == 0 ||
-               strcmp(a, "--batch") == 0 || strcmp(a, "--jobs") == 0) {
-      if ((num = number(argv[++i])) < 0 || (a[2] == 'j' && num > 256)) {
-        fprintf(stderr, "autotune: %s '%s': expected a whole number >= 0%s\n", a, argv[i],
-                a[2] == 'j' ? " and <= 256" : "");
+    } else if (strcmp(a, "--sample") == 0) {
+      if ((num = option_number(a, argv[++i], 1ll << 40)) < 0)
         return 2;
-      }
-      if (a[2] == 's' && a[3] == 'a')
-        o.sample = (size_t)num;
-      else if (a[2] == 's')
-        o.seed = (uint64_t)num;
-      else if (a[2] == 'b')
-        o.batch = (size_t)num;
-      else
-        o.jobs = (int)num;
+      o.sample = (size_t)num;
+    } else if (strcmp(a, "--seed") == 0) {
+      if ((num = option_number(a, argv[++i], 1ll << 40)) < 0)
+        return 2;
+      o.seed = (uint64_t)num;
+    } else if (strcmp(a, "--batch") == 0) {
+      if ((num = option_number(a, argv[++i], 1ll << 40)) < 0)
+        return 2;
+      o.batch = (size_t)num;
+    } else if (strcmp(a, "--jobs") == 0) {
+      if ((num = option_number(a, argv[++i], 256)) < 0)
+        return 2;
+      o.jobs = (int)num;
     } else if (strcmp(a, "--shard") == 0) {
       char ibuf[32] = "", *slash;
       snprintf(ibuf, sizeof ibuf, "%s", argv[++i]);

@@ -3,7 +3,6 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,12 +29,8 @@ char *th_read_pl(const char *file)
 
 void th_assert_ptx_has(const char *file, const char *arch, const char *const *want, size_t n)
 {
-  char nvcc[4096];
-  bool found = false;
-#ifdef AT_CUDA_ROOT
-  found = cc_which(AT_CUDA_ROOT "/bin/nvcc", nvcc, sizeof nvcc);
-#endif
-  if (!found && !cc_which("nvcc", nvcc, sizeof nvcc))
+  const char *nvcc = cc_nvcc_path();
+  if (!nvcc)
     cr_skip_test("no nvcc to print the PTX");
   char *dir = th_tmpdir(), *ptx = th_path(dir, "out.ptx");
   struct th_result out;

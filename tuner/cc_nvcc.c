@@ -62,6 +62,11 @@ static bool nvcc_available(char *why, size_t why_len)
   return nvcc.path[0] != '\0';
 }
 
+const char *cc_nvcc_path(void)
+{
+  return nvcc_available(NULL, 0) ? nvcc.path : NULL;
+}
+
 static int nvcc_version(char *out, size_t out_len)
 {
   char why[256];

@@ -68,6 +68,9 @@ struct cc_backend {
 /* The backends, in order of preference per target; cc_host (cc_host.c) builds a shared
  * object of the variant's own source for the SIMT emulator. */
 extern const struct cc_backend cc_nvrtc, cc_nvcc, cc_clang_hip, cc_hiprtc, cc_host;
+/* The nvcc the nvcc backend runs ($CUDA_PATH/bin, the build's toolkit, /usr/local/cuda/bin,
+ * then PATH), or NULL when there is none. */
+const char *cc_nvcc_path(void);
 
 /* The first available backend for a target, NULL (with at_error) if none. */
 const struct cc_backend *cc_pick(enum cc_target target);
