@@ -24,10 +24,12 @@
 #include "generator/template.h"
 
 #include <clang-c/Index.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +55,8 @@ static const char *const device_names[TMPL_NDEVICE] = {
 };
 
 static const char *const verbs_expected =
-    "(expected kernel, problem, param, derive, require, threads, grid, shared or dtype)";
+    "(expected kernel, problem, param, derive, require, threads, grid, shared, dtype or "
+    "arch_specific)";
 
 /* ---- device constants --------------------------------------------------------------- */
 
@@ -212,7 +215,7 @@ struct loader {
   size_t *derive_a, *derive_b; /* per params entry (derive only) */
   size_t *req_a, *req_b;
   size_t thr_part[3][2], grid_part[3][2], shared_part[2];
-  int line_problem, line_threads, line_grid, line_shared, line_dtype;
+  int line_problem, line_threads, line_grid, line_shared, line_dtype, line_arch_specific;
   char (*include_real)[PATH_MAX];
   size_t ninclude;
   uint64_t hash;
@@ -752,6 +755,14 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
     if (rest.b - rest.a != 1 || !is_ident(L, rest.a))
       return perr(L, g->line, "expected 'dtype T' (a type template parameter of the kernel)");
     return (t->dtype = dupstr(L->toks[rest.a].spell)) ? AT_OK : nomem();
+  }
+  if (strcmp(verb, "arch_specific") == 0) {
+    if ((rc = once(L, g->line, "arch_specific", &L->line_arch_specific)))
+      return rc;
+    if (rest.b != rest.a)
+      return perr(L, g->line, "expected 'arch_specific' alone (it takes no arguments)");
+    t->arch_specific = 1;
+    return AT_OK;
   }
   return perr(L, g->line, "unknown autotune pragma '%.40s' %s", verb, verbs_expected);
 }
@@ -1471,4 +1482,12 @@ done:
   else
     *out = s;
   return rc;
+}
+
+const char *tmpl_compile_arch(const struct tmpl *t, const char *arch, char *buf, size_t cap)
+{
+  size_t n = strlen(arch);
+  bool nvidia = strncmp(arch, "sm_", 3) == 0 && n > 3 && isdigit((unsigned char)arch[n - 1]);
+  snprintf(buf, cap, "%s%s", arch, t && t->arch_specific && nvidia ? "a" : "");
+  return buf;
 }

@@ -90,6 +90,8 @@ struct tmpl {
   struct gen_expr *grid[3];
   struct gen_expr *shared;
   char *dtype;                   /* `dtype` type parameter name, NULL if none */
+  int arch_specific;             /* `arch_specific`: NVIDIA targets get the "a" suffix
+                                    (sm_90 -> sm_90a; tmpl_compile_arch) */
   int *pragma_lines;             /* every autotune pragma's first line, ascending */
   size_t npragma_lines;
 
@@ -138,6 +140,13 @@ size_t tmpl_slot_count(const struct tmpl *t);
  * value per t->params entry, derived included, as the space enumerates them). */
 void tmpl_slots(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
                 const int64_t *config, int64_t *slots);
+/* The target a variant of `t` is compiled for on a device of arch `arch` ("sm_90",
+ * "gfx942", "host:sm_90"): `arch` itself, except that an `arch_specific` template on an
+ * NVIDIA GPU gets the architecture-specific target ("sm_90a"), whose instructions (wgmma)
+ * are outside the forward-compatible set. Emulation ("host:...") is unchanged: the host
+ * compiler emulates the family. Writes at most `cap` bytes to buf; returns buf. */
+const char *tmpl_compile_arch(const struct tmpl *t, const char *arch, char *buf, size_t cap);
+
 /* Search coordinates (search.h) of n configs: for each `param` with more than one value
  * (derived values follow from them), the position of the config's value in its list.
  * Config i is configs[which[i] * t->nparams ..] (which NULL: i). OUT: *out (malloc'd,

@@ -463,7 +463,19 @@ Test(template, error_unknown_verb)
 {
   expect_error("bad_verb.h", 4,
                "unknown autotune pragma 'parm' (expected kernel, problem, param, derive, "
-               "require, threads, grid, shared or dtype)");
+               "require, threads, grid, shared, dtype or arch_specific)");
+}
+
+Test(template, error_arch_specific_takes_no_argument)
+{
+  expect_error("arch_specific_args.h", 4,
+               "expected 'arch_specific' alone (it takes no arguments)");
+}
+
+Test(template, error_duplicate_arch_specific)
+{
+  expect_error("dup_arch_specific.h", 6,
+               "duplicate 'arch_specific' pragma (first at line 4)");
 }
 
 Test(template, error_param_not_in_template)

@@ -800,9 +800,11 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   size_t nfirst = (n + per - 1) / per;
   struct gen_bind bind = {.dev = dev, .dims = dims, .dtype = dtype};
 
-  char host_arch[48];
+  char host_arch[48], target[48];
   snprintf(host_arch, sizeof host_arch, "host:%s", dev->arch);
-  const char *arch = opt->emulate && dev->vendor != DEV_HOST ? host_arch : dev->arch;
+  const char *arch = opt->emulate && dev->vendor != DEV_HOST
+                         ? host_arch
+                         : tmpl_compile_arch(t, dev->arch, target, sizeof target);
   out->backend = be->name;
   out->arch = dev->arch;
   out->variants = calloc(n, sizeof *out->variants);
