@@ -480,14 +480,17 @@ Test(generate, op_spans_the_templates_for_the_device)
   cr_assert_not_null(strstr(r.out, "== gemm_mma: skipped, for NVIDIA sm_80 and later"), "%s",
                      r.out);
   cr_assert_not_null(strstr(r.out, "== gemm_simt\ngemm_simt on mi300x:"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "== gemm_wgmma: skipped, for NVIDIA Hopper (sm_90a)"), "%s",
+                     r.out);
   th_result_free(&r);
   th_run(&r, "generate gemm --device h100 --stats --json");
   cr_assert_eq(r.code, 0, "%s", r.err);
   int lines = 0;
   for (const char *p = r.out; *p; p++)
     lines += *p == '\n';
-  cr_assert_eq(lines, 3, "one JSON object per template (mma, naive, simt): %s", r.out);
+  cr_assert_eq(lines, 4, "one JSON object per template (mma, naive, simt, wgmma): %s", r.out);
   cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_mma\""), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_wgmma\""), "%s", r.out);
   cr_assert_null(strstr(r.out, "\"kernel\":\"gemm_mfma\""), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "\"dims\":{\"M\":4096,\"N\":4096,\"K\":4096,\"TA\":0,\"TB\":0}"),
                      "NN by default: %s", r.out);

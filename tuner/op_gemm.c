@@ -27,6 +27,7 @@
  */
 #include "tuner/op_gemm.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -354,6 +355,13 @@ const char *gemm_template_not_for(const char *name, const struct dev_profile *d,
   if (n >= 4 && strcmp(name + n - 4, "_mma") == 0) {
     if (d->vendor != DEV_NVIDIA || strncmp(d->arch, "sm_", 3) != 0 || atoi(d->arch + 3) < 80)
       return "for NVIDIA sm_80 and later";
+    if (f32)
+      return "for f16 and bf16";
+  }
+  if (n >= 6 && strcmp(name + n - 6, "_wgmma") == 0) {
+    if (d->vendor != DEV_NVIDIA || strncmp(d->arch, "sm_9", 4) != 0 ||
+        isdigit((unsigned char)d->arch[5]))
+      return "for NVIDIA Hopper (sm_90a)";
     if (f32)
       return "for f16 and bf16";
   }

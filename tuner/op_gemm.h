@@ -74,7 +74,7 @@ int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg
 /* Why the gemm template named `name` ("gemm_mma") is not for device `d` (the emulated one
  * under --emulate) with this dtype: "for NVIDIA sm_80 and later", "for f16 and bf16",
  * "for AMD CDNA"; "" when it is. A naming convention of templates/gemm: *_mma needs
- * mma.sync, *_mfma needs CDNA's matrix cores. `autotune gemm` and `autotune generate gemm`
+ * mma.sync, *_wgmma Hopper's wgmma (sm_90a), *_mfma CDNA's matrix cores. `autotune gemm` and `autotune generate gemm`
  * pick templates by it. */
 struct dev_profile;
 const char *gemm_template_not_for(const char *name, const struct dev_profile *d, bool f32);
