@@ -14,9 +14,9 @@
 #     swizzle mode, A and B K-major and MN-major (imm-trans-a/b = 1; 24 tests each), one
 #     and two warpgroups, scale-d 0/1, four wgmmas in one group, on this GPU (sm_90)
 #     against the integer product and the host emulation, bit for bit;
-#  6. the GEMM variants (gemm_mma and gemm_simt, 4096^3 and 16x4096x4096 f16 NN) each
-#     verified against the host reference and cuBLAS, then timed against cuBLAS in the
-#     same run (gemm_gpu);
+#  6. the GEMM variants (gemm_mma and gemm_simt, 4096^3 and 16x4096x4096 f16 NN; gemm_wgmma
+#     at 4096^3 f16 NT and NN, compiled for sm_90a) each verified against the host
+#     reference and cuBLAS, then timed against cuBLAS in the same run (gemm_gpu);
 #  7. with prepare.sh's TUNED_DB: a header emit-header wrote from H100 winners, compiled
 #     with nvcc, run through its launcher against cuBLAS (tuned_gemm_bench).
 #

@@ -1,6 +1,6 @@
 /*
  * gemm_emit.c - the "generate and compile here" half of the GEMM run on an NVIDIA GPU:
- * for each problem (shape, layout f16), build gemm_mma's space for a profile, keep the
+ * for each problem (shape, layout f16), build a GEMM template's space for a profile, keep the
  * valid configs a filter allows (a documented subset, so the compile fits a session),
  * compile them with the pipeline (NVRTC, batched, cached), drop pruned ones, and write
  * DIR/<problem>/batch_NNNN.cubin + variants.tsv (name, config, batch, grid, block,
@@ -33,6 +33,10 @@ struct problem {
  * swizzled, grouped, BM and BN of 128 or 256). Decode: every BM = 16 config with VEC 8.
  * SIMT (the fallback for every dtype): its widest tiles with 8-byte loads for the square
  * shape, and its split-K skinny configs for decode, capped so the run stays short.
+ * wgmma (sm_90a, not yet run on a GPU when this was written): its 24 large grouped
+ * BK = 64 tiles at 4096^3 in NT (both operands K-major: the layout the PTX ISA states
+ * without ambiguity) and in NN (B N-major: the MN-major reading docs/wgmma.md
+ * describes), so a first GPU run tells the two apart.
  * A filter entry is a '|'-separated list of substrings the config text must all hold;
  * '/' separates alternatives within an entry. */
 static const struct problem problems[] = {
@@ -41,6 +45,10 @@ static const struct problem problems[] = {
     {"decode16_nn", "gemm_mma", 16, 4096, 4096, 0, 0, "VEC=8", 0},
     {"simt_square4096_nn", "gemm_simt", 4096, 4096, 4096, 0, 0, "VEC=4|BM=64,/BM=128,", 24},
     {"simt_decode16_nn", "gemm_simt", 16, 4096, 4096, 0, 0, "BM=16,|VEC=4", 48},
+    {"wgmma_square4096_nt", "gemm_wgmma", 4096, 4096, 4096, 0, 1,
+     "BK=64|GROUP=8|BM=128,/BM=256,|BN=128,/BN=256,", 24},
+    {"wgmma_square4096_nn", "gemm_wgmma", 4096, 4096, 4096, 0, 0,
+     "BK=64|GROUP=8|BM=128,/BM=256,|BN=128,/BN=256,", 24},
 };
 
 static int keep(const char *text, const char *filter)

@@ -37,7 +37,7 @@ typedef int (*cu_event_record_fn)(void *, void *);
 typedef int (*cu_event_sync_fn)(void *);
 typedef int (*cu_event_elapsed_fn)(float *, void *, void *);
 typedef int (*cu_ctx_sync_fn)(void);
-enum { OP_N = 0, R_16F = 2, R_32F = 0, COMPUTE_32F = 68, GEMM_DEFAULT = -1 };
+enum { OP_N = 0, OP_T = 1, R_16F = 2, R_32F = 0, COMPUTE_32F = 68, GEMM_DEFAULT = -1 };
 
 static struct {
   void *h;
@@ -74,14 +74,16 @@ static int cublas_open(void)
   return 0;
 }
 
-/* Row-major C (m x n) = A (m x k) B (k x n) is column-major C^T = B^T A^T: cuBLAS gets B
- * first, both untransposed (NN layout). */
-static int cublas_nn(int m, int n, int k, meas_ptr a, meas_ptr b, meas_ptr c)
+/* Row-major C (m x n) = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: cuBLAS gets B
+ * first. A row-major operand is its column-major transpose, so 'N' stays N and a
+ * transposed one ('T': A stored k x m, B stored n x k) is OP_T; leading dims are the
+ * stored rows' lengths. */
+static int cublas_gemm(int ta, int tb, int m, int n, int k, meas_ptr a, meas_ptr b, meas_ptr c)
 {
   float alpha = 1.0f, beta = 0.0f;
-  return cb.gemm(cb.handle, OP_N, OP_N, n, m, k, &alpha, (void *)(uintptr_t)b, R_16F, n,
-                 (void *)(uintptr_t)a, R_16F, k, &beta, (void *)(uintptr_t)c, R_16F, n,
-                 COMPUTE_32F, GEMM_DEFAULT);
+  return cb.gemm(cb.handle, tb ? OP_T : OP_N, ta ? OP_T : OP_N, n, m, k, &alpha,
+                 (void *)(uintptr_t)b, R_16F, tb ? k : n, (void *)(uintptr_t)a, R_16F,
+                 ta ? m : k, &beta, (void *)(uintptr_t)c, R_16F, n, COMPUTE_32F, GEMM_DEFAULT);
 }
 
 /* ---- variants ---- */
@@ -147,11 +149,12 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
   if (!f)
     return;
   long long m = 0, n = 0, k = 0;
+  int ta = 0, tb = 0;
   struct variant *v = NULL;
   size_t nv = 0;
   while (fgets(line, sizeof line, f)) {
     if (line[0] == '#') {
-      sscanf(line, "# %*s %*s m=%lld n=%lld k=%lld", &m, &n, &k);
+      sscanf(line, "# %*s %*s m=%lld n=%lld k=%lld ta=%d tb=%d", &m, &n, &k, &ta, &tb);
       continue;
     }
     if (line[0] == '\n')
@@ -173,8 +176,8 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
   /* Modules per batch. */
   meas_module mods[4096] = {0};
   /* Small check: 127x129x65 against the host reference, with that shape's own grid. */
-  struct gemm_problem sp = {.dtype = GEMM_F16, .m = 127, .n = 129, .k = 65, .alpha = 1.5f,
-                            .beta = -0.5f};
+  struct gemm_problem sp = {.dtype = GEMM_F16, .ta = ta, .tb = tb, .m = 127, .n = 129,
+                            .k = 65, .alpha = 1.5f, .beta = -0.5f};
   gemm_problem_resolve(&sp);
   struct gemm_data sd;
   struct gemm_buffers sb;
@@ -198,19 +201,19 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
       meas_cuda.alloc(ctx, ce * 2, &dc) || meas_cuda.alloc(ctx, ce * 2, &dref) ||
       meas_cuda.upload(ctx, da, ha, ae * 2) || meas_cuda.upload(ctx, db, hb, be * 2))
     die("big problem");
-  if (cublas_nn((int)m, (int)n, (int)k, da, db, dref) != 0 || cb.ctx_sync() != 0)
+  if (cublas_gemm(ta, tb, (int)m, (int)n, (int)k, da, db, dref) != 0 || cb.ctx_sync() != 0)
     die("cuBLAS");
   if (meas_cuda.download(ctx, href, dref, ce * 2))
     die("cuBLAS result");
   /* cuBLAS timing. */
   double *us = malloc(sizeof(double) * (size_t)reps);
   for (int i = 0; i < 2; i++)
-    cublas_nn((int)m, (int)n, (int)k, da, db, dref);
+    cublas_gemm(ta, tb, (int)m, (int)n, (int)k, da, db, dref);
   for (int i = 0; i < reps; i++) {
     flush_l2(ctx, NULL);
     meas_cuda.sync(ctx);
     cb.ev_record(cb.e0, NULL);
-    cublas_nn((int)m, (int)n, (int)k, da, db, dref);
+    cublas_gemm(ta, tb, (int)m, (int)n, (int)k, da, db, dref);
     cb.ev_record(cb.e1, NULL);
     cb.ev_sync(cb.e1);
     float ms = 0;
@@ -218,8 +221,10 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
     us[i] = ms * 1e3;
   }
   double cublas_us = median(us, reps);
+  const char *layout = ta ? (tb ? "TT" : "TN") : (tb ? "NT" : "NN");
   double flops = 2.0 * (double)m * (double)n * (double)k;
-  int mm = (int)m, nn = (int)n, kk = (int)k, lda = (int)k, ldb = (int)n, ldc = (int)n;
+  int mm = (int)m, nn = (int)n, kk = (int)k, lda = (int)(ta ? m : k),
+      ldb = (int)(tb ? k : n), ldc = (int)n;
   float alpha = 1.0f, beta = 0.0f;
   void *args[] = {&da, &db, &dc, &mm, &nn, &kk, &lda, &ldb, &ldc, &alpha, &beta};
   size_t nok = 0, nbad = 0;
@@ -285,8 +290,8 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
         break;
       }
   }
-  printf("\n%s: m=%lld n=%lld k=%lld f16 NN: %zu variants verified (127x129x65 vs host "
-         "reference, and %lldx%lldx%lld vs cuBLAS), %zu failed\n", dir, m, n, k, nok, m, n,
+  printf("\n%s: m=%lld n=%lld k=%lld f16 %s: %zu variants verified (127x129x65 vs host "
+         "reference, and %lldx%lldx%lld vs cuBLAS), %zu failed\n", dir, m, n, k, layout, nok, m, n,
          k, nbad);
   printf("  cuBLAS (%s, cublasGemmEx f16/f32-compute): %.1f us = %.1f TFLOP/s\n", cb.version,
          cublas_us, flops / cublas_us / 1e6);
@@ -296,9 +301,10 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
            flops / best[j]->median_us / 1e6, best[j]->median_us / cublas_us, best[j]->regs);
   if (jf) {
     for (size_t i = 0; i < nv; i++)
-      fprintf(jf, "{\"problem\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"variant\":\"%s\","
-              "\"config\":\"%s\",\"verified\":%s,\"median_us\":%.3f,\"cublas_us\":%.3f}\n",
-              dir, m, n, k, v[i].name, v[i].config,
+      fprintf(jf, "{\"problem\":\"%s\",\"m\":%lld,\"n\":%lld,\"k\":%lld,\"layout\":\"%s\","
+              "\"variant\":\"%s\",\"config\":\"%s\",\"verified\":%s,\"median_us\":%.3f,"
+              "\"cublas_us\":%.3f}\n",
+              dir, m, n, k, layout, v[i].name, v[i].config,
               v[i].ok_small && v[i].ok_big ? "true" : "false", v[i].median_us, cublas_us);
   }
   gemm_buffers_release(&meas_cuda, ctx, &sb);

@@ -19,7 +19,7 @@ hash_of() {
   "$bin" generate "templates/gemm/$1.h" --device "$device" --stats --json |
     grep -o '"hash":"[^"]*"' | head -1 | cut -d'"' -f4
 }
-mma=$(hash_of gemm_mma) simt=$(hash_of gemm_simt)
+mma=$(hash_of gemm_mma) simt=$(hash_of gemm_simt) wgmma=$(hash_of gemm_wgmma)
 run=$(printf '%s' "$in $when" | md5sum | cut -c1-32)
 tmp=$(mktemp)
 {
@@ -33,15 +33,18 @@ tmp=$(mktemp)
     n=$(printf '%s' "$line" | grep -o '"n":[0-9]*' | cut -d: -f2)
     k=$(printf '%s' "$line" | grep -o '"k":[0-9]*' | cut -d: -f2)
     us=$(printf '%s' "$line" | grep -o '"median_us":[0-9.e+-]*' | cut -d: -f2)
+    layout=$(printf '%s' "$line" | grep -o '"layout":"[A-Z]*"' | cut -d'"' -f4)
+    layout=${layout:-NN} # gemm_gpu wrote no layout before it took NT/TN/TT: NN
     case "$variant" in
       at_gemm_mma_*) kernel=gemm_mma hash=$mma ;;
       at_gemm_simt_*) kernel=gemm_simt hash=$simt ;;
+      at_gemm_wgmma_*) kernel=gemm_wgmma hash=$wgmma ;;
       *) continue ;;
     esac
     uuid=$(printf '%s' "$run $variant $m $n $k" | md5sum | cut -c1-32)
     tflops=$(awk -v m="$m" -v n="$n" -v k="$k" -v us="$us" 'BEGIN {printf "%.6g", 2*m*n*k/(us*1e6)}')
-    printf '{"type":"trial","uuid":"%s","run":"%s","device":"%s","arch":"%s","vendor":"nvidia","kernel":"%s","kernel_hash":"%s","op":"gemm","dtype":"f16","layout":"NN","dims":{"m":%s,"n":%s,"k":%s},"config":"%s","status":"ok","time_median_us":%s,"time_min_us":null,"time_max_us":null,"time_spread":null,"repetitions":20,"tflops":%s,"gbps":null,"registers":null,"spills":null,"shared_bytes":null,"occupancy":null,"message":null,"created_at":"%s"}\n' \
-      "$uuid" "$run" "$device" "$arch" "$kernel" "$hash" "$m" "$n" "$k" "$config" "$us" "$tflops" "$when"
+    printf '{"type":"trial","uuid":"%s","run":"%s","device":"%s","arch":"%s","vendor":"nvidia","kernel":"%s","kernel_hash":"%s","op":"gemm","dtype":"f16","layout":"%s","dims":{"m":%s,"n":%s,"k":%s},"config":"%s","status":"ok","time_median_us":%s,"time_min_us":null,"time_max_us":null,"time_spread":null,"repetitions":20,"tflops":%s,"gbps":null,"registers":null,"spills":null,"shared_bytes":null,"occupancy":null,"message":null,"created_at":"%s"}\n' \
+      "$uuid" "$run" "$device" "$arch" "$kernel" "$hash" "$layout" "$m" "$n" "$k" "$config" "$us" "$tflops" "$when"
   done
 } > "$tmp"
 "$bin" db import "$tmp" --db "$db"

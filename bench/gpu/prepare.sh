@@ -6,7 +6,8 @@
 # generated and compiled here (scale_emit: libclang + NVRTC) for the given profile, and
 # the matrix-core probe (test_matrix_core's gpu_* tests) with its sources, the wgmma
 # probe (test_wgmma's gpu_* tests) with its sm_90a cubin built here by nvcc, and the GEMM
-# variants gemm_emit compiles here (gemm_mma and gemm_simt subsets, 4096^3 and decode)
+# variants gemm_emit compiles here (gemm_mma, gemm_simt and gemm_wgmma subsets, 4096^3 and
+# decode)
 # with gemm_gpu, which checks and times them against cuBLAS there.
 #
 #   bench/gpu/prepare.sh [OUT_DIR=.carry] [PROFILE=h100]
@@ -43,7 +44,8 @@ if [ -n "${TUNED_DB:-}" ]; then
   mkdir -p "$out/tuned"
   build/autotune emit-header gemm --device "$profile" --db "$TUNED_DB" --dtype f16 --layout NN \
     --out "$out/tuned/tuned_h100.h"
-  "${NVCC:-/usr/local/cuda/bin/nvcc}" -std=c++17 -arch=sm_90 -O2 -isystem templates \
+  # sm_90a: the header may hold gemm_wgmma winners (arch_specific, docs/templates.md).
+  "${NVCC:-/usr/local/cuda/bin/nvcc}" -std=c++17 -arch=sm_90a -O2 -isystem templates \
     -isystem templates/common -I"$out/tuned" bench/gpu/tuned_gemm_bench.cu -lcublas \
     -o "$out/bin/tuned_gemm_bench"
 fi

@@ -5,7 +5,7 @@
 // element with cuBLAS on the same inputs. Then both are timed the same way: 2 warm-ups,
 // 20 repetitions with the L2 flushed (100 MiB written) between them, CUDA events, median.
 //
-//   nvcc -std=c++17 -arch=sm_90 -O2 -isystem templates -isystem templates/common \
+//   nvcc -std=c++17 -arch=sm_90a -O2 -isystem templates -isystem templates/common \
 //        -I<folder of tuned_h100.h> bench/gpu/tuned_gemm_bench.cu -lcublas -o tuned_gemm_bench
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
