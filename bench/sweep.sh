@@ -24,6 +24,7 @@ mkdir -p "$out"
 # template:device(:emulate):shards. Shards keep a part under about 40 minutes on 2 cores.
 parts="gemm_simt:host::1
 gemm_mma:h100:emulate:2
+gemm_wgmma:h100:emulate:1
 gemm_mfma:mi300x:emulate:4
 gemm_mma:a100:emulate:2
 gemm_mfma:mi250x:emulate:3"
