@@ -4,12 +4,17 @@
  * variant with the right status and message each (ok, verify_failed naming the element,
  * fault for a SIGSEGV and for barrier divergence, timeout for a hang) and the run goes
  * on; a real template (templates/example/scale.h) is tuned, its winner is the fastest
- * checked variant and comes out of a params header; bad input gets one line and exit 2.
+ * checked variant and comes out of a params header; bad input gets one line and exit 2;
+ * a run killed mid-way is finished by --resume under the same run, each config once.
  */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "autotune/autotune.h"
 #include "db/db.h"
@@ -211,5 +216,111 @@ Test(tune_any, strategies_pick_and_compile_as_documented, .timeout = 300)
   cr_assert_not_null(strstr(r.err, "needs a cost model"), "%s", r.err);
   th_result_free(&r);
   free(ca), free(cb), free(a), free(b), free(e);
+  th_rmtree(dir);
+}
+
+/* ---- --resume --------------------------------------------------------------------- */
+
+struct run_trials {
+  int n;
+  char config[16][64];
+  char run[16][DB_UUID_LEN + 1];
+  char uuid[16][DB_UUID_LEN + 1];
+};
+
+static int run_trials_cb(void *ctx, const struct db_trial *t)
+{
+  struct run_trials *u = ctx;
+  if (u->n < 16) {
+    snprintf(u->config[u->n], sizeof u->config[0], "%s", t->config);
+    snprintf(u->run[u->n], sizeof u->run[0], "%s", t->run_uuid);
+    snprintf(u->uuid[u->n], sizeof u->uuid[0], "%s", t->uuid);
+  }
+  u->n++;
+  return 0;
+}
+
+static void read_trials(const char *path, struct run_trials *u)
+{
+  struct db *h = NULL;
+  memset(u, 0, sizeof *u);
+  if (db_open(path, DB_READONLY, &h) != AT_OK)
+    return;
+  db_each_trial(h, run_trials_cb, u);
+  db_close(h);
+}
+
+/* bumpy in exhaustive order: the reference (MODE 0), MODE 1 (verify_failed) and 2
+ * (fault) are recorded within a second; MODE 3 then hangs for --timeout 3. The tuner is
+ * SIGKILLed there, and --resume finishes the same run: 5 trials, each config once, the
+ * killed run's trials kept, the reference run again but not recorded twice. */
+Test(tune_any, resume_finishes_a_killed_run, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "r.db");
+#define BUMPY_ARGS "--device host --dim N=1000 --arg y=N --arg x=N --reference BLOCK=64,MODE=0 " \
+                   "--budget -1 --strategy exhaustive --timeout 3 --jobs 1"
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "exec '%s' tune '%s' " BUMPY_ARGS " --db '%s' >/dev/null 2>&1",
+           AT_BINARY, BUMPY, db);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+  }
+  struct run_trials before, after;
+  memset(&before, 0, sizeof before);
+  for (int i = 0; i < 2400 && before.n < 3; i++) {
+    struct timespec ts = {0, 25 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    read_trials(db, &before);
+  }
+  kill(pid, SIGKILL);
+  int st;
+  waitpid(pid, &st, 0);
+  cr_assert(WIFSIGNALED(st), "the tuner finished before it could be killed");
+  read_trials(db, &before);
+  cr_assert(before.n >= 3 && before.n < 5, "trials at the kill: %d", before.n);
+
+  /* other arguments (a seed) are another run: nothing to resume */
+  struct th_result r;
+  char *other = th_path(dir, "other.db");
+  th_run(&r, "tune '" BUMPY "' " BUMPY_ARGS " --seed 9 --db '%s' --resume", other);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.err, "nothing to resume"), "%s", r.err);
+  th_result_free(&r);
+  free(other);
+
+  th_run(&r, "tune '" BUMPY "' " BUMPY_ARGS " --db '%s' --resume --json", db);
+  cr_assert_eq(r.code, 0, "resume: exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.out, "\"resumed\":true"), "%s", r.out);
+  char want[64];
+  snprintf(want, sizeof want, "\"trials_resumed\":%d", before.n);
+  cr_assert(strstr(r.out, want), "the killed run's %d trials recalled: %s", before.n, r.out);
+  cr_assert(strstr(r.out, "\"counts\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":1,"
+                          "\"launch_error\":0,\"fault\":2,\"timeout\":1,\"pruned\":0}"),
+            "%s", r.out);
+  th_result_free(&r);
+  read_trials(db, &after);
+  cr_assert_eq(after.n, 5, "each of the 5 configs once: %d trials", after.n);
+  for (int i = 0; i < after.n; i++) {
+    cr_assert_str_eq(after.run[i], after.run[0], "the resumed run is the same run");
+    for (int q = i + 1; q < after.n; q++)
+      cr_assert_str_neq(after.config[i], after.config[q], "%s recorded twice", after.config[i]);
+  }
+  for (int i = 0; i < before.n; i++) {
+    bool kept = false;
+    for (int q = 0; q < after.n; q++)
+      kept |= strcmp(before.uuid[i], after.uuid[q]) == 0;
+    cr_assert(kept, "trial %s of the killed run was lost", before.uuid[i]);
+  }
+  /* the run is finished now: resuming again finds nothing */
+  th_run(&r, "tune '" BUMPY "' " BUMPY_ARGS " --db '%s' --resume", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.err, "nothing to resume"), "%s", r.err);
+  th_result_free(&r);
+#undef BUMPY_ARGS
+  free(db);
   th_rmtree(dir);
 }

@@ -23,6 +23,13 @@
  * opens a GPU runtime), which writes its outputs and timings to shared memory: a variant
  * that faults, aborts or hangs past --timeout is recorded as fault or timeout and the run
  * goes on. Each trial is committed as it finishes, so an interrupted run keeps them.
+ *
+ * Resuming. runs.args holds every option that changes what is measured, resolved
+ * (defaults written out). --resume looks for the latest run with the same args and no
+ * ended_at, continues it under its uuid, and recalls its trials by config: a recalled
+ * variant is not run or recorded again, so the search (same seed, same costs) walks the
+ * same path and the run ends with each config once. The reference is run again all the
+ * same, for the outputs the others are checked against, and recorded only if it was not.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -59,7 +66,7 @@ static const char usage[] =
     "autotune tune TEMPLATE.h --device D --dim NAME=V [--dim ...] [--arg NAME=EXPR ...] "
     "[--dtype T] [--reference CONFIG] [--strategy S] [--budget N] [--seed N] [--reps N] "
     "[--rtol X] [--atol X] "
-    "[--timeout SEC] [--db FILE] [--jobs N] [--json]";
+    "[--timeout SEC] [--db FILE] [--resume] [--jobs N] [--json]";
 static const char description[] =
     "Tune any annotated template (docs/templates.md) for one problem: compile its valid\n"
     "variants, run the reference config and then those the search strategy picks\n"
@@ -71,6 +78,8 @@ static const char description[] =
     "that dim; other scalars are --arg NAME=VALUE. COUNT and VALUE may use the dims\n"
     "(--arg x=N*2). --device host runs on the SIMT emulator; a GPU present here through\n"
     "its runtime (CUDA driver or HIP). Winners feed `autotune emit-header OP --mode params`. docs/tune.md.\n"
+    "--resume: finish the latest unfinished run with the same arguments, measuring only\n"
+    "what it has not recorded (the reference runs again for its outputs, unrecorded).\n"
     "Exit 0 when the run finished, 1 when it failed, 2 on bad input.";
 
 #define MAX_ARGS 32
@@ -525,6 +534,67 @@ static int pick_cb(void *ctx, size_t p, double *cost)
   return AT_OK;
 }
 
+/* A trial of the run being resumed, by its config text. */
+struct recalled {
+  char *config;
+  struct outcome o;
+};
+
+struct resume_ctx {
+  const char *args, *run_uuid;
+  char uuid[DB_UUID_LEN + 1];
+  struct recalled *v;
+  size_t n, cap;
+  int rc;
+};
+
+static int find_run_cb(void *ctx, const struct db_run *r)
+{
+  struct resume_ctx *f = ctx;
+  if (!r->ended_at && r->args && strcmp(r->args, f->args) == 0)
+    snprintf(f->uuid, sizeof f->uuid, "%s", r->uuid); /* the latest wins */
+  return 0;
+}
+
+static int recall_cb(void *ctx, const struct db_trial *t)
+{
+  struct resume_ctx *f = ctx;
+  if (strcmp(t->run_uuid, f->uuid) != 0)
+    return 0;
+  if (f->n == f->cap) {
+    size_t cap = f->cap ? 2 * f->cap : 64;
+    struct recalled *v = realloc(f->v, cap * sizeof *v);
+    if (!v)
+      return f->rc = at_error(AT_NOMEM, "out of memory");
+    f->v = v, f->cap = cap;
+  }
+  struct recalled *r = &f->v[f->n];
+  memset(r, 0, sizeof *r);
+  if (!(r->config = strdup(t->config)))
+    return f->rc = at_error(AT_NOMEM, "out of memory");
+  r->o.status = (int)t->status;
+  r->o.median_us = t->time_median_us, r->o.min_us = t->time_min_us;
+  r->o.max_us = t->time_max_us, r->o.reps = t->repetitions;
+  snprintf(r->o.message, sizeof r->o.message, "%s", t->message ? t->message : "");
+  f->n++;
+  return 0;
+}
+
+static void resume_release(struct resume_ctx *f)
+{
+  for (size_t i = 0; i < f->n; i++)
+    free(f->v[i].config);
+  free(f->v);
+}
+
+static const struct outcome *recall(const struct resume_ctx *f, const char *config)
+{
+  for (size_t i = 0; f && i < f->n; i++)
+    if (strcmp(f->v[i].config, config) == 0)
+      return &f->v[i].o;
+  return NULL;
+}
+
 /* What the measurement of one variant needs and what the run has found so far. */
 struct run_state {
   struct tune_ctx *c;
@@ -537,7 +607,8 @@ struct run_state {
   unsigned char *outs, *ref_out;
   struct outcome *outc;        /* per compiled variant (0: the reference) */
   const size_t *ok;            /* search point -> compiled variant */
-  size_t measured, nok, best_i, total;
+  const struct resume_ctx *resumed; /* the run being resumed, or NULL */
+  size_t measured, nok, best_i, total, recalled;
   double best, t0;
   bool tty;
   int rc;                      /* a database failure inside the search */
@@ -595,6 +666,17 @@ static int measure_and_record(struct run_state *s, size_t vi)
 {
   const struct bld_variant *v = &s->br->variants[vi];
   struct outcome *o = &s->outc[vi];
+  const struct outcome *known = recall(s->resumed, v->config_text);
+  if (known && vi != 0) { /* recalled: neither run nor recorded again */
+    *o = *known;
+    s->recalled++;
+    if (o->status == DB_TRIAL_OK) {
+      s->nok++;
+      if (o->median_us < s->best)
+        s->best = o->median_us, s->best_i = vi;
+    }
+    return AT_OK;
+  }
   run_isolated(s->c, &s->br->batches[v->batch], v->name, &v->launch, s->rep, s->outs);
   s->measured++;
   o->status = s->rep->status;
@@ -612,7 +694,11 @@ static int measure_and_record(struct run_state *s, size_t vi)
     if (o->median_us < s->best)
       s->best = o->median_us, s->best_i = vi;
   }
-  int rc = record_trial(s, vi);
+  int rc = AT_OK;
+  if (known) /* the reference, run again for its outputs: recorded once, before */
+    s->recalled++;
+  else
+    rc = record_trial(s, vi);
   if (s->tty) {
     double el = at_now_s() - s->t0;
     double eta = s->total > s->measured ? (double)(s->total - s->measured) * el / (double)s->measured : 0;
@@ -643,7 +729,8 @@ int cmd_tune(int argc, char **argv)
              *strategy_name = "random";
   int64_t budget = 0, reps = 0, jobs = 0, timeout = 60, seed = 1;
   const char *rtol_s = NULL, *atol_s = NULL;
-  bool json = false;
+  bool json = false, resume = false;
+  struct resume_ctx rsm = {0};
   char *dim_args[MAX_CLI], *arg_args[MAX_CLI];
   size_t ndim_args = 0, narg_args = 0;
   /* --dim and --arg repeat: taken out before the table parser sees the rest. */
@@ -671,6 +758,7 @@ int cmd_tune(int argc, char **argv)
       {"atol", CLI_STR, &atol_s, "X", "absolute tolerance of float outputs (1e-6)"},
       {"timeout", CLI_INT, &timeout, "SEC", "seconds one variant may take (60)"},
       {"db", CLI_STR, &dbpath, "FILE", "tuning database (default: see README)"},
+      {"resume", CLI_FLAG, &resume, NULL, "finish the unfinished run with these arguments"},
       {"jobs", CLI_INT, &jobs, "N", "compile threads and emulator workers (the CPUs)"},
       {"json", CLI_FLAG, &json, NULL, "print one JSON object"},
       {NULL, 0, NULL, NULL, NULL},
@@ -940,11 +1028,38 @@ int cmd_tune(int argc, char **argv)
     at += (size_t)snprintf(args_text + at, sizeof args_text - at, " --dim %s", dim_args[j]);
   for (size_t j = 0; j < narg_args && at < sizeof args_text; j++)
     at += (size_t)snprintf(args_text + at, sizeof args_text - at, " --arg %s", arg_args[j]);
+  /* What else decides what is measured, resolved: --resume matches on all of it. */
+  if (at < sizeof args_text)
+    at += (size_t)snprintf(args_text + at, sizeof args_text - at,
+                           " --dtype %s --reference %s --strategy %s --budget %zu --seed %" PRId64
+                           " --reps %d --rtol %g --atol %g --timeout %" PRId64,
+                           dtype ? dtype : "-", br.variants[0].config_text,
+                           search_strategy_name(strategy), want, seed, c.reps, c.rtol, c.atol,
+                           timeout);
+  if (at >= sizeof args_text) {
+    code = cli_fail(at_error(AT_USAGE, "the arguments are too long to record (%zu bytes; "
+                             "at most %zu)", at, sizeof args_text - 1));
+    goto done;
+  }
+  if (resume) {
+    rsm.args = args_text;
+    if ((rc = db_each_run(db, find_run_cb, &rsm)) != AT_OK ||
+        (rsm.uuid[0] && (rc = db_each_trial(db, recall_cb, &rsm)) != AT_OK) ||
+        (rc = rsm.rc) != AT_OK) {
+      code = cli_fail(rc);
+      goto done;
+    }
+    if (rsm.uuid[0])
+      memcpy(run_uuid, rsm.uuid, sizeof run_uuid);
+    else if (!json)
+      cli_error("nothing to resume: no unfinished run with these arguments in %s; starting "
+                "a new run", dbpath);
+  }
   struct db_run run = {.host = host, .started_at = started, .toolchain = br.toolchain,
                        .autotune_version = at_version(),
                        .strategy = search_strategy_name(strategy), .args = args_text};
   memcpy(run.uuid, run_uuid, sizeof run.uuid);
-  if ((rc = db_put_run(db, &run, NULL)) != AT_OK) {
+  if (!rsm.uuid[0] && (rc = db_put_run(db, &run, NULL)) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }
@@ -953,6 +1068,7 @@ int cmd_tune(int argc, char **argv)
                          .outs = (unsigned char *)shm +
                                  ((sizeof(struct child_report) + 63) / 64) * 64,
                          .ref_out = ref_out, .outc = outc, .best = INFINITY, .t0 = at_now_s(),
+                         .resumed = rsm.uuid[0] ? &rsm : NULL,
                          .tty = cli_stdout_is_tty() && !json, .total = want + 1};
   /* Build-time verdicts are trials now; the reference is measured first. */
   for (size_t i = 0; i < npicked; i++) {
@@ -961,7 +1077,11 @@ int cmd_tune(int argc, char **argv)
                      : v->verdict == BLD_PRUNED      ? DB_TRIAL_PRUNED
                                                      : -1; /* not measured (yet) */
     snprintf(outc[i].message, sizeof outc[i].message, "%s", v->reason);
-    if (outc[i].status >= 0 && (rc = record_trial(&rs, i)) != AT_OK) {
+    if (outc[i].status < 0)
+      continue;
+    if (recall(rs.resumed, v->config_text))
+      rs.recalled++;
+    else if ((rc = record_trial(&rs, i)) != AT_OK) {
       code = cli_fail(rc);
       goto done;
     }
@@ -1027,7 +1147,8 @@ int cmd_tune(int argc, char **argv)
       printf(",\"time_median_us\":%.17g,\"vs_reference\":%.17g}", outc[best_i].median_us,
              outc[0].status == DB_TRIAL_OK ? outc[0].median_us / outc[best_i].median_us : 0.0);
     }
-    printf(",\"run\":\"%s\"}\n", run_uuid);
+    printf(",\"run\":\"%s\",\"resumed\":%s,\"trials_resumed\":%zu}\n", run_uuid,
+           rsm.uuid[0] ? "true" : "false", rs.recalled);
   } else {
     printf("%s on %s (%s): %zu valid configs, %zu compiled, %zu run (%s):", t->kernel,
            c.dev->name, c.dev->vendor == DEV_HOST ? "host CPU, emulated" : c.dev->arch, nconfigs,
@@ -1045,7 +1166,11 @@ int cmd_tune(int argc, char **argv)
       printf("  best      %s: %.4g us, %.2fx the reference\n", br.variants[best_i].config_text,
              outc[best_i].median_us,
              outc[0].status == DB_TRIAL_OK ? outc[0].median_us / outc[best_i].median_us : 0.0);
-    printf("run %s in %s: %zu trials recorded\n", run_uuid, dbpath, recorded);
+    printf("run %s%s in %s: %zu trials recorded", run_uuid, rsm.uuid[0] ? " (resumed)" : "",
+           dbpath, recorded - (rs.recalled > recorded ? recorded : rs.recalled));
+    if (rs.recalled)
+      printf(", %zu recalled from the resumed run", rs.recalled);
+    printf("\n");
   }
   if (outc[0].status != DB_TRIAL_OK)
     cli_error("the reference config %s failed (%s): nothing else could be checked; give a "
@@ -1053,6 +1178,7 @@ int cmd_tune(int argc, char **argv)
               db_trial_status_name((enum db_trial_status)outc[0].status));
   code = outc[0].status == DB_TRIAL_OK ? CLI_OK : CLI_FAILED;
 done:
+  resume_release(&rsm);
   if (shm != MAP_FAILED)
     munmap(shm, shm_size);
   free(outc);
