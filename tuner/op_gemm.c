@@ -142,7 +142,7 @@ double gemm_bytes(const struct gemm_problem *p)
 
 /* ---- storage ---- */
 
-static void store(enum gemm_dtype d, void *base, size_t i, float v)
+void gemm_elem_store(enum gemm_dtype d, void *base, size_t i, float v)
 {
   if (d == GEMM_F32)
     ((float *)base)[i] = v;
@@ -152,7 +152,7 @@ static void store(enum gemm_dtype d, void *base, size_t i, float v)
     ((uint16_t *)base)[i] = at_float_to_bfloat16_bits_sw(v);
 }
 
-static double load(enum gemm_dtype d, const void *base, size_t i)
+double gemm_elem_load(enum gemm_dtype d, const void *base, size_t i)
 {
   if (d == GEMM_F32)
     return ((const float *)base)[i];
@@ -177,7 +177,7 @@ static uint64_t next(uint64_t *s)
 }
 
 /* An integer in [-4, 4] times 1/4. */
-static float small_value(uint64_t *s)
+float gemm_small_value(uint64_t *s)
 {
   return (float)((int)(next(s) >> 33) % 9 - 4) * 0.25f;
 }
@@ -188,7 +188,7 @@ static void fill(enum gemm_dtype d, void *base, int64_t rows, int64_t cols, int6
 {
   for (int64_t r = 0; r < rows; r++)
     for (int64_t c = 0; c < ld; c++)
-      store(d, base, (size_t)(r * ld + c), c < cols ? small_value(s) : pad);
+      gemm_elem_store(d, base, (size_t)(r * ld + c), c < cols ? gemm_small_value(s) : pad);
 }
 
 static int check_problem(const struct gemm_problem *p)
@@ -251,7 +251,7 @@ int gemm_data_init(struct gemm_data *d, const struct gemm_problem *p, uint64_t s
   if (q->beta == 0.0f)
     for (int64_t i = 0; i < q->m; i++)
       for (int64_t j = 0; j < q->n; j++)
-        store(q->dtype, d->c0, (size_t)(i * q->ldc + j), NAN);
+        gemm_elem_store(q->dtype, d->c0, (size_t)(i * q->ldc + j), NAN);
 
   /* the reference in f64, from the stored (exact) values */
   double *bcol = malloc((size_t)q->k * sizeof *bcol);
@@ -261,15 +261,16 @@ int gemm_data_init(struct gemm_data *d, const struct gemm_problem *p, uint64_t s
   }
   for (int64_t j = 0; j < q->n; j++) {
     for (int64_t kk = 0; kk < q->k; kk++)
-      bcol[kk] = load(q->dtype, d->b, (size_t)(q->tb ? j * q->ldb + kk : kk * q->ldb + j));
+      bcol[kk] =
+          gemm_elem_load(q->dtype, d->b, (size_t)(q->tb ? j * q->ldb + kk : kk * q->ldb + j));
     for (int64_t i = 0; i < q->m; i++) {
       double acc = 0;
       for (int64_t kk = 0; kk < q->k; kk++)
-        acc += load(q->dtype, d->a, (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk)) *
+        acc += gemm_elem_load(q->dtype, d->a, (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk)) *
                bcol[kk];
       double r = (double)q->alpha * acc;
       if (q->beta != 0.0f)
-        r += (double)q->beta * load(q->dtype, d->c0, (size_t)(i * q->ldc + j));
+        r += (double)q->beta * gemm_elem_load(q->dtype, d->c0, (size_t)(i * q->ldc + j));
       d->ref[i * q->n + j] = r;
     }
   }
@@ -291,12 +292,12 @@ void gemm_data_release(struct gemm_data *d)
 
 /* ---- the check ---- */
 
-static double out_eps(enum gemm_dtype d)
+double gemm_dtype_roundoff(enum gemm_dtype d)
 {
   return d == GEMM_F32 ? 0x1p-23 : d == GEMM_F16 ? 0x1p-11 : 0x1p-8;
 }
 
-static double out_floor(enum gemm_dtype d)
+double gemm_dtype_floor(enum gemm_dtype d)
 {
   return d == GEMM_F32 ? 0x1p-149 : d == GEMM_F16 ? 0x1p-24 : 0x1p-133;
 }
@@ -312,7 +313,8 @@ int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg
     return at_error(AT_USAGE, "gemm_check: NULL argument");
   const struct gemm_problem *q = &d->p;
   enum gemm_dtype dt = q->dtype;
-  double eps = out_eps(dt) + (double)q->k * 0x1p-24, floor_ = out_floor(dt);
+  double eps = gemm_dtype_roundoff(dt) + (double)q->k * 0x1p-24;
+  double floor_ = gemm_dtype_floor(dt);
   int64_t n_bad = 0;
   for (int64_t i = 0; i < q->m; i++) {
     for (int64_t j = 0; j < q->ldc; j++) {
@@ -322,21 +324,22 @@ int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg
           if (n_bad++ == 0 && msg && msg_len)
             snprintf(msg, msg_len, "C[%lld][%lld] (padding: n %lld, ldc %lld) = %.9g, "
                      "expected it untouched (%.9g)", (long long)i, (long long)j,
-                     (long long)q->n, (long long)q->ldc, load(dt, c, at),
-                     load(dt, d->c0, at));
+                     (long long)q->n, (long long)q->ldc, gemm_elem_load(dt, c, at),
+                     gemm_elem_load(dt, d->c0, at));
         }
         continue;
       }
-      double got = load(dt, c, at), want = d->ref[i * q->n + j];
+      double got = gemm_elem_load(dt, c, at), want = d->ref[i * q->n + j];
       if (got == want) /* the usual case with exact data: no bound to compute */
         continue;
       double mag = 0;
       for (int64_t kk = 0; kk < q->k; kk++)
-        mag += fabs(load(dt, d->a, (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk)) *
-                    load(dt, d->b, (size_t)(q->tb ? j * q->ldb + kk : kk * q->ldb + j)));
+        mag += fabs(
+            gemm_elem_load(dt, d->a, (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk)) *
+            gemm_elem_load(dt, d->b, (size_t)(q->tb ? j * q->ldb + kk : kk * q->ldb + j)));
       mag *= fabs((double)q->alpha);
       if (q->beta != 0.0f)
-        mag += fabs((double)q->beta * load(dt, d->c0, at));
+        mag += fabs((double)q->beta * gemm_elem_load(dt, d->c0, at));
       double tol = 2.0 * eps * mag + floor_;
       if (!(fabs(got - want) <= tol)) { /* NaN fails too */
         if (n_bad++ == 0 && msg && msg_len)

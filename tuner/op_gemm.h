@@ -50,6 +50,18 @@ size_t gemm_c_elems(const struct gemm_problem *p);
 double gemm_flops(const struct gemm_problem *p);   /* 2 m n k (+ 2 m n when beta != 0) */
 double gemm_bytes(const struct gemm_problem *p);   /* A, B read once, C written (+ read) */
 
+/* Element i of an array in dtype d's storage (float, or f16/bf16 bit patterns), as a
+ * float (stored with round-to-nearest-even) and read back exactly. */
+void gemm_elem_store(enum gemm_dtype d, void *base, size_t i, float v);
+double gemm_elem_load(enum gemm_dtype d, const void *base, size_t i);
+/* The check's figures for an output of dtype d: its rounding (f32 2^-23, covering an
+ * alpha/beta step; f16 2^-11; bf16 2^-8) and its smallest subnormal. */
+double gemm_dtype_roundoff(enum gemm_dtype d);
+double gemm_dtype_floor(enum gemm_dtype d);
+/* The next deterministic test value of the xorshift64* state *s: an integer in [-4, 4]
+ * times 1/4 (exact in every dtype; products are multiples of 1/16). */
+float gemm_small_value(uint64_t *s);
+
 /* Host-side operands: A, B, C0 (the C before the call) in the dtype's storage (float or
  * 16-bit patterns), deterministic for a seed; values are small integers times powers of
  * two where the dtype allows, so products are exact and only accumulation rounds.
@@ -74,8 +86,8 @@ int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg
 /* Why the gemm template named `name` ("gemm_mma") is not for device `d` (the emulated one
  * under --emulate) with this dtype: "for NVIDIA sm_80 and later", "for f16 and bf16",
  * "for AMD CDNA"; "" when it is. A naming convention of templates/gemm: *_mma needs
- * mma.sync, *_wgmma Hopper's wgmma (sm_90a), *_mfma CDNA's matrix cores. `autotune gemm` and `autotune generate gemm`
- * pick templates by it. */
+ * mma.sync, *_wgmma Hopper's wgmma (sm_90a), *_mfma CDNA's matrix cores. `autotune gemm`
+ * and `autotune generate gemm` pick templates by it. */
 struct dev_profile;
 const char *gemm_template_not_for(const char *name, const struct dev_profile *d, bool f32);
 
