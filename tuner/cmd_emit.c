@@ -305,7 +305,7 @@ int cmd_emit_header(int argc, char **argv)
   const struct op_desc *op = op_find(pos[0]);
   struct op_desc custom = {.name = pos[0]};
   char custom_dims[256];
-  if (!op)
+  if (!op || strcmp(op->name, "gemm") != 0) /* attention too: its dims as recorded */
     op = &custom;
   if (!device) {
     cli_error("emit-header needs --device (a profile such as h100, or host:mi300x for an "

@@ -23,8 +23,9 @@ static const char description[] =
     "Print the best tuned configuration for a problem: the exact shape on the device if it\n"
     "was tuned, else the nearest tuned shape (distance in log space, docs/database.md),\n"
     "else a winner of another device of the same arch, then of the same vendor. OP is gemm\n"
-    "(--m, --n, --k), or the kernel name of a template tuned with `autotune tune`: give\n"
-    "each of its dims with --dim NAME=V (names and default dtype as recorded).\n"
+    "(--m, --n, --k), attention (--dim b= h= sq= sk=, --layout hd<D> or hd<D>_causal), or the\n"
+    "kernel name of a template tuned with `autotune tune`: give each of its dims with\n"
+    "--dim NAME=V (names and default dtype as recorded).\n"
     "Exit 0 when found, 1 when nothing matches, 2 on bad input.";
 
 static void print_dims(FILE *out, const struct op_desc *op, const int64_t *dims, bool json)
@@ -147,11 +148,18 @@ int cmd_query(int argc, char **argv)
       custom.dim_names[custom.ndims++] = d;
     op = &custom;
   }
-  if (op != &custom && ndim_args) {
-    cli_error("--dim is for ops tuned with autotune tune; %s takes --m, --n, --k", op->name);
+  /* gemm takes --m, --n, --k; every other op (attention, a template's) --dim NAME=V */
+  const bool by_dim = strcmp(op->name, "gemm") != 0;
+  if (!by_dim && ndim_args) {
+    cli_error("--dim is for ops other than gemm; gemm takes --m, --n, --k");
     goto done;
   }
-  if (op == &custom) {
+  if (by_dim && (dims[0] || dims[1] || dims[2])) {
+    cli_error("--m, --n and --k are gemm's; %s takes --dim NAME=V for each of its dims",
+              op->name);
+    goto done;
+  }
+  if (by_dim) {
     for (size_t j = 0; j < ndim_args; j++) {
       const char *eq = strchr(dim_args[j], '=');
       int at = -1;
@@ -191,7 +199,7 @@ int cmd_query(int argc, char **argv)
     p.dims[i] = dims[i];
     if (dims[i] < 1) {
       cli_error("bad shape: %s%s%s is %s (expected an integer of at least 1)",
-                op == &custom ? "--dim " : "--", op->dim_names[i], op == &custom ? "=V" : "",
+                by_dim ? "--dim " : "--", op->dim_names[i], by_dim ? "=V" : "",
                 dims[i] == 0 ? "missing or 0" : "negative");
       goto done;
     }

@@ -30,6 +30,13 @@
  * variant is not run or recorded again, so the search (same seed, same costs) walks the
  * same path and the run ends with each config once. The reference is run again all the
  * same, for the outputs the others are checked against, and recorded only if it was not.
+ *
+ * The attention op. `autotune attention` (cmd_attention.c) runs this same tuner with an
+ * attn_problem (tune_any_run): then the inputs are the op's (op_attn.h: Q, K, V, and O
+ * poisoned with NaN), every variant, the reference config included, is checked against
+ * the op's f64 reference (attn_check) instead of another config, the search goes on when
+ * the reference config fails, and the trials are recorded under op "attention" (dims b,
+ * h, sq, sk; layout "hd<D>" or "hd<D>_causal", attn_layout) with their TFLOP/s.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -54,6 +61,7 @@
 #include "tuner/commands.h"
 #include "tuner/device.h"
 #include "tuner/meas.h"
+#include "tuner/op_attn.h"
 #include "tuner/os.h"
 #include "tuner/search.h"
 #include "tuner/status.h"
@@ -107,6 +115,7 @@ struct child_report {
 };
 
 struct tune_ctx {
+  const struct attn_data *attn; /* `autotune attention`: the op's data, else NULL */
   const struct meas_backend *mb;
   const struct dev_profile *dev;
   struct karg args[MAX_ARGS];
@@ -294,6 +303,30 @@ static uint64_t xorshift(uint64_t *s)
   return *s * 0x2545F4914F6CDD1DULL;
 }
 
+/* The attention op's tensors into the buffers named Q, K, V and O (op_attn.h). */
+static int attn_inputs(struct tune_ctx *c)
+{
+  const struct attn_data *d = c->attn;
+  size_t es = gemm_dtype_size(d->p.dtype);
+  unsigned char *p = c->inputs;
+  for (size_t i = 0; i < c->nargs; i++) {
+    const struct karg *a = &c->args[i];
+    if (a->kind != 'p')
+      continue;
+    const void *src = !strcmp(a->name, "Q") ? d->q : !strcmp(a->name, "K") ? d->k
+                      : !strcmp(a->name, "V") ? d->v : !strcmp(a->name, "O") ? d->o0 : NULL;
+    size_t want = !strcmp(a->name, "K") || !strcmp(a->name, "V") ? attn_kv_elems(&d->p)
+                                                                   : attn_q_elems(&d->p);
+    size_t bytes = (size_t)a->count * a->esize;
+    if (!src || a->esize != es || (size_t)a->count != want)
+      return at_error(AT_USAGE, "kernel parameter %s: not the attention contract's (Q, K, V, O "
+                      "of the dtype, op_attn.h)", a->name);
+    memcpy(p, src, bytes);
+    p += bytes;
+  }
+  return AT_OK;
+}
+
 static int make_inputs(struct tune_ctx *c)
 {
   size_t total = 0;
@@ -304,6 +337,8 @@ static int make_inputs(struct tune_ctx *c)
   if (!c->inputs)
     return at_error(AT_NOMEM, "out of memory for %zu bytes of buffers", total);
   c->inputs_size = total;
+  if (c->attn)
+    return attn_inputs(c);
   uint64_t seed = 0x9E3779B97F4A7C15ULL;
   unsigned char *p = c->inputs;
   for (size_t i = 0; i < c->nargs; i++) {
@@ -637,6 +672,19 @@ static int record_trial(struct run_state *s, size_t vi)
     tr.problem.dim_names[d] = s->t->dims[d];
     tr.problem.dims[d] = s->dims[d];
   }
+  const struct attn_problem *ap = c->attn ? &c->attn->p : NULL;
+  char layout[32];
+  if (ap) { /* the op's own problem: op.c's "attention" */
+    static const char *const names[] = {"b", "h", "sq", "sk"};
+    const int64_t dims[] = {ap->batch, ap->heads, ap->sq, ap->sk};
+    tr.problem.op = "attention";
+    tr.problem.layout = attn_layout(ap, layout, sizeof layout);
+    tr.problem.ndims = 4;
+    for (int d = 0; d < 4; d++) {
+      tr.problem.dim_names[d] = names[d];
+      tr.problem.dims[d] = dims[d];
+    }
+  }
   tr.config = v->config_text;
   tr.status = (enum db_trial_status)o->status;
   if (o->status == DB_TRIAL_OK) {
@@ -651,6 +699,10 @@ static int record_trial(struct run_state *s, size_t vi)
         bytes += (double)c->args[a].count * (double)c->args[a].esize *
                  (c->args[a].is_const ? 1 : 2);
     tr.gbps = bytes / (o->median_us * 1e-6) / 1e9;
+    if (ap) {
+      tr.tflops = attn_flops(ap) / (o->median_us * 1e-6) / 1e12;
+      tr.gbps = attn_bytes(ap) / (o->median_us * 1e-6) / 1e9;
+    }
   }
   tr.registers = v->res.registers;
   tr.shared_bytes = v->res.shared_bytes >= 0 ? v->res.shared_bytes + v->launch.shared : -1;
@@ -681,7 +733,15 @@ static int measure_and_record(struct run_state *s, size_t vi)
   s->measured++;
   o->status = s->rep->status;
   snprintf(o->message, sizeof o->message, "%s", s->rep->message);
-  if (o->status == DB_TRIAL_OK) {
+  if (o->status == DB_TRIAL_OK && s->c->attn) {
+    /* every variant against the op's reference; O is the one output */
+    int64_t bad = 0;
+    int rc = attn_check(s->c->attn, s->outs, &bad, o->message, sizeof o->message);
+    if (rc != AT_OK)
+      return rc;
+    if (bad)
+      o->status = DB_TRIAL_VERIFY_FAILED;
+  } else if (o->status == DB_TRIAL_OK) {
     if (vi == 0)
       memcpy(s->ref_out, s->outs, s->c->out_size);
     else if (!outputs_match(s->c, s->outs, s->ref_out, o->message, sizeof o->message))
@@ -723,7 +783,8 @@ static int eval_cb(void *ctx, size_t p, double *cost)
   return AT_OK;
 }
 
-int cmd_tune(int argc, char **argv)
+/* cmd_tune, and with ap the attention op's run (see "The attention op" above). */
+int tune_any_run(int argc, char **argv, const struct attn_problem *ap)
 {
   const char *device = NULL, *dbpath = NULL, *dtype = NULL, *reference = NULL,
              *strategy_name = "random";
@@ -774,6 +835,8 @@ int cmd_tune(int argc, char **argv)
   struct db *db = NULL;
   struct tune_ctx c;
   memset(&c, 0, sizeof c);
+  struct attn_data adata;
+  memset(&adata, 0, sizeof adata);
   void *shm = MAP_FAILED;
   size_t shm_size = 0;
   unsigned char *ref_out = NULL;
@@ -887,10 +950,13 @@ int cmd_tune(int argc, char **argv)
       goto done;
     }
   }
-  if ((rc = build_args(&c, t, dims, dtype, arg_args, narg_args)) != AT_OK) {
+  if ((rc = build_args(&c, t, dims, dtype, arg_args, narg_args)) != AT_OK ||
+      (ap && (rc = attn_data_init(&adata, ap, 1)) != AT_OK)) {
     code = cli_fail(rc);
     goto done;
   }
+  if (ap)
+    c.attn = &adata;
   /* The element type the problem is recorded under: the dtype, else the first buffer's. */
   const char *rec_dtype = dtype;
   for (size_t i = 0; !rec_dtype && i < c.nargs; i++)
@@ -1022,8 +1088,8 @@ int cmd_tune(int argc, char **argv)
   db_uuid(run_uuid);
   db_now(started);
   gethostname(host, sizeof host - 1);
-  size_t at = (size_t)snprintf(args_text, sizeof args_text, "tune %s --device %s", t->kernel,
-                               c.dev->name);
+  size_t at = (size_t)snprintf(args_text, sizeof args_text, "%s %s --device %s",
+                               ap ? "attention" : "tune", t->kernel, c.dev->name);
   for (size_t j = 0; j < ndim_args && at < sizeof args_text; j++)
     at += (size_t)snprintf(args_text + at, sizeof args_text - at, " --dim %s", dim_args[j]);
   for (size_t j = 0; j < narg_args && at < sizeof args_text; j++)
@@ -1091,7 +1157,7 @@ int cmd_tune(int argc, char **argv)
     goto done;
   }
   struct search_result sr = {.end = SEARCH_END_EXHAUSTED};
-  if (outc[0].status == DB_TRIAL_OK) {
+  if (outc[0].status == DB_TRIAL_OK || c.attn) { /* the op's reference needs no config */
     /* The search, over the compiled ok variants other than the reference. */
     size_t *ok = malloc(npicked * sizeof *ok), nok = 0;
     if (!ok) {
@@ -1144,8 +1210,11 @@ int cmd_tune(int argc, char **argv)
     if (nok) {
       printf(",\"best\":{\"config\":");
       json_write_str(stdout, br.variants[best_i].config_text);
-      printf(",\"time_median_us\":%.17g,\"vs_reference\":%.17g}", outc[best_i].median_us,
+      printf(",\"time_median_us\":%.17g,\"vs_reference\":%.17g", outc[best_i].median_us,
              outc[0].status == DB_TRIAL_OK ? outc[0].median_us / outc[best_i].median_us : 0.0);
+      if (ap)
+        printf(",\"tflops\":%.6g", attn_flops(ap) / (outc[best_i].median_us * 1e-6) / 1e12);
+      printf("}");
     }
     printf(",\"run\":\"%s\",\"resumed\":%s,\"trials_resumed\":%zu}\n", run_uuid,
            rsm.uuid[0] ? "true" : "false", rs.recalled);
@@ -1162,15 +1231,27 @@ int cmd_tune(int argc, char **argv)
     else
       printf(": %s (%s)\n", db_trial_status_name((enum db_trial_status)outc[0].status),
              outc[0].message);
-    if (nok)
-      printf("  best      %s: %.4g us, %.2fx the reference\n", br.variants[best_i].config_text,
+    if (nok) {
+      printf("  best      %s: %.4g us, %.2fx the reference", br.variants[best_i].config_text,
              outc[best_i].median_us,
              outc[0].status == DB_TRIAL_OK ? outc[0].median_us / outc[best_i].median_us : 0.0);
+      if (ap)
+        printf(", %.4g TFLOP/s%s", attn_flops(ap) / (outc[best_i].median_us * 1e-6) / 1e12,
+               c.dev->vendor == DEV_HOST ? " (of the emulation)" : "");
+      printf("\n");
+    }
     printf("run %s%s in %s: %zu trials recorded", run_uuid, rsm.uuid[0] ? " (resumed)" : "",
            dbpath, recorded - (rs.recalled > recorded ? recorded : rs.recalled));
     if (rs.recalled)
       printf(", %zu recalled from the resumed run", rs.recalled);
     printf("\n");
+  }
+  if (ap) { /* each variant was checked against the op: the run failed if none passed */
+    if (!nok)
+      cli_error("no variant of %s computed attention correctly here (see the trials' "
+                "messages: autotune db export)", t->kernel);
+    code = nok ? CLI_OK : CLI_FAILED;
+    goto done;
   }
   if (outc[0].status != DB_TRIAL_OK)
     cli_error("the reference config %s failed (%s): nothing else could be checked; give a "
@@ -1178,6 +1259,7 @@ int cmd_tune(int argc, char **argv)
               db_trial_status_name((enum db_trial_status)outc[0].status));
   code = outc[0].status == DB_TRIAL_OK ? CLI_OK : CLI_FAILED;
 done:
+  attn_data_release(&adata);
   resume_release(&rsm);
   if (shm != MAP_FAILED)
     munmap(shm, shm_size);
@@ -1193,4 +1275,9 @@ done:
   free(pos);
   free(rest);
   return code;
+}
+
+int cmd_tune(int argc, char **argv)
+{
+  return tune_any_run(argc, argv, NULL);
 }

@@ -10,6 +10,7 @@ const struct cli_cmd cli_commands[] = {
     {"db", cmd_db, "create, inspect, check, merge, export and import tuning databases"},
     {"generate", cmd_generate, "span a template's space; write, count or compile its variants"},
     {"gemm", cmd_gemm, "tune a GEMM: compile, verify, time and record every variant"},
+    {"attention", cmd_attention, "tune attention's forward pass: compile, check, time and record"},
     {"tune", cmd_tune, "tune any annotated template: compile, check, time and record its variants"},
     {"emit-header", cmd_emit_header, "write the tuned winners as a header for a program's build"},
     {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},

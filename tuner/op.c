@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tuner/op_attn.h"
 #include "tuner/status.h"
 
 static const struct op_desc ops[] = {
@@ -17,6 +18,17 @@ static const struct op_desc ops[] = {
         .layouts = {"NN", "NT", "TN", "TT", NULL},
         .default_dtype = "f16",
         .default_layout = "NN",
+    },
+    {
+        /* op_attn.h; the layout holds the head dim and the mask, "hd128_causal": no list
+         * (attn_parse_layout checks it), no default */
+        .name = "attention",
+        .ndims = 4,
+        .dim_names = {"b", "h", "sq", "sk"},
+        .dtypes = {"f16", "bf16", "f32", NULL},
+        .layouts = {NULL},
+        .default_dtype = "f16",
+        .default_layout = NULL,
     },
 };
 
@@ -31,7 +43,7 @@ const struct op_desc *op_find(const char *name)
 
 const char *op_names(void)
 {
-  return "gemm";
+  return "gemm, attention";
 }
 
 static int one_of(const char *what, const char *value, const char *const *list,
@@ -51,6 +63,10 @@ static int one_of(const char *what, const char *value, const char *const *list,
 int op_check(const struct op_desc *op, const char *dtype, const char *layout)
 {
   int rc = one_of("dtype", dtype, op->dtypes, op->name);
+  if (rc == AT_OK && strcmp(op->name, "attention") == 0)
+    return layout ? attn_parse_layout(layout, NULL, NULL)
+                  : at_error(AT_USAGE, "attention needs --layout hd<D> or hd<D>_causal (the "
+                             "head dim and the mask: hd128, hd64_causal)");
   if (rc == AT_OK)
     rc = one_of("layout", layout, op->layouts, op->name);
   return rc;

@@ -1,0 +1,31 @@
+// at_math.h - the few float functions kernels need beyond arithmetic, one spelling for
+// every target: at_exp2f (2^x), at_fmaxf, at_sqrtf, at_neg_inf. CUDA has them built in
+// (NVRTC and nvcc declare the math library's device functions); HIP compiled with
+// -nogpuinc has no math headers, so the clang builtins, which lower to the AMDGPU
+// instructions (v_exp_f32 for exp2, with its denormal handling); the host uses the same
+// builtins (libm). exp2 rather than exp: attention's softmax scales its logits by
+// log2(e) once and then needs only 2^x, which is one instruction on both GPUs.
+//
+// Like at_wgmma.h, at_common.h does not include this file (a variant's name hashes every
+// file its template includes): a template that needs it includes "at_math.h".
+#ifndef AT_COMMON_H
+#include "at_common.h"
+#endif
+#ifndef AT_MATH_H
+#define AT_MATH_H
+
+#if defined(AT_CUDA)
+AT_DEV float at_exp2f(float x) { return exp2f(x); }
+AT_DEV float at_fmaxf(float a, float b) { return fmaxf(a, b); }
+AT_DEV float at_sqrtf(float x) { return sqrtf(x); }
+#else
+AT_DEV float at_exp2f(float x) { return __builtin_exp2f(x); }
+AT_DEV float at_fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }
+AT_DEV float at_sqrtf(float x) { return __builtin_sqrtf(x); }
+#endif
+// -infinity (the identity of max), from its bits: no INFINITY macro on every target.
+AT_DEV float at_neg_inf(void) { return at_uint_as_float(0xff800000u); }
+// log2(e), to turn e^x into 2^(x log2 e).
+#define AT_LOG2E 1.4426950408889634f
+
+#endif

@@ -1,0 +1,584 @@
+/*
+ * test_attn.c - the attention op (tuner/op_attn.h) and its SIMT template
+ * (templates/attention/attn_simt.h).
+ *
+ * The op: bad problems are refused naming the field; visible pairs and FLOPs with and
+ * without the causal mask (bottom-right aligned, rows with no key); the f64 reference
+ * equal to a hand computation (one key: O = V; two keys: the softmax weights); the
+ * check passing the reference itself in every dtype and catching a wrong element, a NaN
+ * (an unwritten element) and a dropped key.
+ * The template: its space on h100, mi300x and host; a sample covering every value of
+ * every parameter compiled for sm_90 (NVRTC) and gfx942 (clang) with no compile error
+ * and no spill, and run on the host device (the variant's own source on the SIMT
+ * emulator) for awkward shapes (one query and one key, odd lengths, SQ < SK and SQ > SK
+ * under the mask, a decode row over 300 keys) in f32, f16 and bf16, head dims 32, 40,
+ * 64 and 128, causal and not, each checked against the reference.
+ * The command: `autotune attention` tunes on the host, every trial checked against the
+ * op and recorded under op attention (dims b, h, sq, sk; layout hd<D>[_causal]), which
+ * `autotune query attention` finds, never across head dims; bad input: one line, exit 2.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "generator/emit.h"
+#include "generator/space.h"
+#include "generator/template.h"
+#include "db/db.h"
+#include "tests/helpers.h"
+#include "tests/hostk.h"
+#include "tuner/attn_run.h"
+#include "tuner/build.h"
+#include "tuner/compile.h"
+#include "tuner/device.h"
+#include "tuner/meas.h"
+#include "tuner/op_attn.h"
+#include "tuner/status.h"
+
+/* One timeout for every test: Criterion 2.4.1 leaks a timer when tests with different
+ * timeouts run in parallel (see test_install.c). CTest's own limit still applies. */
+#define TIMEOUT 36000
+
+#define TEMPLATE AT_SOURCE_DIR "/templates/attention/attn_simt.h"
+#define COMMON AT_SOURCE_DIR "/templates/common"
+
+static const char *const incs[] = {COMMON, NULL};
+
+/* ---- the op ------------------------------------------------------------------------- */
+
+static struct attn_problem prob(enum gemm_dtype dt, int64_t b, int64_t h, int64_t sq,
+                                int64_t sk, int64_t d, int causal)
+{
+  return (struct attn_problem){.dtype = dt, .batch = b, .heads = h, .sq = sq, .sk = sk,
+                               .d = d, .causal = causal};
+}
+
+Test(attn_op, bad_problems_name_the_field)
+{
+  struct attn_problem p = prob(GEMM_F32, 1, 1, 4, 4, 64, 0);
+  cr_assert_eq(attn_problem_check(&p), AT_OK);
+  p.sk = 0;
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "bad keys 0"), "%s", at_last_error());
+  p = prob(GEMM_F32, 1, 1, 4, 4, 512, 0);
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "head dim 512 (expected at most 256)"), "%s",
+            at_last_error());
+  p = prob(GEMM_F32, 1, 1, 4, 4, 64, 2);
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  p = prob(GEMM_F32, 1, 1, 4, 4, 64, 0);
+  p.scale = NAN;
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  p = prob(GEMM_F32, 1 << 20, 64, 4096, 4096, 128, 0);
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "too large"), "%s", at_last_error());
+}
+
+Test(attn_op, pairs_and_flops_follow_the_mask)
+{
+  struct attn_problem p = prob(GEMM_F16, 2, 3, 4, 4, 64, 0);
+  cr_assert_eq(attn_pairs(&p), 2.0 * 3 * 16);
+  cr_assert_eq(attn_flops(&p), 4.0 * 64 * 2 * 3 * 16);
+  cr_assert_eq(attn_bytes(&p), 2.0 * 4 * (2 * 3 * 4 * 64)); /* 2 bytes x (Q, K, V, O) */
+  p.causal = 1; /* rows see 1, 2, 3, 4 keys */
+  cr_assert_eq(attn_pairs(&p), 2.0 * 3 * 10);
+  p = prob(GEMM_F32, 1, 1, 3, 5, 8, 1); /* SQ < SK: rows see 3, 4, 5 */
+  cr_assert_eq(attn_pairs(&p), 12.0);
+  p = prob(GEMM_F32, 1, 1, 5, 3, 8, 1); /* SQ > SK: rows see 0, 0, 1, 2, 3 */
+  cr_assert_eq(attn_pairs(&p), 6.0);
+}
+
+/* O by the definition, in f64, for row i of head 0, column c, with key `skip` left out
+ * (-1: none): what a kernel that drops a key would give. */
+static double by_hand(const struct attn_data *d, int64_t i, int64_t c, int64_t skip)
+{
+  const struct attn_problem *p = &d->p;
+  int64_t nk = p->causal ? i + p->sk - p->sq + 1 : p->sk;
+  nk = nk < 0 ? 0 : nk > p->sk ? p->sk : nk;
+  double w[512], mx = -INFINITY, sum = 0, o = 0;
+  cr_assert_leq(nk, 512);
+  for (int64_t j = 0; j < nk; j++) {
+    double dot = 0;
+    for (int64_t e = 0; e < p->d; e++)
+      dot += gemm_elem_load(p->dtype, d->q, (size_t)(i * p->d + e)) *
+             gemm_elem_load(p->dtype, d->k, (size_t)(j * p->d + e));
+    w[j] = dot / sqrt((double)p->d);
+    mx = j == skip ? mx : fmax(mx, w[j]);
+  }
+  for (int64_t j = 0; j < nk; j++)
+    if (j != skip)
+      sum += (w[j] = exp(w[j] - mx));
+  for (int64_t j = 0; j < nk; j++)
+    if (j != skip)
+      o += w[j] * gemm_elem_load(p->dtype, d->v, (size_t)(j * p->d + c));
+  return nk && sum > 0 ? o / sum : 0.0;
+}
+
+Test(attn_op, reference_is_the_definition)
+{
+  struct attn_data d;
+  /* one key: every row is V's row */
+  struct attn_problem p = prob(GEMM_F32, 1, 2, 3, 1, 8, 0);
+  cr_assert_eq(attn_data_init(&d, &p, 1), AT_OK, "%s", at_last_error());
+  for (int64_t h = 0; h < 2; h++)
+    for (int64_t i = 0; i < 3; i++)
+      for (int64_t c = 0; c < 8; c++)
+        cr_assert_eq(d.ref[(h * 3 + i) * 8 + c],
+                     gemm_elem_load(GEMM_F32, d.v, (size_t)(h * 8 + c)));
+  attn_data_release(&d);
+  /* causal, SQ > SK: the first rows see nothing (0); the rest by the definition */
+  p = prob(GEMM_F32, 1, 1, 6, 4, 16, 1);
+  cr_assert_eq(attn_data_init(&d, &p, 2), AT_OK);
+  for (int64_t i = 0; i < 6; i++)
+    for (int64_t c = 0; c < 16; c++) {
+      double want = by_hand(&d, i, c, -1);
+      cr_assert(fabs(d.ref[i * 16 + c] - want) <= 1e-12, "O[%lld][%lld] = %.17g, by hand %.17g",
+                (long long)i, (long long)c, d.ref[i * 16 + c], want);
+      if (i < 2)
+        cr_assert_eq(d.ref[i * 16 + c], 0.0);
+    }
+  attn_data_release(&d);
+}
+
+Test(attn_op, check_passes_the_reference_and_catches_errors)
+{
+  static const enum gemm_dtype dts[] = {GEMM_F32, GEMM_F16, GEMM_BF16};
+  for (int t = 0; t < 3; t++) {
+    struct attn_data d;
+    struct attn_problem p = prob(dts[t], 1, 1, 9, 37, 32, t == 1);
+    cr_assert_eq(attn_data_init(&d, &p, 3 + t), AT_OK);
+    size_t n = attn_q_elems(&p), es = gemm_dtype_size(dts[t]);
+    unsigned char *o = malloc(n * es);
+    cr_assert_not_null(o);
+    for (size_t e = 0; e < n; e++)
+      gemm_elem_store(dts[t], o, e, (float)d.ref[e]);
+    int64_t bad = -1;
+    char msg[256];
+    cr_assert_eq(attn_check(&d, o, &bad, msg, sizeof msg), AT_OK);
+    cr_assert_eq(bad, 0, "%s: %s", gemm_dtype_name(dts[t]), msg);
+    /* an element never written (the NaN poison) */
+    memcpy(o + 5 * es, (unsigned char *)d.o0 + 5 * es, es);
+    cr_assert_eq(attn_check(&d, o, &bad, msg, sizeof msg), AT_OK);
+    cr_assert_eq(bad, 1);
+    cr_assert(strstr(msg, "O[0][0][0][5] = nan"), "%s", msg);
+    gemm_elem_store(dts[t], o, 5, (float)d.ref[5]);
+    /* in f32: a row computed without one of its keys */
+    if (dts[t] == GEMM_F32) {
+      for (int64_t c = 0; c < 32; c++)
+        gemm_elem_store(GEMM_F32, o, (size_t)(4 * 32 + c), (float)by_hand(&d, 4, c, 2));
+      cr_assert_eq(attn_check(&d, o, &bad, msg, sizeof msg), AT_OK);
+      cr_assert_geq(bad, 16, "a dropped key went unseen in row 4 (%lld columns)", (long long)bad);
+    }
+    free(o);
+    attn_data_release(&d);
+  }
+}
+
+/* ---- the template: space --------------------------------------------------------- */
+
+struct space {
+  struct tmpl *t;
+  struct gen_space *s;
+  int64_t *cfg;
+  size_t n, np;
+  int64_t dims[6];
+};
+
+static void space_open(struct space *sp, const char *dev, int64_t sq, int64_t sk, int64_t d,
+                       int causal)
+{
+  memset(sp, 0, sizeof *sp);
+  cr_assert_eq(tmpl_load(TEMPLATE, incs, &sp->t), AT_OK, "%s", at_last_error());
+  cr_assert_eq(sp->t->ndims, 6);
+  int64_t dims[6] = {1, 1, sq, sk, d, causal};
+  memcpy(sp->dims, dims, sizeof dims);
+  cr_assert_eq(tmpl_space(sp->t, dev_find(dev), sp->dims, &sp->s), AT_OK, "%s",
+               at_last_error());
+  sp->np = gen_space_param_count(sp->s);
+  cr_assert_eq(gen_space_collect(sp->s, &sp->cfg, &sp->n, NULL), AT_OK, "%s",
+               at_last_error());
+}
+
+static void space_close(struct space *sp)
+{
+  free(sp->cfg);
+  gen_space_free(sp->s);
+  tmpl_free(sp->t);
+}
+
+static int64_t get(const struct space *sp, size_t i, const char *name)
+{
+  int idx = gen_space_param_index(sp->s, name);
+  cr_assert_geq(idx, 0, "no param %s", name);
+  return sp->cfg[i * sp->np + (size_t)idx];
+}
+
+static const char *const params[] = {"BQ", "G", "BKV", "VEC_BYTES"};
+
+/* The sample: for each value of each param, the first config of the space that has it
+ * (each config once). OUT: which[] (indices into sp), returns how many. */
+static size_t sample(const struct space *sp, size_t *which, size_t cap)
+{
+  size_t n = 0;
+  for (size_t p = 0; p < 4; p++) {
+    int idx = gen_space_param_index(sp->s, params[p]);
+    cr_assert_geq(idx, 0);
+    int64_t seen[16];
+    size_t nseen = 0;
+    for (size_t i = 0; i < sp->n; i++) {
+      int64_t v = sp->cfg[i * sp->np + (size_t)idx];
+      bool known = false;
+      for (size_t q = 0; q < nseen; q++)
+        known |= seen[q] == v;
+      if (known)
+        continue;
+      seen[nseen++] = v;
+      bool dup = false;
+      for (size_t q = 0; q < n; q++)
+        dup |= which[q] == i;
+      if (!dup && n < cap)
+        which[n++] = i;
+    }
+  }
+  return n;
+}
+
+Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
+{
+  static const char *const devs[] = {"h100", "mi300x", "host"};
+  for (size_t dv = 0; dv < 3; dv++)
+    for (int64_t d = 64; d <= 128; d += 64) {
+      struct space sp;
+      space_open(&sp, devs[dv], 4096, 4096, d, 1);
+      cr_log_info("attn_simt %s D=%lld: %zu valid configs", devs[dv], (long long)d, sp.n);
+      cr_assert_gt(sp.n, 50, "%s D=%lld: %zu configs", devs[dv], (long long)d, sp.n);
+      for (size_t i = 0; i < sp.n; i++) {
+        int64_t g = get(&sp, i, "G"), threads = get(&sp, i, "THREADS");
+        cr_assert_eq(get(&sp, i, "HD"), d);
+        cr_assert_eq(get(&sp, i, "IS_CAUSAL"), 1);
+        cr_assert_eq(d % g, 0);
+        cr_assert_eq(threads % dev_find(devs[dv])->warp_size, 0);
+        cr_assert_leq(2 * (d / g) + get(&sp, i, "BKV"), 160);
+      }
+      /* every value of every param is offered */
+      size_t which[32];
+      size_t n = sample(&sp, which, 32);
+      cr_assert_geq(n, 5);
+      for (size_t p = 0; p < 4; p++) {
+        size_t values = 0;
+        int64_t seen[16];
+        for (size_t i = 0; i < sp.n; i++) {
+          int64_t v = get(&sp, i, params[p]);
+          bool known = false;
+          for (size_t q = 0; q < values; q++)
+            known |= seen[q] == v;
+          if (!known && values < 16)
+            seen[values++] = v;
+        }
+        /* G = 1 at D = 128 would hold 2 x 128 values a thread: too many registers */
+        const size_t want[] = {5, d == 128 ? 5 : 6, 3, 3};
+        cr_assert_eq(values, want[p], "%s D=%lld: %zu values of %s", devs[dv], (long long)d,
+                     values, params[p]);
+      }
+      space_close(&sp);
+    }
+  /* decode: one query row keeps only the smallest row blocks */
+  struct space sp;
+  space_open(&sp, "h100", 1, 4096, 128, 0);
+  cr_assert_gt(sp.n, 10);
+  for (size_t i = 0; i < sp.n; i++)
+    cr_assert_leq(get(&sp, i, "BQ"), 4);
+  space_close(&sp);
+}
+
+/* ---- compiling for the GPUs ------------------------------------------------------- */
+
+static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d)
+{
+  struct space sp;
+  space_open(&sp, dev, 4096, 4096, d, 1);
+  size_t which[32];
+  size_t n = sample(&sp, which, 32);
+  int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
+  cr_assert_not_null(cfg);
+  for (size_t i = 0; i < n; i++)
+    memcpy(cfg + i * sp.np, sp.cfg + which[i] * sp.np, sp.np * sizeof *cfg);
+  struct bld_options o = {.batch = 16, .backend = backend, .cache_dir = "", .include_dirs = incs};
+  struct bld_result r;
+  cr_assert_eq(bld_run(sp.t, sp.s, dev_find(dev), sp.dims, dtype, cfg, n, &o, &r), AT_OK, "%s",
+               at_last_error());
+  int max_regs = 0;
+  for (size_t i = 0; i < r.nvariants; i++) {
+    const struct bld_variant *v = &r.variants[i];
+    cr_assert_eq(v->verdict, BLD_OK, "%s %s %s: %s\n%s", dev, dtype, v->config_text, v->reason,
+                 v->log ? v->log : "");
+    max_regs = v->res.registers > max_regs ? v->res.registers : max_regs;
+  }
+  cr_log_info("attn_simt %s %s D=%lld: %zu variants ok (no spills, occupancy > 0), at most "
+              "%d registers", dev, dtype, (long long)d, r.nvariants, max_regs);
+  bld_result_release(&r);
+  free(cfg);
+  space_close(&sp);
+}
+
+Test(attn_simt, sample_compiles_for_sm90, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  compile_sample("h100", "nvrtc", "f16", 128);
+}
+
+Test(attn_simt, sample_compiles_for_gfx942, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_clang_hip);
+  compile_sample("mi300x", "clang-hip", "bf16", 128);
+}
+
+/* ---- correctness on the host device ------------------------------------------------ */
+
+struct shape {
+  int64_t b, h, sq, sk;
+};
+
+static const struct shape shapes[] = {
+    {1, 1, 1, 1},  {1, 2, 7, 13}, {2, 1, 33, 65}, {1, 1, 64, 64},
+    {1, 1, 5, 40}, {1, 1, 40, 5}, {1, 1, 1, 300},
+};
+#define NSHAPES (sizeof shapes / sizeof shapes[0])
+
+static void run_host(const char *dtype, int64_t d, int causal)
+{
+  th_need_cc(&cc_host);
+  struct space sp;
+  space_open(&sp, "host", 4096, 4096, d, causal);
+  size_t which[32];
+  size_t n = sample(&sp, which, 32);
+  const int64_t *ptrs[32];
+  char names[32][GEN_NAME_MAX];
+  for (size_t i = 0; i < n; i++) {
+    ptrs[i] = sp.cfg + which[i] * sp.np;
+    cr_assert_eq(gen_emit_name(sp.t, sp.s, dtype, ptrs[i], names[i]), AT_OK);
+  }
+  struct gen_bind bind = {.dev = dev_find("host"), .dims = sp.dims, .dtype = dtype};
+  char *src = NULL;
+  cr_assert_eq(gen_emit_tu(sp.t, CC_HOST, sp.s, &bind, ptrs, n, &src), AT_OK, "%s",
+               at_last_error());
+  struct cc_request req = {.source = src, .name = "attn_host.cpp", .arch = "host",
+                           .include_dirs = incs};
+  struct cc_result res;
+  cr_assert_eq(cc_host.compile(&req, &res), AT_OK, "%s", at_last_error());
+  cr_assert_eq(res.status, CC_OK, "%s", res.log ? res.log : "");
+
+  struct meas_ctx *ctx;
+  meas_module mod;
+  cr_assert_eq(meas_host.open(0, &ctx), AT_OK, "%s", at_last_error());
+  cr_assert_eq(meas_host.load(ctx, res.code, res.code_size, &mod), AT_OK, "%s", at_last_error());
+  meas_kernel kern[32];
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(meas_host.kernel(ctx, mod, names[i], &kern[i]), AT_OK, "%s", at_last_error());
+
+  enum gemm_dtype dt;
+  cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
+  size_t runs = 0, failures = 0;
+  for (size_t s = 0; s < NSHAPES; s++) {
+    const struct shape *sh = &shapes[s];
+    struct attn_problem p = prob(dt, sh->b, sh->h, sh->sq, sh->sk, d, causal);
+    struct attn_data data;
+    cr_assert_eq(attn_data_init(&data, &p, 11 + s), AT_OK, "%s", at_last_error());
+    struct attn_buffers buf;
+    cr_assert_eq(attn_buffers_init(&meas_host, ctx, &data, &buf), AT_OK, "%s", at_last_error());
+    int64_t dims[6] = {sh->b, sh->h, sh->sq, sh->sk, d, causal};
+    struct gen_bind b = {.dev = dev_find("host"), .dims = dims, .dtype = dtype};
+    for (size_t i = 0; i < n; i++) {
+      struct gen_launch l;
+      cr_assert_eq(gen_emit_launch(sp.t, &b, ptrs[i], &l), AT_OK, "%s", at_last_error());
+      int64_t bad = 0;
+      char msg[256] = "";
+      int rc = attn_verify(&meas_host, ctx, kern[i], &l, &data, &buf, &bad, msg, sizeof msg);
+      runs++;
+      if (rc != AT_OK || bad != 0) {
+        failures++;
+        char *text = NULL;
+        gen_space_config_text(sp.s, ptrs[i], &text);
+        cr_log_error("%s D=%lld causal=%d %lldx%lldx%lldx%lld %s: %s, %lld wrong: %s", dtype,
+                     (long long)d, causal, (long long)sh->b, (long long)sh->h,
+                     (long long)sh->sq, (long long)sh->sk, text ? text : "?",
+                     at_status_name(rc), (long long)bad, rc != AT_OK ? at_last_error() : msg);
+        free(text);
+      }
+    }
+    attn_buffers_release(&meas_host, ctx, &buf);
+    attn_data_release(&data);
+  }
+  cr_log_info("attn_simt host %s D=%lld causal=%d: %zu runs (%zu configs x %zu shapes), %zu "
+              "failures", dtype, (long long)d, causal, runs, n, NSHAPES, failures);
+  cr_assert_eq(runs, n * NSHAPES);
+  cr_assert_eq(failures, 0, "%zu of %zu runs wrong (see the log)", failures, runs);
+  meas_host.unload(ctx, mod);
+  meas_host.close(ctx);
+  cc_result_release(&res);
+  free(src);
+  space_close(&sp);
+}
+
+Test(attn_simt, host_f32_d64, .timeout = TIMEOUT) { run_host("f32", 64, 0); }
+Test(attn_simt, host_f32_d40_causal, .timeout = TIMEOUT) { run_host("f32", 40, 1); }
+Test(attn_simt, host_f16_d64_causal, .timeout = TIMEOUT) { run_host("f16", 64, 1); }
+Test(attn_simt, host_f16_d128, .timeout = TIMEOUT) { run_host("f16", 128, 0); }
+Test(attn_simt, host_bf16_d64, .timeout = TIMEOUT) { run_host("bf16", 64, 0); }
+Test(attn_simt, host_bf16_d32_causal, .timeout = TIMEOUT) { run_host("bf16", 32, 1); }
+
+/* ---- the command --------------------------------------------------------------------- */
+
+struct trials {
+  int n, ok;
+  char layout[64], dims[64], op[32];
+  double tflops;
+};
+
+static int trial_cb(void *ctx, const struct db_trial *t)
+{
+  struct trials *u = ctx;
+  u->n++;
+  u->ok += t->status == DB_TRIAL_OK;
+  snprintf(u->op, sizeof u->op, "%s", t->problem.op);
+  snprintf(u->layout, sizeof u->layout, "%s", t->problem.layout);
+  char *dims = db_problem_dims_text(&t->problem);
+  snprintf(u->dims, sizeof u->dims, "%s", dims ? dims : "");
+  free(dims);
+  if (t->status == DB_TRIAL_OK)
+    u->tflops = t->tflops;
+  return 0;
+}
+
+Test(attn_cmd, tunes_records_and_answers_queries, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "a.db");
+  struct th_result r;
+  th_run(&r, "attention --device host --batch 1 --heads 2 --seqlen 33 --head-dim 64 --causal "
+             "--budget 4 --jobs 2 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"counts\":{\"ok\":5,"), "every variant right: %s", r.out);
+  cr_assert(strstr(r.out, "\"tflops\":"), "%s", r.out);
+  th_result_free(&r);
+  struct db *h = NULL;
+  struct trials u = {0};
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  cr_assert_eq(db_each_trial(h, trial_cb, &u), AT_OK);
+  db_close(h);
+  cr_assert_eq(u.n, 5);
+  cr_assert_eq(u.ok, 5);
+  cr_assert_str_eq(u.op, "attention");
+  cr_assert_str_eq(u.layout, "hd64_causal");
+  cr_assert_str_eq(u.dims, "b=1,h=2,sq=33,sk=33");
+  cr_assert_gt(u.tflops, 0);
+  /* the exact shape, a nearby one, never another head dim or mask */
+  th_run(&r, "query attention --device host --dtype f32 --layout hd64_causal --dim b=1 "
+             "--dim h=2 --dim sq=33 --dim sk=33 --db '%s'", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "exact match"), "%s", r.out);
+  cr_assert(strstr(r.out, "HD=64,IS_CAUSAL=1"), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "query attention --device host --dtype f32 --layout hd64_causal --dim b=1 "
+             "--dim h=2 --dim sq=64 --dim sk=64 --db '%s'", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "nearest"), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "query attention --device host --dtype f32 --layout hd128_causal --dim b=1 "
+             "--dim h=2 --dim sq=33 --dim sk=33 --db '%s'", db);
+  cr_assert_eq(r.code, 1, "another head dim is another family: %s", r.out);
+  th_result_free(&r);
+  th_run(&r, "query attention --device host --dtype f32 --layout hd64 --dim b=1 --dim h=2 "
+             "--dim sq=33 --dim sk=33 --db '%s'", db);
+  cr_assert_eq(r.code, 1, "the unmasked problem is another family: %s", r.out);
+  th_result_free(&r);
+  th_run(&r, "query attention --device host --dim b=1 --dim h=2 --dim sq=33 --dim sk=33 "
+             "--db '%s'", db);
+  cr_assert_eq(r.code, 2);
+  cr_assert(strstr(r.err, "attention needs --layout hd<D> or hd<D>_causal"), "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "query attention --device host --layout hd999 --dim b=1 --dim h=2 --dim sq=3 "
+             "--dim sk=3 --db '%s'", db);
+  cr_assert_eq(r.code, 2);
+  cr_assert(strstr(r.err, "bad attention layout 'hd999'"), "%s", r.err);
+  th_result_free(&r);
+  free(db);
+  th_rmtree(dir);
+  free(dir);
+}
+
+static int status_cb(void *ctx, const struct db_trial *t)
+{
+  char(*st)[2][160] = ctx;
+  const char *m = strstr(t->config, "MODE=");
+  cr_assert_not_null(m, "%s", t->config);
+  int mode = m[5] - '0';
+  cr_assert(mode >= 0 && mode < 4);
+  snprintf(st[mode][0], sizeof st[mode][0], "%s", db_trial_status_name(t->status));
+  snprintf(st[mode][1], sizeof st[mode][1], "%s", t->message ? t->message : "");
+  return 0;
+}
+
+/* Every variant is checked against the op, not against another config: a dropped key and
+ * a missing scale are verify_failed with the element named, a SIGSEGV is a fault, the run
+ * goes on and succeeds on the one right variant. */
+Test(attn_cmd, every_variant_is_checked_against_the_op, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "p.db");
+  struct th_result r;
+  th_run(&r, "attention --device host --heads 2 --seqlen 20 --kv-seqlen 24 --head-dim 16 "
+             "--causal --template '%s' --budget -1 --timeout 20 --db '%s' --json",
+         AT_SOURCE_DIR "/tests/data/templates/attn_planted.h", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"counts\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":2,"
+                          "\"launch_error\":0,\"fault\":1,"), "%s", r.out);
+  th_result_free(&r);
+  char st[4][2][160];
+  memset(st, 0, sizeof st);
+  struct db *h = NULL;
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  cr_assert_eq(db_each_trial(h, status_cb, st), AT_OK);
+  db_close(h);
+  cr_assert_str_eq(st[0][0], "ok");
+  cr_assert_str_eq(st[1][0], "verify_failed");
+  cr_assert(strstr(st[1][1], "O[0][0][0][0] = "), "%s", st[1][1]);
+  cr_assert_str_eq(st[2][0], "verify_failed");
+  cr_assert_str_eq(st[3][0], "fault");
+  free(db);
+  th_rmtree(dir);
+  free(dir);
+}
+
+Test(attn_cmd, bad_input_is_one_line_and_exit_2, .timeout = TIMEOUT)
+{
+  static const struct {
+    const char *args, *says;
+  } cases[] = {
+      {"--device host --seqlen 8", "needs --seqlen and --head-dim"},
+      {"--seqlen 8 --head-dim 64", "needs --device"},
+      {"--device host --seqlen 8 --head-dim 300", "bad --head-dim 300 (expected an integer "
+                                                  "from 1 to 256)"},
+      {"--device host --seqlen 0 --head-dim 64", "needs --seqlen and --head-dim"},
+      {"--device host --seqlen 8 --head-dim 64 --heads -2", "bad --heads -2"},
+      {"--device host --seqlen 8 --head-dim 64 --dtype f64", "bad --dtype 'f64'"},
+      {"--device host --seqlen 8 --head-dim 64 --template nosuch", "unknown attention "
+                                                                  "template 'nosuch'"},
+      {"--device nosuch --seqlen 8 --head-dim 64", "unknown device 'nosuch'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct th_result r;
+    th_run(&r, "attention %s --db /nonexistent/never.db", cases[i].args);
+    cr_assert_eq(r.code, 2, "%s: exit %d: %s", cases[i].args, r.code, r.err);
+    cr_assert(strstr(r.err, cases[i].says), "%s: %s", cases[i].args, r.err);
+    cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    th_result_free(&r);
+  }
+}

@@ -1,0 +1,103 @@
+/*
+ * attn_run.c - one attention variant run once for one problem on any measurement
+ * backend, and checked (attn_run.h): O reset to NaN before every launch, the kernel
+ * called with the contract's arguments (kinds ATTN_ARG_KINDS), O read back for
+ * attn_check.
+ */
+#include "tuner/attn_run.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tuner/status.h"
+
+int attn_buffers_init(const struct meas_backend *mb, struct meas_ctx *ctx,
+                      const struct attn_data *d, struct attn_buffers *buf)
+{
+  if (buf)
+    memset(buf, 0, sizeof *buf);
+  if (!mb || !ctx || !d || !buf || !d->q || !d->k || !d->v || !d->o0)
+    return at_error(AT_USAGE, "attn_buffers_init: NULL argument");
+  size_t es = gemm_dtype_size(d->p.dtype);
+  buf->q_bytes = attn_q_elems(&d->p) * es;
+  buf->kv_bytes = attn_kv_elems(&d->p) * es;
+  int rc;
+  if ((rc = mb->alloc(ctx, buf->q_bytes, &buf->q)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->kv_bytes, &buf->k)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->kv_bytes, &buf->v)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->q_bytes, &buf->o)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->q, d->q, buf->q_bytes)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->k, d->k, buf->kv_bytes)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->v, d->v, buf->kv_bytes)) != AT_OK) {
+    attn_buffers_release(mb, ctx, buf);
+    return rc;
+  }
+  return AT_OK;
+}
+
+void attn_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
+                          struct attn_buffers *buf)
+{
+  if (!mb || !ctx || !buf)
+    return;
+  meas_ptr *p[] = {&buf->q, &buf->k, &buf->v, &buf->o};
+  for (int i = 0; i < 4; i++)
+    if (*p[i])
+      mb->free(ctx, *p[i]);
+  memset(buf, 0, sizeof *buf);
+}
+
+int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct attn_data *d,
+                const struct attn_buffers *buf, void *o_out)
+{
+  if (!mb || !ctx || !k || !l || !d || !buf || !o_out || !buf->o)
+    return at_error(AT_USAGE, "attn_launch: NULL argument");
+  for (int i = 0; i < 3; i++)
+    if (l->threads[i] < 1 || l->threads[i] > 1024 || l->grid[i] < 1 || l->grid[i] > UINT_MAX)
+      return at_error(AT_USAGE, "attn_launch: launch shape out of range (block %lld x %lld "
+                      "x %lld, grid %lld x %lld x %lld)", (long long)l->threads[0],
+                      (long long)l->threads[1], (long long)l->threads[2],
+                      (long long)l->grid[0], (long long)l->grid[1], (long long)l->grid[2]);
+  if (l->shared < 0 || l->shared > UINT_MAX)
+    return at_error(AT_USAGE, "attn_launch: shared bytes out of range (%lld)",
+                    (long long)l->shared);
+  int rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes);
+  if (rc != AT_OK)
+    return rc;
+  const struct attn_problem *p = &d->p; /* attn_data_init checked that these fit an int */
+  meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o;
+  int b = (int)p->batch, h = (int)p->heads, sq = (int)p->sq, sk = (int)p->sk;
+  float scale = p->scale;
+  void *args[] = {&q, &kk, &v, &o, &b, &h, &sq, &sk, &scale};
+  struct meas_launch ml = {.kernel = k, .shared_bytes = (unsigned)l->shared, .args = args,
+                           .arg_kinds = ATTN_ARG_KINDS};
+  for (int i = 0; i < 3; i++) {
+    ml.grid[i] = (unsigned)l->grid[i];
+    ml.block[i] = (unsigned)l->threads[i];
+  }
+  if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)
+    return rc;
+  return mb->download(ctx, o_out, buf->o, buf->q_bytes);
+}
+
+int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct attn_data *d,
+                const struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len)
+{
+  if (bad)
+    *bad = 0;
+  if (msg && msg_len)
+    msg[0] = '\0';
+  if (!d || !bad)
+    return at_error(AT_USAGE, "attn_verify: NULL argument");
+  void *o = malloc(attn_q_elems(&d->p) * gemm_dtype_size(d->p.dtype));
+  if (!o)
+    return at_error(AT_NOMEM, "out of memory");
+  int rc = attn_launch(mb, ctx, k, l, d, buf, o);
+  if (rc == AT_OK)
+    rc = attn_check(d, o, bad, msg, msg_len);
+  free(o);
+  return rc;
+}
