@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "generator/emit.h"
+#include "generator/space.h"
 #include "tests/helpers.h"
 #include "tuner/compile.h"
 #include "tuner/status.h"
@@ -50,6 +52,22 @@ void th_assert_ptx_has(const char *file, const char *arch, const char *const *wa
   free(dir);
 }
 
+/* Compile src (unit `name`) for arch with the host backend and load it into k. */
+static void load_source(struct th_hostk *k, const char *src, const char *name, const char *arch,
+                        const char *const *include_dirs)
+{
+  struct cc_request req = {.source = src, .name = name, .arch = arch,
+                           .include_dirs = include_dirs};
+  struct cc_result res;
+  cr_assert_eq(cc_host.compile(&req, &res), AT_OK, "%s", at_last_error());
+  cr_assert_eq(res.status, CC_OK, "%s", res.log ? res.log : "");
+  meas_host_set_jobs(2);
+  cr_assert_eq(meas_host.open(0, &k->ctx), AT_OK, "%s", at_last_error());
+  cr_assert_eq(meas_host.load(k->ctx, res.code, res.code_size, &k->mod), AT_OK, "%s",
+               at_last_error());
+  cc_result_release(&res);
+}
+
 void th_hostk_load(struct th_hostk *k, const char *path, const char *arch,
                    const char *const *include_dirs)
 {
@@ -64,17 +82,31 @@ void th_hostk_load(struct th_hostk *k, const char *path, const char *arch,
   char *dot = strrchr(name, '.');
   if (dot && (size_t)(dot - name) + 5 <= sizeof name)
     strcpy(dot, ".cpp");
-  struct cc_request req = {.source = src, .name = name, .arch = arch,
-                           .include_dirs = include_dirs};
-  struct cc_result res;
-  cr_assert_eq(cc_host.compile(&req, &res), AT_OK, "%s", at_last_error());
-  cr_assert_eq(res.status, CC_OK, "%s", res.log ? res.log : "");
-  meas_host_set_jobs(2);
-  cr_assert_eq(meas_host.open(0, &k->ctx), AT_OK, "%s", at_last_error());
-  cr_assert_eq(meas_host.load(k->ctx, res.code, res.code_size, &k->mod), AT_OK, "%s",
-               at_last_error());
-  cc_result_release(&res);
+  load_source(k, src, name, arch, include_dirs);
   free(src);
+}
+
+void th_hostk_load_variants(struct th_hostk *k, const struct th_space *sp, const char *dtype,
+                            const int64_t *const *cfgs, size_t n, const char *arch,
+                            meas_kernel *kernels)
+{
+  static const char *const incs[] = {AT_SOURCE_DIR "/templates/common", NULL};
+  memset(k, 0, sizeof *k);
+  th_need_cc(&cc_host);
+  /* the space's own device binds the launch expressions of the unit */
+  struct gen_bind bind = {.dev = sp->dev, .dims = sp->dims, .dtype = dtype};
+  char *src = NULL;
+  cr_assert_eq(gen_emit_tu(sp->t, CC_HOST, sp->s, &bind, cfgs, n, &src), AT_OK, "%s",
+               at_last_error());
+  load_source(k, src, "variants.cpp", arch, incs);
+  free(src);
+  for (size_t i = 0; i < n; i++) {
+    char name[GEN_NAME_MAX];
+    cr_assert_eq(gen_emit_name(sp->t, sp->s, dtype, cfgs[i], name), AT_OK, "%s",
+                 at_last_error());
+    cr_assert_eq(meas_host.kernel(k->ctx, k->mod, name, &kernels[i]), AT_OK, "%s",
+                 at_last_error());
+  }
 }
 
 void *th_hostk_buf(struct th_hostk *k, size_t bytes)

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "tests/tspace.h"
 #include "tuner/meas.h"
 
 struct cc_backend;
@@ -36,6 +37,11 @@ struct th_hostk {
 /* Compile `path` (a .cu file; include_dirs NULL-terminated) for arch and load it. */
 void th_hostk_load(struct th_hostk *k, const char *path, const char *arch,
                    const char *const *include_dirs);
+/* Compile the configs cfgs[0..n) of sp's template (as dtype, for arch: "host",
+ * "host:sm_90") into one unit and load it; OUT: kernels[i], config i's kernel. */
+void th_hostk_load_variants(struct th_hostk *k, const struct th_space *sp, const char *dtype,
+                            const int64_t *const *cfgs, size_t n, const char *arch,
+                            meas_kernel *kernels);
 /* A zeroed buffer of `bytes`, owned by k. */
 void *th_hostk_buf(struct th_hostk *k, size_t bytes);
 /* Free one buffer of k now. */

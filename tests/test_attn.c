@@ -39,6 +39,7 @@
 #include "tuner/meas.h"
 #include "tuner/op_attn.h"
 #include "tuner/status.h"
+#include "tests/tspace.h"
 
 /* One timeout for every test: Criterion 2.4.1 leaks a timer when tests with different
  * timeouts run in parallel (see test_install.c). CTest's own limit still applies. */
@@ -181,48 +182,18 @@ Test(attn_op, check_passes_the_reference_and_catches_errors)
 
 /* ---- the template: space --------------------------------------------------------- */
 
-struct space {
-  struct tmpl *t;
-  struct gen_space *s;
-  int64_t *cfg;
-  size_t n, np;
-  int64_t dims[6];
-};
-
-static void space_open(struct space *sp, const char *dev, int64_t sq, int64_t sk, int64_t d,
+static void space_open(struct th_space *sp, const char *dev, int64_t sq, int64_t sk, int64_t d,
                        int causal)
 {
-  memset(sp, 0, sizeof *sp);
-  cr_assert_eq(tmpl_load(TEMPLATE, incs, &sp->t), AT_OK, "%s", at_last_error());
-  cr_assert_eq(sp->t->ndims, 6);
-  int64_t dims[6] = {1, 1, sq, sk, d, causal};
-  memcpy(sp->dims, dims, sizeof dims);
-  cr_assert_eq(tmpl_space(sp->t, dev_find(dev), sp->dims, &sp->s), AT_OK, "%s",
-               at_last_error());
-  sp->np = gen_space_param_count(sp->s);
-  cr_assert_eq(gen_space_collect(sp->s, &sp->cfg, &sp->n, NULL), AT_OK, "%s",
-               at_last_error());
-}
-
-static void space_close(struct space *sp)
-{
-  free(sp->cfg);
-  gen_space_free(sp->s);
-  tmpl_free(sp->t);
-}
-
-static int64_t get(const struct space *sp, size_t i, const char *name)
-{
-  int idx = gen_space_param_index(sp->s, name);
-  cr_assert_geq(idx, 0, "no param %s", name);
-  return sp->cfg[i * sp->np + (size_t)idx];
+  const int64_t dims[6] = {1, 1, sq, sk, d, causal};
+  th_space_open(sp, TEMPLATE, dev, dims, 6);
 }
 
 static const char *const params[] = {"BQ", "G", "BKV", "VEC_BYTES"};
 
 /* The sample: for each value of each param, the first config of the space that has it
  * (each config once). OUT: which[] (indices into sp), returns how many. */
-static size_t sample(const struct space *sp, size_t *which, size_t cap)
+static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
 {
   size_t n = 0;
   for (size_t p = 0; p < 4; p++) {
@@ -253,17 +224,17 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
   static const char *const devs[] = {"h100", "mi300x", "host"};
   for (size_t dv = 0; dv < 3; dv++)
     for (int64_t d = 64; d <= 128; d += 64) {
-      struct space sp;
+      struct th_space sp;
       space_open(&sp, devs[dv], 4096, 4096, d, 1);
       cr_log_info("attn_simt %s D=%lld: %zu valid configs", devs[dv], (long long)d, sp.n);
       cr_assert_gt(sp.n, 50, "%s D=%lld: %zu configs", devs[dv], (long long)d, sp.n);
       for (size_t i = 0; i < sp.n; i++) {
-        int64_t g = get(&sp, i, "G"), threads = get(&sp, i, "THREADS");
-        cr_assert_eq(get(&sp, i, "HD"), d);
-        cr_assert_eq(get(&sp, i, "IS_CAUSAL"), 1);
+        int64_t g = th_space_get(&sp, i, "G"), threads = th_space_get(&sp, i, "THREADS");
+        cr_assert_eq(th_space_get(&sp, i, "HD"), d);
+        cr_assert_eq(th_space_get(&sp, i, "IS_CAUSAL"), 1);
         cr_assert_eq(d % g, 0);
         cr_assert_eq(threads % dev_find(devs[dv])->warp_size, 0);
-        cr_assert_leq(2 * (d / g) + get(&sp, i, "BKV"), 160);
+        cr_assert_leq(2 * (d / g) + th_space_get(&sp, i, "BKV"), 160);
       }
       /* every value of every param is offered */
       size_t which[32];
@@ -273,7 +244,7 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
         size_t values = 0;
         int64_t seen[16];
         for (size_t i = 0; i < sp.n; i++) {
-          int64_t v = get(&sp, i, params[p]);
+          int64_t v = th_space_get(&sp, i, params[p]);
           bool known = false;
           for (size_t q = 0; q < values; q++)
             known |= seen[q] == v;
@@ -285,22 +256,22 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
         cr_assert_eq(values, want[p], "%s D=%lld: %zu values of %s", devs[dv], (long long)d,
                      values, params[p]);
       }
-      space_close(&sp);
+      th_space_close(&sp);
     }
   /* decode: one query row keeps only the smallest row blocks */
-  struct space sp;
+  struct th_space sp;
   space_open(&sp, "h100", 1, 4096, 128, 0);
   cr_assert_gt(sp.n, 10);
   for (size_t i = 0; i < sp.n; i++)
-    cr_assert_leq(get(&sp, i, "BQ"), 4);
-  space_close(&sp);
+    cr_assert_leq(th_space_get(&sp, i, "BQ"), 4);
+  th_space_close(&sp);
 }
 
 /* ---- compiling for the GPUs ------------------------------------------------------- */
 
 static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d)
 {
-  struct space sp;
+  struct th_space sp;
   space_open(&sp, dev, 4096, 4096, d, 1);
   size_t which[32];
   size_t n = sample(&sp, which, 32);
@@ -323,7 +294,7 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
               "%d registers", dev, dtype, (long long)d, r.nvariants, max_regs);
   bld_result_release(&r);
   free(cfg);
-  space_close(&sp);
+  th_space_close(&sp);
 }
 
 Test(attn_simt, sample_compiles_for_sm90, .timeout = TIMEOUT)
@@ -353,33 +324,17 @@ static const struct shape shapes[] = {
 static void run_host(const char *dtype, int64_t d, int causal)
 {
   th_need_cc(&cc_host);
-  struct space sp;
+  struct th_space sp;
   space_open(&sp, "host", 4096, 4096, d, causal);
   size_t which[32];
   size_t n = sample(&sp, which, 32);
   const int64_t *ptrs[32];
-  char names[32][GEN_NAME_MAX];
-  for (size_t i = 0; i < n; i++) {
-    ptrs[i] = sp.cfg + which[i] * sp.np;
-    cr_assert_eq(gen_emit_name(sp.t, sp.s, dtype, ptrs[i], names[i]), AT_OK);
-  }
-  struct gen_bind bind = {.dev = dev_find("host"), .dims = sp.dims, .dtype = dtype};
-  char *src = NULL;
-  cr_assert_eq(gen_emit_tu(sp.t, CC_HOST, sp.s, &bind, ptrs, n, &src), AT_OK, "%s",
-               at_last_error());
-  struct cc_request req = {.source = src, .name = "attn_host.cpp", .arch = "host",
-                           .include_dirs = incs};
-  struct cc_result res;
-  cr_assert_eq(cc_host.compile(&req, &res), AT_OK, "%s", at_last_error());
-  cr_assert_eq(res.status, CC_OK, "%s", res.log ? res.log : "");
-
-  struct meas_ctx *ctx;
-  meas_module mod;
-  cr_assert_eq(meas_host.open(0, &ctx), AT_OK, "%s", at_last_error());
-  cr_assert_eq(meas_host.load(ctx, res.code, res.code_size, &mod), AT_OK, "%s", at_last_error());
-  meas_kernel kern[32];
   for (size_t i = 0; i < n; i++)
-    cr_assert_eq(meas_host.kernel(ctx, mod, names[i], &kern[i]), AT_OK, "%s", at_last_error());
+    ptrs[i] = sp.cfg + which[i] * sp.np;
+  struct th_hostk hk;
+  meas_kernel kern[32];
+  th_hostk_load_variants(&hk, &sp, dtype, ptrs, n, "host", kern);
+  struct meas_ctx *ctx = hk.ctx;
 
   enum gemm_dtype dt;
   cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
@@ -418,11 +373,8 @@ static void run_host(const char *dtype, int64_t d, int causal)
               "failures", dtype, (long long)d, causal, runs, n, NSHAPES, failures);
   cr_assert_eq(runs, n * NSHAPES);
   cr_assert_eq(failures, 0, "%zu of %zu runs wrong (see the log)", failures, runs);
-  meas_host.unload(ctx, mod);
-  meas_host.close(ctx);
-  cc_result_release(&res);
-  free(src);
-  space_close(&sp);
+  th_hostk_close(&hk);
+  th_space_close(&sp);
 }
 
 Test(attn_simt, host_f32_d64, .timeout = TIMEOUT) { run_host("f32", 64, 0); }

@@ -33,6 +33,8 @@
 #include "tuner/meas.h"
 #include "tuner/op_gemm.h"
 #include "tuner/status.h"
+#include "tests/hostk.h"
+#include "tests/tspace.h"
 
 /* One timeout for every test: Criterion 2.4.1 leaks a timer when tests with different
  * timeouts run in parallel (see test_install.c). CTest's own limit still applies. */
@@ -53,51 +55,11 @@ static const char *const dtypes[2] = {"f16", "bf16"};
 
 /* ---- the space ------------------------------------------------------------------- */
 
-struct space {
-  struct tmpl *t;
-  struct gen_space *s;
-  int64_t *cfg; /* n configs of np values */
-  size_t n, np;
-  int64_t dims[5];
-};
-
-static int grab(void *ctx, const int64_t *values, size_t n)
-{
-  struct space *sp = ctx;
-  int64_t *p = realloc(sp->cfg, (sp->n + 1) * n * sizeof *p);
-  cr_assert_not_null(p);
-  sp->cfg = p;
-  memcpy(p + sp->n * n, values, n * sizeof *values);
-  sp->n++;
-  return 0;
-}
-
-static void space_open(struct space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
+static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
                        int ta, int tb)
 {
-  memset(sp, 0, sizeof *sp);
-  cr_assert_eq(tmpl_load(TEMPLATE, incs, &sp->t), AT_OK, "%s", at_last_error());
-  int64_t dims[5] = {m, n, k, ta, tb};
-  memcpy(sp->dims, dims, sizeof dims);
-  cr_assert_eq(sp->t->ndims, 5);
-  cr_assert_eq(tmpl_space(sp->t, dev_find(dev), sp->dims, &sp->s), AT_OK, "%s",
-               at_last_error());
-  sp->np = gen_space_param_count(sp->s);
-  cr_assert_eq(gen_space_enumerate(sp->s, grab, sp, NULL), AT_OK, "%s", at_last_error());
-}
-
-static void space_close(struct space *sp)
-{
-  free(sp->cfg);
-  gen_space_free(sp->s);
-  tmpl_free(sp->t);
-}
-
-static int64_t get(const struct space *sp, size_t i, const char *name)
-{
-  int idx = gen_space_param_index(sp->s, name);
-  cr_assert_geq(idx, 0, "no param %s", name);
-  return sp->cfg[i * sp->np + (size_t)idx];
+  const int64_t dims[5] = {m, n, k, ta, tb};
+  th_space_open(sp, TEMPLATE, dev, dims, 5);
 }
 
 /* A config by its params. */
@@ -119,13 +81,13 @@ static const struct pick sample[] = {
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
 /* Index of the config `p` in sp, or -1. */
-static long find(const struct space *sp, const struct pick *p)
+static long find(const struct th_space *sp, const struct pick *p)
 {
   for (size_t i = 0; i < sp->n; i++)
-    if (get(sp, i, "BM") == p->bm && get(sp, i, "BN") == p->bn && get(sp, i, "BK") == p->bk &&
-        get(sp, i, "WM") == p->wm && get(sp, i, "WN") == p->wn &&
-        get(sp, i, "STAGES") == p->stages && get(sp, i, "VEC") == p->vec &&
-        get(sp, i, "SWZ") == p->swz && get(sp, i, "GROUP") == p->group)
+    if (th_space_get(sp, i, "BM") == p->bm && th_space_get(sp, i, "BN") == p->bn && th_space_get(sp, i, "BK") == p->bk &&
+        th_space_get(sp, i, "WM") == p->wm && th_space_get(sp, i, "WN") == p->wn &&
+        th_space_get(sp, i, "STAGES") == p->stages && th_space_get(sp, i, "VEC") == p->vec &&
+        th_space_get(sp, i, "SWZ") == p->swz && th_space_get(sp, i, "GROUP") == p->group)
       return (long)i;
   return -1;
 }
@@ -133,14 +95,14 @@ static long find(const struct space *sp, const struct pick *p)
 /* The sample's configs for `dev` and a layout, each taken from a space where it is valid:
  * VEC 8 with every dim 4096, VEC 4 with 4092 (leading dims 4 mod 8), VEC 2 with 4094.
  * OUT: cfg[NSAMPLE * np] (malloc'd); *sp is the 4096 space (space_close it). */
-static int64_t *sample_configs(const char *dev, int ta, int tb, struct space *sp)
+static int64_t *sample_configs(const char *dev, int ta, int tb, struct th_space *sp)
 {
   space_open(sp, dev, 4096, 4096, 4096, ta, tb);
   int64_t *cfg = malloc(NSAMPLE * sp->np * sizeof *cfg);
   cr_assert_not_null(cfg);
   for (size_t i = 0; i < NSAMPLE; i++) {
     const struct pick *p = &sample[i];
-    struct space other, *from = sp;
+    struct th_space other, *from = sp;
     int64_t d = p->vec == 8 ? 4096 : p->vec == 4 ? 4092 : 4094;
     if (d != 4096) {
       space_open(&other, dev, d, d, d, ta, tb);
@@ -151,14 +113,14 @@ static int64_t *sample_configs(const char *dev, int ta, int tb, struct space *sp
                   dev, layouts[2 * ta + tb], i, p->bm, p->bn, p->bk);
     memcpy(cfg + i * sp->np, from->cfg + (size_t)at * from->np, sp->np * sizeof *cfg);
     if (from != sp)
-      space_close(&other);
+      th_space_close(&other);
   }
   return cfg;
 }
 
 Test(gemm_mma, space_is_realistic_on_h100_and_a100, .timeout = TIMEOUT)
 {
-  struct space sp;
+  struct th_space sp;
   struct gen_space_stats st;
   static const struct {
     const char *dev;
@@ -173,33 +135,33 @@ Test(gemm_mma, space_is_realistic_on_h100_and_a100, .timeout = TIMEOUT)
       cr_assert_eq(sp.n, want[d].valid, "%s %s: %zu valid configs, want %zu", want[d].dev,
                    layouts[l], sp.n, want[d].valid);
       for (size_t i = 0; i < sp.n; i++) {
-        cr_assert_eq(get(&sp, i, "A_T"), l / 2);
-        cr_assert_eq(get(&sp, i, "B_T"), l % 2);
+        cr_assert_eq(th_space_get(&sp, i, "A_T"), l / 2);
+        cr_assert_eq(th_space_get(&sp, i, "B_T"), l % 2);
       }
       /* the large-square workhorse: 128 x 256 x 32, 4 stages, 8 warps of 64 x 64 */
       cr_assert_geq(find(&sp, &(struct pick){128, 256, 32, 2, 4, 4, 8, 1, 8}), 0);
       gen_space_stats_release(&st);
-      space_close(&sp);
+      th_space_close(&sp);
     }
     /* decode: M = 1 leaves BM = 16 alone, with several BN, BK and STAGES */
     space_open(&sp, want[d].dev, 1, 4096, 4096, 0, 0);
     cr_assert_gt(sp.n, 50, "%s decode: %zu configs", want[d].dev, sp.n);
     for (size_t i = 0; i < sp.n; i++)
-      cr_assert_eq(get(&sp, i, "BM"), 16);
-    space_close(&sp);
+      cr_assert_eq(th_space_get(&sp, i, "BM"), 16);
+    th_space_close(&sp);
     /* M = 32: BM 16 and 32 */
     space_open(&sp, want[d].dev, 32, 4096, 4096, 0, 0);
     size_t bm32 = 0;
     for (size_t i = 0; i < sp.n; i++)
-      bm32 += get(&sp, i, "BM") == 32;
+      bm32 += th_space_get(&sp, i, "BM") == 32;
     cr_assert_gt(bm32, 0);
-    space_close(&sp);
+    th_space_close(&sp);
   }
   /* every sample config is valid on both */
   for (size_t d = 0; d < 2; d++) {
     int64_t *cfg = sample_configs(want[d].dev, 0, 0, &sp);
     free(cfg);
-    space_close(&sp);
+    th_space_close(&sp);
   }
 }
 
@@ -218,7 +180,7 @@ struct compile_tally {
 
 /* Compile n configs of sp for `dev` as `dtype` with NVRTC; count the verdicts (a compile
  * error fails at once). With `no_spills`, log every variant that is not ok. */
-static void compile_configs(const struct space *sp, const char *dev, const char *dtype,
+static void compile_configs(const struct th_space *sp, const char *dev, const char *dtype,
                             const int64_t *cfg, size_t n, bool no_spills,
                             struct compile_tally *tally)
 {
@@ -262,14 +224,14 @@ static void compile_sample(const char *dev, unsigned lmask, bool bf16, size_t ma
   for (int l = 0; l < 4; l++) {
     if (!(lmask >> l & 1))
       continue;
-    struct space sp;
+    struct th_space sp;
     int64_t *cfg = sample_configs(dev, l / 2, l % 2, &sp);
     for (int d = 0; d < (bf16 && l == 0 ? 2 : 1); d++) {
       compile_configs(&sp, dev, dtypes[d], cfg, NSAMPLE, true, &tally);
       want += NSAMPLE;
     }
     free(cfg);
-    space_close(&sp);
+    th_space_close(&sp);
   }
   cr_log_info("gemm_mma %s sample: %zu variants, %zu ok, %zu spill, %zu pruned otherwise, "
               "0 compile errors, at most %d registers", dev, tally.variants, tally.ok,
@@ -307,7 +269,7 @@ Test(gemm_mma, every_h100_variant_compiles_for_sm90, .timeout = TIMEOUT)
   for (int l = 0; l < 4; l++) {
     if (only_l && *only_l && strcmp(only_l, layouts[l]) != 0)
       continue;
-    struct space sp;
+    struct th_space sp;
     space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
     for (int d = 0; d < 2; d++) {
       if (only_d && *only_d && strcmp(only_d, dtypes[d]) != 0)
@@ -321,7 +283,7 @@ Test(gemm_mma, every_h100_variant_compiles_for_sm90, .timeout = TIMEOUT)
       tally.ok += one.ok;
       tally.spilled += one.spilled;
     }
-    space_close(&sp);
+    th_space_close(&sp);
   }
   cr_assert_gt(tally.variants, 0);
   cr_log_info("gemm_mma h100 total: %zu variants, %zu ok, %zu spill", tally.variants,
@@ -355,35 +317,17 @@ static void run_host(int ta, int tb, const char *dtype)
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
 
-  struct space sp;
+  struct th_space sp;
   int64_t *cfg = sample_configs("h100", ta, tb, &sp);
   const int64_t *ptrs[NSAMPLE];
-  char names[NSAMPLE][GEN_NAME_MAX];
-  for (size_t i = 0; i < NSAMPLE; i++) {
+  for (size_t i = 0; i < NSAMPLE; i++)
     ptrs[i] = cfg + i * sp.np;
-    cr_assert_eq(gen_emit_name(sp.t, sp.s, dtype, ptrs[i], names[i]), AT_OK);
-  }
-  struct gen_bind bind = {.dev = dev_find("h100"), .dims = sp.dims, .dtype = dtype};
-  char *src = NULL;
-  cr_assert_eq(gen_emit_tu(sp.t, CC_HOST, sp.s, &bind, ptrs, NSAMPLE, &src), AT_OK, "%s",
-               at_last_error());
-  struct cc_request req = {.source = src, .name = "gemm_mma_host.cpp", .arch = "host:sm_90",
-                           .include_dirs = incs};
-  struct cc_result res;
-  cr_assert_eq(cc_host.compile(&req, &res), AT_OK, "%s", at_last_error());
-  cr_assert_eq(res.status, CC_OK, "%s", res.log ? res.log : "");
+  struct th_hostk hk;
+  meas_kernel kern[NSAMPLE];
+  th_hostk_load_variants(&hk, &sp, dtype, ptrs, NSAMPLE, "host:sm_90", kern);
+  struct meas_ctx *ctx = hk.ctx;
   clock_gettime(CLOCK_MONOTONIC, &t1);
   double compile_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-
-  struct meas_ctx *ctx;
-  meas_module mod;
-  cr_assert_eq(meas_host.open(0, &ctx), AT_OK, "%s", at_last_error());
-  cr_assert_eq(meas_host.load(ctx, res.code, res.code_size, &mod), AT_OK, "%s",
-               at_last_error());
-  meas_kernel kern[NSAMPLE];
-  for (size_t i = 0; i < NSAMPLE; i++)
-    cr_assert_eq(meas_host.kernel(ctx, mod, names[i], &kern[i]), AT_OK, "%s",
-                 at_last_error());
 
   enum gemm_dtype dt;
   cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
@@ -433,12 +377,9 @@ static void run_host(int ta, int tb, const char *dtype)
   cr_assert_eq(runs, NSAMPLE * NSHAPES);
   cr_assert_eq(failures, 0, "%zu of %zu runs wrong (see the log)", failures, runs);
 
-  meas_host.unload(ctx, mod);
-  meas_host.close(ctx);
-  cc_result_release(&res);
-  free(src);
+  th_hostk_close(&hk);
   free(cfg);
-  space_close(&sp);
+  th_space_close(&sp);
 }
 
 #define HOST_TEST(layout, ta, tb, dtype)                                                  \

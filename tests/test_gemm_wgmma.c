@@ -25,6 +25,7 @@
 #include "tuner/gemm_sweep.h"
 #include "tuner/op_gemm.h"
 #include "tuner/status.h"
+#include "tests/tspace.h"
 
 /* One timeout for every test: Criterion 2.4.1 leaks a timer when tests with different
  * timeouts run in parallel (see test_install.c). CTest's own limit still applies. */
@@ -42,50 +43,11 @@ static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
 /* ---- the space ------------------------------------------------------------------- */
 
-struct space {
-  struct tmpl *t;
-  struct gen_space *s;
-  int64_t *cfg; /* n configs of np values */
-  size_t n, np;
-  int64_t dims[5];
-};
-
-static int grab(void *ctx, const int64_t *values, size_t n)
-{
-  struct space *sp = ctx;
-  int64_t *p = realloc(sp->cfg, (sp->n + 1) * n * sizeof *p);
-  cr_assert_not_null(p);
-  sp->cfg = p;
-  memcpy(p + sp->n * n, values, n * sizeof *values);
-  sp->n++;
-  return 0;
-}
-
-static void space_open(struct space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
+static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
                        int ta, int tb)
 {
-  memset(sp, 0, sizeof *sp);
-  cr_assert_eq(tmpl_load(TEMPLATE, incs, &sp->t), AT_OK, "%s", at_last_error());
-  int64_t dims[5] = {m, n, k, ta, tb};
-  memcpy(sp->dims, dims, sizeof dims);
-  cr_assert_eq(tmpl_space(sp->t, dev_find(dev), sp->dims, &sp->s), AT_OK, "%s",
-               at_last_error());
-  sp->np = gen_space_param_count(sp->s);
-  cr_assert_eq(gen_space_enumerate(sp->s, grab, sp, NULL), AT_OK, "%s", at_last_error());
-}
-
-static void space_close(struct space *sp)
-{
-  free(sp->cfg);
-  gen_space_free(sp->s);
-  tmpl_free(sp->t);
-}
-
-static int64_t get(const struct space *sp, size_t i, const char *name)
-{
-  int idx = gen_space_param_index(sp->s, name);
-  cr_assert_geq(idx, 0, "no param %s", name);
-  return sp->cfg[i * sp->np + (size_t)idx];
+  const int64_t dims[5] = {m, n, k, ta, tb};
+  th_space_open(sp, TEMPLATE, dev, dims, 5);
 }
 
 /* A config by its params (the layout's A_T/B_T aside). */
@@ -103,14 +65,14 @@ static const struct pick sample[] = {
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
-static bool is_pick(const struct space *sp, size_t i, const struct pick *p)
+static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
 {
-  return get(sp, i, "BM") == p->bm && get(sp, i, "BN") == p->bn && get(sp, i, "BK") == p->bk &&
-         get(sp, i, "WGS") == p->wgs && get(sp, i, "STAGES") == p->stages &&
-         get(sp, i, "WAIT") == p->wait && get(sp, i, "GROUP") == p->group;
+  return th_space_get(sp, i, "BM") == p->bm && th_space_get(sp, i, "BN") == p->bn && th_space_get(sp, i, "BK") == p->bk &&
+         th_space_get(sp, i, "WGS") == p->wgs && th_space_get(sp, i, "STAGES") == p->stages &&
+         th_space_get(sp, i, "WAIT") == p->wait && th_space_get(sp, i, "GROUP") == p->group;
 }
 
-static long find(const struct space *sp, const struct pick *p)
+static long find(const struct th_space *sp, const struct pick *p)
 {
   for (size_t i = 0; i < sp->n; i++)
     if (is_pick(sp, i, p))
@@ -120,47 +82,47 @@ static long find(const struct space *sp, const struct pick *p)
 
 Test(gemm_wgmma, space_is_realistic_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
 {
-  struct space sp;
+  struct th_space sp;
   for (int l = 0; l < 4; l++) {
     space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
     cr_log_info("gemm_wgmma h100 %s: %zu valid", layouts[l], sp.n);
     cr_assert_eq(sp.n, H100_VALID, "h100 %s: %zu valid configs, want %d", layouts[l], sp.n,
                  H100_VALID);
     for (size_t i = 0; i < sp.n; i++) {
-      cr_assert_eq(get(&sp, i, "A_T"), l / 2);
-      cr_assert_eq(get(&sp, i, "B_T"), l % 2);
+      cr_assert_eq(th_space_get(&sp, i, "A_T"), l / 2);
+      cr_assert_eq(th_space_get(&sp, i, "B_T"), l % 2);
       /* one m64 tile or two per warpgroup, never more than 128 accumulators */
-      int64_t mt = get(&sp, i, "MT");
-      cr_assert(mt * 64 * get(&sp, i, "WGS") == get(&sp, i, "BM"));
-      cr_assert_leq(mt * get(&sp, i, "BN") / 2, 128);
+      int64_t mt = th_space_get(&sp, i, "MT");
+      cr_assert(mt * 64 * th_space_get(&sp, i, "WGS") == th_space_get(&sp, i, "BM"));
+      cr_assert_leq(mt * th_space_get(&sp, i, "BN") / 2, 128);
     }
     for (size_t s = 0; s < NSAMPLE; s++)
       cr_assert_geq(find(&sp, &sample[s]), 0, "%s: sample config %zu is not in the space",
                     layouts[l], s);
-    space_close(&sp);
+    th_space_close(&sp);
   }
   /* H100's shared memory (227 KB a block) holds 4 stages of 128 x 256 x 64 but not 5 */
   space_open(&sp, "h100", 4096, 4096, 4096, 0, 0);
   cr_assert_geq(find(&sp, &(struct pick){128, 256, 64, 2, 4, 1, 8}), 0);
   cr_assert_lt(find(&sp, &(struct pick){128, 256, 64, 2, 5, 1, 8}), 0);
-  space_close(&sp);
+  th_space_close(&sp);
   /* decode (M = 1): one warpgroup's m64 tile alone, every N width still open */
   space_open(&sp, "h100", 1, 4096, 4096, 0, 0);
   cr_assert_gt(sp.n, 20, "decode: %zu configs", sp.n);
   bool bn[3] = {false, false, false};
   for (size_t i = 0; i < sp.n; i++) {
-    cr_assert_eq(get(&sp, i, "BM"), 64);
-    cr_assert_eq(get(&sp, i, "WGS"), 1);
-    bn[get(&sp, i, "BN") / 128] = true;
+    cr_assert_eq(th_space_get(&sp, i, "BM"), 64);
+    cr_assert_eq(th_space_get(&sp, i, "WGS"), 1);
+    bn[th_space_get(&sp, i, "BN") / 128] = true;
   }
   cr_assert(bn[0] && bn[1] && bn[2]);
-  space_close(&sp);
+  th_space_close(&sp);
   /* wgmma is Hopper's alone: no config on an A100, an MI300X or the host */
   static const char *const others[] = {"a100", "mi300x", "host"};
   for (size_t d = 0; d < 3; d++) {
     space_open(&sp, others[d], 4096, 4096, 4096, 0, 0);
     cr_assert_eq(sp.n, 0, "%s: %zu configs", others[d], sp.n);
-    space_close(&sp);
+    th_space_close(&sp);
   }
   /* and the tuner's rule agrees, dtype included */
   cr_assert_str_empty(gemm_template_not_for("gemm_wgmma", dev_find("h100"), false));
@@ -200,7 +162,7 @@ Test(gemm_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
   size_t variants = 0;
   int max_regs = 0;
   for (int l = 0; l < 4; l++) {
-    struct space sp;
+    struct th_space sp;
     space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
     int64_t *cfg = malloc(NSAMPLE * sp.np * sizeof *cfg);
     cr_assert_not_null(cfg);
@@ -238,7 +200,7 @@ Test(gemm_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
       bld_result_release(&r);
     }
     free(cfg);
-    space_close(&sp);
+    th_space_close(&sp);
   }
   cr_log_info("gemm_wgmma sm_90a sample: %zu variants ok, no spills, at most %d registers",
               variants, max_regs);

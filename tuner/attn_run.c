@@ -6,10 +6,10 @@
  */
 #include "tuner/attn_run.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tuner/gemm_run.h"
 #include "tuner/status.h"
 
 int attn_buffers_init(const struct meas_backend *mb, struct meas_ctx *ctx,
@@ -54,29 +54,15 @@ int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
 {
   if (!mb || !ctx || !k || !l || !d || !buf || !o_out || !buf->o)
     return at_error(AT_USAGE, "attn_launch: NULL argument");
-  for (int i = 0; i < 3; i++)
-    if (l->threads[i] < 1 || l->threads[i] > 1024 || l->grid[i] < 1 || l->grid[i] > UINT_MAX)
-      return at_error(AT_USAGE, "attn_launch: launch shape out of range (block %lld x %lld "
-                      "x %lld, grid %lld x %lld x %lld)", (long long)l->threads[0],
-                      (long long)l->threads[1], (long long)l->threads[2],
-                      (long long)l->grid[0], (long long)l->grid[1], (long long)l->grid[2]);
-  if (l->shared < 0 || l->shared > UINT_MAX)
-    return at_error(AT_USAGE, "attn_launch: shared bytes out of range (%lld)",
-                    (long long)l->shared);
-  int rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes);
-  if (rc != AT_OK)
-    return rc;
   const struct attn_problem *p = &d->p; /* attn_data_init checked that these fit an int */
   meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o;
   int b = (int)p->batch, h = (int)p->heads, sq = (int)p->sq, sk = (int)p->sk;
   float scale = p->scale;
   void *args[] = {&q, &kk, &v, &o, &b, &h, &sq, &sk, &scale};
-  struct meas_launch ml = {.kernel = k, .shared_bytes = (unsigned)l->shared, .args = args,
-                           .arg_kinds = ATTN_ARG_KINDS};
-  for (int i = 0; i < 3; i++) {
-    ml.grid[i] = (unsigned)l->grid[i];
-    ml.block[i] = (unsigned)l->threads[i];
-  }
+  struct meas_launch ml;
+  int rc = run_launch_init(&ml, k, l, args, ATTN_ARG_KINDS, "attn_launch");
+  if (rc != AT_OK || (rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK)
+    return rc;
   if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)
     return rc;
   return mb->download(ctx, o_out, buf->o, buf->q_bytes);

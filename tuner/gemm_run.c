@@ -55,6 +55,27 @@ static int fits_u32(int64_t v, int64_t hi)
   return v >= 1 && v <= hi;
 }
 
+int run_launch_init(struct meas_launch *ml, meas_kernel k, const struct gen_launch *l,
+                    void **args, const char *kinds, const char *who)
+{
+  for (int i = 0; i < 3; i++)
+    if (!fits_u32(l->threads[i], 1024) || !fits_u32(l->grid[i], UINT_MAX))
+      return at_error(AT_USAGE, "%s: launch shape out of range (block %lld x %lld x %lld, "
+                      "grid %lld x %lld x %lld)", who, (long long)l->threads[0],
+                      (long long)l->threads[1], (long long)l->threads[2],
+                      (long long)l->grid[0], (long long)l->grid[1], (long long)l->grid[2]);
+  if (l->shared < 0 || l->shared > UINT_MAX)
+    return at_error(AT_USAGE, "%s: shared bytes out of range (%lld)", who,
+                    (long long)l->shared);
+  *ml = (struct meas_launch){.kernel = k, .shared_bytes = (unsigned)l->shared, .args = args,
+                             .arg_kinds = kinds};
+  for (int i = 0; i < 3; i++) {
+    ml->grid[i] = (unsigned)l->grid[i];
+    ml->block[i] = (unsigned)l->threads[i];
+  }
+  return AT_OK;
+}
+
 int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct gemm_data *d,
                 const struct gemm_buffers *buf, void *c_out)
@@ -62,30 +83,16 @@ int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   if (!mb || !ctx || !k || !l || !d || !buf || !c_out || !buf->c)
     return at_error(AT_USAGE, "gemm_launch: NULL argument");
   const struct gemm_problem *p = &d->p;
-  for (int i = 0; i < 3; i++)
-    if (!fits_u32(l->threads[i], 1024) || !fits_u32(l->grid[i], UINT_MAX))
-      return at_error(AT_USAGE, "gemm_launch: launch shape out of range (block %lld x %lld "
-                      "x %lld, grid %lld x %lld x %lld)", (long long)l->threads[0],
-                      (long long)l->threads[1], (long long)l->threads[2],
-                      (long long)l->grid[0], (long long)l->grid[1], (long long)l->grid[2]);
-  if (l->shared < 0 || l->shared > UINT_MAX)
-    return at_error(AT_USAGE, "gemm_launch: shared bytes out of range (%lld)",
-                    (long long)l->shared);
-  int rc = mb->upload(ctx, buf->c, d->c0, buf->c_bytes);
-  if (rc != AT_OK)
-    return rc;
   /* gemm_data_init checked that these fit an int */
   meas_ptr a = buf->a, b = buf->b, c = buf->c;
   int m = (int)p->m, n = (int)p->n, kk = (int)p->k;
   int lda = (int)p->lda, ldb = (int)p->ldb, ldc = (int)p->ldc;
   float alpha = p->alpha, beta = p->beta;
   void *args[] = {&a, &b, &c, &m, &n, &kk, &lda, &ldb, &ldc, &alpha, &beta};
-  struct meas_launch ml = {.kernel = k, .shared_bytes = (unsigned)l->shared, .args = args,
-                           .arg_kinds = GEMM_ARG_KINDS};
-  for (int i = 0; i < 3; i++) {
-    ml.grid[i] = (unsigned)l->grid[i];
-    ml.block[i] = (unsigned)l->threads[i];
-  }
+  struct meas_launch ml;
+  int rc = run_launch_init(&ml, k, l, args, GEMM_ARG_KINDS, "gemm_launch");
+  if (rc != AT_OK || (rc = mb->upload(ctx, buf->c, d->c0, buf->c_bytes)) != AT_OK)
+    return rc;
   if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)
     return rc;
   return mb->download(ctx, c_out, buf->c, buf->c_bytes);

@@ -13,6 +13,12 @@
 #include "tuner/meas.h"
 #include "tuner/op_gemm.h"
 
+/* ml for launching kernel k with launch shape l and the arguments args (kinds: the host
+ * backend's letters), after checking the shape fits a launch: AT_USAGE naming `who`
+ * otherwise. Shared by the ops' runners (gemm here, attn_run.c). */
+int run_launch_init(struct meas_launch *ml, meas_kernel k, const struct gen_launch *l,
+                    void **args, const char *kinds, const char *who);
+
 struct gemm_buffers {
   meas_ptr a, b, c;
   size_t a_bytes, b_bytes, c_bytes;
