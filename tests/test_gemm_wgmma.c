@@ -18,6 +18,7 @@
 
 #include "generator/space.h"
 #include "generator/template.h"
+#include "tests/helpers.h"
 #include "tests/hostk.h"
 #include "tuner/build.h"
 #include "tuner/compile.h"
@@ -152,6 +153,12 @@ Test(gemm_wgmma, arch_specific_compiles_for_sm90a, .timeout = TIMEOUT)
   cr_assert_eq(t->arch_specific, 0);
   cr_assert_str_eq(tmpl_compile_arch(t, "sm_90", buf, sizeof buf), "sm_90");
   tmpl_free(t);
+  /* `generate` says which target it builds for */
+  struct th_result r;
+  th_run(&r, "generate gemm_wgmma --device h100 --stats --json");
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"arch\":\"sm_90\",\"target\":\"sm_90a\""), "%s", r.out);
+  th_result_free(&r);
 }
 
 /* The sample in every layout as f16, and in NN as bf16: bld_run (which asks

@@ -401,9 +401,12 @@ static void print_compile_text(const struct gen_cmd *g, const struct bld_result 
            v->reason[0] ? ")" : "");
   }
   const struct bld_stats *s = &r->stats;
-  printf("%zu variants in %zu batches (%s, %s): %zu compiled, %zu cache hits; %zu ok, "
+  char target[48];
+  printf("%zu variants in %zu batches (%s, %s, for %s): %zu compiled, %zu cache hits; %zu ok, "
          "%zu pruned, %zu compile errors; %.2f s, %.1f variants/s\n",
-         s->variants, s->batches, r->backend, r->toolchain, s->compiled, s->cache_hits,
+         s->variants, s->batches, r->backend, r->toolchain,
+         g->emulate ? "the host" : tmpl_compile_arch(g->t, g->dev->arch, target, sizeof target),
+         s->compiled, s->cache_hits,
          s->ok, s->pruned, s->compile_errors, s->wall_s,
          s->wall_s > 0 ? (double)s->variants / s->wall_s : 0.0);
 }
@@ -541,8 +544,11 @@ static int run(struct gen_cmd *g)
     json_write_str(stdout, g->t->kernel);
     printf(",\"hash\":\"%s\",\"device\":", g->t->hash);
     json_write_str(stdout, g->dev->name);
+    char target[48];
     printf(",\"arch\":");
     json_write_str(stdout, g->dev->arch);
+    printf(",\"target\":"); /* what --compile builds for: sm_90a for an arch_specific template */
+    json_write_str(stdout, tmpl_compile_arch(g->t, g->dev->arch, target, sizeof target));
     printf(",\"dtype\":");
     json_write_str(stdout, g->t->dtype ? g->dtype : NULL);
     printf(",\"dims\":{");
