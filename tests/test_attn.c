@@ -300,7 +300,7 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
 Test(attn_simt, sample_compiles_for_sm90, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
-  compile_sample("h100", "nvrtc", "f16", 128);
+  compile_sample("h100", "nvrtc", "f16", 64);
 }
 
 Test(attn_simt, sample_compiles_for_gfx942, .timeout = TIMEOUT)

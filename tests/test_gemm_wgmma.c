@@ -161,14 +161,16 @@ Test(gemm_wgmma, arch_specific_compiles_for_sm90a, .timeout = TIMEOUT)
   th_result_free(&r);
 }
 
-/* The sample in every layout as f16, and in NN as bf16: bld_run (which asks
+/* The sample as f16 in NN (A K-major, B N-major) and TT (A M-major, B K-major), which
+ * between them take every operand path, and in NN as bf16 (sized for two cores; the host
+ * tests run all four layouts): bld_run (which asks
  * tmpl_compile_arch) builds every variant for sm_90a with no compile error and no spill. */
 Test(gemm_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
   size_t variants = 0;
   int max_regs = 0;
-  for (int l = 0; l < 4; l++) {
+  for (int l = 0; l < 4; l += 3) {
     struct th_space sp;
     space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
     int64_t *cfg = malloc(NSAMPLE * sp.np * sizeof *cfg);
@@ -211,7 +213,7 @@ Test(gemm_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
   }
   cr_log_info("gemm_wgmma sm_90a sample: %zu variants ok, no spills, at most %d registers",
               variants, max_regs);
-  cr_assert_eq(variants, 5 * NSAMPLE);
+  cr_assert_eq(variants, 3 * NSAMPLE);
 }
 
 /* Plain sm_90 has no wgmma: the template stops at its static_assert, saying what to do. */
