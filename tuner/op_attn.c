@@ -119,10 +119,10 @@ void attn_data_release(struct attn_data *d)
   memset(d, 0, sizeof *d);
 }
 
-int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed)
+int attn_data_inputs(struct attn_data *d, const struct attn_problem *p, uint64_t seed)
 {
   if (!d)
-    return at_error(AT_USAGE, "attn_data_init: NULL argument");
+    return at_error(AT_USAGE, "attn_data_inputs: NULL argument");
   memset(d, 0, sizeof *d);
   int rc = attn_problem_check(p);
   if (rc != AT_OK)
@@ -131,16 +131,11 @@ int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t s
   const struct attn_problem *q = &d->p;
   enum gemm_dtype dt = q->dtype;
   size_t es = gemm_dtype_size(dt), nq = attn_q_elems(q), nkv = attn_kv_elems(q);
-  size_t heads = (size_t)(q->batch * q->heads);
   d->q = malloc(nq * es);
   d->k = malloc(nkv * es);
   d->v = malloc(nkv * es);
   d->o0 = malloc(nq * es);
-  d->ref = malloc(nq * sizeof *d->ref);
-  d->vmax = calloc(heads, sizeof *d->vmax);
-  double *s = malloc((size_t)q->sk * sizeof *s);
-  if (!d->q || !d->k || !d->v || !d->o0 || !d->ref || !d->vmax || !s) {
-    free(s);
+  if (!d->q || !d->k || !d->v || !d->o0) {
     attn_data_release(d);
     return at_error(AT_NOMEM, "out of memory");
   }
@@ -153,7 +148,25 @@ int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t s
     gemm_elem_store(dt, d->v, i, gemm_small_value(&st));
   for (size_t i = 0; i < nq; i++)
     gemm_elem_store(dt, d->o0, i, NAN);
+  return AT_OK;
+}
 
+int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed)
+{
+  int rc = attn_data_inputs(d, p, seed);
+  if (rc != AT_OK)
+    return rc;
+  const struct attn_problem *q = &d->p;
+  enum gemm_dtype dt = q->dtype;
+  size_t heads = (size_t)(q->batch * q->heads);
+  d->ref = malloc(attn_q_elems(q) * sizeof *d->ref);
+  d->vmax = calloc(heads, sizeof *d->vmax);
+  double *s = malloc((size_t)q->sk * sizeof *s);
+  if (!d->ref || !d->vmax || !s) {
+    free(s);
+    attn_data_release(d);
+    return at_error(AT_NOMEM, "out of memory");
+  }
   const int64_t D = q->d, SQ = q->sq, SK = q->sk;
   const double scale = q->scale != 0.0f ? (double)q->scale : 1.0 / sqrt((double)D);
   for (size_t h = 0; h < heads; h++) {

@@ -65,6 +65,9 @@ struct attn_data {
   double *vmax;               /* B H */
 };
 int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed);
+/* The same inputs (and O0) without the reference (ref and vmax NULL; attn_check refuses
+ * such data): for problems too large for a host reference, checked some other way. */
+int attn_data_inputs(struct attn_data *d, const struct attn_problem *p, uint64_t seed);
 void attn_data_release(struct attn_data *d);
 
 /* Check a result O (dtype storage) against d->ref: every element within

@@ -18,7 +18,10 @@
 #     at 4096^3 f16 NT and NN, compiled for sm_90a) each verified against the host
 #     reference and cuBLAS, then timed against cuBLAS in the same run (gemm_gpu);
 #  7. with prepare.sh's TUNED_DB: a header emit-header wrote from H100 winners, compiled
-#     with nvcc, run through its launcher against cuBLAS (tuned_gemm_bench).
+#     with nvcc, run through its launcher against cuBLAS (tuned_gemm_bench);
+#  8. attention: attn_simt variants for four problems checked at a small shape against
+#     the host reference and at full size against a reference kernel, timed (attn_gpu),
+#     and PyTorch's scaled_dot_product_attention on the same problems.
 #
 #   bash check.sh CARRY_DIR OUT_DIR
 set -uo pipefail
@@ -69,5 +72,12 @@ fi
 echo "== 7. a tuned header's launcher vs cuBLAS"
 if [ -x "$carry/bin/tuned_gemm_bench" ]; then
   ours "$carry/bin/tuned_gemm_bench" 2>&1 | tee "$out/tuned.txt" || status=1
+fi
+echo "== 8. attention variants, and PyTorch's SDPA"
+if [ -d "$carry/attn" ]; then
+  ours "$carry/bin/attn_gpu" "$carry/attn" --reps 20 --json "$out/attn.jsonl" 2>&1 |
+    tee "$out/attn.txt" || status=1
+  grep -q " [1-9][0-9]* failed" "$out/attn.txt" && status=1
+  python3 "$carry/torch_attn.py" 2>&1 | tee "$out/torch_attn.txt" || status=1
 fi
 exit $status

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "generator/emit.h"
 #include "generator/space.h"
@@ -19,6 +18,8 @@
 #include "tuner/build.h"
 #include "tuner/device.h"
 #include "tuner/status.h"
+
+#include "bench/gpu/emit_write.h"
 
 struct problem {
   const char *name;
@@ -121,48 +122,16 @@ int main(int argc, char **argv)
     struct bld_result r = {0};
     if (bld_run(t, s, dev, dims, "f16", sel, kept, &o, &r) != AT_OK)
       die("compiling");
-    char pdir[4096], path[4200];
-    snprintf(pdir, sizeof pdir, "%s/%s", dir, pr->name);
-    mkdir(dir, 0755);
-    mkdir(pdir, 0755);
-    for (size_t b = 0; b < r.nbatches; b++) {
-      if (!r.batches[b].code)
-        continue;
-      snprintf(path, sizeof path, "%s/batch_%04zu.cubin", pdir, b);
-      FILE *f = fopen(path, "wb");
-      if (!f || fwrite(r.batches[b].code, 1, r.batches[b].code_size, f) !=
-                    r.batches[b].code_size || fclose(f))
-        die("writing a cubin");
-    }
-    snprintf(path, sizeof path, "%s/variants.tsv", pdir);
-    FILE *f = fopen(path, "w");
-    fprintf(f, "# %s %s m=%lld n=%lld k=%lld ta=%d tb=%d dtype=f16 %s\n", pr->tmpl, dev->name,
-            (long long)pr->m, (long long)pr->n, (long long)pr->k, pr->ta, pr->tb,
-            r.toolchain ? r.toolchain : "?");
-    size_t ok = 0, pruned = 0, bad = 0;
-    for (size_t i = 0; i < r.nvariants; i++) {
-      const struct bld_variant *v = &r.variants[i];
-      if (v->verdict != BLD_OK) {
-        v->verdict == BLD_PRUNED ? pruned++ : bad++;
-        continue;
-      }
-      ok++;
-      /* gemm_gpu also checks each variant at 127x129x65: its grid there, from the
-       * template's own grid expression (a 1-D tile count for gemm_mma, 2-D for SIMT). */
-      const int64_t small_dims[5] = {127, 129, 65, pr->ta, pr->tb};
-      struct gen_bind sb = {.dev = dev, .dims = small_dims, .dtype = "f16"};
-      struct gen_launch sl;
-      if (gen_emit_launch(t, &sb, sel + i * np, &sl) != AT_OK)
-        die("the launch shape at 127x129x65");
-      fprintf(f, "%s\t%s\t%zu\t%lld %lld %lld\t%lld %lld %lld\t%lld\t%d\t%lld\t%lld %lld %lld\n",
-              v->name, v->config_text, v->batch, (long long)v->launch.grid[0],
-              (long long)v->launch.grid[1], (long long)v->launch.grid[2],
-              (long long)v->launch.threads[0], (long long)v->launch.threads[1],
-              (long long)v->launch.threads[2], (long long)v->launch.shared, v->res.registers,
-              (long long)v->res.spill_bytes, (long long)sl.grid[0], (long long)sl.grid[1],
-              (long long)sl.grid[2]);
-    }
-    fclose(f);
+    /* gemm_gpu also checks each variant at 127x129x65: its grid there, from the
+     * template's own grid expression (a 1-D tile count for gemm_mma, 2-D for SIMT). */
+    const int64_t small_dims[5] = {127, 129, 65, pr->ta, pr->tb};
+    char header[256];
+    snprintf(header, sizeof header, "%s %s m=%lld n=%lld k=%lld ta=%d tb=%d dtype=f16",
+             pr->tmpl, dev->name, (long long)pr->m, (long long)pr->n, (long long)pr->k, pr->ta,
+             pr->tb);
+    size_t counts[3];
+    emit_write(dir, pr->name, header, t, dev, "f16", &r, sel, np, small_dims, counts);
+    size_t ok = counts[0], pruned = counts[1], bad = counts[2];
     printf("%s: %zu valid, %zu kept by the filter '%s': %zu ok, %zu pruned, %zu compile "
            "errors; %zu cubins (%s)\n", pr->name, n, kept, pr->filter, ok, pruned, bad,
            r.nbatches, r.toolchain ? r.toolchain : "?");

@@ -8,7 +8,8 @@
 # probe (test_wgmma's gpu_* tests) with its sm_90a cubin built here by nvcc, and the GEMM
 # variants gemm_emit compiles here (gemm_mma, gemm_simt and gemm_wgmma subsets, 4096^3 and
 # decode)
-# with gemm_gpu, which checks and times them against cuBLAS there.
+# with gemm_gpu, which checks and times them against cuBLAS there; and attn_simt's
+# variants (attn_emit) with attn_gpu, which checks and times them there.
 #
 #   bench/gpu/prepare.sh [OUT_DIR=.carry] [PROFILE=h100]
 set -euo pipefail
@@ -18,7 +19,7 @@ profile=${2:-h100}
 scripts/build.sh >/dev/null
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib" "$out/scale"
 cp build/test_meas build/test_matrix_core build/test_wgmma build/scale_run build/gemm_gpu \
-  "$out/bin/"
+  build/attn_gpu "$out/bin/"
 for bin in "$out"/bin/*; do
   ldd "$bin" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
@@ -29,6 +30,7 @@ for bin in "$out"/bin/*; do
 done
 build/scale_emit "$out/scale" --device "$profile"
 build/gemm_emit "$out/gemm" --device "$profile"
+build/attn_emit "$out/attn" --device "$profile"
 # The mma.sync/ldmatrix probe's sources (test_matrix_core compiles them there with NVRTC).
 mkdir -p "$out/src/tests/data" "$out/src/templates"
 cp -r tests/data/pl "$out/src/tests/data/" && cp -r templates/common "$out/src/templates/"
@@ -36,7 +38,7 @@ cp -r tests/data/pl "$out/src/tests/data/" && cp -r templates/common "$out/src/t
 # $AT_WGMMA_PROBE_CUBIN; without it, it compiles the sources above with NVRTC there).
 "${NVCC:-/usr/local/cuda/bin/nvcc}" -arch=sm_90a -cubin -std=c++17 -Itemplates/common \
   -x cu tests/data/pl/wgmma_kernels.cu -o "$out/wgmma_kernels.sm_90a.cubin"
-cp bench/gpu/check.sh bench/gpu/torch_axpby.py "$out/"
+cp bench/gpu/check.sh bench/gpu/torch_axpby.py bench/gpu/torch_attn.py "$out/"
 # With TUNED_DB=<a database holding h100 winners> (bench/gpu/import_gemm.sh makes one from
 # gemm_gpu's measurements): the tuned header emitted from it and tuned_gemm_bench, nvcc's
 # build of it against cuBLAS.

@@ -1,7 +1,9 @@
 // attn_planted.h - an attention template with planted faults, for `autotune attention`'s
-// tests: one thread per query row, the definition computed directly (two passes over the
-// keys). MODE 0 is right; 1 leaves out each row's last visible key; 2 forgets the scale
-// (softmax of Q.K instead of Q.K / sqrt(D)); 3 writes through a null pointer.
+// tests, and the reference attn_gpu checks GPU runs against (bench/gpu/attn_emit.c): one
+// thread per query row, the definition computed directly (a pass over the keys for the
+// maximum, one for the weights and the output, HD values in registers). MODE 0 is right;
+// 1 leaves out each row's last visible key; 2 forgets the scale (softmax of Q.K instead of
+// Q.K / sqrt(D)); 3 writes through a null pointer.
 #include "at_math.h"
 
 #pragma autotune kernel attn_planted
@@ -34,7 +36,10 @@ __device__ void attn_planted(const T *Q, const T *K, const T *V, T *O, int B, in
   last = last < SK - 1 ? last : SK - 1;
   if (MODE == 1)
     last--;
-  float m = at_neg_inf(), l = 0.0f;
+  float m = at_neg_inf(), l = 0.0f, o[HD];
+#pragma unroll
+  for (int c = 0; c < HD; c++)
+    o[c] = 0.0f;
   for (int j = 0; j <= last; j++) {
     float dot = 0.0f;
     for (int c = 0; c < HD; c++)
@@ -45,16 +50,13 @@ __device__ void attn_planted(const T *Q, const T *K, const T *V, T *O, int B, in
     float dot = 0.0f;
     for (int c = 0; c < HD; c++)
       dot += at_to_float(q[c]) * at_to_float(k[(long long)j * HD + c]);
-    l += at_exp2f((dot * s - m) * AT_LOG2E);
+    const float p = at_exp2f((dot * s - m) * AT_LOG2E);
+    l += p;
+#pragma unroll
+    for (int c = 0; c < HD; c++)
+      o[c] += p * at_to_float(v[(long long)j * HD + c]);
   }
-  for (int c = 0; c < HD; c++) {
-    float o = 0.0f;
-    for (int j = 0; j <= last; j++) {
-      float dot = 0.0f;
-      for (int e = 0; e < HD; e++)
-        dot += at_to_float(q[e]) * at_to_float(k[(long long)j * HD + e]);
-      o += at_exp2f((dot * s - m) * AT_LOG2E) * at_to_float(v[(long long)j * HD + c]);
-    }
-    O[((long long)bh * SQ + i) * HD + c] = at_from_float<T>(last >= 0 ? o / l : 0.0f);
-  }
+#pragma unroll
+  for (int c = 0; c < HD; c++)
+    O[((long long)bh * SQ + i) * HD + c] = at_from_float<T>(last >= 0 ? o[c] / l : 0.0f);
 }

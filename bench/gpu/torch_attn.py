@@ -1,0 +1,44 @@
+# torch_attn.py - the peer for bench/gpu/attn_gpu: PyTorch's scaled_dot_product_attention
+# (its fastest backend here, FlashAttention-2 on an H100) on the problems attn_emit writes,
+# f16, [B][H][S][D] tensors, causal where the problem is (is_causal=True: the mask aligned
+# to the top left, the same as ours when SQ == SK; the decode problem is unmasked), timed
+# like attn_gpu: warm-up, the L2 flushed (100 MiB written) between repetitions, CUDA
+# events around each call, median of 20. TFLOP/s counts 4 D per visible query-key pair,
+# as op_attn.h does. A peer script only; the product is C.
+import torch
+import torch.nn.functional as F
+
+REPS = 20
+PROBLEMS = [  # name, B, H, SQ, SK, D, causal (bench/gpu/attn_emit.c)
+    ("attn_b4h32s1024d128", 4, 32, 1024, 1024, 128, False),
+    ("attn_b4h32s1024d128_causal", 4, 32, 1024, 1024, 128, True),
+    ("attn_b4h32s2048d64_causal", 4, 32, 2048, 2048, 64, True),
+    ("attn_decode_b8h32k4096d128", 8, 32, 1, 4096, 128, False),
+]
+flush = torch.empty(100 * 1024 * 1024, dtype=torch.uint8, device="cuda")
+
+
+def median_us(fn):
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(REPS):
+        flush.fill_(0x5A)
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop) * 1000.0)
+    times.sort()
+    return (times[REPS // 2 - 1] + times[REPS // 2]) / 2
+
+
+print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}")
+for name, b, h, sq, sk, d, causal in PROBLEMS:
+    q = torch.rand(b, h, sq, d, device="cuda", dtype=torch.float16) * 2 - 1
+    k = torch.rand(b, h, sk, d, device="cuda", dtype=torch.float16) * 2 - 1
+    v = torch.rand(b, h, sk, d, device="cuda", dtype=torch.float16) * 2 - 1
+    pairs = sum(min(sk, i + 1) for i in range(sq)) if causal else sq * sk
+    us = median_us(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+    print(f"{name}: sdpa {us:.1f} us = {4 * d * pairs * b * h / us / 1e6:.2f} TFLOP/s")
