@@ -1,6 +1,6 @@
 /*
  * bench_cache.c - what the compile cache and batching of the build pipeline
- * (tuner/build.h) are worth, on the example template (templates/example/scale.h) for
+ * (tuner/compile/build.h) are worth, on the example template (templates/example/scale.h) for
  * h100 (NVRTC) and mi300x (clang), all in one run:
  *
  *   cold vs warm: the whole space compiled twice into a fresh cache folder; the ratio of
@@ -24,9 +24,9 @@
 #include "autotune/autotune.h"
 #include "generator/space.h"
 #include "generator/template.h"
-#include "tuner/build.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
+#include "tuner/compile/build.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
 
 static const char *const incs[] = {AT_TEMPLATES_DIR "/common", NULL};
 

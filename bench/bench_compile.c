@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tuner/compile.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "base/status.h"
 
 static const int blocks[] = {32, 64, 128, 256, 512, 1024};
 static const int vecs[] = {1, 2, 4};

@@ -20,11 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tuner/compile.h"
-#include "tuner/emu.h"
-#include "tuner/emu_fiber.h"
-#include "tuner/meas.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/emu/emu.h"
+#include "tuner/emu/emu_fiber.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
 
 static double now_s(void)
 {
@@ -99,7 +99,7 @@ static int throughput(int jobs, int reps)
   const char *path = AT_TEMPLATES_DIR "/../tests/data/emu/kernels.cpp";
   const char *const inc[] = {AT_TEMPLATES_DIR "/../tests/data/emu", AT_TEMPLATES_DIR "/common",
                              NULL};
-  if ((rc = cc_read_file(path, &data, &size)))
+  if ((rc = os_read_file(path, &data, &size)))
     return rc;
   src = (char *)data;
   struct cc_request req = {.source = src, .name = "kernels.cpp", .arch = "host",

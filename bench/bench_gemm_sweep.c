@@ -1,5 +1,5 @@
 /*
- * bench_gemm_sweep.c - the full correctness sweep of a GEMM template (tuner/gemm_sweep.h):
+ * bench_gemm_sweep.c - the full correctness sweep of a GEMM template (tuner/ops/gemm_sweep.h):
  * every valid variant of its space for a device, compiled for the host device and run
  * on the SIMT emulator for every shape x layout x dtype, each result checked against
  * the f64 reference. With --emulate D the space is D's (mi300x, h100, gfx942, ...) and
@@ -27,9 +27,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "tuner/device.h"
-#include "tuner/gemm_sweep.h"
-#include "tuner/status.h"
+#include "base/device.h"
+#include "tuner/ops/gemm_sweep.h"
+#include "base/status.h"
 
 static double now_s(void)
 {

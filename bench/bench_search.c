@@ -1,6 +1,6 @@
 /*
  * bench_search.c - how fast each search strategy finds a good config: every strategy runs
- * on the `replay` backend (tuner/meas_replay.c) over a fully measured space for 20 seeds
+ * on the `replay` backend (tuner/measure/meas_replay.c) over a fully measured space for 20 seeds
  * or more, and the median fraction of the optimum reached (best time of the space / best
  * time found so far) is printed against the number of evaluations.
  *
@@ -23,9 +23,9 @@
 #include <unistd.h>
 
 #include "db/db.h"
-#include "tuner/compile.h"
-#include "tuner/search.h"
-#include "tuner/tune.h"
+#include "tuner/compile/compile.h"
+#include "tuner/search/search.h"
+#include "tuner/engine/tune.h"
 
 #define MAXP 4096
 static const int checkpoints[] = {1, 2, 5, 10, 20, 50, 100, 200, 400};
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
   char *tmp = NULL, *path = NULL;
   bool synthetic = !dbp;
   if (synthetic) {
-    if (cc_mkdtemp("bench-search", &tmp) != AT_OK || !(path = cc_strdupf("%s/s.db", tmp)) ||
+    if (os_mkdtemp("bench-search", &tmp) != AT_OK || !(path = os_strdupf("%s/s.db", tmp)) ||
         synthesise(path) != AT_OK) {
       fprintf(stderr, "bench_search: %s\n", at_last_error());
       return 1;
@@ -253,14 +253,14 @@ int main(int argc, char **argv)
   meas_replay_close(b.r);
   if (tmp) {
     unlink(path);
-    char *wal = cc_strdupf("%s-wal", path), *shm = cc_strdupf("%s-shm", path);
+    char *wal = os_strdupf("%s-wal", path), *shm = os_strdupf("%s-shm", path);
     if (wal)
       unlink(wal);
     if (shm)
       unlink(shm);
     free(wal);
     free(shm);
-    cc_rmdir(tmp);
+    os_rmdir(tmp);
   }
   free(tmp);
   free(path);

@@ -20,8 +20,8 @@
 #include <string.h>
 
 #include "db/db.h"
-#include "db/json.h"
-#include "tuner/status.h"
+#include "base/json.h"
+#include "base/status.h"
 
 #define JSONL_VERSION 1
 

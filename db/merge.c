@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 #include "db/db.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 struct merge {
   struct db *dst;

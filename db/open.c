@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "db/internal.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 /* 'ATTU': marks the file as an autotune database. */
 #define DB_APPLICATION_ID 0x41545455

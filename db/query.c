@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "db/internal.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 /* ?1 op, ?2 dtype, ?3 layout, ?4 problem id (exact) or dim names (family), ?5 device,
  * ?6 arch, ?7 vendor; one statement per tier: this device, same arch, same vendor. */

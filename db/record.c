@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "db/internal.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_DEVICE_PUT] = "INSERT INTO devices(name, arch, vendor) VALUES (?1, ?2, ?3) "

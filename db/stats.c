@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "db/internal.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 static int count(struct db *db, const char *sql, int64_t *out)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "db/internal.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 static const char each_best_sql[] =
     "SELECT p.id, p.dtype, p.layout, p.dim_names, p.d0, p.d1, p.d2, p.d3, p.d4, p.d5, p.d6, "

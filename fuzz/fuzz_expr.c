@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "generator/expr.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 #define NSLOTS 4
 

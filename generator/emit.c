@@ -22,8 +22,8 @@
 #include "generator/sbuf.h"
 #include "generator/space.h"
 #include "generator/template.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "base/device.h"
+#include "base/status.h"
 
 /* ---- names ------------------------------------------------------------------------ */
 

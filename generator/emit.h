@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tuner/compile.h"
+#include "generator/target.h"
 
 struct tmpl;
 struct gen_space;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tuner/status.h"
+#include "base/status.h"
 
 enum op {
   OP_CONST, OP_VAR, OP_NEG, OP_NOT,

@@ -34,8 +34,8 @@
 #include "generator/emit.h"
 #include "generator/sbuf.h"
 #include "generator/template.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "base/device.h"
+#include "base/status.h"
 
 /* "f32_nn": the family's suffix. */
 static void family_suffix(const struct hdr_family *f, char *out, size_t len)

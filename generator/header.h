@@ -7,7 +7,7 @@
  * device tier written out: exact shape, else the nearest tuned shape by the same
  * log-space distance, ties to the faster winner and then to the earlier problem.
  *
- * The caller (tuner/cmd_emit.c) reads the database and loads the templates; this file
+ * The caller (tuner/cli/cmd_emit.c) reads the database and loads the templates; this file
  * only writes text, and writes the same bytes for the same spec.
  */
 #ifndef AT_GENERATOR_HEADER_H

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "generator/expr.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 struct param {
   char *name;

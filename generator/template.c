@@ -36,9 +36,9 @@
 
 #include "generator/expr.h"
 #include "generator/space.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "base/os.h"
+#include "base/device.h"
+#include "base/status.h"
 
 /* Most values one `param` may list or generate. */
 #define MAX_VALUES 65536
@@ -621,7 +621,7 @@ static int pragma_require(struct loader *L, const struct pragma *g)
     name = dupstr(L->toks[a].spell);
     a += 2;
   } else {
-    name = cc_strdupf("line %d", g->line);
+    name = os_strdupf("line %d", g->line);
   }
   if (!name)
     return nomem();
@@ -1050,7 +1050,7 @@ static enum CXChildVisitResult collect_params(CXCursor c, CXCursor parent, CXCli
     } else {
       t->fparams = p;
       p = &t->fparams[t->nfparams];
-      p->name = nm[0] ? dupstr(nm) : cc_strdupf("at_arg%zu", t->nfparams);
+      p->name = nm[0] ? dupstr(nm) : os_strdupf("at_arg%zu", t->nfparams);
       p->type = dupstr(ty);
       if (p->name && p->type)
         t->nfparams++;
@@ -1448,19 +1448,19 @@ int tmpl_space(const struct tmpl *t, const struct dev_profile *dev, const int64_
     rc = gen_space_add_require(s, t->reqs[i].name, t->reqs[i].expr);
   if (rc)
     goto done;
-  threads = cc_strdupf("(%s) * (%s) * (%s)", t->threads_text[0], t->threads_text[1],
+  threads = os_strdupf("(%s) * (%s) * (%s)", t->threads_text[0], t->threads_text[1],
                    t->threads_text[2]);
   if (!threads) {
     rc = nomem();
     goto done;
   }
   if ((rc = space_require(s, "device: threads per block",
-                          cc_strdupf("%s >= 1 && %s <= device.max_threads", threads, threads))) ||
+                          os_strdupf("%s >= 1 && %s <= device.max_threads", threads, threads))) ||
       (rc = space_require(s, "device: shared memory",
-                          cc_strdupf("(%s) >= 0 && (%s) <= device.lds_bytes", t->shared_text,
+                          os_strdupf("(%s) >= 0 && (%s) <= device.lds_bytes", t->shared_text,
                                  t->shared_text))) ||
       (rc = space_require(s, "device: wave multiple",
-                          cc_strdupf("%s %% device.wave_size == 0", threads))))
+                          os_strdupf("%s %% device.wave_size == 0", threads))))
     goto done;
   for (size_t i = 0; i < t->nparams && !rc; i++) {
     const struct tmpl_param *p = &t->params[i];
@@ -1472,7 +1472,7 @@ int tmpl_space(const struct tmpl *t, const struct dev_profile *dev, const int64_
     char name[160];
     snprintf(name, sizeof name, "type: %.64s fits %.64s", p->name, tp->type);
     rc = space_require(s, name,
-                       cc_strdupf("%s >= %" PRId64 " && %s <= %" PRId64, p->name, tp->lo, p->name,
+                       os_strdupf("%s >= %" PRId64 " && %s <= %" PRId64, p->name, tp->lo, p->name,
                               tp->hi));
   }
 done:

@@ -1,13 +1,13 @@
 /*
  * template_coords.c - a template's configs as search coordinates (template.h,
  * tmpl_search_coords): the position of each free parameter's value in its value list,
- * what the search strategies (tuner/search.h) move along. Used by `autotune gemm` and
+ * what the search strategies (tuner/search/search.h) move along. Used by `autotune gemm` and
  * `autotune tune`.
  */
 #include <stdlib.h>
 
 #include "generator/template.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 int tmpl_search_coords(const struct tmpl *t, const int64_t *configs, const size_t *which,
                        size_t n, int32_t **out, size_t *ndims)

@@ -10,8 +10,8 @@
 #include "generator/emit.h"
 #include "generator/space.h"
 #include "tests/helpers.h"
-#include "tuner/compile.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "base/status.h"
 
 void th_need_cc(const struct cc_backend *b)
 {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "tests/tspace.h"
-#include "tuner/meas.h"
+#include "tuner/measure/meas.h"
 
 struct cc_backend;
 

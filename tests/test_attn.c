@@ -1,5 +1,5 @@
 /*
- * test_attn.c - the attention op (tuner/op_attn.h) and its SIMT template
+ * test_attn.c - the attention op (tuner/ops/op_attn.h) and its SIMT template
  * (templates/attention/attn_simt.h).
  *
  * The op: bad problems are refused naming the field; visible pairs and FLOPs with and
@@ -32,13 +32,13 @@
 #include "db/db.h"
 #include "tests/helpers.h"
 #include "tests/hostk.h"
-#include "tuner/attn_run.h"
-#include "tuner/build.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
-#include "tuner/meas.h"
-#include "tuner/op_attn.h"
-#include "tuner/status.h"
+#include "tuner/ops/attn_run.h"
+#include "tuner/compile/build.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
+#include "tuner/measure/meas.h"
+#include "tuner/ops/op_attn.h"
+#include "base/status.h"
 #include "tests/tspace.h"
 
 /* One timeout for every test: Criterion 2.4.1 leaks a timer when tests with different

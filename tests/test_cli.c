@@ -10,7 +10,7 @@
 
 #include "tests/helpers.h"
 #include "autotune/autotune.h"
-#include "tuner/cli.h"
+#include "tuner/cli/cli.h"
 
 /* Commands named in README.md's command table: rows "| `autotune NAME ...` |". */
 static int readme_commands(char names[][32], int cap)

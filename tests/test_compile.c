@@ -16,9 +16,9 @@
 
 #include "tests/helpers.h"
 #include "tests/hostk.h"
-#include "tuner/compile.h"
-#include "tuner/cubin.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/compile/cubin.h"
+#include "base/status.h"
 
 static const char *const include_dirs[] = {AT_SOURCE_DIR "/templates/common",
                                            AT_SOURCE_DIR "/templates/example", NULL};
@@ -187,11 +187,11 @@ Test(compile, nvrtc_and_nvcc_agree)
 static bool find_cuobjdump(char *path, size_t len)
 {
 #ifdef AT_CUDA_ROOT
-  if (cc_which(AT_CUDA_ROOT "/bin/cuobjdump", path, len))
+  if (os_which(AT_CUDA_ROOT "/bin/cuobjdump", path, len))
     return true;
 #endif
-  return cc_which("/usr/local/cuda/bin/cuobjdump", path, len) ||
-         cc_which("cuobjdump", path, len);
+  return os_which("/usr/local/cuda/bin/cuobjdump", path, len) ||
+         os_which("cuobjdump", path, len);
 }
 
 /* One figure ("REG", "STACK", "SHARED") of `kernel` in cuobjdump -res-usage output:
@@ -316,9 +316,9 @@ static long long readelf_figure(const char *out, const char *kernel, const char 
 
 static bool find_readelf(char *path, size_t len)
 {
-  return cc_which("llvm-readelf-19", path, len) ||
-         cc_which("/usr/lib/llvm-19/bin/llvm-readelf", path, len) ||
-         cc_which("llvm-readelf", path, len);
+  return os_which("llvm-readelf-19", path, len) ||
+         os_which("/usr/lib/llvm-19/bin/llvm-readelf", path, len) ||
+         os_which("llvm-readelf", path, len);
 }
 
 /* Compare every figure of every kernel with llvm-readelf's reading of the notes. */
@@ -434,7 +434,7 @@ Test(compile, missing_tool_is_clear)
   const char *argv[] = {"autotune-no-such-compiler", "--version", NULL};
   int code;
   char *out = (char *)"unset";
-  cr_assert_eq(cc_run(argv, NULL, 10, &code, &out), AT_NOT_FOUND);
+  cr_assert_eq(os_run(argv, NULL, 10, &code, &out), AT_NOT_FOUND);
   cr_assert_null(out);
   cr_assert(strstr(at_last_error(), "autotune-no-such-compiler"), "%s", at_last_error());
   cr_assert_eq(cc_pick(CC_HOST), &cc_host, "%s", at_last_error());
@@ -465,11 +465,11 @@ Test(compile, subprocess_timeout)
   const char *argv[] = {"sleep", "30", NULL};
   int code;
   char *out;
-  cr_assert_eq(cc_run(argv, NULL, 1, &code, &out), AT_OK);
+  cr_assert_eq(os_run(argv, NULL, 1, &code, &out), AT_OK);
   cr_assert_eq(code, 124);
   free(out);
   const char *echo[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
-  cr_assert_eq(cc_run(echo, NULL, 10, &code, &out), AT_OK);
+  cr_assert_eq(os_run(echo, NULL, 10, &code, &out), AT_OK);
   cr_assert_eq(code, 3);
   cr_assert(strstr(out, "out\n") && strstr(out, "err\n"), "%s", out);
   free(out);

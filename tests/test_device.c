@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "tests/helpers.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "tuner/device/detect.h"
+#include "base/status.h"
 
 static const char *const required[] = {"mi300x", "mi325x", "mi250x", "mi210", "mi355x",
                                        "h100",   "h200",   "a100",   "l40s",  "host"};

@@ -22,8 +22,8 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "base/device.h"
+#include "base/status.h"
 
 #define TPL(name) AT_TEMPLATES_DIR "/gemm/" name ".h"
 #define INCS "-isystem '" AT_TEMPLATES_DIR "' -isystem '" AT_TEMPLATES_DIR "/common'"

@@ -14,11 +14,11 @@
 #include <string.h>
 
 #include "tests/helpers.h"
-#include "tuner/compile.h"
-#include "tuner/emu.h"
-#include "tuner/emu_fiber.h"
-#include "tuner/meas.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/emu/emu.h"
+#include "tuner/emu/emu_fiber.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
 
 struct kmod {
   struct meas_ctx *ctx;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "generator/expr.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 /* The variables the tests may use, slot = index. */
 static const char *const var_names[] = {

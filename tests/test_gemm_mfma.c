@@ -25,13 +25,13 @@
 #include "generator/template.h"
 #include "tests/helpers.h"
 #include "tests/hostk.h"
-#include "tuner/build.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
-#include "tuner/gemm_run.h"
-#include "tuner/meas.h"
-#include "tuner/op_gemm.h"
-#include "tuner/status.h"
+#include "tuner/compile/build.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
+#include "tuner/ops/gemm_run.h"
+#include "tuner/measure/meas.h"
+#include "tuner/ops/op_gemm.h"
+#include "base/status.h"
 
 #define COMMON AT_SOURCE_DIR "/templates/common"
 #define TEMPLATE AT_SOURCE_DIR "/templates/gemm/gemm_mfma.h"
@@ -192,9 +192,9 @@ Test(gemm_mfma, space_sizes_and_published_shapes, .timeout = 120)
 
 static bool find_objdump(char *path, size_t len)
 {
-  return cc_which("llvm-objdump-19", path, len) ||
-         cc_which("/usr/lib/llvm-19/bin/llvm-objdump", path, len) ||
-         cc_which("llvm-objdump", path, len);
+  return os_which("llvm-objdump-19", path, len) ||
+         os_which("/usr/lib/llvm-19/bin/llvm-objdump", path, len) ||
+         os_which("llvm-objdump", path, len);
 }
 
 /* The v_mfma mnemonics of a code object, '_' dropped ("vmfmaf3216x16x16f16\n..."). */

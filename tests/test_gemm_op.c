@@ -1,6 +1,6 @@
 /*
- * test_gemm_op.c - the GEMM op (tuner/op_gemm.c) and running one GEMM kernel
- * (tuner/gemm_run.c): names and sizes, the deterministic data, the f64 reference
+ * test_gemm_op.c - the GEMM op (tuner/ops/op_gemm.c) and running one GEMM kernel
+ * (tuner/ops/gemm_run.c): names and sizes, the deterministic data, the f64 reference
  * against a naive computation written here independently (its own f16/bf16 decoding),
  * the tolerance catching one wrong element, NaN and a write into C's padding, and
  * naive kernels in every dtype and layout run on the host device through gemm_verify,
@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tuner/compile.h"
-#include "tuner/gemm_run.h"
-#include "tuner/meas.h"
-#include "tuner/op_gemm.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/ops/gemm_run.h"
+#include "tuner/measure/meas.h"
+#include "tuner/ops/op_gemm.h"
+#include "base/status.h"
 
 /* ---- an independent reading of the storage ---- */
 

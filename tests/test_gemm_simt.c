@@ -2,7 +2,7 @@
  * test_gemm_simt.c - the SIMT GEMM template (templates/gemm/gemm_simt.h) on a reduced
  * space, for CI: its space sizes per device; a deterministic sample of its variants
  * chosen to cover every value of every parameter (smallest and largest tiles included)
- * run by the correctness sweep (tuner/gemm_sweep.c) on the host device for every
+ * run by the correctness sweep (tuner/ops/gemm_sweep.c) on the host device for every
  * standard shape x layout x dtype; a smaller sample emulating mi300x (waves of 64);
  * compile-only samples for sm_90 (NVRTC) and gfx942 (clang-hip), skipped where the
  * compiler is absent; and a broken copy of the template (reading C when beta == 0)
@@ -18,10 +18,10 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
-#include "tuner/gemm_sweep.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
+#include "tuner/ops/gemm_sweep.h"
+#include "base/status.h"
 
 #define SIMT AT_SOURCE_DIR "/templates/gemm/gemm_simt.h"
 

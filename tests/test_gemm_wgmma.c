@@ -20,12 +20,12 @@
 #include "generator/template.h"
 #include "tests/helpers.h"
 #include "tests/hostk.h"
-#include "tuner/build.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
-#include "tuner/gemm_sweep.h"
-#include "tuner/op_gemm.h"
-#include "tuner/status.h"
+#include "tuner/compile/build.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
+#include "tuner/ops/gemm_sweep.h"
+#include "tuner/ops/op_gemm.h"
+#include "base/status.h"
 #include "tests/tspace.h"
 
 /* One timeout for every test: Criterion 2.4.1 leaks a timer when tests with different

@@ -1,5 +1,5 @@
 /*
- * test_generate.c - `autotune generate` and the build pipeline (tuner/build.h) as a user
+ * test_generate.c - `autotune generate` and the build pipeline (tuner/compile/build.h) as a user
  * meets them: the --stats counts against a brute-force count of the example space; every
  * valid variant compiled for h100 (NVRTC) and mi300x (clang) with registers; the disk
  * cache (a second run compiles nothing, a truncated entry is recompiled, not trusted);
@@ -14,14 +14,14 @@
 #include <unistd.h>
 
 #include "autotune/autotune.h"
-#include "db/json.h"
+#include "base/json.h"
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
 #include "tests/hostk.h"
-#include "tuner/build.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
+#include "tuner/compile/build.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
 
 #define SCALE AT_SOURCE_DIR "/templates/example/scale.h"
 #define DATA AT_SOURCE_DIR "/tests/data/templates/"

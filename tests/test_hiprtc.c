@@ -14,9 +14,9 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
+#include "base/status.h"
 
 static const char *const incs[] = {AT_TEMPLATES_DIR "/common", NULL};
 

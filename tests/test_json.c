@@ -1,5 +1,5 @@
 /*
- * test_json.c - the one-line JSON reader and the writers of db/json.h: every value
+ * test_json.c - the one-line JSON reader and the writers of base/json.h: every value
  * type, every escape, exact integers, errors that name their column, and doubles that
  * are written so that they read back bit for bit (and never as NaN or inf).
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "autotune/autotune.h"
-#include "db/json.h"
+#include "base/json.h"
 
 static struct json *parse_ok(const char *text)
 {

@@ -23,9 +23,9 @@
 #include "templates/common/at_mfma.h"
 #include "templates/common/at_mma.h"
 
-#include "tuner/compile.h"
-#include "tuner/meas.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
 
 /* ---- plain arithmetic and exact small values ---------------------------------------- */
 
@@ -543,13 +543,13 @@ static void gpu_open(struct gpu *g)
   unsigned char *code;
   size_t size;
   if (cubin && *cubin) {
-    cr_assert_eq(cc_read_file(cubin, &code, &size), AT_OK, "%s", at_last_error());
+    cr_assert_eq(os_read_file(cubin, &code, &size), AT_OK, "%s", at_last_error());
   } else {
     char path[4096], inc[4096];
     snprintf(path, sizeof path, "%s/tests/data/pl/mma_probe.cu", source_dir());
     snprintf(inc, sizeof inc, "%s/templates/common", source_dir());
     unsigned char *src;
-    cr_assert_eq(cc_read_file(path, &src, &size), AT_OK, "%s", at_last_error());
+    cr_assert_eq(os_read_file(path, &src, &size), AT_OK, "%s", at_last_error());
     const struct cc_backend *cc = cc_find("nvrtc");
     char why[256];
     cr_assert(cc && cc->available(why, sizeof why), "NVRTC: %s (or set AT_PL_PROBE_CUBIN)",

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tuner/compile.h"
-#include "tuner/meas.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
 
 Test(meas, cuda_without_a_driver_is_unsupported_not_a_crash)
 {

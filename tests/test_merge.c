@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
-#include "db/json.h"
+#include "base/json.h"
 #include "tests/helpers.h"
 
 static void uuid_of(char *out, unsigned n)

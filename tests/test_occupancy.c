@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "tests/helpers.h"
-#include "tuner/device.h"
-#include "tuner/occupancy.h"
+#include "base/device.h"
+#include "tuner/device/occupancy.h"
 
 static const char *cuda_include(void)
 {

@@ -22,9 +22,9 @@
 
 #include "tests/helpers.h"
 #include "tests/hostk.h"
-#include "tuner/compile.h"
-#include "tuner/meas.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
 
 #define COMMON AT_SOURCE_DIR "/templates/common"
 #define PL AT_SOURCE_DIR "/tests/data/pl"
@@ -121,9 +121,9 @@ Test(portability, cuda_mappings_are_the_ptx_instructions)
 
 static bool find_objdump(char *path, size_t len)
 {
-  return cc_which("llvm-objdump-19", path, len) ||
-         cc_which("/usr/lib/llvm-19/bin/llvm-objdump", path, len) ||
-         cc_which("llvm-objdump", path, len);
+  return os_which("llvm-objdump-19", path, len) ||
+         os_which("/usr/lib/llvm-19/bin/llvm-objdump", path, len) ||
+         os_which("llvm-objdump", path, len);
 }
 
 /* The disassembly's mnemonics with '_' removed after "v_mfma": CDNA3 spells
@@ -180,7 +180,7 @@ static void gxx(struct th_result *out, const char *args)
 static void need_gxx(void)
 {
   char path[4096];
-  if (!cc_which("g++", path, sizeof path))
+  if (!os_which("g++", path, sizeof path))
     cr_skip_test("no g++");
 }
 

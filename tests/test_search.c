@@ -1,6 +1,6 @@
 /*
- * test_search.c - the search strategies (tuner/search.h) and the replay backend
- * (tuner/meas_replay.c): each strategy deterministic for a seed, budgets by count and time
+ * test_search.c - the search strategies (tuner/search/search.h) and the replay backend
+ * (tuner/measure/meas_replay.c): each strategy deterministic for a seed, budgets by count and time
  * respected, no point evaluated twice, annealing and the genetic search moving only
  * through valid points, the model strategy measuring its top k, and replay answering
  * only what the database holds.
@@ -13,8 +13,8 @@
 
 #include "tests/fixture.h"
 #include "tests/helpers.h"
-#include "tuner/search.h"
-#include "tuner/tune.h"
+#include "tuner/search/search.h"
+#include "tuner/engine/tune.h"
 
 /* A 6 x 5 x 4 grid with holes (every point whose coordinates sum to a multiple of 7 is
  * invalid), a cost with one optimum and some ruggedness. */

@@ -13,7 +13,7 @@
 
 #include "generator/expr.h"
 #include "generator/space.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 /* ---- collecting visits ----------------------------------------------------------------- */
 

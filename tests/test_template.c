@@ -19,8 +19,9 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "base/device.h"
+#include "base/status.h"
+#include "tuner/compile/compile.h"
 
 #define SCALE AT_SOURCE_DIR "/templates/example/scale.h"
 #define BAD AT_SOURCE_DIR "/tests/data/templates/"

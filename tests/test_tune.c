@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "db/db.h"
-#include "db/json.h"
+#include "base/json.h"
 #include "tests/helpers.h"
 
 #define DATA AT_SOURCE_DIR "/tests/data/templates/"

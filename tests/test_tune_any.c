@@ -19,7 +19,7 @@
 #include "autotune/autotune.h"
 #include "db/db.h"
 #include "tests/helpers.h"
-#include "tuner/status.h"
+#include "base/status.h"
 
 #define BUMPY AT_SOURCE_DIR "/tests/data/templates/bumpy.h"
 #define SCALE AT_SOURCE_DIR "/templates/example/scale.h"

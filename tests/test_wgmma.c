@@ -36,9 +36,9 @@
 
 #include "tests/helpers.h"
 #include "tests/hostk.h"
-#include "tuner/compile.h"
-#include "tuner/meas.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
 
 #define COMMON AT_SOURCE_DIR "/templates/common"
 #define PL AT_SOURCE_DIR "/tests/data/pl"
@@ -882,13 +882,13 @@ static void dev_cuda(struct dev *v)
   unsigned char *code;
   size_t size;
   if (cubin && *cubin) {
-    cr_assert_eq(cc_read_file(cubin, &code, &size), AT_OK, "%s", at_last_error());
+    cr_assert_eq(os_read_file(cubin, &code, &size), AT_OK, "%s", at_last_error());
   } else {
     char path[4096], inc[4096], why[256] = "";
     snprintf(path, sizeof path, "%s/tests/data/pl/wgmma_kernels.cu", source_dir());
     snprintf(inc, sizeof inc, "%s/templates/common", source_dir());
     unsigned char *src;
-    cr_assert_eq(cc_read_file(path, &src, &size), AT_OK, "%s", at_last_error());
+    cr_assert_eq(os_read_file(path, &src, &size), AT_OK, "%s", at_last_error());
     cr_assert(cc_nvrtc.available(why, sizeof why),
               "NVRTC: %s (or set AT_WGMMA_PROBE_CUBIN)", why);
     const char *incs[] = {inc, NULL};

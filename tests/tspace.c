@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "generator/space.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "base/device.h"
+#include "base/status.h"
 
 void th_space_open(struct th_space *sp, const char *path, const char *dev, const int64_t *dims,
                    size_t ndims)

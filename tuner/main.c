@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "autotune/autotune.h"
-#include "tuner/cli.h"
+#include "tuner/cli/cli.h"
 
 static void usage(FILE *out)
 {

@@ -16,9 +16,9 @@
 
 #include "generator/space.h"
 #include "generator/template.h"
-#include "tuner/build.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "tuner/compile/build.h"
+#include "base/device.h"
+#include "base/status.h"
 
 #include "bench/gpu/emit_write.h"
 

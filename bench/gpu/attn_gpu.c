@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tuner/attn_run.h"
-#include "tuner/gemm_run.h"
-#include "tuner/meas.h"
-#include "tuner/op_attn.h"
-#include "tuner/status.h"
+#include "tuner/ops/attn_run.h"
+#include "tuner/ops/gemm_run.h"
+#include "tuner/measure/meas.h"
+#include "tuner/ops/op_attn.h"
+#include "base/status.h"
 
 #define AT_EMU_ONLY 1
 #include "templates/common/at_types.h"

@@ -15,9 +15,9 @@
 
 #include "generator/emit.h"
 #include "generator/template.h"
-#include "tuner/build.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "tuner/compile/build.h"
+#include "base/device.h"
+#include "base/status.h"
 
 static void emit_fail(const char *what)
 {

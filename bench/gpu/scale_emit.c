@@ -15,9 +15,9 @@
 #include "generator/emit.h"
 #include "generator/space.h"
 #include "generator/template.h"
-#include "tuner/compile.h"
-#include "tuner/device.h"
-#include "tuner/status.h"
+#include "tuner/compile/compile.h"
+#include "base/device.h"
+#include "base/status.h"
 
 struct collect {
   int64_t **cfg;

@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tuner/device.h"
-#include "tuner/meas.h"
-#include "tuner/status.h"
+#include "base/device.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
 
 struct variant {
   char name[64], config[160];

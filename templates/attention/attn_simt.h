@@ -1,7 +1,7 @@
 // attn_simt.h - attention forward on plain SIMT arithmetic (any GPU and the host):
 // O = softmax(scale * Q K^T [causal mask]) V per batch and head, with f32 accumulation
 // and an online softmax (FlashAttention's: one pass over K and V, no S x S matrix), for
-// every sequence length and head dim the problem gives (tuner/op_attn.h is the contract).
+// every sequence length and head dim the problem gives (tuner/ops/op_attn.h is the contract).
 //
 // A block computes BQ query rows of one (batch, head); G threads share a row, each owning
 // HD / G of its head-dim columns (strided by G, so a group reads consecutive shared

@@ -1,5 +1,5 @@
 // at_host_rt.h - the contract between a variant compiled for the `host` device and the
-// SIMT emulator that runs it (tuner/emu.c). Plain C, included by at_common.h in host
+// SIMT emulator that runs it (tuner/emu/emu.c). Plain C, included by at_common.h in host
 // mode and by the emulator.
 //
 // A host variant is a shared object built from the variant's own source with the host

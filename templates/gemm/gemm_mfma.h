@@ -1,6 +1,6 @@
 // gemm_mfma.h - C = alpha * op(A) * op(B) + beta * C on CDNA matrix cores (gfx90a,
 // gfx942), built only on the portability layer (at_common.h: ids, barriers, dynamic LDS,
-// vector loads, one function per MFMA instruction), for the contract of tuner/op_gemm.h:
+// vector loads, one function per MFMA instruction), for the contract of tuner/ops/op_gemm.h:
 // any M, N, K >= 1, layouts NN/NT/TN/TT through the problem dims TA/TB, f16/bf16/f32
 // inputs through `dtype T`, f32 accumulation, beta == 0 never reading C.
 //

@@ -1,6 +1,6 @@
 // gemm_mma.h - the NVIDIA tensor-core GEMM (sm_80 and later): C = alpha * op(A) * op(B) +
 // beta * C with f16 or bf16 inputs and f32 accumulation, on mma.sync m16n8k16, for every
-// layout (TA, TB) and every M, N, K >= 1 (tuner/op_gemm.h is the contract). A block
+// layout (TA, TB) and every M, N, K >= 1 (tuner/ops/op_gemm.h is the contract). A block
 // computes a BM x BN tile of C with WM x WN warps, each warp a (BM/WM) x (BN/WN) tile of
 // m16n8 accumulators. K advances BK at a time through a STAGES-deep ring of shared-memory
 // buffers filled by cp.async (commit/wait groups, one barrier per k-tile), so that

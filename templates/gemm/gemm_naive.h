@@ -1,6 +1,6 @@
 // gemm_naive.h - the baseline GEMM: one thread per element of C, a plain loop over K
 // reading A and B straight from global memory, no tiling, no shared memory. It meets the
-// GEMM contract (tuner/op_gemm.h: every layout, dtype and M, N, K >= 1, beta == 0 never
+// GEMM contract (tuner/ops/op_gemm.h: every layout, dtype and M, N, K >= 1, beta == 0 never
 // reading C) with a single config, so that `autotune gemm` can measure it next to the
 // tuned templates in the same run and report the speed-up over it. It is not a template
 // to tune: the tuner leaves it out of the default set and uses it as the baseline.

@@ -1,7 +1,7 @@
 // gemm_wgmma.h - the NVIDIA Hopper GEMM (sm_90a): C = alpha * op(A) * op(B) + beta * C
 // with f16 or bf16 inputs and f32 accumulation, on the warpgroup instruction
 // wgmma.mma_async m64nNk16 (templates/common/at_wgmma.h), for every layout (TA, TB) and
-// every M, N, K >= 1 (tuner/op_gemm.h is the contract).
+// every M, N, K >= 1 (tuner/ops/op_gemm.h is the contract).
 //
 // A block of WGS warpgroups (128 threads each) computes a BM x BN tile of C; warpgroup w
 // owns rows w * BM / WGS .. of it, as MT = BM / (64 * WGS) wgmma m64 tiles of the whole

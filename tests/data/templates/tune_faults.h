@@ -1,5 +1,5 @@
 // tune_faults.h - fault injection for tests/test_tune.c: a GEMM template (the contract of
-// tuner/op_gemm.h) whose param PLANT picks one planted failure per variant:
+// tuner/ops/op_gemm.h) whose param PLANT picks one planted failure per variant:
 //   0, 1  correct (one thread per element of C)
 //   2     an out-of-bounds write far outside any allocation (2^40 elements past C): fault
 //   3     an infinite loop: the watchdog's timeout

@@ -1,6 +1,6 @@
 // tune_small.h - a small GEMM template for tests/test_tune.c: one thread per element of C
 // (as templates/gemm/gemm_naive.h), BX x 4 threads a block, with a block width and a K unroll to tune, 6 configs.
-// It meets the GEMM contract (tuner/op_gemm.h) for every layout and dtype.
+// It meets the GEMM contract (tuner/ops/op_gemm.h) for every layout and dtype.
 #include "at_common.h"
 
 #pragma autotune kernel tune_small

@@ -1,0 +1,312 @@
+/*
+ * os.c - the operating-system helpers of base/os.h: programs run without a shell under a
+ * timeout, private temporary folders, whole files, executables on PATH, formatted
+ * strings.
+ */
+#define _GNU_SOURCE /* pipe2 */
+#include "base/os.h"
+#include "base/status.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_OUTPUT (64u << 20) /* program output beyond this is cut */
+
+char *os_strdupf(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return NULL;
+  char *s = malloc((size_t)n + 1);
+  if (!s)
+    return NULL;
+  va_start(ap, fmt);
+  vsnprintf(s, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  return s;
+}
+
+bool os_which(const char *name, char *out, size_t out_len)
+{
+  if (!name || !*name)
+    return false;
+  if (strchr(name, '/')) {
+    if (access(name, X_OK) != 0 || strlen(name) >= out_len)
+      return false;
+    memcpy(out, name, strlen(name) + 1);
+    return true;
+  }
+  const char *path = getenv("PATH");
+  if (!path)
+    path = "/usr/local/bin:/usr/bin:/bin";
+  while (*path) {
+    size_t len = strcspn(path, ":");
+    int n = snprintf(out, out_len, "%.*s/%s", (int)len, len ? path : ".", name);
+    struct stat st;
+    if (n > 0 && (size_t)n < out_len && stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+        access(out, X_OK) == 0)
+      return true;
+    path += len;
+    if (*path == ':')
+      path++;
+  }
+  return false;
+}
+
+
+/* Child side of os_run: async-signal-safe calls only. Reports an exec failure's errno
+ * through `errfd` and exits 127. */
+static void run_child(const char *exe, const char *const *argv, const char *cwd,
+                      int outfd, int errfd)
+{
+  int devnull = open("/dev/null", O_RDONLY);
+  setpgid(0, 0);
+  if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0 ||
+      (cwd && chdir(cwd) != 0)) {
+    int e = errno;
+    (void)!write(errfd, &e, sizeof e);
+    _exit(127);
+  }
+  execv(exe, (char *const *)argv);
+  int e = errno;
+  (void)!write(errfd, &e, sizeof e);
+  _exit(127);
+}
+
+int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_code,
+           char **output)
+{
+  int rc = AT_OK;
+  int outp[2] = {-1, -1}, errp[2] = {-1, -1};
+  char exe[4096];
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  pid_t pid = -1;
+  *exit_code = -1;
+  *output = NULL;
+
+  if (!os_which(argv[0], exe, sizeof exe)) {
+    rc = at_error(AT_NOT_FOUND, "cannot find '%.200s'", argv[0]);
+    goto out;
+  }
+  if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+    rc = at_error(AT_IO, "cannot make a pipe for '%.200s': %s", argv[0], strerror(errno));
+    goto out;
+  }
+  cap = 4096;
+  buf = malloc(cap);
+  if (!buf) {
+    rc = at_error(AT_NOMEM, "out of memory running '%.200s'", argv[0]);
+    goto out;
+  }
+  pid = fork();
+  if (pid < 0) {
+    rc = at_error(AT_IO, "cannot start '%.200s': %s", exe, strerror(errno));
+    goto out;
+  }
+  if (pid == 0)
+    run_child(exe, argv, cwd, outp[1], errp[1]);
+  setpgid(pid, pid); /* also here: no window where a kill misses the group */
+  close(outp[1]);
+  close(errp[1]);
+  outp[1] = errp[1] = -1;
+
+  double deadline = at_now_s() + timeout_s;
+  bool timed_out = false;
+  for (;;) {
+    double left = deadline - at_now_s();
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    struct pollfd pfd = {.fd = outp[0], .events = POLLIN};
+    int pr = poll(&pfd, 1, left > 1.0 ? 1000 : (int)(left * 1000) + 1);
+    if (pr < 0 && errno == EINTR)
+      continue;
+    if (pr <= 0)
+      continue;
+    if (len + 4096 + 1 > cap) {
+      size_t ncap = cap * 2;
+      char *nb = ncap <= MAX_OUTPUT + 8192 ? realloc(buf, ncap) : NULL;
+      if (!nb) { /* keep draining so the child never blocks on a full pipe */
+        char sink[4096];
+        ssize_t n = read(outp[0], sink, sizeof sink);
+        if (n == 0 || (n < 0 && errno != EINTR))
+          break;
+        continue;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    ssize_t n = read(outp[0], buf + len, cap - len - 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    len += (size_t)n;
+  }
+  buf[len] = '\0';
+  if (timed_out)
+    kill(-pid, SIGKILL);
+
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  int child_errno = 0;
+  ssize_t en = read(errp[0], &child_errno, sizeof child_errno);
+  if (en == (ssize_t)sizeof child_errno) {
+    rc = at_error(AT_NOT_FOUND, "cannot run '%.200s': %s", exe, strerror(child_errno));
+    goto out;
+  }
+  if (timed_out)
+    *exit_code = 124;
+  else if (WIFEXITED(status))
+    *exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    *exit_code = 128 + WTERMSIG(status);
+  *output = buf;
+  buf = NULL;
+out:
+  free(buf);
+  for (int i = 0; i < 2; i++) {
+    if (outp[i] >= 0)
+      close(outp[i]);
+    if (errp[i] >= 0)
+      close(errp[i]);
+  }
+  return rc;
+}
+
+int os_mkdtemp(const char *tag, char **path)
+{
+  const char *base = getenv("TMPDIR");
+  if (!base || !*base)
+    base = "/tmp";
+  *path = os_strdupf("%s/autotune-%s-XXXXXX", base, tag);
+  if (!*path)
+    return at_error(AT_NOMEM, "out of memory");
+  if (!mkdtemp(*path)) {
+    int rc = at_error(AT_IO, "cannot make a folder in '%.200s': %s", base, strerror(errno));
+    free(*path);
+    *path = NULL;
+    return rc;
+  }
+  return AT_OK;
+}
+
+void os_rmdir(const char *path)
+{
+  if (!path)
+    return;
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        continue;
+      char *f = os_strdupf("%s/%s", path, e->d_name);
+      if (f)
+        unlink(f);
+      free(f);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+int os_read_file(const char *path, unsigned char **data, size_t *size)
+{
+  int rc = AT_OK;
+  unsigned char *buf = NULL;
+  *data = NULL;
+  *size = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0) {
+    rc = at_error(AT_IO, "cannot read '%.200s': %s", path, strerror(errno));
+    goto out;
+  }
+  size_t n = (size_t)st.st_size, got = 0;
+  buf = malloc(n + 1);
+  if (!buf) {
+    rc = at_error(AT_NOMEM, "out of memory reading '%.200s'", path);
+    goto out;
+  }
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      rc = at_error(AT_IO, "cannot read '%.200s': %s", path,
+                    r < 0 ? strerror(errno) : "file shrank");
+      goto out;
+    }
+    got += (size_t)r;
+  }
+  buf[n] = '\0';
+  *data = buf;
+  *size = n;
+  buf = NULL;
+out:
+  free(buf);
+  if (fd >= 0)
+    close(fd);
+  return rc;
+}
+
+int os_write_file(const char *path, const void *data, size_t size)
+{
+  int rc = AT_OK;
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const unsigned char *p = data;
+  if (fd < 0) {
+    rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
+    goto out;
+  }
+  while (size > 0) {
+    ssize_t w = write(fd, p, size);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
+      goto out;
+    }
+    p += w;
+    size -= (size_t)w;
+  }
+  if (close(fd) != 0) {
+    fd = -1;
+    rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
+    goto out;
+  }
+  fd = -1;
+out:
+  if (fd >= 0)
+    close(fd);
+  return rc;
+}
+
+char *os_abspath(const char *path)
+{
+  if (path[0] == '/')
+    return os_strdupf("%s", path);
+  char cwd[4096];
+  if (!getcwd(cwd, sizeof cwd))
+    return os_strdupf("%s", path);
+  return os_strdupf("%s/%s", cwd, path);
+}
+

@@ -1,0 +1,59 @@
+/*
+ * os.h - the operating-system helpers every layer uses: the monotonic clock in seconds
+ * and whether a path is a regular file (inline), and in os.c: running a program without
+ * a shell under a timeout, private temporary folders, whole-file reads and writes,
+ * looking up an executable, formatted strings. Subprocesses are started with fork/execv
+ * from any thread: every descriptor is opened close-on-exec so that a program started
+ * by one thread never holds another's pipe open, and only async-signal-safe calls run
+ * between fork and exec.
+ */
+#ifndef AT_BASE_OS_H
+#define AT_BASE_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+
+/* CLOCK_MONOTONIC in seconds. */
+static inline double at_now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* True when `path` names a regular file (after links). */
+static inline bool at_is_file(const char *path)
+{
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Run argv[0] (a path, or a name looked up in PATH) with argv, no shell, stdin from
+ * /dev/null, stdout and stderr together captured into *output (malloc'd, NUL-terminated),
+ * in folder `cwd` (NULL: this one), killed (with its process group) after timeout_s.
+ * OUT: *exit_code: its exit status, 128+signal if killed by one, 124 on timeout;
+ * *output. Returns AT_OK when it ran (whatever its exit status), AT_NOT_FOUND when it
+ * could not be started (at_error names it), AT_NOMEM, AT_IO. */
+int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_code,
+           char **output);
+/* A fresh private folder under $TMPDIR (or /tmp), named after `tag`. OUT: *path,
+ * malloc'd. AT_IO, AT_NOMEM. Remove with os_rmdir. */
+int os_mkdtemp(const char *tag, char **path);
+/* Remove a folder made by os_mkdtemp and the plain files in it; NULL is accepted. */
+void os_rmdir(const char *path);
+/* Read a whole file. OUT: *data (malloc'd, with a NUL after the last byte), *size.
+ * AT_IO (at_error names the file), AT_NOMEM. */
+int os_read_file(const char *path, unsigned char **data, size_t *size);
+/* Write a whole file. AT_IO. */
+int os_write_file(const char *path, const void *data, size_t size);
+/* Look up an executable: `name` as is when it has a '/', else in $PATH. Writes its path
+ * into out[out_len]; false when there is none. */
+bool os_which(const char *name, char *out, size_t out_len);
+/* The printf-formatted text, malloc'd; NULL when out of memory. */
+char *os_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* `path` made absolute against the current folder (malloc'd); NULL when out of memory. */
+char *os_abspath(const char *path);
+
+#endif

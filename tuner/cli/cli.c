@@ -1,0 +1,226 @@
+/*
+ * cli.c - option parsing, help and error printing shared by every cmd_*.c. The parser
+ * is table-driven so that --help and the accepted options cannot disagree.
+ */
+#include "tuner/cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/status.h"
+
+void cli_error(const char *fmt, ...)
+{
+  va_list ap;
+  fputs("autotune: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+int cli_fail(int status)
+{
+  const char *msg = at_last_error();
+  cli_error("%s", msg[0] ? msg : at_status_message(status));
+  switch (status) {
+  case AT_USAGE:
+  case AT_IO:
+  case AT_NOT_A_DB:
+  case AT_DB_FUTURE:
+  case AT_DB_CORRUPT:
+  case AT_DB_READONLY:
+  case AT_PARSE:
+    return CLI_USAGE;
+  default:
+    return CLI_FAILED;
+  }
+}
+
+void cli_help(FILE *out, const char *usage, const char *description,
+              const struct cli_opt *opts)
+{
+  fprintf(out, "usage: %s\n", usage);
+  if (description && description[0])
+    fprintf(out, "\n%s\n", description);
+  if (opts && opts[0].name) {
+    fputs("\noptions:\n", out);
+    for (const struct cli_opt *o = opts; o->name; o++) {
+      char left[64];
+      if (o->kind == CLI_FLAG)
+        snprintf(left, sizeof left, "--%s", o->name);
+      else
+        snprintf(left, sizeof left, "--%s %s", o->name, o->arg ? o->arg : "VALUE");
+      fprintf(out, "  %-22s %s\n", left, o->help);
+    }
+  }
+  fprintf(out, "  %-22s %s\n", "--help", "show this help");
+}
+
+static const struct cli_opt *find_opt(const struct cli_opt *opts, const char *name,
+                                      size_t len)
+{
+  for (const struct cli_opt *o = opts; o && o->name; o++)
+    if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+      return o;
+  return NULL;
+}
+
+static int set_value(const struct cli_opt *o, const char *value)
+{
+  if (o->kind == CLI_STR) {
+    *(const char **)o->dest = value;
+    return CLI_OK;
+  }
+  char *end;
+  errno = 0;
+  long long v = strtoll(value, &end, 10);
+  if (errno || end == value || *end) {
+    cli_error("option '--%s' expects an integer, got '%.60s'", o->name, value);
+    return CLI_USAGE;
+  }
+  *(int64_t *)o->dest = v;
+  return CLI_OK;
+}
+
+int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usage,
+              const char *description, char **positional, int *npos)
+{
+  *npos = 0;
+  bool only_positional = false;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (only_positional || a[0] != '-' || a[1] == '\0') {
+      positional[(*npos)++] = argv[i];
+      continue;
+    }
+    if (strcmp(a, "--") == 0) {
+      only_positional = true;
+      continue;
+    }
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      cli_help(stdout, usage, description, opts);
+      return -1;
+    }
+    if (a[1] != '-') {
+      cli_error("unknown option '%.60s' (options are long, like '--db'); try 'autotune %s "
+                "--help'", a, argv[0]);
+      return CLI_USAGE;
+    }
+    const char *name = a + 2;
+    const char *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const struct cli_opt *o = find_opt(opts, name, len);
+    if (!o) {
+      cli_error("unknown option '%.60s'; try 'autotune %s --help'", a, argv[0]);
+      return CLI_USAGE;
+    }
+    if (o->kind == CLI_FLAG) {
+      if (eq) {
+        cli_error("option '--%s' takes no value", o->name);
+        return CLI_USAGE;
+      }
+      *(bool *)o->dest = true;
+      continue;
+    }
+    const char *value = eq ? eq + 1 : NULL;
+    if (!value) {
+      if (i + 1 >= argc) {
+        cli_error("option '--%s' expects %s", o->name, o->arg ? o->arg : "a value");
+        return CLI_USAGE;
+      }
+      value = argv[++i];
+    }
+    int rc = set_value(o, value);
+    if (rc != CLI_OK)
+      return rc;
+  }
+  return CLI_OK;
+}
+
+static int mkdir_p(char *path)
+{
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    int rc = mkdir(path, 0755);
+    *p = '/';
+    if (rc != 0 && errno != EEXIST)
+      return -1;
+  }
+  if (mkdir(path, 0755) != 0 && errno != EEXIST)
+    return -1;
+  return 0;
+}
+
+const char *cli_default_db(bool create)
+{
+  static char path[4096];
+  const char *env = getenv("AUTOTUNE_DB");
+  if (env && env[0])
+    return env;
+  char dir[4000];
+  const char *xdg = getenv("XDG_DATA_HOME");
+  const char *home = getenv("HOME");
+  if (xdg && xdg[0] == '/')
+    snprintf(dir, sizeof dir, "%s/autotune", xdg);
+  else if (home && home[0])
+    snprintf(dir, sizeof dir, "%s/.local/share/autotune", home);
+  else {
+    cli_error("no default database: set HOME, XDG_DATA_HOME or AUTOTUNE_DB, or pass --db");
+    return NULL;
+  }
+  if (create && mkdir_p(dir) != 0) {
+    cli_error("cannot create '%.200s': %s (pass --db FILE)", dir, strerror(errno));
+    return NULL;
+  }
+  snprintf(path, sizeof path, "%s/tuning.db", dir);
+  return path;
+}
+
+bool cli_stdout_is_tty(void)
+{
+  return isatty(STDOUT_FILENO);
+}
+
+int cli_take_repeated(int *argc, char **argv, const char *name, char **vals, size_t max,
+                      size_t *n)
+{
+  size_t len = strlen(name);
+  int w = 0;
+  *n = 0;
+  for (int i = 0; i < *argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+    if (i > 0 && strcmp(a, "--") == 0) { /* the rest is not options */
+      while (i < *argc)
+        argv[w++] = argv[i++];
+      break;
+    }
+    int is = strncmp(a, "--", 2) == 0 && strncmp(a + 2, name, len) == 0;
+    if (is && a[2 + len] == '\0') {
+      if (i + 1 >= *argc) {
+        cli_error("option '--%s' expects a value", name);
+        return CLI_USAGE;
+      }
+      val = argv[++i];
+    } else if (is && a[2 + len] == '=') {
+      val = a + 3 + len;
+    } else {
+      argv[w++] = argv[i];
+      continue;
+    }
+    if (*n >= max) {
+      cli_error("--%s is given more than %zu times", name, max);
+      return CLI_USAGE;
+    }
+    vals[(*n)++] = (char *)val;
+  }
+  *argc = w;
+  return CLI_OK;
+}

@@ -1,0 +1,18 @@
+/*
+ * commands.c - the command table of `autotune`. Only commands that work are listed; a
+ * test checks that this table, `autotune --help` and README.md agree.
+ */
+#include "tuner/cli/cli.h"
+#include "tuner/cli/commands.h"
+
+const struct cli_cmd cli_commands[] = {
+    {"devices", cmd_devices, "list device profiles and the GPUs present on this machine"},
+    {"db", cmd_db, "create, inspect, check, merge, export and import tuning databases"},
+    {"generate", cmd_generate, "span a template's space; write, count or compile its variants"},
+    {"gemm", cmd_gemm, "tune a GEMM: compile, verify, time and record every variant"},
+    {"attention", cmd_attention, "tune attention's forward pass: compile, check, time and record"},
+    {"tune", cmd_tune, "tune any annotated template: compile, check, time and record its variants"},
+    {"emit-header", cmd_emit_header, "write the tuned winners as a header for a program's build"},
+    {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},
+    {NULL, NULL, NULL},
+};

@@ -1,0 +1,925 @@
+/*
+ * build.c - the compile pipeline (build.h): batching variants into translation units,
+ * compiling them on worker threads, the disk cache of compiled units, and the per-variant
+ * verdicts (resources, occupancy, static pruning).
+ *
+ * Design note.
+ *
+ * Batching. The n configs are cut, in the order given, into batches of `batch`
+ * consecutive variants; each batch becomes one TU (gen_emit_tu), emitted on the calling
+ * thread before any worker starts (emission is cheap and the template and space are then
+ * read by one thread only). A TU costs the compiler's start-up and the template's parse
+ * once for all its variants, which is where batching wins. A batch that fails to compile
+ * tells nothing about which variant broke it, so each of its variants is then compiled
+ * alone as a "single" batch, appended after the first-pass batches in variant order; a
+ * variant's `batch` names the TU whose code object holds it (its single after a failure).
+ *
+ * Determinism. Workers take batch indexes from a shared counter and write only into
+ * their own batch's slot; nothing a worker produces depends on which worker ran it or
+ * when. The singles are created only after every first-pass batch is done, in variant
+ * order. Verdicts are computed on the calling thread afterwards, in variant order. So
+ * the result is the same for any --jobs and any timing; only the progress callbacks and
+ * the stats' wall time vary.
+ *
+ * The cache. One compiled TU is one entry, named by its key: SHA-256 over a format
+ * version, the backend's name, the toolchain's version string, the arch, the extra flags,
+ * and the TU's source text with its leading `//` comment lines left out. Those lines
+ * (emit.c's header: device name, problem dims) are comments the compiler never turns into
+ * code, so one compile serves every problem size and every device of one arch; every
+ * other byte the compiler sees is in the key, including the template's text, inlined in
+ * the TU, and the content hash of the headers it includes, part of every variant's name.
+ * The toolchain string ("nvrtc 13.0", "clang 19.1.7") is what the backend's version()
+ * reports (probed once per process by the backend itself, only when the cache is on).
+ * Invariants:
+ *   1. An entry is two files in <cache>/compile/: KEY.obj (the code object, absent for a
+ *      compile error) and KEY.meta (status, toolchain, the object's size and SHA-256,
+ *      the per-kernel resources, the log, and a last line holding the SHA-256 of every
+ *      byte before it).
+ *   2. Each file is written to a private temporary name and renamed into place, .obj
+ *      before .meta: a reader sees a whole file or none, and a .meta never names an
+ *      .obj that was not complete first. Two processes writing one key write the same
+ *      bytes; the last rename wins, harmlessly.
+ *   3. Nothing read is trusted unchecked: a .meta whose format, key, checksum or kernel
+ *      list is off, or whose .obj differs in size or SHA-256 from what it records, is a
+ *      miss (counted in cache_rejected), compiled again and overwritten.
+ *   4. Compile errors are cached like successes (they are as deterministic), except one
+ *      whose compiler timed out or was killed: that says nothing about the source.
+ *   5. The cache never changes a result: a hit yields the same code object, resources,
+ *      log and status the compile gave.
+ */
+#include "tuner/compile/build.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "generator/space.h"
+#include "generator/template.h"
+#include "base/device.h"
+#include "base/os.h"
+#include "base/status.h"
+
+#define CACHE_FORMAT "autotune-compile-cache 1"
+
+/* ---- SHA-256 (FIPS 180-4) ---- */
+
+struct sha256 {
+  uint32_t h[8];
+  uint64_t len;
+  unsigned char buf[64];
+  size_t nbuf;
+};
+
+static const uint32_t sha_k[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2};
+
+static uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+static void sha_block(struct sha256 *c, const unsigned char *p)
+{
+  uint32_t w[64], v[8];
+  for (int i = 0; i < 16; i++)
+    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+           (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+  for (int i = 16; i < 64; i++) {
+    uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
+    uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
+    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+  }
+  memcpy(v, c->h, sizeof v);
+  for (int i = 0; i < 64; i++) {
+    uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) +
+                  ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha_k[i] + w[i];
+    uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) +
+                  ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+    memmove(v + 1, v, 7 * sizeof v[0]);
+    v[4] += t1;
+    v[0] = t1 + t2;
+  }
+  for (int i = 0; i < 8; i++)
+    c->h[i] += v[i];
+}
+
+static void sha_init(struct sha256 *c)
+{
+  static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  memcpy(c->h, h0, sizeof h0);
+  c->len = 0;
+  c->nbuf = 0;
+}
+
+static void sha_add(struct sha256 *c, const void *data, size_t n)
+{
+  const unsigned char *p = data;
+  c->len += n;
+  while (n) {
+    size_t take = 64 - c->nbuf < n ? 64 - c->nbuf : n;
+    memcpy(c->buf + c->nbuf, p, take);
+    c->nbuf += take;
+    p += take;
+    n -= take;
+    if (c->nbuf == 64) {
+      sha_block(c, c->buf);
+      c->nbuf = 0;
+    }
+  }
+}
+
+static void sha_str(struct sha256 *c, const char *s) { sha_add(c, s, strlen(s)); }
+
+/* The digest as 64 lowercase hex digits and a NUL. */
+static void sha_hex(struct sha256 *c, char out[65])
+{
+  uint64_t bits = c->len * 8;
+  unsigned char pad = 0x80, len[8];
+  sha_add(c, &pad, 1);
+  pad = 0;
+  while (c->nbuf != 56)
+    sha_add(c, &pad, 1);
+  for (int i = 0; i < 8; i++)
+    len[i] = (unsigned char)(bits >> (56 - 8 * i));
+  sha_add(c, len, 8);
+  for (int i = 0; i < 8; i++)
+    snprintf(out + 8 * i, 9, "%08" PRIx32, c->h[i]);
+}
+
+static void sha_of(const void *data, size_t n, char out[65])
+{
+  struct sha256 c;
+  sha_init(&c);
+  sha_add(&c, data, n);
+  sha_hex(&c, out);
+}
+
+/* ---- small helpers ---- */
+
+
+static int mkdir_p(const char *path)
+{
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return -1;
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+const char *bld_verdict_name(enum bld_verdict v)
+{
+  switch (v) {
+  case BLD_OK:
+    return "ok";
+  case BLD_COMPILE_ERROR:
+    return "compile_error";
+  case BLD_PRUNED:
+    return "pruned";
+  }
+  return "?";
+}
+
+const char *bld_default_cache_dir(char *out, size_t len)
+{
+  const char *env = getenv("AUTOTUNE_CACHE_DIR");
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  const char *home = getenv("HOME");
+  if (env && *env)
+    snprintf(out, len, "%s", env);
+  else if (xdg && xdg[0] == '/')
+    snprintf(out, len, "%s/autotune", xdg);
+  else if (home && *home)
+    snprintf(out, len, "%s/.cache/autotune", home);
+  else if (len)
+    out[0] = '\0';
+  return out;
+}
+
+int bld_backend(const struct dev_profile *dev, const char *name, bool emulate,
+                const struct cc_backend **b)
+{
+  static const enum cc_target by_vendor[] = {[DEV_HOST] = CC_HOST, [DEV_NVIDIA] = CC_CUDA,
+                                             [DEV_AMD] = CC_HIP};
+  char why[256] = "";
+  *b = NULL;
+  enum cc_target target = emulate ? CC_HOST : by_vendor[dev->vendor];
+  const struct cc_backend *be = NULL;
+  if (name) {
+    be = strcmp(name, cc_host.name) == 0 ? &cc_host : cc_find(name);
+    if (!be)
+      return at_error(AT_USAGE, "unknown compile backend '%.40s' (nvrtc, nvcc, clang-hip, "
+                      "host)", name);
+    if (be->target != target)
+      return at_error(AT_USAGE, "backend '%s' does not compile for %s (%s)", be->name,
+                      dev->name, dev->arch);
+    if (!be->available(why, sizeof why))
+      return at_error(AT_UNSUPPORTED, "backend '%s' is not available: %s", be->name, why);
+  } else if (target == CC_HOST) {
+    be = &cc_host;
+    if (!be->available(why, sizeof why))
+      return at_error(AT_UNSUPPORTED, "the host compile backend is not available: %s", why);
+  } else if (!(be = cc_pick(target))) {
+    return AT_UNSUPPORTED; /* cc_pick said why */
+  }
+  *b = be;
+  return AT_OK;
+}
+
+/* ---- the cache ---- */
+
+struct job_ctx {
+  const struct cc_backend *be;
+  const char *arch;
+  const char *const *include_dirs;
+  const char *const *flags;
+  const char *cache;                 /* <cache>/compile, or NULL */
+  const char *toolchain;             /* for the key; NULL without a cache */
+};
+
+/* The part of a TU the key covers: all but its leading `//` lines (see the note). A
+ * comment line ending in a backslash continues onto the next line, so it ends the skip. */
+static const char *key_source(const char *src)
+{
+  while (src[0] == '/' && src[1] == '/') {
+    const char *nl = strchr(src, '\n');
+    if (!nl || (nl > src && nl[-1] == '\\'))
+      break;
+    src = nl + 1;
+  }
+  return src;
+}
+
+static void cache_key(const struct job_ctx *c, const char *source, char out[65])
+{
+  struct sha256 h;
+  char len[32];
+  sha_init(&h);
+  sha_str(&h, CACHE_FORMAT "\nbackend ");
+  sha_str(&h, c->be->name);
+  sha_str(&h, "\ntoolchain ");
+  sha_str(&h, c->toolchain ? c->toolchain : "");
+  sha_str(&h, "\narch ");
+  sha_str(&h, c->arch);
+  sha_str(&h, "\nflags");
+  for (size_t i = 0; c->flags && c->flags[i]; i++) {
+    snprintf(len, sizeof len, " %zu:", strlen(c->flags[i]));
+    sha_str(&h, len);
+    sha_str(&h, c->flags[i]);
+  }
+  const char *src = key_source(source);
+  snprintf(len, sizeof len, "\nsource %zu\n", strlen(src));
+  sha_str(&h, len);
+  sha_str(&h, src);
+  sha_hex(&h, out);
+}
+
+static char *entry_path(const char *cache, const char *key, const char *ext)
+{
+  return os_strdupf("%s/%s.%s", cache, key, ext);
+}
+
+/* Invariant 2: write to a private name, then rename. */
+static int write_atomic(const char *path, const void *data, size_t size)
+{
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static unsigned long seq;
+  pthread_mutex_lock(&mu);
+  unsigned long n = ++seq;
+  pthread_mutex_unlock(&mu);
+  char *tmp = os_strdupf("%s.tmp.%ld.%lu", path, (long)getpid(), n);
+  int rc = tmp ? os_write_file(tmp, data, size) : AT_NOMEM;
+  if (rc == AT_OK && rename(tmp, path) != 0)
+    rc = AT_IO;
+  if (rc != AT_OK && tmp)
+    unlink(tmp);
+  free(tmp);
+  return rc;
+}
+
+/* A growable text buffer for the .meta file. */
+struct text {
+  char *p;
+  size_t len, cap;
+  bool oom;
+};
+
+static void put(struct text *t, const void *data, size_t n)
+{
+  if (t->oom)
+    return;
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    while (cap < t->len + n + 1)
+      cap *= 2;
+    char *p = realloc(t->p, cap);
+    if (!p) {
+      t->oom = true;
+      return;
+    }
+    t->p = p;
+    t->cap = cap;
+  }
+  memcpy(t->p + t->len, data, n);
+  t->len += n;
+  t->p[t->len] = '\0';
+}
+
+static void putf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct text *t, const char *fmt, ...)
+{
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof buf) {
+    t->oom = true;
+    return;
+  }
+  put(t, buf, (size_t)n);
+}
+
+/* Invariant 4: a timeout or a killed compiler is not the source's fault. */
+static bool cacheable(const struct bld_batch *b)
+{
+  if (b->status == CC_OK)
+    return true;
+  return b->log && !strstr(b->log, " timed out (exit status ") &&
+         !strstr(b->log, " was killed by a signal (exit status ");
+}
+
+static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
+{
+  struct text t = {0};
+  char sum[65], *obj = NULL, *meta = NULL;
+  int rc = AT_NOMEM;
+  if (!(obj = entry_path(c->cache, b->key, "obj")) ||
+      !(meta = entry_path(c->cache, b->key, "meta")))
+    goto out;
+  if (b->status == CC_OK) {
+    sha_of(b->code, b->code_size, sum);
+    if ((rc = write_atomic(obj, b->code, b->code_size)) != AT_OK)
+      goto out;
+  }
+  putf(&t, CACHE_FORMAT "\nkey %s\nstatus %s\ntoolchain %s\n", b->key,
+       b->status == CC_OK ? "ok" : "compile_error", c->toolchain);
+  if (b->status == CC_OK)
+    putf(&t, "code %zu %s\n", b->code_size, sum);
+  else
+    putf(&t, "code 0 -\n");
+  putf(&t, "kernels %zu\n", b->nkernels);
+  for (size_t i = 0; i < b->nkernels; i++) {
+    const struct cc_kernel_res *k = &b->kernels[i];
+    putf(&t, "%s %d %d %d %" PRId64 " %d %d %" PRId64 " %" PRId64 " %d\n", k->name,
+         k->registers, k->agprs, k->sgprs, k->spill_bytes, k->vgpr_spills, k->sgpr_spills,
+         k->shared_bytes, k->local_bytes, k->max_threads);
+  }
+  size_t loglen = b->log ? strlen(b->log) : 0;
+  putf(&t, "log %zu\n", loglen);
+  put(&t, b->log ? b->log : "", loglen);
+  if (t.oom)
+    goto out;
+  sha_of(t.p, t.len, sum);
+  putf(&t, "\nend %s\n", sum);
+  rc = t.oom ? AT_NOMEM : write_atomic(meta, t.p, t.len);
+out:
+  free(t.p);
+  free(obj);
+  free(meta);
+  return rc;
+}
+
+/* One line of `p` up to '\n' into line[cap]; advances *p. False at the end or when the
+ * line does not fit. */
+static bool get_line(const char **p, const char *end, char *line, size_t cap)
+{
+  const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+  if (!nl || (size_t)(nl - *p) >= cap)
+    return false;
+  memcpy(line, *p, (size_t)(nl - *p));
+  line[nl - *p] = '\0';
+  *p = nl + 1;
+  return true;
+}
+
+static bool parse_kernel(const char *line, struct cc_kernel_res *k)
+{
+  char name[sizeof k->name];
+  long long spill, shared, local;
+  int used = 0;
+  if (sscanf(line, "%95s %d %d %d %lld %d %d %lld %lld %d%n", name, &k->registers,
+             &k->agprs, &k->sgprs, &spill, &k->vgpr_spills, &k->sgpr_spills, &shared, &local,
+             &k->max_threads, &used) != 10 || line[used] != '\0')
+    return false;
+  memcpy(k->name, name, sizeof name);
+  k->spill_bytes = spill;
+  k->shared_bytes = shared;
+  k->local_bytes = local;
+  return true;
+}
+
+/* Invariant 3. Returns true and fills b (code, kernels, log, status) on a sound entry;
+ * false (b untouched) on a miss. *rejected is set when an entry was there but unsound. */
+static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejected)
+{
+  unsigned char *data = NULL, *code = NULL;
+  size_t size = 0, code_size = 0, nk = 0, loglen = 0;
+  struct cc_kernel_res *kernels = NULL;
+  char *log = NULL, *obj = NULL, *meta = NULL, line[512], want[80], sum[65];
+  bool ok = false, ok_status = false;
+  *rejected = false;
+  if (!(obj = entry_path(c->cache, b->key, "obj")) ||
+      !(meta = entry_path(c->cache, b->key, "meta")))
+    goto out;
+  if (access(meta, F_OK) != 0)
+    goto out;
+  *rejected = true;
+  if (os_read_file(meta, &data, &size) != AT_OK)
+    goto out;
+  const char *p = (const char *)data, *end = p + size;
+  /* the checksum line: "\nend <64 hex>\n" closes the file */
+  if (size < 70 || memcmp(end - 70, "\nend ", 5) != 0 || end[-1] != '\n')
+    goto out;
+  sha_of(data, size - 70, sum);
+  if (memcmp(end - 65, sum, 64) != 0)
+    goto out;
+  end -= 70;
+  snprintf(want, sizeof want, "key %s", b->key);
+  if (!get_line(&p, end, line, sizeof line) || strcmp(line, CACHE_FORMAT) != 0 ||
+      !get_line(&p, end, line, sizeof line) || strcmp(line, want) != 0 ||
+      !get_line(&p, end, line, sizeof line))
+    goto out;
+  if (strcmp(line, "status ok") == 0)
+    ok_status = true;
+  else if (strcmp(line, "status compile_error") != 0)
+    goto out;
+  if (!get_line(&p, end, line, sizeof line) || strncmp(line, "toolchain ", 10) != 0 ||
+      strcmp(line + 10, c->toolchain) != 0 || !get_line(&p, end, line, sizeof line) ||
+      sscanf(line, "code %zu %64s", &code_size, want) != 2 ||
+      !get_line(&p, end, line, sizeof line) || sscanf(line, "kernels %zu", &nk) != 1 ||
+      nk > 100000)
+    goto out;
+  if (nk && !(kernels = calloc(nk, sizeof *kernels)))
+    goto out;
+  for (size_t i = 0; i < nk; i++)
+    if (!get_line(&p, end, line, sizeof line) || !parse_kernel(line, &kernels[i]))
+      goto out;
+  if (!get_line(&p, end, line, sizeof line) || sscanf(line, "log %zu", &loglen) != 1 ||
+      loglen != (size_t)(end - p) || !(log = malloc(loglen + 1)))
+    goto out;
+  memcpy(log, p, loglen);
+  log[loglen] = '\0';
+  if (ok_status) {
+    size_t got = 0;
+    if (code_size == 0 || os_read_file(obj, &code, &got) != AT_OK || got != code_size)
+      goto out;
+    sha_of(code, code_size, sum);
+    if (strcmp(sum, want) != 0)
+      goto out;
+  }
+  b->status = ok_status ? CC_OK : CC_COMPILE_ERROR;
+  b->code = code;
+  b->code_size = ok_status ? code_size : 0;
+  b->kernels = kernels;
+  b->nkernels = nk;
+  b->log = log;
+  code = NULL;
+  kernels = NULL;
+  log = NULL;
+  ok = true;
+  *rejected = false;
+out:
+  free(data);
+  free(code);
+  free(kernels);
+  free(log);
+  free(obj);
+  free(meta);
+  return ok;
+}
+
+/* The backend's version string. OUT: *toolchain (malloc'd). Returns the backend's
+ * status when it cannot run at all. */
+static int probe_toolchain(const struct job_ctx *c, char **toolchain)
+{
+  char v[128];
+  *toolchain = NULL;
+  int rc = c->be->version(v, sizeof v);
+  if (rc != AT_OK)
+    return rc;
+  *toolchain = strdup(v);
+  return *toolchain ? AT_OK : at_error(AT_NOMEM, "out of memory");
+}
+
+/* ---- compiling batches ---- */
+
+/* Compile (or read from the cache) one batch from its source. On AT_OK the batch holds
+ * status, log, kernels and code. Another status: the backend could not run. */
+static int run_batch(const struct job_ctx *c, struct bld_batch *b, const char *source,
+                     char **toolchain, size_t *hit, size_t *rejected, size_t *write_failed)
+{
+  struct cc_result r = {0};
+  bool bad = false;
+  int rc = AT_OK;
+  *hit = *rejected = *write_failed = 0;
+  if (c->cache) {
+    cache_key(c, source, b->key);
+    if (cache_load(c, b, &bad)) {
+      b->cached = true;
+      *hit = 1;
+      return AT_OK;
+    }
+    *rejected = bad;
+  }
+  struct cc_request req = {.source = source, .name = c->be->target == CC_CUDA ? "batch.cu"
+                                                    : c->be->target == CC_HIP  ? "batch.hip"
+                                                                               : "batch.cpp",
+                           .arch = c->arch, .include_dirs = c->include_dirs,
+                           .flags = c->flags};
+  rc = c->be->compile(&req, &r);
+  if (rc == AT_OK && r.status == CC_TOOL_ERROR)
+    rc = at_error(AT_UNSUPPORTED, "%s: the compiler failed to run", c->be->name);
+  if (rc != AT_OK)
+    goto out;
+  b->status = r.status;
+  b->code = r.code;
+  b->code_size = r.code_size;
+  b->kernels = r.kernels;
+  b->nkernels = r.nkernels;
+  b->log = r.log ? r.log : strdup("");
+  *toolchain = r.toolchain;
+  memset(&r, 0, sizeof r);
+  if (!b->log) {
+    rc = at_error(AT_NOMEM, "out of memory");
+    goto out;
+  }
+  if (c->cache && cacheable(b) && cache_store(c, b) != AT_OK)
+    *write_failed = 1;
+out:
+  cc_result_release(&r);
+  return rc;
+}
+
+/* The shared state of one phase's workers. */
+struct pool {
+  const struct job_ctx *ctx;
+  struct bld_batch *batches;
+  char **sources;
+  size_t next, end;                  /* batch indexes still to take: [next, end) */
+  pthread_mutex_t mu;
+  int rc;                            /* the first failure, AT_OK if none */
+  char err[1024];
+  char *toolchain;                   /* the first compile's version string */
+  struct bld_progress prog;
+  struct bld_stats *stats;
+  double t0;
+  bld_progress_fn progress;
+  void *progress_ctx;
+};
+
+static void *worker(void *arg)
+{
+  struct pool *p = arg;
+  for (;;) {
+    pthread_mutex_lock(&p->mu);
+    size_t i = p->next;
+    bool stop = p->rc != AT_OK || i >= p->end;
+    if (!stop)
+      p->next++;
+    pthread_mutex_unlock(&p->mu);
+    if (stop)
+      break;
+    struct bld_batch *b = &p->batches[i];
+    char *tc = NULL;
+    size_t hit, rejected, wfail;
+    int rc = run_batch(p->ctx, b, p->sources[i], &tc, &hit, &rejected, &wfail);
+    pthread_mutex_lock(&p->mu);
+    if (rc != AT_OK && p->rc == AT_OK) {
+      p->rc = rc;
+      snprintf(p->err, sizeof p->err, "%s", at_last_error());
+    }
+    if (tc && !p->toolchain) {
+      p->toolchain = tc;
+      tc = NULL;
+    }
+    p->stats->cache_hits += hit;
+    p->stats->compiled += rc == AT_OK && !hit;
+    p->stats->cache_rejected += rejected;
+    p->stats->cache_writes_failed += wfail;
+    p->prog.batches_done++;
+    p->prog.batches_cached += hit;
+    if (rc == AT_OK && (b->single || b->status == CC_OK))
+      p->prog.variants_done += b->count;
+    p->prog.elapsed_s = at_now_s() - p->t0;
+    if (p->progress)
+      p->progress(p->progress_ctx, &p->prog);
+    pthread_mutex_unlock(&p->mu);
+    free(tc);
+  }
+  return NULL;
+}
+
+/* Compile batches [from, to) on up to `jobs` threads (the calling one among them). */
+static int run_pool(struct pool *p, size_t from, size_t to, int jobs)
+{
+  pthread_t th[256];
+  size_t nth = 0, want = (size_t)(jobs > 0 ? jobs : 1);
+  p->next = from;
+  p->end = to;
+  p->prog.batches_total = to;
+  if (want > to - from)
+    want = to - from;
+  if (want > sizeof th / sizeof th[0])
+    want = sizeof th / sizeof th[0];
+  for (size_t i = 1; i < want; i++) {
+    if (pthread_create(&th[nth], NULL, worker, p) != 0)
+      break; /* fewer threads: slower, not wrong */
+    nth++;
+  }
+  worker(p);
+  for (size_t i = 0; i < nth; i++)
+    pthread_join(th[i], NULL);
+  if (p->rc != AT_OK)
+    return at_error(p->rc, "%s", p->err);
+  return AT_OK;
+}
+
+/* ---- verdicts ---- */
+
+/* The log's first line that says "error", else its first non-empty line. */
+static void first_error(const char *log, char *out, size_t len)
+{
+  const char *pick = NULL, *p = log ? log : "";
+  while (*p && !pick) {
+    size_t n = strcspn(p, "\n");
+    for (size_t i = 0; i + 5 <= n; i++)
+      if (strncmp(p + i, "error", 5) == 0) {
+        pick = p;
+        break;
+      }
+    p += n + (p[n] == '\n');
+  }
+  for (p = log ? log : ""; !pick && *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] != 0))
+    if (p[0] != '\n')
+      pick = p;
+  if (!pick)
+    pick = "the compiler failed without a message";
+  snprintf(out, len, "%.*s", (int)strcspn(pick, "\n"), pick);
+}
+
+static const struct cc_kernel_res no_res = {.registers = -1, .agprs = -1, .sgprs = -1,
+                                            .spill_bytes = -1, .vgpr_spills = -1,
+                                            .sgpr_spills = -1, .shared_bytes = -1,
+                                            .local_bytes = -1, .max_threads = -1};
+
+static int judge(const struct dev_profile *dev, const struct bld_batch *b,
+                 struct bld_variant *v)
+{
+  v->res = no_res;
+  snprintf(v->res.name, sizeof v->res.name, "%s", v->name);
+  if (b->status != CC_OK) {
+    v->verdict = BLD_COMPILE_ERROR;
+    first_error(b->log, v->reason, sizeof v->reason);
+    v->log = strdup(b->log ? b->log : "");
+    return v->log ? AT_OK : at_error(AT_NOMEM, "out of memory");
+  }
+  const struct cc_result view = {.kernels = b->kernels, .nkernels = b->nkernels};
+  const struct cc_kernel_res *k = cc_result_kernel(&view, v->name);
+  if (!k) {
+    v->verdict = BLD_COMPILE_ERROR;
+    snprintf(v->reason, sizeof v->reason, "kernel %s is missing from the code object",
+             v->name);
+    v->log = strdup(b->log ? b->log : "");
+    return v->log ? AT_OK : at_error(AT_NOMEM, "out of memory");
+  }
+  v->res = *k;
+  int64_t threads = v->launch.threads[0] * v->launch.threads[1] * v->launch.threads[2];
+  struct occ_input in = {
+      .threads = threads > 0x7fffffff ? 0x7fffffff : (int)threads,
+      .registers = k->registers > 0 ? k->registers : 0,
+      .agprs = k->agprs > 0 ? k->agprs : 0,
+      .sgprs = k->sgprs > 0 ? k->sgprs : 0,
+      .shared_bytes = (k->shared_bytes > 0 ? k->shared_bytes : 0) + v->launch.shared,
+  };
+  occ_compute(dev, &in, &v->occ);
+  v->verdict = BLD_PRUNED;
+  if (k->spill_bytes > 0)
+    snprintf(v->reason, sizeof v->reason, "spills: %" PRId64 " bytes spill stores",
+             k->spill_bytes);
+  else if (k->vgpr_spills > 0 || k->sgpr_spills > 0)
+    snprintf(v->reason, sizeof v->reason, "spills: %d VGPRs and %d SGPRs spilled",
+             k->vgpr_spills > 0 ? k->vgpr_spills : 0, k->sgpr_spills > 0 ? k->sgpr_spills : 0);
+  else if (v->occ.blocks_per_cu == 0)
+    snprintf(v->reason, sizeof v->reason, "occupancy 0: %s", v->occ.why);
+  else
+    v->verdict = BLD_OK;
+  return AT_OK;
+}
+
+/* ---- the pipeline ---- */
+
+void bld_result_release(struct bld_result *r)
+{
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->nvariants; i++) {
+    free(r->variants[i].config_text);
+    free(r->variants[i].log);
+  }
+  for (size_t i = 0; i < r->nbatches; i++) {
+    free(r->batches[i].code);
+    free(r->batches[i].kernels);
+    free(r->batches[i].log);
+  }
+  free(r->variants);
+  free(r->batches);
+  free(r->toolchain);
+  memset(r, 0, sizeof *r);
+}
+
+/* Emit the TU of batch b (its variants' configs) into *source. */
+static int emit_batch(const struct tmpl *t, const struct gen_space *s,
+                      const struct gen_bind *bind, enum cc_target target,
+                      const int64_t *configs, size_t np, const struct bld_batch *b,
+                      char **source)
+{
+  const int64_t **ptrs = malloc(b->count * sizeof *ptrs);
+  if (!ptrs)
+    return at_error(AT_NOMEM, "out of memory");
+  for (size_t i = 0; i < b->count; i++)
+    ptrs[i] = configs + (b->first + i) * np;
+  int rc = gen_emit_tu(t, target, s, bind, ptrs, b->count, source);
+  free(ptrs);
+  return rc;
+}
+
+int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_profile *dev,
+            const int64_t *dims, const char *dtype, const int64_t *configs, size_t n,
+            const struct bld_options *opt, struct bld_result *out)
+{
+  static const struct bld_options defaults = {0};
+  struct pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  struct job_ctx ctx = {0};
+  char **sources = NULL, cache_buf[4096], *cache = NULL, *toolchain = NULL;
+  int rc = AT_OK;
+  double t0 = at_now_s();
+
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!t || !s || !dev || !configs || !out || n == 0)
+    return at_error(AT_USAGE, "bld_run: NULL argument or no variants");
+  if (!opt)
+    opt = &defaults;
+  const struct cc_backend *be = NULL;
+  if ((rc = bld_backend(dev, opt->backend, opt->emulate, &be)) != AT_OK)
+    return rc;
+  size_t np = gen_space_param_count(s), per = opt->batch ? opt->batch : BLD_DEFAULT_BATCH;
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  int jobs = opt->jobs > 0 ? opt->jobs : ncpu > 0 ? (int)ncpu : 1;
+  size_t nfirst = (n + per - 1) / per;
+  struct gen_bind bind = {.dev = dev, .dims = dims, .dtype = dtype};
+
+  char host_arch[48], target[48];
+  snprintf(host_arch, sizeof host_arch, "host:%s", dev->arch);
+  const char *arch = opt->emulate && dev->vendor != DEV_HOST
+                         ? host_arch
+                         : tmpl_compile_arch(t, dev->arch, target, sizeof target);
+  out->backend = be->name;
+  out->arch = dev->arch;
+  out->variants = calloc(n, sizeof *out->variants);
+  /* room for every first-pass batch and a single per variant */
+  out->batches = calloc(nfirst + n, sizeof *out->batches);
+  sources = calloc(nfirst + n, sizeof *sources);
+  if (!out->variants || !out->batches || !sources) {
+    rc = at_error(AT_NOMEM, "out of memory");
+    goto out;
+  }
+  out->nvariants = n;
+  for (size_t i = 0; i < n; i++) {
+    struct bld_variant *v = &out->variants[i];
+    const int64_t *cfg = configs + i * np;
+    if ((rc = gen_space_config_text(s, cfg, &v->config_text)) != AT_OK ||
+        (rc = gen_emit_launch(t, &bind, cfg, &v->launch)) != AT_OK)
+      goto out;
+    gen_variant_name(t, dtype, v->config_text, v->name);
+    v->batch = i / per;
+  }
+  for (size_t i = 0; i < nfirst; i++) {
+    struct bld_batch *b = &out->batches[i];
+    b->first = i * per;
+    b->count = n - b->first < per ? n - b->first : per;
+    if ((rc = emit_batch(t, s, &bind, be->target, configs, np, b, &sources[i])) != AT_OK)
+      goto out;
+  }
+  out->nbatches = nfirst;
+
+  ctx = (struct job_ctx){.be = be, .arch = arch, .include_dirs = opt->include_dirs,
+                         .flags = opt->flags};
+  const char *dir = opt->cache_dir ? opt->cache_dir
+                                   : bld_default_cache_dir(cache_buf, sizeof cache_buf);
+  if (dir[0]) {
+    if (!(cache = os_strdupf("%s/compile", dir))) {
+      rc = at_error(AT_NOMEM, "out of memory");
+      goto out;
+    }
+    if (mkdir_p(cache) != 0) {
+      free(cache); /* an unusable cache folder slows the run, it does not fail it */
+      cache = NULL;
+      out->stats.cache_writes_failed++;
+    }
+  }
+  if (cache) {
+    if ((rc = probe_toolchain(&ctx, &toolchain)) != AT_OK)
+      goto out;
+    ctx.cache = cache;
+    ctx.toolchain = toolchain;
+  }
+
+  pool.ctx = &ctx;
+  pool.batches = out->batches;
+  pool.sources = sources;
+  pool.stats = &out->stats;
+  pool.t0 = t0;
+  pool.progress = opt->progress;
+  pool.progress_ctx = opt->progress_ctx;
+  pool.prog.variants_total = n;
+  if ((rc = run_pool(&pool, 0, nfirst, jobs)) != AT_OK)
+    goto out;
+
+  /* a failed batch of several: each of its variants alone, in variant order */
+  size_t nb = nfirst;
+  for (size_t i = 0; i < nfirst; i++) {
+    struct bld_batch *b = &out->batches[i];
+    if (b->status == CC_OK || b->count == 1)
+      continue;
+    for (size_t j = b->first; j < b->first + b->count; j++) {
+      out->batches[nb] = (struct bld_batch){.first = j, .count = 1, .single = true};
+      if ((rc = emit_batch(t, s, &bind, be->target, configs, np, &out->batches[nb],
+                           &sources[nb])) != AT_OK)
+        goto out;
+      out->variants[j].batch = nb++;
+    }
+  }
+  out->nbatches = nb;
+  if (nb > nfirst && (rc = run_pool(&pool, nfirst, nb, jobs)) != AT_OK)
+    goto out;
+
+  for (size_t i = 0; i < n && rc == AT_OK; i++)
+    rc = judge(dev, &out->batches[out->variants[i].batch], &out->variants[i]);
+  if (rc != AT_OK)
+    goto out;
+  out->toolchain = toolchain ? toolchain : pool.toolchain;
+  if (toolchain)
+    free(pool.toolchain);
+  toolchain = NULL;
+  pool.toolchain = NULL;
+  if (!out->toolchain && !(out->toolchain = strdup("?"))) {
+    rc = at_error(AT_NOMEM, "out of memory");
+    goto out;
+  }
+  struct bld_stats *st = &out->stats;
+  st->variants = n;
+  st->batches = nb;
+  for (size_t i = 0; i < n; i++) {
+    st->ok += out->variants[i].verdict == BLD_OK;
+    st->pruned += out->variants[i].verdict == BLD_PRUNED;
+    st->compile_errors += out->variants[i].verdict == BLD_COMPILE_ERROR;
+  }
+  st->wall_s = at_now_s() - t0;
+out:
+  for (size_t i = 0; sources && i < nfirst + n; i++)
+    free(sources[i]);
+  free(sources);
+  free(cache);
+  free(toolchain);
+  free(pool.toolchain);
+  pthread_mutex_destroy(&pool.mu);
+  if (rc != AT_OK) {
+    char keep[1024];
+    snprintf(keep, sizeof keep, "%s", at_last_error());
+    bld_result_release(out);
+    at_error(rc, "%s", keep);
+  }
+  return rc;
+}

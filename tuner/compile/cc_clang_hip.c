@@ -1,0 +1,145 @@
+/*
+ * cc_clang_hip.c - the clang compile backend for HIP: device code for an AMD GPU
+ * (gfx90a, gfx942, ...) to an HSA code object through clang as a subprocess, with no
+ * ROCm needed: the HIP headers and device libraries are left out (-nogpuinc -nogpulib)
+ * and templates/common/at_common.h supplies what the kernels use. The command is
+ *   clang -x hip -std=c++17 -O3 -nogpuinc -nogpulib --cuda-device-only
+ *         --no-gpu-bundle-output --offload-arch=<gfx> -I<dir>... <flags> -c -o out.co in.hip
+ * --no-gpu-bundle-output makes -c write the linked code object itself (an ET_DYN AMDGPU
+ * ELF, code object v5 by default in clang 19, with the NT_AMDGPU_METADATA note) instead
+ * of an offload bundle; without -fgpu-rdc clang links it with lld in the same step.
+ * clang is $ROCM_PATH/llvm/bin/clang (ROCM_PATH defaults to /opt/rocm) when present, else
+ * the clang 19 found at build time, else clang-19 on PATH.
+ */
+#include "tuner/compile/amdgpu_co.h"
+#include "tuner/compile/compile.h"
+#include "base/status.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ARGS 256
+
+static struct {
+  char path[4096];
+  char version[32]; /* "19.1.7" */
+} clang;
+static pthread_once_t clang_once = PTHREAD_ONCE_INIT;
+
+static void clang_find(void)
+{
+  char cand[4096];
+  const char *rocm = getenv("ROCM_PATH");
+  snprintf(cand, sizeof cand, "%s/llvm/bin/clang", rocm && *rocm ? rocm : "/opt/rocm");
+  if (os_which(cand, clang.path, sizeof clang.path))
+    goto found;
+#ifdef AT_CLANG19
+  if (os_which(AT_CLANG19, clang.path, sizeof clang.path))
+    goto found;
+#endif
+  if (os_which("clang-19", clang.path, sizeof clang.path))
+    goto found;
+  clang.path[0] = '\0';
+  return;
+found:;
+  /* "Debian clang version 19.1.7 (3~deb12u1)", "AMD clang version 18.0.0git ..." */
+  const char *argv[] = {clang.path, "--version", NULL};
+  int code;
+  char *out = NULL;
+  if (os_run(argv, NULL, 60, &code, &out) == AT_OK && code == 0) {
+    const char *v = strstr(out, "clang version ");
+    if (v)
+      sscanf(v + 14, "%31[0-9A-Za-z.]", clang.version);
+  }
+  free(out);
+}
+
+static bool clang_available(char *why, size_t why_len)
+{
+  pthread_once(&clang_once, clang_find);
+  if (!clang.path[0] && why && why_len)
+    snprintf(why, why_len, "no clang in $ROCM_PATH/llvm/bin and no clang-19");
+  return clang.path[0] != '\0';
+}
+
+/* "gfx942", "gfx90a", "gfx942:sramecc+:xnack-": what --offload-arch takes. */
+static bool amd_arch_ok(const char *arch)
+{
+  if (!arch || strncmp(arch, "gfx", 3) != 0 || !isxdigit((unsigned char)arch[3]))
+    return false;
+  for (const char *p = arch + 3; *p; p++)
+    if (!isalnum((unsigned char)*p) && *p != ':' && *p != '+' && *p != '-')
+      return false;
+  return true;
+}
+
+static int clang_version(char *out, size_t out_len)
+{
+  char why[256];
+  if (!clang_available(why, sizeof why))
+    return at_error(AT_UNSUPPORTED, "clang-hip: %s", why);
+  snprintf(out, out_len, "clang %s", clang.version[0] ? clang.version : "?");
+  return AT_OK;
+}
+
+static int clang_compile(const struct cc_request *req, struct cc_result *res)
+{
+  int rc = AT_OK;
+  const char *argv[MAX_ARGS];
+  char *owned[MAX_ARGS];
+  int argc = 0, nowned = 0;
+  memset(res, 0, sizeof *res);
+  res->status = CC_TOOL_ERROR;
+
+  if (!clang_available(NULL, 0)) {
+    rc = at_error(AT_UNSUPPORTED, "clang-hip: no clang in $ROCM_PATH/llvm/bin and no "
+                                  "clang-19");
+    goto out;
+  }
+  if (!req || !req->source || !amd_arch_ok(req->arch)) {
+    rc = at_error(AT_USAGE, "clang-hip: bad request (arch '%.40s')",
+                  req && req->arch ? req->arch : "");
+    goto out;
+  }
+  res->toolchain = os_strdupf("clang %s", clang.version[0] ? clang.version : "?");
+  if (!res->toolchain || !(owned[nowned++] = os_strdupf("--offload-arch=%s", req->arch))) {
+    rc = at_error(AT_NOMEM, "out of memory");
+    goto out;
+  }
+  static const char *const fixed[] = {"-x", "hip", "-std=c++17", "-O3", "-nogpuinc",
+                                      "-nogpulib", "--cuda-device-only",
+                                      "--no-gpu-bundle-output"};
+  argv[argc++] = clang.path;
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    argv[argc++] = fixed[i];
+  argv[argc++] = owned[nowned - 1];
+  if ((rc = cc_argv_add_request("clang-hip", req, argv, &argc, MAX_ARGS, owned, &nowned)))
+    goto out;
+  argv[argc++] = "-c";
+  argv[argc++] = "-o";
+  argv[argc++] = "out.co";
+  argv[argc++] = "in.hip";
+  argv[argc] = NULL;
+
+  rc = cc_compile_in_tmp("hip", "in.hip", req->source, argv, "out.co", res);
+  if (rc || res->status != CC_OK)
+    goto out;
+  rc = amdgpu_co_resources(res->code, res->code_size, &res->kernels, &res->nkernels);
+  if (rc)
+    res->status = CC_TOOL_ERROR;
+out:
+  for (int i = 0; i < nowned; i++)
+    free(owned[i]);
+  return rc;
+}
+
+const struct cc_backend cc_clang_hip = {
+    /* .name = */ "clang-hip",
+    /* .target = */ CC_HIP,
+    /* .available = */ clang_available,
+    /* .compile = */ clang_compile,
+    /* .version = */ clang_version,
+};

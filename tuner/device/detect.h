@@ -1,0 +1,27 @@
+/*
+ * detect.h - the GPUs present on this machine, found through their runtimes (dlopen of
+ * libcuda.so.1 and libamdhip64.so); an absent runtime is normal, never an error.
+ */
+#ifndef AT_TUNER_DEVICE_DETECT_H
+#define AT_TUNER_DEVICE_DETECT_H
+
+#include "base/device.h"
+
+/* A GPU found on this machine through its runtime. */
+struct dev_present {
+  enum dev_vendor vendor;
+  char name[128];           /* the driver's name for it */
+  char arch[32];            /* "sm_90", "gfx942" */
+  int compute_units;
+  int64_t lds_per_block;    /* opt-in maximum, bytes; 0 if unknown */
+  int64_t l2_bytes;
+  double clock_mhz;
+  const struct dev_profile *profile; /* the matching profile, NULL if none matches */
+};
+
+/* Detect GPUs through dlopen of libcuda.so.1 and libamdhip64.so. Fills at most `cap`
+ * entries of `out`; returns how many were found (0 when no runtime is present). Never
+ * fails: a runtime that cannot be loaded or initialised counts as absent. */
+int dev_detect(struct dev_present *out, int cap);
+
+#endif

@@ -1,0 +1,679 @@
+/*
+ * emu.c - the SIMT emulator's scheduler and runtime table: a grid of blocks handed out to
+ * worker threads by an atomic counter, each block's GPU threads run as fibers
+ * (emu_fiber.c) on the worker that took the block, the block barrier and the warp
+ * collective implemented by switching fibers, and every kernel-side mistake turned into a
+ * one-line error instead of a hang. Also the x86-64 SysV call of a variant's kernel with
+ * arguments given as pointers (emu_call_*).
+ *
+ * Design note: the scheduler of one block (run_block), and its invariants.
+ *  1. A block runs on one worker from start to end; its threads never migrate, so a
+ *     kernel's `static thread_local` shared memory is the block's own, and everything
+ *     below is touched by one OS thread only: no locks inside a block.
+ *  2. Every thread is in one state: READY (runnable), BARRIER (waiting at the block
+ *     barrier), GATHER (waiting at warp_gather) or DONE (returned). Only the running
+ *     fiber changes states, and only inside rt_barrier, rt_warp_gather, thread_main and
+ *     thread_fail; the scheduler only picks READY fibers and reads.
+ *  3. at_barrier == the number of BARRIER threads; arrived[w] == the number of GATHER
+ *     lanes of warp w; done == the number of DONE threads.
+ *  4. A barrier completes when at_barrier == nthreads: the thread that arrives last makes
+ *     every BARRIER thread READY, resets at_barrier, counts the barrier (barrier_no) and
+ *     goes on running. A warp_gather completes when arrived[w] == the lanes of warp w:
+ *     the last lane copies every lane's bytes, in lane order, into every lane's output
+ *     (reading the waiting lanes' buffers on their suspended stacks), makes them READY
+ *     and goes on. So a completion never needs the scheduler, and a waiting thread's
+ *     buffers stay valid until it is resumed.
+ *  5. The scheduler runs warp by warp, each warp until none of its lanes is READY (so the
+ *     warp collectives of one warp complete without a pass over the block), and repeats
+ *     over the block while any fiber ran. When a full pass runs nothing and not every
+ *     thread is DONE, no thread can ever run again: the block is stuck, and diagnose()
+ *     says why: a warp some of whose lanes wait at warp_gather while others returned or
+ *     wait at a barrier (checked first: the most precise report), else a barrier that the
+ *     DONE threads never reach. Stuck is detected exactly, so a launch never hangs.
+ *  6. A failure inside a fiber (fail(), lanes disagreeing on a gather's size) records
+ *     the message, marks the block failed and leaves the fiber for good; the scheduler
+ *     abandons the block's other fibers where they stand (their stacks are re-prepared,
+ *     never resumed).
+ *  7. The order of execution inside a block depends only on the kernel and the launch,
+ *     never on the worker count or timing; blocks are claimed in increasing linear order,
+ *     so when blocks fail the one reported (the lowest linear index) is the same for 1
+ *     or N workers: every lower block was claimed before, and runs to its end.
+ * Workers and their fibers are kept in a cache between launches (stacks are mapped
+ * once, not per launch): a timed launch pays for emulation, not for mmap.
+ */
+#include "tuner/emu/emu.h"
+#include "tuner/emu/emu_fiber.h"
+#include "base/status.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum tstate { T_READY = 0, T_BARRIER, T_GATHER, T_DONE };
+
+/* One emulated GPU thread. */
+struct thread {
+  struct emu_fiber fiber;
+  struct at_host_thread id;
+  enum tstate state;
+  const void *mine;          /* at warp_gather: its contribution, output and size */
+  void *all;
+  size_t bytes;
+};
+
+struct launch_state;
+
+/* A worker: the fibers of one block at a time, and the block's bookkeeping. */
+struct worker {
+  struct worker *next_free;  /* in the cache */
+  struct launch_state *L;
+  struct emu_fiber sched;    /* the worker thread's own stack */
+  struct thread *threads;
+  size_t cap;                /* fibers made */
+  size_t stack_size;         /* of each fiber */
+  struct thread *cur;        /* the running fiber's thread */
+  unsigned nthreads, nwarps, warp_size;
+  unsigned *arrived;         /* per warp: lanes at warp_gather (nwarps) */
+  size_t arrived_cap;
+  unsigned at_barrier, done, barrier_no;
+  unsigned bid[3];
+  unsigned char *dyn;        /* dynamic shared memory */
+  size_t dyn_cap, dyn_size;
+  unsigned char *stage;      /* a gather's staging array */
+  size_t stage_cap;
+  bool failed;
+  char msg[512];
+  pthread_t os_thread;
+};
+
+struct launch_state {
+  const struct emu_launch *l;
+  uint64_t nblocks;
+  atomic_uint_fast64_t next;   /* the next block to claim */
+  atomic_int stop;             /* a block failed: claim no more */
+  pthread_mutex_t mu;          /* guards the error below */
+  int err_rc;
+  uint64_t err_block;
+  char err_msg[512];
+};
+
+static _Thread_local struct worker *tl_worker;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct worker *cache_free;
+
+/* ---- the runtime table ---- */
+
+static struct worker *worker_here(void)
+{
+  struct worker *w = tl_worker;
+  if (!w || !w->cur) {
+    fputs("autotune: the host runtime was called outside an emulated launch\n", stderr);
+    abort();
+  }
+  return w;
+}
+
+/* "0..31, 40, 48..63" for the threads (or lanes) i in [0, n) with pick(i) true. */
+static void ranges(char *out, size_t len, const struct worker *w, unsigned first, unsigned n,
+                   bool (*pick)(const struct thread *t, const void *arg), const void *arg)
+{
+  size_t used = 0;
+  int nranges = 0;
+  out[0] = '\0';
+  for (unsigned i = 0; i < n; i++) {
+    if (!pick(&w->threads[first + i], arg))
+      continue;
+    unsigned j = i;
+    while (j + 1 < n && pick(&w->threads[first + j + 1], arg))
+      j++;
+    int k;
+    if (++nranges > 8)
+      k = snprintf(out + used, len - used, ", ...");
+    else if (j == i)
+      k = snprintf(out + used, len - used, "%s%u", used ? ", " : "", i);
+    else
+      k = snprintf(out + used, len - used, "%s%u..%u", used ? ", " : "", i, j);
+    if (k < 0 || (size_t)k >= len - used || nranges > 8)
+      return;
+    used += (size_t)k;
+    i = j;
+  }
+}
+
+static bool in_state(const struct thread *t, const void *arg)
+{
+  return t->state == *(const enum tstate *)arg;
+}
+
+static bool not_in_state(const struct thread *t, const void *arg)
+{
+  return t->state != *(const enum tstate *)arg;
+}
+
+/* Record a failure of the running thread's block and leave the fiber for good. */
+static void thread_fail(struct worker *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+static void thread_fail(struct worker *w, const char *fmt, ...)
+{
+  struct thread *t = w->cur;
+  int n = snprintf(w->msg, sizeof w->msg, "block (%u,%u,%u), thread (%u,%u,%u): ", w->bid[0],
+                   w->bid[1], w->bid[2], t->id.tid[0], t->id.tid[1], t->id.tid[2]);
+  va_list ap;
+  va_start(ap, fmt);
+  if (n > 0 && (size_t)n < sizeof w->msg)
+    vsnprintf(w->msg + n, sizeof w->msg - (size_t)n, fmt, ap);
+  va_end(ap);
+  w->failed = true;
+  t->state = T_DONE;
+  emu_fiber_exit(&t->fiber, &w->sched);
+}
+
+static const struct at_host_thread *rt_self(void)
+{
+  return &worker_here()->cur->id;
+}
+
+static void rt_barrier(void)
+{
+  struct worker *w = worker_here();
+  struct thread *t = w->cur;
+  t->state = T_BARRIER;
+  if (++w->at_barrier == w->nthreads) {
+    for (unsigned i = 0; i < w->nthreads; i++)
+      w->threads[i].state = T_READY;
+    w->at_barrier = 0;
+    w->barrier_no++;
+    return;
+  }
+  emu_fiber_switch(&t->fiber, &w->sched);
+}
+
+static unsigned warp_lanes(const struct worker *w, unsigned warp)
+{
+  unsigned first = warp * w->warp_size;
+  return w->nthreads - first < w->warp_size ? w->nthreads - first : w->warp_size;
+}
+
+static void rt_warp_gather(const void *mine, size_t bytes, void *all)
+{
+  struct worker *w = worker_here();
+  struct thread *t = w->cur;
+  unsigned warp = t->id.warp, first = warp * w->warp_size, n = warp_lanes(w, warp);
+  t->mine = mine;
+  t->all = all;
+  t->bytes = bytes;
+  t->state = T_GATHER;
+  if (++w->arrived[warp] < n) {
+    emu_fiber_switch(&t->fiber, &w->sched);
+    return;
+  }
+  /* The last lane: check, stage in lane order, copy out to every lane. */
+  struct thread *lane = &w->threads[first];
+  for (unsigned i = 0; i < n; i++)
+    if (lane[i].bytes != bytes)
+      thread_fail(w, "warp %u: lanes disagree on the size of a warp_gather (lane %u: %zu "
+                  "bytes, lane %u: %zu bytes)", warp, i, lane[i].bytes, t->id.lane, bytes);
+  size_t total = bytes * w->warp_size;
+  if (total > w->stage_cap) {
+    unsigned char *s = realloc(w->stage, total);
+    if (!s)
+      thread_fail(w, "out of memory for a warp_gather of %zu bytes", total);
+    w->stage = s;
+    w->stage_cap = total;
+  }
+  if (total) {
+    memset(w->stage, 0, total);
+    for (unsigned i = 0; i < n; i++)
+      memcpy(w->stage + (size_t)i * bytes, lane[i].mine, bytes);
+    for (unsigned i = 0; i < n; i++)
+      memcpy(lane[i].all, w->stage, total);
+  }
+  for (unsigned i = 0; i < n; i++)
+    lane[i].state = T_READY;
+  w->arrived[warp] = 0;
+}
+
+static void *rt_dyn_shared(size_t *bytes)
+{
+  struct worker *w = worker_here();
+  if (bytes)
+    *bytes = w->dyn_size;
+  return w->dyn;
+}
+
+static void rt_fail(const char *message)
+{
+  struct worker *w = worker_here();
+  thread_fail(w, "%.300s", message ? message : "(no message)");
+}
+
+static const struct at_host_rt runtime = {
+    /* .version = */ AT_HOST_RT_VERSION,
+    /* .self = */ rt_self,
+    /* .barrier = */ rt_barrier,
+    /* .warp_gather = */ rt_warp_gather,
+    /* .dyn_shared = */ rt_dyn_shared,
+    /* .fail = */ rt_fail,
+};
+
+const struct at_host_rt *emu_runtime(void)
+{
+  return &runtime;
+}
+
+/* ---- one block ---- */
+
+static void thread_main(void *arg)
+{
+  struct thread *t = arg;
+  struct worker *w = tl_worker;
+  w->L->l->entry(w->L->l->ctx);
+  w = tl_worker;
+  t->state = T_DONE;
+  w->done++;
+  emu_fiber_exit(&t->fiber, &w->sched);
+}
+
+/* Append printf-formatted text to the NUL-terminated buf[len], cutting at its end. */
+static void appendf(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void appendf(char *buf, size_t len, const char *fmt, ...)
+{
+  size_t used = strlen(buf);
+  va_list ap;
+  va_start(ap, fmt);
+  if (used < len)
+    vsnprintf(buf + used, len - used, fmt, ap);
+  va_end(ap);
+}
+
+/* The block is stuck (no thread READY, not all DONE): say why into w->msg. */
+static void diagnose(struct worker *w)
+{
+  char who[160], done[160], waiting[160];
+  enum tstate at_gather = T_GATHER, at_barrier = T_BARRIER, returned = T_DONE;
+  w->msg[0] = '\0';
+  appendf(w->msg, sizeof w->msg, "block (%u,%u,%u): ", w->bid[0], w->bid[1], w->bid[2]);
+  for (unsigned warp = 0; warp < w->nwarps; warp++) {
+    if (!w->arrived[warp])
+      continue;
+    unsigned first = warp * w->warp_size, lanes = warp_lanes(w, warp);
+    ranges(who, sizeof who, w, first, lanes, in_state, &at_gather);
+    ranges(done, sizeof done, w, first, lanes, in_state, &returned);
+    ranges(waiting, sizeof waiting, w, first, lanes, in_state, &at_barrier);
+    appendf(w->msg, sizeof w->msg, "warp %u: lanes %s wait at a warp_gather that ", warp,
+            who);
+    if (done[0] && waiting[0])
+      appendf(w->msg, sizeof w->msg, "never completes: lanes %s returned, lanes %s wait "
+              "at barrier %u", done, waiting, w->barrier_no + 1);
+    else if (done[0])
+      appendf(w->msg, sizeof w->msg, "lanes %s never reach (they returned)", done);
+    else
+      appendf(w->msg, sizeof w->msg, "lanes %s never reach (they wait at barrier %u)",
+              waiting, w->barrier_no + 1);
+    return;
+  }
+  ranges(who, sizeof who, w, 0, w->nthreads, in_state, &at_barrier);
+  ranges(done, sizeof done, w, 0, w->nthreads, not_in_state, &at_barrier);
+  appendf(w->msg, sizeof w->msg, "threads %s wait at barrier %u that threads %s never "
+          "reach (they returned)", who, w->barrier_no + 1, done);
+}
+
+/* Run block `b` (linear) to its end. AT_OK, or AT_DEVICE with w->msg. */
+static int run_block(struct worker *w, uint64_t b)
+{
+  const struct emu_launch *l = w->L->l;
+  w->bid[0] = (unsigned)(b % l->grid[0]);
+  w->bid[1] = (unsigned)(b / l->grid[0] % l->grid[1]);
+  w->bid[2] = (unsigned)(b / l->grid[0] / l->grid[1]);
+  w->at_barrier = w->done = w->barrier_no = 0;
+  w->failed = false;
+  memset(w->arrived, 0, w->nwarps * sizeof *w->arrived);
+  if (w->dyn_size)
+    memset(w->dyn, 0, w->dyn_size);
+  for (unsigned i = 0; i < w->nthreads; i++) {
+    struct thread *t = &w->threads[i];
+    memcpy(t->id.bid, w->bid, sizeof w->bid);
+    t->state = T_READY;
+    t->bytes = 0;
+    emu_fiber_prepare(&t->fiber, thread_main, t);
+  }
+  for (;;) {
+    bool ran = false;
+    for (unsigned warp = 0; warp < w->nwarps; warp++) {
+      unsigned first = warp * w->warp_size, lanes = warp_lanes(w, warp);
+      bool again = true;
+      while (again) {
+        again = false;
+        for (unsigned i = first; i < first + lanes; i++) {
+          if (w->threads[i].state != T_READY)
+            continue;
+          w->cur = &w->threads[i];
+          emu_fiber_switch(&w->sched, &w->cur->fiber);
+          w->cur = NULL;
+          if (w->failed)
+            return AT_DEVICE;
+          again = ran = true;
+        }
+      }
+    }
+    if (w->done == w->nthreads)
+      return AT_OK;
+    if (!ran) {
+      diagnose(w);
+      return AT_DEVICE;
+    }
+  }
+}
+
+/* ---- workers ---- */
+
+static void worker_free(struct worker *w)
+{
+  if (!w)
+    return;
+  for (size_t i = 0; i < w->cap; i++)
+    emu_fiber_release(&w->threads[i].fiber);
+  emu_fiber_release(&w->sched);
+  free(w->threads);
+  free(w->arrived);
+  free(w->dyn);
+  free(w->stage);
+  free(w);
+}
+
+/* A worker from the cache (or a new one) fit for launch l. AT_OK, AT_NOMEM. */
+static int worker_get(const struct emu_launch *l, unsigned nthreads, size_t stack_size,
+                      struct worker **out)
+{
+  int rc = AT_OK;
+  struct worker *w = NULL;
+  *out = NULL;
+  pthread_mutex_lock(&cache_mu);
+  if ((w = cache_free))
+    cache_free = w->next_free;
+  pthread_mutex_unlock(&cache_mu);
+  if (!w) {
+    if (!(w = calloc(1, sizeof *w)))
+      return at_error(AT_NOMEM, "out of memory");
+    if ((rc = emu_fiber_init_thread(&w->sched, EMU_SWITCH_DEFAULT)))
+      goto fail;
+  }
+  w->next_free = NULL;
+  if (w->stack_size != stack_size) { /* fibers of another size: remake them */
+    for (size_t i = 0; i < w->cap; i++)
+      emu_fiber_release(&w->threads[i].fiber);
+    w->cap = 0;
+    w->stack_size = stack_size;
+  }
+  if (w->cap < nthreads) {
+    struct thread *t = realloc(w->threads, nthreads * sizeof *t);
+    if (!t) {
+      rc = at_error(AT_NOMEM, "out of memory");
+      goto fail;
+    }
+    w->threads = t;
+    memset(t + w->cap, 0, (nthreads - w->cap) * sizeof *t);
+    for (; w->cap < nthreads; w->cap++)
+      if ((rc = emu_fiber_init(&t[w->cap].fiber, EMU_SWITCH_DEFAULT, stack_size)))
+        goto fail;
+  }
+  unsigned nwarps = (nthreads + l->warp_size - 1) / l->warp_size;
+  if (w->arrived_cap < nwarps) {
+    unsigned *a = realloc(w->arrived, nwarps * sizeof *a);
+    if (!a) {
+      rc = at_error(AT_NOMEM, "out of memory");
+      goto fail;
+    }
+    w->arrived = a;
+    w->arrived_cap = nwarps;
+  }
+  if (w->dyn_cap < l->dyn_shared) {
+    free(w->dyn);
+    w->dyn_cap = 0;
+    if (posix_memalign((void **)&w->dyn, 256, l->dyn_shared) != 0) {
+      w->dyn = NULL;
+      rc = at_error(AT_NOMEM, "out of memory for %zu bytes of dynamic shared memory",
+                    l->dyn_shared);
+      goto fail;
+    }
+    w->dyn_cap = l->dyn_shared;
+  }
+  w->dyn_size = l->dyn_shared;
+  w->nthreads = nthreads;
+  w->nwarps = nwarps;
+  w->warp_size = l->warp_size;
+  for (unsigned i = 0; i < nthreads; i++) {
+    struct at_host_thread *id = &w->threads[i].id;
+    id->tid[0] = i % l->block[0];
+    id->tid[1] = i / l->block[0] % l->block[1];
+    id->tid[2] = i / l->block[0] / l->block[1];
+    memcpy(id->bdim, l->block, sizeof id->bdim);
+    memcpy(id->gdim, l->grid, sizeof id->gdim);
+    id->linear = i;
+    id->lane = i % l->warp_size;
+    id->warp = i / l->warp_size;
+    id->warp_size = l->warp_size;
+  }
+  *out = w;
+  return AT_OK;
+fail:
+  worker_free(w);
+  return rc;
+}
+
+static void worker_put(struct worker *w)
+{
+  w->L = NULL;
+  w->cur = NULL;
+  pthread_mutex_lock(&cache_mu);
+  w->next_free = cache_free;
+  cache_free = w;
+  pthread_mutex_unlock(&cache_mu);
+}
+
+void emu_release_cache(void)
+{
+  pthread_mutex_lock(&cache_mu);
+  struct worker *w = cache_free;
+  cache_free = NULL;
+  pthread_mutex_unlock(&cache_mu);
+  while (w) {
+    struct worker *next = w->next_free;
+    worker_free(w);
+    w = next;
+  }
+}
+
+static void *worker_main(void *arg)
+{
+  struct worker *w = arg;
+  struct launch_state *L = w->L;
+  tl_worker = w;
+  while (!atomic_load(&L->stop)) {
+    uint64_t b = atomic_fetch_add(&L->next, 1);
+    if (b >= L->nblocks)
+      break;
+    if (run_block(w, b) != AT_OK) {
+      pthread_mutex_lock(&L->mu);
+      if (!L->err_rc || b < L->err_block) {
+        L->err_rc = AT_DEVICE;
+        L->err_block = b;
+        memcpy(L->err_msg, w->msg, sizeof L->err_msg);
+      }
+      pthread_mutex_unlock(&L->mu);
+      atomic_store(&L->stop, 1);
+      break;
+    }
+  }
+  tl_worker = NULL;
+  return NULL;
+}
+
+int emu_launch(const struct emu_launch *l)
+{
+  int rc = AT_OK;
+  struct worker *ws[EMU_MAX_WORKERS] = {0};
+  bool started[EMU_MAX_WORKERS] = {0};
+  struct launch_state L;
+  int nw = 0;
+  memset(&L, 0, sizeof L);
+
+  if (!l || !l->entry)
+    return at_error(AT_USAGE, "emu: no kernel to launch");
+  uint64_t nthreads = (uint64_t)l->block[0] * l->block[1] * l->block[2];
+  L.nblocks = (uint64_t)l->grid[0] * l->grid[1] * l->grid[2];
+  if (!nthreads || !L.nblocks)
+    return at_error(AT_USAGE, "emu: empty launch (grid %ux%ux%u, block %ux%ux%u)",
+                    l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1],
+                    l->block[2]);
+  if (nthreads > EMU_MAX_THREADS)
+    return at_error(AT_USAGE, "emu: %llu threads per block (block %ux%ux%u); at most %u",
+                    (unsigned long long)nthreads, l->block[0], l->block[1], l->block[2],
+                    EMU_MAX_THREADS);
+  if (l->warp_size != 32 && l->warp_size != 64)
+    return at_error(AT_USAGE, "emu: warp size %u; 32 or 64", l->warp_size);
+  if (l->dyn_shared > EMU_MAX_DYN_SHARED)
+    return at_error(AT_USAGE, "emu: %zu bytes of dynamic shared memory; at most %u",
+                    l->dyn_shared, EMU_MAX_DYN_SHARED);
+  L.l = l;
+  atomic_init(&L.next, 0);
+  atomic_init(&L.stop, 0);
+  pthread_mutex_init(&L.mu, NULL);
+
+  nw = l->workers > 0 ? l->workers : 1;
+  if (nw > EMU_MAX_WORKERS)
+    nw = EMU_MAX_WORKERS;
+  if ((uint64_t)nw > L.nblocks)
+    nw = (int)L.nblocks;
+  size_t stack = l->stack_size ? l->stack_size : EMU_STACK_DEFAULT;
+  for (int i = 0; i < nw; i++) {
+    if ((rc = worker_get(l, (unsigned)nthreads, stack, &ws[i])))
+      goto out;
+    ws[i]->L = &L;
+  }
+  for (int i = 1; i < nw; i++) {
+    if (pthread_create(&ws[i]->os_thread, NULL, worker_main, ws[i]) != 0) {
+      atomic_store(&L.stop, 1);
+      rc = at_error(AT_NOMEM, "emu: cannot start worker thread %d", i);
+      break;
+    }
+    started[i] = true;
+  }
+  if (!rc)
+    worker_main(ws[0]);
+  for (int i = 1; i < nw; i++)
+    if (started[i])
+      pthread_join(ws[i]->os_thread, NULL);
+  if (!rc && L.err_rc)
+    rc = at_error(L.err_rc, "%s", L.err_msg);
+out:
+  for (int i = 0; i < nw; i++)
+    if (ws[i])
+      worker_put(ws[i]);
+  pthread_mutex_destroy(&L.mu);
+  return rc;
+}
+
+/* ---- calling a kernel: the x86-64 SysV trick ----
+ *
+ * ABI note. A variant's kernel is `extern "C" void NAME(<params>)` with a parameter list
+ * that varies per template; the emulator knows it only as a string of classes ("ppffi").
+ * Under the x86-64 System V ABI (psABI 3.2.3, "Parameter Passing") a parameter of class
+ * INTEGER (pointers, ints, longs) takes the next free register of rdi, rsi, rdx, rcx,
+ * r8, r9, and one of class SSE (float, double) the next of xmm0..xmm7, each sequence
+ * independently of the other; what does not fit goes on the stack, one 8-byte slot per
+ * parameter, in parameter order. A float parameter is read from the low 32 bits of its
+ * xmm register (or its slot). So every such function can be called through one type,
+ *   void (*)(u64 x6, double x8, u64 x16)
+ * with the integer arguments packed in order into the six u64, the float arguments
+ * packed in order into the eight doubles (a float's bits in the low half of the double's
+ * bits), and the arguments that overflow either sequence in parameter order into the
+ * stack words. The callee reads what its own prototype names and ignores the rest; the
+ * caller pops the stack words (the callee never does under SysV). int and unsigned are
+ * widened to 64 bits (the callee reads the low half). Aggregates by value, long double
+ * and __int128 are not supported. Other ABIs (Windows x64, AArch64's different stack
+ * rules) fail with AT_UNSUPPORTED.
+ */
+
+#if defined(__x86_64__) && !defined(_WIN32)
+typedef void (*call14_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                          double, double, double, double, double, double, double, double);
+typedef void (*call30_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                          double, double, double, double, double, double, double, double,
+                          uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                          uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
+                          uint64_t, uint64_t, uint64_t, uint64_t);
+#endif
+
+int emu_call_pack(struct emu_call *c, void *fn, const char *kinds, void *const *args)
+{
+  memset(c, 0, sizeof *c);
+#if !defined(__x86_64__) || defined(_WIN32)
+  (void)fn;
+  (void)kinds;
+  (void)args;
+  return at_error(AT_UNSUPPORTED, "emu: calling a host kernel needs the x86-64 SysV ABI");
+#else
+  int ngpr = 0, nfpr = 0;
+  if (!fn || !kinds || (kinds[0] && !args))
+    return at_error(AT_USAGE, "emu: no kernel or no arguments to call");
+  c->fn = fn;
+  for (size_t i = 0; kinds[i]; i++) {
+    uint64_t word = 0;
+    bool sse = false;
+    const void *p = args[i];
+    if (!p)
+      return at_error(AT_USAGE, "emu: argument %zu is NULL", i);
+    switch (kinds[i]) {
+    case 'p': { void *v; memcpy(&v, p, sizeof v); word = (uint64_t)(uintptr_t)v; break; }
+    case 'i': { int32_t v; memcpy(&v, p, sizeof v); word = (uint64_t)(int64_t)v; break; }
+    case 'u': { uint32_t v; memcpy(&v, p, sizeof v); word = v; break; }
+    case 'l': memcpy(&word, p, sizeof word); break;
+    case 'f': { uint32_t v; memcpy(&v, p, sizeof v); word = v; sse = true; break; }
+    case 'd': memcpy(&word, p, sizeof word); sse = true; break;
+    default:
+      return at_error(AT_USAGE, "emu: unknown argument kind '%c' in \"%.40s\" (p, i, u, "
+                      "l, f, d)", kinds[i], kinds);
+    }
+    if (!sse && ngpr < 6) {
+      c->gpr[ngpr++] = word;
+    } else if (sse && nfpr < 8) {
+      memcpy(&c->fpr[nfpr++], &word, sizeof word);
+    } else if (c->nstack < 16) {
+      c->stack[c->nstack++] = word;
+    } else {
+      return at_error(AT_USAGE, "emu: too many kernel arguments (\"%.40s\")", kinds);
+    }
+  }
+  return AT_OK;
+#endif
+}
+
+void emu_call_run(void *ctx)
+{
+#if defined(__x86_64__) && !defined(_WIN32)
+  const struct emu_call *c = ctx;
+  const uint64_t *g = c->gpr, *s = c->stack;
+  const double *f = c->fpr;
+  if (c->nstack == 0) {
+    call14_fn fn;
+    memcpy(&fn, &c->fn, sizeof fn);
+    fn(g[0], g[1], g[2], g[3], g[4], g[5], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7]);
+  } else {
+    call30_fn fn;
+    memcpy(&fn, &c->fn, sizeof fn);
+    fn(g[0], g[1], g[2], g[3], g[4], g[5], f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7],
+       s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
+       s[13], s[14], s[15]);
+  }
+#else
+  (void)ctx;
+  abort(); /* emu_call_pack refused */
+#endif
+}

@@ -1,0 +1,109 @@
+/*
+ * tune_internal.h - what tune.c and tune_report.c share and nothing else may use: the
+ * state of one `autotune gemm` run (templates, problem, database, worker, progress) and
+ * the report functions that print its outcome.
+ */
+#ifndef AT_TUNER_TUNE_INTERNAL_H
+#define AT_TUNER_TUNE_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "db/db.h"
+#include "generator/space.h"
+#include "generator/template.h"
+#include "tuner/compile/build.h"
+#include "base/device.h"
+#include "tuner/ops/op_gemm.h"
+#include "tuner/search/search.h"
+#include "tuner/engine/tune.h"
+
+#define NAIVE "gemm_naive"
+#define MODEL_SHOW 10
+
+struct tpl {
+  char path[PATH_MAX];
+  char common[PATH_MAX];
+  struct tmpl *t;
+  bool baseline;
+  char skip[300];            /* why this template was left out ("" when it runs) */
+  bool load_failed;          /* skipped for every problem */
+  /* per problem */
+  int64_t dims[TMPL_MAX_DIMS];
+  struct gen_space *space;
+  int64_t *configs;
+  size_t nconfigs, np;       /* the configs compiled (all valid ones, or a preselection) */
+  size_t nvalid;             /* the valid configs of the space */
+  struct bld_result br;
+  size_t *ok;                /* bld variant index of each ok variant (search points) */
+  size_t nok;
+  size_t job0;               /* job index of ok[0] */
+  struct tune_measurement *res;
+  bool *have;
+  double *model;             /* per ok point */
+  size_t def;                /* bld variant index of the default config; SIZE_MAX none */
+  size_t mid;                /* index of the middle valid config among the compiled */
+  size_t measured, failed, by_status[DB_TRIAL_STATUS_COUNT];
+  size_t best;               /* bld variant index; SIZE_MAX none */
+  struct search_result sr;
+};
+
+struct problem {
+  int64_t m, n, k;
+};
+
+struct tuner {
+  const struct tune_opts *o;
+  const struct dev_profile *dev;     /* the device measured on */
+  const struct dev_profile *space_dev; /* the device whose space is spanned */
+  char dev_name[80], arch[48];       /* as recorded in trials */
+  const char *dtype, *layout;
+  int ta, tb;
+  enum gemm_dtype gdt;
+  struct problem shapes[TUNE_MAX_SHAPES];
+  size_t nshapes;
+  struct tpl tpls[TUNE_MAX_TEMPLATES + 1];
+  size_t ntpls;
+  struct db *db;
+  char db_path[PATH_MAX];
+  char run_uuid[DB_UUID_LEN + 1];
+  bool run_put, resumed;
+  char args[4096];
+  const struct meas_backend *mb;     /* NULL: no measurement possible here */
+  char no_meas[400];
+  int64_t budget;                    /* per template; 0: all */
+  double timeout_s, variant_time_s;
+  /* resumed trials: "kernel|dims|config" -> measurement */
+  char **known_keys;
+  struct tune_measurement *known;
+  size_t nknown, capknown;
+  /* the current problem */
+  size_t cur;
+  struct gemm_problem gp;
+  struct gemm_data data;
+  struct tune_worker *worker;
+  struct tune_job *jobs;
+  size_t njobs;
+  char dims_text[96];
+  /* progress */
+  double t0, meas_t0, meas_spent;
+  size_t compiled, compile_total, verified, timed, failed, fresh;
+  size_t planned, evals;
+  double best_us;
+  size_t trials_recorded, trials_resumed, restarts;
+  bool progress_shown;
+};
+
+/* "gemm_simt" from "templates/gemm/gemm_simt.h", into out[len]. */
+const char *tune_base_name(const char *path, char *out, size_t len);
+
+/* tune_report.c: the outcome of one problem, as a table, the model's ranking (device
+ * not present) or one JSON object. */
+void tune_print_text(struct tuner *tu);
+void tune_print_model_ranking(struct tuner *tu);
+void tune_print_json_problem(struct tuner *tu);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * meas.h - measurement backends: load a code object, allocate, copy, launch and time
+ * on one device. One small vtable per backend (`cuda` through dlopen of libcuda.so.1,
+ * `hip` through dlopen of libamdhip64, `host` and `replay`), so one autotune binary
+ * runs on a machine with either runtime, both or neither. Every GPU call is checked in one macro that records
+ * the statement, file, line and the vendor's own error string, and returns a status: a
+ * kernel that faults is data for the database, not a crash of the tuner.
+ */
+#ifndef AT_TUNER_MEAS_H
+#define AT_TUNER_MEAS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct meas_ctx;                  /* an open device (context, stream, events) */
+typedef uint64_t meas_ptr;        /* a device address */
+typedef void *meas_module;        /* a loaded code object */
+typedef void *meas_kernel;        /* a kernel in a loaded code object */
+
+struct meas_launch {
+  meas_kernel kernel;
+  unsigned grid[3], block[3];
+  unsigned shared_bytes;          /* dynamic shared memory */
+  void **args;                    /* pointers to each argument, as cuLaunchKernel takes */
+  const char *arg_kinds;          /* one letter per argument, its C type: 'p' pointer,
+                                     'i' int, 'u' unsigned, 'l' int64, 'f' float,
+                                     'd' double ("ppffi"); the host backend needs it to
+                                     call the kernel, GPU backends ignore it; may be NULL
+                                     there */
+};
+
+struct meas_backend {
+  const char *name;               /* "cuda" */
+  /* Open device `index`. AT_UNSUPPORTED (with the reason) when the runtime or device is
+   * absent: normal on a machine without that GPU. OUT: *ctx. */
+  int (*open)(int index, struct meas_ctx **ctx);
+  void (*close)(struct meas_ctx *ctx);
+  /* The device's name and arch ("NVIDIA H100 80GB HBM3", "sm_90"). */
+  int (*describe)(struct meas_ctx *ctx, char *name, size_t name_len, char *arch,
+                  size_t arch_len);
+  int (*load)(struct meas_ctx *ctx, const void *code, size_t size, meas_module *out);
+  int (*unload)(struct meas_ctx *ctx, meas_module m);
+  int (*kernel)(struct meas_ctx *ctx, meas_module m, const char *name, meas_kernel *out);
+  int (*alloc)(struct meas_ctx *ctx, size_t bytes, meas_ptr *out);
+  int (*free)(struct meas_ctx *ctx, meas_ptr p);
+  int (*upload)(struct meas_ctx *ctx, meas_ptr dst, const void *src, size_t bytes);
+  int (*download)(struct meas_ctx *ctx, void *dst, meas_ptr src, size_t bytes);
+  int (*fill)(struct meas_ctx *ctx, meas_ptr dst, unsigned char byte, size_t bytes);
+  /* Launch asynchronously on the context's stream. */
+  int (*launch)(struct meas_ctx *ctx, const struct meas_launch *l);
+  /* Wait for the stream; a fault in an earlier launch surfaces here. */
+  int (*sync)(struct meas_ctx *ctx);
+  /* Time `reps` launches, one device-event pair around each, calling `between` (may be
+   * NULL) outside the timed region before each one (the L2 flush). OUT: us[reps]. */
+  int (*time)(struct meas_ctx *ctx, const struct meas_launch *l, int reps,
+              int (*between)(struct meas_ctx *ctx, void *arg), void *arg, double *us);
+};
+
+/* The event-timed loop of the GPU backends' `time`: each repetition calls between (may be
+ * NULL), start, launch, stop_and_wait and elapsed_ms, and stores the elapsed time in
+ * us[i]. The first failing call's status is returned. */
+struct meas_event_timer {
+  int (*start)(struct meas_ctx *c);          /* record the start event on the stream */
+  int (*launch)(struct meas_ctx *c, const struct meas_launch *l);
+  int (*stop_and_wait)(struct meas_ctx *c);  /* record the stop event and wait for it */
+  int (*elapsed_ms)(struct meas_ctx *c, float *ms);
+};
+int meas_time_events(struct meas_ctx *c, const struct meas_event_timer *t,
+                     const struct meas_launch *l, int reps,
+                     int (*between)(struct meas_ctx *, void *), void *arg, double *us);
+
+extern const struct meas_backend meas_cuda;
+/* `hip`: the HIP runtime through dlopen("libamdhip64.so") (tuner/measure/meas_hip.c). */
+extern const struct meas_backend meas_hip;
+/* `host`: the variant's shared object run by the SIMT emulator (tuner/measure/meas_host.c). */
+extern const struct meas_backend meas_host;
+
+/* Worker threads of host launches in contexts opened from now on; <= 0 (the default):
+ * the online CPUs. */
+void meas_host_set_jobs(int jobs);
+
+#endif

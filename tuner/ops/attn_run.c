@@ -1,0 +1,89 @@
+/*
+ * attn_run.c - one attention variant run once for one problem on any measurement
+ * backend, and checked (attn_run.h): O reset to NaN before every launch, the kernel
+ * called with the contract's arguments (kinds ATTN_ARG_KINDS), O read back for
+ * attn_check.
+ */
+#include "tuner/ops/attn_run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tuner/ops/gemm_run.h"
+#include "base/status.h"
+
+int attn_buffers_init(const struct meas_backend *mb, struct meas_ctx *ctx,
+                      const struct attn_data *d, struct attn_buffers *buf)
+{
+  if (buf)
+    memset(buf, 0, sizeof *buf);
+  if (!mb || !ctx || !d || !buf || !d->q || !d->k || !d->v || !d->o0)
+    return at_error(AT_USAGE, "attn_buffers_init: NULL argument");
+  size_t es = gemm_dtype_size(d->p.dtype);
+  buf->q_bytes = attn_q_elems(&d->p) * es;
+  buf->kv_bytes = attn_kv_elems(&d->p) * es;
+  int rc;
+  if ((rc = mb->alloc(ctx, buf->q_bytes, &buf->q)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->kv_bytes, &buf->k)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->kv_bytes, &buf->v)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->q_bytes, &buf->o)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->q, d->q, buf->q_bytes)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->k, d->k, buf->kv_bytes)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->v, d->v, buf->kv_bytes)) != AT_OK) {
+    attn_buffers_release(mb, ctx, buf);
+    return rc;
+  }
+  return AT_OK;
+}
+
+void attn_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
+                          struct attn_buffers *buf)
+{
+  if (!mb || !ctx || !buf)
+    return;
+  meas_ptr *p[] = {&buf->q, &buf->k, &buf->v, &buf->o};
+  for (int i = 0; i < 4; i++)
+    if (*p[i])
+      mb->free(ctx, *p[i]);
+  memset(buf, 0, sizeof *buf);
+}
+
+int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct attn_data *d,
+                const struct attn_buffers *buf, void *o_out)
+{
+  if (!mb || !ctx || !k || !l || !d || !buf || !o_out || !buf->o)
+    return at_error(AT_USAGE, "attn_launch: NULL argument");
+  const struct attn_problem *p = &d->p; /* attn_data_init checked that these fit an int */
+  meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o;
+  int b = (int)p->batch, h = (int)p->heads, sq = (int)p->sq, sk = (int)p->sk;
+  float scale = p->scale;
+  void *args[] = {&q, &kk, &v, &o, &b, &h, &sq, &sk, &scale};
+  struct meas_launch ml;
+  int rc = run_launch_init(&ml, k, l, args, ATTN_ARG_KINDS, "attn_launch");
+  if (rc != AT_OK || (rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK)
+    return rc;
+  if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)
+    return rc;
+  return mb->download(ctx, o_out, buf->o, buf->q_bytes);
+}
+
+int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct attn_data *d,
+                const struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len)
+{
+  if (bad)
+    *bad = 0;
+  if (msg && msg_len)
+    msg[0] = '\0';
+  if (!d || !bad)
+    return at_error(AT_USAGE, "attn_verify: NULL argument");
+  void *o = malloc(attn_q_elems(&d->p) * gemm_dtype_size(d->p.dtype));
+  if (!o)
+    return at_error(AT_NOMEM, "out of memory");
+  int rc = attn_launch(mb, ctx, k, l, d, buf, o);
+  if (rc == AT_OK)
+    rc = attn_check(d, o, bad, msg, msg_len);
+  free(o);
+  return rc;
+}

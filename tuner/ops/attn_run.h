@@ -1,0 +1,37 @@
+/*
+ * attn_run.h - running one compiled attention variant for one problem on a measurement
+ * backend (host emulator, CUDA, HIP) and checking it, as gemm_run.h does for GEMM.
+ */
+#ifndef AT_TUNER_ATTN_RUN_H
+#define AT_TUNER_ATTN_RUN_H
+
+#include <stdint.h>
+
+#include "generator/emit.h"
+#include "tuner/measure/meas.h"
+#include "tuner/ops/op_attn.h"
+
+struct attn_buffers {
+  meas_ptr q, k, v, o;
+  size_t q_bytes, kv_bytes;
+};
+
+/* Allocate device buffers for d's problem and upload Q, K and V. OUT: *buf. */
+int attn_buffers_init(const struct meas_backend *mb, struct meas_ctx *ctx,
+                      const struct attn_data *d, struct attn_buffers *buf);
+void attn_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
+                          struct attn_buffers *buf);
+
+/* Reset O to d->o0 (NaN), launch kernel `k` with launch shape `l` once with the
+ * contract's arguments (Q, K, V, O, B, H, SQ, SK, scale), and download O into o_out
+ * (attn_q_elems elements of the dtype's storage). AT_OK, or the backend's status. */
+int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct attn_data *d,
+                const struct attn_buffers *buf, void *o_out);
+
+/* attn_launch then attn_check. OUT: *bad (elements wrong), msg (the first). */
+int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct attn_data *d,
+                const struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len);
+
+#endif

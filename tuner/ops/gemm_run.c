@@ -1,0 +1,119 @@
+/*
+ * gemm_run.c - one GEMM variant run once for one problem on any measurement backend,
+ * and checked (gemm_run.h): device buffers for A, B and C, C reset to the problem's C0
+ * before every launch (so padding and NaN poison are fresh each time), the kernel called
+ * with the contract's arguments (A, B, C, M, N, K, lda, ldb, ldc, alpha, beta; kinds
+ * GEMM_ARG_KINDS), and C read back for gemm_check.
+ */
+#include "tuner/ops/gemm_run.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/status.h"
+
+int gemm_buffers_init(const struct meas_backend *mb, struct meas_ctx *ctx,
+                      const struct gemm_data *d, struct gemm_buffers *buf)
+{
+  if (buf)
+    memset(buf, 0, sizeof *buf);
+  if (!mb || !ctx || !d || !buf || !d->a || !d->b || !d->c0)
+    return at_error(AT_USAGE, "gemm_buffers_init: NULL argument");
+  size_t es = gemm_dtype_size(d->p.dtype);
+  buf->a_bytes = gemm_a_elems(&d->p) * es;
+  buf->b_bytes = gemm_b_elems(&d->p) * es;
+  buf->c_bytes = gemm_c_elems(&d->p) * es;
+  int rc;
+  if ((rc = mb->alloc(ctx, buf->a_bytes, &buf->a)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->b_bytes, &buf->b)) != AT_OK ||
+      (rc = mb->alloc(ctx, buf->c_bytes, &buf->c)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->a, d->a, buf->a_bytes)) != AT_OK ||
+      (rc = mb->upload(ctx, buf->b, d->b, buf->b_bytes)) != AT_OK) {
+    gemm_buffers_release(mb, ctx, buf);
+    return rc;
+  }
+  return AT_OK;
+}
+
+void gemm_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
+                          struct gemm_buffers *buf)
+{
+  if (!mb || !ctx || !buf)
+    return;
+  if (buf->a)
+    mb->free(ctx, buf->a);
+  if (buf->b)
+    mb->free(ctx, buf->b);
+  if (buf->c)
+    mb->free(ctx, buf->c);
+  memset(buf, 0, sizeof *buf);
+}
+
+static int fits_u32(int64_t v, int64_t hi)
+{
+  return v >= 1 && v <= hi;
+}
+
+int run_launch_init(struct meas_launch *ml, meas_kernel k, const struct gen_launch *l,
+                    void **args, const char *kinds, const char *who)
+{
+  for (int i = 0; i < 3; i++)
+    if (!fits_u32(l->threads[i], 1024) || !fits_u32(l->grid[i], UINT_MAX))
+      return at_error(AT_USAGE, "%s: launch shape out of range (block %lld x %lld x %lld, "
+                      "grid %lld x %lld x %lld)", who, (long long)l->threads[0],
+                      (long long)l->threads[1], (long long)l->threads[2],
+                      (long long)l->grid[0], (long long)l->grid[1], (long long)l->grid[2]);
+  if (l->shared < 0 || l->shared > UINT_MAX)
+    return at_error(AT_USAGE, "%s: shared bytes out of range (%lld)", who,
+                    (long long)l->shared);
+  *ml = (struct meas_launch){.kernel = k, .shared_bytes = (unsigned)l->shared, .args = args,
+                             .arg_kinds = kinds};
+  for (int i = 0; i < 3; i++) {
+    ml->grid[i] = (unsigned)l->grid[i];
+    ml->block[i] = (unsigned)l->threads[i];
+  }
+  return AT_OK;
+}
+
+int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct gemm_data *d,
+                const struct gemm_buffers *buf, void *c_out)
+{
+  if (!mb || !ctx || !k || !l || !d || !buf || !c_out || !buf->c)
+    return at_error(AT_USAGE, "gemm_launch: NULL argument");
+  const struct gemm_problem *p = &d->p;
+  /* gemm_data_init checked that these fit an int */
+  meas_ptr a = buf->a, b = buf->b, c = buf->c;
+  int m = (int)p->m, n = (int)p->n, kk = (int)p->k;
+  int lda = (int)p->lda, ldb = (int)p->ldb, ldc = (int)p->ldc;
+  float alpha = p->alpha, beta = p->beta;
+  void *args[] = {&a, &b, &c, &m, &n, &kk, &lda, &ldb, &ldc, &alpha, &beta};
+  struct meas_launch ml;
+  int rc = run_launch_init(&ml, k, l, args, GEMM_ARG_KINDS, "gemm_launch");
+  if (rc != AT_OK || (rc = mb->upload(ctx, buf->c, d->c0, buf->c_bytes)) != AT_OK)
+    return rc;
+  if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)
+    return rc;
+  return mb->download(ctx, c_out, buf->c, buf->c_bytes);
+}
+
+int gemm_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
+                const struct gen_launch *l, const struct gemm_data *d,
+                const struct gemm_buffers *buf, int64_t *bad, char *msg, size_t msg_len)
+{
+  if (bad)
+    *bad = 0;
+  if (msg && msg_len)
+    msg[0] = '\0';
+  if (!d || !bad)
+    return at_error(AT_USAGE, "gemm_verify: NULL argument");
+  void *c = malloc(gemm_c_elems(&d->p) * gemm_dtype_size(d->p.dtype));
+  if (!c)
+    return at_error(AT_NOMEM, "out of memory");
+  int rc = gemm_launch(mb, ctx, k, l, d, buf, c);
+  if (rc == AT_OK)
+    rc = gemm_check(d, c, bad, msg, msg_len);
+  free(c);
+  return rc;
+}

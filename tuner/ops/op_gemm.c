@@ -1,0 +1,374 @@
+/*
+ * op_gemm.c - the GEMM op's behaviour (op_gemm.h): parsing its dtype and layout names,
+ * the storage each operand needs, FLOP and byte counts, the deterministic operands and
+ * the f64 reference, and the dtype-aware check of a result, padding included.
+ *
+ * Why the data are exact. Every value of A, B and C0 is an integer in [-4, 4] times 1/4
+ * (so in [-1, 1], steps of 0.25): exact in f32, f16 and bf16 alike (at most 3 significant
+ * bits). A product a*b is a multiple of 1/16 no larger than 1, so any partial sum of K
+ * products is a multiple of 1/16 below K in magnitude, exact in f32 (24 bits) for every
+ * K < 2^20 whatever the order of accumulation; alpha = 1.5 and beta = -0.5 (what the
+ * sweeps use) keep it exact. A correct kernel therefore differs from the reference only
+ * by the final rounding to the output type (none for f32), while the tolerance (below)
+ * is the honest bound for arbitrary data, so a wrong element of one product term stands
+ * far outside it in f32 and f16.
+ *
+ * The tolerance of element (i, j), as op_gemm.h states it:
+ *   tol = 2 * eps * (|alpha| * sum_k |a_ik b_kj| + |beta c0_ij|) + floor
+ *   eps = u_out + K * 2^-24     (u_out: the output's unit roundoff: f32 2^-24 doubled
+ *                                to 2^-23 for the alpha/beta step, f16 2^-11, bf16 2^-8;
+ *                                K * 2^-24 bounds f32 accumulation in any order)
+ *   floor = the output type's smallest subnormal (the absolute error of rounding there).
+ *
+ * Poison. Elements a kernel must never use are poisoned so that using one shows: the
+ * padding of A and B (columns between the logical width and lda/ldb) holds NaN, the
+ * padding of C (columns n..ldc) holds 99.0 and must come back bit for bit, and with
+ * beta == 0 the m x n part of C0 is NaN (C must not be read).
+ */
+#include "tuner/ops/op_gemm.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/device.h"
+#include "base/status.h"
+
+#define AT_EMU_ONLY 1
+#include "templates/common/at_types.h"
+
+/* The value C's padding holds: exact in every dtype. */
+#define PAD_C 99.0f
+
+int gemm_parse_dtype(const char *s, enum gemm_dtype *out)
+{
+  static const char *const names[] = {"f32", "f16", "bf16"};
+  for (int i = 0; s && i < 3; i++)
+    if (strcmp(s, names[i]) == 0) {
+      if (out)
+        *out = (enum gemm_dtype)i;
+      return AT_OK;
+    }
+  return at_error(AT_USAGE, "unknown gemm dtype '%.40s' (expected f16, bf16 or f32)",
+                  s ? s : "");
+}
+
+int gemm_parse_layout(const char *s, int *ta, int *tb)
+{
+  if (s && strlen(s) == 2 && (s[0] == 'N' || s[0] == 'T') && (s[1] == 'N' || s[1] == 'T')) {
+    if (ta)
+      *ta = s[0] == 'T';
+    if (tb)
+      *tb = s[1] == 'T';
+    return AT_OK;
+  }
+  return at_error(AT_USAGE, "unknown gemm layout '%.40s' (expected NN, NT, TN or TT)",
+                  s ? s : "");
+}
+
+const char *gemm_dtype_name(enum gemm_dtype d)
+{
+  switch (d) {
+  case GEMM_F32: return "f32";
+  case GEMM_F16: return "f16";
+  case GEMM_BF16: return "bf16";
+  }
+  return "?";
+}
+
+size_t gemm_dtype_size(enum gemm_dtype d)
+{
+  return d == GEMM_F32 ? 4 : 2;
+}
+
+void gemm_problem_resolve(struct gemm_problem *p)
+{
+  if (!p)
+    return;
+  if (p->lda == 0)
+    p->lda = p->ta ? p->m : p->k;
+  if (p->ldb == 0)
+    p->ldb = p->tb ? p->k : p->n;
+  if (p->ldc == 0)
+    p->ldc = p->n;
+}
+
+/* Rows and logical columns of each operand as stored. */
+static void a_shape(const struct gemm_problem *p, int64_t *rows, int64_t *cols)
+{
+  *rows = p->ta ? p->k : p->m;
+  *cols = p->ta ? p->m : p->k;
+}
+static void b_shape(const struct gemm_problem *p, int64_t *rows, int64_t *cols)
+{
+  *rows = p->tb ? p->n : p->k;
+  *cols = p->tb ? p->k : p->n;
+}
+
+size_t gemm_a_elems(const struct gemm_problem *p)
+{
+  int64_t r, c;
+  a_shape(p, &r, &c);
+  return (size_t)(r * (p->lda ? p->lda : c));
+}
+
+size_t gemm_b_elems(const struct gemm_problem *p)
+{
+  int64_t r, c;
+  b_shape(p, &r, &c);
+  return (size_t)(r * (p->ldb ? p->ldb : c));
+}
+
+size_t gemm_c_elems(const struct gemm_problem *p)
+{
+  return (size_t)(p->m * (p->ldc ? p->ldc : p->n));
+}
+
+double gemm_flops(const struct gemm_problem *p)
+{
+  double mn = (double)p->m * (double)p->n;
+  return 2.0 * mn * (double)p->k + (p->beta != 0.0f ? 2.0 * mn : 0.0);
+}
+
+double gemm_bytes(const struct gemm_problem *p)
+{
+  double s = (double)gemm_dtype_size(p->dtype), mn = (double)p->m * (double)p->n;
+  return s * ((double)p->m * (double)p->k + (double)p->k * (double)p->n +
+              mn * (p->beta != 0.0f ? 2.0 : 1.0));
+}
+
+/* ---- storage ---- */
+
+void gemm_elem_store(enum gemm_dtype d, void *base, size_t i, float v)
+{
+  if (d == GEMM_F32)
+    ((float *)base)[i] = v;
+  else if (d == GEMM_F16)
+    ((uint16_t *)base)[i] = at_float_to_half_bits_sw(v);
+  else
+    ((uint16_t *)base)[i] = at_float_to_bfloat16_bits_sw(v);
+}
+
+double gemm_elem_load(enum gemm_dtype d, const void *base, size_t i)
+{
+  if (d == GEMM_F32)
+    return ((const float *)base)[i];
+  uint16_t h = ((const uint16_t *)base)[i];
+  return d == GEMM_F16 ? at_half_bits_to_float_sw(h) : at_bfloat16_bits_to_float_sw(h);
+}
+
+/* Bit-for-bit equality of element i of two arrays of dtype d. */
+static int same_bits(enum gemm_dtype d, const void *x, const void *y, size_t i)
+{
+  size_t s = gemm_dtype_size(d);
+  return memcmp((const char *)x + i * s, (const char *)y + i * s, s) == 0;
+}
+
+/* xorshift64*: small, fast, the same on every machine. */
+static uint64_t next(uint64_t *s)
+{
+  *s ^= *s >> 12;
+  *s ^= *s << 25;
+  *s ^= *s >> 27;
+  return *s * 0x2545F4914F6CDD1DULL;
+}
+
+/* An integer in [-4, 4] times 1/4. */
+float gemm_small_value(uint64_t *s)
+{
+  return (float)((int)(next(s) >> 33) % 9 - 4) * 0.25f;
+}
+
+/* rows x ld elements: logical columns from the stream, the rest `pad`. */
+static void fill(enum gemm_dtype d, void *base, int64_t rows, int64_t cols, int64_t ld,
+                 float pad, uint64_t *s)
+{
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < ld; c++)
+      gemm_elem_store(d, base, (size_t)(r * ld + c), c < cols ? gemm_small_value(s) : pad);
+}
+
+static int check_problem(const struct gemm_problem *p)
+{
+  if (p->m < 1 || p->n < 1 || p->k < 1 || p->m > INT_MAX || p->n > INT_MAX ||
+      p->k > INT_MAX)
+    return at_error(AT_USAGE, "gemm: m, n and k must be in 1..%d (m %lld, n %lld, k %lld)",
+                    INT_MAX, (long long)p->m, (long long)p->n, (long long)p->k);
+  if ((unsigned)p->dtype > GEMM_BF16 || (p->ta != 0 && p->ta != 1) ||
+      (p->tb != 0 && p->tb != 1))
+    return at_error(AT_USAGE, "gemm: bad dtype or layout");
+  int64_t ar, ac, br, bc;
+  a_shape(p, &ar, &ac);
+  b_shape(p, &br, &bc);
+  if (p->lda < ac || p->ldb < bc || p->ldc < p->n || p->lda > INT_MAX || p->ldb > INT_MAX ||
+      p->ldc > INT_MAX)
+    return at_error(AT_USAGE, "gemm: leading dimension too small (lda %lld >= %lld, "
+                    "ldb %lld >= %lld, ldc %lld >= %lld)", (long long)p->lda,
+                    (long long)ac, (long long)p->ldb, (long long)bc, (long long)p->ldc,
+                    (long long)p->n);
+  if ((double)ar * (double)p->lda > 1e10 || (double)br * (double)p->ldb > 1e10 ||
+      (double)p->m * (double)p->ldc > 1e10)
+    return at_error(AT_USAGE, "gemm: operands too large for host data (%lld x %lld x %lld)",
+                    (long long)p->m, (long long)p->n, (long long)p->k);
+  return AT_OK;
+}
+
+/* ---- data and reference ---- */
+
+int gemm_data_init(struct gemm_data *d, const struct gemm_problem *p, uint64_t seed)
+{
+  if (!d)
+    return at_error(AT_USAGE, "gemm_data_init: NULL argument");
+  memset(d, 0, sizeof *d);
+  if (!p)
+    return at_error(AT_USAGE, "gemm_data_init: NULL argument");
+  d->p = *p;
+  gemm_problem_resolve(&d->p);
+  int rc = check_problem(&d->p);
+  if (rc != AT_OK)
+    return rc;
+  const struct gemm_problem *q = &d->p;
+  size_t es = gemm_dtype_size(q->dtype);
+  d->a = malloc(gemm_a_elems(q) * es);
+  d->b = malloc(gemm_b_elems(q) * es);
+  d->c0 = malloc(gemm_c_elems(q) * es);
+  d->ref = malloc((size_t)(q->m * q->n) * sizeof *d->ref);
+  if (!d->a || !d->b || !d->c0 || !d->ref) {
+    gemm_data_release(d);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  /* a zero seed would stall xorshift; mix it */
+  uint64_t s = (seed ^ 0x9E3779B97F4A7C15ULL) | 1;
+  int64_t ar, ac, br, bc;
+  a_shape(q, &ar, &ac);
+  b_shape(q, &br, &bc);
+  fill(q->dtype, d->a, ar, ac, q->lda, NAN, &s);
+  fill(q->dtype, d->b, br, bc, q->ldb, NAN, &s);
+  fill(q->dtype, d->c0, q->m, q->n, q->ldc, PAD_C, &s);
+  if (q->beta == 0.0f)
+    for (int64_t i = 0; i < q->m; i++)
+      for (int64_t j = 0; j < q->n; j++)
+        gemm_elem_store(q->dtype, d->c0, (size_t)(i * q->ldc + j), NAN);
+
+  /* the reference in f64, from the stored (exact) values */
+  double *bcol = malloc((size_t)q->k * sizeof *bcol);
+  if (!bcol) {
+    gemm_data_release(d);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  for (int64_t j = 0; j < q->n; j++) {
+    for (int64_t kk = 0; kk < q->k; kk++)
+      bcol[kk] =
+          gemm_elem_load(q->dtype, d->b, (size_t)(q->tb ? j * q->ldb + kk : kk * q->ldb + j));
+    for (int64_t i = 0; i < q->m; i++) {
+      double acc = 0;
+      for (int64_t kk = 0; kk < q->k; kk++)
+        acc += gemm_elem_load(q->dtype, d->a, (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk)) *
+               bcol[kk];
+      double r = (double)q->alpha * acc;
+      if (q->beta != 0.0f)
+        r += (double)q->beta * gemm_elem_load(q->dtype, d->c0, (size_t)(i * q->ldc + j));
+      d->ref[i * q->n + j] = r;
+    }
+  }
+  free(bcol);
+  return AT_OK;
+}
+
+void gemm_data_release(struct gemm_data *d)
+{
+  if (!d)
+    return;
+  free(d->a);
+  free(d->b);
+  free(d->c0);
+  free(d->ref);
+  d->a = d->b = d->c0 = NULL;
+  d->ref = NULL;
+}
+
+/* ---- the check ---- */
+
+double gemm_dtype_roundoff(enum gemm_dtype d)
+{
+  return d == GEMM_F32 ? 0x1p-23 : d == GEMM_F16 ? 0x1p-11 : 0x1p-8;
+}
+
+double gemm_dtype_floor(enum gemm_dtype d)
+{
+  return d == GEMM_F32 ? 0x1p-149 : d == GEMM_F16 ? 0x1p-24 : 0x1p-133;
+}
+
+int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg,
+               size_t msg_len)
+{
+  if (bad)
+    *bad = 0;
+  if (msg && msg_len)
+    msg[0] = '\0';
+  if (!d || !c || !bad || !d->a || !d->b || !d->c0 || !d->ref)
+    return at_error(AT_USAGE, "gemm_check: NULL argument");
+  const struct gemm_problem *q = &d->p;
+  enum gemm_dtype dt = q->dtype;
+  double eps = gemm_dtype_roundoff(dt) + (double)q->k * 0x1p-24;
+  double floor_ = gemm_dtype_floor(dt);
+  int64_t n_bad = 0;
+  for (int64_t i = 0; i < q->m; i++) {
+    for (int64_t j = 0; j < q->ldc; j++) {
+      size_t at = (size_t)(i * q->ldc + j);
+      if (j >= q->n) {
+        if (!same_bits(dt, c, d->c0, at)) {
+          if (n_bad++ == 0 && msg && msg_len)
+            snprintf(msg, msg_len, "C[%lld][%lld] (padding: n %lld, ldc %lld) = %.9g, "
+                     "expected it untouched (%.9g)", (long long)i, (long long)j,
+                     (long long)q->n, (long long)q->ldc, gemm_elem_load(dt, c, at),
+                     gemm_elem_load(dt, d->c0, at));
+        }
+        continue;
+      }
+      double got = gemm_elem_load(dt, c, at), want = d->ref[i * q->n + j];
+      if (got == want) /* the usual case with exact data: no bound to compute */
+        continue;
+      double mag = 0;
+      for (int64_t kk = 0; kk < q->k; kk++)
+        mag += fabs(
+            gemm_elem_load(dt, d->a, (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk)) *
+            gemm_elem_load(dt, d->b, (size_t)(q->tb ? j * q->ldb + kk : kk * q->ldb + j)));
+      mag *= fabs((double)q->alpha);
+      if (q->beta != 0.0f)
+        mag += fabs((double)q->beta * gemm_elem_load(dt, d->c0, at));
+      double tol = 2.0 * eps * mag + floor_;
+      if (!(fabs(got - want) <= tol)) { /* NaN fails too */
+        if (n_bad++ == 0 && msg && msg_len)
+          snprintf(msg, msg_len, "C[%lld][%lld] = %.9g, expected %.9g (tolerance %.3g)",
+                   (long long)i, (long long)j, got, want, tol);
+      }
+    }
+  }
+  *bad = n_bad;
+  return AT_OK;
+}
+
+const char *gemm_template_not_for(const char *name, const struct dev_profile *d, bool f32)
+{
+  size_t n = strlen(name);
+  if (n >= 4 && strcmp(name + n - 4, "_mma") == 0) {
+    if (d->vendor != DEV_NVIDIA || strncmp(d->arch, "sm_", 3) != 0 || atoi(d->arch + 3) < 80)
+      return "for NVIDIA sm_80 and later";
+    if (f32)
+      return "for f16 and bf16";
+  }
+  if (n >= 6 && strcmp(name + n - 6, "_wgmma") == 0) {
+    if (d->vendor != DEV_NVIDIA || strncmp(d->arch, "sm_9", 4) != 0 ||
+        isdigit((unsigned char)d->arch[5]))
+      return "for NVIDIA Hopper (sm_90a)";
+    if (f32)
+      return "for f16 and bf16";
+  }
+  if (n >= 5 && strcmp(name + n - 5, "_mfma") == 0 && d->vendor != DEV_AMD)
+    return "for AMD CDNA";
+  return "";
+}
