@@ -25,7 +25,7 @@
 #include "db/db.h"
 #include "tuner/compile/compile.h"
 #include "tuner/search/search.h"
-#include "tuner/engine/tune.h"
+#include "tuner/measure/replay.h"
 
 #define MAXP 4096
 static const int checkpoints[] = {1, 2, 5, 10, 20, 50, 100, 200, 400};
@@ -42,7 +42,7 @@ struct bench {
 static int eval(void *ctx, size_t p, double *cost)
 {
   struct bench *b = ctx;
-  struct tune_measurement m;
+  struct meas_result m;
   if (meas_replay_lookup(b->r, b->configs[p], &m) != AT_OK)
     return AT_NOT_FOUND; /* never happens: the space is the replay's own configs */
   *cost = m.status == DB_TRIAL_OK ? m.median_us : INFINITY;
@@ -199,14 +199,14 @@ int main(int argc, char **argv)
   for (size_t i = 0; i < b.n; i++) {
     b.configs[i] = meas_replay_config(b.r, i);
     model[i] = synth_model(b.configs[i]);
-    struct tune_measurement tm;
+    struct meas_result tm;
     meas_replay_lookup(b.r, b.configs[i], &tm);
     if (tm.status == DB_TRIAL_OK && tm.median_us < opt)
       opt = tm.median_us;
   }
   int32_t *coords = NULL;
   size_t nd = 0;
-  if (tune_coords_from_configs(b.configs, b.n, &coords, &nd) != AT_OK) {
+  if (meas_coords_from_configs(b.configs, b.n, &coords, &nd) != AT_OK) {
     fprintf(stderr, "bench_search: %s\n", at_last_error());
     return 1;
   }

@@ -416,7 +416,7 @@ Test(attn_cmd, tunes_records_and_answers_queries, .timeout = TIMEOUT)
   th_run(&r, "attention --device host --batch 1 --heads 2 --seqlen 33 --head-dim 64 --causal "
              "--budget 4 --jobs 2 --db '%s' --json", db);
   cr_assert_eq(r.code, 0, "%s", r.err);
-  cr_assert(strstr(r.out, "\"counts\":{\"ok\":5,"), "every variant right: %s", r.out);
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":5,"), "every variant right: %s", r.out);
   cr_assert(strstr(r.out, "\"tflops\":"), "%s", r.out);
   th_result_free(&r);
   struct db *h = NULL;
@@ -490,7 +490,7 @@ Test(attn_cmd, every_variant_is_checked_against_the_op, .timeout = TIMEOUT)
              "--causal --template '%s' --budget -1 --timeout 20 --db '%s' --json",
          AT_SOURCE_DIR "/tests/data/templates/attn_planted.h", db);
   cr_assert_eq(r.code, 0, "%s", r.err);
-  cr_assert(strstr(r.out, "\"counts\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":2,"
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":2,"
                           "\"launch_error\":0,\"fault\":1,"), "%s", r.out);
   th_result_free(&r);
   char st[4][2][160];

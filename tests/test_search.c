@@ -14,7 +14,7 @@
 #include "tests/fixture.h"
 #include "tests/helpers.h"
 #include "tuner/search/search.h"
-#include "tuner/engine/tune.h"
+#include "tuner/measure/replay.h"
 
 /* A 6 x 5 x 4 grid with holes (every point whose coordinates sum to a multiple of 7 is
  * invalid), a cost with one optimum and some ruggedness. */
@@ -216,7 +216,7 @@ Test(search, replay_answers_what_is_recorded_and_never_invents)
   struct meas_replay *r = NULL;
   cr_assert_eq(meas_replay_open(path, "h100", "gemm_x", &p, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(meas_replay_count(r), 3);
-  struct tune_measurement m;
+  struct meas_result m;
   cr_assert_eq(meas_replay_lookup(r, "A=2,B=2", &m), AT_OK);
   cr_assert_eq(m.status, DB_TRIAL_OK);
   cr_assert_float_eq(m.median_us, 7.5, 1e-9);
@@ -230,7 +230,7 @@ Test(search, replay_answers_what_is_recorded_and_never_invents)
   const char *cfgs[] = {"A=1,B=2", "A=2,B=2", "A=3,B=2"};
   int32_t *coords = NULL;
   size_t nd = 0;
-  cr_assert_eq(tune_coords_from_configs(cfgs, 3, &coords, &nd), AT_OK);
+  cr_assert_eq(meas_coords_from_configs(cfgs, 3, &coords, &nd), AT_OK);
   cr_assert_eq(nd, 2);
   cr_assert_eq(coords[2 * 2 + 0], 2);
   cr_assert_eq(coords[2 * 2 + 1], 0);

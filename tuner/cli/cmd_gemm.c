@@ -1,17 +1,17 @@
 /*
- * cmd_gemm.c - `autotune gemm --device D --m M --n N --k K ...`: the command line of the
- * tuner (tuner/engine/tune.h does the work). Parses and checks the options, turns --template
- * (repeatable) into a list, and maps the tuner's status to an exit code: 0 the run
- * finished (whatever its trials' statuses, and when no measurement is possible here),
- * 1 it failed, 2 bad input.
+ * cmd_gemm.c - `autotune gemm --device D --m M --n N --k K ...`: the gemm op
+ * (tuner/ops/gemm_tune.h) run by the tuning engine (tuner/engine/tune.h). An option
+ * table and a call; the exit code: 0 the run finished (whatever its trials' statuses,
+ * and when no measurement is possible here), 1 it failed, 2 bad input.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tuner/cli/cli.h"
 #include "tuner/cli/commands.h"
+#include "tuner/cli/tune_cli.h"
+#include "tuner/ops/gemm_tune.h"
 #include "base/status.h"
-#include "tuner/engine/tune.h"
 
 static const char usage[] =
     "autotune gemm --device D [--emulate D2] [--dtype f16|bf16|f32] [--layout NN|NT|TN|TT] "
@@ -37,117 +37,50 @@ static const char description[] =
 
 int cmd_gemm(int argc, char **argv)
 {
-  struct tune_opts o = {0};
-  const char *strategy = NULL, *dummy = NULL, *time_budget = NULL, *timeout = NULL,
-             *variant_time = NULL;
-  int64_t seed = 1, jobs = 0, budget = 0;
+  struct tune_cli tc;
+  struct gemm_tune_args ga = {0};
+  tune_cli_init(&tc);
   const struct cli_opt opts[] = {
-      {"device", CLI_STR, &o.device, "D", "profile name (h100, mi300x, host) or arch"},
-      {"emulate", CLI_STR, &o.emulate, "D2", "host only: span and compile as for this GPU"},
-      {"dtype", CLI_STR, &o.dtype, "T", "f16, bf16 or f32 (host: f32, GPUs: f16)"},
-      {"layout", CLI_STR, &o.layout, "L", "NN, NT, TN or TT (A then B; T: transposed)"},
-      {"m", CLI_INT, &o.m, "M", "rows of C"},
-      {"n", CLI_INT, &o.n, "N", "columns of C"},
-      {"k", CLI_INT, &o.k, "K", "the reduction dim"},
-      {"shapes", CLI_STR, &o.shapes_file, "FILE", "one shape per line: M N K"},
-      {"template", CLI_STR, &dummy, "NAME|PATH", "a gemm template (repeatable)"},
-      {"strategy", CLI_STR, &strategy, "S",
-       "exhaustive, random, model (default), anneal or genetic"},
-      {"budget", CLI_INT, &budget, "N", "variants measured per template"},
-      {"time-budget", CLI_STR, &time_budget, "SEC", "wall seconds for all measurement"},
-      {"seed", CLI_INT, &seed, "N", "seed of the random strategies (1)"},
-      {"db", CLI_STR, &o.db_path, "FILE", "tuning database (default: see README)"},
-      {"resume", CLI_FLAG, &o.resume, NULL, "finish the unfinished run with these arguments"},
-      {"jobs", CLI_INT, &jobs, "N", "compile threads and emulator workers (the CPUs)"},
-      {"timeout", CLI_STR, &timeout, "SEC", "watchdog per variant (60)"},
-      {"variant-time", CLI_STR, &variant_time, "SEC", "timing budget per variant"},
-      {"no-cache", CLI_FLAG, &o.no_cache, NULL, "neither read nor write the compile cache"},
-      {"json", CLI_FLAG, &o.json, NULL, "print one JSON object"},
+      {"dtype", CLI_STR, &ga.dtype, "T", "f16, bf16 or f32 (host: f32, GPUs: f16)"},
+      {"layout", CLI_STR, &ga.layout, "L", "NN, NT, TN or TT (A then B; T: transposed)"},
+      {"m", CLI_INT, &ga.m, "M", "rows of C"},
+      {"n", CLI_INT, &ga.n, "N", "columns of C"},
+      {"k", CLI_INT, &ga.k, "K", "the reduction dim"},
+      {"shapes", CLI_STR, &ga.shapes_file, "FILE", "one shape per line: M N K"},
+      {"template", CLI_STR, NULL, "NAME|PATH", "a gemm template (repeatable)"},
+      TUNE_CLI_OPTS(&tc),
       {NULL, 0, NULL, NULL, NULL},
   };
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int npos = 0, nrest = 0, code = CLI_USAGE, rc;
+  int npos = 0, nrest = argc, code = CLI_USAGE;
+  struct op_engine op = {0};
   if (!pos || !rest) {
     code = CLI_FAILED;
     goto done;
   }
-  /* --template repeats, which the option table cannot hold: take them out first */
-  for (int i = 0; i < argc; i++) {
-    const char *val = NULL;
-    if (i > 0 && strcmp(argv[i], "--template") == 0) {
-      if (i + 1 >= argc) {
-        cli_error("option '--template' expects NAME or PATH");
-        goto done;
-      }
-      val = argv[++i];
-    } else if (i > 0 && strncmp(argv[i], "--template=", 11) == 0) {
-      val = argv[i] + 11;
-    } else {
-      rest[nrest++] = argv[i];
-      continue;
-    }
-    if (o.ntemplates >= TUNE_MAX_TEMPLATES) {
-      cli_error("more than %d --template options", TUNE_MAX_TEMPLATES);
-      goto done;
-    }
-    o.templates[o.ntemplates++] = val;
-  }
-  rc = cli_parse(nrest, rest, opts, usage, description, pos, &npos);
-  if (rc != CLI_OK) {
-    code = rc < 0 ? CLI_OK : rc;
+  memcpy(rest, argv, (size_t)argc * sizeof *rest);
+  if ((code = tune_cli_take_templates(&tc, &nrest, rest)) != CLI_OK)
+    goto done;
+  code = cli_parse(nrest, rest, opts, usage, description, pos, &npos);
+  if (code != CLI_OK) {
+    code = code < 0 ? CLI_OK : code;
     goto done;
   }
+  code = CLI_USAGE;
   if (npos != 0) {
     cli_error("unexpected argument '%.60s'; try 'autotune gemm --help'", pos[0]);
     goto done;
   }
-  o.strategy = SEARCH_MODEL;
-  if (strategy && search_strategy_parse(strategy, &o.strategy) != AT_OK) {
-    code = cli_fail(AT_USAGE);
+  if ((code = tune_cli_check(&tc, SEARCH_MODEL)) != CLI_OK)
+    goto done;
+  if (gemm_tune_op_init(&op, &ga) != AT_OK) {
+    code = cli_fail(AT_NOMEM);
     goto done;
   }
-  struct {
-    const char *text, *name;
-    double *dest;
-  } secs[] = {{time_budget, "--time-budget", &o.time_budget_s},
-              {timeout, "--timeout", &o.timeout_s},
-              {variant_time, "--variant-time", &o.variant_time_s}};
-  for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
-    if (!secs[i].text)
-      continue;
-    char *end;
-    double v = strtod(secs[i].text, &end);
-    if (end == secs[i].text || *end || !(v > 0) || v > 1e7) {
-      cli_error("bad %s '%.40s' (expected seconds, more than 0)", secs[i].name, secs[i].text);
-      goto done;
-    }
-    *secs[i].dest = v;
-  }
-  bool budget_given = false;
-  for (int i = 1; i < nrest; i++)
-    budget_given |= strcmp(rest[i], "--budget") == 0 || strncmp(rest[i], "--budget=", 9) == 0;
-  if (budget < -1 || (budget_given && budget == 0)) {
-    cli_error("bad --budget %lld (a count of variants, at least 1; -1: all)",
-              (long long)budget);
-    goto done;
-  }
-  if (o.time_budget_s > 0 && budget > 0) {
-    cli_error("give --budget or --time-budget, not both");
-    goto done;
-  }
-  if (jobs < 0 || jobs > 256 || seed < 0) {
-    cli_error("bad --jobs or --seed (1..256 threads; a seed >= 0)");
-    goto done;
-  }
-  o.budget = budget;
-  o.seed = (uint64_t)seed;
-  o.jobs = (int)jobs;
-  o.progress = !o.json && cli_stdout_is_tty();
-  at_error_clear();
-  rc = tune_run(&o);
-  code = rc == AT_OK ? CLI_OK : cli_fail(rc);
+  code = tune_cli_run(&tc, &op, NULL);
 done:
+  gemm_tune_op_release(&op);
   free(pos);
   free(rest);
   return code;

@@ -1,7 +1,7 @@
 /*
- * tune_internal.h - what tune.c and tune_report.c share and nothing else may use: the
- * state of one `autotune gemm` run (templates, problem, database, worker, progress) and
- * the report functions that print its outcome.
+ * tune_internal.h - the state of one tuning run (templates, problem, database, worker,
+ * progress), shared by the engine (tune.c) and the report module that prints it
+ * (tuner/cli/tune_report.c) through struct tune_report; nothing else may use it.
  */
 #ifndef AT_TUNER_TUNE_INTERNAL_H
 #define AT_TUNER_TUNE_INTERNAL_H
@@ -17,11 +17,9 @@
 #include "generator/template.h"
 #include "tuner/compile/build.h"
 #include "base/device.h"
-#include "tuner/ops/op_gemm.h"
 #include "tuner/search/search.h"
 #include "tuner/engine/tune.h"
 
-#define NAIVE "gemm_naive"
 #define MODEL_SHOW 10
 
 struct tpl {
@@ -41,7 +39,7 @@ struct tpl {
   size_t *ok;                /* bld variant index of each ok variant (search points) */
   size_t nok;
   size_t job0;               /* job index of ok[0] */
-  struct tune_measurement *res;
+  struct meas_result *res;
   bool *have;
   double *model;             /* per ok point */
   size_t def;                /* bld variant index of the default config; SIZE_MAX none */
@@ -51,20 +49,13 @@ struct tpl {
   struct search_result sr;
 };
 
-struct problem {
-  int64_t m, n, k;
-};
-
 struct tuner {
   const struct tune_opts *o;
   const struct dev_profile *dev;     /* the device measured on */
   const struct dev_profile *space_dev; /* the device whose space is spanned */
   char dev_name[80], arch[48];       /* as recorded in trials */
-  const char *dtype, *layout;
-  int ta, tb;
-  enum gemm_dtype gdt;
-  struct problem shapes[TUNE_MAX_SHAPES];
-  size_t nshapes;
+  const struct op_engine *op;
+  const char *dtype;                 /* the templates' dtype (op->dtype), NULL: none */
   struct tpl tpls[TUNE_MAX_TEMPLATES + 1];
   size_t ntpls;
   struct db *db;
@@ -78,32 +69,28 @@ struct tuner {
   double timeout_s, variant_time_s;
   /* resumed trials: "kernel|dims|config" -> measurement */
   char **known_keys;
-  struct tune_measurement *known;
+  struct meas_result *known;
   size_t nknown, capknown;
   /* the current problem */
   size_t cur;
-  struct gemm_problem gp;
-  struct gemm_data data;
-  struct tune_worker *worker;
-  struct tune_job *jobs;
+  struct op_problem prob;            /* bound while the problem is measured */
+  bool bound;
+  struct meas_worker *worker;
+  struct meas_job *jobs;
   size_t njobs;
-  char dims_text[96];
+  size_t ref_job;                    /* the reference's job (checks_against_reference) */
   /* progress */
   double t0, meas_t0, meas_spent;
   size_t compiled, compile_total, verified, timed, failed, fresh;
   size_t planned, evals;
   double best_us;
   size_t trials_recorded, trials_resumed, restarts;
-  bool progress_shown;
+  bool reference_failed;
+  double wall_s;                     /* the whole run, set at its end */
+  size_t measured_ok;
 };
 
 /* "gemm_simt" from "templates/gemm/gemm_simt.h", into out[len]. */
 const char *tune_base_name(const char *path, char *out, size_t len);
-
-/* tune_report.c: the outcome of one problem, as a table, the model's ranking (device
- * not present) or one JSON object. */
-void tune_print_text(struct tuner *tu);
-void tune_print_model_ranking(struct tuner *tu);
-void tune_print_json_problem(struct tuner *tu);
 
 #endif

@@ -12,11 +12,11 @@
 #include <string.h>
 
 #include "base/status.h"
-#include "tuner/engine/tune.h"
+#include "tuner/measure/replay.h"
 
 struct rec {
   char *config;
-  struct tune_measurement m;
+  struct meas_result m;
 };
 
 struct meas_replay {
@@ -68,7 +68,7 @@ static int take(void *ctx, const struct db_trial *t)
       return f->rc = at_error(AT_NOMEM, "out of memory");
     r->n++;
   }
-  struct tune_measurement *m = &rec->m;
+  struct meas_result *m = &rec->m;
   memset(m, 0, sizeof *m);
   m->status = t->status;
   m->median_us = t->time_median_us;
@@ -129,7 +129,7 @@ const char *meas_replay_config(const struct meas_replay *r, size_t i)
 }
 
 int meas_replay_lookup(const struct meas_replay *r, const char *config,
-                       struct tune_measurement *m)
+                       struct meas_result *m)
 {
   memset(m, 0, sizeof *m);
   m->median_us = m->min_us = m->max_us = m->spread = NAN;
@@ -177,7 +177,7 @@ static int split(const char *text, char keys[][64], int64_t *vals, int max)
   return n;
 }
 
-int tune_coords_from_configs(const char *const *configs, size_t n, int32_t **coords,
+int meas_coords_from_configs(const char *const *configs, size_t n, int32_t **coords,
                              size_t *ndims)
 {
   enum { MAXK = 64 };

@@ -1,8 +1,9 @@
 /*
- * tune_worker.c - the measurement worker: a forked process that owns the measurement
- * backend's context, the device buffers and the loaded code objects, and measures one
- * variant per request by the protocol of docs/measure.md. A variant that crashes the
- * worker, poisons its GPU context or never returns costs one worker, never the tuner.
+ * worker.c - the measurement worker (worker.h): a forked process that owns the
+ * measurement backend's context, the op's device buffers and the loaded code objects,
+ * and measures one variant per request by the protocol of docs/measure.md, the same for
+ * every op. A variant that crashes the worker, poisons its GPU context or never returns
+ * costs one worker, never the tuner.
  *
  * Design note.
  *
@@ -38,10 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tuner/ops/gemm_run.h"
 #include "base/os.h"
 #include "base/status.h"
-#include "tuner/engine/tune.h"
+#include "tuner/measure/worker.h"
 
 #define MAX_REPS 200
 #define MIN_REPS 5
@@ -57,12 +57,12 @@ struct request {
 };
 
 struct reply {
-  struct tune_measurement m;
+  struct meas_result m;
   int32_t dying;
 };
 
-struct tune_worker {
-  struct tune_worker_cfg cfg;
+struct meas_worker {
+  struct meas_worker_cfg cfg;
   pid_t pid;               /* 0: none alive */
   int to_fd, from_fd;
   size_t restarts;
@@ -126,16 +126,15 @@ struct loaded {
 };
 
 struct wstate {
-  const struct tune_worker_cfg *cfg;
+  const struct meas_worker_cfg *cfg;
   const struct meas_backend *mb;
   struct meas_ctx *ctx;
-  struct gemm_buffers buf;
+  void *op_state;           /* the op's buffers (meas_op.setup) */
   meas_ptr flush;
   int64_t flush_bytes;
   unsigned char flush_byte;
   struct loaded *mods;
   size_t nmods;
-  struct gemm_problem p;   /* resolved */
 };
 
 static int flush_between(struct meas_ctx *ctx, void *arg)
@@ -185,8 +184,8 @@ static double quantile(const double *v, size_t n, double q)
 
 static void measure(struct wstate *w, size_t jobi, struct reply *rep)
 {
-  struct tune_measurement *m = &rep->m;
-  const struct tune_job *job = &w->cfg->jobs_table[jobi];
+  struct meas_result *m = &rep->m;
+  const struct meas_job *job = &w->cfg->jobs_table[jobi];
   const struct meas_backend *mb = w->mb;
   memset(rep, 0, sizeof *rep);
   m->median_us = m->min_us = m->max_us = m->spread = NAN;
@@ -219,8 +218,9 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
   /* 1. verify against the reference (this launch also warms up) */
   int64_t bad = 0;
   char msg[400] = "";
-  rc = gemm_verify(mb, w->ctx, k, &job->launch, w->cfg->data, &w->buf, &bad, msg,
-                   sizeof msg);
+  rc = w->cfg->op->verify(w->op_state, mb, w->ctx, k, &job->launch,
+                          jobi == w->cfg->ref_job, &bad, msg,
+                          sizeof msg);
   if (rc != AT_OK) {
     m->status = classify(w, rc, at_last_error(), &rep->dying);
     snprintf(m->message, sizeof m->message, "%s", at_last_error());
@@ -233,11 +233,9 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
   }
 
   /* 2. time: a warm-up, then rounds until the spread is small or the budget is spent */
-  meas_ptr A = w->buf.a, B = w->buf.b, C = w->buf.c;
-  int M = (int)w->p.m, N = (int)w->p.n, K = (int)w->p.k;
-  int lda = (int)w->p.lda, ldb = (int)w->p.ldb, ldc = (int)w->p.ldc;
-  float alpha = w->p.alpha, beta = w->p.beta;
-  void *args[] = {&A, &B, &C, &M, &N, &K, &lda, &ldb, &ldc, &alpha, &beta};
+  void **args = NULL;
+  const char *kinds = NULL;
+  w->cfg->op->args(w->op_state, &args, &kinds);
   struct meas_launch l = {
       .kernel = k,
       .grid = {(unsigned)job->launch.grid[0], (unsigned)job->launch.grid[1],
@@ -246,7 +244,7 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
                 (unsigned)job->launch.threads[2]},
       .shared_bytes = (unsigned)job->launch.shared,
       .args = args,
-      .arg_kinds = GEMM_ARG_KINDS,
+      .arg_kinds = kinds,
   };
   int (*between)(struct meas_ctx *, void *) = w->flush_bytes > 0 ? flush_between : NULL;
   double t[MAX_REPS], sorted[MAX_REPS], warm;
@@ -292,16 +290,14 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
 
 static int worker_setup(struct wstate *w, char *why, size_t why_len)
 {
-  const struct tune_worker_cfg *cfg = w->cfg;
+  const struct meas_worker_cfg *cfg = w->cfg;
   int rc;
   w->mb = cfg->mb;
-  w->p = cfg->data->p;
-  gemm_problem_resolve(&w->p);
   if (strcmp(w->mb->name, "host") == 0)
     meas_host_set_jobs(cfg->jobs);
   if ((rc = w->mb->open(0, &w->ctx)) != AT_OK)
     goto fail;
-  if ((rc = gemm_buffers_init(w->mb, w->ctx, cfg->data, &w->buf)) != AT_OK)
+  if (cfg->op && (rc = cfg->op->setup(cfg->op_ctx, w->mb, w->ctx, &w->op_state)) != AT_OK)
     goto fail;
   w->flush_bytes = cfg->flush_bytes;
   if (w->flush_bytes > 0 &&
@@ -313,7 +309,7 @@ fail:
   return rc;
 }
 
-static void worker_main(const struct tune_worker_cfg *cfg, int in_fd, int out_fd)
+static void worker_main(const struct meas_worker_cfg *cfg, int in_fd, int out_fd)
 {
   struct wstate w = {.cfg = cfg};
   struct hello h = {0};
@@ -338,7 +334,7 @@ static void worker_main(const struct tune_worker_cfg *cfg, int in_fd, int out_fd
 
 /* ---- the parent's side ---- */
 
-static void reap(struct tune_worker *w, int *status)
+static void reap(struct meas_worker *w, int *status)
 {
   if (w->to_fd >= 0)
     close(w->to_fd);
@@ -354,7 +350,7 @@ static void reap(struct tune_worker *w, int *status)
     *status = st;
 }
 
-static int spawn(struct tune_worker *w)
+static int spawn(struct meas_worker *w)
 {
   int to[2], from[2];
   if (pipe(to) != 0)
@@ -406,12 +402,12 @@ static int spawn(struct tune_worker *w)
   return AT_OK;
 }
 
-int tune_worker_start(const struct tune_worker_cfg *cfg, struct tune_worker **out)
+int meas_worker_start(const struct meas_worker_cfg *cfg, struct meas_worker **out)
 {
   *out = NULL;
-  if (!cfg || !cfg->mb || !cfg->data)
-    return at_error(AT_USAGE, "tune_worker_start: NULL argument");
-  struct tune_worker *w = calloc(1, sizeof *w);
+  if (!cfg || !cfg->mb || (cfg->njobs && !cfg->op))
+    return at_error(AT_USAGE, "meas_worker_start: NULL argument");
+  struct meas_worker *w = calloc(1, sizeof *w);
   if (!w)
     return at_error(AT_NOMEM, "out of memory");
   w->cfg = *cfg;
@@ -436,8 +432,8 @@ static void describe_death(int st, char *out, size_t len)
              WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
-int tune_worker_run(struct tune_worker *w, size_t job, double timeout_s,
-                    struct tune_measurement *m)
+int meas_worker_run(struct meas_worker *w, size_t job, double timeout_s,
+                    struct meas_result *m)
 {
   int rc;
   memset(m, 0, sizeof *m);
@@ -480,15 +476,27 @@ int tune_worker_run(struct tune_worker *w, size_t job, double timeout_s,
   return AT_OK;
 }
 
-size_t tune_worker_restarts(const struct tune_worker *w)
+size_t meas_worker_restarts(const struct meas_worker *w)
 {
   return w ? w->restarts : 0;
 }
 
-void tune_worker_stop(struct tune_worker *w)
+void meas_worker_stop(struct meas_worker *w)
 {
   if (!w)
     return;
   reap(w, NULL);
   free(w);
+}
+
+bool meas_device_opens(const struct meas_backend *mb, char *why, size_t why_len)
+{
+  /* a worker with no op and no jobs: it opens the device, says so, and is stopped */
+  struct meas_worker_cfg wc = {.mb = mb};
+  struct meas_worker *w = NULL;
+  int rc = meas_worker_start(&wc, &w);
+  meas_worker_stop(w);
+  if (rc != AT_OK)
+    snprintf(why, why_len, "%s", at_last_error());
+  return rc == AT_OK;
 }

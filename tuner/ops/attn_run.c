@@ -87,3 +87,69 @@ int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   free(o);
   return rc;
 }
+
+/* ---- the measurement worker's side of the attention op (worker.h) ---- */
+
+struct attn_wstate {
+  const struct attn_data *d;
+  struct attn_buffers buf;
+  meas_ptr q, k, v, o;
+  int b, h, sq, sk;
+  float scale;
+  void *args[9];
+};
+
+static int attn_w_setup(const void *ctx, const struct meas_backend *mb, struct meas_ctx *mc,
+                        void **state)
+{
+  const struct attn_data *d = ctx;
+  struct attn_wstate *s = calloc(1, sizeof *s);
+  if (!s)
+    return at_error(AT_NOMEM, "out of memory");
+  int rc = attn_buffers_init(mb, mc, d, &s->buf);
+  if (rc != AT_OK) {
+    free(s);
+    return rc;
+  }
+  s->d = d;
+  s->q = s->buf.q, s->k = s->buf.k, s->v = s->buf.v, s->o = s->buf.o;
+  s->b = (int)d->p.batch, s->h = (int)d->p.heads, s->sq = (int)d->p.sq, s->sk = (int)d->p.sk;
+  s->scale = d->p.scale;
+  void *args[] = {&s->q, &s->k, &s->v, &s->o, &s->b, &s->h, &s->sq, &s->sk, &s->scale};
+  memcpy(s->args, args, sizeof args);
+  *state = s;
+  return AT_OK;
+}
+
+static void attn_w_release(void *state, const struct meas_backend *mb, struct meas_ctx *mc)
+{
+  struct attn_wstate *s = state;
+  if (!s)
+    return;
+  attn_buffers_release(mb, mc, &s->buf);
+  free(s);
+}
+
+static void attn_w_args(void *state, void ***args, const char **kinds)
+{
+  struct attn_wstate *s = state;
+  *args = s->args;
+  *kinds = ATTN_ARG_KINDS;
+}
+
+static int attn_w_verify(void *state, const struct meas_backend *mb, struct meas_ctx *mc,
+                         meas_kernel k, const struct gen_launch *l, bool reference, int64_t *bad,
+                         char *msg, size_t msg_len)
+{
+  struct attn_wstate *s = state;
+  (void)reference; /* the op's own reference checks every config */
+  return attn_verify(mb, mc, k, l, s->d, &s->buf, bad, msg, msg_len);
+}
+
+const struct meas_op attn_meas_op = {
+    /* .name = */ "attention",
+    /* .setup = */ attn_w_setup,
+    /* .release = */ attn_w_release,
+    /* .args = */ attn_w_args,
+    /* .verify = */ attn_w_verify,
+};

@@ -9,6 +9,7 @@
 
 #include "generator/emit.h"
 #include "tuner/measure/meas.h"
+#include "tuner/measure/worker.h"
 #include "tuner/ops/op_attn.h"
 
 struct attn_buffers {
@@ -33,5 +34,9 @@ int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
 int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct attn_data *d,
                 const struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len);
+
+/* The attention op's side of a measurement (worker.h); its ctx is a const struct
+ * attn_data *. */
+extern const struct meas_op attn_meas_op;
 
 #endif

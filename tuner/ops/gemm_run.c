@@ -117,3 +117,74 @@ int gemm_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   free(c);
   return rc;
 }
+
+/* ---- the measurement worker's side of the gemm op (worker.h) ---- */
+
+struct gemm_wstate {
+  const struct gemm_data *d;
+  struct gemm_buffers buf;
+  struct gemm_problem p;       /* resolved */
+  meas_ptr a, b, c;
+  int m, n, k, lda, ldb, ldc;
+  float alpha, beta;
+  void *args[11];
+};
+
+static int gemm_w_setup(const void *ctx, const struct meas_backend *mb, struct meas_ctx *mc,
+                        void **state)
+{
+  const struct gemm_data *d = ctx;
+  struct gemm_wstate *s = calloc(1, sizeof *s);
+  if (!s)
+    return at_error(AT_NOMEM, "out of memory");
+  int rc = gemm_buffers_init(mb, mc, d, &s->buf);
+  if (rc != AT_OK) {
+    free(s);
+    return rc;
+  }
+  s->d = d;
+  s->p = d->p;
+  gemm_problem_resolve(&s->p);
+  s->a = s->buf.a, s->b = s->buf.b, s->c = s->buf.c;
+  s->m = (int)s->p.m, s->n = (int)s->p.n, s->k = (int)s->p.k;
+  s->lda = (int)s->p.lda, s->ldb = (int)s->p.ldb, s->ldc = (int)s->p.ldc;
+  s->alpha = s->p.alpha, s->beta = s->p.beta;
+  void *args[] = {&s->a, &s->b, &s->c, &s->m, &s->n, &s->k, &s->lda, &s->ldb, &s->ldc,
+                  &s->alpha, &s->beta};
+  memcpy(s->args, args, sizeof args);
+  *state = s;
+  return AT_OK;
+}
+
+static void gemm_w_release(void *state, const struct meas_backend *mb, struct meas_ctx *mc)
+{
+  struct gemm_wstate *s = state;
+  if (!s)
+    return;
+  gemm_buffers_release(mb, mc, &s->buf);
+  free(s);
+}
+
+static void gemm_w_args(void *state, void ***args, const char **kinds)
+{
+  struct gemm_wstate *s = state;
+  *args = s->args;
+  *kinds = GEMM_ARG_KINDS;
+}
+
+static int gemm_w_verify(void *state, const struct meas_backend *mb, struct meas_ctx *mc,
+                         meas_kernel k, const struct gen_launch *l, bool reference, int64_t *bad,
+                         char *msg, size_t msg_len)
+{
+  struct gemm_wstate *s = state;
+  (void)reference; /* the op's own reference checks every config */
+  return gemm_verify(mb, mc, k, l, s->d, &s->buf, bad, msg, msg_len);
+}
+
+const struct meas_op gemm_meas_op = {
+    /* .name = */ "gemm",
+    /* .setup = */ gemm_w_setup,
+    /* .release = */ gemm_w_release,
+    /* .args = */ gemm_w_args,
+    /* .verify = */ gemm_w_verify,
+};

@@ -11,6 +11,7 @@
 
 #include "generator/emit.h"
 #include "tuner/measure/meas.h"
+#include "tuner/measure/worker.h"
 #include "tuner/ops/op_gemm.h"
 
 /* ml for launching kernel k with launch shape l and the arguments args (kinds: the host
@@ -41,5 +42,9 @@ int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
 int gemm_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct gemm_data *d,
                 const struct gemm_buffers *buf, int64_t *bad, char *msg, size_t msg_len);
+
+/* The gemm op's side of a measurement (worker.h); its ctx is a const struct
+ * gemm_data *. */
+extern const struct meas_op gemm_meas_op;
 
 #endif

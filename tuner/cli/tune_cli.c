@@ -1,0 +1,104 @@
+/*
+ * tune_cli.c - the options every tuning command shares (tune_cli.h).
+ */
+#include "tuner/cli/tune_cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/device.h"
+#include "base/status.h"
+#include "tuner/cli/tune_report.h"
+
+void tune_cli_init(struct tune_cli *tc)
+{
+  memset(tc, 0, sizeof *tc);
+  tc->seed = 1;
+}
+
+int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv)
+{
+  int n = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *val = NULL;
+    if (strcmp(argv[i], "--template") == 0) {
+      if (i + 1 >= *argc) {
+        cli_error("option '--template' expects NAME or PATH");
+        return CLI_USAGE;
+      }
+      val = argv[++i];
+    } else if (strncmp(argv[i], "--template=", 11) == 0) {
+      val = argv[i] + 11;
+    } else {
+      tc->budget_given |= strcmp(argv[i], "--budget") == 0 ||
+                          strncmp(argv[i], "--budget=", 9) == 0;
+      argv[n++] = argv[i];
+      continue;
+    }
+    if (tc->o.ntemplates >= TUNE_MAX_TEMPLATES) {
+      cli_error("more than %d --template options", TUNE_MAX_TEMPLATES);
+      return CLI_USAGE;
+    }
+    tc->o.templates[tc->o.ntemplates++] = val;
+  }
+  *argc = n;
+  return CLI_OK;
+}
+
+int tune_cli_check(struct tune_cli *tc, enum search_strategy dflt)
+{
+  struct tune_opts *o = &tc->o;
+  if (o->device && !dev_find(o->device)) /* before the op's own checks: the first thing */
+    return cli_fail(AT_USAGE);
+  o->strategy = dflt;
+  if (tc->strategy && search_strategy_parse(tc->strategy, &o->strategy) != AT_OK)
+    return cli_fail(AT_USAGE);
+  struct {
+    const char *text, *name;
+    double *dest;
+  } secs[] = {{tc->time_budget, "--time-budget", &o->time_budget_s},
+              {tc->timeout, "--timeout", &o->timeout_s},
+              {tc->variant_time, "--variant-time", &o->variant_time_s}};
+  for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+    if (!secs[i].text)
+      continue;
+    char *end;
+    double v = strtod(secs[i].text, &end);
+    if (end == secs[i].text || *end || !(v > 0) || v > 1e7) {
+      cli_error("bad %s '%.40s' (expected seconds, more than 0)", secs[i].name, secs[i].text);
+      return CLI_USAGE;
+    }
+    *secs[i].dest = v;
+  }
+  if (tc->budget < -1 || (tc->budget_given && tc->budget == 0)) {
+    cli_error("bad --budget %lld (a count of variants, at least 1; -1: all)",
+              (long long)tc->budget);
+    return CLI_USAGE;
+  }
+  if (o->time_budget_s > 0 && tc->budget > 0) {
+    cli_error("give --budget or --time-budget, not both");
+    return CLI_USAGE;
+  }
+  if (tc->jobs < 0 || tc->jobs > 256 || tc->seed < 0) {
+    cli_error("bad --jobs or --seed (1..256 threads; a seed >= 0)");
+    return CLI_USAGE;
+  }
+  o->budget = tc->budget;
+  o->seed = (uint64_t)tc->seed;
+  o->jobs = (int)tc->jobs;
+  return CLI_OK;
+}
+
+int tune_cli_run(struct tune_cli *tc, const struct op_engine *op, struct tune_summary *sum)
+{
+  struct tune_opts *o = &tc->o;
+  o->op = op;
+  if (!o->db_path && !(o->db_path = cli_default_db(true)))
+    return CLI_FAILED;
+  struct tune_printer pr;
+  tune_printer_init(&pr, o, tc->json);
+  at_error_clear();
+  int rc = tune_run(o, sum);
+  tune_printer_finish(&pr);
+  return rc == AT_OK ? CLI_OK : cli_fail(rc);
+}

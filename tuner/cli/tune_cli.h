@@ -1,0 +1,54 @@
+/*
+ * tune_cli.h - the options every tuning command (gemm, attention, tune) shares, one copy:
+ * the device, search, budgets, timeouts, database, resume, jobs and output flags, their
+ * checks, and the run of the engine with the report module. A command adds its op's
+ * own options in front of TUNE_CLI_OPTS and builds its op (tuner/ops/op_iface.h).
+ */
+#ifndef AT_TUNER_CLI_TUNE_CLI_H
+#define AT_TUNER_CLI_TUNE_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tuner/cli/cli.h"
+#include "tuner/engine/tune.h"
+
+struct tune_cli {
+  struct tune_opts o;
+  const char *strategy, *time_budget, *timeout, *variant_time;
+  int64_t seed, jobs, budget;
+  bool budget_given, json;
+};
+
+/* The shared entries of an option table (dest: a struct tune_cli *). */
+#define TUNE_CLI_OPTS(tc)                                                                    \
+  {"device", CLI_STR, &(tc)->o.device, "D", "profile name (h100, mi300x, host) or arch"},    \
+  {"emulate", CLI_STR, &(tc)->o.emulate, "D2", "host only: span and compile as for this GPU"}, \
+  {"strategy", CLI_STR, &(tc)->strategy, "S",                                                \
+   "exhaustive, random, model, anneal or genetic"},                                          \
+  {"budget", CLI_INT, &(tc)->budget, "N", "variants measured per template (-1: all)"},        \
+  {"time-budget", CLI_STR, &(tc)->time_budget, "SEC", "wall seconds for all measurement"},   \
+  {"seed", CLI_INT, &(tc)->seed, "N", "seed of the random strategies (1)"},                   \
+  {"db", CLI_STR, &(tc)->o.db_path, "FILE", "tuning database (default: see README)"},        \
+  {"resume", CLI_FLAG, &(tc)->o.resume, NULL, "finish the unfinished run with these arguments"}, \
+  {"jobs", CLI_INT, &(tc)->jobs, "N", "compile threads and emulator workers (the CPUs)"},     \
+  {"timeout", CLI_STR, &(tc)->timeout, "SEC", "watchdog per variant (60)"},                   \
+  {"variant-time", CLI_STR, &(tc)->variant_time, "SEC", "timing budget per variant"},        \
+  {"no-cache", CLI_FLAG, &(tc)->o.no_cache, NULL, "neither read nor write the compile cache"}, \
+  {"json", CLI_FLAG, &(tc)->json, NULL, "print one JSON object"}
+
+void tune_cli_init(struct tune_cli *tc);
+
+/* Take every `--template NAME|PATH` out of argv[1..*argc) into tc->o.templates (and note
+ * whether --budget was given). CLI_OK, or CLI_USAGE after a one-line error. */
+int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv);
+
+/* Check the shared options and fill tc->o (default strategy: dflt). CLI_OK, or
+ * CLI_USAGE after a one-line error. */
+int tune_cli_check(struct tune_cli *tc, enum search_strategy dflt);
+
+/* Run the engine for op with the report module; OUT: *sum. CLI_OK when the run
+ * finished, else the exit code of its status (after the one-line error). */
+int tune_cli_run(struct tune_cli *tc, const struct op_engine *op, struct tune_summary *sum);
+
+#endif

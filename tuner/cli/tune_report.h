@@ -1,0 +1,26 @@
+/*
+ * tune_report.h - the commands' printer of a tuning run: fills struct tune_opts's report
+ * callbacks (tune.h) with the progress line, warnings, each problem's table (or JSON)
+ * and the run's last line.
+ */
+#ifndef AT_TUNER_CLI_TUNE_REPORT_H
+#define AT_TUNER_CLI_TUNE_REPORT_H
+
+#include <stdbool.h>
+
+#include "tuner/engine/tune.h"
+
+struct tune_printer {
+  bool json;          /* one JSON object on stdout instead of text */
+  bool progress;      /* the \r progress line (a terminal, not --json) */
+  bool shown;         /* a progress line is on the screen */
+  bool json_open;     /* the JSON object was opened and not closed */
+};
+
+/* Point o's report at pr. */
+void tune_printer_init(struct tune_printer *pr, struct tune_opts *o, bool json);
+/* After tune_run, whatever it returned: clear the progress line, close an open JSON
+ * object. */
+void tune_printer_finish(struct tune_printer *pr);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * op_attn_tune.c - the attention op as the tuning engine runs it (op_iface.h,
+ * attn_tune.h): one problem, the templates of templates/attention/, the template dims
+ * B, H, SQ, SK, D and CAUSAL, inputs and the f64 reference of op_attn.h (through
+ * attn_meas_op: every variant is checked against the op, none against another), and
+ * its FLOPs and bytes. Trials are recorded under op "attention", dims b, h, sq, sk, and
+ * the layout "hd<D>" or "hd<D>_causal" (attn_layout).
+ */
+#include "tuner/ops/attn_tune.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/status.h"
+#include "tuner/ops/attn_run.h"
+
+struct attn_tune {
+  struct attn_problem p;
+  struct attn_data data;
+  char layout[32];
+};
+
+static int attn_prepare(const struct op_engine *op, const struct dev_profile *space_dev)
+{
+  const struct attn_tune *a = op->priv;
+  (void)space_dev;
+  return attn_problem_check(&a->p);
+}
+
+static size_t attn_nproblems(const struct op_engine *op)
+{
+  (void)op;
+  return 1;
+}
+
+static bool attn_fits(const struct op_engine *op, const struct tmpl *t, char *why, size_t len)
+{
+  (void)op;
+  static const char *const need[] = {"B", "H", "SQ", "SK", "D"};
+  for (size_t d = 0; d < sizeof need / sizeof need[0]; d++) {
+    bool found = false;
+    for (size_t j = 0; j < t->ndims; j++)
+      found |= strcasecmp(t->dims[j], need[d]) == 0;
+    if (!found) {
+      snprintf(why, len, "its problem has no dim %s (the attention contract: problem B, H, "
+               "SQ, SK, D, CAUSAL)", need[d]);
+      return false;
+    }
+  }
+  return true;
+}
+
+static void attn_tmpl_dims(const struct op_engine *op, size_t i, const struct tmpl *t,
+                           int64_t *dims)
+{
+  const struct attn_tune *a = op->priv;
+  const struct attn_problem *p = &a->p;
+  (void)i;
+  for (size_t j = 0; j < t->ndims; j++) {
+    const char *d = t->dims[j];
+    dims[j] = !strcasecmp(d, "B") ? p->batch : !strcasecmp(d, "H") ? p->heads
+              : !strcasecmp(d, "SQ") ? p->sq : !strcasecmp(d, "SK") ? p->sk
+              : !strcasecmp(d, "D") ? p->d : !strcasecmp(d, "CAUSAL") ? p->causal : 1;
+  }
+}
+
+static const char *attn_dtype_of(const struct op_engine *op)
+{
+  const struct attn_tune *a = op->priv;
+  return gemm_dtype_name(a->p.dtype);
+}
+
+static int attn_bind(const struct op_engine *op, size_t i, const struct dev_profile *dev,
+                     struct op_problem *out)
+{
+  struct attn_tune *a = op->priv;
+  const struct attn_problem *p = &a->p;
+  (void)i;
+  memset(out, 0, sizeof *out);
+  attn_data_release(&a->data);
+  int rc = attn_data_init(&a->data, p, 1);
+  if (rc != AT_OK)
+    return rc;
+  out->key = (struct db_problem){.op = "attention", .dtype = gemm_dtype_name(p->dtype),
+                                 .layout = attn_layout(p, a->layout, sizeof a->layout),
+                                 .ndims = 4, .dim_names = {"b", "h", "sq", "sk"},
+                                 .dims = {p->batch, p->heads, p->sq, p->sk}};
+  out->flops = attn_flops(p);
+  out->bytes = attn_bytes(p);
+  out->peak_tflops = p->dtype == GEMM_F16 ? dev->peak_tflops_f16
+                     : p->dtype == GEMM_BF16 ? dev->peak_tflops_bf16 : dev->peak_tflops_f32;
+  out->mop = &attn_meas_op;
+  out->mop_ctx = &a->data;
+  return AT_OK;
+}
+
+static void attn_unbind(const struct op_engine *op, struct op_problem *prob)
+{
+  struct attn_tune *a = op->priv;
+  (void)prob;
+  attn_data_release(&a->data);
+}
+
+static void attn_canonical(const struct op_engine *op, char *out, size_t len)
+{
+  const struct attn_tune *a = op->priv;
+  const struct attn_problem *p = &a->p;
+  snprintf(out, len, "--dtype %s --batch %" PRId64 " --heads %" PRId64 " --seqlen %" PRId64
+           " --kv-seqlen %" PRId64 " --head-dim %" PRId64 "%s",
+           gemm_dtype_name(p->dtype), p->batch, p->heads, p->sq, p->sk, p->d,
+           p->causal ? " --causal" : "");
+}
+
+int attn_tune_op_init(struct op_engine *op, const struct attn_problem *p)
+{
+  memset(op, 0, sizeof *op);
+  struct attn_tune *a = calloc(1, sizeof *a);
+  if (!a)
+    return at_error(AT_NOMEM, "out of memory");
+  a->p = *p;
+  *op = (struct op_engine){
+      .name = "attention",
+      .template_folder = "attention",
+      .prepare = attn_prepare,
+      .nproblems = attn_nproblems,
+      .fits = attn_fits,
+      .tmpl_dims = attn_tmpl_dims,
+      .dtype = attn_dtype_of,
+      .bind = attn_bind,
+      .unbind = attn_unbind,
+      .canonical = attn_canonical,
+      .priv = a,
+  };
+  return AT_OK;
+}
+
+void attn_tune_op_release(struct op_engine *op)
+{
+  if (!op || !op->priv)
+    return;
+  struct attn_tune *a = op->priv;
+  attn_data_release(&a->data);
+  free(a);
+  op->priv = NULL;
+}
