@@ -8,6 +8,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,17 @@ static struct edge *edges;
 static size_t nedges, edges_cap;
 static size_t nfiles;
 
+/* snprintf that fails the test rather than cut a path short. */
+static void __attribute__((format(printf, 3, 4)))
+put(char *out, size_t cap, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(out, cap, fmt, ap);
+  va_end(ap);
+  cr_assert(n >= 0 && (size_t)n < cap, "path too long: %s...", out);
+}
+
 static bool in_list(const char *const *list, size_t n, const char *s)
 {
   for (size_t i = 0; i < n && list[i]; i++)
@@ -123,7 +135,7 @@ static bool is_file(const char *rel)
 {
   char path[1024];
   struct stat st;
-  snprintf(path, sizeof path, "%s/%s", AT_SOURCE_DIR, rel);
+  put(path, sizeof path, "%s/%s", AT_SOURCE_DIR, rel);
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -131,11 +143,11 @@ static bool is_file(const char *rel)
  * public headers' own spelling, as an installed program writes it). */
 static bool resolve(const char *inc, char *out, size_t cap)
 {
-  snprintf(out, cap, "%s", inc);
+  put(out, cap, "%s", inc);
   if (is_file(out))
     return true;
   if (strncmp(inc, "autotune/", 9) == 0) {
-    snprintf(out, cap, "include/%s", inc);
+    put(out, cap, "include/%s", inc);
     if (is_file(out))
       return true;
   }
@@ -145,7 +157,7 @@ static bool resolve(const char *inc, char *out, size_t cap)
 static void add_includes(const char *rel)
 {
   char path[1024];
-  snprintf(path, sizeof path, "%s/%s", AT_SOURCE_DIR, rel);
+  put(path, sizeof path, "%s/%s", AT_SOURCE_DIR, rel);
   char *text = th_read(path, NULL);
   cr_assert_not_null(text, "cannot read %s", path);
   nfiles++;
@@ -171,8 +183,8 @@ static void add_includes(const char *rel)
       cr_assert_not_null(edges);
     }
     struct edge *e = &edges[nedges++];
-    snprintf(e->file, sizeof e->file, "%s", rel);
-    snprintf(e->inc, sizeof e->inc, "%.*s", (int)len, p + 1);
+    put(e->file, sizeof e->file, "%s", rel);
+    put(e->inc, sizeof e->inc, "%.*s", (int)len, p + 1);
     e->line = lineno;
     e->from = folder_of(rel);
     char target[512];
@@ -191,7 +203,7 @@ static int by_name(const void *a, const void *b)
 static void walk(const char *rel)
 {
   char path[1024];
-  snprintf(path, sizeof path, "%s/%s", AT_SOURCE_DIR, rel);
+  put(path, sizeof path, "%s/%s", AT_SOURCE_DIR, rel);
   DIR *d = opendir(path);
   cr_assert_not_null(d, "cannot open %s", path);
   char **names = NULL;
@@ -208,10 +220,10 @@ static void walk(const char *rel)
     qsort(names, n, sizeof *names, by_name);
   for (size_t i = 0; i < n; i++) {
     char sub[1024];
-    snprintf(sub, sizeof sub, "%s/%s", rel, names[i]);
+    put(sub, sizeof sub, "%s/%s", rel, names[i]);
     size_t len = strlen(sub);
-    char full[1100];
-    snprintf(full, sizeof full, "%s/%s", AT_SOURCE_DIR, sub);
+    char full[1024];
+    put(full, sizeof full, "%s/%s", AT_SOURCE_DIR, sub);
     struct stat st;
     if (stat(full, &st) == 0 && S_ISDIR(st.st_mode))
       walk(sub);
