@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,61 +311,78 @@ Test(layering, compile_includes_neither_engine_measure_search_nor_cli)
   check_rule(&rules[R_COMPILE]);
 }
 
-/* Depth-first search over the folder graph; a grey node reached again closes a cycle,
- * whose path (with one include that makes each step) is on the stack. */
-enum { WHITE, GREY, BLACK };
-struct graph {
-  const struct edge *step[NFOLDERS][NFOLDERS];  /* one witness per folder edge */
-  int colour[NFOLDERS];
-  int stack[NFOLDERS];
-  int depth;
-  int cycles;
-};
+/* The folder graph, one witness include per folder edge. Each folder's shortest cycle
+ * (breadth-first from it back to itself) is reported once, however many folders it
+ * passes: one bad include shows as the short loop it closes, not as every long path
+ * through it. */
+static const struct edge *step[NFOLDERS][NFOLDERS];
 
-static void visit(struct graph *g, int u)
+/* The shortest cycle through u into cyc (u first); its length, or 0 if none. */
+static int shortest_cycle(int u, int *cyc)
 {
-  g->colour[u] = GREY;
-  g->stack[g->depth++] = u;
-  for (int v = 0; v < (int)NFOLDERS; v++) {
-    if (!g->step[u][v])
-      continue;
-    if (g->colour[v] == WHITE) {
-      visit(g, v);
-    } else if (g->colour[v] == GREY) {
-      int at = g->depth - 1;
-      while (g->stack[at] != v)
-        at--;
-      char msg[4096] = "", path[512] = "";
-      for (int i = at; i < g->depth; i++) {
-        int a = g->stack[i], b = i + 1 < g->depth ? g->stack[i + 1] : v;
-        const struct edge *e = g->step[a][b];
-        snprintf(path + strlen(path), sizeof path - strlen(path), "%s/ -> ", folders[a]);
-        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "\n  %s:%d: #include \"%s\"",
-                 e->file, e->line, e->inc);
+  int parent[NFOLDERS], queue[NFOLDERS], head = 0, tail = 0;
+  for (int i = 0; i < (int)NFOLDERS; i++)
+    parent[i] = -1;
+  queue[tail++] = u;
+  parent[u] = u;
+  while (head < tail) {
+    int x = queue[head++];
+    if (step[x][u]) {
+      int n = 0;
+      for (int y = x; y != u; y = parent[y])
+        cyc[n++] = y;
+      cyc[n++] = u;
+      for (int i = 0; i < n / 2; i++) {
+        int t = cyc[i];
+        cyc[i] = cyc[n - 1 - i];
+        cyc[n - 1 - i] = t;
       }
-      g->cycles++;
-      cr_expect(false, "include cycle between folders: %s%s/%s", path, folders[v], msg);
+      return n;
     }
+    for (int v = 0; v < (int)NFOLDERS; v++)
+      if (step[x][v] && parent[v] < 0) {
+        parent[v] = x;
+        queue[tail++] = v;
+      }
   }
-  g->depth--;
-  g->colour[u] = BLACK;
+  return 0;
 }
 
 Test(layering, no_include_cycle_between_folders)
 {
   load();
-  static struct graph g;
   for (size_t i = 0; i < nedges; i++) {
     const struct edge *e = &edges[i];
     if (!e->from || !e->to || strcmp(e->from, e->to) == 0)
       continue;
     int a = folder_index(e->from), b = folder_index(e->to);
-    if (!g.step[a][b])
-      g.step[a][b] = e;
+    if (!step[a][b])
+      step[a][b] = e;
   }
-  for (int u = 0; u < (int)NFOLDERS; u++)
-    if (g.colour[u] == WHITE)
-      visit(&g, u);
+  _Static_assert(NFOLDERS <= 32, "a folder set is one 32-bit mask");
+  uint32_t seen[NFOLDERS];  /* the cycles reported, each as its set of folders */
+  int nseen = 0;
+  for (int u = 0; u < (int)NFOLDERS; u++) {
+    int cyc[NFOLDERS];
+    int n = shortest_cycle(u, cyc);
+    uint32_t set = 0;
+    for (int i = 0; i < n; i++)
+      set |= UINT32_C(1) << cyc[i];
+    bool again = false;
+    for (int i = 0; i < nseen; i++)
+      again |= seen[i] == set;
+    if (!n || again)
+      continue;
+    seen[nseen++] = set;
+    char path[512] = "", msg[4096] = "";
+    for (int i = 0; i < n; i++) {
+      const struct edge *e = step[cyc[i]][cyc[(i + 1) % n]];
+      snprintf(path + strlen(path), sizeof path - strlen(path), "%s/ -> ", folders[cyc[i]]);
+      snprintf(msg + strlen(msg), sizeof msg - strlen(msg), "\n  %s:%d: #include \"%s\"",
+               e->file, e->line, e->inc);
+    }
+    cr_expect(false, "include cycle between folders: %s%s/%s", path, folders[u], msg);
+  }
 }
 
 /* The words of `set(NAME a b c)` in CMakeLists.txt, or 0. */
