@@ -7,8 +7,8 @@
  * writers print doubles so that they read back bit for bit, and print null for a
  * missing value (a NULL string, a NaN or infinite double): NaN never reaches the text.
  */
-#ifndef AT_DB_JSON_H
-#define AT_DB_JSON_H
+#ifndef AT_BASE_JSON_H
+#define AT_BASE_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

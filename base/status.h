@@ -2,8 +2,8 @@
  * status.h - internal side of the status type: setting the detail message that goes
  * with a failure. Library code returns `at_error(AT_X, "...")`; only the CLI exits.
  */
-#ifndef AT_TUNER_STATUS_H
-#define AT_TUNER_STATUS_H
+#ifndef AT_BASE_STATUS_H
+#define AT_BASE_STATUS_H
 
 #include "autotune/autotune.h"
 

@@ -4,8 +4,8 @@
  * this layer decides to exit; exit codes are CLI_OK 0, CLI_FAILED 1 (the run failed),
  * CLI_USAGE 2 (bad usage or input).
  */
-#ifndef AT_TUNER_CLI_H
-#define AT_TUNER_CLI_H
+#ifndef AT_TUNER_CLI_CLI_H
+#define AT_TUNER_CLI_CLI_H
 
 #include <stdbool.h>
 #include <stdint.h>

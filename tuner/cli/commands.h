@@ -1,8 +1,8 @@
 /*
  * commands.h - entry points of the commands, one cmd_<name>.c each.
  */
-#ifndef AT_TUNER_COMMANDS_H
-#define AT_TUNER_COMMANDS_H
+#ifndef AT_TUNER_CLI_COMMANDS_H
+#define AT_TUNER_CLI_COMMANDS_H
 
 int cmd_devices(int argc, char **argv);
 int cmd_db(int argc, char **argv);

@@ -15,8 +15,8 @@
  *   .private_segment_fixed_size (scratch per work-item); max_threads:
  *   .max_flat_workgroup_size (1024 when no launch bounds were given).
  */
-#ifndef AT_TUNER_AMDGPU_CO_H
-#define AT_TUNER_AMDGPU_CO_H
+#ifndef AT_TUNER_COMPILE_AMDGPU_CO_H
+#define AT_TUNER_COMPILE_AMDGPU_CO_H
 
 #include <stddef.h>
 

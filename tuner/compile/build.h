@@ -8,8 +8,8 @@
  * a disk cache so that a second identical run compiles nothing. The design note and the
  * cache's invariants are at the top of build.c.
  */
-#ifndef AT_TUNER_BUILD_H
-#define AT_TUNER_BUILD_H
+#ifndef AT_TUNER_COMPILE_BUILD_H
+#define AT_TUNER_COMPILE_BUILD_H
 
 #include <stdbool.h>
 #include <stddef.h>

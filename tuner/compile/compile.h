@@ -5,8 +5,8 @@
  * A compile error is a result (status CC_COMPILE_ERROR with the compiler's log), never
  * a crash or an abort: a failed variant is data for the database.
  */
-#ifndef AT_TUNER_COMPILE_H
-#define AT_TUNER_COMPILE_H
+#ifndef AT_TUNER_COMPILE_COMPILE_H
+#define AT_TUNER_COMPILE_COMPILE_H
 
 #include <stdbool.h>
 #include <stddef.h>

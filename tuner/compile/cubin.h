@@ -4,8 +4,8 @@
  * gives registers, static shared memory, stack frame and launch bounds; the report
  * gives spills, which the cubin does not record. Both CUDA compile backends use this.
  */
-#ifndef AT_TUNER_CUBIN_H
-#define AT_TUNER_CUBIN_H
+#ifndef AT_TUNER_COMPILE_CUBIN_H
+#define AT_TUNER_COMPILE_CUBIN_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,8 +5,8 @@
  * CDNA rules follow LLVM's AMDGPU occupancy computation (AMDGPUBaseInfo). The static
  * pruning of the tuner reads this: occupancy 0 means the variant cannot launch.
  */
-#ifndef AT_TUNER_OCCUPANCY_H
-#define AT_TUNER_OCCUPANCY_H
+#ifndef AT_TUNER_DEVICE_OCCUPANCY_H
+#define AT_TUNER_DEVICE_OCCUPANCY_H
 
 #include <stdint.h>
 

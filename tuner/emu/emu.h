@@ -9,8 +9,8 @@
  * arguments given as cuLaunchKernel gives them (x86-64 SysV only; the ABI note is in
  * emu.c). The design note on the scheduler's invariants is at the top of emu.c.
  */
-#ifndef AT_TUNER_EMU_H
-#define AT_TUNER_EMU_H
+#ifndef AT_TUNER_EMU_EMU_H
+#define AT_TUNER_EMU_EMU_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  * __sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber, and a stack is
  * unpoisoned before it is reused or unmapped. Nothing here knows of GPU threads.
  */
-#ifndef AT_TUNER_EMU_FIBER_H
-#define AT_TUNER_EMU_FIBER_H
+#ifndef AT_TUNER_EMU_EMU_FIBER_H
+#define AT_TUNER_EMU_EMU_FIBER_H
 
 #include <stddef.h>
 #include <ucontext.h>

@@ -6,8 +6,8 @@
  * the statement, file, line and the vendor's own error string, and returns a status: a
  * kernel that faults is data for the database, not a crash of the tuner.
  */
-#ifndef AT_TUNER_MEAS_H
-#define AT_TUNER_MEAS_H
+#ifndef AT_TUNER_MEASURE_MEAS_H
+#define AT_TUNER_MEASURE_MEAS_H
 
 #include <stddef.h>
 #include <stdint.h>

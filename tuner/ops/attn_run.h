@@ -2,8 +2,8 @@
  * attn_run.h - running one compiled attention variant for one problem on a measurement
  * backend (host emulator, CUDA, HIP) and checking it, as gemm_run.h does for GEMM.
  */
-#ifndef AT_TUNER_ATTN_RUN_H
-#define AT_TUNER_ATTN_RUN_H
+#ifndef AT_TUNER_OPS_ATTN_RUN_H
+#define AT_TUNER_OPS_ATTN_RUN_H
 
 #include <stdint.h>
 

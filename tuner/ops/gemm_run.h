@@ -4,8 +4,8 @@
  * the template tests and the tuner share. Device buffers are allocated per call unless
  * the caller keeps a gemm_buffers across calls of the same problem.
  */
-#ifndef AT_TUNER_GEMM_RUN_H
-#define AT_TUNER_GEMM_RUN_H
+#ifndef AT_TUNER_OPS_GEMM_RUN_H
+#define AT_TUNER_OPS_GEMM_RUN_H
 
 #include <stdint.h>
 

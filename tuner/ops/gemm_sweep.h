@@ -15,8 +15,8 @@
  * every shape: the GEMM contract says any M, N, K >= 1, not only the shapes the
  * variant would be chosen for. The launch shape is evaluated per shape.
  */
-#ifndef AT_TUNER_GEMM_SWEEP_H
-#define AT_TUNER_GEMM_SWEEP_H
+#ifndef AT_TUNER_OPS_GEMM_SWEEP_H
+#define AT_TUNER_OPS_GEMM_SWEEP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,8 +3,8 @@
  * layouts. What an op computes (inputs, reference, FLOP count) joins this table when
  * the tuner runs it.
  */
-#ifndef AT_TUNER_OP_H
-#define AT_TUNER_OP_H
+#ifndef AT_TUNER_OPS_OP_H
+#define AT_TUNER_OPS_OP_H
 
 #include <stdint.h>
 

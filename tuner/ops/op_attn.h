@@ -19,8 +19,8 @@
  *      float scale)
  *   which is ATTN_ARG_KINDS for the host backend. D and CAUSAL are compiled in.
  */
-#ifndef AT_TUNER_OP_ATTN_H
-#define AT_TUNER_OP_ATTN_H
+#ifndef AT_TUNER_OPS_OP_ATTN_H
+#define AT_TUNER_OPS_OP_ATTN_H
 
 #include <stddef.h>
 #include <stdint.h>

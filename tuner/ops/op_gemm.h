@@ -17,8 +17,8 @@
  *      float alpha, float beta)
  *   which is GEMM_ARG_KINDS for the host backend. T is float, at_half or at_bfloat16.
  */
-#ifndef AT_TUNER_OP_GEMM_H
-#define AT_TUNER_OP_GEMM_H
+#ifndef AT_TUNER_OPS_OP_GEMM_H
+#define AT_TUNER_OPS_OP_GEMM_H
 
 #include <stddef.h>
 #include <stdbool.h>

@@ -7,8 +7,8 @@
  * templates, compilers, devices or the database. The design note with the strategies'
  * invariants is at the top of search.c.
  */
-#ifndef AT_TUNER_SEARCH_H
-#define AT_TUNER_SEARCH_H
+#ifndef AT_TUNER_SEARCH_SEARCH_H
+#define AT_TUNER_SEARCH_SEARCH_H
 
 #include <stdbool.h>
 #include <stddef.h>
