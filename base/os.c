@@ -310,3 +310,27 @@ char *os_abspath(const char *path)
   return os_strdupf("%s/%s", cwd, path);
 }
 
+
+int os_mkdir_p(const char *path)
+{
+  char buf[4096];
+  int n = snprintf(buf, sizeof buf, "%s", path);
+  if (n <= 0 || n >= (int)sizeof buf) {
+    errno = n <= 0 ? ENOENT : ENAMETOOLONG;
+    return at_error(AT_IO, "cannot create '%.200s': %s", path, strerror(errno));
+  }
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p != '\0')
+      continue;
+    char c = *p;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+      int e = errno;
+      int rc = at_error(AT_IO, "cannot create '%.200s': %s", buf, strerror(e));
+      errno = e;
+      return rc;
+    }
+    if (!(*p = c))
+      return AT_OK;
+  }
+}

@@ -49,6 +49,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/hash.h"
 #include "base/os.h"
 #include "base/status.h"
 
@@ -128,12 +129,8 @@ struct index {
 
 static uint64_t hash_coords(const int32_t *c, size_t n)
 {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint32_t)c[i];
-    h *= 1099511628211ull;
-  }
-  return h ^ (h >> 29);
+  uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, c, n * sizeof *c);
+  return h ^ (h >> 29); /* the table masks the low bits: fold the high ones in */
 }
 
 static size_t index_find(const struct index *x, const int32_t *c)
