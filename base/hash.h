@@ -34,5 +34,8 @@ void hash_sha256_of(const void *data, size_t n, char out[HASH_SHA256_HEX]);
 /* FNV-1a, 64 bits: start from HASH_FNV1A64_SEED and fold buffers in one after another. */
 #define HASH_FNV1A64_SEED 0xcbf29ce484222325ULL
 uint64_t hash_fnv1a64(uint64_t h, const void *data, size_t n);
+/* The tag in front of a content hash that is FNV-1a, not SHA-256: the template hashes
+ * that databases of schema 1 stored, tagged by the migration to schema 2. */
+#define HASH_FNV1A64_TAG "fnv1a64:"
 
 #endif

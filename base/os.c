@@ -230,7 +230,7 @@ void os_rmdir(const char *path)
 
 int os_read_file(const char *path, unsigned char **data, size_t *size)
 {
-  int rc = AT_OK;
+  int rc = AT_OK, e;
   unsigned char *buf = NULL;
   *data = NULL;
   *size = 0;
@@ -262,9 +262,11 @@ int os_read_file(const char *path, unsigned char **data, size_t *size)
   *size = n;
   buf = NULL;
 out:
+  e = errno;
   free(buf);
   if (fd >= 0)
     close(fd);
+  errno = e;
   return rc;
 }
 

@@ -44,7 +44,7 @@ int os_mkdtemp(const char *tag, char **path);
 /* Remove a folder made by os_mkdtemp and the plain files in it; NULL is accepted. */
 void os_rmdir(const char *path);
 /* Read a whole file. OUT: *data (malloc'd, with a NUL after the last byte), *size.
- * AT_IO (at_error names the file), AT_NOMEM. */
+ * AT_IO (at_error names the file; errno kept from the failed call), AT_NOMEM. */
 int os_read_file(const char *path, unsigned char **data, size_t *size);
 /* Write a whole file. AT_IO. */
 int os_write_file(const char *path, const void *data, size_t size);
