@@ -230,7 +230,7 @@ void os_rmdir(const char *path)
 
 int os_read_file(const char *path, unsigned char **data, size_t *size)
 {
-  int rc = AT_OK;
+  int rc = AT_OK, e;
   unsigned char *buf = NULL;
   *data = NULL;
   *size = 0;
@@ -262,9 +262,11 @@ int os_read_file(const char *path, unsigned char **data, size_t *size)
   *size = n;
   buf = NULL;
 out:
+  e = errno;
   free(buf);
   if (fd >= 0)
     close(fd);
+  errno = e;
   return rc;
 }
 
@@ -310,3 +312,27 @@ char *os_abspath(const char *path)
   return os_strdupf("%s/%s", cwd, path);
 }
 
+
+int os_mkdir_p(const char *path)
+{
+  char buf[4096];
+  int n = snprintf(buf, sizeof buf, "%s", path);
+  if (n <= 0 || n >= (int)sizeof buf) {
+    errno = n <= 0 ? ENOENT : ENAMETOOLONG;
+    return at_error(AT_IO, "cannot create '%.200s': %s", path, strerror(errno));
+  }
+  for (char *p = buf + 1;; p++) {
+    if (*p != '/' && *p != '\0')
+      continue;
+    char c = *p;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+      int e = errno;
+      int rc = at_error(AT_IO, "cannot create '%.200s': %s", buf, strerror(e));
+      errno = e;
+      return rc;
+    }
+    if (!(*p = c))
+      return AT_OK;
+  }
+}

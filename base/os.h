@@ -2,7 +2,7 @@
  * os.h - the operating-system helpers every layer uses: the monotonic clock in seconds
  * and whether a path is a regular file (inline), and in os.c: running a program without
  * a shell under a timeout, private temporary folders, whole-file reads and writes,
- * looking up an executable, formatted strings. Subprocesses are started with fork/execv
+ * looking up an executable, formatted strings, making a folder with its parents. Subprocesses are started with fork/execv
  * from any thread: every descriptor is opened close-on-exec so that a program started
  * by one thread never holds another's pipe open, and only async-signal-safe calls run
  * between fork and exec.
@@ -44,7 +44,7 @@ int os_mkdtemp(const char *tag, char **path);
 /* Remove a folder made by os_mkdtemp and the plain files in it; NULL is accepted. */
 void os_rmdir(const char *path);
 /* Read a whole file. OUT: *data (malloc'd, with a NUL after the last byte), *size.
- * AT_IO (at_error names the file), AT_NOMEM. */
+ * AT_IO (at_error names the file; errno kept from the failed call), AT_NOMEM. */
 int os_read_file(const char *path, unsigned char **data, size_t *size);
 /* Write a whole file. AT_IO. */
 int os_write_file(const char *path, const void *data, size_t size);
@@ -55,5 +55,9 @@ bool os_which(const char *name, char *out, size_t out_len);
 char *os_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* `path` made absolute against the current folder (malloc'd); NULL when out of memory. */
 char *os_abspath(const char *path);
+/* Create folder `path` and any missing parents (mode 0755); one that exists already is
+ * fine. AT_OK; AT_IO naming the part that failed, with errno kept from the failed
+ * mkdir (for a caller that words its own message). */
+int os_mkdir_p(const char *path);
 
 #endif

@@ -25,6 +25,7 @@
 #include "tuner/emu/emu_fiber.h"
 #include "tuner/measure/meas.h"
 #include "base/status.h"
+#include "base/num.h"
 
 static double now_s(void)
 {
@@ -68,12 +69,6 @@ static double switch_rate(enum emu_switch kind, long n)
 
 /* ---- 2. emulated throughput ---- */
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* Median ms of `reps` launches of l on a context of `jobs` workers. */
 static int time_launch(meas_module mod, struct meas_ctx *ctx, const char *name,
                        struct meas_launch *l, int reps, double *ms)
@@ -84,7 +79,7 @@ static int time_launch(meas_module mod, struct meas_ctx *ctx, const char *name,
     rc = meas_host.time(ctx, l, reps, NULL, NULL, us);
   if (rc)
     return rc;
-  qsort(us, (size_t)reps, sizeof us[0], cmp_double);
+  qsort(us, (size_t)reps, sizeof us[0], num_cmp_double);
   *ms = us[reps / 2] / 1000.0;
   return AT_OK;
 }

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "base/device.h"
+#include "base/hash.h"
 #include "tuner/ops/gemm_sweep.h"
 #include "base/status.h"
 
@@ -72,9 +73,7 @@ static int keep_config(void *ctx, const char *config)
   if (k->pairs && !filter_pairs(k->pairs, config))
     return 0;
   if (k->nshards) {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)config; *p; p++)
-      h = (h ^ *p) * 1099511628211ull;
+    uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, config, strlen(config));
     return h % k->nshards == k->shard;
   }
   return 1;

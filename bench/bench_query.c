@@ -25,6 +25,7 @@
 
 #include "autotune/autotune.h"
 #include "db/db.h"
+#include "base/num.h"
 
 #define NSHAPES 10000
 #define NGRID 22          /* 22^3 = 10648 grid points, 10,000 of them tuned */
@@ -61,15 +62,9 @@ static double now_us(void)
   return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static struct stats summarise(double *t, int n)
 {
-  qsort(t, (size_t)n, sizeof *t, cmp_double);
+  qsort(t, (size_t)n, sizeof *t, num_cmp_double);
   double sum = 0;
   for (int i = 0; i < n; i++)
     sum += t[i];

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/hash.h"
 #include "db/db.h"
 #include "tuner/compile/compile.h"
 #include "tuner/search/search.h"
@@ -55,9 +56,7 @@ static int eval(void *ctx, size_t p, double *cost)
 
 static uint64_t hash(const char *s)
 {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s; s++)
-    h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, s, strlen(s));
   return h ^ (h >> 31);
 }
 

@@ -17,7 +17,7 @@
 
 #include "autotune/autotune.h"
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_UUID_LEN 32 /* hex characters */
 
 struct db;

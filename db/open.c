@@ -10,6 +10,8 @@
  *   2. winners holds, for each (device, kernel, problem) with an ok trial, the ok trial
  *      of least median time, the earliest inserted among equals (trigger on insert);
  *   3. every trial names an existing run, device, kernel, problem and config.
+ * A migration never loses a row; one that changes how a value is computed tags the old
+ * values rather than dropping them (1 -> 2).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "db/internal.h"
+#include "base/hash.h"
 #include "base/status.h"
 
 /* 'ATTU': marks the file as an autotune database. */
@@ -93,6 +96,12 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "    SET trial_id = excluded.trial_id, time_median_us = excluded.time_median_us\n"
     "    WHERE excluded.time_median_us < winners.time_median_us;\n"
     "END;\n",
+    /* 1 -> 2: template content hashes became SHA-256 (base/hash.h). A stored FNV-1a hash
+     * cannot be turned into one, so it is tagged with its algorithm instead: a tagged
+     * hash never equals a new one by accident, and a reader that knows the tag can
+     * still check it (struct tmpl's legacy_hash). Rows, ids and winners are unchanged. */
+    "UPDATE kernels SET content_hash = '" HASH_FNV1A64_TAG "' || content_hash\n"
+    "  WHERE content_hash NOT LIKE '%:%';\n",
 };
 
 int db_sql_error(struct db *db, int sqlite_rc, const char *doing)

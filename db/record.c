@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "db/internal.h"
+#include "base/num.h"
 #include "base/status.h"
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -111,10 +112,9 @@ void db_uuid(char *out)
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t x = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^
                  ((uint64_t)getpid() << 32) ^ ++counter;
-    for (int i = 0; i < 16; i++) {
-      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      b[i] = (unsigned char)x;
-    }
+    x |= 1; /* xorshift stalls at zero */
+    for (int i = 0; i < 16; i++)
+      b[i] = (unsigned char)(num_xorshift64s(&x) >> 56);
   }
   static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < 16; i++) {

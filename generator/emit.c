@@ -23,19 +23,10 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "base/device.h"
+#include "base/hash.h"
 #include "base/status.h"
 
 /* ---- names ------------------------------------------------------------------------ */
-
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
 
 const char *gen_dtype_ctype(const char *dtype)
 {
@@ -53,12 +44,16 @@ const char *gen_dtype_ctype(const char *dtype)
 void gen_variant_name(const struct tmpl *t, const char *dtype, const char *config_text,
                       char out[GEN_NAME_MAX])
 {
-  uint64_t h = fnv(0xcbf29ce484222325ULL, t->hash, strlen(t->hash) + 1);
+  struct hash_sha256 h;
+  char hex[HASH_SHA256_HEX];
+  hash_sha256_init(&h);
+  hash_sha256_add(&h, t->hash, strlen(t->hash) + 1);
   if (t->dtype)
-    h = fnv(h, dtype ? dtype : "", strlen(dtype ? dtype : "") + 1);
+    hash_sha256_add(&h, dtype ? dtype : "", strlen(dtype ? dtype : "") + 1);
   if (config_text)
-    h = fnv(h, config_text, strlen(config_text));
-  snprintf(out, GEN_NAME_MAX, "at_%.40s_%016" PRIx64, t->kernel, h);
+    hash_sha256_str(&h, config_text);
+  hash_sha256_hex(&h, hex);
+  snprintf(out, GEN_NAME_MAX, "at_%.40s_%.16s", t->kernel, hex);
 }
 
 int gen_emit_name(const struct tmpl *t, const struct gen_space *s, const char *dtype,

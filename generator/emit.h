@@ -41,7 +41,7 @@ struct gen_launch {
  * "f32" -> "float"; NULL if unknown. */
 const char *gen_dtype_ctype(const char *dtype);
 
-/* The variant name "at_<kernel>_<16 hex>": the hex is FNV-1a 64 over the template's
+/* The variant name "at_<kernel>_<16 hex>": the hex is SHA-256's first 16 digits over the template's
  * content hash, the dtype (only for a template with a `dtype` pragma) and the canonical
  * config text (gen_space_config_text: "BLOCK=256,ITEMS=2048,..."). Never fails;
  * out[GEN_NAME_MAX] receives the name. */

@@ -38,6 +38,7 @@
 #include "generator/space.h"
 #include "base/os.h"
 #include "base/device.h"
+#include "base/hash.h"
 #include "base/status.h"
 
 /* Most values one `param` may list or generate. */
@@ -167,18 +168,6 @@ static int nomem(void)
   return at_error(AT_NOMEM, "out of memory reading a template");
 }
 
-/* FNV-1a, 64 bits. */
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) {
-    h ^= p[i];
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-#define FNV_SEED 0xcbf29ce484222325ULL
-
 static int reserved_name(const char *s)
 {
   static const char *const words[] = {"min",         "max",        "cdiv",      "sizeof_f8",
@@ -218,7 +207,8 @@ struct loader {
   int line_problem, line_threads, line_grid, line_shared, line_dtype, line_arch_specific;
   char (*include_real)[PATH_MAX];
   size_t ninclude;
-  uint64_t hash;
+  struct hash_sha256 sha;
+  uint64_t fnv;
   int rc;           /* first failure of a libclang visitor */
 };
 
@@ -1208,6 +1198,15 @@ static int read_kernel(struct loader *L)
 
 /* ---- the content hash ----------------------------------------------------------------- */
 
+/* One stream feeds both hashes: the text, then each header under an include folder as its
+ * path below that folder with a NUL, then its bytes. The SHA-256 is the content hash; the
+ * FNV-1a is the one schema-1 databases stored, kept to check their rows (db/open.c). */
+static void hash_bytes(struct loader *L, const void *data, size_t n)
+{
+  hash_sha256_add(&L->sha, data, n);
+  L->fnv = hash_fnv1a64(L->fnv, data, n);
+}
+
 static void hash_inclusion(CXFile file, CXSourceLocation *stack, unsigned depth,
                            CXClientData data)
 {
@@ -1224,9 +1223,8 @@ static void hash_inclusion(CXFile file, CXSourceLocation *stack, unsigned depth,
       if (strncmp(real, L->include_real[i], n) == 0 && real[n] == '/') {
         size_t size = 0;
         const char *bytes = clang_getFileContents(L->tu, file, &size);
-        L->hash = fnv(L->hash, real + n + 1, strlen(real + n + 1) + 1);
-        if (bytes)
-          L->hash = fnv(L->hash, bytes, size);
+        hash_bytes(L, real + n + 1, strlen(real + n + 1) + 1);
+        hash_bytes(L, bytes ? bytes : "", bytes ? size : 0);
         break;
       }
     }
@@ -1245,53 +1243,25 @@ static int content_hash(struct loader *L, const char *const *include_dirs)
   for (size_t i = 0; i < n; i++)
     if (realpath(include_dirs[i], L->include_real[L->ninclude]))
       L->ninclude++;
-  L->hash = fnv(FNV_SEED, L->t->text, L->t->text_len);
+  hash_sha256_init(&L->sha);
+  L->fnv = HASH_FNV1A64_SEED;
+  hash_bytes(L, L->t->text, L->t->text_len);
   clang_getInclusions(L->tu, hash_inclusion, L);
   if (L->rc)
     return L->rc;
-  snprintf(L->t->hash, sizeof L->t->hash, "%016" PRIx64, L->hash);
+  char hex[HASH_SHA256_HEX];
+  hash_sha256_hex(&L->sha, hex);
+  snprintf(L->t->hash, sizeof L->t->hash, "%.16s", hex);
+  snprintf(L->t->legacy_hash, sizeof L->t->legacy_hash, HASH_FNV1A64_TAG "%016" PRIx64, L->fnv);
   return AT_OK;
+}
+
+bool tmpl_hash_matches(const struct tmpl *t, const char *stored)
+{
+  return stored && (strcmp(stored, t->hash) == 0 || strcmp(stored, t->legacy_hash) == 0);
 }
 
 /* ---- load --------------------------------------------------------------------------- */
-
-static int read_file(const char *path, char **text, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  *text = NULL;
-  *len = 0;
-  if (!f)
-    return at_error(AT_IO, "cannot read template '%.200s': %s", path, strerror(errno));
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  int rc = AT_OK;
-  while (buf) {
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (n < cap - 1)
-      break;
-    cap *= 2;
-    char *nb = realloc(buf, cap);
-    if (!nb) {
-      free(buf);
-      buf = NULL;
-    } else {
-      buf = nb;
-    }
-  }
-  if (!buf)
-    rc = nomem();
-  else if (ferror(f))
-    rc = at_error(AT_IO, "cannot read template '%.200s': %s", path, strerror(errno));
-  fclose(f);
-  if (rc) {
-    free(buf);
-    return rc;
-  }
-  buf[n] = '\0';
-  *text = buf;
-  *len = n;
-  return AT_OK;
-}
 
 int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **out)
 {
@@ -1311,8 +1281,13 @@ int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **o
     rc = nomem();
     goto done;
   }
-  if ((rc = read_file(path, &L.t->text, &L.t->text_len)))
+  unsigned char *text = NULL;
+  if ((rc = os_read_file(path, &text, &L.t->text_len))) {
+    if (rc == AT_IO)
+      rc = at_error(AT_IO, "cannot read template '%.200s': %s", path, strerror(errno));
     goto done;
+  }
+  L.t->text = (char *)text;
 
   size_t ndirs = 0;
   while (include_dirs && include_dirs[ndirs])

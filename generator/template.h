@@ -15,6 +15,7 @@
 #ifndef AT_GENERATOR_TEMPLATE_H
 #define AT_GENERATOR_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,7 +73,8 @@ struct tmpl {
   char *path;                    /* as given to tmpl_load */
   char *text;                    /* the file's bytes, NUL-terminated */
   size_t text_len;
-  char hash[17];                 /* content hash, 16 lowercase hex digits */
+  char hash[17];                 /* content hash: SHA-256's first 16 lowercase hex digits */
+  char legacy_hash[25];          /* "fnv1a64:" + 16 hex: what schema-1 databases stored */
 
   char *kernel;                  /* `kernel` NAME */
   char *kernel_qualified;        /* with its namespaces: "ns::scale" or "scale" */
@@ -112,6 +114,10 @@ struct tmpl {
  * reports (at its own file:line, which may be an included file); AT_NOMEM; AT_USAGE
  * (NULL path or out). */
 int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **out);
+
+/* Whether `stored`, a content hash from a database, denotes t's bytes: its SHA-256 hash,
+ * or the "fnv1a64:" hash a schema-1 database stored. False for NULL. */
+bool tmpl_hash_matches(const struct tmpl *t, const char *stored);
 
 /* Free; NULL is accepted. */
 void tmpl_free(struct tmpl *t);

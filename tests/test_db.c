@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "db/db.h"
 #include "tests/fixture.h"
 #include "tests/helpers.h"
@@ -350,5 +351,42 @@ Test(db, runs_and_trials_iterate_in_insertion_order_with_missing_values_kept)
   cr_assert_eq(seen.reps1, -1);
   cr_assert_str_eq(seen.dims, "m=7,n=13,k=29");
   db_close(db);
+  free(path);
+}
+
+static int collect_winner(void *ctx, const struct db_best *b)
+{
+  char *out = ctx;
+  snprintf(out, 256, "%s %s %s %.0f", b->kernel, b->kernel_hash, b->config, b->time_median_us);
+  return AT_OK;
+}
+
+/* A schema-1 database: the current schema holds the same tables, so one written now and
+ * marked version 1, its kernel hash untagged as schema 1 stored it, is one. */
+Test(db, schema_1_database_migrates_and_keeps_its_winners_findable)
+{
+  char *path = th_path(dir, "old.db");
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 128, 128, 128, "BM=64", 12.0);
+  db_close(db);
+  cr_assert_eq(raw_exec(path, "PRAGMA user_version = 1"), SQLITE_OK);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM kernels WHERE content_hash = '0123abcd'"), 1);
+  cr_assert_eq(db_open(path, DB_READONLY, &db), AT_USAGE, "read-only cannot migrate");
+  cr_assert(strstr(at_last_error(), "db init"), "%s", at_last_error());
+
+  db = fx_open(path);
+  cr_assert_eq(db_schema_version(db), DB_SCHEMA_VERSION);
+  char found[256] = "";
+  cr_assert_eq(db_each_winner(db, "h100", "gemm", collect_winner, found), AT_OK);
+  cr_assert_str_eq(found, "gemm_mma " HASH_FNV1A64_TAG "0123abcd BM=64 12");
+  db_close(db);
+  cr_assert_eq(scalar(path, "PRAGMA user_version"), DB_SCHEMA_VERSION);
+  /* once only: opening again neither tags twice nor loses the row */
+  db_close(fx_open(path));
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM kernels WHERE content_hash = '"
+                            HASH_FNV1A64_TAG "0123abcd'"), 1);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM trials"), 1);
   free(path);
 }

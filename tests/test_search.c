@@ -239,3 +239,46 @@ Test(search, replay_answers_what_is_recorded_and_never_invents)
   th_rmtree(dir);
   free(path);
 }
+
+/* The table is the one list of strategies: each has every property, the ones whose order
+ * is fixed before measuring are those a caller may compile selectively, and the --help
+ * list is built from it. */
+Test(search, every_strategy_has_complete_properties_and_help_comes_from_the_table)
+{
+  char all[256] = "", nomodel[256] = "";
+  size_t n = search_strategy_list(true, all, sizeof all);
+  cr_assert_eq(n, strlen(all));
+  search_strategy_list(false, nomodel, sizeof nomodel);
+  int models = 0;
+  for (int s = 0; s < SEARCH_STRATEGY_COUNT; s++) {
+    const struct search_strategy_info *i = search_strategy_info((enum search_strategy)s);
+    cr_assert_not_null(i);
+    cr_assert(i->name && i->name[0] && i->help && i->help[0], "strategy %d", s);
+    cr_assert_str_eq(search_strategy_name((enum search_strategy)s), i->name);
+    enum search_strategy back;
+    cr_assert_eq(search_strategy_parse(i->name, &back), AT_OK);
+    cr_assert_eq(back, s);
+    cr_assert(strstr(all, i->name), "'%s' not in the help list '%s'", i->name, all);
+    cr_assert_eq(strstr(nomodel, i->name) != NULL, !i->needs_model, "%s", i->name);
+    models += i->needs_model;
+  }
+  cr_assert_null(search_strategy_info(SEARCH_STRATEGY_COUNT));
+  cr_assert_str_eq(all, "exhaustive, random, model, anneal or genetic");
+  cr_assert_str_eq(nomodel, "exhaustive, random, anneal or genetic");
+  /* what the engine's preselection relies on */
+  cr_assert(search_strategy_info(SEARCH_EXHAUSTIVE)->order_known);
+  cr_assert(search_strategy_info(SEARCH_RANDOM)->order_known);
+  cr_assert(search_strategy_info(SEARCH_MODEL)->order_known);
+  cr_assert_not(search_strategy_info(SEARCH_ANNEAL)->order_known);
+  cr_assert_not(search_strategy_info(SEARCH_GENETIC)->order_known);
+  cr_assert_eq(models, 1);
+  /* the unknown-name message lists the table too */
+  enum search_strategy x;
+  cr_assert_eq(search_strategy_parse("bogus", &x), AT_USAGE);
+  cr_assert(strstr(at_last_error(), all), "%s", at_last_error());
+  /* a short buffer is cut, never overrun, and the full length still returned */
+  char tiny[8];
+  cr_assert_eq(search_strategy_list(true, tiny, sizeof tiny), n);
+  cr_assert_eq(strlen(tiny), 7);
+  cr_assert_eq(search_strategy_list(true, NULL, 0), n);
+}

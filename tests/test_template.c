@@ -17,6 +17,7 @@
 
 #include "generator/emit.h"
 #include "generator/space.h"
+#include "base/hash.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
 #include "base/device.h"
@@ -704,4 +705,29 @@ Test(template, emitted_tu_compiles_sm90, .timeout = 300)
 Test(template, emitted_tu_compiles_gfx942, .timeout = 300)
 {
   compile_gpu("clang-hip", "mi300x", CC_HIP);
+}
+
+/* The content hash is SHA-256; a schema-1 database's FNV-1a hash of the same bytes still
+ * matches (db/open.c tags it "fnv1a64:"). The pinned value is what autotune printed for
+ * scale.h with templates/common before the change (commit 31c9122); it moves only when
+ * those files do. */
+Test(template, hash_is_sha256_and_old_databases_hashes_still_match)
+{
+  struct tmpl *t = load_ok(SCALE, incs());
+  cr_assert_eq(strlen(t->hash), 16);
+  cr_assert_eq(strncmp(t->legacy_hash, HASH_FNV1A64_TAG, strlen(HASH_FNV1A64_TAG)), 0);
+  cr_assert(tmpl_hash_matches(t, t->hash));
+  cr_assert(tmpl_hash_matches(t, t->legacy_hash));
+  cr_assert_not(tmpl_hash_matches(t, t->legacy_hash + strlen(HASH_FNV1A64_TAG)),
+                "an untagged FNV hash is not mistaken for a SHA-256 one");
+  cr_assert_not(tmpl_hash_matches(t, HASH_FNV1A64_TAG "0000000000000000"));
+  cr_assert_not(tmpl_hash_matches(t, NULL));
+  if (have_common()) {
+    cr_assert_str_eq(t->legacy_hash, HASH_FNV1A64_TAG "a035fd9656323beb");
+    /* the SHA-256 of the text alone differs: the included headers are in it */
+    char hex[HASH_SHA256_HEX];
+    hash_sha256_of(t->text, t->text_len, hex);
+    cr_assert_neq(strncmp(hex, t->hash, 16), 0);
+  }
+  tmpl_free(t);
 }

@@ -26,6 +26,8 @@
 
 #define AT_EMU_ONLY 1
 #include "templates/common/at_types.h"
+#include "base/num.h"
+#include "base/os.h"
 
 struct variant {
   char name[64], config[256];
@@ -40,29 +42,6 @@ static void die(const char *what)
 {
   fprintf(stderr, "attn_gpu: %s: %s\n", what, at_last_error());
   exit(1);
-}
-
-static void *read_file(const char *path, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *p = malloc(*len ? *len : 1);
-  if (p && fread(p, 1, *len, f) != *len) {
-    free(p);
-    p = NULL;
-  }
-  fclose(f);
-  return p;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 static meas_ptr flush_buf;
@@ -122,8 +101,9 @@ static meas_kernel load_kernel(struct meas_ctx *ctx, const char *dir, const stru
   if (!mods[x->batch]) {
     size_t len = 0;
     snprintf(path, sizeof path, "%.4000s/batch_%04d.cubin", dir, x->batch);
-    void *code = read_file(path, &len);
-    if (!code || meas_cuda.load(ctx, code, len, &mods[x->batch]))
+    unsigned char *code = NULL;
+    if (os_read_file(path, &code, &len) != AT_OK ||
+        meas_cuda.load(ctx, code, len, &mods[x->batch]))
       die("loading a cubin");
     free(code);
   }
@@ -203,7 +183,7 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
         meas_cuda.launch(ctx, &ml) || meas_cuda.launch(ctx, &ml) || meas_cuda.sync(ctx) ||
         meas_cuda.time(ctx, &ml, reps, flush_l2, NULL, us))
       die("timing");
-    qsort(us, (size_t)reps, sizeof *us, cmp_double);
+    qsort(us, (size_t)reps, sizeof *us, num_cmp_double);
     x->median_us = reps % 2 ? us[reps / 2] : (us[reps / 2 - 1] + us[reps / 2]) / 2;
   }
   struct variant *best[5] = {0};

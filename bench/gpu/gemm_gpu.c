@@ -26,6 +26,8 @@
 
 #define AT_EMU_ONLY 1
 #include "templates/common/at_types.h"
+#include "base/num.h"
+#include "base/os.h"
 
 /* ---- cuBLAS and a few driver calls for its timing, through dlopen ---- */
 typedef int (*cublas_create_fn)(void **);
@@ -97,15 +99,9 @@ struct variant {
   double median_us;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  qsort(v, (size_t)n, sizeof *v, num_cmp_double);
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
@@ -122,23 +118,6 @@ static void die(const char *what)
 {
   fprintf(stderr, "gemm_gpu: %s: %s\n", what, at_last_error());
   exit(1);
-}
-
-static void *read_file(const char *path, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  void *p = malloc(*len);
-  if (fread(p, 1, *len, f) != *len) {
-    free(p);
-    p = NULL;
-  }
-  fclose(f);
-  return p;
 }
 
 static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *jf)
@@ -233,9 +212,11 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
     if (!mods[x->batch]) {
       size_t len = 0;
       snprintf(path, sizeof path, "%.4000s/batch_%04d.cubin", dir, x->batch);
-      void *code = read_file(path, &len);
-      if (!code || meas_cuda.load(ctx, code, len, &mods[x->batch]))
+      unsigned char *code = NULL;
+      if (os_read_file(path, &code, &len) != AT_OK ||
+          meas_cuda.load(ctx, code, len, &mods[x->batch]))
         die("loading a cubin");
+      free(code);
     }
     meas_kernel kern;
     if (meas_cuda.kernel(ctx, mods[x->batch], x->name, &kern))

@@ -18,6 +18,7 @@
 #include "base/device.h"
 #include "tuner/measure/meas.h"
 #include "base/status.h"
+#include "base/num.h"
 
 struct variant {
   char name[64], config[160];
@@ -26,18 +27,12 @@ struct variant {
   double median_us, min_us, max_us;
 };
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 static int cmp_variant(const void *a, const void *b)
 {
   const struct variant *x = a, *y = b;
   if (x->ok != y->ok)
     return y->ok - x->ok;
-  return cmp_double(&x->median_us, &y->median_us);
+  return num_cmp_double(&x->median_us, &y->median_us);
 }
 
 static meas_ptr flush_buf;
@@ -171,7 +166,7 @@ int main(int argc, char **argv)
       die("warming up");
     if (meas_cuda.time(ctx, &l, reps, flush_l2, NULL, us) != AT_OK)
       die("timing");
-    qsort(us, (size_t)reps, sizeof *us, cmp_double);
+    qsort(us, (size_t)reps, sizeof *us, num_cmp_double);
     w->median_us = reps % 2 ? us[reps / 2] : (us[reps / 2 - 1] + us[reps / 2]) / 2;
     w->min_us = us[0];
     w->max_us = us[reps - 1];

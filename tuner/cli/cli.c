@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/os.h"
 #include "base/status.h"
 
 void cli_error(const char *fmt, ...)
@@ -142,22 +143,6 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usa
   return CLI_OK;
 }
 
-static int mkdir_p(char *path)
-{
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    int rc = mkdir(path, 0755);
-    *p = '/';
-    if (rc != 0 && errno != EEXIST)
-      return -1;
-  }
-  if (mkdir(path, 0755) != 0 && errno != EEXIST)
-    return -1;
-  return 0;
-}
-
 const char *cli_default_db(bool create)
 {
   static char path[4096];
@@ -175,7 +160,7 @@ const char *cli_default_db(bool create)
     cli_error("no default database: set HOME, XDG_DATA_HOME or AUTOTUNE_DB, or pass --db");
     return NULL;
   }
-  if (create && mkdir_p(dir) != 0) {
+  if (create && os_mkdir_p(dir) != AT_OK) {
     cli_error("cannot create '%.200s': %s (pass --db FILE)", dir, strerror(errno));
     return NULL;
   }

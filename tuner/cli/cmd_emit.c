@@ -453,7 +453,7 @@ int cmd_emit_header(int argc, char **argv)
       ntpls++;
     }
     const struct tmpl *t = tpls[ti].t;
-    if (hmode == HDR_KERNELS && r->hash[0] && strcmp(r->hash, t->hash) != 0) {
+    if (hmode == HDR_KERNELS && r->hash[0] && !tmpl_hash_matches(t, r->hash)) {
       cli_error("template %s changed since it was tuned (hash %s in '%s', %s installed): "
                 "re-tune, or emit with the templates that were tuned", t->kernel, r->hash,
                 dbpath, t->hash);

@@ -238,22 +238,6 @@ static size_t batch_size(const struct gen_cmd *g)
   return g->batch > 0 ? (size_t)g->batch : BLD_DEFAULT_BATCH;
 }
 
-static int mkdir_p(const char *path)
-{
-  char buf[PATH_MAX];
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-    return -1;
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return -1;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* --out: one TU per batch and variants.tsv. OUT: *nfiles. */
 static int write_out(const struct gen_cmd *g, size_t *nfiles)
 {
@@ -269,10 +253,8 @@ static int write_out(const struct gen_cmd *g, size_t *nfiles)
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;
   }
-  if (mkdir_p(g->outdir) != 0) {
-    rc = at_error(AT_IO, "cannot create '%.200s': %s", g->outdir, strerror(errno));
+  if ((rc = os_mkdir_p(g->outdir)) != AT_OK)
     goto out;
-  }
   if (!(path = os_strdupf("%s/variants.tsv", g->outdir))) {
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;

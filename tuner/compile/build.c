@@ -63,129 +63,11 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "base/device.h"
+#include "base/hash.h"
 #include "base/os.h"
 #include "base/status.h"
 
 #define CACHE_FORMAT "autotune-compile-cache 1"
-
-/* ---- SHA-256 (FIPS 180-4) ---- */
-
-struct sha256 {
-  uint32_t h[8];
-  uint64_t len;
-  unsigned char buf[64];
-  size_t nbuf;
-};
-
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
-
-static uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-static void sha_block(struct sha256 *c, const unsigned char *p)
-{
-  uint32_t w[64], v[8];
-  for (int i = 0; i < 16; i++)
-    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-           (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-  for (int i = 16; i < 64; i++) {
-    uint32_t s0 = ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  memcpy(v, c->h, sizeof v);
-  for (int i = 0; i < 64; i++) {
-    uint32_t t1 = v[7] + (ror(v[4], 6) ^ ror(v[4], 11) ^ ror(v[4], 25)) +
-                  ((v[4] & v[5]) ^ (~v[4] & v[6])) + sha_k[i] + w[i];
-    uint32_t t2 = (ror(v[0], 2) ^ ror(v[0], 13) ^ ror(v[0], 22)) +
-                  ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
-    memmove(v + 1, v, 7 * sizeof v[0]);
-    v[4] += t1;
-    v[0] = t1 + t2;
-  }
-  for (int i = 0; i < 8; i++)
-    c->h[i] += v[i];
-}
-
-static void sha_init(struct sha256 *c)
-{
-  static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  memcpy(c->h, h0, sizeof h0);
-  c->len = 0;
-  c->nbuf = 0;
-}
-
-static void sha_add(struct sha256 *c, const void *data, size_t n)
-{
-  const unsigned char *p = data;
-  c->len += n;
-  while (n) {
-    size_t take = 64 - c->nbuf < n ? 64 - c->nbuf : n;
-    memcpy(c->buf + c->nbuf, p, take);
-    c->nbuf += take;
-    p += take;
-    n -= take;
-    if (c->nbuf == 64) {
-      sha_block(c, c->buf);
-      c->nbuf = 0;
-    }
-  }
-}
-
-static void sha_str(struct sha256 *c, const char *s) { sha_add(c, s, strlen(s)); }
-
-/* The digest as 64 lowercase hex digits and a NUL. */
-static void sha_hex(struct sha256 *c, char out[65])
-{
-  uint64_t bits = c->len * 8;
-  unsigned char pad = 0x80, len[8];
-  sha_add(c, &pad, 1);
-  pad = 0;
-  while (c->nbuf != 56)
-    sha_add(c, &pad, 1);
-  for (int i = 0; i < 8; i++)
-    len[i] = (unsigned char)(bits >> (56 - 8 * i));
-  sha_add(c, len, 8);
-  for (int i = 0; i < 8; i++)
-    snprintf(out + 8 * i, 9, "%08" PRIx32, c->h[i]);
-}
-
-static void sha_of(const void *data, size_t n, char out[65])
-{
-  struct sha256 c;
-  sha_init(&c);
-  sha_add(&c, data, n);
-  sha_hex(&c, out);
-}
-
-/* ---- small helpers ---- */
-
-
-static int mkdir_p(const char *path)
-{
-  char buf[4096];
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-    return -1;
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-      return -1;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
-}
 
 const char *bld_verdict_name(enum bld_verdict v)
 {
@@ -272,26 +154,26 @@ static const char *key_source(const char *src)
 
 static void cache_key(const struct job_ctx *c, const char *source, char out[65])
 {
-  struct sha256 h;
+  struct hash_sha256 h;
   char len[32];
-  sha_init(&h);
-  sha_str(&h, CACHE_FORMAT "\nbackend ");
-  sha_str(&h, c->be->name);
-  sha_str(&h, "\ntoolchain ");
-  sha_str(&h, c->toolchain ? c->toolchain : "");
-  sha_str(&h, "\narch ");
-  sha_str(&h, c->arch);
-  sha_str(&h, "\nflags");
+  hash_sha256_init(&h);
+  hash_sha256_str(&h, CACHE_FORMAT "\nbackend ");
+  hash_sha256_str(&h, c->be->name);
+  hash_sha256_str(&h, "\ntoolchain ");
+  hash_sha256_str(&h, c->toolchain ? c->toolchain : "");
+  hash_sha256_str(&h, "\narch ");
+  hash_sha256_str(&h, c->arch);
+  hash_sha256_str(&h, "\nflags");
   for (size_t i = 0; c->flags && c->flags[i]; i++) {
     snprintf(len, sizeof len, " %zu:", strlen(c->flags[i]));
-    sha_str(&h, len);
-    sha_str(&h, c->flags[i]);
+    hash_sha256_str(&h, len);
+    hash_sha256_str(&h, c->flags[i]);
   }
   const char *src = key_source(source);
   snprintf(len, sizeof len, "\nsource %zu\n", strlen(src));
-  sha_str(&h, len);
-  sha_str(&h, src);
-  sha_hex(&h, out);
+  hash_sha256_str(&h, len);
+  hash_sha256_str(&h, src);
+  hash_sha256_hex(&h, out);
 }
 
 static char *entry_path(const char *cache, const char *key, const char *ext)
@@ -378,7 +260,7 @@ static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
       !(meta = entry_path(c->cache, b->key, "meta")))
     goto out;
   if (b->status == CC_OK) {
-    sha_of(b->code, b->code_size, sum);
+    hash_sha256_of(b->code, b->code_size, sum);
     if ((rc = write_atomic(obj, b->code, b->code_size)) != AT_OK)
       goto out;
   }
@@ -400,7 +282,7 @@ static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
   put(&t, b->log ? b->log : "", loglen);
   if (t.oom)
     goto out;
-  sha_of(t.p, t.len, sum);
+  hash_sha256_of(t.p, t.len, sum);
   putf(&t, "\nend %s\n", sum);
   rc = t.oom ? AT_NOMEM : write_atomic(meta, t.p, t.len);
 out:
@@ -461,7 +343,7 @@ static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejec
   /* the checksum line: "\nend <64 hex>\n" closes the file */
   if (size < 70 || memcmp(end - 70, "\nend ", 5) != 0 || end[-1] != '\n')
     goto out;
-  sha_of(data, size - 70, sum);
+  hash_sha256_of(data, size - 70, sum);
   if (memcmp(end - 65, sum, 64) != 0)
     goto out;
   end -= 70;
@@ -494,7 +376,7 @@ static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejec
     size_t got = 0;
     if (code_size == 0 || os_read_file(obj, &code, &got) != AT_OK || got != code_size)
       goto out;
-    sha_of(code, code_size, sum);
+    hash_sha256_of(code, code_size, sum);
     if (strcmp(sum, want) != 0)
       goto out;
   }
@@ -843,7 +725,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
       rc = at_error(AT_NOMEM, "out of memory");
       goto out;
     }
-    if (mkdir_p(cache) != 0) {
+    if (os_mkdir_p(cache) != AT_OK) {
       free(cache); /* an unusable cache folder slows the run, it does not fail it */
       cache = NULL;
       out->stats.cache_writes_failed++;

@@ -26,6 +26,8 @@
 #include "tuner/measure/meas.h"
 #include "base/os.h"
 #include "base/status.h"
+#include "base/hash.h"
+#include "base/num.h"
 
 const struct gsw_shape gsw_default_shapes[] = {
     {1, 1, 1, 0, false},    {7, 13, 29, 0, true},    {64, 64, 64, 0, false},
@@ -49,12 +51,7 @@ struct cfgs {
 
 static uint64_t cfg_hash(const int64_t *v, size_t np)
 {
-  uint64_t h = 1469598103934665603ULL;
-  for (size_t i = 0; i < np; i++) {
-    h ^= (uint64_t)v[i];
-    h *= 1099511628211ULL;
-  }
-  return h;
+  return hash_fnv1a64(HASH_FNV1A64_SEED, v, np * sizeof *v);
 }
 
 static int cfgs_grow_hash(struct cfgs *c)
@@ -179,14 +176,6 @@ static int enumerate_into(const struct sweep *w, const int64_t *dims, struct cfg
   return rc;
 }
 
-static uint64_t xorshift(uint64_t *s)
-{
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 0x2545F4914F6CDD1DULL;
-}
-
 /* Filter, then keep `sample` configs (first, last, a seeded choice of the rest), in
  * order. */
 static int select_configs(const struct sweep *w, const struct gen_space *s, struct cfgs *c)
@@ -223,7 +212,7 @@ static int select_configs(const struct sweep *w, const struct gen_space *s, stru
   uint64_t st = (o->seed ^ 0x9E3779B97F4A7C15ULL) | 1;
   size_t want = o->sample >= 2 ? o->sample - 2 : 0;
   for (size_t i = 0; i < want && i < mid; i++) {
-    size_t j = i + (size_t)(xorshift(&st) % (mid - i));
+    size_t j = i + (size_t)(num_xorshift64s(&st) % (mid - i));
     size_t tmp = idx[i];
     idx[i] = idx[j];
     idx[j] = tmp;

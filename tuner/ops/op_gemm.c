@@ -39,6 +39,7 @@
 
 #define AT_EMU_ONLY 1
 #include "templates/common/at_types.h"
+#include "base/num.h"
 
 /* The value C's padding holds: exact in every dtype. */
 #define PAD_C 99.0f
@@ -167,19 +168,10 @@ static int same_bits(enum gemm_dtype d, const void *x, const void *y, size_t i)
   return memcmp((const char *)x + i * s, (const char *)y + i * s, s) == 0;
 }
 
-/* xorshift64*: small, fast, the same on every machine. */
-static uint64_t next(uint64_t *s)
-{
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 0x2545F4914F6CDD1DULL;
-}
-
 /* An integer in [-4, 4] times 1/4. */
 float gemm_small_value(uint64_t *s)
 {
-  return (float)((int)(next(s) >> 33) % 9 - 4) * 0.25f;
+  return (float)((int)(num_xorshift64s(s) >> 33) % 9 - 4) * 0.25f;
 }
 
 /* rows x ld elements: logical columns from the stream, the rest `pad`. */

@@ -45,33 +45,73 @@
 #include "tuner/search/search.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/hash.h"
 #include "base/os.h"
 #include "base/status.h"
 
-static const char *const names[] = {
-#define SEARCH_NAME(name, text) text,
-    SEARCH_STRATEGY_MAP(SEARCH_NAME)
-#undef SEARCH_NAME
+/* The strategies' numbers (the design note above says how each is used). */
+#define ANNEAL_T_START 0.3         /* temperature at the start, as a relative slowdown */
+#define ANNEAL_T_FALL 0.01         /* T_end / T_start: 0.3 falls to 0.003 */
+#define STALL_PER_DIM 4            /* annealing restarts after 4 * ndims + 8 stale moves */
+#define STALL_BASE 8
+#define GENETIC_POPULATION 12      /* at most; fewer when the space is smaller */
+#define GENETIC_MUTATION 0.3       /* probability of a neighbour step after crossover */
+#define GENETIC_TRIES 16           /* breeding attempts before an immigrant */
+#define NEIGHBOUR_PICKS 64         /* neighbours considered for one random step */
+
+static const struct search_strategy_info infos[] = {
+#define SEARCH_INFO(name, text, help, order_known, needs_model)                        \
+  {/* .name = */ text, /* .help = */ help, /* .order_known = */ order_known,         \
+   /* .needs_model = */ needs_model},
+    SEARCH_STRATEGY_MAP(SEARCH_INFO)
+#undef SEARCH_INFO
 };
+
+const struct search_strategy_info *search_strategy_info(enum search_strategy s)
+{
+  return (int)s >= 0 && s < SEARCH_STRATEGY_COUNT ? &infos[s] : NULL;
+}
 
 const char *search_strategy_name(enum search_strategy s)
 {
-  return (int)s >= 0 && s < SEARCH_STRATEGY_COUNT ? names[s] : NULL;
+  const struct search_strategy_info *i = search_strategy_info(s);
+  return i ? i->name : NULL;
+}
+
+size_t search_strategy_list(bool with_model, char *out, size_t out_len)
+{
+  size_t n = 0, count = 0, total = 0;
+  for (int i = 0; i < SEARCH_STRATEGY_COUNT; i++)
+    total += with_model || !infos[i].needs_model;
+  if (out_len)
+    out[0] = '\0';
+  for (int i = 0; i < SEARCH_STRATEGY_COUNT; i++) {
+    if (!with_model && infos[i].needs_model)
+      continue;
+    const char *sep = count == 0 ? "" : count + 1 == total ? " or " : ", ";
+    count++;
+    int w = snprintf(n < out_len ? out + n : NULL, n < out_len ? out_len - n : 0, "%s%s",
+                     sep, infos[i].name);
+    n += w > 0 ? (size_t)w : 0;
+  }
+  return n;
 }
 
 int search_strategy_parse(const char *text, enum search_strategy *out)
 {
   for (int i = 0; text && i < SEARCH_STRATEGY_COUNT; i++)
-    if (strcmp(text, names[i]) == 0) {
+    if (strcmp(text, infos[i].name) == 0) {
       *out = (enum search_strategy)i;
       return AT_OK;
     }
-  return at_error(AT_USAGE, "unknown strategy '%.40s' (exhaustive, random, model, anneal or "
-                  "genetic)", text ? text : "");
+  char list[256];
+  search_strategy_list(true, list, sizeof list);
+  return at_error(AT_USAGE, "unknown strategy '%.40s' (%s)", text ? text : "", list);
 }
 
 /* ---- the generator ---- */
@@ -128,12 +168,8 @@ struct index {
 
 static uint64_t hash_coords(const int32_t *c, size_t n)
 {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint32_t)c[i];
-    h *= 1099511628211ull;
-  }
-  return h ^ (h >> 29);
+  uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, c, n * sizeof *c);
+  return h ^ (h >> 29); /* the table masks the low bits: fold the high ones in */
 }
 
 static size_t index_find(const struct index *x, const int32_t *c)
@@ -303,8 +339,8 @@ static size_t random_fresh(struct state *s)
 
 static size_t random_neighbour(struct state *s, size_t p)
 {
-  size_t n = 0, pick[64], nd2 = 2 * s->sp->ndims;
-  for (size_t i = 0; i < nd2 && n < 64; i++)
+  size_t n = 0, pick[NEIGHBOUR_PICKS], nd2 = 2 * s->sp->ndims;
+  for (size_t i = 0; i < nd2 && n < NEIGHBOUR_PICKS; i++)
     if (s->nb[p * nd2 + i] != SIZE_MAX)
       pick[n++] = s->nb[p * nd2 + i];
   return n ? pick[search_rng_below(&s->rng, n)] : SIZE_MAX;
@@ -337,13 +373,13 @@ static int by_model(const void *a, const void *b)
 static void run_anneal(struct state *s)
 {
   size_t n = s->sp->npoints, cur = random_fresh(s), stall = 0;
-  size_t horizon = s->limit < n ? s->limit : n, stall_max = 4 * s->sp->ndims + 8;
+  size_t horizon = s->limit < n ? s->limit : n, stall_max = STALL_PER_DIM * s->sp->ndims + STALL_BASE;
   double ccur;
   if (cur == SIZE_MAX || !visit(s, cur, &ccur))
     return;
   while (!done(s)) {
     double frac = horizon > 1 ? (double)s->res->evaluations / (double)horizon : 1.0;
-    double temp = 0.3 * pow(0.01, frac > 1 ? 1 : frac);
+    double temp = ANNEAL_T_START * pow(ANNEAL_T_FALL, frac > 1 ? 1 : frac);
     size_t q = random_neighbour(s, cur);
     bool fresh = q != SIZE_MAX && isnan(s->cost[q]);
     if (!fresh && ++stall < stall_max && q != SIZE_MAX) {
@@ -400,7 +436,8 @@ static size_t tournament(struct state *s, const size_t *pop, size_t np)
 
 static void run_genetic(struct state *s)
 {
-  size_t n = s->sp->npoints, np = n < 12 ? n : 12, pop[12], have = 0;
+  size_t n = s->sp->npoints, np = n < GENETIC_POPULATION ? n : GENETIC_POPULATION,
+         pop[GENETIC_POPULATION], have = 0;
   int32_t *tmp = malloc((s->sp->ndims + 1) * sizeof *tmp);
   if (!tmp) {
     s->rc = at_error(AT_NOMEM, "out of memory");
@@ -415,10 +452,10 @@ static void run_genetic(struct state *s)
   }
   while (have > 0 && !done(s)) {
     size_t child = SIZE_MAX;
-    for (int tries = 0; tries < 16 && child == SIZE_MAX; tries++) {
+    for (int tries = 0; tries < GENETIC_TRIES && child == SIZE_MAX; tries++) {
       size_t a = tournament(s, pop, have), b = tournament(s, pop, have);
       size_t x = crossover(s, a, b, tmp);
-      if (x == SIZE_MAX || !isnan(s->cost[x]) || search_rng_unit(&s->rng) < 0.3) {
+      if (x == SIZE_MAX || !isnan(s->cost[x]) || search_rng_unit(&s->rng) < GENETIC_MUTATION) {
         size_t m = random_neighbour(s, x != SIZE_MAX ? x : a);
         x = m != SIZE_MAX ? m : x;
       }
@@ -450,8 +487,8 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
     return at_error(AT_USAGE, "search_run: NULL argument");
   if ((int)o->strategy < 0 || o->strategy >= SEARCH_STRATEGY_COUNT)
     return at_error(AT_USAGE, "search_run: unknown strategy");
-  if (o->strategy == SEARCH_MODEL && !sp->model)
-    return at_error(AT_USAGE, "the model strategy needs model costs");
+  if (infos[o->strategy].needs_model && !sp->model)
+    return at_error(AT_USAGE, "the %s strategy needs model costs", infos[o->strategy].name);
   struct state s = {.sp = sp, .o = o, .eval = eval, .ctx = ctx, .left = sp->npoints,
                     .limit = o->budget ? o->budget : SIZE_MAX, .t0 = at_now_s(), .res = out};
   size_t n = sp->npoints, nd2 = 2 * sp->ndims, *order = NULL;

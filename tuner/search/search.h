@@ -14,24 +14,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SEARCH_STRATEGY_MAP(X)                                            \
-  X(EXHAUSTIVE, "exhaustive")                                             \
-  X(RANDOM, "random")                                                     \
-  X(MODEL, "model")                                                       \
-  X(ANNEAL, "anneal")                                                     \
-  X(GENETIC, "genetic")
+/* The strategies and their properties, the one list of them: X(NAME, "name", "help",
+ * order_known, needs_model) (see struct search_strategy_info). */
+#define SEARCH_STRATEGY_MAP(X)                                                           \
+  X(EXHAUSTIVE, "exhaustive", "every valid config, in enumeration order", true, false)   \
+  X(RANDOM, "random", "a seeded random sample without replacement", true, false)         \
+  X(MODEL, "model", "the configs the cost model ranks fastest first", true, true)        \
+  X(ANNEAL, "anneal", "simulated annealing over neighbouring configs", false, false)     \
+  X(GENETIC, "genetic", "a genetic search: crossover, mutation, immigrants", false, false)
 
 enum search_strategy {
-#define SEARCH_ENUM(name, text) SEARCH_##name,
+#define SEARCH_ENUM(name, text, help, order_known, needs_model) SEARCH_##name,
   SEARCH_STRATEGY_MAP(SEARCH_ENUM)
 #undef SEARCH_ENUM
   SEARCH_STRATEGY_COUNT
 };
 
+struct search_strategy_info {
+  const char *name;   /* "exhaustive": what --strategy takes */
+  const char *help;   /* one line for --help and the docs */
+  bool order_known;   /* the points it evaluates, and their order, are fixed before any
+                       * cost is seen: a caller may compile only its first `budget` */
+  bool needs_model;   /* needs search_space.model (search_run: AT_USAGE without) */
+};
+
+/* The properties of s; NULL outside the table. */
+const struct search_strategy_info *search_strategy_info(enum search_strategy s);
 /* "exhaustive", ...; NULL outside the table. */
 const char *search_strategy_name(enum search_strategy s);
 /* Parse a strategy name. AT_USAGE (with a message listing the names) if unknown. */
 int search_strategy_parse(const char *text, enum search_strategy *out);
+/* The names for --help and messages, from the table: "exhaustive, random, model, anneal
+ * or genetic"; with_model false leaves out those that need a model. Writes
+ * out[out_len] (truncated, always NUL-terminated); returns the full length. */
+size_t search_strategy_list(bool with_model, char *out, size_t out_len);
 
 /* A space: npoints valid configs, each with ndims coordinates (value positions, >= 0),
  * row-major in coords[npoints * ndims]. Two points never share all coordinates. */
