@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/helpers.h"
 #include "tests/hostk.h"
 #include "tuner/compile/compile.h"
 #include "tuner/compile/cubin.h"
+#include "tuner/compile/tool.h"
 #include "base/status.h"
 
 static const char *const include_dirs[] = {AT_SOURCE_DIR "/templates/common",
@@ -442,6 +444,64 @@ Test(compile, missing_tool_is_clear)
   cr_assert_null(cc_find("no-such-backend"));
   cr_assert_eq(cc_find("nvrtc"), &cc_nvrtc);
   cr_assert_eq(cc_find("clang-hip"), &cc_clang_hip);
+}
+
+/* nvcc and clang are found where this machine has them, with the version each prints;
+ * the backends report the same tool. */
+Test(compile, tool_probe_finds_nvcc_and_clang_with_versions)
+{
+  char v[64];
+  const struct cc_tool *nv = cc_tool_nvcc();
+  cr_assert_eq(cc_tool_nvcc(), nv, "probed once");
+  if (!getenv("CUDA_PATH") && access("/usr/local/cuda/bin/nvcc", X_OK) == 0) {
+    cr_assert_str_eq(nv->path, "/usr/local/cuda/bin/nvcc", "%s", nv->why);
+    cr_assert(nv->version[0] >= '1' && nv->version[0] <= '9' && strchr(nv->version, '.'),
+              "nvcc version '%s'", nv->version);
+  }
+  if (nv->path[0]) {
+    cr_assert_str_eq(cc_nvcc_path(), nv->path);
+    cr_assert_eq(cc_nvcc.version(v, sizeof v), AT_OK);
+    cr_assert_str_eq(v + strlen("nvcc "), nv->version);
+  }
+  const struct cc_tool *cl = cc_tool_clang();
+  if (access(AT_CLANG19, X_OK) == 0 && access("/opt/rocm/llvm/bin/clang", X_OK) != 0 &&
+      !getenv("ROCM_PATH")) {
+    cr_assert_str_eq(cl->path, AT_CLANG19, "%s", cl->why);
+    cr_assert(strncmp(cl->version, "19.", 3) == 0, "clang version '%s'", cl->version);
+  }
+  if (cl->path[0]) {
+    cr_assert_eq(cc_clang_hip.version(v, sizeof v), AT_OK);
+    cr_assert_str_eq(v + strlen("clang "), cl->version);
+  }
+}
+
+/* The environment's folder comes first; an absent tool is a status naming each place
+ * tried. */
+Test(compile, tool_probe_order_and_absence)
+{
+  const char *const none[] = {"/nonexistent/autotune/cc", "autotune-no-such-compiler", "",
+                              NULL};
+  const struct cc_tool_spec absent = {"cc", "AUTOTUNE_TEST_TOOL_ROOT", "/nonexistent/root",
+                                      "/bin/cc", none, "version "};
+  struct cc_tool t;
+  unsetenv("AUTOTUNE_TEST_TOOL_ROOT");
+  cr_assert_eq(cc_tool_probe(&absent, &t), AT_UNSUPPORTED);
+  cr_assert_str_eq(t.path, "");
+  cr_assert_str_eq(t.why, "no cc (tried /nonexistent/root/bin/cc, /nonexistent/autotune/cc, "
+                          "autotune-no-such-compiler)");
+  if (access("/usr/local/cuda/bin/nvcc", X_OK) != 0)
+    cr_skip_test("no /usr/local/cuda/bin/nvcc here");
+  const char *const later[] = {"/usr/local/cuda/bin/nvcc", NULL};
+  const struct cc_tool_spec first = {"nvcc", "AUTOTUNE_TEST_TOOL_ROOT", NULL, "/bin/nvcc",
+                                     later, "release "};
+  setenv("AUTOTUNE_TEST_TOOL_ROOT", "/nonexistent", 1);
+  cr_assert_eq(cc_tool_probe(&first, &t), AT_OK);
+  cr_assert_str_eq(t.path, "/usr/local/cuda/bin/nvcc");
+  setenv("AUTOTUNE_TEST_TOOL_ROOT", "/usr/local/cuda/bin/..", 1);
+  cr_assert_eq(cc_tool_probe(&first, &t), AT_OK);
+  cr_assert_str_eq(t.path, "/usr/local/cuda/bin/../bin/nvcc", "the environment first");
+  cr_assert_str_eq(t.version, cc_tool_nvcc()->version);
+  unsetenv("AUTOTUNE_TEST_TOOL_ROOT");
 }
 
 Test(compile, pick_prefers_nvrtc_then_nvcc)

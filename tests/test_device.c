@@ -1,6 +1,8 @@
 /*
  * test_device.c - the device profiles (lookup, sanity invariants, figures checked against
- * the data sheets), detection on a machine without GPUs, and `autotune devices`.
+ * the data sheets), detection on a machine without GPUs, the vendor layer it reads (an
+ * absent runtime's reason names its candidates; the error texts and fault words), and
+ * `autotune devices`.
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
@@ -10,6 +12,7 @@
 
 #include "tests/helpers.h"
 #include "tuner/device/detect.h"
+#include "tuner/device/vendor.h"
 #include "base/status.h"
 
 static const char *const required[] = {"mi300x", "mi325x", "mi250x", "mi210", "mi355x",
@@ -24,18 +27,24 @@ static size_t count_of(const char *hay, const char *needle)
   return n;
 }
 
-static bool runtime_loadable(void)
+/* True when one of the vendor's candidates loads here, asked of the loader directly. */
+static bool any_candidate_loads(const struct vnd_api *a)
 {
-  static const char *const libs[] = {"libcuda.so.1", "libcuda.so", "libamdhip64.so",
-                                     "libamdhip64.so.7", "libamdhip64.so.6",
-                                     "/opt/rocm/lib/libamdhip64.so"};
-  for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
-    void *h = dlopen(libs[i], RTLD_LAZY | RTLD_LOCAL);
+  for (size_t i = 0; a->libs[i]; i++) {
+    void *h = dlopen(a->libs[i], RTLD_LAZY | RTLD_LOCAL);
     if (h) {
       dlclose(h);
       return true;
     }
   }
+  return false;
+}
+
+static bool has_candidate(const struct vnd_api *a, const char *name)
+{
+  for (size_t i = 0; a->libs[i]; i++)
+    if (strcmp(a->libs[i], name) == 0)
+      return true;
   return false;
 }
 
@@ -222,8 +231,8 @@ Test(device, detect_without_a_gpu_finds_none_and_never_fails)
   int n = dev_detect(found, 8);
   cr_assert_geq(n, 0);
   cr_assert_leq(n, 8);
-  if (!runtime_loadable())
-    cr_assert_eq(n, 0, "no GPU runtime here, yet %d found", n);
+  if (vnd_cuda()->rc != AT_OK && vnd_hip()->rc != AT_OK)
+    cr_assert_eq(n, 0, "no GPU runtime initialises here, yet %d found", n);
   for (int i = 0; i < n; i++) {
     cr_assert_neq(found[i].vendor, DEV_HOST);
     cr_assert(found[i].name[0]);
@@ -231,6 +240,113 @@ Test(device, detect_without_a_gpu_finds_none_and_never_fails)
       cr_assert_str_eq(found[i].profile->arch, found[i].arch);
   }
   cr_assert_eq(dev_detect(found, 8), n, "a second call finds the same");
+}
+
+/* The candidate lists are the union of what detection and measurement each tried before
+ * they shared one (detection lacked libamdhip64.so.5, measurement libcuda.so). */
+Test(device, vendor_candidates_are_the_union_of_the_old_lists)
+{
+  const char *const cuda[] = {"libcuda.so.1", "libcuda.so"};
+  const char *const hip[] = {"libamdhip64.so", "libamdhip64.so.7", "libamdhip64.so.6",
+                             "libamdhip64.so.5", "/opt/rocm/lib/libamdhip64.so"};
+  for (size_t i = 0; i < sizeof cuda / sizeof cuda[0]; i++)
+    cr_assert(has_candidate(vnd_cuda(), cuda[i]), "CUDA candidates lack %s", cuda[i]);
+  for (size_t i = 0; i < sizeof hip / sizeof hip[0]; i++)
+    cr_assert(has_candidate(vnd_hip(), hip[i]), "HIP candidates lack %s", hip[i]);
+  cr_assert_eq(vnd_cuda()->vendor, DEV_NVIDIA);
+  cr_assert_eq(vnd_hip()->vendor, DEV_AMD);
+}
+
+/* An absent runtime is a status and one line naming every candidate, asked once. */
+Test(device, vendor_absent_runtime_names_its_candidates)
+{
+  const struct vnd_api *cu = vnd_cuda();
+  cr_assert_eq(vnd_cuda(), cu, "one table per process");
+  if (cu->rc == AT_OK)
+    cr_skip_test("the CUDA driver loads here (%s)", cu->lib);
+  cr_assert_eq(cu->rc, AT_UNSUPPORTED);
+  cr_assert_null(strchr(cu->why, '\n'));
+  if (!cu->lib) {
+    cr_assert_not(any_candidate_loads(cu), "a candidate loads, yet: %s", cu->why);
+    cr_assert(strstr(cu->why, "no libcuda.so.1 or libcuda.so ("), "%s", cu->why);
+    cr_assert(strstr(cu->why, "CUDA"), "%s", cu->why);
+    cr_assert_null(cu->init, "no entry point without a library");
+  }
+}
+
+/* A HIP runtime that is installed (Debian's ROCm 5.2 here) is opened whichever of its
+ * names is present; without a GPU it does not initialise, and the reason names the
+ * library and HIP's own error. Detection then finds no AMD GPU. */
+Test(device, vendor_hip_runtime_without_a_gpu)
+{
+  const struct vnd_api *hip = vnd_hip();
+  cr_assert_eq(hip->lib != NULL, any_candidate_loads(hip), "lib %s, why: %s",
+               hip->lib ? hip->lib : "none", hip->why);
+  if (!hip->lib)
+    cr_assert(strstr(hip->why, "libamdhip64.so.5"), "%s", hip->why);
+  if (hip->rc == AT_OK)
+    cr_skip_test("the HIP runtime initialises here (%s)", hip->lib);
+  if (hip->lib) {
+    cr_assert(has_candidate(hip, hip->lib));
+    cr_assert(strstr(hip->why, hip->lib), "%s", hip->why);
+    cr_assert(strstr(hip->why, "hipError"), "HIP's own words: %s", hip->why);
+  }
+  struct dev_present found[8];
+  int n = dev_detect(found, 8);
+  for (int i = 0; i < n; i++)
+    cr_assert_neq(found[i].vendor, DEV_AMD, "an AMD GPU detected through a runtime that "
+                                            "did not initialise");
+}
+
+/* A failed call's message: the vendor's symbol, the statement, the vendor's error name and
+ * the fault word the worker looks for, the same for both vendors; AT_DEVICE. */
+Test(device, vendor_failure_message_has_the_fault_words)
+{
+  const struct vnd_api *hip = vnd_hip(), *cu = vnd_cuda();
+  at_error_clear();
+  cr_assert_eq(vnd_fail(hip, 700, "launch(f, 1)", "x.c", 12), AT_DEVICE);
+  const char *m = at_last_error();
+  cr_assert(strstr(m, "hipModuleLaunchKernel: launch(f, 1) failed: "), "%s", m);
+  cr_assert(strstr(m, "ILLEGAL_ADDRESS"), "%s", m);
+  cr_assert(strstr(m, "at x.c:12"), "%s", m);
+  if (hip->lib)
+    cr_assert(strstr(m, "hipErrorIllegalAddress"), "%s", m);
+  cr_assert_eq(vnd_fail(cu, 719, "launch(f)", "y.c", 3), AT_DEVICE);
+  m = at_last_error();
+  cr_assert(strstr(m, "cuLaunchKernel: launch(f) failed: "), "%s", m);
+  cr_assert(strstr(m, "LAUNCH_FAILED"), "%s", m);
+  cr_assert_eq(vnd_fail(hip, 1, "mem_alloc(&p, 4)", "z.c", 1), AT_DEVICE);
+  cr_assert(strstr(at_last_error(), "hipMalloc: "), "%s", at_last_error());
+  cr_assert_null(strstr(at_last_error(), " fault "), "not a fault: %s", at_last_error());
+  cr_assert_null(vnd_fault_class(0));
+  cr_assert_str_eq(vnd_fault_class(716), "MISALIGNED");
+}
+
+Test(device, vendor_open_first_says_what_it_tried)
+{
+  const char *const names[] = {"libautotune-nope-a.so", "libautotune-nope-b.so",
+                               "libautotune-nope-c.so", NULL};
+  void *h = (void *)1;
+  const char *opened = "x";
+  char why[256];
+  cr_assert_eq(vnd_open_first(names, NULL, &h, &opened, why, sizeof why), AT_UNSUPPORTED);
+  cr_assert_null(h);
+  cr_assert_null(opened);
+  cr_assert(strstr(why, "no libautotune-nope-a.so, libautotune-nope-b.so or "
+                        "libautotune-nope-c.so (libautotune-nope-a.so: "), "%s", why);
+  /* a library that loads but lacks the needed symbol is passed over */
+  const char *const libc[] = {"libc.so.6", NULL};
+  cr_assert_eq(vnd_open_first(libc, "autotune_no_such_symbol", &h, &opened, why, sizeof why),
+               AT_UNSUPPORTED);
+  cr_assert(strstr(why, "libc.so.6 lacks autotune_no_such_symbol"), "%s", why);
+  cr_assert_eq(vnd_open_first(libc, "strlen", &h, &opened, why, sizeof why), AT_OK);
+  cr_assert_not_null(h);
+  cr_assert_str_eq(opened, "libc.so.6");
+  size_t (*len)(const char *) = NULL;
+  cr_assert(vnd_sym(h, "strlen", &len, sizeof len));
+  cr_assert_eq(len("four"), 4);
+  cr_assert_not(vnd_sym(h, "autotune_no_such_symbol", &len, sizeof len));
+  dlclose(h);
 }
 
 Test(device, detect_is_skipped_when_asked)

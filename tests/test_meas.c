@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "tuner/compile/compile.h"
+#include "tuner/device/detect.h"
+#include "tuner/device/vendor.h"
 #include "tuner/measure/meas.h"
 #include "base/status.h"
 
@@ -46,6 +48,31 @@ Test(meas, hip_without_a_device_is_unsupported_not_a_crash)
   cr_assert_null(strchr(at_last_error(), '\n'));
   cr_assert_eq(meas_hip.open(0, &ctx), AT_UNSUPPORTED);
   cr_assert_str_eq(meas_hip.name, "hip");
+}
+
+/* Measurement and detection read one table per vendor: the backend's reason for absence
+ * is the vendor layer's, word for word, and a runtime measurement cannot use finds no
+ * GPU in detection either. */
+Test(meas, gpu_backends_and_detection_share_the_vendor_tables)
+{
+  const struct meas_backend *const mb[] = {&meas_cuda, &meas_hip};
+  const struct vnd_api *const api[] = {vnd_cuda(), vnd_hip()};
+  struct dev_present found[16];
+  int n = dev_detect(found, 16);
+  for (size_t k = 0; k < 2; k++) {
+    struct meas_ctx *ctx = NULL;
+    int rc = mb[k]->open(0, &ctx);
+    if (rc == AT_OK) {
+      mb[k]->close(ctx);
+      cr_assert_eq(api[k]->rc, AT_OK);
+      continue;
+    }
+    if (api[k]->rc != AT_OK) {
+      cr_assert_str_eq(at_last_error(), api[k]->why, "%s", mb[k]->name);
+      for (int i = 0; i < n; i++)
+        cr_assert_neq(found[i].vendor, api[k]->vendor, "%s", mb[k]->name);
+    }
+  }
 }
 
 static const char axpy_src[] =

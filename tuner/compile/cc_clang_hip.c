@@ -9,60 +9,26 @@
  * ELF, code object v5 by default in clang 19, with the NT_AMDGPU_METADATA note) instead
  * of an offload bundle; without -fgpu-rdc clang links it with lld in the same step.
  * clang is $ROCM_PATH/llvm/bin/clang (ROCM_PATH defaults to /opt/rocm) when present, else
- * the clang 19 found at build time, else clang-19 on PATH.
+ * the clang 19 found at build time, else clang-19 on PATH (tool.c, cc_tool_clang).
  */
 #include "tuner/compile/amdgpu_co.h"
 #include "tuner/compile/compile.h"
+#include "tuner/compile/tool.h"
 #include "base/status.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_ARGS 256
 
-static struct {
-  char path[4096];
-  char version[32]; /* "19.1.7" */
-} clang;
-static pthread_once_t clang_once = PTHREAD_ONCE_INIT;
-
-static void clang_find(void)
-{
-  char cand[4096];
-  const char *rocm = getenv("ROCM_PATH");
-  snprintf(cand, sizeof cand, "%s/llvm/bin/clang", rocm && *rocm ? rocm : "/opt/rocm");
-  if (os_which(cand, clang.path, sizeof clang.path))
-    goto found;
-#ifdef AT_CLANG19
-  if (os_which(AT_CLANG19, clang.path, sizeof clang.path))
-    goto found;
-#endif
-  if (os_which("clang-19", clang.path, sizeof clang.path))
-    goto found;
-  clang.path[0] = '\0';
-  return;
-found:;
-  /* "Debian clang version 19.1.7 (3~deb12u1)", "AMD clang version 18.0.0git ..." */
-  const char *argv[] = {clang.path, "--version", NULL};
-  int code;
-  char *out = NULL;
-  if (os_run(argv, NULL, 60, &code, &out) == AT_OK && code == 0) {
-    const char *v = strstr(out, "clang version ");
-    if (v)
-      sscanf(v + 14, "%31[0-9A-Za-z.]", clang.version);
-  }
-  free(out);
-}
-
 static bool clang_available(char *why, size_t why_len)
 {
-  pthread_once(&clang_once, clang_find);
-  if (!clang.path[0] && why && why_len)
-    snprintf(why, why_len, "no clang in $ROCM_PATH/llvm/bin and no clang-19");
-  return clang.path[0] != '\0';
+  const struct cc_tool *t = cc_tool_clang();
+  if (!t->path[0] && why && why_len)
+    snprintf(why, why_len, "%s", t->why);
+  return t->path[0] != '\0';
 }
 
 /* "gfx942", "gfx90a", "gfx942:sramecc+:xnack-": what --offload-arch takes. */
@@ -78,10 +44,10 @@ static bool amd_arch_ok(const char *arch)
 
 static int clang_version(char *out, size_t out_len)
 {
-  char why[256];
-  if (!clang_available(why, sizeof why))
-    return at_error(AT_UNSUPPORTED, "clang-hip: %s", why);
-  snprintf(out, out_len, "clang %s", clang.version[0] ? clang.version : "?");
+  const struct cc_tool *t = cc_tool_clang();
+  if (!t->path[0])
+    return at_error(AT_UNSUPPORTED, "clang-hip: %s", t->why);
+  snprintf(out, out_len, "clang %s", t->version[0] ? t->version : "?");
   return AT_OK;
 }
 
@@ -94,9 +60,9 @@ static int clang_compile(const struct cc_request *req, struct cc_result *res)
   memset(res, 0, sizeof *res);
   res->status = CC_TOOL_ERROR;
 
-  if (!clang_available(NULL, 0)) {
-    rc = at_error(AT_UNSUPPORTED, "clang-hip: no clang in $ROCM_PATH/llvm/bin and no "
-                                  "clang-19");
+  const struct cc_tool *clang = cc_tool_clang();
+  if (!clang->path[0]) {
+    rc = at_error(AT_UNSUPPORTED, "clang-hip: %s", clang->why);
     goto out;
   }
   if (!req || !req->source || !amd_arch_ok(req->arch)) {
@@ -104,7 +70,7 @@ static int clang_compile(const struct cc_request *req, struct cc_result *res)
                   req && req->arch ? req->arch : "");
     goto out;
   }
-  res->toolchain = os_strdupf("clang %s", clang.version[0] ? clang.version : "?");
+  res->toolchain = os_strdupf("clang %s", clang->version[0] ? clang->version : "?");
   if (!res->toolchain || !(owned[nowned++] = os_strdupf("--offload-arch=%s", req->arch))) {
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;
@@ -112,7 +78,7 @@ static int clang_compile(const struct cc_request *req, struct cc_result *res)
   static const char *const fixed[] = {"-x", "hip", "-std=c++17", "-O3", "-nogpuinc",
                                       "-nogpulib", "--cuda-device-only",
                                       "--no-gpu-bundle-output"};
-  argv[argc++] = clang.path;
+  argv[argc++] = clang->path;
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     argv[argc++] = fixed[i];
   argv[argc++] = owned[nowned - 1];

@@ -18,6 +18,7 @@
 
 #include "tuner/compile/amdgpu_co.h"
 #include "tuner/compile/compile.h"
+#include "tuner/device/vendor.h"
 #include "base/status.h"
 
 typedef struct hiprtc_program *hiprtc_program;
@@ -50,14 +51,11 @@ static pthread_mutex_t hr_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static bool sym(const char *name, void *fnptr, size_t fnsize, bool required)
 {
-  void *p = dlsym(hr.lib, name);
-  if (!p) {
-    if (required)
-      snprintf(hr.why, sizeof hr.why, "%s lacks %s", hr.libname, name);
-    return !required;
-  }
-  memcpy(fnptr, &p, fnsize);
-  return true;
+  if (vnd_sym(hr.lib, name, fnptr, fnsize))
+    return true;
+  if (required)
+    snprintf(hr.why, sizeof hr.why, "%s lacks %s", hr.libname, name);
+  return !required;
 }
 #define SYM(field, name, req) sym(name, &hr.field, sizeof hr.field, req)
 
@@ -66,24 +64,19 @@ static void hr_load(void)
   char rocm[600] = "";
   const char *root = getenv("ROCM_PATH");
   snprintf(rocm, sizeof rocm, "%s/lib/libhiprtc.so", root && *root ? root : "/opt/rocm");
+  /* ROCm 5.3+ ship hipRTC alone; 5.2 and older inside libamdhip64 (hence the needed
+   * symbol: a libamdhip64 without hipRTC is passed over). */
   const char *const names[] = {rocm,           "libhiprtc.so", "libhiprtc.so.6",
-                               "libhiprtc.so.5", "libamdhip64.so.5", "libamdhip64.so"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0] && !hr.lib; i++) {
-    hr.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (hr.lib && !dlsym(hr.lib, "hiprtcCompileProgram")) {
-      dlclose(hr.lib); /* a libamdhip64 without hipRTC (ROCm 5.3+ split it out) */
-      hr.lib = NULL;
-    }
-    if (hr.lib)
-      snprintf(hr.libname, sizeof hr.libname, "%s", strrchr(names[i], '/')
-                                                        ? strrchr(names[i], '/') + 1
-                                                        : names[i]);
-  }
-  if (!hr.lib) {
-    snprintf(hr.why, sizeof hr.why, "no hipRTC (libhiprtc.so, or libamdhip64.so.5 of ROCm "
-             "5.2 or older); install ROCm or set ROCM_PATH");
+                               "libhiprtc.so.5", "libamdhip64.so.5", "libamdhip64.so", NULL};
+  const char *opened = NULL;
+  char why[sizeof hr.why - 64];
+  if (vnd_open_first(names, "hiprtcCompileProgram", &hr.lib, &opened, why, sizeof why) !=
+      AT_OK) {
+    snprintf(hr.why, sizeof hr.why, "no hipRTC: %s; install ROCm or set ROCM_PATH", why);
     return;
   }
+  snprintf(hr.libname, sizeof hr.libname, "%s",
+           strrchr(opened, '/') ? strrchr(opened, '/') + 1 : opened);
   if (!SYM(create, "hiprtcCreateProgram", true) || !SYM(compile, "hiprtcCompileProgram", true) ||
       !SYM(log_size, "hiprtcGetProgramLogSize", true) ||
       !SYM(get_log, "hiprtcGetProgramLog", true) || !SYM(code_size, "hiprtcGetCodeSize", true) ||

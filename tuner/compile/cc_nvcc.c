@@ -3,76 +3,39 @@
  * process per translation unit, in a private temporary folder:
  *   nvcc -cubin -arch=sm_XX -std=c++17 -Xptxas -v -I<dir>... <flags> -o out.cubin in.cu
  * nvcc is looked up in $CUDA_PATH/bin, the build's toolkit, /usr/local/cuda/bin, then
- * PATH. It needs no CUDA driver or GPU. Slower than NVRTC (a process, the host compiler
+ * PATH (tool.c, cc_tool_nvcc). It needs no CUDA driver or GPU. Slower than NVRTC (a process, the host compiler
  * front end and files per compile), it is the fallback and the cross-check.
  */
 #include "tuner/compile/compile.h"
 #include "tuner/compile/cubin.h"
+#include "tuner/compile/tool.h"
 #include "base/status.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_ARGS 256
 
-static struct {
-  char path[4096];
-  char version[32]; /* "13.0" */
-} nvcc;
-static pthread_once_t nvcc_once = PTHREAD_ONCE_INIT;
-
-static void nvcc_find(void)
-{
-  char cand[4096];
-  const char *cuda_path = getenv("CUDA_PATH");
-  if (cuda_path && *cuda_path) {
-    snprintf(cand, sizeof cand, "%s/bin/nvcc", cuda_path);
-    if (os_which(cand, nvcc.path, sizeof nvcc.path))
-      goto found;
-  }
-#ifdef AT_CUDA_ROOT
-  if (os_which(AT_CUDA_ROOT "/bin/nvcc", nvcc.path, sizeof nvcc.path))
-    goto found;
-#endif
-  if (os_which("/usr/local/cuda/bin/nvcc", nvcc.path, sizeof nvcc.path) ||
-      os_which("nvcc", nvcc.path, sizeof nvcc.path))
-    goto found;
-  nvcc.path[0] = '\0';
-  return;
-found:;
-  /* "Cuda compilation tools, release 13.0, V13.0.88" */
-  const char *argv[] = {nvcc.path, "--version", NULL};
-  int code;
-  char *out = NULL;
-  if (os_run(argv, NULL, 60, &code, &out) == AT_OK && code == 0) {
-    const char *r = strstr(out, "release ");
-    if (r)
-      sscanf(r + 8, "%31[0-9.]", nvcc.version);
-  }
-  free(out);
-}
-
 static bool nvcc_available(char *why, size_t why_len)
 {
-  pthread_once(&nvcc_once, nvcc_find);
-  if (!nvcc.path[0] && why && why_len)
-    snprintf(why, why_len, "no nvcc in $CUDA_PATH/bin, /usr/local/cuda/bin or PATH");
-  return nvcc.path[0] != '\0';
+  const struct cc_tool *t = cc_tool_nvcc();
+  if (!t->path[0] && why && why_len)
+    snprintf(why, why_len, "%s", t->why);
+  return t->path[0] != '\0';
 }
 
 const char *cc_nvcc_path(void)
 {
-  return nvcc_available(NULL, 0) ? nvcc.path : NULL;
+  return nvcc_available(NULL, 0) ? cc_tool_nvcc()->path : NULL;
 }
 
 static int nvcc_version(char *out, size_t out_len)
 {
-  char why[256];
-  if (!nvcc_available(why, sizeof why))
-    return at_error(AT_UNSUPPORTED, "nvcc: %s", why);
-  snprintf(out, out_len, "nvcc %s", nvcc.version[0] ? nvcc.version : "?");
+  const struct cc_tool *t = cc_tool_nvcc();
+  if (!t->path[0])
+    return at_error(AT_UNSUPPORTED, "nvcc: %s", t->why);
+  snprintf(out, out_len, "nvcc %s", t->version[0] ? t->version : "?");
   return AT_OK;
 }
 
@@ -85,9 +48,9 @@ static int nvcc_compile(const struct cc_request *req, struct cc_result *res)
   memset(res, 0, sizeof *res);
   res->status = CC_TOOL_ERROR;
 
-  if (!nvcc_available(NULL, 0)) {
-    rc = at_error(AT_UNSUPPORTED, "nvcc: not found in $CUDA_PATH/bin, /usr/local/cuda/bin "
-                                  "or PATH");
+  const struct cc_tool *nvcc = cc_tool_nvcc();
+  if (!nvcc->path[0]) {
+    rc = at_error(AT_UNSUPPORTED, "nvcc: %s", nvcc->why);
     goto out;
   }
   if (!req || !req->source || !cubin_arch_ok(req->arch)) {
@@ -95,12 +58,12 @@ static int nvcc_compile(const struct cc_request *req, struct cc_result *res)
                   req && req->arch ? req->arch : "");
     goto out;
   }
-  res->toolchain = os_strdupf("nvcc %s", nvcc.version[0] ? nvcc.version : "?");
+  res->toolchain = os_strdupf("nvcc %s", nvcc->version[0] ? nvcc->version : "?");
   if (!res->toolchain || !(owned[nowned++] = os_strdupf("-arch=%s", req->arch))) {
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;
   }
-  argv[argc++] = nvcc.path;
+  argv[argc++] = nvcc->path;
   argv[argc++] = "-cubin";
   argv[argc++] = owned[nowned - 1];
   argv[argc++] = "-std=c++17";

@@ -1,7 +1,7 @@
 /*
  * cc_nvrtc.c - the NVRTC compile backend: CUDA C++ to a cubin in this process. NVRTC is
- * opened with dlopen (libnvrtc.so.13, libnvrtc.so, then the build's toolkit's lib64),
- * once per process under pthread_once, and never linked, so the autotune binary runs
+ * opened with dlopen (libnvrtc.so.13, libnvrtc.so, then the build's toolkit's lib64)
+ * through the vendor layer's opener (vnd_open_first), once per process under pthread_once, and never linked, so the autotune binary runs
  * where the toolkit is absent. The entry points are typed from the toolkit's nvrtc.h,
  * which is why the backend exists only in a build that saw the toolkit. Each compile
  * owns its own nvrtcProgram; NVRTC is thread-safe across programs, so any number of
@@ -22,10 +22,13 @@
 #include <nvrtc.h>
 #include <pthread.h>
 
+#include "tuner/device/vendor.h"
+
 #define MAX_OPTS 256
 
 static struct {
   void *lib;
+  const char *libname; /* the candidate opened */
   char why[512];
   int major, minor;
   nvrtcResult (*version)(int *major, int *minor);
@@ -43,31 +46,22 @@ static struct {
 
 static pthread_once_t nv_once = PTHREAD_ONCE_INIT;
 
-/* dlsym returns an object pointer; POSIX guarantees it converts to a function pointer,
- * and the memcpy says so without a cast ISO C frowns on. */
+#define SYM(field, name) sym(name, &nv.field, sizeof nv.field)
+
 static bool sym(const char *name, void *fnptr, size_t fnsize)
 {
-  void *p = dlsym(nv.lib, name);
-  if (!p) {
-    snprintf(nv.why, sizeof nv.why, "libnvrtc lacks %s", name);
-    return false;
-  }
-  memcpy(fnptr, &p, fnsize);
-  return true;
+  if (vnd_sym(nv.lib, name, fnptr, fnsize))
+    return true;
+  snprintf(nv.why, sizeof nv.why, "%s lacks %s", nv.libname, name);
+  return false;
 }
-#define SYM(field, name) sym(name, &nv.field, sizeof nv.field)
 
 static void nv_load(void)
 {
   static const char *const names[] = {"libnvrtc.so.13", "libnvrtc.so",
-                                      AT_CUDA_ROOT "/lib64/libnvrtc.so"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0] && !nv.lib; i++)
-    nv.lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-  if (!nv.lib) {
-    const char *e = dlerror();
-    snprintf(nv.why, sizeof nv.why, "cannot load libnvrtc (%s)", e ? e : "not found");
+                                      AT_CUDA_ROOT "/lib64/libnvrtc.so", NULL};
+  if (vnd_open_first(names, NULL, &nv.lib, &nv.libname, nv.why, sizeof nv.why) != AT_OK)
     return;
-  }
   if (!SYM(version, "nvrtcVersion") || !SYM(error_string, "nvrtcGetErrorString") ||
       !SYM(create, "nvrtcCreateProgram") || !SYM(compile, "nvrtcCompileProgram") ||
       !SYM(log_size, "nvrtcGetProgramLogSize") || !SYM(get_log, "nvrtcGetProgramLog") ||

@@ -1,39 +1,24 @@
 /*
- * detect.c - finding the GPUs present on this machine, through the vendors' runtimes
- * opened with dlopen (libcuda.so.1, libamdhip64.so), and matching each to a profile. No
- * CUDA or HIP header is needed: the few entry points, attribute numbers and the one
- * structure used are declared here with their source. An absent runtime, a runtime that
+ * detect.c - finding the GPUs present on this machine, through the vendor layer's tables
+ * (vendor.h: the CUDA driver and the HIP runtime, the same libraries the measurement
+ * backends use), and matching each to a profile. No CUDA or HIP header is needed: the one
+ * structure read here is declared with its source. An absent runtime, a runtime that
  * fails to initialise and a machine without GPUs all mean "none found", never an error.
  * The result is computed once per process (runtime initialisation is slow) and copied
  * out on each call; AUTOTUNE_NO_DETECT=1 skips detection altogether.
  */
 #include "tuner/device/detect.h"
+#include "tuner/device/vendor.h"
+
+#include "base/status.h"
 
 #include <ctype.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_FOUND 64
-
-/* ---- CUDA driver API (cuda.h, CUDA 12: enum CUdevice_attribute) ---- */
-
-typedef int (*cu_init_fn)(unsigned int flags);
-typedef int (*cu_count_fn)(int *count);
-typedef int (*cu_get_fn)(int *device, int ordinal);
-typedef int (*cu_name_fn)(char *name, int len, int device);
-typedef int (*cu_attr_fn)(int *value, int attrib, int device);
-
-enum {
-  CU_ATTR_CLOCK_RATE = 13,            /* CU_DEVICE_ATTRIBUTE_CLOCK_RATE, kHz */
-  CU_ATTR_MULTIPROCESSOR_COUNT = 16,  /* CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT */
-  CU_ATTR_L2_CACHE_SIZE = 38,         /* CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, bytes */
-  CU_ATTR_CC_MAJOR = 75,              /* CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR */
-  CU_ATTR_CC_MINOR = 76,              /* CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR */
-  CU_ATTR_SMEM_OPTIN = 97,            /* CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN */
-};
 
 /* ---- HIP runtime API ----
  * hipDeviceProp_tR0600, the structure hipGetDevicePropertiesR0600 fills since ROCm 6.0
@@ -143,9 +128,6 @@ union hip_props {
   char room[8192]; /* the fields after gcnArchName, with a wide margin */
 };
 
-typedef int (*hip_count_fn)(int *count);
-typedef int (*hip_props_fn)(union hip_props *props, int device);
-typedef int (*hip_name_fn)(char *name, int len, int device);
 
 /* ---- matching ---- */
 
@@ -197,74 +179,43 @@ static void copy_field(char *dst, size_t dstlen, const char *src, size_t srclen)
   dst[n] = '\0';
 }
 
-static void *open_first(const char *const *names)
+static int detect_cuda(const struct vnd_api *cu, struct dev_present *out, int cap)
 {
-  for (; *names; names++) {
-    void *h = dlopen(*names, RTLD_NOW | RTLD_LOCAL);
-    if (h)
-      return h;
-  }
-  return NULL;
-}
-
-/* Object pointer from dlsym as a function pointer: POSIX guarantees this works. */
-#define LOAD(h, type, name) ((type)(uintptr_t)dlsym((h), (name)))
-
-static int detect_cuda(struct dev_present *out, int cap)
-{
-  static const char *const libs[] = {"libcuda.so.1", "libcuda.so", NULL};
-  void *h = open_first(libs);
-  if (!h)
-    return 0;
-  cu_init_fn init = LOAD(h, cu_init_fn, "cuInit");
-  cu_count_fn count = LOAD(h, cu_count_fn, "cuDeviceGetCount");
-  cu_get_fn get = LOAD(h, cu_get_fn, "cuDeviceGet");
-  cu_name_fn name = LOAD(h, cu_name_fn, "cuDeviceGetName");
-  cu_attr_fn attr = LOAD(h, cu_attr_fn, "cuDeviceGetAttribute");
   int n = 0, found = 0;
-  if (!init || !count || !get || !name || !attr || init(0) != 0 || count(&n) != 0)
+  if (cu->rc != AT_OK || cu->device_count(&n) != 0)
     n = 0;
   for (int i = 0; i < n && found < cap; i++) {
     int dev, major = 0, minor = 0, sms = 0, smem = 0, l2 = 0, khz = 0;
-    if (get(&dev, i) != 0)
+    if (cu->device_get(&dev, i) != 0)
       continue;
     struct dev_present *d = &out[found];
     memset(d, 0, sizeof *d);
     d->vendor = DEV_NVIDIA;
-    if (name(d->name, (int)sizeof d->name, dev) != 0)
+    if (cu->device_name(d->name, (int)sizeof d->name, dev) != 0)
       snprintf(d->name, sizeof d->name, "NVIDIA GPU %d", i);
     d->name[sizeof d->name - 1] = '\0';
-    if (attr(&major, CU_ATTR_CC_MAJOR, dev) == 0 && attr(&minor, CU_ATTR_CC_MINOR, dev) == 0)
+    if (cu->device_attr(&major, VND_CU_ATTR_CC_MAJOR, dev) == 0 &&
+        cu->device_attr(&minor, VND_CU_ATTR_CC_MINOR, dev) == 0)
       snprintf(d->arch, sizeof d->arch, "sm_%d%d", major, minor);
-    if (attr(&sms, CU_ATTR_MULTIPROCESSOR_COUNT, dev) == 0)
+    if (cu->device_attr(&sms, VND_CU_ATTR_MULTIPROCESSOR_COUNT, dev) == 0)
       d->compute_units = sms;
-    if (attr(&smem, CU_ATTR_SMEM_OPTIN, dev) == 0)
+    if (cu->device_attr(&smem, VND_CU_ATTR_SMEM_OPTIN, dev) == 0)
       d->lds_per_block = smem;
-    if (attr(&l2, CU_ATTR_L2_CACHE_SIZE, dev) == 0)
+    if (cu->device_attr(&l2, VND_CU_ATTR_L2_CACHE_SIZE, dev) == 0)
       d->l2_bytes = l2;
-    if (attr(&khz, CU_ATTR_CLOCK_RATE, dev) == 0)
+    if (cu->device_attr(&khz, VND_CU_ATTR_CLOCK_RATE, dev) == 0)
       d->clock_mhz = khz / 1000.0;
     found++;
   }
-  /* The handle stays open: the CUDA measurement backend opens the same library, and
-   * unloading an initialised driver is not worth the risk. */
   return found;
 }
 
-static int detect_hip(struct dev_present *out, int cap)
+static int detect_hip(const struct vnd_api *hip, struct dev_present *out, int cap)
 {
-  static const char *const libs[] = {"libamdhip64.so", "libamdhip64.so.7", "libamdhip64.so.6",
-                                     "/opt/rocm/lib/libamdhip64.so", NULL};
-  void *h = open_first(libs);
-  if (!h)
-    return 0;
-  hip_count_fn count = LOAD(h, hip_count_fn, "hipGetDeviceCount");
-  hip_props_fn props = LOAD(h, hip_props_fn, "hipGetDevicePropertiesR0600");
-  hip_name_fn name = LOAD(h, hip_name_fn, "hipDeviceGetName");
   int n = 0, found = 0;
-  if (!count || count(&n) != 0)
+  if (hip->rc != AT_OK || hip->device_count(&n) != 0)
     n = 0;
-  union hip_props *pr = calloc(1, sizeof *pr);
+  union hip_props *pr = n > 0 ? calloc(1, sizeof *pr) : NULL;
   if (!pr)
     n = 0;
   for (int i = 0; i < n && found < cap; i++) {
@@ -272,7 +223,7 @@ static int detect_hip(struct dev_present *out, int cap)
     memset(d, 0, sizeof *d);
     d->vendor = DEV_AMD;
     memset(pr, 0, sizeof *pr);
-    if (props && props(pr, i) == 0) {
+    if (hip->hip_props_r0600 && hip->hip_props_r0600(pr, i) == 0) {
       copy_field(d->name, sizeof d->name, pr->p.name, sizeof pr->p.name);
       copy_field(d->arch, sizeof d->arch, pr->p.gcnArchName, sizeof pr->p.gcnArchName);
       d->arch[strcspn(d->arch, ":")] = '\0'; /* drop features: "gfx942:sramecc+:xnack-" */
@@ -280,7 +231,7 @@ static int detect_hip(struct dev_present *out, int cap)
       d->lds_per_block = (int64_t)pr->p.sharedMemPerBlock;
       d->l2_bytes = pr->p.l2CacheSize;
       d->clock_mhz = pr->p.clockRate / 1000.0;
-    } else if (!name || name(d->name, (int)sizeof d->name, i) != 0) {
+    } else if (hip->device_name(d->name, (int)sizeof d->name, i) != 0) {
       /* ROCm before 6.0 (no R0600 symbol): a name at best, no profile. */
       snprintf(d->name, sizeof d->name, "AMD GPU %d", i);
     }
@@ -297,8 +248,8 @@ static pthread_once_t detect_once = PTHREAD_ONCE_INIT;
 
 static void detect_all(void)
 {
-  nfound = detect_cuda(found_gpus, MAX_FOUND);
-  nfound += detect_hip(found_gpus + nfound, MAX_FOUND - nfound);
+  nfound = detect_cuda(vnd_cuda(), found_gpus, MAX_FOUND);
+  nfound += detect_hip(vnd_hip(), found_gpus + nfound, MAX_FOUND - nfound);
   for (int i = 0; i < nfound; i++)
     found_gpus[i].profile = match_profile(&found_gpus[i]);
 }

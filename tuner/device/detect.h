@@ -1,6 +1,6 @@
 /*
- * detect.h - the GPUs present on this machine, found through their runtimes (dlopen of
- * libcuda.so.1 and libamdhip64.so); an absent runtime is normal, never an error.
+ * detect.h - the GPUs present on this machine, found through their runtimes (the vendor
+ * layer, vendor.h); an absent runtime is normal, never an error.
  */
 #ifndef AT_TUNER_DEVICE_DETECT_H
 #define AT_TUNER_DEVICE_DETECT_H
@@ -19,7 +19,7 @@ struct dev_present {
   const struct dev_profile *profile; /* the matching profile, NULL if none matches */
 };
 
-/* Detect GPUs through dlopen of libcuda.so.1 and libamdhip64.so. Fills at most `cap`
+/* Detect GPUs through the vendor layer's CUDA and HIP tables (vnd_cuda, vnd_hip). Fills at most `cap`
  * entries of `out`; returns how many were found (0 when no runtime is present). Never
  * fails: a runtime that cannot be loaded or initialised counts as absent. */
 int dev_detect(struct dev_present *out, int cap);

@@ -1,10 +1,11 @@
 /*
  * meas.h - measurement backends: load a code object, allocate, copy, launch and time
- * on one device. One small vtable per backend (`cuda` through dlopen of libcuda.so.1,
- * `hip` through dlopen of libamdhip64, `host` and `replay`), so one autotune binary
- * runs on a machine with either runtime, both or neither. Every GPU call is checked in one macro that records
- * the statement, file, line and the vendor's own error string, and returns a status: a
- * kernel that faults is data for the database, not a crash of the tuner.
+ * on one device. One small vtable per backend (`cuda` and `hip`, one source over the
+ * vendor layer's dlopen'ed tables, tuner/device/vendor.h; `host` and `replay`), so one
+ * autotune binary runs on a machine with either runtime, both or neither. Every GPU call
+ * is checked in one macro that records the statement, file, line and the vendor's own
+ * error string, and returns a status: a kernel that faults is data for the database, not
+ * a crash of the tuner.
  */
 #ifndef AT_TUNER_MEASURE_MEAS_H
 #define AT_TUNER_MEASURE_MEAS_H
@@ -69,8 +70,9 @@ int meas_time_events(struct meas_ctx *c, const struct meas_event_timer *t,
                      const struct meas_launch *l, int reps,
                      int (*between)(struct meas_ctx *, void *), void *arg, double *us);
 
+/* `cuda` and `hip`: the CUDA driver and the HIP runtime through the vendor layer
+ * (vnd_cuda, vnd_hip), one implementation (tuner/measure/meas_gpu.c). */
 extern const struct meas_backend meas_cuda;
-/* `hip`: the HIP runtime through dlopen("libamdhip64.so") (tuner/measure/meas_hip.c). */
 extern const struct meas_backend meas_hip;
 /* `host`: the variant's shared object run by the SIMT emulator (tuner/measure/meas_host.c). */
 extern const struct meas_backend meas_host;
