@@ -3,13 +3,14 @@
  * tuner (tuner/engine/tune.h does the work). Parses and checks the options, turns --template
  * (repeatable) into a list, and maps the tuner's status to an exit code: 0 the run
  * finished (whatever its trials' statuses, and when no measurement is possible here),
- * 1 it failed, 2 bad input.
+ * 1 it failed, 2 bad input, 130 stopped by SIGINT or SIGTERM (what was recorded stays).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tuner/cli/cli.h"
 #include "tuner/cli/commands.h"
+#include "base/interrupt.h"
 #include "base/status.h"
 #include "tuner/engine/tune.h"
 
@@ -145,6 +146,7 @@ int cmd_gemm(int argc, char **argv)
   o.jobs = (int)jobs;
   o.progress = !o.json && cli_stdout_is_tty();
   at_error_clear();
+  intr_install();
   rc = tune_run(&o);
   code = rc == AT_OK ? CLI_OK : cli_fail(rc);
 done:

@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@
 #include "base/device.h"
 #include "tuner/measure/meas.h"
 #include "tuner/ops/op_attn.h"
+#include "base/interrupt.h"
 #include "base/os.h"
 #include "tuner/search/search.h"
 #include "base/status.h"
@@ -463,13 +465,16 @@ static void run_isolated(const struct tune_ctx *c, const struct bld_batch *b, co
 {
   memset(rep, 0, sizeof *rep);
   fflush(NULL);
-  pid_t pid = fork();
+  pid_t parent = getpid(), pid = fork();
   if (pid < 0) {
     rep->status = DB_TRIAL_LAUNCH_ERROR;
     snprintf(rep->message, sizeof rep->message, "fork: %s", strerror(errno));
     return;
   }
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* dies with the tuner, even a SIGKILLed one */
+    if (getppid() != parent)
+      _exit(1);
     rep->status = child_run(c, b, kname, l, rep, outs);
     _exit(0);
   }
@@ -643,7 +648,7 @@ struct run_state {
   struct outcome *outc;        /* per compiled variant (0: the reference) */
   const size_t *ok;            /* search point -> compiled variant */
   const struct resume_ctx *resumed; /* the run being resumed, or NULL */
-  size_t measured, nok, best_i, total, recalled;
+  size_t measured, nok, best_i, total, recalled, recorded;
   double best, t0;
   bool tty;
   int rc;                      /* a database failure inside the search */
@@ -710,7 +715,9 @@ static int record_trial(struct run_state *s, size_t vi)
                      ? NAN
                      : v->occ.occupancy;
   tr.message = o->message[0] ? o->message : NULL;
-  return db_put_trial(s->db, &tr, NULL);
+  int rc = db_put_trial(s->db, &tr, NULL);
+  s->recorded += rc == AT_OK;
+  return rc;
 }
 
 /* Run, check (against the reference's outputs; vi 0 is the reference) and record vi. */
@@ -729,7 +736,11 @@ static int measure_and_record(struct run_state *s, size_t vi)
     }
     return AT_OK;
   }
+  if (intr_requested())
+    return intr_error(s->recorded);
   run_isolated(s->c, &s->br->batches[v->batch], v->name, &v->launch, s->rep, s->outs);
+  if (intr_requested() && s->rep->status != DB_TRIAL_OK)
+    return intr_error(s->recorded); /* maybe the signal's doing: run again on --resume */
   s->measured++;
   o->status = s->rep->status;
   snprintf(o->message, sizeof o->message, "%s", s->rep->message);
@@ -1058,8 +1069,9 @@ int tune_any_run(int argc, char **argv, const struct attn_problem *ap)
   free(order);
   /* Compile. */
   struct bld_options bo = {.jobs = (int)jobs, .include_dirs = incs};
+  intr_install();
   if ((rc = bld_run(t, space, c.dev, dims, dtype, picked, npicked, &bo, &br)) != AT_OK) {
-    code = cli_fail(rc);
+    code = cli_fail(rc == AT_INTERRUPTED ? intr_error(0) : rc);
     goto done;
   }
   if (jobs > 0)
