@@ -43,9 +43,10 @@ static int64_t count_trials(const char *path)
   return st.trials;
 }
 
-/* Live (not zombie) processes of session `sid`; with `compilers`, only those that are
- * not autotune itself (a compiler or one of its children). Names the first in what. */
-static int session_procs(pid_t sid, bool compilers, char *what, size_t len)
+/* Live (not zombie) processes of session `sid`; with `in` (a folder), only compiles:
+ * processes other than autotune's own working in a folder under `in`. Names the first
+ * in what. */
+static int session_procs(pid_t sid, const char *in, char *what, size_t len)
 {
   int n = 0;
   DIR *d = opendir("/proc");
@@ -72,8 +73,15 @@ static int session_procs(pid_t sid, bool compilers, char *what, size_t len)
     const char *comm = open + 1;
     if (session != sid || state == 'Z')
       continue;
-    if (compilers && (atoi(e->d_name) == sid || strncmp(comm, "autotune", 8) == 0))
-      continue;
+    if (in) {
+      char cwd[4096];
+      snprintf(path, sizeof path, "/proc/%s/cwd", e->d_name);
+      ssize_t l = readlink(path, cwd, sizeof cwd - 1);
+      cwd[l > 0 ? l : 0] = '\0';
+      if (atoi(e->d_name) == sid || strncmp(comm, "autotune", 8) == 0 ||
+          strncmp(cwd, in, strlen(in)) != 0)
+        continue;
+    }
     if (n++ == 0 && what)
       snprintf(what, len, "pid %s (%s)", e->d_name, comm);
   }
@@ -120,14 +128,14 @@ static void stop_run(int sig, enum phase phase)
     execv(AT_BINARY, (char **)argv);
     _exit(127);
   }
-  /* wait for the phase: a compiler running, or the first trial committed */
+  /* wait for the phase: a compiler running in its folder, or the first trial committed */
   int64_t before = 0;
   bool there = false;
   for (int i = 0; i < 6000 && !there; i++) {
     if (waitpid(pid, NULL, WNOHANG) == pid)
       cr_assert_fail("the tuner ended before the signal");
     if (phase == COMPILING)
-      there = session_procs(pid, true, NULL, 0) > 0;
+      there = session_procs(pid, tmp, NULL, 0) > 0;
     else
       there = (before = count_trials(db)) > 0;
     if (!there)
@@ -144,7 +152,7 @@ static void stop_run(int sig, enum phase phase)
   for (int i = 0; i < 500; i++) {
     while (waitpid(-1, NULL, WNOHANG) > 0)
       ;
-    if ((left = session_procs(pid, false, what, sizeof what)) == 0)
+    if ((left = session_procs(pid, NULL, what, sizeof what)) == 0)
       break;
     sleep_ms(10);
   }
