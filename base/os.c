@@ -3,8 +3,9 @@
  * timeout, private temporary folders, whole files, executables on PATH, formatted
  * strings.
  */
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE /* pipe2, getdents64 */
 #include "base/os.h"
+#include "base/interrupt.h"
 #include "base/status.h"
 
 #include <dirent.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,23 +70,51 @@ bool os_which(const char *name, char *out, size_t out_len)
 }
 
 
-/* Child side of os_run: async-signal-safe calls only. Reports an exec failure's errno
- * through `errfd` and exits 127. */
-static void run_child(const char *exe, const char *const *argv, const char *cwd,
-                      int outfd, int errfd)
+/* Child side of os_run: async-signal-safe calls only. Dies with the thread that started
+ * it (PR_SET_PDEATHSIG: that thread waits for it, so this is when the process dies).
+ * Reports an exec failure's errno through `errfd` and exits 127. */
+static void run_child(const char *exe, const char *const *argv, char *const *envp,
+                      const char *cwd, pid_t parent, int outfd, int errfd)
 {
   int devnull = open("/dev/null", O_RDONLY);
   setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) /* the parent died before the line above */
+    _exit(127);
   if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0 ||
       (cwd && chdir(cwd) != 0)) {
     int e = errno;
     (void)!write(errfd, &e, sizeof e);
     _exit(127);
   }
-  execv(exe, (char *const *)argv);
+  execve(exe, (char *const *)argv, envp);
   int e = errno;
   (void)!write(errfd, &e, sizeof e);
   _exit(127);
+}
+
+/* The environment with TMPDIR=`tmp` (malloc'd; the strings are environ's but *own). */
+static char **env_with_tmpdir(const char *tmp, char **own)
+{
+  extern char **environ;
+  size_t n = 0;
+  while (environ[n])
+    n++;
+  char **env = malloc((n + 2) * sizeof *env);
+  *own = os_strdupf("TMPDIR=%s", tmp);
+  if (!env || !*own) {
+    free(env);
+    free(*own);
+    *own = NULL;
+    return NULL;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "TMPDIR=", 7) != 0)
+      env[k++] = environ[i];
+  env[k++] = *own;
+  env[k] = NULL;
+  return env;
 }
 
 int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_code,
@@ -93,11 +123,17 @@ int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_co
   int rc = AT_OK;
   int outp[2] = {-1, -1}, errp[2] = {-1, -1};
   char exe[4096];
-  char *buf = NULL;
+  char *buf = NULL, **env = NULL, *env_tmp = NULL;
   size_t len = 0, cap = 0;
   pid_t pid = -1;
+  int slot = -1;
   *exit_code = -1;
   *output = NULL;
+
+  if (intr_requested()) {
+    rc = at_error(AT_INTERRUPTED, "interrupted");
+    goto out;
+  }
 
   if (!os_which(argv[0], exe, sizeof exe)) {
     rc = at_error(AT_NOT_FOUND, "cannot find '%.200s'", argv[0]);
@@ -113,14 +149,25 @@ int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_co
     rc = at_error(AT_NOMEM, "out of memory running '%.200s'", argv[0]);
     goto out;
   }
+  /* In a private folder the compiler's own temporary files go there too, and with it. */
+  if (cwd && cwd[0] == '/' && !(env = env_with_tmpdir(cwd, &env_tmp))) {
+    rc = at_error(AT_NOMEM, "out of memory running '%.200s'", argv[0]);
+    goto out;
+  }
+  pid_t parent = getpid();
   pid = fork();
   if (pid < 0) {
     rc = at_error(AT_IO, "cannot start '%.200s': %s", exe, strerror(errno));
     goto out;
   }
-  if (pid == 0)
-    run_child(exe, argv, cwd, outp[1], errp[1]);
+  if (pid == 0) {
+    extern char **environ;
+    run_child(exe, argv, env ? env : environ, cwd, parent, outp[1], errp[1]);
+  }
   setpgid(pid, pid); /* also here: no window where a kill misses the group */
+  slot = intr_child_add(pid);
+  if (intr_requested()) /* caught before the line above: the handler missed it */
+    kill(-pid, SIGKILL);
   close(outp[1]);
   close(errp[1]);
   outp[1] = errp[1] = -1;
@@ -163,6 +210,14 @@ int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_co
   if (timed_out)
     kill(-pid, SIGKILL);
 
+  /* Wait for it to end without reaping it: its group id stays ours until the reap, so
+   * killing the group then reaches whatever it left running and no one else. */
+  siginfo_t si;
+  while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+    ;
+  kill(-pid, SIGKILL);
+  intr_child_remove(slot);
+  slot = -1;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
@@ -170,6 +225,10 @@ int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_co
   ssize_t en = read(errp[0], &child_errno, sizeof child_errno);
   if (en == (ssize_t)sizeof child_errno) {
     rc = at_error(AT_NOT_FOUND, "cannot run '%.200s': %s", exe, strerror(child_errno));
+    goto out;
+  }
+  if (intr_requested()) {
+    rc = at_error(AT_INTERRUPTED, "interrupted");
     goto out;
   }
   if (timed_out)
@@ -181,7 +240,10 @@ int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_co
   *output = buf;
   buf = NULL;
 out:
+  intr_child_remove(slot);
   free(buf);
+  free(env);
+  free(env_tmp);
   for (int i = 0; i < 2; i++) {
     if (outp[i] >= 0)
       close(outp[i]);
@@ -193,14 +255,16 @@ out:
 
 int os_mkdtemp(const char *tag, char **path)
 {
-  const char *base = getenv("TMPDIR");
-  if (!base || !*base)
-    base = "/tmp";
-  *path = os_strdupf("%s/autotune-%s-XXXXXX", base, tag);
+  const char *root;
+  *path = NULL;
+  int rc = intr_tmp_root(&root);
+  if (rc)
+    return rc;
+  *path = os_strdupf("%s/%s-XXXXXX", root, tag);
   if (!*path)
     return at_error(AT_NOMEM, "out of memory");
   if (!mkdtemp(*path)) {
-    int rc = at_error(AT_IO, "cannot make a folder in '%.200s': %s", base, strerror(errno));
+    rc = at_error(AT_IO, "cannot make a folder in '%.200s': %s", root, strerror(errno));
     free(*path);
     *path = NULL;
     return rc;
@@ -208,23 +272,47 @@ int os_mkdtemp(const char *tag, char **path)
   return AT_OK;
 }
 
+/* Empty the folder open as `fd` (closed here), depth levels deep at most. Only
+ * async-signal-safe calls: the guardian runs this in a child of a threaded process. */
+static void empty_dir(int fd, int depth)
+{
+  char buf[2048];
+  for (bool again = true; again;) {
+    again = false;
+    lseek(fd, 0, SEEK_SET);
+    ssize_t n;
+    while ((n = getdents64(fd, buf, sizeof buf)) > 0) {
+      for (ssize_t off = 0; off < n;) {
+        struct dirent64 *e = (struct dirent64 *)(void *)(buf + off);
+        off += e->d_reclen;
+        const char *name = e->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+          continue;
+        if (unlinkat(fd, name, 0) == 0) {
+          again = true;
+          continue;
+        }
+        int sub = depth > 0 ? openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                   O_CLOEXEC)
+                            : -1;
+        if (sub >= 0) {
+          empty_dir(sub, depth - 1);
+          if (unlinkat(fd, name, AT_REMOVEDIR) == 0)
+            again = true;
+        }
+      }
+    }
+  }
+  close(fd);
+}
+
 void os_rmdir(const char *path)
 {
-  if (!path)
+  if (!path || !*path)
     return;
-  DIR *d = opendir(path);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      char *f = os_strdupf("%s/%s", path, e->d_name);
-      if (f)
-        unlink(f);
-      free(f);
-    }
-    closedir(d);
-  }
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0)
+    empty_dir(fd, 32);
   rmdir(path);
 }
 

@@ -32,16 +32,24 @@ static inline bool at_is_file(const char *path)
 
 /* Run argv[0] (a path, or a name looked up in PATH) with argv, no shell, stdin from
  * /dev/null, stdout and stderr together captured into *output (malloc'd, NUL-terminated),
- * in folder `cwd` (NULL: this one), killed (with its process group) after timeout_s.
- * OUT: *exit_code: its exit status, 128+signal if killed by one, 124 on timeout;
- * *output. Returns AT_OK when it ran (whatever its exit status), AT_NOT_FOUND when it
- * could not be started (at_error names it), AT_NOMEM, AT_IO. */
+ * in folder `cwd` (NULL: this one; an absolute one is also its TMPDIR, so that the
+ * program's own temporary files stay in it), killed (with its process group) after
+ * timeout_s. The program runs in a process group of its own, registered with
+ * base/interrupt.h (killed on SIGINT/SIGTERM and by the guardian), dies with this
+ * process (PR_SET_PDEATHSIG), and whatever it left running in its group is killed when
+ * it ends. OUT: *exit_code: its exit status, 128+signal if killed by one, 124 on
+ * timeout; *output. Returns AT_OK when it ran (whatever its exit status), AT_NOT_FOUND
+ * when it could not be started (at_error names it), AT_INTERRUPTED when an interrupt
+ * was caught before or while it ran (no output then), AT_NOMEM, AT_IO. */
 int os_run(const char *const *argv, const char *cwd, int timeout_s, int *exit_code,
            char **output);
-/* A fresh private folder under $TMPDIR (or /tmp), named after `tag`. OUT: *path,
- * malloc'd. AT_IO, AT_NOMEM. Remove with os_rmdir. */
+/* A fresh private folder named after `tag` in this process's temporary root
+ * ($TMPDIR/autotune-<pid>-XXXXXX, base/interrupt.h: removed at exit, or by its guardian
+ * if the process is killed). OUT: *path, malloc'd. AT_IO, AT_NOMEM. Remove with
+ * os_rmdir. */
 int os_mkdtemp(const char *tag, char **path);
-/* Remove a folder made by os_mkdtemp and the plain files in it; NULL is accepted. */
+/* Remove a folder and everything in it (links are removed, never followed); NULL is
+ * accepted. Async-signal-safe. */
 void os_rmdir(const char *path);
 /* Read a whole file. OUT: *data (malloc'd, with a NUL after the last byte), *size.
  * AT_IO (at_error names the file; errno kept from the failed call), AT_NOMEM. */

@@ -19,7 +19,9 @@
 extern "C" {
 #endif
 
-/* One status type for the whole project: enum value, name, message. */
+/* One status type for the whole project: enum value, name, message. New values go at
+ * the end, so that a value keeps its number. AT_INTERRUPTED: a tuning run stopped by
+ * SIGINT or SIGTERM; what it recorded is kept and --resume continues it. */
 #define AT_STATUS_MAP(X)                                                  \
   X(OK, "ok")                                                             \
   X(NOMEM, "out of memory")                                               \
@@ -34,7 +36,8 @@ extern "C" {
   X(NOT_FOUND, "nothing matches")                                         \
   X(PARSE, "cannot parse input")                                          \
   X(UNSUPPORTED, "not supported here")                                    \
-  X(DEVICE, "a call to the GPU runtime failed")
+  X(DEVICE, "a call to the GPU runtime failed")                           \
+  X(INTERRUPTED, "interrupted by a signal")
 
 typedef enum at_status {
 #define AT_STATUS_ENUM(name, msg) AT_##name,

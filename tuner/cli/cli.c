@@ -37,6 +37,8 @@ int cli_fail(int status)
   case AT_DB_READONLY:
   case AT_PARSE:
     return CLI_USAGE;
+  case AT_INTERRUPTED:
+    return CLI_INTERRUPTED;
   default:
     return CLI_FAILED;
   }

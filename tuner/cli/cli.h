@@ -2,7 +2,8 @@
  * cli.h - the command line's shared parts: the command table (one cmd_<name>.c per
  * command, git-style), a small option-table parser, and error reporting. Only code in
  * this layer decides to exit; exit codes are CLI_OK 0, CLI_FAILED 1 (the run failed),
- * CLI_USAGE 2 (bad usage or input).
+ * CLI_USAGE 2 (bad usage or input), CLI_INTERRUPTED 130 (stopped by SIGINT or SIGTERM,
+ * the shell's 128 + SIGINT).
  */
 #ifndef AT_TUNER_CLI_CLI_H
 #define AT_TUNER_CLI_CLI_H
@@ -11,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
 struct cli_cmd {
   const char *name;
@@ -54,7 +55,8 @@ void cli_help(FILE *out, const char *usage, const char *description,
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "autotune: <at_last_error() or the status message>" and map a library status
- * to an exit code: input errors to CLI_USAGE, the rest to CLI_FAILED. */
+ * to an exit code: input errors to CLI_USAGE, AT_INTERRUPTED to CLI_INTERRUPTED, the rest
+ * to CLI_FAILED. */
 int cli_fail(int status);
 
 /* The default database: $AUTOTUNE_DB, else $XDG_DATA_HOME/autotune/tuning.db, else

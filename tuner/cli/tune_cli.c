@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/device.h"
+#include "base/interrupt.h"
 #include "base/status.h"
 #include "tuner/cli/tune_report.h"
 
@@ -98,6 +99,7 @@ int tune_cli_run(struct tune_cli *tc, const struct op_engine *op, struct tune_su
   struct tune_printer pr;
   tune_printer_init(&pr, o, tc->json);
   at_error_clear();
+  intr_install(); /* SIGINT/SIGTERM: stop at the next check, keep what was recorded */
   int rc = tune_run(o, sum);
   tune_printer_finish(&pr);
   return rc == AT_OK ? CLI_OK : cli_fail(rc);

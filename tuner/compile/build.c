@@ -63,6 +63,7 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "base/device.h"
+#include "base/interrupt.h"
 #include "base/hash.h"
 #include "base/os.h"
 #include "base/status.h"
@@ -486,6 +487,10 @@ static void *worker(void *arg)
   for (;;) {
     pthread_mutex_lock(&p->mu);
     size_t i = p->next;
+    if (p->rc == AT_OK && i < p->end && intr_requested()) {
+      p->rc = AT_INTERRUPTED;
+      snprintf(p->err, sizeof p->err, "interrupted");
+    }
     bool stop = p->rc != AT_OK || i >= p->end;
     if (!stop)
       p->next++;

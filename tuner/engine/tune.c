@@ -62,6 +62,7 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "base/device.h"
+#include "base/interrupt.h"
 #include "base/os.h"
 #include "base/status.h"
 #include "tuner/compile/build.h"
@@ -630,7 +631,7 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
   rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, p->configs, p->nconfigs,
                &bo, &p->br);
   if (rc != AT_OK) {
-    if (rc == AT_NOMEM)
+    if (rc == AT_NOMEM || rc == AT_INTERRUPTED)
       return rc;
     snprintf(p->skip, sizeof p->skip, "cannot compile: %s", at_last_error());
     warn(tu, "skipping template %s: %s", name, p->skip);
@@ -706,9 +707,13 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
     m = *k;
     tu->trials_resumed++;
   } else {
+    if (intr_requested())
+      return AT_INTERRUPTED;
     double t0 = at_now_s();
     if ((rc = meas_worker_run(tu->worker, job, tu->timeout_s, &m)) != AT_OK)
       return rc;
+    if (intr_requested() && m.status != DB_TRIAL_OK)
+      return AT_INTERRUPTED; /* maybe the signal's doing: measured again on --resume */
     tu->meas_spent += at_now_s() - t0;
     tu->fresh++;
     if (rerun)
@@ -1057,6 +1062,8 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
         tu->tpls[i].skip[0] = '\0'; /* a template skipped for one problem may fit the next */
     if ((rc = run_problem(tu)) != AT_OK) {
       progress_clear(tu);
+      if (rc == AT_INTERRUPTED)
+        rc = intr_error(tu->trials_recorded);
       goto out;
     }
     if (r && r->problem)
