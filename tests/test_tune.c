@@ -306,3 +306,109 @@ Test(tune, bad_input_exits_2_with_one_line)
   }
   free(db);
 }
+
+/* One record of a trial's protocol fields. */
+struct proto {
+  int n, ok, min_reps;
+  bool spread_missing;
+};
+
+static int proto_cb(void *ctx, const struct db_trial *t)
+{
+  struct proto *p = ctx;
+  p->n++;
+  if (t->status != DB_TRIAL_OK)
+    return 0;
+  p->ok++;
+  if (p->min_reps == 0 || t->repetitions < p->min_reps)
+    p->min_reps = (int)t->repetitions;
+  p->spread_missing |= !(t->time_spread >= 0) || !(t->time_min_us <= t->time_median_us) ||
+                       !(t->time_median_us <= t->time_max_us);
+  return 0;
+}
+
+/* The JSON's smallest "reps" and "flush_bytes" over every measurement shown. */
+static void json_protocol(const char *out, long *min_reps, long *min_flush, int *seen)
+{
+  *min_reps = *min_flush = -1;
+  *seen = 0;
+  for (const char *s = strstr(out, "\"reps\":"); s; s = strstr(s + 1, "\"reps\":")) {
+    long reps = strtol(s + 7, NULL, 10);
+    const char *f = strstr(s, "\"flush_bytes\":");
+    cr_assert_not_null(f, "a measurement without flush_bytes: %s", s);
+    long flush = strtol(f + 14, NULL, 10);
+    if (reps == 0) /* a failed or absent default */
+      continue;
+    (*seen)++;
+    if (*min_reps < 0 || reps < *min_reps)
+      *min_reps = reps;
+    if (*min_flush < 0 || flush < *min_flush)
+      *min_flush = flush;
+  }
+}
+
+/* gemm, attention and a user's template go through one engine: every ok trial has the
+ * protocol's adaptive repetitions (at least 5, where attention and tune once took a
+ * fixed 3 on the host), its spread and min/median/max, and was timed with the cache
+ * flushed between repetitions. */
+Test(tune, every_op_is_measured_by_the_one_protocol, .timeout = 300)
+{
+  static const char *const cmds[] = {
+      "gemm --device host --m 24 --n 20 --k 16 --template '" SMALL "' --budget 2",
+      "attention --device host --seqlen 16 --head-dim 16 --budget 2",
+      "attention --device host --seqlen 16 --head-dim 16 --causal --budget 2",
+      "tune '" AT_SOURCE_DIR "/templates/example/scale.h' --device host --dim N=4096 "
+      "--arg y=N --arg x=N --arg alpha=2 --arg beta=1 --budget 2",
+  };
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    char *db = th_path(dir, "proto.db");
+    unlink(db);
+    struct th_result r;
+    th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' %s --variant-time 0.05 --db '%s' --json", cache,
+          AT_BINARY, cmds[i], db);
+    cr_assert_eq(r.code, 0, "%s: %s", cmds[i], r.err);
+    long min_reps, min_flush;
+    int seen;
+    json_protocol(r.out, &min_reps, &min_flush, &seen);
+    cr_assert_geq(seen, 2, "%s: %s", cmds[i], r.out);
+    cr_assert_geq(min_reps, 5, "%s: %ld repetitions", cmds[i], min_reps);
+    cr_assert_gt(min_flush, 0, "%s: timed without a cache flush", cmds[i]);
+    th_result_free(&r);
+    struct proto p = {0};
+    struct db *h = NULL;
+    cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK, "%s", at_last_error());
+    cr_assert_eq(db_each_trial(h, proto_cb, &p), AT_OK);
+    db_close(h);
+    cr_assert_geq(p.ok, 2, "%s: %d ok trials of %d", cmds[i], p.ok, p.n);
+    cr_assert_geq(p.min_reps, 5, "%s: a trial of %d repetitions", cmds[i], p.min_reps);
+    cr_assert(!p.spread_missing, "%s: a trial without its spread or min/max", cmds[i]);
+    free(db);
+  }
+}
+
+/* Compile on demand: with a budget and a strategy whose picks are known before measuring,
+ * a GPU run compiles those picks and the default (here: for an h100 that is not on this
+ * machine, which is said first), never the whole space. */
+Test(tune, a_budget_compiles_only_what_the_search_will_measure, .timeout = 300)
+{
+  char *db = th_path(dir, "b.db"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device h100 --dtype f16 --m 256 --n 256 --k 256 --template "
+           "gemm_simt --budget 3 --db '%s' --json", db);
+  gemm(&r, args);
+  if (r.code != 0 && strstr(r.err, "cannot compile"))
+    cr_skip_test("no sm_90 compiler here: %s", r.err);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  cr_assert(strncmp(r.err, "autotune: no h100 opens here", 28) == 0, "%s", r.err);
+  const char *t = strstr(r.out, "\"template\":\"gemm_simt\"");
+  cr_assert_not_null(t, "%s", r.out);
+  long valid = -1, compiled = -1;
+  const char *v = strstr(t, "\"valid\":"), *c = strstr(t, "\"compiled\":");
+  cr_assert(v && c, "%s", t);
+  valid = strtol(v + 8, NULL, 10);
+  compiled = strtol(c + 11, NULL, 10);
+  cr_assert_gt(valid, 100, "%s", t);
+  cr_assert_eq(compiled, 4, "the 3 picks and the default, not %ld of %ld", compiled, valid);
+  th_result_free(&r);
+  free(db);
+}

@@ -172,6 +172,8 @@ static void json_measure(const struct tuner *tu, const struct tpl *p, size_t bv)
   json_write_double(stdout, m->spread);
   json_kv("reps");
   json_write_int(stdout, m->reps);
+  json_kv("flush_bytes");
+  json_write_int(stdout, m->flush_bytes);
   double tf = m->status == DB_TRIAL_OK && flops > 0 ? flops / (m->median_us * 1e-6) / 1e12
                                                    : NAN;
   json_kv("tflops");

@@ -286,6 +286,7 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
   m->max_us = sorted[n - 1];
   m->spread = m->median_us > 0 ? (m->max_us - m->min_us) / m->median_us : 0;
   m->reps = (int64_t)n;
+  m->flush_bytes = between ? w->flush_bytes : 0;
 }
 
 static int worker_setup(struct wstate *w, char *why, size_t why_len)

@@ -25,6 +25,7 @@ struct meas_result {
   enum db_trial_status status;
   double median_us, min_us, max_us, spread;  /* spread: (max - min) / median */
   int64_t reps;
+  int64_t flush_bytes;                       /* written between repetitions; 0: none */
   char message[480];                         /* why it failed; "" when ok */
 };
 
