@@ -41,7 +41,7 @@ static const char description[] =
 int cmd_attention(int argc, char **argv)
 {
   struct tune_cli tc;
-  tune_cli_init(&tc);
+  tune_cli_init(&tc, SEARCH_RANDOM, false);
   const char *dtype = NULL;
   int64_t batch = 1, heads = 1, seqlen = 0, kv_seqlen = 0, head_dim = 0;
   bool causal = false;
@@ -104,7 +104,7 @@ int cmd_attention(int argc, char **argv)
   }
   if (!dtype) /* as gemm: f32 where the device (or the one emulated) is the host */
     dtype = strcmp(tc.o.emulate ? tc.o.emulate : tc.o.device, "host") == 0 ? "f32" : "f16";
-  if ((code = tune_cli_check(&tc, SEARCH_RANDOM)) != CLI_OK)
+  if ((code = tune_cli_check(&tc)) != CLI_OK)
     goto done;
   enum gemm_dtype dt;
   gemm_parse_dtype(dtype, &dt);

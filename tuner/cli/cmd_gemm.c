@@ -39,7 +39,7 @@ int cmd_gemm(int argc, char **argv)
 {
   struct tune_cli tc;
   struct gemm_tune_args ga = {0};
-  tune_cli_init(&tc);
+  tune_cli_init(&tc, SEARCH_MODEL, true);
   const struct cli_opt opts[] = {
       {"dtype", CLI_STR, &ga.dtype, "T", "f16, bf16 or f32 (host: f32, GPUs: f16)"},
       {"layout", CLI_STR, &ga.layout, "L", "NN, NT, TN or TT (A then B; T: transposed)"},
@@ -72,7 +72,7 @@ int cmd_gemm(int argc, char **argv)
     cli_error("unexpected argument '%.60s'; try 'autotune gemm --help'", pos[0]);
     goto done;
   }
-  if ((code = tune_cli_check(&tc, SEARCH_MODEL)) != CLI_OK)
+  if ((code = tune_cli_check(&tc)) != CLI_OK)
     goto done;
   if (gemm_tune_op_init(&op, &ga) != AT_OK) {
     code = cli_fail(AT_NOMEM);

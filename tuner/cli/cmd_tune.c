@@ -45,7 +45,7 @@ static const char description[] =
 int cmd_tune(int argc, char **argv)
 {
   struct tune_cli tc;
-  tune_cli_init(&tc);
+  tune_cli_init(&tc, SEARCH_RANDOM, false);
   const char *dtype = NULL, *reference = NULL, *rtol_s = NULL, *atol_s = NULL;
   char *dim_args[MAX_CLI], *arg_args[MAX_CLI];
   size_t ndim_args = 0, narg_args = 0;
@@ -102,7 +102,7 @@ int cmd_tune(int argc, char **argv)
     cli_error("bad --dtype '%.20s' (expected f16, bf16 or f32)", dtype);
     goto done;
   }
-  if ((code = tune_cli_check(&tc, SEARCH_RANDOM)) != CLI_OK)
+  if ((code = tune_cli_check(&tc)) != CLI_OK)
     goto done;
   /* The template: its signature gives the kernel's arguments. */
   char common[PATH_MAX];

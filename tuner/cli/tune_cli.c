@@ -3,6 +3,7 @@
  */
 #include "tuner/cli/tune_cli.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,15 @@
 #include "base/status.h"
 #include "tuner/cli/tune_report.h"
 
-void tune_cli_init(struct tune_cli *tc)
+void tune_cli_init(struct tune_cli *tc, enum search_strategy dflt, bool with_model)
 {
   memset(tc, 0, sizeof *tc);
   tc->seed = 1;
+  tc->o.strategy = dflt;
+  size_t n = search_strategy_list(with_model, tc->strategy_help, sizeof tc->strategy_help);
+  if (n < sizeof tc->strategy_help)
+    snprintf(tc->strategy_help + n, sizeof tc->strategy_help - n, " (default %s)",
+             search_strategy_name(dflt));
 }
 
 int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv)
@@ -46,12 +52,11 @@ int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv)
   return CLI_OK;
 }
 
-int tune_cli_check(struct tune_cli *tc, enum search_strategy dflt)
+int tune_cli_check(struct tune_cli *tc)
 {
   struct tune_opts *o = &tc->o;
   if (o->device && !dev_find(o->device)) /* before the op's own checks: the first thing */
     return cli_fail(AT_USAGE);
-  o->strategy = dflt;
   if (tc->strategy && search_strategy_parse(tc->strategy, &o->strategy) != AT_OK)
     return cli_fail(AT_USAGE);
   struct {

@@ -18,14 +18,14 @@ struct tune_cli {
   const char *strategy, *time_budget, *timeout, *variant_time;
   int64_t seed, jobs, budget;
   bool budget_given, json;
+  char strategy_help[128];     /* the strategies, from search.h's table */
 };
 
 /* The shared entries of an option table (dest: a struct tune_cli *). */
 #define TUNE_CLI_OPTS(tc)                                                                    \
   {"device", CLI_STR, &(tc)->o.device, "D", "profile name (h100, mi300x, host) or arch"},    \
   {"emulate", CLI_STR, &(tc)->o.emulate, "D2", "host only: span and compile as for this GPU"}, \
-  {"strategy", CLI_STR, &(tc)->strategy, "S",                                                \
-   "exhaustive, random, model, anneal or genetic"},                                          \
+  {"strategy", CLI_STR, &(tc)->strategy, "S", (tc)->strategy_help},                         \
   {"budget", CLI_INT, &(tc)->budget, "N", "variants measured per template (-1: all)"},        \
   {"time-budget", CLI_STR, &(tc)->time_budget, "SEC", "wall seconds for all measurement"},   \
   {"seed", CLI_INT, &(tc)->seed, "N", "seed of the random strategies (1)"},                   \
@@ -37,15 +37,16 @@ struct tune_cli {
   {"no-cache", CLI_FLAG, &(tc)->o.no_cache, NULL, "neither read nor write the compile cache"}, \
   {"json", CLI_FLAG, &(tc)->json, NULL, "print one JSON object"}
 
-void tune_cli_init(struct tune_cli *tc);
+/* Clear tc and set the defaults; dflt: the command's default strategy, with_model: its op
+ * has a cost model (else the help leaves out the strategies that need one). */
+void tune_cli_init(struct tune_cli *tc, enum search_strategy dflt, bool with_model);
 
 /* Take every `--template NAME|PATH` out of argv[1..*argc) into tc->o.templates (and note
  * whether --budget was given). CLI_OK, or CLI_USAGE after a one-line error. */
 int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv);
 
-/* Check the shared options and fill tc->o (default strategy: dflt). CLI_OK, or
- * CLI_USAGE after a one-line error. */
-int tune_cli_check(struct tune_cli *tc, enum search_strategy dflt);
+/* Check the shared options and fill tc->o. CLI_OK, or CLI_USAGE after a one-line error. */
+int tune_cli_check(struct tune_cli *tc);
 
 /* Run the engine for op with the report module; OUT: *sum. CLI_OK when the run
  * finished, else the exit code of its status (after the one-line error). */

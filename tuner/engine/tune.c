@@ -70,6 +70,15 @@
 #include "tuner/engine/tune.h"
 #include "tuner/engine/tune_internal.h"
 
+/* The timing budget per variant (docs/measure.md, step 5): the emulator is slower and
+ * noisier than a GPU's events. */
+#define VARIANT_TIME_HOST_S 0.3
+#define VARIANT_TIME_GPU_S 0.2
+/* The cache flush: 2 x the last-level cache; this LLC when the device says none, and
+ * at most this much memset on the host (its L3 figure may be a whole socket's). */
+#define FLUSH_UNKNOWN_LLC ((int64_t)32 << 20)
+#define FLUSH_HOST_MAX ((int64_t)256 << 20)
+
 /* ---- what the engine has to say ---- */
 
 static void warn(const struct tuner *tu, const char *fmt, ...)
@@ -492,7 +501,7 @@ static int preselect(struct tuner *tu, struct tpl *p)
   enum search_strategy st = tu->o->strategy;
   if (tu->budget <= 0 || p->baseline ||
       (size_t)tu->budget + 1 >= p->nconfigs ||
-      !(st == SEARCH_EXHAUSTIVE || st == SEARCH_RANDOM || st == SEARCH_MODEL))
+      !search_strategy_info(st)->order_known)
     return AT_OK;
   /* the search's points: every valid config but the default, measured besides */
   size_t n = p->nconfigs, nd = 0, *others = malloc(n * sizeof *others), nothers = 0;
@@ -831,11 +840,11 @@ static int64_t flush_bytes(const struct tuner *tu)
   int64_t llc = d->llc_bytes > 0 ? d->llc_bytes : d->l2_bytes;
   if (d->vendor == DEV_HOST) {
     long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    llc = l3 > 0 ? l3 : 32 << 20;
+    llc = l3 > 0 ? l3 : FLUSH_UNKNOWN_LLC;
   }
-  int64_t b = 2 * (llc > 0 ? llc : 32 << 20);
+  int64_t b = 2 * (llc > 0 ? llc : FLUSH_UNKNOWN_LLC);
   /* the host's L3 figure may be a whole socket's: no more than 256 MiB of memset */
-  return d->vendor == DEV_HOST && b > (256 << 20) ? 256 << 20 : b;
+  return d->vendor == DEV_HOST && b > FLUSH_HOST_MAX ? FLUSH_HOST_MAX : b;
 }
 
 /* Bind the op's problem tu->cur: its data, its key and the text resume keys use. */
@@ -1004,7 +1013,8 @@ static int setup(struct tuner *tu)
   bool host = tu->dev->vendor == DEV_HOST;
   tu->budget = o->budget == -1 ? 0 : o->budget ? o->budget : host ? TUNE_HOST_DEFAULT_BUDGET : 0;
   tu->timeout_s = o->timeout_s > 0 ? o->timeout_s : TUNE_DEFAULT_TIMEOUT_S;
-  tu->variant_time_s = o->variant_time_s > 0 ? o->variant_time_s : host ? 0.3 : 0.2;
+  tu->variant_time_s = o->variant_time_s > 0 ? o->variant_time_s
+                       : host ? VARIANT_TIME_HOST_S : VARIANT_TIME_GPU_S;
   tu->best_us = INFINITY;
 
   if (!o->db_path)

@@ -39,12 +39,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/num.h"
 #include "base/os.h"
 #include "base/status.h"
 #include "tuner/measure/worker.h"
 
 #define MAX_REPS 200
 #define MIN_REPS 5
+#define HELLO_WAIT_S 120.0 /* a worker's device open and setup (a GPU context, uploads) */
 #define SPREAD_OK 0.03 /* interquartile range / median at which timing stops */
 
 struct hello {
@@ -168,11 +170,6 @@ static enum db_trial_status classify(const struct wstate *w, int rc, const char 
   return DB_TRIAL_LAUNCH_ERROR;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 /* Quantile q of sorted v[n] by linear interpolation. */
 static double quantile(const double *v, size_t n, double q)
@@ -270,7 +267,7 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
     }
     n += round;
     memcpy(sorted, t, n * sizeof *t);
-    qsort(sorted, n, sizeof *sorted, cmp_double);
+    qsort(sorted, n, sizeof *sorted, num_cmp_double);
     double med = quantile(sorted, n, 0.5);
     if (n >= MIN_REPS && med > 0 &&
         (quantile(sorted, n, 0.75) - quantile(sorted, n, 0.25)) / med <= SPREAD_OK)
@@ -279,7 +276,7 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
       break;
   }
   memcpy(sorted, t, n * sizeof *t);
-  qsort(sorted, n, sizeof *sorted, cmp_double);
+  qsort(sorted, n, sizeof *sorted, num_cmp_double);
   m->status = DB_TRIAL_OK;
   m->median_us = quantile(sorted, n, 0.5);
   m->min_us = sorted[0];
@@ -388,7 +385,7 @@ static int spawn(struct meas_worker *w)
   w->to_fd = to[1];
   w->from_fd = from[0];
   struct hello h;
-  if (read_all(w->from_fd, &h, sizeof h, at_now_s() + 120.0) != 0) {
+  if (read_all(w->from_fd, &h, sizeof h, at_now_s() + HELLO_WAIT_S) != 0) {
     int st;
     reap(w, &st);
     return at_error(AT_IO, "the measurement worker died while starting (%s %d)",

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base/num.h"
 #include "base/status.h"
 #include "db/db.h"
 #include "generator/expr.h"
@@ -239,14 +240,6 @@ static int build_args(struct any_tune *c, const struct tmpl *t, const int64_t *d
 
 
 /* Deterministic contents: small integers over 4 for floats, 0..7 for integers. */
-static uint64_t xorshift(uint64_t *s)
-{
-  *s ^= *s >> 12;
-  *s ^= *s << 25;
-  *s ^= *s >> 27;
-  return *s * 0x2545F4914F6CDD1DULL;
-}
-
 static int make_inputs(struct any_tune *c)
 {
   size_t total = 0;
@@ -264,7 +257,7 @@ static int make_inputs(struct any_tune *c)
     if (a->kind != 'p')
       continue;
     for (int64_t k = 0; k < a->count; k++, p += a->esize) {
-      uint64_t r = xorshift(&seed) >> 33;
+      uint64_t r = num_xorshift64s(&seed) >> 33;
       float f = (float)((int)(r % 9) - 4) / 4.0f;
       switch (a->elem) {
       case E_F32: memcpy(p, &f, 4); break;
