@@ -57,27 +57,17 @@ int cmd_attention(int argc, char **argv)
       TUNE_CLI_OPTS(&tc),
       {NULL, 0, NULL, NULL, NULL},
   };
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int npos = 0, nrest = argc, code = CLI_USAGE;
   struct op_engine op = {0};
   struct tune_summary sum;
-  if (!pos || !rest) {
-    code = CLI_FAILED;
-    goto done;
-  }
-  memcpy(rest, argv, (size_t)argc * sizeof *rest);
-  if ((code = tune_cli_take_templates(&tc, &nrest, rest)) != CLI_OK)
-    goto done;
-  code = cli_parse(nrest, rest, opts, usage, description, pos, &npos);
+  int code = tune_cli_parse(&tc, argc, argv, opts, usage, description);
   if (code != CLI_OK) {
     code = code < 0 ? CLI_OK : code;
     goto done;
   }
   code = CLI_USAGE;
-  if (npos) {
+  if (tc.npos) {
     cli_error("attention takes options only, not '%.60s'; try 'autotune attention --help'",
-              pos[0]);
+              tc.pos[0]);
     goto done;
   }
   if (!tc.o.device) {
@@ -122,7 +112,6 @@ int cmd_attention(int argc, char **argv)
   }
 done:
   attn_tune_op_release(&op);
-  free(pos);
-  free(rest);
+  tune_cli_release(&tc);
   return code;
 }

@@ -51,25 +51,15 @@ int cmd_gemm(int argc, char **argv)
       TUNE_CLI_OPTS(&tc),
       {NULL, 0, NULL, NULL, NULL},
   };
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  int npos = 0, nrest = argc, code = CLI_USAGE;
   struct op_engine op = {0};
-  if (!pos || !rest) {
-    code = CLI_FAILED;
-    goto done;
-  }
-  memcpy(rest, argv, (size_t)argc * sizeof *rest);
-  if ((code = tune_cli_take_templates(&tc, &nrest, rest)) != CLI_OK)
-    goto done;
-  code = cli_parse(nrest, rest, opts, usage, description, pos, &npos);
+  int code = tune_cli_parse(&tc, argc, argv, opts, usage, description);
   if (code != CLI_OK) {
     code = code < 0 ? CLI_OK : code;
     goto done;
   }
   code = CLI_USAGE;
-  if (npos != 0) {
-    cli_error("unexpected argument '%.60s'; try 'autotune gemm --help'", pos[0]);
+  if (tc.npos != 0) {
+    cli_error("unexpected argument '%.60s'; try 'autotune gemm --help'", tc.pos[0]);
     goto done;
   }
   if ((code = tune_cli_check(&tc)) != CLI_OK)
@@ -81,7 +71,6 @@ int cmd_gemm(int argc, char **argv)
   code = tune_cli_run(&tc, &op, NULL);
 done:
   gemm_tune_op_release(&op);
-  free(pos);
-  free(rest);
+  tune_cli_release(&tc);
   return code;
 }

@@ -60,28 +60,26 @@ int cmd_tune(int argc, char **argv)
       {NULL, 0, NULL, NULL, NULL},
   };
   char **rest = calloc((size_t)argc + 1, sizeof *rest);
-  char **pos = calloc((size_t)argc + 1, sizeof *pos);
-  int nrest = argc, npos = 0, code = CLI_USAGE, rc;
+  int nrest = argc, code = CLI_USAGE, rc;
   struct tmpl *t = NULL;
   struct op_engine op = {0};
   struct tune_summary sum;
-  if (!rest || !pos) {
+  if (!rest) {
     code = CLI_FAILED;
     goto done;
   }
   memcpy(rest, argv, sizeof *rest * (size_t)argc);
   /* --dim and --arg repeat: taken out before the table parser sees the rest */
   if (cli_take_repeated(&nrest, rest, "dim", dim_args, MAX_CLI, &ndim_args) != CLI_OK ||
-      cli_take_repeated(&nrest, rest, "arg", arg_args, MAX_CLI, &narg_args) != CLI_OK ||
-      tune_cli_take_templates(&tc, &nrest, rest) != CLI_OK)
+      cli_take_repeated(&nrest, rest, "arg", arg_args, MAX_CLI, &narg_args) != CLI_OK)
     goto done;
-  code = cli_parse(nrest, rest, opts, usage, description, pos, &npos);
+  code = tune_cli_parse(&tc, nrest, rest, opts, usage, description);
   if (code != CLI_OK) {
     code = code < 0 ? CLI_OK : code;
     goto done;
   }
   code = CLI_USAGE;
-  if (npos != 1 || tc.o.ntemplates) {
+  if (tc.npos != 1 || tc.o.ntemplates) {
     cli_error("tune needs one template file; try 'autotune tune --help'");
     goto done;
   }
@@ -106,9 +104,9 @@ int cmd_tune(int argc, char **argv)
     goto done;
   /* The template: its signature gives the kernel's arguments. */
   char common[PATH_MAX];
-  template_common_dir(pos[0], common);
+  template_common_dir(tc.pos[0], common);
   const char *incs[] = {common, NULL};
-  if ((rc = tmpl_load(pos[0], incs, &t)) != AT_OK) {
+  if ((rc = tmpl_load(tc.pos[0], incs, &t)) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }
@@ -139,7 +137,7 @@ int cmd_tune(int argc, char **argv)
 done:
   any_tune_op_release(&op);
   tmpl_free(t);
-  free(pos);
+  tune_cli_release(&tc);
   free(rest);
   return code;
 }

@@ -23,7 +23,9 @@ void tune_cli_init(struct tune_cli *tc, enum search_strategy dflt, bool with_mod
              search_strategy_name(dflt));
 }
 
-int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv)
+/* Take every `--template NAME|PATH` out of argv[1..*argc) into tc->o.templates (and note
+ * whether --budget was given). CLI_OK, or CLI_USAGE after a one-line error. */
+static int take_templates(struct tune_cli *tc, int *argc, char **argv)
 {
   int n = 1;
   for (int i = 1; i < *argc; i++) {
@@ -50,6 +52,27 @@ int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv)
   }
   *argc = n;
   return CLI_OK;
+}
+
+int tune_cli_parse(struct tune_cli *tc, int argc, char **argv, const struct cli_opt *opts,
+                   const char *usage, const char *description)
+{
+  tc->pos = calloc((size_t)argc + 1, sizeof *tc->pos);
+  tc->rest = calloc((size_t)argc + 1, sizeof *tc->rest);
+  if (!tc->pos || !tc->rest)
+    return CLI_FAILED;
+  memcpy(tc->rest, argv, (size_t)argc * sizeof *tc->rest);
+  int nrest = argc, code = take_templates(tc, &nrest, tc->rest);
+  if (code != CLI_OK)
+    return code;
+  return cli_parse(nrest, tc->rest, opts, usage, description, tc->pos, &tc->npos);
+}
+
+void tune_cli_release(struct tune_cli *tc)
+{
+  free(tc->pos);
+  free(tc->rest);
+  tc->pos = tc->rest = NULL;
 }
 
 int tune_cli_check(struct tune_cli *tc)

@@ -19,6 +19,8 @@ struct tune_cli {
   int64_t seed, jobs, budget;
   bool budget_given, json;
   char strategy_help[128];     /* the strategies, from search.h's table */
+  char **rest, **pos;          /* tune_cli_parse's: the arguments left, the positional */
+  int npos;
 };
 
 /* The shared entries of an option table (dest: a struct tune_cli *). */
@@ -41,9 +43,14 @@ struct tune_cli {
  * has a cost model (else the help leaves out the strategies that need one). */
 void tune_cli_init(struct tune_cli *tc, enum search_strategy dflt, bool with_model);
 
-/* Take every `--template NAME|PATH` out of argv[1..*argc) into tc->o.templates (and note
- * whether --budget was given). CLI_OK, or CLI_USAGE after a one-line error. */
-int tune_cli_take_templates(struct tune_cli *tc, int *argc, char **argv);
+/* Parse argv[0..argc) (argv[0]: the command's name) against opts, which hold
+ * TUNE_CLI_OPTS(tc): every `--template NAME|PATH` goes to tc->o.templates first (it
+ * repeats), the positional words to tc->pos[0..tc->npos). CLI_OK; -1 after --help (the
+ * command exits 0); CLI_USAGE after a one-line error; CLI_FAILED out of memory. */
+int tune_cli_parse(struct tune_cli *tc, int argc, char **argv, const struct cli_opt *opts,
+                   const char *usage, const char *description);
+/* Free what tune_cli_parse allocated. */
+void tune_cli_release(struct tune_cli *tc);
 
 /* Check the shared options and fill tc->o. CLI_OK, or CLI_USAGE after a one-line error. */
 int tune_cli_check(struct tune_cli *tc);
