@@ -645,6 +645,48 @@ void bld_result_release(struct bld_result *r)
   memset(r, 0, sizeof *r);
 }
 
+int bld_result_append(struct bld_result *dst, struct bld_result *src)
+{
+  size_t nv = dst->nvariants + src->nvariants, nb = dst->nbatches + src->nbatches;
+  struct bld_variant *v = realloc(dst->variants, (nv ? nv : 1) * sizeof *v);
+  if (v)
+    dst->variants = v;
+  struct bld_batch *b = v ? realloc(dst->batches, (nb ? nb : 1) * sizeof *b) : NULL;
+  if (!v || !b) {
+    bld_result_release(src);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  dst->batches = b;
+  for (size_t i = 0; i < src->nvariants; i++) {
+    v[dst->nvariants + i] = src->variants[i];
+    v[dst->nvariants + i].batch += dst->nbatches;
+  }
+  for (size_t i = 0; i < src->nbatches; i++) {
+    b[dst->nbatches + i] = src->batches[i];
+    b[dst->nbatches + i].first += dst->nvariants;
+  }
+  dst->nvariants = nv;
+  dst->nbatches = nb;
+  if (!dst->backend)
+    dst->backend = src->backend, dst->arch = src->arch;
+  if (!dst->toolchain) {
+    dst->toolchain = src->toolchain;
+    src->toolchain = NULL;
+  }
+  struct bld_stats *d = &dst->stats, *s = &src->stats;
+  d->variants += s->variants, d->ok += s->ok, d->pruned += s->pruned;
+  d->compile_errors += s->compile_errors, d->batches += s->batches;
+  d->compiled += s->compiled, d->cache_hits += s->cache_hits;
+  d->cache_rejected += s->cache_rejected, d->cache_writes_failed += s->cache_writes_failed;
+  d->wall_s += s->wall_s;
+  /* the moved variants and batches own their strings and code now */
+  free(src->variants);
+  free(src->batches);
+  free(src->toolchain);
+  memset(src, 0, sizeof *src);
+  return AT_OK;
+}
+
 /* Emit the TU of batch b (its variants' configs) into *source. */
 static int emit_batch(const struct tmpl *t, const struct gen_space *s,
                       const struct gen_bind *bind, enum cc_target target,

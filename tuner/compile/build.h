@@ -125,6 +125,12 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
 /* Release what a result holds (not the struct); a zeroed or released one is accepted. */
 void bld_result_release(struct bld_result *r);
 
+/* Move src's variants and batches to the end of dst (batch indices renumbered), add its
+ * stats, take its toolchain if dst has none; src is released. For a caller that compiles
+ * a space in chunks (bld_run per chunk) and keeps one result. AT_OK, AT_NOMEM (dst
+ * unchanged, src released). */
+int bld_result_append(struct bld_result *dst, struct bld_result *src);
+
 /* The default cache folder: $AUTOTUNE_CACHE_DIR, else $XDG_CACHE_HOME/autotune, else
  * $HOME/.cache/autotune. OUT: out[len] ("" when there is none: no HOME). Returns
  * out. Nothing is created. */

@@ -78,6 +78,10 @@
  * at most this much memset on the host (its L3 figure may be a whole socket's). */
 #define FLUSH_UNKNOWN_LLC ((int64_t)32 << 20)
 #define FLUSH_HOST_MAX ((int64_t)256 << 20)
+/* Compile in chunks of this many batches per compile thread, committing each chunk's
+ * verdicts as trials: an interrupted compile keeps what it finished (and the disk cache
+ * keeps the code objects), while each chunk still keeps every thread busy. */
+#define COMPILE_CHUNK_BATCHES 8
 
 /* ---- what the engine has to say ---- */
 
@@ -623,6 +627,8 @@ skipped:
   return AT_OK;
 }
 
+static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t to);
+
 /* Compile what span_tpl chose and record the static verdicts (compile_error, pruned) as
  * trials. A template that cannot be compiled here is reported and skipped. */
 static int compile_tpl(struct tuner *tu, struct tpl *p)
@@ -637,27 +643,61 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
                            .progress = tu->o->report && tu->o->report->progress
                                            ? build_progress : NULL,
                            .progress_ctx = tu};
-  rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, p->configs, p->nconfigs,
-               &bo, &p->br);
-  if (rc != AT_OK) {
-    if (rc == AT_NOMEM || rc == AT_INTERRUPTED)
-      return rc;
-    snprintf(p->skip, sizeof p->skip, "cannot compile: %s", at_last_error());
-    warn(tu, "skipping template %s: %s", name, p->skip);
-    return AT_OK;
-  }
-  tu->compiled += p->nconfigs;
-  size_t n = p->br.nvariants;
+  size_t n = p->nconfigs;
   p->ok = calloc(n, sizeof *p->ok);
   p->res = calloc(n, sizeof *p->res);
   p->have = calloc(n, sizeof *p->have);
   if (!p->ok || !p->res || !p->have)
     return at_error(AT_NOMEM, "out of memory");
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t chunk = COMPILE_CHUNK_BATCHES * BLD_DEFAULT_BATCH *
+                 (size_t)(tu->o->jobs > 0 ? tu->o->jobs : cpus > 0 ? cpus : 1);
+  for (size_t at = 0; at < n; at += chunk) {
+    size_t cn = n - at < chunk ? n - at : chunk;
+    struct bld_result part;
+    rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, p->configs + at * p->np,
+                 cn, &bo, &part);
+    if (rc == AT_OK)
+      rc = bld_result_append(&p->br, &part);
+    else
+      bld_result_release(&part);
+    if (rc != AT_OK) {
+      if (rc == AT_NOMEM || rc == AT_INTERRUPTED)
+        return rc;
+      snprintf(p->skip, sizeof p->skip, "cannot compile: %s", at_last_error());
+      warn(tu, "skipping template %s: %s", name, p->skip);
+      return AT_OK;
+    }
+    tu->compiled += cn;
+    if ((rc = record_verdicts(tu, p, at, at + cn)) != AT_OK)
+      return rc;
+  }
+  /* the default config: the middle of the valid ones, else the nearest that compiled */
+  for (size_t d = 0; d <= n && p->def == SIZE_MAX; d++) {
+    size_t mid = p->mid;
+    if (mid + d < n && p->br.variants[mid + d].verdict == BLD_OK)
+      p->def = mid + d;
+    else if (d <= mid && p->br.variants[mid - d].verdict == BLD_OK)
+      p->def = mid - d;
+  }
+  if (!(p->model = calloc(p->nok ? p->nok : 1, sizeof *p->model)))
+    return at_error(AT_NOMEM, "out of memory");
+  for (size_t i = 0; i < p->nok; i++)
+    p->model[i] = model_time(tu, p, p->configs + p->ok[i] * p->np,
+                             &p->br.variants[p->ok[i]].launch, &p->br.variants[p->ok[i]].occ);
+  return AT_OK;
+}
+
+/* Commit the build verdicts of p's variants [from, to) as trials (compile_error, pruned;
+ * one transaction), and note the ok ones as search points. */
+static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t to)
+{
+  int rc;
   if ((rc = put_run(tu, p->br.toolchain)) != AT_OK)
     return rc;
   if ((rc = db_begin(tu->db)) != AT_OK)
     return rc;
-  for (size_t i = 0; i < n && rc == AT_OK; i++) {
+  for (size_t i = from; i < to && rc == AT_OK; i++) {
     const struct bld_variant *v = &p->br.variants[i];
     if (v->verdict == BLD_OK) {
       p->ok[p->nok++] = i;
@@ -682,22 +722,7 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
     rc = db_commit(tu->db);
   else
     db_rollback(tu->db);
-  if (rc != AT_OK)
-    return rc;
-  /* the default config: the middle of the valid ones, else the nearest that compiled */
-  for (size_t d = 0; d <= n && p->def == SIZE_MAX; d++) {
-    size_t mid = p->mid;
-    if (mid + d < n && p->br.variants[mid + d].verdict == BLD_OK)
-      p->def = mid + d;
-    else if (d <= mid && p->br.variants[mid - d].verdict == BLD_OK)
-      p->def = mid - d;
-  }
-  if (!(p->model = calloc(p->nok ? p->nok : 1, sizeof *p->model)))
-    return at_error(AT_NOMEM, "out of memory");
-  for (size_t i = 0; i < p->nok; i++)
-    p->model[i] = model_time(tu, p, p->configs + p->ok[i] * p->np,
-                             &p->br.variants[p->ok[i]].launch, &p->br.variants[p->ok[i]].occ);
-  return AT_OK;
+  return rc;
 }
 
 /* Measure (or recall) bld variant bv of p. */
@@ -923,6 +948,8 @@ static int run_problem(struct tuner *tu)
   }
   if (njobs == 0)
     return AT_OK;
+  if ((rc = tu->op->inputs(tu->op, &tu->prob)) != AT_OK)
+    return rc;
   struct meas_worker_cfg wc = {.mb = tu->mb, .jobs = tu->o->jobs, .op = tu->prob.mop,
                                .op_ctx = tu->prob.mop_ctx, .jobs_table = tu->jobs,
                                .njobs = tu->njobs, .ref_job = tu->ref_job,

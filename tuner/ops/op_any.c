@@ -513,7 +513,12 @@ static int any_bind(const struct op_engine *op, size_t i, const struct dev_profi
       bytes += (double)c->args[a].count * (double)c->args[a].esize * (c->args[a].is_const ? 1 : 2);
   out->bytes = bytes;
   out->mop = &any_meas_op;
-  out->mop_ctx = c;
+  return AT_OK;
+}
+
+static int any_inputs(const struct op_engine *op, struct op_problem *p)
+{
+  p->mop_ctx = op->priv; /* the inputs were made with the arguments */
   return AT_OK;
 }
 
@@ -617,6 +622,7 @@ int any_tune_op_init(struct op_engine *op, const struct any_tune_args *args)
   op->tmpl_dims = any_tmpl_dims;
   op->dtype = any_dtype_of;
   op->bind = any_bind;
+  op->inputs = any_inputs;
   op->unbind = any_unbind;
   op->canonical = any_canonical;
   return AT_OK;

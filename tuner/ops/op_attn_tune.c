@@ -81,9 +81,6 @@ static int attn_bind(const struct op_engine *op, size_t i, const struct dev_prof
   (void)i;
   memset(out, 0, sizeof *out);
   attn_data_release(&a->data);
-  int rc = attn_data_init(&a->data, p, 1);
-  if (rc != AT_OK)
-    return rc;
   out->key = (struct db_problem){.op = "attention", .dtype = gemm_dtype_name(p->dtype),
                                  .layout = attn_layout(p, a->layout, sizeof a->layout),
                                  .ndims = 4, .dim_names = {"b", "h", "sq", "sk"},
@@ -93,8 +90,16 @@ static int attn_bind(const struct op_engine *op, size_t i, const struct dev_prof
   out->peak_tflops = p->dtype == GEMM_F16 ? dev->peak_tflops_f16
                      : p->dtype == GEMM_BF16 ? dev->peak_tflops_bf16 : dev->peak_tflops_f32;
   out->mop = &attn_meas_op;
-  out->mop_ctx = &a->data;
   return AT_OK;
+}
+
+static int attn_inputs(const struct op_engine *op, struct op_problem *prob)
+{
+  struct attn_tune *a = op->priv;
+  int rc = attn_data_init(&a->data, &a->p, 1);
+  if (rc == AT_OK)
+    prob->mop_ctx = &a->data;
+  return rc;
 }
 
 static void attn_unbind(const struct op_engine *op, struct op_problem *prob)
@@ -130,6 +135,7 @@ int attn_tune_op_init(struct op_engine *op, const struct attn_problem *p)
       .tmpl_dims = attn_tmpl_dims,
       .dtype = attn_dtype_of,
       .bind = attn_bind,
+      .inputs = attn_inputs,
       .unbind = attn_unbind,
       .canonical = attn_canonical,
       .priv = a,

@@ -260,9 +260,6 @@ static int gemm_bind(const struct op_engine *op, size_t i, const struct dev_prof
                                 .n = s->n, .k = s->k, .alpha = 1.0f, .beta = 0.0f};
   gemm_problem_resolve(&g->gp);
   gemm_data_release(&g->data);
-  int rc = gemm_data_init(&g->data, &g->gp, 1);
-  if (rc != AT_OK)
-    return rc;
   out->key = (struct db_problem){.op = "gemm", .dtype = g->dtype, .layout = g->layout,
                                  .ndims = 3, .dim_names = {"m", "n", "k"},
                                  .dims = {s->m, s->n, s->k}};
@@ -271,8 +268,16 @@ static int gemm_bind(const struct op_engine *op, size_t i, const struct dev_prof
   out->peak_tflops = g->gdt == GEMM_F16 ? dev->peak_tflops_f16
                      : g->gdt == GEMM_BF16 ? dev->peak_tflops_bf16 : dev->peak_tflops_f32;
   out->mop = &gemm_meas_op;
-  out->mop_ctx = &g->data;
   return AT_OK;
+}
+
+static int gemm_inputs(const struct op_engine *op, struct op_problem *p)
+{
+  struct gemm_tune *g = op->priv;
+  int rc = gemm_data_init(&g->data, &g->gp, 1);
+  if (rc == AT_OK)
+    p->mop_ctx = &g->data;
+  return rc;
 }
 
 static void gemm_unbind(const struct op_engine *op, struct op_problem *p)
@@ -311,6 +316,7 @@ int gemm_tune_op_init(struct op_engine *op, const struct gemm_tune_args *args)
       .tmpl_dims = gemm_tmpl_dims,
       .dtype = gemm_dtype_of,
       .bind = gemm_bind,
+      .inputs = gemm_inputs,
       .unbind = gemm_unbind,
       .model = gemm_model,
       .canonical = gemm_canonical,

@@ -64,9 +64,12 @@ struct op_engine {
   void (*tmpl_dims)(const struct op_engine *op, size_t i, const struct tmpl *t, int64_t *dims);
   /* The dtype the template is compiled with (its dtype pragma's value); NULL: none. */
   const char *(*dtype)(const struct op_engine *op);
-  /* Bind problem i: its key, inputs and reference. OUT: *out. AT_OK, AT_NOMEM, ... */
+  /* Bind problem i: its key, FLOPs, bytes, peak and meas_op. OUT: *out. AT_OK, ... */
   int (*bind)(const struct op_engine *op, size_t i, const struct dev_profile *dev,
               struct op_problem *out);
+  /* Make the bound problem's inputs and reference (p->mop_ctx): only when something will
+   * be measured (a host reference of a large problem takes minutes). AT_OK, AT_NOMEM. */
+  int (*inputs)(const struct op_engine *op, struct op_problem *p);
   void (*unbind)(const struct op_engine *op, struct op_problem *p);
   /* Predicted time (us) of a config, for the model strategy and the ranking shown when
    * the device is absent; NULL: the op has no model (the model strategy is refused). */
