@@ -5,9 +5,10 @@
  * Design note.
  *
  * Order of work, per problem: load the templates (one that fails to load or has no
- * valid variant on the device is reported in one line and skipped); span each space on
- * the device (the emulated one with --emulate) and compile every valid variant
- * (bld_run: cached, batched, parallel); record every compile_error and pruned variant;
+ * valid variant on the device is reported in one line and skipped); bind the op's
+ * problem; span every template's space on the device (the emulated one with --emulate)
+ * and choose what to compile; compile it in chunks (bld_run: cached, batched, parallel),
+ * committing each chunk's compile_error and pruned variants; make the op's inputs and
  * fork one measurement worker (tuner/measure/worker.c) holding the problem's data and
  * every code object; measure the op's baseline template in full (gemm: gemm_naive),
  * then per template its default config and then the variants the strategy picks
@@ -42,7 +43,7 @@
  *      pruned at build time, the rest when (and only if) measured.
  *   2. A trial is committed before the next variant is measured (autocommit, WAL): a
  *      SIGKILL loses at most the variant being measured.
- *   3. The parent process never opens a GPU runtime (tune_worker.c, invariant 4).
+ *   3. The parent process never opens a GPU runtime (tuner/measure/worker.c, invariant 4).
  *   4. Predictions of the model are never recorded as trials.
  */
 #include <errno.h>
@@ -872,7 +873,7 @@ static int64_t flush_bytes(const struct tuner *tu)
   return d->vendor == DEV_HOST && b > FLUSH_HOST_MAX ? FLUSH_HOST_MAX : b;
 }
 
-/* Bind the op's problem tu->cur: its data, its key and the text resume keys use. */
+/* Bind the op's problem tu->cur: its key and the text resume keys use. */
 static int bind_problem(struct tuner *tu)
 {
   int rc = tu->op->bind(tu->op, tu->cur, tu->space_dev, &tu->prob);
