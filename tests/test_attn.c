@@ -465,6 +465,39 @@ Test(attn_cmd, tunes_records_and_answers_queries, .timeout = TIMEOUT)
   free(dir);
 }
 
+/* Without --causal and with it: both run through the engine, every measured variant
+ * right against the op (no mask where there is none, the mask where there is), and
+ * recorded under their own layouts. (Before the one engine, attention without --causal
+ * always exited 2: its CAUSAL=0 dim was refused.) */
+Test(attn_cmd, non_causal_and_causal_both_run, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir();
+  static const struct {
+    const char *flag, *layout;
+  } cases[] = {{"", "hd32"}, {"--causal", "hd32_causal"}};
+  for (size_t i = 0; i < 2; i++) {
+    char *db = th_path(dir, i ? "c.db" : "n.db");
+    struct th_result r;
+    th_run(&r, "attention --device host --heads 2 --seqlen 24 --kv-seqlen 40 --head-dim 32 "
+               "%s --budget 2 --variant-time 0.05 --db '%s'", cases[i].flag, db);
+    cr_assert_eq(r.code, 0, "%s: exit %d: %s", cases[i].layout, r.code, r.err);
+    th_result_free(&r);
+    struct db *h = NULL;
+    struct trials u = {0};
+    cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+    cr_assert_eq(db_each_trial(h, trial_cb, &u), AT_OK);
+    db_close(h);
+    cr_assert_eq(u.n, 3, "%s: the default and 2 picks, not %d", cases[i].layout, u.n);
+    cr_assert_eq(u.ok, 3, "%s: %d of 3 right", cases[i].layout, u.ok);
+    cr_assert_str_eq(u.layout, cases[i].layout);
+    cr_assert_str_eq(u.dims, "b=1,h=2,sq=24,sk=40");
+    free(db);
+  }
+  th_rmtree(dir);
+  free(dir);
+}
+
 static int status_cb(void *ctx, const struct db_trial *t)
 {
   char(*st)[2][160] = ctx;
