@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/status.h"
 
@@ -279,8 +280,12 @@ static int read_record(const struct json *obj, const struct field *fields, void 
   return AT_OK;
 }
 
-static int check_header(const struct json *obj, char *err, size_t err_len)
+/* OUT: *schema: the database schema the export was written under (the current one when
+ * the header does not say). */
+static int check_header(const struct json *obj, int *schema, char *err, size_t err_len)
 {
+  const struct json *s = json_get(obj, "schema");
+  *schema = s && s->is_int && s->integer >= 1 ? (int)s->integer : DB_SCHEMA_VERSION;
   const struct json *v = json_get(obj, "autotune_jsonl");
   if (!v) {
     snprintf(err, err_len, "not an autotune export: the first line must be the header "
@@ -297,8 +302,8 @@ static int check_header(const struct json *obj, char *err, size_t err_len)
 
 /* One line after the header: a run or a trial put into db. Content errors go to err;
  * errors of the database itself are returned with at_last_error() set. */
-static int import_line(struct db *db, const struct json *obj, struct db_merge_stats *st,
-                       char *err, size_t err_len)
+static int import_line(struct db *db, const struct json *obj, int schema,
+                       struct db_merge_stats *st, char *err, size_t err_len)
 {
   const struct json *type = json_get(obj, "type");
   bool inserted = false;
@@ -325,6 +330,14 @@ static int import_line(struct db *db, const struct json *obj, struct db_merge_st
     db_trial_init(&t);
     if ((rc = read_record(obj, trial_fields, &t, err, err_len)) != AT_OK)
       return rc;
+    /* schema 1 hashed templates with FNV-1a; the migration to 2 tags those hashes, and
+     * so does an import of an export written under 1 (db/open.c) */
+    char tagged[64];
+    if (schema < 2 && strncmp(t.kernel_hash, HASH_FNV1A64_TAG, strlen(HASH_FNV1A64_TAG)) &&
+        strlen(t.kernel_hash) < sizeof tagged - strlen(HASH_FNV1A64_TAG)) {
+      snprintf(tagged, sizeof tagged, "%s%s", HASH_FNV1A64_TAG, t.kernel_hash);
+      t.kernel_hash = tagged;
+    }
     if ((rc = db_put_trial(db, &t, &inserted)) != AT_OK)
       return rc;
     if (inserted)
@@ -347,6 +360,7 @@ int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_s
   char err[512] = "";
   struct json *obj = NULL;
   bool in_tx = false;
+  int schema = DB_SCHEMA_VERSION;
   if (stats)
     memset(stats, 0, sizeof *stats);
   if (!name)
@@ -364,8 +378,8 @@ int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_s
       rc = AT_PARSE;
     }
     if (rc == AT_OK)
-      rc = lineno == 1 ? check_header(obj, err, sizeof err)
-                       : import_line(db, obj, &st, err, sizeof err);
+      rc = lineno == 1 ? check_header(obj, &schema, err, sizeof err)
+                       : import_line(db, obj, schema, &st, err, sizeof err);
     json_free(obj);
     obj = NULL;
     if (rc != AT_OK)

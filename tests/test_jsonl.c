@@ -13,6 +13,9 @@
 #include "db/db.h"
 #include "tests/helpers.h"
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define DB_SCHEMA_TEXT STR(DB_SCHEMA_VERSION)
 #define MSG_UNICODE "error: expected ';' — “quoted” \"x\" \\ back\n\ttab 😀 é"
 
 static void uuid_of(char *out, unsigned n)
@@ -412,7 +415,7 @@ Test(jsonl, header_is_required)
 {
   import_fails("{\"type\":\"run\",\"uuid\":\"00000000000000000000000000000001\"}\n",
                "trials.jsonl:1: not an autotune export: the first line must be the header "
-               "{\"autotune_jsonl\":1,\"schema\":1}");
+               "{\"autotune_jsonl\":1,\"schema\":" DB_SCHEMA_TEXT "}");
   import_fails("{\"autotune_jsonl\":2,\"schema\":1}\n",
                "trials.jsonl:1: unsupported export format 2 (this autotune reads format 1)");
   import_fails("[1]\n", "trials.jsonl:1: expected an object {...} on each line");
@@ -447,7 +450,8 @@ Test(jsonl, unknown_fields_are_ignored)
   char *text = bad_export("{\"type\":\"trial\",",
                           "{\"future\":{\"x\":[1,2.5,null,\"\\u00e9\"]},\"type\":\"trial\",",
                           &line);
-  char *with_header = replace(text, "\"schema\":1}", "\"schema\":1,\"by\":\"v9\"}");
+  char *with_header = replace(text, "\"schema\":" DB_SCHEMA_TEXT "}",
+                              "\"schema\":" DB_SCHEMA_TEXT ",\"by\":\"v9\"}");
   char *dir = th_tmpdir();
   struct db *b = open_new(dir, "b.db");
   struct db_merge_stats st;
@@ -570,6 +574,44 @@ Test(jsonl_cli, failed_import_keeps_the_database_intact)
   free(file);
   free(a);
   free(b);
+  th_rmtree(dir);
+  free(dir);
+}
+
+static int hash_cb(void *ctx, const struct db_trial *t)
+{
+  snprintf(ctx, 64, "%s", t->kernel_hash);
+  return 0;
+}
+
+/* An export written under schema 1 (FNV-1a template hashes) imports with its hashes
+ * tagged as the migration to schema 2 tags stored ones, so `emit-header` still knows
+ * them for what they are; an export of the current schema imports as it is. */
+Test(jsonl, a_schema_1_export_imports_with_its_hashes_tagged)
+{
+  char *dir = th_tmpdir();
+  struct db *a = open_new(dir, "a.db");
+  put_run(a, 1, false);
+  put_trial(a, 2, 1, DB_TRIAL_OK, false);
+  char *text = export_text(a);
+  db_close(a);
+  char *old = replace(text, "\"schema\":" DB_SCHEMA_TEXT "}", "\"schema\":1}");
+  static const struct {
+    const char *db, *want;
+    bool old;
+  } cases[] = {{"b.db", "fnv1a64:abc123", true}, {"c.db", "abc123", false}};
+  for (size_t i = 0; i < 2; i++) {
+    struct db *b = open_new(dir, cases[i].db);
+    struct db_merge_stats st;
+    cr_assert_eq(import_text(b, cases[i].old ? old : text, &st), AT_OK, "%s", at_last_error());
+    cr_assert_eq(st.trials_added, 1);
+    char hash[64] = "";
+    cr_assert_eq(db_each_trial(b, hash_cb, hash), 0);
+    cr_assert_str_eq(hash, cases[i].want);
+    db_close(b);
+  }
+  free(old);
+  free(text);
   th_rmtree(dir);
   free(dir);
 }
