@@ -3,7 +3,8 @@
 # GPU present), tune a 256^3 f32 GEMM on the host device (the SIMT emulator running the
 # templates' own source; honest CPU timings, recorded in build/demo.db) and query the
 # result for a nearby shape, emit a tuned header from it and build and run a program with
-# it (examples/gemm_app/main.cpp, on the host), tune a template of one's own
+# it (examples/gemm_app/main.cpp, on the host), tune attention through the same engine,
+# tune a template of one's own
 # (examples/own_kernel/transpose.h) and emit its winners as C parameters, generate and
 # compile the example template's variants for
 # mi300x (gfx942), and query a database imported from examples/data/example.jsonl
@@ -31,6 +32,9 @@ c++ -std=c++17 -O2 examples/gemm_app/main.cpp -Ibuild/demo -Iinclude -isystem te
   -isystem templates/common build/libautotune.a -lsqlite3 -lpthread -ldl -lm \
   -o build/demo/gemm_app
 build/demo/gemm_app
+echo
+echo "\$ autotune attention --device host --heads 2 --seqlen 64 --head-dim 32 --budget 4   (the same engine, the attention op)"
+$at attention --device host --heads 2 --seqlen 64 --head-dim 32 --budget 4 --db "$db"
 echo
 echo "\$ autotune tune examples/own_kernel/transpose.h --device host --dim R=300 --dim C=500 --arg out=R*C --arg in=R*C --budget 8   (any template: your own kernel)"
 $at tune examples/own_kernel/transpose.h --device host --dim R=300 --dim C=500 \
