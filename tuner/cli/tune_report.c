@@ -59,7 +59,7 @@ static void print_text(const struct tuner *tu)
          tu->dev->vendor == DEV_HOST ? "host CPU, emulated: no peak" : tu->dev->description);
   printf("%-14s %7s %6s %7s %6s %9s %7s %12s %9s %7s %8s %8s\n", "template", "valid", "ok",
          "pruned", "c.err", "measured", "failed", "time (us)", "TFLOP/s", "% peak",
-         "vs dflt", "vs naive");
+         "vs dflt", "vs base");
   for (size_t i = 0; i < tu->ntpls; i++) {
     const struct tpl *p = &tu->tpls[i];
     if (p->skip[0] || !p->t)
