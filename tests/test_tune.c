@@ -412,3 +412,36 @@ Test(tune, a_budget_compiles_only_what_the_search_will_measure, .timeout = 300)
   th_result_free(&r);
   free(db);
 }
+
+/* Annealing and the genetic search choose as they measure: with a budget, what they ask
+ * for is compiled when they ask (with a neighbour per compile thread), at most twice what
+ * is measured, never the whole space. */
+Test(tune, a_search_that_chooses_as_it_measures_compiles_as_it_asks, .timeout = 300)
+{
+  static const char *const strategies[] = {"anneal", "genetic"};
+  for (size_t i = 0; i < 2; i++) {
+    char *db = th_path(dir, strategies[i]), args[1024];
+    struct th_result r;
+    snprintf(args, sizeof args, "--device host --m 32 --n 32 --k 32 --template gemm_simt "
+             "--strategy %s --budget 3 --jobs 1 --variant-time 0.05 --db '%s' --json",
+             strategies[i], db);
+    gemm(&r, args);
+    cr_assert_eq(r.code, 0, "%s: exit %d: %s", strategies[i], r.code, r.err);
+    const char *t = strstr(r.out, "\"template\":\"gemm_simt\"");
+    cr_assert_not_null(t, "%s", r.out);
+    const char *v = strstr(t, "\"valid\":");
+    int valid = -1, compiled = -1, ok = -1, measured = -1;
+    cr_assert_eq(sscanf(v, "\"valid\":%d,\"compiled\":%d,\"ok\":%d,\"measured\":%d", &valid,
+                        &compiled, &ok, &measured), 4, "%s", v);
+    cr_assert_eq(measured, 4, "%s: the default and 3 picks: %s", strategies[i], v);
+    cr_assert(compiled >= measured && compiled <= 2 * measured,
+              "%s: compiled %d of %d valid for %d measured", strategies[i], compiled, valid,
+              measured);
+    th_result_free(&r);
+    struct tally y;
+    tally(db, "gemm_simt", &y);
+    cr_assert_eq(y.by_status[DB_TRIAL_OK], 4, "%s: %d ok trials", strategies[i],
+                 y.by_status[DB_TRIAL_OK]);
+    free(db);
+  }
+}

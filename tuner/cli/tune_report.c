@@ -83,9 +83,10 @@ static void print_text(const struct tuner *tu)
            p->nvalid, p->nok, p->by_status[DB_TRIAL_PRUNED],
            p->by_status[DB_TRIAL_COMPILE_ERROR], p->measured, p->failed, ts, tf, pk,
            p->baseline ? "-" : vd, vn);
-    if (p->nconfigs < p->nvalid)
-      printf("  compiled %zu configs (the strategy's picks and the default) of %zu valid\n",
-             p->nconfigs, p->nvalid);
+    if (p->br.nvariants < p->nvalid)
+      printf("  compiled %zu configs (%s) of %zu valid\n", p->br.nvariants,
+             p->lazy ? "as the search asked" : "the strategy's picks and the default",
+             p->nvalid);
     if (p->best != SIZE_MAX)
       printf("  best    %s\n", p->br.variants[p->best].config_text);
     if (!p->baseline && p->def != SIZE_MAX)
@@ -212,7 +213,7 @@ static void print_json_problem(const struct tuner *tu)
       continue;
     }
     printf(",\"hash\":\"%s\",\"valid\":%zu,\"compiled\":%zu,\"ok\":%zu,\"measured\":%zu,"
-           "\"failed\":%zu,\"by_status\":{", p->t->hash, p->nvalid, p->nconfigs, p->nok,
+           "\"failed\":%zu,\"by_status\":{", p->t->hash, p->nvalid, p->br.nvariants, p->nok,
            p->measured, p->failed);
     for (int st = 0; st < DB_TRIAL_STATUS_COUNT; st++)
       printf("%s\"%s\":%zu", st ? "," : "", db_trial_status_name(st), p->by_status[st]);
@@ -341,7 +342,7 @@ static void print_reference(const struct tuner *tu)
     const struct tpl *p = &tu->tpls[i];
     if (p->skip[0] || !p->t || p->baseline)
       continue;
-    if (p->def == SIZE_MAX || p->def != p->mid || !p->have[p->def]) {
+    if (!tpl_default_is_mid(p) || !p->have[p->def]) {
       printf("  reference %s: not run (it did not compile)\n",
              tu->op->reference_config ? tu->op->reference_config : "(the middle config)");
       continue;
@@ -375,7 +376,7 @@ static void r_problem(void *ctx, const struct tuner *tu)
     print_model_ranking(tu);
   size_t nv = 0, npruned = 0, ce = 0;
   for (size_t i = 0; i < tu->ntpls; i++) {
-    nv += tu->tpls[i].nconfigs;
+    nv += tu->tpls[i].br.nvariants;
     npruned += tu->tpls[i].by_status[DB_TRIAL_PRUNED];
     ce += tu->tpls[i].by_status[DB_TRIAL_COMPILE_ERROR];
   }

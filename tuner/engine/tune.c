@@ -83,6 +83,8 @@
  * verdicts as trials: an interrupted compile keeps what it finished (and the disk cache
  * keeps the code objects), while each chunk still keeps every thread busy. */
 #define COMPILE_CHUNK_BATCHES 8
+/* Compile on demand: variants compiled at once per compile thread, one TU each. */
+#define LAZY_PER_THREAD 2
 
 /* ---- what the engine has to say ---- */
 
@@ -467,10 +469,17 @@ static void tpl_release_problem(struct tpl *p)
   free(p->res);
   free(p->have);
   free(p->model);
+  free(p->job_of);
+  free(p->vof);
+  free(p->cfg_of);
+  free(p->coords);
   p->ok = NULL;
   p->res = NULL;
   p->have = NULL;
   p->model = NULL;
+  p->job_of = p->vof = p->cfg_of = NULL;
+  p->coords = NULL;
+  p->lazy = false;
   p->nok = p->nconfigs = p->nvalid = 0;
   p->measured = p->failed = 0;
   memset(p->by_status, 0, sizeof p->by_status);
@@ -621,7 +630,12 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   p->nvalid = p->nconfigs;
   if ((rc = preselect(tu, p)) != AT_OK)
     return rc;
-  tu->compile_total += p->nconfigs;
+  /* a strategy that chooses as it measures, with a budget, on a device measured here:
+   * compile what it asks for as it asks (compile_near) */
+  p->lazy = tu->mb && tu->budget > 0 && !p->baseline &&
+            (size_t)tu->budget + 1 < p->nconfigs &&
+            !search_strategy_info(tu->o->strategy)->order_known;
+  tu->compile_total += p->lazy ? (size_t)tu->budget + 1 : p->nconfigs;
   return AT_OK;
 skipped:
   warn(tu, "skipping template %s: %s", name, p->skip);
@@ -629,30 +643,57 @@ skipped:
 }
 
 static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t to);
+static int compile_first(struct tuner *tu, struct tpl *p);
 
 /* Compile what span_tpl chose and record the static verdicts (compile_error, pruned) as
  * trials. A template that cannot be compiled here is reported and skipped. */
+/* A template that cannot be compiled here (the compiler itself failed): one line, and
+ * the run goes on without it. */
+static int skip_compile(struct tuner *tu, struct tpl *p)
+{
+  char name[PATH_MAX];
+  snprintf(p->skip, sizeof p->skip, "cannot compile: %s", at_last_error());
+  warn(tu, "skipping template %s: %s", tune_base_name(p->path, name, sizeof name), p->skip);
+  return AT_OK;
+}
+
+/* The compile options of a run; incs: {p->common, NULL}, kept by the caller. */
+static struct bld_options build_options(struct tuner *tu, const char *const *incs)
+{
+  return (struct bld_options){.jobs = tu->o->jobs, .include_dirs = incs,
+                              .cache_dir = tu->o->no_cache ? "" : NULL,
+                              .emulate = tu->o->emulate != NULL,
+                              .progress = tu->o->report && tu->o->report->progress
+                                              ? build_progress : NULL,
+                              .progress_ctx = tu};
+}
+
+static size_t compile_threads(const struct tuner *tu)
+{
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return (size_t)(tu->o->jobs > 0 ? tu->o->jobs : cpus > 0 ? cpus : 1);
+}
+
 static int compile_tpl(struct tuner *tu, struct tpl *p)
 {
   int rc;
   char name[PATH_MAX];
   tune_base_name(p->path, name, sizeof name);
   const char *incs[] = {p->common, NULL};
-  struct bld_options bo = {.jobs = tu->o->jobs, .include_dirs = incs,
-                           .cache_dir = tu->o->no_cache ? "" : NULL,
-                           .emulate = tu->o->emulate != NULL,
-                           .progress = tu->o->report && tu->o->report->progress
-                                           ? build_progress : NULL,
-                           .progress_ctx = tu};
+  struct bld_options bo = build_options(tu, incs);
   size_t n = p->nconfigs;
   p->ok = calloc(n, sizeof *p->ok);
   p->res = calloc(n, sizeof *p->res);
   p->have = calloc(n, sizeof *p->have);
-  if (!p->ok || !p->res || !p->have)
+  p->job_of = malloc(n * sizeof *p->job_of);
+  p->model = calloc(n, sizeof *p->model);
+  if (!p->ok || !p->res || !p->have || !p->job_of || !p->model)
     return at_error(AT_NOMEM, "out of memory");
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  size_t chunk = COMPILE_CHUNK_BATCHES * BLD_DEFAULT_BATCH *
-                 (size_t)(tu->o->jobs > 0 ? tu->o->jobs : cpus > 0 ? cpus : 1);
+  for (size_t i = 0; i < n; i++)
+    p->job_of[i] = SIZE_MAX;
+  if (p->lazy)
+    return compile_first(tu, p);
+  size_t chunk = COMPILE_CHUNK_BATCHES * BLD_DEFAULT_BATCH * compile_threads(tu);
   for (size_t at = 0; at < n; at += chunk) {
     size_t cn = n - at < chunk ? n - at : chunk;
     struct bld_result part;
@@ -662,13 +703,8 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
       rc = bld_result_append(&p->br, &part);
     else
       bld_result_release(&part);
-    if (rc != AT_OK) {
-      if (rc == AT_NOMEM || rc == AT_INTERRUPTED)
-        return rc;
-      snprintf(p->skip, sizeof p->skip, "cannot compile: %s", at_last_error());
-      warn(tu, "skipping template %s: %s", name, p->skip);
-      return AT_OK;
-    }
+    if (rc != AT_OK)
+      return rc == AT_NOMEM || rc == AT_INTERRUPTED ? rc : skip_compile(tu, p);
     tu->compiled += cn;
     if ((rc = record_verdicts(tu, p, at, at + cn)) != AT_OK)
       return rc;
@@ -681,11 +717,6 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
     else if (d <= mid && p->br.variants[mid - d].verdict == BLD_OK)
       p->def = mid - d;
   }
-  if (!(p->model = calloc(p->nok ? p->nok : 1, sizeof *p->model)))
-    return at_error(AT_NOMEM, "out of memory");
-  for (size_t i = 0; i < p->nok; i++)
-    p->model[i] = model_time(tu, p, p->configs + p->ok[i] * p->np,
-                             &p->br.variants[p->ok[i]].launch, &p->br.variants[p->ok[i]].occ);
   return AT_OK;
 }
 
@@ -701,6 +732,8 @@ static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t 
   for (size_t i = from; i < to && rc == AT_OK; i++) {
     const struct bld_variant *v = &p->br.variants[i];
     if (v->verdict == BLD_OK) {
+      size_t c = p->cfg_of ? p->cfg_of[i] : i;
+      p->model[p->nok] = model_time(tu, p, p->configs + c * p->np, &v->launch, &v->occ);
       p->ok[p->nok++] = i;
       continue;
     }
@@ -724,6 +757,143 @@ static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t 
   else
     db_rollback(tu->db);
   return rc;
+}
+
+/* ---- compile on demand ---- */
+
+/* The worker's job for variant v of batch b. */
+static struct meas_job job_of(const struct bld_batch *b, const struct bld_variant *v)
+{
+  struct meas_job j = {.code = b->code, .code_size = b->code_size, .launch = v->launch};
+  snprintf(j.name, sizeof j.name, "%s", v->name);
+  return j;
+}
+
+struct near {
+  size_t config;
+  int64_t dist;
+};
+
+static int by_dist(const void *a, const void *b)
+{
+  const struct near *x = a, *y = b;
+  if (x->dist != y->dist)
+    return x->dist < y->dist ? -1 : 1;
+  return (x->config > y->config) - (x->config < y->config);
+}
+
+/* Restart the worker with the jobs table as it is now (a forked worker has its own copy
+ * of the table it was started with). */
+static int restart_worker(struct tuner *tu)
+{
+  if (!tu->worker)
+    return AT_OK;
+  tu->restarts += meas_worker_restarts(tu->worker);
+  meas_worker_stop(tu->worker);
+  tu->worker = NULL;
+  tu->wcfg.jobs_table = tu->jobs;
+  tu->wcfg.njobs = tu->njobs;
+  return meas_worker_start(&tu->wcfg, &tu->worker);
+}
+
+/*
+ * Compile config c of a lazy template and the configs nearest it that are not compiled
+ * yet (L1 distance over the search coordinates: where annealing and the genetic search
+ * look next), LAZY_PER_THREAD a compile thread; commit their verdicts, give the ok ones
+ * jobs and restart the worker with them.
+ */
+static int compile_near(struct tuner *tu, struct tpl *p, size_t c)
+{
+  size_t n = p->nconfigs, want = LAZY_PER_THREAD * compile_threads(tu), k = 0;
+  struct near *cand = malloc(n * sizeof *cand);
+  int64_t *cfgs = malloc(want * p->np * sizeof *cfgs);
+  int rc = AT_OK;
+  if (!cand || !cfgs) {
+    rc = at_error(AT_NOMEM, "out of memory");
+    goto out;
+  }
+  size_t nc = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (p->vof[i] != SIZE_MAX)
+      continue;
+    int64_t d = 0;
+    for (size_t j = 0; j < p->ndims; j++)
+      d += llabs((int64_t)p->coords[i * p->ndims + j] - p->coords[c * p->ndims + j]);
+    cand[nc++] = (struct near){i, d};
+  }
+  qsort(cand, nc, sizeof *cand, by_dist); /* c itself first: distance 0, and unique */
+  for (k = 0; k < nc && k < want; k++)
+    memcpy(cfgs + k * p->np, p->configs + cand[k].config * p->np, p->np * sizeof *cfgs);
+  if (k == 0)
+    goto out;
+  const char *incs[] = {p->common, NULL};
+  struct bld_options bo = build_options(tu, incs);
+  bo.batch = LAZY_PER_THREAD; /* one TU a thread */
+  struct bld_result part;
+  if ((rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, cfgs, k, &bo, &part)) ==
+      AT_OK)
+    rc = bld_result_append(&p->br, &part);
+  else
+    bld_result_release(&part);
+  if (rc != AT_OK)
+    goto out;
+  size_t from = p->br.nvariants - k, nok = p->nok;
+  for (size_t i = 0; i < k; i++) {
+    p->vof[cand[i].config] = from + i;
+    p->cfg_of[from + i] = cand[i].config;
+  }
+  tu->compiled += k;
+  if (tu->compiled > tu->compile_total)
+    tu->compile_total = tu->compiled;
+  if ((rc = record_verdicts(tu, p, from, from + k)) != AT_OK)
+    goto out;
+  if (p->nok > nok) {
+    struct meas_job *j = realloc(tu->jobs, (tu->njobs + p->nok - nok) * sizeof *j);
+    if (!j) {
+      rc = at_error(AT_NOMEM, "out of memory");
+      goto out;
+    }
+    tu->jobs = j;
+    for (size_t i = nok; i < p->nok; i++) {
+      const struct bld_variant *v = &p->br.variants[p->ok[i]];
+      const struct bld_batch *b = &p->br.batches[v->batch];
+      p->job_of[p->ok[i]] = tu->njobs;
+      tu->jobs[tu->njobs++] = job_of(b, v);
+    }
+    rc = restart_worker(tu);
+  }
+out:
+  free(cand);
+  free(cfgs);
+  return rc;
+}
+
+/* A lazy template before its search: the coordinates of every config, and the default's
+ * neighbourhood compiled; the default is the middle config, else the nearest that
+ * compiled. */
+static int compile_first(struct tuner *tu, struct tpl *p)
+{
+  size_t n = p->nconfigs;
+  p->vof = malloc(n * sizeof *p->vof);
+  p->cfg_of = malloc(n * sizeof *p->cfg_of);
+  if (!p->vof || !p->cfg_of)
+    return at_error(AT_NOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++)
+    p->vof[i] = p->cfg_of[i] = SIZE_MAX;
+  int rc = tmpl_search_coords(p->t, p->configs, NULL, n, &p->coords, &p->ndims);
+  if (rc == AT_OK)
+    rc = compile_near(tu, p, p->mid);
+  if (rc != AT_OK)
+    return rc == AT_NOMEM || rc == AT_INTERRUPTED || rc == AT_USAGE ? rc : skip_compile(tu, p);
+  size_t best = SIZE_MAX;
+  for (size_t bv = 0; bv < p->br.nvariants; bv++) {
+    size_t d = (size_t)llabs((long long)p->cfg_of[bv] - (long long)p->mid);
+    if (p->br.variants[bv].verdict == BLD_OK &&
+        (best == SIZE_MAX || d < (size_t)llabs((long long)p->cfg_of[best] - (long long)p->mid)))
+      best = bv;
+  }
+  p->def = best;
+  return AT_OK;
 }
 
 /* Measure (or recall) bld variant bv of p. */
@@ -779,7 +949,7 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
 struct eval_ctx {
   struct tuner *tu;
   struct tpl *p;
-  const size_t *pts;    /* search point -> index into p->ok */
+  const size_t *pts;    /* search point -> config index */
   int rc;
 };
 
@@ -787,14 +957,51 @@ static int eval_cb(void *ctx, size_t point, double *cost)
 {
   struct eval_ctx *e = ctx;
   struct tpl *p = e->p;
-  size_t j = e->pts[point], bv = p->ok[j];
+  size_t c = e->pts[point], bv = c;
+  int rc;
+  if (p->lazy) {
+    if (p->vof[c] == SIZE_MAX && (rc = compile_near(e->tu, p, c)) != AT_OK)
+      return e->rc = rc;
+    bv = p->vof[c];
+  }
   bool had = p->have[bv];
-  int rc = measure(e->tu, p, bv, p->job0 + j);
-  if (rc != AT_OK)
+  if (p->br.variants[bv].verdict == BLD_OK && (rc = measure(e->tu, p, bv, p->job_of[bv])) != AT_OK)
     return e->rc = rc;
   if (!had)
     e->tu->evals++;
-  *cost = p->res[bv].status == DB_TRIAL_OK ? p->res[bv].median_us : INFINITY;
+  *cost = p->br.variants[bv].verdict == BLD_OK && p->res[bv].status == DB_TRIAL_OK
+              ? p->res[bv].median_us : INFINITY;
+  return AT_OK;
+}
+
+/* The search's points: the compiled ok variants but the default (measured first), or for
+ * a lazy template every config but the default's. OUT: *pts (config indices), *npts,
+ * *model (NULL when there is none). */
+static int search_points(const struct tuner *tu, const struct tpl *p, size_t **pts,
+                         size_t *npts, double **model)
+{
+  size_t n = p->lazy ? p->nconfigs : p->nok, def_cfg = p->def == SIZE_MAX ? SIZE_MAX
+                                                      : p->lazy ? p->cfg_of[p->def] : p->def;
+  *npts = 0;
+  *pts = malloc((n ? n : 1) * sizeof **pts);
+  *model = p->lazy && !tu->op->model ? NULL : malloc((n ? n : 1) * sizeof **model);
+  if (!*pts || (!*model && !(p->lazy && !tu->op->model)))
+    return at_error(AT_NOMEM, "out of memory");
+  struct gen_bind bind = {.dev = tu->space_dev, .dims = p->dims, .dtype = tu->dtype};
+  for (size_t j = 0; j < n; j++) {
+    size_t c = p->lazy ? j : p->ok[j];
+    if (c == def_cfg)
+      continue;
+    if (*model && !p->lazy) {
+      (*model)[*npts] = p->model[j];
+    } else if (*model) { /* not compiled yet: the model without the resources */
+      struct gen_launch l;
+      const int64_t *cfg = p->configs + c * p->np;
+      (*model)[*npts] = gen_emit_launch(p->t, &bind, cfg, &l) == AT_OK
+                            ? model_time(tu, p, cfg, &l, NULL) : INFINITY;
+    }
+    (*pts)[(*npts)++] = c;
+  }
   return AT_OK;
 }
 
@@ -803,22 +1010,17 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   int rc;
   if (p->baseline)
     return AT_OK;
-  if (tu->op->checks_against_reference && (p->def == SIZE_MAX || p->def != p->mid)) {
+  if (tu->op->checks_against_reference && !tpl_default_is_mid(p)) {
     tu->reference_failed = true; /* the reference did not compile: nothing to check by */
     return AT_OK;
   }
-  if (p->nok == 0)
+  if (p->nok == 0 && !p->lazy)
     return AT_OK;
-  if (p->def != SIZE_MAX) {
-    size_t point = 0;
-    while (p->ok[point] != p->def)
-      point++;
-    if ((rc = measure(tu, p, p->def, p->job0 + point)) != AT_OK)
-      return rc;
-  }
+  if (p->def != SIZE_MAX && (rc = measure(tu, p, p->def, p->job_of[p->def])) != AT_OK)
+    return rc;
   /* an op whose variants are checked against the reference: nothing without it */
   if (tu->op->checks_against_reference &&
-      (p->def == SIZE_MAX || p->def != p->mid || p->res[p->def].status != DB_TRIAL_OK)) {
+      (!tpl_default_is_mid(p) || p->res[p->def].status != DB_TRIAL_OK)) {
     tu->reference_failed = true;
     return AT_OK;
   }
@@ -828,19 +1030,12 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
     if (left <= 0)
       return AT_OK;
   }
-  /* the search's points: the compiled variants but the default, measured above */
   int32_t *coords = NULL;
-  size_t nd = 0, npts = 0, *pts = malloc(p->nok * sizeof *pts), *sub = NULL;
-  double *model = malloc(p->nok * sizeof *model);
-  if (pts && model && (sub = malloc(p->nok * sizeof *sub)))
-    for (size_t j = 0; j < p->nok; j++)
-      if (p->ok[j] != p->def) {
-        model[npts] = p->model[j];
-        sub[npts] = p->ok[j];
-        pts[npts++] = j;
-      }
-  rc = !sub ? at_error(AT_NOMEM, "out of memory")
-       : npts ? tmpl_search_coords(p->t, p->configs, sub, npts, &coords, &nd) : AT_OK;
+  size_t nd = 0, npts = 0, *pts = NULL;
+  double *model = NULL;
+  rc = search_points(tu, p, &pts, &npts, &model);
+  if (rc == AT_OK && npts)
+    rc = tmpl_search_coords(p->t, p->configs, pts, npts, &coords, &nd);
   if (rc == AT_OK && npts) {
     struct search_space sp = {.npoints = npts, .ndims = nd, .coords = coords, .model = model};
     struct search_opts so = {.strategy = tu->o->strategy, .seed = tu->o->seed,
@@ -853,7 +1048,6 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   }
   free(coords);
   free(pts);
-  free(sub);
   free(model);
   return rc;
 }
@@ -933,15 +1127,14 @@ static int run_problem(struct tuner *tu)
     struct tpl *p = &tu->tpls[i];
     if (p->skip[0])
       continue;
-    p->job0 = tu->njobs;
     for (size_t j = 0; j < p->nok; j++) {
       const struct bld_variant *v = &p->br.variants[p->ok[j]];
       const struct bld_batch *b = &p->br.batches[v->batch];
       if (tu->op->checks_against_reference && !p->baseline && p->ok[j] == p->def &&
-          p->def == p->mid)
+          tpl_default_is_mid(p))
         tu->ref_job = tu->njobs;
-      tu->jobs[tu->njobs++] = (struct meas_job){.code = b->code, .code_size = b->code_size,
-                                                .name = v->name, .launch = v->launch};
+      p->job_of[p->ok[j]] = tu->njobs;
+      tu->jobs[tu->njobs++] = job_of(b, v);
     }
     size_t want = p->baseline ? p->nok : tu->budget > 0 && (size_t)tu->budget < p->nok
                                              ? (size_t)tu->budget : p->nok;
@@ -951,12 +1144,12 @@ static int run_problem(struct tuner *tu)
     return AT_OK;
   if ((rc = tu->op->inputs(tu->op, &tu->prob)) != AT_OK)
     return rc;
-  struct meas_worker_cfg wc = {.mb = tu->mb, .jobs = tu->o->jobs, .op = tu->prob.mop,
-                               .op_ctx = tu->prob.mop_ctx, .jobs_table = tu->jobs,
-                               .njobs = tu->njobs, .ref_job = tu->ref_job,
-                               .flush_bytes = flush_bytes(tu),
-                               .variant_time_s = tu->variant_time_s};
-  if ((rc = meas_worker_start(&wc, &tu->worker)) != AT_OK)
+  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb, .jobs = tu->o->jobs, .op = tu->prob.mop,
+                                      .op_ctx = tu->prob.mop_ctx, .jobs_table = tu->jobs,
+                                      .njobs = tu->njobs, .ref_job = tu->ref_job,
+                                      .flush_bytes = flush_bytes(tu),
+                                      .variant_time_s = tu->variant_time_s};
+  if ((rc = meas_worker_start(&tu->wcfg, &tu->worker)) != AT_OK)
     return rc;
   if (!tu->meas_t0)
     tu->meas_t0 = at_now_s();
@@ -965,7 +1158,7 @@ static int run_problem(struct tuner *tu)
     if (p->skip[0] || !p->baseline)
       continue;
     for (size_t j = 0; j < p->nok && rc == AT_OK; j++)
-      if ((rc = measure(tu, p, p->ok[j], p->job0 + j)) == AT_OK)
+      if ((rc = measure(tu, p, p->ok[j], p->job_of[p->ok[j]])) == AT_OK)
         tu->evals++;
   }
   for (size_t i = 0; i < tu->ntpls && rc == AT_OK; i++)

@@ -38,7 +38,13 @@ struct tpl {
   struct bld_result br;
   size_t *ok;                /* bld variant index of each ok variant (search points) */
   size_t nok;
-  size_t job0;               /* job index of ok[0] */
+  size_t *job_of;            /* bld variant index -> job index; SIZE_MAX: none */
+  /* compile on demand (anneal, genetic with a budget: tune.c's compile_near) */
+  bool lazy;
+  size_t *vof;               /* config index -> bld variant index; SIZE_MAX: not compiled */
+  size_t *cfg_of;            /* bld variant index -> config index */
+  int32_t *coords;           /* every config's search coordinates, ndims each */
+  size_t ndims;
   struct meas_result *res;
   bool *have;
   double *model;             /* per ok point */
@@ -79,6 +85,7 @@ struct tuner {
   struct meas_job *jobs;
   size_t njobs;
   size_t ref_job;                    /* the reference's job (checks_against_reference) */
+  struct meas_worker_cfg wcfg;       /* the worker's, kept to restart it with more jobs */
   /* progress */
   double t0, meas_t0, meas_spent;
   size_t compiled, compile_total, verified, timed, failed, fresh;
@@ -89,6 +96,13 @@ struct tuner {
   double wall_s;                     /* the whole run, set at its end */
   size_t measured_ok;
 };
+
+/* Whether p's default variant is its middle (or reference) config: an op that checks
+ * against the reference needs exactly that one. */
+static inline bool tpl_default_is_mid(const struct tpl *p)
+{
+  return p->def != SIZE_MAX && (p->cfg_of ? p->cfg_of[p->def] : p->def) == p->mid;
+}
 
 /* "gemm_simt" from "templates/gemm/gemm_simt.h", into out[len]. */
 const char *tune_base_name(const char *path, char *out, size_t len);

@@ -30,11 +30,12 @@ struct meas_result {
 };
 
 /* One variant the worker can run: its code object (shared by the variants of a batch;
- * loaded once per worker), kernel name and launch shape. */
+ * loaded once per worker), kernel name (a copy: the table outlives the build results it
+ * was made from as those grow) and launch shape. */
 struct meas_job {
   const unsigned char *code;
   size_t code_size;
-  const char *name;
+  char name[GEN_NAME_MAX];
   struct gen_launch launch;
 };
 
