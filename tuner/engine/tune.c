@@ -16,8 +16,12 @@
  *
  * Compile on demand. Where the strategy's picks are known before measuring (its
  * properties in search.h: exhaustive, random, model) and a budget leaves some of the
- * space out, only those picks and the default config are compiled, on every device;
- * a device that is absent is said to be before anything is compiled.
+ * space out, only those picks and the default config are compiled, on every device.
+ * Where they are not (anneal, genetic), with a budget on a device measured here, the
+ * template is lazy: the default's neighbourhood is compiled first, and each config the
+ * search asks for is compiled with its nearest uncompiled neighbours when it asks
+ * (compile_near), the worker restarted with the new jobs. A device that is absent is
+ * said to be before anything is compiled.
  *
  * The default config of a template is the op's reference config when it has one (a
  * user's template: --reference), else the valid config in the middle of the enumeration
