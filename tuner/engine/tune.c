@@ -1118,9 +1118,12 @@ static int run_problem(struct tuner *tu)
 
   /* the jobs table, then one worker for the problem */
   size_t njobs = 0;
+  bool lazy = false; /* a lazy template may have nothing compiled ok yet, and search */
   for (size_t i = 0; i < tu->ntpls; i++)
-    if (!tu->tpls[i].skip[0])
+    if (!tu->tpls[i].skip[0]) {
       njobs += tu->tpls[i].nok;
+      lazy |= tu->tpls[i].lazy;
+    }
   free(tu->jobs);
   if (!(tu->jobs = calloc(njobs + 1, sizeof *tu->jobs)))
     return at_error(AT_NOMEM, "out of memory");
@@ -1144,7 +1147,7 @@ static int run_problem(struct tuner *tu)
                                              ? (size_t)tu->budget : p->nok;
     tu->planned += want;
   }
-  if (njobs == 0)
+  if (njobs == 0 && !lazy)
     return AT_OK;
   if ((rc = tu->op->inputs(tu->op, &tu->prob)) != AT_OK)
     return rc;

@@ -20,7 +20,6 @@
 #include "tuner/search/search.h"
 #include "tuner/engine/tune.h"
 
-#define MODEL_SHOW 10
 
 struct tpl {
   char path[PATH_MAX];
