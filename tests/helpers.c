@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "db/db.h"
+
 char *th_tmpdir(void)
 {
   const char *base = getenv("TMPDIR");
@@ -123,4 +125,16 @@ void th_result_free(struct th_result *r)
   free(r->out);
   free(r->err);
   r->out = r->err = NULL;
+}
+
+int64_t th_count_trials(const char *path)
+{
+  struct db *db = NULL;
+  struct db_stats st = {0};
+  if (db_open(path, DB_READONLY, &db) != AT_OK)
+    return 0;
+  if (db_stats(db, &st) != AT_OK)
+    st.trials = 0;
+  db_close(db);
+  return st.trials;
 }

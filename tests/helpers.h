@@ -6,6 +6,7 @@
 #define AT_TESTS_HELPERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A fresh scratch folder under $TMPDIR (or /tmp); returns a static-lifetime copy.
  * Removed with th_rmtree. */
@@ -29,6 +30,9 @@ void th_result_free(struct th_result *r);
 
 /* Read a whole file (malloc'd, NUL-terminated); NULL if unreadable. */
 char *th_read(const char *path, size_t *len);
+/* The trials in the database at path (0 when it cannot be opened, as while a run is
+ * still creating it). */
+int64_t th_count_trials(const char *path);
 int th_write(const char *path, const char *data, size_t len);
 
 #endif

@@ -31,18 +31,6 @@ static void sleep_ms(int ms)
   nanosleep(&ts, NULL);
 }
 
-static int64_t count_trials(const char *path)
-{
-  struct db *db = NULL;
-  struct db_stats st = {0};
-  if (db_open(path, DB_READONLY, &db) != AT_OK)
-    return 0;
-  if (db_stats(db, &st) != AT_OK)
-    st.trials = 0;
-  db_close(db);
-  return st.trials;
-}
-
 /* Live (not zombie) processes of session `sid`; with `in` (a folder), only compiles:
  * processes other than autotune's own working in a folder under `in`. Names the first
  * in what. */
@@ -137,7 +125,7 @@ static void stop_run(int sig, enum phase phase)
     if (phase == COMPILING)
       there = session_procs(pid, tmp, NULL, 0) > 0;
     else
-      there = (before = count_trials(db)) > 0;
+      there = (before = th_count_trials(db)) > 0;
     if (!there)
       sleep_ms(10);
   }
@@ -159,7 +147,7 @@ static void stop_run(int sig, enum phase phase)
   cr_assert_eq(left, 0, "%d processes of the tuner's session outlived it, e.g. %s", left, what);
   cr_assert_eq(entries(tmp, what, sizeof what), 0, "left in TMPDIR: %s", what);
 
-  int64_t after = count_trials(db);
+  int64_t after = th_count_trials(db);
   cr_assert_geq(after, before, "trials committed before the signal were lost");
   if (sig == SIGKILL) {
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);

@@ -138,18 +138,6 @@ Test(tune, planted_faults_get_their_statuses_and_the_run_goes_on)
   free(db);
 }
 
-static int64_t count_trials(const char *path)
-{
-  struct db *db = NULL;
-  struct db_stats st = {0};
-  if (db_open(path, DB_READONLY, &db) != AT_OK)
-    return 0;
-  if (db_stats(db, &st) != AT_OK)
-    st.trials = 0;
-  db_close(db);
-  return st.trials;
-}
-
 struct uuids {
   int n;
   char uuid[64][DB_UUID_LEN + 1];
@@ -196,7 +184,7 @@ Test(tune, sigkill_mid_run_then_resume_loses_and_duplicates_nothing, .timeout = 
   for (int i = 0; i < 1200 && n < 2; i++) {
     struct timespec ts = {0, 25 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    n = count_trials(db);
+    n = th_count_trials(db);
   }
   kill(pid, SIGKILL);
   int st;

@@ -681,10 +681,6 @@ static size_t compile_threads(const struct tuner *tu)
 static int compile_tpl(struct tuner *tu, struct tpl *p)
 {
   int rc;
-  char name[PATH_MAX];
-  tune_base_name(p->path, name, sizeof name);
-  const char *incs[] = {p->common, NULL};
-  struct bld_options bo = build_options(tu, incs);
   size_t n = p->nconfigs;
   p->ok = calloc(n, sizeof *p->ok);
   p->res = calloc(n, sizeof *p->res);
@@ -697,6 +693,8 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
     p->job_of[i] = SIZE_MAX;
   if (p->lazy)
     return compile_first(tu, p);
+  const char *incs[] = {p->common, NULL};
+  struct bld_options bo = build_options(tu, incs);
   size_t chunk = COMPILE_CHUNK_BATCHES * BLD_DEFAULT_BATCH * compile_threads(tu);
   for (size_t at = 0; at < n; at += chunk) {
     size_t cn = n - at < chunk ? n - at : chunk;
@@ -1320,8 +1318,6 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
     r->end(o->report_ctx, tu);
 out:
   if (sum) {
-    sum->trials_recorded = tu->trials_recorded;
-    sum->trials_resumed = tu->trials_resumed;
     sum->measured_ok = tu->measured_ok;
     sum->measured_here = tu->mb != NULL;
     sum->reference_failed = tu->reference_failed;

@@ -58,7 +58,7 @@ struct tune_report {
 
 /* The run's outcome, for the command's exit status. */
 struct tune_summary {
-  size_t trials_recorded, trials_resumed, measured_ok;
+  size_t measured_ok;          /* trials measured ok (recalled ones included) */
   bool measured_here;          /* false: the device is absent, nothing was measured */
   bool reference_failed;       /* an op with checks_against_reference: it failed */
 };

@@ -80,7 +80,6 @@ static int attn_bind(const struct op_engine *op, size_t i, const struct dev_prof
   const struct attn_problem *p = &a->p;
   (void)i;
   memset(out, 0, sizeof *out);
-  attn_data_release(&a->data);
   out->key = (struct db_problem){.op = "attention", .dtype = gemm_dtype_name(p->dtype),
                                  .layout = attn_layout(p, a->layout, sizeof a->layout),
                                  .ndims = 4, .dim_names = {"b", "h", "sq", "sk"},

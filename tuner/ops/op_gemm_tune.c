@@ -259,7 +259,6 @@ static int gemm_bind(const struct op_engine *op, size_t i, const struct dev_prof
   g->gp = (struct gemm_problem){.dtype = g->gdt, .ta = g->ta, .tb = g->tb, .m = s->m,
                                 .n = s->n, .k = s->k, .alpha = 1.0f, .beta = 0.0f};
   gemm_problem_resolve(&g->gp);
-  gemm_data_release(&g->data);
   out->key = (struct db_problem){.op = "gemm", .dtype = g->dtype, .layout = g->layout,
                                  .ndims = 3, .dim_names = {"m", "n", "k"},
                                  .dims = {s->m, s->n, s->k}};
