@@ -13,6 +13,7 @@
 #include "tests/helpers.h"
 #include "tuner/device/detect.h"
 #include "tuner/device/vendor.h"
+#include "base/dl.h"
 #include "base/status.h"
 
 static const char *const required[] = {"mi300x", "mi325x", "mi250x", "mi210", "mi355x",
@@ -329,23 +330,23 @@ Test(device, vendor_open_first_says_what_it_tried)
   void *h = (void *)1;
   const char *opened = "x";
   char why[256];
-  cr_assert_eq(vnd_open_first(names, NULL, &h, &opened, why, sizeof why), AT_UNSUPPORTED);
+  cr_assert_eq(dl_open_first(names, NULL, &h, &opened, why, sizeof why), AT_UNSUPPORTED);
   cr_assert_null(h);
   cr_assert_null(opened);
   cr_assert(strstr(why, "no libautotune-nope-a.so, libautotune-nope-b.so or "
                         "libautotune-nope-c.so (libautotune-nope-a.so: "), "%s", why);
   /* a library that loads but lacks the needed symbol is passed over */
   const char *const libc[] = {"libc.so.6", NULL};
-  cr_assert_eq(vnd_open_first(libc, "autotune_no_such_symbol", &h, &opened, why, sizeof why),
+  cr_assert_eq(dl_open_first(libc, "autotune_no_such_symbol", &h, &opened, why, sizeof why),
                AT_UNSUPPORTED);
   cr_assert(strstr(why, "libc.so.6 lacks autotune_no_such_symbol"), "%s", why);
-  cr_assert_eq(vnd_open_first(libc, "strlen", &h, &opened, why, sizeof why), AT_OK);
+  cr_assert_eq(dl_open_first(libc, "strlen", &h, &opened, why, sizeof why), AT_OK);
   cr_assert_not_null(h);
   cr_assert_str_eq(opened, "libc.so.6");
   size_t (*len)(const char *) = NULL;
-  cr_assert(vnd_sym(h, "strlen", &len, sizeof len));
+  cr_assert(dl_sym(h, "strlen", &len, sizeof len));
   cr_assert_eq(len("four"), 4);
-  cr_assert_not(vnd_sym(h, "autotune_no_such_symbol", &len, sizeof len));
+  cr_assert_not(dl_sym(h, "autotune_no_such_symbol", &len, sizeof len));
   dlclose(h);
 }
 

@@ -18,7 +18,7 @@
 
 #include "tuner/compile/amdgpu_co.h"
 #include "tuner/compile/compile.h"
-#include "tuner/device/vendor.h"
+#include "base/dl.h"
 #include "base/status.h"
 
 typedef struct hiprtc_program *hiprtc_program;
@@ -51,7 +51,7 @@ static pthread_mutex_t hr_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static bool sym(const char *name, void *fnptr, size_t fnsize, bool required)
 {
-  if (vnd_sym(hr.lib, name, fnptr, fnsize))
+  if (dl_sym(hr.lib, name, fnptr, fnsize))
     return true;
   if (required)
     snprintf(hr.why, sizeof hr.why, "%s lacks %s", hr.libname, name);
@@ -70,7 +70,7 @@ static void hr_load(void)
                                "libhiprtc.so.5", "libamdhip64.so.5", "libamdhip64.so", NULL};
   const char *opened = NULL;
   char why[sizeof hr.why - 64];
-  if (vnd_open_first(names, "hiprtcCompileProgram", &hr.lib, &opened, why, sizeof why) !=
+  if (dl_open_first(names, "hiprtcCompileProgram", &hr.lib, &opened, why, sizeof why) !=
       AT_OK) {
     snprintf(hr.why, sizeof hr.why, "no hipRTC: %s; install ROCm or set ROCM_PATH", why);
     return;

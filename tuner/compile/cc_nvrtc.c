@@ -1,8 +1,8 @@
 /*
  * cc_nvrtc.c - the NVRTC compile backend: CUDA C++ to a cubin in this process. NVRTC is
  * opened with dlopen (libnvrtc.so.13, libnvrtc.so, then the build's toolkit's lib64)
- * through the vendor layer's opener (vnd_open_first), once per process under pthread_once, and never linked, so the autotune binary runs
- * where the toolkit is absent. The entry points are typed from the toolkit's nvrtc.h,
+ * through base/dl.h's opener, once per process under pthread_once, and never linked, so
+ * the autotune binary runs where the toolkit is absent. The entry points are typed from the toolkit's nvrtc.h,
  * which is why the backend exists only in a build that saw the toolkit. Each compile
  * owns its own nvrtcProgram; NVRTC is thread-safe across programs, so any number of
  * threads may compile at once. The program is compiled for the real architecture
@@ -11,6 +11,7 @@
  */
 #include "tuner/compile/compile.h"
 #include "tuner/compile/cubin.h"
+#include "base/dl.h"
 #include "base/status.h"
 
 #include <stdio.h>
@@ -22,7 +23,6 @@
 #include <nvrtc.h>
 #include <pthread.h>
 
-#include "tuner/device/vendor.h"
 
 #define MAX_OPTS 256
 
@@ -50,7 +50,7 @@ static pthread_once_t nv_once = PTHREAD_ONCE_INIT;
 
 static bool sym(const char *name, void *fnptr, size_t fnsize)
 {
-  if (vnd_sym(nv.lib, name, fnptr, fnsize))
+  if (dl_sym(nv.lib, name, fnptr, fnsize))
     return true;
   snprintf(nv.why, sizeof nv.why, "%s lacks %s", nv.libname, name);
   return false;
@@ -60,7 +60,7 @@ static void nv_load(void)
 {
   static const char *const names[] = {"libnvrtc.so.13", "libnvrtc.so",
                                       AT_CUDA_ROOT "/lib64/libnvrtc.so", NULL};
-  if (vnd_open_first(names, NULL, &nv.lib, &nv.libname, nv.why, sizeof nv.why) != AT_OK)
+  if (dl_open_first(names, NULL, &nv.lib, &nv.libname, nv.why, sizeof nv.why) != AT_OK)
     return;
   if (!SYM(version, "nvrtcVersion") || !SYM(error_string, "nvrtcGetErrorString") ||
       !SYM(create, "nvrtcCreateProgram") || !SYM(compile, "nvrtcCompileProgram") ||

@@ -1,7 +1,7 @@
 /*
  * vendor.c - loading the CUDA driver and the HIP runtime into their vnd_api tables
  * (vendor.h), once per process each, from one candidate list per vendor; the vendors'
- * error texts and the fault classes the worker reads; the generic dlopen helpers.
+ * error texts and the fault classes the worker reads.
  *
  * Invariants: a table is written only inside its pthread_once and read-only after;
  * rc == AT_OK implies every symbol named in its column is loaded and init(0) succeeded;
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/dl.h"
 #include "base/status.h"
 
 /* Newest first among the HIP sonames (hipGetDevicePropertiesR0600 needs ROCm 6), then
@@ -24,50 +25,6 @@ static const char *const cuda_libs[] = {"libcuda.so.1", "libcuda.so", NULL};
 static const char *const hip_libs[] = {"libamdhip64.so.7", "libamdhip64.so.6",
                                        "/opt/rocm/lib/libamdhip64.so", "libamdhip64.so",
                                        "libamdhip64.so.5", NULL};
-
-bool vnd_sym(void *handle, const char *name, void *fnptr, size_t fnsize)
-{
-  void *p = handle && name ? dlsym(handle, name) : NULL;
-  if (!p)
-    return false;
-  /* POSIX guarantees an object pointer from dlsym converts to a function pointer; the
-   * memcpy says so without a cast ISO C frowns on. */
-  memcpy(fnptr, &p, fnsize);
-  return true;
-}
-
-int vnd_open_first(const char *const *names, const char *needed, void **handle,
-                   const char **opened, char *why, size_t why_len)
-{
-  char first_err[256] = "";
-  *handle = NULL;
-  *opened = NULL;
-  for (size_t i = 0; names[i]; i++) {
-    void *h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-    if (h && needed && !dlsym(h, needed)) {
-      if (!first_err[0])
-        snprintf(first_err, sizeof first_err, "%s lacks %s", names[i], needed);
-      dlclose(h);
-      h = NULL;
-    }
-    if (h) {
-      *handle = h;
-      *opened = names[i];
-      return AT_OK;
-    }
-    const char *e = dlerror();
-    if (!first_err[0] && e)
-      snprintf(first_err, sizeof first_err, "%s", e);
-  }
-  /* "no A, B or C (A: cannot open shared object file: ...)" */
-  size_t len = (size_t)snprintf(why, why_len, "no ");
-  for (size_t i = 0; names[i] && len < why_len; i++)
-    len += (size_t)snprintf(why + len, why_len - len, "%s%s",
-                            i == 0 ? "" : names[i + 1] ? ", " : " or ", names[i]);
-  if (len < why_len)
-    snprintf(why + len, why_len - len, " (%s)", first_err[0] ? first_err : "not found");
-  return AT_UNSUPPORTED;
-}
 
 /* ---- the two tables ---- */
 
@@ -89,25 +46,25 @@ static void load(struct vnd_api *a)
   void *h = NULL;
   a->rc = AT_UNSUPPORTED;
   char why[sizeof a->why - 64];
-  if (vnd_open_first(a->libs, NULL, &h, &a->lib, why, sizeof why) != AT_OK) {
+  if (dl_open_first(a->libs, NULL, &h, &a->lib, why, sizeof why) != AT_OK) {
     snprintf(a->why, sizeof a->why, "no %s runtime here: %s", a->name, why);
     return;
   }
   bool cuda = a->vendor == DEV_NVIDIA;
 #define VND_LOAD(field, cu, hip, params)                                                   \
-  if ((cuda ? cu : hip) && !vnd_sym(h, cuda ? cu : hip, &a->field, sizeof a->field)) {     \
+  if ((cuda ? cu : hip) && !dl_sym(h, cuda ? cu : hip, &a->field, sizeof a->field)) {     \
     snprintf(a->why, sizeof a->why, "the %s runtime %s lacks %s (too old?)", a->name,      \
              a->lib, (const char *)(cuda ? cu : hip));                                     \
     return;                                                                                \
   }
   VND_FUNCS(VND_LOAD)
 #undef VND_LOAD
-  bool texts = cuda ? vnd_sym(h, "cuGetErrorName", &a->cu_error_name, sizeof a->cu_error_name) &&
-                          vnd_sym(h, "cuGetErrorString", &a->cu_error_string,
+  bool texts = cuda ? dl_sym(h, "cuGetErrorName", &a->cu_error_name, sizeof a->cu_error_name) &&
+                          dl_sym(h, "cuGetErrorString", &a->cu_error_string,
                                   sizeof a->cu_error_string)
-                    : vnd_sym(h, "hipGetErrorName", &a->hip_error_name,
+                    : dl_sym(h, "hipGetErrorName", &a->hip_error_name,
                               sizeof a->hip_error_name) &&
-                          vnd_sym(h, "hipGetErrorString", &a->hip_error_string,
+                          dl_sym(h, "hipGetErrorString", &a->hip_error_string,
                                   sizeof a->hip_error_string);
   if (!texts) {
     snprintf(a->why, sizeof a->why, "the %s runtime %s lacks its error texts (too old?)",
@@ -115,7 +72,7 @@ static void load(struct vnd_api *a)
     return;
   }
   if (!cuda)
-    vnd_sym(h, "hipGetDevicePropertiesR0600", &a->hip_props_r0600, sizeof a->hip_props_r0600);
+    dl_sym(h, "hipGetDevicePropertiesR0600", &a->hip_props_r0600, sizeof a->hip_props_r0600);
   vnd_status r = a->init(0);
   if (r != 0) {
     snprintf(a->why, sizeof a->why, "the %s runtime %s did not initialise: %s (%s)", a->name,

@@ -4,8 +4,7 @@
  * vendor-neutral field names (ggml's vendors/hip.h idea at run time: one set of fields,
  * two columns of symbol names). Detection (detect.c) and the GPU measurement backend
  * (meas_gpu.c) read the same table, so they open the same library from one candidate
- * list and agree on why it is absent. The generic opener (vnd_open_first, vnd_sym) also
- * loads the runtime compilers, NVRTC and hipRTC.
+ * list and agree on why it is absent. They open their libraries with base/dl.h.
  *
  * No vendor header is needed: handle types are opaque here, and a device address is a
  * 64-bit integer (CUdeviceptr; HIP's void * device pointer, passed alike on the LP64
@@ -130,15 +129,5 @@ int vnd_fail(const struct vnd_api *api, vnd_status r, const char *stmt, const ch
     if (r_ != 0)                                                                           \
       return vnd_fail((api), r_, #call, __FILE__, __LINE__);                               \
   } while (0)
-
-/* Open the first of `names` (NULL-terminated) that loads and, when `needed` is not NULL,
- * exports `needed`. OUT: *handle, *opened (the entry of `names` used), cleared on entry.
- * Returns AT_OK, or AT_UNSUPPORTED with why = "no A, B or C (<the loader's words>)". */
-int vnd_open_first(const char *const *names, const char *needed, void **handle,
-                   const char **opened, char *why, size_t why_len);
-
-/* Look up `name` in `handle` into the function pointer at `fnptr` (of size `fnsize`).
- * False when absent (the pointer is left as it was). */
-bool vnd_sym(void *handle, const char *name, void *fnptr, size_t fnsize);
 
 #endif
