@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -387,6 +388,39 @@ int os_write_file(const char *path, const void *data, size_t size)
 out:
   if (fd >= 0)
     close(fd);
+  return rc;
+}
+
+const char *os_cache_dir(char *out, size_t len)
+{
+  const char *env = getenv("AUTOTUNE_CACHE_DIR");
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  const char *home = getenv("HOME");
+  if (env && *env)
+    snprintf(out, len, "%s", env);
+  else if (xdg && xdg[0] == '/')
+    snprintf(out, len, "%s/autotune", xdg);
+  else if (home && *home)
+    snprintf(out, len, "%s/.cache/autotune", home);
+  else if (len)
+    out[0] = '\0';
+  return out;
+}
+
+int os_write_file_atomic(const char *path, const void *data, size_t size)
+{
+  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+  static unsigned long seq;
+  pthread_mutex_lock(&mu);
+  unsigned long n = ++seq;
+  pthread_mutex_unlock(&mu);
+  char *tmp = os_strdupf("%s.tmp.%ld.%lu", path, (long)getpid(), n);
+  int rc = tmp ? os_write_file(tmp, data, size) : AT_NOMEM;
+  if (rc == AT_OK && rename(tmp, path) != 0)
+    rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
+  if (rc != AT_OK && tmp)
+    unlink(tmp);
+  free(tmp);
   return rc;
 }
 

@@ -56,6 +56,15 @@ void os_rmdir(const char *path);
 int os_read_file(const char *path, unsigned char **data, size_t *size);
 /* Write a whole file. AT_IO. */
 int os_write_file(const char *path, const void *data, size_t size);
+/* The cache folder (compiled variants in compile/, parsed templates in parse/):
+ * $AUTOTUNE_CACHE_DIR, else $XDG_CACHE_HOME/autotune, else $HOME/.cache/autotune.
+ * OUT: out[len] ("" when there is none: no HOME). Returns out. Nothing is created. */
+const char *os_cache_dir(char *out, size_t len);
+/* Write a whole file under a private name beside `path` (PATH.tmp.PID.N), then rename it
+ * into place: a reader sees the old file or the whole new one, never a part, and a
+ * failure leaves `path` as it was (the temporary removed). For caches whose entries
+ * several processes may write with equal bytes. Thread-safe. AT_IO, AT_NOMEM. */
+int os_write_file_atomic(const char *path, const void *data, size_t size);
 /* Look up an executable: `name` as is when it has a '/', else in $PATH. Writes its path
  * into out[out_len]; false when there is none. */
 bool os_which(const char *name, char *out, size_t out_len);

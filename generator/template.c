@@ -23,7 +23,6 @@
  */
 #include "generator/template.h"
 
-#include <clang-c/Index.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -35,11 +34,58 @@
 #include <string.h>
 
 #include "generator/expr.h"
+#include "generator/libclang.h"
 #include "generator/space.h"
+#include "generator/template_cache.h"
 #include "base/os.h"
 #include "base/device.h"
 #include "base/hash.h"
 #include "base/status.h"
+
+/* libclang, opened at run time (libclang.h) by the first parse that needs it; every
+ * clang_* call below goes through its table. */
+static const struct lc_api *lc;
+#define clang_createIndex (lc->createIndex)
+#define clang_disposeIndex (lc->disposeIndex)
+#define clang_parseTranslationUnit2 (lc->parseTranslationUnit2)
+#define clang_disposeTranslationUnit (lc->disposeTranslationUnit)
+#define clang_getNumDiagnostics (lc->getNumDiagnostics)
+#define clang_getDiagnostic (lc->getDiagnostic)
+#define clang_disposeDiagnostic (lc->disposeDiagnostic)
+#define clang_getDiagnosticSeverity (lc->getDiagnosticSeverity)
+#define clang_getDiagnosticLocation (lc->getDiagnosticLocation)
+#define clang_getDiagnosticSpelling (lc->getDiagnosticSpelling)
+#define clang_getCString (lc->getCString)
+#define clang_disposeString (lc->disposeString)
+#define clang_getFile (lc->getFile)
+#define clang_getFileName (lc->getFileName)
+#define clang_getFileContents (lc->getFileContents)
+#define clang_getInclusions (lc->getInclusions)
+#define clang_getLocationForOffset (lc->getLocationForOffset)
+#define clang_getRange (lc->getRange)
+#define clang_getRangeEnd (lc->getRangeEnd)
+#define clang_getSpellingLocation (lc->getSpellingLocation)
+#define clang_tokenize (lc->tokenize)
+#define clang_disposeTokens (lc->disposeTokens)
+#define clang_getTokenKind (lc->getTokenKind)
+#define clang_getTokenSpelling (lc->getTokenSpelling)
+#define clang_getTokenLocation (lc->getTokenLocation)
+#define clang_getTokenExtent (lc->getTokenExtent)
+#define clang_getTranslationUnitCursor (lc->getTranslationUnitCursor)
+#define clang_visitChildren (lc->visitChildren)
+#define clang_getCursorKind (lc->getCursorKind)
+#define clang_getCursorLocation (lc->getCursorLocation)
+#define clang_getCursorSpelling (lc->getCursorSpelling)
+#define clang_getCursorType (lc->getCursorType)
+#define clang_getCursorResultType (lc->getCursorResultType)
+#define clang_getCursorSemanticParent (lc->getCursorSemanticParent)
+#define clang_getCanonicalCursor (lc->getCanonicalCursor)
+#define clang_getCanonicalType (lc->getCanonicalType)
+#define clang_getTypeSpelling (lc->getTypeSpelling)
+#define clang_isCursorDefinition (lc->isCursorDefinition)
+#define clang_equalCursors (lc->equalCursors)
+#define clang_Cursor_isNull (lc->Cursor_isNull)
+#define clang_Location_isFromMainFile (lc->Location_isFromMainFile)
 
 /* Most values one `param` may list or generate. */
 #define MAX_VALUES 65536
@@ -207,6 +253,7 @@ struct loader {
   int line_problem, line_threads, line_grid, line_shared, line_dtype, line_arch_specific;
   char (*include_real)[PATH_MAX];
   size_t ninclude;
+  struct tcache_deps deps;  /* every file the parse read besides the template */
   struct hash_sha256 sha;
   uint64_t fnv;
   int rc;           /* first failure of a libclang visitor */
@@ -1079,7 +1126,7 @@ static int qualify(struct loader *L, CXCursor c)
 }
 
 /* The first error clang reports, at its own file:line. */
-static int clang_errors(struct loader *L)
+static int first_clang_error(struct loader *L)
 {
   unsigned n = clang_getNumDiagnostics(L->tu);
   int rc = AT_OK;
@@ -1218,6 +1265,8 @@ static void hash_inclusion(CXFile file, CXSourceLocation *stack, unsigned depth,
   char real[PATH_MAX];
   const char *fname = clang_getCString(name);
   if (fname && realpath(fname, real)) {
+    if (tcache_deps_add(&L->deps, real) != AT_OK)
+      L->rc = nomem();
     for (size_t i = 0; i < L->ninclude; i++) {
       size_t n = strlen(L->include_real[i]);
       if (strncmp(real, L->include_real[i], n) == 0 && real[n] == '/') {
@@ -1263,16 +1312,96 @@ bool tmpl_hash_matches(const struct tmpl *t, const char *stored)
 
 /* ---- load --------------------------------------------------------------------------- */
 
-int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **out)
+/* Bind the launch expressions of a template read from the parse cache, from their
+ * texts, as pass 2 bound them (every param visible). */
+static int bind_launch(struct tmpl *t)
+{
+  struct env env = {t, t->nparams};
+  struct {
+    const char *text;
+    struct gen_expr **e;
+  } all[7] = {{t->threads_text[0], &t->threads[0]}, {t->threads_text[1], &t->threads[1]},
+              {t->threads_text[2], &t->threads[2]}, {t->grid_text[0], &t->grid[0]},
+              {t->grid_text[1], &t->grid[1]},       {t->grid_text[2], &t->grid[2]},
+              {t->shared_text, &t->shared}};
+  for (size_t i = 0; i < 7; i++) {
+    int rc = gen_expr_parse(all[i].text, all[i].e);
+    if (rc == AT_OK)
+      rc = gen_expr_bind(*all[i].e, env_resolve, &env);
+    if (rc)
+      return rc == AT_NOMEM ? rc
+                            : at_error(AT_PARSE, "%s: the parse cache's entry does not bind "
+                                       "('%.64s'): %s", t->path, all[i].text, at_last_error());
+  }
+  return AT_OK;
+}
+
+/* Parse L->t (path and text read) with libclang and check it. */
+static int parse(struct loader *L, const char *const *include_dirs)
+{
+  char why[512];
+  if (!lc && !(lc = lc_load(why, sizeof why)))
+    return at_error(AT_UNSUPPORTED, "cannot parse template '%.200s': libclang is not "
+                    "available (%s), and the parse cache holds no entry for these bytes "
+                    "and includes; parse it once where libclang is installed, or tune "
+                    "from a bundle (autotune bundle)", L->path, why);
+  size_t ndirs = 0;
+  while (include_dirs && include_dirs[ndirs])
+    ndirs++;
+  const char **args = calloc(4 + 2 * ndirs, sizeof *args);
+  if (!args)
+    return nomem();
+  int nargs = 0;
+  args[nargs++] = "-x";
+  args[nargs++] = "c++";
+  args[nargs++] = "-std=c++17";
+  args[nargs++] = "-Wno-unknown-pragmas";
+  for (size_t i = 0; i < ndirs; i++) {
+    args[nargs++] = "-I";
+    args[nargs++] = include_dirs[i];
+  }
+  int rc = AT_OK;
+  CXIndex index = clang_createIndex(0, 0);
+  enum CXErrorCode ec = index ? clang_parseTranslationUnit2(index, L->path, args, nargs,
+                                                            NULL, 0, CXTranslationUnit_None,
+                                                            &L->tu)
+                              : CXError_Failure;
+  if (ec != CXError_Success || !L->tu) {
+    rc = at_error(AT_PARSE, "%s:1: libclang cannot parse the file (error %d)", L->path,
+                  (int)ec);
+    goto done;
+  }
+  if ((rc = read_pragmas(L)))
+    goto done;
+  for (size_t i = 0; i < L->npragmas && !rc; i++)
+    rc = pragma_pass1(L, &L->pragmas[i]);
+  if (!rc)
+    rc = pass2(L);
+  if (!rc)
+    rc = first_clang_error(L);
+  if (!rc)
+    rc = read_kernel(L);
+  if (!rc)
+    rc = content_hash(L, include_dirs);
+done:
+  free(args);
+  if (L->tu)
+    clang_disposeTranslationUnit(L->tu);
+  L->tu = NULL;
+  if (index)
+    clang_disposeIndex(index);
+  return rc;
+}
+
+int tmpl_open(const char *path, const char *const *include_dirs, const char *cache_dir,
+              struct tmpl **out)
 {
   struct loader L = {0};
-  CXIndex index = NULL;
-  const char **args = NULL;
   int rc = AT_OK;
   if (out)
     *out = NULL;
   if (!path || !out)
-    return at_error(AT_USAGE, "tmpl_load: NULL argument");
+    return at_error(AT_USAGE, "tmpl_open: NULL argument");
   L.path = path;
   L.t = calloc(1, sizeof *L.t);
   if (!L.t)
@@ -1288,39 +1417,18 @@ int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **o
     goto done;
   }
   L.t->text = (char *)text;
-
-  size_t ndirs = 0;
-  while (include_dirs && include_dirs[ndirs])
-    ndirs++;
-  args = calloc(4 + 2 * ndirs, sizeof *args);
-  if (!args) {
-    rc = nomem();
-    goto done;
+  char dflt[PATH_MAX];
+  if (!cache_dir)
+    cache_dir = os_cache_dir(dflt, sizeof dflt);
+  rc = tcache_read(cache_dir, include_dirs, L.t);
+  if (rc == AT_OK) {
+    L.t->from_cache = true;
+    rc = bind_launch(L.t);
+  } else if (rc == AT_NOT_FOUND && (rc = parse(&L, include_dirs)) == AT_OK) {
+    /* the cache is an optimisation: a failure to store is no failure to load */
+    (void)tcache_write(cache_dir, include_dirs, L.t, &L.deps);
   }
-  int nargs = 0;
-  args[nargs++] = "-x";
-  args[nargs++] = "c++";
-  args[nargs++] = "-std=c++17";
-  args[nargs++] = "-Wno-unknown-pragmas";
-  for (size_t i = 0; i < ndirs; i++) {
-    args[nargs++] = "-I";
-    args[nargs++] = include_dirs[i];
-  }
-  index = clang_createIndex(0, 0);
-  enum CXErrorCode ec = index ? clang_parseTranslationUnit2(index, path, args, nargs, NULL,
-                                                            0, CXTranslationUnit_None, &L.tu)
-                              : CXError_Failure;
-  if (ec != CXError_Success || !L.tu) {
-    rc = at_error(AT_PARSE, "%s:1: libclang cannot parse the file (error %d)", path,
-                  (int)ec);
-    goto done;
-  }
-  if ((rc = read_pragmas(&L)))
-    goto done;
-  for (size_t i = 0; i < L.npragmas && !rc; i++)
-    rc = pragma_pass1(&L, &L.pragmas[i]);
-  if (rc || (rc = pass2(&L)) || (rc = clang_errors(&L)) || (rc = read_kernel(&L)) ||
-      (rc = content_hash(&L, include_dirs)))
+  if (rc)
     goto done;
   *out = L.t;
   L.t = NULL;
@@ -1335,12 +1443,13 @@ done:
   free(L.req_a);
   free(L.req_b);
   free(L.include_real);
-  free(args);
-  if (L.tu)
-    clang_disposeTranslationUnit(L.tu);
-  if (index)
-    clang_disposeIndex(index);
+  tcache_deps_free(&L.deps);
   return rc;
+}
+
+int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **out)
+{
+  return tmpl_open(path, include_dirs, "", out);
 }
 
 void tmpl_free(struct tmpl *t)

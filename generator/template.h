@@ -101,6 +101,7 @@ struct tmpl {
   size_t ntparams;
   struct tmpl_fparam *fparams;   /* the kernel's function parameters */
   size_t nfparams;
+  bool from_cache;               /* read from the parse cache, not parsed (tmpl_open) */
 };
 
 /* Read the template at `path` with libclang (as C++17, searching `include_dirs`, a
@@ -114,6 +115,16 @@ struct tmpl {
  * reports (at its own file:line, which may be an included file); AT_NOMEM; AT_USAGE
  * (NULL path or out). */
 int tmpl_load(const char *path, const char *const *include_dirs, struct tmpl **out);
+
+/* tmpl_load through the parse cache under `cache_dir` (its parse/ folder; NULL: the
+ * default cache folder, os_cache_dir(); "": no cache): the entry for the file's bytes and
+ * includes when every file the parse read is unchanged (then libclang is never opened,
+ * and t->from_cache is set), else a parse with libclang, stored for the next time.
+ * libclang is opened at run time (generator/libclang.h): without it, a template that
+ * is not in the cache fails with AT_UNSUPPORTED, saying so. Otherwise as tmpl_load; an
+ * entry never changes a result (a template read from it equals the parsed one). */
+int tmpl_open(const char *path, const char *const *include_dirs, const char *cache_dir,
+              struct tmpl **out);
 
 /* Whether `stored`, a content hash from a database, denotes t's bytes: its SHA-256 hash,
  * or the "fnv1a64:" hash a schema-1 database stored. False for NULL. */

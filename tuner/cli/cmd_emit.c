@@ -191,7 +191,7 @@ static int load_tpl(const char *op, const char *kernel, struct tpl *out)
                     "%.40s/%.60s.h under %.200s)", kernel, op, kernel, searched);
   snprintf(out->include, sizeof out->include, "%.40s/%.60s.h", op, kernel);
   const char *incs[] = {common, NULL};
-  int rc = tmpl_load(path, incs, &out->t);
+  int rc = tmpl_open(path, incs, NULL, &out->t);
   if (rc == AT_OK && strcmp(out->t->kernel, kernel) != 0) {
     rc = at_error(AT_USAGE, "template '%.200s' defines kernel '%.60s', not '%.60s'", path,
                   out->t->kernel, kernel);

@@ -591,7 +591,8 @@ static int generate_one(struct gen_cmd *g, const char *path, const char **dim_ar
   const char *incs[] = {g->common, NULL};
   int rc, code = CLI_USAGE;
   const char *dtype_arg = g->dtype;
-  if ((rc = tmpl_load(path, g->common[0] ? incs : NULL, &g->t)) != AT_OK) {
+  if ((rc = tmpl_open(path, g->common[0] ? incs : NULL, g->no_cache ? "" : NULL,
+                      &g->t)) != AT_OK) {
     code = cli_fail(rc);
     goto out;
   }

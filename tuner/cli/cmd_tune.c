@@ -83,10 +83,6 @@ int cmd_tune(int argc, char **argv)
     cli_error("tune needs one template file; try 'autotune tune --help'");
     goto done;
   }
-  if (!tc.o.device) {
-    cli_error("tune needs --device (host, or a GPU profile such as h100)");
-    goto done;
-  }
   char *end = NULL;
   double rtol = rtol_s ? strtod(rtol_s, &end) : -1;
   bool bad_tol = rtol_s && (end == rtol_s || *end || !(rtol >= 0));
@@ -102,11 +98,22 @@ int cmd_tune(int argc, char **argv)
   }
   if ((code = tune_cli_check(&tc)) != CLI_OK)
     goto done;
-  /* The template: its signature gives the kernel's arguments. */
-  char common[PATH_MAX];
-  template_common_dir(tc.pos[0], common);
+  code = CLI_USAGE;
+  if (!tc.o.device) {
+    cli_error("tune needs --device (host, or a GPU profile such as h100)");
+    goto done;
+  }
+  /* The template (a bundle's copy from a bundle): its signature gives the kernel's
+   * arguments. */
+  char common[PATH_MAX], path[PATH_MAX], cache[PATH_MAX];
+  if (tc.o.bundle && bundle_template(tc.o.bundle, NULL, tc.pos[0], path) != AT_OK) {
+    code = cli_fail(AT_USAGE);
+    goto done;
+  }
+  snprintf(path, sizeof path, "%s", tc.o.bundle ? path : tc.pos[0]);
+  template_common_dir(path, common);
   const char *incs[] = {common, NULL};
-  if ((rc = tmpl_load(tc.pos[0], incs, &t)) != AT_OK) {
+  if ((rc = tmpl_open(path, incs, tune_cache_root(&tc.o, cache), &t)) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }
@@ -127,7 +134,9 @@ int cmd_tune(int argc, char **argv)
   code = tune_cli_run(&tc, &op, &sum);
   if (code != CLI_OK)
     goto done;
-  if (!sum.measured_here) {
+  if (tc.making_bundle) {
+    code = CLI_OK;
+  } else if (!sum.measured_here) {
     code = CLI_FAILED; /* the warning said why: no such device here */
   } else if (sum.reference_failed) {
     cli_error("the reference config failed: nothing else could be checked; give a working "

@@ -12,10 +12,18 @@
 #include "base/status.h"
 #include "tuner/cli/tune_report.h"
 
+static const char *make_bundle_dir; /* tune_cli_make_bundle's */
+
+void tune_cli_make_bundle(const char *dir)
+{
+  make_bundle_dir = dir;
+}
+
 void tune_cli_init(struct tune_cli *tc, enum search_strategy dflt, bool with_model)
 {
   memset(tc, 0, sizeof *tc);
   tc->seed = 1;
+  tc->making_bundle = make_bundle_dir != NULL;
   tc->o.strategy = dflt;
   size_t n = search_strategy_list(with_model, tc->strategy_help, sizeof tc->strategy_help);
   if (n < sizeof tc->strategy_help)
@@ -80,6 +88,21 @@ int tune_cli_check(struct tune_cli *tc)
   struct tune_opts *o = &tc->o;
   if (o->device && !dev_find(o->device)) /* before the op's own checks: the first thing */
     return cli_fail(AT_USAGE);
+  if (tc->bundle_dir) {
+    if (make_bundle_dir) {
+      cli_error("--bundle measures from a bundle; 'autotune bundle' makes one");
+      return CLI_USAGE;
+    }
+    if (bundle_open(tc->bundle_dir, &tc->bundle) != AT_OK)
+      return cli_fail(AT_USAGE);
+    o->bundle = &tc->bundle;
+    if (!o->device && tc->bundle.emulate[0]) { /* the bundle's device by default */
+      o->device = "host";
+      o->emulate = tc->bundle.emulate;
+    } else if (!o->device) {
+      o->device = tc->bundle.device;
+    }
+  }
   if (tc->strategy && search_strategy_parse(tc->strategy, &o->strategy) != AT_OK)
     return cli_fail(AT_USAGE);
   struct {
@@ -125,10 +148,20 @@ int tune_cli_run(struct tune_cli *tc, const struct op_engine *op, struct tune_su
   if (!o->db_path && !(o->db_path = cli_default_db(true)))
     return CLI_FAILED;
   struct tune_printer pr;
-  tune_printer_init(&pr, o, tc->json);
+  tune_printer_init(&pr, o, tc->json, make_bundle_dir != NULL);
   at_error_clear();
   intr_install(); /* SIGINT/SIGTERM: stop at the next check, keep what was recorded */
-  int rc = tune_run(o, sum);
+  int rc;
+  if (make_bundle_dir) {
+    struct bundle b;
+    if ((rc = bundle_make(o, make_bundle_dir, &b)) == AT_OK) {
+      tune_printer_finish(&pr);
+      tune_report_bundle(&b, tc->json);
+      return CLI_OK;
+    }
+  } else {
+    rc = tune_run(o, sum);
+  }
   tune_printer_finish(&pr);
   return rc == AT_OK ? CLI_OK : cli_fail(rc);
 }

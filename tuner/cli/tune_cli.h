@@ -11,11 +11,14 @@
 #include <stdint.h>
 
 #include "tuner/cli/cli.h"
+#include "tuner/engine/bundle.h"
 #include "tuner/engine/tune.h"
 
 struct tune_cli {
   struct tune_opts o;
-  const char *strategy, *time_budget, *timeout, *variant_time;
+  const char *strategy, *time_budget, *timeout, *variant_time, *bundle_dir;
+  struct bundle bundle;        /* --bundle DIR, opened by tune_cli_check */
+  bool making_bundle;          /* under `autotune bundle` (tune_cli_make_bundle) */
   int64_t seed, jobs, budget;
   bool budget_given, json;
   char strategy_help[128];     /* the strategies, from search.h's table */
@@ -37,6 +40,7 @@ struct tune_cli {
   {"timeout", CLI_STR, &(tc)->timeout, "SEC", "watchdog per variant (60)"},                   \
   {"variant-time", CLI_STR, &(tc)->variant_time, "SEC", "timing budget per variant"},        \
   {"no-cache", CLI_FLAG, &(tc)->o.no_cache, NULL, "neither read nor write the compile cache"}, \
+  {"bundle", CLI_STR, &(tc)->bundle_dir, "DIR", "measure from a bundle ('autotune bundle')"}, \
   {"json", CLI_FLAG, &(tc)->json, NULL, "print one JSON object"}
 
 /* Clear tc and set the defaults; dflt: the command's default strategy, with_model: its op
@@ -56,7 +60,12 @@ void tune_cli_release(struct tune_cli *tc);
 int tune_cli_check(struct tune_cli *tc);
 
 /* Run the engine for op with the report module; OUT: *sum. CLI_OK when the run
- * finished, else the exit code of its status (after the one-line error). */
+ * finished, else the exit code of its status (after the one-line error). Under `autotune
+ * bundle` (tune_cli_make_bundle), writes the bundle instead and says what it holds. */
 int tune_cli_run(struct tune_cli *tc, const struct op_engine *op, struct tune_summary *sum);
+
+/* `autotune bundle OP ... --out DIR`: the next tune_cli_run writes a bundle into DIR
+ * (bundle_make) instead of tuning. */
+void tune_cli_make_bundle(const char *dir);
 
 #endif

@@ -416,13 +416,46 @@ static const struct tune_report printer_report = {
     /* .end = */ r_end,
 };
 
-void tune_printer_init(struct tune_printer *pr, struct tune_opts *o, bool json)
+/* Making a bundle: the warnings and the progress line, no tables. */
+static const struct tune_report bundle_report = {
+    /* .warn = */ r_warn,
+    /* .progress = */ r_progress,
+    /* .progress_clear = */ r_progress_clear,
+    NULL, NULL, NULL,
+};
+
+void tune_printer_init(struct tune_printer *pr, struct tune_opts *o, bool json,
+                       bool bundle)
 {
   memset(pr, 0, sizeof *pr);
   pr->json = json;
   pr->progress = !json && cli_stdout_is_tty();
-  o->report = &printer_report;
+  o->report = bundle ? &bundle_report : &printer_report;
   o->report_ctx = pr;
+}
+
+void tune_report_bundle(const struct bundle *b, bool json)
+{
+  if (json) {
+    printf("{\"bundle\":");
+    json_write_str(stdout, b->dir);
+    printf(",\"id\":");
+    json_write_str(stdout, b->id);
+    printf(",\"device\":");
+    json_write_str(stdout, b->device);
+    printf(",\"backend\":");
+    json_write_str(stdout, b->backend);
+    printf(",\"toolchain\":");
+    json_write_str(stdout, b->toolchain);
+    printf(",\"variants\":%" PRId64 ",\"ok\":%" PRId64 ",\"files\":%" PRId64
+           ",\"bytes\":%" PRId64 "}\n", b->variants, b->ok, b->files, b->bytes);
+  } else {
+    printf("bundle %s (id %s): %s for %s, %s (%s); %" PRId64 " variants compiled, %" PRId64
+           " ok; %" PRId64 " files, %.1f MiB\n", b->dir, b->id, b->op, b->device,
+           b->backend, b->toolchain, b->variants, b->ok, b->files,
+           (double)b->bytes / (1024.0 * 1024.0));
+  }
+  fflush(stdout);
 }
 
 void tune_printer_finish(struct tune_printer *pr)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 
+#include "tuner/engine/bundle.h"
 #include "tuner/engine/tune.h"
 
 struct tune_printer {
@@ -17,8 +18,11 @@ struct tune_printer {
   bool json_open;     /* the JSON object was opened and not closed */
 };
 
-/* Point o's report at pr. */
-void tune_printer_init(struct tune_printer *pr, struct tune_opts *o, bool json);
+/* Point o's report at pr; bundle: making a bundle (progress and warnings only). */
+void tune_printer_init(struct tune_printer *pr, struct tune_opts *o, bool json,
+                       bool bundle);
+/* The last word of `autotune bundle`: where, what, how big (or one JSON object). */
+void tune_report_bundle(const struct bundle *b, bool json);
 /* After tune_run, whatever it returned: clear the progress line, close an open JSON
  * object. */
 void tune_printer_finish(struct tune_printer *pr);

@@ -27,7 +27,10 @@
  * (emit.c's header: device name, problem dims) are comments the compiler never turns into
  * code, so one compile serves every problem size and every device of one arch; every
  * other byte the compiler sees is in the key, including the template's text, inlined in
- * the TU, and the content hash of the headers it includes, part of every variant's name.
+ * the TU, and the content hash of the headers it includes, part of every variant's name,
+ * but for the folder in the `#line 1 "PATH"` before the template's text: only PATH's file
+ * name counts, so a template that moves (a checkout elsewhere, a bundle) keeps its
+ * entries. A compile error read from the cache may name the folder it was compiled in.
  * The toolchain string ("nvrtc 13.0", "clang 19.1.7") is what the backend's version()
  * reports (probed once per process by the backend itself, only when the cache is on).
  * Invariants:
@@ -83,22 +86,6 @@ const char *bld_verdict_name(enum bld_verdict v)
   return "?";
 }
 
-const char *bld_default_cache_dir(char *out, size_t len)
-{
-  const char *env = getenv("AUTOTUNE_CACHE_DIR");
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  const char *home = getenv("HOME");
-  if (env && *env)
-    snprintf(out, len, "%s", env);
-  else if (xdg && xdg[0] == '/')
-    snprintf(out, len, "%s/autotune", xdg);
-  else if (home && *home)
-    snprintf(out, len, "%s/.cache/autotune", home);
-  else if (len)
-    out[0] = '\0';
-  return out;
-}
-
 int bld_backend(const struct dev_profile *dev, const char *name, bool emulate,
                 const struct cc_backend **b)
 {
@@ -138,6 +125,8 @@ struct job_ctx {
   const char *const *flags;
   const char *cache;                 /* <cache>/compile, or NULL */
   const char *toolchain;             /* for the key; NULL without a cache */
+  char (*missed)[65];                /* keys serve_cached found absent or unsound: not */
+  size_t nmissed;                    /* looked for again (nor counted twice) */
 };
 
 /* The part of a TU the key covers: all but its leading `//` lines (see the note). A
@@ -170,9 +159,22 @@ static void cache_key(const struct job_ctx *c, const char *source, char out[65])
     hash_sha256_str(&h, len);
     hash_sha256_str(&h, c->flags[i]);
   }
-  const char *src = key_source(source);
-  snprintf(len, sizeof len, "\nsource %zu\n", strlen(src));
+  /* the template's `#line 1 "PATH"` (emit.c) counts by PATH's file name alone */
+  const char *src = key_source(source), *path = NULL, *base = NULL, *close = NULL;
+  const char *line = strncmp(src, "#line 1 \"", 9) == 0 ? src - 1 : strstr(src, "\n#line 1 \"");
+  if (line && (close = strchr(path = line + 10, '"')) && !memchr(path, '\n', (size_t)(close - path))) {
+    base = path;
+    for (const char *q = path; q < close; q++)
+      if (*q == '/')
+        base = q + 1;
+  }
+  snprintf(len, sizeof len, "\nsource %zu\n", strlen(src) - (base ? (size_t)(base - path) : 0));
   hash_sha256_str(&h, len);
+  if (base) {
+    hash_sha256_add(&h, src, (size_t)(path - src));
+    hash_sha256_add(&h, base, (size_t)(close - base));
+    src = close;
+  }
   hash_sha256_str(&h, src);
   hash_sha256_hex(&h, out);
 }
@@ -180,24 +182,6 @@ static void cache_key(const struct job_ctx *c, const char *source, char out[65])
 static char *entry_path(const char *cache, const char *key, const char *ext)
 {
   return os_strdupf("%s/%s.%s", cache, key, ext);
-}
-
-/* Invariant 2: write to a private name, then rename. */
-static int write_atomic(const char *path, const void *data, size_t size)
-{
-  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  static unsigned long seq;
-  pthread_mutex_lock(&mu);
-  unsigned long n = ++seq;
-  pthread_mutex_unlock(&mu);
-  char *tmp = os_strdupf("%s.tmp.%ld.%lu", path, (long)getpid(), n);
-  int rc = tmp ? os_write_file(tmp, data, size) : AT_NOMEM;
-  if (rc == AT_OK && rename(tmp, path) != 0)
-    rc = AT_IO;
-  if (rc != AT_OK && tmp)
-    unlink(tmp);
-  free(tmp);
-  return rc;
 }
 
 /* A growable text buffer for the .meta file. */
@@ -262,7 +246,7 @@ static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
     goto out;
   if (b->status == CC_OK) {
     hash_sha256_of(b->code, b->code_size, sum);
-    if ((rc = write_atomic(obj, b->code, b->code_size)) != AT_OK)
+    if ((rc = os_write_file_atomic(obj, b->code, b->code_size)) != AT_OK)
       goto out;
   }
   putf(&t, CACHE_FORMAT "\nkey %s\nstatus %s\ntoolchain %s\n", b->key,
@@ -285,7 +269,7 @@ static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
     goto out;
   hash_sha256_of(t.p, t.len, sum);
   putf(&t, "\nend %s\n", sum);
-  rc = t.oom ? AT_NOMEM : write_atomic(meta, t.p, t.len);
+  rc = t.oom ? AT_NOMEM : os_write_file_atomic(meta, t.p, t.len);
 out:
   free(t.p);
   free(obj);
@@ -428,7 +412,10 @@ static int run_batch(const struct job_ctx *c, struct bld_batch *b, const char *s
   *hit = *rejected = *write_failed = 0;
   if (c->cache) {
     cache_key(c, source, b->key);
-    if (cache_load(c, b, &bad)) {
+    bool looked = false; /* serve_cached looked already */
+    for (size_t i = 0; i < c->nmissed && !looked; i++)
+      looked = strcmp(c->missed[i], b->key) == 0;
+    if (!looked && cache_load(c, b, &bad)) {
       b->cached = true;
       *hit = 1;
       return AT_OK;
@@ -687,20 +674,117 @@ int bld_result_append(struct bld_result *dst, struct bld_result *src)
   return AT_OK;
 }
 
-/* Emit the TU of batch b (its variants' configs) into *source. */
+/* Emit the TU of batch b into *source: its variants are configs of positions
+ * map[b->first ..] (map NULL: positions b->first .. themselves). */
 static int emit_batch(const struct tmpl *t, const struct gen_space *s,
                       const struct gen_bind *bind, enum cc_target target,
-                      const int64_t *configs, size_t np, const struct bld_batch *b,
-                      char **source)
+                      const int64_t *configs, size_t np, const size_t *map,
+                      const struct bld_batch *b, char **source)
 {
   const int64_t **ptrs = malloc(b->count * sizeof *ptrs);
   if (!ptrs)
     return at_error(AT_NOMEM, "out of memory");
   for (size_t i = 0; i < b->count; i++)
-    ptrs[i] = configs + (b->first + i) * np;
+    ptrs[i] = configs + (map ? map[b->first + i] : b->first + i) * np;
   int rc = gen_emit_tu(t, target, s, bind, ptrs, b->count, source);
   free(ptrs);
   return rc;
+}
+
+/* ---- variants served from the cache ---- */
+
+/*
+ * A variant's own key is the key its TU would have compiled alone (a "single"). The
+ * cache holds it either as an entry of its own (a single, compiled after its batch
+ * failed, or in a run of batch size 1) or as an alias: <key>.in naming the entry of the
+ * batch that compiled it with others. So a variant compiled once is found again whatever
+ * batch it was compiled in: by a run that picks other configs, by a lazy search, and by
+ * a bundle (a copy of the entries a run needs, bundle.h). An alias is written only for a
+ * batch that compiled ok, after its entry; an alias whose entry is gone or unsound is a
+ * miss.
+ */
+#define ALIAS_FORMAT "autotune-compile-alias 1"
+
+static void alias_store(const struct job_ctx *c, const char *variant_key, const char *tu_key,
+                        size_t *write_failed)
+{
+  char *path = entry_path(c->cache, variant_key, "in");
+  char text[sizeof ALIAS_FORMAT + 80];
+  int n = snprintf(text, sizeof text, ALIAS_FORMAT "\n%s\n", tu_key);
+  if (!path || os_write_file_atomic(path, text, (size_t)n) != AT_OK)
+    (*write_failed)++;
+  free(path);
+}
+
+/* The entry an alias names, into tu_key[65]; false when there is no sound alias. */
+static bool alias_load(const struct job_ctx *c, const char *variant_key, char tu_key[65])
+{
+  char *path = entry_path(c->cache, variant_key, "in");
+  unsigned char *data = NULL;
+  size_t size = 0;
+  bool ok = path && os_read_file(path, &data, &size) == AT_OK &&
+            size == strlen(ALIAS_FORMAT) + 1 + 64 + 1 &&
+            memcmp(data, ALIAS_FORMAT "\n", strlen(ALIAS_FORMAT) + 1) == 0 &&
+            data[size - 1] == '\n';
+  for (size_t i = strlen(ALIAS_FORMAT) + 1; ok && i < size - 1; i++)
+    ok = (data[i] >= '0' && data[i] <= '9') || (data[i] >= 'a' && data[i] <= 'f');
+  if (ok) {
+    memcpy(tu_key, data + strlen(ALIAS_FORMAT) + 1, 64);
+    tu_key[64] = '\0';
+  }
+  free(path);
+  free(data);
+  return ok;
+}
+
+/* Serve what the cache holds: for each variant, its own entry or its alias's. A variant
+ * served gets its batch (one per entry, shared by the variants it holds, appended to
+ * out->batches); the others are listed in todo[*ntodo], in variant order. OUT: vkeys[n]
+ * (each variant's own key, for the aliases written after compiling). */
+static int serve_cached(const struct tmpl *t, const struct gen_space *s,
+                        const struct gen_bind *bind, struct job_ctx *ctx,
+                        const int64_t *configs, size_t np, struct bld_result *out,
+                        char (*vkeys)[65], size_t *todo, size_t *ntodo)
+{
+  size_t n = out->nvariants, nmissed = 0;
+  char (*missed)[65] = malloc(n * sizeof *missed);
+  if (!missed)
+    return at_error(AT_NOMEM, "out of memory");
+  ctx->missed = missed;
+  *ntodo = 0;
+  for (size_t i = 0; i < n; i++) {
+    struct bld_batch one = {.first = i, .count = 1, .single = true, .cached = true};
+    char *src = NULL;
+    int rc = emit_batch(t, s, bind, ctx->be->target, configs, np, NULL, &one, &src);
+    if (rc != AT_OK)
+      return rc;
+    cache_key(ctx, src, vkeys[i]);
+    free(src);
+    if (!alias_load(ctx, vkeys[i], one.key))
+      memcpy(one.key, vkeys[i], sizeof one.key);
+    size_t b = 0;
+    while (b < out->nbatches && strcmp(out->batches[b].key, one.key) != 0)
+      b++;
+    size_t m = 0;
+    while (b == out->nbatches && m < nmissed && strcmp(missed[m], one.key) != 0)
+      m++;
+    bool rejected = false;
+    if (b < out->nbatches) {
+      out->variants[i].batch = b;
+    } else if (m == nmissed && cache_load(ctx, &one, &rejected)) {
+      out->batches[out->nbatches] = one;
+      out->variants[i].batch = out->nbatches++;
+      out->stats.cache_hits++;
+    } else {
+      if (m == nmissed) {
+        memcpy(missed[nmissed++], one.key, sizeof one.key);
+        ctx->nmissed = nmissed;
+      }
+      out->stats.cache_rejected += rejected;
+      todo[(*ntodo)++] = i;
+    }
+  }
+  return AT_OK;
 }
 
 int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_profile *dev,
@@ -711,6 +795,8 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   struct pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
   struct job_ctx ctx = {0};
   char **sources = NULL, cache_buf[4096], *cache = NULL, *toolchain = NULL;
+  char (*vkeys)[65] = NULL;
+  size_t *todo = NULL, ntodo = 0;
   int rc = AT_OK;
   double t0 = at_now_s();
 
@@ -721,12 +807,20 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   if (!opt)
     opt = &defaults;
   const struct cc_backend *be = NULL;
-  if ((rc = bld_backend(dev, opt->backend, opt->emulate, &be)) != AT_OK)
+  bool offline = opt->toolchain != NULL;
+  if (offline) {
+    /* from a bundle: the backend names the keys' format, it never runs */
+    be = opt->backend && strcmp(opt->backend, cc_host.name) == 0 ? &cc_host
+                                                                 : cc_find(opt->backend);
+    if (!be)
+      return at_error(AT_USAGE, "unknown compile backend '%.40s'",
+                      opt->backend ? opt->backend : "(none)");
+  } else if ((rc = bld_backend(dev, opt->backend, opt->emulate, &be)) != AT_OK) {
     return rc;
+  }
   size_t np = gen_space_param_count(s), per = opt->batch ? opt->batch : BLD_DEFAULT_BATCH;
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   int jobs = opt->jobs > 0 ? opt->jobs : ncpu > 0 ? (int)ncpu : 1;
-  size_t nfirst = (n + per - 1) / per;
   struct gen_bind bind = {.dev = dev, .dims = dims, .dtype = dtype};
 
   char host_arch[48], target[48];
@@ -737,10 +831,14 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   out->backend = be->name;
   out->arch = dev->arch;
   out->variants = calloc(n, sizeof *out->variants);
-  /* room for every first-pass batch and a single per variant */
-  out->batches = calloc(nfirst + n, sizeof *out->batches);
-  sources = calloc(nfirst + n, sizeof *sources);
-  if (!out->variants || !out->batches || !sources) {
+  /* room for a batch per variant served, every first-pass batch and a single per
+   * variant */
+  size_t cap = 3 * n;
+  out->batches = calloc(cap, sizeof *out->batches);
+  sources = calloc(cap, sizeof *sources);
+  todo = malloc(n * sizeof *todo);
+  vkeys = calloc(n, sizeof *vkeys);
+  if (!out->variants || !out->batches || !sources || !todo || !vkeys) {
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;
   }
@@ -752,38 +850,66 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
         (rc = gen_emit_launch(t, &bind, cfg, &v->launch)) != AT_OK)
       goto out;
     gen_variant_name(t, dtype, v->config_text, v->name);
-    v->batch = i / per;
   }
-  for (size_t i = 0; i < nfirst; i++) {
-    struct bld_batch *b = &out->batches[i];
-    b->first = i * per;
-    b->count = n - b->first < per ? n - b->first : per;
-    if ((rc = emit_batch(t, s, &bind, be->target, configs, np, b, &sources[i])) != AT_OK)
-      goto out;
-  }
-  out->nbatches = nfirst;
 
   ctx = (struct job_ctx){.be = be, .arch = arch, .include_dirs = opt->include_dirs,
                          .flags = opt->flags};
   const char *dir = opt->cache_dir ? opt->cache_dir
-                                   : bld_default_cache_dir(cache_buf, sizeof cache_buf);
+                                   : os_cache_dir(cache_buf, sizeof cache_buf);
   if (dir[0]) {
     if (!(cache = os_strdupf("%s/compile", dir))) {
       rc = at_error(AT_NOMEM, "out of memory");
       goto out;
     }
-    if (os_mkdir_p(cache) != AT_OK) {
+    if (!offline && os_mkdir_p(cache) != AT_OK) {
       free(cache); /* an unusable cache folder slows the run, it does not fail it */
       cache = NULL;
       out->stats.cache_writes_failed++;
     }
   }
+  if (offline && !cache) {
+    rc = at_error(AT_USAGE, "bld_run: a bundle's toolchain without its cache folder");
+    goto out;
+  }
   if (cache) {
-    if ((rc = probe_toolchain(&ctx, &toolchain)) != AT_OK)
+    if (offline)
+      toolchain = strdup(opt->toolchain);
+    else if ((rc = probe_toolchain(&ctx, &toolchain)) != AT_OK)
       goto out;
+    if (!toolchain) {
+      rc = at_error(AT_NOMEM, "out of memory");
+      goto out;
+    }
     ctx.cache = cache;
     ctx.toolchain = toolchain;
+    if ((rc = serve_cached(t, s, &bind, &ctx, configs, np, out, vkeys, todo, &ntodo)) !=
+        AT_OK)
+      goto out;
+  } else {
+    for (size_t i = 0; i < n; i++)
+      todo[ntodo++] = i;
   }
+  if (offline && ntodo) {
+    rc = at_error(AT_NOT_FOUND, "%zu of the %zu variants asked for are not in the bundle "
+                  "(the first: %s, %.200s); make the bundle for this device, shape and "
+                  "template", ntodo, n, out->variants[todo[0]].name,
+                  out->variants[todo[0]].config_text);
+    goto out;
+  }
+
+  /* the rest, in batches of `per` in variant order */
+  size_t nserved = out->nbatches, nfirst = (ntodo + per - 1) / per;
+  for (size_t k = 0; k < nfirst; k++) {
+    struct bld_batch *b = &out->batches[nserved + k];
+    b->first = k * per;
+    b->count = ntodo - b->first < per ? ntodo - b->first : per;
+    for (size_t j = b->first; j < b->first + b->count; j++)
+      out->variants[todo[j]].batch = nserved + k;
+    if ((rc = emit_batch(t, s, &bind, be->target, configs, np, todo, b,
+                         &sources[nserved + k])) != AT_OK)
+      goto out;
+  }
+  out->nbatches = nserved + nfirst;
 
   pool.ctx = &ctx;
   pool.batches = out->batches;
@@ -793,25 +919,32 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   pool.progress = opt->progress;
   pool.progress_ctx = opt->progress_ctx;
   pool.prog.variants_total = n;
-  if ((rc = run_pool(&pool, 0, nfirst, jobs)) != AT_OK)
+  pool.prog.variants_done = n - ntodo;
+  if ((rc = run_pool(&pool, nserved, nserved + nfirst, jobs)) != AT_OK)
     goto out;
 
-  /* a failed batch of several: each of its variants alone, in variant order */
-  size_t nb = nfirst;
-  for (size_t i = 0; i < nfirst; i++) {
-    struct bld_batch *b = &out->batches[i];
-    if (b->status == CC_OK || b->count == 1)
+  /* a failed batch of several: each of its variants alone, in variant order; an ok one:
+   * an alias for each of its variants */
+  size_t nb = nserved + nfirst;
+  for (size_t k = nserved; k < nserved + nfirst; k++) {
+    struct bld_batch *b = &out->batches[k];
+    if (b->status == CC_OK) {
+      for (size_t j = b->first; cache && b->count > 1 && j < b->first + b->count; j++)
+        alias_store(&ctx, vkeys[todo[j]], b->key, &out->stats.cache_writes_failed);
+      continue;
+    }
+    if (b->count == 1)
       continue;
     for (size_t j = b->first; j < b->first + b->count; j++) {
-      out->batches[nb] = (struct bld_batch){.first = j, .count = 1, .single = true};
-      if ((rc = emit_batch(t, s, &bind, be->target, configs, np, &out->batches[nb],
+      out->batches[nb] = (struct bld_batch){.first = todo[j], .count = 1, .single = true};
+      if ((rc = emit_batch(t, s, &bind, be->target, configs, np, NULL, &out->batches[nb],
                            &sources[nb])) != AT_OK)
         goto out;
-      out->variants[j].batch = nb++;
+      out->variants[todo[j]].batch = nb++;
     }
   }
   out->nbatches = nb;
-  if (nb > nfirst && (rc = run_pool(&pool, nfirst, nb, jobs)) != AT_OK)
+  if (nb > nserved + nfirst && (rc = run_pool(&pool, nserved + nfirst, nb, jobs)) != AT_OK)
     goto out;
 
   for (size_t i = 0; i < n && rc == AT_OK; i++)
@@ -837,9 +970,12 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   }
   st->wall_s = at_now_s() - t0;
 out:
-  for (size_t i = 0; sources && i < nfirst + n; i++)
+  for (size_t i = 0; sources && i < 3 * n; i++)
     free(sources[i]);
   free(sources);
+  free(todo);
+  free(vkeys);
+  free(ctx.missed);
   free(cache);
   free(toolchain);
   free(pool.toolchain);

@@ -42,11 +42,17 @@ struct bld_options {
   size_t batch;                      /* variants per TU; 0: BLD_DEFAULT_BATCH */
   const char *backend;               /* "nvrtc", "nvcc", "clang-hip", "host"; NULL: the
                                         first available one for the device's vendor */
-  const char *cache_dir;             /* NULL: bld_default_cache_dir(); "": no cache */
+  const char *cache_dir;             /* NULL: os_cache_dir(); "": no cache */
   const char *const *include_dirs;   /* for the compiler (templates/common), NULL-ended */
   const char *const *flags;          /* extra compiler flags, NULL-ended, may be NULL */
   bld_progress_fn progress;          /* may be NULL */
   void *progress_ctx;
+  const char *toolchain;             /* set: measure from a bundle (tuner/engine/bundle.h):
+                                        the cache (cache_dir, required) is only read, the
+                                        backend named by `backend` never runs and is not
+                                        looked for, keys use this toolchain string (the
+                                        bundle's), and a variant the cache lacks fails
+                                        the call (AT_NOT_FOUND, naming it) */
   bool emulate;                      /* compile for the host device emulating `dev`: the
                                         space is `dev`'s, the backend cc_host, the arch
                                         "host:<dev->arch>" (its wave size, its matrix-core
@@ -71,8 +77,11 @@ struct bld_variant {
   char *log;                         /* compile_error: its own compile's log; else NULL */
 };
 
-/* One translation unit: the first `count` variants from `first`, unless `single` (then
- * the one variant `first`, recompiled alone after its batch failed). */
+/* One translation unit: a code object read from the cache that holds variants of this
+ * result wherever they are (`cached`; `first` is the first of them), or one compiled
+ * now: `count` variants in variant order (first and count then index the variants this
+ * call compiled), unless `single` (then the one variant `first`, recompiled alone after
+ * its batch failed). A variant's `batch` says which one holds it. */
 struct bld_batch {
   size_t first, count;
   bool single;
@@ -130,11 +139,6 @@ void bld_result_release(struct bld_result *r);
  * a space in chunks (bld_run per chunk) and keeps one result. AT_OK, AT_NOMEM (dst
  * unchanged, src released). */
 int bld_result_append(struct bld_result *dst, struct bld_result *src);
-
-/* The default cache folder: $AUTOTUNE_CACHE_DIR, else $XDG_CACHE_HOME/autotune, else
- * $HOME/.cache/autotune. OUT: out[len] ("" when there is none: no HOME). Returns
- * out. Nothing is created. */
-const char *bld_default_cache_dir(char *out, size_t len);
 
 /* The backend bld_run would use for `dev` with override `name` (NULL: pick by vendor).
  * OUT: *b. AT_OK; AT_USAGE (unknown name, or a backend for another target);

@@ -71,6 +71,7 @@
 #include "base/os.h"
 #include "base/status.h"
 #include "tuner/compile/build.h"
+#include "tuner/engine/bundle.h"
 #include "tuner/engine/template_dirs.h"
 #include "tuner/engine/tune.h"
 #include "tuner/engine/tune_internal.h"
@@ -130,6 +131,8 @@ static void progress_clear(struct tuner *tu)
 static int resolve_template(const struct tuner *tu, const char *arg, char *out)
 {
   size_t len = strlen(arg);
+  if (tu->o->bundle)
+    return bundle_template(tu->o->bundle, tu->op->template_folder, arg, out);
   if (strchr(arg, '/') || (len > 2 && strcmp(arg + len - 2, ".h") == 0)) {
     if (!at_is_file(arg))
       return at_error(AT_USAGE, "no template file '%.200s'", arg);
@@ -189,6 +192,10 @@ static int collect_templates(struct tuner *tu)
     const char *folder = tu->op->template_folder, *base = tu->op->baseline;
     char dirs[TEMPLATE_DIRS_MAX][PATH_MAX], pat[PATH_MAX + 16];
     size_t nd = template_dirs(dirs);
+    if (o->bundle) {
+      snprintf(dirs[0], sizeof dirs[0], "%.4000s/templates", o->bundle->dir);
+      nd = 1;
+    }
     glob_t g;
     for (size_t i = 0; i < nd; i++) {
       snprintf(pat, sizeof pat, "%.4000s/%s/*.h", dirs[i], folder);
@@ -219,6 +226,36 @@ static int collect_templates(struct tuner *tu)
   return AT_OK;
 }
 
+static const char *cache_root(const struct tuner *tu, char buf[PATH_MAX])
+{
+  return tune_cache_root(tu->o, buf);
+}
+
+const char *tune_cache_root(const struct tune_opts *o, char *buf)
+{
+  if (o->bundle || o->bundle_out) {
+    snprintf(buf, PATH_MAX, "%.4000s/cache", o->bundle ? o->bundle->dir : o->bundle_out);
+    return buf;
+  }
+  return o->no_cache ? "" : NULL;
+}
+
+/* Making a bundle: the templates are the staging folder's copies from here on. */
+static int stage_templates(struct tuner *tu)
+{
+  for (size_t i = 0; i < tu->ntpls; i++) {
+    struct tpl *p = &tu->tpls[i];
+    char common[PATH_MAX], copy[PATH_MAX];
+    template_common_dir(p->path, common);
+    int rc = bundle_stage_template(tu->o->bundle_out, tu->op->template_folder, p->path,
+                                   common, copy);
+    if (rc != AT_OK)
+      return rc;
+    snprintf(p->path, sizeof p->path, "%s", copy);
+  }
+  return AT_OK;
+}
+
 /* Load every template; a failure is one line on stderr and the template is skipped. */
 static void load_templates(struct tuner *tu)
 {
@@ -235,7 +272,8 @@ static void load_templates(struct tuner *tu)
     }
     template_common_dir(p->path, p->common);
     const char *incs[] = {p->common, NULL};
-    int rc = tmpl_load(p->path, incs, &p->t);
+    char cache[PATH_MAX];
+    int rc = tmpl_open(p->path, incs, cache_root(tu, cache), &p->t);
     if (rc != AT_OK) {
       const char *e = at_last_error();
       snprintf(p->skip, sizeof p->skip, "%.*s", (int)strcspn(e, "\n"), e);
@@ -282,8 +320,11 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
   for (size_t i = 0; i < ntemplates && used < len; i++)
     used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", template_paths[i]);
   if (used < len)
-    snprintf(out + used, len - used, " --strategy %s --time-budget %g --seed %" PRIu64,
-             search_strategy_name(o->strategy), o->time_budget_s, o->seed);
+    used += (size_t)snprintf(out + used, len - used, " --strategy %s --time-budget %g "
+                             "--seed %" PRIu64, search_strategy_name(o->strategy),
+                             o->time_budget_s, o->seed);
+  if (o->bundle && used < len)
+    snprintf(out + used, len - used, " --bundle %s", o->bundle->id);
 }
 
 struct find_run {
@@ -661,15 +702,30 @@ static int skip_compile(struct tuner *tu, struct tpl *p)
   return AT_OK;
 }
 
-/* The compile options of a run; incs: {p->common, NULL}, kept by the caller. */
-static struct bld_options build_options(struct tuner *tu, const char *const *incs)
+/* The compile options of a run; incs: {p->common, NULL}, kept by the caller, and
+ * cache[PATH_MAX]. */
+static struct bld_options build_options(struct tuner *tu, const char *const *incs,
+                                        char *cache)
 {
+  const struct bundle *b = tu->o->bundle;
   return (struct bld_options){.jobs = tu->o->jobs, .include_dirs = incs,
-                              .cache_dir = tu->o->no_cache ? "" : NULL,
+                              .cache_dir = cache_root(tu, cache),
+                              .backend = b ? b->backend : NULL,
+                              .toolchain = b ? b->toolchain : NULL,
                               .emulate = tu->o->emulate != NULL,
                               .progress = tu->o->report && tu->o->report->progress
                                               ? build_progress : NULL,
                               .progress_ctx = tu};
+}
+
+/* Add a chunk's compile result to p's (its counts and toolchain to the run's). */
+static int take_part(struct tuner *tu, struct tpl *p, struct bld_result *part)
+{
+  tu->variants += part->stats.variants;
+  tu->variants_ok += part->stats.ok;
+  snprintf(tu->backend, sizeof tu->backend, "%s", part->backend ? part->backend : "");
+  snprintf(tu->toolchain, sizeof tu->toolchain, "%s", part->toolchain ? part->toolchain : "");
+  return bld_result_append(&p->br, part);
 }
 
 static size_t compile_threads(const struct tuner *tu)
@@ -694,7 +750,8 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
   if (p->lazy)
     return compile_first(tu, p);
   const char *incs[] = {p->common, NULL};
-  struct bld_options bo = build_options(tu, incs);
+  char cache[PATH_MAX];
+  struct bld_options bo = build_options(tu, incs, cache);
   size_t chunk = COMPILE_CHUNK_BATCHES * BLD_DEFAULT_BATCH * compile_threads(tu);
   for (size_t at = 0; at < n; at += chunk) {
     size_t cn = n - at < chunk ? n - at : chunk;
@@ -702,7 +759,7 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
     rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, p->configs + at * p->np,
                  cn, &bo, &part);
     if (rc == AT_OK)
-      rc = bld_result_append(&p->br, &part);
+      rc = take_part(tu, p, &part);
     else
       bld_result_release(&part);
     if (rc != AT_OK)
@@ -829,12 +886,13 @@ static int compile_near(struct tuner *tu, struct tpl *p, size_t c)
   if (k == 0)
     goto out;
   const char *incs[] = {p->common, NULL};
-  struct bld_options bo = build_options(tu, incs);
+  char cache[PATH_MAX];
+  struct bld_options bo = build_options(tu, incs, cache);
   bo.batch = LAZY_PER_THREAD; /* one TU a thread */
   struct bld_result part;
   if ((rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, cfgs, k, &bo, &part)) ==
       AT_OK)
-    rc = bld_result_append(&p->br, &part);
+    rc = take_part(tu, p, &part);
   else
     bld_result_release(&part);
   if (rc != AT_OK)
@@ -1248,6 +1306,13 @@ static int setup(struct tuner *tu)
   snprintf(tu->db_path, sizeof tu->db_path, "%s", o->db_path);
   if ((rc = collect_templates(tu)) != AT_OK)
     return rc;
+  if (o->bundle && (strcmp(o->bundle->op, tu->op->name) != 0 ||
+                    strcmp(o->bundle->device, tu->dev_name) != 0))
+    return at_error(AT_USAGE, "--bundle %.200s was made for %s on %s, not %s on %s",
+                    o->bundle->dir, o->bundle->op, o->bundle->device, tu->op->name,
+                    tu->dev_name);
+  if (o->bundle_out && (rc = stage_templates(tu)) != AT_OK)
+    return rc;
   /* the database last: bad input never creates or touches it */
   if ((rc = db_open(tu->db_path, DB_CREATE, &tu->db)) != AT_OK)
     return rc;
@@ -1272,7 +1337,10 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   /* a GPU that is not here is said before anything is compiled; the parent never opens
    * a GPU runtime itself (worker.h) */
   char why[300];
-  if (tu->mb != &meas_host && !meas_device_opens(tu->mb, why, sizeof why)) {
+  if (o->bundle_out) {
+    snprintf(tu->no_meas, sizeof tu->no_meas, "making a bundle: compiled only");
+    tu->mb = NULL;
+  } else if (tu->mb != &meas_host && !meas_device_opens(tu->mb, why, sizeof why)) {
     snprintf(tu->no_meas, sizeof tu->no_meas, "no %s opens here (%.300s): compiled and pruned "
              "for %s only, no measurement is possible here", tu->dev->name, why, tu->dev->arch);
     tu->mb = NULL;
@@ -1320,6 +1388,12 @@ out:
   if (sum) {
     sum->measured_ok = tu->measured_ok;
     sum->measured_here = tu->mb != NULL;
+    sum->variants = tu->variants;
+    sum->variants_ok = tu->variants_ok;
+    snprintf(sum->device, sizeof sum->device, "%s", tu->dev_name);
+    snprintf(sum->arch, sizeof sum->arch, "%s", tu->arch);
+    snprintf(sum->backend, sizeof sum->backend, "%s", tu->backend);
+    snprintf(sum->toolchain, sizeof sum->toolchain, "%s", tu->toolchain);
     sum->reference_failed = tu->reference_failed;
   }
   release(tu);

@@ -25,6 +25,7 @@
 
 struct tuner;
 struct tune_report;
+struct bundle;
 
 struct tune_opts {
   const struct op_engine *op;  /* what is tuned */
@@ -42,6 +43,11 @@ struct tune_opts {
   double timeout_s;            /* watchdog per variant; 0: TUNE_DEFAULT_TIMEOUT_S */
   double variant_time_s;       /* timing budget per variant; 0: the device's default */
   bool no_cache;               /* neither read nor write the compile cache */
+  const struct bundle *bundle; /* measure from this bundle (bundle.h): its templates, its
+                                  caches, never a compiler or libclang; NULL: none */
+  const char *bundle_out;      /* making a bundle (bundle_make): the staging folder; the
+                                  templates are copied there, everything is compiled into
+                                  its cache, nothing is measured */
   const struct tune_report *report; /* NULL: silent */
   void *report_ctx;
 };
@@ -59,6 +65,9 @@ struct tune_report {
 /* The run's outcome, for the command's exit status. */
 struct tune_summary {
   size_t measured_ok;          /* trials measured ok (recalled ones included) */
+  size_t variants, variants_ok; /* compiled (or read from the cache), and of those ok */
+  char device[80], arch[48];   /* as recorded in trials ("host:h100" when emulating) */
+  char backend[32], toolchain[160]; /* the compile backend and its version string */
   bool measured_here;          /* false: the device is absent, nothing was measured */
   bool reference_failed;       /* an op with checks_against_reference: it failed */
 };
@@ -73,6 +82,11 @@ struct tune_summary {
  * / AT_DB_* (the database cannot be opened or written); AT_NOMEM; AT_UNSUPPORTED (no
  * compiler or no template for the device), with at_last_error() saying why. */
 int tune_run(const struct tune_opts *o, struct tune_summary *sum);
+
+/* The cache folder a run with these options uses (the parse and compile caches): a
+ * bundle's, the staging folder's of one being made, none (--no-cache: ""), or NULL (the
+ * default, os_cache_dir). buf[PATH_MAX] holds the first two. */
+const char *tune_cache_root(const struct tune_opts *o, char *buf);
 
 /* The canonical argument string stored in runs.args, by which --resume finds a run:
  * every option that changes what is measured, in a fixed order, without --db, --resume,

@@ -94,6 +94,8 @@ struct tuner {
   bool reference_failed;
   double wall_s;                     /* the whole run, set at its end */
   size_t measured_ok;
+  size_t variants, variants_ok;      /* compiled or read from the cache; of those ok */
+  char backend[32], toolchain[160];  /* of the last compile */
 };
 
 /* Whether p's default variant is its middle (or reference) config: an op that checks
