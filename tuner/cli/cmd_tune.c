@@ -110,7 +110,8 @@ int cmd_tune(int argc, char **argv)
     code = cli_fail(AT_USAGE);
     goto done;
   }
-  snprintf(path, sizeof path, "%s", tc.o.bundle ? path : tc.pos[0]);
+  if (!tc.o.bundle)
+    snprintf(path, sizeof path, "%s", tc.pos[0]);
   template_common_dir(path, common);
   const char *incs[] = {common, NULL};
   if ((rc = tmpl_open(path, incs, tune_cache_root(&tc.o, cache), &t)) != AT_OK) {

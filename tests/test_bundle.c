@@ -1,0 +1,363 @@
+/*
+ * test_bundle.c - tuning where LLVM and the compilers are absent: the parse cache (a
+ * template read again without libclang, stale after any change of it or of what it
+ * includes, equal to a fresh parse), the compile cache's variant aliases (a variant
+ * compiled in one batching is found in another), and bundles (made here, moved, and
+ * measured by a process that can open neither libclang nor a compiler, with the trials a
+ * direct run records). The binary is run for real (AT_BINARY); "no libclang" is
+ * AUTOTUNE_LIBCLANG set empty, "no compiler" an empty PATH.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/device.h"
+#include "base/os.h"
+#include "base/status.h"
+#include "generator/emit.h"
+#include "generator/space.h"
+#include "generator/template.h"
+#include "tests/helpers.h"
+#include "tuner/compile/build.h"
+
+#define SCALE AT_SOURCE_DIR "/templates/example/scale.h"
+#define COMMON AT_SOURCE_DIR "/templates/common"
+#define SCALE_ARGS "--dim N=4096 --arg y=N --arg x=N --arg alpha=2 --arg beta=1"
+
+/* A copy of scale.h and templates/common in dir/t/example and dir/t/common. */
+static char *copy_templates(const char *dir)
+{
+  struct th_result r;
+  th_sh(&r, "mkdir -p '%s/t/example' && cp '%s' '%s/t/example/' && cp -r '%s' '%s/t/'", dir,
+        SCALE, dir, COMMON, dir);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  return os_strdupf("%s/t/example/scale.h", dir);
+}
+
+/* `generate TEMPLATE --device host --stats` with the cache at dir/cache; libclang: the
+ * AUTOTUNE_LIBCLANG value ("" none, NULL the default). */
+static void stats(struct th_result *r, const char *dir, const char *tmpl, const char *libclang)
+{
+  th_sh(r, "%s%s%sAUTOTUNE_CACHE_DIR='%s/cache' '%s' generate '%s' --device host --stats",
+        libclang ? "AUTOTUNE_LIBCLANG='" : "", libclang ? libclang : "", libclang ? "' " : "",
+        dir, AT_BINARY, tmpl);
+}
+
+Test(bundle, binary_links_no_llvm)
+{
+  struct th_result r;
+  th_sh(&r, "readelf -d '%s'", AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "NEEDED"), "%s", r.out);
+  cr_assert_null(strstr(r.out, "libclang"), "autotune links libclang:\n%s", r.out);
+  cr_assert_null(strstr(r.out, "libLLVM"), "autotune links LLVM:\n%s", r.out);
+  th_result_free(&r);
+}
+
+Test(bundle, parse_cache_serves_without_libclang_and_goes_stale, .timeout = 300)
+{
+  char *dir = th_tmpdir(), *tmpl = copy_templates(dir);
+  struct th_result r, again;
+  /* no entry and no libclang: a clear refusal */
+  stats(&r, dir, tmpl, "");
+  cr_assert_eq(r.code, 1, "%s", r.err);
+  cr_assert(strstr(r.err, "libclang is not available"), "%s", r.err);
+  cr_assert(strstr(r.err, "scale.h"), "%s", r.err);
+  th_result_free(&r);
+  /* parsed once with libclang, then read back without it, the same */
+  stats(&r, dir, tmpl, NULL);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  stats(&again, dir, tmpl, "");
+  cr_assert_eq(again.code, 0, "%s", again.err);
+  cr_assert_str_eq(again.out, r.out);
+  th_result_free(&again);
+  /* any change of the template: stale */
+  size_t len;
+  char *text = th_read(tmpl, &len);
+  char *changed = os_strdupf("%s// one more line\n", text);
+  cr_assert_eq(th_write(tmpl, changed, strlen(changed)), 0);
+  stats(&again, dir, tmpl, "");
+  cr_assert_eq(again.code, 1, "a changed template was served from the cache");
+  th_result_free(&again);
+  cr_assert_eq(th_write(tmpl, text, len), 0);
+  stats(&again, dir, tmpl, "");
+  cr_assert_eq(again.code, 0, "%s", again.err);
+  th_result_free(&again);
+  /* any change of a header it includes: stale */
+  char *hdr = os_strdupf("%s/t/common/at_common.h", dir);
+  char *h = th_read(hdr, &len);
+  char *hchanged = os_strdupf("%s\n// a comment\n", h);
+  cr_assert_eq(th_write(hdr, hchanged, strlen(hchanged)), 0);
+  stats(&again, dir, tmpl, "");
+  cr_assert_eq(again.code, 1, "a changed include was served from the cache");
+  th_result_free(&again);
+  /* parsed again with libclang, then served without it */
+  stats(&again, dir, tmpl, NULL);
+  cr_assert_eq(again.code, 0, "%s", again.err);
+  th_result_free(&again);
+  stats(&again, dir, tmpl, "");
+  cr_assert_eq(again.code, 0, "%s", again.err);
+  cr_assert_str_eq(again.out, r.out);
+  th_result_free(&again);
+  th_result_free(&r);
+  free(hchanged);
+  free(h);
+  free(hdr);
+  free(changed);
+  free(text);
+  free(tmpl);
+  th_rmtree(dir);
+}
+
+/* Everything a template holds, compared field by field, and the TU it emits. */
+static void assert_same_template(const struct tmpl *a, const struct tmpl *b,
+                                 const char *device)
+{
+  cr_assert_str_eq(a->hash, b->hash);
+  cr_assert_str_eq(a->legacy_hash, b->legacy_hash);
+  cr_assert_str_eq(a->kernel, b->kernel);
+  cr_assert_str_eq(a->kernel_qualified, b->kernel_qualified);
+  cr_assert_eq(a->kernel_line, b->kernel_line);
+  cr_assert_eq(a->ndims, b->ndims);
+  for (size_t i = 0; i < a->ndims; i++)
+    cr_assert_str_eq(a->dims[i], b->dims[i]);
+  cr_assert_eq(a->nparams, b->nparams);
+  for (size_t i = 0; i < a->nparams; i++) {
+    cr_assert_str_eq(a->params[i].name, b->params[i].name);
+    cr_assert_eq(a->params[i].nvalues, b->params[i].nvalues);
+    cr_assert_eq(a->params[i].tparam, b->params[i].tparam);
+    cr_assert_eq(a->params[i].line, b->params[i].line);
+    for (size_t v = 0; v < a->params[i].nvalues; v++)
+      cr_assert_eq(a->params[i].values[v], b->params[i].values[v]);
+    cr_assert_eq(!a->params[i].expr, !b->params[i].expr);
+    if (a->params[i].expr)
+      cr_assert_str_eq(a->params[i].expr, b->params[i].expr);
+  }
+  cr_assert_eq(a->nreqs, b->nreqs);
+  for (size_t i = 0; i < a->nreqs; i++) {
+    cr_assert_str_eq(a->reqs[i].name, b->reqs[i].name);
+    cr_assert_str_eq(a->reqs[i].expr, b->reqs[i].expr);
+  }
+  for (size_t i = 0; i < 3; i++) {
+    cr_assert_str_eq(a->threads_text[i], b->threads_text[i]);
+    cr_assert_str_eq(a->grid_text[i], b->grid_text[i]);
+  }
+  cr_assert_str_eq(a->shared_text, b->shared_text);
+  cr_assert_eq(a->ntparams, b->ntparams);
+  for (size_t i = 0; i < a->ntparams; i++) {
+    cr_assert_str_eq(a->tparams[i].name, b->tparams[i].name);
+    cr_assert_str_eq(a->tparams[i].type, b->tparams[i].type);
+    cr_assert_eq(a->tparams[i].lo, b->tparams[i].lo);
+    cr_assert_eq(a->tparams[i].hi, b->tparams[i].hi);
+    cr_assert_eq(a->tparams[i].kind, b->tparams[i].kind);
+  }
+  cr_assert_eq(a->nfparams, b->nfparams);
+  for (size_t i = 0; i < a->nfparams; i++) {
+    cr_assert_str_eq(a->fparams[i].name, b->fparams[i].name);
+    cr_assert_str_eq(a->fparams[i].type, b->fparams[i].type);
+  }
+  cr_assert_eq(a->npragma_lines, b->npragma_lines);
+  cr_assert_eq(a->arch_specific, b->arch_specific);
+  /* the same space, and the same source for its every config */
+  const struct dev_profile *dev = dev_find(device);
+  struct gen_space *sa = NULL, *sb = NULL;
+  cr_assert_eq(tmpl_space(a, dev, NULL, &sa), AT_OK);
+  cr_assert_eq(tmpl_space(b, dev, NULL, &sb), AT_OK);
+  int64_t *ca = NULL, *cb = NULL;
+  size_t na = 0, nb = 0;
+  cr_assert_eq(gen_space_collect(sa, &ca, &na, NULL), AT_OK);
+  cr_assert_eq(gen_space_collect(sb, &cb, &nb, NULL), AT_OK);
+  cr_assert_eq(na, nb);
+  cr_assert_gt(na, 0);
+  size_t np = gen_space_param_count(sa);
+  cr_assert_eq(memcmp(ca, cb, na * np * sizeof *ca), 0);
+  na = na < 64 ? na : 64; /* a TU of the first 64 */
+  const int64_t **pa = malloc(na * sizeof *pa), **pb = malloc(na * sizeof *pb);
+  for (size_t i = 0; i < na; i++) {
+    pa[i] = ca + i * np;
+    pb[i] = cb + i * np;
+  }
+  struct gen_bind bind = {.dev = dev, .dtype = a->dtype ? "f16" : NULL};
+  char *ta = NULL, *tb = NULL;
+  cr_assert_eq(gen_emit_tu(a, CC_CUDA, sa, &bind, pa, na, &ta), AT_OK, "%s", at_last_error());
+  cr_assert_eq(gen_emit_tu(b, CC_CUDA, sb, &bind, pb, na, &tb), AT_OK, "%s", at_last_error());
+  cr_assert_str_eq(ta, tb);
+  free(ta);
+  free(tb);
+  free(pa);
+  free(pb);
+  free(ca);
+  free(cb);
+  gen_space_free(sa);
+  gen_space_free(sb);
+}
+
+Test(bundle, parse_cache_entry_equals_a_fresh_parse, .timeout = 120)
+{
+  static const char *const names[][2] = {{"/templates/gemm/gemm_mma.h", "h100"},
+                                         {"/templates/gemm/gemm_mfma.h", "mi300x"},
+                                         {"/templates/gemm/gemm_simt.h", "host"},
+                                         {"/templates/example/scale.h", "host"}};
+  char *dir = th_tmpdir();
+  const char *incs[] = {COMMON, NULL};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    char *path = os_strdupf("%s%s", AT_SOURCE_DIR, names[i][0]);
+    struct tmpl *fresh = NULL, *stored = NULL, *cached = NULL;
+    cr_assert_eq(tmpl_open(path, incs, "", &fresh), AT_OK, "%s", at_last_error());
+    cr_assert_eq(tmpl_open(path, incs, dir, &stored), AT_OK, "%s", at_last_error());
+    cr_assert_not(stored->from_cache, "%s: an empty cache served it", path);
+    cr_assert_eq(tmpl_open(path, incs, dir, &cached), AT_OK, "%s", at_last_error());
+    cr_assert(cached->from_cache, "%s: not served from the cache", path);
+    assert_same_template(fresh, cached, names[i][1]);
+    tmpl_free(fresh);
+    tmpl_free(stored);
+    tmpl_free(cached);
+    free(path);
+  }
+  th_rmtree(dir);
+}
+
+/* Compiled in batches of 16 in one order, found again one by one in another: the
+ * variant aliases. */
+Test(bundle, variant_compiled_in_one_batching_is_found_in_another, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  const char *incs[] = {COMMON, NULL};
+  struct tmpl *t = NULL;
+  cr_assert_eq(tmpl_open(SCALE, incs, "", &t), AT_OK, "%s", at_last_error());
+  const struct dev_profile *dev = dev_find("host");
+  struct gen_space *s = NULL;
+  cr_assert_eq(tmpl_space(t, dev, NULL, &s), AT_OK);
+  int64_t *cfg = NULL;
+  size_t n = 0;
+  cr_assert_eq(gen_space_collect(s, &cfg, &n, NULL), AT_OK);
+  cr_assert_geq(n, 20);
+  size_t np = gen_space_param_count(s);
+  struct bld_options bo = {.jobs = 2, .cache_dir = dir, .include_dirs = incs};
+  struct bld_result first, second;
+  cr_assert_eq(bld_run(t, s, dev, NULL, NULL, cfg, 20, &bo, &first), AT_OK, "%s",
+               at_last_error());
+  cr_assert_gt(first.stats.compiled, 0);
+  /* configs 17, 13, 7, 5 (in both batches of the first run), each alone */
+  int64_t *pick = malloc(4 * np * sizeof *pick);
+  const size_t which[4] = {17, 13, 7, 5};
+  for (size_t i = 0; i < 4; i++)
+    memcpy(pick + i * np, cfg + which[i] * np, np * sizeof *pick);
+  bo.batch = 1;
+  cr_assert_eq(bld_run(t, s, dev, NULL, NULL, pick, 4, &bo, &second), AT_OK, "%s",
+               at_last_error());
+  cr_assert_eq(second.stats.compiled, 0, "a variant compiled before was compiled again");
+  cr_assert_eq(second.stats.cache_hits, 2); /* the two batches that hold them */
+  for (size_t i = 0; i < 4; i++) {
+    const struct bld_variant *a = &first.variants[which[i]], *b = &second.variants[i];
+    cr_assert_str_eq(a->name, b->name);
+    cr_assert_eq(a->verdict, b->verdict);
+    cr_assert_eq(a->res.registers, b->res.registers);
+  }
+  bld_result_release(&first);
+  bld_result_release(&second);
+  free(pick);
+  free(cfg);
+  gen_space_free(s);
+  tmpl_free(t);
+  th_rmtree(dir);
+}
+
+/* The trials of a run as "config status" lines, sorted. */
+static char *trials_of(const char *db)
+{
+  struct th_result r;
+  th_sh(&r, "sqlite3 '%s' \"SELECT c.text || ' ' || t.status FROM trials t JOIN configs c "
+            "ON c.id = t.config_id ORDER BY 1\"", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  char *out = r.out;
+  r.out = NULL;
+  th_result_free(&r);
+  return out;
+}
+
+Test(bundle, made_here_measured_elsewhere_without_libclang_or_compiler, .timeout = 600)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  /* made with this build's caches, then moved */
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/cache' '%s' bundle tune '" SCALE "' --device "
+            "host " SCALE_ARGS " --out made --json", dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"ok\":"), "%s", r.out);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && mkdir elsewhere && mv made elsewhere/b && test ! -e made", dir);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  /* measured with no libclang, no compiler on PATH and an empty cache */
+  th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= AUTOTUNE_CACHE_DIR='%s/empty' PATH=/nonexistent "
+            "'%s' tune scale.h --bundle elsewhere/b " SCALE_ARGS " --budget 5 --db b.db",
+        dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  th_result_free(&r);
+  char *empty = th_path(dir, "empty");
+  cr_assert_not(at_is_file(empty) || access(empty, F_OK) == 0, "the bundle run made a cache");
+  /* a direct run with the same arguments records the same trials */
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/cache2' '%s' tune '" SCALE "' --device host "
+            SCALE_ARGS " --budget 5 --db d.db", dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *bdb = th_path(dir, "b.db"), *ddb = th_path(dir, "d.db");
+  char *tb = trials_of(bdb), *td = trials_of(ddb);
+  cr_assert_gt(strlen(td), 0);
+  cr_assert_str_eq(tb, td);
+  /* the run carries the bundle's identity */
+  th_sh(&r, "sqlite3 '%s' 'SELECT args FROM runs'", bdb);
+  cr_assert(strstr(r.out, " --bundle "), "%s", r.out);
+  th_result_free(&r);
+  free(tb);
+  free(td);
+  free(bdb);
+  free(ddb);
+  free(empty);
+  th_rmtree(dir);
+}
+
+Test(bundle, bad_bundles_are_refused_and_out_is_never_clobbered, .timeout = 600)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  th_sh(&r, "cd '%s' && mkdir taken && echo mine > taken/file && AUTOTUNE_CACHE_DIR='%s/c' "
+            "'%s' bundle tune '" SCALE "' --device host " SCALE_ARGS " --out taken",
+        dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert(strstr(r.err, "exists"), "%s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && test \"$(cat taken/file)\" = mine && ls | grep -c partial", dir);
+  cr_assert_str_eq(r.out, "0\n", "a staging folder was left: %s", r.out);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' bundle tune '" SCALE "' --device host "
+            SCALE_ARGS " --out b", dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  /* another device than the bundle's */
+  th_sh(&r, "cd '%s' && '%s' tune scale.h --bundle b --device host --emulate h100 "
+            SCALE_ARGS " --db x.db", dir, AT_BINARY);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert(strstr(r.err, "was made for"), "%s", r.err);
+  th_result_free(&r);
+  /* a file changed inside it */
+  th_sh(&r, "cd '%s' && echo '// x' >> b/templates/user/scale.h && '%s' tune scale.h "
+            "--bundle b " SCALE_ARGS " --db x.db", dir, AT_BINARY);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert(strstr(r.err, "identity"), "%s", r.err);
+  th_result_free(&r);
+  /* not a bundle */
+  th_sh(&r, "cd '%s' && '%s' gemm --bundle taken --m 8 --n 8 --k 8 --db x.db", dir,
+        AT_BINARY);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert(strstr(r.err, "no bundle there"), "%s", r.err);
+  th_result_free(&r);
+  char *x = th_path(dir, "x.db");
+  cr_assert_neq(access(x, F_OK), 0, "bad input created the database");
+  free(x);
+  th_rmtree(dir);
+}
