@@ -383,9 +383,11 @@ static int put_run(struct tuner *tu, const char *toolchain)
   char host[256] = "", now[32];
   gethostname(host, sizeof host - 1);
   db_now(now);
-  struct db_run r = {.host = host, .started_at = now, .toolchain = toolchain,
-                     .autotune_version = at_version(),
-                     .strategy = search_strategy_name(tu->o->strategy), .args = tu->args};
+  struct db_run r;
+  db_run_init(&r);
+  r.host = host, r.started_at = now, r.toolchain = toolchain;
+  r.autotune_version = at_version();
+  r.strategy = search_strategy_name(tu->o->strategy), r.args = tu->args;
   snprintf(r.uuid, sizeof r.uuid, "%s", tu->run_uuid);
   int rc = db_put_run(tu->db, &r, NULL);
   if (rc == AT_OK)
@@ -1311,7 +1313,7 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
     }
   }
   tu->cur = nprob - 1;
-  if ((rc = db_end_run(tu->db, tu->run_uuid)) != AT_OK)
+  if ((rc = db_end_run(tu->db, tu->run_uuid, NULL)) != AT_OK)
     goto out;
   tu->wall_s = at_now_s() - tu->t0;
   if (r && r->end)
