@@ -295,6 +295,29 @@ Test(tune, bad_input_exits_2_with_one_line)
   free(db);
 }
 
+Test(tune, a_bad_gpu_ordinal_exits_2_and_creates_no_database)
+{
+  char *db = th_path(dir, "gpu.db");
+  const char *commands[] = {
+      "gemm --device host --m 8 --n 8 --k 8",
+      "attention --device host --seqlen 8 --head-dim 8",
+      "tune '" SMALL "' --device host --dim m=8 --dim n=8 --dim k=8",
+  };
+  const char *bad[] = {"-1", "x", "1.5", "''"};
+  for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      struct th_result r;
+      th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' %s --gpu %s --db '%s'", cache, AT_BINARY,
+            commands[c], bad[i], db);
+      cr_assert_eq(r.code, 2, "%s --gpu %s: exit %d: %s", commands[c], bad[i], r.code, r.err);
+      cr_assert(strncmp(r.err, "autotune: bad --gpu ", 20) == 0, "%s: %s", commands[c], r.err);
+      cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+      cr_assert_eq(access(db, F_OK), -1, "--gpu %s created the database", bad[i]);
+      th_result_free(&r);
+    }
+  free(db);
+}
+
 /* One record of a trial's protocol fields. */
 struct proto {
   int n, ok, min_reps;

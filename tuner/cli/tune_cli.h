@@ -15,7 +15,7 @@
 
 struct tune_cli {
   struct tune_opts o;
-  const char *strategy, *time_budget, *timeout, *variant_time;
+  const char *strategy, *time_budget, *timeout, *variant_time, *gpu;
   int64_t seed, jobs, budget;
   bool budget_given, json;
   char strategy_help[128];     /* the strategies, from search.h's table */
@@ -27,6 +27,7 @@ struct tune_cli {
 #define TUNE_CLI_OPTS(tc)                                                                    \
   {"device", CLI_STR, &(tc)->o.device, "D", "profile name (h100, mi300x, host) or arch"},    \
   {"emulate", CLI_STR, &(tc)->o.emulate, "D2", "host only: span and compile as for this GPU"}, \
+  {"gpu", CLI_STR, &(tc)->gpu, "N", "the GPU to measure on, by ordinal (0); unused on host"}, \
   {"strategy", CLI_STR, &(tc)->strategy, "S", (tc)->strategy_help},                         \
   {"budget", CLI_INT, &(tc)->budget, "N", "variants measured per template (-1: all)"},        \
   {"time-budget", CLI_STR, &(tc)->time_budget, "SEC", "wall seconds for all measurement"},   \

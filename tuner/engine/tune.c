@@ -263,6 +263,8 @@ static void canonical(const struct tuner *tu, char *out, size_t len)
   size_t used = strlen(out);
   used += (size_t)snprintf(out + used, used < len ? len - used : 0, " --device %s ",
                            tu->dev->name);
+  if (tu->o->gpu != 0 && tu->dev->vendor != DEV_HOST && used < len)
+    used += (size_t)snprintf(out + used, len - used, "--gpu %d ", tu->o->gpu);
   if (used < len)
     tu->op->canonical(tu->op, out + used, len - used);
   used += strlen(out + used);
@@ -1151,7 +1153,9 @@ static int run_problem(struct tuner *tu)
     return AT_OK;
   if ((rc = tu->op->inputs(tu->op, &tu->prob)) != AT_OK)
     return rc;
-  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb, .jobs = tu->o->jobs, .op = tu->prob.mop,
+  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb,
+                                      .device_index = tu->mb == &meas_host ? 0 : tu->o->gpu,
+                                      .jobs = tu->o->jobs, .op = tu->prob.mop,
                                       .op_ctx = tu->prob.mop_ctx, .jobs_table = tu->jobs,
                                       .njobs = tu->njobs, .ref_job = tu->ref_job,
                                       .flush_bytes = flush_bytes(tu),
@@ -1194,6 +1198,24 @@ static void release(struct tuner *tu)
   free(tu->known);
   free(tu->jobs);
   db_close(tu->db);
+}
+
+/* Whether the GPU opens here: one that is not is said before anything is compiled, and
+ * the run compiles and prunes only; an ordinal the runtime does not have is bad input.
+ * The parent never opens a GPU runtime itself (worker.h): a short-lived worker asks. */
+static int probe_gpu(struct tuner *tu)
+{
+  char why[300];
+  int rc = meas_device_probe(tu->mb, tu->o->gpu, &tu->dev_id, why, sizeof why);
+  if (rc == AT_USAGE || rc == AT_NOMEM)
+    return at_error(rc, "%s", why);
+  if (rc != AT_OK) {
+    snprintf(tu->no_meas, sizeof tu->no_meas, "no %s opens here (%.300s): compiled and pruned "
+             "for %s only, no measurement is possible here", tu->dev->name, why, tu->dev->arch);
+    tu->mb = NULL;
+    warn(tu, "%s", tu->no_meas);
+  }
+  return AT_OK;
 }
 
 static int setup(struct tuner *tu)
@@ -1245,17 +1267,20 @@ static int setup(struct tuner *tu)
                        : host ? VARIANT_TIME_HOST_S : VARIANT_TIME_GPU_S;
   tu->best_us = INFINITY;
 
+  if (o->gpu < 0)
+    return at_error(AT_USAGE, "bad --gpu %d (a GPU ordinal: 0, 1, ...)", o->gpu);
+
   if (!o->db_path)
     return at_error(AT_USAGE, "no database given");
   snprintf(tu->db_path, sizeof tu->db_path, "%s", o->db_path);
   if ((rc = collect_templates(tu)) != AT_OK)
     return rc;
-  /* the database last: bad input never creates or touches it */
-  if ((rc = db_open(tu->db_path, DB_CREATE, &tu->db)) != AT_OK)
-    return rc;
-  /* where to measure: the host's emulator, or the GPU if one opens (tune_run) */
+  /* where to measure: the host's emulator, or the GPU if one opens */
   tu->mb = host ? &meas_host : tu->dev->vendor == DEV_NVIDIA ? &meas_cuda : &meas_hip;
-  return AT_OK;
+  if (!host && (rc = probe_gpu(tu)) != AT_OK)
+    return rc;
+  /* the database last: bad input never creates or touches it */
+  return db_open(tu->db_path, DB_CREATE, &tu->db);
 }
 
 int tune_run(const struct tune_opts *o, struct tune_summary *sum)
@@ -1271,15 +1296,6 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   int rc = setup(tu);
   if (rc != AT_OK)
     goto out;
-  /* a GPU that is not here is said before anything is compiled; the parent never opens
-   * a GPU runtime itself (worker.h) */
-  char why[300];
-  if (tu->mb != &meas_host && !meas_device_opens(tu->mb, why, sizeof why)) {
-    snprintf(tu->no_meas, sizeof tu->no_meas, "no %s opens here (%.300s): compiled and pruned "
-             "for %s only, no measurement is possible here", tu->dev->name, why, tu->dev->arch);
-    tu->mb = NULL;
-    warn(tu, "%s", tu->no_meas);
-  }
   load_templates(tu);
   size_t usable = 0;
   for (size_t i = 0; i < tu->ntpls; i++)

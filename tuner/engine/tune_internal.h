@@ -69,6 +69,7 @@ struct tuner {
   bool run_put, resumed;
   char args[4096];
   const struct meas_backend *mb;     /* NULL: no measurement possible here */
+  struct meas_device_id dev_id;      /* what the probe of the GPU said (pci bus id) */
   char no_meas[400];
   int64_t budget;                    /* per template; 0: all */
   double timeout_s, variant_time_s;
