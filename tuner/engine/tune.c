@@ -40,7 +40,9 @@
  * own uuid; every trial it already holds for (kernel, problem, config) answers for that
  * variant instead of a new measurement (and is not recorded again), so the strategies,
  * being deterministic for a seed, walk the same path and nothing is measured twice. A
- * run is ended (ended_at set) only when every problem and template was done.
+ * run is ended (ended_at set) only when every problem and template was done. A run has
+ * one owner, the process executing it (run_prov.c): --resume claims the run first and
+ * refuses one whose owner is alive, so no two processes ever measure into one run.
  *
  * Invariants.
  *   1. Every variant that was compiled gets exactly one trial per run: compile_error and
@@ -363,6 +365,9 @@ static int open_run(struct tuner *tu)
     if ((rc = db_each_run(tu->db, find_run_cb, &f)) != AT_OK)
       return rc;
     if (f.uuid[0]) {
+      /* never a run that a live process still executes (docs/database.md) */
+      if ((rc = tune_prov_claim(tu, f.uuid)) != AT_OK)
+        return rc;
       snprintf(tu->run_uuid, sizeof tu->run_uuid, "%s", f.uuid);
       tu->resumed = tu->run_put = true;
       if ((rc = db_each_trial(tu->db, load_known_cb, tu)) != AT_OK)
@@ -390,6 +395,7 @@ static int put_run(struct tuner *tu, const char *toolchain)
   r.host = host, r.started_at = now, r.toolchain = toolchain;
   r.autotune_version = at_version();
   r.strategy = search_strategy_name(tu->o->strategy), r.args = tu->args;
+  tune_prov_run(tu, &r);
   snprintf(r.uuid, sizeof r.uuid, "%s", tu->run_uuid);
   int rc = db_put_run(tu->db, &r, NULL);
   if (rc == AT_OK)
@@ -399,8 +405,9 @@ static int put_run(struct tuner *tu, const char *toolchain)
 
 /* ---- recording ---- */
 
+/* sm_clock_mhz, throttled: tune_prov_after's, for a measurement; -1 for a verdict. */
 static int record(struct tuner *tu, const struct tpl *p, size_t bv,
-                  const struct meas_result *m)
+                  const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled)
 {
   const struct bld_variant *v = &p->br.variants[bv];
   struct db_trial t;
@@ -425,6 +432,8 @@ static int record(struct tuner *tu, const struct tpl *p, size_t bv,
       t.tflops = tu->prob.flops / (m->median_us * 1e-6) / 1e12;
     if (tu->prob.bytes > 0)
       t.gbps = tu->prob.bytes / (m->median_us * 1e-6) / 1e9;
+    t.sm_clock_mhz = sm_clock_mhz;
+    t.throttled = throttled;
   }
   t.registers = v->res.registers;
   t.spills = v->res.spill_bytes >= 0 ? v->res.spill_bytes
@@ -438,7 +447,7 @@ static int record(struct tuner *tu, const struct tpl *p, size_t bv,
   int rc = db_put_trial(tu->db, &t, NULL);
   if (rc == AT_OK)
     tu->trials_recorded++;
-  return rc;
+  return rc == AT_OK ? tune_prov_heartbeat(tu) : rc;
 }
 
 /* ---- progress ---- */
@@ -756,13 +765,14 @@ static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t 
       tu->trials_resumed++;
       continue;
     }
-    rc = record(tu, p, i, &m);
+    rc = record(tu, p, i, &m, -1, -1);
   }
   if (rc == AT_OK)
     rc = db_commit(tu->db);
   else
     db_rollback(tu->db);
-  return rc;
+  /* a chunk with no failed variant records nothing, yet the owner is alive */
+  return rc == AT_OK ? tune_prov_heartbeat(tu) : rc;
 }
 
 /* ---- compile on demand ---- */
@@ -921,15 +931,18 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
     if (intr_requested())
       return AT_INTERRUPTED;
     double t0 = at_now_s();
+    int64_t sm_clock = -1, throttled = -1;
+    tune_prov_before(tu);
     if ((rc = meas_worker_run(tu->worker, job, tu->timeout_s, &m)) != AT_OK)
       return rc;
+    tune_prov_after(tu, &sm_clock, &throttled);
     if (intr_requested() && m.status != DB_TRIAL_OK)
       return AT_INTERRUPTED; /* maybe the signal's doing: measured again on --resume */
     tu->meas_spent += at_now_s() - t0;
     tu->fresh++;
     if (rerun)
       tu->trials_resumed++;
-    else if ((rc = record(tu, p, bv, &m)) != AT_OK)
+    else if ((rc = record(tu, p, bv, &m, sm_clock, throttled)) != AT_OK)
       return rc;
   }
   p->res[bv] = m;
@@ -1187,6 +1200,7 @@ static int run_problem(struct tuner *tu)
 static void release(struct tuner *tu)
 {
   meas_worker_stop(tu->worker);
+  tune_prov_release(tu);
   unbind_problem(tu);
   for (size_t i = 0; i < tu->ntpls; i++) {
     tpl_release_problem(&tu->tpls[i]);
@@ -1296,6 +1310,10 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   int rc = setup(tu);
   if (rc != AT_OK)
     goto out;
+  char why[400];
+  tune_prov_init(tu, why, sizeof why);
+  if (why[0])
+    warn(tu, "%s", why);
   load_templates(tu);
   size_t usable = 0;
   for (size_t i = 0; i < tu->ntpls; i++)
@@ -1329,7 +1347,9 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
     }
   }
   tu->cur = nprob - 1;
-  if ((rc = db_end_run(tu->db, tu->run_uuid, NULL)) != AT_OK)
+  struct db_clocks end;
+  tune_prov_end(tu, &end);
+  if ((rc = db_end_run(tu->db, tu->run_uuid, &end)) != AT_OK)
     goto out;
   tu->wall_s = at_now_s() - tu->t0;
   if (r && r->end)

@@ -65,6 +65,10 @@ struct tune_summary {
 };
 
 #define TUNE_DEFAULT_TIMEOUT_S 60.0
+/* Run owners (docs/database.md): a run's owner refreshes its heartbeat at most this
+ * often, and another host takes it over for --resume once it is older than the lease. */
+#define TUNE_HEARTBEAT_S 30.0
+#define TUNE_LEASE_S 900.0
 /* The default --budget on the host device (the emulator is slow); GPUs measure all. */
 #define TUNE_HOST_DEFAULT_BUDGET 24
 
