@@ -9,11 +9,16 @@
  *   2. A refused claim changes nothing in the file.
  *   3. A process on this host is alive only if its pid exists, is not a zombie, and
  *      started at the recorded time (a reused pid started later); on another boot of
- *      this host it is gone. Another host's process is judged by its heartbeat alone.
+ *      this host it is gone. Without /proc the pid's existence alone decides (a reused
+ *      pid then keeps a dead owner's run: refused, never adopted twice). Another host's
+ *      process is judged by its heartbeat alone.
  */
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/internal.h"
 #include "base/proc.h"
@@ -48,8 +53,11 @@ static enum db_claim judge(sqlite3_stmt *st, const struct db_owner *me, double l
     int64_t now_start = 0;
     if (pid == me->pid && start == me->start)
       return DB_CLAIM_TAKEN; /* ours already */
-    if (!proc_start_ticks((pid_t)pid, &now_start))
-      return DB_CLAIM_TAKEN; /* gone, or a zombie */
+    if (!proc_start_ticks((pid_t)pid, &now_start)) {
+      if (access("/proc/self/stat", F_OK) == 0)
+        return DB_CLAIM_TAKEN; /* /proc answers: gone, or a zombie */
+      return kill((pid_t)pid, 0) == 0 || errno == EPERM ? DB_CLAIM_ALIVE : DB_CLAIM_TAKEN;
+    }
     return start < 0 || now_start == start ? DB_CLAIM_ALIVE : DB_CLAIM_TAKEN;
   }
   bool stale = sqlite3_column_type(st, 5) == SQLITE_NULL ||
