@@ -78,6 +78,8 @@ static void load_nvml(void)
 /* ---- ROCm SMI ---- */
 
 enum { RSMI_CLK_SYS = 0, RSMI_CLK_MEM = 4, RSMI_SW_DRIVER = 0 };
+/* Newer ROCm SMI puts a compute partition's id in bits 28..31 of a BDF id. */
+#define RSMI_PARTITION_BITS 0xf0000000ull
 
 struct rsmi_version {
   uint32_t major, minor, patch;
@@ -136,7 +138,7 @@ static void load_rsmi(void)
  * frequency[]} (Hz), which moves every field: both layouts are tried, and only one can
  * hold a count of 1..64 with `current` below it and a plausible frequency there.
  */
-static int64_t rsmi_current_mhz(const unsigned char *buf)
+int64_t smi_rsmi_current_mhz(const unsigned char *buf)
 {
   static const size_t first[2] = {0, 4}, freqs[2] = {8, 16};
   for (int layout = 0; layout < 2; layout++) {
@@ -209,7 +211,7 @@ int smi_open(enum dev_vendor vendor, const char *pci_bus_id, struct smi_gpu **ou
     bool found = false;
     if (rsmi.count(&n) == 0)
       for (uint32_t i = 0; i < n && !found; i++)
-        if (rsmi.pci_id(i, &got) == 0 && got == want)
+        if (rsmi.pci_id(i, &got) == 0 && (got & ~RSMI_PARTITION_BITS) == want)
           g.amd = i, found = true;
     if (!found) {
       snprintf(why, why_len, "ROCm SMI has no GPU at %.40s", pci_bus_id);
@@ -263,10 +265,10 @@ void smi_sample(struct smi_gpu *g, struct smi_sample *s)
   uint64_t uw = 0;
   memset(buf, 0, sizeof buf);
   if (rsmi.clk_freq(g->amd, RSMI_CLK_SYS, buf) == 0)
-    s->sm_mhz = rsmi_current_mhz(buf);
+    s->sm_mhz = smi_rsmi_current_mhz(buf);
   memset(buf, 0, sizeof buf);
   if (rsmi.clk_freq(g->amd, RSMI_CLK_MEM, buf) == 0)
-    s->mem_mhz = rsmi_current_mhz(buf);
+    s->mem_mhz = smi_rsmi_current_mhz(buf);
   if (rsmi.power_cap(g->amd, 0, &uw) == 0 && uw > 0)
     s->power_limit_w = (double)uw / 1e6;
 }

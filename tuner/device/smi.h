@@ -46,4 +46,8 @@ void smi_sample(struct smi_gpu *g, struct smi_sample *out);
 /* Free; NULL is accepted. The library stays loaded for the process (vendor.h's rule). */
 void smi_close(struct smi_gpu *g);
 
+/* For tests: the current frequency (MHz) in the bytes of a ROCm SMI rsmi_frequencies_t,
+ * of either layout (ROCm 6 put `bool has_deep_sleep` first); -1 when neither fits. */
+int64_t smi_rsmi_current_mhz(const unsigned char *buf);
+
 #endif
