@@ -166,11 +166,11 @@ int db_end_run(struct db *db, const char *run_uuid, const struct db_clocks *end)
 
 /* How db_claim_run found a run's owner. */
 enum db_claim {
-  DB_CLAIM_TAKEN,      /* no owner, or a dead one (pid gone or reused, another boot, or
-                          another host's lease stale): ownership is now `me`'s */
+  DB_CLAIM_TAKEN,      /* no owner, or a dead one (pid gone or reused; another host's
+                          or boot's lease stale): ownership is now `me`'s */
   DB_CLAIM_ALIVE,      /* owned by a live process on this host: nothing changed */
-  DB_CLAIM_LEASED      /* owned by another host whose heartbeat is fresher than lease_s:
-                          nothing changed */
+  DB_CLAIM_LEASED      /* owned by another host or boot whose heartbeat is fresher than
+                          lease_s: nothing changed */
 };
 /* Take run `run_uuid` for `me` (host, boot, pid, start; its heartbeat is set now) unless
  * its recorded owner is alive, in one IMMEDIATE transaction, so that two processes

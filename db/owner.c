@@ -7,11 +7,12 @@
  *   1. The check and the take happen in one IMMEDIATE transaction: of two processes
  *      resuming the same run at once, the second sees the first as the owner.
  *   2. A refused claim changes nothing in the file.
- *   3. A process on this host is alive only if its pid exists, is not a zombie, and
- *      started at the recorded time (a reused pid started later); on another boot of
- *      this host it is gone. Without /proc the pid's existence alone decides (a reused
- *      pid then keeps a dead owner's run: refused, never adopted twice). Another host's
- *      process is judged by its heartbeat alone.
+ *   3. A process on this host (same name, same boot id) is alive only if its pid
+ *      exists, is not a zombie, and started at the recorded time (a reused pid started
+ *      later). Without /proc the pid's existence alone decides (a reused pid then keeps
+ *      a dead owner's run: refused, never adopted twice). A process of another host, or
+ *      of another boot of this one (which its name cannot tell from another machine of
+ *      the same name), is judged by its heartbeat alone.
  */
 #include <errno.h>
 #include <math.h>
@@ -47,9 +48,10 @@ static enum db_claim judge(sqlite3_stmt *st, const struct db_owner *me, double l
   int64_t pid = col_int(st, 2), start = col_int(st, 3);
   if (pid < 0)
     return DB_CLAIM_TAKEN; /* no owner recorded: a run of schema 2, or imported */
-  if (same_text(host, me->host)) {
-    if (boot && me->boot && me->boot[0] && !same_text(boot, me->boot))
-      return DB_CLAIM_TAKEN; /* the host rebooted since */
+  /* another boot id under the same name: this host rebooted, or another machine bears
+   * its name; the pid cannot tell which, so the heartbeat decides as for another host */
+  bool other_boot = boot && me->boot && me->boot[0] && !same_text(boot, me->boot);
+  if (same_text(host, me->host) && !other_boot) {
     int64_t now_start = 0;
     if (pid == me->pid && start == me->start)
       return DB_CLAIM_TAKEN; /* ours already */

@@ -516,14 +516,17 @@ Test(db, a_run_is_claimed_only_from_an_owner_that_is_gone)
   struct db_owner alive = {host, boot, getpid(), my_start, fresh};
   struct db_owner reused = {host, boot, getpid(), my_start + 1, fresh};
   struct db_owner dead = {host, boot, gone, 5, fresh};
-  struct db_owner rebooted = {host, "another-boot", getpid(), my_start, fresh};
+  struct db_owner rebooted = {host, "another-boot", getpid(), my_start, "2020-01-01T00:00:00Z"};
+  struct db_owner other_boot = {host, "another-boot", 1, 1, fresh};
   struct db_owner none = {NULL, NULL, -1, -1, NULL};
   struct db_owner far_fresh = {"other-host", "b", 1, 1, fresh};
   struct db_owner far_stale = {"other-host", "b", 1, 1, "2020-01-01T00:00:00Z"};
   cr_assert_eq(claim_against(db, 1, alive, &me), DB_CLAIM_ALIVE);
   cr_assert_eq(claim_against(db, 2, reused, &me), DB_CLAIM_TAKEN, "a reused pid is not it");
   cr_assert_eq(claim_against(db, 3, dead, &me), DB_CLAIM_TAKEN);
-  cr_assert_eq(claim_against(db, 4, rebooted, &me), DB_CLAIM_TAKEN);
+  cr_assert_eq(claim_against(db, 4, rebooted, &me), DB_CLAIM_TAKEN, "a stale other boot");
+  cr_assert_eq(claim_against(db, 8, other_boot, &me), DB_CLAIM_LEASED,
+               "another boot with a fresh heartbeat may be another machine of that name");
   cr_assert_eq(claim_against(db, 5, none, &me), DB_CLAIM_TAKEN);
   cr_assert_eq(claim_against(db, 6, far_fresh, &me), DB_CLAIM_LEASED);
   cr_assert_eq(claim_against(db, 7, far_stale, &me), DB_CLAIM_TAKEN);
@@ -531,6 +534,7 @@ Test(db, a_run_is_claimed_only_from_an_owner_that_is_gone)
   cr_assert_eq(db_each_run(db, owner_of, pids), AT_OK);
   cr_assert_eq(pids[1], getpid(), "a refused claim changes nothing");
   cr_assert_eq(pids[6], 1, "a refused claim changes nothing");
+  cr_assert_eq(pids[8], 1, "a refused claim changes nothing");
   for (int i = 2; i <= 7; i++)
     if (i != 6)
       cr_assert_eq(pids[i], me.pid, "run %d is taken over", i);
