@@ -146,8 +146,9 @@ static double build_db(const char *path, struct shape *tuned)
   struct db *db = NULL;
   if (db_open(path, DB_CREATE, &db) != AT_OK)
     die("creating the database");
-  struct db_run run = {.host = "bench", .started_at = "2026-01-01T00:00:00Z",
-                       .autotune_version = NULL, .strategy = "bench"};
+  struct db_run run;
+  db_run_init(&run);
+  run.host = "bench", run.started_at = "2026-01-01T00:00:00Z", run.strategy = "bench";
   run.autotune_version = at_version();
   db_uuid(run.uuid);
   if (db_begin(db) != AT_OK || db_put_run(db, &run, NULL) != AT_OK)

@@ -88,7 +88,9 @@ static int synthesise(const char *path)
   int rc = db_open(path, DB_CREATE, &db);
   if (rc != AT_OK)
     return rc;
-  struct db_run run = {.strategy = "exhaustive", .args = "bench_search: SYNTHETIC cost model"};
+  struct db_run run;
+  db_run_init(&run);
+  run.strategy = "exhaustive", run.args = "bench_search: SYNTHETIC cost model";
   db_uuid(run.uuid);
   char now[32];
   db_now(now);

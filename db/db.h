@@ -17,7 +17,7 @@
 
 #include "autotune/autotune.h"
 
-#define DB_SCHEMA_VERSION 2
+#define DB_SCHEMA_VERSION 3
 #define DB_UUID_LEN 32 /* hex characters */
 
 struct db;
@@ -63,18 +63,50 @@ const char *db_trial_status_name(enum db_trial_status s);
 /* Parse "ok", "fault", ...; -1 if unknown. */
 int db_trial_status_parse(const char *text);
 
-/* A run: one invocation of the tuner. Strings may be NULL (stored as NULL) except uuid. */
+/* The state of a GPU's clocks at one instant; -1 / NAN where not known. */
+struct db_clocks {
+  int64_t sm_mhz, mem_mhz;
+  double power_limit_w;
+};
+
+/* Who executes a run: the process, identified so that a pid reused by another process
+ * does not pass for it (docs/database.md, "Run owners"). Strings may be NULL. */
+struct db_owner {
+  const char *host;        /* gethostname() */
+  const char *boot;        /* /proc/sys/kernel/random/boot_id: pids and start times are
+                              per boot */
+  int64_t pid;             /* -1: no owner recorded (a run of schema 2) */
+  int64_t start;           /* the pid's start time, /proc/PID/stat field 22 (clock ticks
+                              since boot) */
+  const char *heartbeat_at; /* ISO 8601 UTC: the owner's last sign of life */
+};
+
+/* A run: one invocation of the tuner. Strings may be NULL (stored as NULL) except uuid;
+ * integers are -1 and doubles NAN where not known (db_run_init). */
 struct db_run {
   char uuid[DB_UUID_LEN + 1];
   const char *host;
   const char *started_at;  /* ISO 8601 UTC, "2026-11-26T20:30:00Z" */
   const char *ended_at;    /* NULL while running */
   const char *toolchain;   /* "nvrtc 13.0; clang 19.1.7" */
-  const char *driver;      /* "cuda 13.0 (580.159)", NULL where none */
+  const char *driver;      /* "580.159.03" (NVML), "6.8.5" (amdgpu), "host" on the host */
   const char *autotune_version;
   const char *strategy;
   const char *args;        /* the command line */
+  /* provenance (schema 3): what makes a device figure comparable with another */
+  const char *runtime;     /* "cuda 13.0" (the driver's CUDA version), "rocm-smi 7.0.1";
+                              NULL on the host */
+  int64_t gpu_index;       /* the ordinal measured on (--gpu); -1 on the host */
+  const char *gpu_name;    /* "NVIDIA H100 80GB HBM3"; NULL on the host */
+  const char *gpu_uuid;    /* "GPU-5d7c...", the unique id; NULL on the host */
+  const char *cpu;         /* the host's CPU model, /proc/cpuinfo */
+  const char *os;          /* "Linux 6.8.0-45-generic" (uname) */
+  struct db_clocks start_clocks, end_clocks;
+  struct db_owner owner;
 };
+
+/* Fill a run with "missing" values. */
+void db_run_init(struct db_run *r);
 
 /* A problem: op, dtype, layout ("" when the op has none) and named dims. */
 struct db_problem {
@@ -105,6 +137,9 @@ struct db_trial {
   double occupancy;          /* 0..1 of the device's maximum waves/warps */
   const char *message;       /* why it failed or was pruned; NULL when ok */
   const char *created_at;    /* ISO 8601 UTC */
+  /* schema 3: the lowest SM clock sampled around the measurement (MHz), and 1 when it
+   * was below the run's highest clock so far (throttling), 0 when not; -1: not known */
+  int64_t sm_clock_mhz, throttled;
 };
 
 /* Fill a trial with "missing" values and an empty status of OK. */
@@ -126,8 +161,30 @@ char *db_problem_dims_text(const struct db_problem *p);
 /* Insert a run (idempotent on uuid; a known uuid with ended_at set updates ended_at only
  * when it was NULL). OUT: *inserted (may be NULL). */
 int db_put_run(struct db *db, const struct db_run *run, bool *inserted);
-/* Mark a run ended now. */
-int db_end_run(struct db *db, const char *run_uuid);
+/* Mark a run ended now, with the clocks at its end (NULL: not known). */
+int db_end_run(struct db *db, const char *run_uuid, const struct db_clocks *end);
+
+/* How db_claim_run found a run's owner. */
+enum db_claim {
+  DB_CLAIM_TAKEN,      /* no owner, or a dead one (pid gone or reused; another host's
+                          or boot's lease stale): ownership is now `me`'s */
+  DB_CLAIM_ALIVE,      /* owned by a live process on this host: nothing changed */
+  DB_CLAIM_LEASED      /* owned by another host or boot whose heartbeat is fresher than
+                          lease_s: nothing changed */
+};
+/* Take run `run_uuid` for `me` (host, boot, pid, start; its heartbeat is set now) unless
+ * its recorded owner is alive, in one IMMEDIATE transaction, so that two processes
+ * resuming at once cannot both take it. OUT: *claim; holder[holder_len]: the owner
+ * found, in words ("pid 123 on node-1 (heartbeat 2026-...)"). AT_OK whatever the claim;
+ * AT_NOT_FOUND when there is no such run; the database's errors. */
+int db_claim_run(struct db *db, const char *run_uuid, const struct db_owner *me,
+                 double lease_s, enum db_claim *claim, char *holder, size_t holder_len);
+/* Set the run's heartbeat (owner.heartbeat_at) to now. */
+int db_run_heartbeat(struct db *db, const char *run_uuid);
+
+/* For tests and tools: create `path` as autotune made it at the older schema `version`
+ * (1 .. DB_SCHEMA_VERSION), with no rows. AT_USAGE for another version; AT_IO. */
+int db_create_at_version(const char *path, int version);
 /* Insert a trial and, through the winners trigger, update the winners. Idempotent on
  * uuid. The run must exist (AT_USAGE otherwise). OUT: *inserted (may be NULL). */
 int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted);

@@ -24,6 +24,7 @@ enum db_stmt_id {
   STMT_RUN_GET,
   STMT_RUN_END,
   STMT_RUN_SET_ENDED,
+  STMT_RUN_HEARTBEAT,
   STMT_TRIAL_PUT,
   STMT_QUERY_EXACT,  /* 3 of each: this device, same arch, same vendor */
   STMT_QUERY_EXACT_LAST = STMT_QUERY_EXACT + 2,

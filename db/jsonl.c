@@ -52,6 +52,23 @@ static const struct field run_fields[] = {
     {"autotune_version", F_STR, offsetof(struct db_run, autotune_version)},
     {"strategy", F_STR, offsetof(struct db_run, strategy)},
     {"args", F_STR, offsetof(struct db_run, args)},
+    {"runtime", F_STR, offsetof(struct db_run, runtime)},
+    {"gpu_index", F_INT, offsetof(struct db_run, gpu_index)},
+    {"gpu_name", F_STR, offsetof(struct db_run, gpu_name)},
+    {"gpu_uuid", F_STR, offsetof(struct db_run, gpu_uuid)},
+    {"cpu", F_STR, offsetof(struct db_run, cpu)},
+    {"os", F_STR, offsetof(struct db_run, os)},
+    {"sm_clock_start_mhz", F_INT, offsetof(struct db_run, start_clocks.sm_mhz)},
+    {"mem_clock_start_mhz", F_INT, offsetof(struct db_run, start_clocks.mem_mhz)},
+    {"power_limit_start_w", F_DBL, offsetof(struct db_run, start_clocks.power_limit_w)},
+    {"sm_clock_end_mhz", F_INT, offsetof(struct db_run, end_clocks.sm_mhz)},
+    {"mem_clock_end_mhz", F_INT, offsetof(struct db_run, end_clocks.mem_mhz)},
+    {"power_limit_end_w", F_DBL, offsetof(struct db_run, end_clocks.power_limit_w)},
+    {"owner_host", F_STR, offsetof(struct db_run, owner.host)},
+    {"owner_boot", F_STR, offsetof(struct db_run, owner.boot)},
+    {"owner_pid", F_INT, offsetof(struct db_run, owner.pid)},
+    {"owner_start", F_INT, offsetof(struct db_run, owner.start)},
+    {"heartbeat_at", F_STR, offsetof(struct db_run, owner.heartbeat_at)},
     {NULL, F_STR, 0},
 };
 
@@ -83,6 +100,8 @@ static const struct field trial_fields[] = {
     {"occupancy", F_DBL, offsetof(struct db_trial, occupancy)},
     {"message", F_STR, offsetof(struct db_trial, message)},
     {"created_at", F_STR, offsetof(struct db_trial, created_at)},
+    {"sm_clock_mhz", F_INT, offsetof(struct db_trial, sm_clock_mhz)},
+    {"throttled", F_INT, offsetof(struct db_trial, throttled)},
     {NULL, F_STR, 0},
 };
 
@@ -314,7 +333,7 @@ static int import_line(struct db *db, const struct json *obj, int schema,
   }
   if (strcmp(type->string, "run") == 0) {
     struct db_run run;
-    memset(&run, 0, sizeof run);
+    db_run_init(&run);
     if ((rc = read_record(obj, run_fields, &run, err, err_len)) != AT_OK)
       return rc;
     if ((rc = db_put_run(db, &run, &inserted)) != AT_OK)

@@ -11,7 +11,8 @@
  *      of least median time, the earliest inserted among equals (trigger on insert);
  *   3. every trial names an existing run, device, kernel, problem and config.
  * A migration never loses a row; one that changes how a value is computed tags the old
- * values rather than dropping them (1 -> 2).
+ * values rather than dropping them (1 -> 2); one that adds what was never recorded adds
+ * columns that old rows read as NULL, not known (2 -> 3).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -102,6 +103,31 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
      * still check it (struct tmpl's legacy_hash). Rows, ids and winners are unchanged. */
     "UPDATE kernels SET content_hash = '" HASH_FNV1A64_TAG "' || content_hash\n"
     "  WHERE content_hash NOT LIKE '%:%';\n",
+    /* 2 -> 3: provenance that makes a device figure comparable (runtime, the GPU's name
+     * and uuid, the host's CPU and kernel, clocks and power limit at a run's start and
+     * end; per trial the SM clock seen and whether it was throttled) and an owner per
+     * run, so that --resume never adopts a run a live process still executes. Columns
+     * are added only: every old row keeps its values and reads NULL for the new ones
+     * (not known), which for the owner means "none": such a run may be adopted. */
+    "ALTER TABLE runs ADD COLUMN runtime TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN gpu_index INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN gpu_name TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN gpu_uuid TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN cpu TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN os TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN sm_clock_start_mhz INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN mem_clock_start_mhz INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN power_limit_start_w REAL;\n"
+    "ALTER TABLE runs ADD COLUMN sm_clock_end_mhz INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN mem_clock_end_mhz INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN power_limit_end_w REAL;\n"
+    "ALTER TABLE runs ADD COLUMN owner_host TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN owner_boot TEXT;\n"
+    "ALTER TABLE runs ADD COLUMN owner_pid INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN owner_start INTEGER;\n"
+    "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;\n"
+    "ALTER TABLE trials ADD COLUMN sm_clock_mhz INTEGER;\n"
+    "ALTER TABLE trials ADD COLUMN throttled INTEGER CHECK(throttled IN (0, 1));\n",
 };
 
 int db_sql_error(struct db *db, int sqlite_rc, const char *doing)
@@ -155,14 +181,15 @@ static int pragma_int(struct db *db, const char *sql, int *out)
   return rc == SQLITE_OK ? AT_OK : db_sql_error(db, rc, "reading its header");
 }
 
-static int migrate(struct db *db)
+/* Take the file forward to schema `to`. */
+static int migrate(struct db *db, int to)
 {
   int rc = db_exec(db, "BEGIN IMMEDIATE", "starting the migration");
   if (rc != AT_OK)
     return rc;
   int version = 0;
   rc = pragma_int(db, "PRAGMA user_version", &version); /* again, under the lock */
-  for (int v = version; rc == AT_OK && v < DB_SCHEMA_VERSION; v++) {
+  for (int v = version; rc == AT_OK && v < to; v++) {
     rc = db_exec(db, migrations[v], "migrating the schema");
     if (rc == AT_OK) {
       char sql[64];
@@ -176,7 +203,7 @@ static int migrate(struct db *db)
   }
   rc = db_exec(db, "COMMIT", "finishing the migration");
   if (rc == AT_OK)
-    db->version = DB_SCHEMA_VERSION;
+    db->version = version > to ? version : to;
   return rc;
 }
 
@@ -269,7 +296,7 @@ int db_open(const char *path, int flags, struct db **out)
     rc = db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL",
                  "enabling WAL");
     if (rc == AT_OK && version < DB_SCHEMA_VERSION)
-      rc = migrate(db);
+      rc = migrate(db, DB_SCHEMA_VERSION);
     if (rc != AT_OK)
       goto fail;
   }
@@ -277,6 +304,17 @@ int db_open(const char *path, int flags, struct db **out)
   return AT_OK;
 fail:
   db_close(db);
+  return rc;
+}
+
+int db_create_at_version(const char *path, int version)
+{
+  if (version < 1 || version > DB_SCHEMA_VERSION)
+    return at_error(AT_USAGE, "no schema version %d (1 to %d)", version, DB_SCHEMA_VERSION);
+  struct db db = {.path = (char *)path};
+  int rc = sqlite3_open_v2(path, &db.h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  rc = rc == SQLITE_OK ? migrate(&db, version) : db_sql_error(&db, rc, "creating it");
+  sqlite3_close(db.h);
   return rc;
 }
 

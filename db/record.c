@@ -32,18 +32,28 @@ static const char *const stmt_sql[STMT_COUNT] = {
     [STMT_CONFIG_PUT] = "INSERT INTO configs(text) VALUES (?1) ON CONFLICT DO NOTHING",
     [STMT_CONFIG_GET] = "SELECT id FROM configs WHERE text = ?1",
     [STMT_RUN_PUT] = "INSERT INTO runs(uuid, host, started_at, ended_at, toolchain, driver, "
-                     "autotune_version, strategy, args) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT DO NOTHING",
+                     "autotune_version, strategy, args, runtime, gpu_index, gpu_name, "
+                     "gpu_uuid, cpu, os, sm_clock_start_mhz, mem_clock_start_mhz, "
+                     "power_limit_start_w, sm_clock_end_mhz, mem_clock_end_mhz, "
+                     "power_limit_end_w, owner_host, owner_boot, owner_pid, owner_start, "
+                     "heartbeat_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                     "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26) "
+                     "ON CONFLICT DO NOTHING",
     [STMT_RUN_GET] = "SELECT id FROM runs WHERE uuid = ?1",
-    [STMT_RUN_END] = "UPDATE runs SET ended_at = ?2 WHERE uuid = ?1",
-    [STMT_RUN_SET_ENDED] = "UPDATE runs SET ended_at = ?2 WHERE uuid = ?1 "
+    [STMT_RUN_END] = "UPDATE runs SET ended_at = ?2, sm_clock_end_mhz = ?3, "
+                     "mem_clock_end_mhz = ?4, power_limit_end_w = ?5 WHERE uuid = ?1",
+    [STMT_RUN_SET_ENDED] = "UPDATE runs SET ended_at = ?2, sm_clock_end_mhz = ?3, "
+                           "mem_clock_end_mhz = ?4, power_limit_end_w = ?5 WHERE uuid = ?1 "
                            "AND ended_at IS NULL",
+    [STMT_RUN_HEARTBEAT] = "UPDATE runs SET heartbeat_at = ?2 WHERE uuid = ?1",
     [STMT_TRIAL_PUT] =
         "INSERT INTO trials(uuid, run_id, device_id, kernel_id, problem_id, config_id, "
         "status, time_median_us, time_min_us, time_max_us, time_spread, repetitions, "
-        "tflops, gbps, registers, spills, shared_bytes, occupancy, message, created_at) "
+        "tflops, gbps, registers, spills, shared_bytes, occupancy, message, created_at, "
+        "sm_clock_mhz, throttled) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-        "?17, ?18, ?19, ?20) ON CONFLICT(uuid) DO NOTHING",
+        "?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT(uuid) DO NOTHING",
     /* STMT_QUERY_*: query.c holds their text. */
 };
 
@@ -96,6 +106,15 @@ void db_trial_init(struct db_trial *t)
   t->time_median_us = t->time_min_us = t->time_max_us = t->time_spread = NAN;
   t->tflops = t->gbps = t->occupancy = NAN;
   t->repetitions = t->registers = t->spills = t->shared_bytes = -1;
+  t->sm_clock_mhz = t->throttled = -1;
+}
+
+void db_run_init(struct db_run *r)
+{
+  memset(r, 0, sizeof *r);
+  r->gpu_index = -1;
+  r->start_clocks = r->end_clocks = (struct db_clocks){-1, -1, NAN};
+  r->owner.pid = r->owner.start = -1;
 }
 
 void db_uuid(char *out)
@@ -262,6 +281,14 @@ static void bind_int(sqlite3_stmt *st, int i, int64_t v)
     sqlite3_bind_int64(st, i, v);
 }
 
+/* Three parameters from `first`: SM clock, memory clock, power limit. */
+static void bind_clocks(sqlite3_stmt *st, int first, const struct db_clocks *c)
+{
+  bind_int(st, first, c->sm_mhz);
+  bind_int(st, first + 1, c->mem_mhz);
+  bind_double(st, first + 2, c->power_limit_w);
+}
+
 /* Step a statement that returns no rows. */
 static int step_done(struct db *db, sqlite3_stmt *st, const char *doing)
 {
@@ -424,6 +451,19 @@ int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
   bind_text(st, 7, run->autotune_version);
   bind_text(st, 8, run->strategy);
   bind_text(st, 9, run->args);
+  bind_text(st, 10, run->runtime);
+  bind_int(st, 11, run->gpu_index);
+  bind_text(st, 12, run->gpu_name);
+  bind_text(st, 13, run->gpu_uuid);
+  bind_text(st, 14, run->cpu);
+  bind_text(st, 15, run->os);
+  bind_clocks(st, 16, &run->start_clocks);
+  bind_clocks(st, 19, &run->end_clocks);
+  bind_text(st, 22, run->owner.host);
+  bind_text(st, 23, run->owner.boot);
+  bind_int(st, 24, run->owner.pid);
+  bind_int(st, 25, run->owner.start);
+  bind_text(st, 26, run->owner.heartbeat_at);
   int rc = step_done(db, st, "recording a run");
   if (rc != AT_OK)
     return rc;
@@ -436,12 +476,13 @@ int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
       return AT_SQL;
     bind_text(st, 1, run->uuid);
     bind_text(st, 2, run->ended_at);
+    bind_clocks(st, 3, &run->end_clocks);
     rc = step_done(db, st, "recording a run's end");
   }
   return rc;
 }
 
-int db_end_run(struct db *db, const char *run_uuid)
+int db_end_run(struct db *db, const char *run_uuid, const struct db_clocks *end)
 {
   char now[32];
   db_now(now);
@@ -450,7 +491,21 @@ int db_end_run(struct db *db, const char *run_uuid)
     return AT_SQL;
   bind_text(st, 1, run_uuid);
   bind_text(st, 2, now);
+  if (end)
+    bind_clocks(st, 3, end);
   return step_done(db, st, "ending a run");
+}
+
+int db_run_heartbeat(struct db *db, const char *run_uuid)
+{
+  char now[32];
+  db_now(now);
+  sqlite3_stmt *st = db_stmt(db, STMT_RUN_HEARTBEAT);
+  if (!st)
+    return AT_SQL;
+  bind_text(st, 1, run_uuid);
+  bind_text(st, 2, now);
+  return step_done(db, st, "recording a run's heartbeat");
 }
 
 int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
@@ -512,6 +567,9 @@ int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
   bind_double(st, 18, t->occupancy);
   bind_text(st, 19, t->message);
   bind_text(st, 20, t->created_at ? t->created_at : now);
+  bind_int(st, 21, t->sm_clock_mhz);
+  if (t->throttled >= 0)
+    sqlite3_bind_int(st, 22, t->throttled != 0);
   rc = step_done(db, st, "recording a trial");
   if (rc == AT_OK && inserted)
     *inserted = sqlite3_changes(db->h) > 0;
@@ -533,19 +591,29 @@ static int64_t col_int(sqlite3_stmt *st, int i)
   return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
 
+static struct db_clocks col_clocks(sqlite3_stmt *st, int first)
+{
+  return (struct db_clocks){col_int(st, first), col_int(st, first + 1),
+                            col_double(st, first + 2)};
+}
+
 int db_each_run(struct db *db, db_run_fn fn, void *ctx)
 {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db->h,
                               "SELECT uuid, host, started_at, ended_at, toolchain, driver, "
-                              "autotune_version, strategy, args FROM runs ORDER BY id",
+                              "autotune_version, strategy, args, runtime, gpu_index, "
+                              "gpu_name, gpu_uuid, cpu, os, sm_clock_start_mhz, "
+                              "mem_clock_start_mhz, power_limit_start_w, sm_clock_end_mhz, "
+                              "mem_clock_end_mhz, power_limit_end_w, owner_host, owner_boot, "
+                              "owner_pid, owner_start, heartbeat_at FROM runs ORDER BY id",
                               -1, &st, NULL);
   if (rc != SQLITE_OK)
     return db_sql_error(db, rc, "reading runs");
   int out = AT_OK;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct db_run r;
-    memset(&r, 0, sizeof r);
+    db_run_init(&r);
     snprintf(r.uuid, sizeof r.uuid, "%s", col_text(st, 0));
     r.host = col_text(st, 1);
     r.started_at = col_text(st, 2);
@@ -555,6 +623,19 @@ int db_each_run(struct db *db, db_run_fn fn, void *ctx)
     r.autotune_version = col_text(st, 6);
     r.strategy = col_text(st, 7);
     r.args = col_text(st, 8);
+    r.runtime = col_text(st, 9);
+    r.gpu_index = col_int(st, 10);
+    r.gpu_name = col_text(st, 11);
+    r.gpu_uuid = col_text(st, 12);
+    r.cpu = col_text(st, 13);
+    r.os = col_text(st, 14);
+    r.start_clocks = col_clocks(st, 15);
+    r.end_clocks = col_clocks(st, 18);
+    r.owner.host = col_text(st, 21);
+    r.owner.boot = col_text(st, 22);
+    r.owner.pid = col_int(st, 23);
+    r.owner.start = col_int(st, 24);
+    r.owner.heartbeat_at = col_text(st, 25);
     if ((out = fn(ctx, &r)) != 0)
       break;
   }
@@ -583,7 +664,7 @@ int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
       "p.op, p.dtype, p.layout, p.dim_names, p.d0, p.d1, p.d2, p.d3, p.d4, p.d5, p.d6, "
       "p.d7, c.text, t.status, t.time_median_us, t.time_min_us, t.time_max_us, "
       "t.time_spread, t.repetitions, t.tflops, t.gbps, t.registers, t.spills, "
-      "t.shared_bytes, t.occupancy, t.message, t.created_at "
+      "t.shared_bytes, t.occupancy, t.message, t.created_at, t.sm_clock_mhz, t.throttled "
       "FROM trials t JOIN runs r ON r.id = t.run_id JOIN devices d ON d.id = t.device_id "
       "JOIN kernels k ON k.id = t.kernel_id JOIN problems p ON p.id = t.problem_id "
       "JOIN configs c ON c.id = t.config_id ORDER BY t.id",
@@ -626,6 +707,8 @@ int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
     t.occupancy = col_double(st, 31);
     t.message = col_text(st, 32);
     t.created_at = col_text(st, 33);
+    t.sm_clock_mhz = col_int(st, 34);
+    t.throttled = col_int(st, 35);
     if ((out = fn(ctx, &t)) != 0)
       break;
   }

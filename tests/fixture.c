@@ -18,8 +18,10 @@ void fx_run(struct db *db, char *run_uuid)
 {
   char now[32];
   db_now(now);
-  struct db_run r = {.host = "testhost", .started_at = now, .autotune_version = "0.1.0",
-                     .strategy = "exhaustive", .args = "autotune gemm --test"};
+  struct db_run r;
+  db_run_init(&r);
+  r.host = "testhost", r.started_at = now, r.autotune_version = "0.1.0";
+  r.strategy = "exhaustive", r.args = "autotune gemm --test";
   db_uuid(r.uuid);
   cr_assert_eq(db_put_run(db, &r, NULL), AT_OK, "%s", at_last_error());
   strcpy(run_uuid, r.uuid);

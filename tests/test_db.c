@@ -8,8 +8,11 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/hash.h"
+#include "base/proc.h"
 #include "db/db.h"
 #include "tests/fixture.h"
 #include "tests/helpers.h"
@@ -361,17 +364,37 @@ static int collect_winner(void *ctx, const struct db_best *b)
   return AT_OK;
 }
 
-/* A schema-1 database: the current schema holds the same tables, so one written now and
- * marked version 1, its kernel hash untagged as schema 1 stored it, is one. */
+/* A database as autotune made it at schema `version`, with one run, an ok trial and a
+ * compile error written by that version's SQL (its kernel hash untagged, as schema 1
+ * stored it). */
+static void old_db(const char *path, int version)
+{
+  cr_assert_eq(db_create_at_version(path, version), AT_OK, "%s", at_last_error());
+  cr_assert_eq(scalar(path, "PRAGMA user_version"), version);
+  cr_assert_eq(raw_exec(path,
+      "INSERT INTO runs(uuid, host, started_at, ended_at, toolchain, driver, "
+      "  autotune_version, strategy, args) VALUES ('0123456789abcdef0123456789abcdef', "
+      "  'oldhost', '2026-01-01T00:00:00Z', NULL, 'nvrtc 12.4', NULL, '0.0.9', 'exhaustive', "
+      "  'gemm --old');"
+      "INSERT INTO devices(name, arch, vendor) VALUES ('h100', 'sm_90', 'nvidia');"
+      "INSERT INTO kernels(template, content_hash) VALUES ('gemm_mma', '0123abcd');"
+      "INSERT INTO problems(op, dtype, layout, dim_names, dims, d0, d1, d2) VALUES "
+      "  ('gemm', 'f16', 'NN', 'm,n,k', 'm=128,n=128,k=128', 128, 128, 128);"
+      "INSERT INTO configs(text) VALUES ('BM=64'), ('BM=128');"
+      "INSERT INTO trials(uuid, run_id, device_id, kernel_id, problem_id, config_id, status, "
+      "  time_median_us, repetitions, created_at) VALUES "
+      "  ('00000000000000000000000000000001', 1, 1, 1, 1, 1, 'ok', 12.0, 10, "
+      "   '2026-01-01T00:00:01Z'),"
+      "  ('00000000000000000000000000000002', 1, 1, 1, 1, 2, 'compile_error', NULL, NULL, "
+      "   '2026-01-01T00:00:02Z');"),
+      SQLITE_OK);
+}
+
 Test(db, schema_1_database_migrates_and_keeps_its_winners_findable)
 {
   char *path = th_path(dir, "old.db");
-  struct db *db = fx_open(path);
-  char run[DB_UUID_LEN + 1];
-  fx_run(db, run);
-  fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 128, 128, 128, "BM=64", 12.0);
-  db_close(db);
-  cr_assert_eq(raw_exec(path, "PRAGMA user_version = 1"), SQLITE_OK);
+  old_db(path, 1);
+  struct db *db = NULL;
   cr_assert_eq(scalar(path, "SELECT count(*) FROM kernels WHERE content_hash = '0123abcd'"), 1);
   cr_assert_eq(db_open(path, DB_READONLY, &db), AT_USAGE, "read-only cannot migrate");
   cr_assert(strstr(at_last_error(), "db init"), "%s", at_last_error());
@@ -387,6 +410,138 @@ Test(db, schema_1_database_migrates_and_keeps_its_winners_findable)
   db_close(fx_open(path));
   cr_assert_eq(scalar(path, "SELECT count(*) FROM kernels WHERE content_hash = '"
                             HASH_FNV1A64_TAG "0123abcd'"), 1);
-  cr_assert_eq(scalar(path, "SELECT count(*) FROM trials"), 1);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM trials"), 2);
+  free(path);
+}
+
+static int old_run(void *ctx, const struct db_run *r)
+{
+  int *seen = ctx;
+  cr_assert_str_eq(r->uuid, "0123456789abcdef0123456789abcdef");
+  cr_assert_str_eq(r->host, "oldhost");
+  cr_assert_str_eq(r->toolchain, "nvrtc 12.4");
+  cr_assert_str_eq(r->args, "gemm --old");
+  cr_assert(!r->driver && !r->runtime && !r->gpu_name && !r->gpu_uuid && !r->cpu && !r->os,
+            "schema 2 never recorded provenance: the new columns read as not known");
+  cr_assert(r->gpu_index == -1 && r->start_clocks.sm_mhz == -1 && r->end_clocks.mem_mhz == -1);
+  cr_assert(r->owner.pid == -1 && !r->owner.host, "no owner: --resume may adopt it");
+  (*seen)++;
+  return 0;
+}
+
+static int old_trial(void *ctx, const struct db_trial *t)
+{
+  int *seen = ctx;
+  cr_assert(t->sm_clock_mhz == -1 && t->throttled == -1);
+  *seen += t->status == DB_TRIAL_OK ? 10 : 100;
+  return 0;
+}
+
+Test(db, schema_2_database_migrates_to_3_keeping_every_row)
+{
+  char *path = th_path(dir, "v2.db");
+  old_db(path, 2);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM winners"), 1);
+  struct db *db = fx_open(path);
+  cr_assert_eq(db_schema_version(db), 3);
+  int seen = 0;
+  cr_assert_eq(db_each_run(db, old_run, &seen), AT_OK);
+  cr_assert_eq(seen, 1);
+  seen = 0;
+  cr_assert_eq(db_each_trial(db, old_trial, &seen), AT_OK);
+  cr_assert_eq(seen, 110, "the ok trial and the compile error, once each");
+  char found[256] = "";
+  cr_assert_eq(db_each_winner(db, "h100", "gemm", collect_winner, found), AT_OK);
+  cr_assert_str_eq(found, "gemm_mma 0123abcd BM=64 12", "2 -> 3 leaves hashes alone");
+  int64_t problems = -1;
+  char msg[256] = "";
+  cr_assert_eq(db_check(db, &problems, msg, sizeof msg), AT_OK);
+  cr_assert_eq(problems, 0, "%s", msg);
+  /* the migrated run takes the new columns: a trial of schema 3 goes into it */
+  const char *uuid = fx_gemm(db, "0123456789abcdef0123456789abcdef", "h100", "sm_90",
+                             "nvidia", "gemm_mma", 128, 128, 128, "BM=32", 11.0);
+  cr_assert_not_null(uuid);
+  db_close(db);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM runs"), 1);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM trials"), 3);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM winners"), 1);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM devices") +
+                   scalar(path, "SELECT count(*) FROM kernels") +
+                   scalar(path, "SELECT count(*) FROM problems"), 3);
+  cr_assert_eq(scalar(path, "SELECT count(*) FROM configs"), 3);
+  free(path);
+}
+
+/* A run owned by `o`; returns how db_claim_run judges it for another process here. */
+static enum db_claim claim_against(struct db *db, unsigned n, struct db_owner o,
+                                   const struct db_owner *me)
+{
+  struct db_run r;
+  db_run_init(&r);
+  snprintf(r.uuid, sizeof r.uuid, "%032x", n);
+  r.owner = o;
+  cr_assert_eq(db_put_run(db, &r, NULL), AT_OK, "%s", at_last_error());
+  enum db_claim c = DB_CLAIM_TAKEN;
+  char holder[256];
+  cr_assert_eq(db_claim_run(db, r.uuid, me, 900, &c, holder, sizeof holder), AT_OK, "%s",
+               at_last_error());
+  if (o.pid >= 0)
+    cr_assert(strstr(holder, "pid "), "the holder is named: %s", holder);
+  return c;
+}
+
+static int owner_of(void *ctx, const struct db_run *r)
+{
+  int64_t *pids = ctx;
+  pids[strtol(r->uuid + 24, NULL, 16) % 16] = r->owner.pid;
+  return 0;
+}
+
+Test(db, a_run_is_claimed_only_from_an_owner_that_is_gone)
+{
+  char *path = th_path(dir, "own.db");
+  struct db *db = fx_open(path);
+  char host[] = "this-host", boot[64];
+  proc_boot_id(boot, sizeof boot);
+  int64_t my_start = 0;
+  cr_assert(proc_start_ticks(getpid(), &my_start));
+  /* "me" is a resumer: another pid on this host */
+  struct db_owner me = {host, boot, 999999999, 1, NULL};
+  pid_t gone = fork();
+  if (gone == 0)
+    _exit(0);
+  waitpid(gone, NULL, 0);
+  char fresh[32];
+  db_now(fresh);
+  struct db_owner alive = {host, boot, getpid(), my_start, fresh};
+  struct db_owner reused = {host, boot, getpid(), my_start + 1, fresh};
+  struct db_owner dead = {host, boot, gone, 5, fresh};
+  struct db_owner rebooted = {host, "another-boot", getpid(), my_start, "2020-01-01T00:00:00Z"};
+  struct db_owner other_boot = {host, "another-boot", 1, 1, fresh};
+  struct db_owner none = {NULL, NULL, -1, -1, NULL};
+  struct db_owner far_fresh = {"other-host", "b", 1, 1, fresh};
+  struct db_owner far_stale = {"other-host", "b", 1, 1, "2020-01-01T00:00:00Z"};
+  cr_assert_eq(claim_against(db, 1, alive, &me), DB_CLAIM_ALIVE);
+  cr_assert_eq(claim_against(db, 2, reused, &me), DB_CLAIM_TAKEN, "a reused pid is not it");
+  cr_assert_eq(claim_against(db, 3, dead, &me), DB_CLAIM_TAKEN);
+  cr_assert_eq(claim_against(db, 4, rebooted, &me), DB_CLAIM_TAKEN, "a stale other boot");
+  cr_assert_eq(claim_against(db, 8, other_boot, &me), DB_CLAIM_LEASED,
+               "another boot with a fresh heartbeat may be another machine of that name");
+  cr_assert_eq(claim_against(db, 5, none, &me), DB_CLAIM_TAKEN);
+  cr_assert_eq(claim_against(db, 6, far_fresh, &me), DB_CLAIM_LEASED);
+  cr_assert_eq(claim_against(db, 7, far_stale, &me), DB_CLAIM_TAKEN);
+  int64_t pids[16] = {0};
+  cr_assert_eq(db_each_run(db, owner_of, pids), AT_OK);
+  cr_assert_eq(pids[1], getpid(), "a refused claim changes nothing");
+  cr_assert_eq(pids[6], 1, "a refused claim changes nothing");
+  cr_assert_eq(pids[8], 1, "a refused claim changes nothing");
+  for (int i = 2; i <= 7; i++)
+    if (i != 6)
+      cr_assert_eq(pids[i], me.pid, "run %d is taken over", i);
+  enum db_claim c;
+  char holder[64];
+  cr_assert_eq(db_claim_run(db, "ffffffffffffffffffffffffffffffff", &me, 900, &c, holder,
+                            sizeof holder), AT_NOT_FOUND);
+  db_close(db);
   free(path);
 }

@@ -1,17 +1,20 @@
 /*
  * test_device.c - the device profiles (lookup, sanity invariants, figures checked against
  * the data sheets), detection on a machine without GPUs, the vendor layer it reads (an
- * absent runtime's reason names its candidates; the error texts and fault words), and
- * `autotune devices`.
+ * absent runtime's reason names its candidates; the error texts and fault words), the
+ * management libraries' absence and ROCm SMI's two frequency layouts, and `autotune
+ * devices`.
  */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tests/helpers.h"
 #include "tuner/device/detect.h"
+#include "tuner/device/smi.h"
 #include "tuner/device/vendor.h"
 #include "base/dl.h"
 #include "base/status.h"
@@ -425,4 +428,58 @@ Test(device, devices_rejects_bad_usage)
   cr_assert_not_null(strstr(r.out, "usage: autotune devices"));
   cr_assert_not_null(strstr(r.out, "--json"));
   th_result_free(&r);
+}
+
+/* rsmi_frequencies_t bytes: {u32 n, u32 current, u64 hz[]} or, from ROCm 6, {bool
+ * has_deep_sleep; u32 n, current; u64 hz[]} (the u64s at offset 16). */
+static void rsmi_freqs(unsigned char *buf, bool deep_sleep_layout, bool deep_sleep,
+                       uint32_t n, uint32_t cur, const uint64_t *hz)
+{
+  memset(buf, 0, 16 + 8 * 64);
+  size_t at = deep_sleep_layout ? 4 : 0, freqs = deep_sleep_layout ? 16 : 8;
+  if (deep_sleep_layout)
+    buf[0] = deep_sleep;
+  memcpy(buf + at, &n, 4);
+  memcpy(buf + at + 4, &cur, 4);
+  memcpy(buf + freqs, hz, 8 * (size_t)n);
+}
+
+Test(device, rocm_smi_frequencies_read_in_both_layouts)
+{
+  _Alignas(8) unsigned char buf[16 + 8 * 64];
+  const uint64_t hz[] = {500000000ull, 1300000000ull, 2100000000ull};
+  for (int layout = 0; layout < 2; layout++)
+    for (int sleep = 0; sleep < 2; sleep++)
+      for (uint32_t cur = 0; cur < 3; cur++) {
+        rsmi_freqs(buf, layout, sleep, 3, cur, hz);
+        cr_assert_eq(smi_rsmi_current_mhz(buf), (int64_t)(hz[cur] / 1000000), "layout %d "
+                     "deep sleep %d current %u", layout, sleep, cur);
+      }
+  rsmi_freqs(buf, true, true, 1, 0, hz); /* one level, the ambiguous-looking case */
+  cr_assert_eq(smi_rsmi_current_mhz(buf), 500);
+  rsmi_freqs(buf, false, false, 1, 0, hz);
+  cr_assert_eq(smi_rsmi_current_mhz(buf), 500);
+  memset(buf, 0, sizeof buf);
+  cr_assert_eq(smi_rsmi_current_mhz(buf), -1, "nothing readable is not known, not 0 MHz");
+}
+
+Test(device, management_library_absent_is_not_known_never_an_error)
+{
+  struct smi_gpu *g = (struct smi_gpu *)1;
+  struct smi_info info;
+  char why[300] = "";
+  int rc = smi_open(DEV_NVIDIA, "0000:01:00.0", &g, &info, why, sizeof why);
+  if (rc == AT_OK)
+    cr_skip_test("NVML finds a GPU here: bench/gpu/check.sh step 9 checks it");
+  cr_assert_eq(rc, AT_UNSUPPORTED);
+  cr_assert_null(g);
+  cr_assert(why[0], "the reason is said");
+  cr_assert(!info.driver[0] && !info.uuid[0]);
+  cr_assert_eq(smi_open(DEV_NVIDIA, "", &g, &info, why, sizeof why), AT_UNSUPPORTED);
+  cr_assert(strstr(why, "PCI bus id"), "%s", why);
+  cr_assert_eq(smi_open(DEV_HOST, "0000:01:00.0", &g, &info, why, sizeof why), AT_UNSUPPORTED);
+  struct smi_sample s;
+  smi_sample(NULL, &s);
+  cr_assert(s.sm_mhz == -1 && s.mem_mhz == -1 && isnan(s.power_limit_w) && !s.idle);
+  smi_close(NULL);
 }

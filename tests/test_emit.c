@@ -87,9 +87,10 @@ static void plant(struct db *db, const char *run, const char *device, const char
 
 static void new_run(struct db *db, char *uuid)
 {
-  struct db_run r = {.host = "test", .started_at = "2026-11-26T12:00:00Z",
-                     .ended_at = "2026-11-26T12:00:00Z", .autotune_version = "test",
-                     .strategy = "planted", .args = "test_emit"};
+  struct db_run r;
+  db_run_init(&r);
+  r.host = "test", r.started_at = "2026-11-26T12:00:00Z", r.ended_at = "2026-11-26T12:00:00Z";
+  r.autotune_version = "test", r.strategy = "planted", r.args = "test_emit";
   db_uuid(r.uuid);
   cr_assert_eq(db_put_run(db, &r, NULL), AT_OK, "%s", at_last_error());
   strcpy(uuid, r.uuid);

@@ -52,8 +52,10 @@ static char *make_db(const char *dir)
   char *path = th_path(dir, "tuning.db");
   struct db *db = NULL;
   cr_assert_eq(db_open(path, DB_CREATE, &db), AT_OK, "%s", at_last_error());
-  struct db_run run = {.host = "test", .started_at = "2026-01-01T00:00:00Z",
-                       .autotune_version = "0.1.0", .strategy = "exhaustive"};
+  struct db_run run;
+  db_run_init(&run);
+  run.host = "test", run.started_at = "2026-01-01T00:00:00Z";
+  run.autotune_version = "0.1.0", run.strategy = "exhaustive";
   db_uuid(run.uuid);
   cr_assert_eq(db_put_run(db, &run, NULL), AT_OK, "%s", at_last_error());
   put_gemm(db, run.uuid, 4096, 4096, 4096, "BK=64,BM=128,BN=128,STAGES=4",

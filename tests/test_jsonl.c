@@ -36,7 +36,7 @@ static struct db *open_new(const char *dir, const char *name)
 static void put_run(struct db *db, unsigned n, bool full)
 {
   struct db_run r;
-  memset(&r, 0, sizeof r);
+  db_run_init(&r);
   uuid_of(r.uuid, n);
   r.host = "node-1";
   if (full) {
@@ -47,6 +47,16 @@ static void put_run(struct db *db, unsigned n, bool full)
     r.autotune_version = "0.1.0";
     r.strategy = "exhaustive";
     r.args = "autotune gemm --m \"4096\" --note 'a\\b'";
+    r.runtime = "cuda 13.0";
+    r.gpu_index = 1;
+    r.gpu_name = "NVIDIA H100 80GB HBM3";
+    r.gpu_uuid = "GPU-5d7c1a2b-0000-1111-2222-333344445555";
+    r.cpu = "AMD EPYC 9654 96-Core Processor";
+    r.os = "Linux 6.8.0-45-generic";
+    r.start_clocks = (struct db_clocks){1980, 2619, 700.0};
+    r.end_clocks = (struct db_clocks){1755, 2619, 687.5};
+    r.owner = (struct db_owner){"node-1", "0b5a4f9e-1111-2222-3333-444455556666", 4242,
+                                123456789, "2026-11-26T20:59:30Z"};
   }
   cr_assert_eq(db_put_run(db, &r, NULL), AT_OK, "%s", at_last_error());
 }
@@ -80,6 +90,7 @@ static void put_trial(struct db *db, unsigned n, unsigned run, enum db_trial_sta
     t.time_spread = 1.0 / 3, t.repetitions = 100, t.tflops = 1e300, t.gbps = 0;
     t.registers = 128, t.spills = 0, t.shared_bytes = 65536, t.occupancy = 0.1;
     t.created_at = "2026-11-26T20:31:00Z";
+    t.sm_clock_mhz = 1755, t.throttled = n == 200;
   } else {
     t.message = n % 2 ? MSG_UNICODE : NULL;
     t.registers = s == DB_TRIAL_PRUNED ? 300 : -1;
@@ -203,6 +214,18 @@ Test(jsonl, format_is_one_object_per_line)
                                "\\\\ back\\n\\ttab 😀 é\""));
   cr_assert_null(strstr(t, "nan"));
   cr_assert_null(strstr(t, "inf"));
+  /* schema 3's provenance and owner travel with their run and trial */
+  cr_assert_not_null(strstr(t, "\"runtime\":\"cuda 13.0\",\"gpu_index\":1,"
+                               "\"gpu_name\":\"NVIDIA H100 80GB HBM3\",\"gpu_uuid\":\"GPU-"));
+  cr_assert_not_null(strstr(t, "\"sm_clock_start_mhz\":1980,\"mem_clock_start_mhz\":2619,"
+                               "\"power_limit_start_w\":700,\"sm_clock_end_mhz\":1755"));
+  cr_assert_not_null(strstr(t, "\"owner_host\":\"node-1\",\"owner_boot\":\"0b5a4f9e"));
+  cr_assert_not_null(strstr(t, "\"owner_pid\":4242,\"owner_start\":123456789,"
+                               "\"heartbeat_at\":\"2026-11-26T20:59:30Z\"}"));
+  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":1755,\"throttled\":1}"));
+  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":1755,\"throttled\":0}"));
+  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":null,\"throttled\":null}"));
+  cr_assert_not_null(strstr(t, "\"gpu_index\":null,"));
   free(t);
   db_close(a);
   th_rmtree(dir);
@@ -221,6 +244,7 @@ static int check_missing_trial(void *ctx, const struct db_trial *t)
     cr_assert(isnan(t->occupancy) && isnan(t->gbps) && isnan(t->time_spread));
     cr_assert_eq(t->repetitions, -1);
     cr_assert_eq(t->registers, -1);
+    cr_assert(t->sm_clock_mhz == -1 && t->throttled == -1);
     cr_assert_eq(t->shared_bytes, -1);
     cr_assert_str_eq(t->message, MSG_UNICODE);
     cr_assert_not_null(t->created_at, "the database dates a trial put without a date");
@@ -240,6 +264,9 @@ static int check_missing_run(void *ctx, const struct db_run *r)
     cr_assert_str_eq(r->host, "node-1");
     cr_assert(!r->started_at && !r->ended_at && !r->toolchain && !r->driver);
     cr_assert(!r->autotune_version && !r->strategy && !r->args);
+    cr_assert(!r->runtime && !r->gpu_name && !r->gpu_uuid && !r->cpu && !r->os);
+    cr_assert(r->gpu_index == -1 && r->start_clocks.sm_mhz == -1 && r->owner.pid == -1);
+    cr_assert(isnan(r->end_clocks.power_limit_w) && !r->owner.host && !r->owner.heartbeat_at);
     (*seen)++;
   }
   return 0;

@@ -32,7 +32,7 @@ static char *db_file(const char *dir, const char *name, struct db **out)
 static void put_run(struct db *db, unsigned n)
 {
   struct db_run r;
-  memset(&r, 0, sizeof r);
+  db_run_init(&r);
   uuid_of(r.uuid, n);
   r.host = "node";
   r.started_at = "2026-11-26T20:30:00Z";

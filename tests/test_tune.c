@@ -8,15 +8,19 @@
  * templates: tests/data/templates/tune_*.h.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "db/db.h"
 #include "base/json.h"
+#include "base/proc.h"
 #include "tests/helpers.h"
 
 #define DATA AT_SOURCE_DIR "/tests/data/templates/"
@@ -226,6 +230,107 @@ Test(tune, sigkill_mid_run_then_resume_loses_and_duplicates_nothing, .timeout = 
   free(db);
 }
 
+static int owner_cb(void *ctx, const struct db_run *r)
+{
+  *(int64_t *)ctx = r->owner.pid;
+  return 0;
+}
+
+static int64_t owner_pid(const char *path)
+{
+  struct db *db = NULL;
+  int64_t pid = -2;
+  cr_assert_eq(db_open(path, DB_READONLY, &db), AT_OK, "%s", at_last_error());
+  cr_assert_eq(db_each_run(db, owner_cb, &pid), AT_OK);
+  db_close(db);
+  return pid;
+}
+
+/* Stop `pid` (SIGSTOP) at a moment it holds no write lock on the database at path, so
+ * that what another process sees is the owner's, not a lock's, doing. */
+static void stop_unlocked(pid_t pid, const char *path)
+{
+  for (int i = 0; i < 500; i++) {
+    kill(pid, SIGSTOP);
+    sqlite3 *h = NULL;
+    bool free_now = sqlite3_open(path, &h) == SQLITE_OK &&
+                    sqlite3_exec(h, "BEGIN IMMEDIATE; ROLLBACK", NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_close(h);
+    if (free_now)
+      return;
+    kill(pid, SIGCONT);
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  cr_assert_fail("the tuner never let go of the database");
+}
+
+Test(tune, resume_refuses_a_run_whose_owner_lives_and_adopts_it_once_dead, .timeout = 120)
+{
+  char *db = th_path(dir, "o.db");
+  const char *argv[] = {AT_BINARY, "gemm", "--device", "host", "--m", "48", "--n", "48",
+                        "--k", "48", "--template", SMALL, "--db", db, "--strategy",
+                        "exhaustive", "--variant-time", "0.4", "--jobs", "1", NULL};
+  setenv("AUTOTUNE_CACHE_DIR", cache, 1);
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    freopen("/dev/null", "w", stdout);
+    freopen("/dev/null", "w", stderr);
+    execv(AT_BINARY, (char **)argv);
+    _exit(127);
+  }
+  int64_t n = 0;
+  for (int i = 0; i < 1200 && n < 1; i++) {
+    struct timespec ts = {0, 25 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    n = th_count_trials(db);
+  }
+  cr_assert_geq(n, 1, "the tuner never recorded a trial");
+  stop_unlocked(pid, db); /* alive, but silent: the case of a slow or stuck owner */
+  int64_t before = th_count_trials(db);
+  cr_assert_eq(owner_pid(db), pid, "the run's owner is the process that started it");
+
+  struct th_result r;
+  char resume[1024];
+  snprintf(resume, sizeof resume, "AUTOTUNE_CACHE_DIR='%s' '%s' gemm --device host --m 48 "
+           "--n 48 --k 48 --template '%s' --db '%s' --strategy exhaustive --variant-time 0.4 "
+           "--jobs 1 --resume --json", cache, AT_BINARY, SMALL, db);
+  th_sh(&r, "%s", resume);
+  cr_assert_eq(r.code, 2, "a live owner's run: exit %d: %s", r.code, r.err);
+  char want[64];
+  snprintf(want, sizeof want, "pid %d on ", (int)pid);
+  cr_assert(strncmp(r.err, "autotune: cannot resume run ", 28) == 0 && strstr(r.err, want) &&
+                strstr(r.err, "still executes it"), "%s", r.err);
+  cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+  th_result_free(&r);
+  cr_assert_eq(th_count_trials(db), before, "a refused resume records nothing");
+  cr_assert_eq(owner_pid(db), pid, "a refused resume leaves the owner");
+
+  kill(pid, SIGKILL);
+  int st;
+  cr_assert_eq(waitpid(pid, &st, 0), pid);
+  cr_assert(WIFSIGNALED(st), "the tuner finished before it could be killed");
+  th_sh(&r, "%s", resume);
+  cr_assert_eq(r.code, 0, "the owner is dead: exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.out, "\"resumed\":true"), "%s", r.out);
+  th_result_free(&r);
+  int64_t now = owner_pid(db);
+  cr_assert(now > 0 && now != pid, "the resume took the run over: owner %lld", (long long)now);
+  struct uuids after;
+  read_uuids(db, &after);
+  cr_assert_eq(after.n, 7, "6 variants and the baseline, once each: %d", after.n);
+  for (int i = 1; i < after.n; i++)
+    cr_assert_str_eq(after.run[i], after.run[0], "the resumed run is the same run");
+  struct tally y;
+  tally(db, NULL, &y);
+  for (int i = 0; i < y.n; i++)
+    for (int q = i + 1; q < y.n; q++)
+      cr_assert_str_neq(y.configs[i], y.configs[q], "config %s has two trials in the run",
+                        y.configs[i]);
+  free(db);
+}
+
 Test(tune, a_gpu_that_is_not_here_is_compiled_and_pruned_only)
 {
   char *db = th_path(dir, "g.db"), args[1024];
@@ -292,6 +397,100 @@ Test(tune, bad_input_exits_2_with_one_line)
               cases[i], r.err);
     th_result_free(&r);
   }
+  free(db);
+}
+
+struct prov_seen {
+  int runs;
+  char driver[64], cpu[256], os[256], owner_host[256];
+  bool gpu_null, clocks_null, ended;
+  int64_t owner_pid, owner_start;
+};
+
+static int prov_cb(void *ctx, const struct db_run *r)
+{
+  struct prov_seen *p = ctx;
+  p->runs++;
+  snprintf(p->driver, sizeof p->driver, "%s", r->driver ? r->driver : "(null)");
+  snprintf(p->cpu, sizeof p->cpu, "%s", r->cpu ? r->cpu : "(null)");
+  snprintf(p->os, sizeof p->os, "%s", r->os ? r->os : "(null)");
+  snprintf(p->owner_host, sizeof p->owner_host, "%s", r->owner.host ? r->owner.host : "");
+  p->gpu_null = !r->runtime && !r->gpu_name && !r->gpu_uuid && r->gpu_index == -1;
+  p->clocks_null = r->start_clocks.sm_mhz == -1 && r->start_clocks.mem_mhz == -1 &&
+                   isnan(r->start_clocks.power_limit_w) && r->end_clocks.sm_mhz == -1 &&
+                   isnan(r->end_clocks.power_limit_w);
+  p->ended = r->ended_at != NULL && r->owner.heartbeat_at != NULL;
+  p->owner_pid = r->owner.pid;
+  p->owner_start = r->owner.start;
+  return 0;
+}
+
+static int trial_clock_cb(void *ctx, const struct db_trial *t)
+{
+  int *known = ctx;
+  *known += t->sm_clock_mhz != -1 || t->throttled != -1;
+  return 0;
+}
+
+Test(tune, a_host_run_records_honest_provenance)
+{
+  char *db = th_path(dir, "p.db"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device host --m 16 --n 16 --k 16 --template '%s' --db '%s' "
+           "--strategy exhaustive --variant-time 0.02", SMALL, db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  struct prov_seen p;
+  memset(&p, 0, sizeof p);
+  struct db *h = NULL;
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK, "%s", at_last_error());
+  cr_assert_eq(db_each_run(h, prov_cb, &p), AT_OK);
+  int known = 0;
+  cr_assert_eq(db_each_trial(h, trial_clock_cb, &known), AT_OK);
+  db_close(h);
+  cr_assert_eq(p.runs, 1);
+  cr_assert_str_eq(p.driver, "host", "the emulator's figures have no GPU driver behind them");
+  char cpu[256], os[256], host[256] = "";
+  proc_cpu_model(cpu, sizeof cpu);
+  proc_os_release(os, sizeof os);
+  gethostname(host, sizeof host - 1);
+  cr_assert(cpu[0] && os[0], "this test needs /proc/cpuinfo and uname");
+  cr_assert_str_eq(p.cpu, cpu);
+  cr_assert_str_eq(p.os, os);
+  struct utsname u;
+  cr_assert_eq(uname(&u), 0);
+  cr_assert(strstr(p.os, u.release), "the kernel release: %s", p.os);
+  cr_assert(p.gpu_null, "a host run names no GPU, runtime or GPU ordinal");
+  cr_assert(p.clocks_null, "a host run has no GPU clocks or power limit");
+  cr_assert_eq(known, 0, "no trial of a host run claims to know the SM clock");
+  cr_assert(p.ended, "ended, with a heartbeat");
+  cr_assert_str_eq(p.owner_host, host);
+  cr_assert(p.owner_pid > 0 && p.owner_pid != getpid(), "owner pid %lld", (long long)p.owner_pid);
+  cr_assert_gt(p.owner_start, 0);
+  free(db);
+}
+
+Test(tune, a_bad_gpu_ordinal_exits_2_and_creates_no_database)
+{
+  char *db = th_path(dir, "gpu.db");
+  const char *commands[] = {
+      "gemm --device host --m 8 --n 8 --k 8",
+      "attention --device host --seqlen 8 --head-dim 8",
+      "tune '" SMALL "' --device host --dim m=8 --dim n=8 --dim k=8",
+  };
+  const char *bad[] = {"-1", "x", "1.5", "''"};
+  for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      struct th_result r;
+      th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' %s --gpu %s --db '%s'", cache, AT_BINARY,
+            commands[c], bad[i], db);
+      cr_assert_eq(r.code, 2, "%s --gpu %s: exit %d: %s", commands[c], bad[i], r.code, r.err);
+      cr_assert(strncmp(r.err, "autotune: bad --gpu ", 20) == 0, "%s: %s", commands[c], r.err);
+      cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+      cr_assert_eq(access(db, F_OK), -1, "--gpu %s created the database", bad[i]);
+      th_result_free(&r);
+    }
   free(db);
 }
 

@@ -21,7 +21,10 @@
 #     with nvcc, run through its launcher against cuBLAS (tuned_gemm_bench);
 #  8. attention: attn_simt variants for four problems checked at a small shape against
 #     the host reference and at full size against a reference kernel, timed (attn_gpu),
-#     and PyTorch's scaled_dot_product_attention on the same problems.
+#     and PyTorch's scaled_dot_product_attention on the same problems;
+#  9. a short `autotune gemm` run (NVRTC, this GPU): its run records the driver, the
+#     CUDA version, the GPU's name and uuid and its clocks at start and end (NVML), and
+#     its ok trials their SM clock; --gpu 99 is refused (exit 2) and creates nothing.
 #
 #   bash check.sh CARRY_DIR OUT_DIR
 set -uo pipefail
@@ -80,4 +83,24 @@ if [ -d "$carry/attn" ]; then
   grep -q " [1-9][0-9]* failed" "$out/attn.txt" && status=1
   python3 "$carry/torch_attn.py" 2>&1 | tee "$out/torch_attn.txt" || status=1
 fi
+echo "== 9. a tuning run's provenance (NVML) and --gpu"
+db="$out/prov.db"
+rm -f "$db" "$out/nogpu.db"
+AUTOTUNE_TEMPLATES="$carry/src/templates" AUTOTUNE_CACHE_DIR="$out/cache" \
+  ours "$carry/bin/autotune" gemm --device sm_90 --m 256 --n 256 --k 256 --budget 3 \
+  --template "$carry/src/templates/gemm/gemm_simt.h" --db "$db" 2>&1 | tee "$out/prov.txt" \
+  || status=1
+ours "$carry/bin/autotune" db export --db "$db" > "$out/prov.jsonl" || status=1
+for want in '"driver":"[0-9]' '"runtime":"cuda [0-9]' '"gpu_index":0,' '"gpu_uuid":"GPU-' \
+    '"sm_clock_start_mhz":[0-9]' '"power_limit_start_w":[0-9]' '"sm_clock_end_mhz":[0-9]' \
+    '"status":"ok".*"sm_clock_mhz":[0-9]*,"throttled":[01]'; do
+  grep -q "$want" "$out/prov.jsonl" && echo "recorded: $want" ||
+    { echo "missing from the run: $want"; status=1; }
+done
+ours "$carry/bin/autotune" gemm --device sm_90 --m 256 --n 256 --k 256 --gpu 99 \
+  --db "$out/nogpu.db" > "$out/nogpu.txt" 2>&1
+code=$?
+cat "$out/nogpu.txt"
+if [ "$code" = 2 ] && [ ! -e "$out/nogpu.db" ]; then echo "--gpu 99: exit 2, no database"
+else echo "--gpu 99: exit $code$([ -e "$out/nogpu.db" ] && echo ', database created')"; status=1; fi
 exit $status

@@ -9,7 +9,8 @@
 # variants gemm_emit compiles here (gemm_mma, gemm_simt and gemm_wgmma subsets, 4096^3 and
 # decode)
 # with gemm_gpu, which checks and times them against cuBLAS there; and attn_simt's
-# variants (attn_emit) with attn_gpu, which checks and times them there.
+# variants (attn_emit) with attn_gpu, which checks and times them there; and the
+# autotune command with the templates, for a short tuning run's provenance.
 #
 #   bench/gpu/prepare.sh [OUT_DIR=.carry] [PROFILE=h100]
 set -euo pipefail
@@ -19,7 +20,7 @@ profile=${2:-h100}
 scripts/build.sh >/dev/null
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib" "$out/scale"
 cp build/test_meas build/test_matrix_core build/test_wgmma build/scale_run build/gemm_gpu \
-  build/attn_gpu "$out/bin/"
+  build/attn_gpu build/autotune "$out/bin/"
 for bin in "$out"/bin/*; do
   ldd "$bin" | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
     case "$(basename "$lib")" in
@@ -31,9 +32,10 @@ done
 build/scale_emit "$out/scale" --device "$profile"
 build/gemm_emit "$out/gemm" --device "$profile"
 build/attn_emit "$out/attn" --device "$profile"
-# The mma.sync/ldmatrix probe's sources (test_matrix_core compiles them there with NVRTC).
-mkdir -p "$out/src/tests/data" "$out/src/templates"
-cp -r tests/data/pl "$out/src/tests/data/" && cp -r templates/common "$out/src/templates/"
+# The mma.sync/ldmatrix probe's sources (test_matrix_core compiles them there with NVRTC),
+# and the templates `autotune gemm` tunes there (check.sh step 9).
+mkdir -p "$out/src/tests/data"
+cp -r tests/data/pl "$out/src/tests/data/" && cp -r templates "$out/src/"
 # The wgmma probe, compiled here for sm_90a (test_wgmma loads it from
 # $AT_WGMMA_PROBE_CUBIN; without it, it compiles the sources above with NVRTC there).
 "${NVCC:-/usr/local/cuda/bin/nvcc}" -arch=sm_90a -cubin -std=c++17 -Itemplates/common \

@@ -105,6 +105,16 @@ int tune_cli_check(struct tune_cli *tc)
   }
   if (tc->strategy && search_strategy_parse(tc->strategy, &o->strategy) != AT_OK)
     return cli_fail(AT_USAGE);
+  if (tc->gpu) {
+    char *end;
+    long v = strtol(tc->gpu, &end, 10);
+    if (end == tc->gpu || *end || v < 0 || v > 4095) {
+      cli_error("bad --gpu '%.40s' (expected a GPU ordinal: 0, 1, ...); try 'autotune "
+                "devices'", tc->gpu);
+      return CLI_USAGE;
+    }
+    o->gpu = (int)v;
+  }
   struct {
     const char *text, *name;
     double *dest;

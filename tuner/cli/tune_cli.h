@@ -16,7 +16,7 @@
 
 struct tune_cli {
   struct tune_opts o;
-  const char *strategy, *time_budget, *timeout, *variant_time, *bundle_dir;
+  const char *strategy, *time_budget, *timeout, *variant_time, *gpu, *bundle_dir;
   struct bundle bundle;        /* --bundle DIR, opened by tune_cli_check */
   bool making_bundle;          /* under `autotune bundle` (tune_cli_make_bundle) */
   int64_t seed, jobs, budget;
@@ -30,6 +30,7 @@ struct tune_cli {
 #define TUNE_CLI_OPTS(tc)                                                                    \
   {"device", CLI_STR, &(tc)->o.device, "D", "profile name (h100, mi300x, host) or arch"},    \
   {"emulate", CLI_STR, &(tc)->o.emulate, "D2", "host only: span and compile as for this GPU"}, \
+  {"gpu", CLI_STR, &(tc)->gpu, "N", "the GPU to measure on, by ordinal (0); unused on host"}, \
   {"strategy", CLI_STR, &(tc)->strategy, "S", (tc)->strategy_help},                         \
   {"budget", CLI_INT, &(tc)->budget, "N", "variants measured per template (-1: all)"},        \
   {"time-budget", CLI_STR, &(tc)->time_budget, "SEC", "wall seconds for all measurement"},   \

@@ -51,6 +51,8 @@ enum {
   X(device_name, "cuDeviceGetName", "hipDeviceGetName", (char *name, int len, int dev))   \
   X(device_attr, "cuDeviceGetAttribute", "hipDeviceGetAttribute",                         \
     (int *value, int attr, int dev))                                                      \
+  X(device_pci_bus_id, "cuDeviceGetPCIBusId", "hipDeviceGetPCIBusId",                     \
+    (char *id, int len, int dev))                                                         \
   X(stream_create, "cuStreamCreate", "hipStreamCreateWithFlags",                          \
     (vnd_stream *s, unsigned flags))                                                      \
   X(stream_destroy, "cuStreamDestroy_v2", "hipStreamDestroy", (vnd_stream s))             \

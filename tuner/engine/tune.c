@@ -40,7 +40,9 @@
  * own uuid; every trial it already holds for (kernel, problem, config) answers for that
  * variant instead of a new measurement (and is not recorded again), so the strategies,
  * being deterministic for a seed, walk the same path and nothing is measured twice. A
- * run is ended (ended_at set) only when every problem and template was done.
+ * run is ended (ended_at set) only when every problem and template was done. A run has
+ * one owner, the process executing it (run_prov.c): --resume claims the run first and
+ * refuses one whose owner is alive, so no two processes ever measure into one run.
  *
  * Invariants.
  *   1. Every variant that was compiled gets exactly one trial per run: compile_error and
@@ -301,6 +303,8 @@ static void canonical(const struct tuner *tu, char *out, size_t len)
   size_t used = strlen(out);
   used += (size_t)snprintf(out + used, used < len ? len - used : 0, " --device %s ",
                            tu->dev->name);
+  if (tu->o->gpu != 0 && tu->dev->vendor != DEV_HOST && used < len)
+    used += (size_t)snprintf(out + used, len - used, "--gpu %d ", tu->o->gpu);
   if (used < len)
     tu->op->canonical(tu->op, out + used, len - used);
   used += strlen(out + used);
@@ -402,6 +406,9 @@ static int open_run(struct tuner *tu)
     if ((rc = db_each_run(tu->db, find_run_cb, &f)) != AT_OK)
       return rc;
     if (f.uuid[0]) {
+      /* never a run that a live process still executes (docs/database.md) */
+      if ((rc = tune_prov_claim(tu, f.uuid)) != AT_OK)
+        return rc;
       snprintf(tu->run_uuid, sizeof tu->run_uuid, "%s", f.uuid);
       tu->resumed = tu->run_put = true;
       if ((rc = db_each_trial(tu->db, load_known_cb, tu)) != AT_OK)
@@ -424,9 +431,12 @@ static int put_run(struct tuner *tu, const char *toolchain)
   char host[256] = "", now[32];
   gethostname(host, sizeof host - 1);
   db_now(now);
-  struct db_run r = {.host = host, .started_at = now, .toolchain = toolchain,
-                     .autotune_version = at_version(),
-                     .strategy = search_strategy_name(tu->o->strategy), .args = tu->args};
+  struct db_run r;
+  db_run_init(&r);
+  r.host = host, r.started_at = now, r.toolchain = toolchain;
+  r.autotune_version = at_version();
+  r.strategy = search_strategy_name(tu->o->strategy), r.args = tu->args;
+  tune_prov_run(tu, &r);
   snprintf(r.uuid, sizeof r.uuid, "%s", tu->run_uuid);
   int rc = db_put_run(tu->db, &r, NULL);
   if (rc == AT_OK)
@@ -436,8 +446,9 @@ static int put_run(struct tuner *tu, const char *toolchain)
 
 /* ---- recording ---- */
 
+/* sm_clock_mhz, throttled: tune_prov_after's, for a measurement; -1 for a verdict. */
 static int record(struct tuner *tu, const struct tpl *p, size_t bv,
-                  const struct meas_result *m)
+                  const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled)
 {
   const struct bld_variant *v = &p->br.variants[bv];
   struct db_trial t;
@@ -462,6 +473,8 @@ static int record(struct tuner *tu, const struct tpl *p, size_t bv,
       t.tflops = tu->prob.flops / (m->median_us * 1e-6) / 1e12;
     if (tu->prob.bytes > 0)
       t.gbps = tu->prob.bytes / (m->median_us * 1e-6) / 1e9;
+    t.sm_clock_mhz = sm_clock_mhz;
+    t.throttled = throttled;
   }
   t.registers = v->res.registers;
   t.spills = v->res.spill_bytes >= 0 ? v->res.spill_bytes
@@ -475,7 +488,7 @@ static int record(struct tuner *tu, const struct tpl *p, size_t bv,
   int rc = db_put_trial(tu->db, &t, NULL);
   if (rc == AT_OK)
     tu->trials_recorded++;
-  return rc;
+  return rc == AT_OK ? tune_prov_heartbeat(tu) : rc;
 }
 
 /* ---- progress ---- */
@@ -809,13 +822,14 @@ static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t 
       tu->trials_resumed++;
       continue;
     }
-    rc = record(tu, p, i, &m);
+    rc = record(tu, p, i, &m, -1, -1);
   }
   if (rc == AT_OK)
     rc = db_commit(tu->db);
   else
     db_rollback(tu->db);
-  return rc;
+  /* a chunk with no failed variant records nothing, yet the owner is alive */
+  return rc == AT_OK ? tune_prov_heartbeat(tu) : rc;
 }
 
 /* ---- compile on demand ---- */
@@ -975,15 +989,18 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
     if (intr_requested())
       return AT_INTERRUPTED;
     double t0 = at_now_s();
+    int64_t sm_clock = -1, throttled = -1;
+    tune_prov_before(tu);
     if ((rc = meas_worker_run(tu->worker, job, tu->timeout_s, &m)) != AT_OK)
       return rc;
+    tune_prov_after(tu, &sm_clock, &throttled);
     if (intr_requested() && m.status != DB_TRIAL_OK)
       return AT_INTERRUPTED; /* maybe the signal's doing: measured again on --resume */
     tu->meas_spent += at_now_s() - t0;
     tu->fresh++;
     if (rerun)
       tu->trials_resumed++;
-    else if ((rc = record(tu, p, bv, &m)) != AT_OK)
+    else if ((rc = record(tu, p, bv, &m, sm_clock, throttled)) != AT_OK)
       return rc;
   }
   p->res[bv] = m;
@@ -1207,7 +1224,9 @@ static int run_problem(struct tuner *tu)
     return AT_OK;
   if ((rc = tu->op->inputs(tu->op, &tu->prob)) != AT_OK)
     return rc;
-  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb, .jobs = tu->o->jobs, .op = tu->prob.mop,
+  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb,
+                                      .device_index = tu->mb == &meas_host ? 0 : tu->o->gpu,
+                                      .jobs = tu->o->jobs, .op = tu->prob.mop,
                                       .op_ctx = tu->prob.mop_ctx, .jobs_table = tu->jobs,
                                       .njobs = tu->njobs, .ref_job = tu->ref_job,
                                       .flush_bytes = flush_bytes(tu),
@@ -1239,6 +1258,7 @@ static int run_problem(struct tuner *tu)
 static void release(struct tuner *tu)
 {
   meas_worker_stop(tu->worker);
+  tune_prov_release(tu);
   unbind_problem(tu);
   for (size_t i = 0; i < tu->ntpls; i++) {
     tpl_release_problem(&tu->tpls[i]);
@@ -1250,6 +1270,24 @@ static void release(struct tuner *tu)
   free(tu->known);
   free(tu->jobs);
   db_close(tu->db);
+}
+
+/* Whether the GPU opens here: one that is not is said before anything is compiled, and
+ * the run compiles and prunes only; an ordinal the runtime does not have is bad input.
+ * The parent never opens a GPU runtime itself (worker.h): a short-lived worker asks. */
+static int probe_gpu(struct tuner *tu)
+{
+  char why[300];
+  int rc = meas_device_probe(tu->mb, tu->o->gpu, &tu->dev_id, why, sizeof why);
+  if (rc == AT_USAGE || rc == AT_NOMEM)
+    return at_error(rc, "%s", why);
+  if (rc != AT_OK) {
+    snprintf(tu->no_meas, sizeof tu->no_meas, "no %s opens here (%.300s): compiled and pruned "
+             "for %s only, no measurement is possible here", tu->dev->name, why, tu->dev->arch);
+    tu->mb = NULL;
+    warn(tu, "%s", tu->no_meas);
+  }
+  return AT_OK;
 }
 
 static int setup(struct tuner *tu)
@@ -1301,6 +1339,9 @@ static int setup(struct tuner *tu)
                        : host ? VARIANT_TIME_HOST_S : VARIANT_TIME_GPU_S;
   tu->best_us = INFINITY;
 
+  if (o->gpu < 0)
+    return at_error(AT_USAGE, "bad --gpu %d (a GPU ordinal: 0, 1, ...)", o->gpu);
+
   if (!o->db_path)
     return at_error(AT_USAGE, "no database given");
   snprintf(tu->db_path, sizeof tu->db_path, "%s", o->db_path);
@@ -1313,12 +1354,17 @@ static int setup(struct tuner *tu)
                     tu->dev_name);
   if (o->bundle_out && (rc = stage_templates(tu)) != AT_OK)
     return rc;
-  /* the database last: bad input never creates or touches it */
-  if ((rc = db_open(tu->db_path, DB_CREATE, &tu->db)) != AT_OK)
-    return rc;
-  /* where to measure: the host's emulator, or the GPU if one opens (tune_run) */
+  /* where to measure: the host's emulator, or the GPU if one opens; none when making a
+   * bundle */
   tu->mb = host ? &meas_host : tu->dev->vendor == DEV_NVIDIA ? &meas_cuda : &meas_hip;
-  return AT_OK;
+  if (o->bundle_out) {
+    snprintf(tu->no_meas, sizeof tu->no_meas, "making a bundle: compiled only");
+    tu->mb = NULL;
+  } else if (!host && (rc = probe_gpu(tu)) != AT_OK) {
+    return rc;
+  }
+  /* the database last: bad input never creates or touches it */
+  return db_open(tu->db_path, DB_CREATE, &tu->db);
 }
 
 int tune_run(const struct tune_opts *o, struct tune_summary *sum)
@@ -1334,18 +1380,10 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   int rc = setup(tu);
   if (rc != AT_OK)
     goto out;
-  /* a GPU that is not here is said before anything is compiled; the parent never opens
-   * a GPU runtime itself (worker.h) */
-  char why[300];
-  if (o->bundle_out) {
-    snprintf(tu->no_meas, sizeof tu->no_meas, "making a bundle: compiled only");
-    tu->mb = NULL;
-  } else if (tu->mb != &meas_host && !meas_device_opens(tu->mb, why, sizeof why)) {
-    snprintf(tu->no_meas, sizeof tu->no_meas, "no %s opens here (%.300s): compiled and pruned "
-             "for %s only, no measurement is possible here", tu->dev->name, why, tu->dev->arch);
-    tu->mb = NULL;
-    warn(tu, "%s", tu->no_meas);
-  }
+  char why[400];
+  tune_prov_init(tu, why, sizeof why);
+  if (why[0])
+    warn(tu, "%s", why);
   load_templates(tu);
   size_t usable = 0;
   for (size_t i = 0; i < tu->ntpls; i++)
@@ -1379,7 +1417,9 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
     }
   }
   tu->cur = nprob - 1;
-  if ((rc = db_end_run(tu->db, tu->run_uuid)) != AT_OK)
+  struct db_clocks end;
+  tune_prov_end(tu, &end);
+  if ((rc = db_end_run(tu->db, tu->run_uuid, &end)) != AT_OK)
     goto out;
   tu->wall_s = at_now_s() - tu->t0;
   if (r && r->end)

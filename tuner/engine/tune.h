@@ -31,6 +31,7 @@ struct tune_opts {
   const struct op_engine *op;  /* what is tuned */
   const char *device;          /* profile name or arch */
   const char *emulate;         /* host only: the profile the host stands in for; NULL */
+  int gpu;                     /* the GPU ordinal measured on (--gpu); unused on the host */
   const char *templates[TUNE_MAX_TEMPLATES]; /* paths; none: the op's default set */
   size_t ntemplates;
   enum search_strategy strategy;
@@ -73,12 +74,17 @@ struct tune_summary {
 };
 
 #define TUNE_DEFAULT_TIMEOUT_S 60.0
+/* Run owners (docs/database.md): a run's owner refreshes its heartbeat at most this
+ * often, and another host takes it over for --resume once it is older than the lease. */
+#define TUNE_HEARTBEAT_S 30.0
+#define TUNE_LEASE_S 900.0
 /* The default --budget on the host device (the emulator is slow); GPUs measure all. */
 #define TUNE_HOST_DEFAULT_BUDGET 24
 
 /* Run the tuner as the options say. OUT: *sum (may be NULL). Returns AT_OK (the run
  * finished, whatever the trials' statuses, including "no measurement possible here");
- * AT_USAGE (bad input: unknown device, template, strategy, budget); AT_IO / AT_NOT_A_DB
+ * AT_USAGE (bad input: unknown device, template, strategy, budget, a --gpu the GPU
+ * runtime does not have; none of these creates the database); AT_IO / AT_NOT_A_DB
  * / AT_DB_* (the database cannot be opened or written); AT_NOMEM; AT_UNSUPPORTED (no
  * compiler or no template for the device), with at_last_error() saying why. */
 int tune_run(const struct tune_opts *o, struct tune_summary *sum);

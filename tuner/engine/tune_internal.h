@@ -16,6 +16,7 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "tuner/compile/build.h"
+#include "tuner/device/smi.h"
 #include "base/device.h"
 #include "tuner/search/search.h"
 #include "tuner/engine/tune.h"
@@ -54,6 +55,20 @@ struct tpl {
   struct search_result sr;
 };
 
+/* The run's provenance and owner (tuner/engine/run_prov.c). */
+struct tune_prov {
+  char host[256], boot[64], cpu[160], os[160];
+  int64_t start_ticks;               /* this process's start time, /proc/self/stat */
+  struct smi_gpu *smi;               /* NULL: no management library answers for the GPU */
+  struct smi_info info;
+  struct db_clocks start;            /* at the run's start */
+  int64_t sm_max;                    /* the highest SM clock seen in the run; -1: none */
+  int64_t sm_low;                    /* the lowest non-idle sample around the current
+                                        measurement; -1: none */
+  double last_beat;                  /* at_now_s() of the last heartbeat */
+  char beat_at[32];                  /* its time, ISO 8601 */
+};
+
 struct tuner {
   const struct tune_opts *o;
   const struct dev_profile *dev;     /* the device measured on */
@@ -69,6 +84,7 @@ struct tuner {
   bool run_put, resumed;
   char args[4096];
   const struct meas_backend *mb;     /* NULL: no measurement possible here */
+  struct meas_device_id dev_id;      /* what the probe of the GPU said (pci bus id) */
   char no_meas[400];
   int64_t budget;                    /* per template; 0: all */
   double timeout_s, variant_time_s;
@@ -96,7 +112,29 @@ struct tuner {
   size_t measured_ok;
   size_t variants, variants_ok;      /* compiled or read from the cache; of those ok */
   char backend[32], toolchain[160];  /* of the last compile */
+  struct tune_prov prov;
 };
+
+/* ---- run_prov.c: the run's provenance (docs/database.md) and its owner ---- */
+
+/* Who and where this process is, and the GPU's management library when a GPU is
+ * measured: at the run's start, once. OUT: why[why_len]: "" or why the GPU's provenance
+ * is not known (for one warning). */
+void tune_prov_init(struct tuner *tu, char *why, size_t why_len);
+void tune_prov_release(struct tuner *tu);
+/* Fill a new run record's provenance and owner (this process, heartbeat now). */
+void tune_prov_run(struct tuner *tu, struct db_run *r);
+/* Sample the SM clock right before and right after one measurement; after, fill the
+ * trial's sm_clock_mhz and throttled (left -1 when not known). */
+void tune_prov_before(struct tuner *tu);
+void tune_prov_after(struct tuner *tu, int64_t *sm_clock_mhz, int64_t *throttled);
+/* Refresh the run's heartbeat when TUNE_HEARTBEAT_S have passed since the last. */
+int tune_prov_heartbeat(struct tuner *tu);
+/* The clocks now, for the run's end. */
+void tune_prov_end(struct tuner *tu, struct db_clocks *end);
+/* Claim run `uuid` for --resume (db_claim_run): AT_OK when it is ours now; AT_USAGE
+ * with one line naming the live owner when it is not (nothing changed). */
+int tune_prov_claim(struct tuner *tu, const char *uuid);
 
 /* Whether p's default variant is its middle (or reference) config: an op that checks
  * against the reference needs exactly that one. */

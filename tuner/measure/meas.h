@@ -33,7 +33,8 @@ struct meas_launch {
 struct meas_backend {
   const char *name;               /* "cuda" */
   /* Open device `index`. AT_UNSUPPORTED (with the reason) when the runtime or device is
-   * absent: normal on a machine without that GPU. OUT: *ctx. */
+   * absent: normal on a machine without that GPU; AT_USAGE when the runtime has GPUs but
+   * `index` is not one of them (a bad --gpu). OUT: *ctx. */
   int (*open)(int index, struct meas_ctx **ctx);
   void (*close)(struct meas_ctx *ctx);
   /* The device's name and arch ("NVIDIA H100 80GB HBM3", "sm_90"). */
@@ -55,6 +56,9 @@ struct meas_backend {
    * NULL) outside the timed region before each one (the L2 flush). OUT: us[reps]. */
   int (*time)(struct meas_ctx *ctx, const struct meas_launch *l, int reps,
               int (*between)(struct meas_ctx *ctx, void *arg), void *arg, double *us);
+  /* The device's PCI bus id ("0000:c1:00.0"), by which the management libraries (NVML,
+   * ROCm SMI: tuner/device/smi.h) find the same GPU; NULL where there is none (host). */
+  int (*pci_bus_id)(struct meas_ctx *ctx, char *out, size_t len);
 };
 
 /* The event-timed loop of the GPU backends' `time`: each repetition calls between (may be

@@ -88,6 +88,9 @@ static int gpu_open(const struct vnd_api *a, int index, struct meas_ctx **out)
     return at_error(AT_UNSUPPORTED, "%s", a->why);
   int count = 0;
   vnd_status r = a->device_count(&count);
+  if (r == 0 && count > 0 && (index < 0 || index >= count))
+    return at_error(AT_USAGE, "no %s GPU %d: this machine has %d (--gpu 0 to %d)", a->name,
+                    index, count, count - 1);
   if (r != 0 || index < 0 || index >= count)
     return at_error(AT_UNSUPPORTED, "no %s device %d (this machine has %d%s%s)", a->name,
                     index, r ? 0 : count, r ? ": " : "", r ? vnd_error_name(a, r) : "");
@@ -244,6 +247,14 @@ static int gpu_time(struct meas_ctx *c, const struct meas_launch *l, int reps,
   return meas_time_events(c, &t, l, reps, between, arg, us);
 }
 
+static int gpu_pci_bus_id(struct meas_ctx *c, char *out, size_t len)
+{
+  char buf[64] = "";
+  VND_CHECK(c->api, device_pci_bus_id(buf, (int)sizeof buf, c->dev));
+  snprintf(out, len, "%s", buf);
+  return AT_OK;
+}
+
 const struct meas_backend meas_cuda = {
     /* .name = */ "cuda",
     /* .open = */ cuda_open,
@@ -260,6 +271,7 @@ const struct meas_backend meas_cuda = {
     /* .launch = */ gpu_launch,
     /* .sync = */ gpu_sync,
     /* .time = */ gpu_time,
+    /* .pci_bus_id = */ gpu_pci_bus_id,
 };
 
 const struct meas_backend meas_hip = {
@@ -278,4 +290,5 @@ const struct meas_backend meas_hip = {
     /* .launch = */ gpu_launch,
     /* .sync = */ gpu_sync,
     /* .time = */ gpu_time,
+    /* .pci_bus_id = */ gpu_pci_bus_id,
 };

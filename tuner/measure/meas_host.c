@@ -294,4 +294,5 @@ const struct meas_backend meas_host = {
     /* .launch = */ host_launch,
     /* .sync = */ host_sync,
     /* .time = */ host_time,
+    /* .pci_bus_id = */ NULL,
 };

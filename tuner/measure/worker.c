@@ -8,8 +8,9 @@
  * Design note.
  *
  * Pipe protocol (two pipes, fixed-size binary records: both ends are this binary).
- *   worker -> parent, once: struct hello {rc, message}: the backend's open result. A
- *     failed open ends the worker; the parent reports AT_UNSUPPORTED with the message.
+ *   worker -> parent, once: struct hello {rc, message, device id}: the backend's open
+ *     result. A failed open ends the worker; the parent reports AT_UNSUPPORTED (AT_USAGE
+ *     for an ordinal the runtime does not have) with the message.
  *   parent -> worker: struct request {job}; worker -> parent: struct reply
  *     {measurement, dying}. `dying` says the worker exits after this reply because its
  *     context is no longer trustworthy (a GPU fault); the parent then reaps it.
@@ -52,6 +53,7 @@
 struct hello {
   int32_t rc;
   char message[480];
+  struct meas_device_id id;
 };
 
 struct request {
@@ -65,6 +67,7 @@ struct reply {
 
 struct meas_worker {
   struct meas_worker_cfg cfg;
+  struct meas_device_id id;  /* from the last hello */
   pid_t pid;               /* 0: none alive */
   int to_fd, from_fd;
   size_t restarts;
@@ -286,15 +289,19 @@ static void measure(struct wstate *w, size_t jobi, struct reply *rep)
   m->flush_bytes = between ? w->flush_bytes : 0;
 }
 
-static int worker_setup(struct wstate *w, char *why, size_t why_len)
+static int worker_setup(struct wstate *w, struct meas_device_id *id, char *why,
+                        size_t why_len)
 {
   const struct meas_worker_cfg *cfg = w->cfg;
   int rc;
   w->mb = cfg->mb;
   if (strcmp(w->mb->name, "host") == 0)
     meas_host_set_jobs(cfg->jobs);
-  if ((rc = w->mb->open(0, &w->ctx)) != AT_OK)
+  if ((rc = w->mb->open(cfg->device_index, &w->ctx)) != AT_OK)
     goto fail;
+  if (w->mb->pci_bus_id && w->mb->pci_bus_id(w->ctx, id->pci_bus_id,
+                                             sizeof id->pci_bus_id) != AT_OK)
+    id->pci_bus_id[0] = '\0'; /* not known: provenance says so, measuring goes on */
   if (cfg->op && (rc = cfg->op->setup(cfg->op_ctx, w->mb, w->ctx, &w->op_state)) != AT_OK)
     goto fail;
   w->flush_bytes = cfg->flush_bytes;
@@ -311,7 +318,7 @@ static void worker_main(const struct meas_worker_cfg *cfg, int in_fd, int out_fd
 {
   struct wstate w = {.cfg = cfg};
   struct hello h = {0};
-  h.rc = worker_setup(&w, h.message, sizeof h.message);
+  h.rc = worker_setup(&w, &h.id, h.message, sizeof h.message);
   if (write_all(out_fd, &h, sizeof h) != 0 || h.rc != AT_OK)
     _exit(h.rc == AT_OK ? 1 : 3);
   struct request req;
@@ -395,8 +402,11 @@ static int spawn(struct meas_worker *w)
   if (h.rc != AT_OK) {
     reap(w, NULL);
     h.message[sizeof h.message - 1] = '\0';
-    return at_error(h.rc == AT_NOMEM ? AT_NOMEM : AT_UNSUPPORTED, "%s", h.message);
+    return at_error(h.rc == AT_NOMEM || h.rc == AT_USAGE ? h.rc : AT_UNSUPPORTED, "%s",
+                    h.message);
   }
+  h.id.pci_bus_id[sizeof h.id.pci_bus_id - 1] = '\0';
+  w->id = h.id;
   return AT_OK;
 }
 
@@ -487,14 +497,19 @@ void meas_worker_stop(struct meas_worker *w)
   free(w);
 }
 
-bool meas_device_opens(const struct meas_backend *mb, char *why, size_t why_len)
+int meas_device_probe(const struct meas_backend *mb, int index, struct meas_device_id *id,
+                      char *why, size_t why_len)
 {
+  if (id)
+    memset(id, 0, sizeof *id);
   /* a worker with no op and no jobs: it opens the device, says so, and is stopped */
-  struct meas_worker_cfg wc = {.mb = mb};
+  struct meas_worker_cfg wc = {.mb = mb, .device_index = index};
   struct meas_worker *w = NULL;
   int rc = meas_worker_start(&wc, &w);
+  if (rc == AT_OK && id)
+    *id = w->id;
   meas_worker_stop(w);
   if (rc != AT_OK)
     snprintf(why, why_len, "%s", at_last_error());
-  return rc == AT_OK;
+  return rc;
 }

@@ -66,6 +66,7 @@ struct meas_op {
 
 struct meas_worker_cfg {
   const struct meas_backend *mb;
+  int device_index;                /* the backend's device ordinal (--gpu); 0 on the host */
   int jobs;                        /* host emulator workers; 0: the CPUs */
   const struct meas_op *op;
   const void *op_ctx;
@@ -78,10 +79,11 @@ struct meas_worker_cfg {
 
 struct meas_worker;
 
-/* Fork a worker that opens the backend's device 0, runs op->setup and waits for
- * requests. The tables in cfg must stay unchanged while it lives. OUT: *out. AT_OK;
- * AT_UNSUPPORTED with the backend's reason when the device cannot be opened (no driver,
- * no such GPU); AT_IO when fork or pipe fail; AT_NOMEM. */
+/* Fork a worker that opens the backend's device cfg->device_index, runs op->setup and
+ * waits for requests. The tables in cfg must stay unchanged while it lives. OUT: *out.
+ * AT_OK; AT_UNSUPPORTED with the backend's reason when the device cannot be opened (no
+ * driver, no GPU); AT_USAGE when the runtime has GPUs but not that ordinal; AT_IO when
+ * fork or pipe fail; AT_NOMEM. */
 int meas_worker_start(const struct meas_worker_cfg *cfg, struct meas_worker **out);
 
 /* Measure job `job` by the protocol in the worker, waiting at most timeout_s. OUT: *m,
@@ -96,8 +98,16 @@ size_t meas_worker_restarts(const struct meas_worker *w);
 /* Stop the worker (close its pipe, reap it) and free; NULL is accepted. */
 void meas_worker_stop(struct meas_worker *w);
 
-/* Whether backend mb opens a device here, asked of a short-lived child so that the
- * calling process never holds a GPU context. false with the reason in why[why_len]. */
-bool meas_device_opens(const struct meas_backend *mb, char *why, size_t why_len);
+/* What a worker says of the device it opened. */
+struct meas_device_id {
+  char pci_bus_id[32];             /* "0000:c1:00.0"; "" where the backend has none */
+};
+
+/* Whether backend mb opens its device `index` here, asked of a short-lived child so
+ * that the calling process never holds a GPU context. OUT: *id (may be NULL; cleared on
+ * entry). AT_OK; else meas_worker_start's status (AT_UNSUPPORTED: no such GPU runtime or
+ * device here; AT_USAGE: no such ordinal) with the reason in why[why_len]. */
+int meas_device_probe(const struct meas_backend *mb, int index, struct meas_device_id *id,
+                      char *why, size_t why_len);
 
 #endif
