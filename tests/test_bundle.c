@@ -361,3 +361,42 @@ Test(bundle, bad_bundles_are_refused_and_out_is_never_clobbered, .timeout = 600)
   free(x);
   th_rmtree(dir);
 }
+
+Test(bundle, one_runs_bundle_holds_its_picks_and_gives_its_run, .timeout = 600)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' bundle tune '" SCALE "' --device host "
+            SCALE_ARGS " --strategy random --budget 3 --seed 2 --out one --json", dir, dir,
+        AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"variants\":4,"), "the picks and the default: %s", r.out);
+  th_result_free(&r);
+  char *manifest = os_strdupf("%s/one/bundle.json", dir);
+  char *m = th_read(manifest, NULL);
+  cr_assert(strstr(m, "\"covers\":\"--strategy random --budget 3 --seed 2\""), "%s", m);
+  /* measured with the bundle's strategy and budget by default, as a direct run */
+  th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= PATH=/nonexistent '%s' tune scale.h --bundle one "
+            SCALE_ARGS " --seed 2 --db b.db", dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' tune '" SCALE "' --device host "
+            SCALE_ARGS " --strategy random --budget 3 --seed 2 --db d.db", dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *bdb = th_path(dir, "b.db"), *ddb = th_path(dir, "d.db");
+  char *tb = trials_of(bdb), *td = trials_of(ddb);
+  cr_assert_str_eq(tb, td);
+  /* another seed picks what the bundle lacks: said, nothing measured */
+  th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= PATH=/nonexistent '%s' tune scale.h --bundle one "
+            SCALE_ARGS " --seed 9 --db e.db", dir, AT_BINARY);
+  cr_assert(strstr(r.err, "not in the bundle"), "%s", r.err);
+  th_result_free(&r);
+  free(tb);
+  free(td);
+  free(bdb);
+  free(ddb);
+  free(m);
+  free(manifest);
+  th_rmtree(dir);
+}

@@ -7,6 +7,10 @@
 //
 //   nvcc -std=c++17 -arch=sm_90a -O2 -isystem templates -isystem templates/common \
 //        -I<folder of tuned_h100.h> bench/gpu/tuned_gemm_bench.cu -lcublas -o tuned_gemm_bench
+//   ./tuned_gemm_bench [M,N,K ...]
+// -DTUNED_HEADER='"tuned_h200.h"' takes another header (bench/gpu/product.sh: the one the
+// product wrote from its own run on the GPU); shapes on the command line replace the
+// default five.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -17,7 +21,10 @@
 #include <cstring>
 #include <vector>
 
-#include "tuned_h100.h"
+#ifndef TUNED_HEADER
+#define TUNED_HEADER "tuned_h100.h"
+#endif
+#include TUNED_HEADER
 
 #define CK(x)                                                                              \
   do {                                                                                     \
@@ -72,10 +79,21 @@ template <typename F> static double time_median(F run)
   return 0.5 * (us[9] + us[10]);
 }
 
-int main()
+int main(int argc, char **argv)
 {
-  static const int shapes[][3] = {{4096, 4096, 4096}, {16, 4096, 4096}, {2048, 2048, 2048},
-                                  {32, 4096, 4096},   {127, 129, 65}};
+  std::vector<std::vector<int>> shapes = {{4096, 4096, 4096}, {16, 4096, 4096},
+                                          {2048, 2048, 2048}, {32, 4096, 4096},
+                                          {127, 129, 65}};
+  if (argc > 1)
+    shapes.clear();
+  for (int i = 1; i < argc; i++) {
+    int m, n, k;
+    if (sscanf(argv[i], "%d,%d,%d", &m, &n, &k) != 3 || m < 1 || n < 1 || k < 1) {
+      fprintf(stderr, "bad shape '%s' (expected M,N,K)\n", argv[i]);
+      return 2;
+    }
+    shapes.push_back({m, n, k});
+  }
   cublasHandle_t h;
   if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
     fprintf(stderr, "cublasCreate failed\n");
@@ -84,9 +102,9 @@ int main()
   CK(cudaMalloc(&flush_buf, 100u << 20));
   cudaDeviceProp prop;
   CK(cudaGetDeviceProperties(&prop, 0));
-  printf("device: %s; header tuned_h100.h through at_tuned_gemm_f16_nn vs cublasGemmEx "
+  printf("device: %s; header %s through at_tuned_gemm_f16_nn vs cublasGemmEx "
          "(f16 in, f32 compute); 20 reps, median, L2 flushed (100 MiB) between reps\n",
-         prop.name);
+         prop.name, TUNED_HEADER);
   int failures = 0;
   for (const auto &s : shapes) {
     const int M = s[0], N = s[1], K = s[2];

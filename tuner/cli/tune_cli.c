@@ -96,6 +96,18 @@ int tune_cli_check(struct tune_cli *tc)
     if (bundle_open(tc->bundle_dir, &tc->bundle) != AT_OK)
       return cli_fail(AT_USAGE);
     o->bundle = &tc->bundle;
+    /* a bundle of one run's variants: that run's strategy and budget by default */
+    long long n = 0;
+    unsigned long long seed = 0;
+    if (sscanf(tc->bundle.covers, "--strategy %31s --budget %lld --seed %llu",
+               tc->bundle_strategy, &n, &seed) == 3) {
+      if (!tc->strategy)
+        tc->strategy = tc->bundle_strategy;
+      if (!tc->budget_given) {
+        tc->budget = n;
+        tc->budget_given = true;
+      }
+    }
     if (!o->device && tc->bundle.emulate[0]) { /* the bundle's device by default */
       o->device = "host";
       o->emulate = tc->bundle.emulate;

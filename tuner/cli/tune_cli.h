@@ -18,6 +18,7 @@ struct tune_cli {
   struct tune_opts o;
   const char *strategy, *time_budget, *timeout, *variant_time, *gpu, *bundle_dir;
   struct bundle bundle;        /* --bundle DIR, opened by tune_cli_check */
+  char bundle_strategy[32];    /* the strategy of a bundle made for one run */
   bool making_bundle;          /* under `autotune bundle` (tune_cli_make_bundle) */
   int64_t seed, jobs, budget;
   bool budget_given, json;

@@ -27,6 +27,7 @@
 #include "base/os.h"
 #include "base/status.h"
 #include "tuner/engine/tune.h"
+#include "tuner/search/search.h"
 
 #define MANIFEST "bundle.json"
 
@@ -221,10 +222,10 @@ static int write_manifest(const char *root, const struct bundle *b)
   strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
   fprintf(f, "{\"format\":%d,\"id\":", BUNDLE_FORMAT);
   json_write_str(f, b->id);
-  const char *keys[] = {"op", "device", "emulate", "arch", "backend", "toolchain",
+  const char *keys[] = {"op", "device", "emulate", "arch", "backend", "toolchain", "covers",
                         "autotune_version", "created_at"};
   const char *vals[] = {b->op, b->device, b->emulate, b->arch, b->backend, b->toolchain,
-                        at_version(), now};
+                        b->covers, at_version(), now};
   for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
     fprintf(f, ",\"%s\":", keys[i]);
     json_write_str(f, vals[i]);
@@ -284,6 +285,7 @@ int bundle_open(const char *dir, struct bundle *b)
   copy_str(j, "arch", b->arch, sizeof b->arch);
   copy_str(j, "backend", b->backend, sizeof b->backend);
   copy_str(j, "toolchain", b->toolchain, sizeof b->toolchain);
+  copy_str(j, "covers", b->covers, sizeof b->covers);
   const struct json *v = json_get(j, "variants"), *ok = json_get(j, "ok");
   b->variants = v && v->is_int ? v->integer : 0;
   b->ok = ok && ok->is_int ? ok->integer : 0;
@@ -310,6 +312,7 @@ out:
 int bundle_make(const struct tune_opts *o, const char *out, struct bundle *b)
 {
   memset(b, 0, sizeof *b);
+  char covers[sizeof b->covers];
   struct stat st;
   if (!out || !*out)
     return at_error(AT_USAGE, "bundle needs --out DIR (a folder that does not exist yet)");
@@ -348,11 +351,21 @@ int bundle_make(const struct tune_opts *o, const char *out, struct bundle *b)
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;
   }
+  /* exactly one run's variants when its picks are known before measuring (a budget and
+   * an order-known strategy), else every valid one */
   struct tune_opts mk = *o;
   mk.bundle_out = staging;
   mk.bundle = NULL;
-  mk.strategy = SEARCH_EXHAUSTIVE;
-  mk.budget = -1;
+  bool exact = o->budget > 0 && o->time_budget_s <= 0 &&
+               search_strategy_info(o->strategy)->order_known;
+  if (exact) {
+    snprintf(b->covers, sizeof b->covers, "--strategy %s --budget %" PRId64 " --seed %" PRIu64,
+             search_strategy_name(o->strategy), o->budget, o->seed);
+  } else {
+    snprintf(b->covers, sizeof b->covers, "all");
+    mk.strategy = SEARCH_EXHAUSTIVE;
+    mk.budget = -1;
+  }
   mk.time_budget_s = 0;
   mk.resume = false;
   mk.db_path = db;
@@ -364,6 +377,9 @@ int bundle_make(const struct tune_opts *o, const char *out, struct bundle *b)
                   o->device);
     goto out;
   }
+  snprintf(covers, sizeof covers, "%s", b->covers);
+  memset(b, 0, sizeof *b); /* what tune_run left aside */
+  snprintf(b->covers, sizeof b->covers, "%s", covers);
   snprintf(b->op, sizeof b->op, "%s", o->op->name);
   snprintf(b->device, sizeof b->device, "%s", sum.device);
   snprintf(b->emulate, sizeof b->emulate, "%s", o->emulate ? o->emulate : "");

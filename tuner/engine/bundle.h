@@ -30,6 +30,8 @@ struct bundle {
   char id[17];
   char op[32], device[80], emulate[64], arch[48];
   char backend[32], toolchain[160];
+  char covers[96];              /* "all": every valid variant; else the one run it holds:
+                                   "--strategy S --budget N --seed X" */
   int64_t variants, ok, files, bytes;
 };
 
@@ -41,8 +43,10 @@ int bundle_open(const char *dir, struct bundle *b);
 /* Write a bundle for what `o` would tune (its op, device, problems, templates) into the
  * folder `out`, which must not exist: built in a sibling temporary folder and renamed
  * into place when whole, so a failure leaves nothing at `out`. Every valid variant of
- * every problem is compiled (or taken from the user's compile cache); nothing is
- * measured and o->db_path is not touched. OUT: *b, the manifest. AT_OK; AT_USAGE (bad
+ * every problem is compiled, unless o names a budget and a strategy whose picks are known
+ * before measuring (exhaustive, random, model: search.h's order_known): then exactly what
+ * that run measures (its picks and each template's default), for a small bundle that
+ * serves that run alone. Nothing is measured and o->db_path is not touched. OUT: *b, the manifest. AT_OK; AT_USAGE (bad
  * input, `out` exists); AT_UNSUPPORTED (no compiler for the device); AT_IO; AT_NOMEM;
  * AT_INTERRUPTED. */
 int bundle_make(const struct tune_opts *o, const char *out, struct bundle *b);
