@@ -39,6 +39,7 @@ struct db {
   sqlite3 *h;
   char *path;
   bool readonly;
+  bool opened; /* identified as ours: a later NOTADB is corruption, not a foreign file */
   int version;
   sqlite3_stmt *stmts[STMT_COUNT];
   /* query.c's cache of families, valid while data_version and total_changes hold. */
@@ -57,8 +58,18 @@ sqlite3_stmt *db_stmt(struct db *db, enum db_stmt_id id);
 sqlite3_stmt *db_stmt_sql(struct db *db, enum db_stmt_id id, const char *sql);
 
 /* Map a SQLite result code to a status, with a message naming the database and what
- * was being done: AT_DB_CORRUPT, AT_NOT_A_DB, AT_DB_BUSY, AT_DB_READONLY, AT_IO, AT_SQL. */
+ * was being done: AT_DB_CORRUPT (CORRUPT, or NOTADB once opened), AT_NOT_A_DB, AT_DB_BUSY,
+ * AT_DB_READONLY, AT_IO (cannot open, permission), AT_DISK (full, I/O error), AT_SQL. */
 int db_sql_error(struct db *db, int sqlite_rc, const char *doing);
+
+/* SQLite's quick_check: AT_OK when the file's pages hold together, else AT_DB_CORRUPT
+ * naming the first problem. Called before a read answers "nothing there", so that a
+ * damaged file is never taken for an empty one (stats.c). */
+int db_verify_pages(struct db *db);
+/* After a full scan of `table` ("runs", "trials") that read `seen` rows: AT_OK when the
+ * table holds that many, else AT_DB_CORRUPT. A damaged b-tree can lose rows without an
+ * error from SQLite; its indexes still count them (stats.c). */
+int db_verify_count(struct db *db, const char *table, int64_t seen);
 
 /* Run SQL text with no results (several statements allowed). */
 int db_exec(struct db *db, const char *sql, const char *doing);

@@ -158,8 +158,9 @@ int db_export_jsonl(struct db *db, FILE *out)
     rc = db_each_trial(db, export_trial, out);
   if (rc == AT_OK && fflush(out) != 0)
     rc = AT_IO;
-  if (rc == AT_IO)
-    return at_error(AT_IO, "cannot write the export of '%.200s'", db_path(db));
+  if (rc == AT_IO) /* the output failed mid-way: the disk's fault, not the input's */
+    return at_error(AT_DISK, "cannot write the export of '%.200s': %s", db_path(db),
+                    strerror(errno ? errno : EIO));
   return rc;
 }
 

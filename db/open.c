@@ -110,11 +110,15 @@ int db_sql_error(struct db *db, int sqlite_rc, const char *doing)
   const char *detail = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(sqlite_rc);
   switch (sqlite_rc & 0xff) {
   case SQLITE_NOTADB:
-    return at_error(AT_NOT_A_DB, "'%.200s' is not an autotune database (not a SQLite file)",
-                    path);
+    /* Once the file has opened as ours, NOTADB means its pages were damaged. */
+    if (!db || !db->opened)
+      return at_error(AT_NOT_A_DB,
+                      "'%.200s' is not an autotune database (not a SQLite file)", path);
+    /* fall through */
   case SQLITE_CORRUPT:
     return at_error(AT_DB_CORRUPT,
-                    "database '%.200s' is corrupt (%s while %s); run 'autotune db check'",
+                    "database '%.200s' is corrupt (%s while %s); nothing was written: "
+                    "'autotune db check' lists what is damaged",
                     path, detail, doing);
   case SQLITE_BUSY:
   case SQLITE_LOCKED:
@@ -123,10 +127,11 @@ int db_sql_error(struct db *db, int sqlite_rc, const char *doing)
   case SQLITE_READONLY:
     return at_error(AT_DB_READONLY, "database '%.200s' is read-only (%s)", path, doing);
   case SQLITE_CANTOPEN:
-  case SQLITE_IOERR:
-  case SQLITE_FULL:
   case SQLITE_PERM:
     return at_error(AT_IO, "cannot use database '%.200s': %s (%s)", path, detail, doing);
+  case SQLITE_IOERR:
+  case SQLITE_FULL:
+    return at_error(AT_DISK, "cannot use database '%.200s': %s (%s)", path, detail, doing);
   case SQLITE_NOMEM:
     return at_error(AT_NOMEM, "out of memory while %s", doing);
   default:
@@ -241,6 +246,7 @@ int db_open(const char *path, int flags, struct db **out)
   rc = check_identity(db, &version);
   if (rc != AT_OK)
     goto fail;
+  db->opened = true;
   db->version = version;
   if (version > DB_SCHEMA_VERSION) {
     rc = at_error(AT_DB_FUTURE,

@@ -543,8 +543,10 @@ int db_each_run(struct db *db, db_run_fn fn, void *ctx)
   if (rc != SQLITE_OK)
     return db_sql_error(db, rc, "reading runs");
   int out = AT_OK;
+  int64_t seen = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct db_run r;
+    seen++;
     memset(&r, 0, sizeof r);
     snprintf(r.uuid, sizeof r.uuid, "%s", col_text(st, 0));
     r.host = col_text(st, 1);
@@ -561,6 +563,8 @@ int db_each_run(struct db *db, db_run_fn fn, void *ctx)
   if (out == AT_OK && rc != SQLITE_DONE)
     out = db_sql_error(db, rc, "reading runs");
   sqlite3_finalize(st);
+  if (out == AT_OK)
+    out = db_verify_count(db, "runs", seen);
   return out;
 }
 
@@ -591,8 +595,10 @@ int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
   if (rc != SQLITE_OK)
     return db_sql_error(db, rc, "reading trials");
   int out = AT_OK;
+  int64_t seen = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct db_trial t;
+    seen++;
     db_trial_init(&t);
     char names[512];
     snprintf(t.uuid, sizeof t.uuid, "%s", col_text(st, 0));
@@ -632,5 +638,7 @@ int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
   if (out == AT_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
     out = db_sql_error(db, rc, "reading trials");
   sqlite3_finalize(st);
+  if (out == AT_OK) /* the joins drop a trial whose run, device, ... row is lost */
+    out = db_verify_count(db, "trials", seen);
   return out;
 }

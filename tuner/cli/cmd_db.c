@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "db/db.h"
+#include "base/os.h"
 #include "base/json.h"
 #include "tuner/cli/cli.h"
 #include "tuner/cli/commands.h"
@@ -274,12 +275,15 @@ static int db_export_cmd(int argc, char **argv)
   char *pos[argc > 0 ? argc : 1];
   int npos;
   struct db *db = NULL;
-  FILE *out = stdout;
+  struct os_out file = {NULL, NULL, NULL};
   bool to_file;
   PARSE_OR_RETURN(argc, argv, opts, "autotune db export [--db FILE] [--out FILE|-]",
                   "Write every run and trial as JSON lines: a header line, the runs, then\n"
                   "the trials, in the order they were recorded. 'autotune db import' reads\n"
-                  "it back exactly.", pos, &npos, 0, 0);
+                  "it back exactly. --out FILE is replaced only when the export is whole\n"
+                  "(written beside it, then renamed); a link is written through to its\n"
+                  "target; a device node or FIFO is refused ('-' is standard output).",
+                  pos, &npos, 0, 0);
   to_file = out_path && strcmp(out_path, "-") != 0;
   int rc = open_db(path, DB_READONLY, &db);
   if (rc != CLI_OK)
@@ -288,18 +292,13 @@ static int db_export_cmd(int argc, char **argv)
     rc = cli_fail(at_error(AT_USAGE, "refusing to export '%.200s' over itself", out_path));
     goto done;
   }
-  if (to_file && !(out = fopen(out_path, "w"))) {
-    rc = cli_fail(at_error(AT_IO, "cannot write '%.200s': %s", out_path, strerror(errno)));
-    goto done;
-  }
-  int st = db_export_jsonl(db, out);
-  if (to_file && fclose(out) != 0 && st == AT_OK)
-    st = at_error(AT_IO, "cannot write '%.200s': %s", out_path, strerror(errno));
-  if (st != AT_OK) {
-    if (to_file)
-      remove(out_path);
+  int st = to_file ? os_out_open(&file, out_path) : AT_OK;
+  if (st == AT_OK)
+    st = db_export_jsonl(db, to_file ? file.f : stdout);
+  if (to_file && file.f)
+    st = st == AT_OK ? os_out_commit(&file) : (os_out_abort(&file), st);
+  if (st != AT_OK)
     rc = cli_fail(st);
-  }
 done:
   db_close(db);
   return rc;

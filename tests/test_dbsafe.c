@@ -1,0 +1,349 @@
+/*
+ * test_dbsafe.c - the database's safety as a user of the command line sees it (issue
+ * 15): output files replaced only whole and never over what was not ours (the database,
+ * a device node, a link's target), damage reported as exit 1 and never read as fewer
+ * trials, `db check` covering every invariant, disk and stdout failures as exit 1,
+ * database text kept out of generated code, read-only folders, a busy database.
+ */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "tests/fixture.h"
+#include "tests/helpers.h"
+
+static char *dir;
+
+static void setup(void)
+{
+  dir = th_tmpdir();
+}
+
+static void teardown(void)
+{
+  th_rmtree(dir);
+  free(dir);
+}
+
+TestSuite(dbsafe, .init = setup, .fini = teardown, .timeout = 120);
+
+static void sql(const char *path, const char *text)
+{
+  sqlite3 *h;
+  cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(h, text, NULL, NULL, NULL), SQLITE_OK, "%s: %s", text,
+               sqlite3_errmsg(h));
+  sqlite3_close(h);
+}
+
+static int64_t scalar(const char *path, const char *text)
+{
+  sqlite3 *h;
+  sqlite3_stmt *st;
+  cr_assert_eq(sqlite3_open(path, &h), SQLITE_OK);
+  cr_assert_eq(sqlite3_prepare_v2(h, text, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
+  cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sqlite3_errmsg(h));
+  int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+/* A database of `n` ok trials of one run, checkpointed into the main file. */
+static char *make_db(const char *name, int n)
+{
+  char *path = th_path(dir, name);
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  cr_assert_eq(db_begin(db), AT_OK);
+  for (int i = 1; i <= n; i++)
+    fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 64 * i, 64, 64, "BM=64",
+            10.0 + i);
+  cr_assert_eq(db_commit(db), AT_OK);
+  db_close(db);
+  sql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
+  return path;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Damage the trials b-tree. silent: its root page replaced by its first leaf, so a scan
+ * sees that leaf's rows only and SQLite reports nothing (the indexes still count all);
+ * loud: its last leaf's cell count zeroed, which SQLite reports while reading. */
+static void damage_trials(const char *path, bool silent)
+{
+  int64_t root = scalar(path, "SELECT rootpage FROM sqlite_schema WHERE name = 'trials'");
+  size_t len = 0;
+  unsigned char *b = (unsigned char *)th_read(path, &len);
+  size_t ps = (size_t)b[16] << 8 | b[17];
+  unsigned char *r = b + (size_t)(root - 1) * ps;
+  cr_assert_eq(r[0], 0x05, "the trials root must be an interior page (add trials)");
+  uint32_t first = be32(b + (size_t)(root - 1) * ps + ((size_t)r[12] << 8 | r[13]));
+  uint32_t last = be32(r + 8);
+  if (silent)
+    memcpy(r, b + (size_t)(first - 1) * ps, ps);
+  else
+    b[(size_t)(last - 1) * ps + 3] = 0, b[(size_t)(last - 1) * ps + 4] = 0;
+  cr_assert_eq(th_write(path, (char *)b, len), 0);
+  free(b);
+}
+
+static char *slurp(const char *path)
+{
+  char *s = th_read(path, NULL);
+  cr_assert(s, "cannot read %s", path);
+  return s;
+}
+
+/* ---- 1: export --out ---- */
+
+Test(dbsafe, failed_export_keeps_the_out_path_and_a_link_target)
+{
+  char *db = make_db("loud.db", 200);
+  damage_trials(db, false);
+  char *target = th_path(dir, "target.jsonl"), *link = th_path(dir, "link.jsonl");
+  char *plain = th_path(dir, "plain.jsonl");
+  th_write(target, "kept\n", 5);
+  th_write(plain, "kept\n", 5);
+  cr_assert_eq(symlink(target, link), 0);
+  struct th_result r;
+  th_run(&r, "db export --db '%s' --out '%s'", db, link);
+  struct stat st;
+  cr_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link was removed");
+  char *s = slurp(target);
+  cr_assert_str_eq(s, "kept\n", "the link's target holds a partial export");
+  free(s);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  th_run(&r, "db export --db '%s' --out '%s'", db, plain);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  s = slurp(plain);
+  cr_assert_str_eq(s, "kept\n", "a failed export replaced the file");
+  free(s);
+  /* No temporary file is left beside them. */
+  th_sh(&r, "ls -a '%s' | grep -c tmp", dir);
+  cr_assert_str_eq(r.out, "0\n", "left behind: %s", r.out);
+  th_result_free(&r);
+  free(db), free(target), free(link), free(plain);
+}
+
+Test(dbsafe, export_writes_through_a_link_and_refuses_a_device_node)
+{
+  char *db = make_db("good.db", 3);
+  char *target = th_path(dir, "target.jsonl"), *link = th_path(dir, "link.jsonl");
+  char *node = th_path(dir, "null");
+  th_write(target, "old\n", 4);
+  cr_assert_eq(symlink(target, link), 0);
+  struct th_result r;
+  th_run(&r, "db export --db '%s' --out '%s'", db, link);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  struct stat st;
+  cr_assert(lstat(link, &st) == 0 && S_ISLNK(st.st_mode), "the link became a file");
+  char *s = slurp(target);
+  cr_assert(strstr(s, "\"autotune_jsonl\""), "%s", s);
+  cr_assert_eq(scalar(db, "SELECT count(*) FROM trials"), 3);
+  free(s);
+  if (mknod(node, S_IFCHR | 0666, makedev(1, 3)) == 0) {
+    th_run(&r, "db export --db '%s' --out '%s'", db, node);
+    cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+    cr_assert(strstr(r.err, "not a regular file"), "%s", r.err);
+    th_result_free(&r);
+    cr_assert(stat(node, &st) == 0 && S_ISCHR(st.st_mode), "the device node is gone");
+  }
+  free(db), free(target), free(link), free(node);
+}
+
+/* ---- 2: emit-header --out ---- */
+
+static char *tuned_host_db(void)
+{
+  char *db = th_path(dir, "host.db"), *cache = th_path(dir, "cache");
+  struct th_result r;
+  th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' gemm --device host --m 32 --n 32 --k 32 "
+        "--budget 1 --jobs 1 --db '%s'", cache, getenv("AT_TEST_BINARY") ? getenv(
+        "AT_TEST_BINARY") : AT_BINARY, db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  free(cache);
+  return db;
+}
+
+Test(dbsafe, emit_header_never_replaces_the_database_or_a_special_file)
+{
+  char *db = tuned_host_db();
+  char *alias = th_path(dir, "alias.db"), *fifo = th_path(dir, "fifo.h");
+  cr_assert_eq(symlink(db, alias), 0);
+  cr_assert_eq(mkfifo(fifo, 0644), 0);
+  struct th_result r;
+  const char *outs[] = {db, alias};
+  for (int i = 0; i < 2; i++) {
+    th_run(&r, "emit-header gemm --device host --db '%s' --out '%s'", db, outs[i]);
+    cr_assert_eq(r.code, 2, "--out %s: exit %d: %s", outs[i], r.code, r.err);
+    cr_assert(strstr(r.err, "database"), "%s", r.err);
+    th_result_free(&r);
+    cr_assert_gt(th_count_trials(db), 0, "the database was replaced");
+  }
+  /* The same file spelled another way (./dir/../dir/host.db) is still the database. */
+  th_sh(&r, "cd '%s' && '%s' emit-header gemm --device host --db host.db --out ./host.db",
+        dir, getenv("AT_TEST_BINARY") ? getenv("AT_TEST_BINARY") : AT_BINARY);
+  cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  cr_assert_gt(th_count_trials(db), 0, "the database was replaced");
+  th_run(&r, "emit-header gemm --device host --db '%s' --out '%s'", db, fifo);
+  cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  struct stat st;
+  cr_assert(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode), "the FIFO became a file");
+  free(db), free(alias), free(fifo);
+}
+
+/* ---- 5: damage is exit 1, never fewer trials ---- */
+
+Test(dbsafe, silent_damage_fails_export_merge_query_and_check)
+{
+  char *db = make_db("silent.db", 200);
+  damage_trials(db, true);
+  char *out = th_path(dir, "out.jsonl"), *dest = th_path(dir, "dest.db");
+  struct th_result r;
+  th_run(&r, "db export --db '%s' --out '%s'", db, out);
+  cr_assert_eq(r.code, 1, "export of a damaged file: exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, "corrupt"), "%s", r.err);
+  th_result_free(&r);
+  cr_assert_eq(access(out, F_OK), -1, "a partial export was left");
+  th_run(&r, "db export --db '%s'", db);
+  cr_assert_eq(r.code, 1, "export to stdout: exit %d", r.code);
+  th_result_free(&r);
+  th_run(&r, "db merge '%s' '%s'", dest, db);
+  cr_assert_eq(r.code, 1, "merge of a damaged file: exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  cr_assert_eq(th_count_trials(dest), 0, "a merge kept part of a damaged source");
+  /* The last shape lives in a lost page: not "not tuned", but damaged. */
+  th_run(&r, "query gemm --device h100 --dtype f16 --layout NN --m 12800 --n 64 --k 64 "
+         "--db '%s'", db);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, "corrupt"), "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "db check --db '%s'", db);
+  cr_assert_eq(r.code, 1, "check of a damaged file: exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, "problem"), "%s", r.err);
+  cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "one line: %s", r.err);
+  th_result_free(&r);
+  free(db), free(out), free(dest);
+}
+
+Test(dbsafe, loud_damage_is_exit_1_with_the_first_problem)
+{
+  char *db = make_db("loud.db", 200);
+  damage_trials(db, false);
+  struct th_result r;
+  th_run(&r, "db check --db '%s'", db);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, "the first:"), "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "db check --json --db '%s'", db);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.out, "\"healthy\":false"), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "db stats --db '%s'", db);
+  cr_assert_eq(r.code, 1, "stats of a damaged file: exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  free(db);
+}
+
+/* ---- 6: db check covers every invariant ---- */
+
+static void expect_check(const char *db, const char *want)
+{
+  struct th_result r;
+  th_run(&r, "db check --db '%s'", db);
+  cr_assert_eq(r.code, 1, "exit %d, expected 1 for %s: %s%s", r.code, want, r.out, r.err);
+  cr_assert(strstr(r.err, want), "expected '%s' in: %s", want, r.err);
+  th_result_free(&r);
+}
+
+Test(dbsafe, check_finds_a_tampered_winner_time)
+{
+  char *db = make_db("w.db", 3);
+  sql(db, "UPDATE winners SET time_median_us = 0.5");
+  expect_check(db, "time other than their trial");
+  free(db);
+}
+
+Test(dbsafe, check_finds_two_trials_of_one_config_in_one_run_and_bad_configs)
+{
+  char *path = th_path(dir, "twice.db");
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 64, 64, 64, "BM=64", 10.0);
+  fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 64, 64, 64, "BM=128", 11.0);
+  db_close(db);
+  struct th_result r;
+  th_run(&r, "db check --db '%s'", path);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  db = fx_open(path);
+  fx_gemm(db, run, "h100", "sm_90", "nvidia", "gemm_mma", 64, 64, 64, "BM=64", 12.0);
+  db_close(db);
+  expect_check(path, "twice in one run");
+  char *bad = make_db("bad.db", 2);
+  sql(bad, "UPDATE configs SET text = 'BM 64'");
+  expect_check(bad, "not canonical");
+  free(path), free(bad);
+}
+
+/* ---- 13: disk and stdout failures are exit 1 ---- */
+
+Test(dbsafe, stdout_write_errors_are_exit_1)
+{
+  char *db = make_db("s.db", 3);
+  const char *cmds[] = {"db stats --db '%s'", "db stats --json --db '%s'",
+                        "query gemm --device h100 --dtype f16 --layout NN --m 64 --n 64 "
+                        "--k 64 --db '%s'",
+                        "db export --db '%s'", "db check --db '%s'"};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    char args[512];
+    struct th_result r;
+    snprintf(args, sizeof args, cmds[i], db);
+    th_sh(&r, "'%s' %s > /dev/full",
+          getenv("AT_TEST_BINARY") ? getenv("AT_TEST_BINARY") : AT_BINARY, args);
+    cr_assert_eq(r.code, 1, "%s > /dev/full: exit %d: %s", args, r.code, r.err);
+    cr_assert(strstr(r.err, "autotune: "), "%s", r.err);
+    th_result_free(&r);
+  }
+  free(db);
+}
+
+Test(dbsafe, a_full_disk_during_an_import_is_exit_1_and_leaves_a_healthy_database)
+{
+  char *db = make_db("src.db", 300), *jsonl = th_path(dir, "all.jsonl");
+  char *dest = th_path(dir, "dest.db");
+  const char *bin = getenv("AT_TEST_BINARY") ? getenv("AT_TEST_BINARY") : AT_BINARY;
+  struct th_result r;
+  th_run(&r, "db export --db '%s' --out '%s'", db, jsonl);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "db init --db '%s'", dest);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  /* A file size limit stands in for a full disk: writes past it fail (EFBIG). */
+  th_sh(&r, "trap '' XFSZ; ulimit -f 96; '%s' db import --db '%s' '%s'", bin, dest, jsonl);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  th_run(&r, "db check --db '%s'", dest);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  th_result_free(&r);
+  free(db), free(jsonl), free(dest);
+}
