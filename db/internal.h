@@ -10,6 +10,9 @@
 
 #include "db/db.h"
 
+/* How long a statement waits for another process's lock before SQLITE_BUSY. */
+#define DB_BUSY_TIMEOUT_MS 10000
+
 /* Every statement db/ prepares more than once, prepared on first use and kept. */
 enum db_stmt_id {
   STMT_DEVICE_PUT,

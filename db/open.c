@@ -203,6 +203,29 @@ static int check_identity(struct db *db, int *version)
                   db->path);
 }
 
+/* True when `path`-wal is missing or empty: the main file holds every commit. */
+static bool wal_is_empty(const char *path)
+{
+  char wal[4200];
+  struct stat st;
+  snprintf(wal, sizeof wal, "%.4000s-wal", path);
+  return stat(wal, &st) != 0 || st.st_size == 0;
+}
+
+/* "file:PATH?immutable=1" with the characters a URI path cannot hold escaped. */
+static char *immutable_uri(const char *path)
+{
+  size_t n = strlen(path);
+  char *uri = malloc(3 * n + 32), *q = uri;
+  if (!uri)
+    return NULL;
+  q += sprintf(q, "file:");
+  for (const char *p = path; *p; p++)
+    q += strchr("%?#", *p) ? sprintf(q, "%%%02X", (unsigned char)*p) : sprintf(q, "%c", *p);
+  sprintf(q, "?immutable=1");
+  return uri;
+}
+
 int db_open(const char *path, int flags, struct db **out)
 {
   *out = NULL;
@@ -241,9 +264,32 @@ int db_open(const char *path, int flags, struct db **out)
     goto fail;
   }
   sqlite3_extended_result_codes(db->h, 0);
-  sqlite3_busy_timeout(db->h, 10000);
+  sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
   int version = 0;
   rc = check_identity(db, &version);
+  if (rc != AT_OK && readonly && (rc == AT_DB_READONLY || rc == AT_IO) &&
+      wal_is_empty(path)) {
+    /* A WAL file in a folder we cannot write: SQLite cannot create the -shm index it
+     * reads through. With no -wal content, the main file is the whole database, and
+     * SQLite documents immutable=1 for exactly this: read it without -shm or locks. */
+    sqlite3_close(db->h);
+    db->h = NULL;
+    char *uri = immutable_uri(path);
+    if (!uri) {
+      rc = at_error(AT_NOMEM, "out of memory opening '%.200s'", path);
+      goto fail;
+    }
+    src = sqlite3_open_v2(uri, &db->h, oflags | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX,
+                          NULL);
+    free(uri);
+    if (src != SQLITE_OK) {
+      rc = db_sql_error(db, src, "opening it read-only");
+      goto fail;
+    }
+    sqlite3_extended_result_codes(db->h, 0);
+    at_error_clear();
+    rc = check_identity(db, &version);
+  }
   if (rc != AT_OK)
     goto fail;
   db->opened = true;

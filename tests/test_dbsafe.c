@@ -347,3 +347,44 @@ Test(dbsafe, a_full_disk_during_an_import_is_exit_1_and_leaves_a_healthy_databas
   th_result_free(&r);
   free(db), free(jsonl), free(dest);
 }
+
+/* ---- 7: a database in a read-only folder ---- */
+
+Test(dbsafe, read_only_commands_work_in_a_read_only_folder)
+{
+  char *db = tuned_host_db(), *ro = th_path(dir, "ro"), *rodb = th_path(ro, "t.db");
+  char *w = th_path(dir, "w"), *hdr = th_path(w, "h.h"), *exp = th_path(w, "e.jsonl");
+  const char *bin = getenv("AT_TEST_BINARY") ? getenv("AT_TEST_BINARY") : AT_BINARY;
+  /* root writes anywhere: run the commands as nobody (setpriv) to feel the folder's mode */
+  const char *as = geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+  if (geteuid() == 0 && access("/usr/bin/setpriv", X_OK) != 0)
+    cr_skip_test("root without setpriv: a read-only folder cannot be made");
+  struct th_result r;
+  th_sh(&r, "mkdir '%s' '%s' && cp '%s' '%s' && chmod 0755 '%s' && chmod 0777 '%s' && "
+        "chmod 0444 '%s' && chmod 0555 '%s'", ro, w, db, rodb, dir, w, rodb, ro);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  const char *cmds[] = {
+      "db stats --db '%s'", "db check --db '%s'", "db export --db '%s'",
+      "query gemm --device host --dtype f32 --m 32 --n 32 --k 32 --db '%s'"};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    char args[512];
+    snprintf(args, sizeof args, cmds[i], rodb);
+    th_sh(&r, "%s'%s' %s", as, bin, args);
+    cr_assert_eq(r.code, 0, "%s: exit %d: %s", args, r.code, r.err);
+    th_result_free(&r);
+  }
+  th_sh(&r, "%s'%s' emit-header gemm --device host --db '%s' --out '%s'", as, bin, rodb, hdr);
+  cr_assert_eq(r.code, 0, "emit-header: exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  th_sh(&r, "%s'%s' db export --db '%s' --out '%s'", as, bin, rodb, exp);
+  cr_assert_eq(r.code, 0, "export: exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  /* Nothing was created beside the database. */
+  th_sh(&r, "ls -a '%s' | wc -l", ro);
+  cr_assert_str_eq(r.out, "3\n", "%s", r.out);
+  th_result_free(&r);
+  th_sh(&r, "chmod 0755 '%s'", ro);
+  th_result_free(&r);
+  free(db), free(ro), free(rodb), free(w), free(hdr), free(exp);
+}
