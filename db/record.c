@@ -151,6 +151,17 @@ static bool valid_token(const char *s, size_t n)
   return true;
 }
 
+/* The first 40 bytes of s with control characters as '?', for a one-line message. */
+static const char *printable(const char *s)
+{
+  static _Thread_local char buf[41];
+  size_t k = 0;
+  for (; s[k] && k + 1 < sizeof buf; k++)
+    buf[k] = (unsigned char)s[k] < 0x20 ? '?' : s[k];
+  buf[k] = '\0';
+  return buf;
+}
+
 int db_config_canonical(const char *text, char **out)
 {
   *out = NULL;
@@ -469,6 +480,20 @@ int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
   int rc = check_problem(&t->problem);
   if (rc != AT_OK)
     return rc;
+  /* These become identifiers, strings and comments of generated headers and sources:
+   * names only, whatever a JSON line or another database holds (docs/database.md). */
+  const struct {
+    const char *field, *text;
+  } names[] = {{"device", t->device}, {"arch", t->arch}, {"vendor", t->vendor},
+               {"kernel", t->kernel}, {"kernel_hash", t->kernel_hash},
+               {"op", t->problem.op}, {"dtype", t->problem.dtype},
+               {"layout", t->problem.layout && t->problem.layout[0] ? t->problem.layout
+                                                                     : "-"}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!valid_token(names[i].text, strlen(names[i].text)))
+      return at_error(AT_USAGE, "trial %s: %s '%.40s' is not a name (letters, digits, '_', "
+                      "'.', '-', '+' or ':')", t->uuid, names[i].field,
+                      printable(names[i].text));
   int64_t run = 0, dev = 0, ker = 0, prob = 0, cfg = 0;
   sqlite3_stmt *st = db_stmt(db, STMT_RUN_GET);
   if (!st)

@@ -388,3 +388,71 @@ Test(dbsafe, read_only_commands_work_in_a_read_only_folder)
   th_result_free(&r);
   free(db), free(ro), free(rodb), free(w), free(hdr), free(exp);
 }
+
+/* ---- 4: database text never becomes code ---- */
+
+Test(dbsafe, a_name_holding_a_newline_is_refused_at_import)
+{
+  char *db = make_db("src.db", 2), *jsonl = th_path(dir, "e.jsonl");
+  char *evil = th_path(dir, "evil.jsonl"), *dest = th_path(dir, "dest.db");
+  struct th_result r;
+  th_run(&r, "db export --db '%s' --out '%s'", db, jsonl);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  /* JSON's \n in the layout of the second trial (line 4). */
+  th_sh(&r, "sed '4s/\"layout\":\"NN\"/\"layout\":\"NN\\\\n#error injected\"/' '%s' > '%s' && "
+        "grep -c 'error injected' '%s'", jsonl, evil, evil);
+  cr_assert_str_eq(r.out, "1\n", "the fixture did not take: %s", r.err);
+  th_result_free(&r);
+  th_run(&r, "db import --db '%s' '%s'", dest, evil);
+  cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, ":4:") && strstr(r.err, "layout"), "%s", r.err);
+  cr_assert_null(strchr(r.err, '\n') + 1 == r.err + strlen(r.err) ? NULL : "", "%s", r.err);
+  th_result_free(&r);
+  cr_assert_eq(th_count_trials(dest), 0);
+  free(db), free(jsonl), free(evil), free(dest);
+}
+
+static bool has_line_starting(const char *text, const char *prefix)
+{
+  for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+    if (strncmp(p, prefix, strlen(prefix)) == 0)
+      return true;
+  return false;
+}
+
+Test(dbsafe, emit_header_refuses_database_text_that_is_not_a_name)
+{
+  char *db = tuned_host_db(), *hdr = th_path(dir, "t.h");
+  /* What an older autotune, or a hand, may have left in the file. */
+  sql(db, "UPDATE problems SET layout = 'NN' || char(10) || '#error injected'");
+  struct th_result r;
+  th_run(&r, "emit-header gemm --device host --db '%s' --out '%s'", db, hdr);
+  char *text = th_read(hdr, NULL);
+  cr_assert(!text || !has_line_starting(text, "#error"), "injected:\n%s", text);
+  free(text);
+  cr_assert_eq(r.code, 2, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, "not a name"), "%s", r.err);
+  th_result_free(&r);
+  free(db), free(hdr);
+}
+
+Test(dbsafe, a_template_file_name_with_a_newline_stays_in_its_comment)
+{
+  char *evil = th_path(dir, "x\n#error injected\n.h"), *out = th_path(dir, "gen");
+  size_t len = 0;
+  char *src = th_read(AT_SOURCE_DIR "/templates/gemm/gemm_naive.h", &len);
+  cr_assert(src);
+  th_write(evil, src, len);
+  free(src);
+  struct th_result r;
+  th_run(&r, "generate \"$(printf '%%s/x\\n#error injected\\n.h' '%s')\" --device host "
+         "--m 64 --n 64 --k 64 --dtype f32 --out '%s'", dir, out);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  char *batch = th_path(out, "batch_0000.cpp");
+  char *text = th_read(batch, NULL);
+  cr_assert(text, "no %s", batch);
+  cr_assert(!has_line_starting(text, "#error"), "injected:\n%.600s", text);
+  free(text), free(batch), free(evil), free(out);
+}
