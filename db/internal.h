@@ -12,6 +12,9 @@
 
 /* How long a statement waits for another process's lock before SQLITE_BUSY. */
 #define DB_BUSY_TIMEOUT_MS 10000
+/* How long a write outside a transaction keeps retrying SQLITE_BUSY (open.c's busy
+ * note): an hour, so that a tuner outlasts any import. */
+#define DB_WRITE_WAIT_S 3600.0
 
 /* Every statement db/ prepares more than once, prepared on first use and kept. */
 enum db_stmt_id {
@@ -73,6 +76,11 @@ int db_verify_pages(struct db *db);
  * table holds that many, else AT_DB_CORRUPT. A damaged b-tree can lose rows without an
  * error from SQLite; its indexes still count them (stats.c). */
 int db_verify_count(struct db *db, const char *table, int64_t seen);
+
+/* After `sqlite_rc` from a write: true when it was SQLITE_BUSY outside a transaction
+ * and the caller should run the write again, having slept a backoff (open.c's busy
+ * note). *attempt and *waited_s start at 0 and are kept by this function. */
+bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *waited_s);
 
 /* Run SQL text with no results (several statements allowed). */
 int db_exec(struct db *db, const char *sql, const char *doing);

@@ -14,13 +14,16 @@
  * values rather than dropping them (1 -> 2).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db/internal.h"
 #include "base/hash.h"
+#include "base/interrupt.h"
 #include "base/status.h"
 
 /* 'ATTU': marks the file as an autotune database. */
@@ -362,14 +365,63 @@ sqlite3 *db_handle(struct db *db)
   return db->h;
 }
 
+/*
+ * Busy note. SQLite waits DB_BUSY_TIMEOUT_MS for another process's write lock and then
+ * fails with SQLITE_BUSY; an import of a million trials holds it longer than that. A
+ * write that is not inside a transaction already (BEGIN IMMEDIATE, COMMIT, a statement
+ * in autocommit mode) is safe to run again, so db_busy_wait keeps it waiting, with a
+ * backoff of 10 ms doubling to 1 s, until DB_WRITE_WAIT_S have passed or an interrupt
+ * is caught. Within a transaction BUSY cannot be retried (SQLite may have rolled the
+ * statement back) and is returned. What the caller was writing stays in its memory
+ * meanwhile: the tuner's trial waits in record() and is committed when the lock frees.
+ */
+bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *waited_s)
+{
+  if ((sqlite_rc & 0xff) != SQLITE_BUSY || !sqlite3_get_autocommit(db->h) ||
+      *waited_s >= DB_WRITE_WAIT_S || intr_requested())
+    return false;
+  int ms = *attempt < 7 ? 10 << *attempt : 1000;
+  ms += rand() % (ms / 2 + 1); /* jitter: waiting tuners do not retry in step */
+  (*attempt)++;
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+  *waited_s += ms / 1000.0 + DB_BUSY_TIMEOUT_MS / 1000.0;
+  return true;
+}
+
+/* db_exec with BUSY waited out (db_busy_wait). */
+static int exec_waiting(struct db *db, const char *sql, const char *doing)
+{
+  int attempt = 0, rc;
+  double waited = 0;
+  while ((rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL)) != SQLITE_OK &&
+         db_busy_wait(db, rc, &attempt, &waited))
+    ;
+  if (rc == SQLITE_OK)
+    return AT_OK;
+  if ((rc & 0xff) == SQLITE_BUSY && intr_requested())
+    return at_error(AT_INTERRUPTED, "interrupted while waiting for '%.200s' (%s)",
+                    db->path, doing);
+  return db_sql_error(db, rc, doing);
+}
+
 int db_begin(struct db *db)
 {
-  return db_exec(db, "BEGIN IMMEDIATE", "starting a transaction");
+  return exec_waiting(db, "BEGIN IMMEDIATE", "starting a transaction");
 }
 
 int db_commit(struct db *db)
 {
-  return db_exec(db, "COMMIT", "committing");
+  /* A COMMIT that fails BUSY leaves the transaction open; it may simply be run again. */
+  int rc;
+  double waited = 0;
+  while ((rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL)) == SQLITE_BUSY &&
+         waited < DB_WRITE_WAIT_S && !intr_requested()) {
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+    waited += 0.05 + DB_BUSY_TIMEOUT_MS / 1000.0;
+  }
+  return rc == SQLITE_OK ? AT_OK : db_sql_error(db, rc, "committing");
 }
 
 int db_rollback(struct db *db)

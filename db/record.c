@@ -416,7 +416,7 @@ static int check_problem(const struct db_problem *p)
   return AT_OK;
 }
 
-int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
+static int put_run(struct db *db, const struct db_run *run, bool *inserted)
 {
   if (inserted)
     *inserted = false;
@@ -452,7 +452,7 @@ int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
   return rc;
 }
 
-int db_end_run(struct db *db, const char *run_uuid)
+static int end_run(struct db *db, const char *run_uuid)
 {
   char now[32];
   db_now(now);
@@ -464,10 +464,8 @@ int db_end_run(struct db *db, const char *run_uuid)
   return step_done(db, st, "ending a run");
 }
 
-int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
+int db_trial_check(const struct db_trial *t)
 {
-  if (inserted)
-    *inserted = false;
   if (strlen(t->uuid) != DB_UUID_LEN)
     return at_error(AT_USAGE, "bad trial uuid '%.40s' (expected %d hex digits)", t->uuid,
                     DB_UUID_LEN);
@@ -494,6 +492,32 @@ int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
       return at_error(AT_USAGE, "trial %s: %s '%.40s' is not a name (letters, digits, '_', "
                       "'.', '-', '+' or ':')", t->uuid, names[i].field,
                       printable(names[i].text));
+  char *canon = NULL;
+  if ((rc = db_config_canonical(t->config, &canon)) == AT_OK)
+    free(canon);
+  return rc;
+}
+
+int db_has_run(struct db *db, const char *uuid, bool *has)
+{
+  int64_t id = 0;
+  sqlite3_stmt *st = db_stmt(db, STMT_RUN_GET);
+  *has = false;
+  if (!st)
+    return AT_SQL;
+  bind_text(st, 1, uuid);
+  int rc = step_id(db, st, &id, "reading a run");
+  *has = rc == AT_OK;
+  return rc == AT_NOT_FOUND ? AT_OK : rc;
+}
+
+static int put_trial(struct db *db, const struct db_trial *t, bool *inserted)
+{
+  if (inserted)
+    *inserted = false;
+  int rc = db_trial_check(t);
+  if (rc != AT_OK)
+    return rc;
   int64_t run = 0, dev = 0, ker = 0, prob = 0, cfg = 0;
   sqlite3_stmt *st = db_stmt(db, STMT_RUN_GET);
   if (!st)
@@ -540,6 +564,55 @@ int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
   rc = step_done(db, st, "recording a trial");
   if (rc == AT_OK && inserted)
     *inserted = sqlite3_changes(db->h) > 0;
+  return rc;
+}
+
+/* A write of several statements as one: outside a caller's transaction it gets its own
+ * (BEGIN IMMEDIATE waits out a busy database, open.c's busy note), so that a trial
+ * lands whole with the rows it names, or not at all. */
+static int own_tx_begin(struct db *db, bool *own)
+{
+  *own = sqlite3_get_autocommit(db->h) != 0;
+  return *own ? db_begin(db) : AT_OK;
+}
+
+static int own_tx_end(struct db *db, bool own, int rc)
+{
+  if (!own)
+    return rc;
+  if (rc == AT_OK && (rc = db_commit(db)) == AT_OK)
+    return AT_OK;
+  char msg[1024]; /* keep the failure's message, not the rollback's */
+  snprintf(msg, sizeof msg, "%s", at_last_error());
+  db_rollback(db);
+  at_error(rc, "%s", msg);
+  return rc;
+}
+
+int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
+{
+  bool own;
+  int rc = own_tx_begin(db, &own);
+  if (rc == AT_OK)
+    rc = own_tx_end(db, own, put_run(db, run, inserted));
+  return rc;
+}
+
+int db_end_run(struct db *db, const char *run_uuid)
+{
+  bool own;
+  int rc = own_tx_begin(db, &own);
+  if (rc == AT_OK)
+    rc = own_tx_end(db, own, end_run(db, run_uuid));
+  return rc;
+}
+
+int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
+{
+  bool own;
+  int rc = own_tx_begin(db, &own);
+  if (rc == AT_OK)
+    rc = own_tx_end(db, own, put_trial(db, t, inserted));
   return rc;
 }
 

@@ -456,3 +456,64 @@ Test(dbsafe, a_template_file_name_with_a_newline_stays_in_its_comment)
   cr_assert(!has_line_starting(text, "#error"), "injected:\n%.600s", text);
   free(text), free(batch), free(evil), free(out);
 }
+
+/* ---- 10: a busy database ---- */
+
+Test(dbsafe, a_tuner_waits_out_a_lock_held_longer_than_the_busy_timeout)
+{
+  char *db = make_db("busy.db", 1), *cache = th_path(dir, "cache");
+  const char *bin = getenv("AT_TEST_BINARY") ? getenv("AT_TEST_BINARY") : AT_BINARY;
+  int64_t before = th_count_trials(db);
+  /* What a long import does: hold the write lock, here for 13 s (the busy timeout is 10). */
+  sqlite3 *h;
+  cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
+  cr_assert_eq(sqlite3_exec(h, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  struct th_result r;
+  th_sh(&r, "(AUTOTUNE_CACHE_DIR='%s' '%s' gemm --device host --m 32 --n 32 --k 32 "
+        "--budget 1 --jobs 1 --db '%s' > '%s/out' 2> '%s/err'; echo $? > '%s/rc') "
+        ">/dev/null 2>&1 & echo $!", cache, bin, db, dir, dir, dir);
+  pid_t pid = (pid_t)atoi(r.out);
+  th_result_free(&r);
+  sleep(13);
+  cr_assert_eq(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(h);
+  th_sh(&r, "while kill -0 %d 2>/dev/null; do sleep 0.2; done; cat '%s/err'", (int)pid, dir);
+  cr_assert_null(strstr(r.out, "locked"), "the tuner gave up: %s", r.out);
+  th_result_free(&r);
+  char *out = th_path(dir, "rc"), *json = th_read(out, NULL);
+  cr_assert(json && strcmp(json, "0\n") == 0, "the tuner exited %s", json ? json : "?");
+  int64_t after = th_count_trials(db);
+  cr_assert_gt(after, before, "nothing was recorded");
+  th_run(&r, "db check --db '%s'", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  free(json), free(out), free(db), free(cache);
+}
+
+Test(dbsafe, an_import_cut_short_keeps_whole_chunks_and_a_second_import_adds_the_rest)
+{
+  char *src = make_db("src.db", 3500), *jsonl = th_path(dir, "all.jsonl");
+  char *dest = th_path(dir, "dest.db");
+  const char *bin = getenv("AT_TEST_BINARY") ? getenv("AT_TEST_BINARY") : AT_BINARY;
+  struct th_result r;
+  th_run(&r, "db export --db '%s' --out '%s'", src, jsonl);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "db init --db '%s'", dest);
+  th_result_free(&r);
+  th_sh(&r, "trap '' XFSZ; ulimit -f 1200; '%s' db import --db '%s' '%s'", bin, dest, jsonl);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  int64_t kept = th_count_trials(dest);
+  /* chunks of 1000 records: the first holds the run line and 999 trials */
+  cr_assert(kept > 0 && (kept + 1) % 1000 == 0, "kept %lld trials: whole chunks expected",
+            (long long)kept);
+  th_run(&r, "db check --db '%s'", dest);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "db import --db '%s' '%s'", dest, jsonl);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  cr_assert_eq(th_count_trials(dest), 3500);
+  free(src), free(jsonl), free(dest);
+}
