@@ -82,6 +82,11 @@ int db_verify_count(struct db *db, const char *table, int64_t seen);
  * note). *attempt and *waited_s start at 0 and are kept by this function. */
 bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *waited_s);
 
+/* A read transaction (deferred BEGIN) unless the caller is in one: OUT: *own, for
+ * db_read_end. Reads between see one snapshot (record.c). */
+int db_read_begin(struct db *db, bool *own);
+void db_read_end(struct db *db, bool own);
+
 /* Run SQL text with no results (several statements allowed). */
 int db_exec(struct db *db, const char *sql, const char *doing);
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
+#include "db/internal.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "base/status.h"
@@ -153,10 +153,13 @@ int db_export_jsonl(struct db *db, FILE *out)
 {
   fprintf(out, "{\"autotune_jsonl\":%d,\"schema\":%d}\n", JSONL_VERSION, DB_SCHEMA_VERSION);
   int rc = ferror(out) ? AT_IO : AT_OK;
-  if (rc == AT_OK)
+  bool own = false; /* runs and trials of one snapshot: no trial of a run not exported */
+  if (rc == AT_OK && (rc = db_read_begin(db, &own)) == AT_OK) {
     rc = db_each_run(db, export_run, out);
-  if (rc == AT_OK)
-    rc = db_each_trial(db, export_trial, out);
+    if (rc == AT_OK)
+      rc = db_each_trial(db, export_trial, out);
+    db_read_end(db, own);
+  }
   if (rc == AT_OK && fflush(out) != 0)
     rc = AT_IO;
   if (rc == AT_IO) /* the output failed mid-way: the disk's fault, not the input's */

@@ -631,7 +631,7 @@ static int64_t col_int(sqlite3_stmt *st, int i)
   return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
 
-int db_each_run(struct db *db, db_run_fn fn, void *ctx)
+static int scan_runs(struct db *db, db_run_fn fn, void *ctx)
 {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db->h,
@@ -676,7 +676,7 @@ static void split_names(char *buf, struct db_problem *p)
     p->dim_names[i++] = tok;
 }
 
-int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
+static int scan_trials(struct db *db, db_trial_fn fn, void *ctx)
 {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
@@ -739,4 +739,39 @@ int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
   if (out == AT_OK) /* the joins drop a trial whose run, device, ... row is lost */
     out = db_verify_count(db, "trials", seen);
   return out;
+}
+
+/* A scan and the count that checks it read one snapshot: outside a caller's
+ * transaction they get a read transaction of their own, or a writer committing in
+ * between would make a whole scan look short. */
+int db_read_begin(struct db *db, bool *own)
+{
+  *own = sqlite3_get_autocommit(db->h) != 0;
+  return *own ? db_exec(db, "BEGIN", "starting a read") : AT_OK;
+}
+
+void db_read_end(struct db *db, bool own)
+{
+  if (own && !sqlite3_get_autocommit(db->h))
+    sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL); /* read only: nothing to lose */
+}
+
+int db_each_run(struct db *db, db_run_fn fn, void *ctx)
+{
+  bool own;
+  int rc = db_read_begin(db, &own);
+  if (rc == AT_OK)
+    rc = scan_runs(db, fn, ctx);
+  db_read_end(db, own);
+  return rc;
+}
+
+int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
+{
+  bool own;
+  int rc = db_read_begin(db, &own);
+  if (rc == AT_OK)
+    rc = scan_trials(db, fn, ctx);
+  db_read_end(db, own);
+  return rc;
 }

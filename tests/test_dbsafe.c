@@ -517,3 +517,36 @@ Test(dbsafe, an_import_cut_short_keeps_whole_chunks_and_a_second_import_adds_the
   cr_assert_eq(th_count_trials(dest), 3500);
   free(src), free(jsonl), free(dest);
 }
+
+/* ---- 5, found by bench/soak.sh: a scan and its count read one snapshot ---- */
+
+struct writer {
+  struct db *other;
+  char run[DB_UUID_LEN + 1];
+  int seen;
+};
+
+static int write_meanwhile(void *ctx, const struct db_trial *t)
+{
+  (void)t;
+  struct writer *w = ctx;
+  if (w->seen++ == 0) /* another process commits while the export is half way */
+    fx_gemm(w->other, w->run, "h100", "sm_90", "nvidia", "gemm_mma", 99, 64, 64, "BM=32",
+            5.0);
+  return 0;
+}
+
+Test(dbsafe, a_writer_committing_during_an_export_is_not_damage)
+{
+  char *path = make_db("live.db", 50);
+  struct writer w = {.other = fx_open(path)};
+  fx_run(w.other, w.run);
+  struct db *db = NULL;
+  cr_assert_eq(db_open(path, DB_READONLY, &db), AT_OK);
+  int rc = db_each_trial(db, write_meanwhile, &w);
+  cr_assert_eq(rc, AT_OK, "%s", at_last_error());
+  cr_assert_eq(w.seen, 50, "the scan read %d trials of its snapshot's 50", w.seen);
+  db_close(db);
+  db_close(w.other);
+  free(path);
+}

@@ -6,7 +6,8 @@
  * database and migrates a schema. For every N up to the first one the operation
  * completes without reaching, the file is then healthy (integrity_check and db_check
  * find nothing) and holds exactly what was committed: the state before the operation
- * when it failed, the state after it when it succeeded.
+ * when it failed, the state after it when it succeeded (its export, and the number of
+ * devices, kernels, problems, configs and winners).
  */
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -252,6 +253,12 @@ static char *state_of(const char *path)
   size_t len = 0;
   FILE *f = open_memstream(&text, &len);
   cr_assert_eq(db_export_jsonl(db, f), AT_OK, "%s", at_last_error());
+  /* and the rows a trial names: a trial that failed must not leave its device behind */
+  struct db_stats st;
+  cr_assert_eq(db_stats(db, &st), AT_OK, "%s", at_last_error());
+  fprintf(f, "devices %lld kernels %lld problems %lld configs %lld winners %lld\n",
+          (long long)st.devices, (long long)st.kernels, (long long)st.problems,
+          (long long)st.configs, (long long)st.winners);
   fclose(f);
   db_close(db);
   return text;
