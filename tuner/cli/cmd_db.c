@@ -187,9 +187,11 @@ static int db_check_cmd(int argc, char **argv)
   int64_t problems = 0;
   char msg[512] = "";
   PARSE_OR_RETURN(argc, argv, opts, "autotune db check [--db FILE] [--json]",
-                  "Check a database: SQLite's integrity and foreign keys, and the winners\n"
-                  "against a recomputation from the trials. Exits 0 when healthy, 1 with\n"
-                  "the first problem printed when not.", pos, &npos, 0, 0);
+                  "Check a database: SQLite's integrity and foreign keys, the winners (and\n"
+                  "their times) against a recomputation from the trials, one trial per\n"
+                  "config in a run, and that every config parses. Exits 0 when healthy, 1\n"
+                  "with the first problem printed when not (a damaged file too).",
+                  pos, &npos, 0, 0);
   int rc = open_db(path, DB_READONLY, &db);
   if (rc != CLI_OK)
     return rc;
@@ -319,8 +321,12 @@ static int db_import_cmd(int argc, char **argv)
   FILE *in = stdin;
   PARSE_OR_RETURN(argc, argv, opts, "autotune db import [--db FILE] FILE|-",
                   "Read JSON lines written by 'autotune db export' ('-': standard input).\n"
-                  "All or nothing: a bad line is reported with its number and nothing is\n"
-                  "added. Records already there are left alone.", pos, &npos, 1, 1);
+                  "Every line is checked first: a bad line is reported with its number and\n"
+                  "nothing is added. Then 1000 records are written per transaction, so\n"
+                  "tuners on the same database wait seconds, not the whole import; one\n"
+                  "stopped while writing keeps whole chunks, and running it again adds\n"
+                  "exactly the rest. Records already there are left alone.",
+                  pos, &npos, 1, 1);
   bool from_stdin = strcmp(pos[0], "-") == 0;
   const char *name = from_stdin ? "stdin" : pos[0];
   if (!from_stdin && !(in = fopen(pos[0], "r")))
@@ -349,7 +355,7 @@ static const struct db_sub subs[] = {
     {"check", db_check_cmd, "check integrity and the winners; exit 1 if unhealthy"},
     {"merge", db_merge_cmd, "merge other databases into this one (idempotent)"},
     {"export", db_export_cmd, "write every run and trial as JSON lines"},
-    {"import", db_import_cmd, "read JSON lines from 'db export' (all or nothing)"},
+    {"import", db_import_cmd, "read JSON lines from 'db export' (checked, then chunked)"},
     {NULL, NULL, NULL},
 };
 
