@@ -550,3 +550,20 @@ Test(dbsafe, a_writer_committing_during_an_export_is_not_damage)
   db_close(w.other);
   free(path);
 }
+
+Test(dbsafe, a_full_disk_during_a_tuning_run_is_exit_1)
+{
+  char *db = make_db("run.db", 30), *cache = th_path(dir, "cache");
+  const char *bin = getenv("AT_TEST_BINARY") ? getenv("AT_TEST_BINARY") : AT_BINARY;
+  struct th_result r;
+  /* The database is ~90 KB: a 40 KB file size limit fails its WAL's writes (EFBIG). */
+  th_sh(&r, "trap '' XFSZ; ulimit -f 40; AUTOTUNE_CACHE_DIR='%s' '%s' gemm --device host "
+        "--m 32 --n 32 --k 32 --budget 1 --jobs 1 --db '%s'", cache, bin, db);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, "disk I/O error"), "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "db check --db '%s'", db);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  th_result_free(&r);
+  free(db), free(cache);
+}
