@@ -79,8 +79,8 @@ int db_verify_count(struct db *db, const char *table, int64_t seen);
 
 /* After `sqlite_rc` from a write: true when it was SQLITE_BUSY outside a transaction
  * and the caller should run the write again, having slept a backoff (open.c's busy
- * note). *attempt and *waited_s start at 0 and are kept by this function. */
-bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *waited_s);
+ * note). *attempt and *since start at 0 and are kept by this function. */
+bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *since);
 
 /* A read transaction (deferred BEGIN) unless the caller is in one: OUT: *own, for
  * db_read_end. Reads between see one snapshot (record.c). */

@@ -24,6 +24,7 @@
 #include "db/internal.h"
 #include "base/hash.h"
 #include "base/interrupt.h"
+#include "base/os.h"
 #include "base/status.h"
 
 /* 'ATTU': marks the file as an autotune database. */
@@ -375,17 +376,18 @@ sqlite3 *db_handle(struct db *db)
  * statement back) and is returned. What the caller was writing stays in its memory
  * meanwhile: the tuner's trial waits in record() and is committed when the lock frees.
  */
-bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *waited_s)
+bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *since)
 {
+  if (*since == 0)
+    *since = at_now_s() - DB_BUSY_TIMEOUT_MS / 1000.0; /* SQLite's own wait came first */
   if ((sqlite_rc & 0xff) != SQLITE_BUSY || !sqlite3_get_autocommit(db->h) ||
-      *waited_s >= DB_WRITE_WAIT_S || intr_requested())
+      at_now_s() - *since >= DB_WRITE_WAIT_S || intr_requested())
     return false;
   int ms = *attempt < 7 ? 10 << *attempt : 1000;
   ms += rand() % (ms / 2 + 1); /* jitter: waiting tuners do not retry in step */
   (*attempt)++;
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
-  *waited_s += ms / 1000.0 + DB_BUSY_TIMEOUT_MS / 1000.0;
   return true;
 }
 
@@ -393,9 +395,9 @@ bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *waited_s)
 static int exec_waiting(struct db *db, const char *sql, const char *doing)
 {
   int attempt = 0, rc;
-  double waited = 0;
+  double since = 0;
   while ((rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL)) != SQLITE_OK &&
-         db_busy_wait(db, rc, &attempt, &waited))
+         db_busy_wait(db, rc, &attempt, &since))
     ;
   if (rc == SQLITE_OK)
     return AT_OK;
@@ -414,12 +416,11 @@ int db_commit(struct db *db)
 {
   /* A COMMIT that fails BUSY leaves the transaction open; it may simply be run again. */
   int rc;
-  double waited = 0;
+  double since = at_now_s();
   while ((rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL)) == SQLITE_BUSY &&
-         waited < DB_WRITE_WAIT_S && !intr_requested()) {
+         at_now_s() - since < DB_WRITE_WAIT_S && !intr_requested()) {
     struct timespec ts = {0, 50 * 1000000L};
     nanosleep(&ts, NULL);
-    waited += 0.05 + DB_BUSY_TIMEOUT_MS / 1000.0;
   }
   return rc == SQLITE_OK ? AT_OK : db_sql_error(db, rc, "committing");
 }
