@@ -391,11 +391,11 @@ out:
   return rc;
 }
 
-/* A write error's status: the disk's fault (AT_DISK) or the path's (AT_IO). */
+/* A write into our own, open temporary file failed: the disk's fault (full, I/O
+ * error, a size limit), never the path's, which opened fine. */
 static int write_error(const char *path, int e)
 {
-  return at_error(e == ENOSPC || e == EIO || e == EDQUOT || e == EFBIG ? AT_DISK : AT_IO,
-                  "cannot write '%.200s': %s", path, strerror(e));
+  return at_error(AT_DISK, "cannot write '%.200s': %s", path, strerror(e ? e : EIO));
 }
 
 int os_out_open(struct os_out *o, const char *path)
@@ -438,7 +438,7 @@ int os_out_open(struct os_out *o, const char *path)
     goto fail;
   }
   if (fchmod(fd, mode) != 0 || !(o->f = fdopen(fd, "w"))) {
-    rc = write_error(path, errno);
+    rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
     close(fd);
     goto fail;
   }
@@ -462,6 +462,7 @@ void os_out_abort(struct os_out *o)
 int os_out_commit(struct os_out *o)
 {
   int rc = AT_OK, e = 0;
+  errno = 0;
   if (fflush(o->f) != 0 || ferror(o->f))
     e = errno ? errno : EIO;
   else if (fsync(fileno(o->f)) != 0)
@@ -489,7 +490,7 @@ int os_write_atomic(const char *path, const void *data, size_t size)
     return rc;
   errno = 0;
   if (size && fwrite(data, 1, size, o.f) != size) {
-    rc = write_error(path, errno ? errno : EIO);
+    rc = write_error(path, errno);
     os_out_abort(&o);
     return rc;
   }

@@ -75,7 +75,7 @@ struct os_out {
  * path), AT_NOMEM. On failure nothing is left to release. */
 int os_out_open(struct os_out *o, const char *path);
 /* Flush, fsync and rename over the final path. AT_DISK when a write failed (disk full,
- * I/O error), AT_IO when the rename failed; on failure the temporary file is removed
+ * I/O error, a file size limit), AT_IO when the rename failed; on failure the temporary file is removed
  * and the final path is untouched. Releases `o` either way. */
 int os_out_commit(struct os_out *o);
 /* Drop what was written: close and remove the temporary file. Accepts a cleared or

@@ -172,6 +172,27 @@ Test(dbsafe, export_writes_through_a_link_and_refuses_a_device_node)
   free(db), free(target), free(link), free(node);
 }
 
+Test(dbsafe, a_full_disk_during_an_export_is_exit_1_and_keeps_the_old_file)
+{
+  char *db = make_db("big.db", 300), *out = th_path(dir, "out.jsonl");
+  th_write(out, "old\n", 4);
+  struct th_result r;
+  /* A 64 KB file size limit (sh counts 512-byte blocks) stands in for a full disk: the
+   * database opens (its -shm is 32 KB), the export (~180 KB) cannot be written whole. */
+  th_sh(&r, "trap '' XFSZ; ulimit -f 128; '%s' db export --db '%s' --out '%s'", bin(), db,
+        out);
+  cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
+  cr_assert(strstr(r.err, "cannot write the export"), "not the export's failure: %s", r.err);
+  th_result_free(&r);
+  char *s = slurp(out);
+  cr_assert_str_eq(s, "old\n", "the old file was replaced or removed");
+  free(s);
+  th_sh(&r, "ls -a '%s' | grep -c tmp", dir);
+  cr_assert_str_eq(r.out, "0\n", "left behind: %s", r.out);
+  th_result_free(&r);
+  free(db), free(out);
+}
+
 /* ---- 2: emit-header --out ---- */
 
 static char *tuned_host_db(void)
@@ -562,7 +583,8 @@ Test(dbsafe, a_full_disk_during_a_tuning_run_is_exit_1)
   char *db = make_db("run.db", 30), *cache = th_path(dir, "cache");
   const char *exe = bin();
   struct th_result r;
-  /* The database is ~90 KB: a 40 KB file size limit fails its WAL's writes (EFBIG). */
+  /* The database is ~90 KB: a 20 KB file size limit (sh counts 512-byte blocks) fails
+   * its WAL's writes (EFBIG). */
   th_sh(&r, "trap '' XFSZ; ulimit -f 40; AUTOTUNE_CACHE_DIR='%s' '%s' gemm --device host "
         "--m 32 --n 32 --k 32 --budget 1 --jobs 1 --db '%s'", cache, exe, db);
   cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
