@@ -262,6 +262,9 @@ Test(dbsafe, silent_damage_fails_export_merge_query_and_check)
   cr_assert_eq(r.code, 1, "exit %d: %s", r.code, r.err);
   cr_assert(strstr(r.err, "corrupt"), "%s", r.err);
   th_result_free(&r);
+  th_run(&r, "db stats --db '%s'", db);
+  cr_assert_eq(r.code, 1, "stats of a damaged file: exit %d: %s", r.code, r.err);
+  th_result_free(&r);
   th_run(&r, "db check --db '%s'", db);
   cr_assert_eq(r.code, 1, "check of a damaged file: exit %d: %s", r.code, r.err);
   cr_assert(strstr(r.err, "problem"), "%s", r.err);
