@@ -1,7 +1,8 @@
 /*
  * os.c - the operating-system helpers of base/os.h: programs run without a shell under a
- * timeout, private temporary folders, whole files, executables on PATH, formatted
- * strings.
+ * timeout, private temporary folders, whole files, output files replaced atomically
+ * (os_out: temporary file beside the path, fsync, rename), executables on PATH,
+ * formatted strings.
  */
 #define _GNU_SOURCE /* pipe2, getdents64 */
 #include "base/os.h"
@@ -12,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -407,21 +407,110 @@ const char *os_cache_dir(char *out, size_t len)
   return out;
 }
 
-int os_write_file_atomic(const char *path, const void *data, size_t size)
+/* A write into our own, open temporary file failed: the disk's fault (full, I/O
+ * error, a size limit), never the path's, which opened fine. */
+static int write_error(const char *path, int e)
 {
-  static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  static unsigned long seq;
-  pthread_mutex_lock(&mu);
-  unsigned long n = ++seq;
-  pthread_mutex_unlock(&mu);
-  char *tmp = os_strdupf("%s.tmp.%ld.%lu", path, (long)getpid(), n);
-  int rc = tmp ? os_write_file(tmp, data, size) : AT_NOMEM;
-  if (rc == AT_OK && rename(tmp, path) != 0)
+  return at_error(AT_DISK, "cannot write '%.200s': %s", path, strerror(e ? e : EIO));
+}
+
+int os_out_open(struct os_out *o, const char *path)
+{
+  memset(o, 0, sizeof *o);
+  struct stat st;
+  int rc = AT_OK, fd = -1;
+  mode_t mode = 0644;
+  if (!path || !path[0])
+    return at_error(AT_USAGE, "empty output path");
+  if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+    /* Write through the link: its target is the file replaced. */
+    if (!(o->path = realpath(path, NULL)))
+      return at_error(AT_IO, "cannot write '%.200s': a link to a missing file (%s)", path,
+                      strerror(errno));
+  } else if (!(o->path = strdup(path))) {
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  if (stat(o->path, &st) == 0) {
+    if (!S_ISREG(st.st_mode)) {
+      rc = at_error(AT_USAGE, "refusing to write '%.200s': it is not a regular file (a %s)",
+                    path, S_ISDIR(st.st_mode) ? "folder" : S_ISFIFO(st.st_mode) ? "FIFO"
+                    : S_ISSOCK(st.st_mode) ? "socket" : "device node");
+      goto fail;
+    }
+    mode = st.st_mode & 07777;
+  }
+  const char *slash = strrchr(o->path, '/');
+  const char *base = slash ? slash + 1 : o->path;
+  int dirlen = slash ? (int)(slash - o->path) : 0;
+  if (!(o->tmp = os_strdupf("%.*s%s.%s.tmp-XXXXXX", dirlen, o->path, slash ? "/" : "",
+                            base))) {
+    rc = at_error(AT_NOMEM, "out of memory");
+    goto fail;
+  }
+  if ((fd = mkostemp(o->tmp, O_CLOEXEC)) < 0) {
     rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
-  if (rc != AT_OK && tmp)
-    unlink(tmp);
-  free(tmp);
+    free(o->tmp);
+    o->tmp = NULL;
+    goto fail;
+  }
+  if (fchmod(fd, mode) != 0 || !(o->f = fdopen(fd, "w"))) {
+    rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
+    close(fd);
+    goto fail;
+  }
+  return AT_OK;
+fail:
+  os_out_abort(o);
   return rc;
+}
+
+void os_out_abort(struct os_out *o)
+{
+  if (o->f)
+    fclose(o->f);
+  if (o->tmp)
+    unlink(o->tmp);
+  free(o->tmp);
+  free(o->path);
+  memset(o, 0, sizeof *o);
+}
+
+int os_out_commit(struct os_out *o)
+{
+  int rc = AT_OK, e = 0;
+  errno = 0;
+  if (fflush(o->f) != 0 || ferror(o->f))
+    e = errno ? errno : EIO;
+  else if (fsync(fileno(o->f)) != 0)
+    e = errno;
+  if (fclose(o->f) != 0 && !e)
+    e = errno;
+  o->f = NULL;
+  if (e)
+    rc = write_error(o->path, e);
+  else if (rename(o->tmp, o->path) != 0)
+    rc = at_error(AT_IO, "cannot write '%.200s': %s", o->path, strerror(errno));
+  else {
+    free(o->tmp); /* renamed: no longer ours to remove */
+    o->tmp = NULL;
+  }
+  os_out_abort(o);
+  return rc;
+}
+
+int os_write_atomic(const char *path, const void *data, size_t size)
+{
+  struct os_out o;
+  int rc = os_out_open(&o, path);
+  if (rc != AT_OK)
+    return rc;
+  errno = 0;
+  if (size && fwrite(data, 1, size, o.f) != size) {
+    rc = write_error(path, errno);
+    os_out_abort(&o);
+    return rc;
+  }
+  return os_out_commit(&o);
 }
 
 char *os_abspath(const char *path)

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -60,11 +61,32 @@ int os_write_file(const char *path, const void *data, size_t size);
  * $AUTOTUNE_CACHE_DIR, else $XDG_CACHE_HOME/autotune, else $HOME/.cache/autotune.
  * OUT: out[len] ("" when there is none: no HOME). Returns out. Nothing is created. */
 const char *os_cache_dir(char *out, size_t len);
-/* Write a whole file under a private name beside `path` (PATH.tmp.PID.N), then rename it
- * into place: a reader sees the old file or the whole new one, never a part, and a
- * failure leaves `path` as it was (the temporary removed). For caches whose entries
- * several processes may write with equal bytes. Thread-safe. AT_IO, AT_NOMEM. */
-int os_write_file_atomic(const char *path, const void *data, size_t size);
+/*
+ * An output file replaced atomically: written to a temporary file beside its final
+ * path, flushed to disk, then renamed over it. Until os_out_commit succeeds the path
+ * keeps what it held (or stays missing); nothing but our own temporary file is ever
+ * removed. A symbolic link is written through: its target is replaced atomically and
+ * the link stays. A path that exists and is not a regular file (a device node, a FIFO,
+ * a folder) is refused, never replaced.
+ */
+struct os_out {
+  FILE *f;    /* write here between open and commit */
+  char *path; /* the file that commit replaces (a link's target, resolved) */
+  char *tmp;  /* our temporary file, removed by abort */
+};
+/* Start writing `path`. OUT: *o (cleared on entry). AT_USAGE for a path that is not a
+ * regular file, AT_IO when the temporary file cannot be created (at_error names the
+ * path), AT_NOMEM. On failure nothing is left to release. */
+int os_out_open(struct os_out *o, const char *path);
+/* Flush, fsync and rename over the final path. AT_DISK when a write failed (disk full,
+ * I/O error, a file size limit), AT_IO when the rename failed; on failure the temporary file is removed
+ * and the final path is untouched. Releases `o` either way. */
+int os_out_commit(struct os_out *o);
+/* Drop what was written: close and remove the temporary file. Accepts a cleared or
+ * released `o`. */
+void os_out_abort(struct os_out *o);
+/* A whole file through os_out: AT_USAGE, AT_IO, AT_DISK as above. */
+int os_write_atomic(const char *path, const void *data, size_t size);
 /* Look up an executable: `name` as is when it has a '/', else in $PATH. Writes its path
  * into out[out_len]; false when there is none. */
 bool os_which(const char *name, char *out, size_t out_len);

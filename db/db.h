@@ -189,6 +189,13 @@ int db_create_at_version(const char *path, int version);
  * uuid. The run must exist (AT_USAGE otherwise). OUT: *inserted (may be NULL). */
 int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted);
 
+/* The checks db_put_trial makes before it touches a database: uuid, the names (letters,
+ * digits, '_.-+:'), status, an ok trial's time, the problem, the config's syntax.
+ * AT_USAGE or AT_PARSE with a message naming the trial. */
+int db_trial_check(const struct db_trial *t);
+/* OUT: *has: whether run `uuid` is recorded. */
+int db_has_run(struct db *db, const char *uuid, bool *has);
+
 /* Iterate in insertion order. The record's strings live until the callback returns.
  * A non-zero return from the callback stops the iteration and is returned. */
 typedef int (*db_run_fn)(void *ctx, const struct db_run *run);
@@ -270,7 +277,13 @@ int db_op_names(struct db *db, const char *op, char *dim_names, size_t dim_len, 
                 size_t dtype_len);
 
 /* Export every run and trial as JSON lines; import them back (round-trip exact).
- * Import is atomic: a bad line (reported with its line number) adds nothing. */
+ * Import reads and checks every line first: a bad line (reported with its line number)
+ * adds nothing. It then writes DB_IMPORT_CHUNK records per transaction, so that tuners
+ * writing the same file wait seconds, not the whole import; a failure while writing
+ * (a full disk, an interrupt, a device recorded with another arch) keeps the chunks
+ * before it, and importing the same file again adds exactly the rest (puts are
+ * idempotent on uuid). */
+#define DB_IMPORT_CHUNK 1000
 int db_export_jsonl(struct db *db, FILE *out);
 int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_stats *stats);
 

@@ -9,9 +9,10 @@
  * the same bytes: records keep their order (insertion order), dims keep the op's order
  * (JSON objects are read in text order), doubles are written so that they read back
  * bit for bit, and a missing value (NULL string, NaN double, -1 integer) is written as
- * null and read back as missing. Import puts every record inside one transaction and
- * rolls it back on the first bad line, so a failed import adds nothing. Unknown fields
- * are ignored (a newer export still reads); missing required fields are errors.
+ * null and read back as missing. Import checks every line before it writes one, so a
+ * bad line adds nothing; it then writes DB_IMPORT_CHUNK records per transaction (db.h
+ * says what a failure while writing leaves). Unknown fields are ignored (a newer
+ * export still reads); missing required fields are errors.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db.h"
+#include "db/internal.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "base/status.h"
@@ -171,14 +172,18 @@ int db_export_jsonl(struct db *db, FILE *out)
 {
   fprintf(out, "{\"autotune_jsonl\":%d,\"schema\":%d}\n", JSONL_VERSION, DB_SCHEMA_VERSION);
   int rc = ferror(out) ? AT_IO : AT_OK;
-  if (rc == AT_OK)
+  bool own = false; /* runs and trials of one snapshot: no trial of a run not exported */
+  if (rc == AT_OK && (rc = db_read_begin(db, &own)) == AT_OK) {
     rc = db_each_run(db, export_run, out);
-  if (rc == AT_OK)
-    rc = db_each_trial(db, export_trial, out);
+    if (rc == AT_OK)
+      rc = db_each_trial(db, export_trial, out);
+    db_read_end(db, own);
+  }
   if (rc == AT_OK && fflush(out) != 0)
     rc = AT_IO;
-  if (rc == AT_IO)
-    return at_error(AT_IO, "cannot write the export of '%.200s'", db_path(db));
+  if (rc == AT_IO) /* the output failed mid-way: the disk's fault, not the input's */
+    return at_error(AT_DISK, "cannot write the export of '%.200s': %s", db_path(db),
+                    strerror(errno ? errno : EIO));
   return rc;
 }
 
@@ -369,66 +374,201 @@ static int import_line(struct db *db, const struct json *obj, int schema,
   return AT_PARSE;
 }
 
+/* The whole input in memory: import reads it twice (check, then write), and standard
+ * input cannot be read again. */
+static int read_all(FILE *in, const char *name, char **buf, size_t *len)
+{
+  size_t cap = 1 << 16, n = 0;
+  char *b = malloc(cap);
+  while (b) {
+    n += fread(b + n, 1, cap - n, in);
+    if (n < cap)
+      break;
+    char *grown = realloc(b, cap * 2);
+    if (!grown) {
+      free(b);
+      b = NULL;
+      break;
+    }
+    b = grown;
+    cap *= 2;
+  }
+  if (!b)
+    return at_error(AT_NOMEM, "out of memory reading '%.200s'", name);
+  if (ferror(in)) {
+    free(b);
+    return at_error(AT_IO, "cannot read '%.200s': %s", name, strerror(errno));
+  }
+  *buf = b;
+  *len = n;
+  return AT_OK;
+}
+
+/* The next line of [*at, end), its length with the newline. NULL at the end. */
+static const char *next_line(const char **at, const char *end, size_t *n)
+{
+  const char *line = *at;
+  if (line >= end)
+    return NULL;
+  const char *nl = memchr(line, '\n', (size_t)(end - line));
+  *at = nl ? nl + 1 : end;
+  *n = (size_t)(*at - line);
+  return line;
+}
+
+static int uuid_cmp(const void *a, const void *b)
+{
+  return memcmp(a, b, DB_UUID_LEN);
+}
+
+/* A trial's run, checked after the whole file is read (a run may follow its trials). */
+struct run_ref {
+  char uuid[DB_UUID_LEN + 1];
+  int lineno;
+};
+
+/* Pass 1: every line parses and holds a valid record; every trial's run is in the file
+ * or in db. Nothing is written. Content errors name the line. */
+static int check_all(struct db *db, const char *buf, size_t len, const char *name,
+                     int *schema)
+{
+  const char *at = buf, *line;
+  size_t n, nruns = 0, nrefs = 0, caprun = 0, capref = 0;
+  char (*runs)[DB_UUID_LEN + 1] = NULL;
+  struct run_ref *refs = NULL;
+  struct json *obj = NULL;
+  char err[512] = "";
+  int lineno = 0, rc = AT_OK;
+  while (rc == AT_OK && (line = next_line(&at, buf + len, &n))) {
+    lineno++;
+    err[0] = '\0';
+    rc = json_parse(line, n, &obj, err, sizeof err);
+    if (rc == AT_OK && obj->type != JSON_OBJECT) {
+      snprintf(err, sizeof err, "expected an object {...} on each line");
+      rc = AT_PARSE;
+    }
+    const struct json *type = rc == AT_OK && lineno > 1 ? json_get(obj, "type") : NULL;
+    if (rc != AT_OK || lineno == 1) {
+      if (rc == AT_OK)
+        rc = check_header(obj, schema, err, sizeof err);
+    } else if (!type || type->type != JSON_STRING) {
+      snprintf(err, sizeof err, "missing field 'type'");
+      rc = AT_PARSE;
+    } else if (strcmp(type->string, "run") == 0) {
+      struct db_run run;
+      memset(&run, 0, sizeof run);
+      if ((rc = read_record(obj, run_fields, &run, err, sizeof err)) == AT_OK) {
+        if (nruns == caprun) {
+          caprun = caprun ? 2 * caprun : 64;
+          void *grown = realloc(runs, caprun * sizeof *runs);
+          if (!grown)
+            rc = at_error(AT_NOMEM, "out of memory");
+          else
+            runs = grown;
+        }
+        if (rc == AT_OK)
+          memcpy(runs[nruns++], run.uuid, DB_UUID_LEN + 1);
+      }
+    } else if (strcmp(type->string, "trial") == 0) {
+      struct db_trial t;
+      db_trial_init(&t);
+      if ((rc = read_record(obj, trial_fields, &t, err, sizeof err)) == AT_OK &&
+          (rc = db_trial_check(&t)) != AT_OK)
+        snprintf(err, sizeof err, "%s", at_last_error());
+      if (rc == AT_OK && nrefs == capref) {
+        capref = capref ? 2 * capref : 1024;
+        void *grown = realloc(refs, capref * sizeof *refs);
+        if (!grown)
+          rc = at_error(AT_NOMEM, "out of memory");
+        else
+          refs = grown;
+      }
+      if (rc == AT_OK) {
+        memcpy(refs[nrefs].uuid, t.run_uuid, DB_UUID_LEN + 1);
+        refs[nrefs++].lineno = lineno;
+      }
+    } else {
+      snprintf(err, sizeof err, "unknown record type '%.40s' (expected run or trial)",
+               type->string);
+      rc = AT_PARSE;
+    }
+    json_free(obj);
+    obj = NULL;
+  }
+  if (rc == AT_OK && lineno == 0)
+    rc = at_error(AT_PARSE, "%s: empty, expected an export of 'autotune db export'", name);
+  else if (rc != AT_OK && rc != AT_NOMEM)
+    rc = at_error(AT_PARSE, "%s:%d: %s", name, lineno, err[0] ? err : at_last_error());
+  if (rc == AT_OK && nruns)
+    qsort(runs, nruns, sizeof *runs, uuid_cmp);
+  for (size_t i = 0; rc == AT_OK && i < nrefs; i++) {
+    bool has = nruns && bsearch(refs[i].uuid, runs, nruns, sizeof *runs, uuid_cmp);
+    if (!has && (rc = db_has_run(db, refs[i].uuid, &has)) == AT_OK && !has)
+      rc = at_error(AT_PARSE, "%s:%d: the trial names run %s, which is neither in the file "
+                    "nor in '%.200s'", name, refs[i].lineno, refs[i].uuid, db_path(db));
+  }
+  free(runs);
+  free(refs);
+  return rc;
+}
+
 int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_stats *stats)
 {
   struct db_merge_stats st = {0, 0, 0, 0};
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n;
-  int lineno = 0;
-  char err[512] = "";
+  char *buf = NULL, err[512] = "";
+  size_t len = 0, n;
+  const char *at, *line;
   struct json *obj = NULL;
   bool in_tx = false;
-  int schema = DB_SCHEMA_VERSION;
+  int schema = DB_SCHEMA_VERSION, lineno = 0, in_chunk = 0;
   if (stats)
     memset(stats, 0, sizeof *stats);
   if (!name)
     name = "input";
   at_error_clear();
-  int rc = db_begin(db);
-  if (rc != AT_OK)
-    goto done;
-  in_tx = true;
-  while ((n = getline(&line, &cap, in)) > 0) {
-    lineno++;
-    rc = json_parse(line, (size_t)n, &obj, err, sizeof err);
-    if (rc == AT_OK && obj->type != JSON_OBJECT) {
-      snprintf(err, sizeof err, "expected an object {...} on each line");
-      rc = AT_PARSE;
+  int rc = read_all(in, name, &buf, &len);
+  if (rc == AT_OK)
+    rc = check_all(db, buf, len, name, &schema);
+  /* Pass 2: write, DB_IMPORT_CHUNK records a transaction (db.h). */
+  for (at = buf; rc == AT_OK && (line = next_line(&at, buf + len, &n));) {
+    if (++lineno == 1)
+      continue; /* the header, checked */
+    if (!in_tx) {
+      if ((rc = db_begin(db)) != AT_OK)
+        break;
+      in_tx = true;
     }
+    err[0] = '\0';
+    rc = json_parse(line, n, &obj, err, sizeof err);
     if (rc == AT_OK)
-      rc = lineno == 1 ? check_header(obj, &schema, err, sizeof err)
-                       : import_line(db, obj, schema, &st, err, sizeof err);
+      rc = import_line(db, obj, schema, &st, err, sizeof err);
     json_free(obj);
     obj = NULL;
-    if (rc != AT_OK)
+    if (rc != AT_OK) {
+      if (!err[0])
+        snprintf(err, sizeof err, "%s",
+                 at_last_error()[0] ? at_last_error() : at_status_message(rc));
+      if (rc == AT_USAGE)
+        rc = AT_PARSE;
+      rc = at_error(rc, "%s:%d: %s", name, lineno, err);
       break;
+    }
+    if (++in_chunk == DB_IMPORT_CHUNK) {
+      if ((rc = db_commit(db)) != AT_OK)
+        break;
+      in_tx = false;
+      in_chunk = 0;
+    }
   }
-  if (rc == AT_OK && ferror(in))
-    rc = at_error(AT_IO, "cannot read '%.200s': %s", name, strerror(errno));
-  else if (rc == AT_OK && lineno == 0)
-    rc = at_error(AT_PARSE, "%s: empty, expected an export of 'autotune db export'", name);
-  else if (rc != AT_OK) {
-    /* Content errors (ours in err, the database's in at_last_error) name the line. */
-    if (!err[0])
-      snprintf(err, sizeof err, "%s",
-               at_last_error()[0] ? at_last_error() : at_status_message(rc));
-    if (rc == AT_USAGE)
-      rc = AT_PARSE;
-    rc = at_error(rc, "%s:%d: %s", name, lineno, err);
-  }
-  if (rc == AT_OK) {
-    rc = db_commit(db);
-    in_tx = rc != AT_OK;
-  }
-done:
+  if (rc == AT_OK && in_tx && (rc = db_commit(db)) == AT_OK)
+    in_tx = false;
   if (in_tx) {
     /* Keep the message of the failure, not of the rollback. */
     snprintf(err, sizeof err, "%s", at_last_error());
     db_rollback(db);
     at_error(rc, "%s", err);
   }
-  free(line);
+  free(buf);
   if (rc == AT_OK && stats)
     *stats = st;
   return rc;

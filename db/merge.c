@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "db/db.h"
+#include "db/internal.h"
 #include "base/status.h"
 
 struct merge {
@@ -59,9 +59,13 @@ int db_merge(struct db *db, const char *src_path, struct db_merge_stats *stats)
   if ((rc = db_begin(db)) != AT_OK)
     goto done;
   in_tx = true;
-  rc = db_each_run(src, merge_run, &m);
-  if (rc == AT_OK)
-    rc = db_each_trial(src, merge_trial, &m);
+  bool own = false; /* the source's runs and trials of one snapshot */
+  if ((rc = db_read_begin(src, &own)) == AT_OK) {
+    rc = db_each_run(src, merge_run, &m);
+    if (rc == AT_OK)
+      rc = db_each_trial(src, merge_trial, &m);
+    db_read_end(src, own);
+  }
   if (rc == AT_OK && (rc = db_commit(db)) == AT_OK)
     in_tx = false;
 done:

@@ -15,13 +15,17 @@
  * columns that old rows read as NULL, not known (2 -> 3).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "db/internal.h"
 #include "base/hash.h"
+#include "base/interrupt.h"
+#include "base/os.h"
 #include "base/status.h"
 
 /* 'ATTU': marks the file as an autotune database. */
@@ -136,11 +140,15 @@ int db_sql_error(struct db *db, int sqlite_rc, const char *doing)
   const char *detail = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(sqlite_rc);
   switch (sqlite_rc & 0xff) {
   case SQLITE_NOTADB:
-    return at_error(AT_NOT_A_DB, "'%.200s' is not an autotune database (not a SQLite file)",
-                    path);
+    /* Once the file has opened as ours, NOTADB means its pages were damaged. */
+    if (!db || !db->opened)
+      return at_error(AT_NOT_A_DB,
+                      "'%.200s' is not an autotune database (not a SQLite file)", path);
+    /* fall through */
   case SQLITE_CORRUPT:
     return at_error(AT_DB_CORRUPT,
-                    "database '%.200s' is corrupt (%s while %s); run 'autotune db check'",
+                    "database '%.200s' is corrupt (%s while %s); nothing was written: "
+                    "'autotune db check' lists what is damaged",
                     path, detail, doing);
   case SQLITE_BUSY:
   case SQLITE_LOCKED:
@@ -149,10 +157,11 @@ int db_sql_error(struct db *db, int sqlite_rc, const char *doing)
   case SQLITE_READONLY:
     return at_error(AT_DB_READONLY, "database '%.200s' is read-only (%s)", path, doing);
   case SQLITE_CANTOPEN:
-  case SQLITE_IOERR:
-  case SQLITE_FULL:
   case SQLITE_PERM:
     return at_error(AT_IO, "cannot use database '%.200s': %s (%s)", path, detail, doing);
+  case SQLITE_IOERR:
+  case SQLITE_FULL:
+    return at_error(AT_DISK, "cannot use database '%.200s': %s (%s)", path, detail, doing);
   case SQLITE_NOMEM:
     return at_error(AT_NOMEM, "out of memory while %s", doing);
   default:
@@ -225,6 +234,29 @@ static int check_identity(struct db *db, int *version)
                   db->path);
 }
 
+/* True when `path`-wal is missing or empty: the main file holds every commit. */
+static bool wal_is_empty(const char *path)
+{
+  char wal[4200];
+  struct stat st;
+  snprintf(wal, sizeof wal, "%.4000s-wal", path);
+  return stat(wal, &st) != 0 || st.st_size == 0;
+}
+
+/* "file:PATH?immutable=1" with the characters a URI path cannot hold escaped. */
+static char *immutable_uri(const char *path)
+{
+  size_t n = strlen(path);
+  char *uri = malloc(3 * n + 32), *q = uri;
+  if (!uri)
+    return NULL;
+  q += sprintf(q, "file:");
+  for (const char *p = path; *p; p++)
+    q += strchr("%?#", *p) ? sprintf(q, "%%%02X", (unsigned char)*p) : sprintf(q, "%c", *p);
+  sprintf(q, "?immutable=1");
+  return uri;
+}
+
 int db_open(const char *path, int flags, struct db **out)
 {
   *out = NULL;
@@ -263,11 +295,35 @@ int db_open(const char *path, int flags, struct db **out)
     goto fail;
   }
   sqlite3_extended_result_codes(db->h, 0);
-  sqlite3_busy_timeout(db->h, 10000);
+  sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
   int version = 0;
   rc = check_identity(db, &version);
+  if (rc != AT_OK && readonly && (rc == AT_DB_READONLY || rc == AT_IO) &&
+      wal_is_empty(path)) {
+    /* A WAL file in a folder we cannot write: SQLite cannot create the -shm index it
+     * reads through. With no -wal content, the main file is the whole database, and
+     * SQLite documents immutable=1 for exactly this: read it without -shm or locks. */
+    sqlite3_close(db->h);
+    db->h = NULL;
+    char *uri = immutable_uri(path);
+    if (!uri) {
+      rc = at_error(AT_NOMEM, "out of memory opening '%.200s'", path);
+      goto fail;
+    }
+    src = sqlite3_open_v2(uri, &db->h, oflags | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX,
+                          NULL);
+    free(uri);
+    if (src != SQLITE_OK) {
+      rc = db_sql_error(db, src, "opening it read-only");
+      goto fail;
+    }
+    sqlite3_extended_result_codes(db->h, 0);
+    at_error_clear();
+    rc = check_identity(db, &version);
+  }
   if (rc != AT_OK)
     goto fail;
+  db->opened = true;
   db->version = version;
   if (version > DB_SCHEMA_VERSION) {
     rc = at_error(AT_DB_FUTURE,
@@ -348,14 +404,63 @@ sqlite3 *db_handle(struct db *db)
   return db->h;
 }
 
+/*
+ * Busy note. SQLite waits DB_BUSY_TIMEOUT_MS for another process's write lock and then
+ * fails with SQLITE_BUSY; an import of a million trials holds it longer than that. A
+ * write that is not inside a transaction already (BEGIN IMMEDIATE, COMMIT, a statement
+ * in autocommit mode) is safe to run again, so db_busy_wait keeps it waiting, with a
+ * backoff of 10 ms doubling to 1 s, until DB_WRITE_WAIT_S have passed or an interrupt
+ * is caught. Within a transaction BUSY cannot be retried (SQLite may have rolled the
+ * statement back) and is returned. What the caller was writing stays in its memory
+ * meanwhile: the tuner's trial waits in record() and is committed when the lock frees.
+ */
+bool db_busy_wait(struct db *db, int sqlite_rc, int *attempt, double *since)
+{
+  if (*since == 0)
+    *since = at_now_s() - DB_BUSY_TIMEOUT_MS / 1000.0; /* SQLite's own wait came first */
+  if ((sqlite_rc & 0xff) != SQLITE_BUSY || !sqlite3_get_autocommit(db->h) ||
+      at_now_s() - *since >= DB_WRITE_WAIT_S || intr_requested())
+    return false;
+  int ms = *attempt < 7 ? 10 << *attempt : 1000;
+  ms += rand() % (ms / 2 + 1); /* jitter: waiting tuners do not retry in step */
+  (*attempt)++;
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+  return true;
+}
+
+/* db_exec with BUSY waited out (db_busy_wait). */
+static int exec_waiting(struct db *db, const char *sql, const char *doing)
+{
+  int attempt = 0, rc;
+  double since = 0;
+  while ((rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL)) != SQLITE_OK &&
+         db_busy_wait(db, rc, &attempt, &since))
+    ;
+  if (rc == SQLITE_OK)
+    return AT_OK;
+  if ((rc & 0xff) == SQLITE_BUSY && intr_requested())
+    return at_error(AT_INTERRUPTED, "interrupted while waiting for '%.200s' (%s)",
+                    db->path, doing);
+  return db_sql_error(db, rc, doing);
+}
+
 int db_begin(struct db *db)
 {
-  return db_exec(db, "BEGIN IMMEDIATE", "starting a transaction");
+  return exec_waiting(db, "BEGIN IMMEDIATE", "starting a transaction");
 }
 
 int db_commit(struct db *db)
 {
-  return db_exec(db, "COMMIT", "committing");
+  /* A COMMIT that fails BUSY leaves the transaction open; it may simply be run again. */
+  int rc;
+  double since = at_now_s();
+  while ((rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL)) == SQLITE_BUSY &&
+         at_now_s() - since < DB_WRITE_WAIT_S && !intr_requested()) {
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return rc == SQLITE_OK ? AT_OK : db_sql_error(db, rc, "committing");
 }
 
 int db_rollback(struct db *db)

@@ -342,7 +342,7 @@ int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
   }
   if (rc == AT_OK)
     out->ndims = p->ndims;
-  else if (rc == AT_NOT_FOUND)
+  else if (rc == AT_NOT_FOUND && (rc = db_verify_pages(db)) == AT_OK)
     rc = at_error(AT_NOT_FOUND, "no tuned %s %s %s%s%s for device '%.60s', its arch or its "
                   "vendor in '%.200s'", p->op, p->dtype, p->layout && p->layout[0] ? p->layout : "",
                   p->layout && p->layout[0] ? " " : "", dims,

@@ -170,6 +170,17 @@ static bool valid_token(const char *s, size_t n)
   return true;
 }
 
+/* The first 40 bytes of s with control characters as '?', for a one-line message. */
+static const char *printable(const char *s)
+{
+  static _Thread_local char buf[41];
+  size_t k = 0;
+  for (; s[k] && k + 1 < sizeof buf; k++)
+    buf[k] = (unsigned char)s[k] < 0x20 ? '?' : s[k];
+  buf[k] = '\0';
+  return buf;
+}
+
 int db_config_canonical(const char *text, char **out)
 {
   *out = NULL;
@@ -432,7 +443,7 @@ static int check_problem(const struct db_problem *p)
   return AT_OK;
 }
 
-int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
+static int put_run(struct db *db, const struct db_run *run, bool *inserted)
 {
   if (inserted)
     *inserted = false;
@@ -482,7 +493,7 @@ int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
   return rc;
 }
 
-int db_end_run(struct db *db, const char *run_uuid, const struct db_clocks *end)
+static int end_run(struct db *db, const char *run_uuid, const struct db_clocks *end)
 {
   char now[32];
   db_now(now);
@@ -508,10 +519,8 @@ int db_run_heartbeat(struct db *db, const char *run_uuid)
   return step_done(db, st, "recording a run's heartbeat");
 }
 
-int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
+int db_trial_check(const struct db_trial *t)
 {
-  if (inserted)
-    *inserted = false;
   if (strlen(t->uuid) != DB_UUID_LEN)
     return at_error(AT_USAGE, "bad trial uuid '%.40s' (expected %d hex digits)", t->uuid,
                     DB_UUID_LEN);
@@ -522,6 +531,46 @@ int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
   if (t->status == DB_TRIAL_OK && !(t->time_median_us >= 0))
     return at_error(AT_USAGE, "ok trial %s has no median time", t->uuid);
   int rc = check_problem(&t->problem);
+  if (rc != AT_OK)
+    return rc;
+  /* These become identifiers, strings and comments of generated headers and sources:
+   * names only, whatever a JSON line or another database holds (docs/database.md). */
+  const struct {
+    const char *field, *text;
+  } names[] = {{"device", t->device}, {"arch", t->arch}, {"vendor", t->vendor},
+               {"kernel", t->kernel}, {"kernel_hash", t->kernel_hash},
+               {"op", t->problem.op}, {"dtype", t->problem.dtype},
+               {"layout", t->problem.layout && t->problem.layout[0] ? t->problem.layout
+                                                                     : "-"}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!valid_token(names[i].text, strlen(names[i].text)))
+      return at_error(AT_USAGE, "trial %s: %s '%.40s' is not a name (letters, digits, '_', "
+                      "'.', '-', '+' or ':')", t->uuid, names[i].field,
+                      printable(names[i].text));
+  char *canon = NULL;
+  if ((rc = db_config_canonical(t->config, &canon)) == AT_OK)
+    free(canon);
+  return rc;
+}
+
+int db_has_run(struct db *db, const char *uuid, bool *has)
+{
+  int64_t id = 0;
+  sqlite3_stmt *st = db_stmt(db, STMT_RUN_GET);
+  *has = false;
+  if (!st)
+    return AT_SQL;
+  bind_text(st, 1, uuid);
+  int rc = step_id(db, st, &id, "reading a run");
+  *has = rc == AT_OK;
+  return rc == AT_NOT_FOUND ? AT_OK : rc;
+}
+
+static int put_trial(struct db *db, const struct db_trial *t, bool *inserted)
+{
+  if (inserted)
+    *inserted = false;
+  int rc = db_trial_check(t);
   if (rc != AT_OK)
     return rc;
   int64_t run = 0, dev = 0, ker = 0, prob = 0, cfg = 0;
@@ -576,6 +625,55 @@ int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
   return rc;
 }
 
+/* A write of several statements as one: outside a caller's transaction it gets its own
+ * (BEGIN IMMEDIATE waits out a busy database, open.c's busy note), so that a trial
+ * lands whole with the rows it names, or not at all. */
+static int own_tx_begin(struct db *db, bool *own)
+{
+  *own = sqlite3_get_autocommit(db->h) != 0;
+  return *own ? db_begin(db) : AT_OK;
+}
+
+static int own_tx_end(struct db *db, bool own, int rc)
+{
+  if (!own)
+    return rc;
+  if (rc == AT_OK && (rc = db_commit(db)) == AT_OK)
+    return AT_OK;
+  char msg[1024]; /* keep the failure's message, not the rollback's */
+  snprintf(msg, sizeof msg, "%s", at_last_error());
+  db_rollback(db);
+  at_error(rc, "%s", msg);
+  return rc;
+}
+
+int db_put_run(struct db *db, const struct db_run *run, bool *inserted)
+{
+  bool own;
+  int rc = own_tx_begin(db, &own);
+  if (rc == AT_OK)
+    rc = own_tx_end(db, own, put_run(db, run, inserted));
+  return rc;
+}
+
+int db_end_run(struct db *db, const char *run_uuid, const struct db_clocks *end)
+{
+  bool own;
+  int rc = own_tx_begin(db, &own);
+  if (rc == AT_OK)
+    rc = own_tx_end(db, own, end_run(db, run_uuid, end));
+  return rc;
+}
+
+int db_put_trial(struct db *db, const struct db_trial *t, bool *inserted)
+{
+  bool own;
+  int rc = own_tx_begin(db, &own);
+  if (rc == AT_OK)
+    rc = own_tx_end(db, own, put_trial(db, t, inserted));
+  return rc;
+}
+
 static const char *col_text(sqlite3_stmt *st, int i)
 {
   return (const char *)sqlite3_column_text(st, i);
@@ -597,7 +695,7 @@ static struct db_clocks col_clocks(sqlite3_stmt *st, int first)
                             col_double(st, first + 2)};
 }
 
-int db_each_run(struct db *db, db_run_fn fn, void *ctx)
+static int scan_runs(struct db *db, db_run_fn fn, void *ctx)
 {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(db->h,
@@ -611,8 +709,10 @@ int db_each_run(struct db *db, db_run_fn fn, void *ctx)
   if (rc != SQLITE_OK)
     return db_sql_error(db, rc, "reading runs");
   int out = AT_OK;
+  int64_t seen = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct db_run r;
+    seen++;
     db_run_init(&r);
     snprintf(r.uuid, sizeof r.uuid, "%s", col_text(st, 0));
     r.host = col_text(st, 1);
@@ -642,6 +742,8 @@ int db_each_run(struct db *db, db_run_fn fn, void *ctx)
   if (out == AT_OK && rc != SQLITE_DONE)
     out = db_sql_error(db, rc, "reading runs");
   sqlite3_finalize(st);
+  if (out == AT_OK)
+    out = db_verify_count(db, "runs", seen);
   return out;
 }
 
@@ -655,7 +757,7 @@ static void split_names(char *buf, struct db_problem *p)
     p->dim_names[i++] = tok;
 }
 
-int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
+static int scan_trials(struct db *db, db_trial_fn fn, void *ctx)
 {
   sqlite3_stmt *st = NULL;
   int rc = sqlite3_prepare_v2(
@@ -672,8 +774,10 @@ int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
   if (rc != SQLITE_OK)
     return db_sql_error(db, rc, "reading trials");
   int out = AT_OK;
+  int64_t seen = 0;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct db_trial t;
+    seen++;
     db_trial_init(&t);
     char names[512];
     snprintf(t.uuid, sizeof t.uuid, "%s", col_text(st, 0));
@@ -715,5 +819,42 @@ int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
   if (out == AT_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
     out = db_sql_error(db, rc, "reading trials");
   sqlite3_finalize(st);
+  if (out == AT_OK) /* the joins drop a trial whose run, device, ... row is lost */
+    out = db_verify_count(db, "trials", seen);
   return out;
+}
+
+/* A scan and the count that checks it read one snapshot: outside a caller's
+ * transaction they get a read transaction of their own, or a writer committing in
+ * between would make a whole scan look short. */
+int db_read_begin(struct db *db, bool *own)
+{
+  *own = sqlite3_get_autocommit(db->h) != 0;
+  return *own ? db_exec(db, "BEGIN", "starting a read") : AT_OK;
+}
+
+void db_read_end(struct db *db, bool own)
+{
+  if (own && !sqlite3_get_autocommit(db->h))
+    sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL); /* read only: nothing to lose */
+}
+
+int db_each_run(struct db *db, db_run_fn fn, void *ctx)
+{
+  bool own;
+  int rc = db_read_begin(db, &own);
+  if (rc == AT_OK)
+    rc = scan_runs(db, fn, ctx);
+  db_read_end(db, own);
+  return rc;
+}
+
+int db_each_trial(struct db *db, db_trial_fn fn, void *ctx)
+{
+  bool own;
+  int rc = db_read_begin(db, &own);
+  if (rc == AT_OK)
+    rc = scan_trials(db, fn, ctx);
+  db_read_end(db, own);
+  return rc;
 }

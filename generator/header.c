@@ -628,6 +628,24 @@ int hdr_emit(const struct hdr_spec *s, char **out)
   if (!s || !out || !s->op || !s->device || !s->file_name || s->ndims < 1 ||
       s->ndims > HDR_MAX_DIMS)
     return at_error(AT_USAGE, "hdr_emit: bad argument");
+  /* Text from the database becomes identifiers, strings and comments: names only. */
+  const char *bad = !sb_is_name(s->op) ? s->op : !sb_is_name(s->device) ? s->device : NULL;
+  for (size_t f = 0; !bad && f < s->nfamilies; f++)
+    if (!sb_is_name(s->families[f].dtype) ||
+        (s->families[f].layout[0] && !sb_is_name(s->families[f].layout)))
+      bad = sb_is_name(s->families[f].dtype) ? s->families[f].layout : s->families[f].dtype;
+  for (size_t v = 0; !bad && v < s->nvariants; v++)
+    if (!sb_is_name(s->variants[v].dtype) || !sb_is_name(s->variants[v].config))
+      bad = sb_is_name(s->variants[v].dtype) ? s->variants[v].config : s->variants[v].dtype;
+  if (bad) {
+    char shown[64];
+    size_t k = 0;
+    for (; bad[k] && k + 1 < sizeof shown; k++) /* the offending text, on one line */
+      shown[k] = (unsigned char)bad[k] < 0x20 ? '?' : bad[k];
+    shown[k] = '\0';
+    return at_error(AT_USAGE, "the database holds '%s', which is not a name (letters, "
+                    "digits, '_.:+-=,'): it cannot go into a header", shown);
+  }
   struct sbuf b = {0};
   size_t shapes = 0;
   for (size_t f = 0; f < s->nfamilies; f++)
@@ -635,13 +653,18 @@ int hdr_emit(const struct hdr_spec *s, char **out)
   char guard[160];
   snprintf(guard, sizeof guard, "AT_TUNED_%s_", s->file_name);
   upper(guard);
-  sb_printf(&b, "%s %s - tuned %s %s for device %s, written by `autotune emit-header`.\n",
-            s->mode == HDR_PARAMS ? "/*" : "//", s->file_name, s->op,
+  sb_printf(&b, "%s ", s->mode == HDR_PARAMS ? "/*" : "//");
+  sb_put_comment(&b, s->file_name);
+  sb_printf(&b, " - tuned %s %s for device %s, written by `autotune emit-header`.\n", s->op,
             s->mode == HDR_PARAMS ? "parameters" : "kernels", s->device);
   const char *lead = s->mode == HDR_PARAMS ? " *" : "//";
-  sb_printf(&b, "%s Do not edit; regenerate with: %s\n", lead, s->command);
-  sb_printf(&b, "%s database %s; newest trial used %s; autotune %s.\n", lead, s->db_name,
-            s->newest ? s->newest : "-", s->version);
+  sb_printf(&b, "%s Do not edit; regenerate with: ", lead);
+  sb_put_comment(&b, s->command ? s->command : "");
+  sb_printf(&b, "\n%s database ", lead);
+  sb_put_comment(&b, s->db_name ? s->db_name : "");
+  sb_puts(&b, "; newest trial used ");
+  sb_put_comment(&b, s->newest ? s->newest : "-");
+  sb_printf(&b, "; autotune %s.\n", s->version);
   sb_printf(&b, "%s %zu tuned shape%s in %zu dtype/layout famil%s, %zu distinct config%s.\n",
             lead, shapes, shapes == 1 ? "" : "s", s->nfamilies, s->nfamilies == 1 ? "y" : "ies",
             s->nvariants, s->nvariants == 1 ? "" : "s");

@@ -1,6 +1,7 @@
 /* sbuf.c - the emitters' growing string (sbuf.h). */
 #include "generator/sbuf.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,9 +61,35 @@ void sb_put_quoted(struct sbuf *b, const char *s)
 {
   sb_put(b, "\"", 1);
   for (; *s; s++) {
-    if (*s == '"' || *s == '\\')
+    unsigned char c = (unsigned char)*s;
+    if (c < 0x20 || c == 0x7f) {
+      sb_printf(b, "\\%03o", c);
+      continue;
+    }
+    if (c == '"' || c == '\\')
       sb_put(b, "\\", 1);
     sb_put(b, s, 1);
   }
   sb_put(b, "\"", 1);
+}
+
+void sb_put_comment(struct sbuf *b, const char *s)
+{
+  char prev = 0;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    char out = c < 0x20 || c == 0x7f || c == '\\' || (c == '/' && prev == '*') ? '?' : *s;
+    sb_put(b, &out, 1);
+    prev = out;
+  }
+}
+
+int sb_is_name(const char *s)
+{
+  if (!s || !*s)
+    return 0;
+  for (; *s; s++)
+    if (!isalnum((unsigned char)*s) && !strchr("_.:+-=,", *s))
+      return 0;
+  return 1;
 }

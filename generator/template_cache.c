@@ -17,7 +17,7 @@
  * The file, text: the format line, the key, then the fields of struct tmpl in a fixed
  * order, each a line: a number, or a string as "S<len>:<bytes>", or "N" for a NULL
  * string; then the dependencies; then "sum <SHA-256 of every byte before it>". Written to
- * a private name and renamed into place (os_write_file_atomic): a reader sees a whole
+ * a private name and renamed into place (os_write_atomic): a reader sees a whole
  * entry or none. Nothing read is trusted unchecked: a wrong format, key or checksum, a
  * malformed field or a stale dependency is a miss, never an error.
  */
@@ -234,7 +234,7 @@ int tcache_write(const char *cache_dir, const char *const *include_dirs,
     rc = b.oom ? AT_NOMEM : os_mkdir_p(dir);
   }
   if (rc == AT_OK)
-    rc = os_write_file_atomic(path, b.p, b.n);
+    rc = os_write_atomic(path, b.p, b.n);
   free(dir);
   free(path);
   free(b.p);

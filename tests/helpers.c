@@ -116,7 +116,8 @@ void th_run(struct th_result *r, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(args, sizeof args, fmt, ap);
   va_end(ap);
-  snprintf(cmd, sizeof cmd, "'%s' %s", AT_BINARY, args);
+  const char *bin = getenv("AT_TEST_BINARY"); /* run the tests against another build */
+  snprintf(cmd, sizeof cmd, "'%s' %s", bin && bin[0] ? bin : AT_BINARY, args);
   run_shell(r, cmd);
 }
 

@@ -21,7 +21,8 @@ struct th_result {
   char *err;     /* stderr */
 };
 
-/* Run the autotune binary with a shell-quoted argument string, e.g.
+/* Run the autotune binary ($AT_TEST_BINARY when set: an older build, to see a test fail
+ * before its fix) with a shell-quoted argument string, e.g.
  * th_run(&r, "db stats --db '%s'", path). Stdin is /dev/null. */
 void th_run(struct th_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, running an arbitrary shell command line (for pipes). */

@@ -34,8 +34,11 @@ int main(int argc, char **argv)
     return CLI_OK;
   }
   for (const struct cli_cmd *c = cli_commands; c->name; c++)
-    if (strcmp(c->name, name) == 0)
-      return c->fn(argc - 1, argv + 1);
+    if (strcmp(c->name, name) == 0) {
+      int rc = c->fn(argc - 1, argv + 1);
+      /* What was printed must have been written: a failed write of stdout is exit 1. */
+      return rc == CLI_OK ? cli_flush_stdout() : rc;
+    }
   cli_error("unknown command '%.60s'; try 'autotune --help'", name);
   return CLI_USAGE;
 }

@@ -21,7 +21,9 @@ extern "C" {
 
 /* One status type for the whole project: enum value, name, message. New values go at
  * the end, so that a value keeps its number. AT_INTERRUPTED: a tuning run stopped by
- * SIGINT or SIGTERM; what it recorded is kept and --resume continues it. */
+ * SIGINT or SIGTERM; what it recorded is kept and --resume continues it. AT_IO: a named
+ * file cannot be opened or created (the user's input); AT_DISK: the disk failed while
+ * reading or writing (full, I/O error), which no change of input would fix. */
 #define AT_STATUS_MAP(X)                                                  \
   X(OK, "ok")                                                             \
   X(NOMEM, "out of memory")                                               \
@@ -37,7 +39,8 @@ extern "C" {
   X(PARSE, "cannot parse input")                                          \
   X(UNSUPPORTED, "not supported here")                                    \
   X(DEVICE, "a call to the GPU runtime failed")                           \
-  X(INTERRUPTED, "interrupted by a signal")
+  X(INTERRUPTED, "interrupted by a signal")                               \
+  X(DISK, "a write or read failed (disk full or I/O error)")
 
 typedef enum at_status {
 #define AT_STATUS_ENUM(name, msg) AT_##name,

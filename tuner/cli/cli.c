@@ -24,6 +24,14 @@ void cli_error(const char *fmt, ...)
   fputc('\n', stderr);
 }
 
+int cli_flush_stdout(void)
+{
+  if (fflush(stdout) == 0 && !ferror(stdout))
+    return CLI_OK;
+  cli_error("cannot write standard output: %s", strerror(errno ? errno : EIO));
+  return CLI_FAILED;
+}
+
 int cli_fail(int status)
 {
   const char *msg = at_last_error();
@@ -33,7 +41,6 @@ int cli_fail(int status)
   case AT_IO:
   case AT_NOT_A_DB:
   case AT_DB_FUTURE:
-  case AT_DB_CORRUPT:
   case AT_DB_READONLY:
   case AT_PARSE:
     return CLI_USAGE;

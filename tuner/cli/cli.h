@@ -56,8 +56,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "autotune: <at_last_error() or the status message>" and map a library status
  * to an exit code: input errors to CLI_USAGE, AT_INTERRUPTED to CLI_INTERRUPTED, the rest
- * to CLI_FAILED. */
+ * (a corrupt database, a full disk, an I/O error) to CLI_FAILED. */
 int cli_fail(int status);
+/* Flush standard output: CLI_OK, or CLI_FAILED after printing why when a write to it
+ * failed (a full disk, a closed pipe, /dev/full). main() calls it after every command,
+ * so that output a user did not get never exits 0. */
+int cli_flush_stdout(void);
 
 /* The default database: $AUTOTUNE_DB, else $XDG_DATA_HOME/autotune/tuning.db, else
  * ~/.local/share/autotune/tuning.db. The folder is created when `create` is true.

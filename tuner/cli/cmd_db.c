@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "db/db.h"
+#include "base/os.h"
 #include "base/json.h"
 #include "tuner/cli/cli.h"
 #include "tuner/cli/commands.h"
@@ -186,9 +187,11 @@ static int db_check_cmd(int argc, char **argv)
   int64_t problems = 0;
   char msg[512] = "";
   PARSE_OR_RETURN(argc, argv, opts, "autotune db check [--db FILE] [--json]",
-                  "Check a database: SQLite's integrity and foreign keys, and the winners\n"
-                  "against a recomputation from the trials. Exits 0 when healthy, 1 with\n"
-                  "the first problem printed when not.", pos, &npos, 0, 0);
+                  "Check a database: SQLite's integrity and foreign keys, the winners (and\n"
+                  "their times) against a recomputation from the trials, one trial per\n"
+                  "config in a run, and that every config parses. Exits 0 when healthy, 1\n"
+                  "with the first problem printed when not (a damaged file too).",
+                  pos, &npos, 0, 0);
   int rc = open_db(path, DB_READONLY, &db);
   if (rc != CLI_OK)
     return rc;
@@ -274,12 +277,15 @@ static int db_export_cmd(int argc, char **argv)
   char *pos[argc > 0 ? argc : 1];
   int npos;
   struct db *db = NULL;
-  FILE *out = stdout;
+  struct os_out file = {NULL, NULL, NULL};
   bool to_file;
   PARSE_OR_RETURN(argc, argv, opts, "autotune db export [--db FILE] [--out FILE|-]",
                   "Write every run and trial as JSON lines: a header line, the runs, then\n"
                   "the trials, in the order they were recorded. 'autotune db import' reads\n"
-                  "it back exactly.", pos, &npos, 0, 0);
+                  "it back exactly. --out FILE is replaced only when the export is whole\n"
+                  "(written beside it, then renamed); a link is written through to its\n"
+                  "target; a device node or FIFO is refused ('-' is standard output).",
+                  pos, &npos, 0, 0);
   to_file = out_path && strcmp(out_path, "-") != 0;
   int rc = open_db(path, DB_READONLY, &db);
   if (rc != CLI_OK)
@@ -288,18 +294,13 @@ static int db_export_cmd(int argc, char **argv)
     rc = cli_fail(at_error(AT_USAGE, "refusing to export '%.200s' over itself", out_path));
     goto done;
   }
-  if (to_file && !(out = fopen(out_path, "w"))) {
-    rc = cli_fail(at_error(AT_IO, "cannot write '%.200s': %s", out_path, strerror(errno)));
-    goto done;
-  }
-  int st = db_export_jsonl(db, out);
-  if (to_file && fclose(out) != 0 && st == AT_OK)
-    st = at_error(AT_IO, "cannot write '%.200s': %s", out_path, strerror(errno));
-  if (st != AT_OK) {
-    if (to_file)
-      remove(out_path);
+  int st = to_file ? os_out_open(&file, out_path) : AT_OK;
+  if (st == AT_OK)
+    st = db_export_jsonl(db, to_file ? file.f : stdout);
+  if (to_file && file.f)
+    st = st == AT_OK ? os_out_commit(&file) : (os_out_abort(&file), st);
+  if (st != AT_OK)
     rc = cli_fail(st);
-  }
 done:
   db_close(db);
   return rc;
@@ -320,8 +321,12 @@ static int db_import_cmd(int argc, char **argv)
   FILE *in = stdin;
   PARSE_OR_RETURN(argc, argv, opts, "autotune db import [--db FILE] FILE|-",
                   "Read JSON lines written by 'autotune db export' ('-': standard input).\n"
-                  "All or nothing: a bad line is reported with its number and nothing is\n"
-                  "added. Records already there are left alone.", pos, &npos, 1, 1);
+                  "Every line is checked first: a bad line is reported with its number and\n"
+                  "nothing is added. Then 1000 records are written per transaction, so\n"
+                  "tuners on the same database wait seconds, not the whole import; one\n"
+                  "stopped while writing keeps whole chunks, and running it again adds\n"
+                  "exactly the rest. Records already there are left alone.",
+                  pos, &npos, 1, 1);
   bool from_stdin = strcmp(pos[0], "-") == 0;
   const char *name = from_stdin ? "stdin" : pos[0];
   if (!from_stdin && !(in = fopen(pos[0], "r")))
@@ -350,7 +355,7 @@ static const struct db_sub subs[] = {
     {"check", db_check_cmd, "check integrity and the winners; exit 1 if unhealthy"},
     {"merge", db_merge_cmd, "merge other databases into this one (idempotent)"},
     {"export", db_export_cmd, "write every run and trial as JSON lines"},
-    {"import", db_import_cmd, "read JSON lines from 'db export' (all or nothing)"},
+    {"import", db_import_cmd, "read JSON lines from 'db export' (checked, then chunked)"},
     {NULL, NULL, NULL},
 };
 

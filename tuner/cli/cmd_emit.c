@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "db/db.h"
@@ -26,6 +27,7 @@
 #include "tuner/cli/cli.h"
 #include "tuner/cli/commands.h"
 #include "base/device.h"
+#include "base/os.h"
 #include "tuner/ops/op.h"
 #include "base/status.h"
 #include "tuner/engine/template_dirs.h"
@@ -236,24 +238,13 @@ static const char *base_name(const char *path)
   return s ? s + 1 : path;
 }
 
-/* Write `text` to `path` through a temporary file and a rename. */
-static int write_atomically(const char *path, const char *text)
+/* The same file (inode), whatever the spelling or links: the database is never the
+ * header's --out. */
+static bool same_file(const char *a, const char *b)
 {
-  char tmp[PATH_MAX + 32];
-  snprintf(tmp, sizeof tmp, "%.4000s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
-  if (!f)
-    return at_error(AT_IO, "cannot write '%.200s': %s (expected a writable file path)", path,
-                    strerror(errno));
-  size_t n = strlen(text);
-  int ok = fwrite(text, 1, n, f) == n;
-  ok &= fclose(f) == 0;
-  if (!ok || rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(e));
-  }
-  return AT_OK;
+  struct stat sa, sb;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
 }
 
 int cmd_emit_header(int argc, char **argv)
@@ -385,6 +376,11 @@ int cmd_emit_header(int argc, char **argv)
     goto done;
   if ((rc = db_open(dbpath, DB_READONLY, &db)) != AT_OK) {
     code = cli_fail(rc);
+    goto done;
+  }
+  if (same_file(outpath, dbpath)) {
+    cli_error("refusing to write the header over the database '%.200s' (--out names it)",
+              dbpath);
     goto done;
   }
   if ((rc = db_each_winner(db, recorded, op->name, take_row, &rs)) != AT_OK) {
@@ -525,7 +521,7 @@ int cmd_emit_header(int argc, char **argv)
     code = cli_fail(rc);
     goto done;
   }
-  if ((rc = write_atomically(outpath, text)) != AT_OK) {
+  if ((rc = os_write_atomic(outpath, text, strlen(text))) != AT_OK) {
     code = cli_fail(rc);
     goto done;
   }

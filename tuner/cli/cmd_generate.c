@@ -247,6 +247,7 @@ static int write_out(const struct gen_cmd *g, size_t *nfiles)
                           .dtype = g->dtype};
   const int64_t **ptrs = calloc(per, sizeof *ptrs);
   char *src = NULL, *text = NULL, file[64], *path = NULL;
+  struct os_out out = {NULL, NULL, NULL};
   FILE *tsv = NULL;
   *nfiles = 0;
   if (!ptrs) {
@@ -259,10 +260,9 @@ static int write_out(const struct gen_cmd *g, size_t *nfiles)
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;
   }
-  if (!(tsv = fopen(path, "w"))) {
-    rc = at_error(AT_IO, "cannot write '%.200s': %s", path, strerror(errno));
+  if ((rc = os_out_open(&out, path)) != AT_OK)
     goto out;
-  }
+  tsv = out.f;
   fprintf(tsv, "name\tconfig\tfile\n");
   for (size_t first = 0; first < g->cfg.n; first += per) {
     size_t count = g->cfg.n - first < per ? g->cfg.n - first : per;
@@ -278,7 +278,7 @@ static int write_out(const struct gen_cmd *g, size_t *nfiles)
       rc = at_error(AT_NOMEM, "out of memory");
       goto out;
     }
-    if ((rc = os_write_file(path, src, strlen(src))) != AT_OK)
+    if ((rc = os_write_atomic(path, src, strlen(src))) != AT_OK)
       goto out;
     free(src);
     src = NULL;
@@ -293,11 +293,10 @@ static int write_out(const struct gen_cmd *g, size_t *nfiles)
       text = NULL;
     }
   }
-  if (fflush(tsv) != 0 || ferror(tsv))
-    rc = at_error(AT_IO, "cannot write variants.tsv in '%.200s'", g->outdir);
+  if (rc == AT_OK)
+    rc = os_out_commit(&out); /* variants.tsv last: it names only files written whole */
 out:
-  if (tsv && fclose(tsv) != 0 && rc == AT_OK)
-    rc = at_error(AT_IO, "cannot write variants.tsv in '%.200s'", g->outdir);
+  os_out_abort(&out);
   free(ptrs);
   free(src);
   free(text);

@@ -246,7 +246,7 @@ static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
     goto out;
   if (b->status == CC_OK) {
     hash_sha256_of(b->code, b->code_size, sum);
-    if ((rc = os_write_file_atomic(obj, b->code, b->code_size)) != AT_OK)
+    if ((rc = os_write_atomic(obj, b->code, b->code_size)) != AT_OK)
       goto out;
   }
   putf(&t, CACHE_FORMAT "\nkey %s\nstatus %s\ntoolchain %s\n", b->key,
@@ -269,7 +269,7 @@ static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
     goto out;
   hash_sha256_of(t.p, t.len, sum);
   putf(&t, "\nend %s\n", sum);
-  rc = t.oom ? AT_NOMEM : os_write_file_atomic(meta, t.p, t.len);
+  rc = t.oom ? AT_NOMEM : os_write_atomic(meta, t.p, t.len);
 out:
   free(t.p);
   free(obj);
@@ -711,7 +711,7 @@ static void alias_store(const struct job_ctx *c, const char *variant_key, const 
   char *path = entry_path(c->cache, variant_key, "in");
   char text[sizeof ALIAS_FORMAT + 80];
   int n = snprintf(text, sizeof text, ALIAS_FORMAT "\n%s\n", tu_key);
-  if (!path || os_write_file_atomic(path, text, (size_t)n) != AT_OK)
+  if (!path || os_write_atomic(path, text, (size_t)n) != AT_OK)
     (*write_failed)++;
   free(path);
 }

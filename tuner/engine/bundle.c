@@ -76,7 +76,7 @@ static int walk_dir(const char *root, const char *rel, struct walk *w)
       rc = at_error(AT_IO, "cannot read '%.200s': %s", full, strerror(errno));
     else if (S_ISDIR(st.st_mode))
       rc = walk_dir(root, sub, w);
-    else if (S_ISREG(st.st_mode) && !strstr(e->d_name, ".tmp."))
+    else if (S_ISREG(st.st_mode) && !strstr(e->d_name, ".tmp"))
       rc = walk_add(w, sub);
     free(sub);
     free(full);
