@@ -71,6 +71,9 @@ int cmd_attention(int argc, char **argv)
               tc.pos[0]);
     goto done;
   }
+  if ((code = tune_cli_check(&tc)) != CLI_OK) /* first: --bundle gives the device */
+    goto done;
+  code = CLI_USAGE;
   if (!tc.o.device) {
     cli_error("attention needs --device (host, or a GPU profile such as h100)");
     goto done;
@@ -95,8 +98,6 @@ int cmd_attention(int argc, char **argv)
   }
   if (!dtype) /* as gemm: f32 where the device (or the one emulated) is the host */
     dtype = strcmp(tc.o.emulate ? tc.o.emulate : tc.o.device, "host") == 0 ? "f32" : "f16";
-  if ((code = tune_cli_check(&tc)) != CLI_OK)
-    goto done;
   enum gemm_dtype dt;
   gemm_parse_dtype(dtype, &dt);
   struct attn_problem p = {.dtype = dt, .batch = batch, .heads = heads, .sq = seqlen,

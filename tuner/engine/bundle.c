@@ -52,7 +52,8 @@ static int walk_add(struct walk *w, const char *rel)
                                                    : at_error(AT_NOMEM, "out of memory");
 }
 
-/* Every regular file below root/rel, recursively (links are not followed). */
+/* Every regular file below root/rel, recursively (links are not followed), but for a
+ * writer's temporary files (os_write_atomic's NAME.tmp-XXXXXX). */
 static int walk_dir(const char *root, const char *rel, struct walk *w)
 {
   char *dir = os_strdupf("%s/%s", root, rel);
@@ -76,7 +77,7 @@ static int walk_dir(const char *root, const char *rel, struct walk *w)
       rc = at_error(AT_IO, "cannot read '%.200s': %s", full, strerror(errno));
     else if (S_ISDIR(st.st_mode))
       rc = walk_dir(root, sub, w);
-    else if (S_ISREG(st.st_mode) && !strstr(e->d_name, ".tmp"))
+    else if (S_ISREG(st.st_mode) && !strstr(e->d_name, ".tmp-"))
       rc = walk_add(w, sub);
     free(sub);
     free(full);
