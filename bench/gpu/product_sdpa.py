@@ -9,31 +9,14 @@ import sqlite3
 import sys
 
 import torch
+from torch_timing import median_us
 import torch.nn.functional as F
 
-REPS = 20
 db = sqlite3.connect(sys.argv[1])
 rows = db.execute(
     "SELECT p.dtype, p.layout, p.dims, MIN(t.time_median_us) FROM trials t "
     "JOIN problems p ON p.id = t.problem_id WHERE p.op = 'attention' AND t.status = 'ok' "
     "GROUP BY p.id").fetchall()
-flush = torch.empty(100 * 1024 * 1024, dtype=torch.uint8, device="cuda")
-
-
-def median_us(fn):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(REPS):
-        flush.fill_(0x5A)
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        times.append(a.elapsed_time(b) * 1000.0)
-    times.sort()
-    return 0.5 * (times[REPS // 2 - 1] + times[REPS // 2])
 
 
 print(f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}")

@@ -6,32 +6,15 @@
 # events around each call, median of 20. TFLOP/s counts 4 D per visible query-key pair,
 # as op_attn.h does. A peer script only; the product is C.
 import torch
+from torch_timing import median_us
 import torch.nn.functional as F
 
-REPS = 20
 PROBLEMS = [  # name, B, H, SQ, SK, D, causal (bench/gpu/attn_emit.c)
     ("attn_b4h32s1024d128", 4, 32, 1024, 1024, 128, False),
     ("attn_b4h32s1024d128_causal", 4, 32, 1024, 1024, 128, True),
     ("attn_b4h32s2048d64_causal", 4, 32, 2048, 2048, 64, True),
     ("attn_decode_b8h32k4096d128", 8, 32, 1, 4096, 128, False),
 ]
-flush = torch.empty(100 * 1024 * 1024, dtype=torch.uint8, device="cuda")
-
-
-def median_us(fn):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(REPS):
-        flush.fill_(0x5A)
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1000.0)
-    times.sort()
-    return (times[REPS // 2 - 1] + times[REPS // 2]) / 2
 
 
 print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}")

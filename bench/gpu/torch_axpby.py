@@ -5,28 +5,11 @@
 # between repetitions, CUDA events around each, median of 20. A peer script only; the
 # product is C.
 import torch
+from torch_timing import median_us
 
 N = 1 << 26
-REPS = 20
 x = torch.rand(N, device="cuda") * 2 - 1
 y = torch.rand(N, device="cuda") * 2 - 1
-flush = torch.empty(2 * 50 * 1024 * 1024, dtype=torch.uint8, device="cuda")
-
-
-def median_us(fn):
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(REPS):
-        flush.fill_(0x5A)
-        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        stop.record()
-        stop.synchronize()
-        times.append(start.elapsed_time(stop) * 1000.0)
-    times.sort()
-    return (times[REPS // 2 - 1] + times[REPS // 2]) / 2
 
 
 a, b = 1.5, -0.75
