@@ -14,9 +14,12 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/status.h"
 
@@ -151,25 +154,27 @@ int attn_data_inputs(struct attn_data *d, const struct attn_problem *p, uint64_t
   return AT_OK;
 }
 
-int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed)
+/* The reference of heads [from, to), for one thread (attn_data_init). */
+struct ref_part {
+  struct attn_data *d;
+  size_t from, to;
+  int rc;
+};
+
+static void *reference_part(void *arg)
 {
-  int rc = attn_data_inputs(d, p, seed);
-  if (rc != AT_OK)
-    return rc;
+  struct ref_part *r = arg;
+  struct attn_data *d = r->d;
   const struct attn_problem *q = &d->p;
   enum gemm_dtype dt = q->dtype;
-  size_t heads = (size_t)(q->batch * q->heads);
-  d->ref = malloc(attn_q_elems(q) * sizeof *d->ref);
-  d->vmax = calloc(heads, sizeof *d->vmax);
-  double *s = malloc((size_t)q->sk * sizeof *s);
-  if (!d->ref || !d->vmax || !s) {
-    free(s);
-    attn_data_release(d);
-    return at_error(AT_NOMEM, "out of memory");
-  }
   const int64_t D = q->d, SQ = q->sq, SK = q->sk;
   const double scale = q->scale != 0.0f ? (double)q->scale : 1.0 / sqrt((double)D);
-  for (size_t h = 0; h < heads; h++) {
+  double *s = malloc((size_t)(SK ? SK : 1) * sizeof *s);
+  if (!s) {
+    r->rc = AT_NOMEM;
+    return NULL;
+  }
+  for (size_t h = r->from; h < r->to; h++) {
     const size_t qb = h * (size_t)(SQ * D), kb = h * (size_t)(SK * D);
     for (int64_t j = 0; j < SK * D; j++) {
       double a = fabs(gemm_elem_load(dt, d->v, kb + (size_t)j));
@@ -197,6 +202,51 @@ int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t s
     }
   }
   free(s);
+  return NULL;
+}
+
+/* The f64 reference, the heads split over the CPUs when it is big (a prefill of 32 heads
+ * of 1024 queries is minutes on one core): each head is one thread's, so the values are
+ * the same for any split. */
+int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed)
+{
+  enum { MAX_THREADS = 64 };
+  int rc = attn_data_inputs(d, p, seed);
+  if (rc != AT_OK)
+    return rc;
+  const struct attn_problem *q = &d->p;
+  size_t heads = (size_t)(q->batch * q->heads);
+  d->ref = malloc(attn_q_elems(q) * sizeof *d->ref);
+  d->vmax = calloc(heads, sizeof *d->vmax);
+  if (!d->ref || !d->vmax) {
+    attn_data_release(d);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  double work = (double)heads * (double)q->sq * (double)q->sk * (double)q->d;
+  size_t nt = work < 1e7 || cpus < 2 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (size_t)cpus;
+  if (nt > heads)
+    nt = heads ? heads : 1;
+  struct ref_part parts[MAX_THREADS];
+  pthread_t th[MAX_THREADS];
+  bool started[MAX_THREADS] = {false};
+  for (size_t t = 0; t < nt; t++) {
+    parts[t] = (struct ref_part){d, heads * t / nt, heads * (t + 1) / nt, AT_OK};
+    started[t] = t > 0 && pthread_create(&th[t], NULL, reference_part, &parts[t]) == 0;
+  }
+  for (size_t t = 0; t < nt; t++) /* the calling thread does part 0 and any not started */
+    if (!started[t])
+      reference_part(&parts[t]);
+  for (size_t t = 0; t < nt; t++) {
+    if (started[t])
+      pthread_join(th[t], NULL);
+    if (parts[t].rc != AT_OK)
+      rc = parts[t].rc;
+  }
+  if (rc != AT_OK) {
+    attn_data_release(d);
+    return at_error(rc, "out of memory");
+  }
   return AT_OK;
 }
 
