@@ -14,7 +14,7 @@
 #include "base/status.h"
 
 static const char usage[] =
-    "autotune gemm --device D [--emulate D2] [--gpu N] [--dtype f16|bf16|f32] "
+    "autotune gemm --device D [--emulate D2] [--gpu N] [--bundle DIR] [--dtype f16|bf16|f32] "
     "[--layout NN|NT|TN|TT] --m M --n N --k K [--shapes FILE] [--template NAME|PATH ...] "
     "[--strategy exhaustive|random|model|anneal|genetic] [--budget N|--time-budget SEC] "
     "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "
@@ -33,6 +33,8 @@ static const char description[] =
     "on this machine is said first; its variants are compiled and pruned, none measured.\n"
     "--budget N: variants measured per template besides its default (host default 24, GPUs\n"
     "all; -1: all). Ctrl-C or SIGTERM: what was recorded stays; exit 130.\n"
+    "--bundle DIR: measure from a bundle ('autotune bundle gemm ...' on a machine with the\n"
+    "compilers): its templates and compiled variants; no compiler, no libclang needed.\n"
     "--resume: continue the latest unfinished run with the same arguments, measuring only\n"
     "what it lacks. --timeout: seconds one variant may take before it is killed (60).\n"
     "Exit 0 when the run finished, 1 when it failed, 2 on bad input.";
