@@ -400,3 +400,33 @@ Test(bundle, one_runs_bundle_holds_its_picks_and_gives_its_run, .timeout = 600)
   free(manifest);
   th_rmtree(dir);
 }
+
+Test(bundle, warm_cache_runs_gemm_and_attention_without_libclang, .timeout = 600)
+{
+  char *dir = th_tmpdir();
+  static const char *const runs[] = {
+      "gemm --device host --m 24 --n 40 --k 16 --budget 3",
+      "attention --device host --batch 1 --heads 2 --seqlen 8 --head-dim 16 --budget 3"};
+  for (size_t i = 0; i < 2; i++) {
+    struct th_result r;
+    th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' %s --db a.db", dir, dir, AT_BINARY,
+          runs[i]);
+    cr_assert_eq(r.code, 0, "%s", r.err);
+    th_result_free(&r);
+    /* warm: the same run again with no libclang (the compiler stays: its version is part
+     * of every compile cache key; a node without one tunes from a bundle) */
+    th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= AUTOTUNE_CACHE_DIR='%s/c' '%s' %s --db b.db", dir,
+          dir, AT_BINARY, runs[i]);
+    cr_assert_eq(r.code, 0, "%s: %s", runs[i], r.err);
+    cr_assert_null(strstr(r.err, "skipping"), "%s: %s", runs[i], r.err);
+    th_result_free(&r);
+  }
+  char *a = th_path(dir, "a.db"), *b = th_path(dir, "b.db");
+  char *ta = trials_of(a), *tb = trials_of(b);
+  cr_assert_str_eq(ta, tb);
+  free(ta);
+  free(tb);
+  free(a);
+  free(b);
+  th_rmtree(dir);
+}
