@@ -430,3 +430,19 @@ Test(bundle, warm_cache_runs_gemm_and_attention_without_libclang, .timeout = 600
   free(b);
   th_rmtree(dir);
 }
+
+Test(bundle, interrupted_bundle_leaves_nothing, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  /* gemm_simt on the host: some 1,500 variants, far more than two seconds of compiling */
+  th_sh(&r, "cd '%s' && (AUTOTUNE_CACHE_DIR='%s/c' '%s' bundle gemm --device host --m 64 "
+            "--n 64 --k 64 --out b & pid=$!; sleep 2; kill -INT $pid; wait $pid; "
+            "echo \"rc=$?\"); ls", dir, dir, AT_BINARY);
+  cr_assert(strstr(r.out, "rc=130"), "%s\n%s", r.out, r.err);
+  cr_assert(strstr(r.err, "interrupted"), "%s", r.err);
+  cr_assert_null(strstr(r.out, "\nb\n"), "a bundle appeared: %s", r.out);
+  cr_assert_null(strstr(r.out, "partial"), "the staging folder was left: %s", r.out);
+  th_result_free(&r);
+  th_rmtree(dir);
+}
