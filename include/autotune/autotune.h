@@ -86,9 +86,20 @@ typedef enum at_match {
 typedef struct at_db at_db;
 typedef struct at_config at_config;
 
-/* Open a tuning database read-only. OUT: *db, NULL on failure.
- * AT_IO (missing/unreadable), AT_NOT_A_DB, AT_DB_FUTURE, AT_DB_CORRUPT, AT_NOMEM. */
+/* Open a tuning database read-only and read every winner into memory, so that
+ * at_best_config runs no SQL. OUT: *db, NULL on failure.
+ * AT_IO (missing/unreadable), AT_NOT_A_DB, AT_DB_FUTURE, AT_DB_CORRUPT, AT_NOMEM.
+ *
+ * Snapshot: the handle answers from the winners as they were committed when it was
+ * opened (or last refreshed); trials recorded later, by a tuner writing the same file,
+ * are not seen until at_db_refresh. Threads: any number of threads may call
+ * at_best_config on one handle at once (the index is read-only); at_db_refresh and
+ * at_db_close must not run while another thread uses the handle. */
 int at_db_open(const char *path, at_db **db);
+/* Read the winners again: what was committed since open or the last refresh becomes
+ * visible. On failure the handle keeps its previous snapshot. Not concurrent with any
+ * other call on this handle. AT_OK, AT_NOMEM, AT_DB_CORRUPT, AT_DB_BUSY, AT_SQL. */
+int at_db_refresh(at_db *db);
 /* Close; NULL is accepted. */
 void at_db_close(at_db *db);
 

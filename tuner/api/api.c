@@ -1,7 +1,9 @@
 /*
  * api.c - the public C API (include/autotune/autotune.h): a read-only database handle
  * and best-config lookups. It resolves the device through the profile table and asks
- * db_query_best, the same code `autotune query` runs.
+ * the handle's in-memory index (db/index.c), loaded at open, which answers as
+ * db_query_best (what `autotune query` runs) does, without SQL: a snapshot, shared by
+ * the threads that look up through the handle; at_db_refresh loads a new one.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 
 struct at_db {
   struct db *db;
+  struct db_index *ix;
 };
 
 struct at_config {
@@ -47,7 +50,26 @@ int at_db_open(const char *path, at_db **out)
     return at_error(AT_NOMEM, "out of memory");
   }
   h->db = db;
+  rc = db_index_load(db, &h->ix);
+  if (rc != AT_OK) {
+    db_close(db);
+    free(h);
+    return rc;
+  }
   *out = h;
+  return AT_OK;
+}
+
+int at_db_refresh(at_db *h)
+{
+  if (!h)
+    return at_error(AT_USAGE, "at_db_refresh needs a database");
+  struct db_index *ix = NULL;
+  int rc = db_index_load(h->db, &ix);
+  if (rc != AT_OK)
+    return rc;
+  db_index_free(h->ix);
+  h->ix = ix;
   return AT_OK;
 }
 
@@ -55,6 +77,7 @@ void at_db_close(at_db *h)
 {
   if (!h)
     return;
+  db_index_free(h->ix);
   db_close(h->db);
   free(h);
 }
@@ -90,7 +113,7 @@ int at_best_config(at_db *h, const char *device, const at_problem *problem,
   at_config *c = calloc(1, sizeof *c);
   if (!c)
     return at_error(AT_NOMEM, "out of memory");
-  int rc = db_query_best(h->db, &q, &c->m);
+  int rc = db_index_best(h->ix, &q, &c->m);
   if (rc != AT_OK)
     goto fail;
   c->params = strdup(c->m.config);
