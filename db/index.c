@@ -429,6 +429,15 @@ static int ix_exact_pid(void *ctx, const struct db_problem *p, const char *dims,
   return AT_NOT_FOUND;
 }
 
+/* snprintf's "%s" truncation without its cost, which a lookup would notice. */
+static void copy(char *dst, size_t size, const char *src)
+{
+  size_t n = strlen(src);
+  n = n < size ? n : size - 1;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
 static int ix_best_of(void *ctx, int tier, const struct db_query *q, int64_t pid,
                       struct db_match *out)
 {
@@ -437,8 +446,8 @@ static int ix_best_of(void *ctx, int tier, const struct db_query *q, int64_t pid
   for (const struct ix_winner *w = ix->win + p->w0; w < ix->win + p->w0 + p->nw; w++) {
     if (!in_tier(&ix->dev[w->device], tier, q))
       continue;
-    snprintf(out->device, sizeof out->device, "%s", ix->dev[w->device].name);
-    snprintf(out->kernel, sizeof out->kernel, "%s", w->kernel);
+    copy(out->device, sizeof out->device, ix->dev[w->device].name);
+    copy(out->kernel, sizeof out->kernel, w->kernel);
     memcpy(out->trial_uuid, w->uuid, sizeof out->trial_uuid);
     out->time_median_us = w->time;
     out->tflops = w->tflops;
