@@ -9,7 +9,8 @@
  * 1. The index is a snapshot of one read transaction and is never written after
  *    db_index_load returns, so any number of threads may look up in it at once.
  * 2. problems[] is in problems.id order, and each problem's winners are best first
- *    (least median time, then the lower trial id: query.c's ORDER BY).
+ *    (least median time, then the lower trial id: query.c's ORDER BY). A family finds
+ *    an exact shape through a hash of its dims (open addressing, at most half full).
  * 3. Per family and device, a k-d tree over the log shapes (median split, axis by depth)
  *    holds each problem once with the least time of its winners on that device. A
  *    subtree is skipped only when the split's distance alone exceeds the best found
@@ -31,10 +32,12 @@ struct ix_device {
   char *name, *arch, *vendor;
 };
 
+/* A winner's strings live in db_index.text, in load order, so that a problem's winners
+ * and their text are near one another: a lookup touches a few cache lines. */
 struct ix_winner {
   uint32_t device;
+  uint32_t kernel, kernel_len, config, config_len; /* offsets and lengths in text */
   double time, tflops;
-  char *kernel, *config;
   char uuid[DB_UUID_LEN + 1];
 };
 
@@ -53,8 +56,10 @@ struct ix_tree {
 struct ix_family {
   char *op, *dtype, *layout, *names; /* names "m,n,k" */
   int ndims;
-  uint32_t *by_dims; /* the family's problems ordered by dims, for exact lookups */
+  uint32_t *members; /* the family's problems, in id order */
   size_t n, cap;
+  uint32_t *slots; /* exact lookups: open addressing on dims, problem + 1 (0 empty) */
+  size_t mask;
   struct ix_tree *trees; /* one per device */
 };
 
@@ -68,6 +73,8 @@ struct db_index {
   size_t nprob;
   struct ix_winner *win;
   size_t nwin;
+  char *text;
+  size_t ntext, text_cap;
 };
 
 static const char load_sql[] =
@@ -89,17 +96,15 @@ void db_index_free(struct db_index *ix)
   }
   for (size_t i = 0; i < ix->nfam; i++) {
     struct ix_family *f = &ix->fam[i];
-    free(f->op), free(f->dtype), free(f->layout), free(f->names), free(f->by_dims);
+    free(f->op), free(f->dtype), free(f->layout), free(f->names), free(f->members);
+    free(f->slots);
     for (size_t d = 0; f->trees && d < ix->ndev; d++) {
       free(f->trees[d].e);
       free(f->trees[d].split);
     }
     free(f->trees);
   }
-  for (size_t i = 0; i < ix->nwin; i++) {
-    free(ix->win[i].kernel);
-    free(ix->win[i].config);
-  }
+  free(ix->text);
   free(ix->dev), free(ix->fam), free(ix->prob), free(ix->win), free(ix->path);
   free(ix);
 }
@@ -175,21 +180,26 @@ static int cmp_dims(const int64_t *a, const int64_t *b, int ndims)
   return 0;
 }
 
-/* Merge sort of f->by_dims by the problems' dims (qsort has no context argument). */
-static void sort_by_dims(const struct db_index *ix, struct ix_family *f, uint32_t *tmp,
-                         size_t lo, size_t hi)
+static uint64_t hash_dims(const int64_t *dims, int ndims)
 {
-  if (hi - lo < 2)
-    return;
-  size_t mid = lo + (hi - lo) / 2;
-  sort_by_dims(ix, f, tmp, lo, mid);
-  sort_by_dims(ix, f, tmp, mid, hi);
-  size_t i = lo, j = mid, k = lo;
-  while (i < mid || j < hi)
-    tmp[k++] = j == hi || (i < mid && cmp_dims(ix->prob[f->by_dims[i]].dims,
-                                               ix->prob[f->by_dims[j]].dims, f->ndims) <= 0)
-                   ? f->by_dims[i++] : f->by_dims[j++];
-  memcpy(f->by_dims + lo, tmp + lo, (hi - lo) * sizeof *tmp);
+  uint64_t h = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < ndims; i++) {
+    h ^= (uint64_t)dims[i];
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 31;
+  }
+  return h;
+}
+
+/* The slot of dims in f: the problem's (slots[i] == problem + 1) or the empty one where
+ * it would go (slots[i] == 0). */
+static size_t slot_of(const struct db_index *ix, const struct ix_family *f,
+                      const int64_t *dims)
+{
+  size_t i = (size_t)hash_dims(dims, f->ndims) & f->mask;
+  while (f->slots[i] && cmp_dims(ix->prob[f->slots[i] - 1].dims, dims, f->ndims) != 0)
+    i = (i + 1) & f->mask;
+  return i;
 }
 
 static void swap_shape(struct db_shape *a, struct db_shape *b)
@@ -256,18 +266,20 @@ static bool build_trees(struct db_index *ix)
 {
   for (size_t fi = 0; fi < ix->nfam; fi++) {
     struct ix_family *f = &ix->fam[fi];
-    uint32_t *tmp = malloc((f->n ? f->n : 1) * sizeof *tmp);
+    size_t nslots = 16;
+    while (nslots < 2 * f->n)
+      nslots *= 2;
+    f->mask = nslots - 1;
+    f->slots = calloc(nslots, sizeof *f->slots);
     f->trees = calloc(ix->ndev ? ix->ndev : 1, sizeof *f->trees);
-    if (!tmp || !f->trees) {
-      free(tmp);
+    if (!f->slots || !f->trees)
       return false;
-    }
-    sort_by_dims(ix, f, tmp, 0, f->n);
-    free(tmp);
+    for (size_t i = 0; i < f->n; i++)
+      f->slots[slot_of(ix, f, ix->prob[f->members[i]].dims)] = f->members[i] + 1;
     for (size_t d = 0; d < ix->ndev; d++) {
       struct ix_tree *t = &f->trees[d];
       for (size_t i = 0; i < f->n; i++) {
-        const struct ix_problem *p = &ix->prob[f->by_dims[i]];
+        const struct ix_problem *p = &ix->prob[f->members[i]];
         const struct ix_winner *w = ix->win + p->w0, *end = w + p->nw;
         while (w < end && w->device != d)
           w++;
@@ -276,7 +288,7 @@ static bool build_trees(struct db_index *ix)
         if (!t->e && !(t->e = malloc(f->n * sizeof *t->e)))
           return false;
         struct db_shape *s = &t->e[t->n++];
-        s->pid = p->pid, s->time = w->time, s->ref = f->by_dims[i];
+        s->pid = p->pid, s->time = w->time, s->ref = f->members[i];
         memcpy(s->dims, p->dims, sizeof s->dims);
         db_shape_logs(f->ndims, s->dims, s->log_dims);
       }
@@ -285,6 +297,25 @@ static bool build_trees(struct db_index *ix)
       kd_build(t, 0, t->n, 0, f->ndims);
     }
   }
+  return true;
+}
+
+/* Append s (with its NUL) to ix->text. OUT: its offset and length. */
+static bool add_text(struct db_index *ix, const char *s, uint32_t *off, uint32_t *len)
+{
+  size_t n = strlen(s);
+  if (n >= UINT32_MAX / 2 || ix->ntext + n + 1 >= UINT32_MAX)
+    return false;
+  while (ix->ntext + n + 1 > ix->text_cap) {
+    size_t cap = ix->text_cap ? 2 * ix->text_cap : 4096;
+    char *g = realloc(ix->text, cap);
+    if (!g)
+      return false;
+    ix->text = g, ix->text_cap = cap;
+  }
+  memcpy(ix->text + ix->ntext, s, n + 1);
+  *off = (uint32_t)ix->ntext, *len = (uint32_t)n;
+  ix->ntext += n + 1;
   return true;
 }
 
@@ -308,7 +339,7 @@ static int load_rows(struct db *db, struct db_index *ix)
     if (!ix->nprob || ix->prob[ix->nprob - 1].pid != pid) {
       struct ix_family *f = &ix->fam[fam];
       if (!grow((void **)&ix->prob, &prob_cap, ix->nprob, sizeof *ix->prob) ||
-          !grow((void **)&f->by_dims, &f->cap, f->n, sizeof *f->by_dims)) {
+          !grow((void **)&f->members, &f->cap, f->n, sizeof *f->members)) {
         status = at_error(AT_NOMEM, "out of memory");
         break;
       }
@@ -316,17 +347,16 @@ static int load_rows(struct db *db, struct db_index *ix)
       *p = (struct ix_problem){.pid = pid, .w0 = ix->nwin};
       for (int i = 0; i < f->ndims; i++)
         p->dims[i] = sqlite3_column_int64(st, 5 + i);
-      f->by_dims[f->n++] = (uint32_t)ix->nprob++;
+      f->members[f->n++] = (uint32_t)ix->nprob++;
     }
-    bool ok = true;
     struct ix_winner *w = &ix->win[ix->nwin++];
     *w = (struct ix_winner){
         .device = dev,
         .time = sqlite3_column_double(st, 18),
         .tflops = sqlite3_column_type(st, 19) == SQLITE_NULL ? NAN
-                                                             : sqlite3_column_double(st, 19),
-        .kernel = dup(col(st, 16), &ok),
-        .config = dup(col(st, 17), &ok)};
+                                                             : sqlite3_column_double(st, 19)};
+    bool ok = add_text(ix, col(st, 16), &w->kernel, &w->kernel_len) &&
+              add_text(ix, col(st, 17), &w->config, &w->config_len);
     snprintf(w->uuid, sizeof w->uuid, "%s", col(st, 20));
     ix->prob[ix->nprob - 1].nw++;
     if (!ok)
@@ -413,26 +443,16 @@ static int ix_exact_pid(void *ctx, const struct db_problem *p, const char *dims,
   }
   if (!l->f)
     return AT_NOT_FOUND;
-  size_t lo = 0, hi = l->f->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    int c = cmp_dims(ix->prob[l->f->by_dims[mid]].dims, p->dims, p->ndims);
-    if (c == 0) {
-      *pid = l->f->by_dims[mid];
-      return AT_OK;
-    }
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return AT_NOT_FOUND;
+  uint32_t found = l->f->slots[slot_of(ix, l->f, p->dims)];
+  if (!found)
+    return AT_NOT_FOUND;
+  *pid = found - 1;
+  return AT_OK;
 }
 
 /* snprintf's "%s" truncation without its cost, which a lookup would notice. */
-static void copy(char *dst, size_t size, const char *src)
+static void copy(char *dst, size_t size, const char *src, size_t n)
 {
-  size_t n = strlen(src);
   n = n < size ? n : size - 1;
   memcpy(dst, src, n);
   dst[n] = '\0';
@@ -446,13 +466,17 @@ static int ix_best_of(void *ctx, int tier, const struct db_query *q, int64_t pid
   for (const struct ix_winner *w = ix->win + p->w0; w < ix->win + p->w0 + p->nw; w++) {
     if (!in_tier(&ix->dev[w->device], tier, q))
       continue;
-    copy(out->device, sizeof out->device, ix->dev[w->device].name);
-    copy(out->kernel, sizeof out->kernel, w->kernel);
+    const char *name = ix->dev[w->device].name;
+    copy(out->device, sizeof out->device, name, strlen(name));
+    copy(out->kernel, sizeof out->kernel, ix->text + w->kernel, w->kernel_len);
     memcpy(out->trial_uuid, w->uuid, sizeof out->trial_uuid);
     out->time_median_us = w->time;
     out->tflops = w->tflops;
-    out->config = strdup(w->config);
-    return out->config ? AT_OK : at_error(AT_NOMEM, "out of memory");
+    out->config = malloc(w->config_len + 1);
+    if (!out->config)
+      return at_error(AT_NOMEM, "out of memory");
+    memcpy(out->config, ix->text + w->config, w->config_len + 1);
+    return AT_OK;
   }
   return AT_NOT_FOUND;
 }
