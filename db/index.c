@@ -2,7 +2,7 @@
  * index.c - the in-memory lookup index of the C API: every winner read once, at open,
  * into arrays, so that a lookup runs no SQL and takes no lock. It answers exactly as
  * db_query_best (query.c) does: the same rungs (db_query_rungs) and the same
- * nearest-shape ranking (db_nearest_scan, db_nearest_better); only where the winners
+ * nearest-shape ranking (db_shape_d2, db_nearest_better); only where the winners
  * come from differs.
  *
  * Invariants:
@@ -49,6 +49,7 @@ struct ix_problem {
 
 struct ix_tree {
   struct db_shape *e;
+  double *logs;  /* e[i].log_dims packed (ndims a shape): what a search reads */
   double *split; /* split[mid] of each inner node [lo, hi) */
   size_t n;
 };
@@ -100,6 +101,7 @@ void db_index_free(struct db_index *ix)
     free(f->slots);
     for (size_t d = 0; f->trees && d < ix->ndev; d++) {
       free(f->trees[d].e);
+      free(f->trees[d].logs);
       free(f->trees[d].split);
     }
     free(f->trees);
@@ -249,7 +251,13 @@ static void kd_search(const struct ix_tree *t, size_t lo, size_t hi, int depth, 
                       const double *logs, struct db_nearest *best)
 {
   if (hi - lo <= KD_LEAF) {
-    db_nearest_scan(t->e + lo, hi - lo, ndims, logs, best);
+    /* db_nearest_scan over the packed logs: a 152-byte db_shape is read only for a
+     * shape at least as near as the best, where the tie-breaks need it. */
+    for (size_t i = lo; i < hi; i++) {
+      double d2 = db_shape_d2(ndims, logs, t->logs + i * (size_t)ndims);
+      if ((!best->e || d2 <= best->d2) && db_nearest_better(d2, &t->e[i], best))
+        *best = (struct db_nearest){.d2 = d2, .e = &t->e[i]};
+    }
     return;
   }
   int axis = depth % ndims;
@@ -292,9 +300,13 @@ static bool build_trees(struct db_index *ix)
         memcpy(s->dims, p->dims, sizeof s->dims);
         db_shape_logs(f->ndims, s->dims, s->log_dims);
       }
-      if (t->n && !(t->split = calloc(t->n, sizeof *t->split)))
+      if (t->n && (!(t->split = calloc(t->n, sizeof *t->split)) ||
+                   !(t->logs = malloc(t->n * (size_t)f->ndims * sizeof *t->logs))))
         return false;
       kd_build(t, 0, t->n, 0, f->ndims);
+      for (size_t i = 0; i < t->n; i++)
+        memcpy(t->logs + i * (size_t)f->ndims, t->e[i].log_dims,
+               (size_t)f->ndims * sizeof *t->logs);
     }
   }
   return true;

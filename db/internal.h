@@ -62,10 +62,10 @@ struct db_nearest {
 
 /* ln(dims[i]) for each dim: a query's shape in the space log_dims live in. */
 void db_shape_logs(int ndims, const int64_t *dims, double *logs);
-/* The squared distance of e from the shape whose logs are `logs`: a sum of one
+/* The squared distance between two shapes given by their logs: a sum of one
  * non-negative term per dim in dim order, so it is never below any single term (the
  * k-d tree of index.c prunes on that). */
-double db_shape_d2(int ndims, const double *logs, const struct db_shape *e);
+double db_shape_d2(int ndims, const double *logs, const double *log_dims);
 /* Whether e, at squared distance d2, beats *best (docs/database.md): nearer; as near and
  * faster; as near and as fast and an earlier problem (lower id). */
 bool db_nearest_better(double d2, const struct db_shape *e, const struct db_nearest *best);

@@ -61,11 +61,11 @@ void db_shape_logs(int ndims, const int64_t *dims, double *logs)
     logs[i] = log((double)dims[i]);
 }
 
-double db_shape_d2(int ndims, const double *logs, const struct db_shape *e)
+double db_shape_d2(int ndims, const double *logs, const double *log_dims)
 {
   double d = 0;
   for (int j = 0; j < ndims; j++)
-    d += (logs[j] - e->log_dims[j]) * (logs[j] - e->log_dims[j]);
+    d += (logs[j] - log_dims[j]) * (logs[j] - log_dims[j]);
   return d;
 }
 
@@ -82,7 +82,7 @@ void db_nearest_scan(const struct db_shape *e, size_t n, int ndims, const double
                      struct db_nearest *best)
 {
   for (size_t i = 0; i < n; i++) {
-    double d2 = db_shape_d2(ndims, logs, &e[i]);
+    double d2 = db_shape_d2(ndims, logs, e[i].log_dims);
     if (db_nearest_better(d2, &e[i], best))
       *best = (struct db_nearest){.d2 = d2, .e = &e[i]};
   }
