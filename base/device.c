@@ -233,7 +233,7 @@ size_t dev_profile_count(void)
 static bool same_nocase(const char *a, const char *b)
 {
   for (; *a && *b; a++, b++)
-    if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+    if (*a != *b && tolower((unsigned char)*a) != tolower((unsigned char)*b))
       return false;
   return *a == *b;
 }

@@ -1,22 +1,24 @@
 /*
- * bench_query.c - latency of at_best_config on a large tuning database. Builds a
- * database in /tmp with 10,000 tuned gemm shapes on h100 (a log-uniform grid of m, n, k,
- * one ok trial each plus failed trials), then times lookups through the public API:
- * exact hits, nearest-shape lookups (shapes never tuned) and the arch fallback (h200,
- * same sm_90, nothing tuned on it). The yardstick, measured in the same run on the same
- * shapes, is the naive lookup a user might write: a fresh statement per lookup that reads
- * every winners row through SQLite and computes the distance in C. Prints medians, p99s
- * and ratios; never run by the tests.
+ * bench_query.c - latency of the best-config lookup on a large tuning database, by both
+ * paths side by side on the same database and the same shapes: the SQL path
+ * (db_query_best, what `autotune query` runs: statements and a per-connection cache of
+ * each family's shapes) and the in-memory index of the C API (at_best_config on an
+ * at_db, db/index.c). Builds a database in /tmp with 10,000 tuned gemm shapes on h100 (a
+ * log-uniform grid of m, n, k, one ok trial each plus failed trials), then times exact
+ * hits, nearest-shape lookups (shapes never tuned) and the arch fallback (h200, same
+ * sm_90, nothing tuned on it). Every answer of the two paths is compared. Prints
+ * medians, p99s and ratios, the in-memory path once more on the same shapes (warm
+ * caches), and the host CPU it ran on; never run by the tests.
  *
  *   bench_query [--full] [--keep]
  *
- * Each kind of lookup runs 2,000 times, or as many as fit in BUDGET_S seconds (at least
- * 200) so the whole run stays under a minute on a slow lookup; --full always runs 2,000.
- * --keep leaves the database in /tmp for inspection.
+ * Lookups are timed in batches of BATCH (a clock read costs about as much as an
+ * in-memory lookup); a batch's time over BATCH is one sample. Each kind of lookup runs
+ * NLOOKUPS lookups, or as many batches as fit in BUDGET_S seconds (at least
+ * MIN_LOOKUPS lookups); --full always runs NLOOKUPS. --keep leaves the database in /tmp.
  */
 #include <math.h>
 #include <stdbool.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +28,14 @@
 #include "autotune/autotune.h"
 #include "db/db.h"
 #include "base/num.h"
+#include "base/proc.h"
 
 #define NSHAPES 10000
 #define NGRID 22          /* 22^3 = 10648 grid points, 10,000 of them tuned */
 #define NLOOKUPS 2000
 #define MIN_LOOKUPS 200
-#define BUDGET_S 8.0      /* per kind of lookup, unless --full */
+#define BUDGET_S 8.0      /* per kind of lookup and path, unless --full */
+#define BATCH 20
 
 struct shape {
   int64_t m, n, k;
@@ -171,105 +175,89 @@ static double build_db(const char *path, struct shape *tuned)
   return now_us() - t0;
 }
 
-/* Time NLOOKUPS calls of at_best_config; every answer must be of kind `want`. */
-static struct stats time_api(at_db *h, const char *device, const struct shape *q,
-                             at_match want, char **answers)
+/* The query at_best_config makes of "h100" or "h200": the profile's name, arch, vendor. */
+static struct db_query sql_query(const char *device, struct db_problem *p, const struct shape *s)
 {
-  static double t[NLOOKUPS];
-  double start = now_us();
-  int i = 0;
-  for (; more(i, start); i++) {
-    at_problem p = at_problem_gemm("f16", "NN", q[i].m, q[i].n, q[i].k);
+  *p = (struct db_problem){.op = "gemm", .dtype = "f16", .layout = "NN", .ndims = 3,
+                           .dim_names = {"m", "n", "k"}, .dims = {s->m, s->n, s->k}};
+  return (struct db_query){.device = device, .arch = "sm_90", .vendor = "nvidia",
+                           .problem = p};
+}
+
+/* One lookup by either path; the answer's config text into *answer when asked. */
+static at_match lookup(struct db *db, at_db *h, const char *device, const struct shape *s,
+                       char **answer)
+{
+  at_match match;
+  if (db) {
+    struct db_problem p;
+    struct db_query q = sql_query(device, &p, s);
+    struct db_match m;
+    if (db_query_best(db, &q, &m) != AT_OK)
+      die("db_query_best");
+    match = m.match;
+    if (answer)
+      *answer = strdup(m.config);
+    db_match_release(&m);
+  } else {
+    at_problem p = at_problem_gemm("f16", "NN", s->m, s->n, s->k);
     at_config *c = NULL;
-    double t0 = now_us();
-    int rc = at_best_config(h, device, &p, &c);
-    t[i] = now_us() - t0;
-    if (rc != AT_OK)
+    if (at_best_config(h, device, &p, &c) != AT_OK)
       die("at_best_config");
-    if (at_config_match(c) != want) {
-      fprintf(stderr, "bench_query: lookup %d on %s answered '%s', not '%s'\n", i, device,
-              at_match_name(at_config_match(c)), at_match_name(want));
-      exit(1);
-    }
-    if (answers)
-      answers[i] = strdup(at_config_text(c));
+    match = at_config_match(c);
+    if (answer)
+      *answer = strdup(at_config_text(c));
     at_config_free(c);
   }
-  return summarise(t, i);
+  return match;
 }
 
-/* The naive lookup: read every winner, keep the nearest in C, then fetch its config.
- * A fresh statement each time, as a one-off query in a user's program would be. */
-static char *naive_lookup(sqlite3 *h, const char *device, const struct shape *s)
+/* Time the lookups of q[] by one path (db for SQL, else h), BATCH at a time; every
+ * answer must be of kind `want`. */
+static struct stats time_path(struct db *db, at_db *h, const char *device,
+                              const struct shape *q, at_match want)
 {
-  static const char scan_sql[] =
-      "SELECT d.name, p.op, p.dtype, p.layout, p.dim_names, p.d0, p.d1, p.d2, "
-      "w.time_median_us, w.trial_id FROM winners w JOIN problems p ON p.id = w.problem_id "
-      "JOIN devices d ON d.id = w.device_id";
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(h, scan_sql, -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "bench_query: %s\n", sqlite3_errmsg(h));
-    exit(1);
-  }
-  const int64_t want[3] = {s->m, s->n, s->k};
-  double best = INFINITY, best_time = INFINITY;
-  int64_t best_trial = -1;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    if (strcmp((const char *)sqlite3_column_text(st, 0), device) ||
-        strcmp((const char *)sqlite3_column_text(st, 1), "gemm") ||
-        strcmp((const char *)sqlite3_column_text(st, 2), "f16") ||
-        strcmp((const char *)sqlite3_column_text(st, 3), "NN") ||
-        strcmp((const char *)sqlite3_column_text(st, 4), "m,n,k"))
-      continue;
-    int64_t dims[3];
-    for (int i = 0; i < 3; i++)
-      dims[i] = sqlite3_column_int64(st, 5 + i);
-    double d = db_shape_distance(3, want, dims), t = sqlite3_column_double(st, 8);
-    if (d < best || (d == best && t < best_time)) {
-      best = d, best_time = t;
-      best_trial = sqlite3_column_int64(st, 9);
-    }
-  }
-  sqlite3_finalize(st);
-  char *config = NULL;
-  if (sqlite3_prepare_v2(h,
-                         "SELECT c.text FROM trials t JOIN configs c ON c.id = t.config_id "
-                         "WHERE t.id = ?1",
-                         -1, &st, NULL) != SQLITE_OK) {
-    fprintf(stderr, "bench_query: %s\n", sqlite3_errmsg(h));
-    exit(1);
-  }
-  sqlite3_bind_int64(st, 1, best_trial);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    config = strdup((const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  return config;
-}
-
-/* The baseline on the shapes of the nearest run; answers[] holds what the API said for
- * the first nanswers of them. */
-static struct stats time_naive(sqlite3 *h, const struct shape *q, char **answers,
-                               int nanswers, int *disagree)
-{
-  static double t[NLOOKUPS];
-  *disagree = 0;
+  static double t[NLOOKUPS / BATCH];
   double start = now_us();
-  int i = 0;
-  for (; more(i, start); i++) {
+  int n = 0;
+  for (int i = 0; more(i, start); i += BATCH) {
+    at_match got[BATCH];
     double t0 = now_us();
-    char *config = naive_lookup(h, "h100", &q[i]);
-    t[i] = now_us() - t0;
-    if (i < nanswers && (!config || strcmp(config, answers[i]) != 0))
-      (*disagree)++;
-    free(config);
+    for (int j = 0; j < BATCH; j++)
+      got[j] = lookup(db, h, device, &q[i + j], NULL);
+    t[n++] = (now_us() - t0) / BATCH;
+    for (int j = 0; j < BATCH; j++)
+      if (got[j] != want) {
+        fprintf(stderr, "bench_query: lookup %d on %s answered '%s', not '%s'\n", i + j,
+                device, at_match_name(got[j]), at_match_name(want));
+        exit(1);
+      }
   }
-  return summarise(t, i);
+  struct stats st = summarise(t, n);
+  st.n = n * BATCH;
+  return st;
 }
 
-static void row(const char *name, struct stats s)
+/* Whether both paths give the same config for every shape of q[]: the number that
+ * differ. */
+static int disagreements(struct db *db, at_db *h, const char *device, const struct shape *q)
 {
-  printf("  %-36s %6d %10.1f %10.1f %10.1f\n", name, s.n, s.median_us, s.p99_us,
-         s.mean_us);
+  int differ = 0;
+  for (int i = 0; i < NLOOKUPS; i++) {
+    char *a = NULL, *b = NULL;
+    at_match ma = lookup(db, NULL, device, &q[i], &a);
+    at_match mb = lookup(NULL, h, device, &q[i], &b);
+    differ += ma != mb || !a || !b || strcmp(a, b) != 0;
+    free(a);
+    free(b);
+  }
+  return differ;
+}
+
+static void row(const char *name, struct stats sql, struct stats mem, struct stats again)
+{
+  printf("  %-34s %9.3f %9.3f %9.3f %9.3f %9.0f x %9.3f\n", name, sql.median_us, sql.p99_us,
+         mem.median_us, mem.p99_us, sql.median_us / mem.median_us, again.median_us);
 }
 
 int main(int argc, char **argv)
@@ -288,71 +276,72 @@ int main(int argc, char **argv)
   char path[128];
   snprintf(path, sizeof path, "/tmp/autotune-bench-query-%ld.db", (long)getpid());
   static struct shape tuned[NSHAPES], exact_q[NLOOKUPS], near_q[NLOOKUPS];
-  static char *answers[NLOOKUPS];
 
   double build = build_db(path, tuned);
+  char cpu[256];
+  proc_cpu_model(cpu, sizeof cpu);
   printf("bench_query: %d tuned gemm shapes on h100 (+%d failed trials) in %s, "
          "built in %.2f s (one transaction)\n",
          NSHAPES, (NSHAPES + 3) / 4, path, build / 1e6);
+  printf("measured on this machine (host CPU): %s, %ld CPUs online\n", cpu,
+         sysconf(_SC_NPROCESSORS_ONLN));
   for (int i = 0; i < NLOOKUPS; i++) {
     exact_q[i] = tuned[rng() % NSHAPES];
     near_q[i] = (struct shape){off_grid_value(), off_grid_value(), off_grid_value()};
   }
 
-  at_db *h = NULL;
-  if (at_db_open(path, &h) != AT_OK)
+  struct db *db = NULL;
+  if (db_open(path, DB_READONLY, &db) != AT_OK)
     die("opening the database");
-  for (int i = 0; i < 50; i++) { /* warm the page cache and statement cache */
-    at_problem p = at_problem_gemm("f16", "NN", near_q[i].m, near_q[i].n, near_q[i].k);
-    at_config *c = NULL;
-    if (at_best_config(h, "h100", &p, &c) != AT_OK)
-      die("warm-up");
-    at_config_free(c);
-  }
+  at_db *h = NULL;
   double t0 = now_us();
-  struct stats exact = time_api(h, "h100", exact_q, AT_MATCH_EXACT, NULL);
-  struct stats nearest = time_api(h, "h100", near_q, AT_MATCH_NEAREST, answers);
-  struct stats fb_exact = time_api(h, "h200", exact_q, AT_MATCH_ARCH, NULL);
-  struct stats fb_near = time_api(h, "h200", near_q, AT_MATCH_ARCH, NULL);
-  double api_s = (now_us() - t0) / 1e6;
-  at_db_close(h);
-
-  sqlite3 *raw = NULL;
-  if (sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-    fprintf(stderr, "bench_query: cannot open %s: %s\n", path, sqlite3_errmsg(raw));
-    return 1;
+  if (at_db_open(path, &h) != AT_OK)
+    die("opening the database through the API");
+  double open_us = now_us() - t0;
+  for (int i = 0; i < 50; i++) { /* warm the page cache, statements and family cache */
+    lookup(db, NULL, "h100", &near_q[i], NULL);
+    lookup(db, NULL, "h200", &near_q[i], NULL);
+    lookup(NULL, h, "h100", &near_q[i], NULL);
   }
-  for (int i = 0; i < 20; i++)
-    free(naive_lookup(raw, "h100", &near_q[i]));
-  int disagree = 0;
-  t0 = now_us();
-  struct stats naive = time_naive(raw, near_q, answers, nearest.n, &disagree);
-  double naive_s = (now_us() - t0) / 1e6;
-  sqlite3_close(raw);
+  int differ = disagreements(db, h, "h100", exact_q) + disagreements(db, h, "h100", near_q) +
+               disagreements(db, h, "h200", exact_q) + disagreements(db, h, "h200", near_q);
 
-  printf("exact:    %.1f us median, p99 %.1f us (baseline full scan %.1f us, %.1f x)\n",
-         exact.median_us, exact.p99_us, naive.median_us, naive.median_us / exact.median_us);
-  printf("nearest:  %.1f us median (baseline full scan %.1f us, %.1f x)\n",
-         nearest.median_us, naive.median_us, naive.median_us / nearest.median_us);
-  printf("fallback: %.1f us median for an untuned shape on h200 (baseline full scan "
-         "%.1f us, %.1f x)\n",
-         fb_near.median_us, naive.median_us, naive.median_us / fb_near.median_us);
-  int compared = naive.n < nearest.n ? naive.n : nearest.n;
-  printf("baseline agreed with at_best_config on %d of %d nearest answers\n",
-         compared - disagree, compared);
-  printf("\n  %-36s %6s %10s %10s %10s\n", "lookup (us)", "n", "median", "p99", "mean");
-  row("exact (h100, tuned shape)", exact);
-  row("nearest (h100, untuned shape)", nearest);
-  row("fallback arch (h200, tuned shape)", fb_exact);
-  row("fallback arch (h200, untuned shape)", fb_near);
-  row("baseline full scan (h100, untuned)", naive);
-  printf("  api %.1f s, baseline %.1f s\n", api_s, naive_s);
+  static const struct {
+    const char *name, *device;
+    int near;
+    at_match want;
+  } kinds[] = {{"exact (h100, tuned shape)", "h100", 0, AT_MATCH_EXACT},
+               {"nearest (h100, untuned shape)", "h100", 1, AT_MATCH_NEAREST},
+               {"arch (h200, tuned shape)", "h200", 0, AT_MATCH_ARCH},
+               {"arch (h200, untuned shape)", "h200", 1, AT_MATCH_ARCH}};
+  struct stats sql[4], mem[4], again[4];
+  for (int k = 0; k < 4; k++) {
+    const struct shape *q = kinds[k].near ? near_q : exact_q;
+    sql[k] = time_path(db, NULL, kinds[k].device, q, kinds[k].want);
+    mem[k] = time_path(NULL, h, kinds[k].device, q, kinds[k].want);
+    again[k] = time_path(NULL, h, kinds[k].device, q, kinds[k].want);
+  }
+  at_db_close(h);
+  db_close(db);
 
-  for (int i = 0; i < NLOOKUPS; i++)
-    free(answers[i]);
+  printf("exact:    SQL %.3f us, memory %.3f us median (%.0f x)\n", sql[0].median_us,
+         mem[0].median_us, sql[0].median_us / mem[0].median_us);
+  printf("nearest:  SQL %.3f us, memory %.3f us median (%.0f x)\n", sql[1].median_us,
+         mem[1].median_us, sql[1].median_us / mem[1].median_us);
+  printf("at_db_open with the index of %d winners: %.1f ms\n", NSHAPES, open_us / 1e3);
+  printf("the paths agreed on %d of %d answers\n", 4 * NLOOKUPS - differ, 4 * NLOOKUPS);
+  printf("\n  %-34s %9s %9s %9s %9s %11s %9s\n", "lookup (us per lookup)", "SQL med",
+         "SQL p99", "mem med", "mem p99", "SQL/mem", "mem again");
+  for (int k = 0; k < 4; k++)
+    row(kinds[k].name, sql[k], mem[k], again[k]);
+  printf("  (%d lookups per row and path at most, timed %d at a time; p99 of those batches;\n"
+         "  'mem again': the same shapes at once again, as a program asking its shapes\n"
+         "  repeatedly would, with the index in the caches and not the SQL path's)\n",
+         NLOOKUPS, BATCH);
+
   if (keep) {
     printf("  database kept: %s\n", path);
-    return disagree ? 1 : 0;
+    return differ ? 1 : 0;
   }
   static const char *const suffix[] = {"", "-wal", "-shm"};
   for (int i = 0; i < 3; i++) {
@@ -360,5 +349,5 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s%s", path, suffix[i]);
     unlink(p);
   }
-  return disagree ? 1 : 0;
+  return differ ? 1 : 0;
 }

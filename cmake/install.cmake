@@ -1,8 +1,10 @@
 # install.cmake - what `cmake --install` puts where, and the two ways a program finds
-# the installed library: a pkg-config file (autotune.pc) and a CMake package
-# (find_package(autotune) giving the target autotune::autotune). Both are relocatable:
-# the .pc file locates itself through ${pcfiledir} and the CMake package through its own
-# folder, so a tree installed with `--prefix` anywhere, or copied later, still works.
+# the installed library: pkg-config files (autotune.pc for the shared library,
+# autotune-static.pc for the static one) and a CMake package (find_package(autotune)
+# giving the targets autotune::autotune, shared, and autotune::autotune_static). Both are
+# relocatable: a .pc file locates itself through ${pcfiledir} and the CMake package
+# through its own folder, so a tree installed with `--prefix` anywhere, or copied later,
+# still works.
 # SQLite is not baked in by path: the package looks it up again on the user's machine
 # (autotune::sqlite3 in autotuneConfig.cmake.in, `Requires.private: sqlite3` in the .pc).
 include(GNUInstallDirs)
@@ -10,15 +12,22 @@ include(CMakePackageConfigHelpers)
 
 set(AT_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/autotune")
 
-# The same name in the build tree as after find_package, for add_subdirectory users.
-set_target_properties(autotune_lib PROPERTIES EXPORT_NAME autotune)
+# Both libraries are installed. autotune::autotune (and autotune.pc) is the shared one,
+# libautotune.so, which exports the C API alone and brings SQLite along;
+# autotune::autotune_static (and autotune-static.pc) is libautotune.a, for a program
+# that must run where the library is not installed. The same names in the build tree
+# as after find_package, for add_subdirectory users.
+set_target_properties(autotune_shared PROPERTIES EXPORT_NAME autotune)
+set_target_properties(autotune_lib PROPERTIES EXPORT_NAME autotune_static)
 if(NOT TARGET autotune::autotune)
-  add_library(autotune::autotune ALIAS autotune_lib)
+  add_library(autotune::autotune ALIAS autotune_shared)
+  add_library(autotune::autotune_static ALIAS autotune_lib)
 endif()
 
 install(TARGETS autotune
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
-install(TARGETS autotune_lib EXPORT autotuneTargets
+install(TARGETS autotune_shared autotune_lib EXPORT autotuneTargets
+  LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
   ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
 # A folder rather than a glob: headers added later install without a re-configure.
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/autotune"
@@ -45,10 +54,11 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(AT_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
-configure_file("${CMAKE_CURRENT_LIST_DIR}/autotune.pc.in"
-  "${PROJECT_BINARY_DIR}/autotune.pc" @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/autotune.pc"
-  DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+foreach(pc autotune autotune-static)
+  configure_file("${CMAKE_CURRENT_LIST_DIR}/${pc}.pc.in" "${PROJECT_BINARY_DIR}/${pc}.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/${pc}.pc"
+    DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+endforeach()
 
 # The CMake package: targets, config (re-finds Threads and SQLite), version.
 install(EXPORT autotuneTargets

@@ -242,6 +242,16 @@ void db_match_release(struct db_match *m);
 /* AT_NOT_FOUND (with a message naming the problem) when nothing in the chain matches. */
 int db_query_best(struct db *db, const struct db_query *q, struct db_match *out);
 
+/* The in-memory index (index.c): every winner of the file, read in one snapshot, and a
+ * lookup that answers as db_query_best does without SQL. Read-only once loaded, so
+ * threads may share one. The index does not follow the file: load another to see
+ * what was committed since. Load: AT_OK, AT_NOMEM, AT_DB_CORRUPT, or a SQL error. */
+struct db_index;
+int db_index_load(struct db *db, struct db_index **out);
+void db_index_free(struct db_index *ix);
+size_t db_index_winners(const struct db_index *ix);
+int db_index_best(const struct db_index *ix, const struct db_query *q, struct db_match *out);
+
 /* The distance between two shapes with the same dim names: sqrt(sum(ln(a_i/b_i)^2)). */
 double db_shape_distance(int ndims, const int64_t *a, const int64_t *b);
 

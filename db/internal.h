@@ -42,6 +42,37 @@ enum db_stmt_id {
 
 struct db_family; /* query.c: a cached family of tuned shapes */
 
+/* One tuned shape of a family, as the nearest-shape search sees it: both lookups (the
+ * SQL path's family cache in query.c, the in-memory index in index.c) rank these with
+ * the functions below, so that they cannot disagree on distance or tie-breaks. */
+struct db_shape {
+  int64_t pid;                  /* problems.id: the last tie-break */
+  double time;                  /* least median time of the problem's winners here */
+  uint32_t ref;                 /* index.c's problem number; 0 in query.c */
+  int64_t dims[AT_MAX_DIMS];
+  double log_dims[AT_MAX_DIMS]; /* ln(dims): the distance loop computes no logarithm */
+};
+
+/* The best shape seen so far; DB_NEAREST_NONE before any. */
+struct db_nearest {
+  double d2;                    /* squared log-space distance (same order as sqrt's) */
+  const struct db_shape *e;
+};
+#define DB_NEAREST_NONE ((struct db_nearest){.d2 = 0, .e = NULL})
+
+/* ln(dims[i]) for each dim: a query's shape in the space log_dims live in. */
+void db_shape_logs(int ndims, const int64_t *dims, double *logs);
+/* The squared distance between two shapes given by their logs: a sum of one
+ * non-negative term per dim in dim order, so it is never below any single term (the
+ * k-d tree of index.c prunes on that). */
+double db_shape_d2(int ndims, const double *logs, const double *log_dims);
+/* Whether e, at squared distance d2, beats *best (docs/database.md): nearer; as near and
+ * faster; as near and as fast and an earlier problem (lower id). */
+bool db_nearest_better(double d2, const struct db_shape *e, const struct db_nearest *best);
+/* Fold e[0..n) into *best. */
+void db_nearest_scan(const struct db_shape *e, size_t n, int ndims, const double *logs,
+                     struct db_nearest *best);
+
 struct db {
   sqlite3 *h;
   char *path;
@@ -54,6 +85,30 @@ struct db {
   size_t nfamilies;
   int64_t cache_data_version, cache_changes;
 };
+
+/* The rungs of a lookup (query.c: exact, nearest; this device, same arch, same vendor)
+ * over a source of winners: SQL statements (query.c) or the in-memory index (index.c).
+ * A "pid" is whatever the source numbers problems by, in problems.id order. Each
+ * returns AT_OK, AT_NOT_FOUND (nothing in that tier), or an error. */
+struct db_rungs {
+  void *ctx;
+  int (*exact_pid)(void *ctx, const struct db_problem *p, const char *dims, int64_t *pid);
+  /* The best winner of problem pid among the tier's devices, into *out. */
+  int (*best_of)(void *ctx, int tier, const struct db_query *q, int64_t pid,
+                 struct db_match *out);
+  /* The nearest problem of the family with a winner in the tier. */
+  int (*nearest)(void *ctx, int tier, const struct db_query *q, int64_t *pid,
+                 int64_t *dims, double *dist);
+};
+/* Walk the rungs for q (checked by db_query_check; dims its db_problem_dims_text, which
+ * only exact_pid sees: NULL where the source does not need it).
+ * AT_NOT_FOUND without a message when no rung answers. */
+int db_query_rungs(const struct db_rungs *r, const struct db_query *q, const char *dims,
+                   struct db_match *out);
+/* AT_USAGE (with a message) unless p has an op, a dtype and 1..AT_MAX_DIMS dims >= 1. */
+int db_query_check(const struct db_problem *p);
+/* AT_NOT_FOUND with the message naming the problem, device and database. */
+int db_query_not_found(const struct db_query *q, const char *dims, const char *path);
 
 /* Drop query.c's cache (db_close calls it). */
 void db_query_cache_release(struct db *db);

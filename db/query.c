@@ -55,6 +55,39 @@ double db_shape_distance(int ndims, const int64_t *a, const int64_t *b)
   return sqrt(s);
 }
 
+void db_shape_logs(int ndims, const int64_t *dims, double *logs)
+{
+  for (int i = 0; i < ndims; i++)
+    logs[i] = log((double)dims[i]);
+}
+
+double db_shape_d2(int ndims, const double *logs, const double *log_dims)
+{
+  double d = 0;
+  for (int j = 0; j < ndims; j++)
+    d += (logs[j] - log_dims[j]) * (logs[j] - log_dims[j]);
+  return d;
+}
+
+bool db_nearest_better(double d2, const struct db_shape *e, const struct db_nearest *best)
+{
+  if (!best->e || d2 != best->d2)
+    return !best->e || d2 < best->d2;
+  if (e->time != best->e->time)
+    return e->time < best->e->time;
+  return e->pid < best->e->pid;
+}
+
+void db_nearest_scan(const struct db_shape *e, size_t n, int ndims, const double *logs,
+                     struct db_nearest *best)
+{
+  for (size_t i = 0; i < n; i++) {
+    double d2 = db_shape_d2(ndims, logs, e[i].log_dims);
+    if (db_nearest_better(d2, &e[i], best))
+      *best = (struct db_nearest){.d2 = d2, .e = &e[i]};
+  }
+}
+
 void db_match_release(struct db_match *m)
 {
   if (!m)
@@ -110,16 +143,9 @@ static int best_of_problem(struct db *db, int tier, const struct db_query *q, in
  * into memory and kept while the file is unchanged: PRAGMA data_version moves when
  * another connection commits, sqlite3_total_changes when this one writes.
  */
-struct family_entry {
-  int64_t pid;
-  double time;
-  int64_t dims[AT_MAX_DIMS];
-  double log_dims[AT_MAX_DIMS]; /* ln(dims): the distance loop computes no logarithm */
-};
-
 struct db_family {
   char *key;
-  struct family_entry *e;
+  struct db_shape *e;
   size_t n;
 };
 
@@ -186,20 +212,20 @@ static int family_load(struct db *db, int tier, const struct db_query *q, const 
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     if (f->n == cap) {
       cap = cap ? 2 * cap : 64;
-      struct family_entry *grown = realloc(f->e, cap * sizeof *grown);
+      struct db_shape *grown = realloc(f->e, cap * sizeof *grown);
       if (!grown) {
         sqlite3_reset(st);
         return at_error(AT_NOMEM, "out of memory");
       }
       f->e = grown;
     }
-    struct family_entry *e = &f->e[f->n++];
+    struct db_shape *e = &f->e[f->n++];
     e->pid = sqlite3_column_int64(st, 0);
     e->time = sqlite3_column_double(st, 1);
-    for (int i = 0; i < q->problem->ndims; i++) {
+    e->ref = 0;
+    for (int i = 0; i < q->problem->ndims; i++)
       e->dims[i] = sqlite3_column_int64(st, 2 + i);
-      e->log_dims[i] = log((double)e->dims[i]);
-    }
+    db_shape_logs(q->problem->ndims, e->dims, e->log_dims);
   }
   sqlite3_reset(st);
   return rc == SQLITE_DONE ? AT_OK : db_sql_error(db, rc, "querying tuned shapes");
@@ -243,21 +269,10 @@ static int nearest_problem(struct db *db, int tier, const struct db_query *q,
     return rc;
   const struct db_problem *p = q->problem;
   double logs[AT_MAX_DIMS];
-  for (int i = 0; i < p->ndims; i++)
-    logs[i] = log((double)p->dims[i]);
-  double best = INFINITY, best_time = INFINITY;
-  const struct family_entry *win = NULL;
-  for (size_t i = 0; i < f->n; i++) {
-    const struct family_entry *e = &f->e[i];
-    double d = 0; /* squared: the order is the same as sqrt's */
-    for (int j = 0; j < p->ndims; j++)
-      d += (logs[j] - e->log_dims[j]) * (logs[j] - e->log_dims[j]);
-    if (d < best || (d == best && e->time < best_time)) {
-      best = d;
-      best_time = e->time;
-      win = e;
-    }
-  }
+  db_shape_logs(p->ndims, p->dims, logs);
+  struct db_nearest best = DB_NEAREST_NONE;
+  db_nearest_scan(f->e, f->n, p->ndims, logs, &best);
+  const struct db_shape *win = best.e;
   if (!win)
     return AT_NOT_FOUND;
   *pid = win->pid;
@@ -285,38 +300,57 @@ static int exact_problem_id(struct db *db, const struct db_problem *p, const cha
   return rc == SQLITE_DONE ? AT_NOT_FOUND : db_sql_error(db, rc, "looking up a problem");
 }
 
-int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
+/* The SQL path's rungs: statements, and query.c's family cache. */
+static int sql_exact_pid(void *ctx, const struct db_problem *p, const char *dims,
+                         int64_t *pid)
 {
-  memset(out, 0, sizeof *out);
+  return exact_problem_id(ctx, p, dims, pid);
+}
+
+static int sql_best_of(void *ctx, int tier, const struct db_query *q, int64_t pid,
+                       struct db_match *out)
+{
+  return best_of_problem(ctx, tier, q, pid, out);
+}
+
+static int sql_nearest(void *ctx, int tier, const struct db_query *q, int64_t *pid,
+                       int64_t *dims, double *dist)
+{
   const struct db_problem *p = q->problem;
-  if (!p || !p->op || !p->dtype || p->ndims < 1 || p->ndims > AT_MAX_DIMS)
-    return at_error(AT_USAGE, "a query needs an op, a dtype and 1 to %d dims", AT_MAX_DIMS);
-  for (int i = 0; i < p->ndims; i++)
-    if (!p->dim_names[i] || p->dims[i] < 1)
-      return at_error(AT_USAGE, "dim %d of the query is missing or below 1", i);
-  char *dims = db_problem_dims_text(p);
   char names[256];
   names[0] = '\0';
   for (int i = 0; i < p->ndims; i++) {
     size_t n = strlen(names);
     snprintf(names + n, sizeof names - n, "%s%s", i ? "," : "", p->dim_names[i]);
   }
-  if (!dims)
-    return at_error(AT_NOMEM, "out of memory");
+  return nearest_problem(ctx, tier, q, names, pid, dims, dist);
+}
+
+int db_query_check(const struct db_problem *p)
+{
+  if (!p || !p->op || !p->dtype || p->ndims < 1 || p->ndims > AT_MAX_DIMS)
+    return at_error(AT_USAGE, "a query needs an op, a dtype and 1 to %d dims", AT_MAX_DIMS);
+  for (int i = 0; i < p->ndims; i++)
+    if (!p->dim_names[i] || p->dims[i] < 1)
+      return at_error(AT_USAGE, "dim %d of the query is missing or below 1", i);
+  return AT_OK;
+}
+
+int db_query_rungs(const struct db_rungs *r, const struct db_query *q, const char *dims,
+                   struct db_match *out)
+{
+  const struct db_problem *p = q->problem;
   int64_t exact_pid = 0;
-  int rc = cache_check(db);
-  if (rc != AT_OK)
-    goto done;
-  rc = exact_problem_id(db, p, dims, &exact_pid);
+  int rc = r->exact_pid(r->ctx, p, dims, &exact_pid);
   bool have_exact = rc == AT_OK;
   if (rc != AT_OK && rc != AT_NOT_FOUND)
-    goto done;
+    return rc;
   rc = AT_NOT_FOUND;
   for (int tier = 0; tier < 3 && rc == AT_NOT_FOUND; tier++) {
     if ((tier == 0 && !q->device) || (tier == 1 && !q->arch) || (tier == 2 && !q->vendor))
       continue;
     if (have_exact) {
-      rc = best_of_problem(db, tier, q, exact_pid, out);
+      rc = r->best_of(r->ctx, tier, q, exact_pid, out);
       if (rc == AT_OK) {
         out->match = tier == 0 || (tier == 1 && !q->device) ? AT_MATCH_EXACT
                      : tier == 1                            ? AT_MATCH_ARCH
@@ -330,9 +364,9 @@ int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
     }
     int64_t pid = 0;
     double dist = 0;
-    rc = nearest_problem(db, tier, q, names, &pid, out->dims, &dist);
+    rc = r->nearest(r->ctx, tier, q, &pid, out->dims, &dist);
     if (rc == AT_OK)
-      rc = best_of_problem(db, tier, q, pid, out);
+      rc = r->best_of(r->ctx, tier, q, pid, out);
     if (rc == AT_OK) {
       out->match = tier == 0 || (tier == 1 && !q->device) ? AT_MATCH_NEAREST
                    : tier == 1                            ? AT_MATCH_ARCH
@@ -342,12 +376,34 @@ int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
   }
   if (rc == AT_OK)
     out->ndims = p->ndims;
-  else if (rc == AT_NOT_FOUND && (rc = db_verify_pages(db)) == AT_OK)
-    rc = at_error(AT_NOT_FOUND, "no tuned %s %s %s%s%s for device '%.60s', its arch or its "
+  return rc;
+}
+
+int db_query_not_found(const struct db_query *q, const char *dims, const char *path)
+{
+  const struct db_problem *p = q->problem;
+  return at_error(AT_NOT_FOUND, "no tuned %s %s %s%s%s for device '%.60s', its arch or its "
                   "vendor in '%.200s'", p->op, p->dtype, p->layout && p->layout[0] ? p->layout : "",
                   p->layout && p->layout[0] ? " " : "", dims,
-                  q->device ? q->device : q->arch ? q->arch : "?", db->path);
-done:
+                  q->device ? q->device : q->arch ? q->arch : "?", path);
+}
+
+int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
+{
+  memset(out, 0, sizeof *out);
+  int rc = db_query_check(q->problem);
+  if (rc != AT_OK)
+    return rc;
+  char *dims = db_problem_dims_text(q->problem);
+  if (!dims)
+    return at_error(AT_NOMEM, "out of memory");
+  const struct db_rungs sql = {.ctx = db, .exact_pid = sql_exact_pid, .best_of = sql_best_of,
+                               .nearest = sql_nearest};
+  rc = cache_check(db);
+  if (rc == AT_OK)
+    rc = db_query_rungs(&sql, q, dims, out);
+  if (rc == AT_NOT_FOUND && (rc = db_verify_pages(db)) == AT_OK)
+    rc = db_query_not_found(q, dims, db->path);
   free(dims);
   if (rc != AT_OK)
     db_match_release(out);

@@ -1,13 +1,14 @@
 /*
  * test_install.c - the installed tree as a user meets it: `cmake --install` into a
  * scratch prefix, the tree moved elsewhere (it must relocate), examples/query.c built
- * against it once with pkg-config and once through the CMake package
- * (examples/cmake_query), and both programs run on a small tuning database: exact and
- * nearest matches, the arch fallback, and a missing database file (exit 2, named).
+ * against it with pkg-config (the shared library, then the static one) and through the
+ * CMake package (examples/cmake_query, the shared library), and each program run on a
+ * small tuning database: exact and nearest matches, the arch fallback, and a missing
+ * database file (exit 2, named). libautotune.so exports the C API and nothing else.
  *
  * The build folder is the folder of AT_BINARY. The examples are built with the
  * compiler and generator of that build (installed.c); against a Sanitize build they are
- * linked with the sanitizers too, since the installed libautotune.a is instrumented.
+ * linked with the sanitizers too, since the installed libraries are instrumented.
  * Every test here has the same .timeout: Criterion 2.4.1 leaks a timer (LeakSanitizer
  * fails the Sanitize run) when tests with different timeouts run in parallel.
  */
@@ -139,7 +140,9 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
   char *rt_hdr = th_path(prefix, "share/autotune/templates/common/at_host_rt.h");
   char *module = inst_libdir_path(prefix, "cmake/autotune/autotune_tuned_header.cmake");
   char *lib = inst_libdir_path(prefix, "libautotune.a");
+  char *so = inst_libdir_path(prefix, "libautotune.so");
   char *pc = inst_libdir_path(prefix, "pkgconfig/autotune.pc");
+  char *spc = inst_libdir_path(prefix, "pkgconfig/autotune-static.pc");
   char *cfg = inst_libdir_path(prefix, "cmake/autotune/autotuneConfig.cmake");
   char *ver = inst_libdir_path(prefix, "cmake/autotune/autotuneConfigVersion.cmake");
   char *targets = inst_libdir_path(prefix, "cmake/autotune/autotuneTargets.cmake");
@@ -147,6 +150,8 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
   cr_expect_eq(access(host_hdr, R_OK), 0, "%s missing", host_hdr);
   cr_expect_eq(access(rt_hdr, R_OK), 0, "%s missing", rt_hdr);
   cr_expect_eq(access(lib, R_OK), 0, "%s missing", lib);
+  cr_expect_eq(access(so, R_OK), 0, "%s missing", so);
+  cr_expect_eq(access(spc, R_OK), 0, "%s missing", spc);
   cr_expect_eq(access(cfg, R_OK), 0, "%s missing", cfg);
   cr_expect_eq(access(ver, R_OK), 0, "%s missing", ver);
 
@@ -163,7 +168,9 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
   cr_assert_not_null(text);
   cr_expect_null(strstr(text, "libsqlite3"), "absolute SQLite path in %s", targets);
   cr_expect_null(strstr(text, staged), "staging prefix in %s", targets);
-  cr_expect_not_null(strstr(text, "autotune::autotune"), "no autotune::autotune target");
+  cr_expect_not_null(strstr(text, "autotune::autotune "), "no autotune::autotune target");
+  cr_expect_not_null(strstr(text, "autotune::autotune_static "),
+                     "no autotune::autotune_static target");
   free(text);
   text = th_read(pc, NULL);
   cr_assert_not_null(text);
@@ -180,8 +187,43 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
   cr_expect_not_null(strstr(r.out, "-ldl"), "%s", r.out);
   cr_expect_not_null(strstr(r.out, prefix), "-L does not point into %s: %s", prefix, r.out);
   th_result_free(&r);
+  th_sh(&r, "PKG_CONFIG_PATH='%s' pkg-config --libs --static autotune-static", pcdir);
+  cr_expect_eq(r.code, 0, "pkg-config: %s", r.err);
+  cr_expect_not_null(strstr(r.out, "libautotune.a"), "%s", r.out);
+  cr_expect_not_null(strstr(r.out, "-lsqlite3"), "%s", r.out);
+  th_result_free(&r);
+
+  /* The shared library exports the public API (every at_ function of the headers) and
+   * nothing of the internals (db_, os_, dev_, at_error ...). */
+  th_sh(&r, "nm -D --defined-only '%s' | awk '$2 ~ /^[TDBRVW]$/ {print $3}'", so);
+  cr_assert_eq(r.code, 0, "nm: %s", r.err);
+  static const char *const api[] = {"at_db_open", "at_db_refresh", "at_db_close",
+                                    "at_best_config", "at_config_text", "at_last_error",
+                                    "at_version", "at_host_launch", "at_host_runtime"};
+  size_t plen = strlen(r.out) + 2;
+  char *padded = malloc(plen); /* "\n" + the list: every name between two newlines */
+  cr_assert_not_null(padded);
+  snprintf(padded, plen, "\n%s", r.out);
+  for (size_t i = 0; i < sizeof api / sizeof *api; i++) {
+    char line[64];
+    snprintf(line, sizeof line, "\n%s\n", api[i]);
+    cr_expect_not_null(strstr(padded, line), "%s is not exported:\n%s", api[i], r.out);
+  }
+  free(padded);
+  for (char *sym = r.out; *sym;) {
+    char *nl = strchr(sym, '\n');
+    size_t len = nl ? (size_t)(nl - sym) : strlen(sym);
+    bool ok = (len > 3 && strncmp(sym, "at_", 3) == 0 && strncmp(sym, "at_error", 8) != 0) ||
+              (len == 5 && strncmp(sym, "_init", 5) == 0) ||
+              (len == 5 && strncmp(sym, "_fini", 5) == 0);
+    cr_expect(ok, "libautotune.so exports '%.*s', not of the public API", (int)len, sym);
+    sym += len + (nl != NULL);
+  }
+  th_result_free(&r);
 
   free(pcdir);
+  free(spc);
+  free(so);
   free(staged);
   free(targets);
   free(ver);
@@ -198,7 +240,21 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
   free(dir);
 }
 
-Test(install, pkg_config_builds_query_example, .timeout = 300)
+/* Whether the program exe loads libautotune.so (a NEEDED entry of its dynamic section). */
+static bool needs_shared(const char *exe)
+{
+  struct th_result r;
+  th_sh(&r, "readelf -d '%s'", exe);
+  cr_assert_eq(r.code, 0, "readelf: %s", r.err);
+  bool needs = strstr(r.out, "[libautotune.so") != NULL;
+  th_result_free(&r);
+  return needs;
+}
+
+/* examples/query.c built with pkg-config: autotune.pc links libautotune.so (found at
+ * run time through the rpath a user of an unregistered prefix gives), autotune-static.pc
+ * libautotune.a. */
+static void pkg_config_query(bool shared)
 {
   char *dir = th_tmpdir();
   char *prefix = inst_install_moved(dir);
@@ -207,12 +263,21 @@ Test(install, pkg_config_builds_query_example, .timeout = 300)
   char *cc = inst_cache_value("CMAKE_C_COMPILER", "cc");
   char *exe = th_path(dir, "query");
   struct th_result r;
-  th_sh(&r,
-        "'%s' -std=c11 -Wall -Wextra -Werror %s '%s/examples/query.c' -o '%s' "
-        "$(PKG_CONFIG_PATH='%s' pkg-config --cflags --libs --static autotune)",
-        cc, inst_san_flags(), AT_SOURCE_DIR, exe, pc);
+  if (shared)
+    th_sh(&r,
+          "P='%s'; '%s' -std=c11 -Wall -Wextra -Werror %s '%s/examples/query.c' -o '%s' "
+          "$(PKG_CONFIG_PATH=\"$P\" pkg-config --cflags --libs autotune) "
+          "-Wl,-rpath,\"$(PKG_CONFIG_PATH=\"$P\" pkg-config --variable=libdir autotune)\"",
+          pc, cc, inst_san_flags(), AT_SOURCE_DIR, exe);
+  else
+    th_sh(&r,
+          "'%s' -std=c11 -Wall -Wextra -Werror %s '%s/examples/query.c' -o '%s' "
+          "$(PKG_CONFIG_PATH='%s' pkg-config --cflags --libs --static autotune-static)",
+          cc, inst_san_flags(), AT_SOURCE_DIR, exe, pc);
   cr_assert_eq(r.code, 0, "building query.c with pkg-config failed:\n%s\n%s", r.out, r.err);
   th_result_free(&r);
+  cr_expect_eq(needs_shared(exe), shared, "%s %s libautotune.so", exe,
+               shared ? "does not load" : "loads");
   check_query(exe, dir);
   free(exe);
   free(cc);
@@ -220,6 +285,16 @@ Test(install, pkg_config_builds_query_example, .timeout = 300)
   free(prefix);
   th_rmtree(dir);
   free(dir);
+}
+
+Test(install, pkg_config_builds_query_example_shared, .timeout = 300)
+{
+  pkg_config_query(true);
+}
+
+Test(install, pkg_config_builds_query_example_static, .timeout = 300)
+{
+  pkg_config_query(false);
 }
 
 Test(install, cmake_package_builds_query_example, .timeout = 300)
@@ -236,6 +311,7 @@ Test(install, cmake_package_builds_query_example, .timeout = 300)
   cr_assert_eq(r.code, 0, "building examples/cmake_query failed:\n%s\n%s", r.out, r.err);
   th_result_free(&r);
   char *exe = th_path(bdir, "query");
+  cr_expect(needs_shared(exe), "autotune::autotune is not the shared library");
   check_query(exe, dir);
   free(exe);
   free(bdir);

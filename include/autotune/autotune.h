@@ -15,6 +15,16 @@
 
 #include <stdint.h>
 
+/* AT_API marks what libautotune.so exports: these declarations and no other symbol
+ * (the library is built with hidden visibility by default). */
+#ifndef AT_API
+#if defined(__GNUC__) || defined(__clang__)
+#define AT_API __attribute__((visibility("default")))
+#else
+#define AT_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -50,14 +60,14 @@ typedef enum at_status {
 } at_status;
 
 /* "AT_OK", "AT_NOMEM", ...; "AT_UNKNOWN" for a value outside the table. */
-const char *at_status_name(int status);
+AT_API const char *at_status_name(int status);
 /* The generic message of a status ("out of memory"). */
-const char *at_status_message(int status);
+AT_API const char *at_status_message(int status);
 /* The detailed message of the last failure on this thread ("" if none). */
-const char *at_last_error(void);
+AT_API const char *at_last_error(void);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
-const char *at_version(void);
+AT_API const char *at_version(void);
 
 #define AT_MAX_DIMS 8
 
@@ -73,8 +83,8 @@ typedef struct at_problem {
 } at_problem;
 
 /* A gemm problem, dims m, n, k. */
-at_problem at_problem_gemm(const char *dtype, const char *layout, int64_t m, int64_t n,
-                           int64_t k);
+AT_API at_problem at_problem_gemm(const char *dtype, const char *layout, int64_t m,
+                                  int64_t n, int64_t k);
 
 typedef enum at_match {
   AT_MATCH_EXACT = 0,   /* this device, this exact shape */
@@ -86,32 +96,43 @@ typedef enum at_match {
 typedef struct at_db at_db;
 typedef struct at_config at_config;
 
-/* Open a tuning database read-only. OUT: *db, NULL on failure.
- * AT_IO (missing/unreadable), AT_NOT_A_DB, AT_DB_FUTURE, AT_DB_CORRUPT, AT_NOMEM. */
-int at_db_open(const char *path, at_db **db);
+/* Open a tuning database read-only and read every winner into memory, so that
+ * at_best_config runs no SQL. OUT: *db, NULL on failure.
+ * AT_IO (missing/unreadable), AT_NOT_A_DB, AT_DB_FUTURE, AT_DB_CORRUPT, AT_NOMEM.
+ *
+ * Snapshot: the handle answers from the winners as they were committed when it was
+ * opened (or last refreshed); trials recorded later, by a tuner writing the same file,
+ * are not seen until at_db_refresh. Threads: any number of threads may call
+ * at_best_config on one handle at once (the index is read-only); at_db_refresh and
+ * at_db_close must not run while another thread uses the handle. */
+AT_API int at_db_open(const char *path, at_db **db);
+/* Read the winners again: what was committed since open or the last refresh becomes
+ * visible. On failure the handle keeps its previous snapshot. Not concurrent with any
+ * other call on this handle. AT_OK, AT_NOMEM, AT_DB_CORRUPT, AT_DB_BUSY, AT_SQL. */
+AT_API int at_db_refresh(at_db *db);
 /* Close; NULL is accepted. */
-void at_db_close(at_db *db);
+AT_API void at_db_close(at_db *db);
 
 /* The best configuration for `problem` on `device` (a profile name such as "mi300x" or
  * an arch such as "gfx942"). OUT: *config, to be freed with at_config_free.
  * AT_NOT_FOUND when nothing in the chain matches; AT_USAGE for a bad problem. */
-int at_best_config(at_db *db, const char *device, const at_problem *problem,
-                   at_config **config);
-void at_config_free(at_config *config);
+AT_API int at_best_config(at_db *db, const char *device, const at_problem *problem,
+                          at_config **config);
+AT_API void at_config_free(at_config *config);
 
 /* The canonical configuration text "KEY=VALUE,KEY=VALUE" (keys sorted). */
-const char *at_config_text(const at_config *config);
+AT_API const char *at_config_text(const at_config *config);
 /* One parameter as text; NULL if the config has no such key. */
-const char *at_config_get(const at_config *config, const char *key);
+AT_API const char *at_config_get(const at_config *config, const char *key);
 /* One integer parameter. AT_NOT_FOUND if absent, AT_PARSE if not an integer. */
-int at_config_get_int(const at_config *config, const char *key, int64_t *value);
-at_match at_config_match(const at_config *config);
-const char *at_match_name(at_match match); /* "exact", "nearest", "arch", "vendor" */
-const char *at_config_kernel(const at_config *config);   /* template name */
-const char *at_config_device(const at_config *config);   /* device the trial ran on */
+AT_API int at_config_get_int(const at_config *config, const char *key, int64_t *value);
+AT_API at_match at_config_match(const at_config *config);
+AT_API const char *at_match_name(at_match match); /* "exact", "nearest", "arch", "vendor" */
+AT_API const char *at_config_kernel(const at_config *config);   /* template name */
+AT_API const char *at_config_device(const at_config *config);   /* device the trial ran on */
 /* The shape that was tuned (equal to the asked one for an exact match). */
-int64_t at_config_dim(const at_config *config, int i);
-double at_config_time_us(const at_config *config);       /* median time of the winner */
+AT_API int64_t at_config_dim(const at_config *config, int i);
+AT_API double at_config_time_us(const at_config *config);       /* median time of the winner */
 
 #ifdef __cplusplus
 }

@@ -28,7 +28,7 @@ struct at_host_rt;
 /* The runtime table a host-compiled kernel binds to with at_host_bind() (at_common.h).
  * Static storage, valid for the life of the process; its functions may only be called
  * from inside an at_host_launch() entry (outside one they abort the process). */
-const struct at_host_rt *at_host_runtime(void);
+AT_API const struct at_host_rt *at_host_runtime(void);
 
 /* Run grid x block emulated GPU threads to completion: entry(ctx) is called once per
  * thread, each thread a fiber, so entry may call the table's barrier() and warp_gather()
@@ -45,9 +45,9 @@ const struct at_host_rt *at_host_runtime(void);
  * kernel's own fail()). On failure at_last_error() is one line, naming the block and
  * threads for AT_DEVICE; blocks not yet started are then not run. Thread-safe: several
  * launches may run at once. */
-int at_host_launch(void (*entry)(void *ctx), void *ctx, const unsigned grid[3],
-                   const unsigned block[3], size_t dyn_shared, unsigned warp_size,
-                   int workers);
+AT_API int at_host_launch(void (*entry)(void *ctx), void *ctx, const unsigned grid[3],
+                          const unsigned block[3], size_t dyn_shared, unsigned warp_size,
+                          int workers);
 
 #ifdef __cplusplus
 }

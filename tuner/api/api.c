@@ -1,7 +1,9 @@
 /*
  * api.c - the public C API (include/autotune/autotune.h): a read-only database handle
  * and best-config lookups. It resolves the device through the profile table and asks
- * db_query_best, the same code `autotune query` runs.
+ * the handle's in-memory index (db/index.c), loaded at open, which answers as
+ * db_query_best (what `autotune query` runs) does, without SQL: a snapshot, shared by
+ * the threads that look up through the handle; at_db_refresh loads a new one.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,12 +17,13 @@
 
 struct at_db {
   struct db *db;
+  struct db_index *ix;
 };
 
 struct at_config {
   struct db_match m;
-  char *params;       /* config text split into NUL-separated KEY=VALUE pairs */
   int nparams;
+  char params[];      /* config text split into NUL-separated KEY=VALUE pairs */
 };
 
 at_problem at_problem_gemm(const char *dtype, const char *layout, int64_t m, int64_t n,
@@ -47,7 +50,26 @@ int at_db_open(const char *path, at_db **out)
     return at_error(AT_NOMEM, "out of memory");
   }
   h->db = db;
+  rc = db_index_load(db, &h->ix);
+  if (rc != AT_OK) {
+    db_close(db);
+    free(h);
+    return rc;
+  }
   *out = h;
+  return AT_OK;
+}
+
+int at_db_refresh(at_db *h)
+{
+  if (!h)
+    return at_error(AT_USAGE, "at_db_refresh needs a database");
+  struct db_index *ix = NULL;
+  int rc = db_index_load(h->db, &ix);
+  if (rc != AT_OK)
+    return rc;
+  db_index_free(h->ix);
+  h->ix = ix;
   return AT_OK;
 }
 
@@ -55,6 +77,7 @@ void at_db_close(at_db *h)
 {
   if (!h)
     return;
+  db_index_free(h->ix);
   db_close(h->db);
   free(h);
 }
@@ -87,29 +110,26 @@ int at_best_config(at_db *h, const char *device, const at_problem *problem,
     q.vendor = dev_vendor_name(prof->vendor);
   }
   /* A device with no profile may still be in the database under its own name. */
-  at_config *c = calloc(1, sizeof *c);
-  if (!c)
-    return at_error(AT_NOMEM, "out of memory");
-  int rc = db_query_best(h->db, &q, &c->m);
+  struct db_match m;
+  int rc = db_index_best(h->ix, &q, &m);
   if (rc != AT_OK)
-    goto fail;
-  c->params = strdup(c->m.config);
-  if (!c->params) {
-    rc = at_error(AT_NOMEM, "out of memory");
-    goto fail;
+    return rc;
+  /* One allocation for the handle and its split copy of the text: a lookup is a few
+   * hundred nanoseconds, of which malloc is a visible part. */
+  size_t len = strlen(m.config);
+  at_config *c = malloc(sizeof *c + len + 1);
+  if (!c) {
+    db_match_release(&m);
+    return at_error(AT_NOMEM, "out of memory");
   }
-  for (char *s = c->params; s;) {
-    c->nparams++;
-    char *comma = strchr(s, ',');
-    if (comma)
-      *comma++ = '\0';
-    s = comma;
-  }
+  c->m = m;
+  memcpy(c->params, m.config, len + 1);
+  c->nparams = 1;
+  for (char *s = c->params; *s; s++)
+    if (*s == ',')
+      *s = '\0', c->nparams++;
   *out = c;
   return AT_OK;
-fail:
-  at_config_free(c);
-  return rc;
 }
 
 void at_config_free(at_config *c)
@@ -117,7 +137,6 @@ void at_config_free(at_config *c)
   if (!c)
     return;
   db_match_release(&c->m);
-  free(c->params);
   free(c);
 }
 
