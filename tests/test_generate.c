@@ -432,7 +432,7 @@ Test(generate, bad_input_exits_2_with_one_line)
   check_bad("scale", "needs --device");
   check_bad("scale --device h100 --dim N", "expected NAME=VALUE");
   check_bad("scale --device h100 --dim X=4", "has no dim 'X'");
-  check_bad("scale --device h100 --dim N=abc", "not an integer");
+  check_bad("scale --device h100 --dim N=abc", "bad --dim N 'abc' (expected an integer");
   check_bad("scale --device h100 --dim N=-1", "at least 0");
   check_bad("scale --device h100 --m 128", "has no dim 'M'");
   check_bad("scale --device h100 --dtype f64", "unknown dtype 'f64'");

@@ -7,6 +7,7 @@
  * records as `autotune gemm`. Trials are recorded under op = the template's kernel
  * name. docs/tune.md is the user's side.
  */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,15 +88,12 @@ int cmd_tune(int argc, char **argv)
     cli_error("tune needs --device (host, or a GPU profile such as h100)");
     goto done;
   }
-  char *end = NULL;
-  double rtol = rtol_s ? strtod(rtol_s, &end) : -1;
-  bool bad_tol = rtol_s && (end == rtol_s || *end || !(rtol >= 0));
-  double atol = atol_s ? strtod(atol_s, &end) : -1;
-  bad_tol |= atol_s && (end == atol_s || *end || !(atol >= 0));
-  if (bad_tol) {
-    cli_error("bad --rtol/--atol (expected a number of at least 0)");
+  double rtol = -1, atol = -1;
+  int64_t dim_vals[MAX_CLI];
+  if ((rtol_s && cli_double("--rtol", rtol_s, 0, DBL_MAX, &rtol) != CLI_OK) ||
+      (atol_s && cli_double("--atol", atol_s, 0, DBL_MAX, &atol) != CLI_OK) ||
+      cli_key_ints("dim", (const char *const *)dim_args, ndim_args, 0, INT32_MAX, dim_vals) != CLI_OK)
     goto done;
-  }
   if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "f16") && strcmp(dtype, "bf16")) {
     cli_error("bad --dtype '%.20s' (expected f16, bf16 or f32)", dtype);
     goto done;
