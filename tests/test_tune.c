@@ -4,7 +4,8 @@
  * out-of-bounds write, an infinite loop, a wrong answer, a compile error: exactly those
  * statuses, the rest ok, the run finished); a tuner SIGKILLed mid-run that `--resume`
  * finishes without losing or duplicating a trial; JSON output; quiet when piped; a GPU
- * that is not here compiled and pruned only; bad input exiting 2 with one line. Test
+ * that is not here compiled and pruned only; bad input exiting 2 with one line, creating
+ * and changing no database. Test
  * templates: tests/data/templates/tune_*.h.
  */
 #include <criterion/criterion.h>
@@ -293,6 +294,61 @@ Test(tune, bad_input_exits_2_with_one_line)
     th_result_free(&r);
   }
   free(db);
+}
+
+/* The database's export (malloc'd), to compare before and after. */
+static char *export_of(const char *db)
+{
+  struct th_result r;
+  th_sh(&r, "'%s' db export --db '%s'", AT_BINARY, db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  char *out = r.out;
+  r.out = NULL;
+  th_result_free(&r);
+  return out;
+}
+
+/* Issue 15, item 11: bad input neither creates a database nor changes one. Before, an
+ * operand too large for the host data recorded an unfinished run, and a template that
+ * does not load (or a --reference that is not a config) created an empty database. */
+Test(tune, bad_input_creates_and_changes_no_database, .timeout = 300)
+{
+  char *fresh = th_path(dir, "fresh.db"), *kept = th_path(dir, "kept.db");
+  struct th_result r;
+  char args[1024];
+  snprintf(args, sizeof args, "--device host --m 8 --n 8 --k 8 --template %s --budget 1 "
+           "--db '%s'", SMALL, kept);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *before = export_of(kept);
+  static const struct {
+    const char *cmd, *args, *says;
+  } cases[] = {
+      {"gemm", "--device host --m 2147483647 --n 64 --k 64", "operands too large"},
+      {"gemm", "--device host --m 8 --n 8 --k 8 --template nosuch", "unknown gemm template"},
+      {"gemm", "--device host --m 8 --n 8 --k 8 --template " DATA "bad_verb.h",
+       "no gemm template loads"},
+      {"tune", "'" AT_SOURCE_DIR "/templates/example/scale.h' --device host --dim N=64 "
+               "--arg y=N --arg x=N --arg alpha=1 --arg beta=1 --reference BLOCK=3",
+       "not a valid config"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (int existing = 0; existing < 2; existing++) {
+      const char *db = existing ? kept : fresh;
+      th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' %s %s --db '%s'", cache, AT_BINARY, cases[i].cmd,
+            cases[i].args, db);
+      cr_assert_eq(r.code, 2, "'%s': exit %d: %s", cases[i].args, r.code, r.err);
+      cr_assert(strstr(r.err, cases[i].says), "'%s': %s", cases[i].args, r.err);
+      th_result_free(&r);
+      cr_assert_eq(access(fresh, F_OK), -1, "'%s' created %s", cases[i].args, fresh);
+      char *after = export_of(kept);
+      cr_assert_str_eq(after, before, "'%s' changed the database", cases[i].args);
+      free(after);
+    }
+  free(before);
+  free(fresh);
+  free(kept);
 }
 
 /* One record of a trial's protocol fields. */

@@ -358,7 +358,7 @@ static int open_run(struct tuner *tu)
   canonical(tu, tu->args, sizeof tu->args);
   if (tu->o->resume) {
     struct find_run f = {.args = tu->args};
-    if ((rc = db_each_run(tu->db, find_run_cb, &f)) != AT_OK)
+    if (tu->db && (rc = db_each_run(tu->db, find_run_cb, &f)) != AT_OK)
       return rc;
     if (f.uuid[0]) {
       snprintf(tu->run_uuid, sizeof tu->run_uuid, "%s", f.uuid);
@@ -375,11 +375,20 @@ static int open_run(struct tuner *tu)
   return AT_OK;
 }
 
+/* Open (creating it if need be) the run's database once. */
+static int open_db(struct tuner *tu)
+{
+  return tu->db ? AT_OK : db_open(tu->db_path, DB_CREATE, &tu->db);
+}
+
 /* Put the run record once, before its first trial. */
 static int put_run(struct tuner *tu, const char *toolchain)
 {
   if (tu->run_put)
     return AT_OK;
+  int orc = open_db(tu);
+  if (orc != AT_OK)
+    return orc;
   char host[256] = "", now[32];
   gethostname(host, sizeof host - 1);
   db_now(now);
@@ -1248,8 +1257,10 @@ static int setup(struct tuner *tu)
   snprintf(tu->db_path, sizeof tu->db_path, "%s", o->db_path);
   if ((rc = collect_templates(tu)) != AT_OK)
     return rc;
-  /* the database last: bad input never creates or touches it */
-  if ((rc = db_open(tu->db_path, DB_CREATE, &tu->db)) != AT_OK)
+  /* A database that exists is opened now (a bad one is said before anything is
+   * compiled; --resume reads it); a new one is created by the first record (put_run):
+   * bad input, found up to the first problem's span, never creates or changes one. */
+  if (access(tu->db_path, F_OK) == 0 && (rc = open_db(tu)) != AT_OK)
     return rc;
   /* where to measure: the host's emulator, or the GPU if one opens (tune_run) */
   tu->mb = host ? &meas_host : tu->dev->vendor == DEV_NVIDIA ? &meas_cuda : &meas_hip;
@@ -1311,7 +1322,7 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
     }
   }
   tu->cur = nprob - 1;
-  if ((rc = db_end_run(tu->db, tu->run_uuid)) != AT_OK)
+  if (tu->run_put && (rc = db_end_run(tu->db, tu->run_uuid)) != AT_OK)
     goto out;
   tu->wall_s = at_now_s() - tu->t0;
   if (r && r->end)

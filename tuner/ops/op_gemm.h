@@ -43,6 +43,10 @@ const char *gemm_dtype_name(enum gemm_dtype d);
 size_t gemm_dtype_size(enum gemm_dtype d);
 /* Fill lda/ldb/ldc left 0 with their smallest legal values. */
 void gemm_problem_resolve(struct gemm_problem *p);
+/* Whether p (resolved) can be run: dims, dtype, layout, leading dims, and operands the
+ * host data can hold. AT_OK, or AT_USAGE naming what is wrong ("gemm: operands too
+ * large for host data (...)"): an op checks its problems with it before a run opens. */
+int gemm_problem_check(const struct gemm_problem *p);
 /* Elements of storage each operand needs (rows x ld). */
 size_t gemm_a_elems(const struct gemm_problem *p);
 size_t gemm_b_elems(const struct gemm_problem *p);
