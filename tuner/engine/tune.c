@@ -614,6 +614,39 @@ static int find_reference(const struct tuner *tu, struct tpl *p)
                   tu->op->reference_config, p->t->kernel);
 }
 
+/* Drop p's configs whose launch shape fails for this problem (a grid that divides by
+ * zero, a thread extent below 1): each is rejected alone, as a config whose constraint
+ * fails to evaluate (docs/templates.md), and the run goes on with the others. One
+ * warning per template says how many and why the first went. */
+static void drop_bad_launches(struct tuner *tu, struct tpl *p)
+{
+  struct gen_bind bind = {.dev = tu->space_dev, .dims = p->dims, .dtype = tu->dtype};
+  size_t kept = 0, dropped = 0;
+  char first[600] = "";
+  for (size_t i = 0; i < p->nconfigs; i++) {
+    const int64_t *cfg = p->configs + i * p->np;
+    struct gen_launch l;
+    if (gen_emit_launch(p->t, &bind, cfg, &l) == AT_OK) {
+      if (kept != i)
+        memmove(p->configs + kept * p->np, cfg, p->np * sizeof *cfg);
+      kept++;
+    } else if (dropped++ == 0) {
+      char why[400], *text = NULL;
+      snprintf(why, sizeof why, "%s", at_last_error());
+      gen_space_config_text(p->space, cfg, &text);
+      snprintf(first, sizeof first, "%s: %s", text ? text : "?", why);
+      free(text);
+    }
+  }
+  if (dropped == 0)
+    return;
+  p->nconfigs = kept;
+  at_error_clear();
+  warn(tu, "template %s: %zu config%s rejected: %s launch shape fails (%s%s)", p->t->kernel,
+       dropped, dropped == 1 ? "" : "s", dropped == 1 ? "its" : "their", first,
+       dropped == 1 ? "" : ", the first");
+}
+
 /* Span one template's space for the problem and choose what to compile. A template that
  * cannot be built here is reported and skipped (p->skip); only bad input (the op's
  * reference config is not valid), database and memory failures are returned. */
@@ -630,8 +663,9 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
     snprintf(p->skip, sizeof p->skip, "%s", at_last_error());
     goto skipped;
   }
-  p->mid = p->nconfigs / 2;
   p->np = gen_space_param_count(p->space);
+  drop_bad_launches(tu, p);
+  p->mid = p->nconfigs / 2;
   if (p->nconfigs == 0) {
     snprintf(p->skip, sizeof p->skip, "no valid variant on %s for %s", tu->space_dev->name,
              tu->prob.text);
