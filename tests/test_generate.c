@@ -438,6 +438,8 @@ Test(generate, bad_input_exits_2_with_one_line)
   check_bad("scale --device h100 --dtype f64", "unknown dtype 'f64'");
   check_bad("/nonexistent/x.h --device h100", "cannot read template");
   check_bad(DATA "bad_verb.h --device h100", "bad_verb.h:");
+  check_bad(DATA "huge_space.h --device host", "search space too large: more than 1000000 "
+            "valid configs (1000000000 raw");
 }
 
 Test(generate, emulate_spans_the_emulated_devices_space_and_compiles_for_the_host)
