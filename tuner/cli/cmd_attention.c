@@ -24,7 +24,8 @@ static const char usage[] =
     "autotune attention --device D --seqlen S --head-dim D [--batch B] [--heads H] "
     "[--kv-seqlen S2] [--causal] [--dtype f16|bf16|f32] [--template NAME|PATH ...] "
     "[--emulate D2] [--strategy S] [--budget N|--time-budget SEC] [--seed N] [--db FILE] "
-    "[--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] [--no-cache] [--json]";
+    "[--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] [--no-cache] [--sanitize] "
+    "[--json]";
 static const char description[] =
     "Tune attention's forward pass, O = softmax(Q K^T / sqrt(D)) V per batch and head\n"
     "(docs/attention.md), for one problem on a device: compile the variants the strategy\n"

@@ -18,7 +18,7 @@ static const char usage[] =
     "--m M --n N --k K [--shapes FILE] [--template NAME|PATH ...] "
     "[--strategy exhaustive|random|model|anneal|genetic] [--budget N|--time-budget SEC] "
     "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "
-    "[--no-cache] [--json]";
+    "[--no-cache] [--sanitize] [--json]";
 static const char description[] =
     "Tune a GEMM for a device: compile the variants of each template (default: every\n"
     "templates/gemm/*.h that loads for the device) that the strategy will measure (all valid\n"

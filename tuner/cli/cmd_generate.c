@@ -499,11 +499,10 @@ static int run(struct gen_cmd *g)
       goto out;
     }
     const char *incs[] = {g->common, NULL};
-    static const char *const san[] = {"-fsanitize=address,undefined", NULL};
     struct bld_options o = {.jobs = (int)g->jobs, .batch = batch_size(g),
                             .backend = g->backend, .cache_dir = g->no_cache ? "" : NULL,
                             .include_dirs = g->common[0] ? incs : NULL,
-                            .flags = g->sanitize ? san : NULL, .emulate = g->emulate};
+                            .flags = g->sanitize ? cc_sanitize_flags : NULL, .emulate = g->emulate};
     bool tty = !g->json && cli_stdout_is_tty();
     if (tty)
       o.progress = progress;

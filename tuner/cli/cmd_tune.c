@@ -26,7 +26,7 @@ static const char usage[] =
     "autotune tune TEMPLATE.h --device D --dim NAME=V [--dim ...] [--arg NAME=EXPR ...] "
     "[--dtype T] [--reference CONFIG] [--rtol X] [--atol X] [--emulate D2] [--strategy S] "
     "[--budget N|--time-budget SEC] [--seed N] [--db FILE] [--resume] [--jobs N] "
-    "[--timeout SEC] [--variant-time SEC] [--no-cache] [--json]";
+    "[--timeout SEC] [--variant-time SEC] [--no-cache] [--sanitize] [--json]";
 static const char description[] =
     "Tune any annotated template (docs/templates.md) for one problem: compile its valid\n"
     "variants, run the reference config and then those the search strategy picks\n"

@@ -40,6 +40,7 @@ struct tune_cli {
   {"timeout", CLI_STR, &(tc)->timeout, "SEC", "watchdog per variant (60)"},                   \
   {"variant-time", CLI_STR, &(tc)->variant_time, "SEC", "timing budget per variant"},        \
   {"no-cache", CLI_FLAG, &(tc)->o.no_cache, NULL, "neither read nor write the compile cache"}, \
+  {"sanitize", CLI_FLAG, &(tc)->o.sanitize, NULL, "host variants with ASan and UBSan"},     \
   {"json", CLI_FLAG, &(tc)->json, NULL, "print one JSON object"}
 
 /* Clear tc and set the defaults; dflt: the command's default strategy, with_model: its op

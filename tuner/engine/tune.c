@@ -282,8 +282,11 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
   for (size_t i = 0; i < ntemplates && used < len; i++)
     used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "," : "", template_paths[i]);
   if (used < len)
-    snprintf(out + used, len - used, " --strategy %s --time-budget %g --seed %" PRIu64,
-             search_strategy_name(o->strategy), o->time_budget_s, o->seed);
+    used += (size_t)snprintf(out + used, len - used, " --strategy %s --time-budget %g --seed %"
+                             PRIu64, search_strategy_name(o->strategy), o->time_budget_s,
+                             o->seed);
+  if (o->sanitize && used < len)
+    snprintf(out + used, len - used, " --sanitize");
 }
 
 struct find_run {
@@ -708,6 +711,7 @@ static int skip_compile(struct tuner *tu, struct tpl *p)
 static struct bld_options build_options(struct tuner *tu, const char *const *incs)
 {
   return (struct bld_options){.jobs = tu->o->jobs, .include_dirs = incs,
+                              .flags = tu->o->sanitize ? cc_sanitize_flags : NULL,
                               .cache_dir = tu->o->no_cache ? "" : NULL,
                               .emulate = tu->o->emulate != NULL,
                               .progress = tu->o->report && tu->o->report->progress
@@ -1280,6 +1284,12 @@ static int setup(struct tuner *tu)
     return at_error(AT_USAGE, "bad time: --time-budget, --timeout and --variant-time are "
                     "seconds >= 0");
   bool host = tu->dev->vendor == DEV_HOST;
+  if (o->sanitize && !host)
+    return at_error(AT_USAGE, "--sanitize builds host variants: use it with --device host");
+  if (o->sanitize && !meas_host_has_asan())
+    return at_error(AT_USAGE, "--sanitize: the variants' AddressSanitizer needs its runtime in "
+                    "autotune: run it with LD_PRELOAD=$(g++ -print-file-name=libasan.so) or "
+                    "build it with -DCMAKE_BUILD_TYPE=Sanitize");
   tu->budget = o->budget == -1 ? 0 : o->budget ? o->budget : host ? TUNE_HOST_DEFAULT_BUDGET : 0;
   tu->timeout_s = o->timeout_s > 0 ? o->timeout_s : TUNE_DEFAULT_TIMEOUT_S;
   tu->variant_time_s = o->variant_time_s > 0 ? o->variant_time_s

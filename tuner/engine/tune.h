@@ -42,6 +42,7 @@ struct tune_opts {
   double timeout_s;            /* watchdog per variant; 0: TUNE_DEFAULT_TIMEOUT_S */
   double variant_time_s;       /* timing budget per variant; 0: the device's default */
   bool no_cache;               /* neither read nor write the compile cache */
+  bool sanitize;               /* host variants built with ASan and UBSan (cc_sanitize_flags) */
   const struct tune_report *report; /* NULL: silent */
   void *report_ctx;
 };

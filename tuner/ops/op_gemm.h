@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #define GEMM_ARG_KINDS "pppiiiiiiff"
+#define GEMM_ARG_NAMES "A,B,C,M,N,K,lda,ldb,ldc,alpha,beta" /* meas_launch.arg_names */
 
 enum gemm_dtype { GEMM_F32 = 0, GEMM_F16 = 1, GEMM_BF16 = 2 };
 
