@@ -186,6 +186,8 @@ Test(cli, bad_numbers_exit_2_and_touch_no_database, .timeout = 120)
        "--arg beta=1", "bad --dim N '99999999999999999999'"},
       {"attention --device host --seqlen 8 --head-dim 64 --seqlen 16", "'--seqlen' is given "
                                                                         "twice"},
+      {"tune %s --device host --dim N=64 --arg y=N --arg x=N --arg alpha=1 --arg beta=1 "
+       "--arg x=2*N", "--arg x is given twice ('x=N' and 'x=2*N')"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char args[1024];

@@ -111,8 +111,7 @@ int cli_double(const char *what, const char *text, double min, double max, doubl
   return CLI_OK;
 }
 
-int cli_key_ints(const char *opt, const char *const *args, size_t n, int64_t min, int64_t max,
-                 int64_t *vals)
+int cli_keys_once(const char *opt, const char *const *args, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     const char *eq = strchr(args[i], '=');
@@ -127,6 +126,18 @@ int cli_key_ints(const char *opt, const char *const *args, size_t n, int64_t min
                   klen > 40 ? 40 : klen, args[i], args[j], args[i]);
         return CLI_USAGE;
       }
+  }
+  return CLI_OK;
+}
+
+int cli_key_ints(const char *opt, const char *const *args, size_t n, int64_t min, int64_t max,
+                 int64_t *vals)
+{
+  if (cli_keys_once(opt, args, n) != CLI_OK)
+    return CLI_USAGE;
+  for (size_t i = 0; i < n; i++) {
+    const char *eq = strchr(args[i], '=');
+    int klen = (int)(eq - args[i]);
     char what[64];
     snprintf(what, sizeof what, "--%s %.*s", opt, klen > 40 ? 40 : klen, args[i]);
     if (cli_int(what, eq + 1, min, max, &vals[i]) != CLI_OK)

@@ -66,6 +66,9 @@ int cli_take_repeated(int *argc, char **argv, const char *name, char **vals, siz
  */
 int cli_int(const char *what, const char *text, int64_t min, int64_t max, int64_t *out);
 int cli_double(const char *what, const char *text, double min, double max, double *out);
+/* A repeated `--opt KEY=VALUE` option (--dim, --arg): each KEY=VALUE with KEY not empty
+ * and given once. CLI_OK, or CLI_USAGE after one line. */
+int cli_keys_once(const char *opt, const char *const *args, size_t n);
 /* The values of a repeated `--opt KEY=V` option (--dim): each must be KEY=V with KEY not
  * empty and given once, V as cli_int's with [min, max]. OUT: vals[0..n). CLI_OK, or
  * CLI_USAGE after one line. */

@@ -92,7 +92,9 @@ int cmd_tune(int argc, char **argv)
   int64_t dim_vals[MAX_CLI];
   if ((rtol_s && cli_double("--rtol", rtol_s, 0, DBL_MAX, &rtol) != CLI_OK) ||
       (atol_s && cli_double("--atol", atol_s, 0, DBL_MAX, &atol) != CLI_OK) ||
-      cli_key_ints("dim", (const char *const *)dim_args, ndim_args, 0, INT32_MAX, dim_vals) != CLI_OK)
+      cli_key_ints("dim", (const char *const *)dim_args, ndim_args, 0, INT32_MAX, dim_vals) !=
+          CLI_OK ||
+      cli_keys_once("arg", (const char *const *)arg_args, narg_args) != CLI_OK)
     goto done;
   if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "f16") && strcmp(dtype, "bf16")) {
     cli_error("bad --dtype '%.20s' (expected f16, bf16 or f32)", dtype);
