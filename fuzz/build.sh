@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # build.sh - build the libFuzzer targets into build-fuzz/ (or $1) with the first clang
-# that has libFuzzer ($CLANG, clang-19 ... clang-14): fuzz_expr, fuzz_pragma, fuzz_jsonl, fuzz_shapes, fuzz_options. The code a
-# target fuzzes is compiled here with -fsanitize=fuzzer,address,undefined (coverage and
-# checks where the bugs would be); everything else it calls comes from the CMake build's
-# libraries (build/, or $AT_BUILD), so run scripts/build.sh first. A target is rebuilt
+# that has libFuzzer ($CLANG, clang-19 ... clang-14): fuzz_expr, fuzz_pragma, fuzz_jsonl,
+# fuzz_shapes, fuzz_options. The code a target fuzzes is compiled here with
+# -fsanitize=fuzzer,address,undefined (coverage and checks where the bugs would be);
+# everything else it calls comes from the CMake build's libraries (build/, or $AT_BUILD),
+# so run scripts/build.sh first. A target is rebuilt
 # only when one of its sources or those libraries is newer. Exit 3 when clang has no
 # libFuzzer (the caller may skip), 1 on a failed build.
 set -euo pipefail
@@ -16,7 +17,8 @@ mkdir -p "$out"
 # (Debian ships libFuzzer in libclang-rt-NN-dev, which may be there for an older clang
 # only: the code is C11 and any of them builds it)
 probe=$out/.probe.c
-echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$probe"
+echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)
+{ (void)d; (void)n; return 0; }' >"$probe"
 cc=
 for c in ${CLANG:-} clang-19 clang-18 clang-17 clang-16 clang-15 clang-14 clang; do
   if command -v "$c" >/dev/null 2>&1 &&

@@ -44,8 +44,9 @@ struct cli_int {
 /*
  * Parse argv[1..argc) against `opts` (terminated by a NULL name). Accepts `--name VALUE`,
  * `--name=VALUE` and `--help`; an option given twice is an error (never the last one
- * silently), a CLI_INT value goes through cli_int with the option's range. Non-option words are returned in order through
- * positional (which must hold argc entries); OUT: *npos. Returns CLI_OK, CLI_USAGE after
+ * silently), a CLI_INT value goes through cli_int with the option's range. Non-option
+ * words are returned in order through positional (which must hold argc entries);
+ * OUT: *npos. Returns CLI_OK, CLI_USAGE after
  * printing a one-line error, or -1 after printing help to stdout (the caller exits 0).
  */
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usage,
