@@ -4,9 +4,9 @@
 # fuzz_shapes, fuzz_options. The code a target fuzzes is compiled here with
 # -fsanitize=fuzzer,address,undefined (coverage and checks where the bugs would be);
 # everything else it calls comes from the CMake build's libraries (build/, or $AT_BUILD),
-# so run scripts/build.sh first. A target is rebuilt
-# only when one of its sources or those libraries is newer. Exit 3 when clang has no
-# libFuzzer (the caller may skip), 1 on a failed build.
+# so run scripts/build.sh first. A target is rebuilt only when one of its sources or those
+# libraries is newer. Exit 3 when no clang has libFuzzer (the caller may skip), 1 on a
+# failed build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/build-fuzz}
