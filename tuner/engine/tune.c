@@ -1304,8 +1304,20 @@ static int setup(struct tuner *tu)
   /* A database that exists is opened now (a bad one is said before anything is
    * compiled; --resume reads it); a new one is created by the first record (put_run):
    * bad input, found up to the first problem's span, never creates or changes one. */
-  if (access(tu->db_path, F_OK) == 0 && (rc = open_db(tu)) != AT_OK)
-    return rc;
+  if (access(tu->db_path, F_OK) == 0) {
+    if ((rc = open_db(tu)) != AT_OK)
+      return rc;
+  } else {
+    /* where it will be created must be writable now, not after the compile */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", tu->db_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+      *(slash == dir ? slash + 1 : slash) = '\0';
+    if (access(slash ? dir : ".", W_OK | X_OK) != 0)
+      return at_error(AT_IO, "cannot create database '%.200s': %s", tu->db_path,
+                      strerror(errno));
+  }
   /* where to measure: the host's emulator, or the GPU if one opens (tune_run) */
   tu->mb = host ? &meas_host : tu->dev->vendor == DEV_NVIDIA ? &meas_cuda : &meas_hip;
   return AT_OK;
