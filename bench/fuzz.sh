@@ -30,7 +30,7 @@ done
 ((${#targets[@]})) || targets=(expr pragma jsonl shapes options)
 
 # runs of the smoke pass: a few seconds each on one loaded core
-declare -A smoke_runs=([expr]=20000 [pragma]=300 [jsonl]=1500 [shapes]=10000 [options]=50000)
+declare -A smoke_runs=([expr]=20000 [pragma]=600 [jsonl]=1500 [shapes]=10000 [options]=50000)
 declare -A max_len=([expr]=4096 [pragma]=4096 [jsonl]=8192 [shapes]=1024 [options]=1024)
 
 if [[ -n ${FUZZ_SKIP:-} ]]; then
