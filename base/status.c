@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[1024];
 
@@ -43,10 +44,14 @@ const char *at_last_error(void)
 
 int at_error(int status, const char *fmt, ...)
 {
+  /* Built apart, then copied: an argument may be at_last_error() itself (a caller
+   * wrapping its callee's message), which vsnprintf would overwrite as it reads. */
+  char buf[sizeof last_error];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(last_error, sizeof last_error, fmt, ap);
+  vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  memcpy(last_error, buf, sizeof buf);
   return status;
 }
 

@@ -8,7 +8,8 @@
 #include "autotune/autotune.h"
 
 /* Record a detail message for this thread and return `status`. Messages follow the
- * house style: lowercase, no full stop, the offending input quoted. */
+ * house style: lowercase, no full stop, the offending input quoted. An argument may be
+ * at_last_error() itself (wrapping a callee's message). */
 int at_error(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void at_error_clear(void);
 

@@ -18,6 +18,7 @@
  */
 #include "generator/space.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,32 +515,74 @@ int gen_space_config_text(const struct gen_space *s, const int64_t *values, char
 
 struct collect {
   int64_t *v;
-  size_t n, cap;
+  size_t n, cap;  /* configs gathered; room for (collecting) or the most counted */
 };
+
+static int count_one(void *ctx, const int64_t *values, size_t n)
+{
+  struct collect *c = ctx;
+  (void)values;
+  (void)n;
+  return ++c->n > c->cap ? GEN_SPACE_STOP : 0;
+}
 
 static int collect_one(void *ctx, const int64_t *values, size_t n)
 {
   struct collect *c = ctx;
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    int64_t *v = realloc(c->v, cap * (n ? n : 1) * sizeof *v);
-    if (!v)
-      return at_error(AT_NOMEM, "out of memory collecting configs");
-    c->v = v;
-    c->cap = cap;
-  }
+  if (c->n == c->cap) /* the count said otherwise: the space changed between the two */
+    return at_error(AT_USAGE, "search space changed while it was collected");
   memcpy(c->v + c->n * n, values, n * sizeof *values);
   c->n++;
   return 0;
+}
+
+/* The cap: $AUTOTUNE_MAX_CONFIGS, else GEN_SPACE_MAX_CONFIGS. AT_OK or AT_USAGE. */
+static int max_configs(size_t *out)
+{
+  const char *env = getenv("AUTOTUNE_MAX_CONFIGS");
+  *out = GEN_SPACE_MAX_CONFIGS;
+  if (!env || !env[0])
+    return AT_OK;
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = env[0] >= '0' && env[0] <= '9' ? strtoull(env, &end, 10) : 0;
+  if (!end || errno || *end || v < 1 || v > SIZE_MAX / 2)
+    return at_error(AT_USAGE, "bad AUTOTUNE_MAX_CONFIGS '%.40s' (expected a count of "
+                    "configs, at least 1)", env);
+  *out = (size_t)v;
+  return AT_OK;
 }
 
 int gen_space_collect(struct gen_space *s, int64_t **out, size_t *n,
                       struct gen_space_stats *stats)
 {
   struct collect c = {0};
+  struct gen_space_stats counted = {0};
   *out = NULL;
   *n = 0;
-  int rc = gen_space_enumerate(s, collect_one, &c, stats);
+  int rc = max_configs(&c.cap);
+  if (rc != AT_OK)
+    return rc;
+  /* counting: a failure's stats (as far as it got) are the caller's */
+  struct gen_space_stats *cs = stats ? stats : &counted;
+  rc = gen_space_enumerate(s, count_one, &c, cs);
+  if (rc == AT_OK && c.n > c.cap)
+    rc = at_error(AT_USAGE, "search space too large: more than %zu valid configs (%" PRIu64
+                  " raw: the product of the params' value counts); add `require` "
+                  "constraints or narrow the params' values, or raise the cap with "
+                  "AUTOTUNE_MAX_CONFIGS=N", c.cap, cs->raw);
+  if (rc != AT_OK || !stats)
+    gen_space_stats_release(&counted);
+  if (rc != AT_OK)
+    return rc;
+  if (stats)
+    gen_space_stats_release(stats); /* the collecting pass fills it again */
+  size_t np = gen_space_param_count(s);
+  c.cap = c.n;
+  c.n = 0;
+  if (c.cap && !(c.v = malloc(c.cap * (np ? np : 1) * sizeof *c.v)))
+    return at_error(AT_NOMEM, "out of memory collecting %zu configs", c.cap);
+  rc = gen_space_enumerate(s, collect_one, &c, stats);
   if (rc != AT_OK) {
     free(c.v);
     return rc;

@@ -93,10 +93,18 @@ typedef int (*gen_space_visit_fn)(void *ctx, const int64_t *values, size_t n);
 int gen_space_enumerate(struct gen_space *s, gen_space_visit_fn visit, void *ctx,
                         struct gen_space_stats *stats);
 
+/* The most valid configs gen_space_collect gathers: every real template spans a few
+ * thousand; a space past this is a missing constraint, and collecting it would take
+ * gigabytes. $AUTOTUNE_MAX_CONFIGS replaces it (docs/templates.md). */
+#define GEN_SPACE_MAX_CONFIGS 1000000
+
 /* Every valid config, in enumeration order, as one flat array: config i is
- * (*out)[i * gen_space_param_count(s) .. +count). OUT: *out (malloc'd, NULL when there
- * are none), *n; *stats as for gen_space_enumerate when not NULL.
- * AT_OK; AT_NOMEM; AT_PARSE as gen_space_enumerate. */
+ * (*out)[i * gen_space_param_count(s) .. +count). The valid configs are counted first
+ * (a second enumeration, stopping past the cap), so nothing is gathered beyond it.
+ * OUT: *out (malloc'd, NULL when there are none), *n; *stats as for gen_space_enumerate
+ * when not NULL. AT_OK; AT_NOMEM; AT_PARSE as gen_space_enumerate; AT_USAGE for more
+ * than GEN_SPACE_MAX_CONFIGS (or $AUTOTUNE_MAX_CONFIGS) valid configs, naming the size
+ * and the remedies, or for a bad $AUTOTUNE_MAX_CONFIGS. */
 int gen_space_collect(struct gen_space *s, int64_t **out, size_t *n,
                       struct gen_space_stats *stats);
 

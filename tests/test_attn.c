@@ -549,10 +549,10 @@ Test(attn_cmd, bad_input_is_one_line_and_exit_2, .timeout = TIMEOUT)
   } cases[] = {
       {"--device host --seqlen 8", "needs --seqlen and --head-dim"},
       {"--seqlen 8 --head-dim 64", "needs --device"},
-      {"--device host --seqlen 8 --head-dim 300", "bad --head-dim 300 (expected an integer "
+      {"--device host --seqlen 8 --head-dim 300", "bad --head-dim '300' (expected an integer "
                                                   "from 1 to 256)"},
-      {"--device host --seqlen 0 --head-dim 64", "needs --seqlen and --head-dim"},
-      {"--device host --seqlen 8 --head-dim 64 --heads -2", "bad --heads -2"},
+      {"--device host --seqlen 0 --head-dim 64", "bad --seqlen '0'"},
+      {"--device host --seqlen 8 --head-dim 64 --heads -2", "bad --heads '-2'"},
       {"--device host --seqlen 8 --head-dim 64 --dtype f64", "bad --dtype 'f64'"},
       {"--device host --seqlen 8 --head-dim 64 --template nosuch", "unknown attention "
                                                                   "template 'nosuch'"},

@@ -1,7 +1,8 @@
 /*
  * test_base.c - the one-copy helpers of base/: SHA-256 and FNV-1a against their
  * published test vectors, the double comparator's order (NaNs last), xorshift64*'s
- * sequence, and os_mkdir_p on nested, existing and blocked paths.
+ * sequence, os_mkdir_p on nested, existing and blocked paths, and an error message that
+ * quotes the one before it.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -87,4 +88,15 @@ Test(base, mkdir_p_makes_parents_accepts_existing_and_names_a_blocker)
   free(deep), free(trailing), free(file), free(blocked);
   th_rmtree(dir);
   free(dir);
+}
+
+/* Library code wraps a callee's message in its own: "bad --arg x=N+: <expr's message>".
+ * The wrapped message is read from the buffer being written, so it must survive. */
+Test(base, an_error_may_quote_the_last_one)
+{
+  at_error(AT_PARSE, "unexpected end of expression at column 3");
+  cr_assert_eq(at_error(AT_USAGE, "bad --arg x=N+: %s (expected an integer expression)",
+                        at_last_error()), AT_USAGE);
+  cr_assert_str_eq(at_last_error(), "bad --arg x=N+: unexpected end of expression at column 3 "
+                   "(expected an integer expression)");
 }

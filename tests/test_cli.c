@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/helpers.h"
 #include "autotune/autotune.h"
@@ -98,7 +99,7 @@ Test(cli, option_parser_forms)
   int64_t n = 0;
   bool f = false;
   const struct cli_opt opts[] = {{"db", CLI_STR, &s, "FILE", "db"},
-                                 {"m", CLI_INT, &n, "M", "m"},
+                                 {"m", CLI_INT, CLI_INT_IN(&n, -5, 100), "M", "m"},
                                  {"json", CLI_FLAG, &f, NULL, "json"},
                                  {NULL, 0, NULL, NULL, NULL}};
   char *argv[] = {"x", "pos1", "--db=a.db", "--m", "42", "--json", "--", "--notopt", NULL};
@@ -115,6 +116,94 @@ Test(cli, option_parser_forms)
   cr_assert_eq(cli_parse(2, bad, opts, "u", "d", pos, &npos), CLI_USAGE);
   char *flagval[] = {"x", "--json=1", NULL};
   cr_assert_eq(cli_parse(2, flagval, opts, "u", "d", pos, &npos), CLI_USAGE);
+  /* issue 15: never the last of two, never a value outside the option's range */
+  char *twice[] = {"x", "--m", "1", "--m=2", NULL};
+  cr_assert_eq(cli_parse(4, twice, opts, "u", "d", pos, &npos), CLI_USAGE);
+  char *out[] = {"x", "--m", "101", NULL};
+  cr_assert_eq(cli_parse(3, out, opts, "u", "d", pos, &npos), CLI_USAGE);
+  char *low[] = {"x", "--m=-5", NULL};
+  cr_assert_eq(cli_parse(2, low, opts, "u", "d", pos, &npos), CLI_OK);
+  cr_assert_eq(n, -5);
+}
+
+/* The shared number parsers (issue 15): the whole text, in range, finite. */
+Test(cli, number_parsers_take_the_whole_text_in_range)
+{
+  int64_t v = 7;
+  double d = 7;
+  cr_assert_eq(cli_int("--x", "42", 1, 64, &v), CLI_OK);
+  cr_assert_eq(v, 42);
+  const char *bad_ints[] = {"", " 4", "4 ", "0x10", "4.0", "65", "0", "99999999999999999999",
+                            "-99999999999999999999", "1e3"};
+  for (size_t i = 0; i < sizeof bad_ints / sizeof *bad_ints; i++) {
+    cr_assert_eq(cli_int("--x", bad_ints[i], 1, 64, &v), CLI_USAGE, "'%s'", bad_ints[i]);
+    cr_assert_eq(v, 42, "'%s' changed the value", bad_ints[i]);
+  }
+  cr_assert_eq(cli_int("--x", "9223372036854775807", 1, INT64_MAX, &v), CLI_OK);
+  cr_assert_eq(v, INT64_MAX);
+  cr_assert_eq(cli_double("--rtol", "1e-3", 0, 1, &d), CLI_OK);
+  cr_assert_float_eq(d, 1e-3, 1e-12);
+  const char *bad_dbls[] = {"", "1e999", "-1e999", "inf", "nan", "0.1abc", " 0.1", "2", "-0.5"};
+  for (size_t i = 0; i < sizeof bad_dbls / sizeof *bad_dbls; i++)
+    cr_assert_eq(cli_double("--rtol", bad_dbls[i], 0, 1, &d), CLI_USAGE, "'%s'", bad_dbls[i]);
+  cr_assert_float_eq(d, 1e-3, 1e-12);
+  const char *dims[] = {"N=4", "M=8", "N=4"};
+  int64_t vals[3];
+  cr_assert_eq(cli_key_ints("dim", dims, 2, 1, 100, vals), CLI_OK);
+  cr_assert(vals[0] == 4 && vals[1] == 8);
+  cr_assert_eq(cli_key_ints("dim", dims, 3, 1, 100, vals), CLI_USAGE);
+  const char *nokey[] = {"=4"};
+  cr_assert_eq(cli_key_ints("dim", nokey, 1, 1, 100, vals), CLI_USAGE);
+}
+
+/* Every clamp of issue 15, item 12, through the real binary: exit 2, one line naming the
+ * option and what it expects, and no database created. */
+Test(cli, bad_numbers_exit_2_and_touch_no_database, .timeout = 120)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "t.db");
+  static const char scale[] = AT_SOURCE_DIR "/templates/example/scale.h";
+  static const struct {
+    const char *args, *says;
+  } cases[] = {
+      {"gemm --device host --m 0 --n 8 --k 8", "bad --m '0' (expected an integer from 1 to "
+                                               "2147483647)"},
+      {"gemm --device host --m 8 --n 8 --k 8 --m 16", "option '--m' is given twice"},
+      {"gemm --device host --m 8 --n 8 --k 8 --jobs 0", "bad --jobs '0' (expected an integer "
+                                                       "from 1 to 256)"},
+      {"gemm --device host --m 8 --n 8 --k 8 --jobs 257", "bad --jobs '257'"},
+      {"gemm --device host --m 8 --n 8 --k 8 --timeout 1e999", "bad --timeout '1e999'"},
+      {"gemm --device host --m 8 --n 8 --k 8 --reps 0", "unknown option '--reps'"},
+      {"tune %s --device host --dim N=64 --arg y=N --arg x=N --arg alpha=1 --arg beta=1 "
+       "--rtol 1e999", "bad --rtol '1e999' (expected a finite number of at least 0)"},
+      {"tune %s --device host --dim N=64 --arg y=N --arg x=N --arg alpha=1 --arg beta=1 "
+       "--rtol 0.1abc", "bad --rtol '0.1abc'"},
+      {"tune %s --device host --dim N=64 --arg y=N --arg x=N --arg alpha=1 --arg beta=1 "
+       "--jobs 257", "bad --jobs '257'"},
+      {"tune %s --device host --dim N=64 --arg y=N --arg x=N --arg alpha=1 --arg beta=1 "
+       "--dim N=128", "--dim N is given twice"},
+      {"tune %s --device host --dim N=99999999999999999999 --arg y=N --arg x=N --arg alpha=1 "
+       "--arg beta=1", "bad --dim N '99999999999999999999'"},
+      {"attention --device host --seqlen 8 --head-dim 64 --seqlen 16", "'--seqlen' is given "
+                                                                        "twice"},
+      {"tune %s --device host --dim N=64 --arg y=N --arg x=N --arg alpha=1 --arg beta=1 "
+       "--arg x=2*N", "--arg x is given twice ('x=N' and 'x=2*N')"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char args[1024];
+    snprintf(args, sizeof args, cases[i].args, scale);
+    struct th_result r;
+    th_run(&r, "%s --db '%s'", args, db);
+    cr_assert_eq(r.code, 2, "'%s' exited %d: %s", args, r.code, r.err);
+    cr_assert(strstr(r.err, cases[i].says), "'%s': %s lacks '%s'", args, r.err, cases[i].says);
+    cr_assert(strncmp(r.err, "autotune: ", 10) == 0, "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    cr_assert_eq(access(db, F_OK), -1, "'%s' created %s", args, db);
+    th_result_free(&r);
+  }
+  free(db);
+  th_rmtree(dir);
+  free(dir);
 }
 
 /* The bad inputs of the foundation, each through the real binary: exit 2, one line
@@ -139,7 +228,7 @@ Test(cli, unknown_device_bad_shape_unwritable_path)
   expect_usage_error(args, "unknown device 'mi999'");
   snprintf(args, sizeof args, "query gemm --device h100 --m 64 --n 0 --k 1 --db '%s/x.db'",
            dir);
-  expect_usage_error(args, "bad shape: --n");
+  expect_usage_error(args, "bad --n '0'");
   expect_usage_error("db init --db /nonexistent-dir/tuning.db", "/nonexistent-dir/tuning.db");
   snprintf(args, sizeof args, "db init --db '%s'", dir);
   expect_usage_error(args, "is a directory");

@@ -432,12 +432,14 @@ Test(generate, bad_input_exits_2_with_one_line)
   check_bad("scale", "needs --device");
   check_bad("scale --device h100 --dim N", "expected NAME=VALUE");
   check_bad("scale --device h100 --dim X=4", "has no dim 'X'");
-  check_bad("scale --device h100 --dim N=abc", "not an integer");
+  check_bad("scale --device h100 --dim N=abc", "bad --dim N 'abc' (expected an integer");
   check_bad("scale --device h100 --dim N=-1", "at least 0");
   check_bad("scale --device h100 --m 128", "has no dim 'M'");
   check_bad("scale --device h100 --dtype f64", "unknown dtype 'f64'");
   check_bad("/nonexistent/x.h --device h100", "cannot read template");
   check_bad(DATA "bad_verb.h --device h100", "bad_verb.h:");
+  check_bad(DATA "huge_space.h --device host", "search space too large: more than 1000000 "
+            "valid configs (1000000000 raw");
 }
 
 Test(generate, emulate_spans_the_emulated_devices_space_and_compiles_for_the_host)

@@ -217,9 +217,9 @@ Test(query, command_line_bad_input_exits_2_with_one_line)
     const char *args, *msg;
   } cases[] = {
       {"gemm --device nosuchgpu --m 1 --n 1 --k 1", "unknown device 'nosuchgpu'"},
-      {"gemm --device h100 --m 0 --n 1 --k 1", "bad shape: --m"},
-      {"gemm --device h100 --m -5 --n 1 --k 1", "bad shape: --m is negative"},
-      {"gemm --device h100 --m 12x --n 1 --k 1", "'--m' expects an integer, got '12x'"},
+      {"gemm --device h100 --m 0 --n 1 --k 1", "bad --m '0' (expected an integer of at least 1)"},
+      {"gemm --device h100 --m -5 --n 1 --k 1", "bad --m '-5'"},
+      {"gemm --device h100 --m 12x --n 1 --k 1", "bad --m '12x'"},
       {"gemm --device h100 --n 1 --k 1", "bad shape: --m is missing"},
       {"gemm --device h100 --m 1 --n 1 --k 1 --dtype f64", "unknown dtype 'f64'"},
       {"gemm --device h100 --m 1 --n 1 --k 1 --layout XY", "unknown layout 'XY'"},
@@ -233,6 +233,55 @@ Test(query, command_line_bad_input_exits_2_with_one_line)
     cr_assert_eq(r.code, 2, "'%s' exited %d", cases[i].args, r.code);
     cr_assert(strstr(r.err, cases[i].msg), "'%s': %s", cases[i].args, r.err);
     cr_assert(strncmp(r.err, "autotune: ", 10) == 0, "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    cr_assert_str_eq(r.out, "");
+    th_result_free(&r);
+  }
+}
+
+/* A template's op, asked by --dim (issue 15): a value past int64 was read as INT64_MAX
+ * and answered for (the nearest shape), a dim given twice kept the last. Both are exit 2
+ * with one line naming the option now. */
+Test(query, a_dim_is_never_clamped_nor_given_twice)
+{
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  struct db_trial t;
+  db_trial_init(&t);
+  db_uuid(t.uuid);
+  strcpy(t.run_uuid, run);
+  t.device = "host";
+  t.arch = "host";
+  t.vendor = "host";
+  t.kernel = "scale";
+  t.kernel_hash = "0123abcd";
+  t.problem = (struct db_problem){.op = "scale", .dtype = "f32", .layout = "", .ndims = 1,
+                                  .dim_names = {"N"}, .dims = {4096}};
+  t.config = "BLOCK=64";
+  t.time_median_us = t.time_min_us = t.time_max_us = 5.0;
+  t.time_spread = 0;
+  t.repetitions = 10;
+  cr_assert_eq(db_put_trial(db, &t, NULL), AT_OK, "%s", at_last_error());
+  db_close(db);
+  struct th_result r;
+  th_run(&r, "query scale --device host --dim N=4096 --db '%s'", path);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  static const struct {
+    const char *args, *msg;
+  } cases[] = {
+      {"--dim N=99999999999999999999", "bad --dim N '99999999999999999999' (expected an "
+                                       "integer of at least 1)"},
+      {"--dim N=-1", "bad --dim N '-1'"},
+      {"--dim N=4096x", "bad --dim N '4096x'"},
+      {"--dim N=5 --dim N=4096", "--dim N is given twice ('N=5' and 'N=4096')"},
+      {"--dim N=4096 --device host", "option '--device' is given twice"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    th_run(&r, "query scale --device host %s --db '%s'", cases[i].args, path);
+    cr_assert_eq(r.code, 2, "'%s' exited %d: %s%s", cases[i].args, r.code, r.out, r.err);
+    cr_assert(strstr(r.err, cases[i].msg), "'%s': %s", cases[i].args, r.err);
     cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
     cr_assert_str_eq(r.out, "");
     th_result_free(&r);

@@ -420,6 +420,54 @@ Test(space, early_stop)
   gen_space_free(s);
 }
 
+/* Issue 15, item 8: a 10^9-config space was collected until malloc failed (2.7 GB).
+ * gen_space_collect counts first and refuses a space above the cap, saying its size and
+ * what to do; AUTOTUNE_MAX_CONFIGS raises (or lowers) the cap. */
+Test(space, collect_refuses_a_space_above_the_cap, .timeout = 60)
+{
+  unsetenv("AUTOTUNE_MAX_CONFIGS");
+  struct gen_space *s = new_space();
+  const int64_t ten[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  char name[] = "P0";
+  for (int i = 0; i < 9; i++, name[1]++)
+    add_param(s, name, ten, 10);
+  int64_t *v = (int64_t *)1;
+  size_t n = 7;
+  cr_assert_eq(gen_space_collect(s, &v, &n, NULL), AT_USAGE);
+  cr_assert_null(v);
+  cr_assert_eq(n, 0);
+  cr_assert_str_eq(at_last_error(),
+                   "search space too large: more than 1000000 valid configs (1000000000 raw: "
+                   "the product of the params' value counts); add `require` constraints or "
+                   "narrow the params' values, or raise the cap with AUTOTUNE_MAX_CONFIGS=N");
+  gen_space_free(s);
+  /* 10^4 configs: refused under a cap of 1000, collected under 10000 */
+  s = new_space();
+  add_param(s, "A", ten, 10);
+  add_param(s, "B", ten, 10);
+  add_param(s, "C", ten, 10);
+  add_param(s, "D", ten, 10);
+  setenv("AUTOTUNE_MAX_CONFIGS", "1000", 1);
+  cr_assert_eq(gen_space_collect(s, &v, &n, NULL), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "more than 1000 valid configs (10000 raw"), "%s",
+            at_last_error());
+  setenv("AUTOTUNE_MAX_CONFIGS", "10000", 1);
+  struct gen_space_stats st;
+  cr_assert_eq(gen_space_collect(s, &v, &n, &st), AT_OK, "%s", at_last_error());
+  cr_assert_eq(n, 10000);
+  cr_assert_eq(st.valid, 10000);
+  cr_assert_eq(st.stopped, 0);
+  cr_assert(v[4 * 9999] == 9 && v[4 * 9999 + 3] == 9 && v[4 * 1234 + 1] == 2);
+  free(v);
+  gen_space_stats_release(&st);
+  setenv("AUTOTUNE_MAX_CONFIGS", "lots", 1);
+  cr_assert_eq(gen_space_collect(s, &v, &n, NULL), AT_USAGE);
+  cr_assert_str_eq(at_last_error(), "bad AUTOTUNE_MAX_CONFIGS 'lots' (expected a count of "
+                                    "configs, at least 1)");
+  unsetenv("AUTOTUNE_MAX_CONFIGS");
+  gen_space_free(s);
+}
+
 Test(space, config_text_is_canonical)
 {
   struct gen_space *s = new_space();

@@ -4,7 +4,9 @@
  * out-of-bounds write, an infinite loop, a wrong answer, a compile error: exactly those
  * statuses, the rest ok, the run finished); a tuner SIGKILLed mid-run that `--resume`
  * finishes without losing or duplicating a trial; JSON output; quiet when piped; a GPU
- * that is not here compiled and pruned only; bad input exiting 2 with one line. Test
+ * that is not here compiled and pruned only; bad input exiting 2 with one line, creating
+ * and changing no database; a write past a host buffer a fault (red zones), and
+ * --sanitize. Test
  * templates: tests/data/templates/tune_*.h.
  */
 #include <criterion/criterion.h>
@@ -22,6 +24,7 @@
 #include "base/json.h"
 #include "base/proc.h"
 #include "tests/helpers.h"
+#include "tuner/measure/meas.h"
 
 #define DATA AT_SOURCE_DIR "/tests/data/templates/"
 #define SMALL DATA "tune_small.h"
@@ -491,6 +494,125 @@ Test(tune, a_bad_gpu_ordinal_exits_2_and_creates_no_database)
       cr_assert_eq(access(db, F_OK), -1, "--gpu %s created the database", bad[i]);
       th_result_free(&r);
     }
+  free(db);
+}
+
+/* The database's export (malloc'd), to compare before and after. */
+static char *export_of(const char *db)
+{
+  struct th_result r;
+  th_sh(&r, "'%s' db export --db '%s'", AT_BINARY, db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  char *out = r.out;
+  r.out = NULL;
+  th_result_free(&r);
+  return out;
+}
+
+/* Issue 15, item 11: bad input neither creates a database nor changes one. Before, an
+ * operand too large for the host data recorded an unfinished run, and a template that
+ * does not load (or a --reference that is not a config) created an empty database. */
+Test(tune, bad_input_creates_and_changes_no_database, .timeout = 300)
+{
+  char *fresh = th_path(dir, "fresh.db"), *kept = th_path(dir, "kept.db");
+  struct th_result r;
+  char args[1024];
+  snprintf(args, sizeof args, "--device host --m 8 --n 8 --k 8 --template %s --budget 1 "
+           "--db '%s'", SMALL, kept);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *before = export_of(kept);
+  static const struct {
+    const char *cmd, *args, *says;
+  } cases[] = {
+      {"gemm", "--device host --m 2147483647 --n 64 --k 64", "operands too large"},
+      {"gemm", "--device host --m 8 --n 8 --k 8 --template nosuch", "unknown gemm template"},
+      {"gemm", "--device host --m 8 --n 8 --k 8 --template " DATA "bad_verb.h",
+       "no gemm template loads"},
+      {"tune", "'" AT_SOURCE_DIR "/templates/example/scale.h' --device host --dim N=64 "
+               "--arg y=N --arg x=N --arg alpha=1 --arg beta=1 --reference BLOCK=3",
+       "not a valid config"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    for (int existing = 0; existing < 2; existing++) {
+      const char *db = existing ? kept : fresh;
+      th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' '%s' %s %s --db '%s'", cache, AT_BINARY, cases[i].cmd,
+            cases[i].args, db);
+      cr_assert_eq(r.code, 2, "'%s': exit %d: %s", cases[i].args, r.code, r.err);
+      cr_assert(strstr(r.err, cases[i].says), "'%s': %s", cases[i].args, r.err);
+      th_result_free(&r);
+      cr_assert_eq(access(fresh, F_OK), -1, "'%s' created %s", cases[i].args, fresh);
+      char *after = export_of(kept);
+      cr_assert_str_eq(after, before, "'%s' changed the database", cases[i].args);
+      free(after);
+    }
+  free(before);
+  free(fresh);
+  free(kept);
+}
+
+/* Issue 15, item 14: a variant writing 3 elements past C on the host device came out ok
+ * (and, were it faster, the best). The host backend's red zones make it a fault whose
+ * message names the buffer and the byte offsets, and the winner is the correct one. */
+Test(tune, a_write_past_a_host_buffer_is_a_fault, .timeout = 300)
+{
+  char *db = th_path(dir, "oob.db");
+  struct th_result r;
+  char args[1024];
+  snprintf(args, sizeof args, "--device host --dtype f32 --m 16 --n 16 --k 8 --template "
+           "%soob_write.h --budget -1 --db '%s' --json", DATA, db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"best\":{\"config\":\"A_T=0,B_T=0,PLANT=0\""), "%s", r.out);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, "oob_write", &y);
+  cr_assert_eq(y.n, 2);
+  int bad = status_of(&y, "PLANT=1");
+  cr_assert_eq(bad, DB_TRIAL_FAULT, "PLANT=1 is %d", bad);
+  cr_assert_eq(status_of(&y, "PLANT=0"), DB_TRIAL_OK);
+  th_sh(&r, "'%s' db export --db '%s' | grep -o 'out-of-bounds write[^\"]*'", AT_BINARY, db);
+  cr_assert(strncmp(r.out, "out-of-bounds write: kernel 'at_oob_write_", 42) == 0, "%s", r.out);
+  cr_assert(strstr(r.out, "' wrote past the end of C (argument 3, 1024 bytes), at byte offsets "
+                          "1024..1035 (host red zone)\n"), "%s", r.out);
+  th_result_free(&r);
+  free(db);
+}
+
+/* --sanitize on gemm as on generate (one list of flags, cc_sanitize_flags): host only;
+ * refused, saying how, when autotune lacks the ASan runtime the variants need; with it
+ * (LD_PRELOAD of GCC's libasan here, or a Sanitize build), the planted write is a fault
+ * and the correct variant still ok. */
+Test(tune, sanitize_builds_host_variants_as_generate_does, .timeout = 300)
+{
+  char *db = th_path(dir, "san.db");
+  struct th_result r;
+  th_sh(&r, "'%s' gemm --device h100 --m 16 --n 16 --k 8 --sanitize --db '%s'", AT_BINARY, db);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert(strstr(r.err, "--sanitize builds host variants: use it with --device host"), "%s",
+            r.err);
+  th_result_free(&r);
+  char args[1024];
+  snprintf(args, sizeof args, "gemm --device host --dtype f32 --m 16 --n 16 --k 8 --template "
+           "%soob_write.h --budget -1 --sanitize --no-cache --db '%s'", DATA, db);
+  const char *preload = "";
+  if (!meas_host_has_asan()) {
+    th_sh(&r, "'%s' %s", AT_BINARY, args);
+    cr_assert_eq(r.code, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "needs its runtime in autotune: run it with LD_PRELOAD="), "%s",
+              r.err);
+    th_result_free(&r);
+    cr_assert_eq(access(db, F_OK), -1);
+    preload = "LD_PRELOAD=$(g++ -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0";
+  }
+  th_sh(&r, "AUTOTUNE_CACHE_DIR='%s' %s '%s' %s", cache, preload, AT_BINARY, args);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, "oob_write", &y);
+  cr_assert_eq(status_of(&y, "PLANT=0"), DB_TRIAL_OK);
+  cr_assert_eq(status_of(&y, "PLANT=1"), DB_TRIAL_FAULT);
   free(db);
 }
 

@@ -169,6 +169,27 @@ Test(tune_any, bad_input, .timeout = 300)
   th_rmtree(dir);
 }
 
+/* Issue 15, item 9: a config whose launch expression fails (a grid that divides by zero)
+ * is rejected alone, with a clear reason, and the run goes on with the others. Before,
+ * the whole template was skipped ("cannot compile: grid x ...: grid x ...: <garbled>"). */
+Test(tune_any, a_config_whose_launch_fails_is_rejected_alone, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "t.db");
+  struct th_result r;
+  th_run(&r, "tune '" AT_SOURCE_DIR "/tests/data/templates/launch_divzero.h' --device host "
+             "--dim N=200 --arg y=N --arg x=N --budget -1 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":2,"), "%s", r.out);
+  cr_assert(strstr(r.err, "launch_divzero: 1 config rejected: its launch shape fails "
+                          "(B=32: grid x 'cdiv(N, B - 32)': division by zero"), "%s", r.err);
+  cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+  th_result_free(&r);
+  cr_assert_eq(th_count_trials(db), 2);
+  free(db);
+  th_rmtree(dir);
+}
+
 #define TRANSPOSE AT_SOURCE_DIR "/examples/own_kernel/transpose.h"
 #define TRANSPOSE_ARGS "--device host --dim R=96 --dim C=80 --arg out=R*C --arg in=R*C"
 

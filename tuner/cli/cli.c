@@ -4,7 +4,11 @@
  */
 #include "tuner/cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,21 +84,85 @@ static const struct cli_opt *find_opt(const struct cli_opt *opts, const char *na
   return NULL;
 }
 
+int cli_int(const char *what, const char *text, int64_t min, int64_t max, int64_t *out)
+{
+  char *end = NULL;
+  errno = 0;
+  long long v = text[0] && !isspace((unsigned char)text[0]) ? strtoll(text, &end, 10) : 0;
+  if (!end || errno || end == text || *end || v < min || v > max) {
+    if (max == INT64_MAX)
+      cli_error("bad %s '%.40s' (expected an integer of at least %" PRId64 ")", what, text,
+                min);
+    else
+      cli_error("bad %s '%.40s' (expected an integer from %" PRId64 " to %" PRId64 ")", what,
+                text, min, max);
+    return CLI_USAGE;
+  }
+  *out = v;
+  return CLI_OK;
+}
+
+int cli_double(const char *what, const char *text, double min, double max, double *out)
+{
+  char *end = NULL;
+  errno = 0;
+  double v = text[0] && !isspace((unsigned char)text[0]) ? strtod(text, &end) : 0;
+  if (!end || errno || end == text || *end || !isfinite(v) || v < min || v > max) {
+    if (max == DBL_MAX)
+      cli_error("bad %s '%.40s' (expected a finite number of at least %g)", what, text, min);
+    else
+      cli_error("bad %s '%.40s' (expected a number from %g to %g)", what, text, min, max);
+    return CLI_USAGE;
+  }
+  *out = v;
+  return CLI_OK;
+}
+
+int cli_keys_once(const char *opt, const char *const *args, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    const char *eq = strchr(args[i], '=');
+    if (!eq || eq == args[i]) {
+      cli_error("bad --%s '%.60s' (expected NAME=VALUE, e.g. N=4096)", opt, args[i]);
+      return CLI_USAGE;
+    }
+    int klen = (int)(eq - args[i]);
+    for (size_t j = 0; j < i; j++)
+      if (strncmp(args[j], args[i], (size_t)klen + 1) == 0) {
+        cli_error("--%s %.*s is given twice ('%.60s' and '%.60s'); give each once", opt,
+                  klen > 40 ? 40 : klen, args[i], args[j], args[i]);
+        return CLI_USAGE;
+      }
+  }
+  return CLI_OK;
+}
+
+int cli_key_ints(const char *opt, const char *const *args, size_t n, int64_t min, int64_t max,
+                 int64_t *vals)
+{
+  if (cli_keys_once(opt, args, n) != CLI_OK)
+    return CLI_USAGE;
+  for (size_t i = 0; i < n; i++) {
+    const char *eq = strchr(args[i], '=');
+    int klen = (int)(eq - args[i]);
+    char what[64];
+    snprintf(what, sizeof what, "--%s %.*s", opt, klen > 40 ? 40 : klen, args[i]);
+    if (cli_int(what, eq + 1, min, max, &vals[i]) != CLI_OK)
+      return CLI_USAGE;
+  }
+  return CLI_OK;
+}
+
 static int set_value(const struct cli_opt *o, const char *value)
 {
   if (o->kind == CLI_STR) {
     *(const char **)o->dest = value;
     return CLI_OK;
   }
-  char *end;
-  errno = 0;
-  long long v = strtoll(value, &end, 10);
-  if (errno || end == value || *end) {
-    cli_error("option '--%s' expects an integer, got '%.60s'", o->name, value);
-    return CLI_USAGE;
-  }
-  *(int64_t *)o->dest = v;
-  return CLI_OK;
+  const struct cli_int *ci = o->dest;
+  char what[64];
+  snprintf(what, sizeof what, "--%s", o->name);
+  return cli_int(what, value, ci->min, ci->max, ci->dest);
 }
 
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usage,
@@ -102,6 +170,7 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usa
 {
   *npos = 0;
   bool only_positional = false;
+  uint64_t seen[4] = {0}; /* a bit per option of the table: given once already */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (only_positional || a[0] != '-' || a[1] == '\0') {
@@ -129,6 +198,13 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usa
       cli_error("unknown option '%.60s'; try 'autotune %s --help'", a, argv[0]);
       return CLI_USAGE;
     }
+    size_t at = (size_t)(o - opts);
+    if (at < 256 && (seen[at / 64] >> (at % 64) & 1)) {
+      cli_error("option '--%s' is given twice; give it once", o->name);
+      return CLI_USAGE;
+    }
+    if (at < 256)
+      seen[at / 64] |= (uint64_t)1 << (at % 64);
     if (o->kind == CLI_FLAG) {
       if (eq) {
         cli_error("option '--%s' takes no value", o->name);

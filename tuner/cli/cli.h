@@ -28,15 +28,25 @@ enum cli_opt_kind { CLI_STR, CLI_INT, CLI_FLAG };
 struct cli_opt {
   const char *name;        /* long name without dashes, "db" for --db */
   enum cli_opt_kind kind;
-  void *dest;              /* const char **, int64_t *, bool * */
+  void *dest;              /* const char **, struct cli_int * (CLI_INT_IN), bool * */
   const char *arg;         /* placeholder in help, "FILE" */
   const char *help;
 };
 
+/* Where a CLI_INT option goes and the values it accepts (cli_int's range). */
+struct cli_int {
+  int64_t *dest;
+  int64_t min, max;
+};
+/* A CLI_INT option's dest, in an option table: CLI_INT_IN(&jobs, 1, 256). */
+#define CLI_INT_IN(dest, min, max) (&(struct cli_int){(dest), (min), (max)})
+
 /*
  * Parse argv[1..argc) against `opts` (terminated by a NULL name). Accepts `--name VALUE`,
- * `--name=VALUE` and `--help`. Non-option words are returned in order through
- * positional (which must hold argc entries); OUT: *npos. Returns CLI_OK, CLI_USAGE after
+ * `--name=VALUE` and `--help`; an option given twice is an error (never the last one
+ * silently), a CLI_INT value goes through cli_int with the option's range. Non-option
+ * words are returned in order through positional (which must hold argc entries);
+ * OUT: *npos. Returns CLI_OK, CLI_USAGE after
  * printing a one-line error, or -1 after printing help to stdout (the caller exits 0).
  */
 int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usage,
@@ -47,6 +57,24 @@ int cli_parse(int argc, char **argv, const struct cli_opt *opts, const char *usa
  * CLI_OK, or CLI_USAGE after printing a one-line error (a missing value, too many). */
 int cli_take_repeated(int *argc, char **argv, const char *name, char **vals, size_t max,
                       size_t *n);
+/*
+ * The number parsers every option goes through, so that no value is clamped, wrapped or
+ * half-read in silence: the whole text must be the number (no sign-less junk, no
+ * trailing characters, no leading blank), within [min, max]; a double must be finite.
+ * `what` names the option in the message ("--jobs", "--dim N"). OUT: *out (set only on
+ * success). CLI_OK, or CLI_USAGE after one line: "bad --jobs '0' (expected an integer
+ * from 1 to 256)".
+ */
+int cli_int(const char *what, const char *text, int64_t min, int64_t max, int64_t *out);
+int cli_double(const char *what, const char *text, double min, double max, double *out);
+/* A repeated `--opt KEY=VALUE` option (--dim, --arg): each KEY=VALUE with KEY not empty
+ * and given once. CLI_OK, or CLI_USAGE after one line. */
+int cli_keys_once(const char *opt, const char *const *args, size_t n);
+/* The values of a repeated `--opt KEY=V` option (--dim): each must be KEY=V with KEY not
+ * empty and given once, V as cli_int's with [min, max]. OUT: vals[0..n). CLI_OK, or
+ * CLI_USAGE after one line. */
+int cli_key_ints(const char *opt, const char *const *args, size_t n, int64_t min, int64_t max,
+                 int64_t *vals);
 /* Print a command's help: usage line, description, options. */
 void cli_help(FILE *out, const char *usage, const char *description,
               const struct cli_opt *opts);

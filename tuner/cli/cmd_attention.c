@@ -23,8 +23,9 @@
 static const char usage[] =
     "autotune attention --device D --seqlen S --head-dim D [--batch B] [--heads H] "
     "[--kv-seqlen S2] [--causal] [--dtype f16|bf16|f32] [--template NAME|PATH ...] "
-    "[--emulate D2] [--gpu N] [--bundle DIR] [--strategy S] [--budget N|--time-budget SEC] [--seed N] "
-    "[--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] [--no-cache] "
+    "[--emulate D2] [--gpu N] [--bundle DIR] [--strategy S] [--budget N|--time-budget SEC] "
+    "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "
+    "[--no-cache] [--sanitize] "
     "[--json]";
 static const char description[] =
     "Tune attention's forward pass, O = softmax(Q K^T / sqrt(D)) V per batch and head\n"
@@ -47,11 +48,12 @@ int cmd_attention(int argc, char **argv)
   int64_t batch = 1, heads = 1, seqlen = 0, kv_seqlen = 0, head_dim = 0;
   bool causal = false;
   const struct cli_opt opts[] = {
-      {"batch", CLI_INT, &batch, "B", "batch size (1)"},
-      {"heads", CLI_INT, &heads, "H", "attention heads (1)"},
-      {"seqlen", CLI_INT, &seqlen, "S", "query sequence length"},
-      {"kv-seqlen", CLI_INT, &kv_seqlen, "S2", "key/value sequence length (default: S)"},
-      {"head-dim", CLI_INT, &head_dim, "D", "head dimension, 1 to 256"},
+      {"batch", CLI_INT, CLI_INT_IN(&batch, 1, INT_MAX), "B", "batch size (1)"},
+      {"heads", CLI_INT, CLI_INT_IN(&heads, 1, INT_MAX), "H", "attention heads (1)"},
+      {"seqlen", CLI_INT, CLI_INT_IN(&seqlen, 1, INT_MAX), "S", "query sequence length"},
+      {"kv-seqlen", CLI_INT, CLI_INT_IN(&kv_seqlen, 1, INT_MAX),
+         "S2", "key/value sequence length (default: S)"},
+      {"head-dim", CLI_INT, CLI_INT_IN(&head_dim, 1, 256), "D", "head dimension, 1 to 256"},
       {"causal", CLI_FLAG, &causal, NULL, "mask keys after each query"},
       {"dtype", CLI_STR, &dtype, "T", "f16, bf16 or f32 (host: f32, GPUs: f16)"},
       {"template", CLI_STR, NULL, "NAME|PATH", "an attention template (repeatable)"},

@@ -261,9 +261,10 @@ int cmd_emit_header(int argc, char **argv)
       {"dtype", CLI_STR, &dtype, "T", "only these dtypes (f16,bf16,f32; default: all tuned)"},
       {"layout", CLI_STR, &layout, "L", "only these layouts (NN,NT,TN,TT; default: all tuned)"},
       {"kernel", CLI_STR, &kernel, "NAME", "only winners of these templates (gemm_mma,...)"},
-      {"m", CLI_INT, &dims[0], "M", "params mode: the shape of the #defines"},
-      {"n", CLI_INT, &dims[1], "N", "(with --m and --k)"},
-      {"k", CLI_INT, &dims[2], "K", "(with --m and --n)"},
+      {"m", CLI_INT, CLI_INT_IN(&dims[0], 1, INT64_MAX),
+         "M", "params mode: the shape of the #defines"},
+      {"n", CLI_INT, CLI_INT_IN(&dims[1], 1, INT64_MAX), "N", "(with --m and --k)"},
+      {"k", CLI_INT, CLI_INT_IN(&dims[2], 1, INT64_MAX), "K", "(with --m and --n)"},
       {"json", CLI_FLAG, &json, NULL, "print one JSON object"},
       {NULL, 0, NULL, NULL, NULL},
   };

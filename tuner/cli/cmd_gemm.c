@@ -18,7 +18,7 @@ static const char usage[] =
     "[--layout NN|NT|TN|TT] --m M --n N --k K [--shapes FILE] [--template NAME|PATH ...] "
     "[--strategy exhaustive|random|model|anneal|genetic] [--budget N|--time-budget SEC] "
     "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "
-    "[--no-cache] [--json]";
+    "[--no-cache] [--sanitize] [--json]";
 static const char description[] =
     "Tune a GEMM for a device: compile the variants of each template (default: every\n"
     "templates/gemm/*.h that loads for the device) that the strategy will measure (all valid\n"
@@ -47,9 +47,9 @@ int cmd_gemm(int argc, char **argv)
   const struct cli_opt opts[] = {
       {"dtype", CLI_STR, &ga.dtype, "T", "f16, bf16 or f32 (host: f32, GPUs: f16)"},
       {"layout", CLI_STR, &ga.layout, "L", "NN, NT, TN or TT (A then B; T: transposed)"},
-      {"m", CLI_INT, &ga.m, "M", "rows of C"},
-      {"n", CLI_INT, &ga.n, "N", "columns of C"},
-      {"k", CLI_INT, &ga.k, "K", "the reduction dim"},
+      {"m", CLI_INT, CLI_INT_IN(&ga.m, 1, INT32_MAX), "M", "rows of C"},
+      {"n", CLI_INT, CLI_INT_IN(&ga.n, 1, INT32_MAX), "N", "columns of C"},
+      {"k", CLI_INT, CLI_INT_IN(&ga.k, 1, INT32_MAX), "K", "the reduction dim"},
       {"shapes", CLI_STR, &ga.shapes_file, "FILE", "one shape per line: M N K"},
       {"template", CLI_STR, NULL, "NAME|PATH", "a gemm template (repeatable)"},
       TUNE_CLI_OPTS(&tc),

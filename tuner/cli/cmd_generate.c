@@ -188,13 +188,11 @@ static int parse_dim(const struct tmpl *t, const char *arg, int64_t *dims, bool 
     cli_error("bad --dim %s (expected NAME=VALUE, e.g. N=4096)", how);
     return CLI_USAGE;
   }
-  char *end;
-  errno = 0;
-  long long v = strtoll(eq + 1, &end, 10);
-  if (errno || end == eq + 1 || *end) {
-    cli_error("bad --dim %s: the value is not an integer", how);
+  char what[64];
+  int64_t v;
+  snprintf(what, sizeof what, "--dim %.*s", (int)(eq - arg > 40 ? 40 : eq - arg), arg);
+  if (cli_int(what, eq + 1, 0, INT64_MAX, &v) != CLI_OK)
     return CLI_USAGE;
-  }
   return set_dim(t, arg, (size_t)(eq - arg), v, how, dims, given);
 }
 
@@ -500,11 +498,10 @@ static int run(struct gen_cmd *g)
       goto out;
     }
     const char *incs[] = {g->common, NULL};
-    static const char *const san[] = {"-fsanitize=address,undefined", NULL};
     struct bld_options o = {.jobs = (int)g->jobs, .batch = batch_size(g),
                             .backend = g->backend, .cache_dir = g->no_cache ? "" : NULL,
                             .include_dirs = g->common[0] ? incs : NULL,
-                            .flags = g->sanitize ? san : NULL, .emulate = g->emulate};
+                            .flags = g->sanitize ? cc_sanitize_flags : NULL, .emulate = g->emulate};
     bool tty = !g->json && cli_stdout_is_tty();
     if (tty)
       o.progress = progress;
@@ -611,6 +608,13 @@ static int generate_one(struct gen_cmd *g, const char *path, const char **dim_ar
         set_dim(g->t, mnk_names[i], 1, g->mnk[i], how, g->dims, &g->dims_given) != CLI_OK)
       goto out;
   }
+  int64_t *vals = malloc(((size_t)ndim + 1) * sizeof *vals); /* a dim given twice: refused */
+  int dup = vals ? cli_key_ints("dim", dim_args, (size_t)ndim, 0, INT64_MAX, vals) : CLI_FAILED;
+  free(vals);
+  if (dup != CLI_OK) {
+    code = dup;
+    goto out;
+  }
   for (int i = 0; i < ndim; i++)
     if (parse_dim(g->t, dim_args[i], g->dims, &g->dims_given) != CLI_OK)
       goto out;
@@ -690,16 +694,18 @@ int cmd_generate(int argc, char **argv)
   const char *dim_dummy = NULL;
   const struct cli_opt opts[] = {
       {"device", CLI_STR, &g.device_arg, "D", "profile name (mi300x, h100, host) or arch"},
-      {"m", CLI_INT, &g.mnk[0], "M", "the dim named M (case-insensitively)"},
-      {"n", CLI_INT, &g.mnk[1], "N", "the dim named N"},
-      {"k", CLI_INT, &g.mnk[2], "K", "the dim named K"},
+      {"m", CLI_INT, CLI_INT_IN(&g.mnk[0], 1, INT64_MAX),
+         "M", "the dim named M (case-insensitively)"},
+      {"n", CLI_INT, CLI_INT_IN(&g.mnk[1], 1, INT64_MAX), "N", "the dim named N"},
+      {"k", CLI_INT, CLI_INT_IN(&g.mnk[2], 1, INT64_MAX), "K", "the dim named K"},
       {"dim", CLI_STR, &dim_dummy, "NAME=VALUE", "any dim of the template (repeatable)"},
       {"dtype", CLI_STR, &g.dtype, "T", "f16, bf16 or f32 (templates with a dtype; f16)"},
       {"out", CLI_STR, &g.outdir, "DIR", "write the variant sources and variants.tsv"},
       {"stats", CLI_FLAG, &g.stats, NULL, "raw and valid sizes, removals per constraint"},
       {"compile", CLI_FLAG, &g.compile, NULL, "compile every variant: resources, verdicts"},
-      {"jobs", CLI_INT, &g.jobs, "N", "compile threads (default: the CPUs)"},
-      {"batch", CLI_INT, &g.batch, "N", "variants per translation unit (default 16)"},
+      {"jobs", CLI_INT, CLI_INT_IN(&g.jobs, 1, 256), "N", "compile threads (default: the CPUs)"},
+      {"batch", CLI_INT, CLI_INT_IN(&g.batch, 1, 100000),
+         "N", "variants per translation unit (default 16)"},
       {"backend", CLI_STR, &g.backend, "NAME", "nvrtc, nvcc, clang-hip or host"},
       {"no-cache", CLI_FLAG, &g.no_cache, NULL, "neither read nor write the compile cache"},
       {"emulate", CLI_STR, &g.emulate_arg, "D2", "with --device host: emulate this GPU"},
@@ -752,10 +758,6 @@ int cmd_generate(int argc, char **argv)
   }
   if (g.sanitize && !g.emulate && g.dev->vendor != DEV_HOST) {
     cli_error("--sanitize builds host variants: use it with --device host");
-    goto done;
-  }
-  if (g.jobs < 0 || g.jobs > 256 || g.batch < 0 || g.batch > 100000) {
-    cli_error("bad --jobs or --batch (expected 1..256 threads, 1..100000 variants)");
     goto done;
   }
   if (g.dtype && !gen_dtype_ctype(g.dtype)) {

@@ -94,9 +94,9 @@ int cmd_query(int argc, char **argv)
   bool json = false;
   const struct cli_opt opts[] = {
       {"device", CLI_STR, &device, "D", "profile name (mi300x, h100, host) or arch (gfx942)"},
-      {"m", CLI_INT, &dims[0], "M", "rows of C"},
-      {"n", CLI_INT, &dims[1], "N", "columns of C"},
-      {"k", CLI_INT, &dims[2], "K", "the reduction dimension"},
+      {"m", CLI_INT, CLI_INT_IN(&dims[0], 1, INT64_MAX), "M", "rows of C"},
+      {"n", CLI_INT, CLI_INT_IN(&dims[1], 1, INT64_MAX), "N", "columns of C"},
+      {"k", CLI_INT, CLI_INT_IN(&dims[2], 1, INT64_MAX), "K", "the reduction dimension"},
       {"dtype", CLI_STR, &dtype, "T", "f16 (default), bf16 or f32"},
       {"layout", CLI_STR, &layout, "L", "NN (default), NT, TN or TT"},
       {"db", CLI_STR, &dbpath, "FILE", "tuning database (default: $AUTOTUNE_DB or XDG data)"},
@@ -129,6 +129,11 @@ int cmd_query(int argc, char **argv)
     cli_error("query needs one op (%s); try 'autotune query --help'", op_names());
     goto done;
   }
+  /* each --dim's value, before anything is opened */
+  int64_t vals[AT_MAX_DIMS + 1];
+  if (cli_key_ints("dim", (const char *const *)dim_args, ndim_args, 1, INT64_MAX, vals) !=
+      CLI_OK)
+    goto done;
   const struct op_desc *op = op_find(pos[0]);
   if (!op && !dbpath && !(dbpath = cli_default_db(false)))
     goto done;
@@ -163,18 +168,16 @@ int cmd_query(int argc, char **argv)
     for (size_t j = 0; j < ndim_args; j++) {
       const char *eq = strchr(dim_args[j], '=');
       int at = -1;
-      for (int i = 0; eq && i < op->ndims; i++)
+      for (int i = 0; i < op->ndims; i++)
         if (strlen(op->dim_names[i]) == (size_t)(eq - dim_args[j]) &&
             strncmp(op->dim_names[i], dim_args[j], (size_t)(eq - dim_args[j])) == 0)
           at = i;
-      char *end = NULL;
-      long long v = at >= 0 ? strtoll(eq + 1, &end, 10) : 0;
-      if (at < 0 || *end || v < 1) {
-        cli_error("bad --dim '%.60s' (expected NAME=V with V >= 1 and NAME one of %s's dims)",
+      if (at < 0) {
+        cli_error("bad --dim '%.60s' (expected NAME=V with NAME one of %s's dims)",
                   dim_args[j], op->name);
         goto done;
       }
-      dims[at] = v;
+      dims[at] = vals[j];
     }
   }
   if (!device) {

@@ -7,6 +7,7 @@
  * records as `autotune gemm`. Trials are recorded under op = the template's kernel
  * name. docs/tune.md is the user's side.
  */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,10 @@
 
 static const char usage[] =
     "autotune tune TEMPLATE.h --device D --dim NAME=V [--dim ...] [--arg NAME=EXPR ...] "
-    "[--dtype T] [--reference CONFIG] [--rtol X] [--atol X] [--emulate D2] [--gpu N] [--bundle DIR] "
-    "[--strategy S] [--budget N|--time-budget SEC] [--seed N] [--db FILE] [--resume] "
-    "[--jobs N] [--timeout SEC] [--variant-time SEC] [--no-cache] [--json]";
+    "[--dtype T] [--reference CONFIG] [--rtol X] [--atol X] [--emulate D2] [--gpu N] "
+    "[--bundle DIR] [--strategy S] [--budget N|--time-budget SEC] [--seed N] [--db FILE] "
+    "[--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] [--no-cache] [--sanitize] "
+    "[--json]";
 static const char description[] =
     "Tune any annotated template (docs/templates.md) for one problem: compile its valid\n"
     "variants, run the reference config and then those the search strategy picks\n"
@@ -83,15 +85,14 @@ int cmd_tune(int argc, char **argv)
     cli_error("tune needs one template file; try 'autotune tune --help'");
     goto done;
   }
-  char *end = NULL;
-  double rtol = rtol_s ? strtod(rtol_s, &end) : -1;
-  bool bad_tol = rtol_s && (end == rtol_s || *end || !(rtol >= 0));
-  double atol = atol_s ? strtod(atol_s, &end) : -1;
-  bad_tol |= atol_s && (end == atol_s || *end || !(atol >= 0));
-  if (bad_tol) {
-    cli_error("bad --rtol/--atol (expected a number of at least 0)");
+  double rtol = -1, atol = -1;
+  int64_t dim_vals[MAX_CLI];
+  if ((rtol_s && cli_double("--rtol", rtol_s, 0, DBL_MAX, &rtol) != CLI_OK) ||
+      (atol_s && cli_double("--atol", atol_s, 0, DBL_MAX, &atol) != CLI_OK) ||
+      cli_key_ints("dim", (const char *const *)dim_args, ndim_args, 0, INT32_MAX, dim_vals) !=
+          CLI_OK ||
+      cli_keys_once("arg", (const char *const *)arg_args, narg_args) != CLI_OK)
     goto done;
-  }
   if (dtype && strcmp(dtype, "f32") && strcmp(dtype, "f16") && strcmp(dtype, "bf16")) {
     cli_error("bad --dtype '%.20s' (expected f16, bf16 or f32)", dtype);
     goto done;

@@ -136,13 +136,8 @@ int tune_cli_check(struct tune_cli *tc)
   for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
     if (!secs[i].text)
       continue;
-    char *end;
-    double v = strtod(secs[i].text, &end);
-    if (end == secs[i].text || *end || !(v > 0) || v > 1e7) {
-      cli_error("bad %s '%.40s' (expected seconds, more than 0)", secs[i].name, secs[i].text);
+    if (cli_double(secs[i].name, secs[i].text, 1e-3, 1e7, secs[i].dest) != CLI_OK)
       return CLI_USAGE;
-    }
-    *secs[i].dest = v;
   }
   if (tc->budget < -1 || (tc->budget_given && tc->budget == 0)) {
     cli_error("bad --budget %lld (a count of variants, at least 1; -1: all)",
@@ -151,10 +146,6 @@ int tune_cli_check(struct tune_cli *tc)
   }
   if (o->time_budget_s > 0 && tc->budget > 0) {
     cli_error("give --budget or --time-budget, not both");
-    return CLI_USAGE;
-  }
-  if (tc->jobs < 0 || tc->jobs > 256 || tc->seed < 0) {
-    cli_error("bad --jobs or --seed (1..256 threads; a seed >= 0)");
     return CLI_USAGE;
   }
   o->budget = tc->budget;

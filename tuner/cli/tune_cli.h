@@ -33,16 +33,20 @@ struct tune_cli {
   {"emulate", CLI_STR, &(tc)->o.emulate, "D2", "host only: span and compile as for this GPU"}, \
   {"gpu", CLI_STR, &(tc)->gpu, "N", "the GPU to measure on, by ordinal (0); unused on host"}, \
   {"strategy", CLI_STR, &(tc)->strategy, "S", (tc)->strategy_help},                         \
-  {"budget", CLI_INT, &(tc)->budget, "N", "variants measured per template (-1: all)"},        \
+  {"budget", CLI_INT, CLI_INT_IN(&(tc)->budget, -1, INT64_MAX), "N",                          \
+   "variants measured per template (-1: all)"},                                             \
   {"time-budget", CLI_STR, &(tc)->time_budget, "SEC", "wall seconds for all measurement"},   \
-  {"seed", CLI_INT, &(tc)->seed, "N", "seed of the random strategies (1)"},                   \
+  {"seed", CLI_INT, CLI_INT_IN(&(tc)->seed, 0, INT64_MAX), "N",                              \
+   "seed of the random strategies (1)"},                                                    \
   {"db", CLI_STR, &(tc)->o.db_path, "FILE", "tuning database (default: see README)"},        \
   {"resume", CLI_FLAG, &(tc)->o.resume, NULL, "finish the unfinished run with these arguments"}, \
-  {"jobs", CLI_INT, &(tc)->jobs, "N", "compile threads and emulator workers (the CPUs)"},     \
+  {"jobs", CLI_INT, CLI_INT_IN(&(tc)->jobs, 1, 256), "N",                                    \
+   "compile threads and emulator workers (the CPUs)"},                                      \
   {"timeout", CLI_STR, &(tc)->timeout, "SEC", "watchdog per variant (60)"},                   \
   {"variant-time", CLI_STR, &(tc)->variant_time, "SEC", "timing budget per variant"},        \
   {"no-cache", CLI_FLAG, &(tc)->o.no_cache, NULL, "neither read nor write the compile cache"}, \
   {"bundle", CLI_STR, &(tc)->bundle_dir, "DIR", "measure from a bundle ('autotune bundle')"}, \
+  {"sanitize", CLI_FLAG, &(tc)->o.sanitize, NULL, "host variants with ASan and UBSan"},     \
   {"json", CLI_FLAG, &(tc)->json, NULL, "print one JSON object"}
 
 /* Clear tc and set the defaults; dflt: the command's default strategy, with_model: its op

@@ -39,6 +39,8 @@
 
 #define MAX_ARGS 256
 
+const char *const cc_sanitize_flags[] = {"-fsanitize=address,undefined", NULL};
+
 static struct {
   char path[4096];
   char name[64];     /* "g++" */

@@ -70,6 +70,10 @@ struct cc_backend {
 /* The backends, in order of preference per target; cc_host (cc_host.c) builds a shared
  * object of the variant's own source for the SIMT emulator. */
 extern const struct cc_backend cc_nvrtc, cc_nvcc, cc_clang_hip, cc_hiprtc, cc_host;
+/* `--sanitize` (generate, gemm, tune, attention): the extra flags that build host
+ * variants with AddressSanitizer and UBSan (NULL-terminated; cc_host.c). Such an object
+ * loads only into a process that has the ASan runtime (meas_host_has_asan). */
+extern const char *const cc_sanitize_flags[];
 /* The nvcc the nvcc backend runs ($CUDA_PATH/bin, the build's toolkit, /usr/local/cuda/bin,
  * then PATH), or NULL when there is none. */
 const char *cc_nvcc_path(void);

@@ -329,6 +329,8 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
                              o->time_budget_s, o->seed);
   if (o->bundle && used < len)
     snprintf(out + used, len - used, " --bundle %s", o->bundle->id);
+  if (o->sanitize && used < len)
+    snprintf(out + used, len - used, " --sanitize");
 }
 
 struct find_run {
@@ -403,7 +405,7 @@ static int open_run(struct tuner *tu)
   canonical(tu, tu->args, sizeof tu->args);
   if (tu->o->resume) {
     struct find_run f = {.args = tu->args};
-    if ((rc = db_each_run(tu->db, find_run_cb, &f)) != AT_OK)
+    if (tu->db && (rc = db_each_run(tu->db, find_run_cb, &f)) != AT_OK)
       return rc;
     if (f.uuid[0]) {
       /* never a run that a live process still executes (docs/database.md) */
@@ -423,11 +425,20 @@ static int open_run(struct tuner *tu)
   return AT_OK;
 }
 
+/* Open (creating it if need be) the run's database once. */
+static int open_db(struct tuner *tu)
+{
+  return tu->db ? AT_OK : db_open(tu->db_path, DB_CREATE, &tu->db);
+}
+
 /* Put the run record once, before its first trial. */
 static int put_run(struct tuner *tu, const char *toolchain)
 {
   if (tu->run_put)
     return AT_OK;
+  int orc = open_db(tu);
+  if (orc != AT_OK)
+    return orc;
   char host[256] = "", now[32];
   gethostname(host, sizeof host - 1);
   db_now(now);
@@ -659,6 +670,39 @@ static int find_reference(const struct tuner *tu, struct tpl *p)
                   tu->op->reference_config, p->t->kernel);
 }
 
+/* Drop p's configs whose launch shape fails for this problem (a grid that divides by
+ * zero, a thread extent below 1): each is rejected alone, as a config whose constraint
+ * fails to evaluate (docs/templates.md), and the run goes on with the others. One
+ * warning per template says how many and why the first went. */
+static void drop_bad_launches(struct tuner *tu, struct tpl *p)
+{
+  struct gen_bind bind = {.dev = tu->space_dev, .dims = p->dims, .dtype = tu->dtype};
+  size_t kept = 0, dropped = 0;
+  char first[600] = "";
+  for (size_t i = 0; i < p->nconfigs; i++) {
+    const int64_t *cfg = p->configs + i * p->np;
+    struct gen_launch l;
+    if (gen_emit_launch(p->t, &bind, cfg, &l) == AT_OK) {
+      if (kept != i)
+        memmove(p->configs + kept * p->np, cfg, p->np * sizeof *cfg);
+      kept++;
+    } else if (dropped++ == 0) {
+      char why[400], *text = NULL;
+      snprintf(why, sizeof why, "%s", at_last_error());
+      gen_space_config_text(p->space, cfg, &text);
+      snprintf(first, sizeof first, "%s: %s", text ? text : "?", why);
+      free(text);
+    }
+  }
+  if (dropped == 0)
+    return;
+  p->nconfigs = kept;
+  at_error_clear();
+  warn(tu, "template %s: %zu config%s rejected: %s launch shape fails (%s%s)", p->t->kernel,
+       dropped, dropped == 1 ? "" : "s", dropped == 1 ? "its" : "their", first,
+       dropped == 1 ? "" : ", the first");
+}
+
 /* Span one template's space for the problem and choose what to compile. A template that
  * cannot be built here is reported and skipped (p->skip); only bad input (the op's
  * reference config is not valid), database and memory failures are returned. */
@@ -675,8 +719,9 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
     snprintf(p->skip, sizeof p->skip, "%s", at_last_error());
     goto skipped;
   }
-  p->mid = p->nconfigs / 2;
   p->np = gen_space_param_count(p->space);
+  drop_bad_launches(tu, p);
+  p->mid = p->nconfigs / 2;
   if (p->nconfigs == 0) {
     snprintf(p->skip, sizeof p->skip, "no valid variant on %s for %s", tu->space_dev->name,
              tu->prob.text);
@@ -725,6 +770,7 @@ static struct bld_options build_options(struct tuner *tu, const char *const *inc
                               .cache_dir = cache_root(tu, cache),
                               .backend = b ? b->backend : NULL,
                               .toolchain = b ? b->toolchain : NULL,
+                              .flags = tu->o->sanitize ? cc_sanitize_flags : NULL,
                               .emulate = tu->o->emulate != NULL,
                               .progress = tu->o->report && tu->o->report->progress
                                               ? build_progress : NULL,
@@ -1333,6 +1379,12 @@ static int setup(struct tuner *tu)
     return at_error(AT_USAGE, "bad time: --time-budget, --timeout and --variant-time are "
                     "seconds >= 0");
   bool host = tu->dev->vendor == DEV_HOST;
+  if (o->sanitize && !host)
+    return at_error(AT_USAGE, "--sanitize builds host variants: use it with --device host");
+  if (o->sanitize && !meas_host_has_asan())
+    return at_error(AT_USAGE, "--sanitize: the variants' AddressSanitizer needs its runtime in "
+                    "autotune: run it with LD_PRELOAD=$(g++ -print-file-name=libasan.so) or "
+                    "build it with -DCMAKE_BUILD_TYPE=Sanitize");
   tu->budget = o->budget == -1 ? 0 : o->budget ? o->budget : host ? TUNE_HOST_DEFAULT_BUDGET : 0;
   tu->timeout_s = o->timeout_s > 0 ? o->timeout_s : TUNE_DEFAULT_TIMEOUT_S;
   tu->variant_time_s = o->variant_time_s > 0 ? o->variant_time_s
@@ -1354,6 +1406,23 @@ static int setup(struct tuner *tu)
                     tu->dev_name);
   if (o->bundle_out && (rc = stage_templates(tu)) != AT_OK)
     return rc;
+  /* A database that exists is opened now (a bad one is said before anything is
+   * compiled; --resume reads it); a new one is created by the first record (put_run):
+   * bad input, found up to the first problem's span, never creates or changes one. */
+  if (access(tu->db_path, F_OK) == 0) {
+    if ((rc = open_db(tu)) != AT_OK)
+      return rc;
+  } else {
+    /* where it will be created must be writable now, not after the compile */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", tu->db_path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+      *(slash == dir ? slash + 1 : slash) = '\0';
+    if (access(slash ? dir : ".", W_OK | X_OK) != 0)
+      return at_error(AT_IO, "cannot create database '%.200s': %s", tu->db_path,
+                      strerror(errno));
+  }
   /* where to measure: the host's emulator, or the GPU if one opens; none when making a
    * bundle */
   tu->mb = host ? &meas_host : tu->dev->vendor == DEV_NVIDIA ? &meas_cuda : &meas_hip;
@@ -1363,8 +1432,7 @@ static int setup(struct tuner *tu)
   } else if (!host && (rc = probe_gpu(tu)) != AT_OK) {
     return rc;
   }
-  /* the database last: bad input never creates or touches it */
-  return db_open(tu->db_path, DB_CREATE, &tu->db);
+  return AT_OK;
 }
 
 int tune_run(const struct tune_opts *o, struct tune_summary *sum)
@@ -1419,7 +1487,7 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   tu->cur = nprob - 1;
   struct db_clocks end;
   tune_prov_end(tu, &end);
-  if ((rc = db_end_run(tu->db, tu->run_uuid, &end)) != AT_OK)
+  if (tu->run_put && (rc = db_end_run(tu->db, tu->run_uuid, &end)) != AT_OK)
     goto out;
   tu->wall_s = at_now_s() - tu->t0;
   if (r && r->end)

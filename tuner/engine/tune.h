@@ -49,6 +49,7 @@ struct tune_opts {
   const char *bundle_out;      /* making a bundle (bundle_make): the staging folder; the
                                   templates are copied there, everything is compiled into
                                   its cache, nothing is measured */
+  bool sanitize;               /* host variants built with ASan and UBSan (cc_sanitize_flags) */
   const struct tune_report *report; /* NULL: silent */
   void *report_ctx;
 };

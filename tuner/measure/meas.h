@@ -10,6 +10,7 @@
 #ifndef AT_TUNER_MEASURE_MEAS_H
 #define AT_TUNER_MEASURE_MEAS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,8 @@ struct meas_launch {
                                      'd' double ("ppffi"); the host backend needs it to
                                      call the kernel, GPU backends ignore it; may be NULL
                                      there */
+  const char *arg_names;          /* the arguments' names, comma-separated ("A,B,C,M"),
+                                     for messages (the host's red zones); may be NULL */
 };
 
 struct meas_backend {
@@ -84,5 +87,8 @@ extern const struct meas_backend meas_host;
 /* Worker threads of host launches in contexts opened from now on; <= 0 (the default):
  * the online CPUs. */
 void meas_host_set_jobs(int jobs);
+/* Whether this process has the AddressSanitizer runtime, which host variants built with
+ * --sanitize need to load. */
+bool meas_host_has_asan(void);
 
 #endif

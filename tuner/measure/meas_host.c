@@ -8,9 +8,20 @@
  * clock (CLOCK_MONOTONIC) times of the emulation on this CPU, one per launch: they say
  * nothing about a GPU. Worker threads: meas_host_set_jobs, else the online CPUs; fiber
  * stack size: $AUTOTUNE_EMU_STACK_KB, else the emulator's default.
+ *
+ * Red zones. A GPU faults on a stray write; the host's heap takes it silently (a variant
+ * writing 3 elements past C came out `ok` and won). So every buffer host_alloc hands out
+ * sits between two RED_ZONE-byte guards of a known pattern, and host_launch checks the
+ * guards of every live buffer after each launch: a changed byte is AT_DEVICE (the trial's
+ * status `fault`) naming the buffer (by the kernel argument that points at it, with its
+ * name when the launch has arg_names) and the byte offsets written, and the guards are
+ * restored so the next variant starts clean. Writes farther away than a guard still land
+ * wherever they land (a SIGSEGV far away; --sanitize catches the rest).
  */
 #include <dlfcn.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +33,18 @@
 #include "tuner/measure/meas.h"
 #include "base/status.h"
 
+#define RED_ZONE 4096 /* bytes of guard on each side; a multiple of the 256 alignment */
+
+struct host_buf {
+  struct host_buf *next;
+  unsigned char *base;         /* the allocation: guard, the buffer's bytes, guard */
+  size_t bytes;
+};
+
 struct meas_ctx {
   int jobs;
   size_t stack_size;
+  struct host_buf *bufs;       /* every live buffer, for the red-zone check */
 };
 
 struct host_kernel {
@@ -41,6 +61,15 @@ struct host_module {
 };
 
 static atomic_int default_jobs;
+
+bool meas_host_has_asan(void)
+{
+  void *self = dlopen(NULL, RTLD_LAZY); /* the program and what it loaded (LD_PRELOAD) */
+  bool has = self && dlsym(self, "__asan_init") != NULL;
+  if (self)
+    dlclose(self);
+  return has;
+}
 
 void meas_host_set_jobs(int jobs)
 {
@@ -70,6 +99,12 @@ static int host_open(int index, struct meas_ctx **out)
 
 static void host_close(struct meas_ctx *c)
 {
+  while (c && c->bufs) { /* what was not freed goes with the context, as on a GPU */
+    struct host_buf *b = c->bufs;
+    c->bufs = b->next;
+    free(b->base);
+    free(b);
+  }
   free(c);
 }
 
@@ -183,22 +218,118 @@ static int host_kernel(struct meas_ctx *c, meas_module mod, const char *name,
   return AT_OK;
 }
 
+/* Byte i of a guard: position-dependent, so a kernel storing a constant is seen. */
+static unsigned char guard_byte(size_t i)
+{
+  return (unsigned char)(0xA5 ^ (i * 131 + (i >> 8)));
+}
+
+static void guard_fill(unsigned char *g)
+{
+  for (size_t i = 0; i < RED_ZONE; i++)
+    g[i] = guard_byte(i);
+}
+
+/* The first and last changed bytes of guard g: false when none changed. */
+static bool guard_changed(const unsigned char *g, size_t *first, size_t *last)
+{
+  bool any = false;
+  for (size_t i = 0; i < RED_ZONE; i++)
+    if (g[i] != guard_byte(i)) {
+      if (!any)
+        *first = i;
+      *last = i;
+      any = true;
+    }
+  return any;
+}
+
 static int host_alloc(struct meas_ctx *c, size_t bytes, meas_ptr *out)
 {
   void *p = NULL;
-  (void)c;
   *out = 0;
-  if (posix_memalign(&p, 256, bytes ? bytes : 1) != 0)
+  struct host_buf *b = malloc(sizeof *b);
+  if (!b || bytes > SIZE_MAX - 2 * RED_ZONE ||
+      posix_memalign(&p, 256, bytes + 2 * RED_ZONE) != 0) {
+    free(b);
     return at_error(AT_NOMEM, "host: cannot allocate %zu bytes", bytes);
-  *out = (meas_ptr)(uintptr_t)p;
+  }
+  b->base = p;
+  b->bytes = bytes;
+  guard_fill(b->base);
+  guard_fill(b->base + RED_ZONE + bytes);
+  b->next = c->bufs;
+  c->bufs = b;
+  *out = (meas_ptr)(uintptr_t)(b->base + RED_ZONE);
   return AT_OK;
 }
 
 static int host_free(struct meas_ctx *c, meas_ptr p)
 {
-  (void)c;
-  free((void *)(uintptr_t)p);
-  return AT_OK;
+  for (struct host_buf **at = &c->bufs; *at; at = &(*at)->next)
+    if ((meas_ptr)(uintptr_t)((*at)->base + RED_ZONE) == p) {
+      struct host_buf *b = *at;
+      *at = b->next;
+      free(b->base);
+      free(b);
+      return AT_OK;
+    }
+  return at_error(AT_USAGE, "host: freeing 0x%llx, which host_alloc did not hand out",
+                  (unsigned long long)p);
+}
+
+/* "C (argument 3)" for the buffer at p: its kernel argument in l, else its size. */
+static void buffer_name(const struct meas_launch *l, meas_ptr p, size_t bytes, char *out,
+                        size_t len)
+{
+  snprintf(out, len, "a buffer of %zu bytes no argument points at", bytes);
+  for (size_t i = 0; l->arg_kinds[i]; i++) {
+    meas_ptr v;
+    if (l->arg_kinds[i] != 'p')
+      continue;
+    memcpy(&v, l->args[i], sizeof v);
+    if (v != p)
+      continue;
+    const char *name = l->arg_names;
+    for (size_t k = 0; name && k < i; k++) /* the i-th of the comma-separated names */
+      name = (name = strchr(name, ',')) ? name + 1 : NULL;
+    int n = name ? (int)strcspn(name, ",") : 0;
+    if (n > 0)
+      snprintf(out, len, "%.*s (argument %zu, %zu bytes)", n > 60 ? 60 : n, name, i + 1, bytes);
+    else
+      snprintf(out, len, "argument %zu (%zu bytes)", i + 1, bytes);
+    return;
+  }
+}
+
+/* After a launch: every live buffer's guards as host_alloc wrote them, else AT_DEVICE
+ * naming the first buffer written outside (the guards then restored). */
+static int check_red_zones(struct meas_ctx *c, const struct meas_launch *l,
+                           const struct host_kernel *k)
+{
+  int rc = AT_OK;
+  for (struct host_buf *b = c->bufs; b; b = b->next) {
+    unsigned char *front = b->base, *back = b->base + RED_ZONE + b->bytes;
+    size_t f0 = 0, f1 = 0, b0 = 0, b1 = 0;
+    bool hit_front = guard_changed(front, &f0, &f1), hit_back = guard_changed(back, &b0, &b1);
+    if (!hit_front && !hit_back)
+      continue;
+    if (rc == AT_OK) {
+      char name[128];
+      buffer_name(l, (meas_ptr)(uintptr_t)(b->base + RED_ZONE), b->bytes, name, sizeof name);
+      if (hit_back)
+        rc = at_error(AT_DEVICE, "out-of-bounds write: kernel '%s' wrote past the end of %s, "
+                      "at byte offsets %zu..%zu (host red zone)", k->name, name, b->bytes + b0,
+                      b->bytes + b1);
+      else
+        rc = at_error(AT_DEVICE, "out-of-bounds write: kernel '%s' wrote before the start of "
+                      "%s, at byte offsets -%zu..-%zu (host red zone)", k->name, name,
+                      (size_t)RED_ZONE - f0, (size_t)RED_ZONE - f1);
+    }
+    guard_fill(front);
+    guard_fill(back);
+  }
+  return rc;
 }
 
 static int host_upload(struct meas_ctx *c, meas_ptr dst, const void *src, size_t bytes)
@@ -247,7 +378,9 @@ static int host_launch(struct meas_ctx *c, const struct meas_launch *l)
       .entry = emu_call_run,
       .ctx = &call,
   };
-  return emu_launch(&el);
+  rc = emu_launch(&el);
+  int zones = check_red_zones(c, l, k); /* after a failed launch too: it may have strayed */
+  return rc ? rc : zones;
 }
 
 static int host_sync(struct meas_ctx *c)

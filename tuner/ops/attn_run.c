@@ -61,6 +61,7 @@ int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   void *args[] = {&q, &kk, &v, &o, &b, &h, &sq, &sk, &scale};
   struct meas_launch ml;
   int rc = run_launch_init(&ml, k, l, args, ATTN_ARG_KINDS, "attn_launch");
+  ml.arg_names = ATTN_ARG_NAMES;
   if (rc != AT_OK || (rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK)
     return rc;
   if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)

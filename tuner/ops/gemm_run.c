@@ -91,6 +91,7 @@ int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   void *args[] = {&a, &b, &c, &m, &n, &kk, &lda, &ldb, &ldc, &alpha, &beta};
   struct meas_launch ml;
   int rc = run_launch_init(&ml, k, l, args, GEMM_ARG_KINDS, "gemm_launch");
+  ml.arg_names = GEMM_ARG_NAMES;
   if (rc != AT_OK || (rc = mb->upload(ctx, buf->c, d->c0, buf->c_bytes)) != AT_OK)
     return rc;
   if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)

@@ -69,6 +69,7 @@ struct any_tune {
   struct shared_ref *ref;  /* MAP_SHARED */
   size_t ref_size;
   char canon[2048];
+  char arg_names[1024];    /* the kernel's parameter names, comma-separated */
 };
 
 /* ---- arguments ---- */
@@ -235,6 +236,9 @@ static int build_args(struct any_tune *c, const struct tmpl *t, const int64_t *d
   }
   c->nargs = t->nfparams;
   c->out_size = off;
+  for (size_t i = 0, at = 0; i < t->nfparams && at < sizeof c->arg_names; i++)
+    at += (size_t)snprintf(c->arg_names + at, sizeof c->arg_names - at, "%s%s", i ? "," : "",
+                           t->fparams[i].name);
   return AT_OK;
 }
 
@@ -418,6 +422,7 @@ static int any_w_verify(void *state, const struct meas_backend *mb, struct meas_
   msg[0] = '\0';
   struct meas_launch ml;
   int rc = run_launch_init(&ml, k, l, s->argp, s->kinds, c->t->kernel);
+  ml.arg_names = c->arg_names;
   if (rc != AT_OK || (rc = upload_buffers(s, mb, mc, true)) != AT_OK ||
       (rc = mb->launch(mc, &ml)) != AT_OK || (rc = mb->sync(mc)) != AT_OK)
     return rc;

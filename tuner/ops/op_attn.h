@@ -28,6 +28,7 @@
 #include "tuner/ops/op_gemm.h"
 
 #define ATTN_ARG_KINDS "ppppiiiif"
+#define ATTN_ARG_NAMES "Q,K,V,O,B,H,SQ,SK,scale" /* meas_launch.arg_names */
 
 struct attn_problem {
   enum gemm_dtype dtype;

@@ -186,7 +186,7 @@ static void fill(enum gemm_dtype d, void *base, int64_t rows, int64_t cols, int6
       gemm_elem_store(d, base, (size_t)(r * ld + c), c < cols ? gemm_small_value(s) : pad);
 }
 
-static int check_problem(const struct gemm_problem *p)
+int gemm_problem_check(const struct gemm_problem *p)
 {
   if (p->m < 1 || p->n < 1 || p->k < 1 || p->m > INT_MAX || p->n > INT_MAX ||
       p->k > INT_MAX)
@@ -312,7 +312,7 @@ int gemm_data_init(struct gemm_data *d, const struct gemm_problem *p, uint64_t s
     return at_error(AT_USAGE, "gemm_data_init: NULL argument");
   d->p = *p;
   gemm_problem_resolve(&d->p);
-  int rc = check_problem(&d->p);
+  int rc = gemm_problem_check(&d->p);
   if (rc != AT_OK)
     return rc;
   const struct gemm_problem *q = &d->p;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #define GEMM_ARG_KINDS "pppiiiiiiff"
+#define GEMM_ARG_NAMES "A,B,C,M,N,K,lda,ldb,ldc,alpha,beta" /* meas_launch.arg_names */
 
 enum gemm_dtype { GEMM_F32 = 0, GEMM_F16 = 1, GEMM_BF16 = 2 };
 
@@ -43,6 +44,10 @@ const char *gemm_dtype_name(enum gemm_dtype d);
 size_t gemm_dtype_size(enum gemm_dtype d);
 /* Fill lda/ldb/ldc left 0 with their smallest legal values. */
 void gemm_problem_resolve(struct gemm_problem *p);
+/* Whether p (resolved) can be run: dims, dtype, layout, leading dims, and operands the
+ * host data can hold. AT_OK, or AT_USAGE naming what is wrong ("gemm: operands too
+ * large for host data (...)"): an op checks its problems with it before a run opens. */
+int gemm_problem_check(const struct gemm_problem *p);
 /* Elements of storage each operand needs (rows x ld). */
 size_t gemm_a_elems(const struct gemm_problem *p);
 size_t gemm_b_elems(const struct gemm_problem *p);

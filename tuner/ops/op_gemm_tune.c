@@ -195,7 +195,17 @@ static int gemm_prepare(const struct op_engine *op, const struct dev_profile *sp
     return rc;
   g->layout = g->ta ? g->tb ? "TT" : "TN" : g->tb ? "NT" : "NN";
   g->nshapes = 0;
-  return collect_shapes(g);
+  if ((rc = collect_shapes(g)) != AT_OK)
+    return rc;
+  /* every problem checked now, as bind will make it: bad input before the run opens */
+  for (size_t i = 0; i < g->nshapes; i++) {
+    struct gemm_problem p = {.dtype = g->gdt, .ta = g->ta, .tb = g->tb, .m = g->shapes[i].m,
+                             .n = g->shapes[i].n, .k = g->shapes[i].k};
+    gemm_problem_resolve(&p);
+    if ((rc = gemm_problem_check(&p)) != AT_OK)
+      return rc;
+  }
+  return AT_OK;
 }
 
 static size_t gemm_nproblems(const struct op_engine *op)
