@@ -500,10 +500,13 @@ static int check_new_name(struct loader *L, int line, const char *verb, const ch
   return AT_OK;
 }
 
-static int add_value(struct loader *L, int line, struct tmpl_param *p, int64_t v,
+/* Append v to p's values; `fresh`: v is known to differ from every value before it (a
+ * generator's values rise strictly), so the duplicate check, linear in the values so far,
+ * is skipped: a range of 65,536 values loads in milliseconds, not seconds. */
+static int add_value(struct loader *L, int line, struct tmpl_param *p, int64_t v, bool fresh,
                      size_t *cap)
 {
-  for (size_t i = 0; i < p->nvalues; i++)
+  for (size_t i = 0; !fresh && i < p->nvalues; i++)
     if (p->values[i] == v)
       return perr(L, line, "param '%s': value %" PRId64 " is listed twice", p->name, v);
   if (p->nvalues == MAX_VALUES)
@@ -549,7 +552,7 @@ static int param_generator(struct loader *L, int line, struct tmpl_param *p, siz
                   MAX_VALUES);
     for (uint64_t i = 0; i < count; i++) {
       int rc = add_value(L, line, p, (int64_t)((uint64_t)arg[0] + i * (uint64_t)arg[2]),
-                         cap);
+                         true, cap);
       if (rc)
         return rc;
     }
@@ -562,7 +565,7 @@ static int param_generator(struct loader *L, int line, struct tmpl_param *p, siz
     return perr(L, line, "%s: needs first <= last, found pow2(%" PRId64 ", %" PRId64 ")",
                 what, arg[0], arg[1]);
   for (int64_t v = arg[0];; v *= 2) {
-    int rc = add_value(L, line, p, v, cap);
+    int rc = add_value(L, line, p, v, true, cap);
     if (rc)
       return rc;
     if (v == arg[1])
@@ -641,7 +644,7 @@ static int pragma_param(struct loader *L, const struct pragma *g, int derived)
       int64_t v;
       if ((rc = const_value(L, g->line, what, start, i, &v)))
         return rc;
-      if ((rc = add_value(L, g->line, p, v, &cap)))
+      if ((rc = add_value(L, g->line, p, v, false, &cap)))
         return rc;
       start = i + 1;
     }
