@@ -171,9 +171,11 @@ static void read_uuids(const char *path, struct uuids *u)
   db_close(db);
 }
 
-Test(tune, sigkill_mid_run_then_resume_loses_and_duplicates_nothing, .timeout = 120)
+/* Start `gemm` on the small template into db (exhaustive, 6 variants and the baseline,
+ * slow enough to catch mid-run) and return once `want` trials are committed (or 30 s
+ * passed). OUT: *n, the trials then. */
+static pid_t start_small_run(const char *db, int64_t want, int64_t *n)
 {
-  char *db = th_path(dir, "k.db");
   const char *argv[] = {AT_BINARY, "gemm", "--device", "host", "--m", "48", "--n", "48",
                         "--k", "48", "--template", SMALL, "--db", db, "--strategy",
                         "exhaustive", "--variant-time", "0.4", "--jobs", "1", NULL};
@@ -186,13 +188,20 @@ Test(tune, sigkill_mid_run_then_resume_loses_and_duplicates_nothing, .timeout = 
     execv(AT_BINARY, (char **)argv);
     _exit(127);
   }
-  /* kill it once the first trials are committed, well before the seventh */
-  int64_t n = 0;
-  for (int i = 0; i < 1200 && n < 2; i++) {
+  *n = 0;
+  for (int i = 0; i < 1200 && *n < want; i++) {
     struct timespec ts = {0, 25 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    n = th_count_trials(db);
+    *n = th_count_trials(db);
   }
+  return pid;
+}
+
+Test(tune, sigkill_mid_run_then_resume_loses_and_duplicates_nothing, .timeout = 120)
+{
+  char *db = th_path(dir, "k.db");
+  int64_t n = 0;
+  pid_t pid = start_small_run(db, 2, &n); /* killed well before the seventh trial */
   kill(pid, SIGKILL);
   int st;
   waitpid(pid, &st, 0);
@@ -271,24 +280,8 @@ static void stop_unlocked(pid_t pid, const char *path)
 Test(tune, resume_refuses_a_run_whose_owner_lives_and_adopts_it_once_dead, .timeout = 120)
 {
   char *db = th_path(dir, "o.db");
-  const char *argv[] = {AT_BINARY, "gemm", "--device", "host", "--m", "48", "--n", "48",
-                        "--k", "48", "--template", SMALL, "--db", db, "--strategy",
-                        "exhaustive", "--variant-time", "0.4", "--jobs", "1", NULL};
-  setenv("AUTOTUNE_CACHE_DIR", cache, 1);
-  pid_t pid = fork();
-  cr_assert_geq(pid, 0);
-  if (pid == 0) {
-    freopen("/dev/null", "w", stdout);
-    freopen("/dev/null", "w", stderr);
-    execv(AT_BINARY, (char **)argv);
-    _exit(127);
-  }
   int64_t n = 0;
-  for (int i = 0; i < 1200 && n < 1; i++) {
-    struct timespec ts = {0, 25 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    n = th_count_trials(db);
-  }
+  pid_t pid = start_small_run(db, 1, &n);
   cr_assert_geq(n, 1, "the tuner never recorded a trial");
   stop_unlocked(pid, db); /* alive, but silent: the case of a slow or stuck owner */
   int64_t before = th_count_trials(db);
