@@ -3,9 +3,9 @@
  * neither __CUDACC__ nor __HIP__ is defined, so templates/common/at_common.h declares
  * its device functions as plain functions and no system or GPU header is needed), the
  * `#pragma autotune` lines are read from libclang's tokens, the kernel's function
- * template from the AST, and the two are cross-checked. Owns the device constants that
- * expressions see, the slot layout of a template's expressions (template.h), the
- * content hash, and the translation of a template into a gen_space.
+ * template from the AST, and the two are cross-checked; the content hash; the parse
+ * cache's use (template_cache.c). What a loaded template spans on a device (the device
+ * constants, the slot layout, the gen_space) is template_space.c.
  *
  * Why tokens for the pragmas: clang_tokenize lexes the file raw, so every directive's
  * `#`, `pragma` and `autotune` come back with their line, column and byte offset, and
@@ -23,7 +23,6 @@
  */
 #include "generator/template.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -92,111 +91,9 @@ static const struct lc_api *lc;
 /* Longest pragma expression or name kept in a message. */
 #define QUOTE_MAX 80
 
-static const char *const device_names[TMPL_NDEVICE] = {
-    "device.wave_size",    "device.max_threads",       "device.lds_bytes",
-    "device.lds_per_cu",   "device.cus",               "device.regs_per_cu",
-    "device.max_regs_per_thread", "device.max_blocks_per_cu", "device.max_warps_per_cu",
-    "device.simds_per_cu", "device.is_amd",            "device.is_nvidia",
-    "device.is_host",      "device.arch_major",        "device.arch_minor",
-    "device.arch_step",
-};
-
 static const char *const verbs_expected =
     "(expected kernel, problem, param, derive, require, threads, grid, shared, dtype or "
     "arch_specific)";
-
-/* ---- device constants --------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/* major/minor/step from "sm_90", "sm_100a", "gfx942", "gfx90a", "gfx1100"; 0s otherwise. */
-static void arch_numbers(const char *arch, int64_t v[3])
-{
-  v[0] = v[1] = v[2] = 0;
-  if (!arch)
-    return;
-  if (strncmp(arch, "sm_", 3) == 0) {
-    int64_t n = 0;
-    for (const char *c = arch + 3; *c >= '0' && *c <= '9'; c++)
-      n = n * 10 + (*c - '0');
-    v[0] = n / 10;
-    v[1] = n % 10;
-  } else if (strncmp(arch, "gfx", 3) == 0) {
-    size_t len = strlen(arch + 3);
-    if (len < 3)
-      return;
-    const char *d = arch + 3;
-    int64_t major = 0;
-    for (size_t i = 0; i + 2 < len; i++) {
-      if (d[i] < '0' || d[i] > '9')
-        return;
-      major = major * 10 + (d[i] - '0');
-    }
-    int minor = hexval(d[len - 2]), step = hexval(d[len - 1]);
-    if (minor < 0 || step < 0)
-      return;
-    v[0] = major;
-    v[1] = minor;
-    v[2] = step;
-  }
-}
-
-const char *tmpl_device_const_name(size_t i)
-{
-  return i < TMPL_NDEVICE ? device_names[i] : NULL;
-}
-
-int64_t tmpl_device_const(const struct dev_profile *dev, size_t i)
-{
-  int64_t arch[3];
-  if (!dev)
-    return 0;
-  switch (i) {
-  case 0: return dev->warp_size;
-  case 1: return dev->max_threads_per_block;
-  case 2: return dev->lds_per_block;
-  case 3: return dev->lds_per_cu;
-  case 4: return dev->compute_units;
-  case 5: return dev->regs_per_cu;
-  case 6: return dev->max_regs_per_thread;
-  case 7: return dev->max_blocks_per_cu;
-  case 8: return dev->max_warps_per_cu;
-  case 9: return dev->simds_per_cu;
-  case 10: return dev->vendor == DEV_AMD;
-  case 11: return dev->vendor == DEV_NVIDIA;
-  case 12: return dev->vendor == DEV_HOST;
-  default: break;
-  }
-  if (i >= TMPL_NDEVICE)
-    return 0;
-  arch_numbers(dev->vendor == DEV_HOST ? NULL : dev->arch, arch);
-  return arch[i - 13];
-}
-
-size_t tmpl_slot_count(const struct tmpl *t)
-{
-  return TMPL_NDEVICE + t->ndims + t->nparams;
-}
-
-void tmpl_slots(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
-                const int64_t *config, int64_t *slots)
-{
-  for (size_t i = 0; i < TMPL_NDEVICE; i++)
-    slots[i] = tmpl_device_const(dev, i);
-  for (size_t i = 0; i < t->ndims; i++)
-    slots[TMPL_NDEVICE + i] = dims ? dims[i] : TMPL_DEFAULT_DIM;
-  for (size_t i = 0; i < t->nparams; i++)
-    slots[TMPL_NDEVICE + t->ndims + i] = config ? config[i] : 0;
-}
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -358,7 +255,7 @@ static int env_resolve(void *ctx, const char *name)
 {
   const struct env *e = ctx;
   for (size_t i = 0; i < TMPL_NDEVICE; i++)
-    if (strcmp(device_names[i], name) == 0)
+    if (strcmp(tmpl_device_const_name(i), name) == 0)
       return (int)i;
   for (size_t i = 0; i < e->t->ndims; i++)
     if (strcmp(e->t->dims[i], name) == 0)
@@ -1497,84 +1394,4 @@ void tmpl_free(struct tmpl *t)
   }
   free(t->fparams);
   free(t);
-}
-
-/* ---- the space ---------------------------------------------------------------------- */
-
-static int space_require(struct gen_space *s, const char *name, char *expr)
-{
-  if (!expr)
-    return nomem();
-  int rc = gen_space_add_require(s, name, expr);
-  free(expr);
-  return rc;
-}
-
-int tmpl_space(const struct tmpl *t, const struct dev_profile *dev, const int64_t *dims,
-               struct gen_space **out)
-{
-  struct gen_space *s = NULL;
-  char *threads = NULL;
-  int rc;
-  if (out)
-    *out = NULL;
-  if (!t || !dev || !out)
-    return at_error(AT_USAGE, "tmpl_space: NULL argument");
-  if ((rc = gen_space_new(&s)))
-    return rc;
-  for (size_t i = 0; i < TMPL_NDEVICE && !rc; i++)
-    rc = gen_space_set_const(s, device_names[i], tmpl_device_const(dev, i));
-  for (size_t i = 0; i < t->ndims && !rc; i++)
-    rc = gen_space_set_const(s, t->dims[i], dims ? dims[i] : TMPL_DEFAULT_DIM);
-  for (size_t i = 0; i < t->nparams && !rc; i++) {
-    const struct tmpl_param *p = &t->params[i];
-    rc = p->expr ? gen_space_add_derived(s, p->name, p->expr)
-                 : gen_space_add_param(s, p->name, p->values, p->nvalues);
-  }
-  for (size_t i = 0; i < t->nreqs && !rc; i++)
-    rc = gen_space_add_require(s, t->reqs[i].name, t->reqs[i].expr);
-  if (rc)
-    goto done;
-  threads = os_strdupf("(%s) * (%s) * (%s)", t->threads_text[0], t->threads_text[1],
-                   t->threads_text[2]);
-  if (!threads) {
-    rc = nomem();
-    goto done;
-  }
-  if ((rc = space_require(s, "device: threads per block",
-                          os_strdupf("%s >= 1 && %s <= device.max_threads", threads, threads))) ||
-      (rc = space_require(s, "device: shared memory",
-                          os_strdupf("(%s) >= 0 && (%s) <= device.lds_bytes", t->shared_text,
-                                 t->shared_text))) ||
-      (rc = space_require(s, "device: wave multiple",
-                          os_strdupf("%s %% device.wave_size == 0", threads))))
-    goto done;
-  for (size_t i = 0; i < t->nparams && !rc; i++) {
-    const struct tmpl_param *p = &t->params[i];
-    if (!p->expr || p->tparam < 0)
-      continue;
-    const struct tmpl_tparam *tp = &t->tparams[p->tparam];
-    if (tp->lo == INT64_MIN && tp->hi == INT64_MAX)
-      continue;
-    char name[160];
-    snprintf(name, sizeof name, "type: %.64s fits %.64s", p->name, tp->type);
-    rc = space_require(s, name,
-                       os_strdupf("%s >= %" PRId64 " && %s <= %" PRId64, p->name, tp->lo, p->name,
-                              tp->hi));
-  }
-done:
-  free(threads);
-  if (rc)
-    gen_space_free(s);
-  else
-    *out = s;
-  return rc;
-}
-
-const char *tmpl_compile_arch(const struct tmpl *t, const char *arch, char *buf, size_t cap)
-{
-  size_t n = strlen(arch);
-  bool nvidia = strncmp(arch, "sm_", 3) == 0 && n > 3 && isdigit((unsigned char)arch[n - 1]);
-  snprintf(buf, cap, "%s%s", arch, t && t->arch_specific && nvidia ? "a" : "");
-  return buf;
 }

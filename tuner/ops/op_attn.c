@@ -14,13 +14,11 @@
 
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "base/par.h"
 #include "base/status.h"
 
 int attn_problem_check(const struct attn_problem *p)
@@ -155,26 +153,17 @@ int attn_data_inputs(struct attn_data *d, const struct attn_problem *p, uint64_t
 }
 
 /* The reference of heads [from, to), for one thread (attn_data_init). */
-struct ref_part {
-  struct attn_data *d;
-  size_t from, to;
-  int rc;
-};
-
-static void *reference_part(void *arg)
+static int reference_part(void *ctx, size_t from, size_t to)
 {
-  struct ref_part *r = arg;
-  struct attn_data *d = r->d;
+  struct attn_data *d = ctx;
   const struct attn_problem *q = &d->p;
   enum gemm_dtype dt = q->dtype;
   const int64_t D = q->d, SQ = q->sq, SK = q->sk;
   const double scale = q->scale != 0.0f ? (double)q->scale : 1.0 / sqrt((double)D);
   double *s = malloc((size_t)(SK ? SK : 1) * sizeof *s);
-  if (!s) {
-    r->rc = AT_NOMEM;
-    return NULL;
-  }
-  for (size_t h = r->from; h < r->to; h++) {
+  if (!s)
+    return AT_NOMEM;
+  for (size_t h = from; h < to; h++) {
     const size_t qb = h * (size_t)(SQ * D), kb = h * (size_t)(SK * D);
     for (int64_t j = 0; j < SK * D; j++) {
       double a = fabs(gemm_elem_load(dt, d->v, kb + (size_t)j));
@@ -202,7 +191,7 @@ static void *reference_part(void *arg)
     }
   }
   free(s);
-  return NULL;
+  return AT_OK;
 }
 
 /* The f64 reference, the heads split over the CPUs when it is big (a prefill of 32 heads
@@ -210,7 +199,6 @@ static void *reference_part(void *arg)
  * the same for any split. */
 int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed)
 {
-  enum { MAX_THREADS = 64 };
   int rc = attn_data_inputs(d, p, seed);
   if (rc != AT_OK)
     return rc;
@@ -222,27 +210,8 @@ int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t s
     attn_data_release(d);
     return at_error(AT_NOMEM, "out of memory");
   }
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   double work = (double)heads * (double)q->sq * (double)q->sk * (double)q->d;
-  size_t nt = work < 1e7 || cpus < 2 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : (size_t)cpus;
-  if (nt > heads)
-    nt = heads ? heads : 1;
-  struct ref_part parts[MAX_THREADS];
-  pthread_t th[MAX_THREADS];
-  bool started[MAX_THREADS] = {false};
-  for (size_t t = 0; t < nt; t++) {
-    parts[t] = (struct ref_part){d, heads * t / nt, heads * (t + 1) / nt, AT_OK};
-    started[t] = t > 0 && pthread_create(&th[t], NULL, reference_part, &parts[t]) == 0;
-  }
-  for (size_t t = 0; t < nt; t++) /* the calling thread does part 0 and any not started */
-    if (!started[t])
-      reference_part(&parts[t]);
-  for (size_t t = 0; t < nt; t++) {
-    if (started[t])
-      pthread_join(th[t], NULL);
-    if (parts[t].rc != AT_OK)
-      rc = parts[t].rc;
-  }
+  rc = par_for(heads, work >= 1e7, reference_part, d);
   if (rc != AT_OK) {
     attn_data_release(d);
     return at_error(rc, "out of memory");

@@ -30,14 +30,12 @@
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/device.h"
+#include "base/par.h"
 #include "base/status.h"
 
 #define AT_EMU_ONLY 1
@@ -217,24 +215,20 @@ int gemm_problem_check(const struct gemm_problem *p)
  * thread, from A as doubles (ad: m rows of k). Each dot product is eight interleaved
  * partial sums (one dependent chain of adds runs at a quarter of the FPU's speed), added
  * in a fixed order: the same values for any split of the columns. */
-struct ref_part {
+struct ref_ctx {
   struct gemm_data *d;
   const double *ad;
-  int64_t from, to;
-  int rc;
 };
 
-static void *reference_part(void *arg)
+static int reference_part(void *ctx, size_t from, size_t to)
 {
-  struct ref_part *r = arg;
+  const struct ref_ctx *r = ctx;
   const struct gemm_problem *q = &r->d->p;
   double *bcol = malloc((size_t)(q->k ? q->k : 1) * sizeof *bcol);
-  if (!bcol) {
-    r->rc = AT_NOMEM;
-    return NULL;
-  }
+  if (!bcol)
+    return AT_NOMEM;
   const int64_t k = q->k, k8 = k - k % 8;
-  for (int64_t j = r->from; j < r->to; j++) {
+  for (int64_t j = (int64_t)from; j < (int64_t)to; j++) {
     for (int64_t kk = 0; kk < k; kk++)
       bcol[kk] = gemm_elem_load(q->dtype, r->d->b,
                                 (size_t)(q->tb ? j * q->ldb + kk : kk * q->ldb + j));
@@ -254,7 +248,7 @@ static void *reference_part(void *arg)
     }
   }
   free(bcol);
-  return NULL;
+  return AT_OK;
 }
 
 /* The whole reference, its columns split over the CPUs when it is big (8192^3 is 5.5e11
@@ -262,13 +256,7 @@ static void *reference_part(void *arg)
  * whatever the split: each element is one thread's sum in one order. */
 static int reference(struct gemm_data *d)
 {
-  enum { MAX_THREADS = 64 };
   const struct gemm_problem *q = &d->p;
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  double work = (double)q->m * (double)q->n * (double)q->k;
-  int64_t nt = work < 1e8 || cpus < 2 ? 1 : cpus > MAX_THREADS ? MAX_THREADS : cpus;
-  if (nt > q->n)
-    nt = q->n > 0 ? q->n : 1;
   double *ad = malloc((size_t)(q->m * q->k > 0 ? q->m * q->k : 1) * sizeof *ad);
   if (!ad) {
     gemm_data_release(d);
@@ -278,23 +266,9 @@ static int reference(struct gemm_data *d)
     for (int64_t kk = 0; kk < q->k; kk++)
       ad[i * q->k + kk] = gemm_elem_load(q->dtype, d->a,
                                          (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk));
-  struct ref_part parts[MAX_THREADS];
-  pthread_t th[MAX_THREADS];
-  bool started[MAX_THREADS] = {false};
-  for (int64_t t = 0; t < nt; t++) {
-    parts[t] = (struct ref_part){d, ad, q->n * t / nt, q->n * (t + 1) / nt, AT_OK};
-    started[t] = t > 0 && pthread_create(&th[t], NULL, reference_part, &parts[t]) == 0;
-  }
-  for (int64_t t = 0; t < nt; t++) /* the calling thread does part 0 and any not started */
-    if (!started[t])
-      reference_part(&parts[t]);
-  int rc = AT_OK;
-  for (int64_t t = 0; t < nt; t++) {
-    if (started[t])
-      pthread_join(th[t], NULL);
-    if (parts[t].rc != AT_OK)
-      rc = parts[t].rc;
-  }
+  struct ref_ctx r = {d, ad};
+  int rc = par_for((size_t)q->n, (double)q->m * (double)q->n * (double)q->k >= 1e8,
+                   reference_part, &r);
   free(ad);
   if (rc != AT_OK) {
     gemm_data_release(d);
