@@ -1,6 +1,7 @@
 /*
  * tune.c - the one tuning engine (tune.h), for every op: templates and problems in,
- * every outcome a trial in the tuning database, a struct tuner for the report out.
+ * every outcome a trial in the tuning database, a struct tuner for the report out. Which
+ * templates, and loading them, is tune_templates.c.
  *
  * Design note.
  *
@@ -53,7 +54,6 @@
  *   4. Predictions of the model are never recorded as trials.
  */
 #include <errno.h>
-#include <glob.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -74,7 +74,6 @@
 #include "base/status.h"
 #include "tuner/compile/build.h"
 #include "tuner/engine/bundle.h"
-#include "tuner/engine/template_dirs.h"
 #include "tuner/engine/tune.h"
 #include "tuner/engine/tune_internal.h"
 
@@ -95,10 +94,7 @@
 
 /* ---- what the engine has to say ---- */
 
-static void warn(const struct tuner *tu, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void warn(const struct tuner *tu, const char *fmt, ...)
+void tune_warn(const struct tuner *tu, const char *fmt, ...)
 {
   const struct tune_report *r = tu->o->report;
   if (!r || !r->warn)
@@ -125,169 +121,6 @@ static void progress_clear(struct tuner *tu)
   const struct tune_report *r = tu->o->report;
   if (r && r->progress_clear)
     r->progress_clear(tu->o->report_ctx, tu);
-}
-
-/* ---- templates ---- */
-
-/* A --template argument to a path: a path as given, else <tree>/<op folder>/NAME.h. */
-static int resolve_template(const struct tuner *tu, const char *arg, char *out)
-{
-  size_t len = strlen(arg);
-  if (tu->o->bundle)
-    return bundle_template(tu->o->bundle, tu->op->template_folder, arg, out);
-  if (strchr(arg, '/') || (len > 2 && strcmp(arg + len - 2, ".h") == 0)) {
-    if (!at_is_file(arg))
-      return at_error(AT_USAGE, "no template file '%.200s'", arg);
-    if (!realpath(arg, out))
-      snprintf(out, PATH_MAX, "%s", arg);
-    return AT_OK;
-  }
-  char searched[PATH_MAX];
-  const char *folder = tu->op->template_folder;
-  if (folder && template_find(folder, arg, out, NULL, searched))
-    return AT_OK;
-  if (!folder)
-    return at_error(AT_USAGE, "no template file '%.200s'", arg);
-  return at_error(AT_USAGE, "unknown %s template '%.60s' (no %.60s.h under %.200s/%s); try "
-                  "'autotune %s --help'", tu->op->name, arg, arg, searched, folder,
-                  tu->op->name);
-}
-
-static int add_tpl(struct tuner *tu, const char *path, bool baseline)
-{
-  for (size_t i = 0; i < tu->ntpls; i++)
-    if (strcmp(tu->tpls[i].path, path) == 0)
-      return AT_OK;
-  if (tu->ntpls >= TUNE_MAX_TEMPLATES + 1)
-    return at_error(AT_USAGE, "more than %d templates", TUNE_MAX_TEMPLATES);
-  struct tpl *p = &tu->tpls[tu->ntpls++];
-  memset(p, 0, sizeof *p);
-  snprintf(p->path, sizeof p->path, "%s", path);
-  p->baseline = baseline;
-  p->def = p->best = SIZE_MAX;
-  return AT_OK;
-}
-
-const char *tune_base_name(const char *path, char *out, size_t len)
-{
-  const char *s = strrchr(path, '/');
-  snprintf(out, len, "%s", s ? s + 1 : path);
-  char *dot = strrchr(out, '.');
-  if (dot)
-    *dot = '\0';
-  return out;
-}
-
-/* The templates to tune and the baseline. */
-static int collect_templates(struct tuner *tu)
-{
-  const struct tune_opts *o = tu->o;
-  char path[PATH_MAX], name[PATH_MAX];
-  int rc;
-  if (o->ntemplates) {
-    for (size_t i = 0; i < o->ntemplates; i++) {
-      if ((rc = resolve_template(tu, o->templates[i], path)) != AT_OK ||
-          (rc = add_tpl(tu, path, false)) != AT_OK)
-        return rc;
-    }
-  } else if (tu->op->template_folder) {
-    const char *folder = tu->op->template_folder, *base = tu->op->baseline;
-    char dirs[TEMPLATE_DIRS_MAX][PATH_MAX], pat[PATH_MAX + 16];
-    size_t nd = template_dirs(dirs);
-    if (o->bundle) {
-      snprintf(dirs[0], sizeof dirs[0], "%.4000s/templates", o->bundle->dir);
-      nd = 1;
-    }
-    glob_t g;
-    for (size_t i = 0; i < nd; i++) {
-      snprintf(pat, sizeof pat, "%.4000s/%s/*.h", dirs[i], folder);
-      if (glob(pat, 0, NULL, &g) != 0)
-        continue;
-      for (size_t j = 0; j < g.gl_pathc; j++)
-        if ((!base || strcmp(tune_base_name(g.gl_pathv[j], name, sizeof name), base) != 0) &&
-            (rc = add_tpl(tu, g.gl_pathv[j], false)) != AT_OK) {
-          globfree(&g);
-          return rc;
-        }
-      globfree(&g);
-      break; /* the first tree that has the op's templates */
-    }
-    if (tu->ntpls == 0)
-      return at_error(AT_UNSUPPORTED, "no %s templates found (templates/%s/*.h under "
-                      "%s)", tu->op->name, folder, dirs[nd - 1]);
-  }
-  if (tu->op->baseline && resolve_template(tu, tu->op->baseline, path) == AT_OK) {
-    bool there = false;
-    for (size_t i = 0; i < tu->ntpls; i++)
-      if (strcmp(tu->tpls[i].path, path) == 0)
-        there = tu->tpls[i].baseline = true;
-    if (!there)
-      add_tpl(tu, path, true);
-  }
-  at_error_clear();
-  return AT_OK;
-}
-
-static const char *cache_root(const struct tuner *tu, char buf[PATH_MAX])
-{
-  return tune_cache_root(tu->o, buf);
-}
-
-const char *tune_cache_root(const struct tune_opts *o, char *buf)
-{
-  if (o->bundle || o->bundle_out) {
-    snprintf(buf, PATH_MAX, "%.4000s/cache", o->bundle ? o->bundle->dir : o->bundle_out);
-    return buf;
-  }
-  return o->no_cache ? "" : NULL;
-}
-
-/* Making a bundle: the templates are the staging folder's copies from here on. */
-static int stage_templates(struct tuner *tu)
-{
-  for (size_t i = 0; i < tu->ntpls; i++) {
-    struct tpl *p = &tu->tpls[i];
-    char common[PATH_MAX], copy[PATH_MAX];
-    template_common_dir(p->path, common);
-    int rc = bundle_stage_template(tu->o->bundle_out, tu->op->template_folder, p->path,
-                                   common, copy);
-    if (rc != AT_OK)
-      return rc;
-    snprintf(p->path, sizeof p->path, "%s", copy);
-  }
-  return AT_OK;
-}
-
-/* Load every template; a failure is one line on stderr and the template is skipped. */
-static void load_templates(struct tuner *tu)
-{
-  for (size_t i = 0; i < tu->ntpls; i++) {
-    struct tpl *p = &tu->tpls[i];
-    char nm[PATH_MAX];
-    const char *why = tu->o->ntemplates || !tu->op->not_for
-                          ? "" : tu->op->not_for(tu->op, tune_base_name(p->path, nm, sizeof nm),
-                                                 tu->space_dev);
-    if (why[0]) {
-      snprintf(p->skip, sizeof p->skip, "%s", why);
-      p->load_failed = true; /* silently: not this device's template */
-      continue;
-    }
-    template_common_dir(p->path, p->common);
-    const char *incs[] = {p->common, NULL};
-    char cache[PATH_MAX];
-    int rc = tmpl_open(p->path, incs, cache_root(tu, cache), &p->t);
-    if (rc != AT_OK) {
-      const char *e = at_last_error();
-      snprintf(p->skip, sizeof p->skip, "%.*s", (int)strcspn(e, "\n"), e);
-    } else if (tu->op->fits) {
-      tu->op->fits(tu->op, p->t, p->skip, sizeof p->skip);
-    }
-    if (p->skip[0]) {
-      char name[PATH_MAX];
-      p->load_failed = true;
-      warn(tu, "skipping template %s: %s", tune_base_name(p->path, name, sizeof name), p->skip);
-    }
-  }
 }
 
 /* ---- canonical arguments and resume ---- */
@@ -416,7 +249,7 @@ static int open_run(struct tuner *tu)
       if ((rc = db_each_trial(tu->db, load_known_cb, tu)) != AT_OK)
         return rc;
     } else {
-      warn(tu, "nothing to resume: no unfinished run with these arguments in %s; starting "
+      tune_warn(tu, "nothing to resume: no unfinished run with these arguments in %s; starting "
            "a new run", tu->db_path);
     }
   }
@@ -698,7 +531,7 @@ static void drop_bad_launches(struct tuner *tu, struct tpl *p)
     return;
   p->nconfigs = kept;
   at_error_clear();
-  warn(tu, "template %s: %zu config%s rejected: %s launch shape fails (%s%s)", p->t->kernel,
+  tune_warn(tu, "template %s: %zu config%s rejected: %s launch shape fails (%s%s)", p->t->kernel,
        dropped, dropped == 1 ? "" : "s", dropped == 1 ? "its" : "their", first,
        dropped == 1 ? "" : ", the first");
 }
@@ -741,7 +574,7 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   tu->compile_total += p->lazy ? (size_t)tu->budget + 1 : p->nconfigs;
   return AT_OK;
 skipped:
-  warn(tu, "skipping template %s: %s", name, p->skip);
+  tune_warn(tu, "skipping template %s: %s", name, p->skip);
   return AT_OK;
 }
 
@@ -756,7 +589,7 @@ static int skip_compile(struct tuner *tu, struct tpl *p)
 {
   char name[PATH_MAX];
   snprintf(p->skip, sizeof p->skip, "cannot compile: %s", at_last_error());
-  warn(tu, "skipping template %s: %s", tune_base_name(p->path, name, sizeof name), p->skip);
+  tune_warn(tu, "skipping template %s: %s", tune_base_name(p->path, name, sizeof name), p->skip);
   return AT_OK;
 }
 
@@ -767,7 +600,7 @@ static struct bld_options build_options(struct tuner *tu, const char *const *inc
 {
   const struct bundle *b = tu->o->bundle;
   return (struct bld_options){.jobs = tu->o->jobs, .include_dirs = incs,
-                              .cache_dir = cache_root(tu, cache),
+                              .cache_dir = tune_cache_root(tu->o, cache),
                               .backend = b ? b->backend : NULL,
                               .toolchain = b ? b->toolchain : NULL,
                               .flags = tu->o->sanitize ? cc_sanitize_flags : NULL,
@@ -1331,7 +1164,7 @@ static int probe_gpu(struct tuner *tu)
     snprintf(tu->no_meas, sizeof tu->no_meas, "no %s opens here (%.300s): compiled and pruned "
              "for %s only, no measurement is possible here", tu->dev->name, why, tu->dev->arch);
     tu->mb = NULL;
-    warn(tu, "%s", tu->no_meas);
+    tune_warn(tu, "%s", tu->no_meas);
   }
   return AT_OK;
 }
@@ -1397,14 +1230,14 @@ static int setup(struct tuner *tu)
   if (!o->db_path)
     return at_error(AT_USAGE, "no database given");
   snprintf(tu->db_path, sizeof tu->db_path, "%s", o->db_path);
-  if ((rc = collect_templates(tu)) != AT_OK)
+  if ((rc = tune_collect_templates(tu)) != AT_OK)
     return rc;
   if (o->bundle && (strcmp(o->bundle->op, tu->op->name) != 0 ||
                     strcmp(o->bundle->device, tu->dev_name) != 0))
     return at_error(AT_USAGE, "--bundle %.200s was made for %s on %s, not %s on %s",
                     o->bundle->dir, o->bundle->op, o->bundle->device, tu->op->name,
                     tu->dev_name);
-  if (o->bundle_out && (rc = stage_templates(tu)) != AT_OK)
+  if (o->bundle_out && (rc = tune_stage_templates(tu)) != AT_OK)
     return rc;
   /* A database that exists is opened now (a bad one is said before anything is
    * compiled; --resume reads it); a new one is created by the first record (put_run):
@@ -1451,8 +1284,8 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   char why[400];
   tune_prov_init(tu, why, sizeof why);
   if (why[0])
-    warn(tu, "%s", why);
-  load_templates(tu);
+    tune_warn(tu, "%s", why);
+  tune_load_templates(tu);
   size_t usable = 0;
   for (size_t i = 0; i < tu->ntpls; i++)
     usable += !tu->tpls[i].skip[0] && !tu->tpls[i].baseline;

@@ -146,4 +146,22 @@ static inline bool tpl_default_is_mid(const struct tpl *p)
 /* "gemm_simt" from "templates/gemm/gemm_simt.h", into out[len]. */
 const char *tune_base_name(const char *path, char *out, size_t len);
 
+/* ---- tune.c ---- */
+
+/* One line through the report's warn (after clearing the progress line). */
+void tune_warn(const struct tuner *tu, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- tune_templates.c ---- */
+
+/* The templates to tune and the baseline, into tu->tpls. AT_OK; AT_USAGE (an unknown
+ * template, one not in the bundle); AT_UNSUPPORTED (the op's folder has none). */
+int tune_collect_templates(struct tuner *tu);
+/* Making a bundle: copy the templates into the staging folder; the copies are the
+ * templates from here on. AT_OK, AT_IO, AT_NOMEM. */
+int tune_stage_templates(struct tuner *tu);
+/* Load every template (through the parse cache); a failure is one warning and the
+ * template is skipped. */
+void tune_load_templates(struct tuner *tu);
+
 #endif
