@@ -184,7 +184,7 @@ int bundle_stage_template(const char *staging, const char *folder, const char *p
   int rc = os_mkdir_p(dir);
   if (rc == AT_OK)
     rc = copy_file(path, out);
-  if (rc == AT_OK && common[0] && !at_is_file(cdir) && access(cdir, F_OK) != 0)
+  if (rc == AT_OK && common[0] && access(cdir, F_OK) != 0)
     rc = copy_tree(common, cdir);
   return rc;
 }
