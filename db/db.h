@@ -295,6 +295,9 @@ int db_op_names(struct db *db, const char *op, char *dim_names, size_t dim_len, 
  * idempotent on uuid). */
 #define DB_IMPORT_CHUNK 1000
 int db_export_jsonl(struct db *db, FILE *out);
+/* Every trial as a CSV row (db/csv.c names the columns), with a header line; one-way:
+ * import reads JSON lines. AT_DISK when writing failed. */
+int db_export_csv(struct db *db, FILE *out);
 int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_stats *stats);
 
 /* The underlying handle, for db/ internals only. */

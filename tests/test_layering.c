@@ -24,7 +24,7 @@
 static const char *const folders[] = {
   "base", "db", "generator", "templates", "include", "tuner",
   "tuner/cli", "tuner/engine", "tuner/compile", "tuner/measure", "tuner/emu",
-  "tuner/search", "tuner/ops", "tuner/device", "tuner/api",
+  "tuner/search", "tuner/ops", "tuner/device", "tuner/api", "tuner/report",
 };
 #define NFOLDERS (sizeof folders / sizeof folders[0])
 static const char *const deep_folders[] = {"templates", "include"};
@@ -34,7 +34,7 @@ static const char *const scanned[] = {"base", "db", "generator", "tuner", "inclu
  * benchmarks): CMakeLists.txt's AT_LIB_FOLDERS and AT_TOOL_FOLDERS, checked below. */
 #define LIB_FOLDERS "base", "db", "tuner/device", "tuner/emu", "tuner/api"
 #define TOOL_FOLDERS "generator", "tuner/compile", "tuner/measure", "tuner/search", \
-                     "tuner/ops", "tuner/engine", "tuner/cli"
+                     "tuner/ops", "tuner/engine", "tuner/report", "tuner/cli"
 
 /* The rules: docs/architecture.md prints this table; change both together. ONLY: the
  * `from` folders include nothing outside `to`. NEVER: they include nothing in `to`. */
@@ -47,6 +47,7 @@ struct rule {
 };
 enum {
   R_BASE, R_DB, R_GENERATOR, R_PUBLIC, R_LIB, R_CLI, R_MEASURE, R_SEARCH, R_COMPILE,
+  R_REPORT,
 };
 static const struct rule rules[] = {
   [R_BASE] = {"base/ is the bottom layer: everyone uses it, it uses no one",
@@ -64,7 +65,7 @@ static const struct rule rules[] = {
              "results and never prints through cli",
              {"base", "db", "generator", "include", "tuner/engine", "tuner/compile",
               "tuner/measure", "tuner/emu", "tuner/search", "tuner/ops", "tuner/device",
-              "tuner/api"},
+              "tuner/api", "tuner/report"},
              NEVER, {"tuner/cli"}},
   [R_MEASURE] = {"measurement never calls back up into the engine that drives it",
                  {"tuner/measure"}, NEVER, {"tuner/engine", "tuner/cli"}},
@@ -73,6 +74,8 @@ static const struct rule rules[] = {
   [R_COMPILE] = {"compiling knows nothing of what is measured, searched or driven",
                  {"tuner/compile"}, NEVER,
                  {"tuner/engine", "tuner/measure", "tuner/search", "tuner/cli"}},
+  [R_REPORT] = {"the report's HTML and SVG writer knows pages and plots, not tuning",
+                {"tuner/report"}, ONLY, {"tuner/report", "base"}},
 };
 
 /* One `#include "..."` line. from/to are NULL where the file or include is in no known

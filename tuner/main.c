@@ -11,15 +11,23 @@
 
 static void usage(FILE *out)
 {
-  fputs("usage: autotune <command> [options]\n"
+  fputs("usage: autotune <command> [options] [-q|-v]\n"
         "       autotune --version\n"
         "       autotune <command> --help\n\ncommands:\n", out);
   for (const struct cli_cmd *c = cli_commands; c->name; c++)
-    fprintf(out, "  %-10s %s\n", c->name, c->summary);
+    fprintf(out, "  %-12s %s\n", c->name, c->summary);
+  fputs("\nglobal options (anywhere on the line):\n"
+        "  -q, --quiet    errors only: no progress line, warning or note\n"
+        "  -v, --verbose  a line on stderr per variant measured, even when piped\n"
+        "\nenvironment:\n", out);
+  for (const struct cli_env *e = cli_env_vars; e->name; e++)
+    fprintf(out, "  %-24s %s\n", e->name, e->help);
 }
 
 int main(int argc, char **argv)
 {
+  if (cli_take_verbosity(&argc, argv) != CLI_OK)
+    return CLI_USAGE;
   if (argc < 2) {
     usage(stderr);
     return CLI_USAGE;

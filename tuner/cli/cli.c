@@ -55,9 +55,22 @@ int cli_fail(int status)
   }
 }
 
+static cli_describe_fn describe;
+static void *describe_ctx;
+
+void cli_set_describe(cli_describe_fn fn, void *ctx)
+{
+  describe = fn;
+  describe_ctx = ctx;
+}
+
 void cli_help(FILE *out, const char *usage, const char *description,
               const struct cli_opt *opts)
 {
+  if (describe) {
+    describe(describe_ctx, usage, opts);
+    return;
+  }
   fprintf(out, "usage: %s\n", usage);
   if (description && description[0])
     fprintf(out, "\n%s\n", description);
@@ -292,5 +305,41 @@ int cli_take_repeated(int *argc, char **argv, const char *name, char **vals, siz
     vals[(*n)++] = (char *)val;
   }
   *argc = w;
+  return CLI_OK;
+}
+
+static int verbosity;
+
+int cli_verbosity(void)
+{
+  return verbosity;
+}
+
+int cli_take_verbosity(int *argc, char **argv)
+{
+  int w = 0, quiet = 0, verbose = 0;
+  for (int i = 0; i < *argc; i++) {
+    const char *a = argv[i];
+    if (i > 0 && strcmp(a, "--") == 0) { /* the rest is not options */
+      while (i < *argc)
+        argv[w++] = argv[i++];
+      break;
+    }
+    if (i > 0 && (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0))
+      quiet++;
+    else if (i > 0 && (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0))
+      verbose++;
+    else if (i > 0 && a[0] == '-' && a[1] == 'v' && strspn(a + 1, "v") == strlen(a + 1))
+      verbose += (int)strlen(a + 1); /* -vv */
+    else
+      argv[w++] = argv[i];
+  }
+  *argc = w;
+  argv[w] = NULL;
+  if (quiet && verbose) {
+    cli_error("-q and -v contradict each other; give one");
+    return CLI_USAGE;
+  }
+  verbosity = quiet ? -1 : verbose;
   return CLI_OK;
 }

@@ -75,9 +75,24 @@ int cli_keys_once(const char *opt, const char *const *args, size_t n);
  * CLI_USAGE after one line. */
 int cli_key_ints(const char *opt, const char *const *args, size_t n, int64_t min, int64_t max,
                  int64_t *vals);
-/* Print a command's help: usage line, description, options. */
+/* Print a command's help: usage line, description, options. While a describe hook is
+ * set (cli_set_describe), the hook gets the usage and the option table instead and
+ * nothing is printed. */
 void cli_help(FILE *out, const char *usage, const char *description,
               const struct cli_opt *opts);
+/* How `autotune completion` reads each command's own option table: set a hook (NULL:
+ * none), run the command with --help, and the table comes to the hook, valid during the
+ * call only. */
+typedef void (*cli_describe_fn)(void *ctx, const char *usage, const struct cli_opt *opts);
+void cli_set_describe(cli_describe_fn fn, void *ctx);
+
+/* The environment variables autotune reads (NULL-name terminated): `autotune --help`
+ * and README.md list them all (tests/test_report.c checks). */
+struct cli_env {
+  const char *name;
+  const char *help;
+};
+extern const struct cli_env cli_env_vars[];
 
 /* Print "autotune: <message>" built from fmt to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -98,5 +113,15 @@ const char *cli_default_db(bool create);
 
 /* True when stdout is a terminal (progress lines are shown only then). */
 bool cli_stdout_is_tty(void);
+
+/* The global -q/--quiet and -v/--verbose, given anywhere before a `--`: main() takes them
+ * out of argv (compacting argv and *argc) before it finds the command, so that every
+ * command accepts them. Several -v add up; -q and -v together are an error. CLI_OK, or
+ * CLI_USAGE after one line. */
+int cli_take_verbosity(int *argc, char **argv);
+/* -1 with -q (errors alone: no progress line, no warning, no "wrote FILE"), 0 by
+ * default, 1 or more with -v (a tuning command prints a line on stderr per variant
+ * measured, on a terminal or not). */
+int cli_verbosity(void);
 
 #endif

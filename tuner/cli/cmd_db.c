@@ -269,9 +269,11 @@ static bool same_file(const char *a, const char *b)
 static int db_export_cmd(int argc, char **argv)
 {
   const char *path = NULL, *out_path = NULL;
+  bool csv = false;
   const struct cli_opt opts[] = {
       {"db", CLI_STR, &path, "FILE", "the database to export"},
       {"out", CLI_STR, &out_path, "FILE", "write to FILE instead of standard output ('-')"},
+      {"csv", CLI_FLAG, &csv, NULL, "every trial as a CSV row instead (not importable)"},
       {NULL, CLI_FLAG, NULL, NULL, NULL},
   };
   char *pos[argc > 0 ? argc : 1];
@@ -279,12 +281,14 @@ static int db_export_cmd(int argc, char **argv)
   struct db *db = NULL;
   struct os_out file = {NULL, NULL, NULL};
   bool to_file;
-  PARSE_OR_RETURN(argc, argv, opts, "autotune db export [--db FILE] [--out FILE|-]",
+  PARSE_OR_RETURN(argc, argv, opts, "autotune db export [--db FILE] [--out FILE|-] [--csv]",
                   "Write every run and trial as JSON lines: a header line, the runs, then\n"
                   "the trials, in the order they were recorded. 'autotune db import' reads\n"
                   "it back exactly. --out FILE is replaced only when the export is whole\n"
                   "(written beside it, then renamed); a link is written through to its\n"
-                  "target; a device node or FIFO is refused ('-' is standard output).",
+                  "target; a device node or FIFO is refused ('-' is standard output).\n"
+                  "--csv: every trial as a CSV row (RFC 4180) with its run's strategy, for a\n"
+                  "spreadsheet; 'db import' reads only the JSON lines.",
                   pos, &npos, 0, 0);
   to_file = out_path && strcmp(out_path, "-") != 0;
   int rc = open_db(path, DB_READONLY, &db);
@@ -296,7 +300,7 @@ static int db_export_cmd(int argc, char **argv)
   }
   int st = to_file ? os_out_open(&file, out_path) : AT_OK;
   if (st == AT_OK)
-    st = db_export_jsonl(db, to_file ? file.f : stdout);
+    st = (csv ? db_export_csv : db_export_jsonl)(db, to_file ? file.f : stdout);
   if (to_file && file.f)
     st = st == AT_OK ? os_out_commit(&file) : (os_out_abort(&file), st);
   if (st != AT_OK)

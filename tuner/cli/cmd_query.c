@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/csv.h"
 #include "db/db.h"
 #include "base/json.h"
 #include "tuner/cli/cli.h"
@@ -18,7 +19,7 @@
 
 static const char usage[] =
     "autotune query OP --device D (--m M --n N --k K | --dim NAME=V ...) [--dtype T] "
-    "[--layout L] [--db FILE] [--json]";
+    "[--layout L] [--db FILE] [--json|--csv]";
 static const char description[] =
     "Print the best tuned configuration for a problem: the exact shape on the device if it\n"
     "was tuned, else the nearest tuned shape (distance in log space, docs/database.md),\n"
@@ -26,6 +27,7 @@ static const char description[] =
     "(--m, --n, --k), attention (--dim b= h= sq= sk=, --layout hd<D> or hd<D>_causal), or the\n"
     "kernel name of a template tuned with `autotune tune`: give each of its dims with\n"
     "--dim NAME=V (names and default dtype as recorded).\n"
+    "--csv: a header line and one row (RFC 4180), the fields of --json.\n"
     "Exit 0 when found, 1 when nothing matches, 2 on bad input.";
 
 static void print_dims(FILE *out, const struct op_desc *op, const int64_t *dims, bool json)
@@ -67,6 +69,40 @@ static void print_json(const struct op_desc *op, const struct db_problem *p,
   printf(",\"trial\":\"%s\"}\n", m->trial_uuid);
 }
 
+/* "m=64,n=64,k=64" of dims into out[len] */
+static void dims_text(const struct op_desc *op, const int64_t *dims, char *out, size_t len)
+{
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 0; i < op->ndims && used < len; i++)
+    used += (size_t)snprintf(out + used, len - used, "%s%s=%lld", i ? "," : "",
+                             op->dim_names[i], (long long)dims[i]);
+}
+
+static void print_csv(const struct op_desc *op, const struct db_problem *p,
+                      const struct db_match *m)
+{
+  char dims[512], asked[512];
+  dims_text(op, m->dims, dims, sizeof dims);
+  dims_text(op, p->dims, asked, sizeof asked);
+  fputs("match,device,op,dtype,layout,kernel,config,dims,asked,distance,time_median_us,"
+        "tflops,trial\r\n", stdout);
+  csv_str(stdout, at_match_name(m->match), 1);
+  csv_str(stdout, m->device, 0);
+  csv_str(stdout, op->name, 0);
+  csv_str(stdout, p->dtype, 0);
+  csv_str(stdout, p->layout, 0);
+  csv_str(stdout, m->kernel, 0);
+  csv_str(stdout, m->config, 0);
+  csv_str(stdout, dims, 0);
+  csv_str(stdout, asked, 0);
+  csv_double(stdout, m->distance, 0);
+  csv_double(stdout, m->time_median_us, 0);
+  csv_double(stdout, m->tflops, 0);
+  csv_str(stdout, m->trial_uuid, 0);
+  fputs("\r\n", stdout);
+}
+
 static void print_human(const struct op_desc *op, const struct db_problem *p,
                         const struct db_match *m)
 {
@@ -91,7 +127,7 @@ int cmd_query(int argc, char **argv)
 {
   const char *device = NULL, *dtype = NULL, *layout = NULL, *dbpath = NULL;
   int64_t dims[AT_MAX_DIMS] = {0};
-  bool json = false;
+  bool json = false, csv = false;
   const struct cli_opt opts[] = {
       {"device", CLI_STR, &device, "D", "profile name (mi300x, h100, host) or arch (gfx942)"},
       {"m", CLI_INT, CLI_INT_IN(&dims[0], 1, INT64_MAX), "M", "rows of C"},
@@ -101,6 +137,7 @@ int cmd_query(int argc, char **argv)
       {"layout", CLI_STR, &layout, "L", "NN (default), NT, TN or TT"},
       {"db", CLI_STR, &dbpath, "FILE", "tuning database (default: $AUTOTUNE_DB or XDG data)"},
       {"json", CLI_FLAG, &json, NULL, "print one JSON object"},
+      {"csv", CLI_FLAG, &csv, NULL, "print a CSV header and one row"},
       {NULL, 0, NULL, NULL, NULL},
   };
   char **pos = calloc((size_t)argc + 1, sizeof *pos);
@@ -123,6 +160,10 @@ int cmd_query(int argc, char **argv)
     rc = cli_parse(nargs, args, opts, usage, description, pos, &npos);
   if (rc != CLI_OK) {
     code = rc < 0 ? CLI_OK : rc;
+    goto done;
+  }
+  if (json && csv) {
+    cli_error("give --json or --csv, not both");
     goto done;
   }
   if (npos != 1) {
@@ -228,6 +269,8 @@ int cmd_query(int argc, char **argv)
   }
   if (json)
     print_json(op, &p, &m);
+  else if (csv)
+    print_csv(op, &p, &m);
   else
     print_human(op, &p, &m);
   code = CLI_OK;

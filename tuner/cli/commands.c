@@ -15,5 +15,7 @@ const struct cli_cmd cli_commands[] = {
     {"bundle", cmd_bundle, "write what a GPU node without compilers needs to tune an op"},
     {"emit-header", cmd_emit_header, "write the tuned winners as a header for a program's build"},
     {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},
+    {"report", cmd_report, "write an HTML report of tuning runs: curves, winners, roofline"},
+    {"completion", cmd_completion, "print a bash or zsh completion script for autotune"},
     {NULL, NULL, NULL},
 };

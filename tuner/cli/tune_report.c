@@ -281,12 +281,31 @@ static void fmt_eta(double s, char *out, size_t len)
 static void r_warn(void *ctx, const char *message)
 {
   (void)ctx;
-  cli_error("%s", message);
+  if (cli_verbosity() >= 0) /* -q: errors only */
+    cli_error("%s", message);
+}
+
+/* -v: a line on stderr each time a variant's measurement ends, terminal or not, so that
+ * a log keeps the run's course. */
+static void progress_line(struct tune_printer *pr, const struct tuner *tu)
+{
+  size_t done = tu->timed + tu->failed;
+  if (done == pr->lines_at)
+    return;
+  pr->lines_at = done;
+  fprintf(stderr, "autotune: %s: measured %zu (%zu ok, %zu failed) of %zu planned; best ",
+          tu->op->name, done, tu->timed, tu->failed, tu->planned);
+  if (isfinite(tu->best_us))
+    fprintf(stderr, "%.4g us\n", tu->best_us);
+  else
+    fputs("-\n", stderr);
 }
 
 static void r_progress(void *ctx, const struct tuner *tu)
 {
   struct tune_printer *pr = ctx;
+  if (cli_verbosity() > 0)
+    progress_line(pr, tu);
   if (!pr->progress)
     return;
   char best[64] = "-", eta[16] = "-";
@@ -429,7 +448,7 @@ void tune_printer_init(struct tune_printer *pr, struct tune_opts *o, bool json,
 {
   memset(pr, 0, sizeof *pr);
   pr->json = json;
-  pr->progress = !json && cli_stdout_is_tty();
+  pr->progress = !json && cli_stdout_is_tty() && cli_verbosity() >= 0;
   o->report = bundle ? &bundle_report : &printer_report;
   o->report_ctx = pr;
 }

@@ -16,6 +16,7 @@ struct tune_printer {
   bool progress;      /* the \r progress line (a terminal, not --json) */
   bool shown;         /* a progress line is on the screen */
   bool json_open;     /* the JSON object was opened and not closed */
+  size_t lines_at;    /* -v: measurements ended when the last line was printed */
 };
 
 /* Point o's report at pr; bundle: making a bundle (progress and warnings only). */
