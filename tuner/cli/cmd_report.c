@@ -300,6 +300,20 @@ static const struct rtrial *best_of(const struct report *rep, const struct rprob
   return best;
 }
 
+/* The best ok trial of a template other than the baseline: the tuned one whose
+ * parameters explain the result (the winner, unless the baseline won). */
+static const struct rtrial *best_tuned(const struct report *rep, const struct rproblem *p,
+                                       const char *baseline)
+{
+  const struct rtrial *best = NULL;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct rtrial *t = &rep->trials[p->idx[i]];
+    if (ok(t) && strcmp(t->kernel, baseline) != 0 && (!best || t->us < best->us))
+      best = t;
+  }
+  return best;
+}
+
 /* The default config of `kernel` in `run`: its first measured trial (see the top). */
 static const struct rtrial *default_of(const struct report *rep, const struct rproblem *p,
                                        const char *kernel, size_t run)
@@ -641,7 +655,7 @@ static void roofline_chart(FILE *f, const struct report *rep, const struct rprob
 }
 
 static void param_charts(FILE *f, const struct report *rep, const struct rproblem *p,
-                         size_t pi, const struct rtrial *win, const struct effect *eff,
+                         size_t pi, const struct rtrial *best, const struct effect *eff,
                          size_t neff)
 {
   fputs("<div class=\"grid\">\n", f);
@@ -655,7 +669,7 @@ static void param_charts(FILE *f, const struct report *rep, const struct rproble
     snprintf(id, sizeof id, "param-%zu-%s", pi, ef->key);
     snprintf(title, sizeof title, "%s: %.2fx from slowest to fastest value", ef->key,
              ef->ratio);
-    snprintf(xl, sizeof xl, "%s (shaded: the winner's value, black dot: the winner)", ef->key);
+    snprintf(xl, sizeof xl, "%s (shaded, black dot: the best config's)", ef->key);
     pl.id = id;
     pl.title = title;
     svg_axis_init(&pl.x, xl, SVG_CATEGORY);
@@ -664,24 +678,24 @@ static void param_charts(FILE *f, const struct report *rep, const struct rproble
     svg_axis_init(&pl.y, "median time (us, log)", SVG_LOG);
     for (size_t i = 0; i < p->n; i++) {
       const struct rtrial *t = &rep->trials[p->idx[i]];
-      if (ok(t) && strcmp(t->kernel, win->kernel) == 0)
+      if (ok(t) && strcmp(t->kernel, best->kernel) == 0)
         svg_axis_include(&pl.y, t->us);
     }
     svg_plot_begin(&pl, f);
     char wv[32] = "";
-    config_value(win->config, ef->key, wv, sizeof wv);
+    config_value(best->config, ef->key, wv, sizeof wv);
     size_t n = 0;
     for (size_t i = 0; i < p->n; i++) {
       const struct rtrial *t = &rep->trials[p->idx[i]];
       char v[32];
-      if (!ok(t) || strcmp(t->kernel, win->kernel) != 0 ||
+      if (!ok(t) || strcmp(t->kernel, best->kernel) != 0 ||
           !config_value(t->config, ef->key, v, sizeof v))
         continue;
       for (size_t j = 0; j < ef->nvals; j++)
         if (strcmp(ef->vals[j], v) == 0) {
           char tip[512];
           snprintf(tip, sizeof tip, "%s: %.4g us", t->config, t->us);
-          svg_point(&pl, (double)j + jitter(n++), t->us, t == win ? 7 : 0, t == win ? 5 : 3,
+          svg_point(&pl, (double)j + jitter(n++), t->us, t == best ? 7 : 0, t == best ? 5 : 3,
                     tip);
         }
     }
@@ -758,7 +772,8 @@ static void template_table(FILE *f, const struct report *rep, const struct rprob
 /* The winner's headline and why. */
 static void winner_box(FILE *f, const struct report *rep, const struct rproblem *p,
                        const struct rtrial *win, const struct rtrial *base,
-                       const char *baseline, const struct effect *eff, size_t neff)
+                       const struct rtrial *tuned, const char *baseline,
+                       const struct effect *eff, size_t neff)
 {
   fputs("<div class=\"win\">", f);
   if (!win) {
@@ -820,18 +835,27 @@ static void winner_box(FILE *f, const struct report *rep, const struct rproblem 
                  bs);
     fputs("</li>", f);
   }
-  for (size_t e = 0; e < neff && e < REPORT_WHY_PARAMS; e++) {
+  if (tuned && tuned != win) {
+    char ts2[32];
+    fmt_us(ts2, sizeof ts2, tuned->us);
+    fputs("<li class=\"bad\">", f);
+    html_escapef(f, "the baseline beat every tuned variant: the best tuned is %s at %s "
+                    "(%.2fx slower)", tuned->kernel, ts2, tuned->us / win->us);
+    fputs("</li>", f);
+  }
+  for (size_t e = 0; tuned && e < neff && e < REPORT_WHY_PARAMS; e++) {
     const struct effect *ef = &eff[e];
     if (ef->ratio < 1.05)
       break;
     char v[32] = "", fs[32], ss[32];
-    config_value(win->config, ef->key, v, sizeof v);
+    config_value(tuned->config, ef->key, v, sizeof v);
     fmt_us(fs, sizeof fs, ef->med[ef->fast]);
     fmt_us(ss, sizeof ss, ef->med[ef->slow]);
     fputs("<li>", f);
-    html_escapef(f, "%s moved the time %.2fx: median %s at %s=%s, %s at %s=%s; the winner "
+    html_escapef(f, "%s moved the time %.2fx: median %s at %s=%s, %s at %s=%s; the %s "
                     "has %s=%s", ef->key, ef->ratio, fs, ef->key, ef->vals[ef->fast], ss,
-                 ef->key, ef->vals[ef->slow], ef->key, v);
+                 ef->key, ef->vals[ef->slow], tuned == win ? "winner" : "best tuned",
+                 ef->key, v);
     fputs("</li>", f);
   }
   if (win->registers >= 0 || win->occupancy >= 0) {
@@ -850,13 +874,14 @@ static void problem_section(FILE *f, const struct report *rep, const struct rpro
   baseline_of(p->first->op, basename, sizeof basename);
   const struct rtrial *win = best_of(rep, p, NULL);
   const struct rtrial *base = basename[0] ? best_of(rep, p, basename) : NULL;
+  const struct rtrial *tuned = best_tuned(rep, p, basename);
   struct effect eff[REPORT_MAX_KEYS];
   size_t neff = 0;
-  if (win) {
+  if (tuned) {
     char keys[REPORT_MAX_KEYS][64];
-    size_t nk = config_keys(win->config, keys, REPORT_MAX_KEYS);
+    size_t nk = config_keys(tuned->config, keys, REPORT_MAX_KEYS);
     for (size_t k = 0; k < nk; k++) {
-      effect_of(rep, p, win->kernel, keys[k], &eff[neff]);
+      effect_of(rep, p, tuned->kernel, keys[k], &eff[neff]);
       if (eff[neff].nvals > 1)
         neff++;
     }
@@ -865,7 +890,7 @@ static void problem_section(FILE *f, const struct report *rep, const struct rpro
   fprintf(f, "<h2 id=\"p%zu\">", pi);
   html_escape(f, p->key);
   fputs("</h2>\n", f);
-  winner_box(f, rep, p, win, base, basename, eff, neff);
+  winner_box(f, rep, p, win, base, tuned, basename, eff, neff);
   fputs("<div class=\"grid\">\n", f);
   curve_charts(f, rep, p, pi, basename);
   templates_chart(f, rep, p, pi);
@@ -879,9 +904,9 @@ static void problem_section(FILE *f, const struct report *rep, const struct rpro
   template_table(f, rep, p, win, base, basename);
   if (neff) {
     fputs("<h3>Each parameter's effect on ", f);
-    html_escape(f, win->kernel);
+    html_escape(f, tuned->kernel);
     fputs(" (every ok trial; a bar marks each value's median)</h3>\n", f);
-    param_charts(f, rep, p, pi, win, eff, neff);
+    param_charts(f, rep, p, pi, tuned, eff, neff);
   }
 }
 
