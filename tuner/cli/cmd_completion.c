@@ -286,10 +286,10 @@ int cmd_completion(int argc, char **argv)
     take_subs(help, d);
     for (int s = 0; s < d->nsubs; s++) {
       struct comp_cmd *e = &cmds[n++];
-      snprintf(e->name, sizeof e->name, "%s %s", c->name, d->subs[s]);
       char b0[48], b1[24], b2[] = "--help";
       snprintf(b0, sizeof b0, "%s", c->name);
       snprintf(b1, sizeof b1, "%s", d->subs[s]);
+      snprintf(e->name, sizeof e->name, "%.23s %.23s", b0, b1);
       char *bv[] = {b0, b1, b2, NULL};
       char sub_help[256];
       describe(c->fn, 3, bv, e, sub_help, sizeof sub_help);
