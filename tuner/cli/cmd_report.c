@@ -662,14 +662,14 @@ static void param_charts(FILE *f, const struct report *rep, const struct rproble
   for (size_t e = 0; e < neff; e++) {
     const struct effect *ef = &eff[e];
     struct svg_plot pl = {.width = PARAM_W, .height = PARAM_H};
-    char id[96], title[128], xl[96];
+    char id[96], title[160], xl[128];
     const char *cats[REPORT_MAX_CATS];
     for (size_t j = 0; j < ef->nvals; j++)
       cats[j] = ef->vals[j];
-    snprintf(id, sizeof id, "param-%zu-%s", pi, ef->key);
-    snprintf(title, sizeof title, "%s: %.2fx from slowest to fastest value", ef->key,
+    snprintf(id, sizeof id, "param-%zu-%.63s", pi, ef->key);
+    snprintf(title, sizeof title, "%.63s: %.2fx from slowest to fastest value", ef->key,
              ef->ratio);
-    snprintf(xl, sizeof xl, "%s (shaded, black dot: the best config's)", ef->key);
+    snprintf(xl, sizeof xl, "%.63s (shaded, black dot: the best config's)", ef->key);
     pl.id = id;
     pl.title = title;
     svg_axis_init(&pl.x, xl, SVG_CATEGORY);
@@ -727,8 +727,13 @@ static void template_table(FILE *f, const struct report *rep, const struct rprob
                            const char *baseline)
 {
   fputs("<table><tr><th>template</th><th>measured</th><th>ok</th>", f);
-  for (int s = DB_TRIAL_COMPILE_ERROR; s < DB_TRIAL_STATUS_COUNT; s++)
-    fprintf(f, "<th>%s</th>", db_trial_status_name(s));
+  for (int s = DB_TRIAL_COMPILE_ERROR; s < DB_TRIAL_STATUS_COUNT; s++) {
+    char name[32]; /* "compile error": a header that may wrap */
+    snprintf(name, sizeof name, "%s", db_trial_status_name(s));
+    for (char *c = name; *c; c++)
+      *c = *c == '_' ? ' ' : *c;
+    fprintf(f, "<th>%s</th>", name);
+  }
   fputs("<th>best</th><th>TFLOP/s</th><th>vs default</th><th>vs baseline</th>"
         "<th>regs</th><th>shared B</th><th>occupancy</th></tr>\n", f);
   for (size_t k = 0; k < p->nkernels; k++) {
