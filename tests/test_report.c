@@ -330,6 +330,7 @@ Test(completion, bash_completes_commands_options_subcommands_and_devices)
       {"autotune query --cs", "--csv"},
       {"autotune gemm --device h1", "h100"},
       {"autotune gemm --str", "--strategy"},
+      {"autotune gemm --device h100 --m 64 --str", "--strategy"},
       {"autotune completion --h", "--help"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

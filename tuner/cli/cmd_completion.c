@@ -152,8 +152,14 @@ static void print_bash(const struct comp_cmd *cmds, int n)
       if (!seen)
         printf("%s--%s", nfile++ ? "|" : "", o->name);
     }
+  /* a command with subcommands is keyed "db export"; any other by its name alone (a
+   * later word is an option's value or an argument) */
   printf(")\n      COMPREPLY=($(compgen -f -- \"$cur\"))\n      return ;;\n  esac\n"
-         "  local opts=\"\" subs=\"\"\n  case \"$cmd${sub:+ $sub}\" in\n");
+         "  local opts=\"\" subs=\"\" key=\"$cmd\"\n  case \"$cmd\" in\n");
+  for (int i = 0; i < n; i++)
+    if (cmds[i].nsubs)
+      printf("    \"%s\") [[ -n $sub ]] && key=\"$cmd $sub\" ;;\n", cmds[i].name);
+  printf("  esac\n  case \"$key\" in\n");
   for (int i = 0; i < n; i++) {
     printf("    \"%s\") opts=\"", cmds[i].name);
     for (int j = 0; j < cmds[i].nopts; j++)
@@ -170,7 +176,7 @@ static void print_bash(const struct comp_cmd *cmds, int n)
   printf("    *) opts=\"--help\" ;;\n  esac\n"
          "  if [[ $cur == -* ]]; then\n"
          "    COMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
-         "  elif [[ -n $subs && -z $sub ]]; then\n"
+         "  elif [[ -n $subs && $key == \"$cmd\" ]]; then\n"
          "    COMPREPLY=($(compgen -W \"$subs\" -- \"$cur\"))\n"
          "  else\n"
          "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
