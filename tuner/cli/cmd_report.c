@@ -476,7 +476,7 @@ static void curve_charts(FILE *f, const struct report *rep, const struct rproble
   if (!xs || !ws || !ys)
     goto out;
   for (int pass = 0; pass < 2; pass++) {
-    struct svg_plot pl = {.width = PLOT_W, .height = PLOT_H};
+    struct svg_plot pl = {.width = PLOT_W, .height = PLOT_H, .legend_low_left = true};
     char id[32];
     snprintf(id, sizeof id, "curve-%s-%zu", pass ? "time" : "evals", pi);
     pl.id = id;
@@ -487,14 +487,17 @@ static void curve_charts(FILE *f, const struct report *rep, const struct rproble
     svg_axis_include(&pl.x, 0);
     for (size_t r = 0; r < rep->nruns; r++) {
       size_t n = 0;
+      double best = NAN;
       for (size_t i = 0; i < p->n; i++) {
         const struct rtrial *t = &rep->trials[p->idx[i]];
         if (t->run != r || !measured(t) || strcmp(t->kernel, baseline) == 0)
           continue;
         n++;
         svg_axis_include(&pl.x, pass ? t->at - rep->runs[r].t0 : (double)n);
-        if (ok(t))
-          svg_axis_include(&pl.y, t->us);
+        if (ok(t) && !(t->us >= best)) { /* the curves' values alone: best so far */
+          best = t->us;
+          svg_axis_include(&pl.y, best);
+        }
       }
     }
     svg_plot_begin(&pl, f);

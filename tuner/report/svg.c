@@ -272,10 +272,15 @@ void svg_label(struct svg_plot *p, double x, double y, const char *anchor, doubl
 
 void svg_legend(struct svg_plot *p, const char *color, const char *text)
 {
-  double y = p->top + 10 + SVG_LEGEND_ROW * p->nlegend++, x = p->right - 8;
+  bool low = p->legend_low_left;
+  double y = low ? p->bottom - 8 - SVG_LEGEND_ROW * p->nlegend
+                 : p->top + 10 + SVG_LEGEND_ROW * p->nlegend;
+  double sw = low ? p->left + 8 : p->right - 18, tx = low ? sw + 14 : sw - 4;
+  p->nlegend++;
   fprintf(p->f, "<g class=\"legend\"><rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" "
-                "fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">",
-          x - 10, y - 8, color, x - 14, y + 1);
+                "fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" "
+                "stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\">",
+          sw, y - 8, color, tx, y + 1, low ? "start" : "end");
   html_escape(p->f, text);
   fputs("</text></g>\n", p->f);
 }

@@ -38,6 +38,8 @@ struct svg_plot {
   const char *title;     /* drawn above the frame */
   struct svg_axis x, y;
   int width, height;     /* pixels */
+  bool legend_low_left;  /* legend in the frame's bottom left corner (stacked upwards)
+                            instead of its top right: where descending curves are not */
   /* set by svg_plot_begin: the frame's corners in pixels */
   double left, right, top, bottom;
   int nlegend;           /* legend entries drawn so far */
@@ -70,7 +72,8 @@ void svg_segment(struct svg_plot *p, double x0, double y0, double x1, double y1,
 /* Text at a data point, anchored "start", "middle" or "end", dy pixels below it. */
 void svg_label(struct svg_plot *p, double x, double y, const char *anchor, double dy,
                const char *color, const char *text);
-/* A legend entry (a swatch and its text) in the frame's top right corner. */
+/* A legend entry (a swatch and its text, haloed in white so that a line under it does
+ * not hide it) in the frame's top right corner, or bottom left (legend_low_left). */
 void svg_legend(struct svg_plot *p, const char *color, const char *text);
 
 #endif
