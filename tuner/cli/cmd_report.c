@@ -517,8 +517,8 @@ static void curve_charts(FILE *f, const struct report *rep, const struct rproble
       if (n == 0)
         continue;
       char label[96];
-      snprintf(label, sizeof label, "run %.8s (%s): %zu evals", rep->runs[r].uuid,
-               rep->runs[r].strategy ? rep->runs[r].strategy : "?", n);
+      snprintf(label, sizeof label, "run %.8s (%s): %zu eval%s", rep->runs[r].uuid,
+               rep->runs[r].strategy ? rep->runs[r].strategy : "?", n, n == 1 ? "" : "s");
       svg_line(&pl, n, pass ? ws : xs, ys, rep->runs[r].color, true, label);
       char tip[160];
       snprintf(tip, sizeof tip, "run %.8s: best %.4g us after %zu evaluations",
@@ -629,7 +629,9 @@ static void roofline_chart(FILE *f, const struct report *rep, const struct rprob
   }
   if (peak > 0 && bw > 0) {
     svg_axis_include(&pl.y, peak * 1.3);
-    svg_axis_include(&pl.x, peak * 1e3 / bw * 2); /* the ridge in view */
+    svg_axis_include(&pl.y, peak / 10); /* the memory roof at the left edge */
+    svg_axis_include(&pl.x, peak * 1e3 / bw / 10); /* the ridge in view, with both roofs */
+    svg_axis_include(&pl.x, peak * 1e3 / bw * 10);
   }
   svg_plot_begin(&pl, f);
   if (peak > 0 && bw > 0) {
@@ -643,15 +645,20 @@ static void roofline_chart(FILE *f, const struct report *rep, const struct rprob
     snprintf(s, sizeof s, "memory %.0f GB/s", bw);
     svg_label(&pl, ridge, peak, "end", 14, "#555", s);
   }
+  size_t placed = 0;
   for (size_t i = 0; i < p->n; i++) {
     const struct rtrial *t = &rep->trials[p->idx[i]];
     if (!ok(t) || !(t->tflops > 0) || !(t->gbps > 0))
       continue;
+    placed++;
     char tip[512];
     snprintf(tip, sizeof tip, "%s %s: %.4g TFLOP/s, %.4g GB/s", t->kernel, t->config,
              t->tflops, t->gbps);
     svg_point(&pl, 1e3 * t->tflops / t->gbps, t->tflops, kernel_color(p, t->kernel), 3, tip);
   }
+  if (!placed)
+    svg_label(&pl, sqrt(pl.x.min * pl.x.max), sqrt(pl.y.min * pl.y.max), "middle", 0, "#a33",
+              "no ok trial recorded both TFLOP/s and GB/s");
   for (size_t k = 0; k < p->nkernels; k++)
     svg_legend(&pl, svg_color((int)k), p->kernels[k]);
   svg_plot_end(&pl);
