@@ -677,7 +677,7 @@ static void param_charts(FILE *f, const struct report *rep, const struct rproble
     for (size_t j = 0; j < ef->nvals; j++)
       cats[j] = ef->vals[j];
     snprintf(id, sizeof id, "param-%zu-%.63s", pi, ef->key);
-    snprintf(title, sizeof title, "%.63s: %.2fx from slowest to fastest value", ef->key,
+    snprintf(title, sizeof title, "%.63s: %.2fx from slowest to fastest", ef->key,
              ef->ratio);
     snprintf(xl, sizeof xl, "%.63s (shaded, black dot: the best config's)", ef->key);
     pl.id = id;
