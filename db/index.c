@@ -66,8 +66,8 @@ struct ix_win {
   uint32_t device;
   uint32_t size; /* bytes from this winner to the next, a multiple of 8 */
   uint32_t kernel_len, config_len, nparams;
+  uint32_t ordinal; /* the winner's place in load order: its trial uuid in uuids[] */
   double time, tflops;
-  char uuid[DB_UUID_LEN + 1];
   char text[]; /* kernel, NUL, config, NUL, config split at its commas (nparams), NUL */
 };
 
@@ -102,6 +102,8 @@ struct db_index {
   char *arena;
   size_t narena, arena_cap;
   size_t nwin;
+  char (*uuids)[DB_UUID_LEN + 1]; /* apart from the arena: no lookup of the API reads it */
+  size_t uuid_cap;
   struct ix_key *keys; /* open addressing, at most a quarter full */
   size_t key_mask;
 };
@@ -175,7 +177,8 @@ void db_index_free(struct db_index *ix)
     }
     free(f->trees);
   }
-  free(ix->dev), free(ix->fam), free(ix->arena), free(ix->keys), free(ix->path);
+  free(ix->dev), free(ix->fam), free(ix->arena), free(ix->keys), free(ix->uuids);
+  free(ix->path);
   free(ix);
 }
 
@@ -437,14 +440,16 @@ static bool add_row(struct db_index *ix, sqlite3_stmt *st, uint32_t dev, uint32_
   if (klen >= UINT32_MAX / 4 || clen >= UINT32_MAX / 4)
     return false;
   size_t size = ROUND8(offsetof(struct ix_win, text) + klen + 2 * clen + 3);
-  if (!arena_reserve(ix, size))
+  if (!arena_reserve(ix, size) ||
+      !grow((void **)&ix->uuids, &ix->uuid_cap, ix->nwin, sizeof *ix->uuids))
     return false;
+  snprintf(ix->uuids[ix->nwin], sizeof *ix->uuids, "%s", col(st, 20));
   struct ix_win *w = (struct ix_win *)(void *)(ix->arena + ix->narena);
   w->device = dev, w->size = (uint32_t)size;
   w->kernel_len = (uint32_t)klen, w->config_len = (uint32_t)clen;
   w->time = sqlite3_column_double(st, 18);
   w->tflops = sqlite3_column_type(st, 19) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 19);
-  snprintf(w->uuid, sizeof w->uuid, "%s", col(st, 20));
+  w->ordinal = (uint32_t)ix->nwin;
   memcpy(w->text, kernel, klen + 1);
   memcpy(w->text + klen + 1, config, clen + 1);
   char *split = w->text + klen + 1 + clen + 1;
@@ -643,7 +648,7 @@ static int ix_best_of(void *ctx, int tier, const struct db_query *q, int64_t pid
     hit->kernel = w->text, hit->kernel_len = w->kernel_len;
     hit->config = w->text + w->kernel_len + 1, hit->config_len = w->config_len;
     hit->params = hit->config + w->config_len + 1, hit->nparams = (int)w->nparams;
-    hit->trial_uuid = w->uuid;
+    hit->trial_uuid = l->ix->uuids[w->ordinal];
     hit->time_median_us = w->time, hit->tflops = w->tflops;
     return AT_OK;
   }
