@@ -92,9 +92,9 @@ int db_problem_gemm(struct db_problem *p, const char *dtype, const char *layout,
     if (asked[i] == 0 || asked[i] == packed[i])
       continue;
     if (asked[i] < packed[i])
-      return at_error(AT_USAGE, "bad gemm %s %lld (expected 0 for %s, or at least %lld)",
-                      extra_names[i], (long long)asked[i], i < 3 ? "packed" : "one product",
-                      (long long)packed[i]);
+      return at_error(AT_USAGE, "bad gemm %s %lld (expected at least %lld, %s; 0 means %s)",
+                      extra_names[i], (long long)asked[i], (long long)packed[i],
+                      i < 3 ? "the packed one" : "one product", i < 3 ? "packed" : "one");
     p->dim_names[p->ndims] = extra_names[i];
     p->dims[p->ndims++] = asked[i];
   }

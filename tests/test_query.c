@@ -429,4 +429,23 @@ Test(query, a_padded_or_batched_call_gets_only_winners_measured_so)
   cr_assert_eq(at_best_config(h, "h100", &batched, &a), AT_NOT_FOUND);
   cr_assert(strstr(at_last_error(), "batch=8"), "%s", at_last_error());
   at_db_close(h);
+  /* the command asks the same keys */
+  struct th_result r;
+  th_run(&r, "query gemm --device h100 --m 4000 --n 4096 --k 4096 --lda 4104 --db '%s' --json",
+         path);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"config\":\"PADDED=1\""), "%s", r.out);
+  cr_assert(strstr(r.out, "\"asked\":{\"m\":4000,\"n\":4096,\"k\":4096,\"lda\":4104}"), "%s",
+            r.out);
+  th_result_free(&r);
+  th_run(&r, "query gemm --device h100 --m 4096 --n 4096 --k 4096 --lda 4096 --db '%s' --json",
+         path);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(!strstr(r.out, "PADDED=1"), "packed asked explicitly: %s", r.out);
+  th_result_free(&r);
+  th_run(&r, "query gemm --device h100 --m 64 --n 64 --k 64 --ldc 8 --db '%s'", path);
+  cr_assert_eq(r.code, 2, "%s", r.out);
+  cr_assert(strstr(r.err, "autotune: bad gemm ldc 8 (expected at least 64"), "%s", r.err);
+  cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+  th_result_free(&r);
 }
