@@ -326,7 +326,7 @@ static void kd_build(struct ix_tree *t, size_t lo, size_t hi, int depth, int ndi
  * non-negative terms, so the bound never exceeds its distance. (Bounding by the whole
  * box, Arya and Mount's incremental distance, pruned no more on gemm shapes and cost
  * 14% more instructions a lookup.) */
-static void kd_search(const struct ix_tree *t, size_t lo, size_t hi, int depth, int ndims,
+static void kd_search(const struct ix_tree *t, size_t lo, size_t hi, int axis, int ndims,
                       const double *logs, struct db_nearest *best)
 {
   if (hi - lo <= KD_LEAF) {
@@ -339,13 +339,14 @@ static void kd_search(const struct ix_tree *t, size_t lo, size_t hi, int depth, 
     }
     return;
   }
-  int axis = depth % ndims;
+  /* the axis cycles with depth, as kd_build splits (no division on this path) */
   size_t mid = lo + (hi - lo) / 2;
+  int next = axis + 1 == ndims ? 0 : axis + 1;
   double diff = logs[axis] - t->split[mid];
   bool left_first = diff < 0;
-  kd_search(t, left_first ? lo : mid, left_first ? mid : hi, depth + 1, ndims, logs, best);
+  kd_search(t, left_first ? lo : mid, left_first ? mid : hi, next, ndims, logs, best);
   if (!best->e || diff * diff <= best->d2)
-    kd_search(t, left_first ? mid : lo, left_first ? hi : mid, depth + 1, ndims, logs, best);
+    kd_search(t, left_first ? mid : lo, left_first ? hi : mid, next, ndims, logs, best);
 }
 
 /* The slot tables and trees of every family and device. */
