@@ -250,7 +250,8 @@ struct db_match {
 };
 void db_match_release(struct db_match *m);
 
-/* AT_NOT_FOUND (with a message naming the problem) when nothing in the chain matches. */
+/* AT_NOT_FOUND (with a message naming the problem, and the distance of a nearest shape
+ * refused past AT_NEAREST_MAX_DISTANCE) when nothing in the chain matches. */
 int db_query_best(struct db *db, const struct db_query *q, struct db_match *out);
 
 /* The in-memory index (index.c): every winner of the file, read in one snapshot, and a

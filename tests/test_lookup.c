@@ -4,7 +4,8 @@
  * grid, where permuted offsets are exactly as far; few distinct times; one problem on
  * several devices of an arch), thousands of random lookups over devices, arches,
  * vendors and families must give the same answer, field by field. Then the same
- * lookups from several threads at once on one handle, and the snapshot contract.
+ * lookups from several threads at once on one handle, and refreshes of the handle
+ * while threads look up through it.
  */
 #include <criterion/criterion.h>
 #include <math.h>

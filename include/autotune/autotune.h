@@ -5,9 +5,9 @@
  * A program opens a tuning database written by `autotune gemm ...` (or merged, or
  * imported), asks for the best configuration for a (device, op, dtype, layout, shape),
  * and reads the configuration's parameters. The lookup returns the exact shape when it
- * was tuned, else the nearest tuned shape (docs/database.md gives the distance), else a
- * winner of another device of the same architecture, else of the same vendor, and says
- * which of these it used. Every function returns an at_status (0 is AT_OK); the message
+ * was tuned, else the nearest tuned shape within AT_NEAREST_MAX_DISTANCE
+ * (docs/database.md gives the distance), else a winner of another device of the same
+ * architecture, else of the same vendor, and says which of these it used and how far. Every function returns an at_status (0 is AT_OK); the message
  * of the last failure on this thread is at_last_error().
  */
 #ifndef AUTOTUNE_AUTOTUNE_H
@@ -136,8 +136,10 @@ AT_API int at_db_refresh(at_db *db);
 AT_API void at_db_close(at_db *db);
 
 /* The best configuration for `problem` on `device` (a profile name such as "mi300x" or
- * an arch such as "gfx942"). OUT: *config, to be freed with at_config_free.
- * AT_NOT_FOUND when nothing in the chain matches; AT_USAGE for a bad problem. */
+ * an arch such as "gfx942"). OUT: *config, to be freed with at_config_free; it is a
+ * copy, valid after at_db_refresh. AT_NOT_FOUND when nothing in the chain matches (a
+ * nearest shape farther than AT_NEAREST_MAX_DISTANCE does not: the message gives its
+ * distance); AT_USAGE for a bad problem. */
 AT_API int at_best_config(at_db *db, const char *device, const at_problem *problem,
                           at_config **config);
 AT_API void at_config_free(at_config *config);
