@@ -1,8 +1,11 @@
 /*
  * query.c - the best tuned configuration for a problem: the exact shape on the asked
  * device, else the nearest tuned shape there, else the same two steps over the other
- * devices of its arch, then of its vendor. Used by `autotune query`, the C API and the
- * tuned-header dispatch, so all three always agree.
+ * devices of its arch, then of its vendor, a nearest shape only within
+ * AT_NEAREST_MAX_DISTANCE. Used by `autotune query`, and (through db_query_rungs) by the
+ * C API's in-memory index, so the two always agree; tuned headers pick as they do
+ * wherever a lookup answers (docs/database.md). Also the key of a gemm call
+ * (db_problem_gemm), which the tuner records and the lookups ask.
  *
  * Distance (docs/database.md): shapes are compared only within a family (same op,
  * dtype, layout and dim names); d(a, b) = sqrt(sum_i ln(a_i / b_i)^2), the Euclidean
