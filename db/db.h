@@ -118,6 +118,17 @@ struct db_problem {
   int64_t dims[AT_MAX_DIMS];
 };
 
+/* The key of a gemm call (query.c): op "gemm", dims m, n, k, then "lda", "ldb", "ldc"
+ * and "batch", each only where it differs from the packed, single-product default (0
+ * for a leading dim and 0 or 1 for batch mean the default). The tuner records it, the
+ * lookups ask it: at_problem_gemm_call's contract (include/autotune/autotune.h).
+ * OUT: *p (cleared first; its dim names are static). AT_USAGE with a message for a
+ * layout other than NN/NT/TN/TT, a dim below 1, a leading dim below the packed one, or
+ * a negative batch. */
+int db_problem_gemm(struct db_problem *p, const char *dtype, const char *layout, int64_t m,
+                    int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                    int64_t batch);
+
 /* Optional numbers: NAN for a missing double, -1 for a missing integer. */
 struct db_trial {
   char uuid[DB_UUID_LEN + 1];
@@ -239,7 +250,8 @@ struct db_match {
 };
 void db_match_release(struct db_match *m);
 
-/* AT_NOT_FOUND (with a message naming the problem) when nothing in the chain matches. */
+/* AT_NOT_FOUND (with a message naming the problem, and the distance of a nearest shape
+ * refused past AT_NEAREST_MAX_DISTANCE) when nothing in the chain matches. */
 int db_query_best(struct db *db, const struct db_query *q, struct db_match *out);
 
 /* The in-memory index (index.c): every winner of the file, read in one snapshot, and a
@@ -250,6 +262,27 @@ struct db_index;
 int db_index_load(struct db *db, struct db_index **out);
 void db_index_free(struct db_index *ix);
 size_t db_index_winners(const struct db_index *ix);
+/* A lookup's answer by the index: its strings point into the index (valid while it is). */
+struct db_hit {
+  at_match match;
+  double distance;             /* 0 for exact */
+  int ndims;
+  int64_t dims[AT_MAX_DIMS];   /* the tuned shape */
+  const char *device, *kernel, *config, *trial_uuid;
+  const char *params;          /* the config split at its commas: nparams NUL-ended pairs */
+  size_t kernel_len, config_len;
+  int nparams;
+  double time_median_us, tflops;
+};
+/* The best winner for q, as db_query_best answers it. OUT: *out. AT_NOT_FOUND (with the
+ * message of db_query_best), AT_USAGE for a bad problem. */
+int db_index_find(const struct db_index *ix, const struct db_query *q, struct db_hit *out);
+/* The same for a device asked by name as the C API takes it: a profile name or an arch,
+ * case-insensitively (dev_find's rules: an arch stands for every device of it, so its
+ * winners count as exact or nearest), else a device of the file by its own name. */
+int db_index_lookup(const struct db_index *ix, const char *device, const struct db_problem *p,
+                    struct db_hit *out);
+/* The same into a db_match (its config malloc'd), for comparing with db_query_best. */
 int db_index_best(const struct db_index *ix, const struct db_query *q, struct db_match *out);
 
 /* The distance between two shapes with the same dim names: sqrt(sum(ln(a_i/b_i)^2)). */

@@ -65,10 +65,24 @@ void db_shape_logs(int ndims, const int64_t *dims, double *logs);
 /* The squared distance between two shapes given by their logs: a sum of one
  * non-negative term per dim in dim order, so it is never below any single term (the
  * k-d tree of index.c prunes on that). */
-double db_shape_d2(int ndims, const double *logs, const double *log_dims);
+static inline double db_shape_d2(int ndims, const double *logs, const double *log_dims)
+{
+  double d = 0;
+  for (int j = 0; j < ndims; j++)
+    d += (logs[j] - log_dims[j]) * (logs[j] - log_dims[j]);
+  return d;
+}
 /* Whether e, at squared distance d2, beats *best (docs/database.md): nearer; as near and
  * faster; as near and as fast and an earlier problem (lower id). */
-bool db_nearest_better(double d2, const struct db_shape *e, const struct db_nearest *best);
+static inline bool db_nearest_better(double d2, const struct db_shape *e,
+                                     const struct db_nearest *best)
+{
+  if (!best->e || d2 != best->d2)
+    return !best->e || d2 < best->d2;
+  if (e->time != best->e->time)
+    return e->time < best->e->time;
+  return e->pid < best->e->pid;
+}
 /* Fold e[0..n) into *best. */
 void db_nearest_scan(const struct db_shape *e, size_t n, int ndims, const double *logs,
                      struct db_nearest *best);
@@ -93,22 +107,34 @@ struct db {
 struct db_rungs {
   void *ctx;
   int (*exact_pid)(void *ctx, const struct db_problem *p, const char *dims, int64_t *pid);
-  /* The best winner of problem pid among the tier's devices, into *out. */
-  int (*best_of)(void *ctx, int tier, const struct db_query *q, int64_t pid,
-                 struct db_match *out);
-  /* The nearest problem of the family with a winner in the tier. */
+  /* The best winner of problem pid among the tier's devices, into the source's own
+   * answer (query.c: a struct db_match; index.c: a struct db_hit). */
+  int (*best_of)(void *ctx, int tier, const struct db_query *q, int64_t pid, void *out);
+  /* The nearest problem of the family with a winner in the tier, its dims and its
+   * distance (sqrt of db_shape_d2: both sources compute it so). */
   int (*nearest)(void *ctx, int tier, const struct db_query *q, int64_t *pid,
                  int64_t *dims, double *dist);
 };
+/* Which rung answered: filled by db_query_rungs. */
+struct db_rung {
+  at_match match;
+  double distance;              /* 0 for an exact shape */
+  int64_t dims[AT_MAX_DIMS];    /* the tuned shape */
+  double refused;               /* the least nearest distance refused past the limit
+                                 * (AT_NEAREST_MAX_DISTANCE), or -1 */
+};
 /* Walk the rungs for q (checked by db_query_check; dims its db_problem_dims_text, which
- * only exact_pid sees: NULL where the source does not need it).
- * AT_NOT_FOUND without a message when no rung answers. */
+ * only exact_pid sees: NULL where the source does not need it). A nearest shape farther
+ * than AT_NEAREST_MAX_DISTANCE is refused: the walk goes on to the next tier.
+ * OUT: *rung. AT_NOT_FOUND without a message when no rung answers. */
 int db_query_rungs(const struct db_rungs *r, const struct db_query *q, const char *dims,
-                   struct db_match *out);
+                   void *out, struct db_rung *rung);
 /* AT_USAGE (with a message) unless p has an op, a dtype and 1..AT_MAX_DIMS dims >= 1. */
 int db_query_check(const struct db_problem *p);
-/* AT_NOT_FOUND with the message naming the problem, device and database. */
-int db_query_not_found(const struct db_query *q, const char *dims, const char *path);
+/* AT_NOT_FOUND with the message naming the problem, device and database, and the
+ * distance of a nearest shape refused past the limit (refused >= 0). */
+int db_query_not_found(const struct db_query *q, const char *dims, const char *path,
+                       double refused);
 
 /* Drop query.c's cache (db_close calls it). */
 void db_query_cache_release(struct db *db);

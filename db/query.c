@@ -1,8 +1,11 @@
 /*
  * query.c - the best tuned configuration for a problem: the exact shape on the asked
  * device, else the nearest tuned shape there, else the same two steps over the other
- * devices of its arch, then of its vendor. Used by `autotune query`, the C API and the
- * tuned-header dispatch, so all three always agree.
+ * devices of its arch, then of its vendor, a nearest shape only within
+ * AT_NEAREST_MAX_DISTANCE. Used by `autotune query`, and (through db_query_rungs) by the
+ * C API's in-memory index, so the two always agree; tuned headers pick as they do
+ * wherever a lookup answers (docs/database.md). Also the key of a gemm call
+ * (db_problem_gemm), which the tuner records and the lookups ask.
  *
  * Distance (docs/database.md): shapes are compared only within a family (same op,
  * dtype, layout and dim names); d(a, b) = sqrt(sum_i ln(a_i / b_i)^2), the Euclidean
@@ -61,23 +64,6 @@ void db_shape_logs(int ndims, const int64_t *dims, double *logs)
     logs[i] = log((double)dims[i]);
 }
 
-double db_shape_d2(int ndims, const double *logs, const double *log_dims)
-{
-  double d = 0;
-  for (int j = 0; j < ndims; j++)
-    d += (logs[j] - log_dims[j]) * (logs[j] - log_dims[j]);
-  return d;
-}
-
-bool db_nearest_better(double d2, const struct db_shape *e, const struct db_nearest *best)
-{
-  if (!best->e || d2 != best->d2)
-    return !best->e || d2 < best->d2;
-  if (e->time != best->e->time)
-    return e->time < best->e->time;
-  return e->pid < best->e->pid;
-}
-
 void db_nearest_scan(const struct db_shape *e, size_t n, int ndims, const double *logs,
                      struct db_nearest *best)
 {
@@ -86,6 +72,36 @@ void db_nearest_scan(const struct db_shape *e, size_t n, int ndims, const double
     if (db_nearest_better(d2, &e[i], best))
       *best = (struct db_nearest){.d2 = d2, .e = &e[i]};
   }
+}
+
+int db_problem_gemm(struct db_problem *p, const char *dtype, const char *layout, int64_t m,
+                    int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc,
+                    int64_t batch)
+{
+  memset(p, 0, sizeof *p);
+  if (!dtype || !layout || strlen(layout) != 2 || !strchr("NT", layout[0]) ||
+      !strchr("NT", layout[1]))
+    return at_error(AT_USAGE, "bad gemm layout '%.20s' (expected NN, NT, TN or TT)",
+                    layout ? layout : "(null)");
+  if (m < 1 || n < 1 || k < 1)
+    return at_error(AT_USAGE, "bad gemm shape %lldx%lldx%lld (expected dims of at least 1)",
+                    (long long)m, (long long)n, (long long)k);
+  static const char *const extra_names[] = {"lda", "ldb", "ldc", "batch"};
+  const int64_t packed[] = {layout[0] == 'T' ? m : k, layout[1] == 'T' ? k : n, n, 1};
+  const int64_t asked[] = {lda, ldb, ldc, batch};
+  *p = (struct db_problem){.op = "gemm", .dtype = dtype, .layout = layout, .ndims = 3,
+                           .dim_names = {"m", "n", "k"}, .dims = {m, n, k}};
+  for (int i = 0; i < 4; i++) {
+    if (asked[i] == 0 || asked[i] == packed[i])
+      continue;
+    if (asked[i] < packed[i])
+      return at_error(AT_USAGE, "bad gemm %s %lld (expected at least %lld, %s; 0 means %s)",
+                      extra_names[i], (long long)asked[i], (long long)packed[i],
+                      i < 3 ? "the packed one" : "one product", i < 3 ? "packed" : "one");
+    p->dim_names[p->ndims] = extra_names[i];
+    p->dims[p->ndims++] = asked[i];
+  }
+  return AT_OK;
 }
 
 void db_match_release(struct db_match *m)
@@ -277,7 +293,7 @@ static int nearest_problem(struct db *db, int tier, const struct db_query *q,
     return AT_NOT_FOUND;
   *pid = win->pid;
   memcpy(dims, win->dims, sizeof(int64_t) * (size_t)p->ndims);
-  *dist = db_shape_distance(p->ndims, p->dims, win->dims);
+  *dist = sqrt(best.d2);
   return AT_OK;
 }
 
@@ -308,7 +324,7 @@ static int sql_exact_pid(void *ctx, const struct db_problem *p, const char *dims
 }
 
 static int sql_best_of(void *ctx, int tier, const struct db_query *q, int64_t pid,
-                       struct db_match *out)
+                       void *out)
 {
   return best_of_problem(ctx, tier, q, pid, out);
 }
@@ -337,9 +353,10 @@ int db_query_check(const struct db_problem *p)
 }
 
 int db_query_rungs(const struct db_rungs *r, const struct db_query *q, const char *dims,
-                   struct db_match *out)
+                   void *out, struct db_rung *rung)
 {
   const struct db_problem *p = q->problem;
+  rung->refused = -1;
   int64_t exact_pid = 0;
   int rc = r->exact_pid(r->ctx, p, dims, &exact_pid);
   bool have_exact = rc == AT_OK;
@@ -349,14 +366,15 @@ int db_query_rungs(const struct db_rungs *r, const struct db_query *q, const cha
   for (int tier = 0; tier < 3 && rc == AT_NOT_FOUND; tier++) {
     if ((tier == 0 && !q->device) || (tier == 1 && !q->arch) || (tier == 2 && !q->vendor))
       continue;
+    /* tier 1 without a device is the asked arch itself: exact or nearest, no fallback */
+    bool own = tier == 0 || (tier == 1 && !q->device);
+    at_match fallback = tier == 1 ? AT_MATCH_ARCH : AT_MATCH_VENDOR;
     if (have_exact) {
       rc = r->best_of(r->ctx, tier, q, exact_pid, out);
       if (rc == AT_OK) {
-        out->match = tier == 0 || (tier == 1 && !q->device) ? AT_MATCH_EXACT
-                     : tier == 1                            ? AT_MATCH_ARCH
-                                                            : AT_MATCH_VENDOR;
-        out->distance = 0;
-        memcpy(out->dims, p->dims, sizeof(int64_t) * (size_t)p->ndims);
+        rung->match = own ? AT_MATCH_EXACT : fallback;
+        rung->distance = 0;
+        memcpy(rung->dims, p->dims, sizeof(int64_t) * (size_t)p->ndims);
         break;
       }
       if (rc != AT_NOT_FOUND)
@@ -364,28 +382,34 @@ int db_query_rungs(const struct db_rungs *r, const struct db_query *q, const cha
     }
     int64_t pid = 0;
     double dist = 0;
-    rc = r->nearest(r->ctx, tier, q, &pid, out->dims, &dist);
+    rc = r->nearest(r->ctx, tier, q, &pid, rung->dims, &dist);
+    if (rc == AT_OK && dist > AT_NEAREST_MAX_DISTANCE) {
+      if (rung->refused < 0 || dist < rung->refused)
+        rung->refused = dist;
+      rc = AT_NOT_FOUND;
+    }
     if (rc == AT_OK)
       rc = r->best_of(r->ctx, tier, q, pid, out);
     if (rc == AT_OK) {
-      out->match = tier == 0 || (tier == 1 && !q->device) ? AT_MATCH_NEAREST
-                   : tier == 1                            ? AT_MATCH_ARCH
-                                                          : AT_MATCH_VENDOR;
-      out->distance = dist;
+      rung->match = own ? AT_MATCH_NEAREST : fallback;
+      rung->distance = dist;
     }
   }
-  if (rc == AT_OK)
-    out->ndims = p->ndims;
   return rc;
 }
 
-int db_query_not_found(const struct db_query *q, const char *dims, const char *path)
+int db_query_not_found(const struct db_query *q, const char *dims, const char *path,
+                       double refused)
 {
   const struct db_problem *p = q->problem;
+  char why[128] = "";
+  if (refused >= 0)
+    snprintf(why, sizeof why, " (the nearest tuned shape is at distance %.3g, past the "
+             "limit %.3g)", refused, AT_NEAREST_MAX_DISTANCE);
   return at_error(AT_NOT_FOUND, "no tuned %s %s %s%s%s for device '%.60s', its arch or its "
-                  "vendor in '%.200s'", p->op, p->dtype, p->layout && p->layout[0] ? p->layout : "",
+                  "vendor in '%.200s'%s", p->op, p->dtype, p->layout && p->layout[0] ? p->layout : "",
                   p->layout && p->layout[0] ? " " : "", dims,
-                  q->device ? q->device : q->arch ? q->arch : "?", path);
+                  q->device ? q->device : q->arch ? q->arch : "?", path, why);
 }
 
 int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
@@ -399,11 +423,18 @@ int db_query_best(struct db *db, const struct db_query *q, struct db_match *out)
     return at_error(AT_NOMEM, "out of memory");
   const struct db_rungs sql = {.ctx = db, .exact_pid = sql_exact_pid, .best_of = sql_best_of,
                                .nearest = sql_nearest};
+  struct db_rung rung = {.refused = -1};
   rc = cache_check(db);
   if (rc == AT_OK)
-    rc = db_query_rungs(&sql, q, dims, out);
+    rc = db_query_rungs(&sql, q, dims, out, &rung);
+  if (rc == AT_OK) {
+    out->match = rung.match;
+    out->distance = rung.distance;
+    out->ndims = q->problem->ndims;
+    memcpy(out->dims, rung.dims, sizeof out->dims);
+  }
   if (rc == AT_NOT_FOUND && (rc = db_verify_pages(db)) == AT_OK)
-    rc = db_query_not_found(q, dims, db->path);
+    rc = db_query_not_found(q, dims, db->path, rung.refused);
   free(dims);
   if (rc != AT_OK)
     db_match_release(out);

@@ -122,7 +122,15 @@ Test(gemm_app, runs_the_header_emitted_at_build_time, .timeout = TIMEOUT)
   expect_choice(r.out, bin, db, 64, 64, 64);
   expect_choice(r.out, bin, db, 128, 128, 64);
   expect_choice(r.out, bin, db, 100, 37, 53);
-  expect_choice(r.out, bin, db, 1, 1, 1);
+  /* 1x1x1 is past AT_NEAREST_MAX_DISTANCE of every tuned shape: the header still runs
+   * its nearest (a program must run some kernel), `autotune query` refuses it. */
+  cr_expect_not_null(strstr(r.out, "gemm f32 NN 1x1x1 "), "%s", r.out);
+  struct th_result q;
+  th_sh(&q, "'%s' query gemm --device host --dtype f32 --layout NN --m 1 --n 1 --k 1 "
+            "--db '%s'", bin, db);
+  cr_expect_eq(q.code, 1, "query 1x1x1: exit %d: %s", q.code, q.err);
+  cr_expect_not_null(strstr(q.err, "past the limit"), "%s", q.err);
+  th_result_free(&q);
   cr_expect_not_null(strstr(r.out, "(tuned 64x64x64, exact)"), "%s", r.out);
   cr_expect_not_null(strstr(r.out, "100x37x53 (ld +3): "), "%s", r.out);
   th_result_free(&r);

@@ -4,11 +4,13 @@
  * grid, where permuted offsets are exactly as far; few distinct times; one problem on
  * several devices of an arch), thousands of random lookups over devices, arches,
  * vendors and families must give the same answer, field by field. Then the same
- * lookups from several threads at once on one handle, and the snapshot contract.
+ * lookups from several threads at once on one handle, and refreshes of the handle
+ * while threads look up through it.
  */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -345,4 +347,78 @@ Test(lookup, threads_sharing_a_handle_get_single_threaded_answers)
                 "thread %d, lookup %d: '%s' on %s vs '%s' on %s", t, i, got[t][i].config,
                 got[t][i].device, want[i].config, want[i].device);
   at_db_close(h);
+}
+
+/* at_db_refresh while other threads look up (autotune.h): each refresh swaps in a
+ * snapshot with one more, faster winner for the hammered shape, and frees the old one
+ * only when the lookups on it are done. Every lookup must answer, with a winner that
+ * was committed (never a torn or freed one: the Sanitize build reports a read of a
+ * freed snapshot), and the answers a thread sees never go back in time. */
+#define NREFRESH 12
+#define NHAMMER 4
+
+struct hammer {
+  at_db *h;
+  atomic_int *stop;
+  int lookups, bad, went_back;
+};
+
+static void *hammer(void *arg)
+{
+  struct hammer *w = arg;
+  at_problem p = at_problem_gemm("f16", "NN", 20480, 20480, 20480);
+  long last = -1;
+  while (!atomic_load(w->stop)) {
+    at_config *c = NULL;
+    int64_t gen = -1;
+    if (at_best_config(w->h, "lab8", &p, &c) != AT_OK ||
+        at_config_get_int(c, "GEN", &gen) != AT_OK || gen < 0 || gen > NREFRESH)
+      w->bad++;
+    w->went_back += gen < last;
+    last = gen > last ? gen : last;
+    at_config_free(c);
+    w->lookups++;
+  }
+  return NULL;
+}
+
+Test(lookup, refresh_while_threads_look_up_swaps_the_snapshot_safely)
+{
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  fx_gemm(db, run, "lab8", "sm_88", "nvidia", "gemm_mma", 20480, 20480, 20480, "GEN=0",
+          100.0);
+  at_db *h = NULL;
+  cr_assert_eq(at_db_open(path, &h), AT_OK, "%s", at_last_error());
+  atomic_int stop = 0;
+  pthread_t th[NHAMMER];
+  struct hammer w[NHAMMER];
+  for (int t = 0; t < NHAMMER; t++) {
+    w[t] = (struct hammer){.h = h, .stop = &stop};
+    cr_assert_eq(pthread_create(&th[t], NULL, hammer, &w[t]), 0);
+  }
+  for (int g = 1; g <= NREFRESH; g++) {
+    char cfg[16];
+    snprintf(cfg, sizeof cfg, "GEN=%d", g);
+    fx_gemm(db, run, "lab8", "sm_88", "nvidia", "gemm_mma", 20480, 20480, 20480, cfg,
+            100.0 - g);
+    cr_assert_eq(at_db_refresh(h), AT_OK, "%s", at_last_error());
+  }
+  atomic_store(&stop, 1);
+  int lookups = 0;
+  for (int t = 0; t < NHAMMER; t++) {
+    pthread_join(th[t], NULL);
+    cr_expect_eq(w[t].bad, 0, "thread %d: %d bad answers", t, w[t].bad);
+    cr_expect_eq(w[t].went_back, 0, "thread %d saw an older winner after a newer", t);
+    lookups += w[t].lookups;
+  }
+  cr_expect_gt(lookups, 100, "only %d lookups ran during the refreshes", lookups);
+  at_problem p = at_problem_gemm("f16", "NN", 20480, 20480, 20480);
+  at_config *c = NULL;
+  cr_assert_eq(at_best_config(h, "lab8", &p, &c), AT_OK);
+  cr_expect_str_eq(at_config_text(c), "GEN=12");
+  at_config_free(c);
+  at_db_close(h);
+  db_close(db);
 }

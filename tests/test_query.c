@@ -176,9 +176,9 @@ Test(query, command_line_agrees_with_the_api)
     const char *device;
     int64_t m, n, k;
   } cases[] = {{"h100", 4096, 4096, 4096}, {"h100", 4000, 4096, 4096},
-               {"h100", 8, 4096, 4096},    {"h100", 1, 1, 1},
+               {"h100", 8, 4096, 4096},    {"h100", 1000, 1000, 1000},
                {"h200", 3000, 3000, 3000}, {"l40s", 2048, 2048, 2048},
-               {"gfx942", 100, 100, 100}};
+               {"gfx942", 6000, 6000, 6000}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     at_config *c = best(cases[i].device, cases[i].m, cases[i].n, cases[i].k);
     struct th_result r;
@@ -191,9 +191,38 @@ Test(query, command_line_agrees_with_the_api)
     cr_assert(strstr(r.out, want), "%s lacks %s", r.out, want);
     snprintf(want, sizeof want, "\"config\":\"%s\"", at_config_text(c));
     cr_assert(strstr(r.out, want), "%s lacks %s", r.out, want);
+    const char *d = strstr(r.out, "\"distance\":");
+    cr_assert(d, "%s", r.out);
+    cr_assert_float_eq(strtod(d + 11, NULL), at_config_distance(c), 1e-12, "%s", r.out);
+    cr_assert(at_config_distance(c) <= AT_NEAREST_MAX_DISTANCE);
     th_result_free(&r);
     at_config_free(c);
   }
+}
+
+/* Issue 17: 1x1x1 used to get a 1024^3 winner. Past AT_NEAREST_MAX_DISTANCE the nearest
+ * shape is refused on every rung, and the failure says how far it was. */
+Test(query, a_shape_past_the_distance_limit_is_refused_with_its_distance)
+{
+  at_db *h = NULL;
+  cr_assert_eq(at_db_open(path, &h), AT_OK, "%s", at_last_error());
+  at_problem p = at_problem_gemm("f16", "NN", 1, 1, 1);
+  at_config *c = NULL;
+  cr_assert_eq(at_best_config(h, "h100", &p, &c), AT_NOT_FOUND);
+  cr_assert_null(c);
+  cr_assert(strstr(at_last_error(), "past the limit 2"), "%s", at_last_error());
+  at_db_close(h);
+  struct th_result r;
+  th_run(&r, "query gemm --device h100 --m 1 --n 1 --k 1 --db '%s'", path);
+  cr_assert_eq(r.code, 1, "%s", r.out);
+  cr_assert(strstr(r.err, "autotune: no tuned gemm f16 NN m=1,n=1,k=1"), "%s", r.err);
+  cr_assert(strstr(r.err, "the nearest tuned shape is at distance"), "%s", r.err);
+  th_result_free(&r);
+  /* just inside the limit still answers, and says how far */
+  c = best("h100", 4096, 4096, 4096 / 7);
+  cr_assert_eq(at_config_match(c), AT_MATCH_NEAREST);
+  cr_assert_float_eq(at_config_distance(c), log(4096.0 / (4096 / 7)), 1e-9);
+  at_config_free(c);
 }
 
 Test(query, command_line_human_output_says_which_rung_answered)
@@ -333,4 +362,90 @@ Test(query, the_writing_connection_sees_its_own_new_winners)
   cr_assert_eq(m.match, AT_MATCH_NEAREST);
   db_match_release(&m);
   db_close(db);
+}
+
+/* Issue 17: the key of a gemm call carries its leading dims and batch where they are not
+ * the packed, single-product default, so a winner measured packed never answers a
+ * padded call (nor the other way round), and the packed call keeps its old key. */
+Test(query, a_padded_or_batched_call_gets_only_winners_measured_so)
+{
+  at_problem packed, explicit_packed, padded, batched;
+  cr_assert_eq(at_problem_gemm_call(&explicit_packed, "f16", "NN", 4096, 4096, 4096, 4096,
+                                    4096, 4096, 1), AT_OK, "%s", at_last_error());
+  packed = at_problem_gemm("f16", "NN", 4096, 4096, 4096);
+  cr_assert_eq(explicit_packed.ndims, 3);
+  cr_assert_eq(at_problem_gemm_call(&padded, "f16", "NN", 4096, 4096, 4096, 4104, 0, 0, 0),
+               AT_OK, "%s", at_last_error());
+  cr_assert_eq(padded.ndims, 4);
+  cr_assert_str_eq(padded.dim_names[3], "lda");
+  cr_assert_eq(at_problem_gemm_call(&batched, "f16", "TN", 64, 64, 64, 0, 0, 0, 8), AT_OK);
+  cr_assert_eq(batched.ndims, 4);
+  cr_assert_str_eq(batched.dim_names[3], "batch");
+  /* 'T' A is k x m: its packed lda is m, so 64 is packed, 63 is too small */
+  at_problem bad;
+  cr_assert_eq(at_problem_gemm_call(&bad, "f16", "TN", 64, 64, 32, 63, 0, 0, 0), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "lda 63"), "%s", at_last_error());
+  cr_assert_eq(at_problem_gemm_call(&bad, "f16", "NX", 64, 64, 64, 0, 0, 0, 0), AT_USAGE);
+
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  struct db_trial t;
+  db_trial_init(&t);
+  db_uuid(t.uuid);
+  memcpy(t.run_uuid, run, sizeof t.run_uuid);
+  t.device = "h100", t.arch = "sm_90", t.vendor = "nvidia";
+  t.kernel = "gemm_mma", t.kernel_hash = "0123456789abcdef";
+  cr_assert_eq(db_problem_gemm(&t.problem, "f16", "NN", 4096, 4096, 4096, 4104, 0, 0, 0),
+               AT_OK);
+  t.config = "PADDED=1";
+  t.status = DB_TRIAL_OK;
+  t.time_median_us = t.time_min_us = t.time_max_us = 1.0;
+  cr_assert_eq(db_put_trial(db, &t, NULL), AT_OK, "%s", at_last_error());
+  db_close(db);
+
+  at_db *h = NULL;
+  cr_assert_eq(at_db_open(path, &h), AT_OK, "%s", at_last_error());
+  at_config *a = NULL, *b = NULL;
+  cr_assert_eq(at_best_config(h, "h100", &packed, &a), AT_OK, "%s", at_last_error());
+  cr_assert_eq(at_best_config(h, "h100", &explicit_packed, &b), AT_OK);
+  cr_assert_str_eq(at_config_text(a), at_config_text(b));
+  cr_assert_str_neq(at_config_text(a), "PADDED=1");
+  at_config_free(a), at_config_free(b);
+  cr_assert_eq(at_best_config(h, "h100", &padded, &a), AT_OK, "%s", at_last_error());
+  cr_assert_eq(at_config_match(a), AT_MATCH_EXACT);
+  cr_assert_str_eq(at_config_text(a), "PADDED=1");
+  cr_assert_eq(at_config_dim(a, 3), 4104);
+  at_config_free(a);
+  /* the same padding on another shape: the padded winner, by distance, never a packed one */
+  at_problem near;
+  cr_assert_eq(at_problem_gemm_call(&near, "f16", "NN", 4000, 4096, 4096, 4104, 0, 0, 0),
+               AT_OK);
+  cr_assert_eq(at_best_config(h, "h100", &near, &a), AT_OK, "%s", at_last_error());
+  cr_assert_eq(at_config_match(a), AT_MATCH_NEAREST);
+  cr_assert_str_eq(at_config_text(a), "PADDED=1");
+  at_config_free(a);
+  /* nothing was measured batched */
+  cr_assert_eq(at_best_config(h, "h100", &batched, &a), AT_NOT_FOUND);
+  cr_assert(strstr(at_last_error(), "batch=8"), "%s", at_last_error());
+  at_db_close(h);
+  /* the command asks the same keys */
+  struct th_result r;
+  th_run(&r, "query gemm --device h100 --m 4000 --n 4096 --k 4096 --lda 4104 --db '%s' --json",
+         path);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"config\":\"PADDED=1\""), "%s", r.out);
+  cr_assert(strstr(r.out, "\"asked\":{\"m\":4000,\"n\":4096,\"k\":4096,\"lda\":4104}"), "%s",
+            r.out);
+  th_result_free(&r);
+  th_run(&r, "query gemm --device h100 --m 4096 --n 4096 --k 4096 --lda 4096 --db '%s' --json",
+         path);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(!strstr(r.out, "PADDED=1"), "packed asked explicitly: %s", r.out);
+  th_result_free(&r);
+  th_run(&r, "query gemm --device h100 --m 64 --n 64 --k 64 --ldc 8 --db '%s'", path);
+  cr_assert_eq(r.code, 2, "%s", r.out);
+  cr_assert(strstr(r.err, "autotune: bad gemm ldc 8 (expected at least 64"), "%s", r.err);
+  cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+  th_result_free(&r);
 }

@@ -18,30 +18,44 @@
 #include "base/status.h"
 
 static const char usage[] =
-    "autotune query OP --device D (--m M --n N --k K | --dim NAME=V ...) [--dtype T] "
-    "[--layout L] [--db FILE] [--json|--csv]";
+    "autotune query OP --device D (--m M --n N --k K [--lda/--ldb/--ldc LD] [--batch B] | "
+    "--dim NAME=V ...) [--dtype T] [--layout L] [--db FILE] [--json|--csv]";
 static const char description[] =
     "Print the best tuned configuration for a problem: the exact shape on the device if it\n"
     "was tuned, else the nearest tuned shape (distance in log space, docs/database.md),\n"
     "else a winner of another device of the same arch, then of the same vendor. OP is gemm\n"
     "(--m, --n, --k), attention (--dim b= h= sq= sk=, --layout hd<D> or hd<D>_causal), or the\n"
     "kernel name of a template tuned with `autotune tune`: give each of its dims with\n"
-    "--dim NAME=V (names and default dtype as recorded).\n"
+    "--dim NAME=V (names and default dtype as recorded). A gemm call with padded leading\n"
+    "dims or a batch count gets only winners measured so (docs/database.md); a nearest\n"
+    "shape answers only within distance 2 (AT_NEAREST_MAX_DISTANCE).\n"
     "--csv: a header line and one row (RFC 4180), the fields of --json.\n"
     "Exit 0 when found, 1 when nothing matches, 2 on bad input.";
 
-static void print_dims(FILE *out, const struct op_desc *op, const int64_t *dims, bool json)
+/* "m=64,n=64,k=64" of dims, named as the problem's key names them (gemm's may add lda,
+ * ldb, ldc, batch), into out[len] */
+static void dims_text(const struct db_problem *p, const int64_t *dims, char *out, size_t len)
 {
-  if (json)
-    fputc('{', out);
-  for (int i = 0; i < op->ndims; i++) {
-    if (json)
-      fprintf(out, "%s\"%s\":%lld", i ? "," : "", op->dim_names[i], (long long)dims[i]);
-    else
-      fprintf(out, "%s%s=%lld", i ? "," : "", op->dim_names[i], (long long)dims[i]);
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 0; i < p->ndims && used < len; i++)
+    used += (size_t)snprintf(out + used, len - used, "%s%s=%lld", i ? "," : "",
+                             p->dim_names[i], (long long)dims[i]);
+}
+
+/* the same dims as a JSON object, or as dims_text */
+static void print_dims(FILE *out, const struct db_problem *p, const int64_t *dims, bool json)
+{
+  if (!json) {
+    char text[512];
+    dims_text(p, dims, text, sizeof text);
+    fputs(text, out);
+    return;
   }
-  if (json)
-    fputc('}', out);
+  fputc('{', out);
+  for (int i = 0; i < p->ndims; i++)
+    fprintf(out, "%s\"%s\":%lld", i ? "," : "", p->dim_names[i], (long long)dims[i]);
+  fputc('}', out);
 }
 
 static void print_json(const struct op_desc *op, const struct db_problem *p,
@@ -58,9 +72,9 @@ static void print_json(const struct op_desc *op, const struct db_problem *p,
   printf(",\"config\":");
   json_write_str(stdout, m->config);
   printf(",\"dims\":");
-  print_dims(stdout, op, m->dims, true);
+  print_dims(stdout, p, m->dims, true);
   printf(",\"asked\":");
-  print_dims(stdout, op, p->dims, true);
+  print_dims(stdout, p, p->dims, true);
   printf(",\"distance\":%.17g,\"time_median_us\":%.17g", m->distance, m->time_median_us);
   if (isnan(m->tflops))
     printf(",\"tflops\":null");
@@ -69,22 +83,12 @@ static void print_json(const struct op_desc *op, const struct db_problem *p,
   printf(",\"trial\":\"%s\"}\n", m->trial_uuid);
 }
 
-/* "m=64,n=64,k=64" of dims into out[len] */
-static void dims_text(const struct op_desc *op, const int64_t *dims, char *out, size_t len)
-{
-  size_t used = 0;
-  out[0] = '\0';
-  for (int i = 0; i < op->ndims && used < len; i++)
-    used += (size_t)snprintf(out + used, len - used, "%s%s=%lld", i ? "," : "",
-                             op->dim_names[i], (long long)dims[i]);
-}
-
 static void print_csv(const struct op_desc *op, const struct db_problem *p,
                       const struct db_match *m)
 {
   char dims[512], asked[512];
-  dims_text(op, m->dims, dims, sizeof dims);
-  dims_text(op, p->dims, asked, sizeof asked);
+  dims_text(p, m->dims, dims, sizeof dims);
+  dims_text(p, p->dims, asked, sizeof asked);
   fputs("match,device,op,dtype,layout,kernel,config,dims,asked,distance,time_median_us,"
         "tflops,trial\r\n", stdout);
   csv_str(stdout, at_match_name(m->match), 1);
@@ -110,10 +114,10 @@ static void print_human(const struct op_desc *op, const struct db_problem *p,
                                      "same-arch device", "same-vendor device"};
   printf("%s on %s: %s %s %s%s", what[m->match], m->device, op->name, p->dtype, p->layout,
          p->layout && p->layout[0] ? " " : "");
-  print_dims(stdout, op, m->dims, false);
+  print_dims(stdout, p, m->dims, false);
   if (m->match != AT_MATCH_EXACT) {
     printf(" (asked ");
-    print_dims(stdout, op, p->dims, false);
+    print_dims(stdout, p, p->dims, false);
     printf(", distance %.3g)", m->distance);
   }
   printf("\n  kernel  %s\n  config  %s\n  time    %.4g us", m->kernel, m->config,
@@ -126,13 +130,17 @@ static void print_human(const struct op_desc *op, const struct db_problem *p,
 int cmd_query(int argc, char **argv)
 {
   const char *device = NULL, *dtype = NULL, *layout = NULL, *dbpath = NULL;
-  int64_t dims[AT_MAX_DIMS] = {0};
+  int64_t dims[AT_MAX_DIMS] = {0}, lds[4] = {0}; /* lda, ldb, ldc, batch: 0 default */
   bool json = false, csv = false;
   const struct cli_opt opts[] = {
       {"device", CLI_STR, &device, "D", "profile name (mi300x, h100, host) or arch (gfx942)"},
       {"m", CLI_INT, CLI_INT_IN(&dims[0], 1, INT64_MAX), "M", "rows of C"},
       {"n", CLI_INT, CLI_INT_IN(&dims[1], 1, INT64_MAX), "N", "columns of C"},
       {"k", CLI_INT, CLI_INT_IN(&dims[2], 1, INT64_MAX), "K", "the reduction dimension"},
+      {"lda", CLI_INT, CLI_INT_IN(&lds[0], 1, INT64_MAX), "LD", "A's leading dim (default packed)"},
+      {"ldb", CLI_INT, CLI_INT_IN(&lds[1], 1, INT64_MAX), "LD", "B's leading dim (default packed)"},
+      {"ldc", CLI_INT, CLI_INT_IN(&lds[2], 1, INT64_MAX), "LD", "C's leading dim (default packed)"},
+      {"batch", CLI_INT, CLI_INT_IN(&lds[3], 1, INT64_MAX), "B", "products in the call (default 1)"},
       {"dtype", CLI_STR, &dtype, "T", "f16 (default), bf16 or f32"},
       {"layout", CLI_STR, &layout, "L", "NN (default), NT, TN or TT"},
       {"db", CLI_STR, &dbpath, "FILE", "tuning database (default: $AUTOTUNE_DB or XDG data)"},
@@ -200,9 +208,9 @@ int cmd_query(int argc, char **argv)
     cli_error("--dim is for ops other than gemm; gemm takes --m, --n, --k");
     goto done;
   }
-  if (by_dim && (dims[0] || dims[1] || dims[2])) {
-    cli_error("--m, --n and --k are gemm's; %s takes --dim NAME=V for each of its dims",
-              op->name);
+  if (by_dim && (dims[0] || dims[1] || dims[2] || lds[0] || lds[1] || lds[2] || lds[3])) {
+    cli_error("--m, --n, --k, --lda, --ldb, --ldc and --batch are gemm's; %s takes --dim "
+              "NAME=V for each of its dims", op->name);
     goto done;
   }
   if (by_dim) {
@@ -247,6 +255,12 @@ int cmd_query(int argc, char **argv)
                 dims[i] == 0 ? "missing or 0" : "negative");
       goto done;
     }
+  }
+  /* gemm's key: its leading dims and batch where not the default (db_problem_gemm) */
+  if (!by_dim && (rc = db_problem_gemm(&p, dtype, layout, dims[0], dims[1], dims[2], lds[0],
+                                       lds[1], lds[2], lds[3])) != AT_OK) {
+    code = cli_fail(rc);
+    goto done;
   }
   if (!dbpath && !(dbpath = cli_default_db(false))) {
     code = CLI_USAGE;

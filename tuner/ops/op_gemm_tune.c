@@ -269,9 +269,11 @@ static int gemm_bind(const struct op_engine *op, size_t i, const struct dev_prof
   g->gp = (struct gemm_problem){.dtype = g->gdt, .ta = g->ta, .tb = g->tb, .m = s->m,
                                 .n = s->n, .k = s->k, .alpha = 1.0f, .beta = 0.0f};
   gemm_problem_resolve(&g->gp);
-  out->key = (struct db_problem){.op = "gemm", .dtype = g->dtype, .layout = g->layout,
-                                 .ndims = 3, .dim_names = {"m", "n", "k"},
-                                 .dims = {s->m, s->n, s->k}};
+  /* the key of what is measured: its leading dims (packed here) and one product */
+  int rc = db_problem_gemm(&out->key, g->dtype, g->layout, s->m, s->n, s->k, g->gp.lda,
+                           g->gp.ldb, g->gp.ldc, 1);
+  if (rc != AT_OK)
+    return rc;
   out->flops = gemm_flops(&g->gp);
   out->bytes = gemm_bytes(&g->gp);
   out->peak_tflops = g->gdt == GEMM_F16 ? dev->peak_tflops_f16
