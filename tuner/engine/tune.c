@@ -69,6 +69,7 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "base/device.h"
+#include "base/hash.h"
 #include "base/interrupt.h"
 #include "base/os.h"
 #include "base/status.h"
@@ -76,6 +77,7 @@
 #include "tuner/engine/bundle.h"
 #include "tuner/engine/tune.h"
 #include "tuner/engine/tune_internal.h"
+#include "db/netfs.h"
 
 /* The timing budget per variant (docs/measure.md, step 5): the emulator is slower and
  * noisier than a GPU's events. */
@@ -163,7 +165,9 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
   if (o->bundle && used < len)
     snprintf(out + used, len - used, " --bundle %s", o->bundle->id);
   if (o->sanitize && used < len)
-    snprintf(out + used, len - used, " --sanitize");
+    used += (size_t)snprintf(out + used, len - used, " --sanitize");
+  if (o->nshards > 1 && used < len) /* each shard is a run of its own */
+    snprintf(out + used, len - used, " --shard %d/%d", o->shard, o->nshards);
 }
 
 struct find_run {
@@ -290,9 +294,11 @@ static int put_run(struct tuner *tu, const char *toolchain)
 
 /* ---- recording ---- */
 
-/* sm_clock_mhz, throttled: tune_prov_after's, for a measurement; -1 for a verdict. */
+/* sm_clock_mhz, throttled: tune_prov_after's, for a measurement; -1 for a verdict. w:
+ * the worker that measured it; SIZE_MAX for a verdict. */
 static int record(struct tuner *tu, const struct tpl *p, size_t bv,
-                  const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled)
+                  const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled,
+                  size_t w)
 {
   const struct bld_variant *v = &p->br.variants[bv];
   struct db_trial t;
@@ -329,6 +335,10 @@ static int record(struct tuner *tu, const struct tpl *p, size_t bv,
   t.occupancy = v->verdict == BLD_COMPILE_ERROR || tu->dev->vendor == DEV_HOST
                     ? NAN : v->occ.occupancy;
   t.message = m->message[0] ? m->message : NULL;
+  if (w != SIZE_MAX) {
+    t.gpu_ordinal = tu->gpu_ord[w];
+    t.gpu_uuid = tu->gpu_uuid[w][0] ? tu->gpu_uuid[w] : NULL;
+  }
   int rc = db_put_trial(tu->db, &t, NULL);
   if (rc == AT_OK)
     tu->trials_recorded++;
@@ -385,7 +395,7 @@ static void tpl_release_problem(struct tpl *p)
   p->nok = p->nconfigs = p->nvalid = 0;
   p->measured = p->failed = 0;
   memset(p->by_status, 0, sizeof p->by_status);
-  p->def = p->best = SIZE_MAX;
+  p->def = p->best = p->foreign = SIZE_MAX;
   memset(&p->sr, 0, sizeof p->sr);
 }
 
@@ -536,6 +546,60 @@ static void drop_bad_launches(struct tuner *tu, struct tpl *p)
        dropped == 1 ? "" : ", the first");
 }
 
+/* ---- shards (--shard I/N, docs/cluster.md) ---- */
+
+/* Whether this shard owns (kernel, the current problem[, config]): a stable hash of
+ * their texts, mod N. The same in every shard, so N shards own each exactly once. */
+static bool owns(const struct tuner *tu, const char *kernel, const char *config)
+{
+  if (tu->o->nshards <= 1)
+    return true;
+  uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, kernel, strlen(kernel) + 1);
+  h = hash_fnv1a64(h, tu->prob.text, strlen(tu->prob.text) + 1);
+  if (config)
+    h = hash_fnv1a64(h, config, strlen(config));
+  h ^= h >> 33; /* FNV's low bits are weak: mix them before the modulus */
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h % (uint64_t)tu->o->nshards == (uint64_t)tu->o->shard;
+}
+
+/*
+ * Keep the configs of p this shard measures. A strategy whose picks are known before
+ * measuring has already been narrowed to them (preselect), and measures all it is left
+ * with: so each shard keeps the picks it owns, and the union over the shards is the
+ * unsharded run's. The middle config stays whatever owns it (the default is found by
+ * it), marked p->foreign when another shard's. A strategy that chooses as it measures
+ * cannot be split within a template: there the shards own whole (template, problem)
+ * pairs (span_tpl), and the baseline is split by config as here.
+ */
+static int shard_configs(const struct tuner *tu, struct tpl *p)
+{
+  size_t k = 0, mid = p->mid;
+  p->foreign = SIZE_MAX;
+  for (size_t i = 0; i < p->nconfigs; i++) {
+    char *text = NULL;
+    int rc = gen_space_config_text(p->space, p->configs + i * p->np, &text);
+    if (rc != AT_OK)
+      return rc;
+    bool mine = owns(tu, p->t->kernel, text);
+    free(text);
+    if (!mine && i != p->mid)
+      continue;
+    if (i == p->mid) {
+      mid = k;
+      if (!mine)
+        p->foreign = k;
+    }
+    if (k != i)
+      memmove(p->configs + k * p->np, p->configs + i * p->np, p->np * sizeof *p->configs);
+    k++;
+  }
+  p->nconfigs = k;
+  p->mid = mid;
+  return AT_OK;
+}
+
 /* Span one template's space for the problem and choose what to compile. A template that
  * cannot be built here is reported and skipped (p->skip); only bad input (the op's
  * reference config is not valid), database and memory failures are returned. */
@@ -544,6 +608,14 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   int rc;
   char name[PATH_MAX];
   tune_base_name(p->path, name, sizeof name);
+  p->foreign = SIZE_MAX;
+  bool by_config = p->baseline || search_strategy_info(tu->o->strategy)->order_known;
+  if (!by_config && !owns(tu, p->t->kernel, NULL)) {
+    /* another shard searches this template on this problem: said once, at the start */
+    snprintf(p->skip, sizeof p->skip, "shard %d/%d: another shard's", tu->o->shard,
+             tu->o->nshards);
+    return AT_OK;
+  }
   tu->op->tmpl_dims(tu->op, tu->cur, p->t, p->dims);
   if ((rc = tmpl_space(p->t, tu->space_dev, p->dims, &p->space)) != AT_OK ||
       (rc = gen_space_collect(p->space, &p->configs, &p->nconfigs, NULL)) != AT_OK) {
@@ -565,6 +637,8 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
     return rc;
   p->nvalid = p->nconfigs;
   if ((rc = preselect(tu, p)) != AT_OK)
+    return rc;
+  if (by_config && tu->o->nshards > 1 && (rc = shard_configs(tu, p)) != AT_OK)
     return rc;
   /* a strategy that chooses as it measures, with a budget, on a device measured here:
    * compile what it asks for as it asks (compile_near) */
@@ -701,7 +775,9 @@ static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t 
       tu->trials_resumed++;
       continue;
     }
-    rc = record(tu, p, i, &m, -1, -1);
+    if ((p->cfg_of ? p->cfg_of[i] : i) == p->foreign)
+      continue; /* another shard's to record */
+    rc = record(tu, p, i, &m, -1, -1, SIZE_MAX);
   }
   if (rc == AT_OK)
     rc = db_commit(tu->db);
@@ -738,14 +814,12 @@ static int by_dist(const void *a, const void *b)
  * of the table it was started with). */
 static int restart_worker(struct tuner *tu)
 {
-  if (!tu->worker)
+  if (tune_worker_live(tu) == SIZE_MAX || !tu->workers[tune_worker_live(tu)])
     return AT_OK;
-  tu->restarts += meas_worker_restarts(tu->worker);
-  meas_worker_stop(tu->worker);
-  tu->worker = NULL;
+  tune_workers_stop(tu);
   tu->wcfg.jobs_table = tu->jobs;
   tu->wcfg.njobs = tu->njobs;
-  return meas_worker_start(&tu->wcfg, &tu->worker);
+  return tune_workers_start(tu);
 }
 
 /*
@@ -849,17 +923,27 @@ static int compile_first(struct tuner *tu, struct tpl *p)
   return AT_OK;
 }
 
-/* Measure (or recall) bld variant bv of p. */
-static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
+/* Whether bld variant bv of p is another shard's (--shard). */
+static bool is_foreign(const struct tpl *p, size_t bv)
 {
+  return p->foreign != SIZE_MAX && (p->cfg_of ? p->cfg_of[bv] : bv) == p->foreign;
+}
+
+int tune_measure_on(struct tuner *tu, struct tpl *p, size_t bv, size_t job, size_t w,
+                    bool locked, bool *lost)
+{
+  *lost = false;
   if (p->have[bv])
     return AT_OK;
+  /* the reference of an op that checks against it runs again for its outputs */
+  bool ref = job == tu->ref_job, foreign = is_foreign(p, bv);
+  if (foreign && !ref)
+    return AT_OK; /* another shard measures it */
   struct meas_result m;
   char key[2048];
   known_key(key, sizeof key, p->t->kernel, tu->prob.text, p->br.variants[bv].config_text);
   const struct meas_result *k = known_find(tu, key);
-  /* the reference of an op that checks against it runs again for its outputs */
-  bool rerun = k && job == tu->ref_job;
+  bool rerun = k && ref;
   int rc;
   if (k && !rerun) {
     m = *k;
@@ -869,17 +953,28 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
       return AT_INTERRUPTED;
     double t0 = at_now_s();
     int64_t sm_clock = -1, throttled = -1;
-    tune_prov_before(tu);
-    if ((rc = meas_worker_run(tu->worker, job, tu->timeout_s, &m)) != AT_OK)
+    /* the clocks sampled around a measurement are the one GPU's (run_prov.c) */
+    bool prov = tu->nworkers == 1;
+    if (prov)
+      tune_prov_before(tu);
+    if (locked)
+      pthread_mutex_unlock(&tu->mu);
+    rc = meas_worker_run(tu->workers[w], job, tu->timeout_s, &m);
+    if (locked)
+      pthread_mutex_lock(&tu->mu);
+    if (rc != AT_OK) {
+      *lost = true;
       return rc;
-    tune_prov_after(tu, &sm_clock, &throttled);
+    }
+    if (prov)
+      tune_prov_after(tu, &sm_clock, &throttled);
     if (intr_requested() && m.status != DB_TRIAL_OK)
       return AT_INTERRUPTED; /* maybe the signal's doing: measured again on --resume */
     tu->meas_spent += at_now_s() - t0;
     tu->fresh++;
-    if (rerun)
-      tu->trials_resumed++;
-    else if ((rc = record(tu, p, bv, &m, sm_clock, throttled)) != AT_OK)
+    if (rerun || foreign)
+      tu->trials_resumed += rerun;
+    else if ((rc = record(tu, p, bv, &m, sm_clock, throttled, w)) != AT_OK)
       return rc;
   }
   p->res[bv] = m;
@@ -902,10 +997,27 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
   return AT_OK;
 }
 
+/* Measure (or recall) bld variant bv of p on the first live worker; a worker whose GPU
+ * is lost is retired and the next one measures it. */
+static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
+{
+  for (;;) {
+    size_t w = tune_worker_live(tu);
+    bool lost;
+    int rc = tune_measure_on(tu, p, bv, job, w, false, &lost);
+    if (!lost)
+      return rc;
+    tune_worker_retire(tu, w, at_last_error());
+    if (tune_worker_live(tu) == SIZE_MAX)
+      return rc; /* the last GPU: the run cannot go on */
+  }
+}
+
 struct eval_ctx {
   struct tuner *tu;
   struct tpl *p;
   const size_t *pts;    /* search point -> config index */
+  bool dealt;           /* deal_known measured the points: the search only reads them */
   int rc;
 };
 
@@ -915,6 +1027,9 @@ static int eval_cb(void *ctx, size_t point, double *cost)
   struct tpl *p = e->p;
   size_t c = e->pts[point], bv = c;
   int rc;
+  /* after deal_known: what was not dealt was not measured (time, interrupt) */
+  if (e->dealt && !p->have[bv] && p->br.variants[bv].verdict == BLD_OK)
+    return SEARCH_STOP;
   if (p->lazy) {
     if (p->vof[c] == SIZE_MAX && (rc = compile_near(e->tu, p, c)) != AT_OK)
       return e->rc = rc;
@@ -928,6 +1043,40 @@ static int eval_cb(void *ctx, size_t point, double *cost)
   *cost = p->br.variants[bv].verdict == BLD_OK && p->res[bv].status == DB_TRIAL_OK
               ? p->res[bv].median_us : INFINITY;
   return AT_OK;
+}
+
+/*
+ * Several workers, a strategy whose picks are known before any cost is seen: take its
+ * picks in order (a search whose evaluator only records, as preselect does), deal them
+ * to the workers in parallel (deal.c), and let the search proper run after it over the
+ * measured costs (eval_cb recalls them), so that its result, evaluations and budget are
+ * those of a search on one worker: the same trials, measured sooner.
+ */
+static int deal_known(struct tuner *tu, struct tpl *p, const struct search_space *sp,
+                      const struct search_opts *so, struct eval_ctx *e)
+{
+  size_t *picked = malloc((sp->npoints ? sp->npoints : 1) * sizeof *picked);
+  if (!picked)
+    return at_error(AT_NOMEM, "out of memory");
+  struct order_ctx oc = {.picked = picked};
+  struct search_opts o = *so;
+  o.time_budget_s = 0; /* the dealing keeps the time budget */
+  struct search_result sr;
+  int rc = search_run(sp, &o, order_cb, &oc, &sr);
+  size_t n = 0;
+  for (size_t i = 0; rc == AT_OK && i < oc.n; i++) {
+    size_t bv = e->pts[picked[i]];
+    if (p->br.variants[bv].verdict == BLD_OK && !p->have[bv])
+      picked[n++] = bv;
+  }
+  if (rc == AT_OK) {
+    rc = tune_deal(tu, p, picked, n, true);
+    for (size_t i = 0; i < n; i++) /* eval_cb counts only what it measures itself */
+      tu->evals += p->have[picked[i]];
+    e->dealt = true;
+  }
+  free(picked);
+  return rc;
 }
 
 /* The search's points: the compiled ok variants but the default (measured first), or for
@@ -998,7 +1147,10 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
                              .budget = tu->budget > 0 ? (size_t)tu->budget : 0,
                              .time_budget_s = left};
     struct eval_ctx e = {.tu = tu, .p = p, .pts = pts};
-    rc = search_run(&sp, &so, eval_cb, &e, &p->sr);
+    if (tu->nworkers > 1 && !p->lazy && search_strategy_info(so.strategy)->order_known)
+      rc = deal_known(tu, p, &sp, &so, &e);
+    if (rc == AT_OK)
+      rc = search_run(&sp, &so, eval_cb, &e, &p->sr);
     if (rc == AT_OK)
       rc = e.rc;
   }
@@ -1103,14 +1255,12 @@ static int run_problem(struct tuner *tu)
     return AT_OK;
   if ((rc = tu->op->inputs(tu->op, &tu->prob)) != AT_OK)
     return rc;
-  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb,
-                                      .device_index = tu->mb == &meas_host ? 0 : tu->o->gpu,
-                                      .jobs = tu->o->jobs, .op = tu->prob.mop,
+  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb, .jobs = tu->o->jobs, .op = tu->prob.mop,
                                       .op_ctx = tu->prob.mop_ctx, .jobs_table = tu->jobs,
                                       .njobs = tu->njobs, .ref_job = tu->ref_job,
                                       .flush_bytes = flush_bytes(tu),
                                       .variant_time_s = tu->variant_time_s};
-  if ((rc = meas_worker_start(&tu->wcfg, &tu->worker)) != AT_OK)
+  if ((rc = tune_workers_start(tu)) != AT_OK)
     return rc;
   if (!tu->meas_t0)
     tu->meas_t0 = at_now_s();
@@ -1118,16 +1268,14 @@ static int run_problem(struct tuner *tu)
     struct tpl *p = &tu->tpls[i];
     if (p->skip[0] || !p->baseline)
       continue;
-    for (size_t j = 0; j < p->nok && rc == AT_OK; j++)
-      if ((rc = measure(tu, p, p->ok[j], p->job_of[p->ok[j]])) == AT_OK)
-        tu->evals++;
+    size_t had = p->measured;
+    rc = tune_deal(tu, p, p->ok, p->nok, false); /* in full, in parallel */
+    tu->evals += p->measured - had;
   }
   for (size_t i = 0; i < tu->ntpls && rc == AT_OK; i++)
     if (!tu->tpls[i].skip[0])
       rc = search_tpl(tu, &tu->tpls[i]);
-  tu->restarts += meas_worker_restarts(tu->worker);
-  meas_worker_stop(tu->worker);
-  tu->worker = NULL;
+  tune_workers_stop(tu);
   progress_clear(tu);
   return rc;
 }
@@ -1136,7 +1284,7 @@ static int run_problem(struct tuner *tu)
 
 static void release(struct tuner *tu)
 {
-  meas_worker_stop(tu->worker);
+  tune_workers_stop(tu);
   tune_prov_release(tu);
   unbind_problem(tu);
   for (size_t i = 0; i < tu->ntpls; i++) {
@@ -1157,7 +1305,7 @@ static void release(struct tuner *tu)
 static int probe_gpu(struct tuner *tu)
 {
   char why[300];
-  int rc = meas_device_probe(tu->mb, tu->o->gpu, &tu->dev_id, why, sizeof why);
+  int rc = meas_device_probe(tu->mb, tu->gpu_ord[0], &tu->dev_id, why, sizeof why);
   if (rc == AT_USAGE || rc == AT_NOMEM)
     return at_error(rc, "%s", why);
   if (rc != AT_OK) {
@@ -1226,10 +1374,20 @@ static int setup(struct tuner *tu)
 
   if (o->gpu < 0)
     return at_error(AT_USAGE, "bad --gpu %d (a GPU ordinal: 0, 1, ...)", o->gpu);
+  if (o->ngpus > TUNE_MAX_GPUS)
+    return at_error(AT_USAGE, "--gpus names %zu GPUs; at most %d", o->ngpus, TUNE_MAX_GPUS);
+  if (o->nshards > 1 && (o->shard < 0 || o->shard >= o->nshards))
+    return at_error(AT_USAGE, "bad --shard %d/%d (I/N with 0 <= I < N)", o->shard, o->nshards);
 
   if (!o->db_path)
     return at_error(AT_USAGE, "no database given");
   snprintf(tu->db_path, sizeof tu->db_path, "%s", o->db_path);
+  /* SQLite's WAL must not live on a network filesystem (db/netfs.h): refused, not risked */
+  char fs[32];
+  if (db_netfs_check(tu->db_path, fs, sizeof fs))
+    return at_error(AT_USAGE, "database '%.200s' is on a network filesystem (%s), where "
+                    "SQLite's write-ahead log is not safe: write it on a local disk (each "
+                    "shard its own, then 'autotune db merge'; docs/cluster.md)", tu->db_path, fs);
   if ((rc = tune_collect_templates(tu)) != AT_OK)
     return rc;
   if (o->bundle && (strcmp(o->bundle->op, tu->op->name) != 0 ||
@@ -1262,6 +1420,8 @@ static int setup(struct tuner *tu)
   if (o->bundle_out) {
     snprintf(tu->no_meas, sizeof tu->no_meas, "making a bundle: compiled only");
     tu->mb = NULL;
+  } else if ((rc = tune_workers_plan(tu)) != AT_OK) {
+    return rc;
   } else if (!host && (rc = probe_gpu(tu)) != AT_OK) {
     return rc;
   }
@@ -1277,6 +1437,7 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
     return at_error(AT_NOMEM, "out of memory");
   tu->o = o;
   tu->t0 = at_now_s();
+  pthread_mutex_init(&tu->mu, NULL);
   const struct tune_report *r = o->report;
   int rc = setup(tu);
   if (rc != AT_OK)
@@ -1338,6 +1499,7 @@ out:
     sum->reference_failed = tu->reference_failed;
   }
   release(tu);
+  pthread_mutex_destroy(&tu->mu);
   free(tu);
   return rc;
 }
