@@ -8,7 +8,7 @@ packages=(build-essential cmake ninja-build pkg-config
           libsqlite3-dev libcriterion-dev libmsgpack-dev
           clang-19 lld-19 llvm-19 libclang-19-dev
           libamdhip64-dev
-          slurm-wlm munge)
+          slurm-wlm munge sqlite3)
 
 missing=()
 for p in "${packages[@]}"; do
