@@ -935,6 +935,8 @@ int tune_measure_on(struct tuner *tu, struct tpl *p, size_t bv, size_t job, size
   *lost = false;
   if (p->have[bv])
     return AT_OK;
+  if (w >= tu->nworkers || !tu->workers[w])
+    return at_error(AT_IO, "no GPU is left to measure on: every one was retired");
   /* the reference of an op that checks against it runs again for its outputs */
   bool ref = job == tu->ref_job, foreign = is_foreign(p, bv);
   if (foreign && !ref)
@@ -1446,6 +1448,8 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   tune_prov_init(tu, why, sizeof why);
   if (why[0])
     tune_warn(tu, "%s", why);
+  if (tu->nworkers == 1 && !tu->gpu_uuid[0][0]) /* one GPU: its management library's */
+    snprintf(tu->gpu_uuid[0], sizeof tu->gpu_uuid[0], "%s", tu->prov.info.uuid);
   tune_load_templates(tu);
   size_t usable = 0;
   for (size_t i = 0; i < tu->ntpls; i++)
