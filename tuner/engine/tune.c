@@ -69,7 +69,6 @@
 #include "generator/space.h"
 #include "generator/template.h"
 #include "base/device.h"
-#include "base/hash.h"
 #include "base/interrupt.h"
 #include "base/os.h"
 #include "base/status.h"
@@ -546,60 +545,6 @@ static void drop_bad_launches(struct tuner *tu, struct tpl *p)
        dropped == 1 ? "" : ", the first");
 }
 
-/* ---- shards (--shard I/N, docs/cluster.md) ---- */
-
-/* Whether this shard owns (kernel, the current problem[, config]): a stable hash of
- * their texts, mod N. The same in every shard, so N shards own each exactly once. */
-static bool owns(const struct tuner *tu, const char *kernel, const char *config)
-{
-  if (tu->o->nshards <= 1)
-    return true;
-  uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, kernel, strlen(kernel) + 1);
-  h = hash_fnv1a64(h, tu->prob.text, strlen(tu->prob.text) + 1);
-  if (config)
-    h = hash_fnv1a64(h, config, strlen(config));
-  h ^= h >> 33; /* FNV's low bits are weak: mix them before the modulus */
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  return h % (uint64_t)tu->o->nshards == (uint64_t)tu->o->shard;
-}
-
-/*
- * Keep the configs of p this shard measures. A strategy whose picks are known before
- * measuring has already been narrowed to them (preselect), and measures all it is left
- * with: so each shard keeps the picks it owns, and the union over the shards is the
- * unsharded run's. The middle config stays whatever owns it (the default is found by
- * it), marked p->foreign when another shard's. A strategy that chooses as it measures
- * cannot be split within a template: there the shards own whole (template, problem)
- * pairs (span_tpl), and the baseline is split by config as here.
- */
-static int shard_configs(const struct tuner *tu, struct tpl *p)
-{
-  size_t k = 0, mid = p->mid;
-  p->foreign = SIZE_MAX;
-  for (size_t i = 0; i < p->nconfigs; i++) {
-    char *text = NULL;
-    int rc = gen_space_config_text(p->space, p->configs + i * p->np, &text);
-    if (rc != AT_OK)
-      return rc;
-    bool mine = owns(tu, p->t->kernel, text);
-    free(text);
-    if (!mine && i != p->mid)
-      continue;
-    if (i == p->mid) {
-      mid = k;
-      if (!mine)
-        p->foreign = k;
-    }
-    if (k != i)
-      memmove(p->configs + k * p->np, p->configs + i * p->np, p->np * sizeof *p->configs);
-    k++;
-  }
-  p->nconfigs = k;
-  p->mid = mid;
-  return AT_OK;
-}
-
 /* Span one template's space for the problem and choose what to compile. A template that
  * cannot be built here is reported and skipped (p->skip); only bad input (the op's
  * reference config is not valid), database and memory failures are returned. */
@@ -610,7 +555,7 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   tune_base_name(p->path, name, sizeof name);
   p->foreign = SIZE_MAX;
   bool by_config = p->baseline || search_strategy_info(tu->o->strategy)->order_known;
-  if (!by_config && !owns(tu, p->t->kernel, NULL)) {
+  if (!by_config && !tune_owns(tu, p->t->kernel, NULL)) {
     /* another shard searches this template on this problem: said once, at the start */
     snprintf(p->skip, sizeof p->skip, "shard %d/%d: another shard's", tu->o->shard,
              tu->o->nshards);
@@ -638,7 +583,7 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   p->nvalid = p->nconfigs;
   if ((rc = preselect(tu, p)) != AT_OK)
     return rc;
-  if (by_config && tu->o->nshards > 1 && (rc = shard_configs(tu, p)) != AT_OK)
+  if (by_config && tu->o->nshards > 1 && (rc = tune_shard_configs(tu, p)) != AT_OK)
     return rc;
   /* a strategy that chooses as it measures, with a budget, on a device measured here:
    * compile what it asks for as it asks (compile_near) */

@@ -170,6 +170,15 @@ void tune_warn(const struct tuner *tu, const char *fmt, ...)
 int tune_measure_on(struct tuner *tu, struct tpl *p, size_t bv, size_t job, size_t w,
                     bool locked, bool *lost);
 
+/* ---- shard.c: --shard I/N ---- */
+
+/* Whether this shard owns (kernel, the bound problem[, config]; config NULL: the pair).
+ * True without shards. */
+bool tune_owns(const struct tuner *tu, const char *kernel, const char *config);
+/* Keep the configs of p (spanned, preselected) that this shard measures, and the middle
+ * one (p->foreign when another shard's). AT_OK, AT_NOMEM. */
+int tune_shard_configs(const struct tuner *tu, struct tpl *p);
+
 /* ---- deal.c: the measurement workers and the dealing of work to them ---- */
 
 /* Resolve --gpus / --gpu into tu's workers' ordinals and UUIDs (probing each GPU in a
