@@ -1000,9 +1000,9 @@ static int eval_cb(void *ctx, size_t point, double *cost)
  * those of a search on one worker: the same trials, measured sooner.
  */
 static int deal_known(struct tuner *tu, struct tpl *p, const struct search_space *sp,
-                      const struct search_opts *so, struct eval_ctx *e)
+                      const struct search_opts *so, size_t def, struct eval_ctx *e)
 {
-  size_t *picked = malloc((sp->npoints ? sp->npoints : 1) * sizeof *picked);
+  size_t *picked = malloc((sp->npoints + 1) * sizeof *picked);
   if (!picked)
     return at_error(AT_NOMEM, "out of memory");
   struct order_ctx oc = {.picked = picked};
@@ -1010,15 +1010,19 @@ static int deal_known(struct tuner *tu, struct tpl *p, const struct search_space
   o.time_budget_s = 0; /* the dealing keeps the time budget */
   struct search_result sr;
   int rc = search_run(sp, &o, order_cb, &oc, &sr);
-  size_t n = 0;
-  for (size_t i = 0; rc == AT_OK && i < oc.n; i++) {
-    size_t bv = e->pts[picked[i]];
-    if (p->br.variants[bv].verdict == BLD_OK && !p->have[bv])
-      picked[n++] = bv;
-  }
+  /* the default, when given, goes first (measured besides the budget, as alone) */
+  size_t n = 0, from = def != SIZE_MAX && !p->have[def];
   if (rc == AT_OK) {
-    rc = tune_deal(tu, p, picked, n, true);
-    for (size_t i = 0; i < n; i++) /* eval_cb counts only what it measures itself */
+    memmove(picked + from, picked, oc.n * sizeof *picked);
+    for (size_t i = 0; i < oc.n; i++) {
+      size_t bv = e->pts[picked[from + i]];
+      if (p->br.variants[bv].verdict == BLD_OK && !p->have[bv])
+        picked[from + n++] = bv;
+    }
+    if (from)
+      picked[0] = def;
+    rc = tune_deal(tu, p, picked, from + n, true);
+    for (size_t i = from; i < from + n; i++) /* eval_cb counts only what it measures */
       tu->evals += p->have[picked[i]];
     e->dealt = true;
   }
@@ -1068,7 +1072,13 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   }
   if (p->nok == 0 && !p->lazy)
     return AT_OK;
-  if (p->def != SIZE_MAX && (rc = measure(tu, p, p->def, p->job_of[p->def])) != AT_OK)
+  /* the default first, alone, unless several workers deal it with the picks; an op
+   * whose variants are checked against it needs its outputs before any other */
+  bool dealing = tu->nworkers > 1 && !p->lazy &&
+                 search_strategy_info(tu->o->strategy)->order_known;
+  bool def_first = !dealing || tu->op->checks_against_reference;
+  if (def_first && p->def != SIZE_MAX &&
+      (rc = measure(tu, p, p->def, p->job_of[p->def])) != AT_OK)
     return rc;
   /* an op whose variants are checked against the reference: nothing without it */
   if (tu->op->checks_against_reference &&
@@ -1080,7 +1090,7 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   if (tu->o->time_budget_s > 0) {
     left = tu->o->time_budget_s - (at_now_s() - tu->meas_t0);
     if (left <= 0)
-      return AT_OK;
+      return def_first || p->def == SIZE_MAX ? AT_OK : measure(tu, p, p->def, p->job_of[p->def]);
   }
   int32_t *coords = NULL;
   size_t nd = 0, npts = 0, *pts = NULL;
@@ -1094,13 +1104,16 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
                              .budget = tu->budget > 0 ? (size_t)tu->budget : 0,
                              .time_budget_s = left};
     struct eval_ctx e = {.tu = tu, .p = p, .pts = pts};
-    if (tu->nworkers > 1 && !p->lazy && search_strategy_info(so.strategy)->order_known)
-      rc = deal_known(tu, p, &sp, &so, &e);
+    if (dealing)
+      rc = deal_known(tu, p, &sp, &so, def_first ? SIZE_MAX : p->def, &e);
     if (rc == AT_OK)
       rc = search_run(&sp, &so, eval_cb, &e, &p->sr);
     if (rc == AT_OK)
       rc = e.rc;
   }
+  /* the default is measured whatever the search did (no points, the time budget) */
+  if (rc == AT_OK && !def_first && p->def != SIZE_MAX)
+    rc = measure(tu, p, p->def, p->job_of[p->def]);
   free(coords);
   free(pts);
   free(model);
