@@ -1,7 +1,8 @@
 /*
  * test_cluster.c - tuning on several GPUs and several nodes (docs/cluster.md), on the
  * host device: two host workers (`--gpus 0,1`) measure exactly the trials one worker
- * measures, each recording which worker (ordinal and UUID); `--shard I/N` shards, and
+ * measures, each recording which worker (ordinal and UUID), and a lost one is retired
+ * with its work dealt to the other; `--shard I/N` shards, and
  * Slurm's array variables, cover the work exactly once and merge to the unsharded run's
  * trials and winners; bad --gpus / --shard / Slurm variables exit 2 creating nothing; a
  * database on a network filesystem is known by its statfs magic; schema 3 migrates to 4.
@@ -148,6 +149,28 @@ Test(cluster, two_host_workers_measure_the_same_trials_as_one_and_say_which_meas
             by_gpu[0], by_gpu[1]);
   for (int i = 0; i < a.n; i++)
     cr_assert(a.gpu[i] == -1 || a.gpu[i] == 0, "one worker is host worker 0");
+  free(one);
+  free(two);
+}
+
+Test(cluster, a_lost_gpu_is_retired_and_its_work_dealt_to_the_others)
+{
+  char *one = th_path(dir, "one.db"), *two = th_path(dir, "lost.db");
+  tune("", "", one);
+  struct th_result r;
+  th_sh(&r, "AUTOTUNE_FAULT_LOSE_GPU=1:2 AUTOTUNE_CACHE_DIR='%s' '%s' gemm " WORK
+        " --gpus 0,1 --db '%s'", cache, AT_BINARY, two);
+  cr_assert_eq(r.code, 0, "the run goes on without GPU 1: exit %d\n%s", r.code, r.err);
+  cr_assert_not_null(strstr(r.err, "retiring GPU 1"), "one warning names it: %s", r.err);
+  th_result_free(&r);
+  struct rows a, b;
+  rows_of(one, &a);
+  rows_of(two, &b);
+  assert_same_work(&a, &b, "GPU 1 lost at its second variant");
+  int on1 = 0;
+  for (int i = 0; i < b.n; i++)
+    on1 += b.gpu[i] == 1;
+  cr_assert_eq(on1, 1, "GPU 1 measured its first variant only, not %d", on1);
   free(one);
   free(two);
 }

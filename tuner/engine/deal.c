@@ -172,6 +172,15 @@ size_t tune_worker_live(const struct tuner *tu)
   return SIZE_MAX;
 }
 
+bool tune_fault_lose_gpu(struct tuner *tu, size_t w)
+{
+  size_t n = ++tu->measured_on[w];
+  const char *v = getenv(TUNE_FAULT_LOSE_GPU_ENV);
+  int ord;
+  unsigned long at;
+  return v && sscanf(v, "%d:%lu", &ord, &at) == 2 && ord == tu->gpu_ord[w] && n == at;
+}
+
 void tune_worker_retire(struct tuner *tu, size_t w, const char *why)
 {
   if (tu->retired[w])

@@ -904,6 +904,11 @@ int tune_measure_on(struct tuner *tu, struct tpl *p, size_t bv, size_t job, size
     bool prov = tu->nworkers == 1;
     if (prov)
       tune_prov_before(tu);
+    if (tune_fault_lose_gpu(tu, w)) {
+      *lost = true;
+      return at_error(AT_IO, "GPU %d lost (fault injected: %s)", tu->gpu_ord[w],
+                      TUNE_FAULT_LOSE_GPU_ENV);
+    }
     if (locked)
       pthread_mutex_unlock(&tu->mu);
     rc = meas_worker_run(tu->workers[w], job, tu->timeout_s, &m);
@@ -1090,7 +1095,8 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   if (tu->o->time_budget_s > 0) {
     left = tu->o->time_budget_s - (at_now_s() - tu->meas_t0);
     if (left <= 0)
-      return def_first || p->def == SIZE_MAX ? AT_OK : measure(tu, p, p->def, p->job_of[p->def]);
+      return def_first || p->def == SIZE_MAX ? AT_OK
+                                             : measure(tu, p, p->def, p->job_of[p->def]);
   }
   int32_t *coords = NULL;
   size_t nd = 0, npts = 0, *pts = NULL;

@@ -106,6 +106,7 @@ struct tuner {
   int gpu_ord[TUNE_MAX_GPUS];        /* each worker's GPU ordinal (host: its host ordinal) */
   char gpu_uuid[TUNE_MAX_GPUS][96];  /* and UUID; "" when not known */
   bool retired[TUNE_MAX_GPUS];       /* its GPU faulted: no more work for it this run */
+  size_t measured_on[TUNE_MAX_GPUS]; /* measurements asked of each worker */
   pthread_mutex_t mu;                /* held by a dealer thread touching the tuner */
   struct meas_job *jobs;
   size_t njobs;
@@ -192,6 +193,11 @@ int tune_workers_start(struct tuner *tu);
 void tune_workers_stop(struct tuner *tu);
 /* The first worker not retired; SIZE_MAX when none is left. */
 size_t tune_worker_live(const struct tuner *tu);
+/* Fault injection for tests (docs/cluster.md): with $AUTOTUNE_FAULT_LOSE_GPU=ORD:N the
+ * GPU of ordinal ORD is lost at the N-th measurement asked of it (N >= 1). Counts the
+ * measurement; true when this one is to be lost. */
+#define TUNE_FAULT_LOSE_GPU_ENV "AUTOTUNE_FAULT_LOSE_GPU"
+bool tune_fault_lose_gpu(struct tuner *tu, size_t w);
 /* Retire worker w after its GPU was lost (one warning naming it). */
 void tune_worker_retire(struct tuner *tu, size_t w, const char *why);
 /* Measure the variants bvs[0..n) of p (bld variant indices, each once; those already
