@@ -149,6 +149,9 @@ Test(cluster, two_host_workers_measure_the_same_trials_as_one_and_say_which_meas
             by_gpu[0], by_gpu[1]);
   for (int i = 0; i < a.n; i++)
     cr_assert(a.gpu[i] == -1 || a.gpu[i] == 0, "one worker is host worker 0");
+  /* winners per device model, never per ordinal: one per kernel, as with one worker */
+  static char w[MAX_ROWS][200];
+  cr_assert_eq(winners(two, w), winners(one, w), "one winner per kernel for both workers");
   free(one);
   free(two);
 }
