@@ -146,6 +146,14 @@ static int parse_shard(struct tune_cli *tc)
 {
   struct tune_opts *o = &tc->o;
   long i, n;
+  if (tc->making_bundle) { /* a bundle holds every shard's variants: no Slurm here either */
+    if (tc->shard) {
+      cli_error("--shard splits what is measured; 'autotune bundle' compiles for every "
+                "shard (give --shard when measuring from the bundle)");
+      return CLI_USAGE;
+    }
+    return CLI_OK;
+  }
   if (tc->shard) {
     if (!shard_text(tc->shard, &i, &n)) {
       cli_error("bad --shard '%.40s' (expected I/N with 0 <= I < N, such as 0/4)", tc->shard);
