@@ -162,9 +162,11 @@ Test(cluster, a_lost_gpu_is_retired_and_its_work_dealt_to_the_others)
   tune("", "", one);
   struct th_result r;
   th_sh(&r, "AUTOTUNE_FAULT_LOSE_GPU=1:1 AUTOTUNE_CACHE_DIR='%s' '%s' gemm " WORK
-        " --gpus 0,1 --db '%s'", cache, AT_BINARY, two);
+        " --gpus 0,1 --json --db '%s'", cache, AT_BINARY, two);
   cr_assert_eq(r.code, 0, "the run goes on without GPU 1: exit %d\n%s", r.code, r.err);
   cr_assert_not_null(strstr(r.err, "retiring GPU 1"), "one warning names it: %s", r.err);
+  cr_assert_not_null(strstr(r.out, "\"gpus\":[{\"ordinal\":0,\"uuid\":\"HOST-"), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "-1\",\"retired\":true}],\"shard\":null"), "%s", r.out);
   th_result_free(&r);
   struct rows a, b;
   rows_of(one, &a);
