@@ -15,8 +15,8 @@ SKIP=77
 skip() { echo "SKIP: slurm_test: $*"; exit "$SKIP"; }
 fail() { echo "FAIL: slurm_test: $*" >&2; exit 1; }
 
-for t in munged slurmctld slurmd sbatch squeue scontrol; do
-  command -v "$t" >/dev/null || skip "$t not found (scripts/setup.sh installs slurm-wlm and munge)"
+for t in munged slurmctld slurmd sbatch squeue sinfo sqlite3; do
+  command -v "$t" >/dev/null || skip "$t not found (scripts/setup.sh installs slurm-wlm, munge and sqlite3)"
 done
 
 W=$(mktemp -d /tmp/at-slurm.XXXXXX)
