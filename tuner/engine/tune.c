@@ -10,10 +10,12 @@
  * problem; span every template's space on the device (the emulated one with --emulate)
  * and choose what to compile; compile it in chunks (bld_run: cached, batched, parallel),
  * committing each chunk's compile_error and pruned variants; make the op's inputs and
- * fork one measurement worker (tuner/measure/worker.c) holding the problem's data and
- * every code object; measure the op's baseline template in full (gemm: gemm_naive),
- * then per template its default config and then the variants the strategy picks
- * (search.h), each committed to the database the moment it is measured.
+ * fork one measurement worker per GPU of --gpus (tuner/measure/worker.c; deal.c), each
+ * holding the problem's data and every code object; measure the op's baseline template
+ * in full (gemm: gemm_naive), then per template its default config and then the variants
+ * the strategy picks (search.h), each committed to the database the moment it is
+ * measured. With several workers, the baseline and an order-known strategy's picks are
+ * dealt to them in parallel (deal_known); with --shard, only this shard's (shard.c).
  *
  * Compile on demand. Where the strategy's picks are known before measuring (its
  * properties in search.h: exhaustive, random, model) and a budget leaves some of the

@@ -3,8 +3,8 @@
  * op fills struct op_engine, tuner/ops/op_iface.h). For each problem and each template
  * it spans the space for the device, compiles what the search will measure (tuner/
  * compile/build.h), lets a strategy (tuner/search/search.h) pick which to measure,
- * measures them in a worker process that may crash or hang without taking the tuner
- * down (tuner/measure/worker.h), and commits every outcome to the tuning database as
+ * measures them in worker processes (one per GPU) that may crash or hang without taking
+ * the tuner down (tuner/measure/worker.h), and commits every outcome to the tuning database as
  * it happens, so that an interrupted run loses nothing and `--resume` finishes it. The
  * measurement protocol is written down in docs/measure.md. The engine prints nothing
  * itself: what it has to say goes through struct tune_report, which the command fills.
