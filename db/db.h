@@ -17,7 +17,7 @@
 
 #include "autotune/autotune.h"
 
-#define DB_SCHEMA_VERSION 3
+#define DB_SCHEMA_VERSION 4
 #define DB_UUID_LEN 32 /* hex characters */
 
 struct db;
@@ -151,6 +151,11 @@ struct db_trial {
   /* schema 3: the lowest SM clock sampled around the measurement (MHz), and 1 when it
    * was below the run's highest clock so far (throttling), 0 when not; -1: not known */
   int64_t sm_clock_mhz, throttled;
+  /* schema 4: the GPU that measured it, by ordinal on its node and by its UUID (on the
+   * host device: a host worker's ordinal and synthetic uuid, docs/cluster.md); -1 and
+   * NULL for a verdict measured nowhere (compile_error, pruned) or not known */
+  int64_t gpu_ordinal;
+  const char *gpu_uuid;
 };
 
 /* Fill a trial with "missing" values and an empty status of OK. */

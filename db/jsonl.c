@@ -103,6 +103,8 @@ static const struct field trial_fields[] = {
     {"created_at", F_STR, offsetof(struct db_trial, created_at)},
     {"sm_clock_mhz", F_INT, offsetof(struct db_trial, sm_clock_mhz)},
     {"throttled", F_INT, offsetof(struct db_trial, throttled)},
+    {"gpu_ordinal", F_INT, offsetof(struct db_trial, gpu_ordinal)},
+    {"gpu_uuid", F_STR, offsetof(struct db_trial, gpu_uuid)},
     {NULL, F_STR, 0},
 };
 

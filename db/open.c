@@ -132,6 +132,12 @@ static const char *const migrations[DB_SCHEMA_VERSION] = {
     "ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;\n"
     "ALTER TABLE trials ADD COLUMN sm_clock_mhz INTEGER;\n"
     "ALTER TABLE trials ADD COLUMN throttled INTEGER CHECK(throttled IN (0, 1));\n",
+    /* 3 -> 4: a run may measure on several GPUs at once (--gpus, docs/cluster.md): each
+     * trial says which, by its ordinal on the node and its UUID. Columns are added only;
+     * old trials read NULL (not known). Winners stay per device model (devices.name),
+     * never per ordinal. */
+    "ALTER TABLE trials ADD COLUMN gpu_ordinal INTEGER;\n"
+    "ALTER TABLE trials ADD COLUMN gpu_uuid TEXT;\n",
 };
 
 int db_sql_error(struct db *db, int sqlite_rc, const char *doing)

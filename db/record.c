@@ -51,9 +51,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
         "INSERT INTO trials(uuid, run_id, device_id, kernel_id, problem_id, config_id, "
         "status, time_median_us, time_min_us, time_max_us, time_spread, repetitions, "
         "tflops, gbps, registers, spills, shared_bytes, occupancy, message, created_at, "
-        "sm_clock_mhz, throttled) "
+        "sm_clock_mhz, throttled, gpu_ordinal, gpu_uuid) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-        "?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT(uuid) DO NOTHING",
+        "?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) ON CONFLICT(uuid) DO NOTHING",
     /* STMT_QUERY_*: query.c holds their text. */
 };
 
@@ -107,6 +107,7 @@ void db_trial_init(struct db_trial *t)
   t->tflops = t->gbps = t->occupancy = NAN;
   t->repetitions = t->registers = t->spills = t->shared_bytes = -1;
   t->sm_clock_mhz = t->throttled = -1;
+  t->gpu_ordinal = -1;
 }
 
 void db_run_init(struct db_run *r)
@@ -619,6 +620,8 @@ static int put_trial(struct db *db, const struct db_trial *t, bool *inserted)
   bind_int(st, 21, t->sm_clock_mhz);
   if (t->throttled >= 0)
     sqlite3_bind_int(st, 22, t->throttled != 0);
+  bind_int(st, 23, t->gpu_ordinal);
+  bind_text(st, 24, t->gpu_uuid);
   rc = step_done(db, st, "recording a trial");
   if (rc == AT_OK && inserted)
     *inserted = sqlite3_changes(db->h) > 0;
@@ -766,7 +769,8 @@ static int scan_trials(struct db *db, db_trial_fn fn, void *ctx)
       "p.op, p.dtype, p.layout, p.dim_names, p.d0, p.d1, p.d2, p.d3, p.d4, p.d5, p.d6, "
       "p.d7, c.text, t.status, t.time_median_us, t.time_min_us, t.time_max_us, "
       "t.time_spread, t.repetitions, t.tflops, t.gbps, t.registers, t.spills, "
-      "t.shared_bytes, t.occupancy, t.message, t.created_at, t.sm_clock_mhz, t.throttled "
+      "t.shared_bytes, t.occupancy, t.message, t.created_at, t.sm_clock_mhz, t.throttled, "
+      "t.gpu_ordinal, t.gpu_uuid "
       "FROM trials t JOIN runs r ON r.id = t.run_id JOIN devices d ON d.id = t.device_id "
       "JOIN kernels k ON k.id = t.kernel_id JOIN problems p ON p.id = t.problem_id "
       "JOIN configs c ON c.id = t.config_id ORDER BY t.id",
@@ -813,6 +817,8 @@ static int scan_trials(struct db *db, db_trial_fn fn, void *ctx)
     t.created_at = col_text(st, 33);
     t.sm_clock_mhz = col_int(st, 34);
     t.throttled = col_int(st, 35);
+    t.gpu_ordinal = col_int(st, 36);
+    t.gpu_uuid = sqlite3_column_type(st, 37) == SQLITE_NULL ? NULL : col_text(st, 37);
     if ((out = fn(ctx, &t)) != 0)
       break;
   }

@@ -91,6 +91,8 @@ static void put_trial(struct db *db, unsigned n, unsigned run, enum db_trial_sta
     t.registers = 128, t.spills = 0, t.shared_bytes = 65536, t.occupancy = 0.1;
     t.created_at = "2026-11-26T20:31:00Z";
     t.sm_clock_mhz = 1755, t.throttled = n == 200;
+    t.gpu_ordinal = n == 200 ? 3 : -1;
+    t.gpu_uuid = n == 200 ? "GPU-5f3b6c2e-0d1a-4e7f-9a2b-3c4d5e6f7a8b" : NULL;
   } else {
     t.message = n % 2 ? MSG_UNICODE : NULL;
     t.registers = s == DB_TRIAL_PRUNED ? 300 : -1;
@@ -222,9 +224,13 @@ Test(jsonl, format_is_one_object_per_line)
   cr_assert_not_null(strstr(t, "\"owner_host\":\"node-1\",\"owner_boot\":\"0b5a4f9e"));
   cr_assert_not_null(strstr(t, "\"owner_pid\":4242,\"owner_start\":123456789,"
                                "\"heartbeat_at\":\"2026-11-26T20:59:30Z\"}"));
-  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":1755,\"throttled\":1}"));
-  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":1755,\"throttled\":0}"));
-  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":null,\"throttled\":null}"));
+  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":1755,\"throttled\":1,"));
+  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":1755,\"throttled\":0,"));
+  cr_assert_not_null(strstr(t, "\"sm_clock_mhz\":null,\"throttled\":null,"));
+  /* schema 4: the GPU that measured a trial travels with it */
+  cr_assert_not_null(strstr(t, "\"throttled\":1,\"gpu_ordinal\":3,\"gpu_uuid\":"
+                               "\"GPU-5f3b6c2e-0d1a-4e7f-9a2b-3c4d5e6f7a8b\"}"));
+  cr_assert_not_null(strstr(t, "\"throttled\":0,\"gpu_ordinal\":null,\"gpu_uuid\":null}"));
   cr_assert_not_null(strstr(t, "\"gpu_index\":null,"));
   free(t);
   db_close(a);
@@ -245,6 +251,7 @@ static int check_missing_trial(void *ctx, const struct db_trial *t)
     cr_assert_eq(t->repetitions, -1);
     cr_assert_eq(t->registers, -1);
     cr_assert(t->sm_clock_mhz == -1 && t->throttled == -1);
+    cr_assert(t->gpu_ordinal == -1 && !t->gpu_uuid);
     cr_assert_eq(t->shared_bytes, -1);
     cr_assert_str_eq(t->message, MSG_UNICODE);
     cr_assert_not_null(t->created_at, "the database dates a trial put without a date");

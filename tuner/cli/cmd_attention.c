@@ -23,7 +23,8 @@
 static const char usage[] =
     "autotune attention --device D --seqlen S --head-dim D [--batch B] [--heads H] "
     "[--kv-seqlen S2] [--causal] [--dtype f16|bf16|f32] [--template NAME|PATH ...] "
-    "[--emulate D2] [--gpu N] [--bundle DIR] [--strategy S] [--budget N|--time-budget SEC] "
+    "[--emulate D2] [--gpu N|--gpus LIST] [--shard I/N] [--bundle DIR] "
+    "[--strategy S] [--budget N|--time-budget SEC] "
     "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "
     "[--no-cache] [--sanitize] "
     "[--json]";

@@ -24,7 +24,8 @@
 
 static const char usage[] =
     "autotune tune TEMPLATE.h --device D --dim NAME=V [--dim ...] [--arg NAME=EXPR ...] "
-    "[--dtype T] [--reference CONFIG] [--rtol X] [--atol X] [--emulate D2] [--gpu N] "
+    "[--dtype T] [--reference CONFIG] [--rtol X] [--atol X] [--emulate D2] "
+    "[--gpu N|--gpus LIST] [--shard I/N] "
     "[--bundle DIR] [--strategy S] [--budget N|--time-budget SEC] [--seed N] [--db FILE] "
     "[--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] [--no-cache] [--sanitize] "
     "[--json]";

@@ -83,6 +83,102 @@ void tune_cli_release(struct tune_cli *tc)
   tc->pos = tc->rest = NULL;
 }
 
+/* --gpus LIST|all into o->gpus. CLI_OK or CLI_USAGE after a one-line error. */
+static int parse_gpus(struct tune_cli *tc)
+{
+  struct tune_opts *o = &tc->o;
+  if (tc->gpu) {
+    cli_error("give --gpu or --gpus, not both");
+    return CLI_USAGE;
+  }
+  if (strcmp(tc->gpus, "all") == 0) {
+    o->all_gpus = true;
+    return CLI_OK;
+  }
+  const char *at = tc->gpus;
+  for (;;) {
+    char *end;
+    long v = strtol(at, &end, 10);
+    if (end == at || (*end && *end != ',') || v < 0 || v > 4095 ||
+        o->ngpus >= TUNE_MAX_GPUS) {
+      cli_error("bad --gpus '%.60s' (expected GPU ordinals such as 0,1,3 (at most %d), or "
+                "all); try 'autotune devices'", tc->gpus, TUNE_MAX_GPUS);
+      return CLI_USAGE;
+    }
+    for (size_t i = 0; i < o->ngpus; i++)
+      if (o->gpus[i] == (int)v) {
+        cli_error("bad --gpus '%.60s': GPU %ld is named twice", tc->gpus, v);
+        return CLI_USAGE;
+      }
+    o->gpus[o->ngpus++] = (int)v;
+    if (!*end)
+      return CLI_OK;
+    at = end + 1;
+  }
+}
+
+/* "I/N" with 0 <= I < N into *i, *n; false when it is not one. */
+static bool shard_text(const char *text, long *i, long *n)
+{
+  char *end;
+  *i = strtol(text, &end, 10);
+  if (end == text || *end != '/')
+    return false;
+  const char *d = end + 1;
+  *n = strtol(d, &end, 10);
+  return end != d && !*end && *n >= 1 && *n <= 1000000 && *i >= 0 && *i < *n;
+}
+
+/* An environment variable as a count >= 0; -1 when unset or not one. */
+static long env_count(const char *name)
+{
+  const char *v = getenv(name);
+  char *end;
+  if (!v || !*v)
+    return -1;
+  long x = strtol(v, &end, 10);
+  return *end || x < 0 ? -1 : x;
+}
+
+/* --shard I/N, else a Slurm job array's variables (SLURM_ARRAY_TASK_ID, _COUNT, _MIN,
+ * _STEP: the task's place among the array's tasks). CLI_OK or CLI_USAGE. */
+static int parse_shard(struct tune_cli *tc)
+{
+  struct tune_opts *o = &tc->o;
+  long i, n;
+  if (tc->making_bundle) { /* a bundle holds every shard's variants: no Slurm here either */
+    if (tc->shard) {
+      cli_error("--shard splits what is measured; 'autotune bundle' compiles for every "
+                "shard (give --shard when measuring from the bundle)");
+      return CLI_USAGE;
+    }
+    return CLI_OK;
+  }
+  if (tc->shard) {
+    if (!shard_text(tc->shard, &i, &n)) {
+      cli_error("bad --shard '%.40s' (expected I/N with 0 <= I < N, such as 0/4)", tc->shard);
+      return CLI_USAGE;
+    }
+  } else {
+    long id = env_count("SLURM_ARRAY_TASK_ID"), count = env_count("SLURM_ARRAY_TASK_COUNT");
+    if (id < 0 || count < 0)
+      return CLI_OK; /* not a task of a Slurm array: all the work */
+    long min = env_count("SLURM_ARRAY_TASK_MIN"), step = env_count("SLURM_ARRAY_TASK_STEP");
+    min = min < 0 ? 0 : min;
+    step = step < 1 ? 1 : step;
+    i = (id - min) / step;
+    n = count;
+    if (id < min || (id - min) % step || i >= n) {
+      cli_error("Slurm's SLURM_ARRAY_TASK_ID=%ld is not one of the array's %ld tasks (from "
+                "%ld by %ld): give --shard I/N", id, count, min, step);
+      return CLI_USAGE;
+    }
+  }
+  o->shard = (int)i;
+  o->nshards = (int)n;
+  return CLI_OK;
+}
+
 int tune_cli_check(struct tune_cli *tc)
 {
   struct tune_opts *o = &tc->o;
@@ -127,6 +223,10 @@ int tune_cli_check(struct tune_cli *tc)
     }
     o->gpu = (int)v;
   }
+  if (tc->gpus && parse_gpus(tc) != CLI_OK)
+    return CLI_USAGE;
+  if (parse_shard(tc) != CLI_OK)
+    return CLI_USAGE;
   struct {
     const char *text, *name;
     double *dest;

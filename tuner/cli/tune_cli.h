@@ -17,6 +17,7 @@
 struct tune_cli {
   struct tune_opts o;
   const char *strategy, *time_budget, *timeout, *variant_time, *gpu, *bundle_dir;
+  const char *gpus, *shard;    /* --gpus LIST|all, --shard I/N */
   struct bundle bundle;        /* --bundle DIR, opened by tune_cli_check */
   char bundle_strategy[32];    /* the strategy of a bundle made for one run */
   bool making_bundle;          /* under `autotune bundle` (tune_cli_make_bundle) */
@@ -32,6 +33,8 @@ struct tune_cli {
   {"device", CLI_STR, &(tc)->o.device, "D", "profile name (h100, mi300x, host) or arch"},    \
   {"emulate", CLI_STR, &(tc)->o.emulate, "D2", "host only: span and compile as for this GPU"}, \
   {"gpu", CLI_STR, &(tc)->gpu, "N", "the GPU to measure on, by ordinal (0); unused on host"}, \
+  {"gpus", CLI_STR, &(tc)->gpus, "LIST", "measure on these GPUs at once (0,1,... or all)"},  \
+  {"shard", CLI_STR, &(tc)->shard, "I/N", "measure part I of N (default: Slurm's array)"},   \
   {"strategy", CLI_STR, &(tc)->strategy, "S", (tc)->strategy_help},                         \
   {"budget", CLI_INT, CLI_INT_IN(&(tc)->budget, -1, INT64_MAX), "N",                          \
    "variants measured per template (-1: all)"},                                             \

@@ -412,15 +412,35 @@ static void r_end(void *ctx, const struct tuner *tu)
     printf(",\"run\":\"%s\",\"resumed\":%s,\"db\":", tu->run_uuid, tu->resumed ? "true" : "false");
     json_write_str(stdout, tu->db_path);
     printf(",\"trials_recorded\":%zu,\"trials_resumed\":%zu,\"worker_restarts\":%zu,"
-           "\"wall_s\":", tu->trials_recorded, tu->trials_resumed, tu->restarts);
+           "\"gpus\":[", tu->trials_recorded, tu->trials_resumed, tu->restarts);
+    for (size_t i = 0; i < tu->nworkers; i++) { /* docs/cluster.md */
+      printf("%s{\"ordinal\":%d,\"uuid\":", i ? "," : "", tu->gpu_ord[i]);
+      json_write_str(stdout, tu->gpu_uuid[i][0] ? tu->gpu_uuid[i] : NULL);
+      printf(",\"retired\":%s}", tu->retired[i] ? "true" : "false");
+    }
+    printf("],\"shard\":");
+    if (tu->o->nshards > 1)
+      printf("\"%d/%d\"", tu->o->shard, tu->o->nshards);
+    else
+      printf("null");
+    printf(",\"wall_s\":");
     json_write_double(stdout, tu->wall_s);
     printf("}\n");
     pr->json_open = false;
   } else {
     char eta[16];
     fmt_eta(tu->wall_s, eta, sizeof eta);
-    printf("run %s%s in %s: %zu trials recorded%s, %s\n", tu->run_uuid,
-           tu->resumed ? " (resumed)" : "", tu->db_path, tu->trials_recorded,
+    char where[64] = "";
+    size_t retired = 0;
+    for (size_t i = 0; i < tu->nworkers; i++)
+      retired += tu->retired[i];
+    if (tu->o->nshards > 1)
+      snprintf(where, sizeof where, " (shard %d/%d)", tu->o->shard, tu->o->nshards);
+    if (tu->nworkers > 1)
+      snprintf(where + strlen(where), sizeof where - strlen(where), " on %zu GPUs%s",
+               tu->nworkers, retired ? ", some retired" : "");
+    printf("run %s%s%s in %s: %zu trials recorded%s, %s\n", tu->run_uuid,
+           tu->resumed ? " (resumed)" : "", where, tu->db_path, tu->trials_recorded,
            tu->trials_resumed ? " (the rest recalled from the resumed run)" : "", eta);
   }
   fflush(stdout);

@@ -76,7 +76,7 @@ void tune_prov_run(struct tuner *tu, struct db_run *r)
   if (tu->dev->vendor == DEV_HOST) {
     r->driver = "host"; /* the emulator: no GPU driver stands behind its figures */
   } else if (on_gpu(tu)) {
-    r->gpu_index = tu->o->gpu;
+    r->gpu_index = tu->gpu_ord[0]; /* the first of --gpus; each trial says its own */
     r->driver = or_null(pv->info.driver);
     r->runtime = or_null(pv->info.runtime);
     r->gpu_name = or_null(pv->info.name);

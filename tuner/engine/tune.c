@@ -10,10 +10,12 @@
  * problem; span every template's space on the device (the emulated one with --emulate)
  * and choose what to compile; compile it in chunks (bld_run: cached, batched, parallel),
  * committing each chunk's compile_error and pruned variants; make the op's inputs and
- * fork one measurement worker (tuner/measure/worker.c) holding the problem's data and
- * every code object; measure the op's baseline template in full (gemm: gemm_naive),
- * then per template its default config and then the variants the strategy picks
- * (search.h), each committed to the database the moment it is measured.
+ * fork one measurement worker per GPU of --gpus (tuner/measure/worker.c; deal.c), each
+ * holding the problem's data and every code object; measure the op's baseline template
+ * in full (gemm: gemm_naive), then per template its default config and then the variants
+ * the strategy picks (search.h), each committed to the database the moment it is
+ * measured. With several workers, the baseline and an order-known strategy's picks are
+ * dealt to them in parallel (deal_known); with --shard, only this shard's (shard.c).
  *
  * Compile on demand. Where the strategy's picks are known before measuring (its
  * properties in search.h: exhaustive, random, model) and a budget leaves some of the
@@ -76,6 +78,7 @@
 #include "tuner/engine/bundle.h"
 #include "tuner/engine/tune.h"
 #include "tuner/engine/tune_internal.h"
+#include "db/netfs.h"
 
 /* The timing budget per variant (docs/measure.md, step 5): the emulator is slower and
  * noisier than a GPU's events. */
@@ -163,7 +166,9 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
   if (o->bundle && used < len)
     snprintf(out + used, len - used, " --bundle %s", o->bundle->id);
   if (o->sanitize && used < len)
-    snprintf(out + used, len - used, " --sanitize");
+    used += (size_t)snprintf(out + used, len - used, " --sanitize");
+  if (o->nshards > 1 && used < len) /* each shard is a run of its own */
+    snprintf(out + used, len - used, " --shard %d/%d", o->shard, o->nshards);
 }
 
 struct find_run {
@@ -290,9 +295,11 @@ static int put_run(struct tuner *tu, const char *toolchain)
 
 /* ---- recording ---- */
 
-/* sm_clock_mhz, throttled: tune_prov_after's, for a measurement; -1 for a verdict. */
+/* sm_clock_mhz, throttled: tune_prov_after's, for a measurement; -1 for a verdict. w:
+ * the worker that measured it; SIZE_MAX for a verdict. */
 static int record(struct tuner *tu, const struct tpl *p, size_t bv,
-                  const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled)
+                  const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled,
+                  size_t w)
 {
   const struct bld_variant *v = &p->br.variants[bv];
   struct db_trial t;
@@ -329,6 +336,10 @@ static int record(struct tuner *tu, const struct tpl *p, size_t bv,
   t.occupancy = v->verdict == BLD_COMPILE_ERROR || tu->dev->vendor == DEV_HOST
                     ? NAN : v->occ.occupancy;
   t.message = m->message[0] ? m->message : NULL;
+  if (w != SIZE_MAX) {
+    t.gpu_ordinal = tu->gpu_ord[w];
+    t.gpu_uuid = tu->gpu_uuid[w][0] ? tu->gpu_uuid[w] : NULL;
+  }
   int rc = db_put_trial(tu->db, &t, NULL);
   if (rc == AT_OK)
     tu->trials_recorded++;
@@ -385,7 +396,7 @@ static void tpl_release_problem(struct tpl *p)
   p->nok = p->nconfigs = p->nvalid = 0;
   p->measured = p->failed = 0;
   memset(p->by_status, 0, sizeof p->by_status);
-  p->def = p->best = SIZE_MAX;
+  p->def = p->best = p->foreign = SIZE_MAX;
   memset(&p->sr, 0, sizeof p->sr);
 }
 
@@ -544,6 +555,14 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   int rc;
   char name[PATH_MAX];
   tune_base_name(p->path, name, sizeof name);
+  p->foreign = SIZE_MAX;
+  bool by_config = p->baseline || search_strategy_info(tu->o->strategy)->order_known;
+  if (!by_config && !tune_owns(tu, p->t->kernel, NULL)) {
+    /* another shard searches this template on this problem: said once, at the start */
+    snprintf(p->skip, sizeof p->skip, "shard %d/%d: another shard's", tu->o->shard,
+             tu->o->nshards);
+    return AT_OK;
+  }
   tu->op->tmpl_dims(tu->op, tu->cur, p->t, p->dims);
   if ((rc = tmpl_space(p->t, tu->space_dev, p->dims, &p->space)) != AT_OK ||
       (rc = gen_space_collect(p->space, &p->configs, &p->nconfigs, NULL)) != AT_OK) {
@@ -565,6 +584,8 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
     return rc;
   p->nvalid = p->nconfigs;
   if ((rc = preselect(tu, p)) != AT_OK)
+    return rc;
+  if (by_config && tu->o->nshards > 1 && (rc = tune_shard_configs(tu, p)) != AT_OK)
     return rc;
   /* a strategy that chooses as it measures, with a budget, on a device measured here:
    * compile what it asks for as it asks (compile_near) */
@@ -701,7 +722,9 @@ static int record_verdicts(struct tuner *tu, struct tpl *p, size_t from, size_t 
       tu->trials_resumed++;
       continue;
     }
-    rc = record(tu, p, i, &m, -1, -1);
+    if ((p->cfg_of ? p->cfg_of[i] : i) == p->foreign)
+      continue; /* another shard's to record */
+    rc = record(tu, p, i, &m, -1, -1, SIZE_MAX);
   }
   if (rc == AT_OK)
     rc = db_commit(tu->db);
@@ -738,14 +761,12 @@ static int by_dist(const void *a, const void *b)
  * of the table it was started with). */
 static int restart_worker(struct tuner *tu)
 {
-  if (!tu->worker)
+  if (tune_worker_live(tu) == SIZE_MAX || !tu->workers[tune_worker_live(tu)])
     return AT_OK;
-  tu->restarts += meas_worker_restarts(tu->worker);
-  meas_worker_stop(tu->worker);
-  tu->worker = NULL;
+  tune_workers_stop(tu);
   tu->wcfg.jobs_table = tu->jobs;
   tu->wcfg.njobs = tu->njobs;
-  return meas_worker_start(&tu->wcfg, &tu->worker);
+  return tune_workers_start(tu);
 }
 
 /*
@@ -849,17 +870,29 @@ static int compile_first(struct tuner *tu, struct tpl *p)
   return AT_OK;
 }
 
-/* Measure (or recall) bld variant bv of p. */
-static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
+/* Whether bld variant bv of p is another shard's (--shard). */
+static bool is_foreign(const struct tpl *p, size_t bv)
 {
+  return p->foreign != SIZE_MAX && (p->cfg_of ? p->cfg_of[bv] : bv) == p->foreign;
+}
+
+int tune_measure_on(struct tuner *tu, struct tpl *p, size_t bv, size_t job, size_t w,
+                    bool locked, bool *lost)
+{
+  *lost = false;
   if (p->have[bv])
     return AT_OK;
+  if (w >= tu->nworkers || !tu->workers[w])
+    return at_error(AT_IO, "no GPU is left to measure on: every one was retired");
+  /* the reference of an op that checks against it runs again for its outputs */
+  bool ref = job == tu->ref_job, foreign = is_foreign(p, bv);
+  if (foreign && !ref)
+    return AT_OK; /* another shard measures it */
   struct meas_result m;
   char key[2048];
   known_key(key, sizeof key, p->t->kernel, tu->prob.text, p->br.variants[bv].config_text);
   const struct meas_result *k = known_find(tu, key);
-  /* the reference of an op that checks against it runs again for its outputs */
-  bool rerun = k && job == tu->ref_job;
+  bool rerun = k && ref;
   int rc;
   if (k && !rerun) {
     m = *k;
@@ -869,17 +902,33 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
       return AT_INTERRUPTED;
     double t0 = at_now_s();
     int64_t sm_clock = -1, throttled = -1;
-    tune_prov_before(tu);
-    if ((rc = meas_worker_run(tu->worker, job, tu->timeout_s, &m)) != AT_OK)
+    /* the clocks sampled around a measurement are the one GPU's (run_prov.c) */
+    bool prov = tu->nworkers == 1;
+    if (prov)
+      tune_prov_before(tu);
+    if (tune_fault_lose_gpu(tu, w)) {
+      *lost = true;
+      return at_error(AT_IO, "GPU %d lost (fault injected: %s)", tu->gpu_ord[w],
+                      TUNE_FAULT_LOSE_GPU_ENV);
+    }
+    if (locked)
+      pthread_mutex_unlock(&tu->mu);
+    rc = meas_worker_run(tu->workers[w], job, tu->timeout_s, &m);
+    if (locked)
+      pthread_mutex_lock(&tu->mu);
+    if (rc != AT_OK) {
+      *lost = true;
       return rc;
-    tune_prov_after(tu, &sm_clock, &throttled);
+    }
+    if (prov)
+      tune_prov_after(tu, &sm_clock, &throttled);
     if (intr_requested() && m.status != DB_TRIAL_OK)
       return AT_INTERRUPTED; /* maybe the signal's doing: measured again on --resume */
     tu->meas_spent += at_now_s() - t0;
     tu->fresh++;
-    if (rerun)
-      tu->trials_resumed++;
-    else if ((rc = record(tu, p, bv, &m, sm_clock, throttled)) != AT_OK)
+    if (rerun || foreign)
+      tu->trials_resumed += rerun;
+    else if ((rc = record(tu, p, bv, &m, sm_clock, throttled, w)) != AT_OK)
       return rc;
   }
   p->res[bv] = m;
@@ -902,10 +951,27 @@ static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
   return AT_OK;
 }
 
+/* Measure (or recall) bld variant bv of p on the first live worker; a worker whose GPU
+ * is lost is retired and the next one measures it. */
+static int measure(struct tuner *tu, struct tpl *p, size_t bv, size_t job)
+{
+  for (;;) {
+    size_t w = tune_worker_live(tu);
+    bool lost;
+    int rc = tune_measure_on(tu, p, bv, job, w, false, &lost);
+    if (!lost)
+      return rc;
+    tune_worker_retire(tu, w, at_last_error());
+    if (tune_worker_live(tu) == SIZE_MAX)
+      return rc; /* the last GPU: the run cannot go on */
+  }
+}
+
 struct eval_ctx {
   struct tuner *tu;
   struct tpl *p;
   const size_t *pts;    /* search point -> config index */
+  bool dealt;           /* deal_known measured the points: the search only reads them */
   int rc;
 };
 
@@ -915,6 +981,9 @@ static int eval_cb(void *ctx, size_t point, double *cost)
   struct tpl *p = e->p;
   size_t c = e->pts[point], bv = c;
   int rc;
+  /* after deal_known: what was not dealt was not measured (time, interrupt) */
+  if (e->dealt && !p->have[bv] && p->br.variants[bv].verdict == BLD_OK)
+    return SEARCH_STOP;
   if (p->lazy) {
     if (p->vof[c] == SIZE_MAX && (rc = compile_near(e->tu, p, c)) != AT_OK)
       return e->rc = rc;
@@ -928,6 +997,44 @@ static int eval_cb(void *ctx, size_t point, double *cost)
   *cost = p->br.variants[bv].verdict == BLD_OK && p->res[bv].status == DB_TRIAL_OK
               ? p->res[bv].median_us : INFINITY;
   return AT_OK;
+}
+
+/*
+ * Several workers, a strategy whose picks are known before any cost is seen: take its
+ * picks in order (a search whose evaluator only records, as preselect does), deal them
+ * to the workers in parallel (deal.c), and let the search proper run after it over the
+ * measured costs (eval_cb recalls them), so that its result, evaluations and budget are
+ * those of a search on one worker: the same trials, measured sooner.
+ */
+static int deal_known(struct tuner *tu, struct tpl *p, const struct search_space *sp,
+                      const struct search_opts *so, size_t def, struct eval_ctx *e)
+{
+  size_t *picked = malloc((sp->npoints + 1) * sizeof *picked);
+  if (!picked)
+    return at_error(AT_NOMEM, "out of memory");
+  struct order_ctx oc = {.picked = picked};
+  struct search_opts o = *so;
+  o.time_budget_s = 0; /* the dealing keeps the time budget */
+  struct search_result sr;
+  int rc = search_run(sp, &o, order_cb, &oc, &sr);
+  /* the default, when given, goes first (measured besides the budget, as alone) */
+  size_t n = 0, from = def != SIZE_MAX && !p->have[def];
+  if (rc == AT_OK) {
+    memmove(picked + from, picked, oc.n * sizeof *picked);
+    for (size_t i = 0; i < oc.n; i++) {
+      size_t bv = e->pts[picked[from + i]];
+      if (p->br.variants[bv].verdict == BLD_OK && !p->have[bv])
+        picked[from + n++] = bv;
+    }
+    if (from)
+      picked[0] = def;
+    rc = tune_deal(tu, p, picked, from + n, true);
+    for (size_t i = from; i < from + n; i++) /* eval_cb counts only what it measures */
+      tu->evals += p->have[picked[i]];
+    e->dealt = true;
+  }
+  free(picked);
+  return rc;
 }
 
 /* The search's points: the compiled ok variants but the default (measured first), or for
@@ -972,7 +1079,13 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   }
   if (p->nok == 0 && !p->lazy)
     return AT_OK;
-  if (p->def != SIZE_MAX && (rc = measure(tu, p, p->def, p->job_of[p->def])) != AT_OK)
+  /* the default first, alone, unless several workers deal it with the picks; an op
+   * whose variants are checked against it needs its outputs before any other */
+  bool dealing = tu->nworkers > 1 && !p->lazy &&
+                 search_strategy_info(tu->o->strategy)->order_known;
+  bool def_first = !dealing || tu->op->checks_against_reference;
+  if (def_first && p->def != SIZE_MAX &&
+      (rc = measure(tu, p, p->def, p->job_of[p->def])) != AT_OK)
     return rc;
   /* an op whose variants are checked against the reference: nothing without it */
   if (tu->op->checks_against_reference &&
@@ -984,7 +1097,8 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   if (tu->o->time_budget_s > 0) {
     left = tu->o->time_budget_s - (at_now_s() - tu->meas_t0);
     if (left <= 0)
-      return AT_OK;
+      return def_first || p->def == SIZE_MAX ? AT_OK
+                                             : measure(tu, p, p->def, p->job_of[p->def]);
   }
   int32_t *coords = NULL;
   size_t nd = 0, npts = 0, *pts = NULL;
@@ -998,10 +1112,16 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
                              .budget = tu->budget > 0 ? (size_t)tu->budget : 0,
                              .time_budget_s = left};
     struct eval_ctx e = {.tu = tu, .p = p, .pts = pts};
-    rc = search_run(&sp, &so, eval_cb, &e, &p->sr);
+    if (dealing)
+      rc = deal_known(tu, p, &sp, &so, def_first ? SIZE_MAX : p->def, &e);
+    if (rc == AT_OK)
+      rc = search_run(&sp, &so, eval_cb, &e, &p->sr);
     if (rc == AT_OK)
       rc = e.rc;
   }
+  /* the default is measured whatever the search did (no points, the time budget) */
+  if (rc == AT_OK && !def_first && p->def != SIZE_MAX)
+    rc = measure(tu, p, p->def, p->job_of[p->def]);
   free(coords);
   free(pts);
   free(model);
@@ -1103,14 +1223,12 @@ static int run_problem(struct tuner *tu)
     return AT_OK;
   if ((rc = tu->op->inputs(tu->op, &tu->prob)) != AT_OK)
     return rc;
-  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb,
-                                      .device_index = tu->mb == &meas_host ? 0 : tu->o->gpu,
-                                      .jobs = tu->o->jobs, .op = tu->prob.mop,
+  tu->wcfg = (struct meas_worker_cfg){.mb = tu->mb, .jobs = tu->o->jobs, .op = tu->prob.mop,
                                       .op_ctx = tu->prob.mop_ctx, .jobs_table = tu->jobs,
                                       .njobs = tu->njobs, .ref_job = tu->ref_job,
                                       .flush_bytes = flush_bytes(tu),
                                       .variant_time_s = tu->variant_time_s};
-  if ((rc = meas_worker_start(&tu->wcfg, &tu->worker)) != AT_OK)
+  if ((rc = tune_workers_start(tu)) != AT_OK)
     return rc;
   if (!tu->meas_t0)
     tu->meas_t0 = at_now_s();
@@ -1118,16 +1236,14 @@ static int run_problem(struct tuner *tu)
     struct tpl *p = &tu->tpls[i];
     if (p->skip[0] || !p->baseline)
       continue;
-    for (size_t j = 0; j < p->nok && rc == AT_OK; j++)
-      if ((rc = measure(tu, p, p->ok[j], p->job_of[p->ok[j]])) == AT_OK)
-        tu->evals++;
+    size_t had = p->measured;
+    rc = tune_deal(tu, p, p->ok, p->nok, false); /* in full, in parallel */
+    tu->evals += p->measured - had;
   }
   for (size_t i = 0; i < tu->ntpls && rc == AT_OK; i++)
     if (!tu->tpls[i].skip[0])
       rc = search_tpl(tu, &tu->tpls[i]);
-  tu->restarts += meas_worker_restarts(tu->worker);
-  meas_worker_stop(tu->worker);
-  tu->worker = NULL;
+  tune_workers_stop(tu);
   progress_clear(tu);
   return rc;
 }
@@ -1136,7 +1252,7 @@ static int run_problem(struct tuner *tu)
 
 static void release(struct tuner *tu)
 {
-  meas_worker_stop(tu->worker);
+  tune_workers_stop(tu);
   tune_prov_release(tu);
   unbind_problem(tu);
   for (size_t i = 0; i < tu->ntpls; i++) {
@@ -1157,7 +1273,7 @@ static void release(struct tuner *tu)
 static int probe_gpu(struct tuner *tu)
 {
   char why[300];
-  int rc = meas_device_probe(tu->mb, tu->o->gpu, &tu->dev_id, why, sizeof why);
+  int rc = meas_device_probe(tu->mb, tu->gpu_ord[0], &tu->dev_id, why, sizeof why);
   if (rc == AT_USAGE || rc == AT_NOMEM)
     return at_error(rc, "%s", why);
   if (rc != AT_OK) {
@@ -1226,10 +1342,20 @@ static int setup(struct tuner *tu)
 
   if (o->gpu < 0)
     return at_error(AT_USAGE, "bad --gpu %d (a GPU ordinal: 0, 1, ...)", o->gpu);
+  if (o->ngpus > TUNE_MAX_GPUS)
+    return at_error(AT_USAGE, "--gpus names %zu GPUs; at most %d", o->ngpus, TUNE_MAX_GPUS);
+  if (o->nshards > 1 && (o->shard < 0 || o->shard >= o->nshards))
+    return at_error(AT_USAGE, "bad --shard %d/%d (I/N with 0 <= I < N)", o->shard, o->nshards);
 
   if (!o->db_path)
     return at_error(AT_USAGE, "no database given");
   snprintf(tu->db_path, sizeof tu->db_path, "%s", o->db_path);
+  /* SQLite's WAL must not live on a network filesystem (db/netfs.h): refused, not risked */
+  char fs[32];
+  if (db_netfs_check(tu->db_path, fs, sizeof fs))
+    return at_error(AT_USAGE, "database '%.200s' is on a network filesystem (%s), where "
+                    "SQLite's write-ahead log is not safe: write it on a local disk (each "
+                    "shard its own, then 'autotune db merge'; docs/cluster.md)", tu->db_path, fs);
   if ((rc = tune_collect_templates(tu)) != AT_OK)
     return rc;
   if (o->bundle && (strcmp(o->bundle->op, tu->op->name) != 0 ||
@@ -1262,6 +1388,8 @@ static int setup(struct tuner *tu)
   if (o->bundle_out) {
     snprintf(tu->no_meas, sizeof tu->no_meas, "making a bundle: compiled only");
     tu->mb = NULL;
+  } else if ((rc = tune_workers_plan(tu)) != AT_OK) {
+    return rc;
   } else if (!host && (rc = probe_gpu(tu)) != AT_OK) {
     return rc;
   }
@@ -1277,6 +1405,7 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
     return at_error(AT_NOMEM, "out of memory");
   tu->o = o;
   tu->t0 = at_now_s();
+  pthread_mutex_init(&tu->mu, NULL);
   const struct tune_report *r = o->report;
   int rc = setup(tu);
   if (rc != AT_OK)
@@ -1285,6 +1414,8 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
   tune_prov_init(tu, why, sizeof why);
   if (why[0])
     tune_warn(tu, "%s", why);
+  if (tu->nworkers == 1 && !tu->gpu_uuid[0][0]) /* one GPU: its management library's */
+    snprintf(tu->gpu_uuid[0], sizeof tu->gpu_uuid[0], "%s", tu->prov.info.uuid);
   tune_load_templates(tu);
   size_t usable = 0;
   for (size_t i = 0; i < tu->ntpls; i++)
@@ -1338,6 +1469,7 @@ out:
     sum->reference_failed = tu->reference_failed;
   }
   release(tu);
+  pthread_mutex_destroy(&tu->mu);
   free(tu);
   return rc;
 }

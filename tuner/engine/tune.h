@@ -3,8 +3,8 @@
  * op fills struct op_engine, tuner/ops/op_iface.h). For each problem and each template
  * it spans the space for the device, compiles what the search will measure (tuner/
  * compile/build.h), lets a strategy (tuner/search/search.h) pick which to measure,
- * measures them in a worker process that may crash or hang without taking the tuner
- * down (tuner/measure/worker.h), and commits every outcome to the tuning database as
+ * measures them in worker processes (one per GPU) that may crash or hang without taking
+ * the tuner down (tuner/measure/worker.h), and commits every outcome to the tuning database as
  * it happens, so that an interrupted run loses nothing and `--resume` finishes it. The
  * measurement protocol is written down in docs/measure.md. The engine prints nothing
  * itself: what it has to say goes through struct tune_report, which the command fills.
@@ -22,6 +22,9 @@
 
 /* Most templates one run tunes. */
 #define TUNE_MAX_TEMPLATES 32
+/* Most measurement workers (GPUs, or host workers standing in for them) one run deals
+ * work to (--gpus). */
+#define TUNE_MAX_GPUS 64
 
 struct tuner;
 struct tune_report;
@@ -32,6 +35,12 @@ struct tune_opts {
   const char *device;          /* profile name or arch */
   const char *emulate;         /* host only: the profile the host stands in for; NULL */
   int gpu;                     /* the GPU ordinal measured on (--gpu); unused on the host */
+  int gpus[TUNE_MAX_GPUS];     /* --gpus: the ordinals measured on at once, one worker each
+                                  (on the host: host workers 0..n-1, docs/cluster.md) */
+  size_t ngpus;                /* 0: just `gpu` */
+  bool all_gpus;               /* --gpus all: every GPU the runtime has (host: the CPUs) */
+  int shard, nshards;          /* --shard I/N: measure the I-th of N disjoint parts of the
+                                  work (docs/cluster.md); nshards 0 or 1: all of it */
   const char *templates[TUNE_MAX_TEMPLATES]; /* paths; none: the op's default set */
   size_t ntemplates;
   enum search_strategy strategy;

@@ -7,6 +7,7 @@
 #define AT_TUNER_TUNE_INTERNAL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,9 @@ struct tpl {
   struct meas_result *res;
   bool *have;
   double *model;             /* per ok point */
+  size_t foreign;            /* --shard: the index among p->configs of the one config kept
+                                that another shard measures (the middle one, kept to find
+                                the default by); SIZE_MAX: none */
   size_t def;                /* bld variant index of the default config; SIZE_MAX none */
   size_t mid;                /* index of the middle valid config among the compiled */
   size_t measured, failed, by_status[DB_TRIAL_STATUS_COUNT];
@@ -96,7 +100,14 @@ struct tuner {
   size_t cur;
   struct op_problem prob;            /* bound while the problem is measured */
   bool bound;
-  struct meas_worker *worker;
+  /* the measurement workers (deal.c): one per GPU of --gpus, or per host worker */
+  size_t nworkers;
+  struct meas_worker *workers[TUNE_MAX_GPUS];
+  int gpu_ord[TUNE_MAX_GPUS];        /* each worker's GPU ordinal (host: its host ordinal) */
+  char gpu_uuid[TUNE_MAX_GPUS][96];  /* and UUID; "" when not known */
+  bool retired[TUNE_MAX_GPUS];       /* its GPU faulted: no more work for it this run */
+  size_t measured_on[TUNE_MAX_GPUS]; /* measurements asked of each worker */
+  pthread_mutex_t mu;                /* held by a dealer thread touching the tuner */
   struct meas_job *jobs;
   size_t njobs;
   size_t ref_job;                    /* the reference's job (checks_against_reference) */
@@ -151,6 +162,49 @@ const char *tune_base_name(const char *path, char *out, size_t len);
 /* One line through the report's warn (after clearing the progress line). */
 void tune_warn(const struct tuner *tu, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Measure (or recall) bld variant bv of p (job: its job) on worker w and take the
+ * outcome: record it, count it. With `locked` the caller holds tu->mu, which is let go
+ * while the worker measures (deal.c's threads). A variant another shard owns is left
+ * alone. OUT: *lost: true when the worker could not be (re)started, its GPU is gone
+ * (rc is then meas_worker_run's). AT_OK; AT_INTERRUPTED; a database status. */
+int tune_measure_on(struct tuner *tu, struct tpl *p, size_t bv, size_t job, size_t w,
+                    bool locked, bool *lost);
+
+/* ---- shard.c: --shard I/N ---- */
+
+/* Whether this shard owns (kernel, the bound problem[, config]; config NULL: the pair).
+ * True without shards. */
+bool tune_owns(const struct tuner *tu, const char *kernel, const char *config);
+/* Keep the configs of p (spanned, preselected) that this shard measures, and the middle
+ * one (p->foreign when another shard's). AT_OK, AT_NOMEM. */
+int tune_shard_configs(const struct tuner *tu, struct tpl *p);
+
+/* ---- deal.c: the measurement workers and the dealing of work to them ---- */
+
+/* Resolve --gpus / --gpu into tu's workers' ordinals and UUIDs (probing each GPU in a
+ * short-lived child). AT_OK; AT_USAGE (an ordinal the runtime lacks; a repeated one). */
+int tune_workers_plan(struct tuner *tu);
+/* Start one worker per planned GPU from tu->wcfg (device ordinal and emulator threads
+ * set per worker). A GPU whose worker cannot start is retired with one warning; AT_OK
+ * when one starts at least, else the first failure's status. */
+int tune_workers_start(struct tuner *tu);
+/* Stop every worker (counting their restarts into tu->restarts). */
+void tune_workers_stop(struct tuner *tu);
+/* The first worker not retired; SIZE_MAX when none is left. */
+size_t tune_worker_live(const struct tuner *tu);
+/* Fault injection for tests (docs/cluster.md): with $AUTOTUNE_FAULT_LOSE_GPU=ORD:N the
+ * GPU of ordinal ORD is lost at the N-th measurement asked of it (N >= 1). Counts the
+ * measurement; true when this one is to be lost. */
+#define TUNE_FAULT_LOSE_GPU_ENV "AUTOTUNE_FAULT_LOSE_GPU"
+bool tune_fault_lose_gpu(struct tuner *tu, size_t w);
+/* Retire worker w after its GPU was lost (one warning naming it). */
+void tune_worker_retire(struct tuner *tu, size_t w, const char *why);
+/* Measure the variants bvs[0..n) of p (bld variant indices, each once; those already
+ * had are skipped), dealt to the live workers in order, in parallel, until done, an
+ * interrupt or (timed) the time budget is spent. A worker whose GPU is lost is retired
+ * and its variant dealt again. AT_OK; the first failure's status otherwise. */
+int tune_deal(struct tuner *tu, struct tpl *p, const size_t *bvs, size_t n, bool timed);
 
 /* ---- tune_templates.c ---- */
 

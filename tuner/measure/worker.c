@@ -27,10 +27,17 @@
  *   4. The parent never opens a GPU runtime itself: each worker is forked from a parent
  *      without a CUDA context, so forking is safe.
  *   5. SIGPIPE is ignored in the parent; a write to a dead worker is an error, not death.
+ *   6. Several workers may live at once (one per GPU, tuner/engine/deal.c), started and
+ *      restarted from several threads. A worker holds no pipe end of another: the parent's
+ *      ends of every live worker are kept in one table, and making a worker's pipes,
+ *      forking it and adding its ends happen under one lock, the child closing every end
+ *      in the table. Else a sibling holding a worker's request pipe would keep it from
+ *      ever seeing EOF, and stopping it would wait forever.
  */
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,12 +346,33 @@ static void worker_main(const struct meas_worker_cfg *cfg, int in_fd, int out_fd
 
 /* ---- the parent's side ---- */
 
+/* The parent's pipe ends of every live worker (invariant 6). */
+#define MAX_PARENT_FDS 512
+static pthread_mutex_t fds_mu = PTHREAD_MUTEX_INITIALIZER;
+static int parent_fds[MAX_PARENT_FDS];
+static size_t nparent_fds;
+
+static void fds_forget(int fd)
+{
+  for (size_t i = 0; i < nparent_fds; i++)
+    if (parent_fds[i] == fd) {
+      parent_fds[i] = parent_fds[--nparent_fds];
+      return;
+    }
+}
+
 static void reap(struct meas_worker *w, int *status)
 {
-  if (w->to_fd >= 0)
+  pthread_mutex_lock(&fds_mu);
+  if (w->to_fd >= 0) {
+    fds_forget(w->to_fd);
     close(w->to_fd);
-  if (w->from_fd >= 0)
+  }
+  if (w->from_fd >= 0) {
+    fds_forget(w->from_fd);
     close(w->from_fd);
+  }
+  pthread_mutex_unlock(&fds_mu);
   w->to_fd = w->from_fd = -1;
   int st = 0;
   if (w->pid > 0)
@@ -358,12 +386,21 @@ static void reap(struct meas_worker *w, int *status)
 static int spawn(struct meas_worker *w)
 {
   int to[2], from[2];
-  if (pipe(to) != 0)
+  pthread_mutex_lock(&fds_mu);
+  if (nparent_fds + 2 > MAX_PARENT_FDS) {
+    pthread_mutex_unlock(&fds_mu);
+    return at_error(AT_IO, "more than %d measurement workers at once", MAX_PARENT_FDS / 2);
+  }
+  if (pipe(to) != 0) {
+    pthread_mutex_unlock(&fds_mu);
     return at_error(AT_IO, "cannot create a pipe for the worker: %s", strerror(errno));
+  }
   if (pipe(from) != 0) {
+    int e = errno;
     close(to[0]);
     close(to[1]);
-    return at_error(AT_IO, "cannot create a pipe for the worker: %s", strerror(errno));
+    pthread_mutex_unlock(&fds_mu);
+    return at_error(AT_IO, "cannot create a pipe for the worker: %s", strerror(e));
   }
   fflush(stdout);
   fflush(stderr);
@@ -374,6 +411,7 @@ static int spawn(struct meas_worker *w)
     close(to[1]);
     close(from[0]);
     close(from[1]);
+    pthread_mutex_unlock(&fds_mu);
     return at_error(AT_IO, "cannot start a worker process: %s", strerror(e));
   }
   if (pid == 0) {
@@ -381,6 +419,8 @@ static int spawn(struct meas_worker *w)
     if (getppid() != parent)
       _exit(1);
     signal(SIGPIPE, SIG_DFL);
+    for (size_t i = 0; i < nparent_fds; i++) /* the siblings' ends (invariant 6) */
+      close(parent_fds[i]);
     close(to[1]);
     close(from[0]);
     worker_main(&w->cfg, to[0], from[1]);
@@ -391,6 +431,9 @@ static int spawn(struct meas_worker *w)
   w->pid = pid;
   w->to_fd = to[1];
   w->from_fd = from[0];
+  parent_fds[nparent_fds++] = w->to_fd;
+  parent_fds[nparent_fds++] = w->from_fd;
+  pthread_mutex_unlock(&fds_mu);
   struct hello h;
   if (read_all(w->from_fd, &h, sizeof h, at_now_s() + HELLO_WAIT_S) != 0) {
     int st;
