@@ -13,5 +13,6 @@ int cmd_generate(int argc, char **argv);
 int cmd_gemm(int argc, char **argv);
 int cmd_attention(int argc, char **argv);
 int cmd_bundle(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 #endif

@@ -169,6 +169,7 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
 struct find_run {
   const char *args;
   char uuid[DB_UUID_LEN + 1];
+  char ended[DB_UUID_LEN + 1];       /* the latest ended one (tune_opts.resume_ended) */
 };
 
 static int find_run_cb(void *ctx, const struct db_run *r)
@@ -176,6 +177,8 @@ static int find_run_cb(void *ctx, const struct db_run *r)
   struct find_run *f = ctx;
   if (!r->ended_at && r->args && strcmp(r->args, f->args) == 0)
     snprintf(f->uuid, sizeof f->uuid, "%s", r->uuid); /* the latest wins */
+  else if (r->args && strcmp(r->args, f->args) == 0)
+    snprintf(f->ended, sizeof f->ended, "%s", r->uuid);
   return 0;
 }
 
@@ -248,6 +251,10 @@ static int open_run(struct tuner *tu)
       tu->resumed = tu->run_put = true;
       if ((rc = db_each_trial(tu->db, load_known_cb, tu)) != AT_OK)
         return rc;
+    } else if (f.ended[0] && tu->o->resume_ended) {
+      snprintf(tu->run_uuid, sizeof tu->run_uuid, "%s", f.ended);
+      tu->ended_before = true;
+      return AT_OK;
     } else {
       tune_warn(tu, "nothing to resume: no unfinished run with these arguments in %s; starting "
            "a new run", tu->db_path);
@@ -1294,7 +1301,7 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
                   tu->op->name, tu->dev->name);
     goto out;
   }
-  if ((rc = open_run(tu)) != AT_OK)
+  if ((rc = open_run(tu)) != AT_OK || tu->ended_before)
     goto out;
   if (r && r->start)
     r->start(o->report_ctx, tu);
@@ -1336,6 +1343,8 @@ out:
     snprintf(sum->backend, sizeof sum->backend, "%s", tu->backend);
     snprintf(sum->toolchain, sizeof sum->toolchain, "%s", tu->toolchain);
     sum->reference_failed = tu->reference_failed;
+    snprintf(sum->run_uuid, sizeof sum->run_uuid, "%s", tu->run_uuid);
+    sum->ended_before = tu->ended_before;
   }
   release(tu);
   free(tu);
