@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/device.h"
+#include "base/json.h"
 #include "base/status.h"
 #include "tests/helpers.h"
 #include "tuner/model/model.h"
@@ -101,7 +102,7 @@ Test(model, dedup_budget_split_and_estimate)
   struct model_cfg c;
   cr_assert_eq(model_cfg_load(TINY, MODELS, &c), AT_OK, "%s", at_last_error());
   cr_expect_str_eq(c.name, "tiny-config");
-  cr_expect_eq(c.head_dim, 8, "hidden / heads when the config has no head_dim");
+  cr_expect_eq(c.head_dim, 16, "hidden / heads when the config has no head_dim");
   const struct dev_profile *dev = dev_find("mi300x");
   /* batch 1 twice over two KV lengths: the GEMMs are the same problem, counted twice */
   struct model_opts o = {.batches = {1}, .nbatches = 1, .nprefills = 0, .kv_lens = {16, 32},
@@ -161,6 +162,37 @@ Test(model, bad_input_exits_2_and_creates_nothing)
   free(db), free(bad), free(dir);
 }
 
+Test(model, plan_json_with_a_captured_workload)
+{
+  char *dir = th_tmpdir(), *db = th_path(dir, "t.db");
+  struct th_result r;
+  th_run(&r, "model '%s' --device host --batch 1 --prefill none --kv-len 8 --plan --json "
+         "--shapes '%s/tests/data/capture/tunableop_results0.csv' --db '%s'", TINY,
+         AT_SOURCE_DIR, db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  struct json *j = NULL;
+  char err[200];
+  cr_assert_eq(json_parse(r.out, strlen(r.out), &j, err, sizeof err), AT_OK, "%s: %s", err,
+               r.out);
+  const struct json *probs = json_get(j, "problems"), *skipped = json_get(j, "skipped");
+  cr_assert(probs && probs->type == JSON_ARRAY && skipped && skipped->type == JSON_ARRAY);
+  cr_expect_eq(skipped->len, 5, "the validators, f64 and f8 lines");
+  bool captured = false, qkv = false;
+  for (size_t i = 0; i < probs->len; i++) {
+    const char *t = json_get(&probs->items[i], "problem")->string;
+    /* captured in f16 TN, kept so although the model's own dtype is f32 */
+    captured |= strcmp(t, "captured m=64 n=4096 k=1024 f16 TN") == 0;
+    qkv |= strcmp(t, "qkv m=1 n=128 k=64 f32 NT") == 0;
+  }
+  cr_expect(captured && qkv, "%s", r.out);
+  cr_expect(strstr(r.err, "skipped: dtype 'double'"), "the skipped lines said: %s", r.err);
+  json_free(j);
+  th_result_free(&r);
+  cr_expect_not(th_read(db, NULL), "--plan creates no database");
+  th_rmtree(dir);
+  free(db), free(dir);
+}
+
 Test(model, tiny_model_end_to_end_then_resume, .timeout = 120)
 {
   char *dir = th_tmpdir(), *db = th_path(dir, "t.db"), *hdr = th_path(dir, "tiny.h");
@@ -168,8 +200,11 @@ Test(model, tiny_model_end_to_end_then_resume, .timeout = 120)
   th_run(&r, "model '%s' --device host --batch 1 --prefill 8 --kv-len 8 --budget 1 "
          "--db '%s' --out '%s'", TINY, db, hdr);
   cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
-  cr_expect(strstr(r.out, "gate_up m=8 n=96 k=32 f32 NT"), "%s", r.out);
+  cr_expect(strstr(r.out, "gate_up m=8 n=96 k=64 f32 NT"), "%s", r.out);
+  cr_expect(strstr(r.out, "attn_decode b=1 h=4 sq=1 sk=8 d=16 f32"), "%s", r.out);
   cr_expect(strstr(r.out, "prefill 8 tokens:") && strstr(r.out, "tokens/s tuned"), "%s", r.out);
+  cr_expect(strstr(r.out, "decode batch 1, KV 8:") && strstr(r.out, "ms per token tuned"),
+            "%s", r.out);
   cr_expect(strstr(r.out, "wrote "), "%s", r.out);
   size_t len = 0;
   char *h = th_read(hdr, &len);

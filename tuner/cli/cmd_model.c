@@ -150,47 +150,69 @@ static int emit_one(const char *op, const char *device, const char *db, const ch
   return code;
 }
 
-/* One header of both ops' winners: written whole or not at all. OUT: *ops_written. */
-static int write_header(const char *out, const char *device, const char *db, int *ops_written)
+static int count_cb(void *ctx, const struct db_best *b)
+{
+  (void)b;
+  ++*(size_t *)ctx;
+  return 0;
+}
+
+/* One header of both ops' winners on `device`, written whole or not at all; an op
+ * without winners (nothing measured ok) is left out. OUT: which[len]: the ops written
+ * ("gemm and attention"), "" for none (then nothing is written). */
+static int write_header(const char *out, const char *device, const char *dbpath, char *which,
+                        size_t which_len)
 {
   static const char *const ops[] = {"gemm", "attention"};
+  size_t nwin[2] = {0, 0};
+  struct db *db = NULL;
+  which[0] = '\0';
+  if (!at_is_file(dbpath)) /* nothing was recorded (no device here, no variant) */
+    return CLI_OK;
+  int rc = db_open(dbpath, DB_READONLY, &db);
+  for (size_t i = 0; i < 2 && rc == AT_OK; i++)
+    rc = db_each_winner(db, device, ops[i], count_cb, &nwin[i]);
+  db_close(db);
+  if (rc != AT_OK)
+    return cli_fail(rc);
   char *dir = NULL;
-  *ops_written = 0;
   if (os_mkdtemp("model-header", &dir) != AT_OK)
     return cli_fail(AT_IO);
   size_t cap = 0, len = 0;
   char *all = NULL;
   int code = CLI_OK;
   for (size_t i = 0; i < 2 && code == CLI_OK; i++) {
+    if (!nwin[i])
+      continue;
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s/%s.h", dir, ops[i]);
-    if (emit_one(ops[i], device, db, tmp) != CLI_OK)
-      continue; /* said on stderr: no winners of this op (none measured ok) */
+    if ((code = emit_one(ops[i], device, dbpath, tmp)) != CLI_OK)
+      break; /* emit-header said why */
     unsigned char *data = NULL;
     size_t size = 0;
     if (os_read_file(tmp, &data, &size) != AT_OK) {
       code = cli_fail(AT_IO);
       break;
     }
-    if (len + size + 2 > cap) {
-      cap = (len + size + 2) * 2;
-      char *v = realloc(all, cap);
-      if (!v) {
-        free(data);
-        code = cli_fail(AT_NOMEM);
-        break;
-      }
-      all = v;
+    char *v = len + size + 2 > cap ? realloc(all, cap = (len + size + 2) * 2) : all;
+    if (!v) {
+      free(data);
+      code = cli_fail(AT_NOMEM);
+      break;
     }
+    all = v;
     if (len)
       all[len++] = '\n';
     memcpy(all + len, data, size);
     len += size;
     free(data);
-    (*ops_written)++;
+    size_t used = strlen(which);
+    snprintf(which + used, which_len - used, "%s%s", used ? " and " : "", ops[i]);
   }
-  if (code == CLI_OK && *ops_written && os_write_atomic(out, all, len) != AT_OK)
+  if (code == CLI_OK && which[0] && os_write_atomic(out, all, len) != AT_OK)
     code = cli_fail(AT_IO);
+  if (code != CLI_OK)
+    which[0] = '\0';
   free(all);
   os_rmdir(dir);
   free(dir);
@@ -273,7 +295,7 @@ static void print_json(const struct model_cfg *c, const struct model_plan *pl,
   printf("{\"model\":");
   json_write_str(stdout, c->name);
   printf(",\"source\":");
-  json_write_str(stdout, c->source);
+  json_write_str(stdout, c->source[0] ? c->source : NULL);
   printf(",\"device\":");
   json_write_str(stdout, device);
   printf(",\"header\":");
@@ -510,16 +532,16 @@ int cmd_model(int argc, char **argv)
     code = cli_fail(rc);
     goto done;
   }
-  int written = 0;
-  if ((code = write_header(out, device, tc.o.db_path, &written)) != CLI_OK)
+  char which[64];
+  if ((code = write_header(out, device, tc.o.db_path, which, sizeof which)) != CLI_OK)
     goto done;
   if (tc.json) {
-    print_json(&cfg, &pl, oc, device, written ? out : NULL, shapes ? &sl : NULL);
+    print_json(&cfg, &pl, oc, device, which[0] ? out : NULL, shapes ? &sl : NULL);
   } else {
     print_summary(&pl, oc, device, space->vendor == DEV_HOST || tc.o.emulate);
-    if (written)
-      printf("wrote %s: the %s winners on %s (params mode, docs/headers.md)\n", out,
-             written == 2 ? "gemm and attention" : "gemm or attention", device);
+    if (which[0])
+      printf("wrote %s: the %s winners on %s (params mode, docs/headers.md)\n", out, which,
+             device);
     else
       printf("no header: nothing was measured ok on %s\n", device);
   }
