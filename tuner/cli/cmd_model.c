@@ -519,6 +519,13 @@ int cmd_model(int argc, char **argv)
     if (rc != AT_OK)
       code = cli_fail(rc);
   }
+  if (tc.o.resume) {
+    size_t recalled = 0;
+    for (size_t i = 0; i < pl.n; i++)
+      recalled += oc[i].ended_before;
+    cli_error("--resume: %zu of %zu problems recalled (their runs had ended), the rest "
+              "resumed or tuned anew", recalled, pl.n);
+  }
   /* what every run came to, from the database: the summary of what was recorded */
   if (device[0] && (rc = db_open(tc.o.db_path, DB_READONLY, &db)) == AT_OK) {
     struct collect cc = {oc, pl.n};

@@ -255,7 +255,7 @@ static int open_run(struct tuner *tu)
       snprintf(tu->run_uuid, sizeof tu->run_uuid, "%s", f.ended);
       tu->ended_before = true;
       return AT_OK;
-    } else {
+    } else if (!tu->o->resume_ended) { /* model: a problem not reached before is no news */
       tune_warn(tu, "nothing to resume: no unfinished run with these arguments in %s; starting "
            "a new run", tu->db_path);
     }

@@ -43,7 +43,8 @@ struct tune_opts {
   bool resume_ended;           /* with resume: when no unfinished run has these arguments
                                   but an ended one does, measure nothing and report that
                                   run (tune_summary.run_uuid, .ended_before): how
-                                  `autotune model --resume` skips problems already done */
+                                  `autotune model --resume` skips problems already done;
+                                  finding no run at all is then no warning */
   int jobs;                    /* compile threads and emulator workers; 0: the CPUs */
   double timeout_s;            /* watchdog per variant; 0: TUNE_DEFAULT_TIMEOUT_S */
   double variant_time_s;       /* timing budget per variant; 0: the device's default */
