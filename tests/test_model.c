@@ -144,8 +144,9 @@ Test(model, bad_input_exits_2_and_creates_nothing)
   const char *cases[] = {"model no-such-model --device host",
                          "model llama-3.1-8b --device host --tp 3",
                          "model llama-3.1-8b --device host --batch 0",
-                         "model llama-3.1-8b --device nosuchgpu"};
-  for (size_t i = 0; i < 4; i++) {
+                         "model llama-3.1-8b --device nosuchgpu",
+                         "model llama-3.1-8b --device host --out /nonexistent-dir/x.h"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     th_run(&r, "%s --db '%s'", cases[i], db);
     cr_expect_eq(r.code, 2, "%s: %d %s", cases[i], r.code, r.err);
     cr_expect(strncmp(r.err, "autotune: ", 10) == 0 &&
@@ -156,6 +157,9 @@ Test(model, bad_input_exits_2_and_creates_nothing)
   th_run(&r, "model '%s' --device host --db '%s'", bad, db);
   cr_expect_eq(r.code, 2);
   cr_expect(strstr(r.err, "hidden_size"), "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "model llama-3.1-8b --device host --db '%s' --out '%s'", db, db);
+  cr_expect_eq(r.code, 2, "--out naming the database: %s", r.err);
   th_result_free(&r);
   cr_expect_not(th_read(db, NULL), "no database on bad input");
   th_rmtree(dir);

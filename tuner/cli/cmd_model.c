@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/interrupt.h"
@@ -34,6 +35,10 @@
 
 /* Kernels one problem's run may measure (templates of an op). */
 #define KERNELS_MAX 16
+/* The largest decode batch or prefill length, and KV length, a list may give (the ops
+ * check each problem's own limits besides). */
+#define MAX_TOKENS (1 << 20)
+#define MAX_KV_LEN (1 << 24)
 
 static const char usage[] =
     "autotune model NAME|CONFIG.json --device D [--emulate D2] [--batch B[,B...]] "
@@ -217,6 +222,32 @@ static int write_header(const char *out, const char *device, const char *dbpath,
   os_rmdir(dir);
   free(dir);
   return code;
+}
+
+/* The header's path: its folder must be writable and it must not be the database. CLI_OK
+ * or CLI_USAGE after one line. */
+static int check_out(const char *out, const char *dbpath)
+{
+  char dir[PATH_MAX];
+  const char *slash = strrchr(out, '/');
+  snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) + (slash == out) : 1,
+           slash ? out : ".");
+  if (access(dir, W_OK) != 0) {
+    cli_error("cannot write --out '%.200s': %s", out, strerror(errno));
+    return CLI_USAGE;
+  }
+  struct stat a, b;
+  char *ao = os_abspath(out), *ad = os_abspath(dbpath);
+  bool same = (ao && ad && strcmp(ao, ad) == 0) ||
+              (stat(out, &a) == 0 && stat(dbpath, &b) == 0 && a.st_dev == b.st_dev &&
+               a.st_ino == b.st_ino);
+  free(ao), free(ad);
+  if (same) {
+    cli_error("refusing to write the header over the database '%.200s' (--out names it)",
+              dbpath);
+    return CLI_USAGE;
+  }
+  return CLI_OK;
 }
 
 static void fmt_us(double us, char *out, size_t len)
@@ -422,13 +453,13 @@ int cmd_model(int argc, char **argv)
   if (!dtype)
     dtype = space->vendor == DEV_HOST ? "f32" : "f16";
   struct model_opts mo = {.tp = tp, .dtype = dtype, .dev = space};
-  if ((strcmp(batch, "none") && parse_list("--batch", batch, 1 << 20, mo.batches,
+  if ((strcmp(batch, "none") && parse_list("--batch", batch, MAX_TOKENS, mo.batches,
                                            &mo.nbatches) != CLI_OK) ||
-      (strcmp(prefill, "none") && parse_list("--prefill", prefill, 1 << 20, mo.prefills,
+      (strcmp(prefill, "none") && parse_list("--prefill", prefill, MAX_TOKENS, mo.prefills,
                                              &mo.nprefills) != CLI_OK))
     goto done;
   if (kvlen) {
-    if (parse_list("--kv-len", kvlen, 1 << 24, mo.kv_lens, &mo.nkv) != CLI_OK)
+    if (parse_list("--kv-len", kvlen, MAX_KV_LEN, mo.kv_lens, &mo.nkv) != CLI_OK)
       goto done;
   } else {
     memcpy(mo.kv_lens, mo.prefills, sizeof mo.kv_lens);
@@ -473,6 +504,8 @@ int cmd_model(int argc, char **argv)
     code = CLI_FAILED;
     goto done;
   }
+  if ((code = check_out(out, tc.o.db_path)) != CLI_OK) /* before hours of tuning */
+    goto done;
   if (!tc.json)
     print_plan(&cfg, &pl, space);
   struct tune_printer pr;
