@@ -41,7 +41,7 @@
 #define MAX_KV_LEN (1 << 24)
 
 static const char usage[] =
-    "autotune model NAME|CONFIG.json --device D [--emulate D2] [--batch B[,B...]] "
+    "autotune model NAME|CONFIG.json --device D [--emulate D2] [--gpu N] [--batch B[,B...]] "
     "[--prefill S[,S...]] [--kv-len L[,L...]] [--tp N] [--dtype f16|bf16|f32] "
     "[--shapes FILE] [--out FILE.h] [--plan] [--strategy S] [--budget N|--time-budget SEC] "
     "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "

@@ -106,12 +106,21 @@ int model_cfg_parse(const char *text, size_t len, const char *what, struct model
                   "1 to 256)", what, (long long)out->head_dim);
     goto done;
   }
-  if (!out->name[0]) { /* a config.json: its folder's or file's name */
+  if (!out->name[0]) { /* a config.json: its folder's name (Qwen2.5-7B/config.json), else
+                          the file's without .json */
     const char *b = strrchr(what, '/');
-    snprintf(out->name, sizeof out->name, "%s", b ? b + 1 : what);
-    char *dot = strstr(out->name, ".json");
-    if (dot)
-      *dot = '\0';
+    const char *base = b ? b + 1 : what;
+    if (strcmp(base, "config.json") == 0 && b && b > what) {
+      const char *p = b;
+      while (p > what && p[-1] != '/')
+        p--;
+      snprintf(out->name, sizeof out->name, "%.*s", (int)(b - p), p);
+    } else {
+      snprintf(out->name, sizeof out->name, "%s", base);
+      char *dot = strstr(out->name, ".json");
+      if (dot)
+        *dot = '\0';
+    }
   }
 done:
   json_free(root);
