@@ -302,19 +302,27 @@ static void print_summary(const struct model_plan *pl, const struct outcome *oc,
   for (size_t s = 0; s < pl->nsc; s++) {
     const struct model_scenario *sc = &pl->sc[s];
     double tt = model_scenario_us(pl, s, best), tu = model_scenario_us(pl, s, dflt);
-    if ((!isfinite(tt) || !isfinite(tu)) && sc->prefill)
-      printf("  prefill %lld tokens: n/a (a problem it calls has no time measured ok)\n",
-             (long long)sc->tokens);
-    else if (!isfinite(tt) || !isfinite(tu))
-      printf("  decode batch %lld, KV %lld: n/a (a problem it calls has no time measured "
-             "ok)\n", (long long)sc->batch, (long long)sc->kv);
-    else if (sc->prefill)
-      printf("  prefill %lld tokens: %.4g tokens/s tuned, %.4g untuned (%.2fx)\n",
-             (long long)sc->tokens, (double)sc->tokens / (tt * 1e-6),
-             (double)sc->tokens / (tu * 1e-6), tu / tt);
+    /* each side alone: n/a where a problem the scenario calls has no time measured ok */
+    char ts[48] = "n/a", us[48] = "n/a", ratio[24] = "";
+    if (sc->prefill) {
+      if (isfinite(tt))
+        snprintf(ts, sizeof ts, "%.4g tokens/s", (double)sc->tokens / (tt * 1e-6));
+      if (isfinite(tu))
+        snprintf(us, sizeof us, "%.4g tokens/s", (double)sc->tokens / (tu * 1e-6));
+    } else {
+      if (isfinite(tt))
+        snprintf(ts, sizeof ts, "%.4g ms per token", tt * 1e-3);
+      if (isfinite(tu))
+        snprintf(us, sizeof us, "%.4g ms per token", tu * 1e-3);
+    }
+    if (isfinite(tt) && isfinite(tu))
+      snprintf(ratio, sizeof ratio, " (%.2fx)", tu / tt);
+    if (sc->prefill)
+      printf("  prefill %lld tokens: %s tuned, %s untuned%s\n", (long long)sc->tokens, ts, us,
+             ratio);
     else
-      printf("  decode batch %lld, KV %lld: %.4g ms per token tuned, %.4g untuned (%.2fx)\n",
-             (long long)sc->batch, (long long)sc->kv, tt * 1e-3, tu * 1e-3, tu / tt);
+      printf("  decode batch %lld, KV %lld: %s tuned, %s untuned%s\n", (long long)sc->batch,
+             (long long)sc->kv, ts, us, ratio);
   }
   free(best), free(dflt);
 }
@@ -556,8 +564,8 @@ int cmd_model(int argc, char **argv)
     size_t recalled = 0;
     for (size_t i = 0; i < pl.n; i++)
       recalled += oc[i].ended_before;
-    cli_error("--resume: %zu of %zu problems recalled (their runs had ended), the rest "
-              "resumed or tuned anew", recalled, pl.n);
+    cli_error("--resume: %zu of %zu problems recalled (their runs had ended)%s", recalled,
+              pl.n, recalled < pl.n ? ", the rest resumed or tuned anew" : "");
   }
   /* what every run came to, from the database: the summary of what was recorded */
   if (device[0] && (rc = db_open(tc.o.db_path, DB_READONLY, &db)) == AT_OK) {
