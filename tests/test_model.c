@@ -181,6 +181,8 @@ Test(model, plan_json_with_a_captured_workload)
   const struct json *probs = json_get(j, "problems"), *skipped = json_get(j, "skipped");
   cr_assert(probs && probs->type == JSON_ARRAY && skipped && skipped->type == JSON_ARRAY);
   cr_expect_eq(skipped->len, 5, "the validators, f64 and f8 lines");
+  const struct json *nb = json_get(j, "captured_batched");
+  cr_expect(nb && nb->type == JSON_NUMBER && nb->integer == 1, "the strided batch of 8");
   bool captured = false, qkv = false;
   for (size_t i = 0; i < probs->len; i++) {
     const char *t = json_get(&probs->items[i], "problem")->string;

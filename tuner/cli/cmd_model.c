@@ -380,7 +380,9 @@ static void print_json(const struct model_cfg *c, const struct model_plan *pl,
     json_write_str(stdout, sl->skips[i].why);
     printf("}");
   }
-  printf("]}\n");
+  /* what the key does not hold (say_captured's notes) */
+  printf("],\"captured_batched\":%zu,\"captured_padded_ld\":%zu}\n", sl ? sl->batched : 0,
+         sl ? sl->with_ld : 0);
 }
 
 /* Say what a captured workload gave and left out (stderr: the summary stays clean). */
