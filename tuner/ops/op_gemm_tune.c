@@ -1,13 +1,12 @@
 /*
  * op_gemm_tune.c - the gemm op as the tuning engine runs it (op_iface.h, gemm_tune.h):
- * problems from --m/--n/--k or a --shapes file, the templates of templates/gemm/ with
- * gemm_naive as the baseline, the template dims M, N, K, TA, TB, inputs and the check
- * of op_gemm.h (through gemm_meas_op), FLOPs and bytes, and a roofline cost model for
- * the model strategy.
+ * problems from --m/--n/--k or a --shapes file (read by tuner/ops/shapes.h), the
+ * templates of templates/gemm/ with gemm_naive as the baseline, the template dims M, N,
+ * K, TA, TB, inputs and the check of op_gemm.h (through gemm_meas_op), FLOPs and bytes,
+ * and a roofline cost model for the model strategy.
  */
 #include "tuner/ops/gemm_tune.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
