@@ -36,6 +36,10 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/autotune"
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/templates/"
   DESTINATION "${CMAKE_INSTALL_DATADIR}/autotune/templates"
   OPTIONAL)
+# the presets of `autotune model` (tuner/model/model.c's model_presets_dir looks here)
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/models/"
+  DESTINATION "${CMAKE_INSTALL_DATADIR}/autotune/models"
+  FILES_MATCHING PATTERN "*.json")
 
 # pkg-config. prefix is the path from the .pc file's folder back to the prefix, so the
 # file is right whatever --prefix the install is given; an absolute LIBDIR keeps an

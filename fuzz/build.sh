@@ -69,7 +69,7 @@ for t in $FUZZ_TARGETS; do
   fuzz_pragma) build fuzz_pragma libs "$root/generator/template.c" \
     "$root/generator/template_coords.c" "$root/generator/expr.c" "$root/generator/space.c" ;;
   fuzz_jsonl) build fuzz_jsonl libs "$root/db/jsonl.c" "$root/base/json.c" ;;
-  fuzz_shapes) build fuzz_shapes libs "$root/tuner/ops/op_gemm_tune.c" ;;
+  fuzz_shapes) build fuzz_shapes libs "$root/tuner/ops/op_gemm_tune.c" "$root/tuner/ops/shapes.c" ;;
   fuzz_options) build fuzz_options libs "$root/tuner/cli/cli.c" "$root/tuner/cli/tune_cli.c" ;;
   *) echo "fuzz/build.sh: unknown target '$t'" >&2; exit 1 ;;
   esac

@@ -1,6 +1,7 @@
 /*
  * fuzz_shapes.c - libFuzzer target for gemm's shapes file (`autotune gemm --shapes
- * FILE`, tuner/ops/op_gemm_tune.c): the input is the file, written to a temp file and
+ * FILE`, tuner/ops/op_gemm_tune.c reading it through tuner/ops/shapes.c: plain lines,
+ * TunableOp CSV, hipblaslt-bench and rocblas-bench lines): the input is the file, written to a temp file and
  * read by the gemm op's prepare as the command does (host device, then h100). Checks: a
  * refused file carries a message; an accepted one gives 1..OP_MAX_PROBLEMS problems,
  * each of which binds (its FLOPs and bytes positive and finite) and has the dims M, N,

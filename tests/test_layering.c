@@ -24,7 +24,7 @@
 static const char *const folders[] = {
   "base", "db", "generator", "templates", "include", "tuner",
   "tuner/cli", "tuner/engine", "tuner/compile", "tuner/measure", "tuner/emu",
-  "tuner/search", "tuner/ops", "tuner/device", "tuner/api", "tuner/report",
+  "tuner/search", "tuner/ops", "tuner/device", "tuner/api", "tuner/report", "tuner/model",
 };
 #define NFOLDERS (sizeof folders / sizeof folders[0])
 static const char *const deep_folders[] = {"templates", "include"};
@@ -34,7 +34,7 @@ static const char *const scanned[] = {"base", "db", "generator", "tuner", "inclu
  * benchmarks): CMakeLists.txt's AT_LIB_FOLDERS and AT_TOOL_FOLDERS, checked below. */
 #define LIB_FOLDERS "base", "db", "tuner/device", "tuner/emu", "tuner/api"
 #define TOOL_FOLDERS "generator", "tuner/compile", "tuner/measure", "tuner/search", \
-                     "tuner/ops", "tuner/engine", "tuner/report", "tuner/cli"
+                     "tuner/ops", "tuner/model", "tuner/engine", "tuner/report", "tuner/cli"
 
 /* The rules: docs/architecture.md prints this table; change both together. ONLY: the
  * `from` folders include nothing outside `to`. NEVER: they include nothing in `to`. */

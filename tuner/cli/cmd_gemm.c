@@ -51,7 +51,7 @@ int cmd_gemm(int argc, char **argv)
       {"m", CLI_INT, CLI_INT_IN(&ga.m, 1, INT32_MAX), "M", "rows of C"},
       {"n", CLI_INT, CLI_INT_IN(&ga.n, 1, INT32_MAX), "N", "columns of C"},
       {"k", CLI_INT, CLI_INT_IN(&ga.k, 1, INT32_MAX), "K", "the reduction dim"},
-      {"shapes", CLI_STR, &ga.shapes_file, "FILE", "one shape per line: M N K"},
+      {"shapes", CLI_STR, &ga.shapes_file, "FILE", "M N K per line, or TunableOp/hipblaslt-bench/rocblas-bench lines"},
       {"template", CLI_STR, NULL, "NAME|PATH", "a gemm template (repeatable)"},
       TUNE_CLI_OPTS(&tc),
       {NULL, 0, NULL, NULL, NULL},

@@ -12,6 +12,7 @@ const struct cli_cmd cli_commands[] = {
     {"gemm", cmd_gemm, "tune a GEMM: compile, verify, time and record every variant"},
     {"attention", cmd_attention, "tune attention's forward pass: compile, check, time and record"},
     {"tune", cmd_tune, "tune any annotated template: compile, check, time and record its variants"},
+    {"model", cmd_model, "tune every GEMM and attention problem of a model; header and summary"},
     {"bundle", cmd_bundle, "write what a GPU node without compilers needs to tune an op"},
     {"emit-header", cmd_emit_header, "write the tuned winners as a header for a program's build"},
     {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},

@@ -174,6 +174,7 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
 struct find_run {
   const char *args;
   char uuid[DB_UUID_LEN + 1];
+  char ended[DB_UUID_LEN + 1];       /* the latest ended one (tune_opts.resume_ended) */
 };
 
 static int find_run_cb(void *ctx, const struct db_run *r)
@@ -181,6 +182,8 @@ static int find_run_cb(void *ctx, const struct db_run *r)
   struct find_run *f = ctx;
   if (!r->ended_at && r->args && strcmp(r->args, f->args) == 0)
     snprintf(f->uuid, sizeof f->uuid, "%s", r->uuid); /* the latest wins */
+  else if (r->args && strcmp(r->args, f->args) == 0)
+    snprintf(f->ended, sizeof f->ended, "%s", r->uuid);
   return 0;
 }
 
@@ -253,7 +256,11 @@ static int open_run(struct tuner *tu)
       tu->resumed = tu->run_put = true;
       if ((rc = db_each_trial(tu->db, load_known_cb, tu)) != AT_OK)
         return rc;
-    } else {
+    } else if (f.ended[0] && tu->o->resume_ended) {
+      snprintf(tu->run_uuid, sizeof tu->run_uuid, "%s", f.ended);
+      tu->ended_before = true;
+      return AT_OK;
+    } else if (!tu->o->resume_ended) { /* model: a problem not reached before is no news */
       tune_warn(tu, "nothing to resume: no unfinished run with these arguments in %s; starting "
            "a new run", tu->db_path);
     }
@@ -1425,7 +1432,7 @@ int tune_run(const struct tune_opts *o, struct tune_summary *sum)
                   tu->op->name, tu->dev->name);
     goto out;
   }
-  if ((rc = open_run(tu)) != AT_OK)
+  if ((rc = open_run(tu)) != AT_OK || tu->ended_before)
     goto out;
   if (r && r->start)
     r->start(o->report_ctx, tu);
@@ -1467,6 +1474,8 @@ out:
     snprintf(sum->backend, sizeof sum->backend, "%s", tu->backend);
     snprintf(sum->toolchain, sizeof sum->toolchain, "%s", tu->toolchain);
     sum->reference_failed = tu->reference_failed;
+    snprintf(sum->run_uuid, sizeof sum->run_uuid, "%s", tu->run_uuid);
+    sum->ended_before = tu->ended_before;
   }
   release(tu);
   pthread_mutex_destroy(&tu->mu);

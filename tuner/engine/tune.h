@@ -49,6 +49,11 @@ struct tune_opts {
   uint64_t seed;
   const char *db_path;         /* the database (the command resolves its default) */
   bool resume;
+  bool resume_ended;           /* with resume: when no unfinished run has these arguments
+                                  but an ended one does, measure nothing and report that
+                                  run (tune_summary.run_uuid, .ended_before): how
+                                  `autotune model --resume` skips problems already done;
+                                  finding no run at all is then no warning */
   int jobs;                    /* compile threads and emulator workers; 0: the CPUs */
   double timeout_s;            /* watchdog per variant; 0: TUNE_DEFAULT_TIMEOUT_S */
   double variant_time_s;       /* timing budget per variant; 0: the device's default */
@@ -81,6 +86,8 @@ struct tune_summary {
   char backend[32], toolchain[160]; /* the compile backend and its version string */
   bool measured_here;          /* false: the device is absent, nothing was measured */
   bool reference_failed;       /* an op with checks_against_reference: it failed */
+  char run_uuid[DB_UUID_LEN + 1]; /* the run recorded (or found ended: ended_before) */
+  bool ended_before;
 };
 
 #define TUNE_DEFAULT_TIMEOUT_S 60.0

@@ -86,6 +86,7 @@ struct tuner {
   char db_path[PATH_MAX];
   char run_uuid[DB_UUID_LEN + 1];
   bool run_put, resumed;
+  bool ended_before;                 /* o->resume_ended found the run ended: nothing to do */
   char args[4096];
   const struct meas_backend *mb;     /* NULL: no measurement possible here */
   struct meas_device_id dev_id;      /* what the probe of the GPU said (pci bus id) */

@@ -12,7 +12,7 @@ struct gemm_tune_args {
   const char *dtype;           /* "f16", "bf16", "f32"; NULL: f32 on host, f16 on GPUs */
   const char *layout;          /* "NN".."TT"; NULL: NN */
   int64_t m, n, k;             /* the problem (0: none; then shapes_file) */
-  const char *shapes_file;     /* lines "M N K" (or M,N,K / MxNxK); '#' comments */
+  const char *shapes_file;     /* tuner/ops/shapes.h: "M N K" lines or captured GEMMs */
 };
 
 /* Fill op for args (kept by value; the strings must outlive op). The arguments are

@@ -1,13 +1,12 @@
 /*
  * op_gemm_tune.c - the gemm op as the tuning engine runs it (op_iface.h, gemm_tune.h):
- * problems from --m/--n/--k or a --shapes file, the templates of templates/gemm/ with
- * gemm_naive as the baseline, the template dims M, N, K, TA, TB, inputs and the check
- * of op_gemm.h (through gemm_meas_op), FLOPs and bytes, and a roofline cost model for
- * the model strategy.
+ * problems from --m/--n/--k or a --shapes file (read by tuner/ops/shapes.h), the
+ * templates of templates/gemm/ with gemm_naive as the baseline, the template dims M, N,
+ * K, TA, TB, inputs and the check of op_gemm.h (through gemm_meas_op), FLOPs and bytes,
+ * and a roofline cost model for the model strategy.
  */
 #include "tuner/ops/gemm_tune.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -18,6 +17,7 @@
 
 #include "base/status.h"
 #include "tuner/ops/gemm_run.h"
+#include "tuner/ops/shapes.h"
 
 struct gemm_shape {
   int64_t m, n, k;
@@ -38,28 +38,6 @@ struct gemm_tune {
 
 /* ---- shapes ---- */
 
-static int parse_shape_line(const char *line, int64_t v[3])
-{
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", line);
-  for (char *c = buf; *c; c++)
-    if (*c == ',' || *c == 'x' || *c == 'X' || *c == '\t')
-      *c = ' ';
-  char *end;
-  const char *p = buf;
-  for (int i = 0; i < 3; i++) {
-    errno = 0;
-    long long x = strtoll(p, &end, 10);
-    if (end == p || errno)
-      return -1;
-    v[i] = x;
-    p = end;
-  }
-  while (*p == ' ' || *p == '\r' || *p == '\n')
-    p++;
-  return *p ? -1 : 0;
-}
-
 static int check_dim(const char *what, int64_t v)
 {
   if (v < 1 || v > INT32_MAX)
@@ -75,37 +53,25 @@ static int collect_shapes(struct gemm_tune *g)
   if (o->shapes_file) {
     if (o->m || o->n || o->k)
       return at_error(AT_USAGE, "give --m/--n/--k or --shapes, not both");
-    FILE *f = fopen(o->shapes_file, "r");
-    if (!f)
-      return at_error(AT_USAGE, "cannot read shapes file '%.200s': %s", o->shapes_file,
-                      strerror(errno));
-    char line[256];
-    int lineno = 0;
-    rc = AT_OK;
-    while (rc == AT_OK && fgets(line, sizeof line, f)) {
-      lineno++;
-      char *s = line;
-      while (*s == ' ' || *s == '\t')
-        s++;
-      if (*s == '#' || *s == '\n' || *s == '\0' || *s == '\r')
+    /* plain or captured lines (shapes.h); gemm tunes their M, N, K in its one dtype and
+     * layout, each distinct M, N, K once */
+    struct shape_list sl;
+    if ((rc = shapes_read(o->shapes_file, &sl)) != AT_OK)
+      return rc;
+    for (size_t i = 0; i < sl.n && rc == AT_OK; i++) {
+      const struct gemm_shape s = {sl.recs[i].m, sl.recs[i].n, sl.recs[i].k};
+      bool seen = false;
+      for (size_t j = 0; j < g->nshapes && !seen; j++)
+        seen = g->shapes[j].m == s.m && g->shapes[j].n == s.n && g->shapes[j].k == s.k;
+      if (seen)
         continue;
-      int64_t v[3];
-      if (parse_shape_line(s, v) != 0) {
-        rc = at_error(AT_USAGE, "%.200s:%d: bad shape (expected M N K, M,N,K or MxNxK)",
-                      o->shapes_file, lineno);
-        break;
-      }
-      for (int i = 0; i < 3 && rc == AT_OK; i++)
-        rc = check_dim(i == 0 ? "m" : i == 1 ? "n" : "k", v[i]);
-      if (rc == AT_OK && g->nshapes >= OP_MAX_PROBLEMS)
+      if (g->nshapes >= OP_MAX_PROBLEMS)
         rc = at_error(AT_USAGE, "%.200s: more than %d shapes", o->shapes_file,
                       OP_MAX_PROBLEMS);
-      if (rc == AT_OK)
-        g->shapes[g->nshapes++] = (struct gemm_shape){v[0], v[1], v[2]};
+      else
+        g->shapes[g->nshapes++] = s;
     }
-    fclose(f);
-    if (rc == AT_OK && g->nshapes == 0)
-      rc = at_error(AT_USAGE, "no shapes in '%.200s'", o->shapes_file);
+    shapes_release(&sl);
     return rc;
   }
   if (!o->m || !o->n || !o->k)
