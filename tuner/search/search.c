@@ -53,6 +53,7 @@
 #include "base/hash.h"
 #include "base/os.h"
 #include "base/status.h"
+#include "tuner/search/internal.h"
 
 /* The strategies' numbers (the design note above says how each is used). */
 #define ANNEAL_T_START 0.3         /* temperature at the start, as a relative slowdown */
@@ -160,19 +161,13 @@ double search_rng_unit(struct search_rng *r)
 
 /* ---- the coordinate index ---- */
 
-struct index {
-  const struct search_space *sp;
-  size_t *slots;     /* point + 1, 0 empty */
-  size_t mask;
-};
-
 static uint64_t hash_coords(const int32_t *c, size_t n)
 {
   uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, c, n * sizeof *c);
   return h ^ (h >> 29); /* the table masks the low bits: fold the high ones in */
 }
 
-static size_t index_find(const struct index *x, const int32_t *c)
+size_t search_index_find(const struct search_index *x, const int32_t *c)
 {
   size_t nd = x->sp->ndims;
   for (size_t i = hash_coords(c, nd) & x->mask;; i = (i + 1) & x->mask) {
@@ -184,7 +179,7 @@ static size_t index_find(const struct index *x, const int32_t *c)
   }
 }
 
-static int index_build(struct index *x, const struct search_space *sp)
+static int index_build(struct search_index *x, const struct search_space *sp)
 {
   size_t cap = 16;
   while (cap < sp->npoints * 2)
@@ -209,7 +204,7 @@ static int index_build(struct index *x, const struct search_space *sp)
 }
 
 /* nb[2 * ndims] for point p (see search.h); max[d] is the largest coordinate of dim d. */
-static void neighbours(const struct index *x, const int32_t *max, size_t p, int32_t *tmp,
+static void neighbours(const struct search_index *x, const int32_t *max, size_t p, int32_t *tmp,
                        size_t *nb)
 {
   const struct search_space *sp = x->sp;
@@ -221,7 +216,7 @@ static void neighbours(const struct index *x, const int32_t *max, size_t p, int3
         tmp[d] += dir ? 1 : -1;
         if (tmp[d] < 0 || tmp[d] > max[d])
           break;
-        if ((found = index_find(x, tmp)) != SIZE_MAX)
+        if ((found = search_index_find(x, tmp)) != SIZE_MAX)
           break;
       }
       nb[2 * d + (size_t)dir] = found;
@@ -243,7 +238,7 @@ int search_neighbours(const struct search_space *sp, size_t p, size_t *nb)
 {
   if (!sp || !nb || p >= sp->npoints || (sp->ndims && !sp->coords))
     return at_error(AT_USAGE, "search_neighbours: bad argument");
-  struct index x = {0};
+  struct search_index x = {0};
   int32_t *max = calloc(sp->ndims + 1, sizeof *max), *tmp = calloc(sp->ndims + 1, sizeof *tmp);
   int rc = max && tmp ? index_build(&x, sp) : at_error(AT_NOMEM, "out of memory");
   if (rc == AT_OK) {
@@ -258,24 +253,7 @@ int search_neighbours(const struct search_space *sp, size_t p, size_t *nb)
 
 /* ---- the search state ---- */
 
-struct state {
-  const struct search_space *sp;
-  const struct search_opts *o;
-  search_eval_fn eval;
-  void *ctx;
-  struct search_rng rng;
-  struct index idx;
-  size_t *nb;              /* npoints x 2 ndims */
-  double *cost;            /* per point; NAN: not evaluated */
-  size_t left;             /* points not evaluated */
-  size_t limit;            /* evaluations allowed */
-  double t0;
-  int rc;                  /* first non-OK from eval, SEARCH_STOP included */
-  struct search_result *res;
-};
-
-
-static bool done(struct state *s)
+bool search_done(struct search_state *s)
 {
   if (s->rc != AT_OK)
     return true;
@@ -296,13 +274,13 @@ static bool done(struct state *s)
 
 /* The cost of p, evaluating it when it is new. Returns false when the search must end
  * (budget, time, stop or error) before p could be evaluated. */
-static bool visit(struct state *s, size_t p, double *cost)
+bool search_visit(struct search_state *s, size_t p, double *cost)
 {
   if (!isnan(s->cost[p])) {
     *cost = s->cost[p];
     return true;
   }
-  if (done(s))
+  if (search_done(s))
     return false;
   double c = INFINITY;
   int rc = s->eval(s->ctx, p, &c);
@@ -326,7 +304,7 @@ static bool visit(struct state *s, size_t p, double *cost)
 }
 
 /* A uniformly chosen point not yet evaluated; SIZE_MAX when none. */
-static size_t random_fresh(struct state *s)
+size_t search_random_fresh(struct search_state *s)
 {
   if (s->left == 0)
     return SIZE_MAX;
@@ -337,7 +315,7 @@ static size_t random_fresh(struct state *s)
   return SIZE_MAX;
 }
 
-static size_t random_neighbour(struct state *s, size_t p)
+size_t search_random_neighbour(struct search_state *s, size_t p)
 {
   size_t n = 0, pick[NEIGHBOUR_PICKS], nd2 = 2 * s->sp->ndims;
   for (size_t i = 0; i < nd2 && n < NEIGHBOUR_PICKS; i++)
@@ -348,13 +326,13 @@ static size_t random_neighbour(struct state *s, size_t p)
 
 /* ---- the strategies ---- */
 
-static void run_order(struct state *s, const size_t *order)
+static void run_order(struct search_state *s, const size_t *order)
 {
   double c;
   for (size_t i = 0; i < s->sp->npoints; i++)
-    if (!visit(s, order[i], &c))
+    if (!search_visit(s, order[i], &c))
       return;
-  done(s);
+  search_done(s);
 }
 
 struct ranked {
@@ -370,17 +348,17 @@ static int by_model(const void *a, const void *b)
   return x->p < y->p ? -1 : x->p > y->p;
 }
 
-static void run_anneal(struct state *s)
+static void run_anneal(struct search_state *s)
 {
-  size_t n = s->sp->npoints, cur = random_fresh(s), stall = 0;
+  size_t n = s->sp->npoints, cur = search_random_fresh(s), stall = 0;
   size_t horizon = s->limit < n ? s->limit : n, stall_max = STALL_PER_DIM * s->sp->ndims + STALL_BASE;
   double ccur;
-  if (cur == SIZE_MAX || !visit(s, cur, &ccur))
+  if (cur == SIZE_MAX || !search_visit(s, cur, &ccur))
     return;
-  while (!done(s)) {
+  while (!search_done(s)) {
     double frac = horizon > 1 ? (double)s->res->evaluations / (double)horizon : 1.0;
     double temp = ANNEAL_T_START * pow(ANNEAL_T_FALL, frac > 1 ? 1 : frac);
-    size_t q = random_neighbour(s, cur);
+    size_t q = search_random_neighbour(s, cur);
     bool fresh = q != SIZE_MAX && isnan(s->cost[q]);
     if (!fresh && ++stall < stall_max && q != SIZE_MAX) {
       /* a known neighbour: the walk may still move there */
@@ -394,10 +372,10 @@ static void run_anneal(struct state *s)
     }
     if (!fresh) {
       stall = 0;
-      if ((q = random_fresh(s)) == SIZE_MAX)
+      if ((q = search_random_fresh(s)) == SIZE_MAX)
         break;
       double cq;
-      if (!visit(s, q, &cq))
+      if (!search_visit(s, q, &cq))
         break;
       if (cq < INFINITY || !isfinite(ccur)) {
         cur = q;
@@ -407,7 +385,7 @@ static void run_anneal(struct state *s)
     }
     stall = 0;
     double cq;
-    if (!visit(s, q, &cq))
+    if (!search_visit(s, q, &cq))
       break;
     if (!isfinite(ccur) ||
         (isfinite(cq) && (cq <= ccur ||
@@ -416,25 +394,25 @@ static void run_anneal(struct state *s)
       ccur = cq;
     }
   }
-  done(s);
+  search_done(s);
 }
 
 /* Uniform crossover of a and b; SIZE_MAX when the child is no valid point. */
-static size_t crossover(struct state *s, size_t a, size_t b, int32_t *tmp)
+static size_t crossover(struct search_state *s, size_t a, size_t b, int32_t *tmp)
 {
   size_t nd = s->sp->ndims;
   for (size_t d = 0; d < nd; d++)
     tmp[d] = s->sp->coords[(search_rng_next(&s->rng) & 1 ? a : b) * nd + d];
-  return index_find(&s->idx, tmp);
+  return search_index_find(&s->idx, tmp);
 }
 
-static size_t tournament(struct state *s, const size_t *pop, size_t np)
+static size_t tournament(struct search_state *s, const size_t *pop, size_t np)
 {
   size_t a = pop[search_rng_below(&s->rng, np)], b = pop[search_rng_below(&s->rng, np)];
   return s->cost[b] < s->cost[a] ? b : a;
 }
 
-static void run_genetic(struct state *s)
+static void run_genetic(struct search_state *s)
 {
   size_t n = s->sp->npoints, np = n < GENETIC_POPULATION ? n : GENETIC_POPULATION,
          pop[GENETIC_POPULATION], have = 0;
@@ -445,26 +423,26 @@ static void run_genetic(struct state *s)
   }
   double c;
   while (have < np) {
-    size_t p = random_fresh(s);
-    if (p == SIZE_MAX || !visit(s, p, &c))
+    size_t p = search_random_fresh(s);
+    if (p == SIZE_MAX || !search_visit(s, p, &c))
       break;
     pop[have++] = p;
   }
-  while (have > 0 && !done(s)) {
+  while (have > 0 && !search_done(s)) {
     size_t child = SIZE_MAX;
     for (int tries = 0; tries < GENETIC_TRIES && child == SIZE_MAX; tries++) {
       size_t a = tournament(s, pop, have), b = tournament(s, pop, have);
       size_t x = crossover(s, a, b, tmp);
       if (x == SIZE_MAX || !isnan(s->cost[x]) || search_rng_unit(&s->rng) < GENETIC_MUTATION) {
-        size_t m = random_neighbour(s, x != SIZE_MAX ? x : a);
+        size_t m = search_random_neighbour(s, x != SIZE_MAX ? x : a);
         x = m != SIZE_MAX ? m : x;
       }
       if (x != SIZE_MAX && isnan(s->cost[x]))
         child = x;
     }
-    if (child == SIZE_MAX && (child = random_fresh(s)) == SIZE_MAX)
+    if (child == SIZE_MAX && (child = search_random_fresh(s)) == SIZE_MAX)
       break;
-    if (!visit(s, child, &c))
+    if (!search_visit(s, child, &c))
       break;
     size_t worst = 0;
     for (size_t i = 1; i < have; i++)
@@ -475,7 +453,7 @@ static void run_genetic(struct state *s)
       pop[worst] = child;
   }
   free(tmp);
-  done(s);
+  search_done(s);
 }
 
 int search_run(const struct search_space *sp, const struct search_opts *o,
@@ -489,7 +467,7 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
     return at_error(AT_USAGE, "search_run: unknown strategy");
   if (infos[o->strategy].needs_model && !sp->model)
     return at_error(AT_USAGE, "the %s strategy needs model costs", infos[o->strategy].name);
-  struct state s = {.sp = sp, .o = o, .eval = eval, .ctx = ctx, .left = sp->npoints,
+  struct search_state s = {.sp = sp, .o = o, .eval = eval, .ctx = ctx, .left = sp->npoints,
                     .limit = o->budget ? o->budget : SIZE_MAX, .t0 = at_now_s(), .res = out};
   size_t n = sp->npoints, nd2 = 2 * sp->ndims, *order = NULL;
   int32_t *max = NULL, *tmp = NULL;
@@ -513,6 +491,7 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
   if ((rc = index_build(&s.idx, sp)) != AT_OK)
     goto out;
   dim_max(sp, max);
+  s.max = max;
   for (size_t p = 0; p < n; p++)
     neighbours(&s.idx, max, p, tmp, s.nb + p * nd2);
 
@@ -545,6 +524,9 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
     break;
   case SEARCH_GENETIC:
     run_genetic(&s);
+    break;
+  case SEARCH_BO:
+    search_run_bo(&s);
     break;
   default:
     run_order(&s, order);
