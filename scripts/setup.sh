@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config
           libsqlite3-dev libcriterion-dev libmsgpack-dev
           clang-19 lld-19 llvm-19 libclang-19-dev
-          libamdhip64-dev)
+          libamdhip64-dev zlib1g-dev)
 
 missing=()
 for p in "${packages[@]}"; do

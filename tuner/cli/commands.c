@@ -14,6 +14,7 @@ const struct cli_cmd cli_commands[] = {
     {"tune", cmd_tune, "tune any annotated template: compile, check, time and record its variants"},
     {"bundle", cmd_bundle, "write what a GPU node without compilers needs to tune an op"},
     {"emit-header", cmd_emit_header, "write the tuned winners as a header for a program's build"},
+    {"simulate", cmd_simulate, "replay fully measured spaces through the search strategies"},
     {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},
     {NULL, NULL, NULL},
 };
