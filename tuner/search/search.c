@@ -31,11 +31,15 @@
  *   random: a seeded Fisher-Yates permutation (sampling without replacement).
  *   model: points by ascending model cost (ties by enumeration order): "measure the top
  *     k" with k the budget.
- *   anneal: start at a random point; propose a random neighbour; accept a better one
- *     always, a worse one with probability exp(-d / T), d the relative slowdown, T
- *     falling geometrically from 0.3 to 0.003 over the budget (or the space's size);
- *     after 4 * ndims + 8 proposals that found nothing new, restart at a random
- *     unevaluated point.
+ *   anneal: walks with restarts. A walk starts at the best of ANNEAL_START random
+ *     points; each step evaluates a uniformly chosen unevaluated point that differs
+ *     from the current one in one dim (any value of it) and moves there if better, or
+ *     if worse with probability exp(-d / T), d the relative slowdown, T falling
+ *     geometrically from 0.3 to 0.003 over the budget (or the space's size). A walk
+ *     ends when no such point is left (a local optimum) or after ANNEAL_PATIENCE
+ *     evaluations that did not beat the walk's best; then a new walk starts.
+ *   bo: Bayesian optimisation, a Gaussian-process surrogate and expected improvement
+ *     (bo.c, with its own design note).
  *   genetic: a population of min(12, npoints) random points; each child is the uniform
  *     crossover of two tournament-chosen parents, mutated (one neighbour step) with
  *     probability 0.3 or when the crossover is invalid or already evaluated; a child
@@ -56,14 +60,17 @@
 #include "tuner/search/internal.h"
 
 /* The strategies' numbers (the design note above says how each is used). */
+#define ANNEAL_START 12            /* random points; each walk starts at their best */
 #define ANNEAL_T_START 0.3         /* temperature at the start, as a relative slowdown */
 #define ANNEAL_T_FALL 0.01         /* T_end / T_start: 0.3 falls to 0.003 */
-#define STALL_PER_DIM 4            /* annealing restarts after 4 * ndims + 8 stale moves */
-#define STALL_BASE 8
+#define ANNEAL_PATIENCE 8          /* fresh points without a better one end a walk */
 #define GENETIC_POPULATION 12      /* at most; fewer when the space is smaller */
 #define GENETIC_MUTATION 0.3       /* probability of a neighbour step after crossover */
 #define GENETIC_TRIES 16           /* breeding attempts before an immigrant */
 #define NEIGHBOUR_PICKS 64         /* neighbours considered for one random step */
+/* Annealing was tuned on the recorded host space (bench/results/2026-12-03-search.md):
+ * the previous walk (one random start, nearest-value moves, restarts at one random
+ * point) did worse than random sampling at every budget. */
 
 static const struct search_strategy_info infos[] = {
 #define SEARCH_INFO(name, text, help, order_known, needs_model)                        \
@@ -348,52 +355,89 @@ static int by_model(const void *a, const void *b)
   return x->p < y->p ? -1 : x->p > y->p;
 }
 
-static void run_anneal(struct search_state *s)
+/* Metropolis: always a better cost, a worse finite one with probability
+ * exp(-relative slowdown / temp); never a failure over a finite current point. */
+static bool accept(struct search_state *s, double cq, double ccur, double temp)
 {
-  size_t n = s->sp->npoints, cur = search_random_fresh(s), stall = 0;
-  size_t horizon = s->limit < n ? s->limit : n, stall_max = STALL_PER_DIM * s->sp->ndims + STALL_BASE;
-  double ccur;
-  if (cur == SIZE_MAX || !search_visit(s, cur, &ccur))
-    return;
-  while (!search_done(s)) {
-    double frac = horizon > 1 ? (double)s->res->evaluations / (double)horizon : 1.0;
-    double temp = ANNEAL_T_START * pow(ANNEAL_T_FALL, frac > 1 ? 1 : frac);
-    size_t q = search_random_neighbour(s, cur);
-    bool fresh = q != SIZE_MAX && isnan(s->cost[q]);
-    if (!fresh && ++stall < stall_max && q != SIZE_MAX) {
-      /* a known neighbour: the walk may still move there */
-      double cq = s->cost[q];
-      if (cq < ccur || (isfinite(cq) && isfinite(ccur) &&
-                        search_rng_unit(&s->rng) < exp(-(cq - ccur) / ccur / temp))) {
-        cur = q;
-        ccur = cq;
-      }
-      continue;
-    }
-    if (!fresh) {
-      stall = 0;
-      if ((q = search_random_fresh(s)) == SIZE_MAX)
-        break;
-      double cq;
-      if (!search_visit(s, q, &cq))
-        break;
-      if (cq < INFINITY || !isfinite(ccur)) {
-        cur = q;
-        ccur = cq;
-      }
-      continue;
-    }
-    stall = 0;
-    double cq;
-    if (!search_visit(s, q, &cq))
-      break;
-    if (!isfinite(ccur) ||
-        (isfinite(cq) && (cq <= ccur ||
-                          search_rng_unit(&s->rng) < exp(-(cq - ccur) / ccur / temp)))) {
-      cur = q;
-      ccur = cq;
+  if (!isfinite(ccur))
+    return true;
+  if (!isfinite(cq))
+    return false;
+  return cq <= ccur || search_rng_unit(&s->rng) < exp(-(cq - ccur) / ccur / temp);
+}
+
+/* A uniformly chosen point that differs from p in one dim (any value of it) and is
+ * not evaluated yet; SIZE_MAX when every such point is. tmp[ndims] scratch. */
+static size_t fresh_move(struct search_state *s, size_t p, int32_t *tmp)
+{
+  const struct search_space *sp = s->sp;
+  size_t nd = sp->ndims, seen = 0, pick = SIZE_MAX;
+  for (size_t d = 0; d < nd; d++) {
+    memcpy(tmp, sp->coords + p * nd, nd * sizeof *tmp);
+    for (int32_t v = 0; v <= s->max[d]; v++) {
+      if (v == sp->coords[p * nd + d])
+        continue;
+      tmp[d] = v;
+      size_t q = search_index_find(&s->idx, tmp);
+      /* reservoir sampling: each fresh point has the same chance */
+      if (q != SIZE_MAX && isnan(s->cost[q]) && search_rng_below(&s->rng, ++seen) == 0)
+        pick = q;
     }
   }
+  return pick;
+}
+
+/* The best of ANNEAL_START fresh random points, evaluated: where a walk starts.
+ * SIZE_MAX when the search must end first. */
+static size_t anneal_start(struct search_state *s, double *cbest)
+{
+  size_t start = SIZE_MAX;
+  double c;
+  *cbest = INFINITY;
+  for (int i = 0; i < ANNEAL_START; i++) {
+    size_t p = search_random_fresh(s);
+    if (p == SIZE_MAX || !search_visit(s, p, &c))
+      break;
+    if (start == SIZE_MAX || c < *cbest) {
+      start = p;
+      *cbest = c;
+    }
+  }
+  return start;
+}
+
+static void run_anneal(struct search_state *s)
+{
+  size_t n = s->sp->npoints, horizon = s->limit < n ? s->limit : n, stale = 0;
+  double ccur, cwalk, c;
+  int32_t *tmp = malloc((s->sp->ndims + 1) * sizeof *tmp);
+  if (!tmp) {
+    s->rc = at_error(AT_NOMEM, "out of memory");
+    return;
+  }
+  size_t cur = anneal_start(s, &ccur);
+  cwalk = ccur;
+  while (cur != SIZE_MAX && !search_done(s)) {
+    double frac = horizon > 1 ? (double)s->res->evaluations / (double)horizon : 1.0;
+    double temp = ANNEAL_T_START * pow(ANNEAL_T_FALL, frac > 1 ? 1 : frac);
+    size_t q = stale < ANNEAL_PATIENCE ? fresh_move(s, cur, tmp) : SIZE_MAX;
+    if (q == SIZE_MAX) {
+      /* a local optimum, or a walk that stopped improving: a new walk */
+      cur = anneal_start(s, &ccur);
+      cwalk = ccur;
+      stale = 0;
+      continue;
+    }
+    if (!search_visit(s, q, &c))
+      break;
+    stale = c < cwalk ? 0 : stale + 1;
+    cwalk = fmin(cwalk, c);
+    if (accept(s, c, ccur, temp)) {
+      cur = q;
+      ccur = c;
+    }
+  }
+  free(tmp);
   search_done(s);
 }
 
