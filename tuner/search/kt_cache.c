@@ -19,6 +19,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/os.h"
 #include "base/status.h"
@@ -26,6 +27,8 @@
 #include "tuner/search/simulate.h"
 
 #define KT_READ_CHUNK 65536
+#define KT_SNIFF 65536            /* bytes read to tell a cache from JSON lines */
+#define KT_US_PER_MS 1000.0      /* Kernel Tuner times are milliseconds */
 #define KT_MAX_FILE ((size_t)1 << 32) /* 4 GiB of JSON: far past any recorded space */
 
 static const char *const kt_names[] = {
@@ -73,6 +76,20 @@ static int slurp(const char *path, char **out, size_t *len)
   *out = buf;
   *len = n;
   return AT_OK;
+}
+
+bool sim_is_kt_cache(const char *path)
+{
+  gzFile f = gzopen(path, "rb");
+  if (!f)
+    return false;
+  char head[KT_SNIFF + 1];
+  int got = gzread(f, head, KT_SNIFF);
+  gzclose(f);
+  if (got <= 0)
+    return false;
+  head[got] = '\0';
+  return strstr(head, "\"tune_params_keys\"") && !strstr(head, "\"autotune_jsonl\"");
 }
 
 /* A parameter's value as config text: integers exactly, other numbers shortest, true
@@ -223,9 +240,9 @@ int sim_space_from_kt(const char *path, struct sim_space **out)
       }
       n += (size_t)w;
     }
-    if ((rc = db_config_canonical(cfg, &s->configs[i])) != AT_OK) {
-      rc = at_error(AT_PARSE, "%.200s: cache entry '%.60s': %s", path, cache->keys[i],
-                    at_last_error());
+    /* canonical when its values are names; else as written (db import refuses it) */
+    if (db_config_canonical(cfg, &s->configs[i]) != AT_OK && !(s->configs[i] = strdup(cfg))) {
+      rc = at_error(AT_NOMEM, "out of memory");
       goto out;
     }
     s->n++;
@@ -246,4 +263,126 @@ out:
   }
   *out = s;
   return AT_OK;
+}
+
+/* ---- db import ---- */
+
+/* text as a database name: every character outside [A-Za-z0-9_.+:-] becomes '_'. */
+static char *token(const char *text, const char *fallback)
+{
+  if (!text || !text[0])
+    text = fallback;
+  char *t = strdup(text);
+  for (char *c = t; c && *c; c++)
+    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+          strchr("_.-+:", *c)))
+      *c = '_';
+  return t;
+}
+
+/* 32 hex digits from two FNV-1a passes over text (an import's uuids are its content's,
+ * so that importing the same file twice adds nothing). */
+static void uuid_of(const char *a, const char *b, char *out)
+{
+  uint64_t h1 = hash_fnv1a64(HASH_FNV1A64_SEED, a, strlen(a));
+  h1 = hash_fnv1a64(h1, "\n", 1);
+  h1 = hash_fnv1a64(h1, b, strlen(b));
+  uint64_t h2 = hash_fnv1a64(h1 ^ 0x5bd1e9955bd1e995ull, b, strlen(b));
+  snprintf(out, DB_UUID_LEN + 1, "%016llx%016llx", (unsigned long long)h1,
+           (unsigned long long)h2);
+}
+
+int sim_kt_import(struct db *db, const struct sim_space *s, struct db_merge_stats *stats)
+{
+  memset(stats, 0, sizeof *stats);
+  struct db_problem p = {.dtype = "unknown", .layout = ""};
+  char names[AT_MAX_DIMS][8], *prob = strdup(s->problem), *save = NULL;
+  char *dev = token(s->device, "unknown"), *ker = token(s->kernel, "kernel");
+  char *vendor = strncmp(s->device, "NVIDIA", 6) == 0 ? "nvidia"
+                 : strncmp(s->device, "AMD", 3) == 0  ? "amd"
+                                                      : "unknown";
+  char hashbuf[17], run_id[DB_UUID_LEN + 1], now[32];
+  int rc = prob && dev && ker ? AT_OK : at_error(AT_NOMEM, "out of memory");
+  for (char *tok = prob && prob[0] ? strtok_r(prob, ",", &save) : NULL; tok && rc == AT_OK;
+       tok = strtok_r(NULL, ",", &save)) {
+    char *end;
+    long long v = strtoll(tok, &end, 10);
+    if (*end || v < 1 || p.ndims == AT_MAX_DIMS) {
+      rc = at_error(AT_PARSE, "%.200s: problem_size '%.60s' is not up to %d positive integers",
+                    s->source, s->problem, AT_MAX_DIMS);
+      break;
+    }
+    snprintf(names[p.ndims], sizeof names[p.ndims], "p%d", p.ndims);
+    p.dim_names[p.ndims] = names[p.ndims];
+    p.dims[p.ndims++] = v;
+  }
+  if (rc == AT_OK && p.ndims == 0) { /* a scalar problem or none: one dim of 1 */
+    snprintf(names[0], sizeof names[0], "p0");
+    p.dim_names[0] = names[0];
+    p.dims[0] = 1;
+    p.ndims = 1;
+  }
+  p.op = ker;
+  for (size_t i = 0; i < s->n && rc == AT_OK; i++) {
+    char *canon = NULL;
+    if (db_config_canonical(s->configs[i], &canon) != AT_OK)
+      rc = at_error(AT_PARSE, "%.200s: config '%.100s' has values that are not names (letters, "
+                    "digits, '_', '.', '-', '+', ':'): it can be simulated, not imported",
+                    s->source, s->configs[i]);
+    free(canon);
+  }
+  if (rc != AT_OK)
+    goto out;
+  uint64_t kh = hash_fnv1a64(HASH_FNV1A64_SEED, s->kernel, strlen(s->kernel));
+  for (size_t d = 0; d < s->ndims; d++)
+    kh = hash_fnv1a64(kh, s->dim_names[d], strlen(s->dim_names[d]));
+  snprintf(hashbuf, sizeof hashbuf, "%016llx", (unsigned long long)kh);
+  char *ident = os_strdupf("%s|%s|%s|%zu", s->device, s->kernel, s->problem, s->n);
+  if (!ident) {
+    rc = at_error(AT_NOMEM, "out of memory");
+    goto out;
+  }
+  uuid_of(ident, s->n ? s->configs[0] : "", run_id);
+  free(ident);
+  db_now(now);
+  struct db_run run;
+  db_run_init(&run);
+  memcpy(run.uuid, run_id, sizeof run.uuid);
+  run.started_at = now;
+  run.ended_at = now;
+  run.strategy = "kernel_tuner";
+  run.args = s->source;
+  if ((rc = db_begin(db)) != AT_OK)
+    goto out;
+  bool added = false;
+  if ((rc = db_put_run(db, &run, &added)) == AT_OK)
+    added ? stats->runs_added++ : stats->runs_present++;
+  for (size_t i = 0; i < s->n && rc == AT_OK; i++) {
+    struct db_trial t;
+    db_trial_init(&t);
+    uuid_of(run_id, s->configs[i], t.uuid);
+    memcpy(t.run_uuid, run_id, sizeof t.run_uuid);
+    t.device = dev;
+    t.arch = dev;
+    t.vendor = vendor;
+    t.kernel = ker;
+    t.kernel_hash = hashbuf;
+    t.problem = p;
+    t.config = s->configs[i];
+    t.status = db_trial_status_parse(sim_fail_status(s->fail[i]));
+    t.time_median_us = isfinite(s->cost[i]) ? s->cost[i] * KT_US_PER_MS : NAN;
+    t.message = s->fail[i] != SIM_FAIL_NONE ? kt_names[s->fail[i]] : NULL;
+    t.created_at = now;
+    if ((rc = db_put_trial(db, &t, &added)) == AT_OK)
+      added ? stats->trials_added++ : stats->trials_present++;
+  }
+  if (rc == AT_OK)
+    rc = db_commit(db);
+  else
+    db_rollback(db);
+out:
+  free(prob);
+  free(dev);
+  free(ker);
+  return rc;
 }

@@ -20,7 +20,7 @@
  *      same space, costs and seed, the sequence of evaluated points is the same on every
  *      machine (unless the time budget cuts it).
  *   4. Every strategy ends: each step either evaluates a fresh point or counts towards
- *      a stall limit after which it jumps to a random unevaluated point; when none is
+ *      a limit after which it jumps to a random unevaluated point; when none is
  *      left the search is exhausted.
  *   5. Failed variants (cost INFINITY) count as evaluations and are never the best,
  *      never accepted as the annealing's current point (unless it has none better),

@@ -198,7 +198,9 @@ struct collect {
 static int take_run(void *ctx, const struct db_run *r)
 {
   struct collect *c = ctx;
-  if (!r->strategy || strcmp(r->strategy, "exhaustive") != 0)
+  /* exhaustive runs, and imported Kernel Tuner caches: spaces as complete as recorded */
+  if (!r->strategy ||
+      (strcmp(r->strategy, "exhaustive") != 0 && strcmp(r->strategy, "kernel_tuner") != 0))
     return 0;
   if (c->nruns == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 8;

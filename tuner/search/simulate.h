@@ -64,10 +64,28 @@ int sim_space_coords(struct sim_space *s);
  * not in tune_params); AT_NOMEM.
  */
 int sim_space_from_kt(const char *path, struct sim_space **out);
+/* True when path reads (gzip or not) as a Kernel Tuner cache: "tune_params_keys" in its
+ * first 64 KiB and no JSON lines header ("autotune_jsonl"). False when unreadable. */
+bool sim_is_kt_cache(const char *path);
 
 /*
- * The spaces of a tuning database: one per exhaustive run and (device, kernel,
- * problem) with at least SIM_MIN_CONFIGS configs (a baseline's single trial is no
+ * Record a Kernel Tuner space (from sim_space_from_kt) in the database, in one
+ * transaction: one run (strategy "kernel_tuner") and one trial per config, its time in
+ * microseconds, a failure under the status SIM_FAIL_MAP names with Kernel Tuner's name as
+ * the message. Names are the cache's with characters outside [A-Za-z0-9_.+:-] as '_':
+ * device and arch = device_name, op and kernel = kernel_name, dims p0, p1, ... =
+ * problem_size, dtype "unknown". Uuids come from the content, so a second import adds
+ * nothing. OUT: *stats. AT_OK; AT_PARSE (a config value that is not a name, a
+ * problem_size that is not positive integers), with nothing written; the database's
+ * status.
+ */
+struct db;
+struct db_merge_stats;
+int sim_kt_import(struct db *db, const struct sim_space *s, struct db_merge_stats *stats);
+
+/*
+ * The spaces of a tuning database: one per exhaustive run (or Kernel Tuner import,
+ * strategy "kernel_tuner") and (device, kernel, problem) with at least SIM_MIN_CONFIGS configs (a baseline's single trial is no
  * space), the latest trial of each config, failed ones (any status but ok) at
  * INFINITY; device or kernel, when not NULL, keep only those. OUT: *out (an array),
  * *count; AT_OK (maybe none), db_open's status, AT_PARSE (configs that are not integer
