@@ -224,8 +224,9 @@ static int take_trial(void *ctx, const struct db_trial *t)
       (c->kernel && strcmp(c->kernel, t->kernel) != 0))
     return 0;
   char *dims = db_problem_dims_text(&t->problem);
-  char *problem = dims ? os_strdupf("%s %s %s %s", t->problem.op, t->problem.dtype,
-                                    t->problem.layout ? t->problem.layout : "", dims)
+  bool lay = t->problem.layout && t->problem.layout[0];
+  char *problem = dims ? os_strdupf("%s %s%s%s %s", t->problem.op, t->problem.dtype,
+                                    lay ? " " : "", lay ? t->problem.layout : "", dims)
                        : NULL;
   free(dims);
   if (!problem)
