@@ -4,8 +4,10 @@
 A bench script, never a product dependency: it needs kernel_tuner (pip, in a venv:
 `python3 -m venv /tmp/kt-venv && /tmp/kt-venv/bin/pip install kernel_tuner`).
 
-  kt_compare.py to-cache FILE.jsonl[.gz] OUT.json [--drop KEY,...]
-      write an autotune export (one exhaustive run) as a Kernel Tuner cache file, its
+  kt_compare.py to-cache FILE.jsonl[.gz] OUT.json [--drop KEY,...] [--problem NAME]
+      write an autotune export (one exhaustive run), or the lines of one problem
+      (--problem square4096_nn) of bench/gpu/gemm_gpu's output (H100 runs in
+      bench/results/2026-11-26-h100*), as a Kernel Tuner cache file, its
       times in milliseconds; --drop leaves out derived parameters (each config must stay
       unique) so that Kernel Tuner does not enumerate a useless cartesian product.
   kt_compare.py compare CACHE.json ... [--autotune build/autotune] [--seeds N] [--budget N]
@@ -50,7 +52,14 @@ def to_cache(args):
     with opener(args.jsonl) as f:
         for line in f:
             rec = json.loads(line)
-            if rec.get("type") == "run":
+            if "variant" in rec:  # bench/gpu/gemm_gpu's lines (bench/results/2026-11-26-h100*)
+                if args.problem and not rec["problem"].endswith(args.problem):
+                    continue
+                trials.append({"kernel": rec["variant"].rsplit("_", 1)[0][3:], "device": "h100",
+                               "config": rec["config"], "dims": {"m": rec["m"], "n": rec["n"], "k": rec["k"]},
+                               "status": "ok" if rec["verified"] else "verify_failed",
+                               "time_median_us": rec["median_us"]})
+            elif rec.get("type") == "run":
                 runs[rec["uuid"]] = rec
             elif rec.get("type") == "trial" and runs.get(rec["run"], {}).get("strategy") == "exhaustive":
                 trials.append(rec)
@@ -189,6 +198,7 @@ def main():
     a.add_argument("jsonl")
     a.add_argument("out")
     a.add_argument("--drop", default="")
+    a.add_argument("--problem", default="", help="gemm_gpu lines: the problem path's end")
     b = sub.add_parser("compare")
     b.add_argument("caches", nargs="+")
     b.add_argument("--autotune", default="build/autotune")
