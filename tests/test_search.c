@@ -383,22 +383,29 @@ Test(search, bo_uses_the_prior_and_treats_categorical_dims_as_unordered)
   for (size_t p = 0; p < g.n; p++)
     if (p != r.seq[0] && p != r.seq[1] && p != r.seq[2] && p != r.seq[3] && p != r.seq[4])
       cr_assert(g.model[p] >= g.model[r.seq[4]] || g.model[p] == INFINITY);
-  /* a categorical space: the optimum at value 0 of a dim whose order means nothing */
+  /* a categorical dim whose order means nothing: value 5 is the best, its ordinal
+   * neighbours 4 and 6 the worst, so a surrogate that took the order for real would
+   * steer away from 5 after seeing 4 and 6 */
   static int32_t coords[64 * 2];
   double cost[64];
   bool cat[2] = {true, false};
   for (int i = 0; i < 64; i++) {
-    coords[2 * i] = i % 8;
+    int v = i % 8;
+    coords[2 * i] = v;
     coords[2 * i + 1] = i / 8;
-    cost[i] = 1 + (i % 8 == 5 ? 0 : 1 + (i % 8) % 3) + 0.1 * abs(i / 8 - 2);
+    cost[i] = 1 + (v == 5 ? 0 : v == 4 || v == 6 ? 3 : 1.5 + 0.1 * v) + 0.1 * abs(i / 8 - 2);
   }
   struct search_space sp = {.npoints = 64, .ndims = 2, .coords = coords, .categorical = cat};
-  struct search_opts o = {.strategy = SEARCH_BO, .seed = 1, .budget = 24};
-  struct big_eval e = {.best = INFINITY};
   static struct big fake;
   fake.n = 64;
   memcpy(fake.cost, cost, sizeof cost);
-  e.b = &fake;
-  cr_assert_eq(search_run(&sp, &o, big_cb, &e, &res), AT_OK, "%s", at_last_error());
-  cr_assert_eq(res.best, 5 + 2 * 8, "bo found %zu (cost %g)", res.best, res.best_cost);
+  int found = 0;
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    struct search_opts o = {.strategy = SEARCH_BO, .seed = seed, .budget = 20};
+    struct big_eval e = {.b = &fake, .best = INFINITY};
+    cr_assert_eq(search_run(&sp, &o, big_cb, &e, &res), AT_OK, "%s", at_last_error());
+    found += res.best == 5 + 2 * 8;
+  }
+  cr_log_info("categorical: found in %d of 8 seeds", found);
+  cr_assert_geq(found, 7, "bo found the optimum in %d of 8 seeds within 20 of 64", found);
 }
