@@ -213,6 +213,20 @@ Test(simulate, the_command_replays_caches_and_a_database_and_refuses_bad_input)
   cr_assert(strstr(r.err, "no usable value of 'x'"), "%s", r.err);
   th_result_free(&r);
   cr_assert_null(th_read(miss, NULL), "a bad cache creates no database");
+  /* a string value with a space: simulated as it is, but no name for the database */
+  const char *spaced = "{\"tune_params_keys\": [\"algo\"], \"cache\": {"
+                       "\"fast one\": {\"algo\": \"fast one\", \"time\": 1.5},"
+                       "\"slow\": {\"algo\": \"slow\", \"time\": 3.0}}}";
+  cr_assert_eq(th_write(bad, spaced, strlen(spaced)), 0);
+  th_run(&r, "simulate '%s' --seeds 1 --strategy random", bad);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "2 configs (0 failed), 1 parameters, optimum 1.5"), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "db import '%s' --db '%s'", bad, miss);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert(strstr(r.err, "can be simulated, not imported"), "%s", r.err);
+  th_result_free(&r);
+  cr_assert_null(th_read(miss, NULL), "a cache that cannot be imported creates no database");
   th_run(&r, "simulate --db '%s' --strategy model", db);
   cr_assert_eq(r.code, 2);
   cr_assert(strstr(r.err, "needs a cost model"), "%s", r.err);

@@ -336,6 +336,8 @@ static int db_import_cmd(int argc, char **argv)
     /* a Kernel Tuner cache: read and checked whole before the database is opened */
     struct sim_space *sp = NULL;
     int st = sim_space_from_kt(pos[0], &sp);
+    if (st == AT_OK)
+      st = sim_kt_check(sp);
     int rc = st == AT_OK ? open_db(path, DB_CREATE, &db) : cli_fail(st);
     if (rc == CLI_OK) {
       struct db_merge_stats s;

@@ -292,37 +292,41 @@ static void uuid_of(const char *a, const char *b, char *out)
            (unsigned long long)h2);
 }
 
-int sim_kt_import(struct db *db, const struct sim_space *s, struct db_merge_stats *stats)
+/* problem_size as dims p0, p1, ... (names[] holds their names); one dim of 1 for a
+ * scalar or missing problem. AT_OK, AT_PARSE. */
+static int kt_problem(const struct sim_space *s, struct db_problem *p,
+                      char names[AT_MAX_DIMS][8])
 {
-  memset(stats, 0, sizeof *stats);
-  struct db_problem p = {.dtype = "unknown", .layout = ""};
-  char names[AT_MAX_DIMS][8], *prob = strdup(s->problem), *save = NULL;
-  char *dev = token(s->device, "unknown"), *ker = token(s->kernel, "kernel");
-  char *vendor = strncmp(s->device, "NVIDIA", 6) == 0 ? "nvidia"
-                 : strncmp(s->device, "AMD", 3) == 0  ? "amd"
-                                                      : "unknown";
-  char hashbuf[17], run_id[DB_UUID_LEN + 1], now[32];
-  int rc = prob && dev && ker ? AT_OK : at_error(AT_NOMEM, "out of memory");
+  char *prob = strdup(s->problem), *save = NULL;
+  int rc = prob ? AT_OK : at_error(AT_NOMEM, "out of memory");
   for (char *tok = prob && prob[0] ? strtok_r(prob, ",", &save) : NULL; tok && rc == AT_OK;
        tok = strtok_r(NULL, ",", &save)) {
     char *end;
     long long v = strtoll(tok, &end, 10);
-    if (*end || v < 1 || p.ndims == AT_MAX_DIMS) {
+    if (*end || v < 1 || p->ndims == AT_MAX_DIMS) {
       rc = at_error(AT_PARSE, "%.200s: problem_size '%.60s' is not up to %d positive integers",
                     s->source, s->problem, AT_MAX_DIMS);
       break;
     }
-    snprintf(names[p.ndims], sizeof names[p.ndims], "p%d", p.ndims);
-    p.dim_names[p.ndims] = names[p.ndims];
-    p.dims[p.ndims++] = v;
+    snprintf(names[p->ndims], sizeof names[p->ndims], "p%d", p->ndims);
+    p->dim_names[p->ndims] = names[p->ndims];
+    p->dims[p->ndims++] = v;
   }
-  if (rc == AT_OK && p.ndims == 0) { /* a scalar problem or none: one dim of 1 */
+  if (rc == AT_OK && p->ndims == 0) {
     snprintf(names[0], sizeof names[0], "p0");
-    p.dim_names[0] = names[0];
-    p.dims[0] = 1;
-    p.ndims = 1;
+    p->dim_names[0] = names[0];
+    p->dims[0] = 1;
+    p->ndims = 1;
   }
-  p.op = ker;
+  free(prob);
+  return rc;
+}
+
+int sim_kt_check(const struct sim_space *s)
+{
+  struct db_problem p = {.ndims = 0};
+  char names[AT_MAX_DIMS][8];
+  int rc = kt_problem(s, &p, names);
   for (size_t i = 0; i < s->n && rc == AT_OK; i++) {
     char *canon = NULL;
     if (db_config_canonical(s->configs[i], &canon) != AT_OK)
@@ -331,6 +335,23 @@ int sim_kt_import(struct db *db, const struct sim_space *s, struct db_merge_stat
                     s->source, s->configs[i]);
     free(canon);
   }
+  return rc;
+}
+
+int sim_kt_import(struct db *db, const struct sim_space *s, struct db_merge_stats *stats)
+{
+  memset(stats, 0, sizeof *stats);
+  struct db_problem p = {.dtype = "unknown", .layout = ""};
+  char names[AT_MAX_DIMS][8];
+  char *dev = token(s->device, "unknown"), *ker = token(s->kernel, "kernel");
+  const char *vendor = strncmp(s->device, "NVIDIA", 6) == 0 ? "nvidia"
+                       : strncmp(s->device, "AMD", 3) == 0  ? "amd"
+                                                            : "unknown";
+  char hashbuf[17], run_id[DB_UUID_LEN + 1], now[32];
+  int rc = dev && ker ? AT_OK : at_error(AT_NOMEM, "out of memory");
+  if (rc == AT_OK && (rc = sim_kt_check(s)) == AT_OK)
+    rc = kt_problem(s, &p, names);
+  p.op = ker;
   if (rc != AT_OK)
     goto out;
   uint64_t kh = hash_fnv1a64(HASH_FNV1A64_SEED, s->kernel, strlen(s->kernel));
@@ -381,7 +402,6 @@ int sim_kt_import(struct db *db, const struct sim_space *s, struct db_merge_stat
   else
     db_rollback(db);
 out:
-  free(prob);
   free(dev);
   free(ker);
   return rc;

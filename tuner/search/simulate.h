@@ -81,6 +81,9 @@ bool sim_is_kt_cache(const char *path);
  */
 struct db;
 struct db_merge_stats;
+/* What sim_kt_import would refuse, checked before a database is opened: AT_OK, AT_PARSE
+ * (a config value that is not a name, a problem_size that is not positive integers). */
+int sim_kt_check(const struct sim_space *s);
 int sim_kt_import(struct db *db, const struct sim_space *s, struct db_merge_stats *stats);
 
 /*
