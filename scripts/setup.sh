@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build pkg-config
           libsqlite3-dev libcriterion-dev libmsgpack-dev
           clang-19 lld-19 llvm-19 libclang-19-dev
-          libamdhip64-dev python3-pytest
+          libamdhip64-dev zlib1g-dev python3-pytest
           chromium help2man zsh   # the report's browser test, the man page, zsh completion check
           slurm-wlm munge sqlite3)  # the real single-node Slurm test
 

@@ -263,14 +263,15 @@ Test(search, every_strategy_has_complete_properties_and_help_comes_from_the_tabl
     models += i->needs_model;
   }
   cr_assert_null(search_strategy_info(SEARCH_STRATEGY_COUNT));
-  cr_assert_str_eq(all, "exhaustive, random, model, anneal or genetic");
-  cr_assert_str_eq(nomodel, "exhaustive, random, anneal or genetic");
+  cr_assert_str_eq(all, "exhaustive, random, model, anneal, genetic or bo");
+  cr_assert_str_eq(nomodel, "exhaustive, random, anneal, genetic or bo");
   /* what the engine's preselection relies on */
   cr_assert(search_strategy_info(SEARCH_EXHAUSTIVE)->order_known);
   cr_assert(search_strategy_info(SEARCH_RANDOM)->order_known);
   cr_assert(search_strategy_info(SEARCH_MODEL)->order_known);
   cr_assert_not(search_strategy_info(SEARCH_ANNEAL)->order_known);
   cr_assert_not(search_strategy_info(SEARCH_GENETIC)->order_known);
+  cr_assert_not(search_strategy_info(SEARCH_BO)->order_known);
   cr_assert_eq(models, 1);
   /* the unknown-name message lists the table too */
   enum search_strategy x;
@@ -281,4 +282,130 @@ Test(search, every_strategy_has_complete_properties_and_help_comes_from_the_tabl
   cr_assert_eq(search_strategy_list(true, tiny, sizeof tiny), n);
   cr_assert_eq(strlen(tiny), 7);
   cr_assert_eq(search_strategy_list(true, NULL, 0), n);
+}
+
+/* A larger rugged space for comparing strategies: 5 dims of 8 values, a quarter of the
+ * points invalid, a smooth bowl times hash ruggedness, some failures. */
+#define BIG_N (8 * 8 * 8 * 8 * 8)
+struct big {
+  size_t n;
+  int32_t coords[BIG_N * 5];
+  double cost[BIG_N];
+  double opt;
+};
+
+static uint64_t mix(uint64_t x)
+{
+  x ^= x >> 31;
+  x *= 0x9e3779b97f4a7c15ull;
+  return x ^ (x >> 29);
+}
+
+static void big_init(struct big *b, uint64_t salt)
+{
+  b->n = 0;
+  b->opt = INFINITY;
+  for (int32_t i = 0; i < BIG_N; i++) {
+    int32_t c[5] = {i % 8, i / 8 % 8, i / 64 % 8, i / 512 % 8, i / 4096 % 8};
+    uint64_t h = mix((uint64_t)i * 7919 + salt);
+    if (h % 4 == 0)
+      continue; /* invalid: not a point */
+    double t = 1.0;
+    for (int d = 0; d < 5; d++) {
+      double x = c[d] - (double)((salt >> (3 * d)) % 8);
+      t += 0.15 * (d + 1) * x * x / 49.0;
+    }
+    t *= 1 + 0.1 * (double)(h >> 40 & 1023) / 1023.0;
+    memcpy(b->coords + b->n * 5, c, sizeof c);
+    b->cost[b->n] = h % 37 == 1 ? INFINITY : t;
+    if (b->cost[b->n] < b->opt)
+      b->opt = b->cost[b->n];
+    b->n++;
+  }
+}
+
+struct big_eval {
+  const struct big *b;
+  double best;
+  size_t n;
+};
+
+static int big_cb(void *ctx, size_t p, double *cost)
+{
+  struct big_eval *e = ctx;
+  *cost = e->b->cost[p];
+  e->best = fmin(e->best, *cost);
+  e->n++;
+  return AT_OK;
+}
+
+/* Mean over seeds of optimum / best found within budget. */
+static double mean_fraction(const struct big *b, enum search_strategy s, size_t budget,
+                            int seeds)
+{
+  double sum = 0;
+  struct search_space sp = {.npoints = b->n, .ndims = 5, .coords = b->coords};
+  for (int seed = 1; seed <= seeds; seed++) {
+    struct search_opts o = {.strategy = s, .seed = (uint64_t)seed, .budget = budget};
+    struct big_eval e = {.b = b, .best = INFINITY};
+    struct search_result res;
+    cr_assert_eq(search_run(&sp, &o, big_cb, &e, &res), AT_OK, "%s", at_last_error());
+    cr_assert_eq(e.n, budget);
+    cr_assert_float_eq(res.best_cost, e.best, 0, "the result is the best evaluated");
+    sum += b->opt / e.best;
+  }
+  return sum / seeds;
+}
+
+Test(search, bo_and_anneal_beat_random_sampling_on_a_rugged_space, .timeout = 60)
+{
+  static struct big b;
+  big_init(&b, 0x2a5);
+  double rnd = mean_fraction(&b, SEARCH_RANDOM, 50, 16);
+  double ann = mean_fraction(&b, SEARCH_ANNEAL, 50, 16);
+  double bo = mean_fraction(&b, SEARCH_BO, 50, 16);
+  cr_log_info("random %.3f anneal %.3f bo %.3f", rnd, ann, bo);
+  cr_assert_gt(ann, rnd, "anneal %.3f, random %.3f at 50 evaluations", ann, rnd);
+  cr_assert_gt(bo, ann, "bo %.3f, anneal %.3f at 50 evaluations", bo, ann);
+  cr_assert_geq(bo, 0.95, "bo reaches %.3f of the optimum in 50 of %zu points", bo, b.n);
+}
+
+Test(search, bo_uses_the_prior_and_treats_categorical_dims_as_unordered)
+{
+  struct grid g;
+  grid_init(&g);
+  /* the prior's best five come first, in the prior's order */
+  struct rec r;
+  struct search_result res;
+  run(&g, SEARCH_BO, 3, 12, &r, &res);
+  for (size_t i = 1; i < 5; i++)
+    cr_assert_leq(g.model[r.seq[i - 1]], g.model[r.seq[i]], "evaluation %zu", i);
+  for (size_t p = 0; p < g.n; p++)
+    if (p != r.seq[0] && p != r.seq[1] && p != r.seq[2] && p != r.seq[3] && p != r.seq[4])
+      cr_assert(g.model[p] >= g.model[r.seq[4]] || g.model[p] == INFINITY);
+  /* a categorical dim whose order means nothing: value 5 is the best, its ordinal
+   * neighbours 4 and 6 the worst, so a surrogate that took the order for real would
+   * steer away from 5 after seeing 4 and 6 */
+  static int32_t coords[64 * 2];
+  double cost[64];
+  bool cat[2] = {true, false};
+  for (int i = 0; i < 64; i++) {
+    int v = i % 8;
+    coords[2 * i] = v;
+    coords[2 * i + 1] = i / 8;
+    cost[i] = 1 + (v == 5 ? 0 : v == 4 || v == 6 ? 3 : 1.5 + 0.1 * v) + 0.1 * abs(i / 8 - 2);
+  }
+  struct search_space sp = {.npoints = 64, .ndims = 2, .coords = coords, .categorical = cat};
+  static struct big fake;
+  fake.n = 64;
+  memcpy(fake.cost, cost, sizeof cost);
+  int found = 0;
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    struct search_opts o = {.strategy = SEARCH_BO, .seed = seed, .budget = 20};
+    struct big_eval e = {.b = &fake, .best = INFINITY};
+    cr_assert_eq(search_run(&sp, &o, big_cb, &e, &res), AT_OK, "%s", at_last_error());
+    found += res.best == 5 + 2 * 8;
+  }
+  cr_log_info("categorical: found in %d of 8 seeds", found);
+  cr_assert_geq(found, 7, "bo found the optimum in %d of 8 seeds within 20 of 64", found);
 }

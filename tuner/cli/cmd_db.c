@@ -17,6 +17,7 @@
 #include "tuner/cli/cli.h"
 #include "tuner/cli/commands.h"
 #include "base/status.h"
+#include "tuner/search/simulate.h"
 
 struct db_sub {
   const char *name;
@@ -329,10 +330,33 @@ static int db_import_cmd(int argc, char **argv)
                   "nothing is added. Then 1000 records are written per transaction, so\n"
                   "tuners on the same database wait seconds, not the whole import; one\n"
                   "stopped while writing keeps whole chunks, and running it again adds\n"
-                  "exactly the rest. Records already there are left alone.",
+                  "exactly the rest. Records already there are left alone. A Kernel Tuner\n"
+                  "cache file (JSON, gzip or not) is imported as one run, a trial per config\n"
+                  "(docs/search.md says how its names map), in one transaction.",
                   pos, &npos, 1, 1);
   bool from_stdin = strcmp(pos[0], "-") == 0;
   const char *name = from_stdin ? "stdin" : pos[0];
+  if (!from_stdin && sim_is_kt_cache(pos[0])) {
+    /* a Kernel Tuner cache: read and checked whole before the database is opened */
+    struct sim_space *sp = NULL;
+    int st = sim_space_from_kt(pos[0], &sp);
+    if (st == AT_OK)
+      st = sim_kt_check(sp);
+    int rc = st == AT_OK ? open_db(path, DB_CREATE, &db) : cli_fail(st);
+    if (rc == CLI_OK) {
+      struct db_merge_stats s;
+      if ((st = sim_kt_import(db, sp, &s)) != AT_OK)
+        rc = cli_fail(st);
+      else {
+        print_counts(stdout, name, &s, json);
+        if (json)
+          fputc('\n', stdout);
+      }
+    }
+    sim_space_free(sp);
+    db_close(db);
+    return rc;
+  }
   if (!from_stdin && !(in = fopen(pos[0], "r")))
     return cli_fail(at_error(AT_IO, "cannot read '%.200s': %s", pos[0], strerror(errno)));
   int rc = open_db(path, DB_CREATE, &db);
@@ -359,7 +383,7 @@ static const struct db_sub subs[] = {
     {"check", db_check_cmd, "check integrity and the winners; exit 1 if unhealthy"},
     {"merge", db_merge_cmd, "merge other databases into this one (idempotent)"},
     {"export", db_export_cmd, "write every run and trial as JSON lines"},
-    {"import", db_import_cmd, "read JSON lines from 'db export' (checked, then chunked)"},
+    {"import", db_import_cmd, "read JSON lines from 'db export' or a Kernel Tuner cache (checked)"},
     {NULL, NULL, NULL},
 };
 

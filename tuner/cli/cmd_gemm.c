@@ -17,7 +17,7 @@ static const char usage[] =
     "autotune gemm --device D [--emulate D2] [--gpu N|--gpus LIST] [--shard I/N] "
     "[--bundle DIR] [--dtype f16|bf16|f32] "
     "[--layout NN|NT|TN|TT] --m M --n N --k K [--shapes FILE] [--template NAME|PATH ...] "
-    "[--strategy exhaustive|random|model|anneal|genetic] [--budget N|--time-budget SEC] "
+    "[--strategy exhaustive|random|model|anneal|genetic|bo] [--budget N|--time-budget SEC] "
     "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "
     "[--no-cache] [--sanitize] [--json]";
 static const char description[] =

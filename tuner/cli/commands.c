@@ -15,6 +15,7 @@ const struct cli_cmd cli_commands[] = {
     {"model", cmd_model, "tune every GEMM and attention problem of a model; header and summary"},
     {"bundle", cmd_bundle, "write what a GPU node without compilers needs to tune an op"},
     {"emit-header", cmd_emit_header, "write the tuned winners as a header for a program's build"},
+    {"simulate", cmd_simulate, "replay fully measured spaces through the search strategies"},
     {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},
     {"report", cmd_report, "write an HTML report of tuning runs: curves, winners, roofline"},
     {"completion", cmd_completion, "print a bash or zsh completion script for autotune"},

@@ -7,6 +7,7 @@
 int cmd_devices(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 int cmd_emit_header(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

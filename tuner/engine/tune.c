@@ -1075,6 +1075,28 @@ static int search_points(const struct tuner *tu, const struct tpl *p, size_t **p
   return AT_OK;
 }
 
+/* What each point compiled to, the bo strategy's surrogate features (search.h):
+ * registers, shared memory, occupancy, threads per block and waves (blocks over the
+ * blocks resident per CU); NAN where unknown. NULL for a lazy template (nothing is
+ * compiled before the search) or on no memory (bo then goes without). */
+#define TUNE_NFEATURES 5
+static double *search_features(const struct tpl *p, const size_t *pts, size_t npts)
+{
+  double *f = p->lazy ? NULL : malloc((npts ? npts : 1) * TUNE_NFEATURES * sizeof *f);
+  for (size_t i = 0; f && i < npts; i++) {
+    const struct bld_variant *v = &p->br.variants[pts[i]];
+    const struct gen_launch *l = &v->launch;
+    double blocks = (double)l->grid[0] * (double)l->grid[1] * (double)l->grid[2];
+    double *row = f + i * TUNE_NFEATURES;
+    row[0] = v->res.registers >= 0 ? v->res.registers : NAN;
+    row[1] = v->res.shared_bytes >= 0 ? (double)(v->res.shared_bytes + l->shared) : NAN;
+    row[2] = v->occ.blocks_per_cu > 0 ? v->occ.occupancy : NAN;
+    row[3] = (double)l->threads[0] * (double)l->threads[1] * (double)l->threads[2];
+    row[4] = v->occ.blocks_per_cu > 0 ? blocks / v->occ.blocks_per_cu : NAN;
+  }
+  return f;
+}
+
 static int search_tpl(struct tuner *tu, struct tpl *p)
 {
   int rc;
@@ -1113,8 +1135,11 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   rc = search_points(tu, p, &pts, &npts, &model);
   if (rc == AT_OK && npts)
     rc = tmpl_search_coords(p->t, p->configs, pts, npts, &coords, &nd);
+  double *feat = rc == AT_OK && tu->o->strategy == SEARCH_BO ? search_features(p, pts, npts)
+                                                             : NULL;
   if (rc == AT_OK && npts) {
-    struct search_space sp = {.npoints = npts, .ndims = nd, .coords = coords, .model = model};
+    struct search_space sp = {.npoints = npts, .ndims = nd, .coords = coords, .model = model,
+                              .nfeatures = feat ? TUNE_NFEATURES : 0, .features = feat};
     struct search_opts so = {.strategy = tu->o->strategy, .seed = tu->o->seed,
                              .budget = tu->budget > 0 ? (size_t)tu->budget : 0,
                              .time_budget_s = left};
@@ -1132,6 +1157,7 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
   free(coords);
   free(pts);
   free(model);
+  free(feat);
   return rc;
 }
 
@@ -1327,7 +1353,7 @@ static int setup(struct tuner *tu)
     return at_error(AT_USAGE, "%s: no problem to tune", tu->op->name);
   if (o->strategy == SEARCH_MODEL && !tu->op->model)
     return at_error(AT_USAGE, "--strategy model needs a cost model of the op: %s has none "
-                    "(random, exhaustive, anneal or genetic)", tu->op->name);
+                    "(random, exhaustive, anneal, genetic or bo)", tu->op->name);
   if (o->budget < -1)
     return at_error(AT_USAGE, "bad --budget %" PRId64 " (a count of variants, at least 1)",
                     o->budget);

@@ -20,7 +20,7 @@
  *      same space, costs and seed, the sequence of evaluated points is the same on every
  *      machine (unless the time budget cuts it).
  *   4. Every strategy ends: each step either evaluates a fresh point or counts towards
- *      a stall limit after which it jumps to a random unevaluated point; when none is
+ *      a limit after which it jumps to a random unevaluated point; when none is
  *      left the search is exhausted.
  *   5. Failed variants (cost INFINITY) count as evaluations and are never the best,
  *      never accepted as the annealing's current point (unless it has none better),
@@ -31,11 +31,15 @@
  *   random: a seeded Fisher-Yates permutation (sampling without replacement).
  *   model: points by ascending model cost (ties by enumeration order): "measure the top
  *     k" with k the budget.
- *   anneal: start at a random point; propose a random neighbour; accept a better one
- *     always, a worse one with probability exp(-d / T), d the relative slowdown, T
- *     falling geometrically from 0.3 to 0.003 over the budget (or the space's size);
- *     after 4 * ndims + 8 proposals that found nothing new, restart at a random
- *     unevaluated point.
+ *   anneal: walks with restarts. A walk starts at the best of ANNEAL_START random
+ *     points; each step evaluates a uniformly chosen unevaluated point that differs
+ *     from the current one in one dim (any value of it) and moves there if better, or
+ *     if worse with probability exp(-d / T), d the relative slowdown, T falling
+ *     geometrically from 0.3 to 0.003 over the budget (or the space's size). A walk
+ *     ends when no such point is left (a local optimum) or after ANNEAL_PATIENCE
+ *     evaluations that did not beat the walk's best; then a new walk starts.
+ *   bo: Bayesian optimisation, a Gaussian-process surrogate and expected improvement
+ *     (bo.c, with its own design note).
  *   genetic: a population of min(12, npoints) random points; each child is the uniform
  *     crossover of two tournament-chosen parents, mutated (one neighbour step) with
  *     probability 0.3 or when the crossover is invalid or already evaluated; a child
@@ -53,16 +57,20 @@
 #include "base/hash.h"
 #include "base/os.h"
 #include "base/status.h"
+#include "tuner/search/internal.h"
 
 /* The strategies' numbers (the design note above says how each is used). */
+#define ANNEAL_START 12            /* random points; each walk starts at their best */
 #define ANNEAL_T_START 0.3         /* temperature at the start, as a relative slowdown */
 #define ANNEAL_T_FALL 0.01         /* T_end / T_start: 0.3 falls to 0.003 */
-#define STALL_PER_DIM 4            /* annealing restarts after 4 * ndims + 8 stale moves */
-#define STALL_BASE 8
+#define ANNEAL_PATIENCE 8          /* fresh points without a better one end a walk */
 #define GENETIC_POPULATION 12      /* at most; fewer when the space is smaller */
 #define GENETIC_MUTATION 0.3       /* probability of a neighbour step after crossover */
 #define GENETIC_TRIES 16           /* breeding attempts before an immigrant */
 #define NEIGHBOUR_PICKS 64         /* neighbours considered for one random step */
+/* Annealing was tuned on the recorded host space (bench/results/2026-12-03-search.md):
+ * the previous walk (one random start, nearest-value moves, restarts at one random
+ * point) did worse than random sampling at every budget. */
 
 static const struct search_strategy_info infos[] = {
 #define SEARCH_INFO(name, text, help, order_known, needs_model)                        \
@@ -160,19 +168,13 @@ double search_rng_unit(struct search_rng *r)
 
 /* ---- the coordinate index ---- */
 
-struct index {
-  const struct search_space *sp;
-  size_t *slots;     /* point + 1, 0 empty */
-  size_t mask;
-};
-
 static uint64_t hash_coords(const int32_t *c, size_t n)
 {
   uint64_t h = hash_fnv1a64(HASH_FNV1A64_SEED, c, n * sizeof *c);
   return h ^ (h >> 29); /* the table masks the low bits: fold the high ones in */
 }
 
-static size_t index_find(const struct index *x, const int32_t *c)
+size_t search_index_find(const struct search_index *x, const int32_t *c)
 {
   size_t nd = x->sp->ndims;
   for (size_t i = hash_coords(c, nd) & x->mask;; i = (i + 1) & x->mask) {
@@ -184,7 +186,7 @@ static size_t index_find(const struct index *x, const int32_t *c)
   }
 }
 
-static int index_build(struct index *x, const struct search_space *sp)
+static int index_build(struct search_index *x, const struct search_space *sp)
 {
   size_t cap = 16;
   while (cap < sp->npoints * 2)
@@ -209,7 +211,7 @@ static int index_build(struct index *x, const struct search_space *sp)
 }
 
 /* nb[2 * ndims] for point p (see search.h); max[d] is the largest coordinate of dim d. */
-static void neighbours(const struct index *x, const int32_t *max, size_t p, int32_t *tmp,
+static void neighbours(const struct search_index *x, const int32_t *max, size_t p, int32_t *tmp,
                        size_t *nb)
 {
   const struct search_space *sp = x->sp;
@@ -221,7 +223,7 @@ static void neighbours(const struct index *x, const int32_t *max, size_t p, int3
         tmp[d] += dir ? 1 : -1;
         if (tmp[d] < 0 || tmp[d] > max[d])
           break;
-        if ((found = index_find(x, tmp)) != SIZE_MAX)
+        if ((found = search_index_find(x, tmp)) != SIZE_MAX)
           break;
       }
       nb[2 * d + (size_t)dir] = found;
@@ -243,7 +245,7 @@ int search_neighbours(const struct search_space *sp, size_t p, size_t *nb)
 {
   if (!sp || !nb || p >= sp->npoints || (sp->ndims && !sp->coords))
     return at_error(AT_USAGE, "search_neighbours: bad argument");
-  struct index x = {0};
+  struct search_index x = {0};
   int32_t *max = calloc(sp->ndims + 1, sizeof *max), *tmp = calloc(sp->ndims + 1, sizeof *tmp);
   int rc = max && tmp ? index_build(&x, sp) : at_error(AT_NOMEM, "out of memory");
   if (rc == AT_OK) {
@@ -258,24 +260,7 @@ int search_neighbours(const struct search_space *sp, size_t p, size_t *nb)
 
 /* ---- the search state ---- */
 
-struct state {
-  const struct search_space *sp;
-  const struct search_opts *o;
-  search_eval_fn eval;
-  void *ctx;
-  struct search_rng rng;
-  struct index idx;
-  size_t *nb;              /* npoints x 2 ndims */
-  double *cost;            /* per point; NAN: not evaluated */
-  size_t left;             /* points not evaluated */
-  size_t limit;            /* evaluations allowed */
-  double t0;
-  int rc;                  /* first non-OK from eval, SEARCH_STOP included */
-  struct search_result *res;
-};
-
-
-static bool done(struct state *s)
+bool search_done(struct search_state *s)
 {
   if (s->rc != AT_OK)
     return true;
@@ -296,13 +281,13 @@ static bool done(struct state *s)
 
 /* The cost of p, evaluating it when it is new. Returns false when the search must end
  * (budget, time, stop or error) before p could be evaluated. */
-static bool visit(struct state *s, size_t p, double *cost)
+bool search_visit(struct search_state *s, size_t p, double *cost)
 {
   if (!isnan(s->cost[p])) {
     *cost = s->cost[p];
     return true;
   }
-  if (done(s))
+  if (search_done(s))
     return false;
   double c = INFINITY;
   int rc = s->eval(s->ctx, p, &c);
@@ -326,7 +311,7 @@ static bool visit(struct state *s, size_t p, double *cost)
 }
 
 /* A uniformly chosen point not yet evaluated; SIZE_MAX when none. */
-static size_t random_fresh(struct state *s)
+size_t search_random_fresh(struct search_state *s)
 {
   if (s->left == 0)
     return SIZE_MAX;
@@ -337,7 +322,7 @@ static size_t random_fresh(struct state *s)
   return SIZE_MAX;
 }
 
-static size_t random_neighbour(struct state *s, size_t p)
+size_t search_random_neighbour(struct search_state *s, size_t p)
 {
   size_t n = 0, pick[NEIGHBOUR_PICKS], nd2 = 2 * s->sp->ndims;
   for (size_t i = 0; i < nd2 && n < NEIGHBOUR_PICKS; i++)
@@ -348,13 +333,13 @@ static size_t random_neighbour(struct state *s, size_t p)
 
 /* ---- the strategies ---- */
 
-static void run_order(struct state *s, const size_t *order)
+static void run_order(struct search_state *s, const size_t *order)
 {
   double c;
   for (size_t i = 0; i < s->sp->npoints; i++)
-    if (!visit(s, order[i], &c))
+    if (!search_visit(s, order[i], &c))
       return;
-  done(s);
+  search_done(s);
 }
 
 struct ranked {
@@ -370,71 +355,108 @@ static int by_model(const void *a, const void *b)
   return x->p < y->p ? -1 : x->p > y->p;
 }
 
-static void run_anneal(struct state *s)
+/* Metropolis: always a better cost, a worse finite one with probability
+ * exp(-relative slowdown / temp); never a failure over a finite current point. */
+static bool accept(struct search_state *s, double cq, double ccur, double temp)
 {
-  size_t n = s->sp->npoints, cur = random_fresh(s), stall = 0;
-  size_t horizon = s->limit < n ? s->limit : n, stall_max = STALL_PER_DIM * s->sp->ndims + STALL_BASE;
-  double ccur;
-  if (cur == SIZE_MAX || !visit(s, cur, &ccur))
-    return;
-  while (!done(s)) {
-    double frac = horizon > 1 ? (double)s->res->evaluations / (double)horizon : 1.0;
-    double temp = ANNEAL_T_START * pow(ANNEAL_T_FALL, frac > 1 ? 1 : frac);
-    size_t q = random_neighbour(s, cur);
-    bool fresh = q != SIZE_MAX && isnan(s->cost[q]);
-    if (!fresh && ++stall < stall_max && q != SIZE_MAX) {
-      /* a known neighbour: the walk may still move there */
-      double cq = s->cost[q];
-      if (cq < ccur || (isfinite(cq) && isfinite(ccur) &&
-                        search_rng_unit(&s->rng) < exp(-(cq - ccur) / ccur / temp))) {
-        cur = q;
-        ccur = cq;
-      }
-      continue;
-    }
-    if (!fresh) {
-      stall = 0;
-      if ((q = random_fresh(s)) == SIZE_MAX)
-        break;
-      double cq;
-      if (!visit(s, q, &cq))
-        break;
-      if (cq < INFINITY || !isfinite(ccur)) {
-        cur = q;
-        ccur = cq;
-      }
-      continue;
-    }
-    stall = 0;
-    double cq;
-    if (!visit(s, q, &cq))
-      break;
-    if (!isfinite(ccur) ||
-        (isfinite(cq) && (cq <= ccur ||
-                          search_rng_unit(&s->rng) < exp(-(cq - ccur) / ccur / temp)))) {
-      cur = q;
-      ccur = cq;
+  if (!isfinite(ccur))
+    return true;
+  if (!isfinite(cq))
+    return false;
+  return cq <= ccur || search_rng_unit(&s->rng) < exp(-(cq - ccur) / ccur / temp);
+}
+
+/* A uniformly chosen point that differs from p in one dim (any value of it) and is
+ * not evaluated yet; SIZE_MAX when every such point is. tmp[ndims] scratch. */
+static size_t fresh_move(struct search_state *s, size_t p, int32_t *tmp)
+{
+  const struct search_space *sp = s->sp;
+  size_t nd = sp->ndims, seen = 0, pick = SIZE_MAX;
+  for (size_t d = 0; d < nd; d++) {
+    memcpy(tmp, sp->coords + p * nd, nd * sizeof *tmp);
+    for (int32_t v = 0; v <= s->max[d]; v++) {
+      if (v == sp->coords[p * nd + d])
+        continue;
+      tmp[d] = v;
+      size_t q = search_index_find(&s->idx, tmp);
+      /* reservoir sampling: each fresh point has the same chance */
+      if (q != SIZE_MAX && isnan(s->cost[q]) && search_rng_below(&s->rng, ++seen) == 0)
+        pick = q;
     }
   }
-  done(s);
+  return pick;
+}
+
+/* The best of ANNEAL_START fresh random points, evaluated: where a walk starts.
+ * SIZE_MAX when the search must end first. */
+static size_t anneal_start(struct search_state *s, double *cbest)
+{
+  size_t start = SIZE_MAX;
+  double c;
+  *cbest = INFINITY;
+  for (int i = 0; i < ANNEAL_START; i++) {
+    size_t p = search_random_fresh(s);
+    if (p == SIZE_MAX || !search_visit(s, p, &c))
+      break;
+    if (start == SIZE_MAX || c < *cbest) {
+      start = p;
+      *cbest = c;
+    }
+  }
+  return start;
+}
+
+static void run_anneal(struct search_state *s)
+{
+  size_t n = s->sp->npoints, horizon = s->limit < n ? s->limit : n, stale = 0;
+  double ccur, cwalk, c;
+  int32_t *tmp = malloc((s->sp->ndims + 1) * sizeof *tmp);
+  if (!tmp) {
+    s->rc = at_error(AT_NOMEM, "out of memory");
+    return;
+  }
+  size_t cur = anneal_start(s, &ccur);
+  cwalk = ccur;
+  while (cur != SIZE_MAX && !search_done(s)) {
+    double frac = horizon > 1 ? (double)s->res->evaluations / (double)horizon : 1.0;
+    double temp = ANNEAL_T_START * pow(ANNEAL_T_FALL, frac > 1 ? 1 : frac);
+    size_t q = stale < ANNEAL_PATIENCE ? fresh_move(s, cur, tmp) : SIZE_MAX;
+    if (q == SIZE_MAX) {
+      /* a local optimum, or a walk that stopped improving: a new walk */
+      cur = anneal_start(s, &ccur);
+      cwalk = ccur;
+      stale = 0;
+      continue;
+    }
+    if (!search_visit(s, q, &c))
+      break;
+    stale = c < cwalk ? 0 : stale + 1;
+    cwalk = fmin(cwalk, c);
+    if (accept(s, c, ccur, temp)) {
+      cur = q;
+      ccur = c;
+    }
+  }
+  free(tmp);
+  search_done(s);
 }
 
 /* Uniform crossover of a and b; SIZE_MAX when the child is no valid point. */
-static size_t crossover(struct state *s, size_t a, size_t b, int32_t *tmp)
+static size_t crossover(struct search_state *s, size_t a, size_t b, int32_t *tmp)
 {
   size_t nd = s->sp->ndims;
   for (size_t d = 0; d < nd; d++)
     tmp[d] = s->sp->coords[(search_rng_next(&s->rng) & 1 ? a : b) * nd + d];
-  return index_find(&s->idx, tmp);
+  return search_index_find(&s->idx, tmp);
 }
 
-static size_t tournament(struct state *s, const size_t *pop, size_t np)
+static size_t tournament(struct search_state *s, const size_t *pop, size_t np)
 {
   size_t a = pop[search_rng_below(&s->rng, np)], b = pop[search_rng_below(&s->rng, np)];
   return s->cost[b] < s->cost[a] ? b : a;
 }
 
-static void run_genetic(struct state *s)
+static void run_genetic(struct search_state *s)
 {
   size_t n = s->sp->npoints, np = n < GENETIC_POPULATION ? n : GENETIC_POPULATION,
          pop[GENETIC_POPULATION], have = 0;
@@ -445,26 +467,26 @@ static void run_genetic(struct state *s)
   }
   double c;
   while (have < np) {
-    size_t p = random_fresh(s);
-    if (p == SIZE_MAX || !visit(s, p, &c))
+    size_t p = search_random_fresh(s);
+    if (p == SIZE_MAX || !search_visit(s, p, &c))
       break;
     pop[have++] = p;
   }
-  while (have > 0 && !done(s)) {
+  while (have > 0 && !search_done(s)) {
     size_t child = SIZE_MAX;
     for (int tries = 0; tries < GENETIC_TRIES && child == SIZE_MAX; tries++) {
       size_t a = tournament(s, pop, have), b = tournament(s, pop, have);
       size_t x = crossover(s, a, b, tmp);
       if (x == SIZE_MAX || !isnan(s->cost[x]) || search_rng_unit(&s->rng) < GENETIC_MUTATION) {
-        size_t m = random_neighbour(s, x != SIZE_MAX ? x : a);
+        size_t m = search_random_neighbour(s, x != SIZE_MAX ? x : a);
         x = m != SIZE_MAX ? m : x;
       }
       if (x != SIZE_MAX && isnan(s->cost[x]))
         child = x;
     }
-    if (child == SIZE_MAX && (child = random_fresh(s)) == SIZE_MAX)
+    if (child == SIZE_MAX && (child = search_random_fresh(s)) == SIZE_MAX)
       break;
-    if (!visit(s, child, &c))
+    if (!search_visit(s, child, &c))
       break;
     size_t worst = 0;
     for (size_t i = 1; i < have; i++)
@@ -475,7 +497,7 @@ static void run_genetic(struct state *s)
       pop[worst] = child;
   }
   free(tmp);
-  done(s);
+  search_done(s);
 }
 
 int search_run(const struct search_space *sp, const struct search_opts *o,
@@ -489,7 +511,7 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
     return at_error(AT_USAGE, "search_run: unknown strategy");
   if (infos[o->strategy].needs_model && !sp->model)
     return at_error(AT_USAGE, "the %s strategy needs model costs", infos[o->strategy].name);
-  struct state s = {.sp = sp, .o = o, .eval = eval, .ctx = ctx, .left = sp->npoints,
+  struct search_state s = {.sp = sp, .o = o, .eval = eval, .ctx = ctx, .left = sp->npoints,
                     .limit = o->budget ? o->budget : SIZE_MAX, .t0 = at_now_s(), .res = out};
   size_t n = sp->npoints, nd2 = 2 * sp->ndims, *order = NULL;
   int32_t *max = NULL, *tmp = NULL;
@@ -513,6 +535,7 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
   if ((rc = index_build(&s.idx, sp)) != AT_OK)
     goto out;
   dim_max(sp, max);
+  s.max = max;
   for (size_t p = 0; p < n; p++)
     neighbours(&s.idx, max, p, tmp, s.nb + p * nd2);
 
@@ -545,6 +568,9 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
     break;
   case SEARCH_GENETIC:
     run_genetic(&s);
+    break;
+  case SEARCH_BO:
+    search_run_bo(&s);
     break;
   default:
     run_order(&s, order);

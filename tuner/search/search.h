@@ -21,7 +21,9 @@
   X(RANDOM, "random", "a seeded random sample without replacement", true, false)         \
   X(MODEL, "model", "the configs the cost model ranks fastest first", true, true)        \
   X(ANNEAL, "anneal", "simulated annealing over neighbouring configs", false, false)     \
-  X(GENETIC, "genetic", "a genetic search: crossover, mutation, immigrants", false, false)
+  X(GENETIC, "genetic", "a genetic search: crossover, mutation, immigrants", false, false)   \
+  X(BO, "bo", "Bayesian optimisation: a Gaussian-process surrogate, expected improvement", \
+    false, false)
 
 enum search_strategy {
 #define SEARCH_ENUM(name, text, help, order_known, needs_model) SEARCH_##name,
@@ -54,7 +56,16 @@ size_t search_strategy_list(bool with_model, char *out, size_t out_len);
 struct search_space {
   size_t npoints, ndims;
   const int32_t *coords;
-  const double *model;   /* npoints predicted costs, lower is better; NULL: none */
+  const double *model;   /* npoints predicted costs, lower is better; NULL: none. The bo
+                          * strategy takes it as a prior (its first points are the best
+                          * predicted): an analytical model's costs or, for a warm start,
+                          * the costs measured on a nearby shape or device (NAN unknown) */
+  const bool *categorical; /* ndims: true where a dim's values have no order (bo measures
+                            * distance 0 or 1 there); NULL: every dim is ordinal */
+  size_t nfeatures;      /* per-point features for bo's surrogate, besides coordinates */
+  const double *features;  /* npoints x nfeatures, row-major: what each variant compiled
+                            * to (registers, shared memory, occupancy, waves, arithmetic
+                            * intensity ...); NAN unknown; NULL: none */
 };
 
 /* The evaluator: measure point `p` and return its cost (lower is better; INFINITY for a
