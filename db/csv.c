@@ -15,7 +15,7 @@
 static const char csv_columns[] =
     "trial,run,strategy,created_at,device,arch,vendor,kernel,op,dtype,layout,dims,config,"
     "status,time_median_us,time_min_us,time_max_us,time_spread,repetitions,tflops,gbps,"
-    "registers,spills,shared_bytes,occupancy,sm_clock_mhz,throttled,message";
+    "registers,spills,shared_bytes,occupancy,sm_clock_mhz,throttled,gpu_ordinal,gpu_uuid,message";
 
 /* The runs' uuids and strategies, to name each trial's strategy. */
 struct csv_ctx {
@@ -84,6 +84,8 @@ static int write_trial(void *ctx, const struct db_trial *t)
   csv_double(f, t->occupancy, 0);
   csv_int(f, t->sm_clock_mhz, 0, 0);
   csv_int(f, t->throttled, 0, 0);
+  csv_int(f, t->gpu_ordinal, 0, 0);
+  csv_str(f, t->gpu_uuid, 0);
   csv_str(f, t->message, 0);
   fputs("\r\n", f);
   free(dims);

@@ -15,6 +15,8 @@ const struct cli_env cli_env_vars[] = {
     {"AUTOTUNE_LIBCLANG", "the libclang to load (else libclang-19)"},
     {"AUTOTUNE_MAX_CONFIGS", "most valid configs a space may hold (default 1000000)"},
     {"AUTOTUNE_NO_DETECT", "1: do not look for GPUs on this machine"},
+    {"AUTOTUNE_MODELS", "the folder of model presets (else the installed models/)"},
+    {"SLURM_ARRAY_TASK_ID", "with _COUNT, _MIN and _STEP: the shard, without --shard"},
     {"CUDA_PATH", "CUDA Toolkit root, for nvcc (else /usr/local/cuda)"},
     {"ROCM_PATH", "ROCm root, for clang and hipRTC (else /opt/rocm)"},
     {"XDG_DATA_HOME", "where the default database lives (else ~/.local/share)"},
