@@ -407,6 +407,23 @@ const char *os_cache_dir(char *out, size_t len)
   return out;
 }
 
+bool os_installed_share(const char *sub, char *out)
+{
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0)
+    return false;
+  exe[n] = '\0';
+  for (int up = 0; up < 2; up++) { /* <prefix>/bin/autotune -> <prefix> */
+    char *slash = strrchr(exe, '/');
+    if (slash)
+      *slash = '\0';
+  }
+  struct stat st;
+  return snprintf(out, PATH_MAX, "%.3000s/share/autotune/%.200s", exe, sub) < PATH_MAX &&
+         stat(out, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* A write into our own, open temporary file failed: the disk's fault (full, I/O
  * error, a size limit), never the path's, which opened fine. */
 static int write_error(const char *path, int e)

@@ -61,6 +61,9 @@ int os_write_file(const char *path, const void *data, size_t size);
  * $AUTOTUNE_CACHE_DIR, else $XDG_CACHE_HOME/autotune, else $HOME/.cache/autotune.
  * OUT: out[len] ("" when there is none: no HOME). Returns out. Nothing is created. */
 const char *os_cache_dir(char *out, size_t len);
+/* The installed data folder <prefix>/share/autotune/<sub> of the running executable
+ * (<prefix>/bin/autotune), when it exists. OUT: out[PATH_MAX]. false: none. */
+bool os_installed_share(const char *sub, char *out);
 /*
  * An output file replaced atomically: written to a temporary file beside its final
  * path, flushed to disk, then renamed over it. Until os_out_commit succeeds the path

@@ -17,22 +17,8 @@ size_t template_dirs(char dirs[TEMPLATE_DIRS_MAX][PATH_MAX])
   const char *env = getenv("AUTOTUNE_TEMPLATES");
   if (env && *env)
     snprintf(dirs[n++], PATH_MAX, "%s", env);
-  char exe[PATH_MAX];
-  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (len > 0) {
-    exe[len] = '\0';
-    for (int up = 0; up < 2; up++) { /* <prefix>/bin/autotune -> <prefix> */
-      char *slash = strrchr(exe, '/');
-      if (slash)
-        *slash = '\0';
-    }
-    char cand[PATH_MAX];
-    if (snprintf(cand, sizeof cand, "%.3000s/share/autotune/templates", exe) < PATH_MAX) {
-      struct stat st;
-      if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode))
-        snprintf(dirs[n++], PATH_MAX, "%s", cand);
-    }
-  }
+  if (os_installed_share("templates", dirs[n]))
+    n++;
   snprintf(dirs[n++], PATH_MAX, "%s", AT_TEMPLATES_DIR);
   return n;
 }

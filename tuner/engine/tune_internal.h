@@ -172,6 +172,28 @@ void tune_warn(const struct tuner *tu, const char *fmt, ...)
 int tune_measure_on(struct tuner *tu, struct tpl *p, size_t bv, size_t job, size_t w,
                     bool locked, bool *lost);
 
+/* ---- tune_record.c: the run and its trials in the database ---- */
+
+/* Open the run's database once (creating it). AT_OK or db_open's status. */
+int tune_open_db(struct tuner *tu);
+/* The run's canonical arguments and uuid: with --resume the unfinished run of the same
+ * arguments, claimed, with the trials it holds loaded as known answers (or, with
+ * tune_opts.resume_ended, the latest ended one: tu->ended_before); else a new uuid. */
+int tune_open_run(struct tuner *tu);
+/* Put the run record once, before its first trial (toolchain may be NULL). */
+int tune_put_run(struct tuner *tu, const char *toolchain);
+/* The key of a known answer: kernel, "dtype layout dims" and config. OUT: out[len]. */
+void tune_known_key(char *out, size_t len, const char *kernel, const char *dims,
+                    const char *config);
+/* The resumed run's trial for a key; NULL when none. */
+const struct meas_result *tune_known_find(const struct tuner *tu, const char *key);
+/* Commit one outcome of bld variant bv of p as a trial. sm_clock_mhz, throttled:
+ * tune_prov_after's for a measurement, -1 for a verdict; w: the worker that measured
+ * it, SIZE_MAX for a verdict. AT_OK or a database status. */
+int tune_record(struct tuner *tu, const struct tpl *p, size_t bv,
+                const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled,
+                size_t w);
+
 /* ---- shard.c: --shard I/N ---- */
 
 /* Whether this shard owns (kernel, the bound problem[, config]; config NULL: the pair).

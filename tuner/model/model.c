@@ -134,22 +134,10 @@ const char *model_presets_dir(char *out, size_t len)
     snprintf(out, len, "%s", env);
     return out;
   }
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = '\0';
-    for (int up = 0; up < 2; up++) { /* <prefix>/bin/autotune -> <prefix> */
-      char *slash = strrchr(exe, '/');
-      if (slash)
-        *slash = '\0';
-    }
-    char cand[PATH_MAX];
-    struct stat st;
-    if (snprintf(cand, sizeof cand, "%.3000s/share/autotune/models", exe) < PATH_MAX &&
-        stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
-      snprintf(out, len, "%s", cand);
-      return out;
-    }
+  char cand[PATH_MAX];
+  if (os_installed_share("models", cand)) {
+    snprintf(out, len, "%s", cand);
+    return out;
   }
   snprintf(out, len, "%s", AT_MODELS_DIR);
   return out;
