@@ -80,6 +80,64 @@ Test(warm, a_related_space_reaches_the_optimum_sooner_than_cold)
   sim_space_free(b);
 }
 
+/* A Kernel Tuner cache of kernel `kernel`: X = 1..8 taking 8, 7, 6, 5, 4, 1, 3, 2 times
+ * scale ms (X = 6 fastest), T = tval in every config (the problem's own, as a layout). */
+static void write_kt(const char *path, const char *kernel, int tval, double scale)
+{
+  char text[2048];
+  int n = snprintf(text, sizeof text,
+                   "{\"device_name\": \"host\", \"kernel_name\": \"%s\", "
+                   "\"problem_size\": [4], \"tune_params_keys\": [\"X\", \"T\"], "
+                   "\"tune_params\": {\"X\": [1, 2, 3, 4, 5, 6, 7, 8], \"T\": [%d]}, "
+                   "\"objective\": \"time\", \"cache\": {", kernel, tval);
+  static const double t[8] = {8, 7, 6, 5, 4, 1, 3, 2};
+  for (int x = 1; x <= 8; x++)
+    n += snprintf(text + n, sizeof text - (size_t)n,
+                  "%s\"%d,%d\": {\"X\": %d, \"T\": %d, \"time\": %g}", x > 1 ? ", " : "",
+                  x, tval, x, tval, t[x - 1] * scale);
+  snprintf(text + n, sizeof text - (size_t)n, "}}");
+  cr_assert_eq(th_write(path, text, strlen(text)), 0);
+}
+
+Test(warm, simulate_warm_from_replays_bo_warm_and_refuses_another_template)
+{
+  char *dir = th_tmpdir(), *a = th_path(dir, "a.json"), *b = th_path(dir, "b.json"),
+       *o = th_path(dir, "o.json"), *miss = th_path(dir, "missing.json");
+  write_kt(a, "k", 0, 1);
+  write_kt(b, "k", 1, 3);
+  write_kt(o, "other", 0, 1);
+  struct th_result r;
+  th_run(&r, "simulate '%s' --warm-from '%s' --strategy bo --seeds 5 --json", b, a);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  /* cold and warm rows; warm measures X = 6 (the optimum at T=1 too) first, each seed */
+  cr_assert(strstr(r.out, "\"strategy\":\"bo\",\"warm\":false"), "%s", r.out);
+  const char *w = strstr(r.out, "\"strategy\":\"bo\",\"warm\":true");
+  cr_assert_not_null(w, "%s", r.out);
+  cr_assert(strstr(w, "\"evals_to\":[{\"fraction\":0.95,\"median\":1,\"reached\":5}"),
+            "%s", w);
+  cr_assert(strstr(r.out, "\"warm_from\":\""), "%s", r.out);
+  th_result_free(&r);
+  th_run(&r, "simulate '%s' --warm-from '%s' --strategy bo --seeds 3", b, a);
+  cr_assert(strstr(r.out, "\nbo+warm "), "%s", r.out);
+  th_result_free(&r);
+  /* bad input: one line, exit 2 */
+  const char *bad[][2] = {{o, "same template"}, {miss, "missing.json"}};
+  for (int i = 0; i < 2; i++) {
+    th_run(&r, "simulate '%s' --warm-from '%s' --strategy bo --seeds 3", b, bad[i][0]);
+    cr_assert_eq(r.code, 2, "%s", r.err);
+    cr_assert(strncmp(r.err, "autotune: ", 10) == 0 && strstr(r.err, bad[i][1]) &&
+              strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "%s", r.err);
+    cr_assert_eq(r.out[0], '\0', "nothing replayed: %s", r.out);
+    th_result_free(&r);
+  }
+  th_rmtree(dir);
+  free(dir);
+  free(a);
+  free(b);
+  free(o);
+  free(miss);
+}
+
 /* ---- end to end ---- */
 
 #define SMALL AT_SOURCE_DIR "/tests/data/templates/tune_small.h"
