@@ -37,9 +37,10 @@ struct warm_ctx {
   int rc;
 };
 
+/* Equal strings, NULL equal to NULL alone. */
 static bool same_str(const char *a, const char *b)
 {
-  return a && b && strcmp(a, b) == 0;
+  return a && b ? strcmp(a, b) == 0 : a == b;
 }
 
 static int take_trial(void *ctx, const struct db_trial *t)
@@ -92,8 +93,8 @@ static int take_trial(void *ctx, const struct db_trial *t)
   return AT_OK;
 }
 
-/* The config text of point i (pts: bld variant indices, or config indices for a lazy
- * template), canonical; NULL on no memory. */
+/* The canonical config text of search point pt (a bld variant index, or a config index
+ * for a lazy template: search_points'); NULL on no memory. */
 static char *point_config(const struct tpl *p, size_t pt)
 {
   if (!p->lazy) {
