@@ -4,6 +4,8 @@
  * and strategy, the mean and median fraction of the optimum reached after 10 to 400
  * evaluations and the evaluations needed for 0.95 and 0.98 of it. The spaces are a
  * database's exhaustive runs and Kernel Tuner cache files (JSON, gzip or not) as they are.
+ * With --warm-from CACHE, bo is replayed a second time warm-started from that recorded
+ * space (sim_warm_prior: the same template on another shape), the row "bo+warm".
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,7 +24,7 @@
 
 static const char usage[] =
     "autotune simulate [CACHE.json[.gz] ...] [--db FILE] [--device D] [--kernel K] "
-    "[--strategy S[,S...]] [--seeds N] [--budget N] [--json]";
+    "[--strategy S[,S...]] [--seeds N] [--budget N] [--warm-from CACHE] [--json]";
 static const char description[] =
     "Replay fully measured spaces through the search strategies, as if tuning again, for\n"
     "seeds 1..N, and print per space and strategy the mean / median fraction of the\n"
@@ -31,7 +33,10 @@ static const char description[] =
     "how many seeds reached it). Spaces: each CACHE, a Kernel Tuner cache file as Kernel\n"
     "Tuner writes it (gzip or not; failed configs are failed evaluations), and every\n"
     "exhaustive run in the database (--db, or the default one when no CACHE is given),\n"
-    "one space per device, kernel and problem. Nothing is measured or written.\n"
+    "one space per device, kernel and problem. With --warm-from CACHE (a recorded space\n"
+    "of the same template on another shape), bo is replayed again with the times CACHE\n"
+    "recorded for the same configs as its prior (a warm start): the row bo+warm.\n"
+    "Nothing is measured or written.\n"
     "Exit 0, 1 when there is no space to replay, 2 on bad input.";
 
 static int parse_strategies(const char *text, bool *on)
@@ -84,13 +89,14 @@ static void print_head(const struct sim_space *s, size_t failed, double opt, boo
   printf("  %14s %14s\n", "evals to 0.95", "to 0.98");
 }
 
-static void print_stats(const struct sim_stats *st, bool first, bool json)
+static void print_stats(const struct sim_stats *st, bool first, bool warm, bool json)
 {
   static const double targets[SIM_NTARGET] = SIM_TARGETS;
   if (json) {
     static const size_t checks[SIM_NCHECK] = SIM_CHECKPOINTS;
-    printf("%s{\"strategy\":\"%s\",\"seeds\":%zu,\"checkpoints\":[", first ? "" : ",",
-           search_strategy_name(st->strategy), st->seeds);
+    printf("%s{\"strategy\":\"%s\",\"warm\":%s,\"seeds\":%zu,\"checkpoints\":[",
+           first ? "" : ",", search_strategy_name(st->strategy), warm ? "true" : "false",
+           st->seeds);
     for (int c = 0; c < SIM_NCHECK; c++)
       printf("%s%zu", c ? "," : "", checks[c]);
     printf("],\"mean\":[");
@@ -116,7 +122,9 @@ static void print_stats(const struct sim_stats *st, bool first, bool json)
     printf("}");
     return;
   }
-  printf("%-11s", search_strategy_name(st->strategy));
+  char name[32];
+  snprintf(name, sizeof name, "%s%s", search_strategy_name(st->strategy), warm ? "+warm" : "");
+  printf("%-11s", name);
   for (int c = 0; c < SIM_NCHECK; c++)
     printf(" %5.3f/%5.3f", st->mean[c], st->median[c]);
   for (int t = 0; t < SIM_NTARGET; t++) {
@@ -132,7 +140,7 @@ static void print_stats(const struct sim_stats *st, bool first, bool json)
 
 int cmd_simulate(int argc, char **argv)
 {
-  const char *db = NULL, *device = NULL, *kernel = NULL, *strat = NULL;
+  const char *db = NULL, *device = NULL, *kernel = NULL, *strat = NULL, *warm_path = NULL;
   int64_t seeds = SIM_DEFAULT_SEEDS, budget = 400;
   bool json = false, on[SEARCH_STRATEGY_COUNT];
   const struct cli_opt opts[] = {
@@ -143,6 +151,8 @@ int cmd_simulate(int argc, char **argv)
       {"seeds", CLI_INT, CLI_INT_IN(&seeds, 1, SIM_MAX_SEEDS), "N", "seeds 1..N (20)"},
       {"budget", CLI_INT, CLI_INT_IN(&budget, 1, SIM_MAX_BUDGET), "N",
        "evaluations per search (400)"},
+      {"warm-from", CLI_STR, &warm_path, "CACHE",
+       "also replay bo warm-started from this recorded space (same template)"},
       {"json", CLI_FLAG, &json, NULL, "print one JSON object"},
       {NULL, CLI_FLAG, NULL, NULL, NULL},
   };
@@ -158,7 +168,8 @@ int cmd_simulate(int argc, char **argv)
                              "spaces: give --db FILE"));
 
   /* every space first: bad input is reported before any replay */
-  struct sim_space **spaces = NULL, **fromdb = NULL;
+  struct sim_space **spaces = NULL, **fromdb = NULL, *warm = NULL;
+  double **priors = NULL;
   size_t nspaces = 0, ndb = 0;
   if (!(spaces = calloc((size_t)npos + 1, sizeof *spaces)))
     return cli_fail(at_error(AT_NOMEM, "out of memory"));
@@ -171,6 +182,14 @@ int cmd_simulate(int argc, char **argv)
       rc = AT_USAGE;
     else
       rc = sim_spaces_from_db(path, device, kernel, &fromdb, &ndb);
+  }
+  if (rc == AT_OK && warm_path && (rc = sim_space_from_kt(warm_path, &warm)) == AT_OK &&
+      !(priors = calloc(nspaces + ndb + 1, sizeof *priors)))
+    rc = at_error(AT_NOMEM, "out of memory");
+  for (size_t i = 0; warm && rc == AT_OK && i < nspaces + ndb; i++) {
+    size_t matched;
+    rc = sim_warm_prior(warm, i < nspaces ? spaces[i] : fromdb[i - nspaces], &priors[i],
+                        &matched);
   }
   if (rc != AT_OK) {
     rc = cli_fail(rc);
@@ -186,7 +205,12 @@ int cmd_simulate(int argc, char **argv)
 
   bool tty = cli_stdout_is_tty() && !json;
   if (json)
-    printf("{\"seeds\":%lld,\"budget\":%lld,\"spaces\":[", (long long)seeds, (long long)budget);
+  {
+    printf("{\"seeds\":%lld,\"budget\":%lld,\"warm_from\":", (long long)seeds,
+           (long long)budget);
+    json_write_str(stdout, warm ? warm->source : NULL);
+    printf(",\"spaces\":[");
+  }
   for (size_t i = 0; i < nspaces + ndb && rc == CLI_OK; i++) {
     const struct sim_space *s = i < nspaces ? spaces[i] : fromdb[i - nspaces];
     size_t failed = 0;
@@ -199,23 +223,27 @@ int cmd_simulate(int argc, char **argv)
       printf(",");
     print_head(s, failed, opt, json);
     bool first = true;
-    for (int k = 0; k < SEARCH_STRATEGY_COUNT && rc == CLI_OK; k++) {
-      if (!on[k])
+    /* each strategy, then bo warm-started (index SEARCH_STRATEGY_COUNT) */
+    for (int k = 0; k <= SEARCH_STRATEGY_COUNT && rc == CLI_OK; k++) {
+      bool warm_row = k == SEARCH_STRATEGY_COUNT;
+      if (warm_row ? !warm || !on[SEARCH_BO] : !on[k])
         continue;
+      enum search_strategy strategy = warm_row ? SEARCH_BO : (enum search_strategy)k;
       if (tty) {
-        fprintf(stderr, "simulate: %s, %lld seeds...\r", search_strategy_name(k),
-                (long long)seeds);
+        fprintf(stderr, "simulate: %s%s, %lld seeds...\r", search_strategy_name(strategy),
+                warm_row ? "+warm" : "", (long long)seeds);
         fflush(stderr);
       }
       struct sim_stats st;
-      int src = sim_run(s, (enum search_strategy)k, (size_t)seeds, (size_t)budget, &st);
+      int src = sim_run_prior(s, strategy, (size_t)seeds, (size_t)budget,
+                              warm_row ? priors[i] : NULL, &st);
       if (tty)
         fprintf(stderr, "%-60s\r", "");
       if (src != AT_OK) {
         rc = cli_fail(src);
         break;
       }
-      print_stats(&st, first, json);
+      print_stats(&st, first, warm_row, json);
       first = false;
     }
     if (json)
@@ -230,6 +258,11 @@ out:
     sim_space_free(spaces[i]);
   for (size_t i = 0; i < ndb; i++)
     sim_space_free(fromdb[i]);
+  for (size_t i = 0; priors && i < nspaces + ndb; i++)
+    free(priors[i]);
+  free(priors);
+  if (warm)
+    sim_space_free(warm);
   free(spaces);
   free(fromdb);
   return rc;

@@ -911,6 +911,14 @@ static int search_tpl(struct tuner *tu, struct tpl *p)
     rc = tmpl_search_coords(p->t, p->configs, pts, npts, &coords, &nd);
   double *feat = rc == AT_OK && tu->o->strategy == SEARCH_BO ? search_features(p, pts, npts)
                                                              : NULL;
+  double *warm = NULL;
+  char note[300];
+  if (rc == AT_OK && tu->o->strategy == SEARCH_BO &&
+      (rc = tune_warm_prior(tu, p, pts, npts, &warm, note, sizeof note)) == AT_OK && warm) {
+    free(model); /* a measured prior beats the model's (docs/search.md, warm start) */
+    model = warm;
+    tune_warn(tu, "%s: %s", p->t->kernel, note);
+  }
   if (rc == AT_OK && npts) {
     struct search_space sp = {.npoints = npts, .ndims = nd, .coords = coords, .model = model,
                               .nfeatures = feat ? TUNE_NFEATURES : 0, .features = feat};

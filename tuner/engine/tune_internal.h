@@ -194,6 +194,18 @@ int tune_record(struct tuner *tu, const struct tpl *p, size_t bv,
                 const struct meas_result *m, int64_t sm_clock_mhz, int64_t throttled,
                 size_t w);
 
+/* ---- tune_warm.c: the bo strategy's warm start (docs/search.md) ---- */
+
+/* The prior of p's search points pts[0..npts) (search_points' indices) for bo: the ok
+ * trials of p's template, same op, dtype and layout, on this device (else this arch;
+ * the same template hash preferred) at the nearest other problem by db_shape_d2, taken
+ * from no trial of this run, each time scaled by the FLOPs of the two problems; matched
+ * by config text. OUT: *prior (npts, NAN where the problem has no trial; NULL when no
+ * recorded problem covers WARM_MIN_POINTS points), note[note_len] ("" or "warm start: N
+ * trials from DIMS on ..."). AT_OK (with or without a prior), AT_NOMEM, a db status. */
+int tune_warm_prior(const struct tuner *tu, const struct tpl *p, const size_t *pts,
+                    size_t npts, double **prior, char *note, size_t note_len);
+
 /* ---- shard.c: --shard I/N ---- */
 
 /* Whether this shard owns (kernel, the bound problem[, config]; config NULL: the pair).

@@ -373,6 +373,107 @@ static double median(double *v, size_t n)
 int sim_run(const struct sim_space *space, enum search_strategy strategy, size_t seeds,
             size_t budget, struct sim_stats *out)
 {
+  return sim_run_prior(space, strategy, seeds, budget, NULL, out);
+}
+
+struct text_at {
+  const char *text;
+  size_t i;
+};
+
+static int by_text(const void *a, const void *b)
+{
+  return strcmp(((const struct text_at *)a)->text, ((const struct text_at *)b)->text);
+}
+
+/* Whether dim d of s takes one value only (the problem's, as TRANS_A for a layout). */
+static bool dim_constant(const struct sim_space *s, size_t d)
+{
+  for (size_t i = 0; i < s->n; i++)
+    if (s->coords[i * s->ndims + d] != 0)
+      return false;
+  return true;
+}
+
+static bool dropped(const struct sim_space *s, const char *key, size_t klen)
+{
+  for (size_t d = 0; d < s->ndims; d++)
+    if (strlen(s->dim_names[d]) == klen && memcmp(s->dim_names[d], key, klen) == 0)
+      return dim_constant(s, d);
+  return false;
+}
+
+/* The config text without the KEY=VALUE of keys constant in a or in b: the choices
+ * alone. NULL on no memory. */
+static char *choices(const char *config, const struct sim_space *a, const struct sim_space *b)
+{
+  char *out = malloc(strlen(config) + 1), *o = out;
+  if (!out)
+    return NULL;
+  for (const char *t = config; *t;) {
+    const char *end = strchr(t, ','), *eq = strchr(t, '=');
+    size_t len = end ? (size_t)(end - t) : strlen(t);
+    size_t klen = eq && eq < t + len ? (size_t)(eq - t) : len;
+    if (!dropped(a, t, klen) && !dropped(b, t, klen)) {
+      if (o != out)
+        *o++ = ',';
+      memcpy(o, t, len);
+      o += len;
+    }
+    t += len + (end != NULL);
+  }
+  *o = '\0';
+  return out;
+}
+
+int sim_warm_prior(const struct sim_space *from, const struct sim_space *to,
+                   double **prior, size_t *matched)
+{
+  *prior = NULL;
+  *matched = 0;
+  if (!from->kernel || !to->kernel || strcmp(from->kernel, to->kernel) != 0)
+    return at_error(AT_USAGE, "simulate: --warm-from %s is of kernel %s, the space %s of %s: "
+                    "a warm start needs the same template", from->source,
+                    from->kernel ? from->kernel : "?", to->source, to->kernel ? to->kernel : "?");
+  /* from's configs sorted by their choices' text, each with its index */
+  struct text_at *idx = calloc(from->n + 1, sizeof *idx);
+  double *pr = malloc((to->n + 1) * sizeof *pr);
+  int rc = idx && pr ? AT_OK : AT_NOMEM;
+  for (size_t i = 0; rc == AT_OK && i < from->n; i++)
+    if (!(idx[i] = (struct text_at){choices(from->configs[i], from, to), i}).text)
+      rc = AT_NOMEM;
+  if (rc == AT_OK)
+    qsort(idx, from->n, sizeof *idx, by_text);
+  for (size_t i = 0; rc == AT_OK && i < to->n; i++) {
+    struct text_at key = {choices(to->configs[i], from, to), 0};
+    if (!key.text) {
+      rc = AT_NOMEM;
+      break;
+    }
+    const struct text_at *hit = bsearch(&key, idx, from->n, sizeof *idx, by_text);
+    pr[i] = hit ? from->cost[hit->i] : NAN;
+    *matched += hit && isfinite(pr[i]);
+    free((char *)key.text);
+  }
+  for (size_t i = 0; idx && i < from->n; i++)
+    free((char *)idx[i].text);
+  free(idx);
+  if (rc != AT_OK) {
+    free(pr);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  if (*matched < 2) {
+    free(pr);
+    return at_error(AT_USAGE, "simulate: --warm-from %s shares %zu timed configs with %s: "
+                    "a warm start needs 2 at least", from->source, *matched, to->source);
+  }
+  *prior = pr;
+  return AT_OK;
+}
+
+int sim_run_prior(const struct sim_space *space, enum search_strategy strategy,
+                  size_t seeds, size_t budget, const double *prior, struct sim_stats *out)
+{
   static const size_t checks[SIM_NCHECK] = SIM_CHECKPOINTS;
   static const double targets[SIM_NTARGET] = SIM_TARGETS;
   memset(out, 0, sizeof *out);
@@ -400,7 +501,8 @@ int sim_run(const struct sim_space *space, enum search_strategy strategy, size_t
     goto out;
   }
   struct search_space sp = {.npoints = space->n, .ndims = space->ndims,
-                            .coords = space->coords, .categorical = space->categorical};
+                            .coords = space->coords, .categorical = space->categorical,
+                            .model = prior};
   double t0 = at_now_s();
   for (size_t seed = 1; seed <= seeds && rc == AT_OK; seed++) {
     struct search_opts o = {.strategy = strategy, .seed = seed, .budget = budget};

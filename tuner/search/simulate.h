@@ -126,5 +126,20 @@ struct sim_stats {
  */
 int sim_run(const struct sim_space *space, enum search_strategy strategy, size_t seeds,
             size_t budget, struct sim_stats *out);
+/* The same with a prior (search_space.model: space->n costs, NAN unknown; NULL: none),
+ * what `simulate --warm-from` replays bo with. */
+int sim_run_prior(const struct sim_space *space, enum search_strategy strategy,
+                  size_t seeds, size_t budget, const double *prior, struct sim_stats *out);
+
+/*
+ * A warm start of `to` from the recorded space `from` (docs/search.md, warm start): each
+ * config of `to` takes the cost `from` recorded for the same choices (the config text
+ * less the parameters constant in either space, the problem's own, as TRANS_A for a
+ * layout); NAN where `from` has none, INFINITY where it failed there. OUT: *prior (to->n), *matched (how
+ * many configs have a finite cost). AT_OK; AT_USAGE ("simulate: ..." when the kernels
+ * differ or fewer than 2 configs match); AT_NOMEM.
+ */
+int sim_warm_prior(const struct sim_space *from, const struct sim_space *to,
+                   double **prior, size_t *matched);
 
 #endif
