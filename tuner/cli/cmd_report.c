@@ -287,28 +287,17 @@ static const char *baseline_of(const char *op, char *out, size_t len)
   return out;
 }
 
-/* The best ok trial of the problem (of `kernel` when not NULL); NULL when none. */
+/* The best ok trial of the problem: of `kernel` when not NULL, of any template but
+ * `other_than` when that is not NULL (best_of(rep, p, NULL, baseline): the tuned template
+ * whose parameters explain the result, the winner unless the baseline won). NULL: none. */
 static const struct rtrial *best_of(const struct report *rep, const struct rproblem *p,
-                                    const char *kernel)
+                                    const char *kernel, const char *other_than)
 {
   const struct rtrial *best = NULL;
   for (size_t i = 0; i < p->n; i++) {
     const struct rtrial *t = &rep->trials[p->idx[i]];
-    if (ok(t) && (!kernel || strcmp(t->kernel, kernel) == 0) && (!best || t->us < best->us))
-      best = t;
-  }
-  return best;
-}
-
-/* The best ok trial of a template other than the baseline: the tuned one whose
- * parameters explain the result (the winner, unless the baseline won). */
-static const struct rtrial *best_tuned(const struct report *rep, const struct rproblem *p,
-                                       const char *baseline)
-{
-  const struct rtrial *best = NULL;
-  for (size_t i = 0; i < p->n; i++) {
-    const struct rtrial *t = &rep->trials[p->idx[i]];
-    if (ok(t) && strcmp(t->kernel, baseline) != 0 && (!best || t->us < best->us))
+    if (ok(t) && (!kernel || strcmp(t->kernel, kernel) == 0) &&
+        (!other_than || strcmp(t->kernel, other_than) != 0) && (!best || t->us < best->us))
       best = t;
   }
   return best;
@@ -755,7 +744,7 @@ static void template_table(FILE *f, const struct report *rep, const struct rprob
         nmeas += measured(t);
       }
     }
-    const struct rtrial *b = best_of(rep, p, p->kernels[k]);
+    const struct rtrial *b = best_of(rep, p, p->kernels[k], NULL);
     const struct rtrial *d = b ? default_of(rep, p, b->kernel, b->run) : NULL;
     fprintf(f, "<tr%s><td style=\"white-space:nowrap\"><span style=\"color:%s\">&#9632;</span> ",
             b && b == win ? " style=\"font-weight:600\"" : "", svg_color((int)k));
@@ -887,9 +876,9 @@ static void problem_section(FILE *f, const struct report *rep, const struct rpro
 {
   char basename[128];
   baseline_of(p->first->op, basename, sizeof basename);
-  const struct rtrial *win = best_of(rep, p, NULL);
-  const struct rtrial *base = basename[0] ? best_of(rep, p, basename) : NULL;
-  const struct rtrial *tuned = best_tuned(rep, p, basename);
+  const struct rtrial *win = best_of(rep, p, NULL, NULL);
+  const struct rtrial *base = basename[0] ? best_of(rep, p, basename, NULL) : NULL;
+  const struct rtrial *tuned = best_of(rep, p, NULL, basename);
   struct effect eff[REPORT_MAX_KEYS];
   size_t neff = 0;
   if (tuned) {
@@ -967,8 +956,8 @@ static void summary(FILE *f, const struct report *rep)
     const struct rproblem *p = &rep->probs[pi];
     char basename[128];
     baseline_of(p->first->op, basename, sizeof basename);
-    const struct rtrial *w = best_of(rep, p, NULL);
-    const struct rtrial *b = basename[0] ? best_of(rep, p, basename) : NULL;
+    const struct rtrial *w = best_of(rep, p, NULL, NULL);
+    const struct rtrial *b = basename[0] ? best_of(rep, p, basename, NULL) : NULL;
     const struct rtrial *d = w ? default_of(rep, p, w->kernel, w->run) : NULL;
     fprintf(f, "<tr><td><a href=\"#p%zu\">", pi);
     html_escape(f, p->key);
