@@ -336,6 +336,8 @@ int db_export_jsonl(struct db *db, FILE *out);
 /* Every trial as a CSV row (db/csv.c names the columns), with a header line; one-way:
  * import reads JSON lines. AT_DISK when writing failed. */
 int db_export_csv(struct db *db, FILE *out);
+/* db NULL: pass 1 alone (every line checked, each trial's run in the file), nothing
+ * written: how `db import` checks an input before it creates a database. */
 int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_stats *stats);
 
 /* The underlying handle, for db/ internals only. */

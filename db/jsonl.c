@@ -505,7 +505,10 @@ static int check_all(struct db *db, const char *buf, size_t len, const char *nam
     qsort(runs, nruns, sizeof *runs, uuid_cmp);
   for (size_t i = 0; rc == AT_OK && i < nrefs; i++) {
     bool has = nruns && bsearch(refs[i].uuid, runs, nruns, sizeof *runs, uuid_cmp);
-    if (!has && (rc = db_has_run(db, refs[i].uuid, &has)) == AT_OK && !has)
+    if (!has && !db)
+      rc = at_error(AT_PARSE, "%s:%d: the trial names run %s, which is not in the file (and "
+                    "there is no database yet)", name, refs[i].lineno, refs[i].uuid);
+    else if (!has && (rc = db_has_run(db, refs[i].uuid, &has)) == AT_OK && !has)
       rc = at_error(AT_PARSE, "%s:%d: the trial names run %s, which is neither in the file "
                     "nor in '%.200s'", name, refs[i].lineno, refs[i].uuid, db_path(db));
   }
@@ -531,6 +534,10 @@ int db_import_jsonl(struct db *db, FILE *in, const char *name, struct db_merge_s
   int rc = read_all(in, name, &buf, &len);
   if (rc == AT_OK)
     rc = check_all(db, buf, len, name, &schema);
+  if (!db) { /* pass 1 alone */
+    free(buf);
+    return rc;
+  }
   /* Pass 2: write, DB_IMPORT_CHUNK records a transaction (db.h). */
   for (at = buf; rc == AT_OK && (line = next_line(&at, buf + len, &n));) {
     if (++lineno == 1)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "tests/helpers.h"
@@ -597,6 +598,28 @@ Test(jsonl_cli, failed_import_keeps_the_database_intact)
   th_run(&r, "db export --db '%s'", b);
   cr_assert_str_eq(r.out, before, "the failed import changed the database");
   th_result_free(&r);
+
+  /* Into a database that does not exist yet, by name and through a pipe: the same one
+   * line, exit 2, and no database created (nor its -wal, -shm). */
+  char *fresh = th_path(dir, "fresh.db");
+  th_run(&r, "db import --db '%s' '%s'", fresh, file);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert_str_eq(r.err, want);
+  th_result_free(&r);
+  th_sh(&r, "cat '%s' | '%s' db import --db '%s' -", file, AT_BINARY, fresh);
+  cr_assert_eq(r.code, 2, "%s", r.err);
+  cr_assert_not_null(strstr(r.err, "stdin:"), "%s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "ls '%s'", dir);
+  cr_assert_null(strstr(r.out, "fresh.db"), "a failed import created a database: %s", r.out);
+  th_result_free(&r);
+  /* and a good input still creates it, through the same pipe */
+  th_sh(&r, "'%s' db export --db '%s' | '%s' db import --db '%s' -", AT_BINARY, b, AT_BINARY,
+        fresh);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  cr_assert_eq(access(fresh, F_OK), 0, "a good import through a pipe created no database");
+  free(fresh);
 
   th_run(&r, "db import --db '%s' '%s/none.jsonl'", b, dir);
   cr_assert_eq(r.code, 2);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "db/db.h"
 #include "base/os.h"
@@ -311,6 +312,27 @@ done:
   return rc;
 }
 
+/* A copy of `from` in an unlinked temporary file, at its start; NULL (errno) when it
+ * cannot be made. */
+static FILE *copy_input(FILE *from)
+{
+  FILE *t = tmpfile();
+  char buf[1 << 16];
+  size_t n;
+  while (t && (n = fread(buf, 1, sizeof buf, from)) > 0)
+    if (fwrite(buf, 1, n, t) != n) {
+      fclose(t);
+      return NULL;
+    }
+  if (t && (ferror(from) || fflush(t) != 0)) {
+    fclose(t);
+    return NULL;
+  }
+  if (t)
+    rewind(t);
+  return t;
+}
+
 static int db_import_cmd(int argc, char **argv)
 {
   const char *path = NULL;
@@ -359,7 +381,22 @@ static int db_import_cmd(int argc, char **argv)
   }
   if (!from_stdin && !(in = fopen(pos[0], "r")))
     return cli_fail(at_error(AT_IO, "cannot read '%.200s': %s", pos[0], strerror(errno)));
-  int rc = open_db(path, DB_CREATE, &db);
+  /* A database that does not exist yet is created only for an input that checks out
+   * (db_import_jsonl with no database: pass 1 alone); standard input is kept in an
+   * unlinked temporary file (tmpfile) to be read twice. */
+  const char *target = path ? path : cli_default_db(true);
+  int rc = target ? CLI_OK : CLI_USAGE;
+  if (rc == CLI_OK && access(target, F_OK) != 0) {
+    int st = AT_OK;
+    if (from_stdin && !(in = copy_input(stdin)))
+      st = at_error(AT_IO, "cannot keep standard input: %s", strerror(errno));
+    if (st == AT_OK && (st = db_import_jsonl(NULL, in, name, NULL)) == AT_OK)
+      rewind(in);
+    if (st != AT_OK)
+      rc = cli_fail(st);
+  }
+  if (rc == CLI_OK)
+    rc = open_db(target, DB_CREATE, &db);
   if (rc == CLI_OK) {
     struct db_merge_stats s;
     int st = db_import_jsonl(db, in, name, &s);
@@ -371,7 +408,7 @@ static int db_import_cmd(int argc, char **argv)
         fputc('\n', stdout);
     }
   }
-  if (!from_stdin)
+  if (in && in != stdin)
     fclose(in);
   db_close(db);
   return rc;
