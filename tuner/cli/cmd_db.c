@@ -384,7 +384,7 @@ static int db_import_cmd(int argc, char **argv)
   /* A database that does not exist yet is created only for an input that checks out
    * (db_import_jsonl with no database: pass 1 alone); standard input is kept in an
    * unlinked temporary file (tmpfile) to be read twice. */
-  const char *target = path ? path : cli_default_db(true);
+  const char *target = path ? path : cli_default_db(false); /* created by open_db */
   int rc = target ? CLI_OK : CLI_USAGE;
   if (rc == CLI_OK && access(target, F_OK) != 0) {
     int st = AT_OK;
@@ -396,7 +396,7 @@ static int db_import_cmd(int argc, char **argv)
       rc = cli_fail(st);
   }
   if (rc == CLI_OK)
-    rc = open_db(target, DB_CREATE, &db);
+    rc = open_db(path, DB_CREATE, &db);
   if (rc == CLI_OK) {
     struct db_merge_stats s;
     int st = db_import_jsonl(db, in, name, &s);
