@@ -1,0 +1,441 @@
+// attn_decode.h - decode attention (SQ <= 16 new queries against a long KV cache) on
+// SIMT arithmetic for every target (CUDA sm_80+/sm_90, HIP gfx90a/gfx942, the host),
+// under the attention contract v2 (tuner/ops/op_attn.h): GQA, paged KV, optional LSE.
+//
+// Split-KV ("flash-decoding"): the SK keys of one (batch, KV head) are cut into NS
+// chunks, one block each, so that a decode step with few (batch, KV head) pairs still
+// puts enough blocks on the GPU (NS is derived from a target of BPS blocks per SM and
+// never exceeds the number of key tiles). A block takes the R = (H / HKV) * SQ query
+// rows that share its KV head (the GQA group times the new queries: consecutive rows of
+// Q, so one contiguous slab) and streams its chunk of K and V once, BKV keys a tile,
+// with 16-byte loads into registers, issued for the next tile before the current one is
+// computed (one tile in flight per block, more blocks per SM for the rest). Each tile is
+// converted to f32 in shared memory; the scores are computed TR rows per thread (a K
+// vector read from shared memory once per TR rows, the q vectors broadcast), the online
+// softmax (FlashAttention-2's, in the log2 domain) is updated one thread per row, and
+// p V accumulates in registers, TR rows x 4 columns per thread.
+//
+// With NS > 1 every block writes its rows' partial (max m, sum l, unnormalized
+// accumulator) into the workspace, fences, and bumps the (batch, KV head)'s counter; the
+// block that sees NS - 1 is the last, combines the NS partials (O = sum_s 2^(m_s - M)
+// acc_s / sum_s 2^(m_s - M) l_s, LSE = (M + log2 L) ln 2), writes O and LSE, and zeroes
+// the partials and the counter it used: the workspace contract (all zero at launch, all
+// zero on return) holds without a memset between launches. NS == 1 writes O directly
+// and uses no workspace.
+//
+// Paged (IS_PAGED): K and V are page pools [NPAGES][16][HKV][D], key j of batch b is row
+// j % 16 of page BT[b][j / 16]; a tile of BKV keys (a multiple of 16, chunks too) covers
+// whole pages. Causal: query i sees keys j <= i + SK - SQ (bottom right). A row that sees
+// no key gets O = 0 and LSE = -inf.
+//
+// SIMT, not matrix cores: decode reads each K and V byte once for R rows, about 2 R
+// FLOPs per byte of bf16; up to R ~ 16 the SIMT FMAs (67 TFLOP/s f32 on H200, against
+// 4.3 TB/s) keep up with memory, and they run unchanged on every target, including the
+// host emulator. Larger groups (R up to 256) are correct but compute-bound here: an
+// MMA/MFMA decode kernel is the next step for them.
+//
+// Learned from (our own code, no copy): Dao, Haziza, Massa, Sizov, "Flash-Decoding for
+// long-context inference" (2023): split the keys, combine partials by their
+// log-sum-exp; FlashInfer's decode and vLLM's paged-attention kernels: the GQA group's
+// rows share one pass over the KV, page tables of 16 tokens; the CUDA samples'
+// threadFenceReduction: the last block to bump a counter does the reduction.
+#include "at_math.h"
+
+#pragma autotune kernel attn_decode
+#pragma autotune problem B, H, HKV, SQ, SK, D, CAUSAL, PAGED
+#pragma autotune dtype T
+#pragma autotune param NT = 64, 128, 256, 512      // threads per block
+#pragma autotune param BKV = 16, 32, 64            // keys per tile (whole 16-token pages)
+#pragma autotune param TR = 1, 2, 4, 8             // query rows per thread (register tile)
+#pragma autotune param BPS = 1, 2, 4, 8            // target blocks per SM: sets the splits
+#pragma autotune derive HD = D
+#pragma autotune derive IS_CAUSAL = CAUSAL != 0
+#pragma autotune derive IS_PAGED = PAGED != 0
+#pragma autotune derive R = max(H / max(HKV, 1), 1) * SQ
+#pragma autotune derive RG = cdiv(R, TR)
+// Key splits per (batch, KV head): enough blocks for BPS per SM, at most one per tile.
+#pragma autotune derive NS = max(1, min(cdiv(SK, BKV), cdiv(BPS * max(device.cus, 1), B * max(HKV, 1))))
+// Shared rows of K, V and Q: HD + 4 floats keep 16-byte alignment and put 8 consecutive
+// rows' 16-byte reads on distinct banks.
+#pragma autotune derive KS = HD + 4
+#pragma autotune derive OPT = cdiv(RG * HD / 4, NT)
+#pragma autotune require decode_rows: SQ >= 1 && SQ <= 16
+#pragma autotune require gqa_group: HKV >= 1 && H % HKV == 0 && H / HKV <= 16
+#pragma autotune require head_dim: HD % 8 == 0 && HD <= 256
+// Per thread: OPT x TR x 4 accumulators; two tiles' 16-byte prefetch (f32 counts twice).
+#pragma autotune require registers: OPT * TR * 4 + 8 * cdiv(BKV * HD / 4, NT) <= 160
+// No register row tile taller than the rows (TR = 1 always offered).
+#pragma autotune require row_tile_useful: TR == 1 || TR / 2 < R
+// No tile larger than twice the keys.
+#pragma autotune require fits_kv: BKV < 2 * max(SK, 16)
+// A larger BPS only where it gives another number of splits.
+#pragma autotune require split_distinct: BPS == 1 || NS > max(1, min(cdiv(SK, BKV), cdiv(BPS / 2 * max(device.cus, 1), B * max(HKV, 1))))
+// Every thread owns a K vector to convert per tile.
+#pragma autotune require threads_useful: NT <= BKV * HD / 4
+#pragma autotune threads NT
+#pragma autotune grid B * HKV * NS
+#pragma autotune shared (RG * TR * KS + 2 * BKV * KS + RG * TR * (BKV + 1) + 3 * RG * TR) * sizeof_f32
+// Counters (one u32 per (batch, KV head), padded to 16 bytes), then per (batch, KV
+// head, split, row) the partial: m, l, then HD accumulators, f32. None when NS == 1.
+#pragma autotune workspace min(NS - 1, 1) * (cdiv(B * HKV, 4) * 16 + B * HKV * NS * R * (HD + 2) * sizeof_f32)
+
+namespace attn_decode_detail {
+
+constexpr int PAGE = 16; // tokens a page (ATTN_PAGE)
+
+// The f32 values of the PER elements of T in one 16-byte vector.
+AT_DEV void unpack16b(const at_uint4 &u, float *out, const float *)
+{
+  out[0] = at_uint_as_float(u.x), out[1] = at_uint_as_float(u.y);
+  out[2] = at_uint_as_float(u.z), out[3] = at_uint_as_float(u.w);
+}
+template <typename H> AT_DEV void unpack_halves(const at_uint4 &u, float *out)
+{
+  const unsigned int w[4] = {u.x, u.y, u.z, u.w};
+  for (int i = 0; i < 4; i++) {
+    H lo, hi;
+    lo.bits = (unsigned short)(w[i] & 0xffffu);
+    hi.bits = (unsigned short)(w[i] >> 16);
+    out[2 * i] = at_to_float(lo);
+    out[2 * i + 1] = at_to_float(hi);
+  }
+}
+AT_DEV void unpack16b(const at_uint4 &u, float *out, const at_half *)
+{
+  unpack_halves<at_half>(u, out);
+}
+AT_DEV void unpack16b(const at_uint4 &u, float *out, const at_bfloat16 *)
+{
+  unpack_halves<at_bfloat16>(u, out);
+}
+
+// Where key `key` of (batch b, KV head g) starts: in the page pool through the block
+// table, or in the contiguous [B][HKV][SK][HD] tensor.
+template <typename T, int HD, int PAGED>
+AT_DEV const T *key_row(const T *base, const int *bt, int b, int g, int hkv, int sk, int key)
+{
+  if (PAGED) {
+    const int npb = (sk + PAGE - 1) / PAGE;
+    const long long page = bt[(long long)b * npb + key / PAGE];
+    return base + ((page * PAGE + key % PAGE) * hkv + g) * HD;
+  }
+  return base + (((long long)b * hkv + g) * sk + key) * HD;
+}
+
+// The tile's raw 16-byte vectors of K and V a thread holds between fetch and stage.
+template <typename T, int BKV, int HD, int NT> struct tile_regs {
+  static constexpr int PER = 16 / (int)sizeof(T);
+  static constexpr int VPR = HD / PER;          // vectors a row
+  static constexpr int NV = BKV * VPR;          // vectors a tile (of K, of V)
+  static constexpr int LPT = (NV + NT - 1) / NT;
+  at_uint4 k[LPT], v[LPT];
+};
+
+// Issue the loads of tile [k0, k0 + BKV) (keys at or past k_hi read nothing).
+template <typename T, int BKV, int HD, int NT, int PAGED>
+AT_DEV void fetch(tile_regs<T, BKV, HD, NT> &r, const T *K, const T *V, const int *bt, int b,
+                  int g, int hkv, int sk, int k0, int k_hi, int tid)
+{
+  using TR_ = tile_regs<T, BKV, HD, NT>;
+#pragma unroll
+  for (int i = 0; i < TR_::LPT; i++) {
+    const int v = tid + i * NT;
+    const int row = v / TR_::VPR, col = (v % TR_::VPR) * TR_::PER, key = k0 + row;
+    if (v < TR_::NV && key < k_hi) {
+      const long long off = key_row<T, HD, PAGED>(K, bt, b, g, hkv, sk, key) - K + col;
+      r.k[i] = at_load_b128(K + off);
+      r.v[i] = at_load_b128(V + off);
+    } else {
+      r.k[i] = at_uint4{0u, 0u, 0u, 0u};
+      r.v[i] = at_uint4{0u, 0u, 0u, 0u};
+    }
+  }
+}
+
+// The fetched vectors into shared memory as f32 ([BKV][KS]).
+template <typename T, int BKV, int HD, int NT, int KS>
+AT_DEV void stage(const tile_regs<T, BKV, HD, NT> &r, float *sK, float *sV, int tid)
+{
+  using TR_ = tile_regs<T, BKV, HD, NT>;
+#pragma unroll
+  for (int i = 0; i < TR_::LPT; i++) {
+    const int v = tid + i * NT;
+    if (v < TR_::NV) {
+      const int row = v / TR_::VPR, col = (v % TR_::VPR) * TR_::PER;
+      float xk[TR_::PER], xv[TR_::PER];
+      unpack16b(r.k[i], xk, (const T *)0);
+      unpack16b(r.v[i], xv, (const T *)0);
+#pragma unroll
+      for (int e = 0; e < TR_::PER; e++) {
+        sK[row * KS + col + e] = xk[e];
+        sV[row * KS + col + e] = xv[e];
+      }
+    }
+  }
+}
+
+// The same tile element by element (K or V not 16-byte aligned).
+template <typename T, int BKV, int HD, int NT, int KS, int PAGED>
+AT_DEV void stage_scalar(float *sK, float *sV, const T *K, const T *V, const int *bt, int b,
+                         int g, int hkv, int sk, int k0, int k_hi, int tid)
+{
+  for (int e = tid; e < BKV * HD; e += NT) {
+    const int row = e / HD, col = e % HD, key = k0 + row;
+    float xk = 0.0f, xv = 0.0f;
+    if (key < k_hi) {
+      const long long off = key_row<T, HD, PAGED>(K, bt, b, g, hkv, sk, key) - K + col;
+      xk = at_to_float(K[off]);
+      xv = at_to_float(V[off]);
+    }
+    sK[row * KS + col] = xk;
+    sV[row * KS + col] = xv;
+  }
+}
+
+} // namespace attn_decode_detail
+
+template <typename T, int NT, int BKV, int TR, int BPS, int HD, int IS_CAUSAL, int IS_PAGED,
+          int R, int RG, int NS, int KS, int OPT>
+__device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE, const int *BT,
+                            int B, int H, int HKV, int SQ, int SK, float scale, void *WS)
+{
+  using namespace attn_decode_detail;
+  static_assert(HD % 8 == 0, "attn_decode: rows of whole 16-byte vectors");
+  static_assert(BKV % PAGE == 0, "attn_decode: tiles of whole pages");
+  constexpr int RP = RG * TR;      // rows padded to whole register tiles
+  constexpr int SP = BKV + 1;      // score row stride (row threads read down columns)
+  constexpr int C4 = HD / 4;       // float4 columns
+  constexpr int PER = 16 / (int)sizeof(T);
+  (void)BPS;
+  (void)B;
+
+  AT_DYNAMIC_SHARED(float, smem);
+  float *const sQ = smem;                 // [RP][KS], pre-scaled, zero past R
+  float *const sK = sQ + RP * KS;         // [BKV][KS]
+  float *const sV = sK + BKV * KS;        // [BKV][KS]
+  float *const sS = sV + BKV * KS;        // [RP][SP]: scores, then p
+  float *const sM = sS + RP * SP;         // [RP]: running max (log2 domain)
+  float *const sL = sM + RP;              // [RP]: running sum
+  float *const sA = sL + RP;              // [RP]: this tile's rescale of the accumulator
+
+  const int tid = (int)at_thread_idx_x();
+  const int ns = (int)at_grid_dim_x() / (B * HKV); // == NS; read back, not trusted blind
+  const int bid = (int)at_block_idx_x(), bg = bid / ns, split = bid % ns;
+  const int b = bg / HKV, g = bg % HKV, gq = H / HKV;
+  const long long row0 = ((long long)b * H + (long long)g * gq) * SQ; // first Q/O row
+
+  // This split's keys: chunks of whole tiles.
+  const int tiles = (SK + BKV - 1) / BKV, per = (tiles + ns - 1) / ns;
+  const int k_lo = split * per * BKV;
+  const int k_hi = (split + 1) * per * BKV < SK ? (split + 1) * per * BKV : SK;
+
+  const bool vec = ((unsigned long long)K % 16 == 0) && ((unsigned long long)V % 16 == 0) &&
+                   (HD * (int)sizeof(T)) % 16 == 0 && PER > 0;
+
+  // q, pre-scaled so that exp(scale * q.k) = 2^(q'.k); padded rows are zero.
+  const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
+  for (int e = tid; e < RP * HD; e += NT) {
+    const int r = e / HD, c = e % HD;
+    sQ[r * KS + c] = r < R ? at_to_float(Q[(row0 + r) * HD + c]) * qs : 0.0f;
+  }
+  for (int r = tid; r < RP; r += NT)
+    sM[r] = at_neg_inf(), sL[r] = 0.0f;
+
+  // Accumulators: item it = tid + k NT is (row group it / C4, float4 column it % C4).
+  float o[OPT][TR][4];
+#pragma unroll
+  for (int k = 0; k < OPT; k++)
+#pragma unroll
+    for (int t = 0; t < TR; t++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        o[k][t][e] = 0.0f;
+
+  tile_regs<T, BKV, HD, NT> regs;
+  if (vec && k_lo < k_hi)
+    fetch<T, BKV, HD, NT, IS_PAGED>(regs, K, V, BT, b, g, HKV, SK, k_lo, k_hi, tid);
+
+  for (int k0 = k_lo; k0 < k_hi; k0 += BKV) {
+    at_syncthreads(); // the previous tile's readers are done (and sQ, sM are written)
+    if (vec)
+      stage<T, BKV, HD, NT, KS>(regs, sK, sV, tid);
+    else
+      stage_scalar<T, BKV, HD, NT, KS, IS_PAGED>(sK, sV, K, V, BT, b, g, HKV, SK, k0, k_hi,
+                                                 tid);
+    at_syncthreads();
+    if (vec && k0 + BKV < k_hi) // the next tile's loads fly while this one is computed
+      fetch<T, BKV, HD, NT, IS_PAGED>(regs, K, V, BT, b, g, HKV, SK, k0 + BKV, k_hi, tid);
+
+    // Scores: item (row group, key), TR rows a thread sharing one read of the K row.
+    for (int it = tid; it < RG * BKV; it += NT) {
+      const int rg = it / BKV, j = it % BKV, key = k0 + j;
+      float acc[TR];
+#pragma unroll
+      for (int t = 0; t < TR; t++)
+        acc[t] = 0.0f;
+      const float *kr = sK + j * KS;
+#pragma unroll 4
+      for (int c = 0; c < HD; c += 4) {
+        const at_float4 kv = *(const at_float4 *)(kr + c);
+#pragma unroll
+        for (int t = 0; t < TR; t++) {
+          const at_float4 qv = *(const at_float4 *)(sQ + (rg * TR + t) * KS + c);
+          acc[t] += qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
+        }
+      }
+#pragma unroll
+      for (int t = 0; t < TR; t++) {
+        const int r = rg * TR + t;
+        const int last = IS_CAUSAL ? r % SQ + SK - SQ : SK - 1; // last key row r sees
+        sS[r * SP + j] = r < R && key < k_hi && key <= last ? acc[t] : at_neg_inf();
+      }
+    }
+    at_syncthreads();
+
+    // Online softmax, one thread a row: the tile's max, the rescale, p in place.
+    for (int r = tid; r < RP; r += NT) {
+      float tmax = at_neg_inf();
+      for (int j = 0; j < BKV; j++)
+        tmax = at_fmaxf(tmax, sS[r * SP + j]);
+      const float m = sM[r];
+      if (tmax == at_neg_inf()) { // nothing visible in this tile for this row
+        for (int j = 0; j < BKV; j++)
+          sS[r * SP + j] = 0.0f;
+        sA[r] = 1.0f;
+        continue;
+      }
+      const float mnew = at_fmaxf(m, tmax);
+      const float alpha = m == at_neg_inf() ? 0.0f : at_exp2f(m - mnew);
+      float l = sL[r] * alpha;
+      for (int j = 0; j < BKV; j++) {
+        const float s = sS[r * SP + j];
+        const float p = s == at_neg_inf() ? 0.0f : at_exp2f(s - mnew);
+        sS[r * SP + j] = p;
+        l += p;
+      }
+      sM[r] = mnew, sL[r] = l, sA[r] = alpha;
+    }
+    at_syncthreads();
+
+    // p V: TR rows x 4 columns a item, one V read for TR rows.
+#pragma unroll
+    for (int k = 0; k < OPT; k++) {
+      const int it = tid + k * NT;
+      if (it >= RG * C4)
+        break;
+      const int rg = it / C4, c = (it % C4) * 4;
+#pragma unroll
+      for (int t = 0; t < TR; t++) {
+        const float a = sA[rg * TR + t];
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+          o[k][t][e] *= a;
+      }
+      for (int j = 0; j < BKV; j++) {
+        const at_float4 vv = *(const at_float4 *)(sV + j * KS + c);
+#pragma unroll
+        for (int t = 0; t < TR; t++) {
+          const float p = sS[(rg * TR + t) * SP + j];
+          o[k][t][0] += p * vv.x, o[k][t][1] += p * vv.y;
+          o[k][t][2] += p * vv.z, o[k][t][3] += p * vv.w;
+        }
+      }
+    }
+  }
+  at_syncthreads(); // sM, sL final (also for a split with no keys)
+
+  if (NS == 1 || ns == 1) { // the only split: normalize and store
+#pragma unroll
+    for (int k = 0; k < OPT; k++) {
+      const int it = tid + k * NT;
+      if (it >= RG * C4)
+        break;
+      const int rg = it / C4, c = (it % C4) * 4;
+#pragma unroll
+      for (int t = 0; t < TR; t++) {
+        const int r = rg * TR + t;
+        if (r >= R)
+          break;
+        const float l = sL[r], inv = l > 0.0f ? 1.0f / l : 0.0f;
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+          O[(row0 + r) * HD + c + e] = at_from_float<T>(o[k][t][e] * inv);
+      }
+    }
+    if (LSE)
+      for (int r = tid; r < R; r += NT)
+        LSE[row0 + r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
+    return;
+  }
+
+  // ---- split: partials into the workspace, the last block combines ----
+  unsigned int *const counter = (unsigned int *)WS + bg;
+  const long long cnt_bytes = ((long long)(B * HKV + 3) / 4) * 16;
+  constexpr int PW = HD + 2; // a partial: m, l, HD accumulators
+  float *const part = (float *)((char *)WS + cnt_bytes) + (long long)bg * ns * R * PW;
+  float *const mine = part + (long long)split * R * PW;
+#pragma unroll
+  for (int k = 0; k < OPT; k++) {
+    const int it = tid + k * NT;
+    if (it >= RG * C4)
+      break;
+    const int rg = it / C4, c = (it % C4) * 4;
+#pragma unroll
+    for (int t = 0; t < TR; t++) {
+      const int r = rg * TR + t;
+      if (r >= R)
+        break;
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        mine[r * PW + 2 + c + e] = o[k][t][e];
+    }
+  }
+  for (int r = tid; r < R; r += NT)
+    mine[r * PW] = sM[r], mine[r * PW + 1] = sL[r];
+  at_threadfence(); // the partial is visible before the counter moves
+  at_syncthreads();
+  __shared__ int last_block;
+  if (tid == 0)
+    last_block = at_atomic_add_u32(counter, 1u) == (unsigned int)(ns - 1);
+  at_syncthreads();
+  if (!last_block)
+    return;
+  at_threadfence(); // every other split's partial is seen after its counter bump
+
+  // Per row: M = max_s m_s, L = sum_s 2^(m_s - M) l_s (volatile: written by other blocks).
+  const volatile float *const vp = part;
+  for (int r = tid; r < R; r += NT) {
+    float mx = at_neg_inf();
+    for (int s = 0; s < ns; s++)
+      mx = at_fmaxf(mx, vp[((long long)s * R + r) * PW]);
+    float l = 0.0f;
+    if (mx != at_neg_inf())
+      for (int s = 0; s < ns; s++) {
+        const float ms = vp[((long long)s * R + r) * PW];
+        l += ms == at_neg_inf() ? 0.0f : at_exp2f(ms - mx) * vp[((long long)s * R + r) * PW + 1];
+      }
+    sM[r] = mx, sL[r] = l;
+  }
+  at_syncthreads();
+  for (int e = tid; e < R * HD; e += NT) {
+    const int r = e / HD, c = e % HD;
+    const float mx = sM[r], l = sL[r];
+    float acc = 0.0f;
+    for (int s = 0; s < ns; s++) {
+      const long long at = ((long long)s * R + r) * PW;
+      const float ms = vp[at];
+      if (ms != at_neg_inf())
+        acc += at_exp2f(ms - mx) * vp[at + 2 + c];
+      part[at + 2 + c] = 0.0f; // read for the last time: back to zero
+    }
+    O[(row0 + r) * HD + c] = at_from_float<T>(l > 0.0f ? acc / l : 0.0f);
+  }
+  if (LSE)
+    for (int r = tid; r < R; r += NT)
+      LSE[row0 + r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
+  at_syncthreads(); // every m_s read above: now zero them and the counter
+  for (int e = tid; e < ns * R; e += NT)
+    part[(long long)e * PW] = 0.0f, part[(long long)e * PW + 1] = 0.0f;
+  if (tid == 0)
+    *counter = 0u;
+}
