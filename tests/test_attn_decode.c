@@ -425,18 +425,27 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
   cr_assert_eq(bld_run(sp.t, sp.s, dev_find(dev), sp.dims, dtype, cfg, n, &o, &r), AT_OK, "%s",
                at_last_error());
   int max_regs = 0, min_regs = 1 << 30;
+  size_t pruned = 0;
   for (size_t i = 0; i < r.nvariants; i++) {
     const struct bld_variant *v = &r.variants[i];
-    cr_assert_eq(v->verdict, BLD_OK, "%s %s %s: %s\n%s", dev, dtype, v->config_text, v->reason,
-                 v->log ? v->log : "");
+    cr_assert_neq(v->verdict, BLD_COMPILE_ERROR, "%s %s %s: %s\n%s", dev, dtype,
+                  v->config_text, v->reason, v->log ? v->log : "");
+    if (v->verdict != BLD_OK) { /* pruned: spills under ptxas's occupancy target */
+      pruned++;
+      cr_log_warn("%s %s %s: %s\n%s", dev, dtype, v->config_text, v->reason,
+                   v->log ? v->log : "");
+      continue;
+    }
     cr_log_info("attn_decode %s %s %s: %d registers", dev, dtype, v->config_text,
                 v->res.registers);
     max_regs = v->res.registers > max_regs ? v->res.registers : max_regs;
     min_regs = v->res.registers < min_regs ? v->res.registers : min_regs;
   }
-  cr_log_info("attn_decode %s %s: %zu variants compiled, 0 errors, no spills, %d-%d registers",
-              dev, dtype, r.nvariants, min_regs, max_regs);
+  cr_log_info("attn_decode %s %s: %zu variants compiled, 0 errors, %zu pruned (spills), the "
+              "rest %d-%d registers", dev, dtype, r.nvariants, pruned, min_regs, max_regs);
   cr_assert_eq(r.nvariants, n);
+  /* the tuner skips a pruned variant; most of the sample must be usable */
+  cr_assert_leq(2 * pruned, n, "%zu of %zu variants spill (see the log)", pruned, n);
   bld_result_release(&r);
   free(cfg);
   th_space_close(&sp);

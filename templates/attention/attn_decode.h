@@ -62,8 +62,12 @@
 #pragma autotune require decode_rows: SQ >= 1 && SQ <= 16
 #pragma autotune require gqa_group: HKV >= 1 && H % HKV == 0 && H / HKV <= 16
 #pragma autotune require head_dim: HD % 8 == 0 && HD <= 256
-// Per thread: OPT x TR x 4 accumulators; two tiles' 16-byte prefetch (f32 counts twice).
-#pragma autotune require registers: OPT * TR * 4 + 8 * cdiv(BKV * HD / 4, NT) <= 160
+// Per thread: OPT x TR x 4 accumulators and the next tile's 16-byte vectors of K and V
+// (f32 counts twice), live across the whole key loop. 64 of them leave room for the
+// addresses and the phases' temporaries under the register target ptxas picks for a
+// block size alone (CUDA 13 spilled at 168 registers with 128 threads where these
+// held 144 of them).
+#pragma autotune require registers: OPT * TR * 4 + 8 * cdiv(BKV * HD / 4, NT) <= 64
 // No register row tile taller than the rows (TR = 1 always offered).
 #pragma autotune require row_tile_useful: TR == 1 || TR / 2 < R
 // No tile larger than twice the keys.
@@ -109,17 +113,35 @@ AT_DEV void unpack16b(const at_uint4 &u, float *out, const at_bfloat16 *)
   unpack_halves<at_bfloat16>(u, out);
 }
 
-// Where key `key` of (batch b, KV head g) starts: in the page pool through the block
-// table, or in the contiguous [B][HKV][SK][HD] tensor.
-template <typename T, int HD, int PAGED>
-AT_DEV const T *key_row(const T *base, const int *bt, int b, int g, int hkv, int sk, int key)
+// Where the keys of one (batch b, KV head g) live, set up once a block: the offset of
+// key `key`'s row in K and V (elements) is
+//   paged:     (btr[key / 16] * 16 + key % 16) * tok + head   (tok = HKV * HD, head = g HD)
+//   not paged: head + key * HD                                (head = ((b HKV + g) SK) HD)
+struct kv_rows {
+  const int *btr; // this batch's row of the block table (paged)
+  long long head;
+  int tok;
+};
+template <int HD, int PAGED>
+AT_DEV kv_rows kv_rows_of(const int *bt, int b, int g, int hkv, int sk)
 {
+  kv_rows r;
   if (PAGED) {
-    const int npb = (sk + PAGE - 1) / PAGE;
-    const long long page = bt[(long long)b * npb + key / PAGE];
-    return base + ((page * PAGE + key % PAGE) * hkv + g) * HD;
+    r.btr = bt + (long long)b * ((sk + PAGE - 1) / PAGE);
+    r.head = (long long)g * HD;
+    r.tok = hkv * HD;
+  } else {
+    r.btr = 0;
+    r.head = ((long long)b * hkv + g) * sk * HD;
+    r.tok = HD;
   }
-  return base + (((long long)b * hkv + g) * sk + key) * HD;
+  return r;
+}
+template <int HD, int PAGED> AT_DEV long long key_off(const kv_rows &r, int key)
+{
+  if (PAGED)
+    return ((long long)r.btr[key / PAGE] * PAGE + key % PAGE) * r.tok + r.head;
+  return r.head + (long long)key * HD;
 }
 
 // The tile's raw 16-byte vectors of K and V a thread holds between fetch and stage.
@@ -133,8 +155,8 @@ template <typename T, int BKV, int HD, int NT> struct tile_regs {
 
 // Issue the loads of tile [k0, k0 + BKV) (keys at or past k_hi read nothing).
 template <typename T, int BKV, int HD, int NT, int PAGED>
-AT_DEV void fetch(tile_regs<T, BKV, HD, NT> &r, const T *K, const T *V, const int *bt, int b,
-                  int g, int hkv, int sk, int k0, int k_hi, int tid)
+AT_DEV void fetch(tile_regs<T, BKV, HD, NT> &r, const T *K, const T *V, const kv_rows &kv,
+                  int k0, int k_hi, int tid)
 {
   using TR_ = tile_regs<T, BKV, HD, NT>;
 #pragma unroll
@@ -142,7 +164,7 @@ AT_DEV void fetch(tile_regs<T, BKV, HD, NT> &r, const T *K, const T *V, const in
     const int v = tid + i * NT;
     const int row = v / TR_::VPR, col = (v % TR_::VPR) * TR_::PER, key = k0 + row;
     if (v < TR_::NV && key < k_hi) {
-      const long long off = key_row<T, HD, PAGED>(K, bt, b, g, hkv, sk, key) - K + col;
+      const long long off = key_off<HD, PAGED>(kv, key) + col;
       r.k[i] = at_load_b128(K + off);
       r.v[i] = at_load_b128(V + off);
     } else {
@@ -176,14 +198,14 @@ AT_DEV void stage(const tile_regs<T, BKV, HD, NT> &r, float *sK, float *sV, int 
 
 // The same tile element by element (K or V not 16-byte aligned).
 template <typename T, int BKV, int HD, int NT, int KS, int PAGED>
-AT_DEV void stage_scalar(float *sK, float *sV, const T *K, const T *V, const int *bt, int b,
-                         int g, int hkv, int sk, int k0, int k_hi, int tid)
+AT_DEV void stage_scalar(float *sK, float *sV, const T *K, const T *V, const kv_rows &kv,
+                         int k0, int k_hi, int tid)
 {
   for (int e = tid; e < BKV * HD; e += NT) {
     const int row = e / HD, col = e % HD, key = k0 + row;
     float xk = 0.0f, xv = 0.0f;
     if (key < k_hi) {
-      const long long off = key_row<T, HD, PAGED>(K, bt, b, g, hkv, sk, key) - K + col;
+      const long long off = key_off<HD, PAGED>(kv, key) + col;
       xk = at_to_float(K[off]);
       xv = at_to_float(V[off]);
     }
@@ -251,20 +273,20 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
       for (int e = 0; e < 4; e++)
         o[k][t][e] = 0.0f;
 
+  const kv_rows kv = kv_rows_of<HD, IS_PAGED>(BT, b, g, HKV, SK);
   tile_regs<T, BKV, HD, NT> regs;
   if (vec && k_lo < k_hi)
-    fetch<T, BKV, HD, NT, IS_PAGED>(regs, K, V, BT, b, g, HKV, SK, k_lo, k_hi, tid);
+    fetch<T, BKV, HD, NT, IS_PAGED>(regs, K, V, kv, k_lo, k_hi, tid);
 
   for (int k0 = k_lo; k0 < k_hi; k0 += BKV) {
     at_syncthreads(); // the previous tile's readers are done (and sQ, sM are written)
     if (vec)
       stage<T, BKV, HD, NT, KS>(regs, sK, sV, tid);
     else
-      stage_scalar<T, BKV, HD, NT, KS, IS_PAGED>(sK, sV, K, V, BT, b, g, HKV, SK, k0, k_hi,
-                                                 tid);
+      stage_scalar<T, BKV, HD, NT, KS, IS_PAGED>(sK, sV, K, V, kv, k0, k_hi, tid);
     at_syncthreads();
     if (vec && k0 + BKV < k_hi) // the next tile's loads fly while this one is computed
-      fetch<T, BKV, HD, NT, IS_PAGED>(regs, K, V, BT, b, g, HKV, SK, k0 + BKV, k_hi, tid);
+      fetch<T, BKV, HD, NT, IS_PAGED>(regs, K, V, kv, k0 + BKV, k_hi, tid);
 
     // Scores: item (row group, key), TR rows a thread sharing one read of the K row.
     for (int it = tid; it < RG * BKV; it += NT) {
@@ -322,7 +344,7 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
     for (int k = 0; k < OPT; k++) {
       const int it = tid + k * NT;
       if (it >= RG * C4)
-        break;
+        continue;
       const int rg = it / C4, c = (it % C4) * 4;
 #pragma unroll
       for (int t = 0; t < TR; t++) {
@@ -349,13 +371,13 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
     for (int k = 0; k < OPT; k++) {
       const int it = tid + k * NT;
       if (it >= RG * C4)
-        break;
+        continue;
       const int rg = it / C4, c = (it % C4) * 4;
 #pragma unroll
       for (int t = 0; t < TR; t++) {
         const int r = rg * TR + t;
         if (r >= R)
-          break;
+          continue;
         const float l = sL[r], inv = l > 0.0f ? 1.0f / l : 0.0f;
 #pragma unroll
         for (int e = 0; e < 4; e++)
@@ -378,13 +400,13 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   for (int k = 0; k < OPT; k++) {
     const int it = tid + k * NT;
     if (it >= RG * C4)
-      break;
+      continue;
     const int rg = it / C4, c = (it % C4) * 4;
 #pragma unroll
     for (int t = 0; t < TR; t++) {
       const int r = rg * TR + t;
       if (r >= R)
-        break;
+        continue;
 #pragma unroll
       for (int e = 0; e < 4; e++)
         mine[r * PW + 2 + c + e] = o[k][t][e];
