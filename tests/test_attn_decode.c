@@ -13,7 +13,8 @@
  * The CI sample covers every value of every parameter on a few problems (decode of 1
  * and 7 queries, GQA 1:1 and 8:1, paged and not, causal and not, head dims 64 and 128,
  * 300 and 4,099 keys); AT_DECODE_SWEEP=full runs every combination of the issue's
- * problems (bench/attn_decode_sweep.sh, results in bench/results/).
+ * problems with such a sample, AT_DECODE_SWEEP=all with every valid config
+ * (bench/attn_decode_sweep.sh, results in bench/results/).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -510,8 +511,10 @@ Test(attn_decode, host_sample_wave64, .timeout = TIMEOUT)
 Test(attn_decode, full_sweep, .timeout = TIMEOUT)
 {
   const char *want = getenv("AT_DECODE_SWEEP");
-  if (!want || strcmp(want, "full") != 0)
-    cr_skip_test("the full sweep runs with AT_DECODE_SWEEP=full (bench/attn_decode_sweep.sh)");
+  if (!want || (strcmp(want, "full") != 0 && strcmp(want, "all") != 0))
+    cr_skip_test("the full sweep runs with AT_DECODE_SWEEP=full or all "
+                 "(bench/attn_decode_sweep.sh)");
+  const int all = strcmp(want, "all") == 0; /* every valid config, not a sample */
   th_need_cc(&cc_host);
   static const int64_t sqs[] = {1, 7}, sks[] = {300, 4099}, groups[] = {1, 4, 8}, ds[] = {64, 128};
   size_t problems = 0, runs = 0;
@@ -526,7 +529,7 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
                                          sks[s], ds[di], causal, paged, (int)(problems % 2)};
               const int wave64 = problems % 4 == 3;
               runs += run_problem(&p, wave64 ? "mi300x" : "host",
-                                  wave64 ? "host:gfx942" : "host", 1);
+                                  wave64 ? "host:gfx942" : "host", all);
               problems++;
             }
   cr_log_info("attn_decode full sweep: %zu problems, %zu variant runs, all right", problems,

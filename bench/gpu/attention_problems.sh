@@ -1,0 +1,19 @@
+# attention_problems.sh - the problems of bench/gpu/attention.sh, one copy, sourced by it
+# and by prepare_attention.sh so that the bundles and the runs name the same problems.
+# Prefill: bf16, 32 heads, head dim 128, seqlen S with batch 65536 / S (about 64k tokens
+# a problem), causal and not. Decode: bf16, one new query (causal: it sees the whole
+# cache), 32 query heads over 8 KV heads, head dim 128, batch B, SK keys.
+PREFILL_SEQLENS="1024 4096 16384"
+PREFILL_TOKENS=65536
+DECODE_BATCHES="1 16 64"
+DECODE_KV="4096 32768"
+
+prefill_name() { echo "prefill_s$1$([ "$2" = 1 ] && echo _causal)"; }
+prefill_args() { # SEQLEN CAUSAL
+  echo "--dtype bf16 --batch $((PREFILL_TOKENS / $1)) --heads 32 --seqlen $1 --head-dim 128" \
+    "$([ "$2" = 1 ] && echo --causal)"
+}
+decode_name() { echo "decode_b$1_k$2"; }
+decode_args() { # BATCH SK
+  echo "--dtype bf16 --decode --batch $1 --heads 32 --kv-heads 8 --kv-seqlen $2 --head-dim 128"
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# prepare_attention.sh - build here what bench/gpu/attention.sh needs on an H200 node that
+# has a driver, PyTorch and no LLVM (the pattern of prepare_product.sh):
+#   bin/autotune and lib/ (its shared libraries, not libclang or CUDA);
+#   prefill_s<S>[_causal]/: bundles (autotune bundle attention) for the h200 profile, bf16,
+#       head dim 128, 32 heads, seqlen S = 1k, 4k, 16k with batch 64k / S (about 64k
+#       tokens each), causal and not: the variants `--strategy random --budget N` measures
+#       of every attention template that fits a prefill problem;
+#   decode_b<B>_k<SK>/: bundles for decode, bf16, 32 query over 8 KV heads, head dim 128,
+#       one new query, batch 1, 16, 64, SK 4k and 32k (attn_decode and every other
+#       template that fits a decode problem).
+# Bundles are made with this machine's compile cache, so a second prepare compiles little.
+# The carry folder must stay under the device tool's 64 MiB: the budgets bound it.
+#
+#   bench/gpu/prepare_attention.sh [CARRY=.carry-attention] [PREFILL_BUDGET=8] [DECODE_BUDGET=16]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-.carry-attention}
+pbudget=${2:-8}
+dbudget=${3:-16}
+. bench/gpu/attention_problems.sh
+scripts/build.sh >/dev/null
+rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
+cp build/autotune "$out/bin/"
+ldd build/autotune | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
+  case "$(basename "$lib")" in
+    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*|libclang*|libLLVM*) ;;
+    *) cp -L -n "$lib" "$out/lib/" ;;
+  esac
+done
+A=build/autotune
+for s in $PREFILL_SEQLENS; do
+  for c in 0 1; do
+    # shellcheck disable=SC2046
+    "$A" bundle attention --device h200 $(prefill_args "$s" "$c") --strategy random \
+      --budget "$pbudget" --out "$out/$(prefill_name "$s" "$c")"
+  done
+done
+for b in $DECODE_BATCHES; do
+  for k in $DECODE_KV; do
+    # shellcheck disable=SC2046
+    "$A" bundle attention --device h200 $(decode_args "$b" "$k") --strategy random \
+      --budget "$dbudget" --out "$out/$(decode_name "$b" "$k")"
+  done
+done
+du -sh "$out" "$out"/*
