@@ -16,20 +16,20 @@
 
 #if defined(AT_CUDA)
 AT_DEV float at_exp2f(float x) { return exp2f(x); }
+AT_DEV float at_log2f(float x) { return log2f(x); }
 AT_DEV float at_fmaxf(float a, float b) { return fmaxf(a, b); }
 AT_DEV float at_sqrtf(float x) { return sqrtf(x); }
-AT_DEV float at_log2f(float x) { return log2f(x); }
 #else
 AT_DEV float at_exp2f(float x) { return __builtin_exp2f(x); }
+AT_DEV float at_log2f(float x) { return __builtin_log2f(x); }
 AT_DEV float at_fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }
 AT_DEV float at_sqrtf(float x) { return __builtin_sqrtf(x); }
-AT_DEV float at_log2f(float x) { return __builtin_log2f(x); }
 #endif
 // -infinity (the identity of max), from its bits: no INFINITY macro on every target.
 AT_DEV float at_neg_inf(void) { return at_uint_as_float(0xff800000u); }
 // log2(e), to turn e^x into 2^(x log2 e).
 #define AT_LOG2E 1.4426950408889634f
-// ln(2), to turn a log2 back into a natural log (LSE).
+// ln(2), to turn a log2 back into a natural log (attention's LSE output).
 #define AT_LN2 0.6931471805599453f
 
 #endif
