@@ -755,12 +755,62 @@ Test(attn_cmd, tunes_records_and_answers_queries, .timeout = TIMEOUT)
   th_run(&r, "query attention --device host --dim b=1 --dim h=2 --dim sq=33 --dim sk=33 "
              "--db '%s'", db);
   cr_assert_eq(r.code, 2);
-  cr_assert(strstr(r.err, "attention needs --layout hd<D> or hd<D>_causal"), "%s", r.err);
+  cr_assert(strstr(r.err, "attention needs --layout hd<D>[_causal][_decode][_paged][_lse]"),
+            "%s", r.err);
   th_result_free(&r);
   th_run(&r, "query attention --device host --layout hd999 --dim b=1 --dim h=2 --dim sq=3 "
              "--dim sk=3 --db '%s'", db);
   cr_assert_eq(r.code, 2);
   cr_assert(strstr(r.err, "bad attention layout 'hd999'"), "%s", r.err);
+  th_result_free(&r);
+  free(db);
+  th_rmtree(dir);
+  free(dir);
+}
+
+/* GQA, decode, paged and LSE from the command line: the v2 problem tuned on the host, every
+ * variant right, recorded under its own family (hkv a dim, the words in the layout), which
+ * a query with the same words and hkv finds and one without them never does. */
+Test(attn_cmd, gqa_decode_paged_lse_tunes_and_keys_its_family, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "g.db");
+  struct th_result r;
+  th_run(&r, "attention --device host --heads 8 --kv-heads 2 --decode --seqlen 3 --kv-seqlen 40 "
+             "--head-dim 16 --paged --lse --budget 2 --variant-time 0.05 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  struct db *h = NULL;
+  struct trials u = {0};
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  cr_assert_eq(db_each_trial(h, trial_cb, &u), AT_OK);
+  db_close(h);
+  cr_assert_eq(u.n, 3, "the default and 2 picks, not %d", u.n);
+  cr_assert_eq(u.ok, 3, "%d of 3 right", u.ok);
+  cr_assert_str_eq(u.layout, "hd16_causal_decode_paged_lse");
+  cr_assert_str_eq(u.dims, "b=1,h=8,sq=3,sk=40,hkv=2");
+  static const struct {
+    const char *layout, *hkv;
+    int code;
+  } asks[] = {{"hd16_causal_decode_paged_lse", "--dim hkv=2", 0},
+              {"hd16_causal_decode_paged_lse", "", 1},      /* MHA: another family */
+              {"hd16_causal_decode_paged", "--dim hkv=2", 1}, /* no LSE */
+              {"hd16_causal_decode_lse", "--dim hkv=2", 1},   /* not paged */
+              {"hd16_causal_paged_lse", "--dim hkv=2", 1}};   /* not a decode */
+  for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+    th_run(&r, "query attention --device host --dtype f32 --layout %s --dim b=1 --dim h=8 "
+               "--dim sq=3 --dim sk=40 %s --db '%s'", asks[i].layout, asks[i].hkv, db);
+    cr_assert_eq(r.code, asks[i].code, "%s %s: exit %d: %s%s", asks[i].layout, asks[i].hkv,
+                 r.code, r.out, r.err);
+    if (asks[i].code == 0)
+      cr_assert(strstr(r.out, "exact match") && strstr(r.out, "IS_PAGED=1"), "%s", r.out);
+    th_result_free(&r);
+  }
+  th_run(&r, "query attention --device host --dtype f32 --layout hd16 --dim b=1 --dim h=8 "
+             "--dim sq=3 --dim sk=40 --dim hkv=3 --db '%s'", db);
+  cr_assert_eq(r.code, 2);
+  cr_assert(strstr(r.err, "bad --dim hkv=3 (expected a divisor of h=8)"), "%s", r.err);
   th_result_free(&r);
   free(db);
   th_rmtree(dir);
@@ -840,6 +890,25 @@ Test(attn_cmd, every_variant_is_checked_against_the_op, .timeout = TIMEOUT)
   cr_assert(strstr(st[1][1], "O[0][0][0][0] = "), "%s", st[1][1]);
   cr_assert_str_eq(st[2][0], "verify_failed");
   cr_assert_str_eq(st[3][0], "fault");
+  cr_assert_str_eq(st[4][0], "ok");
+  cr_assert_str_eq(st[5][0], "ok");
+  free(db);
+  /* GQA, paged, LSE: the head mapping and the LSE units matter now */
+  db = th_path(dir, "q.db");
+  th_run(&r, "attention --device host --heads 4 --kv-heads 2 --seqlen 20 --kv-seqlen 24 "
+             "--head-dim 16 --causal --paged --lse --template '%s' --budget -1 --timeout 20 "
+             "--db '%s' --json", AT_SOURCE_DIR "/tests/data/templates/attn_planted.h", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":4,"
+                          "\"launch_error\":0,\"fault\":1,"), "%s", r.out);
+  th_result_free(&r);
+  memset(st, 0, sizeof st);
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  cr_assert_eq(db_each_trial(h, status_cb, st), AT_OK);
+  db_close(h);
+  cr_assert_str_eq(st[0][0], "ok");
+  cr_assert(strstr(st[4][1], "O[0][1][0][0] = "), "%s", st[4][1]);
+  cr_assert(strstr(st[5][1], "LSE[0][0][0] = "), "%s", st[5][1]);
   free(db);
   th_rmtree(dir);
   free(dir);
@@ -860,6 +929,15 @@ Test(attn_cmd, bad_input_is_one_line_and_exit_2, .timeout = TIMEOUT)
       {"--device host --seqlen 8 --head-dim 64 --template nosuch", "unknown attention "
                                                                   "template 'nosuch'"},
       {"--device nosuch --seqlen 8 --head-dim 64", "unknown device 'nosuch'"},
+      {"--device host --seqlen 8 --head-dim 64 --heads 8 --kv-heads 3",
+       "bad --kv-heads 3 (expected a divisor of --heads 8)"},
+      {"--device host --seqlen 8 --head-dim 64 --heads 2 --kv-heads 4",
+       "bad --kv-heads 4 (expected a divisor of --heads 2)"},
+      {"--device host --seqlen 8 --head-dim 64 --kv-heads 0", "bad --kv-heads '0'"},
+      {"--device host --decode --head-dim 64", "--decode needs --kv-seqlen"},
+      {"--device host --decode --seqlen 17 --kv-seqlen 64 --head-dim 64",
+       "bad --seqlen 17 with --decode (expected at most 16 new queries"},
+      {"--device host --seqlen 8 --head-dim 64 --paged --paged", "'--paged' is given twice"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct th_result r;
