@@ -10,6 +10,7 @@
  * launch: every O element within attn_check's bound, every LSE within its own, and the
  * workspace all zero again (a counter not reset or a partial left behind shows there,
  * and a stale counter also breaks the second launch's combine).
+ * `autotune attention --decode` runs it end to end (recorded, queried).
  * The CI sample covers every value of every parameter on a few problems (decode of 1
  * and 7 queries, GQA 1:1 and 8:1, paged and not, causal and not, head dims 64 and 128,
  * 300 and 4,099 keys); AT_DECODE_SWEEP=full runs every combination of the issue's
@@ -30,6 +31,7 @@
 #include "generator/emit.h"
 #include "generator/space.h"
 #include "generator/template.h"
+#include "tests/helpers.h"
 #include "tests/hostk.h"
 #include "tests/tspace.h"
 #include "tuner/compile/build.h"
@@ -546,6 +548,31 @@ Test(attn_decode, host_runner_agrees, .timeout = TIMEOUT)
   attn_data_release(&data);
   th_hostk_close(&hk);
   th_space_close(&sp);
+}
+
+/* The product: `autotune attention --decode` measures attn_decode's variants, every one
+ * right against the op (the runner's check and workspace check), and records them under
+ * the decode family's key. */
+Test(attn_decode, command_tunes_decode, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "d.db");
+  struct th_result r;
+  th_run(&r, "attention --device host --decode --batch 2 --heads 8 --kv-heads 2 --seqlen 2 "
+             "--kv-seqlen 300 --head-dim 64 --paged --lse --template attn_decode --budget 3 "
+             "--variant-time 0.05 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":4,"), "every variant right: %s", r.out);
+  th_result_free(&r);
+  th_run(&r, "query attention --device host --dtype f32 --layout hd64_causal_decode_paged_lse "
+             "--dim b=2 --dim h=8 --dim sq=2 --dim sk=300 --dim hkv=2 --db '%s'", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "exact match") && strstr(r.out, "NS="), "%s", r.out);
+  th_result_free(&r);
+  free(db);
+  th_rmtree(dir);
+  free(dir);
 }
 
 /* Waves of 64: the variant compiled as for gfx942 (AT_WAVE_SIZE 64), on MI300X's space. */

@@ -43,6 +43,16 @@ run() { # TIMEOUT CMD...: run (or, dry, check the bundle is there and say it), l
     [ -f "$b/bundle.json" ] && echo "   ok: $b/bundle.json" | tee -a "$LOG" ||
       echo "   missing: $b/bundle.json" | tee -a "$LOG"
     echo "   would run (limit ${t}s): $*" | tee -a "$LOG"
+    # the arguments as the product parses them: exit 2 is bad input; here, with no GPU,
+    # a good command line stops at the device instead
+    local err rc
+    err=$(timeout 60 "$@" 2>&1 >/dev/null); rc=$?
+    err=${err%%$'\n'*}
+    if [ "$rc" = 2 ]; then
+      echo "   BAD ARGUMENTS (exit 2): $err" | tee -a "$LOG"
+    else
+      echo "   arguments accepted (exit $rc here: $err)" | tee -a "$LOG"
+    fi
     return 0
   fi
   timeout "$t" "$@" >>"$LOG" 2>&1; local rc=$?
