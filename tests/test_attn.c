@@ -498,10 +498,12 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
 
 /* ---- compiling for the GPUs ------------------------------------------------------- */
 
-static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d)
+static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d,
+                           int paged)
 {
   struct th_space sp;
-  space_open(&sp, dev, 4096, 4096, d, 1);
+  const int64_t dims[8] = {1, 8, 2, 4096, 4096, d, 1, paged}; /* GQA 4:1 */
+  th_space_open(&sp, TEMPLATE, dev, dims, 8);
   size_t which[32];
   size_t n = sample(&sp, which, 32);
   int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
@@ -519,8 +521,8 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
                  v->log ? v->log : "");
     max_regs = v->res.registers > max_regs ? v->res.registers : max_regs;
   }
-  cr_log_info("attn_simt %s %s D=%lld: %zu variants ok (no spills, occupancy > 0), at most "
-              "%d registers", dev, dtype, (long long)d, r.nvariants, max_regs);
+  cr_log_info("attn_simt %s %s D=%lld paged=%d: %zu variants ok (no spills, occupancy > 0), at "
+              "most %d registers", dev, dtype, (long long)d, paged, r.nvariants, max_regs);
   bld_result_release(&r);
   free(cfg);
   th_space_close(&sp);
@@ -529,13 +531,13 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
 Test(attn_simt, sample_compiles_for_sm90, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
-  compile_sample("h100", "nvrtc", "f16", 64);
+  compile_sample("h100", "nvrtc", "f16", 64, 0);
 }
 
 Test(attn_simt, sample_compiles_for_gfx942, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_clang_hip);
-  compile_sample("mi300x", "clang-hip", "bf16", 128);
+  compile_sample("mi300x", "clang-hip", "bf16", 128, 1); /* the paged variants */
 }
 
 /* ---- correctness on the host device ------------------------------------------------ */
