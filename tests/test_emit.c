@@ -535,3 +535,55 @@ Test(emit, kernels_header_passes_the_callers_workspace, .timeout = 240)
   th_rmtree(dir);
   free(dir);
 }
+
+/* An attention header for a GPU: a paged GQA decode with LSE tuned emulated for h100 and
+ * for mi300x (the variants of that device's space, run on the host), its header compiled
+ * with nvcc for sm_90 (one kernel per winning config in the PTX) and with clang -x hip for
+ * gfx942 (a kernel descriptor in the device code, the host side against the HIP headers),
+ * each with a program that calls the launcher. */
+Test(emit, attention_kernels_header_compiles_for_sm_90_and_gfx942, .timeout = 240)
+{
+  static const struct {
+    const char *device, *file, *stream, *compile;
+  } gpus[] = {
+#if AT_HAVE_CUDA
+      {"h100", "app.cu", "cudaStream_t",
+       "'" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 -arch=sm_90 " INCS " -I. --ptx app.cu -o app.s"},
+#endif
+      {"mi300x", "app.hip", "hipStream_t",
+       AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 -nogpulib --cuda-device-only -S "
+       INCS " -I. app.hip -o app.s && " AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 "
+       "-nogpulib --cuda-host-only -c " INCS " -I. app.hip -o app.o"},
+  };
+  for (size_t i = 0; i < sizeof gpus / sizeof gpus[0]; i++) {
+    char *dir = th_tmpdir();
+    struct th_result r;
+    th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' attention --device host --emulate %s "
+              "--heads 8 --kv-heads 2 --decode --kv-seqlen 40 --head-dim 64 --paged --lse "
+              "--dtype f16 --budget 1 --variant-time 0.02 --db a.db && '%s' emit-header "
+              "attention --device host:%s --db a.db --out tuned_attn.h", dir, dir, AT_BINARY,
+          gpus[i].device, AT_BINARY, gpus[i].device);
+    cr_assert_eq(r.code, 0, "%s: %s", gpus[i].device, r.err);
+    th_result_free(&r);
+    char src[512];
+    snprintf(src, sizeof src,
+             "#include \"tuned_attn.h\"\n"
+             "int run(at_half *p, float *lse, const int *bt, %s s) {\n"
+             "  return at_tuned_attention_f16_hd64_causal_decode_paged_lse(p, p, p, p, lse, bt,\n"
+             "      4, 8, 2, 1, 1000, 0.0f, s);\n"
+             "}\n", gpus[i].stream);
+    char *app = th_path(dir, gpus[i].file);
+    cr_assert_eq(th_write(app, src, strlen(src)), 0);
+    th_sh(&r, "cd '%s' && %s", dir, gpus[i].compile);
+    cr_assert_eq(r.code, 0, "%s: %s", gpus[i].device, r.err);
+    th_result_free(&r);
+    char *spath = th_path(dir, "app.s");
+    char *s = th_read(spath, NULL);
+    cr_assert_not_null(s);
+    cr_assert(strstr(s, i == 0 && AT_HAVE_CUDA ? ".entry" : ".amdhsa_kernel"), "%s: no kernel",
+              gpus[i].device);
+    free(s), free(spath), free(app);
+    th_rmtree(dir);
+    free(dir);
+  }
+}
