@@ -4,7 +4,10 @@
  * C++), the kernels header compiles for sm_90 with nvcc and for gfx942 with clang -x hip
  * (device code to GCN assembly with MFMA in it, host code to an object), the output is
  * byte-identical for the same database and names no absolute path, and each bad input
- * gets its one-line error and exit code with an existing header left as it was.
+ * gets its one-line error and exit code with an existing header left as it was. A
+ * winner that needs a workspace runs through its header's _ws launcher on the host (the
+ * plain launcher refusing it), and an attention header (paged GQA decode with LSE)
+ * compiles for sm_90 and gfx942.
  *
  * The databases are planted through db.h with the real content hash of each template and
  * real configs of its space (tmpl_space on the device the header is for), so the headers

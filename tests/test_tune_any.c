@@ -5,7 +5,8 @@
  * fault for a SIGSEGV and for barrier divergence, timeout for a hang) and the run goes
  * on; a real template (templates/example/scale.h) is tuned, its winner is the fastest
  * checked variant and comes out of a params header; bad input gets one line and exit 2;
- * a run killed mid-way is finished by --resume under the same run, each config once.
+ * a run killed mid-way is finished by --resume under the same run, each config once; a
+ * template's workspace parameter needs no --arg and a variant that leaves it dirty fails.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
