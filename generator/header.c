@@ -4,8 +4,10 @@
  * Kernels mode. The header #includes each winning template once (by its path under the
  * installed templates folder) and instantiates each winning config as a static kernel,
  * exactly as gen_emit_tu's wrappers do; a family (dtype, layout) gets a `_choice`
- * function (which tuned shape and config a shape maps to) and a launcher with the GEMM
- * contract's parameters plus a stream. The launch shape comes from the template's own
+ * function (which tuned shape and config a shape maps to) and a launcher with the op's
+ * contract's parameters (GEMM's, or attention's v2 ones) plus a stream, with a
+ * `_workspace_size` function and a `_ws` launcher for the variants whose template declares
+ * a workspace (the caller's zeroed memory). The launch shape comes from the template's own
  * threads/grid/shared expressions, translated to C++ with the config's values and the
  * device's constants folded in and the problem dims left as the launcher's arguments, so
  * a shape that was never tuned gets the grid it needs. One source for three compilers:
@@ -53,6 +55,10 @@ static void upper(char *s)
 
 /* ---- expressions --------------------------------------------------------------------- */
 
+/* The launcher arguments an attention template's runtime dims bind to. */
+static const char *const attn_args[] = {"B", "H", "HKV", "SQ", "SK"};
+#define ATTN_NARGS 5
+
 /* The C++ value of a GEMM problem dim of a template: M, N, K from the launcher's
  * arguments, TA and TB from the layout. */
 static const char *gemm_dim(const char *name, const char *layout)
@@ -70,11 +76,34 @@ static const char *gemm_dim(const char *name, const char *layout)
   return NULL;
 }
 
+/* The C++ value of problem dim `name` of a template of op `op` in family f: gemm's
+ * (gemm_dim), attention's runtime dims from the launcher's arguments (buf), the family's
+ * fixed dims as literals; NULL when none. */
+static const char *dim_value(const char *op, const struct hdr_family *f, const char *name,
+                             char *buf, size_t cap)
+{
+  if (strcmp(op, "gemm") == 0)
+    return gemm_dim(name, f ? f->layout : "");
+  for (size_t i = 0; i < ATTN_NARGS; i++)
+    if (strcasecmp(name, attn_args[i]) == 0) {
+      snprintf(buf, cap, "((long long)%s)", attn_args[i]);
+      return buf;
+    }
+  for (int i = 0; f && i < f->nfixed; i++)
+    if (strcasecmp(name, f->fixed_names[i]) == 0) {
+      snprintf(buf, cap, "%" PRId64 "LL", f->fixed_values[i]);
+      return buf;
+    }
+  return NULL;
+}
+
 /* One of the template's expressions (`text`, the constraint language of expr.h) as a
  * C++ expression of type long long: params and device constants folded to literals,
- * dims bound to the launcher's arguments. *uses_dims is set when a dim occurs. */
+ * dims bound to the launcher's arguments (dim_value). *uses_dims is set when a dim
+ * occurs. */
 static int put_expr(struct sbuf *b, const char *text, const struct hdr_variant *v,
-                    const struct dev_profile *dev, const char *layout, int *uses_dims)
+                    const struct dev_profile *dev, const char *op, const struct hdr_family *f,
+                    int *uses_dims)
 {
   static const struct {
     const char *name, *c;
@@ -107,10 +136,14 @@ static int put_expr(struct sbuf *b, const char *text, const struct hdr_variant *
         }
       for (size_t i = 0; i < t->ndims && !done; i++)
         if (strcmp(name, t->dims[i]) == 0) {
-          const char *c = gemm_dim(name, layout);
+          char buf[48];
+          const char *c = dim_value(op, f, name, buf, sizeof buf);
           if (!c)
-            return at_error(AT_USAGE, "template '%.200s': problem dim '%.40s' is not a gemm "
-                            "dim (M, N, K, TA, TB)", t->path, name);
+            return at_error(AT_USAGE, "template '%.200s': problem dim '%.40s' is not a %s dim "
+                            "the launcher binds (%s)", t->path, name, op,
+                            strcmp(op, "gemm") == 0 ? "M, N, K, TA, TB"
+                                                    : "B, H, HKV, SQ, SK, D, CAUSAL, DECODE, "
+                                                      "PAGED, LSE");
           sb_puts(b, c);
           *uses_dims = 1;
           done = 1;
@@ -282,7 +315,7 @@ static void put_helpers(struct sbuf *b)
 
 /* The per-variant kernel: DECL at_tuned_<op>_v<i>_(...). */
 static int put_variant_kernel(struct sbuf *b, const struct hdr_spec *s, size_t i,
-                              const char *layout)
+                              const struct hdr_family *f)
 {
   const struct hdr_variant *v = &s->variants[i];
   const struct tmpl *t = v->t;
@@ -290,7 +323,7 @@ static int put_variant_kernel(struct sbuf *b, const struct hdr_spec *s, size_t i
   struct sbuf tmp = {0};
   int dims_used = 0, rc = AT_OK;
   for (int a = 0; a < 3 && !rc; a++)
-    rc = put_expr(&tmp, t->threads_text[a], v, s->space_dev, layout, &dims_used);
+    rc = put_expr(&tmp, t->threads_text[a], v, s->space_dev, s->op, f, &dims_used);
   free(tmp.p);
   if (rc)
     return rc;
@@ -351,10 +384,76 @@ static int family_uses(const struct hdr_family *f, size_t v)
   return 0;
 }
 
+/* One `case v:` of a family's `_ws` launcher: the launch shape from the template's own
+ * expressions, the workspace checked (a variant that needs bytes gets the caller's, none
+ * refused), the kernel launched with `args` (and the workspace last for a template that
+ * declares one). */
+static int put_launch_case(struct sbuf *b, const struct hdr_spec *s, const struct hdr_family *f,
+                           size_t v, const char *args)
+{
+  const struct hdr_variant *var = &s->variants[v];
+  const struct tmpl *t = var->t;
+  int dims_used = 0, rc = AT_OK;
+  sb_printf(b, "  case %zu: {\n    const long long g[3] = {", v);
+  for (int a = 0; a < 3 && !rc; a++) {
+    sb_puts(b, a ? ", " : "");
+    rc = put_expr(b, t->grid_text[a], var, s->space_dev, s->op, f, &dims_used);
+  }
+  sb_puts(b, "};\n    const long long t[3] = {");
+  for (int a = 0; a < 3 && !rc; a++) {
+    sb_puts(b, a ? ", " : "");
+    rc = put_expr(b, t->threads_text[a], var, s->space_dev, s->op, f, &dims_used);
+  }
+  sb_puts(b, "};\n    const long long shared = ");
+  if (!rc)
+    rc = put_expr(b, t->shared_text, var, s->space_dev, s->op, f, &dims_used);
+  if (!rc && t->workspace_text) {
+    sb_puts(b, ";\n    if (!workspace && ");
+    rc = put_expr(b, t->workspace_text, var, s->space_dev, s->op, f, &dims_used);
+    sb_puts(b, " > 0)\n      return AT_TUNED_EINVAL_; // needs the caller's zeroed workspace");
+  }
+  if (rc)
+    return rc;
+  sb_printf(b, ";\n    return at_tuned_launch_(at_tuned_%s_v%zu_, g, t, shared, stream, %s%s);\n"
+               "  }\n", s->op, v, args, t->workspace_text ? ", workspace" : "");
+  return AT_OK;
+}
+
+/* A family's `_workspace_size(dims)`: the bytes the variant chosen for the shape needs. */
+static int put_workspace_size(struct sbuf *b, const struct hdr_spec *s,
+                              const struct hdr_family *f, const char *pre, const char *params,
+                              const char *asked, int nd)
+{
+  sb_printf(b,
+            "// Bytes of zeroed device memory the kernel for this shape needs as its workspace\n"
+            "// (0: none; else pass it to %s_ws, all zero, and it stays all zero).\n"
+            "static inline long long %s_workspace_size(%s)\n"
+            "{\n"
+            "  const long long asked[%d] = {%s};\n"
+            "  int exact = 0;\n"
+            "  int i = at_tuned_nearest_(&%s_dims_[0][0], &%s_log_dims_[0][0], %s_time_us_, %zu, %d,\n"
+            "                            asked, &exact);\n"
+            "  switch (%s_variant_[i]) {\n",
+            pre, pre, params, nd, asked, pre, pre, pre, f->n, nd, pre);
+  for (size_t v = 0; v < s->nvariants; v++) {
+    const struct hdr_variant *var = &s->variants[v];
+    if (!family_uses(f, v) || !var->t->workspace_text)
+      continue;
+    int dims_used = 0;
+    sb_printf(b, "  case %zu:\n    return ", v);
+    int rc = put_expr(b, var->t->workspace_text, var, s->space_dev, s->op, f, &dims_used);
+    if (rc)
+      return rc;
+    sb_puts(b, ";\n");
+  }
+  sb_puts(b, "  }\n  return 0;\n}\n");
+  return AT_OK;
+}
+
 static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
                               const struct hdr_family *f)
 {
-  char suf[32], pre[96];
+  char suf[64], pre[128];
   family_suffix(f, suf, sizeof suf);
   snprintf(pre, sizeof pre, "at_tuned_%s_%s", s->op, suf);
   const char *ct = ctype_of(f->dtype);
@@ -385,11 +484,13 @@ static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
             "  return c;\n"
             "}\n"
             "// C = alpha * op(A) * op(B) + beta * C with the tuned kernel for this shape, on\n"
-            "// `stream` (host: run before returning). 0, or the runtime's error code.\n"
-            "static inline int %s(const %s *A, const %s *B, %s *C, int M, int N, int K,\n"
+            "// `stream` (host: run before returning), `workspace` the caller's zeroed memory of\n"
+            "// %s_workspace_size bytes (NULL when 0). 0, or the runtime's error code.\n"
+            "static inline int %s_ws(const %s *A, const %s *B, %s *C, int M, int N, int K,\n"
             "                     int lda, int ldb, int ldc, float alpha, float beta,\n"
-            "                     at_tuned_stream stream)\n"
+            "                     void *workspace, at_tuned_stream stream)\n"
             "{\n"
+            "  (void)workspace;\n"
             "  if (M < 1 || N < 1 || K < 1 || !A || !B || !C)\n"
             "    return AT_TUNED_EINVAL_;\n"
             "  const long long asked[3] = {M, N, K};\n"
@@ -397,40 +498,116 @@ static int put_family_kernels(struct sbuf *b, const struct hdr_spec *s,
             "  int i = at_tuned_nearest_(&%s_dims_[0][0], &%s_log_dims_[0][0], %s_time_us_, %zu, 3,\n"
             "                            asked, &exact);\n"
             "  switch (%s_variant_[i]) {\n",
-            pre, ct, ct, ct, pre, pre, pre, f->n, pre);
+            pre, pre, ct, ct, ct, pre, pre, pre, f->n, pre);
   for (size_t v = 0; v < s->nvariants; v++) {
     if (!family_uses(f, v))
       continue;
-    const struct hdr_variant *var = &s->variants[v];
-    const struct tmpl *t = var->t;
-    int dims_used = 0, rc = AT_OK;
-    sb_printf(b, "  case %zu: {\n    const long long g[3] = {", v);
-    for (int a = 0; a < 3 && !rc; a++) {
-      sb_puts(b, a ? ", " : "");
-      rc = put_expr(b, t->grid_text[a], var, s->space_dev, f->layout, &dims_used);
-    }
-    sb_puts(b, "};\n    const long long t[3] = {");
-    for (int a = 0; a < 3 && !rc; a++) {
-      sb_puts(b, a ? ", " : "");
-      rc = put_expr(b, t->threads_text[a], var, s->space_dev, f->layout, &dims_used);
-    }
-    sb_puts(b, "};\n    const long long shared = ");
-    if (!rc)
-      rc = put_expr(b, t->shared_text, var, s->space_dev, f->layout, &dims_used);
+    int rc = put_launch_case(b, s, f, v, "A, B, C, M, N, K, lda, ldb, ldc, alpha, beta");
     if (rc)
       return rc;
-    sb_printf(b, ";\n    return at_tuned_launch_(at_tuned_%s_v%zu_, g, t, shared, stream, A, B, C, "
-                 "M, N, K, lda, ldb, ldc, alpha, beta);\n  }\n", s->op, v);
   }
   sb_puts(b, "  }\n  return AT_TUNED_EINVAL_;\n}\n");
+  int rc = put_workspace_size(b, s, f, pre, "long long M, long long N, long long K", "M, N, K", 3);
+  if (rc)
+    return rc;
+  sb_printf(b,
+            "// %s_ws without a workspace: AT_TUNED_EINVAL_ for a shape whose kernel needs one.\n"
+            "static inline int %s(const %s *A, const %s *B, %s *C, int M, int N, int K,\n"
+            "                     int lda, int ldb, int ldc, float alpha, float beta,\n"
+            "                     at_tuned_stream stream)\n"
+            "{\n"
+            "  return %s_ws(A, B, C, M, N, K, lda, ldb, ldc, alpha, beta, nullptr, stream);\n"
+            "}\n",
+            pre, pre, ct, ct, ct, pre);
+  return AT_OK;
+}
+
+/* Attention's family: the choice, the workspace size and the launchers, with the contract
+ * v2's parameters (tuner/ops/op_attn.h); its dims b, h, sq, sk, hkv. */
+static int put_family_attn(struct sbuf *b, const struct hdr_spec *s, const struct hdr_family *f)
+{
+  char suf[64], pre[128];
+  family_suffix(f, suf, sizeof suf);
+  snprintf(pre, sizeof pre, "at_tuned_%s_%s", s->op, suf);
+  const char *ct = ctype_of(f->dtype);
+  int paged = 0;
+  for (int i = 0; i < f->nfixed; i++)
+    paged |= strcmp(f->fixed_names[i], "PAGED") == 0 && f->fixed_values[i];
+  sb_printf(b, "\n// ---- %s %s %s: %zu tuned shape%s ----\n", s->op, f->dtype, f->layout, f->n,
+            f->n == 1 ? "" : "s");
+  put_table(b, s, f, pre);
+  sb_printf(b,
+            "// Which tuned shape and config B x H x SQ x SK with HKV key/value heads runs with\n"
+            "// (exact, else nearest over b, h, sq, sk, hkv).\n"
+            "static inline at_tuned_attn_choice %s_choice(long long B, long long H, long long HKV,\n"
+            "                                             long long SQ, long long SK)\n"
+            "{\n"
+            "  const long long asked[5] = {B, H, SQ, SK, HKV};\n"
+            "  int exact = 0;\n"
+            "  int i = at_tuned_nearest_(&%s_dims_[0][0], &%s_log_dims_[0][0], %s_time_us_, %zu, 5,\n"
+            "                            asked, &exact);\n"
+            "  at_tuned_attn_choice c = {nullptr, nullptr, %s_dims_[i][0], %s_dims_[i][1],\n"
+            "                            %s_dims_[i][4], %s_dims_[i][2], %s_dims_[i][3], exact};\n"
+            "  switch (%s_variant_[i]) {\n",
+            pre, pre, pre, pre, f->n, pre, pre, pre, pre, pre, pre);
+  for (size_t v = 0; v < s->nvariants; v++) {
+    if (!family_uses(f, v))
+      continue;
+    sb_printf(b, "  case %zu:\n    c.kernel = \"%s\";\n    c.config = ", v, s->variants[v].t->kernel);
+    sb_put_quoted(b, s->variants[v].config);
+    sb_puts(b, ";\n    break;\n");
+  }
+  sb_puts(b, "  }\n  return c;\n}\n");
+  int rc = put_workspace_size(b, s, f, pre, "long long B, long long H, long long HKV, "
+                              "long long SQ, long long SK", "B, H, SQ, SK, HKV", 5);
+  if (rc)
+    return rc;
+  sb_printf(b,
+            "// O = softmax(scale Q K^T [mask]) V with the tuned kernel for this shape (the\n"
+            "// attention contract v2: Q, O [B][H][SQ][D]; K, V [B][HKV][SK][D]%s; LSE [B][H][SQ]\n"
+            "// or NULL; scale 0: 1/sqrt(D)), on `stream` (host: run before returning),\n"
+            "// `workspace` the caller's zeroed memory of %s_workspace_size bytes (NULL when\n"
+            "// 0). 0, or the runtime's error code.\n"
+            "static inline int %s_ws(const %s *Q, const %s *K, const %s *V, %s *O, float *LSE,\n"
+            "                     const int *BT, int B, int H, int HKV, int SQ, int SK,\n"
+            "                     float scale, void *workspace, at_tuned_stream stream)\n"
+            "{\n"
+            "  (void)workspace;\n"
+            "  if (B < 1 || H < 1 || HKV < 1 || SQ < 1 || SK < 1 || H %% HKV != 0 || !Q || !K ||\n"
+            "      !V || !O || %s)\n"
+            "    return AT_TUNED_EINVAL_;\n"
+            "  const long long asked[5] = {B, H, SQ, SK, HKV};\n"
+            "  int exact = 0;\n"
+            "  int i = at_tuned_nearest_(&%s_dims_[0][0], &%s_log_dims_[0][0], %s_time_us_, %zu, 5,\n"
+            "                            asked, &exact);\n"
+            "  switch (%s_variant_[i]) {\n",
+            paged ? " as 16-token pages [NPAGES][16][HKV][D] through BT [B][cdiv(SK, 16)]" : "",
+            pre, pre, ct, ct, ct, ct, paged ? "!BT" : "BT", pre, pre, pre, f->n, pre);
+  for (size_t v = 0; v < s->nvariants; v++) {
+    if (!family_uses(f, v))
+      continue;
+    if ((rc = put_launch_case(b, s, f, v, "Q, K, V, O, LSE, BT, B, H, HKV, SQ, SK, scale")))
+      return rc;
+  }
+  sb_puts(b, "  }\n  return AT_TUNED_EINVAL_;\n}\n");
+  sb_printf(b,
+            "// %s_ws without a workspace: AT_TUNED_EINVAL_ for a shape whose kernel needs one.\n"
+            "static inline int %s(const %s *Q, const %s *K, const %s *V, %s *O, float *LSE,\n"
+            "                     const int *BT, int B, int H, int HKV, int SQ, int SK,\n"
+            "                     float scale, at_tuned_stream stream)\n"
+            "{\n"
+            "  return %s_ws(Q, K, V, O, LSE, BT, B, H, HKV, SQ, SK, scale, nullptr, stream);\n"
+            "}\n",
+            pre, pre, ct, ct, ct, ct, pre);
   return AT_OK;
 }
 
 static int emit_kernels(struct sbuf *b, const struct hdr_spec *s)
 {
-  if (strcmp(s->op, "gemm") != 0 || s->ndims != 3)
-    return at_error(AT_USAGE, "kernels mode knows the gemm op only (got '%.40s'); use "
-                    "--mode params", s->op);
+  const int attention = strcmp(s->op, "attention") == 0;
+  if (!(strcmp(s->op, "gemm") == 0 && s->ndims == 3) && !(attention && s->ndims == 5))
+    return at_error(AT_USAGE, "kernels mode knows the gemm and attention ops only (got "
+                    "'%.40s'); use --mode params", s->op);
   put_common_kernels(b, s->space_dev ? s->space_dev->warp_size : 32);
   /* Each template once, in variant order. */
   for (size_t i = 0; i < s->nvariants; i++) {
@@ -441,19 +618,31 @@ static int emit_kernels(struct sbuf *b, const struct hdr_spec *s)
       sb_printf(b, "#include \"%s\"\n", s->variants[i].include);
   }
   put_helpers(b);
+  if (attention)
+    sb_puts(b,
+            "#ifndef AT_TUNED_ATTN_CHOICE_\n"
+            "#define AT_TUNED_ATTN_CHOICE_\n"
+            "// What an attention launcher was given and what it picked.\n"
+            "struct at_tuned_attn_choice {\n"
+            "  const char *kernel;   // template name\n"
+            "  const char *config;   // canonical KEY=VALUE,... text\n"
+            "  long long b, h, hkv, sq, sk; // the tuned shape it came from\n"
+            "  int exact;            // 1: that shape was tuned; 0: the nearest tuned one\n"
+            "};\n"
+            "#endif\n");
   sb_printf(b, "\n// ---- the winning configs, one kernel each ----\n");
   for (size_t i = 0; i < s->nvariants; i++) {
-    const char *layout = "";
+    const struct hdr_family *fam = NULL;
     for (size_t f = 0; f < s->nfamilies; f++)
-      for (size_t e = 0; e < s->families[f].n; e++)
-        if (s->families[f].entries[e].variant == i)
-          layout = s->families[f].layout;
-    int rc = put_variant_kernel(b, s, i, layout);
+      if (family_uses(&s->families[f], i))
+        fam = &s->families[f];
+    int rc = put_variant_kernel(b, s, i, fam);
     if (rc)
       return rc;
   }
   for (size_t f = 0; f < s->nfamilies; f++) {
-    int rc = put_family_kernels(b, s, &s->families[f]);
+    int rc = attention ? put_family_attn(b, s, &s->families[f])
+                       : put_family_kernels(b, s, &s->families[f]);
     if (rc)
       return rc;
   }
@@ -555,7 +744,7 @@ static int emit_params(struct sbuf *b, const struct hdr_spec *s)
             s->op, s->op, s->op, s->ndims);
   for (size_t fi = 0; fi < s->nfamilies; fi++) {
     const struct hdr_family *f = &s->families[fi];
-    char suf[32], pre[96], PRE[96];
+    char suf[64], pre[128], PRE[128];
     family_suffix(f, suf, sizeof suf);
     snprintf(pre, sizeof pre, "at_tuned_%s_%s", s->op, suf);
     snprintf(PRE, sizeof PRE, "%s", pre);

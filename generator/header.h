@@ -37,18 +37,26 @@ struct hdr_entry {
   size_t variant;             /* index into spec->variants */
 };
 
+#define HDR_MAX_FIXED 8
+
 /* The shapes of one dtype and layout, in problem id order (the tie order). */
 struct hdr_family {
   const char *dtype, *layout;
   const struct hdr_entry *entries;
   size_t n;
+  /* Template problem dims the family's layout fixes, as literals in the launch
+   * expressions (attention: D, CAUSAL, DECODE, PAGED, LSE from "hd128_causal_paged"; gemm
+   * has none here: TA and TB come from its layout). */
+  int nfixed;
+  const char *fixed_names[HDR_MAX_FIXED];
+  int64_t fixed_values[HDR_MAX_FIXED];
 };
 
 enum hdr_mode { HDR_KERNELS, HDR_PARAMS };
 
 struct hdr_spec {
   enum hdr_mode mode;
-  const char *op;                           /* "gemm" (kernels mode: gemm only) */
+  const char *op;                           /* "gemm" (kernels mode: gemm or attention) */
   int ndims;
   const char *dim_names[HDR_MAX_DIMS];      /* the op's dims: "m", "n", "k" */
   const char *device;                       /* as recorded: "host", "h100", "host:mi300x" */
@@ -66,8 +74,14 @@ struct hdr_spec {
 };
 
 /* The header's text. OUT: *out (malloc'd). AT_OK; AT_NOMEM; AT_USAGE: kernels mode for
- * an op other than gemm, a template whose problem lacks a gemm dim, or a launch
- * expression naming something the header cannot bind (message names it). */
+ * an op other than gemm and attention (whose dims must be b, h, sq, sk, hkv), a template
+ * whose problem dim the launcher cannot bind, or a launch expression naming something the
+ * header cannot bind (message names it).
+ * Kernels mode, per family: a `_choice` function, `_workspace_size` (bytes of zeroed
+ * global memory the chosen variant needs: `#pragma autotune workspace`, 0 for most), a
+ * `_ws` launcher taking that workspace (the caller's, all zero, left all zero by the
+ * kernel) and the plain launcher, which is `_ws` with none (AT_TUNED_EINVAL_ when the
+ * chosen variant needs one). */
 int hdr_emit(const struct hdr_spec *s, char **out);
 
 #endif

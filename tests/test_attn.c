@@ -498,10 +498,12 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
 
 /* ---- compiling for the GPUs ------------------------------------------------------- */
 
-static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d)
+static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d,
+                           int paged)
 {
   struct th_space sp;
-  space_open(&sp, dev, 4096, 4096, d, 1);
+  const int64_t dims[8] = {1, 8, 2, 4096, 4096, d, 1, paged}; /* GQA 4:1 */
+  th_space_open(&sp, TEMPLATE, dev, dims, 8);
   size_t which[32];
   size_t n = sample(&sp, which, 32);
   int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
@@ -519,8 +521,8 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
                  v->log ? v->log : "");
     max_regs = v->res.registers > max_regs ? v->res.registers : max_regs;
   }
-  cr_log_info("attn_simt %s %s D=%lld: %zu variants ok (no spills, occupancy > 0), at most "
-              "%d registers", dev, dtype, (long long)d, r.nvariants, max_regs);
+  cr_log_info("attn_simt %s %s D=%lld paged=%d: %zu variants ok (no spills, occupancy > 0), at "
+              "most %d registers", dev, dtype, (long long)d, paged, r.nvariants, max_regs);
   bld_result_release(&r);
   free(cfg);
   th_space_close(&sp);
@@ -529,13 +531,13 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
 Test(attn_simt, sample_compiles_for_sm90, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
-  compile_sample("h100", "nvrtc", "f16", 64);
+  compile_sample("h100", "nvrtc", "f16", 64, 0);
 }
 
 Test(attn_simt, sample_compiles_for_gfx942, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_clang_hip);
-  compile_sample("mi300x", "clang-hip", "bf16", 128);
+  compile_sample("mi300x", "clang-hip", "bf16", 128, 1); /* the paged variants */
 }
 
 /* ---- correctness on the host device ------------------------------------------------ */
@@ -812,6 +814,100 @@ Test(attn_cmd, gqa_decode_paged_lse_tunes_and_keys_its_family, .timeout = TIMEOU
   cr_assert_eq(r.code, 2);
   cr_assert(strstr(r.err, "bad --dim hkv=3 (expected a divisor of h=8)"), "%s", r.err);
   th_result_free(&r);
+  free(db);
+  th_rmtree(dir);
+  free(dir);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#else
+#define SAN_FLAGS ""
+#endif
+
+/* A program that includes the tuned header and runs the paged GQA LSE launcher on the
+ * host for the tuned shape and an untuned one (the nearest's config), each against a
+ * double-precision reference written out here from the contract. */
+static const char attn_app[] =
+    "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n#include <vector>\n"
+    "#include \"tuned_attn.h\"\n"
+    "static unsigned long long st = 88172645463325252ULL;\n"
+    "static float val() { st ^= st << 13; st ^= st >> 7; st ^= st << 17;\n"
+    "  return (float)((int)(st % 9) - 4) * 0.25f; }\n"
+    "static int run(int B, int H, int HKV, int SQ, int SK) {\n"
+    "  const int D = 16, per = (SK + 15) / 16, pages = B * per + 3;\n"
+    "  std::vector<float> q((size_t)B * H * SQ * D), k((size_t)pages * 16 * HKV * D),\n"
+    "      v(k.size()), o(q.size(), NAN), lse((size_t)B * H * SQ, NAN);\n"
+    "  std::vector<int> bt((size_t)B * per);\n"
+    "  for (auto &x : q) x = val();\n  for (auto &x : k) x = val();\n"
+    "  for (auto &x : v) x = val();\n"
+    "  for (int i = 0; i < B * per; i++) bt[i] = (i * 7 + 3) % pages; /* not in order */\n"
+    "  at_tuned_attn_choice c = at_tuned_attention_f32_hd16_causal_paged_lse_choice(B, H, HKV,\n"
+    "                                                                             SQ, SK);\n"
+    "  if (at_tuned_attention_f32_hd16_causal_paged_lse_workspace_size(B, H, HKV, SQ, SK) != 0)\n"
+    "    return printf(\"workspace\\n\"), 1;\n"
+    "  int rc = at_tuned_attention_f32_hd16_causal_paged_lse(q.data(), k.data(), v.data(),\n"
+    "      o.data(), lse.data(), bt.data(), B, H, HKV, SQ, SK, 0.0f, nullptr);\n"
+    "  if (rc) return printf(\"launch %d\\n\", rc), 1;\n"
+    "  int bad = 0;\n"
+    "  for (int b = 0; b < B; b++) for (int h = 0; h < H; h++) for (int i = 0; i < SQ; i++) {\n"
+    "    const int g = h / (H / HKV), nk = i + SK - SQ + 1;\n"
+    "    const float *qr = &q[(((size_t)b * H + h) * SQ + i) * D];\n"
+    "    std::vector<double> s(SK);\n    double mx = -HUGE_VAL, sum = 0;\n"
+    "    for (int j = 0; j < nk; j++) {\n"
+    "      const float *kr = &k[(((size_t)bt[b * per + j / 16] * 16 + j % 16) * HKV + g) * D];\n"
+    "      double d = 0;\n      for (int e = 0; e < D; e++) d += (double)qr[e] * kr[e];\n"
+    "      s[j] = d / 4.0;\n      mx = s[j] > mx ? s[j] : mx;\n    }\n"
+    "    for (int j = 0; j < nk; j++) sum += (s[j] = exp(s[j] - mx));\n"
+    "    const size_t row = ((size_t)b * H + h) * SQ + i;\n"
+    "    if (nk > 0 && !(fabs(lse[row] - (mx + log(sum))) <= 1e-4)) bad++;\n"
+    "    for (int e = 0; e < D; e++) {\n      double want = 0;\n"
+    "      for (int j = 0; j < nk; j++)\n"
+    "        want += s[j] * v[(((size_t)bt[b * per + j / 16] * 16 + j % 16) * HKV + g) * D + e];\n"
+    "      want = nk > 0 ? want / sum : 0;\n"
+    "      if (!(fabs(o[row * D + e] - want) <= 1e-4)) bad++;\n    }\n  }\n"
+    "  printf(\"%d %d %d %d %d: %s %s exact=%d from sk=%lld, %d wrong\\n\", B, H, HKV, SQ,\n"
+    "         SK, c.kernel, c.config, c.exact, c.sk, bad);\n"
+    "  return bad != 0;\n}\n"
+    "int main() { return run(2, 4, 2, 5, 37) | run(1, 4, 2, 3, 50); }\n";
+
+/* emit-header attention --mode kernels: the header instantiates the winners, and its
+ * launcher, built as host C++ against libautotune, computes the tuned problem (paged,
+ * GQA, LSE) and an untuned shape right, exact for the first and nearest for the second. */
+Test(attn_cmd, kernels_header_runs_the_tuned_attention, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "h.db"), *hdr = th_path(dir, "tuned_attn.h");
+  struct th_result r;
+  th_run(&r, "attention --device host --batch 2 --heads 4 --kv-heads 2 --seqlen 5 --kv-seqlen "
+             "37 --head-dim 16 --causal --paged --lse --budget 1 --variant-time 0.05 --db '%s'",
+         db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_run(&r, "emit-header attention --device host --db '%s' --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *src = th_path(dir, "app.cpp");
+  FILE *f = fopen(src, "w");
+  cr_assert_not_null(f);
+  fputs(attn_app, f);
+  fclose(f);
+  char *bdir = strdup(AT_BINARY);
+  *strrchr(bdir, '/') = '\0';
+  th_sh(&r, "cd '%s' && c++ -std=c++17 -O1 " SAN_FLAGS " app.cpp -I. -isystem '"
+            AT_TEMPLATES_DIR "' -isystem '" AT_TEMPLATES_DIR "/common' -I'" AT_SOURCE_DIR
+            "/include' '%s/libautotune.a' -lsqlite3 -lpthread -ldl -lm -o app && ./app",
+        dir, bdir);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  cr_assert(strstr(r.out, "2 4 2 5 37: attn_simt ") && strstr(r.out, "exact=1 from sk=37, 0 "
+                   "wrong"), "%s", r.out);
+  cr_assert(strstr(r.out, "1 4 2 3 50: attn_simt ") && strstr(r.out, "exact=0 from sk=37, 0 "
+                   "wrong"), "%s", r.out);
+  th_result_free(&r);
+  free(bdir);
+  free(src);
+  free(hdr);
   free(db);
   th_rmtree(dir);
   free(dir);

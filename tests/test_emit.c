@@ -4,7 +4,10 @@
  * C++), the kernels header compiles for sm_90 with nvcc and for gfx942 with clang -x hip
  * (device code to GCN assembly with MFMA in it, host code to an object), the output is
  * byte-identical for the same database and names no absolute path, and each bad input
- * gets its one-line error and exit code with an existing header left as it was.
+ * gets its one-line error and exit code with an existing header left as it was. A
+ * winner that needs a workspace runs through its header's _ws launcher on the host (the
+ * plain launcher refusing it), and an attention header (paged GQA decode with LSE)
+ * compiles for sm_90 and gfx942.
  *
  * The databases are planted through db.h with the real content hash of each template and
  * real configs of its space (tmpl_space on the device the header is for), so the headers
@@ -459,4 +462,131 @@ Test(emit, bad_input_one_line_errors, .timeout = 240)
   free_configs(&simt);
   free_configs(&naive);
   th_rmtree(dir);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#else
+#define SAN_FLAGS ""
+#endif
+
+/* A program over the header of tests/data/templates/ws_splitk.h's winner (split-K through
+ * a workspace): the size is the template's expression, the plain launcher refuses the
+ * shape (it needs a workspace), and the _ws launcher, given zeroed memory, computes C right
+ * twice in a row and leaves the memory zero. */
+static const char ws_app[] =
+    "#include <stdio.h>\n#include <stdlib.h>\n#include <vector>\n"
+    "#include \"tuned_ws.h\"\n"
+    "int main() {\n"
+    "  const int M = 20, N = 12, K = 40;\n"
+    "  std::vector<float> a(M * K), b(K * N), c(M * N);\n"
+    "  for (int i = 0; i < M * K; i++) a[i] = (float)(i % 7 - 3) * 0.5f;\n"
+    "  for (int i = 0; i < K * N; i++) b[i] = (float)(i % 5 - 2) * 0.25f;\n"
+    "  long long ws = at_tuned_gemm_f32_nn_workspace_size(M, N, K);\n"
+    "  if (ws != (M * N + 3 * 2) * 4) return printf(\"size %lld\\n\", ws), 1;\n"
+    "  if (at_tuned_gemm_f32_nn(a.data(), b.data(), c.data(), M, N, K, K, N, N, 1.0f, 0.0f,\n"
+    "                           nullptr) == 0)\n"
+    "    return printf(\"ran without its workspace\\n\"), 1;\n"
+    "  unsigned char *w = (unsigned char *)calloc((size_t)ws, 1);\n"
+    "  for (int rep = 0; rep < 2; rep++) {\n"
+    "    int rc = at_tuned_gemm_f32_nn_ws(a.data(), b.data(), c.data(), M, N, K, K, N, N, 1.0f,\n"
+    "                                     0.0f, w, nullptr);\n"
+    "    if (rc) return printf(\"launch %d\\n\", rc), 1;\n"
+    "    for (int i = 0; i < M; i++)\n"
+    "      for (int j = 0; j < N; j++) {\n"
+    "        float want = 0;\n"
+    "        for (int k = 0; k < K; k++) want += a[i * K + k] * b[k * N + j];\n"
+    "        if (c[i * N + j] != want) return printf(\"C[%d][%d]\\n\", i, j), 1;\n"
+    "      }\n"
+    "    for (long long i = 0; i < ws; i++)\n"
+    "      if (w[i]) return printf(\"workspace byte %lld\\n\", i), 1;\n"
+    "  }\n"
+    "  printf(\"%s ok\\n\", at_tuned_gemm_f32_nn_choice(M, N, K).config);\n"
+    "  free(w);\n"
+    "  return 0;\n}\n";
+
+/* `#pragma autotune workspace` in a kernels header: the winner of a template that needs
+ * one, tuned and emitted from a template folder of the user's (AUTOTUNE_TEMPLATES), runs
+ * through its _ws launcher on the host (ws_app). */
+Test(emit, kernels_header_passes_the_callers_workspace, .timeout = 240)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  th_sh(&r, "mkdir -p '%s/t/gemm' && cp '" AT_SOURCE_DIR "/tests/data/templates/ws_splitk.h' "
+            "'%s/t/gemm/' && cp -r '" AT_TEMPLATES_DIR "/common' '%s/t/'", dir, dir, dir);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_TEMPLATES='%s/t' AUTOTUNE_CACHE_DIR='%s/c' '%s' gemm --device "
+            "host --dtype f32 --m 20 --n 12 --k 40 --template ws_splitk --strategy exhaustive "
+            "--variant-time 0.05 --db w.db && AUTOTUNE_TEMPLATES='%s/t' '%s' emit-header gemm "
+            "--device host --db w.db --kernel ws_splitk --out tuned_ws.h", dir, dir, dir,
+        AT_BINARY, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  th_result_free(&r);
+  char *src = th_path(dir, "app.cpp");
+  cr_assert_eq(th_write(src, ws_app, strlen(ws_app)), 0);
+  char *bdir = strdup(AT_BINARY);
+  *strrchr(bdir, '/') = '\0';
+  th_sh(&r, "cd '%s' && c++ -std=c++17 -O1 " SAN_FLAGS " app.cpp -I. -isystem t -isystem "
+            "t/common -I'" AT_SOURCE_DIR "/include' '%s/libautotune.a' -lsqlite3 -lpthread "
+            "-ldl -lm -o app && ./app", dir, bdir);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  cr_assert(strstr(r.out, "DIRTY=0") && strstr(r.out, " ok"), "%s", r.out);
+  th_result_free(&r);
+  free(bdir);
+  free(src);
+  th_rmtree(dir);
+  free(dir);
+}
+
+/* An attention header for a GPU: a paged GQA decode with LSE tuned emulated for h100 and
+ * for mi300x (the variants of that device's space, run on the host), its header compiled
+ * with nvcc for sm_90 (one kernel per winning config in the PTX) and with clang -x hip for
+ * gfx942 (a kernel descriptor in the device code, the host side against the HIP headers),
+ * each with a program that calls the launcher. */
+Test(emit, attention_kernels_header_compiles_for_sm_90_and_gfx942, .timeout = 240)
+{
+  static const struct {
+    const char *device, *file, *stream, *compile;
+  } gpus[] = {
+#if AT_HAVE_CUDA
+      {"h100", "app.cu", "cudaStream_t",
+       "'" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 -arch=sm_90 " INCS " -I. --ptx app.cu -o app.s"},
+#endif
+      {"mi300x", "app.hip", "hipStream_t",
+       AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 -nogpulib --cuda-device-only -S "
+       INCS " -I. app.hip -o app.s && " AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 "
+       "-nogpulib --cuda-host-only -c " INCS " -I. app.hip -o app.o"},
+  };
+  for (size_t i = 0; i < sizeof gpus / sizeof gpus[0]; i++) {
+    char *dir = th_tmpdir();
+    struct th_result r;
+    th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' attention --device host --emulate %s "
+              "--heads 8 --kv-heads 2 --decode --kv-seqlen 40 --head-dim 64 --paged --lse "
+              "--dtype f16 --budget 1 --variant-time 0.02 --db a.db && '%s' emit-header "
+              "attention --device host:%s --db a.db --out tuned_attn.h", dir, dir, AT_BINARY,
+          gpus[i].device, AT_BINARY, gpus[i].device);
+    cr_assert_eq(r.code, 0, "%s: %s", gpus[i].device, r.err);
+    th_result_free(&r);
+    char src[512];
+    snprintf(src, sizeof src,
+             "#include \"tuned_attn.h\"\n"
+             "int run(at_half *p, float *lse, const int *bt, %s s) {\n"
+             "  return at_tuned_attention_f16_hd64_causal_decode_paged_lse(p, p, p, p, lse, bt,\n"
+             "      4, 8, 2, 1, 1000, 0.0f, s);\n"
+             "}\n", gpus[i].stream);
+    char *app = th_path(dir, gpus[i].file);
+    cr_assert_eq(th_write(app, src, strlen(src)), 0);
+    th_sh(&r, "cd '%s' && %s", dir, gpus[i].compile);
+    cr_assert_eq(r.code, 0, "%s: %s", gpus[i].device, r.err);
+    th_result_free(&r);
+    char *spath = th_path(dir, "app.s");
+    char *s = th_read(spath, NULL);
+    cr_assert_not_null(s);
+    cr_assert(strstr(s, i == 0 && AT_HAVE_CUDA ? ".entry" : ".amdhsa_kernel"), "%s: no kernel",
+              gpus[i].device);
+    free(s), free(spath), free(app);
+    th_rmtree(dir);
+    free(dir);
+  }
 }

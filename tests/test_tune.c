@@ -6,8 +6,9 @@
  * finishes without losing or duplicating a trial; JSON output; quiet when piped; a GPU
  * that is not here compiled and pruned only; bad input exiting 2 with one line, creating
  * and changing no database; a write past a host buffer a fault (red zones), and
- * --sanitize. Test
- * templates: tests/data/templates/tune_*.h.
+ * --sanitize; a template's workspace (`#pragma autotune workspace`) passed zeroed and a
+ * variant that leaves it dirty failed. Test templates: tests/data/templates/tune_*.h and
+ * ws_splitk.h.
  */
 #include <criterion/criterion.h>
 #include <math.h>

@@ -5,7 +5,8 @@
  * fault for a SIGSEGV and for barrier divergence, timeout for a hang) and the run goes
  * on; a real template (templates/example/scale.h) is tuned, its winner is the fastest
  * checked variant and comes out of a params header; bad input gets one line and exit 2;
- * a run killed mid-way is finished by --resume under the same run, each config once.
+ * a run killed mid-way is finished by --resume under the same run, each config once; a
+ * template's workspace parameter needs no --arg and a variant that leaves it dirty fails.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -351,4 +352,31 @@ Test(tune_any, resume_finishes_a_killed_run, .timeout = 300)
 #undef BUMPY_ARGS
   free(db);
   th_rmtree(dir);
+}
+
+/* `#pragma autotune workspace` under `autotune tune`: the workspace parameter takes no
+ * --arg (the runner passes its zeroed memory), the split-K variants that clear it are
+ * right, the ones that leave a counter set fail with the workspace named. (TA = TB = 2:
+ * dims are at least 1, and ws_splitk reads 1 as transposed.) */
+Test(tune_any, a_workspace_needs_no_arg_and_must_be_left_zero, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "w.db");
+  struct th_result r;
+  th_run(&r, "tune '" AT_SOURCE_DIR "/tests/data/templates/ws_splitk.h' --device host --dtype "
+             "f32 --dim M=20 --dim N=12 --dim K=40 --dim TA=2 --dim TB=2 --arg A=M*K "
+             "--arg B=K*N --arg C=M*N --arg lda=K --arg ldb=N --arg ldc=N --arg alpha=1 "
+             "--arg beta=0 --reference A_T=0,B_T=0,DIRTY=0,SPLIT=3 --budget -1 "
+             "--variant-time 0.05 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":2,\"compile_error\":0,\"verify_failed\":2,"),
+            "%s", r.out);
+  th_result_free(&r);
+  th_sh(&r, "sqlite3 '%s' \"SELECT count(*) FROM trials WHERE message LIKE '%%workspace not "
+            "left zero (first non-zero byte at 960)%%'\"", db);
+  cr_assert_str_eq(r.out, "2\n", "%s", r.err);
+  th_result_free(&r);
+  free(db);
+  th_rmtree(dir);
+  free(dir);
 }

@@ -29,6 +29,7 @@
 #include "base/device.h"
 #include "base/os.h"
 #include "tuner/ops/op.h"
+#include "tuner/ops/op_attn.h"
 #include "base/status.h"
 #include "tuner/engine/template_dirs.h"
 
@@ -37,12 +38,16 @@ static const char usage[] =
     "[--dtype T[,T...]] [--layout L[,L...]] [--kernel NAME[,NAME...]] [--m M --n N --k K] "
     "[--json]";
 static const char description[] =
-    "Write the tuned winners of OP (gemm) on device D as a header for a program's build.\n"
+    "Write the tuned winners of OP (gemm, attention, or a template tuned with `autotune\n"
+    "tune`: params only) on device D as a header for a program's build.\n"
     "kernels (default): C++ for nvcc, clang/hipcc -x hip or a host compiler; it includes\n"
     "the installed templates, instantiates each winning config and defines per dtype and\n"
     "layout at_tuned_gemm_<dtype>_<layout>(A, B, C, M, N, K, lda, ldb, ldc, alpha, beta,\n"
-    "stream), which runs the config tuned for that shape, else for the nearest tuned shape\n"
-    "(the distance of `autotune query`), and a _choice() function saying which. params:\n"
+    "stream) or at_tuned_attention_<dtype>_<layout>(Q, K, V, O, LSE, BT, B, H, HKV, SQ, SK,\n"
+    "scale, stream), which runs the config tuned for that shape, else for the nearest tuned\n"
+    "shape (the distance of `autotune query`; attention's over b, h, sq, sk, hkv), a\n"
+    "_choice() function saying which, and for kernels that need a workspace\n"
+    "_workspace_size() and a _ws() launcher taking the caller's zeroed memory. params:\n"
     "plain C, no GPU header: a table of winners per dtype and layout, a _select() function\n"
     "and #defines for one shape (--m/--n/--k, else a family's only shape).\n"
     "D is a profile (h100, mi300x, host) or an emulated device as recorded (host:mi300x).\n"
@@ -297,7 +302,9 @@ int cmd_emit_header(int argc, char **argv)
   const struct op_desc *op = op_find(pos[0]);
   struct op_desc custom = {.name = pos[0]};
   char custom_dims[256];
-  if (!op || strcmp(op->name, "gemm") != 0) /* attention too: its dims as recorded */
+  /* attention: its dims b, h, sq, sk, hkv (hkv = h where the key has none: MHA) */
+  const bool attention = op && strcmp(op->name, "attention") == 0;
+  if (!op || (strcmp(op->name, "gemm") != 0 && !attention))
     op = &custom;
   if (!device) {
     cli_error("emit-header needs --device (a profile such as h100, or host:mi300x for an "
@@ -338,8 +345,8 @@ int cmd_emit_header(int argc, char **argv)
     space_dev = p;
   }
   if (op == &custom && hmode == HDR_KERNELS) {
-    cli_error("kernels mode writes gemm launchers only: the winners of '%.60s' take --mode "
-              "params", op->name);
+    cli_error("kernels mode writes gemm and attention launchers only: the winners of "
+              "'%.60s' take --mode params", op->name);
     goto done;
   }
   if (dtype) {
@@ -347,8 +354,8 @@ int cmd_emit_header(int argc, char **argv)
       code = CLI_FAILED;
       goto done;
     }
-    for (char **d = rs.dtypes; *d && op != &custom; d++)
-      if ((rc = op_check(op, *d, op->default_layout)) != AT_OK) {
+    for (char **d = rs.dtypes; *d && op != &custom; d++) /* attention: any layout will do */
+      if ((rc = op_check(op, *d, attention ? "hd1" : op->default_layout)) != AT_OK) {
         code = cli_fail(rc);
         goto done;
       }
@@ -411,6 +418,23 @@ int cmd_emit_header(int argc, char **argv)
       }
     if (ngiven) {
       cli_error("--m/--n/--k are gemm's dims; '%.60s' has %s", op->name, rs.r[0].dim_names);
+      goto done;
+    }
+  }
+  if (attention) {
+    for (size_t i = 0; i < rs.n; i++) {
+      struct row *r = &rs.r[i];
+      if (strcmp(r->dim_names, "b,h,sq,sk") == 0)
+        r->dims[4] = r->dims[1];
+      else if (strcmp(r->dim_names, "b,h,sq,sk,hkv") != 0) {
+        cli_error("an attention winner on %s has dims %s (expected b,h,sq,sk[,hkv])", recorded,
+                  r->dim_names);
+        code = CLI_FAILED;
+        goto done;
+      }
+    }
+    if (ngiven) {
+      cli_error("--m/--n/--k are gemm's dims; attention has b, h, sq, sk, hkv");
       goto done;
     }
   }
@@ -477,8 +501,24 @@ int cmd_emit_header(int argc, char **argv)
     }
     if (!nfams || strcmp(fams[nfams - 1].dtype, r->dtype) != 0 ||
         strcmp(fams[nfams - 1].layout, r->layout) != 0)
+    {
       fams[nfams++] = (struct hdr_family){.dtype = r->dtype, .layout = r->layout,
                                           .entries = ents + i, .n = 0};
+      int64_t hd = 0;
+      unsigned fl = 0;
+      if (attention && attn_parse_layout(r->layout, &hd, &fl) == AT_OK) {
+        /* what the family's layout compiles in, for the launch expressions */
+        struct hdr_family *f = &fams[nfams - 1];
+        static const char *const names[] = {"D", "CAUSAL", "DECODE", "PAGED", "LSE"};
+        const int64_t vals[] = {hd, !!(fl & ATTN_L_CAUSAL), !!(fl & ATTN_L_DECODE),
+                                !!(fl & ATTN_L_PAGED), !!(fl & ATTN_L_LSE)};
+        for (int k = 0; k < 5; k++) {
+          f->fixed_names[k] = names[k];
+          f->fixed_values[k] = vals[k];
+        }
+        f->nfixed = 5;
+      }
+    }
     struct hdr_entry *e = &ents[i];
     memcpy(e->dims, r->dims, sizeof(int64_t) * (size_t)op->ndims);
     e->time_us = r->time_us;

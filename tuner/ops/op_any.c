@@ -39,7 +39,8 @@ enum elem { E_NONE, E_F32, E_F64, E_F16, E_BF16, E_I32, E_U32, E_I64 };
 
 struct karg {
   const char *name;
-  char kind;           /* 'p', 'i', 'u', 'l', 'f', 'd' */
+  char kind;           /* 'p', 'i', 'u', 'l', 'f', 'd'; 'w': the workspace (`#pragma autotune
+                          workspace`: the last parameter, the runner's zeroed memory) */
   enum elem elem;      /* buffers: element type */
   size_t esize;
   int is_const;
@@ -180,6 +181,10 @@ static int build_args(struct any_tune *c, const struct tmpl *t, const int64_t *d
     struct karg *a = &c->args[i];
     memset(a, 0, sizeof *a);
     a->name = t->fparams[i].name;
+    if (t->workspace_text && i + 1 == t->nfparams) {
+      a->kind = 'w'; /* no --arg: the runner passes its zeroed workspace */
+      continue;
+    }
     char base[128];
     int ptr = 0;
     parse_type(t->fparams[i].type, base, sizeof base, &ptr, &a->is_const);
@@ -329,6 +334,8 @@ struct any_wstate {
   float fvals[MAX_ARGS];
   double dvals[MAX_ARGS];
   unsigned char *outs;     /* one launch's outputs */
+  struct run_workspace ws; /* the workspace of a template that declares one */
+  meas_ptr ws_ptr;         /* ws.ptr as of the last verify: the 'w' argument */
 };
 
 /* Upload every buffer's initial contents (only the written ones when outputs_only). */
@@ -358,6 +365,7 @@ static void any_w_release(void *state, const struct meas_backend *mb, struct mea
   for (size_t i = 0; i < MAX_ARGS; i++)
     if (s->bufs[i])
       mb->free(mc, s->bufs[i]);
+  run_workspace_release(mb, mc, &s->ws);
   free(s->outs);
   free(s);
 }
@@ -375,8 +383,10 @@ static int any_w_setup(const void *ctx, const struct meas_backend *mb, struct me
   int rc = AT_OK;
   for (size_t i = 0; i < c->nargs && rc == AT_OK; i++) {
     const struct karg *a = &c->args[i];
-    s->kinds[i] = a->kind;
-    if (a->kind == 'p') {
+    s->kinds[i] = a->kind == 'w' ? 'p' : a->kind;
+    if (a->kind == 'w') {
+      s->argp[i] = &s->ws_ptr;
+    } else if (a->kind == 'p') {
       rc = mb->alloc(mc, (size_t)a->count * a->esize, &s->bufs[i]);
       s->argp[i] = &s->bufs[i];
     } else if (a->kind == 'f') {
@@ -423,9 +433,22 @@ static int any_w_verify(void *state, const struct meas_backend *mb, struct meas_
   struct meas_launch ml;
   int rc = run_launch_init(&ml, k, l, s->argp, s->kinds, c->t->kernel);
   ml.arg_names = c->arg_names;
+  if (rc == AT_OK)
+    rc = run_workspace_reserve(mb, mc, &s->ws, l);
+  s->ws_ptr = s->ws.ptr;
   if (rc != AT_OK || (rc = upload_buffers(s, mb, mc, true)) != AT_OK ||
       (rc = mb->launch(mc, &ml)) != AT_OK || (rc = mb->sync(mc)) != AT_OK)
     return rc;
+  /* a workspace left dirty fails the variant, the reference config too */
+  int64_t dirty = 0;
+  char ws_msg[128] = "";
+  if ((rc = run_workspace_check(mb, mc, &s->ws, l, &dirty, ws_msg, sizeof ws_msg)) != AT_OK)
+    return rc;
+  if (dirty) {
+    *bad = dirty;
+    snprintf(msg, msg_len, "%s", ws_msg);
+    return AT_OK;
+  }
   for (size_t i = 0; i < c->nargs; i++) {
     const struct karg *a = &c->args[i];
     if (a->kind == 'p' && !a->is_const &&
