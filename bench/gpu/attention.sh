@@ -67,13 +67,14 @@ if [ $DRY = 0 ]; then
   timeout 60 "$A" devices --json >"$O/devices.json" 2>>"$LOG" || echo "   devices failed" | tee -a "$LOG"
 fi
 
-# Budgets: 8 prefill x 25 s + 6 decode x 25 s + SDPA ~60 s stays inside 8 minutes with
-# the device's start; a prefill variant at 16k runs ~0.1-1 s a launch, so few timing reps.
+# Limits: 6 prefill x 30 s + 6 decode x 20 s + SDPA 120 s = 7 minutes at most, inside the
+# 8 of one device call; a prefill variant at 16k may run ~0.1-1 s a launch, so a short
+# timing budget. A step cut short keeps the trials it recorded.
 step "2. prefill from bundles"
 for s in $PREFILL_SEQLENS; do
   for c in 0 1; do
     # shellcheck disable=SC2046
-    run 40 "$A" attention --bundle "$C/$(prefill_name "$s" "$c")" --device h200 \
+    run 30 "$A" attention --bundle "$C/$(prefill_name "$s" "$c")" --device h200 \
       $(prefill_args "$s" "$c") --variant-time 0.3 --timeout 20 --db "$DB"
   done
 done
@@ -82,7 +83,7 @@ step "3. decode from bundles"
 for b in $DECODE_BATCHES; do
   for k in $DECODE_KV; do
     # shellcheck disable=SC2046
-    run 30 "$A" attention --bundle "$C/$(decode_name "$b" "$k")" --device h200 \
+    run 20 "$A" attention --bundle "$C/$(decode_name "$b" "$k")" --device h200 \
       $(decode_args "$b" "$k") --variant-time 0.1 --db "$DB"
   done
 done
@@ -91,7 +92,7 @@ step "4. SDPA and the summary"
 if [ $DRY = 1 ]; then
   python3 bench/gpu/attention_sdpa.py --dry-run "$DB" | tee "$O/summary.md"
 else
-  PYTHONUNBUFFERED=1 timeout 150 python3 bench/gpu/attention_sdpa.py "$DB" >"$O/summary.md" \
+  PYTHONUNBUFFERED=1 timeout 120 python3 bench/gpu/attention_sdpa.py "$DB" >"$O/summary.md" \
     2>>"$LOG" || echo "   the SDPA step failed (see log.txt)" | tee -a "$LOG"
   cat "$O/summary.md"
 fi
