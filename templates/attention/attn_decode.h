@@ -232,7 +232,7 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   (void)B;
 
   AT_DYNAMIC_SHARED(float, smem);
-  float *const sQ = smem;                 // [RP][KS], pre-scaled, zero past R
+  float *const sQ = smem;                 // [RP][KS], pre-scaled, zero past rows
   float *const sK = sQ + RP * KS;         // [BKV][KS]
   float *const sV = sK + BKV * KS;        // [BKV][KS]
   float *const sS = sV + BKV * KS;        // [RP][SP]: scores, then p
@@ -244,6 +244,11 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   const int ns = (int)at_grid_dim_x() / (B * HKV); // == NS; read back, not trusted blind
   const int bid = (int)at_block_idx_x(), bg = bid / ns, split = bid % ns;
   const int b = bg / HKV, g = bg % HKV, gq = H / HKV;
+  // The rows as launched. A variant is made for its problem's R (derived from the dims);
+  // launched for a smaller group it still computes the right rows (the partials' stride
+  // follows the launch, as the workspace expression does), for a larger one the rows
+  // past R are left unwritten rather than written wrong.
+  const int rows = gq * SQ <= R ? gq * SQ : R;
   const long long row0 = ((long long)b * H + (long long)g * gq) * SQ; // first Q/O row
 
   // This split's keys: chunks of whole tiles.
@@ -258,7 +263,7 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
   for (int e = tid; e < RP * HD; e += NT) {
     const int r = e / HD, c = e % HD;
-    sQ[r * KS + c] = r < R ? at_to_float(Q[(row0 + r) * HD + c]) * qs : 0.0f;
+    sQ[r * KS + c] = r < rows ? at_to_float(Q[(row0 + r) * HD + c]) * qs : 0.0f;
   }
   for (int r = tid; r < RP; r += NT)
     sM[r] = at_neg_inf(), sL[r] = 0.0f;
@@ -309,7 +314,7 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
       for (int t = 0; t < TR; t++) {
         const int r = rg * TR + t;
         const int last = IS_CAUSAL ? r % SQ + SK - SQ : SK - 1; // last key row r sees
-        sS[r * SP + j] = r < R && key < k_hi && key <= last ? acc[t] : at_neg_inf();
+        sS[r * SP + j] = r < rows && key < k_hi && key <= last ? acc[t] : at_neg_inf();
       }
     }
     at_syncthreads();
@@ -366,7 +371,7 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   }
   at_syncthreads(); // sM, sL final (also for a split with no keys)
 
-  if (NS == 1 || ns == 1) { // the only split: normalize and store
+  if (ns == 1) { // the only split: normalize and store
 #pragma unroll
     for (int k = 0; k < OPT; k++) {
       const int it = tid + k * NT;
@@ -376,7 +381,7 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
 #pragma unroll
       for (int t = 0; t < TR; t++) {
         const int r = rg * TR + t;
-        if (r >= R)
+        if (r >= rows)
           continue;
         const float l = sL[r], inv = l > 0.0f ? 1.0f / l : 0.0f;
 #pragma unroll
@@ -385,7 +390,7 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
       }
     }
     if (LSE)
-      for (int r = tid; r < R; r += NT)
+      for (int r = tid; r < rows; r += NT)
         LSE[row0 + r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
     return;
   }
@@ -394,8 +399,8 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   unsigned int *const counter = (unsigned int *)WS + bg;
   const long long cnt_bytes = ((long long)(B * HKV + 3) / 4) * 16;
   constexpr int PW = HD + 2; // a partial: m, l, HD accumulators
-  float *const part = (float *)((char *)WS + cnt_bytes) + (long long)bg * ns * R * PW;
-  float *const mine = part + (long long)split * R * PW;
+  float *const part = (float *)((char *)WS + cnt_bytes) + (long long)bg * ns * rows * PW;
+  float *const mine = part + (long long)split * rows * PW;
 #pragma unroll
   for (int k = 0; k < OPT; k++) {
     const int it = tid + k * NT;
@@ -405,14 +410,14 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
 #pragma unroll
     for (int t = 0; t < TR; t++) {
       const int r = rg * TR + t;
-      if (r >= R)
+      if (r >= rows)
         continue;
 #pragma unroll
       for (int e = 0; e < 4; e++)
         mine[r * PW + 2 + c + e] = o[k][t][e];
     }
   }
-  for (int r = tid; r < R; r += NT)
+  for (int r = tid; r < rows; r += NT)
     mine[r * PW] = sM[r], mine[r * PW + 1] = sL[r];
   at_threadfence(); // the partial is visible before the counter moves
   at_syncthreads();
@@ -426,25 +431,26 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
 
   // Per row: M = max_s m_s, L = sum_s 2^(m_s - M) l_s (volatile: written by other blocks).
   const volatile float *const vp = part;
-  for (int r = tid; r < R; r += NT) {
+  for (int r = tid; r < rows; r += NT) {
     float mx = at_neg_inf();
     for (int s = 0; s < ns; s++)
-      mx = at_fmaxf(mx, vp[((long long)s * R + r) * PW]);
+      mx = at_fmaxf(mx, vp[((long long)s * rows + r) * PW]);
     float l = 0.0f;
     if (mx != at_neg_inf())
       for (int s = 0; s < ns; s++) {
-        const float ms = vp[((long long)s * R + r) * PW];
-        l += ms == at_neg_inf() ? 0.0f : at_exp2f(ms - mx) * vp[((long long)s * R + r) * PW + 1];
+        const float ms = vp[((long long)s * rows + r) * PW];
+        if (ms != at_neg_inf())
+          l += at_exp2f(ms - mx) * vp[((long long)s * rows + r) * PW + 1];
       }
     sM[r] = mx, sL[r] = l;
   }
   at_syncthreads();
-  for (int e = tid; e < R * HD; e += NT) {
+  for (int e = tid; e < rows * HD; e += NT) {
     const int r = e / HD, c = e % HD;
     const float mx = sM[r], l = sL[r];
     float acc = 0.0f;
     for (int s = 0; s < ns; s++) {
-      const long long at = ((long long)s * R + r) * PW;
+      const long long at = ((long long)s * rows + r) * PW;
       const float ms = vp[at];
       if (ms != at_neg_inf())
         acc += at_exp2f(ms - mx) * vp[at + 2 + c];
@@ -453,10 +459,10 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
     O[(row0 + r) * HD + c] = at_from_float<T>(l > 0.0f ? acc / l : 0.0f);
   }
   if (LSE)
-    for (int r = tid; r < R; r += NT)
+    for (int r = tid; r < rows; r += NT)
       LSE[row0 + r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
   at_syncthreads(); // every m_s read above: now zero them and the counter
-  for (int e = tid; e < ns * R; e += NT)
+  for (int e = tid; e < ns * rows; e += NT)
     part[(long long)e * PW] = 0.0f, part[(long long)e * PW + 1] = 0.0f;
   if (tid == 0)
     *counter = 0u;
