@@ -779,8 +779,10 @@ Test(attn_cmd, gqa_decode_paged_lse_tunes_and_keys_its_family, .timeout = TIMEOU
   char *dir = th_tmpdir();
   char *db = th_path(dir, "g.db");
   struct th_result r;
+  /* attn_simt alone: attn_decode fits this problem too (test_attn_decode.c tunes it) */
   th_run(&r, "attention --device host --heads 8 --kv-heads 2 --decode --seqlen 3 --kv-seqlen 40 "
-             "--head-dim 16 --paged --lse --budget 2 --variant-time 0.05 --db '%s' --json", db);
+             "--head-dim 16 --paged --lse --template attn_simt --budget 2 --variant-time 0.05 "
+             "--db '%s' --json", db);
   cr_assert_eq(r.code, 0, "%s", r.err);
   th_result_free(&r);
   struct db *h = NULL;
@@ -900,9 +902,10 @@ Test(attn_cmd, kernels_header_runs_the_tuned_attention, .timeout = TIMEOUT)
             "/include' '%s/libautotune.a' -lsqlite3 -lpthread -ldl -lm -o app && ./app",
         dir, bdir);
   cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
-  cr_assert(strstr(r.out, "2 4 2 5 37: attn_simt ") && strstr(r.out, "exact=1 from sk=37, 0 "
+  /* the winner may be attn_simt or attn_decode (both fit a 5-query paged GQA problem) */
+  cr_assert(strstr(r.out, "2 4 2 5 37: attn_") && strstr(r.out, "exact=1 from sk=37, 0 "
                    "wrong"), "%s", r.out);
-  cr_assert(strstr(r.out, "1 4 2 3 50: attn_simt ") && strstr(r.out, "exact=0 from sk=37, 0 "
+  cr_assert(strstr(r.out, "1 4 2 3 50: attn_") && strstr(r.out, "exact=0 from sk=37, 0 "
                    "wrong"), "%s", r.out);
   th_result_free(&r);
   free(bdir);

@@ -39,6 +39,7 @@
 // log-sum-exp; FlashInfer's decode and vLLM's paged-attention kernels: the GQA group's
 // rows share one pass over the KV, page tables of 16 tokens; the CUDA samples'
 // threadFenceReduction: the last block to bump a counter does the reduction.
+#include "at_fence.h"
 #include "at_math.h"
 
 #pragma autotune kernel attn_decode

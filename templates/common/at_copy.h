@@ -1,7 +1,7 @@
 // at_copy.h - memory operations of the portability layer: 8- and 16-byte vector loads
 // and stores (the address must be aligned to the size: the GPU faults otherwise, the
 // host emulator reports it), the atomics split-K needs (fetch-add on f32, u32, i32 at
-// device scope, relaxed order) and a device-scope fence, and the asynchronous global-to-shared copy: cp.async
+// device scope, relaxed order), and the asynchronous global-to-shared copy: cp.async
 // of 4, 8 or 16 bytes with commit and wait groups on sm_80+ (PTX ISA, "cp.async",
 // "cp.async.commit_group", "cp.async.wait_group"), and a plain synchronous copy
 // elsewhere (HIP, older NVIDIA, the host), where commit and wait do nothing. As on the
@@ -91,22 +91,6 @@ AT_DEV int at_atomic_add_i32(int *p, int v)
   return __hip_atomic_fetch_add(p, v, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
 #else
   return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
-#endif
-}
-
-// Device-scope memory fence: this thread's global writes before it are seen by every
-// block of the grid before its writes after it (split-KV's "last block combines":
-// partials, fence, then the counter's atomic). CUDA __threadfence (CUDA C++ Programming
-// Guide, "Memory Fence Functions"); AMDGPU a sequentially consistent fence at agent
-// scope; the host a C11 fence (the emulator's blocks run on threads).
-AT_DEV void at_threadfence(void)
-{
-#if defined(AT_CUDA)
-  __threadfence();
-#elif defined(AT_HIP)
-  __builtin_amdgcn_fence(__ATOMIC_SEQ_CST, "agent");
-#else
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
 }
 
