@@ -438,7 +438,7 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
                   v->config_text, v->reason, v->log ? v->log : "");
     if (v->verdict != BLD_OK) { /* pruned: spills under ptxas's occupancy target */
       pruned++;
-      cr_log_warn("%s %s %s: %s\n%s", dev, dtype, v->config_text, v->reason,
+      cr_log_info("pruned: %s %s %s: %s\n%s", dev, dtype, v->config_text, v->reason,
                    v->log ? v->log : "");
       continue;
     }
