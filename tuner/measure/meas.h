@@ -26,7 +26,9 @@ struct meas_launch {
   void **args;                    /* pointers to each argument, as cuLaunchKernel takes */
   const char *arg_kinds;          /* one letter per argument, its C type: 'p' pointer,
                                      'i' int, 'u' unsigned, 'l' int64, 'f' float,
-                                     'd' double ("ppffi"); the host backend needs it to
+                                     'd' double, 'm' a tensor map (at_tma.h: args[i]
+                                     points to its 128 bytes, passed by value on a
+                                     GPU) ("ppffi"); the host backend needs it to
                                      call the kernel, GPU backends ignore it; may be NULL
                                      there */
   const char *arg_names;          /* the arguments' names, comma-separated ("A,B,C,M"),
