@@ -68,6 +68,20 @@ struct tmpl_require {
   int line;
 };
 
+/* Most tensor maps one kernel takes (`tensormap` pragmas). */
+#define TMPL_MAX_TMAPS 4
+
+/* A `tensormap` pragma: the kernel takes a TMA tensor map (templates/common/at_tma.h)
+ * over its pointer parameter `param`, as the function parameter `tmap_<param>` of type
+ * `const at_tensormap &`; the runner builds it from the op's view of that operand (rows,
+ * contiguous columns, leading dimension) with this box and swizzle. */
+struct tmpl_tmap {
+  char *param;
+  int line;
+  char *text[3];       /* box inner (contiguous), box outer, swizzle in bytes: as written */
+  struct gen_expr *e[3]; /* bound to the slot layout, every param visible */
+};
+
 /* A loaded template. Read-only for callers; tmpl_free releases everything. */
 struct tmpl {
   char *path;                    /* as given to tmpl_load */
@@ -94,6 +108,9 @@ struct tmpl {
   char *dtype;                   /* `dtype` type parameter name, NULL if none */
   int arch_specific;             /* `arch_specific`: NVIDIA targets get the "a" suffix
                                     (sm_90 -> sm_90a; tmpl_compile_arch) */
+  struct tmpl_tmap tmaps[TMPL_MAX_TMAPS]; /* `tensormap` pragmas, in file order; their
+                                    tmap_ parameters end the kernel's, in this order */
+  size_t ntmaps;
   int *pragma_lines;             /* every autotune pragma's first line, ascending */
   size_t npragma_lines;
 

@@ -26,6 +26,7 @@
 #include "tests/helpers.h"
 #include "tests/hostk.h"
 #include "tuner/compile/compile.h"
+#include "tuner/measure/meas.h"
 #include "base/status.h"
 
 #define PL AT_SOURCE_DIR "/tests/data/pl"
@@ -350,4 +351,60 @@ Test(tma, nvrtc_sm90_assembles_the_kernels, .timeout = 300)
   }
   cc_result_release(&r);
   free(src);
+}
+
+/* ---- the CUDA driver's encode call, checked against cuda.h without a driver ---------- */
+
+#ifdef AT_HAVE_CUDA
+#include <cuda.h>
+
+Test(tma, cuda_encode_arguments_follow_cuda_h)
+{
+  struct meas_tmap t = {.base = 0x7f0000001000ull, .elem_bytes = 2, .rows = 300, .cols = 200,
+                        .ld = 264, .box = {64, 128}, .swizzle = 128};
+  struct meas_cu_tmap_args a;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_OK, "%s", at_last_error());
+  cr_assert_eq(a.dtype, CU_TENSOR_MAP_DATA_TYPE_UINT16);
+  cr_assert_eq(a.rank, 2);
+  cr_assert_eq(a.dims[0], 200, "globalDim[0] is the contiguous dimension");
+  cr_assert_eq(a.dims[1], 300);
+  cr_assert_eq(a.strides[0], 528, "globalStrides[0]: bytes between rows");
+  cr_assert_eq(a.box[0], 64);
+  cr_assert_eq(a.box[1], 128);
+  cr_assert_eq(a.elem_strides[0], 1);
+  cr_assert_eq(a.elem_strides[1], 1);
+  cr_assert_eq(a.interleave, CU_TENSOR_MAP_INTERLEAVE_NONE);
+  cr_assert_eq(a.swizzle, CU_TENSOR_MAP_SWIZZLE_128B);
+  cr_assert_eq(a.l2_promotion, CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
+  cr_assert_eq(a.oob_fill, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  t.swizzle = 64, t.box[0] = 32;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_OK);
+  cr_assert_eq(a.swizzle, CU_TENSOR_MAP_SWIZZLE_64B);
+  t.elem_bytes = 4, t.swizzle = 32, t.box[0] = 8;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_OK);
+  cr_assert_eq(a.dtype, CU_TENSOR_MAP_DATA_TYPE_UINT32);
+  cr_assert_eq(a.swizzle, CU_TENSOR_MAP_SWIZZLE_32B);
+  /* what the driver would refuse is refused first, naming the rule */
+  t.elem_bytes = 2, t.swizzle = 128, t.box[0] = 64, t.ld = 260;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_USAGE);
+  cr_assert_not_null(strstr(at_last_error(), "multiple of 16"), "%s", at_last_error());
+  t.ld = 264, t.base += 8;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_USAGE);
+  cr_assert_not_null(strstr(at_last_error(), "16-byte aligned"), "%s", at_last_error());
+  /* the map is CUtensorMap's size */
+  cr_assert_eq(sizeof(CUtensorMap), MEAS_TMAP_BYTES);
+  cr_assert_eq(sizeof(at_tensormap), MEAS_TMAP_BYTES);
+}
+#endif
+
+/* Backends without tensor maps say so. */
+Test(tma, hip_backend_has_no_tensor_maps)
+{
+  struct meas_tmap t = {.base = 4096, .elem_bytes = 2, .rows = 8, .cols = 64, .ld = 64,
+                        .box = {64, 8}, .swizzle = 128};
+  unsigned char map[MEAS_TMAP_BYTES];
+  int rc = meas_tmap_encode(&meas_hip, (struct meas_ctx *)(void *)map, &t, map);
+  cr_assert_eq(rc, AT_UNSUPPORTED);
+  cr_assert_not_null(strstr(at_last_error(), "hip backend has no tensor maps"), "%s",
+                     at_last_error());
 }

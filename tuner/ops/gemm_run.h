@@ -38,6 +38,24 @@ int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
                 const struct gen_launch *l, const struct gemm_data *d,
                 const struct gemm_buffers *buf, void *c_out);
 
+/* The contract's argument count (GEMM_ARG_KINDS). */
+#define GEMM_NARGS 11
+
+/* Storage for the tensor maps of one launch (128-byte aligned, as the driver wants). */
+struct gemm_tmap_set {
+  _Alignas(128) unsigned char maps[GEN_MAX_TMAPS][MEAS_TMAP_BYTES];
+};
+
+/* Build the tensor maps launch l names (l->tmaps: over "A", "B" or "C" of problem p,
+ * whose device buffers are abc[0..2]) into set with mb, and append them to the
+ * contract's arguments: args[GEMM_NARGS + i] = set->maps[i]; kinds (GEMM_NARGS +
+ * GEN_MAX_TMAPS + 1 bytes) = GEMM_ARG_KINDS then one 'm' per map. AT_OK; AT_USAGE (an
+ * operand that is not A, B or C, a map that breaks the encode rules, naming it);
+ * AT_UNSUPPORTED (a backend without tensor maps); the backend's status. */
+int gemm_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct gen_launch *l,
+               const struct gemm_problem *p, const meas_ptr *abc, struct gemm_tmap_set *set,
+               void **args, char *kinds);
+
 /* gemm_launch then gemm_check. OUT: *bad (elements wrong), msg (the first). */
 int gemm_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct gemm_data *d,

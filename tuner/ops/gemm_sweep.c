@@ -36,6 +36,13 @@ const struct gsw_shape gsw_default_shapes[] = {
 };
 const size_t gsw_default_nshapes = sizeof gsw_default_shapes / sizeof gsw_default_shapes[0];
 
+const struct gsw_shape gsw_aligned_shapes[] = {
+    {8, 8, 8, 0, false},       {72, 136, 200, 0, true}, {64, 64, 64, 0, false},
+    {200, 264, 72, 0, false},  {8, 256, 520, 0, false}, {264, 8, 40, 0, false},
+    {48, 40, 24, 8, false},
+};
+const size_t gsw_aligned_nshapes = sizeof gsw_aligned_shapes / sizeof gsw_aligned_shapes[0];
+
 static const char *const all_layouts[] = {"NN", "NT", "TN", "TT", NULL};
 static const enum gemm_dtype all_dtypes[] = {GEMM_F32, GEMM_F16, GEMM_BF16};
 
