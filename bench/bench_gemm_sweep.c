@@ -234,6 +234,8 @@ int main(int argc, char **argv)
          emulate ? "host emulating " : "", o.dev->name, o.sample ? " (sample)" : "", part, line,
          r.compile_s, o.compile_only ? "counting" : "runs", r.run_s, wall);
   if (o.compile_only)
+    printf("wgmma serialized by ptxas: %zu variants\n", r.serialized);
+  if (o.compile_only)
     printf("occupancy: [0,.25) %zu, [.25,.5) %zu, [.5,.75) %zu, [.75,1) %zu, 1: %zu\n",
            r.occ_hist[0], r.occ_hist[1], r.occ_hist[2], r.occ_hist[3], r.occ_hist[4]);
   if (r.failures)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/db.h"
 #include "generator/emit.h"
 #include "generator/space.h"
 #include "generator/template.h"
@@ -323,4 +324,127 @@ Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
   gemm_data_release(&d);
   th_hostk_close(&k);
   th_space_close(&sp);
+}
+
+/* ---- the tuned header's launcher builds the maps ------------------------------------- */
+
+/* A database whose one winner (f16 NN on host:h100) is sample[1] of gemm_tma. */
+static char *planted_db(const char *dir)
+{
+  struct th_space sp;
+  space_open(&sp, "h100", 4096, 4096, 4096, 0, 0);
+  long at = find(&sp, &sample[1]);
+  cr_assert_geq(at, 0);
+  char *config = NULL;
+  cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
+  char *path = th_path(dir, "tma.db");
+  struct db *db = NULL;
+  cr_assert_eq(db_open(path, DB_CREATE, &db), AT_OK, "%s", at_last_error());
+  struct db_run run;
+  db_run_init(&run);
+  run.host = "test", run.started_at = run.ended_at = "2026-12-03T12:00:00Z";
+  run.autotune_version = "test", run.strategy = "planted", run.args = "test_gemm_tma";
+  db_uuid(run.uuid);
+  cr_assert_eq(db_put_run(db, &run, NULL), AT_OK, "%s", at_last_error());
+  struct db_trial tr;
+  db_trial_init(&tr);
+  db_uuid(tr.uuid);
+  strcpy(tr.run_uuid, run.uuid);
+  tr.device = "host:h100", tr.arch = "host:sm_90", tr.vendor = "host";
+  tr.kernel = sp.t->kernel, tr.kernel_hash = sp.t->hash;
+  tr.problem = (struct db_problem){.op = "gemm", .dtype = "f16", .layout = "NN", .ndims = 3,
+                                   .dim_names = {"m", "n", "k"}, .dims = {256, 256, 256}};
+  tr.config = config;
+  tr.status = DB_TRIAL_OK;
+  tr.time_median_us = tr.time_min_us = tr.time_max_us = 5;
+  tr.repetitions = 5;
+  tr.created_at = "2026-12-03T12:00:00Z";
+  cr_assert_eq(db_put_trial(db, &tr, NULL), AT_OK, "%s", at_last_error());
+  db_close(db);
+  free(config);
+  th_space_close(&sp);
+  return path;
+}
+
+#define HDR_INCS                                                                           \
+  "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
+
+/* The kernels-mode header of a gemm_tma winner, run on the host (the launcher encodes
+ * the maps, the emulator runs the kernel, C checked against a double reference) and
+ * compiled by nvcc for sm_90a (the maps are __grid_constant__ kernel parameters, the
+ * copies bulk tensor copies). */
+Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
+{
+  char *dir = th_tmpdir(), *db = planted_db(dir), *hdr = th_path(dir, "tuned_gemm.h");
+  struct th_result r;
+  th_run(&r, "emit-header gemm --device host:h100 --db '%s' --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *text = th_read(hdr, NULL);
+  cr_assert_not_null(text);
+  cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[0], A, sizeof *A, M, K, lda, (64LL), (0LL ? 64LL : 128LL), (128LL))"),
+                     "%s", text);
+  cr_assert_not_null(strstr(text, "alpha, beta, tm_[0], tm_[1], tm_[2]);"));
+  free(text);
+  static const char app[] =
+      "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+      "#include \"tuned_gemm.h\"\n"
+      "int main() {\n"
+      "  const int M = 200, N = 136, K = 72;\n"
+      "  at_half *A = (at_half *)aligned_alloc(64, M * K * 2);\n"
+      "  at_half *B = (at_half *)aligned_alloc(64, K * N * 2);\n"
+      "  at_half *C = (at_half *)aligned_alloc(64, M * N * 2);\n"
+      "  for (int i = 0; i < M * K; i++) A[i] = at_from_float<at_half>((float)(i % 7 - 3));\n"
+      "  for (int i = 0; i < K * N; i++) B[i] = at_from_float<at_half>((float)(i % 5 - 2));\n"
+      "  for (int i = 0; i < M * N; i++) C[i] = at_from_float<at_half>(1.0f);\n"
+      "  int rc = at_tuned_gemm_f16_nn(A, B, C, M, N, K, K, N, N, 0.5f, 2.0f, nullptr);\n"
+      "  if (rc) { printf(\"launch %d\\n\", rc); return 1; }\n"
+      "  int bad = 0;\n"
+      "  for (int m = 0; m < M; m++)\n"
+      "    for (int n = 0; n < N; n++) {\n"
+      "      double s = 0;\n"
+      "      for (int k = 0; k < K; k++)\n"
+      "        s += (double)((m * K + k) % 7 - 3) * (double)((k * N + n) % 5 - 2);\n"
+      "      bad += fabs(at_to_float(C[m * N + n]) - (0.5 * s + 2.0)) > 0.01 * fabs(s) + 0.05;\n"
+      "    }\n"
+      "  printf(\"%d wrong\\n\", bad);\n"
+      "  return bad != 0;\n"
+      "}\n";
+  char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app");
+  cr_assert_eq(th_write(src, app, strlen(app)), 0);
+  char bindir[1024]; /* libautotune.so beside the command */
+  snprintf(bindir, sizeof bindir, "%s", AT_BINARY);
+  *strrchr(bindir, '/') = '\0';
+  th_sh(&r, "c++ -std=c++17 -O1 '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR "/include' "
+            "-o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
+        src, dir, exe, bindir, bindir);
+  cr_assert_eq(r.code, 0, "c++: %s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "'%s'", exe);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "0 wrong"), "%s", r.out);
+  th_result_free(&r);
+#if AT_HAVE_CUDA
+  char *cu = th_path(dir, "app.cu");
+  static const char gpu_app[] = "#include \"tuned_gemm.h\"\n"
+                                "int run(at_half *p, cudaStream_t s) {\n"
+                                "  return at_tuned_gemm_f16_nn(p, p, p, 200, 136, 72, 72, 136, "
+                                "136, 1.f, 0.f, s);\n}\n";
+  cr_assert_eq(th_write(cu, gpu_app, strlen(gpu_app)), 0);
+  th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 "
+            "-gencode arch=compute_90a,code=sm_90a " HDR_INCS " -I. --ptx app.cu -o app.ptx",
+        dir);
+  cr_assert_eq(r.code, 0, "nvcc: %s", r.err);
+  th_result_free(&r);
+  char *ptxpath = th_path(dir, "app.ptx");
+  char *ptx = th_read(ptxpath, NULL);
+  cr_assert_not_null(ptx);
+  cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
+  cr_assert_not_null(strstr(ptx, ".param .align 64 .b8"), "the maps are not by-value params");
+  cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
+  free(ptx), free(ptxpath), free(cu);
+#endif
+  free(src), free(exe), free(hdr), free(db);
+  th_rmtree(dir);
+  free(dir);
 }

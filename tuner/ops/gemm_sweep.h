@@ -78,6 +78,9 @@ struct gsw_result {
   size_t compiled;                    /* variant objects built (variants x dtypes) */
   size_t compile_errors;              /* each also a failure */
   size_t spills;                      /* compile-only: variants with spills */
+  size_t serialized;                  /* compile-only: variants whose wgmma ptxas
+                                         serialized (its "serialized" warning names the
+                                         variant's function) */
   size_t occ_zero;                    /* compile-only: variants with occupancy 0 */
   size_t occ_hist[5];                 /* compile-only: occupancy in [0,.25) .. [.75,1], 1 */
   size_t runs;                        /* kernel launches checked */
