@@ -313,6 +313,28 @@ Test(tma, host_ring_over_many_phases_and_planted_bugs_fail, .timeout = 300)
   th_hostk_close(&k);
 }
 
+/* The cluster instructions in a cluster of one CTA; a multicast to another CTA fails. */
+Test(tma, host_cluster_of_one, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_kernels.cu", "host", include_dirs);
+  unsigned short *g = kbuf(&k, H * LD * 2), *out = kbuf(&k, 64 * 16 * 2);
+  int *info = (int *)th_hostk_buf(&k, 2 * sizeof(int));
+  fill(g);
+  info[0] = info[1] = -1;
+  at_tensormap map;
+  encode(&map, g, 64, 16, 128);
+  int bw = 64, bh = 16;
+  void *args[] = {&map, &out, &info, &bw, &bh};
+  cr_assert_eq(th_hostk_launch(&k, "tma_cluster", 1, 128, 1024 + 64 * 16 * 2, "mppii", args),
+               AT_OK, "%s", at_last_error());
+  struct tile_run r = {0, 0, 64, 16, 128, 0};
+  cr_assert_eq(tile_wrong(out, &r), 0);
+  cr_assert_eq(info[0], 0);
+  cr_assert_eq(info[1], 1);
+  th_hostk_close(&k);
+}
+
 /* ---- CUDA ----------------------------------------------------------------------------- */
 
 Test(tma, sm90a_ptx_holds_the_instructions, .timeout = 300)
@@ -329,6 +351,15 @@ Test(tma, sm90a_ptx_holds_the_instructions, .timeout = 300)
       "cp.async.bulk.wait_group.read 0",
       "fence.proxy.async.shared::cta",
       ".param .align 64 .b8 tma_tile_param_0[128]",
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      ".multicast::cluster",
+      "barrier.cluster.arrive.release.aligned",
+      "barrier.cluster.wait.acquire.aligned",
+      "mapa.shared::cluster.u32",
+      "mbarrier.arrive.release.cluster.shared::cluster.b64",
+      "%cluster_ctarank",
+      "%cluster_nctarank",
+      "prefetch.tensormap",
   };
   th_assert_ptx_has("tma_kernels.cu", "sm_90a", want, sizeof want / sizeof want[0]);
 }
@@ -343,8 +374,8 @@ Test(tma, nvrtc_sm90_assembles_the_kernels, .timeout = 300)
   struct cc_result r;
   cr_assert_eq(cc_nvrtc.compile(&req, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.status, CC_OK, "sm_90:\n%s", r.log);
-  const char *names[] = {"tma_tile", "tma_store", "tma_ring"};
-  for (size_t i = 0; i < 3; i++) {
+  const char *names[] = {"tma_tile", "tma_store", "tma_ring", "tma_cluster"};
+  for (size_t i = 0; i < 4; i++) {
     const struct cc_kernel_res *kr = cc_result_kernel(&r, names[i]);
     cr_assert_not_null(kr, "no %s", names[i]);
     cr_assert_eq(kr->spill_bytes, 0, "%s spills", names[i]);

@@ -82,6 +82,9 @@
   (REGS == 1 ? 128 * 40 + CWG * 128 * (CWG == 1 ? 240 : 232) \
              : (CWG + 1) * 128 * (MT * BN / 2 + 64)) <= device.regs_per_cu
 #pragma autotune require regs_fit: REGS == 0 || MT * BN / 2 + 64 <= (CWG == 1 ? 240 : 232)
+// One consumer warpgroup (256 threads) may start with up to 255 registers a thread, more
+// than setmaxnreg.inc would ask for: the split is for two.
+#pragma autotune require regs_split: REGS == 0 || CWG == 2
 #pragma autotune require fits_m: BM < 2 * max(M, 64)
 #pragma autotune require fits_n: BN < 2 * max(N, 64)
 #pragma autotune require stages_useful: STAGES - WAIT <= max(2, cdiv(K, 64))

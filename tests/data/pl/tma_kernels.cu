@@ -20,6 +20,11 @@
 // (element (i, j) = 1000 + j * bw + i) at its swizzled place in shared memory (offset
 // 1024), fence, barrier, and thread 0 stores it at (c0, c1) of map, commits and waits.
 //
+// tma_cluster(map, out, info, bw, bh): the cluster instructions in a cluster of one CTA
+// (the host emulates no larger one): cluster barrier, prefetch.tensormap, the multicast
+// load to this CTA alone (mask 1), and a second barrier released through mapa and a
+// remote (shared::cluster) arrive; out gets the box, info[0..1] the CTA rank and count.
+//
 // tma_ring(map, out, tiles, mode): a producer warp (warp 0, lane 0 issues) and four
 // consumer warps; a ring of 2 stages of box[0] x box[1] (full and empty barriers); tile t
 // is the box at (0, t * box[1]); consumer thread c (0..127) adds element c, c + 128, ...
@@ -79,6 +84,33 @@ extern "C" __global__ void tma_store(AT_TMAP_KERNEL_PARAM map, int c0, int c1, i
     if (mode != 6)
       at_tma_store_wait<0>();
   }
+}
+
+extern "C" __global__ void tma_cluster(AT_TMAP_KERNEL_PARAM map, unsigned short *out,
+                                       int *info, int bw, int bh)
+{
+  AT_DYNAMIC_SHARED(unsigned char, smem);
+  unsigned long long *bar = reinterpret_cast<unsigned long long *>(smem);
+  const int tid = (int)at_thread_idx_x();
+  if (tid == 0) {
+    at_mbarrier_init(&bar[0], 1);
+    at_mbarrier_init(&bar[1], 1);
+    at_fence_mbarrier_init();
+  }
+  at_cluster_arrive();
+  at_cluster_wait();
+  if (tid == 0) {
+    at_tma_prefetch_map(map);
+    at_mbarrier_arrive_expect_tx(&bar[0], (unsigned int)(bw * bh * 2));
+    at_tma_load_2d_multicast(smem + 1024, map, 0, 0, &bar[0], 1);
+    at_mbarrier_arrive_cluster(at_mapa_shared(&bar[1], at_cluster_ctarank()));
+    info[0] = (int)at_cluster_ctarank();
+    info[1] = (int)at_cluster_nctas();
+  }
+  at_mbarrier_wait_parity(&bar[0], 0);
+  at_mbarrier_wait_parity(&bar[1], 0);
+  for (int e = tid; e < bw * bh; e += (int)at_block_dim_x())
+    out[e] = tma_elem(smem, 1024ul + 2ul * (unsigned long)e, 128);
 }
 
 extern "C" __global__ void tma_ring(AT_TMAP_KERNEL_PARAM map, float *out, int bw, int bh,
