@@ -366,6 +366,18 @@ static char *planted_db(const char *dir)
   return path;
 }
 
+/* A sanitized libautotune.so needs its runtime in the program too (as tests/installed.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#endif
+#endif
+#ifndef SAN_FLAGS
+#define SAN_FLAGS ""
+#endif
+
 #define HDR_INCS                                                                           \
   "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
 
@@ -398,7 +410,7 @@ Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
       "  for (int i = 0; i < K * N; i++) B[i] = at_from_float<at_half>((float)(i % 5 - 2));\n"
       "  for (int i = 0; i < M * N; i++) C[i] = at_from_float<at_half>(1.0f);\n"
       "  int rc = at_tuned_gemm_f16_nn(A, B, C, M, N, K, K, N, N, 0.5f, 2.0f, nullptr);\n"
-      "  if (rc) { printf(\"launch %d\\n\", rc); return 1; }\n"
+      "  if (rc) { printf(\"launch %d\\n\", rc); free(A), free(B), free(C); return 1; }\n"
       "  int bad = 0;\n"
       "  for (int m = 0; m < M; m++)\n"
       "    for (int n = 0; n < N; n++) {\n"
@@ -408,6 +420,7 @@ Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
       "      bad += fabs(at_to_float(C[m * N + n]) - (0.5 * s + 2.0)) > 0.01 * fabs(s) + 0.05;\n"
       "    }\n"
       "  printf(\"%d wrong\\n\", bad);\n"
+      "  free(A), free(B), free(C);\n"
       "  return bad != 0;\n"
       "}\n";
   char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app");
@@ -415,7 +428,7 @@ Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
   char bindir[1024]; /* libautotune.so beside the command */
   snprintf(bindir, sizeof bindir, "%s", AT_BINARY);
   *strrchr(bindir, '/') = '\0';
-  th_sh(&r, "c++ -std=c++17 -O1 '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR "/include' "
+  th_sh(&r, "c++ -std=c++17 -O1 " SAN_FLAGS " '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR "/include' "
             "-o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
         src, dir, exe, bindir, bindir);
   cr_assert_eq(r.code, 0, "c++: %s", r.err);
