@@ -1141,39 +1141,6 @@ static void list_tparams(const struct tmpl *t, char *buf, size_t cap)
 }
 
 /* The kernel in the AST, its parameters, and the cross-checks with the pragmas. */
-
-/* Each `tensormap NAME` names a pointer parameter, and the kernel's parameters end with
- * `const at_tensormap &tmap_NAME`, one per pragma in pragma order (the runners append
- * the maps after the op's own arguments). */
-static int check_tmaps(struct loader *L)
-{
-  struct tmpl *t = L->t;
-  if (t->ntmaps > t->nfparams)
-    return perr(L, t->tmaps[0].line, "tensormap: kernel '%s' has fewer parameters than "
-                "tensor maps", t->kernel);
-  size_t first = t->nfparams - t->ntmaps;
-  for (size_t i = 0; i < t->ntmaps; i++) {
-    const struct tmpl_tmap *m = &t->tmaps[i];
-    const struct tmpl_fparam *p = NULL;
-    for (size_t k = 0; k < first; k++)
-      if (strcmp(t->fparams[k].name, m->param) == 0)
-        p = &t->fparams[k];
-    size_t tl = p ? strlen(p->type) : 0;
-    if (!p || tl == 0 || p->type[tl - 1] != '*')
-      return perr(L, m->line, "tensormap '%.64s': kernel '%s' has no pointer parameter of "
-                  "that name before its tensor maps", m->param, t->kernel);
-    const struct tmpl_fparam *q = &t->fparams[first + i];
-    char want[96];
-    snprintf(want, sizeof want, "tmap_%.64s", m->param);
-    if (strcmp(q->name, want) != 0 || strcmp(q->type, "const at_tensormap &") != 0)
-      return perr(L, m->line, "tensormap '%.64s': parameter %zu of kernel '%s' must be "
-                  "'const at_tensormap &%s' (the maps end the parameters, in pragma order); "
-                  "found '%.64s %.64s'", m->param, first + i + 1, t->kernel, want, q->type,
-                  q->name);
-  }
-  return AT_OK;
-}
-
 static int read_kernel(struct loader *L)
 {
   struct tmpl *t = L->t;
@@ -1236,8 +1203,10 @@ static int read_kernel(struct loader *L)
       return perr(L, L->line_dtype, "dtype '%s' names a non-type template parameter; dtype "
                   "binds a type parameter (typename %s)", t->dtype, t->dtype);
   }
-  if ((rc = check_tmaps(L)))
-    return rc;
+  char why[512];
+  int why_line = 0;
+  if (tmpl_tmaps_check(t, &why_line, why, sizeof why))
+    return perr(L, why_line, "%s", why);
   for (size_t i = 0; i < t->ntparams; i++) {
     const struct tmpl_tparam *tp = &t->tparams[i];
     if (tp->kind == TMPL_TYPE && (!t->dtype || strcmp(t->dtype, tp->name) != 0))
@@ -1500,13 +1469,7 @@ void tmpl_free(struct tmpl *t)
   }
   free(t->shared_text);
   gen_expr_free(t->shared);
-  for (size_t i = 0; i < t->ntmaps; i++) {
-    free(t->tmaps[i].param);
-    for (int k = 0; k < 3; k++) {
-      free(t->tmaps[i].text[k]);
-      gen_expr_free(t->tmaps[i].e[k]);
-    }
-  }
+  tmpl_tmaps_free(t);
   free(t->dtype);
   free(t->pragma_lines);
   for (size_t i = 0; i < t->ntparams; i++) {

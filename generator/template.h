@@ -150,6 +150,15 @@ bool tmpl_hash_matches(const struct tmpl *t, const char *stored);
 /* Free; NULL is accepted. */
 void tmpl_free(struct tmpl *t);
 
+/* template_tmap.c: whether t's `tensormap` pragmas fit its kernel: each names a pointer
+ * parameter, and the kernel's parameters end with `const at_tensormap &tmap_NAME`, one
+ * per pragma in pragma order (the runners append the maps after the op's arguments).
+ * 0 when they do; else nonzero with the message in msg[len] and the pragma's line in
+ * *line. */
+int tmpl_tmaps_check(const struct tmpl *t, int *line, char *msg, size_t len);
+/* Free what t->tmaps hold (tmpl_free's part); ntmaps becomes 0. */
+void tmpl_tmaps_free(struct tmpl *t);
+
 /* The space `t` spans on `dev` for a problem with dims `dims` (t->ndims values in
  * `problem` order; NULL: TMPL_DEFAULT_DIM each). Holds the device constants and dims as
  * constants, the params and derived values in file order, the `require` constraints,
