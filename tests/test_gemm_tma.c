@@ -247,9 +247,9 @@ static int keep_sample(void *ctx, const char *config)
   return 0;
 }
 
-/* Edges in every dim, a K tail, beta 0, padded leading dimensions; rows 16-byte aligned. */
-static const struct gsw_shape shapes[] = {
-    {8, 8, 8, 0, false}, {72, 136, 200, 0, true}, {136, 72, 72, 8, false}};
+/* Edges in every dim, a K tail, beta 0, padded leading dimensions; rows 16-byte aligned
+ * (the persistent test below has beta != 0). */
+static const struct gsw_shape shapes[] = {{8, 8, 8, 0, false}, {72, 136, 200, 8, true}};
 
 static void run_host(const char *layout, enum gemm_dtype dt)
 {
