@@ -5,14 +5,15 @@
 // cp.async.bulk.tensor.2d shared -> global with commit_group / wait_group.read, the
 // cluster barrier, mapa and the cluster special registers, prefetch.tensormap and
 // setmaxnreg; and the tensor map itself (struct at_tensormap, 128 bytes), which the host
-// side of a launch builds (tuner/ops/tmap.c: cuTensorMapEncodeTiled on CUDA, the host
-// encoding below on the host device) and passes by value (`const __grid_constant__` on
+// side of a launch builds (meas_backend.tmap_encode, tuner/measure/meas_tmap.c:
+// cuTensorMapEncodeTiled on CUDA, the host encoding below on the host device; the tuned
+// header's launcher the same way) and passes by value (`const __grid_constant__` on
 // CUDA: AT_TMAP_KERNEL_PARAM). On CUDA (sm_90; setmaxnreg sm_90a) they are the PTX
-// instructions of PTX ISA 8.x, 9.7.9.25 "Data Movement and Conversion Instructions:
-// cp.async.bulk.tensor", 9.7.9.27 "cp.async.bulk.commit_group / wait_group", 9.7.13.15
-// "Parallel Synchronization and Communication Instructions: mbarrier", 9.7.12.4
-// "membar/fence" (fence.proxy.async, fence.mbarrier_init), 9.7.12.2 "barrier.cluster",
-// 9.7.9.20 "mapa" and 9.7.17.1 "setmaxnreg"; the tensor map's fields are those of the
+// instructions of the PTX ISA 8.x sections "Data Movement and Conversion Instructions:
+// cp.async.bulk.tensor" and "cp.async.bulk.commit_group / wait_group", "Parallel
+// Synchronization and Communication Instructions: mbarrier", "membar/fence"
+// (fence.proxy.async, fence.mbarrier_init), "barrier.cluster", "mapa" and "setmaxnreg"
+// (section numbers move between ISA versions); the tensor map's fields are those of the
 // CUDA Driver API's cuTensorMapEncodeTiled (base, dims, strides in bytes, box, element
 // strides, interleave, swizzle, L2 promotion, OOB fill).
 //
