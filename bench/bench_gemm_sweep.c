@@ -13,6 +13,10 @@
  *   bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] [--sample N] [--seed S]
  *                    [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...]
  *                    [--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache]
+ *                    [--aligned]
+ *
+ * --aligned sweeps gsw_aligned_shapes (every dim a multiple of 8) instead of the default
+ * shapes: for templates whose operands need 16-byte aligned rows (gemm_tma).
  *
  * --shard I/N keeps the configs whose FNV-1a hash of the canonical text is I mod N
  * (0 <= I < N): N runs with I = 0..N-1 sweep every variant exactly once between them, so
@@ -103,7 +107,7 @@ static int usage(const char *why)
 {
   fprintf(stderr, "autotune: %s\nusage: bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] "
           "[--sample N] [--seed S] [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...] "
-          "[--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache]\n", why);
+          "[--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache] [--aligned]\n", why);
   return 2;
 }
 
@@ -120,6 +124,9 @@ int main(int argc, char **argv)
       o.compile_only = true;
     } else if (strcmp(a, "--no-cache") == 0) {
       o.cache_dir = "";
+    } else if (strcmp(a, "--aligned") == 0) {
+      o.shapes = gsw_aligned_shapes;
+      o.nshapes = gsw_aligned_nshapes;
     } else if (a[0] == '-' && !v) {
       return usage("option needs a value");
     } else if (strcmp(a, "--device") == 0) {
@@ -226,6 +233,8 @@ int main(int argc, char **argv)
   printf("%s on %s%s%s%s: %s (compile %.1f s, %s %.1f s, wall %.1f s)\n", tmpl,
          emulate ? "host emulating " : "", o.dev->name, o.sample ? " (sample)" : "", part, line,
          r.compile_s, o.compile_only ? "counting" : "runs", r.run_s, wall);
+  if (o.compile_only)
+    printf("wgmma serialized by ptxas: %zu variants\n", r.serialized);
   if (o.compile_only)
     printf("occupancy: [0,.25) %zu, [.25,.5) %zu, [.5,.75) %zu, [.75,1) %zu, 1: %zu\n",
            r.occ_hist[0], r.occ_hist[1], r.occ_hist[2], r.occ_hist[3], r.occ_hist[4]);

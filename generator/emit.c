@@ -74,6 +74,9 @@ int gen_emit_name(const struct tmpl *t, const struct gen_space *s, const char *d
 
 /* ---- launch shapes ---------------------------------------------------------------- */
 
+/* boxDim[i] <= 256 (cuTensorMapEncodeTiled; at_tma.h's AT_TMA_MAX_BOX). */
+#define TMAP_MAX_BOX 256
+
 static int eval_one(const struct gen_expr *e, const int64_t *slots, const char *what,
                     const char *text, int64_t min, int64_t *v)
 {
@@ -109,6 +112,24 @@ int gen_emit_launch(const struct tmpl *t, const struct gen_bind *b, const int64_
   if (!rc && t->workspace) {
     out->has_workspace = 1;
     rc = eval_one(t->workspace, slots, "workspace", t->workspace_text, 0, &out->workspace);
+  }
+  for (size_t i = 0; i < t->ntmaps && !rc; i++) {
+    const struct tmpl_tmap *m = &t->tmaps[i];
+    struct gen_tmap *g = &out->tmaps[i];
+    char what[64];
+    snprintf(what, sizeof what, "tensormap %.32s box", m->param);
+    for (int k = 0; k < 2 && !rc; k++)
+      if (!(rc = eval_one(m->e[k], slots, what, m->text[k], 1, &g->box[k])) &&
+          g->box[k] > TMAP_MAX_BOX)
+        rc = at_error(AT_USAGE, "%s '%.80s' is %" PRId64 " (at most %d)", what, m->text[k],
+                      g->box[k], TMAP_MAX_BOX);
+    snprintf(what, sizeof what, "tensormap %.32s swizzle", m->param);
+    if (!rc && !(rc = eval_one(m->e[2], slots, what, m->text[2], 0, &g->swizzle)) &&
+        g->swizzle != 0 && g->swizzle != 32 && g->swizzle != 64 && g->swizzle != 128)
+      rc = at_error(AT_USAGE, "%s '%.80s' is %" PRId64 " (0, 32, 64 or 128)", what,
+                    m->text[2], g->swizzle);
+    snprintf(g->param, sizeof g->param, "%s", m->param);
+    out->ntmaps++;
   }
   free(slots);
   if (rc)
@@ -228,6 +249,11 @@ static void put_wrapper(struct sbuf *b, const struct tmpl *t, const char *ctype,
     const char *type = t->fparams[i].type;
     size_t tl = strlen(type);
     sb_put(b, i ? ", " : "", i ? 2 : 0);
+    /* a tensor map: by value, __grid_constant__, on CUDA (at_tma.h) */
+    if (i >= t->nfparams - t->ntmaps) {
+      sb_printf(b, "AT_TMAP_KERNEL_PARAM %s", t->fparams[i].name);
+      continue;
+    }
     put_type(b, type, t->dtype, ctype);
     if (!(tl && (type[tl - 1] == '*' || type[tl - 1] == '&')))
       sb_put(b, " ", 1);

@@ -30,7 +30,22 @@ struct gen_bind {
                             when the template has a `dtype` pragma, ignored otherwise */
 };
 
-/* A variant's launch shape. */
+/* Tensor maps one launch carries (TMPL_MAX_TMAPS) and the longest operand name kept. */
+#define GEN_MAX_TMAPS 4
+#define GEN_TMAP_NAME_MAX 32
+
+/* One tensor map a variant takes (a `tensormap` pragma, evaluated): the kernel's pointer
+ * parameter it covers, its box in elements (inner = contiguous first) and its swizzle in
+ * bytes (0, 32, 64, 128). The runner builds it (meas_backend.tmap_encode) and passes it
+ * after the op's arguments, kind 'm'. */
+struct gen_tmap {
+  char param[GEN_TMAP_NAME_MAX];
+  int64_t box[2];
+  int64_t swizzle;
+};
+
+/* A variant's launch shape, and the tensor maps its launch needs. Plain data: it travels
+ * in the measurement worker's fixed-size records. */
 struct gen_launch {
   int64_t threads[3];    /* block shape x, y, z (missing axes 1) */
   int64_t grid[3];       /* blocks x, y, z */
@@ -39,6 +54,8 @@ struct gen_launch {
                             last argument, which it must leave zero (docs/templates.md) */
   int has_workspace;     /* 1 when the template declares `workspace` (even if 0 bytes here):
                             the kernel then takes one more argument, the last (void *WS) */
+  int ntmaps;            /* tmaps[0..ntmaps), in the kernel's parameter order */
+  struct gen_tmap tmaps[GEN_MAX_TMAPS];
 };
 
 /* The C++ type a dtype binds to: "f16" -> "at_half", "bf16" -> "at_bfloat16",

@@ -13,6 +13,9 @@
  * a shape that was never tuned gets the grid it needs. One source for three compilers:
  * nvcc (<<<>>> on the caller's stream), clang/hipcc -x hip (the same, HIP runtime) and a
  * host C++ compiler (libautotune's at_host_launch, the SIMT emulator the tuner ran).
+ * A template with `tensormap` pragmas (at_tma.h) gets its maps built in the launcher
+ * (at_tuned_tmap_: cuTensorMapEncodeTiled looked up in libcuda.so.1 at run time on CUDA,
+ * at_tma.h's host encoding on the host, refused on HIP) and passed after beta.
  *
  * Params mode. Plain C, no GPU header: a struct with every parameter name that occurs
  * among the winners (-1 where a template lacks it), a table per family and a `_select`
@@ -311,6 +314,52 @@ static void put_helpers(struct sbuf *b)
           "}\n"
           "#endif\n"
           "#endif // AT_TUNED_HELPERS_\n");
+  /* Building a tensor map (templates/common/at_tma.h) for a launch: on CUDA the driver's
+   * cuTensorMapEncodeTiled, found at run time in libcuda.so.1 (which the CUDA runtime has
+   * loaded), never linked; on the host at_tma.h's own encoding; HIP has none. */
+  sb_puts(b,
+          "#if defined(AT_TMA_H) && !defined(AT_TUNED_TMAP_)\n"
+          "#define AT_TUNED_TMAP_\n"
+          "#if defined(__CUDACC__)\n"
+          "#include <dlfcn.h>\n"
+          "#endif\n"
+          "static inline int at_tuned_tmap_(at_tensormap *m, const void *base, unsigned eb,\n"
+          "                                 long long rows, long long cols, long long ld,\n"
+          "                                 long long box0, long long box1, long long swizzle)\n"
+          "{\n"
+          "  const unsigned long long dims[2] = {(unsigned long long)cols,\n"
+          "                                      (unsigned long long)rows};\n"
+          "  const unsigned box[2] = {(unsigned)box0, (unsigned)box1};\n"
+          "#if defined(__CUDACC__)\n"
+          "  typedef int (*encode_fn)(void *, int, unsigned, void *, const unsigned long long *,\n"
+          "                           const unsigned long long *, const unsigned *,\n"
+          "                           const unsigned *, int, int, int, int);\n"
+          "  static encode_fn encode = nullptr;\n"
+          "  if (!encode) {\n"
+          "    void *h = dlopen(\"libcuda.so.1\", RTLD_NOW | RTLD_NOLOAD);\n"
+          "    if (!h)\n"
+          "      h = dlopen(\"libcuda.so.1\", RTLD_NOW);\n"
+          "    if (h)\n"
+          "      encode = (encode_fn)dlsym(h, \"cuTensorMapEncodeTiled\");\n"
+          "    if (!encode)\n"
+          "      return (int)cudaErrorNotSupported;\n"
+          "  }\n"
+          "  const unsigned long long strides[1] = {(unsigned long long)ld * eb};\n"
+          "  const unsigned es[2] = {1, 1};\n"
+          "  // CUtensorMapDataType UINT8/16/32/64, swizzle NONE/32B/64B/128B, L2 128B\n"
+          "  const int dt = eb == 1 ? 0 : eb == 2 ? 1 : eb == 4 ? 2 : 4;\n"
+          "  const int sw = swizzle == 32 ? 1 : swizzle == 64 ? 2 : swizzle == 128 ? 3 : 0;\n"
+          "  return encode(m, dt, 2, (void *)base, dims, strides, box, es, 0, sw, 2, 0) == 0\n"
+          "             ? 0 : AT_TUNED_EINVAL_;\n"
+          "#elif defined(__HIP__)\n"
+          "  (void)m, (void)base, (void)eb, (void)ld, (void)swizzle, (void)dims, (void)box;\n"
+          "  return AT_TUNED_EINVAL_;\n"
+          "#else\n"
+          "  return at_tmap_host_encode(m, base, eb, dims, (unsigned long long)ld * eb, box,\n"
+          "                             (unsigned)swizzle, 0) ? AT_TUNED_EINVAL_ : 0;\n"
+          "#endif\n"
+          "}\n"
+          "#endif // AT_TUNED_TMAP_\n");
 }
 
 /* The per-variant kernel: DECL at_tuned_<op>_v<i>_(...). */
@@ -414,8 +463,38 @@ static int put_launch_case(struct sbuf *b, const struct hdr_spec *s, const struc
   }
   if (rc)
     return rc;
-  sb_printf(b, ";\n    return at_tuned_launch_(at_tuned_%s_v%zu_, g, t, shared, stream, %s%s);\n"
-               "  }\n", s->op, v, args, t->workspace_text ? ", workspace" : "");
+  sb_puts(b, ";\n");
+  /* tensor maps (a template's `tensormap` pragmas) over A, B or C as the layout lays
+   * them out, built on the host side of the launch (at_tuned_tmap_) */
+  if (t->ntmaps)
+    sb_printf(b, "    at_tensormap tm_[%zu];\n    int e_ = 0;\n", t->ntmaps);
+  for (size_t i = 0; i < t->ntmaps && !rc; i++) {
+    const char *op = t->tmaps[i].param, *rows = NULL, *cols = NULL, *ld = NULL;
+    int ta = f->layout[0] == 'T', tb = f->layout[0] && f->layout[1] == 'T';
+    if (strcmp(s->op, "gemm") == 0 && strcmp(op, "A") == 0)
+      rows = ta ? "K" : "M", cols = ta ? "M" : "K", ld = "lda";
+    else if (strcmp(s->op, "gemm") == 0 && strcmp(op, "B") == 0)
+      rows = tb ? "N" : "K", cols = tb ? "K" : "N", ld = "ldb";
+    else if (strcmp(s->op, "gemm") == 0 && strcmp(op, "C") == 0)
+      rows = "M", cols = "N", ld = "ldc";
+    else
+      return at_error(AT_USAGE, "kernels mode: tensormap '%.32s' of %s names no GEMM "
+                      "operand (A, B or C)", op, t->kernel);
+    sb_printf(b, "    if ((e_ = at_tuned_tmap_(&tm_[%zu], %s, sizeof *%s, %s, %s, %s, ", i, op,
+              op, rows, cols, ld);
+    for (int k = 0; k < 3 && !rc; k++) {
+      sb_puts(b, k ? ", " : "");
+      rc = put_expr(b, t->tmaps[i].text[k], var, s->space_dev, s->op, f, &dims_used);
+    }
+    sb_puts(b, ")) != 0)\n      return e_;\n");
+  }
+  if (rc)
+    return rc;
+  sb_printf(b, "    return at_tuned_launch_(at_tuned_%s_v%zu_, g, t, shared, stream, %s%s", s->op,
+            v, args, t->workspace_text ? ", workspace" : "");
+  for (size_t i = 0; i < t->ntmaps; i++)
+    sb_printf(b, ", tm_[%zu]", i);
+  sb_puts(b, ");\n  }\n");
   return AT_OK;
 }
 

@@ -93,7 +93,7 @@ static const struct lc_api *lc;
 
 static const char *const verbs_expected =
     "(expected kernel, problem, param, derive, require, threads, grid, shared, workspace, "
-    "dtype or arch_specific)";
+    "dtype, arch_specific or tensormap)";
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -147,6 +147,7 @@ struct loader {
   size_t *derive_a, *derive_b; /* per params entry (derive only) */
   size_t *req_a, *req_b;
   size_t thr_part[3][2], grid_part[3][2], shared_part[2], ws_part[2];
+  size_t tmap_part[TMPL_MAX_TMAPS][3][2]; /* box inner, box outer, swizzle */
   int line_problem, line_threads, line_grid, line_shared, line_ws, line_dtype, line_arch_specific;
   char (*include_real)[PATH_MAX];
   size_t ninclude;
@@ -619,6 +620,67 @@ static int pragma_xyz(struct loader *L, const struct pragma *g, const char *verb
   return AT_OK;
 }
 
+
+/* `tensormap NAME box(INNER, OUTER) swizzle(BYTES)`: token ranges kept for pass 2. */
+static int pragma_tensormap(struct loader *L, int line, const struct pragma *rest)
+{
+  static const char *const usage =
+      "expected 'tensormap NAME box(INNER, OUTER) swizzle(BYTES)' (NAME a pointer "
+      "parameter of the kernel)";
+  struct tmpl *t = L->t;
+  size_t i = rest->a, b = rest->b;
+  if (t->ntmaps == TMPL_MAX_TMAPS)
+    return perr(L, line, "tensormap: more than %d tensor maps", TMPL_MAX_TMAPS);
+  if (!is_ident(L, i))
+    return perr(L, line, "%s", usage);
+  const char *name = L->toks[i].spell;
+  for (size_t k = 0; k < t->ntmaps; k++)
+    if (strcmp(t->tmaps[k].param, name) == 0)
+      return perr(L, line, "tensormap: a second map over '%.64s' (line %d)", name,
+                  t->tmaps[k].line);
+  size_t (*part)[2] = L->tmap_part[t->ntmaps];
+  i++;
+  /* box ( ... ) swizzle ( ... ): the top-level parentheses after each word */
+  const char *words[2] = {"box", "swizzle"};
+  for (int w = 0; w < 2; w++) {
+    if (!is_ident(L, i) || strcmp(L->toks[i].spell, words[w]) != 0 || !is_punct(L, i + 1, "("))
+      return perr(L, line, "%s", usage);
+    size_t open = i + 1, close = open;
+    int depth = 0;
+    for (size_t j = open; j < b; j++) {
+      depth += is_punct(L, j, "(") - is_punct(L, j, ")");
+      if (depth == 0) {
+        close = j;
+        break;
+      }
+    }
+    if (close == open)
+      return perr(L, line, "%s: unbalanced parentheses", usage);
+    if (w == 0) {
+      size_t parts[3][2];
+      if (split_commas(L, open + 1, close, parts, 2) != 2 || parts[0][0] == parts[0][1] ||
+          parts[1][0] == parts[1][1])
+        return perr(L, line, "tensormap: box takes two expressions (inner, outer)");
+      memcpy(part, parts, 2 * sizeof parts[0]);
+    } else {
+      if (close == open + 1)
+        return perr(L, line, "tensormap: swizzle takes one expression (0, 32, 64 or 128)");
+      part[2][0] = open + 1;
+      part[2][1] = close;
+    }
+    i = close + 1;
+  }
+  if (i != b)
+    return perr(L, line, "%s: unexpected text after swizzle(...)", usage);
+  struct tmpl_tmap *m = &t->tmaps[t->ntmaps];
+  memset(m, 0, sizeof *m);
+  m->line = line;
+  if (!(m->param = dupstr(name)))
+    return nomem();
+  t->ntmaps++;
+  return AT_OK;
+}
+
 static int pragma_pass1(struct loader *L, const struct pragma *g)
 {
   struct tmpl *t = L->t;
@@ -700,6 +762,8 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
       return perr(L, g->line, "expected 'dtype T' (a type template parameter of the kernel)");
     return (t->dtype = dupstr(L->toks[rest.a].spell)) ? AT_OK : nomem();
   }
+  if (strcmp(verb, "tensormap") == 0)
+    return pragma_tensormap(L, g->line, &rest);
   if (strcmp(verb, "arch_specific") == 0) {
     if ((rc = once(L, g->line, "arch_specific", &L->line_arch_specific)))
       return rc;
@@ -775,6 +839,15 @@ static int pass2(struct loader *L)
   if (L->line_ws && (rc = load_expr(L, L->line_ws, "workspace", L->ws_part[0], L->ws_part[1],
                                      t->nparams, &t->workspace_text, &t->workspace)))
     return rc;
+  static const char *const tmap_what[3] = {"box inner", "box outer", "swizzle"};
+  for (size_t i = 0; i < t->ntmaps; i++)
+    for (int k = 0; k < 3; k++) {
+      snprintf(what, sizeof what, "tensormap '%.64s' %s", t->tmaps[i].param, tmap_what[k]);
+      if ((rc = load_expr(L, t->tmaps[i].line, what, L->tmap_part[i][k][0],
+                          L->tmap_part[i][k][1], t->nparams, &t->tmaps[i].text[k],
+                          &t->tmaps[i].e[k])))
+        return rc;
+    }
   if (L->line_shared)
     return load_expr(L, L->line_shared, "shared", L->shared_part[0], L->shared_part[1],
                      t->nparams, &t->shared_text, &t->shared);
@@ -1109,9 +1182,11 @@ static int read_kernel(struct loader *L)
   if (k.rc)
     return k.rc;
 
-  if (L->line_ws && (!t->nfparams || !strchr(t->fparams[t->nfparams - 1].type, '*')))
+  /* the workspace is the last parameter, or the last before the tensor maps */
+  if (L->line_ws && (t->nfparams <= t->ntmaps ||
+                     !strchr(t->fparams[t->nfparams - t->ntmaps - 1].type, '*')))
     return perr(L, L->line_ws, "workspace: kernel '%s' must take the workspace as its last "
-                "parameter ('void *WS')", t->kernel);
+                "parameter ('void *WS'%s)", t->kernel, t->ntmaps ? ", before its tensor maps" : "");
 
   char names[512];
   list_tparams(t, names, sizeof names);
@@ -1144,6 +1219,10 @@ static int read_kernel(struct loader *L)
       return perr(L, L->line_dtype, "dtype '%s' names a non-type template parameter; dtype "
                   "binds a type parameter (typename %s)", t->dtype, t->dtype);
   }
+  char why[512];
+  int why_line = 0;
+  if (tmpl_tmaps_check(t, &why_line, why, sizeof why))
+    return perr(L, why_line, "%s", why);
   for (size_t i = 0; i < t->ntparams; i++) {
     const struct tmpl_tparam *tp = &t->tparams[i];
     if (tp->kind == TMPL_TYPE && (!t->dtype || strcmp(t->dtype, tp->name) != 0))
@@ -1249,6 +1328,17 @@ static int bind_launch(struct tmpl *t)
                             : at_error(AT_PARSE, "%s: the parse cache's entry does not bind "
                                        "('%.64s'): %s", t->path, all[i].text, at_last_error());
   }
+  for (size_t i = 0; i < t->ntmaps; i++)
+    for (int k = 0; k < 3; k++) {
+      int rc = gen_expr_parse(t->tmaps[i].text[k], &t->tmaps[i].e[k]);
+      if (rc == AT_OK)
+        rc = gen_expr_bind(t->tmaps[i].e[k], env_resolve, &env);
+      if (rc)
+        return rc == AT_NOMEM ? rc
+                              : at_error(AT_PARSE, "%s: the parse cache's entry does not "
+                                         "bind ('%.64s'): %s", t->path, t->tmaps[i].text[k],
+                                         at_last_error());
+    }
   return AT_OK;
 }
 
@@ -1399,6 +1489,7 @@ void tmpl_free(struct tmpl *t)
   gen_expr_free(t->shared);
   free(t->workspace_text);
   gen_expr_free(t->workspace);
+  tmpl_tmaps_free(t);
   free(t->dtype);
   free(t->pragma_lines);
   for (size_t i = 0; i < t->ntparams; i++) {

@@ -68,6 +68,20 @@ struct tmpl_require {
   int line;
 };
 
+/* Most tensor maps one kernel takes (`tensormap` pragmas). */
+#define TMPL_MAX_TMAPS 4
+
+/* A `tensormap` pragma: the kernel takes a TMA tensor map (templates/common/at_tma.h)
+ * over its pointer parameter `param`, as the function parameter `tmap_<param>` of type
+ * `const at_tensormap &`; the runner builds it from the op's view of that operand (rows,
+ * contiguous columns, leading dimension) with this box and swizzle. */
+struct tmpl_tmap {
+  char *param;
+  int line;
+  char *text[3];       /* box inner (contiguous), box outer, swizzle in bytes: as written */
+  struct gen_expr *e[3]; /* bound to the slot layout, every param visible */
+};
+
 /* A loaded template. Read-only for callers; tmpl_free releases everything. */
 struct tmpl {
   char *path;                    /* as given to tmpl_load */
@@ -97,6 +111,9 @@ struct tmpl {
   char *dtype;                   /* `dtype` type parameter name, NULL if none */
   int arch_specific;             /* `arch_specific`: NVIDIA targets get the "a" suffix
                                     (sm_90 -> sm_90a; tmpl_compile_arch) */
+  struct tmpl_tmap tmaps[TMPL_MAX_TMAPS]; /* `tensormap` pragmas, in file order; their
+                                    tmap_ parameters end the kernel's, in this order */
+  size_t ntmaps;
   int *pragma_lines;             /* every autotune pragma's first line, ascending */
   size_t npragma_lines;
 
@@ -135,6 +152,15 @@ bool tmpl_hash_matches(const struct tmpl *t, const char *stored);
 
 /* Free; NULL is accepted. */
 void tmpl_free(struct tmpl *t);
+
+/* template_tmap.c: whether t's `tensormap` pragmas fit its kernel: each names a pointer
+ * parameter, and the kernel's parameters end with `const at_tensormap &tmap_NAME`, one
+ * per pragma in pragma order (the runners append the maps after the op's arguments).
+ * 0 when they do; else nonzero with the message in msg[len] and the pragma's line in
+ * *line. */
+int tmpl_tmaps_check(const struct tmpl *t, int *line, char *msg, size_t len);
+/* Free what t->tmaps hold (tmpl_free's part); ntmaps becomes 0. */
+void tmpl_tmaps_free(struct tmpl *t);
 
 /* The space `t` spans on `dev` for a problem with dims `dims` (t->ndims values in
  * `problem` order; NULL: TMPL_DEFAULT_DIM each). Holds the device constants and dims as

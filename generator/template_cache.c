@@ -37,7 +37,7 @@
 #include "generator/sbuf.h"
 #include "generator/template.h"
 
-#define FORMAT "autotune-parse-cache 2" /* 2: the workspace pragma */
+#define FORMAT "autotune-parse-cache 3" /* 2: the workspace pragma; 3: tensormap */
 /* Most of any list an entry may hold: far above any real template, a guard against a
  * forged count. */
 #define MAX_LIST 100000
@@ -189,6 +189,13 @@ int tcache_write(const char *cache_dir, const char *const *include_dirs,
   put_str(&b, t->workspace_text);
   put_str(&b, t->dtype);
   put_num(&b, t->arch_specific);
+  put_num(&b, (int64_t)t->ntmaps);
+  for (size_t i = 0; i < t->ntmaps; i++) {
+    put_str(&b, t->tmaps[i].param);
+    put_num(&b, t->tmaps[i].line);
+    for (int k = 0; k < 3; k++)
+      put_str(&b, t->tmaps[i].text[k]);
+  }
   put_num(&b, (int64_t)t->npragma_lines);
   for (size_t i = 0; i < t->npragma_lines; i++)
     put_num(&b, t->pragma_lines[i]);
@@ -377,6 +384,16 @@ static void read_fields(struct rd *r, struct tmpl *x)
   x->workspace_text = get_str(r);
   x->dtype = get_str(r);
   x->arch_specific = (int)get_num(r);
+  size_t nm = get_count(r);
+  if (nm > TMPL_MAX_TMAPS)
+    r->bad = true;
+  for (size_t i = 0; i < nm && !r->bad && !r->nomem; i++) {
+    struct tmpl_tmap *m = &x->tmaps[x->ntmaps++];
+    m->param = need_str(r);
+    m->line = (int)get_num(r);
+    for (int k = 0; k < 3; k++)
+      m->text[k] = need_str(r);
+  }
   size_t nl = get_count(r);
   if (r->bad || r->nomem || !(x->pragma_lines = get_array(r, nl, sizeof *x->pragma_lines)))
     return;

@@ -164,6 +164,12 @@ static void assert_same_template(const struct tmpl *a, const struct tmpl *b,
   }
   cr_assert_eq(a->npragma_lines, b->npragma_lines);
   cr_assert_eq(a->arch_specific, b->arch_specific);
+  cr_assert_eq(a->ntmaps, b->ntmaps);
+  for (size_t i = 0; i < a->ntmaps; i++) {
+    cr_assert_str_eq(a->tmaps[i].param, b->tmaps[i].param);
+    for (int k = 0; k < 3; k++)
+      cr_assert_str_eq(a->tmaps[i].text[k], b->tmaps[i].text[k]);
+  }
   /* the same space, and the same source for its every config */
   const struct dev_profile *dev = dev_find(device);
   struct gen_space *sa = NULL, *sb = NULL;
@@ -203,6 +209,7 @@ Test(bundle, parse_cache_entry_equals_a_fresh_parse, .timeout = 120)
   static const char *const names[][2] = {{"/templates/gemm/gemm_mma.h", "h100"},
                                          {"/templates/gemm/gemm_mfma.h", "mi300x"},
                                          {"/templates/gemm/gemm_simt.h", "host"},
+                                         {"/templates/gemm/gemm_tma.h", "h100"},
                                          {"/templates/example/scale.h", "host"}};
   char *dir = th_tmpdir();
   const char *incs[] = {COMMON, NULL};

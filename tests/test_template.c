@@ -480,13 +480,31 @@ Test(template, error_unknown_verb)
 {
   expect_error("bad_verb.h", 4,
                "unknown autotune pragma 'parm' (expected kernel, problem, param, derive, "
-               "require, threads, grid, shared, workspace, dtype or arch_specific)");
+               "require, threads, grid, shared, workspace, dtype, arch_specific or tensormap)");
 }
 
 Test(template, error_workspace_needs_a_last_pointer_parameter)
 {
   expect_error("ws_not_last.h", 7, "workspace: kernel 'k' must take the workspace as its "
                "last parameter ('void *WS')");
+}
+
+Test(template, error_tensormap_syntax)
+{
+  expect_error("tensormap_syntax.h", 4,
+               "expected 'tensormap NAME box(INNER, OUTER) swizzle(BYTES)'");
+}
+
+Test(template, error_tensormap_over_no_pointer)
+{
+  expect_error("tensormap_no_pointer.h", 4,
+               "tensormap 'n': kernel 'k' has no pointer parameter of that name");
+}
+
+Test(template, error_tensormap_parameter_missing)
+{
+  expect_error("tensormap_no_param.h", 4,
+               "tensormap 'X': parameter 3 of kernel 'k' must be 'const at_tensormap &tmap_X'");
 }
 
 Test(template, error_arch_specific_takes_no_argument)

@@ -73,6 +73,9 @@ static void load(struct vnd_api *a)
   }
   if (!cuda)
     dl_sym(h, "hipGetDevicePropertiesR0600", &a->hip_props_r0600, sizeof a->hip_props_r0600);
+  else /* optional: older drivers lack it, and only TMA templates need it */
+    dl_sym(h, "cuTensorMapEncodeTiled", &a->cu_tmap_encode_tiled,
+           sizeof a->cu_tmap_encode_tiled);
   vnd_status r = a->init(0);
   if (r != 0) {
     snprintf(a->why, sizeof a->why, "the %s runtime %s did not initialise: %s (%s)", a->name,

@@ -99,6 +99,14 @@ struct vnd_api {
   vnd_status (*cu_error_string)(vnd_status r, const char **s);
   const char *(*hip_error_name)(vnd_status r);
   const char *(*hip_error_string)(vnd_status r);
+  /* cuTensorMapEncodeTiled (CUDA 12.0+ drivers; NULL before, and on HIP): builds the TMA
+   * tensor maps of at_tma.h (meas_cuda's tmap_encode). The enums are passed as int. */
+  vnd_status (*cu_tmap_encode_tiled)(void *map, int dtype, unsigned rank, void *base,
+                                     const unsigned long long *dims,
+                                     const unsigned long long *strides,
+                                     const unsigned *box, const unsigned *elem_strides,
+                                     int interleave, int swizzle, int l2_promotion,
+                                     int oob_fill);
   /* hipGetDevicePropertiesR0600 (ROCm 6.0+; NULL before): fills detect.c's structure. */
   vnd_status (*hip_props_r0600)(void *props, int dev);
 };

@@ -38,11 +38,18 @@
  *     never on the worker count or timing; blocks are claimed in increasing linear order,
  *     so when blocks fail the one reported (the lowest linear index) is the same for 1
  *     or N workers: every lower block was claimed before, and runs to its end.
+ *  8. yield (at_host_rt_ext.h): a thread spinning on an mbarrier stays READY but is
+ *     suspended with yielded set; the warp loop does not rerun a lane that yielded, and a
+ *     pass counts as having run something only if some fiber ended other than by a
+ *     yield, or yielded with a token other than the one it yielded with before (the
+ *     block's mbarrier epoch changed: its wait may now succeed). A pass with only
+ *     unchanged yields is stuck, as in 5, and diagnose() names the spinning threads.
  * Workers and their fibers are kept in a cache between launches (stacks are mapped
  * once, not per launch): a timed launch pays for emulation, not for mmap.
  */
 #include "tuner/emu/emu.h"
 #include "tuner/emu/emu_fiber.h"
+#include "templates/common/at_host_rt_ext.h"
 #include "base/status.h"
 
 #include <pthread.h>
@@ -63,6 +70,11 @@ struct thread {
   const void *mine;          /* at warp_gather: its contribution, output and size */
   void *all;
   size_t bytes;
+  bool yielded;              /* its last switch out was a yield (note 8) */
+  bool spinning;             /* it yielded before and has not made progress since */
+  unsigned long long token;  /* the token of its last yield */
+  unsigned yield_pass;       /* the scheduler pass of its last yield */
+  char why[AT_HOST_RT_WHY_MAX];
 };
 
 struct launch_state;
@@ -153,6 +165,12 @@ static bool in_state(const struct thread *t, const void *arg)
 static bool not_in_state(const struct thread *t, const void *arg)
 {
   return t->state != *(const enum tstate *)arg;
+}
+
+static bool is_spinning(const struct thread *t, const void *arg)
+{
+  (void)arg;
+  return t->state == T_READY && t->spinning;
 }
 
 /* Record a failure of the running thread's block and leave the fiber for good. */
@@ -246,24 +264,37 @@ static void *rt_dyn_shared(size_t *bytes)
   return w->dyn;
 }
 
+static void rt_yield(unsigned long long token, const char *why)
+{
+  struct worker *w = worker_here();
+  struct thread *t = w->cur;
+  t->yielded = true;
+  t->token = token;
+  snprintf(t->why, sizeof t->why, "%s", why ? why : "");
+  emu_fiber_switch(&t->fiber, &w->sched);
+}
+
 static void rt_fail(const char *message)
 {
   struct worker *w = worker_here();
   thread_fail(w, "%.300s", message ? message : "(no message)");
 }
 
-static const struct at_host_rt runtime = {
-    /* .version = */ AT_HOST_RT_VERSION,
-    /* .self = */ rt_self,
-    /* .barrier = */ rt_barrier,
-    /* .warp_gather = */ rt_warp_gather,
-    /* .dyn_shared = */ rt_dyn_shared,
-    /* .fail = */ rt_fail,
+static const struct at_host_rt_ext runtime = {
+    /* .base = */ {
+        /* .version = */ AT_HOST_RT_EXT_VERSION,
+        /* .self = */ rt_self,
+        /* .barrier = */ rt_barrier,
+        /* .warp_gather = */ rt_warp_gather,
+        /* .dyn_shared = */ rt_dyn_shared,
+        /* .fail = */ rt_fail,
+    },
+    /* .yield = */ rt_yield,
 };
 
 const struct at_host_rt *emu_runtime(void)
 {
-  return &runtime;
+  return &runtime.base;
 }
 
 /* ---- one block ---- */
@@ -299,6 +330,14 @@ static void diagnose(struct worker *w)
   enum tstate at_gather = T_GATHER, at_barrier = T_BARRIER, returned = T_DONE;
   w->msg[0] = '\0';
   appendf(w->msg, sizeof w->msg, "block (%u,%u,%u): ", w->bid[0], w->bid[1], w->bid[2]);
+  for (unsigned i = 0; i < w->nthreads; i++) {
+    if (!is_spinning(&w->threads[i], NULL))
+      continue;
+    ranges(who, sizeof who, w, 0, w->nthreads, is_spinning, NULL);
+    appendf(w->msg, sizeof w->msg, "threads %s spin on a wait that can never complete "
+            "(thread %u: %s)", who, i, w->threads[i].why);
+    return;
+  }
   for (unsigned warp = 0; warp < w->nwarps; warp++) {
     if (!w->arrived[warp])
       continue;
@@ -341,9 +380,12 @@ static int run_block(struct worker *w, uint64_t b)
     memcpy(t->id.bid, w->bid, sizeof w->bid);
     t->state = T_READY;
     t->bytes = 0;
+    t->yielded = t->spinning = false;
+    t->token = 0;
+    t->yield_pass = 0;
     emu_fiber_prepare(&t->fiber, thread_main, t);
   }
-  for (;;) {
+  for (unsigned pass = 1;; pass++) {
     bool ran = false;
     for (unsigned warp = 0; warp < w->nwarps; warp++) {
       unsigned first = warp * w->warp_size, lanes = warp_lanes(w, warp);
@@ -351,13 +393,25 @@ static int run_block(struct worker *w, uint64_t b)
       while (again) {
         again = false;
         for (unsigned i = first; i < first + lanes; i++) {
-          if (w->threads[i].state != T_READY)
+          struct thread *t = &w->threads[i];
+          if (t->state != T_READY || (t->yielded && t->yield_pass == pass))
             continue;
-          w->cur = &w->threads[i];
-          emu_fiber_switch(&w->sched, &w->cur->fiber);
+          unsigned long long before = t->token;
+          bool was_spinning = t->spinning;
+          t->yielded = false;
+          w->cur = t;
+          emu_fiber_switch(&w->sched, &t->fiber);
           w->cur = NULL;
           if (w->failed)
             return AT_DEVICE;
+          if (t->state == T_READY && t->yielded) { /* note 8 */
+            t->yield_pass = pass;
+            t->spinning = true;
+            if (!was_spinning || t->token != before)
+              ran = true;
+            continue;
+          }
+          t->spinning = false;
           again = ran = true;
         }
       }
@@ -637,9 +691,11 @@ int emu_call_pack(struct emu_call *c, void *fn, const char *kinds, void *const *
     case 'l': memcpy(&word, p, sizeof word); break;
     case 'f': { uint32_t v; memcpy(&v, p, sizeof v); word = v; sse = true; break; }
     case 'd': memcpy(&word, p, sizeof word); sse = true; break;
+    /* a tensor map (at_tma.h): the kernel's `const at_tensormap &` is its address */
+    case 'm': word = (uint64_t)(uintptr_t)p; break;
     default:
       return at_error(AT_USAGE, "emu: unknown argument kind '%c' in \"%.40s\" (p, i, u, "
-                      "l, f, d)", kinds[i], kinds);
+                      "l, f, d, m)", kinds[i], kinds);
     }
     if (!sse && ngpr < 6) {
       c->gpr[ngpr++] = word;

@@ -64,8 +64,10 @@ struct emu_call {
 };
 
 /* Pack a call of `fn` whose parameters have the classes `kinds`, one letter each:
- * 'p' pointer, 'i' int, 'u' unsigned, 'l' long/int64, 'f' float, 'd' double; args[i]
- * points to argument i's value (as cuLaunchKernel takes them). OUT: *c (cleared on
+ * 'p' pointer, 'i' int, 'u' unsigned, 'l' long/int64, 'f' float, 'd' double, 'm' a
+ * tensor map (templates/common/at_tma.h: the 128-byte at_tensormap, which the host
+ * kernel takes as `const at_tensormap &`, so its address is passed); args[i] points to
+ * argument i's value (as cuLaunchKernel takes them). OUT: *c (cleared on
  * entry). Returns AT_OK; AT_USAGE (an unknown letter, more than the registers and 16
  * stack words hold, NULL fn or args), AT_UNSUPPORTED on a machine other than x86-64
  * SysV. */

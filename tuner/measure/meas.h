@@ -26,12 +26,42 @@ struct meas_launch {
   void **args;                    /* pointers to each argument, as cuLaunchKernel takes */
   const char *arg_kinds;          /* one letter per argument, its C type: 'p' pointer,
                                      'i' int, 'u' unsigned, 'l' int64, 'f' float,
-                                     'd' double ("ppffi"); the host backend needs it to
+                                     'd' double, 'm' a tensor map (at_tma.h: args[i]
+                                     points to its 128 bytes, passed by value on a
+                                     GPU) ("ppffi"); the host backend needs it to
                                      call the kernel, GPU backends ignore it; may be NULL
                                      there */
   const char *arg_names;          /* the arguments' names, comma-separated ("A,B,C,M"),
                                      for messages (the host's red zones); may be NULL */
 };
+
+/* A tensor map to build (templates/common/at_tma.h, a `tensormap` pragma): the matrix at
+ * `base` of `rows` rows of `cols` contiguous elements of `elem_bytes`, rows `ld` elements
+ * apart, read in boxes of box[0] (contiguous) x box[1] elements, swizzled by `swizzle`
+ * bytes (0, 32, 64, 128); out-of-bounds elements read as 0. */
+struct meas_tmap {
+  meas_ptr base;
+  unsigned elem_bytes;
+  int64_t rows, cols, ld;
+  unsigned box[2];
+  unsigned swizzle;
+};
+#define MEAS_TMAP_BYTES 128   /* the map: CUtensorMap's size (at_tensormap) */
+
+/* The arguments meas_cuda passes to cuTensorMapEncodeTiled for t (CUDA Driver API,
+ * "Tensor Map Object Management"), as plain numbers: one function so that a test can
+ * check them against cuda.h without a driver. */
+struct meas_cu_tmap_args {
+  int dtype;                      /* CUtensorMapDataType: UINT8/16/32, UINT64 by size */
+  unsigned rank;                  /* 2 */
+  unsigned long long dims[2];     /* cols, rows */
+  unsigned long long strides[1];  /* ld * elem_bytes */
+  unsigned box[2], elem_strides[2];
+  int interleave, swizzle, l2_promotion, oob_fill; /* NONE, by bytes, L2_128B, NONE */
+};
+/* AT_OK, or AT_USAGE naming the first of cuTensorMapEncodeTiled's documented
+ * requirements t breaks (at_tma.h's at_tmap_check). OUT: *a (zeroed on entry). */
+int meas_cu_tmap_args(const struct meas_tmap *t, struct meas_cu_tmap_args *a);
 
 struct meas_backend {
   const char *name;               /* "cuda" */
@@ -62,7 +92,16 @@ struct meas_backend {
   /* The device's PCI bus id ("0000:c1:00.0"), by which the management libraries (NVML,
    * ROCm SMI: tuner/device/smi.h) find the same GPU; NULL where there is none (host). */
   int (*pci_bus_id)(struct meas_ctx *ctx, char *out, size_t len);
+  /* Build the tensor map t into map[MEAS_TMAP_BYTES] (128-byte aligned) for this
+   * backend's kernels: cuTensorMapEncodeTiled on CUDA, at_tmap_host_encode on the host.
+   * NULL where kernels take none (hip, replay): call meas_tmap_encode, which says so. */
+  int (*tmap_encode)(struct meas_ctx *ctx, const struct meas_tmap *t, void *map);
 };
+
+/* mb's tmap_encode, or AT_UNSUPPORTED ("the hip backend has no tensor maps") where it has
+ * none; AT_USAGE for a map that breaks cuTensorMapEncodeTiled's rules, naming which. */
+int meas_tmap_encode(const struct meas_backend *mb, struct meas_ctx *ctx,
+                     const struct meas_tmap *t, void *map);
 
 /* The event-timed loop of the GPU backends' `time`: each repetition calls between (may be
  * NULL), start, launch, stop_and_wait and elapsed_ms, and stores the elapsed time in

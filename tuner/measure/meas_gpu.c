@@ -14,6 +14,7 @@
  * Status of `hip`: exercised here only up to "no AMD GPU on this machine" (Debian's ROCm
  * 5.2 runtime loads and does not initialise without a device); not yet run on an AMD GPU.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,23 @@ static int gpu_time(struct meas_ctx *c, const struct meas_launch *l, int reps,
   return meas_time_events(c, &t, l, reps, between, arg, us);
 }
 
+/* cuTensorMapEncodeTiled, loaded from the driver at run time (vendor.c), never linked. */
+static int cuda_tmap_encode(struct meas_ctx *c, const struct meas_tmap *t, void *map)
+{
+  const struct vnd_api *a = c->api;
+  if (!a->cu_tmap_encode_tiled)
+    return at_error(AT_UNSUPPORTED, "the CUDA driver %s has no cuTensorMapEncodeTiled "
+                    "(CUDA 12.0 or newer drivers have it)", a->lib ? a->lib : "");
+  struct meas_cu_tmap_args g;
+  int rc = meas_cu_tmap_args(t, &g);
+  if (rc != AT_OK)
+    return rc;
+  VND_CHECK(a, cu_tmap_encode_tiled(map, g.dtype, g.rank, (void *)(uintptr_t)t->base, g.dims,
+                                    g.strides, g.box, g.elem_strides, g.interleave, g.swizzle,
+                                    g.l2_promotion, g.oob_fill));
+  return AT_OK;
+}
+
 static int gpu_pci_bus_id(struct meas_ctx *c, char *out, size_t len)
 {
   char buf[64] = "";
@@ -272,6 +290,7 @@ const struct meas_backend meas_cuda = {
     /* .sync = */ gpu_sync,
     /* .time = */ gpu_time,
     /* .pci_bus_id = */ gpu_pci_bus_id,
+    /* .tmap_encode = */ cuda_tmap_encode,
 };
 
 const struct meas_backend meas_hip = {
@@ -291,4 +310,5 @@ const struct meas_backend meas_hip = {
     /* .sync = */ gpu_sync,
     /* .time = */ gpu_time,
     /* .pci_bus_id = */ gpu_pci_bus_id,
+    /* .tmap_encode = */ NULL,
 };

@@ -28,6 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define AT_EMU_ONLY 1
+#include "templates/common/at_tma.h"
+
 #include "tuner/compile/compile.h"
 #include "tuner/emu/emu.h"
 #include "tuner/measure/meas.h"
@@ -383,6 +386,19 @@ static int host_launch(struct meas_ctx *c, const struct meas_launch *l)
   return rc ? rc : zones;
 }
 
+/* The host device's tensor map (at_tma.h's encoding): a host buffer's address is its
+ * meas_ptr. meas_tmap_encode checked the request. */
+static int host_tmap_encode(struct meas_ctx *c, const struct meas_tmap *t, void *map)
+{
+  (void)c;
+  const unsigned long long dims[2] = {(unsigned long long)t->cols,
+                                      (unsigned long long)t->rows};
+  const char *why = at_tmap_host_encode(map, (const void *)(uintptr_t)t->base, t->elem_bytes,
+                                        dims, (unsigned long long)t->ld * t->elem_bytes,
+                                        t->box, t->swizzle, 0);
+  return why ? at_error(AT_USAGE, "%s", why) : AT_OK;
+}
+
 static int host_sync(struct meas_ctx *c)
 {
   (void)c;
@@ -428,4 +444,5 @@ const struct meas_backend meas_host = {
     /* .sync = */ host_sync,
     /* .time = */ host_time,
     /* .pci_bus_id = */ NULL,
+    /* .tmap_encode = */ host_tmap_encode,
 };

@@ -3,8 +3,10 @@
  * and checked (gemm_run.h): device buffers for A, B and C, C reset to the problem's C0
  * before every launch (so padding and NaN poison are fresh each time), the kernel called
  * with the contract's arguments (A, B, C, M, N, K, lda, ldb, ldc, alpha, beta; kinds
- * GEMM_ARG_KINDS, and the workspace last for a template that declares one), and C read
- * back for gemm_check. It also owns the workspace of both ops (struct run_workspace).
+ * GEMM_ARG_KINDS, then the workspace for a template that declares one, then the tensor
+ * maps the variant's launch names: a template's `tensormap` pragmas over A, B or C, built
+ * by the backend, kind 'm'), and C read back for gemm_check. It also owns the workspace
+ * of both ops (struct run_workspace).
  */
 #include "tuner/ops/gemm_run.h"
 
@@ -143,6 +145,54 @@ int run_launch_init(struct meas_launch *ml, meas_kernel k, const struct gen_laun
   return AT_OK;
 }
 
+/* Operand `name` of the problem as a matrix of rows x contiguous cols, ld apart: A is
+ * M x K ('N') or K x M ('T'), B is K x N or N x K, C is M x N. */
+static int operand_view(const struct gemm_problem *p, const char *name, const meas_ptr *abc,
+                        struct meas_tmap *t)
+{
+  if (strcmp(name, "A") == 0) {
+    t->base = abc[0], t->ld = p->lda;
+    t->rows = p->ta ? p->k : p->m, t->cols = p->ta ? p->m : p->k;
+  } else if (strcmp(name, "B") == 0) {
+    t->base = abc[1], t->ld = p->ldb;
+    t->rows = p->tb ? p->n : p->k, t->cols = p->tb ? p->k : p->n;
+  } else if (strcmp(name, "C") == 0) {
+    t->base = abc[2], t->ld = p->ldc, t->rows = p->m, t->cols = p->n;
+  } else {
+    return at_error(AT_USAGE, "tensormap '%.32s' names no GEMM operand (A, B or C)", name);
+  }
+  return AT_OK;
+}
+
+int gemm_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct gen_launch *l,
+               const struct gemm_problem *p, const meas_ptr *abc, meas_ptr *ws,
+               struct gemm_tmap_set *set, void **args, char *kinds)
+{
+  if (l->ntmaps < 0 || l->ntmaps > GEN_MAX_TMAPS)
+    return at_error(AT_USAGE, "gemm: %d tensor maps (at most %d)", l->ntmaps, GEN_MAX_TMAPS);
+  memcpy(kinds, GEMM_ARG_KINDS, sizeof GEMM_ARG_KINDS);
+  int n = GEMM_NARGS;
+  if (l->has_workspace) {
+    args[n] = ws;
+    kinds[n++] = 'p';
+  }
+  for (int i = 0; i < l->ntmaps; i++) {
+    const struct gen_tmap *g = &l->tmaps[i];
+    struct meas_tmap t = {.elem_bytes = (unsigned)gemm_dtype_size(p->dtype),
+                          .box = {(unsigned)g->box[0], (unsigned)g->box[1]},
+                          .swizzle = (unsigned)g->swizzle};
+    int rc = operand_view(p, g->param, abc, &t);
+    if (rc == AT_OK && (rc = meas_tmap_encode(mb, ctx, &t, set->maps[i])) != AT_OK)
+      rc = at_error(rc, "tensor map over %s: %s", g->param, at_last_error());
+    if (rc != AT_OK)
+      return rc;
+    args[n] = set->maps[i];
+    kinds[n++] = 'm';
+  }
+  kinds[n] = '\0';
+  return AT_OK;
+}
+
 int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct gemm_data *d,
                 struct gemm_buffers *buf, void *c_out)
@@ -158,10 +208,15 @@ int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   int m = (int)p->m, n = (int)p->n, kk = (int)p->k;
   int lda = (int)p->lda, ldb = (int)p->ldb, ldc = (int)p->ldc;
   float alpha = p->alpha, beta = p->beta;
-  void *args[] = {&a, &b, &c, &m, &n, &kk, &lda, &ldb, &ldc, &alpha, &beta, &ws};
+  void *args[GEMM_NARGS + 1 + GEN_MAX_TMAPS] = {&a, &b, &c, &m, &n, &kk, &lda, &ldb, &ldc,
+                                                &alpha, &beta};
+  struct gemm_tmap_set maps;
+  char kinds[GEMM_NARGS + 1 + GEN_MAX_TMAPS + 1];
+  const meas_ptr abc[3] = {a, b, c};
   struct meas_launch ml;
-  rc = run_launch_init(&ml, k, l, args, l->has_workspace ? GEMM_ARG_KINDS "p" : GEMM_ARG_KINDS,
-                       "gemm_launch");
+  rc = gemm_tmaps(mb, ctx, l, p, abc, &ws, &maps, args, kinds);
+  if (rc == AT_OK)
+    rc = run_launch_init(&ml, k, l, args, kinds, "gemm_launch");
   ml.arg_names = GEMM_ARG_NAMES ",WS";
   if (rc != AT_OK || (rc = mb->upload(ctx, buf->c, d->c0, buf->c_bytes)) != AT_OK)
     return rc;
@@ -200,11 +255,13 @@ struct gemm_wstate {
   struct gemm_problem p;       /* resolved */
   meas_ptr a, b, c;
   meas_ptr ws;                 /* buf.ws.ptr as of the last verify */
-  int has_ws;                  /* the last verified variant takes a workspace: the timed
-                                  launches that follow its verify are of the same variant */
   int m, n, k, lda, ldb, ldc;
   float alpha, beta;
-  void *args[12];
+  /* args and kinds of the last verified launch: the worker verifies each job before it
+   * times it (worker.c), so a timed launch carries its own workspace and tensor maps */
+  struct gemm_tmap_set maps;
+  void *args[GEMM_NARGS + 1 + GEN_MAX_TMAPS];
+  char kinds[GEMM_NARGS + 1 + GEN_MAX_TMAPS + 1];
 };
 
 static int gemm_w_setup(const void *ctx, const struct meas_backend *mb, struct meas_ctx *mc,
@@ -227,8 +284,9 @@ static int gemm_w_setup(const void *ctx, const struct meas_backend *mb, struct m
   s->lda = (int)s->p.lda, s->ldb = (int)s->p.ldb, s->ldc = (int)s->p.ldc;
   s->alpha = s->p.alpha, s->beta = s->p.beta;
   void *args[] = {&s->a, &s->b, &s->c, &s->m, &s->n, &s->k, &s->lda, &s->ldb, &s->ldc,
-                  &s->alpha, &s->beta, &s->ws};
+                  &s->alpha, &s->beta};
   memcpy(s->args, args, sizeof args);
+  memcpy(s->kinds, GEMM_ARG_KINDS, sizeof GEMM_ARG_KINDS);
   *state = s;
   return AT_OK;
 }
@@ -246,7 +304,7 @@ static void gemm_w_args(void *state, void ***args, const char **kinds)
 {
   struct gemm_wstate *s = state;
   *args = s->args;
-  *kinds = s->has_ws ? GEMM_ARG_KINDS "p" : GEMM_ARG_KINDS;
+  *kinds = s->kinds;
 }
 
 static int gemm_w_verify(void *state, const struct meas_backend *mb, struct meas_ctx *mc,
@@ -256,9 +314,11 @@ static int gemm_w_verify(void *state, const struct meas_backend *mb, struct meas
   struct gemm_wstate *s = state;
   (void)reference; /* the op's own reference checks every config */
   int rc = gemm_verify(mb, mc, k, l, s->d, &s->buf, bad, msg, msg_len);
-  s->has_ws = l->has_workspace;
   s->ws = s->buf.ws.ptr;
-  return rc;
+  if (rc != AT_OK)
+    return rc;
+  const meas_ptr abc[3] = {s->a, s->b, s->c};
+  return gemm_tmaps(mb, mc, l, &s->p, abc, &s->ws, &s->maps, s->args, s->kinds);
 }
 
 const struct meas_op gemm_meas_op = {

@@ -67,8 +67,29 @@ int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
                 const struct gen_launch *l, const struct gemm_data *d,
                 struct gemm_buffers *buf, void *c_out);
 
+/* The contract's argument count (GEMM_ARG_KINDS). */
+#define GEMM_NARGS 11
+
+/* Storage for the tensor maps of one launch (128-byte aligned, as the driver wants). */
+struct gemm_tmap_set {
+  _Alignas(128) unsigned char maps[GEN_MAX_TMAPS][MEAS_TMAP_BYTES];
+};
+
+/* The launch's arguments after the contract's: the workspace (ws, a pointer to the device
+ * pointer) for a launch with has_workspace, then the tensor maps launch l names (l->tmaps:
+ * over "A", "B" or "C" of problem p, whose device buffers are abc[0..2]) built into set
+ * with mb: args[GEMM_NARGS + w + i] = set->maps[i] (w 1 with a workspace, else 0); kinds
+ * (GEMM_NARGS + 1 + GEN_MAX_TMAPS + 1 bytes) = GEMM_ARG_KINDS, 'p' for the workspace, then
+ * one 'm' per map. AT_OK; AT_USAGE (an
+ * operand that is not A, B or C, a map that breaks the encode rules, naming it);
+ * AT_UNSUPPORTED (a backend without tensor maps); the backend's status. */
+int gemm_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct gen_launch *l,
+               const struct gemm_problem *p, const meas_ptr *abc, meas_ptr *ws,
+               struct gemm_tmap_set *set, void **args, char *kinds);
+
 /* gemm_launch then gemm_check, and run_workspace_check for a variant with a workspace.
  * OUT: *bad (elements wrong), msg (the first). */
+
 int gemm_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct gemm_data *d,
                 struct gemm_buffers *buf, int64_t *bad, char *msg, size_t msg_len);

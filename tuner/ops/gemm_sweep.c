@@ -36,6 +36,13 @@ const struct gsw_shape gsw_default_shapes[] = {
 };
 const size_t gsw_default_nshapes = sizeof gsw_default_shapes / sizeof gsw_default_shapes[0];
 
+const struct gsw_shape gsw_aligned_shapes[] = {
+    {8, 8, 8, 0, false},       {72, 136, 200, 0, true}, {64, 64, 64, 0, false},
+    {200, 264, 72, 0, false},  {8, 256, 520, 0, false}, {264, 8, 40, 0, false},
+    {48, 40, 24, 8, false},
+};
+const size_t gsw_aligned_nshapes = sizeof gsw_aligned_shapes / sizeof gsw_aligned_shapes[0];
+
 static const char *const all_layouts[] = {"NN", "NT", "TN", "TT", NULL};
 static const enum gemm_dtype all_dtypes[] = {GEMM_F32, GEMM_F16, GEMM_BF16};
 
@@ -322,6 +329,21 @@ out:
   return rc;
 }
 
+/* Whether a line of ptxas's log says the wgmma of function `name` were serialized. */
+static bool serialized_in(const char *log, const char *name)
+{
+  for (const char *line = log; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+    if (strstr(buf, "serialized") && strstr(buf, name))
+      return true;
+    line = end ? end + 1 : NULL;
+  }
+  return false;
+}
+
 static void count_resources(struct sweep *w, const struct bld_result *br)
 {
   for (size_t i = 0; i < br->nvariants; i++) {
@@ -333,6 +355,8 @@ static void count_resources(struct sweep *w, const struct bld_result *br)
     }
     if (v->res.spill_bytes > 0 || v->res.vgpr_spills > 0 || v->res.sgpr_spills > 0)
       w->r->spills++;
+    if (serialized_in(br->batches[v->batch].log, v->name))
+      w->r->serialized++;
     double occ = v->occ.occupancy;
     if (v->occ.blocks_per_cu == 0)
       w->r->occ_zero++;

@@ -38,6 +38,12 @@ struct gsw_shape {
 /* The standard shapes: 1x1x1, 7x13x29 (beta 0), 64x64x64, 127x129x65, 1x256x512,
  * 300x8x40, 48x40x24 (padded by 4: rows stay 16-byte aligned). */
 extern const struct gsw_shape gsw_default_shapes[];
+/* The same awkwardness for templates whose operands need 16-byte aligned rows (TMA:
+ * templates/gemm/gemm_tma.h): every dim a multiple of 8, none a multiple of the tiles
+ * but 64, 8x8x8 and 8 x 256 x 520 (decode-like), 72x136x200 (beta 0), 200x264x72,
+ * 264x8x40, 48x40x24 padded by 8. */
+extern const struct gsw_shape gsw_aligned_shapes[];
+extern const size_t gsw_aligned_nshapes;
 extern const size_t gsw_default_nshapes;
 
 /* Keep a variant? config is its canonical text ("BK=8,BM=64,..."). Nonzero: keep. */
@@ -72,6 +78,9 @@ struct gsw_result {
   size_t compiled;                    /* variant objects built (variants x dtypes) */
   size_t compile_errors;              /* each also a failure */
   size_t spills;                      /* compile-only: variants with spills */
+  size_t serialized;                  /* compile-only: variants whose wgmma ptxas
+                                         serialized (its "serialized" warning names the
+                                         variant's function) */
   size_t occ_zero;                    /* compile-only: variants with occupancy 0 */
   size_t occ_hist[5];                 /* compile-only: occupancy in [0,.25) .. [.75,1], 1 */
   size_t runs;                        /* kernel launches checked */

@@ -398,7 +398,8 @@ const char *gemm_template_not_for(const char *name, const struct dev_profile *d,
     if (f32)
       return "for f16 and bf16";
   }
-  if (n >= 6 && strcmp(name + n - 6, "_wgmma") == 0) {
+  if ((n >= 6 && strcmp(name + n - 6, "_wgmma") == 0) ||
+      (n >= 4 && strcmp(name + n - 4, "_tma") == 0)) {
     if (d->vendor != DEV_NVIDIA || strncmp(d->arch, "sm_9", 4) != 0 ||
         isdigit((unsigned char)d->arch[5]))
       return "for NVIDIA Hopper (sm_90a)";

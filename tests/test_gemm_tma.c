@@ -1,0 +1,463 @@
+/*
+ * test_gemm_tma.c - the warp-specialized TMA GEMM template (templates/gemm/gemm_tma.h) and
+ * the tensor-map launch contract it rests on: its space on h100 (size per layout, absent
+ * elsewhere); its `tensormap` pragmas as the generator reads them (the maps' boxes per
+ * layout from gen_emit_launch, the wrapper taking them as AT_TMAP_KERNEL_PARAM, the parse
+ * cache keeping them); a sample that takes every value of every param compiled for sm_90a
+ * by NVRTC with no spill, no serialized wgmma and no ignored setmaxnreg; the sample run on
+ * the host device emulating h100 in every layout (f16 in two, bf16 in two) on shapes
+ * whose rows are 16-byte aligned, checked against the f64 reference by gsw_run (tensor
+ * maps built by the host backend through gemm_run.c); the persistent tile loop with fewer
+ * blocks than tiles; and the runner refusing a map TMA cannot describe. None of this ran
+ * on a GPU (bench/gpu/gemm_tma.sh is prepared for one).
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "generator/emit.h"
+#include "generator/space.h"
+#include "generator/template.h"
+#include "tests/helpers.h"
+#include "tests/hostk.h"
+#include "tests/tspace.h"
+#include "tuner/compile/build.h"
+#include "tuner/compile/compile.h"
+#include "tuner/ops/gemm_run.h"
+#include "tuner/ops/gemm_sweep.h"
+#include "tuner/ops/op_gemm.h"
+#include "base/device.h"
+#include "base/status.h"
+
+#define TIMEOUT 36000
+#define TEMPLATE AT_SOURCE_DIR "/templates/gemm/gemm_tma.h"
+#define COMMON AT_SOURCE_DIR "/templates/common"
+
+static const char *const incs[] = {COMMON, NULL};
+static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
+
+/* Valid configs of the default problem (4096^3) on h100, in every layout. */
+#define H100_VALID 1020
+
+static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
+                       int ta, int tb)
+{
+  const int64_t dims[5] = {m, n, k, ta, tb};
+  th_space_open(sp, TEMPLATE, dev, dims, 5);
+}
+
+struct pick {
+  int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi;
+};
+
+/* Every value of every param: BM 64/128/256, BN 64/128/256, one and two consumer
+ * warpgroups (MT 1 and 2), STAGES 2-5, WAIT 0/1, REGS 0/1, PERSIST 0/1, RASTER 0/1,
+ * GROUP 1/8, EPI 0/1. */
+static const struct pick sample[] = {
+    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0},   {128, 128, 2, 4, 1, 1, 1, 0, 8, 1},
+    {128, 256, 2, 3, 1, 1, 0, 1, 8, 0}, {256, 64, 2, 5, 0, 0, 1, 0, 1, 1},
+};
+#define NSAMPLE (sizeof sample / sizeof sample[0])
+
+static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
+{
+  return th_space_get(sp, i, "BM") == p->bm && th_space_get(sp, i, "BN") == p->bn &&
+         th_space_get(sp, i, "CWG") == p->cwg && th_space_get(sp, i, "STAGES") == p->stages &&
+         th_space_get(sp, i, "WAIT") == p->wait && th_space_get(sp, i, "REGS") == p->regs &&
+         th_space_get(sp, i, "PERSIST") == p->persist &&
+         th_space_get(sp, i, "RASTER") == p->raster &&
+         th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi;
+}
+
+static long find(const struct th_space *sp, const struct pick *p)
+{
+  for (size_t i = 0; i < sp->n; i++)
+    if (is_pick(sp, i, p))
+      return (long)i;
+  return -1;
+}
+
+Test(gemm_tma, space_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
+{
+  struct th_space sp;
+  for (int l = 0; l < 4; l++) {
+    space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
+    cr_assert_eq(sp.n, H100_VALID, "h100 %s: %zu valid configs, want %d", layouts[l], sp.n,
+                 H100_VALID);
+    for (size_t s = 0; s < NSAMPLE; s++)
+      cr_assert_geq(find(&sp, &sample[s]), 0, "%s: sample %zu not in the space", layouts[l], s);
+    th_space_close(&sp);
+  }
+  /* rows that TMA cannot address (K = 4100: A's rows in NN are 8200 bytes) */
+  space_open(&sp, "h100", 4096, 4096, 4100, 0, 0);
+  cr_assert_eq(sp.n, 0, "unaligned K: %zu configs", sp.n);
+  th_space_close(&sp);
+  static const char *const others[] = {"a100", "mi300x", "host"};
+  for (size_t d = 0; d < 3; d++) {
+    space_open(&sp, others[d], 4096, 4096, 4096, 0, 0);
+    cr_assert_eq(sp.n, 0, "%s: %zu configs", others[d], sp.n);
+    th_space_close(&sp);
+  }
+  cr_assert_str_empty(gemm_template_not_for("gemm_tma", dev_find("h200"), false));
+  cr_assert_str_eq(gemm_template_not_for("gemm_tma", dev_find("h100"), true),
+                   "for f16 and bf16");
+}
+
+/* ---- the tensor-map contract as the generator reads it ------------------------------ */
+
+Test(gemm_tma, tensormap_pragmas_reach_the_launch_and_the_wrapper, .timeout = TIMEOUT)
+{
+  struct th_space sp;
+  for (int l = 0; l < 4; l++) {
+    int ta = l / 2, tb = l % 2;
+    space_open(&sp, "h100", 4096, 4096, 4096, ta, tb);
+    cr_assert_eq(sp.t->ntmaps, 3);
+    cr_assert_str_eq(sp.t->tmaps[0].param, "A");
+    cr_assert_str_eq(sp.t->tmaps[1].param, "B");
+    cr_assert_str_eq(sp.t->tmaps[2].param, "C");
+    long at = find(&sp, &sample[2]); /* 128 x 256 */
+    cr_assert_geq(at, 0);
+    const int64_t *cfg = sp.cfg + (size_t)at * sp.np;
+    struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = "f16"};
+    struct gen_launch gl;
+    cr_assert_eq(gen_emit_launch(sp.t, &bind, cfg, &gl), AT_OK, "%s", at_last_error());
+    cr_assert_eq(gl.ntmaps, 3);
+    /* K-major operands: one box of 64 k x the tile's rows; MN-major: 64 x 64 */
+    cr_assert_eq(gl.tmaps[0].box[0], 64);
+    cr_assert_eq(gl.tmaps[0].box[1], ta ? 64 : 128, "%s: A box", layouts[l]);
+    cr_assert_eq(gl.tmaps[1].box[1], tb ? 256 : 64, "%s: B box", layouts[l]);
+    cr_assert_eq(gl.tmaps[0].swizzle, 128);
+    cr_assert_eq(gl.tmaps[2].box[0], 256);
+    cr_assert_eq(gl.tmaps[2].box[1], 16);
+    cr_assert_eq(gl.tmaps[2].swizzle, 0);
+    cr_assert_str_eq(gl.tmaps[2].param, "C");
+    /* the wrapper takes them by value on CUDA, by reference on the host (at_tma.h) */
+    char *src = NULL;
+    const int64_t *one[] = {cfg};
+    cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, one, 1, &src), AT_OK, "%s",
+                 at_last_error());
+    cr_assert_not_null(strstr(src, "float beta, AT_TMAP_KERNEL_PARAM tmap_A, "
+                                   "AT_TMAP_KERNEL_PARAM tmap_B, AT_TMAP_KERNEL_PARAM tmap_C)"),
+                       "%s", src + strlen(src) - 400);
+    free(src);
+    th_space_close(&sp);
+  }
+}
+
+/* The parse cache keeps the pragmas (a template served from it launches the same maps). */
+Test(gemm_tma, parse_cache_keeps_the_tensormaps, .timeout = TIMEOUT)
+{
+  char *dir = th_tmpdir();
+  struct tmpl *fresh = NULL, *stored = NULL, *cached = NULL;
+  cr_assert_eq(tmpl_open(TEMPLATE, incs, "", &fresh), AT_OK, "%s", at_last_error());
+  cr_assert_eq(tmpl_open(TEMPLATE, incs, dir, &stored), AT_OK, "%s", at_last_error());
+  cr_assert_eq(tmpl_open(TEMPLATE, incs, dir, &cached), AT_OK, "%s", at_last_error());
+  cr_assert(cached->from_cache);
+  cr_assert_eq(cached->ntmaps, fresh->ntmaps);
+  for (size_t i = 0; i < fresh->ntmaps; i++) {
+    cr_assert_str_eq(cached->tmaps[i].param, fresh->tmaps[i].param);
+    cr_assert_eq(cached->tmaps[i].line, fresh->tmaps[i].line);
+    for (int k = 0; k < 3; k++)
+      cr_assert_str_eq(cached->tmaps[i].text[k], fresh->tmaps[i].text[k]);
+    cr_assert_not_null(cached->tmaps[i].e[2]);
+  }
+  tmpl_free(fresh);
+  tmpl_free(stored);
+  tmpl_free(cached);
+  th_rmtree(dir);
+  free(dir);
+}
+
+/* ---- compiled for sm_90a ------------------------------------------------------------- */
+
+Test(gemm_tma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  size_t variants = 0;
+  int max_regs = 0;
+  for (int l = 0; l < 4; l += 3) { /* NN and TT: every operand path */
+    struct th_space sp;
+    space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
+    int64_t *cfg = malloc(NSAMPLE * sp.np * sizeof *cfg);
+    cr_assert_not_null(cfg);
+    for (size_t s = 0; s < NSAMPLE; s++) {
+      long at = find(&sp, &sample[s]);
+      cr_assert_geq(at, 0);
+      memcpy(cfg + s * sp.np, sp.cfg + (size_t)at * sp.np, sp.np * sizeof *cfg);
+    }
+    const char *dtype = l ? "bf16" : "f16";
+    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
+                            .include_dirs = incs};
+    struct bld_result r;
+    cr_assert_eq(bld_run(sp.t, sp.s, dev_find("h100"), sp.dims, dtype, cfg, NSAMPLE, &o, &r),
+                 AT_OK, "%s", at_last_error());
+    for (size_t i = 0; i < r.nvariants; i++) {
+      const struct bld_variant *v = &r.variants[i];
+      cr_assert_eq(v->verdict, BLD_OK, "%s %s %s: %s\n%s", layouts[l], dtype, v->config_text,
+                   v->reason ? v->reason : "", v->log ? v->log : "");
+      cr_assert_eq(v->res.spill_bytes, 0, "%s: %lld spill bytes", v->config_text,
+                   (long long)v->res.spill_bytes);
+      if (v->res.registers > max_regs)
+        max_regs = v->res.registers;
+      variants++;
+    }
+    for (size_t b = 0; b < r.nbatches; b++) {
+      const char *log = r.batches[b].log;
+      cr_assert(log && strstr(log, "for 'sm_90a'"), "no ptxas report:\n%s", log ? log : "");
+      cr_assert(!strstr(log, "serialized"), "%s: ptxas serialized wgmma:\n%s", layouts[l], log);
+      cr_assert(!strstr(log, "setmaxnreg"), "%s: ptxas on setmaxnreg:\n%s", layouts[l], log);
+    }
+    bld_result_release(&r);
+    free(cfg);
+    th_space_close(&sp);
+  }
+  cr_log_info("gemm_tma sm_90a sample: %zu variants, no spills, at most %d registers", variants,
+              max_regs);
+  cr_assert_eq(variants, 2 * NSAMPLE);
+}
+
+/* ---- correctness on the host device emulating h100 ---------------------------------- */
+
+static int64_t key(const char *config, const char *name)
+{
+  size_t n = strlen(name);
+  for (const char *p = config; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (strncmp(p, name, n) == 0 && p[n] == '=')
+      return strtoll(p + n + 1, NULL, 10);
+  return -1;
+}
+
+static int keep_sample(void *ctx, const char *config)
+{
+  (void)ctx;
+  for (size_t s = 0; s < NSAMPLE; s++) {
+    const struct pick *p = &sample[s];
+    if (key(config, "BM") == p->bm && key(config, "BN") == p->bn &&
+        key(config, "CWG") == p->cwg && key(config, "STAGES") == p->stages &&
+        key(config, "WAIT") == p->wait && key(config, "REGS") == p->regs &&
+        key(config, "PERSIST") == p->persist && key(config, "RASTER") == p->raster &&
+        key(config, "GROUP") == p->group && key(config, "EPI") == p->epi)
+      return 1;
+  }
+  return 0;
+}
+
+/* Edges in every dim, a K tail, beta 0, padded leading dimensions; rows 16-byte aligned
+ * (the persistent test below has beta != 0). */
+static const struct gsw_shape shapes[] = {{8, 8, 8, 0, false}, {72, 136, 200, 8, true}};
+
+static void run_host(const char *layout, enum gemm_dtype dt)
+{
+  th_need_cc(&cc_host);
+  const char *const one[] = {layout, NULL};
+  struct gsw_options o = {.dev = dev_find("h100"), .layouts = one, .filter = keep_sample,
+                          .shapes = shapes, .nshapes = sizeof shapes / sizeof shapes[0],
+                          .dtypes = &dt, .ndtypes = 1, .jobs = 2, .cache_dir = ""};
+  struct gsw_result r;
+  cr_assert_eq(gsw_run(TEMPLATE, &o, &r), AT_OK, "%s", at_last_error());
+  char line[256];
+  gsw_summary(&r, line, sizeof line);
+  cr_log_info("gemm_tma host:sm_90 %s: %s (compile %.1f s, runs %.1f s)", layout, line,
+              r.compile_s, r.run_s);
+  cr_assert_eq(r.variants, NSAMPLE, "%s: %zu variants kept", layout, r.variants);
+  cr_assert_eq(r.runs, NSAMPLE * (sizeof shapes / sizeof shapes[0]));
+  cr_assert_eq(r.failures, 0, "%zu failures, first: %s", r.failures, r.first_failure);
+}
+
+Test(gemm_tma, host_NN_f16, .timeout = TIMEOUT) { run_host("NN", GEMM_F16); }
+Test(gemm_tma, host_NT_bf16, .timeout = TIMEOUT) { run_host("NT", GEMM_BF16); }
+Test(gemm_tma, host_TN_bf16, .timeout = TIMEOUT) { run_host("TN", GEMM_BF16); }
+Test(gemm_tma, host_TT_f16, .timeout = TIMEOUT) { run_host("TT", GEMM_F16); }
+
+/* The persistent walk: one and three blocks for 3 x 3 tiles (every tile after the first
+ * reuses the ring's stages, barrier phases carrying over), and a map the runner must
+ * refuse (lda 100: rows 200 bytes apart, not a multiple of 16). */
+Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
+{
+  struct th_space sp;
+  space_open(&sp, "h100", 4096, 4096, 4096, 0, 1);
+  long at = find(&sp, &sample[1]); /* 128 x 128, EPI 1, WAIT 1 */
+  cr_assert_geq(at, 0);
+  const int64_t *cfg = sp.cfg + (size_t)at * sp.np;
+  struct th_hostk k;
+  meas_kernel kern;
+  th_hostk_load_variants(&k, &sp, "f16", &cfg, 1, "host:sm_90", &kern);
+  struct gemm_problem p = {.dtype = GEMM_F16, .ta = 0, .tb = 1, .m = 320, .n = 264, .k = 136,
+                           .alpha = 1.0f, .beta = 0.5f};
+  gemm_problem_resolve(&p);
+  struct gemm_data d;
+  struct gemm_buffers buf;
+  cr_assert_eq(gemm_data_init(&d, &p, 7), AT_OK);
+  cr_assert_eq(gemm_buffers_init(&meas_host, k.ctx, &d, &buf), AT_OK, "%s", at_last_error());
+  const int64_t dims[5] = {p.m, p.n, p.k, 0, 1};
+  struct gen_bind bind = {.dev = sp.dev, .dims = dims, .dtype = "f16"};
+  struct gen_launch gl;
+  cr_assert_eq(gen_emit_launch(sp.t, &bind, cfg, &gl), AT_OK, "%s", at_last_error());
+  cr_assert_eq(gl.grid[0], 9);
+  for (int blocks = 1; blocks <= 3; blocks += 2) {
+    gl.grid[0] = blocks;
+    int64_t bad = 0;
+    char msg[256] = "";
+    cr_assert_eq(gemm_verify(&meas_host, k.ctx, kern, &gl, &d, &buf, &bad, msg, sizeof msg),
+                 AT_OK, "%d blocks: %s", blocks, at_last_error());
+    cr_assert_eq(bad, 0, "%d blocks: %lld wrong, first %s", blocks, (long long)bad, msg);
+  }
+  gemm_buffers_release(&meas_host, k.ctx, &buf);
+  gemm_data_release(&d);
+  /* lda = 100 elements: TMA cannot describe the rows, and the runner says so */
+  p.lda = 100, p.k = 96;
+  cr_assert_eq(gemm_data_init(&d, &p, 7), AT_OK);
+  cr_assert_eq(gemm_buffers_init(&meas_host, k.ctx, &d, &buf), AT_OK);
+  int64_t bad = 0;
+  char msg[256];
+  int rc = gemm_verify(&meas_host, k.ctx, kern, &gl, &d, &buf, &bad, msg, sizeof msg);
+  cr_assert_eq(rc, AT_USAGE);
+  cr_assert(strstr(at_last_error(), "tensor map over A") &&
+                strstr(at_last_error(), "multiple of 16"),
+            "%s", at_last_error());
+  gemm_buffers_release(&meas_host, k.ctx, &buf);
+  gemm_data_release(&d);
+  th_hostk_close(&k);
+  th_space_close(&sp);
+}
+
+/* ---- the tuned header's launcher builds the maps ------------------------------------- */
+
+/* A database whose one winner (f16 NN on host:h100) is sample[1] of gemm_tma. */
+static char *planted_db(const char *dir)
+{
+  struct th_space sp;
+  space_open(&sp, "h100", 4096, 4096, 4096, 0, 0);
+  long at = find(&sp, &sample[1]);
+  cr_assert_geq(at, 0);
+  char *config = NULL;
+  cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
+  char *path = th_path(dir, "tma.db");
+  struct db *db = NULL;
+  cr_assert_eq(db_open(path, DB_CREATE, &db), AT_OK, "%s", at_last_error());
+  struct db_run run;
+  db_run_init(&run);
+  run.host = "test", run.started_at = run.ended_at = "2026-12-03T12:00:00Z";
+  run.autotune_version = "test", run.strategy = "planted", run.args = "test_gemm_tma";
+  db_uuid(run.uuid);
+  cr_assert_eq(db_put_run(db, &run, NULL), AT_OK, "%s", at_last_error());
+  struct db_trial tr;
+  db_trial_init(&tr);
+  db_uuid(tr.uuid);
+  strcpy(tr.run_uuid, run.uuid);
+  tr.device = "host:h100", tr.arch = "host:sm_90", tr.vendor = "host";
+  tr.kernel = sp.t->kernel, tr.kernel_hash = sp.t->hash;
+  tr.problem = (struct db_problem){.op = "gemm", .dtype = "f16", .layout = "NN", .ndims = 3,
+                                   .dim_names = {"m", "n", "k"}, .dims = {256, 256, 256}};
+  tr.config = config;
+  tr.status = DB_TRIAL_OK;
+  tr.time_median_us = tr.time_min_us = tr.time_max_us = 5;
+  tr.repetitions = 5;
+  tr.created_at = "2026-12-03T12:00:00Z";
+  cr_assert_eq(db_put_trial(db, &tr, NULL), AT_OK, "%s", at_last_error());
+  db_close(db);
+  free(config);
+  th_space_close(&sp);
+  return path;
+}
+
+/* A sanitized libautotune.so needs its runtime in the program too (as tests/installed.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#endif
+#endif
+#ifndef SAN_FLAGS
+#define SAN_FLAGS ""
+#endif
+
+#define HDR_INCS                                                                           \
+  "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
+
+/* The kernels-mode header of a gemm_tma winner, run on the host (the launcher encodes
+ * the maps, the emulator runs the kernel, C checked against a double reference) and
+ * compiled by nvcc for sm_90a (the maps are __grid_constant__ kernel parameters, the
+ * copies bulk tensor copies). */
+Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
+{
+  char *dir = th_tmpdir(), *db = planted_db(dir), *hdr = th_path(dir, "tuned_gemm.h");
+  struct th_result r;
+  th_run(&r, "emit-header gemm --device host:h100 --db '%s' --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *text = th_read(hdr, NULL);
+  cr_assert_not_null(text);
+  cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[0], A, sizeof *A, M, K, lda, (64LL), (0LL ? 64LL : 128LL), (128LL))"),
+                     "%s", text);
+  cr_assert_not_null(strstr(text, "alpha, beta, tm_[0], tm_[1], tm_[2]);"));
+  free(text);
+  static const char app[] =
+      "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+      "#include \"tuned_gemm.h\"\n"
+      "int main() {\n"
+      "  const int M = 200, N = 136, K = 72;\n"
+      "  at_half *A = (at_half *)aligned_alloc(64, M * K * 2);\n"
+      "  at_half *B = (at_half *)aligned_alloc(64, K * N * 2);\n"
+      "  at_half *C = (at_half *)aligned_alloc(64, M * N * 2);\n"
+      "  for (int i = 0; i < M * K; i++) A[i] = at_from_float<at_half>((float)(i % 7 - 3));\n"
+      "  for (int i = 0; i < K * N; i++) B[i] = at_from_float<at_half>((float)(i % 5 - 2));\n"
+      "  for (int i = 0; i < M * N; i++) C[i] = at_from_float<at_half>(1.0f);\n"
+      "  int rc = at_tuned_gemm_f16_nn(A, B, C, M, N, K, K, N, N, 0.5f, 2.0f, nullptr);\n"
+      "  if (rc) { printf(\"launch %d\\n\", rc); free(A), free(B), free(C); return 1; }\n"
+      "  int bad = 0;\n"
+      "  for (int m = 0; m < M; m++)\n"
+      "    for (int n = 0; n < N; n++) {\n"
+      "      double s = 0;\n"
+      "      for (int k = 0; k < K; k++)\n"
+      "        s += (double)((m * K + k) % 7 - 3) * (double)((k * N + n) % 5 - 2);\n"
+      "      bad += fabs(at_to_float(C[m * N + n]) - (0.5 * s + 2.0)) > 0.01 * fabs(s) + 0.05;\n"
+      "    }\n"
+      "  printf(\"%d wrong\\n\", bad);\n"
+      "  free(A), free(B), free(C);\n"
+      "  return bad != 0;\n"
+      "}\n";
+  char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app");
+  cr_assert_eq(th_write(src, app, strlen(app)), 0);
+  char bindir[1024]; /* libautotune.so beside the command */
+  snprintf(bindir, sizeof bindir, "%s", AT_BINARY);
+  *strrchr(bindir, '/') = '\0';
+  th_sh(&r, "c++ -std=c++17 -O1 " SAN_FLAGS " '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR "/include' "
+            "-o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
+        src, dir, exe, bindir, bindir);
+  cr_assert_eq(r.code, 0, "c++: %s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "'%s'", exe);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "0 wrong"), "%s", r.out);
+  th_result_free(&r);
+#if AT_HAVE_CUDA
+  char *cu = th_path(dir, "app.cu");
+  static const char gpu_app[] = "#include \"tuned_gemm.h\"\n"
+                                "int run(at_half *p, cudaStream_t s) {\n"
+                                "  return at_tuned_gemm_f16_nn(p, p, p, 200, 136, 72, 72, 136, "
+                                "136, 1.f, 0.f, s);\n}\n";
+  cr_assert_eq(th_write(cu, gpu_app, strlen(gpu_app)), 0);
+  th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 "
+            "-gencode arch=compute_90a,code=sm_90a " HDR_INCS " -I. --ptx app.cu -o app.ptx",
+        dir);
+  cr_assert_eq(r.code, 0, "nvcc: %s", r.err);
+  th_result_free(&r);
+  char *ptxpath = th_path(dir, "app.ptx");
+  char *ptx = th_read(ptxpath, NULL);
+  cr_assert_not_null(ptx);
+  cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
+  cr_assert_not_null(strstr(ptx, ".param .align 64 .b8"), "the maps are not by-value params");
+  cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
+  free(ptx), free(ptxpath), free(cu);
+#endif
+  free(src), free(exe), free(hdr), free(db);
+  th_rmtree(dir);
+  free(dir);
+}

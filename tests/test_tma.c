@@ -1,0 +1,441 @@
+/*
+ * test_tma.c - templates/common/at_tma.h, Hopper's bulk tensor copies (TMA) and mbarriers:
+ * the tensor map's checks (cuTensorMapEncodeTiled's documented requirements), the pure
+ * emulated load and store against this file's own reading of the swizzle (a 16-byte
+ * chunk c of 128-byte row r of the pattern lands at chunk c ^ (r % 8) for 128B) and of
+ * out-of-bounds fill; then tests/data/pl/tma_kernels.cu on the host device (cc_host,
+ * meas_host, the SIMT emulator), tensor maps passed as kind 'm': a box loaded at edges and
+ * negative coordinates with and without swizzle, a box stored with its out-of-bounds part
+ * left alone, a two-stage producer/consumer ring over several phases; and each planted
+ * protocol bug (a missing expect_tx, a wrong parity, a missing fence.mbarrier_init, a wait
+ * on the wrong barrier, writers that do not fence before a bulk store, a store never
+ * waited for, a ring consumer with the wrong parity, a producer that skips the empty
+ * barrier) failing, as a failed launch or a wrong result. Last, nvcc's sm_90a PTX of the
+ * same kernels holds the instructions and NVRTC + ptxas accept them. None ran on a GPU.
+ */
+#include <criterion/criterion.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define AT_EMU_ONLY 1
+#include "templates/common/at_tma.h"
+
+#include "tests/helpers.h"
+#include "tests/hostk.h"
+#include "tuner/compile/compile.h"
+#include "tuner/measure/meas.h"
+#include "base/status.h"
+
+#define PL AT_SOURCE_DIR "/tests/data/pl"
+static const char *const include_dirs[] = {AT_SOURCE_DIR "/templates/common", NULL};
+
+/* The global matrix every test reads: H rows of W 16-bit elements, LD apart. */
+enum { W = 100, H = 40, LD = 104 };
+
+static unsigned short g_val(int r, int c) { return (unsigned short)(r * 131 + c + 1); }
+
+static void fill(unsigned short *g)
+{
+  for (int r = 0; r < H; r++)
+    for (int c = 0; c < LD; c++)
+      g[r * LD + c] = c < W ? g_val(r, c) : 0xdead;
+}
+
+static void encode(at_tensormap *map, const void *base, unsigned bw, unsigned bh,
+                   unsigned swizzle)
+{
+  const unsigned long long dims[2] = {W, H};
+  const unsigned box[2] = {bw, bh};
+  const char *why = at_tmap_host_encode(map, base, 2, dims, LD * 2, box, swizzle, 0);
+  cr_assert_null(why, "%s", why);
+}
+
+/* ---- the map and the pure copies ---------------------------------------------------- */
+
+Test(tma, tensor_map_checks_follow_the_encode_rules)
+{
+  const unsigned long long dims[2] = {W, H};
+  const unsigned box[2] = {64, 16};
+  cr_assert_null(at_tmap_check(4096, 2, dims, 208, box, AT_TMA_SWIZZLE_128B));
+  /* each requirement broken once */
+  cr_assert_not_null(at_tmap_check(4104, 2, dims, 208, box, 128), "unaligned base");
+  cr_assert_not_null(at_tmap_check(4096, 3, dims, 208, box, 128), "element size 3");
+  cr_assert_not_null(at_tmap_check(4096, 2, dims, 200, box, 128), "stride % 16");
+  cr_assert_not_null(at_tmap_check(4096, 2, dims, 192, box, 128), "stride < row");
+  const unsigned wide[2] = {128, 16}, big[2] = {64, 257}, odd[2] = {4, 16};
+  cr_assert_not_null(at_tmap_check(4096, 2, dims, 208, wide, 128), "box wider than swizzle");
+  cr_assert_null(at_tmap_check(4096, 2, dims, 208, wide, 0), "no swizzle: 256 bytes fine");
+  cr_assert_not_null(at_tmap_check(4096, 2, dims, 208, big, 0), "box > 256");
+  cr_assert_not_null(at_tmap_check(4096, 2, dims, 208, odd, 0), "inner box 8 bytes");
+  cr_assert_not_null(at_tmap_check(4096, 2, dims, 208, box, 96), "swizzle 96");
+  const unsigned long long zero[2] = {0, H};
+  cr_assert_not_null(at_tmap_check(4096, 2, zero, 208, box, 0), "dim 0");
+  cr_assert_eq(at_tmap_swizzle_enum(0), 0);
+  cr_assert_eq(at_tmap_swizzle_enum(32), 1);
+  cr_assert_eq(at_tmap_swizzle_enum(64), 2);
+  cr_assert_eq(at_tmap_swizzle_enum(128), 3);
+  /* a map that failed its checks is zero, and a copy through it fails */
+  at_tensormap map;
+  const unsigned short *g = (const unsigned short *)(uintptr_t)4104;
+  cr_assert_not_null(at_tmap_host_encode(&map, g, 2, dims, 208, box, 128, 0));
+  static unsigned char smem[4096];
+  struct at_tmap_host h;
+  memcpy(&h, &map, sizeof h);
+  cr_assert_not_null(at_emu_tma_load_2d(&h, smem, sizeof smem, 0, 0, 0));
+}
+
+/* Where byte `off` of a box lies in shared memory, by this file's reading of the
+ * swizzle: 16-byte chunk c of 128-byte row r moves to c ^ (r % 8) (128B), the low two
+ * bits of r for 64B and the low bit for 32B, in the pattern of 8 rows of its span. */
+static unsigned long doc_swizzle(unsigned long off, unsigned swizzle)
+{
+  if (swizzle == 0)
+    return off;
+  unsigned long row = off / 128, chunk = off % 128 / 16;
+  unsigned long mask = swizzle == 128 ? 7 : swizzle == 64 ? 3 : 1;
+  return row * 128 + ((chunk ^ (row & mask)) * 16) + off % 16;
+}
+
+Test(tma, pure_load_places_the_box_and_fills_outside)
+{
+  static unsigned short g[H * LD];
+  static unsigned char smem[8192];
+  fill(g);
+  const unsigned swz[] = {0, 32, 64, 128};
+  const int coords[][2] = {{0, 0}, {40, 8}, {64, 30}, {-8, -3}, {96, 39}};
+  for (size_t si = 0; si < 4; si++)
+    for (size_t ci = 0; ci < sizeof coords / sizeof coords[0]; ci++) {
+      unsigned bw = swz[si] ? swz[si] / 2 : 64, bh = 16;
+      at_tensormap map;
+      encode(&map, g, bw, bh, swz[si]);
+      struct at_tmap_host h;
+      memcpy(&h, &map, sizeof h);
+      memset(smem, 0xee, sizeof smem);
+      int c0 = coords[ci][0], c1 = coords[ci][1];
+      cr_assert_null(at_emu_tma_load_2d(&h, smem, sizeof smem, 1024, c0, c1));
+      for (unsigned j = 0; j < bh; j++)
+        for (unsigned i = 0; i < bw; i++) {
+          int x = c0 + (int)i, y = c1 + (int)j;
+          unsigned short want = x >= 0 && x < W && y >= 0 && y < H ? g_val(y, x) : 0, got;
+          memcpy(&got, smem + doc_swizzle(1024 + 2 * (j * bw + i), swz[si]), 2);
+          cr_assert_eq(got, want, "swizzle %u at (%d,%d): element (%u,%u) is %u, want %u",
+                       swz[si], c0, c1, i, j, got, want);
+        }
+    }
+  /* a swizzled box off its pattern, and one past shared memory, are refused */
+  at_tensormap map;
+  encode(&map, g, 64, 16, 128);
+  struct at_tmap_host h;
+  memcpy(&h, &map, sizeof h);
+  cr_assert_not_null(at_emu_tma_load_2d(&h, smem, sizeof smem, 512, 0, 0));
+  cr_assert_not_null(at_emu_tma_load_2d(&h, smem, sizeof smem, 7168, 0, 0));
+}
+
+/* ---- kernels on the host device ----------------------------------------------------- */
+
+struct tile_run {
+  int c0, c1, bw, bh, swizzle, mode;
+};
+
+/* tma_tile; AT_OK or the launch's status, out filled */
+static int run_tile(struct th_hostk *k, unsigned short *g, unsigned short *out,
+                    const struct tile_run *r)
+{
+  at_tensormap map;
+  encode(&map, g, (unsigned)r->bw, (unsigned)r->bh, (unsigned)r->swizzle);
+  int c0 = r->c0, c1 = r->c1, bw = r->bw, bh = r->bh, sw = r->swizzle, mode = r->mode;
+  void *args[] = {&map, &out, &c0, &c1, &bw, &bh, &sw, &mode};
+  memset(out, 0, (size_t)(bw * bh) * 2);
+  return th_hostk_launch(k, "tma_tile", 1, 128, 1024 + (unsigned)(bw * bh * 2), "mpiiiiii",
+                         args);
+}
+
+/* the elements of out that differ from the box of g at (c0, c1) */
+static int tile_wrong(const unsigned short *out, const struct tile_run *r)
+{
+  int bad = 0;
+  for (int j = 0; j < r->bh; j++)
+    for (int i = 0; i < r->bw; i++) {
+      int x = r->c0 + i, y = r->c1 + j;
+      unsigned short want = x >= 0 && x < W && y >= 0 && y < H ? g_val(y, x) : 0;
+      bad += out[j * r->bw + i] != want;
+    }
+  return bad;
+}
+
+static unsigned short *kbuf(struct th_hostk *k, size_t bytes)
+{
+  return th_hostk_buf(k, bytes);
+}
+
+Test(tma, host_kernel_loads_boxes, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_kernels.cu", "host", include_dirs);
+  unsigned short *g = kbuf(&k, H * LD * 2), *out = kbuf(&k, 64 * 16 * 2);
+  fill(g);
+  const struct tile_run runs[] = {
+      {0, 0, 64, 16, 128, 0},  {64, 32, 64, 16, 128, 0}, {-16, -4, 64, 16, 128, 0},
+      {8, 3, 64, 16, 0, 0},    {40, 24, 32, 16, 64, 0},  {90, 36, 16, 8, 32, 0},
+  };
+  for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+    cr_assert_eq(run_tile(&k, g, out, &runs[i]), AT_OK, "run %zu: %s", i, at_last_error());
+    cr_assert_eq(tile_wrong(out, &runs[i]), 0, "run %zu: %d elements wrong", i,
+                 tile_wrong(out, &runs[i]));
+  }
+  th_hostk_close(&k);
+}
+
+/* Each planted bug of tma_tile: a wrong box where the protocol lets the consumers read
+ * early (1, 2), a failed launch naming the fault where it cannot go on (3, 4). */
+Test(tma, host_planted_load_bugs_fail, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_kernels.cu", "host", include_dirs);
+  unsigned short *g = kbuf(&k, H * LD * 2), *out = kbuf(&k, 64 * 16 * 2);
+  fill(g);
+  struct tile_run r = {8, 4, 64, 16, 128, 1};
+  cr_assert_eq(run_tile(&k, g, out, &r), AT_OK, "%s", at_last_error());
+  cr_assert_gt(tile_wrong(out, &r), 0, "a missing expect_tx went unnoticed");
+  r.mode = 2;
+  cr_assert_eq(run_tile(&k, g, out, &r), AT_OK, "%s", at_last_error());
+  cr_assert_gt(tile_wrong(out, &r), 0, "a wrong parity went unnoticed");
+  r.mode = 3;
+  cr_assert_neq(run_tile(&k, g, out, &r), AT_OK, "a missing fence.mbarrier_init launched");
+  cr_assert_not_null(strstr(at_last_error(), "fence.mbarrier_init"), "%s", at_last_error());
+  r.mode = 4;
+  cr_assert_neq(run_tile(&k, g, out, &r), AT_OK, "a wait on the wrong barrier launched");
+  cr_assert_not_null(strstr(at_last_error(), "can never complete"), "%s", at_last_error());
+  cr_assert_not_null(strstr(at_last_error(), "mbarrier at shared offset 8"), "%s",
+                     at_last_error());
+  /* the device still works */
+  r.mode = 0;
+  cr_assert_eq(run_tile(&k, g, out, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(tile_wrong(out, &r), 0);
+  th_hostk_close(&k);
+}
+
+/* tma_store of a bw x bh box at (c0, c1) into g (filled first); the elements of g
+ * that differ from what the store should leave. */
+static int run_store(struct th_hostk *k, unsigned short *g, int c0, int c1, int bw, int bh,
+                     int sw, int mode, int *bad)
+{
+  fill(g);
+  at_tensormap map;
+  encode(&map, g, (unsigned)bw, (unsigned)bh, (unsigned)sw);
+  void *args[] = {&map, &c0, &c1, &bw, &bh, &sw, &mode};
+  int rc = th_hostk_launch(k, "tma_store", 1, 128, 1024 + (unsigned)(bw * bh * 2), "miiiiii",
+                           args);
+  *bad = 0;
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < LD; x++) {
+      int i = x - c0, j = y - c1;
+      unsigned short want = x >= W ? 0xdead
+                            : i >= 0 && i < bw && j >= 0 && j < bh
+                                ? (unsigned short)(1000 + j * bw + i)
+                                : g_val(y, x);
+      *bad += g[y * LD + x] != want;
+    }
+  return rc;
+}
+
+Test(tma, host_kernel_stores_boxes_and_planted_bugs_fail, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_kernels.cu", "host", include_dirs);
+  unsigned short *g = kbuf(&k, H * LD * 2);
+  int bad;
+  const int cases[][5] = {{0, 0, 64, 16, 128}, {60, 30, 64, 16, 128}, {-8, -2, 32, 8, 0},
+                          {72, 35, 32, 8, 64}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const int *c = cases[i];
+    cr_assert_eq(run_store(&k, g, c[0], c[1], c[2], c[3], c[4], 0, &bad), AT_OK, "%s",
+                 at_last_error());
+    cr_assert_eq(bad, 0, "store %zu: %d elements wrong", i, bad);
+  }
+  /* 5: only thread 0 fences: the async proxy misses the others' writes */
+  cr_assert_eq(run_store(&k, g, 8, 8, 64, 16, 128, 5, &bad), AT_OK, "%s", at_last_error());
+  cr_assert_gt(bad, 0, "writers that did not fence went unnoticed");
+  /* 6: no wait_group: the store never lands */
+  cr_assert_eq(run_store(&k, g, 8, 8, 64, 16, 128, 6, &bad), AT_OK, "%s", at_last_error());
+  cr_assert_gt(bad, 0, "a store never waited for went unnoticed");
+  th_hostk_close(&k);
+}
+
+/* tma_ring over `tiles` tiles of 64 x 8 at rows 8t; out[c] against the sums. */
+static int run_ring(struct th_hostk *k, unsigned short *g, float *out, int tiles, int mode,
+                    int *bad)
+{
+  at_tensormap map;
+  int bw = 64, bh = 8;
+  encode(&map, g, (unsigned)bw, (unsigned)bh, 0);
+  void *args[] = {&map, &out, &bw, &bh, &tiles, &mode};
+  memset(out, 0, 128 * sizeof *out);
+  int rc = th_hostk_launch(k, "tma_ring", 1, 160, 1024 + 2 * (unsigned)(bw * bh * 2),
+                           "mpiiii", args);
+  *bad = 0;
+  for (int c = 0; c < 128; c++) {
+    double want = 0;
+    for (int t = 0; t < tiles; t++)
+      for (int e = c; e < bw * bh; e += 128) {
+        int x = e % bw, y = t * bh + e / bw;
+        want += y < H ? g_val(y, x) : 0;
+      }
+    *bad += out[c] != (float)want;
+  }
+  return rc;
+}
+
+Test(tma, host_ring_over_many_phases_and_planted_bugs_fail, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_kernels.cu", "host", include_dirs);
+  unsigned short *g = kbuf(&k, H * LD * 2);
+  float *out = (float *)th_hostk_buf(&k, 128 * sizeof(float));
+  fill(g);
+  int bad;
+  for (int tiles = 1; tiles <= 6; tiles++) { /* the last tile runs past H: zero fill */
+    cr_assert_eq(run_ring(&k, g, out, tiles, 0, &bad), AT_OK, "%d tiles: %s", tiles,
+                 at_last_error());
+    cr_assert_eq(bad, 0, "%d tiles: %d sums wrong", tiles, bad);
+  }
+  /* 7: consumers with the wrong parity read stages before they are filled */
+  int rc = run_ring(&k, g, out, 5, 7, &bad);
+  cr_assert(rc != AT_OK || bad > 0, "a ring consumer with the wrong parity went unnoticed");
+  cr_log_info("ring mode 7: %s", rc != AT_OK ? at_last_error() : "wrong sums");
+  /* 8: the producer refills stages it was not given back */
+  rc = run_ring(&k, g, out, 5, 8, &bad);
+  cr_assert_neq(rc, AT_OK, "a producer that skips the empty barrier launched");
+  cr_assert_not_null(strstr(at_last_error(), "more arrivals"), "%s", at_last_error());
+  th_hostk_close(&k);
+}
+
+/* The cluster instructions in a cluster of one CTA; a multicast to another CTA fails. */
+Test(tma, host_cluster_of_one, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_kernels.cu", "host", include_dirs);
+  unsigned short *g = kbuf(&k, H * LD * 2), *out = kbuf(&k, 64 * 16 * 2);
+  int *info = (int *)th_hostk_buf(&k, 2 * sizeof(int));
+  fill(g);
+  info[0] = info[1] = -1;
+  at_tensormap map;
+  encode(&map, g, 64, 16, 128);
+  int bw = 64, bh = 16;
+  void *args[] = {&map, &out, &info, &bw, &bh};
+  cr_assert_eq(th_hostk_launch(&k, "tma_cluster", 1, 128, 1024 + 64 * 16 * 2, "mppii", args),
+               AT_OK, "%s", at_last_error());
+  struct tile_run r = {0, 0, 64, 16, 128, 0};
+  cr_assert_eq(tile_wrong(out, &r), 0);
+  cr_assert_eq(info[0], 0);
+  cr_assert_eq(info[1], 1);
+  th_hostk_close(&k);
+}
+
+/* ---- CUDA ----------------------------------------------------------------------------- */
+
+Test(tma, sm90a_ptx_holds_the_instructions, .timeout = 300)
+{
+  static const char *const want[] = {
+      "mbarrier.init.shared::cta.b64",
+      "fence.mbarrier_init.release.cluster",
+      "mbarrier.arrive.expect_tx.shared::cta.b64",
+      "mbarrier.arrive.shared::cta.b64",
+      "mbarrier.try_wait.parity.shared::cta.b64",
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes",
+      "cp.async.bulk.tensor.2d.global.shared::cta.bulk_group",
+      "cp.async.bulk.commit_group",
+      "cp.async.bulk.wait_group.read 0",
+      "fence.proxy.async.shared::cta",
+      ".param .align 64 .b8 tma_tile_param_0[128]",
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      ".multicast::cluster",
+      "barrier.cluster.arrive.release.aligned",
+      "barrier.cluster.wait.acquire.aligned",
+      "mapa.shared::cluster.u32",
+      "mbarrier.arrive.release.cluster.shared::cluster.b64",
+      "%cluster_ctarank",
+      "%cluster_nctarank",
+      "prefetch.tensormap",
+  };
+  th_assert_ptx_has("tma_kernels.cu", "sm_90a", want, sizeof want / sizeof want[0]);
+}
+
+/* NVRTC compiles for sm_90 (TMA needs no "a") and ptxas assembles it. */
+Test(tma, nvrtc_sm90_assembles_the_kernels, .timeout = 300)
+{
+  th_need_cc(&cc_nvrtc);
+  char *src = th_read_pl("tma_kernels.cu");
+  struct cc_request req = {.source = src, .name = "tma_kernels.cu", .arch = "sm_90",
+                           .include_dirs = include_dirs};
+  struct cc_result r;
+  cr_assert_eq(cc_nvrtc.compile(&req, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(r.status, CC_OK, "sm_90:\n%s", r.log);
+  const char *names[] = {"tma_tile", "tma_store", "tma_ring", "tma_cluster"};
+  for (size_t i = 0; i < 4; i++) {
+    const struct cc_kernel_res *kr = cc_result_kernel(&r, names[i]);
+    cr_assert_not_null(kr, "no %s", names[i]);
+    cr_assert_eq(kr->spill_bytes, 0, "%s spills", names[i]);
+  }
+  cc_result_release(&r);
+  free(src);
+}
+
+/* ---- the CUDA driver's encode call, checked against cuda.h without a driver ---------- */
+
+#ifdef AT_HAVE_CUDA
+#include <cuda.h>
+
+Test(tma, cuda_encode_arguments_follow_cuda_h)
+{
+  struct meas_tmap t = {.base = 0x7f0000001000ull, .elem_bytes = 2, .rows = 300, .cols = 200,
+                        .ld = 264, .box = {64, 128}, .swizzle = 128};
+  struct meas_cu_tmap_args a;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_OK, "%s", at_last_error());
+  cr_assert_eq(a.dtype, CU_TENSOR_MAP_DATA_TYPE_UINT16);
+  cr_assert_eq(a.rank, 2);
+  cr_assert_eq(a.dims[0], 200, "globalDim[0] is the contiguous dimension");
+  cr_assert_eq(a.dims[1], 300);
+  cr_assert_eq(a.strides[0], 528, "globalStrides[0]: bytes between rows");
+  cr_assert_eq(a.box[0], 64);
+  cr_assert_eq(a.box[1], 128);
+  cr_assert_eq(a.elem_strides[0], 1);
+  cr_assert_eq(a.elem_strides[1], 1);
+  cr_assert_eq(a.interleave, CU_TENSOR_MAP_INTERLEAVE_NONE);
+  cr_assert_eq(a.swizzle, CU_TENSOR_MAP_SWIZZLE_128B);
+  cr_assert_eq(a.l2_promotion, CU_TENSOR_MAP_L2_PROMOTION_L2_128B);
+  cr_assert_eq(a.oob_fill, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  t.swizzle = 64, t.box[0] = 32;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_OK);
+  cr_assert_eq(a.swizzle, CU_TENSOR_MAP_SWIZZLE_64B);
+  t.elem_bytes = 4, t.swizzle = 32, t.box[0] = 8;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_OK);
+  cr_assert_eq(a.dtype, CU_TENSOR_MAP_DATA_TYPE_UINT32);
+  cr_assert_eq(a.swizzle, CU_TENSOR_MAP_SWIZZLE_32B);
+  /* what the driver would refuse is refused first, naming the rule */
+  t.elem_bytes = 2, t.swizzle = 128, t.box[0] = 64, t.ld = 260;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_USAGE);
+  cr_assert_not_null(strstr(at_last_error(), "multiple of 16"), "%s", at_last_error());
+  t.ld = 264, t.base += 8;
+  cr_assert_eq(meas_cu_tmap_args(&t, &a), AT_USAGE);
+  cr_assert_not_null(strstr(at_last_error(), "16-byte aligned"), "%s", at_last_error());
+  /* the map is CUtensorMap's size */
+  cr_assert_eq(sizeof(CUtensorMap), MEAS_TMAP_BYTES);
+  cr_assert_eq(sizeof(at_tensormap), MEAS_TMAP_BYTES);
+}
+#endif
+
+/* Backends without tensor maps say so. */
+Test(tma, hip_backend_has_no_tensor_maps)
+{
+  struct meas_tmap t = {.base = 4096, .elem_bytes = 2, .rows = 8, .cols = 64, .ld = 64,
+                        .box = {64, 8}, .swizzle = 128};
+  unsigned char map[MEAS_TMAP_BYTES];
+  int rc = meas_tmap_encode(&meas_hip, (struct meas_ctx *)(void *)map, &t, map);
+  cr_assert_eq(rc, AT_UNSUPPORTED);
+  cr_assert_not_null(strstr(at_last_error(), "hip backend has no tensor maps"), "%s",
+                     at_last_error());
+}
