@@ -1,11 +1,12 @@
 // at_copy.h - memory operations of the portability layer: 8- and 16-byte vector loads
 // and stores (the address must be aligned to the size: the GPU faults otherwise, the
 // host emulator reports it), the atomics split-K needs (fetch-add on f32, u32, i32 at
-// device scope, relaxed order), and the asynchronous global-to-shared copy: cp.async
-// of 4, 8 or 16 bytes with commit and wait groups on sm_80+ (PTX ISA, "cp.async",
-// "cp.async.commit_group", "cp.async.wait_group"), and a plain synchronous copy
-// elsewhere (HIP, older NVIDIA, the host), where commit and wait do nothing. As on the
-// GPU, a wait makes the copies visible to the calling thread only: other threads of
+// device scope, relaxed order; a device-scope fence and an L1-bypassing load for the
+// hand-over of partial sums between blocks), and the asynchronous global-to-shared copy:
+// cp.async of 4, 8 or 16 bytes with commit and wait groups on sm_80+ (PTX ISA,
+// "cp.async", "cp.async.commit_group", "cp.async.wait_group"), and a plain synchronous
+// copy elsewhere (HIP, older NVIDIA, the host), where commit and wait do nothing. As on
+// the GPU, a wait makes the copies visible to the calling thread only: other threads of
 // the block need at_syncthreads() after it. AT_HAS_CP_ASYNC says which one is in use.
 #if !defined(AT_COMMON_H)
 #include "at_common.h"
@@ -91,6 +92,34 @@ AT_DEV int at_atomic_add_i32(int *p, int v)
   return __hip_atomic_fetch_add(p, v, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
 #else
   return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+#endif
+}
+
+// ---- split-K hand-over between blocks ----
+// A device-scope fence (CUDA __threadfence, PTX fence.sc.gpu; AMD an agent-scope fence):
+// stores before it are seen by every block before stores after it (the counter that
+// says "my partial is written"), and loads after it see what was published before.
+AT_DEV void at_threadfence(void)
+{
+#if defined(AT_CUDA)
+  __threadfence();
+#elif defined(AT_HIP)
+  __builtin_amdgcn_fence(__ATOMIC_SEQ_CST, "agent");
+#else
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
+// A load that bypasses the SM's non-coherent L1 (CUDA ld.global.cg; AMD an agent-scope
+// atomic load): for data another block wrote during this launch.
+AT_DEV float at_load_f32_coherent(const float *p)
+{
+#if defined(AT_CUDA)
+  return __ldcg(p);
+#elif defined(AT_HIP)
+  return __hip_atomic_load(p, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
+#else
+  const unsigned int *u = (const unsigned int *)(const void *)p;
+  return at_uint_as_float(__atomic_load_n(u, __ATOMIC_RELAXED));
 #endif
 }
 
