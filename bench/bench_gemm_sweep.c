@@ -13,7 +13,10 @@
  *   bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] [--sample N] [--seed S]
  *                    [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...]
  *                    [--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache]
+ *                    [--decode]
  *
+ * --decode sweeps the decode shapes (gsw_decode_shapes: M = 1, 7, 16, 64 and 300 against
+ * odd N and K) instead of the standard ones: the shapes gemm_skinny's space is built for.
  * --shard I/N keeps the configs whose FNV-1a hash of the canonical text is I mod N
  * (0 <= I < N): N runs with I = 0..N-1 sweep every variant exactly once between them, so
  * a sweep too long for one sitting is done in parts (bench/results/ keeps each part's log).
@@ -103,7 +106,7 @@ static int usage(const char *why)
 {
   fprintf(stderr, "autotune: %s\nusage: bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] "
           "[--sample N] [--seed S] [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...] "
-          "[--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache]\n", why);
+          "[--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache] [--decode]\n", why);
   return 2;
 }
 
@@ -120,6 +123,9 @@ int main(int argc, char **argv)
       o.compile_only = true;
     } else if (strcmp(a, "--no-cache") == 0) {
       o.cache_dir = "";
+    } else if (strcmp(a, "--decode") == 0) {
+      o.shapes = gsw_decode_shapes;
+      o.nshapes = gsw_decode_nshapes;
     } else if (a[0] == '-' && !v) {
       return usage("option needs a value");
     } else if (strcmp(a, "--device") == 0) {

@@ -50,7 +50,7 @@
 #pragma autotune require registers: BM * CN * (TRANS_B ? 1 : VEC) <= 64 && CN * U * VEC <= 32
 #pragma autotune require a_chunk: BM * KC <= 8192 && BM * BN <= 8192
 #pragma autotune require k_work: KSPLIT <= cdiv(K, KC)
-#pragma autotune require fill: KSPLIT >= min(cdiv(device.cus, cdiv(N, BN) * cdiv(M, BM)), cdiv(K, KC))
+#pragma autotune require fill: KSPLIT >= min(cdiv(device.cus, cdiv(N, BN) * cdiv(M, BM)), cdiv(K, KC), 32)
 #pragma autotune require no_oversplit: KSPLIT == 1 || cdiv(N, BN) * cdiv(M, BM) * KSPLIT <= 8 * max(device.cus, 16)
 #pragma autotune require grid_rows: cdiv(M, BM) <= 65535
 #pragma autotune threads THREADS

@@ -35,6 +35,11 @@ const struct gsw_shape gsw_default_shapes[] = {
     {48, 40, 24, 4, false},
 };
 const size_t gsw_default_nshapes = sizeof gsw_default_shapes / sizeof gsw_default_shapes[0];
+const struct gsw_shape gsw_decode_shapes[] = {
+    {1, 257, 1031, 0, false}, {7, 129, 515, 0, true}, {16, 67, 333, 4, false},
+    {64, 33, 200, 0, false},  {300, 9, 40, 0, false},
+};
+const size_t gsw_decode_nshapes = sizeof gsw_decode_shapes / sizeof gsw_decode_shapes[0];
 
 static const char *const all_layouts[] = {"NN", "NT", "TN", "TT", NULL};
 static const enum gemm_dtype all_dtypes[] = {GEMM_F32, GEMM_F16, GEMM_BF16};

@@ -39,6 +39,10 @@ struct gsw_shape {
  * 300x8x40, 48x40x24 (padded by 4: rows stay 16-byte aligned). */
 extern const struct gsw_shape gsw_default_shapes[];
 extern const size_t gsw_default_nshapes;
+/* The decode shapes (gemm_skinny): M = 1, 7 (beta 0), 16 (padded by 4), 64 against odd
+ * N and K, and M = 300, past the space's M <= 64, since any M must still be right. */
+extern const struct gsw_shape gsw_decode_shapes[];
+extern const size_t gsw_decode_nshapes;
 
 /* Keep a variant? config is its canonical text ("BK=8,BM=64,..."). Nonzero: keep. */
 typedef int (*gsw_filter_fn)(void *ctx, const char *config);
