@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# gemm14.sh - issue 13's benchmark through the product, one device call (under 8 minutes):
+#  1. `autotune gemm --bundle` f16 and bf16, NN, on the fourteen problems
+#     (bench/gpu/prepare_gemm14.sh built the bundles here), recorded in one database;
+#  2. `autotune emit-header gemm --mode kernels --device h200` from that database;
+#  3. nvcc builds bench/gpu/gemm14_bench.cu with that header: each winner checked
+#     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
+#     search over the top heuristic algorithms, in the same program;
+#  4. the table (gemm14.md) and the logs under $OUT.
+# Each step has its own time limit; a failed step is said and the rest go on (without a
+# header, step 3 still times cuBLASLt alone: -DGEMM14_NO_HEADER).
+#
+#   bash bench/gpu/gemm14.sh [CARRY=.carry-gemm14] [OUT=$OUT]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+C=${1:-.carry-gemm14}
+O=${2:-${OUT:-/tmp/gemm14-out}}
+mkdir -p "$O"
+export LD_LIBRARY_PATH="$PWD/$C/lib:${LD_LIBRARY_PATH:-}"
+export AUTOTUNE_LIBCLANG=             # as on a GPU node without LLVM
+export AUTOTUNE_CACHE_DIR="$(mktemp -d)" # the bundles are the only cache
+A="$PWD/$C/bin/autotune"
+DB="$O/gemm14.db"
+LOG="$O/log.txt"
+step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
+run() { # TIMEOUT CMD...: run, log, say a failure
+  local t=$1; shift
+  timeout "$t" "$@" >>"$LOG" 2>&1; local rc=$?
+  [ $rc -eq 0 ] || echo "   step failed: exit $rc ($*)" | tee -a "$LOG"
+  return 0
+}
+: >"$LOG"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv >>"$LOG" 2>&1
+
+step "1. autotune gemm from bundles (f16: 4 problems, bf16: 10)"
+run 100 "$A" gemm --bundle "$C/gemm_f16" --dtype f16 --layout NN --shapes "$C/shapes_f16.txt" \
+  --db "$DB"
+run 190 "$A" gemm --bundle "$C/gemm_bf16" --dtype bf16 --layout NN \
+  --shapes "$C/shapes_bf16.txt" --db "$DB"
+
+step "2. emit-header from this database"
+AUTOTUNE_TEMPLATES="$PWD/$C/gemm_bf16/templates" AUTOTUNE_CACHE_DIR="$PWD/$C/gemm_bf16/cache" \
+  run 60 "$A" emit-header gemm --device h200 --db "$DB" --mode kernels --out "$O/tuned_h200.h"
+
+step "3. nvcc, the winners against cuBLASLt"
+NV="nvcc -std=c++17 -gencode=arch=compute_90a,code=sm_90a -O2"
+if [ -s "$O/tuned_h200.h" ]; then
+  run 120 $NV -isystem "$C/gemm_bf16/templates" -isystem "$C/gemm_bf16/templates/common" \
+    -I"$O" -DTUNED_HEADER='"tuned_h200.h"' bench/gpu/gemm14_bench.cu -lcublasLt \
+    -o /tmp/gemm14_bench
+fi
+if [ ! -x /tmp/gemm14_bench ]; then
+  echo "   no header build: cuBLASLt alone" | tee -a "$LOG"
+  run 120 $NV -DGEMM14_NO_HEADER bench/gpu/gemm14_bench.cu -lcublasLt -o /tmp/gemm14_bench
+fi
+timeout 120 /tmp/gemm14_bench >"$O/gemm14.md" 2>&1 ||
+  echo "   the bench failed or found wrong results (see gemm14.md)" | tee -a "$LOG"
+
+step "4. the table"
+cat "$O/gemm14.md"
+step "done"
