@@ -4,6 +4,7 @@
  * split-K there on a GPU so that 132 SMs have work); a seeded sample of its variants run
  * by the correctness sweep (tuner/ops/gemm_sweep.c) on the host device over the decode
  * shapes (M 1, 7, 16, 64 and 300 against odd N and K) for every layout in f16 and bf16,
+ * and a sample of the mma.sync path (MMA=1) on NT and TT,
  * the workspace checked to be left zero after each; compile-only samples for sm_90
  * (NVRTC) and gfx942 (clang-hip), skipped where the compiler is absent; and two broken
  * copies of the template the sweep must reject: one whose last block does not zero the
@@ -59,6 +60,24 @@ static size_t space_size(const struct tmpl *t, const char *dev, int64_t m, int64
   return c;
 }
 
+/* Configs with MMA=1 at m x 4096 x 4096, NT. */
+static size_t count_mma(const struct tmpl *t, const char *dev, int64_t m)
+{
+  int64_t dims[5] = {m, 4096, 4096, 0, 1};
+  struct gen_space *s;
+  cr_assert_eq(tmpl_space(t, dev_find(dev), dims, &s), AT_OK, "%s", at_last_error());
+  int64_t *v = NULL;
+  size_t c = 0, np = gen_space_param_count(s), n = 0;
+  cr_assert_eq(gen_space_collect(s, &v, &c, NULL), AT_OK, "%s", at_last_error());
+  int mma = gen_space_param_index(s, "MMA");
+  cr_assert_geq(mma, 0);
+  for (size_t i = 0; i < c; i++)
+    n += v[i * np + (size_t)mma] == 1;
+  free(v);
+  gen_space_free(s);
+  return n;
+}
+
 Test(gemm_skinny, space_is_for_decode_shapes_and_splits_k_to_fill_the_gpu, .timeout = 300)
 {
   struct tmpl *t;
@@ -73,6 +92,10 @@ Test(gemm_skinny, space_is_for_decode_shapes_and_splits_k_to_fill_the_gpu, .time
   cr_assert(na >= 20, "mi300x 64x4096x4096: %zu configs", na);
   cr_assert_eq(space_size(t, "h100", 128, 4096, 4096, &split), 0,
                "M = 128 is not a decode shape");
+  /* mma.sync where it exists (NVIDIA sm_80+, weight N x K, 16-row tiles), not on CDNA */
+  cr_assert_gt(count_mma(t, "h100", 16), 0);
+  cr_assert_eq(count_mma(t, "h100", 1), 0, "no 16-row tile at M = 1");
+  cr_assert_eq(count_mma(t, "mi300x", 16), 0);
   tmpl_free(t);
 }
 
@@ -82,17 +105,41 @@ Test(gemm_skinny, sample_passes_decode_shapes_every_layout_and_dtype_on_host, .t
   static const enum gemm_dtype dts[] = {GEMM_F16, GEMM_BF16};
   struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .dtypes = dts, .ndtypes = 2,
-                          .sample = 4, .seed = 11, .jobs = 2, .cache_dir = ""};
+                          .sample = 3, .seed = 11, .jobs = 2, .cache_dir = ""};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SKINNY, &o, &r), AT_OK, "%s", at_last_error());
   char line[256];
   gsw_summary(&r, line, sizeof line);
   cr_log_info("gemm_skinny on host: %s (compile %.1f s, runs %.1f s)", line, r.compile_s,
               r.run_s);
-  cr_assert_eq(r.variants, 4 * 4);
-  cr_assert_eq(r.runs, 4 * 4 * 2 * gsw_decode_nshapes, "%s", line);
+  cr_assert_eq(r.variants, 4 * 3);
+  cr_assert_eq(r.runs, 4 * 3 * 2 * gsw_decode_nshapes, "%s", line);
   cr_assert_eq(r.compile_errors, 0);
   cr_assert_eq(r.failures, 0, "%s; first: %s", line, r.first_failure);
+}
+
+static int mma_only(void *ctx, const char *config)
+{
+  (void)ctx;
+  return strstr(config, "MMA=1") != NULL;
+}
+
+/* The matrix-core path (MMA=1: mma.sync, emulated lane by lane on the host) on the
+ * layouts it serves (weight N x K), f16 and bf16. */
+Test(gemm_skinny, mma_sample_passes_decode_shapes_on_host, .timeout = 300)
+{
+  need_host();
+  static const char *const layouts[] = {"NT", "TT", NULL};
+  static const enum gemm_dtype dts[] = {GEMM_F16, GEMM_BF16};
+  struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
+                          .nshapes = gsw_decode_nshapes, .layouts = layouts, .dtypes = dts,
+                          .ndtypes = 2, .sample = 3, .seed = 13, .filter = mma_only,
+                          .jobs = 2, .cache_dir = ""};
+  struct gsw_result r;
+  cr_assert_eq(gsw_run(SKINNY, &o, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(r.variants, 2 * 3);
+  cr_assert_eq(r.runs, 2 * 3 * 2 * gsw_decode_nshapes);
+  cr_assert_eq(r.failures, 0, "first: %s", r.first_failure);
 }
 
 static void compile_only(const struct cc_backend *be, const char *dev, enum gemm_dtype dt)

@@ -33,10 +33,11 @@
 #pragma autotune param BM = 1, 2, 4, 8, 16, 32, 64
 #pragma autotune param THREADS = 64, 128, 256
 #pragma autotune param LANES = 4, 8, 16, 32
-#pragma autotune param VEC = 2, 4, 8
+#pragma autotune param VEC = 4, 8
 #pragma autotune param CN = 1, 2, 4
 #pragma autotune param U = 1, 2, 4
 #pragma autotune param KSPLIT = 1, 2, 4, 8, 16, 32
+#pragma autotune param MMA = 0, 1
 #pragma autotune derive TRANS_A = TA != 0
 #pragma autotune derive TRANS_B = TB != 0
 #pragma autotune derive GROUPS = THREADS / LANES
@@ -52,6 +53,8 @@
 #pragma autotune require k_work: KSPLIT <= cdiv(K, KC)
 #pragma autotune require fill: KSPLIT >= min(cdiv(device.cus, cdiv(N, BN) * cdiv(M, BM)), cdiv(K, KC), 32)
 #pragma autotune require no_oversplit: KSPLIT == 1 || cdiv(N, BN) * cdiv(M, BM) * KSPLIT <= 8 * max(device.cus, 16)
+#pragma autotune require mma_shape: MMA == 0 || TRANS_B && BM % 16 == 0 && LANES == 4 && VEC == 8
+#pragma autotune require mma_target: MMA == 0 || device.wave_size == 32 && (device.is_host || device.is_nvidia && device.arch_major >= 8)
 #pragma autotune require grid_rows: cdiv(M, BM) <= 65535
 #pragma autotune threads THREADS
 #pragma autotune grid cdiv(N, BN), KSPLIT, cdiv(M, BM)
@@ -97,30 +100,36 @@ template <typename T, int VEC> __device__ __forceinline__ void skinny_fetch(T *o
   }
 }
 
-template <typename T, int BM, int THREADS, int LANES, int VEC, int CN, int U, int KSPLIT,
-          bool TRANS_A, bool TRANS_B>
-__device__ void gemm_skinny(const T *A, const T *B, T *C, int M, int N, int K, int lda,
-                            int ldb, int ldc, float alpha, float beta, void *WS)
+#if AT_HAS_MMA_SYNC
+// d += a * b on packed fragments (at_mma.h); the last argument picks the type.
+AT_DEV void skinny_mma_step(float d[4], const unsigned int a[4], const unsigned int b[2],
+                            const at_half *)
+{
+  at_mma_m16n8k16_f32_f16_packed(d, a, b, d);
+}
+AT_DEV void skinny_mma_step(float d[4], const unsigned int a[4], const unsigned int b[2],
+                            const at_bfloat16 *)
+{
+  at_mma_m16n8k16_f32_bf16_packed(d, a, b, d);
+}
+#endif
+
+// The FMA path: the block's partial sums over k in [kb, ke) into red[BM][BN] (shared
+// memory, which also holds A's chunk during the loop). Every thread calls it.
+template <typename T, int BM, int THREADS, int LANES, int VEC, int CN, int U, bool TRANS_A,
+          bool TRANS_B>
+__device__ __forceinline__ void skinny_fma(const T *A, const T *B, int M, int N, int lda,
+                                           int ldb, int m0, int n0, int kb, int ke,
+                                           float *smem)
 {
   constexpr int GROUPS = THREADS / LANES;
   constexpr int BN = TRANS_B ? GROUPS * CN : LANES * VEC * CN;
   constexpr int KC = TRANS_B ? LANES * VEC * U : GROUPS * U;
   constexpr int NACC = TRANS_B ? CN : CN * VEC; // output columns per thread
-  constexpr int KALIGN = 8;                      // slice starts keep vector alignment
-  constexpr int FLAG = BM * KC > BM * BN ? BM * KC : BM * BN;
-  static_assert(THREADS % LANES == 0, "gemm_skinny: LANES divides THREADS");
-  AT_DYNAMIC_SHARED(float, smem);
-  float *const As = smem;  // [BM][KC] during the k loop
-  float *const red = smem; // [BM][BN] after it
-
+  float *const As = smem;                       // [BM][KC] during the k loop
+  float *const red = smem;                      // [BM][BN] after it
   const int tid = (int)at_thread_idx_x();
   const int lane = tid % LANES, grp = tid / LANES;
-  const int n0 = (int)at_block_idx_x() * BN, split = (int)at_block_idx_y();
-  const int m0 = (int)at_block_idx_z() * BM;
-  const int kper = (K + KSPLIT - 1) / KSPLIT;
-  const int kstep = (kper + KALIGN - 1) / KALIGN * KALIGN;
-  const int kb = split * kstep;
-  const int ke = kb + kstep < K ? kb + kstep : K;
 
   float acc[BM][NACC];
 #pragma unroll
@@ -229,6 +238,130 @@ __device__ void gemm_skinny(const T *A, const T *B, T *C, int M, int N, int K, i
       at_syncthreads();
     }
   }
+}
+
+// The matrix-core path (mma.sync m16n8k16, f16/bf16, weight N x K; LANES 4, VEC 8): the
+// same partial sums as skinny_fma. Warp w owns columns n0 + (w * CN + c) * 8 + 0..7;
+// lane l loads 16 bytes of weight row lane/4 at k offset (l % 4) * 8 of each 32-deep
+// block, which are the B fragments of two m16n8k16 steps once k is renumbered alike in
+// A and B (a dot product does not depend on the order of k): step s, register r, half h
+// is k = (l % 4) * 8 + 4 s + 2 r + h, where the PTX layout (PTX ISA, "Matrix Fragments
+// for mma.m16n8k16") says k = (l % 4) * 2 + h + 8 r. A's fragments then are 16-byte
+// reads of rows l/4 and l/4 + 8 at the same offset, from A's chunk staged as T in shared
+// memory (rows padded by 8 elements against bank conflicts).
+template <typename T, int BM, int THREADS, int CN, int U, bool TRANS_A>
+__device__ __forceinline__ void skinny_mma(const T *A, const T *B, int M, int N, int lda,
+                                           int ldb, int m0, int n0, int kb, int ke,
+                                           float *smem)
+{
+#if AT_HAS_MMA_SYNC
+  constexpr int VEC = 8, KC = 32 * U, KCP = KC + 8, MT = BM / 16;
+  constexpr int BN = THREADS / 4 * CN;
+  static_assert(BM % 16 == 0 && sizeof(T) == 2, "gemm_skinny: mma needs 16-row tiles of f16/bf16");
+  T *const As = (T *)(void *)smem; // [BM][KCP] during the k loop
+  float *const red = smem;         // [BM][BN] after it
+  const int tid = (int)at_thread_idx_x();
+  const int l = tid % 32, w = tid / 32;
+  float d[MT][CN][4];
+#pragma unroll
+  for (int t = 0; t < MT; t++)
+#pragma unroll
+    for (int c = 0; c < CN; c++)
+#pragma unroll
+      for (int q = 0; q < 4; q++)
+        d[t][c][q] = 0.0f;
+
+  for (int kc = kb; kc < ke; kc += KC) {
+    T wt[U][CN][VEC];
+#pragma unroll
+    for (int u = 0; u < U; u++)
+#pragma unroll
+      for (int c = 0; c < CN; c++) {
+        const int n = n0 + (w * CN + c) * 8 + l / 4, k = kc + u * 32 + (l % 4) * VEC;
+        const int valid = n < N ? ke - k : 0;
+        skinny_fetch<T, VEC>(wt[u][c], B + (long)(n < N ? n : 0) * ldb + k, valid);
+      }
+    for (int q = tid; q < BM * KC; q += THREADS) {
+      const int i = TRANS_A ? q % BM : q / KC, kk = TRANS_A ? q / BM : q % KC;
+      const int m = m0 + i, k = kc + kk;
+      T a = at_from_float<T>(0.0f);
+      if (m < M && k < ke)
+        a = TRANS_A ? A[(long)k * lda + m] : A[(long)m * lda + k];
+      As[i * KCP + kk] = a;
+    }
+    at_syncthreads();
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+#pragma unroll
+      for (int t = 0; t < MT; t++) {
+        const int off = u * 32 + (l % 4) * VEC;
+        const at_uint4 lo = at_load_b128(As + (t * 16 + l / 4) * KCP + off);
+        const at_uint4 hi = at_load_b128(As + (t * 16 + l / 4 + 8) * KCP + off);
+        unsigned int r0[4], r1[4];
+        at_memcpy(r0, &lo, 16);
+        at_memcpy(r1, &hi, 16);
+#pragma unroll
+        for (int c = 0; c < CN; c++) {
+          unsigned int wq[4];
+          at_memcpy(wq, wt[u][c], 16);
+#pragma unroll
+          for (int st = 0; st < 2; st++) {
+            const unsigned int a[4] = {r0[2 * st], r1[2 * st], r0[2 * st + 1], r1[2 * st + 1]};
+            const unsigned int b[2] = {wq[2 * st], wq[2 * st + 1]};
+            skinny_mma_step(d[t][c], a, b, (const T *)0);
+          }
+        }
+      }
+    }
+    at_syncthreads();
+  }
+  // D fragment: d0, d1 at row l/4, columns (l % 4) * 2 + 0, 1; d2, d3 eight rows down.
+#pragma unroll
+  for (int t = 0; t < MT; t++)
+#pragma unroll
+    for (int c = 0; c < CN; c++) {
+      const int row = t * 16 + l / 4, col = (w * CN + c) * 8 + (l % 4) * 2;
+      red[row * BN + col] = d[t][c][0];
+      red[row * BN + col + 1] = d[t][c][1];
+      red[(row + 8) * BN + col] = d[t][c][2];
+      red[(row + 8) * BN + col + 1] = d[t][c][3];
+    }
+#else
+  static_assert(BM < 0, "gemm_skinny: MMA = 1 on a target without mma.sync");
+  (void)A, (void)B, (void)M, (void)N, (void)lda, (void)ldb, (void)m0, (void)n0, (void)kb,
+      (void)ke, (void)smem;
+#endif
+}
+
+template <typename T, int BM, int THREADS, int LANES, int VEC, int CN, int U, int KSPLIT,
+          int MMA, bool TRANS_A, bool TRANS_B>
+__device__ void gemm_skinny(const T *A, const T *B, T *C, int M, int N, int K, int lda,
+                            int ldb, int ldc, float alpha, float beta, void *WS)
+{
+  constexpr int GROUPS = THREADS / LANES;
+  constexpr int BN = TRANS_B ? GROUPS * CN : LANES * VEC * CN;
+  constexpr int KC = TRANS_B ? LANES * VEC * U : GROUPS * U;
+  constexpr int KALIGN = 8; // slice starts keep vector alignment
+  constexpr int FLAG = BM * KC > BM * BN ? BM * KC : BM * BN;
+  constexpr bool USE_MMA = MMA && sizeof(T) == 2 && TRANS_B && LANES == 4 && VEC == 8 &&
+                           BM % 16 == 0; // f32 (and anything else) takes the FMA path
+  static_assert(THREADS % LANES == 0, "gemm_skinny: LANES divides THREADS");
+  AT_DYNAMIC_SHARED(float, smem);
+  float *const red = smem; // [BM][BN]: the block's partial tile
+
+  const int tid = (int)at_thread_idx_x();
+  const int n0 = (int)at_block_idx_x() * BN, split = (int)at_block_idx_y();
+  const int m0 = (int)at_block_idx_z() * BM;
+  const int kper = (K + KSPLIT - 1) / KSPLIT;
+  const int kstep = (kper + KALIGN - 1) / KALIGN * KALIGN;
+  const int kb = split * kstep;
+  const int ke = kb + kstep < K ? kb + kstep : K;
+
+  if constexpr (USE_MMA)
+    skinny_mma<T, BM, THREADS, CN, U, TRANS_A>(A, B, M, N, lda, ldb, m0, n0, kb, ke, smem);
+  else
+    skinny_fma<T, BM, THREADS, LANES, VEC, CN, U, TRANS_A, TRANS_B>(A, B, M, N, lda, ldb, m0,
+                                                                    n0, kb, ke, smem);
   at_syncthreads();
 
   if (KSPLIT > 1) {
