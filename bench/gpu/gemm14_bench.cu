@@ -10,6 +10,8 @@
 //   cublasLtMatmulAlgoGetHeuristic returns, 64 MiB workspace); cuBLASLt's own search
 //   (up to SEARCH_ALGOS heuristic algorithms each timed, the fastest kept: the strongest
 //   peer).
+// The squares run NN in f16 and bf16; the Llama-3-8B problems (prefill at M = 4096 and
+// decode at M = 1, 16, 64) run bf16 NT, the weight N x K as a model stores it.
 // Printed: a markdown table (time ratio to each peer, TFLOP/s, % of the 790 TFLOP/s
 // bf16 ceiling measured through PyTorch on this machine kind, and for the decode problems
 // the % of the HBM bandwidth this program measures first with a 4 GiB device-to-device
@@ -63,20 +65,23 @@ static const size_t FLUSH_BYTES = 256u << 20; // > the H200's 60 MB L2, several 
 static const int SEARCH_ALGOS = 16;           // heuristic algorithms timed by the search
 static const int REPS = 20, WARMUPS = 2;
 
+// nt: B is the weight as PyTorch's Linear stores it, N x K (k contiguous), C = A W^T;
+// else NN (B is K x N). The squares are NN as in the project's earlier benches; the
+// Llama-3-8B problems are NT, the layout a model runs them in.
 struct problem {
   int m, n, k;
-  bool bf16;
+  bool bf16, nt;
   const char *what;
 };
 
 static const problem problems[] = {
-    {1024, 1024, 1024, false, "square"},    {2048, 2048, 2048, false, "square"},
-    {4096, 4096, 4096, false, "square"},    {8192, 8192, 8192, false, "square"},
-    {1024, 1024, 1024, true, "square"},     {2048, 2048, 2048, true, "square"},
-    {4096, 4096, 4096, true, "square"},     {8192, 8192, 8192, true, "square"},
-    {4096, 4096, 4096, true, "prefill qkv/o"}, {4096, 14336, 4096, true, "prefill up"},
-    {4096, 4096, 14336, true, "prefill down"}, {1, 4096, 4096, true, "decode"},
-    {16, 4096, 4096, true, "decode"},       {64, 4096, 4096, true, "decode"},
+    {1024, 1024, 1024, false, false, "square"}, {2048, 2048, 2048, false, false, "square"},
+    {4096, 4096, 4096, false, false, "square"}, {8192, 8192, 8192, false, false, "square"},
+    {1024, 1024, 1024, true, false, "square"},  {2048, 2048, 2048, true, false, "square"},
+    {4096, 4096, 4096, true, false, "square"},  {8192, 8192, 8192, true, false, "square"},
+    {4096, 4096, 4096, true, true, "prefill q/o"}, {4096, 14336, 4096, true, true, "prefill up"},
+    {4096, 4096, 14336, true, true, "prefill down"}, {1, 4096, 4096, true, true, "decode"},
+    {16, 4096, 4096, true, true, "decode"},     {64, 4096, 4096, true, true, "decode"},
 };
 
 // f16 / bf16 bit patterns of k/4 for |k| <= 4 (exact in both).
@@ -163,7 +168,7 @@ int main(int argc, char **argv)
          "header %s; %d reps, median, L2 flushed between reps\n\n",
          prop.name, prop.multiProcessorCount, hbm, cublas_only ? "(none)" : HEADER_NAME,
          REPS);
-  printf("| problem | dtype | winner | check | ours us | Lt default us | Lt search us | "
+  printf("| problem | dtype layout | winner | check | ours us | Lt default us | Lt search us | "
          "ours/default | ours/search | TFLOP/s | %% of %.0f | %% of HBM |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
          CEILING_TFLOPS);
@@ -172,6 +177,7 @@ int main(int argc, char **argv)
   for (const problem &p : problems) {
     const int M = p.m, N = p.n, K = p.k;
     const cudaDataType_t dt = p.bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    // B holds K * N elements in either layout.
     std::vector<unsigned short> ha((size_t)M * K), hb((size_t)K * N), hc((size_t)M * N),
         hr((size_t)M * N);
     unsigned long long x = 88172645463325252ull ^ (unsigned long long)(M * 31 + N * 7 + K);
@@ -192,11 +198,15 @@ int main(int argc, char **argv)
     CK(cudaMemcpy(db, hb.data(), hb.size() * 2, cudaMemcpyHostToDevice));
 
     // Row-major C (M x N) = A (M x K) B (K x N) is column-major C^T = B^T A^T: cuBLASLt's
-    // "A" is our B (N x K column-major, ld N), its "B" our A (K x M, ld K).
+    // "A" is our B (NN: N x K column-major, ld N; NT: the weight N x K row-major is K x N
+    // column-major, ld K, transposed), its "B" our A (K x M, ld K).
     cublasLtMatmulDesc_t desc;
     LT(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    const cublasOperation_t opa = p.nt ? CUBLAS_OP_T : CUBLAS_OP_N;
+    LT(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
     cublasLtMatrixLayout_t la, lb, lc;
-    LT(cublasLtMatrixLayoutCreate(&la, dt, N, K, N));
+    LT(p.nt ? cublasLtMatrixLayoutCreate(&la, dt, K, N, K)
+            : cublasLtMatrixLayoutCreate(&la, dt, N, K, N));
     LT(cublasLtMatrixLayoutCreate(&lb, dt, K, M, K));
     LT(cublasLtMatrixLayoutCreate(&lc, dt, N, M, N));
     cublasLtMatmulPreference_t pref;
@@ -232,14 +242,21 @@ int main(int argc, char **argv)
 #ifndef GEMM14_NO_HEADER
     if (!cublas_only) {
       int rc = 0;
+      const at_bfloat16 *a16 = (const at_bfloat16 *)da, *b16 = (const at_bfloat16 *)db;
+      const at_half *ah = (const at_half *)da, *bh = (const at_half *)db;
       auto ours = [&]() {
-        rc |= p.bf16 ? at_tuned_gemm_bf16_nn((const at_bfloat16 *)da, (const at_bfloat16 *)db,
-                                             (at_bfloat16 *)dc, M, N, K, K, N, N, 1.0f, 0.0f, 0)
-                     : at_tuned_gemm_f16_nn((const at_half *)da, (const at_half *)db,
-                                            (at_half *)dc, M, N, K, K, N, N, 1.0f, 0.0f, 0);
+        if (p.nt)
+          rc |= at_tuned_gemm_bf16_nt(a16, b16, (at_bfloat16 *)dc, M, N, K, K, K, N, 1.0f, 0.0f,
+                                      0);
+        else if (p.bf16)
+          rc |= at_tuned_gemm_bf16_nn(a16, b16, (at_bfloat16 *)dc, M, N, K, K, N, N, 1.0f, 0.0f,
+                                      0);
+        else
+          rc |= at_tuned_gemm_f16_nn(ah, bh, (at_half *)dc, M, N, K, K, N, N, 1.0f, 0.0f, 0);
       };
-      at_tuned_choice c = p.bf16 ? at_tuned_gemm_bf16_nn_choice(M, N, K)
-                                 : at_tuned_gemm_f16_nn_choice(M, N, K);
+      at_tuned_choice c = p.nt     ? at_tuned_gemm_bf16_nt_choice(M, N, K)
+                          : p.bf16 ? at_tuned_gemm_bf16_nn_choice(M, N, K)
+                                   : at_tuned_gemm_f16_nn_choice(M, N, K);
       winner = c.kernel;
       CK(cudaMemset(dc, 0xff, hc.size() * 2)); // NaN in both dtypes: every element written
       ours();
@@ -271,9 +288,9 @@ int main(int argc, char **argv)
     char hbm_pct[32] = "";
     if (M <= 64)
       snprintf(hbm_pct, sizeof hbm_pct, "%.0f%%", 100.0 * bytes / (t_best * 1e-6) / 1e9 / hbm);
-    printf("| %dx%dx%d %s | %s | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %.0f | %.0f%% | "
+    printf("| %dx%dx%d %s | %s %s | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %.0f | %.0f%% | "
            "%s |\n",
-           M, N, K, p.what, p.bf16 ? "bf16" : "f16", winner, check, t_ours, t_def, t_search,
+           M, N, K, p.what, p.bf16 ? "bf16" : "f16", p.nt ? "NT" : "NN", winner, check, t_ours, t_def, t_search,
            t_ours / t_def, t_ours / t_search, flops / (t_best * 1e-6) / 1e12,
            100.0 * flops / (t_best * 1e-6) / 1e12 / CEILING_TFLOPS, hbm_pct);
     fflush(stdout);
