@@ -45,7 +45,7 @@
 #pragma autotune derive KC = TRANS_B ? LANES * VEC * U : GROUPS * U
 #pragma autotune derive SMEM = 4 * (max(BM * KC, BM * BN) + 1)
 #pragma autotune require decode: M <= 64
-#pragma autotune require rows: BM >= M ? BM < 2 * M || BM == 1 : BM == 64
+#pragma autotune require rows: BM >= M ? BM < 2 * M || BM == 1 : BM >= 16 && M <= 4 * BM
 #pragma autotune require group_reduce: TRANS_B || GROUPS <= 8
 #pragma autotune require lanes_in_warp: LANES <= device.wave_size
 #pragma autotune require registers: BM * CN * (TRANS_B ? 1 : VEC) <= 64 && CN * U * VEC <= 32

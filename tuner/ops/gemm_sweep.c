@@ -36,7 +36,7 @@ const struct gsw_shape gsw_default_shapes[] = {
 };
 const size_t gsw_default_nshapes = sizeof gsw_default_shapes / sizeof gsw_default_shapes[0];
 const struct gsw_shape gsw_decode_shapes[] = {
-    {1, 257, 1031, 0, false}, {7, 129, 515, 0, true}, {16, 67, 333, 4, false},
+    {1, 257, 515, 0, false}, {7, 129, 263, 0, true}, {16, 67, 333, 4, false},
     {64, 33, 200, 0, false},  {300, 9, 40, 0, false},
 };
 const size_t gsw_decode_nshapes = sizeof gsw_decode_shapes / sizeof gsw_decode_shapes[0];
