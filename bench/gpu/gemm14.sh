@@ -37,15 +37,15 @@ nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=cs
 
 step "1. autotune gemm from bundles (squares f16 and bf16 NN, Llama bf16 NT)"
 for dt in f16 bf16; do
-  run 80 "$A" gemm --bundle "$C/gemm_$dt" --dtype "$dt" --layout NN --shapes "$C/squares.txt" \
+  run 90 "$A" gemm --bundle "$C/gemm_$dt" --dtype "$dt" --layout NN --shapes "$C/squares.txt" \
     --db "$DB"
 done
-run 120 "$A" gemm --bundle "$C/gemm_llama" --dtype bf16 --layout NT --shapes "$C/llama.txt" \
+run 140 "$A" gemm --bundle "$C/gemm_llama" --dtype bf16 --layout NT --shapes "$C/llama.txt" \
   --db "$DB"
 
 step "2. emit-header from this database"
 export AUTOTUNE_TEMPLATES="$PWD/$C/gemm_llama/templates" AUTOTUNE_CACHE_DIR="$PWD/$C/gemm_llama/cache"
-run 30 "$A" emit-header gemm --device h200 --db "$DB" --mode kernels --out "$O/tuned_h200.h"
+run 20 "$A" emit-header gemm --device h200 --db "$DB" --mode kernels --out "$O/tuned_h200.h"
 
 step "3. nvcc, the winners against cuBLASLt"
 NV="nvcc -std=c++17 -gencode=arch=compute_90a,code=sm_90a -O2"
@@ -67,7 +67,7 @@ if [ ! -x /tmp/gemm14_bench ]; then
   echo "   no header build: cuBLASLt alone" | tee -a "$LOG"
   run 120 $NV -DGEMM14_NO_HEADER bench/gpu/gemm14_bench.cu -lcublasLt -o /tmp/gemm14_bench
 fi
-timeout 100 /tmp/gemm14_bench >"$O/gemm14.md" 2>&1 ||
+timeout 60 /tmp/gemm14_bench >"$O/gemm14.md" 2>&1 ||
   echo "   the bench failed or found wrong results (see gemm14.md)" | tee -a "$LOG"
 
 step "4. the table"

@@ -338,6 +338,12 @@ static void count_resources(struct sweep *w, const struct bld_result *br)
     }
     if (v->res.spill_bytes > 0 || v->res.vgpr_spills > 0 || v->res.sgpr_spills > 0)
       w->r->spills++;
+    if (v->res.registers > 0) {
+      if (w->r->regs_min == 0 || v->res.registers < w->r->regs_min)
+        w->r->regs_min = v->res.registers;
+      if (v->res.registers > w->r->regs_max)
+        w->r->regs_max = v->res.registers;
+    }
     double occ = v->occ.occupancy;
     if (v->occ.blocks_per_cu == 0)
       w->r->occ_zero++;
@@ -469,8 +475,9 @@ void gsw_summary(const struct gsw_result *r, char *buf, size_t len)
 {
   if (r->shapes == 0)
     snprintf(buf, len, "%zu variants x %zu layouts x %zu dtypes = %zu compiled, compile "
-             "errors %zu, spills %zu, occupancy 0: %zu", r->variants_per_layout, r->layouts,
-             r->dtypes, r->compiled, r->compile_errors, r->spills, r->occ_zero);
+             "errors %zu, spills %zu, occupancy 0: %zu, registers %d..%d", r->variants_per_layout,
+             r->layouts, r->dtypes, r->compiled, r->compile_errors, r->spills, r->occ_zero,
+             r->regs_min, r->regs_max);
   else
     snprintf(buf, len, "%zu variants x %zu shapes x %zu layouts x %zu dtypes = %zu runs, "
              "failures %zu", r->variants_per_layout, r->shapes, r->layouts, r->dtypes, r->runs,

@@ -78,6 +78,9 @@ struct gsw_result {
   size_t spills;                      /* compile-only: variants with spills */
   size_t occ_zero;                    /* compile-only: variants with occupancy 0 */
   size_t occ_hist[5];                 /* compile-only: occupancy in [0,.25) .. [.75,1], 1 */
+  int regs_min, regs_max;             /* compile-only: registers per thread (NVIDIA) or
+                                         architectural VGPRs (AMD) over the variants; 0
+                                         when none was read */
   size_t runs;                        /* kernel launches checked */
   size_t failures;                    /* runs with a wrong result or an error, plus
                                          compile errors */
