@@ -336,8 +336,13 @@ static void count_resources(struct sweep *w, const struct bld_result *br)
       fail(w, "%s (%s) %s: compile error: %s", v->name, v->config_text, br->arch, v->reason);
       continue;
     }
-    if (v->res.spill_bytes > 0 || v->res.vgpr_spills > 0 || v->res.sgpr_spills > 0)
+    if (v->res.spill_bytes > 0 || v->res.vgpr_spills > 0 || v->res.sgpr_spills > 0) {
       w->r->spills++;
+      if (w->o->log)
+        fprintf(w->o->log, "  spills (%lld bytes, %d VGPRs): %s (%s) %s, %d registers\n",
+                (long long)v->res.spill_bytes, v->res.vgpr_spills, v->name, v->config_text,
+                br->arch, v->res.registers);
+    }
     if (v->res.registers > 0) {
       if (w->r->regs_min == 0 || v->res.registers < w->r->regs_min)
         w->r->regs_min = v->res.registers;
