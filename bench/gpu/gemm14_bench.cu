@@ -290,8 +290,8 @@ int main(int argc, char **argv)
       snprintf(hbm_pct, sizeof hbm_pct, "%.0f%%", 100.0 * bytes / (t_best * 1e-6) / 1e9 / hbm);
     printf("| %dx%dx%d %s | %s %s | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %.0f | %.0f%% | "
            "%s |\n",
-           M, N, K, p.what, p.bf16 ? "bf16" : "f16", p.nt ? "NT" : "NN", winner, check, t_ours, t_def, t_search,
-           t_ours / t_def, t_ours / t_search, flops / (t_best * 1e-6) / 1e12,
+           M, N, K, p.what, p.bf16 ? "bf16" : "f16", p.nt ? "NT" : "NN", winner, check, t_ours,
+           t_def, t_search, t_ours / t_def, t_ours / t_search, flops / (t_best * 1e-6) / 1e12,
            100.0 * flops / (t_best * 1e-6) / 1e12 / CEILING_TFLOPS, hbm_pct);
     fflush(stdout);
     cublasLtMatmulPreferenceDestroy(pref);

@@ -4,8 +4,11 @@
 // what each parameter is for). Any GPU and the host device, f32/f16/bf16 in, f32
 // accumulation, every layout, any M, N, K (the space is offered for M <= 64 only).
 //
-// Plain FMA, no matrix cores: each weight element is loaded once, converted to f32 and
-// multiplied by the BM rows of A held in shared memory, accumulating in registers. The
+// Each weight element is loaded once and multiplied by the BM rows of A held in shared
+// memory, accumulating in f32 registers: by plain FMA (MMA=0: any target, any dtype), or
+// by mma.sync m16n8k16 (MMA=1: NVIDIA sm_80+ and its host emulation, f16/bf16, weight
+// N x K, 16-row tiles; see skinny_mma), since from M = 16 on f32 FMA cannot keep pace
+// with HBM on an H200. CDNA's MFMA is not used (gfx90a/gfx942 run the FMA path). The
 // grid is cdiv(N, BN) column tiles x KSPLIT slices of K x cdiv(M, BM) row tiles, so a
 // 4096-wide weight with a few rows still spreads over every SM. A thread keeps CN x U
 // weight vectors of VEC elements in flight (one 16-byte access each for f16/bf16 at
