@@ -490,8 +490,10 @@ Test(generate, op_spans_the_templates_for_the_device)
   int lines = 0;
   for (const char *p = r.out; *p; p++)
     lines += *p == '\n';
-  cr_assert_eq(lines, 4, "one JSON object per template (mma, naive, simt, wgmma): %s", r.out);
+  cr_assert_eq(lines, 5, "one JSON object per template (mma, naive, simt, skinny, wgmma): %s",
+               r.out);
   cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_mma\""), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_skinny\""), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_wgmma\""), "%s", r.out);
   cr_assert_null(strstr(r.out, "\"kernel\":\"gemm_mfma\""), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "\"dims\":{\"M\":4096,\"N\":4096,\"K\":4096,\"TA\":0,\"TB\":0}"),
