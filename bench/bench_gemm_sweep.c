@@ -13,11 +13,13 @@
  *   bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] [--sample N] [--seed S]
  *                    [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...]
  *                    [--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache]
- *                    [--aligned]
+ *                    [--aligned] [--decode]
  *
  * --aligned sweeps gsw_aligned_shapes (every dim a multiple of 8) instead of the default
  * shapes: for templates whose operands need 16-byte aligned rows (gemm_tma).
  *
+ * --decode sweeps the decode shapes (gsw_decode_shapes: M = 1, 7, 16, 64 and 300 against
+ * odd N and K) instead of the standard ones: the shapes gemm_skinny's space is built for.
  * --shard I/N keeps the configs whose FNV-1a hash of the canonical text is I mod N
  * (0 <= I < N): N runs with I = 0..N-1 sweep every variant exactly once between them, so
  * a sweep too long for one sitting is done in parts (bench/results/ keeps each part's log).
@@ -107,7 +109,8 @@ static int usage(const char *why)
 {
   fprintf(stderr, "autotune: %s\nusage: bench_gemm_sweep [TEMPLATE] [--device D | --emulate D] "
           "[--sample N] [--seed S] [--layouts NN,TT] [--dtypes f32,f16] [--filter K=V,...] "
-          "[--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache] [--aligned]\n", why);
+          "[--shard I/N] [--compile-only] [--jobs N] [--batch N] [--no-cache] [--aligned] "
+          "[--decode]\n", why);
   return 2;
 }
 
@@ -127,6 +130,9 @@ int main(int argc, char **argv)
     } else if (strcmp(a, "--aligned") == 0) {
       o.shapes = gsw_aligned_shapes;
       o.nshapes = gsw_aligned_nshapes;
+    } else if (strcmp(a, "--decode") == 0) {
+      o.shapes = gsw_decode_shapes;
+      o.nshapes = gsw_decode_nshapes;
     } else if (a[0] == '-' && !v) {
       return usage("option needs a value");
     } else if (strcmp(a, "--device") == 0) {

@@ -490,9 +490,10 @@ Test(generate, op_spans_the_templates_for_the_device)
   int lines = 0;
   for (const char *p = r.out; *p; p++)
     lines += *p == '\n';
-  cr_assert_eq(lines, 5, "one JSON object per template (mma, naive, simt, tma, wgmma): %s",
+  cr_assert_eq(lines, 6, "one JSON object per template (mma, naive, simt, skinny, tma, wgmma): %s",
                r.out);
   cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_mma\""), "%s", r.out);
+  cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_skinny\""), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_wgmma\""), "%s", r.out);
   cr_assert_not_null(strstr(r.out, "\"kernel\":\"gemm_tma\""), "%s", r.out);
   cr_assert_null(strstr(r.out, "\"kernel\":\"gemm_mfma\""), "%s", r.out);

@@ -747,9 +747,9 @@ Test(template, emitted_tu_compiles_gfx942, .timeout = 300)
 }
 
 /* The content hash is SHA-256; a schema-1 database's FNV-1a hash of the same bytes still
- * matches (db/open.c tags it "fnv1a64:"). The pinned value is what autotune printed for
- * scale.h with templates/common before the change (commit 31c9122); it moves only when
- * those files do. */
+ * matches (db/open.c tags it "fnv1a64:"). The pinned value is what autotune prints for
+ * scale.h with templates/common; it moves only when those files do (so kernels that
+ * need more go into opt-in headers such as at_math.h and at_fence.h). */
 Test(template, hash_is_sha256_and_old_databases_hashes_still_match)
 {
   struct tmpl *t = load_ok(SCALE, incs());

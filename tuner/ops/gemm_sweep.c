@@ -35,6 +35,11 @@ const struct gsw_shape gsw_default_shapes[] = {
     {48, 40, 24, 4, false},
 };
 const size_t gsw_default_nshapes = sizeof gsw_default_shapes / sizeof gsw_default_shapes[0];
+const struct gsw_shape gsw_decode_shapes[] = {
+    {1, 257, 515, 0, false}, {7, 129, 263, 0, true}, {16, 67, 333, 4, false},
+    {64, 33, 200, 0, false},  {300, 9, 40, 0, false},
+};
+const size_t gsw_decode_nshapes = sizeof gsw_decode_shapes / sizeof gsw_decode_shapes[0];
 
 const struct gsw_shape gsw_aligned_shapes[] = {
     {8, 8, 8, 0, false},       {72, 136, 200, 0, true}, {64, 64, 64, 0, false},
@@ -353,8 +358,19 @@ static void count_resources(struct sweep *w, const struct bld_result *br)
       fail(w, "%s (%s) %s: compile error: %s", v->name, v->config_text, br->arch, v->reason);
       continue;
     }
-    if (v->res.spill_bytes > 0 || v->res.vgpr_spills > 0 || v->res.sgpr_spills > 0)
+    if (v->res.spill_bytes > 0 || v->res.vgpr_spills > 0 || v->res.sgpr_spills > 0) {
       w->r->spills++;
+      if (w->o->log)
+        fprintf(w->o->log, "  spills (%lld bytes, %d VGPRs): %s (%s) %s, %d registers\n",
+                (long long)v->res.spill_bytes, v->res.vgpr_spills, v->name, v->config_text,
+                br->arch, v->res.registers);
+    }
+    if (v->res.registers > 0) {
+      if (w->r->regs_min == 0 || v->res.registers < w->r->regs_min)
+        w->r->regs_min = v->res.registers;
+      if (v->res.registers > w->r->regs_max)
+        w->r->regs_max = v->res.registers;
+    }
     if (serialized_in(br->batches[v->batch].log, v->name))
       w->r->serialized++;
     double occ = v->occ.occupancy;
@@ -488,8 +504,9 @@ void gsw_summary(const struct gsw_result *r, char *buf, size_t len)
 {
   if (r->shapes == 0)
     snprintf(buf, len, "%zu variants x %zu layouts x %zu dtypes = %zu compiled, compile "
-             "errors %zu, spills %zu, occupancy 0: %zu", r->variants_per_layout, r->layouts,
-             r->dtypes, r->compiled, r->compile_errors, r->spills, r->occ_zero);
+             "errors %zu, spills %zu, occupancy 0: %zu, registers %d..%d", r->variants_per_layout,
+             r->layouts, r->dtypes, r->compiled, r->compile_errors, r->spills, r->occ_zero,
+             r->regs_min, r->regs_max);
   else
     snprintf(buf, len, "%zu variants x %zu shapes x %zu layouts x %zu dtypes = %zu runs, "
              "failures %zu", r->variants_per_layout, r->shapes, r->layouts, r->dtypes, r->runs,

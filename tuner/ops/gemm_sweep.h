@@ -45,6 +45,10 @@ extern const struct gsw_shape gsw_default_shapes[];
 extern const struct gsw_shape gsw_aligned_shapes[];
 extern const size_t gsw_aligned_nshapes;
 extern const size_t gsw_default_nshapes;
+/* The decode shapes (gemm_skinny): M = 1, 7 (beta 0), 16 (padded by 4), 64 against odd
+ * N and K, and M = 300, past the space's M <= 64, since any M must still be right. */
+extern const struct gsw_shape gsw_decode_shapes[];
+extern const size_t gsw_decode_nshapes;
 
 /* Keep a variant? config is its canonical text ("BK=8,BM=64,..."). Nonzero: keep. */
 typedef int (*gsw_filter_fn)(void *ctx, const char *config);
@@ -83,6 +87,9 @@ struct gsw_result {
                                          variant's function) */
   size_t occ_zero;                    /* compile-only: variants with occupancy 0 */
   size_t occ_hist[5];                 /* compile-only: occupancy in [0,.25) .. [.75,1], 1 */
+  int regs_min, regs_max;             /* compile-only: registers per thread (NVIDIA) or
+                                         architectural VGPRs (AMD) over the variants; 0
+                                         when none was read */
   size_t runs;                        /* kernel launches checked */
   size_t failures;                    /* runs with a wrong result or an error, plus
                                          compile errors */

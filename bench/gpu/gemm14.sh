@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# gemm14.sh - issue 13's benchmark through the product, one device call (under 8 minutes):
+#  1. `autotune gemm --bundle` on the fourteen problems (bench/gpu/prepare_gemm14.sh built
+#     the bundles here): the squares NN in f16 and bf16, the Llama-3-8B prefill and decode
+#     problems bf16 NT; recorded in one database;
+#  1b. the product's own winner and its measured median per problem (`autotune query`,
+#     winners.md: decode in GB/s, whether or not its launcher builds in step 3);
+#  2. `autotune emit-header gemm --mode kernels --device h200` from that database;
+#  3. nvcc builds bench/gpu/gemm14_bench.cu with that header: each winner checked
+#     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
+#     search over the top heuristic algorithms, in the same program;
+#  4. the tables (winners.md, gemm14.md) and the logs under $OUT.
+# Each step has its own time limit; a failed step is said and the rest go on (a header
+# that does not build is emitted again without gemm_skinny's winners, whose launcher
+# needs the workspace; without any header, step 3 still times cuBLASLt alone).
+#
+#   bash bench/gpu/gemm14.sh [CARRY=.carry-gemm14] [OUT=$OUT]
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+C=${1:-.carry-gemm14}
+O=${2:-${OUT:-/tmp/gemm14-out}}
+mkdir -p "$O"
+export LD_LIBRARY_PATH="$PWD/$C/lib:${LD_LIBRARY_PATH:-}"
+export AUTOTUNE_LIBCLANG=             # as on a GPU node without LLVM
+export AUTOTUNE_CACHE_DIR="$(mktemp -d)" # the bundles are the only cache
+A="$PWD/$C/bin/autotune"
+DB="$O/gemm14.db"
+LOG="$O/log.txt"
+step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
+run() { # TIMEOUT CMD...: run, log, say a failure
+  local t=$1; shift
+  timeout "$t" "$@" >>"$LOG" 2>&1; local rc=$?
+  [ $rc -eq 0 ] || echo "   step failed: exit $rc ($*)" | tee -a "$LOG"
+  return 0
+}
+: >"$LOG"
+rm -f /tmp/gemm14_bench
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv >>"$LOG" 2>&1
+
+step "1. autotune gemm from bundles (squares f16 and bf16 NN, Llama bf16 NT)"
+for dt in f16 bf16; do
+  run 90 "$A" gemm --bundle "$C/gemm_$dt" --dtype "$dt" --layout NN --shapes "$C/squares.txt" \
+    --db "$DB"
+done
+run 140 "$A" gemm --bundle "$C/gemm_llama" --dtype bf16 --layout NT --shapes "$C/llama.txt" \
+  --db "$DB"
+
+step "1b. the product's own winners (autotune query: its measured median per problem)"
+: >"$O/winners.jsonl"
+while read -r m n k; do
+  for dt in f16 bf16; do
+    timeout 20 "$A" query gemm --device h200 --db "$DB" --dtype $dt --layout NN --m $m --n $n \
+      --k $k --json >>"$O/winners.jsonl" 2>>"$LOG"
+  done
+done <"$C/squares.txt"
+while read -r m n k; do
+  timeout 20 "$A" query gemm --device h200 --db "$DB" --dtype bf16 --layout NT --m $m --n $n \
+    --k $k --json >>"$O/winners.jsonl" 2>>"$LOG"
+done <"$C/llama.txt"
+python3 - "$O/winners.jsonl" >"$O/winners.md" 2>>"$LOG" <<'PY'
+import json, sys
+print("| problem | dtype layout | winner (the product's timing) | us | TFLOP/s | GB/s (A, B, C once) |")
+print("|---|---|---|---|---|---|")
+for line in open(sys.argv[1]):
+    w = json.loads(line)
+    if w.get("match") != "exact":
+        continue
+    m, n, k = w["dims"]["m"], w["dims"]["n"], w["dims"]["k"]
+    us = w["time_median_us"]
+    gbs = 2.0 * (m * k + k * n + m * n) / (us * 1e-6) / 1e9
+    print(f"| {m}x{n}x{k} | {w['dtype']} {w['layout']} | {w['kernel']} | {us:.1f} | "
+          f"{w['tflops']:.0f} | {gbs:.0f} |")
+PY
+
+step "2. emit-header from this database"
+export AUTOTUNE_TEMPLATES="$PWD/$C/gemm_llama/templates" AUTOTUNE_CACHE_DIR="$PWD/$C/gemm_llama/cache"
+run 20 "$A" emit-header gemm --device h200 --db "$DB" --mode kernels --out "$O/tuned_h200.h"
+
+step "3. nvcc, the winners against cuBLASLt"
+NV="nvcc -std=c++17 -gencode=arch=compute_90a,code=sm_90a -O2"
+INC="-isystem $C/gemm_llama/templates -isystem $C/gemm_llama/templates/common -I$O"
+if [ -s "$O/tuned_h200.h" ]; then
+  run 90 $NV $INC -DTUNED_HEADER='"tuned_h200.h"' bench/gpu/gemm14_bench.cu -lcublasLt \
+    -o /tmp/gemm14_bench
+fi
+if [ ! -x /tmp/gemm14_bench ] && [ -s "$O/tuned_h200.h" ]; then
+  # A launcher that does not pass a workspace yet (gemm_skinny's split-K) fails to build:
+  # the header without gemm_skinny's winners, so that the other problems still compare.
+  echo "   the header did not build: again without gemm_skinny's winners" | tee -a "$LOG"
+  run 30 "$A" emit-header gemm --device h200 --db "$DB" --mode kernels \
+    --kernel gemm_simt,gemm_mma,gemm_wgmma,gemm_naive --out "$O/tuned_h200_noskinny.h"
+  run 90 $NV $INC -DTUNED_HEADER='"tuned_h200_noskinny.h"' bench/gpu/gemm14_bench.cu \
+    -lcublasLt -o /tmp/gemm14_bench
+fi
+if [ ! -x /tmp/gemm14_bench ]; then
+  echo "   no header build: cuBLASLt alone" | tee -a "$LOG"
+  run 120 $NV -DGEMM14_NO_HEADER bench/gpu/gemm14_bench.cu -lcublasLt -o /tmp/gemm14_bench
+fi
+timeout 60 /tmp/gemm14_bench >"$O/gemm14.md" 2>&1 ||
+  echo "   the bench failed or found wrong results (see gemm14.md)" | tee -a "$LOG"
+
+step "4. the tables"
+cat "$O/winners.md" "$O/gemm14.md"
+step "done"
