@@ -10,9 +10,10 @@
 #     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
 #     search over the top heuristic algorithms, in the same program;
 #  4. the tables (winners.md, gemm14.md) and the logs under $OUT.
-# Each step has its own time limit; a failed step is said and the rest go on (a header
-# that does not build is emitted again without gemm_skinny's winners, whose launcher
-# needs the workspace; without any header, step 3 still times cuBLASLt alone).
+# Each step has its own time limit; a failed step is said and the rest go on (the harness
+# calls the header's _ws launchers with a zeroed workspace of _workspace_size bytes; a
+# header that does not build is emitted again without the two newest templates' winners,
+# gemm_skinny and gemm_tma; without any header, step 3 still times cuBLASLt alone).
 #
 #   bash bench/gpu/gemm14.sh [CARRY=.carry-gemm14] [OUT=$OUT]
 set -uo pipefail
@@ -84,9 +85,9 @@ if [ -s "$O/tuned_h200.h" ]; then
     -o /tmp/gemm14_bench
 fi
 if [ ! -x /tmp/gemm14_bench ] && [ -s "$O/tuned_h200.h" ]; then
-  # A launcher that does not pass a workspace yet (gemm_skinny's split-K) fails to build:
-  # the header without gemm_skinny's winners, so that the other problems still compare.
-  echo "   the header did not build: again without gemm_skinny's winners" | tee -a "$LOG"
+  # A header that does not build: again without the newest templates' winners
+  # (gemm_skinny, gemm_tma), so that the other problems still compare.
+  echo "   the header did not build: again without gemm_skinny's and gemm_tma's winners" | tee -a "$LOG"
   run 30 "$A" emit-header gemm --device h200 --db "$DB" --mode kernels \
     --kernel gemm_simt,gemm_mma,gemm_wgmma,gemm_naive --out "$O/tuned_h200_noskinny.h"
   run 90 $NV $INC -DTUNED_HEADER='"tuned_h200_noskinny.h"' bench/gpu/gemm14_bench.cu \

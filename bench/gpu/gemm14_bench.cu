@@ -244,15 +244,26 @@ int main(int argc, char **argv)
       int rc = 0;
       const at_bfloat16 *a16 = (const at_bfloat16 *)da, *b16 = (const at_bfloat16 *)db;
       const at_half *ah = (const at_half *)da, *bh = (const at_half *)db;
+      // the chosen kernel's workspace (split-K partials: gemm_skinny), zeroed once; the
+      // kernel leaves it zero (docs/templates.md), so the timed launches reuse it
+      const long long ws_bytes = p.nt     ? at_tuned_gemm_bf16_nt_workspace_size(M, N, K)
+                                 : p.bf16 ? at_tuned_gemm_bf16_nn_workspace_size(M, N, K)
+                                          : at_tuned_gemm_f16_nn_workspace_size(M, N, K);
+      void *ws = nullptr;
+      if (ws_bytes > 0) {
+        CK(cudaMalloc(&ws, (size_t)ws_bytes));
+        CK(cudaMemset(ws, 0, (size_t)ws_bytes));
+      }
       auto ours = [&]() {
         if (p.nt)
-          rc |= at_tuned_gemm_bf16_nt(a16, b16, (at_bfloat16 *)dc, M, N, K, K, K, N, 1.0f, 0.0f,
-                                      0);
+          rc |= at_tuned_gemm_bf16_nt_ws(a16, b16, (at_bfloat16 *)dc, M, N, K, K, K, N, 1.0f,
+                                         0.0f, ws, 0);
         else if (p.bf16)
-          rc |= at_tuned_gemm_bf16_nn(a16, b16, (at_bfloat16 *)dc, M, N, K, K, N, N, 1.0f, 0.0f,
-                                      0);
+          rc |= at_tuned_gemm_bf16_nn_ws(a16, b16, (at_bfloat16 *)dc, M, N, K, K, N, N, 1.0f,
+                                         0.0f, ws, 0);
         else
-          rc |= at_tuned_gemm_f16_nn(ah, bh, (at_half *)dc, M, N, K, K, N, N, 1.0f, 0.0f, 0);
+          rc |= at_tuned_gemm_f16_nn_ws(ah, bh, (at_half *)dc, M, N, K, K, N, N, 1.0f, 0.0f, ws,
+                                        0);
       };
       at_tuned_choice c = p.nt     ? at_tuned_gemm_bf16_nt_choice(M, N, K)
                           : p.bf16 ? at_tuned_gemm_bf16_nn_choice(M, N, K)
@@ -282,6 +293,8 @@ int main(int argc, char **argv)
       } else {
         failures++;
       }
+      if (ws)
+        CK(cudaFree(ws));
     }
 #endif
     const double t_best = std::isnan(t_ours) ? t_search : t_ours;
