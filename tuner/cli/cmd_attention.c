@@ -103,8 +103,8 @@ int cmd_attention(int argc, char **argv)
     dtype = strcmp(tc.o.emulate ? tc.o.emulate : tc.o.device, "host") == 0 ? "f32" : "f16";
   enum gemm_dtype dt;
   gemm_parse_dtype(dtype, &dt);
-  struct attn_problem p = {.dtype = dt, .batch = batch, .heads = heads, .sq = seqlen,
-                           .sk = kv_seqlen, .d = head_dim, .causal = causal};
+  struct attn_problem p = {.dtype = dt, .batch = batch, .heads = heads, .hkv = heads,
+                           .sq = seqlen, .sk = kv_seqlen, .d = head_dim, .causal = causal};
   if (attn_tune_op_init(&op, &p) != AT_OK) {
     code = cli_fail(AT_NOMEM);
     goto done;

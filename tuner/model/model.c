@@ -193,7 +193,7 @@ static bool same_problem(const struct model_problem *a, const struct model_probl
     return a->m == b->m && a->n == b->n && a->k == b->k && !strcmp(a->layout, b->layout);
   return a->attn.batch == b->attn.batch && a->attn.heads == b->attn.heads &&
          a->attn.sq == b->attn.sq && a->attn.sk == b->attn.sk && a->attn.d == b->attn.d &&
-         a->attn.causal == b->attn.causal;
+         a->attn.causal == b->attn.causal && a->attn.hkv == b->attn.hkv;
 }
 
 /* Add (or merge into an equal one) problem q with `calls` in scenario s (s < 0: a
@@ -243,6 +243,7 @@ static int add_attn(struct model_plan *pl, const struct model_cfg *c, const char
   gemm_parse_dtype(dtype, &q.attn.dtype);
   q.attn.batch = b;
   q.attn.heads = c->heads / tp;
+  q.attn.hkv = c->kv_heads / tp;
   q.attn.sq = sq;
   q.attn.sk = sk;
   q.attn.d = c->head_dim;
