@@ -20,7 +20,7 @@ mkdir -p "$out"
 export AT_ATTN_MFMA_FULL=1
 export AUTOTUNE_CACHE_DIR=${AUTOTUNE_CACHE_DIR:-$HOME/.cache/autotune}
 rc=0
-for part in host_gfx942_f16 host_gfx90a_bf16 sample_compiles_for_gfx942 sample_compiles_for_gfx90a; do
+for part in sweep_gfx90a_bf16 sweep_gfx942_f16 sample_compiles_for_gfx942 sample_compiles_for_gfx90a; do
   log="$out/$part.log"
   if [ -f "$log" ] && grep -q 'Synthesis: Tested: 1 | Passing: 1' "$log"; then
     echo "$part: done before"

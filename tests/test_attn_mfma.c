@@ -33,7 +33,6 @@
 #include "tuner/compile/compile.h"
 #include "tuner/measure/meas.h"
 #include "tuner/ops/attn_run.h"
-#include "tuner/ops/gemm_run.h"
 #include "tuner/ops/op_attn.h"
 
 /* One timeout for every test (Criterion 2.4.1 leaks a timer when tests with different
@@ -351,38 +350,18 @@ static const struct group groups[] = {
     GROUP(64, 0, 0, {1, 1, 1, 1, 1}, {1, 4, 1, 33, 65, }, {2, 8, 1, 40, 7}),
     GROUP(64, 1, 0, {1, 4, 1, 65, 33}, {1, 8, 2, 33, 97}, {1, 2, 2, 77, 77}),
     GROUP(128, 1, 1, {1, 8, 1, 7, 300}, {2, 4, 1, 1, 300}),
-    GROUP(128, 1, 0, {1, 4, 1, 1, 4099}, {1, 8, 1, 7, 300}, {1, 2, 2, 50, 20}),
+    GROUP(128, 1, 0, {1, 1, 1, 1, 4099}, {1, 8, 1, 7, 300}, {1, 2, 2, 50, 20}),
     GROUP(128, 0, 1, {1, 4, 1, 33, 65}, {1, 2, 2, 9, 40}),
     GROUP(72, 1, 0, {1, 4, 1, 17, 23}),
     GROUP(256, 0, 0, {1, 2, 1, 9, 40}),
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
-/* Launch kernel k for data d with the v2 arguments and check O. INTERIM until contract v2
- * lands: MHA, not paged, no LSE. */
-static int run_check(struct meas_ctx *ctx, meas_kernel k, const struct gen_launch *l,
-                     const struct attn_data *d, const struct attn_buffers *buf, int64_t *bad,
-                     char *msg, size_t msg_len)
-{
-  const struct attn_problem *p = &d->p;
-  meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o, lse = 0, bt = 0;
-  int b = (int)p->batch, h = (int)p->heads, hkv = h, sq = (int)p->sq, sk = (int)p->sk;
-  float scale = p->scale;
-  void *args[] = {&q, &kk, &v, &o, &lse, &bt, &b, &h, &hkv, &sq, &sk, &scale};
-  struct meas_launch ml;
-  int rc = run_launch_init(&ml, k, l, args, "ppppppiiiiif", "test");
-  if (rc != AT_OK || (rc = meas_host.upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK ||
-      (rc = meas_host.launch(ctx, &ml)) != AT_OK || (rc = meas_host.sync(ctx)) != AT_OK)
-    return rc;
-  void *out = malloc(buf->q_bytes);
-  cr_assert_not_null(out);
-  rc = meas_host.download(ctx, out, buf->o, buf->q_bytes);
-  if (rc == AT_OK)
-    rc = attn_check(d, out, bad, msg, msg_len);
-  free(out);
-  return rc;
-}
-
+/* Variants a compiled unit (one g++ run), so the full sweep's hundreds do not make one
+ * huge translation unit; in CI, the configs a problem over hundreds of keys runs (the
+ * emulator takes about a second a variant for 300 keys, ten for 4,099). */
+#define CHUNK 24
+#define CI_HEAVY 2
 /* Run variants kern[0..n) (configs cfg) on one problem of group gr. Returns the runs;
  * adds the wrong ones to *failures (each named on stderr). */
 static size_t run_problem(struct th_hostk *hk, const struct th_space *sp, const struct group *gr,
@@ -390,10 +369,10 @@ static size_t run_problem(struct th_hostk *hk, const struct th_space *sp, const 
                           const char *arch, const int64_t *const *cfg, const meas_kernel *kern,
                           size_t n, uint64_t seed, size_t *failures)
 {
-  if (pr->hkv != pr->h || gr->paged)
-    return 0; /* INTERIM: v1 data */
-  struct attn_problem p = {.dtype = dt, .batch = pr->b, .heads = pr->h, .sq = pr->sq,
-                           .sk = pr->sk, .d = gr->d, .causal = gr->causal};
+  /* LSE on every other problem: both paths of the kernel */
+  struct attn_problem p = {.dtype = dt, .batch = pr->b, .heads = pr->h, .hkv = pr->hkv,
+                           .sq = pr->sq, .sk = pr->sk, .d = gr->d, .causal = gr->causal,
+                           .paged = gr->paged, .lse = (int)(seed % 2)};
   struct attn_data data;
   cr_assert_eq(attn_data_init(&data, &p, seed), AT_OK, "%s", at_last_error());
   struct attn_buffers buf;
@@ -402,31 +381,39 @@ static size_t run_problem(struct th_hostk *hk, const struct th_space *sp, const 
   int64_t dims[NDIMS] = {pr->b, pr->h, pr->hkv, pr->sq, pr->sk, gr->d, gr->causal, gr->paged};
   struct gen_bind bind = {.dev = sp->dev, .dims = dims, .dtype = dtype};
   size_t runs = 0;
+  double t0 = now_s();
+  /* CI: a problem over hundreds of keys runs the chunk's first CI_HEAVY configs only */
+  if (!full_sweep() && pr->sk >= 300 && n > CI_HEAVY)
+    n = CI_HEAVY;
   for (size_t i = 0; i < n; i++) {
     struct gen_launch l;
     cr_assert_eq(gen_emit_launch(sp->t, &bind, cfg[i], &l), AT_OK, "%s", at_last_error());
     int64_t bad = 0;
     char msg[256] = "";
-    int rc = run_check(hk->ctx, kern[i], &l, &data, &buf, &bad, msg, sizeof msg);
+    int rc = attn_verify(&meas_host, hk->ctx, kern[i], &l, &data, &buf, &bad, msg,
+                         sizeof msg);
     runs++;
     if (rc != AT_OK || bad != 0) {
       (*failures)++;
       char *text = NULL;
       gen_space_config_text(sp->s, cfg[i], &text);
       fprintf(stderr, "FAIL %s %s D=%lld causal=%d paged=%d b%lld h%lld hkv%lld sq%lld "
-              "sk%lld %s: %s, %lld wrong: %s\n", arch, dtype, (long long)gr->d, gr->causal,
+              "sk%lld lse=%d %s: %s, %lld wrong: %s\n", arch, dtype, (long long)gr->d, gr->causal,
               gr->paged, (long long)pr->b, (long long)pr->h, (long long)pr->hkv,
-              (long long)pr->sq, (long long)pr->sk, text ? text : "?", at_status_name(rc),
+              (long long)pr->sq, (long long)pr->sk, p.lse, text ? text : "?", at_status_name(rc),
               (long long)bad, rc != AT_OK ? at_last_error() : msg);
       free(text);
     }
   }
+  fprintf(stderr, "  %s %s D=%lld causal=%d paged=%d b%lld h%lld hkv%lld sq%lld sk%lld "
+          "lse=%d: %zu variants, %.1f s\n", arch, dtype, (long long)gr->d, gr->causal,
+          gr->paged, (long long)pr->b, (long long)pr->h, (long long)pr->hkv, (long long)pr->sq,
+          (long long)pr->sk, p.lse, n, now_s() - t0);
   attn_buffers_release(&meas_host, hk->ctx, &buf);
   attn_data_release(&data);
   return runs;
 }
 
-#define CHUNK 24
 
 /* Run the sample (or every valid variant: AT_ATTN_MFMA_FULL=1) of group gi's space on
  * dev, compiled for the host emulating it (arch "host:gfx942"), over the group's
@@ -456,8 +443,6 @@ static size_t run_group(const char *dev, const char *arch, const char *dtype, si
   enum gemm_dtype dt;
   cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
   size_t runs = 0;
-  /* CHUNK variants a compiled unit (one g++ run), so the full sweep's hundreds do not
-   * make one huge translation unit */
   for (size_t c0 = 0; c0 < n; c0 += CHUNK) {
     size_t nc = n - c0 < CHUNK ? n - c0 : CHUNK;
     struct th_hostk hk;
@@ -488,14 +473,55 @@ static void run_groups(const char *dev, const char *arch, const char *dtype, con
   cr_assert_eq(failures, 0, "%zu of %zu runs wrong", failures, runs);
 }
 
-Test(attn_mfma, host_gfx942_f16, .timeout = TIMEOUT)
+/* CI: the sample of each group's space, split so that each test stays short */
+Test(attn_mfma, host_gfx942_f16_prefill, .timeout = TIMEOUT)
 {
-  const size_t gi[] = {0, 1, 3};
-  run_groups("mi300x", "host:gfx942", "f16", gi, 3);
+  const size_t gi[] = {0};
+  run_groups("mi300x", "host:gfx942", "f16", gi, 1);
 }
 
-Test(attn_mfma, host_gfx90a_bf16, .timeout = TIMEOUT)
+Test(attn_mfma, host_gfx942_f16_causal, .timeout = TIMEOUT)
 {
-  const size_t gi[] = {2, 4, 5, 6};
-  run_groups("mi250x", "host:gfx90a", "bf16", gi, 4);
+  const size_t gi[] = {1};
+  run_groups("mi300x", "host:gfx942", "f16", gi, 1);
+}
+
+Test(attn_mfma, host_gfx942_f16_decode, .timeout = TIMEOUT)
+{
+  const size_t gi[] = {3};
+  run_groups("mi300x", "host:gfx942", "f16", gi, 1);
+}
+
+Test(attn_mfma, host_gfx90a_bf16_paged, .timeout = TIMEOUT)
+{
+  const size_t gi[] = {2, 4};
+  run_groups("mi250x", "host:gfx90a", "bf16", gi, 2);
+}
+
+Test(attn_mfma, host_gfx90a_bf16_odd_dims, .timeout = TIMEOUT)
+{
+  const size_t gi[] = {5, 6};
+  run_groups("mi250x", "host:gfx90a", "bf16", gi, 2);
+}
+
+/* The full sweep (bench/attn_mfma_sweep.sh, AT_ATTN_MFMA_FULL=1): every valid variant of
+ * every group on each GPU; skipped otherwise. */
+static void sweep(const char *dev, const char *arch, const char *dtype)
+{
+  if (!full_sweep())
+    cr_skip_test("the full sweep: AT_ATTN_MFMA_FULL=1 (bench/attn_mfma_sweep.sh)");
+  size_t gi[NGROUPS];
+  for (size_t g = 0; g < NGROUPS; g++)
+    gi[g] = g;
+  run_groups(dev, arch, dtype, gi, NGROUPS);
+}
+
+Test(attn_mfma, sweep_gfx942_f16, .timeout = TIMEOUT)
+{
+  sweep("mi300x", "host:gfx942", "f16");
+}
+
+Test(attn_mfma, sweep_gfx90a_bf16, .timeout = TIMEOUT)
+{
+  sweep("mi250x", "host:gfx90a", "bf16");
 }

@@ -95,8 +95,6 @@
 
 // Tokens a page of the paged KV cache holds (the contract's ATTN_PAGE).
 #define AM_PAGE 16
-// ln(2), to turn the base-2 log-sum-exp into the natural one
-#define AM_LN2 0.6931471805599453f
 
 template <typename A, typename B> struct am_same {
   static constexpr bool value = false;
@@ -104,10 +102,6 @@ template <typename A, typename B> struct am_same {
 template <typename A> struct am_same<A, A> {
   static constexpr bool value = true;
 };
-
-// log2 for the LSE: this template is built for CDNA and the host only, where clang's
-// builtin is v_log_f32 and libm.
-AT_DEV float am_log2f(float x) { return __builtin_log2f(x); }
 
 template <int BYTES> struct am_vec;
 template <> struct am_vec<16> {
@@ -443,6 +437,6 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
           O[orow * HD + c] = at_from_float<T>(o[t][d][r] * inv);
       }
     if (LSE && lane < MI)
-      LSE[orow] = l[t] > 0.0f ? (m[t] + am_log2f(l[t])) * AM_LN2 : at_neg_inf();
+      LSE[orow] = l[t] > 0.0f ? (m[t] + at_log2f(l[t])) * AT_LN2 : at_neg_inf();
   }
 }
