@@ -353,7 +353,7 @@ static const struct group groups[] = {
     GROUP(64, 0, 0, {1, 1, 1, 1, 1}, {1, 8, 2, 33, 65}, {2, 16, 2, 40, 7}),
     GROUP(64, 1, 0, {1, 4, 1, 65, 33}, {1, 8, 2, 33, 97}, {1, 2, 2, 77, 77}),
     GROUP(128, 1, 1, {1, 8, 1, 7, 300}, {2, 4, 1, 1, 300}),
-    GROUP(128, 1, 0, {1, 1, 1, 1, 4099}, {1, 8, 1, 7, 300}, {1, 2, 2, 50, 20}),
+    GROUP(128, 1, 0, {1, 1, 1, 1, 4099}, {1, 1, 1, 7, 4099}, {1, 8, 1, 7, 300}, {1, 2, 2, 50, 20}),
     GROUP(128, 0, 1, {1, 4, 1, 33, 65}, {1, 2, 2, 9, 40}),
     GROUP(72, 1, 0, {1, 4, 1, 17, 23}),
     GROUP(256, 0, 0, {1, 2, 1, 9, 40}),
@@ -513,10 +513,20 @@ static void sweep(const char *dev, const char *arch, const char *dtype)
 {
   if (!full_sweep())
     cr_skip_test("the full sweep: AT_ATTN_MFMA_FULL=1 (bench/attn_mfma_sweep.sh)");
-  size_t gi[NGROUPS];
-  for (size_t g = 0; g < NGROUPS; g++)
-    gi[g] = g;
-  run_groups(dev, arch, dtype, gi, NGROUPS);
+  /* AT_ATTN_MFMA_GROUPS="3,5": only those groups (indices into groups[]) */
+  size_t gi[NGROUPS], ng = 0;
+  const char *only = getenv("AT_ATTN_MFMA_GROUPS");
+  for (size_t g = 0; g < NGROUPS; g++) {
+    char key[8];
+    snprintf(key, sizeof key, "%zu", g);
+    bool take = !only || !*only;
+    for (const char *c = only; c && *c && !take; c += strcspn(c, ",") + (c[strcspn(c, ",")] != 0))
+      take = strncmp(c, key, strcspn(c, ",")) == 0 && strlen(key) == strcspn(c, ",");
+    if (take)
+      gi[ng++] = g;
+  }
+  cr_assert_gt(ng, 0, "AT_ATTN_MFMA_GROUPS=%s names no group", only);
+  run_groups(dev, arch, dtype, gi, ng);
 }
 
 Test(attn_mfma, sweep_gfx942_f16, .timeout = TIMEOUT)
