@@ -2,12 +2,13 @@
  * test_attn_mfma.c - the CDNA matrix-core attention template
  * (templates/attention/attn_mfma.h): its space on mi300x and mi250x (every param value
  * offered, the XCD order only on gfx942, packed GQA only where heads share a KV head);
- * a sample compiled with clang for gfx942 and gfx90a (no compile error, v_mfma of the
- * chosen family in the code object; VGPRs, AGPRs, LDS and waves per CU reported, and
- * the configs marked good in docs/attention.md at two waves per SIMD or more); and a
- * sample covering every value of every param run on the host device emulating gfx942
- * and gfx90a (the variant's own source, MFMA lanes emulated exactly) over the problems
- * of issue 14's correctness list, each result checked by the op. AT_ATTN_MFMA_FULL=1 in
+ * the configs marked good in docs/attention.md (both MFMA families) compiled with clang
+ * for gfx942 and gfx90a (no compile error, v_mfma of the family in the code object;
+ * VGPRs, AGPRs, LDS and waves per CU reported; two waves per SIMD or more); and a sample
+ * covering every value of every param run on the host device emulating gfx942 and gfx90a
+ * (the variant's own source, MFMA lanes emulated exactly) over the problems of issue 14's
+ * correctness list (two of the sample on those of 300 keys or more), each result checked
+ * by the op (attn_verify). AT_ATTN_MFMA_FULL=1 in
  * the environment runs every valid variant instead of the sample (the full sweep of
  * bench/attn_mfma_sweep.sh, far too long for CI); AT_ATTN_MFMA_TEMPLATE=PATH tests a copy
  * of the template instead (how the planted bugs of docs/attention.md were run).
