@@ -8,7 +8,10 @@
  * in f32. A kernel's error then comes from scaling the logits (one rounding each),
  * exp2 (a few ulps), and the f32 sums over keys of p and of p*v (a relative K * 2^-24
  * each), all of which (D + 2 SK + 64) * 2^-24 * max|V|, doubled, bounds; and from the
- * final rounding to the output type, u_out * |ref|. A key dropped or counted twice moves
+ * final rounding to the output type, u_out * |ref|. A kernel that rounds P to the input
+ * type before P V (tensor-core kernels, FlashAttention) moves each weight by a relative
+ * u_in: O by at most u_in * sum_j w_j |v_j|, which the reference computes per element
+ * (wabs) so the term stays as tight as the data allow. A key dropped or counted twice moves
  * an output by about |v_j - o| / SK, far above that bound for the shapes the tests use.
  * LSE is a log: the relative errors of the sum become absolute ones, and a kernel that
  * pre-scales q (q * scale * log2 e, rounded) has logits off by up to D * 2^-24 times the
@@ -193,6 +196,7 @@ void attn_data_release(struct attn_data *d)
   free(d->bt);
   free(d->ref);
   free(d->vmax);
+  free(d->wabs);
   free(d->lse_ref);
   free(d->lse_tol);
   memset(d, 0, sizeof *d);
@@ -321,10 +325,14 @@ static int reference_part(void *ctx, size_t from, size_t to)
       for (int64_t j = 0; j < nk; j++)
         sum += (s[j] = exp(s[j] - mx));
       for (int64_t c = 0; c < D; c++) {
-        double o = 0;
-        for (int64_t j = 0; j < nk; j++)
-          o += s[j] * gemm_elem_load(dt, d->v, kv_index(d, b, g, j, c));
+        double o = 0, oa = 0;
+        for (int64_t j = 0; j < nk; j++) {
+          const double v = gemm_elem_load(dt, d->v, kv_index(d, b, g, j, c));
+          o += s[j] * v;
+          oa += s[j] * fabs(v);
+        }
         d->ref[qb + (size_t)(i * D + c)] = nk ? o / sum : 0.0;
+        d->wabs[qb + (size_t)(i * D + c)] = nk ? oa / sum : 0.0;
       }
       const size_t r = bh * (size_t)SQ + (size_t)i;
       d->lse_ref[r] = nk ? mx + log(sum) : -INFINITY;
@@ -347,9 +355,10 @@ int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t s
   size_t heads = (size_t)(q->batch * q->heads);
   d->ref = malloc(attn_q_elems(q) * sizeof *d->ref);
   d->vmax = calloc(heads, sizeof *d->vmax);
+  d->wabs = malloc(attn_q_elems(q) * sizeof *d->wabs);
   d->lse_ref = malloc(attn_lse_elems(q) * sizeof *d->lse_ref);
   d->lse_tol = malloc(attn_lse_elems(q) * sizeof *d->lse_tol);
-  if (!d->ref || !d->vmax || !d->lse_ref || !d->lse_tol) {
+  if (!d->ref || !d->wabs || !d->vmax || !d->lse_ref || !d->lse_tol) {
     attn_data_release(d);
     return at_error(AT_NOMEM, "out of memory");
   }
@@ -377,11 +386,13 @@ int attn_check(const struct attn_data *d, const void *o, const float *lse, int64
     *bad = 0;
   if (msg && msg_len)
     msg[0] = '\0';
-  if (!d || !o || !bad || !d->ref || !d->vmax || !d->lse_ref || (d->p.lse && !lse))
+  if (!d || !o || !bad || !d->ref || !d->wabs || !d->vmax || !d->lse_ref ||
+      (d->p.lse && !lse))
     return at_error(AT_USAGE, "attn_check: NULL argument");
   const struct attn_problem *q = &d->p;
   const enum gemm_dtype dt = q->dtype;
   const double u = dt == GEMM_F32 ? 0x1p-24 : gemm_dtype_roundoff(dt);
+  const double u_p = dt == GEMM_F32 ? 0.0 : u; /* P rounded to the input type */
   const double acc = 2.0 * (double)(q->d + 2 * q->sk + 64) * 0x1p-24;
   const double floor_ = gemm_dtype_floor(dt);
   const size_t per_head = (size_t)(q->sq * q->d);
@@ -389,7 +400,7 @@ int attn_check(const struct attn_data *d, const void *o, const float *lse, int64
   for (size_t e = 0; e < attn_q_elems(q); e++) {
     const size_t h = e / per_head;
     const double got = gemm_elem_load(dt, o, e), want = d->ref[e];
-    const double tol = u * fabs(want) + acc * d->vmax[h] + floor_;
+    const double tol = u * fabs(want) + u_p * d->wabs[e] + acc * d->vmax[h] + floor_;
     if (!(fabs(got - want) <= tol) && n_bad++ == 0 && msg && msg_len) {
       const size_t r = e % per_head;
       snprintf(msg, msg_len, "O[%zu][%zu][%zu][%zu] = %.9g, expected %.9g (tolerance %.3g)",

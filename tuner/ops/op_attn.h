@@ -104,14 +104,17 @@ double attn_bytes(const struct attn_problem *p);
  * shows. Paged: the pages of all sequences (and the spares) shuffled in the pools, bt the
  * block table; the rows of a last page past SK and the spare pages hold ATTN_PAD_VALUE,
  * so a kernel that reads a key it must not see goes wrong. ref: the reference O in f64;
- * vmax: max |V| per (b, h) over the keys its KV head has; lse_ref, lse_tol: each row's
- * reference LSE and its tolerance (attn_check). */
+ * vmax: max |V| per (b, h) over the keys its KV head has; wabs: per O element
+ * sum_j w_j |V[j][c]| (w_j the softmax weights), what rounding P to the input type before
+ * P V can move it by, relative; lse_ref, lse_tol: each row's reference LSE and its
+ * tolerance (attn_check). */
 #define ATTN_PAD_VALUE 64.0
 struct attn_data {
   struct attn_problem p;
   void *q, *k, *v, *o0;       /* malloc'd; k, v attn_kv_elems each */
   int32_t *bt;                /* paged: attn_bt_elems; NULL otherwise */
   double *ref;                /* B H SQ D */
+  double *wabs;               /* B H SQ D */
   double *vmax;               /* B H */
   double *lse_ref, *lse_tol;  /* B H SQ */
 };
@@ -122,9 +125,11 @@ int attn_data_inputs(struct attn_data *d, const struct attn_problem *p, uint64_t
 void attn_data_release(struct attn_data *d);
 
 /* Check a result O (dtype storage) against d->ref: every element within
- *   tol = u_out |ref| + 2 (D + 2 SK + 64) 2^-24 vmax + floor
- * (u_out: the output's rounding, f32 2^-24, f16 2^-11, bf16 2^-8; the second term bounds
- * f32 dot products, exp2 and the running sums; floor: the output's smallest subnormal).
+ *   tol = u_out |ref| + u_p wabs + 2 (D + 2 SK + 64) 2^-24 vmax + floor
+ * (u_out: the output's rounding, f32 2^-24, f16 2^-11, bf16 2^-8; u_p wabs: P rounded to
+ * the input type before P V, as every matrix-core kernel and FlashAttention do (u_p the
+ * f16/bf16 roundoff, 0 for f32); the third term bounds f32 dot products, exp2 and the
+ * running sums; floor: the output's smallest subnormal).
  * With p.lse, also every LSE value (lse, attn_lse_elems floats) within
  *   tol = 2 (D + 2 SK + 64) 2^-24 (1 + smax)
  * of d->lse_ref (smax: the row's largest scale * sum_c |q_c k_c|, which bounds the f32
