@@ -106,6 +106,10 @@ int gen_emit_launch(const struct tmpl *t, const struct gen_bind *b, const int64_
     rc = eval_one(t->grid[i], slots, gnames[i], t->grid_text[i], 1, &out->grid[i]);
   if (!rc)
     rc = eval_one(t->shared, slots, "shared", t->shared_text, 0, &out->shared);
+  if (!rc && t->workspace) {
+    out->has_workspace = 1;
+    rc = eval_one(t->workspace, slots, "workspace", t->workspace_text, 0, &out->workspace);
+  }
   free(slots);
   if (rc)
     memset(out, 0, sizeof *out);

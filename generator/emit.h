@@ -35,6 +35,10 @@ struct gen_launch {
   int64_t threads[3];    /* block shape x, y, z (missing axes 1) */
   int64_t grid[3];       /* blocks x, y, z */
   int64_t shared;        /* dynamic shared memory bytes */
+  int64_t workspace;     /* `workspace` bytes: zeroed global memory passed as the kernel's
+                            last argument, which it must leave zero (docs/templates.md) */
+  int has_workspace;     /* 1 when the template declares `workspace` (even if 0 bytes here):
+                            the kernel then takes one more argument, the last (void *WS) */
 };
 
 /* The C++ type a dtype binds to: "f16" -> "at_half", "bf16" -> "at_bfloat16",
@@ -56,9 +60,10 @@ int gen_emit_name(const struct tmpl *t, const struct gen_space *s, const char *d
 
 /* The launch shape of the variant for `config` (one value per t->params entry, derived
  * included, as tmpl_space's space enumerates them) on b->dev for b->dims, from the
- * template's threads, grid and shared expressions. OUT: *out (zeroed on entry).
+ * template's threads, grid, shared and workspace expressions. OUT: *out (zeroed on entry).
  * AT_OK; AT_USAGE when an expression fails to evaluate ("grid x 'cdiv(N, ITEMS)':
- * division by zero ..."), when a thread or grid extent is below 1 or shared is below 0,
+ * division by zero ..."), when a thread or grid extent is below 1 or shared or workspace
+ * is below 0,
  * or for a NULL argument. */
 int gen_emit_launch(const struct tmpl *t, const struct gen_bind *b, const int64_t *config,
                     struct gen_launch *out);

@@ -92,8 +92,8 @@ static const struct lc_api *lc;
 #define QUOTE_MAX 80
 
 static const char *const verbs_expected =
-    "(expected kernel, problem, param, derive, require, threads, grid, shared, dtype or "
-    "arch_specific)";
+    "(expected kernel, problem, param, derive, require, threads, grid, shared, workspace, "
+    "dtype or arch_specific)";
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -146,8 +146,8 @@ struct loader {
   /* token ranges of expressions read in pass 1, checked in pass 2 */
   size_t *derive_a, *derive_b; /* per params entry (derive only) */
   size_t *req_a, *req_b;
-  size_t thr_part[3][2], grid_part[3][2], shared_part[2];
-  int line_problem, line_threads, line_grid, line_shared, line_dtype, line_arch_specific;
+  size_t thr_part[3][2], grid_part[3][2], shared_part[2], ws_part[2];
+  int line_problem, line_threads, line_grid, line_shared, line_ws, line_dtype, line_arch_specific;
   char (*include_real)[PATH_MAX];
   size_t ninclude;
   struct tcache_deps deps;  /* every file the parse read besides the template */
@@ -686,6 +686,13 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
     L->shared_part[1] = rest.b;
     return AT_OK;
   }
+  if (strcmp(verb, "workspace") == 0) {
+    if ((rc = once(L, g->line, "workspace", &L->line_ws)))
+      return rc;
+    L->ws_part[0] = rest.a;
+    L->ws_part[1] = rest.b;
+    return AT_OK;
+  }
   if (strcmp(verb, "dtype") == 0) {
     if ((rc = once(L, g->line, "dtype", &L->line_dtype)))
       return rc;
@@ -764,6 +771,9 @@ static int pass2(struct loader *L)
                      t->threads)))
     return rc;
   if ((rc = load_xyz(L, L->line_grid, "grid", L->grid_part, t->grid_text, t->grid)))
+    return rc;
+  if (L->line_ws && (rc = load_expr(L, L->line_ws, "workspace", L->ws_part[0], L->ws_part[1],
+                                     t->nparams, &t->workspace_text, &t->workspace)))
     return rc;
   if (L->line_shared)
     return load_expr(L, L->line_shared, "shared", L->shared_part[0], L->shared_part[1],
@@ -1099,6 +1109,10 @@ static int read_kernel(struct loader *L)
   if (k.rc)
     return k.rc;
 
+  if (L->line_ws && (!t->nfparams || !strchr(t->fparams[t->nfparams - 1].type, '*')))
+    return perr(L, L->line_ws, "workspace: kernel '%s' must take the workspace as its last "
+                "parameter ('void *WS')", t->kernel);
+
   char names[512];
   list_tparams(t, names, sizeof names);
   for (size_t i = 0; i < t->nparams; i++) {
@@ -1220,11 +1234,13 @@ static int bind_launch(struct tmpl *t)
   struct {
     const char *text;
     struct gen_expr **e;
-  } all[7] = {{t->threads_text[0], &t->threads[0]}, {t->threads_text[1], &t->threads[1]},
+  } all[8] = {{t->threads_text[0], &t->threads[0]}, {t->threads_text[1], &t->threads[1]},
               {t->threads_text[2], &t->threads[2]}, {t->grid_text[0], &t->grid[0]},
               {t->grid_text[1], &t->grid[1]},       {t->grid_text[2], &t->grid[2]},
-              {t->shared_text, &t->shared}};
-  for (size_t i = 0; i < 7; i++) {
+              {t->shared_text, &t->shared},         {t->workspace_text, &t->workspace}};
+  for (size_t i = 0; i < 8; i++) {
+    if (!all[i].text)
+      continue; /* no workspace pragma */
     int rc = gen_expr_parse(all[i].text, all[i].e);
     if (rc == AT_OK)
       rc = gen_expr_bind(*all[i].e, env_resolve, &env);
@@ -1381,6 +1397,8 @@ void tmpl_free(struct tmpl *t)
   }
   free(t->shared_text);
   gen_expr_free(t->shared);
+  free(t->workspace_text);
+  gen_expr_free(t->workspace);
   free(t->dtype);
   free(t->pragma_lines);
   for (size_t i = 0; i < t->ntparams; i++) {

@@ -91,6 +91,9 @@ struct tmpl {
   struct gen_expr *threads[3];   /* parsed and bound to the slot layout */
   struct gen_expr *grid[3];
   struct gen_expr *shared;
+  char *workspace_text;          /* `workspace` bytes as written; NULL when absent (then the
+                                    kernel has no WS parameter) */
+  struct gen_expr *workspace;    /* NULL when absent */
   char *dtype;                   /* `dtype` type parameter name, NULL if none */
   int arch_specific;             /* `arch_specific`: NVIDIA targets get the "a" suffix
                                     (sm_90 -> sm_90a; tmpl_compile_arch) */

@@ -37,7 +37,7 @@
 #include "generator/sbuf.h"
 #include "generator/template.h"
 
-#define FORMAT "autotune-parse-cache 1"
+#define FORMAT "autotune-parse-cache 2" /* 2: the workspace pragma */
 /* Most of any list an entry may hold: far above any real template, a guard against a
  * forged count. */
 #define MAX_LIST 100000
@@ -186,6 +186,7 @@ int tcache_write(const char *cache_dir, const char *const *include_dirs,
   for (size_t i = 0; i < 3; i++)
     put_str(&b, t->grid_text[i]);
   put_str(&b, t->shared_text);
+  put_str(&b, t->workspace_text);
   put_str(&b, t->dtype);
   put_num(&b, t->arch_specific);
   put_num(&b, (int64_t)t->npragma_lines);
@@ -373,6 +374,7 @@ static void read_fields(struct rd *r, struct tmpl *x)
   for (size_t i = 0; i < 3; i++)
     x->grid_text[i] = need_str(r);
   x->shared_text = need_str(r);
+  x->workspace_text = get_str(r);
   x->dtype = get_str(r);
   x->arch_specific = (int)get_num(r);
   size_t nl = get_count(r);

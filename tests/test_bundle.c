@@ -146,6 +146,9 @@ static void assert_same_template(const struct tmpl *a, const struct tmpl *b,
     cr_assert_str_eq(a->grid_text[i], b->grid_text[i]);
   }
   cr_assert_str_eq(a->shared_text, b->shared_text);
+  cr_assert_eq(!a->workspace_text, !b->workspace_text);
+  if (a->workspace_text)
+    cr_assert_str_eq(a->workspace_text, b->workspace_text);
   cr_assert_eq(a->ntparams, b->ntparams);
   for (size_t i = 0; i < a->ntparams; i++) {
     cr_assert_str_eq(a->tparams[i].name, b->tparams[i].name);

@@ -296,6 +296,21 @@ Test(template, launch_shape)
   cr_assert_eq(l.threads[1], 2);
   cr_assert_eq(l.grid[0], 8);
   cr_assert_eq(l.shared, 128 * 4 + 4);
+  cr_assert_eq(l.has_workspace, 0, "no workspace pragma, no WS argument");
+  tmpl_free(t);
+
+  /* the workspace pragma: bytes per config and problem, and the flag even at 0 bytes */
+  t = load_ok(BAD "ws_splitk.h", incs());
+  int64_t c3[4] = {2, 0, 0, 0}; /* SPLIT DIRTY A_T B_T */
+  int64_t d3[5] = {20, 12, 40, 0, 0}; /* M N K TA TB */
+  b.dev = dev("host");
+  b.dims = d3;
+  cr_assert_eq(gen_emit_launch(t, &b, c3, &l), AT_OK, "%s", at_last_error());
+  cr_assert_eq(l.has_workspace, 1);
+  cr_assert_eq(l.workspace, (20 * 12 + 3 * 2) * 4, "workspace %lld", (long long)l.workspace);
+  cr_assert_eq(l.grid[2], 2);
+  cr_assert_eq(strcmp(t->workspace_text, "(M * N + cdiv(M, 8) * cdiv(N, 8)) * sizeof_f32"), 0,
+               "%s", t->workspace_text);
   tmpl_free(t);
 }
 
@@ -465,7 +480,13 @@ Test(template, error_unknown_verb)
 {
   expect_error("bad_verb.h", 4,
                "unknown autotune pragma 'parm' (expected kernel, problem, param, derive, "
-               "require, threads, grid, shared, dtype or arch_specific)");
+               "require, threads, grid, shared, workspace, dtype or arch_specific)");
+}
+
+Test(template, error_workspace_needs_a_last_pointer_parameter)
+{
+  expect_error("ws_not_last.h", 7, "workspace: kernel 'k' must take the workspace as its "
+               "last parameter ('void *WS')");
 }
 
 Test(template, error_arch_specific_takes_no_argument)

@@ -56,6 +56,7 @@ struct tally {
   const char *kernel;
   int n, by_status[DB_TRIAL_STATUS_COUNT];
   char configs[64][128];
+  char messages[64][160];
   int statuses[64];
 };
 
@@ -66,6 +67,7 @@ static int tally_cb(void *ctx, const struct db_trial *t)
     return 0;
   if (y->n < 64) {
     snprintf(y->configs[y->n], sizeof y->configs[0], "%s", t->config);
+    snprintf(y->messages[y->n], sizeof y->messages[0], "%s", t->message ? t->message : "");
     y->statuses[y->n] = t->status;
   }
   y->n++;
@@ -142,6 +144,33 @@ Test(tune, planted_faults_get_their_statuses_and_the_run_goes_on)
   cr_assert_eq(status_of(&y, "PLANT=3"), DB_TRIAL_TIMEOUT);
   cr_assert_eq(status_of(&y, "PLANT=4"), DB_TRIAL_VERIFY_FAILED);
   cr_assert_eq(status_of(&y, "PLANT=5"), DB_TRIAL_COMPILE_ERROR);
+  free(db);
+}
+
+/* `#pragma autotune workspace`: a split-K template whose blocks meet in the workspace
+ * runs through the worker and is right (the zeroed workspace passed last, its counters
+ * left zero for the next launch); the variant that leaves a counter set fails the check
+ * although its C is right. */
+Test(tune, a_workspace_is_zero_at_launch_and_must_be_left_zero)
+{
+  char *db = th_path(dir, "w.db"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device host --dtype f32 --m 20 --n 12 --k 40 --template "
+           "'%s' --db '%s' --strategy exhaustive --variant-time 0.05", DATA "ws_splitk.h", db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, "ws_splitk", &y);
+  cr_assert_eq(y.n, 4, "one trial per variant: %d", y.n);
+  cr_assert_eq(status_of(&y, "DIRTY=0,SPLIT=2"), DB_TRIAL_OK);
+  cr_assert_eq(status_of(&y, "DIRTY=0,SPLIT=3"), DB_TRIAL_OK);
+  cr_assert_eq(status_of(&y, "DIRTY=1,SPLIT=2"), DB_TRIAL_VERIFY_FAILED);
+  cr_assert_eq(status_of(&y, "DIRTY=1,SPLIT=3"), DB_TRIAL_VERIFY_FAILED);
+  for (int i = 0; i < y.n; i++)
+    if (strstr(y.configs[i], "DIRTY=1"))
+      cr_assert(strstr(y.messages[i], "workspace not left zero (first non-zero byte at "),
+                "%s: %s", y.configs[i], y.messages[i]);
   free(db);
 }
 

@@ -53,7 +53,9 @@ struct meas_op {
                void **state);
   void (*release)(void *state, const struct meas_backend *mb, struct meas_ctx *mc);
   /* The kernel arguments of a timed launch: pointers to each value, and their kinds
-   * (struct meas_launch's letters). OUT: *args, *kinds, owned by state. */
+   * (struct meas_launch's letters). Called only after verify of the same variant, so an
+   * op may key them on what that verify saw (its workspace). OUT: *args, *kinds, owned by
+   * state. */
   void (*args)(void *state, void ***args, const char **kinds);
   /* Reset the outputs, launch kernel k once (launch shape l), download and check the
    * outputs. `reference`: this is the run's reference config (meas_worker_cfg.ref_job),

@@ -45,23 +45,28 @@ void attn_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
   for (int i = 0; i < 4; i++)
     if (*p[i])
       mb->free(ctx, *p[i]);
+  run_workspace_release(mb, ctx, &buf->ws);
   memset(buf, 0, sizeof *buf);
 }
 
 int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct attn_data *d,
-                const struct attn_buffers *buf, void *o_out)
+                struct attn_buffers *buf, void *o_out)
 {
   if (!mb || !ctx || !k || !l || !d || !buf || !o_out || !buf->o)
     return at_error(AT_USAGE, "attn_launch: NULL argument");
   const struct attn_problem *p = &d->p; /* attn_data_init checked that these fit an int */
-  meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o;
+  int rc = run_workspace_reserve(mb, ctx, &buf->ws, l);
+  if (rc != AT_OK)
+    return rc;
+  meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o, ws = buf->ws.ptr;
   int b = (int)p->batch, h = (int)p->heads, sq = (int)p->sq, sk = (int)p->sk;
   float scale = p->scale;
-  void *args[] = {&q, &kk, &v, &o, &b, &h, &sq, &sk, &scale};
+  void *args[] = {&q, &kk, &v, &o, &b, &h, &sq, &sk, &scale, &ws};
   struct meas_launch ml;
-  int rc = run_launch_init(&ml, k, l, args, ATTN_ARG_KINDS, "attn_launch");
-  ml.arg_names = ATTN_ARG_NAMES;
+  rc = run_launch_init(&ml, k, l, args, l->has_workspace ? ATTN_ARG_KINDS "p" : ATTN_ARG_KINDS,
+                       "attn_launch");
+  ml.arg_names = ATTN_ARG_NAMES ",WS";
   if (rc != AT_OK || (rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK)
     return rc;
   if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)
@@ -71,7 +76,7 @@ int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
 
 int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct attn_data *d,
-                const struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len)
+                struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len)
 {
   if (bad)
     *bad = 0;
@@ -85,6 +90,8 @@ int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   int rc = attn_launch(mb, ctx, k, l, d, buf, o);
   if (rc == AT_OK)
     rc = attn_check(d, o, bad, msg, msg_len);
+  if (rc == AT_OK)
+    rc = run_workspace_check(mb, ctx, &buf->ws, l, bad, msg, msg_len);
   free(o);
   return rc;
 }
@@ -95,9 +102,11 @@ struct attn_wstate {
   const struct attn_data *d;
   struct attn_buffers buf;
   meas_ptr q, k, v, o;
+  meas_ptr ws;                 /* buf.ws.ptr as of the last verify */
+  int has_ws;                  /* the last verified variant (the one timed next) has one */
   int b, h, sq, sk;
   float scale;
-  void *args[9];
+  void *args[10];
 };
 
 static int attn_w_setup(const void *ctx, const struct meas_backend *mb, struct meas_ctx *mc,
@@ -116,7 +125,8 @@ static int attn_w_setup(const void *ctx, const struct meas_backend *mb, struct m
   s->q = s->buf.q, s->k = s->buf.k, s->v = s->buf.v, s->o = s->buf.o;
   s->b = (int)d->p.batch, s->h = (int)d->p.heads, s->sq = (int)d->p.sq, s->sk = (int)d->p.sk;
   s->scale = d->p.scale;
-  void *args[] = {&s->q, &s->k, &s->v, &s->o, &s->b, &s->h, &s->sq, &s->sk, &s->scale};
+  void *args[] = {&s->q, &s->k, &s->v, &s->o, &s->b, &s->h, &s->sq, &s->sk, &s->scale,
+                  &s->ws};
   memcpy(s->args, args, sizeof args);
   *state = s;
   return AT_OK;
@@ -135,7 +145,7 @@ static void attn_w_args(void *state, void ***args, const char **kinds)
 {
   struct attn_wstate *s = state;
   *args = s->args;
-  *kinds = ATTN_ARG_KINDS;
+  *kinds = s->has_ws ? ATTN_ARG_KINDS "p" : ATTN_ARG_KINDS;
 }
 
 static int attn_w_verify(void *state, const struct meas_backend *mb, struct meas_ctx *mc,
@@ -144,7 +154,10 @@ static int attn_w_verify(void *state, const struct meas_backend *mb, struct meas
 {
   struct attn_wstate *s = state;
   (void)reference; /* the op's own reference checks every config */
-  return attn_verify(mb, mc, k, l, s->d, &s->buf, bad, msg, msg_len);
+  int rc = attn_verify(mb, mc, k, l, s->d, &s->buf, bad, msg, msg_len);
+  s->has_ws = l->has_workspace;
+  s->ws = s->buf.ws.ptr;
+  return rc;
 }
 
 const struct meas_op attn_meas_op = {

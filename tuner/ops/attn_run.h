@@ -10,11 +10,13 @@
 #include "generator/emit.h"
 #include "tuner/measure/meas.h"
 #include "tuner/measure/worker.h"
+#include "tuner/ops/gemm_run.h"
 #include "tuner/ops/op_attn.h"
 
 struct attn_buffers {
   meas_ptr q, k, v, o;
   size_t q_bytes, kv_bytes;
+  struct run_workspace ws;     /* grown by attn_launch for variants with a workspace */
 };
 
 /* Allocate device buffers for d's problem and upload Q, K and V. OUT: *buf. */
@@ -24,16 +26,18 @@ void attn_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
                           struct attn_buffers *buf);
 
 /* Reset O to d->o0 (NaN), launch kernel `k` with launch shape `l` once with the
- * contract's arguments (Q, K, V, O, B, H, SQ, SK, scale), and download O into o_out
+ * contract's arguments (Q, K, V, O, B, H, SQ, SK, scale, and buf->ws, grown to
+ * l->workspace, for a variant with a workspace), and download O into o_out
  * (attn_q_elems elements of the dtype's storage). AT_OK, or the backend's status. */
 int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct attn_data *d,
-                const struct attn_buffers *buf, void *o_out);
+                struct attn_buffers *buf, void *o_out);
 
-/* attn_launch then attn_check. OUT: *bad (elements wrong), msg (the first). */
+/* attn_launch then attn_check, and run_workspace_check for a variant with a workspace.
+ * OUT: *bad (elements wrong), msg (the first). */
 int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct attn_data *d,
-                const struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len);
+                struct attn_buffers *buf, int64_t *bad, char *msg, size_t msg_len);
 
 /* The attention op's side of a measurement (worker.h); its ctx is a const struct
  * attn_data *. */

@@ -20,9 +20,37 @@
 int run_launch_init(struct meas_launch *ml, meas_kernel k, const struct gen_launch *l,
                     void **args, const char *kinds, const char *who);
 
+/* The workspace of variants whose template declares `#pragma autotune workspace`
+ * (docs/templates.md): one device buffer, as large as the largest any variant launched
+ * through it asked for, all zero when allocated; each kernel must leave it all zero, so
+ * nothing clears it between launches. Zero-initialise; ptr stays 0 until a variant asks
+ * for bytes (a variant asking for none gets a null pointer). */
+struct run_workspace {
+  meas_ptr ptr;
+  size_t bytes;
+};
+
+/* Make ws hold at least l->workspace bytes, all zero: a larger buffer replaces the old one
+ * (uploaded zeros). Nothing for a launch without a workspace. AT_OK; AT_NOMEM; the
+ * backend's status. */
+int run_workspace_reserve(const struct meas_backend *mb, struct meas_ctx *ctx,
+                          struct run_workspace *ws, const struct gen_launch *l);
+
+/* After a verify launch of l: download the whole workspace and, when a byte is not zero,
+ * count one more wrong element in *bad, say "workspace not left zero (first non-zero byte
+ * at N)" in msg (unless an earlier failure already fills it) and zero the buffer again so
+ * the next variant starts clean. Nothing for a launch without a workspace. AT_OK; AT_NOMEM;
+ * the backend's status. */
+int run_workspace_check(const struct meas_backend *mb, struct meas_ctx *ctx,
+                        const struct run_workspace *ws, const struct gen_launch *l,
+                        int64_t *bad, char *msg, size_t msg_len);
+void run_workspace_release(const struct meas_backend *mb, struct meas_ctx *ctx,
+                           struct run_workspace *ws);
+
 struct gemm_buffers {
   meas_ptr a, b, c;
   size_t a_bytes, b_bytes, c_bytes;
+  struct run_workspace ws;     /* grown by gemm_launch for variants with a workspace */
 };
 
 /* Allocate device buffers for d's problem and upload A and B. OUT: *buf. */
@@ -32,16 +60,18 @@ void gemm_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
                           struct gemm_buffers *buf);
 
 /* Reset C to d->c0, launch kernel `k` with launch shape `l` on d's problem once, and
- * download C into c_out (gemm_c_elems(&d->p) elements of the dtype's storage).
- * AT_OK, or the backend's status (AT_DEVICE for a fault, with at_last_error()). */
+ * download C into c_out (gemm_c_elems(&d->p) elements of the dtype's storage). A variant
+ * with a workspace (l->has_workspace) gets buf->ws, grown to l->workspace, as its last
+ * argument. AT_OK, or the backend's status (AT_DEVICE for a fault, with at_last_error()). */
 int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct gemm_data *d,
-                const struct gemm_buffers *buf, void *c_out);
+                struct gemm_buffers *buf, void *c_out);
 
-/* gemm_launch then gemm_check. OUT: *bad (elements wrong), msg (the first). */
+/* gemm_launch then gemm_check, and run_workspace_check for a variant with a workspace.
+ * OUT: *bad (elements wrong), msg (the first). */
 int gemm_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct gemm_data *d,
-                const struct gemm_buffers *buf, int64_t *bad, char *msg, size_t msg_len);
+                struct gemm_buffers *buf, int64_t *bad, char *msg, size_t msg_len);
 
 /* The gemm op's side of a measurement (worker.h); its ctx is a const struct
  * gemm_data *. */
