@@ -90,25 +90,33 @@ static size_t values_of(const struct th_space *sp, const char *name, int64_t *se
   return n;
 }
 
-/* The sample: for each value of each param the first config that has it, plus the
- * configs that matter (BQ 128 / BKV 64 / 8 warps and BQ 64 / BKV 64 / 4 warps) when
- * present, each once. OUT: which[] (indices into sp); returns how many. */
+/* The sample: a config that matters (FlashAttention-2's 64-key tiles, one 16-row slice
+ * per warp, 2 stages, swizzled) when present, then greedily the config that offers the
+ * most values of the params not yet in the sample, until every value of every param is
+ * in it (3 or 4 configs). OUT: which[] (indices into sp); returns how many. */
 static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
 {
   size_t n = 0;
-  for (size_t i = 0; i < sp->n && n < cap; i++) {
-    bool wanted = th_space_get(sp, i, "BKV") == 64 &&
-                  th_space_get(sp, i, "BQ") == 16 * th_space_get(sp, i, "WARPS") &&
-                  th_space_get(sp, i, "STAGES") == 2 && th_space_get(sp, i, "SWZ") == 1;
-    for (size_t p = 0; p < NPARAMS && !wanted; p++) {
-      int64_t v = th_space_get(sp, i, params[p]);
-      bool before = false;
-      for (size_t q = 0; q < n; q++)
-        before |= th_space_get(sp, which[q], params[p]) == v;
-      wanted = !before;
-    }
-    if (wanted)
+  for (size_t i = 0; i < sp->n && n == 0; i++)
+    if (th_space_get(sp, i, "BKV") == 64 && th_space_get(sp, i, "MS") == 1 &&
+        th_space_get(sp, i, "STAGES") == 2 && th_space_get(sp, i, "SWZ") == 1)
       which[n++] = i;
+  while (n < cap) {
+    size_t best = 0, best_new = 0;
+    for (size_t i = 0; i < sp->n; i++) {
+      size_t fresh = 0;
+      for (size_t p = 0; p < NPARAMS; p++) {
+        bool before = false;
+        for (size_t q = 0; q < n; q++)
+          before |= th_space_get(sp, which[q], params[p]) == th_space_get(sp, i, params[p]);
+        fresh += !before;
+      }
+      if (fresh > best_new)
+        best = i, best_new = fresh;
+    }
+    if (best_new == 0)
+      break;
+    which[n++] = best;
   }
   return n;
 }
@@ -180,11 +188,11 @@ Test(attn_mma, head_dim_256_is_refused_with_a_reason, .timeout = TIMEOUT)
 
 /* ---- compiling with NVRTC ------------------------------------------------------------ */
 
-/* A config that matters: FlashAttention-2's 128 x 64 tiles of 8 warps or 64 x 64 of 4,
- * one slice per warp, 2 stages. */
+/* A config that matters: FlashAttention-2's block shape for head dims 64 and 128 on
+ * sm_80, 128 query rows by 64 keys (with any warps, stages and shared layout). */
 static bool matters(const char *text)
 {
-  return strstr(text, "BKV=64,") && strstr(text, "MS=1,") && strstr(text, "STAGES=2,");
+  return strstr(text, "BKV=64,") && strstr(text, "BQ=128,");
 }
 
 /* Every valid variant of (d, causal, paged) on dev as dtype: no compile error; registers
@@ -224,14 +232,12 @@ Test(attn_mma, every_variant_compiles_for_sm90, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
   compile_space("h100", "f16", 128, 1, 0);
-  compile_space("h100", "bf16", 64, 0, 1);
 }
 
 Test(attn_mma, every_variant_compiles_for_sm80, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
-  compile_space("a100", "bf16", 128, 0, 1);
-  compile_space("a100", "f16", 64, 1, 0);
+  compile_space("a100", "bf16", 64, 0, 1);
 }
 
 /* ---- the problems, the reference and the check -------------------------------------- */
@@ -465,6 +471,7 @@ static int64_t run_one(struct th_hostk *hk, const struct th_space *sp, const cha
 
 struct tally {
   size_t runs, failures;
+  double compile_s; /* of that, compiling the variants for the host */
 };
 
 /* Configs which[0..n) of sp compiled as dtype for `arch`, run on every problem (the
@@ -478,7 +485,11 @@ static void run_host(const struct th_space *sp, const char *dtype, const char *a
   for (size_t i = 0; i < n; i++)
     ptrs[i] = sp->cfg + which[i] * sp->np;
   struct th_hostk hk;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   th_hostk_load_variants(&hk, sp, dtype, ptrs, n, arch, kern);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  t->compile_s += (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
   const int64_t d = th_space_get(sp, which[0], "HD");
   const int causal = (int)th_space_get(sp, which[0], "IS_CAUSAL");
   const int paged = (int)th_space_get(sp, which[0], "IS_PAGED");
@@ -522,13 +533,15 @@ static void host_sample(const char *dev, const char *arch, const char *dtype, in
   space_open(&sp, dev, 4096, 4096, d, causal, paged);
   size_t which[MAX_SAMPLE];
   size_t n = sample(&sp, which, MAX_SAMPLE);
-  cr_assert_geq(n, 4);
+  cr_assert_geq(n, 3);
   struct tally t = {0};
   run_host(&sp, dtype, arch, which, n, 1, &t);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   cr_log_info("attn_mma %s %s D=%lld causal=%d paged=%d: %zu runs (%zu configs), %zu "
-              "failures, %.1f s", arch, dtype, (long long)d, causal, paged, t.runs, n,
-              t.failures, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+              "failures, %.1f s (compile %.1f s)", arch, dtype, (long long)d, causal, paged, t.runs,
+              n, t.failures,
+              (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec),
+              t.compile_s);
   cr_assert_eq(t.failures, 0, "%zu of %zu runs wrong (see the log)", t.failures, t.runs);
   th_space_close(&sp);
 }
@@ -544,10 +557,6 @@ Test(attn_mma, host_sm90_bf16_d64_paged, .timeout = TIMEOUT)
 Test(attn_mma, host_sm80_bf16_d128_causal_paged, .timeout = TIMEOUT)
 {
   host_sample("a100", "host:sm_80", "bf16", 128, 1, 1);
-}
-Test(attn_mma, host_sm80_f16_d64, .timeout = TIMEOUT)
-{
-  host_sample("a100", "host:sm_80", "f16", 64, 0, 0);
 }
 
 /* The full sweep: every valid variant of both profiles, every problem family (dtype,
