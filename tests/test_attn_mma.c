@@ -3,21 +3,23 @@
  * under the attention contract v2 (GQA through HKV, the paged KV cache as a compiled-in
  * variant, the optional LSE): its space on the h100, a100 and host profiles (every value
  * of every param offered at head dims 64 and 128, head dim 256 refused by its named
- * constraint, decode keeping the 64-row block); every valid variant of two problem
- * families compiled with NVRTC for sm_90 and sm_80 with no compile error, registers and
- * spills logged per variant, and no spill in the configs that matter (FlashAttention-2's
- * 128 x 64 block of 8 warps, the 64 x 64 block of 4); and a sample (each value of each
- * param at least once) run on the host device emulating sm_90 or sm_80 (cc_host
- * "host:sm_90"/"host:sm_80", mma.sync, ldmatrix and cp.async emulated, the variant's own
+ * constraint, decode keeping the 64-row block); every valid variant of one problem
+ * family per arch compiled with NVRTC for sm_90 and sm_80 with no compile error,
+ * registers and spills logged per variant, and no spill in the configs that matter
+ * (FlashAttention-2's 128-row, 64-key block); and in three problem families a sample
+ * (every value of every param in 3-4 configs) run on the host device emulating sm_90 or
+ * sm_80 (cc_host "host:sm_90"/"host:sm_80", mma.sync, ldmatrix and cp.async emulated, the variant's own
  * source) over the issue's correctness problems: odd lengths, SQ < SK and SQ > SK,
  * causal and not, GQA 4:1 and 8:1 and MHA, decode of 1 and 7 queries over 300 and 4,099
  * keys, paged (pages shuffled in a pool whose unused rows are NaN) and not, f16 and bf16,
- * head dims 64 and 128, LSE checked where it is asked for. AUTOTUNE_ATTN_MMA_FULL=1 runs
- * every valid variant of both profiles over every problem family instead (the full
- * sweep: bench/results/2026-12-03-attn-mma.md).
+ * head dims 64 and 128, LSE checked in every other run (NULL in the rest). The 4,099-key
+ * problems run with the first config of a sample only (each costs seconds emulated).
+ * AUTOTUNE_ATTN_MMA_FULL=1 runs every valid variant of every problem family over every
+ * problem instead (the full sweep, bench/attn_mma.sh sweep; results in
+ * bench/results/2026-12-03-attn-mma.md).
  *
- * The reference and the check are this file's own until the op's v2 runner lands (the
- * v1 op has no HKV, BT or LSE). Why the tolerance is what it is: besides the op's terms
+ * The reference and the check are this file's own: the op's check has no term for P's
+ * rounding (below), which every tensor-core kernel needs. Why the tolerance is what it is: besides the op's terms
  * (f32 sums, the output's rounding; op_attn.c), a tensor-core kernel rounds P to the
  * input type before P V, which moves an output by at most u_in * sum_j w_j |v_j| (w: the
  * softmax weights). That term is large in bf16, so every third query row is zero: its
