@@ -1,18 +1,24 @@
 /*
- * test_attn.c - the attention op (tuner/ops/op_attn.h) and its SIMT template
- * (templates/attention/attn_simt.h).
+ * test_attn.c - the attention op (tuner/ops/op_attn.h, contract v2) and its SIMT
+ * template (templates/attention/attn_simt.h).
  *
- * The op: bad problems are refused naming the field; visible pairs and FLOPs with and
- * without the causal mask (bottom-right aligned, rows with no key); the f64 reference
- * equal to a hand computation (one key: O = V; two keys: the softmax weights); the
- * check passing the reference itself in every dtype and catching a wrong element, a NaN
- * (an unwritten element) and a dropped key.
+ * The op: bad problems are refused naming the field (kv heads that do not divide the
+ * heads, a decode problem of too many queries); the layout words and the problem key
+ * (hkv only for GQA); visible pairs and FLOPs with and without the causal mask
+ * (bottom-right aligned, rows with no key); paged data (a shuffled block table, every page
+ * once, padding rows poisoned); the f64 reference equal to a hand computation written
+ * from the contract (one key: O = V; two keys: the softmax weights; GQA's head mapping;
+ * the paged layout; LSE); the check passing the reference itself in every dtype and
+ * catching a wrong element, a NaN (an unwritten element), a dropped key and a wrong or
+ * missing LSE.
  * The template: its space on h100, mi300x and host; a sample covering every value of
  * every parameter compiled for sm_90 (NVRTC) and gfx942 (clang) with no compile error
  * and no spill, and run on the host device (the variant's own source on the SIMT
  * emulator) for awkward shapes (one query and one key, odd lengths, SQ < SK and SQ > SK
- * under the mask, a decode row over 300 keys) in f32, f16 and bf16, head dims 32, 40,
- * 64 and 128, causal and not, each checked against the reference.
+ * under the mask, GQA 4:1 and 8:1, paged, LSE, decode of 1 and 7 queries over 300 and
+ * 4,099 keys) in f32, f16 and bf16, head dims 32, 40, 64 and 128, causal and not, each
+ * checked against the reference; the planted template's bugs (a dropped key, a missing
+ * scale, GQA's head mapping, LSE in log2 units) each caught on the host.
  * The command: `autotune attention` tunes on the host, every trial checked against the
  * op and recorded under op attention (dims b, h, sq, sk; layout hd<D>[_causal]), which
  * `autotune query attention` finds, never across head dims; bad input: one line, exit 2.
@@ -55,8 +61,8 @@ static const char *const incs[] = {COMMON, NULL};
 static struct attn_problem prob(enum gemm_dtype dt, int64_t b, int64_t h, int64_t sq,
                                 int64_t sk, int64_t d, int causal)
 {
-  return (struct attn_problem){.dtype = dt, .batch = b, .heads = h, .sq = sq, .sk = sk,
-                               .d = d, .causal = causal};
+  return (struct attn_problem){.dtype = dt, .batch = b, .heads = h, .hkv = h, .sq = sq,
+                               .sk = sk, .d = d, .causal = causal};
 }
 
 Test(attn_op, bad_problems_name_the_field)
@@ -78,6 +84,68 @@ Test(attn_op, bad_problems_name_the_field)
   p = prob(GEMM_F32, 1 << 20, 64, 4096, 4096, 128, 0);
   cr_assert_eq(attn_problem_check(&p), AT_USAGE);
   cr_assert(strstr(at_last_error(), "too large"), "%s", at_last_error());
+  p = prob(GEMM_F32, 1, 8, 4, 4, 64, 0);
+  p.hkv = 3;
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "bad kv heads 3 (expected a divisor of the 8 query "
+                   "heads)"), "%s", at_last_error());
+  p.hkv = 16;
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  p.hkv = 0;
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "bad kv heads 0"), "%s", at_last_error());
+  p.hkv = 2;
+  cr_assert_eq(attn_problem_check(&p), AT_OK);
+  p.decode = 1;
+  cr_assert_eq(attn_problem_check(&p), AT_OK);
+  p.sq = 17;
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "at most 16 queries (seqlen 17)"), "%s", at_last_error());
+  p = prob(GEMM_F32, 1, 1, 4, 4, 64, 0);
+  p.paged = 2;
+  cr_assert_eq(attn_problem_check(&p), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "bad paged 2"), "%s", at_last_error());
+}
+
+Test(attn_op, layout_words_and_the_key)
+{
+  char buf[64];
+  struct attn_problem p = prob(GEMM_F16, 2, 8, 1, 300, 128, 1);
+  cr_assert_str_eq(attn_layout(&p, buf, sizeof buf), "hd128_causal");
+  p.decode = p.paged = p.lse = 1;
+  cr_assert_str_eq(attn_layout(&p, buf, sizeof buf), "hd128_causal_decode_paged_lse");
+  p.causal = 0, p.decode = 0;
+  cr_assert_str_eq(attn_layout(&p, buf, sizeof buf), "hd128_paged_lse");
+  int64_t d = 0;
+  unsigned f = 99;
+  cr_assert_eq(attn_parse_layout("hd64_causal_decode_paged_lse", &d, &f), AT_OK);
+  cr_assert_eq(d, 64);
+  cr_assert_eq(f, ATTN_L_CAUSAL | ATTN_L_DECODE | ATTN_L_PAGED | ATTN_L_LSE);
+  cr_assert_eq(attn_parse_layout("hd64", &d, &f), AT_OK);
+  cr_assert_eq(f, 0);
+  cr_assert_eq(attn_parse_layout("hd32_lse", &d, &f), AT_OK);
+  cr_assert_eq(f, ATTN_L_LSE);
+  static const char *const bad[] = {"hd64_paged_causal", "hd64_causal_causal", "hd64_",
+                                    "hd64_pagedx", "hd0", "hd257_causal", "hd", "64"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    cr_assert_eq(attn_parse_layout(bad[i], NULL, NULL), AT_USAGE, "%s", bad[i]);
+    cr_assert(strstr(at_last_error(), "expected hd<D>[_causal][_decode][_paged][_lse]"),
+              "%s", at_last_error());
+  }
+  /* MHA: the pre-v2 key (4 dims); GQA: hkv appended, another family */
+  struct db_problem k;
+  p = prob(GEMM_F16, 2, 8, 16, 16, 64, 0);
+  attn_problem_key(&p, &k, buf, sizeof buf);
+  cr_assert_eq(k.ndims, 4);
+  cr_assert_str_eq(k.op, "attention");
+  cr_assert_str_eq(k.layout, "hd64");
+  cr_assert_str_eq(k.dim_names[3], "sk");
+  p.hkv = 2;
+  attn_problem_key(&p, &k, buf, sizeof buf);
+  cr_assert_eq(k.ndims, 5);
+  cr_assert_str_eq(k.dim_names[4], "hkv");
+  cr_assert_eq(k.dims[4], 2);
+  cr_assert_eq(k.dims[1], 8);
 }
 
 Test(attn_op, pairs_and_flops_follow_the_mask)
@@ -86,6 +154,10 @@ Test(attn_op, pairs_and_flops_follow_the_mask)
   cr_assert_eq(attn_pairs(&p), 2.0 * 3 * 16);
   cr_assert_eq(attn_flops(&p), 4.0 * 64 * 2 * 3 * 16);
   cr_assert_eq(attn_bytes(&p), 2.0 * 4 * (2 * 3 * 4 * 64)); /* 2 bytes x (Q, K, V, O) */
+  p.hkv = 1; /* MQA: K and V of one head, the same pairs */
+  cr_assert_eq(attn_bytes(&p), 2.0 * (2 * (2 * 3 * 4 * 64) + 2 * (2 * 1 * 4 * 64)));
+  cr_assert_eq(attn_pairs(&p), 2.0 * 3 * 16);
+  p.hkv = 3;
   p.causal = 1; /* rows see 1, 2, 3, 4 keys */
   cr_assert_eq(attn_pairs(&p), 2.0 * 3 * 10);
   p = prob(GEMM_F32, 1, 1, 3, 5, 8, 1); /* SQ < SK: rows see 3, 4, 5 */
@@ -94,30 +166,57 @@ Test(attn_op, pairs_and_flops_follow_the_mask)
   cr_assert_eq(attn_pairs(&p), 6.0);
 }
 
-/* O by the definition, in f64, for row i of head 0, column c, with key `skip` left out
- * (-1: none): what a kernel that drops a key would give. */
-static double by_hand(const struct attn_data *d, int64_t i, int64_t c, int64_t skip)
+/* K's (or V's) element [b][g][j][c] by the contract, written out again here: contiguous
+ * [B][HKV][SK][D], or row j % 16 of page BT[b][j / 16] of the pool [NPAGES][16][HKV][D]. */
+static double kv_at(const struct attn_data *d, const void *base, int64_t b, int64_t g,
+                    int64_t j, int64_t c)
 {
   const struct attn_problem *p = &d->p;
+  size_t at;
+  if (p->paged) {
+    int64_t page = d->bt[b * ((p->sk + 15) / 16) + j / 16];
+    at = (size_t)(((page * 16 + j % 16) * p->hkv + g) * p->d + c);
+  } else {
+    at = (size_t)(((b * p->hkv + g) * p->sk + j) * p->d + c);
+  }
+  return gemm_elem_load(p->dtype, base, at);
+}
+
+/* O by the definition, in f64, for row i of batch b and query head h, column c (c -1: the
+ * row's LSE instead), with key `skip` left out (-1: none): what a kernel that drops a
+ * key would give. */
+static double by_hand_at(const struct attn_data *d, int64_t b, int64_t h, int64_t i,
+                         int64_t c, int64_t skip)
+{
+  const struct attn_problem *p = &d->p;
+  const int64_t g = h / (p->heads / p->hkv);
+  const size_t qrow = (size_t)(((b * p->heads + h) * p->sq + i) * p->d);
   int64_t nk = p->causal ? i + p->sk - p->sq + 1 : p->sk;
   nk = nk < 0 ? 0 : nk > p->sk ? p->sk : nk;
-  double w[512], mx = -INFINITY, sum = 0, o = 0;
-  cr_assert_leq(nk, 512);
+  static double w[8192];
+  double mx = -INFINITY, sum = 0, o = 0;
+  cr_assert_leq(nk, 8192);
   for (int64_t j = 0; j < nk; j++) {
     double dot = 0;
     for (int64_t e = 0; e < p->d; e++)
-      dot += gemm_elem_load(p->dtype, d->q, (size_t)(i * p->d + e)) *
-             gemm_elem_load(p->dtype, d->k, (size_t)(j * p->d + e));
+      dot += gemm_elem_load(p->dtype, d->q, qrow + (size_t)e) * kv_at(d, d->k, b, g, j, e);
     w[j] = dot / sqrt((double)p->d);
     mx = j == skip ? mx : fmax(mx, w[j]);
   }
   for (int64_t j = 0; j < nk; j++)
     if (j != skip)
       sum += (w[j] = exp(w[j] - mx));
+  if (c < 0)
+    return sum > 0 ? mx + log(sum) : -INFINITY;
   for (int64_t j = 0; j < nk; j++)
     if (j != skip)
-      o += w[j] * gemm_elem_load(p->dtype, d->v, (size_t)(j * p->d + c));
+      o += w[j] * kv_at(d, d->v, b, g, j, c);
   return nk && sum > 0 ? o / sum : 0.0;
+}
+
+static double by_hand(const struct attn_data *d, int64_t i, int64_t c, int64_t skip)
+{
+  return by_hand_at(d, 0, 0, i, c, skip);
 }
 
 Test(attn_op, reference_is_the_definition)
@@ -143,6 +242,83 @@ Test(attn_op, reference_is_the_definition)
       if (i < 2)
         cr_assert_eq(d.ref[i * 16 + c], 0.0);
     }
+  for (int64_t i = 0; i < 6; i++)
+    cr_assert(i < 2 ? d.lse_ref[i] == -INFINITY : fabs(d.lse_ref[i] - by_hand(&d, i, -1, -1))
+                                                      <= 1e-12, "LSE[%lld] = %.17g",
+              (long long)i, d.lse_ref[i]);
+  attn_data_release(&d);
+}
+
+/* GQA and paged, in every combination: each query head reads the KV head h / (H / HKV),
+ * each key the row the block table names; the reference is the contract written out. */
+Test(attn_op, reference_follows_gqa_and_the_block_table)
+{
+  static const int64_t hkvs[] = {8, 2, 1};
+  for (int paged = 0; paged <= 1; paged++)
+    for (size_t t = 0; t < 3; t++) {
+      struct attn_problem p = prob(GEMM_F16, 2, 8, 5, 37, 8, t == 1);
+      p.hkv = hkvs[t];
+      p.paged = paged;
+      struct attn_data d;
+      cr_assert_eq(attn_data_init(&d, &p, 5 + t), AT_OK, "%s", at_last_error());
+      for (int64_t b = 0; b < 2; b++)
+        for (int64_t h = 0; h < 8; h++)
+          for (int64_t i = 0; i < 5; i++) {
+            const size_t r = (size_t)((b * 8 + h) * 5 + i);
+            for (int64_t c = 0; c < 8; c++) {
+              double want = by_hand_at(&d, b, h, i, c, -1);
+              cr_assert(fabs(d.ref[r * 8 + (size_t)c] - want) <= 1e-12,
+                        "paged %d hkv %lld: O[%lld][%lld][%lld][%lld] = %.17g, by hand %.17g",
+                        paged, (long long)p.hkv, (long long)b, (long long)h, (long long)i,
+                        (long long)c, d.ref[r * 8 + (size_t)c], want);
+            }
+            cr_assert(fabs(d.lse_ref[r] - by_hand_at(&d, b, h, i, -1, -1)) <= 1e-12);
+          }
+      /* heads of one group share K and V: with HKV 1 every head of a batch sees the same
+       * keys, so two heads with equal Q rows would agree; different Q rows differ */
+      if (p.hkv < 8)
+        cr_assert_neq(d.ref[0], d.ref[5 * 8], "query heads 0 and 1 read different Q");
+      attn_data_release(&d);
+    }
+}
+
+/* The paged data: the block table names every page of the pool but the spares once, not in
+ * order, and every pool row no key maps to holds the padding value. */
+Test(attn_op, paged_pools_are_shuffled_and_padded)
+{
+  struct attn_problem p = prob(GEMM_BF16, 3, 4, 2, 37, 16, 1);
+  p.hkv = 2;
+  p.paged = 1;
+  struct attn_data d;
+  cr_assert_eq(attn_data_init(&d, &p, 9), AT_OK, "%s", at_last_error());
+  const int64_t per = 3, pages = attn_pool_pages(&p); /* cdiv(37, 16) */
+  cr_assert_eq(pages, 3 * (per + 1), "each sequence's pages and one spare");
+  cr_assert_eq(attn_bt_elems(&p), (size_t)(3 * per));
+  cr_assert_eq(attn_kv_elems(&p), (size_t)(pages * 16 * 2 * 16));
+  int seen[64] = {0}, in_order = 1;
+  for (int64_t e = 0; e < 3 * per; e++) {
+    cr_assert(d.bt[e] >= 0 && d.bt[e] < pages, "BT[%lld] = %d", (long long)e, d.bt[e]);
+    cr_assert_eq(seen[d.bt[e]]++, 0, "page %d twice", d.bt[e]);
+    in_order &= d.bt[e] == e;
+  }
+  cr_assert_not(in_order, "the pages are shuffled");
+  /* row 37 % 16 = 5 onwards of each sequence's last page, and the spare pages: padding */
+  size_t pads = 0;
+  for (int64_t pg = 0; pg < pages; pg++)
+    for (int64_t r = 0; r < 16; r++) {
+      bool used = false;
+      for (int64_t b = 0; b < 3; b++)
+        for (int64_t j = 0; j < 37; j++)
+          used |= d.bt[b * per + j / 16] == pg && j % 16 == r;
+      double k0 = gemm_elem_load(GEMM_BF16, d.k, (size_t)((pg * 16 + r) * 2 * 16));
+      if (!used) {
+        pads++;
+        cr_assert_eq(k0, ATTN_PAD_VALUE, "page %lld row %lld", (long long)pg, (long long)r);
+      } else {
+        cr_assert_leq(fabs(k0), 1.0);
+      }
+    }
+  cr_assert_eq(pads, (size_t)(3 * (48 - 37) + 3 * 16));
   attn_data_release(&d);
 }
 
@@ -160,11 +336,11 @@ Test(attn_op, check_passes_the_reference_and_catches_errors)
       gemm_elem_store(dts[t], o, e, (float)d.ref[e]);
     int64_t bad = -1;
     char msg[256];
-    cr_assert_eq(attn_check(&d, o, &bad, msg, sizeof msg), AT_OK);
+    cr_assert_eq(attn_check(&d, o, NULL, &bad, msg, sizeof msg), AT_OK);
     cr_assert_eq(bad, 0, "%s: %s", gemm_dtype_name(dts[t]), msg);
     /* an element never written (the NaN poison) */
     memcpy(o + 5 * es, (unsigned char *)d.o0 + 5 * es, es);
-    cr_assert_eq(attn_check(&d, o, &bad, msg, sizeof msg), AT_OK);
+    cr_assert_eq(attn_check(&d, o, NULL, &bad, msg, sizeof msg), AT_OK);
     cr_assert_eq(bad, 1);
     cr_assert(strstr(msg, "O[0][0][0][5] = nan"), "%s", msg);
     gemm_elem_store(dts[t], o, 5, (float)d.ref[5]);
@@ -172,7 +348,7 @@ Test(attn_op, check_passes_the_reference_and_catches_errors)
     if (dts[t] == GEMM_F32) {
       for (int64_t c = 0; c < 32; c++)
         gemm_elem_store(GEMM_F32, o, (size_t)(4 * 32 + c), (float)by_hand(&d, 4, c, 2));
-      cr_assert_eq(attn_check(&d, o, &bad, msg, sizeof msg), AT_OK);
+      cr_assert_eq(attn_check(&d, o, NULL, &bad, msg, sizeof msg), AT_OK);
       cr_assert_geq(bad, 16, "a dropped key went unseen in row 4 (%lld columns)", (long long)bad);
     }
     free(o);
@@ -180,24 +356,71 @@ Test(attn_op, check_passes_the_reference_and_catches_errors)
   }
 }
 
+/* With LSE: the reference's values pass, log2 units, a NaN (unwritten) and a finite value
+ * where the row sees no key fail, each named; without an LSE buffer the call is refused. */
+Test(attn_op, check_covers_lse)
+{
+  struct attn_problem p = prob(GEMM_F16, 1, 2, 6, 4, 16, 1); /* rows 0, 1 see no key */
+  p.lse = 1;
+  struct attn_data d;
+  cr_assert_eq(attn_data_init(&d, &p, 4), AT_OK);
+  size_t n = attn_q_elems(&p), nl = attn_lse_elems(&p);
+  cr_assert_eq(nl, 12);
+  unsigned char *o = malloc(n * 2);
+  float *lse = malloc(nl * sizeof *lse);
+  for (size_t e = 0; e < n; e++)
+    gemm_elem_store(GEMM_F16, o, e, (float)d.ref[e]);
+  for (size_t r = 0; r < nl; r++)
+    lse[r] = (float)d.lse_ref[r];
+  int64_t bad = -1;
+  char msg[256];
+  cr_assert_eq(attn_check(&d, o, NULL, &bad, msg, sizeof msg), AT_USAGE);
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 0, "%s", msg);
+  cr_assert(isinf(lse[0]) && lse[0] < 0);
+  lse[9] = (float)(d.lse_ref[9] / log(2.0)); /* log2 units */
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1);
+  cr_assert(strstr(msg, "LSE[0][1][3] = "), "%s", msg);
+  lse[9] = (float)d.lse_ref[9];
+  lse[10] = NAN;
+  lse[0] = 0.0f; /* a row with no key: -infinity, not 0 */
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 2);
+  cr_assert(strstr(msg, "LSE[0][0][0] = 0, expected -inf"), "%s", msg);
+  /* off by more than the tolerance in a row that sees all 4 keys */
+  lse[10] = (float)(d.lse_ref[10] + 20 * d.lse_tol[10]);
+  lse[0] = -INFINITY;
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "%s", msg);
+  free(o);
+  free(lse);
+  attn_data_release(&d);
+}
+
 /* ---- the template: space --------------------------------------------------------- */
 
 static void space_open(struct th_space *sp, const char *dev, int64_t sq, int64_t sk, int64_t d,
                        int causal)
 {
-  const int64_t dims[6] = {1, 1, sq, sk, d, causal};
-  th_space_open(sp, TEMPLATE, dev, dims, 6);
+  const int64_t dims[8] = {1, 1, 1, sq, sk, d, causal, 0}; /* B H HKV SQ SK D CAUSAL PAGED */
+  th_space_open(sp, TEMPLATE, dev, dims, 8);
 }
 
 static const char *const params[] = {"BQ", "G", "BKV", "VEC_BYTES"};
+/* The paged variants' shorter sample starts with the params of the loads. */
+static const char *const load_params[] = {"VEC_BYTES", "BKV", "G", "BQ"};
+#define PAGED_SAMPLE 6
 
-/* The sample: for each value of each param, the first config of the space that has it
- * (each config once). OUT: which[] (indices into sp), returns how many. */
-static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
+/* The sample: for each value of each param (in the order of `order`, params by default),
+ * the first config of the space that has it (each config once), at most cap.
+ * OUT: which[] (indices into sp), returns how many. */
+static size_t sample_of(const struct th_space *sp, const char *const *order, size_t *which,
+                        size_t cap)
 {
   size_t n = 0;
   for (size_t p = 0; p < 4; p++) {
-    int idx = gen_space_param_index(sp->s, params[p]);
+    int idx = gen_space_param_index(sp->s, order[p]);
     cr_assert_geq(idx, 0);
     int64_t seen[16];
     size_t nseen = 0;
@@ -219,6 +442,11 @@ static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
   return n;
 }
 
+static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
+{
+  return sample_of(sp, params, which, cap);
+}
+
 Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
 {
   static const char *const devs[] = {"h100", "mi300x", "host"};
@@ -232,6 +460,7 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
         int64_t g = th_space_get(&sp, i, "G"), threads = th_space_get(&sp, i, "THREADS");
         cr_assert_eq(th_space_get(&sp, i, "HD"), d);
         cr_assert_eq(th_space_get(&sp, i, "IS_CAUSAL"), 1);
+        cr_assert_eq(th_space_get(&sp, i, "IS_PAGED"), 0);
         cr_assert_eq(d % g, 0);
         cr_assert_eq(threads % dev_find(devs[dv])->warp_size, 0);
         cr_assert_leq(2 * (d / g) + th_space_get(&sp, i, "BKV"), 160);
@@ -269,10 +498,12 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
 
 /* ---- compiling for the GPUs ------------------------------------------------------- */
 
-static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d)
+static void compile_sample(const char *dev, const char *backend, const char *dtype, int64_t d,
+                           int paged)
 {
   struct th_space sp;
-  space_open(&sp, dev, 4096, 4096, d, 1);
+  const int64_t dims[8] = {1, 8, 2, 4096, 4096, d, 1, paged}; /* GQA 4:1 */
+  th_space_open(&sp, TEMPLATE, dev, dims, 8);
   size_t which[32];
   size_t n = sample(&sp, which, 32);
   int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
@@ -290,8 +521,8 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
                  v->log ? v->log : "");
     max_regs = v->res.registers > max_regs ? v->res.registers : max_regs;
   }
-  cr_log_info("attn_simt %s %s D=%lld: %zu variants ok (no spills, occupancy > 0), at most "
-              "%d registers", dev, dtype, (long long)d, r.nvariants, max_regs);
+  cr_log_info("attn_simt %s %s D=%lld paged=%d: %zu variants ok (no spills, occupancy > 0), at "
+              "most %d registers", dev, dtype, (long long)d, paged, r.nvariants, max_regs);
   bld_result_release(&r);
   free(cfg);
   th_space_close(&sp);
@@ -300,89 +531,162 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
 Test(attn_simt, sample_compiles_for_sm90, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
-  compile_sample("h100", "nvrtc", "f16", 64);
+  compile_sample("h100", "nvrtc", "f16", 64, 0);
 }
 
 Test(attn_simt, sample_compiles_for_gfx942, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_clang_hip);
-  compile_sample("mi300x", "clang-hip", "bf16", 128);
+  compile_sample("mi300x", "clang-hip", "bf16", 128, 1); /* the paged variants */
 }
 
 /* ---- correctness on the host device ------------------------------------------------ */
 
 struct shape {
-  int64_t b, h, sq, sk;
+  int64_t b, h, hkv, sq, sk;
+  int paged, lse;
+  int few;          /* long: only the sample's first FEW_CONFIGS configs */
 };
 
+#define FEW_CONFIGS 1
+
 static const struct shape shapes[] = {
-    {1, 1, 1, 1},  {1, 2, 7, 13}, {2, 1, 33, 65}, {1, 1, 64, 64},
-    {1, 1, 5, 40}, {1, 1, 40, 5}, {1, 1, 1, 300},
+    {1, 1, 1, 1, 1, 0, 0, 0},     {1, 2, 2, 7, 13, 0, 1, 0},   {2, 4, 1, 33, 65, 1, 0, 0},
+    {1, 2, 2, 64, 64, 0, 0, 0},   {1, 8, 1, 5, 40, 0, 1, 0},   {1, 4, 2, 40, 5, 1, 1, 0},
+    {1, 8, 2, 1, 300, 1, 1, 0},   {1, 8, 1, 7, 300, 0, 1, 0},  {1, 2, 1, 1, 4099, 0, 0, 1},
+    {1, 2, 1, 7, 4099, 1, 1, 1},
 };
 #define NSHAPES (sizeof shapes / sizeof shapes[0])
 
-static void run_host(const char *dtype, int64_t d, int causal)
+/* The sample of attn_simt on the host for dtype, d and causal, contiguous and, with
+ * `paged_too`, paged (the layout is compiled in: a second set of variants, so only half the
+ * tests pay for it), run on every shape of its layout. */
+static void run_host(const char *dtype, int64_t d, int causal, int paged_too)
 {
   th_need_cc(&cc_host);
-  struct th_space sp;
-  space_open(&sp, "host", 4096, 4096, d, causal);
-  size_t which[32];
-  size_t n = sample(&sp, which, 32);
-  const int64_t *ptrs[32];
-  for (size_t i = 0; i < n; i++)
-    ptrs[i] = sp.cfg + which[i] * sp.np;
-  struct th_hostk hk;
-  meas_kernel kern[32];
-  th_hostk_load_variants(&hk, &sp, dtype, ptrs, n, "host", kern);
-  struct meas_ctx *ctx = hk.ctx;
-
   enum gemm_dtype dt;
   cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
-  size_t runs = 0, failures = 0;
-  for (size_t s = 0; s < NSHAPES; s++) {
-    const struct shape *sh = &shapes[s];
-    struct attn_problem p = prob(dt, sh->b, sh->h, sh->sq, sh->sk, d, causal);
-    struct attn_data data;
-    cr_assert_eq(attn_data_init(&data, &p, 11 + s), AT_OK, "%s", at_last_error());
-    struct attn_buffers buf;
-    cr_assert_eq(attn_buffers_init(&meas_host, ctx, &data, &buf), AT_OK, "%s", at_last_error());
-    int64_t dims[6] = {sh->b, sh->h, sh->sq, sh->sk, d, causal};
-    struct gen_bind b = {.dev = dev_find("host"), .dims = dims, .dtype = dtype};
-    for (size_t i = 0; i < n; i++) {
-      struct gen_launch l;
-      cr_assert_eq(gen_emit_launch(sp.t, &b, ptrs[i], &l), AT_OK, "%s", at_last_error());
-      int64_t bad = 0;
-      char msg[256] = "";
-      int rc = attn_verify(&meas_host, ctx, kern[i], &l, &data, &buf, &bad, msg, sizeof msg);
-      runs++;
-      if (rc != AT_OK || bad != 0) {
-        failures++;
-        char *text = NULL;
-        gen_space_config_text(sp.s, ptrs[i], &text);
-        cr_log_error("%s D=%lld causal=%d %lldx%lldx%lldx%lld %s: %s, %lld wrong: %s", dtype,
-                     (long long)d, causal, (long long)sh->b, (long long)sh->h,
-                     (long long)sh->sq, (long long)sh->sk, text ? text : "?",
-                     at_status_name(rc), (long long)bad, rc != AT_OK ? at_last_error() : msg);
-        free(text);
+  size_t runs = 0, failures = 0, want_runs = 0;
+  for (int paged = 0; paged <= paged_too; paged++) {
+    struct th_space sp;
+    const int64_t sdims[8] = {1, 1, 1, 4096, 4096, d, causal, paged};
+    th_space_open(&sp, TEMPLATE, "host", sdims, 8);
+    size_t which[32];
+    size_t n = paged ? sample_of(&sp, load_params, which, PAGED_SAMPLE) : sample(&sp, which, 32);
+    const int64_t *ptrs[32];
+    for (size_t i = 0; i < n; i++)
+      ptrs[i] = sp.cfg + which[i] * sp.np;
+    struct th_hostk hk;
+    meas_kernel kern[32];
+    th_hostk_load_variants(&hk, &sp, dtype, ptrs, n, "host", kern);
+    struct meas_ctx *ctx = hk.ctx;
+    for (size_t s = 0; s < NSHAPES; s++) {
+      const struct shape *sh = &shapes[s];
+      if (sh->paged != paged)
+        continue;
+      struct attn_problem p = prob(dt, sh->b, sh->h, sh->sq, sh->sk, d, causal);
+      p.hkv = sh->hkv, p.paged = sh->paged, p.lse = sh->lse;
+      struct attn_data data;
+      cr_assert_eq(attn_data_init(&data, &p, 11 + s), AT_OK, "%s", at_last_error());
+      struct attn_buffers buf;
+      cr_assert_eq(attn_buffers_init(&meas_host, ctx, &data, &buf), AT_OK, "%s",
+                   at_last_error());
+      int64_t dims[8] = {sh->b, sh->h, sh->hkv, sh->sq, sh->sk, d, causal, paged};
+      struct gen_bind b = {.dev = dev_find("host"), .dims = dims, .dtype = dtype};
+      size_t nrun = sh->few && n > FEW_CONFIGS ? FEW_CONFIGS : n;
+      want_runs += nrun;
+      for (size_t i = 0; i < nrun; i++) {
+        struct gen_launch l;
+        cr_assert_eq(gen_emit_launch(sp.t, &b, ptrs[i], &l), AT_OK, "%s", at_last_error());
+        int64_t bad = 0;
+        char msg[256] = "";
+        int rc = attn_verify(&meas_host, ctx, kern[i], &l, &data, &buf, &bad, msg, sizeof msg);
+        runs++;
+        if (rc != AT_OK || bad != 0) {
+          failures++;
+          char *text = NULL;
+          gen_space_config_text(sp.s, ptrs[i], &text);
+          cr_log_error("%s D=%lld causal=%d b%lld h%lld hkv%lld sq%lld sk%lld paged=%d lse=%d "
+                       "%s: %s, %lld wrong: %s", dtype, (long long)d, causal, (long long)sh->b,
+                       (long long)sh->h, (long long)sh->hkv, (long long)sh->sq,
+                       (long long)sh->sk, sh->paged, sh->lse, text ? text : "?",
+                       at_status_name(rc), (long long)bad, rc != AT_OK ? at_last_error() : msg);
+          free(text);
+        }
       }
+      attn_buffers_release(&meas_host, ctx, &buf);
+      attn_data_release(&data);
     }
-    attn_buffers_release(&meas_host, ctx, &buf);
-    attn_data_release(&data);
+    th_hostk_close(&hk);
+    th_space_close(&sp);
   }
-  cr_log_info("attn_simt host %s D=%lld causal=%d: %zu runs (%zu configs x %zu shapes), %zu "
-              "failures", dtype, (long long)d, causal, runs, n, NSHAPES, failures);
-  cr_assert_eq(runs, n * NSHAPES);
+  cr_log_info("attn_simt host %s D=%lld causal=%d paged too %d: %zu runs, %zu failures",
+              dtype, (long long)d, causal, paged_too, runs, failures);
+  cr_assert_eq(runs, want_runs);
   cr_assert_eq(failures, 0, "%zu of %zu runs wrong (see the log)", failures, runs);
+}
+
+Test(attn_simt, host_f32_d64, .timeout = TIMEOUT) { run_host("f32", 64, 0, 0); }
+Test(attn_simt, host_f32_d40_causal_paged, .timeout = TIMEOUT) { run_host("f32", 40, 1, 1); }
+Test(attn_simt, host_f16_d64_causal_paged, .timeout = TIMEOUT) { run_host("f16", 64, 1, 1); }
+Test(attn_simt, host_f16_d128, .timeout = TIMEOUT) { run_host("f16", 128, 0, 0); }
+Test(attn_simt, host_bf16_d64_paged, .timeout = TIMEOUT) { run_host("bf16", 64, 0, 1); }
+Test(attn_simt, host_bf16_d32_causal, .timeout = TIMEOUT) { run_host("bf16", 32, 1, 0); }
+
+#define PLANTED AT_SOURCE_DIR "/tests/data/templates/attn_planted.h"
+
+/* The planted template's bugs, each run on the host for a paged GQA problem with LSE (the
+ * null write of MODE 3 left out: it would take this process with it; attn_cmd sees it as
+ * a fault): only MODE 0 passes, and each bug is named by the element it breaks. */
+Test(attn_simt, planted_bugs_are_caught_on_the_host, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  const int64_t dims[8] = {2, 8, 2, 5, 37, 16, 1, 1};
+  struct th_space sp;
+  th_space_open(&sp, PLANTED, "host", dims, 8);
+  const int64_t *ptrs[8];
+  int modes[8];
+  size_t n = 0;
+  for (size_t i = 0; i < sp.n && n < 8; i++) {
+    int mode = (int)th_space_get(&sp, i, "MODE");
+    if (mode != 3) {
+      modes[n] = mode;
+      ptrs[n++] = sp.cfg + i * sp.np;
+    }
+  }
+  cr_assert_eq(n, 5);
+  struct th_hostk hk;
+  meas_kernel kern[8];
+  th_hostk_load_variants(&hk, &sp, "f32", ptrs, n, "host", kern);
+  struct attn_problem p = prob(GEMM_F32, 2, 8, 5, 37, 16, 1);
+  p.hkv = 2, p.paged = 1, p.lse = 1;
+  struct attn_data data;
+  struct attn_buffers buf;
+  cr_assert_eq(attn_data_init(&data, &p, 21), AT_OK, "%s", at_last_error());
+  cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &data, &buf), AT_OK, "%s", at_last_error());
+  struct gen_bind b = {.dev = dev_find("host"), .dims = dims, .dtype = "f32"};
+  for (size_t i = 0; i < n; i++) {
+    struct gen_launch l;
+    cr_assert_eq(gen_emit_launch(sp.t, &b, ptrs[i], &l), AT_OK, "%s", at_last_error());
+    int64_t bad = 0;
+    char msg[256] = "";
+    cr_assert_eq(attn_verify(&meas_host, hk.ctx, kern[i], &l, &data, &buf, &bad, msg, sizeof msg),
+                 AT_OK, "MODE %d: %s", modes[i], at_last_error());
+    if (modes[i] == 0) {
+      cr_assert_eq(bad, 0, "MODE 0: %s", msg);
+      continue;
+    }
+    cr_assert_gt(bad, 0, "MODE %d passed", modes[i]);
+    /* 1, 2, 4 break O (4: heads 1 and 3 of each group of 4 read the wrong KV head), 5 only
+     * LSE */
+    const char *want = modes[i] == 5 ? "LSE[0][0][" : modes[i] == 4 ? "O[0][1][" : "O[0][0][";
+    cr_assert(strstr(msg, want) == msg, "MODE %d: %s", modes[i], msg);
+  }
+  attn_buffers_release(&meas_host, hk.ctx, &buf);
+  attn_data_release(&data);
   th_hostk_close(&hk);
   th_space_close(&sp);
 }
-
-Test(attn_simt, host_f32_d64, .timeout = TIMEOUT) { run_host("f32", 64, 0); }
-Test(attn_simt, host_f32_d40_causal, .timeout = TIMEOUT) { run_host("f32", 40, 1); }
-Test(attn_simt, host_f16_d64_causal, .timeout = TIMEOUT) { run_host("f16", 64, 1); }
-Test(attn_simt, host_f16_d128, .timeout = TIMEOUT) { run_host("f16", 128, 0); }
-Test(attn_simt, host_bf16_d64, .timeout = TIMEOUT) { run_host("bf16", 64, 0); }
-Test(attn_simt, host_bf16_d32_causal, .timeout = TIMEOUT) { run_host("bf16", 32, 1); }
 
 /* ---- the command --------------------------------------------------------------------- */
 
@@ -453,12 +757,62 @@ Test(attn_cmd, tunes_records_and_answers_queries, .timeout = TIMEOUT)
   th_run(&r, "query attention --device host --dim b=1 --dim h=2 --dim sq=33 --dim sk=33 "
              "--db '%s'", db);
   cr_assert_eq(r.code, 2);
-  cr_assert(strstr(r.err, "attention needs --layout hd<D> or hd<D>_causal"), "%s", r.err);
+  cr_assert(strstr(r.err, "attention needs --layout hd<D>[_causal][_decode][_paged][_lse]"),
+            "%s", r.err);
   th_result_free(&r);
   th_run(&r, "query attention --device host --layout hd999 --dim b=1 --dim h=2 --dim sq=3 "
              "--dim sk=3 --db '%s'", db);
   cr_assert_eq(r.code, 2);
   cr_assert(strstr(r.err, "bad attention layout 'hd999'"), "%s", r.err);
+  th_result_free(&r);
+  free(db);
+  th_rmtree(dir);
+  free(dir);
+}
+
+/* GQA, decode, paged and LSE from the command line: the v2 problem tuned on the host, every
+ * variant right, recorded under its own family (hkv a dim, the words in the layout), which
+ * a query with the same words and hkv finds and one without them never does. */
+Test(attn_cmd, gqa_decode_paged_lse_tunes_and_keys_its_family, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "g.db");
+  struct th_result r;
+  th_run(&r, "attention --device host --heads 8 --kv-heads 2 --decode --seqlen 3 --kv-seqlen 40 "
+             "--head-dim 16 --paged --lse --budget 2 --variant-time 0.05 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  struct db *h = NULL;
+  struct trials u = {0};
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  cr_assert_eq(db_each_trial(h, trial_cb, &u), AT_OK);
+  db_close(h);
+  cr_assert_eq(u.n, 3, "the default and 2 picks, not %d", u.n);
+  cr_assert_eq(u.ok, 3, "%d of 3 right", u.ok);
+  cr_assert_str_eq(u.layout, "hd16_causal_decode_paged_lse");
+  cr_assert_str_eq(u.dims, "b=1,h=8,sq=3,sk=40,hkv=2");
+  static const struct {
+    const char *layout, *hkv;
+    int code;
+  } asks[] = {{"hd16_causal_decode_paged_lse", "--dim hkv=2", 0},
+              {"hd16_causal_decode_paged_lse", "", 1},      /* MHA: another family */
+              {"hd16_causal_decode_paged", "--dim hkv=2", 1}, /* no LSE */
+              {"hd16_causal_decode_lse", "--dim hkv=2", 1},   /* not paged */
+              {"hd16_causal_paged_lse", "--dim hkv=2", 1}};   /* not a decode */
+  for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+    th_run(&r, "query attention --device host --dtype f32 --layout %s --dim b=1 --dim h=8 "
+               "--dim sq=3 --dim sk=40 %s --db '%s'", asks[i].layout, asks[i].hkv, db);
+    cr_assert_eq(r.code, asks[i].code, "%s %s: exit %d: %s%s", asks[i].layout, asks[i].hkv,
+                 r.code, r.out, r.err);
+    if (asks[i].code == 0)
+      cr_assert(strstr(r.out, "exact match") && strstr(r.out, "IS_PAGED=1"), "%s", r.out);
+    th_result_free(&r);
+  }
+  th_run(&r, "query attention --device host --dtype f32 --layout hd16 --dim b=1 --dim h=8 "
+             "--dim sq=3 --dim sk=40 --dim hkv=3 --db '%s'", db);
+  cr_assert_eq(r.code, 2);
+  cr_assert(strstr(r.err, "bad --dim hkv=3 (expected a divisor of h=8)"), "%s", r.err);
   th_result_free(&r);
   free(db);
   th_rmtree(dir);
@@ -504,7 +858,7 @@ static int status_cb(void *ctx, const struct db_trial *t)
   const char *m = strstr(t->config, "MODE=");
   cr_assert_not_null(m, "%s", t->config);
   int mode = m[5] - '0';
-  cr_assert(mode >= 0 && mode < 4);
+  cr_assert(mode >= 0 && mode < 6);
   snprintf(st[mode][0], sizeof st[mode][0], "%s", db_trial_status_name(t->status));
   snprintf(st[mode][1], sizeof st[mode][1], "%s", t->message ? t->message : "");
   return 0;
@@ -523,10 +877,11 @@ Test(attn_cmd, every_variant_is_checked_against_the_op, .timeout = TIMEOUT)
              "--causal --template '%s' --budget -1 --timeout 20 --db '%s' --json",
          AT_SOURCE_DIR "/tests/data/templates/attn_planted.h", db);
   cr_assert_eq(r.code, 0, "%s", r.err);
-  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":2,"
+  /* MHA without LSE: MODE 4 (the GQA head mapping) and 5 (LSE) compute O right */
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":3,\"compile_error\":0,\"verify_failed\":2,"
                           "\"launch_error\":0,\"fault\":1,"), "%s", r.out);
   th_result_free(&r);
-  char st[4][2][160];
+  char st[6][2][160];
   memset(st, 0, sizeof st);
   struct db *h = NULL;
   cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
@@ -537,6 +892,25 @@ Test(attn_cmd, every_variant_is_checked_against_the_op, .timeout = TIMEOUT)
   cr_assert(strstr(st[1][1], "O[0][0][0][0] = "), "%s", st[1][1]);
   cr_assert_str_eq(st[2][0], "verify_failed");
   cr_assert_str_eq(st[3][0], "fault");
+  cr_assert_str_eq(st[4][0], "ok");
+  cr_assert_str_eq(st[5][0], "ok");
+  free(db);
+  /* GQA, paged, LSE: the head mapping and the LSE units matter now */
+  db = th_path(dir, "q.db");
+  th_run(&r, "attention --device host --heads 4 --kv-heads 2 --seqlen 20 --kv-seqlen 24 "
+             "--head-dim 16 --causal --paged --lse --template '%s' --budget -1 --timeout 20 "
+             "--db '%s' --json", AT_SOURCE_DIR "/tests/data/templates/attn_planted.h", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":1,\"compile_error\":0,\"verify_failed\":4,"
+                          "\"launch_error\":0,\"fault\":1,"), "%s", r.out);
+  th_result_free(&r);
+  memset(st, 0, sizeof st);
+  cr_assert_eq(db_open(db, DB_READONLY, &h), AT_OK);
+  cr_assert_eq(db_each_trial(h, status_cb, st), AT_OK);
+  db_close(h);
+  cr_assert_str_eq(st[0][0], "ok");
+  cr_assert(strstr(st[4][1], "O[0][1][0][0] = "), "%s", st[4][1]);
+  cr_assert(strstr(st[5][1], "LSE[0][0][0] = "), "%s", st[5][1]);
   free(db);
   th_rmtree(dir);
   free(dir);
@@ -557,6 +931,15 @@ Test(attn_cmd, bad_input_is_one_line_and_exit_2, .timeout = TIMEOUT)
       {"--device host --seqlen 8 --head-dim 64 --template nosuch", "unknown attention "
                                                                   "template 'nosuch'"},
       {"--device nosuch --seqlen 8 --head-dim 64", "unknown device 'nosuch'"},
+      {"--device host --seqlen 8 --head-dim 64 --heads 8 --kv-heads 3",
+       "bad --kv-heads 3 (expected a divisor of --heads 8)"},
+      {"--device host --seqlen 8 --head-dim 64 --heads 2 --kv-heads 4",
+       "bad --kv-heads 4 (expected a divisor of --heads 2)"},
+      {"--device host --seqlen 8 --head-dim 64 --kv-heads 0", "bad --kv-heads '0'"},
+      {"--device host --decode --head-dim 64", "--decode needs --kv-seqlen"},
+      {"--device host --decode --seqlen 17 --kv-seqlen 64 --head-dim 64",
+       "bad --seqlen 17 with --decode (expected at most 16 new queries"},
+      {"--device host --seqlen 8 --head-dim 64 --paged --paged", "'--paged' is given twice"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct th_result r;

@@ -404,6 +404,50 @@ Test(bundle, one_runs_bundle_holds_its_picks_and_gives_its_run, .timeout = 600)
   th_rmtree(dir);
 }
 
+/* The attention contract v2's options travel: a bundle made for a GQA decode step over a
+ * paged cache with LSE holds the PAGED variants of that run's picks; measured from it with
+ * no libclang or compiler, it records what a direct run records, under the v2 family. */
+Test(bundle, attention_v2_options_travel_in_a_bundle, .timeout = 600)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+#define ATTN_V2 "--device host --heads 4 --kv-heads 2 --decode --seqlen 2 --kv-seqlen 40 " \
+                "--head-dim 16 --paged --lse --strategy random --budget 2 --seed 3"
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' bundle attention " ATTN_V2
+            " --out b --json", dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= PATH=/nonexistent '%s' attention --bundle b "
+            ATTN_V2 " --db b.db", dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' attention " ATTN_V2 " --db d.db", dir,
+        dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *bdb = th_path(dir, "b.db"), *ddb = th_path(dir, "d.db");
+  char *tb = trials_of(bdb), *td = trials_of(ddb);
+  cr_assert_gt(strlen(td), 0);
+  cr_assert_str_eq(tb, td);
+  th_sh(&r, "sqlite3 '%s' 'SELECT DISTINCT p.layout, p.dim_names FROM trials t JOIN problems p "
+            "ON p.id = t.problem_id'", bdb);
+  cr_assert_str_eq(r.out, "hd16_causal_decode_paged_lse|b,h,sq,sk,hkv\n");
+  th_result_free(&r);
+  /* the same bundle cannot serve the contiguous problem: its variants are PAGED ones */
+  th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= PATH=/nonexistent '%s' attention --bundle b "
+            "--device host --heads 4 --kv-heads 2 --decode --seqlen 2 --kv-seqlen 40 "
+            "--head-dim 16 --lse --strategy random --budget 2 --seed 3 --db e.db", dir,
+        AT_BINARY);
+  cr_assert_neq(r.code, 0, "%s", r.out);
+  th_result_free(&r);
+#undef ATTN_V2
+  free(tb);
+  free(td);
+  free(bdb);
+  free(ddb);
+  th_rmtree(dir);
+}
+
 Test(bundle, warm_cache_runs_gemm_and_attention_without_libclang, .timeout = 600)
 {
   char *dir = th_tmpdir();

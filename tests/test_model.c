@@ -84,9 +84,10 @@ Test(model, every_preset_derives_its_published_shapes)
         continue;
       cr_expect_eq(p->attn.heads, H / tp);
       cr_expect_eq(p->attn.d, D);
-      cr_expect_eq(p->kv_heads, KV / tp);
-      decode |= !p->attn.causal && p->attn.sq == 1 && p->attn.sk == 256 && p->attn.batch == T;
-      prefill |= p->attn.causal && p->attn.sq == 128 && p->attn.sk == 128;
+      cr_expect_eq(p->attn.hkv, KV / tp, "%s: tuned with the model's own KV heads", c.name);
+      decode |= p->attn.decode && p->attn.causal && p->attn.sq == 1 && p->attn.sk == 256 &&
+                p->attn.batch == T;
+      prefill |= !p->attn.decode && p->attn.causal && p->attn.sq == 128 && p->attn.sk == 128;
     }
     cr_expect(decode && prefill, "%s: attention problems", c.name);
     cr_expect(fabs(sum - 1.0) < 1e-9, "%s: shares sum to %g", c.name, sum);
@@ -207,7 +208,7 @@ Test(model, tiny_model_end_to_end_then_resume, .timeout = 120)
          "--db '%s' --out '%s'", TINY, db, hdr);
   cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
   cr_expect(strstr(r.out, "gate_up m=8 n=96 k=64 f32 NT"), "%s", r.out);
-  cr_expect(strstr(r.out, "attn_decode b=1 h=4 sq=1 sk=8 d=16 f32"), "%s", r.out);
+  cr_expect(strstr(r.out, "attn_decode b=1 h=4 hkv=2 sq=1 sk=8 d=16 f32"), "%s", r.out);
   cr_expect(strstr(r.out, "prefill 8 tokens:") && strstr(r.out, "tokens/s tuned"), "%s", r.out);
   cr_expect(strstr(r.out, "decode batch 1, KV 8:") && strstr(r.out, "ms per token tuned"),
             "%s", r.out);

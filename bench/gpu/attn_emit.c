@@ -46,7 +46,8 @@ static void emit(const char *dir, const char *sub, const char *path, const char 
   struct tmpl *t = NULL;
   if (tmpl_load(path, incs, &t) != AT_OK)
     emit_fail(path);
-  const int64_t dims[6] = {pr->b, pr->h, pr->sq, pr->sk, pr->d, pr->causal};
+  /* the contract v2's dims B, H, HKV, SQ, SK, D, CAUSAL, PAGED: MHA, not paged */
+  const int64_t dims[8] = {pr->b, pr->h, pr->h, pr->sq, pr->sk, pr->d, pr->causal, 0};
   struct gen_space *s = NULL;
   int64_t *cfg = NULL;
   size_t n = 0;
@@ -67,7 +68,7 @@ static void emit(const char *dir, const char *sub, const char *path, const char 
   if (kept == 0 || bld_run(t, s, dev, dims, "f16", sel, kept, &o, &r) != AT_OK)
     emit_fail("compiling");
   /* attn_gpu's small check: 1 x 2 heads, 67 queries, 131 keys, the same D and mask */
-  const int64_t small[6] = {1, 2, 67, 131, pr->d, pr->causal};
+  const int64_t small[8] = {1, 2, 2, 67, 131, pr->d, pr->causal, 0};
   char header[256];
   snprintf(header, sizeof header, "%s %s b=%lld h=%lld sq=%lld sk=%lld d=%lld causal=%d "
            "dtype=f16", t->kernel, dev->name, (long long)pr->b, (long long)pr->h,

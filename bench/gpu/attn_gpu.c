@@ -69,8 +69,8 @@ static size_t read_variants(const char *dir, struct attn_problem *p, struct vari
       int causal;
       if (sscanf(line, "# %*s %*s b=%lld h=%lld sq=%lld sk=%lld d=%lld causal=%d", &b, &h,
                  &sq, &sk, &d, &causal) == 6)
-        *p = (struct attn_problem){.dtype = GEMM_F16, .batch = b, .heads = h, .sq = sq,
-                                   .sk = sk, .d = d, .causal = causal};
+        *p = (struct attn_problem){.dtype = GEMM_F16, .batch = b, .heads = h, .hkv = h,
+                                   .sq = sq, .sk = sk, .d = d, .causal = causal};
       continue;
     }
     if (line[0] == '\n')
@@ -128,7 +128,7 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
   meas_module mods[256] = {0}, rmods[256] = {0};
   /* The small check's data, with the host reference. */
   struct attn_problem sp = p;
-  sp.batch = 1, sp.heads = 2, sp.sq = 67, sp.sk = 131;
+  sp.batch = 1, sp.heads = 2, sp.hkv = 2, sp.sq = 67, sp.sk = 131;
   struct attn_data sd, bd;
   struct attn_buffers sb, bb;
   if (attn_data_init(&sd, &sp, 7) || attn_buffers_init(&meas_cuda, ctx, &sd, &sb))
@@ -141,7 +141,7 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
   if (!out || !want)
     die("out of memory");
   meas_kernel rk = load_kernel(ctx, refdir, &ref[0], rmods);
-  if (attn_launch(&meas_cuda, ctx, rk, &ref[0].l, &bd, &bb, want))
+  if (attn_launch(&meas_cuda, ctx, rk, &ref[0].l, &bd, &bb, want, NULL))
     die("the reference kernel");
   double *us = malloc(sizeof(double) * (size_t)reps), flops = attn_flops(&p);
   size_t nok = 0, nbad = 0;
@@ -158,7 +158,7 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
     if (rc != AT_OK)
       snprintf(msg, sizeof msg, "%s", at_last_error());
     size_t wrong = 0;
-    if ((rc = attn_launch(&meas_cuda, ctx, k, &x->l, &bd, &bb, out)) != AT_OK)
+    if ((rc = attn_launch(&meas_cuda, ctx, k, &x->l, &bd, &bb, out, NULL)) != AT_OK)
       wrong = ne;
     for (size_t e = 0; rc == AT_OK && e < ne; e++) {
       float a = at_half_bits_to_float_sw(out[e]), b = at_half_bits_to_float_sw(want[e]);
@@ -174,10 +174,10 @@ static void run_problem(struct meas_ctx *ctx, const char *dir, int reps, FILE *j
       continue;
     }
     nok++;
-    meas_ptr q = bb.q, kk = bb.k, vv = bb.v, o = bb.o;
-    int b = (int)p.batch, h = (int)p.heads, sq = (int)p.sq, skk = (int)p.sk;
+    meas_ptr q = bb.q, kk = bb.k, vv = bb.v, o = bb.o, lse = 0, bt = 0;
+    int b = (int)p.batch, h = (int)p.heads, hkv = (int)p.hkv, sq = (int)p.sq, skk = (int)p.sk;
     float scale = 0.0f;
-    void *args[] = {&q, &kk, &vv, &o, &b, &h, &sq, &skk, &scale};
+    void *args[] = {&q, &kk, &vv, &o, &lse, &bt, &b, &h, &hkv, &sq, &skk, &scale};
     struct meas_launch ml;
     if (run_launch_init(&ml, k, &x->l, args, ATTN_ARG_KINDS, "attn_gpu") ||
         meas_cuda.launch(ctx, &ml) || meas_cuda.launch(ctx, &ml) || meas_cuda.sync(ctx) ||

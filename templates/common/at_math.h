@@ -1,5 +1,5 @@
 // at_math.h - the few float functions kernels need beyond arithmetic, one spelling for
-// every target: at_exp2f (2^x), at_fmaxf, at_sqrtf, at_neg_inf. CUDA has them built in
+// every target: at_exp2f (2^x), at_log2f, at_fmaxf, at_sqrtf, at_neg_inf. CUDA has them built in
 // (NVRTC and nvcc declare the math library's device functions); HIP compiled with
 // -nogpuinc has no math headers, so the clang builtins, which lower to the AMDGPU
 // instructions (v_exp_f32 for exp2, with its denormal handling); the host uses the same
@@ -16,10 +16,12 @@
 
 #if defined(AT_CUDA)
 AT_DEV float at_exp2f(float x) { return exp2f(x); }
+AT_DEV float at_log2f(float x) { return log2f(x); }
 AT_DEV float at_fmaxf(float a, float b) { return fmaxf(a, b); }
 AT_DEV float at_sqrtf(float x) { return sqrtf(x); }
 #else
 AT_DEV float at_exp2f(float x) { return __builtin_exp2f(x); }
+AT_DEV float at_log2f(float x) { return __builtin_log2f(x); }
 AT_DEV float at_fmaxf(float a, float b) { return __builtin_fmaxf(a, b); }
 AT_DEV float at_sqrtf(float x) { return __builtin_sqrtf(x); }
 #endif
@@ -27,5 +29,7 @@ AT_DEV float at_sqrtf(float x) { return __builtin_sqrtf(x); }
 AT_DEV float at_neg_inf(void) { return at_uint_as_float(0xff800000u); }
 // log2(e), to turn e^x into 2^(x log2 e).
 #define AT_LOG2E 1.4426950408889634f
+// ln(2), to turn a log2 back into a natural log (attention's LSE output).
+#define AT_LN2 0.6931471805599453f
 
 #endif

@@ -3,6 +3,7 @@
  * configuration for a problem, exact or nearest, through the same db_query_best that
  * the C API and tuned headers use. Says which rung of the chain answered.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "tuner/cli/commands.h"
 #include "base/device.h"
 #include "tuner/ops/op.h"
+#include "tuner/ops/op_attn.h"
 #include "base/status.h"
 
 static const char usage[] =
@@ -24,7 +26,8 @@ static const char description[] =
     "Print the best tuned configuration for a problem: the exact shape on the device if it\n"
     "was tuned, else the nearest tuned shape (distance in log space, docs/database.md),\n"
     "else a winner of another device of the same arch, then of the same vendor. OP is gemm\n"
-    "(--m, --n, --k), attention (--dim b= h= sq= sk=, --layout hd<D> or hd<D>_causal), or the\n"
+    "(--m, --n, --k), attention (--dim b= h= sq= sk= [hkv=], --layout\n"
+    "hd<D>[_causal][_decode][_paged][_lse]; hkv, the KV heads, default h), or the\n"
     "kernel name of a template tuned with `autotune tune`: give each of its dims with\n"
     "--dim NAME=V (names and default dtype as recorded). A gemm call with padded leading\n"
     "dims or a batch count gets only winners measured so (docs/database.md); a nearest\n"
@@ -245,6 +248,9 @@ int cmd_query(int argc, char **argv)
     code = cli_fail(rc);
     goto done;
   }
+  const bool attention = op != &custom && strcmp(op->name, "attention") == 0;
+  if (attention && !dims[4]) /* hkv: MHA unless given */
+    dims[4] = dims[1];
   struct db_problem p = {.op = op->name, .dtype = dtype, .layout = layout, .ndims = op->ndims};
   for (int i = 0; i < op->ndims; i++) {
     p.dim_names[i] = op->dim_names[i];
@@ -255,6 +261,24 @@ int cmd_query(int argc, char **argv)
                 dims[i] == 0 ? "missing or 0" : "negative");
       goto done;
     }
+  }
+  /* attention's key as the tuner records it (attn_problem_key: hkv only for GQA) */
+  char attn_layout_buf[64];
+  if (attention) {
+    int64_t d = 0;
+    unsigned f = 0;
+    attn_parse_layout(layout, &d, &f); /* op_check read it */
+    struct attn_problem ap = {.batch = dims[0], .heads = dims[1], .sq = dims[2], .sk = dims[3],
+                              .hkv = dims[4], .d = d, .causal = !!(f & ATTN_L_CAUSAL),
+                              .decode = !!(f & ATTN_L_DECODE), .paged = !!(f & ATTN_L_PAGED),
+                              .lse = !!(f & ATTN_L_LSE)};
+    gemm_parse_dtype(dtype, &ap.dtype);
+    if (dims[1] % dims[4] != 0 || dims[4] > dims[1]) {
+      cli_error("bad --dim hkv=%" PRId64 " (expected a divisor of h=%" PRId64 ")", dims[4],
+                dims[1]);
+      goto done;
+    }
+    attn_problem_key(&ap, &p, attn_layout_buf, sizeof attn_layout_buf);
   }
   /* gemm's key: its leading dims and batch where not the default (db_problem_gemm) */
   if (!by_dim && (rc = db_problem_gemm(&p, dtype, layout, dims[0], dims[1], dims[2], lds[0],

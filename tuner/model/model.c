@@ -193,7 +193,8 @@ static bool same_problem(const struct model_problem *a, const struct model_probl
     return a->m == b->m && a->n == b->n && a->k == b->k && !strcmp(a->layout, b->layout);
   return a->attn.batch == b->attn.batch && a->attn.heads == b->attn.heads &&
          a->attn.sq == b->attn.sq && a->attn.sk == b->attn.sk && a->attn.d == b->attn.d &&
-         a->attn.causal == b->attn.causal;
+         a->attn.causal == b->attn.causal && a->attn.hkv == b->attn.hkv &&
+         a->attn.decode == b->attn.decode;
 }
 
 /* Add (or merge into an equal one) problem q with `calls` in scenario s (s < 0: a
@@ -237,16 +238,20 @@ static int add_gemm(struct model_plan *pl, const char *role, const char *dtype, 
 static int add_attn(struct model_plan *pl, const struct model_cfg *c, const char *dtype,
                     int64_t tp, int64_t b, int64_t sq, int64_t sk, bool causal, int s)
 {
-  struct model_problem q = {.kind = MODEL_ATTN, .kv_heads = c->kv_heads / tp};
+  struct model_problem q = {.kind = MODEL_ATTN};
   snprintf(q.role, sizeof q.role, "%s", causal ? "attn_prefill" : "attn_decode");
   snprintf(q.dtype, sizeof q.dtype, "%s", dtype);
   gemm_parse_dtype(dtype, &q.attn.dtype);
   q.attn.batch = b;
   q.attn.heads = c->heads / tp;
+  q.attn.hkv = c->kv_heads / tp;
   q.attn.sq = sq;
   q.attn.sk = sk;
   q.attn.d = c->head_dim;
-  q.attn.causal = causal;
+  /* a decode step is `autotune attention --decode`'s problem (one query over the cache,
+   * causal: the same math for one query), so both share the family hd<D>_causal_decode */
+  q.attn.causal = 1;
+  q.attn.decode = !causal;
   if (attn_problem_check(&q.attn) != AT_OK)
     return AT_USAGE;
   return add(pl, &q, s, (double)c->layers);
@@ -333,11 +338,9 @@ static void estimate(struct model_problem *p, const struct dev_profile *dev)
     p->bytes = e * ((double)p->m * (double)p->k + (double)p->k * (double)p->n +
                     (double)p->m * (double)p->n);
   } else {
-    const struct attn_problem *a = &p->attn;
-    p->flops = attn_flops(a);
     /* Q and O per query head; K and V per KV head (grouped-query attention) */
-    p->bytes = e * (2.0 * (double)(a->batch * a->heads * a->sq * a->d) +
-                    2.0 * (double)(a->batch * p->kv_heads * a->sk * a->d));
+    p->flops = attn_flops(&p->attn);
+    p->bytes = attn_bytes(&p->attn);
   }
   double bw = dev->mem_bandwidth_gbs > 0 ? dev->mem_bandwidth_gbs : MODEL_HOST_GBS;
   double tc = p->flops / (peak_tflops(dev, p->dtype) * 1e12);
@@ -405,7 +408,7 @@ void model_problem_text(const struct model_problem *p, char *out, size_t len)
     snprintf(out, len, "%s m=%lld n=%lld k=%lld %s %s", p->role, (long long)p->m,
              (long long)p->n, (long long)p->k, p->dtype, p->layout);
   else
-    snprintf(out, len, "%s b=%lld h=%lld sq=%lld sk=%lld d=%lld %s", p->role,
-             (long long)p->attn.batch, (long long)p->attn.heads, (long long)p->attn.sq,
-             (long long)p->attn.sk, (long long)p->attn.d, p->dtype);
+    snprintf(out, len, "%s b=%lld h=%lld hkv=%lld sq=%lld sk=%lld d=%lld %s", p->role,
+             (long long)p->attn.batch, (long long)p->attn.heads, (long long)p->attn.hkv,
+             (long long)p->attn.sq, (long long)p->attn.sk, (long long)p->attn.d, p->dtype);
 }

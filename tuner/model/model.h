@@ -67,8 +67,8 @@ struct model_problem {
   char dtype[8];
   int64_t m, n, k;          /* gemm: row-major C[m][n] = A[m][k] op(B) */
   char layout[3];           /* gemm: "NT" for weights stored [out][in] */
-  struct attn_problem attn; /* attention (dtype set from dtype) */
-  int64_t kv_heads;         /* attention: the model's K/V heads (bytes only) */
+  struct attn_problem attn; /* attention (dtype set from dtype; hkv the model's K/V heads
+                               over --tp; a decode step decode and causal) */
   double calls[MODEL_MAX_SCENARIOS]; /* calls per step of each scenario */
   double calls_captured;    /* a captured GEMM: how many times the workload ran it */
   double flops, bytes;      /* one call */

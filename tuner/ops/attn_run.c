@@ -1,11 +1,13 @@
 /*
  * attn_run.c - one attention variant run once for one problem on any measurement
- * backend, and checked (attn_run.h): O reset to NaN before every launch, the kernel
- * called with the contract's arguments (kinds ATTN_ARG_KINDS), O read back for
- * attn_check.
+ * backend, and checked (attn_run.h): the block table uploaded once, O reset to NaN and
+ * LSE (when the problem asks for it) filled with NaN before every launch, the kernel
+ * called with the contract's arguments (kinds ATTN_ARG_KINDS, and the workspace last for
+ * a template that declares one), O and LSE read back for attn_check.
  */
 #include "tuner/ops/attn_run.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,19 +19,24 @@ int attn_buffers_init(const struct meas_backend *mb, struct meas_ctx *ctx,
 {
   if (buf)
     memset(buf, 0, sizeof *buf);
-  if (!mb || !ctx || !d || !buf || !d->q || !d->k || !d->v || !d->o0)
+  if (!mb || !ctx || !d || !buf || !d->q || !d->k || !d->v || !d->o0 || (d->p.paged && !d->bt))
     return at_error(AT_USAGE, "attn_buffers_init: NULL argument");
   size_t es = gemm_dtype_size(d->p.dtype);
   buf->q_bytes = attn_q_elems(&d->p) * es;
   buf->kv_bytes = attn_kv_elems(&d->p) * es;
+  buf->lse_bytes = d->p.lse ? attn_lse_elems(&d->p) * sizeof(float) : 0;
+  buf->bt_bytes = attn_bt_elems(&d->p) * sizeof *d->bt;
   int rc;
   if ((rc = mb->alloc(ctx, buf->q_bytes, &buf->q)) != AT_OK ||
       (rc = mb->alloc(ctx, buf->kv_bytes, &buf->k)) != AT_OK ||
       (rc = mb->alloc(ctx, buf->kv_bytes, &buf->v)) != AT_OK ||
       (rc = mb->alloc(ctx, buf->q_bytes, &buf->o)) != AT_OK ||
+      (buf->lse_bytes && (rc = mb->alloc(ctx, buf->lse_bytes, &buf->lse)) != AT_OK) ||
+      (buf->bt_bytes && (rc = mb->alloc(ctx, buf->bt_bytes, &buf->bt)) != AT_OK) ||
       (rc = mb->upload(ctx, buf->q, d->q, buf->q_bytes)) != AT_OK ||
       (rc = mb->upload(ctx, buf->k, d->k, buf->kv_bytes)) != AT_OK ||
-      (rc = mb->upload(ctx, buf->v, d->v, buf->kv_bytes)) != AT_OK) {
+      (rc = mb->upload(ctx, buf->v, d->v, buf->kv_bytes)) != AT_OK ||
+      (buf->bt_bytes && (rc = mb->upload(ctx, buf->bt, d->bt, buf->bt_bytes)) != AT_OK)) {
     attn_buffers_release(mb, ctx, buf);
     return rc;
   }
@@ -41,37 +48,59 @@ void attn_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
 {
   if (!mb || !ctx || !buf)
     return;
-  meas_ptr *p[] = {&buf->q, &buf->k, &buf->v, &buf->o};
-  for (int i = 0; i < 4; i++)
+  meas_ptr *p[] = {&buf->q, &buf->k, &buf->v, &buf->o, &buf->lse, &buf->bt};
+  for (int i = 0; i < 6; i++)
     if (*p[i])
       mb->free(ctx, *p[i]);
   run_workspace_release(mb, ctx, &buf->ws);
   memset(buf, 0, sizeof *buf);
 }
 
+/* LSE as the kernel finds it: NaN everywhere, so a row it does not write shows. */
+static int lse_poison(const struct meas_backend *mb, struct meas_ctx *ctx,
+                      const struct attn_buffers *buf)
+{
+  if (!buf->lse)
+    return AT_OK;
+  size_t n = buf->lse_bytes / sizeof(float);
+  float *nan_ = malloc(buf->lse_bytes);
+  if (!nan_)
+    return at_error(AT_NOMEM, "out of memory");
+  for (size_t i = 0; i < n; i++)
+    nan_[i] = NAN;
+  int rc = mb->upload(ctx, buf->lse, nan_, buf->lse_bytes);
+  free(nan_);
+  return rc;
+}
+
 int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct attn_data *d,
-                struct attn_buffers *buf, void *o_out)
+                struct attn_buffers *buf, void *o_out, float *lse_out)
 {
-  if (!mb || !ctx || !k || !l || !d || !buf || !o_out || !buf->o)
+  if (!mb || !ctx || !k || !l || !d || !buf || !o_out || !buf->o || (buf->lse && !lse_out))
     return at_error(AT_USAGE, "attn_launch: NULL argument");
   const struct attn_problem *p = &d->p; /* attn_data_init checked that these fit an int */
   int rc = run_workspace_reserve(mb, ctx, &buf->ws, l);
   if (rc != AT_OK)
     return rc;
-  meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o, ws = buf->ws.ptr;
-  int b = (int)p->batch, h = (int)p->heads, sq = (int)p->sq, sk = (int)p->sk;
+  meas_ptr q = buf->q, kk = buf->k, v = buf->v, o = buf->o, lse = buf->lse, bt = buf->bt;
+  meas_ptr ws = buf->ws.ptr;
+  int b = (int)p->batch, h = (int)p->heads, hkv = (int)p->hkv, sq = (int)p->sq;
+  int sk = (int)p->sk;
   float scale = p->scale;
-  void *args[] = {&q, &kk, &v, &o, &b, &h, &sq, &sk, &scale, &ws};
+  void *args[] = {&q, &kk, &v, &o, &lse, &bt, &b, &h, &hkv, &sq, &sk, &scale, &ws};
   struct meas_launch ml;
   rc = run_launch_init(&ml, k, l, args, l->has_workspace ? ATTN_ARG_KINDS "p" : ATTN_ARG_KINDS,
                        "attn_launch");
   ml.arg_names = ATTN_ARG_NAMES ",WS";
-  if (rc != AT_OK || (rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK)
+  if (rc != AT_OK || (rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK ||
+      (rc = lse_poison(mb, ctx, buf)) != AT_OK)
     return rc;
   if ((rc = mb->launch(ctx, &ml)) != AT_OK || (rc = mb->sync(ctx)) != AT_OK)
     return rc;
-  return mb->download(ctx, o_out, buf->o, buf->q_bytes);
+  if ((rc = mb->download(ctx, o_out, buf->o, buf->q_bytes)) != AT_OK)
+    return rc;
+  return buf->lse ? mb->download(ctx, lse_out, buf->lse, buf->lse_bytes) : AT_OK;
 }
 
 int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
@@ -82,17 +111,21 @@ int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
     *bad = 0;
   if (msg && msg_len)
     msg[0] = '\0';
-  if (!d || !bad)
+  if (!d || !bad || !buf)
     return at_error(AT_USAGE, "attn_verify: NULL argument");
   void *o = malloc(attn_q_elems(&d->p) * gemm_dtype_size(d->p.dtype));
-  if (!o)
-    return at_error(AT_NOMEM, "out of memory");
-  int rc = attn_launch(mb, ctx, k, l, d, buf, o);
+  float *lse = buf->lse ? malloc(buf->lse_bytes) : NULL;
+  int rc = AT_OK;
+  if (!o || (buf->lse && !lse))
+    rc = at_error(AT_NOMEM, "out of memory");
   if (rc == AT_OK)
-    rc = attn_check(d, o, bad, msg, msg_len);
+    rc = attn_launch(mb, ctx, k, l, d, buf, o, lse);
+  if (rc == AT_OK)
+    rc = attn_check(d, o, lse, bad, msg, msg_len);
   if (rc == AT_OK)
     rc = run_workspace_check(mb, ctx, &buf->ws, l, bad, msg, msg_len);
   free(o);
+  free(lse);
   return rc;
 }
 
@@ -101,12 +134,12 @@ int attn_verify(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
 struct attn_wstate {
   const struct attn_data *d;
   struct attn_buffers buf;
-  meas_ptr q, k, v, o;
+  meas_ptr q, k, v, o, lse, bt;
   meas_ptr ws;                 /* buf.ws.ptr as of the last verify */
   int has_ws;                  /* the last verified variant (the one timed next) has one */
-  int b, h, sq, sk;
+  int b, h, hkv, sq, sk;
   float scale;
-  void *args[10];
+  void *args[13];
 };
 
 static int attn_w_setup(const void *ctx, const struct meas_backend *mb, struct meas_ctx *mc,
@@ -123,10 +156,12 @@ static int attn_w_setup(const void *ctx, const struct meas_backend *mb, struct m
   }
   s->d = d;
   s->q = s->buf.q, s->k = s->buf.k, s->v = s->buf.v, s->o = s->buf.o;
-  s->b = (int)d->p.batch, s->h = (int)d->p.heads, s->sq = (int)d->p.sq, s->sk = (int)d->p.sk;
+  s->lse = s->buf.lse, s->bt = s->buf.bt;
+  s->b = (int)d->p.batch, s->h = (int)d->p.heads, s->hkv = (int)d->p.hkv;
+  s->sq = (int)d->p.sq, s->sk = (int)d->p.sk;
   s->scale = d->p.scale;
-  void *args[] = {&s->q, &s->k, &s->v, &s->o, &s->b, &s->h, &s->sq, &s->sk, &s->scale,
-                  &s->ws};
+  void *args[] = {&s->q,   &s->k,  &s->v,  &s->o,  &s->lse, &s->bt,    &s->b,
+                  &s->h,   &s->hkv, &s->sq, &s->sk, &s->scale, &s->ws};
   memcpy(s->args, args, sizeof args);
   *state = s;
   return AT_OK;

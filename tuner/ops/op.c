@@ -20,11 +20,13 @@ static const struct op_desc ops[] = {
         .default_layout = "NN",
     },
     {
-        /* op_attn.h; the layout holds the head dim and the mask, "hd128_causal": no list
-         * (attn_parse_layout checks it), no default */
+        /* op_attn.h; the layout holds the head dim and the words of the problem's family,
+         * "hd128_causal_decode_paged": no list (attn_parse_layout checks it), no default.
+         * hkv, the last dim, is optional (default h): a key holds it only for GQA
+         * (attn_problem_key builds the key from these) */
         .name = "attention",
-        .ndims = 4,
-        .dim_names = {"b", "h", "sq", "sk"},
+        .ndims = 5,
+        .dim_names = {"b", "h", "sq", "sk", "hkv"},
         .dtypes = {"f16", "bf16", "f32", NULL},
         .layouts = {NULL},
         .default_dtype = "f16",
@@ -65,8 +67,9 @@ int op_check(const struct op_desc *op, const char *dtype, const char *layout)
   int rc = one_of("dtype", dtype, op->dtypes, op->name);
   if (rc == AT_OK && strcmp(op->name, "attention") == 0)
     return layout ? attn_parse_layout(layout, NULL, NULL)
-                  : at_error(AT_USAGE, "attention needs --layout hd<D> or hd<D>_causal (the "
-                             "head dim and the mask: hd128, hd64_causal)");
+                  : at_error(AT_USAGE, "attention needs --layout hd<D>[_causal][_decode]"
+                             "[_paged][_lse] (the head dim and the problem's family: hd128, "
+                             "hd64_causal, hd128_causal_decode_paged)");
   if (rc == AT_OK)
     rc = one_of("layout", layout, op->layouts, op->name);
   return rc;

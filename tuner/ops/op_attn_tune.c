@@ -1,10 +1,12 @@
 /*
  * op_attn_tune.c - the attention op as the tuning engine runs it (op_iface.h,
- * attn_tune.h): one problem, the templates of templates/attention/, the template dims
- * B, H, SQ, SK, D and CAUSAL, inputs and the f64 reference of op_attn.h (through
+ * attn_tune.h): one problem, the templates of templates/attention/ that fit it (the
+ * contract's dims; PAGED for a paged problem), the template dims B, H, HKV, SQ, SK, D,
+ * CAUSAL, PAGED (and LSE, DECODE), inputs and the f64 reference of op_attn.h (through
  * attn_meas_op: every variant is checked against the op, none against another), and
- * its FLOPs and bytes. Trials are recorded under op "attention", dims b, h, sq, sk, and
- * the layout "hd<D>" or "hd<D>_causal" (attn_layout).
+ * its FLOPs and bytes. Trials are recorded under the key attn_problem_key gives: op
+ * "attention", dims b, h, sq, sk (and hkv for GQA), the layout
+ * "hd<D>[_causal][_decode][_paged][_lse]".
  */
 #include "tuner/ops/attn_tune.h"
 
@@ -20,7 +22,7 @@
 struct attn_tune {
   struct attn_problem p;
   struct attn_data data;
-  char layout[32];
+  char layout[64];
 };
 
 static int attn_prepare(const struct op_engine *op, const struct dev_profile *space_dev)
@@ -36,19 +38,29 @@ static size_t attn_nproblems(const struct op_engine *op)
   return 1;
 }
 
+/* Whether template t names the problem dim `name`. */
+static bool has_dim(const struct tmpl *t, const char *name)
+{
+  for (size_t j = 0; j < t->ndims; j++)
+    if (strcasecmp(t->dims[j], name) == 0)
+      return true;
+  return false;
+}
+
 static bool attn_fits(const struct op_engine *op, const struct tmpl *t, char *why, size_t len)
 {
-  (void)op;
-  static const char *const need[] = {"B", "H", "SQ", "SK", "D"};
-  for (size_t d = 0; d < sizeof need / sizeof need[0]; d++) {
-    bool found = false;
-    for (size_t j = 0; j < t->ndims; j++)
-      found |= strcasecmp(t->dims[j], need[d]) == 0;
-    if (!found) {
-      snprintf(why, len, "its problem has no dim %s (the attention contract: problem B, H, "
-               "SQ, SK, D, CAUSAL)", need[d]);
+  const struct attn_tune *a = op->priv;
+  static const char *const need[] = {"B", "H", "HKV", "SQ", "SK", "D"};
+  for (size_t d = 0; d < sizeof need / sizeof need[0]; d++)
+    if (!has_dim(t, need[d])) {
+      snprintf(why, len, "its problem has no dim %s (the attention contract v2: problem B, H, "
+               "HKV, SQ, SK, D, CAUSAL, PAGED)", need[d]);
       return false;
     }
+  if (a->p.paged && !has_dim(t, "PAGED")) {
+    snprintf(why, len, "the problem is paged and the template has no dim PAGED (it reads "
+             "K and V contiguous only)");
+    return false;
   }
   return true;
 }
@@ -59,11 +71,15 @@ static void attn_tmpl_dims(const struct op_engine *op, size_t i, const struct tm
   const struct attn_tune *a = op->priv;
   const struct attn_problem *p = &a->p;
   (void)i;
+  static const char *const names[] = {"B",      "H",     "HKV",   "SQ",  "SK",
+                                      "D",      "CAUSAL", "PAGED", "LSE", "DECODE"};
+  const int64_t vals[] = {p->batch, p->heads,  p->hkv,   p->sq,  p->sk,
+                          p->d,     p->causal, p->paged, p->lse, p->decode};
   for (size_t j = 0; j < t->ndims; j++) {
-    const char *d = t->dims[j];
-    dims[j] = !strcasecmp(d, "B") ? p->batch : !strcasecmp(d, "H") ? p->heads
-              : !strcasecmp(d, "SQ") ? p->sq : !strcasecmp(d, "SK") ? p->sk
-              : !strcasecmp(d, "D") ? p->d : !strcasecmp(d, "CAUSAL") ? p->causal : 1;
+    dims[j] = 1;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+      if (!strcasecmp(t->dims[j], names[k]))
+        dims[j] = vals[k];
   }
 }
 
@@ -80,10 +96,7 @@ static int attn_bind(const struct op_engine *op, size_t i, const struct dev_prof
   const struct attn_problem *p = &a->p;
   (void)i;
   memset(out, 0, sizeof *out);
-  out->key = (struct db_problem){.op = "attention", .dtype = gemm_dtype_name(p->dtype),
-                                 .layout = attn_layout(p, a->layout, sizeof a->layout),
-                                 .ndims = 4, .dim_names = {"b", "h", "sq", "sk"},
-                                 .dims = {p->batch, p->heads, p->sq, p->sk}};
+  attn_problem_key(p, &out->key, a->layout, sizeof a->layout);
   out->flops = attn_flops(p);
   out->bytes = attn_bytes(p);
   out->peak_tflops = p->dtype == GEMM_F16 ? dev->peak_tflops_f16
@@ -112,10 +125,14 @@ static void attn_canonical(const struct op_engine *op, char *out, size_t len)
 {
   const struct attn_tune *a = op->priv;
   const struct attn_problem *p = &a->p;
-  snprintf(out, len, "--dtype %s --batch %" PRId64 " --heads %" PRId64 " --seqlen %" PRId64
-           " --kv-seqlen %" PRId64 " --head-dim %" PRId64 "%s",
-           gemm_dtype_name(p->dtype), p->batch, p->heads, p->sq, p->sk, p->d,
-           p->causal ? " --causal" : "");
+  char kv[48] = "";
+  if (p->hkv != p->heads)
+    snprintf(kv, sizeof kv, " --kv-heads %" PRId64, p->hkv);
+  snprintf(out, len, "--dtype %s --batch %" PRId64 " --heads %" PRId64 "%s --seqlen %" PRId64
+           " --kv-seqlen %" PRId64 " --head-dim %" PRId64 "%s%s%s%s",
+           gemm_dtype_name(p->dtype), p->batch, p->heads, kv, p->sq, p->sk, p->d,
+           p->causal ? " --causal" : "", p->decode ? " --decode" : "",
+           p->paged ? " --paged" : "", p->lse ? " --lse" : "");
 }
 
 int attn_tune_op_init(struct op_engine *op, const struct attn_problem *p)
