@@ -48,7 +48,9 @@
 #include "tuner/compile/build.h"
 #include "tuner/compile/compile.h"
 #include "tuner/measure/meas.h"
+#include "tuner/ops/attn_run.h"
 #include "tuner/ops/gemm_run.h"
+#include "tuner/ops/op_attn.h"
 #include "tuner/ops/op_gemm.h"
 
 /* One timeout for every test: Criterion 2.4.1 leaks a timer when tests with different
@@ -58,8 +60,8 @@
 #define TEMPLATE AT_SOURCE_DIR "/templates/attention/attn_mma.h"
 #define COMMON AT_SOURCE_DIR "/templates/common"
 /* The contract v2's kernel arguments: Q, K, V, O, LSE, BT, B, H, HKV, SQ, SK, scale. */
-#define KINDS "ppppppiiiiif"
-#define PAGE 16           /* tokens per KV-cache page (ATTN_PAGE) */
+#define KINDS ATTN_ARG_KINDS
+#define PAGE ATTN_PAGE
 #define NDIMS 8           /* B, H, HKV, SQ, SK, D, CAUSAL, PAGED */
 #define MAX_SAMPLE 64
 #define EXACT_ROW_EVERY 3 /* every third query row is zero: its P is exact */
@@ -471,6 +473,43 @@ static int64_t run_one(struct th_hostk *hk, const struct th_space *sp, const cha
   return bad;
 }
 
+/* Through the op (op_attn.h, attn_run.h): its data (paged pools with ATTN_PAD_VALUE in
+ * the rows no key maps to, spare pages), its reference and LSE tolerance, its runner's
+ * v2 arguments. Its O tolerance plus the P term bounded by u_in * max|V| of the head
+ * (the op's reference has no softmax weights to bound it more tightly). */
+static const struct problem op_problems[] = {
+    {2, 4, 1, 37, 53, 0.0f}, /* GQA 4:1, odd, SQ < SK */
+    {1, 8, 2, 7, 300, 0.0f}, /* a decode step of 7 queries, GQA 4:1 */
+};
+#define NOP_PROBLEMS (sizeof op_problems / sizeof op_problems[0])
+
+static int64_t op_check(const struct attn_data *d, const void *o, const float *lse, char *msg,
+                        size_t cap)
+{
+  const struct attn_problem *q = &d->p;
+  const double u = gemm_dtype_roundoff(q->dtype), floor_ = gemm_dtype_floor(q->dtype);
+  const double acc = 2.0 * (double)(q->d + 2 * q->sk + 64) * 0x1p-24;
+  const size_t per_head = (size_t)(q->sq * q->d);
+  int64_t bad = 0;
+  msg[0] = '\0';
+  for (size_t e = 0; e < attn_q_elems(q); e++) {
+    const double got = gemm_elem_load(q->dtype, o, e), want = d->ref[e];
+    const double vmax = d->vmax[e / per_head];
+    const double tol = u * fabs(want) + (acc + u) * vmax + floor_;
+    if (!(fabs(got - want) <= tol) && bad++ == 0)
+      snprintf(msg, cap, "op: O[bh %zu][%zu][%zu] = %.9g, expected %.9g (tolerance %.3g)",
+               e / per_head, e % per_head / (size_t)q->d, e % (size_t)q->d, got, want, tol);
+  }
+  for (size_t r = 0; r < attn_lse_elems(q); r++) {
+    const double got = lse[r], want = d->lse_ref[r];
+    const bool ok = isinf(want) ? isinf(got) && got < 0 : fabs(got - want) <= d->lse_tol[r];
+    if (!ok && bad++ == 0)
+      snprintf(msg, cap, "op: LSE[bh %zu][%zu] = %.9g, expected %.9g", r / (size_t)q->sq,
+               r % (size_t)q->sq, got, want);
+  }
+  return bad;
+}
+
 struct tally {
   size_t runs, failures;
   double compile_s; /* of that, compiling the variants for the host */
@@ -520,6 +559,43 @@ static void run_host(const struct th_space *sp, const char *dtype, const char *a
     }
     bufs_release(&hk, &bf);
     data_release(&x);
+  }
+  for (size_t pi = 0; pi < NOP_PROBLEMS; pi++) {
+    const struct problem *p = &op_problems[pi];
+    enum gemm_dtype dt;
+    cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
+    const struct attn_problem ap = {.dtype = dt, .batch = p->b, .heads = p->h, .hkv = p->hkv,
+                                    .sq = p->sq, .sk = p->sk, .d = d, .causal = causal,
+                                    .paged = paged, .lse = 1, .scale = p->scale};
+    struct attn_data ad;
+    cr_assert_eq(attn_data_init(&ad, &ap, 77 + pi), AT_OK, "%s", at_last_error());
+    struct attn_buffers ab;
+    cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &ad, &ab), AT_OK, "%s", at_last_error());
+    void *o = malloc(attn_q_elems(&ap) * gemm_dtype_size(dt));
+    float *lse = malloc(attn_lse_elems(&ap) * sizeof *lse);
+    cr_assert(o && lse);
+    const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, d, causal, paged};
+    struct gen_bind bind = {.dev = sp->dev, .dims = dims, .dtype = dtype};
+    for (size_t i = 0; i < n; i++) {
+      struct gen_launch l;
+      cr_assert_eq(gen_emit_launch(sp->t, &bind, ptrs[i], &l), AT_OK, "%s", at_last_error());
+      char msg[256] = "";
+      int rc = attn_launch(&meas_host, hk.ctx, kern[i], &l, &ad, &ab, o, lse);
+      int64_t bad = rc == AT_OK ? op_check(&ad, o, lse, msg, sizeof msg) : 1;
+      t->runs++;
+      if (bad) {
+        t->failures++;
+        char *text = NULL;
+        gen_space_config_text(sp->s, ptrs[i], &text);
+        cr_log_error("%s %s op B%d H%d HKV%d SQ%d SK%d %s: %s", arch, dtype, p->b, p->h, p->hkv,
+                     p->sq, p->sk, text ? text : "?", rc != AT_OK ? at_last_error() : msg);
+        free(text);
+      }
+    }
+    free(o);
+    free(lse);
+    attn_buffers_release(&meas_host, hk.ctx, &ab);
+    attn_data_release(&ad);
   }
   th_hostk_close(&hk);
 }

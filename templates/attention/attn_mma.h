@@ -89,7 +89,6 @@ namespace attn_mma_detail {
 
 constexpr int PAGE = 16;   // tokens per KV-cache page (the contract's ATTN_PAGE)
 constexpr int VEC = 8;     // elements per 16-byte cp.async
-constexpr float LN2 = 0.69314718055994531f;
 
 // Element (row, col) of a shared [BKV][HD] tile: padded rows of HD + 8 elements, or
 // unpadded rows whose 16-byte chunks are XORed with bits of the row (rows of fewer than
@@ -111,15 +110,6 @@ AT_DEV unsigned int pack(unsigned short lo, unsigned short hi)
 template <typename T> AT_DEV unsigned int pack_f32(float lo, float hi)
 {
   return pack(at_from_float<T>(lo).bits, at_from_float<T>(hi).bits);
-}
-
-AT_DEV float log2_f32(float x)
-{
-#if defined(AT_CUDA)
-  return log2f(x);
-#else
-  return __builtin_log2f(x);
-#endif
 }
 
 // d += a * b on packed fragments; the last argument only picks the type.
@@ -407,6 +397,6 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
       }
       if (LSE && t4 == 0)
         LSE[(long long)bh * SQ + row] =
-            sum > 0.0f ? (m[s][r] + log2_f32(sum)) * LN2 : at_neg_inf();
+            sum > 0.0f ? (m[s][r] + at_log2f(sum)) * AT_LN2 : at_neg_inf();
     }
 }
