@@ -15,6 +15,10 @@
 #
 #   bench/attn_mma.sh compile|sweep [BUILD_DIR]
 #
+# AUTOTUNE_ATTN_MMA_FAMILIES=14,5 (comma-separated family numbers: bit 0 bf16, bit 1 head
+# dim 128, bit 2 causal, bit 3 paged) runs only those families, in both parts, so that
+# the work can be done in parts.
+#
 # No GPU is needed: the figures are "compiled for" and "emulated". Exit 0 when every
 # variant compiled (compile) or every run was correct (sweep).
 set -euo pipefail
@@ -39,6 +43,11 @@ compile)
       for d in 64 128; do
         for causal in 0 1; do
           for paged in 0 1; do
+            fam=$(( $([ "$dtype" = bf16 ] && echo 1 || echo 0) + (d == 128 ? 2 : 0) + 4 * causal + 8 * paged ))
+            if [ -n "${AUTOTUNE_ATTN_MMA_FAMILIES:-}" ] &&
+              ! [[ ",$AUTOTUNE_ATTN_MMA_FAMILIES," == *",$fam,"* ]]; then
+              continue
+            fi
             out="$work/$dev-$dtype-$d-$causal-$paged"
             "$build/autotune" generate "$tmpl" --device "$dev" --dtype "$dtype" \
               --dim B=1 --dim H=8 --dim HKV=2 --dim SQ=4096 --dim SK=4096 --dim D=$d \
@@ -80,7 +89,7 @@ sweep)
   bin="$build/test_attn_mma"
   [ -x "$bin" ] || { echo "attn_mma.sh: $bin: not built" >&2; exit 2; }
   AUTOTUNE_ATTN_MMA_FULL=1 AUTOTUNE_ATTN_MMA_DEV=${AUTOTUNE_ATTN_MMA_DEV:-h100} \
-    nice -n 10 "$bin" --filter 'attn_mma/full_sweep' --verbose 2>&1 | grep -v '^\[SKIP\]'
+    nice -n 10 "$bin" --filter 'attn_mma/full_sweep' --verbose 2>&1 | grep --line-buffered -v '^\[SKIP\]'
   ;;
 *)
   echo "usage: bench/attn_mma.sh compile|sweep [BUILD_DIR]" >&2

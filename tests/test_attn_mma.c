@@ -637,9 +637,13 @@ Test(attn_mma, host_sm80_bf16_d128_causal_paged, .timeout = TIMEOUT)
   host_sample("a100", "host:sm_80", "bf16", 128, 1, 1);
 }
 
-/* The full sweep: every valid variant of both profiles, every problem family (dtype,
- * head dim, mask, paging), every problem. Hours on two cores: only with
- * AUTOTUNE_ATTN_MMA_FULL=1 (AUTOTUNE_ATTN_MMA_DEV=h100 or a100 narrows it). */
+/* The full sweep: every valid variant of both profiles, every problem family, every
+ * problem. Hours on two cores: only with AUTOTUNE_ATTN_MMA_FULL=1.
+ * AUTOTUNE_ATTN_MMA_DEV=h100 or a100 narrows it to one profile, and
+ * AUTOTUNE_ATTN_MMA_FAMILIES (comma-separated family numbers: bit 0 bf16, bit 1 head dim
+ * 128, bit 2 causal, bit 3 paged) to some families, so that it can run in parts. By
+ * default the families go in an order that varies every feature early. */
+static const int family_order[16] = {14, 5, 11, 0, 12, 7, 2, 9, 15, 4, 3, 8, 13, 6, 1, 10};
 Test(attn_mma, full_sweep, .timeout = TIMEOUT)
 {
   const char *full = getenv("AUTOTUNE_ATTN_MMA_FULL");
@@ -651,12 +655,28 @@ Test(attn_mma, full_sweep, .timeout = TIMEOUT)
   } profiles[] = {{"h100", "host:sm_90"}, {"a100", "host:sm_80"}};
   static const char *const dtypes[] = {"f16", "bf16"};
   const char *only = getenv("AUTOTUNE_ATTN_MMA_DEV");
+  int order[16], nfam = 0;
+  const char *list = getenv("AUTOTUNE_ATTN_MMA_FAMILIES");
+  if (list && *list) {
+    for (const char *c = list; *c && nfam < 16;) {
+      char *end = NULL;
+      long f = strtol(c, &end, 10);
+      cr_assert(end != c && f >= 0 && f < 16, "AUTOTUNE_ATTN_MMA_FAMILIES: '%s' is not a "
+                "comma-separated list of 0..15", list);
+      order[nfam++] = (int)f;
+      c = *end == ',' ? end + 1 : end;
+    }
+  } else {
+    memcpy(order, family_order, sizeof order);
+    nfam = 16;
+  }
   struct tally all = {0};
   size_t variants = 0;
   for (size_t pr = 0; pr < 2; pr++) {
     if (only && *only && strcmp(only, profiles[pr].dev) != 0)
       continue;
-    for (int fam = 0; fam < 16; fam++) {
+    for (int fi = 0; fi < nfam; fi++) {
+      const int fam = order[fi];
       const char *dtype = dtypes[fam & 1];
       const int64_t d = fam & 2 ? 128 : 64;
       const int causal = fam >> 2 & 1, paged = fam >> 3 & 1;
@@ -671,8 +691,8 @@ Test(attn_mma, full_sweep, .timeout = TIMEOUT)
       clock_gettime(CLOCK_MONOTONIC, &t0);
       run_host(&sp, dtype, profiles[pr].arch, which, sp.n, sp.n, &t);
       clock_gettime(CLOCK_MONOTONIC, &t1);
-      printf("attn_mma full %s %s D=%lld causal=%d paged=%d: %zu variants, %zu runs, %zu "
-             "failures, %.0f s\n", profiles[pr].arch, dtype, (long long)d, causal, paged, sp.n,
+      printf("attn_mma full %s family %d, %s D=%lld causal=%d paged=%d: %zu variants, %zu "
+             "runs, %zu failures, %.0f s\n", profiles[pr].arch, fam, dtype, (long long)d, causal, paged, sp.n,
              t.runs, t.failures,
              (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
       fflush(stdout);
