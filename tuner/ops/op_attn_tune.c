@@ -65,6 +65,16 @@ static bool attn_fits(const struct op_engine *op, const struct tmpl *t, char *wh
   return true;
 }
 
+/* Whether a template of the default set is for this device and dtype, by the rule of
+ * templates/gemm (gemm_template_not_for): *_mma (attn_mma) on NVIDIA sm_80 and later
+ * with f16/bf16, *_wgmma on Hopper, *_mfma on AMD CDNA, every other one everywhere. */
+static const char *attn_not_for(const struct op_engine *op, const char *name,
+                                const struct dev_profile *space_dev)
+{
+  const struct attn_tune *a = op->priv;
+  return gemm_template_not_for(name, space_dev, a->p.dtype == GEMM_F32);
+}
+
 static void attn_tmpl_dims(const struct op_engine *op, size_t i, const struct tmpl *t,
                            int64_t *dims)
 {
@@ -148,6 +158,7 @@ int attn_tune_op_init(struct op_engine *op, const struct attn_problem *p)
       .prepare = attn_prepare,
       .nproblems = attn_nproblems,
       .fits = attn_fits,
+      .not_for = attn_not_for,
       .tmpl_dims = attn_tmpl_dims,
       .dtype = attn_dtype_of,
       .bind = attn_bind,
