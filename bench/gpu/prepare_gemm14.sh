@@ -14,15 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-.carry-gemm14}
 budget=${2:-8}
-scripts/build.sh >/dev/null
-rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
-cp build/autotune "$out/bin/"
-ldd build/autotune | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
-  case "$(basename "$lib")" in
-    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
-    *) cp -L -n "$lib" "$out/lib/" ;;
-  esac
-done
+. bench/gpu/lib.sh
+carry_binary "$out"
 printf '1024 1024 1024\n2048 2048 2048\n4096 4096 4096\n8192 8192 8192\n' >"$out/squares.txt"
 printf '4096 4096 4096\n4096 14336 4096\n4096 4096 14336\n1 4096 4096\n16 4096 4096\n64 4096 4096\n' \
   >"$out/llama.txt"
