@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # prepare_gemm14.sh - build here what bench/gpu/gemm14.sh needs on a GPU node without LLVM:
-# bin/autotune and lib/ (as prepare_product.sh), and three bundles for the h200 profile
+# bin/autotune and lib/ (lib.sh, carry_binary), and three bundles for the h200 profile
 # holding exactly the variants `autotune gemm --strategy model --budget N` measures on
 # issue 13's problems (every gemm template that applies: gemm_simt, gemm_mma, gemm_wgmma,
-# gemm_skinny where M <= 64, and the naive baseline), compiled here by NVRTC:
+# gemm_tma, gemm_skinny where M <= 64, and the naive baseline), compiled here by NVRTC:
 #   gemm_f16/, gemm_bf16/: NN, 1024^3, 2048^3, 4096^3, 8192^3 (squares.txt);
 #   gemm_llama/: bf16 NT (the weight N x K, as a model stores it), Llama-3-8B prefill at
 #               M = 4096 (N x K = 4096 x 4096, 14336 x 4096, 4096 x 14336) and decode
