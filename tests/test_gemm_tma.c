@@ -42,7 +42,7 @@ static const char *const incs[] = {COMMON, NULL};
 static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
 /* Valid configs of the default problem (4096^3) on h100, in every layout. */
-#define H100_VALID 1020
+#define H100_VALID 2040 /* 1020 SCHED 0, 510 each SCHED 2 and 3 */
 
 static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
                        int ta, int tb)
@@ -71,7 +71,8 @@ static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
          th_space_get(sp, i, "WAIT") == p->wait && th_space_get(sp, i, "REGS") == p->regs &&
          th_space_get(sp, i, "PERSIST") == p->persist &&
          th_space_get(sp, i, "RASTER") == p->raster &&
-         th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi;
+         th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi &&
+         th_space_get(sp, i, "SCHED") == 0; /* SCHED 1-3: tests/test_gemm_tma_sk.c */
 }
 
 static long find(const struct th_space *sp, const struct pick *p)
@@ -241,7 +242,8 @@ static int keep_sample(void *ctx, const char *config)
         key(config, "CWG") == p->cwg && key(config, "STAGES") == p->stages &&
         key(config, "WAIT") == p->wait && key(config, "REGS") == p->regs &&
         key(config, "PERSIST") == p->persist && key(config, "RASTER") == p->raster &&
-        key(config, "GROUP") == p->group && key(config, "EPI") == p->epi)
+        key(config, "GROUP") == p->group && key(config, "EPI") == p->epi &&
+        key(config, "SCHED") == 0)
       return 1;
   }
   return 0;
