@@ -228,6 +228,55 @@ Test(gemm_tma_sk, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
   cr_assert_eq(variants, 2 * NSAMPLE);
 }
 
+/* The hand-over's ordering, which the host cannot show (its blocks' stores are never
+ * reordered): in the sm_90a PTX of a stream-K variant a device-scope fence comes after
+ * the partial's stores and before the counter's atomic, and another after the atomic
+ * before the L1-bypassing loads of the other blocks' partials. */
+static const char *find_after(const char *from, const char *what)
+{
+  return from ? strstr(from, what) : NULL;
+}
+
+Test(gemm_tma_sk, ptx_fences_around_the_count, .timeout = TIMEOUT)
+{
+  const char *nvcc = cc_nvcc_path();
+  if (!nvcc)
+    cr_skip_test("no nvcc to print the PTX");
+  struct th_space sp;
+  space_open(&sp, sample[2].m, sample[2].n, sample[2].k, 0, 0);
+  long at = find(&sp, &sample[2]);
+  cr_assert_geq(at, 0);
+  const int64_t *one[] = {sp.cfg + (size_t)at * sp.np};
+  struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = "f16"};
+  char *src = NULL;
+  cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, one, 1, &src), AT_OK, "%s",
+               at_last_error());
+  char *dir = th_tmpdir(), *cu = th_path(dir, "sk.cu"), *ptx = th_path(dir, "sk.ptx");
+  cr_assert_eq(th_write(cu, src, strlen(src)), 0);
+  struct th_result r;
+  th_sh(&r, "'%s' -std=c++17 -gencode arch=compute_90a,code=sm_90a -I'" COMMON "' --ptx "
+            "'%s' -o '%s' 2>&1", nvcc, cu, ptx);
+  cr_assert_eq(r.code, 0, "nvcc: %s", r.out);
+  th_result_free(&r);
+  char *text = th_read(ptx, NULL);
+  cr_assert_not_null(text);
+  const char *st = strstr(text, "st.global.f32");
+  const char *f1 = find_after(st, "membar.gl");
+  const char *atom = find_after(f1, "atom.global.add.u32");
+  const char *f2 = find_after(atom, "membar.gl");
+  const char *ld = find_after(f2, "ld.global.cg.f32");
+  cr_assert(st && f1 && atom && f2 && ld,
+            "PTX order st.global %d, membar.gl %d, atom.add %d, membar.gl %d, ld.cg %d", !!st,
+            !!f1, !!atom, !!f2, !!ld);
+  /* no atomic between the stores and the first fence */
+  const char *early = strstr(st, "atom.global.add.u32");
+  cr_assert(early > f1, "the counter's atomic before the fence");
+  free(text), free(src), free(cu), free(ptx);
+  th_rmtree(dir);
+  free(dir);
+  th_space_close(&sp);
+}
+
 /* ---- correctness on the host device emulating h100 ---------------------------------- */
 
 static int64_t key(const char *config, const char *name)
