@@ -142,7 +142,7 @@ Test(gemm_tma, tensormap_pragmas_reach_the_launch_and_the_wrapper, .timeout = TI
     const int64_t *one[] = {cfg};
     cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, one, 1, &src), AT_OK, "%s",
                  at_last_error());
-    cr_assert_not_null(strstr(src, "float beta, AT_TMAP_KERNEL_PARAM tmap_A, "
+    cr_assert_not_null(strstr(src, "float beta, void *WS, AT_TMAP_KERNEL_PARAM tmap_A, "
                                    "AT_TMAP_KERNEL_PARAM tmap_B, AT_TMAP_KERNEL_PARAM tmap_C)"),
                        "%s", src + strlen(src) - 400);
     free(src);
@@ -398,7 +398,7 @@ Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
   cr_assert_not_null(text);
   cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[0], A, sizeof *A, M, K, lda, (64LL), (0LL ? 64LL : 128LL), (128LL))"),
                      "%s", text);
-  cr_assert_not_null(strstr(text, "alpha, beta, tm_[0], tm_[1], tm_[2]);"));
+  cr_assert_not_null(strstr(text, "alpha, beta, workspace, tm_[0], tm_[1], tm_[2]);"));
   free(text);
   static const char app[] =
       "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
