@@ -429,9 +429,12 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       at_mbarrier_arrive(cbar);
       at_mbarrier_wait_parity(cbar, cphase);
       cphase ^= 1u;
-      if (tid == 128) {
+      if (tid == 128) { // the count between fences of its own thread: release and acquire
         const unsigned int n = (unsigned int)sched.contributors(u);
-        *last_flag = at_atomic_add_u32(count, 1u) == n - 1u ? 1u : 0u;
+        at_threadfence(); // (cumulative: the other threads' slots it saw through cbar)
+        const unsigned int before = at_atomic_add_u32(count, 1u);
+        at_threadfence();
+        *last_flag = before == n - 1u ? 1u : 0u;
       }
       at_mbarrier_arrive(cbar); // the flag to every consumer
       at_mbarrier_wait_parity(cbar, cphase);
