@@ -9,7 +9,7 @@
  * whose rows are 16-byte aligned, checked against the f64 reference by gsw_run (tensor
  * maps built by the host backend through gemm_run.c); the persistent tile loop with fewer
  * blocks than tiles; and the runner refusing a map TMA cannot describe. None of this ran
- * on a GPU (bench/gpu/gemm_tma.sh is prepared for one).
+ * on a GPU (bench/gpu/gemm14.sh is prepared for one).
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -42,7 +42,7 @@ static const char *const incs[] = {COMMON, NULL};
 static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
 /* Valid configs of the default problem (4096^3) on h100, in every layout. */
-#define H100_VALID 1020
+#define H100_VALID 2040 /* 1020 SCHED 0, 510 each SCHED 2 and 3 */
 
 static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
                        int ta, int tb)
@@ -71,7 +71,8 @@ static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
          th_space_get(sp, i, "WAIT") == p->wait && th_space_get(sp, i, "REGS") == p->regs &&
          th_space_get(sp, i, "PERSIST") == p->persist &&
          th_space_get(sp, i, "RASTER") == p->raster &&
-         th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi;
+         th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi &&
+         th_space_get(sp, i, "SCHED") == 0; /* SCHED 1-3: tests/test_gemm_tma_sk.c */
 }
 
 static long find(const struct th_space *sp, const struct pick *p)
@@ -141,7 +142,7 @@ Test(gemm_tma, tensormap_pragmas_reach_the_launch_and_the_wrapper, .timeout = TI
     const int64_t *one[] = {cfg};
     cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, one, 1, &src), AT_OK, "%s",
                  at_last_error());
-    cr_assert_not_null(strstr(src, "float beta, AT_TMAP_KERNEL_PARAM tmap_A, "
+    cr_assert_not_null(strstr(src, "float beta, void *WS, AT_TMAP_KERNEL_PARAM tmap_A, "
                                    "AT_TMAP_KERNEL_PARAM tmap_B, AT_TMAP_KERNEL_PARAM tmap_C)"),
                        "%s", src + strlen(src) - 400);
     free(src);
@@ -241,7 +242,8 @@ static int keep_sample(void *ctx, const char *config)
         key(config, "CWG") == p->cwg && key(config, "STAGES") == p->stages &&
         key(config, "WAIT") == p->wait && key(config, "REGS") == p->regs &&
         key(config, "PERSIST") == p->persist && key(config, "RASTER") == p->raster &&
-        key(config, "GROUP") == p->group && key(config, "EPI") == p->epi)
+        key(config, "GROUP") == p->group && key(config, "EPI") == p->epi &&
+        key(config, "SCHED") == 0)
       return 1;
   }
   return 0;
@@ -396,7 +398,7 @@ Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
   cr_assert_not_null(text);
   cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[0], A, sizeof *A, M, K, lda, (64LL), (0LL ? 64LL : 128LL), (128LL))"),
                      "%s", text);
-  cr_assert_not_null(strstr(text, "alpha, beta, tm_[0], tm_[1], tm_[2]);"));
+  cr_assert_not_null(strstr(text, "alpha, beta, workspace, tm_[0], tm_[1], tm_[2]);"));
   free(text);
   static const char app[] =
       "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n"

@@ -27,13 +27,32 @@
 // proxy and stores them as one box; the copy engine clips the edges). beta == 0 never
 // reads C.
 //
+// [streamk] The tile scheduler (SCHED) hands each block work units (tile, k-tiles [kb,
+// ke)); producer and consumers walk the same units, the ring carrying on across them.
+// SCHED 0: whole tiles (data-parallel, as above). 1: split-K, SPLITS (2, 4) units per
+// tile, each an even share of its k-tiles. 2: stream-K (Osama et al., "Stream-K: Work-
+// centric Parallel Decomposition for Dense Matrix-Matrix Multiplication on GPU", 2023):
+// a persistent grid of G = min(SMs, tiles * KT) blocks, block b taking the iterations
+// [b T / G, (b + 1) T / G) of the T = tiles * KT k-tiles in a row, across tile bounds.
+// 3: the paper's hybrid: the tiles of all but the last full wave data-parallel, the rest
+// (one wave plus the remainder) stream-K. A unit that is not a whole tile is fixed up
+// through the workspace (the `workspace` pragma: zero at launch, left zero): it stores
+// its f32 accumulators in the thread-fragment order to a slot of its own, fences, and
+// counts itself in the tile's counter; the unit that counts last sums all the tile's
+// slots in a fixed order (the result does not depend on who came last), zeroes them and
+// the counter, and runs the epilogue. No block ever waits for another, so any residency
+// and the host emulator's block order are safe. Slots: split-K one per (tile, split);
+// stream-K two per block (its first unit and its last: only those can be partial).
+// The consumers' own barrier for this is an mbarrier (`cbar`: the producer warpgroup is
+// not there). Not combined with clusters yet: the scheduler is cluster-agnostic.
+//
 // `arch_specific`: wgmma and setmaxnreg exist only on sm_90a. Clusters (multicast of the
 // A/B boxes across 2x1 / 1x2 CTAs) are not in this template yet: the host device emulates
 // clusters of one CTA only, so they could not be checked here.
 //
 // NOT YET RUN ON A GPU: compiled for sm_90a (no spills, no serialized wgmma) and emulated
 // on the host (copies completed at the mbarrier wait with transaction-byte accounting,
-// wgmmas at wait_group), but nobody has run it on an H100/H200: bench/gpu/gemm_tma.sh is
+// wgmmas at wait_group), but nobody has run it on an H100/H200: bench/gpu/gemm14.sh is
 // the prepared check.
 //
 // Learned from (our own code, not a copy): the PTX ISA 8.x (cp.async.bulk.tensor, mbarrier,
@@ -42,6 +61,7 @@
 // rasterization) and public Hopper GEMM write-ups for the overall structure.
 #include "at_tma.h"
 #include "at_wgmma.h"
+#include "at_fence.h" // [streamk] at_threadfence, at_load_f32_coherent: the fixup
 
 #pragma autotune kernel gemm_tma
 #pragma autotune problem M, N, K, TA, TB
@@ -59,6 +79,9 @@
 #pragma autotune param RASTER = 0, 1
 #pragma autotune param GROUP = 1, 8
 #pragma autotune param EPI = 0, 1
+// [streamk] the tile scheduler (see the head) and split-K's slices per tile
+#pragma autotune param SCHED = 0, 1, 2, 3
+#pragma autotune param SPLITS = 1, 2, 4
 #pragma autotune derive MT = BM / (64 * CWG)
 // The operands' boxes: K-major ones 64 k (128 bytes) x the tile's rows, MN-major ones
 // 64 M/N x 64 k (one box per 64 of BM or BN); C's, one warp's 16 rows of BN.
@@ -91,12 +114,28 @@
 #pragma autotune require group_useful: GROUP == 1 || \
   (RASTER == 0 ? cdiv(M, BM) : cdiv(N, BN)) > GROUP
 #pragma autotune require raster_useful: RASTER == 0 || GROUP > 1
+// SCHED 2 and 3 are persistent by construction (PERSIST 0 there).
 #pragma autotune require persist_useful: PERSIST == 0 || \
-  cdiv(M, BM) * cdiv(N, BN) > device.cus
+  SCHED < 2 && cdiv(M, BM) * cdiv(N, BN) * SPLITS > device.cus
+// [streamk] SPLITS is split-K's alone; a split only where the tiles leave SMs idle and
+// every slice has a k-tile; stream-K only where the tiles are no whole number of waves,
+// the hybrid only with more tiles than SMs.
+#pragma autotune require splits: (SCHED == 1) == (SPLITS > 1)
+#pragma autotune require splitk_useful: SCHED != 1 || \
+  cdiv(M, BM) * cdiv(N, BN) * SPLITS / 2 < device.cus && SPLITS <= cdiv(K, 64)
+#pragma autotune require streamk_useful: SCHED < 2 || \
+  K > 0 && cdiv(M, BM) * cdiv(N, BN) % device.cus != 0
+#pragma autotune require hybrid_useful: SCHED != 3 || cdiv(M, BM) * cdiv(N, BN) > device.cus
 #pragma autotune threads (CWG + 1) * 128
-#pragma autotune grid PERSIST == 1 ? min(cdiv(M, BM) * cdiv(N, BN), device.cus) : \
-  cdiv(M, BM) * cdiv(N, BN)
+#pragma autotune grid SCHED >= 2 ? min(cdiv(M, BM) * cdiv(N, BN) * cdiv(K, 64), device.cus) : \
+  PERSIST == 1 ? min(cdiv(M, BM) * cdiv(N, BN) * SPLITS, device.cus) : \
+  cdiv(M, BM) * cdiv(N, BN) * SPLITS
 #pragma autotune shared STAGES * (BM + BN) * 128 + EPI * CWG * 4 * 16 * BN * 2 + 2048
+// [streamk] the tiles' counters (rounded up to 16 bytes), then BM x BN f32 slots: split-K
+// one per (tile, split), stream-K two per block of the grid.
+#pragma autotune workspace SCHED == 0 ? 0 : 4 * (cdiv(cdiv(M, BM) * cdiv(N, BN), 4) * 4 + \
+  BM * BN * (SCHED == 1 ? cdiv(M, BM) * cdiv(N, BN) * SPLITS : \
+             2 * min(cdiv(M, BM) * cdiv(N, BN) * cdiv(K, 64), device.cus)))
 
 namespace gemm_tma_detail {
 
@@ -125,14 +164,107 @@ AT_DEV void tile_coords(int tile, int grid_m, int grid_n, int *bm, int *bn)
 }
 #endif
 
+// ---- [streamk] the tile scheduler: which (tile, k-range) units a block processes ----
+// Written from the stream-K paper (see the head) and the idea of CUTLASS's sm90 stream-K
+// scheduler (a persistent grid, an even share of k-iterations per block, partial tiles
+// fixed up through a workspace), not from their code. Every thread of a block that walks
+// it walks the same units (the producer to load them, the consumers to multiply them).
+struct sk_unit {
+  int tile, kb, ke; // tile of the raster walk, k-tiles [kb, ke) of its KT
+  long long slot;   // a partial unit's workspace slot
+};
+
+template <int SCHED, int SPLITS> struct sk_sched {
+  int tiles, KT, G, b; // G blocks, this one b
+  int dp_tiles;        // SCHED 3: tiles [0, dp_tiles) go data-parallel first
+  int sk_g;            // blocks of the stream-K region (at most its iterations: none empty)
+  long long sk_total;  // iterations (k-tiles) of the stream-K region
+  long long next;      // the walk: the next unit or tile, then the next iteration
+  bool in_sk;
+
+  // block c's first iteration of the stream-K region; the block owning iteration i
+  __device__ __forceinline__ long long first(int c) const
+  {
+    return (long long)c * sk_total / sk_g;
+  }
+  __device__ __forceinline__ int owner(long long i) const
+  {
+    return (int)(((i + 1) * sk_g - 1) / sk_total);
+  }
+
+  __device__ __forceinline__ void init(int tiles_, int KT_, int G_, int b_)
+  {
+    tiles = tiles_, KT = KT_, G = G_, b = b_;
+    dp_tiles = KT == 0 ? tiles : 0; // K 0: whole (empty) tiles, beta C still written
+    if (SCHED == 3 && tiles > G && KT > 0) // data-parallel but the last wave and the rest
+      dp_tiles = tiles % G == 0 ? tiles : (tiles / G - 1) * G;
+    sk_total = (long long)(tiles - dp_tiles) * KT;
+    sk_g = sk_total < G ? (int)sk_total : G;
+    next = b;
+    in_sk = false;
+  }
+
+  __device__ __forceinline__ bool next_unit(sk_unit *u)
+  {
+    if (SCHED == 0 || SCHED == 1) {
+      if (next >= (long long)tiles * SPLITS)
+        return false;
+      const int s = (int)(next % SPLITS);
+      u->tile = (int)(next / SPLITS);
+      u->kb = s * KT / SPLITS, u->ke = (s + 1) * KT / SPLITS;
+      u->slot = next;
+      next += G;
+      return true;
+    }
+    if (!in_sk) {
+      if (next < dp_tiles) {
+        u->tile = (int)next, u->kb = 0, u->ke = KT, u->slot = -1;
+        next += G;
+        return true;
+      }
+      in_sk = true;
+      next = b < sk_g ? first(b) : sk_total;
+    }
+    const long long end = b < sk_g ? first(b + 1) : sk_total;
+    if (next >= end)
+      return false;
+    const int ts = (int)(next / KT);
+    u->tile = dp_tiles + ts;
+    u->kb = (int)(next % KT);
+    u->ke = end - next < (long long)(KT - u->kb) ? u->kb + (int)(end - next) : KT;
+    u->slot = 2LL * b + (first(b) >= (long long)ts * KT ? 0 : 1); // first unit or last
+    next += u->ke - u->kb;
+    return true;
+  }
+
+  // The slots of a partial unit's tile, in a fixed order: n of them, the j-th at slot(j).
+  __device__ __forceinline__ int contributors(const sk_unit &u) const
+  {
+    if (SCHED == 1)
+      return SPLITS;
+    const long long f = (long long)(u.tile - dp_tiles) * KT;
+    return owner(f + KT - 1) - owner(f) + 1;
+  }
+  __device__ __forceinline__ long long slot(const sk_unit &u, int j) const
+  {
+    if (SCHED == 1)
+      return (long long)u.tile * SPLITS + j;
+    const long long f = (long long)(u.tile - dp_tiles) * KT;
+    const int c = owner(f) + j;
+    return 2LL * c + (first(c) >= f ? 0 : 1);
+  }
+};
+
 } // namespace gemm_tma_detail
 
-// PERSIST only sizes the grid (the tile loop is the same either way).
+// PERSIST only sizes the grid (the tile loop is the same either way). WS: the workspace
+// of SCHED 1-3 (null for SCHED 0).
 template <typename T, int A_T, int B_T, int BM, int BN, int CWG, int STAGES, int WAIT, int REGS,
-          int PERSIST, int RASTER, int GROUP, int EPI>
+          int PERSIST, int RASTER, int GROUP, int EPI, int SCHED, int SPLITS>
 __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int lda, int ldb,
-                         int ldc, float alpha, float beta, const at_tensormap &tmap_A,
-                         const at_tensormap &tmap_B, const at_tensormap &tmap_C)
+                         int ldc, float alpha, float beta, void *WS,
+                         const at_tensormap &tmap_A, const at_tensormap &tmap_B,
+                         const at_tensormap &tmap_C)
 {
 #if !AT_HAS_WGMMA || !AT_HAS_TMA
   static_assert(sizeof(T) == 0, "gemm_tma needs wgmma and TMA, which only sm_90a has: build "
@@ -143,6 +275,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   static_assert(BN == 64 || BN == 128 || BN == 256, "gemm_tma: BN is a wgmma N");
   static_assert(BM % (64 * CWG) == 0 && BM / (64 * CWG) <= 2, "gemm_tma: 1-2 m64 tiles");
   static_assert(STAGES >= 2 + WAIT, "gemm_tma: a stage to fill and WAIT + 1 being read");
+  static_assert(SCHED >= 0 && SCHED <= 3 && (SCHED == 1) == (SPLITS > 1), "gemm_tma: SCHED");
   (void)A, (void)B, (void)lda, (void)ldb;
   constexpr int BK = 64, MT = BM / (64 * CWG);
   constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2;
@@ -159,16 +292,23 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   unsigned long long *const full =
       reinterpret_cast<unsigned long long *>(sC + EPI * CWG * 4 * STAGE_C);
   unsigned long long *const empty = full + STAGES;
+  // [streamk] the consumers' barrier and the fixup's "this unit counted last" flag
+  unsigned long long *const cbar = empty + STAGES;
+  unsigned int *const last_flag = reinterpret_cast<unsigned int *>(cbar + 1);
 
   const int tid = (int)at_thread_idx_x(), wg = tid / 128, t = tid % 128;
   const int grid_m = (M + BM - 1) / BM, grid_n = (N + BN - 1) / BN;
   const int tiles = grid_m * grid_n, KT = (K + BK - 1) / BK;
+  sk_sched<SCHED, SPLITS> sched;
+  sched.init(tiles, KT, (int)at_grid_dim_x(), (int)at_block_idx_x());
+  sk_unit u;
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; s++) {
       at_mbarrier_init(&full[s], 1);
       at_mbarrier_init(&empty[s], CWG * 128);
     }
+    at_mbarrier_init(cbar, CWG * 128);
     at_fence_mbarrier_init();
     at_tma_prefetch_map(tmap_A);
     at_tma_prefetch_map(tmap_B);
@@ -182,11 +322,11 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     if (t != 0)
       return;
     int it = 0;
-    for (int tile = (int)at_block_idx_x(); tile < tiles; tile += (int)at_grid_dim_x()) {
+    while (sched.next_unit(&u)) {
       int bm, bn;
-      tile_coords<RASTER, GROUP>(tile, grid_m, grid_n, &bm, &bn);
+      tile_coords<RASTER, GROUP>(u.tile, grid_m, grid_n, &bm, &bn);
       const int bm0 = bm * BM, bn0 = bn * BN;
-      for (int kt = 0; kt < KT; kt++, it++) {
+      for (int kt = u.kb; kt < u.ke; kt++, it++) {
         const int s = it % STAGES;
         const unsigned int phase = (unsigned int)(it / STAGES) & 1u;
         at_mbarrier_wait_parity(&empty[s], phase ^ 1u);
@@ -232,16 +372,17 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
 
   float acc[MT][BN / 2];
   int it = 0;
-  for (int tile = (int)at_block_idx_x(); tile < tiles; tile += (int)at_grid_dim_x()) {
+  unsigned int cphase = 0; // [streamk] cbar's phase
+  while (sched.next_unit(&u)) {
     int bm, bn;
-    tile_coords<RASTER, GROUP>(tile, grid_m, grid_n, &bm, &bn);
+    tile_coords<RASTER, GROUP>(u.tile, grid_m, grid_n, &bm, &bn);
     const int bm0 = bm * BM, bn0 = bn * BN;
 #pragma unroll
     for (int i = 0; i < MT; i++)
 #pragma unroll
       for (int r = 0; r < BN / 2; r++)
         acc[i][r] = 0.0f;
-    for (int kt = 0; kt < KT; kt++, it++) {
+    for (int kt = u.kb; kt < u.ke; kt++, it++) {
       const int s = it % STAGES;
       at_mbarrier_wait_parity(&full[s], (unsigned int)(it / STAGES) & 1u);
       const unsigned long long da = da0 + ((unsigned long long)(s * A_BYTES) >> 4);
@@ -260,14 +401,65 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       } else {
         // the previous k-tile's group is complete: its stage goes back to the producer
         at_wgmma_wait_group<1>();
-        if (kt > 0)
+        if (kt > u.kb)
           at_mbarrier_arrive(&empty[(it - 1) % STAGES]);
       }
     }
     if (WAIT == 1) {
       at_wgmma_wait_group<0>();
-      if (KT > 0)
+      if (u.ke > u.kb)
         at_mbarrier_arrive(&empty[(it - 1) % STAGES]);
+    }
+
+    // ---- [streamk] fixup of a unit that is not a whole tile (every split-K unit, even
+    // an empty slice where K is short): the slot, the count, and the last unit to count
+    // sums the tile's slots into acc (then the epilogue) ----
+    if (SCHED == 1 || (SCHED != 0 && (u.kb != 0 || u.ke != KT))) {
+      constexpr int SLOT = BM * BN; // floats; thread t's register r of m tile i at
+                                    // ((cw * MT + i) * BN / 2 + r) * 128 + t
+      unsigned int *const count = static_cast<unsigned int *>(WS) + u.tile;
+      float *const slots = static_cast<float *>(WS) + (tiles + 3) / 4 * 4;
+      float *const mine = slots + u.slot * SLOT + cw * MT * (BN / 2) * 128 + t;
+#pragma unroll
+      for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int r = 0; r < BN / 2; r++)
+          mine[(i * (BN / 2) + r) * 128] = acc[i][r];
+      at_threadfence(); // the slot before the count (release)
+      at_mbarrier_arrive(cbar);
+      at_mbarrier_wait_parity(cbar, cphase);
+      cphase ^= 1u;
+      if (tid == 128) { // the count between fences of its own thread: release and acquire
+        const unsigned int n = (unsigned int)sched.contributors(u);
+        at_threadfence(); // (cumulative: the other threads' slots it saw through cbar)
+        const unsigned int before = at_atomic_add_u32(count, 1u);
+        at_threadfence();
+        *last_flag = before == n - 1u ? 1u : 0u;
+      }
+      at_mbarrier_arrive(cbar); // the flag to every consumer
+      at_mbarrier_wait_parity(cbar, cphase);
+      cphase ^= 1u;
+      if (*last_flag == 0u)
+        continue; // another unit of this tile finishes it
+      at_threadfence(); // every slot after the count (acquire)
+#pragma unroll
+      for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int r = 0; r < BN / 2; r++)
+          acc[i][r] = 0.0f;
+      const int n = sched.contributors(u);
+      for (int j = 0; j < n; j++) {
+        float *const p = slots + sched.slot(u, j) * SLOT + cw * MT * (BN / 2) * 128 + t;
+#pragma unroll
+        for (int i = 0; i < MT; i++)
+#pragma unroll
+          for (int r = 0; r < BN / 2; r++) {
+            acc[i][r] += at_load_f32_coherent(p + (i * (BN / 2) + r) * 128);
+            p[(i * (BN / 2) + r) * 128] = 0.0f;
+          }
+      }
+      if (tid == 128)
+        *count = 0u;
     }
 
     // ---- epilogue: register r of m tile i is D(at_wgmma_d_row(t, r), at_wgmma_d_col(t, r))
