@@ -12,7 +12,9 @@
  * (PSPLIT=1) and as hi + lo halves (PSPLIT=2), so every group runs both, the first of
  * each chunk (the one the long problems run) PSPLIT=1. AT_ATTN_MFMA_FULL=1 in
  * the environment runs every valid variant instead of the sample (the full sweep of
- * bench/attn_mfma_sweep.sh, far too long for CI); AT_ATTN_MFMA_TEMPLATE=PATH tests a copy
+ * bench/attn_mfma_sweep.sh, far too long for CI; AT_ATTN_MFMA_PSPLIT=1 and
+ * AT_ATTN_MFMA_EVERY=N narrow it to one PSPLIT and every N-th config);
+ * AT_ATTN_MFMA_TEMPLATE=PATH tests a copy
  * of the template instead (how the planted bugs of docs/attention.md were run).
  */
 #include <criterion/criterion.h>
@@ -494,10 +496,16 @@ static size_t run_group(const char *dev, const char *arch, const char *dtype, si
   cr_assert_gt(sp.n, 0, "%s D=%lld: no valid config", dev, (long long)gr->d);
   size_t *which = malloc((sp.n + 32) * sizeof *which), n = 0;
   cr_assert_not_null(which);
-  if (full_sweep())
+  if (full_sweep()) {
+    /* AT_ATTN_MFMA_PSPLIT=1: only the configs with that PSPLIT; AT_ATTN_MFMA_EVERY=N:
+     * every N-th of those (a bigger sample than CI's, for bench/attn_mfma_sweep.sh) */
+    const char *ps = getenv("AT_ATTN_MFMA_PSPLIT"), *ev = getenv("AT_ATTN_MFMA_EVERY");
+    const long every = ev && atol(ev) > 0 ? atol(ev) : 1;
+    size_t seen = 0;
     for (size_t i = 0; i < sp.n; i++)
-      which[n++] = i;
-  else {
+      if ((!ps || !*ps || th_space_get(&sp, i, "PSPLIT") == atol(ps)) && seen++ % every == 0)
+        which[n++] = i;
+  } else {
     n = sample(&sp, which, 32);
     /* alternate PSPLIT 1, 2 (each config's twin, unless the twin is sampled already) */
     for (size_t i = 0; i < n; i++) {
