@@ -131,8 +131,8 @@ void attn_data_release(struct attn_data *d);
  *   tol = u_out |ref| + u_p wabs + 2 (D + 2 SK + 64) 2^-24 vmax + floor
  * (u_out: the output's rounding, f32 2^-24, f16 2^-11, bf16 2^-8; u_p wabs: P rounded to
  * the input type before P V, as every matrix-core kernel and FlashAttention do (u_p the
- * f16/bf16 roundoff, 0 for f32 and with d->p_exact); the third term bounds f32 dot products, exp2 and the
- * running sums; floor: the output's smallest subnormal).
+ * f16/bf16 roundoff, 0 for f32 and with d->p_exact); the third term bounds f32 dot
+ * products, exp2 and the running sums; floor: the output's smallest subnormal).
  * With p.lse, also every LSE value (lse, attn_lse_elems floats) within
  *   tol = 2 (D + 2 SK + 64) 2^-24 (1 + smax)
  * of d->lse_ref (smax: the row's largest scale * sum_c |q_c k_c|, which bounds the f32
