@@ -252,16 +252,18 @@ static int mfma_count(const struct bld_batch *b, const char *name)
 /* The configs docs/attention.md marks good at D = 128 on both GPUs (from the resources of
  * the full compile sweep, bench/results/2026-12-03-attn-mfma.md): 4 waves of 16 or 32 query
  * rows a wave with 32-key tiles, or 8 waves; each must keep at least two waves per SIMD (8 a
- * CU: VGPRs + AGPRs <= 256 and the LDS of two blocks, or of one 8-wave block). */
+ * CU: VGPRs + AGPRs <= 256 and the LDS of two blocks, or of one 8-wave block), with P as
+ * one 16-bit value and as two halves (PSPLIT 1 and 2) on gfx942. */
 static const struct {
   const char *sel;
-  bool gfx90a; /* good on gfx90a too (its bf16 conversions cost registers) */
+  unsigned gfx90a; /* the PSPLITs (bit PSPLIT - 1) it is good with on gfx90a too (its bf16
+                      conversions cost registers: MI 32 with 4 waves fits with one P only) */
 } good[] = {
-    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=1,LDS_LAYOUT=1", true},
-    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=2,LDS_LAYOUT=2", true},
-    {"MI=32,WAVES=4,BQ=128,BKV=32,STAGES=1,LDS_LAYOUT=1", false},
-    {"MI=16,WAVES=8,BQ=128,BKV=64,STAGES=1,LDS_LAYOUT=1", true},
-    {"MI=32,WAVES=8,BQ=256,BKV=32,STAGES=2,LDS_LAYOUT=1", true},
+    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=1,LDS_LAYOUT=1", 3},
+    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=2,LDS_LAYOUT=2", 3},
+    {"MI=32,WAVES=4,BQ=128,BKV=32,STAGES=1,LDS_LAYOUT=1", 1},
+    {"MI=16,WAVES=8,BQ=128,BKV=64,STAGES=1,LDS_LAYOUT=1", 3},
+    {"MI=32,WAVES=8,BQ=256,BKV=32,STAGES=2,LDS_LAYOUT=1", 3},
 };
 #define NGOOD (sizeof good / sizeof good[0])
 /* each good config is compiled with P as one 16-bit value and as two halves */
@@ -342,7 +344,8 @@ static void compile_sample(const char *dev, const char *dtype, const char *want1
     lmax = lds > lmax ? lds : lmax;
     bool is_good = false;
     for (size_t g = 0; g < NGOOD; g++)
-      is_good |= matches(&sp, which[i], good[g].sel) && (gfx942 || good[g].gfx90a);
+      is_good |= matches(&sp, which[i], good[g].sel) &&
+                 (gfx942 || (good[g].gfx90a >> (th_space_get(&sp, which[i], "PSPLIT") - 1) & 1));
     fprintf(stderr, "  %s %s %s%s: VGPR %d AGPR %d LDS %lld B, %d waves/CU%s\n", dev, dtype,
             v->config_text, is_good ? " (good)" : "", v->res.registers, v->res.agprs,
             (long long)lds, v->occ.warps_per_cu, v->verdict == BLD_OK ? "" : " (pruned)");
@@ -498,7 +501,8 @@ static size_t run_group(const char *dev, const char *arch, const char *dtype, si
   cr_assert_not_null(which);
   if (full_sweep()) {
     /* AT_ATTN_MFMA_PSPLIT=1: only the configs with that PSPLIT; AT_ATTN_MFMA_EVERY=N:
-     * every N-th of those (a bigger sample than CI's, for bench/attn_mfma_sweep.sh) */
+     * every N-th of those (a bigger sample than CI's). N odd: the space lists PSPLIT,
+     * XCDS and PACK_GQA fastest, so an even N keeps one value of XCDS and PACK_GQA. */
     const char *ps = getenv("AT_ATTN_MFMA_PSPLIT"), *ev = getenv("AT_ATTN_MFMA_EVERY");
     const long every = ev && atol(ev) > 0 ? atol(ev) : 1;
     size_t seen = 0;
