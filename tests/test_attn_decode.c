@@ -62,30 +62,45 @@ static void space_open(struct th_space *sp, const char *dev, const struct dprobl
   th_space_open(sp, TEMPLATE, dev, dims, NDIMS);
 }
 
-/* For each value of each param, the first config that has it (each config once).
- * OUT: which[] (indices into sp); returns how many. */
+/* A small sample with every value of every param: again and again the config that brings
+ * the most (param, value) pairs not yet covered (the first of equals), until none is
+ * left or cap are taken; 4-6 configs where the old first-config-per-value sample took
+ * 10-11 (the runtime of this file). OUT: which[] (indices into sp); returns how many. */
 static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
 {
-  size_t n = 0;
+  int idx[NPARAMS];
+  int64_t vals[NPARAMS][16];
+  bool covered[NPARAMS][16] = {{false}};
+  size_t nv[NPARAMS] = {0};
   for (size_t p = 0; p < NPARAMS; p++) {
-    int idx = gen_space_param_index(sp->s, params[p]);
-    cr_assert_geq(idx, 0);
-    int64_t seen[16];
-    size_t nseen = 0;
+    idx[p] = gen_space_param_index(sp->s, params[p]);
+    cr_assert_geq(idx[p], 0);
     for (size_t i = 0; i < sp->n; i++) {
-      int64_t v = sp->cfg[i * sp->np + (size_t)idx];
+      int64_t v = sp->cfg[i * sp->np + (size_t)idx[p]];
       bool known = false;
-      for (size_t q = 0; q < nseen; q++)
-        known |= seen[q] == v;
-      if (known || nseen == 16)
-        continue;
-      seen[nseen++] = v;
-      bool dup = false;
-      for (size_t q = 0; q < n; q++)
-        dup |= which[q] == i;
-      if (!dup && n < cap)
-        which[n++] = i;
+      for (size_t q = 0; q < nv[p]; q++)
+        known |= vals[p][q] == v;
+      if (!known && nv[p] < 16)
+        vals[p][nv[p]++] = v;
     }
+  }
+  size_t n = 0;
+  while (n < cap) {
+    size_t best = 0, gain_best = 0;
+    for (size_t i = 0; i < sp->n; i++) {
+      size_t gain = 0;
+      for (size_t p = 0; p < NPARAMS; p++)
+        for (size_t q = 0; q < nv[p]; q++)
+          gain += !covered[p][q] && vals[p][q] == sp->cfg[i * sp->np + (size_t)idx[p]];
+      if (gain > gain_best)
+        best = i, gain_best = gain;
+    }
+    if (gain_best == 0)
+      break;
+    which[n++] = best;
+    for (size_t p = 0; p < NPARAMS; p++)
+      for (size_t q = 0; q < nv[p]; q++)
+        covered[p][q] |= vals[p][q] == sp->cfg[best * sp->np + (size_t)idx[p]];
   }
   return n;
 }
