@@ -520,6 +520,13 @@ static size_t run_group(const char *dev, const char *arch, const char *dtype, si
       if (!dup)
         which[i] = tw;
     }
+    size_t one = 0;
+    for (size_t i = 0; i < n; i++)
+      one += th_space_get(&sp, which[i], "PSPLIT") == 1;
+    cr_assert(one > 0 && one < n, "%s D=%lld: %zu of %zu sampled configs with PSPLIT=1", dev,
+              (long long)gr->d, one, n);
+    fprintf(stderr, "  %s D=%lld: %zu of %zu sampled configs with PSPLIT=1\n", dev,
+            (long long)gr->d, one, n);
   }
   const int64_t **ptrs = malloc(n * sizeof *ptrs);
   meas_kernel *kern = malloc(n * sizeof *kern);
