@@ -10,6 +10,10 @@
 #
 #   bench/attn_mfma_sweep.sh [BUILD_DIR] [OUT_DIR]
 #
+# AT_ATTN_MFMA_GROUPS=3,5 (problem groups), AT_ATTN_MFMA_PSPLIT=1 (one PSPLIT) and
+# AT_ATTN_MFMA_EVERY=N (every N-th config, N odd) in the environment narrow the emulation
+# parts to a sample (bench/results/2026-12-04-attn-mfma-psplit.md).
+#
 # Exit 0 when every part passed.
 set -eu
 build=${1:-build}

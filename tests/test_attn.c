@@ -356,6 +356,43 @@ Test(attn_op, check_passes_the_reference_and_catches_errors)
   }
 }
 
+/* p_exact (a kernel that keeps P in f32) drops the P-rounding term: an error the term
+ * allows, at the element where it is largest, passes without p_exact and fails with it. */
+Test(attn_op, check_p_exact_drops_the_p_term)
+{
+  struct attn_data d;
+  struct attn_problem p = prob(GEMM_F16, 1, 1, 3, 300, 64, 0);
+  cr_assert_eq(attn_data_init(&d, &p, 11), AT_OK);
+  size_t n = attn_q_elems(&p), e = 0;
+  for (size_t i = 1; i < n; i++)
+    e = d.wabs[i] > d.wabs[e] ? i : e;
+  uint16_t *o = malloc(n * sizeof *o);
+  cr_assert_not_null(o);
+  for (size_t i = 0; i < n; i++)
+    gemm_elem_store(GEMM_F16, o, i, (float)d.ref[i]);
+  /* the largest f16 value above ref[e] that passes with the P term */
+  int64_t bad = -1;
+  char msg[256];
+  double last_ok = d.ref[e];
+  for (double delta = 0x1p-16; delta < 0.01; delta += 0x1p-16) {
+    gemm_elem_store(GEMM_F16, o, e, (float)(d.ref[e] + delta));
+    cr_assert_eq(attn_check(&d, o, NULL, &bad, msg, sizeof msg), AT_OK);
+    if (bad)
+      break;
+    last_ok = gemm_elem_load(GEMM_F16, o, e);
+  }
+  cr_assert_eq(bad, 1, "some error fails even with the P term");
+  cr_assert_gt(last_ok - d.ref[e], 0x1p-11 * fabs(d.ref[e]), "more than the output rounding");
+  gemm_elem_store(GEMM_F16, o, e, (float)last_ok);
+  cr_assert_eq(attn_check(&d, o, NULL, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 0, "%s", msg);
+  d.p_exact = 1;
+  cr_assert_eq(attn_check(&d, o, NULL, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "p_exact: %.9g against %.9g passed", last_ok, d.ref[e]);
+  free(o);
+  attn_data_release(&d);
+}
+
 /* With LSE: the reference's values pass, log2 units, a NaN (unwritten) and a finite value
  * where the row sees no key fail, each named; without an LSE buffer the call is refused. */
 Test(attn_op, check_covers_lse)

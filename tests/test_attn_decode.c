@@ -3,13 +3,14 @@
  * on the host device (the variant's own source on the SIMT emulator, warp 32, and as
  * compiled for gfx942 with waves of 64) and compiled for sm_80, sm_90 and gfx942.
  *
- * Each run: deterministic inputs (multiples of 1/4, exact products), a reference O and
- * LSE in f64 from the contract v2's definition (GQA head h reads KV head h / (H / HKV);
- * paged K and V read through a shuffled block table; causal bottom-right), the variant
- * launched twice on the same workspace (zeroed once, as the runners do), and after each
- * launch: every O element within attn_check's bound, every LSE within its own, and the
- * workspace all zero again (a counter not reset or a partial left behind shows there,
- * and a stale counter also breaks the second launch's combine).
+ * Each run goes through the tuner's own path and the op's one reference and check
+ * (tuner/ops/op_attn.c: deterministic inputs, multiples of 1/4, exact products; the f64
+ * reference of the contract v2, GQA head h reading KV head h / (H / HKV), paged K and V
+ * through a shuffled block table in a pool whose unused rows hold ATTN_PAD_VALUE, causal
+ * bottom-right; attn_check with no P-rounding term, attn_decode's P being f32): the
+ * variant launched twice on the same workspace (zeroed once, as the runners do), and
+ * after each launch every O element and LSE value within attn_check's bound and the
+ * workspace all zero again (tuner/ops/attn_run.c, attn_verify).
  * `autotune attention --decode` runs it end to end (recorded, queried).
  * The CI sample covers every value of every parameter on a few problems (decode of 1
  * and 7 queries, GQA 1:1 and 8:1, paged and not, causal and not, head dims 64 and 128,
@@ -20,7 +21,6 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +44,6 @@
 #define TIMEOUT 36000 /* one timeout for every test (see test_attn.c) */
 #define TEMPLATE AT_SOURCE_DIR "/templates/attention/attn_decode.h"
 #define COMMON AT_SOURCE_DIR "/templates/common"
-#define PAGE 16          /* tokens a KV page (the contract's ATTN_PAGE) */
-#define SPARE_PAGES 5    /* pool pages no sequence uses (so pages are not 0..n-1) */
-#define KINDS "ppppppiiiiifp"
 #define NDIMS 8          /* B, H, HKV, SQ, SK, D, CAUSAL, PAGED */
 
 static const char *const incs[] = {COMMON, NULL};
@@ -65,30 +62,45 @@ static void space_open(struct th_space *sp, const char *dev, const struct dprobl
   th_space_open(sp, TEMPLATE, dev, dims, NDIMS);
 }
 
-/* For each value of each param, the first config that has it (each config once).
- * OUT: which[] (indices into sp); returns how many. */
+/* A small sample with every value of every param: again and again the config that brings
+ * the most (param, value) pairs not yet covered (the first of equals), until none is
+ * left or cap are taken; 4-6 configs where the old first-config-per-value sample took
+ * 10-11 (the runtime of this file). OUT: which[] (indices into sp); returns how many. */
 static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
 {
-  size_t n = 0;
+  int idx[NPARAMS];
+  int64_t vals[NPARAMS][16];
+  bool covered[NPARAMS][16] = {{false}};
+  size_t nv[NPARAMS] = {0};
   for (size_t p = 0; p < NPARAMS; p++) {
-    int idx = gen_space_param_index(sp->s, params[p]);
-    cr_assert_geq(idx, 0);
-    int64_t seen[16];
-    size_t nseen = 0;
+    idx[p] = gen_space_param_index(sp->s, params[p]);
+    cr_assert_geq(idx[p], 0);
     for (size_t i = 0; i < sp->n; i++) {
-      int64_t v = sp->cfg[i * sp->np + (size_t)idx];
+      int64_t v = sp->cfg[i * sp->np + (size_t)idx[p]];
       bool known = false;
-      for (size_t q = 0; q < nseen; q++)
-        known |= seen[q] == v;
-      if (known || nseen == 16)
-        continue;
-      seen[nseen++] = v;
-      bool dup = false;
-      for (size_t q = 0; q < n; q++)
-        dup |= which[q] == i;
-      if (!dup && n < cap)
-        which[n++] = i;
+      for (size_t q = 0; q < nv[p]; q++)
+        known |= vals[p][q] == v;
+      if (!known && nv[p] < 16)
+        vals[p][nv[p]++] = v;
     }
+  }
+  size_t n = 0;
+  while (n < cap) {
+    size_t best = 0, gain_best = 0;
+    for (size_t i = 0; i < sp->n; i++) {
+      size_t gain = 0;
+      for (size_t p = 0; p < NPARAMS; p++)
+        for (size_t q = 0; q < nv[p]; q++)
+          gain += !covered[p][q] && vals[p][q] == sp->cfg[i * sp->np + (size_t)idx[p]];
+      if (gain > gain_best)
+        best = i, gain_best = gain;
+    }
+    if (gain_best == 0)
+      break;
+    which[n++] = best;
+    for (size_t p = 0; p < NPARAMS; p++)
+      for (size_t q = 0; q < nv[p]; q++)
+        covered[p][q] |= vals[p][q] == sp->cfg[best * sp->np + (size_t)idx[p]];
   }
   return n;
 }
@@ -99,214 +111,61 @@ static int64_t cfg_get(const struct th_space *sp, const int64_t *cfg, const char
   return th_space_get(sp, (size_t)(cfg - sp->cfg) / sp->np, name);
 }
 
-/* ---- inputs and the f64 reference ---------------------------------------------------- */
-
-static uint64_t rng(uint64_t *s)
-{
-  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-  return *s >> 33;
-}
-
-struct ddata {
-  struct dproblem p;
-  enum gemm_dtype dt;
-  size_t nq, nkv, npb, npages;  /* Q/O elements; K/V elements; pages a sequence, pool */
-  void *q, *k, *v;              /* host copies in the dtype */
-  int *bt;                      /* B x npb, NULL when not paged */
-  double *ref, *lse;            /* B H SQ D; B H SQ */
-  double vmax;
-};
-
-/* Element index of K/V for (b, g, key, c) in the problem's layout. */
-static size_t kv_index(const struct ddata *d, int64_t b, int64_t g, int64_t key, int64_t c)
-{
-  const struct dproblem *p = &d->p;
-  if (p->paged) {
-    int64_t page = d->bt[b * (int64_t)d->npb + key / PAGE];
-    return (size_t)(((page * PAGE + key % PAGE) * p->hkv + g) * p->d + c);
-  }
-  return (size_t)(((b * p->hkv + g) * p->sk + key) * p->d + c);
-}
-
-static void data_init(struct ddata *d, const struct dproblem *p, uint64_t seed)
-{
-  memset(d, 0, sizeof *d);
-  d->p = *p;
-  cr_assert_eq(gemm_parse_dtype(p->dtype, &d->dt), AT_OK);
-  const size_t es = gemm_dtype_size(d->dt);
-  d->nq = (size_t)(p->b * p->h * p->sq * p->d);
-  d->npb = (size_t)((p->sk + PAGE - 1) / PAGE);
-  d->npages = (size_t)p->b * d->npb + SPARE_PAGES;
-  d->nkv = p->paged ? d->npages * PAGE * (size_t)(p->hkv * p->d)
-                    : (size_t)(p->b * p->hkv * p->sk * p->d);
-  d->q = malloc(d->nq * es);
-  d->k = malloc(d->nkv * es);
-  d->v = malloc(d->nkv * es);
-  d->ref = malloc(d->nq * sizeof *d->ref);
-  d->lse = malloc(d->nq / (size_t)p->d * sizeof *d->lse);
-  cr_assert(d->q && d->k && d->v && d->ref && d->lse);
-  uint64_t s = seed;
-  for (size_t i = 0; i < d->nq; i++)
-    gemm_elem_store(d->dt, d->q, i, (float)((int)(rng(&s) % 9) - 4) / 4.0f);
-  for (size_t i = 0; i < d->nkv; i++) {
-    gemm_elem_store(d->dt, d->k, i, (float)((int)(rng(&s) % 9) - 4) / 4.0f);
-    gemm_elem_store(d->dt, d->v, i, (float)((int)(rng(&s) % 9) - 4) / 4.0f);
-  }
-  if (p->paged) { /* a shuffled permutation of the pool: no sequence's pages in order */
-    size_t n = d->npages;
-    int *perm = malloc(n * sizeof *perm);
-    cr_assert_not_null(perm);
-    for (size_t i = 0; i < n; i++)
-      perm[i] = (int)i;
-    for (size_t i = n - 1; i > 0; i--) {
-      size_t j = rng(&s) % (i + 1);
-      int t = perm[i];
-      perm[i] = perm[j], perm[j] = t;
-    }
-    d->bt = malloc((size_t)p->b * d->npb * sizeof *d->bt);
-    cr_assert_not_null(d->bt);
-    memcpy(d->bt, perm, (size_t)p->b * d->npb * sizeof *d->bt);
-    free(perm);
-  }
-  /* the reference, by the definition */
-  const double scale = 1.0 / sqrt((double)p->d);
-  double *w = malloc((size_t)p->sk * sizeof *w);
-  cr_assert_not_null(w);
-  d->vmax = 0;
-  for (size_t i = 0; i < d->nkv; i++)
-    d->vmax = fmax(d->vmax, fabs(gemm_elem_load(d->dt, d->v, i)));
-  const int64_t gq = p->h / p->hkv;
-  for (int64_t b = 0; b < p->b; b++)
-    for (int64_t h = 0; h < p->h; h++)
-      for (int64_t i = 0; i < p->sq; i++) {
-        const int64_t g = h / gq, row = (b * p->h + h) * p->sq + i;
-        int64_t nk = p->causal ? i + p->sk - p->sq + 1 : p->sk;
-        nk = nk < 0 ? 0 : nk;
-        double mx = -INFINITY, sum = 0;
-        for (int64_t j = 0; j < nk; j++) {
-          double dot = 0;
-          for (int64_t c = 0; c < p->d; c++)
-            dot += gemm_elem_load(d->dt, d->q, (size_t)(row * p->d + c)) *
-                   gemm_elem_load(d->dt, d->k, kv_index(d, b, g, j, c));
-          w[j] = dot * scale;
-          mx = fmax(mx, w[j]);
-        }
-        for (int64_t j = 0; j < nk; j++)
-          sum += (w[j] = exp(w[j] - mx));
-        for (int64_t c = 0; c < p->d; c++) {
-          double o = 0;
-          for (int64_t j = 0; j < nk; j++)
-            o += w[j] * gemm_elem_load(d->dt, d->v, kv_index(d, b, g, j, c));
-          d->ref[row * p->d + c] = nk ? o / sum : 0.0;
-        }
-        d->lse[row] = nk ? mx + log(sum) : -INFINITY;
-      }
-  free(w);
-}
-
-static void data_release(struct ddata *d)
-{
-  free(d->q), free(d->k), free(d->v), free(d->bt), free(d->ref), free(d->lse);
-}
-
 /* ---- one variant on one problem ------------------------------------------------------ */
 
-/* attn_check's bound (tuner/ops/op_attn.h): the output's rounding plus the f32 errors of
- * the dot products, exp2 and the running sums. */
-static double o_tol(const struct ddata *d, double ref)
+/* The op's problem for p (a decode problem: at most 16 queries; scale 0, 1/sqrt(D)). */
+static struct attn_problem op_problem(const struct dproblem *p)
 {
-  const double u = d->dt == GEMM_F32 ? 0x1p-24 : d->dt == GEMM_F16 ? 0x1p-11 : 0x1p-8;
-  return u * fabs(ref) + 2.0 * (double)(d->p.d + 2 * d->p.sk + 64) * 0x1p-24 * d->vmax +
-         0x1p-24;
+  struct attn_problem q = {.batch = p->b, .heads = p->h, .hkv = p->hkv, .sq = p->sq,
+                           .sk = p->sk, .d = p->d, .causal = p->causal, .paged = p->paged,
+                           .lse = p->lse, .decode = 1};
+  cr_assert_eq(gemm_parse_dtype(p->dtype, &q.dtype), AT_OK);
+  return q;
 }
 
-/* The LSE: the sum of up to SK terms in f32 and one log2. */
-static double lse_tol(const struct ddata *d, double ref)
-{
-  return (double)(d->p.d + 2 * d->p.sk + 64) * 0x1p-23 + 0x1p-20 * fabs(ref);
-}
-
-struct run {
-  size_t bad_o, bad_lse, ws_dirty;
-  char first[200];
-};
-
-/* Launch kernel `kern` (config cfg of sp) twice on d's buffers; count what is wrong. */
+/* Launch variant kern (config cfg of sp, dtype p->dtype) twice on the op's buffers,
+ * through the tuner's own path: attn_verify resets O to NaN and poisons LSE before each
+ * launch, checks O and LSE with the op's attn_check against its f64 reference, and checks
+ * that the workspace (zeroed once, when it grows, as the runners do) is all zero again (a
+ * counter not reset or a partial left behind shows there, and a stale counter also breaks
+ * the second launch's combine). Returns AT_OK or the runner's status; OUT: *bad (wrong O
+ * and LSE elements and workspace bytes over both launches), msg (the first). */
 static int run_variant(struct th_hostk *hk, const struct th_space *sp, meas_kernel kern,
-                       const int64_t *cfg, const struct ddata *d, struct run *out)
+                       const int64_t *cfg, const char *dtype, const struct attn_data *d,
+                       struct attn_buffers *buf, int64_t *bad, char *msg, size_t cap)
 {
-  const struct dproblem *p = &d->p;
-  memset(out, 0, sizeof *out);
-  struct gen_bind bind = {.dev = sp->dev, .dims = sp->dims, .dtype = p->dtype};
+  const struct attn_problem *p = &d->p;
+  struct gen_bind bind = {.dev = sp->dev, .dims = sp->dims, .dtype = dtype};
   struct gen_launch l;
   cr_assert_eq(gen_emit_launch(sp->t, &bind, cfg, &l), AT_OK, "%s", at_last_error());
   const int64_t ns = cfg_get(sp, cfg, "NS"), r = cfg_get(sp, cfg, "R");
   /* the workspace pragma's size, which the kernel's layout must fit */
-  const int64_t want_ws = ns > 1 ? (p->b * p->hkv + 3) / 4 * 16 +
-                                       p->b * p->hkv * ns * r * (p->d + 2) * 4
+  const int64_t want_ws = ns > 1 ? (p->batch * p->hkv + 3) / 4 * 16 +
+                                       p->batch * p->hkv * ns * r * (p->d + 2) * 4
                                  : 0;
   cr_assert_eq(l.workspace, want_ws);
   cr_assert(l.has_workspace);
-  const size_t es = gemm_dtype_size(d->dt), nlse = d->nq / (size_t)p->d;
-  void *q = th_hostk_buf(hk, d->nq * es), *k = th_hostk_buf(hk, d->nkv * es);
-  void *v = th_hostk_buf(hk, d->nkv * es), *o = th_hostk_buf(hk, d->nq * es);
-  float *lse = p->lse ? th_hostk_buf(hk, nlse * sizeof *lse) : NULL;
-  int *bt = p->paged ? th_hostk_buf(hk, (size_t)p->b * d->npb * sizeof *bt) : NULL;
-  unsigned char *ws = th_hostk_buf(hk, (size_t)(want_ws ? want_ws : 16));
-  memcpy(q, d->q, d->nq * es), memcpy(k, d->k, d->nkv * es), memcpy(v, d->v, d->nkv * es);
-  if (bt)
-    memcpy(bt, d->bt, (size_t)p->b * d->npb * sizeof *bt);
-  int B = (int)p->b, H = (int)p->h, HKV = (int)p->hkv, SQ = (int)p->sq, SK = (int)p->sk;
-  float scale = 0.0f;
-  void *args[] = {&q, &k, &v, &o, &lse, &bt, &B, &H, &HKV, &SQ, &SK, &scale, &ws};
-  struct meas_launch ml = {.kernel = kern,
-                           .grid = {(unsigned)l.grid[0], (unsigned)l.grid[1],
-                                    (unsigned)l.grid[2]},
-                           .block = {(unsigned)l.threads[0], (unsigned)l.threads[1],
-                                     (unsigned)l.threads[2]},
-                           .shared_bytes = (unsigned)l.shared, .args = args, .arg_kinds = KINDS};
+  *bad = 0;
+  msg[0] = '\0';
   int rc = AT_OK;
-  for (int rep = 0; rep < 2 && rc == AT_OK; rep++) {
-    /* poison the outputs: an element never written shows as NaN */
-    for (size_t i = 0; i < d->nq; i++)
-      gemm_elem_store(d->dt, o, i, NAN);
-    for (size_t i = 0; lse && i < nlse; i++)
-      lse[i] = NAN;
-    if ((rc = meas_host.launch(hk->ctx, &ml)) == AT_OK)
-      rc = meas_host.sync(hk->ctx);
-    if (rc != AT_OK)
-      break;
-    for (size_t i = 0; i < d->nq; i++) {
-      double got = gemm_elem_load(d->dt, o, i), want = d->ref[i];
-      if (!(fabs(got - want) <= o_tol(d, want)) && out->bad_o++ == 0 && !out->first[0])
-        snprintf(out->first, sizeof out->first, "launch %d: O element %zu = %.9g, expected "
-                 "%.9g", rep + 1, i, got, want);
-    }
-    for (size_t i = 0; lse && i < nlse; i++) {
-      double want = d->lse[i], got = lse[i];
-      bool ok = isinf(want) ? (isinf(got) && got < 0) : fabs(got - want) <= lse_tol(d, want);
-      if (!ok && out->bad_lse++ == 0 && !out->first[0])
-        snprintf(out->first, sizeof out->first, "launch %d: LSE row %zu = %.9g, expected "
-                 "%.9g", rep + 1, i, got, want);
-    }
-    for (int64_t i = 0; i < want_ws; i++)
-      if (ws[i] && out->ws_dirty++ == 0 && !out->first[0])
-        snprintf(out->first, sizeof out->first, "launch %d: workspace not left zero (first "
-                 "non-zero byte at %lld)", rep + 1, (long long)i);
+  for (int rep = 0; rep < 2 && rc == AT_OK && *bad == 0; rep++) {
+    int64_t n = 0;
+    char m[256] = "";
+    rc = attn_verify(&meas_host, hk->ctx, kern, &l, d, buf, &n, m, sizeof m);
+    if (n > 0)
+      snprintf(msg, cap, "launch %d: %s", rep + 1, m);
+    *bad += n;
   }
-  th_hostk_release(hk, q), th_hostk_release(hk, k), th_hostk_release(hk, v);
-  th_hostk_release(hk, o), th_hostk_release(hk, ws);
-  if (lse)
-    th_hostk_release(hk, lse);
-  if (bt)
-    th_hostk_release(hk, bt);
   return rc;
 }
 
 /* Every sampled config of the problem's space (all of them with all != 0), compiled for
- * arch ("host", or "host:gfx942" for waves of 64 on the device of that name), run and
- * checked. Returns the number of runs; asserts none failed. */
-static size_t run_problem(const struct dproblem *p, const char *dev, const char *arch, int all)
+ * arch ("host", or "host:gfx942" for waves of 64 on the device of that name), run twice
+ * and checked by the op; attn_decode keeps P in f32, so the check has no P-rounding term
+ * (p_exact). Returns the number of runs; asserts none failed. OUT: *split (may be NULL),
+ * the runs of a split variant (NS > 1: the workspace path). */
+static size_t run_problem(const struct dproblem *p, const char *dev, const char *arch, int all,
+                          size_t *split)
 {
   struct th_space sp;
   space_open(&sp, dev, p);
@@ -325,22 +184,29 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
     ptrs[i] = sp.cfg + which[i] * sp.np;
   struct th_hostk hk;
   th_hostk_load_variants(&hk, &sp, p->dtype, ptrs, n, arch, kern);
-  struct ddata d;
-  data_init(&d, p, (uint64_t)(p->sk * 31 + p->h * 7 + p->sq));
+  const struct attn_problem ap = op_problem(p);
+  struct attn_data d;
+  cr_assert_eq(attn_data_init(&d, &ap, (uint64_t)(p->sk * 31 + p->h * 7 + p->sq)), AT_OK, "%s",
+               at_last_error());
+  d.p_exact = 1;
+  struct attn_buffers buf;
+  cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &d, &buf), AT_OK, "%s", at_last_error());
   size_t failures = 0;
   for (size_t i = 0; i < n; i++) {
-    struct run r;
-    int rc = run_variant(&hk, &sp, kern[i], ptrs[i], &d, &r);
-    if (rc != AT_OK || r.bad_o || r.bad_lse || r.ws_dirty) {
+    int64_t bad = 0;
+    char msg[300];
+    int rc = run_variant(&hk, &sp, kern[i], ptrs[i], p->dtype, &d, &buf, &bad, msg, sizeof msg);
+    if (split)
+      *split += cfg_get(&sp, ptrs[i], "NS") > 1;
+    if (rc != AT_OK || bad != 0) {
       failures++;
       char *text = NULL;
       gen_space_config_text(sp.s, ptrs[i], &text);
       cr_log_error("%s %s b=%lld h=%lld hkv=%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d "
-                   "%s: %s; %zu O, %zu LSE wrong, %zu workspace bytes left: %s",
-                   arch, p->dtype, (long long)p->b, (long long)p->h, (long long)p->hkv,
-                   (long long)p->sq, (long long)p->sk, (long long)p->d, p->causal, p->paged,
-                   text ? text : "?", at_status_name(rc), r.bad_o, r.bad_lse, r.ws_dirty,
-                   rc != AT_OK ? at_last_error() : r.first);
+                   "lse=%d %s: %s, %lld wrong: %s", arch, p->dtype, (long long)p->b,
+                   (long long)p->h, (long long)p->hkv, (long long)p->sq, (long long)p->sk,
+                   (long long)p->d, p->causal, p->paged, p->lse, text ? text : "?",
+                   at_status_name(rc), (long long)bad, rc != AT_OK ? at_last_error() : msg);
       free(text);
     }
   }
@@ -349,7 +215,8 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
               (long long)p->sq, (long long)p->sk, (long long)p->d, p->causal, p->paged, n,
               sp.n, failures);
   cr_assert_eq(failures, 0, "%zu of %zu variants wrong (see the log)", failures, n);
-  data_release(&d);
+  attn_buffers_release(&meas_host, hk.ctx, &buf);
+  attn_data_release(&d);
   th_hostk_close(&hk);
   free(which), free(ptrs), free(kern);
   th_space_close(&sp);
@@ -488,66 +355,30 @@ static const struct dproblem ci[] = {
 Test(attn_decode, host_sample_gqa8_paged, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
-  run_problem(&ci[0], "host", "host", 0);
+  run_problem(&ci[0], "host", "host", 0, NULL);
 }
 
 Test(attn_decode, host_sample_mha_causal, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
-  run_problem(&ci[1], "host", "host", 0);
+  run_problem(&ci[1], "host", "host", 0, NULL);
 }
 
 Test(attn_decode, host_sample_gqa4_paged, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
-  run_problem(&ci[2], "host", "host", 0);
+  run_problem(&ci[2], "host", "host", 0, NULL);
 }
 
-/* The tuner's own path: the op's v2 data (pad values in the pool rows no key maps to),
- * its f64 reference and check, and attn_run's workspace (grown, zeroed once, checked
- * after every launch), each sampled variant verified twice on it. */
+/* The tuner's own path with a split variant among the sample (the workspace path, every
+ * run above takes it too): 3 queries of 8 heads over 2 KV heads, paged, LSE. */
 Test(attn_decode, host_runner_agrees, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
   const struct dproblem dp = {"bf16", 2, 8, 2, 3, 300, 64, 1, 1, 1};
-  struct th_space sp;
-  space_open(&sp, "host", &dp);
-  size_t which[32];
-  size_t n = sample(&sp, which, 32);
-  const int64_t *ptrs[32];
-  meas_kernel kern[32];
-  for (size_t i = 0; i < n; i++)
-    ptrs[i] = sp.cfg + which[i] * sp.np;
-  struct th_hostk hk;
-  th_hostk_load_variants(&hk, &sp, dp.dtype, ptrs, n, "host", kern);
-  struct attn_problem p = {.dtype = GEMM_BF16, .batch = 2, .heads = 8, .hkv = 2, .sq = 3,
-                           .sk = 300, .d = 64, .causal = 1, .paged = 1, .lse = 1, .decode = 1};
-  struct attn_data data;
-  cr_assert_eq(attn_data_init(&data, &p, 5), AT_OK, "%s", at_last_error());
-  struct attn_buffers buf;
-  cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &data, &buf), AT_OK, "%s", at_last_error());
-  struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = dp.dtype};
   size_t split = 0;
-  for (size_t i = 0; i < n; i++) {
-    struct gen_launch l;
-    cr_assert_eq(gen_emit_launch(sp.t, &bind, ptrs[i], &l), AT_OK, "%s", at_last_error());
-    split += cfg_get(&sp, ptrs[i], "NS") > 1;
-    for (int rep = 0; rep < 2; rep++) {
-      int64_t bad = 0;
-      char msg[256] = "";
-      int rc = attn_verify(&meas_host, hk.ctx, kern[i], &l, &data, &buf, &bad, msg, sizeof msg);
-      char *text = NULL;
-      gen_space_config_text(sp.s, ptrs[i], &text);
-      cr_assert(rc == AT_OK && bad == 0, "%s, launch %d: %s, %lld wrong: %s", text, rep + 1,
-                at_status_name(rc), (long long)bad, rc != AT_OK ? at_last_error() : msg);
-      free(text);
-    }
-  }
+  run_problem(&dp, "host", "host", 0, &split);
   cr_assert_gt(split, 0, "the sample has a split variant (the workspace path)");
-  attn_buffers_release(&meas_host, hk.ctx, &buf);
-  attn_data_release(&data);
-  th_hostk_close(&hk);
-  th_space_close(&sp);
 }
 
 /* The product: `autotune attention --decode` measures attn_decode's variants, every one
@@ -580,7 +411,7 @@ Test(attn_decode, host_sample_wave64, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
   const struct dproblem p = {"bf16", 1, 8, 2, 1, 300, 64, 1, 1, 1};
-  run_problem(&p, "mi300x", "host:gfx942", 0);
+  run_problem(&p, "mi300x", "host:gfx942", 0, NULL);
 }
 
 /* The full sweep (bench/attn_decode_sweep.sh): every valid config of every combination
@@ -606,7 +437,7 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
                                          sks[s], ds[di], causal, paged, (int)(problems % 2)};
               const int wave64 = problems % 4 == 3;
               runs += run_problem(&p, wave64 ? "mi300x" : "host",
-                                  wave64 ? "host:gfx942" : "host", all);
+                                  wave64 ? "host:gfx942" : "host", all, NULL);
               problems++;
             }
   cr_log_info("attn_decode full sweep: %zu problems, %zu variant runs, all right", problems,

@@ -8,9 +8,13 @@
  * covering every value of every param run on the host device emulating gfx942 and gfx90a
  * (the variant's own source, MFMA lanes emulated exactly) over the problems of issue 14's
  * correctness list (two of the sample on those of 300 keys or more), each result checked
- * by the op (attn_verify). AT_ATTN_MFMA_FULL=1 in
+ * by the op (attn_verify); the sample's configs alternate P as one rounded 16-bit value
+ * (PSPLIT=1) and as hi + lo halves (PSPLIT=2), so every group runs both, the first of
+ * each chunk (the one the long problems run) PSPLIT=1. AT_ATTN_MFMA_FULL=1 in
  * the environment runs every valid variant instead of the sample (the full sweep of
- * bench/attn_mfma_sweep.sh, far too long for CI); AT_ATTN_MFMA_TEMPLATE=PATH tests a copy
+ * bench/attn_mfma_sweep.sh, far too long for CI; AT_ATTN_MFMA_PSPLIT=1 and
+ * AT_ATTN_MFMA_EVERY=N narrow it to one PSPLIT and every N-th config);
+ * AT_ATTN_MFMA_TEMPLATE=PATH tests a copy
  * of the template instead (how the planted bugs of docs/attention.md were run).
  */
 #include <criterion/criterion.h>
@@ -47,7 +51,8 @@
 
 static const char *const incs[] = {COMMON, NULL};
 static const char *const params[] = {"MI",         "WAVES",    "BQ",   "BKV",  "STAGES",
-                                     "VEC_BYTES", "LDS_LAYOUT", "PACK_GQA", "XCDS"};
+                                     "VEC_BYTES", "LDS_LAYOUT", "PACK_GQA", "XCDS",
+                                     "PSPLIT"};
 #define NPARAMS (sizeof params / sizeof params[0])
 
 static double now_s(void)
@@ -115,6 +120,25 @@ static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
     }
   }
   return n;
+}
+
+/* The twin of config i with PSPLIT = v: the config with every other param the same (the
+ * derived values do not depend on PSPLIT); i itself when it has v. */
+static size_t psplit_twin(const struct th_space *sp, size_t i, int64_t v)
+{
+  const int pi = gen_space_param_index(sp->s, "PSPLIT");
+  cr_assert_geq(pi, 0);
+  if (sp->cfg[i * sp->np + (size_t)pi] == v)
+    return i;
+  for (size_t j = 0; j < sp->n; j++) {
+    bool same = sp->cfg[j * sp->np + (size_t)pi] == v;
+    for (size_t c = 0; c < sp->np && same; c++)
+      same = c == (size_t)pi || sp->cfg[j * sp->np + c] == sp->cfg[i * sp->np + c];
+    if (same)
+      return j;
+  }
+  cr_assert_fail("config %zu has no PSPLIT=%lld twin", i, (long long)v);
+  return i;
 }
 
 /* ---- the space ------------------------------------------------------------------------ */
@@ -204,21 +228,46 @@ static char *mfma_mnemonics(const struct bld_batch *b)
   return s;
 }
 
+/* The v_mfma instructions in kernel `name`'s code in a code object; -1 without an
+ * objdump. */
+static int mfma_count(const struct bld_batch *b, const char *name)
+{
+  char tool[4096];
+  if (!find_objdump(tool, sizeof tool))
+    return -1;
+  char *dir = th_tmpdir(), *file = th_path(dir, "k.co");
+  cr_assert_eq(th_write(file, (const char *)b->code, b->code_size), 0);
+  struct th_result out;
+  th_sh(&out, "'%s' -d '%s' | awk '/^[0-9a-f]+ <.*>:$/ { in_k = index($0, \"<%s>:\") > 0 } "
+        "in_k && /v_mfma/ { n++ } END { print n + 0 }'", tool, file, name);
+  cr_assert_eq(out.code, 0, "%s", out.err);
+  int n = atoi(out.out);
+  th_result_free(&out);
+  th_rmtree(dir);
+  free(file);
+  free(dir);
+  return n;
+}
+
 /* The configs docs/attention.md marks good at D = 128 on both GPUs (from the resources of
  * the full compile sweep, bench/results/2026-12-03-attn-mfma.md): 4 waves of 16 or 32 query
  * rows a wave with 32-key tiles, or 8 waves; each must keep at least two waves per SIMD (8 a
- * CU: VGPRs + AGPRs <= 256 and the LDS of two blocks, or of one 8-wave block). */
+ * CU: VGPRs + AGPRs <= 256 and the LDS of two blocks, or of one 8-wave block), with P as
+ * one 16-bit value and as two halves (PSPLIT 1 and 2) on gfx942. */
 static const struct {
   const char *sel;
-  bool gfx90a; /* good on gfx90a too (its bf16 conversions cost registers) */
+  unsigned gfx90a; /* the PSPLITs (bit PSPLIT - 1) it is good with on gfx90a too (its bf16
+                      conversions cost registers: MI 32 with 4 waves fits with one P only) */
 } good[] = {
-    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=1,LDS_LAYOUT=1", true},
-    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=2,LDS_LAYOUT=2", true},
-    {"MI=32,WAVES=4,BQ=128,BKV=32,STAGES=1,LDS_LAYOUT=1", false},
-    {"MI=16,WAVES=8,BQ=128,BKV=64,STAGES=1,LDS_LAYOUT=1", true},
-    {"MI=32,WAVES=8,BQ=256,BKV=32,STAGES=2,LDS_LAYOUT=1", true},
+    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=1,LDS_LAYOUT=1", 3},
+    {"MI=16,WAVES=4,BQ=64,BKV=32,STAGES=2,LDS_LAYOUT=2", 3},
+    {"MI=32,WAVES=4,BQ=128,BKV=32,STAGES=1,LDS_LAYOUT=1", 1},
+    {"MI=16,WAVES=8,BQ=128,BKV=64,STAGES=1,LDS_LAYOUT=1", 3},
+    {"MI=32,WAVES=8,BQ=256,BKV=32,STAGES=2,LDS_LAYOUT=1", 3},
 };
 #define NGOOD (sizeof good / sizeof good[0])
+/* each good config is compiled with P as one 16-bit value and as two halves */
+static const int64_t psplits[] = {1, 2};
 
 /* Does config i have every "NAME=VALUE" of sel? */
 static bool matches(const struct th_space *sp, size_t i, const char *sel)
@@ -245,23 +294,26 @@ static void compile_sample(const char *dev, const char *dtype, const char *want1
   struct th_space sp;
   space_open(&sp, dev, 2, 32, 8, 4096, 4096, 128, 1, 0);
   const bool gfx942 = strcmp(sp.dev->arch, "gfx942") == 0;
-  size_t *which = malloc((sp.n + NGOOD + 32) * sizeof *which);
+  size_t *which = malloc((sp.n + 2 * NGOOD + 32) * sizeof *which);
   cr_assert_not_null(which);
   size_t n = 0; /* CI: the good configs (both MFMA families); the sweep: all */
   if (full_sweep())
     for (size_t i = 0; i < sp.n; i++)
       which[n++] = i;
-  for (size_t g = 0; g < NGOOD; g++) {
-    size_t i = 0;
-    while (i < sp.n && !matches(&sp, i, good[g].sel))
-      i++;
-    cr_assert_lt(i, sp.n, "%s: no valid config %s", dev, good[g].sel);
-    bool dup = false;
-    for (size_t q = 0; q < n; q++)
-      dup |= which[q] == i;
-    if (!dup)
-      which[n++] = i;
-  }
+  for (size_t g = 0; g < NGOOD; g++)
+    for (size_t ps = 0; ps < 2; ps++) {
+      size_t i = 0;
+      while (i < sp.n && !(matches(&sp, i, good[g].sel) &&
+                           th_space_get(&sp, i, "PSPLIT") == psplits[ps]))
+        i++;
+      cr_assert_lt(i, sp.n, "%s: no valid config %s,PSPLIT=%lld", dev, good[g].sel,
+                   (long long)psplits[ps]);
+      bool dup = false;
+      for (size_t q = 0; q < n; q++)
+        dup |= which[q] == i;
+      if (!dup)
+        which[n++] = i;
+    }
   int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
   cr_assert_not_null(cfg);
   for (size_t i = 0; i < n; i++)
@@ -278,6 +330,7 @@ static void compile_sample(const char *dev, const char *dtype, const char *want1
   int64_t lmax = 0;
   size_t ok = 0, spills = 0;
   bool seen16 = false, seen32 = false;
+  int nmfma[2] = {0, 0}; /* v_mfma in the first good config's PSPLIT 1 and 2 kernels */
   for (size_t i = 0; i < r.nvariants; i++) {
     const struct bld_variant *v = &r.variants[i];
     cr_assert_neq(v->verdict, BLD_COMPILE_ERROR, "%s %s %s: %s\n%s", dev, dtype,
@@ -291,13 +344,20 @@ static void compile_sample(const char *dev, const char *dtype, const char *want1
     lmax = lds > lmax ? lds : lmax;
     bool is_good = false;
     for (size_t g = 0; g < NGOOD; g++)
-      is_good |= matches(&sp, which[i], good[g].sel) && (gfx942 || good[g].gfx90a);
+      is_good |= matches(&sp, which[i], good[g].sel) &&
+                 (gfx942 || (good[g].gfx90a >> (th_space_get(&sp, which[i], "PSPLIT") - 1) & 1));
     fprintf(stderr, "  %s %s %s%s: VGPR %d AGPR %d LDS %lld B, %d waves/CU%s\n", dev, dtype,
             v->config_text, is_good ? " (good)" : "", v->res.registers, v->res.agprs,
             (long long)lds, v->occ.warps_per_cu, v->verdict == BLD_OK ? "" : " (pruned)");
     if (is_good)
       cr_assert_geq(v->occ.warps_per_cu, 8, "%s %s good config %s: %d waves per CU (< 2 per "
                     "SIMD)", dev, dtype, v->config_text, v->occ.warps_per_cu);
+    if (matches(&sp, which[i], good[0].sel)) {
+      const int64_t ps = th_space_get(&sp, which[i], "PSPLIT");
+      nmfma[ps - 1] = mfma_count(&r.batches[v->batch], v->name);
+      fprintf(stderr, "  %s %s PSPLIT=%lld: %d v_mfma in %s\n", dev, dtype, (long long)ps,
+              nmfma[ps - 1], v->name);
+    }
     int64_t mi = th_space_get(&sp, which[i], "MI");
     if ((mi == 16 && !seen16) || (mi == 32 && !seen32)) {
       char *m = mfma_mnemonics(&r.batches[v->batch]);
@@ -310,6 +370,11 @@ static void compile_sample(const char *dev, const char *dtype, const char *want1
     }
   }
   cr_assert(seen16 && seen32, "both MFMA families compiled");
+  /* one P: one set of P V MFMAs fewer (MI 16, 32 keys, D 128: S^T 2 x 8 MFMAs, O^T
+   * 2 x 8 a P half, so 32 against 48 where the loop body is the only copy) */
+  if (nmfma[0] >= 0 && nmfma[1] >= 0)
+    cr_assert(nmfma[0] > 0 && nmfma[0] < nmfma[1], "%s: %d v_mfma with one P, %d with two",
+              dev, nmfma[0], nmfma[1]);
   fprintf(stderr, "attn_mfma %s (%s) %s D=128: %zu variants, %zu ok, 0 compile errors, %zu "
                   "spill; VGPR up to %d, AGPR up to %d, LDS up to %lld B; %.1f s\n",
           dev, r.arch, dtype, r.nvariants, ok, spills, vmax, amax, (long long)lmax,
@@ -434,11 +499,35 @@ static size_t run_group(const char *dev, const char *arch, const char *dtype, si
   cr_assert_gt(sp.n, 0, "%s D=%lld: no valid config", dev, (long long)gr->d);
   size_t *which = malloc((sp.n + 32) * sizeof *which), n = 0;
   cr_assert_not_null(which);
-  if (full_sweep())
+  if (full_sweep()) {
+    /* AT_ATTN_MFMA_PSPLIT=1: only the configs with that PSPLIT; AT_ATTN_MFMA_EVERY=N:
+     * every N-th of those (a bigger sample than CI's). N odd: the space lists PSPLIT,
+     * XCDS and PACK_GQA fastest, so an even N keeps one value of XCDS and PACK_GQA. */
+    const char *ps = getenv("AT_ATTN_MFMA_PSPLIT"), *ev = getenv("AT_ATTN_MFMA_EVERY");
+    const long every = ev && atol(ev) > 0 ? atol(ev) : 1;
+    size_t seen = 0;
     for (size_t i = 0; i < sp.n; i++)
-      which[n++] = i;
-  else
+      if ((!ps || !*ps || th_space_get(&sp, i, "PSPLIT") == atol(ps)) && seen++ % every == 0)
+        which[n++] = i;
+  } else {
     n = sample(&sp, which, 32);
+    /* alternate PSPLIT 1, 2 (each config's twin, unless the twin is sampled already) */
+    for (size_t i = 0; i < n; i++) {
+      size_t tw = psplit_twin(&sp, which[i], i % 2 == 0 ? 1 : 2);
+      bool dup = false;
+      for (size_t q = 0; q < n; q++)
+        dup |= which[q] == tw;
+      if (!dup)
+        which[i] = tw;
+    }
+    size_t one = 0;
+    for (size_t i = 0; i < n; i++)
+      one += th_space_get(&sp, which[i], "PSPLIT") == 1;
+    cr_assert(one > 0 && one < n, "%s D=%lld: %zu of %zu sampled configs with PSPLIT=1", dev,
+              (long long)gr->d, one, n);
+    fprintf(stderr, "  %s D=%lld: %zu of %zu sampled configs with PSPLIT=1\n", dev,
+            (long long)gr->d, one, n);
+  }
   const int64_t **ptrs = malloc(n * sizeof *ptrs);
   meas_kernel *kern = malloc(n * sizeof *kern);
   cr_assert(ptrs && kern);

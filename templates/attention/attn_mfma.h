@@ -26,10 +26,11 @@
 //  - Online softmax in registers (Milakov and Gimelshein 2018; FlashAttention-2,
 //    Algorithm 1), logits scaled by scale * log2(e) after the MFMA so only exp2 is
 //    needed; the division by the row sum once at the end.
-//  - P goes into the second GEMM as two 16-bit halves (hi = T(p), lo = T(p - hi)): the
-//    op's check allows f32-like errors in P, and one 16-bit P (FlashAttention's choice)
-//    is off by up to 2^-9 (bf16) of max |V| where the output is near zero. This costs a
-//    second MFMA per P fragment (docs/attention.md, known limits).
+//  - P goes into the second GEMM as one 16-bit value T(p) (PSPLIT = 1, FlashAttention's
+//    and every matrix-core kernel's choice: each weight off by a relative u_in, which the
+//    op's check allows as u_in * sum_j w_j |v_j|) or as two 16-bit halves (PSPLIT = 2:
+//    hi = T(p), lo = T(p - hi), P to about f32, at a second MFMA per P fragment). The row
+//    sums l add the f32 p either way (FlashAttention-2 does the same).
 //  - XCDS = 8 renumbers blocks so that each of MI300X's XCDs (round-robin dispatch)
 //    gets one consecutive range of (batch, head, query tile): the heads that share a KV
 //    head, and a head's query tiles, share that XCD's L2 (HipKittens' chiplet-aware
@@ -53,6 +54,7 @@
 #pragma autotune param LDS_LAYOUT = 1, 2    // 1 padded rows, 2 XOR swizzle
 #pragma autotune param PACK_GQA = 0, 1      // 1: a block's rows span the heads of a KV head
 #pragma autotune param XCDS = 1, 8          // 8: block order for MI300X's XCDs
+#pragma autotune param PSPLIT = 1, 2        // P in P V: 1 one rounded 16-bit P, 2 hi + lo
 // The head dim, the mask and the paging are compiled in.
 #pragma autotune derive HD = D
 #pragma autotune derive IS_CAUSAL = CAUSAL != 0
@@ -69,7 +71,8 @@
 #pragma autotune require wave_rows: QT >= 1 && BQ % (WAVES * MI) == 0
 // f32 per lane: S^T and O^T (QT (DP + BKV) MI / 64), Q fragments (QT DP MI / 128) and the
 // next K/V tile in flight (BKV DP / THREADS); at most 192 leaves room for addresses and
-// keeps two waves per SIMD (512 VGPR+AGPR each) possible
+// keeps two waves per SIMD (512 VGPR+AGPR each) possible. P takes S's place once S is
+// spent: PSPLIT 2 as many registers (two 16-bit halves), PSPLIT 1 half as many.
 #pragma autotune require registers: QT * (DP + BKV) * MI / 64 + QT * DP * MI / 128 + \
   BKV * DP / THREADS <= 192
 // every lane reads at least one vector of the K and V tiles
@@ -227,7 +230,8 @@ template <int MI> AT_DEV int am_acc_row(int r, int lane)
 }
 
 template <typename T, int MI, int WAVES, int BQ, int BKV, int STAGES, int VEC_BYTES,
-          int LDS_LAYOUT, int PACK_GQA, int XCDS, int HD, int IS_CAUSAL, int IS_PAGED>
+          int LDS_LAYOUT, int PACK_GQA, int XCDS, int PSPLIT, int HD, int IS_CAUSAL,
+          int IS_PAGED>
 __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, const int *BT,
                           int B, int H, int HKV, int SQ, int SK, float scale)
 {
@@ -243,6 +247,7 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
   constexpr int DS = DP / KI;                  // MFMA k steps over the head dim
   constexpr int NG = NREG / 4;                 // register groups of 4 consecutive rows
   static_assert(QT >= 1 && BQ % (WAVES * MI) == 0 && BKV % MI == 0, "attn_mfma: tiles");
+  static_assert(PSPLIT == 1 || PSPLIT == 2, "attn_mfma: P as one or two 16-bit halves");
   typedef am_tile<T, BKV, DP, HD, THREADS, VEC_BYTES, LDS_LAYOUT> tile;
   constexpr int STAGE = 2 * tile::BYTES;       // K then V
   AT_DYNAMIC_SHARED(unsigned char, lds);
@@ -353,8 +358,9 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
           am_mfma<T, MI>(s[t][kb], kf, qf[t][ds]);
       }
 
-    // Online softmax per query column; P into two 16-bit halves for the second MFMA.
-    T ph[QT][KB][NREG], pl[QT][KB][NREG];
+    // Online softmax per query column; P into one or two 16-bit halves for the second
+    // MFMA (pl is unused with PSPLIT 1: the compiler drops it).
+    T ph[QT][KB][NREG], pl[QT][KB][PSPLIT == 2 ? NREG : 1];
 #pragma unroll
     for (int t = 0; t < QT; t++) {
       float tmax = at_neg_inf();
@@ -386,7 +392,8 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
           const float p = x == at_neg_inf() ? 0.0f : at_exp2f(x - mnew);
           l[t] += p;
           ph[t][kb][r] = at_from_float<T>(p);
-          pl[t][kb][r] = at_from_float<T>(p - at_to_float(ph[t][kb][r]));
+          if constexpr (PSPLIT == 2)
+            pl[t][kb][r] = at_from_float<T>(p - at_to_float(ph[t][kb][r]));
         }
       m[t] = mnew;
     }
@@ -404,7 +411,8 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
 #pragma unroll
           for (int t = 0; t < QT; t++) {
             am_mfma<T, MI>(o[t][d], vf, &ph[t][kb][4 * gr]);
-            am_mfma<T, MI>(o[t][d], vf, &pl[t][kb][4 * gr]);
+            if constexpr (PSPLIT == 2)
+              am_mfma<T, MI>(o[t][d], vf, &pl[t][kb][4 * gr]);
           }
         }
 

@@ -392,7 +392,8 @@ int attn_check(const struct attn_data *d, const void *o, const float *lse, int64
   const struct attn_problem *q = &d->p;
   const enum gemm_dtype dt = q->dtype;
   const double u = dt == GEMM_F32 ? 0x1p-24 : gemm_dtype_roundoff(dt);
-  const double u_p = dt == GEMM_F32 ? 0.0 : u; /* P rounded to the input type */
+  /* P rounded to the input type; none where the caller's kernel keeps P in f32 */
+  const double u_p = dt == GEMM_F32 || d->p_exact ? 0.0 : u;
   const double acc = 2.0 * (double)(q->d + 2 * q->sk + 64) * 0x1p-24;
   const double floor_ = gemm_dtype_floor(dt);
   const size_t per_head = (size_t)(q->sq * q->d);

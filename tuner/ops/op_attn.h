@@ -117,6 +117,9 @@ struct attn_data {
   double *wabs;               /* B H SQ D */
   double *vmax;               /* B H */
   double *lse_ref, *lse_tol;  /* B H SQ */
+  int p_exact;                /* 1: the kernel under test keeps P in f32 (attn_decode's
+                                 SIMT softmax), attn_check drops the u_p wabs term; 0
+                                 (as attn_data_init leaves it): P may be rounded */
 };
 int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed);
 /* The same inputs (and O0) without the reference (ref and vmax NULL; attn_check refuses
@@ -128,8 +131,8 @@ void attn_data_release(struct attn_data *d);
  *   tol = u_out |ref| + u_p wabs + 2 (D + 2 SK + 64) 2^-24 vmax + floor
  * (u_out: the output's rounding, f32 2^-24, f16 2^-11, bf16 2^-8; u_p wabs: P rounded to
  * the input type before P V, as every matrix-core kernel and FlashAttention do (u_p the
- * f16/bf16 roundoff, 0 for f32); the third term bounds f32 dot products, exp2 and the
- * running sums; floor: the output's smallest subnormal).
+ * f16/bf16 roundoff, 0 for f32 and with d->p_exact); the third term bounds f32 dot
+ * products, exp2 and the running sums; floor: the output's smallest subnormal).
  * With p.lse, also every LSE value (lse, attn_lse_elems floats) within
  *   tol = 2 (D + 2 SK + 64) 2^-24 (1 + smax)
  * of d->lse_ref (smax: the row's largest scale * sum_c |q_c k_c|, which bounds the f32
