@@ -23,6 +23,8 @@
 
 struct emu_launch {
   unsigned grid[3], block[3];
+  unsigned cluster[3];         /* CTAs per cluster in x, y, z (0: 1); the grid a multiple
+                                  (emu.c, note 9) */
   size_t dyn_shared;           /* dynamic shared memory bytes per block */
   unsigned warp_size;          /* 32 or 64 */
   int workers;                 /* worker threads; <= 0: 1 (never more than blocks) */
