@@ -508,6 +508,23 @@ Test(tma, sm90a_ptx_holds_the_instructions, .timeout = 300)
   th_assert_ptx_has("tma_kernels.cu", "sm_90a", want, sizeof want / sizeof want[0]);
 }
 
+Test(tma, sm90a_ptx_holds_the_cluster_instructions, .timeout = 300)
+{
+  static const char *const want[] = {
+      "mapa.u64",
+      "mapa.shared::cluster.u32",
+      "%cluster_ctaid.x",
+      "%cluster_ctaid.y",
+      "%cluster_nctaid.x",
+      "%cluster_nctarank",
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      ".multicast::cluster",
+      "mbarrier.arrive.release.cluster.shared::cluster.b64",
+      "barrier.cluster.arrive.release.aligned",
+  };
+  th_assert_ptx_has("tma_cluster.cu", "sm_90a", want, sizeof want / sizeof want[0]);
+}
+
 /* NVRTC compiles for sm_90 (TMA needs no "a") and ptxas assembles it. */
 Test(tma, nvrtc_sm90_assembles_the_kernels, .timeout = 300)
 {
