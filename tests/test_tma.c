@@ -10,7 +10,10 @@
  * protocol bug (a missing expect_tx, a wrong parity, a missing fence.mbarrier_init, a wait
  * on the wrong barrier, writers that do not fence before a bulk store, a store never
  * waited for, a ring consumer with the wrong parity, a producer that skips the empty
- * barrier) failing, as a failed launch or a wrong result. Last, nvcc's sm_90a PTX of the
+ * barrier) failing, as a failed launch or a wrong result. Clusters (tma_cluster.cu,
+ * launched in clusters of 2 and 4): the ids of 2x1, 1x2 and 2x2 clusters, distributed
+ * shared memory through mapa, a two-CTA multicast ring and its seven planted faults
+ * (docs/tma.md, the host emulation, point 6), each failing. Last, nvcc's sm_90a PTX of the
  * same kernels holds the instructions and NVRTC + ptxas accept them. None ran on a GPU.
  */
 #include <criterion/criterion.h>
@@ -313,7 +316,7 @@ Test(tma, host_ring_over_many_phases_and_planted_bugs_fail, .timeout = 300)
   th_hostk_close(&k);
 }
 
-/* The cluster instructions in a cluster of one CTA; a multicast to another CTA fails. */
+/* The cluster instructions in a launch without clusters (a cluster of one CTA). */
 Test(tma, host_cluster_of_one, .timeout = 300)
 {
   struct th_hostk k;
@@ -540,6 +543,18 @@ Test(tma, nvrtc_sm90_assembles_the_kernels, .timeout = 300)
     const struct cc_kernel_res *kr = cc_result_kernel(&r, names[i]);
     cr_assert_not_null(kr, "no %s", names[i]);
     cr_assert_eq(kr->spill_bytes, 0, "%s spills", names[i]);
+  }
+  cc_result_release(&r);
+  free(src);
+  src = th_read_pl("tma_cluster.cu");
+  req.source = src, req.name = "tma_cluster.cu";
+  cr_assert_eq(cc_nvrtc.compile(&req, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(r.status, CC_OK, "sm_90:\n%s", r.log);
+  const char *cl_names[] = {"cl_ids", "cl_dsmem", "cl_mcast_ring"};
+  for (size_t i = 0; i < 3; i++) {
+    const struct cc_kernel_res *kr = cc_result_kernel(&r, cl_names[i]);
+    cr_assert_not_null(kr, "no %s", cl_names[i]);
+    cr_assert_eq(kr->spill_bytes, 0, "%s spills", cl_names[i]);
   }
   cc_result_release(&r);
   free(src);

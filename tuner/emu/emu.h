@@ -36,9 +36,12 @@ struct emu_launch {
 /* The runtime table a variant's at_host_bind() receives (static storage). */
 const struct at_host_rt *emu_runtime(void);
 
-/* Run the grid to completion. The calling thread is one of the workers. Returns AT_OK;
+/* Run the grid to completion. The calling thread is one of the workers. With a cluster
+ * shape, the CTAs of each cluster run together, one worker each (emu.c, note 9), and the
+ * failure reported is that of the lowest cluster. Returns AT_OK;
  * AT_USAGE for a bad launch (zero or too large dimensions, more than EMU_MAX_THREADS
- * threads per block, a warp size other than 32 or 64, no entry), with at_error saying
+ * threads per block, a warp size other than 32 or 64, no entry, a grid that is not a
+ * multiple of the cluster or a cluster of more than 16 CTAs), with at_error saying
  * which; AT_NOMEM; AT_DEVICE when the kernel failed: barrier divergence, a warp_gather
  * some lanes never reach or with lanes that disagree on its size, or the kernel's own
  * fail(). Then at_last_error() is one line naming the block and the threads (or warp and
