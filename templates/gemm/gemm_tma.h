@@ -209,6 +209,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     at_tma_prefetch_map(tmap_B);
   }
   if (MCAST) { // the peer's barriers are initialised before anything reaches them
+    at_syncwarp(); // barrier.cluster is .aligned: the warp converged (thread 0 initialised)
     at_cluster_arrive();
     at_cluster_wait();
   } else {
@@ -264,6 +265,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       }
     }
     if (MCAST) { // no CTA exits while its peer may still arrive on its barriers
+      at_syncwarp(); // thread 0 was the producer: the warp converges for the .aligned barrier
       at_cluster_arrive();
       at_cluster_wait();
     }
@@ -384,6 +386,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     }
   }
   if (MCAST) { // see the producer's
+    at_syncwarp();
     at_cluster_arrive();
     at_cluster_wait();
   }
