@@ -352,18 +352,18 @@ Test(tma, host_cluster_ids, .timeout = 300)
 {
   struct th_hostk k;
   th_hostk_load(&k, PL "/tma_cluster.cu", "host", include_dirs);
-  int *info = (int *)th_hostk_buf(&k, 16 * 8 * sizeof(int));
+  int *info = (int *)th_hostk_buf(&k, 16 * 10 * sizeof(int));
   const unsigned shapes[][4] = {{4, 2, 2, 1}, {2, 4, 1, 2}, {4, 4, 2, 2}};
   for (size_t i = 0; i < 3; i++) {
     const unsigned grid[3] = {shapes[i][0], shapes[i][1], 1};
     const unsigned cl[3] = {shapes[i][2], shapes[i][3], 1};
-    memset(info, 0, 16 * 8 * sizeof(int));
+    memset(info, 0, 16 * 10 * sizeof(int));
     void *args[] = {&info};
     cr_assert_eq(th_hostk_launch_cluster(&k, "cl_ids", grid, cl, 64, 0, "p", args), AT_OK,
                  "shape %zu: %s", i, at_last_error());
     for (unsigned by = 0; by < grid[1]; by++)
       for (unsigned bx = 0; bx < grid[0]; bx++) {
-        const int *o = info + 8 * (bx + grid[0] * by);
+        const int *o = info + 10 * (bx + grid[0] * by);
         unsigned cx = bx % cl[0], cy = by % cl[1];
         cr_assert_eq(o[0], (int)(cx + cl[0] * cy), "shape %zu block %u,%u: rank", i, bx, by);
         cr_assert_eq(o[1], (int)(cl[0] * cl[1]));
@@ -374,6 +374,8 @@ Test(tma, host_cluster_ids, .timeout = 300)
         cr_assert_eq(o[6], (int)bx);
         cr_assert_eq(o[7], (int)by, "shape %zu block %u,%u: blockIdx.y or the rank check",
                      i, bx, by);
+        cr_assert_eq(o[8], (int)(bx / cl[0]), "clusterid.x");
+        cr_assert_eq(o[9], (int)(by / cl[1]), "clusterid.y");
       }
   }
   /* a grid that is not a multiple of the cluster is refused */
@@ -527,6 +529,7 @@ Test(tma, sm90a_ptx_holds_the_cluster_instructions, .timeout = 300)
       "%cluster_ctaid.y",
       "%cluster_nctaid.x",
       "%cluster_nctarank",
+      "%clusterid.x",
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
       ".multicast::cluster",
       "mbarrier.arrive.release.cluster.shared::cluster.b64",

@@ -507,6 +507,19 @@ AT_DEV unsigned int at_cluster_nctaid_y(void)
   asm volatile("mov.u32 %0, %%cluster_nctaid.y;" : "=r"(r));
   return r;
 }
+// %clusterid: the cluster's place in the grid of clusters, x and y.
+AT_DEV unsigned int at_clusterid_x(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%clusterid.x;" : "=r"(r));
+  return r;
+}
+AT_DEV unsigned int at_clusterid_y(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%clusterid.y;" : "=r"(r));
+  return r;
+}
 // Arrive on the mbarrier at shared::cluster address `remote` (another CTA's, from
 // at_mapa_shared): the consumer releasing a multicast stage to its producers.
 AT_DEV void at_mbarrier_arrive_cluster(unsigned int remote)
@@ -1126,6 +1139,8 @@ AT_DEV unsigned int at_cluster_ctaid_x(void) { return at_tma_cluster()->ctaid[0]
 AT_DEV unsigned int at_cluster_ctaid_y(void) { return at_tma_cluster()->ctaid[1]; }
 AT_DEV unsigned int at_cluster_nctaid_x(void) { return at_tma_cluster()->dim[0]; }
 AT_DEV unsigned int at_cluster_nctaid_y(void) { return at_tma_cluster()->dim[1]; }
+AT_DEV unsigned int at_clusterid_x(void) { return at_tma_cluster()->id[0]; }
+AT_DEV unsigned int at_clusterid_y(void) { return at_tma_cluster()->id[1]; }
 #define AT_TMA_HOST_RANK_SHIFT 26 // a shared::cluster address: rank << 26 | offset
 AT_DEV unsigned int at_mapa_shared(const void *p, unsigned int cta)
 {

@@ -3,7 +3,8 @@
 // CTAs together: tuner/emu/emu.c note 9, at_tma.h note 8) and compiles them for sm_90a.
 //
 // cl_ids(info): every thread of CTA b (linear blockIdx) checks the ids; thread 0 writes
-// info[8b ..]: rank, nctas, cluster ctaid x, y, cluster dims x, y, blockIdx x, y.
+// info[10b ..]: rank, nctas, cluster ctaid x, y, cluster dims x, y, blockIdx x, y,
+// clusterid x, y.
 //
 // cl_dsmem(out, mode): each CTA writes 1000 * rank + i into word i of its dynamic shared
 // memory (256 words), cluster barrier, reads word i of the next CTA's (rank + 1 mod n)
@@ -37,15 +38,16 @@ extern "C" __global__ void cl_ids(int *info)
   const unsigned int rank = at_cluster_ctarank();
   // rank is x fastest inside the cluster
   if (rank != at_cluster_ctaid_x() + at_cluster_nctaid_x() * at_cluster_ctaid_y())
-    info[8 * b + 7] = -1000;
+    info[10 * b + 7] = -1000;
   at_cluster_arrive();
   at_cluster_wait();
   if (at_thread_idx_x() == 0) {
-    int *o = info + 8 * b;
+    int *o = info + 10 * b;
     o[0] = (int)rank, o[1] = (int)at_cluster_nctas();
     o[2] = (int)at_cluster_ctaid_x(), o[3] = (int)at_cluster_ctaid_y();
     o[4] = (int)at_cluster_nctaid_x(), o[5] = (int)at_cluster_nctaid_y();
     o[6] = (int)at_block_idx_x(), o[7] += (int)at_block_idx_y();
+    o[8] = (int)at_clusterid_x(), o[9] = (int)at_clusterid_y();
   }
 }
 
