@@ -3,7 +3,8 @@
  * neither __CUDACC__ nor __HIP__ is defined, so templates/common/at_common.h declares
  * its device functions as plain functions and no system or GPU header is needed), the
  * `#pragma autotune` lines are read from libclang's tokens, the kernel's function
- * template from the AST, and the two are cross-checked; the content hash; the parse
+ * template from the AST, and the two are cross-checked (template_kernel.c, which also
+ * computes the content hash; the state they share is template_loader.h); the parse
  * cache's use (template_cache.c). What a loaded template spans on a device (the device
  * constants, the slot layout, the gen_space) is template_space.c.
  *
@@ -36,55 +37,12 @@
 #include "generator/libclang.h"
 #include "generator/space.h"
 #include "generator/template_cache.h"
+#include "generator/template_loader.h"
 #include "base/os.h"
 #include "base/device.h"
 #include "base/hash.h"
 #include "base/status.h"
 
-/* libclang, opened at run time (libclang.h) by the first parse that needs it; every
- * clang_* call below goes through its table. */
-static const struct lc_api *lc;
-#define clang_createIndex (lc->createIndex)
-#define clang_disposeIndex (lc->disposeIndex)
-#define clang_parseTranslationUnit2 (lc->parseTranslationUnit2)
-#define clang_disposeTranslationUnit (lc->disposeTranslationUnit)
-#define clang_getNumDiagnostics (lc->getNumDiagnostics)
-#define clang_getDiagnostic (lc->getDiagnostic)
-#define clang_disposeDiagnostic (lc->disposeDiagnostic)
-#define clang_getDiagnosticSeverity (lc->getDiagnosticSeverity)
-#define clang_getDiagnosticLocation (lc->getDiagnosticLocation)
-#define clang_getDiagnosticSpelling (lc->getDiagnosticSpelling)
-#define clang_getCString (lc->getCString)
-#define clang_disposeString (lc->disposeString)
-#define clang_getFile (lc->getFile)
-#define clang_getFileName (lc->getFileName)
-#define clang_getFileContents (lc->getFileContents)
-#define clang_getInclusions (lc->getInclusions)
-#define clang_getLocationForOffset (lc->getLocationForOffset)
-#define clang_getRange (lc->getRange)
-#define clang_getRangeEnd (lc->getRangeEnd)
-#define clang_getSpellingLocation (lc->getSpellingLocation)
-#define clang_tokenize (lc->tokenize)
-#define clang_disposeTokens (lc->disposeTokens)
-#define clang_getTokenKind (lc->getTokenKind)
-#define clang_getTokenSpelling (lc->getTokenSpelling)
-#define clang_getTokenLocation (lc->getTokenLocation)
-#define clang_getTokenExtent (lc->getTokenExtent)
-#define clang_getTranslationUnitCursor (lc->getTranslationUnitCursor)
-#define clang_visitChildren (lc->visitChildren)
-#define clang_getCursorKind (lc->getCursorKind)
-#define clang_getCursorLocation (lc->getCursorLocation)
-#define clang_getCursorSpelling (lc->getCursorSpelling)
-#define clang_getCursorType (lc->getCursorType)
-#define clang_getCursorResultType (lc->getCursorResultType)
-#define clang_getCursorSemanticParent (lc->getCursorSemanticParent)
-#define clang_getCanonicalCursor (lc->getCanonicalCursor)
-#define clang_getCanonicalType (lc->getCanonicalType)
-#define clang_getTypeSpelling (lc->getTypeSpelling)
-#define clang_isCursorDefinition (lc->isCursorDefinition)
-#define clang_equalCursors (lc->equalCursors)
-#define clang_Cursor_isNull (lc->Cursor_isNull)
-#define clang_Location_isFromMainFile (lc->Location_isFromMainFile)
 
 /* Most values one `param` may list or generate. */
 #define MAX_VALUES 65536
@@ -97,7 +55,21 @@ static const char *const verbs_expected =
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
-static char *dupstr(const char *s)
+const struct lc_api *tmpl_lc;
+
+/* An AT_PARSE error "path:line: message". */
+int tl_perr(const struct loader *L, int line, const char *fmt, ...)
+{
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return at_error(AT_PARSE, "%s:%d: %s", L->path, line, msg);
+}
+
+
+char *tl_dupstr(const char *s)
 {
   size_t n = strlen(s) + 1;
   char *d = malloc(n);
@@ -106,7 +78,7 @@ static char *dupstr(const char *s)
   return d;
 }
 
-static int nomem(void)
+int tl_nomem(void)
 {
   return at_error(AT_NOMEM, "out of memory reading a template");
 }
@@ -122,55 +94,6 @@ static int reserved_name(const char *s)
   return 0;
 }
 
-/* ---- the loader's state ------------------------------------------------------------- */
-
-struct ptok {
-  CXTokenKind kind;
-  char *spell;
-  unsigned line, col, off, end;
-};
-
-struct pragma {
-  int line;
-  size_t a, b;     /* tokens after `autotune`: [a, b) */
-};
-
-struct loader {
-  struct tmpl *t;
-  const char *path;
-  CXTranslationUnit tu;
-  struct ptok *toks;
-  size_t ntoks;
-  struct pragma *pragmas;
-  size_t npragmas;
-  /* token ranges of expressions read in pass 1, checked in pass 2 */
-  size_t *derive_a, *derive_b; /* per params entry (derive only) */
-  size_t *req_a, *req_b;
-  size_t thr_part[3][2], grid_part[3][2], shared_part[2], ws_part[2];
-  size_t tmap_part[TMPL_MAX_TMAPS][3][2]; /* box inner, box outer, swizzle */
-  int line_problem, line_threads, line_grid, line_shared, line_ws, line_dtype, line_arch_specific;
-  size_t cl_part[3][2]; /* `cluster` (template_cluster.c) */
-  int line_cluster;
-  char (*include_real)[PATH_MAX];
-  size_t ninclude;
-  struct tcache_deps deps;  /* every file the parse read besides the template */
-  struct hash_sha256 sha;
-  uint64_t fnv;
-  int rc;           /* first failure of a libclang visitor */
-};
-
-/* An AT_PARSE error "path:line: message". */
-static int perr(const struct loader *L, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int perr(const struct loader *L, int line, const char *fmt, ...)
-{
-  char msg[768];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return at_error(AT_PARSE, "%s:%d: %s", L->path, line, msg);
-}
 
 static int is_punct(const struct loader *L, size_t i, const char *p)
 {
@@ -282,18 +205,18 @@ static int load_expr(struct loader *L, int line, const char *what, size_t a, siz
   if (bound)
     *bound = NULL;
   if (a >= b) {
-    rc = perr(L, line, "%s: missing expression", what);
+    rc = tl_perr(L, line, "%s: missing expression", what);
     goto done;
   }
   padded = spell_range(L, a, b, 1);
   *text = spell_range(L, a, b, 0);
   if (!padded || !*text) {
-    rc = nomem();
+    rc = tl_nomem();
     goto done;
   }
   rc = gen_expr_parse(padded, &e);
   if (rc == AT_PARSE) {
-    rc = perr(L, line, "%s: %s", what, at_last_error());
+    rc = tl_perr(L, line, "%s: %s", what, at_last_error());
     goto done;
   }
   if (rc)
@@ -303,7 +226,7 @@ static int load_expr(struct loader *L, int line, const char *what, size_t a, siz
     const char *name = gen_expr_var_name(e, i);
     for (size_t k = visible; k < L->t->nparams; k++)
       if (strcmp(L->t->params[k].name, name) == 0) {
-        rc = perr(L, line, "%s: '%.64s' is defined after it (line %d); a derived value may "
+        rc = tl_perr(L, line, "%s: '%.64s' is defined after it (line %d); a derived value may "
                   "use only the params, dims and device constants above it",
                   what, name, L->t->params[k].line);
         goto done;
@@ -312,7 +235,7 @@ static int load_expr(struct loader *L, int line, const char *what, size_t a, siz
   struct env env = {L->t, visible};
   rc = gen_expr_bind(e, env_resolve, &env);
   if (rc == AT_PARSE) {
-    rc = perr(L, line, "%s: %s (known: problem dims, params, derived values and "
+    rc = tl_perr(L, line, "%s: %s (known: problem dims, params, derived values and "
               "device.* constants)", what, at_last_error());
     goto done;
   }
@@ -352,12 +275,12 @@ static int const_value(struct loader *L, int line, const char *what, size_t a, s
   int rc = AT_OK;
   *v = 0;
   if (a >= b) {
-    rc = perr(L, line, "%s: missing value", what);
+    rc = tl_perr(L, line, "%s: missing value", what);
     goto done;
   }
   padded = spell_range(L, a, b, 1);
   if (!padded) {
-    rc = nomem();
+    rc = tl_nomem();
     goto done;
   }
   rc = gen_expr_parse(padded, &e);
@@ -366,7 +289,7 @@ static int const_value(struct loader *L, int line, const char *what, size_t a, s
   if (rc == AT_OK)
     rc = gen_expr_eval(e, slots, NULL, v);
   if (rc == AT_PARSE || rc == AT_USAGE)
-    rc = perr(L, line, "%s: %s (values are integer constants, true or false)", what,
+    rc = tl_perr(L, line, "%s: %s (values are integer constants, true or false)", what,
               at_last_error());
 done:
   gen_expr_free(e);
@@ -376,7 +299,7 @@ done:
 
 /* ---- pass 1: pragmas, syntax and names --------------------------------------------------- */
 
-static int param_index(const struct tmpl *t, const char *name)
+int tl_param_index(const struct tmpl *t, const char *name)
 {
   for (size_t i = 0; i < t->nparams; i++)
     if (strcmp(t->params[i].name, name) == 0)
@@ -388,15 +311,15 @@ static int check_new_name(struct loader *L, int line, const char *verb, const ch
 {
   struct tmpl *t = L->t;
   if (reserved_name(name))
-    return perr(L, line, "%s '%.64s': the name is reserved (min, max, cdiv, sizeof_*, true, "
+    return tl_perr(L, line, "%s '%.64s': the name is reserved (min, max, cdiv, sizeof_*, true, "
                 "false, range, pow2)", verb, name);
-  int k = param_index(t, name);
+  int k = tl_param_index(t, name);
   if (k >= 0)
-    return perr(L, line, "duplicate param '%.64s' (first at line %d)", name,
+    return tl_perr(L, line, "duplicate param '%.64s' (first at line %d)", name,
                 t->params[k].line);
   for (size_t i = 0; i < t->ndims; i++)
     if (strcmp(t->dims[i], name) == 0)
-      return perr(L, line, "%s '%.64s': the name is taken by a problem dim", verb, name);
+      return tl_perr(L, line, "%s '%.64s': the name is taken by a problem dim", verb, name);
   return AT_OK;
 }
 
@@ -408,14 +331,14 @@ static int add_value(struct loader *L, int line, struct tmpl_param *p, int64_t v
 {
   for (size_t i = 0; !fresh && i < p->nvalues; i++)
     if (p->values[i] == v)
-      return perr(L, line, "param '%s': value %" PRId64 " is listed twice", p->name, v);
+      return tl_perr(L, line, "param '%s': value %" PRId64 " is listed twice", p->name, v);
   if (p->nvalues == MAX_VALUES)
-    return perr(L, line, "param '%s': more than %d values", p->name, MAX_VALUES);
+    return tl_perr(L, line, "param '%s': more than %d values", p->name, MAX_VALUES);
   if (p->nvalues == *cap) {
     size_t ncap = *cap ? *cap * 2 : 8;
     int64_t *n = realloc(p->values, ncap * sizeof *n);
     if (!n)
-      return nomem();
+      return tl_nomem();
     p->values = n;
     *cap = ncap;
   }
@@ -434,7 +357,7 @@ static int param_generator(struct loader *L, int line, struct tmpl_param *p, siz
   char what[128];
   snprintf(what, sizeof what, "param '%.64s': %s()", p->name, fn);
   if ((is_range && (n < 2 || n > 3)) || (!is_range && n != 2))
-    return perr(L, line, "%s takes %s arguments, found %zu", what,
+    return tl_perr(L, line, "%s takes %s arguments, found %zu", what,
                 is_range ? "2 or 3 (first, last, step)" : "2 (first, last)", n);
   int64_t arg[3] = {0, 0, 1};
   for (size_t i = 0; i < n; i++) {
@@ -444,11 +367,11 @@ static int param_generator(struct loader *L, int line, struct tmpl_param *p, siz
   }
   if (is_range) {
     if (arg[2] <= 0 || arg[0] > arg[1])
-      return perr(L, line, "%s: needs first <= last and step > 0, found range(%" PRId64
+      return tl_perr(L, line, "%s: needs first <= last and step > 0, found range(%" PRId64
                   ", %" PRId64 ", %" PRId64 ")", what, arg[0], arg[1], arg[2]);
     uint64_t count = ((uint64_t)arg[1] - (uint64_t)arg[0]) / (uint64_t)arg[2] + 1;
     if (count > MAX_VALUES)
-      return perr(L, line, "%s gives %" PRIu64 " values (at most %d)", what, count,
+      return tl_perr(L, line, "%s gives %" PRIu64 " values (at most %d)", what, count,
                   MAX_VALUES);
     for (uint64_t i = 0; i < count; i++) {
       int rc = add_value(L, line, p, (int64_t)((uint64_t)arg[0] + i * (uint64_t)arg[2]),
@@ -460,9 +383,9 @@ static int param_generator(struct loader *L, int line, struct tmpl_param *p, siz
   }
   for (int i = 0; i < 2; i++)
     if (arg[i] < 1 || (arg[i] & (arg[i] - 1)) != 0)
-      return perr(L, line, "%s: %" PRId64 " is not a power of two", what, arg[i]);
+      return tl_perr(L, line, "%s: %" PRId64 " is not a power of two", what, arg[i]);
   if (arg[0] > arg[1])
-    return perr(L, line, "%s: needs first <= last, found pow2(%" PRId64 ", %" PRId64 ")",
+    return tl_perr(L, line, "%s: needs first <= last, found pow2(%" PRId64 ", %" PRId64 ")",
                 what, arg[0], arg[1]);
   for (int64_t v = arg[0];; v *= 2) {
     int rc = add_value(L, line, p, v, true, cap);
@@ -480,7 +403,7 @@ static int grow_params(struct loader *L)
   size_t n = t->nparams + 1;
   struct tmpl_param *p = realloc(t->params, n * sizeof *p);
   if (!p)
-    return nomem();
+    return tl_nomem();
   t->params = p;
   size_t *da = realloc(L->derive_a, n * sizeof *da);
   if (da)
@@ -489,7 +412,7 @@ static int grow_params(struct loader *L)
   if (db)
     L->derive_b = db;
   if (!da || !db)
-    return nomem();
+    return tl_nomem();
   memset(&t->params[t->nparams], 0, sizeof *p);
   t->params[t->nparams].tparam = -1;
   L->derive_a[t->nparams] = L->derive_b[t->nparams] = 0;
@@ -502,7 +425,7 @@ static int pragma_param(struct loader *L, const struct pragma *g, int derived)
   const char *verb = derived ? "derive" : "param";
   size_t a = g->a, b = g->b;
   if (!is_ident(L, a) || a + 1 >= b || !is_punct(L, a + 1, "="))
-    return perr(L, g->line, "expected '%s NAME = %s'", verb,
+    return tl_perr(L, g->line, "expected '%s NAME = %s'", verb,
                 derived ? "expression" : "v1, v2, ...', 'range(a, b[, step])' or 'pow2(a, b)");
   const char *name = L->toks[a].spell;
   int rc = check_new_name(L, g->line, verb, name);
@@ -512,13 +435,13 @@ static int pragma_param(struct loader *L, const struct pragma *g, int derived)
     return rc;
   struct tmpl_param *p = &L->t->params[L->t->nparams];
   p->line = g->line;
-  p->name = dupstr(name);
+  p->name = tl_dupstr(name);
   if (!p->name)
-    return nomem();
+    return tl_nomem();
   L->t->nparams++;
   if (derived) {
     if (a + 2 >= b)
-      return perr(L, g->line, "derive '%.64s': missing expression", name);
+      return tl_perr(L, g->line, "derive '%.64s': missing expression", name);
     L->derive_a[L->t->nparams - 1] = a + 2;
     L->derive_b[L->t->nparams - 1] = b;
     return AT_OK;
@@ -526,7 +449,7 @@ static int pragma_param(struct loader *L, const struct pragma *g, int derived)
   size_t cap = 0;
   a += 2;
   if (a >= b)
-    return perr(L, g->line, "param '%.64s': missing values", name);
+    return tl_perr(L, g->line, "param '%.64s': missing values", name);
   if (is_ident(L, a) && is_punct(L, a + 1, "(") && is_punct(L, b - 1, ")") &&
       (strcmp(L->toks[a].spell, "range") == 0 || strcmp(L->toks[a].spell, "pow2") == 0) &&
       split_commas(L, a, b, (size_t[2][2]){{0}}, 1) == 1)
@@ -558,16 +481,16 @@ static int pragma_require(struct loader *L, const struct pragma *g)
   size_t a = g->a;
   char *name;
   if (is_ident(L, a) && is_punct(L, a + 1, ":")) {
-    name = dupstr(L->toks[a].spell);
+    name = tl_dupstr(L->toks[a].spell);
     a += 2;
   } else {
     name = os_strdupf("line %d", g->line);
   }
   if (!name)
-    return nomem();
+    return tl_nomem();
   for (size_t i = 0; i < t->nreqs; i++)
     if (strcmp(t->reqs[i].name, name) == 0) {
-      int rc = perr(L, g->line, "duplicate require name '%.64s' (first at line %d)", name,
+      int rc = tl_perr(L, g->line, "duplicate require name '%.64s' (first at line %d)", name,
                     t->reqs[i].line);
       free(name);
       return rc;
@@ -583,7 +506,7 @@ static int pragma_require(struct loader *L, const struct pragma *g)
     L->req_b = rb;
   if (!rb) {
     free(name);
-    return nomem();
+    return tl_nomem();
   }
   t->reqs[t->nreqs] = (struct tmpl_require){.name = name, .expr = NULL, .line = g->line};
   L->req_a[t->nreqs] = a;
@@ -595,7 +518,7 @@ static int pragma_require(struct loader *L, const struct pragma *g)
 static int once(struct loader *L, int line, const char *verb, int *first)
 {
   if (*first)
-    return perr(L, line, "duplicate '%s' pragma (first at line %d)", verb, *first);
+    return tl_perr(L, line, "duplicate '%s' pragma (first at line %d)", verb, *first);
   *first = line;
   return AT_OK;
 }
@@ -610,14 +533,14 @@ static int pragma_xyz(struct loader *L, const struct pragma *g, const char *verb
   size_t tmp[4][2];
   size_t n = split_commas(L, g->a, g->b, tmp, 3);
   if (n == 0)
-    return perr(L, g->line, "%s: missing expression", verb);
+    return tl_perr(L, g->line, "%s: missing expression", verb);
   if (n > 3)
-    return perr(L, g->line, "%s takes 1 to 3 expressions (x, y, z), found more", verb);
+    return tl_perr(L, g->line, "%s takes 1 to 3 expressions (x, y, z), found more", verb);
   for (size_t i = 0; i < 3; i++) {
     parts[i][0] = i < n ? tmp[i][0] : 0;
     parts[i][1] = i < n ? tmp[i][1] : 0;
     if (i < n && tmp[i][0] == tmp[i][1])
-      return perr(L, g->line, "%s: empty expression %zu", verb, i + 1);
+      return tl_perr(L, g->line, "%s: empty expression %zu", verb, i + 1);
   }
   return AT_OK;
 }
@@ -632,13 +555,13 @@ static int pragma_tensormap(struct loader *L, int line, const struct pragma *res
   struct tmpl *t = L->t;
   size_t i = rest->a, b = rest->b;
   if (t->ntmaps == TMPL_MAX_TMAPS)
-    return perr(L, line, "tensormap: more than %d tensor maps", TMPL_MAX_TMAPS);
+    return tl_perr(L, line, "tensormap: more than %d tensor maps", TMPL_MAX_TMAPS);
   if (!is_ident(L, i))
-    return perr(L, line, "%s", usage);
+    return tl_perr(L, line, "%s", usage);
   const char *name = L->toks[i].spell;
   for (size_t k = 0; k < t->ntmaps; k++)
     if (strcmp(t->tmaps[k].param, name) == 0)
-      return perr(L, line, "tensormap: a second map over '%.64s' (line %d)", name,
+      return tl_perr(L, line, "tensormap: a second map over '%.64s' (line %d)", name,
                   t->tmaps[k].line);
   size_t (*part)[2] = L->tmap_part[t->ntmaps];
   i++;
@@ -646,7 +569,7 @@ static int pragma_tensormap(struct loader *L, int line, const struct pragma *res
   const char *words[2] = {"box", "swizzle"};
   for (int w = 0; w < 2; w++) {
     if (!is_ident(L, i) || strcmp(L->toks[i].spell, words[w]) != 0 || !is_punct(L, i + 1, "("))
-      return perr(L, line, "%s", usage);
+      return tl_perr(L, line, "%s", usage);
     size_t open = i + 1, close = open;
     int depth = 0;
     for (size_t j = open; j < b; j++) {
@@ -657,28 +580,28 @@ static int pragma_tensormap(struct loader *L, int line, const struct pragma *res
       }
     }
     if (close == open)
-      return perr(L, line, "%s: unbalanced parentheses", usage);
+      return tl_perr(L, line, "%s: unbalanced parentheses", usage);
     if (w == 0) {
       size_t parts[3][2];
       if (split_commas(L, open + 1, close, parts, 2) != 2 || parts[0][0] == parts[0][1] ||
           parts[1][0] == parts[1][1])
-        return perr(L, line, "tensormap: box takes two expressions (inner, outer)");
+        return tl_perr(L, line, "tensormap: box takes two expressions (inner, outer)");
       memcpy(part, parts, 2 * sizeof parts[0]);
     } else {
       if (close == open + 1)
-        return perr(L, line, "tensormap: swizzle takes one expression (0, 32, 64 or 128)");
+        return tl_perr(L, line, "tensormap: swizzle takes one expression (0, 32, 64 or 128)");
       part[2][0] = open + 1;
       part[2][1] = close;
     }
     i = close + 1;
   }
   if (i != b)
-    return perr(L, line, "%s: unexpected text after swizzle(...)", usage);
+    return tl_perr(L, line, "%s: unexpected text after swizzle(...)", usage);
   struct tmpl_tmap *m = &t->tmaps[t->ntmaps];
   memset(m, 0, sizeof *m);
   m->line = line;
-  if (!(m->param = dupstr(name)))
-    return nomem();
+  if (!(m->param = tl_dupstr(name)))
+    return tl_nomem();
   t->ntmaps++;
   return AT_OK;
 }
@@ -688,22 +611,22 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
   struct tmpl *t = L->t;
   int rc;
   if (g->a >= g->b)
-    return perr(L, g->line, "empty autotune pragma %s", verbs_expected);
+    return tl_perr(L, g->line, "empty autotune pragma %s", verbs_expected);
   const char *verb = L->toks[g->a].spell;
   struct pragma rest = {g->line, g->a + 1, g->b};
   if (!is_ident(L, g->a))
-    return perr(L, g->line, "unknown autotune pragma '%.40s' %s", verb, verbs_expected);
+    return tl_perr(L, g->line, "unknown autotune pragma '%.40s' %s", verb, verbs_expected);
   if (strcmp(verb, "kernel") == 0) {
     if (t->kernel)
-      return perr(L, g->line, "duplicate 'kernel' pragma (first at line %d)", t->kernel_line);
+      return tl_perr(L, g->line, "duplicate 'kernel' pragma (first at line %d)", t->kernel_line);
     if (rest.b - rest.a != 1 || !is_ident(L, rest.a))
-      return perr(L, g->line, "expected 'kernel NAME' (the __device__ function template)");
+      return tl_perr(L, g->line, "expected 'kernel NAME' (the __device__ function template)");
     const char *name = L->toks[rest.a].spell;
     if (strlen(name) > TMPL_KERNEL_NAME_MAX)
-      return perr(L, g->line, "kernel name '%.64s' is longer than %d characters", name,
+      return tl_perr(L, g->line, "kernel name '%.64s' is longer than %d characters", name,
                   TMPL_KERNEL_NAME_MAX);
     t->kernel_line = g->line;
-    return (t->kernel = dupstr(name)) ? AT_OK : nomem();
+    return (t->kernel = tl_dupstr(name)) ? AT_OK : tl_nomem();
   }
   if (strcmp(verb, "problem") == 0) {
     if ((rc = once(L, g->line, "problem", &L->line_problem)))
@@ -711,24 +634,24 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
     size_t parts[TMPL_MAX_DIMS + 1][2];
     size_t n = split_commas(L, rest.a, rest.b, parts, TMPL_MAX_DIMS);
     if (n == 0)
-      return perr(L, g->line, "expected 'problem D1[, D2 ...]'");
+      return tl_perr(L, g->line, "expected 'problem D1[, D2 ...]'");
     if (n > TMPL_MAX_DIMS)
-      return perr(L, g->line, "problem: more than %d dims", TMPL_MAX_DIMS);
+      return tl_perr(L, g->line, "problem: more than %d dims", TMPL_MAX_DIMS);
     for (size_t i = 0; i < n; i++) {
       if (parts[i][1] - parts[i][0] != 1 || !is_ident(L, parts[i][0]))
-        return perr(L, g->line, "problem: dim %zu is not a name", i + 1);
+        return tl_perr(L, g->line, "problem: dim %zu is not a name", i + 1);
       const char *name = L->toks[parts[i][0]].spell;
       if (reserved_name(name))
-        return perr(L, g->line, "problem: the name '%.64s' is reserved", name);
+        return tl_perr(L, g->line, "problem: the name '%.64s' is reserved", name);
       for (size_t k = 0; k < t->ndims; k++)
         if (strcmp(t->dims[k], name) == 0)
-          return perr(L, g->line, "problem: duplicate dim '%.64s'", name);
-      int k = param_index(t, name);
+          return tl_perr(L, g->line, "problem: duplicate dim '%.64s'", name);
+      int k = tl_param_index(t, name);
       if (k >= 0)
-        return perr(L, g->line, "problem: dim '%.64s' has the name of the param at line %d",
+        return tl_perr(L, g->line, "problem: dim '%.64s' has the name of the param at line %d",
                     name, t->params[k].line);
-      if (!(t->dims[t->ndims] = dupstr(name)))
-        return nomem();
+      if (!(t->dims[t->ndims] = tl_dupstr(name)))
+        return tl_nomem();
       t->ndims++;
     }
     return AT_OK;
@@ -763,8 +686,8 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
     if ((rc = once(L, g->line, "dtype", &L->line_dtype)))
       return rc;
     if (rest.b - rest.a != 1 || !is_ident(L, rest.a))
-      return perr(L, g->line, "expected 'dtype T' (a type template parameter of the kernel)");
-    return (t->dtype = dupstr(L->toks[rest.a].spell)) ? AT_OK : nomem();
+      return tl_perr(L, g->line, "expected 'dtype T' (a type template parameter of the kernel)");
+    return (t->dtype = tl_dupstr(L->toks[rest.a].spell)) ? AT_OK : tl_nomem();
   }
   if (strcmp(verb, "tensormap") == 0)
     return pragma_tensormap(L, g->line, &rest);
@@ -772,11 +695,11 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
     if ((rc = once(L, g->line, "arch_specific", &L->line_arch_specific)))
       return rc;
     if (rest.b != rest.a)
-      return perr(L, g->line, "expected 'arch_specific' alone (it takes no arguments)");
+      return tl_perr(L, g->line, "expected 'arch_specific' alone (it takes no arguments)");
     t->arch_specific = 1;
     return AT_OK;
   }
-  return perr(L, g->line, "unknown autotune pragma '%.40s' %s", verb, verbs_expected);
+  return tl_perr(L, g->line, "unknown autotune pragma '%.40s' %s", verb, verbs_expected);
 }
 
 /* ---- pass 2: expressions ------------------------------------------------------------ */
@@ -787,8 +710,8 @@ static int load_xyz(struct loader *L, int line, const char *verb, size_t parts[3
   static const char axis[] = "xyz";
   for (size_t i = 0; i < 3; i++) {
     if (parts[i][0] == parts[i][1]) {
-      if (!(text[i] = dupstr("1")))
-        return nomem();
+      if (!(text[i] = tl_dupstr("1")))
+        return tl_nomem();
       int rc = gen_expr_parse("1", &e[i]);
       if (rc == AT_OK)
         rc = gen_expr_bind(e[i], const_resolve, NULL);
@@ -829,12 +752,12 @@ static int pass2(struct loader *L)
   }
   int anchor = t->kernel_line ? t->kernel_line : 1;
   if (!t->kernel)
-    return perr(L, 1, "missing '#pragma autotune kernel NAME' (the __device__ function "
+    return tl_perr(L, 1, "missing '#pragma autotune kernel NAME' (the __device__ function "
                 "template to tune)");
   if (!L->line_threads)
-    return perr(L, anchor, "missing '#pragma autotune threads ...' (threads per block)");
+    return tl_perr(L, anchor, "missing '#pragma autotune threads ...' (threads per block)");
   if (!L->line_grid)
-    return perr(L, anchor, "missing '#pragma autotune grid ...' (blocks in the grid)");
+    return tl_perr(L, anchor, "missing '#pragma autotune grid ...' (blocks in the grid)");
   if ((rc = load_xyz(L, L->line_threads, "threads", L->thr_part, t->threads_text,
                      t->threads)))
     return rc;
@@ -857,8 +780,8 @@ static int pass2(struct loader *L)
   if (L->line_shared)
     return load_expr(L, L->line_shared, "shared", L->shared_part[0], L->shared_part[1],
                      t->nparams, &t->shared_text, &t->shared);
-  if (!(t->shared_text = dupstr("0")))
-    return nomem();
+  if (!(t->shared_text = tl_dupstr("0")))
+    return tl_nomem();
   rc = gen_expr_parse("0", &t->shared);
   return rc ? rc : gen_expr_bind(t->shared, const_resolve, NULL);
 }
@@ -871,7 +794,7 @@ static int read_pragmas(struct loader *L)
   struct tmpl *t = L->t;
   CXFile file = clang_getFile(L->tu, L->path);
   if (!file)
-    return perr(L, 1, "libclang lost the file");
+    return tl_perr(L, 1, "libclang lost the file");
   CXSourceRange range = clang_getRange(clang_getLocationForOffset(L->tu, file, 0),
                                        clang_getLocationForOffset(L->tu, file,
                                                                   (unsigned)t->text_len));
@@ -881,7 +804,7 @@ static int read_pragmas(struct loader *L)
   clang_tokenize(L->tu, range, &toks, &n);
   L->toks = calloc(n ? n : 1, sizeof *L->toks);
   if (!L->toks) {
-    rc = nomem();
+    rc = tl_nomem();
     goto done;
   }
   for (unsigned i = 0; i < n; i++) {
@@ -890,10 +813,10 @@ static int read_pragmas(struct loader *L)
       continue;
     struct ptok *p = &L->toks[L->ntoks];
     CXString s = clang_getTokenSpelling(L->tu, toks[i]);
-    p->spell = dupstr(clang_getCString(s));
+    p->spell = tl_dupstr(clang_getCString(s));
     clang_disposeString(s);
     if (!p->spell) {
-      rc = nomem();
+      rc = tl_nomem();
       goto done;
     }
     p->kind = kind;
@@ -924,7 +847,7 @@ static int read_pragmas(struct loader *L)
         is_ident(L, i + 2) && strcmp(L->toks[i + 2].spell, "autotune") == 0) {
       struct pragma *g = realloc(L->pragmas, (L->npragmas + 1) * sizeof *g);
       if (!g) {
-        rc = nomem();
+        rc = tl_nomem();
         goto done;
       }
       L->pragmas = g;
@@ -934,7 +857,7 @@ static int read_pragmas(struct loader *L)
   }
   t->pragma_lines = malloc((L->npragmas ? L->npragmas : 1) * sizeof *t->pragma_lines);
   if (!t->pragma_lines) {
-    rc = nomem();
+    rc = tl_nomem();
     goto done;
   }
   for (size_t i = 0; i < L->npragmas; i++)
@@ -943,365 +866,6 @@ static int read_pragmas(struct loader *L)
 done:
   clang_disposeTokens(L->tu, toks, n);
   return rc;
-}
-
-/* ---- the AST ----------------------------------------------------------------------- */
-
-struct finder {
-  struct loader *L;
-  CXCursor found;
-  int nfound;
-  int found_line;
-  int other_line;     /* a non-template declaration of that name */
-};
-
-static int cursor_line(CXCursor c)
-{
-  unsigned line = 0;
-  clang_getSpellingLocation(clang_getCursorLocation(c), NULL, &line, NULL, NULL);
-  return (int)line;
-}
-
-static int cursor_is(CXCursor c, const char *name)
-{
-  CXString s = clang_getCursorSpelling(c);
-  int same = strcmp(clang_getCString(s), name) == 0;
-  clang_disposeString(s);
-  return same;
-}
-
-static enum CXChildVisitResult find_kernel(CXCursor c, CXCursor parent, CXClientData data)
-{
-  (void)parent;
-  struct finder *f = data;
-  enum CXCursorKind kind = clang_getCursorKind(c);
-  if (!clang_Location_isFromMainFile(clang_getCursorLocation(c)))
-    return CXChildVisit_Continue;
-  if (kind == CXCursor_Namespace)
-    return CXChildVisit_Recurse;
-  if (!cursor_is(c, f->L->t->kernel))
-    return CXChildVisit_Continue;
-  if (kind != CXCursor_FunctionTemplate) {
-    if (!f->other_line)
-      f->other_line = cursor_line(c);
-    return CXChildVisit_Continue;
-  }
-  if (f->nfound && clang_equalCursors(clang_getCanonicalCursor(c),
-                                      clang_getCanonicalCursor(f->found))) {
-    if (clang_isCursorDefinition(c))
-      f->found = c;
-    return CXChildVisit_Continue;
-  }
-  if (f->nfound) {
-    f->other_line = cursor_line(c);
-    f->nfound++;
-    return CXChildVisit_Continue;
-  }
-  f->found = c;
-  f->found_line = cursor_line(c);
-  f->nfound = 1;
-  return CXChildVisit_Continue;
-}
-
-/* Values of a non-type template parameter's type; 0 if not an integer type. */
-static int type_range(CXType type, struct tmpl_tparam *p)
-{
-  p->is_bool = p->is_unsigned = 0;
-  switch (clang_getCanonicalType(type).kind) {
-  case CXType_Bool: p->lo = 0; p->hi = 1; p->is_bool = 1; return 1;
-  case CXType_Char_S:
-  case CXType_SChar: p->lo = SCHAR_MIN; p->hi = SCHAR_MAX; return 1;
-  case CXType_Char_U:
-  case CXType_UChar: p->lo = 0; p->hi = UCHAR_MAX; p->is_unsigned = 1; return 1;
-  case CXType_Short: p->lo = SHRT_MIN; p->hi = SHRT_MAX; return 1;
-  case CXType_UShort: p->lo = 0; p->hi = USHRT_MAX; p->is_unsigned = 1; return 1;
-  case CXType_Int: p->lo = INT32_MIN; p->hi = INT32_MAX; return 1;
-  case CXType_UInt: p->lo = 0; p->hi = UINT32_MAX; p->is_unsigned = 1; return 1;
-  case CXType_Long:
-  case CXType_LongLong: p->lo = INT64_MIN; p->hi = INT64_MAX; return 1;
-  case CXType_ULong:
-  case CXType_ULongLong: p->lo = 0; p->hi = INT64_MAX; p->is_unsigned = 1; return 1;
-  default: return 0;
-  }
-}
-
-struct collect {
-  struct loader *L;
-  int rc;
-};
-
-static enum CXChildVisitResult collect_params(CXCursor c, CXCursor parent, CXClientData d)
-{
-  (void)parent;
-  struct collect *k = d;
-  struct loader *L = k->L;
-  struct tmpl *t = L->t;
-  enum CXCursorKind kind = clang_getCursorKind(c);
-  CXString name = clang_getCursorSpelling(c);
-  CXString type = clang_getTypeSpelling(clang_getCursorType(c));
-  const char *nm = clang_getCString(name), *ty = clang_getCString(type);
-  if (kind == CXCursor_TemplateTemplateParameter) {
-    k->rc = perr(L, cursor_line(c), "template template parameter '%.64s' of kernel '%s' is "
-                 "not supported (only integer, bool and dtype type parameters)", nm,
-                 t->kernel);
-  } else if (kind == CXCursor_NonTypeTemplateParameter ||
-             kind == CXCursor_TemplateTypeParameter) {
-    struct tmpl_tparam *p = realloc(t->tparams, (t->ntparams + 1) * sizeof *p);
-    if (!p) {
-      k->rc = nomem();
-    } else {
-      t->tparams = p;
-      p = &t->tparams[t->ntparams];
-      memset(p, 0, sizeof *p);
-      p->line = cursor_line(c);
-      p->kind = kind == CXCursor_TemplateTypeParameter ? TMPL_TYPE : TMPL_NONTYPE;
-      p->name = dupstr(nm);
-      p->type = dupstr(p->kind == TMPL_TYPE ? "" : ty);
-      if (p->name && p->type)
-        t->ntparams++;
-      else {
-        free(p->name);
-        free(p->type);
-        k->rc = nomem();
-      }
-      if (!k->rc && p->kind == TMPL_NONTYPE && !type_range(clang_getCursorType(c), p))
-        k->rc = perr(L, p->line, "template parameter '%.64s' of kernel '%s' has type "
-                     "'%.64s'; autotune binds integer and bool non-type parameters only",
-                     nm, t->kernel, ty);
-    }
-  } else if (kind == CXCursor_ParmDecl) {
-    struct tmpl_fparam *p = realloc(t->fparams, (t->nfparams + 1) * sizeof *p);
-    if (!p) {
-      k->rc = nomem();
-    } else {
-      t->fparams = p;
-      p = &t->fparams[t->nfparams];
-      p->name = nm[0] ? dupstr(nm) : os_strdupf("at_arg%zu", t->nfparams);
-      p->type = dupstr(ty);
-      if (p->name && p->type)
-        t->nfparams++;
-      else {
-        free(p->name);
-        free(p->type);
-        k->rc = nomem();
-      }
-    }
-  }
-  clang_disposeString(name);
-  clang_disposeString(type);
-  return k->rc ? CXChildVisit_Break : CXChildVisit_Continue;
-}
-
-static int qualify(struct loader *L, CXCursor c)
-{
-  char buf[1024] = "";
-  size_t len = 0;
-  for (CXCursor p = c; !clang_Cursor_isNull(p) &&
-                       clang_getCursorKind(p) != CXCursor_TranslationUnit;
-       p = clang_getCursorSemanticParent(p)) {
-    CXString s = clang_getCursorSpelling(p);
-    const char *nm = clang_getCString(s);
-    size_t n = strlen(nm);
-    if (n && len + n + 2 < sizeof buf) {
-      memmove(buf + n + (len ? 2 : 0), buf, len + 1);
-      memcpy(buf, nm, n);
-      if (len)
-        memcpy(buf + n, "::", 2);
-      len += n + (len ? 2 : 0);
-    }
-    clang_disposeString(s);
-  }
-  return (L->t->kernel_qualified = dupstr(buf)) ? AT_OK : nomem();
-}
-
-/* The first error clang reports, at its own file:line. */
-static int first_clang_error(struct loader *L)
-{
-  unsigned n = clang_getNumDiagnostics(L->tu);
-  int rc = AT_OK;
-  for (unsigned i = 0; i < n && !rc; i++) {
-    CXDiagnostic d = clang_getDiagnostic(L->tu, i);
-    if (clang_getDiagnosticSeverity(d) >= CXDiagnostic_Error) {
-      CXFile file = NULL;
-      unsigned line = 0;
-      clang_getSpellingLocation(clang_getDiagnosticLocation(d), &file, &line, NULL, NULL);
-      CXString fname = clang_getFileName(file);
-      CXString msg = clang_getDiagnosticSpelling(d);
-      const char *f = file ? clang_getCString(fname) : L->path;
-      rc = at_error(AT_PARSE, "%s:%u: %s", f ? f : L->path, line ? line : 1,
-                    clang_getCString(msg));
-      clang_disposeString(fname);
-      clang_disposeString(msg);
-    }
-    clang_disposeDiagnostic(d);
-  }
-  return rc;
-}
-
-static int find_tparam(const struct tmpl *t, const char *name)
-{
-  for (size_t i = 0; i < t->ntparams; i++)
-    if (strcmp(t->tparams[i].name, name) == 0)
-      return (int)i;
-  return -1;
-}
-
-static void list_tparams(const struct tmpl *t, char *buf, size_t cap)
-{
-  size_t o = 0;
-  buf[0] = '\0';
-  for (size_t i = 0; i < t->ntparams && o + 1 < cap; i++)
-    o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", t->tparams[i].name);
-  if (!t->ntparams)
-    snprintf(buf, cap, "none");
-}
-
-/* The kernel in the AST, its parameters, and the cross-checks with the pragmas. */
-static int read_kernel(struct loader *L)
-{
-  struct tmpl *t = L->t;
-  struct finder f = {.L = L};
-  clang_visitChildren(clang_getTranslationUnitCursor(L->tu), find_kernel, &f);
-  if (!f.nfound) {
-    if (f.other_line)
-      return perr(L, f.other_line, "'%s' is not a function template; the kernel pragma (line "
-                  "%d) names a __device__ function template", t->kernel, t->kernel_line);
-    return perr(L, t->kernel_line, "kernel function template '%s' not found in %s",
-                t->kernel, L->path);
-  }
-  if (f.nfound > 1)
-    return perr(L, f.other_line, "kernel '%s' is overloaded (also at line %d); a template "
-                "defines one function template of that name", t->kernel, f.found_line);
-  CXType result = clang_getCursorResultType(f.found);
-  if (result.kind != CXType_Void && result.kind != CXType_Invalid) {
-    CXString s = clang_getTypeSpelling(result);
-    int rc = perr(L, f.found_line, "kernel '%s' must return void (it returns '%s')",
-                  t->kernel, clang_getCString(s));
-    clang_disposeString(s);
-    return rc;
-  }
-  int rc = qualify(L, f.found);
-  if (rc)
-    return rc;
-  struct collect k = {L, AT_OK};
-  clang_visitChildren(f.found, collect_params, &k);
-  if (k.rc)
-    return k.rc;
-
-  /* the workspace is the last parameter, or the last before the tensor maps */
-  if (L->line_ws && (t->nfparams <= t->ntmaps ||
-                     !strchr(t->fparams[t->nfparams - t->ntmaps - 1].type, '*')))
-    return perr(L, L->line_ws, "workspace: kernel '%s' must take the workspace as its last "
-                "parameter ('void *WS'%s)", t->kernel, t->ntmaps ? ", before its tensor maps" : "");
-
-  char names[512];
-  list_tparams(t, names, sizeof names);
-  for (size_t i = 0; i < t->nparams; i++) {
-    struct tmpl_param *p = &t->params[i];
-    int ti = find_tparam(t, p->name);
-    if (ti < 0) {
-      if (p->expr)
-        continue; /* a derived helper value such as ITEMS */
-      return perr(L, p->line, "param '%s' is not a template parameter of kernel '%s' (its "
-                  "template parameters: %s)", p->name, t->kernel, names);
-    }
-    const struct tmpl_tparam *tp = &t->tparams[ti];
-    if (tp->kind == TMPL_TYPE)
-      return perr(L, p->line, "'%s' is a type template parameter of kernel '%s'; bind it "
-                  "with '#pragma autotune dtype %s'", p->name, t->kernel, p->name);
-    p->tparam = ti;
-    for (size_t v = 0; v < p->nvalues; v++)
-      if (p->values[v] < tp->lo || p->values[v] > tp->hi)
-        return perr(L, p->line, "param '%s': value %" PRId64 " does not fit template "
-                    "parameter '%s' of type '%s' (%" PRId64 " to %" PRId64 ")", p->name,
-                    p->values[v], tp->name, tp->type, tp->lo, tp->hi);
-  }
-  if (t->dtype) {
-    int ti = find_tparam(t, t->dtype);
-    if (ti < 0)
-      return perr(L, L->line_dtype, "dtype '%s' is not a template parameter of kernel '%s' "
-                  "(its template parameters: %s)", t->dtype, t->kernel, names);
-    if (t->tparams[ti].kind != TMPL_TYPE)
-      return perr(L, L->line_dtype, "dtype '%s' names a non-type template parameter; dtype "
-                  "binds a type parameter (typename %s)", t->dtype, t->dtype);
-  }
-  char why[512];
-  int why_line = 0;
-  if (tmpl_tmaps_check(t, &why_line, why, sizeof why))
-    return perr(L, why_line, "%s", why);
-  for (size_t i = 0; i < t->ntparams; i++) {
-    const struct tmpl_tparam *tp = &t->tparams[i];
-    if (tp->kind == TMPL_TYPE && (!t->dtype || strcmp(t->dtype, tp->name) != 0))
-      return perr(L, tp->line, "type template parameter '%s' of kernel '%s' is not bound "
-                  "(add '#pragma autotune dtype %s')", tp->name, t->kernel, tp->name);
-    if (tp->kind == TMPL_NONTYPE && param_index(t, tp->name) < 0)
-      return perr(L, tp->line, "template parameter '%s' of kernel '%s' has no '#pragma "
-                  "autotune param %s = ...' or 'derive %s = ...'", tp->name, t->kernel,
-                  tp->name, tp->name);
-  }
-  return AT_OK;
-}
-
-/* ---- the content hash ----------------------------------------------------------------- */
-
-/* One stream feeds both hashes: the text, then each header under an include folder as its
- * path below that folder with a NUL, then its bytes. The SHA-256 is the content hash; the
- * FNV-1a is the one schema-1 databases stored, kept to check their rows (db/open.c). */
-static void hash_bytes(struct loader *L, const void *data, size_t n)
-{
-  hash_sha256_add(&L->sha, data, n);
-  L->fnv = hash_fnv1a64(L->fnv, data, n);
-}
-
-static void hash_inclusion(CXFile file, CXSourceLocation *stack, unsigned depth,
-                           CXClientData data)
-{
-  (void)stack;
-  struct loader *L = data;
-  if (depth == 0 || L->rc)
-    return;
-  CXString name = clang_getFileName(file);
-  char real[PATH_MAX];
-  const char *fname = clang_getCString(name);
-  if (fname && realpath(fname, real)) {
-    if (tcache_deps_add(&L->deps, real) != AT_OK)
-      L->rc = nomem();
-    for (size_t i = 0; i < L->ninclude; i++) {
-      size_t n = strlen(L->include_real[i]);
-      if (strncmp(real, L->include_real[i], n) == 0 && real[n] == '/') {
-        size_t size = 0;
-        const char *bytes = clang_getFileContents(L->tu, file, &size);
-        hash_bytes(L, real + n + 1, strlen(real + n + 1) + 1);
-        hash_bytes(L, bytes ? bytes : "", bytes ? size : 0);
-        break;
-      }
-    }
-  }
-  clang_disposeString(name);
-}
-
-static int content_hash(struct loader *L, const char *const *include_dirs)
-{
-  size_t n = 0;
-  while (include_dirs && include_dirs[n])
-    n++;
-  L->include_real = calloc(n ? n : 1, sizeof *L->include_real);
-  if (!L->include_real)
-    return nomem();
-  for (size_t i = 0; i < n; i++)
-    if (realpath(include_dirs[i], L->include_real[L->ninclude]))
-      L->ninclude++;
-  hash_sha256_init(&L->sha);
-  L->fnv = HASH_FNV1A64_SEED;
-  hash_bytes(L, L->t->text, L->t->text_len);
-  clang_getInclusions(L->tu, hash_inclusion, L);
-  if (L->rc)
-    return L->rc;
-  char hex[HASH_SHA256_HEX];
-  hash_sha256_hex(&L->sha, hex);
-  snprintf(L->t->hash, sizeof L->t->hash, "%.16s", hex);
-  snprintf(L->t->legacy_hash, sizeof L->t->legacy_hash, HASH_FNV1A64_TAG "%016" PRIx64, L->fnv);
-  return AT_OK;
 }
 
 bool tmpl_hash_matches(const struct tmpl *t, const char *stored)
@@ -1354,7 +918,7 @@ static int bind_launch(struct tmpl *t)
 static int parse(struct loader *L, const char *const *include_dirs)
 {
   char why[512];
-  if (!lc && !(lc = lc_load(why, sizeof why)))
+  if (!tmpl_lc && !(tmpl_lc = lc_load(why, sizeof why)))
     return at_error(AT_UNSUPPORTED, "cannot parse template '%.200s': libclang is not "
                     "available (%s), and the parse cache holds no entry for these bytes "
                     "and includes; parse it once where libclang is installed, or tune "
@@ -1364,7 +928,7 @@ static int parse(struct loader *L, const char *const *include_dirs)
     ndirs++;
   const char **args = calloc(4 + 2 * ndirs, sizeof *args);
   if (!args)
-    return nomem();
+    return tl_nomem();
   int nargs = 0;
   args[nargs++] = "-x";
   args[nargs++] = "c++";
@@ -1392,11 +956,11 @@ static int parse(struct loader *L, const char *const *include_dirs)
   if (!rc)
     rc = pass2(L);
   if (!rc)
-    rc = first_clang_error(L);
+    rc = tmpl_first_clang_error(L);
   if (!rc)
-    rc = read_kernel(L);
+    rc = tmpl_read_kernel(L);
   if (!rc)
-    rc = content_hash(L, include_dirs);
+    rc = tmpl_content_hash(L, include_dirs);
 done:
   free(args);
   if (L->tu)
@@ -1419,9 +983,9 @@ int tmpl_open(const char *path, const char *const *include_dirs, const char *cac
   L.path = path;
   L.t = calloc(1, sizeof *L.t);
   if (!L.t)
-    return nomem();
-  if (!(L.t->path = dupstr(path))) {
-    rc = nomem();
+    return tl_nomem();
+  if (!(L.t->path = tl_dupstr(path))) {
+    rc = tl_nomem();
     goto done;
   }
   unsigned char *text = NULL;

@@ -6,7 +6,8 @@
  * on; a real template (templates/example/scale.h) is tuned, its winner is the fastest
  * checked variant and comes out of a params header; bad input gets one line and exit 2;
  * a run killed mid-way is finished by --resume under the same run, each config once; a
- * template's workspace parameter needs no --arg and a variant that leaves it dirty fails.
+ * template's workspace parameter needs no --arg and a variant that leaves it dirty fails;
+ * a template's tensor map is built over the matrix --arg tmap_X names.
  */
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -376,6 +377,37 @@ Test(tune_any, a_workspace_needs_no_arg_and_must_be_left_zero, .timeout = 300)
             "left zero (first non-zero byte at 960)%%'\"", db);
   cr_assert_str_eq(r.out, "2\n", "%s", r.err);
   th_result_free(&r);
+  free(db);
+  th_rmtree(dir);
+  free(dir);
+}
+
+/* Tensor maps under `autotune tune` (docs/tma.md): a user's TMA template gets its map
+ * built from --arg tmap_X=ROWS,COLS and each variant's box; the variants that read X
+ * through the map match the trusted plain-load reference (so the map views the right
+ * matrix), the one that arrives without expect_tx fails; a missing or oversized matrix is
+ * bad input. */
+#define TMA_COPY "'" AT_SOURCE_DIR "/tests/data/templates/tma_copy.h' --device host --emulate " \
+                 "h100 --dim R=13 --dim C=20 --arg X=R*C --arg Y=R*C "
+Test(tune_any, a_tensor_map_is_built_from_its_matrix_arg, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  char *db = th_path(dir, "m.db");
+  struct th_result r;
+  th_run(&r, "tune " TMA_COPY "--arg tmap_X=R,C --reference BR=4,LOAD=0 --budget -1 "
+             "--variant-time 0.05 --db '%s' --json", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"by_status\":{\"ok\":4,\"compile_error\":0,\"verify_failed\":2,"),
+            "%s", r.out);
+  th_result_free(&r);
+  th_sh(&r, "sqlite3 '%s' \"SELECT group_concat(text, ' ') FROM (SELECT c.text FROM trials t "
+            "JOIN configs c ON c.id = t.config_id WHERE t.status = 'ok' ORDER BY c.text)\"", db);
+  cr_assert_str_eq(r.out, "BR=4,LOAD=0 BR=4,LOAD=1 BR=8,LOAD=0 BR=8,LOAD=1\n", "%s", r.err);
+  th_result_free(&r);
+  expect(2, "tensor map tmap_X needs the matrix it views in X: --arg tmap_X=ROWS,COLS[,LD]",
+         TMA_COPY, db);
+  expect(2, "do not fit buffer X (260 elements", TMA_COPY "--arg tmap_X=R,C,C+1", db);
+  expect(2, "expected ROWS,COLS or ROWS,COLS,LD", TMA_COPY "--arg tmap_X=R", db);
   free(db);
   th_rmtree(dir);
   free(dir);

@@ -566,6 +566,21 @@ Test(wgmma, emulation_refuses_reads_outside_the_image)
   unsigned long long db = at_wgmma_desc_encode(0, 128, 256, 0);
   cr_assert_not_null(at_emu_wgmma_m64nNk16(AT_EMU_F16, 64, image, IMAGE, da, db, 0, d));
   cr_assert_not_null(at_emu_wgmma_m64nNk16(AT_EMU_F16, 64, image, IMAGE, db, da, 0, d));
+  /* The answer is memoized per descriptor, image size and layout: asked again with a
+   * smaller image, or as the other layout, it must not be the remembered one. */
+  cr_assert_null(at_emu_wgmma_m64nNk16(AT_EMU_F16, 64, image, IMAGE, db, db, 0, d));
+  cr_assert_not_null(at_emu_wgmma_m64nNk16(AT_EMU_F16, 64, image, 1024, db, db, 0, d));
+  unsigned long long dt = 0;
+  int in = 0; /* the layout dt fits as */
+  for (unsigned start = 0; start < IMAGE && !dt; start += 16)
+    for (int t = 0; t < 2 && !dt; t++) {
+      unsigned long long x = at_wgmma_desc_encode(start, 16, 1024, AT_WGMMA_SWIZZLE_128B);
+      if (at_emu_wgmma_inside(x, t, 0, 64, IMAGE) && !at_emu_wgmma_inside(x, !t, 0, 64, IMAGE))
+        dt = x, in = t;
+    }
+  cr_assert_neq(dt, 0ull, "a descriptor inside as one layout and outside as the other");
+  cr_assert_null(at_emu_wgmma_m64nNk16_t(AT_EMU_F16, 64, in, 0, image, IMAGE, dt, db, 0, d));
+  cr_assert_not_null(at_emu_wgmma_m64nNk16_t(AT_EMU_F16, 64, !in, 0, image, IMAGE, dt, db, 0, d));
 }
 
 /* ---- the kernels on the host device ------------------------------------------------- */

@@ -20,23 +20,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 C=${1:-.carry-gemm14}
 O=${2:-${OUT:-/tmp/gemm14-out}}
-mkdir -p "$O"
-export LD_LIBRARY_PATH="$PWD/$C/lib:${LD_LIBRARY_PATH:-}"
-export AUTOTUNE_LIBCLANG=             # as on a GPU node without LLVM
-export AUTOTUNE_CACHE_DIR="$(mktemp -d)" # the bundles are the only cache
-A="$PWD/$C/bin/autotune"
-DB="$O/gemm14.db"
-LOG="$O/log.txt"
-step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
-run() { # TIMEOUT CMD...: run, log, say a failure
-  local t=$1; shift
-  timeout "$t" "$@" >>"$LOG" 2>&1; local rc=$?
-  [ $rc -eq 0 ] || echo "   step failed: exit $rc ($*)" | tee -a "$LOG"
-  return 0
-}
-: >"$LOG"
+. bench/gpu/lib.sh
+gpu_setup "$C" "$O" gemm14.db
 rm -f /tmp/gemm14_bench
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv >>"$LOG" 2>&1
 
 step "1. autotune gemm from bundles (squares f16 and bf16 NN, Llama bf16 NT)"
 for dt in f16 bf16; do

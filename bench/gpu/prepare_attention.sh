@@ -19,15 +19,8 @@ out=${1:-.carry-attention}
 pbudget=${2:-8}
 dbudget=${3:-16}
 . bench/gpu/attention_problems.sh
-scripts/build.sh >/dev/null
-rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
-cp build/autotune "$out/bin/"
-ldd build/autotune | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
-  case "$(basename "$lib")" in
-    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*|libclang*|libLLVM*) ;;
-    *) cp -L -n "$lib" "$out/lib/" ;;
-  esac
-done
+. bench/gpu/lib.sh
+carry_binary "$out"
 A=build/autotune
 for s in $PREFILL_SEQLENS; do
   for c in 0 1; do

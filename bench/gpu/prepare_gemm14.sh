@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # prepare_gemm14.sh - build here what bench/gpu/gemm14.sh needs on a GPU node without LLVM:
-# bin/autotune and lib/ (as prepare_product.sh), and three bundles for the h200 profile
+# bin/autotune and lib/ (lib.sh, carry_binary), and three bundles for the h200 profile
 # holding exactly the variants `autotune gemm --strategy model --budget N` measures on
 # issue 13's problems (every gemm template that applies: gemm_simt, gemm_mma, gemm_wgmma,
-# gemm_skinny where M <= 64, and the naive baseline), compiled here by NVRTC:
+# gemm_tma, gemm_skinny where M <= 64, and the naive baseline), compiled here by NVRTC:
 #   gemm_f16/, gemm_bf16/: NN, 1024^3, 2048^3, 4096^3, 8192^3 (squares.txt);
 #   gemm_llama/: bf16 NT (the weight N x K, as a model stores it), Llama-3-8B prefill at
 #               M = 4096 (N x K = 4096 x 4096, 14336 x 4096, 4096 x 14336) and decode
@@ -14,15 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-.carry-gemm14}
 budget=${2:-8}
-scripts/build.sh >/dev/null
-rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
-cp build/autotune "$out/bin/"
-ldd build/autotune | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
-  case "$(basename "$lib")" in
-    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
-    *) cp -L -n "$lib" "$out/lib/" ;;
-  esac
-done
+. bench/gpu/lib.sh
+carry_binary "$out"
 printf '1024 1024 1024\n2048 2048 2048\n4096 4096 4096\n8192 8192 8192\n' >"$out/squares.txt"
 printf '4096 4096 4096\n4096 14336 4096\n4096 4096 14336\n1 4096 4096\n16 4096 4096\n64 4096 4096\n' \
   >"$out/llama.txt"

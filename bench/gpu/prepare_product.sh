@@ -15,15 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-.carry-product}
 budget=${2:-16}
-scripts/build.sh >/dev/null
-rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
-cp build/autotune "$out/bin/"
-ldd build/autotune | awk '$3 ~ /^\// {print $3}' | while read -r lib; do
-  case "$(basename "$lib")" in
-    libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|ld-linux*) ;;
-    *) cp -L -n "$lib" "$out/lib/" ;;
-  esac
-done
+. bench/gpu/lib.sh
+carry_binary "$out"
 printf '4096 4096 4096\n8192 8192 8192\n16 4096 4096\n64 8192 8192\n' >"$out/shapes.txt"
 A=build/autotune
 for dt in f16 bf16; do

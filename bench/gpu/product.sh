@@ -22,22 +22,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 C=${1:-.carry-product}
 O=${2:-${OUT:-/tmp/product-out}}
-mkdir -p "$O"
-export LD_LIBRARY_PATH="$PWD/$C/lib:${LD_LIBRARY_PATH:-}"
-export AUTOTUNE_LIBCLANG=             # as on a GPU node without LLVM
-export AUTOTUNE_CACHE_DIR="$(mktemp -d)" # the bundles are the only cache
-A="$PWD/$C/bin/autotune"
-DB="$O/product.db"
-LOG="$O/log.txt"
-step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
-run() { # TIMEOUT CMD...: run, log, say a failure
-  local t=$1; shift
-  timeout "$t" "$@" >>"$LOG" 2>&1; local rc=$?
-  [ $rc -eq 0 ] || echo "   step failed: exit $rc ($*)" | tee -a "$LOG"
-  return 0
-}
-: >"$LOG"
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,power.limit --format=csv >>"$LOG" 2>&1
+. bench/gpu/lib.sh
+gpu_setup "$C" "$O" product.db
 
 step "1. autotune devices"
 timeout 60 "$A" devices --json >"$O/devices.json" 2>>"$LOG" || echo "   devices failed" | tee -a "$LOG"

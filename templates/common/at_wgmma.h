@@ -293,13 +293,51 @@ AT_DEV const char *at_emu_wgmma_desc_problem(unsigned long long desc)
   return 0;
 }
 
+// Whether every element (mn, k), mn0 <= mn < mn0 + count, k < 16, of an operand lies
+// inside an image of `bytes` bytes. Every thread of a warpgroup asks the same question of
+// one instruction, so the last answers are kept per OS thread: a pure function of its
+// arguments, memoized (the emulation spent most of its time recomputing it).
+AT_DEV int at_emu_wgmma_inside(unsigned long long desc, int trans, int mn0, int count,
+                               unsigned long bytes)
+{
+  enum { MEMO = 8 };
+  static __thread struct {
+    unsigned long long desc;
+    unsigned long bytes;
+    int trans, mn0, count, inside;
+  } memo[MEMO];
+  static __thread unsigned int next;
+  for (int i = 0; i < MEMO; i++)
+    if (memo[i].count == count && memo[i].desc == desc && memo[i].bytes == bytes &&
+        memo[i].trans == trans && memo[i].mn0 == mn0)
+      return memo[i].inside;
+  int inside = 1;
+  for (int mn = mn0; mn < mn0 + count && inside; mn++)
+    for (int k = 0; k < 16 && inside; k++)
+      inside = at_emu_wgmma_operand_addr(desc, trans, mn, k) + 2u <= bytes;
+  unsigned int at = next++ % MEMO;
+  memo[at].desc = desc, memo[at].bytes = bytes, memo[at].trans = trans;
+  memo[at].mn0 = mn0, memo[at].count = count, memo[at].inside = inside;
+  return inside;
+}
+
+// The 16 k-values of row mn of an operand (addresses checked by at_emu_wgmma_inside).
+AT_DEV void at_emu_wgmma_row(int kind, const unsigned char *base, unsigned long long desc,
+                             int trans, int mn, float *out)
+{
+  for (int k = 0; k < 16; k++)
+    out[k] = at_emu_in(kind, base + at_emu_wgmma_operand_addr(desc, trans, mn, k), 0);
+}
+
 // One thread's D of wgmma.mma_async m64nNk16 .f32 with A and B in the shared-memory
 // image smem[0..smem_bytes) (addresses are offsets into it), A M-major when trans_a is 1
 // (imm-trans-a) and K-major when 0, B N-major when trans_b is 1 and K-major when 0: for
 // each of its N/2 registers, d[i] = (scale_d ? d[i] : 0) + sum over k of A[row][k] *
-// B[col][k]. kind: AT_EMU_F16 or AT_EMU_BF16; n: 8..256, a multiple of 8; thread: 0..127
-// in the warpgroup. Returns NULL, or (d untouched) what is wrong: a descriptor problem,
-// or an element outside the image.
+// B[col][k], one fma at a time in k order. kind: AT_EMU_F16 or AT_EMU_BF16; n: 8..256, a
+// multiple of 8; thread: 0..127 in the warpgroup. Returns NULL, or (d untouched) what is
+// wrong: a descriptor problem, or an element of the instruction (the warp's 16 rows of A,
+// all of B) outside the image. The rows and columns a thread's registers share are read
+// once (registers 4j..4j+3 use two rows and two columns).
 AT_DEV const char *
 at_emu_wgmma_m64nNk16_thread_t(int kind, int n, int trans_a, int trans_b, const void *smem,
                                unsigned long smem_bytes, unsigned long long desc_a,
@@ -312,24 +350,30 @@ at_emu_wgmma_m64nNk16_thread_t(int kind, int n, int trans_a, int trans_b, const 
     return why;
   if (n < 8 || n > 256 || n % 8 != 0 || thread < 0 || thread >= 128)
     return "wgmma: bad shape or thread";
-  for (int row = 16 * (thread / 32); row < 16 * (thread / 32) + 16; row++)
-    for (int k = 0; k < 16; k++)
-      if (at_emu_wgmma_operand_addr(desc_a, trans_a, row, k) + 2u > smem_bytes)
-        return "wgmma: matrix A reaches outside dynamic shared memory";
-  for (int col = 0; col < n; col++)
-    for (int k = 0; k < 16; k++)
-      if (at_emu_wgmma_operand_addr(desc_b, trans_b, col, k) + 2u > smem_bytes)
-        return "wgmma: matrix B reaches outside dynamic shared memory";
+  if (!at_emu_wgmma_inside(desc_a, trans_a, 16 * (thread / 32), 16, smem_bytes))
+    return "wgmma: matrix A reaches outside dynamic shared memory";
+  if (!at_emu_wgmma_inside(desc_b, trans_b, 0, n, smem_bytes))
+    return "wgmma: matrix B reaches outside dynamic shared memory";
   const unsigned char *base = (const unsigned char *)smem;
+  float a[2][16], b[2][16];
+  int arow[2] = {-1, -1}, bcol[2] = {-1, -1};
   for (int i = 0; i < n / 2; i++) {
     int row = at_wgmma_d_row(thread, i), col = at_wgmma_d_col(thread, i);
-    float acc = scale_d ? d[i] : 0.0f;
-    for (int k = 0; k < 16; k++) {
-      const unsigned char *pa = base + at_emu_wgmma_operand_addr(desc_a, trans_a, row, k);
-      const unsigned char *pb = base + at_emu_wgmma_operand_addr(desc_b, trans_b, col, k);
-      float x = at_emu_in(kind, pa, 0), y = at_emu_in(kind, pb, 0);
-      acc = __builtin_fmaf(x, y, acc);
+    int ra = row == arow[0] ? 0 : row == arow[1] ? 1 : -1;
+    if (ra < 0) {
+      ra = arow[0] < 0 ? 0 : 1;
+      arow[ra] = row;
+      at_emu_wgmma_row(kind, base, desc_a, trans_a, row, a[ra]);
     }
+    int cb = col == bcol[0] ? 0 : col == bcol[1] ? 1 : -1;
+    if (cb < 0) {
+      cb = i % 2;
+      bcol[cb] = col;
+      at_emu_wgmma_row(kind, base, desc_b, trans_b, col, b[cb]);
+    }
+    float acc = scale_d ? d[i] : 0.0f;
+    for (int k = 0; k < 16; k++)
+      acc = __builtin_fmaf(a[ra][k], b[cb][k], acc);
     d[i] = acc;
   }
   return 0;

@@ -9,6 +9,12 @@
  * launch). Every element starts as a small integer over 4 (exact in every float type),
  * from a fixed seed.
  *
+ * Tensor maps. A template's `tensormap X` pragma (docs/tma.md) views buffer X as a matrix the
+ * op cannot guess: --arg tmap_X=ROWS,COLS[,LD] gives it (expressions over the dims; LD,
+ * the elements from one row's start to the next, defaults to COLS), and the worker builds
+ * the map for each variant's box and swizzle before its checked launch, as the GEMM
+ * runner does for A, B and C.
+ *
  * Checking. The reference config (--reference, else the middle valid one) is trusted:
  * the engine measures it first, and its outputs go to memory mapped MAP_SHARED before
  * the measurement worker is forked, so a worker that replaces a crashed one still has
@@ -40,13 +46,16 @@ enum elem { E_NONE, E_F32, E_F64, E_F16, E_BF16, E_I32, E_U32, E_I64 };
 struct karg {
   const char *name;
   char kind;           /* 'p', 'i', 'u', 'l', 'f', 'd'; 'w': the workspace (`#pragma autotune
-                          workspace`: the last parameter, the runner's zeroed memory) */
+                          workspace`: the last parameter before any tensor maps, the runner's
+                          zeroed memory); 'm': a tensor map (the kernel's last parameters) */
   enum elem elem;      /* buffers: element type */
   size_t esize;
   int is_const;
   int64_t count;       /* buffers: elements */
   int64_t value;       /* scalars */
   size_t out_offset;   /* outputs: byte offset in the output area */
+  size_t src;          /* maps: the buffer's argument index */
+  int64_t rows, cols, ld; /* maps: the buffer as a matrix (--arg tmap_X=ROWS,COLS[,LD]) */
 };
 
 /* The reference's outputs, shared with every worker. */
@@ -161,6 +170,60 @@ static int eval_arg(const struct tmpl *t, const int64_t *dims, const char *name,
   return AT_OK;
 }
 
+/* --arg NAME=... as given, or NULL. */
+static const char *given_arg(const char *name, const char *const *cli_args, size_t ncli)
+{
+  const char *given = NULL;
+  size_t n = strlen(name);
+  for (size_t j = 0; j < ncli; j++)
+    if (strncmp(cli_args[j], name, n) == 0 && cli_args[j][n] == '=')
+      given = cli_args[j] + n + 1;
+  return given;
+}
+
+/* Argument i, the tensor map of the i - first_map'th `tensormap` pragma: its buffer (an
+ * earlier argument, already read) and its matrix from --arg tmap_X=ROWS,COLS[,LD]. */
+static int map_arg(struct any_tune *c, const struct tmpl *t, const int64_t *dims, size_t i,
+                   const char *const *cli_args, size_t ncli)
+{
+  struct karg *a = &c->args[i];
+  const char *buf = t->tmaps[i - (t->nfparams - t->ntmaps)].param;
+  a->kind = 'm';
+  for (size_t k = 0; k < i; k++)
+    if (strcmp(c->args[k].name, buf) == 0)
+      a->src = k;
+  const struct karg *b = &c->args[a->src];
+  const char *given = given_arg(a->name, cli_args, ncli);
+  if (!given)
+    return at_error(AT_USAGE, "kernel %s's tensor map %s needs the matrix it views in %s: "
+                    "--arg %s=ROWS,COLS[,LD]", t->kernel, a->name, buf, a->name);
+  int parts = 1;
+  for (const char *p = given; *p; p++)
+    parts += *p == ',';
+  if (parts < 2 || parts > 3 || strlen(given) > 255)
+    return at_error(AT_USAGE, "bad --arg %s=%s: expected ROWS,COLS or ROWS,COLS,LD", a->name,
+                    given);
+  char text[3][256];
+  for (int k = 0, at = 0; k < parts; k++) {
+    size_t n = strcspn(given + at, ",");
+    snprintf(text[k], sizeof text[k], "%.*s", (int)n, given + at);
+    at += (int)n + 1;
+  }
+  int64_t v[3];
+  for (int k = 0; k < parts; k++) {
+    int rc = eval_arg(t, dims, a->name, text[k], &v[k]);
+    if (rc)
+      return rc;
+  }
+  a->rows = v[0], a->cols = v[1], a->ld = parts == 3 ? v[2] : v[1];
+  if (a->rows < 1 || a->cols < 1 || a->ld < a->cols ||
+      (a->rows - 1) * a->ld + a->cols > b->count)
+    return at_error(AT_USAGE, "--arg %s=%s: %" PRId64 " x %" PRId64 " elements %" PRId64
+                    " apart do not fit buffer %s (%" PRId64 " elements; expected rows and cols "
+                    ">= 1, ld >= cols)", a->name, given, a->rows, a->cols, a->ld, buf, b->count);
+  return AT_OK;
+}
+
 static int build_args(struct any_tune *c, const struct tmpl *t, const int64_t *dims,
                       const char *dtype, const char *const *cli_args, size_t ncli)
 {
@@ -176,25 +239,26 @@ static int build_args(struct any_tune *c, const struct tmpl *t, const int64_t *d
       return at_error(AT_USAGE, "bad --arg '%.80s': expected NAME=EXPR with NAME a parameter of "
                       "kernel %s", cli_args[j], t->kernel);
   }
-  size_t off = 0;
+  size_t off = 0, first_map = t->nfparams - t->ntmaps;
   for (size_t i = 0; i < t->nfparams; i++) {
     struct karg *a = &c->args[i];
     memset(a, 0, sizeof *a);
     a->name = t->fparams[i].name;
-    if (t->workspace_text && i + 1 == t->nfparams) {
+    if (t->workspace_text && i + 1 == first_map) {
       a->kind = 'w'; /* no --arg: the runner passes its zeroed workspace */
+      continue;
+    }
+    if (i >= first_map) {
+      int rc = map_arg(c, t, dims, i, cli_args, ncli);
+      if (rc)
+        return rc;
       continue;
     }
     char base[128];
     int ptr = 0;
     parse_type(t->fparams[i].type, base, sizeof base, &ptr, &a->is_const);
     a->elem = elem_of(base, t->dtype, dtype);
-    const char *given = NULL;
-    for (size_t j = 0; j < ncli; j++) {
-      size_t n = strlen(a->name);
-      if (strncmp(cli_args[j], a->name, n) == 0 && cli_args[j][n] == '=')
-        given = cli_args[j] + n + 1;
-    }
+    const char *given = given_arg(a->name, cli_args, ncli);
     if (ptr) {
       if (a->elem == E_NONE)
         return at_error(AT_UNSUPPORTED, "parameter %s of kernel %s: buffers of '%s' are not "
@@ -336,6 +400,7 @@ struct any_wstate {
   unsigned char *outs;     /* one launch's outputs */
   struct run_workspace ws; /* the workspace of a template that declares one */
   meas_ptr ws_ptr;         /* ws.ptr as of the last verify: the 'w' argument */
+  struct gemm_tmap_set maps; /* the 'm' arguments, built by each verify for its variant */
 };
 
 /* Upload every buffer's initial contents (only the written ones when outputs_only). */
@@ -386,6 +451,8 @@ static int any_w_setup(const void *ctx, const struct meas_backend *mb, struct me
     s->kinds[i] = a->kind == 'w' ? 'p' : a->kind;
     if (a->kind == 'w') {
       s->argp[i] = &s->ws_ptr;
+    } else if (a->kind == 'm') {
+      s->argp[i] = s->maps.maps[i - (c->nargs - c->t->ntmaps)];
     } else if (a->kind == 'p') {
       rc = mb->alloc(mc, (size_t)a->count * a->esize, &s->bufs[i]);
       s->argp[i] = &s->bufs[i];
@@ -422,6 +489,30 @@ static void any_w_args(void *state, void ***args, const char **kinds)
   *kinds = s->kinds;
 }
 
+/* The tensor maps of variant l (its boxes and swizzles) over the buffers. */
+static int build_maps(struct any_wstate *s, const struct meas_backend *mb, struct meas_ctx *mc,
+                      const struct gen_launch *l)
+{
+  const struct any_tune *c = s->c;
+  for (size_t i = c->nargs - c->t->ntmaps, m = 0; i < c->nargs; i++, m++) {
+    const struct karg *a = &c->args[i], *b = &c->args[a->src];
+    const struct gen_tmap *g = NULL;
+    for (int k = 0; k < l->ntmaps; k++)
+      if (strcmp(l->tmaps[k].param, b->name) == 0)
+        g = &l->tmaps[k];
+    if (!g)
+      return at_error(AT_USAGE, "the variant's launch has no tensor map over %s", b->name);
+    struct meas_tmap t = {.base = s->bufs[a->src], .elem_bytes = (unsigned)b->esize,
+                          .rows = a->rows, .cols = a->cols, .ld = a->ld,
+                          .box = {(unsigned)g->box[0], (unsigned)g->box[1]},
+                          .swizzle = (unsigned)g->swizzle};
+    int rc = meas_tmap_encode(mb, mc, &t, s->maps.maps[m]);
+    if (rc != AT_OK)
+      return at_error(rc, "tensor map over %s: %s", b->name, at_last_error());
+  }
+  return AT_OK;
+}
+
 static int any_w_verify(void *state, const struct meas_backend *mb, struct meas_ctx *mc,
                         meas_kernel k, const struct gen_launch *l, bool reference,
                         int64_t *bad, char *msg, size_t msg_len)
@@ -436,6 +527,8 @@ static int any_w_verify(void *state, const struct meas_backend *mb, struct meas_
   if (rc == AT_OK)
     rc = run_workspace_reserve(mb, mc, &s->ws, l);
   s->ws_ptr = s->ws.ptr;
+  if (rc == AT_OK)
+    rc = build_maps(s, mb, mc, l);
   if (rc != AT_OK || (rc = upload_buffers(s, mb, mc, true)) != AT_OK ||
       (rc = mb->launch(mc, &ml)) != AT_OK || (rc = mb->sync(mc)) != AT_OK)
     return rc;
