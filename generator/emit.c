@@ -108,6 +108,13 @@ int gen_emit_launch(const struct tmpl *t, const struct gen_bind *b, const int64_
   for (int i = 0; i < 3 && !rc; i++)
     rc = eval_one(t->grid[i], slots, gnames[i], t->grid_text[i], 1, &out->grid[i]);
   if (!rc)
+    rc = tmpl_cluster_eval(t, slots, out->cluster);
+  for (int i = 0; i < 3 && !rc; i++)
+    if (out->grid[i] % out->cluster[i] != 0)
+      rc = at_error(AT_USAGE, "grid %c '%.80s' is %" PRId64 ", not a multiple of the cluster's "
+                    "%" PRId64 " (round the grid up in the template)", "xyz"[i],
+                    t->grid_text[i], out->grid[i], out->cluster[i]);
+  if (!rc)
     rc = eval_one(t->shared, slots, "shared", t->shared_text, 0, &out->shared);
   if (!rc && t->workspace) {
     out->has_workspace = 1;
@@ -319,9 +326,12 @@ static int put_variant(struct sbuf *b, const struct tmpl *t, const struct gen_sp
     return rc;
   gen_variant_name(t, bind->dtype, text, name);
   sb_printf(b, "\n// %s\n", text);
-  char decl[96];
-  snprintf(decl, sizeof decl, "extern \"C\" __global__ void __launch_bounds__(%" PRId64 ")",
-           threads);
+  char decl[160];
+  int n = snprintf(decl, sizeof decl, "extern \"C\" __global__ void __launch_bounds__(%" PRId64
+                   ")", threads);
+  if (launch.cluster[0] * launch.cluster[1] * launch.cluster[2] > 1)
+    snprintf(decl + n, sizeof decl - (size_t)n, " AT_CLUSTER_DIMS_(%" PRId64 ", %" PRId64
+             ", %" PRId64 ")", launch.cluster[0], launch.cluster[1], launch.cluster[2]);
   put_wrapper(b, t, ctype, config, decl, name);
   free(text);
   return AT_OK;
@@ -366,6 +376,12 @@ int gen_emit_tu(const struct tmpl *t, enum cc_target target, const struct gen_sp
   sb_put_quoted(&b, realpath(t->path, real) ? real : t->path);
   sb_put(&b, "\n", 1);
   put_template(&b, t);
+  if (t->cluster_text[0] && (strcmp(t->cluster_text[0], "1") || strcmp(t->cluster_text[1], "1") ||
+                             strcmp(t->cluster_text[2], "1")))
+    sb_puts(&b, "#ifndef AT_CLUSTER_DIMS_ // a `cluster` pragma: __cluster_dims__ on CUDA; the\n"
+            "#if defined(AT_CUDA)    // host emulator takes the shape from the launch\n"
+            "#define AT_CLUSTER_DIMS_(x, y, z) __cluster_dims__(x, y, z)\n"
+            "#else\n#define AT_CLUSTER_DIMS_(x, y, z)\n#endif\n#endif\n");
   sb_printf(&b, "#line %zu \"<autotune variants of %s>\"\n", count_lines(&b) + 2, t->kernel);
 
   for (size_t i = 0; i < n && !rc; i++) {

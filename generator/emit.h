@@ -49,6 +49,8 @@ struct gen_tmap {
 struct gen_launch {
   int64_t threads[3];    /* block shape x, y, z (missing axes 1) */
   int64_t grid[3];       /* blocks x, y, z */
+  int64_t cluster[3];    /* CTAs per cluster x, y, z (a `cluster` pragma; 1 without one):
+                            grid[i] is a multiple of cluster[i] */
   int64_t shared;        /* dynamic shared memory bytes */
   int64_t workspace;     /* `workspace` bytes: zeroed global memory passed as the kernel's
                             last argument, which it must leave zero (docs/templates.md) */

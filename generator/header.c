@@ -230,6 +230,11 @@ static void put_helpers(struct sbuf *b)
           "#define AT_TUNED_KERNEL_(threads) static void\n"
           "#define AT_TUNED_KERNEL_ANY_ static void\n"
           "#endif\n"
+          "#if defined(__CUDACC__)\n"
+          "#define AT_TUNED_CLUSTER_(x, y, z) __cluster_dims__(x, y, z)\n"
+          "#else\n"
+          "#define AT_TUNED_CLUSTER_(x, y, z)\n"
+          "#endif\n"
           "static inline long long at_tuned_min_(long long a) { return a; }\n"
           "template <typename... R>\n"
           "static inline long long at_tuned_min_(long long a, long long b, R... r)\n"
@@ -272,9 +277,11 @@ static void put_helpers(struct sbuf *b)
           "#if defined(__CUDACC__) || defined(__HIP__)\n"
           "template <typename... P, typename... A>\n"
           "static inline int at_tuned_launch_(void (*kernel)(P...), const long long *g,\n"
-          "                                   const long long *t, long long shared,\n"
-          "                                   at_tuned_stream stream, A... args)\n"
+          "                                   const long long *t, const long long *cl,\n"
+          "                                   long long shared, at_tuned_stream stream,\n"
+          "                                   A... args)\n"
           "{\n"
+          "  (void)cl; // the kernel carries its cluster shape (__cluster_dims__)\n"
           "#if defined(__CUDACC__)\n"
           "  if (shared > 48 * 1024) {\n"
           "    cudaError_t e = cudaFuncSetAttribute(kernel,\n"
@@ -296,8 +303,9 @@ static void put_helpers(struct sbuf *b)
           "// The host: libautotune's SIMT emulator runs the grid before returning.\n"
           "template <typename... P, typename... A>\n"
           "static inline int at_tuned_launch_(void (*kernel)(P...), const long long *g,\n"
-          "                                   const long long *t, long long shared,\n"
-          "                                   at_tuned_stream stream, A... args)\n"
+          "                                   const long long *t, const long long *cl,\n"
+          "                                   long long shared, at_tuned_stream stream,\n"
+          "                                   A... args)\n"
           "{\n"
           "  (void)stream;\n"
           "  struct call {\n"
@@ -306,11 +314,12 @@ static void put_helpers(struct sbuf *b)
           "  } c{kernel, std::tuple<P...>(args...)};\n"
           "  const unsigned grid[3] = {(unsigned)g[0], (unsigned)g[1], (unsigned)g[2]};\n"
           "  const unsigned block[3] = {(unsigned)t[0], (unsigned)t[1], (unsigned)t[2]};\n"
+          "  const unsigned cluster[3] = {(unsigned)cl[0], (unsigned)cl[1], (unsigned)cl[2]};\n"
           "  at_host_bind(at_host_runtime());\n"
-          "  return at_host_launch([](void *p) {\n"
+          "  return at_host_launch_cluster([](void *p) {\n"
           "    call *k = static_cast<call *>(p);\n"
           "    std::apply(k->fn, k->args);\n"
-          "  }, &c, grid, block, (size_t)shared, AT_WAVE_SIZE, 0);\n"
+          "  }, &c, grid, cluster, block, (size_t)shared, AT_WAVE_SIZE, 0);\n"
           "}\n"
           "#endif\n"
           "#endif // AT_TUNED_HELPERS_\n");
@@ -383,11 +392,25 @@ static int put_variant_kernel(struct sbuf *b, const struct hdr_spec *s, size_t i
     if (gen_emit_launch(t, &bind, v->values, &l) == AT_OK)
       threads = l.threads[0] * l.threads[1] * l.threads[2];
   }
-  char decl[64], name[64];
+  char decl[128], name[64];
+  int n;
   if (threads > 0)
-    snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_(%" PRId64 ")", threads);
+    n = snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_(%" PRId64 ")", threads);
   else
-    snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_ANY_");
+    n = snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_ANY_");
+  /* the cluster shape (a `cluster` pragma) is a constant of the variant */
+  int64_t cl[3] = {1, 1, 1};
+  int64_t *slots = malloc(tmpl_slot_count(t) * sizeof *slots);
+  if (!slots)
+    return at_error(AT_NOMEM, "out of memory");
+  tmpl_slots(t, s->space_dev, NULL, v->values, slots);
+  rc = tmpl_cluster_eval(t, slots, cl);
+  free(slots);
+  if (rc)
+    return rc;
+  if (cl[0] * cl[1] * cl[2] > 1)
+    snprintf(decl + n, sizeof decl - (size_t)n, " AT_TUNED_CLUSTER_(%" PRId64 ", %" PRId64
+             ", %" PRId64 ")", cl[0], cl[1], cl[2]);
   snprintf(name, sizeof name, "at_tuned_%s_v%zu_", s->op, i);
   char *text = NULL;
   if ((rc = gen_emit_wrapper(t, v->dtype, v->values, decl, name, &text)))
@@ -453,6 +476,11 @@ static int put_launch_case(struct sbuf *b, const struct hdr_spec *s, const struc
     sb_puts(b, a ? ", " : "");
     rc = put_expr(b, t->threads_text[a], var, s->space_dev, s->op, f, &dims_used);
   }
+  sb_puts(b, "};\n    const long long cl[3] = {");
+  for (int a = 0; a < 3 && !rc; a++) {
+    sb_puts(b, a ? ", " : "");
+    rc = put_expr(b, t->cluster_text[a], var, s->space_dev, s->op, f, &dims_used);
+  }
   sb_puts(b, "};\n    const long long shared = ");
   if (!rc)
     rc = put_expr(b, t->shared_text, var, s->space_dev, s->op, f, &dims_used);
@@ -490,7 +518,7 @@ static int put_launch_case(struct sbuf *b, const struct hdr_spec *s, const struc
   }
   if (rc)
     return rc;
-  sb_printf(b, "    return at_tuned_launch_(at_tuned_%s_v%zu_, g, t, shared, stream, %s%s", s->op,
+  sb_printf(b, "    return at_tuned_launch_(at_tuned_%s_v%zu_, g, t, cl, shared, stream, %s%s", s->op,
             v, args, t->workspace_text ? ", workspace" : "");
   for (size_t i = 0; i < t->ntmaps; i++)
     sb_printf(b, ", tm_[%zu]", i);

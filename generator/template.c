@@ -50,8 +50,8 @@
 #define QUOTE_MAX 80
 
 static const char *const verbs_expected =
-    "(expected kernel, problem, param, derive, require, threads, grid, shared, workspace, "
-    "dtype, arch_specific or tensormap)";
+    "(expected kernel, problem, param, derive, require, threads, grid, cluster, shared, "
+    "workspace, dtype, arch_specific or tensormap)";
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -666,6 +666,8 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
     return pragma_xyz(L, &rest, "threads", &L->line_threads, L->thr_part);
   if (strcmp(verb, "grid") == 0)
     return pragma_xyz(L, &rest, "grid", &L->line_grid, L->grid_part);
+  if (strcmp(verb, "cluster") == 0) /* template_cluster.c */
+    return pragma_xyz(L, &rest, "cluster", &L->line_cluster, L->cl_part);
   if (strcmp(verb, "shared") == 0) {
     if ((rc = once(L, g->line, "shared", &L->line_shared)))
       return rc;
@@ -760,6 +762,8 @@ static int pass2(struct loader *L)
                      t->threads)))
     return rc;
   if ((rc = load_xyz(L, L->line_grid, "grid", L->grid_part, t->grid_text, t->grid)))
+    return rc;
+  if ((rc = load_xyz(L, L->line_cluster, "cluster", L->cl_part, t->cluster_text, t->cluster)))
     return rc;
   if (L->line_ws && (rc = load_expr(L, L->line_ws, "workspace", L->ws_part[0], L->ws_part[1],
                                      t->nparams, &t->workspace_text, &t->workspace)))
@@ -879,11 +883,13 @@ static int bind_launch(struct tmpl *t)
   struct {
     const char *text;
     struct gen_expr **e;
-  } all[8] = {{t->threads_text[0], &t->threads[0]}, {t->threads_text[1], &t->threads[1]},
-              {t->threads_text[2], &t->threads[2]}, {t->grid_text[0], &t->grid[0]},
-              {t->grid_text[1], &t->grid[1]},       {t->grid_text[2], &t->grid[2]},
-              {t->shared_text, &t->shared},         {t->workspace_text, &t->workspace}};
-  for (size_t i = 0; i < 8; i++) {
+  } all[11] = {{t->threads_text[0], &t->threads[0]}, {t->threads_text[1], &t->threads[1]},
+               {t->threads_text[2], &t->threads[2]}, {t->grid_text[0], &t->grid[0]},
+               {t->grid_text[1], &t->grid[1]},       {t->grid_text[2], &t->grid[2]},
+               {t->shared_text, &t->shared},         {t->workspace_text, &t->workspace},
+               {t->cluster_text[0], &t->cluster[0]}, {t->cluster_text[1], &t->cluster[1]},
+               {t->cluster_text[2], &t->cluster[2]}};
+  for (size_t i = 0; i < 11; i++) {
     if (!all[i].text)
       continue; /* no workspace pragma */
     int rc = gen_expr_parse(all[i].text, all[i].e);
@@ -1050,6 +1056,8 @@ void tmpl_free(struct tmpl *t)
     free(t->grid_text[i]);
     gen_expr_free(t->threads[i]);
     gen_expr_free(t->grid[i]);
+    free(t->cluster_text[i]);
+    gen_expr_free(t->cluster[i]);
   }
   free(t->shared_text);
   gen_expr_free(t->shared);

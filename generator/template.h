@@ -108,6 +108,9 @@ struct tmpl {
   char *workspace_text;          /* `workspace` bytes as written; NULL when absent (then the
                                     kernel has no WS parameter) */
   struct gen_expr *workspace;    /* NULL when absent */
+  char *cluster_text[3];         /* `cluster` CTAs per cluster x, y, z as written; "1" when
+                                    absent (template_cluster.c) */
+  struct gen_expr *cluster[3];
   char *dtype;                   /* `dtype` type parameter name, NULL if none */
   int arch_specific;             /* `arch_specific`: NVIDIA targets get the "a" suffix
                                     (sm_90 -> sm_90a; tmpl_compile_arch) */
@@ -159,6 +162,12 @@ void tmpl_free(struct tmpl *t);
  * 0 when they do; else nonzero with the message in msg[len] and the pragma's line in
  * *line. */
 int tmpl_tmaps_check(const struct tmpl *t, int *line, char *msg, size_t len);
+/* template_cluster.c: the cluster shape (a `cluster` pragma; 1 x 1 x 1 without one) of the
+ * config whose slots (tmpl_slots) are given. OUT: out[3]. AT_OK; AT_USAGE when an
+ * expression fails, an extent is below 1, or the cluster holds more than
+ * TMPL_MAX_CLUSTER CTAs (the portable maximum of sm_90). */
+#define TMPL_MAX_CLUSTER 8
+int tmpl_cluster_eval(const struct tmpl *t, const int64_t *slots, int64_t out[3]);
 /* Free what t->tmaps hold (tmpl_free's part); ntmaps becomes 0. */
 void tmpl_tmaps_free(struct tmpl *t);
 

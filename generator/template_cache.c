@@ -37,7 +37,7 @@
 #include "generator/sbuf.h"
 #include "generator/template.h"
 
-#define FORMAT "autotune-parse-cache 3" /* 2: the workspace pragma; 3: tensormap */
+#define FORMAT "autotune-parse-cache 4" /* 2: the workspace pragma; 3: tensormap; 4: cluster */
 /* Most of any list an entry may hold: far above any real template, a guard against a
  * forged count. */
 #define MAX_LIST 100000
@@ -185,6 +185,8 @@ int tcache_write(const char *cache_dir, const char *const *include_dirs,
     put_str(&b, t->threads_text[i]);
   for (size_t i = 0; i < 3; i++)
     put_str(&b, t->grid_text[i]);
+  for (size_t i = 0; i < 3; i++)
+    put_str(&b, t->cluster_text[i]);
   put_str(&b, t->shared_text);
   put_str(&b, t->workspace_text);
   put_str(&b, t->dtype);
@@ -380,6 +382,8 @@ static void read_fields(struct rd *r, struct tmpl *x)
     x->threads_text[i] = need_str(r);
   for (size_t i = 0; i < 3; i++)
     x->grid_text[i] = need_str(r);
+  for (size_t i = 0; i < 3; i++)
+    x->cluster_text[i] = need_str(r);
   x->shared_text = need_str(r);
   x->workspace_text = get_str(r);
   x->dtype = get_str(r);

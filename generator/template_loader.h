@@ -86,6 +86,8 @@ struct loader {
   size_t thr_part[3][2], grid_part[3][2], shared_part[2], ws_part[2];
   size_t tmap_part[TMPL_MAX_TMAPS][3][2]; /* box inner, box outer, swizzle */
   int line_problem, line_threads, line_grid, line_shared, line_ws, line_dtype, line_arch_specific;
+  size_t cl_part[3][2]; /* `cluster` (template_cluster.c) */
+  int line_cluster;
   char (*include_real)[PATH_MAX];
   size_t ninclude;
   struct tcache_deps deps;  /* every file the parse read besides the template */

@@ -145,6 +145,23 @@ int th_hostk_launch(struct th_hostk *k, const char *kernel, unsigned blocks, uns
   return rc;
 }
 
+int th_hostk_launch_cluster(struct th_hostk *k, const char *kernel, const unsigned grid[3],
+                            const unsigned cluster[3], unsigned threads, unsigned shared,
+                            const char *kinds, void **args)
+{
+  meas_kernel kern;
+  cr_assert_eq(meas_host.kernel(k->ctx, k->mod, kernel, &kern), AT_OK, "%s",
+               at_last_error());
+  struct meas_launch l = {.kernel = kern, .grid = {grid[0], grid[1], grid[2]},
+                          .block = {threads, 1, 1},
+                          .cluster = {cluster[0], cluster[1], cluster[2]},
+                          .shared_bytes = shared, .args = args, .arg_kinds = kinds};
+  int rc = meas_host.launch(k->ctx, &l);
+  if (rc == AT_OK)
+    rc = meas_host.sync(k->ctx);
+  return rc;
+}
+
 void th_hostk_close(struct th_hostk *k)
 {
   while (k->nbufs > 0)

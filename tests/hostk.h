@@ -50,6 +50,10 @@ void th_hostk_release(struct th_hostk *k, void *p);
  * says why). kinds: one letter per argument, as struct meas_launch's arg_kinds. */
 int th_hostk_launch(struct th_hostk *k, const char *kernel, unsigned blocks, unsigned threads,
                     unsigned shared, const char *kinds, void **args);
+/* The same on a grid of clusters (emu.c note 9): grid and cluster x, y, z. */
+int th_hostk_launch_cluster(struct th_hostk *k, const char *kernel, const unsigned grid[3],
+                            const unsigned cluster[3], unsigned threads, unsigned shared,
+                            const char *kinds, void **args);
 /* Free what is left, unload, close. */
 void th_hostk_close(struct th_hostk *k);
 

@@ -42,7 +42,9 @@ static const char *const incs[] = {COMMON, NULL};
 static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
 /* Valid configs of the default problem (4096^3) on h100, in every layout. */
-#define H100_VALID 2040 /* 1020 SCHED 0, 510 each SCHED 2 and 3 */
+/* 1020 data-parallel configs x5 (1x1; 2x1 and 1x2, with and without multicast), and 510
+ * each of SCHED 2 and 3 (no clusters) */
+#define H100_VALID 6120
 
 static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
                        int ta, int tb)
@@ -52,16 +54,21 @@ static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t 
 }
 
 struct pick {
-  int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi;
+  int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi, cluster, mcast;
 };
 
 /* Every value of every param: BM 64/128/256, BN 64/128/256, one and two consumer
  * warpgroups (MT 1 and 2), STAGES 2-5, WAIT 0/1, REGS 0/1, PERSIST 0/1, RASTER 0/1,
- * GROUP 1/8, EPI 0/1. */
+ * GROUP 1/8, EPI 0/1, CLUSTER 0 (1x1), 1 (2x1), 2 (1x2), MCAST 0/1: the last three
+ * are clusters (2x1 multicasting B, 1x2 multicasting A persistent, 2x1 without
+ * multicast), so every layout runs both halves of a K-major and an MN-major box. */
 static const struct pick sample[] = {
-    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0},   {128, 128, 2, 4, 1, 1, 1, 0, 8, 1},
-    {128, 256, 2, 3, 1, 1, 0, 1, 8, 0}, {256, 64, 2, 5, 0, 0, 1, 0, 1, 1},
+    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0},    {128, 128, 2, 4, 1, 1, 1, 0, 8, 1, 0, 0},
+    {128, 256, 2, 3, 1, 1, 0, 1, 8, 0, 0, 0},  {256, 64, 2, 5, 0, 0, 1, 0, 1, 1, 0, 0},
+    {64, 128, 1, 3, 1, 0, 0, 0, 1, 0, 1, 1},   {64, 128, 1, 3, 0, 0, 1, 1, 8, 1, 2, 1},
+    {128, 64, 1, 2, 0, 0, 0, 0, 1, 1, 1, 0},
 };
+#define NPLAIN 4 /* sample[0..NPLAIN): no cluster */
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
 static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
@@ -72,6 +79,7 @@ static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
          th_space_get(sp, i, "PERSIST") == p->persist &&
          th_space_get(sp, i, "RASTER") == p->raster &&
          th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi &&
+         th_space_get(sp, i, "CLUSTER") == p->cluster && th_space_get(sp, i, "MCAST") == p->mcast &&
          th_space_get(sp, i, "SCHED") == 0; /* SCHED 1-3: tests/test_gemm_tma_sk.c */
 }
 
@@ -243,6 +251,7 @@ static int keep_sample(void *ctx, const char *config)
         key(config, "WAIT") == p->wait && key(config, "REGS") == p->regs &&
         key(config, "PERSIST") == p->persist && key(config, "RASTER") == p->raster &&
         key(config, "GROUP") == p->group && key(config, "EPI") == p->epi &&
+        key(config, "CLUSTER") == p->cluster && key(config, "MCAST") == p->mcast &&
         key(config, "SCHED") == 0)
       return 1;
   }
@@ -309,6 +318,34 @@ Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
                  AT_OK, "%d blocks: %s", blocks, at_last_error());
     cr_assert_eq(bad, 0, "%d blocks: %lld wrong, first %s", blocks, (long long)bad, msg);
   }
+  /* a 1x2 multicast cluster (sample[5]): 5 x 3 tiles in 5 x 2 pairs, walked by one and
+   * three clusters (the grid stays a multiple of 2, the walk cluster-aligned) */
+  {
+    long at5 = find(&sp, &sample[5]);
+    cr_assert_geq(at5, 0);
+    const int64_t *cfg5 = sp.cfg + (size_t)at5 * sp.np;
+    struct th_hostk k5;
+    meas_kernel kern5;
+    th_hostk_load_variants(&k5, &sp, "f16", &cfg5, 1, "host:sm_90", &kern5);
+    struct gemm_buffers buf5;
+    cr_assert_eq(gemm_buffers_init(&meas_host, k5.ctx, &d, &buf5), AT_OK, "%s",
+                 at_last_error());
+    struct gen_launch gl5;
+    cr_assert_eq(gen_emit_launch(sp.t, &bind, cfg5, &gl5), AT_OK, "%s", at_last_error());
+    cr_assert_eq(gl5.cluster[0], 2);
+    cr_assert_eq(gl5.grid[0], 20, "5 x 2 pairs of CTAs");
+    for (int clusters = 1; clusters <= 3; clusters += 2) {
+      gl5.grid[0] = 2 * clusters;
+      int64_t bad = 0;
+      char msg[256] = "";
+      cr_assert_eq(gemm_verify(&meas_host, k5.ctx, kern5, &gl5, &d, &buf5, &bad, msg,
+                               sizeof msg),
+                   AT_OK, "%d clusters: %s", clusters, at_last_error());
+      cr_assert_eq(bad, 0, "%d clusters: %lld wrong, first %s", clusters, (long long)bad, msg);
+    }
+    gemm_buffers_release(&meas_host, k5.ctx, &buf5);
+    th_hostk_close(&k5);
+  }
   gemm_buffers_release(&meas_host, k.ctx, &buf);
   gemm_data_release(&d);
   /* lda = 100 elements: TMA cannot describe the rows, and the runner says so */
@@ -330,12 +367,12 @@ Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
 
 /* ---- the tuned header's launcher builds the maps ------------------------------------- */
 
-/* A database whose one winner (f16 NN on host:h100) is sample[1] of gemm_tma. */
-static char *planted_db(const char *dir)
+/* A database whose one winner (f16 NN on host:h100) is sample[which] of gemm_tma. */
+static char *planted_db(const char *dir, size_t which)
 {
   struct th_space sp;
   space_open(&sp, "h100", 4096, 4096, 4096, 0, 0);
-  long at = find(&sp, &sample[1]);
+  long at = find(&sp, &sample[which]);
   cr_assert_geq(at, 0);
   char *config = NULL;
   cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
@@ -387,17 +424,23 @@ static char *planted_db(const char *dir)
  * the maps, the emulator runs the kernel, C checked against a double reference) and
  * compiled by nvcc for sm_90a (the maps are __grid_constant__ kernel parameters, the
  * copies bulk tensor copies). */
-Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
+static void tuned_header(size_t which)
 {
-  char *dir = th_tmpdir(), *db = planted_db(dir), *hdr = th_path(dir, "tuned_gemm.h");
+  char *dir = th_tmpdir(), *db = planted_db(dir, which), *hdr = th_path(dir, "tuned_gemm.h");
   struct th_result r;
   th_run(&r, "emit-header gemm --device host:h100 --db '%s' --out '%s'", db, hdr);
   cr_assert_eq(r.code, 0, "%s", r.err);
   th_result_free(&r);
   char *text = th_read(hdr, NULL);
   cr_assert_not_null(text);
-  cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[0], A, sizeof *A, M, K, lda, (64LL), (0LL ? 64LL : 128LL), (128LL))"),
-                     "%s", text);
+  if (which == 1)
+    cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[0], A, sizeof *A, M, K, lda, (64LL), "
+                                    "((0LL ? 64LL : 128LL) / (0LL == 1LL ? 1LL : 1LL)), (128LL))"),
+                       "%s", text);
+  else /* the 1x2 multicast: half of A's box, a cluster of 2 */
+    cr_assert(strstr(text, "AT_TUNED_CLUSTER_(2, 1, 1) at_tuned_gemm_v0_") &&
+                  strstr(text, "((0LL ? 64LL : 64LL) / (1LL == 1LL ? 2LL : 1LL))"),
+              "%s", text);
   cr_assert_not_null(strstr(text, "alpha, beta, workspace, tm_[0], tm_[1], tm_[2]);"));
   free(text);
   static const char app[] =
@@ -457,9 +500,16 @@ Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
   cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
   cr_assert_not_null(strstr(ptx, ".param .align 64 .b8"), "the maps are not by-value params");
   cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
+  if (which != 1)
+    cr_assert(strstr(ptx, ".reqnctapercluster 2, 1, 1") && strstr(ptx, ".multicast::cluster"),
+              "the cluster variant's PTX has no cluster shape or multicast");
   free(ptx), free(ptxpath), free(cu);
 #endif
   free(src), free(exe), free(hdr), free(db);
   th_rmtree(dir);
   free(dir);
 }
+
+Test(gemm_tma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT) { tuned_header(1); }
+/* a 1x2 multicast winner: __cluster_dims__ on CUDA, at_host_launch_cluster on the host */
+Test(gemm_tma, tuned_header_launches_a_cluster, .timeout = TIMEOUT) { tuned_header(5); }

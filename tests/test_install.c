@@ -199,7 +199,8 @@ Test(install, lays_out_a_relocatable_tree, .timeout = 300)
   cr_assert_eq(r.code, 0, "nm: %s", r.err);
   static const char *const api[] = {"at_db_open", "at_db_refresh", "at_db_close",
                                     "at_best_config", "at_config_text", "at_last_error",
-                                    "at_version", "at_host_launch", "at_host_runtime"};
+                                    "at_version", "at_host_launch", "at_host_launch_cluster",
+                                    "at_host_runtime"};
   size_t plen = strlen(r.out) + 2;
   char *padded = malloc(plen); /* "\n" + the list: every name between two newlines */
   cr_assert_not_null(padded);

@@ -263,6 +263,49 @@ Test(template, space_reports_device_limit_pruning)
   tmpl_free(t);
 }
 
+/* The `cluster` pragma: the shape per variant, the grid a multiple of it, at most 8 CTAs,
+ * and __cluster_dims__ (AT_CLUSTER_DIMS_) on the wrapper of a clustered variant only. */
+Test(template, cluster_shape)
+{
+  struct tmpl *t = load_ok(BAD "cluster_shape.h", incs());
+  cr_assert_str_eq(t->cluster_text[0], "CX");
+  cr_assert_str_eq(t->cluster_text[1], "1");
+  cr_assert_str_eq(t->cluster_text[2], "1", "a missing axis is 1");
+  struct gen_launch l;
+  int64_t dims[1] = {256};
+  struct gen_bind b = {.dev = dev("h100"), .dims = dims, .dtype = "f32"};
+  int64_t cfg[1] = {2};
+  cr_assert_eq(gen_emit_launch(t, &b, cfg, &l), AT_OK, "%s", at_last_error());
+  cr_assert_eq(l.cluster[0], 2);
+  cr_assert_eq(l.cluster[1], 1);
+  cr_assert_eq(l.cluster[2], 1);
+  cr_assert_eq(l.grid[0], 4);
+  dims[0] = 192; /* grid 3 */
+  cr_assert_eq(gen_emit_launch(t, &b, cfg, &l), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "not a multiple of the cluster"), "%s", at_last_error());
+  cfg[0] = 1;
+  cr_assert_eq(gen_emit_launch(t, &b, cfg, &l), AT_OK, "%s", at_last_error());
+  cr_assert_eq(l.cluster[0], 1);
+  dims[0] = 1024;
+  cfg[0] = 16;
+  cr_assert_eq(gen_emit_launch(t, &b, cfg, &l), AT_USAGE);
+  cr_assert(strstr(at_last_error(), "cluster x 'CX' is 16"), "%s", at_last_error());
+  struct gen_space *s;
+  cr_assert_eq(tmpl_space(t, dev("h100"), dims, &s), AT_OK, "%s", at_last_error());
+  int64_t c1[1] = {1}, c4[1] = {4};
+  const int64_t *cfgs[2] = {c1, c4};
+  char *src = NULL;
+  cr_assert_eq(gen_emit_tu(t, CC_CUDA, s, &b, cfgs, 2, &src), AT_OK, "%s", at_last_error());
+  cr_assert(strstr(src, "#define AT_CLUSTER_DIMS_(x, y, z) __cluster_dims__(x, y, z)"), "%s",
+            src);
+  cr_assert(strstr(src, "__launch_bounds__(64) AT_CLUSTER_DIMS_(4, 1, 1) at_cluster_shape_"),
+            "%s", src);
+  cr_assert(strstr(src, "__launch_bounds__(64) at_cluster_shape_"), "CX=1: no cluster");
+  free(src);
+  gen_space_free(s);
+  tmpl_free(t);
+}
+
 Test(template, launch_shape)
 {
   struct tmpl *t = load_ok(SCALE, incs());
@@ -480,7 +523,8 @@ Test(template, error_unknown_verb)
 {
   expect_error("bad_verb.h", 4,
                "unknown autotune pragma 'parm' (expected kernel, problem, param, derive, "
-               "require, threads, grid, shared, workspace, dtype, arch_specific or tensormap)");
+               "require, threads, grid, cluster, shared, workspace, dtype, arch_specific or "
+               "tensormap)");
 }
 
 Test(template, error_workspace_needs_a_last_pointer_parameter)

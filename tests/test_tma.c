@@ -10,7 +10,10 @@
  * protocol bug (a missing expect_tx, a wrong parity, a missing fence.mbarrier_init, a wait
  * on the wrong barrier, writers that do not fence before a bulk store, a store never
  * waited for, a ring consumer with the wrong parity, a producer that skips the empty
- * barrier) failing, as a failed launch or a wrong result. Last, nvcc's sm_90a PTX of the
+ * barrier) failing, as a failed launch or a wrong result. Clusters (tma_cluster.cu,
+ * launched in clusters of 2 and 4): the ids of 2x1, 1x2 and 2x2 clusters, distributed
+ * shared memory through mapa, a two-CTA multicast ring and its seven planted faults
+ * (docs/tma.md, the host emulation, point 6), each failing. Last, nvcc's sm_90a PTX of the
  * same kernels holds the instructions and NVRTC + ptxas accept them. None ran on a GPU.
  */
 #include <criterion/criterion.h>
@@ -302,6 +305,13 @@ Test(tma, host_ring_over_many_phases_and_planted_bugs_fail, .timeout = 300)
                  at_last_error());
     cr_assert_eq(bad, 0, "%d tiles: %d sums wrong", tiles, bad);
   }
+  /* the same grid launched again and again on the same worker: every block starts with
+   * an empty mbarrier table (4 barriers a launch, AT_TMA_HOST_BARRIERS 64) */
+  for (int again = 0; again < 20; again++) {
+    cr_assert_eq(run_ring(&k, g, out, 2, 0, &bad), AT_OK, "launch %d: %s", again,
+                 at_last_error());
+    cr_assert_eq(bad, 0);
+  }
   /* 7: consumers with the wrong parity read stages before they are filled */
   int rc = run_ring(&k, g, out, 5, 7, &bad);
   cr_assert(rc != AT_OK || bad > 0, "a ring consumer with the wrong parity went unnoticed");
@@ -313,7 +323,7 @@ Test(tma, host_ring_over_many_phases_and_planted_bugs_fail, .timeout = 300)
   th_hostk_close(&k);
 }
 
-/* The cluster instructions in a cluster of one CTA; a multicast to another CTA fails. */
+/* The cluster instructions in a launch without clusters (a cluster of one CTA). */
 Test(tma, host_cluster_of_one, .timeout = 300)
 {
   struct th_hostk k;
@@ -332,6 +342,152 @@ Test(tma, host_cluster_of_one, .timeout = 300)
   cr_assert_eq(tile_wrong(out, &r), 0);
   cr_assert_eq(info[0], 0);
   cr_assert_eq(info[1], 1);
+  th_hostk_close(&k);
+}
+
+/* ---- clusters (tests/data/pl/tma_cluster.cu) ----------------------------------------- */
+
+/* The ids of every CTA of grids of clusters 2x1, 1x2 and 2x2. */
+Test(tma, host_cluster_ids, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_cluster.cu", "host", include_dirs);
+  int *info = (int *)th_hostk_buf(&k, 16 * 10 * sizeof(int));
+  const unsigned shapes[][4] = {{4, 2, 2, 1}, {2, 4, 1, 2}, {4, 4, 2, 2}};
+  for (size_t i = 0; i < 3; i++) {
+    const unsigned grid[3] = {shapes[i][0], shapes[i][1], 1};
+    const unsigned cl[3] = {shapes[i][2], shapes[i][3], 1};
+    memset(info, 0, 16 * 10 * sizeof(int));
+    void *args[] = {&info};
+    cr_assert_eq(th_hostk_launch_cluster(&k, "cl_ids", grid, cl, 64, 0, "p", args), AT_OK,
+                 "shape %zu: %s", i, at_last_error());
+    for (unsigned by = 0; by < grid[1]; by++)
+      for (unsigned bx = 0; bx < grid[0]; bx++) {
+        const int *o = info + 10 * (bx + grid[0] * by);
+        unsigned cx = bx % cl[0], cy = by % cl[1];
+        cr_assert_eq(o[0], (int)(cx + cl[0] * cy), "shape %zu block %u,%u: rank", i, bx, by);
+        cr_assert_eq(o[1], (int)(cl[0] * cl[1]));
+        cr_assert_eq(o[2], (int)cx);
+        cr_assert_eq(o[3], (int)cy);
+        cr_assert_eq(o[4], (int)cl[0]);
+        cr_assert_eq(o[5], (int)cl[1]);
+        cr_assert_eq(o[6], (int)bx);
+        cr_assert_eq(o[7], (int)by, "shape %zu block %u,%u: blockIdx.y or the rank check",
+                     i, bx, by);
+        cr_assert_eq(o[8], (int)(bx / cl[0]), "clusterid.x");
+        cr_assert_eq(o[9], (int)(by / cl[1]), "clusterid.y");
+      }
+  }
+  /* a grid that is not a multiple of the cluster is refused */
+  const unsigned grid[3] = {3, 1, 1}, cl[3] = {2, 1, 1};
+  void *args[] = {&info};
+  cr_assert_eq(th_hostk_launch_cluster(&k, "cl_ids", grid, cl, 64, 0, "p", args), AT_USAGE);
+  cr_assert_not_null(strstr(at_last_error(), "multiple of the cluster"), "%s",
+                     at_last_error());
+  th_hostk_close(&k);
+}
+
+/* Distributed shared memory through mapa; a missing cluster barrier before the exit and a
+ * double arrive fail. */
+Test(tma, host_cluster_dsmem, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_cluster.cu", "host", include_dirs);
+  int *out = (int *)th_hostk_buf(&k, 8 * 256 * sizeof(int));
+  for (unsigned n = 2; n <= 4; n += 2) {
+    const unsigned grid[3] = {8, 1, 1}, cl[3] = {n, 1, 1};
+    int mode = 0;
+    void *args[] = {&out, &mode};
+    cr_assert_eq(th_hostk_launch_cluster(&k, "cl_dsmem", grid, cl, 96, 1024, "pi", args),
+                 AT_OK, "cluster %u: %s", n, at_last_error());
+    for (unsigned b = 0; b < 8; b++)
+      for (unsigned i = 0; i < 256; i++)
+        cr_assert_eq(out[256 * b + i], (int)(1000 * ((b % n + 1) % n) + i),
+                     "cluster %u, block %u, word %u", n, b, i);
+  }
+  const unsigned grid[3] = {4, 1, 1}, cl[3] = {2, 1, 1};
+  int mode = 1;
+  void *args[] = {&out, &mode};
+  cr_assert_neq(th_hostk_launch_cluster(&k, "cl_dsmem", grid, cl, 96, 1024, "pi", args),
+                AT_OK, "an exit without a cluster barrier went unnoticed");
+  cr_log_info("dsmem mode 1: %s", at_last_error());
+  cr_assert(strstr(at_last_error(), "no barrier.cluster before") != NULL, "%s",
+            at_last_error());
+  mode = 2;
+  cr_assert_neq(th_hostk_launch_cluster(&k, "cl_dsmem", grid, cl, 96, 1024, "pi", args),
+                AT_OK, "a double cluster arrive went unnoticed");
+  cr_assert_not_null(strstr(at_last_error(), "arrive twice"), "%s", at_last_error());
+  th_hostk_close(&k);
+}
+
+/* cl_mcast_ring on `clusters` clusters of 2 over `tiles` tiles of 64 x 8 (half boxes of
+ * 64 x 4 multicast); out[128 r + c] of every CTA against the sums. */
+static int run_mcast(struct th_hostk *k, unsigned short *g, float *out, int tiles, int mode,
+                     int *bad)
+{
+  at_tensormap map;
+  int bw = 64, bh = 8;
+  encode(&map, g, (unsigned)bw, (unsigned)bh / 2, 0);
+  void *args[] = {&map, &out, &bw, &bh, &tiles, &mode};
+  memset(out, 0, 256 * sizeof *out);
+  const unsigned grid[3] = {2, 1, 1}, cl[3] = {2, 1, 1};
+  int rc = th_hostk_launch_cluster(k, "cl_mcast_ring", grid, cl, 160,
+                                   1024 + 2 * (unsigned)(bw * bh * 2), "mpiiii", args);
+  *bad = 0;
+  for (int c = 0; c < 256; c++) {
+    double want = 0;
+    for (int t = 0; t < tiles; t++)
+      for (int e = c % 128; e < bw * bh; e += 128) {
+        int x = e % bw, y = t * bh + e / bw;
+        want += y < H ? g_val(y, x) : 0;
+      }
+    *bad += out[c] != (float)want;
+  }
+  return rc;
+}
+
+Test(tma, host_multicast_ring_and_planted_bugs_fail, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_cluster.cu", "host", include_dirs);
+  unsigned short *g = kbuf(&k, H * LD * 2);
+  float *out = (float *)th_hostk_buf(&k, 256 * sizeof(float));
+  fill(g);
+  int bad;
+  for (int tiles = 1; tiles <= 6; tiles++) { /* the last tile runs past H: zero fill */
+    cr_assert_eq(run_mcast(&k, g, out, tiles, 0, &bad), AT_OK, "%d tiles: %s", tiles,
+                 at_last_error());
+    cr_assert_eq(bad, 0, "%d tiles: %d sums wrong", tiles, bad);
+  }
+  /* each fault: a failed launch whose message contains `says`, or (NULL) wrong sums or a
+   * failed launch */
+  static const struct {
+    int mode;
+    const char *says;
+  } faults[] = {
+      {1, NULL},
+      {2, NULL},
+      {3, "can never complete"},
+      {4, "no barrier.cluster completed since its mbarrier.init"},
+      {5, "no barrier.cluster before the exit"},
+      {6, "can never complete"},
+      {7, "outside the cluster"},
+  };
+  for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+    int rc = run_mcast(&k, g, out, 5, faults[i].mode, &bad);
+    cr_log_info("multicast ring mode %d: %s (%d sums wrong)", faults[i].mode,
+                rc != AT_OK ? at_last_error() : "launched", bad);
+    if (faults[i].says) {
+      cr_assert_neq(rc, AT_OK, "mode %d launched", faults[i].mode);
+      cr_assert_not_null(strstr(at_last_error(), faults[i].says), "mode %d: %s",
+                         faults[i].mode, at_last_error());
+    } else {
+      cr_assert(rc != AT_OK || bad > 0, "mode %d went unnoticed", faults[i].mode);
+    }
+  }
+  /* the device still works */
+  cr_assert_eq(run_mcast(&k, g, out, 5, 0, &bad), AT_OK, "%s", at_last_error());
+  cr_assert_eq(bad, 0);
   th_hostk_close(&k);
 }
 
@@ -364,6 +520,24 @@ Test(tma, sm90a_ptx_holds_the_instructions, .timeout = 300)
   th_assert_ptx_has("tma_kernels.cu", "sm_90a", want, sizeof want / sizeof want[0]);
 }
 
+Test(tma, sm90a_ptx_holds_the_cluster_instructions, .timeout = 300)
+{
+  static const char *const want[] = {
+      "mapa.u64",
+      "mapa.shared::cluster.u32",
+      "%cluster_ctaid.x",
+      "%cluster_ctaid.y",
+      "%cluster_nctaid.x",
+      "%cluster_nctarank",
+      "%clusterid.x",
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes"
+      ".multicast::cluster",
+      "mbarrier.arrive.release.cluster.shared::cluster.b64",
+      "barrier.cluster.arrive.release.aligned",
+  };
+  th_assert_ptx_has("tma_cluster.cu", "sm_90a", want, sizeof want / sizeof want[0]);
+}
+
 /* NVRTC compiles for sm_90 (TMA needs no "a") and ptxas assembles it. */
 Test(tma, nvrtc_sm90_assembles_the_kernels, .timeout = 300)
 {
@@ -379,6 +553,18 @@ Test(tma, nvrtc_sm90_assembles_the_kernels, .timeout = 300)
     const struct cc_kernel_res *kr = cc_result_kernel(&r, names[i]);
     cr_assert_not_null(kr, "no %s", names[i]);
     cr_assert_eq(kr->spill_bytes, 0, "%s spills", names[i]);
+  }
+  cc_result_release(&r);
+  free(src);
+  src = th_read_pl("tma_cluster.cu");
+  req.source = src, req.name = "tma_cluster.cu";
+  cr_assert_eq(cc_nvrtc.compile(&req, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(r.status, CC_OK, "sm_90:\n%s", r.log);
+  const char *cl_names[] = {"cl_ids", "cl_dsmem", "cl_mcast_ring"};
+  for (size_t i = 0; i < 3; i++) {
+    const struct cc_kernel_res *kr = cc_result_kernel(&r, cl_names[i]);
+    cr_assert_not_null(kr, "no %s", cl_names[i]);
+    cr_assert_eq(kr->spill_bytes, 0, "%s spills", cl_names[i]);
   }
   cc_result_release(&r);
   free(src);

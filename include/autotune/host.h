@@ -49,6 +49,14 @@ AT_API int at_host_launch(void (*entry)(void *ctx), void *ctx, const unsigned gr
                           const unsigned block[3], size_t dyn_shared, unsigned warp_size,
                           int workers);
 
+/* The same for a grid of thread block clusters of cluster[0] x cluster[1] x cluster[2]
+ * CTAs (at most 16; the grid a multiple of it, else AT_USAGE): the CTAs of a cluster run
+ * together, each on a worker thread of its own (at_host_rt_ext.h). cluster NULL or
+ * 1 x 1 x 1 is at_host_launch. */
+AT_API int at_host_launch_cluster(void (*entry)(void *ctx), void *ctx, const unsigned grid[3],
+                                  const unsigned cluster[3], const unsigned block[3],
+                                  size_t dyn_shared, unsigned warp_size, int workers);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,19 @@
 //    the token it yielded with before is a deadlock: the launch fails naming the
 //    spinning threads and the first one's `why` (a wrong parity, a missing arrive or
 //    expect_tx, a wait on the wrong barrier), never a hang.
+//  - clusters (version 3): the emulator runs the CTAs of one cluster together, each CTA's
+//    threads as fibers on an OS thread of its own (so `static thread_local` state, static
+//    __shared__ included, stays per CTA), one CTA's pass at a time, round robin; a round
+//    in which no thread of any CTA of the cluster changes anything is a deadlock, so the
+//    yield token of a cluster kernel covers every CTA's mbarriers. cluster() gives the
+//    calling thread's cluster; cta_shared(rank) the dynamic shared memory of CTA `rank`
+//    of that cluster (NULL once that CTA has exited, or for a rank past the cluster);
+//    cluster_slot(rank) a pointer the kernel's runtime keeps for CTA `rank` for the
+//    cluster's lifetime (at_tma.h publishes its per-CTA mbarrier table there; zeroed when
+//    the cluster starts); cluster_arrive() / cluster_wait() are barrier.cluster's two
+//    halves (every thread of every CTA arrives; a wait returns once all of them arrived
+//    on the phase the caller arrived on; an arrive twice without a wait, or a wait
+//    without an arrive, fails the launch). A launch without clusters is a cluster of one.
 #ifndef AT_HOST_RT_EXT_H
 #define AT_HOST_RT_EXT_H
 
@@ -22,12 +35,31 @@
 extern "C" {
 #endif
 
-#define AT_HOST_RT_EXT_VERSION 2
+#define AT_HOST_RT_EXT_VERSION 3
 #define AT_HOST_RT_WHY_MAX 160 // bytes of `why` the emulator keeps
+
+#define AT_HOST_MAX_CLUSTER 16 // CTAs per cluster (the non-portable maximum on sm_90)
+
+// The calling thread's cluster: PTX's %cluster_nctaid (dim), %cluster_ctaid (ctaid),
+// %clusterid (id), %nclusterid (nclusters), %cluster_ctarank (rank, x fastest) and
+// %cluster_nctarank (nctas); barrier_phases: the cluster barrier's completed phases when
+// cluster() was called; serial: a number new at every block start in the process (a
+// kernel's thread_local state of an earlier block, or launch, is told apart by it).
+struct at_host_cluster {
+  unsigned int dim[3], ctaid[3], id[3], nclusters[3];
+  unsigned int rank, nctas, barrier_phases;
+  unsigned long long serial;
+};
 
 struct at_host_rt_ext {
   struct at_host_rt base; // base.version == AT_HOST_RT_EXT_VERSION
   void (*yield)(unsigned long long token, const char *why);
+  // version 3: clusters
+  const struct at_host_cluster *(*cluster)(void);
+  void *(*cta_shared)(unsigned int rank, size_t *bytes);
+  void **(*cluster_slot)(unsigned int rank);
+  void (*cluster_arrive)(void);
+  void (*cluster_wait)(void);
 };
 
 #ifdef __cplusplus

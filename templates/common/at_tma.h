@@ -17,9 +17,9 @@
 // CUDA Driver API's cuTensorMapEncodeTiled (base, dims, strides in bytes, box, element
 // strides, interleave, swizzle, L2 promotion, OOB fill).
 //
-// On the host the same functions are emulated, for one CTA per cluster (clusters of more
-// than one block are NOT emulated: a multicast mask or a mapa to another CTA fails the
-// launch). Design note, the invariants the emulation keeps:
+// On the host the same functions are emulated, clusters included (the emulator runs the
+// CTAs of a cluster together: at_host_rt_ext.h, tuner/emu/emu.c note 9). Design note, the
+// invariants the emulation keeps:
 //  1. An mbarrier is 8 bytes of dynamic shared memory; on the host they hold a tag and an
 //     index into this block's side table {expected arrivals, pending arrivals, tx-count,
 //     completed phases, fenced}. A word that mbarrier.init did not write (shared memory
@@ -53,11 +53,35 @@
 //     offsets from the start of dynamic shared memory, which the host models as 1024-byte
 //     aligned; a swizzled box must start at a multiple of its pattern (1024 bytes for
 //     128B) from there, and at the same alignment of the shared window on the GPU.
+//     A bulk load fills its destination with 0xff bytes (NaN for 16- and 32-bit floats)
+//     when it is issued: until its complete_tx the box is undefined, so a consumer that
+//     still reads a stage when a producer (of this CTA or, multicast, of a peer) refills
+//     it reads NaN instead of passing by luck.
 //  7. The block-wide state lives in one thread_local table per emulator worker (one block
-//     at a time, like __shared__), tagged with blockIdx and gridDim; a table found with
-//     another block's tag is emptied (that block ended with copies or stores pending, and
-//     they are dropped). As in at_wgmma.h, the next launch of the same grid on the same
-//     worker is not told apart from the block before it.
+//     at a time, like __shared__), tagged with blockIdx, gridDim and the emulator's serial
+//     number of the block's run (at_host_cluster.serial, new at every block start); a
+//     table found with another tag is emptied (that block ended with copies or stores
+//     pending, and they are dropped), so the next launch of the same grid on the same
+//     worker starts from an empty table too (before the serial it did not, and its
+//     mbarriers piled up past AT_TMA_HOST_BARRIERS).
+//  8. Clusters. Each CTA of a cluster runs on its own emulator worker, so each has its own
+//     table; a CTA publishes its table in the emulator's cluster slot of its rank, where
+//     its peers find it. A shared::cluster address (at_mapa_shared) is rank << 26 | the
+//     offset in that CTA's dynamic shared memory; at_mapa gives a plain pointer into it.
+//     A remote mbarrier arrive and a multicast load act on the peer's barrier at that
+//     offset (a multicast writes the box into every CTA of its mask, at the same offset,
+//     and completes its bytes on each one's barrier there). The yield token is the sum of
+//     every CTA's epoch, so a wait on one CTA's barrier sees the peers' changes, and a
+//     cluster in which no CTA can go on fails the launch (emu.c) naming the wait. Each of
+//     these fails the launch: a mask bit or rank outside the cluster, an empty mask; a
+//     remote access to a CTA that has exited (no cluster barrier before the exit); a
+//     remote access to a barrier that no cluster barrier phase has completed since its
+//     init (no barrier.cluster between the peer's mbarrier.init and the first use from
+//     another CTA); a peer barrier that was not initialised or not fenced. In a cluster a
+//     completed wait yields 1 + 3 * rank times, so the peers run between the wait and the
+//     reads that follow it, and CTAs drift apart (with note 6, a stage refilled by a peer
+//     before it was released is read as NaN); the emulator fails a CTA that exits while a peer that accessed its shared
+//     memory since the last cluster barrier still runs.
 //
 // NOT YET RUN ON A GPU: the CUDA side compiles for sm_90/sm_90a (nvcc, ptxas) and the
 // emulation follows the documents above; nobody has compared the two on an H100.
@@ -449,6 +473,53 @@ AT_DEV unsigned int at_mapa_shared(const void *p, unsigned int cta)
                : "r"(at_tma_smem_addr(p)), "r"(cta));
   return r;
 }
+// mapa's generic form: p's place in CTA cta's shared memory, as a generic pointer
+// (distributed shared memory loads and stores).
+template <typename T> AT_DEV T *at_mapa(T *p, unsigned int cta)
+{
+  unsigned long long r;
+  asm volatile("mapa.u64 %0, %1, %2;" : "=l"(r) : "l"(p), "r"(cta));
+  return reinterpret_cast<T *>(r);
+}
+// %cluster_ctaid (this CTA's place in its cluster) and %cluster_nctaid (the cluster's
+// shape), x and y.
+AT_DEV unsigned int at_cluster_ctaid_x(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%cluster_ctaid.x;" : "=r"(r));
+  return r;
+}
+AT_DEV unsigned int at_cluster_ctaid_y(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%cluster_ctaid.y;" : "=r"(r));
+  return r;
+}
+AT_DEV unsigned int at_cluster_nctaid_x(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%cluster_nctaid.x;" : "=r"(r));
+  return r;
+}
+AT_DEV unsigned int at_cluster_nctaid_y(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%cluster_nctaid.y;" : "=r"(r));
+  return r;
+}
+// %clusterid: the cluster's place in the grid of clusters, x and y.
+AT_DEV unsigned int at_clusterid_x(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%clusterid.x;" : "=r"(r));
+  return r;
+}
+AT_DEV unsigned int at_clusterid_y(void)
+{
+  unsigned int r;
+  asm volatile("mov.u32 %0, %%clusterid.y;" : "=r"(r));
+  return r;
+}
 // Arrive on the mbarrier at shared::cluster address `remote` (another CTA's, from
 // at_mapa_shared): the consumer releasing a multicast stage to its producers.
 AT_DEV void at_mbarrier_arrive_cluster(unsigned int remote)
@@ -493,6 +564,7 @@ struct at_tma_copy {
 struct at_tma_mbar {
   long long tx;
   unsigned int expected, pending, phases, fenced, init_thread;
+  unsigned int init_cluster_phase; // the cluster barrier's phases done at the init (note 8)
   struct at_tma_copy *copies, **tail;
 };
 struct at_tma_store {
@@ -506,7 +578,9 @@ struct at_tma_store {
 // This block's state (design note, 7).
 struct at_tma_block {
   unsigned int bid[3], gdim[3];
+  unsigned long long serial; // the emulator's number of this block's run (note 7)
   int used;
+  unsigned int rank; // in its cluster (note 8)
   unsigned long long epoch;
   unsigned int nbars;
   struct at_tma_mbar bars[AT_TMA_HOST_BARRIERS];
@@ -544,7 +618,7 @@ AT_DEV const struct at_host_rt_ext *at_tma_rt(void)
 {
   const struct at_host_rt *rt = at_host_rt_get();
   if (rt->version < AT_HOST_RT_EXT_VERSION) {
-    at_host_fail("at_tma.h: this emulator has no yield (at_host_rt_ext.h)");
+    at_host_fail("at_tma.h: this emulator has no yield or clusters (at_host_rt_ext.h)");
     return 0;
   }
   return reinterpret_cast<const struct at_host_rt_ext *>(rt);
@@ -566,17 +640,31 @@ AT_DEV unsigned int *at_tma_groups(void)
   }
   return g.next_group;
 }
+AT_DEV const struct at_host_cluster *at_tma_cluster(void)
+{
+  const struct at_host_rt_ext *rt = at_tma_rt();
+  return rt ? rt->cluster() : 0;
+}
 AT_DEV struct at_tma_block *at_tma_block_get(void)
 {
   static thread_local at_tma_block b;
   const struct at_host_thread *t = at_host_self();
-  bool mine = b.used != 0;
+  const struct at_host_rt_ext *rt = at_tma_rt();
+  if (rt) { // note 8: where the peers find this CTA's table
+    b.rank = rt->cluster()->rank;
+    void **slot = rt->cluster_slot(b.rank);
+    if (slot)
+      *slot = &b;
+  }
+  const unsigned long long serial = rt ? rt->cluster()->serial : 0;
+  bool mine = b.used != 0 && b.serial == serial;
   for (int i = 0; i < 3; i++)
     mine = mine && b.bid[i] == t->bid[i] && b.gdim[i] == t->gdim[i];
   if (!mine) {
     b.reset();
     for (int i = 0; i < 3; i++)
       b.bid[i] = t->bid[i], b.gdim[i] = t->gdim[i];
+    b.serial = serial;
     b.used = 1;
     unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
     unsigned int *g = at_tma_groups();
@@ -621,6 +709,70 @@ AT_DEV struct at_tma_mbar *at_tma_bar(unsigned long long *bar, const char *what)
   }
   return &b->bars[idx];
 }
+// CTA `rank`'s dynamic shared memory (this CTA's or a running peer's), or fail.
+AT_DEV unsigned char *at_tma_cta_smem(unsigned int rank, size_t *bytes, const char *what)
+{
+  const struct at_host_rt_ext *rt = at_tma_rt();
+  if (!rt)
+    return 0;
+  const struct at_host_cluster *cl = rt->cluster();
+  char msg[240];
+  if (rank >= cl->nctas) {
+    snprintf(msg, sizeof msg, "%s: CTA rank %u is outside the cluster of %u", what, rank,
+             cl->nctas);
+    at_host_fail(msg);
+    return 0;
+  }
+  unsigned char *p = static_cast<unsigned char *>(rt->cta_shared(rank, bytes));
+  if (!p) {
+    snprintf(msg, sizeof msg, "%s: CTA %u of the cluster has exited, its shared memory is "
+             "gone (no barrier.cluster before its exit?)", what, rank);
+    at_host_fail(msg);
+  }
+  return p;
+}
+// The table of CTA `rank` (note 8): NULL when that CTA has not touched one yet.
+AT_DEV struct at_tma_block *at_tma_peer(unsigned int rank)
+{
+  struct at_tma_block *own = at_tma_block_get();
+  if (rank == own->rank)
+    return own;
+  void **slot = at_tma_rt()->cluster_slot(rank);
+  return slot ? static_cast<struct at_tma_block *>(*slot) : 0;
+}
+// The initialised barrier at shared offset `off` of CTA `rank`, with its table; or fail.
+// From another CTA, a cluster barrier phase must have completed since its init (note 8).
+AT_DEV struct at_tma_mbar *at_tma_bar_at(unsigned int rank, unsigned long off,
+                                         const char *what, struct at_tma_block **owner)
+{
+  size_t bytes = 0;
+  unsigned char *base = at_tma_cta_smem(rank, &bytes, what);
+  if (!base)
+    return 0;
+  char msg[240];
+  struct at_tma_block *b = at_tma_peer(rank);
+  unsigned long long w = 0;
+  if (off % 8 == 0 && off + 8 <= bytes)
+    memcpy(&w, base + off, 8);
+  unsigned int idx = (unsigned int)(w & 0xffffffffu);
+  if (!b || off % 8 != 0 || (w >> 32) != AT_TMA_HOST_MBAR_TAG || idx >= b->nbars) {
+    snprintf(msg, sizeof msg, "%s: the mbarrier at shared offset %lu of CTA %u of the "
+             "cluster was not initialised (mbarrier.init)", what, off, rank);
+    at_host_fail(msg);
+    return 0;
+  }
+  struct at_tma_mbar *m = &b->bars[idx];
+  if (rank != at_tma_block_get()->rank &&
+      at_tma_cluster()->barrier_phases <= m->init_cluster_phase) {
+    snprintf(msg, sizeof msg, "%s: the mbarrier at shared offset %lu of CTA %u is used "
+             "from another CTA with no barrier.cluster completed since its mbarrier.init",
+             what, off, rank);
+    at_host_fail(msg);
+    return 0;
+  }
+  *owner = b;
+  return m;
+}
 AT_DEV void at_tma_phase_check(struct at_tma_block *b, struct at_tma_mbar *m)
 {
   if (m->pending == 0 && m->tx == 0) {
@@ -658,6 +810,7 @@ AT_DEV void at_mbarrier_init(unsigned long long *bar, unsigned int count)
   m->tail = &m->copies;
   m->tx = 0, m->expected = m->pending = count, m->phases = 0, m->fenced = 0;
   m->init_thread = at_host_self()->linear;
+  m->init_cluster_phase = at_tma_cluster()->barrier_phases;
   *bar = ((unsigned long long)AT_TMA_HOST_MBAR_TAG << 32) | idx;
   b->epoch++;
 }
@@ -692,11 +845,8 @@ AT_DEV void at_tma_fence_proxy_async(void)
     memcpy(b->view, smem, bytes);
   b->view_bytes = bytes;
 }
-AT_DEV unsigned long long at_mbarrier_arrive(unsigned long long *bar)
+AT_DEV unsigned long long at_tma_arrive(struct at_tma_block *b, struct at_tma_mbar *m)
 {
-  struct at_tma_mbar *m = at_tma_bar(bar, "mbarrier.arrive");
-  if (!m)
-    return 0;
   unsigned long long state = m->phases;
   if (m->pending == 0) {
     char msg[160];
@@ -707,8 +857,13 @@ AT_DEV unsigned long long at_mbarrier_arrive(unsigned long long *bar)
     return 0;
   }
   m->pending--;
-  at_tma_phase_check(at_tma_block_get(), m);
+  at_tma_phase_check(b, m);
   return state;
+}
+AT_DEV unsigned long long at_mbarrier_arrive(unsigned long long *bar)
+{
+  struct at_tma_mbar *m = at_tma_bar(bar, "mbarrier.arrive");
+  return m ? at_tma_arrive(at_tma_block_get(), m) : 0;
 }
 AT_DEV void at_mbarrier_expect_tx(unsigned long long *bar, unsigned int bytes)
 {
@@ -728,7 +883,9 @@ AT_DEV unsigned long long at_mbarrier_arrive_expect_tx(unsigned long long *bar,
 AT_DEV void at_tma_perform(struct at_tma_block *b, struct at_tma_mbar *m)
 {
   size_t bytes = 0;
-  void *smem = at_host_rt_get()->dyn_shared(&bytes);
+  void *smem = at_tma_cta_smem(b->rank, &bytes, "cp.async.bulk.tensor");
+  if (!smem)
+    return;
   while (m->copies) {
     struct at_tma_copy *c = m->copies;
     m->copies = c->next;
@@ -755,6 +912,16 @@ AT_DEV bool at_mbarrier_try_wait_parity(unsigned long long *bar, unsigned int pa
   at_tma_perform(at_tma_block_get(), m);
   return (m->phases & 1u) != (parity & 1u);
 }
+// The yield token: every CTA's epoch (note 8).
+AT_DEV unsigned long long at_tma_token(void)
+{
+  unsigned long long token = 0;
+  for (unsigned int r = 0; r < at_tma_cluster()->nctas; r++) {
+    const struct at_tma_block *p = at_tma_peer(r);
+    token += p ? p->epoch : 0;
+  }
+  return token;
+}
 AT_DEV void at_mbarrier_wait_parity(unsigned long long *bar, unsigned int parity)
 {
   while (!at_mbarrier_try_wait_parity(bar, parity)) {
@@ -768,50 +935,99 @@ AT_DEV void at_mbarrier_wait_parity(unsigned long long *bar, unsigned int parity
     const struct at_host_rt_ext *rt = at_tma_rt();
     if (!rt)
       return;
-    rt->yield(at_tma_block_get()->epoch, why);
+    rt->yield(at_tma_token(), why);
+  }
+  // Note 8: in a cluster, the peers run between a completed wait and what follows it (CTA
+  // rank r for 1 + 3r rounds: the CTAs drift apart), so that a producer that refills a
+  // stage its peer has not released does so while the peer still reads it.
+  const struct at_host_rt_ext *rt = at_tma_rt();
+  const struct at_host_cluster *cl = rt ? rt->cluster() : 0;
+  for (unsigned int i = 0; cl && cl->nctas > 1 && i < 1 + 3 * cl->rank; i++) {
+    at_tma_block_get()->epoch++;
+    rt->yield(at_tma_token(), "after a completed mbarrier wait");
   }
 }
-AT_DEV void at_tma_load_2d(void *dst, const at_tensormap &map, int c0, int c1,
-                           unsigned long long *bar)
+// Queue the box of map at (c0, c1) for shared offset `off` of CTA `rank` on its barrier
+// m (of table b), the destination poisoned until then (note 6).
+AT_DEV void at_tma_queue(struct at_tma_block *b, struct at_tma_mbar *m, unsigned int rank,
+                         unsigned long off, const struct at_tmap_host *h, int c0, int c1)
 {
-  struct at_tma_mbar *m = at_tma_bar(bar, "cp.async.bulk.tensor (its mbarrier)");
-  if (!m)
-    return;
   if (!m->fenced) {
     at_host_fail("cp.async.bulk.tensor: its mbarrier was initialised without a "
                  "fence.mbarrier_init (or fence.proxy.async) after mbarrier.init");
     return;
   }
-  struct at_tmap_host h;
-  memcpy(&h, &map, sizeof h);
-  unsigned long off;
-  if (h.tag != AT_TMAP_HOST_TAG) {
-    at_host_fail("cp.async.bulk.tensor: the tensor map was not encoded for the host device");
+  size_t bytes = 0;
+  unsigned char *smem = at_tma_cta_smem(rank, &bytes, "cp.async.bulk.tensor");
+  if (!smem)
+    return;
+  unsigned long n = at_tma_box_bytes(h);
+  if (off + n > bytes) {
+    at_host_fail("cp.async.bulk.tensor: the box does not fit in dynamic shared memory");
     return;
   }
-  if (!at_tma_smem_off(dst, at_tma_box_bytes(&h), "cp.async.bulk.tensor destination", &off))
-    return;
   struct at_tma_copy *c =
       static_cast<struct at_tma_copy *>(__builtin_malloc(sizeof(struct at_tma_copy)));
   if (!c) {
     at_host_fail("cp.async.bulk.tensor: out of memory");
     return;
   }
-  c->map = h, c->off = off, c->c0 = c0, c->c1 = c1, c->next = 0;
+  memset(smem + off, 0xff, n);
+  c->map = *h, c->off = off, c->c0 = c0, c->c1 = c1, c->next = 0;
   *m->tail = c;
   m->tail = &c->next;
-  at_tma_block_get()->epoch++;
+  b->epoch++;
 }
-// Clusters of one CTA only on the host: the mask must name this CTA alone.
+AT_DEV bool at_tma_host_map(const at_tensormap &map, struct at_tmap_host *h)
+{
+  memcpy(h, &map, sizeof *h);
+  if (h->tag != AT_TMAP_HOST_TAG) {
+    at_host_fail("cp.async.bulk.tensor: the tensor map was not encoded for the host device");
+    return false;
+  }
+  return true;
+}
+AT_DEV void at_tma_load_2d(void *dst, const at_tensormap &map, int c0, int c1,
+                           unsigned long long *bar)
+{
+  struct at_tma_mbar *m = at_tma_bar(bar, "cp.async.bulk.tensor (its mbarrier)");
+  struct at_tmap_host h;
+  unsigned long off;
+  if (!m || !at_tma_host_map(map, &h) ||
+      !at_tma_smem_off(dst, at_tma_box_bytes(&h), "cp.async.bulk.tensor destination", &off))
+    return;
+  struct at_tma_block *b = at_tma_block_get();
+  at_tma_queue(b, m, b->rank, off, &h, c0, c1);
+}
+// Note 8: the box lands at dst's offset in every CTA of cta_mask, completing on each one's
+// barrier at bar's offset.
 AT_DEV void at_tma_load_2d_multicast(void *dst, const at_tensormap &map, int c0, int c1,
                                      unsigned long long *bar, unsigned short cta_mask)
 {
-  if (cta_mask != 1) {
-    at_host_fail("cp.async.bulk.tensor multicast: the host device emulates clusters of "
-                 "one CTA only (mask 1)");
+  struct at_tmap_host h;
+  unsigned long off, bar_off;
+  if (!at_tma_host_map(map, &h) ||
+      !at_tma_smem_off(dst, at_tma_box_bytes(&h), "cp.async.bulk.tensor destination", &off) ||
+      !at_tma_smem_off(bar, 8, "cp.async.bulk.tensor (its mbarrier)", &bar_off))
+    return;
+  unsigned int nctas = at_tma_cluster()->nctas;
+  if (cta_mask == 0 || (nctas < 16 && (cta_mask >> nctas) != 0)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "cp.async.bulk.tensor multicast: the CTA mask 0x%x names no "
+             "CTA or a CTA outside the cluster of %u", (unsigned int)cta_mask, nctas);
+    at_host_fail(msg);
     return;
   }
-  at_tma_load_2d(dst, map, c0, c1, bar);
+  for (unsigned int r = 0; r < nctas; r++) {
+    if (!(cta_mask >> r & 1u))
+      continue;
+    struct at_tma_block *owner = 0;
+    struct at_tma_mbar *m =
+        at_tma_bar_at(r, bar_off, "cp.async.bulk.tensor multicast (its mbarrier)", &owner);
+    if (!m)
+      return;
+    at_tma_queue(owner, m, r, off, &h, c0, c1);
+  }
 }
 AT_DEV void at_tma_store_2d(const at_tensormap &map, const void *src, int c0, int c1)
 {
@@ -896,27 +1112,64 @@ template <int N> AT_DEV void at_tma_store_wait(void)
   at_host_tma_store_wait(N);
 }
 AT_DEV void at_tma_prefetch_map(const at_tensormap &map) { (void)map; }
-// A cluster of one CTA: the cluster barrier is the block barrier (arrive does nothing,
-// wait is the barrier: what arrive + wait order is the same for one CTA).
-AT_DEV void at_cluster_arrive(void) {}
-AT_DEV void at_cluster_wait(void) { at_host_rt_get()->barrier(); }
-AT_DEV unsigned int at_cluster_ctarank(void) { return 0; }
-AT_DEV unsigned int at_cluster_nctas(void) { return 1; }
+// Note 8: the emulator's cluster barrier and ids.
+AT_DEV void at_cluster_arrive(void)
+{
+  const struct at_host_rt_ext *rt = at_tma_rt();
+  if (rt)
+    rt->cluster_arrive();
+}
+AT_DEV void at_cluster_wait(void)
+{
+  const struct at_host_rt_ext *rt = at_tma_rt();
+  if (rt)
+    rt->cluster_wait();
+}
+AT_DEV unsigned int at_cluster_ctarank(void)
+{
+  const struct at_host_cluster *c = at_tma_cluster();
+  return c ? c->rank : 0;
+}
+AT_DEV unsigned int at_cluster_nctas(void)
+{
+  const struct at_host_cluster *c = at_tma_cluster();
+  return c ? c->nctas : 1;
+}
+AT_DEV unsigned int at_cluster_ctaid_x(void) { return at_tma_cluster()->ctaid[0]; }
+AT_DEV unsigned int at_cluster_ctaid_y(void) { return at_tma_cluster()->ctaid[1]; }
+AT_DEV unsigned int at_cluster_nctaid_x(void) { return at_tma_cluster()->dim[0]; }
+AT_DEV unsigned int at_cluster_nctaid_y(void) { return at_tma_cluster()->dim[1]; }
+AT_DEV unsigned int at_clusterid_x(void) { return at_tma_cluster()->id[0]; }
+AT_DEV unsigned int at_clusterid_y(void) { return at_tma_cluster()->id[1]; }
+#define AT_TMA_HOST_RANK_SHIFT 26 // a shared::cluster address: rank << 26 | offset
 AT_DEV unsigned int at_mapa_shared(const void *p, unsigned int cta)
 {
   unsigned long off = 0;
-  if (cta != 0) {
-    at_host_fail("mapa: the host device emulates clusters of one CTA only");
+  size_t bytes = 0;
+  if (!at_tma_smem_off(p, 1, "mapa", &off) || !at_tma_cta_smem(cta, &bytes, "mapa"))
     return 0;
-  }
-  at_tma_smem_off(p, 1, "mapa", &off);
-  return (unsigned int)off;
+  return (cta << AT_TMA_HOST_RANK_SHIFT) | (unsigned int)off;
+}
+// mapa's generic form: p's offset in CTA cta's shared memory, as a pointer.
+template <typename T> AT_DEV T *at_mapa(T *p, unsigned int cta)
+{
+  unsigned long off = 0;
+  size_t bytes = 0;
+  unsigned char *base = 0;
+  if (!at_tma_smem_off(p, sizeof(T), "mapa", &off) ||
+      !(base = at_tma_cta_smem(cta, &bytes, "mapa")))
+    return 0;
+  return reinterpret_cast<T *>(base + off);
 }
 AT_DEV void at_mbarrier_arrive_cluster(unsigned int remote)
 {
-  size_t bytes = 0;
-  unsigned char *base = static_cast<unsigned char *>(at_host_rt_get()->dyn_shared(&bytes));
-  at_mbarrier_arrive(reinterpret_cast<unsigned long long *>(base + remote));
+  struct at_tma_block *owner = 0;
+  struct at_tma_mbar *m =
+      at_tma_bar_at(remote >> AT_TMA_HOST_RANK_SHIFT,
+                    remote & ((1u << AT_TMA_HOST_RANK_SHIFT) - 1u),
+                    "mbarrier.arrive.shared::cluster", &owner);
+  if (m)
+    at_tma_arrive(owner, m);
 }
 template <int N> AT_DEV void at_setmaxnreg_inc(void) {}
 template <int N> AT_DEV void at_setmaxnreg_dec(void) {}

@@ -44,11 +44,26 @@
 // and the host emulator's block order are safe. Slots: split-K one per (tile, split);
 // stream-K two per block (its first unit and its last: only those can be partial).
 // The consumers' own barrier for this is an mbarrier (`cbar`: the producer warpgroup is
-// not there). Not combined with clusters yet: the scheduler is cluster-agnostic.
+// not there). SCHED 1-3 run without clusters (require sched_cluster); SCHED 0 walks
+// cluster tiles with the same scheduler.
 //
-// `arch_specific`: wgmma and setmaxnreg exist only on sm_90a. Clusters (multicast of the
-// A/B boxes across 2x1 / 1x2 CTAs) are not in this template yet: the host device emulates
-// clusters of one CTA only, so they could not be checked here.
+// `arch_specific`: wgmma and setmaxnreg exist only on sm_90a.
+//
+// Clusters (CLUSTER 1: 2x1, two CTAs on neighbouring block-rows of one block-column; 2:
+// 1x2, neighbouring block-columns of one block-row; the hardware cluster is 2 CTAs along
+// the grid's x, rank = blockIdx.x % 2). A cluster walks cluster tiles (tile pairs) in the
+// grouped raster, CTA r taking tile r of the pair, so the persistent walk stays cluster-
+// aligned; a tile past the matrix's edge still runs the pipeline (its loads come back as
+// zeros, its epilogue writes nothing) because its peer waits on it. With MCAST the pair's
+// shared operand (B for 2x1, A for 1x2) is loaded half by each CTA and multicast to both:
+// a K-major box's rows split in two, an MN-major box's 64 k in two 32s (each half a
+// contiguous half of the box's bytes, at a multiple of the 1024-byte swizzle pattern);
+// each CTA's `full` barrier still expects the whole stage's bytes (its own loads and the
+// peer's half), and `empty` counts the consumer warps of both CTAs, each of which releases
+// a stage to its own and (remote arrive) to its peer's producer, so neither refills a stage
+// the other still reads. A cluster barrier after the barriers' init (before the peer may
+// multicast into them) and one before the exit (no CTA leaves while its peer may still
+// arrive on its barriers). The host emulates all of it (at_tma.h note 8).
 //
 // NOT YET RUN ON A GPU: compiled for sm_90a (no spills, no serialized wgmma) and emulated
 // on the host (copies completed at the mbarrier wait with transaction-byte accounting,
@@ -82,11 +97,16 @@
 // [streamk] the tile scheduler (see the head) and split-K's slices per tile
 #pragma autotune param SCHED = 0, 1, 2, 3
 #pragma autotune param SPLITS = 1, 2, 4
+#pragma autotune param CLUSTER = 0, 1, 2
+#pragma autotune param MCAST = 0, 1
 #pragma autotune derive MT = BM / (64 * CWG)
+#pragma autotune derive CM = CLUSTER == 1 ? 2 : 1
+#pragma autotune derive CN = CLUSTER == 2 ? 2 : 1
 // The operands' boxes: K-major ones 64 k (128 bytes) x the tile's rows, MN-major ones
 // 64 M/N x 64 k (one box per 64 of BM or BN); C's, one warp's 16 rows of BN.
-#pragma autotune tensormap A box(64, A_T ? 64 : BM) swizzle(128)
-#pragma autotune tensormap B box(64, B_T ? BN : 64) swizzle(128)
+// With MCAST the shared operand's box is half of it (the two CTAs' halves).
+#pragma autotune tensormap A box(64, (A_T ? 64 : BM) / (MCAST == 1 ? CN : 1)) swizzle(128)
+#pragma autotune tensormap B box(64, (B_T ? BN : 64) / (MCAST == 1 ? CM : 1)) swizzle(128)
 #pragma autotune tensormap C box(BN, 16) swizzle(0)
 #pragma autotune require hopper: device.is_nvidia && device.arch_major == 9
 #pragma autotune require wg_tile: BM % (64 * CWG) == 0 && MT <= 2
@@ -126,10 +146,20 @@
 #pragma autotune require streamk_useful: SCHED < 2 || \
   K > 0 && cdiv(M, BM) * cdiv(N, BN) % device.cus != 0
 #pragma autotune require hybrid_useful: SCHED != 3 || cdiv(M, BM) * cdiv(N, BN) > device.cus
+// A cluster pairs two tiles along M (2x1) or N (1x2): there must be two; MCAST shares.
+#pragma autotune require cluster_useful: CLUSTER == 0 || \
+  (CLUSTER == 1 ? cdiv(M, BM) : cdiv(N, BN)) > 1
+#pragma autotune require mcast_cluster: MCAST == 0 || CLUSTER > 0
+// The split-K and stream-K fixups are per CTA: those schedulers run without clusters.
+#pragma autotune require sched_cluster: SCHED == 0 || CLUSTER == 0
 #pragma autotune threads (CWG + 1) * 128
+// SCHED 0 and 1: a cluster of CM * CN CTAs per cluster tile (a pair of tiles; 1 x 1 without
+// a cluster), the grid a multiple of it; SCHED 2 and 3: the stream-K grid.
 #pragma autotune grid SCHED >= 2 ? min(cdiv(M, BM) * cdiv(N, BN) * cdiv(K, 64), device.cus) : \
-  PERSIST == 1 ? min(cdiv(M, BM) * cdiv(N, BN) * SPLITS, device.cus) : \
-  cdiv(M, BM) * cdiv(N, BN) * SPLITS
+  CM * CN * (PERSIST == 1 ? \
+  min(cdiv(cdiv(M, BM), CM) * cdiv(cdiv(N, BN), CN) * SPLITS, device.cus / (CM * CN)) : \
+  cdiv(cdiv(M, BM), CM) * cdiv(cdiv(N, BN), CN) * SPLITS)
+#pragma autotune cluster CM * CN
 #pragma autotune shared STAGES * (BM + BN) * 128 + EPI * CWG * 4 * 16 * BN * 2 + 2048
 // [streamk] the tiles' counters (rounded up to 16 bytes), then BM x BN f32 slots: split-K
 // one per (tile, split), stream-K two per block of the grid.
@@ -260,7 +290,8 @@ template <int SCHED, int SPLITS> struct sk_sched {
 // PERSIST only sizes the grid (the tile loop is the same either way). WS: the workspace
 // of SCHED 1-3 (null for SCHED 0).
 template <typename T, int A_T, int B_T, int BM, int BN, int CWG, int STAGES, int WAIT, int REGS,
-          int PERSIST, int RASTER, int GROUP, int EPI, int SCHED, int SPLITS>
+          int PERSIST, int RASTER, int GROUP, int EPI, int SCHED, int SPLITS, int CLUSTER,
+          int MCAST>
 __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int lda, int ldb,
                          int ldc, float alpha, float beta, void *WS,
                          const at_tensormap &tmap_A, const at_tensormap &tmap_B,
@@ -280,6 +311,10 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   constexpr int BK = 64, MT = BM / (64 * CWG);
   constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2;
   constexpr int STAGE_C = 16 * BN * 2; // one warp's epilogue rows
+  // ---- cluster bookkeeping (CLUSTER, MCAST; see the head of the file) ----
+  constexpr int CM = CLUSTER == 1 ? 2 : 1, CN = CLUSTER == 2 ? 2 : 1, CS = CM * CN;
+  static_assert(MCAST == 0 || CS == 2, "gemm_tma: multicast needs a cluster of 2");
+  const int rank = (int)(at_block_idx_x() % CS), peer = rank ^ 1;
 
   // Stages from a 1024-byte boundary (the 128B swizzle's pattern), then the epilogue's
   // staging, then the barriers.
@@ -298,33 +333,43 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
 
   const int tid = (int)at_thread_idx_x(), wg = tid / 128, t = tid % 128;
   const int grid_m = (M + BM - 1) / BM, grid_n = (N + BN - 1) / BN;
-  const int tiles = grid_m * grid_n, KT = (K + BK - 1) / BK;
+  const int KT = (K + BK - 1) / BK;
+  // the walk is over cluster tiles (tile pairs of a cluster), CTA `rank` taking its tile;
+  // without a cluster (CS 1) a cluster tile is a tile
+  const int grid_cm = (grid_m + CM - 1) / CM, grid_cn = (grid_n + CN - 1) / CN;
+  const int tiles = grid_cm * grid_cn;
   sk_sched<SCHED, SPLITS> sched;
-  sched.init(tiles, KT, (int)at_grid_dim_x(), (int)at_block_idx_x());
+  sched.init(tiles, KT, (int)at_grid_dim_x() / CS, (int)at_block_idx_x() / CS);
   sk_unit u;
 
   if (tid == 0) {
     for (int s = 0; s < STAGES; s++) {
       at_mbarrier_init(&full[s], 1);
-      at_mbarrier_init(&empty[s], CWG * 128);
+      // MCAST: one arrival per consumer warp of both CTAs (local and remote releases)
+      at_mbarrier_init(&empty[s], MCAST ? CWG * 4 * CS : CWG * 128);
     }
     at_mbarrier_init(cbar, CWG * 128);
     at_fence_mbarrier_init();
     at_tma_prefetch_map(tmap_A);
     at_tma_prefetch_map(tmap_B);
   }
-  at_syncthreads();
+  if (MCAST) { // the peer's barriers are initialised before anything reaches them
+    at_syncwarp(); // barrier.cluster is .aligned: the warp converged (thread 0 initialised)
+    at_cluster_arrive();
+    at_cluster_wait();
+  } else {
+    at_syncthreads();
+  }
 
   if (wg == 0) {
     // ---- the producer ----
     if (REGS)
       at_setmaxnreg_dec<40>();
-    if (t != 0)
-      return;
     int it = 0;
-    while (sched.next_unit(&u)) {
+    while (t == 0 && sched.next_unit(&u)) {
       int bm, bn;
-      tile_coords<RASTER, GROUP>(u.tile, grid_m, grid_n, &bm, &bn);
+      tile_coords<RASTER, GROUP>(u.tile, grid_cm, grid_cn, &bm, &bn);
+      bm = bm * CM + (CM == 2 ? rank : 0), bn = bn * CN + (CN == 2 ? rank : 0);
       const int bm0 = bm * BM, bn0 = bn * BN;
       for (int kt = u.kb; kt < u.ke; kt++, it++) {
         const int s = it % STAGES;
@@ -333,19 +378,41 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
         at_mbarrier_arrive_expect_tx(&full[s], A_BYTES + B_BYTES);
         unsigned char *a = sA + s * A_BYTES, *b = sB + s * B_BYTES;
         const int k0 = kt * BK;
-        if (A_T) // A is K x M: boxes of 64 M x 64 k
+        // MCAST: this CTA's half of the shared operand, into both CTAs (mask 0b11)
+        if (MCAST && CN == 2 && A_T) // A's 64 M x 64 k boxes: k rows 32 rank ..
+#pragma unroll
+          for (int j = 0; j < BM / 64; j++)
+            at_tma_load_2d_multicast(a + j * 64 * BK * 2 + rank * 32 * BK * 2, tmap_A,
+                                     bm0 + 64 * j, k0 + 32 * rank, &full[s], 3);
+        else if (MCAST && CN == 2) // A's 64 k x BM rows: rows BM / 2 rank ..
+          at_tma_load_2d_multicast(a + rank * (BM / 2) * BK * 2, tmap_A, k0,
+                                   bm0 + rank * (BM / 2), &full[s], 3);
+        else if (A_T) // A is K x M: boxes of 64 M x 64 k
 #pragma unroll
           for (int j = 0; j < BM / 64; j++)
             at_tma_load_2d(a + j * 64 * BK * 2, tmap_A, bm0 + 64 * j, k0, &full[s]);
         else // M x K: one box of 64 k x BM rows
           at_tma_load_2d(a, tmap_A, k0, bm0, &full[s]);
-        if (B_T) // B is N x K: one box of 64 k x BN rows
+        if (MCAST && CM == 2 && B_T) // B's 64 k x BN rows: rows BN / 2 rank ..
+          at_tma_load_2d_multicast(b + rank * (BN / 2) * BK * 2, tmap_B, k0,
+                                   bn0 + rank * (BN / 2), &full[s], 3);
+        else if (MCAST && CM == 2) // B's 64 N x 64 k boxes: k rows 32 rank ..
+#pragma unroll
+          for (int j = 0; j < BN / 64; j++)
+            at_tma_load_2d_multicast(b + j * 64 * BK * 2 + rank * 32 * BK * 2, tmap_B,
+                                     bn0 + 64 * j, k0 + 32 * rank, &full[s], 3);
+        else if (B_T) // B is N x K: one box of 64 k x BN rows
           at_tma_load_2d(b, tmap_B, k0, bn0, &full[s]);
         else // K x N: boxes of 64 N x 64 k
 #pragma unroll
           for (int j = 0; j < BN / 64; j++)
             at_tma_load_2d(b + j * 64 * BK * 2, tmap_B, bn0 + 64 * j, k0, &full[s]);
       }
+    }
+    if (MCAST) { // no CTA exits while its peer may still arrive on its barriers
+      at_syncwarp(); // thread 0 was the producer: the warp converges for the .aligned barrier
+      at_cluster_arrive();
+      at_cluster_wait();
     }
     return;
   }
@@ -369,13 +436,27 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     return B_T ? (unsigned int)(kk * 2) : (unsigned int)(kk / 8 * 1024);
   };
   unsigned char *const my_c = sC + (cw * 4 + warp) * STAGE_C;
+  // A stage goes back to the producers: with MCAST, each warp to its own CTA's and its
+  // peer's (the peer multicast into it too).
+  auto release = [&](int s) {
+    if (MCAST) {
+      at_syncwarp();
+      if (lane == 0) {
+        at_mbarrier_arrive(&empty[s]);
+        at_mbarrier_arrive_cluster(at_mapa_shared(&empty[s], (unsigned int)peer));
+      }
+    } else {
+      at_mbarrier_arrive(&empty[s]);
+    }
+  };
 
   float acc[MT][BN / 2];
   int it = 0;
   unsigned int cphase = 0; // [streamk] cbar's phase
   while (sched.next_unit(&u)) {
     int bm, bn;
-    tile_coords<RASTER, GROUP>(u.tile, grid_m, grid_n, &bm, &bn);
+    tile_coords<RASTER, GROUP>(u.tile, grid_cm, grid_cn, &bm, &bn);
+    bm = bm * CM + (CM == 2 ? rank : 0), bn = bn * CN + (CN == 2 ? rank : 0);
     const int bm0 = bm * BM, bn0 = bn * BN;
 #pragma unroll
     for (int i = 0; i < MT; i++)
@@ -397,18 +478,18 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       at_wgmma_commit_group();
       if (WAIT == 0) {
         at_wgmma_wait_group<0>();
-        at_mbarrier_arrive(&empty[s]);
+        release(s);
       } else {
         // the previous k-tile's group is complete: its stage goes back to the producer
         at_wgmma_wait_group<1>();
         if (kt > u.kb)
-          at_mbarrier_arrive(&empty[(it - 1) % STAGES]);
+          release((it - 1) % STAGES);
       }
     }
     if (WAIT == 1) {
       at_wgmma_wait_group<0>();
       if (u.ke > u.kb)
-        at_mbarrier_arrive(&empty[(it - 1) % STAGES]);
+        release((it - 1) % STAGES);
     }
 
     // ---- [streamk] fixup of a unit that is not a whole tile (every split-K unit, even
@@ -500,6 +581,11 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
         at_syncwarp();
       }
     }
+  }
+  if (MCAST) { // see the producer's
+    at_syncwarp();
+    at_cluster_arrive();
+    at_cluster_wait();
   }
 #endif
 }

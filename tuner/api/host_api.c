@@ -37,12 +37,21 @@ int at_host_launch(void (*entry)(void *ctx), void *ctx, const unsigned grid[3],
                    const unsigned block[3], size_t dyn_shared, unsigned warp_size,
                    int workers)
 {
+  return at_host_launch_cluster(entry, ctx, grid, NULL, block, dyn_shared, warp_size,
+                                workers);
+}
+
+int at_host_launch_cluster(void (*entry)(void *ctx), void *ctx, const unsigned grid[3],
+                           const unsigned cluster[3], const unsigned block[3],
+                           size_t dyn_shared, unsigned warp_size, int workers)
+{
   if (!entry || !grid || !block)
     return at_error(AT_USAGE, "at_host_launch: no %s", !entry ? "entry" : !grid ? "grid"
                                                                                 : "block");
   struct emu_launch l = {
       .grid = {grid[0], grid[1], grid[2]},
       .block = {block[0], block[1], block[2]},
+      .cluster = {cluster ? cluster[0] : 1, cluster ? cluster[1] : 1, cluster ? cluster[2] : 1},
       .dyn_shared = dyn_shared,
       .warp_size = warp_size,
       .workers = workers > 0 ? workers : online_cpus(),

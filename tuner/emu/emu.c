@@ -44,6 +44,25 @@
  *     yield, or yielded with a token other than the one it yielded with before (the
  *     block's mbarrier epoch changed: its wait may now succeed). A pass with only
  *     unchanged yields is stuck, as in 5, and diagnose() names the spinning threads.
+ *  9. Clusters (emu_launch.cluster, at_host_rt_ext.h). A cluster of n > 1 CTAs runs on a
+ *     group of n workers, one OS thread per CTA (so a kernel's thread_local state, static
+ *     __shared__ included, is per CTA as on a GPU). The group's member 0 claims clusters
+ *     in increasing linear order and starts every member's block; then the members take
+ *     turns, in rank order, under the group's mutex: only the member whose turn it is
+ *     runs fibers (one pass over its block, as in 5), so everything the CTAs share (the
+ *     cluster barrier, each other's shared memory and mbarriers, threads made READY by a
+ *     peer) is touched by one OS thread at a time, ordered by the mutex. A round (every
+ *     member's pass) in which no member ran anything is stuck and diagnosed for the whole
+ *     cluster; a member whose block failed ends the round and the launch. The cluster
+ *     barrier (T_CLUSTER) counts every thread of every CTA: the last arrival makes the
+ *     waiting threads of every member READY. A launch without clusters is a cluster of
+ *     one on its worker (w->solo) with no group and no mutex. In a cluster every other
+ *     pass runs the warps of a block last to first, and at_tma.h yields once after each
+ *     completed mbarrier wait: so that a consumer warp's reads fall between a peer's (or
+ *     its own CTA's) producer warp's steps in both orders, and a stage refilled too
+ *     early is seen. A block that exits while a peer that accessed its shared memory
+ *     (cta_shared) since the last completed cluster barrier phase still runs fails the
+ *     launch (a missing barrier.cluster before the exit).
  * Workers and their fibers are kept in a cache between launches (stacks are mapped
  * once, not per launch): a timed launch pays for emulation, not for mmap.
  */
@@ -60,7 +79,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum tstate { T_READY = 0, T_BARRIER, T_GATHER, T_DONE };
+enum tstate { T_READY = 0, T_BARRIER, T_GATHER, T_DONE, T_CLUSTER };
 
 /* One emulated GPU thread. */
 struct thread {
@@ -74,10 +93,27 @@ struct thread {
   bool spinning;             /* it yielded before and has not made progress since */
   unsigned long long token;  /* the token of its last yield */
   unsigned yield_pass;       /* the scheduler pass of its last yield */
+  bool cl_pending;           /* arrived at the cluster barrier, not yet waited (note 9) */
+  unsigned cl_phase;         /* the cluster barrier phase it arrived on */
   char why[AT_HOST_RT_WHY_MAX];
 };
 
 struct launch_state;
+struct worker;
+
+/* The CTAs of one cluster and what they share (note 9). */
+struct cluster_run {
+  unsigned n;                /* CTAs per cluster */
+  struct worker *ws[AT_HOST_MAX_CLUSTER];
+  pthread_mutex_t mu;        /* group launches: whose turn, and all below */
+  pthread_cond_t cv;
+  unsigned turn;             /* the member that may run */
+  bool active, quit, ran;    /* a cluster is running; no more; this round ran something */
+  unsigned pass;
+  uint64_t cluster;          /* its linear index */
+  unsigned cl_at, cl_phase;  /* cluster barrier: arrivals in this phase, phases done */
+  void *slots[AT_HOST_MAX_CLUSTER];
+};
 
 /* A worker: the fibers of one block at a time, and the block's bookkeeping. */
 struct worker {
@@ -100,11 +136,19 @@ struct worker {
   bool failed;
   char msg[512];
   pthread_t os_thread;
+  struct cluster_run *C;     /* its cluster: a group's, or solo (note 9) */
+  struct cluster_run solo;
+  unsigned member;           /* its rank in its group */
+  bool remote_used;          /* a peer accessed its shared memory (cta_shared) ... */
+  unsigned remote_phase;     /* ... last while the cluster barrier had this many phases */
+  struct at_host_cluster cl; /* this block's place in its cluster */
 };
 
 struct launch_state {
   const struct emu_launch *l;
   uint64_t nblocks;
+  uint64_t nclusters;          /* cluster launches claim clusters (note 9) */
+  unsigned cdim[3];            /* CTAs per cluster */
   atomic_uint_fast64_t next;   /* the next block to claim */
   atomic_int stop;             /* a block failed: claim no more */
   pthread_mutex_t mu;          /* guards the error below */
@@ -114,6 +158,7 @@ struct launch_state {
 };
 
 static _Thread_local struct worker *tl_worker;
+static atomic_ullong block_serial; /* at_host_cluster.serial: one per block start */
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct worker *cache_free;
@@ -171,6 +216,13 @@ static bool is_spinning(const struct thread *t, const void *arg)
 {
   (void)arg;
   return t->state == T_READY && t->spinning;
+}
+
+/* Threads that have not arrived on the cluster barrier's current phase. */
+static bool not_arrived(const struct thread *t, const void *arg)
+{
+  const struct cluster_run *C = arg;
+  return t->state != T_CLUSTER && !(t->cl_pending && t->cl_phase == C->cl_phase);
 }
 
 /* Record a failure of the running thread's block and leave the fiber for good. */
@@ -274,6 +326,71 @@ static void rt_yield(unsigned long long token, const char *why)
   emu_fiber_switch(&t->fiber, &w->sched);
 }
 
+static const struct at_host_cluster *rt_cluster(void)
+{
+  struct worker *w = worker_here();
+  w->cl.barrier_phases = w->C->cl_phase;
+  return &w->cl;
+}
+
+static void *rt_cta_shared(unsigned rank, size_t *bytes)
+{
+  struct worker *w = worker_here();
+  if (bytes)
+    *bytes = 0;
+  if (rank >= w->C->n)
+    return NULL;
+  struct worker *peer = w->C->ws[rank];
+  if (peer->done == peer->nthreads)
+    return NULL; /* exited: its shared memory is gone */
+  if (peer != w) { /* a remote access: the peer may not exit before a cluster barrier */
+    peer->remote_used = true;
+    peer->remote_phase = w->C->cl_phase;
+  }
+  if (bytes)
+    *bytes = peer->dyn_size;
+  return peer->dyn;
+}
+
+static void **rt_cluster_slot(unsigned rank)
+{
+  struct worker *w = worker_here();
+  return rank < w->C->n ? &w->C->slots[rank] : NULL;
+}
+
+/* barrier.cluster.arrive: the last arrival of the phase frees every CTA's waiters. */
+static void rt_cluster_arrive(void)
+{
+  struct worker *w = worker_here();
+  struct thread *t = w->cur;
+  struct cluster_run *C = w->C;
+  if (t->cl_pending)
+    thread_fail(w, "barrier.cluster.arrive twice without a barrier.cluster.wait between");
+  t->cl_pending = true;
+  t->cl_phase = C->cl_phase;
+  if (++C->cl_at < C->n * w->nthreads)
+    return;
+  C->cl_at = 0;
+  C->cl_phase++;
+  for (unsigned m = 0; m < C->n; m++)
+    for (unsigned i = 0; i < C->ws[m]->nthreads; i++)
+      if (C->ws[m]->threads[i].state == T_CLUSTER)
+        C->ws[m]->threads[i].state = T_READY;
+}
+
+static void rt_cluster_wait(void)
+{
+  struct worker *w = worker_here();
+  struct thread *t = w->cur;
+  if (!t->cl_pending)
+    thread_fail(w, "barrier.cluster.wait without a barrier.cluster.arrive before it");
+  if (w->C->cl_phase == t->cl_phase) {
+    t->state = T_CLUSTER;
+    emu_fiber_switch(&t->fiber, &w->sched);
+  }
+  t->cl_pending = false;
+}
+
 static void rt_fail(const char *message)
 {
   struct worker *w = worker_here();
@@ -290,6 +407,11 @@ static const struct at_host_rt_ext runtime = {
         /* .fail = */ rt_fail,
     },
     /* .yield = */ rt_yield,
+    /* .cluster = */ rt_cluster,
+    /* .cta_shared = */ rt_cta_shared,
+    /* .cluster_slot = */ rt_cluster_slot,
+    /* .cluster_arrive = */ rt_cluster_arrive,
+    /* .cluster_wait = */ rt_cluster_wait,
 };
 
 const struct at_host_rt *emu_runtime(void)
@@ -307,6 +429,13 @@ static void thread_main(void *arg)
   w = tl_worker;
   t->state = T_DONE;
   w->done++;
+  if (w->done == w->nthreads && w->remote_used && w->remote_phase == w->C->cl_phase)
+    for (unsigned m = 0; m < w->C->n; m++) /* note 9: its shared memory still in use? */
+      if (w->C->ws[m]->done < w->C->ws[m]->nthreads)
+        thread_fail(w, "the block exits while block (%u,%u,%u) of its cluster, which "
+                    "accessed its shared memory after the last cluster barrier, still runs "
+                    "(no barrier.cluster before the exit?)", w->C->ws[m]->bid[0],
+                    w->C->ws[m]->bid[1], w->C->ws[m]->bid[2]);
   emu_fiber_exit(&t->fiber, &w->sched);
 }
 
@@ -357,14 +486,54 @@ static void diagnose(struct worker *w)
               waiting, w->barrier_no + 1);
     return;
   }
+  enum tstate at_cluster = T_CLUSTER;
+  for (unsigned i = 0; i < w->nthreads; i++) {
+    if (w->threads[i].state != T_CLUSTER)
+      continue;
+    const struct cluster_run *C = w->C;
+    ranges(who, sizeof who, w, 0, w->nthreads, in_state, &at_cluster);
+    for (unsigned m = 0; m < C->n; m++) {
+      const struct worker *p = C->ws[m];
+      ranges(done, sizeof done, p, 0, p->nthreads, not_arrived, C);
+      if (!done[0])
+        continue;
+      appendf(w->msg, sizeof w->msg, "threads %s wait at the cluster barrier (phase %u) "
+              "that threads %s of block (%u,%u,%u) never reach", who, C->cl_phase + 1, done,
+              p->bid[0], p->bid[1], p->bid[2]);
+      return;
+    }
+  }
   ranges(who, sizeof who, w, 0, w->nthreads, in_state, &at_barrier);
   ranges(done, sizeof done, w, 0, w->nthreads, not_in_state, &at_barrier);
   appendf(w->msg, sizeof w->msg, "threads %s wait at barrier %u that threads %s never "
           "reach (they returned)", who, w->barrier_no + 1, done);
 }
 
-/* Run block `b` (linear) to its end. AT_OK, or AT_DEVICE with w->msg. */
-static int run_block(struct worker *w, uint64_t b)
+/* A cluster is stuck (a round ran nothing): the member whose block says most, diagnosed
+ * into C->ws[0]->msg: spinning threads first, then the cluster barrier, then the first
+ * member not done. */
+static void cluster_diagnose(struct cluster_run *C)
+{
+  struct worker *pick = NULL;
+  for (int want = 0; want < 3 && !pick; want++)
+    for (unsigned m = 0; m < C->n && !pick; m++) {
+      struct worker *p = C->ws[m];
+      for (unsigned i = 0; i < p->nthreads && !pick; i++) {
+        const struct thread *t = &p->threads[i];
+        if ((want == 0 && is_spinning(t, NULL)) || (want == 1 && t->state == T_CLUSTER) ||
+            (want == 2 && t->state != T_DONE))
+          pick = p;
+      }
+    }
+  if (!pick)
+    pick = C->ws[0];
+  diagnose(pick);
+  if (pick != C->ws[0])
+    memcpy(C->ws[0]->msg, pick->msg, sizeof pick->msg);
+}
+
+/* Make block `b` (linear) ready to run: ids, shared memory, fresh fibers. */
+static void block_start(struct worker *w, uint64_t b)
 {
   const struct emu_launch *l = w->L->l;
   w->bid[0] = (unsigned)(b % l->grid[0]);
@@ -372,9 +541,16 @@ static int run_block(struct worker *w, uint64_t b)
   w->bid[2] = (unsigned)(b / l->grid[0] / l->grid[1]);
   w->at_barrier = w->done = w->barrier_no = 0;
   w->failed = false;
+  w->remote_used = false;
   memset(w->arrived, 0, w->nwarps * sizeof *w->arrived);
   if (w->dyn_size)
     memset(w->dyn, 0, w->dyn_size);
+  for (int i = 0; i < 3; i++) {
+    w->cl.ctaid[i] = w->bid[i] % w->cl.dim[i];
+    w->cl.id[i] = w->bid[i] / w->cl.dim[i];
+  }
+  w->cl.rank = w->cl.ctaid[0] + w->cl.dim[0] * (w->cl.ctaid[1] + w->cl.dim[1] * w->cl.ctaid[2]);
+  w->cl.serial = atomic_fetch_add(&block_serial, 1) + 1;
   for (unsigned i = 0; i < w->nthreads; i++) {
     struct thread *t = &w->threads[i];
     memcpy(t->id.bid, w->bid, sizeof w->bid);
@@ -383,39 +559,61 @@ static int run_block(struct worker *w, uint64_t b)
     t->yielded = t->spinning = false;
     t->token = 0;
     t->yield_pass = 0;
+    t->cl_pending = false;
+    t->cl_phase = 0;
     emu_fiber_prepare(&t->fiber, thread_main, t);
   }
-  for (unsigned pass = 1;; pass++) {
-    bool ran = false;
-    for (unsigned warp = 0; warp < w->nwarps; warp++) {
-      unsigned first = warp * w->warp_size, lanes = warp_lanes(w, warp);
-      bool again = true;
-      while (again) {
-        again = false;
-        for (unsigned i = first; i < first + lanes; i++) {
-          struct thread *t = &w->threads[i];
-          if (t->state != T_READY || (t->yielded && t->yield_pass == pass))
-            continue;
-          unsigned long long before = t->token;
-          bool was_spinning = t->spinning;
-          t->yielded = false;
-          w->cur = t;
-          emu_fiber_switch(&w->sched, &t->fiber);
-          w->cur = NULL;
-          if (w->failed)
-            return AT_DEVICE;
-          if (t->state == T_READY && t->yielded) { /* note 8 */
-            t->yield_pass = pass;
-            t->spinning = true;
-            if (!was_spinning || t->token != before)
-              ran = true;
-            continue;
-          }
-          t->spinning = false;
-          again = ran = true;
+}
+
+/* One pass over the block (note 5): *ran says whether anything ran. AT_OK, or AT_DEVICE
+ * when a thread failed (w->msg). */
+static int block_pass(struct worker *w, unsigned pass, bool *ran)
+{
+  /* in a cluster every other pass runs the warps last to first (note 9) */
+  bool reverse = w->C->n > 1 && pass % 2 == 0;
+  for (unsigned k = 0; k < w->nwarps; k++) {
+    unsigned warp = reverse ? w->nwarps - 1 - k : k;
+    unsigned first = warp * w->warp_size, lanes = warp_lanes(w, warp);
+    bool again = true;
+    while (again) {
+      again = false;
+      for (unsigned i = first; i < first + lanes; i++) {
+        struct thread *t = &w->threads[i];
+        if (t->state != T_READY || (t->yielded && t->yield_pass == pass))
+          continue;
+        unsigned long long before = t->token;
+        bool was_spinning = t->spinning;
+        t->yielded = false;
+        w->cur = t;
+        emu_fiber_switch(&w->sched, &t->fiber);
+        w->cur = NULL;
+        if (w->failed)
+          return AT_DEVICE;
+        if (t->state == T_READY && t->yielded) { /* note 8 */
+          t->yield_pass = pass;
+          t->spinning = true;
+          if (!was_spinning || t->token != before)
+            *ran = true;
+          continue;
         }
+        t->spinning = false;
+        again = *ran = true;
       }
     }
+  }
+  return AT_OK;
+}
+
+/* Run block `b` (linear), a cluster of one, to its end. AT_OK, or AT_DEVICE with w->msg. */
+static int run_block(struct worker *w, uint64_t b)
+{
+  w->solo.cl_at = w->solo.cl_phase = 0;
+  w->solo.slots[0] = NULL;
+  block_start(w, b);
+  for (unsigned pass = 1;; pass++) {
+    bool ran = false;
+    if (block_pass(w, pass, &ran))
+      return AT_DEVICE;
     if (w->done == w->nthreads)
       return AT_OK;
     if (!ran) {
@@ -501,6 +699,17 @@ static int worker_get(const struct emu_launch *l, unsigned nthreads, size_t stac
   w->dyn_size = l->dyn_shared;
   w->nthreads = nthreads;
   w->nwarps = nwarps;
+  memset(&w->cl, 0, sizeof w->cl);
+  w->cl.nctas = 1;
+  for (int i = 0; i < 3; i++) {
+    w->cl.dim[i] = l->cluster[i] ? l->cluster[i] : 1;
+    w->cl.nclusters[i] = l->grid[i] / w->cl.dim[i];
+    w->cl.nctas *= w->cl.dim[i];
+  }
+  w->solo.n = 1;
+  w->solo.ws[0] = w;
+  w->C = &w->solo;
+  w->member = 0;
   w->warp_size = l->warp_size;
   for (unsigned i = 0; i < nthreads; i++) {
     struct at_host_thread *id = &w->threads[i].id;
@@ -544,6 +753,19 @@ void emu_release_cache(void)
   }
 }
 
+/* Block (or cluster) b failed with msg: keep the lowest one's message, claim no more. */
+static void record_failure(struct launch_state *L, uint64_t b, const char *msg)
+{
+  pthread_mutex_lock(&L->mu);
+  if (!L->err_rc || b < L->err_block) {
+    L->err_rc = AT_DEVICE;
+    L->err_block = b;
+    snprintf(L->err_msg, sizeof L->err_msg, "%s", msg);
+  }
+  pthread_mutex_unlock(&L->mu);
+  atomic_store(&L->stop, 1);
+}
+
 static void *worker_main(void *arg)
 {
   struct worker *w = arg;
@@ -554,17 +776,98 @@ static void *worker_main(void *arg)
     if (b >= L->nblocks)
       break;
     if (run_block(w, b) != AT_OK) {
-      pthread_mutex_lock(&L->mu);
-      if (!L->err_rc || b < L->err_block) {
-        L->err_rc = AT_DEVICE;
-        L->err_block = b;
-        memcpy(L->err_msg, w->msg, sizeof L->err_msg);
-      }
-      pthread_mutex_unlock(&L->mu);
-      atomic_store(&L->stop, 1);
+      record_failure(L, b, w->msg);
       break;
     }
   }
+  tl_worker = NULL;
+  return NULL;
+}
+
+/* The linear block of CTA `rank` of cluster c (x fastest, as %cluster_ctarank). */
+static uint64_t cluster_block(const struct launch_state *L, uint64_t c, unsigned rank)
+{
+  const unsigned *g = L->l->grid, *d = L->cdim;
+  uint64_t nx = g[0] / d[0], ny = g[1] / d[1];
+  uint64_t x = c % nx * d[0] + rank % d[0];
+  uint64_t y = c / nx % ny * d[1] + rank / d[0] % d[1];
+  uint64_t z = c / nx / ny * d[2] + rank / d[0] / d[1];
+  return x + g[0] * (y + (uint64_t)g[1] * z);
+}
+
+/* Member 0 at the start of a round (note 9): end the running cluster when it is done,
+ * failed or stuck, claim and start the next one. false: the group stops. */
+static bool group_round(struct cluster_run *C, struct launch_state *L)
+{
+  if (C->active) {
+    const struct worker *failed = NULL;
+    bool all_done = true;
+    for (unsigned m = 0; m < C->n; m++) {
+      if (C->ws[m]->failed && !failed)
+        failed = C->ws[m];
+      all_done = all_done && C->ws[m]->done == C->ws[m]->nthreads;
+    }
+    if (failed) {
+      record_failure(L, C->cluster, failed->msg);
+      return false;
+    }
+    if (!all_done && !C->ran) {
+      cluster_diagnose(C);
+      record_failure(L, C->cluster, C->ws[0]->msg);
+      return false;
+    }
+    C->active = !all_done;
+  }
+  if (!C->active) {
+    if (atomic_load(&L->stop))
+      return false;
+    uint64_t c = atomic_fetch_add(&L->next, 1);
+    if (c >= L->nclusters)
+      return false;
+    C->cluster = c;
+    C->active = true;
+    C->pass = 0;
+    C->cl_at = C->cl_phase = 0;
+    memset(C->slots, 0, sizeof C->slots);
+    for (unsigned m = 0; m < C->n; m++)
+      block_start(C->ws[m], cluster_block(L, c, m));
+  }
+  C->pass++;
+  C->ran = false;
+  return true;
+}
+
+/* A member of a cluster group: its CTA's pass when its turn comes (note 9). */
+static void *member_main(void *arg)
+{
+  struct worker *w = arg;
+  struct cluster_run *C = w->C;
+  tl_worker = w;
+  pthread_mutex_lock(&C->mu);
+  for (;;) {
+    while (C->turn != w->member && !C->quit)
+      pthread_cond_wait(&C->cv, &C->mu);
+    if (C->quit)
+      break;
+    if (w->member == 0 && !group_round(C, w->L)) {
+      C->quit = true;
+      pthread_cond_broadcast(&C->cv);
+      break;
+    }
+    bool skip = w->done == w->nthreads;
+    for (unsigned m = 0; m < C->n; m++)
+      skip = skip || C->ws[m]->failed;
+    unsigned pass = C->pass;
+    pthread_mutex_unlock(&C->mu);
+    bool ran = false;
+    if (!skip)
+      (void)block_pass(w, pass, &ran); /* a failure is w->failed, seen by member 0 */
+    pthread_mutex_lock(&C->mu);
+    C->ran = C->ran || ran;
+    C->turn = (w->member + 1) % C->n;
+    pthread_cond_broadcast(&C->cv);
+  }
+  pthread_mutex_unlock(&C->mu);
   tl_worker = NULL;
   return NULL;
 }
@@ -575,6 +878,7 @@ int emu_launch(const struct emu_launch *l)
   struct worker *ws[EMU_MAX_WORKERS] = {0};
   bool started[EMU_MAX_WORKERS] = {0};
   struct launch_state L;
+  struct cluster_run *groups = NULL;
   int nw = 0;
   memset(&L, 0, sizeof L);
 
@@ -595,32 +899,67 @@ int emu_launch(const struct emu_launch *l)
   if (l->dyn_shared > EMU_MAX_DYN_SHARED)
     return at_error(AT_USAGE, "emu: %zu bytes of dynamic shared memory; at most %u",
                     l->dyn_shared, EMU_MAX_DYN_SHARED);
+  unsigned csize = 1;
+  for (int i = 0; i < 3; i++) {
+    L.cdim[i] = l->cluster[i] ? l->cluster[i] : 1;
+    csize *= L.cdim[i];
+  }
+  if (csize > AT_HOST_MAX_CLUSTER || l->grid[0] % L.cdim[0] || l->grid[1] % L.cdim[1] ||
+      l->grid[2] % L.cdim[2])
+    return at_error(AT_USAGE, "emu: grid %ux%ux%u in clusters of %ux%ux%u: the grid must be "
+                    "a multiple of the cluster, of at most %d CTAs", l->grid[0], l->grid[1],
+                    l->grid[2], L.cdim[0], L.cdim[1], L.cdim[2], AT_HOST_MAX_CLUSTER);
+  L.nclusters = L.nblocks / csize;
   L.l = l;
   atomic_init(&L.next, 0);
   atomic_init(&L.stop, 0);
   pthread_mutex_init(&L.mu, NULL);
 
-  nw = l->workers > 0 ? l->workers : 1;
-  if (nw > EMU_MAX_WORKERS)
-    nw = EMU_MAX_WORKERS;
-  if ((uint64_t)nw > L.nblocks)
-    nw = (int)L.nblocks;
+  /* workers: one per block at a time, or groups of csize for clusters (note 9) */
+  int ngroups = l->workers > 0 ? l->workers : 1;
+  if (ngroups > EMU_MAX_WORKERS / (int)csize)
+    ngroups = EMU_MAX_WORKERS / (int)csize;
+  if ((uint64_t)ngroups > L.nclusters)
+    ngroups = (int)L.nclusters;
+  nw = ngroups * (int)csize;
+  if (csize > 1 && !(groups = calloc((size_t)ngroups, sizeof *groups))) {
+    pthread_mutex_destroy(&L.mu);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  for (int g = 0; groups && g < ngroups; g++) {
+    pthread_mutex_init(&groups[g].mu, NULL);
+    pthread_cond_init(&groups[g].cv, NULL);
+  }
   size_t stack = l->stack_size ? l->stack_size : EMU_STACK_DEFAULT;
   for (int i = 0; i < nw; i++) {
     if ((rc = worker_get(l, (unsigned)nthreads, stack, &ws[i])))
       goto out;
     ws[i]->L = &L;
+    if (groups) {
+      struct cluster_run *C = &groups[i / (int)csize];
+      ws[i]->C = C;
+      ws[i]->member = (unsigned)i % csize;
+      C->ws[ws[i]->member] = ws[i];
+      C->n = csize;
+    }
   }
+  void *(*run)(void *) = groups ? member_main : worker_main;
   for (int i = 1; i < nw; i++) {
-    if (pthread_create(&ws[i]->os_thread, NULL, worker_main, ws[i]) != 0) {
+    if (pthread_create(&ws[i]->os_thread, NULL, run, ws[i]) != 0) {
       atomic_store(&L.stop, 1);
       rc = at_error(AT_NOMEM, "emu: cannot start worker thread %d", i);
+      for (int g = 0; groups && g < ngroups; g++) { /* wake the members that started */
+        pthread_mutex_lock(&groups[g].mu);
+        groups[g].quit = true;
+        pthread_cond_broadcast(&groups[g].cv);
+        pthread_mutex_unlock(&groups[g].mu);
+      }
       break;
     }
     started[i] = true;
   }
   if (!rc)
-    worker_main(ws[0]);
+    run(ws[0]);
   for (int i = 1; i < nw; i++)
     if (started[i])
       pthread_join(ws[i]->os_thread, NULL);
@@ -630,6 +969,11 @@ out:
   for (int i = 0; i < nw; i++)
     if (ws[i])
       worker_put(ws[i]);
+  for (int g = 0; groups && g < ngroups; g++) {
+    pthread_mutex_destroy(&groups[g].mu);
+    pthread_cond_destroy(&groups[g].cv);
+  }
+  free(groups);
   pthread_mutex_destroy(&L.mu);
   return rc;
 }

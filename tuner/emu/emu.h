@@ -23,6 +23,8 @@
 
 struct emu_launch {
   unsigned grid[3], block[3];
+  unsigned cluster[3];         /* CTAs per cluster in x, y, z (0: 1); the grid a multiple
+                                  (emu.c, note 9) */
   size_t dyn_shared;           /* dynamic shared memory bytes per block */
   unsigned warp_size;          /* 32 or 64 */
   int workers;                 /* worker threads; <= 0: 1 (never more than blocks) */
@@ -34,9 +36,12 @@ struct emu_launch {
 /* The runtime table a variant's at_host_bind() receives (static storage). */
 const struct at_host_rt *emu_runtime(void);
 
-/* Run the grid to completion. The calling thread is one of the workers. Returns AT_OK;
+/* Run the grid to completion. The calling thread is one of the workers. With a cluster
+ * shape, the CTAs of each cluster run together, one worker each (emu.c, note 9), and the
+ * failure reported is that of the lowest cluster. Returns AT_OK;
  * AT_USAGE for a bad launch (zero or too large dimensions, more than EMU_MAX_THREADS
- * threads per block, a warp size other than 32 or 64, no entry), with at_error saying
+ * threads per block, a warp size other than 32 or 64, no entry, a grid that is not a
+ * multiple of the cluster or a cluster of more than 16 CTAs), with at_error saying
  * which; AT_NOMEM; AT_DEVICE when the kernel failed: barrier divergence, a warp_gather
  * some lanes never reach or with lanes that disagree on its size, or the kernel's own
  * fail(). Then at_last_error() is one line naming the block and the threads (or warp and

@@ -22,6 +22,9 @@ typedef void *meas_kernel;        /* a kernel in a loaded code object */
 struct meas_launch {
   meas_kernel kernel;
   unsigned grid[3], block[3];
+  unsigned cluster[3];            /* CTAs per cluster (a `cluster` pragma; 0: 1): the host
+                                     backend runs clusters (the grid a multiple of it);
+                                     CUDA kernels carry it as __cluster_dims__ */
   unsigned shared_bytes;          /* dynamic shared memory */
   void **args;                    /* pointers to each argument, as cuLaunchKernel takes */
   const char *arg_kinds;          /* one letter per argument, its C type: 'p' pointer,

@@ -207,6 +207,10 @@ static int gpu_fill(struct meas_ctx *c, meas_ptr dst, unsigned char byte, size_t
 static int gpu_launch(struct meas_ctx *c, const struct meas_launch *l)
 {
   vnd_function f = (vnd_function)l->kernel;
+  /* a cluster shape: the kernel carries it (__cluster_dims__) on CUDA; HIP has none */
+  if (l->cluster[0] * l->cluster[1] * l->cluster[2] > 1 && c->api->vendor != DEV_NVIDIA)
+    return at_error(AT_UNSUPPORTED, "%s backend has no thread block clusters (cluster "
+                    "%ux%ux%u)", "hip", l->cluster[0], l->cluster[1], l->cluster[2]);
   if (l->shared_bytes > CUDA_SHARED_WITHOUT_OPTIN && c->api->func_set_attr)
     VND_CHECK(c->api, func_set_attr(f, VND_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED,
                                     (int)l->shared_bytes));

@@ -374,6 +374,7 @@ static int host_launch(struct meas_ctx *c, const struct meas_launch *l)
   struct emu_launch el = {
       .grid = {l->grid[0], l->grid[1], l->grid[2]},
       .block = {l->block[0], l->block[1], l->block[2]},
+      .cluster = {l->cluster[0], l->cluster[1], l->cluster[2]},
       .dyn_shared = l->shared_bytes,
       .warp_size = k->module->warp_size,
       .workers = c->jobs,

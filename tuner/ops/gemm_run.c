@@ -141,6 +141,7 @@ int run_launch_init(struct meas_launch *ml, meas_kernel k, const struct gen_laun
   for (int i = 0; i < 3; i++) {
     ml->grid[i] = (unsigned)l->grid[i];
     ml->block[i] = (unsigned)l->threads[i];
+    ml->cluster[i] = l->cluster[i] > 1 ? (unsigned)l->cluster[i] : 1;
   }
   return AT_OK;
 }

@@ -21,7 +21,7 @@
 // 1024), fence, barrier, and thread 0 stores it at (c0, c1) of map, commits and waits.
 //
 // tma_cluster(map, out, info, bw, bh): the cluster instructions in a cluster of one CTA
-// (the host emulates no larger one): cluster barrier, prefetch.tensormap, the multicast
+// (larger clusters: tma_cluster.cu): cluster barrier, prefetch.tensormap, the multicast
 // load to this CTA alone (mask 1), and a second barrier released through mapa and a
 // remote (shared::cluster) arrive; out gets the box, info[0..1] the CTA rank and count.
 //

@@ -1,0 +1,33 @@
+/*
+ * template_cluster.c - the `cluster` pragma of a template (docs/templates.md): CTAs per
+ * thread block cluster in x, y, z, expressions over the params evaluated per variant like
+ * `threads`. Its syntax is `threads`'s, read in template.c (pragma_xyz, load_xyz); here the
+ * evaluation and its limits, shared by gen_emit_launch and the tuned header.
+ */
+#include <inttypes.h>
+
+#include "base/status.h"
+#include "generator/expr.h"
+#include "generator/template.h"
+
+int tmpl_cluster_eval(const struct tmpl *t, const int64_t *slots, int64_t out[3])
+{
+  static const char axis[] = "xyz";
+  int64_t ctas = 1;
+  for (int i = 0; i < 3; i++) {
+    out[i] = 1;
+    if (!t->cluster[i])
+      continue;
+    if (gen_expr_eval(t->cluster[i], slots, NULL, &out[i]))
+      return at_error(AT_USAGE, "cluster %c '%.80s': %s", axis[i], t->cluster_text[i],
+                      at_last_error());
+    if (out[i] < 1 || out[i] > TMPL_MAX_CLUSTER)
+      return at_error(AT_USAGE, "cluster %c '%.80s' is %" PRId64 " (1 .. %d)", axis[i],
+                      t->cluster_text[i], out[i], TMPL_MAX_CLUSTER);
+    ctas *= out[i];
+  }
+  if (ctas > TMPL_MAX_CLUSTER)
+    return at_error(AT_USAGE, "cluster %" PRId64 " x %" PRId64 " x %" PRId64 ": more than %d "
+                    "CTAs", out[0], out[1], out[2], TMPL_MAX_CLUSTER);
+  return AT_OK;
+}
