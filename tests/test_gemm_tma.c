@@ -232,27 +232,18 @@ Test(gemm_tma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
 
 /* ---- correctness on the host device emulating h100 ---------------------------------- */
 
-static int64_t key(const char *config, const char *name)
-{
-  size_t n = strlen(name);
-  for (const char *p = config; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-    if (strncmp(p, name, n) == 0 && p[n] == '=')
-      return strtoll(p + n + 1, NULL, 10);
-  return -1;
-}
-
 static int keep_sample(void *ctx, const char *config)
 {
   (void)ctx;
   for (size_t s = 0; s < NSAMPLE; s++) {
     const struct pick *p = &sample[s];
-    if (key(config, "BM") == p->bm && key(config, "BN") == p->bn &&
-        key(config, "CWG") == p->cwg && key(config, "STAGES") == p->stages &&
-        key(config, "WAIT") == p->wait && key(config, "REGS") == p->regs &&
-        key(config, "PERSIST") == p->persist && key(config, "RASTER") == p->raster &&
-        key(config, "GROUP") == p->group && key(config, "EPI") == p->epi &&
-        key(config, "CLUSTER") == p->cluster && key(config, "MCAST") == p->mcast &&
-        key(config, "SCHED") == 0)
+    if (th_cfg(config, "BM") == p->bm && th_cfg(config, "BN") == p->bn &&
+        th_cfg(config, "CWG") == p->cwg && th_cfg(config, "STAGES") == p->stages &&
+        th_cfg(config, "WAIT") == p->wait && th_cfg(config, "REGS") == p->regs &&
+        th_cfg(config, "PERSIST") == p->persist && th_cfg(config, "RASTER") == p->raster &&
+        th_cfg(config, "GROUP") == p->group && th_cfg(config, "EPI") == p->epi &&
+        th_cfg(config, "CLUSTER") == p->cluster && th_cfg(config, "MCAST") == p->mcast &&
+        th_cfg(config, "SCHED") == 0)
       return 1;
   }
   return 0;

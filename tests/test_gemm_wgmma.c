@@ -245,25 +245,15 @@ Test(gemm_wgmma, plain_sm90_is_refused_with_advice, .timeout = TIMEOUT)
 
 /* ---- correctness on the host device emulating h100 -------------------------------- */
 
-/* gsw_run's filter: the sample's configs ("BK=32,BM=64,...": keys in text order). */
-static int64_t key(const char *config, const char *name)
-{
-  size_t n = strlen(name);
-  for (const char *p = config; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-    if (strncmp(p, name, n) == 0 && p[n] == '=')
-      return strtoll(p + n + 1, NULL, 10);
-  return -1;
-}
-
 static int keep_sample(void *ctx, const char *config)
 {
   (void)ctx;
   for (size_t s = 0; s < NSAMPLE; s++) {
     const struct pick *p = &sample[s];
-    if (key(config, "BM") == p->bm && key(config, "BN") == p->bn &&
-        key(config, "BK") == p->bk && key(config, "WGS") == p->wgs &&
-        key(config, "STAGES") == p->stages && key(config, "WAIT") == p->wait &&
-        key(config, "GROUP") == p->group)
+    if (th_cfg(config, "BM") == p->bm && th_cfg(config, "BN") == p->bn &&
+        th_cfg(config, "BK") == p->bk && th_cfg(config, "WGS") == p->wgs &&
+        th_cfg(config, "STAGES") == p->stages && th_cfg(config, "WAIT") == p->wait &&
+        th_cfg(config, "GROUP") == p->group)
       return 1;
   }
   return 0;

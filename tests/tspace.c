@@ -4,6 +4,7 @@
 #include "tests/tspace.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "generator/space.h"
@@ -40,4 +41,13 @@ int64_t th_space_get(const struct th_space *sp, size_t i, const char *name)
   cr_assert_geq(idx, 0, "no param %s", name);
   cr_assert_lt(i, sp->n);
   return sp->cfg[i * sp->np + (size_t)idx];
+}
+
+int64_t th_cfg(const char *config, const char *name)
+{
+  size_t n = strlen(name);
+  for (const char *p = config; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (strncmp(p, name, n) == 0 && p[n] == '=')
+      return strtoll(p + n + 1, NULL, 10);
+  return -1;
 }

@@ -29,5 +29,8 @@ void th_space_open(struct th_space *sp, const char *path, const char *dev, const
 void th_space_close(struct th_space *sp);
 /* The value of param (or derived value) `name` in config i. */
 int64_t th_space_get(const struct th_space *sp, size_t i, const char *name);
+/* The value of `name` in a config's canonical text ("BM=64,BN=128,..."), -1 if absent: for
+ * the sample filters of bench/bench_gemm_sweep's gsw_run. */
+int64_t th_cfg(const char *config, const char *name);
 
 #endif
