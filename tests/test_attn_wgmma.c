@@ -11,6 +11,8 @@
  * and SQ > SK (causal rows that see no key), causal and not, GQA 4:1 and 8:1 and MHA,
  * head dims 64 and 128, f16 and bf16, LSE in every other run. AT_ATTN_WGMMA_FULL=1
  * runs every valid variant of every family over every problem instead (the full sweep).
+ * And the tuned header (emit-header attention) of an attn_wgmma winner: its launcher
+ * builds the Q, K, V maps, runs on the host and compiles for sm_90a with nvcc.
  * None of this ran on a GPU.
  */
 #include <criterion/criterion.h>
@@ -24,9 +26,11 @@
 
 #include "base/device.h"
 #include "base/status.h"
+#include "db/db.h"
 #include "generator/emit.h"
 #include "generator/space.h"
 #include "generator/template.h"
+#include "tests/helpers.h"
 #include "tests/hostk.h"
 #include "tests/tspace.h"
 #include "tuner/compile/build.h"
@@ -312,6 +316,155 @@ static void host_sample(const char *dtype, int64_t d, int causal)
 
 Test(attn_wgmma, host_f16_d128_causal, .timeout = TIMEOUT) { host_sample("f16", 128, 1); }
 Test(attn_wgmma, host_bf16_d64, .timeout = TIMEOUT) { host_sample("bf16", 64, 0); }
+
+/* ---- the tuned header ------------------------------------------------------------------ */
+
+/* A database holding one attn_wgmma trial (config `pick`, f16, head dim 64, causal) for
+ * B1 H4 HKV1 SQ37 SK53 on host:h100. */
+static char *planted_db(const char *dir, const struct pick *pick)
+{
+  struct th_space sp;
+  space_open(&sp, "h100", 4096, 4096, 64, 1, 0);
+  long at = find(&sp, pick);
+  cr_assert_geq(at, 0);
+  char *config = NULL;
+  cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
+  char *path = th_path(dir, "attn.db");
+  struct db *db = NULL;
+  cr_assert_eq(db_open(path, DB_CREATE, &db), AT_OK, "%s", at_last_error());
+  struct db_run run;
+  db_run_init(&run);
+  run.host = "test", run.started_at = run.ended_at = "2026-12-04T04:00:00Z";
+  run.autotune_version = "test", run.strategy = "planted", run.args = "test_attn_wgmma";
+  db_uuid(run.uuid);
+  cr_assert_eq(db_put_run(db, &run, NULL), AT_OK, "%s", at_last_error());
+  const struct attn_problem ap = {.dtype = GEMM_F16, .batch = 1, .heads = 4, .hkv = 1,
+                                  .sq = 37, .sk = 53, .d = 64, .causal = 1};
+  char layout[64];
+  struct db_trial tr;
+  db_trial_init(&tr);
+  attn_problem_key(&ap, &tr.problem, layout, sizeof layout);
+  db_uuid(tr.uuid);
+  strcpy(tr.run_uuid, run.uuid);
+  tr.device = "host:h100", tr.arch = "host:sm_90", tr.vendor = "host";
+  tr.kernel = sp.t->kernel, tr.kernel_hash = sp.t->hash;
+  tr.config = config;
+  tr.status = DB_TRIAL_OK;
+  tr.time_median_us = tr.time_min_us = tr.time_max_us = 5;
+  tr.repetitions = 5;
+  tr.created_at = "2026-12-04T04:00:00Z";
+  cr_assert_eq(db_put_trial(db, &tr, NULL), AT_OK, "%s", at_last_error());
+  db_close(db);
+  free(config);
+  th_space_close(&sp);
+  return path;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#endif
+#endif
+#ifndef SAN_FLAGS
+#define SAN_FLAGS ""
+#endif
+#define HDR_INCS                                                                           \
+  "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
+
+Test(attn_wgmma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir(), *db = planted_db(dir, &sample[0]);
+  char *hdr = th_path(dir, "tuned_attention.h");
+  struct th_result r;
+  th_run(&r, "emit-header attention --device host:h100 --db '%s' --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *text = th_read(hdr, NULL);
+  cr_assert_not_null(text);
+  cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[1], K, sizeof *K, (long long)B * HKV * SK, "
+                                  "64LL, 64LL, (64LL), (128LL), (128LL))"), "%s", text);
+  cr_assert_not_null(strstr(text, "scale, tm_[0], tm_[1], tm_[2]);"), "%s", text);
+  free(text);
+  /* Q, K, V: integers in [-2, 2] / 4; the double reference with the bottom-right mask */
+  static const char app[] =
+      "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+      "#include \"tuned_attention.h\"\n"
+      "int main() {\n"
+      "  const int B = 1, H = 4, HKV = 1, SQ = 37, SK = 53, D = 64;\n"
+      "  at_half *Q = (at_half *)aligned_alloc(64, B * H * SQ * D * 2);\n"
+      "  at_half *K = (at_half *)aligned_alloc(64, B * HKV * SK * D * 2);\n"
+      "  at_half *V = (at_half *)aligned_alloc(64, B * HKV * SK * D * 2);\n"
+      "  at_half *O = (at_half *)aligned_alloc(64, B * H * SQ * D * 2);\n"
+      "  for (int i = 0; i < H * SQ * D; i++) Q[i] = at_from_float<at_half>((i % 5 - 2) / 4.f);\n"
+      "  for (int i = 0; i < SK * D; i++) K[i] = at_from_float<at_half>((i % 7 % 5 - 2) / 4.f);\n"
+      "  for (int i = 0; i < SK * D; i++) V[i] = at_from_float<at_half>((i % 3 - 1) / 4.f);\n"
+      "  int rc = at_tuned_attention_f16_hd64_causal(Q, K, V, O, nullptr, nullptr, B, H, HKV,\n"
+      "                                              SQ, SK, 0.f, nullptr);\n"
+      "  if (rc) { printf(\"launch %d\\n\", rc); return 1; }\n"
+      "  int bad = 0;\n"
+      "  for (int h = 0; h < H; h++)\n"
+      "    for (int i = 0; i < SQ; i++) {\n"
+      "      const int n = i + SK - SQ + 1;\n"
+      "      double w[64], mx = -1e300, sum = 0;\n"
+      "      for (int j = 0; j < n; j++) {\n"
+      "        double dot = 0;\n"
+      "        for (int c = 0; c < D; c++)\n"
+      "          dot += at_to_float(Q[(h * SQ + i) * D + c]) * at_to_float(K[j * D + c]);\n"
+      "        w[j] = dot / 8.0;\n"
+      "        mx = w[j] > mx ? w[j] : mx;\n"
+      "      }\n"
+      "      for (int j = 0; j < n; j++) sum += (w[j] = exp(w[j] - mx));\n"
+      "      for (int c = 0; c < D; c++) {\n"
+      "        double o = 0;\n"
+      "        for (int j = 0; j < n; j++) o += w[j] * at_to_float(V[j * D + c]);\n"
+      "        bad += fabs(at_to_float(O[(h * SQ + i) * D + c]) - o / sum) > 2e-3;\n"
+      "      }\n"
+      "    }\n"
+      "  printf(\"%d wrong\\n\", bad);\n"
+      "  free(Q), free(K), free(V), free(O);\n"
+      "  return bad != 0;\n"
+      "}\n";
+  char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app");
+  cr_assert_eq(th_write(src, app, strlen(app)), 0);
+  char bindir[1024]; /* libautotune.so beside the command */
+  snprintf(bindir, sizeof bindir, "%s", AT_BINARY);
+  *strrchr(bindir, '/') = '\0';
+  th_sh(&r, "c++ -std=c++17 -O1 " SAN_FLAGS " '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR
+            "/include' -o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
+        src, dir, exe, bindir, bindir);
+  cr_assert_eq(r.code, 0, "c++: %s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "'%s'", exe);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "0 wrong"), "%s", r.out);
+  th_result_free(&r);
+#if AT_HAVE_CUDA
+  char *cu = th_path(dir, "app.cu");
+  static const char gpu_app[] =
+      "#include \"tuned_attention.h\"\n"
+      "int run(at_half *p, cudaStream_t s) {\n"
+      "  return at_tuned_attention_f16_hd64_causal(p, p, p, p, nullptr, nullptr, 1, 4, 1, 37, "
+      "53, 0.f, s);\n}\n";
+  cr_assert_eq(th_write(cu, gpu_app, strlen(gpu_app)), 0);
+  th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 "
+            "-gencode arch=compute_90a,code=sm_90a " HDR_INCS " -I. --ptx app.cu -o app.ptx",
+        dir);
+  cr_assert_eq(r.code, 0, "nvcc: %s", r.err);
+  th_result_free(&r);
+  char *ptxpath = th_path(dir, "app.ptx");
+  char *ptx = th_read(ptxpath, NULL);
+  cr_assert_not_null(ptx);
+  cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
+  cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
+  free(ptx), free(ptxpath), free(cu);
+#endif
+  free(src), free(exe), free(hdr), free(db);
+  th_rmtree(dir);
+  free(dir);
+}
 
 /* The full sweep: every valid variant of the four families (f16/bf16 x D 64/128, causal
  * and not) over every problem. Only with AT_ATTN_WGMMA_FULL=1. */
