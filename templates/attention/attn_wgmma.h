@@ -73,6 +73,7 @@
 #pragma autotune param CWG = 1, 2          // consumer warpgroups (64 query rows each)
 #pragma autotune param PINGPONG = 0, 1     // the two consumers' GEMMs take turns
 #pragma autotune param REGS = 0, 1         // setmaxnreg re-division
+#pragma autotune param PREG = 0, 1         // P V with P from registers (1) or shared memory
 #pragma autotune derive HD = D
 #pragma autotune derive IS_CAUSAL = CAUSAL != 0
 #pragma autotune derive BQ = 64 * CWG
@@ -88,9 +89,10 @@
 #pragma autotune require pingpong_pairs: PINGPONG == 0 || CWG == 2
 // Q of each consumer, the ring, P double-buffered per consumer, barriers and 1024 bytes
 // to align the swizzled tiles.
-#pragma autotune require smem: CWG * 128 * HD + STAGES * 4 * BN * HD + CWG * 256 * BN + \
-  2048 <= device.lds_bytes
-// O (HD / 2 floats) and S (BN / 2) plus about 64 registers a consumer thread; with REGS
+#pragma autotune require smem: CWG * 128 * HD + STAGES * 4 * BN * HD + \
+  (1 - PREG) * CWG * 256 * BN + 2048 <= device.lds_bytes
+// O (HD / 2 floats) and S (BN / 2) plus about 64 registers a consumer thread (P in
+// registers, BN / 4 words, replaces shared-memory addressing); with REGS
 // the producer keeps 40 and the consumers take 240 (one warpgroup) or 232 (two).
 #pragma autotune require registers: device.regs_per_cu == 0 || \
   (REGS == 1 ? 128 * 40 + CWG * 128 * (CWG == 1 ? 240 : 232) \
@@ -107,7 +109,8 @@
 #pragma autotune require stages_useful: STAGES <= max(2, cdiv(SK, BN))
 #pragma autotune threads (CWG + 1) * 128
 #pragma autotune grid B * H * cdiv(SQ, BQ)
-#pragma autotune shared CWG * 128 * HD + STAGES * 4 * BN * HD + CWG * 256 * BN + 2048
+#pragma autotune shared CWG * 128 * HD + STAGES * 4 * BN * HD + \
+  (1 - PREG) * CWG * 256 * BN + 2048
 
 namespace attn_wgmma_detail {
 
@@ -124,6 +127,23 @@ AT_DEV void wgmma(float *d, unsigned long long da, unsigned long long db, int ac
 {
   at_wgmma_m64nNk16_f32_bf16<N, 0, TB>(d, da, db, acc);
 }
+// A from registers (the "RS" form), B from shared memory.
+template <int N, int TB>
+AT_DEV void wgmma_rs(float *d, const unsigned int *a, unsigned long long db, const at_half *)
+{
+  at_wgmma_m64nNk16_rs_f32_f16<N, TB>(d, a, db, 1);
+}
+template <int N, int TB>
+AT_DEV void wgmma_rs(float *d, const unsigned int *a, unsigned long long db,
+                     const at_bfloat16 *)
+{
+  at_wgmma_m64nNk16_rs_f32_bf16<N, TB>(d, a, db, 1);
+}
+
+template <typename T> AT_DEV unsigned int pack_f32(float lo, float hi)
+{
+  return (unsigned int)at_from_float<T>(lo).bits | (unsigned int)at_from_float<T>(hi).bits << 16;
+}
 
 // A barrier of the 128 threads of one warpgroup on an mbarrier of count 128: arrive,
 // then wait for the phase (*n counts the phases this thread has passed).
@@ -137,7 +157,7 @@ AT_DEV void wg_sync(unsigned long long *bar, unsigned int *n)
 
 } // namespace attn_wgmma_detail
 
-template <typename T, int BN, int STAGES, int CWG, int PINGPONG, int REGS, int HD,
+template <typename T, int BN, int STAGES, int CWG, int PINGPONG, int REGS, int PREG, int HD,
           int IS_CAUSAL, int BQ>
 __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
                            const int *BT, int B, int H, int HKV, int SQ, int SK, float scale,
@@ -172,7 +192,8 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   unsigned char *const sK = sQ + CWG * Q_BYTES;
   unsigned char *const sV = sK + STAGES * KV_BYTES;
   unsigned char *const sP = sV + STAGES * KV_BYTES;
-  unsigned long long *const full = reinterpret_cast<unsigned long long *>(sP + CWG * 2 * P_BYTES);
+  unsigned long long *const full =
+      reinterpret_cast<unsigned long long *>(sP + (1 - PREG) * CWG * 2 * P_BYTES);
   unsigned long long *const empty = full + STAGES;
   unsigned long long *const qbar = empty + STAGES;
   unsigned long long *const turn = qbar + 1;  // [2]: whose GEMMs go next (PINGPONG)
@@ -255,10 +276,12 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   const unsigned long long dk = at_wgmma_desc(sK, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
   const unsigned long long dv = at_wgmma_desc(sV, (unsigned int)BOX_KV, 1024u, AT_WGMMA_SWIZZLE_128B);
   unsigned char *const my_p = sP + cw * 2 * P_BYTES;
-  const unsigned long long dp = at_wgmma_desc(my_p, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
+  const unsigned long long dp =
+      PREG ? 0ull : at_wgmma_desc(my_p, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
 
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
   float o[NO], sc[NS], m[2], l[2];
+  unsigned int pa[BN / 16][4]; // PREG: P as the A fragments of P V, one per 16 keys
 #pragma unroll
   for (int i = 0; i < NO; i++)
     o[i] = 0.0f;
@@ -279,14 +302,18 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
     if (PINGPONG)
       at_mbarrier_arrive(&turn[1 - cw]);
   };
-  // O += P V for tile kt (its P in buffer kt % 2, its V in stage kt % STAGES).
+  // O += P V for tile kt (its P in pa or in buffer kt % 2, its V in stage kt % STAGES).
   auto issue_pv = [&](int kt) {
     const unsigned long long da = dp + ((unsigned long long)((kt & 1) * P_BYTES) >> 4);
     const unsigned long long db = dv + ((unsigned long long)((kt % STAGES) * KV_BYTES) >> 4);
 #pragma unroll
     for (int kk = 0; kk < BN; kk += 16)
-      wgmma<HD, 1>(o, da + ((unsigned long long)(kk / 64 * 8192 + kk % 64 * 2) >> 4),
-                   db + ((unsigned long long)(kk * 128) >> 4), 1, (const T *)0);
+      if (PREG)
+        wgmma_rs<HD, 1>(o, pa[kk / 16], db + ((unsigned long long)(kk * 128) >> 4),
+                        (const T *)0);
+      else
+        wgmma<HD, 1>(o, da + ((unsigned long long)(kk / 64 * 8192 + kk % 64 * 2) >> 4),
+                     db + ((unsigned long long)(kk * 128) >> 4), 1, (const T *)0);
   };
   // S = Q K^T for tile kt (its K in stage kt % STAGES).
   auto issue_s = [&](int kt) {
@@ -340,20 +367,30 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
           o[i] *= alpha;
     }
 
-    // ---- P to shared memory (buffer kt % 2), K-major 128B-swizzled, pairs of keys ----
-    unsigned char *const pb = my_p + (kt & 1) * P_BYTES;
+    // ---- P: registers i..i+7 of keys 16 j.. are exactly the A fragment of P V's k step
+    // j (rows g, g + 8; keys 2 t, 2 t + 8 and the next), as with mma.sync; or to shared
+    // memory (buffer kt % 2), K-major 128B-swizzled, pairs of keys ----
+    if (PREG) {
 #pragma unroll
-    for (int i = 0; i < NS; i += 2) {
-      const int row = at_wgmma_d_row(t, i), key = at_wgmma_d_col(t, i);
-      const unsigned int off = (unsigned int)(key / 64 * 8192) +
-                               at_wgmma_kmajor_offset(row, key % 64, AT_WGMMA_SWIZZLE_128B,
-                                                      16u, 1024u);
-      T *const p = reinterpret_cast<T *>(pb + off);
-      p[0] = at_from_float<T>(sc[i]);
-      p[1] = at_from_float<T>(sc[i + 1]);
+      for (int j = 0; j < BN / 16; j++)
+#pragma unroll
+        for (int w = 0; w < 4; w++)
+          pa[j][w] = pack_f32<T>(sc[8 * j + 2 * w], sc[8 * j + 2 * w + 1]);
+    } else {
+      unsigned char *const pb = my_p + (kt & 1) * P_BYTES;
+#pragma unroll
+      for (int i = 0; i < NS; i += 2) {
+        const int row = at_wgmma_d_row(t, i), key = at_wgmma_d_col(t, i);
+        const unsigned int off = (unsigned int)(key / 64 * 8192) +
+                                 at_wgmma_kmajor_offset(row, key % 64, AT_WGMMA_SWIZZLE_128B,
+                                                        16u, 1024u);
+        T *const p = reinterpret_cast<T *>(pb + off);
+        p[0] = at_from_float<T>(sc[i]);
+        p[1] = at_from_float<T>(sc[i + 1]);
+      }
+      at_fence_proxy_async_shared(); // the stores, then wgmma's reads (the async proxy)
+      wg_sync(&wgbar[cw], &nbar);
     }
-    at_fence_proxy_async_shared(); // the stores, then wgmma's reads (the async proxy)
-    wg_sync(&wgbar[cw], &nbar);
   };
 
   // The GEMMs of a step are one group: P V of tile kt - 1 with Q K^T of tile kt; the
