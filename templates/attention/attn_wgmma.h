@@ -18,9 +18,11 @@
 //   on the accumulator layout (at_wgmma_d_row / d_col: each thread holds two rows, each
 //   row's maximum and sum reduced over the four lanes that share it), logits scaled by
 //   scale * log2(e) so that only exp2 is needed, O rescaled once per tile; P rounded to
-//   T and stored to shared memory in the K-major 128B-swizzled layout (double-buffered
-//   per warpgroup; fence.proxy.async, then a warpgroup barrier), so that O += P V is a
-//   wgmma with both operands in shared memory (m64nHDk16, V MN-major).
+//   T, then O += P V (m64nHDk16, V MN-major) with P either (PREG 1) in registers, as
+//   wgmma's register-A operand (the S accumulators of 16 keys are exactly its A
+//   fragment, as with mma.sync: FlashAttention-3's way), or (PREG 0) stored to shared
+//   memory in the K-major 128B-swizzled layout (double-buffered per warpgroup;
+//   fence.proxy.async, then a warpgroup barrier) and read through a descriptor.
 // The GEMMs are issued as one group per tile: P V of the previous tile with Q K^T of
 // this one, then the stage of the previous tile goes back to the producer. With
 // PINGPONG (two consumer warpgroups) the groups of the two warpgroups take turns: a
