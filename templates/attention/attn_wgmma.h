@@ -28,10 +28,9 @@
 // PINGPONG (two consumer warpgroups) the groups of the two warpgroups take turns: a
 // warpgroup waits for its turn, issues its group and hands the turn to the other, so
 // that one warpgroup's softmax runs under the other's GEMMs (FlashAttention-3's
-// "ping-pong" scheduling). The turns and the warpgroup barrier are mbarriers (arrive,
-// then wait on the phase's parity), not named barriers (bar.sync id, count): the host
-// device emulates mbarriers with deadlock detection and has no named barriers yet; on a
-// GPU a named barrier would be cheaper (a later change).
+// "ping-pong" scheduling). The turns are named barriers of 256 threads (a consumer's
+// bar.sync on its own, the other's bar.arrive), the warpgroup barrier (PREG 0) one of
+// 128 (at_tma.h; emulated on the host with deadlock detection).
 // With REGS the warpgroups re-divide the register file (setmaxnreg: producer 40,
 // consumers 240 or 232), as gemm_tma.h.
 //
@@ -60,8 +59,7 @@
 // warpgroups over a TMA ring, ping-pong scheduling of softmax under the other
 // warpgroup's GEMMs; Dao, "FlashAttention-2" (2023) for the online softmax (one rescale
 // per tile, the division by the row sum at the end, the logsumexp); the PTX ISA 8.x for
-// wgmma, cp.async.bulk.tensor, mbarrier and setmaxnreg; CUTLASS's OrderedSequenceBarrier
-// idea (turns between warpgroups kept in mbarriers).
+// wgmma, cp.async.bulk.tensor, mbarrier, bar.sync / bar.arrive and setmaxnreg.
 #include "at_math.h"
 #include "at_tma.h"
 #include "at_wgmma.h"
@@ -147,14 +145,8 @@ template <typename T> AT_DEV unsigned int pack_f32(float lo, float hi)
   return (unsigned int)at_from_float<T>(lo).bits | (unsigned int)at_from_float<T>(hi).bits << 16;
 }
 
-// A barrier of the 128 threads of one warpgroup on an mbarrier of count 128: arrive,
-// then wait for the phase (*n counts the phases this thread has passed).
-AT_DEV void wg_sync(unsigned long long *bar, unsigned int *n)
-{
-  at_mbarrier_arrive(bar);
-  at_mbarrier_wait_parity(bar, *n & 1u);
-  (*n)++;
-}
+// Named barrier ids (0 is __syncthreads'): consumer w's turn, consumer w's own barrier.
+constexpr int BAR_TURN = 1, BAR_WG = 3;
 #endif
 
 } // namespace attn_wgmma_detail
@@ -198,8 +190,6 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
       reinterpret_cast<unsigned long long *>(sP + (1 - PREG) * CWG * 2 * P_BYTES);
   unsigned long long *const empty = full + STAGES;
   unsigned long long *const qbar = empty + STAGES;
-  unsigned long long *const turn = qbar + 1;  // [2]: whose GEMMs go next (PINGPONG)
-  unsigned long long *const wgbar = turn + 2; // [CWG]: each consumer's own barrier
 
   const int nqt = (SQ + BQ - 1) / BQ;
   const int bid = (int)at_block_idx_x(), bh = bid / nqt;
@@ -222,10 +212,6 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
       at_mbarrier_init(&empty[s], CWG * 128);
     }
     at_mbarrier_init(qbar, 1);
-    at_mbarrier_init(&turn[0], 128);
-    at_mbarrier_init(&turn[1], 128);
-    for (int w = 0; w < CWG; w++)
-      at_mbarrier_init(&wgbar[w], 128);
     at_fence_mbarrier_init();
     at_tma_prefetch_map(tmap_Q);
     at_tma_prefetch_map(tmap_K);
@@ -265,11 +251,6 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
     at_setmaxnreg_inc<CWG == 1 ? 240 : 232>();
   const int cw = wg - 1, lane = t % 32;
   const int row_base = q0 + 64 * cw; // this warpgroup's first query row
-  unsigned int nbar = 0;             // phases of wgbar[cw] passed
-  // Ping-pong: consumer 1 gives consumer 0 the first turn.
-  if (PINGPONG && cw == 1)
-    at_mbarrier_arrive(&turn[0]);
-  unsigned int nturn = 0; // turns taken
 
   // Descriptors at stage 0 and k 0: Q, K and P K-major (128-byte rows, 8-row groups 1024
   // bytes apart), V MN-major (8-key groups 1024 bytes apart, the next 64 columns a box
@@ -294,15 +275,15 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   rows[0] = row_base + at_wgmma_d_row(t, 0);
   rows[1] = row_base + at_wgmma_d_row(t, 2);
 
+  // Ping-pong turns: consumer w's turn is named barrier BAR_TURN + w of 256 threads, its
+  // own 128 waiting (bar.sync) and the other's 128 passing it on (bar.arrive).
   auto turn_wait = [&]() {
-    if (PINGPONG) {
-      at_mbarrier_wait_parity(&turn[cw], nturn & 1u);
-      nturn++;
-    }
+    if (PINGPONG)
+      at_named_bar_sync(BAR_TURN + cw, 256);
   };
   auto turn_pass = [&]() {
     if (PINGPONG)
-      at_mbarrier_arrive(&turn[1 - cw]);
+      at_named_bar_arrive(BAR_TURN + 1 - cw, 256);
   };
   // O += P V for tile kt (its P in pa or in buffer kt % 2, its V in stage kt % STAGES).
   auto issue_pv = [&](int kt) {
@@ -391,7 +372,7 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
         p[1] = at_from_float<T>(sc[i + 1]);
       }
       at_fence_proxy_async_shared(); // the stores, then wgmma's reads (the async proxy)
-      wg_sync(&wgbar[cw], &nbar);
+      at_named_bar_sync(BAR_WG + cw, 128);
     }
   };
 
@@ -400,6 +381,8 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   // ptxas would serialize them). A consumer waits for its turn (PINGPONG) before the
   // group and hands the turn on after issuing it.
   if (ntiles > 0) {
+    if (PINGPONG && cw == 1) // consumer 1 gives consumer 0 the first turn
+      at_named_bar_arrive(BAR_TURN, 256);
     at_mbarrier_wait_parity(qbar, 0);
     at_mbarrier_wait_parity(&full[0], 0);
     turn_wait();
@@ -426,7 +409,8 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
     at_wgmma_fence();
     issue_pv(ntiles - 1);
     at_wgmma_commit_group();
-    turn_pass();
+    if (cw == 0) // consumer 1's last turn is the last: nobody waits for another
+      turn_pass();
     at_wgmma_wait_group<0>();
     at_mbarrier_arrive(&empty[(ntiles - 1) % STAGES]);
   }
