@@ -255,9 +255,11 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   // Descriptors at stage 0 and k 0: Q, K and P K-major (128-byte rows, 8-row groups 1024
   // bytes apart), V MN-major (8-key groups 1024 bytes apart, the next 64 columns a box
   // on). A stage, box or k step adds bytes >> 4 to the start address field.
-  const unsigned long long dq = at_wgmma_desc(sQ + cw * Q_BYTES, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
+  const unsigned long long dq =
+      at_wgmma_desc(sQ + cw * Q_BYTES, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
   const unsigned long long dk = at_wgmma_desc(sK, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
-  const unsigned long long dv = at_wgmma_desc(sV, (unsigned int)BOX_KV, 1024u, AT_WGMMA_SWIZZLE_128B);
+  const unsigned long long dv =
+      at_wgmma_desc(sV, (unsigned int)BOX_KV, 1024u, AT_WGMMA_SWIZZLE_128B);
   unsigned char *const my_p = sP + cw * 2 * P_BYTES;
   const unsigned long long dp =
       PREG ? 0ull : at_wgmma_desc(my_p, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
