@@ -466,8 +466,9 @@ Test(attn_wgmma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
   free(dir);
 }
 
-/* The full sweep: every valid variant of the four families (f16/bf16 x D 64/128, causal
- * and not) over every problem. Only with AT_ATTN_WGMMA_FULL=1. */
+/* The full sweep: every valid variant of the eight families (f16/bf16 x D 64/128 x causal
+ * and not) over every problem. Only with AT_ATTN_WGMMA_FULL=1; AT_ATTN_WGMMA_FAMILIES
+ * (comma-separated numbers: bit 0 bf16, bit 1 head dim 128, bit 2 causal) runs some. */
 Test(attn_wgmma, full_sweep, .timeout = TIMEOUT)
 {
   const char *full = getenv("AT_ATTN_WGMMA_FULL");
@@ -476,7 +477,15 @@ Test(attn_wgmma, full_sweep, .timeout = TIMEOUT)
   th_need_cc(&cc_host);
   struct tally all = {0};
   size_t variants = 0;
+  const char *list = getenv("AT_ATTN_WGMMA_FAMILIES");
   for (int fam = 0; fam < 8; fam++) {
+    if (list && *list) {
+      bool in = false;
+      for (const char *c = list; *c; c++)
+        in |= *c == '0' + fam && (c == list || c[-1] == ',') && (c[1] == ',' || !c[1]);
+      if (!in)
+        continue;
+    }
     const char *dtype = fam & 1 ? "bf16" : "f16";
     const int64_t d = fam & 2 ? 128 : 64;
     const int causal = fam >> 2 & 1;
@@ -488,8 +497,8 @@ Test(attn_wgmma, full_sweep, .timeout = TIMEOUT)
       which[i] = i;
     struct tally t = {0};
     run_host(&sp, dtype, which, sp.n, &t);
-    printf("attn_wgmma full %s D=%lld causal=%d: %zu variants, %zu runs, %zu failures\n",
-           dtype, (long long)d, causal, sp.n, t.runs, t.failures);
+    printf("attn_wgmma full family %d, %s D=%lld causal=%d: %zu variants, %zu runs, %zu "
+           "failures\n", fam, dtype, (long long)d, causal, sp.n, t.runs, t.failures);
     fflush(stdout);
     variants += sp.n;
     all.runs += t.runs;
