@@ -2,7 +2,8 @@
 // wgmma.mma_async m64nNk16 with f32 accumulation and f16 or bf16 inputs, A and B both read
 // from shared memory through matrix descriptors, each K-major (imm-trans-a/b = 0) or
 // MN-major (imm-trans-a/b = 1: "M-major" A, "N-major" B, the transposed operands of an NN
-// or TN GEMM), for N = 64, 128 and 256; wgmma.fence, wgmma.commit_group and
+// or TN GEMM), for N = 64, 128 and 256, and with A from registers instead ("RS": the
+// register fragment, N = 64 and 128; at_wgmma_m64nNk16_rs_*); wgmma.fence, commit_group and
 // wgmma.wait_group; the 64-bit shared-memory matrix descriptor; and fence.proxy.async for
 // shared memory. On CUDA (sm_90a: the instructions are arch-specific) they are the PTX
 // instructions; on the host they are emulated from PTX ISA 8.x, section 9.7.15
