@@ -46,7 +46,8 @@
 #define MAX_VARIANTS 256
 
 static const char *const incs[] = {COMMON, NULL};
-static const char *const params[] = {"BN", "STAGES", "CWG", "PINGPONG", "REGS", "PREG"};
+static const char *const params[] = {"BN", "STAGES", "CWG", "PINGPONG", "REGS", "PREG",
+                                     "OVERLAP"};
 #define NPARAMS (sizeof params / sizeof params[0])
 
 static void space_open(struct th_space *sp, const char *dev, int64_t sq, int64_t sk, int64_t d,
@@ -71,15 +72,16 @@ static size_t values_of(const struct th_space *sp, const char *name)
   return n;
 }
 
-/* The sample (BN, STAGES, CWG, PINGPONG, REGS, PREG): every value of every param, the
- * ping-pong configuration FlashAttention-3 uses (two consumers, 128-key tiles, REGS, P
- * in registers) first. The last is not offered at head dim 64. */
+/* The sample (BN, STAGES, CWG, PINGPONG, REGS, PREG, OVERLAP): every value of every
+ * param, the configuration FlashAttention-3 uses (two consumers in ping-pong, 128-key
+ * tiles, REGS, P in registers, softmax overlapped with P V) first. The last is not offered at head dim 64. */
 struct pick {
-  int bn, stages, cwg, pingpong, regs, preg;
+  int bn, stages, cwg, pingpong, regs, preg, overlap;
 };
 static const struct pick sample[] = {
-    {128, 2, 2, 1, 1, 1}, {64, 3, 1, 0, 0, 0}, {64, 4, 2, 0, 0, 1}, {128, 2, 1, 0, 0, 0},
-    {64, 3, 2, 1, 1, 0}, /* head dim 128 only: REGS at BN 64 (regs_useful) */
+    {128, 2, 2, 1, 1, 1, 1}, {64, 3, 1, 0, 0, 0, 0}, {64, 4, 2, 0, 0, 1, 0},
+    {128, 2, 1, 0, 0, 0, 0}, {64, 3, 2, 1, 1, 0, 0}, /* the last: head dim 128 only (REGS at
+                                                        BN 64: regs_useful) */
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
@@ -88,7 +90,8 @@ static long find(const struct th_space *sp, const struct pick *p)
   for (size_t i = 0; i < sp->n; i++)
     if (th_space_get(sp, i, "BN") == p->bn && th_space_get(sp, i, "STAGES") == p->stages &&
         th_space_get(sp, i, "CWG") == p->cwg && th_space_get(sp, i, "PINGPONG") == p->pingpong &&
-        th_space_get(sp, i, "REGS") == p->regs && th_space_get(sp, i, "PREG") == p->preg)
+        th_space_get(sp, i, "REGS") == p->regs && th_space_get(sp, i, "PREG") == p->preg &&
+        th_space_get(sp, i, "OVERLAP") == p->overlap)
       return (long)i;
   return -1;
 }
@@ -115,7 +118,7 @@ Test(attn_wgmma, space_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
       cr_log_info("attn_wgmma h100 D=%lld causal=%d: %zu valid configs", (long long)d, causal,
                   sp.n);
       cr_assert_geq(sp.n, 16);
-      static const size_t want[NPARAMS] = {2, 3, 2, 2, 2, 2};
+      static const size_t want[NPARAMS] = {2, 3, 2, 2, 2, 2, 2};
       for (size_t p = 0; p < NPARAMS; p++)
         cr_assert_eq(values_of(&sp, params[p]), want[p], "D=%lld: %s", (long long)d, params[p]);
       for (size_t i = 0; i < sp.n; i++) {

@@ -24,7 +24,11 @@
 //   memory in the K-major 128B-swizzled layout (double-buffered per warpgroup;
 //   fence.proxy.async, then a warpgroup barrier) and read through a descriptor.
 // The GEMMs are issued as one group per tile: P V of the previous tile with Q K^T of
-// this one, then the stage of the previous tile goes back to the producer. With
+// this one, then the stage of the previous tile goes back to the producer; with OVERLAP
+// (P in registers) as two groups, Q K^T first, so that the tile's softmax runs while the
+// previous P V is in flight and only O's rescale and the new P wait for it
+// (FlashAttention-3's intra-warpgroup pipelining; the host emulation reads the register
+// operand when issued, so a P overwritten too early would show only on a GPU). With
 // PINGPONG (two consumer warpgroups) the groups of the two warpgroups take turns: a
 // warpgroup waits for its turn, issues its group and hands the turn to the other, so
 // that one warpgroup's softmax runs under the other's GEMMs (FlashAttention-3's
@@ -74,6 +78,7 @@
 #pragma autotune param PINGPONG = 0, 1     // the two consumers' GEMMs take turns
 #pragma autotune param REGS = 0, 1         // setmaxnreg re-division
 #pragma autotune param PREG = 0, 1         // P V with P from registers (1) or shared memory
+#pragma autotune param OVERLAP = 0, 1      // a tile's softmax under the previous tile's P V
 #pragma autotune derive HD = D
 #pragma autotune derive IS_CAUSAL = CAUSAL != 0
 #pragma autotune derive BQ = 64 * CWG
@@ -87,6 +92,8 @@
 #pragma autotune require not_paged: PAGED == 0
 #pragma autotune require gqa: HKV >= 1 && H % HKV == 0
 #pragma autotune require pingpong_pairs: PINGPONG == 0 || CWG == 2
+// Overlap keeps P V's A operand in flight while the next P is computed: registers only.
+#pragma autotune require overlap_preg: OVERLAP == 0 || PREG == 1
 // Q of each consumer, the ring, P double-buffered per consumer, barriers and 1024 bytes
 // to align the swizzled tiles.
 #pragma autotune require smem: CWG * 128 * HD + STAGES * 4 * BN * HD + \
@@ -151,8 +158,8 @@ constexpr int BAR_TURN = 1, BAR_WG = 3;
 
 } // namespace attn_wgmma_detail
 
-template <typename T, int BN, int STAGES, int CWG, int PINGPONG, int REGS, int PREG, int HD,
-          int IS_CAUSAL, int BQ>
+template <typename T, int BN, int STAGES, int CWG, int PINGPONG, int REGS, int PREG,
+          int OVERLAP, int HD, int IS_CAUSAL, int BQ>
 __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
                            const int *BT, int B, int H, int HKV, int SQ, int SK, float scale,
                            const at_tensormap &tmap_Q, const at_tensormap &tmap_K,
@@ -310,8 +317,10 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
                    (const T *)0);
   };
 
-  // The online softmax of tile kt, then its P to shared memory (buffer kt % 2).
-  auto softmax_p = [&](int kt) {
+  // The online softmax of tile kt on S (P left in sc, each row's rescale in al), without
+  // touching O or pa (OVERLAP: P V of tile kt - 1 may still be reading and writing them).
+  float al[2];
+  auto softmax = [&](int kt) {
     // ---- online softmax: register i is (row at_wgmma_d_row(t, i), key k0 + d_col) ----
     const int k0 = kt * BN;
     const bool edge = k0 + BN > SK || (IS_CAUSAL && k0 + BN - 1 > row_base + SK - SQ);
@@ -346,11 +355,14 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
         sum += p;
       }
       l[r] = l[r] * alpha + sum;
-#pragma unroll
-      for (int i = 0; i < NO; i++)
-        if ((i / 2) % 2 == r)
-          o[i] *= alpha;
+      al[r] = alpha;
     }
+  };
+  // Then O rescaled and tile kt's P to registers or shared memory (buffer kt % 2).
+  auto rescale_p = [&](int kt) {
+#pragma unroll
+    for (int i = 0; i < NO; i++)
+      o[i] *= al[(i / 2) % 2];
 
     // ---- P: registers i..i+7 of keys 16 j.. are exactly the A fragment of P V's k step
     // j (rows g, g + 8; keys 2 t, 2 t + 8 and the next), as with mma.sync; or to shared
@@ -393,19 +405,33 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
     at_wgmma_commit_group();
     turn_pass();
     at_wgmma_wait_group<0>();
-    softmax_p(0);
+    softmax(0);
+    rescale_p(0);
     for (int kt = 1; kt < ntiles; kt++) {
       at_mbarrier_wait_parity(&full[kt % STAGES], (unsigned int)(kt / STAGES) & 1u);
       turn_wait();
       at_wgmma_fence();
-      issue_pv(kt - 1);
-      issue_s(kt);
-      at_wgmma_commit_group();
-      turn_pass();
-      at_wgmma_wait_group<0>();
+      if (OVERLAP) {
+        // Q K^T first, in a group of its own: its softmax runs while P V goes on
+        issue_s(kt);
+        at_wgmma_commit_group();
+        issue_pv(kt - 1);
+        at_wgmma_commit_group();
+        turn_pass();
+        at_wgmma_wait_group<1>();
+        softmax(kt);
+        at_wgmma_wait_group<0>();
+      } else {
+        issue_pv(kt - 1);
+        issue_s(kt);
+        at_wgmma_commit_group();
+        turn_pass();
+        at_wgmma_wait_group<0>();
+        softmax(kt);
+      }
       // tile kt - 1 is done with: its stage goes back to the producer
       at_mbarrier_arrive(&empty[(kt - 1) % STAGES]);
-      softmax_p(kt);
+      rescale_p(kt);
     }
     turn_wait();
     at_wgmma_fence();
