@@ -493,13 +493,27 @@ static int put_launch_case(struct sbuf *b, const struct hdr_spec *s, const struc
     return rc;
   sb_puts(b, ";\n");
   /* tensor maps (a template's `tensormap` pragmas) over A, B or C as the layout lays
-   * them out, built on the host side of the launch (at_tuned_tmap_) */
+   * them out, or attention's Q, K, V, O, built on the host side of the launch
+   * (at_tuned_tmap_) */
   if (t->ntmaps)
     sb_printf(b, "    at_tensormap tm_[%zu];\n    int e_ = 0;\n", t->ntmaps);
   for (size_t i = 0; i < t->ntmaps && !rc; i++) {
     const char *op = t->tmaps[i].param, *rows = NULL, *cols = NULL, *ld = NULL;
     int ta = f->layout[0] == 'T', tb = f->layout[0] && f->layout[1] == 'T';
-    if (strcmp(s->op, "gemm") == 0 && strcmp(op, "A") == 0)
+    char dbuf[64];
+    if (strcmp(s->op, "attention") == 0 && strlen(op) == 1 && strchr("QKVO", op[0])) {
+      /* Q and O as B H SQ rows of D, K and V as B HKV SK rows (attn_run.c's view); a
+       * paged pool's size is not among the launcher's arguments */
+      int paged = 0;
+      for (int k = 0; k < f->nfixed; k++)
+        paged |= strcmp(f->fixed_names[k], "PAGED") == 0 && f->fixed_values[k];
+      cols = ld = dim_value(s->op, f, "D", dbuf, sizeof dbuf);
+      if (!cols || (paged && (op[0] == 'K' || op[0] == 'V')))
+        return at_error(AT_USAGE, "kernels mode: tensormap '%s' of %s: %s", op, t->kernel,
+                        cols ? "a paged pool's rows are not known to the launcher"
+                             : "the family fixes no head dim D");
+      rows = op[0] == 'K' || op[0] == 'V' ? "(long long)B * HKV * SK" : "(long long)B * H * SQ";
+    } else if (strcmp(s->op, "gemm") == 0 && strcmp(op, "A") == 0)
       rows = ta ? "K" : "M", cols = ta ? "M" : "K", ld = "lda";
     else if (strcmp(s->op, "gemm") == 0 && strcmp(op, "B") == 0)
       rows = tb ? "N" : "K", cols = tb ? "K" : "N", ld = "ldb";
@@ -507,7 +521,7 @@ static int put_launch_case(struct sbuf *b, const struct hdr_spec *s, const struc
       rows = "M", cols = "N", ld = "ldc";
     else
       return at_error(AT_USAGE, "kernels mode: tensormap '%.32s' of %s names no GEMM "
-                      "operand (A, B or C)", op, t->kernel);
+                      "operand (A, B or C) nor attention tensor (Q, K, V or O)", op, t->kernel);
     sb_printf(b, "    if ((e_ = at_tuned_tmap_(&tm_[%zu], %s, sizeof *%s, %s, %s, %s, ", i, op,
               op, rows, cols, ld);
     for (int k = 0; k < 3 && !rc; k++) {

@@ -240,6 +240,42 @@ static void every_layout(int kind)
 Test(wgmma, emulation_f16_every_layout_every_n) { every_layout(AT_EMU_F16); }
 Test(wgmma, emulation_bf16_every_layout_every_n) { every_layout(AT_EMU_BF16); }
 
+/* The A operand from registers (RS): each thread's two rows of A (16w + g and + 8) given
+ * as the function takes them, B from shared memory K-major and 128B-swizzled: the same D
+ * as the reference, from 0 and from c0. */
+static void rs_every_n(int kind)
+{
+  static float a[64 * 16], b[256 * 16];
+  fill_ab(a, 64, b, 256, 16);
+  for (int i = 0; i < 128 * 128; i++)
+    c0[i] = (float)(i % 1000 - 500);
+  const struct layout *lay = &layouts[2]; /* 128B swizzle */
+  for (int n = 64; n <= 128; n += 64) {
+    place(kind, lay, n, 16, a, b);
+    reference(n, 16, 0, a, b);
+    const unsigned long long db =
+        at_wgmma_desc_encode(B_AT, lay->lbo_b, lay->sbo_b, lay->swizzle);
+    for (int scale_d = 0; scale_d < 2; scale_d++) {
+      for (int t = 0; t < 128; t++) {
+        unsigned short rows[32];
+        for (int r = 0; r < 2; r++)
+          for (int k = 0; k < 16; k++)
+            rows[r * 16 + k] = bits_of(kind, a[(16 * (t / 32) + t % 32 / 4 + 8 * r) * 16 + k]);
+        for (int i = 0; i < n / 2; i++)
+          d[t * (n / 2) + i] = c0[t * (n / 2) + i];
+        const char *why = at_emu_wgmma_m64nNk16_rs_thread(kind, n, 0, rows, image, IMAGE, db,
+                                                          scale_d, t, d + t * (n / 2));
+        cr_assert_null(why, "%s", why);
+      }
+      char what[64];
+      snprintf(what, sizeof what, "RS n%d scale-d %d", n, scale_d);
+      cr_assert_eq(check_d(n, scale_d, 1, what), 0, "%s", what);
+    }
+  }
+}
+
+Test(wgmma, emulation_rs_f16_and_bf16) { rs_every_n(AT_EMU_F16), rs_every_n(AT_EMU_BF16); }
+
 /* A 64-wide tile (128B: one 128-byte row per M/N row; none: 8 core matrices along K):
  * the k-th K=16 slice is the tile's descriptor moved by 32 bytes (swizzled) or two LBO
  * (none), as a GEMM steps through its K tile. */

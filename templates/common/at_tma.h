@@ -3,9 +3,10 @@
 // try_wait.parity, fence.mbarrier_init and fence.proxy.async, cp.async.bulk.tensor.2d
 // global -> shared (with an mbarrier's complete_tx, and its multicast::cluster form),
 // cp.async.bulk.tensor.2d shared -> global with commit_group / wait_group.read, the
-// cluster barrier, mapa and the cluster special registers, prefetch.tensormap and
-// setmaxnreg; and the tensor map itself (struct at_tensormap, 128 bytes), which the host
-// side of a launch builds (meas_backend.tmap_encode, tuner/measure/meas_tmap.c:
+// cluster barrier, mapa and the cluster special registers, prefetch.tensormap,
+// setmaxnreg and named barriers (bar.sync / bar.arrive with a thread count); and the
+// tensor map itself (struct at_tensormap, 128 bytes), which the host side of a launch
+// builds (meas_backend.tmap_encode, tuner/measure/meas_tmap.c:
 // cuTensorMapEncodeTiled on CUDA, the host encoding below on the host device; the tuned
 // header's launcher the same way) and passes by value (`const __grid_constant__` on
 // CUDA: AT_TMAP_KERNEL_PARAM). On CUDA (sm_90; setmaxnreg sm_90a) they are the PTX
@@ -527,6 +528,18 @@ AT_DEV void at_mbarrier_arrive_cluster(unsigned int remote)
   asm volatile("mbarrier.arrive.release.cluster.shared::cluster.b64 _, [%0];" ::"r"(remote)
                : "memory");
 }
+// Named barriers (PTX ISA, "bar.sync / bar.arrive"): barrier `id` (1..15; 0 is
+// __syncthreads') completes when `count` threads (a multiple of 32) have arrived; bar.sync
+// arrives and waits, bar.arrive only arrives. What warp-specialized kernels order
+// warpgroups with (FlashAttention-3's ping-pong).
+AT_DEV void at_named_bar_sync(int id, int count)
+{
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(count) : "memory");
+}
+AT_DEV void at_named_bar_arrive(int id, int count)
+{
+  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(count) : "memory");
+}
 #if AT_HAS_SETMAXNREG
 // setmaxnreg: the warpgroup's registers per thread raised / lowered to N (sm_90a; the
 // kernel needs a register cap at entry: __launch_bounds__(threads, 1)).
@@ -587,6 +600,9 @@ struct at_tma_block {
   unsigned char *view; // the async proxy's image of dynamic shared memory (note 5)
   size_t view_cap, view_bytes;
   struct at_tma_store *stores; // every thread's, newest first
+  struct {
+    unsigned int count, arrived, gen; // the instance being filled, completed instances
+  } named[16];                        // named barriers (bar.sync / bar.arrive)
   ~at_tma_block() { reset(); __builtin_free(view); }
   void reset()
   {
@@ -605,6 +621,7 @@ struct at_tma_block {
     }
     view_bytes = 0;
     epoch = 0;
+    memset(named, 0, sizeof named);
   }
 };
 // Per-thread bulk store groups: thread linear -> next group number, kept in the block.
@@ -1170,6 +1187,57 @@ AT_DEV void at_mbarrier_arrive_cluster(unsigned int remote)
                     "mbarrier.arrive.shared::cluster", &owner);
   if (m)
     at_tma_arrive(owner, m);
+}
+// Named barriers: arrivals counted per thread into the barrier's current instance (every
+// arrival of an instance must name the same count); the instance completes at `count`
+// and the next begins. bar.sync waits (yielding, as mbarrier waits do: a barrier that
+// never fills is reported as a deadlock) until the instance it arrived in completed.
+AT_DEV unsigned int at_host_named_arrive(int id, int count, const char *what)
+{
+  struct at_tma_block *b = at_tma_block_get();
+  if (id < 1 || id > 15 || count < 32 || count % 32 != 0 ||
+      (unsigned int)count > at_host_self()->bdim[0] * at_host_self()->bdim[1] *
+                                at_host_self()->bdim[2]) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s %d, %d: the id is 1..15 (0 is __syncthreads') and the "
+             "count a multiple of 32 up to the block's threads", what, id, count);
+    at_host_fail(msg);
+    return 0;
+  }
+  if (b->named[id].arrived == 0)
+    b->named[id].count = (unsigned int)count;
+  else if (b->named[id].count != (unsigned int)count) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s %d, %d: the barrier's other arrivals said %u threads", what,
+             id, count, b->named[id].count);
+    at_host_fail(msg);
+    return 0;
+  }
+  const unsigned int gen = b->named[id].gen;
+  if (++b->named[id].arrived == b->named[id].count) {
+    b->named[id].arrived = 0;
+    b->named[id].gen++;
+  }
+  b->epoch++;
+  return gen;
+}
+AT_DEV void at_named_bar_arrive(int id, int count)
+{
+  (void)at_host_named_arrive(id, count, "bar.arrive");
+}
+AT_DEV void at_named_bar_sync(int id, int count)
+{
+  const unsigned int gen = at_host_named_arrive(id, count, "bar.sync");
+  struct at_tma_block *b = at_tma_block_get();
+  while (id >= 1 && id <= 15 && b->named[id].gen == gen) {
+    char why[AT_HOST_RT_WHY_MAX];
+    snprintf(why, sizeof why, "bar.sync %d, %d: %u of %d threads arrived", id, count,
+             b->named[id].arrived, count);
+    const struct at_host_rt_ext *rt = at_tma_rt();
+    if (!rt)
+      return;
+    rt->yield(b->epoch, why);
+  }
 }
 template <int N> AT_DEV void at_setmaxnreg_inc(void) {}
 template <int N> AT_DEV void at_setmaxnreg_dec(void) {}

@@ -2,7 +2,8 @@
 // wgmma.mma_async m64nNk16 with f32 accumulation and f16 or bf16 inputs, A and B both read
 // from shared memory through matrix descriptors, each K-major (imm-trans-a/b = 0) or
 // MN-major (imm-trans-a/b = 1: "M-major" A, "N-major" B, the transposed operands of an NN
-// or TN GEMM), for N = 64, 128 and 256; wgmma.fence, wgmma.commit_group and
+// or TN GEMM), for N = 64, 128 and 256, and with A from registers instead ("RS": the
+// register fragment, N = 64 and 128; at_wgmma_m64nNk16_rs_*); wgmma.fence, commit_group and
 // wgmma.wait_group; the 64-bit shared-memory matrix descriptor; and fence.proxy.async for
 // shared memory. On CUDA (sm_90a: the instructions are arch-specific) they are the PTX
 // instructions; on the host they are emulated from PTX ISA 8.x, section 9.7.15
@@ -413,6 +414,45 @@ AT_DEV const char *at_emu_wgmma_m64nNk16(int kind, int n, const void *smem,
   return at_emu_wgmma_m64nNk16_t(kind, n, 0, 0, smem, smem_bytes, desc_a, desc_b, scale_d,
                                  d);
 }
+
+// The A operand from registers ("RS"; PTX ISA 9.7.15.5.1.1.1, "Register Fragments and
+// Shared Memory Matrix Layouts": the A fragment of .m64nNk16 with .f16/.bf16): warp w of
+// the warpgroup holds rows 16w..16w+15 of the 64x16 A, each warp as mma.m16n8k16's A
+// (at_mma.h): four 32-bit registers a thread, register j holding A[16w + g + 8 (j % 2)]
+// [2 t + 8 (j / 2)] and the next k in its low and high halves (g = lane / 4, t = lane %
+// 4). Element (row % 16, k) of a warp's slice: lane at_emu_mma_a_lane, half
+// at_emu_mma_a_elem (at_mma.h) of the lanes' fragments as 8 halves each.
+// One thread's D with A given as the two rows it needs, rows[0..15] its row
+// at_wgmma_d_row(thread, 0) and rows[16..31] that row + 8 (16-bit storage), B from shared
+// memory as for at_emu_wgmma_m64nNk16_thread_t. NULL, or (d untouched) what is wrong.
+AT_DEV const char *at_emu_wgmma_m64nNk16_rs_thread(int kind, int n, int trans_b,
+                                                   const unsigned short *rows,
+                                                   const void *smem, unsigned long smem_bytes,
+                                                   unsigned long long desc_b, int scale_d,
+                                                   int thread, float *d)
+{
+  const char *why = at_emu_wgmma_desc_problem(desc_b);
+  if (why)
+    return why;
+  if (n < 8 || n > 256 || n % 8 != 0 || thread < 0 || thread >= 128)
+    return "wgmma: bad shape or thread";
+  for (int col = 0; col < n; col++)
+    for (int k = 0; k < 16; k++)
+      if (at_emu_wgmma_operand_addr(desc_b, trans_b, col, k) + 2u > smem_bytes)
+        return "wgmma: matrix B reaches outside dynamic shared memory";
+  const unsigned char *base = (const unsigned char *)smem;
+  for (int i = 0; i < n / 2; i++) {
+    int r = (i / 2) % 2, col = at_wgmma_d_col(thread, i);
+    float acc = scale_d ? d[i] : 0.0f;
+    for (int k = 0; k < 16; k++) {
+      const unsigned char *pb = base + at_emu_wgmma_operand_addr(desc_b, trans_b, col, k);
+      float x = at_emu_in(kind, rows, r * 16 + k), y = at_emu_in(kind, pb, 0);
+      acc = __builtin_fmaf(x, y, acc);
+    }
+    d[i] = acc;
+  }
+  return 0;
+}
 #endif
 
 #if !defined(AT_EMU_ONLY) && AT_HAS_WGMMA
@@ -524,6 +564,59 @@ template <> struct at_wgmma_impl<256> {
               AT_WG_F32(32), AT_WG_F32(64), AT_WG_F32(96));
   }
 };
+// The same with A from registers (four 32-bit registers a thread, the layout of
+// at_emu_wgmma_m64nNk16_rs_thread): d, {a}, b-desc, scale-d, imm-scale-a = 1,
+// imm-scale-b = 1, imm-trans-b = TB (no imm-trans-a: A from registers is K-major).
+// N = 64 and 128 (what attn_wgmma's P V uses).
+template <int N> struct at_wgmma_rs_impl;
+template <> struct at_wgmma_rs_impl<64> {
+  template <int TB>
+  AT_DEV void f16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" AT_WG_REGS32 "}, "
+                 "{%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}"
+                 : AT_WG_F32(0)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d),
+                   "n"(TB)
+                 : "memory");
+  }
+  template <int TB>
+  AT_DEV void bf16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {" AT_WG_REGS32 "}, "
+                 "{%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}"
+                 : AT_WG_F32(0)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d),
+                   "n"(TB)
+                 : "memory");
+  }
+};
+template <> struct at_wgmma_rs_impl<128> {
+  template <int TB>
+  AT_DEV void f16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" AT_WG_REGS64 "}, "
+                 "{%64, %65, %66, %67}, %68, p, 1, 1, %70;\n}"
+                 : AT_WG_F32(0), AT_WG_F32(32)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d),
+                   "n"(TB)
+                 : "memory");
+  }
+  template <int TB>
+  AT_DEV void bf16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" AT_WG_REGS64 "}, "
+                 "{%64, %65, %66, %67}, %68, p, 1, 1, %70;\n}"
+                 : AT_WG_F32(0), AT_WG_F32(32)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d),
+                   "n"(TB)
+                 : "memory");
+  }
+};
 #undef AT_WG_MMA
 #undef AT_WG_REGS128
 #undef AT_WG_REGS64
@@ -541,6 +634,8 @@ struct at_wgmma_entry {
   unsigned long long desc_a, desc_b;
   float *d;
   int kind, n, trans_a, trans_b, scale_d, group; // group: -1 while not committed
+  int rs;                                        // A from registers: its rows below
+  unsigned short a_rows[32];                     // this thread's two rows of A (RS)
 };
 struct at_wgmma_slot {
   unsigned int bid[3], gdim[3]; // the block the queue belongs to
@@ -616,7 +711,47 @@ AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float
   struct at_wgmma_entry *e = &s->q[s->count++];
   e->desc_a = desc_a, e->desc_b = desc_b, e->d = d;
   e->kind = kind, e->n = n, e->trans_a = trans_a, e->trans_b = trans_b;
-  e->scale_d = scale_d != 0, e->group = -1;
+  e->scale_d = scale_d != 0, e->group = -1, e->rs = 0;
+}
+// The RS form: the warp's A fragments gathered at issue (the registers are read then, as
+// the instruction's operands), this thread's two rows kept in its entry.
+AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const unsigned int *a,
+                                   unsigned long long desc_b, int scale_d)
+{
+  struct at_wgmma_slot *s = at_host_wgmma_slot();
+  if (!s)
+    return;
+  struct mine {
+    unsigned long long b;
+    int kind, n, trans, scale_d;
+    unsigned int a[4];
+  } m = {desc_b, kind, n, trans_b, scale_d != 0, {a[0], a[1], a[2], a[3]}}, all[AT_WAVE_SIZE];
+  at_host_rt_get()->warp_gather(&m, sizeof m, all);
+  for (int l = 0; l < AT_WAVE_SIZE; l++)
+    if (all[l].b != m.b || all[l].kind != m.kind || all[l].n != m.n ||
+        all[l].trans != m.trans || all[l].scale_d != m.scale_d) {
+      at_host_fail("wgmma.mma_async: the lanes of a warp disagree on the instruction, its "
+                   "descriptor or scale-d (.sync.aligned)");
+      return;
+    }
+  const char *why = at_emu_wgmma_desc_problem(desc_b);
+  if (!why && s->count == AT_WGMMA_HOST_QUEUE)
+    why = "wgmma: more than AT_WGMMA_HOST_QUEUE wgmma.mma_async pending in one thread";
+  if (why) {
+    at_host_fail(why);
+    return;
+  }
+  struct at_wgmma_entry *e = &s->q[s->count++];
+  e->desc_a = 0, e->desc_b = desc_b, e->d = d;
+  e->kind = kind, e->n = n, e->trans_a = 0, e->trans_b = trans_b;
+  e->scale_d = scale_d != 0, e->group = -1, e->rs = 1;
+  const int lane = (int)(at_host_self()->linear % 32);
+  for (int r = 0; r < 2; r++)
+    for (int k = 0; k < 16; k++) {
+      const int row = lane / 4 + 8 * r, h = at_emu_mma_a_elem(row, k);
+      const unsigned int w = all[at_emu_mma_a_lane(row, k)].a[h / 2];
+      e->a_rows[r * 16 + k] = (unsigned short)(h % 2 ? w >> 16 : w & 0xFFFFu);
+    }
 }
 AT_DEV void at_wgmma_fence(void) { (void)at_host_wgmma_slot(); }
 AT_DEV void at_wgmma_commit_group(void)
@@ -643,9 +778,12 @@ AT_DEV void at_host_wgmma_wait(int keep)
     struct at_wgmma_entry *e = &s->q[i];
     if (e->group >= 0 && e->group < upto) {
       const char *why =
-          at_emu_wgmma_m64nNk16_thread_t(e->kind, e->n, e->trans_a, e->trans_b, smem, bytes,
-                                         e->desc_a, e->desc_b, e->scale_d,
-                                         (int)(t->linear % 128), e->d);
+          e->rs ? at_emu_wgmma_m64nNk16_rs_thread(e->kind, e->n, e->trans_b, e->a_rows, smem,
+                                                  bytes, e->desc_b, e->scale_d,
+                                                  (int)(t->linear % 128), e->d)
+                : at_emu_wgmma_m64nNk16_thread_t(e->kind, e->n, e->trans_a, e->trans_b, smem,
+                                                 bytes, e->desc_a, e->desc_b, e->scale_d,
+                                                 (int)(t->linear % 128), e->d);
       if (why) {
         at_host_fail(why);
         return;
@@ -700,6 +838,19 @@ template <int N> struct at_wgmma_impl {
     at_host_wgmma_issue(AT_EMU_BF16, N, TA, TB, d, desc_a, desc_b, scale_d);
   }
 };
+template <int N> struct at_wgmma_rs_impl {
+  static_assert(N == 64 || N == 128, "at_wgmma_m64nNk16_rs: N is 64 or 128");
+  template <int TB>
+  AT_DEV void f16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    at_host_wgmma_issue_rs(AT_EMU_F16, N, TB, d, a, desc_b, scale_d);
+  }
+  template <int TB>
+  AT_DEV void bf16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    at_host_wgmma_issue_rs(AT_EMU_BF16, N, TB, d, a, desc_b, scale_d);
+  }
+};
 #endif
 
 // d[N/2] (this thread's D fragment, layout above) = A * B + (scale_d ? d : 0) for the
@@ -725,6 +876,24 @@ AT_DEV void at_wgmma_m64nNk16_f32_bf16(float *d, unsigned long long desc_a,
   static_assert((TransA == 0 || TransA == 1) && (TransB == 0 || TransB == 1),
                 "at_wgmma_m64nNk16: imm-trans-a and imm-trans-b are 0 or 1");
   at_wgmma_impl<N>::template bf16<TransA, TransB>(d, desc_a, desc_b, scale_d);
+}
+// The same with A from registers ("RS"): a[4], this thread's A fragment (the layout of
+// at_emu_wgmma_m64nNk16_rs_thread: mma.m16n8k16's A per warp, warp w rows 16w..), read
+// when issued but to be left unchanged until the covering wait_group; B from shared
+// memory, K-major (TransB 0) or N-major (1). N = 64 or 128.
+template <int N, int TransB = 0>
+AT_DEV void at_wgmma_m64nNk16_rs_f32_f16(float *d, const unsigned int *a,
+                                         unsigned long long desc_b, int scale_d)
+{
+  static_assert(TransB == 0 || TransB == 1, "at_wgmma_m64nNk16_rs: imm-trans-b is 0 or 1");
+  at_wgmma_rs_impl<N>::template f16<TransB>(d, a, desc_b, scale_d);
+}
+template <int N, int TransB = 0>
+AT_DEV void at_wgmma_m64nNk16_rs_f32_bf16(float *d, const unsigned int *a,
+                                          unsigned long long desc_b, int scale_d)
+{
+  static_assert(TransB == 0 || TransB == 1, "at_wgmma_m64nNk16_rs: imm-trans-b is 0 or 1");
+  at_wgmma_rs_impl<N>::template bf16<TransB>(d, a, desc_b, scale_d);
 }
 #endif
 

@@ -3,7 +3,8 @@
  * backend, and checked (attn_run.h): the block table uploaded once, O reset to NaN and
  * LSE (when the problem asks for it) filled with NaN before every launch, the kernel
  * called with the contract's arguments (kinds ATTN_ARG_KINDS, and the workspace last for
- * a template that declares one), O and LSE read back for attn_check.
+ * a template that declares one, then the tensor maps of a template that declares them:
+ * run_tmaps over attn_view's matrices), O and LSE read back for attn_check.
  */
 #include "tuner/ops/attn_run.h"
 
@@ -73,6 +74,44 @@ static int lse_poison(const struct meas_backend *mb, struct meas_ctx *ctx,
   return rc;
 }
 
+/* A tensor map's matrix (run_tmaps): Q and O as their B H SQ rows of D columns, K and V
+ * as their B HKV SK rows (paged: the pool's pages * ATTN_PAGE * HKV rows), rows D
+ * elements apart. */
+struct attn_view_ctx {
+  const struct attn_problem *p;
+  const struct attn_buffers *buf;
+};
+
+static int attn_view(const void *vctx, const char *name, struct meas_tmap *t)
+{
+  const struct attn_view_ctx *c = vctx;
+  const struct attn_problem *p = c->p;
+  t->cols = p->d, t->ld = p->d;
+  if (strcmp(name, "Q") == 0 || strcmp(name, "O") == 0) {
+    t->base = name[0] == 'Q' ? c->buf->q : c->buf->o;
+    t->rows = p->batch * p->heads * p->sq;
+  } else if (strcmp(name, "K") == 0 || strcmp(name, "V") == 0) {
+    t->base = name[0] == 'K' ? c->buf->k : c->buf->v;
+    t->rows = (int64_t)(attn_kv_elems(p) / (size_t)p->d);
+  } else {
+    return at_error(AT_USAGE, "tensormap '%.32s' names no attention tensor (Q, K, V or O)",
+                    name);
+  }
+  return AT_OK;
+}
+
+/* The arguments after the contract's (run_tmaps): the workspace, then the maps. */
+static int attn_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx,
+                      const struct gen_launch *l, const struct attn_data *d,
+                      const struct attn_buffers *buf, meas_ptr *ws, struct gemm_tmap_set *set,
+                      void **args, char *kinds)
+{
+  const struct attn_view_ctx c = {&d->p, buf};
+  int rc = run_tmaps(mb, ctx, l, (unsigned)gemm_dtype_size(d->p.dtype), attn_view, &c,
+                     ATTN_ARG_KINDS, ws, set, args, kinds);
+  return rc == AT_OK ? rc : at_error(rc, "attention: %s", at_last_error());
+}
+
 int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,
                 const struct gen_launch *l, const struct attn_data *d,
                 struct attn_buffers *buf, void *o_out, float *lse_out)
@@ -88,10 +127,14 @@ int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel
   int b = (int)p->batch, h = (int)p->heads, hkv = (int)p->hkv, sq = (int)p->sq;
   int sk = (int)p->sk;
   float scale = p->scale;
-  void *args[] = {&q, &kk, &v, &o, &lse, &bt, &b, &h, &hkv, &sq, &sk, &scale, &ws};
+  void *args[ATTN_NARGS + 1 + GEN_MAX_TMAPS] = {&q,   &kk, &v,  &o,  &lse, &bt,
+                                                &b,   &h,  &hkv, &sq, &sk, &scale};
+  char kinds[ATTN_NARGS + 1 + GEN_MAX_TMAPS + 1];
+  struct gemm_tmap_set maps;
   struct meas_launch ml;
-  rc = run_launch_init(&ml, k, l, args, l->has_workspace ? ATTN_ARG_KINDS "p" : ATTN_ARG_KINDS,
-                       "attn_launch");
+  rc = attn_tmaps(mb, ctx, l, d, buf, &ws, &maps, args, kinds);
+  if (rc == AT_OK)
+    rc = run_launch_init(&ml, k, l, args, kinds, "attn_launch");
   ml.arg_names = ATTN_ARG_NAMES ",WS";
   if (rc != AT_OK || (rc = mb->upload(ctx, buf->o, d->o0, buf->q_bytes)) != AT_OK ||
       (rc = lse_poison(mb, ctx, buf)) != AT_OK)
@@ -136,10 +179,13 @@ struct attn_wstate {
   struct attn_buffers buf;
   meas_ptr q, k, v, o, lse, bt;
   meas_ptr ws;                 /* buf.ws.ptr as of the last verify */
-  int has_ws;                  /* the last verified variant (the one timed next) has one */
   int b, h, hkv, sq, sk;
   float scale;
-  void *args[13];
+  /* args and kinds of the last verified launch: the worker verifies each job before it
+   * times it (worker.c), so a timed launch carries its own workspace and tensor maps */
+  struct gemm_tmap_set maps;
+  void *args[ATTN_NARGS + 1 + GEN_MAX_TMAPS];
+  char kinds[ATTN_NARGS + 1 + GEN_MAX_TMAPS + 1];
 };
 
 static int attn_w_setup(const void *ctx, const struct meas_backend *mb, struct meas_ctx *mc,
@@ -160,9 +206,10 @@ static int attn_w_setup(const void *ctx, const struct meas_backend *mb, struct m
   s->b = (int)d->p.batch, s->h = (int)d->p.heads, s->hkv = (int)d->p.hkv;
   s->sq = (int)d->p.sq, s->sk = (int)d->p.sk;
   s->scale = d->p.scale;
-  void *args[] = {&s->q,   &s->k,  &s->v,  &s->o,  &s->lse, &s->bt,    &s->b,
-                  &s->h,   &s->hkv, &s->sq, &s->sk, &s->scale, &s->ws};
+  void *args[] = {&s->q, &s->k,   &s->v,  &s->o,  &s->lse, &s->bt,
+                  &s->b, &s->h,   &s->hkv, &s->sq, &s->sk, &s->scale};
   memcpy(s->args, args, sizeof args);
+  memcpy(s->kinds, ATTN_ARG_KINDS, sizeof ATTN_ARG_KINDS);
   *state = s;
   return AT_OK;
 }
@@ -180,7 +227,7 @@ static void attn_w_args(void *state, void ***args, const char **kinds)
 {
   struct attn_wstate *s = state;
   *args = s->args;
-  *kinds = s->has_ws ? ATTN_ARG_KINDS "p" : ATTN_ARG_KINDS;
+  *kinds = s->kinds;
 }
 
 static int attn_w_verify(void *state, const struct meas_backend *mb, struct meas_ctx *mc,
@@ -190,9 +237,10 @@ static int attn_w_verify(void *state, const struct meas_backend *mb, struct meas
   struct attn_wstate *s = state;
   (void)reference; /* the op's own reference checks every config */
   int rc = attn_verify(mb, mc, k, l, s->d, &s->buf, bad, msg, msg_len);
-  s->has_ws = l->has_workspace;
   s->ws = s->buf.ws.ptr;
-  return rc;
+  if (rc != AT_OK)
+    return rc;
+  return attn_tmaps(mb, mc, l, s->d, &s->buf, &s->ws, &s->maps, s->args, s->kinds);
 }
 
 const struct meas_op attn_meas_op = {

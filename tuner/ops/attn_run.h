@@ -13,6 +13,9 @@
 #include "tuner/ops/gemm_run.h"
 #include "tuner/ops/op_attn.h"
 
+/* The contract's argument count (ATTN_ARG_KINDS). */
+#define ATTN_NARGS 12
+
 struct attn_buffers {
   meas_ptr q, k, v, o;
   meas_ptr lse;                /* with p.lse; else 0 (the kernel gets NULL) */
@@ -30,7 +33,9 @@ void attn_buffers_release(const struct meas_backend *mb, struct meas_ctx *ctx,
 
 /* Reset O to d->o0 (NaN) and LSE to NaN, launch kernel `k` with launch shape `l` once
  * with the contract's arguments (Q, K, V, O, LSE, BT, B, H, HKV, SQ, SK, scale, and
- * buf->ws, grown to l->workspace, for a variant with a workspace), and download O into
+ * buf->ws, grown to l->workspace, for a variant with a workspace, then the tensor maps l
+ * names: Q and O as B H SQ rows of D columns, K and V as B HKV SK rows, or the pools'
+ * rows when paged), and download O into
  * o_out (attn_q_elems elements of the dtype's storage) and, with p.lse, LSE into lse_out
  * (attn_lse_elems floats; ignored, may be NULL, without). AT_OK, or the backend's status. */
 int attn_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,

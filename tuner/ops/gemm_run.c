@@ -148,41 +148,48 @@ int run_launch_init(struct meas_launch *ml, meas_kernel k, const struct gen_laun
 
 /* Operand `name` of the problem as a matrix of rows x contiguous cols, ld apart: A is
  * M x K ('N') or K x M ('T'), B is K x N or N x K, C is M x N. */
-static int operand_view(const struct gemm_problem *p, const char *name, const meas_ptr *abc,
-                        struct meas_tmap *t)
+struct gemm_view_ctx {
+  const struct gemm_problem *p;
+  const meas_ptr *abc;
+};
+
+static int operand_view(const void *vctx, const char *name, struct meas_tmap *t)
 {
+  const struct gemm_view_ctx *c = vctx;
+  const struct gemm_problem *p = c->p;
   if (strcmp(name, "A") == 0) {
-    t->base = abc[0], t->ld = p->lda;
+    t->base = c->abc[0], t->ld = p->lda;
     t->rows = p->ta ? p->k : p->m, t->cols = p->ta ? p->m : p->k;
   } else if (strcmp(name, "B") == 0) {
-    t->base = abc[1], t->ld = p->ldb;
+    t->base = c->abc[1], t->ld = p->ldb;
     t->rows = p->tb ? p->n : p->k, t->cols = p->tb ? p->k : p->n;
   } else if (strcmp(name, "C") == 0) {
-    t->base = abc[2], t->ld = p->ldc, t->rows = p->m, t->cols = p->n;
+    t->base = c->abc[2], t->ld = p->ldc, t->rows = p->m, t->cols = p->n;
   } else {
     return at_error(AT_USAGE, "tensormap '%.32s' names no GEMM operand (A, B or C)", name);
   }
   return AT_OK;
 }
 
-int gemm_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct gen_launch *l,
-               const struct gemm_problem *p, const meas_ptr *abc, meas_ptr *ws,
-               struct gemm_tmap_set *set, void **args, char *kinds)
+int run_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct gen_launch *l,
+              unsigned elem_bytes, run_tmap_view view, const void *view_ctx,
+              const char *base_kinds, meas_ptr *ws, struct gemm_tmap_set *set, void **args,
+              char *kinds)
 {
   if (l->ntmaps < 0 || l->ntmaps > GEN_MAX_TMAPS)
-    return at_error(AT_USAGE, "gemm: %d tensor maps (at most %d)", l->ntmaps, GEN_MAX_TMAPS);
-  memcpy(kinds, GEMM_ARG_KINDS, sizeof GEMM_ARG_KINDS);
-  int n = GEMM_NARGS;
+    return at_error(AT_USAGE, "%d tensor maps (at most %d)", l->ntmaps, GEN_MAX_TMAPS);
+  int n = (int)strlen(base_kinds);
+  memcpy(kinds, base_kinds, (size_t)n);
   if (l->has_workspace) {
     args[n] = ws;
     kinds[n++] = 'p';
   }
   for (int i = 0; i < l->ntmaps; i++) {
     const struct gen_tmap *g = &l->tmaps[i];
-    struct meas_tmap t = {.elem_bytes = (unsigned)gemm_dtype_size(p->dtype),
+    struct meas_tmap t = {.elem_bytes = elem_bytes,
                           .box = {(unsigned)g->box[0], (unsigned)g->box[1]},
                           .swizzle = (unsigned)g->swizzle};
-    int rc = operand_view(p, g->param, abc, &t);
+    int rc = view(view_ctx, g->param, &t);
     if (rc == AT_OK && (rc = meas_tmap_encode(mb, ctx, &t, set->maps[i])) != AT_OK)
       rc = at_error(rc, "tensor map over %s: %s", g->param, at_last_error());
     if (rc != AT_OK)
@@ -192,6 +199,16 @@ int gemm_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct
   }
   kinds[n] = '\0';
   return AT_OK;
+}
+
+int gemm_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct gen_launch *l,
+               const struct gemm_problem *p, const meas_ptr *abc, meas_ptr *ws,
+               struct gemm_tmap_set *set, void **args, char *kinds)
+{
+  const struct gemm_view_ctx c = {p, abc};
+  int rc = run_tmaps(mb, ctx, l, (unsigned)gemm_dtype_size(p->dtype), operand_view, &c,
+                     GEMM_ARG_KINDS, ws, set, args, kinds);
+  return rc == AT_OK ? rc : at_error(rc, "gemm: %s", at_last_error());
 }
 
 int gemm_launch(const struct meas_backend *mb, struct meas_ctx *ctx, meas_kernel k,

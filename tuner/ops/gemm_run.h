@@ -75,6 +75,23 @@ struct gemm_tmap_set {
   _Alignas(128) unsigned char maps[GEN_MAX_TMAPS][MEAS_TMAP_BYTES];
 };
 
+/* The view of a kernel's pointer parameter `name` as a matrix for a tensor map: fills
+ * t->base, rows, cols and ld (elements); AT_USAGE naming the parameter when the op has no
+ * view of it. ctx is the op's. */
+typedef int (*run_tmap_view)(const void *ctx, const char *name, struct meas_tmap *t);
+
+/* The arguments after an op's contract (base_kinds, its host-backend letters, one per
+ * argument already in args[0..n)): the workspace (ws) for a launch with has_workspace,
+ * then the tensor maps launch l names, each over view's matrix of its parameter, built
+ * into set with mb; kinds = base_kinds, 'p', one 'm' per map (n + 1 + GEN_MAX_TMAPS + 1
+ * bytes). The piece gemm_tmaps and the attention runner share. AT_OK; AT_USAGE (a
+ * parameter with no view, a map that breaks the encode rules, naming it); AT_UNSUPPORTED
+ * (a backend without tensor maps); the backend's status. */
+int run_tmaps(const struct meas_backend *mb, struct meas_ctx *ctx, const struct gen_launch *l,
+              unsigned elem_bytes, run_tmap_view view, const void *view_ctx,
+              const char *base_kinds, meas_ptr *ws, struct gemm_tmap_set *set, void **args,
+              char *kinds);
+
 /* The launch's arguments after the contract's: the workspace (ws, a pointer to the device
  * pointer) for a launch with has_workspace, then the tensor maps launch l names (l->tmaps:
  * over "A", "B" or "C" of problem p, whose device buffers are abc[0..2]) built into set

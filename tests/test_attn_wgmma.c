@@ -1,0 +1,514 @@
+/*
+ * test_attn_wgmma.c - the Hopper attention template (templates/attention/attn_wgmma.h:
+ * TMA ring, wgmma, producer and consumer warpgroups, ping-pong) under the attention
+ * contract v2: its space on h100 (every value of every param offered at head dims 64
+ * and 128; head dim 256 and paged KV refused by their named constraints; nothing on
+ * a100, mi300x or the plain host profile); a sample that takes every value of every
+ * param compiled for sm_90a by NVRTC with no compile error, no spill, no serialized
+ * wgmma (registers logged); and the sample run on the host device emulating sm_90
+ * (wgmma, TMA, mbarriers and setmaxnreg emulated, the variant's own source) through the
+ * op (attn_data_init, the runner's tensor maps, attn_check) over odd lengths, SQ < SK
+ * and SQ > SK (causal rows that see no key), causal and not, GQA 4:1 and 8:1 and MHA,
+ * head dims 64 and 128, f16 and bf16, LSE in every other run. AT_ATTN_WGMMA_FULL=1
+ * runs every valid variant of every family over every problem instead (the full sweep).
+ * And the tuned header (emit-header attention) of an attn_wgmma winner: its launcher
+ * builds the Q, K, V maps, runs on the host and compiles for sm_90a with nvcc.
+ * None of this ran on a GPU.
+ */
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/device.h"
+#include "base/status.h"
+#include "db/db.h"
+#include "generator/emit.h"
+#include "generator/space.h"
+#include "generator/template.h"
+#include "tests/helpers.h"
+#include "tests/hostk.h"
+#include "tests/tspace.h"
+#include "tuner/compile/build.h"
+#include "tuner/compile/compile.h"
+#include "tuner/measure/meas.h"
+#include "tuner/ops/attn_run.h"
+#include "tuner/ops/op_attn.h"
+
+#define TIMEOUT 36000
+#define TEMPLATE AT_SOURCE_DIR "/templates/attention/attn_wgmma.h"
+#define COMMON AT_SOURCE_DIR "/templates/common"
+#define NDIMS 8 /* B, H, HKV, SQ, SK, D, CAUSAL, PAGED */
+#define MAX_VARIANTS 256
+
+static const char *const incs[] = {COMMON, NULL};
+static const char *const params[] = {"BN", "STAGES", "CWG", "PINGPONG", "REGS", "PREG",
+                                     "OVERLAP"};
+#define NPARAMS (sizeof params / sizeof params[0])
+
+static void space_open(struct th_space *sp, const char *dev, int64_t sq, int64_t sk, int64_t d,
+                       int causal, int paged)
+{
+  const int64_t dims[NDIMS] = {1, 8, 2, sq, sk, d, causal, paged};
+  th_space_open(sp, TEMPLATE, dev, dims, NDIMS);
+}
+
+static size_t values_of(const struct th_space *sp, const char *name)
+{
+  int64_t seen[16];
+  size_t n = 0;
+  for (size_t i = 0; i < sp->n; i++) {
+    int64_t v = th_space_get(sp, i, name);
+    bool known = false;
+    for (size_t q = 0; q < n; q++)
+      known |= seen[q] == v;
+    if (!known && n < 16)
+      seen[n++] = v;
+  }
+  return n;
+}
+
+/* The sample (BN, STAGES, CWG, PINGPONG, REGS, PREG, OVERLAP): every value of every
+ * param, the configuration FlashAttention-3 uses (two consumers in ping-pong, 128-key
+ * tiles, REGS, P in registers, softmax overlapped with P V) first. The last is not offered at head dim 64. */
+struct pick {
+  int bn, stages, cwg, pingpong, regs, preg, overlap;
+};
+static const struct pick sample[] = {
+    {128, 2, 2, 1, 1, 1, 1}, {64, 3, 1, 0, 0, 0, 0}, {64, 4, 2, 0, 0, 1, 0},
+    {128, 2, 1, 0, 0, 0, 0}, {64, 3, 2, 1, 1, 0, 0}, /* the last: head dim 128 only (REGS at
+                                                        BN 64: regs_useful) */
+};
+#define NSAMPLE (sizeof sample / sizeof sample[0])
+
+static long find(const struct th_space *sp, const struct pick *p)
+{
+  for (size_t i = 0; i < sp->n; i++)
+    if (th_space_get(sp, i, "BN") == p->bn && th_space_get(sp, i, "STAGES") == p->stages &&
+        th_space_get(sp, i, "CWG") == p->cwg && th_space_get(sp, i, "PINGPONG") == p->pingpong &&
+        th_space_get(sp, i, "REGS") == p->regs && th_space_get(sp, i, "PREG") == p->preg &&
+        th_space_get(sp, i, "OVERLAP") == p->overlap)
+      return (long)i;
+  return -1;
+}
+
+/* The sample's configs that sp offers (the CWG 2 / 128-key ones need D <= 128 and the
+ * registers REGS gives). OUT: which[]; returns how many. */
+static size_t sample_of(const struct th_space *sp, size_t *which)
+{
+  size_t n = 0;
+  for (size_t s = 0; s < NSAMPLE; s++) {
+    long at = find(sp, &sample[s]);
+    if (at >= 0)
+      which[n++] = (size_t)at;
+  }
+  return n;
+}
+
+Test(attn_wgmma, space_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
+{
+  for (int64_t d = 64; d <= 128; d += 64)
+    for (int causal = 0; causal < 2; causal++) {
+      struct th_space sp;
+      space_open(&sp, "h100", 4096, 4096, d, causal, 0);
+      cr_log_info("attn_wgmma h100 D=%lld causal=%d: %zu valid configs", (long long)d, causal,
+                  sp.n);
+      cr_assert_geq(sp.n, 16);
+      static const size_t want[NPARAMS] = {2, 3, 2, 2, 2, 2, 2};
+      for (size_t p = 0; p < NPARAMS; p++)
+        cr_assert_eq(values_of(&sp, params[p]), want[p], "D=%lld: %s", (long long)d, params[p]);
+      for (size_t i = 0; i < sp.n; i++) {
+        cr_assert_eq(th_space_get(&sp, i, "HD"), d);
+        cr_assert_eq(th_space_get(&sp, i, "BQ"), 64 * th_space_get(&sp, i, "CWG"));
+        cr_assert(th_space_get(&sp, i, "PINGPONG") == 0 || th_space_get(&sp, i, "CWG") == 2);
+      }
+      size_t which[NSAMPLE];
+      cr_assert_eq(sample_of(&sp, which), NSAMPLE - (d == 64), "D=%lld: the sample is not "
+                   "all there", (long long)d);
+      th_space_close(&sp);
+    }
+  static const char *const others[] = {"a100", "mi300x", "host"};
+  for (size_t i = 0; i < 3; i++) {
+    struct th_space sp;
+    space_open(&sp, others[i], 4096, 4096, 128, 1, 0);
+    cr_assert_eq(sp.n, 0, "%s offers %zu configs", others[i], sp.n);
+    th_space_close(&sp);
+  }
+}
+
+/* Head dim 256 and a paged KV cache are refused by their named constraints (the
+ * template's note says why), not by some accident of the other limits. */
+static void refused_by(int64_t d, int paged, const char *req)
+{
+  struct th_space sp;
+  space_open(&sp, "h100", 4096, 4096, d, 0, paged);
+  cr_assert_eq(sp.n, 0);
+  struct gen_space_stats st;
+  cr_assert_eq(gen_space_enumerate(sp.s, NULL, NULL, &st), AT_OK);
+  bool by = false;
+  for (size_t i = 0; i < st.nreqs; i++)
+    if (strcmp(st.reqs[i].name, req) == 0)
+      by = st.reqs[i].removed > 0;
+  cr_assert(by, "D=%lld paged=%d was not refused by %s", (long long)d, paged, req);
+  gen_space_stats_release(&st);
+  th_space_close(&sp);
+}
+
+Test(attn_wgmma, head_dim_256_and_paged_are_refused_with_a_reason, .timeout = TIMEOUT)
+{
+  refused_by(256, 0, "head_dim");
+  refused_by(128, 1, "not_paged");
+}
+
+/* ---- compiled for sm_90a ------------------------------------------------------------- */
+
+Test(attn_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  size_t variants = 0;
+  int max_regs = 0;
+  for (int64_t d = 64; d <= 128; d += 64) {
+    struct th_space sp;
+    space_open(&sp, "h100", 4096, 4096, d, d == 128, 0);
+    size_t which[NSAMPLE];
+    const size_t n = sample_of(&sp, which);
+    int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
+    cr_assert_not_null(cfg);
+    for (size_t s = 0; s < n; s++)
+      memcpy(cfg + s * sp.np, sp.cfg + which[s] * sp.np, sp.np * sizeof *cfg);
+    const char *dtype = d == 64 ? "f16" : "bf16";
+    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
+                            .include_dirs = incs};
+    struct bld_result r;
+    cr_assert_eq(bld_run(sp.t, sp.s, dev_find("h100"), sp.dims, dtype, cfg, n, &o, &r), AT_OK,
+                 "%s", at_last_error());
+    for (size_t i = 0; i < r.nvariants; i++) {
+      const struct bld_variant *v = &r.variants[i];
+      cr_assert_eq(v->verdict, BLD_OK, "D=%lld %s %s: %s\n%s", (long long)d, dtype,
+                   v->config_text, v->reason ? v->reason : "", v->log ? v->log : "");
+      cr_log_info("attn_wgmma sm_90a %s %s: %d registers, %lld spill bytes", dtype,
+                  v->config_text, v->res.registers, (long long)v->res.spill_bytes);
+      cr_assert_eq(v->res.spill_bytes, 0, "%s: %lld spill bytes", v->config_text,
+                   (long long)v->res.spill_bytes);
+      if (v->res.registers > max_regs)
+        max_regs = v->res.registers;
+      variants++;
+    }
+    for (size_t b = 0; b < r.nbatches; b++) {
+      const char *log = r.batches[b].log;
+      cr_assert(log && strstr(log, "for 'sm_90a'"), "no ptxas report:\n%s", log ? log : "");
+      cr_assert(!strstr(log, "serialized"), "ptxas serialized wgmma:\n%s", log);
+      cr_assert(!strstr(log, "setmaxnreg"), "ptxas on setmaxnreg:\n%s", log);
+    }
+    bld_result_release(&r);
+    free(cfg);
+    th_space_close(&sp);
+  }
+  cr_log_info("attn_wgmma sm_90a sample: %zu variants, no spills, at most %d registers",
+              variants, max_regs);
+  cr_assert_eq(variants, 2 * NSAMPLE - 1);
+}
+
+/* ---- correctness on the host device emulating h100, through the op ------------------- */
+
+struct problem {
+  int b, h, hkv, sq, sk;
+  float scale; /* 0: 1 / sqrt(D) */
+};
+
+/* Odd lengths with SQ < SK and SQ > SK (causal rows that see no key), GQA 4:1 and 8:1,
+ * MHA across a two-consumer block and past one K/V tile. */
+static const struct problem problems[] = {
+    {1, 4, 1, 37, 53, 0.0f},   /* GQA 4:1, odd, SQ < SK */
+    {2, 8, 1, 70, 33, 0.3f},   /* GQA 8:1, SQ > SK: causal rows with no key */
+    {1, 2, 2, 129, 131, 0.0f}, /* MHA, odd, three query tiles of 64, many key tiles */
+    {1, 4, 1, 7, 300, 0.0f},   /* few queries over many keys: the ring wraps */
+};
+#define NPROBLEMS (sizeof problems / sizeof problems[0])
+
+struct tally {
+  size_t runs, failures;
+};
+
+/* Configs which[0..n) of sp compiled as dtype for host:sm_90, each run on every problem
+ * through the op's data, runner (tensor maps included) and check. */
+static void run_host(const struct th_space *sp, const char *dtype, const size_t *which,
+                     size_t n, struct tally *t)
+{
+  const int64_t *ptrs[MAX_VARIANTS];
+  meas_kernel kern[MAX_VARIANTS];
+  cr_assert_leq(n, MAX_VARIANTS);
+  for (size_t i = 0; i < n; i++)
+    ptrs[i] = sp->cfg + which[i] * sp->np;
+  struct th_hostk hk;
+  th_hostk_load_variants(&hk, sp, dtype, ptrs, n, "host:sm_90", kern);
+  const int64_t d = th_space_get(sp, which[0], "HD");
+  const int causal = (int)th_space_get(sp, which[0], "IS_CAUSAL");
+  enum gemm_dtype dt;
+  cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
+  for (size_t pi = 0; pi < NPROBLEMS; pi++) {
+    const struct problem *p = &problems[pi];
+    for (int lse_on = 0; lse_on < 2; lse_on++) {
+      const struct attn_problem ap = {.dtype = dt, .batch = p->b, .heads = p->h,
+                                      .hkv = p->hkv, .sq = p->sq, .sk = p->sk, .d = d,
+                                      .causal = causal, .lse = lse_on, .scale = p->scale};
+      struct attn_data ad;
+      cr_assert_eq(attn_data_init(&ad, &ap, 500 + pi), AT_OK, "%s", at_last_error());
+      struct attn_buffers ab;
+      cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &ad, &ab), AT_OK, "%s",
+                   at_last_error());
+      void *o = malloc(attn_q_elems(&ap) * gemm_dtype_size(dt));
+      float *lse = malloc(attn_lse_elems(&ap) * sizeof *lse);
+      cr_assert(o && lse);
+      const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, d, causal, 0};
+      struct gen_bind bind = {.dev = sp->dev, .dims = dims, .dtype = dtype};
+      for (size_t i = 0; i < n; i++) {
+        if ((i + pi) % 2 != (size_t)lse_on) /* LSE in every other run */
+          continue;
+        struct gen_launch l;
+        cr_assert_eq(gen_emit_launch(sp->t, &bind, ptrs[i], &l), AT_OK, "%s", at_last_error());
+        char msg[256] = "";
+        int64_t bad = 0;
+        int rc = attn_launch(&meas_host, hk.ctx, kern[i], &l, &ad, &ab, o, lse);
+        if (rc == AT_OK)
+          cr_assert_eq(attn_check(&ad, o, lse, &bad, msg, sizeof msg), AT_OK, "%s",
+                       at_last_error());
+        t->runs++;
+        if (rc != AT_OK || bad) {
+          t->failures++;
+          char *text = NULL;
+          gen_space_config_text(sp->s, ptrs[i], &text);
+          cr_log_error("%s D=%lld causal=%d B%d H%d HKV%d SQ%d SK%d lse=%d %s: %s", dtype,
+                       (long long)d, causal, p->b, p->h, p->hkv, p->sq, p->sk, lse_on,
+                       text ? text : "?", rc != AT_OK ? at_last_error() : msg);
+          free(text);
+        }
+      }
+      free(o);
+      free(lse);
+      attn_buffers_release(&meas_host, hk.ctx, &ab);
+      attn_data_release(&ad);
+    }
+  }
+  th_hostk_close(&hk);
+}
+
+static void host_sample(const char *dtype, int64_t d, int causal)
+{
+  th_need_cc(&cc_host);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  struct th_space sp;
+  space_open(&sp, "h100", 4096, 4096, d, causal, 0);
+  size_t which[NSAMPLE];
+  const size_t n = sample_of(&sp, which);
+  cr_assert_eq(n, NSAMPLE - (d == 64));
+  struct tally t = {0};
+  run_host(&sp, dtype, which, n, &t);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  cr_log_info("attn_wgmma host:sm_90 %s D=%lld causal=%d: %zu runs (%zu configs), %zu "
+              "failures, %.1f s", dtype, (long long)d, causal, t.runs, n, t.failures,
+              (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+  cr_assert_eq(t.failures, 0, "%zu of %zu runs wrong (see the log)", t.failures, t.runs);
+  th_space_close(&sp);
+}
+
+Test(attn_wgmma, host_f16_d128_causal, .timeout = TIMEOUT) { host_sample("f16", 128, 1); }
+Test(attn_wgmma, host_bf16_d64, .timeout = TIMEOUT) { host_sample("bf16", 64, 0); }
+
+/* ---- the tuned header ------------------------------------------------------------------ */
+
+/* A database holding one attn_wgmma trial (config `pick`, f16, head dim 64, causal) for
+ * B1 H4 HKV1 SQ37 SK53 on host:h100. */
+static char *planted_db(const char *dir, const struct pick *pick)
+{
+  struct th_space sp;
+  space_open(&sp, "h100", 4096, 4096, 64, 1, 0);
+  long at = find(&sp, pick);
+  cr_assert_geq(at, 0);
+  char *config = NULL;
+  cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
+  char *path = th_path(dir, "attn.db");
+  struct db *db = NULL;
+  cr_assert_eq(db_open(path, DB_CREATE, &db), AT_OK, "%s", at_last_error());
+  struct db_run run;
+  db_run_init(&run);
+  run.host = "test", run.started_at = run.ended_at = "2026-12-04T04:00:00Z";
+  run.autotune_version = "test", run.strategy = "planted", run.args = "test_attn_wgmma";
+  db_uuid(run.uuid);
+  cr_assert_eq(db_put_run(db, &run, NULL), AT_OK, "%s", at_last_error());
+  const struct attn_problem ap = {.dtype = GEMM_F16, .batch = 1, .heads = 4, .hkv = 1,
+                                  .sq = 37, .sk = 53, .d = 64, .causal = 1};
+  char layout[64];
+  struct db_trial tr;
+  db_trial_init(&tr);
+  attn_problem_key(&ap, &tr.problem, layout, sizeof layout);
+  db_uuid(tr.uuid);
+  strcpy(tr.run_uuid, run.uuid);
+  tr.device = "host:h100", tr.arch = "host:sm_90", tr.vendor = "host";
+  tr.kernel = sp.t->kernel, tr.kernel_hash = sp.t->hash;
+  tr.config = config;
+  tr.status = DB_TRIAL_OK;
+  tr.time_median_us = tr.time_min_us = tr.time_max_us = 5;
+  tr.repetitions = 5;
+  tr.created_at = "2026-12-04T04:00:00Z";
+  cr_assert_eq(db_put_trial(db, &tr, NULL), AT_OK, "%s", at_last_error());
+  db_close(db);
+  free(config);
+  th_space_close(&sp);
+  return path;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SAN_FLAGS "-fsanitize=address,undefined"
+#endif
+#endif
+#ifndef SAN_FLAGS
+#define SAN_FLAGS ""
+#endif
+#define HDR_INCS                                                                           \
+  "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
+
+Test(attn_wgmma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  char *dir = th_tmpdir(), *db = planted_db(dir, &sample[0]);
+  char *hdr = th_path(dir, "tuned_attention.h");
+  struct th_result r;
+  th_run(&r, "emit-header attention --device host:h100 --db '%s' --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *text = th_read(hdr, NULL);
+  cr_assert_not_null(text);
+  cr_assert_not_null(strstr(text, "at_tuned_tmap_(&tm_[1], K, sizeof *K, (long long)B * HKV * SK, "
+                                  "64LL, 64LL, (64LL), (128LL), (128LL))"), "%s", text);
+  cr_assert_not_null(strstr(text, "scale, tm_[0], tm_[1], tm_[2]);"), "%s", text);
+  free(text);
+  /* Q, K, V: integers in [-2, 2] / 4; the double reference with the bottom-right mask */
+  static const char app[] =
+      "#include <math.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+      "#include \"tuned_attention.h\"\n"
+      "int main() {\n"
+      "  const int B = 1, H = 4, HKV = 1, SQ = 37, SK = 53, D = 64;\n"
+      "  at_half *Q = (at_half *)aligned_alloc(64, B * H * SQ * D * 2);\n"
+      "  at_half *K = (at_half *)aligned_alloc(64, B * HKV * SK * D * 2);\n"
+      "  at_half *V = (at_half *)aligned_alloc(64, B * HKV * SK * D * 2);\n"
+      "  at_half *O = (at_half *)aligned_alloc(64, B * H * SQ * D * 2);\n"
+      "  for (int i = 0; i < H * SQ * D; i++) Q[i] = at_from_float<at_half>((i % 5 - 2) / 4.f);\n"
+      "  for (int i = 0; i < SK * D; i++) K[i] = at_from_float<at_half>((i % 7 % 5 - 2) / 4.f);\n"
+      "  for (int i = 0; i < SK * D; i++) V[i] = at_from_float<at_half>((i % 3 - 1) / 4.f);\n"
+      "  int rc = at_tuned_attention_f16_hd64_causal(Q, K, V, O, nullptr, nullptr, B, H, HKV,\n"
+      "                                              SQ, SK, 0.f, nullptr);\n"
+      "  if (rc) { printf(\"launch %d\\n\", rc); return 1; }\n"
+      "  int bad = 0;\n"
+      "  for (int h = 0; h < H; h++)\n"
+      "    for (int i = 0; i < SQ; i++) {\n"
+      "      const int n = i + SK - SQ + 1;\n"
+      "      double w[64], mx = -1e300, sum = 0;\n"
+      "      for (int j = 0; j < n; j++) {\n"
+      "        double dot = 0;\n"
+      "        for (int c = 0; c < D; c++)\n"
+      "          dot += at_to_float(Q[(h * SQ + i) * D + c]) * at_to_float(K[j * D + c]);\n"
+      "        w[j] = dot / 8.0;\n"
+      "        mx = w[j] > mx ? w[j] : mx;\n"
+      "      }\n"
+      "      for (int j = 0; j < n; j++) sum += (w[j] = exp(w[j] - mx));\n"
+      "      for (int c = 0; c < D; c++) {\n"
+      "        double o = 0;\n"
+      "        for (int j = 0; j < n; j++) o += w[j] * at_to_float(V[j * D + c]);\n"
+      "        bad += fabs(at_to_float(O[(h * SQ + i) * D + c]) - o / sum) > 2e-3;\n"
+      "      }\n"
+      "    }\n"
+      "  printf(\"%d wrong\\n\", bad);\n"
+      "  free(Q), free(K), free(V), free(O);\n"
+      "  return bad != 0;\n"
+      "}\n";
+  char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app");
+  cr_assert_eq(th_write(src, app, strlen(app)), 0);
+  char bindir[1024]; /* libautotune.so beside the command */
+  snprintf(bindir, sizeof bindir, "%s", AT_BINARY);
+  *strrchr(bindir, '/') = '\0';
+  th_sh(&r, "c++ -std=c++17 -O1 " SAN_FLAGS " '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR
+            "/include' -o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
+        src, dir, exe, bindir, bindir);
+  cr_assert_eq(r.code, 0, "c++: %s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "'%s'", exe);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "0 wrong"), "%s", r.out);
+  th_result_free(&r);
+#if AT_HAVE_CUDA
+  char *cu = th_path(dir, "app.cu");
+  static const char gpu_app[] =
+      "#include \"tuned_attention.h\"\n"
+      "int run(at_half *p, cudaStream_t s) {\n"
+      "  return at_tuned_attention_f16_hd64_causal(p, p, p, p, nullptr, nullptr, 1, 4, 1, 37, "
+      "53, 0.f, s);\n}\n";
+  cr_assert_eq(th_write(cu, gpu_app, strlen(gpu_app)), 0);
+  th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 "
+            "-gencode arch=compute_90a,code=sm_90a " HDR_INCS " -I. --ptx app.cu -o app.ptx",
+        dir);
+  cr_assert_eq(r.code, 0, "nvcc: %s", r.err);
+  th_result_free(&r);
+  char *ptxpath = th_path(dir, "app.ptx");
+  char *ptx = th_read(ptxpath, NULL);
+  cr_assert_not_null(ptx);
+  cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
+  cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
+  free(ptx), free(ptxpath), free(cu);
+#endif
+  free(src), free(exe), free(hdr), free(db);
+  th_rmtree(dir);
+  free(dir);
+}
+
+/* The full sweep: every valid variant of the eight families (f16/bf16 x D 64/128 x causal
+ * and not) over every problem. Only with AT_ATTN_WGMMA_FULL=1; AT_ATTN_WGMMA_FAMILIES
+ * (comma-separated numbers: bit 0 bf16, bit 1 head dim 128, bit 2 causal) runs some. */
+Test(attn_wgmma, full_sweep, .timeout = TIMEOUT)
+{
+  const char *full = getenv("AT_ATTN_WGMMA_FULL");
+  if (!full || strcmp(full, "1") != 0)
+    cr_skip_test("set AT_ATTN_WGMMA_FULL=1 to run every variant");
+  th_need_cc(&cc_host);
+  struct tally all = {0};
+  size_t variants = 0;
+  const char *list = getenv("AT_ATTN_WGMMA_FAMILIES");
+  for (int fam = 0; fam < 8; fam++) {
+    if (list && *list) {
+      bool in = false;
+      for (const char *c = list; *c; c++)
+        in |= *c == '0' + fam && (c == list || c[-1] == ',') && (c[1] == ',' || !c[1]);
+      if (!in)
+        continue;
+    }
+    const char *dtype = fam & 1 ? "bf16" : "f16";
+    const int64_t d = fam & 2 ? 128 : 64;
+    const int causal = fam >> 2 & 1;
+    struct th_space sp;
+    space_open(&sp, "h100", 4096, 4096, d, causal, 0);
+    size_t which[MAX_VARIANTS];
+    cr_assert_leq(sp.n, MAX_VARIANTS);
+    for (size_t i = 0; i < sp.n; i++)
+      which[i] = i;
+    struct tally t = {0};
+    run_host(&sp, dtype, which, sp.n, &t);
+    printf("attn_wgmma full family %d, %s D=%lld causal=%d: %zu variants, %zu runs, %zu "
+           "failures\n", fam, dtype, (long long)d, causal, sp.n, t.runs, t.failures);
+    fflush(stdout);
+    variants += sp.n;
+    all.runs += t.runs;
+    all.failures += t.failures;
+    th_space_close(&sp);
+  }
+  printf("attn_wgmma full: %zu variants, %zu runs, %zu failures\n", variants, all.runs,
+         all.failures);
+  cr_assert_eq(all.failures, 0, "%zu of %zu runs wrong (see the log)", all.failures, all.runs);
+}
