@@ -11,6 +11,7 @@
 #include "generator/space.h"
 #include "tests/helpers.h"
 #include "tuner/compile/compile.h"
+#include "base/os.h"
 #include "base/status.h"
 
 void th_need_cc(const struct cc_backend *b)
@@ -50,6 +51,27 @@ void th_assert_ptx_has(const char *file, const char *arch, const char *const *wa
   free(ptx);
   th_rmtree(dir);
   free(dir);
+}
+
+char *th_amd_disasm(const void *code, size_t size, const char *filter)
+{
+  char tool[4096];
+  if (!os_which("llvm-objdump-19", tool, sizeof tool) &&
+      !os_which("/usr/lib/llvm-19/bin/llvm-objdump", tool, sizeof tool) &&
+      !os_which("llvm-objdump", tool, sizeof tool))
+    return NULL;
+  char *dir = th_tmpdir(), *file = th_path(dir, "k.co");
+  cr_assert_eq(th_write(file, (const char *)code, size), 0);
+  struct th_result out;
+  th_sh(&out, "'%s' -d '%s' | %s", tool, file, filter);
+  cr_assert_eq(out.code, 0, "llvm-objdump | %s: %s", filter, out.err);
+  char *s = out.out;
+  out.out = NULL;
+  th_result_free(&out);
+  th_rmtree(dir);
+  free(file);
+  free(dir);
+  return s;
 }
 
 /* Compile src (unit `name`) for arch with the host backend and load it into k. */

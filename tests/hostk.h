@@ -25,6 +25,11 @@ char *th_read_pl(const char *file);
  * test is skipped where there is no nvcc). */
 void th_assert_ptx_has(const char *file, const char *arch, const char *const *want, size_t n);
 
+/* llvm-objdump's disassembly of an AMD code object piped through the shell command
+ * `filter` (it reads the disassembly on its standard input): the filter's output,
+ * malloc'd (asserts that both ran); NULL where there is no llvm-objdump. */
+char *th_amd_disasm(const void *code, size_t size, const char *filter);
+
 #define TH_HOSTK_MAX_BUFS 16
 
 struct th_hostk {

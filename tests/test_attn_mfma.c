@@ -199,53 +199,25 @@ Test(attn_mfma, space_on_mi300x_and_mi250x, .timeout = TIMEOUT)
 
 /* ---- compiling for the GPUs ------------------------------------------------------------ */
 
-static bool find_objdump(char *path, size_t len)
-{
-  return os_which("llvm-objdump-19", path, len) ||
-         os_which("/usr/lib/llvm-19/bin/llvm-objdump", path, len) ||
-         os_which("llvm-objdump", path, len);
-}
-
 /* The v_mfma mnemonics of a code object, '_' dropped ("vmfmaf3216x16x16f16\n..."); NULL
  * without an objdump. */
 static char *mfma_mnemonics(const struct bld_batch *b)
 {
-  char tool[4096];
-  if (!find_objdump(tool, sizeof tool))
-    return NULL;
-  char *dir = th_tmpdir(), *file = th_path(dir, "k.co");
-  cr_assert_eq(th_write(file, (const char *)b->code, b->code_size), 0);
-  struct th_result out;
-  th_sh(&out, "'%s' -d '%s' | grep -oE 'v_mfma[a-z0-9_]*' | sed 's/_//g' | sort -u", tool,
-        file);
-  cr_assert_eq(out.code, 0, "%s", out.err);
-  char *s = out.out;
-  out.out = NULL;
-  th_result_free(&out);
-  th_rmtree(dir);
-  free(file);
-  free(dir);
-  return s;
+  return th_amd_disasm(b->code, b->code_size, "grep -oE 'v_mfma[a-z0-9_]*' | sed 's/_//g' | sort -u");
 }
 
 /* The v_mfma instructions in kernel `name`'s code in a code object; -1 without an
  * objdump. */
 static int mfma_count(const struct bld_batch *b, const char *name)
 {
-  char tool[4096];
-  if (!find_objdump(tool, sizeof tool))
+  char filter[512];
+  snprintf(filter, sizeof filter, "awk '/^[0-9a-f]+ <.*>:$/ { in_k = index($0, \"<%s>:\") > 0 } "
+           "in_k && /v_mfma/ { n++ } END { print n + 0 }'", name);
+  char *out = th_amd_disasm(b->code, b->code_size, filter);
+  if (!out)
     return -1;
-  char *dir = th_tmpdir(), *file = th_path(dir, "k.co");
-  cr_assert_eq(th_write(file, (const char *)b->code, b->code_size), 0);
-  struct th_result out;
-  th_sh(&out, "'%s' -d '%s' | awk '/^[0-9a-f]+ <.*>:$/ { in_k = index($0, \"<%s>:\") > 0 } "
-        "in_k && /v_mfma/ { n++ } END { print n + 0 }'", tool, file, name);
-  cr_assert_eq(out.code, 0, "%s", out.err);
-  int n = atoi(out.out);
-  th_result_free(&out);
-  th_rmtree(dir);
-  free(file);
-  free(dir);
+  int n = atoi(out);
+  free(out);
   return n;
 }
 

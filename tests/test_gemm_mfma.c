@@ -190,32 +190,10 @@ Test(gemm_mfma, space_sizes_and_published_shapes, .timeout = 120)
 
 /* ---- compiling for the GPU ---- */
 
-static bool find_objdump(char *path, size_t len)
-{
-  return os_which("llvm-objdump-19", path, len) ||
-         os_which("/usr/lib/llvm-19/bin/llvm-objdump", path, len) ||
-         os_which("llvm-objdump", path, len);
-}
-
 /* The v_mfma mnemonics of a code object, '_' dropped ("vmfmaf3216x16x16f16\n..."). */
 static char *mfma_mnemonics(const struct bld_batch *b)
 {
-  char tool[4096];
-  if (!find_objdump(tool, sizeof tool))
-    return NULL;
-  char *dir = th_tmpdir(), *file = th_path(dir, "k.co");
-  cr_assert_eq(th_write(file, (const char *)b->code, b->code_size), 0);
-  struct th_result out;
-  th_sh(&out, "'%s' -d '%s' | grep -oE 'v_mfma[a-z0-9_]*' | sed 's/_//g' | sort -u", tool,
-        file);
-  cr_assert_eq(out.code, 0, "%s", out.err);
-  char *s = out.out;
-  out.out = NULL;
-  th_result_free(&out);
-  th_rmtree(dir);
-  free(file);
-  free(dir);
-  return s;
+  return th_amd_disasm(b->code, b->code_size, "grep -oE 'v_mfma[a-z0-9_]*' | sed 's/_//g' | sort -u");
 }
 
 /* Every how many valid variants a compile test takes: AT_GEMM_MFMA_EVERY=N overrides
