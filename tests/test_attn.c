@@ -507,16 +507,8 @@ Test(attn_simt, space_on_gpus_and_host, .timeout = TIMEOUT)
       size_t n = sample(&sp, which, 32);
       cr_assert_geq(n, 5);
       for (size_t p = 0; p < 4; p++) {
-        size_t values = 0;
         int64_t seen[16];
-        for (size_t i = 0; i < sp.n; i++) {
-          int64_t v = th_space_get(&sp, i, params[p]);
-          bool known = false;
-          for (size_t q = 0; q < values; q++)
-            known |= seen[q] == v;
-          if (!known && values < 16)
-            seen[values++] = v;
-        }
+        size_t values = th_space_values(&sp, params[p], seen, 16);
         /* G = 1 at D = 128 would hold 2 x 128 values a thread: too many registers */
         const size_t want[] = {5, d == 128 ? 5 : 6, 3, 3};
         cr_assert_eq(values, want[p], "%s D=%lld: %zu values of %s", devs[dv], (long long)d,

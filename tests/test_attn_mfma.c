@@ -77,20 +77,6 @@ static void space_open(struct th_space *sp, const char *dev, int64_t b, int64_t 
   th_space_open(sp, path && *path ? path : TEMPLATE, dev, dims, NDIMS);
 }
 
-static size_t values_of(const struct th_space *sp, const char *param, int64_t *seen, size_t cap)
-{
-  size_t n = 0;
-  for (size_t i = 0; i < sp->n; i++) {
-    int64_t v = th_space_get(sp, i, param);
-    bool known = false;
-    for (size_t q = 0; q < n; q++)
-      known |= seen[q] == v;
-    if (!known && n < cap)
-      seen[n++] = v;
-  }
-  return n;
-}
-
 /* The sample: for each value of each param, a config that has it, preferring one not
  * yet taken that also brings a value of the next param not yet covered (so ~20 configs
  * cover every value). OUT: which[] (indices into sp); returns how many. */
@@ -99,7 +85,7 @@ static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
   size_t n = 0;
   for (size_t p = 0; p < NPARAMS; p++) {
     int64_t vals[16];
-    size_t nv = values_of(sp, params[p], vals, 16);
+    size_t nv = th_space_values(sp, params[p], vals, 16);
     for (size_t k = 0; k < nv; k++) {
       bool have = false;
       for (size_t q = 0; q < n && !have; q++)
@@ -155,7 +141,7 @@ Test(attn_mfma, space_on_mi300x_and_mi250x, .timeout = TIMEOUT)
       cr_assert_geq(sp.n, 40, "%s D=%lld: %zu configs", devs[dv], (long long)d, sp.n);
       for (size_t p = 0; p < NPARAMS; p++) {
         int64_t vals[16];
-        size_t nv = values_of(&sp, params[p], vals, 16);
+        size_t nv = th_space_values(&sp, params[p], vals, 16);
         /* VEC_BYTES 8 only where 16-byte vectors do not divide a row; XCDS 8 only on
          * gfx942 */
         size_t want = !strcmp(params[p], "VEC_BYTES") ? 1
@@ -180,7 +166,7 @@ Test(attn_mfma, space_on_mi300x_and_mi250x, .timeout = TIMEOUT)
   space_open(&sp, "mi300x", 1, 8, 8, 512, 512, 72, 0, 0);
   cr_assert_gt(sp.n, 10);
   int64_t vals[16];
-  cr_assert_eq(values_of(&sp, "PACK_GQA", vals, 16), 1);
+  cr_assert_eq(th_space_values(&sp, "PACK_GQA", vals, 16), 1);
   cr_assert_eq(vals[0], 0);
   for (size_t i = 0; i < sp.n; i++) {
     cr_assert_eq(th_space_get(&sp, i, "DP") % th_space_get(&sp, i, "MI"), 0);

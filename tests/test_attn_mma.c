@@ -79,21 +79,6 @@ static void space_open(struct th_space *sp, const char *dev, int64_t sq, int64_t
   th_space_open(sp, TEMPLATE, dev, dims, NDIMS);
 }
 
-/* Distinct values of param `name` over sp (at most cap). */
-static size_t values_of(const struct th_space *sp, const char *name, int64_t *seen, size_t cap)
-{
-  size_t n = 0;
-  for (size_t i = 0; i < sp->n; i++) {
-    int64_t v = th_space_get(sp, i, name);
-    bool known = false;
-    for (size_t q = 0; q < n; q++)
-      known |= seen[q] == v;
-    if (!known && n < cap)
-      seen[n++] = v;
-  }
-  return n;
-}
-
 /* The sample: a config that matters (FlashAttention-2's 64-key tiles, one 16-row slice
  * per warp, 2 stages, swizzled) when present, then greedily the config that offers the
  * most values of the params not yet in the sample, until every value of every param is
@@ -151,11 +136,11 @@ Test(attn_mma, space_on_h100_a100_and_host, .timeout = TIMEOUT)
         static const size_t want[NPARAMS] = {2, 3, 2, 2, 2};
         for (size_t p = 0; p < NPARAMS && dv < 2; p++) {
           int64_t seen[8];
-          cr_assert_eq(values_of(&sp, params[p], seen, 8), want[p], "%s D=%lld: %s",
+          cr_assert_eq(th_space_values(&sp, params[p], seen, 8), want[p], "%s D=%lld: %s",
                        devs[dv], (long long)d, params[p]);
         }
         int64_t ms[4];
-        cr_assert_eq(values_of(&sp, "MS", ms, 4), d == 128 ? 1 : 2);
+        cr_assert_eq(th_space_values(&sp, "MS", ms, 4), d == 128 ? 1 : 2);
         th_space_close(&sp);
       }
   /* decode: one query keeps only the 64-row block; 300 keys drop BKV 128 stages 3 */

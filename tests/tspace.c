@@ -4,6 +4,7 @@
 #include "tests/tspace.h"
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,20 @@ int64_t th_space_get(const struct th_space *sp, size_t i, const char *name)
   cr_assert_geq(idx, 0, "no param %s", name);
   cr_assert_lt(i, sp->n);
   return sp->cfg[i * sp->np + (size_t)idx];
+}
+
+size_t th_space_values(const struct th_space *sp, const char *name, int64_t *seen, size_t cap)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < sp->n; i++) {
+    int64_t v = th_space_get(sp, i, name);
+    bool known = false;
+    for (size_t q = 0; q < n; q++)
+      known |= seen[q] == v;
+    if (!known && n < cap)
+      seen[n++] = v;
+  }
+  return n;
 }
 
 int64_t th_cfg(const char *config, const char *name)

@@ -29,6 +29,9 @@ void th_space_open(struct th_space *sp, const char *path, const char *dev, const
 void th_space_close(struct th_space *sp);
 /* The value of param (or derived value) `name` in config i. */
 int64_t th_space_get(const struct th_space *sp, size_t i, const char *name);
+/* The distinct values of `name` over sp's configs, in first-seen order: the first cap of
+ * them in seen[]; returns how many were stored (at most cap). */
+size_t th_space_values(const struct th_space *sp, const char *name, int64_t *seen, size_t cap);
 /* The value of `name` in a config's canonical text ("BM=64,BN=128,..."), -1 if absent: for
  * the sample filters of bench/bench_gemm_sweep's gsw_run. */
 int64_t th_cfg(const char *config, const char *name);
