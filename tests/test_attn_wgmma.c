@@ -2,14 +2,15 @@
  * test_attn_wgmma.c - the Hopper attention template (templates/attention/attn_wgmma.h:
  * TMA ring, wgmma, producer and consumer warpgroups, ping-pong) under the attention
  * contract v2: its space on h100 (every value of every param offered at head dims 64
- * and 128; head dim 256 and paged KV refused by their named constraints; nothing on
- * a100, mi300x or the plain host profile); a sample that takes every value of every
- * param compiled for sm_90a by NVRTC with no compile error, no spill, no serialized
- * wgmma (registers logged); and the sample run on the host device emulating sm_90
+ * and 128; at head dim 256 the 10 configs that fit; other head dims and paged KV refused
+ * by their named constraints; nothing on a100, mi300x or the plain host profile); a
+ * sample that takes every value of every param, and every head dim 256 config, compiled
+ * for sm_90a by NVRTC with no compile error, no spill, no serialized wgmma (registers
+ * logged); and the samples run on the host device emulating sm_90
  * (wgmma, TMA, mbarriers and setmaxnreg emulated, the variant's own source) through the
  * op (attn_data_init, the runner's tensor maps, attn_check) over odd lengths, SQ < SK
  * and SQ > SK (causal rows that see no key), causal and not, GQA 4:1 and 8:1 and MHA,
- * head dims 64 and 128, f16 and bf16, LSE in every other run. AT_ATTN_WGMMA_FULL=1
+ * head dims 64, 128 and 256, f16 and bf16, LSE in every other run. AT_ATTN_WGMMA_FULL=1
  * runs every valid variant of every family over every problem instead (the full sweep).
  * And the tuned header (emit-header attention) of an attn_wgmma winner: its launcher
  * builds the Q, K, V maps, runs on the host and compiles for sm_90a with nvcc.
@@ -85,6 +86,15 @@ static const struct pick sample[] = {
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
+/* Head dim 256 offers only BN 64 (a K+V stage is 64 KiB) and two consumers only with REGS
+ * (O alone is 128 registers a thread): one consumer with P in shared memory, one with
+ * three stages and overlap, two in ping-pong with everything FlashAttention-3 does, two
+ * without ping-pong with P in shared memory. */
+static const struct pick sample256[] = {
+    {64, 2, 2, 1, 1, 1, 1}, {64, 2, 1, 0, 0, 0, 0}, {64, 3, 1, 0, 0, 1, 1}, {64, 2, 2, 0, 1, 0, 0},
+};
+#define NSAMPLE256 (sizeof sample256 / sizeof sample256[0])
+
 static long find(const struct th_space *sp, const struct pick *p)
 {
   for (size_t i = 0; i < sp->n; i++)
@@ -97,12 +107,14 @@ static long find(const struct th_space *sp, const struct pick *p)
 }
 
 /* The sample's configs that sp offers (the CWG 2 / 128-key ones need D <= 128 and the
- * registers REGS gives). OUT: which[]; returns how many. */
+ * registers REGS gives; head dim 256 takes sample256). OUT: which[]; returns how many. */
 static size_t sample_of(const struct th_space *sp, size_t *which)
 {
+  const bool d256 = th_space_get(sp, 0, "HD") == 256;
+  const struct pick *picks = d256 ? sample256 : sample;
   size_t n = 0;
-  for (size_t s = 0; s < NSAMPLE; s++) {
-    long at = find(sp, &sample[s]);
+  for (size_t s = 0; s < (d256 ? NSAMPLE256 : NSAMPLE); s++) {
+    long at = find(sp, &picks[s]);
     if (at >= 0)
       which[n++] = (size_t)at;
   }
@@ -140,28 +152,69 @@ Test(attn_wgmma, space_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
   }
 }
 
-/* Head dim 256 and a paged KV cache are refused by their named constraints (the
- * template's note says why), not by some accident of the other limits. */
+/* How many raw configs the named constraint removed from sp's space. */
+static size_t removed_by(const struct th_space *sp, const char *req)
+{
+  struct gen_space_stats st;
+  cr_assert_eq(gen_space_enumerate(sp->s, NULL, NULL, &st), AT_OK);
+  size_t removed = 0;
+  bool known = false;
+  for (size_t i = 0; i < st.nreqs; i++)
+    if (strcmp(st.reqs[i].name, req) == 0)
+      removed = st.reqs[i].removed, known = true;
+  cr_assert(known, "no constraint %s", req);
+  gen_space_stats_release(&st);
+  return removed;
+}
+
+/* Head dims other than 64, 128 and 256 and a paged KV cache are refused by their named
+ * constraints (the template's note says why), not by some accident of the other limits. */
 static void refused_by(int64_t d, int paged, const char *req)
 {
   struct th_space sp;
   space_open(&sp, "h100", 4096, 4096, d, 0, paged);
   cr_assert_eq(sp.n, 0);
-  struct gen_space_stats st;
-  cr_assert_eq(gen_space_enumerate(sp.s, NULL, NULL, &st), AT_OK);
-  bool by = false;
-  for (size_t i = 0; i < st.nreqs; i++)
-    if (strcmp(st.reqs[i].name, req) == 0)
-      by = st.reqs[i].removed > 0;
-  cr_assert(by, "D=%lld paged=%d was not refused by %s", (long long)d, paged, req);
-  gen_space_stats_release(&st);
+  cr_assert_gt(removed_by(&sp, req), 0, "D=%lld paged=%d was not refused by %s", (long long)d,
+               paged, req);
   th_space_close(&sp);
 }
 
-Test(attn_wgmma, head_dim_256_and_paged_are_refused_with_a_reason, .timeout = TIMEOUT)
+Test(attn_wgmma, odd_head_dims_and_paged_are_refused_with_a_reason, .timeout = TIMEOUT)
 {
-  refused_by(256, 0, "head_dim");
-  refused_by(128, 1, "not_paged");
+  refused_by(96, 0, "head_dim");
+  refused_by(192, 0, "head_dim");
+  refused_by(256, 1, "not_paged");
+}
+
+/* Head dim 256 on h100: 10 configs (causal or not), all BN 64 (a 128-key K+V stage is
+ * 128 KiB: smem), one consumer without REGS (256 threads, up to 255 registers) or two
+ * with it (232: registers), three stages only for one consumer with P in registers
+ * (smem), and no ping-pong with P in shared memory (it spills: regs_d256_pingpong). */
+Test(attn_wgmma, head_dim_256_space_on_h100, .timeout = TIMEOUT)
+{
+  for (int causal = 0; causal < 2; causal++) {
+    struct th_space sp;
+    space_open(&sp, "h100", 4096, 4096, 256, causal, 0);
+    cr_log_info("attn_wgmma h100 D=256 causal=%d: %zu valid configs", causal, sp.n);
+    cr_assert_eq(sp.n, 10);
+    static const size_t want[NPARAMS] = {1, 2, 2, 2, 2, 2, 2};
+    for (size_t p = 0; p < NPARAMS; p++)
+      cr_assert_eq(values_of(&sp, params[p]), want[p], "D=256: %s", params[p]);
+    for (size_t i = 0; i < sp.n; i++) {
+      const int64_t cwg = th_space_get(&sp, i, "CWG"), preg = th_space_get(&sp, i, "PREG");
+      cr_assert_eq(th_space_get(&sp, i, "HD"), 256);
+      cr_assert_eq(th_space_get(&sp, i, "BN"), 64);
+      cr_assert_eq(th_space_get(&sp, i, "REGS"), cwg - 1);
+      cr_assert(th_space_get(&sp, i, "STAGES") == 2 || (cwg == 1 && preg == 1));
+      cr_assert(th_space_get(&sp, i, "PINGPONG") == 0 || preg == 1);
+    }
+    size_t which[NSAMPLE256];
+    cr_assert_eq(sample_of(&sp, which), NSAMPLE256, "D=256: the sample is not all there");
+    static const char *const reqs[] = {"smem", "registers", "regs_d256_pingpong"};
+    for (size_t r = 0; r < 3; r++)
+      cr_assert_gt(removed_by(&sp, reqs[r]), 0, "D=256: %s removed nothing", reqs[r]);
+    th_space_close(&sp);
+  }
 }
 
 /* ---- compiled for sm_90a ------------------------------------------------------------- */
@@ -171,16 +224,19 @@ Test(attn_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
   th_need_cc(&cc_nvrtc);
   size_t variants = 0;
   int max_regs = 0;
-  for (int64_t d = 64; d <= 128; d += 64) {
+  for (int64_t d = 64; d <= 256; d *= 2) {
+    /* head dim 256: every valid config (causal, the most registers), to show that exactly
+     * those compile without spills */
     struct th_space sp;
-    space_open(&sp, "h100", 4096, 4096, d, d == 128, 0);
-    size_t which[NSAMPLE];
-    const size_t n = sample_of(&sp, which);
+    space_open(&sp, "h100", 4096, 4096, d, d >= 128, 0);
+    size_t which[MAX_VARIANTS];
+    const size_t n = d == 256 ? sp.n : sample_of(&sp, which);
+    cr_assert_leq(n, MAX_VARIANTS);
     int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
     cr_assert_not_null(cfg);
     for (size_t s = 0; s < n; s++)
-      memcpy(cfg + s * sp.np, sp.cfg + which[s] * sp.np, sp.np * sizeof *cfg);
-    const char *dtype = d == 64 ? "f16" : "bf16";
+      memcpy(cfg + s * sp.np, sp.cfg + (d == 256 ? s : which[s]) * sp.np, sp.np * sizeof *cfg);
+    const char *dtype = d == 128 ? "bf16" : "f16";
     struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
                             .include_dirs = incs};
     struct bld_result r;
@@ -190,8 +246,8 @@ Test(attn_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
       const struct bld_variant *v = &r.variants[i];
       cr_assert_eq(v->verdict, BLD_OK, "D=%lld %s %s: %s\n%s", (long long)d, dtype,
                    v->config_text, v->reason ? v->reason : "", v->log ? v->log : "");
-      cr_log_info("attn_wgmma sm_90a %s %s: %d registers, %lld spill bytes", dtype,
-                  v->config_text, v->res.registers, (long long)v->res.spill_bytes);
+      cr_log_info("attn_wgmma sm_90a %s D=%lld %s: %d registers, %lld spill bytes", dtype,
+                  (long long)d, v->config_text, v->res.registers, (long long)v->res.spill_bytes);
       cr_assert_eq(v->res.spill_bytes, 0, "%s: %lld spill bytes", v->config_text,
                    (long long)v->res.spill_bytes);
       if (v->res.registers > max_regs)
@@ -210,7 +266,7 @@ Test(attn_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
   }
   cr_log_info("attn_wgmma sm_90a sample: %zu variants, no spills, at most %d registers",
               variants, max_regs);
-  cr_assert_eq(variants, 2 * NSAMPLE - 1);
+  cr_assert_eq(variants, 2 * NSAMPLE - 1 + 10);
 }
 
 /* ---- correctness on the host device emulating h100, through the op ------------------- */
@@ -230,14 +286,24 @@ static const struct problem problems[] = {
 };
 #define NPROBLEMS (sizeof problems / sizeof problems[0])
 
+/* Head dim 256 is slow to emulate (m64n256k16 per P V step): fewer, smaller problems, still
+ * odd, SQ > SK (causal rows with no key), GQA and MHA, a two-consumer block past one
+ * tile of queries, and keys past one ring of two stages. */
+static const struct problem problems256[] = {
+    {1, 4, 1, 37, 53, 0.0f},  /* GQA 4:1, odd, SQ < SK */
+    {1, 2, 2, 70, 33, 0.3f},  /* MHA, SQ > SK: causal rows with no key */
+    {1, 2, 1, 5, 200, 0.0f},  /* few queries over four tiles of keys: the ring wraps */
+};
+#define NPROBLEMS256 (sizeof problems256 / sizeof problems256[0])
+
 struct tally {
   size_t runs, failures;
 };
 
 /* Configs which[0..n) of sp compiled as dtype for host:sm_90, each run on every problem
- * through the op's data, runner (tensor maps included) and check. */
+ * probs[0..nprobs) through the op's data, runner (tensor maps included) and check. */
 static void run_host(const struct th_space *sp, const char *dtype, const size_t *which,
-                     size_t n, struct tally *t)
+                     size_t n, const struct problem *probs, size_t nprobs, struct tally *t)
 {
   const int64_t *ptrs[MAX_VARIANTS];
   meas_kernel kern[MAX_VARIANTS];
@@ -250,8 +316,8 @@ static void run_host(const struct th_space *sp, const char *dtype, const size_t 
   const int causal = (int)th_space_get(sp, which[0], "IS_CAUSAL");
   enum gemm_dtype dt;
   cr_assert_eq(gemm_parse_dtype(dtype, &dt), AT_OK);
-  for (size_t pi = 0; pi < NPROBLEMS; pi++) {
-    const struct problem *p = &problems[pi];
+  for (size_t pi = 0; pi < nprobs; pi++) {
+    const struct problem *p = &probs[pi];
     for (int lse_on = 0; lse_on < 2; lse_on++) {
       const struct attn_problem ap = {.dtype = dt, .batch = p->b, .heads = p->h,
                                       .hkv = p->hkv, .sq = p->sq, .sk = p->sk, .d = d,
@@ -304,11 +370,14 @@ static void host_sample(const char *dtype, int64_t d, int causal)
   clock_gettime(CLOCK_MONOTONIC, &t0);
   struct th_space sp;
   space_open(&sp, "h100", 4096, 4096, d, causal, 0);
-  size_t which[NSAMPLE];
+  size_t which[NSAMPLE + NSAMPLE256];
   const size_t n = sample_of(&sp, which);
-  cr_assert_eq(n, NSAMPLE - (d == 64));
+  cr_assert_eq(n, d == 256 ? NSAMPLE256 : NSAMPLE - (d == 64));
   struct tally t = {0};
-  run_host(&sp, dtype, which, n, &t);
+  if (d == 256)
+    run_host(&sp, dtype, which, n, problems256, NPROBLEMS256, &t);
+  else
+    run_host(&sp, dtype, which, n, problems, NPROBLEMS, &t);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   cr_log_info("attn_wgmma host:sm_90 %s D=%lld causal=%d: %zu runs (%zu configs), %zu "
               "failures, %.1f s", dtype, (long long)d, causal, t.runs, n, t.failures,
@@ -319,6 +388,8 @@ static void host_sample(const char *dtype, int64_t d, int causal)
 
 Test(attn_wgmma, host_f16_d128_causal, .timeout = TIMEOUT) { host_sample("f16", 128, 1); }
 Test(attn_wgmma, host_bf16_d64, .timeout = TIMEOUT) { host_sample("bf16", 64, 0); }
+Test(attn_wgmma, host_bf16_d256_causal, .timeout = TIMEOUT) { host_sample("bf16", 256, 1); }
+Test(attn_wgmma, host_f16_d256, .timeout = TIMEOUT) { host_sample("f16", 256, 0); }
 
 /* ---- the tuned header ------------------------------------------------------------------ */
 
@@ -469,9 +540,11 @@ Test(attn_wgmma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
   free(dir);
 }
 
-/* The full sweep: every valid variant of the eight families (f16/bf16 x D 64/128 x causal
- * and not) over every problem. Only with AT_ATTN_WGMMA_FULL=1; AT_ATTN_WGMMA_FAMILIES
- * (comma-separated numbers: bit 0 bf16, bit 1 head dim 128, bit 2 causal) runs some. */
+/* The full sweep: every valid variant of the twelve families (f16/bf16 x D 64/128/256 x
+ * causal and not) over every problem (head dim 256: those of D 64/128 and its own). Only
+ * with AT_ATTN_WGMMA_FULL=1; AT_ATTN_WGMMA_FAMILIES (comma-separated numbers: 0..7 head
+ * dim 64/128 with bit 0 bf16, bit 1 head dim 128, bit 2 causal; 8..11 head dim 256 with
+ * bit 0 bf16, bit 1 causal) runs some. */
 Test(attn_wgmma, full_sweep, .timeout = TIMEOUT)
 {
   const char *full = getenv("AT_ATTN_WGMMA_FULL");
@@ -481,17 +554,23 @@ Test(attn_wgmma, full_sweep, .timeout = TIMEOUT)
   struct tally all = {0};
   size_t variants = 0;
   const char *list = getenv("AT_ATTN_WGMMA_FAMILIES");
-  for (int fam = 0; fam < 8; fam++) {
+  struct problem all_probs[NPROBLEMS + NPROBLEMS256];
+  memcpy(all_probs, problems, sizeof problems);
+  memcpy(all_probs + NPROBLEMS, problems256, sizeof problems256);
+  for (int fam = 0; fam < 12; fam++) {
     if (list && *list) {
       bool in = false;
-      for (const char *c = list; *c; c++)
-        in |= *c == '0' + fam && (c == list || c[-1] == ',') && (c[1] == ',' || !c[1]);
+      for (const char *c = list; *c;) {
+        char *end = NULL;
+        in |= strtol(c, &end, 10) == fam && end != c;
+        c = end != c && *end == ',' ? end + 1 : end != c ? end : c + 1;
+      }
       if (!in)
         continue;
     }
     const char *dtype = fam & 1 ? "bf16" : "f16";
-    const int64_t d = fam & 2 ? 128 : 64;
-    const int causal = fam >> 2 & 1;
+    const int64_t d = fam >= 8 ? 256 : fam & 2 ? 128 : 64;
+    const int causal = fam >= 8 ? fam >> 1 & 1 : fam >> 2 & 1;
     struct th_space sp;
     space_open(&sp, "h100", 4096, 4096, d, causal, 0);
     size_t which[MAX_VARIANTS];
@@ -499,7 +578,8 @@ Test(attn_wgmma, full_sweep, .timeout = TIMEOUT)
     for (size_t i = 0; i < sp.n; i++)
       which[i] = i;
     struct tally t = {0};
-    run_host(&sp, dtype, which, sp.n, &t);
+    run_host(&sp, dtype, which, sp.n, all_probs, d == 256 ? NPROBLEMS + NPROBLEMS256 : NPROBLEMS,
+             &t);
     printf("attn_wgmma full family %d, %s D=%lld causal=%d: %zu variants, %zu runs, %zu "
            "failures\n", fam, dtype, (long long)d, causal, sp.n, t.runs, t.failures);
     fflush(stdout);

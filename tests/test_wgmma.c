@@ -242,7 +242,7 @@ Test(wgmma, emulation_bf16_every_layout_every_n) { every_layout(AT_EMU_BF16); }
 
 /* The A operand from registers (RS): each thread's two rows of A (16w + g and + 8) given
  * as the function takes them, B from shared memory K-major and 128B-swizzled: the same D
- * as the reference, from 0 and from c0. */
+ * as the reference, from 0 and from c0, for N = 64, 128 and 256. */
 static void rs_every_n(int kind)
 {
   static float a[64 * 16], b[256 * 16];
@@ -250,7 +250,7 @@ static void rs_every_n(int kind)
   for (int i = 0; i < 128 * 128; i++)
     c0[i] = (float)(i % 1000 - 500);
   const struct layout *lay = &layouts[2]; /* 128B swizzle */
-  for (int n = 64; n <= 128; n += 64) {
+  for (int n = 64; n <= 256; n *= 2) {
     place(kind, lay, n, 16, a, b);
     reference(n, 16, 0, a, b);
     const unsigned long long db =

@@ -13,7 +13,7 @@
 // head-dim columns (128 bytes) by 64 (Q) or BN (K, V) rows, 128B-swizzled: exactly the
 // K-major layout wgmma reads for Q (A) and K (B) of S = Q K^T, and the MN-major layout
 // of V as the B operand of O += P V (templates/common/at_wgmma.h; head dim 128 is two
-// boxes, the second LBO bytes on). A consumer's tile loop:
+// boxes, 256 four, each LBO bytes after the last). A consumer's tile loop:
 //   S = Q K^T (wgmma m64nBNk16 over the head dim), then the online softmax in registers
 //   on the accumulator layout (at_wgmma_d_row / d_col: each thread holds two rows, each
 //   row's maximum and sum reduced over the four lanes that share it), logits scaled by
@@ -47,11 +47,14 @@
 // head are issued last query tile first. Both consumers walk the same tiles (the
 // block's), so that their turns pair up. A row that sees no key is 0 with LSE -inf.
 //
-// Refused (named requires): head dims other than 64 and 128 (256: O alone is 128 f32
-// registers a thread, S another BN / 2, P's conversion and the addresses on top; it
-// needs FlashAttention-3's 80-key tiles and intra-warpgroup overlap, not done); a paged
-// KV cache (TMA boxes of 16-token pages would need a map per page or gather loads:
-// attn_mma and attn_decode serve it); f32 (wgmma takes 16-bit inputs here). Decode
+// Head dim 256 (O alone is 128 f32 registers a thread, S another BN / 2): 64-key tiles
+// only (a K+V stage is 64 KiB; 128 keys would be 128 KiB: smem), one consumer on up to
+// 255 registers (256 threads) or two with REGS (232), no ping-pong with P in shared
+// memory (it spills: regs_d256_pingpong); P V is m64n256k16. FlashAttention-3 takes
+// 80-key tiles there; wgmma N = 80 is not in at_wgmma.h, and 64 already fits.
+// Refused (named requires): head dims other than 64, 128 and 256; a paged KV cache (TMA
+// boxes of 16-token pages would need a map per page or gather loads: attn_mma and
+// attn_decode serve it); f32 (wgmma takes 16-bit inputs here). Decode
 // problems run (64-row tiles mostly empty): attn_decode is the template for them.
 //
 // NOT YET RUN ON A GPU: compiled for sm_90a and emulated on the host (copies performed
@@ -87,8 +90,8 @@
 #pragma autotune tensormap K box(64, BN) swizzle(128)
 #pragma autotune tensormap V box(64, BN) swizzle(128)
 #pragma autotune require hopper: device.is_nvidia && device.arch_major == 9
-// See the note above: 256 is refused, not silently wrong.
-#pragma autotune require head_dim: HD == 64 || HD == 128
+// See the note above: other head dims are refused, not silently wrong.
+#pragma autotune require head_dim: HD == 64 || HD == 128 || HD == 256
 #pragma autotune require not_paged: PAGED == 0
 #pragma autotune require gqa: HKV >= 1 && H % HKV == 0
 #pragma autotune require pingpong_pairs: PINGPONG == 0 || CWG == 2
@@ -100,11 +103,17 @@
   (1 - PREG) * CWG * 256 * BN + 2048 <= device.lds_bytes
 // O (HD / 2 floats) and S (BN / 2) plus about 64 registers a consumer thread (P in
 // registers, BN / 4 words, replaces shared-memory addressing); with REGS
-// the producer keeps 40 and the consumers take 240 (one warpgroup) or 232 (two).
+// the producer keeps 40 and the consumers take 240 (one warpgroup) or 232 (two). Head dim
+// 256 (compiled for sm_90a, ptxas of CUDA 13.0): one consumer without REGS 229 to 254
+// registers (of 255), two only with REGS (168 at entry, 0 spills in 232).
 #pragma autotune require registers: device.regs_per_cu == 0 || \
   (REGS == 1 ? 128 * 40 + CWG * 128 * (CWG == 1 ? 240 : 232) \
              : (CWG + 1) * 128 * (HD / 2 + BN / 2 + 64)) <= device.regs_per_cu
 #pragma autotune require regs_fit: REGS == 0 || HD / 2 + BN / 2 + 64 <= (CWG == 1 ? 240 : 232)
+// Head dim 256 with two consumers at 232 registers: ping-pong with P through shared memory
+// spills (8 bytes, ptxas of CUDA 13.0 for sm_90a: the P stores' addresses on top of O's
+// 128, S's 32 and the turns' state); with P in registers, or without ping-pong, 0 spills.
+#pragma autotune require regs_d256_pingpong: HD < 256 || PINGPONG == 0 || PREG == 1
 // One consumer warpgroup (256 threads) may start with 255 registers a thread anyway.
 #pragma autotune require regs_split: REGS == 0 || CWG == 2
 // Only where the consumers come near the even split's 168 registers: below it ptxas
@@ -172,7 +181,7 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   using namespace attn_wgmma_detail;
   static_assert(sizeof(T) == 2, "attn_wgmma: f16 and bf16 only");
   static_assert(BN == 64 || BN == 128, "attn_wgmma: BN is a wgmma N");
-  static_assert(HD == 64 || HD == 128, "attn_wgmma: head dim 64 or 128");
+  static_assert(HD == 64 || HD == 128 || HD == 256, "attn_wgmma: head dim 64, 128 or 256");
   static_assert(BQ == 64 * CWG && (CWG == 1 || CWG == 2), "attn_wgmma: 64 rows a consumer");
   static_assert(PINGPONG == 0 || CWG == 2, "attn_wgmma: ping-pong takes two consumers");
   static_assert(STAGES >= 2, "attn_wgmma: the ring needs two stages");

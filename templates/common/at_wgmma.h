@@ -3,7 +3,7 @@
 // from shared memory through matrix descriptors, each K-major (imm-trans-a/b = 0) or
 // MN-major (imm-trans-a/b = 1: "M-major" A, "N-major" B, the transposed operands of an NN
 // or TN GEMM), for N = 64, 128 and 256, and with A from registers instead ("RS": the
-// register fragment, N = 64 and 128; at_wgmma_m64nNk16_rs_*); wgmma.fence, commit_group and
+// register fragment, the same N; at_wgmma_m64nNk16_rs_*); wgmma.fence, commit_group and
 // wgmma.wait_group; the 64-bit shared-memory matrix descriptor; and fence.proxy.async for
 // shared memory. On CUDA (sm_90a: the instructions are arch-specific) they are the PTX
 // instructions; on the host they are emulated from PTX ISA 8.x, section 9.7.15
@@ -567,7 +567,7 @@ template <> struct at_wgmma_impl<256> {
 // The same with A from registers (four 32-bit registers a thread, the layout of
 // at_emu_wgmma_m64nNk16_rs_thread): d, {a}, b-desc, scale-d, imm-scale-a = 1,
 // imm-scale-b = 1, imm-trans-b = TB (no imm-trans-a: A from registers is K-major).
-// N = 64 and 128 (what attn_wgmma's P V uses).
+// N = 64, 128 and 256 (attn_wgmma's P V at head dims 64, 128 and 256).
 template <int N> struct at_wgmma_rs_impl;
 template <> struct at_wgmma_rs_impl<64> {
   template <int TB>
@@ -612,6 +612,30 @@ template <> struct at_wgmma_rs_impl<128> {
                  "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" AT_WG_REGS64 "}, "
                  "{%64, %65, %66, %67}, %68, p, 1, 1, %70;\n}"
                  : AT_WG_F32(0), AT_WG_F32(32)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d),
+                   "n"(TB)
+                 : "memory");
+  }
+};
+template <> struct at_wgmma_rs_impl<256> {
+  template <int TB>
+  AT_DEV void f16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {" AT_WG_REGS128 "}, "
+                 "{%128, %129, %130, %131}, %132, p, 1, 1, %134;\n}"
+                 : AT_WG_F32(0), AT_WG_F32(32), AT_WG_F32(64), AT_WG_F32(96)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d),
+                   "n"(TB)
+                 : "memory");
+  }
+  template <int TB>
+  AT_DEV void bf16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
+  {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 {" AT_WG_REGS128 "}, "
+                 "{%128, %129, %130, %131}, %132, p, 1, 1, %134;\n}"
+                 : AT_WG_F32(0), AT_WG_F32(32), AT_WG_F32(64), AT_WG_F32(96)
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d),
                    "n"(TB)
                  : "memory");
@@ -839,7 +863,7 @@ template <int N> struct at_wgmma_impl {
   }
 };
 template <int N> struct at_wgmma_rs_impl {
-  static_assert(N == 64 || N == 128, "at_wgmma_m64nNk16_rs: N is 64 or 128");
+  static_assert(N == 64 || N == 128 || N == 256, "at_wgmma_m64nNk16_rs: N is 64, 128 or 256");
   template <int TB>
   AT_DEV void f16(float *d, const unsigned int *a, unsigned long long desc_b, int scale_d)
   {
@@ -880,7 +904,7 @@ AT_DEV void at_wgmma_m64nNk16_f32_bf16(float *d, unsigned long long desc_a,
 // The same with A from registers ("RS"): a[4], this thread's A fragment (the layout of
 // at_emu_wgmma_m64nNk16_rs_thread: mma.m16n8k16's A per warp, warp w rows 16w..), read
 // when issued but to be left unchanged until the covering wait_group; B from shared
-// memory, K-major (TransB 0) or N-major (1). N = 64 or 128.
+// memory, K-major (TransB 0) or N-major (1). N = 64, 128 or 256.
 template <int N, int TransB = 0>
 AT_DEV void at_wgmma_m64nNk16_rs_f32_f16(float *d, const unsigned int *a,
                                          unsigned long long desc_b, int scale_d)
