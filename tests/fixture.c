@@ -6,6 +6,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "tests/helpers.h"
+
 struct db *fx_open(const char *path)
 {
   struct db *db = NULL;
@@ -86,4 +88,29 @@ void fx_gemm_failed(struct db *db, const char *run_uuid, const char *device,
   t.status = status;
   t.message = "planted failure";
   cr_assert_eq(db_put_trial(db, &t, NULL), AT_OK, "%s", at_last_error());
+}
+
+char *fx_winner_db(const char *dir, const char *file, const char *device, const char *arch,
+                   const char *kernel, const char *kernel_hash, const struct db_problem *problem,
+                   const char *config)
+{
+  char *path = th_path(dir, file);
+  struct db *db = fx_open(path);
+  char run[DB_UUID_LEN + 1];
+  fx_run(db, run);
+  struct db_trial t;
+  db_trial_init(&t);
+  db_uuid(t.uuid);
+  strcpy(t.run_uuid, run);
+  t.device = device, t.arch = arch;
+  t.vendor = strncmp(device, "host", 4) == 0 ? "host" : strncmp(arch, "gfx", 3) == 0 ? "amd" : "nvidia";
+  t.kernel = kernel, t.kernel_hash = kernel_hash;
+  t.problem = *problem;
+  t.config = config;
+  t.status = DB_TRIAL_OK;
+  t.time_median_us = t.time_min_us = t.time_max_us = 5;
+  t.repetitions = 5;
+  cr_assert_eq(db_put_trial(db, &t, NULL), AT_OK, "%s", at_last_error());
+  db_close(db);
+  return path;
 }

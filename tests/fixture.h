@@ -19,5 +19,11 @@ const char *fx_gemm(struct db *db, const char *run_uuid, const char *device,
 void fx_gemm_failed(struct db *db, const char *run_uuid, const char *device,
                     const char *kernel, int64_t m, int64_t n, int64_t k, const char *config,
                     enum db_trial_status status);
+/* A database at dir/file whose one trial is an ok winner (5 us) of `kernel` (its hash)
+ * in `config` for `problem` on device/arch (vendor "host" for a host:... device, else
+ * arch_of's): what emit-header reads. Returns its path, malloc'd. */
+char *fx_winner_db(const char *dir, const char *file, const char *device, const char *arch,
+                   const char *kernel, const char *kernel_hash, const struct db_problem *problem,
+                   const char *config);
 
 #endif

@@ -135,3 +135,44 @@ char *inst_cmake_args(void)
   free(cc);
   return args;
 }
+
+#define HDR_INCS                                                                           \
+  "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
+
+void inst_run_header_app(const char *dir, const char *app_src)
+{
+  char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app"), *bindir = inst_build_dir();
+  cr_assert_eq(th_write(src, app_src, strlen(app_src)), 0);
+  struct th_result r;
+  th_sh(&r, "c++ -std=c++17 -O1 %s '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR "/include' "
+            "-o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
+        inst_san_flags(), src, dir, exe, bindir, bindir);
+  cr_assert_eq(r.code, 0, "c++: %s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "'%s'", exe);
+  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
+  cr_assert_not_null(strstr(r.out, "0 wrong"), "%s", r.out);
+  th_result_free(&r);
+  free(src), free(exe), free(bindir);
+}
+
+char *inst_header_ptx_sm90a(const char *dir, const char *cu_src)
+{
+#if AT_HAVE_CUDA
+  char *cu = th_path(dir, "app.cu"), *ptxpath = th_path(dir, "app.ptx");
+  cr_assert_eq(th_write(cu, cu_src, strlen(cu_src)), 0);
+  struct th_result r;
+  th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 "
+            "-gencode arch=compute_90a,code=sm_90a " HDR_INCS " -I. --ptx app.cu -o app.ptx",
+        dir);
+  cr_assert_eq(r.code, 0, "nvcc: %s", r.err);
+  th_result_free(&r);
+  char *ptx = th_read(ptxpath, NULL);
+  cr_assert_not_null(ptx);
+  free(cu), free(ptxpath);
+  return ptx;
+#else
+  (void)dir, (void)cu_src;
+  return NULL;
+#endif
+}

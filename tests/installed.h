@@ -31,4 +31,13 @@ char *inst_cxx_compiler(void);
  * both. malloc'd. */
 char *inst_cmake_args(void);
 
+/* A user program over a tuned header in dir (emit-header's output): app_src (C++) is
+ * written to dir/app.cpp, built with this build's sanitizer flags against templates/,
+ * include/ and the build's libautotune.so, and run; asserts it exits 0 printing
+ * "0 wrong". */
+void inst_run_header_app(const char *dir, const char *app_src);
+/* nvcc's sm_90a PTX of cu_src (written to dir/app.cu; it includes headers from dir),
+ * malloc'd; asserts nvcc succeeds. NULL where this build has no CUDA Toolkit. */
+char *inst_header_ptx_sm90a(const char *dir, const char *cu_src);
+
 #endif

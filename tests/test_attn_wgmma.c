@@ -31,8 +31,10 @@
 #include "generator/emit.h"
 #include "generator/space.h"
 #include "generator/template.h"
+#include "tests/fixture.h"
 #include "tests/helpers.h"
 #include "tests/hostk.h"
+#include "tests/installed.h"
 #include "tests/tspace.h"
 #include "tuner/compile/build.h"
 #include "tuner/compile/compile.h"
@@ -61,16 +63,7 @@ static void space_open(struct th_space *sp, const char *dev, int64_t sq, int64_t
 static size_t values_of(const struct th_space *sp, const char *name)
 {
   int64_t seen[16];
-  size_t n = 0;
-  for (size_t i = 0; i < sp->n; i++) {
-    int64_t v = th_space_get(sp, i, name);
-    bool known = false;
-    for (size_t q = 0; q < n; q++)
-      known |= seen[q] == v;
-    if (!known && n < 16)
-      seen[n++] = v;
-  }
-  return n;
+  return th_space_values(sp, name, seen, 16);
 }
 
 /* The sample (BN, STAGES, CWG, PINGPONG, REGS, PREG, OVERLAP): every value of every
@@ -403,49 +396,17 @@ static char *planted_db(const char *dir, const struct pick *pick)
   cr_assert_geq(at, 0);
   char *config = NULL;
   cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
-  char *path = th_path(dir, "attn.db");
-  struct db *db = NULL;
-  cr_assert_eq(db_open(path, DB_CREATE, &db), AT_OK, "%s", at_last_error());
-  struct db_run run;
-  db_run_init(&run);
-  run.host = "test", run.started_at = run.ended_at = "2026-12-04T04:00:00Z";
-  run.autotune_version = "test", run.strategy = "planted", run.args = "test_attn_wgmma";
-  db_uuid(run.uuid);
-  cr_assert_eq(db_put_run(db, &run, NULL), AT_OK, "%s", at_last_error());
   const struct attn_problem ap = {.dtype = GEMM_F16, .batch = 1, .heads = 4, .hkv = 1,
                                   .sq = 37, .sk = 53, .d = 64, .causal = 1};
+  struct db_problem problem;
   char layout[64];
-  struct db_trial tr;
-  db_trial_init(&tr);
-  attn_problem_key(&ap, &tr.problem, layout, sizeof layout);
-  db_uuid(tr.uuid);
-  strcpy(tr.run_uuid, run.uuid);
-  tr.device = "host:h100", tr.arch = "host:sm_90", tr.vendor = "host";
-  tr.kernel = sp.t->kernel, tr.kernel_hash = sp.t->hash;
-  tr.config = config;
-  tr.status = DB_TRIAL_OK;
-  tr.time_median_us = tr.time_min_us = tr.time_max_us = 5;
-  tr.repetitions = 5;
-  tr.created_at = "2026-12-04T04:00:00Z";
-  cr_assert_eq(db_put_trial(db, &tr, NULL), AT_OK, "%s", at_last_error());
-  db_close(db);
+  attn_problem_key(&ap, &problem, layout, sizeof layout);
+  char *path = fx_winner_db(dir, "attn.db", "host:h100", "host:sm_90", sp.t->kernel, sp.t->hash,
+                            &problem, config);
   free(config);
   th_space_close(&sp);
   return path;
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SAN_FLAGS "-fsanitize=address,undefined"
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SAN_FLAGS "-fsanitize=address,undefined"
-#endif
-#endif
-#ifndef SAN_FLAGS
-#define SAN_FLAGS ""
-#endif
-#define HDR_INCS                                                                           \
-  "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
 
 Test(attn_wgmma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
 {
@@ -501,41 +462,19 @@ Test(attn_wgmma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
       "  free(Q), free(K), free(V), free(O);\n"
       "  return bad != 0;\n"
       "}\n";
-  char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app");
-  cr_assert_eq(th_write(src, app, strlen(app)), 0);
-  char bindir[1024]; /* libautotune.so beside the command */
-  snprintf(bindir, sizeof bindir, "%s", AT_BINARY);
-  *strrchr(bindir, '/') = '\0';
-  th_sh(&r, "c++ -std=c++17 -O1 " SAN_FLAGS " '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR
-            "/include' -o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
-        src, dir, exe, bindir, bindir);
-  cr_assert_eq(r.code, 0, "c++: %s", r.err);
-  th_result_free(&r);
-  th_sh(&r, "'%s'", exe);
-  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
-  cr_assert_not_null(strstr(r.out, "0 wrong"), "%s", r.out);
-  th_result_free(&r);
-#if AT_HAVE_CUDA
-  char *cu = th_path(dir, "app.cu");
+  inst_run_header_app(dir, app);
   static const char gpu_app[] =
       "#include \"tuned_attention.h\"\n"
       "int run(at_half *p, cudaStream_t s) {\n"
       "  return at_tuned_attention_f16_hd64_causal(p, p, p, p, nullptr, nullptr, 1, 4, 1, 37, "
       "53, 0.f, s);\n}\n";
-  cr_assert_eq(th_write(cu, gpu_app, strlen(gpu_app)), 0);
-  th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 "
-            "-gencode arch=compute_90a,code=sm_90a " HDR_INCS " -I. --ptx app.cu -o app.ptx",
-        dir);
-  cr_assert_eq(r.code, 0, "nvcc: %s", r.err);
-  th_result_free(&r);
-  char *ptxpath = th_path(dir, "app.ptx");
-  char *ptx = th_read(ptxpath, NULL);
-  cr_assert_not_null(ptx);
-  cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
-  cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
-  free(ptx), free(ptxpath), free(cu);
-#endif
-  free(src), free(exe), free(hdr), free(db);
+  char *ptx = inst_header_ptx_sm90a(dir, gpu_app);
+  if (ptx) {
+    cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
+    cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
+    free(ptx);
+  }
+  free(hdr), free(db);
   th_rmtree(dir);
   free(dir);
 }

@@ -23,8 +23,10 @@
 #include "generator/emit.h"
 #include "generator/space.h"
 #include "generator/template.h"
+#include "tests/fixture.h"
 #include "tests/helpers.h"
 #include "tests/hostk.h"
+#include "tests/installed.h"
 #include "tests/tspace.h"
 #include "tuner/compile/build.h"
 #include "tuner/compile/compile.h"
@@ -367,49 +369,14 @@ static char *planted_db(const char *dir, size_t which)
   cr_assert_geq(at, 0);
   char *config = NULL;
   cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
-  char *path = th_path(dir, "tma.db");
-  struct db *db = NULL;
-  cr_assert_eq(db_open(path, DB_CREATE, &db), AT_OK, "%s", at_last_error());
-  struct db_run run;
-  db_run_init(&run);
-  run.host = "test", run.started_at = run.ended_at = "2026-12-03T12:00:00Z";
-  run.autotune_version = "test", run.strategy = "planted", run.args = "test_gemm_tma";
-  db_uuid(run.uuid);
-  cr_assert_eq(db_put_run(db, &run, NULL), AT_OK, "%s", at_last_error());
-  struct db_trial tr;
-  db_trial_init(&tr);
-  db_uuid(tr.uuid);
-  strcpy(tr.run_uuid, run.uuid);
-  tr.device = "host:h100", tr.arch = "host:sm_90", tr.vendor = "host";
-  tr.kernel = sp.t->kernel, tr.kernel_hash = sp.t->hash;
-  tr.problem = (struct db_problem){.op = "gemm", .dtype = "f16", .layout = "NN", .ndims = 3,
-                                   .dim_names = {"m", "n", "k"}, .dims = {256, 256, 256}};
-  tr.config = config;
-  tr.status = DB_TRIAL_OK;
-  tr.time_median_us = tr.time_min_us = tr.time_max_us = 5;
-  tr.repetitions = 5;
-  tr.created_at = "2026-12-03T12:00:00Z";
-  cr_assert_eq(db_put_trial(db, &tr, NULL), AT_OK, "%s", at_last_error());
-  db_close(db);
+  const struct db_problem problem = {.op = "gemm", .dtype = "f16", .layout = "NN", .ndims = 3,
+                                     .dim_names = {"m", "n", "k"}, .dims = {256, 256, 256}};
+  char *path = fx_winner_db(dir, "tma.db", "host:h100", "host:sm_90", sp.t->kernel, sp.t->hash,
+                            &problem, config);
   free(config);
   th_space_close(&sp);
   return path;
 }
-
-/* A sanitized libautotune.so needs its runtime in the program too (as tests/installed.c). */
-#if defined(__SANITIZE_ADDRESS__)
-#define SAN_FLAGS "-fsanitize=address,undefined"
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SAN_FLAGS "-fsanitize=address,undefined"
-#endif
-#endif
-#ifndef SAN_FLAGS
-#define SAN_FLAGS ""
-#endif
-
-#define HDR_INCS                                                                           \
-  "-isystem '" AT_SOURCE_DIR "/templates' -isystem '" AT_SOURCE_DIR "/templates/common'"
 
 /* The kernels-mode header of a gemm_tma winner, run on the host (the launcher encodes
  * the maps, the emulator runs the kernel, C checked against a double reference) and
@@ -459,44 +426,22 @@ static void tuned_header(size_t which)
       "  free(A), free(B), free(C);\n"
       "  return bad != 0;\n"
       "}\n";
-  char *src = th_path(dir, "app.cpp"), *exe = th_path(dir, "app");
-  cr_assert_eq(th_write(src, app, strlen(app)), 0);
-  char bindir[1024]; /* libautotune.so beside the command */
-  snprintf(bindir, sizeof bindir, "%s", AT_BINARY);
-  *strrchr(bindir, '/') = '\0';
-  th_sh(&r, "c++ -std=c++17 -O1 " SAN_FLAGS " '%s' -I'%s' " HDR_INCS " -I'" AT_SOURCE_DIR "/include' "
-            "-o '%s' '%s/libautotune.so' -Wl,-rpath,'%s' -lm",
-        src, dir, exe, bindir, bindir);
-  cr_assert_eq(r.code, 0, "c++: %s", r.err);
-  th_result_free(&r);
-  th_sh(&r, "'%s'", exe);
-  cr_assert_eq(r.code, 0, "%s%s", r.out, r.err);
-  cr_assert_not_null(strstr(r.out, "0 wrong"), "%s", r.out);
-  th_result_free(&r);
-#if AT_HAVE_CUDA
-  char *cu = th_path(dir, "app.cu");
+  inst_run_header_app(dir, app);
   static const char gpu_app[] = "#include \"tuned_gemm.h\"\n"
                                 "int run(at_half *p, cudaStream_t s) {\n"
                                 "  return at_tuned_gemm_f16_nn(p, p, p, 200, 136, 72, 72, 136, "
                                 "136, 1.f, 0.f, s);\n}\n";
-  cr_assert_eq(th_write(cu, gpu_app, strlen(gpu_app)), 0);
-  th_sh(&r, "cd '%s' && '" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 "
-            "-gencode arch=compute_90a,code=sm_90a " HDR_INCS " -I. --ptx app.cu -o app.ptx",
-        dir);
-  cr_assert_eq(r.code, 0, "nvcc: %s", r.err);
-  th_result_free(&r);
-  char *ptxpath = th_path(dir, "app.ptx");
-  char *ptx = th_read(ptxpath, NULL);
-  cr_assert_not_null(ptx);
-  cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
-  cr_assert_not_null(strstr(ptx, ".param .align 64 .b8"), "the maps are not by-value params");
-  cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
-  if (which != 1)
-    cr_assert(strstr(ptx, ".reqnctapercluster 2, 1, 1") && strstr(ptx, ".multicast::cluster"),
-              "the cluster variant's PTX has no cluster shape or multicast");
-  free(ptx), free(ptxpath), free(cu);
-#endif
-  free(src), free(exe), free(hdr), free(db);
+  char *ptx = inst_header_ptx_sm90a(dir, gpu_app);
+  if (ptx) {
+    cr_assert_not_null(strstr(ptx, "cp.async.bulk.tensor.2d.shared::cluster.global"));
+    cr_assert_not_null(strstr(ptx, ".param .align 64 .b8"), "the maps are not by-value params");
+    cr_assert_not_null(strstr(ptx, "wgmma.mma_async"));
+    if (which != 1)
+      cr_assert(strstr(ptx, ".reqnctapercluster 2, 1, 1") && strstr(ptx, ".multicast::cluster"),
+                "the cluster variant's PTX has no cluster shape or multicast");
+    free(ptx);
+  }
+  free(hdr), free(db);
   th_rmtree(dir);
   free(dir);
 }
