@@ -29,8 +29,16 @@
  * Strategies.
  *   exhaustive: points in enumeration order.
  *   random: a seeded Fisher-Yates permutation (sampling without replacement).
- *   model: points by ascending model cost (ties by enumeration order): "measure the top
- *     k" with k the budget.
+ *   model: "measure the top k" (k the budget), with the model's blind spots in mind. An
+ *     analytical model sees a few of a template's params (tile, grid, occupancy) and
+ *     not the rest (stages, schedule, epilogue, cluster...): many configs then share
+ *     one prediction, and the first k by enumeration order differ only in the params
+ *     listed last. So predictions within MODEL_BAND (10%) of the best remaining one
+ *     count as equal: of those, the next pick is the one farthest (in params that
+ *     differ) from every earlier pick, ties by prediction, then enumeration order. The
+ *     first pick is the best predicted; every pick is within the band of the best not
+ *     yet picked. Past MODEL_SPREAD picks, or where no band point lies within
+ *     MODEL_POOL of the sorted order, plain ascending order.
  *   anneal: walks with restarts. A walk starts at the best of ANNEAL_START random
  *     points; each step evaluates a uniformly chosen unevaluated point that differs
  *     from the current one in one dim (any value of it) and moves there if better, or
@@ -355,6 +363,62 @@ static int by_model(const void *a, const void *b)
   return x->p < y->p ? -1 : x->p > y->p;
 }
 
+#define MODEL_BAND 0.10  /* predictions within 10% of the best remaining count as equal */
+#define MODEL_SPREAD 512 /* picks ordered for spread; the rest by prediction */
+#define MODEL_POOL 4096  /* band points considered per pick, in prediction order */
+
+/* The model strategy's order (the design note): order[0..n) from the model costs. */
+static int model_order(const struct search_space *sp, size_t *order)
+{
+  size_t n = sp->npoints, nd = sp->ndims;
+  struct ranked *r = malloc(n * sizeof *r);
+  unsigned char *taken = calloc(n ? n : 1, 1);
+  size_t *mind = malloc(n * sizeof *mind), *upto = calloc(n ? n : 1, sizeof *upto);
+  if (!r || !taken || !mind || !upto) {
+    free(r), free(taken), free(mind), free(upto);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  for (size_t p = 0; p < n; p++)
+    r[p] = (struct ranked){isnan(sp->model[p]) ? INFINITY : sp->model[p], p};
+  qsort(r, n, sizeof *r, by_model);
+  size_t k = 0, head = 0;
+  /* mind[j]: the fewest differing params between sorted point j and the picks
+   * order[0..upto[j]) (nd + 1: no pick yet), brought up to date when j is a candidate */
+  for (size_t j = 0; j < n; j++)
+    mind[j] = nd + 1;
+  while (k < n && k < MODEL_SPREAD) {
+    while (head < n && taken[head])
+      head++;
+    if (head == n || !isfinite(r[head].model))
+      break;
+    double m = r[head].model, band = m + fabs(m) * MODEL_BAND;
+    size_t best = head;
+    for (size_t j = head, seen = 0; j < n && r[j].model <= band && seen < MODEL_POOL; j++) {
+      if (taken[j])
+        continue;
+      seen++;
+      const int32_t *c = sp->coords + r[j].p * nd;
+      for (; upto[j] < k; upto[j]++) {
+        const int32_t *q = sp->coords + order[upto[j]] * nd;
+        size_t d = 0;
+        for (size_t x = 0; x < nd; x++)
+          d += c[x] != q[x];
+        if (d < mind[j])
+          mind[j] = d;
+      }
+      if (mind[j] > mind[best])
+        best = j;
+    }
+    taken[best] = 1;
+    order[k++] = r[best].p;
+  }
+  for (size_t j = 0; j < n; j++)
+    if (!taken[j])
+      order[k++] = r[j].p;
+  free(r), free(taken), free(mind), free(upto);
+  return AT_OK;
+}
+
 /* Metropolis: always a better cost, a worse finite one with probability
  * exp(-relative slowdown / temp); never a failure over a finite current point. */
 static bool accept(struct search_state *s, double cq, double ccur, double temp)
@@ -548,21 +612,11 @@ int search_run(const struct search_space *sp, const struct search_opts *o,
     }
     run_order(&s, order);
     break;
-  case SEARCH_MODEL: {
-    struct ranked *r = malloc(n * sizeof *r);
-    if (!r) {
-      rc = at_error(AT_NOMEM, "out of memory");
+  case SEARCH_MODEL:
+    if ((rc = model_order(sp, order)) != AT_OK)
       goto out;
-    }
-    for (size_t p = 0; p < n; p++)
-      r[p] = (struct ranked){isnan(sp->model[p]) ? INFINITY : sp->model[p], p};
-    qsort(r, n, sizeof *r, by_model);
-    for (size_t p = 0; p < n; p++)
-      order[p] = r[p].p;
-    free(r);
     run_order(&s, order);
     break;
-  }
   case SEARCH_ANNEAL:
     run_anneal(&s);
     break;
