@@ -342,6 +342,58 @@ Test(attn_decode, compiles_for_gfx942, .timeout = TIMEOUT)
   compile_sample("mi300x", "clang-hip", "bf16", 32);
 }
 
+/* `#pragma autotune min_blocks 1` reaches ptxas: the variant's wrapper is declared
+ * AT_LAUNCH_BOUNDS_MIN_(NT, 1), i.e. __launch_bounds__(NT, 1) on CUDA, and ptxas then
+ * gives the key loop the registers it needs. The config is one that NVRTC 13.0 compiled
+ * at 72 registers with 4 bytes of spill stores under __launch_bounds__(128) alone (the
+ * decode bundles' problem; the same TU with the macro defined away first shows it). */
+Test(attn_decode, min_blocks_reaches_ptxas, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  const struct dproblem p = {"bf16", 1, 32, 8, 1, 4096, 128, 0, 0, 0};
+  struct th_space sp;
+  space_open(&sp, "h200", &p);
+  size_t at = sp.n;
+  for (size_t i = 0; i < sp.n && at == sp.n; i++)
+    if (th_space_get(&sp, i, "NT") == 128 && th_space_get(&sp, i, "BKV") == 16 &&
+        th_space_get(&sp, i, "TR") == 1 && th_space_get(&sp, i, "BPS") == 1)
+      at = i;
+  cr_assert_lt(at, sp.n, "NT=128,BKV=16,TR=1,BPS=1 is in the space");
+  const int64_t *cfg = sp.cfg + at * sp.np;
+  struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = p.dtype};
+  char *src = NULL;
+  cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, &cfg, 1, &src), AT_OK, "%s",
+               at_last_error());
+  cr_assert(strstr(src, "__global__ void AT_LAUNCH_BOUNDS_MIN_(128, 1) at_attn_decode_"), "%s",
+            src + strlen(src) - 400);
+  /* the same TU with the second argument defined away: __launch_bounds__(128) alone */
+  static const char off[] = "#define AT_LAUNCH_BOUNDS_MIN_(t, m) __launch_bounds__(t)\n";
+  char *plain = malloc(sizeof off + strlen(src));
+  cr_assert_not_null(plain);
+  snprintf(plain, sizeof off + strlen(src), "%s%s", off, src);
+  struct cc_result r[2];
+  const char *const srcs[2] = {src, plain};
+  for (int k = 0; k < 2; k++) {
+    const struct cc_request req = {.source = srcs[k], .name = "decode.cu", .arch = "sm_90",
+                                   .include_dirs = incs};
+    cr_assert_eq(cc_nvrtc.compile(&req, &r[k]), AT_OK, "%s", at_last_error());
+    cr_assert_eq(r[k].nkernels, 1);
+  }
+  const struct cc_kernel_res *with = &r[0].kernels[0], *without = &r[1].kernels[0];
+  cr_log_info("attn_decode NT=128,BKV=16,TR=1 sm_90: min_blocks 1: %d registers, %lld bytes "
+              "spilled; __launch_bounds__(128) alone: %d registers, %lld bytes spilled",
+              with->registers, (long long)with->spill_bytes, without->registers,
+              (long long)without->spill_bytes);
+  cr_assert_eq(with->spill_bytes, 0, "%s", r[0].log ? r[0].log : "");
+  cr_assert_eq(with->max_threads, 128);
+  cr_assert_neq(with->registers, without->registers, "the second argument changed nothing");
+  for (int k = 0; k < 2; k++)
+    cc_result_release(&r[k]);
+  free(plain);
+  free(src);
+  th_space_close(&sp);
+}
+
 /* ---- correctness on the host device ------------------------------------------------- */
 
 /* The CI sample: every parameter value on each of these (each feature at least once). */
@@ -401,6 +453,18 @@ Test(attn_decode, command_tunes_decode, .timeout = TIMEOUT)
   cr_assert_eq(r.code, 0, "%s", r.err);
   cr_assert(strstr(r.out, "exact match") && strstr(r.out, "NS="), "%s", r.out);
   th_result_free(&r);
+  /* the tuned header declares the winner with its min_blocks (CUDA's second argument) */
+  char *hdr = th_path(dir, "tuned.h");
+  th_run(&r, "emit-header attention --device host --db '%s' --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *text = th_read(hdr, NULL);
+  cr_assert_not_null(text);
+  cr_assert(strstr(text, "#define AT_TUNED_KERNEL_MIN_(threads, m) static __global__ void "
+                         "__launch_bounds__(threads, m)"), "%s", text);
+  cr_assert(strstr(text, ", 1) at_tuned_attention_v0_("), "%s", text);
+  free(text);
+  free(hdr);
   free(db);
   th_rmtree(dir);
   free(dir);

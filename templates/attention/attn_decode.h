@@ -78,6 +78,13 @@
 // Every thread owns a K vector to convert per tile.
 #pragma autotune require threads_useful: NT <= BKV * HD / 4
 #pragma autotune threads NT
+// One block an SM is all the register file must hold (CUDA's __launch_bounds__(NT, 1)).
+// With the thread count alone ptxas 13 sets its own register target, one that fits
+// several blocks (72-96 registers at NT = 128, 5-7 blocks), and spills the key loop's
+// accumulators and prefetched vectors to meet it; with this it allocates what the loop
+// needs (up to 142 at NT = 128, no spills) and BPS's blocks share the SM as registers
+// allow. HIP leaves it off (its second argument is waves per EU).
+#pragma autotune min_blocks 1
 #pragma autotune grid B * HKV * NS
 #pragma autotune shared (RG * TR * KS + 2 * BKV * KS + RG * TR * (BKV + 1) + 3 * RG * TR) * sizeof_f32
 // Counters (one u32 per (batch, KV head), padded to 16 bytes), then per (batch, KV
