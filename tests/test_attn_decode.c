@@ -47,7 +47,7 @@
 #define NDIMS 8          /* B, H, HKV, SQ, SK, D, CAUSAL, PAGED */
 
 static const char *const incs[] = {COMMON, NULL};
-static const char *const params[] = {"NT", "BKV", "TR", "BPS"};
+static const char *const params[] = {"NT", "BKV", "TR", "BPS", "SMX"};
 #define NPARAMS (sizeof params / sizeof params[0])
 
 struct dproblem {
@@ -65,9 +65,32 @@ static void space_open(struct th_space *sp, const char *dev, const struct dprobl
 /* A small sample with every value of every param: again and again the config that brings
  * the most (param, value) pairs not yet covered (the first of equals), until none is
  * left or cap are taken; 4-6 configs where the old first-config-per-value sample took
- * 10-11 (the runtime of this file). OUT: which[] (indices into sp); returns how many. */
+ * 10-11 (the runtime of this file). Then the same again among the configs with SMX = 1
+ * (the lane-group softmax: every NT, BKV, TR, BPS with it too), those not taken yet
+ * appended. OUT: which[] (indices into sp); returns how many. */
+static size_t sample_of(const struct th_space *sp, size_t *which, size_t cap, int64_t smx);
 static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
 {
+  size_t n = sample_of(sp, which, cap, -1);
+  size_t *more = malloc(cap * sizeof *more);
+  cr_assert_not_null(more);
+  const size_t m = sample_of(sp, more, cap, 1);
+  for (size_t i = 0; i < m && n < cap; i++) {
+    bool taken = false;
+    for (size_t k = 0; k < n; k++)
+      taken |= which[k] == more[i];
+    if (!taken)
+      which[n++] = more[i];
+  }
+  free(more);
+  return n;
+}
+
+/* The greedy sample among the configs whose SMX is smx (all with smx < 0). */
+static size_t sample_of(const struct th_space *sp, size_t *which, size_t cap, int64_t smx)
+{
+  const int smx_at = gen_space_param_index(sp->s, "SMX");
+  cr_assert_geq(smx_at, 0);
   int idx[NPARAMS];
   int64_t vals[NPARAMS][16];
   bool covered[NPARAMS][16] = {{false}};
@@ -89,6 +112,8 @@ static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
     size_t best = 0, gain_best = 0;
     for (size_t i = 0; i < sp->n; i++) {
       size_t gain = 0;
+      if (smx >= 0 && sp->cfg[i * sp->np + (size_t)smx_at] != smx)
+        continue;
       for (size_t p = 0; p < NPARAMS; p++)
         for (size_t q = 0; q < nv[p]; q++)
           gain += !covered[p][q] && vals[p][q] == sp->cfg[i * sp->np + (size_t)idx[p]];
@@ -191,9 +216,15 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
   d.p_exact = 1;
   struct attn_buffers buf;
   cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &d, &buf), AT_OK, "%s", at_last_error());
-  size_t failures = 0;
+  size_t failures = 0, lanes = 0;
+  int64_t sg_lo = 0, sg_hi = 0; /* the lane groups the SMX = 1 runs took */
   for (size_t i = 0; i < n; i++) {
     int64_t bad = 0;
+    if (cfg_get(&sp, ptrs[i], "SMX") == 1) {
+      const int64_t sg = cfg_get(&sp, ptrs[i], "SG");
+      sg_lo = lanes == 0 || sg < sg_lo ? sg : sg_lo, sg_hi = sg > sg_hi ? sg : sg_hi;
+      lanes++;
+    }
     char msg[300];
     int rc = run_variant(&hk, &sp, kern[i], ptrs[i], p->dtype, &d, &buf, &bad, msg, sizeof msg);
     if (split)
@@ -211,9 +242,11 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
     }
   }
   cr_log_info("attn_decode %s %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d: %zu "
-              "configs of %zu, %zu failed", arch, p->dtype, (long long)p->h, (long long)p->hkv,
-              (long long)p->sq, (long long)p->sk, (long long)p->d, p->causal, p->paged, n,
-              sp.n, failures);
+              "configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", arch, p->dtype,
+              (long long)p->h, (long long)p->hkv, (long long)p->sq, (long long)p->sk,
+              (long long)p->d, p->causal, p->paged, n, sp.n, lanes, (long long)sg_lo,
+              (long long)sg_hi, failures);
+  cr_assert_gt(lanes, 0, "the lane-group softmax ran");
   cr_assert_eq(failures, 0, "%zu of %zu variants wrong (see the log)", failures, n);
   attn_buffers_release(&meas_host, hk.ctx, &buf);
   attn_data_release(&d);
