@@ -12,8 +12,9 @@
 // computed (one tile in flight per block, more blocks per SM for the rest). Each tile is
 // converted to f32 in shared memory; the scores are computed TR rows per thread (a K
 // vector read from shared memory once per TR rows, the q vectors broadcast), the online
-// softmax (FlashAttention-2's, in the log2 domain) is updated one thread per row, and
-// p V accumulates in registers, TR rows x 4 columns per thread.
+// softmax (FlashAttention-2's, in the log2 domain) is updated one thread per row (SMX =
+// 0) or SG lanes of a wave per row with shuffle reductions (SMX = 1), and p V
+// accumulates in registers, TR rows x 4 columns per thread.
 //
 // With NS > 1 every block writes its rows' partial (max m, sum l, unnormalized
 // accumulator) into the workspace, fences, and bumps the (batch, KV head)'s counter; the
