@@ -10,6 +10,8 @@
 # lines and the total; results go in bench/results/2026-12-03-attn-decode.md by hand.
 #
 #   bench/attn_decode_sweep.sh [--all] [BUILD=build]
+#   AT_DECODE_SMX=1 bench/attn_decode_sweep.sh   (only the configs with SMX=1, the
+#                                                 lane-group softmax; 0: only SMX=0)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=full
@@ -20,6 +22,6 @@ fi
 build=${1:-build}
 cmake --build "$build" --target test_attn_decode >/dev/null
 start=$(date +%s)
-AT_DECODE_SWEEP=$mode nice -n 10 "$build/test_attn_decode" --filter 'attn_decode/full_sweep' \
+AT_DECODE_SWEEP=$mode nice -n "${AT_NICE:-10}" "$build/test_attn_decode" --filter 'attn_decode/full_sweep' \
   --verbose --jobs 1 2>&1 | grep -E 'attn_decode (host|full)|\[(ERR|FAIL|PASS)' || true
 echo "wall: $(( $(date +%s) - start )) s on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"

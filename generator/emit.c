@@ -322,13 +322,27 @@ static int put_variant(struct sbuf *b, const struct tmpl *t, const struct gen_sp
       __builtin_mul_overflow(threads, launch.threads[2], &threads) || threads > INT_MAX)
     return at_error(AT_USAGE, "threads %" PRId64 " x %" PRId64 " x %" PRId64 " is too large",
                     launch.threads[0], launch.threads[1], launch.threads[2]);
+  int64_t min_blocks = 0; /* a `min_blocks` pragma: __launch_bounds__'s second argument */
+  if (t->min_blocks) {
+    int64_t *slots = malloc(tmpl_slot_count(t) * sizeof *slots);
+    if (!slots)
+      return at_error(AT_NOMEM, "out of memory");
+    tmpl_slots(t, bind->dev, bind->dims, config, slots);
+    rc = tmpl_min_blocks_eval(t, slots, &min_blocks);
+    free(slots);
+    if (rc)
+      return rc;
+  }
   if ((rc = gen_space_config_text(s, config, &text)))
     return rc;
   gen_variant_name(t, bind->dtype, text, name);
   sb_printf(b, "\n// %s\n", text);
   char decl[160];
-  int n = snprintf(decl, sizeof decl, "extern \"C\" __global__ void __launch_bounds__(%" PRId64
-                   ")", threads);
+  int n = min_blocks ? snprintf(decl, sizeof decl, "extern \"C\" __global__ void "
+                                "AT_LAUNCH_BOUNDS_MIN_(%" PRId64 ", %" PRId64 ")", threads,
+                                min_blocks)
+                     : snprintf(decl, sizeof decl, "extern \"C\" __global__ void "
+                                "__launch_bounds__(%" PRId64 ")", threads);
   if (launch.cluster[0] * launch.cluster[1] * launch.cluster[2] > 1)
     snprintf(decl + n, sizeof decl - (size_t)n, " AT_CLUSTER_DIMS_(%" PRId64 ", %" PRId64
              ", %" PRId64 ")", launch.cluster[0], launch.cluster[1], launch.cluster[2]);
@@ -382,6 +396,12 @@ int gen_emit_tu(const struct tmpl *t, enum cc_target target, const struct gen_sp
             "#if defined(AT_CUDA)    // host emulator takes the shape from the launch\n"
             "#define AT_CLUSTER_DIMS_(x, y, z) __cluster_dims__(x, y, z)\n"
             "#else\n#define AT_CLUSTER_DIMS_(x, y, z)\n#endif\n#endif\n");
+  if (t->min_blocks_text)
+    sb_puts(&b, "#ifndef AT_LAUNCH_BOUNDS_MIN_ // a `min_blocks` pragma: blocks per SM, CUDA's\n"
+            "#if defined(AT_CUDA)         // second __launch_bounds__ argument; HIP reads that\n"
+            "#define AT_LAUNCH_BOUNDS_MIN_(t, m) __launch_bounds__(t, m) // as waves per EU:\n"
+            "#else                        // left off there\n"
+            "#define AT_LAUNCH_BOUNDS_MIN_(t, m) __launch_bounds__(t)\n#endif\n#endif\n");
   sb_printf(&b, "#line %zu \"<autotune variants of %s>\"\n", count_lines(&b) + 2, t->kernel);
 
   for (size_t i = 0; i < n && !rc; i++) {

@@ -230,6 +230,11 @@ static void put_helpers(struct sbuf *b)
           "#define AT_TUNED_KERNEL_(threads) static void\n"
           "#define AT_TUNED_KERNEL_ANY_ static void\n"
           "#endif\n"
+          "#if defined(__CUDACC__) // a `min_blocks` pragma: blocks per SM (HIP: waves per EU)\n"
+          "#define AT_TUNED_KERNEL_MIN_(threads, m) static __global__ void __launch_bounds__(threads, m)\n"
+          "#else\n"
+          "#define AT_TUNED_KERNEL_MIN_(threads, m) AT_TUNED_KERNEL_(threads)\n"
+          "#endif\n"
           "#if defined(__CUDACC__)\n"
           "#define AT_TUNED_CLUSTER_(x, y, z) __cluster_dims__(x, y, z)\n"
           "#else\n"
@@ -392,22 +397,28 @@ static int put_variant_kernel(struct sbuf *b, const struct hdr_spec *s, size_t i
     if (gen_emit_launch(t, &bind, v->values, &l) == AT_OK)
       threads = l.threads[0] * l.threads[1] * l.threads[2];
   }
-  char decl[128], name[64];
-  int n;
-  if (threads > 0)
-    n = snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_(%" PRId64 ")", threads);
-  else
-    n = snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_ANY_");
-  /* the cluster shape (a `cluster` pragma) is a constant of the variant */
-  int64_t cl[3] = {1, 1, 1};
+  /* the cluster shape (a `cluster` pragma) and the blocks per SM (`min_blocks`, with the
+   * threads only) are constants of the variant */
+  int64_t cl[3] = {1, 1, 1}, min_blocks = 0;
   int64_t *slots = malloc(tmpl_slot_count(t) * sizeof *slots);
   if (!slots)
     return at_error(AT_NOMEM, "out of memory");
   tmpl_slots(t, s->space_dev, NULL, v->values, slots);
   rc = tmpl_cluster_eval(t, slots, cl);
+  if (!rc)
+    rc = tmpl_min_blocks_eval(t, slots, &min_blocks);
   free(slots);
   if (rc)
     return rc;
+  char decl[128], name[64];
+  int n;
+  if (threads > 0 && min_blocks > 0)
+    n = snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_MIN_(%" PRId64 ", %" PRId64 ")", threads,
+                 min_blocks);
+  else if (threads > 0)
+    n = snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_(%" PRId64 ")", threads);
+  else
+    n = snprintf(decl, sizeof decl, "AT_TUNED_KERNEL_ANY_");
   if (cl[0] * cl[1] * cl[2] > 1)
     snprintf(decl + n, sizeof decl - (size_t)n, " AT_TUNED_CLUSTER_(%" PRId64 ", %" PRId64
              ", %" PRId64 ")", cl[0], cl[1], cl[2]);

@@ -50,8 +50,8 @@
 #define QUOTE_MAX 80
 
 static const char *const verbs_expected =
-    "(expected kernel, problem, param, derive, require, threads, grid, cluster, shared, "
-    "workspace, dtype, arch_specific or tensormap)";
+    "(expected kernel, problem, param, derive, require, threads, grid, cluster, min_blocks, "
+    "shared, workspace, dtype, arch_specific or tensormap)";
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -675,6 +675,15 @@ static int pragma_pass1(struct loader *L, const struct pragma *g)
     L->shared_part[1] = rest.b;
     return AT_OK;
   }
+  if (strcmp(verb, "min_blocks") == 0) { /* template_cluster.c */
+    if ((rc = once(L, g->line, "min_blocks", &L->line_min_blocks)))
+      return rc;
+    if (rest.b == rest.a)
+      return tl_perr(L, g->line, "expected 'min_blocks EXPR' (blocks an SM must hold)");
+    L->mb_part[0] = rest.a;
+    L->mb_part[1] = rest.b;
+    return AT_OK;
+  }
   if (strcmp(verb, "workspace") == 0) {
     if ((rc = once(L, g->line, "workspace", &L->line_ws)))
       return rc;
@@ -764,6 +773,10 @@ static int pass2(struct loader *L)
   if ((rc = load_xyz(L, L->line_grid, "grid", L->grid_part, t->grid_text, t->grid)))
     return rc;
   if ((rc = load_xyz(L, L->line_cluster, "cluster", L->cl_part, t->cluster_text, t->cluster)))
+    return rc;
+  if (L->line_min_blocks &&
+      (rc = load_expr(L, L->line_min_blocks, "min_blocks", L->mb_part[0], L->mb_part[1],
+                      t->nparams, &t->min_blocks_text, &t->min_blocks)))
     return rc;
   if (L->line_ws && (rc = load_expr(L, L->line_ws, "workspace", L->ws_part[0], L->ws_part[1],
                                      t->nparams, &t->workspace_text, &t->workspace)))
@@ -883,15 +896,15 @@ static int bind_launch(struct tmpl *t)
   struct {
     const char *text;
     struct gen_expr **e;
-  } all[11] = {{t->threads_text[0], &t->threads[0]}, {t->threads_text[1], &t->threads[1]},
+  } all[12] = {{t->threads_text[0], &t->threads[0]}, {t->threads_text[1], &t->threads[1]},
                {t->threads_text[2], &t->threads[2]}, {t->grid_text[0], &t->grid[0]},
                {t->grid_text[1], &t->grid[1]},       {t->grid_text[2], &t->grid[2]},
                {t->shared_text, &t->shared},         {t->workspace_text, &t->workspace},
                {t->cluster_text[0], &t->cluster[0]}, {t->cluster_text[1], &t->cluster[1]},
-               {t->cluster_text[2], &t->cluster[2]}};
-  for (size_t i = 0; i < 11; i++) {
+               {t->cluster_text[2], &t->cluster[2]}, {t->min_blocks_text, &t->min_blocks}};
+  for (size_t i = 0; i < 12; i++) {
     if (!all[i].text)
-      continue; /* no workspace pragma */
+      continue; /* no workspace or min_blocks pragma */
     int rc = gen_expr_parse(all[i].text, all[i].e);
     if (rc == AT_OK)
       rc = gen_expr_bind(*all[i].e, env_resolve, &env);
@@ -1063,6 +1076,8 @@ void tmpl_free(struct tmpl *t)
   gen_expr_free(t->shared);
   free(t->workspace_text);
   gen_expr_free(t->workspace);
+  free(t->min_blocks_text);
+  gen_expr_free(t->min_blocks);
   tmpl_tmaps_free(t);
   free(t->dtype);
   free(t->pragma_lines);

@@ -111,6 +111,10 @@ struct tmpl {
   char *cluster_text[3];         /* `cluster` CTAs per cluster x, y, z as written; "1" when
                                     absent (template_cluster.c) */
   struct gen_expr *cluster[3];
+  char *min_blocks_text;         /* `min_blocks` (blocks an SM must hold, CUDA's second
+                                    __launch_bounds__ argument) as written; NULL when absent
+                                    (template_cluster.c) */
+  struct gen_expr *min_blocks;   /* NULL when absent */
   char *dtype;                   /* `dtype` type parameter name, NULL if none */
   int arch_specific;             /* `arch_specific`: NVIDIA targets get the "a" suffix
                                     (sm_90 -> sm_90a; tmpl_compile_arch) */
@@ -168,6 +172,11 @@ int tmpl_tmaps_check(const struct tmpl *t, int *line, char *msg, size_t len);
  * TMPL_MAX_CLUSTER CTAs (the portable maximum of sm_90). */
 #define TMPL_MAX_CLUSTER 8
 int tmpl_cluster_eval(const struct tmpl *t, const int64_t *slots, int64_t out[3]);
+/* template_cluster.c: the blocks per SM of a `min_blocks` pragma for the config whose
+ * slots are given, 0 without one. OUT: *out. AT_OK; AT_USAGE when the expression fails
+ * or the value is outside 1 .. TMPL_MAX_MIN_BLOCKS (sm_90's most resident blocks). */
+#define TMPL_MAX_MIN_BLOCKS 32
+int tmpl_min_blocks_eval(const struct tmpl *t, const int64_t *slots, int64_t *out);
 /* Free what t->tmaps hold (tmpl_free's part); ntmaps becomes 0. */
 void tmpl_tmaps_free(struct tmpl *t);
 

@@ -37,7 +37,8 @@
 #include "generator/sbuf.h"
 #include "generator/template.h"
 
-#define FORMAT "autotune-parse-cache 4" /* 2: the workspace pragma; 3: tensormap; 4: cluster */
+#define FORMAT "autotune-parse-cache 5" /* 2: the workspace pragma; 3: tensormap; 4: cluster;
+                                            5: min_blocks */
 /* Most of any list an entry may hold: far above any real template, a guard against a
  * forged count. */
 #define MAX_LIST 100000
@@ -189,6 +190,7 @@ int tcache_write(const char *cache_dir, const char *const *include_dirs,
     put_str(&b, t->cluster_text[i]);
   put_str(&b, t->shared_text);
   put_str(&b, t->workspace_text);
+  put_str(&b, t->min_blocks_text);
   put_str(&b, t->dtype);
   put_num(&b, t->arch_specific);
   put_num(&b, (int64_t)t->ntmaps);
@@ -386,6 +388,7 @@ static void read_fields(struct rd *r, struct tmpl *x)
     x->cluster_text[i] = need_str(r);
   x->shared_text = need_str(r);
   x->workspace_text = get_str(r);
+  x->min_blocks_text = get_str(r);
   x->dtype = get_str(r);
   x->arch_specific = (int)get_num(r);
   size_t nm = get_count(r);

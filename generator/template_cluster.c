@@ -2,7 +2,9 @@
  * template_cluster.c - the `cluster` pragma of a template (docs/templates.md): CTAs per
  * thread block cluster in x, y, z, expressions over the params evaluated per variant like
  * `threads`. Its syntax is `threads`'s, read in template.c (pragma_xyz, load_xyz); here the
- * evaluation and its limits, shared by gen_emit_launch and the tuned header.
+ * evaluation and its limits, shared by gen_emit_launch and the tuned header. Also the
+ * other launch attribute of the kernel's declaration, `min_blocks` (one expression): the
+ * blocks an SM must hold, CUDA's second __launch_bounds__ argument (emit.c, header.c).
  */
 #include <inttypes.h>
 
@@ -29,5 +31,18 @@ int tmpl_cluster_eval(const struct tmpl *t, const int64_t *slots, int64_t out[3]
   if (ctas > TMPL_MAX_CLUSTER)
     return at_error(AT_USAGE, "cluster %" PRId64 " x %" PRId64 " x %" PRId64 ": more than %d "
                     "CTAs", out[0], out[1], out[2], TMPL_MAX_CLUSTER);
+  return AT_OK;
+}
+
+int tmpl_min_blocks_eval(const struct tmpl *t, const int64_t *slots, int64_t *out)
+{
+  *out = 0;
+  if (!t->min_blocks)
+    return AT_OK;
+  if (gen_expr_eval(t->min_blocks, slots, NULL, out))
+    return at_error(AT_USAGE, "min_blocks '%.80s': %s", t->min_blocks_text, at_last_error());
+  if (*out < 1 || *out > TMPL_MAX_MIN_BLOCKS)
+    return at_error(AT_USAGE, "min_blocks '%.80s' is %" PRId64 " (1 .. %d)",
+                    t->min_blocks_text, *out, TMPL_MAX_MIN_BLOCKS);
   return AT_OK;
 }

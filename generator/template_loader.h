@@ -88,6 +88,8 @@ struct loader {
   int line_problem, line_threads, line_grid, line_shared, line_ws, line_dtype, line_arch_specific;
   size_t cl_part[3][2]; /* `cluster` (template_cluster.c) */
   int line_cluster;
+  size_t mb_part[2]; /* `min_blocks` (template_cluster.c) */
+  int line_min_blocks;
   char (*include_real)[PATH_MAX];
   size_t ninclude;
   struct tcache_deps deps;  /* every file the parse read besides the template */

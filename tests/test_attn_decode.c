@@ -15,7 +15,8 @@
  * The CI sample covers every value of every parameter on a few problems (decode of 1
  * and 7 queries, GQA 1:1 and 8:1, paged and not, causal and not, head dims 64 and 128,
  * 300 and 4,099 keys); AT_DECODE_SWEEP=full runs every combination of the issue's
- * problems with such a sample, AT_DECODE_SWEEP=all with every valid config
+ * problems with such a sample, AT_DECODE_SWEEP=all with every valid config (with
+ * AT_DECODE_SMX=0 or 1: only that softmax's configs)
  * (bench/attn_decode_sweep.sh, results in bench/results/).
  */
 #include <criterion/criterion.h>
@@ -47,7 +48,7 @@
 #define NDIMS 8          /* B, H, HKV, SQ, SK, D, CAUSAL, PAGED */
 
 static const char *const incs[] = {COMMON, NULL};
-static const char *const params[] = {"NT", "BKV", "TR", "BPS"};
+static const char *const params[] = {"NT", "BKV", "TR", "BPS", "SMX"};
 #define NPARAMS (sizeof params / sizeof params[0])
 
 struct dproblem {
@@ -65,9 +66,32 @@ static void space_open(struct th_space *sp, const char *dev, const struct dprobl
 /* A small sample with every value of every param: again and again the config that brings
  * the most (param, value) pairs not yet covered (the first of equals), until none is
  * left or cap are taken; 4-6 configs where the old first-config-per-value sample took
- * 10-11 (the runtime of this file). OUT: which[] (indices into sp); returns how many. */
+ * 10-11 (the runtime of this file). Then the same again among the configs with SMX = 1
+ * (the lane-group softmax: every NT, BKV, TR, BPS with it too), those not taken yet
+ * appended. OUT: which[] (indices into sp); returns how many. */
+static size_t sample_of(const struct th_space *sp, size_t *which, size_t cap, int64_t smx);
 static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
 {
+  size_t n = sample_of(sp, which, cap, -1);
+  size_t *more = malloc(cap * sizeof *more);
+  cr_assert_not_null(more);
+  const size_t m = sample_of(sp, more, cap, 1);
+  for (size_t i = 0; i < m && n < cap; i++) {
+    bool taken = false;
+    for (size_t k = 0; k < n; k++)
+      taken |= which[k] == more[i];
+    if (!taken)
+      which[n++] = more[i];
+  }
+  free(more);
+  return n;
+}
+
+/* The greedy sample among the configs whose SMX is smx (all with smx < 0). */
+static size_t sample_of(const struct th_space *sp, size_t *which, size_t cap, int64_t smx)
+{
+  const int smx_at = gen_space_param_index(sp->s, "SMX");
+  cr_assert_geq(smx_at, 0);
   int idx[NPARAMS];
   int64_t vals[NPARAMS][16];
   bool covered[NPARAMS][16] = {{false}};
@@ -89,6 +113,8 @@ static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
     size_t best = 0, gain_best = 0;
     for (size_t i = 0; i < sp->n; i++) {
       size_t gain = 0;
+      if (smx >= 0 && sp->cfg[i * sp->np + (size_t)smx_at] != smx)
+        continue;
       for (size_t p = 0; p < NPARAMS; p++)
         for (size_t q = 0; q < nv[p]; q++)
           gain += !covered[p][q] && vals[p][q] == sp->cfg[i * sp->np + (size_t)idx[p]];
@@ -159,6 +185,9 @@ static int run_variant(struct th_hostk *hk, const struct th_space *sp, meas_kern
   return rc;
 }
 
+/* The full sweep's AT_DECODE_SMX: only the configs with this SMX (-1: all). */
+static int64_t only_smx = -1;
+
 /* Every sampled config of the problem's space (all of them with all != 0), compiled for
  * arch ("host", or "host:gfx942" for waves of 64 on the device of that name), run twice
  * and checked by the op; attn_decode keeps P in f32, so the check has no P-rounding term
@@ -175,11 +204,14 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
   const int64_t **ptrs = malloc(cap * sizeof *ptrs);
   meas_kernel *kern = malloc(cap * sizeof *kern);
   cr_assert(which && ptrs && kern);
+  n = 0;
   if (all)
-    for (n = 0; n < sp.n; n++)
-      which[n] = n;
+    for (size_t i = 0; i < sp.n; i++) {
+      if (only_smx < 0 || th_space_get(&sp, i, "SMX") == only_smx)
+        which[n++] = i;
+    }
   else
-    n = sample(&sp, which, cap);
+    n = only_smx >= 0 ? sample_of(&sp, which, cap, only_smx) : sample(&sp, which, cap);
   for (size_t i = 0; i < n; i++)
     ptrs[i] = sp.cfg + which[i] * sp.np;
   struct th_hostk hk;
@@ -191,9 +223,15 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
   d.p_exact = 1;
   struct attn_buffers buf;
   cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &d, &buf), AT_OK, "%s", at_last_error());
-  size_t failures = 0;
+  size_t failures = 0, lanes = 0;
+  int64_t sg_lo = 0, sg_hi = 0; /* the lane groups the SMX = 1 runs took */
   for (size_t i = 0; i < n; i++) {
     int64_t bad = 0;
+    if (cfg_get(&sp, ptrs[i], "SMX") == 1) {
+      const int64_t sg = cfg_get(&sp, ptrs[i], "SG");
+      sg_lo = lanes == 0 || sg < sg_lo ? sg : sg_lo, sg_hi = sg > sg_hi ? sg : sg_hi;
+      lanes++;
+    }
     char msg[300];
     int rc = run_variant(&hk, &sp, kern[i], ptrs[i], p->dtype, &d, &buf, &bad, msg, sizeof msg);
     if (split)
@@ -211,9 +249,11 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
     }
   }
   cr_log_info("attn_decode %s %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d: %zu "
-              "configs of %zu, %zu failed", arch, p->dtype, (long long)p->h, (long long)p->hkv,
-              (long long)p->sq, (long long)p->sk, (long long)p->d, p->causal, p->paged, n,
-              sp.n, failures);
+              "configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", arch, p->dtype,
+              (long long)p->h, (long long)p->hkv, (long long)p->sq, (long long)p->sk,
+              (long long)p->d, p->causal, p->paged, n, sp.n, lanes, (long long)sg_lo,
+              (long long)sg_hi, failures);
+  cr_assert(lanes > 0 || only_smx == 0, "the lane-group softmax ran");
   cr_assert_eq(failures, 0, "%zu of %zu variants wrong (see the log)", failures, n);
   attn_buffers_release(&meas_host, hk.ctx, &buf);
   attn_data_release(&d);
@@ -342,6 +382,58 @@ Test(attn_decode, compiles_for_gfx942, .timeout = TIMEOUT)
   compile_sample("mi300x", "clang-hip", "bf16", 32);
 }
 
+/* `#pragma autotune min_blocks 1` reaches ptxas: the variant's wrapper is declared
+ * AT_LAUNCH_BOUNDS_MIN_(NT, 1), i.e. __launch_bounds__(NT, 1) on CUDA, and ptxas then
+ * gives the key loop the registers it needs. The config is one that NVRTC 13.0 compiled
+ * at 72 registers with 4 bytes of spill stores under __launch_bounds__(128) alone (the
+ * decode bundles' problem; the same TU with the macro defined away first shows it). */
+Test(attn_decode, min_blocks_reaches_ptxas, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  const struct dproblem p = {"bf16", 1, 32, 8, 1, 4096, 128, 0, 0, 0};
+  struct th_space sp;
+  space_open(&sp, "h200", &p);
+  size_t at = sp.n;
+  for (size_t i = 0; i < sp.n && at == sp.n; i++)
+    if (th_space_get(&sp, i, "NT") == 128 && th_space_get(&sp, i, "BKV") == 16 &&
+        th_space_get(&sp, i, "TR") == 1 && th_space_get(&sp, i, "BPS") == 1)
+      at = i;
+  cr_assert_lt(at, sp.n, "NT=128,BKV=16,TR=1,BPS=1 is in the space");
+  const int64_t *cfg = sp.cfg + at * sp.np;
+  struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = p.dtype};
+  char *src = NULL;
+  cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, &cfg, 1, &src), AT_OK, "%s",
+               at_last_error());
+  cr_assert(strstr(src, "__global__ void AT_LAUNCH_BOUNDS_MIN_(128, 1) at_attn_decode_"), "%s",
+            src + strlen(src) - 400);
+  /* the same TU with the second argument defined away: __launch_bounds__(128) alone */
+  static const char off[] = "#define AT_LAUNCH_BOUNDS_MIN_(t, m) __launch_bounds__(t)\n";
+  char *plain = malloc(sizeof off + strlen(src));
+  cr_assert_not_null(plain);
+  snprintf(plain, sizeof off + strlen(src), "%s%s", off, src);
+  struct cc_result r[2];
+  const char *const srcs[2] = {src, plain};
+  for (int k = 0; k < 2; k++) {
+    const struct cc_request req = {.source = srcs[k], .name = "decode.cu", .arch = "sm_90",
+                                   .include_dirs = incs};
+    cr_assert_eq(cc_nvrtc.compile(&req, &r[k]), AT_OK, "%s", at_last_error());
+    cr_assert_eq(r[k].nkernels, 1);
+  }
+  const struct cc_kernel_res *with = &r[0].kernels[0], *without = &r[1].kernels[0];
+  cr_log_info("attn_decode NT=128,BKV=16,TR=1 sm_90: min_blocks 1: %d registers, %lld bytes "
+              "spilled; __launch_bounds__(128) alone: %d registers, %lld bytes spilled",
+              with->registers, (long long)with->spill_bytes, without->registers,
+              (long long)without->spill_bytes);
+  cr_assert_eq(with->spill_bytes, 0, "%s", r[0].log ? r[0].log : "");
+  cr_assert_eq(with->max_threads, 128);
+  cr_assert_neq(with->registers, without->registers, "the second argument changed nothing");
+  for (int k = 0; k < 2; k++)
+    cc_result_release(&r[k]);
+  free(plain);
+  free(src);
+  th_space_close(&sp);
+}
+
 /* ---- correctness on the host device ------------------------------------------------- */
 
 /* The CI sample: every parameter value on each of these (each feature at least once). */
@@ -401,6 +493,18 @@ Test(attn_decode, command_tunes_decode, .timeout = TIMEOUT)
   cr_assert_eq(r.code, 0, "%s", r.err);
   cr_assert(strstr(r.out, "exact match") && strstr(r.out, "NS="), "%s", r.out);
   th_result_free(&r);
+  /* the tuned header declares the winner with its min_blocks (CUDA's second argument) */
+  char *hdr = th_path(dir, "tuned.h");
+  th_run(&r, "emit-header attention --device host --db '%s' --out '%s'", db, hdr);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *text = th_read(hdr, NULL);
+  cr_assert_not_null(text);
+  cr_assert(strstr(text, "#define AT_TUNED_KERNEL_MIN_(threads, m) static __global__ void "
+                         "__launch_bounds__(threads, m)"), "%s", text);
+  cr_assert(strstr(text, ", 1) at_tuned_attention_v0_("), "%s", text);
+  free(text);
+  free(hdr);
   free(db);
   th_rmtree(dir);
   free(dir);
@@ -423,6 +527,8 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
     cr_skip_test("the full sweep runs with AT_DECODE_SWEEP=full or all "
                  "(bench/attn_decode_sweep.sh)");
   const int all = strcmp(want, "all") == 0; /* every valid config, not a sample */
+  const char *smx = getenv("AT_DECODE_SMX"); /* 0 or 1: that softmax's configs only */
+  only_smx = smx && *smx ? strtoll(smx, NULL, 10) : -1;
   th_need_cc(&cc_host);
   static const int64_t sqs[] = {1, 7}, sks[] = {300, 4099}, groups[] = {1, 4, 8}, ds[] = {64, 128};
   size_t problems = 0, runs = 0;

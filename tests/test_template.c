@@ -306,6 +306,63 @@ Test(template, cluster_shape)
   tmpl_free(t);
 }
 
+/* The `min_blocks` pragma: per variant, the second argument of CUDA's __launch_bounds__
+ * through AT_LAUNCH_BOUNDS_MIN_ (defined once, for CUDA only), kept by the parse cache;
+ * a value outside 1 .. 32 refused when its variant is emitted, and a pragma without its
+ * expression refused when loaded, each through the real binary as one line, exit 2. */
+Test(template, min_blocks)
+{
+  char *dir = th_tmpdir();
+  for (int load = 0; load < 2; load++) { /* the second load comes from the parse cache */
+    struct tmpl *t = NULL;
+    cr_assert_eq(tmpl_open(BAD "min_blocks.h", incs(), dir, &t), AT_OK, "%s", at_last_error());
+    cr_assert_eq(t->from_cache, load == 1);
+    cr_assert_str_eq(t->min_blocks_text, "MB");
+    int64_t dims[1] = {256};
+    struct gen_bind b = {.dev = dev("h100"), .dims = dims, .dtype = "f32"};
+    struct gen_space *s;
+    cr_assert_eq(tmpl_space(t, dev("h100"), dims, &s), AT_OK, "%s", at_last_error());
+    int64_t c1[1] = {1}, c2[1] = {2}, c0[1] = {0};
+    const int64_t *cfgs[3] = {c1, c2, c0};
+    char *src = NULL;
+    cr_assert_eq(gen_emit_tu(t, CC_CUDA, s, &b, cfgs, 2, &src), AT_OK, "%s", at_last_error());
+    cr_assert(strstr(src, "#if defined(AT_CUDA)"), "%s", src);
+    cr_assert(strstr(src, "#define AT_LAUNCH_BOUNDS_MIN_(t, m) __launch_bounds__(t, m)"), "%s",
+              src);
+    cr_assert(strstr(src, "#define AT_LAUNCH_BOUNDS_MIN_(t, m) __launch_bounds__(t)\n"), "%s",
+              src);
+    cr_assert(strstr(src, "void AT_LAUNCH_BOUNDS_MIN_(64, 1) at_min_blocks_"), "%s", src);
+    cr_assert(strstr(src, "void AT_LAUNCH_BOUNDS_MIN_(64, 2) at_min_blocks_"), "%s", src);
+    free(src);
+    cr_assert_eq(gen_emit_tu(t, CC_CUDA, s, &b, cfgs, 3, &src), AT_USAGE);
+    cr_assert_null(src);
+    cr_assert(strstr(at_last_error(), "min_blocks 'MB' is 0 (1 .. 32)"), "%s", at_last_error());
+    gen_space_free(s);
+    tmpl_free(t);
+  }
+  /* a template without the pragma keeps the plain __launch_bounds__ */
+  struct tmpl *t = load_ok(BAD "cluster_shape.h", incs());
+  cr_assert_null(t->min_blocks_text);
+  tmpl_free(t);
+  expect_error("bad_min_blocks.h", 8, "expected 'min_blocks EXPR' (blocks an SM must hold)");
+  static const struct {
+    const char *file, *needle;
+  } bad[] = {{"bad_min_blocks.h", "bad_min_blocks.h:8: expected 'min_blocks EXPR'"},
+             {"min_blocks.h", "min_blocks 'MB' is 0 (1 .. 32)"}};
+  for (size_t i = 0; i < 2; i++) {
+    struct th_result r;
+    th_run(&r, "generate '%s%s' --device h100 --dim N=256 --out '%s/out'", BAD, bad[i].file,
+           dir);
+    cr_assert_eq(r.code, 2, "%s exited %d: %s", bad[i].file, r.code, r.err);
+    cr_assert(strncmp(r.err, "autotune: ", 10) == 0, "%s", r.err);
+    cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "one line: %s", r.err);
+    cr_assert(strstr(r.err, bad[i].needle), "%s lacks '%s'", r.err, bad[i].needle);
+    th_result_free(&r);
+  }
+  th_rmtree(dir);
+  free(dir);
+}
+
 Test(template, launch_shape)
 {
   struct tmpl *t = load_ok(SCALE, incs());
@@ -523,8 +580,8 @@ Test(template, error_unknown_verb)
 {
   expect_error("bad_verb.h", 4,
                "unknown autotune pragma 'parm' (expected kernel, problem, param, derive, "
-               "require, threads, grid, cluster, shared, workspace, dtype, arch_specific or "
-               "tensormap)");
+               "require, threads, grid, cluster, min_blocks, shared, workspace, dtype, "
+               "arch_specific or tensormap)");
 }
 
 Test(template, error_workspace_needs_a_last_pointer_parameter)

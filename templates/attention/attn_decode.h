@@ -12,8 +12,9 @@
 // computed (one tile in flight per block, more blocks per SM for the rest). Each tile is
 // converted to f32 in shared memory; the scores are computed TR rows per thread (a K
 // vector read from shared memory once per TR rows, the q vectors broadcast), the online
-// softmax (FlashAttention-2's, in the log2 domain) is updated one thread per row, and
-// p V accumulates in registers, TR rows x 4 columns per thread.
+// softmax (FlashAttention-2's, in the log2 domain) is updated one thread per row (SMX =
+// 0) or SG lanes of a wave per row with shuffle reductions (SMX = 1), and p V
+// accumulates in registers, TR rows x 4 columns per thread.
 //
 // With NS > 1 every block writes its rows' partial (max m, sum l, unnormalized
 // accumulator) into the workspace, fences, and bumps the (batch, KV head)'s counter; the
@@ -41,6 +42,7 @@
 // threadFenceReduction: the last block to bump a counter does the reduction.
 #include "at_fence.h"
 #include "at_math.h"
+#include "at_warp.h"
 
 #pragma autotune kernel attn_decode
 #pragma autotune problem B, H, HKV, SQ, SK, D, CAUSAL, PAGED
@@ -49,6 +51,7 @@
 #pragma autotune param BKV = 16, 32, 64            // keys per tile (whole 16-token pages)
 #pragma autotune param TR = 1, 2, 4, 8             // query rows per thread (register tile)
 #pragma autotune param BPS = 1, 2, 4, 8            // target blocks per SM: sets the splits
+#pragma autotune param SMX = 0, 1                  // softmax: 0 a thread a row, 1 a lane group
 #pragma autotune derive HD = D
 #pragma autotune derive IS_CAUSAL = CAUSAL != 0
 #pragma autotune derive IS_PAGED = PAGED != 0
@@ -60,6 +63,11 @@
 // rows' 16-byte reads on distinct banks.
 #pragma autotune derive KS = HD + 4
 #pragma autotune derive OPT = cdiv(RG * HD / 4, NT)
+// Lanes a row in the softmax: 1 (SMX = 0), else the largest power of two with SG rows'
+// lanes in the block, within a wave and within the tile's keys.
+#pragma autotune derive SG = SMX == 0 ? 1 : min(device.wave_size, BKV, NT >= 64 * RG * TR ? 64 : \
+  NT >= 32 * RG * TR ? 32 : NT >= 16 * RG * TR ? 16 : NT >= 8 * RG * TR ? 8 : \
+  NT >= 4 * RG * TR ? 4 : NT >= 2 * RG * TR ? 2 : 1)
 #pragma autotune require decode_rows: SQ >= 1 && SQ <= 16
 #pragma autotune require gqa_group: HKV >= 1 && H % HKV == 0 && H / HKV <= 16
 #pragma autotune require head_dim: HD % 8 == 0 && HD <= 256
@@ -75,9 +83,18 @@
 #pragma autotune require fits_kv: BKV < 2 * max(SK, 16)
 // A larger BPS only where it gives another number of splits.
 #pragma autotune require split_distinct: BPS == 1 || NS > max(1, min(cdiv(SK, BKV), cdiv(BPS / 2 * max(device.cus, 1), B * max(HKV, 1))))
+// A lane group of one lane is SMX = 0's softmax.
+#pragma autotune require lane_group_useful: SMX == 0 || SG > 1
 // Every thread owns a K vector to convert per tile.
 #pragma autotune require threads_useful: NT <= BKV * HD / 4
 #pragma autotune threads NT
+// One block an SM is all the register file must hold (CUDA's __launch_bounds__(NT, 1)).
+// With the thread count alone ptxas 13 sets its own register target, one that fits
+// several blocks (72-96 registers at NT = 128, 5-7 blocks), and spills the key loop's
+// accumulators and prefetched vectors to meet it; with this it allocates what the loop
+// needs (up to 142 at NT = 128, no spills) and BPS's blocks share the SM as registers
+// allow. HIP leaves it off (its second argument is waves per EU).
+#pragma autotune min_blocks 1
 #pragma autotune grid B * HKV * NS
 #pragma autotune shared (RG * TR * KS + 2 * BKV * KS + RG * TR * (BKV + 1) + 3 * RG * TR) * sizeof_f32
 // Counters (one u32 per (batch, KV head), padded to 16 bytes), then per (batch, KV
@@ -215,10 +232,58 @@ AT_DEV void stage_scalar(float *sK, float *sV, const T *K, const T *V, const kv_
   }
 }
 
+// One tile's online softmax with SG lanes a row (SMX = 1): lane l of row r's group takes
+// keys l, l + SG, ...; the tile max and the row sum of p are reduced across the group
+// with log2 SG xor shuffles each (groups are aligned SG-lane segments of a wave, so the
+// shuffles stay inside them); the group's first lane updates m, l and the rescale. Every
+// lane of the block runs the same passes (all shuffle together); a lane past the rows
+// carries -inf and 0. The sum is reduced per tile rather than kept per lane to the end:
+// rows may be looped, and per-lane sums would then cost a register per pass.
+// (vLLM's paged attention and attn_mfma reduce their row maxima with shuffles the same way.)
+template <int BKV, int SP, int RP, int NT, int SG>
+AT_DEV void softmax_lanes(float *sS, float *sM, float *sL, float *sA, int tid)
+{
+  constexpr int ROWS = NT / SG; // rows a pass
+  const int lane = tid % SG;
+  for (int r0 = 0; r0 < RP; r0 += ROWS) {
+    const int r = r0 + tid / SG;
+    const bool on = r < RP;
+    float *const srow = sS + (on ? r : 0) * SP;
+    float tmax = at_neg_inf();
+    if (on)
+      for (int j = lane; j < BKV; j += SG)
+        tmax = at_fmaxf(tmax, srow[j]);
+#pragma unroll
+    for (int off = 1; off < SG; off *= 2)
+      tmax = at_fmaxf(tmax, at_shfl_xor(tmax, off));
+    const float m = on ? sM[r] : at_neg_inf(); // read before the sum's shuffles
+    const float mnew = at_fmaxf(m, tmax);
+    float l = 0.0f;
+    if (on)
+      for (int j = lane; j < BKV; j += SG) {
+        const float sv = srow[j];
+        const float p = tmax == at_neg_inf() || sv == at_neg_inf() ? 0.0f : at_exp2f(sv - mnew);
+        srow[j] = p;
+        l += p;
+      }
+#pragma unroll
+    for (int off = 1; off < SG; off *= 2)
+      l += at_shfl_xor(l, off);
+    if (on && lane == 0) {
+      if (tmax == at_neg_inf()) { // nothing visible in this tile for this row
+        sA[r] = 1.0f;
+      } else {
+        const float alpha = m == at_neg_inf() ? 0.0f : at_exp2f(m - mnew);
+        sM[r] = mnew, sL[r] = sL[r] * alpha + l, sA[r] = alpha;
+      }
+    }
+  }
+}
+
 } // namespace attn_decode_detail
 
-template <typename T, int NT, int BKV, int TR, int BPS, int HD, int IS_CAUSAL, int IS_PAGED,
-          int R, int RG, int NS, int KS, int OPT>
+template <typename T, int NT, int BKV, int TR, int BPS, int SMX, int HD, int IS_CAUSAL,
+          int IS_PAGED, int R, int RG, int NS, int KS, int OPT, int SG>
 __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE, const int *BT,
                             int B, int H, int HKV, int SQ, int SK, float scale, void *WS)
 {
@@ -229,6 +294,9 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   constexpr int SP = BKV + 1;      // score row stride (row threads read down columns)
   constexpr int C4 = HD / 4;       // float4 columns
   constexpr int PER = 16 / (int)sizeof(T);
+  static_assert(SG >= 1 && (SG & (SG - 1)) == 0 && SG <= AT_WAVE_SIZE && SG <= BKV &&
+                    NT % SG == 0 && (SMX == 1 || SG == 1),
+                "attn_decode: a lane group is a power of two within a wave and a tile");
   (void)BPS;
   (void)B;
 
@@ -320,8 +388,11 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
     }
     at_syncthreads();
 
-    // Online softmax, one thread a row: the tile's max, the rescale, p in place.
-    for (int r = tid; r < RP; r += NT) {
+    if (SMX == 1) // online softmax, SG lanes a row
+      softmax_lanes<BKV, SP, RP, NT, SG>(sS, sM, sL, sA, tid);
+    // Online softmax, one thread a row (SMX = 0; no pass under SMX = 1): the tile's max,
+    // the rescale, p in place.
+    for (int r = SMX == 1 ? RP : tid; r < RP; r += NT) {
       float tmax = at_neg_inf();
       for (int j = 0; j < BKV; j++)
         tmax = at_fmaxf(tmax, sS[r * SP + j]);
