@@ -273,26 +273,9 @@ Test(query, command_line_bad_input_exits_2_with_one_line)
  * with one line naming the option now. */
 Test(query, a_dim_is_never_clamped_nor_given_twice)
 {
-  struct db *db = fx_open(path);
-  char run[DB_UUID_LEN + 1];
-  fx_run(db, run);
-  struct db_trial t;
-  db_trial_init(&t);
-  db_uuid(t.uuid);
-  strcpy(t.run_uuid, run);
-  t.device = "host";
-  t.arch = "host";
-  t.vendor = "host";
-  t.kernel = "scale";
-  t.kernel_hash = "0123abcd";
-  t.problem = (struct db_problem){.op = "scale", .dtype = "f32", .layout = "", .ndims = 1,
-                                  .dim_names = {"N"}, .dims = {4096}};
-  t.config = "BLOCK=64";
-  t.time_median_us = t.time_min_us = t.time_max_us = 5.0;
-  t.time_spread = 0;
-  t.repetitions = 10;
-  cr_assert_eq(db_put_trial(db, &t, NULL), AT_OK, "%s", at_last_error());
-  db_close(db);
+  const struct db_problem scale = {.op = "scale", .dtype = "f32", .layout = "", .ndims = 1,
+                                   .dim_names = {"N"}, .dims = {4096}};
+  free(fx_winner_db(dir, "tuning.db", "host", "host", "scale", "0123abcd", &scale, "BLOCK=64"));
   struct th_result r;
   th_run(&r, "query scale --device host --dim N=4096 --db '%s'", path);
   cr_assert_eq(r.code, 0, "%s", r.err);
