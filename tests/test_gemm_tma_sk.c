@@ -51,14 +51,16 @@ struct pick {
 };
 
 /* Split-K 2 and 4 (4 > KT on the K 136 shape: an empty slice), stream-K with one m64
- * tile per warpgroup and with two, the hybrid with 128 x 256 tiles and a grouped raster;
- * WAIT, REGS, EPI both ways. */
+ * tile per warpgroup and with two, the hybrid with 128 x 256 tiles and a grouped raster,
+ * stream-K with 256 x 128 tiles on two warpgroups at 168 registers (it spilled while the
+ * fixup summed into a second accumulator set); WAIT, REGS, EPI both ways. */
 static const struct pick sample[] = {
     {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 1, 2, 512, 512, 1024},
     {128, 128, 2, 4, 1, 1, 0, 0, 1, 1, 1, 4, 512, 512, 1024},
     {64, 128, 1, 3, 1, 0, 0, 0, 1, 1, 2, 1, 512, 512, 1024},
     {128, 128, 1, 3, 0, 0, 0, 0, 1, 0, 2, 1, 512, 512, 1024},
     {128, 256, 2, 3, 1, 1, 0, 1, 8, 1, 3, 1, 4096, 4096, 4096},
+    {256, 128, 2, 3, 1, 1, 0, 0, 1, 1, 2, 1, 4096, 4096, 4096},
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 

@@ -450,6 +450,46 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     }
   };
 
+  // ---- epilogue, one accumulator at a time: register r of m tile i is
+  // D(at_wgmma_d_row(t, r), at_wgmma_d_col(t, r)); EPI 1 stages this warp's 16 rows, BN
+  // wide, and epi_end stores the box in one bulk copy ----
+  int bm0 = 0, bn0 = 0;
+  auto epi_elem = [&](int i, int r, float a) {
+    const int row0 = bm0 + (cw * MT + i) * 64;
+    if (EPI == 0) {
+      const int row = row0 + at_wgmma_d_row(t, r), col = bn0 + at_wgmma_d_col(t, r);
+      if (row < M && col < N) {
+        T *p = C + (long long)row * ldc + col;
+        float v = alpha * a;
+        if (beta != 0.0f)
+          v += beta * at_to_float(*p);
+        *p = at_from_float<T>(v);
+      }
+    } else {
+      T *st = reinterpret_cast<T *>(my_c);
+      const int lr = at_wgmma_d_row(t, r) - 16 * warp, c = at_wgmma_d_col(t, r);
+      const int row = row0 + 16 * warp + lr, col = bn0 + c;
+      float v = alpha * a;
+      if (beta != 0.0f && row < M && col < N)
+        v += beta * at_to_float(C[(long long)row * ldc + col]);
+      st[lr * BN + c] = at_from_float<T>(v);
+    }
+  };
+  auto epi_end = [&](int i) {
+    if (EPI == 1) {
+      at_tma_fence_proxy_async();
+      at_syncwarp();
+      if (lane == 0) {
+        at_tma_store_2d(tmap_C, my_c, bn0, bm0 + (cw * MT + i) * 64 + 16 * warp);
+        at_tma_store_commit();
+        at_tma_store_wait<0>(); // the staging is read before it is written again
+      }
+      at_syncwarp();
+    }
+  };
+  // [streamk] the fixup's sum: registers a thread adds at a time (BN / 2 is 32 to 128)
+  constexpr int CHUNK = 16;
+
   float acc[MT][BN / 2];
   int it = 0;
   unsigned int cphase = 0; // [streamk] cbar's phase
@@ -457,7 +497,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     int bm, bn;
     tile_coords<RASTER, GROUP>(u.tile, grid_cm, grid_cn, &bm, &bn);
     bm = bm * CM + (CM == 2 ? rank : 0), bn = bn * CN + (CN == 2 ? rank : 0);
-    const int bm0 = bm * BM, bn0 = bn * BN;
+    bm0 = bm * BM, bn0 = bn * BN;
 #pragma unroll
     for (int i = 0; i < MT; i++)
 #pragma unroll
@@ -494,7 +534,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
 
     // ---- [streamk] fixup of a unit that is not a whole tile (every split-K unit, even
     // an empty slice where K is short): the slot, the count, and the last unit to count
-    // sums the tile's slots into acc (then the epilogue) ----
+    // sums the tile's slots into the epilogue ----
     if (SCHED == 1 || (SCHED != 0 && (u.kb != 0 || u.ke != KT))) {
       constexpr int SLOT = BM * BN; // floats; thread t's register r of m tile i at
                                     // ((cw * MT + i) * BN / 2 + r) * 128 + t
@@ -523,63 +563,44 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       if (*last_flag == 0u)
         continue; // another unit of this tile finishes it
       at_threadfence(); // every slot after the count (acquire)
-#pragma unroll
-      for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int r = 0; r < BN / 2; r++)
-          acc[i][r] = 0.0f;
+      // The tile's sum, CHUNK registers at a time straight into the epilogue: acc is dead
+      // here (it is in this unit's slot), so the sum never holds a second accumulator
+      // set beside it (256 x 128 with two consumers spilled when it did).
       const int n = sched.contributors(u);
-      for (int j = 0; j < n; j++) {
-        float *const p = slots + sched.slot(u, j) * SLOT + cw * MT * (BN / 2) * 128 + t;
 #pragma unroll
-        for (int i = 0; i < MT; i++)
+      for (int i = 0; i < MT; i++) {
+#pragma unroll 1 // (unrolled, NVRTC's allocation reaches 255 registers at 64 x 256)
+        for (int r0 = 0; r0 < BN / 2; r0 += CHUNK) {
+          float sum[CHUNK];
 #pragma unroll
-          for (int r = 0; r < BN / 2; r++) {
-            acc[i][r] += at_load_f32_coherent(p + (i * (BN / 2) + r) * 128);
-            p[(i * (BN / 2) + r) * 128] = 0.0f;
+          for (int r = 0; r < CHUNK; r++)
+            sum[r] = 0.0f;
+          for (int j = 0; j < n; j++) {
+            float *const p = slots + sched.slot(u, j) * SLOT +
+                             ((cw * MT + i) * (BN / 2) + r0) * 128 + t;
+#pragma unroll
+            for (int r = 0; r < CHUNK; r++) {
+              sum[r] += at_load_f32_coherent(p + r * 128);
+              p[r * 128] = 0.0f;
+            }
           }
+#pragma unroll
+          for (int r = 0; r < CHUNK; r++)
+            epi_elem(i, r0 + r, sum[r]);
+        }
+        epi_end(i);
       }
       if (tid == 128)
         *count = 0u;
+      continue;
     }
 
-    // ---- epilogue: register r of m tile i is D(at_wgmma_d_row(t, r), at_wgmma_d_col(t, r))
 #pragma unroll
     for (int i = 0; i < MT; i++) {
-      const int row0 = bm0 + (cw * MT + i) * 64;
-      if (EPI == 0) {
 #pragma unroll
-        for (int r = 0; r < BN / 2; r++) {
-          const int row = row0 + at_wgmma_d_row(t, r), col = bn0 + at_wgmma_d_col(t, r);
-          if (row < M && col < N) {
-            T *p = C + (long long)row * ldc + col;
-            float v = alpha * acc[i][r];
-            if (beta != 0.0f)
-              v += beta * at_to_float(*p);
-            *p = at_from_float<T>(v);
-          }
-        }
-      } else {
-        // this warp's 16 rows, row-major BN wide, then one bulk store of the box
-        T *st = reinterpret_cast<T *>(my_c);
-#pragma unroll
-        for (int r = 0; r < BN / 2; r++) {
-          const int lr = at_wgmma_d_row(t, r) - 16 * warp, c = at_wgmma_d_col(t, r);
-          const int row = row0 + 16 * warp + lr, col = bn0 + c;
-          float v = alpha * acc[i][r];
-          if (beta != 0.0f && row < M && col < N)
-            v += beta * at_to_float(C[(long long)row * ldc + col]);
-          st[lr * BN + c] = at_from_float<T>(v);
-        }
-        at_tma_fence_proxy_async();
-        at_syncwarp();
-        if (lane == 0) {
-          at_tma_store_2d(tmap_C, my_c, bn0, row0 + 16 * warp);
-          at_tma_store_commit();
-          at_tma_store_wait<0>(); // the staging is read before it is written again
-        }
-        at_syncwarp();
-      }
+      for (int r = 0; r < BN / 2; r++)
+        epi_elem(i, r, acc[i][r]);
+      epi_end(i);
     }
   }
   if (MCAST) { // see the producer's
