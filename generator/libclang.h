@@ -27,7 +27,7 @@
   X(getTranslationUnitCursor) X(visitChildren) X(getCursorKind) X(getCursorLocation)      \
   X(getCursorSpelling) X(getCursorType) X(getCursorResultType) X(getCursorSemanticParent) \
   X(getCanonicalCursor) X(getCanonicalType) X(getTypeSpelling) X(isCursorDefinition)      \
-  X(equalCursors) X(Cursor_isNull) X(Location_isFromMainFile)
+  X(equalCursors) X(Cursor_isNull) X(Location_isFromMainFile) X(Location_isInSystemHeader)
 
 struct lc_api {
 #define LC_FIELD(name) __typeof__(&clang_##name) name;

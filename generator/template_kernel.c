@@ -330,7 +330,12 @@ static void hash_inclusion(CXFile file, CXSourceLocation *stack, unsigned depth,
   char real[PATH_MAX];
   const char *fname = clang_getCString(name);
   if (fname && realpath(fname, real)) {
-    if (tcache_deps_add(&L->deps, real) != AT_OK)
+    /* The toolchain's own headers (clang's builtin stddef.h, the C library's) are no
+     * dependency of the parse cache's entry: a bundle's entry must hold on a GPU node
+     * that has no LLVM, where they do not exist (and they cannot change a template's
+     * parameters or pragmas). The include folders are -I, never system. */
+    if (!clang_Location_isInSystemHeader(clang_getLocationForOffset(L->tu, file, 0)) &&
+        tcache_deps_add(&L->deps, real) != AT_OK)
       L->rc = tl_nomem();
     for (size_t i = 0; i < L->ninclude; i++) {
       size_t n = strlen(L->include_real[i]);

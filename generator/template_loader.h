@@ -60,6 +60,7 @@ extern const struct lc_api *tmpl_lc;
 #define clang_equalCursors (tmpl_lc->equalCursors)
 #define clang_Cursor_isNull (tmpl_lc->Cursor_isNull)
 #define clang_Location_isFromMainFile (tmpl_lc->Location_isFromMainFile)
+#define clang_Location_isInSystemHeader (tmpl_lc->Location_isInSystemHeader)
 
 struct ptok {
   CXTokenKind kind;

@@ -414,6 +414,29 @@ Test(bundle, one_runs_bundle_holds_its_picks_and_gives_its_run, .timeout = 600)
 /* The attention contract v2's options travel: a bundle made for a GQA decode step over a
  * paged cache with LSE holds the PAGED variants of that run's picks; measured from it with
  * no libclang or compiler, it records what a direct run records, under the v2 family. */
+/* A bundle's parse entries name their dependencies inside the bundle alone (I<k>/ an
+ * include folder, T/ the template's): a GPU node has no LLVM, so an entry that named
+ * clang's builtin stddef.h by its absolute path was stale there and every template was
+ * skipped (seen on the first H200 run, 2026-12-04). */
+Test(bundle, parse_entries_need_no_toolchain_header, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' bundle gemm --device host --m 16 --n 16 "
+            "--k 16 --template gemm_simt --budget 1 --out b", dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  /* the entries have dependencies (the common headers), none by an absolute path */
+  th_sh(&r, "cd '%s' && grep -c '^S[0-9]*:I0/' b/cache/parse/*.tmpl", dir);
+  cr_assert_eq(r.code, 0, "no dependency recorded: %s %s", r.out, r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && grep -H '^S[0-9]*:/' b/cache/parse/*.tmpl", dir);
+  cr_assert_eq(r.code, 1, "a parse entry names a path outside the bundle:\n%s", r.out);
+  th_result_free(&r);
+  th_rmtree(dir);
+  free(dir);
+}
+
 Test(bundle, attention_v2_options_travel_in_a_bundle, .timeout = 600)
 {
   char *dir = th_tmpdir();
