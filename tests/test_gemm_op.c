@@ -287,6 +287,70 @@ Test(gemm_op, tolerance_scales_with_the_products)
   gemm_data_release(&d);
 }
 
+/* Above GEMM_REF_FULL_MACS one element in `stride` has a reference (the GPU problems: a
+ * full f64 reference of 8192^3 on the host took the whole first H200 call). The sampled
+ * elements cover every row and every column once per stride, hold the full reference's
+ * values, and are checked as before; the others are checked for being finite. */
+Test(gemm_op, sampled_reference_covers_rows_and_columns_and_still_catches)
+{
+  struct gemm_problem p = problem(GEMM_BF16, "NT", 37, 29, 40, 3);
+  struct gemm_data full, d;
+  cr_assert_eq(gemm_data_init(&full, &p, 5), AT_OK);
+  cr_assert_eq(full.stride, 1);
+  cr_assert_eq(gemm_data_init_stride(&d, &p, 5, 8), AT_OK);
+  cr_assert_eq(d.stride, 8);
+  for (int64_t i = 0; i < p.m; i++)
+    for (int64_t j = 0; j < p.n; j++) {
+      size_t e = (size_t)(i * p.n + j);
+      if (gemm_checked(&d, i, j)) {
+        cr_assert_eq(d.ref[e], full.ref[e], "[%lld][%lld]", (long long)i, (long long)j);
+        cr_assert_eq(d.mag[e], full.mag[e]);
+      } else {
+        cr_assert(isnan(d.ref[e]));
+      }
+    }
+  /* one checked element in every 8 consecutive rows of a column, and columns of a row */
+  for (int64_t j = 0; j < p.n; j++)
+    for (int64_t i0 = 0; i0 + 8 <= p.m; i0++) {
+      int n = 0;
+      for (int64_t i = i0; i < i0 + 8; i++)
+        n += gemm_checked(&d, i, j);
+      cr_assert_eq(n, 1, "column %lld rows %lld..", (long long)j, (long long)i0);
+    }
+  for (int64_t i = 0; i < p.m; i++)
+    for (int64_t j0 = 0; j0 + 8 <= p.n; j0++) {
+      int n = 0;
+      for (int64_t j = j0; j < j0 + 8; j++)
+        n += gemm_checked(&d, i, j);
+      cr_assert_eq(n, 1, "row %lld columns %lld..", (long long)i, (long long)j0);
+    }
+  void *c = exact_c(&full);
+  int64_t bad = -1;
+  char msg[256];
+  cr_assert_eq(gemm_check(&d, c, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 0, "%s", msg);
+  /* a wrong checked element, a NaN where nothing is checked: both caught */
+  int64_t ci = 3, cj = 0;
+  while (!gemm_checked(&d, ci, cj))
+    cj++;
+  size_t at = (size_t)(ci * d.p.ldc + cj);
+  double was = full.ref[ci * p.n + cj];
+  put(p.dtype, c, at, was + 1.5);
+  cr_assert_eq(gemm_check(&d, c, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "%s", msg);
+  put(p.dtype, c, at, was);
+  at = (size_t)(ci * d.p.ldc + cj + 1);
+  ((uint16_t *)c)[at] = 0x7fc0;
+  cr_assert_eq(gemm_check(&d, c, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "%s", msg);
+  cr_assert(strstr(msg, "finite"), "%s", msg);
+  free(c);
+  struct gemm_data x;
+  cr_assert_eq(gemm_data_init_stride(&x, &p, 5, 6), AT_USAGE);
+  gemm_data_release(&d);
+  gemm_data_release(&full);
+}
+
 /* ---- kernels on the host device ---- */
 
 static const char kernels[] =

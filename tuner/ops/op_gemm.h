@@ -75,13 +75,33 @@ float gemm_small_value(uint64_t *s);
 struct gemm_data {
   struct gemm_problem p;
   void *a, *b, *c0;           /* malloc'd */
-  double *ref;                /* m x n reference (f64 accumulation), row-major, ldc = n */
+  double *ref;                /* m x n reference (f64 accumulation), row-major, ldc = n;
+                                 NaN where not checked (stride > 1) */
+  double *mag;                /* m x n: |alpha| sum_k |a_ik b_kj| + |beta c0_ij|, the
+                                 tolerance's magnitude, where checked */
+  int64_t stride;             /* 1: every element's value is checked; S (a power of two)
+                                 for problems of more than GEMM_REF_FULL_MACS
+                                 multiply-adds: element (i, j) when (i + 5 j) % S == 0
+                                 (one per S consecutive rows of each column and per S
+                                 consecutive columns of each row); gemm_checked() */
 };
+
+/* The reference's work bound: above it (4096^3 is 6.9e10) only one element in `stride`
+ * gets a reference value (a few seconds on a GPU node's 16 cores, not minutes: the first
+ * H200 run, 2026-12-04, spent the whole call computing full references and per-element
+ * bounds on the host). Every element is still checked for being finite and the padding
+ * for being untouched. */
+#define GEMM_REF_FULL_MACS 1.6e10
+bool gemm_checked(const struct gemm_data *d, int64_t i, int64_t j);
 int gemm_data_init(struct gemm_data *d, const struct gemm_problem *p, uint64_t seed);
+/* The same with the reference's stride given (a power of two; 0: chosen by the bound). */
+int gemm_data_init_stride(struct gemm_data *d, const struct gemm_problem *p, uint64_t seed,
+                          int64_t stride);
 void gemm_data_release(struct gemm_data *d);
 
 /* Check a result C (in the dtype's storage, with ldc) against d->ref: every element
- * within tol = eps_out(dtype) * (|alpha| sum_k |a_ik b_kj| + |beta c0_ij|) * 2 + abs floor;
+ * finite, and every checked one (gemm_checked: all unless d->stride > 1) within
+ * tol = eps_out(dtype) * (|alpha| sum_k |a_ik b_kj| + |beta c0_ij|) * 2 + abs floor;
  * elements outside C's m x n (between n and ldc) must be untouched (equal to c0).
  * OUT: *bad (how many differ), msg (the first one: "C[3][17] = 1.5, expected 2.25
  * (tolerance 0.001)"). AT_OK even when bad > 0; errors only for bad arguments. */
