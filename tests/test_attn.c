@@ -356,6 +356,80 @@ Test(attn_op, check_passes_the_reference_and_catches_errors)
   }
 }
 
+/* Above ATTN_REF_FULL_WORK one query row in `stride` has a reference (a prefill's full
+ * f64 reference took the whole first H200 call): one in every `stride` consecutive rows
+ * of B H SQ, at a place that moves, with the full reference's values; the other rows must
+ * be finite and within the head's max |v|. */
+Test(attn_op, sampled_reference_rows_hold_the_full_values_and_still_catch)
+{
+  struct attn_problem p = prob(GEMM_BF16, 2, 3, 24, 33, 16, 1);
+  p.lse = 1;
+  struct attn_data full, d;
+  cr_assert_eq(attn_data_init(&full, &p, 7), AT_OK);
+  cr_assert_eq(full.stride, 1);
+  cr_assert_eq(attn_data_init_stride(&d, &p, 7, 8), AT_OK);
+  const int64_t rows = (int64_t)attn_lse_elems(&p), D = p.d;
+  int64_t places = 0;
+  for (int64_t r0 = 0; r0 + 8 <= rows; r0 += 8) {
+    int n = 0;
+    for (int64_t r = r0; r < r0 + 8; r++)
+      if (attn_checked(&d, r)) {
+        n++;
+        places |= (int64_t)1 << (r - r0);
+      }
+    cr_assert_eq(n, 1, "rows %lld..%lld", (long long)r0, (long long)r0 + 7);
+  }
+  cr_assert_eq(places, 0xff, "the checked row does not move: %llx", (unsigned long long)places);
+  for (int64_t r = 0; r < rows; r++) {
+    cr_assert_eq(d.vmax[r / p.sq], full.vmax[r / p.sq]);
+    for (int64_t c = 0; c < D; c++) {
+      const size_t e = (size_t)(r * D + c);
+      if (attn_checked(&d, r))
+        cr_assert(d.ref[e] == full.ref[e] && d.wabs[e] == full.wabs[e], "row %lld", (long long)r);
+      else
+        cr_assert(isnan(d.ref[e]));
+    }
+  }
+  size_t n = attn_q_elems(&p), nl = attn_lse_elems(&p);
+  unsigned char *o = malloc(n * 2);
+  float *lse = malloc(nl * sizeof *lse);
+  for (size_t e = 0; e < n; e++)
+    gemm_elem_store(GEMM_BF16, o, e, (float)full.ref[e]);
+  for (size_t r = 0; r < nl; r++)
+    lse[r] = (float)full.lse_ref[r];
+  int64_t bad = -1, cr = 0, ur = 0;
+  char msg[256];
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 0, "%s", msg);
+  while (!attn_checked(&d, cr) || cr % p.sq < 8) /* a checked row that sees keys */
+    cr++;
+  while (attn_checked(&d, ur))
+    ur++;
+  /* a checked row off by a key's worth: caught */
+  gemm_elem_store(GEMM_BF16, o, (size_t)(cr * D + 3), (float)(full.ref[cr * D + 3] + 0.25));
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "%s", msg);
+  gemm_elem_store(GEMM_BF16, o, (size_t)(cr * D + 3), (float)full.ref[cr * D + 3]);
+  /* an unchecked row: the NaN poison, and a value past every |v|: caught */
+  memcpy(o + (size_t)(ur * D) * 2, d.o0, 2);
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "%s", msg);
+  cr_assert(strstr(msg, "expected a finite value"), "%s", msg);
+  gemm_elem_store(GEMM_BF16, o, (size_t)(ur * D), 2.0f);
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "%s", msg);
+  gemm_elem_store(GEMM_BF16, o, (size_t)(ur * D), (float)full.ref[ur * D]);
+  lse[ur] = NAN;
+  cr_assert_eq(attn_check(&d, o, lse, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 1, "%s", msg);
+  struct attn_data x;
+  cr_assert_eq(attn_data_init_stride(&x, &p, 7, 3), AT_USAGE);
+  free(o);
+  free(lse);
+  attn_data_release(&d);
+  attn_data_release(&full);
+}
+
 /* p_exact (a kernel that keeps P in f32) drops the P-rounding term: an error the term
  * allows, at the element where it is largest, passes without p_exact and fails with it. */
 Test(attn_op, check_p_exact_drops_the_p_term)

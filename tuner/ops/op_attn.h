@@ -32,6 +32,7 @@
 #define AT_TUNER_OPS_OP_ATTN_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tuner/ops/op_gemm.h"
@@ -120,14 +121,31 @@ struct attn_data {
   int p_exact;                /* 1: the kernel under test keeps P in f32 (attn_decode's
                                  SIMT softmax), attn_check drops the u_p wabs term; 0
                                  (as attn_data_init leaves it): P may be rounded */
+  int64_t stride;             /* 1: every query row (of all B H SQ) has a reference; S (a
+                                 power of two) for problems of more than
+                                 ATTN_REF_FULL_WORK: one row in each S consecutive rows,
+                                 at a place that moves from block to block
+                                 (attn_checked); the others' ref, wabs, lse_ref are NaN */
 };
+
+/* The reference's work bound (B H SQ SK D): above it (a 64k-token prefill of 32 heads of
+ * 128 is 2.7e11 at 1k) only one query row in `stride` gets a reference: seconds on a GPU
+ * node's cores, not the many minutes that left the first H200 run (2026-12-04) without a
+ * single attention trial. Every other output is still checked: finite and no larger than
+ * the head's max |v| (an average of V rows) within the tolerance. */
+#define ATTN_REF_FULL_WORK 8e9
+bool attn_checked(const struct attn_data *d, int64_t row);
 int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed);
+/* The same with the reference's stride given (a power of two; 0: chosen by the bound). */
+int attn_data_init_stride(struct attn_data *d, const struct attn_problem *p, uint64_t seed,
+                          int64_t stride);
 /* The same inputs (and O0) without the reference (ref and vmax NULL; attn_check refuses
  * such data): for problems too large for a host reference, checked some other way. */
 int attn_data_inputs(struct attn_data *d, const struct attn_problem *p, uint64_t seed);
 void attn_data_release(struct attn_data *d);
 
-/* Check a result O (dtype storage) against d->ref: every element within
+/* Check a result O (dtype storage) against d->ref: every element of a checked row
+ * (attn_checked; all of them unless d->stride > 1) within
  *   tol = u_out |ref| + u_p wabs + 2 (D + 2 SK + 64) 2^-24 vmax + floor
  * (u_out: the output's rounding, f32 2^-24, f16 2^-11, bf16 2^-8; u_p wabs: P rounded to
  * the input type before P V, as every matrix-core kernel and FlashAttention do (u_p the
