@@ -133,7 +133,7 @@ struct attn_data {
  * node's cores, not the many minutes that left the first H200 run (2026-12-04) without a
  * single attention trial. Every other output is still checked: finite and no larger than
  * the head's max |v| (an average of V rows) within the tolerance. */
-#define ATTN_REF_FULL_WORK 8e9
+#define ATTN_REF_FULL_WORK 2e9
 bool attn_checked(const struct attn_data *d, int64_t row);
 int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed);
 /* The same with the reference's stride given (a power of two; 0: chosen by the bound). */
