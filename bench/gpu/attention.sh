@@ -55,7 +55,7 @@ run() { # TIMEOUT CMD...: run (or, dry, check the bundle is there and say it), l
     fi
     return 0
   fi
-  timeout "$t" "$@" >>"$LOG" 2>&1; local rc=$?
+  timeout -k 10 "$t" "$@" >>"$LOG" 2>&1; local rc=$?
   [ $rc -eq 0 ] || echo "   step failed: exit $rc ($*)" | tee -a "$LOG"
   return 0
 }
@@ -68,14 +68,15 @@ if [ $DRY = 0 ]; then
 fi
 
 # Limits: 6 prefill x 30 s + 6 decode x 20 s + SDPA 120 s = 7 minutes at most, inside the
-# 8 of one device call; a prefill variant at 16k may run ~0.1-1 s a launch, so a short
+# 8 of one device call (PREFILL_LIMIT, DECODE_LIMIT and SDPA_LIMIT, in seconds, override
+# them: h200.sh shrinks them to the time its call has left); a prefill variant at 16k may run ~0.1-1 s a launch, so a short
 # timing budget. A step cut short keeps the trials it recorded.
 step "2. prefill from bundles"
 for s in $PREFILL_SEQLENS; do
   for c in 0 1; do
     # shellcheck disable=SC2046
-    run 30 "$A" attention --bundle "$C/$(prefill_name "$s" "$c")" --device h200 \
-      $(prefill_args "$s" "$c") --variant-time 0.3 --timeout 20 --db "$DB"
+    run "${PREFILL_LIMIT:-30}" "$A" attention --bundle "$C/$(prefill_name "$s" "$c")" --device h200 \
+      $(prefill_args "$s" "$c") --variant-time 0.3 --timeout 12 --db "$DB"
   done
 done
 
@@ -83,8 +84,8 @@ step "3. decode from bundles"
 for b in $DECODE_BATCHES; do
   for k in $DECODE_KV; do
     # shellcheck disable=SC2046
-    run 20 "$A" attention --bundle "$C/$(decode_name "$b" "$k")" --device h200 \
-      $(decode_args "$b" "$k") --variant-time 0.1 --db "$DB"
+    run "${DECODE_LIMIT:-20}" "$A" attention --bundle "$C/$(decode_name "$b" "$k")" --device h200 \
+      $(decode_args "$b" "$k") --variant-time 0.1 --timeout 8 --db "$DB"
   done
 done
 
@@ -92,7 +93,7 @@ step "4. SDPA and the summary"
 if [ $DRY = 1 ]; then
   python3 bench/gpu/attention_sdpa.py --dry-run "$DB" | tee "$O/summary.md"
 else
-  PYTHONUNBUFFERED=1 timeout 120 python3 bench/gpu/attention_sdpa.py "$DB" >"$O/summary.md" \
+  PYTHONUNBUFFERED=1 timeout "${SDPA_LIMIT:-120}" python3 bench/gpu/attention_sdpa.py "$DB" >"$O/summary.md" \
     2>>"$LOG" || echo "   the SDPA step failed (see log.txt)" | tee -a "$LOG"
   cat "$O/summary.md"
 fi

@@ -87,9 +87,12 @@ print(f"# Attention on {name} (bench/gpu/attention.sh)\n")
 print(f"measured on {name}, torch {torch.__version__}, cuDNN "
       f"{torch.backends.cudnn.version()}; device-to-device copy {copy_tbs:.2f} TB/s "
       f"(datasheet {DATASHEET_TBS} TB/s)\n")
-for r in db.execute("SELECT gpu_name, driver, sm_clock_start_mhz, sm_clock_end_mhz, args "
-                    "FROM runs ORDER BY id"):
-    print(f"- run: {r[0]}, driver {r[1]}, SM clock {r[2]} -> {r[3]} MHz: `{r[4]}`")
+try:
+    for r in db.execute("SELECT gpu_name, driver, sm_clock_start_mhz, sm_clock_end_mhz, args "
+                        "FROM runs ORDER BY id"):
+        print(f"- run: {r[0]}, driver {r[1]}, SM clock {r[2]} -> {r[3]} MHz: `{r[4]}`")
+except sqlite3.Error as e:  # no run recorded (every step failed): say so, go on
+    print(f"- no run recorded in the database ({e})")
 
 
 def sdpa_us(p, dt, backend):

@@ -10,7 +10,8 @@
 #     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
 #     search over the top heuristic algorithms, in the same program;
 #  4. the tables (winners.md, gemm14.md) and the logs under $OUT.
-# Each step has its own time limit; a failed step is said and the rest go on (the harness
+# Each step has its own time limit, each variant 8 s (a hung TMA pipeline is killed and
+# recorded as such, not waited on for the default minute); a failed step is said and the rest go on (the harness
 # calls the header's _ws launchers with a zeroed workspace of _workspace_size bytes; a
 # header that does not build is emitted again without the two newest templates' winners,
 # gemm_skinny and gemm_tma; without any header, step 3 still times cuBLASLt alone).
@@ -27,10 +28,10 @@ rm -f /tmp/gemm14_bench
 step "1. autotune gemm from bundles (squares f16 and bf16 NN, Llama bf16 NT)"
 for dt in f16 bf16; do
   run 90 "$A" gemm --bundle "$C/gemm_$dt" --dtype "$dt" --layout NN --shapes "$C/squares.txt" \
-    --db "$DB"
+    --timeout 8 --db "$DB"
 done
 run 140 "$A" gemm --bundle "$C/gemm_llama" --dtype bf16 --layout NT --shapes "$C/llama.txt" \
-  --db "$DB"
+  --timeout 8 --db "$DB"
 
 step "1b. the product's own winners (autotune query: its measured median per problem)"
 : >"$O/winners.jsonl"

@@ -48,7 +48,7 @@ step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$LOG"; }
 run() {
   local t=$1 rc=0
   shift
-  timeout "$t" "$@" >>"$LOG" 2>&1 || rc=$?
+  timeout -k 10 "$t" "$@" >>"$LOG" 2>&1 || rc=$?
   [ $rc -eq 0 ] || echo "   step failed: exit $rc ($*)" | tee -a "$LOG"
   return 0
 }

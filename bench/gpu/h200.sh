@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# h200.sh - everything a task's one H200 lease should run, as one device call of under
+# ten minutes (a start costs a minute or more of the 15, so one call beats several):
+#  1. gemm14.sh (issue 13: the fourteen problems through `autotune gemm --bundle`, the
+#     header of their winners against cuBLASLt);
+#  2. attention.sh (issue 14: prefill and decode through `autotune attention --bundle`,
+#     against SDPA);
+#  3. while time is left (DEADLINE seconds after the start, 560 unless given): a wider
+#     search of gemm_tma alone (bf16 NN 4096^3 and 8192^3) and of the decode problems
+#     (bf16 NT M = 1, 16, 64), from the explore bundles prepare_h200.sh builds, into their
+#     own database: data for the model and for the next change, not the issue's table.
+# Everything lands in /tmp/h200 and then, as at most eight files, in $OUT: all.tgz (every
+# log, database, header and table) and the tables and logs in plain text.
+#
+#   bash bench/gpu/prepare_h200.sh          # here, first
+#   device run: bash bench/gpu/h200.sh      # carry .carry-h200 (.carry-gemm14 and
+#                                           # .carry-attention in one .tgz)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+T0=$SECONDS
+DEADLINE=${DEADLINE:-560}
+O=${OUT:-/tmp/h200-out}
+W=/tmp/h200
+rm -rf "$W" && mkdir -p "$W" "$O"
+left() { echo $((DEADLINE - (SECONDS - T0))); }
+say() { echo "== +$((SECONDS - T0))s $*" | tee -a "$W/h200.log"; }
+
+say "0. the carry (one compressed file: the folders raw are over the tool's 64 MiB)"
+[ -d .carry-gemm14 ] || tar xzf .carry-h200/carry.tgz || say "no carry: .carry-h200/carry.tgz"
+say "0. the binary on this image"
+LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib .carry-gemm14/bin/autotune --version 2>&1 |
+  tee -a "$W/h200.log"
+LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib ldd .carry-gemm14/bin/autotune >>"$W/h200.log" 2>&1
+say "1. gemm14.sh"
+timeout -k 10 380 bash bench/gpu/gemm14.sh .carry-gemm14 "$W/gemm" || say "gemm14.sh: exit $?"
+say "2. attention.sh"
+L=$(($(left) - 20))
+if [ "$L" -gt 130 ]; then
+  # its own limits (6 x 30 + 6 x 20 + 120 s) shrunk to what is left, SDPA kept whole
+  SDPA_LIMIT=$((L * 3 / 10 < 120 ? L * 3 / 10 : 120))
+  PREFILL_LIMIT=$(((L - SDPA_LIMIT) * 6 / 10 / 6 < 30 ? (L - SDPA_LIMIT) * 6 / 10 / 6 : 30))
+  DECODE_LIMIT=$(((L - SDPA_LIMIT) * 4 / 10 / 6 < 20 ? (L - SDPA_LIMIT) * 4 / 10 / 6 : 20))
+  say "attention limits: prefill ${PREFILL_LIMIT} s, decode ${DECODE_LIMIT} s, SDPA ${SDPA_LIMIT} s a step"
+  SDPA_LIMIT=$SDPA_LIMIT PREFILL_LIMIT=$PREFILL_LIMIT DECODE_LIMIT=$DECODE_LIMIT \
+    timeout -k 10 $((L + 10)) bash bench/gpu/attention.sh .carry-attention "$W/attn" ||
+    say "attention.sh: exit $?"
+else
+  say "attention.sh skipped: $(left) s left"
+fi
+
+say "3. explore"
+C=.carry-gemm14
+export LD_LIBRARY_PATH="$PWD/$C/lib:${LD_LIBRARY_PATH:-}" AUTOTUNE_LIBCLANG=
+export AUTOTUNE_CACHE_DIR="$(mktemp -d)"
+X="$W/explore.db"
+if [ -d "$C/explore_tma" ] && [ "$(left)" -gt 40 ]; then
+  timeout -k 5 $(($(left) - 15)) "$C/bin/autotune" gemm --bundle "$C/explore_tma" --device h200 \
+    --dtype bf16 --layout NN --shapes "$C/explore_tma.txt" --template gemm_tma \
+    $(cat "$C/explore_tma.args") --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_tma: exit $?"
+fi
+if [ -d "$C/explore_dec" ] && [ "$(left)" -gt 30 ]; then
+  timeout -k 5 $(($(left) - 10)) "$C/bin/autotune" gemm --bundle "$C/explore_dec" --device h200 \
+    --dtype bf16 --layout NT --shapes "$C/explore_dec.txt" $(cat "$C/explore_dec.args") \
+    --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_dec: exit $?"
+fi
+say "done"
+
+tar czf "$O/all.tgz" -C /tmp h200 2>/dev/null
+for f in gemm/gemm14.md gemm/winners.md gemm/log.txt attn/summary.md attn/log.txt; do
+  [ -f "$W/$f" ] && cp "$W/$f" "$O/$(echo "$f" | tr / _)"
+done
+cp "$W/h200.log" "$O/"
+cat "$W/gemm/winners.md" "$W/gemm/gemm14.md" "$W/attn/summary.md" 2>/dev/null
