@@ -71,21 +71,25 @@ fi
 # 8 of one device call (PREFILL_LIMIT, DECODE_LIMIT and SDPA_LIMIT, in seconds, override
 # them: h200.sh shrinks them to the time its call has left); a prefill variant at 16k may run ~0.1-1 s a launch, so a short
 # timing budget. A step cut short keeps the trials it recorded.
+# the tensor-core templates first: a step cut short by its limit has measured them (a
+# SIMT variant of a 16k prefill may take a second a launch)
+PT="--template attn_wgmma --template attn_mma --template attn_simt"
+DT="--template attn_decode --template attn_wgmma --template attn_mma --template attn_simt"
 step "2. prefill from bundles"
 for s in $PREFILL_SEQLENS; do
   for c in 0 1; do
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2086
     run "${PREFILL_LIMIT:-30}" "$A" attention --bundle "$C/$(prefill_name "$s" "$c")" --device h200 \
-      $(prefill_args "$s" "$c") --variant-time 0.3 --timeout 12 --db "$DB"
+      $(prefill_args "$s" "$c") $PT --variant-time 0.3 --timeout 12 --db "$DB"
   done
 done
 
 step "3. decode from bundles"
 for b in $DECODE_BATCHES; do
   for k in $DECODE_KV; do
-    # shellcheck disable=SC2046
+    # shellcheck disable=SC2046,SC2086
     run "${DECODE_LIMIT:-20}" "$A" attention --bundle "$C/$(decode_name "$b" "$k")" --device h200 \
-      $(decode_args "$b" "$k") --variant-time 0.1 --timeout 8 --db "$DB"
+      $(decode_args "$b" "$k") $DT --variant-time 0.1 --timeout 8 --db "$DB"
   done
 done
 

@@ -16,7 +16,7 @@
 #   device run: bash bench/gpu/h200.sh      # carry .carry-h200 (.carry-gemm14 and
 #                                           # .carry-attention in one .tgz)
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 T0=$SECONDS
 DEADLINE=${DEADLINE:-560}
 O=${OUT:-/tmp/h200-out}
@@ -51,13 +51,16 @@ fi
 say "3. explore"
 C=.carry-gemm14
 export LD_LIBRARY_PATH="$PWD/$C/lib:${LD_LIBRARY_PATH:-}" AUTOTUNE_LIBCLANG=
-export AUTOTUNE_CACHE_DIR="$(mktemp -d)"
+AUTOTUNE_CACHE_DIR="$(mktemp -d)"
+export AUTOTUNE_CACHE_DIR
 X="$W/explore.db"
+# shellcheck disable=SC2046 # the args file holds several words
 if [ -d "$C/explore_tma" ] && [ "$(left)" -gt 40 ]; then
   timeout -k 5 $(($(left) - 15)) "$C/bin/autotune" gemm --bundle "$C/explore_tma" --device h200 \
     --dtype bf16 --layout NN --shapes "$C/explore_tma.txt" --template gemm_tma \
     $(cat "$C/explore_tma.args") --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_tma: exit $?"
 fi
+# shellcheck disable=SC2046
 if [ -d "$C/explore_dec" ] && [ "$(left)" -gt 30 ]; then
   timeout -k 5 $(($(left) - 10)) "$C/bin/autotune" gemm --bundle "$C/explore_dec" --device h200 \
     --dtype bf16 --layout NT --shapes "$C/explore_dec.txt" $(cat "$C/explore_dec.args") \
