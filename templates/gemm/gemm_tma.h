@@ -15,7 +15,7 @@
 // A and B boxes into it: 128B-swizzled, in exactly the canonical layouts wgmma reads (K-
 // major rows of 128 bytes; MN-major boxes of 64 M/N x 64 k). The consumers wait on `full`,
 // issue the wgmmas of the k-tile (warpgroup w owns MT = BM / (64 CWG) m64 tiles of the
-// whole width BN), and release the stage: every consumer thread arrives on `empty` once
+// whole width BN), and release the stage: every consumer warp arrives on `empty` once
 // its wgmma group reading the stage has completed (WAIT groups in flight: with 1 the
 // stage of the previous k-tile is released after the next k-tile's wgmmas are issued).
 // The grid is persistent when PERSIST (min(tiles, SMs) blocks walking tiles t, t + grid,
@@ -65,10 +65,12 @@
 // multicast into them) and one before the exit (no CTA leaves while its peer may still
 // arrive on its barriers). The host emulates all of it (at_tma.h note 8).
 //
-// NOT YET RUN ON A GPU: compiled for sm_90a (no spills, no serialized wgmma) and emulated
-// on the host (copies completed at the mbarrier wait with transaction-byte accounting,
-// wgmmas at wait_group), but nobody has run it on an H100/H200: bench/gpu/gemm14.sh is
-// the prepared check.
+// Run on an H200 (2026-12-04, bench/results/2026-12-04-h200-first-run.md): 36 variants
+// correct, clusters, multicast, persistent tiles, split-K, stream-K and the hybrid among
+// them; best 214 us at 4096^3 f16 (cuBLASLt 161), stream-K 1.8-4.6x slower than
+// data-parallel there. Also compiled for sm_90a (no spills, no serialized wgmma) and
+// emulated on the host (copies completed at the mbarrier wait with transaction-byte
+// accounting, wgmmas at wait_group). The per-warp release came after that run.
 //
 // Learned from (our own code, not a copy): the PTX ISA 8.x (cp.async.bulk.tensor, mbarrier,
 // wgmma, setmaxnreg); CUTLASS's sm90 "warpspecialized" GEMM designs (a TMA producer warp,
@@ -345,8 +347,8 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   if (tid == 0) {
     for (int s = 0; s < STAGES; s++) {
       at_mbarrier_init(&full[s], 1);
-      // MCAST: one arrival per consumer warp of both CTAs (local and remote releases)
-      at_mbarrier_init(&empty[s], MCAST ? CWG * 4 * CS : CWG * 128);
+      // one arrival per consumer warp (of both CTAs with MCAST: local and remote releases)
+      at_mbarrier_init(&empty[s], CWG * 4 * (MCAST ? CS : 1));
     }
     at_mbarrier_init(cbar, CWG * 128);
     at_fence_mbarrier_init();
@@ -436,17 +438,16 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     return B_T ? (unsigned int)(kk * 2) : (unsigned int)(kk / 8 * 1024);
   };
   unsigned char *const my_c = sC + (cw * 4 + warp) * STAGE_C;
-  // A stage goes back to the producers: with MCAST, each warp to its own CTA's and its
-  // peer's (the peer multicast into it too).
+  // A stage goes back to the producer: one arrival per warp once the warp's lanes have
+  // passed their wgmma wait (32 times fewer shared-memory atomics on `empty` than one per
+  // thread, which every k-tile paid); with MCAST also to the peer's producer (the peer
+  // multicast into it too).
   auto release = [&](int s) {
-    if (MCAST) {
-      at_syncwarp();
-      if (lane == 0) {
-        at_mbarrier_arrive(&empty[s]);
-        at_mbarrier_arrive_cluster(at_mapa_shared(&empty[s], (unsigned int)peer));
-      }
-    } else {
+    at_syncwarp();
+    if (lane == 0) {
       at_mbarrier_arrive(&empty[s]);
+      if (MCAST)
+        at_mbarrier_arrive_cluster(at_mapa_shared(&empty[s], (unsigned int)peer));
     }
   };
 
