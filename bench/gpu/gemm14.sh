@@ -9,6 +9,8 @@
 #  3. nvcc builds bench/gpu/gemm14_bench.cu with that header: each winner checked
 #     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
 #     search over the top heuristic algorithms, in the same program;
+#  3b. ncu's counters (ncu.txt) of the first launches of 4096^3 f16 alone: the winner and
+#     cuBLASLt's kernels (speed of light, warp states, scheduler, memory);
 #  4. the tables (winners.md, gemm14.md) and the logs under $OUT.
 # Each step has its own time limit, each variant 8 s (a hung TMA pipeline is killed and
 # recorded as such, not waited on for the default minute); a failed step is said and the rest go on (the harness
@@ -90,6 +92,16 @@ if [ ! -x /tmp/gemm14_bench ]; then
 fi
 timeout 60 /tmp/gemm14_bench >"$O/gemm14.md" 2>&1 ||
   echo "   the bench failed or found wrong results (see gemm14.md)" | tee -a "$LOG"
+
+step "3b. ncu: the 4096^3 f16 winner and cuBLASLt's kernels, hardware counters"
+# the first launches of problem 2 alone: the check runs ours, then cuBLASLt's default
+# and the algorithms of its search; counters by replay, clocks left alone (METHOD.md)
+if command -v ncu >/dev/null && [ -x /tmp/gemm14_bench ]; then
+  GEMM14_ONLY=2 timeout -k 5 75 ncu --clock-control none --launch-count 4 \
+    --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+    --section MemoryWorkloadAnalysis /tmp/gemm14_bench >"$O/ncu.txt" 2>&1 ||
+    echo "   ncu failed or ran out of time (see ncu.txt)" | tee -a "$LOG"
+fi
 
 step "4. the tables"
 cat "$O/winners.md" "$O/gemm14.md"

@@ -22,6 +22,7 @@
 //        -DTUNED_HEADER='"tuned_h200.h"' bench/gpu/gemm14_bench.cu -lcublasLt -o gemm14_bench
 //   ./gemm14_bench                  # the fourteen problems
 //   ./gemm14_bench --cublas-only    # without a header (-DGEMM14_NO_HEADER): peers only
+//   GEMM14_ONLY=2 ./gemm14_bench    # problem 2 (4096^3 f16) alone, e.g. under ncu
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
@@ -174,7 +175,12 @@ int main(int argc, char **argv)
          CEILING_TFLOPS);
   double log_def = 0, log_search = 0;
   int counted = 0, failures = 0;
+  // GEMM14_ONLY=i: problem i (0-13) alone, e.g. under ncu
+  const char *only = getenv("GEMM14_ONLY");
+  int index = -1;
   for (const problem &p : problems) {
+    if (index++, only && *only && atoi(only) != index)
+      continue;
     const int M = p.m, N = p.n, K = p.k;
     const cudaDataType_t dt = p.bf16 ? CUDA_R_16BF : CUDA_R_16F;
     // B holds K * N elements in either layout.

@@ -32,7 +32,7 @@ LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib .carry-gemm14/bin/autotune --version 2>&1
   tee -a "$W/h200.log"
 LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib ldd .carry-gemm14/bin/autotune >>"$W/h200.log" 2>&1
 say "1. gemm14.sh"
-timeout -k 10 380 bash bench/gpu/gemm14.sh .carry-gemm14 "$W/gemm" || say "gemm14.sh: exit $?"
+timeout -k 10 400 bash bench/gpu/gemm14.sh .carry-gemm14 "$W/gemm" || say "gemm14.sh: exit $?"
 say "2. attention.sh"
 L=$(($(left) - 20))
 if [ "$L" -gt 130 ]; then
@@ -69,7 +69,7 @@ fi
 say "done"
 
 tar czf "$O/all.tgz" -C /tmp h200 2>/dev/null
-for f in gemm/gemm14.md gemm/winners.md gemm/log.txt attn/summary.md attn/log.txt; do
+for f in gemm/gemm14.md gemm/winners.md gemm/log.txt gemm/ncu.txt attn/summary.md attn/log.txt; do
   [ -f "$W/$f" ] && cp "$W/$f" "$O/$(echo "$f" | tr / _)"
 done
 cp "$W/h200.log" "$O/"
