@@ -351,6 +351,31 @@ Test(gemm_op, sampled_reference_covers_rows_and_columns_and_still_catches)
   gemm_data_release(&full);
 }
 
+/* A C of a million elements is checked over the CPUs, row by row (per variant on a GPU):
+ * every wrong element counted whatever part it falls in, the first one named. */
+Test(gemm_op, big_check_counts_every_part_and_names_the_first)
+{
+  struct gemm_problem p = problem(GEMM_F16, "NN", 1024, 1000, 2, 24);
+  struct gemm_data d;
+  cr_assert_eq(gemm_data_init(&d, &p, 9), AT_OK);
+  void *c = exact_c(&d);
+  int64_t bad = -1;
+  char msg[256];
+  cr_assert_eq(gemm_check(&d, c, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 0, "%s", msg);
+  const int64_t rows[] = {1000, 3, 517, 517};
+  const int64_t cols[] = {7, 900, 1, 2};
+  for (int e = 0; e < 4; e++)
+    put(p.dtype, c, (size_t)(rows[e] * d.p.ldc + cols[e]),
+        d.ref[rows[e] * p.n + cols[e]] + 1.5);
+  put(p.dtype, c, (size_t)(1023 * d.p.ldc + p.n + 1), 0.0); /* the last row's padding */
+  cr_assert_eq(gemm_check(&d, c, &bad, msg, sizeof msg), AT_OK);
+  cr_assert_eq(bad, 5, "%s", msg);
+  cr_assert(strstr(msg, "C[3][900] = "), "%s", msg);
+  free(c);
+  gemm_data_release(&d);
+}
+
 /* ---- kernels on the host device ---- */
 
 static const char kernels[] =

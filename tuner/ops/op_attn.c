@@ -405,6 +405,64 @@ static bool lse_ok(double got, double want, double tol)
   return fabs(got - want) <= tol;
 }
 
+/* The tolerances of a check, once per call. */
+struct o_tol {
+  double u, u_p, acc, floor_;
+};
+
+/* Whether O element e is wrong, and why in msg when given. */
+static bool o_bad(const struct attn_data *d, const void *o, size_t e, const struct o_tol *t,
+                  char *msg, size_t msg_len)
+{
+  const struct attn_problem *q = &d->p;
+  const size_t per_head = (size_t)(q->sq * q->d), h = e / per_head, r = e % per_head;
+  const double got = gemm_elem_load(q->dtype, o, e);
+  if (!attn_checked(d, (int64_t)(e / (size_t)q->d))) {
+    /* no reference here: an average of V rows, so no larger than the head's max |v| */
+    const double lim = d->vmax[h] * (1.0 + t->u + t->acc) + t->floor_;
+    if (fabs(got) <= lim)
+      return false;
+    if (msg && msg_len)
+      snprintf(msg, msg_len, "O[%zu][%zu][%zu][%zu] = %.9g, expected a finite value within "
+               "%.9g (the head's max |v|)", h / (size_t)q->heads, h % (size_t)q->heads,
+               r / (size_t)q->d, r % (size_t)q->d, got, lim);
+    return true;
+  }
+  const double want = d->ref[e];
+  const double tol = t->u * fabs(want) + t->u_p * d->wabs[e] + t->acc * d->vmax[h] + t->floor_;
+  if (fabs(got - want) <= tol) /* NaN fails */
+    return false;
+  if (msg && msg_len)
+    snprintf(msg, msg_len, "O[%zu][%zu][%zu][%zu] = %.9g, expected %.9g (tolerance %.3g)",
+             h / (size_t)q->heads, h % (size_t)q->heads, r / (size_t)q->d, r % (size_t)q->d,
+             got, want, tol);
+  return true;
+}
+
+/* The heads [from, to) of a check (par_for): each head's count of wrong O elements and
+ * its first. */
+struct o_check {
+  const struct attn_data *d;
+  const void *o;
+  struct o_tol t;
+  int64_t *head_bad, *head_first;
+};
+
+static int check_heads(void *ctx, size_t from, size_t to)
+{
+  const struct o_check *x = ctx;
+  const size_t per_head = (size_t)(x->d->p.sq * x->d->p.d);
+  for (size_t h = from; h < to; h++) {
+    int64_t n = 0, first = -1;
+    for (size_t e = h * per_head; e < (h + 1) * per_head; e++)
+      if (o_bad(x->d, x->o, e, &x->t, NULL, 0) && n++ == 0)
+        first = (int64_t)e;
+    x->head_bad[h] = n;
+    x->head_first[h] = first;
+  }
+  return AT_OK;
+}
+
 int attn_check(const struct attn_data *d, const void *o, const float *lse, int64_t *bad,
                char *msg, size_t msg_len)
 {
@@ -419,34 +477,30 @@ int attn_check(const struct attn_data *d, const void *o, const float *lse, int64
   const enum gemm_dtype dt = q->dtype;
   const double u = dt == GEMM_F32 ? 0x1p-24 : gemm_dtype_roundoff(dt);
   /* P rounded to the input type; none where the caller's kernel keeps P in f32 */
-  const double u_p = dt == GEMM_F32 || d->p_exact ? 0.0 : u;
-  const double acc = 2.0 * (double)(q->d + 2 * q->sk + 64) * 0x1p-24;
-  const double floor_ = gemm_dtype_floor(dt);
-  const size_t per_head = (size_t)(q->sq * q->d);
-  int64_t n_bad = 0;
-  for (size_t e = 0; e < attn_q_elems(q); e++) {
-    const size_t h = e / per_head;
-    const double got = gemm_elem_load(dt, o, e);
-    if (!attn_checked(d, (int64_t)(e / (size_t)q->d))) {
-      /* no reference here: an average of V rows, so no larger than the head's max |v| */
-      const double lim = d->vmax[h] * (1.0 + u + acc) + floor_;
-      if (!(fabs(got) <= lim) && n_bad++ == 0 && msg && msg_len) {
-        const size_t r = e % per_head;
-        snprintf(msg, msg_len, "O[%zu][%zu][%zu][%zu] = %.9g, expected a finite value "
-                 "within %.9g (the head's max |v|)", h / (size_t)q->heads,
-                 h % (size_t)q->heads, r / (size_t)q->d, r % (size_t)q->d, got, lim);
-      }
-      continue;
-    }
-    const double want = d->ref[e];
-    const double tol = u * fabs(want) + u_p * d->wabs[e] + acc * d->vmax[h] + floor_;
-    if (!(fabs(got - want) <= tol) && n_bad++ == 0 && msg && msg_len) {
-      const size_t r = e % per_head;
-      snprintf(msg, msg_len, "O[%zu][%zu][%zu][%zu] = %.9g, expected %.9g (tolerance %.3g)",
-               h / (size_t)q->heads, h % (size_t)q->heads, r / (size_t)q->d,
-               r % (size_t)q->d, got, want, tol);
-    }
+  struct o_check x = {d, o,
+                      {u, dt == GEMM_F32 || d->p_exact ? 0.0 : u,
+                       2.0 * (double)(q->d + 2 * q->sk + 64) * 0x1p-24, gemm_dtype_floor(dt)},
+                      NULL, NULL};
+  /* heads over the CPUs when O is big: a prefill's is 2^28 elements, checked per variant */
+  const size_t heads = (size_t)(q->batch * q->heads);
+  x.head_bad = malloc(heads * sizeof *x.head_bad);
+  x.head_first = malloc(heads * sizeof *x.head_first);
+  int rc = x.head_bad && x.head_first ? AT_OK : AT_NOMEM;
+  if (rc == AT_OK)
+    rc = par_for(heads, (double)attn_q_elems(q) >= 1e6, check_heads, &x);
+  if (rc != AT_OK) {
+    free(x.head_bad);
+    free(x.head_first);
+    return at_error(rc, "out of memory");
   }
+  int64_t n_bad = 0;
+  for (size_t h = 0; h < heads; h++) {
+    if (x.head_bad[h] > 0 && n_bad == 0) /* the first wrong element says why */
+      o_bad(d, o, (size_t)x.head_first[h], &x.t, msg, msg_len);
+    n_bad += x.head_bad[h];
+  }
+  free(x.head_bad);
+  free(x.head_first);
   for (size_t r = 0; q->lse && r < attn_lse_elems(q); r++) {
     const size_t h = r / (size_t)q->sq;
     if (!attn_checked(d, (int64_t)r)) {

@@ -383,6 +383,67 @@ double gemm_dtype_floor(enum gemm_dtype d)
   return d == GEMM_F32 ? 0x1p-149 : d == GEMM_F16 ? 0x1p-24 : 0x1p-133;
 }
 
+/* Whether element (i, j) of C (j up to ldc: the padding too) is wrong, and why in msg
+ * when given. */
+static bool elem_bad(const struct gemm_data *d, const void *c, int64_t i, int64_t j,
+                     double eps, double floor_, char *msg, size_t msg_len)
+{
+  const struct gemm_problem *q = &d->p;
+  const enum gemm_dtype dt = q->dtype;
+  const size_t at = (size_t)(i * q->ldc + j);
+  if (j >= q->n) {
+    if (same_bits(dt, c, d->c0, at))
+      return false;
+    if (msg && msg_len)
+      snprintf(msg, msg_len, "C[%lld][%lld] (padding: n %lld, ldc %lld) = %.9g, expected it "
+               "untouched (%.9g)", (long long)i, (long long)j, (long long)q->n,
+               (long long)q->ldc, gemm_elem_load(dt, c, at), gemm_elem_load(dt, d->c0, at));
+    return true;
+  }
+  const double got = gemm_elem_load(dt, c, at);
+  if (!gemm_checked(d, i, j)) { /* no reference value here: finite at least */
+    if (isfinite(got))
+      return false;
+    if (msg && msg_len)
+      snprintf(msg, msg_len, "C[%lld][%lld] = %.9g, expected a finite value", (long long)i,
+               (long long)j, got);
+    return true;
+  }
+  const double want = d->ref[i * q->n + j];
+  if (got == want) /* the usual case with exact data */
+    return false;
+  const double tol = 2.0 * eps * d->mag[i * q->n + j] + floor_;
+  if (fabs(got - want) <= tol) /* NaN fails */
+    return false;
+  if (msg && msg_len)
+    snprintf(msg, msg_len, "C[%lld][%lld] = %.9g, expected %.9g (tolerance %.3g)",
+             (long long)i, (long long)j, got, want, tol);
+  return true;
+}
+
+/* The rows [from, to) of a check (par_for): each row's count of wrong elements and its
+ * first wrong column. */
+struct check_ctx {
+  const struct gemm_data *d;
+  const void *c;
+  double eps, floor_;
+  int64_t *row_bad, *row_first;
+};
+
+static int check_rows(void *ctx, size_t from, size_t to)
+{
+  const struct check_ctx *x = ctx;
+  for (size_t i = from; i < to; i++) {
+    int64_t n = 0, first = -1;
+    for (int64_t j = 0; j < x->d->p.ldc; j++)
+      if (elem_bad(x->d, x->c, (int64_t)i, j, x->eps, x->floor_, NULL, 0) && n++ == 0)
+        first = j;
+    x->row_bad[i] = n;
+    x->row_first[i] = first;
+  }
+  return AT_OK;
+}
+
 int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg,
                size_t msg_len)
 {
@@ -393,41 +454,28 @@ int gemm_check(const struct gemm_data *d, const void *c, int64_t *bad, char *msg
   if (!d || !c || !bad || !d->a || !d->b || !d->c0 || !d->ref || !d->mag)
     return at_error(AT_USAGE, "gemm_check: NULL argument");
   const struct gemm_problem *q = &d->p;
-  enum gemm_dtype dt = q->dtype;
-  double eps = gemm_dtype_roundoff(dt) + (double)q->k * 0x1p-24;
-  double floor_ = gemm_dtype_floor(dt);
-  int64_t n_bad = 0;
-  for (int64_t i = 0; i < q->m; i++) {
-    for (int64_t j = 0; j < q->ldc; j++) {
-      size_t at = (size_t)(i * q->ldc + j);
-      if (j >= q->n) {
-        if (!same_bits(dt, c, d->c0, at)) {
-          if (n_bad++ == 0 && msg && msg_len)
-            snprintf(msg, msg_len, "C[%lld][%lld] (padding: n %lld, ldc %lld) = %.9g, "
-                     "expected it untouched (%.9g)", (long long)i, (long long)j,
-                     (long long)q->n, (long long)q->ldc, gemm_elem_load(dt, c, at),
-                     gemm_elem_load(dt, d->c0, at));
-        }
-        continue;
-      }
-      double got = gemm_elem_load(dt, c, at);
-      if (!gemm_checked(d, i, j)) { /* no reference value here: finite at least */
-        if (!isfinite(got) && n_bad++ == 0 && msg && msg_len)
-          snprintf(msg, msg_len, "C[%lld][%lld] = %.9g, expected a finite value",
-                   (long long)i, (long long)j, got);
-        continue;
-      }
-      double want = d->ref[i * q->n + j];
-      if (got == want) /* the usual case with exact data */
-        continue;
-      double tol = 2.0 * eps * d->mag[i * q->n + j] + floor_;
-      if (!(fabs(got - want) <= tol)) { /* NaN fails too */
-        if (n_bad++ == 0 && msg && msg_len)
-          snprintf(msg, msg_len, "C[%lld][%lld] = %.9g, expected %.9g (tolerance %.3g)",
-                   (long long)i, (long long)j, got, want, tol);
-      }
-    }
+  /* rows over the CPUs when C is big: a GPU's 8192 x 8192 result is checked per variant */
+  struct check_ctx x = {d, c, gemm_dtype_roundoff(q->dtype) + (double)q->k * 0x1p-24,
+                        gemm_dtype_floor(q->dtype), NULL, NULL};
+  const size_t rows = (size_t)(q->m > 0 ? q->m : 0);
+  x.row_bad = malloc((rows ? rows : 1) * sizeof *x.row_bad);
+  x.row_first = malloc((rows ? rows : 1) * sizeof *x.row_first);
+  int rc = x.row_bad && x.row_first ? AT_OK : AT_NOMEM;
+  if (rc == AT_OK)
+    rc = par_for(rows, (double)q->m * (double)q->ldc >= 1e6, check_rows, &x);
+  if (rc != AT_OK) {
+    free(x.row_bad);
+    free(x.row_first);
+    return at_error(rc, "out of memory");
   }
+  int64_t n_bad = 0;
+  for (size_t i = 0; i < rows; i++) {
+    if (x.row_bad[i] > 0 && n_bad == 0) /* the first wrong element says why */
+      elem_bad(d, c, (int64_t)i, x.row_first[i], x.eps, x.floor_, msg, msg_len);
+    n_bad += x.row_bad[i];
+  }
+  free(x.row_bad);
+  free(x.row_first);
   *bad = n_bad;
   return AT_OK;
 }
