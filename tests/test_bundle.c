@@ -414,6 +414,39 @@ Test(bundle, one_runs_bundle_holds_its_picks_and_gives_its_run, .timeout = 600)
 /* The attention contract v2's options travel: a bundle made for a GQA decode step over a
  * paged cache with LSE holds the PAGED variants of that run's picks; measured from it with
  * no libclang or compiler, it records what a direct run records, under the v2 family. */
+/* A bundle made with --where holds those configs and says so in `covers`; measured from
+ * without --where, the run filters the same way (and names it in its arguments). */
+Test(bundle, where_travels_in_the_bundle, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+#define WHERE_ARGS "--device host --m 24 --n 40 --k 16 --template gemm_simt --strategy random " \
+                   "--budget 3 --seed 4"
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' bundle gemm " WHERE_ARGS
+            " --where THREADS=128 --out b", dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && grep -o '\"covers\":\"[^\"]*\"' b/bundle.json", dir);
+  cr_assert(strstr(r.out, "--strategy random --budget 3 --seed 4 --where THREADS=128"), "%s",
+            r.out);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= PATH=/nonexistent '%s' gemm --bundle b "
+            WHERE_ARGS " --db b.db", dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && sqlite3 b.db \"SELECT count(*) || ' ' || sum(c.text LIKE "
+            "'%%THREADS=128%%') FROM trials t JOIN configs c ON c.id = t.config_id JOIN kernels "
+            "k ON k.id = t.kernel_id WHERE k.template = 'gemm_simt' AND t.status = 'ok'\"; "
+            "sqlite3 b.db 'SELECT args FROM runs'", dir);
+  int all = -1, with = -2;
+  cr_assert_eq(sscanf(r.out, "%d %d", &all, &with), 2, "%s", r.out);
+  cr_assert(all >= 3 && with == all, "%d ok gemm_simt trials, %d with THREADS=128", all, with);
+  cr_assert(strstr(r.out, " --where THREADS=128"), "%s", r.out);
+  th_result_free(&r);
+  th_rmtree(dir);
+  free(dir);
+}
+
 /* A bundle's parse entries name their dependencies inside the bundle alone (I<k>/ an
  * include folder, T/ the template's): a GPU node has no LLVM, so an entry that named
  * clang's builtin stddef.h by its absolute path was stale there and every template was

@@ -410,6 +410,10 @@ Test(tune, bad_input_exits_2_with_one_line)
       "--device host --m 8 --n 8 --k 8 --template nosuch_template",
       "--device h100 --emulate mi300x --m 8 --n 8 --k 8",
       "--device host --m 8 --n 8 --k 8 --db /proc/nonexistent/dir/x.db",
+      "--device host --m 8 --n 8 --k 8 --where BM",
+      "--device host --m 8 --n 8 --k 8 --where BM=x",
+      "--device host --m 8 --n 8 --k 8 --where BM=64,BM=32",
+      "--device host --m 8 --n 8 --k 8 --where NO_SUCH_PARAM=1",
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct th_result r;
@@ -423,6 +427,35 @@ Test(tune, bad_input_exits_2_with_one_line)
               cases[i], r.err);
     th_result_free(&r);
   }
+  free(db);
+}
+
+/* --where: only configs with the named values, in the templates that have the names; the
+ * run's arguments say so (a run without it is another run for --resume). */
+Test(tune, where_keeps_only_the_named_values)
+{
+  char *db = th_path(dir, "where.db");
+  struct th_result r;
+  char args[512];
+  snprintf(args, sizeof args, "--device host --m 40 --n 40 --k 24 --template gemm_simt "
+           "--where 'BM=32|64,THREADS=128' --strategy random --budget 4 --db '%s'", db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "sqlite3 '%s' \"SELECT c.text FROM trials t JOIN configs c ON c.id = t.config_id "
+            "JOIN kernels k ON k.id = t.kernel_id WHERE k.template = 'gemm_simt'\"", db);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  int n = 0;
+  for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n"), n++) {
+    cr_assert(strstr(line, "THREADS=128,") || strstr(line, ",THREADS=128"), "%s", line);
+    cr_assert(strncmp(line, "BM=32,", 6) == 0 || strncmp(line, "BM=64,", 6) == 0 ||
+                  strstr(line, ",BM=32,") || strstr(line, ",BM=64,"), "%s", line);
+  }
+  cr_assert_geq(n, 4, "%d gemm_simt trials", n);
+  th_result_free(&r);
+  th_sh(&r, "sqlite3 '%s' 'SELECT args FROM runs'", db);
+  cr_assert(strstr(r.out, " --where BM=32|64,THREADS=128"), "%s", r.out);
+  th_result_free(&r);
   free(db);
 }
 

@@ -204,6 +204,10 @@ int tune_cli_check(struct tune_cli *tc)
         tc->budget_given = true;
       }
     }
+    /* and its --where: the bundle holds only those configs */
+    const char *w = strstr(tc->bundle.covers, " --where ");
+    if (w && !o->where)
+      o->where = w + strlen(" --where ");
     if (!o->device && tc->bundle.emulate[0]) { /* the bundle's device by default */
       o->device = "host";
       o->emulate = tc->bundle.emulate;

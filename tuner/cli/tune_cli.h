@@ -39,6 +39,8 @@ struct tune_cli {
   {"budget", CLI_INT, CLI_INT_IN(&(tc)->budget, -1, INT64_MAX), "N",                          \
    "variants measured per template (-1: all)"},                                             \
   {"time-budget", CLI_STR, &(tc)->time_budget, "SEC", "wall seconds for all measurement"},   \
+  {"where", CLI_STR, &(tc)->o.where, "K=V[|V],...",                                         \
+   "only configs with these parameter values (in templates that have them)"},               \
   {"seed", CLI_INT, CLI_INT_IN(&(tc)->seed, 0, INT64_MAX), "N",                              \
    "seed of the random strategies (1)"},                                                    \
   {"db", CLI_STR, &(tc)->o.db_path, "FILE", "tuning database (default: see README)"},        \

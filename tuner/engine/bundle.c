@@ -367,6 +367,14 @@ int bundle_make(const struct tune_opts *o, const char *out, struct bundle *b)
     mk.strategy = SEARCH_EXHAUSTIVE;
     mk.budget = -1;
   }
+  if (o->where) { /* the run from the bundle filters the same way (tune_cli_check) */
+    size_t used = strlen(b->covers);
+    if (snprintf(b->covers + used, sizeof b->covers - used, " --where %s", o->where) >=
+        (int)(sizeof b->covers - used)) {
+      rc = at_error(AT_USAGE, "--where '%.60s...' is too long for a bundle", o->where);
+      goto out;
+    }
+  }
   mk.time_budget_s = 0;
   mk.resume = false;
   mk.db_path = db;

@@ -30,8 +30,9 @@ struct bundle {
   char id[17];
   char op[32], device[80], emulate[64], arch[48];
   char backend[32], toolchain[160];
-  char covers[96];              /* "all": every valid variant; else the one run it holds:
-                                   "--strategy S --budget N --seed X" */
+  char covers[320];             /* "all": every valid variant; else the one run it holds:
+                                   "--strategy S --budget N --seed X"; either followed by
+                                   " --where W" when made with --where */
   int64_t variants, ok, files, bytes;
 };
 

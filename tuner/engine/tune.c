@@ -354,10 +354,14 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   }
   p->np = gen_space_param_count(p->space);
   drop_bad_launches(tu, p);
+  size_t before = p->nconfigs;
+  if (!p->baseline) /* the baseline stays whole: the speed-ups are over it */
+    p->nconfigs = tune_where_filter(&tu->where, p->space, p->configs, p->nconfigs);
   p->mid = p->nconfigs / 2;
   if (p->nconfigs == 0) {
-    snprintf(p->skip, sizeof p->skip, "no valid variant on %s for %s", tu->space_dev->name,
-             tu->prob.text);
+    snprintf(p->skip, sizeof p->skip, "no valid variant on %s for %s%s%s",
+             tu->space_dev->name, tu->prob.text, before ? " with --where " : "",
+             before ? tu->o->where : "");
     goto skipped;
   }
   if (tu->op->reference_config && !p->baseline &&
@@ -992,6 +996,10 @@ static int run_problem(struct tuner *tu)
   for (size_t i = 0; i < tu->ntpls && rc == AT_OK; i++)
     if (!tu->tpls[i].skip[0])
       rc = span_tpl(tu, &tu->tpls[i]);
+  const char *stray = tu->where.n ? tune_where_unmatched(&tu->where) : NULL;
+  if (rc == AT_OK && stray)
+    return at_error(AT_USAGE, "bad --where: no template of this run has a parameter '%s'",
+                    stray);
   for (size_t i = 0; i < tu->ntpls && rc == AT_OK; i++)
     if (!tu->tpls[i].skip[0])
       rc = compile_tpl(tu, &tu->tpls[i]);
@@ -1142,6 +1150,9 @@ static int setup(struct tuner *tu)
   if (o->time_budget_s < 0 || o->timeout_s < 0 || o->variant_time_s < 0)
     return at_error(AT_USAGE, "bad time: --time-budget, --timeout and --variant-time are "
                     "seconds >= 0");
+  int wrc = tune_where_parse(o->where, &tu->where);
+  if (wrc != AT_OK)
+    return wrc;
   bool host = tu->dev->vendor == DEV_HOST;
   if (o->sanitize && !host)
     return at_error(AT_USAGE, "--sanitize builds host variants: use it with --device host");

@@ -34,6 +34,8 @@ struct tune_opts {
   const struct op_engine *op;  /* what is tuned */
   const char *device;          /* profile name or arch */
   const char *emulate;         /* host only: the profile the host stands in for; NULL */
+  const char *where;           /* --where K=V[|V],...: only configs with these parameter
+                                  values, in templates that have them; NULL: all */
   int gpu;                     /* the GPU ordinal measured on (--gpu); unused on the host */
   int gpus[TUNE_MAX_GPUS];     /* --gpus: the ordinals measured on at once, one worker each
                                   (on the host: host workers 0..n-1, docs/cluster.md) */

@@ -73,8 +73,32 @@ struct tune_prov {
   char beat_at[32];                  /* its time, ISO 8601 */
 };
 
+/* `--where` (tune_where.c): per named parameter, the values a config may have. */
+#define TUNE_WHERE_MAX 16
+#define TUNE_WHERE_MAX_VALUES 16
+struct tune_where_term {
+  char name[48];
+  int64_t v[TUNE_WHERE_MAX_VALUES];
+  size_t nv;
+  bool matched; /* some template of the run has this parameter */
+};
+struct tune_where {
+  struct tune_where_term t[TUNE_WHERE_MAX];
+  size_t n;
+};
+struct gen_space;
+/* Parse `--where` text (NULL: no filter). AT_OK; AT_USAGE naming what is wrong. */
+int tune_where_parse(const char *text, struct tune_where *w);
+/* Keep the configs (n of the space's parameter count each, in place) that pass; marks the
+ * terms the space has. Returns how many are kept (all when the space has none). */
+size_t tune_where_filter(struct tune_where *w, const struct gen_space *space,
+                         int64_t *configs, size_t n);
+/* A parameter named that no space filtered so far has; NULL when every one matched. */
+const char *tune_where_unmatched(const struct tune_where *w);
+
 struct tuner {
   const struct tune_opts *o;
+  struct tune_where where;           /* --where, parsed */
   const struct dev_profile *dev;     /* the device measured on */
   const struct dev_profile *space_dev; /* the device whose space is spanned */
   char dev_name[80], arch[48];       /* as recorded in trials */

@@ -56,6 +56,8 @@ void tune_canonical_args(const struct tune_opts *o, const char *const *template_
     used += (size_t)snprintf(out + used, len - used, " --strategy %s --time-budget %g "
                              "--seed %" PRIu64, search_strategy_name(o->strategy),
                              o->time_budget_s, o->seed);
+  if (o->where && used < len)
+    used += (size_t)snprintf(out + used, len - used, " --where %s", o->where);
   if (o->bundle && used < len)
     used += (size_t)snprintf(out + used, len - used, " --bundle %s", o->bundle->id);
   if (o->sanitize && used < len)
