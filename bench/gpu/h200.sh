@@ -5,10 +5,12 @@
 #     header of their winners against cuBLASLt);
 #  2. attention.sh (issue 14: prefill and decode through `autotune attention --bundle`,
 #     against SDPA);
-#  3. while time is left (DEADLINE seconds after the start, 560 unless given): a wider
-#     search of gemm_tma alone (bf16 NN 4096^3 and 8192^3) and of the decode problems
-#     (bf16 NT M = 1, 16, 64), from the explore bundles prepare_h200.sh builds, into their
-#     own database: data for the model and for the next change, not the issue's table.
+#  3. while time is left (DEADLINE seconds after the start, 560 unless given): every config
+#     of the first run's winning gemm_tma tile at 4096^3 f16 (its pipeline parameters
+#     crossed: --where) and a random search of the decode problems (bf16 NT M = 1, 16,
+#     64), from the explore bundles prepare_h200.sh builds (their arguments in
+#     explore_*.args), into their own database: data for the next change, not the issue's
+#     table.
 # Everything lands in /tmp/h200 and then, as at most eight files, in $OUT: all.tgz (every
 # log, database, header and table) and the tables and logs in plain text.
 #
@@ -57,13 +59,12 @@ X="$W/explore.db"
 # shellcheck disable=SC2046 # the args file holds several words
 if [ -d "$C/explore_tma" ] && [ "$(left)" -gt 40 ]; then
   timeout -k 5 $(($(left) - 15)) "$C/bin/autotune" gemm --bundle "$C/explore_tma" --device h200 \
-    --dtype bf16 --layout NN --shapes "$C/explore_tma.txt" --template gemm_tma \
-    $(cat "$C/explore_tma.args") --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_tma: exit $?"
+    --shapes "$C/explore_tma.txt" $(cat "$C/explore_tma.args") --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_tma: exit $?"
 fi
 # shellcheck disable=SC2046
 if [ -d "$C/explore_dec" ] && [ "$(left)" -gt 30 ]; then
   timeout -k 5 $(($(left) - 10)) "$C/bin/autotune" gemm --bundle "$C/explore_dec" --device h200 \
-    --dtype bf16 --layout NT --shapes "$C/explore_dec.txt" $(cat "$C/explore_dec.args") \
+    --shapes "$C/explore_dec.txt" $(cat "$C/explore_dec.args") \
     --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_dec: exit $?"
 fi
 say "done"
