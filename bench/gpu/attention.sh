@@ -69,10 +69,10 @@ fi
 
 # Limits: 6 prefill x 30 s + 6 decode x 20 s + SDPA 120 s = 7 minutes at most, inside the
 # 8 of one device call (PREFILL_LIMIT, DECODE_LIMIT and SDPA_LIMIT, in seconds, override
-# them: h200.sh shrinks them to the time its call has left); a prefill variant at 16k may run ~0.1-1 s a launch, so a short
-# timing budget. A step cut short keeps the trials it recorded.
-# the tensor-core templates first: a step cut short by its limit has measured them (a
-# SIMT variant of a 16k prefill may take a second a launch)
+# them: h200.sh shrinks them to the time its call has left); a prefill variant at 16k may
+# run ~0.1-1 s a launch, so a short timing budget. A step cut short keeps the trials it
+# recorded, and the tensor-core templates go first so that it has measured them (a SIMT
+# variant of a 16k prefill may take a second a launch).
 PT="--template attn_wgmma --template attn_mma --template attn_simt"
 DT="--template attn_decode --template attn_wgmma --template attn_mma --template attn_simt"
 step "2. prefill from bundles"
@@ -97,8 +97,9 @@ step "4. SDPA and the summary"
 if [ $DRY = 1 ]; then
   python3 bench/gpu/attention_sdpa.py --dry-run "$DB" | tee "$O/summary.md"
 else
-  PYTHONUNBUFFERED=1 timeout "${SDPA_LIMIT:-120}" python3 bench/gpu/attention_sdpa.py "$DB" >"$O/summary.md" \
-    2>>"$LOG" || echo "   the SDPA step failed (see log.txt)" | tee -a "$LOG"
+  PYTHONUNBUFFERED=1 timeout -k 10 "${SDPA_LIMIT:-120}" python3 bench/gpu/attention_sdpa.py \
+    "$DB" >"$O/summary.md" 2>>"$LOG" || echo "   the SDPA step failed (see log.txt)" |
+    tee -a "$LOG"
   cat "$O/summary.md"
 fi
 step "done"

@@ -13,8 +13,8 @@
 #     cuBLASLt's kernels (speed of light, warp states, scheduler, memory);
 #  4. the tables (winners.md, gemm14.md) and the logs under $OUT.
 # Each step has its own time limit, each variant 8 s (a hung TMA pipeline is killed and
-# recorded as such, not waited on for the default minute); a failed step is said and the rest go on (the harness
-# calls the header's _ws launchers with a zeroed workspace of _workspace_size bytes; a
+# recorded as such, not waited on for the default minute); a failed step is said and the
+# rest go on (the harness calls the header's _ws launchers with a zeroed workspace of _workspace_size bytes; a
 # header that does not build is emitted again without the two newest templates' winners,
 # gemm_skinny and gemm_tma; without any header, step 3 still times cuBLASLt alone).
 #

@@ -59,7 +59,8 @@ X="$W/explore.db"
 # shellcheck disable=SC2046 # the args file holds several words
 if [ -d "$C/explore_tma" ] && [ "$(left)" -gt 40 ]; then
   timeout -k 5 $(($(left) - 15)) "$C/bin/autotune" gemm --bundle "$C/explore_tma" --device h200 \
-    --shapes "$C/explore_tma.txt" $(cat "$C/explore_tma.args") --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_tma: exit $?"
+    --shapes "$C/explore_tma.txt" $(cat "$C/explore_tma.args") --timeout 8 --db "$X" \
+    >>"$W/explore.log" 2>&1 || say "explore_tma: exit $?"
 fi
 # shellcheck disable=SC2046
 if [ -d "$C/explore_dec" ] && [ "$(left)" -gt 30 ]; then

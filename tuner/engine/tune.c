@@ -354,14 +354,14 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
   }
   p->np = gen_space_param_count(p->space);
   drop_bad_launches(tu, p);
-  size_t before = p->nconfigs;
+  const bool had_some = p->nconfigs > 0; /* none left then: --where took them all */
   if (!p->baseline) /* the baseline stays whole: the speed-ups are over it */
     p->nconfigs = tune_where_filter(&tu->where, p->space, p->configs, p->nconfigs);
   p->mid = p->nconfigs / 2;
   if (p->nconfigs == 0) {
     snprintf(p->skip, sizeof p->skip, "no valid variant on %s for %s%s%s",
-             tu->space_dev->name, tu->prob.text, before ? " with --where " : "",
-             before ? tu->o->where : "");
+             tu->space_dev->name, tu->prob.text, had_some ? " with --where " : "",
+             had_some ? tu->o->where : "");
     goto skipped;
   }
   if (tu->op->reference_config && !p->baseline &&

@@ -345,15 +345,15 @@ static int reference_part(void *ctx, size_t from, size_t to)
   return AT_OK;
 }
 
-/* The f64 reference, the heads split over the CPUs when it is big (a prefill of 32 heads
- * of 1024 queries is minutes on one core): each head is one thread's, so the values are
- * the same for any split. */
 bool attn_checked(const struct attn_data *d, int64_t row)
 {
   const int64_t s = d->stride;
   return s <= 1 || row % s == ((row / s) * 5 + 3) % s;
 }
 
+/* The f64 reference, the heads split over the CPUs when it is big (a prefill of 32 heads
+ * of 1024 queries is minutes on one core): each head is one thread's, so the values are
+ * the same for any split. */
 int attn_data_init(struct attn_data *d, const struct attn_problem *p, uint64_t seed)
 {
   return attn_data_init_stride(d, p, seed, 0);
@@ -380,9 +380,7 @@ int attn_data_init_stride(struct attn_data *d, const struct attn_problem *p, uin
     return at_error(AT_NOMEM, "out of memory");
   }
   double work = (double)heads * (double)q->sq * (double)q->sk * (double)q->d;
-  d->stride = stride > 0 ? stride : 1;
-  while (stride <= 0 && work / (double)d->stride > ATTN_REF_FULL_WORK && d->stride < 65536)
-    d->stride *= 2;
+  d->stride = stride > 0 ? stride : gemm_ref_stride(work, ATTN_REF_FULL_WORK, 65536);
   if (d->stride > 1) {
     for (size_t e = 0; e < attn_q_elems(q); e++)
       d->ref[e] = d->wabs[e] = NAN;

@@ -221,6 +221,14 @@ struct ref_ctx {
   const double *ad;
 };
 
+int64_t gemm_ref_stride(double work, double bound, int64_t cap)
+{
+  int64_t s = 1;
+  while (work / (double)s > bound && s < cap)
+    s *= 2;
+  return s;
+}
+
 bool gemm_checked(const struct gemm_data *d, int64_t i, int64_t j)
 {
   return d->stride <= 1 || (i + 5 * j) % d->stride == 0;
@@ -292,9 +300,7 @@ static int reference(struct gemm_data *d, int64_t stride)
       ad[i * q->k + kk] = gemm_elem_load(q->dtype, d->a,
                                          (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk));
   const double macs = (double)q->m * (double)q->n * (double)q->k;
-  d->stride = stride > 0 ? stride : 1;
-  while (stride <= 0 && macs / (double)d->stride > GEMM_REF_FULL_MACS && d->stride < 4096)
-    d->stride *= 2;
+  d->stride = stride > 0 ? stride : gemm_ref_stride(macs, GEMM_REF_FULL_MACS, 4096);
   if (d->stride > 1)
     for (size_t e = 0; e < (size_t)(q->m * q->n); e++)
       d->ref[e] = d->mag[e] = NAN;
@@ -321,6 +327,9 @@ int gemm_data_init_stride(struct gemm_data *d, const struct gemm_problem *p, uin
   memset(d, 0, sizeof *d);
   if (!p)
     return at_error(AT_USAGE, "gemm_data_init: NULL argument");
+  if (stride < 0 || (stride & (stride - 1)) != 0)
+    return at_error(AT_USAGE, "gemm_data_init: bad stride %lld (a power of two, or 0)",
+                    (long long)stride);
   d->p = *p;
   gemm_problem_resolve(&d->p);
   int rc = gemm_problem_check(&d->p);
@@ -350,11 +359,6 @@ int gemm_data_init_stride(struct gemm_data *d, const struct gemm_problem *p, uin
       for (int64_t j = 0; j < q->n; j++)
         gemm_elem_store(q->dtype, d->c0, (size_t)(i * q->ldc + j), NAN);
 
-  if (stride < 0 || (stride & (stride - 1)) != 0) {
-    gemm_data_release(d);
-    return at_error(AT_USAGE, "gemm_data_init: bad stride %lld (a power of two, or 0)",
-                    (long long)stride);
-  }
   return reference(d, stride);
 }
 

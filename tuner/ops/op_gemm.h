@@ -93,6 +93,9 @@ struct gemm_data {
  * for being untouched. */
 #define GEMM_REF_FULL_MACS 1.6e10
 bool gemm_checked(const struct gemm_data *d, int64_t i, int64_t j);
+/* The smallest power of two S (at most cap) that brings work / S under bound: the stride
+ * of a sampled reference (gemm's and attention's). */
+int64_t gemm_ref_stride(double work, double bound, int64_t cap);
 int gemm_data_init(struct gemm_data *d, const struct gemm_problem *p, uint64_t seed);
 /* The same with the reference's stride given (a power of two; 0: chosen by the bound). */
 int gemm_data_init_stride(struct gemm_data *d, const struct gemm_problem *p, uint64_t seed,
