@@ -777,6 +777,12 @@ static int emit_kernels(struct sbuf *b, const struct hdr_spec *s)
                        : put_family_kernels(b, s, &s->families[f]);
     if (rc)
       return rc;
+    /* what a program may #ifdef: a family only the database's winners make */
+    char suf[64], PRE[128];
+    family_suffix(&s->families[f], suf, sizeof suf);
+    snprintf(PRE, sizeof PRE, "AT_TUNED_HAS_%s_%s", s->op, suf);
+    upper(PRE);
+    sb_printf(b, "#define %s 1\n", PRE);
   }
   return AT_OK;
 }

@@ -265,6 +265,10 @@ Test(emit, kernels_mode_choice_matches_query, .timeout = 240)
   char src[4096];
   snprintf(src, sizeof src,
            "#include <stdio.h>\n#include \"tuned_gemm.h\"\n"
+           /* a program may #ifdef the families the database made, and only those */
+           "#if !defined(AT_TUNED_HAS_GEMM_F32_NN) || defined(AT_TUNED_HAS_GEMM_F16_NN)\n"
+           "#error the family macros are wrong\n"
+           "#endif\n"
            "int main() {\n"
            "  static const long long s[][3] = {%s};\n"
            "  for (unsigned i = 0; i < sizeof s / sizeof *s; i++) {\n"
