@@ -39,6 +39,53 @@
 #endif
 #include TUNED_HEADER
 #define HEADER_NAME TUNED_HEADER
+
+// One (dtype, layout) family of the header: its workspace size, choice and launcher
+// (alpha 1, beta 0, the default leading dimensions), or none where the database had no
+// winner for it (the header defines AT_TUNED_HAS_GEMM_<DTYPE>_<LAYOUT> for those it has):
+// the other families are still checked and timed.
+struct family {
+  bool have = false;
+  long long (*workspace_size)(long long, long long, long long) = nullptr;
+  at_tuned_choice (*choice)(long long, long long, long long) = nullptr;
+  int (*run)(const void *, const void *, void *, int, int, int, void *) = nullptr;
+};
+
+static family family_of(bool bf16, bool nt)
+{
+  family f;
+  (void)bf16, (void)nt;
+#ifdef AT_TUNED_HAS_GEMM_BF16_NT
+  if (nt) {
+    f = {true, at_tuned_gemm_bf16_nt_workspace_size, at_tuned_gemm_bf16_nt_choice,
+         [](const void *a, const void *b, void *c, int M, int N, int K, void *ws) {
+           return at_tuned_gemm_bf16_nt_ws((const at_bfloat16 *)a, (const at_bfloat16 *)b,
+                                           (at_bfloat16 *)c, M, N, K, K, K, N, 1.0f, 0.0f, ws,
+                                           0);
+         }};
+  }
+#endif
+#ifdef AT_TUNED_HAS_GEMM_BF16_NN
+  if (!nt && bf16) {
+    f = {true, at_tuned_gemm_bf16_nn_workspace_size, at_tuned_gemm_bf16_nn_choice,
+         [](const void *a, const void *b, void *c, int M, int N, int K, void *ws) {
+           return at_tuned_gemm_bf16_nn_ws((const at_bfloat16 *)a, (const at_bfloat16 *)b,
+                                           (at_bfloat16 *)c, M, N, K, K, N, N, 1.0f, 0.0f, ws,
+                                           0);
+         }};
+  }
+#endif
+#ifdef AT_TUNED_HAS_GEMM_F16_NN
+  if (!nt && !bf16) {
+    f = {true, at_tuned_gemm_f16_nn_workspace_size, at_tuned_gemm_f16_nn_choice,
+         [](const void *a, const void *b, void *c, int M, int N, int K, void *ws) {
+           return at_tuned_gemm_f16_nn_ws((const at_half *)a, (const at_half *)b, (at_half *)c,
+                                          M, N, K, K, N, N, 1.0f, 0.0f, ws, 0);
+         }};
+  }
+#endif
+  return f;
+}
 #else
 #define HEADER_NAME "(none)"
 #endif
@@ -246,34 +293,21 @@ int main(int argc, char **argv)
     char check[64] = "-";
     double t_ours = NAN;
 #ifndef GEMM14_NO_HEADER
-    if (!cublas_only) {
+    const family fam = cublas_only ? family() : family_of(p.bf16, p.nt);
+    if (!cublas_only && !fam.have)
+      snprintf(check, sizeof check, "no winner");
+    if (fam.have) {
       int rc = 0;
-      const at_bfloat16 *a16 = (const at_bfloat16 *)da, *b16 = (const at_bfloat16 *)db;
-      const at_half *ah = (const at_half *)da, *bh = (const at_half *)db;
-      // the chosen kernel's workspace (split-K partials: gemm_skinny), zeroed once; the
-      // kernel leaves it zero (docs/templates.md), so the timed launches reuse it
-      const long long ws_bytes = p.nt     ? at_tuned_gemm_bf16_nt_workspace_size(M, N, K)
-                                 : p.bf16 ? at_tuned_gemm_bf16_nn_workspace_size(M, N, K)
-                                          : at_tuned_gemm_f16_nn_workspace_size(M, N, K);
+      // the chosen kernel's workspace (split-K partials: gemm_skinny, gemm_tma), zeroed
+      // once; the kernel leaves it zero (docs/templates.md), so the timed launches reuse it
+      const long long ws_bytes = fam.workspace_size(M, N, K);
       void *ws = nullptr;
       if (ws_bytes > 0) {
         CK(cudaMalloc(&ws, (size_t)ws_bytes));
         CK(cudaMemset(ws, 0, (size_t)ws_bytes));
       }
-      auto ours = [&]() {
-        if (p.nt)
-          rc |= at_tuned_gemm_bf16_nt_ws(a16, b16, (at_bfloat16 *)dc, M, N, K, K, K, N, 1.0f,
-                                         0.0f, ws, 0);
-        else if (p.bf16)
-          rc |= at_tuned_gemm_bf16_nn_ws(a16, b16, (at_bfloat16 *)dc, M, N, K, K, N, N, 1.0f,
-                                         0.0f, ws, 0);
-        else
-          rc |= at_tuned_gemm_f16_nn_ws(ah, bh, (at_half *)dc, M, N, K, K, N, N, 1.0f, 0.0f, ws,
-                                        0);
-      };
-      at_tuned_choice c = p.nt     ? at_tuned_gemm_bf16_nt_choice(M, N, K)
-                          : p.bf16 ? at_tuned_gemm_bf16_nn_choice(M, N, K)
-                                   : at_tuned_gemm_f16_nn_choice(M, N, K);
+      auto ours = [&]() { rc |= fam.run(da, db, dc, M, N, K, ws); };
+      at_tuned_choice c = fam.choice(M, N, K);
       winner = c.kernel;
       CK(cudaMemset(dc, 0xff, hc.size() * 2)); // NaN in both dtypes: every element written
       ours();
