@@ -1,0 +1,195 @@
+/*
+ * test_gemm_model.c - the GEMM cost model on a GPU profile (tuner/ops/op_gemm_tune.c,
+ * gemm_model_gpu), which orders what the model strategy measures: over the real spaces of
+ * gemm_tma and gemm_mma on h200, the effects the first H200 run measured
+ * (bench/results/2026-12-04-h200-first-run.md) must come out of it:
+ *   - a deeper pipeline is never predicted slower, and is faster where a step waits on
+ *     its loads (STAGES 2 against 4 at 4096^3: 377 against 214 us measured);
+ *   - TMA multicast is predicted slower than its twin without (every pair measured);
+ *   - unswizzled shared memory (gemm_mma SWZ 0) slower than swizzled (2-3x measured);
+ *   - split-K, stream-K and the hybrid lose to data-parallel tiles when the tiles fill
+ *     every SM (4096^3), and split-K wins where a few deep tiles leave SMs idle.
+ * Each is an assertion that fails with its term taken out of the model. How well the
+ * model orders the run's 149 trials is bench/bench_model.c's figure, not a test's.
+ */
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/device.h"
+#include "base/status.h"
+#include "generator/emit.h"
+#include "tests/tspace.h"
+#include "tuner/device/occupancy.h"
+#include "tuner/ops/gemm_tune.h"
+
+#define TMA AT_SOURCE_DIR "/templates/gemm/gemm_tma.h"
+#define MMA AT_SOURCE_DIR "/templates/gemm/gemm_mma.h"
+
+struct predicted {
+  struct th_space sp;
+  double *us;  /* per config */
+  int *per_cu; /* blocks an SM holds (shared memory and threads; registers unknown here) */
+};
+
+/* The model's time of every config of `path` on h200 at m x n x k, f16 NN. */
+static void predict_all(struct predicted *p, const char *path, int64_t m, int64_t n, int64_t k)
+{
+  int64_t dims[5] = {m, n, k, 0, 0};
+  th_space_open(&p->sp, path, "h200", dims, 5);
+  p->us = calloc(p->sp.n, sizeof *p->us);
+  p->per_cu = calloc(p->sp.n, sizeof *p->per_cu);
+  cr_assert(p->us && p->per_cu);
+  struct gemm_tune_args a = {.dtype = "f16", .layout = "NN", .m = m, .n = n, .k = k};
+  struct op_engine op;
+  cr_assert_eq(gemm_tune_op_init(&op, &a), AT_OK);
+  cr_assert_eq(op.prepare(&op, p->sp.dev), AT_OK, "%s", at_last_error());
+  struct gen_bind b = {.dev = p->sp.dev, .dims = p->sp.dims, .dtype = "f16"};
+  for (size_t i = 0; i < p->sp.n; i++) {
+    const int64_t *cfg = p->sp.cfg + i * p->sp.np;
+    struct gen_launch l;
+    cr_assert_eq(gen_emit_launch(p->sp.t, &b, cfg, &l), AT_OK, "%s", at_last_error());
+    /* registers as the compiled kernels have them: the whole file over the block's
+     * threads, at most 255 (gemm_tma's 384 threads: 168, as measured) */
+    int threads = (int)(l.threads[0] * l.threads[1] * l.threads[2]);
+    int regs = p->sp.dev->regs_per_cu / threads / 8 * 8;
+    struct occ_input in = {.threads = threads, .registers = regs > 255 ? 255 : regs,
+                           .shared_bytes = l.shared};
+    struct occ_result occ;
+    occ_compute(p->sp.dev, &in, &occ);
+    p->per_cu[i] = occ.blocks_per_cu;
+    p->us[i] = op.model(&op, 0, p->sp.t, cfg, &l, &occ, p->sp.dev, false);
+    cr_assert(isfinite(p->us[i]) && p->us[i] > 0, "config %zu: %g us", i, p->us[i]);
+  }
+  gemm_tune_op_release(&op);
+}
+
+static void predicted_free(struct predicted *p)
+{
+  free(p->us);
+  free(p->per_cu);
+  th_space_close(&p->sp);
+}
+
+static int64_t get(const struct predicted *p, size_t i, const char *name)
+{
+  return th_space_get(&p->sp, i, name);
+}
+
+/* Whether configs i and j differ in `name` and, apart from names in `also`, nowhere else. */
+static bool twins(const struct predicted *p, size_t i, size_t j, const char *name,
+                  const char *const *also)
+{
+  if (get(p, i, name) == get(p, j, name))
+    return false;
+  for (size_t q = 0; q < p->sp.t->nparams; q++) {
+    const char *pn = p->sp.t->params[q].name;
+    bool free_ = strcmp(pn, name) == 0;
+    for (size_t a = 0; also && also[a]; a++)
+      free_ |= strcmp(pn, also[a]) == 0;
+    if (!free_ && p->sp.cfg[i * p->sp.np + q] != p->sp.cfg[j * p->sp.np + q])
+      return false;
+  }
+  return true;
+}
+
+/* The best prediction among configs where `name` satisfies keep(value). */
+static double best_where(const struct predicted *p, const char *name, bool (*keep)(int64_t))
+{
+  double best = INFINITY;
+  for (size_t i = 0; i < p->sp.n; i++)
+    if (keep(get(p, i, name)))
+      best = fmin(best, p->us[i]);
+  return best;
+}
+
+static bool is0(int64_t v) { return v == 0; }
+static bool is1(int64_t v) { return v == 1; }
+static bool is2or3(int64_t v) { return v >= 2; }
+
+Test(gemm_model, deeper_pipelines_and_no_multicast_are_predicted_faster, .timeout = 300)
+{
+  struct predicted p;
+  predict_all(&p, TMA, 4096, 4096, 4096);
+  size_t pairs = 0, strict = 0, mpairs = 0, mstrict = 0;
+  /* STAGES alone, as many blocks an SM (a deeper ring that costs a resident block may
+   * lose: two blocks hide each other's latency) */
+  for (size_t i = 0; i < p.sp.n; i++)
+    for (size_t j = 0; j < p.sp.n; j++) {
+      if (twins(&p, i, j, "STAGES", NULL) && get(&p, i, "STAGES") < get(&p, j, "STAGES") &&
+          p.per_cu[i] == p.per_cu[j]) {
+        pairs++;
+        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "STAGES %lld predicted faster than %lld",
+                      (long long)get(&p, i, "STAGES"), (long long)get(&p, j, "STAGES"));
+        strict += p.us[i] > p.us[j] * 1.05;
+      }
+      if (twins(&p, i, j, "MCAST", NULL) && get(&p, i, "MCAST") == 1) {
+        mpairs++;
+        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "multicast predicted faster");
+        mstrict += p.us[i] > p.us[j] * 1.05;
+      }
+    }
+  cr_assert_gt(pairs, 100, "%zu STAGES twins", pairs);
+  cr_assert_gt(strict, pairs / 4, "a deeper pipeline mattered in %zu of %zu twins", strict,
+               pairs);
+  cr_assert_gt(mpairs, 50, "%zu MCAST twins", mpairs);
+  cr_assert_gt(mstrict, mpairs / 4, "multicast cost something in %zu of %zu twins", mstrict,
+               mpairs);
+  /* the measured pair: 256 x 128, two consumers, 2 stages against 4, data-parallel */
+  double s2 = INFINITY, s4 = INFINITY;
+  for (size_t i = 0; i < p.sp.n; i++)
+    if (get(&p, i, "BM") == 256 && get(&p, i, "BN") == 128 && get(&p, i, "SCHED") == 0 &&
+        get(&p, i, "WAIT") == 0 && get(&p, i, "MCAST") == 0) {
+      if (get(&p, i, "STAGES") == 2)
+        s2 = fmin(s2, p.us[i]);
+      if (get(&p, i, "STAGES") == 4)
+        s4 = fmin(s4, p.us[i]);
+    }
+  cr_assert(isfinite(s2) && isfinite(s4));
+  cr_assert_gt(s2, s4 * 1.25, "2 stages %g us, 4 stages %g us", s2, s4);
+  /* full waves of tiles: data-parallel beats every split */
+  double dp = best_where(&p, "SCHED", is0), sk = best_where(&p, "SCHED", is2or3);
+  double split = best_where(&p, "SCHED", is1);
+  cr_assert_lt(dp, sk, "data-parallel %g us, stream-K %g us", dp, sk);
+  if (isfinite(split))
+    cr_assert_lt(dp, split, "data-parallel %g us, split-K %g us", dp, split);
+  predicted_free(&p);
+}
+
+Test(gemm_model, split_k_wins_only_where_few_deep_tiles_leave_sms_idle, .timeout = 300)
+{
+  struct predicted p;
+  predict_all(&p, TMA, 512, 512, 32768);
+  double dp = best_where(&p, "SCHED", is0), split = best_where(&p, "SCHED", is1);
+  cr_assert(isfinite(split), "512 x 512 x 32768 offers split-K");
+  cr_assert_lt(split * 1.5, dp, "split-K %g us, data-parallel %g us", split, dp);
+  predicted_free(&p);
+  /* 1024^3: 128 x 64 tiles already fill the SMs; split-K's fixup costs more than its
+   * extra blocks give (measured on the H200: split-K 26-34 us, data-parallel 21) */
+  predict_all(&p, TMA, 1024, 1024, 1024);
+  dp = best_where(&p, "SCHED", is0), split = best_where(&p, "SCHED", is1);
+  cr_assert(isfinite(split), "1024^3 offers split-K");
+  cr_assert_lt(dp, split, "data-parallel %g us, split-K %g us", dp, split);
+  predicted_free(&p);
+}
+
+Test(gemm_model, unswizzled_shared_memory_is_predicted_slower, .timeout = 300)
+{
+  struct predicted p;
+  predict_all(&p, MMA, 4096, 4096, 4096);
+  size_t pairs = 0, strict = 0;
+  for (size_t i = 0; i < p.sp.n; i++)
+    for (size_t j = 0; j < p.sp.n; j++)
+      if (twins(&p, i, j, "SWZ", NULL) && get(&p, i, "SWZ") == 0) {
+        pairs++;
+        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "SWZ 0 %g us, SWZ 1 %g us", p.us[i],
+                      p.us[j]);
+        strict += p.us[i] > p.us[j] * 1.2;
+      }
+  cr_assert_gt(pairs, 20, "%zu SWZ twins", pairs);
+  /* only where a step waits on its loads does the conflict hide */
+  cr_assert_gt(strict, pairs / 3, "SWZ 0 slower in %zu of %zu twins", strict, pairs);
+  predicted_free(&p);
+}
