@@ -10,7 +10,9 @@
 #     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
 #     search over the top heuristic algorithms, in the same program;
 #  3b. ncu's counters (ncu.txt) of the first launches of 4096^3 f16 alone: the winner and
-#     cuBLASLt's kernels (speed of light, warp states, scheduler, memory);
+#     cuBLASLt's kernels (speed of light, warp states, scheduler, memory); then the speed
+#     of light of 1024^3 f16's (its gpu__time_duration against the product's event timing
+#     tells whether the ~20 us floor measured there is the kernel or the timing around it);
 #  4. the tables (winners.md, gemm14.md) and the logs under $OUT.
 # Each step has its own time limit, each variant 8 s (a hung TMA pipeline is killed and
 # recorded as such, not waited on for the default minute); a failed step is said and the
@@ -101,6 +103,10 @@ if command -v ncu >/dev/null && [ -x /tmp/gemm14_bench ]; then
     --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
     --section MemoryWorkloadAnalysis /tmp/gemm14_bench >"$O/ncu.txt" 2>&1 ||
     echo "   ncu failed or ran out of time (see ncu.txt)" | tee -a "$LOG"
+  echo "==== 1024^3 f16 (GEMM14_ONLY=0): speed of light" >>"$O/ncu.txt"
+  GEMM14_ONLY=0 timeout -k 5 40 ncu --clock-control none --launch-count 4 \
+    --section SpeedOfLight /tmp/gemm14_bench >>"$O/ncu.txt" 2>&1 ||
+    echo "   ncu (1024^3) failed or ran out of time (see ncu.txt)" | tee -a "$LOG"
 fi
 
 step "4. the tables"
