@@ -142,6 +142,31 @@ Test(gemm_skinny, mma_sample_passes_decode_shapes_on_host, .timeout = 300)
   cr_assert_eq(r.failures, 0, "first: %s", r.first_failure);
 }
 
+static int prefetch_only(void *ctx, const char *config)
+{
+  (void)ctx;
+  return strstr(config, "PF=1") != NULL;
+}
+
+/* The weight prefetched a chunk ahead (PF=1: a register double buffer) on every layout,
+ * both dtypes, the FMA and the mma.sync paths (the sample draws both); a copy that
+ * prefetches the chunk it already holds must fail. */
+Test(gemm_skinny, prefetch_sample_passes_decode_shapes_on_host, .timeout = 300)
+{
+  need_host();
+  static const enum gemm_dtype dts[] = {GEMM_F16, GEMM_BF16};
+  struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
+                          .nshapes = gsw_decode_nshapes, .dtypes = dts, .ndtypes = 2,
+                          .sample = 3, .seed = 17, .filter = prefetch_only, .jobs = 2,
+                          .cache_dir = ""};
+  struct gsw_result r;
+  cr_assert_eq(gsw_run(SKINNY, &o, &r), AT_OK, "%s", at_last_error());
+  cr_assert_eq(r.variants, 4 * 3);
+  cr_assert_eq(r.runs, 4 * 3 * 2 * gsw_decode_nshapes);
+  cr_assert_eq(r.compile_errors, 0);
+  cr_assert_eq(r.failures, 0, "first: %s", r.first_failure);
+}
+
 static void compile_only(const struct cc_backend *be, const char *dev, enum gemm_dtype dt)
 {
   char why[256] = "";
@@ -178,9 +203,10 @@ static int split_k(void *ctx, const char *config)
   return strstr(config, "KSPLIT=1,") == NULL;
 }
 
-/* Run a copy of the template with `from` replaced by `to` on split-K variants of one
- * layout and dtype over the decode shapes; return the result. */
-static struct gsw_result run_broken(const char *from, const char *to)
+/* Run a copy of the template with `from` replaced by `to` on the variants `filter` keeps
+ * of one layout and dtype over the decode shapes; return the result. */
+static struct gsw_result run_broken(const char *from, const char *to,
+                                    int (*filter)(void *, const char *))
 {
   char *text = th_read(SKINNY, NULL);
   cr_assert_not_null(text);
@@ -199,7 +225,7 @@ static struct gsw_result run_broken(const char *from, const char *to)
   struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .layouts = layouts, .dtypes = dts,
                           .ndtypes = 1, .sample = 3, .seed = 5, .jobs = 2, .cache_dir = "",
-                          .filter = split_k};
+                          .filter = filter};
   struct gsw_result r;
   cr_assert_eq(gsw_run(path, &o, &r), AT_OK, "%s", at_last_error());
   th_rmtree(dir);
@@ -212,7 +238,7 @@ static struct gsw_result run_broken(const char *from, const char *to)
 Test(gemm_skinny, sweep_rejects_a_copy_that_leaves_the_workspace_dirty, .timeout = 300)
 {
   need_host();
-  struct gsw_result r = run_broken("parts[(long)p * BM * BN + q] = 0.0f;", "");
+  struct gsw_result r = run_broken("parts[(long)p * BM * BN + q] = 0.0f;", "", split_k);
   cr_assert_gt(r.failures, 0, "no failure");
   cr_assert(strstr(r.first_failure, "workspace not left zero"), "%s", r.first_failure);
 }
@@ -220,7 +246,23 @@ Test(gemm_skinny, sweep_rejects_a_copy_that_leaves_the_workspace_dirty, .timeout
 Test(gemm_skinny, sweep_rejects_a_copy_where_the_first_block_reduces, .timeout = 300)
 {
   need_host();
-  struct gsw_result r = run_broken("== (unsigned int)(KSPLIT - 1)", "== 0u");
+  struct gsw_result r = run_broken("== (unsigned int)(KSPLIT - 1)", "== 0u", split_k);
   cr_assert_gt(r.failures, 0, "no failure");
   cr_assert(strstr(r.first_failure, "expected"), "%s", r.first_failure);
+}
+
+static int prefetch_fma(void *ctx, const char *config)
+{
+  (void)ctx;
+  return strstr(config, "PF=1") != NULL && strstr(config, "MMA=0") != NULL;
+}
+
+/* The FMA path's prefetch asks for the chunk it already holds: every weight chunk after
+ * the first is multiplied twice, the last never. */
+Test(gemm_skinny, sweep_rejects_a_copy_that_prefetches_the_wrong_chunk, .timeout = 300)
+{
+  need_host();
+  struct gsw_result r = run_broken("fetch(wn, kc + KC);", "fetch(wn, kc);", prefetch_fma);
+  cr_assert_eq(r.compile_errors, 0, "%s", r.first_failure);
+  cr_assert_gt(r.failures, 0, "a wrong prefetch went unnoticed");
 }

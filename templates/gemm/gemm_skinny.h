@@ -20,8 +20,10 @@
 //     one k row, GROUPS = THREADS / LANES thread groups take interleaved k rows; the
 //     groups' sums meet in shared memory (GROUPS <= 8 rounds).
 // The A chunk [BM][KC] is staged per KC-deep step (A stored either way, zero outside
-// the matrix); for TB it is stored interleaved (lane-major within each VEC group) so
-// that the lanes' reads fall on distinct banks.
+// the matrix; 16-byte reads where A is M x K); for TB it is stored interleaved (lane-
+// major within each VEC group) so that the lanes' reads fall on distinct banks. With PF
+// the weight of chunk c + 1 is requested before chunk c's A is staged and multiplied
+// (a register double buffer): the memory system always has a chunk to fetch.
 // Split-K (KSPLIT > 1) goes through the workspace (the `workspace` pragma: global
 // memory, zero at launch, to be left zero): each block writes its f32 partial tile to
 // its own slice, fences, and counts itself in the tile's counter; the block that counts
@@ -42,6 +44,9 @@
 #pragma autotune param U = 1, 2, 4
 #pragma autotune param KSPLIT = 1, 2, 4, 8, 16, 32
 #pragma autotune param MMA = 0, 1
+// PF 1: the next chunk's weight is loaded while this one is multiplied (twice the bytes in
+// flight a thread; the loop's barriers and A's staging no longer leave the loads idle)
+#pragma autotune param PF = 0, 1
 #pragma autotune derive TRANS_A = TA != 0
 #pragma autotune derive TRANS_B = TB != 0
 #pragma autotune derive GROUPS = THREADS / LANES
@@ -57,6 +62,9 @@
 #pragma autotune require k_work: KSPLIT <= cdiv(K, KC)
 #pragma autotune require fill: KSPLIT >= min(cdiv(device.cus, cdiv(N, BN) * cdiv(M, BM)), cdiv(K, KC), 32)
 #pragma autotune require no_oversplit: KSPLIT == 1 || cdiv(N, BN) * cdiv(M, BM) * KSPLIT <= 8 * max(device.cus, 16)
+// PF doubles the weight fragment a thread holds: with mma's 64-row accumulators and 4
+// chunks that spilled at sm_90 (the only PF variant of the decode sweep that did)
+#pragma autotune require pf_registers: PF == 0 || MMA == 0 || BM * U * CN < 256
 #pragma autotune require mma_shape: MMA == 0 || TRANS_B && BM % 16 == 0 && LANES == 4 && VEC == 8
 #pragma autotune require mma_target: MMA == 0 || device.wave_size == 32 && (device.is_host || device.is_nvidia && device.arch_major >= 8)
 #pragma autotune require grid_rows: cdiv(M, BM) <= 65535
@@ -104,6 +112,36 @@ template <typename T, int VEC> __device__ __forceinline__ void skinny_fetch(T *o
   }
 }
 
+// A's chunk of the k loop: element (i, kk) of rows m0 + i, k = kc + kk (i < BM, kk < KC),
+// zero outside the matrix and past ke, handed to put(i, kk, value). A stored M x K (k
+// contiguous): 8 consecutive k a thread, one 16-byte read where aligned and inside;
+// K x M: element by element, m fastest.
+template <typename T, int BM, int KC, int THREADS, bool TRANS_A, typename Put>
+__device__ __forceinline__ void skinny_stage_a(const T *A, int M, int lda, int m0, int kc,
+                                               int ke, Put put)
+{
+  const int tid = (int)at_thread_idx_x();
+  if constexpr (!TRANS_A && KC % 8 == 0) {
+    for (int q = tid; q < BM * KC / 8; q += THREADS) {
+      const int i = q / (KC / 8), kk = q % (KC / 8) * 8, m = m0 + i, k = kc + kk;
+      T v[8];
+      skinny_fetch<T, 8>(v, A + (long)(m < M ? m : 0) * lda + k, m < M ? ke - k : 0);
+#pragma unroll
+      for (int e = 0; e < 8; e++)
+        put(i, kk + e, v[e]);
+    }
+  } else {
+    for (int q = tid; q < BM * KC; q += THREADS) {
+      const int i = TRANS_A ? q % BM : q / KC, kk = TRANS_A ? q / BM : q % KC;
+      const int m = m0 + i, k = kc + kk;
+      T a = at_from_float<T>(0.0f);
+      if (m < M && k < ke)
+        a = TRANS_A ? A[(long)k * lda + m] : A[(long)m * lda + k];
+      put(i, kk, a);
+    }
+  }
+}
+
 #if AT_HAS_MMA_SYNC
 // d += a * b on packed fragments (at_mma.h); the last argument picks the type.
 AT_DEV void skinny_mma_step(float d[4], const unsigned int a[4], const unsigned int b[2],
@@ -120,8 +158,8 @@ AT_DEV void skinny_mma_step(float d[4], const unsigned int a[4], const unsigned 
 
 // The FMA path: the block's partial sums over k in [kb, ke) into red[BM][BN] (shared
 // memory, which also holds A's chunk during the loop). Every thread calls it.
-template <typename T, int BM, int THREADS, int LANES, int VEC, int CN, int U, bool TRANS_A,
-          bool TRANS_B>
+template <typename T, int BM, int THREADS, int LANES, int VEC, int CN, int U, int PF,
+          bool TRANS_A, bool TRANS_B>
 __device__ __forceinline__ void skinny_fma(const T *A, const T *B, int M, int N, int lda,
                                            int ldb, int m0, int n0, int kb, int ke,
                                            float *smem)
@@ -142,9 +180,8 @@ __device__ __forceinline__ void skinny_fma(const T *A, const T *B, int M, int N,
     for (int j = 0; j < NACC; j++)
       acc[i][j] = 0.0f;
 
-  for (int kc = kb; kc < ke; kc += KC) {
-    // The weight first, so that its loads are in flight while A is staged.
-    T w[U][CN][VEC];
+  // chunk kc's weight into w
+  auto fetch = [&](T(&w)[U][CN][VEC], int kc) {
 #pragma unroll
     for (int u = 0; u < U; u++)
 #pragma unroll
@@ -159,20 +196,27 @@ __device__ __forceinline__ void skinny_fma(const T *A, const T *B, int M, int N,
           skinny_fetch<T, VEC>(w[u][c], B + (long)(k < ke ? k : kb) * ldb + n, valid);
         }
       }
+  };
+  T w[U][CN][VEC], wn[U][CN][VEC];
+  if (PF && kb < ke)
+    fetch(w, kb);
+  for (int kc = kb; kc < ke; kc += KC) {
+    // The weight first, so that its loads are in flight while A is staged (PF: the next
+    // chunk's; this one's came with the previous step).
+    const bool next = PF && kc + KC < ke;
+    if (!PF)
+      fetch(w, kc);
+    else if (next)
+      fetch(wn, kc + KC);
     // A's chunk: rows m0.., k = kc..kc+KC, zero outside the matrix and the slice.
-    for (int q = tid; q < BM * KC; q += THREADS) {
-      const int i = TRANS_A ? q % BM : q / KC, kk = TRANS_A ? q / BM : q % KC;
-      const int m = m0 + i, k = kc + kk;
-      float a = 0.0f;
-      if (m < M && k < ke)
-        a = at_to_float(TRANS_A ? A[(long)k * lda + m] : A[(long)m * lda + k]);
+    skinny_stage_a<T, BM, KC, THREADS, TRANS_A>(A, M, lda, m0, kc, ke, [&](int i, int kk, T v) {
       int at = kk;
       if (TRANS_B) { // interleave: u block, then element e of each lane's vector
         const int u = kk / (LANES * VEC), r = kk % (LANES * VEC);
         at = u * LANES * VEC + (r % VEC) * LANES + r / VEC;
       }
-      As[i * KC + at] = a;
-    }
+      As[i * KC + at] = at_to_float(v);
+    });
     at_syncthreads();
 #pragma unroll
     for (int u = 0; u < U; u++) {
@@ -210,6 +254,8 @@ __device__ __forceinline__ void skinny_fma(const T *A, const T *B, int M, int N,
       }
     }
     at_syncthreads();
+    if (next)
+      at_memcpy(w, wn, sizeof w);
   }
 
   // The block's partial tile into red[BM][BN] (As is free: the loop ended on a barrier,
@@ -253,7 +299,7 @@ __device__ __forceinline__ void skinny_fma(const T *A, const T *B, int M, int N,
 // for mma.m16n8k16") says k = (l % 4) * 2 + h + 8 r. A's fragments then are 16-byte
 // reads of rows l/4 and l/4 + 8 at the same offset, from A's chunk staged as T in shared
 // memory (rows padded by 8 elements against bank conflicts).
-template <typename T, int BM, int THREADS, int CN, int U, bool TRANS_A>
+template <typename T, int BM, int THREADS, int CN, int U, int PF, bool TRANS_A>
 __device__ __forceinline__ void skinny_mma(const T *A, const T *B, int M, int N, int lda,
                                            int ldb, int m0, int n0, int kb, int ke,
                                            float *smem)
@@ -275,8 +321,7 @@ __device__ __forceinline__ void skinny_mma(const T *A, const T *B, int M, int N,
       for (int q = 0; q < 4; q++)
         d[t][c][q] = 0.0f;
 
-  for (int kc = kb; kc < ke; kc += KC) {
-    T wt[U][CN][VEC];
+  auto fetch = [&](T(&wt)[U][CN][VEC], int kc) {
 #pragma unroll
     for (int u = 0; u < U; u++)
 #pragma unroll
@@ -285,14 +330,18 @@ __device__ __forceinline__ void skinny_mma(const T *A, const T *B, int M, int N,
         const int valid = n < N ? ke - k : 0;
         skinny_fetch<T, VEC>(wt[u][c], B + (long)(n < N ? n : 0) * ldb + k, valid);
       }
-    for (int q = tid; q < BM * KC; q += THREADS) {
-      const int i = TRANS_A ? q % BM : q / KC, kk = TRANS_A ? q / BM : q % KC;
-      const int m = m0 + i, k = kc + kk;
-      T a = at_from_float<T>(0.0f);
-      if (m < M && k < ke)
-        a = TRANS_A ? A[(long)k * lda + m] : A[(long)m * lda + k];
-      As[i * KCP + kk] = a;
-    }
+  };
+  T wt[U][CN][VEC], wn[U][CN][VEC];
+  if (PF && kb < ke)
+    fetch(wt, kb);
+  for (int kc = kb; kc < ke; kc += KC) {
+    const bool next = PF && kc + KC < ke; // as skinny_fma's
+    if (!PF)
+      fetch(wt, kc);
+    else if (next)
+      fetch(wn, kc + KC);
+    skinny_stage_a<T, BM, KC, THREADS, TRANS_A>(A, M, lda, m0, kc, ke,
+                                                [&](int i, int kk, T v) { As[i * KCP + kk] = v; });
     at_syncthreads();
 #pragma unroll
     for (int u = 0; u < U; u++) {
@@ -318,6 +367,8 @@ __device__ __forceinline__ void skinny_mma(const T *A, const T *B, int M, int N,
       }
     }
     at_syncthreads();
+    if (next)
+      at_memcpy(wt, wn, sizeof wt);
   }
   // D fragment: d0, d1 at row l/4, columns (l % 4) * 2 + 0, 1; d2, d3 eight rows down.
 #pragma unroll
@@ -338,7 +389,7 @@ __device__ __forceinline__ void skinny_mma(const T *A, const T *B, int M, int N,
 }
 
 template <typename T, int BM, int THREADS, int LANES, int VEC, int CN, int U, int KSPLIT,
-          int MMA, bool TRANS_A, bool TRANS_B>
+          int MMA, int PF, bool TRANS_A, bool TRANS_B>
 __device__ void gemm_skinny(const T *A, const T *B, T *C, int M, int N, int K, int lda,
                             int ldb, int ldc, float alpha, float beta, void *WS)
 {
@@ -362,10 +413,11 @@ __device__ void gemm_skinny(const T *A, const T *B, T *C, int M, int N, int K, i
   const int ke = kb + kstep < K ? kb + kstep : K;
 
   if constexpr (USE_MMA)
-    skinny_mma<T, BM, THREADS, CN, U, TRANS_A>(A, B, M, N, lda, ldb, m0, n0, kb, ke, smem);
+    skinny_mma<T, BM, THREADS, CN, U, PF, TRANS_A>(A, B, M, N, lda, ldb, m0, n0, kb, ke,
+                                                   smem);
   else
-    skinny_fma<T, BM, THREADS, LANES, VEC, CN, U, TRANS_A, TRANS_B>(A, B, M, N, lda, ldb, m0,
-                                                                    n0, kb, ke, smem);
+    skinny_fma<T, BM, THREADS, LANES, VEC, CN, U, PF, TRANS_A, TRANS_B>(A, B, M, N, lda, ldb,
+                                                                        m0, n0, kb, ke, smem);
   at_syncthreads();
 
   if (KSPLIT > 1) {
