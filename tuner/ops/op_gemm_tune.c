@@ -17,6 +17,7 @@
 
 #include "base/status.h"
 #include "tuner/ops/gemm_run.h"
+#include "tuner/ops/pipe_model.h"
 #include "tuner/ops/shapes.h"
 
 struct gemm_shape {
@@ -86,113 +87,88 @@ static int collect_shapes(struct gemm_tune *g)
 
 /* ---- the model ---- */
 
-/* The value of the first of `names` the template has; `absent` when it has none. */
-static int64_t param_or(const struct tmpl *t, const int64_t *cfg, const char *const *names,
-                        int64_t absent)
-{
-  for (size_t i = 0; names[i]; i++)
-    for (size_t j = 0; j < t->nparams; j++)
-      if (strcmp(t->params[j].name, names[i]) == 0)
-        return cfg[j];
-  return absent;
-}
-
-/* The GPU model's constants (docs/search.md, "the GEMM model"), fitted to the first
- * H200 run's 149 trials (bench/bench_model.c): the latency of a k-step's loads under
- * load (cold L2, seconds), the L2-to-SM bandwidth as a multiple of HBM's, and a launch. */
-#define GEMM_MODEL_LATENCY_S 1.0e-6
-#define GEMM_MODEL_L2_OVER_HBM 2.5
-#define GEMM_MODEL_LAUNCH_S 3.0e-6
-
 /*
  * Predicted time (us) of a variant on a GPU. A block (or a persistent block's tile) walks
  * its k-steps of BM x BN x BK through a pipeline of STAGES buffers (2 when the template
- * has none: registers double-buffer), WAIT of which the matrix cores may still hold; one
+ * has none), WAIT of which the matrix cores may still hold, PF more prefetched; one
  * step takes the longest of
  *   compute  2 BM BN BK flops at the SM's share of the peak,
  *   feed     (BM + BN) BK elements from L2 at the SM's share of L2 bandwidth,
- *   latency  the load latency over the loads in flight, STAGES - 1 - WAIT (at least 1),
+ *   latency  the load latency over the loads in flight, STAGES - 1 - WAIT + PF,
  * the SM's compute and feed shared by the blocks resident on it (occupancy). A round of
  * blocks pays a pipeline fill (latency) and the epilogue; a persistent grid (PERSIST) fills
  * once. Split-K (SPLITS/KSPLIT > 1, or SCHED 1) and stream-K (SCHED 2, the hybrid 3) add the
  * fixup: a unit's f32 partial tile written, and the last unit's read and reset of every
  * contributor's (stream-K: up to two such tiles a block). Unswizzled shared memory (SWZ 0)
  * doubles a step (bank conflicts on the fragment loads and the copies into shared memory:
- * 1.3-3x measured, about 2 typical). TMA
- * multicast (MCAST) doubles a stage's round trip: it returns to the producers only when
- * both CTAs of the pair have released it (every multicast pair measured was slower than
- * its twin without). The whole is at least the
+ * 1.3-3x measured, about 2 typical). TMA multicast (MCAST) doubles a stage's round trip:
+ * it returns to the producers only when both CTAs of the pair have released it (every
+ * multicast pair measured was slower than its twin without). The whole is at least the
  * operands' and C's bytes at HBM bandwidth, plus a launch. Blind to what was never
  * measured to matter (the cluster's shape, raster order, the epilogue's path).
  */
 static double gemm_model_gpu(const struct gemm_tune *g, const struct gemm_shape *s,
                              const struct tmpl *tp, const int64_t *cfg,
                              const struct gen_launch *launch, const struct occ_result *occ,
-                             const struct dev_profile *d)
+                             const struct pipe_dev *pd)
 {
   static const char *const bm_n[] = {"BM", "BLOCK_M", "TILE_M", NULL};
   static const char *const bn_n[] = {"BN", "BLOCK_N", "TILE_N", NULL};
   static const char *const bk_n[] = {"BK", "BLOCK_K", "TILE_K", "KC", NULL};
   static const char *const stages_n[] = {"STAGES", NULL};
   static const char *const wait_n[] = {"WAIT", NULL};
+  static const char *const pf_n[] = {"PF", NULL};
   static const char *const splits_n[] = {"SPLITS", "KSPLIT", "SPLIT_K", NULL};
   static const char *const sched_n[] = {"SCHED", NULL};
   static const char *const persist_n[] = {"PERSIST", NULL};
   static const char *const swz_n[] = {"SWZ", NULL};
   static const char *const mcast_n[] = {"MCAST", NULL};
   double blocks = (double)(launch->grid[0] * launch->grid[1] * launch->grid[2]);
-  double bm = (double)param_or(tp, cfg, bm_n, 0), bn = (double)param_or(tp, cfg, bn_n, 0);
-  int64_t stages = param_or(tp, cfg, stages_n, 0);
+  double bm = (double)pipe_param(tp, cfg, bm_n, 0), bn = (double)pipe_param(tp, cfg, bn_n, 0);
+  int64_t stages = pipe_param(tp, cfg, stages_n, 0);
   /* a pipelined k loop without a BK param tiles K by 64 (gemm_tma: the 128-byte row) */
-  double bk = (double)param_or(tp, cfg, bk_n, stages ? 64 : 8);
+  double bk = (double)pipe_param(tp, cfg, bk_n, stages ? 64 : 8);
   if (bm <= 0 || bn <= 0)
     bm = bn = sqrt((double)s->m * (double)s->n / (blocks > 0 ? blocks : 1));
   if (bk <= 0)
     bk = 8;
-  int64_t inflight = (stages ? stages : 2) - 1 - param_or(tp, cfg, wait_n, 0);
-  int64_t sched = param_or(tp, cfg, sched_n, 0), splits = param_or(tp, cfg, splits_n, 1);
+  double inflight = (double)((stages ? stages : 2) - 1 - pipe_param(tp, cfg, wait_n, 0) +
+                             pipe_param(tp, cfg, pf_n, 0));
+  if (pipe_param(tp, cfg, mcast_n, 0) != 0)
+    inflight = fmax(inflight, 1.0) / 2; /* a stage comes back when both CTAs are done */
+  int64_t sched = pipe_param(tp, cfg, sched_n, 0), splits = pipe_param(tp, cfg, splits_n, 1);
   if (splits < 1)
     splits = 1;
-  bool persist = param_or(tp, cfg, persist_n, 0) != 0 || sched >= 2;
+  bool persist = pipe_param(tp, cfg, persist_n, 0) != 0 || sched >= 2;
   double esz = (double)gemm_dtype_size(g->gdt);
-  double peak = g->gdt == GEMM_F16 ? d->peak_tflops_f16
-                : g->gdt == GEMM_BF16 ? d->peak_tflops_bf16 : d->peak_tflops_f32;
-  double cus = d->compute_units > 0 ? d->compute_units : 1;
-  double sm_flops = peak * 1e12 / cus;
-  double sm_bw = GEMM_MODEL_L2_OVER_HBM * d->mem_bandwidth_gbs * 1e9 / cus;
   double per_cu = occ && occ->blocks_per_cu > 0 ? occ->blocks_per_cu : 1;
-  double share = fmin(per_cu, fmax(1.0, blocks / cus)); /* blocks an SM runs at once */
+  double share = pipe_share(occ, blocks, pd->cus);
 
-  double step_c = 2.0 * bm * bn * bk / sm_flops * share;
-  double step_f = (bm + bn) * bk * esz / sm_bw * share;
-  double step_l = GEMM_MODEL_LATENCY_S / (double)(inflight > 1 ? inflight : 1);
-  if (param_or(tp, cfg, mcast_n, 0) != 0)
-    step_l *= 2; /* a stage comes back only when both CTAs are done with it */
-  double step = fmax(step_c, fmax(step_f, step_l));
-  if (param_or(tp, cfg, swz_n, 1) == 0)
+  double step = pipe_step_s(pd, 2.0 * bm * bn * bk, (bm + bn) * bk * esz, inflight, share);
+  if (pipe_param(tp, cfg, swz_n, 1) == 0)
     step *= 2;
 
   double tiles = ceil((double)s->m / bm) * ceil((double)s->n / bn);
   double kt = fmax(1.0, ceil((double)s->k / bk));
-  double epi = bm * bn * esz / sm_bw * share;
-  double part = bm * bn * 4.0 / sm_bw * share; /* one f32 partial tile through L2 */
-  double slots = fmin(blocks, cus * per_cu), t;
+  double epi = bm * bn * esz / pd->sm_bw * share;
+  double part = bm * bn * 4.0 / pd->sm_bw * share; /* one f32 partial tile through L2 */
+  double slots = fmin(blocks, pd->cus * per_cu), t;
   if (sched >= 2) { /* stream-K: an even share of every k-step, two partial tiles a block */
     double contributors = fmax(2.0, ceil(blocks / tiles));
-    t = GEMM_MODEL_LATENCY_S + tiles * kt / fmax(blocks, 1) * step + epi +
-        2 * (part * (1 + 2 * contributors) + 2 * GEMM_MODEL_LATENCY_S);
+    t = PIPE_LATENCY_S + tiles * kt / fmax(blocks, 1) * step + epi +
+        2 * (part * (1 + 2 * contributors) + 2 * PIPE_LATENCY_S);
   } else {
     double units = tiles * (double)splits;
     double rounds = ceil(units / fmax(slots, 1));
     double unit = kt / (double)splits * step + epi;
     if (splits > 1)
-      unit += part * (1 + 2 * (double)splits) + 2 * GEMM_MODEL_LATENCY_S;
-    t = (persist ? 1 : rounds) * GEMM_MODEL_LATENCY_S + rounds * unit;
+      unit += part * (1 + 2 * (double)splits) + 2 * PIPE_LATENCY_S;
+    t = (persist ? 1 : rounds) * PIPE_LATENCY_S + rounds * unit;
   }
   double bytes = ((double)s->m * (double)s->k + (double)s->k * (double)s->n +
                   (double)s->m * (double)s->n) * esz;
-  t = fmax(t, bytes / (d->mem_bandwidth_gbs * 1e9));
-  return (t + GEMM_MODEL_LAUNCH_S) * 1e6;
+  t = fmax(t, bytes / pd->hbm_bw);
+  return (t + PIPE_LAUNCH_S) * 1e6;
 }
 
 /*
@@ -206,18 +182,18 @@ static double gemm_model(const struct op_engine *op, size_t i, const struct tmpl
 {
   const struct gemm_tune *g = op->priv;
   const struct gemm_shape *s = &g->shapes[i];
-  bool gpu = !host && d->mem_bandwidth_gbs > 0 &&
-             (g->gdt == GEMM_F16 ? d->peak_tflops_f16
-              : g->gdt == GEMM_BF16 ? d->peak_tflops_bf16 : d->peak_tflops_f32) > 0;
-  if (gpu)
-    return gemm_model_gpu(g, s, tp, cfg, launch, occ, d);
+  struct pipe_dev pd;
+  double peak = g->gdt == GEMM_F16 ? d->peak_tflops_f16
+                : g->gdt == GEMM_BF16 ? d->peak_tflops_bf16 : d->peak_tflops_f32;
+  if (!host && pipe_dev_init(&pd, d, peak))
+    return gemm_model_gpu(g, s, tp, cfg, launch, occ, &pd);
   static const char *const bm_n[] = {"BM", "BLOCK_M", "TILE_M", "MT", NULL};
   static const char *const bn_n[] = {"BN", "BLOCK_N", "TILE_N", "NT", NULL};
   static const char *const bk_n[] = {"BK", "BLOCK_K", "TILE_K", "KT", NULL};
   double blocks = (double)(launch->grid[0] * launch->grid[1] * launch->grid[2]);
   double threads = (double)(launch->threads[0] * launch->threads[1] * launch->threads[2]);
-  double bm = (double)param_or(tp, cfg, bm_n, 0), bn = (double)param_or(tp, cfg, bn_n, 0);
-  double bk = (double)param_or(tp, cfg, bk_n, 0);
+  double bm = (double)pipe_param(tp, cfg, bm_n, 0), bn = (double)pipe_param(tp, cfg, bn_n, 0);
+  double bk = (double)pipe_param(tp, cfg, bk_n, 0);
   if (bm <= 0 || bn <= 0)
     bm = bn = sqrt((double)s->m * (double)s->n / (blocks > 0 ? blocks : 1));
   if (bk <= 0)
@@ -227,12 +203,11 @@ static double gemm_model(const struct op_engine *op, size_t i, const struct tmpl
   double esz = (double)gemm_dtype_size(g->gdt);
   double ai = 2.0 * bm * bn * bk / ((bm + bn) * bk * esz); /* flops per byte of a tile */
   int cus = d->compute_units > 0 ? d->compute_units : 1;
-  double peak = 1e9 * cus; /* 1 GFLOP/s a core, 8 flops a byte */
-  double rate = fmin(peak, ai * peak / 8.0);
+  double core = 1e9 * cus; /* 1 GFLOP/s a core, 8 flops a byte */
+  double rate = fmin(core, ai * core / 8.0);
   double waves = ceil(blocks / cus), weff = blocks > 0 ? blocks / (waves * cus) : 1;
   return flops / (rate * weff) * 1e6 + blocks * threads * ceil((double)s->k / bk) * 0.05 / cus;
 }
-
 
 /* ---- the op ---- */
 

@@ -1,0 +1,42 @@
+/*
+ * pipe_model.c - the shared pipeline cost model (pipe_model.h).
+ */
+#include "tuner/ops/pipe_model.h"
+
+#include <math.h>
+#include <string.h>
+
+bool pipe_dev_init(struct pipe_dev *p, const struct dev_profile *d, double peak_tflops)
+{
+  if (peak_tflops <= 0 || d->mem_bandwidth_gbs <= 0)
+    return false;
+  p->cus = d->compute_units > 0 ? d->compute_units : 1;
+  p->sm_flops = peak_tflops * 1e12 / p->cus;
+  p->hbm_bw = d->mem_bandwidth_gbs * 1e9;
+  p->sm_bw = PIPE_L2_OVER_HBM * p->hbm_bw / p->cus;
+  return true;
+}
+
+double pipe_share(const struct occ_result *occ, double blocks, double cus)
+{
+  double per_cu = occ && occ->blocks_per_cu > 0 ? occ->blocks_per_cu : 1;
+  return fmin(per_cu, fmax(1.0, blocks / cus));
+}
+
+double pipe_step_s(const struct pipe_dev *p, double flops, double bytes, double inflight,
+                   double share)
+{
+  double c = flops / p->sm_flops * share, f = bytes / p->sm_bw * share;
+  double l = PIPE_LATENCY_S / (inflight > 0 ? inflight : 1.0);
+  return fmax(c, fmax(f, l));
+}
+
+int64_t pipe_param(const struct tmpl *t, const int64_t *cfg, const char *const *names,
+                   int64_t absent)
+{
+  for (size_t i = 0; names[i]; i++)
+    for (size_t j = 0; j < t->nparams; j++)
+      if (strcmp(t->params[j].name, names[i]) == 0)
+        return cfg[j];
+  return absent;
+}
