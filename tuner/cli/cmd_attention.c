@@ -52,7 +52,7 @@ static const char description[] =
 int cmd_attention(int argc, char **argv)
 {
   struct tune_cli tc;
-  tune_cli_init(&tc, SEARCH_RANDOM, false);
+  tune_cli_init(&tc, SEARCH_RANDOM, true);
   const char *dtype = NULL;
   int64_t batch = 1, heads = 1, kv_heads = 0, seqlen = 0, kv_seqlen = 0, head_dim = 0;
   bool causal = false, decode = false, paged = false, lse = false;

@@ -4,13 +4,14 @@
  * contract's dims; PAGED for a paged problem), the template dims B, H, HKV, SQ, SK, D,
  * CAUSAL, PAGED (and LSE, DECODE), inputs and the f64 reference of op_attn.h (through
  * attn_meas_op: every variant is checked against the op, none against another), and
- * its FLOPs and bytes. Trials are recorded under the key attn_problem_key gives: op
+ * its FLOPs and bytes, and a cost model for the model strategy. Trials are recorded under the key attn_problem_key gives: op
  * "attention", dims b, h, sq, sk (and hkv for GQA), the layout
  * "hd<D>[_causal][_decode][_paged][_lse]".
  */
 #include "tuner/ops/attn_tune.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "base/status.h"
 #include "tuner/ops/attn_run.h"
+#include "tuner/ops/pipe_model.h"
 
 struct attn_tune {
   struct attn_problem p;
@@ -131,6 +133,82 @@ static void attn_unbind(const struct op_engine *op, struct op_problem *prob)
   attn_data_release(&a->data);
 }
 
+/* ---- the model ---- */
+
+/* Keys a query row sees on average: all, or with the bottom-right causal mask (row i of
+ * SQ sees keys up to SK - SQ + i) SK - (SQ - 1) / 2, fewer when SQ > SK. */
+static double attn_keys_seen(const struct attn_problem *p)
+{
+  double sq = (double)p->sq, sk = (double)p->sk;
+  if (!p->causal)
+    return sk;
+  return sq <= sk ? sk - (sq - 1) / 2 : sk * (sk + 1) / (2 * sq);
+}
+
+/*
+ * Predicted time (us) of a variant: the pipeline model of pipe_model.h, as the GEMM's. A
+ * block holds BQ query rows (attn_decode: R, the rows of one KV head's query heads) and
+ * walks the keys its rows see (attn_keys_seen; split-KV: an NS-th of them) in tiles of BKV
+ * (attn_wgmma: BN) keys. A tile's step is the longest of
+ *   work     its matrix products (4 BQ BKV D flops: S = Q K^T and P V) and its softmax
+ *            (BQ BKV exponentials at the SFU rate, f32 peak / 16: about 3.9 T/s on an
+ *            H100, FlashAttention-3's figure), one after the other, or the longer of the
+ *            two where the template overlaps them (OVERLAP, PINGPONG),
+ *   feed     its K and V tiles from L2,
+ *   latency  the load latency over STAGES - 1 tiles in flight (1 without STAGES);
+ * the SM shared by its resident blocks. Rounds of blocks pay a fill and the output tile;
+ * split-KV adds its partials' combine. At least Q, K, V and O's bytes at HBM bandwidth,
+ * plus a launch. On the host (the emulator): a nominal rate and a per-thread-per-tile
+ * fiber cost, as the GEMM's. Never fitted to a measurement: no attention kernel has run on
+ * a GPU yet (docs/search.md).
+ */
+static double attn_model(const struct op_engine *op, size_t i, const struct tmpl *tp,
+                         const int64_t *cfg, const struct gen_launch *launch,
+                         const struct occ_result *occ, const struct dev_profile *d, bool host)
+{
+  static const char *const bq_n[] = {"BQ", "R", NULL};
+  static const char *const bkv_n[] = {"BKV", "BN", NULL};
+  static const char *const ns_n[] = {"NS", NULL};
+  static const char *const stages_n[] = {"STAGES", NULL};
+  static const char *const overlap_n[] = {"OVERLAP", NULL};
+  static const char *const pingpong_n[] = {"PINGPONG", NULL};
+  const struct attn_tune *a = op->priv;
+  const struct attn_problem *p = &a->p;
+  (void)i;
+  double blocks = (double)(launch->grid[0] * launch->grid[1] * launch->grid[2]);
+  double threads = (double)(launch->threads[0] * launch->threads[1] * launch->threads[2]);
+  double bq = fmax(1.0, (double)pipe_param(tp, cfg, bq_n, 64));
+  double bkv = fmax(1.0, (double)pipe_param(tp, cfg, bkv_n, 64));
+  double ns = fmax(1.0, (double)pipe_param(tp, cfg, ns_n, 1));
+  double tiles = fmax(1.0, ceil(attn_keys_seen(p) / ns / bkv));
+  double dd = (double)p->d, esz = (double)gemm_dtype_size(p->dtype);
+  struct pipe_dev pd;
+  double peak = p->dtype == GEMM_F16 ? d->peak_tflops_f16
+                : p->dtype == GEMM_BF16 ? d->peak_tflops_bf16 : d->peak_tflops_f32;
+  if (host || !pipe_dev_init(&pd, d, peak)) {
+    double cus = d->compute_units > 0 ? d->compute_units : 1;
+    return attn_flops(p) / (1e9 * cus) * 1e6 + blocks * threads * tiles * 0.05 / cus;
+  }
+  double share = pipe_share(occ, blocks, pd.cus);
+  double per_cu = occ && occ->blocks_per_cu > 0 ? occ->blocks_per_cu : 1;
+  double sfu = (d->peak_tflops_f32 > 0 ? d->peak_tflops_f32 * 1e12 / 16 / pd.cus
+                                       : pd.sm_flops / 256);
+  double t_mma = 4 * bq * bkv * dd / pd.sm_flops, t_exp = bq * bkv / sfu;
+  bool overlap = pipe_param(tp, cfg, overlap_n, 0) != 0 || pipe_param(tp, cfg, pingpong_n, 0) != 0;
+  double work = overlap ? fmax(t_mma, t_exp) : t_mma + t_exp; /* seconds, the SM alone */
+  int64_t stages = pipe_param(tp, cfg, stages_n, 2);
+  double step = pipe_step_s(&pd, work * pd.sm_flops, 2 * bkv * dd * esz,
+                            (double)(stages - 1), share);
+  double out = bq * dd * esz / pd.sm_bw * share;
+  double combine = ns > 1 ? ns * bq * dd * 4 * 2 / pd.sm_bw * share + PIPE_LATENCY_S : 0;
+  double rounds = ceil(blocks / fmax(1.0, fmin(blocks, pd.cus * per_cu)));
+  double t = rounds * (PIPE_LATENCY_S + tiles * step + out + combine);
+  double bytes = ((double)p->batch * (double)p->heads * (double)p->sq * 2 +
+                  (double)p->batch * (double)p->hkv * (double)p->sk * 2) * dd * esz;
+  t = fmax(t, bytes / pd.hbm_bw);
+  return (t + PIPE_LAUNCH_S) * 1e6;
+}
+
 static void attn_canonical(const struct op_engine *op, char *out, size_t len)
 {
   const struct attn_tune *a = op->priv;
@@ -164,6 +242,7 @@ int attn_tune_op_init(struct op_engine *op, const struct attn_problem *p)
       .bind = attn_bind,
       .inputs = attn_inputs,
       .unbind = attn_unbind,
+      .model = attn_model,
       .canonical = attn_canonical,
       .priv = a,
   };

@@ -1,6 +1,8 @@
 /*
- * test_gemm_model.c - the GEMM cost model on a GPU profile (tuner/ops/op_gemm_tune.c,
- * gemm_model_gpu), which orders what the model strategy measures: over the real spaces of
+ * test_cost_model.c - the ops' cost models on a GPU profile (tuner/ops/pipe_model.h), which
+ * order what the model strategy measures.
+ *
+ * GEMM (op_gemm_tune.c, gemm_model_gpu): over the real spaces of
  * gemm_tma and gemm_mma on h200, the effects the first H200 run measured
  * (bench/results/2026-12-04-h200-first-run.md) must come out of it:
  *   - a deeper pipeline is never predicted slower, and is faster where a step waits on
@@ -11,6 +13,13 @@
  *     every SM (4096^3), and split-K wins where a few deep tiles leave SMs idle.
  * Each is an assertion that fails with its term taken out of the model. How well the
  * model orders the run's 149 trials is bench/bench_model.c's figure, not a test's.
+ *
+ * Attention (op_attn_tune.c, attn_model; never measured on a GPU): over attn_wgmma's space
+ * on h200 at a 4k-token causal prefill, overlapping the softmax with the matrix work
+ * (OVERLAP, PINGPONG: FlashAttention-3's design) is never predicted slower and is faster
+ * where the softmax is long; a deeper ring never slower at equal occupancy; attn_decode's
+ * best split-KV over a 32k-token GQA cache is within twice the time of reading the cache
+ * once at HBM bandwidth, never below it.
  */
 #include <criterion/criterion.h>
 
@@ -23,10 +32,13 @@
 #include "generator/emit.h"
 #include "tests/tspace.h"
 #include "tuner/device/occupancy.h"
+#include "tuner/ops/attn_tune.h"
 #include "tuner/ops/gemm_tune.h"
 
 #define TMA AT_SOURCE_DIR "/templates/gemm/gemm_tma.h"
 #define MMA AT_SOURCE_DIR "/templates/gemm/gemm_mma.h"
+#define AWG AT_SOURCE_DIR "/templates/attention/attn_wgmma.h"
+#define ADEC AT_SOURCE_DIR "/templates/attention/attn_decode.h"
 
 struct predicted {
   struct th_space sp;
@@ -34,19 +46,16 @@ struct predicted {
   int *per_cu; /* blocks an SM holds (shared memory and threads; registers unknown here) */
 };
 
-/* The model's time of every config of `path` on h200 at m x n x k, f16 NN. */
-static void predict_all(struct predicted *p, const char *path, int64_t m, int64_t n, int64_t k)
+/* The model of `op` (prepared here) for every config of `path` on h200 at dims. */
+static void predict_with(struct predicted *p, const char *path, const int64_t *dims,
+                         size_t ndims, struct op_engine *op, const char *dtype)
 {
-  int64_t dims[5] = {m, n, k, 0, 0};
-  th_space_open(&p->sp, path, "h200", dims, 5);
+  th_space_open(&p->sp, path, "h200", dims, ndims);
   p->us = calloc(p->sp.n, sizeof *p->us);
   p->per_cu = calloc(p->sp.n, sizeof *p->per_cu);
   cr_assert(p->us && p->per_cu);
-  struct gemm_tune_args a = {.dtype = "f16", .layout = "NN", .m = m, .n = n, .k = k};
-  struct op_engine op;
-  cr_assert_eq(gemm_tune_op_init(&op, &a), AT_OK);
-  cr_assert_eq(op.prepare(&op, p->sp.dev), AT_OK, "%s", at_last_error());
-  struct gen_bind b = {.dev = p->sp.dev, .dims = p->sp.dims, .dtype = "f16"};
+  cr_assert_eq(op->prepare(op, p->sp.dev), AT_OK, "%s", at_last_error());
+  struct gen_bind b = {.dev = p->sp.dev, .dims = p->sp.dims, .dtype = dtype};
   for (size_t i = 0; i < p->sp.n; i++) {
     const int64_t *cfg = p->sp.cfg + i * p->sp.np;
     struct gen_launch l;
@@ -60,10 +69,30 @@ static void predict_all(struct predicted *p, const char *path, int64_t m, int64_
     struct occ_result occ;
     occ_compute(p->sp.dev, &in, &occ);
     p->per_cu[i] = occ.blocks_per_cu;
-    p->us[i] = op.model(&op, 0, p->sp.t, cfg, &l, &occ, p->sp.dev, false);
+    p->us[i] = op->model(op, 0, p->sp.t, cfg, &l, &occ, p->sp.dev, false);
     cr_assert(isfinite(p->us[i]) && p->us[i] > 0, "config %zu: %g us", i, p->us[i]);
   }
+}
+
+/* The GEMM model's time of every config of `path` on h200 at m x n x k, f16 NN. */
+static void predict_all(struct predicted *p, const char *path, int64_t m, int64_t n, int64_t k)
+{
+  int64_t dims[5] = {m, n, k, 0, 0};
+  struct gemm_tune_args a = {.dtype = "f16", .layout = "NN", .m = m, .n = n, .k = k};
+  struct op_engine op;
+  cr_assert_eq(gemm_tune_op_init(&op, &a), AT_OK);
+  predict_with(p, path, dims, 5, &op, "f16");
   gemm_tune_op_release(&op);
+}
+
+/* The attention model's time of every config of `path` on h200 for problem q (bf16). */
+static void predict_attn(struct predicted *p, const char *path, const struct attn_problem *q)
+{
+  int64_t dims[8] = {q->batch, q->heads, q->hkv, q->sq, q->sk, q->d, q->causal, q->paged};
+  struct op_engine op;
+  cr_assert_eq(attn_tune_op_init(&op, q), AT_OK);
+  predict_with(p, path, dims, 8, &op, "bf16");
+  attn_tune_op_release(&op);
 }
 
 static void predicted_free(struct predicted *p)
@@ -191,5 +220,66 @@ Test(gemm_model, unswizzled_shared_memory_is_predicted_slower, .timeout = 300)
   cr_assert_gt(pairs, 20, "%zu SWZ twins", pairs);
   /* only where a step waits on its loads does the conflict hide */
   cr_assert_gt(strict, pairs / 3, "SWZ 0 slower in %zu of %zu twins", strict, pairs);
+  predicted_free(&p);
+}
+
+/* Pairs of configs differing only in `name`, where name = 1 is predicted no slower than 0
+ * and strictly faster (by 5%) in some; the count of each. */
+static void one_never_slower(const struct predicted *p, const char *name, size_t *pairs,
+                             size_t *strict)
+{
+  *pairs = *strict = 0;
+  for (size_t i = 0; i < p->sp.n; i++)
+    for (size_t j = 0; j < p->sp.n; j++)
+      if (twins(p, i, j, name, NULL) && get(p, i, name) == 1 && p->per_cu[i] == p->per_cu[j]) {
+        (*pairs)++;
+        cr_assert_leq(p->us[i], p->us[j] * (1 + 1e-12), "%s 1: %g us, 0: %g us", name, p->us[i],
+                      p->us[j]);
+        *strict += p->us[i] * 1.05 < p->us[j];
+      }
+}
+
+Test(attn_model, overlapping_the_softmax_and_deeper_rings_are_predicted_faster, .timeout = 300)
+{
+  struct attn_problem q = {.dtype = GEMM_BF16, .batch = 16, .heads = 32, .hkv = 32,
+                           .sq = 4096, .sk = 4096, .d = 128, .causal = 1};
+  struct predicted p;
+  predict_attn(&p, AWG, &q);
+  size_t pairs, strict;
+  one_never_slower(&p, "OVERLAP", &pairs, &strict);
+  cr_assert_gt(pairs, 10, "%zu OVERLAP twins", pairs);
+  cr_assert_gt(strict, 0, "overlap never mattered (%zu twins)", pairs);
+  one_never_slower(&p, "PINGPONG", &pairs, &strict);
+  cr_assert_gt(pairs, 5, "%zu PINGPONG twins", pairs);
+  cr_assert_gt(strict, 0, "ping-pong never mattered (%zu twins)", pairs);
+  size_t spairs = 0, sstrict = 0;
+  for (size_t i = 0; i < p.sp.n; i++)
+    for (size_t j = 0; j < p.sp.n; j++)
+      if (twins(&p, i, j, "STAGES", NULL) && get(&p, i, "STAGES") < get(&p, j, "STAGES") &&
+          p.per_cu[i] == p.per_cu[j]) {
+        spairs++;
+        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "a deeper ring predicted slower");
+        sstrict += p.us[i] > p.us[j] * 1.05;
+      }
+  cr_assert_gt(spairs, 10, "%zu STAGES twins", spairs);
+  cr_assert_gt(sstrict, 0, "the ring's depth never mattered (%zu twins)", spairs);
+  predicted_free(&p);
+}
+
+Test(attn_model, split_kv_decode_is_predicted_near_the_cache_read, .timeout = 300)
+{
+  struct attn_problem q = {.dtype = GEMM_BF16, .batch = 1, .heads = 32, .hkv = 8, .sq = 1,
+                           .sk = 32768, .d = 128, .causal = 1, .decode = 1};
+  struct predicted p;
+  predict_attn(&p, ADEC, &q);
+  const struct dev_profile *d = dev_find("h200");
+  double floor_us = 2.0 * 8 * 32768 * 128 * 2 / (d->mem_bandwidth_gbs * 1e9) * 1e6;
+  double best = INFINITY;
+  for (size_t i = 0; i < p.sp.n; i++) {
+    cr_assert_geq(p.us[i], floor_us, "config %zu below the cache's read", i);
+    best = fmin(best, p.us[i]);
+  }
+  cr_assert_lt(best, 2 * floor_us, "best %g us, the cache at HBM bandwidth %g us", best,
+               floor_us);
   predicted_free(&p);
 }
