@@ -68,6 +68,21 @@ Test(base, xorshift64s_is_the_published_generator)
     cr_assert_eq(num_xorshift64s(&a), num_xorshift64s(&b));
 }
 
+Test(base, xorshift64s_jump_lands_where_the_steps_do)
+{
+  static const uint64_t ns[] = {0, 1, 2, 63, 64, 65, 1000, 123457};
+  for (uint64_t seed = 1; seed < 4; seed++) {
+    uint64_t s = seed * 0x9E3779B97F4A7C15ULL | 1, walked = s;
+    uint64_t done = 0;
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+      for (; done < ns[i]; done++)
+        num_xorshift64s(&walked);
+      cr_assert_eq(num_xorshift64s_jump(s, ns[i]), walked, "seed %llu, %llu steps",
+                   (unsigned long long)seed, (unsigned long long)ns[i]);
+    }
+  }
+}
+
 Test(base, mkdir_p_makes_parents_accepts_existing_and_names_a_blocker)
 {
   char *dir = th_tmpdir();

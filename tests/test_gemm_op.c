@@ -530,3 +530,28 @@ Test(gemm_op, broken_kernels_are_caught, .timeout = 120)
   cr_assert_geq(caught, 4, "the dropped term was caught only %d times", caught);
   host_close(&h);
 }
+
+/* gemm_fill cuts a large fill over the CPUs, each part from its own offset of the stream:
+ * the values must be those of one loop, padding included, and the stream must end where
+ * the loop's does (a part that jumps to the wrong offset repeats or skips values). */
+Test(gemm_op, parallel_fill_writes_the_values_of_one_loop)
+{
+  const int64_t rows = 2049, cols = 2047, ld = 2050; /* 4.2M elements: cut into parts */
+  uint16_t *got = malloc((size_t)(rows * ld) * 2), *want = malloc((size_t)(rows * ld) * 2);
+  cr_assert(got && want);
+  uint64_t s1 = 12345, s2 = 12345;
+  gemm_fill(GEMM_BF16, got, rows, cols, ld, 7.0f, &s1);
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < ld; c++)
+      gemm_elem_store(GEMM_BF16, want, (size_t)(r * ld + c),
+                      c < cols ? gemm_small_value(&s2) : 7.0f);
+  cr_assert_eq(s1, s2, "the stream ends elsewhere");
+  size_t differ = 0, first = 0;
+  for (size_t i = (size_t)(rows * ld); i-- > 0;)
+    if (got[i] != want[i])
+      differ++, first = i;
+  cr_assert_eq(differ, 0, "%zu elements differ, the first at row %zu column %zu", differ,
+               first / (size_t)ld, first % (size_t)ld);
+  free(got);
+  free(want);
+}

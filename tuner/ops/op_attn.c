@@ -273,14 +273,12 @@ int attn_data_inputs(struct attn_data *d, const struct attn_problem *p, uint64_t
     return at_error(AT_NOMEM, "out of memory");
   }
   uint64_t st = (seed ^ 0x243F6A8885A308D3ULL) | 1;
-  for (size_t i = 0; i < nq; i++)
-    gemm_elem_store(dt, d->q, i, gemm_small_value(&st));
-  for (size_t i = 0; i < nkv; i++)
-    gemm_elem_store(dt, d->k, i, gemm_small_value(&st));
-  for (size_t i = 0; i < nkv; i++)
-    gemm_elem_store(dt, d->v, i, gemm_small_value(&st));
-  for (size_t i = 0; i < nq; i++)
-    gemm_elem_store(dt, d->o0, i, NAN);
+  /* one stream, Q then K then V, rows of D (by the CPUs at once where large) */
+  const int64_t D = q->d;
+  gemm_fill(dt, d->q, (int64_t)nq / D, D, D, 0.0f, &st);
+  gemm_fill(dt, d->k, (int64_t)nkv / D, D, D, 0.0f, &st);
+  gemm_fill(dt, d->v, (int64_t)nkv / D, D, D, 0.0f, &st);
+  gemm_fill(dt, d->o0, (int64_t)nq / D, 0, D, NAN, &st);
   if (q->paged && page_inputs(d, &st) != AT_OK) {
     attn_data_release(d);
     return at_error(AT_NOMEM, "out of memory");

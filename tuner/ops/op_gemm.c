@@ -175,13 +175,32 @@ float gemm_small_value(uint64_t *s)
   return (float)((int)(num_xorshift64s(s) >> 33) % 9 - 4) * 0.25f;
 }
 
-/* rows x ld elements: logical columns from the stream, the rest `pad`. */
-static void fill(enum gemm_dtype d, void *base, int64_t rows, int64_t cols, int64_t ld,
-                 float pad, uint64_t *s)
+struct fill_job {
+  enum gemm_dtype d;
+  void *base;
+  int64_t cols, ld;
+  float pad;
+  uint64_t s; /* the state at row 0 */
+};
+
+/* Rows [from, to) of a gemm_fill, from the stream's state at row `from`. */
+static int fill_part(void *ctx, size_t from, size_t to)
 {
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < ld; c++)
-      gemm_elem_store(d, base, (size_t)(r * ld + c), c < cols ? gemm_small_value(s) : pad);
+  const struct fill_job *f = ctx;
+  uint64_t s = num_xorshift64s_jump(f->s, (uint64_t)from * (uint64_t)f->cols);
+  for (size_t r = from; r < to; r++)
+    for (int64_t c = 0; c < f->ld; c++)
+      gemm_elem_store(f->d, f->base, r * (size_t)f->ld + (size_t)c,
+                      c < f->cols ? gemm_small_value(&s) : f->pad);
+  return AT_OK;
+}
+
+void gemm_fill(enum gemm_dtype d, void *base, int64_t rows, int64_t cols, int64_t ld,
+               float pad, uint64_t *s)
+{
+  struct fill_job f = {d, base, cols, ld, pad, *s};
+  (void)par_for((size_t)rows, (double)rows * (double)ld >= 4e6, fill_part, &f); /* never fails */
+  *s = num_xorshift64s_jump(*s, (uint64_t)rows * (uint64_t)cols);
 }
 
 int gemm_problem_check(const struct gemm_problem *p)
@@ -218,7 +237,7 @@ int gemm_problem_check(const struct gemm_problem *p)
  * FPU's speed), added in a fixed order: the same values for any split of the columns. */
 struct ref_ctx {
   struct gemm_data *d;
-  const double *ad;
+  double *ad; /* A as f64, m x k (written by prepare_part, read by reference_part) */
 };
 
 int64_t gemm_ref_stride(double work, double bound, int64_t cap)
@@ -285,6 +304,24 @@ static int reference_part(void *ctx, size_t from, size_t to)
   return AT_OK;
 }
 
+/* Rows [from, to) of A as f64, row-major m x k, and of ref and mag as NaN when sampled:
+ * the reference's preparation, split over the CPUs as the reference is. */
+static int prepare_part(void *ctx, size_t from, size_t to)
+{
+  const struct ref_ctx *r = ctx;
+  const struct gemm_data *d = r->d;
+  const struct gemm_problem *q = &d->p;
+  for (int64_t i = (int64_t)from; i < (int64_t)to; i++) {
+    for (int64_t kk = 0; kk < q->k; kk++)
+      r->ad[i * q->k + kk] = gemm_elem_load(
+          q->dtype, d->a, (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk));
+    if (d->stride > 1)
+      for (int64_t j = 0; j < q->n; j++)
+        d->ref[i * q->n + j] = d->mag[i * q->n + j] = NAN;
+  }
+  return AT_OK;
+}
+
 /* The reference, its columns split over the CPUs when it is big. The same values whatever
  * the split: each element is one thread's sum in one order. */
 static int reference(struct gemm_data *d, int64_t stride)
@@ -295,16 +332,10 @@ static int reference(struct gemm_data *d, int64_t stride)
     gemm_data_release(d);
     return at_error(AT_NOMEM, "out of memory");
   }
-  for (int64_t i = 0; i < q->m; i++)
-    for (int64_t kk = 0; kk < q->k; kk++)
-      ad[i * q->k + kk] = gemm_elem_load(q->dtype, d->a,
-                                         (size_t)(q->ta ? kk * q->lda + i : i * q->lda + kk));
   const double macs = (double)q->m * (double)q->n * (double)q->k;
   d->stride = stride > 0 ? stride : gemm_ref_stride(macs, GEMM_REF_FULL_MACS, 4096);
-  if (d->stride > 1)
-    for (size_t e = 0; e < (size_t)(q->m * q->n); e++)
-      d->ref[e] = d->mag[e] = NAN;
   struct ref_ctx r = {d, ad};
+  (void)par_for((size_t)q->m, (double)q->m * (double)(q->k + q->n) >= 4e6, prepare_part, &r);
   int rc = par_for((size_t)q->n, macs / (double)d->stride >= 1e8, reference_part, &r);
   free(ad);
   if (rc != AT_OK) {
@@ -351,9 +382,9 @@ int gemm_data_init_stride(struct gemm_data *d, const struct gemm_problem *p, uin
   int64_t ar, ac, br, bc;
   a_shape(q, &ar, &ac);
   b_shape(q, &br, &bc);
-  fill(q->dtype, d->a, ar, ac, q->lda, NAN, &s);
-  fill(q->dtype, d->b, br, bc, q->ldb, NAN, &s);
-  fill(q->dtype, d->c0, q->m, q->n, q->ldc, PAD_C, &s);
+  gemm_fill(q->dtype, d->a, ar, ac, q->lda, NAN, &s);
+  gemm_fill(q->dtype, d->b, br, bc, q->ldb, NAN, &s);
+  gemm_fill(q->dtype, d->c0, q->m, q->n, q->ldc, PAD_C, &s);
   if (q->beta == 0.0f)
     for (int64_t i = 0; i < q->m; i++)
       for (int64_t j = 0; j < q->n; j++)

@@ -66,6 +66,12 @@ double gemm_dtype_floor(enum gemm_dtype d);
 /* The next deterministic test value of the xorshift64* state *s: an integer in [-4, 4]
  * times 1/4 (exact in every dtype; products are multiples of 1/16). */
 float gemm_small_value(uint64_t *s);
+/* rows x ld elements of dtype d at base: the first cols of each row gemm_small_value's
+ * next values from *s (row by row), the rest `pad`; *s ends past the rows x cols values.
+ * The same values as one loop over them, filled by the CPUs at once where it is large
+ * (each part from its offset of the stream: num_xorshift64s_jump). */
+void gemm_fill(enum gemm_dtype d, void *base, int64_t rows, int64_t cols, int64_t ld,
+               float pad, uint64_t *s);
 
 /* Host-side operands: A, B, C0 (the C before the call) in the dtype's storage (float or
  * 16-bit patterns), deterministic for a seed; values are small integers times powers of
