@@ -9,10 +9,10 @@
 #  3. nvcc builds bench/gpu/gemm14_bench.cu with that header: each winner checked
 #     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
 #     search over the top heuristic algorithms, in the same program;
-#  3b. ncu's counters (ncu.txt) of the first launches of 4096^3 f16 alone: the winner and
-#     cuBLASLt's kernels (speed of light, warp states, scheduler, memory); then the speed
-#     of light of 1024^3 f16's (its gpu__time_duration against the product's event timing
-#     tells whether the ~20 us floor measured there is the kernel or the timing around it);
+#  3b. ncu's counters (ncu.txt) of 4096^3 and 1024^3 f16, each alone: the winner's kernel
+#     and cuBLASLt's (speed of light, warp states, scheduler, memory); at 1024^3 the
+#     kernel's own duration against the product's event timing tells whether the ~20 us
+#     floor measured there is the kernel or the timing around it;
 #  4. the tables (winners.md, gemm14.md) and the logs under $OUT.
 # Each step has its own time limit, each variant 8 s (a hung TMA pipeline is killed and
 # recorded as such, not waited on for the default minute); a failed step is said and the
@@ -95,18 +95,26 @@ fi
 timeout 60 /tmp/gemm14_bench >"$O/gemm14.md" 2>&1 ||
   echo "   the bench failed or found wrong results (see gemm14.md)" | tee -a "$LOG"
 
-step "3b. ncu: the 4096^3 f16 winner and cuBLASLt's kernels, hardware counters"
-# the first launches of problem 2 alone: the check runs ours, then cuBLASLt's default
-# and the algorithms of its search; counters by replay, clocks left alone (METHOD.md)
+step "3b. ncu: the 4096^3 and 1024^3 f16 winners and cuBLASLt's, hardware counters"
+# problem i alone (GEMM14_ONLY); ours picked by name (the header's kernels are
+# at_tuned_gemm_v*), cuBLASLt's as the process's first kernel (its default algorithm's
+# first warm-up: memsets and copies are no kernels to ncu); counters by replay, clocks
+# left alone (METHOD.md). 1024^3: the kernel's own duration against the product's ~20 us
+# there tells the kernel from the timing around it.
 if command -v ncu >/dev/null && [ -x /tmp/gemm14_bench ]; then
-  GEMM14_ONLY=2 timeout -k 5 75 ncu --clock-control none --launch-count 4 \
-    --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
-    --section MemoryWorkloadAnalysis /tmp/gemm14_bench >"$O/ncu.txt" 2>&1 ||
-    echo "   ncu failed or ran out of time (see ncu.txt)" | tee -a "$LOG"
-  echo "==== 1024^3 f16 (GEMM14_ONLY=0): speed of light" >>"$O/ncu.txt"
-  GEMM14_ONLY=0 timeout -k 5 40 ncu --clock-control none --launch-count 4 \
-    --section SpeedOfLight /tmp/gemm14_bench >>"$O/ncu.txt" 2>&1 ||
-    echo "   ncu (1024^3) failed or ran out of time (see ncu.txt)" | tee -a "$LOG"
+  : >"$O/ncu.txt"
+  for only in 2 0; do
+    for who in ours cublaslt; do
+      sel="--launch-count 1"
+      [ "$who" = ours ] && sel="--kernel-name regex:at_tuned --launch-count 1"
+      echo "==== problem $only (2: 4096^3 f16, 0: 1024^3 f16), $who" >>"$O/ncu.txt"
+      # shellcheck disable=SC2086
+      GEMM14_ONLY=$only timeout -k 5 45 ncu --clock-control none $sel \
+        --section SpeedOfLight --section WarpStateStats --section SchedulerStats \
+        --section MemoryWorkloadAnalysis /tmp/gemm14_bench >>"$O/ncu.txt" 2>&1 ||
+        echo "   ncu ($only, $who) failed or ran out of time (see ncu.txt)" | tee -a "$LOG"
+    done
+  done
 fi
 
 step "4. the tables"
