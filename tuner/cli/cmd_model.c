@@ -539,7 +539,7 @@ int cmd_model(int argc, char **argv)
     oc[i].baseline = op.baseline;
     if (tc.o.time_budget_s > 0)
       tc.o.time_budget_s = p->budget_s;
-    if (!tc.strategy) /* each op's own default: attention has no cost model */
+    if (!tc.strategy) /* each op's own default: attention's model is unmeasured (random) */
       tc.o.strategy = p->kind == MODEL_GEMM ? SEARCH_MODEL : SEARCH_RANDOM;
     tc.o.op = &op;
     if (pr.progress) {
