@@ -49,6 +49,7 @@ AT_DEV void at_host_check_align(const void *p, unsigned long bytes, const char *
   AT_DEV T load(const void *p) { return *(const T *)p; }                               \
   AT_DEV void store(void *p, T v) { *(T *)p = v; }
 #endif
+AT_VEC_ACCESS(unsigned int, 4, at_load_b32, at_store_b32)
 AT_VEC_ACCESS(at_uint2, 8, at_load_b64, at_store_b64)
 AT_VEC_ACCESS(at_uint4, 16, at_load_b128, at_store_b128)
 AT_VEC_ACCESS(at_float2, 8, at_load_f32x2, at_store_f32x2)

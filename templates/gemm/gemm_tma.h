@@ -22,7 +22,8 @@
 // ...), tiles in grouped raster order: RASTER 0 walks GROUP block-rows column by column,
 // 1 GROUP block-columns row by row. With REGS the warpgroups re-divide the register file
 // (setmaxnreg: the producer down to 40, consumers up to 240 or 232). The epilogue is
-// direct (EPI 0: guarded stores from the accumulators) or through shared memory and a
+// direct (EPI 0: guarded stores from the accumulators, two neighbouring columns in one
+// 4-byte store) or through shared memory and a
 // bulk tensor store (EPI 1: each warp stages its 16 x BN rows, fences them for the async
 // proxy and stores them as one box; the copy engine clips the edges). beta == 0 never
 // reads C.
@@ -70,7 +71,8 @@
 // them; best 214 us at 4096^3 f16 (cuBLASLt 161), stream-K 1.8-4.6x slower than
 // data-parallel there. Also compiled for sm_90a (no spills, no serialized wgmma) and
 // emulated on the host (copies completed at the mbarrier wait with transaction-byte
-// accounting, wgmmas at wait_group). The per-warp release came after that run.
+// accounting, wgmmas at wait_group). The per-warp release and the paired
+// stores of the direct epilogue came after that run.
 //
 // Learned from (our own code, not a copy): the PTX ISA 8.x (cp.async.bulk.tensor, mbarrier,
 // wgmma, setmaxnreg); CUTLASS's sm90 "warpspecialized" GEMM designs (a TMA producer warp,
@@ -476,6 +478,32 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       st[lr * BN + c] = at_from_float<T>(v);
     }
   };
+  // Registers r and r + 1 (r even) are neighbouring columns of one row: one 4-byte access
+  // for the pair where both exist and the address allows it (C's rows are 16-byte aligned
+  // by tma_c, so always inside the matrix), else one element at a time.
+  auto epi_pair = [&](int i, int r, float a0, float a1) {
+    const int lr = at_wgmma_d_row(t, r) - 16 * warp, c = at_wgmma_d_col(t, r);
+    const int row = bm0 + (cw * MT + i) * 64 + 16 * warp + lr, col = bn0 + c;
+    T *const p = C + (long long)row * ldc + col;
+    if (row < M && col + 1 < N && ((unsigned long long)(const void *)p & 3u) == 0) {
+      float v0 = alpha * a0, v1 = alpha * a1;
+      if (beta != 0.0f) {
+        const unsigned int u = at_load_b32(p);
+        T old[2];
+        at_memcpy(old, &u, 4);
+        v0 += beta * at_to_float(old[0]);
+        v1 += beta * at_to_float(old[1]);
+      }
+      const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
+      unsigned int u;
+      at_memcpy(&u, two, 4);
+      at_store_b32(EPI == 0 ? (void *)p : (void *)(reinterpret_cast<T *>(my_c) + lr * BN + c),
+                   u);
+      return;
+    }
+    epi_elem(i, r, a0);
+    epi_elem(i, r + 1, a1);
+  };
   auto epi_end = [&](int i) {
     if (EPI == 1) {
       at_tma_fence_proxy_async();
@@ -586,8 +614,8 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
             }
           }
 #pragma unroll
-          for (int r = 0; r < CHUNK; r++)
-            epi_elem(i, r0 + r, sum[r]);
+          for (int r = 0; r < CHUNK; r += 2)
+            epi_pair(i, r0 + r, sum[r], sum[r + 1]);
         }
         epi_end(i);
       }
@@ -599,8 +627,8 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
 #pragma unroll
     for (int i = 0; i < MT; i++) {
 #pragma unroll
-      for (int r = 0; r < BN / 2; r++)
-        epi_elem(i, r, acc[i][r]);
+      for (int r = 0; r < BN / 2; r += 2)
+        epi_pair(i, r, acc[i][r], acc[i][r + 1]);
       epi_end(i);
     }
   }
