@@ -72,7 +72,7 @@
 // data-parallel there. Also compiled for sm_90a (no spills, no serialized wgmma) and
 // emulated on the host (copies completed at the mbarrier wait with transaction-byte
 // accounting, wgmmas at wait_group). The per-warp release and the paired
-// stores of the direct epilogue came after that run.
+// stores of the epilogue came after that run.
 //
 // Learned from (our own code, not a copy): the PTX ISA 8.x (cp.async.bulk.tensor, mbarrier,
 // wgmma, setmaxnreg); CUTLASS's sm90 "warpspecialized" GEMM designs (a TMA producer warp,
@@ -478,31 +478,27 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       st[lr * BN + c] = at_from_float<T>(v);
     }
   };
-  // Registers r and r + 1 (r even) are neighbouring columns of one row: one 4-byte access
-  // for the pair where both exist and the address allows it (C's rows are 16-byte aligned
-  // by tma_c, so always inside the matrix), else one element at a time.
+  // Registers r and r + 1 (r even) are neighbouring columns of one row: a pair a store
+  // (at_store_c_pair: one 4-byte access where both exist), staged alike with EPI 1.
   auto epi_pair = [&](int i, int r, float a0, float a1) {
-    const int lr = at_wgmma_d_row(t, r) - 16 * warp, c = at_wgmma_d_col(t, r);
-    const int row = bm0 + (cw * MT + i) * 64 + 16 * warp + lr, col = bn0 + c;
-    T *const p = C + (long long)row * ldc + col;
-    if (row < M && col + 1 < N && ((unsigned long long)(const void *)p & 3u) == 0) {
-      float v0 = alpha * a0, v1 = alpha * a1;
-      if (beta != 0.0f) {
-        const unsigned int u = at_load_b32(p);
-        T old[2];
-        at_memcpy(old, &u, 4);
-        v0 += beta * at_to_float(old[0]);
-        v1 += beta * at_to_float(old[1]);
-      }
-      const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
-      unsigned int u;
-      at_memcpy(&u, two, 4);
-      at_store_b32(EPI == 0 ? (void *)p : (void *)(reinterpret_cast<T *>(my_c) + lr * BN + c),
-                   u);
+    const int row = bm0 + (cw * MT + i) * 64 + at_wgmma_d_row(t, r);
+    const int col = bn0 + at_wgmma_d_col(t, r);
+    if (EPI == 0) {
+      at_store_c_pair(C, ldc, row, col, M, N, a0, a1, alpha, beta);
       return;
     }
-    epi_elem(i, r, a0);
-    epi_elem(i, r + 1, a1);
+    const int lr = at_wgmma_d_row(t, r) - 16 * warp, c = at_wgmma_d_col(t, r);
+    float v0 = alpha * a0, v1 = alpha * a1;
+    if (beta != 0.0f && row < M) { // C's beta part, read as a pair would be, or not at all
+      if (col < N)
+        v0 += beta * at_to_float(C[(long long)row * ldc + col]);
+      if (col + 1 < N)
+        v1 += beta * at_to_float(C[(long long)row * ldc + col + 1]);
+    }
+    const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
+    unsigned int u;
+    at_memcpy(&u, two, 4);
+    at_store_b32(reinterpret_cast<T *>(my_c) + lr * BN + c, u); // c even, BN even: aligned
   };
   auto epi_end = [&](int i) {
     if (EPI == 1) {

@@ -275,19 +275,12 @@ __device__ void gemm_wgmma(const T *A, const T *B, T *C, int M, int N, int K, in
   at_cp_async_wait_all();
 
   // ---- epilogue: register r of m tile i is D(at_wgmma_d_row(t, r), at_wgmma_d_col(t, r)) ----
+  // (registers r and r + 1, r even, are neighbouring columns of one row: a pair a store)
 #pragma unroll
   for (int i = 0; i < MT; i++)
 #pragma unroll
-    for (int r = 0; r < BN / 2; r++) {
-      const int row = bm0 + (wg * MT + i) * 64 + at_wgmma_d_row(t, r);
-      const int col = bn0 + at_wgmma_d_col(t, r);
-      if (row < M && col < N) {
-        T *p = C + (long long)row * ldc + col;
-        float v = alpha * acc[i][r];
-        if (beta != 0.0f)
-          v += beta * at_to_float(*p);
-        *p = at_from_float<T>(v);
-      }
-    }
+    for (int r = 0; r < BN / 2; r += 2)
+      at_store_c_pair(C, ldc, bm0 + (wg * MT + i) * 64 + at_wgmma_d_row(t, r),
+                      bn0 + at_wgmma_d_col(t, r), M, N, acc[i][r], acc[i][r + 1], alpha, beta);
 #endif
 }
