@@ -49,45 +49,11 @@ AT_DEV void at_host_check_align(const void *p, unsigned long bytes, const char *
   AT_DEV T load(const void *p) { return *(const T *)p; }                               \
   AT_DEV void store(void *p, T v) { *(T *)p = v; }
 #endif
-AT_VEC_ACCESS(unsigned int, 4, at_load_b32, at_store_b32)
 AT_VEC_ACCESS(at_uint2, 8, at_load_b64, at_store_b64)
 AT_VEC_ACCESS(at_uint4, 16, at_load_b128, at_store_b128)
 AT_VEC_ACCESS(at_float2, 8, at_load_f32x2, at_store_f32x2)
 AT_VEC_ACCESS(at_float4, 16, at_load_f32x4, at_store_f32x4)
 #undef AT_VEC_ACCESS
-
-// ---- a GEMM epilogue's pair of columns ----
-// C[row][col] and C[row][col + 1] = alpha * a + beta * C (C not read when beta is 0) for
-// a 16-bit T: one 4-byte access where both columns lie inside M x N and the address is
-// 4-byte aligned, else each element that lies inside, one at a time.
-template <typename T>
-AT_DEV void at_store_c_pair(T *C, long long ldc, int row, int col, int M, int N, float a0,
-                            float a1, float alpha, float beta)
-{
-  static_assert(sizeof(T) == 2, "at_store_c_pair: a 16-bit element type");
-  if (row >= M)
-    return;
-  T *const p = C + (long long)row * ldc + col;
-  float v0 = alpha * a0, v1 = alpha * a1;
-  if (col + 1 < N && ((unsigned long long)(const void *)p & 3u) == 0) {
-    if (beta != 0.0f) {
-      const unsigned int u = at_load_b32(p);
-      T old[2];
-      at_memcpy(old, &u, 4);
-      v0 += beta * at_to_float(old[0]);
-      v1 += beta * at_to_float(old[1]);
-    }
-    const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
-    unsigned int u;
-    at_memcpy(&u, two, 4);
-    at_store_b32(p, u);
-    return;
-  }
-  if (col < N)
-    p[0] = at_from_float<T>(beta != 0.0f ? v0 + beta * at_to_float(p[0]) : v0);
-  if (col + 1 < N)
-    p[1] = at_from_float<T>(beta != 0.0f ? v1 + beta * at_to_float(p[1]) : v1);
-}
 
 // ---- atomics (return the old value) ----
 AT_DEV float at_atomic_add_f32(float *p, float v)

@@ -226,6 +226,64 @@ AT_DEV int at_wgmma_d_col(int thread, int i)
   return 8 * (i / 4) + 2 * (thread % 4) + i % 2;
 }
 
+#if !defined(AT_EMU_ONLY) // (the emulator's C build has no templates)
+// ---- the epilogue: registers i and i + 1 (i even) are neighbouring columns of one row ----
+// Here, not in at_copy.h: the headers at_common.h includes are in every template's content
+// hash, and a change there would orphan every tuned result (tests/test_template.c).
+// 4 bytes at p, which must be 4-byte aligned (the host checks).
+AT_DEV unsigned int at_wgmma_load_b32(const void *p)
+{
+#if defined(AT_HOST)
+  at_host_check_align(p, 4, "at_wgmma_load_b32: address not aligned to 4 bytes");
+  unsigned int v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+#else
+  return *(const unsigned int *)p;
+#endif
+}
+AT_DEV void at_wgmma_store_b32(void *p, unsigned int v)
+{
+#if defined(AT_HOST)
+  at_host_check_align(p, 4, "at_wgmma_store_b32: address not aligned to 4 bytes");
+  __builtin_memcpy(p, &v, 4);
+#else
+  *(unsigned int *)p = v;
+#endif
+}
+// C[row][col] and C[row][col + 1] = alpha * a + beta * C (C not read when beta is 0) for
+// a 16-bit T: one 4-byte access where both columns lie inside M x N and the address is
+// 4-byte aligned, else each element that lies inside, one at a time.
+template <typename T>
+AT_DEV void at_store_c_pair(T *C, long long ldc, int row, int col, int M, int N, float a0,
+                            float a1, float alpha, float beta)
+{
+  static_assert(sizeof(T) == 2, "at_store_c_pair: a 16-bit element type");
+  if (row >= M)
+    return;
+  T *const p = C + (long long)row * ldc + col;
+  float v0 = alpha * a0, v1 = alpha * a1;
+  if (col + 1 < N && ((unsigned long long)(const void *)p & 3u) == 0) {
+    if (beta != 0.0f) {
+      const unsigned int u = at_wgmma_load_b32(p);
+      T old[2];
+      at_memcpy(old, &u, 4);
+      v0 += beta * at_to_float(old[0]);
+      v1 += beta * at_to_float(old[1]);
+    }
+    const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
+    unsigned int u;
+    at_memcpy(&u, two, 4);
+    at_wgmma_store_b32(p, u);
+    return;
+  }
+  if (col < N)
+    p[0] = at_from_float<T>(beta != 0.0f ? v0 + beta * at_to_float(p[0]) : v0);
+  if (col + 1 < N)
+    p[1] = at_from_float<T>(beta != 0.0f ? v1 + beta * at_to_float(p[1]) : v1);
+}
+#endif
+
 #if defined(AT_HOST)
 // ---- emulation: the documented layouts ----
 

@@ -498,7 +498,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
     unsigned int u;
     at_memcpy(&u, two, 4);
-    at_store_b32(reinterpret_cast<T *>(my_c) + lr * BN + c, u); // c even, BN even: aligned
+    at_wgmma_store_b32(reinterpret_cast<T *>(my_c) + lr * BN + c, u); // c even, BN even: aligned
   };
   auto epi_end = [&](int i) {
     if (EPI == 1) {
