@@ -3,10 +3,10 @@
  * attn_tune.h): one problem, the templates of templates/attention/ that fit it (the
  * contract's dims; PAGED for a paged problem), the template dims B, H, HKV, SQ, SK, D,
  * CAUSAL, PAGED (and LSE, DECODE), inputs and the f64 reference of op_attn.h (through
- * attn_meas_op: every variant is checked against the op, none against another), and
- * its FLOPs and bytes, and a cost model for the model strategy. Trials are recorded under the key attn_problem_key gives: op
- * "attention", dims b, h, sq, sk (and hkv for GQA), the layout
- * "hd<D>[_causal][_decode][_paged][_lse]".
+ * attn_meas_op: every variant is checked against the op, none against another), its
+ * FLOPs and bytes, and a cost model for the model strategy. Trials are recorded under the
+ * key attn_problem_key gives: op "attention", dims b, h, sq, sk (and hkv for GQA), the
+ * layout "hd<D>[_causal][_decode][_paged][_lse]".
  */
 #include "tuner/ops/attn_tune.h"
 
@@ -194,7 +194,8 @@ static double attn_model(const struct op_engine *op, size_t i, const struct tmpl
   double sfu = (d->peak_tflops_f32 > 0 ? d->peak_tflops_f32 * 1e12 / 16 / pd.cus
                                        : pd.sm_flops / 256);
   double t_mma = 4 * bq * bkv * dd / pd.sm_flops, t_exp = bq * bkv / sfu;
-  bool overlap = pipe_param(tp, cfg, overlap_n, 0) != 0 || pipe_param(tp, cfg, pingpong_n, 0) != 0;
+  bool overlap =
+      pipe_param(tp, cfg, overlap_n, 0) != 0 || pipe_param(tp, cfg, pingpong_n, 0) != 0;
   double work = overlap ? fmax(t_mma, t_exp) : t_mma + t_exp; /* seconds, the SM alone */
   int64_t stages = pipe_param(tp, cfg, stages_n, 2);
   double step = pipe_step_s(&pd, work * pd.sm_flops, 2 * bkv * dd * esz,
