@@ -17,6 +17,7 @@
 #   bash bench/gpu/prepare_h200.sh          # here, first
 #   device run: bash bench/gpu/h200.sh      # carry .carry-h200 (.carry-gemm14 and
 #                                           # .carry-attention in one .tgz)
+#   bash bench/gpu/after_h200.sh FILES_AT   # here, after: the results on one page
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 T0=$SECONDS
