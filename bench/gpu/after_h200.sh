@@ -100,7 +100,7 @@ done
 
 echo
 echo "## 5. the run's tables and ncu's headline counters"
-for f in gemm/winners.md gemm/gemm14.md attn/summary.md; do
+for f in gemm/winners.md gemm/gemm14.md gemm/gemm14_warm.md attn/summary.md; do
   [ -f "$w/h200/$f" ] && { echo "### $f"; cat "$w/h200/$f"; echo; }
 done
 if [ -f "$w/h200/gemm/ncu.txt" ]; then

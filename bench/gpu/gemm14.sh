@@ -9,6 +9,8 @@
 #  3. nvcc builds bench/gpu/gemm14_bench.cu with that header: each winner checked
 #     against cuBLASLt, then timed against cuBLASLt's default heuristic and its own
 #     search over the top heuristic algorithms, in the same program;
+#  3a. 1024^3 f16 once more without the L2 flush (ours and cuBLASLt warm: is the ~20 us
+#     there a cold start?);
 #  3b. ncu's counters (ncu.txt) of 4096^3 and 1024^3 f16, each alone: the winner's kernel
 #     and cuBLASLt's (speed of light, warp states, scheduler, memory); at 1024^3 the
 #     kernel's own duration against the product's event timing tells whether the ~20 us
@@ -94,6 +96,12 @@ if [ ! -x /tmp/gemm14_bench ]; then
 fi
 timeout 60 /tmp/gemm14_bench >"$O/gemm14.md" 2>&1 ||
   echo "   the bench failed or found wrong results (see gemm14.md)" | tee -a "$LOG"
+
+step "3a. 1024^3 f16 again with the inputs left in L2 (GEMM14_WARM): a cold-start floor?"
+if [ -x /tmp/gemm14_bench ]; then
+  GEMM14_ONLY=0 GEMM14_WARM=1 timeout -k 5 30 /tmp/gemm14_bench >"$O/gemm14_warm.md" 2>&1 ||
+    echo "   the warm 1024^3 run failed (see gemm14_warm.md)" | tee -a "$LOG"
+fi
 
 step "3b. ncu: the 4096^3 and 1024^3 f16 winners and cuBLASLt's, hardware counters"
 # problem i alone (GEMM14_ONLY); ours picked by name (the header's kernels are
