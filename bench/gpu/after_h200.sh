@@ -23,7 +23,7 @@ prev=${2:-bench/results/2026-12-04-h200/gemm14-call2.jsonl.gz}
 out=${3:-bench/results/$(date +%F)-h200}
 [ -f "$src/all.tgz" ] || { echo "after_h200.sh: no all.tgz in '$src'" >&2; exit 2; }
 A=build/autotune
-[ -x "$A" ] && [ -x build/bench_model ] || scripts/build.sh >/dev/null
+if [ ! -x "$A" ] || [ ! -x build/bench_model ]; then scripts/build.sh >/dev/null; fi
 w=$(mktemp -d)
 trap 'rm -rf "$w"' EXIT
 tar xzf "$src/all.tgz" -C "$w"
