@@ -79,27 +79,24 @@ static double num(const struct json *o, const char *k)
   return v && v->type == JSON_NUMBER ? v->number : NAN;
 }
 
-/* config text "A=1,B=2" -> values in t's param order; false if a param is missing */
-static bool parse_config(const struct tmpl *t, const char *text, int64_t *cfg)
+/* The templates loaded so far, one per kernel name (freed at the end). */
+#define MAX_TEMPLATES 16
+static struct tmpl *loaded[MAX_TEMPLATES];
+static size_t nloaded;
+
+/* The gemm template named `kernel` from this source tree; NULL when there is none. */
+static const struct tmpl *template_of(const char *kernel)
 {
-  for (size_t j = 0; j < t->nparams; j++) {
-    const char *name = t->params[j].name;
-    size_t nl = strlen(name);
-    const char *p = text;
-    bool found = false;
-    while (p && *p) {
-      if (strncmp(p, name, nl) == 0 && p[nl] == '=') {
-        cfg[j] = strtoll(p + nl + 1, NULL, 10);
-        found = true;
-        break;
-      }
-      p = strchr(p, ',');
-      p = p ? p + 1 : NULL;
-    }
-    if (!found)
-      return false;
-  }
-  return true;
+  for (size_t i = 0; i < nloaded; i++)
+    if (strcmp(loaded[i]->kernel, kernel) == 0)
+      return loaded[i];
+  char path[PATH_MAX], common[PATH_MAX];
+  struct tmpl *t = NULL;
+  const char *inc[] = {common, NULL};
+  if (nloaded == MAX_TEMPLATES || !template_find("gemm", kernel, path, common, NULL) ||
+      tmpl_load(path, inc, &t) != AT_OK)
+    return NULL;
+  return loaded[nloaded++] = t;
 }
 
 /* the model's time of one trial; NAN when it cannot be computed here */
@@ -110,19 +107,16 @@ static double predict(const struct json *tr, const struct dev_profile *dev)
   const char *layout = str(tr, "layout"), *dtype = str(tr, "dtype");
   if (!kernel || !config || !dims || !layout || !dtype)
     return NAN;
-  char path[PATH_MAX], common[PATH_MAX];
-  if (!template_find("gemm", kernel, path, common, NULL))
-    return NAN;
-  struct tmpl *t = NULL;
-  const char *inc[] = {common, NULL};
-  if (tmpl_load(path, inc, &t) != AT_OK)
+  const struct tmpl *t = template_of(kernel);
+  if (!t)
     return NAN;
   double out = NAN;
   int64_t *cfg = calloc(t->nparams ? t->nparams : 1, sizeof *cfg);
   struct gemm_tune_args a = {.dtype = dtype, .layout = layout, .m = (int64_t)num(dims, "m"),
                              .n = (int64_t)num(dims, "n"), .k = (int64_t)num(dims, "k")};
   struct op_engine op;
-  if (!cfg || !parse_config(t, config, cfg) || gemm_tune_op_init(&op, &a) != AT_OK)
+  if (!cfg || tmpl_config_values(t, config, cfg) != AT_OK ||
+      gemm_tune_op_init(&op, &a) != AT_OK)
     goto done;
   if (op.prepare(&op, dev) == AT_OK) {
     int64_t d[TMPL_MAX_DIMS];
@@ -141,7 +135,6 @@ static double predict(const struct json *tr, const struct dev_profile *dev)
   gemm_tune_op_release(&op);
 done:
   free(cfg);
-  tmpl_free(t);
   return out;
 }
 
@@ -260,6 +253,8 @@ int main(int argc, char **argv)
     printf("\n%d groups: mean rho %.2f, geomean regret@1 %.2f, regret@3 %.2f (%zu trials, "
            "%zu not predictable here)\n",
            groups, rho_sum / groups, exp(lr1 / groups), exp(lr3 / groups), nrows, skipped);
+  for (size_t i = 0; i < nloaded; i++)
+    tmpl_free(loaded[i]);
   free(rows);
   free(text);
   return groups ? 0 : 1;

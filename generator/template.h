@@ -211,6 +211,11 @@ void tmpl_slots(const struct tmpl *t, const struct dev_profile *dev, const int64
  * compiler emulates the family. Writes at most `cap` bytes to buf; returns buf. */
 const char *tmpl_compile_arch(const struct tmpl *t, const char *arch, char *buf, size_t cap);
 
+/* A config's canonical text ("K=V,...", gen_space_config_text) back into one value per
+ * t->params entry (derived included). AT_OK; AT_USAGE naming the first param the text
+ * lacks (the template changed since the text was written) or a NULL argument. */
+int tmpl_config_values(const struct tmpl *t, const char *text, int64_t *values);
+
 /* Search coordinates (search.h) of n configs: for each `param` with more than one value
  * (derived values follow from them), the position of the config's value in its list.
  * Config i is configs[which[i] * t->nparams ..] (which NULL: i). OUT: *out (malloc'd,

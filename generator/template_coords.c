@@ -2,9 +2,12 @@
  * template_coords.c - a template's configs as search coordinates (template.h,
  * tmpl_search_coords): the position of each free parameter's value in its value list,
  * what the search strategies (tuner/search/search.h) move along. Used by `autotune gemm` and
- * `autotune tune`.
+ * `autotune tune`. And a recorded config's text read back into values
+ * (tmpl_config_values).
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "generator/template.h"
 #include "base/status.h"
@@ -44,5 +47,35 @@ int tmpl_search_coords(const struct tmpl *t, const int64_t *configs, const size_
   free(dims);
   *out = c;
   *ndims = nd;
+  return AT_OK;
+}
+
+int tmpl_config_values(const struct tmpl *t, const char *text, int64_t *values)
+{
+  if (!t || !text || (t->nparams && !values))
+    return at_error(AT_USAGE, "tmpl_config_values: NULL argument");
+  for (size_t i = 0; i < t->nparams; i++) {
+    const char *name = t->params[i].name;
+    size_t len = strlen(name);
+    const char *p = text;
+    int found = 0;
+    while (p && *p) {
+      if (strncmp(p, name, len) == 0 && p[len] == '=') {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(p + len + 1, &end, 10);
+        if (errno || end == p + len + 1 || (*end && *end != ','))
+          break;
+        values[i] = v;
+        found = 1;
+        break;
+      }
+      p = strchr(p, ',');
+      p = p ? p + 1 : NULL;
+    }
+    if (!found)
+      return at_error(AT_USAGE, "config '%.200s' has no value for %.40s of template %.60s "
+                      "(the template changed since tuning)", text, name, t->kernel);
+  }
   return AT_OK;
 }

@@ -411,9 +411,6 @@ Test(bundle, one_runs_bundle_holds_its_picks_and_gives_its_run, .timeout = 600)
   th_rmtree(dir);
 }
 
-/* The attention contract v2's options travel: a bundle made for a GQA decode step over a
- * paged cache with LSE holds the PAGED variants of that run's picks; measured from it with
- * no libclang or compiler, it records what a direct run records, under the v2 family. */
 /* A bundle made with --where holds those configs and says so in `covers`; measured from
  * without --where, the run filters the same way (and names it in its arguments). */
 Test(bundle, where_travels_in_the_bundle, .timeout = 300)
@@ -470,6 +467,9 @@ Test(bundle, parse_entries_need_no_toolchain_header, .timeout = 300)
   free(dir);
 }
 
+/* The attention contract v2's options travel: a bundle made for a GQA decode step over a
+ * paged cache with LSE holds the PAGED variants of that run's picks; measured from it with
+ * no libclang or compiler, it records what a direct run records, under the v2 family. */
 Test(bundle, attention_v2_options_travel_in_a_bundle, .timeout = 600)
 {
   char *dir = th_tmpdir();

@@ -178,12 +178,10 @@ Test(gemm_model, deeper_pipelines_and_no_multicast_are_predicted_faster, .timeou
     }
   cr_assert(isfinite(s2) && isfinite(s4));
   cr_assert_gt(s2, s4 * 1.25, "2 stages %g us, 4 stages %g us", s2, s4);
-  /* full waves of tiles: data-parallel beats every split */
+  /* full waves of tiles: data-parallel beats stream-K and the hybrid (split-K is not
+   * offered here, splitk_useful; it is held to this at 1024^3 below) */
   double dp = best_where(&p, "SCHED", is0), sk = best_where(&p, "SCHED", is2or3);
-  double split = best_where(&p, "SCHED", is1);
   cr_assert_lt(dp, sk, "data-parallel %g us, stream-K %g us", dp, sk);
-  if (isfinite(split))
-    cr_assert_lt(dp, split, "data-parallel %g us, split-K %g us", dp, split);
   predicted_free(&p);
 }
 

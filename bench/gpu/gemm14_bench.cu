@@ -52,40 +52,31 @@ struct family {
   int (*run)(const void *, const void *, void *, int, int, int, void *) = nullptr;
 };
 
+// The header's family PRE (at_tuned_gemm_<dtype>_<layout>) of element type T, B's leading
+// dimension LDB (K for NT, N for NN).
+#define FAMILY(PRE, T, LDB)                                                                 \
+  family{true, PRE##_workspace_size, PRE##_choice,                                         \
+         [](const void *a, const void *b, void *c, int M, int N, int K, void *ws) {         \
+           return PRE##_ws((const T *)a, (const T *)b, (T *)c, M, N, K, K, LDB, N, 1.0f,    \
+                           0.0f, ws, 0);                                                    \
+         }}
+
 static family family_of(bool bf16, bool nt)
 {
-  family f;
   (void)bf16, (void)nt;
 #ifdef AT_TUNED_HAS_GEMM_BF16_NT
-  if (nt) {
-    f = {true, at_tuned_gemm_bf16_nt_workspace_size, at_tuned_gemm_bf16_nt_choice,
-         [](const void *a, const void *b, void *c, int M, int N, int K, void *ws) {
-           return at_tuned_gemm_bf16_nt_ws((const at_bfloat16 *)a, (const at_bfloat16 *)b,
-                                           (at_bfloat16 *)c, M, N, K, K, K, N, 1.0f, 0.0f, ws,
-                                           0);
-         }};
-  }
+  if (nt)
+    return FAMILY(at_tuned_gemm_bf16_nt, at_bfloat16, K);
 #endif
 #ifdef AT_TUNED_HAS_GEMM_BF16_NN
-  if (!nt && bf16) {
-    f = {true, at_tuned_gemm_bf16_nn_workspace_size, at_tuned_gemm_bf16_nn_choice,
-         [](const void *a, const void *b, void *c, int M, int N, int K, void *ws) {
-           return at_tuned_gemm_bf16_nn_ws((const at_bfloat16 *)a, (const at_bfloat16 *)b,
-                                           (at_bfloat16 *)c, M, N, K, K, N, N, 1.0f, 0.0f, ws,
-                                           0);
-         }};
-  }
+  if (!nt && bf16)
+    return FAMILY(at_tuned_gemm_bf16_nn, at_bfloat16, N);
 #endif
 #ifdef AT_TUNED_HAS_GEMM_F16_NN
-  if (!nt && !bf16) {
-    f = {true, at_tuned_gemm_f16_nn_workspace_size, at_tuned_gemm_f16_nn_choice,
-         [](const void *a, const void *b, void *c, int M, int N, int K, void *ws) {
-           return at_tuned_gemm_f16_nn_ws((const at_half *)a, (const at_half *)b, (at_half *)c,
-                                          M, N, K, K, N, N, 1.0f, 0.0f, ws, 0);
-         }};
-  }
+  if (!nt && !bf16)
+    return FAMILY(at_tuned_gemm_f16_nn, at_half, N);
 #endif
-  return f;
+  return family();
 }
 #else
 #define HEADER_NAME "(none)"

@@ -453,33 +453,12 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     }
   };
 
-  // ---- epilogue, one accumulator at a time: register r of m tile i is
-  // D(at_wgmma_d_row(t, r), at_wgmma_d_col(t, r)); EPI 1 stages this warp's 16 rows, BN
-  // wide, and epi_end stores the box in one bulk copy ----
+  // ---- epilogue, two accumulators at a time: register r of m tile i is
+  // D(at_wgmma_d_row(t, r), at_wgmma_d_col(t, r)), and r, r + 1 (r even) are neighbouring
+  // columns of one row, so a pair is one store (at_store_c_pair: one 4-byte access where
+  // both exist). EPI 1 stages this warp's 16 rows, BN wide, alike, and epi_end stores the
+  // box in one bulk copy ----
   int bm0 = 0, bn0 = 0;
-  auto epi_elem = [&](int i, int r, float a) {
-    const int row0 = bm0 + (cw * MT + i) * 64;
-    if (EPI == 0) {
-      const int row = row0 + at_wgmma_d_row(t, r), col = bn0 + at_wgmma_d_col(t, r);
-      if (row < M && col < N) {
-        T *p = C + (long long)row * ldc + col;
-        float v = alpha * a;
-        if (beta != 0.0f)
-          v += beta * at_to_float(*p);
-        *p = at_from_float<T>(v);
-      }
-    } else {
-      T *st = reinterpret_cast<T *>(my_c);
-      const int lr = at_wgmma_d_row(t, r) - 16 * warp, c = at_wgmma_d_col(t, r);
-      const int row = row0 + 16 * warp + lr, col = bn0 + c;
-      float v = alpha * a;
-      if (beta != 0.0f && row < M && col < N)
-        v += beta * at_to_float(C[(long long)row * ldc + col]);
-      st[lr * BN + c] = at_from_float<T>(v);
-    }
-  };
-  // Registers r and r + 1 (r even) are neighbouring columns of one row: a pair a store
-  // (at_store_c_pair: one 4-byte access where both exist), staged alike with EPI 1.
   auto epi_pair = [&](int i, int r, float a0, float a1) {
     const int row = bm0 + (cw * MT + i) * 64 + at_wgmma_d_row(t, r);
     const int col = bn0 + at_wgmma_d_col(t, r);
@@ -489,7 +468,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     }
     const int lr = at_wgmma_d_row(t, r) - 16 * warp, c = at_wgmma_d_col(t, r);
     float v0 = alpha * a0, v1 = alpha * a1;
-    if (beta != 0.0f && row < M) { // C's beta part, read as a pair would be, or not at all
+    if (beta != 0.0f && row < M) { // beta C, of the columns inside N
       if (col < N)
         v0 += beta * at_to_float(C[(long long)row * ldc + col]);
       if (col + 1 < N)
@@ -498,7 +477,8 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
     unsigned int u;
     at_memcpy(&u, two, 4);
-    at_wgmma_store_b32(reinterpret_cast<T *>(my_c) + lr * BN + c, u); // c even, BN even: aligned
+    // c even, BN even: aligned
+    at_wgmma_store_b32(reinterpret_cast<T *>(my_c) + lr * BN + c, u);
   };
   auto epi_end = [&](int i) {
     if (EPI == 1) {

@@ -12,7 +12,6 @@
  * a complete one. The same database gives byte-identical output: nothing in it depends on
  * the time, the machine or an absolute path.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -206,35 +205,6 @@ static int load_tpl(const char *op, const char *kernel, struct tpl *out)
     out->t = NULL;
   }
   return rc;
-}
-
-/* Config text "K=V,..." -> one value per t->params entry. */
-static int parse_config(const struct tmpl *t, const char *text, int64_t *values)
-{
-  for (size_t i = 0; i < t->nparams; i++) {
-    const char *name = t->params[i].name;
-    size_t len = strlen(name);
-    const char *p = text;
-    int found = 0;
-    while (p && *p) {
-      if (strncmp(p, name, len) == 0 && p[len] == '=') {
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(p + len + 1, &end, 10);
-        if (errno || end == p + len + 1 || (*end && *end != ','))
-          break;
-        values[i] = v;
-        found = 1;
-        break;
-      }
-      p = strchr(p, ',');
-      p = p ? p + 1 : NULL;
-    }
-    if (!found)
-      return at_error(AT_USAGE, "config '%.200s' has no value for %.40s of template %.60s "
-                      "(the template changed since tuning)", text, name, t->kernel);
-  }
-  return AT_OK;
 }
 
 static const char *base_name(const char *path)
@@ -491,7 +461,7 @@ int cmd_emit_header(int argc, char **argv)
       vi++;
     if (vi == nvars) {
       int64_t *v = values + 64 * nvars;
-      if ((rc = parse_config(t, r->config, v)) != AT_OK) {
+      if ((rc = tmpl_config_values(t, r->config, v)) != AT_OK) {
         cli_fail(rc);
         code = CLI_FAILED;
         goto done;

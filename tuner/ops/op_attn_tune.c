@@ -190,7 +190,6 @@ static double attn_model(const struct op_engine *op, size_t i, const struct tmpl
     return attn_flops(p) / (1e9 * cus) * 1e6 + blocks * threads * tiles * 0.05 / cus;
   }
   double share = pipe_share(occ, blocks, pd.cus);
-  double per_cu = occ && occ->blocks_per_cu > 0 ? occ->blocks_per_cu : 1;
   double sfu = (d->peak_tflops_f32 > 0 ? d->peak_tflops_f32 * 1e12 / 16 / pd.cus
                                        : pd.sm_flops / 256);
   double t_mma = 4 * bq * bkv * dd / pd.sm_flops, t_exp = bq * bkv / sfu;
@@ -202,7 +201,7 @@ static double attn_model(const struct op_engine *op, size_t i, const struct tmpl
                             (double)(stages - 1), share);
   double out = bq * dd * esz / pd.sm_bw * share;
   double combine = ns > 1 ? ns * bq * dd * 4 * 2 / pd.sm_bw * share + PIPE_LATENCY_S : 0;
-  double rounds = ceil(blocks / fmax(1.0, fmin(blocks, pd.cus * per_cu)));
+  double rounds = ceil(blocks / pipe_slots(occ, blocks, pd.cus));
   double t = rounds * (PIPE_LATENCY_S + tiles * step + out + combine);
   double bytes = ((double)p->batch * (double)p->heads * (double)p->sq * 2 +
                   (double)p->batch * (double)p->hkv * (double)p->sk * 2) * dd * esz;

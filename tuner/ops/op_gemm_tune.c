@@ -141,7 +141,6 @@ static double gemm_model_gpu(const struct gemm_tune *g, const struct gemm_shape 
     splits = 1;
   bool persist = pipe_param(tp, cfg, persist_n, 0) != 0 || sched >= 2;
   double esz = (double)gemm_dtype_size(g->gdt);
-  double per_cu = occ && occ->blocks_per_cu > 0 ? occ->blocks_per_cu : 1;
   double share = pipe_share(occ, blocks, pd->cus);
 
   double step = pipe_step_s(pd, 2.0 * bm * bn * bk, (bm + bn) * bk * esz, inflight, share);
@@ -152,14 +151,14 @@ static double gemm_model_gpu(const struct gemm_tune *g, const struct gemm_shape 
   double kt = fmax(1.0, ceil((double)s->k / bk));
   double epi = bm * bn * esz / pd->sm_bw * share;
   double part = bm * bn * 4.0 / pd->sm_bw * share; /* one f32 partial tile through L2 */
-  double slots = fmin(blocks, pd->cus * per_cu), t;
+  double slots = pipe_slots(occ, blocks, pd->cus), t;
   if (sched >= 2) { /* stream-K: an even share of every k-step, two partial tiles a block */
     double contributors = fmax(2.0, ceil(blocks / tiles));
     t = PIPE_LATENCY_S + tiles * kt / fmax(blocks, 1) * step + epi +
         2 * (part * (1 + 2 * contributors) + 2 * PIPE_LATENCY_S);
   } else {
     double units = tiles * (double)splits;
-    double rounds = ceil(units / fmax(slots, 1));
+    double rounds = ceil(units / slots);
     double unit = kt / (double)splits * step + epi;
     if (splits > 1)
       unit += part * (1 + 2 * (double)splits) + 2 * PIPE_LATENCY_S;

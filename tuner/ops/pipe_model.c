@@ -17,10 +17,19 @@ bool pipe_dev_init(struct pipe_dev *p, const struct dev_profile *d, double peak_
   return true;
 }
 
+static double per_cu(const struct occ_result *occ)
+{
+  return occ && occ->blocks_per_cu > 0 ? occ->blocks_per_cu : 1;
+}
+
 double pipe_share(const struct occ_result *occ, double blocks, double cus)
 {
-  double per_cu = occ && occ->blocks_per_cu > 0 ? occ->blocks_per_cu : 1;
-  return fmin(per_cu, fmax(1.0, blocks / cus));
+  return fmin(per_cu(occ), fmax(1.0, blocks / cus));
+}
+
+double pipe_slots(const struct occ_result *occ, double blocks, double cus)
+{
+  return fmax(1.0, fmin(blocks, cus * per_cu(occ)));
 }
 
 double pipe_step_s(const struct pipe_dev *p, double flops, double bytes, double inflight,

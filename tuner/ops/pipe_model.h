@@ -33,6 +33,9 @@ bool pipe_dev_init(struct pipe_dev *p, const struct dev_profile *d, double peak_
 
 /* The blocks an SM runs at once: its occupancy, at most the grid's share. */
 double pipe_share(const struct occ_result *occ, double blocks, double cus);
+/* The blocks the whole device runs at once (at least 1): its SMs times their occupancy,
+ * at most the grid. Rounds of a grid of units: ceil(units / slots). */
+double pipe_slots(const struct occ_result *occ, double blocks, double cus);
 
 /* One step's seconds: flops and bytes (from L2) of one block's step, with `inflight`
  * steps' loads in flight (0 or less: none overlap, as 1; a fraction: a round trip longer
