@@ -45,8 +45,8 @@ static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
 /* Valid configs of the default problem (4096^3) on h100, in every layout. */
 /* 1020 data-parallel configs x5 (1x1; 2x1 and 1x2, with and without multicast), and 510
- * each of SCHED 2 and 3 (no clusters) */
-#define H100_VALID 6120
+ * each of SCHED 2 and 3 (no clusters); with PINGPONG 660 x5 and 330 each */
+#define H100_VALID 10080
 
 static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
                        int ta, int tb)
@@ -56,21 +56,26 @@ static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t 
 }
 
 struct pick {
-  int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi, cluster, mcast;
+  int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi, cluster, mcast, pingpong;
 };
 
 /* Every value of every param: BM 64/128/256, BN 64/128/256, one and two consumer
  * warpgroups (MT 1 and 2), STAGES 2-5, WAIT 0/1, REGS 0/1, PERSIST 0/1, RASTER 0/1,
- * GROUP 1/8, EPI 0/1, CLUSTER 0 (1x1), 1 (2x1), 2 (1x2), MCAST 0/1: the last three
- * are clusters (2x1 multicasting B, 1x2 multicasting A persistent, 2x1 without
- * multicast), so every layout runs both halves of a K-major and an MN-major box. */
+ * GROUP 1/8, EPI 0/1, CLUSTER 0 (1x1), 1 (2x1), 2 (1x2), MCAST 0/1, PINGPONG 0/1:
+ * sample[4..7) are clusters (2x1 multicasting B, 1x2 multicasting A persistent, 2x1
+ * without multicast), so every layout runs both halves of a K-major and an MN-major
+ * box; sample[8] a ping-pong one. */
 static const struct pick sample[] = {
-    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0},    {128, 128, 2, 4, 1, 1, 1, 0, 8, 1, 0, 0},
-    {128, 256, 2, 3, 1, 1, 0, 1, 8, 0, 0, 0},  {256, 64, 2, 5, 0, 0, 1, 0, 1, 1, 0, 0},
-    {64, 128, 1, 3, 1, 0, 0, 0, 1, 0, 1, 1},   {64, 128, 1, 3, 0, 0, 1, 1, 8, 1, 2, 1},
-    {128, 64, 1, 2, 0, 0, 0, 0, 1, 1, 1, 0},
+    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0},    {128, 128, 2, 4, 1, 1, 1, 0, 8, 1, 0, 0, 0},
+    {128, 256, 2, 3, 1, 1, 0, 1, 8, 0, 0, 0, 0},  {256, 64, 2, 5, 0, 0, 1, 0, 1, 1, 0, 0, 0},
+    {64, 128, 1, 3, 1, 0, 0, 0, 1, 0, 1, 1, 0},   {64, 128, 1, 3, 0, 0, 1, 1, 8, 1, 2, 1, 0},
+    {128, 64, 1, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0},
+    /* PINGPONG: two consumers taking turns at whole 128 x 128 tiles (two m64 tiles each,
+     * EPI 1, WAIT 1); and 64 x 256 ones (one m64 tile, EPI 0) in a persistent 2x1
+     * multicast cluster */
+    {128, 128, 2, 4, 1, 1, 0, 0, 8, 1, 0, 0, 1},
+    {64, 256, 2, 3, 0, 1, 1, 1, 8, 0, 1, 1, 1},
 };
-#define NPLAIN 4 /* sample[0..NPLAIN): no cluster */
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
 static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
@@ -82,6 +87,7 @@ static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
          th_space_get(sp, i, "RASTER") == p->raster &&
          th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi &&
          th_space_get(sp, i, "CLUSTER") == p->cluster && th_space_get(sp, i, "MCAST") == p->mcast &&
+         th_space_get(sp, i, "PINGPONG") == p->pingpong &&
          th_space_get(sp, i, "SCHED") == 0; /* SCHED 1-3: tests/test_gemm_tma_sk.c */
 }
 
@@ -245,7 +251,7 @@ static int keep_sample(void *ctx, const char *config)
         th_cfg(config, "PERSIST") == p->persist && th_cfg(config, "RASTER") == p->raster &&
         th_cfg(config, "GROUP") == p->group && th_cfg(config, "EPI") == p->epi &&
         th_cfg(config, "CLUSTER") == p->cluster && th_cfg(config, "MCAST") == p->mcast &&
-        th_cfg(config, "SCHED") == 0)
+        th_cfg(config, "PINGPONG") == p->pingpong && th_cfg(config, "SCHED") == 0)
       return 1;
   }
   return 0;
@@ -279,7 +285,9 @@ Test(gemm_tma, host_TN_bf16, .timeout = TIMEOUT) { run_host("TN", GEMM_BF16); }
 Test(gemm_tma, host_TT_f16, .timeout = TIMEOUT) { run_host("TT", GEMM_F16); }
 
 /* The persistent walk: one and three blocks for 3 x 3 tiles (every tile after the first
- * reuses the ring's stages, barrier phases carrying over), and a map the runner must
+ * reuses the ring's stages, barrier phases carrying over), the same walks with the
+ * consumers taking turns (PINGPONG: 9 units, so one block's consumers get 5 and 4, the
+ * ring's stages passing from one to the other mid-phase), and a map the runner must
  * refuse (lda 100: rows 200 bytes apart, not a multiple of 16). */
 Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
 {
@@ -310,6 +318,36 @@ Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
     cr_assert_eq(gemm_verify(&meas_host, k.ctx, kern, &gl, &d, &buf, &bad, msg, sizeof msg),
                  AT_OK, "%d blocks: %s", blocks, at_last_error());
     cr_assert_eq(bad, 0, "%d blocks: %lld wrong, first %s", blocks, (long long)bad, msg);
+  }
+  /* sample[7]: the same tiles with the consumers taking turns; its own grid gives each
+   * block two units (5 blocks for 9) */
+  {
+    long at7 = find(&sp, &sample[7]);
+    cr_assert_geq(at7, 0);
+    const int64_t *cfg7 = sp.cfg + (size_t)at7 * sp.np;
+    struct th_hostk k7;
+    meas_kernel kern7;
+    th_hostk_load_variants(&k7, &sp, "f16", &cfg7, 1, "host:sm_90", &kern7);
+    struct gemm_buffers buf7;
+    cr_assert_eq(gemm_buffers_init(&meas_host, k7.ctx, &d, &buf7), AT_OK, "%s",
+                 at_last_error());
+    struct gen_launch gl7;
+    cr_assert_eq(gen_emit_launch(sp.t, &bind, cfg7, &gl7), AT_OK, "%s", at_last_error());
+    cr_assert_eq(gl7.grid[0], 5, "9 tiles, two a block");
+    for (int blocks = 0; blocks <= 3; blocks += 1 + (blocks == 1)) {
+      if (blocks)
+        gl7.grid[0] = blocks; /* 0: the own grid */
+      int64_t bad = 0;
+      char msg[256] = "";
+      cr_assert_eq(gemm_verify(&meas_host, k7.ctx, kern7, &gl7, &d, &buf7, &bad, msg,
+                               sizeof msg),
+                   AT_OK, "ping-pong, %lld blocks: %s", (long long)gl7.grid[0],
+                   at_last_error());
+      cr_assert_eq(bad, 0, "ping-pong, %lld blocks: %lld wrong, first %s",
+                   (long long)gl7.grid[0], (long long)bad, msg);
+    }
+    gemm_buffers_release(&meas_host, k7.ctx, &buf7);
+    th_hostk_close(&k7);
   }
   /* a 1x2 multicast cluster (sample[5]): 5 x 3 tiles in 5 x 2 pairs, walked by one and
    * three clusters (the grid stays a multiple of 2, the walk cluster-aligned) */

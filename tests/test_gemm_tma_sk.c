@@ -48,19 +48,24 @@ static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 struct pick {
   int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi, sched, splits;
   int64_t m, n, k; /* a problem whose space has it */
+  int pingpong;
 };
 
 /* Split-K 2 and 4 (4 > KT on the K 136 shape: an empty slice), stream-K with one m64
  * tile per warpgroup and with two, the hybrid with 128 x 256 tiles and a grouped raster,
  * stream-K with 256 x 128 tiles on two warpgroups at 168 registers (it spilled while the
- * fixup summed into a second accumulator set); WAIT, REGS, EPI both ways. */
+ * fixup summed into a second accumulator set); WAIT, REGS, EPI both ways. With PINGPONG
+ * (each consumer fixes up its own units, on its own barrier): split-K 2 on 128 x 128 and
+ * stream-K on 64 x 128. */
 static const struct pick sample[] = {
-    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 1, 2, 512, 512, 1024},
-    {128, 128, 2, 4, 1, 1, 0, 0, 1, 1, 1, 4, 512, 512, 1024},
-    {64, 128, 1, 3, 1, 0, 0, 0, 1, 1, 2, 1, 512, 512, 1024},
-    {128, 128, 1, 3, 0, 0, 0, 0, 1, 0, 2, 1, 512, 512, 1024},
-    {128, 256, 2, 3, 1, 1, 0, 1, 8, 1, 3, 1, 4096, 4096, 4096},
-    {256, 128, 2, 3, 1, 1, 0, 0, 1, 1, 2, 1, 4096, 4096, 4096},
+    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 1, 2, 512, 512, 1024, 0},
+    {128, 128, 2, 4, 1, 1, 0, 0, 1, 1, 1, 4, 512, 512, 1024, 0},
+    {64, 128, 1, 3, 1, 0, 0, 0, 1, 1, 2, 1, 512, 512, 1024, 0},
+    {128, 128, 1, 3, 0, 0, 0, 0, 1, 0, 2, 1, 512, 512, 1024, 0},
+    {128, 256, 2, 3, 1, 1, 0, 1, 8, 1, 3, 1, 4096, 4096, 4096, 0},
+    {256, 128, 2, 3, 1, 1, 0, 0, 1, 1, 2, 1, 4096, 4096, 4096, 0},
+    {128, 128, 2, 4, 1, 1, 0, 0, 1, 1, 1, 2, 512, 512, 1024, 1},
+    {64, 128, 2, 3, 0, 0, 0, 0, 1, 0, 2, 1, 512, 512, 1024, 1},
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
@@ -72,7 +77,8 @@ static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
          th_space_get(sp, i, "PERSIST") == p->persist &&
          th_space_get(sp, i, "RASTER") == p->raster &&
          th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi &&
-         th_space_get(sp, i, "SCHED") == p->sched && th_space_get(sp, i, "SPLITS") == p->splits;
+         th_space_get(sp, i, "SCHED") == p->sched && th_space_get(sp, i, "SPLITS") == p->splits &&
+         th_space_get(sp, i, "PINGPONG") == p->pingpong;
 }
 
 static long find(const struct th_space *sp, const struct pick *p)
@@ -262,11 +268,11 @@ Test(gemm_tma_sk, ptx_fences_around_the_count, .timeout = TIMEOUT)
   th_result_free(&r);
   char *text = th_read(ptx, NULL);
   cr_assert_not_null(text);
-  const char *st = strstr(text, "st.global.f32");
+  const char *st = strstr(text, "st.global.v4.f32");
   const char *f1 = find_after(st, "membar.gl");
   const char *atom = find_after(f1, "atom.global.add.u32");
   const char *f2 = find_after(atom, "membar.gl");
-  const char *ld = find_after(f2, "ld.global.cg.f32");
+  const char *ld = find_after(f2, "ld.global.cg.v4.f32");
   cr_assert(st && f1 && atom && f2 && ld,
             "PTX order st.global %d, membar.gl %d, atom.add %d, membar.gl %d, ld.cg %d", !!st,
             !!f1, !!atom, !!f2, !!ld);
@@ -291,7 +297,8 @@ static int keep_sample(void *ctx, const char *config)
         th_cfg(config, "WAIT") == p->wait && th_cfg(config, "REGS") == p->regs &&
         th_cfg(config, "PERSIST") == p->persist && th_cfg(config, "RASTER") == p->raster &&
         th_cfg(config, "GROUP") == p->group && th_cfg(config, "EPI") == p->epi &&
-        th_cfg(config, "SCHED") == p->sched && th_cfg(config, "SPLITS") == p->splits)
+        th_cfg(config, "SCHED") == p->sched && th_cfg(config, "SPLITS") == p->splits &&
+        th_cfg(config, "PINGPONG") == p->pingpong)
       return 1;
   }
   return 0;
@@ -336,16 +343,19 @@ Test(gemm_tma_sk, host_TT_bf16, .timeout = TIMEOUT) { run_host("TT", GEMM_BF16);
  * iterations, its grid 45: three blocks a tile) on 2 and 7 blocks (units crossing tile
  * bounds); the hybrid's 128 x 256 (10 tiles, its grid 30: all stream-K) on 3 blocks (6
  * tiles data-parallel, then 4 stream-K) and 4 (4 + 6); split-K 4 (an empty slice: KT 3,
- * grid 60) walked by 7 persistent blocks. Every launch also has to leave the workspace
- * zero. */
+ * grid 60) walked by 7 persistent blocks; the ping-pong stream-K 64 x 128 (30 tiles, KT
+ * 3, its grid 90) on 2 and 5 blocks (each block's units alternating between its two
+ * consumers, partial ones on both). Every launch also has to leave the workspace zero. */
 Test(gemm_tma_sk, forced_grids, .timeout = TIMEOUT)
 {
   static const struct {
     int sample, blocks[5];
-  } runs[] = {{3, {2, 7, 0, 0, 0}}, {4, {3, 4, 0, 0, 0}}, {1, {7, 0, 0, 0, 0}}};
-  const int64_t *cfg[3];
-  struct th_space sp[3];
-  for (int i = 0; i < 3; i++) {
+  } runs[] = {{3, {2, 7, 0, 0, 0}}, {4, {3, 4, 0, 0, 0}}, {1, {7, 0, 0, 0, 0}},
+               {7, {2, 5, 0, 0, 0}}};
+  enum { NRUNS = sizeof runs / sizeof runs[0] };
+  const int64_t *cfg[NRUNS];
+  struct th_space sp[NRUNS];
+  for (int i = 0; i < NRUNS; i++) {
     const struct pick *p = &sample[runs[i].sample];
     space_open(&sp[i], p->m, p->n, p->k, 0, 1);
     long at = find(&sp[i], p);
@@ -353,8 +363,8 @@ Test(gemm_tma_sk, forced_grids, .timeout = TIMEOUT)
     cfg[i] = sp[i].cfg + (size_t)at * sp[i].np;
   }
   struct th_hostk k;
-  meas_kernel kern[3];
-  th_hostk_load_variants(&k, &sp[0], "f16", cfg, 3, "host:sm_90", kern);
+  meas_kernel kern[NRUNS];
+  th_hostk_load_variants(&k, &sp[0], "f16", cfg, NRUNS, "host:sm_90", kern);
   struct gemm_problem p = {.dtype = GEMM_F16, .ta = 0, .tb = 1, .m = 640, .n = 264, .k = 136,
                            .alpha = 1.0f, .beta = 0.5f};
   gemm_problem_resolve(&p);
@@ -363,8 +373,8 @@ Test(gemm_tma_sk, forced_grids, .timeout = TIMEOUT)
   cr_assert_eq(gemm_data_init(&d, &p, 11), AT_OK);
   cr_assert_eq(gemm_buffers_init(&meas_host, k.ctx, &d, &buf), AT_OK, "%s", at_last_error());
   const int64_t dims[5] = {p.m, p.n, p.k, 0, 1};
-  static const int64_t own_grid[3] = {45, 30, 60};
-  for (int i = 0; i < 3; i++) {
+  static const int64_t own_grid[NRUNS] = {45, 30, 60, 90};
+  for (int i = 0; i < NRUNS; i++) {
     struct gen_bind bind = {.dev = sp[i].dev, .dims = dims, .dtype = "f16"};
     struct gen_launch gl;
     cr_assert_eq(gen_emit_launch(sp[i].t, &bind, cfg[i], &gl), AT_OK, "%s", at_last_error());
@@ -384,7 +394,7 @@ Test(gemm_tma_sk, forced_grids, .timeout = TIMEOUT)
   gemm_buffers_release(&meas_host, k.ctx, &buf);
   gemm_data_release(&d);
   th_hostk_close(&k);
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < NRUNS; i++)
     th_space_close(&sp[i]);
 }
 

@@ -18,6 +18,15 @@
 // whole width BN), and release the stage: every consumer warp arrives on `empty` once
 // its wgmma group reading the stage has completed (WAIT groups in flight: with 1 the
 // stage of the previous k-tile is released after the next k-tile's wgmmas are issued).
+// With PINGPONG (two consumers) the consumers take turns instead of sharing each tile:
+// consumer w multiplies the block's units w, w + 2, ... whole (its MT = BM / 64 m64 tiles
+// of the whole width), so one consumer's epilogue runs while the other's wgmmas keep the
+// matrix cores busy. The k-loops take strict turns (an `order` mbarrier each: a consumer
+// starts a unit's k-loop once the other has finished the previous unit's), which is also
+// what keeps the ring's parity waits sound: a consumer that ran ahead would wait on a
+// stage's `full` a whole phase early and pass on its previous fill (the parity of phase
+// p and p + 2 are one; the host emulation deadlocked on it). A non-persistent grid gives
+// each block two units. (The idea is CUTLASS's sm90 "ping-pong" kernel schedule.)
 // The grid is persistent when PERSIST (min(tiles, SMs) blocks walking tiles t, t + grid,
 // ...), tiles in grouped raster order: RASTER 0 walks GROUP block-rows column by column,
 // 1 GROUP block-columns row by row. With REGS the warpgroups re-divide the register file
@@ -71,8 +80,8 @@
 // them; best 214 us at 4096^3 f16 (cuBLASLt 161), stream-K 1.8-4.6x slower than
 // data-parallel there. Also compiled for sm_90a (no spills, no serialized wgmma) and
 // emulated on the host (copies completed at the mbarrier wait with transaction-byte
-// accounting, wgmmas at wait_group). The per-warp release and the paired
-// stores of the epilogue came after that run.
+// accounting, wgmmas at wait_group). The per-warp release, the paired stores of the
+// epilogue, the 16-byte fixup slots and PINGPONG came after that run.
 //
 // Learned from (our own code, not a copy): the PTX ISA 8.x (cp.async.bulk.tensor, mbarrier,
 // wgmma, setmaxnreg); CUTLASS's sm90 "warpspecialized" GEMM designs (a TMA producer warp,
@@ -103,7 +112,9 @@
 #pragma autotune param SPLITS = 1, 2, 4
 #pragma autotune param CLUSTER = 0, 1, 2
 #pragma autotune param MCAST = 0, 1
-#pragma autotune derive MT = BM / (64 * CWG)
+// the two consumers' turns (see the head)
+#pragma autotune param PINGPONG = 0, 1
+#pragma autotune derive MT = BM / (64 * (PINGPONG == 1 ? 1 : CWG))
 #pragma autotune derive CM = CLUSTER == 1 ? 2 : 1
 #pragma autotune derive CN = CLUSTER == 2 ? 2 : 1
 // The operands' boxes: K-major ones 64 k (128 bytes) x the tile's rows, MN-major ones
@@ -113,7 +124,8 @@
 #pragma autotune tensormap B box(64, (B_T ? BN : 64) / (MCAST == 1 ? CM : 1)) swizzle(128)
 #pragma autotune tensormap C box(BN, 16) swizzle(0)
 #pragma autotune require hopper: device.is_nvidia && device.arch_major == 9
-#pragma autotune require wg_tile: BM % (64 * CWG) == 0 && MT <= 2
+#pragma autotune require wg_tile: BM % (64 * (PINGPONG == 1 ? 1 : CWG)) == 0 && MT <= 2
+#pragma autotune require pingpong_pairs: PINGPONG == 0 || CWG == 2
 #pragma autotune require accumulators: MT * BN / 2 <= 128
 #pragma autotune require pipeline: STAGES >= 2 + WAIT
 // TMA: every row 16-byte aligned (default leading dimensions).
@@ -139,8 +151,9 @@
   (RASTER == 0 ? cdiv(M, BM) : cdiv(N, BN)) > GROUP
 #pragma autotune require raster_useful: RASTER == 0 || GROUP > 1
 // SCHED 2 and 3 are persistent by construction (PERSIST 0 there).
+// (PINGPONG's non-persistent blocks already take two units each.)
 #pragma autotune require persist_useful: PERSIST == 0 || \
-  SCHED < 2 && cdiv(M, BM) * cdiv(N, BN) * SPLITS > device.cus
+  SCHED < 2 && cdiv(M, BM) * cdiv(N, BN) * SPLITS > device.cus * (1 + PINGPONG)
 // [streamk] SPLITS is split-K's alone; a split only where the tiles leave SMs idle and
 // every slice has a k-tile; stream-K only where the tiles are no whole number of waves,
 // the hybrid only with more tiles than SMs.
@@ -158,11 +171,12 @@
 #pragma autotune require sched_cluster: SCHED == 0 || CLUSTER == 0
 #pragma autotune threads (CWG + 1) * 128
 // SCHED 0 and 1: a cluster of CM * CN CTAs per cluster tile (a pair of tiles; 1 x 1 without
-// a cluster), the grid a multiple of it; SCHED 2 and 3: the stream-K grid.
+// a cluster), the grid a multiple of it (PINGPONG: half as many, two units a block);
+// SCHED 2 and 3: the stream-K grid.
 #pragma autotune grid SCHED >= 2 ? min(cdiv(M, BM) * cdiv(N, BN) * cdiv(K, 64), device.cus) : \
   CM * CN * (PERSIST == 1 ? \
   min(cdiv(cdiv(M, BM), CM) * cdiv(cdiv(N, BN), CN) * SPLITS, device.cus / (CM * CN)) : \
-  cdiv(cdiv(M, BM), CM) * cdiv(cdiv(N, BN), CN) * SPLITS)
+  cdiv(cdiv(cdiv(M, BM), CM) * cdiv(cdiv(N, BN), CN) * SPLITS, 1 + PINGPONG))
 #pragma autotune cluster CM * CN
 #pragma autotune shared STAGES * (BM + BN) * 128 + EPI * CWG * 4 * 16 * BN * 2 + 2048
 // [streamk] the tiles' counters (rounded up to 16 bytes), then BM x BN f32 slots: split-K
@@ -295,7 +309,7 @@ template <int SCHED, int SPLITS> struct sk_sched {
 // of SCHED 1-3 (null for SCHED 0).
 template <typename T, int A_T, int B_T, int BM, int BN, int CWG, int STAGES, int WAIT, int REGS,
           int PERSIST, int RASTER, int GROUP, int EPI, int SCHED, int SPLITS, int CLUSTER,
-          int MCAST>
+          int MCAST, int PINGPONG>
 __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int lda, int ldb,
                          int ldc, float alpha, float beta, void *WS,
                          const at_tensormap &tmap_A, const at_tensormap &tmap_B,
@@ -308,11 +322,15 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   using namespace gemm_tma_detail;
   static_assert(sizeof(T) == 2, "gemm_tma: f16 and bf16 only");
   static_assert(BN == 64 || BN == 128 || BN == 256, "gemm_tma: BN is a wgmma N");
-  static_assert(BM % (64 * CWG) == 0 && BM / (64 * CWG) <= 2, "gemm_tma: 1-2 m64 tiles");
+  static_assert(PINGPONG == 0 || CWG == 2, "gemm_tma: ping-pong takes two consumers");
+  // a consumer's m64 tiles: its share of BM, or (PINGPONG) all of it
+  constexpr int WM = PINGPONG ? BM : BM / CWG;
+  static_assert(BM % (64 * (PINGPONG ? 1 : CWG)) == 0 && WM / 64 <= 2,
+                "gemm_tma: 1-2 m64 tiles a consumer");
   static_assert(STAGES >= 2 + WAIT, "gemm_tma: a stage to fill and WAIT + 1 being read");
   static_assert(SCHED >= 0 && SCHED <= 3 && (SCHED == 1) == (SPLITS > 1), "gemm_tma: SCHED");
   (void)A, (void)B, (void)lda, (void)ldb;
-  constexpr int BK = 64, MT = BM / (64 * CWG);
+  constexpr int BK = 64, MT = WM / 64;
   constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2;
   constexpr int STAGE_C = 16 * BN * 2; // one warp's epilogue rows
   // ---- cluster bookkeeping (CLUSTER, MCAST; see the head of the file) ----
@@ -331,9 +349,12 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   unsigned long long *const full =
       reinterpret_cast<unsigned long long *>(sC + EPI * CWG * 4 * STAGE_C);
   unsigned long long *const empty = full + STAGES;
-  // [streamk] the consumers' barrier and the fixup's "this unit counted last" flag
+  // [streamk] the consumers' barrier and the fixup's "this unit counted last" flag (one
+  // each per consumer with PINGPONG: each fixes up its own units)
   unsigned long long *const cbar = empty + STAGES;
-  unsigned int *const last_flag = reinterpret_cast<unsigned int *>(cbar + 1);
+  // PINGPONG: order[w] completes a phase when the other consumer's k-loop is done
+  unsigned long long *const order = cbar + 2;
+  unsigned int *const last_flag = reinterpret_cast<unsigned int *>(order + 2);
 
   const int tid = (int)at_thread_idx_x(), wg = tid / 128, t = tid % 128;
   const int grid_m = (M + BM - 1) / BM, grid_n = (N + BN - 1) / BN;
@@ -349,10 +370,16 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   if (tid == 0) {
     for (int s = 0; s < STAGES; s++) {
       at_mbarrier_init(&full[s], 1);
-      // one arrival per consumer warp (of both CTAs with MCAST: local and remote releases)
-      at_mbarrier_init(&empty[s], CWG * 4 * (MCAST ? CS : 1));
+      // one arrival per warp of the stage's consumer(s) (of both CTAs with MCAST: local
+      // and remote releases)
+      at_mbarrier_init(&empty[s], (PINGPONG ? 4 : CWG * 4) * (MCAST ? CS : 1));
     }
-    at_mbarrier_init(cbar, CWG * 128);
+    at_mbarrier_init(&cbar[0], PINGPONG ? 128 : CWG * 128);
+    if (PINGPONG) {
+      at_mbarrier_init(&cbar[1], 128);
+      at_mbarrier_init(&order[0], 4); // a consumer's four warps
+      at_mbarrier_init(&order[1], 4);
+    }
     at_fence_mbarrier_init();
     at_tma_prefetch_map(tmap_A);
     at_tma_prefetch_map(tmap_B);
@@ -425,6 +452,12 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   if (REGS)
     at_setmaxnreg_inc<CWG == 1 ? 240 : 232>();
   const int cw = wg - 1, warp = t / 32, lane = t % 32;
+  // this consumer's first m64 tile of the block tile; its fixup barrier and flag, and
+  // whether it is the thread that counts a unit in
+  const int wrow = PINGPONG ? 0 : cw * MT;
+  unsigned long long *const my_cbar = cbar + (PINGPONG ? cw : 0);
+  unsigned int *const my_flag = last_flag + (PINGPONG ? cw : 0);
+  const bool counter_thread = PINGPONG ? t == 0 : tid == 128;
   // The descriptors of stage 0 at k 0; another stage or k step adds bytes >> 4 to the
   // start address field (shared addresses stay below 256 KiB: no carry).
   const unsigned long long da0 = A_T ? at_wgmma_desc(sA, 128u * BK, 1024u, AT_WGMMA_SWIZZLE_128B)
@@ -432,7 +465,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   const unsigned long long db0 = B_T ? at_wgmma_desc(sB, 16u, 16u * BK, AT_WGMMA_SWIZZLE_128B)
                                      : at_wgmma_desc(sB, 128u * BK, 1024u, AT_WGMMA_SWIZZLE_128B);
   auto a_off = [&](int i, int kk) -> unsigned int {
-    const int m0 = (cw * MT + i) * 64;
+    const int m0 = (wrow + i) * 64;
     return A_T ? (unsigned int)(m0 / 64 * 128 * BK + kk / 8 * 1024)
                : (unsigned int)(m0 * 2 * BK + kk * 2);
   };
@@ -460,7 +493,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   // box in one bulk copy ----
   int bm0 = 0, bn0 = 0;
   auto epi_pair = [&](int i, int r, float a0, float a1) {
-    const int row = bm0 + (cw * MT + i) * 64 + at_wgmma_d_row(t, r);
+    const int row = bm0 + (wrow + i) * 64 + at_wgmma_d_row(t, r);
     const int col = bn0 + at_wgmma_d_col(t, r);
     if (EPI == 0) {
       at_store_c_pair(C, ldc, row, col, M, N, a0, a1, alpha, beta);
@@ -485,7 +518,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       at_tma_fence_proxy_async();
       at_syncwarp();
       if (lane == 0) {
-        at_tma_store_2d(tmap_C, my_c, bn0, bm0 + (cw * MT + i) * 64 + 16 * warp);
+        at_tma_store_2d(tmap_C, my_c, bn0, bm0 + (wrow + i) * 64 + 16 * warp);
         at_tma_store_commit();
         at_tma_store_wait<0>(); // the staging is read before it is written again
       }
@@ -498,7 +531,15 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   float acc[MT][BN / 2];
   int it = 0;
   unsigned int cphase = 0; // [streamk] cbar's phase
+  int turn = 0;            // PINGPONG: the walk's units alternate between the consumers
+  unsigned int waits = 0;  // PINGPONG: this consumer's waits on its `order`
   while (sched.next_unit(&u)) {
+    if (PINGPONG && (turn++ & 1) != cw) {
+      it += u.ke - u.kb; // the other consumer's unit: its stages go by
+      continue;
+    }
+    if (PINGPONG && turn > 1) // the other consumer's k-loop of the unit before is done
+      at_mbarrier_wait_parity(&order[cw], waits++ & 1u);
     int bm, bn;
     tile_coords<RASTER, GROUP>(u.tile, grid_cm, grid_cn, &bm, &bn);
     bm = bm * CM + (CM == 2 ? rank : 0), bn = bn * CN + (CN == 2 ? rank : 0);
@@ -536,41 +577,55 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       if (u.ke > u.kb)
         release((it - 1) % STAGES);
     }
+    if (PINGPONG) { // the other consumer's turn
+      at_syncwarp();
+      if (lane == 0)
+        at_mbarrier_arrive(&order[1 - cw]);
+    }
 
     // ---- [streamk] fixup of a unit that is not a whole tile (every split-K unit, even
     // an empty slice where K is short): the slot, the count, and the last unit to count
     // sums the tile's slots into the epilogue ----
     if (SCHED == 1 || (SCHED != 0 && (u.kb != 0 || u.ke != KT))) {
-      constexpr int SLOT = BM * BN; // floats; thread t's register r of m tile i at
-                                    // ((cw * MT + i) * BN / 2 + r) * 128 + t
+      // A slot is BM x BN floats in the thread-fragment order, four registers together:
+      // registers r .. r + 3 (r a multiple of 4) of m tile i of thread t at
+      // ((wrow + i) * (BN / 2) + r) * 128 + 4 t, so every access is 16 bytes a thread and
+      // 512 contiguous bytes a warp.
+      constexpr int SLOT = BM * BN;
       unsigned int *const count = static_cast<unsigned int *>(WS) + u.tile;
       float *const slots = static_cast<float *>(WS) + (tiles + 3) / 4 * 4;
-      float *const mine = slots + u.slot * SLOT + cw * MT * (BN / 2) * 128 + t;
+      float *const mine = slots + u.slot * SLOT + wrow * (BN / 2) * 128 + 4 * t;
 #pragma unroll
       for (int i = 0; i < MT; i++)
 #pragma unroll
-        for (int r = 0; r < BN / 2; r++)
-          mine[(i * (BN / 2) + r) * 128] = acc[i][r];
+        for (int r = 0; r < BN / 2; r += 4) {
+          at_float4 v;
+          v.x = acc[i][r], v.y = acc[i][r + 1], v.z = acc[i][r + 2], v.w = acc[i][r + 3];
+          at_store_f32x4(mine + (i * (BN / 2) + r) * 128, v);
+        }
       at_threadfence(); // the slot before the count (release)
-      at_mbarrier_arrive(cbar);
-      at_mbarrier_wait_parity(cbar, cphase);
+      at_mbarrier_arrive(my_cbar);
+      at_mbarrier_wait_parity(my_cbar, cphase);
       cphase ^= 1u;
-      if (tid == 128) { // the count between fences of its own thread: release and acquire
+      if (counter_thread) { // the count between fences of its own thread: release, acquire
         const unsigned int n = (unsigned int)sched.contributors(u);
         at_threadfence(); // (cumulative: the other threads' slots it saw through cbar)
         const unsigned int before = at_atomic_add_u32(count, 1u);
         at_threadfence();
-        *last_flag = before == n - 1u ? 1u : 0u;
+        *my_flag = before == n - 1u ? 1u : 0u;
       }
-      at_mbarrier_arrive(cbar); // the flag to every consumer
-      at_mbarrier_wait_parity(cbar, cphase);
+      at_mbarrier_arrive(my_cbar); // the flag to every thread of the consumer(s)
+      at_mbarrier_wait_parity(my_cbar, cphase);
       cphase ^= 1u;
-      if (*last_flag == 0u)
+      if (*my_flag == 0u)
         continue; // another unit of this tile finishes it
       at_threadfence(); // every slot after the count (acquire)
       // The tile's sum, CHUNK registers at a time straight into the epilogue: acc is dead
       // here (it is in this unit's slot), so the sum never holds a second accumulator
-      // set beside it (256 x 128 with two consumers spilled when it did).
+      // set beside it (256 x 128 with two consumers spilled when it did). A chunk's loads
+      // of every contributor go out before its zeroing stores (which the compiler could
+      // not move a later contributor's loads above), so they overlap in flight; the sum
+      // still adds the contributors in their fixed order.
       const int n = sched.contributors(u);
 #pragma unroll
       for (int i = 0; i < MT; i++) {
@@ -580,14 +635,23 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
 #pragma unroll
           for (int r = 0; r < CHUNK; r++)
             sum[r] = 0.0f;
+          const int off = ((wrow + i) * (BN / 2) + r0) * 128 + 4 * t;
+#pragma unroll 4
           for (int j = 0; j < n; j++) {
-            float *const p = slots + sched.slot(u, j) * SLOT +
-                             ((cw * MT + i) * (BN / 2) + r0) * 128 + t;
+            const float *const p = slots + sched.slot(u, j) * SLOT + off;
 #pragma unroll
-            for (int r = 0; r < CHUNK; r++) {
-              sum[r] += at_load_f32_coherent(p + r * 128);
-              p[r * 128] = 0.0f;
+            for (int r = 0; r < CHUNK; r += 4) {
+              const at_float4 v = at_load_f32x4_coherent(p + r * 128);
+              sum[r] += v.x, sum[r + 1] += v.y, sum[r + 2] += v.z, sum[r + 3] += v.w;
             }
+          }
+          at_float4 zero;
+          zero.x = zero.y = zero.z = zero.w = 0.0f;
+          for (int j = 0; j < n; j++) {
+            float *const p = slots + sched.slot(u, j) * SLOT + off;
+#pragma unroll
+            for (int r = 0; r < CHUNK; r += 4)
+              at_store_f32x4(p + r * 128, zero);
           }
 #pragma unroll
           for (int r = 0; r < CHUNK; r += 2)
@@ -595,7 +659,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
         }
         epi_end(i);
       }
-      if (tid == 128)
+      if (counter_thread)
         *count = 0u;
       continue;
     }
