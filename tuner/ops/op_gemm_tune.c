@@ -103,7 +103,9 @@ static int collect_shapes(struct gemm_tune *g)
  * doubles a step (bank conflicts on the fragment loads and the copies into shared memory:
  * 1.3-3x measured, about 2 typical). TMA multicast (MCAST) doubles a stage's round trip:
  * it returns to the producers only when both CTAs of the pair have released it (every
- * multicast pair measured was slower than its twin without). The whole is at least the
+ * multicast pair measured was slower than its twin without). Two consumers taking turns
+ * at whole units (PINGPONG) pay one epilogue, the last: each other's hides behind the
+ * other consumer's k-steps (not yet measured). The whole is at least the
  * operands' and C's bytes at HBM bandwidth, plus a launch. Blind to what was never
  * measured to matter (the cluster's shape, raster order, the epilogue's path).
  */
@@ -123,6 +125,7 @@ static double gemm_model_gpu(const struct gemm_tune *g, const struct gemm_shape 
   static const char *const persist_n[] = {"PERSIST", NULL};
   static const char *const swz_n[] = {"SWZ", NULL};
   static const char *const mcast_n[] = {"MCAST", NULL};
+  static const char *const pingpong_n[] = {"PINGPONG", NULL};
   double blocks = (double)(launch->grid[0] * launch->grid[1] * launch->grid[2]);
   double bm = (double)pipe_param(tp, cfg, bm_n, 0), bn = (double)pipe_param(tp, cfg, bn_n, 0);
   int64_t stages = pipe_param(tp, cfg, stages_n, 0);
@@ -152,6 +155,7 @@ static double gemm_model_gpu(const struct gemm_tune *g, const struct gemm_shape 
   double epi = bm * bn * esz / pd->sm_bw * share;
   double part = bm * bn * 4.0 / pd->sm_bw * share; /* one f32 partial tile through L2 */
   double slots = pipe_slots(occ, blocks, pd->cus), t;
+  bool turns = pipe_param(tp, cfg, pingpong_n, 0) != 0; /* epilogues behind k-steps */
   if (sched >= 2) { /* stream-K: an even share of every k-step, two partial tiles a block */
     double contributors = fmax(2.0, ceil(blocks / tiles));
     t = PIPE_LATENCY_S + tiles * kt / fmax(blocks, 1) * step + epi +
@@ -159,10 +163,13 @@ static double gemm_model_gpu(const struct gemm_tune *g, const struct gemm_shape 
   } else {
     double units = tiles * (double)splits;
     double rounds = ceil(units / slots);
-    double unit = kt / (double)splits * step + epi;
+    double unit = kt / (double)splits * step + (turns ? 0 : epi);
     if (splits > 1)
       unit += part * (1 + 2 * (double)splits) + 2 * PIPE_LATENCY_S;
-    t = (persist ? 1 : rounds) * PIPE_LATENCY_S + rounds * unit;
+    /* a fill a round; one in all for a persistent grid, and one a pair of rounds for
+     * turns (the second unit's stages stream into the same ring) */
+    double fills = persist ? 1 : turns ? ceil(rounds / 2) : rounds;
+    t = fills * PIPE_LATENCY_S + rounds * unit + (turns ? epi : 0);
   }
   double bytes = ((double)s->m * (double)s->k + (double)s->k * (double)s->n +
                   (double)s->m * (double)s->n) * esz;
