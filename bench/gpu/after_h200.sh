@@ -6,7 +6,8 @@
 #      a model fitted to an earlier run);
 #   3. per problem and template, the best time now against the previous run's, and the
 #      configs both runs measured, time for time (what a template change did);
-#   4. the decode explore: gemm_skinny with and without PF (the weight prefetch);
+#   4. the decode explore: gemm_skinny with and without PF (the weight prefetch); the
+#      4096^3 explore: gemm_tma's consumers sharing a tile or taking turns (PINGPONG);
 #   5. the run's own tables (ours against cuBLASLt, attention against SDPA) and ncu's
 #      durations and throughputs (the 1024^3 floor: kernel or timing);
 #   6. the trials exported to OUT_DIR as JSON lines (gzip) for bench/results.
@@ -97,6 +98,20 @@ for f in "$w/h200/explore.db" "$w/h200/gemm/gemm14.db"; do
       join configs c on c.id = t.config_id
     where t.status = 'ok' and k.template = 'gemm_skinny' group by p.id, pf order by p.id, pf"
 done
+
+echo
+echo "## 4b. gemm_tma at 4096^3: one tile shared by the two consumers or taken in turns"
+f="$w/h200/explore.db"
+if [ -f "$f" ]; then
+  sqlite3 -header -column "$f" "select p.dims,
+      case when c.text like '%PINGPONG=1%' then 'turns' else 'shared' end as consumers,
+      count(*) as n, round(min(t.time_median_us), 1) as best_us,
+      round(avg(t.time_median_us), 1) as mean_us
+    from trials t join problems p on p.id = t.problem_id join kernels k on k.id = t.kernel_id
+      join configs c on c.id = t.config_id
+    where t.status = 'ok' and k.template = 'gemm_tma' and c.text like '%BM=128,BN=128,%'
+    group by p.id, consumers order by p.id, consumers"
+fi
 
 echo
 echo "## 5. the run's tables and ncu's headline counters"

@@ -5,7 +5,8 @@
 #     header of their winners against cuBLASLt);
 #  2. attention.sh (issue 14: prefill and decode through `autotune attention --bundle`,
 #     against SDPA);
-#  3. while time is left (DEADLINE seconds after the start, 560 unless given): every config
+#  3. while time is left (DEADLINE seconds after the start, 560 unless given): gemm_tma's
+#     128 x 128 tiles shared and taken in turns (PINGPONG) at 4096^3 f16; every config
 #     of the first run's winning gemm_tma tile at 4096^3 f16 (its pipeline parameters
 #     crossed: --where) and a random search of the decode problems (bf16 NT M = 1, 16,
 #     64), from the explore bundles prepare_h200.sh builds (their arguments in
@@ -58,6 +59,12 @@ AUTOTUNE_CACHE_DIR="$(mktemp -d)"
 export AUTOTUNE_CACHE_DIR
 X="$W/explore.db"
 # shellcheck disable=SC2046 # the args file holds several words
+if [ -d "$C/explore_pp" ] && [ "$(left)" -gt 60 ]; then
+  timeout -k 5 $(($(left) - 45)) "$C/bin/autotune" gemm --bundle "$C/explore_pp" --device h200 \
+    --shapes "$C/explore_pp.txt" $(cat "$C/explore_pp.args") --timeout 8 --db "$X" \
+    >>"$W/explore.log" 2>&1 || say "explore_pp: exit $?"
+fi
+# shellcheck disable=SC2046
 if [ -d "$C/explore_tma" ] && [ "$(left)" -gt 40 ]; then
   timeout -k 5 $(($(left) - 15)) "$C/bin/autotune" gemm --bundle "$C/explore_tma" --device h200 \
     --shapes "$C/explore_tma.txt" $(cat "$C/explore_tma.args") --timeout 8 --db "$X" \

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # prepare_h200.sh - here, before a lease: what bench/gpu/h200.sh carries. prepare_gemm14.sh
-# and prepare_attention.sh, then two explore bundles inside .carry-gemm14 (its binary):
+# and prepare_attention.sh, then three explore bundles inside .carry-gemm14 (its binary):
+#   explore_pp/:  gemm_tma at 4096^3 f16 NN, 128 x 128 tiles on two consumers (register
+#                 split, data-parallel, GROUP 8, no cluster, EPI 1): sharing each tile or
+#                 taking turns (PINGPONG), crossed with stages, wait depth and
+#                 persistence: whether the turns pay (never measured; the cost model
+#                 ranks these tiles below 128 x 256, so the gemm14 run does not pick them);
 #   explore_tma/: gemm_tma at 4096^3 f16 NN, every config of the first H200 run's winning
 #                 tile (256 x 128, two consumers with the register split, data-parallel,
 #                 GROUP 8): stages, wait depth, persistence, raster, epilogue, clusters and
@@ -17,10 +22,17 @@ C=.carry-gemm14
 bash bench/gpu/prepare_gemm14.sh "$C"
 bash bench/gpu/prepare_attention.sh .carry-attention
 printf '4096 4096 4096\n' >"$C/explore_tma.txt"
+cp "$C/explore_tma.txt" "$C/explore_pp.txt"
+echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
+  "--where BM=128,BN=128,CWG=2,REGS=1,SCHED=0,GROUP=8,CLUSTER=0,EPI=1,RASTER=0" \
+  >"$C/explore_pp.args"
 printf '1 4096 4096\n16 4096 4096\n64 4096 4096\n' >"$C/explore_dec.txt"
 echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
   "--where BM=256,BN=128,CWG=2,REGS=1,SCHED=0,GROUP=8" >"$C/explore_tma.args"
 echo "--dtype bf16 --layout NT --strategy random --budget $db --seed 1" >"$C/explore_dec.args"
+# shellcheck disable=SC2046
+build/autotune bundle gemm --device h200 --shapes "$C/explore_pp.txt" \
+  $(cat "$C/explore_pp.args") --out "$C/explore_pp"
 # shellcheck disable=SC2046
 build/autotune bundle gemm --device h200 --shapes "$C/explore_tma.txt" \
   $(cat "$C/explore_tma.args") --out "$C/explore_tma"
