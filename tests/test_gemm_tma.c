@@ -284,6 +284,38 @@ Test(gemm_tma, host_NT_bf16, .timeout = TIMEOUT) { run_host("NT", GEMM_BF16); }
 Test(gemm_tma, host_TN_bf16, .timeout = TIMEOUT) { run_host("TN", GEMM_BF16); }
 Test(gemm_tma, host_TT_f16, .timeout = TIMEOUT) { run_host("TT", GEMM_F16); }
 
+/* sample[which] of sp on d's problem: its own grid (`own` blocks, clusters of `cluster`),
+ * then each of grids[0..n) (0: the own one), every launch checked against the reference. */
+static void walk(const struct th_space *sp, const struct gen_bind *bind,
+                 const struct gemm_data *d, size_t which, int64_t own, int64_t cluster,
+                 const int64_t *grids, size_t n, const char *what)
+{
+  long at = find(sp, &sample[which]);
+  cr_assert_geq(at, 0);
+  const int64_t *cfg = sp->cfg + (size_t)at * sp->np;
+  struct th_hostk k;
+  meas_kernel kern;
+  th_hostk_load_variants(&k, sp, "f16", &cfg, 1, "host:sm_90", &kern);
+  struct gemm_buffers buf;
+  cr_assert_eq(gemm_buffers_init(&meas_host, k.ctx, d, &buf), AT_OK, "%s", at_last_error());
+  struct gen_launch gl;
+  cr_assert_eq(gen_emit_launch(sp->t, bind, cfg, &gl), AT_OK, "%s", at_last_error());
+  cr_assert_eq(gl.grid[0], own, "%s: grid %lld, want %lld", what, (long long)gl.grid[0],
+               (long long)own);
+  cr_assert_eq(gl.cluster[0] > 1 ? gl.cluster[0] : 1, cluster, "%s: cluster", what);
+  for (size_t i = 0; i < n; i++) {
+    gl.grid[0] = grids[i] ? grids[i] : own;
+    int64_t bad = 0;
+    char msg[256] = "";
+    cr_assert_eq(gemm_verify(&meas_host, k.ctx, kern, &gl, d, &buf, &bad, msg, sizeof msg),
+                 AT_OK, "%s, %lld blocks: %s", what, (long long)gl.grid[0], at_last_error());
+    cr_assert_eq(bad, 0, "%s, %lld blocks: %lld wrong, first %s", what,
+                 (long long)gl.grid[0], (long long)bad, msg);
+  }
+  gemm_buffers_release(&meas_host, k.ctx, &buf);
+  th_hostk_close(&k);
+}
+
 /* The persistent walk: one and three blocks for 3 x 3 tiles (every tile after the first
  * reuses the ring's stages, barrier phases carrying over), the same walks with the
  * consumers taking turns (PINGPONG: 9 units, so one block's consumers get 5 and 4, the
@@ -321,62 +353,12 @@ Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
   }
   /* sample[7]: the same tiles with the consumers taking turns; its own grid gives each
    * block two units (5 blocks for 9) */
-  {
-    long at7 = find(&sp, &sample[7]);
-    cr_assert_geq(at7, 0);
-    const int64_t *cfg7 = sp.cfg + (size_t)at7 * sp.np;
-    struct th_hostk k7;
-    meas_kernel kern7;
-    th_hostk_load_variants(&k7, &sp, "f16", &cfg7, 1, "host:sm_90", &kern7);
-    struct gemm_buffers buf7;
-    cr_assert_eq(gemm_buffers_init(&meas_host, k7.ctx, &d, &buf7), AT_OK, "%s",
-                 at_last_error());
-    struct gen_launch gl7;
-    cr_assert_eq(gen_emit_launch(sp.t, &bind, cfg7, &gl7), AT_OK, "%s", at_last_error());
-    cr_assert_eq(gl7.grid[0], 5, "9 tiles, two a block");
-    for (int blocks = 0; blocks <= 3; blocks += 1 + (blocks == 1)) {
-      if (blocks)
-        gl7.grid[0] = blocks; /* 0: the own grid */
-      int64_t bad = 0;
-      char msg[256] = "";
-      cr_assert_eq(gemm_verify(&meas_host, k7.ctx, kern7, &gl7, &d, &buf7, &bad, msg,
-                               sizeof msg),
-                   AT_OK, "ping-pong, %lld blocks: %s", (long long)gl7.grid[0],
-                   at_last_error());
-      cr_assert_eq(bad, 0, "ping-pong, %lld blocks: %lld wrong, first %s",
-                   (long long)gl7.grid[0], (long long)bad, msg);
-    }
-    gemm_buffers_release(&meas_host, k7.ctx, &buf7);
-    th_hostk_close(&k7);
-  }
+  static const int64_t pp_grids[] = {0, 1, 3};
+  walk(&sp, &bind, &d, 7, 5, 1, pp_grids, 3, "ping-pong");
   /* a 1x2 multicast cluster (sample[5]): 5 x 3 tiles in 5 x 2 pairs, walked by one and
    * three clusters (the grid stays a multiple of 2, the walk cluster-aligned) */
-  {
-    long at5 = find(&sp, &sample[5]);
-    cr_assert_geq(at5, 0);
-    const int64_t *cfg5 = sp.cfg + (size_t)at5 * sp.np;
-    struct th_hostk k5;
-    meas_kernel kern5;
-    th_hostk_load_variants(&k5, &sp, "f16", &cfg5, 1, "host:sm_90", &kern5);
-    struct gemm_buffers buf5;
-    cr_assert_eq(gemm_buffers_init(&meas_host, k5.ctx, &d, &buf5), AT_OK, "%s",
-                 at_last_error());
-    struct gen_launch gl5;
-    cr_assert_eq(gen_emit_launch(sp.t, &bind, cfg5, &gl5), AT_OK, "%s", at_last_error());
-    cr_assert_eq(gl5.cluster[0], 2);
-    cr_assert_eq(gl5.grid[0], 20, "5 x 2 pairs of CTAs");
-    for (int clusters = 1; clusters <= 3; clusters += 2) {
-      gl5.grid[0] = 2 * clusters;
-      int64_t bad = 0;
-      char msg[256] = "";
-      cr_assert_eq(gemm_verify(&meas_host, k5.ctx, kern5, &gl5, &d, &buf5, &bad, msg,
-                               sizeof msg),
-                   AT_OK, "%d clusters: %s", clusters, at_last_error());
-      cr_assert_eq(bad, 0, "%d clusters: %lld wrong, first %s", clusters, (long long)bad, msg);
-    }
-    gemm_buffers_release(&meas_host, k5.ctx, &buf5);
-    th_hostk_close(&k5);
-  }
+  static const int64_t cluster_grids[] = {2, 6};
+  walk(&sp, &bind, &d, 5, 20, 2, cluster_grids, 2, "1x2 multicast");
   gemm_buffers_release(&meas_host, k.ctx, &buf);
   gemm_data_release(&d);
   /* lda = 100 elements: TMA cannot describe the rows, and the runner says so */
