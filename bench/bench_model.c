@@ -104,29 +104,26 @@ static const struct tmpl *template_of(const char *kernel)
 static size_t predated; /* trials whose config lacks a param of today's template */
 
 /* The config's values; a free param the text does not name (added to the template after
- * the run) takes its first value. */
+ * the run) takes its first value: the text again with every free param's first value
+ * appended (tmpl_config_values takes a name's first occurrence, so the config's own
+ * values still win). */
 static int config_values(const struct tmpl *t, const char *config, int64_t *cfg)
 {
-  size_t len = strlen(config) + 1, added = 0;
+  if (tmpl_config_values(t, config, cfg) == AT_OK)
+    return AT_OK;
+  size_t len = strlen(config) + 1;
   for (size_t i = 0; i < t->nparams; i++)
     len += strlen(t->params[i].name) + 24;
   char *text = malloc(len);
   if (!text)
     return AT_NOMEM;
   size_t n = (size_t)snprintf(text, len, "%s", config);
-  for (size_t i = 0; i < t->nparams; i++) {
-    const struct tmpl_param *tp = &t->params[i];
-    size_t nl = strlen(tp->name);
-    bool named = false;
-    for (const char *q = config; q && *q; q = strchr(q, ','), q = q ? q + 1 : NULL)
-      named |= strncmp(q, tp->name, nl) == 0 && q[nl] == '=';
-    if (!named && !tp->expr && tp->nvalues > 0) {
-      n += (size_t)snprintf(text + n, len - n, ",%s=%lld", tp->name, (long long)tp->values[0]);
-      added++;
-    }
-  }
+  for (size_t i = 0; i < t->nparams; i++)
+    if (!t->params[i].expr && t->params[i].nvalues > 0)
+      n += (size_t)snprintf(text + n, len - n, ",%s=%lld", t->params[i].name,
+                            (long long)t->params[i].values[0]);
   int rc = tmpl_config_values(t, text, cfg);
-  predated += rc == AT_OK && added > 0;
+  predated += rc == AT_OK;
   free(text);
   return rc;
 }
