@@ -44,9 +44,9 @@ static const char *const incs[] = {COMMON, NULL};
 static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
 /* Valid configs of the default problem (4096^3) on h100, in every layout. */
-/* 1020 data-parallel configs x5 (1x1; 2x1 and 1x2, with and without multicast), and 510
- * each of SCHED 2 and 3 (no clusters); with PINGPONG 660 x5 and 330 each */
-#define H100_VALID 10080
+/* 1488 data-parallel configs x5 (1x1; 2x1 and 1x2, with and without multicast), and 744
+ * each of SCHED 2 and 3 (no clusters); with PINGPONG 1128 x5 and 564 each */
+#define H100_VALID 15696
 
 static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
                        int ta, int tb)
@@ -60,7 +60,7 @@ struct pick {
 };
 
 /* Every value of every param: BM 64/128/256, BN 64/128/256, one and two consumer
- * warpgroups (MT 1 and 2), STAGES 2-5, WAIT 0/1, REGS 0/1, PERSIST 0/1, RASTER 0/1,
+ * warpgroups (MT 1 and 2), STAGES 2-8, WAIT 0/1, REGS 0/1, PERSIST 0/1, RASTER 0/1,
  * GROUP 1/8, EPI 0/1, CLUSTER 0 (1x1), 1 (2x1), 2 (1x2), MCAST 0/1, PINGPONG 0/1:
  * sample[4..7) are clusters (2x1 multicasting B, 1x2 multicasting A persistent, 2x1
  * without multicast), so every layout runs both halves of a K-major and an MN-major
@@ -68,12 +68,12 @@ struct pick {
 static const struct pick sample[] = {
     {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0},    {128, 128, 2, 4, 1, 1, 1, 0, 8, 1, 0, 0, 0},
     {128, 256, 2, 3, 1, 1, 0, 1, 8, 0, 0, 0, 0},  {256, 64, 2, 5, 0, 0, 1, 0, 1, 1, 0, 0, 0},
-    {64, 128, 1, 3, 1, 0, 0, 0, 1, 0, 1, 1, 0},   {64, 128, 1, 3, 0, 0, 1, 1, 8, 1, 2, 1, 0},
-    {128, 64, 1, 2, 0, 0, 0, 0, 1, 1, 1, 0, 0},
+    {64, 128, 1, 7, 1, 0, 0, 0, 1, 0, 1, 1, 0},   {64, 128, 1, 3, 0, 0, 1, 1, 8, 1, 2, 1, 0},
+    {128, 64, 1, 8, 0, 0, 0, 0, 1, 1, 1, 0, 0},
     /* PINGPONG: two consumers taking turns at whole 128 x 128 tiles (two m64 tiles each,
      * EPI 1, WAIT 1); and 64 x 256 ones (one m64 tile, EPI 0) in a persistent 2x1
      * multicast cluster */
-    {128, 128, 2, 4, 1, 1, 0, 0, 8, 1, 0, 0, 1},
+    {128, 128, 2, 6, 1, 1, 0, 0, 8, 1, 0, 0, 1},
     {64, 256, 2, 3, 0, 1, 1, 1, 8, 0, 1, 1, 1},
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])

@@ -100,7 +100,7 @@
 #pragma autotune param BM = 64, 128, 256
 #pragma autotune param BN = 64, 128, 256
 #pragma autotune param CWG = 1, 2
-#pragma autotune param STAGES = 2, 3, 4, 5
+#pragma autotune param STAGES = 2, 3, 4, 5, 6, 7, 8
 #pragma autotune param WAIT = 0, 1
 #pragma autotune param REGS = 0, 1
 #pragma autotune param PERSIST = 0, 1

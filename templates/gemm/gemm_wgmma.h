@@ -47,7 +47,7 @@
 #pragma autotune param BN = 64, 128, 256
 #pragma autotune param BK = 32, 64
 #pragma autotune param WGS = 1, 2
-#pragma autotune param STAGES = 2, 3, 4, 5
+#pragma autotune param STAGES = 2, 3, 4, 5, 6, 7, 8
 #pragma autotune param WAIT = 0, 1
 #pragma autotune param GROUP = 1, 8
 #pragma autotune derive MT = BM / (64 * WGS)
