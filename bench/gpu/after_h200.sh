@@ -8,6 +8,7 @@
 #      configs both runs measured, time for time (what a template change did);
 #   4. the decode explore: gemm_skinny with and without PF (the weight prefetch); the
 #      4096^3 explore: gemm_tma's consumers sharing a tile or taking turns (PINGPONG);
+#      the 1024^3 explore: one tile through every ring depth;
 #   5. the run's own tables (ours against cuBLASLt, attention against SDPA) and ncu's
 #      durations and throughputs (the 1024^3 floor: kernel or timing);
 #   6. the trials exported to OUT_DIR as JSON lines (gzip) for bench/results.
@@ -111,6 +112,17 @@ if [ -f "$f" ]; then
       join configs c on c.id = t.config_id
     where t.status = 'ok' and k.template = 'gemm_tma' and c.text like '%BM=128,BN=128,%'
     group by p.id, consumers order by p.id, consumers"
+fi
+
+echo
+echo "## 4c. one 1024^3 tile (128 x 64, two consumers) through ring depths 2-8: gemm_tma, gemm_wgmma"
+if [ -f "$f" ]; then
+  sqlite3 -header -column "$f" "select k.template, c.text as config,
+      round(t.time_median_us, 1) as us
+    from trials t join problems p on p.id = t.problem_id join kernels k on k.id = t.kernel_id
+      join configs c on c.id = t.config_id
+    where t.status = 'ok' and p.d0 = 1024 and p.d1 = 1024 and p.d2 = 1024
+    order by k.template, us"
 fi
 
 echo

@@ -5,7 +5,8 @@
 #     header of their winners against cuBLASLt);
 #  2. attention.sh (issue 14: prefill and decode through `autotune attention --bundle`,
 #     against SDPA);
-#  3. while time is left (DEADLINE seconds after the start, 560 unless given): gemm_tma's
+#  3. while time is left (DEADLINE seconds after the start, 560 unless given): one
+#     1024^3 f16 tile of gemm_tma and of gemm_wgmma through ring depths 2-8; gemm_tma's
 #     128 x 128 tiles shared and taken in turns (PINGPONG) at 4096^3 f16; every config
 #     of the first run's winning gemm_tma tile at 4096^3 f16 (its pipeline parameters
 #     crossed: --where) and a random search of the decode problems (bf16 NT M = 1, 16,
@@ -58,24 +59,20 @@ export LD_LIBRARY_PATH="$PWD/$C/lib:${LD_LIBRARY_PATH:-}" AUTOTUNE_LIBCLANG=
 AUTOTUNE_CACHE_DIR="$(mktemp -d)"
 export AUTOTUNE_CACHE_DIR
 X="$W/explore.db"
-# shellcheck disable=SC2046 # the args file holds several words
-if [ -d "$C/explore_pp" ] && [ "$(left)" -gt 60 ]; then
-  timeout -k 5 $(($(left) - 45)) "$C/bin/autotune" gemm --bundle "$C/explore_pp" --device h200 \
-    --shapes "$C/explore_pp.txt" $(cat "$C/explore_pp.args") --timeout 8 --db "$X" \
-    >>"$W/explore.log" 2>&1 || say "explore_pp: exit $?"
-fi
-# shellcheck disable=SC2046
-if [ -d "$C/explore_tma" ] && [ "$(left)" -gt 40 ]; then
-  timeout -k 5 $(($(left) - 15)) "$C/bin/autotune" gemm --bundle "$C/explore_tma" --device h200 \
-    --shapes "$C/explore_tma.txt" $(cat "$C/explore_tma.args") --timeout 8 --db "$X" \
-    >>"$W/explore.log" 2>&1 || say "explore_tma: exit $?"
-fi
-# shellcheck disable=SC2046
-if [ -d "$C/explore_dec" ] && [ "$(left)" -gt 30 ]; then
-  timeout -k 5 $(($(left) - 10)) "$C/bin/autotune" gemm --bundle "$C/explore_dec" --device h200 \
-    --shapes "$C/explore_dec.txt" $(cat "$C/explore_dec.args") \
-    --timeout 8 --db "$X" >>"$W/explore.log" 2>&1 || say "explore_dec: exit $?"
-fi
+# explore NAME MIN RESERVE: the explore bundle NAME when more than MIN seconds are left,
+# stopped RESERVE seconds before the deadline
+explore() {
+  [ -d "$C/$1" ] && [ "$(left)" -gt "$2" ] || return 0
+  # shellcheck disable=SC2046 # the args file holds several words
+  timeout -k 5 $(($(left) - $3)) "$C/bin/autotune" gemm --bundle "$C/$1" --device h200 \
+    --shapes "$C/$1.txt" $(cat "$C/$1.args") --timeout 8 --db "$X" \
+    >>"$W/explore.log" 2>&1 || say "$1: exit $?"
+}
+explore explore_deep 70 50
+explore explore_deepw 65 50
+explore explore_pp 60 45
+explore explore_tma 40 15
+explore explore_dec 30 10
 say "done"
 
 tar czf "$O/all.tgz" -C /tmp h200 2>/dev/null

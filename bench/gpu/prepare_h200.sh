@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # prepare_h200.sh - here, before a lease: what bench/gpu/h200.sh carries. prepare_gemm14.sh
-# and prepare_attention.sh, then three explore bundles inside .carry-gemm14 (its binary):
+# and prepare_attention.sh, then five explore bundles inside .carry-gemm14 (its binary):
+#   explore_deep/, explore_deepw/: 1024^3 f16 NN, one tile (128 x 64 on two consumer
+#                 warpgroups, GROUP 1) through every ring depth 2-8 and wait depth:
+#                 gemm_wgmma with BK 32 (the first run's 1024^3 winner, 19.6 us at its
+#                 deepest ring then, 5) and gemm_tma (register split, no cluster, direct
+#                 epilogue): does a deeper ring lift the ~20 us every template measured
+#                 there (cuBLASLt 8.9), and does TMA beat cp.async on the same tile?
 #   explore_pp/:  gemm_tma at 4096^3 f16 NN, 128 x 128 tiles on two consumers (register
 #                 split, data-parallel, GROUP 8, no cluster, EPI 1): sharing each tile or
 #                 taking turns (PINGPONG), crossed with stages, wait depth and
@@ -12,7 +18,7 @@
 #                 multicast crossed (--where, exhaustive): what each costs, one at a time;
 #   explore_dec/: every template that fits the decode problems (bf16 NT, M = 1, 16, 64,
 #                 N = K = 4096), DEC_BUDGET random variants a template and problem.
-# Both go into .carry-h200/carry.tgz, the one folder h200.sh's device call carries.
+# All go into .carry-h200/carry.tgz, the one folder h200.sh's device call carries.
 #
 #   bash bench/gpu/prepare_h200.sh [DEC_BUDGET=24]
 set -euo pipefail
@@ -21,6 +27,13 @@ db=${1:-24}
 C=.carry-gemm14
 bash bench/gpu/prepare_gemm14.sh "$C"
 bash bench/gpu/prepare_attention.sh .carry-attention
+printf '1024 1024 1024\n' >"$C/explore_deep.txt"
+cp "$C/explore_deep.txt" "$C/explore_deepw.txt"
+echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
+  "--where BM=128,BN=64,CWG=2,REGS=1,SCHED=0,GROUP=1,RASTER=0,CLUSTER=0,EPI=0,PINGPONG=0" \
+  >"$C/explore_deep.args"
+echo "--dtype f16 --layout NN --template gemm_wgmma --strategy exhaustive" \
+  "--where BM=128,BN=64,BK=32,WGS=2,GROUP=1" >"$C/explore_deepw.args"
 printf '4096 4096 4096\n' >"$C/explore_tma.txt"
 cp "$C/explore_tma.txt" "$C/explore_pp.txt"
 echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
@@ -30,6 +43,11 @@ printf '1 4096 4096\n16 4096 4096\n64 4096 4096\n' >"$C/explore_dec.txt"
 echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
   "--where BM=256,BN=128,CWG=2,REGS=1,SCHED=0,GROUP=8" >"$C/explore_tma.args"
 echo "--dtype bf16 --layout NT --strategy random --budget $db --seed 1" >"$C/explore_dec.args"
+for x in explore_deep explore_deepw; do
+  # shellcheck disable=SC2046
+  build/autotune bundle gemm --device h200 --shapes "$C/$x.txt" $(cat "$C/$x.args") \
+    --out "$C/$x"
+done
 # shellcheck disable=SC2046
 build/autotune bundle gemm --device h200 --shapes "$C/explore_pp.txt" \
   $(cat "$C/explore_pp.args") --out "$C/explore_pp"
