@@ -115,7 +115,7 @@ if [ -f "$f" ]; then
 fi
 
 echo
-echo "## 4c. one 1024^3 tile (128 x 64, two consumers) through ring depths 2-8: gemm_tma, gemm_wgmma"
+echo "## 4c. 1024^3 tiles of 128 rows on two consumers through ring depths 2-8 (gemm_tma, gemm_wgmma)"
 if [ -f "$f" ]; then
   sqlite3 -header -column "$f" "select k.template, c.text as config,
       round(t.time_median_us, 1) as us

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # prepare_h200.sh - here, before a lease: what bench/gpu/h200.sh carries. prepare_gemm14.sh
 # and prepare_attention.sh, then five explore bundles inside .carry-gemm14 (its binary):
-#   explore_deep/, explore_deepw/: 1024^3 f16 NN, one tile (128 x 64 on two consumer
-#                 warpgroups, GROUP 1) through every ring depth 2-8 and wait depth:
-#                 gemm_wgmma with BK 32 (the first run's 1024^3 winner, 19.6 us at its
-#                 deepest ring then, 5) and gemm_tma (register split, no cluster, direct
-#                 epilogue): does a deeper ring lift the ~20 us every template measured
-#                 there (cuBLASLt 8.9), and does TMA beat cp.async on the same tile?
+#   explore_deep/, explore_deepw/: 1024^3 f16 NN, tiles of 128 rows on two consumer
+#                 warpgroups (GROUP 1) through every ring depth 2-8 and wait depth:
+#                 gemm_wgmma 128 x 64 with BK 32 (the first run's 1024^3 winner, 19.6 us
+#                 at its deepest ring then, 5) and gemm_tma 128 x 64, 128 x 128 and
+#                 128 x 256 (register split, no cluster, direct epilogue; 29 configs):
+#                 does a deeper ring lift the ~20 us every template measured there
+#                 (cuBLASLt 8.9; the one data-parallel gemm_tma config measured there
+#                 had one stage in flight, multicast), and does TMA beat cp.async on
+#                 the same tile?
 #   explore_pp/:  gemm_tma at 4096^3 f16 NN, 128 x 128 tiles on two consumers (register
 #                 split, data-parallel, GROUP 8, no cluster, EPI 1): sharing each tile or
 #                 taking turns (PINGPONG), crossed with stages, wait depth and
@@ -30,7 +33,7 @@ bash bench/gpu/prepare_attention.sh .carry-attention
 printf '1024 1024 1024\n' >"$C/explore_deep.txt"
 cp "$C/explore_deep.txt" "$C/explore_deepw.txt"
 echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
-  "--where BM=128,BN=64,CWG=2,REGS=1,SCHED=0,GROUP=1,RASTER=0,CLUSTER=0,EPI=0,PINGPONG=0" \
+  "--where BM=128,CWG=2,REGS=1,SCHED=0,GROUP=1,RASTER=0,CLUSTER=0,EPI=0,PINGPONG=0" \
   >"$C/explore_deep.args"
 echo "--dtype f16 --layout NN --template gemm_wgmma --strategy exhaustive" \
   "--where BM=128,BN=64,BK=32,WGS=2,GROUP=1" >"$C/explore_deepw.args"
