@@ -111,21 +111,71 @@ static int64_t get(const struct predicted *p, size_t i, const char *name)
   return th_space_get(&p->sp, i, name);
 }
 
-/* Whether configs i and j differ in `name` and, apart from names in `also`, nowhere else. */
-static bool twins(const struct predicted *p, size_t i, size_t j, const char *name,
-                  const char *const *also)
+/* The ordered pairs (i, j) of twins in `name`: configs that differ in `name` and, apart
+ * from the names in `also`, nowhere else. The configs are sorted on their other params so
+ * that only a run of equal ones is compared (gemm_tma's space is 15,696 configs: every
+ * pair of them took minutes). */
+struct twins {
+  size_t n;
+  size_t (*ij)[2];
+};
+
+static const struct predicted *sort_p; /* qsort's context: the space and its free params */
+static const bool *sort_free;
+
+static int by_the_rest(const void *a, const void *b)
 {
-  if (get(p, i, name) == get(p, j, name))
-    return false;
+  const size_t i = *(const size_t *)a, j = *(const size_t *)b, np = sort_p->sp.np;
+  const int64_t *x = sort_p->sp.cfg + i * np, *y = sort_p->sp.cfg + j * np;
+  for (size_t q = 0; q < np; q++)
+    if (!sort_free[q] && x[q] != y[q])
+      return x[q] < y[q] ? -1 : 1;
+  return i < j ? -1 : i > j;
+}
+
+static void twins_of(const struct predicted *p, const char *name, const char *const *also,
+                     struct twins *tw)
+{
+  const size_t n = p->sp.n, np = p->sp.np;
+  bool *free_ = calloc(np, sizeof *free_);
+  size_t *order = malloc(n * sizeof *order);
+  cr_assert(free_ && order);
   for (size_t q = 0; q < p->sp.t->nparams; q++) {
     const char *pn = p->sp.t->params[q].name;
-    bool free_ = strcmp(pn, name) == 0;
+    free_[q] = strcmp(pn, name) == 0;
     for (size_t a = 0; also && also[a]; a++)
-      free_ |= strcmp(pn, also[a]) == 0;
-    if (!free_ && p->sp.cfg[i * p->sp.np + q] != p->sp.cfg[j * p->sp.np + q])
-      return false;
+      free_[q] |= strcmp(pn, also[a]) == 0;
   }
-  return true;
+  for (size_t i = 0; i < n; i++)
+    order[i] = i;
+  sort_p = p, sort_free = free_;
+  qsort(order, n, sizeof *order, by_the_rest);
+  size_t cap = 64;
+  tw->n = 0;
+  tw->ij = malloc(cap * sizeof *tw->ij);
+  cr_assert(tw->ij);
+  for (size_t r0 = 0, r1; r0 < n; r0 = r1) {
+    for (r1 = r0 + 1; r1 < n; r1++) { /* the run of configs equal but for the free params */
+      const int64_t *x = p->sp.cfg + order[r0] * np, *y = p->sp.cfg + order[r1] * np;
+      size_t q = 0;
+      while (q < np && (free_[q] || x[q] == y[q]))
+        q++;
+      if (q < np)
+        break;
+    }
+    for (size_t a = r0; a < r1; a++)
+      for (size_t b = r0; b < r1; b++)
+        if (get(p, order[a], name) != get(p, order[b], name)) {
+          if (tw->n == cap) {
+            tw->ij = realloc(tw->ij, (cap *= 2) * sizeof *tw->ij);
+            cr_assert(tw->ij);
+          }
+          tw->ij[tw->n][0] = order[a], tw->ij[tw->n][1] = order[b];
+          tw->n++;
+        }
+  }
+  free(order);
+  free(free_);
 }
 
 /* The best prediction among configs where `name` satisfies keep(value). */
@@ -149,21 +199,28 @@ Test(gemm_model, deeper_pipelines_and_no_multicast_are_predicted_faster, .timeou
   size_t pairs = 0, strict = 0, mpairs = 0, mstrict = 0;
   /* STAGES alone, as many blocks an SM (a deeper ring that costs a resident block may
    * lose: two blocks hide each other's latency) */
-  for (size_t i = 0; i < p.sp.n; i++)
-    for (size_t j = 0; j < p.sp.n; j++) {
-      if (twins(&p, i, j, "STAGES", NULL) && get(&p, i, "STAGES") < get(&p, j, "STAGES") &&
-          p.per_cu[i] == p.per_cu[j]) {
-        pairs++;
-        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "STAGES %lld predicted faster than %lld",
-                      (long long)get(&p, i, "STAGES"), (long long)get(&p, j, "STAGES"));
-        strict += p.us[i] > p.us[j] * 1.05;
-      }
-      if (twins(&p, i, j, "MCAST", NULL) && get(&p, i, "MCAST") == 1) {
-        mpairs++;
-        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "multicast predicted faster");
-        mstrict += p.us[i] > p.us[j] * 1.05;
-      }
+  struct twins tw;
+  twins_of(&p, "STAGES", NULL, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(&p, i, "STAGES") < get(&p, j, "STAGES") && p.per_cu[i] == p.per_cu[j]) {
+      pairs++;
+      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "STAGES %lld predicted faster than %lld",
+                    (long long)get(&p, i, "STAGES"), (long long)get(&p, j, "STAGES"));
+      strict += p.us[i] > p.us[j] * 1.05;
     }
+  }
+  free(tw.ij);
+  twins_of(&p, "MCAST", NULL, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(&p, i, "MCAST") == 1) {
+      mpairs++;
+      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "multicast predicted faster");
+      mstrict += p.us[i] > p.us[j] * 1.05;
+    }
+  }
+  free(tw.ij);
   cr_assert_gt(pairs, 100, "%zu STAGES twins", pairs);
   cr_assert_gt(strict, pairs / 4, "a deeper pipeline mattered in %zu of %zu twins", strict,
                pairs);
@@ -195,15 +252,18 @@ Test(gemm_model, taking_turns_hides_epilogues_where_tiles_are_many, .timeout = 3
   struct predicted p;
   predict_all(&p, TMA, 4096, 4096, 4096);
   size_t pairs = 0, strict = 0;
-  for (size_t i = 0; i < p.sp.n; i++)
-    for (size_t j = 0; j < p.sp.n; j++)
-      if (twins(&p, i, j, "PINGPONG", mt) && get(&p, i, "PINGPONG") == 1 &&
-          p.per_cu[i] == p.per_cu[j]) {
-        pairs++;
-        cr_assert_leq(p.us[i], p.us[j] * (1 + 1e-12), "PINGPONG 1: %g us, 0: %g us", p.us[i],
-                      p.us[j]);
-        strict += p.us[i] * 1.01 < p.us[j];
-      }
+  struct twins tw;
+  twins_of(&p, "PINGPONG", mt, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(&p, i, "PINGPONG") == 1 && p.per_cu[i] == p.per_cu[j]) {
+      pairs++;
+      cr_assert_leq(p.us[i], p.us[j] * (1 + 1e-12), "PINGPONG 1: %g us, 0: %g us", p.us[i],
+                    p.us[j]);
+      strict += p.us[i] * 1.01 < p.us[j];
+    }
+  }
+  free(tw.ij);
   cr_assert_gt(pairs, 100, "%zu PINGPONG twins", pairs);
   cr_assert_gt(strict, pairs / 4, "turns faster in %zu of %zu twins", strict, pairs);
   predicted_free(&p);
@@ -231,14 +291,18 @@ Test(gemm_model, unswizzled_shared_memory_is_predicted_slower, .timeout = 300)
   struct predicted p;
   predict_all(&p, MMA, 4096, 4096, 4096);
   size_t pairs = 0, strict = 0;
-  for (size_t i = 0; i < p.sp.n; i++)
-    for (size_t j = 0; j < p.sp.n; j++)
-      if (twins(&p, i, j, "SWZ", NULL) && get(&p, i, "SWZ") == 0) {
-        pairs++;
-        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "SWZ 0 %g us, SWZ 1 %g us", p.us[i],
-                      p.us[j]);
-        strict += p.us[i] > p.us[j] * 1.2;
-      }
+  struct twins tw;
+  twins_of(&p, "SWZ", NULL, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(&p, i, "SWZ") == 0) {
+      pairs++;
+      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "SWZ 0 %g us, SWZ 1 %g us", p.us[i],
+                    p.us[j]);
+      strict += p.us[i] > p.us[j] * 1.2;
+    }
+  }
+  free(tw.ij);
   cr_assert_gt(pairs, 20, "%zu SWZ twins", pairs);
   /* only where a step waits on its loads does the conflict hide */
   cr_assert_gt(strict, pairs / 3, "SWZ 0 slower in %zu of %zu twins", strict, pairs);
@@ -251,14 +315,18 @@ static void one_never_slower(const struct predicted *p, const char *name, size_t
                              size_t *strict)
 {
   *pairs = *strict = 0;
-  for (size_t i = 0; i < p->sp.n; i++)
-    for (size_t j = 0; j < p->sp.n; j++)
-      if (twins(p, i, j, name, NULL) && get(p, i, name) == 1 && p->per_cu[i] == p->per_cu[j]) {
-        (*pairs)++;
-        cr_assert_leq(p->us[i], p->us[j] * (1 + 1e-12), "%s 1: %g us, 0: %g us", name, p->us[i],
-                      p->us[j]);
-        *strict += p->us[i] * 1.05 < p->us[j];
-      }
+  struct twins tw;
+  twins_of(p, name, NULL, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(p, i, name) == 1 && p->per_cu[i] == p->per_cu[j]) {
+      (*pairs)++;
+      cr_assert_leq(p->us[i], p->us[j] * (1 + 1e-12), "%s 1: %g us, 0: %g us", name, p->us[i],
+                    p->us[j]);
+      *strict += p->us[i] * 1.05 < p->us[j];
+    }
+  }
+  free(tw.ij);
 }
 
 Test(attn_model, overlapping_the_softmax_and_deeper_rings_are_predicted_faster, .timeout = 300)
@@ -275,14 +343,17 @@ Test(attn_model, overlapping_the_softmax_and_deeper_rings_are_predicted_faster, 
   cr_assert_gt(pairs, 5, "%zu PINGPONG twins", pairs);
   cr_assert_gt(strict, 0, "ping-pong never mattered (%zu twins)", pairs);
   size_t spairs = 0, sstrict = 0;
-  for (size_t i = 0; i < p.sp.n; i++)
-    for (size_t j = 0; j < p.sp.n; j++)
-      if (twins(&p, i, j, "STAGES", NULL) && get(&p, i, "STAGES") < get(&p, j, "STAGES") &&
-          p.per_cu[i] == p.per_cu[j]) {
-        spairs++;
-        cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "a deeper ring predicted slower");
-        sstrict += p.us[i] > p.us[j] * 1.05;
-      }
+  struct twins tw;
+  twins_of(&p, "STAGES", NULL, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(&p, i, "STAGES") < get(&p, j, "STAGES") && p.per_cu[i] == p.per_cu[j]) {
+      spairs++;
+      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "a deeper ring predicted slower");
+      sstrict += p.us[i] > p.us[j] * 1.05;
+    }
+  }
+  free(tw.ij);
   cr_assert_gt(spairs, 10, "%zu STAGES twins", spairs);
   cr_assert_gt(sstrict, 0, "the ring's depth never mattered (%zu twins)", spairs);
   predicted_free(&p);
