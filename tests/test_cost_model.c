@@ -178,6 +178,47 @@ static void twins_of(const struct predicted *p, const char *name, const char *co
   free(free_);
 }
 
+/* STAGES twins with as many blocks an SM (a deeper ring that costs a resident block may
+ * lose: two blocks hide each other's latency): the deeper is never predicted slower. The
+ * count of such pairs and of those where it is faster by 5%. */
+static void deeper_never_slower(const struct predicted *p, size_t *pairs, size_t *strict)
+{
+  *pairs = *strict = 0;
+  struct twins tw;
+  twins_of(p, "STAGES", NULL, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(p, i, "STAGES") < get(p, j, "STAGES") && p->per_cu[i] == p->per_cu[j]) {
+      (*pairs)++;
+      cr_assert_geq(p->us[i] * (1 + 1e-12), p->us[j], "STAGES %lld predicted faster than %lld",
+                    (long long)get(p, i, "STAGES"), (long long)get(p, j, "STAGES"));
+      *strict += p->us[i] > p->us[j] * 1.05;
+    }
+  }
+  free(tw.ij);
+}
+
+/* Twins in `name` (`also` free too) where config i has name == v, and with same_cu as many
+ * blocks an SM as its twin j: i is never predicted faster than j. The count of such pairs
+ * and of those where i is slower by more than the ratio `by`. */
+static void never_faster(const struct predicted *p, const char *name, const char *const *also,
+                         int64_t v, bool same_cu, double by, size_t *pairs, size_t *strict)
+{
+  *pairs = *strict = 0;
+  struct twins tw;
+  twins_of(p, name, also, &tw);
+  for (size_t t = 0; t < tw.n; t++) {
+    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
+    if (get(p, i, name) == v && (!same_cu || p->per_cu[i] == p->per_cu[j])) {
+      (*pairs)++;
+      cr_assert_geq(p->us[i] * (1 + 1e-12), p->us[j], "%s %lld: %g us, its twin: %g us", name,
+                    (long long)v, p->us[i], p->us[j]);
+      *strict += p->us[i] > p->us[j] * by;
+    }
+  }
+  free(tw.ij);
+}
+
 /* The best prediction among configs where `name` satisfies keep(value). */
 static double best_where(const struct predicted *p, const char *name, bool (*keep)(int64_t))
 {
@@ -196,31 +237,9 @@ Test(gemm_model, deeper_pipelines_and_no_multicast_are_predicted_faster, .timeou
 {
   struct predicted p;
   predict_all(&p, TMA, 4096, 4096, 4096);
-  size_t pairs = 0, strict = 0, mpairs = 0, mstrict = 0;
-  /* STAGES alone, as many blocks an SM (a deeper ring that costs a resident block may
-   * lose: two blocks hide each other's latency) */
-  struct twins tw;
-  twins_of(&p, "STAGES", NULL, &tw);
-  for (size_t t = 0; t < tw.n; t++) {
-    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
-    if (get(&p, i, "STAGES") < get(&p, j, "STAGES") && p.per_cu[i] == p.per_cu[j]) {
-      pairs++;
-      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "STAGES %lld predicted faster than %lld",
-                    (long long)get(&p, i, "STAGES"), (long long)get(&p, j, "STAGES"));
-      strict += p.us[i] > p.us[j] * 1.05;
-    }
-  }
-  free(tw.ij);
-  twins_of(&p, "MCAST", NULL, &tw);
-  for (size_t t = 0; t < tw.n; t++) {
-    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
-    if (get(&p, i, "MCAST") == 1) {
-      mpairs++;
-      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "multicast predicted faster");
-      mstrict += p.us[i] > p.us[j] * 1.05;
-    }
-  }
-  free(tw.ij);
+  size_t pairs, strict, mpairs, mstrict;
+  deeper_never_slower(&p, &pairs, &strict);
+  never_faster(&p, "MCAST", NULL, 1, false, 1.05, &mpairs, &mstrict);
   cr_assert_gt(pairs, 100, "%zu STAGES twins", pairs);
   cr_assert_gt(strict, pairs / 4, "a deeper pipeline mattered in %zu of %zu twins", strict,
                pairs);
@@ -251,19 +270,8 @@ Test(gemm_model, taking_turns_hides_epilogues_where_tiles_are_many, .timeout = 3
   static const char *const mt[] = {"MT", NULL}; /* a consumer's m64 tiles follow */
   struct predicted p;
   predict_all(&p, TMA, 4096, 4096, 4096);
-  size_t pairs = 0, strict = 0;
-  struct twins tw;
-  twins_of(&p, "PINGPONG", mt, &tw);
-  for (size_t t = 0; t < tw.n; t++) {
-    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
-    if (get(&p, i, "PINGPONG") == 1 && p.per_cu[i] == p.per_cu[j]) {
-      pairs++;
-      cr_assert_leq(p.us[i], p.us[j] * (1 + 1e-12), "PINGPONG 1: %g us, 0: %g us", p.us[i],
-                    p.us[j]);
-      strict += p.us[i] * 1.01 < p.us[j];
-    }
-  }
-  free(tw.ij);
+  size_t pairs, strict; /* sharing a tile never faster than taking turns */
+  never_faster(&p, "PINGPONG", mt, 0, true, 1.01, &pairs, &strict);
   cr_assert_gt(pairs, 100, "%zu PINGPONG twins", pairs);
   cr_assert_gt(strict, pairs / 4, "turns faster in %zu of %zu twins", strict, pairs);
   predicted_free(&p);
@@ -290,43 +298,12 @@ Test(gemm_model, unswizzled_shared_memory_is_predicted_slower, .timeout = 300)
 {
   struct predicted p;
   predict_all(&p, MMA, 4096, 4096, 4096);
-  size_t pairs = 0, strict = 0;
-  struct twins tw;
-  twins_of(&p, "SWZ", NULL, &tw);
-  for (size_t t = 0; t < tw.n; t++) {
-    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
-    if (get(&p, i, "SWZ") == 0) {
-      pairs++;
-      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "SWZ 0 %g us, SWZ 1 %g us", p.us[i],
-                    p.us[j]);
-      strict += p.us[i] > p.us[j] * 1.2;
-    }
-  }
-  free(tw.ij);
+  size_t pairs, strict;
+  never_faster(&p, "SWZ", NULL, 0, false, 1.2, &pairs, &strict);
   cr_assert_gt(pairs, 20, "%zu SWZ twins", pairs);
   /* only where a step waits on its loads does the conflict hide */
   cr_assert_gt(strict, pairs / 3, "SWZ 0 slower in %zu of %zu twins", strict, pairs);
   predicted_free(&p);
-}
-
-/* Pairs of configs differing only in `name`, where name = 1 is predicted no slower than 0
- * and strictly faster (by 5%) in some; the count of each. */
-static void one_never_slower(const struct predicted *p, const char *name, size_t *pairs,
-                             size_t *strict)
-{
-  *pairs = *strict = 0;
-  struct twins tw;
-  twins_of(p, name, NULL, &tw);
-  for (size_t t = 0; t < tw.n; t++) {
-    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
-    if (get(p, i, name) == 1 && p->per_cu[i] == p->per_cu[j]) {
-      (*pairs)++;
-      cr_assert_leq(p->us[i], p->us[j] * (1 + 1e-12), "%s 1: %g us, 0: %g us", name, p->us[i],
-                    p->us[j]);
-      *strict += p->us[i] * 1.05 < p->us[j];
-    }
-  }
-  free(tw.ij);
 }
 
 Test(attn_model, overlapping_the_softmax_and_deeper_rings_are_predicted_faster, .timeout = 300)
@@ -336,24 +313,14 @@ Test(attn_model, overlapping_the_softmax_and_deeper_rings_are_predicted_faster, 
   struct predicted p;
   predict_attn(&p, AWG, &q);
   size_t pairs, strict;
-  one_never_slower(&p, "OVERLAP", &pairs, &strict);
+  never_faster(&p, "OVERLAP", NULL, 0, true, 1.05, &pairs, &strict);
   cr_assert_gt(pairs, 10, "%zu OVERLAP twins", pairs);
   cr_assert_gt(strict, 0, "overlap never mattered (%zu twins)", pairs);
-  one_never_slower(&p, "PINGPONG", &pairs, &strict);
+  never_faster(&p, "PINGPONG", NULL, 0, true, 1.05, &pairs, &strict);
   cr_assert_gt(pairs, 5, "%zu PINGPONG twins", pairs);
   cr_assert_gt(strict, 0, "ping-pong never mattered (%zu twins)", pairs);
-  size_t spairs = 0, sstrict = 0;
-  struct twins tw;
-  twins_of(&p, "STAGES", NULL, &tw);
-  for (size_t t = 0; t < tw.n; t++) {
-    const size_t i = tw.ij[t][0], j = tw.ij[t][1];
-    if (get(&p, i, "STAGES") < get(&p, j, "STAGES") && p.per_cu[i] == p.per_cu[j]) {
-      spairs++;
-      cr_assert_geq(p.us[i] * (1 + 1e-12), p.us[j], "a deeper ring predicted slower");
-      sstrict += p.us[i] > p.us[j] * 1.05;
-    }
-  }
-  free(tw.ij);
+  size_t spairs, sstrict;
+  deeper_never_slower(&p, &spairs, &sstrict);
   cr_assert_gt(spairs, 10, "%zu STAGES twins", spairs);
   cr_assert_gt(sstrict, 0, "the ring's depth never mattered (%zu twins)", spairs);
   predicted_free(&p);
