@@ -8,7 +8,7 @@
 #      configs both runs measured, time for time (what a template change did);
 #   4. the decode explore: gemm_skinny with and without PF (the weight prefetch); the
 #      4096^3 explore: gemm_tma's consumers sharing a tile or taking turns (PINGPONG);
-#      the 1024^3 explore: one tile through every ring depth;
+#      the 1024^3 explore: 128-row tiles through every ring depth;
 #   5. the run's own tables (ours against cuBLASLt, attention against SDPA) and ncu's
 #      durations and throughputs (the 1024^3 floor: kernel or timing);
 #   6. the trials exported to OUT_DIR as JSON lines (gzip) for bench/results.

@@ -5,8 +5,8 @@
 #     header of their winners against cuBLASLt);
 #  2. attention.sh (issue 14: prefill and decode through `autotune attention --bundle`,
 #     against SDPA);
-#  3. while time is left (DEADLINE seconds after the start, 560 unless given): one
-#     1024^3 f16 tiles of gemm_tma and gemm_wgmma through ring depths 2-8; gemm_tma's
+#  3. while time is left (DEADLINE seconds after the start, 560 unless given): 1024^3
+#     f16 tiles of gemm_tma and gemm_wgmma through ring depths 2-8; gemm_tma's
 #     128 x 128 tiles shared and taken in turns (PINGPONG) at 4096^3 f16; every config
 #     of the first run's winning gemm_tma tile at 4096^3 f16 (its pipeline parameters
 #     crossed: --where) and a random search of the decode problems (bf16 NT M = 1, 16,

@@ -46,20 +46,11 @@ printf '1 4096 4096\n16 4096 4096\n64 4096 4096\n' >"$C/explore_dec.txt"
 echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
   "--where BM=256,BN=128,CWG=2,REGS=1,SCHED=0,GROUP=8" >"$C/explore_tma.args"
 echo "--dtype bf16 --layout NT --strategy random --budget $db --seed 1" >"$C/explore_dec.args"
-for x in explore_deep explore_deepw; do
-  # shellcheck disable=SC2046
+for x in explore_deep explore_deepw explore_pp explore_tma explore_dec; do
+  # shellcheck disable=SC2046 # the args file holds several words
   build/autotune bundle gemm --device h200 --shapes "$C/$x.txt" $(cat "$C/$x.args") \
     --out "$C/$x"
 done
-# shellcheck disable=SC2046
-build/autotune bundle gemm --device h200 --shapes "$C/explore_pp.txt" \
-  $(cat "$C/explore_pp.args") --out "$C/explore_pp"
-# shellcheck disable=SC2046
-build/autotune bundle gemm --device h200 --shapes "$C/explore_tma.txt" \
-  $(cat "$C/explore_tma.args") --out "$C/explore_tma"
-# shellcheck disable=SC2046
-build/autotune bundle gemm --device h200 --shapes "$C/explore_dec.txt" \
-  $(cat "$C/explore_dec.args") --out "$C/explore_dec"
 # raw they are over the device tool's 64 MiB (about 70); gzip holds them in about 20
 rm -rf .carry-h200 && mkdir -p .carry-h200
 tar czf .carry-h200/carry.tgz "$C" .carry-attention
