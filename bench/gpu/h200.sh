@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # h200.sh - everything a task's one H200 lease should run, as one device call of under
 # ten minutes (a start costs a minute or more of the 15, so one call beats several):
-#  1. gemm14.sh (issue 13: the fourteen problems through `autotune gemm --bundle`, the
-#     header of their winners against cuBLASLt);
-#  2. attention.sh (issue 14: prefill and decode through `autotune attention --bundle`,
-#     against SDPA);
+#  1. attention.sh (issue 14: prefill and decode through `autotune attention --bundle`,
+#     against SDPA), first and in a fixed slice (ATTN_SLICE seconds, 180 unless given):
+#     attention has never been measured on a GPU, and in the order gemm14 first the
+#     slice it got was whatever gemm14's 400 s left (as little as 125 s: skipped);
+#  2. gemm14.sh (issue 13: the fourteen problems through `autotune gemm --bundle`, the
+#     header of their winners against cuBLASLt), until EXPLORE_MIN seconds before the
+#     deadline (its table comes before its ncu step: a cut takes the counters first);
 #  3. while time is left (DEADLINE seconds after the start, 560 unless given): 1024^3
 #     f16 tiles of gemm_tma and gemm_wgmma through ring depths 2-8; gemm_tma's
 #     128 x 128 tiles shared and taken in turns (PINGPONG) at 4096^3 f16; every config
@@ -36,12 +39,10 @@ say "0. the binary on this image"
 LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib .carry-gemm14/bin/autotune --version 2>&1 |
   tee -a "$W/h200.log"
 LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib ldd .carry-gemm14/bin/autotune >>"$W/h200.log" 2>&1
-say "1. gemm14.sh"
-timeout -k 10 400 bash bench/gpu/gemm14.sh .carry-gemm14 "$W/gemm" || say "gemm14.sh: exit $?"
-say "2. attention.sh"
-L=$(($(left) - 20))
-if [ "$L" -gt 130 ]; then
-  # its own limits (6 x 30 + 6 x 20 + 120 s) shrunk to what is left, SDPA kept whole
+say "1. attention.sh"
+# its own limits (6 x 30 + 6 x 20 + 120 s) shrunk to the slice, SDPA kept whole
+L=$((${ATTN_SLICE:-180} < $(left) - 60 ? ${ATTN_SLICE:-180} : $(left) - 60))
+if [ "$L" -gt 60 ]; then
   SDPA_LIMIT=$((L * 3 / 10 < 120 ? L * 3 / 10 : 120))
   PREFILL_LIMIT=$(((L - SDPA_LIMIT) * 6 / 10 / 6 < 30 ? (L - SDPA_LIMIT) * 6 / 10 / 6 : 30))
   DECODE_LIMIT=$(((L - SDPA_LIMIT) * 4 / 10 / 6 < 20 ? (L - SDPA_LIMIT) * 4 / 10 / 6 : 20))
@@ -51,6 +52,13 @@ if [ "$L" -gt 130 ]; then
     say "attention.sh: exit $?"
 else
   say "attention.sh skipped: $(left) s left"
+fi
+say "2. gemm14.sh"
+G=$(($(left) - ${EXPLORE_MIN:-40}))
+if [ "$G" -gt 30 ]; then
+  timeout -k 10 "$G" bash bench/gpu/gemm14.sh .carry-gemm14 "$W/gemm" || say "gemm14.sh: exit $?"
+else
+  say "gemm14.sh skipped: $(left) s left"
 fi
 
 say "3. explore"
@@ -68,11 +76,15 @@ explore() {
     --shapes "$C/$1.txt" $(cat "$C/$1.args") --timeout 8 --db "$X" \
     >>"$W/explore.log" 2>&1 || say "$1: exit $?"
 }
-explore explore_deep 70 50
-explore explore_deepw 65 50
-explore explore_pp 60 45
-explore explore_tma 40 15
-explore explore_dec 30 10
+if [ "$(left)" -gt 150 ]; then
+  explore explore_deep 70 50
+  explore explore_deepw 65 50
+  explore explore_pp 60 45
+  explore explore_tma 40 15
+  explore explore_dec 30 10
+else # what gemm14 left: the ring depths at 1024^3 alone
+  explore explore_deep 20 5
+fi
 say "done"
 
 tar czf "$O/all.tgz" -C /tmp h200 2>/dev/null
