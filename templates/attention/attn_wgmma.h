@@ -9,7 +9,7 @@
 // (templates/common/at_tma.h), each consumer's Q tile once (its own mbarrier) and then
 // the block's K and V tiles of BN keys into a STAGES-deep ring, each stage announced on
 // its `full` mbarrier (arrive.expect_tx with the stage's bytes) once its `empty` mbarrier
-// says every consumer thread is done with it (the ring of gemm_tma.h). Every box is 64
+// says every consumer warp is done with it (the ring of gemm_tma.h). Every box is 64
 // head-dim columns (128 bytes) by 64 (Q) or BN (K, V) rows, 128B-swizzled: exactly the
 // K-major layout wgmma reads for Q (A) and K (B) of S = Q K^T, and the MN-major layout
 // of V as the B operand of O += P V (templates/common/at_wgmma.h; head dim 128 is two
@@ -114,6 +114,12 @@
 // spills (8 bytes, ptxas of CUDA 13.0 for sm_90a: the P stores' addresses on top of O's
 // 128, S's 32 and the turns' state); with P in registers, or without ping-pong, 0 spills.
 #pragma autotune require regs_d256_pingpong: HD < 256 || PINGPONG == 0 || PREG == 1
+// Head dim 64 with 128-key tiles on two consumers at the even split (168 registers a
+// thread): P through shared memory, or the overlap, spills (4 to 52 bytes, ptxas of CUDA
+// 13.0 for sm_90a, causal or not); P in registers without the overlap does not (154-160),
+// nor does any REGS twin (232).
+#pragma autotune require regs_d64_even_split: HD > 64 || BN == 64 || CWG == 1 || REGS == 1 || \
+  PREG == 1 && OVERLAP == 0
 // One consumer warpgroup (256 threads) may start with 255 registers a thread anyway.
 #pragma autotune require regs_split: REGS == 0 || CWG == 2
 // Only where the consumers come near the even split's 168 registers: below it ptxas
@@ -193,6 +199,10 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   constexpr int KV_BYTES = DB * BOX_KV;    // one K (or V) tile
   constexpr int P_BYTES = 64 * BN * 2;     // one P buffer: BN / 64 boxes of 64 x 128 bytes
   constexpr int NS = BN / 2, NO = HD / 2;  // S and O registers a thread
+  // A stage goes back to the producer with one arrival a consumer warp (its lanes past
+  // their wgmma wait: 32 times fewer shared-memory atomics on `empty`), or at head dim 256
+  // one a thread (the warp's convergence point there spilled 8 bytes at 232 registers).
+  constexpr bool WARP_RELEASE = HD <= 128;
 
   // Tiles from a 1024-byte boundary (the 128B swizzle's pattern), then the barriers.
   AT_DYNAMIC_SHARED(unsigned char, smem_raw);
@@ -225,7 +235,7 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   if (tid == 0) {
     for (int s = 0; s < STAGES; s++) {
       at_mbarrier_init(&full[s], 1);
-      at_mbarrier_init(&empty[s], CWG * 128);
+      at_mbarrier_init(&empty[s], CWG * (WARP_RELEASE ? 4 : 128));
     }
     at_mbarrier_init(qbar, 1);
     at_fence_mbarrier_init();
@@ -293,6 +303,15 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   rows[0] = row_base + at_wgmma_d_row(t, 0);
   rows[1] = row_base + at_wgmma_d_row(t, 2);
 
+  auto release = [&](int s) {
+    if (WARP_RELEASE) {
+      at_syncwarp();
+      if (lane == 0)
+        at_mbarrier_arrive(&empty[s]);
+    } else {
+      at_mbarrier_arrive(&empty[s]);
+    }
+  };
   // Ping-pong turns: consumer w's turn is named barrier BAR_TURN + w of 256 threads, its
   // own 128 waiting (bar.sync) and the other's 128 passing it on (bar.arrive).
   auto turn_wait = [&]() {
@@ -439,7 +458,7 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
         softmax(kt);
       }
       // tile kt - 1 is done with: its stage goes back to the producer
-      at_mbarrier_arrive(&empty[(kt - 1) % STAGES]);
+      release((kt - 1) % STAGES);
       rescale_p(kt);
     }
     turn_wait();
@@ -449,7 +468,7 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
     if (cw == 0) // consumer 1's last turn is the last: nobody waits for another
       turn_pass();
     at_wgmma_wait_group<0>();
-    at_mbarrier_arrive(&empty[(ntiles - 1) % STAGES]);
+    release((ntiles - 1) % STAGES);
   }
 
   // ---- epilogue: the row sums over the row's four lanes, O / l, LSE ----
@@ -462,11 +481,12 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
     if (row >= SQ)
       continue;
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-    T *const out = O + ((long long)bh * SQ + row) * HD;
+    // registers i, i + 1 (i even) are neighbouring columns of the row: one 4-byte store
 #pragma unroll
-    for (int i = 0; i < NO; i++)
+    for (int i = 0; i < NO; i += 2)
       if ((i / 2) % 2 == r)
-        out[at_wgmma_d_col(t, i)] = at_from_float<T>(o[i] * inv);
+        at_store_c_pair(O + (long long)bh * SQ * HD, HD, row, at_wgmma_d_col(t, i), SQ, HD,
+                        o[i] * inv, o[i + 1] * inv, 1.0f, 0.0f);
     if (LSE && lane % 4 == 0)
       LSE[(long long)bh * SQ + row] = sum > 0.0f ? (m[r] + at_log2f(sum)) * AT_LN2 : at_neg_inf();
   }
