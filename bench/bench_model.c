@@ -18,7 +18,8 @@
  * The baseline is the trials' own measurements; nothing is measured here. A template
  * changed since the run is scored as it is now: a param the config predates takes its
  * first value, the one a new param is given to keep the old kernel (gemm_tma's PINGPONG
- * 0); the count of such trials is printed.
+ * 0), and a derived one its expression (MATRIX_CORES); the count of such trials is
+ * printed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "base/json.h"
 #include "base/status.h"
 #include "generator/emit.h"
+#include "generator/expr.h"
 #include "generator/template.h"
 #include "tuner/device/occupancy.h"
 #include "tuner/engine/template_dirs.h"
@@ -103,28 +105,75 @@ static const struct tmpl *template_of(const char *kernel)
 
 static size_t predated; /* trials whose config lacks a param of today's template */
 
-/* The config's values; a free param the text does not name (added to the template after
- * the run) takes its first value: the text again with every free param's first value
- * appended (tmpl_config_values takes a name's first occurrence, so the config's own
- * values still win). */
-static int config_values(const struct tmpl *t, const char *config, int64_t *cfg)
+/* The value the config text gives `name` ("K=V,..."): true and *v, or false. */
+static bool text_value(const char *text, const char *name, int64_t *v)
+{
+  size_t len = strlen(name);
+  for (const char *p = text; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+    if (strncmp(p, name, len) == 0 && p[len] == '=') {
+      char *end = NULL;
+      long long x = strtoll(p + len + 1, &end, 10);
+      if (end == p + len + 1 || (*end && *end != ','))
+        return false;
+      *v = x;
+      return true;
+    }
+  return false;
+}
+
+/* slot of a name in the template's expression layout (device constants, dims, params) */
+struct slot_ctx {
+  const struct tmpl *t;
+};
+static int slot_of(void *ctx, const char *name)
+{
+  const struct tmpl *t = ((struct slot_ctx *)ctx)->t;
+  for (size_t i = 0; i < TMPL_NDEVICE; i++)
+    if (strcmp(tmpl_device_const_name(i), name) == 0)
+      return (int)i;
+  for (size_t i = 0; i < t->ndims; i++)
+    if (strcmp(t->dims[i], name) == 0)
+      return (int)(TMPL_NDEVICE + i);
+  for (size_t i = 0; i < t->nparams; i++)
+    if (strcmp(t->params[i].name, name) == 0)
+      return (int)(TMPL_NDEVICE + t->ndims + i);
+  return -1;
+}
+
+/* The config's values (one per param, derived included) on `dev` for dims `dims`. A param
+ * the text does not name (added to the template after the run) takes its first value, a
+ * derived one its expression over the values before it in file order (as the space
+ * derives it); such a trial is counted in `predated`. */
+static int config_values(const struct tmpl *t, const char *config, int64_t *cfg,
+                         const struct dev_profile *dev, const int64_t *dims)
 {
   if (tmpl_config_values(t, config, cfg) == AT_OK)
     return AT_OK;
-  size_t len = strlen(config) + 1;
-  for (size_t i = 0; i < t->nparams; i++)
-    len += strlen(t->params[i].name) + 24;
-  char *text = malloc(len);
-  if (!text)
+  int64_t *slots = calloc(tmpl_slot_count(t), sizeof *slots);
+  if (!slots)
     return AT_NOMEM;
-  size_t n = (size_t)snprintf(text, len, "%s", config);
-  for (size_t i = 0; i < t->nparams; i++)
-    if (!t->params[i].expr && t->params[i].nvalues > 0)
-      n += (size_t)snprintf(text + n, len - n, ",%s=%lld", t->params[i].name,
-                            (long long)t->params[i].values[0]);
-  int rc = tmpl_config_values(t, text, cfg);
+  int rc = AT_OK;
+  for (size_t i = 0; i < t->nparams && rc == AT_OK; i++) {
+    const struct tmpl_param *q = &t->params[i];
+    if (text_value(config, q->name, &cfg[i]))
+      continue;
+    if (!q->expr) {
+      if (q->nvalues == 0)
+        rc = AT_USAGE;
+      else
+        cfg[i] = q->values[0];
+      continue;
+    }
+    struct gen_expr *e = NULL;
+    struct slot_ctx ctx = {t};
+    tmpl_slots(t, dev, dims, cfg, slots); /* cfg[0..i) is known; what follows is unread */
+    if ((rc = gen_expr_parse(q->expr, &e)) == AT_OK &&
+        (rc = gen_expr_bind(e, slot_of, &ctx)) == AT_OK)
+      rc = gen_expr_eval(e, slots, NULL, &cfg[i]);
+    gen_expr_free(e);
+  }
+  free(slots);
   predated += rc == AT_OK;
-  free(text);
   return rc;
 }
 
@@ -144,12 +193,11 @@ static double predict(const struct json *tr, const struct dev_profile *dev)
   struct gemm_tune_args a = {.dtype = dtype, .layout = layout, .m = (int64_t)num(dims, "m"),
                              .n = (int64_t)num(dims, "n"), .k = (int64_t)num(dims, "k")};
   struct op_engine op;
-  if (!cfg || config_values(t, config, cfg) != AT_OK ||
-      gemm_tune_op_init(&op, &a) != AT_OK)
+  if (!cfg || gemm_tune_op_init(&op, &a) != AT_OK)
     goto done;
-  if (op.prepare(&op, dev) == AT_OK) {
-    int64_t d[TMPL_MAX_DIMS];
-    op.tmpl_dims(&op, 0, t, d);
+  int64_t d[TMPL_MAX_DIMS];
+  if (op.prepare(&op, dev) == AT_OK && (op.tmpl_dims(&op, 0, t, d), true) &&
+      config_values(t, config, cfg, dev, d) == AT_OK) {
     struct gen_bind b = {.dev = dev, .dims = d, .dtype = op.dtype(&op)};
     struct gen_launch l;
     if (gen_emit_launch(t, &b, cfg, &l) == AT_OK) {
@@ -283,7 +331,8 @@ int main(int argc, char **argv)
            "%zu not predictable here)\n",
            groups, rho_sum / groups, exp(lr1 / groups), exp(lr3 / groups), nrows, skipped);
   if (predated)
-    printf("%zu trials' configs predate a param of today's template: given its first value\n",
+    printf("%zu trials' configs predate a param of today's template: given its first value "
+           "(a derived one, its derivation)\n",
            predated);
   for (size_t i = 0; i < nloaded; i++)
     tmpl_free(loaded[i]);

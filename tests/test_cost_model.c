@@ -15,6 +15,8 @@
  *     slower than the same block tile shared, where there are tiles enough for every SM
  *     twice (4096^3), and faster where the epilogues and fills add up (not measured yet:
  *     the term is the design's claim, to be checked on the next GPU run).
+ *   - a variant on the vector units (gemm_skinny's FMA path, MATRIX_CORES 0) computes at
+ *     the f32 peak, not the matrix cores' (at a 64-row decode its mma.sync path wins).
  * Each is an assertion that fails with its term taken out of the model. How well the
  * model orders the run's 149 trials is bench/bench_model.c's figure, not a test's.
  *
@@ -41,6 +43,7 @@
 
 #define TMA AT_SOURCE_DIR "/templates/gemm/gemm_tma.h"
 #define MMA AT_SOURCE_DIR "/templates/gemm/gemm_mma.h"
+#define SKINNY AT_SOURCE_DIR "/templates/gemm/gemm_skinny.h"
 #define AWG AT_SOURCE_DIR "/templates/attention/attn_wgmma.h"
 #define ADEC AT_SOURCE_DIR "/templates/attention/attn_decode.h"
 
@@ -294,6 +297,36 @@ Test(gemm_model, split_k_wins_only_where_few_deep_tiles_leave_sms_idle, .timeout
   dp = best_where(&p, "SCHED", is0), split = best_where(&p, "SCHED", is1);
   cr_assert(isfinite(split), "1024^3 offers split-K");
   cr_assert_lt(dp, split, "data-parallel %g us, split-K %g us", dp, split);
+  predicted_free(&p);
+}
+
+Test(gemm_model, vector_units_compute_at_the_f32_peak, .timeout = 300)
+{
+  /* gemm_skinny's FMA path (MMA 0: MATRIX_CORES 0) multiplies on the vector units: at
+   * 64 x 4096 x 4096 (a decode batch of 64, bf16 against an N x K weight) never faster
+   * than 2 M N K at h200's f32 peak, where its mma.sync path is bound by the weight's
+   * read; so the best mma config is predicted faster than the best FMA one. (With the
+   * bf16 matrix peak for both, the model ranked the FMA path first there.) */
+  int64_t dims[5] = {64, 4096, 4096, 0, 1};
+  struct gemm_tune_args a = {.dtype = "bf16", .layout = "NT", .m = 64, .n = 4096, .k = 4096};
+  struct op_engine op;
+  struct predicted p;
+  cr_assert_eq(gemm_tune_op_init(&op, &a), AT_OK);
+  predict_with(&p, SKINNY, dims, 5, &op, "bf16");
+  gemm_tune_op_release(&op);
+  const double fma_floor = 2.0 * 64 * 4096 * 4096 / (p.sp.dev->peak_tflops_f32 * 1e12) * 1e6;
+  double fma = INFINITY, mma = INFINITY;
+  for (size_t i = 0; i < p.sp.n; i++) {
+    if (get(&p, i, "MMA") == 0) {
+      cr_assert_geq(p.us[i], fma_floor, "FMA config %zu: %g us, the f32 peak allows %g", i,
+                    p.us[i], fma_floor);
+      fma = fmin(fma, p.us[i]);
+    } else {
+      mma = fmin(mma, p.us[i]);
+    }
+  }
+  cr_assert(isfinite(fma) && isfinite(mma));
+  cr_assert_lt(mma * 1.5, fma, "mma %g us, FMA %g us", mma, fma);
   predicted_free(&p);
 }
 

@@ -53,6 +53,8 @@
 #pragma autotune param BPS = 1, 2, 4, 8            // target blocks per SM: sets the splits
 #pragma autotune param SMX = 0, 1                  // softmax: 0 a thread a row, 1 a lane group
 #pragma autotune derive HD = D
+// f32 FMA on the vector units, no matrix cores: the cost model's peak (pipe_model.h)
+#pragma autotune derive MATRIX_CORES = 0
 #pragma autotune derive IS_CAUSAL = CAUSAL != 0
 #pragma autotune derive IS_PAGED = PAGED != 0
 #pragma autotune derive R = max(H / max(HKV, 1), 1) * SQ

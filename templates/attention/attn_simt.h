@@ -38,6 +38,8 @@
 // The head dim, the mask and the KV layout are compiled in: HD sizes the per-thread
 // registers.
 #pragma autotune derive HD = D
+// f32 FMA on the vector units, no matrix cores: the cost model's peak (pipe_model.h)
+#pragma autotune derive MATRIX_CORES = 0
 #pragma autotune derive IS_CAUSAL = CAUSAL != 0
 #pragma autotune derive IS_PAGED = PAGED != 0
 #pragma autotune derive THREADS = BQ * G

@@ -11,6 +11,8 @@
 #pragma autotune dtype T
 #pragma autotune param TILE = 16
 #pragma autotune derive A_T = TA == 1
+// f32 FMA on the vector units, no matrix cores: the cost model's peak (pipe_model.h)
+#pragma autotune derive MATRIX_CORES = 0
 #pragma autotune derive B_T = TB == 1
 #pragma autotune threads TILE, TILE
 #pragma autotune grid cdiv(N, TILE), cdiv(M, TILE)

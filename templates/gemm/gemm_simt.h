@@ -31,6 +31,8 @@
 #pragma autotune param UNROLL = 1, 4
 #pragma autotune param PAD = 0, 1
 #pragma autotune derive TRANS_A = TA != 0
+// f32 FMA on the vector units, no matrix cores: the cost model's peak (pipe_model.h)
+#pragma autotune derive MATRIX_CORES = 0
 #pragma autotune derive TRANS_B = TB != 0
 #pragma autotune derive THREADS = (BM / TM) * (BN / TN) * KS
 #pragma autotune derive SMEM = 4 * max(BK * (BM + BN + 2 * PAD), (KS - 1) * BM * BN)

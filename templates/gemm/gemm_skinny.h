@@ -48,6 +48,8 @@
 // flight a thread; the loop's barriers and A's staging no longer leave the loads idle)
 #pragma autotune param PF = 0, 1
 #pragma autotune derive TRANS_A = TA != 0
+// the FMA path on the vector units, mma.sync on matrix cores: the cost model's peak
+#pragma autotune derive MATRIX_CORES = MMA
 #pragma autotune derive TRANS_B = TB != 0
 #pragma autotune derive GROUPS = THREADS / LANES
 #pragma autotune derive BN = TRANS_B ? GROUPS * CN : LANES * VEC * CN

@@ -185,7 +185,7 @@ static double attn_model(const struct op_engine *op, size_t i, const struct tmpl
   struct pipe_dev pd;
   double peak = p->dtype == GEMM_F16 ? d->peak_tflops_f16
                 : p->dtype == GEMM_BF16 ? d->peak_tflops_bf16 : d->peak_tflops_f32;
-  if (host || !pipe_dev_init(&pd, d, peak)) {
+  if (host || !pipe_dev_init(&pd, d, pipe_peak(tp, cfg, d, peak))) {
     double cus = d->compute_units > 0 ? d->compute_units : 1;
     return attn_flops(p) / (1e9 * cus) * 1e6 + blocks * threads * tiles * 0.05 / cus;
   }

@@ -198,7 +198,7 @@ static double gemm_model(const struct op_engine *op, size_t i, const struct tmpl
   struct pipe_dev pd;
   double peak = g->gdt == GEMM_F16 ? d->peak_tflops_f16
                 : g->gdt == GEMM_BF16 ? d->peak_tflops_bf16 : d->peak_tflops_f32;
-  if (!host && pipe_dev_init(&pd, d, peak))
+  if (!host && pipe_dev_init(&pd, d, pipe_peak(tp, cfg, d, peak)))
     return gemm_model_gpu(g, s, tp, cfg, launch, occ, &pd);
   static const char *const bm_n[] = {"BM", "BLOCK_M", "TILE_M", "MT", NULL};
   static const char *const bn_n[] = {"BN", "BLOCK_N", "TILE_N", "NT", NULL};

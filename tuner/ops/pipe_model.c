@@ -49,3 +49,10 @@ int64_t pipe_param(const struct tmpl *t, const int64_t *cfg, const char *const *
         return cfg[j];
   return absent;
 }
+
+double pipe_peak(const struct tmpl *t, const int64_t *cfg, const struct dev_profile *d,
+                 double matrix_peak)
+{
+  static const char *const mc_n[] = {"MATRIX_CORES", NULL};
+  return pipe_param(t, cfg, mc_n, 1) == 0 ? d->peak_tflops_f32 : matrix_peak;
+}

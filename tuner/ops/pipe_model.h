@@ -48,4 +48,11 @@ double pipe_step_s(const struct pipe_dev *p, double flops, double bytes, double 
 int64_t pipe_param(const struct tmpl *t, const int64_t *cfg, const char *const *names,
                    int64_t absent);
 
+/* The peak (TFLOP/s) a variant computes at: matrix_peak (the dtype's matrix-core peak),
+ * or d's vector f32 peak where the variant multiplies on the vector units, which a
+ * template says by deriving MATRIX_CORES = 0 for it (gemm_simt, attn_decode; gemm_skinny
+ * MATRIX_CORES = MMA): a vocabulary word, as the params pipe_param reads. */
+double pipe_peak(const struct tmpl *t, const int64_t *cfg, const struct dev_profile *d,
+                 double matrix_peak);
+
 #endif
