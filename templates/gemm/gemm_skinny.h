@@ -437,10 +437,18 @@ __device__ void gemm_skinny(const T *A, const T *B, T *C, int M, int N, int K, i
     if (smem[FLAG] == 0.0f)
       return;
     at_threadfence();
+    // Every slice's value is requested before any is zeroed, so that the KSPLIT loads are
+    // in flight together (one round trip to L2, not KSPLIT: this runs after the weight's
+    // stream, on the decode's critical path); the sum is still in slice order.
     for (int q = tid; q < BM * BN; q += THREADS) {
+      float v[KSPLIT];
+#pragma unroll
+      for (int p = 0; p < KSPLIT; p++)
+        v[p] = at_load_f32_coherent(parts + (long)p * BM * BN + q);
       float s = 0.0f;
+#pragma unroll
       for (int p = 0; p < KSPLIT; p++) {
-        s += at_load_f32_coherent(parts + (long)p * BM * BN + q);
+        s += v[p];
         parts[(long)p * BM * BN + q] = 0.0f;
       }
       red[q] = s;
