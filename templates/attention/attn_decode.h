@@ -503,32 +503,61 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
     return;
   at_threadfence(); // every other split's partial is seen after its counter bump
 
-  // Per row: M = max_s m_s, L = sum_s 2^(m_s - M) l_s (volatile: written by other blocks).
-  const volatile float *const vp = part;
-  for (int r = tid; r < rows; r += NT) {
-    float mx = at_neg_inf();
-    for (int s = 0; s < ns; s++)
-      mx = at_fmaxf(mx, vp[((long long)s * rows + r) * PW]);
-    float l = 0.0f;
+  // The combine reads the other splits' partials (at_load_f32_coherent: past the SM's
+  // L1), issued many at a time before any is used: a combine over NS splits waits about
+  // NS / 32 round trips to L2 for M and L and NS / CH for the accumulators, not one a
+  // split and a pass (NS reaches 132 at batch 1: that serial loop was several times the
+  // whole KV read of a 4k-token cache).
+  // Per row, a wave: its lanes take the splits lane, lane + W, ..., each keeping the
+  // running (max m, sum l scaled to it) of its own, merged by shuffles:
+  // M = max_s m_s, L = sum_s 2^(m_s - M) l_s. A split with m = -inf (no key) adds 0.
+  auto merge = [](float &m, float &l, float m2, float l2) {
+    const float mx = at_fmaxf(m, m2);
     if (mx != at_neg_inf())
-      for (int s = 0; s < ns; s++) {
-        const float ms = vp[((long long)s * rows + r) * PW];
-        if (ms != at_neg_inf())
-          l += at_exp2f(ms - mx) * vp[((long long)s * rows + r) * PW + 1];
-      }
-    sM[r] = mx, sL[r] = l;
+      l = (m == at_neg_inf() ? 0.0f : l * at_exp2f(m - mx)) +
+          (m2 == at_neg_inf() ? 0.0f : l2 * at_exp2f(m2 - mx));
+    m = mx;
+  };
+  constexpr int W = AT_WAVE_SIZE;
+  const int wave = tid / W, lane = tid % W;
+  for (int r = wave; r < rows; r += NT / W) { // wave-uniform: every lane shuffles
+    float mx = at_neg_inf(), l = 0.0f;
+    for (int s = lane; s < ns; s += W) {
+      const long long at = ((long long)s * rows + r) * PW;
+      merge(mx, l, at_load_f32_coherent(part + at), at_load_f32_coherent(part + at + 1));
+    }
+#pragma unroll
+    for (int off = W / 2; off > 0; off /= 2) {
+      const float m2 = at_shfl_xor(mx, off), l2 = at_shfl_xor(l, off);
+      merge(mx, l, m2, l2);
+    }
+    if (lane == 0)
+      sM[r] = mx, sL[r] = l;
   }
   at_syncthreads();
+  // Per output element, the splits' accumulators CH at a time: loads first, then the
+  // zeroing stores (read for the last time) and the sum, in split order.
+  constexpr int CH = 8;
   for (int e = tid; e < rows * HD; e += NT) {
     const int r = e / HD, c = e % HD;
     const float mx = sM[r], l = sL[r];
     float acc = 0.0f;
-    for (int s = 0; s < ns; s++) {
-      const long long at = ((long long)s * rows + r) * PW;
-      const float ms = vp[at];
-      if (ms != at_neg_inf())
-        acc += at_exp2f(ms - mx) * vp[at + 2 + c];
-      part[at + 2 + c] = 0.0f; // read for the last time: back to zero
+    for (int s0 = 0; s0 < ns; s0 += CH) {
+      float ms[CH], a[CH];
+#pragma unroll
+      for (int j = 0; j < CH; j++) {
+        const long long at = ((long long)(s0 + j) * rows + r) * PW;
+        ms[j] = s0 + j < ns ? at_load_f32_coherent(part + at) : at_neg_inf();
+        a[j] = s0 + j < ns ? at_load_f32_coherent(part + at + 2 + c) : 0.0f;
+      }
+#pragma unroll
+      for (int j = 0; j < CH; j++) {
+        if (s0 + j >= ns)
+          continue;
+        if (ms[j] != at_neg_inf())
+          acc += at_exp2f(ms[j] - mx) * a[j];
+        part[((long long)(s0 + j) * rows + r) * PW + 2 + c] = 0.0f;
+      }
     }
     O[(row0 + r) * HD + c] = at_from_float<T>(l > 0.0f ? acc / l : 0.0f);
   }
