@@ -110,8 +110,9 @@ static int collect_shapes(struct gemm_tune *g)
  * configs (and 2.3x split-K's with the same k-steps a block) on the H200 (2026-12-04),
  * for a reason not yet found; the factor is fitted to those trials (bench_model over
  * them: rank correlation 0.65 -> 0.68, gemm_tma's at 2048^3 0.25 -> 0.67), not derived.
- * The whole is at least the operands' and C's bytes at HBM bandwidth, plus a launch. Blind to what was never
- * measured to matter (the cluster's shape, raster order, the epilogue's path).
+ * The whole is at least the operands' and C's bytes at HBM bandwidth, plus a launch.
+ * Blind to what was never measured to matter (the cluster's shape, raster order, the
+ * epilogue's path).
  */
 /* stream-K's k-step against a data-parallel one (the note above: measured, not derived) */
 #define SK_STEP 2.0
