@@ -105,39 +105,11 @@ static const struct tmpl *template_of(const char *kernel)
 
 static size_t predated; /* trials whose config lacks a param of today's template */
 
-/* The value the config text gives `name` ("K=V,..."): true and *v, or false. */
-static bool text_value(const char *text, const char *name, int64_t *v)
-{
-  size_t len = strlen(name);
-  for (const char *p = text; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL)
-    if (strncmp(p, name, len) == 0 && p[len] == '=') {
-      char *end = NULL;
-      long long x = strtoll(p + len + 1, &end, 10);
-      if (end == p + len + 1 || (*end && *end != ','))
-        return false;
-      *v = x;
-      return true;
-    }
-  return false;
-}
-
-/* slot of a name in the template's expression layout (device constants, dims, params) */
-struct slot_ctx {
-  const struct tmpl *t;
-};
+/* a name's slot in the template's expression layout, every param visible */
 static int slot_of(void *ctx, const char *name)
 {
-  const struct tmpl *t = ((struct slot_ctx *)ctx)->t;
-  for (size_t i = 0; i < TMPL_NDEVICE; i++)
-    if (strcmp(tmpl_device_const_name(i), name) == 0)
-      return (int)i;
-  for (size_t i = 0; i < t->ndims; i++)
-    if (strcmp(t->dims[i], name) == 0)
-      return (int)(TMPL_NDEVICE + i);
-  for (size_t i = 0; i < t->nparams; i++)
-    if (strcmp(t->params[i].name, name) == 0)
-      return (int)(TMPL_NDEVICE + t->ndims + i);
-  return -1;
+  const struct tmpl *t = ctx;
+  return tmpl_slot_of(t, t->nparams, name);
 }
 
 /* The config's values (one per param, derived included) on `dev` for dims `dims`. A param
@@ -155,7 +127,7 @@ static int config_values(const struct tmpl *t, const char *config, int64_t *cfg,
   int rc = AT_OK;
   for (size_t i = 0; i < t->nparams && rc == AT_OK; i++) {
     const struct tmpl_param *q = &t->params[i];
-    if (text_value(config, q->name, &cfg[i]))
+    if (tmpl_config_value(config, q->name, &cfg[i]))
       continue;
     if (!q->expr) {
       if (q->nvalues == 0)
@@ -165,10 +137,9 @@ static int config_values(const struct tmpl *t, const char *config, int64_t *cfg,
       continue;
     }
     struct gen_expr *e = NULL;
-    struct slot_ctx ctx = {t};
     tmpl_slots(t, dev, dims, cfg, slots); /* cfg[0..i) is known; what follows is unread */
     if ((rc = gen_expr_parse(q->expr, &e)) == AT_OK &&
-        (rc = gen_expr_bind(e, slot_of, &ctx)) == AT_OK)
+        (rc = gen_expr_bind(e, slot_of, (void *)t)) == AT_OK)
       rc = gen_expr_eval(e, slots, NULL, &cfg[i]);
     gen_expr_free(e);
   }
@@ -196,8 +167,10 @@ static double predict(const struct json *tr, const struct dev_profile *dev)
   if (!cfg || gemm_tune_op_init(&op, &a) != AT_OK)
     goto done;
   int64_t d[TMPL_MAX_DIMS];
-  if (op.prepare(&op, dev) == AT_OK && (op.tmpl_dims(&op, 0, t, d), true) &&
-      config_values(t, config, cfg, dev, d) == AT_OK) {
+  bool ready = op.prepare(&op, dev) == AT_OK;
+  if (ready)
+    op.tmpl_dims(&op, 0, t, d);
+  if (ready && config_values(t, config, cfg, dev, d) == AT_OK) {
     struct gen_bind b = {.dev = dev, .dims = d, .dtype = op.dtype(&op)};
     struct gen_launch l;
     if (gen_emit_launch(t, &b, cfg, &l) == AT_OK) {

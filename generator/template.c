@@ -177,19 +177,24 @@ struct env {
   size_t visible; /* parameters 0..visible-1 may be named */
 };
 
-static int env_resolve(void *ctx, const char *name)
+int tmpl_slot_of(const struct tmpl *t, size_t visible, const char *name)
 {
-  const struct env *e = ctx;
   for (size_t i = 0; i < TMPL_NDEVICE; i++)
     if (strcmp(tmpl_device_const_name(i), name) == 0)
       return (int)i;
-  for (size_t i = 0; i < e->t->ndims; i++)
-    if (strcmp(e->t->dims[i], name) == 0)
+  for (size_t i = 0; i < t->ndims; i++)
+    if (strcmp(t->dims[i], name) == 0)
       return (int)(TMPL_NDEVICE + i);
-  for (size_t i = 0; i < e->visible; i++)
-    if (strcmp(e->t->params[i].name, name) == 0)
-      return (int)(TMPL_NDEVICE + e->t->ndims + i);
+  for (size_t i = 0; i < visible && i < t->nparams; i++)
+    if (strcmp(t->params[i].name, name) == 0)
+      return (int)(TMPL_NDEVICE + t->ndims + i);
   return -1;
+}
+
+static int env_resolve(void *ctx, const char *name)
+{
+  const struct env *e = ctx;
+  return tmpl_slot_of(e->t, e->visible, name);
 }
 
 /* Parse tokens [a, b) as an expression of `what` (for messages) and bind it to the slot

@@ -211,6 +211,11 @@ void tmpl_slots(const struct tmpl *t, const struct dev_profile *dev, const int64
  * compiler emulates the family. Writes at most `cap` bytes to buf; returns buf. */
 const char *tmpl_compile_arch(const struct tmpl *t, const char *arch, char *buf, size_t cap);
 
+/* The slot of `name` in t's expression layout (device constants, dims, then params, of
+ * which the first `visible` may be named); -1 when it names none. */
+int tmpl_slot_of(const struct tmpl *t, size_t visible, const char *name);
+/* The value a config's text ("K=V,...") gives `name`: true and *v, or false. */
+bool tmpl_config_value(const char *text, const char *name, int64_t *v);
 /* A config's canonical text ("K=V,...", gen_space_config_text) back into one value per
  * t->params entry (derived included). AT_OK; AT_USAGE naming the first param the text
  * lacks (the template changed since the text was written) or a NULL argument. */

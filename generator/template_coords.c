@@ -50,32 +50,30 @@ int tmpl_search_coords(const struct tmpl *t, const int64_t *configs, const size_
   return AT_OK;
 }
 
+bool tmpl_config_value(const char *text, const char *name, int64_t *v)
+{
+  size_t len = strlen(name);
+  for (const char *p = text; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL)
+    if (strncmp(p, name, len) == 0 && p[len] == '=') {
+      char *end = NULL;
+      errno = 0;
+      long long x = strtoll(p + len + 1, &end, 10);
+      if (errno || end == p + len + 1 || (*end && *end != ','))
+        return false;
+      *v = x;
+      return true;
+    }
+  return false;
+}
+
 int tmpl_config_values(const struct tmpl *t, const char *text, int64_t *values)
 {
   if (!t || !text || (t->nparams && !values))
     return at_error(AT_USAGE, "tmpl_config_values: NULL argument");
-  for (size_t i = 0; i < t->nparams; i++) {
-    const char *name = t->params[i].name;
-    size_t len = strlen(name);
-    const char *p = text;
-    int found = 0;
-    while (p && *p) {
-      if (strncmp(p, name, len) == 0 && p[len] == '=') {
-        char *end = NULL;
-        errno = 0;
-        long long v = strtoll(p + len + 1, &end, 10);
-        if (errno || end == p + len + 1 || (*end && *end != ','))
-          break;
-        values[i] = v;
-        found = 1;
-        break;
-      }
-      p = strchr(p, ',');
-      p = p ? p + 1 : NULL;
-    }
-    if (!found)
+  for (size_t i = 0; i < t->nparams; i++)
+    if (!tmpl_config_value(text, t->params[i].name, &values[i]))
       return at_error(AT_USAGE, "config '%.200s' has no value for %.40s of template %.60s "
-                      "(the template changed since tuning)", text, name, t->kernel);
-  }
+                      "(the template changed since tuning)", text, t->params[i].name,
+                      t->kernel);
   return AT_OK;
 }
