@@ -850,7 +850,9 @@ Test(template, emitted_tu_compiles_gfx942, .timeout = 300)
 /* The content hash is SHA-256; a schema-1 database's FNV-1a hash of the same bytes still
  * matches (db/open.c tags it "fnv1a64:"). The pinned value is what autotune prints for
  * scale.h with templates/common; it moves only when those files do (so kernels that
- * need more go into opt-in headers such as at_math.h and at_fence.h). */
+ * need more go into opt-in headers such as at_math.h and at_fence.h). Last moved on
+ * purpose by at_types.h's at_memcpy (memcpy, not a byte loop, on CUDA): the code every
+ * CUDA template compiles to changed, so its old timings no longer describe it. */
 Test(template, hash_is_sha256_and_old_databases_hashes_still_match)
 {
   struct tmpl *t = load_ok(SCALE, incs());
@@ -863,7 +865,7 @@ Test(template, hash_is_sha256_and_old_databases_hashes_still_match)
   cr_assert_not(tmpl_hash_matches(t, HASH_FNV1A64_TAG "0000000000000000"));
   cr_assert_not(tmpl_hash_matches(t, NULL));
   if (have_common()) {
-    cr_assert_str_eq(t->legacy_hash, HASH_FNV1A64_TAG "a035fd9656323beb");
+    cr_assert_str_eq(t->legacy_hash, HASH_FNV1A64_TAG "a871779269c304f8");
     /* the SHA-256 of the text alone differs: the included headers are in it */
     char hex[HASH_SHA256_HEX];
     hash_sha256_of(t->text, t->text_len, hex);
