@@ -258,8 +258,10 @@ static int keep_sample(void *ctx, const char *config)
 }
 
 /* Edges in every dim, a K tail, beta 0, padded leading dimensions; rows 16-byte aligned
- * (the persistent test below has beta != 0). */
-static const struct gsw_shape shapes[] = {{8, 8, 8, 0, false}, {72, 136, 200, 8, true}};
+ * (the persistent test below has beta != 0); and m64 x BN fragments wholly inside C with
+ * beta != 0 (the direct epilogue's unguarded stores, at_wgmma_store_d_inside). */
+static const struct gsw_shape shapes[] = {
+    {8, 8, 8, 0, false}, {72, 136, 200, 8, true}, {72, 136, 16, 0, false}};
 
 static void run_host(const char *layout, enum gemm_dtype dt)
 {

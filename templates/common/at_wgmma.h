@@ -251,6 +251,22 @@ AT_DEV void at_wgmma_store_b32(void *p, unsigned int v)
   *(unsigned int *)p = v;
 #endif
 }
+// Two floats as the 4 bytes of two 16-bit T (v0 the lower address), and back.
+template <typename T> AT_DEV unsigned int at_wgmma_pack_pair(float v0, float v1)
+{
+  static_assert(sizeof(T) == 2, "at_wgmma_pack_pair: a 16-bit element type");
+  const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
+  unsigned int u;
+  at_memcpy(&u, two, 4);
+  return u;
+}
+template <typename T> AT_DEV void at_wgmma_unpack_pair(unsigned int u, float *v0, float *v1)
+{
+  T two[2];
+  at_memcpy(two, &u, 4);
+  *v0 = at_to_float(two[0]);
+  *v1 = at_to_float(two[1]);
+}
 // C[row][col] and C[row][col + 1] = alpha * a + beta * C (C not read when beta is 0) for
 // a 16-bit T: one 4-byte access where both columns lie inside M x N and the address is
 // 4-byte aligned, else each element that lies inside, one at a time.
@@ -265,22 +281,54 @@ AT_DEV void at_store_c_pair(T *C, long long ldc, int row, int col, int M, int N,
   float v0 = alpha * a0, v1 = alpha * a1;
   if (col + 1 < N && ((unsigned long long)(const void *)p & 3u) == 0) {
     if (beta != 0.0f) {
-      const unsigned int u = at_wgmma_load_b32(p);
-      T old[2];
-      at_memcpy(old, &u, 4);
-      v0 += beta * at_to_float(old[0]);
-      v1 += beta * at_to_float(old[1]);
+      float c0, c1;
+      at_wgmma_unpack_pair<T>(at_wgmma_load_b32(p), &c0, &c1);
+      v0 += beta * c0;
+      v1 += beta * c1;
     }
-    const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
-    unsigned int u;
-    at_memcpy(&u, two, 4);
-    at_wgmma_store_b32(p, u);
+    at_wgmma_store_b32(p, at_wgmma_pack_pair<T>(v0, v1));
     return;
   }
   if (col < N)
     p[0] = at_from_float<T>(beta != 0.0f ? v0 + beta * at_to_float(p[0]) : v0);
   if (col + 1 < N)
     p[1] = at_from_float<T>(beta != 0.0f ? v1 + beta * at_to_float(p[1]) : v1);
+}
+// Whether at_wgmma_store_d_inside may store the m64 x N fragment at C[row0][col0]: every
+// element inside M x N, every pair 4-byte aligned (C, ldc and col0 even).
+AT_DEV bool at_wgmma_d_inside(const void *C, long long ldc, int row0, int col0, int n, int M,
+                              int N)
+{
+  return row0 + 64 <= M && col0 + n <= N && ((unsigned long long)C & 3u) == 0 &&
+         ldc % 2 == 0 && col0 % 2 == 0;
+}
+// The whole m64 x N accumulator fragment d of `thread` (0..127) into C at (row0, col0),
+// where at_wgmma_d_inside holds: no guards, one pair a store, two row pointers (rows g
+// and g + 8 of the thread's warp) and constant offsets (the next 8 columns), and beta's
+// test once, not once a pair. at_store_c_pair's 20-odd instructions a pair (bounds,
+// alignment, beta, addresses) were most of a direct epilogue.
+template <typename T, int N>
+AT_DEV void at_wgmma_store_d_inside(T *C, long long ldc, int row0, int col0, int thread,
+                                    const float *d, float alpha, float beta)
+{
+  T *const p0 =
+      C + (long long)(row0 + at_wgmma_d_row(thread, 0)) * ldc + col0 + at_wgmma_d_col(thread, 0);
+  T *const p8 = p0 + 8 * ldc; // at_wgmma_d_row(thread, 2): 8 rows on
+  if (beta == 0.0f) {
+#pragma unroll
+    for (int i = 0; i < N / 2; i += 2)
+      at_wgmma_store_b32((i / 2) % 2 ? p8 + 8 * (i / 4) : p0 + 8 * (i / 4),
+                         at_wgmma_pack_pair<T>(alpha * d[i], alpha * d[i + 1]));
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < N / 2; i += 2) {
+    T *const p = (i / 2) % 2 ? p8 + 8 * (i / 4) : p0 + 8 * (i / 4);
+    float c0, c1;
+    at_wgmma_unpack_pair<T>(at_wgmma_load_b32(p), &c0, &c1);
+    at_wgmma_store_b32(p, at_wgmma_pack_pair<T>(alpha * d[i] + beta * c0,
+                                                alpha * d[i + 1] + beta * c1));
+  }
 }
 #endif
 
@@ -538,6 +586,18 @@ template <int N> AT_DEV void at_wgmma_wait_group(void)
 {
   static_assert(N >= 0 && N <= 7, "wgmma.wait_group takes 0..7");
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
+}
+// The accumulators d[0..n) as if rewritten here, for the compiler alone (no instruction):
+// called after the wait_group that completes their last group, it keeps every later
+// read of d below the wait. The wait's asm names no register, so the compiler may move
+// an epilogue's alpha * d above it, and ptxas then serializes every wgmma of the kernel
+// (C7515, "non wgmma instructions defining accumulator registers ... between start and
+// end of the pipeline stage"). CUTLASS's warpgroup_fence_operand is the same idea.
+template <int n> AT_DEV void at_wgmma_fence_acc(float *d)
+{
+#pragma unroll
+  for (int i = 0; i < n; i++)
+    asm volatile("" : "+f"(d[i])::"memory");
 }
 // wgmma.mma_async reads shared memory through the async proxy: writes made to it by
 // ordinary stores must be ordered before it by fence.proxy.async (PTX ISA, "Memory
@@ -881,6 +941,8 @@ template <int N> AT_DEV void at_wgmma_wait_group(void)
   static_assert(N >= 0 && N <= 7, "wgmma.wait_group takes 0..7");
   at_host_wgmma_wait(N);
 }
+// The emulated wait_group writes d itself: nothing for a compiler to be kept from.
+template <int n> AT_DEV void at_wgmma_fence_acc(float *) {}
 // Ordinary stores and emulated wgmma reads are the same memory on the host.
 AT_DEV void at_fence_proxy_async_shared(void) {}
 AT_DEV unsigned long long at_wgmma_desc(const void *p, unsigned int lbo, unsigned int sbo,

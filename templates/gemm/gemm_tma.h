@@ -507,11 +507,8 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       if (col + 1 < N)
         v1 += beta * at_to_float(C[(long long)row * ldc + col + 1]);
     }
-    const T two[2] = {at_from_float<T>(v0), at_from_float<T>(v1)};
-    unsigned int u;
-    at_memcpy(&u, two, 4);
     // c even, BN even: aligned
-    at_wgmma_store_b32(reinterpret_cast<T *>(my_c) + lr * BN + c, u);
+    at_wgmma_store_b32(reinterpret_cast<T *>(my_c) + lr * BN + c, at_wgmma_pack_pair<T>(v0, v1));
   };
   auto epi_end = [&](int i) {
     if (EPI == 1) {
@@ -545,10 +542,12 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     bm = bm * CM + (CM == 2 ? rank : 0), bn = bn * CN + (CN == 2 ? rank : 0);
     bm0 = bm * BM, bn0 = bn * BN;
 #pragma unroll
-    for (int i = 0; i < MT; i++)
+    for (int i = 0; i < MT; i++) {
 #pragma unroll
       for (int r = 0; r < BN / 2; r++)
         acc[i][r] = 0.0f;
+      at_wgmma_fence_acc<BN / 2>(acc[i]); // the zeros stay here, not sunk toward a wait
+    }
     for (int kt = u.kb; kt < u.ke; kt++, it++) {
       const int s = it % STAGES;
       at_mbarrier_wait_parity(&full[s], (unsigned int)(it / STAGES) & 1u);
@@ -577,6 +576,9 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       if (u.ke > u.kb)
         release((it - 1) % STAGES);
     }
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+      at_wgmma_fence_acc<BN / 2>(acc[i]); // the epilogue's reads stay below the last wait
     if (PINGPONG) { // the other consumer's turn
       at_syncwarp();
       if (lane == 0)
@@ -666,6 +668,11 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
 
 #pragma unroll
     for (int i = 0; i < MT; i++) {
+      const int row0 = bm0 + (wrow + i) * 64;
+      if (EPI == 0 && at_wgmma_d_inside(C, ldc, row0, bn0, BN, M, N)) {
+        at_wgmma_store_d_inside<T, BN>(C, ldc, row0, bn0, t, acc[i], alpha, beta);
+        continue;
+      }
 #pragma unroll
       for (int r = 0; r < BN / 2; r += 2)
         epi_pair(i, r, acc[i][r], acc[i][r + 1]);

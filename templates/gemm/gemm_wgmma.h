@@ -220,6 +220,9 @@ __device__ void gemm_wgmma(const T *A, const T *B, T *C, int M, int N, int K, in
 #pragma unroll
     for (int r = 0; r < BN / 2; r++)
       acc[i][r] = 0.0f;
+#pragma unroll
+  for (int i = 0; i < MT; i++) // the zeros stay here, not sunk toward a wait (C7515)
+    at_wgmma_fence_acc<BN / 2>(acc[i]);
 
   // The descriptors of stage 0 at k 0; a k step or another stage adds bytes >> 4 to the
   // start address field (bits 0-13: shared addresses stay below 256 KiB, no carry).
@@ -272,15 +275,25 @@ __device__ void gemm_wgmma(const T *A, const T *B, T *C, int M, int N, int K, in
     at_wgmma_wait_group<WAIT>();
   }
   at_wgmma_wait_group<0>();
+#pragma unroll
+  for (int i = 0; i < MT; i++)
+    at_wgmma_fence_acc<BN / 2>(acc[i]); // the epilogue's reads stay below the wait
   at_cp_async_wait_all();
 
   // ---- epilogue: register r of m tile i is D(at_wgmma_d_row(t, r), at_wgmma_d_col(t, r)) ----
-  // (registers r and r + 1, r even, are neighbouring columns of one row: a pair a store)
+  // (registers r and r + 1, r even, are neighbouring columns of one row: a pair a store;
+  // a fragment inside C without a guard)
 #pragma unroll
-  for (int i = 0; i < MT; i++)
+  for (int i = 0; i < MT; i++) {
+    const int row0 = bm0 + (wg * MT + i) * 64;
+    if (at_wgmma_d_inside(C, ldc, row0, bn0, BN, M, N)) {
+      at_wgmma_store_d_inside<T, BN>(C, ldc, row0, bn0, t, acc[i], alpha, beta);
+      continue;
+    }
 #pragma unroll
     for (int r = 0; r < BN / 2; r += 2)
-      at_store_c_pair(C, ldc, bm0 + (wg * MT + i) * 64 + at_wgmma_d_row(t, r),
-                      bn0 + at_wgmma_d_col(t, r), M, N, acc[i][r], acc[i][r + 1], alpha, beta);
+      at_store_c_pair(C, ldc, row0 + at_wgmma_d_row(t, r), bn0 + at_wgmma_d_col(t, r), M, N,
+                      acc[i][r], acc[i][r + 1], alpha, beta);
+  }
 #endif
 }
