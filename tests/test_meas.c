@@ -14,6 +14,66 @@
 #include "tuner/measure/meas.h"
 #include "base/status.h"
 
+/* meas_time_events with stand-ins that log their calls: the launch's set-up (CUDA's
+ * shared-memory opt-in, a driver call) happens once and before any start event, so the
+ * timed region holds the launch alone; a failing set-up starts nothing. */
+static char tlog[64];
+static int tprep_rc;
+static int t_prepare(struct meas_ctx *c, const struct meas_launch *l)
+{
+  (void)c, (void)l;
+  strcat(tlog, "P");
+  return tprep_rc;
+}
+static int t_between(struct meas_ctx *c, void *arg)
+{
+  (void)c, (void)arg;
+  strcat(tlog, "B");
+  return AT_OK;
+}
+static int t_start(struct meas_ctx *c)
+{
+  (void)c;
+  strcat(tlog, "S");
+  return AT_OK;
+}
+static int t_launch(struct meas_ctx *c, const struct meas_launch *l)
+{
+  (void)c, (void)l;
+  strcat(tlog, "L");
+  return AT_OK;
+}
+static int t_stop(struct meas_ctx *c)
+{
+  (void)c;
+  strcat(tlog, "T");
+  return AT_OK;
+}
+static int t_elapsed(struct meas_ctx *c, float *ms)
+{
+  (void)c;
+  strcat(tlog, "E");
+  *ms = 0.25f;
+  return AT_OK;
+}
+
+Test(meas, event_timer_times_the_launch_alone)
+{
+  const struct meas_event_timer t = {t_prepare, t_start, t_launch, t_stop, t_elapsed};
+  const struct meas_launch l = {.grid = {1, 1, 1}, .block = {32, 1, 1}};
+  double us[3] = {0};
+  tlog[0] = '\0';
+  tprep_rc = AT_OK;
+  cr_assert_eq(meas_time_events(NULL, &t, &l, 3, t_between, NULL, us), AT_OK);
+  cr_assert_str_eq(tlog, "PBSLTEBSLTEBSLTE");
+  for (int i = 0; i < 3; i++)
+    cr_assert_float_eq(us[i], 250.0, 1e-9);
+  tlog[0] = '\0';
+  tprep_rc = AT_DEVICE;
+  cr_assert_eq(meas_time_events(NULL, &t, &l, 3, t_between, NULL, us), AT_DEVICE);
+  cr_assert_str_eq(tlog, "P");
+}
+
 Test(meas, cuda_without_a_driver_is_unsupported_not_a_crash)
 {
   struct meas_ctx *ctx = (struct meas_ctx *)0x1;

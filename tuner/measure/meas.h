@@ -106,12 +106,16 @@ struct meas_backend {
 int meas_tmap_encode(const struct meas_backend *mb, struct meas_ctx *ctx,
                      const struct meas_tmap *t, void *map);
 
-/* The event-timed loop of the GPU backends' `time`: each repetition calls between (may be
- * NULL), start, launch, stop_and_wait and elapsed_ms, and stores the elapsed time in
- * us[i]. The first failing call's status is returned. */
+/* The event-timed loop of the GPU backends' `time`: prepare (may be NULL) once, then each
+ * repetition calls between (may be NULL), start, launch, stop_and_wait and elapsed_ms,
+ * and stores the elapsed time in us[i]. Only the launch lies between the two events:
+ * what a launch needs set up first (CUDA's opt-in to more dynamic shared memory, a driver
+ * call) is prepare's, outside the timed region. The first failing call's status is
+ * returned. */
 struct meas_event_timer {
+  int (*prepare)(struct meas_ctx *c, const struct meas_launch *l);
   int (*start)(struct meas_ctx *c);          /* record the start event on the stream */
-  int (*launch)(struct meas_ctx *c, const struct meas_launch *l);
+  int (*launch)(struct meas_ctx *c, const struct meas_launch *l); /* the launch alone */
   int (*stop_and_wait)(struct meas_ctx *c);  /* record the stop event and wait for it */
   int (*elapsed_ms)(struct meas_ctx *c, float *ms);
 };

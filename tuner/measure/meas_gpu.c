@@ -204,19 +204,34 @@ static int gpu_fill(struct meas_ctx *c, meas_ptr dst, unsigned char byte, size_t
   return AT_OK;
 }
 
-static int gpu_launch(struct meas_ctx *c, const struct meas_launch *l)
+/* What a launch of l needs first: a cluster shape is refused where the runtime has none
+ * (CUDA: the kernel carries it, __cluster_dims__); CUDA's opt-in above 48 KiB of dynamic
+ * shared memory (a driver call: outside the timed region, see meas_time_events). */
+static int gpu_prepare(struct meas_ctx *c, const struct meas_launch *l)
 {
-  vnd_function f = (vnd_function)l->kernel;
-  /* a cluster shape: the kernel carries it (__cluster_dims__) on CUDA; HIP has none */
   if (l->cluster[0] * l->cluster[1] * l->cluster[2] > 1 && c->api->vendor != DEV_NVIDIA)
     return at_error(AT_UNSUPPORTED, "%s backend has no thread block clusters (cluster "
                     "%ux%ux%u)", "hip", l->cluster[0], l->cluster[1], l->cluster[2]);
   if (l->shared_bytes > CUDA_SHARED_WITHOUT_OPTIN && c->api->func_set_attr)
-    VND_CHECK(c->api, func_set_attr(f, VND_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED,
+    VND_CHECK(c->api, func_set_attr((vnd_function)l->kernel,
+                                    VND_CU_FUNC_ATTR_MAX_DYNAMIC_SHARED,
                                     (int)l->shared_bytes));
-  VND_CHECK(c->api, launch(f, l->grid[0], l->grid[1], l->grid[2], l->block[0], l->block[1],
-                           l->block[2], l->shared_bytes, c->stream, l->args, NULL));
   return AT_OK;
+}
+
+/* The launch alone (prepared). */
+static int gpu_launch_prepared(struct meas_ctx *c, const struct meas_launch *l)
+{
+  VND_CHECK(c->api, launch((vnd_function)l->kernel, l->grid[0], l->grid[1], l->grid[2],
+                           l->block[0], l->block[1], l->block[2], l->shared_bytes,
+                           c->stream, l->args, NULL));
+  return AT_OK;
+}
+
+static int gpu_launch(struct meas_ctx *c, const struct meas_launch *l)
+{
+  int rc = gpu_prepare(c, l);
+  return rc != AT_OK ? rc : gpu_launch_prepared(c, l);
 }
 
 static int gpu_sync(struct meas_ctx *c)
@@ -247,8 +262,8 @@ static int gpu_elapsed_ms(struct meas_ctx *c, float *ms)
 static int gpu_time(struct meas_ctx *c, const struct meas_launch *l, int reps,
                     int (*between)(struct meas_ctx *, void *), void *arg, double *us)
 {
-  static const struct meas_event_timer t = {gpu_start, gpu_launch, gpu_stop_and_wait,
-                                            gpu_elapsed_ms};
+  static const struct meas_event_timer t = {gpu_prepare, gpu_start, gpu_launch_prepared,
+                                            gpu_stop_and_wait, gpu_elapsed_ms};
   return meas_time_events(c, &t, l, reps, between, arg, us);
 }
 
