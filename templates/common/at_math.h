@@ -15,7 +15,17 @@
 #define AT_MATH_H
 
 #if defined(AT_CUDA)
-AT_DEV float at_exp2f(float x) { return exp2f(x); }
+// ex2.approx.ftz.f32 (PTX ISA, "ex2"): MUFU.EX2 alone. exp2f is ex2.approx.f32 without
+// .ftz, which ptxas wraps in a range test, a select and two multiplies to give subnormal
+// results (2^x below 2^-126) their bits: five instructions for each of a softmax's
+// exponentials (a third of attn_wgmma's loop at D 128, read with nvdisasm), for values no
+// softmax tells from zero. -inf still gives 0, NaN stays NaN.
+AT_DEV float at_exp2f(float x)
+{
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
 AT_DEV float at_log2f(float x) { return log2f(x); }
 AT_DEV float at_fmaxf(float a, float b) { return fmaxf(a, b); }
 AT_DEV float at_sqrtf(float x) { return sqrtf(x); }
