@@ -317,16 +317,25 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
         const int limit = IS_CAUSAL && rows[s][r] + SK - SQ < SK - 1 ? rows[s][r] + SK - SQ
                                                                       : SK - 1;
         float mx = at_neg_inf();
+        if (edge) { // a key past SK or the causal limit is -inf
 #pragma unroll
-        for (int j = 0; j < NS; j++)
+          for (int j = 0; j < NS; j++)
 #pragma unroll
-          for (int c = 0; c < 2; c++) {
-            float x = sc[s][j][2 * r + c] * qs;
-            if (edge && k0 + 8 * j + 2 * t4 + c > limit)
-              x = at_neg_inf();
-            sc[s][j][2 * r + c] = x;
-            mx = at_fmaxf(mx, x);
-          }
+            for (int c = 0; c < 2; c++) {
+              const float x = k0 + 8 * j + 2 * t4 + c > limit ? at_neg_inf()
+                                                              : sc[s][j][2 * r + c] * qs;
+              sc[s][j][2 * r + c] = x;
+              mx = at_fmaxf(mx, x);
+            }
+        } else { // (the tiles inside: no per-key test, a compare and select a key)
+#pragma unroll
+          for (int j = 0; j < NS; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+              sc[s][j][2 * r + c] *= qs;
+              mx = at_fmaxf(mx, sc[s][j][2 * r + c]);
+            }
+        }
         mx = at_fmaxf(mx, at_shfl_xor(mx, 1));
         mx = at_fmaxf(mx, at_shfl_xor(mx, 2));
         const float mnew = at_fmaxf(m[s][r], mx);

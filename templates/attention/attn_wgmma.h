@@ -356,15 +356,23 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
     for (int r = 0; r < 2; r++) {
       const int limit = IS_CAUSAL && rows[r] + SK - SQ < SK - 1 ? rows[r] + SK - SQ : SK - 1;
       float mx = at_neg_inf();
+      if (edge) { // a key past SK or the causal limit is -inf
 #pragma unroll
-      for (int i = 0; i < NS; i++) {
-        if ((i / 2) % 2 != r)
-          continue;
-        float x = sc[i] * qs;
-        if (edge && k0 + at_wgmma_d_col(t, i) > limit)
-          x = at_neg_inf();
-        sc[i] = x;
-        mx = at_fmaxf(mx, x);
+        for (int i = 0; i < NS; i++) {
+          if ((i / 2) % 2 != r)
+            continue;
+          const float x = k0 + at_wgmma_d_col(t, i) > limit ? at_neg_inf() : sc[i] * qs;
+          sc[i] = x;
+          mx = at_fmaxf(mx, x);
+        }
+      } else { // (the tiles inside: no per-key test, a compare and select a key)
+#pragma unroll
+        for (int i = 0; i < NS; i++) {
+          if ((i / 2) % 2 != r)
+            continue;
+          sc[i] *= qs;
+          mx = at_fmaxf(mx, sc[i]);
+        }
       }
       mx = at_fmaxf(mx, at_shfl_xor(mx, 1));
       mx = at_fmaxf(mx, at_shfl_xor(mx, 2));
