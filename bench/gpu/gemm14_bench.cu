@@ -192,6 +192,27 @@ static double measure_hbm(void)
   return 2.0 * (double)bytes / (us * 1e-6) / 1e9;
 }
 
+// The first H200 run (2026-12-04) timed every 1024^3 kernel of ours at 19.6-22.9 us against
+// cuBLASLt's 8.9, whatever the tile; the tuner then called cuFuncSetAttribute between the
+// events of every repetition (since 2026-12-05 before them). This probe says what such a
+// call costs inside a timed region: an empty kernel with 64 KiB of dynamic shared memory,
+// timed as everything here, without and with cudaFuncSetAttribute between the events.
+__global__ void gemm14_empty(int) {}
+static void launch_probe(void)
+{
+  const int shared = 64 * 1024;
+  CK(cudaFuncSetAttribute(gemm14_empty, cudaFuncAttributeMaxDynamicSharedMemorySize, shared));
+  const double plain = time_median([&]() { gemm14_empty<<<1, 32, shared>>>(0); });
+  const double attr = time_median([&]() {
+    CK(cudaFuncSetAttribute(gemm14_empty, cudaFuncAttributeMaxDynamicSharedMemorySize, shared));
+    gemm14_empty<<<1, 32, shared>>>(0);
+  });
+  CK(cudaGetLastError());
+  printf("launch probe: an empty kernel (64 KiB dynamic shared memory) %.1f us; with "
+         "cudaFuncSetAttribute between the events %.1f us\n",
+         plain, attr);
+}
+
 int main(int argc, char **argv)
 {
   bool cublas_only = argc > 1 && strcmp(argv[1], "--cublas-only") == 0;
@@ -212,6 +233,8 @@ int main(int argc, char **argv)
          "header %s; %d reps, median, %s\n\n",
          prop.name, prop.multiProcessorCount, hbm, cublas_only ? "(none)" : HEADER_NAME,
          REPS, warm_l2 ? "L2 NOT flushed (GEMM14_WARM)" : "L2 flushed between reps");
+  launch_probe();
+  printf("\n");
   printf("| problem | dtype layout | winner | check | ours us | Lt default us | Lt search us | "
          "ours/default | ours/search | TFLOP/s | %% of %.0f | %% of HBM |\n"
          "|---|---|---|---|---|---|---|---|---|---|---|---|\n",
