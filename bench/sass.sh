@@ -33,10 +33,10 @@ dir=${SASS_DIR:-/tmp/autotune-sass}
 mkdir -p "$dir"
 objdump=$cuda/bin/cuobjdump
 if [ ! -x "$objdump" ]; then
-  objdump=$(find "$dir/tools" -name cuobjdump -type f 2>/dev/null | head -1 || true)
+  objdump=$(find "$dir/tools" -name cuobjdump -type f -print -quit 2>/dev/null || true)
   if [ -z "$objdump" ]; then
     python3 -m pip install -q --target "$dir/tools" nvidia-cuda-cuobjdump >&2
-    objdump=$(find "$dir/tools" -name cuobjdump -type f | head -1)
+    objdump=$(find "$dir/tools" -name cuobjdump -type f -print -quit)
   fi
 fi
 gen=$dir/gen
@@ -48,8 +48,8 @@ file=$gen/$(awk -F'\t' -v n="$name" '$1 == n {print $3}' "$gen/variants.tsv")
 awk -F'\t' -v n="$name" '$1 == n {print "variant " $1 ": " $2}' "$gen/variants.tsv"
 # the batch's shared part (everything before the first kernel's comment line), then the
 # variant's own comment line and wrapper
-first=$(grep -n '^extern "C" __global__' "$file" | head -1 | cut -d: -f1)
-at=$(grep -n "void .*$name(" "$file" | cut -d: -f1)
+first=$(grep -m1 -n '^extern "C" __global__' "$file" | cut -d: -f1)
+at=$(grep -m1 -n "void .*$name(" "$file" | cut -d: -f1)
 { sed -n "1,$((first - 2))p" "$file"; sed -n "$((at - 1)),$((at + 3))p" "$file"; } >"$dir/$name.cu"
 "$cuda/bin/nvcc" -std=c++17 -arch="$arch" -cubin -Itemplates/common -Xptxas -v \
   -o "$dir/$name.cubin" "$dir/$name.cu" 2>&1 | grep -E 'registers|spill|serialized' || true
