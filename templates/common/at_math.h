@@ -1,6 +1,7 @@
 // at_math.h - the few float functions kernels need beyond arithmetic, one spelling for
 // every target: at_exp2f (2^x), at_log2f, at_fmaxf, at_sqrtf, at_neg_inf. CUDA has them built in
-// (NVRTC and nvcc declare the math library's device functions); HIP compiled with
+// (NVRTC and nvcc declare the math library's device functions; at_exp2f is the PTX
+// instruction itself, below); HIP compiled with
 // -nogpuinc has no math headers, so the clang builtins, which lower to the AMDGPU
 // instructions (v_exp_f32 for exp2, with its denormal handling); the host uses the same
 // builtins (libm). exp2 rather than exp: attention's softmax scales its logits by
