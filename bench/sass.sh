@@ -22,7 +22,10 @@
 # none: nvcc, ptxas and nvlink only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -ge 2 ] || { echo "usage: bench/sass.sh TEMPLATE.h CONFIG-REGEX [ARCH] -- GENERATE-ARGS..." >&2; exit 2; }
+if [ $# -lt 2 ]; then
+  echo "usage: bench/sass.sh TEMPLATE.h CONFIG-REGEX [ARCH] -- GENERATE-ARGS..." >&2
+  exit 2
+fi
 tmpl=$1 regex=$2
 shift 2
 arch=sm_90a
