@@ -128,6 +128,15 @@ AT_DEV unsigned long long at_wgmma_desc_encode(unsigned int addr, unsigned int l
          (unsigned long long)((sbo & 0x3FFFFu) >> 4) << 32 |
          (unsigned long long)(swizzle & 3) << 62;
 }
+// Descriptor d of a matrix `bytes` (a multiple of 16) further on in shared memory: the
+// start address field is the low word's bottom, so the sum is a 32-bit add on that word
+// (no carry out of the field while the address stays below 256 KiB, as every kernel's
+// shared memory does) and the high word stays as it is. A 64-bit add cost every wgmma a
+// carried pair of adds (gemm_tma's k-tile: 160 instructions, 112 this way; nvdisasm).
+AT_DEV unsigned long long at_wgmma_desc_plus(unsigned long long d, unsigned int bytes)
+{
+  return (d & 0xFFFFFFFF00000000ull) | (unsigned int)((unsigned int)d + (bytes >> 4));
+}
 
 // Where element (row, k) of a K-major tile of 16-bit elements lies, in bytes from the
 // tile's start (row: M for A, N for B; k: the K index, < 8 for no swizzle per LBO step,

@@ -459,7 +459,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
   unsigned int *const my_flag = last_flag + (PINGPONG ? cw : 0);
   const bool counter_thread = PINGPONG ? t == 0 : tid == 128;
   // The descriptors of stage 0 at k 0; another stage or k step adds bytes >> 4 to the
-  // start address field (shared addresses stay below 256 KiB: no carry).
+  // start address field (at_wgmma_desc_plus: shared addresses stay below 256 KiB).
   const unsigned long long da0 = A_T ? at_wgmma_desc(sA, 128u * BK, 1024u, AT_WGMMA_SWIZZLE_128B)
                                      : at_wgmma_desc(sA, 16u, 16u * BK, AT_WGMMA_SWIZZLE_128B);
   const unsigned long long db0 = B_T ? at_wgmma_desc(sB, 16u, 16u * BK, AT_WGMMA_SWIZZLE_128B)
@@ -551,15 +551,15 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
     for (int kt = u.kb; kt < u.ke; kt++, it++) {
       const int s = it % STAGES;
       at_mbarrier_wait_parity(&full[s], (unsigned int)(it / STAGES) & 1u);
-      const unsigned long long da = da0 + ((unsigned long long)(s * A_BYTES) >> 4);
-      const unsigned long long db = db0 + ((unsigned long long)(s * B_BYTES) >> 4);
+      const unsigned long long da = at_wgmma_desc_plus(da0, (unsigned int)(s * A_BYTES));
+      const unsigned long long db = at_wgmma_desc_plus(db0, (unsigned int)(s * B_BYTES));
       at_wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < BK; kk += 16)
 #pragma unroll
         for (int i = 0; i < MT; i++)
-          wgmma<BN, A_T, 1 - B_T>(acc[i], da + (a_off(i, kk) >> 4), db + (b_off(kk) >> 4),
-                                  (const T *)0);
+          wgmma<BN, A_T, 1 - B_T>(acc[i], at_wgmma_desc_plus(da, a_off(i, kk)),
+                                  at_wgmma_desc_plus(db, b_off(kk)), (const T *)0);
       at_wgmma_commit_group();
       if (WAIT == 0) {
         at_wgmma_wait_group<0>();

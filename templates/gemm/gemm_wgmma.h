@@ -225,7 +225,8 @@ __device__ void gemm_wgmma(const T *A, const T *B, T *C, int M, int N, int K, in
     at_wgmma_fence_acc<BN / 2>(acc[i]);
 
   // The descriptors of stage 0 at k 0; a k step or another stage adds bytes >> 4 to the
-  // start address field (bits 0-13: shared addresses stay below 256 KiB, no carry).
+  // start address field (bits 0-13, at_wgmma_desc_plus: shared addresses stay below
+  // 256 KiB).
   const unsigned long long da0 =
       A_T ? at_wgmma_desc(sA, 128u * BK, 1024u, AT_WGMMA_SWIZZLE_128B)
           : at_wgmma_desc(sA, 16u, 16u * BK, SW_K);
@@ -262,15 +263,15 @@ __device__ void gemm_wgmma(const T *A, const T *B, T *C, int M, int N, int K, in
     at_cp_async_commit();
 
     const int stage = kt % STAGES;
-    const unsigned long long da = da0 + ((unsigned long long)(stage * A_BYTES) >> 4);
-    const unsigned long long db = db0 + ((unsigned long long)(stage * B_BYTES) >> 4);
+    const unsigned long long da = at_wgmma_desc_plus(da0, (unsigned int)(stage * A_BYTES));
+    const unsigned long long db = at_wgmma_desc_plus(db0, (unsigned int)(stage * B_BYTES));
     at_wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16)
 #pragma unroll
       for (int i = 0; i < MT; i++)
-        wgmma<BN, A_T, 1 - B_T>(acc[i], da + (a_off(i, kk) >> 4), db + (b_off(kk) >> 4),
-                                (const T *)0);
+        wgmma<BN, A_T, 1 - B_T>(acc[i], at_wgmma_desc_plus(da, a_off(i, kk)),
+                                at_wgmma_desc_plus(db, b_off(kk)), (const T *)0);
     at_wgmma_commit_group();
     at_wgmma_wait_group<WAIT>();
   }
