@@ -353,11 +353,15 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
             sum += p;
           }
         l[s][r] = l[s][r] * alpha + sum;
+        // (alpha is exactly 1 where the row's max did not move: past a long row's first
+        // tiles most warps skip the multiplies, a uniform branch; acc * 1 is acc)
+        if (at_any(alpha != 1.0f)) {
 #pragma unroll
-        for (int j = 0; j < ND; j++)
+          for (int j = 0; j < ND; j++)
 #pragma unroll
-          for (int c = 0; c < 2; c++)
-            acc[s][j][2 * r + c] *= alpha;
+            for (int c = 0; c < 2; c++)
+              acc[s][j][2 * r + c] *= alpha;
+        }
       }
 
     // ---- O += P V: P's A fragment for keys 16 kk.. is S tiles 2 kk and 2 kk + 1 ----

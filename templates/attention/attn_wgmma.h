@@ -399,9 +399,13 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   };
   // Then O rescaled and tile kt's P to registers or shared memory (buffer kt % 2).
   auto rescale_p = [&](int kt) {
+    // (a row whose max did not move has alpha exactly 1, 2^0: past a long row's first
+    // tiles most warps skip the multiplies, a uniform branch; o * 1 is o, bit for bit)
+    if (at_any(al[0] != 1.0f || al[1] != 1.0f)) {
 #pragma unroll
-    for (int i = 0; i < NO; i++)
-      o[i] *= al[(i / 2) % 2];
+      for (int i = 0; i < NO; i++)
+        o[i] *= al[(i / 2) % 2];
+    }
 
     // ---- P: registers i..i+7 of keys 16 j.. are exactly the A fragment of P V's k step
     // j (rows g, g + 8; keys 2 t, 2 t + 8 and the next), as with mma.sync; or to shared
