@@ -324,27 +324,24 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   };
   // O += P V for tile kt (its P in pa or in buffer kt % 2, its V in stage kt % STAGES).
   auto issue_pv = [&](int kt) {
-    const unsigned long long da = at_wgmma_desc_plus(dp, (unsigned int)((kt & 1) * P_BYTES));
-    const unsigned long long db =
-        at_wgmma_desc_plus(dv, (unsigned int)((kt % STAGES) * KV_BYTES));
+    const unsigned long long da = dp + ((unsigned long long)((kt & 1) * P_BYTES) >> 4);
+    const unsigned long long db = dv + ((unsigned long long)((kt % STAGES) * KV_BYTES) >> 4);
 #pragma unroll
     for (int kk = 0; kk < BN; kk += 16)
       if (PREG)
-        wgmma_rs<HD, 1>(o, pa[kk / 16], at_wgmma_desc_plus(db, (unsigned int)(kk * 128)),
+        wgmma_rs<HD, 1>(o, pa[kk / 16], db + ((unsigned long long)(kk * 128) >> 4),
                         (const T *)0);
       else
-        wgmma<HD, 1>(o, at_wgmma_desc_plus(da, (unsigned int)(kk / 64 * 8192 + kk % 64 * 2)),
-                     at_wgmma_desc_plus(db, (unsigned int)(kk * 128)), 1, (const T *)0);
+        wgmma<HD, 1>(o, da + ((unsigned long long)(kk / 64 * 8192 + kk % 64 * 2) >> 4),
+                     db + ((unsigned long long)(kk * 128) >> 4), 1, (const T *)0);
   };
   // S = Q K^T for tile kt (its K in stage kt % STAGES).
   auto issue_s = [&](int kt) {
-    const unsigned long long db =
-        at_wgmma_desc_plus(dk, (unsigned int)((kt % STAGES) * KV_BYTES));
+    const unsigned long long db = dk + ((unsigned long long)((kt % STAGES) * KV_BYTES) >> 4);
 #pragma unroll
     for (int kk = 0; kk < HD; kk += 16)
-      wgmma<BN, 0>(sc, at_wgmma_desc_plus(dq, (unsigned int)(kk / 64 * BOX_Q + kk % 64 * 2)),
-                   at_wgmma_desc_plus(db, (unsigned int)(kk / 64 * BOX_KV + kk % 64 * 2)),
-                   kk > 0,
+      wgmma<BN, 0>(sc, dq + ((unsigned long long)(kk / 64 * BOX_Q + kk % 64 * 2) >> 4),
+                   db + ((unsigned long long)(kk / 64 * BOX_KV + kk % 64 * 2) >> 4), kk > 0,
                    (const T *)0);
   };
 
