@@ -285,7 +285,8 @@ template <int SCHED, int SPLITS> struct sk_sched {
     return true;
   }
 
-  // The slots of a partial unit's tile, in a fixed order: n of them, the j-th at slot(j).
+  // The slots of a partial unit's tile, in a fixed order: n of them, the j-th at
+  // at(slots(u), j).
   __device__ __forceinline__ int contributors(const sk_unit &u) const
   {
     if (SCHED == 1)
@@ -293,13 +294,25 @@ template <int SCHED, int SPLITS> struct sk_sched {
     const long long f = (long long)(u.tile - dp_tiles) * KT;
     return owner(f + KT - 1) - owner(f) + 1;
   }
-  __device__ __forceinline__ long long slot(const sk_unit &u, int j) const
+  // The j-th slot is at(slots(u), j): split-K's are consecutive; stream-K's contributor
+  // c0 + j (j >= 1) starts in this tile (its first unit's slot, 2 (c0 + j)), only
+  // contributor c0 may end here (2 c0 + 1). Worked out once a unit: the 64-bit divisions
+  // of owner() and first() are an 84-instruction call each, and the fixup's loops made
+  // two for every contributor of every chunk.
+  struct slot_seq {
+    long long s0, base, step;
+  };
+  __device__ __forceinline__ slot_seq slots(const sk_unit &u) const
   {
     if (SCHED == 1)
-      return (long long)u.tile * SPLITS + j;
+      return {(long long)u.tile * SPLITS, (long long)u.tile * SPLITS, 1};
     const long long f = (long long)(u.tile - dp_tiles) * KT;
-    const int c = owner(f) + j;
-    return 2LL * c + (first(c) >= f ? 0 : 1);
+    const int c = owner(f);
+    return {2LL * c + (first(c) >= f ? 0 : 1), 2LL * c, 2};
+  }
+  __device__ __forceinline__ static long long at(const slot_seq &q, int j)
+  {
+    return j == 0 ? q.s0 : q.base + j * q.step;
   }
 };
 
@@ -629,6 +642,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
       // not move a later contributor's loads above), so they overlap in flight; the sum
       // still adds the contributors in their fixed order.
       const int n = sched.contributors(u);
+      const auto seq = sched.slots(u);
 #pragma unroll
       for (int i = 0; i < MT; i++) {
 #pragma unroll 1 // (unrolled, NVRTC's allocation reaches 255 registers at 64 x 256)
@@ -640,7 +654,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
           const int off = ((wrow + i) * (BN / 2) + r0) * 128 + 4 * t;
 #pragma unroll 4
           for (int j = 0; j < n; j++) {
-            const float *const p = slots + sched.slot(u, j) * SLOT + off;
+            const float *const p = slots + sched.at(seq, j) * SLOT + off;
 #pragma unroll
             for (int r = 0; r < CHUNK; r += 4) {
               const at_float4 v = at_load_f32x4_coherent(p + r * 128);
@@ -650,7 +664,7 @@ __device__ void gemm_tma(const T *A, const T *B, T *C, int M, int N, int K, int 
           at_float4 zero;
           zero.x = zero.y = zero.z = zero.w = 0.0f;
           for (int j = 0; j < n; j++) {
-            float *const p = slots + sched.slot(u, j) * SLOT + off;
+            float *const p = slots + sched.at(seq, j) * SLOT + off;
 #pragma unroll
             for (int r = 0; r < CHUNK; r += 4)
               at_store_f32x4(p + r * 128, zero);
