@@ -19,42 +19,26 @@
  * timed region holds the launch alone; a failing set-up starts nothing. */
 static char tlog[64];
 static int tprep_rc;
+static int logged(const char *what, int rc)
+{
+  strcat(tlog, what);
+  return rc;
+}
 static int t_prepare(struct meas_ctx *c, const struct meas_launch *l)
 {
-  (void)c, (void)l;
-  strcat(tlog, "P");
-  return tprep_rc;
+  return (void)c, (void)l, logged("P", tprep_rc);
 }
-static int t_between(struct meas_ctx *c, void *arg)
-{
-  (void)c, (void)arg;
-  strcat(tlog, "B");
-  return AT_OK;
-}
-static int t_start(struct meas_ctx *c)
-{
-  (void)c;
-  strcat(tlog, "S");
-  return AT_OK;
-}
+static int t_between(struct meas_ctx *c, void *arg) { return (void)c, (void)arg, logged("B", AT_OK); }
+static int t_start(struct meas_ctx *c) { return (void)c, logged("S", AT_OK); }
 static int t_launch(struct meas_ctx *c, const struct meas_launch *l)
 {
-  (void)c, (void)l;
-  strcat(tlog, "L");
-  return AT_OK;
+  return (void)c, (void)l, logged("L", AT_OK);
 }
-static int t_stop(struct meas_ctx *c)
-{
-  (void)c;
-  strcat(tlog, "T");
-  return AT_OK;
-}
+static int t_stop(struct meas_ctx *c) { return (void)c, logged("T", AT_OK); }
 static int t_elapsed(struct meas_ctx *c, float *ms)
 {
-  (void)c;
-  strcat(tlog, "E");
   *ms = 0.25f;
-  return AT_OK;
+  return (void)c, logged("E", AT_OK);
 }
 
 Test(meas, event_timer_times_the_launch_alone)
