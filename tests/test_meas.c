@@ -28,7 +28,10 @@ static int t_prepare(struct meas_ctx *c, const struct meas_launch *l)
 {
   return (void)c, (void)l, logged("P", tprep_rc);
 }
-static int t_between(struct meas_ctx *c, void *arg) { return (void)c, (void)arg, logged("B", AT_OK); }
+static int t_between(struct meas_ctx *c, void *arg)
+{
+  return (void)c, (void)arg, logged("B", AT_OK);
+}
 static int t_start(struct meas_ctx *c) { return (void)c, logged("S", AT_OK); }
 static int t_launch(struct meas_ctx *c, const struct meas_launch *l)
 {

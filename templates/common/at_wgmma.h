@@ -132,7 +132,7 @@ AT_DEV unsigned long long at_wgmma_desc_encode(unsigned int addr, unsigned int l
 // start address field is the low word's bottom, so the sum is a 32-bit add on that word
 // (no carry out of the field while the address stays below 256 KiB, as every kernel's
 // shared memory does) and the high word stays as it is. A 64-bit add cost every wgmma a
-// carried pair of adds (gemm_tma's k-tile: 160 instructions, 112 this way; nvdisasm).
+// carried pair of adds (gemm_tma's k-tile: 160 instructions, 116 this way; nvdisasm).
 AT_DEV unsigned long long at_wgmma_desc_plus(unsigned long long d, unsigned int bytes)
 {
   return (d & 0xFFFFFFFF00000000ull) | (unsigned int)((unsigned int)d + (bytes >> 4));
