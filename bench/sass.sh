@@ -18,7 +18,7 @@
 # registers and spills, then per loop "loop START..END: N instructions" and its 12 most
 # frequent opcodes; the SASS stays in $SASS_DIR (default /tmp/autotune-sass) as
 # VARIANT.sass. cuobjdump is the CUDA toolkit's where it has one, else PyPI's
-# nvidia-cuda-cuobjdump installed once into $SASS_DIR/tools (the toolkit 13 here ships
+# nvidia-cuda-cuobjdump (and the nvdisasm it runs) installed once into $SASS_DIR/tools (the toolkit 13 here ships
 # none: nvcc, ptxas and nvlink only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,9 +38,13 @@ objdump=$cuda/bin/cuobjdump
 if [ ! -x "$objdump" ]; then
   objdump=$(find "$dir/tools" -name cuobjdump -type f -print -quit 2>/dev/null || true)
   if [ -z "$objdump" ]; then
-    python3 -m pip install -q --target "$dir/tools" nvidia-cuda-cuobjdump >&2
+    # (PyPI's cuobjdump 13.5 calls nvdisasm, a package of its own: both, in one install)
+    python3 -m pip install -q --target "$dir/tools" nvidia-cuda-cuobjdump \
+      nvidia-cuda-nvdisasm >&2
     objdump=$(find "$dir/tools" -name cuobjdump -type f -print -quit)
   fi
+  chmod +x "$(dirname "$objdump")"/* 2>/dev/null || true
+  export PATH="$(dirname "$objdump"):$PATH" # its nvdisasm, where cuobjdump looks
 fi
 gen=$dir/gen
 rm -rf "$gen"
