@@ -362,6 +362,7 @@ Test(attn_mfma, sample_compiles_for_gfx90a, .timeout = TIMEOUT)
  * the paging are compiled in: a group shares them. */
 struct problem {
   int64_t b, h, hkv, sq, sk;
+  float scale; /* 0: 1 / sqrt(D); one negative (a row's max of raw scores is then a min) */
 };
 struct group {
   int64_t d;
@@ -374,13 +375,14 @@ struct group {
 #define GROUP(d, c, pg, ...) {d, c, pg, P(__VA_ARGS__), NP(__VA_ARGS__)}
 
 static const struct group groups[] = {
-    GROUP(64, 0, 0, {1, 1, 1, 1, 1}, {1, 8, 2, 33, 65}, {2, 16, 2, 40, 7}),
-    GROUP(64, 1, 0, {1, 4, 1, 65, 33}, {1, 8, 2, 33, 97}, {1, 2, 2, 77, 77}),
-    GROUP(128, 1, 1, {1, 8, 1, 7, 300}, {2, 4, 1, 1, 300}),
-    GROUP(128, 1, 0, {1, 1, 1, 1, 4099}, {1, 1, 1, 7, 4099}, {1, 8, 1, 7, 300}, {1, 2, 2, 50, 20}),
-    GROUP(128, 0, 1, {1, 4, 1, 33, 65}, {1, 2, 2, 9, 40}),
-    GROUP(72, 1, 0, {1, 4, 1, 17, 23}),
-    GROUP(256, 0, 0, {1, 2, 1, 9, 40}),
+    GROUP(64, 0, 0, {1, 1, 1, 1, 1, 0}, {1, 8, 2, 33, 65, 0}, {2, 16, 2, 40, 7, 0.3f}),
+    GROUP(64, 1, 0, {1, 4, 1, 65, 33, 0}, {1, 8, 2, 33, 97, -0.2f}, {1, 2, 2, 77, 77, 0}),
+    GROUP(128, 1, 1, {1, 8, 1, 7, 300, 0}, {2, 4, 1, 1, 300, 0}),
+    GROUP(128, 1, 0, {1, 1, 1, 1, 4099, 0}, {1, 1, 1, 7, 4099, 0}, {1, 8, 1, 7, 300, 0},
+          {1, 2, 2, 50, 20, 0}),
+    GROUP(128, 0, 1, {1, 4, 1, 33, 65, 0}, {1, 2, 2, 9, 40, -0.2f}),
+    GROUP(72, 1, 0, {1, 4, 1, 17, 23, 0}),
+    GROUP(256, 0, 0, {1, 2, 1, 9, 40, 0}),
 };
 #define NGROUPS (sizeof groups / sizeof groups[0])
 
@@ -399,7 +401,7 @@ static size_t run_problem(struct th_hostk *hk, const struct th_space *sp, const 
   /* LSE on every other problem: both paths of the kernel */
   struct attn_problem p = {.dtype = dt, .batch = pr->b, .heads = pr->h, .hkv = pr->hkv,
                            .sq = pr->sq, .sk = pr->sk, .d = gr->d, .causal = gr->causal,
-                           .paged = gr->paged, .lse = (int)(seed % 2)};
+                           .paged = gr->paged, .lse = (int)(seed % 2), .scale = pr->scale};
   struct attn_data data;
   cr_assert_eq(attn_data_init(&data, &p, seed), AT_OK, "%s", at_last_error());
   struct attn_buffers buf;

@@ -238,10 +238,11 @@ struct problem {
 
 /* The issue's correctness problems (B, H, HKV, SQ, SK): odd lengths with SQ < SK and
  * SQ > SK (so causal rows that see no key), GQA 4:1 and 8:1, MHA across a 128-row block,
- * decode of 1 and 7 queries over 300 and 4,099 keys. */
+ * decode of 1 and 7 queries over 300 and 4,099 keys; one negative scale (a row's max of
+ * raw scores is then a min). */
 static const struct problem problems[] = {
     {1, 4, 1, 37, 53, 0.0f},  {2, 8, 1, 70, 33, 0.3f},  {1, 2, 2, 129, 131, 0.0f},
-    {1, 8, 2, 1, 300, 0.0f},  {1, 4, 1, 7, 300, 0.0f},  {1, 8, 1, 1, 4099, 0.0f},
+    {1, 8, 2, 1, 300, 0.0f},  {1, 4, 1, 7, 300, -0.2f}, {1, 8, 1, 1, 4099, 0.0f},
     {1, 4, 1, 7, 4099, 0.2f},
 };
 #define NPROBLEMS (sizeof problems / sizeof problems[0])

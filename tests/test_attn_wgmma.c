@@ -275,7 +275,8 @@ static const struct problem problems[] = {
     {1, 4, 1, 37, 53, 0.0f},   /* GQA 4:1, odd, SQ < SK */
     {2, 8, 1, 70, 33, 0.3f},   /* GQA 8:1, SQ > SK: causal rows with no key */
     {1, 2, 2, 129, 131, 0.0f}, /* MHA, odd, three query tiles of 64, many key tiles */
-    {1, 4, 1, 7, 300, 0.0f},   /* few queries over many keys: the ring wraps */
+    {1, 4, 1, 7, 300, -0.2f},  /* few queries over many keys: the ring wraps; a negative
+                                * scale (the row max of raw scores is then a min) */
 };
 #define NPROBLEMS (sizeof problems / sizeof problems[0])
 
@@ -285,7 +286,8 @@ static const struct problem problems[] = {
 static const struct problem problems256[] = {
     {1, 4, 1, 37, 53, 0.0f},  /* GQA 4:1, odd, SQ < SK */
     {1, 2, 2, 70, 33, 0.3f},  /* MHA, SQ > SK: causal rows with no key */
-    {1, 2, 1, 5, 200, 0.0f},  /* few queries over four tiles of keys: the ring wraps */
+    {1, 2, 1, 5, 200, -0.2f}, /* few queries over four tiles of keys: the ring wraps;
+                               * a negative scale */
 };
 #define NPROBLEMS256 (sizeof problems256 / sizeof problems256[0])
 

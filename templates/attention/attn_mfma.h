@@ -263,6 +263,7 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
 
   // This lane's query column of each of its QT blocks: row, query index, head.
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
+  const float qa = at_softmax_fold(qs); // |qs|: the scale in exp2's FMA (at_math.h)
   int qrow[QT], qidx[QT], qhead[QT], qlast[QT];
   T qf[QT][DS][4];
 #pragma unroll
@@ -284,7 +285,9 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
   }
 
   // Causal: the block's last row sees keys up to its query index + SK - SQ (rows are in
-  // query order, also packed).
+  // query order, also packed); its first row's last key bounds the tiles that need no
+  // mask.
+  const int qlast_first = IS_CAUSAL ? (PACK_GQA ? r0 / G : r0) + SK - SQ : SK - 1;
   int kv_end = SK;
   if (IS_CAUSAL) {
     const int r1 = (r0 + BQ < rows ? r0 + BQ : rows) - 1;
@@ -359,37 +362,63 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
       }
 
     // Online softmax per query column; P into one or two 16-bit halves for the second
-    // MFMA (pl is unused with PSPLIT 1: the compiler drops it).
+    // MFMA (pl is unused with PSPLIT 1: the compiler drops it). Maxima over the raw
+    // scores, qa x - m one FMA into exp2 (at_softmax_fold; a negative scale flips the
+    // scores' signs first, a uniform branch); the key mask only on a tile that reaches
+    // past SK or past the block's first query's last key (a uniform branch, not a compare
+    // and select every key); a row that has seen no key yet subtracts 0, so that exp2 of a
+    // masked -inf is 0 without a test a key; O rescaled only where some column of the wave
+    // moved its max (alpha is exactly 1 elsewhere: o * 1 is o).
     T ph[QT][KB][NREG], pl[QT][KB][PSPLIT == 2 ? NREG : 1];
+    const bool edge = k0 + BKV > SK || (IS_CAUSAL && k0 + BKV - 1 > qlast_first);
+    if (qs < 0.0f) {
+#pragma unroll
+      for (int t = 0; t < QT; t++)
+#pragma unroll
+        for (int kb = 0; kb < KB; kb++)
+#pragma unroll
+          for (int r = 0; r < NREG; r++)
+            s[t][kb][r] = -s[t][kb][r];
+    }
 #pragma unroll
     for (int t = 0; t < QT; t++) {
       float tmax = at_neg_inf();
+      if (edge) {
 #pragma unroll
-      for (int kb = 0; kb < KB; kb++)
+        for (int kb = 0; kb < KB; kb++)
 #pragma unroll
-        for (int r = 0; r < NREG; r++) {
-          const int key = k0 + kb * MI + am_acc_row<MI>(r, lane);
-          const float x = key < SK && key <= qlast[t] ? s[t][kb][r] * qs : at_neg_inf();
-          s[t][kb][r] = x;
-          tmax = at_fmaxf(tmax, x);
-        }
+          for (int r = 0; r < NREG; r++) {
+            const int key = k0 + kb * MI + am_acc_row<MI>(r, lane);
+            const float x = key < SK && key <= qlast[t] ? s[t][kb][r] : at_neg_inf();
+            s[t][kb][r] = x;
+            tmax = at_fmaxf(tmax, x);
+          }
+      } else {
+#pragma unroll
+        for (int kb = 0; kb < KB; kb++)
+#pragma unroll
+          for (int r = 0; r < NREG; r++)
+            tmax = at_fmaxf(tmax, s[t][kb][r]);
+      }
 #pragma unroll
       for (int off = MI; off < 64; off *= 2)
         tmax = at_fmaxf(tmax, at_shfl_xor(tmax, off));
-      const float mnew = at_fmaxf(m[t], tmax);
-      const float alpha = m[t] == at_neg_inf() ? 0.0f : at_exp2f(m[t] - mnew);
+      const float mnew = at_fmaxf(m[t], tmax * qa);
+      const float base = mnew == at_neg_inf() ? 0.0f : mnew;
+      const float alpha = at_exp2f(m[t] - base);
       l[t] *= alpha;
+      if (at_any(alpha != 1.0f)) {
 #pragma unroll
-      for (int d = 0; d < DB; d++)
+        for (int d = 0; d < DB; d++)
 #pragma unroll
-        for (int r = 0; r < NREG; r++)
-          o[t][d][r] *= alpha;
+          for (int r = 0; r < NREG; r++)
+            o[t][d][r] *= alpha;
+      }
 #pragma unroll
       for (int kb = 0; kb < KB; kb++)
 #pragma unroll
         for (int r = 0; r < NREG; r++) {
-          const float x = s[t][kb][r];
-          const float p = x == at_neg_inf() ? 0.0f : at_exp2f(x - mnew);
+          const float p = at_exp2f(s[t][kb][r] * qa - base);
           l[t] += p;
           ph[t][kb][r] = at_from_float<T>(p);
           if constexpr (PSPLIT == 2)

@@ -236,6 +236,7 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
       }
 
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
+  const float qa = at_softmax_fold(qs); // |qs|: the scale in exp2's FFMA (at_math.h)
   float acc[MS][ND][4], m[MS][2], l[MS][2];
 #pragma unroll
   for (int s = 0; s < MS; s++) {
@@ -309,7 +310,18 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
 
     // ---- online softmax: S[e] of n8 tile j is (row gq + 8 (e / 2), key 8 j + 2 t4 + e % 2) ----
     // Only a tile that reaches past SK or past the first row's last key needs the mask.
+    // Maxima over the raw scores, qa x - m one FFMA into exp2 (at_softmax_fold); a
+    // negative scale flips the scores' signs first, a uniform branch.
     const bool edge = k0 + BKV > SK || (IS_CAUSAL && k0 + BKV - 1 > q0 + SK - SQ);
+    if (qs < 0.0f) {
+#pragma unroll
+      for (int s = 0; s < MS; s++)
+#pragma unroll
+        for (int j = 0; j < NS; j++)
+#pragma unroll
+          for (int e = 0; e < 4; e++)
+            sc[s][j][e] = -sc[s][j][e];
+    }
 #pragma unroll
     for (int s = 0; s < MS; s++)
 #pragma unroll
@@ -323,7 +335,7 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
 #pragma unroll
             for (int c = 0; c < 2; c++) {
               const float x = k0 + 8 * j + 2 * t4 + c > limit ? at_neg_inf()
-                                                              : sc[s][j][2 * r + c] * qs;
+                                                              : sc[s][j][2 * r + c];
               sc[s][j][2 * r + c] = x;
               mx = at_fmaxf(mx, x);
             }
@@ -331,14 +343,12 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
 #pragma unroll
           for (int j = 0; j < NS; j++)
 #pragma unroll
-            for (int c = 0; c < 2; c++) {
-              sc[s][j][2 * r + c] *= qs;
+            for (int c = 0; c < 2; c++)
               mx = at_fmaxf(mx, sc[s][j][2 * r + c]);
-            }
         }
         mx = at_fmaxf(mx, at_shfl_xor(mx, 1));
         mx = at_fmaxf(mx, at_shfl_xor(mx, 2));
-        const float mnew = at_fmaxf(m[s][r], mx);
+        const float mnew = at_fmaxf(m[s][r], mx * qa);
         // A row that has seen no key yet keeps -inf: subtract 0 so exp2 gives 0, not NaN.
         const float base = mnew == at_neg_inf() ? 0.0f : mnew;
         const float alpha = at_exp2f(m[s][r] - base);
@@ -348,7 +358,7 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
         for (int j = 0; j < NS; j++)
 #pragma unroll
           for (int c = 0; c < 2; c++) {
-            const float p = at_exp2f(sc[s][j][2 * r + c] - base);
+            const float p = at_exp2f(sc[s][j][2 * r + c] * qa - base);
             sc[s][j][2 * r + c] = p;
             sum += p;
           }

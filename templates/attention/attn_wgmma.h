@@ -291,6 +291,7 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
       PREG ? 0ull : at_wgmma_desc(my_p, 16u, 1024u, AT_WGMMA_SWIZZLE_128B);
 
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
+  const float qa = at_softmax_fold(qs); // |qs|: the scale in exp2's FFMA (at_math.h)
   float o[NO], sc[NS], m[2], l[2];
   unsigned int pa[BN / 16][4]; // PREG: P as the A fragments of P V, one per 16 keys
 #pragma unroll
@@ -350,8 +351,15 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
   float al[2];
   auto softmax = [&](int kt) {
     // ---- online softmax: register i is (row at_wgmma_d_row(t, i), key k0 + d_col) ----
+    // Maxima over the raw scores, qa x - m one FFMA into exp2 (at_softmax_fold); a
+    // negative scale flips the scores' signs first, a uniform branch.
     const int k0 = kt * BN;
     const bool edge = k0 + BN > SK || (IS_CAUSAL && k0 + BN - 1 > row_base + SK - SQ);
+    if (qs < 0.0f) {
+#pragma unroll
+      for (int i = 0; i < NS; i++)
+        sc[i] = -sc[i];
+    }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
       const int limit = IS_CAUSAL && rows[r] + SK - SQ < SK - 1 ? rows[r] + SK - SQ : SK - 1;
@@ -361,22 +369,19 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
         for (int i = 0; i < NS; i++) {
           if ((i / 2) % 2 != r)
             continue;
-          const float x = k0 + at_wgmma_d_col(t, i) > limit ? at_neg_inf() : sc[i] * qs;
+          const float x = k0 + at_wgmma_d_col(t, i) > limit ? at_neg_inf() : sc[i];
           sc[i] = x;
           mx = at_fmaxf(mx, x);
         }
       } else { // (the tiles inside: no per-key test, a compare and select a key)
 #pragma unroll
-        for (int i = 0; i < NS; i++) {
-          if ((i / 2) % 2 != r)
-            continue;
-          sc[i] *= qs;
-          mx = at_fmaxf(mx, sc[i]);
-        }
+        for (int i = 0; i < NS; i++)
+          if ((i / 2) % 2 == r)
+            mx = at_fmaxf(mx, sc[i]);
       }
       mx = at_fmaxf(mx, at_shfl_xor(mx, 1));
       mx = at_fmaxf(mx, at_shfl_xor(mx, 2));
-      const float mnew = at_fmaxf(m[r], mx);
+      const float mnew = at_fmaxf(m[r], mx * qa);
       // A row that has seen no key yet keeps -inf: subtract 0 so exp2 gives 0, not NaN.
       const float base = mnew == at_neg_inf() ? 0.0f : mnew;
       const float alpha = at_exp2f(m[r] - base);
@@ -386,7 +391,7 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
       for (int i = 0; i < NS; i++) {
         if ((i / 2) % 2 != r)
           continue;
-        const float p = at_exp2f(sc[i] - base);
+        const float p = at_exp2f(sc[i] * qa - base);
         sc[i] = p;
         sum += p;
       }

@@ -1,5 +1,6 @@
 // at_math.h - the few float functions kernels need beyond arithmetic, one spelling for
-// every target: at_exp2f (2^x), at_log2f, at_fmaxf, at_sqrtf, at_neg_inf. CUDA has them built in
+// every target: at_exp2f (2^x), at_log2f, at_fmaxf, at_sqrtf, at_neg_inf (and the
+// softmax's at_softmax_fold). CUDA has them built in
 // (NVRTC and nvcc declare the math library's device functions; at_exp2f is the PTX
 // instruction itself, below); HIP compiled with
 // -nogpuinc has no math headers, so the clang builtins, which lower to the AMDGPU
@@ -38,6 +39,18 @@ AT_DEV float at_sqrtf(float x) { return __builtin_sqrtf(x); }
 #endif
 // -infinity (the identity of max), from its bits: no INFINITY macro on every target.
 AT_DEV float at_neg_inf(void) { return at_uint_as_float(0xff800000u); }
+// The softmax's scale folded into exp2's argument (FlashAttention-3's way): a row's
+// maximum is taken over its raw scores and scaled once, and each probability is
+// exp2(x qa - m), one FFMA into MUFU.EX2 rather than a multiply and a subtraction.
+// Rounding keeps the order of positive multiples (fl(qa max x) is max fl(qa x)), so the
+// maximum is the scaled scores'. The templates flip the scores' signs where qs < 0 (a
+// uniform branch) and scale by qa, this: |qs|, at least the least normal float (-inf qa
+// stays -inf, where a flushed tiny scale would make a masked key's 0 x -inf a NaN).
+AT_DEV float at_softmax_fold(float qs)
+{
+  const float a = qs < 0.0f ? -qs : qs;
+  return a > 1.17549435e-38f ? a : 1.17549435e-38f;
+}
 // log2(e), to turn e^x into 2^(x log2 e).
 #define AT_LOG2E 1.4426950408889634f
 // ln(2), to turn a log2 back into a natural log (attention's LSE output).
