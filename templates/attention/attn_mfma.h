@@ -264,6 +264,9 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
   // This lane's query column of each of its QT blocks: row, query index, head.
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
   const float qa = at_softmax_fold(qs); // |qs|: the scale in exp2's FMA (at_math.h)
+  // A negative scale negates Q here (its sign bits: exact), so the scores come out of the
+  // MFMA already flipped for qa.
+  const unsigned short qsign = qs < 0.0f ? 0x8000u : 0u;
   int qrow[QT], qidx[QT], qhead[QT], qlast[QT];
   T qf[QT][DS][4];
 #pragma unroll
@@ -281,6 +284,7 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
       for (int e = 0; e < 4; e++) {
         const int c = s * KI + 4 * (lane / MI) + e;
         qf[t][s][e] = ok && c < HD ? q[c] : at_from_float<T>(0.0f);
+        qf[t][s][e].bits ^= qsign;
       }
   }
 
@@ -363,23 +367,14 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
 
     // Online softmax per query column; P into one or two 16-bit halves for the second
     // MFMA (pl is unused with PSPLIT 1: the compiler drops it). Maxima over the raw
-    // scores, qa x - m one FMA into exp2 (at_softmax_fold; a negative scale flips the
-    // scores' signs first, a uniform branch); the key mask only on a tile that reaches
+    // scores (of -Q where the scale is negative), qa x - m one FMA into exp2
+    // (at_softmax_fold); the key mask only on a tile that reaches
     // past SK or past the block's first query's last key (a uniform branch, not a compare
     // and select every key); a row that has seen no key yet subtracts 0, so that exp2 of a
     // masked -inf is 0 without a test a key; O rescaled only where some column of the wave
     // moved its max (alpha is exactly 1 elsewhere: o * 1 is o).
     T ph[QT][KB][NREG], pl[QT][KB][PSPLIT == 2 ? NREG : 1];
     const bool edge = k0 + BKV > SK || (IS_CAUSAL && k0 + BKV - 1 > qlast_first);
-    if (qs < 0.0f) {
-#pragma unroll
-      for (int t = 0; t < QT; t++)
-#pragma unroll
-        for (int kb = 0; kb < KB; kb++)
-#pragma unroll
-          for (int r = 0; r < NREG; r++)
-            s[t][kb][r] = -s[t][kb][r];
-    }
 #pragma unroll
     for (int t = 0; t < QT; t++) {
       float tmax = at_neg_inf();

@@ -43,9 +43,11 @@ AT_DEV float at_neg_inf(void) { return at_uint_as_float(0xff800000u); }
 // maximum is taken over its raw scores and scaled once, and each probability is
 // exp2(x qa - m), one FFMA into MUFU.EX2 rather than a multiply and a subtraction.
 // Rounding keeps the order of positive multiples (fl(qa max x) is max fl(qa x)), so the
-// maximum is the scaled scores'. The templates flip the scores' signs where qs < 0 (a
-// uniform branch) and scale by qa, this: |qs|, at least the least normal float (-inf qa
-// stays -inf, where a flushed tiny scale would make a masked key's 0 x -inf a NaN).
+// maximum is the scaled scores'. Where qs < 0 the templates flip the scores' signs
+// (attn_mfma by negating Q in its registers; attn_mma and attn_wgmma in a uniform branch
+// a tile: negating attn_mma's Q fragments made ptxas spill an sm_80 config at its
+// 128-register target) and scale by qa, this: |qs|, at least the least normal float
+// (-inf qa stays -inf, where a flushed tiny scale would make a masked key's 0 x -inf NaN).
 AT_DEV float at_softmax_fold(float qs)
 {
   const float a = qs < 0.0f ? -qs : qs;
