@@ -368,11 +368,11 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
     // Online softmax per query column; P into one or two 16-bit halves for the second
     // MFMA (pl is unused with PSPLIT 1: the compiler drops it). Maxima over the raw
     // scores (of -Q where the scale is negative), qa x - m one FMA into exp2
-    // (at_softmax_fold); the key mask only on a tile that reaches
-    // past SK or past the block's first query's last key (a uniform branch, not a compare
-    // and select every key); a row that has seen no key yet subtracts 0, so that exp2 of a
-    // masked -inf is 0 without a test a key; O rescaled only where some column of the wave
-    // moved its max (alpha is exactly 1 elsewhere: o * 1 is o).
+    // (at_softmax_fold); the key mask only on a tile that reaches past SK or past the
+    // block's first query's last key (a uniform branch, not a compare and select every
+    // key); a row that has seen no key yet subtracts 0, so that exp2 of a masked -inf is 0
+    // without a test a key; O rescaled only where some column of the wave moved its max
+    // (alpha is exactly 1 elsewhere: o * 1 is o).
     T ph[QT][KB][NREG], pl[QT][KB][PSPLIT == 2 ? NREG : 1];
     const bool edge = k0 + BKV > SK || (IS_CAUSAL && k0 + BKV - 1 > qlast_first);
 #pragma unroll
