@@ -112,6 +112,18 @@ template <typename T> AT_DEV unsigned int pack_f32(float lo, float hi)
   return pack(at_from_float<T>(lo).bits, at_from_float<T>(hi).bits);
 }
 
+// f on every S register of a tile (the zeroing before Q K^T, a negative scale's flip).
+template <int MS, int NS, typename F> AT_DEV void each_score(float (&sc)[MS][NS][4], F f)
+{
+#pragma unroll
+  for (int s = 0; s < MS; s++)
+#pragma unroll
+    for (int j = 0; j < NS; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        f(sc[s][j][e]);
+}
+
 // d += a * b on packed fragments; the last argument only picks the type.
 AT_DEV void mma(float d[4], const unsigned int a[4], const unsigned int b[2], const at_half *)
 {
@@ -287,13 +299,7 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
 
     // ---- S = Q K^T: K rows are the columns of B (ldmatrix without .trans) ----
     float sc[MS][NS][4];
-#pragma unroll
-    for (int s = 0; s < MS; s++)
-#pragma unroll
-      for (int j = 0; j < NS; j++)
-#pragma unroll
-        for (int e = 0; e < 4; e++)
-          sc[s][j][e] = 0.0f;
+    each_score(sc, [](float &x) { x = 0.0f; });
 #pragma unroll
     for (int kk = 0; kk < DK; kk++)
 #pragma unroll
@@ -313,15 +319,8 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
     // Maxima over the raw scores, qa x - m one FFMA into exp2 (at_softmax_fold); a
     // negative scale flips the scores' signs first, a uniform branch.
     const bool edge = k0 + BKV > SK || (IS_CAUSAL && k0 + BKV - 1 > q0 + SK - SQ);
-    if (qs < 0.0f) {
-#pragma unroll
-      for (int s = 0; s < MS; s++)
-#pragma unroll
-        for (int j = 0; j < NS; j++)
-#pragma unroll
-          for (int e = 0; e < 4; e++)
-            sc[s][j][e] = -sc[s][j][e];
-    }
+    if (qs < 0.0f)
+      each_score(sc, [](float &x) { x = -x; });
 #pragma unroll
     for (int s = 0; s < MS; s++)
 #pragma unroll
