@@ -24,8 +24,9 @@
 //    LDS (one barrier a tile), 1 reuses one buffer (two). LDS_LAYOUT 1 pads each row by
 //    16 bytes, 2 XORs the 16-byte granule with the row (as gemm_mfma.h).
 //  - Online softmax in registers (Milakov and Gimelshein 2018; FlashAttention-2,
-//    Algorithm 1), logits scaled by scale * log2(e) after the MFMA so only exp2 is
-//    needed; the division by the row sum once at the end.
+//    Algorithm 1), logits scaled by scale * log2(e) so only exp2 is needed, the scale
+//    folded into exp2's FMA (maxima over the raw scores: at_softmax_fold); the division
+//    by the row sum once at the end.
 //  - P goes into the second GEMM as one 16-bit value T(p) (PSPLIT = 1, FlashAttention's
 //    and every matrix-core kernel's choice: each weight off by a relative u_in, which the
 //    op's check allows as u_in * sum_j w_j |v_j|) or as two 16-bit halves (PSPLIT = 2:

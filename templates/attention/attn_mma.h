@@ -15,7 +15,8 @@
 // flight while one is used. S = Q K^T takes K's fragments with ldmatrix.x4 (K rows are
 // the B operand's columns); O += P V takes V's with ldmatrix.x4.trans. The softmax is
 // online and in registers: logits are scaled by scale * log2(e) so that only exp2 is
-// needed, each row's maximum is reduced over the four lanes that hold it with two xor
+// needed (the scale folded into exp2's FFMA, maxima over the raw scores:
+// at_softmax_fold), each row's maximum is reduced over the four lanes that hold it with two xor
 // shuffles, the running output and sum are rescaled once per tile, and P is converted to
 // T in registers where the S accumulators lie, which is exactly the A fragment of the
 // P V product (no shared-memory round trip). The row sums stay per lane and are reduced

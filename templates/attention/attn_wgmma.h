@@ -17,7 +17,8 @@
 //   S = Q K^T (wgmma m64nBNk16 over the head dim), then the online softmax in registers
 //   on the accumulator layout (at_wgmma_d_row / d_col: each thread holds two rows, each
 //   row's maximum and sum reduced over the four lanes that share it), logits scaled by
-//   scale * log2(e) so that only exp2 is needed, O rescaled once per tile; P rounded to
+//   scale * log2(e) so that only exp2 is needed (folded into exp2's FFMA, maxima over
+//   the raw scores: at_softmax_fold), O rescaled once per tile; P rounded to
 //   T, then O += P V (m64nHDk16, V MN-major) with P either (PREG 1) in registers, as
 //   wgmma's register-A operand (the S accumulators of 16 keys are exactly its A
 //   fragment, as with mma.sync: FlashAttention-3's way), or (PREG 0) stored to shared
