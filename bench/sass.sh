@@ -18,8 +18,8 @@
 # registers and spills, then per loop "loop START..END: N instructions" and its 12 most
 # frequent opcodes; the SASS stays in $SASS_DIR (default /tmp/autotune-sass) as
 # VARIANT.sass. cuobjdump is the CUDA toolkit's where it has one, else PyPI's
-# nvidia-cuda-cuobjdump (and the nvdisasm it runs) installed once into $SASS_DIR/tools (the toolkit 13 here ships
-# none: nvcc, ptxas and nvlink only).
+# nvidia-cuda-cuobjdump (and the nvdisasm it runs) installed once into $SASS_DIR/tools
+# (the toolkit 13 here ships none: nvcc, ptxas and nvlink only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then
