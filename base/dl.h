@@ -1,6 +1,6 @@
 /*
  * dl.h - opening optional shared libraries at run time: the GPU runtimes and their
- * compilers (tuner/device/vendor.c, tuner/compile/cc_nvrtc.c, cc_hiprtc.c), libclang
+ * compilers (tuner/device/vendor.c, tuner/compile/rtc.c for NVRTC and hipRTC), libclang
  * (generator/libclang.c) and the GPU management libraries. One opener, so every optional
  * library is looked for the same way and says the same way why it is absent.
  */

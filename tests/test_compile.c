@@ -415,17 +415,47 @@ Test(compile, nvrtc_syntax_error) { check_broken(&cc_nvrtc, "sm_90", "variant.cu
 Test(compile, nvcc_syntax_error) { check_broken(&cc_nvcc, "sm_90", "in.cu(3)"); }
 Test(compile, hip_syntax_error) { check_broken(&cc_clang_hip, "gfx942", "in.hip:3:"); }
 
+/* The device backends available here, one a call (NULL after the last), with the arch
+ * each compiles for and one it must refuse. */
+static const struct cc_backend *next_device_backend(size_t *i, const char **arch,
+                                                    const char **foreign)
+{
+  static const struct cc_backend *const all[] = {&cc_nvrtc, &cc_nvcc, &cc_clang_hip};
+  for (char why[256]; *i < sizeof all / sizeof all[0]; ++*i)
+    if (all[*i]->available(why, sizeof why)) {
+      *arch = all[*i]->target == CC_CUDA ? "sm_90" : "gfx942";
+      *foreign = all[*i]->target == CC_CUDA ? "gfx942" : "sm_90";
+      return all[(*i)++];
+    }
+  return NULL;
+}
+
+/* A flag the compiler does not take is the variant's failure, with the compiler's words,
+ * never the tool's: NVRTC returns its invalid-option code, nvcc and clang exit non-zero. */
+Test(compile, unknown_flag_is_a_compile_error)
+{
+  static const char *const flags[] = {"--autotune-no-such-flag", NULL};
+  const char *arch, *foreign;
+  const struct cc_backend *b;
+  for (size_t i = 0; (b = next_device_backend(&i, &arch, &foreign)) != NULL;) {
+    struct cc_result r;
+    compile(b, broken, arch, flags, &r);
+    cr_assert_eq(r.status, CC_COMPILE_ERROR, "%s", b->name);
+    cr_assert(r.log && *r.log, "%s: no log", b->name);
+    cr_assert(r.toolchain && *r.toolchain, "%s: no toolchain", b->name);
+    cr_assert_eq(r.nkernels, 0);
+    cc_result_release(&r);
+  }
+}
+
 Test(compile, bad_arch_is_usage)
 {
-  const struct cc_backend *const all[] = {&cc_nvrtc, &cc_nvcc, &cc_clang_hip};
-  for (size_t i = 0; i < 3; i++) {
-    char why[256];
-    if (!all[i]->available(why, sizeof why))
-      continue;
+  const char *arch, *foreign;
+  const struct cc_backend *b;
+  for (size_t i = 0; (b = next_device_backend(&i, &arch, &foreign)) != NULL;) {
     struct cc_result r;
-    struct cc_request req = {.source = broken, .name = "x.cu",
-                             .arch = all[i]->target == CC_CUDA ? "gfx942" : "sm_90"};
-    cr_assert_eq(all[i]->compile(&req, &r), AT_USAGE, "%s", all[i]->name);
+    struct cc_request req = {.source = broken, .name = "x.cu", .arch = foreign};
+    cr_assert_eq(b->compile(&req, &r), AT_USAGE, "%s", b->name);
     cr_assert_eq(r.status, CC_TOOL_ERROR);
     cc_result_release(&r);
   }
