@@ -138,9 +138,10 @@ static bool take_name(char *name, size_t cap, const msgpack_object *s, bool stri
   return true;
 }
 
-int amdgpu_co_resources(const unsigned char *code, size_t size,
+int amdgpu_co_resources(const unsigned char *code, size_t size, const char *log,
                         struct cc_kernel_res **kernels, size_t *nkernels)
 {
+  (void)log;
   int rc = AT_OK;
   struct cc_kernel_res *k = NULL;
   const unsigned char *desc;

@@ -25,8 +25,9 @@
 /* The kernels of a code object with their resources, named by .name (else .symbol
  * without its ".kd"). OUT: *kernels (malloc'd, free with free()), *nkernels.
  * AT_OK; AT_PARSE when the image is not a 64-bit little-endian ELF or has no readable
- * AMDGPU metadata note (at_error says which); AT_NOMEM. */
-int amdgpu_co_resources(const unsigned char *code, size_t size,
+ * AMDGPU metadata note (at_error says which); AT_NOMEM. `log` is not read (the code
+ * object carries every figure): the signature is compile.h's cc_resources_fn. */
+int amdgpu_co_resources(const unsigned char *code, size_t size, const char *log,
                         struct cc_kernel_res **kernels, size_t *nkernels);
 
 #endif

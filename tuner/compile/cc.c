@@ -1,8 +1,8 @@
 /*
  * cc.c - the compile layer's common ground: the backend table (picking one per target,
  * finding one by name), releasing a result, and the steps every subprocess backend
- * shares (a compile in a private temporary folder, the -I and flag arguments); running
- * the compiler itself is base/os.h's os_run.
+ * shares (the command with the -I and flag arguments, run in a private temporary folder,
+ * its output read); running the compiler itself is base/os.h's os_run.
  */
 #include "tuner/compile/compile.h"
 #include "base/os.h"
@@ -81,8 +81,9 @@ int cc_timeout_s(void)
   return v > 0 && v < 86400 ? (int)v : 300;
 }
 
-int cc_compile_in_tmp(const char *tag, const char *src_file, const char *source,
-                      const char *const *argv, const char *out_file, struct cc_result *result)
+static int compile_in_tmp(const char *tag, const char *src_file, const char *source,
+                          const char *const *argv, const char *out_file,
+                          struct cc_result *result)
 {
   int rc = AT_OK, code = -1;
   char *dir = NULL, *src = NULL, *out = NULL, *log = NULL;
@@ -150,4 +151,35 @@ int cc_argv_add_request(const char *tool, const struct cc_request *req, const ch
     argv[(*argc)++] = req->flags[i];
   }
   return AT_OK;
+}
+
+int cc_run_command(const struct cc_command *cmd, const struct cc_request *req,
+                   const char *source, struct cc_result *res)
+{
+  enum { MAX_ARGS = 256 };
+  const char *argv[MAX_ARGS];
+  char *owned[MAX_ARGS];
+  int argc = 0, nowned = 0, rc;
+  res->status = CC_TOOL_ERROR;
+  argv[argc++] = cmd->path;
+  for (size_t i = 0; cmd->lead[i]; i++)
+    argv[argc++] = cmd->lead[i];
+  if ((rc = cc_argv_add_request(cmd->tag, req, argv, &argc, MAX_ARGS - 8, owned, &nowned)))
+    goto out;
+  for (size_t i = 0; cmd->tail && cmd->tail[i]; i++)
+    argv[argc++] = cmd->tail[i];
+  argv[argc++] = "-o";
+  argv[argc++] = cmd->out_file;
+  argv[argc++] = cmd->src_file;
+  argv[argc] = NULL;
+  rc = compile_in_tmp(cmd->tag, cmd->src_file, source, argv, cmd->out_file, res);
+  if (rc || res->status != CC_OK)
+    goto out;
+  rc = cmd->resources(res->code, res->code_size, res->log, &res->kernels, &res->nkernels);
+  if (rc)
+    res->status = CC_TOOL_ERROR;
+out:
+  for (int i = 0; i < nowned; i++)
+    free(owned[i]);
+  return rc;
 }

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARGS 256
 
 static bool clang_available(char *why, size_t why_len)
 {
@@ -53,53 +52,25 @@ static int clang_version(char *out, size_t out_len)
 
 static int clang_compile(const struct cc_request *req, struct cc_result *res)
 {
-  int rc = AT_OK;
-  const char *argv[MAX_ARGS];
-  char *owned[MAX_ARGS];
-  int argc = 0, nowned = 0;
   memset(res, 0, sizeof *res);
   res->status = CC_TOOL_ERROR;
-
   const struct cc_tool *clang = cc_tool_clang();
-  if (!clang->path[0]) {
-    rc = at_error(AT_UNSUPPORTED, "clang-hip: %s", clang->why);
-    goto out;
-  }
-  if (!req || !req->source || !amd_arch_ok(req->arch)) {
-    rc = at_error(AT_USAGE, "clang-hip: bad request (arch '%.40s')",
-                  req && req->arch ? req->arch : "");
-    goto out;
-  }
-  res->toolchain = os_strdupf("clang %s", clang->version[0] ? clang->version : "?");
-  if (!res->toolchain || !(owned[nowned++] = os_strdupf("--offload-arch=%s", req->arch))) {
-    rc = at_error(AT_NOMEM, "out of memory");
-    goto out;
-  }
-  static const char *const fixed[] = {"-x", "hip", "-std=c++17", "-O3", "-nogpuinc",
-                                      "-nogpulib", "--cuda-device-only",
-                                      "--no-gpu-bundle-output"};
-  argv[argc++] = clang->path;
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-    argv[argc++] = fixed[i];
-  argv[argc++] = owned[nowned - 1];
-  if ((rc = cc_argv_add_request("clang-hip", req, argv, &argc, MAX_ARGS, owned, &nowned)))
-    goto out;
-  argv[argc++] = "-c";
-  argv[argc++] = "-o";
-  argv[argc++] = "out.co";
-  argv[argc++] = "in.hip";
-  argv[argc] = NULL;
-
-  rc = cc_compile_in_tmp("hip", "in.hip", req->source, argv, "out.co", res);
-  if (rc || res->status != CC_OK)
-    goto out;
-  rc = amdgpu_co_resources(res->code, res->code_size, &res->kernels, &res->nkernels);
-  if (rc)
-    res->status = CC_TOOL_ERROR;
-out:
-  for (int i = 0; i < nowned; i++)
-    free(owned[i]);
-  return rc;
+  if (!clang->path[0])
+    return at_error(AT_UNSUPPORTED, "clang-hip: %s", clang->why);
+  if (!req || !req->source || !amd_arch_ok(req->arch) || strlen(req->arch) > 40)
+    return at_error(AT_USAGE, "clang-hip: bad request (arch '%.40s')",
+                    req && req->arch ? req->arch : "");
+  char arch[64];
+  snprintf(arch, sizeof arch, "--offload-arch=%s", req->arch);
+  const char *const lead[] = {"-x", "hip", "-std=c++17", "-O3", "-nogpuinc", "-nogpulib",
+                              "--cuda-device-only", "--no-gpu-bundle-output", arch, NULL};
+  static const char *const tail[] = {"-c", NULL};
+  const struct cc_command cmd = {.tag = "hip", .path = clang->path, .lead = lead, .tail = tail,
+                                 .src_file = "in.hip", .out_file = "out.co",
+                                 .resources = amdgpu_co_resources};
+  if (!(res->toolchain = os_strdupf("clang %s", clang->version[0] ? clang->version : "?")))
+    return at_error(AT_NOMEM, "out of memory");
+  return cc_run_command(&cmd, req, req->source, res);
 }
 
 const struct cc_backend cc_clang_hip = {

@@ -93,14 +93,6 @@ static bool too_new_for_this_hiprtc(const char *arch)
          !strncmp(arch, "gfx11", 5) || !strncmp(arch, "gfx12", 5);
 }
 
-/* rtc.h's resource reader over amdgpu_co.c's (the code object carries every figure). */
-static int co_resources(const unsigned char *code, size_t size, const char *log,
-                        struct cc_kernel_res **kernels, size_t *nkernels)
-{
-  (void)log;
-  return amdgpu_co_resources(code, size, kernels, nkernels);
-}
-
 static int hiprtc_compile(const struct cc_request *req, struct cc_result *res)
 {
   static const char *const fixed[] = {"-O3", "-std=c++17", NULL};
@@ -122,7 +114,7 @@ static int hiprtc_compile(const struct cc_request *req, struct cc_result *res)
     res->status = CC_TOOL_ERROR;
     return at_error(AT_NOMEM, "out of memory");
   }
-  return rtc_compile(&hr, req, "--offload-arch=", fixed, "code object", co_resources, res);
+  return rtc_compile(&hr, req, "--offload-arch=", fixed, "code object", amdgpu_co_resources, res);
 }
 
 const struct cc_backend cc_hiprtc = {

@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARGS 256
 
 const char *const cc_sanitize_flags[] = {"-fsanitize=address,undefined", NULL};
 
@@ -83,9 +82,10 @@ static bool host_available(char *why, size_t why_len)
 /* The defined global functions of a 64-bit little-endian ELF shared object whose names
  * do not start with '_' (C++ template instantiations are mangled and weak; _init and
  * _fini are the runtime's). */
-static int elf_kernels(const unsigned char *p, size_t size, struct cc_kernel_res **out,
-                       size_t *n)
+static int elf_kernels(const unsigned char *p, size_t size, const char *log,
+                       struct cc_kernel_res **out, size_t *n)
 {
+  (void)log;
   static const struct cc_kernel_res none = {.registers = -1, .agprs = -1, .sgprs = -1,
                                             .spill_bytes = -1, .vgpr_spills = -1,
                                             .sgpr_spills = -1, .shared_bytes = -1,
@@ -184,65 +184,38 @@ static int host_version(char *out, size_t out_len)
 
 static int host_compile(const struct cc_request *req, struct cc_result *res)
 {
-  int rc = AT_OK;
-  const char *argv[MAX_ARGS];
-  char *owned[MAX_ARGS];
-  int argc = 0, nowned = 0;
-  char *source = NULL;
-  bool sanitize = false;
   memset(res, 0, sizeof *res);
   res->status = CC_TOOL_ERROR;
-
-  if (!host_available(NULL, 0)) {
-    rc = at_error(AT_UNSUPPORTED, "host: no g++, c++ or clang++ on PATH");
-    goto out;
-  }
-  if (!req || !req->source) {
-    rc = at_error(AT_USAGE, "host: bad request");
-    goto out;
-  }
+  if (!host_available(NULL, 0))
+    return at_error(AT_UNSUPPORTED, "host: no g++, c++ or clang++ on PATH");
+  if (!req || !req->source)
+    return at_error(AT_USAGE, "host: bad request");
   char d1[48], d2[48], d3[48];
-  if (!arch_defines(req->arch, d1, d2, d3)) {
-    rc = at_error(AT_USAGE, "host: unknown arch '%.40s' (host, host64, host:gfx942, "
-                  "host:sm_90, ...)", req->arch);
-    goto out;
-  }
-  if (!(res->toolchain = os_strdupf("%s %s", gxx.name, gxx.version[0] ? gxx.version : "?")) ||
-      !(source = os_strdupf("%s%s", req->source, warp_size_suffix))) {
-    rc = at_error(AT_NOMEM, "out of memory");
-    goto out;
-  }
-  static const char *const fixed[] = {"-std=c++17", "-O2", "-shared", "-fPIC",
-                                      "-Wno-unknown-pragmas"};
-  argv[argc++] = gxx.path;
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-    argv[argc++] = fixed[i];
-  argv[argc++] = d1;
+  if (!arch_defines(req->arch, d1, d2, d3))
+    return at_error(AT_USAGE, "host: unknown arch '%.40s' (host, host64, host:gfx942, "
+                    "host:sm_90, ...)", req->arch);
+  const char *lead[9] = {"-std=c++17", "-O2", "-shared", "-fPIC", "-Wno-unknown-pragmas", d1};
+  size_t nlead = 6;
   if (d2[0])
-    argv[argc++] = d2;
+    lead[nlead++] = d2;
   if (d3[0])
-    argv[argc++] = d3;
-  if ((rc = cc_argv_add_request("host", req, argv, &argc, MAX_ARGS, owned, &nowned)))
-    goto out;
+    lead[nlead++] = d3;
+  bool sanitize = false;
   for (size_t i = 0; req->flags && req->flags[i]; i++)
     if (strncmp(req->flags[i], "-fsanitize=", 11) == 0)
       sanitize = true;
-  if (sanitize)
-    argv[argc++] = "-fno-omit-frame-pointer";
-  argv[argc++] = "-o";
-  argv[argc++] = "out.so";
-  argv[argc++] = "in.cpp";
-  argv[argc] = NULL;
-
-  rc = cc_compile_in_tmp("host", "in.cpp", source, argv, "out.so", res);
-  if (rc || res->status != CC_OK)
-    goto out;
-  rc = elf_kernels(res->code, res->code_size, &res->kernels, &res->nkernels);
-  if (rc)
-    res->status = CC_TOOL_ERROR;
-out:
-  for (int i = 0; i < nowned; i++)
-    free(owned[i]);
+  static const char *const sanitize_tail[] = {"-fno-omit-frame-pointer", NULL};
+  const struct cc_command cmd = {.tag = "host", .path = gxx.path, .lead = lead,
+                                 .tail = sanitize ? sanitize_tail : NULL,
+                                 .src_file = "in.cpp", .out_file = "out.so",
+                                 .resources = elf_kernels};
+  char *source = os_strdupf("%s%s", req->source, warp_size_suffix);
+  if (!source ||
+      !(res->toolchain = os_strdupf("%s %s", gxx.name, gxx.version[0] ? gxx.version : "?"))) {
+    free(source);
+    return at_error(AT_NOMEM, "out of memory");
+  }
+  int rc = cc_run_command(&cmd, req, source, res);
   free(source);
   return rc;
 }

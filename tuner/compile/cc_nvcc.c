@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ARGS 256
 
 static bool nvcc_available(char *why, size_t why_len)
 {
@@ -41,51 +40,23 @@ static int nvcc_version(char *out, size_t out_len)
 
 static int nvcc_compile(const struct cc_request *req, struct cc_result *res)
 {
-  int rc = AT_OK;
-  const char *argv[MAX_ARGS];
-  char *owned[MAX_ARGS];
-  int argc = 0, nowned = 0;
   memset(res, 0, sizeof *res);
   res->status = CC_TOOL_ERROR;
-
   const struct cc_tool *nvcc = cc_tool_nvcc();
-  if (!nvcc->path[0]) {
-    rc = at_error(AT_UNSUPPORTED, "nvcc: %s", nvcc->why);
-    goto out;
-  }
-  if (!req || !req->source || !cubin_arch_ok(req->arch)) {
-    rc = at_error(AT_USAGE, "nvcc: bad request (arch '%.40s')",
-                  req && req->arch ? req->arch : "");
-    goto out;
-  }
-  res->toolchain = os_strdupf("nvcc %s", nvcc->version[0] ? nvcc->version : "?");
-  if (!res->toolchain || !(owned[nowned++] = os_strdupf("-arch=%s", req->arch))) {
-    rc = at_error(AT_NOMEM, "out of memory");
-    goto out;
-  }
-  argv[argc++] = nvcc->path;
-  argv[argc++] = "-cubin";
-  argv[argc++] = owned[nowned - 1];
-  argv[argc++] = "-std=c++17";
-  argv[argc++] = "-Xptxas";
-  argv[argc++] = "-v";
-  if ((rc = cc_argv_add_request("nvcc", req, argv, &argc, MAX_ARGS, owned, &nowned)))
-    goto out;
-  argv[argc++] = "-o";
-  argv[argc++] = "out.cubin";
-  argv[argc++] = "in.cu";
-  argv[argc] = NULL;
-
-  rc = cc_compile_in_tmp("nvcc", "in.cu", req->source, argv, "out.cubin", res);
-  if (rc || res->status != CC_OK)
-    goto out;
-  rc = cubin_resources(res->code, res->code_size, res->log, &res->kernels, &res->nkernels);
-  if (rc)
-    res->status = CC_TOOL_ERROR;
-out:
-  for (int i = 0; i < nowned; i++)
-    free(owned[i]);
-  return rc;
+  if (!nvcc->path[0])
+    return at_error(AT_UNSUPPORTED, "nvcc: %s", nvcc->why);
+  if (!req || !req->source || !cubin_arch_ok(req->arch) || strlen(req->arch) > 40)
+    return at_error(AT_USAGE, "nvcc: bad request (arch '%.40s')",
+                    req && req->arch ? req->arch : "");
+  char arch[64];
+  snprintf(arch, sizeof arch, "-arch=%s", req->arch);
+  const char *const lead[] = {"-cubin", arch, "-std=c++17", "-Xptxas", "-v", NULL};
+  const struct cc_command cmd = {.tag = "nvcc", .path = nvcc->path, .lead = lead,
+                                 .src_file = "in.cu", .out_file = "out.cubin",
+                                 .resources = cubin_resources};
+  if (!(res->toolchain = os_strdupf("nvcc %s", nvcc->version[0] ? nvcc->version : "?")))
+    return at_error(AT_NOMEM, "out of memory");
+  return cc_run_command(&cmd, req, req->source, res);
 }
 
 const struct cc_backend cc_nvcc = {

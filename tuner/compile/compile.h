@@ -90,22 +90,43 @@ const struct cc_kernel_res *cc_result_kernel(const struct cc_result *r, const ch
 /* Seconds a compiler subprocess may run before it is killed (AUTOTUNE_COMPILE_TIMEOUT
  * overrides; default 300). */
 int cc_timeout_s(void);
-/* For the subprocess backends: append "-I<absolute dir>" for each of req's include dirs,
- * then each of its extra flags, to argv[*argc..cap-8) (eight entries stay free for the
- * caller's output and input arguments). Strings made here are added to owned[*nowned]
- * for the caller to free. AT_OK; AT_NOMEM or AT_USAGE ("TOOL: too many flags"). */
+
+/* Reads a code object's kernels and their resources: cubin_resources (cubin.h),
+ * amdgpu_co_resources (amdgpu_co.h), the host's ELF reader. `log` is the compiler's (the
+ * ptxas report; readers whose code object carries every figure ignore it). OUT: *kernels
+ * (malloc'd), *nkernels. */
+typedef int (*cc_resources_fn)(const unsigned char *code, size_t size, const char *log,
+                               struct cc_kernel_res **kernels, size_t *nkernels);
+
+/* Append "-I<absolute dir>" for each of req's include dirs, then each of its extra
+ * flags, to argv[*argc..cap-8) (eight entries stay free for the caller's output and
+ * input arguments). Strings made here are added to owned[*nowned] for the caller to
+ * free. AT_OK; AT_NOMEM or AT_USAGE ("TOOL: too many flags"). */
 int cc_argv_add_request(const char *tool, const struct cc_request *req, const char **argv,
                         int *argc, int cap, char **owned, int *nowned);
 
+/* A subprocess backend's compiler command: path, lead, the request's -I and flags, tail,
+ * "-o" out_file, src_file; file names relative to a private temporary folder. */
+struct cc_command {
+  const char *tag;          /* "nvcc": messages and the temporary folder's name */
+  const char *path;         /* the compiler */
+  const char *const *lead;  /* options before the request's, NULL-terminated */
+  const char *const *tail;  /* options after them, NULL-terminated; may be NULL */
+  const char *src_file;     /* "in.cu" */
+  const char *out_file;     /* "out.cubin" */
+  cc_resources_fn resources;
+};
+
 /* The subprocess backends' one step: in a fresh temporary folder (the compiler's working
- * folder, removed after), write `source` to `src_file`, run argv (whose file names are
- * relative to that folder), and on exit status 0 read `out_file` into result->code.
- * Fills result->log (the compiler's output, plus a line when it failed or timed out)
- * and result->status: CC_OK, or CC_COMPILE_ERROR for any non-zero exit (a crash or a
- * timeout of the compiler on one variant is that variant's failure). Returns AT_OK,
- * or AT_NOT_FOUND / AT_IO / AT_NOMEM when the compiler could not be run at all (then
- * result->status is CC_TOOL_ERROR). */
-int cc_compile_in_tmp(const char *tag, const char *src_file, const char *source,
-                      const char *const *argv, const char *out_file, struct cc_result *result);
+ * folder, removed after), write `source` to the command's src_file, run it, and on exit
+ * status 0 read out_file into result->code and its kernels with the command's reader.
+ * The caller has set result->toolchain. Fills result->log (the compiler's output, plus a
+ * line when it failed or timed out) and result->status: CC_OK, or CC_COMPILE_ERROR for
+ * any non-zero exit (a crash or a timeout of the compiler on one variant is that
+ * variant's failure). Returns AT_OK, or AT_NOT_FOUND / AT_IO / AT_NOMEM / AT_USAGE (too
+ * many flags) / the reader's status when the compiler could not be run or its output not
+ * read (then result->status is CC_TOOL_ERROR). */
+int cc_run_command(const struct cc_command *cmd, const struct cc_request *req,
+                   const char *source, struct cc_result *result);
 
 #endif

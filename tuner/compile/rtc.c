@@ -58,7 +58,7 @@ static int nomem_or(int r, int otherwise)
 }
 
 int rtc_compile(const struct rtc_lib *L, const struct cc_request *req, const char *arch_prefix,
-                const char *const *fixed, const char *code_what, rtc_resources_fn resources,
+                const char *const *fixed, const char *code_what, cc_resources_fn resources,
                 struct cc_result *res)
 {
   int rc = AT_OK;
@@ -77,24 +77,8 @@ int rtc_compile(const struct rtc_lib *L, const struct cc_request *req, const cha
   opts[nopts++] = owned[nowned - 1];
   for (size_t i = 0; fixed[i]; i++)
     opts[nopts++] = fixed[i];
-  for (size_t i = 0; req->include_dirs && req->include_dirs[i]; i++) {
-    char *abs = nopts < MAX_OPTS - 1 ? os_abspath(req->include_dirs[i]) : NULL;
-    char *opt = abs ? os_strdupf("-I%s", abs) : NULL;
-    free(abs);
-    if (!opt) {
-      rc = at_error(AT_NOMEM, "%s: too many or too long include folders", L->tag);
-      goto out;
-    }
-    owned[nowned++] = opt;
-    opts[nopts++] = opt;
-  }
-  for (size_t i = 0; req->flags && req->flags[i]; i++) {
-    if (nopts >= MAX_OPTS) {
-      rc = at_error(AT_USAGE, "%s: too many flags", L->tag);
-      goto out;
-    }
-    opts[nopts++] = req->flags[i];
-  }
+  if ((rc = cc_argv_add_request(L->tag, req, opts, &nopts, MAX_OPTS, owned, &nowned)))
+    goto out;
 
   int r = L->create(&prog, req->source, req->name ? req->name : "variant", 0, NULL, NULL);
   if (r != RTC_SUCCESS) {

@@ -50,11 +50,6 @@ void rtc_load(struct rtc_lib *L, const char *const *names, const char *const sym
 /* True when loaded; else why into why[why_len]. */
 bool rtc_available(const struct rtc_lib *L, char *why, size_t why_len);
 
-/* Reads a code object's kernels and their resources (cubin_resources, or an adapter to
- * amdgpu_co_resources); `log` is the compiler's log. */
-typedef int (*rtc_resources_fn)(const unsigned char *code, size_t size, const char *log,
-                                 struct cc_kernel_res **kernels, size_t *nkernels);
-
 /* Compile req with `arch_prefix` and the arch ("--offload-arch=" "gfx942"), then `fixed`
  * (NULL-terminated), then "-I<absolute dir>" per include folder and the request's own
  * flags. The compile contract of compile.h: AT_OK with CC_OK or CC_COMPILE_ERROR (a bad
@@ -62,7 +57,7 @@ typedef int (*rtc_resources_fn)(const unsigned char *code, size_t size, const ch
  * CC_TOOL_ERROR and the log kept. `code_what` names the code object in messages
  * ("cubin", "code object"). The caller has checked availability and the arch. */
 int rtc_compile(const struct rtc_lib *L, const struct cc_request *req, const char *arch_prefix,
-                const char *const *fixed, const char *code_what, rtc_resources_fn resources,
+                const char *const *fixed, const char *code_what, cc_resources_fn resources,
                 struct cc_result *res);
 
 #endif
