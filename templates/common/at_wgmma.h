@@ -410,13 +410,16 @@ AT_DEV const char *at_emu_wgmma_desc_problem(unsigned long long desc)
 }
 
 // Whether every element (mn, k), mn0 <= mn < mn0 + count, k < 16, of an operand lies
-// inside an image of `bytes` bytes. Every thread of a warpgroup asks the same question of
-// one instruction, so the last answers are kept per OS thread: a pure function of its
-// arguments, memoized (the emulation spent most of its time recomputing it).
+// inside an image of `bytes` bytes. Eight elements in a row share a 16-byte chunk (K-major:
+// k .. k + 7 of a row; MN-major: mn .. mn + 7 of a k, for mn a multiple of 8) that the
+// swizzles move whole, so one address a chunk answers for its eight. Every thread of a
+// warpgroup asks the same question of one instruction, so the last answers are kept per
+// OS thread: a pure function of its arguments, memoized (a thread's wait may complete
+// several stages' instructions at once: two descriptors each).
 AT_DEV int at_emu_wgmma_inside(unsigned long long desc, int trans, int mn0, int count,
                                unsigned long bytes)
 {
-  enum { MEMO = 8 };
+  enum { MEMO = 32 };
   static __thread struct {
     unsigned long long desc;
     unsigned long bytes;
@@ -428,21 +431,86 @@ AT_DEV int at_emu_wgmma_inside(unsigned long long desc, int trans, int mn0, int 
         memo[i].trans == trans && memo[i].mn0 == mn0)
       return memo[i].inside;
   int inside = 1;
-  for (int mn = mn0; mn < mn0 + count && inside; mn++)
-    for (int k = 0; k < 16 && inside; k++)
-      inside = at_emu_wgmma_operand_addr(desc, trans, mn, k) + 2u <= bytes;
+  if (!trans)
+    for (int mn = mn0; mn < mn0 + count && inside; mn++)
+      for (int k = 0; k < 16 && inside; k += 8)
+        inside = at_emu_wgmma_kmajor_addr(desc, mn, k) + 16u <= bytes;
+  else if (mn0 % 8 == 0 && count % 8 == 0)
+    for (int mn = mn0; mn < mn0 + count && inside; mn += 8)
+      for (int k = 0; k < 16 && inside; k++)
+        inside = at_emu_wgmma_mnmajor_addr(desc, mn, k) + 16u <= bytes;
+  else
+    for (int mn = mn0; mn < mn0 + count && inside; mn++)
+      for (int k = 0; k < 16 && inside; k++)
+        inside = at_emu_wgmma_mnmajor_addr(desc, mn, k) + 2u <= bytes;
   unsigned int at = next++ % MEMO;
   memo[at].desc = desc, memo[at].bytes = bytes, memo[at].trans = trans;
   memo[at].mn0 = mn0, memo[at].count = count, memo[at].inside = inside;
   return inside;
 }
 
-// The 16 k-values of row mn of an operand (addresses checked by at_emu_wgmma_inside).
-AT_DEV void at_emu_wgmma_row(int kind, const unsigned char *base, unsigned long long desc,
-                             int trans, int mn, float *out)
+// The 16 k-values of rows mn .. mn + nrows - 1 of an operand into out[0 .. nrows)
+// (addresses checked by at_emu_wgmma_inside; nrows 1, or 2 with mn even). K-major: k and
+// the next seven share one 16-byte chunk (the swizzles move whole chunks, and a
+// descriptor's start is a multiple of 16), so two addresses give a row's 16. MN-major:
+// at_emu_wgmma_mnmajor_addr with the descriptor decoded and the rows' part of the linear
+// offset computed once, each k adding its own before the swizzle; rows mn and mn + 1 are
+// neighbours in each k's chunk.
+// One 16-bit operand, exactly as at_emu_in: normal halves (nearly all) inline, the rest
+// through at_types.h's conversion (which the compiler keeps out of line).
+AT_DEV float at_emu_wgmma_in(int kind, const unsigned char *p, int idx)
 {
+  unsigned short h;
+  at_memcpy(&h, p + 2 * idx, 2);
+  const unsigned int exp = (h >> 10) & 0x1fu;
+  if (kind == AT_EMU_BF16)
+    return at_bfloat16_bits_to_float_sw(h);
+  if (exp != 0 && exp != 0x1f) // the exponent + 112, sign and mantissa moved up 13 bits
+    return at_uint_as_float((unsigned int)(h & 0x8000u) << 16 |
+                            ((h & 0x7fffu) + (112u << 10)) << 13);
+  return at_half_bits_to_float_sw(h);
+}
+
+AT_DEV void at_emu_wgmma_rows(int kind, const unsigned char *base, unsigned long long desc,
+                              int trans, int mn, int nrows, float (*out)[16])
+{
+  if (!trans) {
+    for (int r = 0; r < nrows; r++)
+      for (int h = 0; h < 2; h++) {
+        const unsigned char *chunk = base + at_emu_wgmma_kmajor_addr(desc, mn + r, 8 * h);
+        for (int k = 0; k < 8; k++)
+          out[r][8 * h + k] = at_emu_wgmma_in(kind, chunk, k);
+      }
+    return;
+  }
+  const int swizzle = at_emu_wgmma_desc_swizzle(desc);
+  const unsigned int start = at_emu_wgmma_desc_addr(desc), lbo = at_emu_wgmma_desc_lbo(desc),
+                     sbo = at_emu_wgmma_desc_sbo(desc);
+  const unsigned int row = start + at_wgmma_mnmajor_linear(mn, 0, swizzle, lbo, sbo);
+  const unsigned int k0_step = at_wgmma_mnmajor_linear(0, 1, swizzle, lbo, sbo),
+                     k1_step = at_wgmma_mnmajor_linear(0, 8, swizzle, lbo, sbo);
+  for (int k = 0; k < 16; k++) {
+    const unsigned int linear = row + (unsigned int)(k % 8) * k0_step + (k / 8) * k1_step;
+    const unsigned char *at = base + at_wgmma_swizzle_offset(linear, swizzle);
+    for (int r = 0; r < nrows; r++)
+      out[r][k] = at_emu_wgmma_in(kind, at, r);
+  }
+}
+
+// Registers 4j..4j+3 of a thread: rows a[0], a[1] (its two rows of A) by columns b[0],
+// b[1] (8j + 2 t and the next), each a chain of fmas in k order from d (or 0), the four
+// chains side by side.
+AT_DEV void at_emu_wgmma_quad(const float (*a)[16], const float (*b)[16], int scale_d,
+                              float *d)
+{
+  float acc[4];
+  for (int q = 0; q < 4; q++)
+    acc[q] = scale_d ? d[q] : 0.0f;
   for (int k = 0; k < 16; k++)
-    out[k] = at_emu_in(kind, base + at_emu_wgmma_operand_addr(desc, trans, mn, k), 0);
+    for (int q = 0; q < 4; q++)
+      acc[q] = __builtin_fmaf(a[q / 2][k], b[q % 2][k], acc[q]);
+  for (int q = 0; q < 4; q++)
+    d[q] = acc[q];
 }
 
 // One thread's D of wgmma.mma_async m64nNk16 .f32 with A and B in the shared-memory
@@ -472,25 +540,13 @@ at_emu_wgmma_m64nNk16_thread_t(int kind, int n, int trans_a, int trans_b, const 
     return "wgmma: matrix B reaches outside dynamic shared memory";
   const unsigned char *base = (const unsigned char *)smem;
   float a[2][16], b[2][16];
-  int arow[2] = {-1, -1}, bcol[2] = {-1, -1};
-  for (int i = 0; i < n / 2; i++) {
-    int row = at_wgmma_d_row(thread, i), col = at_wgmma_d_col(thread, i);
-    int ra = row == arow[0] ? 0 : row == arow[1] ? 1 : -1;
-    if (ra < 0) {
-      ra = arow[0] < 0 ? 0 : 1;
-      arow[ra] = row;
-      at_emu_wgmma_row(kind, base, desc_a, trans_a, row, a[ra]);
-    }
-    int cb = col == bcol[0] ? 0 : col == bcol[1] ? 1 : -1;
-    if (cb < 0) {
-      cb = i % 2;
-      bcol[cb] = col;
-      at_emu_wgmma_row(kind, base, desc_b, trans_b, col, b[cb]);
-    }
-    float acc = scale_d ? d[i] : 0.0f;
-    for (int k = 0; k < 16; k++)
-      acc = __builtin_fmaf(a[ra][k], b[cb][k], acc);
-    d[i] = acc;
+  const int row = at_wgmma_d_row(thread, 0); // register i's row: row + 8 ((i / 2) % 2)
+  at_emu_wgmma_rows(kind, base, desc_a, trans_a, row, 1, a);
+  at_emu_wgmma_rows(kind, base, desc_a, trans_a, row + 8, 1, a + 1);
+  for (int j = 0; j < n / 8; j++) {
+    const int col = at_wgmma_d_col(thread, 4 * j); // even; register 4j + 1's is col + 1
+    at_emu_wgmma_rows(kind, base, desc_b, trans_b, col, 2, b);
+    at_emu_wgmma_quad(a, b, scale_d, d + 4 * j);
   }
   return 0;
 }
@@ -551,20 +607,16 @@ AT_DEV const char *at_emu_wgmma_m64nNk16_rs_thread(int kind, int n, int trans_b,
     return why;
   if (n < 8 || n > 256 || n % 8 != 0 || thread < 0 || thread >= 128)
     return "wgmma: bad shape or thread";
-  for (int col = 0; col < n; col++)
-    for (int k = 0; k < 16; k++)
-      if (at_emu_wgmma_operand_addr(desc_b, trans_b, col, k) + 2u > smem_bytes)
-        return "wgmma: matrix B reaches outside dynamic shared memory";
+  if (!at_emu_wgmma_inside(desc_b, trans_b, 0, n, smem_bytes))
+    return "wgmma: matrix B reaches outside dynamic shared memory";
   const unsigned char *base = (const unsigned char *)smem;
-  for (int i = 0; i < n / 2; i++) {
-    int r = (i / 2) % 2, col = at_wgmma_d_col(thread, i);
-    float acc = scale_d ? d[i] : 0.0f;
-    for (int k = 0; k < 16; k++) {
-      const unsigned char *pb = base + at_emu_wgmma_operand_addr(desc_b, trans_b, col, k);
-      float x = at_emu_in(kind, rows, r * 16 + k), y = at_emu_in(kind, pb, 0);
-      acc = __builtin_fmaf(x, y, acc);
-    }
-    d[i] = acc;
+  float a[2][16], b[2][16];
+  for (int r = 0; r < 2; r++)
+    for (int k = 0; k < 16; k++)
+      a[r][k] = at_emu_in(kind, rows, r * 16 + k);
+  for (int j = 0; j < n / 8; j++) {
+    at_emu_wgmma_rows(kind, base, desc_b, trans_b, at_wgmma_d_col(thread, 4 * j), 2, b);
+    at_emu_wgmma_quad(a, b, scale_d, d + 4 * j);
   }
   return 0;
 }

@@ -2,9 +2,14 @@
  * cc_host.c - the host compile backend: a variant TU as plain C++ for this CPU, to a
  * shared object that the SIMT emulator (tuner/emu/emu.c, through the `host` measurement
  * backend) loads. The command is
- *   g++ -std=c++17 -O2 -shared -fPIC -Wno-unknown-pragmas -DAT_WAVE_SIZE=<32|64>
- *       [-DAT_EMULATE_...] -I<dir>... <flags> -o out.so in.cpp
- * with the compiler $AUTOTUNE_HOST_CXX, else g++, else c++, else clang++. at_common.h's
+ *   g++ -std=c++17 -O2 -shared -fPIC -Wno-unknown-pragmas -ffp-contract=off [-mfma]
+ *       -DAT_WAVE_SIZE=<32|64> [-DAT_EMULATE_...] -I<dir>... <flags> -o out.so in.cpp
+ * with the compiler $AUTOTUNE_HOST_CXX, else g++, else c++, else clang++. -mfma where this
+ * x86-64 CPU has FMA (the toolchain string, part of the compile cache's key, then ends in
+ * "+fma"): the matrix-core emulations' fmaf becomes one instruction instead of a call into
+ * libm, the largest single cost of emulating wgmma; -ffp-contract=off keeps every other
+ * a * b + c of the variant as two roundings, as without FMA (g++ and clang++ would
+ * otherwise fuse them where the instruction exists). at_common.h's
  * HOST branch turns every GPU query into a call through the emulator's table
  * (templates/common/at_host_rt.h) and defines the object's at_host_bind().
  *
@@ -43,7 +48,8 @@ const char *const cc_sanitize_flags[] = {"-fsanitize=address,undefined", NULL};
 static struct {
   char path[4096];
   char name[64];     /* "g++" */
-  char version[64]; /* "12.2.0" */
+  char version[64]; /* "12.2.0", and " +fma" where -mfma is passed */
+  bool fma;
 } gxx;
 static pthread_once_t gxx_once = PTHREAD_ONCE_INIT;
 
@@ -69,6 +75,14 @@ static void gxx_find(void)
       sscanf(out, "%63[0-9A-Za-z.]", gxx.version);
     free(out);
   }
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  gxx.fma = __builtin_cpu_supports("fma");
+  if (gxx.fma) {
+    size_t n = strlen(gxx.version);
+    snprintf(gxx.version + n, sizeof gxx.version - n, "%s+fma", n ? " " : "? ");
+  }
+#endif
 }
 
 static bool host_available(char *why, size_t why_len)
@@ -194,8 +208,11 @@ static int host_compile(const struct cc_request *req, struct cc_result *res)
   if (!arch_defines(req->arch, d1, d2, d3))
     return at_error(AT_USAGE, "host: unknown arch '%.40s' (host, host64, host:gfx942, "
                     "host:sm_90, ...)", req->arch);
-  const char *lead[9] = {"-std=c++17", "-O2", "-shared", "-fPIC", "-Wno-unknown-pragmas", d1};
-  size_t nlead = 6;
+  const char *lead[11] = {"-std=c++17", "-O2",          "-shared", "-fPIC",
+                          "-Wno-unknown-pragmas", "-ffp-contract=off", d1};
+  size_t nlead = 7;
+  if (gxx.fma)
+    lead[nlead++] = "-mfma";
   if (d2[0])
     lead[nlead++] = d2;
   if (d3[0])
