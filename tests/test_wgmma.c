@@ -26,6 +26,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +379,114 @@ static void every_mn_layout(int kind)
 
 Test(wgmma, emulation_f16_mn_major_every_layout_every_n) { every_mn_layout(AT_EMU_F16); }
 Test(wgmma, emulation_bf16_mn_major_every_layout_every_n) { every_mn_layout(AT_EMU_BF16); }
+
+/* ---- random bits: the order of the sums and every class of value ---------------------
+ * The integer-valued data above is summed exactly in any order; here A and B are random
+ * 16-bit patterns (zeros of both signs, subnormals, normals, infinities, NaNs) and each
+ * register must be the emulation's contract to the bit: one fmaf at a time in k order
+ * from c0 (scale-d) or +0, on the operands converted exactly. */
+static unsigned short rbits_a[64 * 16], rbits_b[256 * 16];
+
+static unsigned long long rnd_state = 0x9e3779b97f4a7c15ull;
+static unsigned rnd(void)
+{
+  rnd_state ^= rnd_state << 13, rnd_state ^= rnd_state >> 7, rnd_state ^= rnd_state << 17;
+  return (unsigned)(rnd_state >> 11);
+}
+
+static float operand(int kind, unsigned short h)
+{
+  return kind == AT_EMU_F16 ? at_half_bits_to_float_sw(h) : at_bfloat16_bits_to_float_sw(h);
+}
+
+/* Registers that differ from the chain (NaN equals NaN). */
+static int chain_mismatches(int kind, int n, int scale_d, const char *what)
+{
+  int bad = 0;
+  for (int t = 0; t < 128; t++)
+    for (int i = 0; i < n / 2; i++) {
+      int r, c;
+      doc_d(t, i, &r, &c);
+      float acc = scale_d ? c0[t * (n / 2) + i] : 0.0f, got = d[t * (n / 2) + i];
+      for (int k = 0; k < 16; k++)
+        acc = fmaf(operand(kind, rbits_a[r * 16 + k]), operand(kind, rbits_b[c * 16 + k]), acc);
+      if (memcmp(&acc, &got, sizeof acc) != 0 && !(acc != acc && got != got) && bad++ < 4)
+        cr_log_info("%s: thread %d d%d = %a, want %a", what, t, i, (double)got, (double)acc);
+    }
+  return bad;
+}
+
+/* The random operands placed MN-major in m (trans) or K-major in k, their descriptors. */
+static void place_random(int n, int ta, int tb, const struct mn_layout *m,
+                         const struct layout *k, unsigned long long *da,
+                         unsigned long long *db)
+{
+  memset(image, 0xee, sizeof image);
+  for (int r = 0; r < 64; r++)
+    for (int kk = 0; kk < 16; kk++)
+      memcpy(image + A_AT +
+                 (ta ? doc_offset_mn(m->swizzle, r, kk, m->lbo_a, m->sbo_a)
+                     : doc_offset(k->swizzle, r, kk, k->lbo_a, k->sbo_a)),
+             &rbits_a[r * 16 + kk], 2);
+  for (int r = 0; r < n; r++)
+    for (int kk = 0; kk < 16; kk++)
+      memcpy(image + B_AT +
+                 (tb ? doc_offset_mn(m->swizzle, r, kk, m->lbo_b, m->sbo_b)
+                     : doc_offset(k->swizzle, r, kk, k->lbo_b, k->sbo_b)),
+             &rbits_b[r * 16 + kk], 2);
+  *da = ta ? at_wgmma_desc_encode(A_AT, m->lbo_a, m->sbo_a, m->swizzle)
+           : at_wgmma_desc_encode(A_AT, k->lbo_a, k->sbo_a, k->swizzle);
+  *db = tb ? at_wgmma_desc_encode(B_AT, m->lbo_b, m->sbo_b, m->swizzle)
+           : at_wgmma_desc_encode(B_AT, k->lbo_b, k->sbo_b, k->swizzle);
+}
+
+static void random_chains(int kind)
+{
+  const int ns[] = {8, 72, 256};
+  const int trans[][2] = {{0, 0}, {1, 1}, {1, 0}, {0, 1}};
+  for (size_t l = 0; l < sizeof mn_layouts / sizeof mn_layouts[0]; l++)
+    for (int ti = 0; ti < 4; ti++)
+      for (int ni = 0; ni < 3; ni++)
+        for (int scale_d = 0; scale_d < 2; scale_d++) {
+          const struct mn_layout *m = &mn_layouts[l];
+          const struct layout *k = &layouts[m->kpartner];
+          const int n = ns[ni], ta = trans[ti][0], tb = trans[ti][1];
+          for (int i = 0; i < 64 * 16; i++)
+            rbits_a[i] = (unsigned short)rnd();
+          for (int i = 0; i < 256 * 16; i++)
+            rbits_b[i] = (unsigned short)rnd();
+          for (int i = 0; i < 128 * 128; i++)
+            c0[i] = ldexpf((float)((int)(rnd() % 2001) - 1000), (int)(rnd() % 40) - 20);
+          unsigned long long da, db;
+          place_random(n, ta, tb, m, k, &da, &db);
+          char what[160];
+          snprintf(what, sizeof what, "A %s, B %s, n%d, scale-d %d",
+                   ta ? m->name : k->name, tb ? m->name : k->name, n, scale_d);
+          memcpy(d, c0, sizeof d);
+          const char *why = at_emu_wgmma_m64nNk16_t(kind, n, ta, tb, image, IMAGE, da, db,
+                                                    scale_d, d);
+          cr_assert_null(why, "%s: %s", what, why);
+          cr_assert_eq(chain_mismatches(kind, n, scale_d, what), 0, "%s", what);
+          /* RS: A's two rows a thread from "registers", B as placed */
+          memcpy(d, c0, sizeof d);
+          for (int t = 0; t < 128; t++) {
+            unsigned short rows[32];
+            const int row = 16 * (t / 32) + t % 32 / 4;
+            memcpy(rows, &rbits_a[row * 16], 32);
+            memcpy(rows + 16, &rbits_a[(row + 8) * 16], 32);
+            why = at_emu_wgmma_m64nNk16_rs_thread(kind, n, tb, rows, image, IMAGE, db,
+                                                  scale_d, t, d + t * (n / 2));
+            cr_assert_null(why, "RS %s: %s", what, why);
+          }
+          cr_assert_eq(chain_mismatches(kind, n, scale_d, what), 0, "RS %s", what);
+        }
+}
+
+Test(wgmma, emulation_random_bits_are_an_fma_chain_in_k_order)
+{
+  random_chains(AT_EMU_F16);
+  random_chains(AT_EMU_BF16);
+}
 
 /* A 64-wide K tile, MN-major, 128B swizzle (as a TMA box of 64 M/N x 64 K writes it: the
  * k-th row of 128 bytes at 128 k) and no swizzle: the K=16 slice s is the tile's
