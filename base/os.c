@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -528,6 +529,24 @@ int os_write_atomic(const char *path, const void *data, size_t size)
     return rc;
   }
   return os_out_commit(&o);
+}
+
+int os_grow(void *arrayp, size_t *cap, size_t need, size_t elem, size_t first)
+{
+  if (need <= *cap)
+    return AT_OK;
+  size_t ncap = *cap ? *cap : first ? first : 1;
+  while (ncap < need && ncap <= SIZE_MAX / 2)
+    ncap *= 2;
+  if (ncap < need || elem == 0 || ncap > SIZE_MAX / elem)
+    return at_error(AT_NOMEM, "out of memory (an array of %zu elements)", need);
+  void *old, *grown;
+  memcpy(&old, arrayp, sizeof old);
+  if (!(grown = realloc(old, ncap * elem)))
+    return at_error(AT_NOMEM, "out of memory");
+  memcpy(arrayp, &grown, sizeof grown);
+  *cap = ncap;
+  return AT_OK;
 }
 
 char *os_abspath(const char *path)

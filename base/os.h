@@ -97,6 +97,11 @@ bool os_which(const char *name, char *out, size_t out_len);
 char *os_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* `path` made absolute against the current folder (malloc'd); NULL when out of memory. */
 char *os_abspath(const char *path);
+/* Room for at least `need` elements of `elem` bytes in the malloc'd array whose pointer is
+ * at `arrayp` (a T **), with capacity *cap: the capacity doubles from `first` until it
+ * holds them, and the array is realloc'd. AT_OK (nothing done when it already fits), or
+ * AT_NOMEM with the array and *cap unchanged (a size that would overflow included). */
+int os_grow(void *arrayp, size_t *cap, size_t need, size_t elem, size_t first);
 /* Create folder `path` and any missing parents (mode 0755); one that exists already is
  * fine. AT_OK; AT_IO naming the part that failed, with errno kept from the failed
  * mkdir (for a caller that words its own message). */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/os.h"
 #include "base/status.h"
 
 enum op {
@@ -253,21 +254,6 @@ static int tok_is(const struct parser *p, const char *word)
 
 /* ---- tree building ------------------------------------------------------------------- */
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-  if (need <= *cap)
-    return AT_OK;
-  size_t ncap = *cap ? *cap * 2 : 16;
-  while (ncap < need)
-    ncap *= 2;
-  void *n = realloc(*arr, ncap * elem);
-  if (!n)
-    return at_error(AT_NOMEM, "out of memory parsing an expression");
-  *arr = n;
-  *cap = ncap;
-  return AT_OK;
-}
-
 static int node_height(const struct parser *p, int32_t i)
 {
   return i < 0 ? 0 : p->e->nodes[i].height;
@@ -297,7 +283,7 @@ static int add_node(struct parser *p, enum op op, int col, int32_t a, int32_t b,
                     GEN_EXPR_MAX_DEPTH);
   if (e->nnodes >= (size_t)INT32_MAX)
     return at_error(AT_PARSE, "expression too long");
-  int rc = grow((void **)&e->nodes, &p->capnodes, e->nnodes + 1, sizeof *e->nodes);
+  int rc = os_grow(&e->nodes, &p->capnodes, e->nnodes + 1, sizeof *e->nodes, 16);
   if (rc)
     return rc;
   struct node *n = &e->nodes[e->nnodes];
@@ -323,7 +309,7 @@ static int intern_var(struct parser *p, int64_t *index)
       return AT_OK;
     }
   }
-  int rc = grow((void **)&e->vars, &p->capvars, e->nvars + 1, sizeof *e->vars);
+  int rc = os_grow(&e->vars, &p->capvars, e->nvars + 1, sizeof *e->vars, 16);
   if (rc)
     return rc;
   char *name = malloc(p->tlen + 1);
@@ -398,7 +384,7 @@ static int parse_call(struct parser *p, int32_t *out)
     int32_t arg;
     if ((rc = parse_cond(p, &arg)))
       goto done;
-    if ((rc = grow((void **)&tmp, &captmp, ntmp + 1, sizeof *tmp)))
+    if ((rc = os_grow(&tmp, &captmp, ntmp + 1, sizeof *tmp, 16)))
       goto done;
     tmp[ntmp++] = arg;
     if (p->tok == T_COMMA) {
@@ -423,7 +409,7 @@ static int parse_call(struct parser *p, int32_t *out)
     rc = at_error(AT_PARSE, "expression too long");
     goto done;
   }
-  if ((rc = grow((void **)&e->args, &p->capargs, e->nargs + ntmp, sizeof *e->args)))
+  if ((rc = os_grow(&e->args, &p->capargs, e->nargs + ntmp, sizeof *e->args, 16)))
     goto done;
   int32_t first = (int32_t)e->nargs;
   memcpy(e->args + e->nargs, tmp, ntmp * sizeof *tmp);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "generator/expr.h"
+#include "base/os.h"
 #include "base/status.h"
 
 struct param {
@@ -59,21 +60,6 @@ struct gen_space {
 static const char *const reserved[] = {
     "min", "max", "cdiv", "sizeof_f8", "sizeof_f16", "sizeof_bf16", "sizeof_f32",
 };
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-  if (need <= *cap)
-    return AT_OK;
-  size_t ncap = *cap ? *cap * 2 : 8;
-  while (ncap < need)
-    ncap *= 2;
-  void *n = realloc(*arr, ncap * elem);
-  if (!n)
-    return at_error(AT_NOMEM, "out of memory building a search space");
-  *arr = n;
-  *cap = ncap;
-  return AT_OK;
-}
 
 static uint64_t sat_mul(uint64_t a, uint64_t b)
 {
@@ -176,8 +162,8 @@ static int add_param(struct gen_space *s, const char *name, int64_t *values, siz
     rc = at_error(AT_NOMEM, "out of memory building a search space");
     goto cleanup;
   }
-  if ((rc = grow((void **)&s->params, &s->capparams, s->nparams + 1, sizeof *s->params)) ||
-      (rc = grow((void **)&s->sorted, &s->capsorted, s->nparams + 1, sizeof *s->sorted)))
+  if ((rc = os_grow(&s->params, &s->capparams, s->nparams + 1, sizeof *s->params, 8)) ||
+      (rc = os_grow(&s->sorted, &s->capsorted, s->nparams + 1, sizeof *s->sorted, 8)))
     goto cleanup;
   size_t pos = s->nparams;
   while (pos > 0 && strcmp(s->params[s->sorted[pos - 1]].name, name) > 0) {
@@ -237,7 +223,7 @@ int gen_space_set_const(struct gen_space *s, const char *name, int64_t value)
     return at_error(AT_USAGE, "constant '%.64s' is already a parameter", name);
   if (s->nconsts >= (size_t)INT32_MAX / 2)
     return at_error(AT_USAGE, "too many constants");
-  int rc = grow((void **)&s->consts, &s->capconsts, s->nconsts + 1, sizeof *s->consts);
+  int rc = os_grow(&s->consts, &s->capconsts, s->nconsts + 1, sizeof *s->consts, 8);
   if (rc)
     return rc;
   char *copy = strdup(name);
@@ -265,7 +251,7 @@ int gen_space_add_require(struct gen_space *s, const char *name, const char *exp
     rc = at_error(rc, "constraint '%.64s': %s", name, msg);
     goto cleanup;
   }
-  if ((rc = grow((void **)&s->reqs, &s->capreqs, s->nreqs + 1, sizeof *s->reqs)))
+  if ((rc = os_grow(&s->reqs, &s->capreqs, s->nreqs + 1, sizeof *s->reqs, 8)))
     goto cleanup;
   if (!(copy = strdup(name))) {
     rc = at_error(AT_NOMEM, "out of memory building a search space");

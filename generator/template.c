@@ -339,14 +339,8 @@ static int add_value(struct loader *L, int line, struct tmpl_param *p, int64_t v
       return tl_perr(L, line, "param '%s': value %" PRId64 " is listed twice", p->name, v);
   if (p->nvalues == MAX_VALUES)
     return tl_perr(L, line, "param '%s': more than %d values", p->name, MAX_VALUES);
-  if (p->nvalues == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 8;
-    int64_t *n = realloc(p->values, ncap * sizeof *n);
-    if (!n)
-      return tl_nomem();
-    p->values = n;
-    *cap = ncap;
-  }
+  if (os_grow(&p->values, cap, p->nvalues + 1, sizeof *p->values, 8))
+    return tl_nomem();
   p->values[p->nvalues++] = v;
   return AT_OK;
 }

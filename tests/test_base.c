@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,4 +115,38 @@ Test(base, an_error_may_quote_the_last_one)
                         at_last_error()), AT_USAGE);
   cr_assert_str_eq(at_last_error(), "bad --arg x=N+: unexpected end of expression at column 3 "
                    "(expected an integer expression)");
+}
+
+/* os_grow: doubling from `first` until `need` fits, the contents kept; a request that
+ * fits changes nothing; one whose byte size would overflow is AT_NOMEM with the array
+ * and its capacity as they were. */
+Test(base, grow_doubles_keeps_contents_and_refuses_overflow)
+{
+  int *a = NULL;
+  size_t cap = 0;
+  cr_assert_eq(os_grow(&a, &cap, 1, sizeof *a, 8), AT_OK);
+  cr_assert_eq(cap, 8);
+  cr_assert_not_null(a);
+  for (int i = 0; i < 8; i++)
+    a[i] = i * 7;
+  int *before = a;
+  cr_assert_eq(os_grow(&a, &cap, 8, sizeof *a, 8), AT_OK);
+  cr_assert(a == before && cap == 8, "a request that fits moved the array");
+  cr_assert_eq(os_grow(&a, &cap, 9, sizeof *a, 8), AT_OK);
+  cr_assert_eq(cap, 16);
+  cr_assert_eq(os_grow(&a, &cap, 100, sizeof *a, 8), AT_OK);
+  cr_assert_eq(cap, 128);
+  for (int i = 0; i < 8; i++)
+    cr_assert_eq(a[i], i * 7);
+  before = a;
+  cr_assert_eq(os_grow(&a, &cap, SIZE_MAX / 2, sizeof *a, 8), AT_NOMEM);
+  cr_assert(a == before && cap == 128, "a refused request changed the array");
+  cr_assert_eq(os_grow(&a, &cap, SIZE_MAX, 1, 8), AT_NOMEM);
+  cr_assert_eq(cap, 128);
+  free(a);
+  char *s = NULL;
+  size_t scap = 0;
+  cr_assert_eq(os_grow(&s, &scap, 3, 1, 0), AT_OK, "first 0 starts from one");
+  cr_assert_eq(scap, 4);
+  free(s);
 }

@@ -115,14 +115,9 @@ static double iso_seconds(const char *s)
 static int take_run(void *ctx, const struct db_run *r)
 {
   struct report *rep = ctx;
-  if (rep->nruns == rep->runs_cap) {
-    size_t cap = rep->runs_cap ? rep->runs_cap * 2 : 16;
-    struct rrun *n = realloc(rep->runs, cap * sizeof *n);
-    if (!n)
-      return at_error(AT_NOMEM, "out of memory");
-    rep->runs = n;
-    rep->runs_cap = cap;
-  }
+  int rc = os_grow(&rep->runs, &rep->runs_cap, rep->nruns + 1, sizeof *rep->runs, 16);
+  if (rc)
+    return rc;
   struct rrun *o = &rep->runs[rep->nruns++];
   memset(o, 0, sizeof *o);
   memcpy(o->uuid, r->uuid, sizeof o->uuid);
@@ -162,14 +157,9 @@ static int take_trial(void *ctx, const struct db_trial *t)
     return AT_OK;
   if (rep->op && strcmp(t->problem.op, rep->op) != 0)
     return AT_OK;
-  if (rep->ntrials == rep->trials_cap) {
-    size_t cap = rep->trials_cap ? rep->trials_cap * 2 : 256;
-    struct rtrial *n = realloc(rep->trials, cap * sizeof *n);
-    if (!n)
-      return at_error(AT_NOMEM, "out of memory");
-    rep->trials = n;
-    rep->trials_cap = cap;
-  }
+  int rc = os_grow(&rep->trials, &rep->trials_cap, rep->ntrials + 1, sizeof *rep->trials, 256);
+  if (rc)
+    return rc;
   char *dims = db_problem_dims_text(&t->problem);
   struct rtrial *o = &rep->trials[rep->ntrials++];
   memset(o, 0, sizeof *o);

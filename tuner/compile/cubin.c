@@ -34,6 +34,7 @@
  * helpers) and match what cuobjdump -elf names for each record of our cubins.
  */
 #include "tuner/compile/cubin.h"
+#include "base/os.h"
 #include "base/status.h"
 
 #include <ctype.h>
@@ -62,14 +63,8 @@ static struct cubin_report_fn *report_get(struct cubin_report_fn **fns, size_t *
   for (size_t i = 0; i < *n; i++)
     if (strncmp((*fns)[i].name, name, len) == 0 && (*fns)[i].name[len] == '\0')
       return &(*fns)[i];
-  if (*n == *cap) {
-    size_t ncap = *cap ? *cap * 2 : 8;
-    struct cubin_report_fn *nf = realloc(*fns, ncap * sizeof *nf);
-    if (!nf)
-      return NULL;
-    *fns = nf;
-    *cap = ncap;
-  }
+  if (os_grow(fns, cap, *n + 1, sizeof **fns, 8))
+    return NULL;
   struct cubin_report_fn *f = &(*fns)[(*n)++];
   memset(f, 0, sizeof *f);
   memcpy(f->name, name, len);

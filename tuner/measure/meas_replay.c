@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/os.h"
 #include "base/status.h"
 #include "tuner/measure/replay.h"
 
@@ -55,14 +56,8 @@ static int take(void *ctx, const struct db_trial *t)
     if (strcmp(r->recs[i].config, t->config) == 0)
       rec = &r->recs[i];
   if (!rec) {
-    if (r->n == r->cap) {
-      size_t cap = r->cap ? r->cap * 2 : 64;
-      struct rec *n = realloc(r->recs, cap * sizeof *n);
-      if (!n)
-        return f->rc = at_error(AT_NOMEM, "out of memory");
-      r->recs = n;
-      r->cap = cap;
-    }
+    if ((f->rc = os_grow(&r->recs, &r->cap, r->n + 1, sizeof *r->recs, 64)))
+      return f->rc;
     rec = &r->recs[r->n];
     if (!(rec->config = strdup(t->config)))
       return f->rc = at_error(AT_NOMEM, "out of memory");
@@ -207,16 +202,8 @@ int meas_coords_from_configs(const char *const *configs, size_t n, int32_t **coo
         seen = e->vals[q] == vals[j];
       if (seen)
         continue;
-      if (e->n == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 8;
-        int64_t *v = realloc(e->vals, cap * sizeof *v);
-        if (!v) {
-          rc = at_error(AT_NOMEM, "out of memory");
-          break;
-        }
-        e->vals = v;
-        e->cap = cap;
-      }
+      if ((rc = os_grow(&e->vals, &e->cap, e->n + 1, sizeof *e->vals, 8)))
+        break;
       e->vals[e->n++] = vals[j];
     }
   }

@@ -95,14 +95,8 @@ static int cfgs_add(struct cfgs *c, const int64_t *v)
       return AT_OK; /* already there */
     h = (h + 1) & (c->hcap - 1);
   }
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 256;
-    int64_t *nv = realloc(c->v, cap * c->np * sizeof *nv);
-    if (!nv)
-      return at_error(AT_NOMEM, "out of memory");
-    c->v = nv;
-    c->cap = cap;
-  }
+  if ((rc = os_grow(&c->v, &c->cap, c->n + 1, c->np * sizeof *c->v, 256)))
+    return rc;
   memcpy(c->v + c->n * c->np, v, c->np * sizeof *v);
   c->slot[h] = ++c->n;
   return AT_OK;

@@ -123,16 +123,8 @@ int sim_space_coords(struct sim_space *s)
         seen = strcmp(d->vals[q], vals[j]) == 0;
       if (seen)
         continue;
-      if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        char **v = realloc(d->vals, cap * sizeof *v);
-        if (!v) {
-          rc = at_error(AT_NOMEM, "out of memory");
-          break;
-        }
-        d->vals = v;
-        d->cap = cap;
-      }
+      if ((rc = os_grow(&d->vals, &d->cap, d->n + 1, sizeof *d->vals, 8)))
+        break;
       d->vals[d->n++] = vals[j];
     }
   }
@@ -202,14 +194,8 @@ static int take_run(void *ctx, const struct db_run *r)
   if (!r->strategy ||
       (strcmp(r->strategy, "exhaustive") != 0 && strcmp(r->strategy, "kernel_tuner") != 0))
     return 0;
-  if (c->nruns == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 8;
-    void *p = realloc(c->runs, cap * sizeof *c->runs);
-    if (!p)
-      return c->rc = at_error(AT_NOMEM, "out of memory");
-    c->runs = p;
-    c->cap = cap;
-  }
+  if ((c->rc = os_grow(&c->runs, &c->cap, c->nruns + 1, sizeof *c->runs, 8)))
+    return c->rc;
   memcpy(c->runs[c->nruns++], r->uuid, sizeof *c->runs);
   return 0;
 }
@@ -237,15 +223,9 @@ static int take_trial(void *ctx, const struct db_trial *t)
         strcmp(c->g[i].s->kernel, t->kernel) == 0 && strcmp(c->g[i].s->problem, problem) == 0)
       g = &c->g[i];
   if (!g) {
-    if (c->ng == c->gcap) {
-      size_t cap = c->gcap ? c->gcap * 2 : 4;
-      void *p = realloc(c->g, cap * sizeof *c->g);
-      if (!p) {
-        free(problem);
-        return c->rc = at_error(AT_NOMEM, "out of memory");
-      }
-      c->g = p;
-      c->gcap = cap;
+    if ((c->rc = os_grow(&c->g, &c->gcap, c->ng + 1, sizeof *c->g, 4))) {
+      free(problem);
+      return c->rc;
     }
     g = &c->g[c->ng];
     *g = (struct group){0};
