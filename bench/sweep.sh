@@ -21,19 +21,27 @@ bin="$build/bench_gemm_sweep"
 [ -x "$bin" ] || { echo "sweep.sh: $bin: not built (scripts/build.sh)" >&2; exit 2; }
 mkdir -p "$out"
 
-# template:device(:emulate):shards. Shards keep a part under about 40 minutes on 2 cores.
+# template:device(:emulate):shards[:tag:extra,args]. Shards keep a part under about 40
+# minutes on 2 cores. gemm_tma (issue 13) is a part per layout and dtype: its TMA boxes
+# need 16-byte strides (--aligned shapes), and each of its layouts is some 16,000
+# variants, four parts of about 17 minutes each (2026-12-05-tma-sweep.md).
 parts="gemm_simt:host::1
 gemm_mma:h100:emulate:2
 gemm_wgmma:h100:emulate:1
 gemm_mfma:mi300x:emulate:4
 gemm_mma:a100:emulate:2
 gemm_mfma:mi250x:emulate:3"
+for l in NT TN NN TT; do
+  for dt in bf16 f16; do
+    parts+=" gemm_tma:h100:emulate:4:$l-$dt:--aligned,--layouts,$l,--dtypes,$dt"
+  done
+done
 
 summary_re='^gemm_[a-z]+ on .*[0-9]+ runs, failures [0-9]+'
 for p in $parts; do
-  IFS=: read -r t d emu n <<<"$p"
+  IFS=: read -r t d emu n tag extra <<<"$p"
   for ((i = 0; i < n; i++)); do
-    name="$t-$d-${i}of$n"
+    name="$t-$d${tag:+-$tag}-${i}of$n"
     echo "$name" | grep -qE "$only" || continue
     log="$out/$name.log"
     if [ -f "$log" ] && tail -3 "$log" | grep -qE "$summary_re"; then
@@ -42,6 +50,10 @@ for p in $parts; do
     args=("$t")
     if [ "$emu" = emulate ]; then args+=(--emulate "$d"); else args+=(--device "$d"); fi
     [ "$n" -gt 1 ] && args+=(--shard "$i/$n")
+    if [ -n "$extra" ]; then
+      IFS=, read -r -a more <<<"$extra"
+      args+=("${more[@]}")
+    fi
     echo "== $name: bench_gemm_sweep ${args[*]} ($(date -u +%H:%M:%S))"
     {
       echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(hostname) $(nproc) CPUs: bench_gemm_sweep ${args[*]}"
