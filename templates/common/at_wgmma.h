@@ -449,6 +449,21 @@ AT_DEV int at_emu_wgmma_inside(unsigned long long desc, int trans, int mn0, int 
   return inside;
 }
 
+// One 16-bit operand, exactly as at_emu_in: normal halves (nearly all) inline, the rest
+// through at_types.h's conversion (which the compiler keeps out of line).
+AT_DEV float at_emu_wgmma_in(int kind, const unsigned char *p, int idx)
+{
+  unsigned short h;
+  at_memcpy(&h, p + 2 * idx, 2);
+  if (kind == AT_EMU_BF16)
+    return at_bfloat16_bits_to_float_sw(h);
+  const unsigned int exp = (h >> 10) & 0x1fu;
+  if (exp != 0 && exp != 0x1f) // the exponent + 112, sign and mantissa moved up 13 bits
+    return at_uint_as_float((unsigned int)(h & 0x8000u) << 16 |
+                            ((h & 0x7fffu) + (112u << 10)) << 13);
+  return at_half_bits_to_float_sw(h);
+}
+
 // The 16 k-values of rows mn .. mn + nrows - 1 of an operand into out[0 .. nrows)
 // (addresses checked by at_emu_wgmma_inside; nrows 1, or 2 with mn even). K-major: k and
 // the next seven share one 16-byte chunk (the swizzles move whole chunks, and a
@@ -456,21 +471,6 @@ AT_DEV int at_emu_wgmma_inside(unsigned long long desc, int trans, int mn0, int 
 // at_emu_wgmma_mnmajor_addr with the descriptor decoded and the rows' part of the linear
 // offset computed once, each k adding its own before the swizzle; rows mn and mn + 1 are
 // neighbours in each k's chunk.
-// One 16-bit operand, exactly as at_emu_in: normal halves (nearly all) inline, the rest
-// through at_types.h's conversion (which the compiler keeps out of line).
-AT_DEV float at_emu_wgmma_in(int kind, const unsigned char *p, int idx)
-{
-  unsigned short h;
-  at_memcpy(&h, p + 2 * idx, 2);
-  const unsigned int exp = (h >> 10) & 0x1fu;
-  if (kind == AT_EMU_BF16)
-    return at_bfloat16_bits_to_float_sw(h);
-  if (exp != 0 && exp != 0x1f) // the exponent + 112, sign and mantissa moved up 13 bits
-    return at_uint_as_float((unsigned int)(h & 0x8000u) << 16 |
-                            ((h & 0x7fffu) + (112u << 10)) << 13);
-  return at_half_bits_to_float_sw(h);
-}
-
 AT_DEV void at_emu_wgmma_rows(int kind, const unsigned char *base, unsigned long long desc,
                               int trans, int mn, int nrows, float (*out)[16])
 {
