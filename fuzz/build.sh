@@ -65,7 +65,7 @@ if [[ -z ${FUZZ_TARGETS:-} ]]; then
 fi
 for t in $FUZZ_TARGETS; do
   case $t in
-  fuzz_expr) build fuzz_expr "" "$root/generator/expr.c" "$root/base/status.c" ;;
+  fuzz_expr) build fuzz_expr libs "$root/generator/expr.c" ;;
   fuzz_pragma) build fuzz_pragma libs "$root/generator/template.c" \
     "$root/generator/template_coords.c" "$root/generator/expr.c" "$root/generator/space.c" ;;
   fuzz_jsonl) build fuzz_jsonl libs "$root/db/jsonl.c" "$root/base/json.c" ;;
