@@ -391,13 +391,6 @@ AT_DEV unsigned int at_emu_wgmma_mnmajor_addr(unsigned long long desc, int mn, i
                                            at_emu_wgmma_desc_sbo(desc));
   return at_wgmma_swizzle_offset(a, swizzle);
 }
-// An operand's element (mn, k): K-major when trans is 0, MN-major when 1.
-AT_DEV unsigned int at_emu_wgmma_operand_addr(unsigned long long desc, int trans, int mn,
-                                              int k)
-{
-  return trans ? at_emu_wgmma_mnmajor_addr(desc, mn, k)
-               : at_emu_wgmma_kmajor_addr(desc, mn, k);
-}
 
 // What the emulation cannot or must not do with a descriptor: NULL when fine.
 AT_DEV const char *at_emu_wgmma_desc_problem(unsigned long long desc)

@@ -10,7 +10,6 @@
  * error with hipRTC's own words, and cc_pick's order puts clang first for HIP, so hipRTC
  * is chosen only by name (--backend hiprtc).
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
