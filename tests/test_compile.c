@@ -421,12 +421,15 @@ static const struct cc_backend *next_device_backend(size_t *i, const char **arch
                                                     const char **foreign)
 {
   static const struct cc_backend *const all[] = {&cc_nvrtc, &cc_nvcc, &cc_clang_hip};
-  for (char why[256]; *i < sizeof all / sizeof all[0]; ++*i)
-    if (all[*i]->available(why, sizeof why)) {
-      *arch = all[*i]->target == CC_CUDA ? "sm_90" : "gfx942";
-      *foreign = all[*i]->target == CC_CUDA ? "gfx942" : "sm_90";
-      return all[(*i)++];
+  for (char why[256]; *i < sizeof all / sizeof all[0]; ++*i) {
+    if (!all[*i]->available(why, sizeof why)) {
+      cr_log_warn("%s is not available here, its checks skipped: %s", all[*i]->name, why);
+      continue;
     }
+    *arch = all[*i]->target == CC_CUDA ? "sm_90" : "gfx942";
+    *foreign = all[*i]->target == CC_CUDA ? "gfx942" : "sm_90";
+    return all[(*i)++];
+  }
   return NULL;
 }
 
