@@ -157,6 +157,18 @@ int tmpl_open(const char *path, const char *const *include_dirs, const char *cac
  * or the "fnv1a64:" hash a schema-1 database stored. False for NULL. */
 bool tmpl_hash_matches(const struct tmpl *t, const char *stored);
 
+/* The host device's headers: files named at_host*.h in an include folder (its runtime
+ * table, at_host_rt.h, and the emulators of the GPU instructions, at_host_mma.h, ...).
+ * Only a host compile includes them (each refuses any other), so they are not part of
+ * the content hash: a change to the emulator renames no GPU variant and leaves tuned
+ * databases matching. tmpl_host_digest is what keys host objects on them instead (the
+ * host backend's toolchain string): the first 12 hex digits of SHA-256 over, for each
+ * include folder in order, each such file (by name) as its name, a NUL and its bytes;
+ * "none" where there are none. Returns AT_OK, or the error of a file it cannot read. */
+bool tmpl_host_header(const char *name);
+#define TMPL_HOST_DIGEST_LEN 13
+int tmpl_host_digest(const char *const *include_dirs, char out[TMPL_HOST_DIGEST_LEN]);
+
 /* Free; NULL is accepted. */
 void tmpl_free(struct tmpl *t);
 

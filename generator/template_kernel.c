@@ -4,6 +4,7 @@
  * template.c read (template_loader.h); and the template's content hash over its text and
  * the headers it includes.
  */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,9 +311,68 @@ int tmpl_read_kernel(struct loader *L)
 
 /* ---- the content hash ----------------------------------------------------------------- */
 
+bool tmpl_host_header(const char *name)
+{
+  const char *base = strrchr(name, '/');
+  base = base ? base + 1 : name;
+  size_t n = strlen(base);
+  return n >= 9 && strncmp(base, "at_host", 7) == 0 && strcmp(base + n - 2, ".h") == 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int tmpl_host_digest(const char *const *include_dirs, char out[TMPL_HOST_DIGEST_LEN])
+{
+  struct hash_sha256 h;
+  hash_sha256_init(&h);
+  bool any = false;
+  int rc = AT_OK;
+  for (size_t d = 0; include_dirs && include_dirs[d] && rc == AT_OK; d++) {
+    DIR *dir = opendir(include_dirs[d]);
+    if (!dir)
+      continue; /* a folder that is not there holds no header */
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    for (struct dirent *e; rc == AT_OK && (e = readdir(dir));) {
+      if (!tmpl_host_header(e->d_name))
+        continue;
+      if ((rc = os_grow(&names, &cap, n + 1, sizeof *names, 8)) == AT_OK &&
+          !(names[n++] = strdup(e->d_name)))
+        rc = tl_nomem();
+    }
+    closedir(dir);
+    if (n)
+      qsort(names, n, sizeof *names, by_name);
+    for (size_t i = 0; i < n; i++) {
+      char *path = rc == AT_OK ? os_strdupf("%s/%s", include_dirs[d], names[i]) : NULL;
+      unsigned char *bytes = NULL;
+      size_t size = 0;
+      if (rc == AT_OK && !path)
+        rc = tl_nomem();
+      else if (rc == AT_OK && (rc = os_read_file(path, &bytes, &size)) == AT_OK) {
+        hash_sha256_add(&h, names[i], strlen(names[i]) + 1);
+        hash_sha256_add(&h, bytes, size);
+        any = true;
+      }
+      free(bytes);
+      free(path);
+      free(names[i]);
+    }
+    free(names);
+  }
+  char hex[HASH_SHA256_HEX];
+  hash_sha256_hex(&h, hex);
+  snprintf(out, TMPL_HOST_DIGEST_LEN, "%.12s", any ? hex : "none");
+  return rc;
+}
+
 /* One stream feeds both hashes: the text, then each header under an include folder as its
- * path below that folder with a NUL, then its bytes. The SHA-256 is the content hash; the
- * FNV-1a is the one schema-1 databases stored, kept to check their rows (db/open.c). */
+ * path below that folder with a NUL, then its bytes, except the host device's own
+ * (tmpl_host_header). The SHA-256 is the content hash; the FNV-1a is the one schema-1
+ * databases stored, kept to check their rows (db/open.c). */
 static void hash_bytes(struct loader *L, const void *data, size_t n)
 {
   hash_sha256_add(&L->sha, data, n);
@@ -340,6 +400,8 @@ static void hash_inclusion(CXFile file, CXSourceLocation *stack, unsigned depth,
     for (size_t i = 0; i < L->ninclude; i++) {
       size_t n = strlen(L->include_real[i]);
       if (strncmp(real, L->include_real[i], n) == 0 && real[n] == '/') {
+        if (tmpl_host_header(real + n + 1))
+          break; /* a dependency of the parse cache's entry, not of the GPU variants */
         size_t size = 0;
         const char *bytes = clang_getFileContents(L->tu, file, &size);
         hash_bytes(L, real + n + 1, strlen(real + n + 1) + 1);

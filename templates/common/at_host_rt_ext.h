@@ -1,7 +1,7 @@
 // at_host_rt_ext.h - the second part of the contract between a host variant and the SIMT
-// emulator (tuner/emu/emu.c): what at_tma.h needs beyond at_host_rt.h, kept in its own
-// file so that at_host_rt.h, which every template hashes through at_common.h, stays as it
-// was (a variant's name hashes every header its template includes: docs/templates.md).
+// emulator (tuner/emu/emu.c): what at_tma.h's host side (at_host_tma.h) needs beyond
+// at_host_rt.h. Like every at_host_*.h it is the host device's alone, outside the
+// templates' content hash (docs/templates.md, "Variant names").
 // The emulator's table is a struct at_host_rt_ext whose first member is the struct
 // at_host_rt that at_host_bind() receives, with base.version = AT_HOST_RT_EXT_VERSION;
 // a kernel reads the extension only after checking that version.

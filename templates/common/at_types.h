@@ -205,16 +205,7 @@ AT_DEV at_bfloat16 at_float_to_bfloat16(float f)
 }
 
 #if defined(AT_HOST)
-// The matrix-core emulations (at_mma.h, at_mfma.h) read their inputs through this:
-// element idx of an array of f16 or bf16 bits or of floats, as a float (exact).
-enum { AT_EMU_F16 = 0, AT_EMU_BF16 = 1, AT_EMU_F32 = 2 };
-AT_DEV float at_emu_in(int kind, const void *base, int idx)
-{
-  if (kind == AT_EMU_F32)
-    return ((const float *)base)[idx];
-  unsigned short h = ((const unsigned short *)base)[idx];
-  return kind == AT_EMU_F16 ? at_half_bits_to_float_sw(h) : at_bfloat16_bits_to_float_sw(h);
-}
+#include "at_host_emu.h"
 #endif
 
 #ifdef __cplusplus

@@ -392,6 +392,8 @@ static int probe_toolchain(const struct job_ctx *c, char **toolchain)
 {
   char v[128];
   *toolchain = NULL;
+  if (c->be == &cc_host) /* with the digest of the host device's headers */
+    return cc_host_toolchain(c->include_dirs, toolchain);
   int rc = c->be->version(v, sizeof v);
   if (rc != AT_OK)
     return rc;

@@ -5,11 +5,15 @@
  *   g++ -std=c++17 -O2 -shared -fPIC -Wno-unknown-pragmas -ffp-contract=off [-mfma]
  *       -DAT_WAVE_SIZE=<32|64> [-DAT_EMULATE_...] -I<dir>... <flags> -o out.so in.cpp
  * with the compiler $AUTOTUNE_HOST_CXX, else g++, else c++, else clang++. -mfma where this
- * x86-64 CPU has FMA (the toolchain string, part of the compile cache's key, then ends in
+ * x86-64 CPU has FMA (the toolchain string, part of the compile cache's key, then says
  * "+fma"): the matrix-core emulations' fmaf becomes one instruction instead of a call into
  * libm, the largest single cost of emulating wgmma; -ffp-contract=off keeps every other
  * a * b + c of the variant as two roundings, as without FMA (g++ and clang++ would
- * otherwise fuse them where the instruction exists). at_common.h's
+ * otherwise fuse them where the instruction exists). The toolchain string ends in
+ * " emu <digest>" of the host device's headers (templates/common/at_host_*.h: the runtime
+ * table and the emulators) in the include folders, which the templates' content hash
+ * leaves out (cc_host_toolchain): an emulator change rebuilds every host object and
+ * renames no variant. at_common.h's
  * HOST branch turns every GPU query into a call through the emulator's table
  * (templates/common/at_host_rt.h) and defines the object's at_host_bind().
  *
@@ -34,6 +38,7 @@
  * unmangled), read from its ELF dynamic symbol table, less the runtime's own at_host_*.
  */
 #include "tuner/compile/compile.h"
+#include "generator/template.h"
 #include "base/status.h"
 
 #include <elf.h>
@@ -196,6 +201,17 @@ static int host_version(char *out, size_t out_len)
   return AT_OK;
 }
 
+int cc_host_toolchain(const char *const *include_dirs, char **toolchain)
+{
+  char v[160], emu[TMPL_HOST_DIGEST_LEN];
+  int rc = host_version(v, sizeof v);
+  if (rc == AT_OK)
+    rc = tmpl_host_digest(include_dirs, emu);
+  if (rc == AT_OK && !(*toolchain = os_strdupf("%s emu %s", v, emu)))
+    rc = at_error(AT_NOMEM, "out of memory");
+  return rc;
+}
+
 static int host_compile(const struct cc_request *req, struct cc_result *res)
 {
   memset(res, 0, sizeof *res);
@@ -226,13 +242,13 @@ static int host_compile(const struct cc_request *req, struct cc_result *res)
                                  .tail = sanitize ? sanitize_tail : NULL,
                                  .src_file = "in.cpp", .out_file = "out.so",
                                  .resources = elf_kernels};
+  int rc = cc_host_toolchain(req->include_dirs, &res->toolchain);
+  if (rc != AT_OK)
+    return rc;
   char *source = os_strdupf("%s%s", req->source, warp_size_suffix);
-  if (!source ||
-      !(res->toolchain = os_strdupf("%s %s", gxx.name, gxx.version[0] ? gxx.version : "?"))) {
-    free(source);
+  if (!source)
     return at_error(AT_NOMEM, "out of memory");
-  }
-  int rc = cc_run_command(&cmd, req, source, res);
+  rc = cc_run_command(&cmd, req, source, res);
   free(source);
   return rc;
 }

@@ -74,6 +74,11 @@ extern const struct cc_backend cc_nvrtc, cc_nvcc, cc_clang_hip, cc_hiprtc, cc_ho
  * variants with AddressSanitizer and UBSan (NULL-terminated; cc_host.c). Such an object
  * loads only into a process that has the ASan runtime (meas_host_has_asan). */
 extern const char *const cc_sanitize_flags[];
+/* The host backend's toolchain string for a compile with these include folders: its
+ * version ("g++ 12.2.0 +fma") and " emu " with the digest of the host device's headers
+ * there (generator/template.h, tmpl_host_digest), which the content hash leaves out.
+ * OUT: *toolchain, malloc'd. */
+int cc_host_toolchain(const char *const *include_dirs, char **toolchain);
 /* The nvcc the nvcc backend runs ($CUDA_PATH/bin, the build's toolkit, /usr/local/cuda/bin,
  * then PATH), or NULL when there is none. */
 const char *cc_nvcc_path(void);

@@ -1,0 +1,144 @@
+// at_host_mfma.h - CDNA MFMA on the host device: the emulation of at_mfma.h's
+// instructions (at_mfma.h's head comment has their layouts and sources).
+// Included by at_mfma.h on the host device (AT_HOST) only: no GPU compile sees it,
+// so it is outside the templates' content hash (generator/template_kernel.c); the
+// host compile backend's toolchain string carries a digest of the at_host_*.h files
+// instead (tuner/compile/cc_host.c), so host objects and trials still key on it.
+#if !defined(AT_HOST)
+#error "at_host_mfma.h is the host device's (AT_HOST): include at_mfma.h"
+#endif
+
+// ---- emulation: the documented layouts ----
+//
+// One block of D (M x M, M = 32 or 16) += A (M x K) * B (K x M). Each lane holds
+// KL = K * M / 64 consecutive k of one row of A and of one column of B (4 f16/bf16
+// values in a 64-bit register pair, low half first; 1 f32 value):
+//   A[i][k]: lane (k / KL) * M + i, element k % KL
+//   B[k][j]: lane (k / KL) * M + j, element k % KL
+// C and D: M * M / 64 registers per lane, in groups of 4 rows:
+//   register r of lane L holds D[i][j], j = L % M,
+//   i = 4 * ((r / 4) * (64 / M) + L / M) + r % 4
+//   (32x32: i = 8 * (r / 4) + 4 * (L / 32) + r % 4; 16x16: i = 4 * (L / 16) + r).
+// a and b: lane L's elements at a[L * stride + 0..KL-1] (kind AT_EMU_F16/BF16/F32).
+AT_DEV void at_emu_mfma_lane(int kind, int m, int k, const void *a, const void *b,
+                             int stride, const float *c, int lane, float *d)
+{
+  int kl = k * m / 64, nreg = m * m / 64, j = lane % m;
+  for (int r = 0; r < nreg; r++) {
+    int i = 4 * ((r / 4) * (64 / m) + lane / m) + r % 4;
+    float acc = c[r];
+    for (int kk = 0; kk < k; kk++) {
+      float x = at_emu_in(kind, a, ((kk / kl) * m + i) * stride + kk % kl);
+      float y = at_emu_in(kind, b, ((kk / kl) * m + j) * stride + kk % kl);
+      acc = __builtin_fmaf(x, y, acc);
+    }
+    d[r] = acc;
+  }
+}
+
+// The pure functions: every lane's A, B and C in, every lane's D out (d may be c).
+AT_DEV void at_emu_mfma_f32_32x32x8f16(const at_half a[64][4], const at_half b[64][4],
+                                       const float c[64][16], float d[64][16])
+{
+  for (int lane = 0; lane < 64; lane++)
+    at_emu_mfma_lane(AT_EMU_F16, 32, 8, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
+                     d[lane]);
+}
+AT_DEV void at_emu_mfma_f32_16x16x16f16(const at_half a[64][4], const at_half b[64][4],
+                                        const float c[64][4], float d[64][4])
+{
+  for (int lane = 0; lane < 64; lane++)
+    at_emu_mfma_lane(AT_EMU_F16, 16, 16, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
+                     d[lane]);
+}
+AT_DEV void at_emu_mfma_f32_32x32x8bf16_1k(const at_bfloat16 a[64][4],
+                                           const at_bfloat16 b[64][4],
+                                           const float c[64][16], float d[64][16])
+{
+  for (int lane = 0; lane < 64; lane++)
+    at_emu_mfma_lane(AT_EMU_BF16, 32, 8, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
+                     d[lane]);
+}
+AT_DEV void at_emu_mfma_f32_16x16x16bf16_1k(const at_bfloat16 a[64][4],
+                                            const at_bfloat16 b[64][4],
+                                            const float c[64][4], float d[64][4])
+{
+  for (int lane = 0; lane < 64; lane++)
+    at_emu_mfma_lane(AT_EMU_BF16, 16, 16, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
+                     d[lane]);
+}
+AT_DEV void at_emu_mfma_f32_32x32x2f32(const float a[64], const float b[64],
+                                       const float c[64][16], float d[64][16])
+{
+  for (int lane = 0; lane < 64; lane++)
+    at_emu_mfma_lane(AT_EMU_F32, 32, 2, a, b, 1, c[lane], lane, d[lane]);
+}
+AT_DEV void at_emu_mfma_f32_16x16x4f32(const float a[64], const float b[64],
+                                       const float c[64][4], float d[64][4])
+{
+  for (int lane = 0; lane < 64; lane++)
+    at_emu_mfma_lane(AT_EMU_F32, 16, 4, a, b, 1, c[lane], lane, d[lane]);
+}
+
+#if !defined(AT_EMU_ONLY)
+// Gather the wave's A and B (one struct per lane), compute this lane's D.
+template <typename F>
+AT_DEV void at_host_mfma(int kind, int m, int k, const F &mine, int stride, const float *c,
+                         float *d)
+{
+  if (AT_WAVE_SIZE != 64) {
+    at_host_fail("MFMA needs a wave of 64 lanes (AT_WAVE_SIZE=64)");
+    return;
+  }
+  const struct at_host_thread *t = at_host_warp_self();
+  F all[AT_WAVE_SIZE];
+  at_host_rt_get()->warp_gather(&mine, sizeof mine, all);
+  at_emu_mfma_lane(kind, m, k, &all[0].a, &all[0].b, stride, c, (int)t->lane, d);
+}
+struct at_host_mfma16 {
+  unsigned short a[4], b[4];
+};
+struct at_host_mfma32 {
+  float a, b;
+};
+AT_DEV struct at_host_mfma16 at_host_mfma16_frag(const unsigned short *a,
+                                                 const unsigned short *b)
+{
+  struct at_host_mfma16 f;
+  for (int i = 0; i < 4; i++) {
+    f.a[i] = a[i];
+    f.b[i] = b[i];
+  }
+  return f;
+}
+AT_DEV void at_mfma_f32_32x32x8f16(float d[16], const at_half a[4], const at_half b[4],
+                                   const float c[16])
+{
+  at_host_mfma(AT_EMU_F16, 32, 8, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+}
+AT_DEV void at_mfma_f32_16x16x16f16(float d[4], const at_half a[4], const at_half b[4],
+                                    const float c[4])
+{
+  at_host_mfma(AT_EMU_F16, 16, 16, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+}
+AT_DEV void at_mfma_f32_32x32x8bf16_1k(float d[16], const at_bfloat16 a[4],
+                                       const at_bfloat16 b[4], const float c[16])
+{
+  at_host_mfma(AT_EMU_BF16, 32, 8, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+}
+AT_DEV void at_mfma_f32_16x16x16bf16_1k(float d[4], const at_bfloat16 a[4],
+                                        const at_bfloat16 b[4], const float c[4])
+{
+  at_host_mfma(AT_EMU_BF16, 16, 16, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+}
+AT_DEV void at_mfma_f32_32x32x2f32(float d[16], float a, float b, const float c[16])
+{
+  struct at_host_mfma32 f = {a, b};
+  at_host_mfma(AT_EMU_F32, 32, 2, f, 2, c, d);
+}
+AT_DEV void at_mfma_f32_16x16x4f32(float d[4], float a, float b, const float c[4])
+{
+  struct at_host_mfma32 f = {a, b};
+  at_host_mfma(AT_EMU_F32, 16, 4, f, 2, c, d);
+}
+#endif

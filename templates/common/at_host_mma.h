@@ -1,0 +1,218 @@
+// at_host_mma.h - mma.sync m16n8k16 and ldmatrix on the host device: the emulation of
+// at_mma.h's instructions (at_mma.h's head comment has their layouts and sources).
+// Included by at_mma.h on the host device (AT_HOST) only: no GPU compile sees it,
+// so it is outside the templates' content hash (generator/template_kernel.c); the
+// host compile backend's toolchain string carries a digest of the at_host_*.h files
+// instead (tuner/compile/cc_host.c), so host objects and trials still key on it.
+#if !defined(AT_HOST)
+#error "at_host_mma.h is the host device's (AT_HOST): include at_mma.h"
+#endif
+
+// ---- emulation: the documented layouts ----
+//
+// mma.m16n8k16, per lane: groupID g = lane / 4, threadID_in_group t = lane % 4.
+//   A (16x16, row):  a[i], i = 0..7, holds A[g + 8 * ((i / 2) % 2)][2 * t + i % 2 + 8 * (i / 4)]
+//                    (a0,a1: row g; a2,a3: row g+8; a4..a7: the same rows, columns + 8)
+//   B (16x8, col):   b[i], i = 0..3, holds B[2 * t + i % 2 + 8 * (i / 2)][g]
+//   C, D (16x8 f32): c[i], i = 0..3, holds C[g + 8 * (i / 2)][2 * t + i % 2]
+// Here the inverse: which lane and element hold A[row][k] and B[k][col].
+AT_DEV int at_emu_mma_a_lane(int row, int k) { return 4 * (row % 8) + (k % 8) / 2; }
+AT_DEV int at_emu_mma_a_elem(int row, int k) { return k % 2 + 2 * (row / 8) + 4 * (k / 8); }
+AT_DEV int at_emu_mma_b_lane(int k, int col) { return 4 * col + (k % 8) / 2; }
+AT_DEV int at_emu_mma_b_elem(int k) { return k % 2 + 2 * (k / 8); }
+
+// One lane's D of mma.m16n8k16 (kind AT_EMU_F16 or AT_EMU_BF16): lane L's A fragment
+// is elements a[L * a_stride + 0..7], its B fragment b[L * b_stride + 0..3].
+AT_DEV void at_emu_mma_m16n8k16_lane(int kind, const unsigned short *a, int a_stride,
+                                     const unsigned short *b, int b_stride, const float c[4],
+                                     int lane, float d[4])
+{
+  float out[4];
+  for (int i = 0; i < 4; i++) {
+    int row = lane / 4 + 8 * (i / 2), col = 2 * (lane % 4) + i % 2;
+    float acc = c[i];
+    for (int k = 0; k < 16; k++) {
+      int ia = at_emu_mma_a_lane(row, k) * a_stride + at_emu_mma_a_elem(row, k);
+      int ib = at_emu_mma_b_lane(k, col) * b_stride + at_emu_mma_b_elem(k);
+      float x = at_emu_in(kind, a, ia), y = at_emu_in(kind, b, ib);
+      acc = __builtin_fmaf(x, y, acc);
+    }
+    out[i] = acc;
+  }
+  for (int i = 0; i < 4; i++)
+    d[i] = out[i];
+}
+
+// The pure functions: every lane's fragments in, every lane's D out.
+AT_DEV void at_emu_mma_m16n8k16_f32_f16(const at_half a[32][8], const at_half b[32][4],
+                                        const float c[32][4], float d[32][4])
+{
+  for (int lane = 0; lane < 32; lane++)
+    at_emu_mma_m16n8k16_lane(AT_EMU_F16, &a[0][0].bits, 8, &b[0][0].bits, 4, c[lane], lane,
+                             d[lane]);
+}
+AT_DEV void at_emu_mma_m16n8k16_f32_bf16(const at_bfloat16 a[32][8],
+                                         const at_bfloat16 b[32][4], const float c[32][4],
+                                         float d[32][4])
+{
+  for (int lane = 0; lane < 32; lane++)
+    at_emu_mma_m16n8k16_lane(AT_EMU_BF16, &a[0][0].bits, 8, &b[0][0].bits, 4, c[lane], lane,
+                             d[lane]);
+}
+
+// ldmatrix .m8n8 .xN .b16: lanes 8q..8q+7 give the addresses of rows 0..7 of matrix q
+// (q < N); rows[t][0..7] are the 8 b16 elements at lane t's address. Each lane L gets,
+// for each matrix q, one 32-bit register: d[L][2q] (low half) and d[L][2q+1] (high):
+//   plain:  M_q[L / 4][2 * (L % 4) + h]           (row L/4, two adjacent columns)
+//   .trans: M_q[2 * (L % 4) + h][L / 4]           (the same positions of M_q transposed)
+// where M_q[r][c] = rows[8q + r][c], h = 0 low, 1 high. Entries d[L][2N..7] are left.
+AT_DEV void at_emu_ldmatrix_lane(int num, int trans, const unsigned short *rows,
+                                 int row_stride, int lane, unsigned short *d)
+{
+  for (int q = 0; q < num; q++)
+    for (int h = 0; h < 2; h++) {
+      int r = trans ? 2 * (lane % 4) + h : lane / 4;
+      int c = trans ? lane / 4 : 2 * (lane % 4) + h;
+      d[2 * q + h] = rows[(8 * q + r) * row_stride + c];
+    }
+}
+AT_DEV void at_emu_ldmatrix(int num, int trans, const unsigned short rows[32][8],
+                            unsigned short d[32][8])
+{
+  for (int lane = 0; lane < 32; lane++)
+    at_emu_ldmatrix_lane(num, trans, &rows[0][0], 8, lane, d[lane]);
+}
+
+// The packed layout: element 2i is the low half of word i, element 2i+1 the high half.
+AT_DEV unsigned int at_emu_pack_b16x2(unsigned short lo, unsigned short hi)
+{
+  return (unsigned int)lo | (unsigned int)hi << 16;
+}
+AT_DEV void at_emu_unpack_b16(const unsigned int *w, int words, unsigned short *e)
+{
+  for (int i = 0; i < words; i++) {
+    e[2 * i] = (unsigned short)(w[i] & 0xffffu);
+    e[2 * i + 1] = (unsigned short)(w[i] >> 16);
+  }
+}
+// Packed pure functions: a[L][0..3], b[L][0..1] are lane L's registers; d[L][0..N-1] are
+// ldmatrix's registers (d[L][N..3] are left).
+AT_DEV void at_emu_mma_m16n8k16_packed(int kind, const unsigned int a[32][4],
+                                       const unsigned int b[32][2], const float c[32][4],
+                                       float d[32][4])
+{
+  unsigned short ae[32][8], be[32][4];
+  for (int lane = 0; lane < 32; lane++) {
+    at_emu_unpack_b16(a[lane], 4, ae[lane]);
+    at_emu_unpack_b16(b[lane], 2, be[lane]);
+  }
+  for (int lane = 0; lane < 32; lane++)
+    at_emu_mma_m16n8k16_lane(kind, &ae[0][0], 8, &be[0][0], 4, c[lane], lane, d[lane]);
+}
+AT_DEV void at_emu_ldmatrix_packed(int num, int trans, const unsigned short rows[32][8],
+                                   unsigned int d[32][4])
+{
+  for (int lane = 0; lane < 32; lane++) {
+    unsigned short e[8];
+    at_emu_ldmatrix_lane(num, trans, &rows[0][0], 8, lane, e);
+    for (int q = 0; q < num; q++)
+      d[lane][q] = at_emu_pack_b16x2(e[2 * q], e[2 * q + 1]);
+  }
+}
+
+#if !defined(AT_EMU_ONLY)
+AT_DEV void at_host_mma_m16n8k16(int kind, float d[4], const unsigned int a[4],
+                                 const unsigned int b[2], const float c[4])
+{
+  if (AT_WAVE_SIZE != 32) {
+    at_host_fail("mma.sync m16n8k16 needs a warp of 32 lanes (AT_WAVE_SIZE=32)");
+    return;
+  }
+  const struct at_host_thread *t = at_host_warp_self();
+  struct frag {
+    unsigned int a[4], b[2];
+  } mine, all[AT_WAVE_SIZE];
+  for (int i = 0; i < 4; i++)
+    mine.a[i] = a[i];
+  for (int i = 0; i < 2; i++)
+    mine.b[i] = b[i];
+  at_host_rt_get()->warp_gather(&mine, sizeof mine, all);
+  unsigned short ae[AT_WAVE_SIZE][8], be[AT_WAVE_SIZE][4];
+  for (int l = 0; l < AT_WAVE_SIZE; l++) {
+    at_emu_unpack_b16(all[l].a, 4, ae[l]);
+    at_emu_unpack_b16(all[l].b, 2, be[l]);
+  }
+  at_emu_mma_m16n8k16_lane(kind, &ae[0][0], 8, &be[0][0], 4, c, (int)t->lane, d);
+}
+AT_DEV void at_mma_m16n8k16_f32_f16_packed(float d[4], const unsigned int a[4],
+                                           const unsigned int b[2], const float c[4])
+{
+  at_host_mma_m16n8k16(AT_EMU_F16, d, a, b, c);
+}
+AT_DEV void at_mma_m16n8k16_f32_bf16_packed(float d[4], const unsigned int a[4],
+                                            const unsigned int b[2], const float c[4])
+{
+  at_host_mma_m16n8k16(AT_EMU_BF16, d, a, b, c);
+}
+template <typename T>
+AT_DEV void at_host_mma_m16n8k16_elems(int kind, float d[4], const T a[8], const T b[4],
+                                       const float c[4])
+{
+  unsigned int pa[4], pb[2];
+  for (int i = 0; i < 4; i++)
+    pa[i] = at_emu_pack_b16x2(a[2 * i].bits, a[2 * i + 1].bits);
+  for (int i = 0; i < 2; i++)
+    pb[i] = at_emu_pack_b16x2(b[2 * i].bits, b[2 * i + 1].bits);
+  at_host_mma_m16n8k16(kind, d, pa, pb, c);
+}
+AT_DEV void at_mma_m16n8k16_f32_f16(float d[4], const at_half a[8], const at_half b[4],
+                                    const float c[4])
+{
+  at_host_mma_m16n8k16_elems(AT_EMU_F16, d, a, b, c);
+}
+AT_DEV void at_mma_m16n8k16_f32_bf16(float d[4], const at_bfloat16 a[8],
+                                     const at_bfloat16 b[4], const float c[4])
+{
+  at_host_mma_m16n8k16_elems(AT_EMU_BF16, d, a, b, c);
+}
+
+template <typename T>
+AT_DEV void at_host_ldmatrix(int num, int trans, unsigned short out[8], const T *row)
+{
+  static_assert(sizeof(T) == 2, "ldmatrix moves 16-bit elements");
+  if (AT_WAVE_SIZE != 32) {
+    at_host_fail("ldmatrix needs a warp of 32 lanes (AT_WAVE_SIZE=32)");
+    return;
+  }
+  const struct at_host_thread *t = at_host_warp_self();
+  unsigned short mine[8] = {0, 0, 0, 0, 0, 0, 0, 0}, all[AT_WAVE_SIZE][8];
+  if ((int)t->lane < 8 * num) {
+    if ((unsigned long)row % 16 != 0)
+      at_host_fail("ldmatrix: row address not aligned to 16 bytes");
+    __builtin_memcpy(mine, row, sizeof mine);
+  }
+  at_host_rt_get()->warp_gather(mine, sizeof mine, all);
+  at_emu_ldmatrix_lane(num, trans, &all[0][0], 8, (int)t->lane, out);
+}
+#define AT_LDMATRIX(name, n, trans)                                                      \
+  template <typename T> AT_DEV void name##_packed(unsigned int d[n], const T *row)       \
+  {                                                                                      \
+    unsigned short out[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
+    at_host_ldmatrix(n, trans, out, row);                                                \
+    for (int q = 0; q < n; q++)                                                          \
+      d[q] = at_emu_pack_b16x2(out[2 * q], out[2 * q + 1]);                              \
+  }                                                                                      \
+  template <typename T> AT_DEV void name(T d[2 * n], const T *row)                       \
+  {                                                                                      \
+    unsigned short out[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                    \
+    at_host_ldmatrix(n, trans, out, row);                                                \
+    __builtin_memcpy(d, out, 2 * (unsigned long)n * sizeof(T));                          \
+  }
+AT_LDMATRIX(at_ldmatrix_x1, 1, 0)
+AT_LDMATRIX(at_ldmatrix_x2, 2, 0)
+AT_LDMATRIX(at_ldmatrix_x4, 4, 0)
+AT_LDMATRIX(at_ldmatrix_x1_trans, 1, 1)
+AT_LDMATRIX(at_ldmatrix_x2_trans, 2, 1)
+AT_LDMATRIX(at_ldmatrix_x4_trans, 4, 1)
+#undef AT_LDMATRIX
+#endif
