@@ -23,6 +23,7 @@
 #include "templates/common/at_mfma.h"
 #include "templates/common/at_mma.h"
 
+#include "tests/hostk.h"
 #include "tuner/compile/compile.h"
 #include "tuner/measure/meas.h"
 #include "base/status.h"
@@ -162,6 +163,91 @@ Test(matrix_core, mma_m16n8k16_bf16_every_position) { mma_every_position(AT_EMU_
 /* PTX ISA, ldmatrix: thread t of 8q..8q+7 gives row t-8q of matrix q; "each thread
  * receives 2 elements of a row" (row lane/4, columns 2*(lane%4) and +1); with .trans
  * the matrix is read column-major: the same register positions of the transpose. */
+/* Random 16-bit patterns (subnormals, infinities and NaNs among them) and random C: every
+ * D of the emulation is C plus the products in k order with fmaf, each operand converted
+ * exactly (the contract at_host_mma.h states; the hardware's order is not specified). Then
+ * the same fragments through a kernel on the host device (mma_probe.cu's probes, the
+ * instruction's own per-lane path, at_host_mma_m16n8k16): bit for bit the pure function.
+ * NaN equals NaN (a payload may differ between libm's fmaf and the FMA instruction). */
+static unsigned long long mc_state = 0x9e3779b97f4a7c15ull;
+static unsigned mc_rnd(void)
+{
+  mc_state ^= mc_state << 13, mc_state ^= mc_state >> 7, mc_state ^= mc_state << 17;
+  return (unsigned)(mc_state >> 32);
+}
+static float operand(int kind, unsigned short h)
+{
+  return kind == AT_EMU_F16 ? at_half_bits_to_float_sw(h) : at_bfloat16_bits_to_float_sw(h);
+}
+static bool same_float(float x, float y) { return memcmp(&x, &y, 4) == 0 || (x != x && y != y); }
+
+static void mma_random(int kind, struct th_hostk *k, unsigned short *ka, unsigned short *kb,
+                       float *kc, float *kd)
+{
+  static unsigned short am[16][16], bm[16][8];
+  static at_half ah[32][8], bh[32][4];
+  static float c[32][4], d[32][4];
+  int bad = 0;
+  for (int round = 0; round < 24; round++) {
+    for (int r = 0; r < 16; r++)
+      for (int q = 0; q < 16; q++)
+        am[r][q] = (unsigned short)mc_rnd();
+    for (int r = 0; r < 16; r++)
+      for (int q = 0; q < 8; q++)
+        bm[r][q] = (unsigned short)mc_rnd();
+    for (int lane = 0; lane < 32; lane++)
+      for (int i = 0; i < 8; i++) {
+        int r, q;
+        mma_a_elem(lane, i, &r, &q);
+        ah[lane][i].bits = am[r][q];
+        if (i < 4) {
+          mma_b_elem(lane, i, &r, &q);
+          bh[lane][i].bits = bm[r][q];
+          c[lane][i] = ldexpf((float)((int)(mc_rnd() % 2001) - 1000), (int)(mc_rnd() % 40) - 20);
+        }
+      }
+    if (kind == AT_EMU_F16)
+      at_emu_mma_m16n8k16_f32_f16(ah, bh, c, d);
+    else
+      at_emu_mma_m16n8k16_f32_bf16((const at_bfloat16(*)[8])ah, (const at_bfloat16(*)[4])bh, c,
+                                   d);
+    for (int lane = 0; lane < 32; lane++)
+      for (int i = 0; i < 4; i++) {
+        int r, q;
+        mma_c_elem(lane, i, &r, &q);
+        float acc = c[lane][i];
+        for (int kk = 0; kk < 16; kk++)
+          acc = fmaf(operand(kind, am[r][kk]), operand(kind, bm[kk][q]), acc);
+        if (!same_float(acc, d[lane][i]) && bad++ < 4)
+          cr_log_error("round %d lane %d d%d (D[%d][%d]): %a, want %a", round, lane, i, r, q,
+                       (double)d[lane][i], (double)acc);
+      }
+    memcpy(ka, ah, sizeof ah), memcpy(kb, bh, sizeof bh), memcpy(kc, c, sizeof c);
+    void *args[] = {&ka, &kb, &kc, &kd};
+    cr_assert_eq(th_hostk_launch(k, kind == AT_EMU_F16 ? "probe_mma_f16" : "probe_mma_bf16",
+                                 1, 32, 0, "pppp", args), AT_OK, "%s", at_last_error());
+    for (int lane = 0; lane < 32; lane++)
+      for (int i = 0; i < 4; i++)
+        if (!same_float(kd[lane * 4 + i], d[lane][i]) && bad++ < 4)
+          cr_log_error("round %d lane %d d%d on the host device: %a, the pure function %a",
+                       round, lane, i, (double)kd[lane * 4 + i], (double)d[lane][i]);
+  }
+  cr_assert_eq(bad, 0, "%d of %d values differ", bad, 24 * 128 * 2);
+}
+
+Test(matrix_core, mma_random_bits_are_an_fma_chain_in_k_order, .timeout = 120)
+{
+  th_need_cc(&cc_host);
+  struct th_hostk k;
+  static const char *const incs[] = {AT_SOURCE_DIR "/templates/common", NULL};
+  th_hostk_load(&k, AT_SOURCE_DIR "/tests/data/pl/mma_probe.cu", "host:sm_90", incs);
+  unsigned short *a = th_hostk_buf(&k, 32 * 8 * 2), *b = th_hostk_buf(&k, 32 * 4 * 2);
+  float *c = th_hostk_buf(&k, 32 * 4 * sizeof *c), *d = th_hostk_buf(&k, 32 * 4 * sizeof *d);
+  mma_random(AT_EMU_F16, &k, a, b, c, d);
+  mma_random(AT_EMU_BF16, &k, a, b, c, d);
+  th_hostk_close(&k);
+}
+
 Test(matrix_core, ldmatrix_every_element_lands_in_its_register)
 {
   static unsigned short rows[32][8], d[32][8];
@@ -415,7 +501,8 @@ static double bf16_value(unsigned b)
 Test(matrix_core, half_to_float_exact_for_all_65536)
 {
   for (unsigned h = 0; h < 65536; h++) {
-    float f = at_half_bits_to_float_sw((unsigned short)h);
+    float f = at_half_bits_to_float_sw((unsigned short)h), g = at_emu_b16(AT_EMU_F16, (unsigned short)h);
+    cr_assert_eq(memcmp(&f, &g, 4), 0, "%#x: the emulations' inline conversion differs", h);
     double want = half_value(h);
     if (isnan(want)) {
       cr_assert(isnan(f), "%#x", h);

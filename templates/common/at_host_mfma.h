@@ -23,15 +23,17 @@
 AT_DEV void at_emu_mfma_lane(int kind, int m, int k, const void *a, const void *b,
                              int stride, const float *c, int lane, float *d)
 {
-  int kl = k * m / 64, nreg = m * m / 64, j = lane % m;
+  const int kl = k * m / 64, nreg = m * m / 64, j = lane % m;
+  float y[16], x[16]; // this lane's column j of B, then each of its rows i of A (k <= 16)
+  for (int kk = 0; kk < k; kk++)
+    y[kk] = at_emu_in(kind, b, ((kk / kl) * m + j) * stride + kk % kl);
   for (int r = 0; r < nreg; r++) {
-    int i = 4 * ((r / 4) * (64 / m) + lane / m) + r % 4;
+    const int i = 4 * ((r / 4) * (64 / m) + lane / m) + r % 4;
+    for (int kk = 0; kk < k; kk++)
+      x[kk] = at_emu_in(kind, a, ((kk / kl) * m + i) * stride + kk % kl);
     float acc = c[r];
-    for (int kk = 0; kk < k; kk++) {
-      float x = at_emu_in(kind, a, ((kk / kl) * m + i) * stride + kk % kl);
-      float y = at_emu_in(kind, b, ((kk / kl) * m + j) * stride + kk % kl);
-      acc = __builtin_fmaf(x, y, acc);
-    }
+    for (int kk = 0; kk < k; kk++)
+      acc = __builtin_fmaf(x[kk], y[kk], acc);
     d[r] = acc;
   }
 }

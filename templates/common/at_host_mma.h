@@ -15,49 +15,99 @@
 //                    (a0,a1: row g; a2,a3: row g+8; a4..a7: the same rows, columns + 8)
 //   B (16x8, col):   b[i], i = 0..3, holds B[2 * t + i % 2 + 8 * (i / 2)][g]
 //   C, D (16x8 f32): c[i], i = 0..3, holds C[g + 8 * (i / 2)][2 * t + i % 2]
-// Here the inverse: which lane and element hold A[row][k] and B[k][col].
-AT_DEV int at_emu_mma_a_lane(int row, int k) { return 4 * (row % 8) + (k % 8) / 2; }
-AT_DEV int at_emu_mma_a_elem(int row, int k) { return k % 2 + 2 * (row / 8) + 4 * (k / 8); }
-AT_DEV int at_emu_mma_b_lane(int k, int col) { return 4 * col + (k % 8) / 2; }
-AT_DEV int at_emu_mma_b_elem(int k) { return k % 2 + 2 * (k / 8); }
-
-// One lane's D of mma.m16n8k16 (kind AT_EMU_F16 or AT_EMU_BF16): lane L's A fragment
-// is elements a[L * a_stride + 0..7], its B fragment b[L * b_stride + 0..3].
-AT_DEV void at_emu_mma_m16n8k16_lane(int kind, const unsigned short *a, int a_stride,
-                                     const unsigned short *b, int b_stride, const float c[4],
-                                     int lane, float d[4])
+// Here what one lane needs of the warp's packed fragments (word i of a lane holds its
+// elements 2i, low half, and 2i + 1, high half): its rows g and g + 8 of A and its columns
+// 2t and 2t + 1 of B, over k = 0..15. Lane 4g + j holds A[g][2j, 2j + 1] in word 0,
+// A[g + 8][2j, 2j + 1] in word 1 and the same 8 k further in words 2 and 3; lane 4n + j
+// holds B[2j, 2j + 1][n] in word 0 and B[8 + 2j, 9 + 2j][n] in word 1. Lane L's words are
+// a[L * stride + 0..3] (b[L * stride + 0..1]).
+AT_DEV void at_emu_mma_a_rows(const unsigned int *a, int stride, int lane,
+                              unsigned short rows[2][16])
 {
-  float out[4];
-  for (int i = 0; i < 4; i++) {
-    int row = lane / 4 + 8 * (i / 2), col = 2 * (lane % 4) + i % 2;
-    float acc = c[i];
-    for (int k = 0; k < 16; k++) {
-      int ia = at_emu_mma_a_lane(row, k) * a_stride + at_emu_mma_a_elem(row, k);
-      int ib = at_emu_mma_b_lane(k, col) * b_stride + at_emu_mma_b_elem(k);
-      float x = at_emu_in(kind, a, ia), y = at_emu_in(kind, b, ib);
-      acc = __builtin_fmaf(x, y, acc);
+  for (int j = 0; j < 4; j++)
+    for (int w = 0; w < 4; w++) {
+      const unsigned int v = a[(4 * (lane / 4) + j) * stride + w];
+      const int k = 8 * (w / 2) + 2 * j;
+      rows[w % 2][k] = (unsigned short)(v & 0xffffu);
+      rows[w % 2][k + 1] = (unsigned short)(v >> 16);
     }
+}
+AT_DEV void at_emu_mma_b_cols(const unsigned int *b, int stride, int lane,
+                              unsigned short cols[2][16])
+{
+  for (int n = 0; n < 2; n++)
+    for (int j = 0; j < 4; j++)
+      for (int w = 0; w < 2; w++) {
+        const unsigned int v = b[(4 * (2 * (lane % 4) + n) + j) * stride + w];
+        cols[n][8 * w + 2 * j] = (unsigned short)(v & 0xffffu);
+        cols[n][8 * w + 2 * j + 1] = (unsigned short)(v >> 16);
+      }
+}
+
+// One lane's D of mma.m16n8k16 (kind AT_EMU_F16 or AT_EMU_BF16) from the warp's packed
+// fragments (strides as above): d[i] = C + the products over k = 0..15 in k order with
+// fmaf, D[g + 8 (i / 2)][2t + i % 2]. d may be c.
+AT_DEV void at_emu_mma_m16n8k16_words(int kind, const unsigned int *a, int a_stride,
+                                      const unsigned int *b, int b_stride, const float c[4],
+                                      int lane, float d[4])
+{
+  unsigned short ab[2][16], bb[2][16];
+  at_emu_mma_a_rows(a, a_stride, lane, ab);
+  at_emu_mma_b_cols(b, b_stride, lane, bb);
+  float x[2][16], y[2][16], out[4];
+  for (int r = 0; r < 2; r++)
+    for (int k = 0; k < 16; k++) {
+      x[r][k] = at_emu_b16(kind, ab[r][k]);
+      y[r][k] = at_emu_b16(kind, bb[r][k]);
+    }
+  for (int i = 0; i < 4; i++) {
+    float acc = c[i];
+    for (int k = 0; k < 16; k++)
+      acc = __builtin_fmaf(x[i / 2][k], y[i % 2][k], acc);
     out[i] = acc;
   }
   for (int i = 0; i < 4; i++)
     d[i] = out[i];
 }
 
-// The pure functions: every lane's fragments in, every lane's D out.
+// The packed layout: element 2i is the low half of word i, element 2i+1 the high half.
+AT_DEV unsigned int at_emu_pack_b16x2(unsigned short lo, unsigned short hi)
+{
+  return (unsigned int)lo | (unsigned int)hi << 16;
+}
+
+// The pure functions: every lane's fragments in, every lane's D out; packed (a[L][0..3],
+// b[L][0..1] are lane L's registers) and element-wise.
+AT_DEV void at_emu_mma_m16n8k16_packed(int kind, const unsigned int a[32][4],
+                                       const unsigned int b[32][2], const float c[32][4],
+                                       float d[32][4])
+{
+  for (int lane = 0; lane < 32; lane++)
+    at_emu_mma_m16n8k16_words(kind, &a[0][0], 4, &b[0][0], 2, c[lane], lane, d[lane]);
+}
+AT_DEV void at_emu_mma_m16n8k16_elems(int kind, const unsigned short *a,
+                                      const unsigned short *b, const float c[32][4],
+                                      float d[32][4])
+{
+  unsigned int pa[32][4], pb[32][2];
+  for (int lane = 0; lane < 32; lane++) {
+    for (int w = 0; w < 4; w++)
+      pa[lane][w] = at_emu_pack_b16x2(a[8 * lane + 2 * w], a[8 * lane + 2 * w + 1]);
+    for (int w = 0; w < 2; w++)
+      pb[lane][w] = at_emu_pack_b16x2(b[4 * lane + 2 * w], b[4 * lane + 2 * w + 1]);
+  }
+  at_emu_mma_m16n8k16_packed(kind, pa, pb, c, d);
+}
 AT_DEV void at_emu_mma_m16n8k16_f32_f16(const at_half a[32][8], const at_half b[32][4],
                                         const float c[32][4], float d[32][4])
 {
-  for (int lane = 0; lane < 32; lane++)
-    at_emu_mma_m16n8k16_lane(AT_EMU_F16, &a[0][0].bits, 8, &b[0][0].bits, 4, c[lane], lane,
-                             d[lane]);
+  at_emu_mma_m16n8k16_elems(AT_EMU_F16, &a[0][0].bits, &b[0][0].bits, c, d);
 }
 AT_DEV void at_emu_mma_m16n8k16_f32_bf16(const at_bfloat16 a[32][8],
                                          const at_bfloat16 b[32][4], const float c[32][4],
                                          float d[32][4])
 {
-  for (int lane = 0; lane < 32; lane++)
-    at_emu_mma_m16n8k16_lane(AT_EMU_BF16, &a[0][0].bits, 8, &b[0][0].bits, 4, c[lane], lane,
-                             d[lane]);
+  at_emu_mma_m16n8k16_elems(AT_EMU_BF16, &a[0][0].bits, &b[0][0].bits, c, d);
 }
 
 // ldmatrix .m8n8 .xN .b16: lanes 8q..8q+7 give the addresses of rows 0..7 of matrix q
@@ -82,33 +132,7 @@ AT_DEV void at_emu_ldmatrix(int num, int trans, const unsigned short rows[32][8]
   for (int lane = 0; lane < 32; lane++)
     at_emu_ldmatrix_lane(num, trans, &rows[0][0], 8, lane, d[lane]);
 }
-
-// The packed layout: element 2i is the low half of word i, element 2i+1 the high half.
-AT_DEV unsigned int at_emu_pack_b16x2(unsigned short lo, unsigned short hi)
-{
-  return (unsigned int)lo | (unsigned int)hi << 16;
-}
-AT_DEV void at_emu_unpack_b16(const unsigned int *w, int words, unsigned short *e)
-{
-  for (int i = 0; i < words; i++) {
-    e[2 * i] = (unsigned short)(w[i] & 0xffffu);
-    e[2 * i + 1] = (unsigned short)(w[i] >> 16);
-  }
-}
-// Packed pure functions: a[L][0..3], b[L][0..1] are lane L's registers; d[L][0..N-1] are
-// ldmatrix's registers (d[L][N..3] are left).
-AT_DEV void at_emu_mma_m16n8k16_packed(int kind, const unsigned int a[32][4],
-                                       const unsigned int b[32][2], const float c[32][4],
-                                       float d[32][4])
-{
-  unsigned short ae[32][8], be[32][4];
-  for (int lane = 0; lane < 32; lane++) {
-    at_emu_unpack_b16(a[lane], 4, ae[lane]);
-    at_emu_unpack_b16(b[lane], 2, be[lane]);
-  }
-  for (int lane = 0; lane < 32; lane++)
-    at_emu_mma_m16n8k16_lane(kind, &ae[0][0], 8, &be[0][0], 4, c[lane], lane, d[lane]);
-}
+// Packed: d[L][0..N-1] are lane L's ldmatrix registers (d[L][N..3] are left).
 AT_DEV void at_emu_ldmatrix_packed(int num, int trans, const unsigned short rows[32][8],
                                    unsigned int d[32][4])
 {
@@ -129,21 +153,11 @@ AT_DEV void at_host_mma_m16n8k16(int kind, float d[4], const unsigned int a[4],
     return;
   }
   const struct at_host_thread *t = at_host_warp_self();
-  struct frag {
-    unsigned int a[4], b[2];
-  } mine, all[AT_WAVE_SIZE];
-  for (int i = 0; i < 4; i++)
-    mine.a[i] = a[i];
-  for (int i = 0; i < 2; i++)
-    mine.b[i] = b[i];
-  at_host_rt_get()->warp_gather(&mine, sizeof mine, all);
-  unsigned short ae[AT_WAVE_SIZE][8], be[AT_WAVE_SIZE][4];
-  for (int l = 0; l < AT_WAVE_SIZE; l++) {
-    at_emu_unpack_b16(all[l].a, 4, ae[l]);
-    at_emu_unpack_b16(all[l].b, 2, be[l]);
-  }
-  at_emu_mma_m16n8k16_lane(kind, &ae[0][0], 8, &be[0][0], 4, c, (int)t->lane, d);
+  unsigned int mine[6] = {a[0], a[1], a[2], a[3], b[0], b[1]}, all[AT_WAVE_SIZE][6];
+  at_host_rt_get()->warp_gather(mine, sizeof mine, all);
+  at_emu_mma_m16n8k16_words(kind, &all[0][0], 6, &all[0][4], 6, c, (int)t->lane, d);
 }
+
 AT_DEV void at_mma_m16n8k16_f32_f16_packed(float d[4], const unsigned int a[4],
                                            const unsigned int b[2], const float c[4])
 {

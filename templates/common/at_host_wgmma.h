@@ -108,19 +108,12 @@ AT_DEV int at_emu_wgmma_inside(unsigned long long desc, int trans, int mn0, int 
   return inside;
 }
 
-// One 16-bit operand, exactly as at_emu_in: normal halves (nearly all) inline, the rest
-// through at_types.h's conversion (which the compiler keeps out of line).
+// One 16-bit operand at byte p + 2 idx (any alignment), exactly as at_emu_in.
 AT_DEV float at_emu_wgmma_in(int kind, const unsigned char *p, int idx)
 {
   unsigned short h;
   at_memcpy(&h, p + 2 * idx, 2);
-  if (kind == AT_EMU_BF16)
-    return at_bfloat16_bits_to_float_sw(h);
-  const unsigned int exp = (h >> 10) & 0x1fu;
-  if (exp != 0 && exp != 0x1f) // the exponent + 112, sign and mantissa moved up 13 bits
-    return at_uint_as_float((unsigned int)(h & 0x8000u) << 16 |
-                            ((h & 0x7fffu) + (112u << 10)) << 13);
-  return at_half_bits_to_float_sw(h);
+  return at_emu_b16(kind, h);
 }
 
 // The 16 k-values of rows mn .. mn + nrows - 1 of an operand into out[0 .. nrows)
@@ -250,8 +243,7 @@ AT_DEV const char *at_emu_wgmma_m64nNk16(int kind, int n, const void *smem,
 // the warpgroup holds rows 16w..16w+15 of the 64x16 A, each warp as mma.m16n8k16's A
 // (at_mma.h): four 32-bit registers a thread, register j holding A[16w + g + 8 (j % 2)]
 // [2 t + 8 (j / 2)] and the next k in its low and high halves (g = lane / 4, t = lane %
-// 4). Element (row % 16, k) of a warp's slice: lane at_emu_mma_a_lane, half
-// at_emu_mma_a_elem (at_mma.h) of the lanes' fragments as 8 halves each.
+// 4): a thread's two rows are at_emu_mma_a_rows's (at_host_mma.h).
 // One thread's D with A given as the two rows it needs, rows[0..15] its row
 // at_wgmma_d_row(thread, 0) and rows[16..31] that row + 8 (16-bit storage), B from shared
 // memory as for at_emu_wgmma_m64nNk16_thread_t. NULL, or (d untouched) what is wrong.
@@ -272,7 +264,7 @@ AT_DEV const char *at_emu_wgmma_m64nNk16_rs_thread(int kind, int n, int trans_b,
   float a[2][16], b[2][16];
   for (int r = 0; r < 2; r++)
     for (int k = 0; k < 16; k++)
-      a[r][k] = at_emu_in(kind, rows, r * 16 + k);
+      a[r][k] = at_emu_b16(kind, rows[r * 16 + k]);
   for (int j = 0; j < n / 8; j++) {
     at_emu_wgmma_rows(kind, base, desc_b, trans_b, at_wgmma_d_col(thread, 4 * j), 2, b);
     at_emu_wgmma_quad(a, b, scale_d, d + 4 * j);
@@ -375,15 +367,14 @@ AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const
   struct at_wgmma_slot *s = at_host_wgmma_slot();
   if (!s)
     return;
-  struct mine {
-    unsigned long long b;
-    int kind, n, trans, scale_d;
-    unsigned int a[4];
-  } m = {desc_b, kind, n, trans_b, scale_d != 0, {a[0], a[1], a[2], a[3]}}, all[AT_WAVE_SIZE];
-  at_host_rt_get()->warp_gather(&m, sizeof m, all);
+  // A's four words, then what every lane must agree on: the instruction and B's descriptor
+  const unsigned int m[10] = {a[0], a[1], a[2], a[3], (unsigned int)kind, (unsigned int)n,
+                              (unsigned int)trans_b, scale_d != 0, (unsigned int)desc_b,
+                              (unsigned int)(desc_b >> 32)};
+  unsigned int all[AT_WAVE_SIZE][10];
+  at_host_rt_get()->warp_gather(m, sizeof m, all);
   for (int l = 0; l < AT_WAVE_SIZE; l++)
-    if (all[l].b != m.b || all[l].kind != m.kind || all[l].n != m.n ||
-        all[l].trans != m.trans || all[l].scale_d != m.scale_d) {
+    if (__builtin_memcmp(&all[l][4], &m[4], 6 * sizeof m[0]) != 0) {
       at_host_fail("wgmma.mma_async: the lanes of a warp disagree on the instruction, its "
                    "descriptor or scale-d (.sync.aligned)");
       return;
@@ -399,13 +390,9 @@ AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const
   e->desc_a = 0, e->desc_b = desc_b, e->d = d;
   e->kind = kind, e->n = n, e->trans_a = 0, e->trans_b = trans_b;
   e->scale_d = scale_d != 0, e->group = -1, e->rs = 1;
-  const int lane = (int)(at_host_self()->linear % 32);
-  for (int r = 0; r < 2; r++)
-    for (int k = 0; k < 16; k++) {
-      const int row = lane / 4 + 8 * r, h = at_emu_mma_a_elem(row, k);
-      const unsigned int w = all[at_emu_mma_a_lane(row, k)].a[h / 2];
-      e->a_rows[r * 16 + k] = (unsigned short)(h % 2 ? w >> 16 : w & 0xFFFFu);
-    }
+  unsigned short rows[2][16];
+  at_emu_mma_a_rows(&all[0][0], 10, (int)(at_host_self()->linear % 32), rows);
+  __builtin_memcpy(e->a_rows, rows, sizeof rows);
 }
 AT_DEV void at_wgmma_fence(void) { (void)at_host_wgmma_slot(); }
 AT_DEV void at_wgmma_commit_group(void)

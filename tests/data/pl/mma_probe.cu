@@ -4,7 +4,10 @@
 // m16n8k16 with f16 and bf16 inputs on per-lane fragments given by the host, ldmatrix
 // .x1/.x2/.x4 with and without .trans on 32 unique rows, the f16/bf16 conversions, and
 // the layer's shuffles and ballot against CUDA's own intrinsics. One warp per launch
-// (one block of 32 threads) unless noted. Includes nothing but at_common.h.
+// (one block of 32 threads) unless noted. Includes nothing but at_common.h. The probes
+// but the last build for the host device too (matrix_core/mma_random_*: the emulation's
+// per-lane path against its pure function); probe_shuffle, against CUDA's intrinsics, is
+// CUDA's alone.
 #include "at_common.h"
 
 // d[lane][0..3] = mma(a[lane][0..7], b[lane][0..3], c[lane][0..3])
@@ -93,6 +96,7 @@ extern "C" __global__ void probe_convert(const unsigned int *f, unsigned short *
 // layer's result and native[...] CUDA's; both are the source lane's id * 3 + 1. Then
 // ballot: out[4 * 5 * 8 * 32 + lane] = low and [.. + 32 + lane] = high word of
 // at_ballot(lane % 3 == 0), native: __ballot_sync.
+#if defined(AT_CUDA)
 extern "C" __global__ void probe_shuffle(int *out, int *native)
 {
   int lane = (int)at_lane_id(), v = lane * 3 + 1;
@@ -122,3 +126,4 @@ extern "C" __global__ void probe_shuffle(int *out, int *native)
   native[4 * 5 * 8 * 32 + lane] = (int)__ballot_sync(0xffffffffu, lane % 3 == 0);
   native[4 * 5 * 8 * 32 + 32 + lane] = 0;
 }
+#endif
