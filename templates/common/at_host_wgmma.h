@@ -326,6 +326,25 @@ AT_DEV struct at_wgmma_slot *at_host_wgmma_slot(void)
   }
   return s;
 }
+// Queue one issued instruction, the part both forms share: a descriptor problem (why) or
+// a full queue fails the launch. The entry, or NULL where the launch failed.
+AT_DEV struct at_wgmma_entry *at_host_wgmma_enqueue(struct at_wgmma_slot *s, const char *why,
+                                                    int kind, int n, unsigned long long desc_a,
+                                                    unsigned long long desc_b, int trans_a,
+                                                    int trans_b, float *d, int scale_d, int rs)
+{
+  if (!why && s->count == AT_WGMMA_HOST_QUEUE)
+    why = "wgmma: more than AT_WGMMA_HOST_QUEUE wgmma.mma_async pending in one thread";
+  if (why) {
+    at_host_fail(why);
+    return 0;
+  }
+  struct at_wgmma_entry *e = &s->q[s->count++];
+  e->desc_a = desc_a, e->desc_b = desc_b, e->d = d;
+  e->kind = kind, e->n = n, e->trans_a = trans_a, e->trans_b = trans_b;
+  e->scale_d = scale_d != 0, e->group = -1, e->rs = rs;
+  return e;
+}
 AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float *d,
                                 unsigned long long desc_a, unsigned long long desc_b,
                                 int scale_d)
@@ -346,18 +365,8 @@ AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float
       return;
     }
   const char *why = at_emu_wgmma_desc_problem(desc_a);
-  if (!why)
-    why = at_emu_wgmma_desc_problem(desc_b);
-  if (!why && s->count == AT_WGMMA_HOST_QUEUE)
-    why = "wgmma: more than AT_WGMMA_HOST_QUEUE wgmma.mma_async pending in one thread";
-  if (why) {
-    at_host_fail(why);
-    return;
-  }
-  struct at_wgmma_entry *e = &s->q[s->count++];
-  e->desc_a = desc_a, e->desc_b = desc_b, e->d = d;
-  e->kind = kind, e->n = n, e->trans_a = trans_a, e->trans_b = trans_b;
-  e->scale_d = scale_d != 0, e->group = -1, e->rs = 0;
+  at_host_wgmma_enqueue(s, why ? why : at_emu_wgmma_desc_problem(desc_b), kind, n, desc_a,
+                        desc_b, trans_a, trans_b, d, scale_d, 0);
 }
 // The RS form: the warp's A fragments gathered at issue (the registers are read then, as
 // the instruction's operands), this thread's two rows kept in its entry.
@@ -379,17 +388,10 @@ AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const
                    "descriptor or scale-d (.sync.aligned)");
       return;
     }
-  const char *why = at_emu_wgmma_desc_problem(desc_b);
-  if (!why && s->count == AT_WGMMA_HOST_QUEUE)
-    why = "wgmma: more than AT_WGMMA_HOST_QUEUE wgmma.mma_async pending in one thread";
-  if (why) {
-    at_host_fail(why);
+  struct at_wgmma_entry *e = at_host_wgmma_enqueue(s, at_emu_wgmma_desc_problem(desc_b), kind,
+                                                    n, 0, desc_b, 0, trans_b, d, scale_d, 1);
+  if (!e)
     return;
-  }
-  struct at_wgmma_entry *e = &s->q[s->count++];
-  e->desc_a = 0, e->desc_b = desc_b, e->d = d;
-  e->kind = kind, e->n = n, e->trans_a = 0, e->trans_b = trans_b;
-  e->scale_d = scale_d != 0, e->group = -1, e->rs = 1;
   unsigned short rows[2][16];
   at_emu_mma_a_rows(&all[0][0], 10, (int)(at_host_self()->linear % 32), rows);
   __builtin_memcpy(e->a_rows, rows, sizeof rows);
