@@ -8,8 +8,9 @@
  * every STAGES, VEC and GROUP value, swizzle on and off) run on the host device
  * emulating sm_90 (cc_host "host:sm_90", meas_host, the SIMT emulator with mma.sync,
  * ldmatrix and cp.async emulated) for awkward shapes in all four layouts, f16 and bf16,
- * alpha 1.5, beta -0.5, checked by gemm_check. cp.async is synchronous there, so a
- * pipeline race (a wait or barrier too few) shows only on a GPU. Each
+ * alpha 1.5, beta -0.5, checked by gemm_check. A cp.async lands at the wait that covers
+ * its group there (at_host_copy.h), so a wait too few fails (wait<STAGES - 1>: 9 of 12
+ * tests); a barrier too few still shows only on a GPU. Each
  * config is run on every shape, also where the space would not offer it for that shape
  * (a 256-row tile for M = 1): correctness may not depend on the pruning.
  */

@@ -5,7 +5,7 @@
  * no compile error and no spill for the sample below, while plain sm_90 stops at the
  * template's static_assert with the advice to build for sm_90a; and the sample (every
  * value of every param) run on the host device emulating h100 (wgmma performed at
- * wait_group, cp.async synchronous) for the sweep's awkward shapes in all four layouts,
+ * wait_group, cp.async landing at its wait: AHEAD groups waited for fails 4 of 8) for the sweep's awkward shapes in all four layouts,
  * f16 and bf16, checked against the f64 reference by gsw_run. None of this ran on a GPU.
  */
 #include <criterion/criterion.h>

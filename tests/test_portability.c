@@ -276,6 +276,33 @@ Test(portability, host_shuffles_and_votes_wave64, .timeout = 60)
   reduce_and_vote("host:gfx942", 64);
 }
 
+/* cp.async on the host (at_host_copy.h): emulating an NVIDIA GPU with it (host:sm_90, and
+ * the plain warp-32 host) a copy lands at the wait that covers its group; emulating one
+ * without it (host:gfx942, host:sm_75) it is synchronous, as the GPU's fallback. */
+static void cp_async_groups(const char *arch, int deferred)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/host_kernels.cu", arch, include_dirs);
+  unsigned *src = th_hostk_buf(&k, 12 * sizeof *src), *out = th_hostk_buf(&k, 6 * sizeof *out);
+  for (int i = 0; i < 12; i++)
+    src[i] = 100 + (unsigned)i;
+  void *args[] = {&src, &out};
+  hk_run(&k, "pl_cp_async_groups", 1, strstr(arch, "gfx") ? 64 : 32, 64, "pp", args);
+  const unsigned want[2][6] = {{101, 101, 105, 105, 109, 109}, {0, 101, 0, 105, 0, 109}};
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(out[i], want[deferred][i], "%s: out[%d] = %u, want %u", arch, i, out[i],
+                 want[deferred][i]);
+  th_hostk_close(&k);
+}
+
+Test(portability, host_cp_async_lands_at_its_wait, .timeout = 60)
+{
+  cp_async_groups("host:sm_90", 1);
+  cp_async_groups("host", 1);
+  cp_async_groups("host:gfx942", 0);
+  cp_async_groups("host:sm_75", 0);
+}
+
 Test(portability, host_stage_and_atomics, .timeout = 60)
 {
   struct th_hostk k;

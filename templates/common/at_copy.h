@@ -4,9 +4,11 @@
 // device scope, relaxed order), and the asynchronous global-to-shared copy: cp.async
 // of 4, 8 or 16 bytes with commit and wait groups on sm_80+ (PTX ISA, "cp.async",
 // "cp.async.commit_group", "cp.async.wait_group"), and a plain synchronous copy
-// elsewhere (HIP, older NVIDIA, the host), where commit and wait do nothing. As on the
-// GPU, a wait makes the copies visible to the calling thread only: other threads of
-// the block need at_syncthreads() after it. AT_HAS_CP_ASYNC says which one is in use.
+// elsewhere (HIP, older NVIDIA), where commit and wait do nothing. As on the GPU, a wait
+// makes the copies visible to the calling thread only: other threads of the block need
+// at_syncthreads() after it. AT_HAS_CP_ASYNC says whether the GPU instruction is in use.
+// The host device's side is at_host_copy.h: there cp.async lands at the wait that covers
+// it, so a missing or short wait fails in emulation.
 #if !defined(AT_COMMON_H)
 #include "at_common.h"
 #endif
@@ -20,11 +22,7 @@
 #endif
 
 #if defined(AT_HOST)
-AT_DEV void at_host_check_align(const void *p, unsigned long bytes, const char *what)
-{
-  if ((unsigned long)p % bytes != 0)
-    at_host_fail(what);
-}
+#include "at_host_copy.h" // at_host_check_align, and cp.async on the host
 #endif
 
 // ---- vector loads and stores ----
@@ -131,15 +129,8 @@ template <int N> AT_DEV void at_cp_async_wait(void)
   asm volatile("cp.async.wait_group %0;" ::"n"(N) : "memory");
 }
 AT_DEV void at_cp_async_wait_all(void) { asm volatile("cp.async.wait_all;" ::: "memory"); }
-#else
-#if defined(AT_HOST)
-#define AT_CP_COPY(bytes, T)                                                            \
-  at_host_check_align(smem, bytes, "at_cp_async_" #bytes ": address not aligned");      \
-  at_host_check_align(gmem, bytes, "at_cp_async_" #bytes ": address not aligned");      \
-  __builtin_memcpy(smem, gmem, bytes)
-#else
+#elif !defined(AT_HOST)
 #define AT_CP_COPY(bytes, T) *(T *)smem = *(const T *)gmem
-#endif
 AT_DEV void at_cp_async_4(void *smem, const void *gmem) { AT_CP_COPY(4, unsigned int); }
 AT_DEV void at_cp_async_8(void *smem, const void *gmem) { AT_CP_COPY(8, at_uint2); }
 AT_DEV void at_cp_async_16(void *smem, const void *gmem) { AT_CP_COPY(16, at_uint4); }

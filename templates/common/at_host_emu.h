@@ -1,5 +1,6 @@
-// at_host_emu.h - how the host device's matrix-core emulations read their 16-bit and f32
-// inputs.
+// at_host_emu.h - what the host device's emulations of GPU instructions share: how the
+// matrix-core emulations read their 16-bit and f32 inputs, and the per-thread table the
+// asynchronous ones (wgmma's groups, cp.async's copies) keep their pending work in.
 // Included by at_types.h on the host device (AT_HOST) only: no GPU compile sees it,
 // so it is outside the templates' content hash (generator/template_kernel.c); the
 // host compile backend's toolchain string carries a digest of the at_host_*.h files
@@ -31,3 +32,47 @@ AT_DEV float at_emu_in(int kind, const void *base, int idx)
     return ((const float *)base)[idx];
   return at_emu_b16(kind, ((const unsigned short *)base)[idx]);
 }
+
+#if defined(__cplusplus) && !defined(AT_EMU_ONLY)
+// The pending work of an asynchronous instruction (at_host_wgmma.h's groups,
+// at_host_copy.h's copies) in one table per emulator worker OS thread, which runs one
+// block at a time (as __shared__): a slot per thread of the block (S, with the fields
+// bid[3], gdim[3], used and reset()), grown on demand, tagged with the block's blockIdx
+// and gridDim. A slot found with another block's tag is reset: that block ended with work
+// pending, which the PTX leaves undefined and the host drops. (Not told apart: the next
+// launch of the same grid on the same OS thread after one that returned with work pending;
+// its pointers would be stale. That is an error on the GPU too.) NULL, the launch failed
+// (saying `oom`), when out of memory.
+template <typename S> struct at_host_slots {
+  S *slots;
+  unsigned int n;
+  ~at_host_slots() { __builtin_free(slots); }
+};
+template <typename S>
+AT_DEV S *at_host_slot(at_host_slots<S> &table, const struct at_host_thread *t, const char *oom)
+{
+  const unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
+  if (table.n < threads) {
+    void *p = __builtin_realloc(table.slots, sizeof(S) * threads);
+    if (!p) {
+      at_host_fail(oom);
+      return 0;
+    }
+    table.slots = static_cast<S *>(p);
+    for (unsigned int i = table.n; i < threads; i++)
+      table.slots[i].used = 0;
+    table.n = threads;
+  }
+  S *s = &table.slots[t->linear];
+  bool mine = s->used != 0;
+  for (int i = 0; i < 3; i++)
+    mine = mine && s->bid[i] == t->bid[i] && s->gdim[i] == t->gdim[i];
+  if (!mine) {
+    for (int i = 0; i < 3; i++)
+      s->bid[i] = t->bid[i], s->gdim[i] = t->gdim[i];
+    s->used = 1;
+    s->reset();
+  }
+  return s;
+}
+#endif

@@ -287,16 +287,12 @@ struct at_wgmma_slot {
   unsigned int bid[3], gdim[3]; // the block the queue belongs to
   int used, count, next_group;
   struct at_wgmma_entry q[AT_WGMMA_HOST_QUEUE];
+  void reset() { count = 0, next_group = 0; }
 };
-// This block's queues (design note, 4): one table per worker OS thread, grown on demand.
-struct at_wgmma_table {
-  struct at_wgmma_slot *slots;
-  unsigned int nslots;
-  ~at_wgmma_table() { __builtin_free(slots); }
-};
+// This thread's queue (design note, 4; at_host_emu.h's at_host_slot).
 AT_DEV struct at_wgmma_slot *at_host_wgmma_slot(void)
 {
-  static thread_local at_wgmma_table table;
+  static thread_local at_host_slots<at_wgmma_slot> table;
   const struct at_host_thread *t = at_host_warp_self();
   unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
   if (AT_WAVE_SIZE != 32 || threads % 128 != 0) {
@@ -304,27 +300,7 @@ AT_DEV struct at_wgmma_slot *at_host_wgmma_slot(void)
                  "warps of 32)");
     return 0;
   }
-  if (table.nslots < threads) {
-    void *p = __builtin_realloc(table.slots, sizeof(struct at_wgmma_slot) * threads);
-    if (!p) {
-      at_host_fail("wgmma: out of memory for the pending queues");
-      return 0;
-    }
-    table.slots = static_cast<struct at_wgmma_slot *>(p);
-    for (unsigned int i = table.nslots; i < threads; i++)
-      table.slots[i].used = 0;
-    table.nslots = threads;
-  }
-  struct at_wgmma_slot *s = &table.slots[t->linear];
-  bool mine = s->used != 0;
-  for (int i = 0; i < 3; i++)
-    mine = mine && s->bid[i] == t->bid[i] && s->gdim[i] == t->gdim[i];
-  if (!mine) {
-    for (int i = 0; i < 3; i++)
-      s->bid[i] = t->bid[i], s->gdim[i] = t->gdim[i];
-    s->used = 1, s->count = 0, s->next_group = 0;
-  }
-  return s;
+  return at_host_slot(table, t, "wgmma: out of memory for the pending queues");
 }
 // Queue one issued instruction, the part both forms share: a descriptor problem (why) or
 // a full queue fails the launch. The entry, or NULL where the launch failed.

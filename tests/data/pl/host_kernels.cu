@@ -50,6 +50,35 @@ extern "C" __global__ void pl_stage(const float *in, float *out)
   out[base + t] = s[63 - t] + (float)(at_dynamic_shared_bytes() == 256 ? 0 : 1000);
 }
 
+// cp.async's groups, one thread: out[0] = a word of group 0 read right after its copy is
+// issued, out[1] and out[2] words of groups 0 and 1 after wait<1> with both committed,
+// out[3] group 1's after wait<0>, out[4] a third copy's, never committed, after wait<0>,
+// out[5] the same after wait_all. On the GPU the reads before a covering wait race with
+// the copies; the host (at_host_copy.h) lands each copy at its wait, so they read 0 there
+// when it emulates a GPU with cp.async, and the new values when the copy is synchronous.
+extern "C" __global__ void pl_cp_async_groups(const unsigned int *src, unsigned int *out)
+{
+  AT_DYNAMIC_SHARED(unsigned int, s);
+  if (at_thread_idx_x() != 0)
+    return;
+  for (int i = 0; i < 12; i++)
+    s[i] = 0;
+  at_cp_async_16(s, src);
+  out[0] = s[1];
+  at_cp_async_commit();
+  at_cp_async_16(s + 4, src + 4);
+  at_cp_async_commit();
+  at_cp_async_wait<1>();
+  out[1] = s[1], out[2] = s[5];
+  at_cp_async_wait<0>();
+  out[3] = s[5];
+  at_cp_async_8(s + 8, src + 8);
+  at_cp_async_wait<0>();
+  out[4] = s[9];
+  at_cp_async_wait_all();
+  out[5] = s[9];
+}
+
 // sum[0] += every x (f32), count[0] += 1 per thread, isum[0] += thread index.
 extern "C" __global__ void pl_atomic(const float *x, float *sum, unsigned int *count,
                                      int *isum)
