@@ -9,8 +9,9 @@
  * left alone, a two-stage producer/consumer ring over several phases; and each planted
  * protocol bug (a missing expect_tx, a wrong parity, a missing fence.mbarrier_init, a wait
  * on the wrong barrier, writers that do not fence before a bulk store, a store never
- * waited for, a ring consumer with the wrong parity, a producer that skips the empty
- * barrier) failing, as a failed launch or a wrong result. Clusters (tma_cluster.cu,
+ * waited for, a stored box written again before its wait, a ring consumer with the wrong
+ * parity, a producer that skips the empty barrier) failing, as a failed launch or a wrong
+ * result. Clusters (tma_cluster.cu,
  * launched in clusters of 2 and 4): the ids of 2x1, 1x2 and 2x2 clusters, distributed
  * shared memory through mapa, a two-CTA multicast ring and its seven planted faults
  * (docs/tma.md, the host emulation, point 6), each failing. Last, nvcc's sm_90a PTX of the
@@ -265,6 +266,9 @@ Test(tma, host_kernel_stores_boxes_and_planted_bugs_fail, .timeout = 300)
   /* 6: no wait_group: the store never lands */
   cr_assert_eq(run_store(&k, g, 8, 8, 64, 16, 128, 6, &bad), AT_OK, "%s", at_last_error());
   cr_assert_gt(bad, 0, "a store never waited for went unnoticed");
+  /* 9: the box written again before the store's wait: the store reads it at the wait */
+  cr_assert_eq(run_store(&k, g, 8, 8, 64, 16, 128, 9, &bad), AT_OK, "%s", at_last_error());
+  cr_assert_eq(bad, 64 * 16, "a box reused before its store's wait went unnoticed");
   th_hostk_close(&k);
 }
 

@@ -1,5 +1,72 @@
 // at_host_tma.h - TMA copies, mbarriers, named barriers and clusters on the host device:
-// the emulation of at_tma.h's instructions (at_tma.h's head comment has the design).
+// the emulation of at_tma.h's instructions, clusters included (the emulator runs the CTAs
+// of a cluster together: at_host_rt_ext.h, tuner/emu/emu.c note 9). Design note, the
+// invariants the emulation keeps:
+//  1. An mbarrier is 8 bytes of dynamic shared memory; on the host they hold a tag and an
+//     index into this block's side table {expected arrivals, pending arrivals, tx-count,
+//     completed phases, fenced}. A word that mbarrier.init did not write (shared memory
+//     is zeroed per block) fails any use. A phase completes when its pending arrivals
+//     and its tx-count are both 0; try_wait.parity(P) is true when the phase of parity P
+//     has completed, i.e. when (completed phases & 1) != P (the first wait with P = 0
+//     waits for phase 0; with P = 1 it returns at once, as on the GPU).
+//  2. A bulk tensor load computes nothing when issued: it is queued on its mbarrier
+//     (the box copied and its bytes known). It is performed, and complete_tx(bytes)
+//     applied, when some thread waits on that barrier and the phase being waited for has
+//     not completed yet. So a consumer that waits on the wrong barrier, or on a phase
+//     that completed without the copy's bytes being expected (a missing expect_tx lets
+//     the phase complete at the arrive), reads shared memory without the data; the late
+//     copy then drives the next phase's tx-count below 0 and that phase never completes.
+//  3. try_wait that fails yields to the emulator (at_host_rt_ext.h) with the block's
+//     mbarrier epoch, bumped by every mbarrier change: when no thread can change any
+//     barrier any more the launch fails, naming the wait (a wrong parity, a missing
+//     arrive), instead of hanging.
+//  4. The async proxy sees an mbarrier only after the initialising thread executed
+//     fence.mbarrier_init or fence.proxy.async after its mbarrier.init (PTX ISA,
+//     "mbarrier.init" and "Memory Consistency Model: Proxies"): a copy that signals an
+//     unfenced barrier fails the launch.
+//  5. A bulk tensor store reads shared memory as the async proxy sees it: the image of
+//     dynamic shared memory taken at the last at_tma_fence_proxy_async() of any thread of
+//     the block (every writer must fence: a write made after the last fence is not seen).
+//     It reads it, and writes global memory, at the cp.async.bulk.wait_group that covers
+//     the store's bulk group, the latest moment the GPU may read (wait_group.read): a
+//     kernel that writes and fences the box again before that wait stores the new bytes,
+//     and one that ends without waiting loses the store.
+//  6. Tensor maps on the host are encoded by at_tmap_host_encode() (the same checks as
+//     cuTensorMapEncodeTiled's documented requirements: at_tmap_check); a map whose tag
+//     is wrong fails the copy. Swizzling, as in the wgmma emulation, applies to byte
+//     offsets from the start of dynamic shared memory, which the host models as 1024-byte
+//     aligned; a swizzled box must start at a multiple of its pattern (1024 bytes for
+//     128B) from there, and at the same alignment of the shared window on the GPU.
+//     A bulk load fills its destination with 0xff bytes (NaN for 16- and 32-bit floats)
+//     when it is issued: until its complete_tx the box is undefined, so a consumer that
+//     still reads a stage when a producer (of this CTA or, multicast, of a peer) refills
+//     it reads NaN instead of passing by luck.
+//  7. The block-wide state lives in one thread_local table per emulator worker (one block
+//     at a time, like __shared__), tagged with blockIdx, gridDim and the emulator's serial
+//     number of the block's run (at_host_cluster.serial, new at every block start); a
+//     table found with another tag is emptied (that block ended with copies or stores
+//     pending, and they are dropped), so the next launch of the same grid on the same
+//     worker starts from an empty table too (before the serial it did not, and its
+//     mbarriers piled up past AT_TMA_HOST_BARRIERS).
+//  8. Clusters. Each CTA of a cluster runs on its own emulator worker, so each has its own
+//     table; a CTA publishes its table in the emulator's cluster slot of its rank, where
+//     its peers find it. A shared::cluster address (at_mapa_shared) is rank << 26 | the
+//     offset in that CTA's dynamic shared memory; at_mapa gives a plain pointer into it.
+//     A remote mbarrier arrive and a multicast load act on the peer's barrier at that
+//     offset (a multicast writes the box into every CTA of its mask, at the same offset,
+//     and completes its bytes on each one's barrier there). The yield token is the sum of
+//     every CTA's epoch, so a wait on one CTA's barrier sees the peers' changes, and a
+//     cluster in which no CTA can go on fails the launch (emu.c) naming the wait. Each of
+//     these fails the launch: a mask bit or rank outside the cluster, an empty mask; a
+//     remote access to a CTA that has exited (no cluster barrier before the exit); a
+//     remote access to a barrier that no cluster barrier phase has completed since its
+//     init (no barrier.cluster between the peer's mbarrier.init and the first use from
+//     another CTA); a peer barrier that was not initialised or not fenced. In a cluster a
+//     completed wait yields 1 + 3 * rank times, so the peers run between the wait and the
+//     reads that follow it, and CTAs drift apart (with note 6, a stage refilled by a peer
+//     before it was released is read as NaN); the emulator fails a CTA that exits while a
+//     peer that accessed its shared memory since the last cluster barrier still runs.
+//
 // Included by at_tma.h on the host device (AT_HOST) only: no GPU compile sees it,
 // so it is outside the templates' content hash (generator/template_kernel.c); the
 // host compile backend's toolchain string carries a digest of the at_host_*.h files
@@ -31,9 +98,9 @@ struct at_tma_mbar {
   struct at_tma_copy *copies, **tail;
 };
 struct at_tma_store {
-  unsigned char *data; // the async proxy's image of shared memory at the issue
+  unsigned long off;   // the box in dynamic shared memory, read at the covering wait
   struct at_tmap_host map;
-  unsigned long len;   // the bytes of data (the box's 128-byte rows)
+  unsigned long len;   // the bytes read (the box's 128-byte rows)
   unsigned int thread; // the issuing thread (bulk groups are per thread)
   int c0, c1, group;   // group -1 while not committed
   struct at_tma_store *next;
@@ -66,7 +133,6 @@ struct at_tma_block {
     while (stores) {
       struct at_tma_store *s = stores;
       stores = s->next;
-      __builtin_free(s->data);
       __builtin_free(s);
     }
     view_bytes = 0;
@@ -521,15 +587,11 @@ AT_DEV void at_tma_store_2d(const at_tensormap &map, const void *src, int c0, in
     len = b->view_bytes - off;
   struct at_tma_store *s =
       static_cast<struct at_tma_store *>(__builtin_malloc(sizeof(struct at_tma_store)));
-  unsigned char *data = static_cast<unsigned char *>(__builtin_malloc(len));
-  if (!s || !data) {
-    __builtin_free(s);
-    __builtin_free(data);
+  if (!s) {
     at_host_fail("cp.async.bulk.tensor store: out of memory");
     return;
   }
-  memcpy(data, b->view + off, len);
-  s->data = data, s->map = h, s->len = len, s->thread = at_host_self()->linear;
+  s->off = off, s->map = h, s->len = len, s->thread = at_host_self()->linear;
   s->c0 = c0, s->c1 = c1, s->group = -1;
   s->next = b->stores;
   b->stores = s;
@@ -563,9 +625,10 @@ AT_DEV void at_host_tma_store_wait(int keep)
     if (!oldest)
       return;
     struct at_tma_store *s = *oldest;
-    const char *why = at_emu_tma_store_2d(&s->map, s->data, s->len, 0, s->c0, s->c1);
+    // the source as the async proxy sees it now (note 5): the latest moment the GPU may
+    // read it, so a box rewritten and fenced before this wait is what gets stored
+    const char *why = at_emu_tma_store_2d(&s->map, b->view + s->off, s->len, 0, s->c0, s->c1);
     *oldest = s->next;
-    __builtin_free(s->data);
     __builtin_free(s);
     if (why) {
       at_host_fail(why);

@@ -1,5 +1,25 @@
 // at_host_wgmma.h - wgmma on the host device: the emulation of at_wgmma.h's instructions
-// (at_wgmma.h's head comment has their layouts, sources and the emulation's design).
+// (at_wgmma.h's head comment has their layouts and sources). Asynchrony on the host, a
+// design note (the invariants the emulation keeps):
+//  1. at_wgmma_m64nNk16_*() computes nothing when called: it checks its arguments,
+//     checks through the warp collective that every lane of the warp issues the same
+//     instruction with the same descriptors and scale-d (".sync.aligned"), and appends
+//     {kind, N, descriptors, scale-d, &d[0]} to the calling thread's pending queue.
+//  2. at_wgmma_commit_group() closes the open entries into one group (an empty group
+//     when none is open, as the PTX allows).
+//  3. at_wgmma_wait_group<N>() performs, oldest first, every committed group beyond the
+//     N newest; each entry then reads shared memory and writes its d. Entries not yet
+//     committed stay pending, as on the GPU. So a kernel that overwrites shared memory,
+//     or reads its accumulators, before the matching wait sees the effect on the host
+//     (wrong products, stale accumulators) instead of a race that may pass on a GPU.
+//  4. The queues are a slot per thread in at_host_emu.h's per-worker table (at_host_slot:
+//     one block at a time, like __shared__; a block that ended with groups pending, which
+//     the PTX leaves undefined, has them dropped). A queue holds at most
+//     AT_WGMMA_HOST_QUEUE entries; the launch fails beyond.
+//  5. A block must be whole warpgroups (a multiple of 128 threads) of warps of 32, else
+//     the first wgmma call fails the launch; warpgroup w is threads 128w..128w+127 in
+//     linear order, its warp i is that block warp 4w+i.
+//
 // Included by at_wgmma.h on the host device (AT_HOST) only: no GPU compile sees it,
 // so it is outside the templates' content hash (generator/template_kernel.c); the
 // host compile backend's toolchain string carries a digest of the at_host_*.h files

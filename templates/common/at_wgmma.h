@@ -54,29 +54,8 @@
 // objects on the host, unrelated to that base: at_wgmma_desc() fails the launch for a
 // matrix outside dynamic shared memory.
 //
-// Asynchrony on the host (a design note; the invariants the emulation keeps):
-//  1. at_wgmma_m64nNk16_*() computes nothing when called: it checks its arguments,
-//     checks through the warp collective that every lane of the warp issues the same
-//     instruction with the same descriptors and scale-d (".sync.aligned"), and appends
-//     {kind, N, descriptors, scale-d, &d[0]} to the calling thread's pending queue.
-//  2. at_wgmma_commit_group() closes the open entries into one group (an empty group
-//     when none is open, as the PTX allows).
-//  3. at_wgmma_wait_group<N>() performs, oldest first, every committed group beyond the
-//     N newest; each entry then reads shared memory and writes its d. Entries not yet
-//     committed stay pending, as on the GPU. So a kernel that overwrites shared memory,
-//     or reads its accumulators, before the matching wait sees the effect on the host
-//     (wrong products, stale accumulators) instead of a race that may pass on a GPU.
-//  4. The queues live in one thread_local table per emulator worker (one block at a
-//     time, like __shared__), a slot per thread, tagged with the block's blockIdx and
-//     gridDim. A slot found with another block's tag is emptied: that block ended with
-//     wgmma groups pending, which the PTX leaves undefined and the host drops. (Not told
-//     apart: the next launch of the same grid on the same OS thread, after a kernel that
-//     returned with groups pending or a launch that failed with entries queued; its
-//     pointers would be stale. Both are errors on the GPU; don't relaunch such a
-//     kernel.) A queue holds at most AT_WGMMA_HOST_QUEUE entries; the launch fails beyond.
-//  5. A block must be whole warpgroups (a multiple of 128 threads) of warps of 32, else
-//     the first wgmma call fails the launch; warpgroup w is threads 128w..128w+127 in
-//     linear order, its warp i is that block warp 4w+i.
+// Asynchrony on the host: at_host_wgmma.h's head comment is the design note (the
+// invariants the emulation keeps).
 #if !defined(AT_COMMON_H) && !defined(AT_EMU_ONLY)
 #include "at_common.h"
 #endif

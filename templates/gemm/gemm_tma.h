@@ -73,7 +73,7 @@
 // a stage to its own and (remote arrive) to its peer's producer, so neither refills a stage
 // the other still reads. A cluster barrier after the barriers' init (before the peer may
 // multicast into them) and one before the exit (no CTA leaves while its peer may still
-// arrive on its barriers). The host emulates all of it (at_tma.h note 8).
+// arrive on its barriers). The host emulates all of it (at_host_tma.h note 8).
 //
 // Run on an H200 (2026-12-04, bench/results/2026-12-04-h200-first-run.md): 36 variants
 // correct, clusters, multicast, persistent tiles, split-K, stream-K and the hybrid among

@@ -10,6 +10,8 @@
 //   4 the consumers wait on the wrong barrier        wrong parity
 //                                                  8 the ring's producer skips the wait on
 //                                                    the empty barrier
+//                                                  9 the stored box is written again (and
+//                                                    fenced) before the store's wait
 //
 // tma_tile(map, out, c0, c1, swizzle, mode): one block of 128 threads loads the box of map
 // at (c0, c1) into dynamic shared memory at offset 1024 (mbarriers at 0 and 8), waits on
@@ -69,11 +71,13 @@ extern "C" __global__ void tma_store(AT_TMAP_KERNEL_PARAM map, int c0, int c1, i
 {
   AT_DYNAMIC_SHARED(unsigned char, smem);
   const int tid = (int)at_thread_idx_x();
-  for (int e = tid; e < bw * bh; e += (int)at_block_dim_x()) {
-    *reinterpret_cast<unsigned short *>(
-        smem + at_tma_swizzle(1024ul + 2ul * (unsigned long)e, (unsigned int)swizzle)) =
-        (unsigned short)(1000 + e);
-  }
+  auto write_box = [&](int plus) {
+    for (int e = tid; e < bw * bh; e += (int)at_block_dim_x())
+      *reinterpret_cast<unsigned short *>(
+          smem + at_tma_swizzle(1024ul + 2ul * (unsigned long)e, (unsigned int)swizzle)) =
+          (unsigned short)(1000 + e + plus);
+  };
+  write_box(0);
   // every writer fences its own writes for the async proxy (mode 5: thread 0 alone)
   if (mode != 5 || tid == 0)
     at_tma_fence_proxy_async();
@@ -81,7 +85,15 @@ extern "C" __global__ void tma_store(AT_TMAP_KERNEL_PARAM map, int c0, int c1, i
   if (tid == 0) {
     at_tma_store_2d(map, smem + 1024, c0, c1);
     at_tma_store_commit();
-    if (mode != 6)
+    if (mode != 6 && mode != 9)
+      at_tma_store_wait<0>();
+  }
+  if (mode == 9) { // the box reused before the store's wait_group.read: a race on the GPU
+    at_syncthreads();
+    write_box(7);
+    at_tma_fence_proxy_async();
+    at_syncthreads();
+    if (tid == 0)
       at_tma_store_wait<0>();
   }
 }
