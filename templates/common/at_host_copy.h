@@ -50,13 +50,8 @@ struct at_cp_async_entry {
   unsigned char bytes[16];
   int size, group; // group: -1 while not committed
 };
-struct at_cp_async_slot {
-  unsigned int bid[3], gdim[3]; // the block the queue belongs to
-  int used, count, next_group;
-  struct at_cp_async_entry q[AT_CP_ASYNC_HOST_QUEUE];
-  void reset() { count = 0, next_group = 0; }
-};
-AT_DEV struct at_cp_async_slot *at_host_cp_async_slot(void)
+typedef at_host_queue<struct at_cp_async_entry, AT_CP_ASYNC_HOST_QUEUE> at_cp_async_slot;
+AT_DEV at_cp_async_slot *at_host_cp_async_slot(void)
 {
   static thread_local at_host_slots<at_cp_async_slot> table;
   return at_host_slot(table, at_host_self(), "cp.async: out of memory for the copies in flight");
@@ -65,7 +60,7 @@ AT_DEV void at_host_cp_async(void *smem, const void *gmem, int bytes, const char
 {
   at_host_check_align(smem, (unsigned long)bytes, misaligned);
   at_host_check_align(gmem, (unsigned long)bytes, misaligned);
-  struct at_cp_async_slot *s = at_host_cp_async_slot();
+  at_cp_async_slot *s = at_host_cp_async_slot();
   if (!s)
     return;
   if (s->count == AT_CP_ASYNC_HOST_QUEUE) {
@@ -80,7 +75,7 @@ AT_DEV void at_host_cp_async(void *smem, const void *gmem, int bytes, const char
 // (keep < 0: every copy, committed or not), and keep the rest in order.
 AT_DEV void at_host_cp_async_land(int keep)
 {
-  struct at_cp_async_slot *s = at_host_cp_async_slot();
+  at_cp_async_slot *s = at_host_cp_async_slot();
   if (!s)
     return;
   int kept = 0;
@@ -107,13 +102,8 @@ AT_DEV void at_cp_async_16(void *smem, const void *gmem)
 }
 AT_DEV void at_cp_async_commit(void)
 {
-  struct at_cp_async_slot *s = at_host_cp_async_slot();
-  if (!s)
-    return;
-  for (int i = 0; i < s->count; i++)
-    if (s->q[i].group < 0)
-      s->q[i].group = s->next_group;
-  s->next_group++;
+  if (at_cp_async_slot *s = at_host_cp_async_slot())
+    s->commit();
 }
 template <int N> AT_DEV void at_cp_async_wait(void)
 {

@@ -34,11 +34,26 @@ AT_DEV float at_emu_in(int kind, const void *base, int idx)
 }
 
 #if defined(__cplusplus) && !defined(AT_EMU_ONLY)
-// The pending work of an asynchronous instruction (at_host_wgmma.h's groups,
-// at_host_copy.h's copies) in one table per emulator worker OS thread, which runs one
-// block at a time (as __shared__): a slot per thread of the block (S, with the fields
-// bid[3], gdim[3], used and reset()), grown on demand, tagged with the block's blockIdx
-// and gridDim. A slot found with another block's tag is reset: that block ended with work
+// A thread's queue of an asynchronous instruction's work (at_host_wgmma.h's wgmma,
+// at_host_copy.h's cp.async): at most N entries E, each with a `group`, -1 until a commit
+// closes the open ones into group next_group (an empty group when none is open, as the
+// PTX allows); its wait then performs the groups it covers.
+template <typename E, int N> struct at_host_queue {
+  unsigned int bid[3], gdim[3]; // the block the queue belongs to (at_host_slot)
+  int used, count, next_group;
+  E q[N];
+  void reset() { count = 0, next_group = 0; }
+  void commit()
+  {
+    for (int i = 0; i < count; i++)
+      if (q[i].group < 0)
+        q[i].group = next_group;
+    next_group++;
+  }
+};
+// The queues in one table per emulator worker OS thread, which runs one block at a time
+// (as __shared__): a slot per thread of the block (S, an at_host_queue), grown on demand,
+// tagged with the block's blockIdx and gridDim. A slot found with another block's tag is reset: that block ended with work
 // pending, which the PTX leaves undefined and the host drops. (Not told apart: the next
 // launch of the same grid on the same OS thread after one that returned with work pending;
 // its pointers would be stale. That is an error on the GPU too.) NULL, the launch failed

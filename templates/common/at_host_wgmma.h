@@ -303,14 +303,9 @@ struct at_wgmma_entry {
   int rs;                                        // A from registers: its rows below
   unsigned short a_rows[32];                     // this thread's two rows of A (RS)
 };
-struct at_wgmma_slot {
-  unsigned int bid[3], gdim[3]; // the block the queue belongs to
-  int used, count, next_group;
-  struct at_wgmma_entry q[AT_WGMMA_HOST_QUEUE];
-  void reset() { count = 0, next_group = 0; }
-};
+typedef at_host_queue<struct at_wgmma_entry, AT_WGMMA_HOST_QUEUE> at_wgmma_slot;
 // This thread's queue (design note, 4; at_host_emu.h's at_host_slot).
-AT_DEV struct at_wgmma_slot *at_host_wgmma_slot(void)
+AT_DEV at_wgmma_slot *at_host_wgmma_slot(void)
 {
   static thread_local at_host_slots<at_wgmma_slot> table;
   const struct at_host_thread *t = at_host_warp_self();
@@ -324,7 +319,7 @@ AT_DEV struct at_wgmma_slot *at_host_wgmma_slot(void)
 }
 // Queue one issued instruction, the part both forms share: a descriptor problem (why) or
 // a full queue fails the launch. The entry, or NULL where the launch failed.
-AT_DEV struct at_wgmma_entry *at_host_wgmma_enqueue(struct at_wgmma_slot *s, const char *why,
+AT_DEV struct at_wgmma_entry *at_host_wgmma_enqueue(at_wgmma_slot *s, const char *why,
                                                     int kind, int n, unsigned long long desc_a,
                                                     unsigned long long desc_b, int trans_a,
                                                     int trans_b, float *d, int scale_d, int rs)
@@ -345,7 +340,7 @@ AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float
                                 unsigned long long desc_a, unsigned long long desc_b,
                                 int scale_d)
 {
-  struct at_wgmma_slot *s = at_host_wgmma_slot();
+  at_wgmma_slot *s = at_host_wgmma_slot();
   if (!s)
     return;
   struct mine {
@@ -369,7 +364,7 @@ AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float
 AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const unsigned int *a,
                                    unsigned long long desc_b, int scale_d)
 {
-  struct at_wgmma_slot *s = at_host_wgmma_slot();
+  at_wgmma_slot *s = at_host_wgmma_slot();
   if (!s)
     return;
   // A's four words, then what every lane must agree on: the instruction and B's descriptor
@@ -395,17 +390,12 @@ AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const
 AT_DEV void at_wgmma_fence(void) { (void)at_host_wgmma_slot(); }
 AT_DEV void at_wgmma_commit_group(void)
 {
-  struct at_wgmma_slot *s = at_host_wgmma_slot();
-  if (!s)
-    return;
-  for (int i = 0; i < s->count; i++)
-    if (s->q[i].group < 0)
-      s->q[i].group = s->next_group;
-  s->next_group++;
+  if (at_wgmma_slot *s = at_host_wgmma_slot())
+    s->commit();
 }
 AT_DEV void at_host_wgmma_wait(int keep)
 {
-  struct at_wgmma_slot *s = at_host_wgmma_slot();
+  at_wgmma_slot *s = at_host_wgmma_slot();
   if (!s)
     return;
   int upto = s->next_group - keep; // groups < upto complete now
