@@ -344,7 +344,7 @@ int tmpl_host_digest(const char *const *include_dirs, char out[TMPL_HOST_DIGEST_
         rc = tl_nomem();
     }
     closedir(dir);
-    if (n)
+    if (n && rc == AT_OK) /* (a name strdup could not copy is NULL) */
       qsort(names, n, sizeof *names, by_name);
     for (size_t i = 0; i < n; i++) {
       char *path = rc == AT_OK ? os_strdupf("%s/%s", include_dirs[d], names[i]) : NULL;
