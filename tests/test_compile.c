@@ -493,7 +493,7 @@ Test(compile, tool_probe_finds_nvcc_and_clang_with_versions)
   }
   if (nv->path[0]) {
     cr_assert_str_eq(cc_nvcc_path(), nv->path);
-    cr_assert_eq(cc_nvcc.version(v, sizeof v), AT_OK);
+    cr_assert_eq(cc_nvcc.version(NULL, v, sizeof v), AT_OK);
     cr_assert_str_eq(v + strlen("nvcc "), nv->version);
   }
   const struct cc_tool *cl = cc_tool_clang();
@@ -503,7 +503,7 @@ Test(compile, tool_probe_finds_nvcc_and_clang_with_versions)
     cr_assert(strncmp(cl->version, "19.", 3) == 0, "clang version '%s'", cl->version);
   }
   if (cl->path[0]) {
-    cr_assert_eq(cc_clang_hip.version(v, sizeof v), AT_OK);
+    cr_assert_eq(cc_clang_hip.version(NULL, v, sizeof v), AT_OK);
     cr_assert_str_eq(v + strlen("clang "), cl->version);
   }
 }

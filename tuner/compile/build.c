@@ -32,7 +32,8 @@
  * name counts, so a template that moves (a checkout elsewhere, a bundle) keeps its
  * entries. A compile error read from the cache may name the folder it was compiled in.
  * The toolchain string ("nvrtc 13.0", "clang 19.1.7") is what the backend's version()
- * reports (probed once per process by the backend itself, only when the cache is on).
+ * reports for the run's include folders (the tool probed once per process by the backend
+ * itself; the host's adds its headers' digest), asked only when the cache is on.
  * Invariants:
  *   1. An entry is two files in <cache>/compile/: KEY.obj (the code object, absent for a
  *      compile error) and KEY.meta (status, toolchain, the object's size and SHA-256,
@@ -390,11 +391,9 @@ out:
  * status when it cannot run at all. */
 static int probe_toolchain(const struct job_ctx *c, char **toolchain)
 {
-  char v[128];
+  char v[160];
   *toolchain = NULL;
-  if (c->be == &cc_host) /* with the digest of the host device's headers */
-    return cc_host_toolchain(c->include_dirs, toolchain);
-  int rc = c->be->version(v, sizeof v);
+  int rc = c->be->version(c->include_dirs, v, sizeof v);
   if (rc != AT_OK)
     return rc;
   *toolchain = strdup(v);

@@ -41,8 +41,9 @@ static bool amd_arch_ok(const char *arch)
   return true;
 }
 
-static int clang_version(char *out, size_t out_len)
+static int clang_version(const char *const *include_dirs, char *out, size_t out_len)
 {
+  (void)include_dirs;
   const struct cc_tool *t = cc_tool_clang();
   if (!t->path[0])
     return at_error(AT_UNSUPPORTED, "clang-hip: %s", t->why);

@@ -62,8 +62,9 @@ static bool hiprtc_available(char *why, size_t why_len)
   return rtc_available(&hr, why, why_len);
 }
 
-static int hiprtc_version(char *out, size_t out_len)
+static int hiprtc_version(const char *const *include_dirs, char *out, size_t out_len)
 {
+  (void)include_dirs;
   char why[sizeof hr.why];
   if (!hiprtc_available(why, sizeof why))
     return at_error(AT_UNSUPPORTED, "hiprtc: %s", why);

@@ -12,7 +12,7 @@
  * otherwise fuse them where the instruction exists). The toolchain string ends in
  * " emu <digest>" of the host device's headers (templates/common/at_host_*.h: the runtime
  * table and the emulators) in the include folders, which the templates' content hash
- * leaves out (cc_host_toolchain): an emulator change rebuilds every host object and
+ * leaves out (host_version): an emulator change rebuilds every host object and
  * renames no variant. at_common.h's
  * HOST branch turns every GPU query into a call through the emulator's table
  * (templates/common/at_host_rt.h) and defines the object's at_host_bind().
@@ -192,23 +192,15 @@ static const char warp_size_suffix[] =
     "extern \"C\" __attribute__((visibility(\"default\"), used)) const unsigned "
     "at_host_warp_size = AT_WAVE_SIZE;\n";
 
-static int host_version(char *out, size_t out_len)
+static int host_version(const char *const *include_dirs, char *out, size_t out_len)
 {
-  char why[256];
+  char why[256], emu[TMPL_HOST_DIGEST_LEN];
   if (!host_available(why, sizeof why))
     return at_error(AT_UNSUPPORTED, "host: %s", why);
-  snprintf(out, out_len, "%s %s", gxx.name, gxx.version[0] ? gxx.version : "?");
-  return AT_OK;
-}
-
-int cc_host_toolchain(const char *const *include_dirs, char **toolchain)
-{
-  char v[160], emu[TMPL_HOST_DIGEST_LEN];
-  int rc = host_version(v, sizeof v);
+  int rc = tmpl_host_digest(include_dirs, emu);
   if (rc == AT_OK)
-    rc = tmpl_host_digest(include_dirs, emu);
-  if (rc == AT_OK && !(*toolchain = os_strdupf("%s emu %s", v, emu)))
-    rc = at_error(AT_NOMEM, "out of memory");
+    snprintf(out, out_len, "%s %s emu %s", gxx.name, gxx.version[0] ? gxx.version : "?",
+             emu);
   return rc;
 }
 
@@ -242,12 +234,15 @@ static int host_compile(const struct cc_request *req, struct cc_result *res)
                                  .tail = sanitize ? sanitize_tail : NULL,
                                  .src_file = "in.cpp", .out_file = "out.so",
                                  .resources = elf_kernels};
-  int rc = cc_host_toolchain(req->include_dirs, &res->toolchain);
+  char v[160];
+  int rc = host_version(req->include_dirs, v, sizeof v);
   if (rc != AT_OK)
     return rc;
   char *source = os_strdupf("%s%s", req->source, warp_size_suffix);
-  if (!source)
+  if (!source || !(res->toolchain = strdup(v))) {
+    free(source);
     return at_error(AT_NOMEM, "out of memory");
+  }
   rc = cc_run_command(&cmd, req, source, res);
   free(source);
   return rc;

@@ -29,8 +29,9 @@ const char *cc_nvcc_path(void)
   return nvcc_available(NULL, 0) ? cc_tool_nvcc()->path : NULL;
 }
 
-static int nvcc_version(char *out, size_t out_len)
+static int nvcc_version(const char *const *include_dirs, char *out, size_t out_len)
 {
+  (void)include_dirs;
   const struct cc_tool *t = cc_tool_nvcc();
   if (!t->path[0])
     return at_error(AT_UNSUPPORTED, "nvcc: %s", t->why);

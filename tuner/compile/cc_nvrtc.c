@@ -68,8 +68,9 @@ static int nvrtc_compile(const struct cc_request *req, struct cc_result *res)
   return rtc_compile(&nv, req, "--gpu-architecture=", fixed, "cubin", cubin_resources, res);
 }
 
-static int nvrtc_version(char *out, size_t out_len)
+static int nvrtc_version(const char *const *include_dirs, char *out, size_t out_len)
 {
+  (void)include_dirs;
   char why[sizeof nv.why];
   if (!nvrtc_available(why, sizeof why))
     return at_error(AT_UNSUPPORTED, "nvrtc: %s", why);
@@ -94,8 +95,9 @@ static int nvrtc_compile(const struct cc_request *req, struct cc_result *res)
   return at_error(AT_UNSUPPORTED, "nvrtc: built without the CUDA Toolkit");
 }
 
-static int nvrtc_version(char *out, size_t out_len)
+static int nvrtc_version(const char *const *include_dirs, char *out, size_t out_len)
 {
+  (void)include_dirs;
   (void)out, (void)out_len;
   return at_error(AT_UNSUPPORTED, "nvrtc: built without the CUDA Toolkit");
 }

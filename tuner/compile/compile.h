@@ -61,10 +61,13 @@ struct cc_backend {
   /* Compile. Returns AT_OK with result->status CC_OK or CC_COMPILE_ERROR, or another
    * at_status when the tool itself failed (not found, crashed, out of memory). */
   int (*compile)(const struct cc_request *req, struct cc_result *result);
-  /* The toolchain's version string, as compile() reports it in result->toolchain
-   * ("nvrtc 13.0", "clang 19.1.7"), into out[out_len]; probed once per process.
-   * AT_OK, or AT_UNSUPPORTED when the tool is not available here. */
-  int (*version)(char *out, size_t out_len);
+  /* The toolchain string compile() reports in result->toolchain for a request with these
+   * include folders (NULL-terminated; NULL for none), into out[out_len]: the tool's
+   * version ("nvrtc 13.0", "clang 19.1.7"), and for the host the digest of the host
+   * device's headers there, which the templates' content hash leaves out ("g++ 12.2.0
+   * +fma emu 74ce7e8483b4"; cc_host.c). AT_OK, or AT_UNSUPPORTED when the tool is not
+   * available here. */
+  int (*version)(const char *const *include_dirs, char *out, size_t out_len);
 };
 
 /* The backends, in order of preference per target; cc_host (cc_host.c) builds a shared
@@ -74,11 +77,6 @@ extern const struct cc_backend cc_nvrtc, cc_nvcc, cc_clang_hip, cc_hiprtc, cc_ho
  * variants with AddressSanitizer and UBSan (NULL-terminated; cc_host.c). Such an object
  * loads only into a process that has the ASan runtime (meas_host_has_asan). */
 extern const char *const cc_sanitize_flags[];
-/* The host backend's toolchain string for a compile with these include folders: its
- * version ("g++ 12.2.0 +fma") and " emu " with the digest of the host device's headers
- * there (generator/template.h, tmpl_host_digest), which the content hash leaves out.
- * OUT: *toolchain, malloc'd. */
-int cc_host_toolchain(const char *const *include_dirs, char **toolchain);
 /* The nvcc the nvcc backend runs ($CUDA_PATH/bin, the build's toolkit, /usr/local/cuda/bin,
  * then PATH), or NULL when there is none. */
 const char *cc_nvcc_path(void);
