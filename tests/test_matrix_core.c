@@ -455,6 +455,109 @@ Test(matrix_core, mfma_f32_16x16x16bf16_1k_every_position)
 Test(matrix_core, mfma_f32_32x32x2f32_every_position) { mfma_every_position(AT_EMU_F32, 32, 2); }
 Test(matrix_core, mfma_f32_16x16x4f32_every_position) { mfma_every_position(AT_EMU_F32, 16, 4); }
 
+/* Random bits (subnormals, infinities and NaNs among them) and random C for each MFMA:
+ * every D of the pure function is C plus the products in k order with fmaf, each operand
+ * converted exactly (the contract at_host_mfma.h states); then the same fragments through
+ * a kernel on the host device emulating gfx942 (mfma_probe.cu: two waves, several
+ * instructions in a row on new operands, the per-lane path at_host_mfma with its memo of
+ * the wave's converted operands), bit for bit the pure function. NaN equals NaN. */
+#define MR_ROUNDS 5
+#define MR_THREADS 128
+static float mr_in(int kind, const void *base, int idx)
+{
+  if (kind == AT_EMU_F32)
+    return ((const float *)base)[idx];
+  return operand(kind, ((const unsigned short *)base)[idx]);
+}
+static void mfma_random(struct th_hostk *hk, int kind, int m, int k, const char *probe)
+{
+  const int kl = k * m / 64, nreg = m * m / 64, esz = kind == AT_EMU_F32 ? 4 : 2;
+  const size_t n = (size_t)MR_ROUNDS * MR_THREADS;
+  /* 4 elements a thread in the buffers (f32 uses the first) */
+  unsigned char *a = th_hostk_buf(hk, n * 4 * esz), *b = th_hostk_buf(hk, n * 4 * esz);
+  float *c = th_hostk_buf(hk, n * nreg * 4), *d = th_hostk_buf(hk, n * nreg * 4);
+  static float want[MR_ROUNDS * MR_THREADS * 16], pure[MR_ROUNDS * MR_THREADS * 16];
+  for (size_t t = 0; t < n; t++) {
+    for (int e = 0; e < 4; e++)
+      if (esz == 2) {
+        ((unsigned short *)a)[t * 4 + e] = (unsigned short)mc_rnd();
+        ((unsigned short *)b)[t * 4 + e] = (unsigned short)mc_rnd();
+      } else {
+        unsigned x = mc_rnd(), y = mc_rnd();
+        memcpy(&((float *)a)[t * 4 + e], &x, 4);
+        memcpy(&((float *)b)[t * 4 + e], &y, 4);
+      }
+    for (int r = 0; r < nreg; r++)
+      c[t * nreg + r] = ldexpf((float)((int)(mc_rnd() % 2001) - 1000), (int)(mc_rnd() % 40) - 20);
+  }
+  int bad = 0;
+  for (size_t w = 0; w < n / 64; w++) { /* a wave of one round */
+    const size_t l0 = w * 64;
+    /* the stride between lanes is 4 elements; f32's one value a lane at element 0 */
+    const int stride = 4;
+    for (int i = 0; i < m; i++)
+      for (int j = 0; j < m; j++) {
+        int reg, lane;
+        mfma_out_pos(m, i, j, &reg, &lane);
+        float acc = c[(l0 + lane) * nreg + reg];
+        for (int kk = 0; kk < k; kk++) {
+          int la = (kk / kl) * m + i, lb = (kk / kl) * m + j;
+          acc = fmaf(mr_in(kind, a + (l0 + la) * 4 * esz, kk % kl),
+                     mr_in(kind, b + (l0 + lb) * 4 * esz, kk % kl), acc);
+        }
+        want[(l0 + lane) * nreg + reg] = acc;
+      }
+    /* the pure function on this wave's fragments (f32 as one value a lane) */
+    static float fa32[64], fb32[64];
+    static unsigned short a16[64][4], b16[64][4];
+    for (int lane = 0; lane < 64; lane++)
+      for (int e = 0; e < 4; e++)
+        if (esz == 2) {
+          a16[lane][e] = ((unsigned short *)a)[(l0 + lane) * 4 + e];
+          b16[lane][e] = ((unsigned short *)b)[(l0 + lane) * 4 + e];
+        } else if (e == 0) {
+          fa32[lane] = ((float *)a)[(l0 + lane) * 4];
+          fb32[lane] = ((float *)b)[(l0 + lane) * 4];
+        }
+    const float *cw = c + l0 * nreg;
+    float *pw = pure + l0 * nreg;
+    const void *pa = esz == 2 ? (const void *)a16 : (const void *)fa32;
+    const void *pb = esz == 2 ? (const void *)b16 : (const void *)fb32;
+    at_emu_mfma_wave(kind, m, k, pa, pb, esz == 2 ? stride : 1, cw, pw);
+  }
+  for (size_t x = 0; x < n * nreg; x++)
+    if (!same_float(pure[x], want[x]) && bad++ < 4)
+      cr_log_error("%s: thread %zu (round %zu) d%zu: %a, want %a", probe, (x / nreg) % MR_THREADS,
+                   x / nreg / MR_THREADS, x % nreg, (double)pure[x], (double)want[x]);
+  int rounds = MR_ROUNDS;
+  void *args[] = {&a, &b, &c, &d, &rounds};
+  cr_assert_eq(th_hostk_launch(hk, probe, 1, MR_THREADS, 0, "ppppi", args), AT_OK, "%s: %s",
+               probe, at_last_error());
+  for (size_t x = 0; x < n * nreg; x++)
+    if (!same_float(d[x], pure[x]) && bad++ < 8)
+      cr_log_error("%s on the host device: thread %zu (round %zu) d%zu: %a, the pure "
+                   "function %a", probe, (x / nreg) % MR_THREADS, x / nreg / MR_THREADS,
+                   x % nreg, (double)d[x], (double)pure[x]);
+  cr_assert_eq(bad, 0, "%s: %d of %zu values differ", probe, bad, 2 * n * nreg);
+  th_hostk_release(hk, a), th_hostk_release(hk, b);
+  th_hostk_release(hk, c), th_hostk_release(hk, d);
+}
+
+Test(matrix_core, mfma_random_bits_are_an_fma_chain_in_k_order, .timeout = 120)
+{
+  th_need_cc(&cc_host);
+  struct th_hostk hk;
+  static const char *const incs[] = {AT_SOURCE_DIR "/templates/common", NULL};
+  th_hostk_load(&hk, AT_SOURCE_DIR "/tests/data/pl/mfma_probe.cu", "host:gfx942", incs);
+  mfma_random(&hk, AT_EMU_F16, 32, 8, "probe_mfma_32x32x8f16");
+  mfma_random(&hk, AT_EMU_F16, 16, 16, "probe_mfma_16x16x16f16");
+  mfma_random(&hk, AT_EMU_BF16, 32, 8, "probe_mfma_32x32x8bf16_1k");
+  mfma_random(&hk, AT_EMU_BF16, 16, 16, "probe_mfma_16x16x16bf16_1k");
+  mfma_random(&hk, AT_EMU_F32, 32, 2, "probe_mfma_32x32x2f32");
+  mfma_random(&hk, AT_EMU_F32, 16, 4, "probe_mfma_16x16x4f32");
+  th_hostk_close(&hk);
+}
+
 /* Fractional f32 inputs: the emulation sums in f32 with fmaf in k order, which for K = 2
  * is what a fused multiply-add chain gives; compare with a double product within the
  * documented tolerance K * 2^-24 * sum|a*b| (plus the product rounding). */

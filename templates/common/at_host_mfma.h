@@ -20,73 +20,111 @@
 //   i = 4 * ((r / 4) * (64 / M) + L / M) + r % 4
 //   (32x32: i = 8 * (r / 4) + 4 * (L / 32) + r % 4; 16x16: i = 4 * (L / 16) + r).
 // a and b: lane L's elements at a[L * stride + 0..KL-1] (kind AT_EMU_F16/BF16/F32).
-AT_DEV void at_emu_mfma_lane(int kind, int m, int k, const void *a, const void *b,
-                             int stride, const float *c, int lane, float *d)
+//
+// The wave's A and B are converted to floats once (at_emu_mfma_operands: fa[L * KL + e]
+// is lane L's element e), and each lane's D computed from them (at_emu_mfma_lane_f).
+// Each register is one chain of fmas in k order from c; a lane's chains advance side by
+// side (k outer, registers inner), so they overlap instead of waiting on each other.
+AT_DEV void at_emu_mfma_operands(int kind, int m, int k, const void *a, const void *b,
+                                 int stride, float *fa, float *fb)
+{
+  const int kl = k * m / 64;
+  for (int lane = 0; lane < 64; lane++)
+    for (int e = 0; e < kl; e++) {
+      fa[lane * kl + e] = at_emu_in(kind, a, lane * stride + e);
+      fb[lane * kl + e] = at_emu_in(kind, b, lane * stride + e);
+    }
+}
+// (Inlined with m and k constant, its loops unrolled whole: the accumulators stay in
+// registers.) Element kk of A's row i is fa[((kk / KL) * m + i) * KL + kk % KL].
+__attribute__((always_inline)) AT_DEV void at_emu_mfma_lane_f(int m, int k, const float *fa,
+                                                             const float *fb, const float *c,
+                                                             int lane, float *d)
 {
   const int kl = k * m / 64, nreg = m * m / 64, j = lane % m;
-  float y[16], x[16]; // this lane's column j of B, then each of its rows i of A (k <= 16)
-  for (int kk = 0; kk < k; kk++)
-    y[kk] = at_emu_in(kind, b, ((kk / kl) * m + j) * stride + kk % kl);
-  for (int r = 0; r < nreg; r++) {
-    const int i = 4 * ((r / 4) * (64 / m) + lane / m) + r % 4;
-    for (int kk = 0; kk < k; kk++)
-      x[kk] = at_emu_in(kind, a, ((kk / kl) * m + i) * stride + kk % kl);
-    float acc = c[r];
-    for (int kk = 0; kk < k; kk++)
-      acc = __builtin_fmaf(x[kk], y[kk], acc);
-    d[r] = acc;
+  float acc[16] = {0};
+#pragma GCC unroll 16
+  for (int r = 0; r < nreg; r++)
+    acc[r] = c[r];
+#pragma GCC unroll 16
+  for (int kk = 0; kk < k; kk++) {
+    const int at = (kk / kl) * m * kl + kk % kl; // element kk of row (or column) 0
+    const float y = fb[at + j * kl];
+#pragma GCC unroll 16
+    for (int r = 0; r < nreg; r++) // A's row i(r) at kk
+      acc[r] = __builtin_fmaf(fa[at + (4 * ((r / 4) * (64 / m) + lane / m) + r % 4) * kl],
+                              y, acc[r]);
   }
+#pragma GCC unroll 16
+  for (int r = 0; r < nreg; r++)
+    d[r] = acc[r];
 }
 
 // The pure functions: every lane's A, B and C in, every lane's D out (d may be c).
+AT_DEV void at_emu_mfma_wave(int kind, int m, int k, const void *a, const void *b,
+                             int stride, const float *c, float *d)
+{
+  float fa[256], fb[256];
+  const int nreg = m * m / 64;
+  at_emu_mfma_operands(kind, m, k, a, b, stride, fa, fb);
+  for (int lane = 0; lane < 64; lane++)
+    at_emu_mfma_lane_f(m, k, fa, fb, c + lane * nreg, lane, d + lane * nreg);
+}
 AT_DEV void at_emu_mfma_f32_32x32x8f16(const at_half a[64][4], const at_half b[64][4],
                                        const float c[64][16], float d[64][16])
 {
-  for (int lane = 0; lane < 64; lane++)
-    at_emu_mfma_lane(AT_EMU_F16, 32, 8, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
-                     d[lane]);
+  at_emu_mfma_wave(AT_EMU_F16, 32, 8, &a[0][0].bits, &b[0][0].bits, 4, c[0], d[0]);
 }
 AT_DEV void at_emu_mfma_f32_16x16x16f16(const at_half a[64][4], const at_half b[64][4],
                                         const float c[64][4], float d[64][4])
 {
-  for (int lane = 0; lane < 64; lane++)
-    at_emu_mfma_lane(AT_EMU_F16, 16, 16, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
-                     d[lane]);
+  at_emu_mfma_wave(AT_EMU_F16, 16, 16, &a[0][0].bits, &b[0][0].bits, 4, c[0], d[0]);
 }
 AT_DEV void at_emu_mfma_f32_32x32x8bf16_1k(const at_bfloat16 a[64][4],
                                            const at_bfloat16 b[64][4],
                                            const float c[64][16], float d[64][16])
 {
-  for (int lane = 0; lane < 64; lane++)
-    at_emu_mfma_lane(AT_EMU_BF16, 32, 8, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
-                     d[lane]);
+  at_emu_mfma_wave(AT_EMU_BF16, 32, 8, &a[0][0].bits, &b[0][0].bits, 4, c[0], d[0]);
 }
 AT_DEV void at_emu_mfma_f32_16x16x16bf16_1k(const at_bfloat16 a[64][4],
                                             const at_bfloat16 b[64][4],
                                             const float c[64][4], float d[64][4])
 {
-  for (int lane = 0; lane < 64; lane++)
-    at_emu_mfma_lane(AT_EMU_BF16, 16, 16, &a[0][0].bits, &b[0][0].bits, 4, c[lane], lane,
-                     d[lane]);
+  at_emu_mfma_wave(AT_EMU_BF16, 16, 16, &a[0][0].bits, &b[0][0].bits, 4, c[0], d[0]);
 }
 AT_DEV void at_emu_mfma_f32_32x32x2f32(const float a[64], const float b[64],
                                        const float c[64][16], float d[64][16])
 {
-  for (int lane = 0; lane < 64; lane++)
-    at_emu_mfma_lane(AT_EMU_F32, 32, 2, a, b, 1, c[lane], lane, d[lane]);
+  at_emu_mfma_wave(AT_EMU_F32, 32, 2, a, b, 1, c[0], d[0]);
 }
 AT_DEV void at_emu_mfma_f32_16x16x4f32(const float a[64], const float b[64],
                                        const float c[64][4], float d[64][4])
 {
-  for (int lane = 0; lane < 64; lane++)
-    at_emu_mfma_lane(AT_EMU_F32, 16, 4, a, b, 1, c[lane], lane, d[lane]);
+  at_emu_mfma_wave(AT_EMU_F32, 16, 4, a, b, 1, c[0], d[0]);
 }
 
 #if !defined(AT_EMU_ONLY)
-// Gather the wave's A and B (one struct per lane), compute this lane's D.
-template <typename F>
-AT_DEV void at_host_mfma(int kind, int m, int k, const F &mine, int stride, const float *c,
-                         float *d)
+// Gather the wave's A and B (one struct per lane), compute this lane's D. The lanes of a
+// wave run one after another on the emulator's OS thread once their gather is complete,
+// each holding the same gathered bytes: the first converts the wave's operands and keeps
+// them with those bytes; a lane that finds the same bytes (compared whole, so the memo
+// is never stale) and kind reads the floats.
+template <typename F> struct at_host_mfma_memo {
+  F raw[64];
+  int valid;
+  float fa[256], fb[256];
+};
+// The OS thread's memo for one instruction shape and operand type, out of line: inline
+// code in a loaded object reaches a thread_local through a call (__tls_get_addr), which
+// the compiler may repeat in the lane's loops.
+template <int KIND, int M, int K, typename F>
+__attribute__((noinline)) at_host_mfma_memo<F> *at_host_mfma_memo_get()
+{
+  static thread_local at_host_mfma_memo<F> memo;
+  return &memo;
+}
+template <int KIND, int M, int K, typename F>
+AT_DEV void at_host_mfma(const F &mine, int stride, const float *c, float *d)
 {
   if (AT_WAVE_SIZE != 64) {
     at_host_fail("MFMA needs a wave of 64 lanes (AT_WAVE_SIZE=64)");
@@ -95,7 +133,13 @@ AT_DEV void at_host_mfma(int kind, int m, int k, const F &mine, int stride, cons
   const struct at_host_thread *t = at_host_warp_self();
   F all[AT_WAVE_SIZE];
   at_host_rt_get()->warp_gather(&mine, sizeof mine, all);
-  at_emu_mfma_lane(kind, m, k, &all[0].a, &all[0].b, stride, c, (int)t->lane, d);
+  at_host_mfma_memo<F> *w = at_host_mfma_memo_get<KIND, M, K, F>();
+  if (!w->valid || __builtin_memcmp(w->raw, all, sizeof all) != 0) {
+    __builtin_memcpy(w->raw, all, sizeof all);
+    w->valid = 1;
+    at_emu_mfma_operands(KIND, M, K, &all[0].a, &all[0].b, stride, w->fa, w->fb);
+  }
+  at_emu_mfma_lane_f(M, K, w->fa, w->fb, c, (int)t->lane, d);
 }
 struct at_host_mfma16 {
   unsigned short a[4], b[4];
@@ -116,31 +160,31 @@ AT_DEV struct at_host_mfma16 at_host_mfma16_frag(const unsigned short *a,
 AT_DEV void at_mfma_f32_32x32x8f16(float d[16], const at_half a[4], const at_half b[4],
                                    const float c[16])
 {
-  at_host_mfma(AT_EMU_F16, 32, 8, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+  at_host_mfma<AT_EMU_F16, 32, 8>(at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
 }
 AT_DEV void at_mfma_f32_16x16x16f16(float d[4], const at_half a[4], const at_half b[4],
                                     const float c[4])
 {
-  at_host_mfma(AT_EMU_F16, 16, 16, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+  at_host_mfma<AT_EMU_F16, 16, 16>(at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
 }
 AT_DEV void at_mfma_f32_32x32x8bf16_1k(float d[16], const at_bfloat16 a[4],
                                        const at_bfloat16 b[4], const float c[16])
 {
-  at_host_mfma(AT_EMU_BF16, 32, 8, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+  at_host_mfma<AT_EMU_BF16, 32, 8>(at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
 }
 AT_DEV void at_mfma_f32_16x16x16bf16_1k(float d[4], const at_bfloat16 a[4],
                                         const at_bfloat16 b[4], const float c[4])
 {
-  at_host_mfma(AT_EMU_BF16, 16, 16, at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
+  at_host_mfma<AT_EMU_BF16, 16, 16>(at_host_mfma16_frag(&a[0].bits, &b[0].bits), 8, c, d);
 }
 AT_DEV void at_mfma_f32_32x32x2f32(float d[16], float a, float b, const float c[16])
 {
   struct at_host_mfma32 f = {a, b};
-  at_host_mfma(AT_EMU_F32, 32, 2, f, 2, c, d);
+  at_host_mfma<AT_EMU_F32, 32, 2>(f, 2, c, d);
 }
 AT_DEV void at_mfma_f32_16x16x4f32(float d[4], float a, float b, const float c[4])
 {
   struct at_host_mfma32 f = {a, b};
-  at_host_mfma(AT_EMU_F32, 16, 4, f, 2, c, d);
+  at_host_mfma<AT_EMU_F32, 16, 4>(f, 2, c, d);
 }
 #endif
