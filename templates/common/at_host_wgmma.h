@@ -169,20 +169,45 @@ AT_DEV void at_emu_wgmma_rows(int kind, const unsigned char *base, unsigned long
   }
 }
 
-// Registers 4j..4j+3 of a thread: rows a[0], a[1] (its two rows of A) by columns b[0],
-// b[1] (8j + 2 t and the next), each a chain of fmas in k order from d (or 0), the four
-// chains side by side.
-AT_DEV void at_emu_wgmma_quad(const float (*a)[16], const float (*b)[16], int scale_d,
-                              float *d)
+// Registers 4j..4j+4c-1 of a thread (c = 1 or 2 column pairs): rows a[0], a[1] (its two
+// rows of A) by columns b[0], b[1] (8j + 2 t and the next) and, for c = 2, b[2], b[3]
+// (8 (j + 1) + 2 t and the next), each a chain of fmas in k order from d (or 0), the 4c
+// chains side by side (unrolled whole when inlined: their latencies overlap).
+__attribute__((always_inline)) AT_DEV void at_emu_wgmma_quads(int c, const float (*a)[16],
+                                                              const float (*b)[16],
+                                                              int scale_d, float *d)
 {
-  float acc[4];
-  for (int q = 0; q < 4; q++)
+  float acc[8] = {0};
+#pragma GCC unroll 8
+  for (int q = 0; q < 4 * c; q++)
     acc[q] = scale_d ? d[q] : 0.0f;
+#pragma GCC unroll 16
   for (int k = 0; k < 16; k++)
-    for (int q = 0; q < 4; q++)
-      acc[q] = __builtin_fmaf(a[q / 2][k], b[q % 2][k], acc[q]);
-  for (int q = 0; q < 4; q++)
+#pragma GCC unroll 8
+    for (int q = 0; q < 4 * c; q++)
+      acc[q] = __builtin_fmaf(a[(q % 4) / 2][k], b[2 * (q / 4) + q % 2][k], acc[q]);
+#pragma GCC unroll 8
+  for (int q = 0; q < 4 * c; q++)
     d[q] = acc[q];
+}
+
+// A thread's N/2 registers from its two rows of A (a) and B in shared memory: two
+// column pairs at a time (b: room for four columns), the last alone where N/8 is odd.
+AT_DEV void at_emu_wgmma_b_quads(int kind, int n, const unsigned char *base,
+                                 unsigned long long desc_b, int trans_b, int thread,
+                                 const float (*a)[16], float (*b)[16], int scale_d, float *d)
+{
+  int j = 0;
+  for (; j + 2 <= n / 8; j += 2) {
+    at_emu_wgmma_rows(kind, base, desc_b, trans_b, at_wgmma_d_col(thread, 4 * j), 2, b);
+    at_emu_wgmma_rows(kind, base, desc_b, trans_b, at_wgmma_d_col(thread, 4 * j + 4), 2,
+                      b + 2);
+    at_emu_wgmma_quads(2, a, (const float(*)[16])b, scale_d, d + 4 * j);
+  }
+  if (j < n / 8) {
+    at_emu_wgmma_rows(kind, base, desc_b, trans_b, at_wgmma_d_col(thread, 4 * j), 2, b);
+    at_emu_wgmma_quads(1, a, (const float(*)[16])b, scale_d, d + 4 * j);
+  }
 }
 
 // One thread's D of wgmma.mma_async m64nNk16 .f32 with A and B in the shared-memory
@@ -211,15 +236,12 @@ at_emu_wgmma_m64nNk16_thread_t(int kind, int n, int trans_a, int trans_b, const 
   if (!at_emu_wgmma_inside(desc_b, trans_b, 0, n, smem_bytes))
     return "wgmma: matrix B reaches outside dynamic shared memory";
   const unsigned char *base = (const unsigned char *)smem;
-  float a[2][16], b[2][16];
+  float a[2][16], b[4][16];
   const int row = at_wgmma_d_row(thread, 0); // register i's row: row + 8 ((i / 2) % 2)
   at_emu_wgmma_rows(kind, base, desc_a, trans_a, row, 1, a);
   at_emu_wgmma_rows(kind, base, desc_a, trans_a, row + 8, 1, a + 1);
-  for (int j = 0; j < n / 8; j++) {
-    const int col = at_wgmma_d_col(thread, 4 * j); // even; register 4j + 1's is col + 1
-    at_emu_wgmma_rows(kind, base, desc_b, trans_b, col, 2, b);
-    at_emu_wgmma_quad(a, b, scale_d, d + 4 * j);
-  }
+  at_emu_wgmma_b_quads(kind, n, base, desc_b, trans_b, thread, (const float(*)[16])a, b,
+                       scale_d, d);
   return 0;
 }
 
@@ -281,14 +303,12 @@ AT_DEV const char *at_emu_wgmma_m64nNk16_rs_thread(int kind, int n, int trans_b,
   if (!at_emu_wgmma_inside(desc_b, trans_b, 0, n, smem_bytes))
     return "wgmma: matrix B reaches outside dynamic shared memory";
   const unsigned char *base = (const unsigned char *)smem;
-  float a[2][16], b[2][16];
+  float a[2][16], b[4][16];
   for (int r = 0; r < 2; r++)
     for (int k = 0; k < 16; k++)
       a[r][k] = at_emu_b16(kind, rows[r * 16 + k]);
-  for (int j = 0; j < n / 8; j++) {
-    at_emu_wgmma_rows(kind, base, desc_b, trans_b, at_wgmma_d_col(thread, 4 * j), 2, b);
-    at_emu_wgmma_quad(a, b, scale_d, d + 4 * j);
-  }
+  at_emu_wgmma_b_quads(kind, n, base, desc_b, trans_b, thread, (const float(*)[16])a, b,
+                       scale_d, d);
   return 0;
 }
 
