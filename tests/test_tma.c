@@ -495,6 +495,28 @@ Test(tma, host_multicast_ring_and_planted_bugs_fail, .timeout = 300)
   th_hostk_close(&k);
 }
 
+/* Named barriers (bar.sync / bar.arrive): one that fills completes; one whose arrivals
+ * never come is a deadlock whose report describes the barrier as it stands. */
+Test(tma, host_named_barrier_deadlock_is_described, .timeout = 120)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/tma_kernels.cu", "host", include_dirs);
+  int *out = th_hostk_buf(&k, 256 * sizeof(int));
+  int mode = 0;
+  void *args[] = {&out, &mode};
+  cr_assert_eq(th_hostk_launch(&k, "named_bars", 1, 256, 0, "pi", args), AT_OK, "%s",
+               at_last_error());
+  for (int t = 0; t < 256; t++)
+    cr_assert_eq(out[t], t + 1, "thread %d", t);
+  mode = 1;
+  cr_assert_neq(th_hostk_launch(&k, "named_bars", 1, 256, 0, "pi", args), AT_OK,
+                "a named barrier that never fills launched");
+  cr_assert_not_null(strstr(at_last_error(), "can never complete"), "%s", at_last_error());
+  cr_assert_not_null(strstr(at_last_error(), "bar.sync 1, 256: 128 of 256 threads arrived"),
+                     "%s", at_last_error());
+  th_hostk_close(&k);
+}
+
 /* ---- CUDA ----------------------------------------------------------------------------- */
 
 Test(tma, sm90a_ptx_holds_the_instructions, .timeout = 300)

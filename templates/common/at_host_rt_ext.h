@@ -5,14 +5,17 @@
 // The emulator's table is a struct at_host_rt_ext whose first member is the struct
 // at_host_rt that at_host_bind() receives, with base.version = AT_HOST_RT_EXT_VERSION;
 // a kernel reads the extension only after checking that version.
-//  - yield(token, why): the calling thread cannot go on until another thread of its
+//  - yield(token, why, ctx): the calling thread cannot go on until another thread of its
 //    block changes something (it spins on an mbarrier phase). The emulator suspends it
 //    and runs the others; `token` is the block's mbarrier epoch the caller saw (at_tma.h
-//    bumps it on every mbarrier change), `why` a one-line description of the wait,
-//    copied. A pass over the block in which every thread that ran only yielded again with
-//    the token it yielded with before is a deadlock: the launch fails naming the
-//    spinning threads and the first one's `why` (a wrong parity, a missing arrive or
-//    expect_tx, a wait on the wrong barrier), never a hang.
+//    bumps it on every mbarrier change). A pass over the block in which every thread
+//    that ran only yielded again with the token it yielded with before is a deadlock:
+//    the launch fails naming the spinning threads and the first one's description of
+//    its wait (a wrong parity, a missing arrive or expect_tx, a wait on the wrong
+//    barrier), never a hang. The description is written only then (version 4: a spin
+//    used to format it every time round): why(buf, len, ctx) writes one line, with ctx
+//    the caller's (its frame stays whole while it is suspended; `why` may read memory,
+//    never call the runtime). why NULL: no description.
 //  - clusters (version 3): the emulator runs the CTAs of one cluster together, each CTA's
 //    threads as fibers on an OS thread of its own (so `static thread_local` state, static
 //    __shared__ included, stays per CTA), one CTA's pass at a time, round robin; a round
@@ -35,8 +38,8 @@
 extern "C" {
 #endif
 
-#define AT_HOST_RT_EXT_VERSION 3
-#define AT_HOST_RT_WHY_MAX 160 // bytes of `why` the emulator keeps
+#define AT_HOST_RT_EXT_VERSION 4
+#define AT_HOST_RT_WHY_MAX 160 // bytes of a wait's description in a report
 
 #define AT_HOST_MAX_CLUSTER 16 // CTAs per cluster (the non-portable maximum on sm_90)
 
@@ -53,7 +56,8 @@ struct at_host_cluster {
 
 struct at_host_rt_ext {
   struct at_host_rt base; // base.version == AT_HOST_RT_EXT_VERSION
-  void (*yield)(unsigned long long token, const char *why);
+  void (*yield)(unsigned long long token, void (*why)(char *buf, size_t len, const void *ctx),
+                const void *ctx);
   // version 3: clusters
   const struct at_host_cluster *(*cluster)(void);
   void *(*cta_shared)(unsigned int rank, size_t *bytes);

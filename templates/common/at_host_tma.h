@@ -455,20 +455,35 @@ AT_DEV unsigned long long at_tma_token(void)
   }
   return token;
 }
+// A spinning wait's description, written by the emulator only for a deadlock report
+// (at_host_rt_ext.h): the barrier's state then, which a deadlock no longer changes.
+struct at_tma_wait_why {
+  const struct at_tma_mbar *m;
+  unsigned long off;
+  unsigned int parity;
+};
+AT_DEV void at_tma_wait_describe(char *buf, size_t len, const void *ctx)
+{
+  const struct at_tma_wait_why *w = static_cast<const struct at_tma_wait_why *>(ctx);
+  const struct at_tma_mbar *m = w->m;
+  snprintf(buf, len, "mbarrier at shared offset %lu, parity %u: %u phases done, %u of %u "
+           "arrivals pending, tx-count %lld", w->off, w->parity, m ? m->phases : 0,
+           m ? m->pending : 0, m ? m->expected : 0, m ? m->tx : 0LL);
+}
+AT_DEV void at_tma_after_wait_describe(char *buf, size_t len, const void *ctx)
+{
+  (void)ctx;
+  snprintf(buf, len, "after a completed mbarrier wait");
+}
 AT_DEV void at_mbarrier_wait_parity(unsigned long long *bar, unsigned int parity)
 {
   while (!at_mbarrier_try_wait_parity(bar, parity)) {
-    struct at_tma_mbar *m = at_tma_bar(bar, "mbarrier.try_wait.parity");
-    unsigned long off = 0;
-    at_tma_smem_off(bar, 8, "mbarrier.try_wait.parity", &off);
-    char why[AT_HOST_RT_WHY_MAX];
-    snprintf(why, sizeof why, "mbarrier at shared offset %lu, parity %u: %u phases done, "
-             "%u of %u arrivals pending, tx-count %lld", off, parity, m ? m->phases : 0,
-             m ? m->pending : 0, m ? m->expected : 0, m ? m->tx : 0LL);
+    struct at_tma_wait_why why = {at_tma_bar(bar, "mbarrier.try_wait.parity"), 0, parity};
+    at_tma_smem_off(bar, 8, "mbarrier.try_wait.parity", &why.off);
     const struct at_host_rt_ext *rt = at_tma_rt();
     if (!rt)
       return;
-    rt->yield(at_tma_token(), why);
+    rt->yield(at_tma_token(), at_tma_wait_describe, &why);
   }
   // Note 8: in a cluster, the peers run between a completed wait and what follows it (CTA
   // rank r for 1 + 3r rounds: the CTAs drift apart), so that a producer that refills a
@@ -477,7 +492,7 @@ AT_DEV void at_mbarrier_wait_parity(unsigned long long *bar, unsigned int parity
   const struct at_host_cluster *cl = rt ? rt->cluster() : 0;
   for (unsigned int i = 0; cl && cl->nctas > 1 && i < 1 + 3 * cl->rank; i++) {
     at_tma_block_get()->epoch++;
-    rt->yield(at_tma_token(), "after a completed mbarrier wait");
+    rt->yield(at_tma_token(), at_tma_after_wait_describe, 0);
   }
 }
 // Queue the box of map at (c0, c1) for shared offset `off` of CTA `rank` on its barrier
@@ -738,18 +753,26 @@ AT_DEV void at_named_bar_arrive(int id, int count)
 {
   (void)at_host_named_arrive(id, count, "bar.arrive");
 }
+struct at_named_why {
+  int id, count;
+  const unsigned int *arrived;
+};
+AT_DEV void at_named_describe(char *buf, size_t len, const void *ctx)
+{
+  const struct at_named_why *w = static_cast<const struct at_named_why *>(ctx);
+  snprintf(buf, len, "bar.sync %d, %d: %u of %d threads arrived", w->id, w->count,
+           *w->arrived, w->count);
+}
 AT_DEV void at_named_bar_sync(int id, int count)
 {
   const unsigned int gen = at_host_named_arrive(id, count, "bar.sync");
   struct at_tma_block *b = at_tma_block_get();
   while (id >= 1 && id <= 15 && b->named[id].gen == gen) {
-    char why[AT_HOST_RT_WHY_MAX];
-    snprintf(why, sizeof why, "bar.sync %d, %d: %u of %d threads arrived", id, count,
-             b->named[id].arrived, count);
+    const struct at_named_why why = {id, count, &b->named[id].arrived};
     const struct at_host_rt_ext *rt = at_tma_rt();
     if (!rt)
       return;
-    rt->yield(b->epoch, why);
+    rt->yield(b->epoch, at_named_describe, &why);
   }
 }
 template <int N> AT_DEV void at_setmaxnreg_inc(void) {}

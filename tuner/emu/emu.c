@@ -95,7 +95,9 @@ struct thread {
   unsigned yield_pass;       /* the scheduler pass of its last yield */
   bool cl_pending;           /* arrived at the cluster barrier, not yet waited (note 9) */
   unsigned cl_phase;         /* the cluster barrier phase it arrived on */
-  char why[AT_HOST_RT_WHY_MAX];
+  /* what its last yield waits for (at_host_rt_ext.h): written only for a report */
+  void (*why)(char *buf, size_t len, const void *ctx);
+  const void *why_ctx;
 };
 
 struct launch_state;
@@ -316,13 +318,14 @@ static void *rt_dyn_shared(size_t *bytes)
   return w->dyn;
 }
 
-static void rt_yield(unsigned long long token, const char *why)
+static void rt_yield(unsigned long long token,
+                     void (*why)(char *buf, size_t len, const void *ctx), const void *ctx)
 {
   struct worker *w = worker_here();
   struct thread *t = w->cur;
   t->yielded = true;
   t->token = token;
-  snprintf(t->why, sizeof t->why, "%s", why ? why : "");
+  t->why = why, t->why_ctx = ctx;
   emu_fiber_switch(&t->fiber, &w->sched);
 }
 
@@ -463,8 +466,11 @@ static void diagnose(struct worker *w)
     if (!is_spinning(&w->threads[i], NULL))
       continue;
     ranges(who, sizeof who, w, 0, w->nthreads, is_spinning, NULL);
+    char why[AT_HOST_RT_WHY_MAX] = ""; /* the thread is suspended in its yield: ctx lives */
+    if (w->threads[i].why)
+      w->threads[i].why(why, sizeof why, w->threads[i].why_ctx);
     appendf(w->msg, sizeof w->msg, "threads %s spin on a wait that can never complete "
-            "(thread %u: %s)", who, i, w->threads[i].why);
+            "(thread %u: %s)", who, i, why);
     return;
   }
   for (unsigned warp = 0; warp < w->nwarps; warp++) {

@@ -31,6 +31,11 @@
 // consumer warps; a ring of 2 stages of box[0] x box[1] (full and empty barriers); tile t
 // is the box at (0, t * box[1]); consumer thread c (0..127) adds element c, c + 128, ...
 // of every tile into out[c] (as float). Dynamic shared memory: 1024 + 2 boxes.
+//
+// named_bars(out, mode): two warpgroups (256 threads); warpgroup 1 arrives on named
+// barrier 1 of 256 (bar.arrive) and warpgroup 0 waits there (bar.sync), then every thread
+// writes out[t] = t + 1. Mode 1 plants warpgroup 1 skipping its arrive: the barrier never
+// fills, which the emulation reports as a deadlock naming it.
 #include "at_tma.h" // includes at_common.h
 
 #if AT_HAS_TMA
@@ -169,5 +174,16 @@ extern "C" __global__ void tma_ring(AT_TMAP_KERNEL_PARAM map, float *out, int bw
       at_mbarrier_arrive(&empty[s]);
   }
   out[c] = acc;
+}
+extern "C" __global__ void named_bars(int *out, int mode)
+{
+  const int t = (int)at_thread_idx_x();
+  if (t >= 128) {
+    if (mode != 1)
+      at_named_bar_arrive(1, 256);
+  } else {
+    at_named_bar_sync(1, 256);
+  }
+  out[t] = t + 1;
 }
 #endif
