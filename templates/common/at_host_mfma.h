@@ -104,23 +104,22 @@ AT_DEV void at_emu_mfma_f32_16x16x4f32(const float a[64], const float b[64],
 }
 
 #if !defined(AT_EMU_ONLY)
-// Gather the wave's A and B (one struct per lane), compute this lane's D. The lanes of a
-// wave run one after another on the emulator's OS thread once their gather is complete,
-// each holding the same gathered bytes: the first converts the wave's operands and keeps
-// them with those bytes; a lane that finds the same bytes (compared whole, so the memo
-// is never stale) and kind reads the floats.
-template <typename F> struct at_host_mfma_memo {
-  F raw[64];
-  int valid;
+// Share the wave's A and B (one struct per lane, read in place), compute this lane's D.
+// The lanes of a wave run one after another on the emulator's OS thread once their
+// share is complete: the first converts the wave's operands and keeps them with the
+// share's serial number (at_host_rt.h: no other completed gather has it); a lane that
+// finds the same number reads the floats.
+struct at_host_mfma_memo {
+  unsigned long long serial; // 0: none (the emulator's numbers start at 1)
   float fa[256], fb[256];
 };
 // The OS thread's memo for one instruction shape and operand type, out of line: inline
 // code in a loaded object reaches a thread_local through a call (__tls_get_addr), which
 // the compiler may repeat in the lane's loops.
 template <int KIND, int M, int K, typename F>
-__attribute__((noinline)) at_host_mfma_memo<F> *at_host_mfma_memo_get()
+__attribute__((noinline)) struct at_host_mfma_memo *at_host_mfma_memo_get()
 {
-  static thread_local at_host_mfma_memo<F> memo;
+  static thread_local struct at_host_mfma_memo memo;
   return &memo;
 }
 template <int KIND, int M, int K, typename F>
@@ -131,13 +130,13 @@ AT_DEV void at_host_mfma(const F &mine, int stride, const float *c, float *d)
     return;
   }
   const struct at_host_thread *t = at_host_warp_self();
-  F all[AT_WAVE_SIZE];
-  at_host_rt_get()->warp_gather(&mine, sizeof mine, all);
-  at_host_mfma_memo<F> *w = at_host_mfma_memo_get<KIND, M, K, F>();
-  if (!w->valid || __builtin_memcmp(w->raw, all, sizeof all) != 0) {
-    __builtin_memcpy(w->raw, all, sizeof all);
-    w->valid = 1;
+  unsigned long long serial = 0;
+  const F *all =
+      static_cast<const F *>(at_host_rt_get()->warp_share(&mine, sizeof mine, &serial));
+  struct at_host_mfma_memo *w = at_host_mfma_memo_get<KIND, M, K, F>();
+  if (w->serial != serial) {
     at_emu_mfma_operands(KIND, M, K, &all[0].a, &all[0].b, stride, w->fa, w->fb);
+    w->serial = serial;
   }
   at_emu_mfma_lane_f(M, K, w->fa, w->fb, c, (int)t->lane, d);
 }

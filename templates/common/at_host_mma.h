@@ -153,9 +153,10 @@ AT_DEV void at_host_mma_m16n8k16(int kind, float d[4], const unsigned int a[4],
     return;
   }
   const struct at_host_thread *t = at_host_warp_self();
-  unsigned int mine[6] = {a[0], a[1], a[2], a[3], b[0], b[1]}, all[AT_WAVE_SIZE][6];
-  at_host_rt_get()->warp_gather(mine, sizeof mine, all);
-  at_emu_mma_m16n8k16_words(kind, &all[0][0], 6, &all[0][4], 6, c, (int)t->lane, d);
+  const unsigned int mine[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
+  const unsigned int *all = static_cast<const unsigned int *>(
+      at_host_rt_get()->warp_share(mine, sizeof mine, 0)); // [lane][6], read in place
+  at_emu_mma_m16n8k16_words(kind, all, 6, all + 4, 6, c, (int)t->lane, d);
 }
 
 AT_DEV void at_mma_m16n8k16_f32_f16_packed(float d[4], const unsigned int a[4],
@@ -199,14 +200,15 @@ AT_DEV void at_host_ldmatrix(int num, int trans, unsigned short out[8], const T 
     return;
   }
   const struct at_host_thread *t = at_host_warp_self();
-  unsigned short mine[8] = {0, 0, 0, 0, 0, 0, 0, 0}, all[AT_WAVE_SIZE][8];
+  unsigned short mine[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   if ((int)t->lane < 8 * num) {
     if ((unsigned long)row % 16 != 0)
       at_host_fail("ldmatrix: row address not aligned to 16 bytes");
     __builtin_memcpy(mine, row, sizeof mine);
   }
-  at_host_rt_get()->warp_gather(mine, sizeof mine, all);
-  at_emu_ldmatrix_lane(num, trans, &all[0][0], 8, (int)t->lane, out);
+  const unsigned short *all = static_cast<const unsigned short *>(
+      at_host_rt_get()->warp_share(mine, sizeof mine, 0)); // [lane][8], read in place
+  at_emu_ldmatrix_lane(num, trans, all, 8, (int)t->lane, out);
 }
 #define AT_LDMATRIX(name, n, trans)                                                      \
   template <typename T> AT_DEV void name##_packed(unsigned int d[n], const T *row)       \

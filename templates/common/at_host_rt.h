@@ -13,6 +13,11 @@
 //    `bytes` and receives every lane's contribution, lane order, in `all`
 //    (warp_size * bytes). Shuffles, votes, ldmatrix and the matrix-core emulations are
 //    built on it. All lanes of the warp must call it, else the launch fails;
+//  - warp_share() (version 2): warp_gather without the copy: returns the lanes'
+//    contributions in lane order in the emulator's memory, read-only, valid until the
+//    calling lane's next warp collective; *serial (when not NULL) a number that no other
+//    completed gather of the process has, so a lane can tell whether what it computed
+//    from an earlier share is still this one's;
 //  - dyn_shared(): the block's dynamic shared memory (launch-time size);
 //  - fail(): report a kernel-side error (bounds, bad argument) and abort the launch.
 // Static __shared__ variables are `static thread_local` on the host: a worker thread runs
@@ -26,7 +31,7 @@
 extern "C" {
 #endif
 
-#define AT_HOST_RT_VERSION 1
+#define AT_HOST_RT_VERSION 2
 
 struct at_host_thread {
   unsigned int tid[3];    // threadIdx
@@ -46,6 +51,7 @@ struct at_host_rt {
   void (*warp_gather)(const void *mine, size_t bytes, void *all);
   void *(*dyn_shared)(size_t *bytes);
   void (*fail)(const char *message);
+  const void *(*warp_share)(const void *mine, size_t bytes, unsigned long long *serial);
 };
 
 // Exported by every host variant shared object (defined in at_common.h's host part).

@@ -366,8 +366,9 @@ AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float
   struct mine {
     unsigned long long a, b;
     int kind, n, trans, scale_d;
-  } m = {desc_a, desc_b, kind, n, trans_a * 2 + trans_b, scale_d != 0}, all[AT_WAVE_SIZE];
-  at_host_rt_get()->warp_gather(&m, sizeof m, all);
+  } m = {desc_a, desc_b, kind, n, trans_a * 2 + trans_b, scale_d != 0};
+  const struct mine *all =
+      static_cast<const struct mine *>(at_host_rt_get()->warp_share(&m, sizeof m, 0));
   for (int l = 0; l < AT_WAVE_SIZE; l++)
     if (all[l].a != m.a || all[l].b != m.b || all[l].kind != m.kind || all[l].n != m.n ||
         all[l].trans != m.trans || all[l].scale_d != m.scale_d) {
@@ -391,8 +392,8 @@ AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const
   const unsigned int m[10] = {a[0], a[1], a[2], a[3], (unsigned int)kind, (unsigned int)n,
                               (unsigned int)trans_b, scale_d != 0, (unsigned int)desc_b,
                               (unsigned int)(desc_b >> 32)};
-  unsigned int all[AT_WAVE_SIZE][10];
-  at_host_rt_get()->warp_gather(m, sizeof m, all);
+  const unsigned int(*all)[10] = static_cast<const unsigned int(*)[10]>(
+      at_host_rt_get()->warp_share(m, sizeof m, 0)); // read in place
   for (int l = 0; l < AT_WAVE_SIZE; l++)
     if (__builtin_memcmp(&all[l][4], &m[4], 6 * sizeof m[0]) != 0) {
       at_host_fail("wgmma.mma_async: the lanes of a warp disagree on the instruction, its "

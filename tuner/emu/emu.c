@@ -19,10 +19,13 @@
  *  4. A barrier completes when at_barrier == nthreads: the thread that arrives last makes
  *     every BARRIER thread READY, resets at_barrier, counts the barrier (barrier_no) and
  *     goes on running. A warp_gather completes when arrived[w] == the lanes of warp w:
- *     the last lane copies every lane's bytes, in lane order, into every lane's output
- *     (reading the waiting lanes' buffers on their suspended stacks), makes them READY
- *     and goes on. So a completion never needs the scheduler, and a waiting thread's
- *     buffers stay valid until it is resumed.
+ *     the last lane copies every lane's bytes, in lane order, into the warp's stage
+ *     (reading the waiting lanes' buffers on their suspended stacks) and from there into
+ *     the output of every lane of warp_gather (a lane of warp_share reads the stage in
+ *     place: it is the warp's own and changes only when the warp's next gather completes,
+ *     after every lane has left this one), numbers the gather (a process-wide counter),
+ *     makes them READY and goes on. So a completion never needs the scheduler, and a
+ *     waiting thread's buffers stay valid until it is resumed.
  *  5. The scheduler runs warp by warp, each warp until none of its lanes is READY (so the
  *     warp collectives of one warp complete without a pass over the block), and repeats
  *     over the block while any fiber ran. When a full pass runs nothing and not every
@@ -89,6 +92,7 @@ struct thread {
   const void *mine;          /* at warp_gather: its contribution, output and size */
   void *all;
   size_t bytes;
+  bool share;                /* at warp_share: reads the warp's stage, gets no copy */
   bool yielded;              /* its last switch out was a yield (note 8) */
   bool spinning;             /* it yielded before and has not made progress since */
   unsigned long long token;  /* the token of its last yield */
@@ -117,6 +121,17 @@ struct cluster_run {
   void *slots[AT_HOST_MAX_CLUSTER];
 };
 
+/* A warp's last completed gather: every lane's contribution in lane order, which stays
+ * until the warp's next gather completes (so after each of its lanes has called the
+ * next collective: a lane of warp_share reads it in place until then), and a number no
+ * other completed gather of the process has (note 4). */
+struct warp_stage {
+  unsigned char *p;
+  size_t cap;
+  unsigned long long serial;
+};
+static unsigned long long gather_serial; /* atomic */
+
 /* A worker: the fibers of one block at a time, and the block's bookkeeping. */
 struct worker {
   struct worker *next_free;  /* in the cache */
@@ -128,13 +143,12 @@ struct worker {
   struct thread *cur;        /* the running fiber's thread */
   unsigned nthreads, nwarps, warp_size;
   unsigned *arrived;         /* per warp: lanes at warp_gather (nwarps) */
-  size_t arrived_cap;
+  struct warp_stage *stages; /* per warp: its last gather, lane order (nwarps) */
+  size_t arrived_cap;        /* of both */
   unsigned at_barrier, done, barrier_no;
   unsigned bid[3];
   unsigned char *dyn;        /* dynamic shared memory */
   size_t dyn_cap, dyn_size;
-  unsigned char *stage;      /* a gather's staging array */
-  size_t stage_cap;
   bool failed;
   char msg[512];
   pthread_t os_thread;
@@ -271,43 +285,64 @@ static unsigned warp_lanes(const struct worker *w, unsigned warp)
   return w->nthreads - first < w->warp_size ? w->nthreads - first : w->warp_size;
 }
 
-static void rt_warp_gather(const void *mine, size_t bytes, void *all)
+/* The warp collective: a lane of warp_gather receives a copy in `all`, a lane of
+ * warp_share (share) reads the warp's stage in place. */
+static struct warp_stage *warp_collect(const void *mine, size_t bytes, void *all, bool share)
 {
   struct worker *w = worker_here();
   struct thread *t = w->cur;
   unsigned warp = t->id.warp, first = warp * w->warp_size, n = warp_lanes(w, warp);
+  struct warp_stage *st = &w->stages[warp];
   t->mine = mine;
   t->all = all;
+  t->share = share;
   t->bytes = bytes;
   t->state = T_GATHER;
   if (++w->arrived[warp] < n) {
     emu_fiber_switch(&t->fiber, &w->sched);
-    return;
+    return st;
   }
-  /* The last lane: check, stage in lane order, copy out to every lane. */
+  /* The last lane: check, stage in lane order, copy out to every lane that asked. */
   struct thread *lane = &w->threads[first];
   for (unsigned i = 0; i < n; i++)
     if (lane[i].bytes != bytes)
       thread_fail(w, "warp %u: lanes disagree on the size of a warp_gather (lane %u: %zu "
                   "bytes, lane %u: %zu bytes)", warp, i, lane[i].bytes, t->id.lane, bytes);
   size_t total = bytes * w->warp_size;
-  if (total > w->stage_cap) {
-    unsigned char *s = realloc(w->stage, total);
+  if (total > st->cap) {
+    unsigned char *s = realloc(st->p, total);
     if (!s)
       thread_fail(w, "out of memory for a warp_gather of %zu bytes", total);
-    w->stage = s;
-    w->stage_cap = total;
+    st->p = s;
+    st->cap = total;
   }
   if (total) {
-    memset(w->stage, 0, total);
+    if (n < w->warp_size)
+      memset(st->p + (size_t)n * bytes, 0, total - (size_t)n * bytes);
     for (unsigned i = 0; i < n; i++)
-      memcpy(w->stage + (size_t)i * bytes, lane[i].mine, bytes);
+      memcpy(st->p + (size_t)i * bytes, lane[i].mine, bytes);
     for (unsigned i = 0; i < n; i++)
-      memcpy(lane[i].all, w->stage, total);
+      if (!lane[i].share)
+        memcpy(lane[i].all, st->p, total);
   }
+  st->serial = __atomic_add_fetch(&gather_serial, 1, __ATOMIC_RELAXED);
   for (unsigned i = 0; i < n; i++)
     lane[i].state = T_READY;
   w->arrived[warp] = 0;
+  return st;
+}
+
+static void rt_warp_gather(const void *mine, size_t bytes, void *all)
+{
+  (void)warp_collect(mine, bytes, all, false);
+}
+
+static const void *rt_warp_share(const void *mine, size_t bytes, unsigned long long *serial)
+{
+  const struct warp_stage *st = warp_collect(mine, bytes, NULL, true);
+  if (serial)
+    *serial = st->serial;
+  return st->p;
 }
 
 static void *rt_dyn_shared(size_t *bytes)
@@ -408,6 +443,7 @@ static const struct at_host_rt_ext runtime = {
         /* .warp_gather = */ rt_warp_gather,
         /* .dyn_shared = */ rt_dyn_shared,
         /* .fail = */ rt_fail,
+        /* .warp_share = */ rt_warp_share,
     },
     /* .yield = */ rt_yield,
     /* .cluster = */ rt_cluster,
@@ -639,9 +675,11 @@ static void worker_free(struct worker *w)
     emu_fiber_release(&w->threads[i].fiber);
   emu_fiber_release(&w->sched);
   free(w->threads);
+  for (size_t i = 0; i < w->arrived_cap; i++)
+    free(w->stages[i].p);
+  free(w->stages);
   free(w->arrived);
   free(w->dyn);
-  free(w->stage);
   free(w);
 }
 
@@ -684,11 +722,15 @@ static int worker_get(const struct emu_launch *l, unsigned nthreads, size_t stac
   unsigned nwarps = (nthreads + l->warp_size - 1) / l->warp_size;
   if (w->arrived_cap < nwarps) {
     unsigned *a = realloc(w->arrived, nwarps * sizeof *a);
-    if (!a) {
+    if (a)
+      w->arrived = a;
+    struct warp_stage *st = a ? realloc(w->stages, nwarps * sizeof *st) : NULL;
+    if (!st) {
       rc = at_error(AT_NOMEM, "out of memory");
       goto fail;
     }
-    w->arrived = a;
+    memset(st + w->arrived_cap, 0, (nwarps - w->arrived_cap) * sizeof *st);
+    w->stages = st;
     w->arrived_cap = nwarps;
   }
   if (w->dyn_cap < l->dyn_shared) {
