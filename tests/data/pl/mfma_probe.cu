@@ -9,7 +9,9 @@
 #include "at_common.h"
 
 #if AT_HAS_MFMA
-#define AT_MFMA_PROBE16(name, T, nreg, instr)                                                \
+// One probe: T the input type, NREG the registers of D a lane, CALL the instruction on
+// round r's fragments (at: this thread's index in the round's arrays).
+#define AT_MFMA_PROBE(name, T, NREG, CALL)                                                   \
   extern "C" __global__ void name(const T *a, const T *b, const float *c, float *d,         \
                                   int rounds)                                                \
   {                                                                                          \
@@ -17,40 +19,24 @@
     const int threads = (int)(at_grid_dim_x() * at_block_dim_x());                           \
     for (int r = 0; r < rounds; r++) {                                                       \
       const int at = r * threads + g;                                                        \
-      T fa[4], fb[4];                                                                        \
-      float acc[nreg];                                                                       \
-      for (int e = 0; e < 4; e++) {                                                          \
-        fa[e] = a[at * 4 + e];                                                               \
-        fb[e] = b[at * 4 + e];                                                               \
-      }                                                                                      \
-      for (int i = 0; i < nreg; i++)                                                         \
-        acc[i] = c[at * nreg + i];                                                           \
-      instr(acc, fa, fb, acc);                                                               \
-      for (int i = 0; i < nreg; i++)                                                         \
-        d[at * nreg + i] = acc[i];                                                           \
+      float acc[NREG];                                                                       \
+      for (int i = 0; i < NREG; i++)                                                         \
+        acc[i] = c[at * NREG + i];                                                           \
+      CALL;                                                                                  \
+      for (int i = 0; i < NREG; i++)                                                         \
+        d[at * NREG + i] = acc[i];                                                           \
     }                                                                                        \
   }
-AT_MFMA_PROBE16(probe_mfma_32x32x8f16, at_half, 16, at_mfma_f32_32x32x8f16)
-AT_MFMA_PROBE16(probe_mfma_16x16x16f16, at_half, 4, at_mfma_f32_16x16x16f16)
-AT_MFMA_PROBE16(probe_mfma_32x32x8bf16_1k, at_bfloat16, 16, at_mfma_f32_32x32x8bf16_1k)
-AT_MFMA_PROBE16(probe_mfma_16x16x16bf16_1k, at_bfloat16, 4, at_mfma_f32_16x16x16bf16_1k)
-
-#define AT_MFMA_PROBE32(name, nreg, instr)                                                   \
-  extern "C" __global__ void name(const float *a, const float *b, const float *c, float *d, \
-                                  int rounds)                                                \
-  {                                                                                          \
-    const int g = (int)(at_block_idx_x() * at_block_dim_x() + at_thread_idx_x());            \
-    const int threads = (int)(at_grid_dim_x() * at_block_dim_x());                           \
-    for (int r = 0; r < rounds; r++) {                                                       \
-      const int at = r * threads + g;                                                        \
-      float acc[nreg];                                                                       \
-      for (int i = 0; i < nreg; i++)                                                         \
-        acc[i] = c[at * nreg + i];                                                           \
-      instr(acc, a[at * 4], b[at * 4], acc);                                                 \
-      for (int i = 0; i < nreg; i++)                                                         \
-        d[at * nreg + i] = acc[i];                                                           \
-    }                                                                                        \
-  }
-AT_MFMA_PROBE32(probe_mfma_32x32x2f32, 16, at_mfma_f32_32x32x2f32)
-AT_MFMA_PROBE32(probe_mfma_16x16x4f32, 4, at_mfma_f32_16x16x4f32)
+AT_MFMA_PROBE(probe_mfma_32x32x8f16, at_half, 16,
+              at_mfma_f32_32x32x8f16(acc, a + at * 4, b + at * 4, acc))
+AT_MFMA_PROBE(probe_mfma_16x16x16f16, at_half, 4,
+              at_mfma_f32_16x16x16f16(acc, a + at * 4, b + at * 4, acc))
+AT_MFMA_PROBE(probe_mfma_32x32x8bf16_1k, at_bfloat16, 16,
+              at_mfma_f32_32x32x8bf16_1k(acc, a + at * 4, b + at * 4, acc))
+AT_MFMA_PROBE(probe_mfma_16x16x16bf16_1k, at_bfloat16, 4,
+              at_mfma_f32_16x16x16bf16_1k(acc, a + at * 4, b + at * 4, acc))
+AT_MFMA_PROBE(probe_mfma_32x32x2f32, float, 16,
+              at_mfma_f32_32x32x2f32(acc, a[at * 4], b[at * 4], acc))
+AT_MFMA_PROBE(probe_mfma_16x16x4f32, float, 4,
+              at_mfma_f32_16x16x4f32(acc, a[at * 4], b[at * 4], acc))
 #endif
