@@ -57,11 +57,11 @@ template <typename E, int N> struct at_host_queue {
 };
 // The queues in one table per emulator worker OS thread, which runs one block at a time
 // (as __shared__): a slot per thread of the block (S, an at_host_queue), grown on demand,
-// tagged with the block's blockIdx and gridDim. A slot found with another block's tag is reset: that block ended with work
-// pending, which the PTX leaves undefined and the host drops. (Not told apart: the next
-// launch of the same grid on the same OS thread after one that returned with work pending;
-// its pointers would be stale. That is an error on the GPU too.) NULL, the launch failed
-// (saying `oom`), when out of memory.
+// tagged with the block's blockIdx and gridDim. A slot found with another block's tag is
+// reset: that block ended with work pending, which the PTX leaves undefined and the host
+// drops. (Not told apart: the next launch of the same grid on the same OS thread after
+// one that returned with work pending; its pointers would be stale. That is an error on
+// the GPU too.) NULL, the launch failed (saying `oom`), when out of memory.
 template <typename S> struct at_host_slots {
   S *slots;
   unsigned int n;
