@@ -9,15 +9,16 @@
 //  - self(): the calling emulated thread's ids (valid while it runs);
 //  - barrier(): the block barrier; every thread of the block must reach the same
 //    barrier, else the launch fails with a report naming block and threads;
-//  - warp_gather(): the one warp collective: each lane of the calling warp contributes
+//  - warp_gather(): the warp collective: each lane of the calling warp contributes
 //    `bytes` and receives every lane's contribution, lane order, in `all`
-//    (warp_size * bytes). Shuffles, votes, ldmatrix and the matrix-core emulations are
-//    built on it. All lanes of the warp must call it, else the launch fails;
-//  - warp_share() (version 2): warp_gather without the copy: returns the lanes'
+//    (warp_size * bytes). Shuffles and votes are built on it. All lanes of the warp must
+//    call it (or warp_share, with the same bytes), else the launch fails;
+//  - warp_share() (version 2): the same collective without the copy: returns the lanes'
 //    contributions in lane order in the emulator's memory, read-only, valid until the
 //    calling lane's next warp collective; *serial (when not NULL) a number that no other
 //    completed gather of the process has, so a lane can tell whether what it computed
-//    from an earlier share is still this one's;
+//    from an earlier share is still this one's. ldmatrix and the matrix-core emulations
+//    are built on it;
 //  - dyn_shared(): the block's dynamic shared memory (launch-time size);
 //  - fail(): report a kernel-side error (bounds, bad argument) and abort the launch.
 // Static __shared__ variables are `static thread_local` on the host: a worker thread runs
