@@ -11,9 +11,10 @@
  *     kernel's `static thread_local` shared memory is the block's own, and everything
  *     below is touched by one OS thread only: no locks inside a block.
  *  2. Every thread is in one state: READY (runnable), BARRIER (waiting at the block
- *     barrier), GATHER (waiting at warp_gather) or DONE (returned). Only the running
- *     fiber changes states, and only inside rt_barrier, rt_warp_gather, thread_main and
- *     thread_fail; the scheduler only picks READY fibers and reads.
+ *     barrier), GATHER (waiting at warp_gather or warp_share) or DONE (returned). Only
+ *     the running fiber changes states, and only inside rt_barrier, warp_collect (both
+ *     collectives), thread_main and thread_fail; the scheduler only picks READY fibers
+ *     and reads.
  *  3. at_barrier == the number of BARRIER threads; arrived[w] == the number of GATHER
  *     lanes of warp w; done == the number of DONE threads.
  *  4. A barrier completes when at_barrier == nthreads: the thread that arrives last makes
