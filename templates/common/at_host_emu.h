@@ -12,22 +12,18 @@
 // The kinds of input the matrix-core emulations (at_host_mma.h, at_host_mfma.h,
 // at_host_wgmma.h) read.
 enum { AT_EMU_F16 = 0, AT_EMU_BF16 = 1, AT_EMU_F32 = 2 };
-// One 16-bit value h of kind AT_EMU_F16 or AT_EMU_BF16 as a float, exactly as
-// at_types.h's conversions give it (NaN payloads included), without a branch, so that a
-// loop of them vectorizes: the f16 exponent and mantissa move up 13 bits and the exponent
-// is rebiased (+112); an infinity or NaN rebiases once more (to 255); a subnormal or zero
-// is built as 2^-14 (1 + m / 1024) and 2^-14 taken away, which is m 2^-24 exactly.
+// One 16-bit value h of kind AT_EMU_F16 or AT_EMU_BF16 as a float (exact): normal halves
+// (nearly all) inline (the exponent + 112, sign and mantissa moved up 13 bits), the rest
+// through at_types.h's conversion (which the compiler keeps out of line).
 AT_DEV float at_emu_b16(int kind, unsigned short h)
 {
   if (kind == AT_EMU_BF16)
     return at_bfloat16_bits_to_float_sw(h);
-  const unsigned int mag = (unsigned int)(h & 0x7fffu) << 13, exp = mag & 0x0f800000u;
-  unsigned int o = mag + (112u << 23);
-  o += exp == 0x0f800000u ? 112u << 23 : 0u;
-  o += exp == 0 ? 1u << 23 : 0u;
-  const unsigned int sub = at_float_as_uint(at_uint_as_float(o) - at_uint_as_float(113u << 23));
-  o = exp == 0 ? sub : o; // a select of bits: no arithmetic touches a NaN
-  return at_uint_as_float(o | (unsigned int)(h & 0x8000u) << 16);
+  const unsigned int exp = (h >> 10) & 0x1fu;
+  if (exp != 0 && exp != 0x1f)
+    return at_uint_as_float((unsigned int)(h & 0x8000u) << 16 |
+                            ((h & 0x7fffu) + (112u << 10)) << 13);
+  return at_half_bits_to_float_sw(h);
 }
 // Element idx of an array of f16 or bf16 bits or of floats, as a float (exact).
 AT_DEV float at_emu_in(int kind, const void *base, int idx)
