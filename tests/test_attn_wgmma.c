@@ -66,16 +66,15 @@ static size_t values_of(const struct th_space *sp, const char *name)
   return th_space_values(sp, name, seen, 16);
 }
 
-/* The sample (BN, STAGES, CWG, PINGPONG, REGS, PREG, OVERLAP): every value of every
- * param, the configuration FlashAttention-3 uses (two consumers in ping-pong, 128-key
- * tiles, REGS, P in registers, softmax overlapped with P V) first. The last is not offered at head dim 64. */
-struct pick {
-  int bn, stages, cwg, pingpong, regs, preg, overlap;
-};
-static const struct pick sample[] = {
-    {128, 2, 2, 1, 1, 1, 1}, {64, 3, 1, 0, 0, 0, 0}, {64, 4, 2, 0, 0, 1, 0},
-    {128, 2, 1, 0, 0, 0, 0}, {64, 3, 2, 1, 1, 0, 0}, /* the last: head dim 128 only (REGS at
-                                                        BN 64: regs_useful) */
+/* The sample: every value of every param, the configuration FlashAttention-3 uses (two
+ * consumers in ping-pong, 128-key tiles, REGS, P in registers, softmax overlapped with
+ * P V) first. The last is offered at head dim 128 only (REGS at BN 64: regs_useful). */
+static const char *const sample[] = {
+    "BN=128,STAGES=2,CWG=2,PINGPONG=1,REGS=1,PREG=1,OVERLAP=1",
+    "BN=64,STAGES=3,CWG=1,PINGPONG=0,REGS=0,PREG=0,OVERLAP=0",
+    "BN=64,STAGES=4,CWG=2,PINGPONG=0,REGS=0,PREG=1,OVERLAP=0",
+    "BN=128,STAGES=2,CWG=1,PINGPONG=0,REGS=0,PREG=0,OVERLAP=0",
+    "BN=64,STAGES=3,CWG=2,PINGPONG=1,REGS=1,PREG=0,OVERLAP=0",
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
 
@@ -83,31 +82,23 @@ static const struct pick sample[] = {
  * (O alone is 128 registers a thread): one consumer with P in shared memory, one with
  * three stages and overlap, two in ping-pong with everything FlashAttention-3 does, two
  * without ping-pong with P in shared memory. */
-static const struct pick sample256[] = {
-    {64, 2, 2, 1, 1, 1, 1}, {64, 2, 1, 0, 0, 0, 0}, {64, 3, 1, 0, 0, 1, 1}, {64, 2, 2, 0, 1, 0, 0},
+static const char *const sample256[] = {
+    "BN=64,STAGES=2,CWG=2,PINGPONG=1,REGS=1,PREG=1,OVERLAP=1",
+    "BN=64,STAGES=2,CWG=1,PINGPONG=0,REGS=0,PREG=0,OVERLAP=0",
+    "BN=64,STAGES=3,CWG=1,PINGPONG=0,REGS=0,PREG=1,OVERLAP=1",
+    "BN=64,STAGES=2,CWG=2,PINGPONG=0,REGS=1,PREG=0,OVERLAP=0",
 };
 #define NSAMPLE256 (sizeof sample256 / sizeof sample256[0])
-
-static long find(const struct th_space *sp, const struct pick *p)
-{
-  for (size_t i = 0; i < sp->n; i++)
-    if (th_space_get(sp, i, "BN") == p->bn && th_space_get(sp, i, "STAGES") == p->stages &&
-        th_space_get(sp, i, "CWG") == p->cwg && th_space_get(sp, i, "PINGPONG") == p->pingpong &&
-        th_space_get(sp, i, "REGS") == p->regs && th_space_get(sp, i, "PREG") == p->preg &&
-        th_space_get(sp, i, "OVERLAP") == p->overlap)
-      return (long)i;
-  return -1;
-}
 
 /* The sample's configs that sp offers (the CWG 2 / 128-key ones need D <= 128 and the
  * registers REGS gives; head dim 256 takes sample256). OUT: which[]; returns how many. */
 static size_t sample_of(const struct th_space *sp, size_t *which)
 {
   const bool d256 = th_space_get(sp, 0, "HD") == 256;
-  const struct pick *picks = d256 ? sample256 : sample;
+  const char *const *picks = d256 ? sample256 : sample;
   size_t n = 0;
   for (size_t s = 0; s < (d256 ? NSAMPLE256 : NSAMPLE); s++) {
-    long at = find(sp, &picks[s]);
+    long at = th_space_find(sp, picks[s]);
     if (at >= 0)
       which[n++] = (size_t)at;
   }
@@ -390,11 +381,11 @@ Test(attn_wgmma, host_f16_d256, .timeout = TIMEOUT) { host_sample("f16", 256, 0)
 
 /* A database holding one attn_wgmma trial (config `pick`, f16, head dim 64, causal) for
  * B1 H4 HKV1 SQ37 SK53 on host:h100. */
-static char *planted_db(const char *dir, const struct pick *pick)
+static char *planted_db(const char *dir, const char *pick)
 {
   struct th_space sp;
   space_open(&sp, "h100", 4096, 4096, 64, 1, 0);
-  long at = find(&sp, pick);
+  long at = th_space_find(&sp, pick);
   cr_assert_geq(at, 0);
   char *config = NULL;
   cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);
@@ -413,7 +404,7 @@ static char *planted_db(const char *dir, const struct pick *pick)
 Test(attn_wgmma, tuned_header_launcher_builds_the_maps, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
-  char *dir = th_tmpdir(), *db = planted_db(dir, &sample[0]);
+  char *dir = th_tmpdir(), *db = planted_db(dir, sample[0]);
   char *hdr = th_path(dir, "tuned_attention.h");
   struct th_result r;
   th_run(&r, "emit-header attention --device host:h100 --db '%s' --out '%s'", db, hdr);

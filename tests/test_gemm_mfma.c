@@ -21,10 +21,10 @@
 #include <time.h>
 
 #include "generator/emit.h"
-#include "generator/space.h"
 #include "generator/template.h"
 #include "tests/helpers.h"
 #include "tests/hostk.h"
+#include "tests/tspace.h"
 #include "tuner/compile/build.h"
 #include "tuner/compile/compile.h"
 #include "base/device.h"
@@ -47,114 +47,33 @@ static double now_s(void)
 
 /* ---- the space ---- */
 
-struct space {
-  struct gen_space *s;
-  int64_t dims[5];       /* M, N, K, TA, TB */
-  int64_t *cfg;          /* n configs of np values */
-  size_t n, np;
-  uint64_t raw;
-};
-
-static int grab(void *ctx, const int64_t *values, size_t n)
+static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t n, int64_t k,
+                       int ta, int tb)
 {
-  struct space *sp = ctx;
-  int64_t *c = realloc(sp->cfg, (sp->n + 1) * n * sizeof *c);
-  cr_assert_not_null(c);
-  sp->cfg = c;
-  memcpy(c + sp->n * n, values, n * sizeof *values);
-  sp->n++;
-  return 0;
-}
-
-static struct tmpl *load(void)
-{
-  struct tmpl *t = NULL;
-  cr_assert_eq(tmpl_load(TEMPLATE, incs, &t), AT_OK, "%s", at_last_error());
-  return t;
-}
-
-static void space_init(struct space *sp, const struct tmpl *t, const struct dev_profile *dev,
-                       int64_t m, int64_t n, int64_t k, int ta, int tb)
-{
-  memset(sp, 0, sizeof *sp);
-  int64_t dims[5] = {m, n, k, ta, tb};
-  memcpy(sp->dims, dims, sizeof dims);
-  cr_assert_not_null(dev);
-  cr_assert_eq(tmpl_space(t, dev, sp->dims, &sp->s), AT_OK, "%s", at_last_error());
-  sp->np = gen_space_param_count(sp->s);
-  struct gen_space_stats st;
-  cr_assert_eq(gen_space_enumerate(sp->s, grab, sp, &st), AT_OK, "%s", at_last_error());
-  sp->raw = st.raw;
-  gen_space_stats_release(&st);
-}
-
-static void space_release(struct space *sp)
-{
-  gen_space_free(sp->s);
-  free(sp->cfg);
-}
-
-static int64_t val(const struct space *sp, size_t i, const char *name)
-{
-  int p = gen_space_param_index(sp->s, name);
-  cr_assert_geq(p, 0, "no param %s", name);
-  return sp->cfg[i * sp->np + (size_t)p];
-}
-
-/* Does config i have every "NAME=VALUE" of `sel` (comma-separated)? */
-static int matches(const struct space *sp, size_t i, const char *sel)
-{
-  char buf[256];
-  snprintf(buf, sizeof buf, "%s", sel);
-  for (char *save = NULL, *kv = strtok_r(buf, ",", &save); kv;
-       kv = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(kv, '=');
-    cr_assert_not_null(eq, "bad selector %s", sel);
-    *eq = '\0';
-    if (val(sp, i, kv) != strtoll(eq + 1, NULL, 10))
-      return 0;
-  }
-  return 1;
-}
-
-/* The first valid config matching sel; -1 if none. */
-static long find(const struct space *sp, const char *sel)
-{
-  for (size_t i = 0; i < sp->n; i++)
-    if (matches(sp, i, sel))
-      return (long)i;
-  return -1;
-}
-
-static size_t count(const struct space *sp, const char *sel)
-{
-  size_t c = 0;
-  for (size_t i = 0; i < sp->n; i++)
-    c += (size_t)matches(sp, i, sel);
-  return c;
+  const int64_t dims[5] = {m, n, k, ta, tb};
+  th_space_open(sp, TEMPLATE, dev, dims, 5);
 }
 
 static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
 Test(gemm_mfma, space_sizes_and_published_shapes, .timeout = 120)
 {
-  struct tmpl *t = load();
   size_t valid[2][4];
   const char *devs[2] = {"mi300x", "mi250x"};
   for (int d = 0; d < 2; d++)
     for (int l = 0; l < 4; l++) {
-      struct space sp;
-      space_init(&sp, t, dev_find(devs[d]), 4096, 4096, 4096, l >> 1, l & 1);
+      struct th_space sp;
+      space_open(&sp, devs[d], 4096, 4096, 4096, l >> 1, l & 1);
       valid[d][l] = sp.n;
       fprintf(stderr, "gemm_mfma %s %s 4096^3: %llu raw, %zu valid\n", devs[d], layouts[l],
               (unsigned long long)sp.raw, sp.n);
-      cr_assert_eq(count(&sp, "XCDS=8") > 0, d == 0, "%s: XCD remap only on gfx942",
+      cr_assert_eq(th_space_count(&sp, "XCDS=8") > 0, d == 0, "%s: XCD remap only on gfx942",
                    devs[d]);
-      cr_assert_gt(count(&sp, "MI=32"), 0);
-      cr_assert_gt(count(&sp, "MI=16"), 0);
-      cr_assert_gt(count(&sp, "STAGES=2"), 0);
-      cr_assert_gt(count(&sp, "LDS_LAYOUT=2"), 0);
-      space_release(&sp);
+      cr_assert_gt(th_space_count(&sp, "MI=32"), 0);
+      cr_assert_gt(th_space_count(&sp, "MI=16"), 0);
+      cr_assert_gt(th_space_count(&sp, "STAGES=2"), 0);
+      cr_assert_gt(th_space_count(&sp, "LDS_LAYOUT=2"), 0);
+      th_space_close(&sp);
     }
   for (int l = 0; l < 4; l++) {
     cr_assert(valid[0][l] >= 500 && valid[0][l] <= 5000, "mi300x %s: %zu valid", layouts[l],
@@ -164,8 +83,8 @@ Test(gemm_mfma, space_sizes_and_published_shapes, .timeout = 120)
   }
   /* devices.md: hipBLASLt's MI300X winners: 16x16x16, 256 x {128..256} and 128 x 128,
    * K depth 64, 256 threads, 16-byte (8 f16) global reads */
-  struct space sp;
-  space_init(&sp, t, dev_find("mi300x"), 4096, 4096, 4096, 0, 0);
+  struct th_space sp;
+  space_open(&sp, "mi300x", 4096, 4096, 4096, 0, 0);
   const char *fav[] = {
       "MI=16,BM=256,BN=256,BK=64,THREADS=256,VEC_BYTES=16",
       "MI=16,BM=256,BN=128,BK=64,THREADS=256,VEC_BYTES=16",
@@ -173,19 +92,18 @@ Test(gemm_mfma, space_sizes_and_published_shapes, .timeout = 120)
       "MI=16,BM=128,BN=128,BK=64,THREADS=256,VEC_BYTES=16,STAGES=2",
   };
   for (size_t i = 0; i < sizeof fav / sizeof fav[0]; i++)
-    cr_assert_geq(find(&sp, fav[i]), 0, "no %s", fav[i]);
-  space_release(&sp);
+    cr_assert_geq(th_space_find(&sp, fav[i]), 0, "no %s", fav[i]);
+  th_space_close(&sp);
   /* decode shapes: M = 16 keeps only BM = 16; M = 32 has BM = 32 */
-  space_init(&sp, t, dev_find("mi300x"), 16, 4096, 4096, 0, 1);
+  space_open(&sp, "mi300x", 16, 4096, 4096, 0, 1);
   cr_assert_gt(sp.n, 20);
-  cr_assert_eq(count(&sp, "BM=16"), sp.n);
-  cr_assert_gt(count(&sp, "BN=256"), 0);
+  cr_assert_eq(th_space_count(&sp, "BM=16"), sp.n);
+  cr_assert_gt(th_space_count(&sp, "BN=256"), 0);
   fprintf(stderr, "gemm_mfma mi300x NT 16x4096x4096: %zu valid\n", sp.n);
-  space_release(&sp);
-  space_init(&sp, t, dev_find("mi300x"), 32, 4096, 4096, 0, 1);
-  cr_assert_gt(count(&sp, "BM=32"), 0);
-  space_release(&sp);
-  tmpl_free(t);
+  th_space_close(&sp);
+  space_open(&sp, "mi300x", 32, 4096, 4096, 0, 1);
+  cr_assert_gt(th_space_count(&sp, "BM=32"), 0);
+  th_space_close(&sp);
 }
 
 /* ---- compiling for the GPU ---- */
@@ -210,10 +128,9 @@ static const char *cache_dir(void)
   return getenv("AUTOTUNE_CACHE_DIR") ? NULL : "";
 }
 
-/* Compile n configs (indices idx into sp) for dev with clang-hip; report; no compile
+/* Compile n configs (indices idx into sp) for sp's device with clang-hip; report; no compile
  * error allowed. Returns the result for further checks (bld_result_release it). */
-static void compile_gpu(const struct tmpl *t, const struct space *sp,
-                        const struct dev_profile *dev, const char *dtype, const size_t *idx,
+static void compile_gpu(const struct th_space *sp, const char *dtype, const size_t *idx,
                         size_t n, struct bld_result *r)
 {
   int64_t *cfg = malloc(n * sp->np * sizeof *cfg);
@@ -222,7 +139,7 @@ static void compile_gpu(const struct tmpl *t, const struct space *sp,
     memcpy(cfg + i * sp->np, sp->cfg + idx[i] * sp->np, sp->np * sizeof *cfg);
   struct bld_options o = {.jobs = 0, .batch = 16, .backend = "clang-hip",
                           .cache_dir = cache_dir(), .include_dirs = incs};
-  cr_assert_eq(bld_run(t, sp->s, dev, sp->dims, dtype, cfg, n, &o, r), AT_OK, "%s",
+  cr_assert_eq(bld_run(sp->t, sp->s, sp->dev, sp->dims, dtype, cfg, n, &o, r), AT_OK, "%s",
                at_last_error());
   free(cfg);
   cr_assert_eq(r->nvariants, n);
@@ -231,7 +148,7 @@ static void compile_gpu(const struct tmpl *t, const struct space *sp,
   int64_t lmax = 0;
   for (size_t i = 0; i < r->nvariants; i++) {
     const struct bld_variant *v = &r->variants[i];
-    cr_assert_neq(v->verdict, BLD_COMPILE_ERROR, "%s %s %s: %s\n%s", dev->name, dtype,
+    cr_assert_neq(v->verdict, BLD_COMPILE_ERROR, "%s %s %s: %s\n%s", sp->dev->name, dtype,
                   v->config_text, v->reason, v->log ? v->log : "");
     cr_assert_gt(v->res.registers, 0, "%s", v->config_text);
     spills += v->res.vgpr_spills > 0 || v->res.sgpr_spills > 0;
@@ -252,7 +169,7 @@ static void compile_gpu(const struct tmpl *t, const struct space *sp,
           "gemm_mfma %s (%s) %s %s: %zu variants, %zu ok, %zu pruned, 0 compile errors, "
           "%zu spill; VGPR %d..%d, AGPR %d..%d, LDS up to %lld B; %.1f s (%zu of %zu "
           "TUs from the cache)\n",
-          dev->name, r->arch, dtype, layouts[sp->dims[3] * 2 + sp->dims[4]], r->nvariants,
+          sp->dev->name, r->arch, dtype, layouts[sp->dims[3] * 2 + sp->dims[4]], r->nvariants,
           r->stats.ok, r->stats.pruned, spills, vmin, vmax, amin, amax, (long long)lmax,
           r->stats.wall_s, r->stats.cache_hits, r->stats.batches);
   char line[512] = "";
@@ -263,11 +180,11 @@ static void compile_gpu(const struct tmpl *t, const struct space *sp,
 }
 
 /* The code object of the variant selected by sel holds the MFMA of its family. */
-static void check_mfma_in_code(const struct space *sp, const size_t *idx,
+static void check_mfma_in_code(const struct th_space *sp, const size_t *idx,
                                const struct bld_result *r, const char *sel, const char *want)
 {
   for (size_t i = 0; i < r->nvariants; i++) {
-    if (!matches(sp, idx[i], sel) || r->variants[i].verdict == BLD_COMPILE_ERROR)
+    if (!th_space_has(sp, idx[i], sel) || r->variants[i].verdict == BLD_COMPILE_ERROR)
       continue;
     char *m = mfma_mnemonics(&r->batches[r->variants[i].batch]);
     if (!m)
@@ -282,24 +199,22 @@ static void check_mfma_in_code(const struct space *sp, const size_t *idx,
 Test(gemm_mfma, sample_compiles_for_gfx942_f16_nn, .timeout = 580)
 {
   th_need_cc(&cc_clang_hip);
-  struct tmpl *t = load();
-  struct space sp;
-  space_init(&sp, t, dev_find("mi300x"), 4096, 4096, 4096, 0, 0);
+  struct th_space sp;
+  space_open(&sp, "mi300x", 4096, 4096, 4096, 0, 0);
   size_t every = sample_every(96);
   size_t *idx = malloc(sp.n * sizeof *idx), n = 0;
   cr_assert_not_null(idx);
   for (size_t i = 0; i < sp.n; i++)
-    if (i % every == 0 || matches(&sp, i, "MI=16,BM=256,BN=256,BK=64,THREADS=256"))
+    if (i % every == 0 || th_space_has(&sp, i, "MI=16,BM=256,BN=256,BK=64,THREADS=256"))
       idx[n++] = i;
   struct bld_result r;
-  compile_gpu(t, &sp, dev_find("mi300x"), "f16", idx, n, &r);
+  compile_gpu(&sp, "f16", idx, n, &r);
   /* CDNA3 spells them v_mfma_f32_16x16x16_f16 */
   check_mfma_in_code(&sp, idx, &r, "MI=16", "vmfmaf3216x16x16f16\n");
   check_mfma_in_code(&sp, idx, &r, "MI=32", "vmfmaf3232x32x8f16\n");
   bld_result_release(&r);
   free(idx);
-  space_release(&sp);
-  tmpl_free(t);
+  th_space_close(&sp);
 }
 
 /* Other dtypes and layouts on gfx942, and gfx90a: every 128th variant of each. */
@@ -307,9 +222,8 @@ static void compile_sample(const char *device, const char *dtype, int ta, int tb
                            const char *want16, const char *want32)
 {
   th_need_cc(&cc_clang_hip);
-  struct tmpl *t = load();
-  struct space sp;
-  space_init(&sp, t, dev_find(device), 4096, 4096, 4096, ta, tb);
+  struct th_space sp;
+  space_open(&sp, device, 4096, 4096, 4096, ta, tb);
   size_t every = sample_every(256);
   size_t *idx = malloc(sp.n * sizeof *idx), n = 0;
   cr_assert_not_null(idx);
@@ -317,13 +231,12 @@ static void compile_sample(const char *device, const char *dtype, int ta, int tb
     if (i % every == 7 % every)
       idx[n++] = i;
   struct bld_result r;
-  compile_gpu(t, &sp, dev_find(device), dtype, idx, n, &r);
+  compile_gpu(&sp, dtype, idx, n, &r);
   check_mfma_in_code(&sp, idx, &r, "MI=16", want16);
   check_mfma_in_code(&sp, idx, &r, "MI=32", want32);
   bld_result_release(&r);
   free(idx);
-  space_release(&sp);
-  tmpl_free(t);
+  th_space_close(&sp);
 }
 
 Test(gemm_mfma, sample_compiles_for_gfx942_bf16_tn_f32_tt, .timeout = 300)
@@ -382,24 +295,21 @@ static int64_t pad8(int64_t x)
   return (x + 7) / 8 * 8 + 8;
 }
 
-static size_t run_layout(const struct tmpl *t, const char *dtype, int ta, int tb,
-                         const int *which, size_t nwhich, size_t *failures)
+static size_t run_layout(const char *dtype, int ta, int tb, const int *which, size_t nwhich,
+                         size_t *failures)
 {
   const struct dev_profile *dev = dev_find("mi300x");
-  struct space sp;
-  space_init(&sp, t, dev, 4096, 4096, 4096, ta, tb);
-  int64_t *cfg = malloc(nwhich * sp.np * sizeof *cfg);
-  cr_assert_not_null(cfg);
-  for (size_t i = 0; i < nwhich; i++) {
-    long at = find(&sp, sample[which[i]]);
-    cr_assert_geq(at, 0, "%s %s: no valid config %s", dtype, layouts[ta * 2 + tb],
-                  sample[which[i]]);
-    memcpy(cfg + i * sp.np, sp.cfg + (size_t)at * sp.np, sp.np * sizeof *cfg);
-  }
+  struct th_space sp;
+  space_open(&sp, "mi300x", 4096, 4096, 4096, ta, tb);
+  const char *sel[sizeof sample / sizeof sample[0]];
+  cr_assert_leq(nwhich, sizeof sel / sizeof sel[0]);
+  for (size_t i = 0; i < nwhich; i++)
+    sel[i] = sample[which[i]];
+  int64_t *cfg = th_space_configs(&sp, sel, nwhich);
   struct bld_options o = {.jobs = 2, .batch = (nwhich + 1) / 2, .cache_dir = cache_dir(),
                           .include_dirs = incs, .emulate = true};
   struct bld_result r;
-  cr_assert_eq(bld_run(t, sp.s, dev, sp.dims, dtype, cfg, nwhich, &o, &r), AT_OK, "%s",
+  cr_assert_eq(bld_run(sp.t, sp.s, dev, sp.dims, dtype, cfg, nwhich, &o, &r), AT_OK, "%s",
                at_last_error());
   cr_assert_str_eq(r.backend, "host");
 
@@ -440,7 +350,7 @@ static size_t run_layout(const struct tmpl *t, const char *dtype, int ta, int tb
       cr_assert_eq(meas_host.kernel(ctx, mods[v->batch], v->name, &k), AT_OK, "%s",
                    at_last_error());
       struct gen_launch l;
-      cr_assert_eq(gen_emit_launch(t, &bind, cfg + i * sp.np, &l), AT_OK, "%s",
+      cr_assert_eq(gen_emit_launch(sp.t, &bind, cfg + i * sp.np, &l), AT_OK, "%s",
                    at_last_error());
       int64_t bad = 0;
       char msg[256] = "";
@@ -466,7 +376,7 @@ static size_t run_layout(const struct tmpl *t, const char *dtype, int ta, int tb
   meas_host.close(ctx);
   bld_result_release(&r);
   free(cfg);
-  space_release(&sp);
+  th_space_close(&sp);
   return runs;
 }
 
@@ -474,16 +384,14 @@ static void run_dtype(const char *dtype, const int *which, size_t nwhich)
 {
   th_need_cc(&cc_host);
   double t0 = now_s();
-  struct tmpl *t = load();
   size_t runs = 0, failures = 0;
   for (int l = 0; l < 4; l++)
-    runs += run_layout(t, dtype, l >> 1, l & 1, which, nwhich, &failures);
+    runs += run_layout(dtype, l >> 1, l & 1, which, nwhich, &failures);
   fprintf(stderr, "gemm_mfma host:gfx942 %s: %zu configs x %zu shapes x 4 layouts = %zu "
                   "runs, %zu failures, %.1f s\n",
           dtype, nwhich, sizeof shapes / sizeof shapes[0], runs, failures, now_s() - t0);
   cr_assert_eq(runs, nwhich * (sizeof shapes / sizeof shapes[0]) * 4);
   cr_assert_eq(failures, 0, "%zu of %zu runs wrong", failures, runs);
-  tmpl_free(t);
 }
 
 static void run_all_sample(const char *dtype)

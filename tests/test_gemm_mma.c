@@ -63,35 +63,24 @@ static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t 
   th_space_open(sp, TEMPLATE, dev, dims, 5);
 }
 
-/* A config by its params. */
-struct pick {
-  int bm, bn, bk, wm, wn, stages, vec, swz, group;
-};
-
 /* Smallest and largest tiles, decode (BM 16/32) and large-square shapes, STAGES 2-5,
  * VEC 2/4/8, swizzle on and off, GROUP 1 and 8. */
-static const struct pick sample[] = {
-    {16, 64, 16, 1, 2, 2, 8, 0, 1},   {32, 32, 32, 2, 1, 3, 8, 1, 8},
-    {16, 256, 64, 1, 8, 4, 8, 1, 1},  {64, 64, 32, 2, 2, 5, 8, 1, 8},
-    {128, 128, 32, 2, 2, 4, 8, 1, 8}, {128, 256, 32, 2, 4, 4, 8, 1, 8},
-    {256, 128, 32, 4, 2, 3, 8, 0, 1}, {64, 128, 32, 1, 4, 2, 4, 1, 1},
-    {32, 64, 16, 1, 2, 3, 2, 0, 8},   {64, 64, 16, 2, 2, 5, 4, 0, 1},
-    {64, 256, 32, 1, 4, 4, 8, 0, 1},  {32, 128, 64, 2, 2, 2, 8, 1, 8},
-    {64, 64, 64, 2, 2, 3, 8, 1, 1},
+static const char *const sample[] = {
+    "BM=16,BN=64,BK=16,WM=1,WN=2,STAGES=2,VEC=8,SWZ=0,GROUP=1",
+    "BM=32,BN=32,BK=32,WM=2,WN=1,STAGES=3,VEC=8,SWZ=1,GROUP=8",
+    "BM=16,BN=256,BK=64,WM=1,WN=8,STAGES=4,VEC=8,SWZ=1,GROUP=1",
+    "BM=64,BN=64,BK=32,WM=2,WN=2,STAGES=5,VEC=8,SWZ=1,GROUP=8",
+    "BM=128,BN=128,BK=32,WM=2,WN=2,STAGES=4,VEC=8,SWZ=1,GROUP=8",
+    "BM=128,BN=256,BK=32,WM=2,WN=4,STAGES=4,VEC=8,SWZ=1,GROUP=8",
+    "BM=256,BN=128,BK=32,WM=4,WN=2,STAGES=3,VEC=8,SWZ=0,GROUP=1",
+    "BM=64,BN=128,BK=32,WM=1,WN=4,STAGES=2,VEC=4,SWZ=1,GROUP=1",
+    "BM=32,BN=64,BK=16,WM=1,WN=2,STAGES=3,VEC=2,SWZ=0,GROUP=8",
+    "BM=64,BN=64,BK=16,WM=2,WN=2,STAGES=5,VEC=4,SWZ=0,GROUP=1",
+    "BM=64,BN=256,BK=32,WM=1,WN=4,STAGES=4,VEC=8,SWZ=0,GROUP=1",
+    "BM=32,BN=128,BK=64,WM=2,WN=2,STAGES=2,VEC=8,SWZ=1,GROUP=8",
+    "BM=64,BN=64,BK=64,WM=2,WN=2,STAGES=3,VEC=8,SWZ=1,GROUP=1",
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
-
-/* Index of the config `p` in sp, or -1. */
-static long find(const struct th_space *sp, const struct pick *p)
-{
-  for (size_t i = 0; i < sp->n; i++)
-    if (th_space_get(sp, i, "BM") == p->bm && th_space_get(sp, i, "BN") == p->bn && th_space_get(sp, i, "BK") == p->bk &&
-        th_space_get(sp, i, "WM") == p->wm && th_space_get(sp, i, "WN") == p->wn &&
-        th_space_get(sp, i, "STAGES") == p->stages && th_space_get(sp, i, "VEC") == p->vec &&
-        th_space_get(sp, i, "SWZ") == p->swz && th_space_get(sp, i, "GROUP") == p->group)
-      return (long)i;
-  return -1;
-}
 
 /* The sample's configs for `dev` and a layout, each taken from a space where it is valid:
  * VEC 8 with every dim 4096, VEC 4 with 4092 (leading dims 4 mod 8), VEC 2 with 4094.
@@ -102,16 +91,16 @@ static int64_t *sample_configs(const char *dev, int ta, int tb, struct th_space 
   int64_t *cfg = malloc(NSAMPLE * sp->np * sizeof *cfg);
   cr_assert_not_null(cfg);
   for (size_t i = 0; i < NSAMPLE; i++) {
-    const struct pick *p = &sample[i];
+    const int64_t vec = th_cfg(sample[i], "VEC");
     struct th_space other, *from = sp;
-    int64_t d = p->vec == 8 ? 4096 : p->vec == 4 ? 4092 : 4094;
+    int64_t d = vec == 8 ? 4096 : vec == 4 ? 4092 : 4094;
     if (d != 4096) {
       space_open(&other, dev, d, d, d, ta, tb);
       from = &other;
     }
-    long at = find(from, p);
-    cr_assert_geq(at, 0, "%s %s: sample config %zu (BM %d BN %d BK %d) is not in the space",
-                  dev, layouts[2 * ta + tb], i, p->bm, p->bn, p->bk);
+    long at = th_space_find(from, sample[i]);
+    cr_assert_geq(at, 0, "%s %s: sample config %s is not in the space", dev,
+                  layouts[2 * ta + tb], sample[i]);
     memcpy(cfg + i * sp->np, from->cfg + (size_t)at * from->np, sp->np * sizeof *cfg);
     if (from != sp)
       th_space_close(&other);
@@ -140,7 +129,8 @@ Test(gemm_mma, space_is_realistic_on_h100_and_a100, .timeout = TIMEOUT)
         cr_assert_eq(th_space_get(&sp, i, "B_T"), l % 2);
       }
       /* the large-square workhorse: 128 x 256 x 32, 4 stages, 8 warps of 64 x 64 */
-      cr_assert_geq(find(&sp, &(struct pick){128, 256, 32, 2, 4, 4, 8, 1, 8}), 0);
+      cr_assert_geq(
+          th_space_find(&sp, "BM=128,BN=256,BK=32,WM=2,WN=4,STAGES=4,VEC=8,SWZ=1,GROUP=8"), 0);
       gen_space_stats_release(&st);
       th_space_close(&sp);
     }

@@ -55,49 +55,36 @@ static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t 
   th_space_open(sp, TEMPLATE, dev, dims, 5);
 }
 
-struct pick {
-  int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi, cluster, mcast, pingpong;
-};
-
 /* Every value of every param: BM 64/128/256, BN 64/128/256, one and two consumer
  * warpgroups (MT 1 and 2), STAGES 2-8, WAIT 0/1, REGS 0/1, PERSIST 0/1, RASTER 0/1,
  * GROUP 1/8, EPI 0/1, CLUSTER 0 (1x1), 1 (2x1), 2 (1x2), MCAST 0/1, PINGPONG 0/1:
  * sample[4..7) are clusters (2x1 multicasting B, 1x2 multicasting A persistent, 2x1
  * without multicast), so every layout runs both halves of a K-major and an MN-major
- * box; sample[8] a ping-pong one. */
-static const struct pick sample[] = {
-    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0},    {128, 128, 2, 4, 1, 1, 1, 0, 8, 1, 0, 0, 0},
-    {128, 256, 2, 3, 1, 1, 0, 1, 8, 0, 0, 0, 0},  {256, 64, 2, 5, 0, 0, 1, 0, 1, 1, 0, 0, 0},
-    {64, 128, 1, 7, 1, 0, 0, 0, 1, 0, 1, 1, 0},   {64, 128, 1, 3, 0, 0, 1, 1, 8, 1, 2, 1, 0},
-    {128, 64, 1, 8, 0, 0, 0, 0, 1, 1, 1, 0, 0},
+ * box; sample[8] a ping-pong one. SCHED 1-3: tests/test_gemm_tma_sk.c. */
+static const char *const sample[] = {
+    "BM=64,BN=64,CWG=1,STAGES=2,WAIT=0,REGS=0,PERSIST=0,RASTER=0,GROUP=1,EPI=0,CLUSTER=0,"
+        "MCAST=0,PINGPONG=0,SCHED=0",
+    "BM=128,BN=128,CWG=2,STAGES=4,WAIT=1,REGS=1,PERSIST=1,RASTER=0,GROUP=8,EPI=1,CLUSTER=0,"
+        "MCAST=0,PINGPONG=0,SCHED=0",
+    "BM=128,BN=256,CWG=2,STAGES=3,WAIT=1,REGS=1,PERSIST=0,RASTER=1,GROUP=8,EPI=0,CLUSTER=0,"
+        "MCAST=0,PINGPONG=0,SCHED=0",
+    "BM=256,BN=64,CWG=2,STAGES=5,WAIT=0,REGS=0,PERSIST=1,RASTER=0,GROUP=1,EPI=1,CLUSTER=0,"
+        "MCAST=0,PINGPONG=0,SCHED=0",
+    "BM=64,BN=128,CWG=1,STAGES=7,WAIT=1,REGS=0,PERSIST=0,RASTER=0,GROUP=1,EPI=0,CLUSTER=1,"
+        "MCAST=1,PINGPONG=0,SCHED=0",
+    "BM=64,BN=128,CWG=1,STAGES=3,WAIT=0,REGS=0,PERSIST=1,RASTER=1,GROUP=8,EPI=1,CLUSTER=2,"
+        "MCAST=1,PINGPONG=0,SCHED=0",
+    "BM=128,BN=64,CWG=1,STAGES=8,WAIT=0,REGS=0,PERSIST=0,RASTER=0,GROUP=1,EPI=1,CLUSTER=1,"
+        "MCAST=0,PINGPONG=0,SCHED=0",
     /* PINGPONG: two consumers taking turns at whole 128 x 128 tiles (two m64 tiles each,
      * EPI 1, WAIT 1); and 64 x 256 ones (one m64 tile, EPI 0) in a persistent 2x1
      * multicast cluster */
-    {128, 128, 2, 6, 1, 1, 0, 0, 8, 1, 0, 0, 1},
-    {64, 256, 2, 3, 0, 1, 1, 1, 8, 0, 1, 1, 1},
+    "BM=128,BN=128,CWG=2,STAGES=6,WAIT=1,REGS=1,PERSIST=0,RASTER=0,GROUP=8,EPI=1,CLUSTER=0,"
+        "MCAST=0,PINGPONG=1,SCHED=0",
+    "BM=64,BN=256,CWG=2,STAGES=3,WAIT=0,REGS=1,PERSIST=1,RASTER=1,GROUP=8,EPI=0,CLUSTER=1,"
+        "MCAST=1,PINGPONG=1,SCHED=0",
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
-
-static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
-{
-  return th_space_get(sp, i, "BM") == p->bm && th_space_get(sp, i, "BN") == p->bn &&
-         th_space_get(sp, i, "CWG") == p->cwg && th_space_get(sp, i, "STAGES") == p->stages &&
-         th_space_get(sp, i, "WAIT") == p->wait && th_space_get(sp, i, "REGS") == p->regs &&
-         th_space_get(sp, i, "PERSIST") == p->persist &&
-         th_space_get(sp, i, "RASTER") == p->raster &&
-         th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi &&
-         th_space_get(sp, i, "CLUSTER") == p->cluster && th_space_get(sp, i, "MCAST") == p->mcast &&
-         th_space_get(sp, i, "PINGPONG") == p->pingpong &&
-         th_space_get(sp, i, "SCHED") == 0; /* SCHED 1-3: tests/test_gemm_tma_sk.c */
-}
-
-static long find(const struct th_space *sp, const struct pick *p)
-{
-  for (size_t i = 0; i < sp->n; i++)
-    if (is_pick(sp, i, p))
-      return (long)i;
-  return -1;
-}
 
 Test(gemm_tma, space_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
 {
@@ -107,7 +94,8 @@ Test(gemm_tma, space_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
     cr_assert_eq(sp.n, H100_VALID, "h100 %s: %zu valid configs, want %d", layouts[l], sp.n,
                  H100_VALID);
     for (size_t s = 0; s < NSAMPLE; s++)
-      cr_assert_geq(find(&sp, &sample[s]), 0, "%s: sample %zu not in the space", layouts[l], s);
+      cr_assert_geq(th_space_find(&sp, sample[s]), 0, "%s: sample %zu not in the space",
+                    layouts[l], s);
     th_space_close(&sp);
   }
   /* rows that TMA cannot address (K = 4100: A's rows in NN are 8200 bytes) */
@@ -137,7 +125,7 @@ Test(gemm_tma, tensormap_pragmas_reach_the_launch_and_the_wrapper, .timeout = TI
     cr_assert_str_eq(sp.t->tmaps[0].param, "A");
     cr_assert_str_eq(sp.t->tmaps[1].param, "B");
     cr_assert_str_eq(sp.t->tmaps[2].param, "C");
-    long at = find(&sp, &sample[2]); /* 128 x 256 */
+    long at = th_space_find(&sp, sample[2]); /* 128 x 256 */
     cr_assert_geq(at, 0);
     const int64_t *cfg = sp.cfg + (size_t)at * sp.np;
     struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = "f16"};
@@ -200,13 +188,7 @@ Test(gemm_tma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
   for (int l = 0; l < 4; l += 3) { /* NN and TT: every operand path */
     struct th_space sp;
     space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
-    int64_t *cfg = malloc(NSAMPLE * sp.np * sizeof *cfg);
-    cr_assert_not_null(cfg);
-    for (size_t s = 0; s < NSAMPLE; s++) {
-      long at = find(&sp, &sample[s]);
-      cr_assert_geq(at, 0);
-      memcpy(cfg + s * sp.np, sp.cfg + (size_t)at * sp.np, sp.np * sizeof *cfg);
-    }
+    int64_t *cfg = th_space_configs(&sp, sample, NSAMPLE);
     const char *dtype = l ? "bf16" : "f16";
     struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
                             .include_dirs = incs};
@@ -243,17 +225,9 @@ Test(gemm_tma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
 static int keep_sample(void *ctx, const char *config)
 {
   (void)ctx;
-  for (size_t s = 0; s < NSAMPLE; s++) {
-    const struct pick *p = &sample[s];
-    if (th_cfg(config, "BM") == p->bm && th_cfg(config, "BN") == p->bn &&
-        th_cfg(config, "CWG") == p->cwg && th_cfg(config, "STAGES") == p->stages &&
-        th_cfg(config, "WAIT") == p->wait && th_cfg(config, "REGS") == p->regs &&
-        th_cfg(config, "PERSIST") == p->persist && th_cfg(config, "RASTER") == p->raster &&
-        th_cfg(config, "GROUP") == p->group && th_cfg(config, "EPI") == p->epi &&
-        th_cfg(config, "CLUSTER") == p->cluster && th_cfg(config, "MCAST") == p->mcast &&
-        th_cfg(config, "PINGPONG") == p->pingpong && th_cfg(config, "SCHED") == 0)
+  for (size_t s = 0; s < NSAMPLE; s++)
+    if (th_cfg_matches(config, sample[s]))
       return 1;
-  }
   return 0;
 }
 
@@ -292,7 +266,7 @@ static void walk(const struct th_space *sp, const struct gen_bind *bind,
                  const struct gemm_data *d, size_t which, int64_t own, int64_t cluster,
                  const int64_t *grids, size_t n, const char *what)
 {
-  long at = find(sp, &sample[which]);
+  long at = th_space_find(sp, sample[which]);
   cr_assert_geq(at, 0);
   const int64_t *cfg = sp->cfg + (size_t)at * sp->np;
   struct th_hostk k;
@@ -327,7 +301,7 @@ Test(gemm_tma, persistent_walk_and_unaligned_rows, .timeout = TIMEOUT)
 {
   struct th_space sp;
   space_open(&sp, "h100", 4096, 4096, 4096, 0, 1);
-  long at = find(&sp, &sample[1]); /* 128 x 128, EPI 1, WAIT 1 */
+  long at = th_space_find(&sp, sample[1]); /* 128 x 128, EPI 1, WAIT 1 */
   cr_assert_geq(at, 0);
   const int64_t *cfg = sp.cfg + (size_t)at * sp.np;
   struct th_hostk k;
@@ -387,7 +361,7 @@ static char *planted_db(const char *dir, size_t which)
 {
   struct th_space sp;
   space_open(&sp, "h100", 4096, 4096, 4096, 0, 0);
-  long at = find(&sp, &sample[which]);
+  long at = th_space_find(&sp, sample[which]);
   cr_assert_geq(at, 0);
   char *config = NULL;
   cr_assert_eq(gen_space_config_text(sp.s, sp.cfg + (size_t)at * sp.np, &config), AT_OK);

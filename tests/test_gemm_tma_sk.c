@@ -45,10 +45,10 @@
 static const char *const incs[] = {COMMON, NULL};
 static const char *const layouts[4] = {"NN", "NT", "TN", "TT"};
 
+/* A sample config (its params) and a problem whose space has it. */
 struct pick {
-  int bm, bn, cwg, stages, wait, regs, persist, raster, group, epi, sched, splits;
-  int64_t m, n, k; /* a problem whose space has it */
-  int pingpong;
+  const char *cfg;
+  int64_t m, n, k;
 };
 
 /* Split-K 2 and 4 (4 > KT on the K 136 shape: an empty slice), stream-K with one m64
@@ -58,50 +58,29 @@ struct pick {
  * (each consumer fixes up its own units, on its own barrier): split-K 2 on 128 x 128 and
  * stream-K on 64 x 128. */
 static const struct pick sample[] = {
-    {64, 64, 1, 2, 0, 0, 0, 0, 1, 0, 1, 2, 512, 512, 1024, 0},
-    {128, 128, 2, 4, 1, 1, 0, 0, 1, 1, 1, 4, 512, 512, 1024, 0},
-    {64, 128, 1, 3, 1, 0, 0, 0, 1, 1, 2, 1, 512, 512, 1024, 0},
-    {128, 128, 1, 3, 0, 0, 0, 0, 1, 0, 2, 1, 512, 512, 1024, 0},
-    {128, 256, 2, 3, 1, 1, 0, 1, 8, 1, 3, 1, 4096, 4096, 4096, 0},
-    {256, 128, 2, 3, 1, 1, 0, 0, 1, 1, 2, 1, 4096, 4096, 4096, 0},
-    {128, 128, 2, 4, 1, 1, 0, 0, 1, 1, 1, 2, 512, 512, 1024, 1},
-    {64, 128, 2, 3, 0, 0, 0, 0, 1, 0, 2, 1, 512, 512, 1024, 1},
+    {"BM=64,BN=64,CWG=1,STAGES=2,WAIT=0,REGS=0,PERSIST=0,RASTER=0,GROUP=1,EPI=0,SCHED=1,SPLITS=2,"
+     "PINGPONG=0", 512, 512, 1024},
+    {"BM=128,BN=128,CWG=2,STAGES=4,WAIT=1,REGS=1,PERSIST=0,RASTER=0,GROUP=1,EPI=1,SCHED=1,SPLITS=4,"
+     "PINGPONG=0", 512, 512, 1024},
+    {"BM=64,BN=128,CWG=1,STAGES=3,WAIT=1,REGS=0,PERSIST=0,RASTER=0,GROUP=1,EPI=1,SCHED=2,SPLITS=1,"
+     "PINGPONG=0", 512, 512, 1024},
+    {"BM=128,BN=128,CWG=1,STAGES=3,WAIT=0,REGS=0,PERSIST=0,RASTER=0,GROUP=1,EPI=0,SCHED=2,SPLITS=1,"
+     "PINGPONG=0", 512, 512, 1024},
+    {"BM=128,BN=256,CWG=2,STAGES=3,WAIT=1,REGS=1,PERSIST=0,RASTER=1,GROUP=8,EPI=1,SCHED=3,SPLITS=1,"
+     "PINGPONG=0", 4096, 4096, 4096},
+    {"BM=256,BN=128,CWG=2,STAGES=3,WAIT=1,REGS=1,PERSIST=0,RASTER=0,GROUP=1,EPI=1,SCHED=2,SPLITS=1,"
+     "PINGPONG=0", 4096, 4096, 4096},
+    {"BM=128,BN=128,CWG=2,STAGES=4,WAIT=1,REGS=1,PERSIST=0,RASTER=0,GROUP=1,EPI=1,SCHED=1,SPLITS=2,"
+     "PINGPONG=1", 512, 512, 1024},
+    {"BM=64,BN=128,CWG=2,STAGES=3,WAIT=0,REGS=0,PERSIST=0,RASTER=0,GROUP=1,EPI=0,SCHED=2,SPLITS=1,"
+     "PINGPONG=1", 512, 512, 1024},
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
-
-static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
-{
-  return th_space_get(sp, i, "BM") == p->bm && th_space_get(sp, i, "BN") == p->bn &&
-         th_space_get(sp, i, "CWG") == p->cwg && th_space_get(sp, i, "STAGES") == p->stages &&
-         th_space_get(sp, i, "WAIT") == p->wait && th_space_get(sp, i, "REGS") == p->regs &&
-         th_space_get(sp, i, "PERSIST") == p->persist &&
-         th_space_get(sp, i, "RASTER") == p->raster &&
-         th_space_get(sp, i, "GROUP") == p->group && th_space_get(sp, i, "EPI") == p->epi &&
-         th_space_get(sp, i, "SCHED") == p->sched && th_space_get(sp, i, "SPLITS") == p->splits &&
-         th_space_get(sp, i, "PINGPONG") == p->pingpong;
-}
-
-static long find(const struct th_space *sp, const struct pick *p)
-{
-  for (size_t i = 0; i < sp->n; i++)
-    if (is_pick(sp, i, p))
-      return (long)i;
-  return -1;
-}
 
 static void space_open(struct th_space *sp, int64_t m, int64_t n, int64_t k, int ta, int tb)
 {
   const int64_t dims[5] = {m, n, k, ta, tb};
   th_space_open(sp, TEMPLATE, "h100", dims, 5);
-}
-
-/* Variants with SCHED == sched in sp. */
-static size_t count_sched(const struct th_space *sp, int sched)
-{
-  size_t n = 0;
-  for (size_t i = 0; i < sp->n; i++)
-    n += th_space_get(sp, i, "SCHED") == sched;
-  return n;
 }
 
 /* ---- the space and the workspace ----------------------------------------------------- */
@@ -112,19 +91,19 @@ Test(gemm_tma_sk, space_and_workspace, .timeout = TIMEOUT)
   /* 4096^3: 512 tiles and more for 132 SMs: stream-K and the hybrid, no split-K, and
    * neither persistent again */
   space_open(&sp, 4096, 4096, 4096, 0, 0);
-  cr_assert_eq(count_sched(&sp, 1), 0);
-  cr_assert_gt(count_sched(&sp, 2), 0);
-  cr_assert_eq(count_sched(&sp, 2), count_sched(&sp, 3));
+  cr_assert_eq(th_space_count(&sp, "SCHED=1"), 0);
+  cr_assert_gt(th_space_count(&sp, "SCHED=2"), 0);
+  cr_assert_eq(th_space_count(&sp, "SCHED=2"), th_space_count(&sp, "SCHED=3"));
   for (size_t i = 0; i < sp.n; i++)
     if (th_space_get(&sp, i, "SCHED") >= 2)
       cr_assert_eq(th_space_get(&sp, i, "PERSIST"), 0);
-  cr_assert_geq(find(&sp, &sample[4]), 0);
+  cr_assert_geq(th_space_find(&sp, sample[4].cfg), 0);
   th_space_close(&sp);
   /* 1024^3, 128 x 128: 64 tiles, half the SMs idle: split-K 2 and 4, stream-K, no
    * hybrid (that only for more tiles than SMs: 64 x 64); SPLITS only with SCHED 1 */
   space_open(&sp, 1024, 1024, 1024, 0, 1);
-  cr_assert_gt(count_sched(&sp, 1), 0);
-  cr_assert_gt(count_sched(&sp, 3), 0);
+  cr_assert_gt(th_space_count(&sp, "SCHED=1"), 0);
+  cr_assert_gt(th_space_count(&sp, "SCHED=3"), 0);
   size_t sk128 = 0;
   for (size_t i = 0; i < sp.n; i++) {
     int64_t sched = th_space_get(&sp, i, "SCHED"), splits = th_space_get(&sp, i, "SPLITS");
@@ -141,15 +120,15 @@ Test(gemm_tma_sk, space_and_workspace, .timeout = TIMEOUT)
   /* K 64: one k-tile, nothing to split; 64 x 64 tiles: 264, two whole waves, no
    * stream-K (128 x 128: 72 tiles, stream-K) */
   space_open(&sp, 64 * 24, 64 * 11, 64, 0, 0);
-  cr_assert_eq(count_sched(&sp, 1), 0);
-  cr_assert_gt(count_sched(&sp, 2), 0);
+  cr_assert_eq(th_space_count(&sp, "SCHED=1"), 0);
+  cr_assert_gt(th_space_count(&sp, "SCHED=2"), 0);
   for (size_t i = 0; i < sp.n; i++)
     cr_assert(th_space_get(&sp, i, "SCHED") == 0 || th_space_get(&sp, i, "BM") != 64 ||
               th_space_get(&sp, i, "BN") != 64);
   th_space_close(&sp);
   for (size_t s = 0; s < NSAMPLE; s++) {
     space_open(&sp, sample[s].m, sample[s].n, sample[s].k, 0, 0);
-    cr_assert_geq(find(&sp, &sample[s]), 0, "sample %zu not in its space", s);
+    cr_assert_geq(th_space_find(&sp, sample[s].cfg), 0, "sample %zu not in its space", s);
     th_space_close(&sp);
   }
 
@@ -159,13 +138,15 @@ Test(gemm_tma_sk, space_and_workspace, .timeout = TIMEOUT)
   const int64_t dims[5] = {72, 136, 200, 0, 0}; /* 2 x 3 tiles of 64, KT 4 */
   struct gen_bind bind = {.dev = sp.dev, .dims = dims, .dtype = "f16"};
   struct gen_launch gl;
-  cr_assert_eq(gen_emit_launch(sp.t, &bind, sp.cfg + find(&sp, &sample[0]) * sp.np, &gl),
-               AT_OK, "%s", at_last_error());
+  cr_assert_eq(
+      gen_emit_launch(sp.t, &bind, sp.cfg + th_space_find(&sp, sample[0].cfg) * sp.np, &gl),
+      AT_OK, "%s", at_last_error());
   cr_assert_eq(gl.has_workspace, 1);
   cr_assert_eq(gl.grid[0], 6 * 2);
   cr_assert_eq(gl.workspace, 4 * (8 + 64 * 64 * 6 * 2));
-  cr_assert_eq(gen_emit_launch(sp.t, &bind, sp.cfg + find(&sp, &sample[2]) * sp.np, &gl),
-               AT_OK, "%s", at_last_error());
+  cr_assert_eq(
+      gen_emit_launch(sp.t, &bind, sp.cfg + th_space_find(&sp, sample[2].cfg) * sp.np, &gl),
+      AT_OK, "%s", at_last_error());
   cr_assert_eq(gl.grid[0], 2 * 2 * 4); /* 64 x 128: 2 x 2 tiles, 4 k-tiles each */
   cr_assert_eq(gl.workspace, 4 * (4 + 64 * 128 * 2 * 16));
   /* a data-parallel variant: none */
@@ -191,7 +172,7 @@ Test(gemm_tma_sk, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
     struct th_space sp[NSAMPLE];
     for (size_t s = 0; s < NSAMPLE; s++) {
       space_open(&sp[s], sample[s].m, sample[s].n, sample[s].k, l / 2, l % 2);
-      long at = find(&sp[s], &sample[s]);
+      long at = th_space_find(&sp[s], sample[s].cfg);
       cr_assert_geq(at, 0);
       cr_assert_leq(sp[s].np, 64);
       memcpy(cfg[s], sp[s].cfg + (size_t)at * sp[s].np, sp[s].np * sizeof cfg[s][0]);
@@ -252,7 +233,7 @@ Test(gemm_tma_sk, ptx_fences_around_the_count, .timeout = TIMEOUT)
     cr_skip_test("no nvcc to print the PTX");
   struct th_space sp;
   space_open(&sp, sample[2].m, sample[2].n, sample[2].k, 0, 0);
-  long at = find(&sp, &sample[2]);
+  long at = th_space_find(&sp, sample[2].cfg);
   cr_assert_geq(at, 0);
   const int64_t *one[] = {sp.cfg + (size_t)at * sp.np};
   struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = "f16"};
@@ -290,17 +271,9 @@ Test(gemm_tma_sk, ptx_fences_around_the_count, .timeout = TIMEOUT)
 static int keep_sample(void *ctx, const char *config)
 {
   (void)ctx;
-  for (size_t s = 0; s < NSAMPLE; s++) {
-    const struct pick *p = &sample[s];
-    if (th_cfg(config, "BM") == p->bm && th_cfg(config, "BN") == p->bn &&
-        th_cfg(config, "CWG") == p->cwg && th_cfg(config, "STAGES") == p->stages &&
-        th_cfg(config, "WAIT") == p->wait && th_cfg(config, "REGS") == p->regs &&
-        th_cfg(config, "PERSIST") == p->persist && th_cfg(config, "RASTER") == p->raster &&
-        th_cfg(config, "GROUP") == p->group && th_cfg(config, "EPI") == p->epi &&
-        th_cfg(config, "SCHED") == p->sched && th_cfg(config, "SPLITS") == p->splits &&
-        th_cfg(config, "PINGPONG") == p->pingpong)
+  for (size_t s = 0; s < NSAMPLE; s++)
+    if (th_cfg_matches(config, sample[s].cfg))
       return 1;
-  }
   return 0;
 }
 
@@ -358,7 +331,7 @@ Test(gemm_tma_sk, forced_grids, .timeout = TIMEOUT)
   for (int i = 0; i < NRUNS; i++) {
     const struct pick *p = &sample[runs[i].sample];
     space_open(&sp[i], p->m, p->n, p->k, 0, 1);
-    long at = find(&sp[i], p);
+    long at = th_space_find(&sp[i], p->cfg);
     cr_assert_geq(at, 0);
     cfg[i] = sp[i].cfg + (size_t)at * sp[i].np;
   }
@@ -384,11 +357,11 @@ Test(gemm_tma_sk, forced_grids, .timeout = TIMEOUT)
         gl.grid[0] = runs[i].blocks[b];
       int64_t bad = 0;
       char msg[256] = "";
+      const char *what = sample[runs[i].sample].cfg;
       cr_assert_eq(gemm_verify(&meas_host, k.ctx, kern[i], &gl, &d, &buf, &bad, msg, sizeof msg),
-                   AT_OK, "SCHED %d, %lld blocks: %s", sample[runs[i].sample].sched,
-                   (long long)gl.grid[0], at_last_error());
-      cr_assert_eq(bad, 0, "SCHED %d, %lld blocks: %lld wrong, first %s",
-                   sample[runs[i].sample].sched, (long long)gl.grid[0], (long long)bad, msg);
+                   AT_OK, "%s, %lld blocks: %s", what, (long long)gl.grid[0], at_last_error());
+      cr_assert_eq(bad, 0, "%s, %lld blocks: %lld wrong, first %s", what,
+                   (long long)gl.grid[0], (long long)bad, msg);
     }
   }
   gemm_buffers_release(&meas_host, k.ctx, &buf);

@@ -51,35 +51,20 @@ static void space_open(struct th_space *sp, const char *dev, int64_t m, int64_t 
   th_space_open(sp, TEMPLATE, dev, dims, 5);
 }
 
-/* A config by its params (the layout's A_T/B_T aside). */
-struct pick {
-  int bm, bn, bk, wgs, stages, wait, group;
-};
-
 /* Every value of every param: BM 64/128/256, BN 64/128/256, BK 32/64, one and two
  * warpgroups, MT 1 and 2, STAGES 2-8, WAIT 0 and 1, GROUP 1 and 8, the 128-accumulator
  * tiles (64 x 256, 2 x 64 x 128 per warpgroup) included. */
-static const struct pick sample[] = {
-    {64, 64, 32, 1, 2, 0, 1},   {128, 128, 64, 2, 4, 1, 8}, {128, 256, 64, 2, 3, 1, 8},
-    {256, 64, 64, 2, 5, 1, 1},  {128, 128, 32, 1, 8, 0, 8}, {64, 256, 32, 1, 6, 1, 1},
-    {256, 128, 64, 2, 3, 0, 1}, {64, 128, 64, 1, 7, 1, 8},
+static const char *const sample[] = {
+    "BM=64,BN=64,BK=32,WGS=1,STAGES=2,WAIT=0,GROUP=1",
+    "BM=128,BN=128,BK=64,WGS=2,STAGES=4,WAIT=1,GROUP=8",
+    "BM=128,BN=256,BK=64,WGS=2,STAGES=3,WAIT=1,GROUP=8",
+    "BM=256,BN=64,BK=64,WGS=2,STAGES=5,WAIT=1,GROUP=1",
+    "BM=128,BN=128,BK=32,WGS=1,STAGES=8,WAIT=0,GROUP=8",
+    "BM=64,BN=256,BK=32,WGS=1,STAGES=6,WAIT=1,GROUP=1",
+    "BM=256,BN=128,BK=64,WGS=2,STAGES=3,WAIT=0,GROUP=1",
+    "BM=64,BN=128,BK=64,WGS=1,STAGES=7,WAIT=1,GROUP=8",
 };
 #define NSAMPLE (sizeof sample / sizeof sample[0])
-
-static bool is_pick(const struct th_space *sp, size_t i, const struct pick *p)
-{
-  return th_space_get(sp, i, "BM") == p->bm && th_space_get(sp, i, "BN") == p->bn && th_space_get(sp, i, "BK") == p->bk &&
-         th_space_get(sp, i, "WGS") == p->wgs && th_space_get(sp, i, "STAGES") == p->stages &&
-         th_space_get(sp, i, "WAIT") == p->wait && th_space_get(sp, i, "GROUP") == p->group;
-}
-
-static long find(const struct th_space *sp, const struct pick *p)
-{
-  for (size_t i = 0; i < sp->n; i++)
-    if (is_pick(sp, i, p))
-      return (long)i;
-  return -1;
-}
 
 Test(gemm_wgmma, space_is_realistic_on_h100_and_absent_elsewhere, .timeout = TIMEOUT)
 {
@@ -98,14 +83,14 @@ Test(gemm_wgmma, space_is_realistic_on_h100_and_absent_elsewhere, .timeout = TIM
       cr_assert_leq(mt * th_space_get(&sp, i, "BN") / 2, 128);
     }
     for (size_t s = 0; s < NSAMPLE; s++)
-      cr_assert_geq(find(&sp, &sample[s]), 0, "%s: sample config %zu is not in the space",
+      cr_assert_geq(th_space_find(&sp, sample[s]), 0, "%s: sample config %zu is not in the space",
                     layouts[l], s);
     th_space_close(&sp);
   }
   /* H100's shared memory (227 KB a block) holds 4 stages of 128 x 256 x 64 but not 5 */
   space_open(&sp, "h100", 4096, 4096, 4096, 0, 0);
-  cr_assert_geq(find(&sp, &(struct pick){128, 256, 64, 2, 4, 1, 8}), 0);
-  cr_assert_lt(find(&sp, &(struct pick){128, 256, 64, 2, 5, 1, 8}), 0);
+  cr_assert_geq(th_space_find(&sp, "BM=128,BN=256,BK=64,WGS=2,STAGES=4,WAIT=1,GROUP=8"), 0);
+  cr_assert_lt(th_space_find(&sp, "BM=128,BN=256,BK=64,WGS=2,STAGES=5,WAIT=1,GROUP=8"), 0);
   th_space_close(&sp);
   /* decode (M = 1): one warpgroup's m64 tile alone, every N width still open */
   space_open(&sp, "h100", 1, 4096, 4096, 0, 0);
@@ -173,13 +158,7 @@ Test(gemm_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
   for (int l = 0; l < 4; l += 3) {
     struct th_space sp;
     space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
-    int64_t *cfg = malloc(NSAMPLE * sp.np * sizeof *cfg);
-    cr_assert_not_null(cfg);
-    for (size_t s = 0; s < NSAMPLE; s++) {
-      long at = find(&sp, &sample[s]);
-      cr_assert_geq(at, 0);
-      memcpy(cfg + s * sp.np, sp.cfg + (size_t)at * sp.np, sp.np * sizeof *cfg);
-    }
+    int64_t *cfg = th_space_configs(&sp, sample, NSAMPLE);
     for (int d = 0; d < (l == 0 ? 2 : 1); d++) {
       const char *dtype = d ? "bf16" : "f16";
       struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
@@ -248,14 +227,9 @@ Test(gemm_wgmma, plain_sm90_is_refused_with_advice, .timeout = TIMEOUT)
 static int keep_sample(void *ctx, const char *config)
 {
   (void)ctx;
-  for (size_t s = 0; s < NSAMPLE; s++) {
-    const struct pick *p = &sample[s];
-    if (th_cfg(config, "BM") == p->bm && th_cfg(config, "BN") == p->bn &&
-        th_cfg(config, "BK") == p->bk && th_cfg(config, "WGS") == p->wgs &&
-        th_cfg(config, "STAGES") == p->stages && th_cfg(config, "WAIT") == p->wait &&
-        th_cfg(config, "GROUP") == p->group)
+  for (size_t s = 0; s < NSAMPLE; s++)
+    if (th_cfg_matches(config, sample[s]))
       return 1;
-  }
   return 0;
 }
 

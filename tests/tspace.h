@@ -6,6 +6,7 @@
 #ifndef AT_TESTS_TSPACE_H
 #define AT_TESTS_TSPACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct th_space {
   struct gen_space *s;
   int64_t *cfg;                 /* n configs of np values (params and derived, file order) */
   size_t n, np;
+  uint64_t raw;                 /* configs enumerated before the requires */
   int64_t dims[TMPL_MAX_DIMS];  /* the problem, in the template's problem order */
 };
 
@@ -29,11 +31,22 @@ void th_space_open(struct th_space *sp, const char *path, const char *dev, const
 void th_space_close(struct th_space *sp);
 /* The value of param (or derived value) `name` in config i. */
 int64_t th_space_get(const struct th_space *sp, size_t i, const char *name);
+/* A config by some of its params: `sel` is "NAME=VALUE,NAME=VALUE,..." (a name that is
+ * no param of sp's template is an assertion failure). The first config of sp that has
+ * every value of sel, -1 if none; whether config i has them; how many configs have them. */
+long th_space_find(const struct th_space *sp, const char *sel);
+bool th_space_has(const struct th_space *sp, size_t i, const char *sel);
+size_t th_space_count(const struct th_space *sp, const char *sel);
+/* The configs of sel[0..n), each one that sp must have, as one flat malloc'd array of n x
+ * sp->np values (bld_run's `configs`). */
+int64_t *th_space_configs(const struct th_space *sp, const char *const *sel, size_t n);
 /* The distinct values of `name` over sp's configs, in first-seen order: the first cap of
  * them in seen[]; returns how many were stored (at most cap). */
 size_t th_space_values(const struct th_space *sp, const char *name, int64_t *seen, size_t cap);
 /* The value of `name` in a config's canonical text ("BM=64,BN=128,..."), -1 if absent: for
  * the sample filters of bench/bench_gemm_sweep's gsw_run. */
 int64_t th_cfg(const char *config, const char *name);
+/* Does the canonical text `config` have every NAME=VALUE of sel (as th_space_find)? */
+bool th_cfg_matches(const char *config, const char *sel);
 
 #endif
