@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/csv.h"
+#include "base/os.h"
 #include "base/status.h"
 #include "db/internal.h"
 
@@ -28,18 +29,12 @@ struct csv_ctx {
 static int take_run(void *ctx, const struct db_run *r)
 {
   struct csv_ctx *c = ctx;
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    void *u = realloc(c->uuid, cap * sizeof *c->uuid);
-    if (u)
-      c->uuid = u;
-    void *s = realloc(c->strategy, cap * sizeof *c->strategy);
-    if (s)
-      c->strategy = s;
-    if (!u || !s)
-      return at_error(AT_NOMEM, "out of memory");
-    c->cap = cap;
-  }
+  /* two arrays of one capacity: it grows when both have */
+  size_t cu = c->cap, cs = c->cap;
+  int rc = os_grow(&c->uuid, &cu, c->n + 1, sizeof *c->uuid, 64);
+  if (rc != AT_OK || (rc = os_grow(&c->strategy, &cs, c->n + 1, sizeof *c->strategy, 64)))
+    return rc;
+  c->cap = cu;
   memcpy(c->uuid[c->n], r->uuid, sizeof c->uuid[0]);
   c->strategy[c->n] = r->strategy ? strdup(r->strategy) : NULL;
   c->n++;

@@ -35,6 +35,7 @@
 
 #include "db/internal.h"
 #include "base/device.h"
+#include "base/os.h"
 #include "base/status.h"
 
 #define KD_LEAF 8        /* shapes scanned flat at the bottom of the tree */
@@ -182,19 +183,6 @@ void db_index_free(struct db_index *ix)
   free(ix);
 }
 
-/* Grow *v (of *cap elements of size sz) to hold n + 1. */
-static bool grow(void **v, size_t *cap, size_t n, size_t sz)
-{
-  if (n < *cap)
-    return true;
-  size_t c = *cap ? 2 * *cap : 16;
-  void *g = realloc(*v, c * sz);
-  if (!g)
-    return false;
-  *v = g, *cap = c;
-  return true;
-}
-
 static const char *col(sqlite3_stmt *st, int i)
 {
   const char *s = (const char *)sqlite3_column_text(st, i);
@@ -215,7 +203,7 @@ static uint32_t device_of(struct db_index *ix, size_t *cap, sqlite3_stmt *st)
   for (size_t i = ix->ndev; i-- > 0;)
     if (strcmp(ix->dev[i].name, name) == 0)
       return (uint32_t)i;
-  if (!grow((void **)&ix->dev, cap, ix->ndev, sizeof *ix->dev))
+  if (os_grow(&ix->dev, cap, ix->ndev + 1, sizeof *ix->dev, 16) != AT_OK)
     return NO_ID;
   bool ok = true;
   struct ix_device *d = &ix->dev[ix->ndev++];
@@ -242,7 +230,7 @@ static uint32_t family_of(struct db_index *ix, size_t *cap, sqlite3_stmt *st)
         !strcmp(f->names, names))
       return (uint32_t)i;
   }
-  if (!grow((void **)&ix->fam, cap, ix->nfam, sizeof *ix->fam))
+  if (os_grow(&ix->fam, cap, ix->nfam + 1, sizeof *ix->fam, 16) != AT_OK)
     return NO_ID;
   bool ok = true;
   struct ix_family *f = &ix->fam[ix->nfam++];
@@ -403,16 +391,7 @@ static bool arena_reserve(struct db_index *ix, size_t n)
 {
   if (n > ARENA_MAX - ix->narena)
     return false;
-  size_t cap = ix->arena_cap ? ix->arena_cap : 1 << 16;
-  while (cap < ix->narena + n)
-    cap *= 2;
-  if (cap == ix->arena_cap)
-    return true;
-  char *g = realloc(ix->arena, cap);
-  if (!g)
-    return false;
-  ix->arena = g, ix->arena_cap = cap;
-  return true;
+  return os_grow(&ix->arena, &ix->arena_cap, ix->narena + n, 1, 1 << 16) == AT_OK;
 }
 
 #define ROUND8(n) (((n) + 7) & ~(size_t)7)
@@ -426,7 +405,7 @@ static bool add_row(struct db_index *ix, sqlite3_stmt *st, uint32_t dev, uint32_
   if (*cur == NO_ID || entry_at(ix, *cur)->pid != pid) {
     size_t size = sizeof(struct ix_entry) + sizeof(int64_t) * (size_t)f->ndims;
     if (!arena_reserve(ix, size) ||
-        !grow((void **)&f->members, &fam_caps[fam], f->n, sizeof *f->members))
+        os_grow(&f->members, &fam_caps[fam], f->n + 1, sizeof *f->members, 16) != AT_OK)
       return false;
     *cur = (uint32_t)ix->narena;
     struct ix_entry *e = entry_at(ix, *cur);
@@ -442,7 +421,7 @@ static bool add_row(struct db_index *ix, sqlite3_stmt *st, uint32_t dev, uint32_
     return false;
   size_t size = ROUND8(offsetof(struct ix_win, text) + klen + 2 * clen + 3);
   if (!arena_reserve(ix, size) ||
-      !grow((void **)&ix->uuids, &ix->uuid_cap, ix->nwin, sizeof *ix->uuids))
+      os_grow(&ix->uuids, &ix->uuid_cap, ix->nwin + 1, sizeof *ix->uuids, 16) != AT_OK)
     return false;
   snprintf(ix->uuids[ix->nwin], sizeof *ix->uuids, "%s", col(st, 20));
   struct ix_win *w = (struct ix_win *)(void *)(ix->arena + ix->narena);

@@ -23,6 +23,7 @@
 #include "db/internal.h"
 #include "base/hash.h"
 #include "base/json.h"
+#include "base/os.h"
 #include "base/status.h"
 
 #define JSONL_VERSION 1
@@ -460,15 +461,7 @@ static int check_all(struct db *db, const char *buf, size_t len, const char *nam
       struct db_run run;
       memset(&run, 0, sizeof run);
       if ((rc = read_record(obj, run_fields, &run, err, sizeof err)) == AT_OK) {
-        if (nruns == caprun) {
-          caprun = caprun ? 2 * caprun : 64;
-          void *grown = realloc(runs, caprun * sizeof *runs);
-          if (!grown)
-            rc = at_error(AT_NOMEM, "out of memory");
-          else
-            runs = grown;
-        }
-        if (rc == AT_OK)
+        if ((rc = os_grow(&runs, &caprun, nruns + 1, sizeof *runs, 64)) == AT_OK)
           memcpy(runs[nruns++], run.uuid, DB_UUID_LEN + 1);
       }
     } else if (strcmp(type->string, "trial") == 0) {
@@ -477,14 +470,8 @@ static int check_all(struct db *db, const char *buf, size_t len, const char *nam
       if ((rc = read_record(obj, trial_fields, &t, err, sizeof err)) == AT_OK &&
           (rc = db_trial_check(&t)) != AT_OK)
         snprintf(err, sizeof err, "%s", at_last_error());
-      if (rc == AT_OK && nrefs == capref) {
-        capref = capref ? 2 * capref : 1024;
-        void *grown = realloc(refs, capref * sizeof *refs);
-        if (!grown)
-          rc = at_error(AT_NOMEM, "out of memory");
-        else
-          refs = grown;
-      }
+      if (rc == AT_OK)
+        rc = os_grow(&refs, &capref, nrefs + 1, sizeof *refs, 1024);
       if (rc == AT_OK) {
         memcpy(refs[nrefs].uuid, t.run_uuid, DB_UUID_LEN + 1);
         refs[nrefs++].lineno = lineno;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "db/internal.h"
+#include "base/os.h"
 #include "base/status.h"
 
 /* ?1 op, ?2 dtype, ?3 layout, ?4 problem id (exact) or dim names (family), ?5 device,
@@ -226,14 +227,9 @@ static int family_load(struct db *db, int tier, const struct db_query *q, const 
   size_t cap = 0;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (f->n == cap) {
-      cap = cap ? 2 * cap : 64;
-      struct db_shape *grown = realloc(f->e, cap * sizeof *grown);
-      if (!grown) {
-        sqlite3_reset(st);
-        return at_error(AT_NOMEM, "out of memory");
-      }
-      f->e = grown;
+    if ((rc = os_grow(&f->e, &cap, f->n + 1, sizeof *f->e, 64)) != AT_OK) {
+      sqlite3_reset(st);
+      return rc;
     }
     struct db_shape *e = &f->e[f->n++];
     e->pid = sqlite3_column_int64(st, 0);

@@ -14,6 +14,7 @@
 
 #include "db/internal.h"
 #include "base/num.h"
+#include "base/os.h"
 #include "base/status.h"
 
 static const char *const stmt_sql[STMT_COUNT] = {
@@ -205,15 +206,8 @@ int db_config_canonical(const char *text, char **out)
       goto done;
     }
     *eq = '\0';
-    if (n == cap) {
-      cap = cap ? 2 * cap : 16;
-      struct kv *grown = realloc(kv, cap * sizeof *kv);
-      if (!grown) {
-        rc = at_error(AT_NOMEM, "out of memory");
-        goto done;
-      }
-      kv = grown;
-    }
+    if ((rc = os_grow(&kv, &cap, n + 1, sizeof *kv, 16)) != AT_OK)
+      goto done;
     kv[n++] = (struct kv){tok, eq + 1};
   }
   if (n == 0) {

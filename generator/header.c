@@ -40,6 +40,7 @@
 #include "generator/sbuf.h"
 #include "generator/template.h"
 #include "base/device.h"
+#include "base/os.h"
 #include "base/status.h"
 
 /* "f32_nn": the family's suffix. */
@@ -821,14 +822,10 @@ static int param_names(const struct hdr_spec *s, const char ***out, size_t *n)
         at++;
       if (at < *n && strcmp(names[at], t->params[i].name) == 0)
         continue;
-      if (*n == cap) {
-        cap = cap ? 2 * cap : 16;
-        const char **g = realloc(names, cap * sizeof *g);
-        if (!g) {
-          free(names);
-          return at_error(AT_NOMEM, "out of memory");
-        }
-        names = g;
+      int rc = os_grow(&names, &cap, *n + 1, sizeof *names, 16);
+      if (rc != AT_OK) {
+        free(names);
+        return rc;
       }
       memmove(names + at + 1, names + at, (*n - at) * sizeof *names);
       names[at] = t->params[i].name;

@@ -7,21 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/os.h"
+#include "base/status.h"
+
 void sb_put(struct sbuf *b, const char *s, size_t n)
 {
   if (b->oom)
     return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
+  if (os_grow(&b->p, &b->cap, b->n + n + 1, 1, 4096) != AT_OK) {
+    b->oom = 1;
+    return;
   }
   memcpy(b->p + b->n, s, n);
   b->n += n;

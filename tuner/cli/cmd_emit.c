@@ -87,14 +87,9 @@ static int take_row(void *ctx, const struct db_best *b)
       !in_list(rs->kernels, b->kernel) || (rs->n && b->problem_id == rs->last_problem))
     return AT_OK;
   rs->last_problem = b->problem_id;
-  if (rs->n == rs->cap) {
-    size_t cap = rs->cap ? 2 * rs->cap : 16;
-    struct row *g = realloc(rs->r, cap * sizeof *g);
-    if (!g)
-      return at_error(AT_NOMEM, "out of memory reading winners");
-    rs->r = g;
-    rs->cap = cap;
-  }
+  int rc = os_grow(&rs->r, &rs->cap, rs->n + 1, sizeof *rs->r, 16);
+  if (rc != AT_OK)
+    return rc;
   struct row *r = &rs->r[rs->n];
   memset(r, 0, sizeof *r);
   r->dtype = strdup(b->dtype);

@@ -64,6 +64,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "generator/sbuf.h"
 #include "generator/space.h"
 #include "generator/template.h"
 #include "base/device.h"
@@ -185,49 +186,6 @@ static char *entry_path(const char *cache, const char *key, const char *ext)
   return os_strdupf("%s/%s.%s", cache, key, ext);
 }
 
-/* A growable text buffer for the .meta file. */
-struct text {
-  char *p;
-  size_t len, cap;
-  bool oom;
-};
-
-static void put(struct text *t, const void *data, size_t n)
-{
-  if (t->oom)
-    return;
-  if (t->len + n + 1 > t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 1024;
-    while (cap < t->len + n + 1)
-      cap *= 2;
-    char *p = realloc(t->p, cap);
-    if (!p) {
-      t->oom = true;
-      return;
-    }
-    t->p = p;
-    t->cap = cap;
-  }
-  memcpy(t->p + t->len, data, n);
-  t->len += n;
-  t->p[t->len] = '\0';
-}
-
-static void putf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct text *t, const char *fmt, ...)
-{
-  char buf[512];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t)n >= sizeof buf) {
-    t->oom = true;
-    return;
-  }
-  put(t, buf, (size_t)n);
-}
-
 /* Invariant 4: a timeout or a killed compiler is not the source's fault. */
 static bool cacheable(const struct bld_batch *b)
 {
@@ -239,7 +197,7 @@ static bool cacheable(const struct bld_batch *b)
 
 static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
 {
-  struct text t = {0};
+  struct sbuf t = {0};
   char sum[65], *obj = NULL, *meta = NULL;
   int rc = AT_NOMEM;
   if (!(obj = entry_path(c->cache, b->key, "obj")) ||
@@ -250,27 +208,27 @@ static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
     if ((rc = os_write_atomic(obj, b->code, b->code_size)) != AT_OK)
       goto out;
   }
-  putf(&t, CACHE_FORMAT "\nkey %s\nstatus %s\ntoolchain %s\n", b->key,
+  sb_printf(&t, CACHE_FORMAT "\nkey %s\nstatus %s\ntoolchain %s\n", b->key,
        b->status == CC_OK ? "ok" : "compile_error", c->toolchain);
   if (b->status == CC_OK)
-    putf(&t, "code %zu %s\n", b->code_size, sum);
+    sb_printf(&t, "code %zu %s\n", b->code_size, sum);
   else
-    putf(&t, "code 0 -\n");
-  putf(&t, "kernels %zu\n", b->nkernels);
+    sb_printf(&t, "code 0 -\n");
+  sb_printf(&t, "kernels %zu\n", b->nkernels);
   for (size_t i = 0; i < b->nkernels; i++) {
     const struct cc_kernel_res *k = &b->kernels[i];
-    putf(&t, "%s %d %d %d %" PRId64 " %d %d %" PRId64 " %" PRId64 " %d\n", k->name,
+    sb_printf(&t, "%s %d %d %d %" PRId64 " %d %d %" PRId64 " %" PRId64 " %d\n", k->name,
          k->registers, k->agprs, k->sgprs, k->spill_bytes, k->vgpr_spills, k->sgpr_spills,
          k->shared_bytes, k->local_bytes, k->max_threads);
   }
   size_t loglen = b->log ? strlen(b->log) : 0;
-  putf(&t, "log %zu\n", loglen);
-  put(&t, b->log ? b->log : "", loglen);
+  sb_printf(&t, "log %zu\n", loglen);
+  sb_put(&t, b->log ? b->log : "", loglen);
   if (t.oom)
     goto out;
-  hash_sha256_of(t.p, t.len, sum);
-  putf(&t, "\nend %s\n", sum);
-  rc = t.oom ? AT_NOMEM : os_write_atomic(meta, t.p, t.len);
+  hash_sha256_of(t.p, t.n, sum);
+  sb_printf(&t, "\nend %s\n", sum);
+  rc = t.oom ? AT_NOMEM : os_write_atomic(meta, t.p, t.n);
 out:
   free(t.p);
   free(obj);

@@ -40,14 +40,9 @@ struct walk {
 
 static int walk_add(struct walk *w, const char *rel)
 {
-  if (w->n == w->cap) {
-    size_t cap = w->cap ? 2 * w->cap : 256;
-    char **p = realloc(w->paths, cap * sizeof *p);
-    if (!p)
-      return at_error(AT_NOMEM, "out of memory");
-    w->paths = p;
-    w->cap = cap;
-  }
+  int rc = os_grow(&w->paths, &w->cap, w->n + 1, sizeof *w->paths, 256);
+  if (rc != AT_OK)
+    return rc;
   return (w->paths[w->n] = os_strdupf("%s", rel)) ? (w->n++, AT_OK)
                                                    : at_error(AT_NOMEM, "out of memory");
 }

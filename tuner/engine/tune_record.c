@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/device.h"
+#include "base/os.h"
 #include "base/status.h"
 #include "tuner/engine/bundle.h"
 #include "tuner/engine/tune.h"
@@ -84,18 +85,12 @@ static int find_run_cb(void *ctx, const struct db_run *r)
 
 static int known_add(struct tuner *tu, const char *key, const struct meas_result *m)
 {
-  if (tu->nknown == tu->capknown) {
-    size_t cap = tu->capknown ? tu->capknown * 2 : 64;
-    char **k = realloc(tu->known_keys, cap * sizeof *k);
-    if (!k)
-      return at_error(AT_NOMEM, "out of memory");
-    tu->known_keys = k;
-    struct meas_result *v = realloc(tu->known, cap * sizeof *v);
-    if (!v)
-      return at_error(AT_NOMEM, "out of memory");
-    tu->known = v;
-    tu->capknown = cap;
-  }
+  /* two arrays of one capacity: it grows when both have */
+  size_t ck = tu->capknown, cv = tu->capknown;
+  int rc = os_grow(&tu->known_keys, &ck, tu->nknown + 1, sizeof *tu->known_keys, 64);
+  if (rc != AT_OK || (rc = os_grow(&tu->known, &cv, tu->nknown + 1, sizeof *tu->known, 64)))
+    return rc;
+  tu->capknown = ck;
   if (!(tu->known_keys[tu->nknown] = strdup(key)))
     return at_error(AT_NOMEM, "out of memory");
   tu->known[tu->nknown++] = *m;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/os.h"
 #include "base/status.h"
 #include "db/internal.h"
 #include "tuner/engine/tune_internal.h"
@@ -65,14 +66,9 @@ static int take_trial(void *ctx, const struct db_trial *t)
   if (!dev && !same_str(t->arch, tu->arch))
     return AT_OK;
   bool hash = same_str(t->kernel_hash, w->p->t->hash);
-  if (w->n == w->cap) {
-    size_t cap = w->cap ? 2 * w->cap : 256;
-    struct warm_trial *nt = realloc(w->t, cap * sizeof *nt);
-    if (!nt)
-      return w->rc = at_error(AT_NOMEM, "out of memory");
-    w->t = nt;
-    w->cap = cap;
-  }
+  int rc = os_grow(&w->t, &w->cap, w->n + 1, sizeof *w->t, 256);
+  if (rc != AT_OK)
+    return w->rc = rc;
   double logs[AT_MAX_DIMS];
   db_shape_logs(tp->ndims, tp->dims, logs);
   struct warm_trial *e = &w->t[w->n];

@@ -247,20 +247,13 @@ static int take_trial(void *ctx, const struct db_trial *t)
     if (strcmp(s->configs[i], t->config) == 0)
       at = i;
   if (at == s->n) {
-    if (s->n == g->cap) {
-      size_t cap = g->cap ? g->cap * 2 : 256;
-      char **cf = realloc(s->configs, cap * sizeof *cf);
-      if (cf)
-        s->configs = cf;
-      double *co = cf ? realloc(s->cost, cap * sizeof *co) : NULL;
-      if (co)
-        s->cost = co;
-      enum sim_fail *fa = co ? realloc(s->fail, cap * sizeof *fa) : NULL;
-      if (!fa)
-        return c->rc = at_error(AT_NOMEM, "out of memory");
-      s->fail = fa;
-      g->cap = cap;
-    }
+    /* three arrays of one capacity: it grows when all have */
+    size_t c1 = g->cap, c2 = g->cap, c3 = g->cap;
+    int rc = os_grow(&s->configs, &c1, s->n + 1, sizeof *s->configs, 256);
+    if (rc != AT_OK || (rc = os_grow(&s->cost, &c2, s->n + 1, sizeof *s->cost, 256)) ||
+        (rc = os_grow(&s->fail, &c3, s->n + 1, sizeof *s->fail, 256)))
+      return c->rc = rc;
+    g->cap = c1;
     if (!(s->configs[at] = strdup(t->config)))
       return c->rc = at_error(AT_NOMEM, "out of memory");
     s->n++;
