@@ -35,6 +35,7 @@ say() { echo "== +$((SECONDS - T0))s $*" | tee -a "$W/h200.log"; }
 
 say "0. the carry (one compressed file: the folders raw are over the tool's 64 MiB)"
 [ -d .carry-gemm14 ] || tar xzf .carry-h200/carry.tgz || say "no carry: .carry-h200/carry.tgz"
+say "0. built from $(cat .carry-gemm14/BUILT_FROM 2>/dev/null || echo '? (a carry older than BUILT_FROM)')"
 say "0. the binary on this image"
 LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib .carry-gemm14/bin/autotune --version 2>&1 |
   tee -a "$W/h200.log"

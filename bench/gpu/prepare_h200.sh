@@ -21,7 +21,8 @@
 #                 multicast crossed (--where, exhaustive): what each costs, one at a time;
 #   explore_dec/: every template that fits the decode problems (bf16 NT, M = 1, 16, 64,
 #                 N = K = 4096), DEC_BUDGET random variants a template and problem.
-# All go into .carry-h200/carry.tgz, the one folder h200.sh's device call carries.
+# All go into .carry-h200/carry.tgz, the one folder h200.sh's device call carries, with
+# BUILT_FROM (the commit) beside it.
 #
 #   bash bench/gpu/prepare_h200.sh [DEC_BUDGET=24]
 set -euo pipefail
@@ -53,5 +54,13 @@ for x in explore_deep explore_deepw explore_pp explore_tma explore_dec; do
 done
 # raw they are over the device tool's 64 MiB (about 70); gzip holds them in about 20
 rm -rf .carry-h200 && mkdir -p .carry-h200
+# which tree it was built from (" dirty": uncommitted changes in its code), so that a
+# later session can tell whether the carry is current before a lease: compare with
+# `git rev-parse HEAD`; h200.sh prints it at the head of its log
+code="templates tuner db generator base include bench/gpu CMakeLists.txt"
+# shellcheck disable=SC2086 # the paths are words
+dirty=$(git diff --quiet HEAD -- $code 2>/dev/null || echo " dirty")
+echo "$(git rev-parse HEAD)$dirty" >"$C/BUILT_FROM"
 tar czf .carry-h200/carry.tgz "$C" .carry-attention
+cp "$C/BUILT_FROM" .carry-h200/
 du -sh "$C" .carry-attention .carry-h200
