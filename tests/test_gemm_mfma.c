@@ -298,7 +298,6 @@ static int64_t pad8(int64_t x)
 static size_t run_layout(const char *dtype, int ta, int tb, const int *which, size_t nwhich,
                          size_t *failures)
 {
-  const struct dev_profile *dev = dev_find("mi300x");
   struct th_space sp;
   space_open(&sp, "mi300x", 4096, 4096, 4096, ta, tb);
   const char *sel[sizeof sample / sizeof sample[0]];
@@ -309,7 +308,7 @@ static size_t run_layout(const char *dtype, int ta, int tb, const int *which, si
   struct bld_options o = {.jobs = 2, .batch = (nwhich + 1) / 2, .cache_dir = cache_dir(),
                           .include_dirs = incs, .emulate = true};
   struct bld_result r;
-  cr_assert_eq(bld_run(sp.t, sp.s, dev, sp.dims, dtype, cfg, nwhich, &o, &r), AT_OK, "%s",
+  cr_assert_eq(bld_run(sp.t, sp.s, sp.dev, sp.dims, dtype, cfg, nwhich, &o, &r), AT_OK, "%s",
                at_last_error());
   cr_assert_str_eq(r.backend, "host");
 
@@ -337,7 +336,7 @@ static size_t run_layout(const char *dtype, int ta, int tb, const int *which, si
     cr_assert_eq(gemm_buffers_init(&meas_host, ctx, &d, &buf), AT_OK, "%s",
                  at_last_error());
     int64_t dims[5] = {p.m, p.n, p.k, ta, tb};
-    struct gen_bind bind = {.dev = dev, .dims = dims, .dtype = dtype};
+    struct gen_bind bind = {.dev = sp.dev, .dims = dims, .dtype = dtype};
     for (size_t i = 0; i < r.nvariants; i++) {
       const struct bld_variant *v = &r.variants[i];
       cr_assert_eq(v->verdict, BLD_OK, "%s: %s\n%s", v->config_text, v->reason,
