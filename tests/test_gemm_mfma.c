@@ -27,7 +27,6 @@
 #include "tests/tspace.h"
 #include "tuner/compile/build.h"
 #include "tuner/compile/compile.h"
-#include "base/device.h"
 #include "tuner/ops/gemm_run.h"
 #include "tuner/measure/meas.h"
 #include "tuner/ops/op_gemm.h"
