@@ -40,8 +40,8 @@
 // log-sum-exp; FlashInfer's decode and vLLM's paged-attention kernels: the GQA group's
 // rows share one pass over the KV, page tables of 16 tokens; the CUDA samples'
 // threadFenceReduction: the last block to bump a counter does the reduction.
-#include "at_fence.h"
 #include "at_math.h"
+#include "at_splitkv.h" // the split's partial, the count, the last block's combine
 #include "at_warp.h"
 
 #pragma autotune kernel attn_decode
@@ -469,12 +469,9 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
     return;
   }
 
-  // ---- split: partials into the workspace, the last block combines ----
-  unsigned int *const counter = (unsigned int *)WS + bg;
-  const long long cnt_bytes = ((long long)(B * HKV + 3) / 4) * 16;
-  constexpr int PW = HD + 2; // a partial: m, l, HD accumulators
-  float *const part = (float *)((char *)WS + cnt_bytes) + (long long)bg * ns * rows * PW;
-  float *const mine = part + (long long)split * rows * PW;
+  // ---- split: the partial into the workspace; the last block combines (at_splitkv.h) ----
+  float *const mine = at_splitkv::partials(WS, B * HKV, bg, ns, rows, HD) +
+                      (long long)split * rows * (HD + 2);
 #pragma unroll
   for (int k = 0; k < OPT; k++) {
     const int it = tid + k * NT;
@@ -488,85 +485,11 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
         continue;
 #pragma unroll
       for (int e = 0; e < 4; e++)
-        mine[r * PW + 2 + c + e] = o[k][t][e];
+        mine[r * (HD + 2) + 2 + c + e] = o[k][t][e];
     }
   }
   for (int r = tid; r < rows; r += NT)
-    mine[r * PW] = sM[r], mine[r * PW + 1] = sL[r];
-  at_threadfence(); // the partial is visible before the counter moves
-  at_syncthreads();
-  __shared__ int last_block;
-  if (tid == 0)
-    last_block = at_atomic_add_u32(counter, 1u) == (unsigned int)(ns - 1);
-  at_syncthreads();
-  if (!last_block)
-    return;
-  at_threadfence(); // every other split's partial is seen after its counter bump
-
-  // The combine reads the other splits' partials (at_load_f32_coherent: past the SM's
-  // L1), issued many at a time before any is used: a combine over NS splits waits about
-  // NS / 32 round trips to L2 for M and L and NS / CH for the accumulators, not one a
-  // split and a pass (NS reaches 132 at batch 1: that serial loop was several times the
-  // whole KV read of a 4k-token cache).
-  // Per row, a wave: its lanes take the splits lane, lane + W, ..., each keeping the
-  // running (max m, sum l scaled to it) of its own, merged by shuffles:
-  // M = max_s m_s, L = sum_s 2^(m_s - M) l_s. A split with m = -inf (no key) adds 0.
-  auto merge = [](float &m, float &l, float m2, float l2) {
-    const float mx = at_fmaxf(m, m2);
-    if (mx != at_neg_inf())
-      l = (m == at_neg_inf() ? 0.0f : l * at_exp2f(m - mx)) +
-          (m2 == at_neg_inf() ? 0.0f : l2 * at_exp2f(m2 - mx));
-    m = mx;
-  };
-  constexpr int W = AT_WAVE_SIZE;
-  const int wave = tid / W, lane = tid % W;
-  for (int r = wave; r < rows; r += NT / W) { // wave-uniform: every lane shuffles
-    float mx = at_neg_inf(), l = 0.0f;
-    for (int s = lane; s < ns; s += W) {
-      const long long at = ((long long)s * rows + r) * PW;
-      merge(mx, l, at_load_f32_coherent(part + at), at_load_f32_coherent(part + at + 1));
-    }
-#pragma unroll
-    for (int off = W / 2; off > 0; off /= 2) {
-      const float m2 = at_shfl_xor(mx, off), l2 = at_shfl_xor(l, off);
-      merge(mx, l, m2, l2);
-    }
-    if (lane == 0)
-      sM[r] = mx, sL[r] = l;
-  }
-  at_syncthreads();
-  // Per output element, the splits' accumulators CH at a time: loads first, then the
-  // zeroing stores (read for the last time) and the sum, in split order.
-  constexpr int CH = 8;
-  for (int e = tid; e < rows * HD; e += NT) {
-    const int r = e / HD, c = e % HD;
-    const float mx = sM[r], l = sL[r];
-    float acc = 0.0f;
-    for (int s0 = 0; s0 < ns; s0 += CH) {
-      float ms[CH], a[CH];
-#pragma unroll
-      for (int j = 0; j < CH; j++) {
-        const long long at = ((long long)(s0 + j) * rows + r) * PW;
-        ms[j] = s0 + j < ns ? at_load_f32_coherent(part + at) : at_neg_inf();
-        a[j] = s0 + j < ns ? at_load_f32_coherent(part + at + 2 + c) : 0.0f;
-      }
-#pragma unroll
-      for (int j = 0; j < CH; j++) {
-        if (s0 + j >= ns)
-          continue;
-        if (ms[j] != at_neg_inf())
-          acc += at_exp2f(ms[j] - mx) * a[j];
-        part[((long long)(s0 + j) * rows + r) * PW + 2 + c] = 0.0f;
-      }
-    }
-    O[(row0 + r) * HD + c] = at_from_float<T>(l > 0.0f ? acc / l : 0.0f);
-  }
-  if (LSE)
-    for (int r = tid; r < rows; r += NT)
-      LSE[row0 + r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
-  at_syncthreads(); // every m_s read above: now zero them and the counter
-  for (int e = tid; e < ns * rows; e += NT)
-    part[(long long)e * PW] = 0.0f, part[(long long)e * PW + 1] = 0.0f;
-  if (tid == 0)
-    *counter = 0u;
+    mine[r * (HD + 2)] = sM[r], mine[r * (HD + 2) + 1] = sL[r];
+  at_splitkv::finish<T, HD, NT>(WS, B * HKV, bg, ns, rows, O + row0 * HD, LSE ? LSE + row0 : LSE,
+                                sM, sL, tid);
 }

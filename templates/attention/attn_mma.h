@@ -46,6 +46,7 @@
 // as the second GEMM's A operand; the PTX ISA 8.x for the m16n8k16, ldmatrix and cp.async
 // semantics (templates/common/at_mma.h, at_copy.h); vLLM's paged KV cache layout for
 // the block table.
+#include "at_attn_mma.h" // the tile layout, its fill, Q K^T, the softmax, P V
 #include "at_math.h"
 
 #pragma autotune kernel attn_mma
@@ -86,122 +87,12 @@
 #pragma autotune grid B * H * cdiv(SQ, BQ)
 #pragma autotune shared STAGES * 2 * BKV * ROW * sizeof_f16
 
-namespace attn_mma_detail {
-
-constexpr int PAGE = 16;   // tokens per KV-cache page (the contract's ATTN_PAGE)
-constexpr int VEC = 8;     // elements per 16-byte cp.async
-
-// Element (row, col) of a shared [BKV][HD] tile: padded rows of HD + 8 elements, or
-// unpadded rows whose 16-byte chunks are XORed with bits of the row (rows of fewer than
-// 8 chunks share a 128-byte line, so the row is first divided by how many share it).
-template <int HD, int SWZ> AT_DEV int sidx(int row, int col)
-{
-  if (!SWZ)
-    return row * (HD + 8) + col;
-  constexpr int CH = HD / 8, SHARE = CH >= 8 ? 1 : 8 / CH;
-  const int chunk = (col >> 3) ^ ((row & 7) / SHARE);
-  return row * HD + chunk * 8 + (col & 7);
-}
-
-AT_DEV unsigned int pack(unsigned short lo, unsigned short hi)
-{
-  return (unsigned int)lo | (unsigned int)hi << 16;
-}
-
-template <typename T> AT_DEV unsigned int pack_f32(float lo, float hi)
-{
-  return pack(at_from_float<T>(lo).bits, at_from_float<T>(hi).bits);
-}
-
-// f on every S register of a tile (the zeroing before Q K^T, a negative scale's flip).
-template <int MS, int NS, typename F> AT_DEV void each_score(float (&sc)[MS][NS][4], F f)
-{
-#pragma unroll
-  for (int s = 0; s < MS; s++)
-#pragma unroll
-    for (int j = 0; j < NS; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        f(sc[s][j][e]);
-}
-
-// d += a * b on packed fragments; the last argument only picks the type.
-AT_DEV void mma(float d[4], const unsigned int a[4], const unsigned int b[2], const at_half *)
-{
-  at_mma_m16n8k16_f32_f16_packed(d, a, b, d);
-}
-AT_DEV void mma(float d[4], const unsigned int a[4], const unsigned int b[2],
-                const at_bfloat16 *)
-{
-  at_mma_m16n8k16_f32_bf16_packed(d, a, b, d);
-}
-
-// Element offset of key `key`'s row (for KV head g) in K and V: [B][HKV][SK][HD] from
-// head_off, or row key % 16 of page bt[key / 16] of the pool [NPAGES][16][HKV][HD].
-template <int HD, int PAGED>
-AT_DEV long long kv_offset(const int *bt, long long head_off, int hkv, int g, int key)
-{
-  if (PAGED)
-    return ((long long)bt[key / PAGE] * PAGE + key % PAGE) * hkv * HD + (long long)g * HD;
-  return head_off + (long long)key * HD;
-}
-
-// Keys [key0, key0 + BKV) of K and V into the shared tiles sk and sv, NT threads. A tile
-// wholly inside SK with 16-byte aligned bases is all cp.async, unrolled; any other takes
-// a rolled loop that zero-fills the rows past SK (and copies element by element when the
-// bases are not aligned). The choice is the same for every thread of the block.
-template <typename T, int BKV, int HD, int NT, int SWZ, int PAGED>
-AT_DEV void load_kv(T *sk, T *sv, const T *K, const T *V, const int *bt, long long head_off,
-                    int hkv, int g, int key0, int SK, bool vec, int tid)
-{
-  constexpr int VPR = HD / VEC, TOTAL = BKV * VPR, ITERS = (TOTAL + NT - 1) / NT;
-  if (vec && key0 + BKV <= SK) {
-#pragma unroll
-    for (int it = 0; it < ITERS; it++) {
-      const int v = tid + it * NT;
-      if (TOTAL % NT != 0 && v >= TOTAL)
-        break;
-      const int r = v / VPR, c = (v % VPR) * VEC;
-      const long long off = kv_offset<HD, PAGED>(bt, head_off, hkv, g, key0 + r) + c;
-      at_cp_async_16(sk + sidx<HD, SWZ>(r, c), K + off);
-      at_cp_async_16(sv + sidx<HD, SWZ>(r, c), V + off);
-    }
-    return;
-  }
-#pragma unroll 1
-  for (int v = tid; v < TOTAL; v += NT) {
-    const int r = v / VPR, c = (v % VPR) * VEC, key = key0 + r;
-    T *dk = sk + sidx<HD, SWZ>(r, c), *dv = sv + sidx<HD, SWZ>(r, c);
-    if (key < SK && vec) {
-      const long long off = kv_offset<HD, PAGED>(bt, head_off, hkv, g, key) + c;
-      at_cp_async_16(dk, K + off);
-      at_cp_async_16(dv, V + off);
-      continue;
-    }
-    const long long off = key < SK ? kv_offset<HD, PAGED>(bt, head_off, hkv, g, key) + c : 0;
-#pragma unroll
-    for (int e = 0; e < VEC; e++) {
-      T xk, xv;
-      xk.bits = 0;
-      xv.bits = 0;
-      if (key < SK) {
-        xk = K[off + e];
-        xv = V[off + e];
-      }
-      dk[e] = xk;
-      dv[e] = xv;
-    }
-  }
-}
-
-} // namespace attn_mma_detail
-
 template <typename T, int BQ, int BKV, int WARPS, int STAGES, int SWZ, int HD, int IS_CAUSAL,
           int IS_PAGED>
 __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, const int *BT,
                          int B, int H, int HKV, int SQ, int SK, float scale)
 {
-  using namespace attn_mma_detail;
+  using namespace at_attn_mma;
   static_assert(sizeof(T) == 2, "attn_mma: f16 and bf16 only (mma.sync has no f32 inputs)");
   static_assert(STAGES >= 2, "attn_mma: the ring needs two stages");
   static_assert(HD % 16 == 0 && BKV % 16 == 0, "attn_mma: whole m16n8k16 steps");
@@ -233,6 +124,13 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
 #pragma unroll
     for (int r = 0; r < 2; r++)
       rows[s][r] = q0 + (s * WARPS + warp) * 16 + gq + 8 * r;
+  // The last key each row sees (causal: bottom right).
+  int limit[MS][2];
+#pragma unroll
+  for (int s = 0; s < MS; s++)
+#pragma unroll
+    for (int r = 0; r < 2; r++)
+      limit[s][r] = IS_CAUSAL && rows[s][r] + SK - SQ < SK - 1 ? rows[s][r] + SK - SQ : SK - 1;
 
   // Q fragments: word w of k-step kk is row gq + 8 (w % 2), columns 16 kk + 2 t4 + 8 (w / 2)
   // and the next (at_mma.h's A layout).
@@ -278,9 +176,6 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
                                            SK, vec, tid);
   };
 
-  // ldmatrix.x4: lane l gives row l % 8 of matrix q = l / 8.
-  const int q = lane >> 3, qr = lane & 7;
-
 #pragma unroll
   for (int st = 0; st < STAGES - 1; st++) {
     if (st < ntiles)
@@ -298,105 +193,13 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
     const T *const sk = smem + 2 * (kt % STAGES) * TILE, *const sv = sk + TILE;
     const int k0 = kt * BKV;
 
-    // ---- S = Q K^T: K rows are the columns of B (ldmatrix without .trans) ----
+    // ---- S = Q K^T, the online softmax, O += P V (at_attn_mma.h) ----
     float sc[MS][NS][4];
-    each_score(sc, [](float &x) { x = 0.0f; });
-#pragma unroll
-    for (int kk = 0; kk < DK; kk++)
-#pragma unroll
-      for (int j = 0; j < NS / 2; j++) {
-        unsigned int bf[4]; // words 0-1: keys 16 j + 0-7, words 2-3: keys 16 j + 8-15
-        at_ldmatrix_x4_packed(bf, sk + sidx<HD, SWZ>(j * 16 + qr + 8 * (q >> 1),
-                                                     kk * 16 + 8 * (q & 1)));
-#pragma unroll
-        for (int s = 0; s < MS; s++) {
-          mma(sc[s][2 * j], qf[s][kk], &bf[0], (const T *)0);
-          mma(sc[s][2 * j + 1], qf[s][kk], &bf[2], (const T *)0);
-        }
-      }
-
-    // ---- online softmax: S[e] of n8 tile j is (row gq + 8 (e / 2), key 8 j + 2 t4 + e % 2) ----
+    qk<T, MS, NS, DK, HD, SWZ>(sc, qf, sk, 0, lane);
     // Only a tile that reaches past SK or past the first row's last key needs the mask.
-    // Maxima over the raw scores, qa x - m one FFMA into exp2 (at_softmax_fold); a
-    // negative scale flips the scores' signs first, a uniform branch.
     const bool edge = k0 + BKV > SK || (IS_CAUSAL && k0 + BKV - 1 > q0 + SK - SQ);
-    if (qs < 0.0f)
-      each_score(sc, [](float &x) { x = -x; });
-#pragma unroll
-    for (int s = 0; s < MS; s++)
-#pragma unroll
-      for (int r = 0; r < 2; r++) {
-        const int limit = IS_CAUSAL && rows[s][r] + SK - SQ < SK - 1 ? rows[s][r] + SK - SQ
-                                                                      : SK - 1;
-        float mx = at_neg_inf();
-        if (edge) { // a key past SK or the causal limit is -inf
-#pragma unroll
-          for (int j = 0; j < NS; j++)
-#pragma unroll
-            for (int c = 0; c < 2; c++) {
-              const float x = k0 + 8 * j + 2 * t4 + c > limit ? at_neg_inf()
-                                                              : sc[s][j][2 * r + c];
-              sc[s][j][2 * r + c] = x;
-              mx = at_fmaxf(mx, x);
-            }
-        } else { // (the tiles inside: no per-key test, a compare and select a key)
-#pragma unroll
-          for (int j = 0; j < NS; j++)
-#pragma unroll
-            for (int c = 0; c < 2; c++)
-              mx = at_fmaxf(mx, sc[s][j][2 * r + c]);
-        }
-        mx = at_fmaxf(mx, at_shfl_xor(mx, 1));
-        mx = at_fmaxf(mx, at_shfl_xor(mx, 2));
-        const float mnew = at_fmaxf(m[s][r], mx * qa);
-        // A row that has seen no key yet keeps -inf: subtract 0 so exp2 gives 0, not NaN.
-        const float base = mnew == at_neg_inf() ? 0.0f : mnew;
-        const float alpha = at_exp2f(m[s][r] - base);
-        m[s][r] = mnew;
-        float sum = 0.0f;
-#pragma unroll
-        for (int j = 0; j < NS; j++)
-#pragma unroll
-          for (int c = 0; c < 2; c++) {
-            const float p = at_exp2f(sc[s][j][2 * r + c] * qa - base);
-            sc[s][j][2 * r + c] = p;
-            sum += p;
-          }
-        l[s][r] = l[s][r] * alpha + sum;
-        // (alpha is exactly 1 where the row's max did not move: past a long row's first
-        // tiles most warps skip the multiplies, a uniform branch; acc * 1 is acc)
-        if (at_any(alpha != 1.0f)) {
-#pragma unroll
-          for (int j = 0; j < ND; j++)
-#pragma unroll
-            for (int c = 0; c < 2; c++)
-              acc[s][j][2 * r + c] *= alpha;
-        }
-      }
-
-    // ---- O += P V: P's A fragment for keys 16 kk.. is S tiles 2 kk and 2 kk + 1 ----
-#pragma unroll
-    for (int kk = 0; kk < BKV / 16; kk++) {
-      unsigned int pa[MS][4];
-#pragma unroll
-      for (int s = 0; s < MS; s++) {
-        pa[s][0] = pack_f32<T>(sc[s][2 * kk][0], sc[s][2 * kk][1]);
-        pa[s][1] = pack_f32<T>(sc[s][2 * kk][2], sc[s][2 * kk][3]);
-        pa[s][2] = pack_f32<T>(sc[s][2 * kk + 1][0], sc[s][2 * kk + 1][1]);
-        pa[s][3] = pack_f32<T>(sc[s][2 * kk + 1][2], sc[s][2 * kk + 1][3]);
-      }
-#pragma unroll
-      for (int j = 0; j < ND / 2; j++) {
-        unsigned int bf[4]; // words 0-1: columns 16 j + 0-7, words 2-3: 16 j + 8-15
-        at_ldmatrix_x4_trans_packed(bf, sv + sidx<HD, SWZ>(kk * 16 + qr + 8 * (q & 1),
-                                                           j * 16 + 8 * (q >> 1)));
-#pragma unroll
-        for (int s = 0; s < MS; s++) {
-          mma(acc[s][2 * j], pa[s], &bf[0], (const T *)0);
-          mma(acc[s][2 * j + 1], pa[s], &bf[2], (const T *)0);
-        }
-      }
-    }
+    softmax<MS, NS, ND>(sc, acc, m, l, limit, k0, t4, edge, qs, qa);
+    pv<T, MS, NS, ND, HD, SWZ>(acc, sc, sv, 0, lane);
   }
   at_cp_async_wait_all();
 

@@ -1,0 +1,129 @@
+// at_splitkv.h - split-KV decode's hand-over ("flash-decoding"), one copy for the decode
+// templates (attn_decode.h on SIMT, attn_decode_mma.h on mma.sync): the keys of one
+// (batch, KV head) pair are cut into NS splits, one block each; every block writes its
+// rows' partial (max m in the log2 domain, sum l, HD unnormalized accumulators) into the
+// workspace, fences, and bumps the pair's counter; the block that sees NS - 1 is the last:
+// it combines O = sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s and LSE = (M + log2 L)
+// ln 2, and sets the partials and the counter back to zero, so that the workspace is all
+// zero when the kernel returns (the `workspace` pragma's contract: no memset between
+// launches). No block waits for another: any residency is safe, on a GPU and on the host.
+//
+// The workspace (the templates' `workspace` pragma): one u32 counter per pair, padded to
+// 16 bytes, then per (pair, split, row) the partial m, l, acc[HD] as f32.
+//
+// Learned from (our own code, no copy): Dao, Haziza, Massa, Sizov, "Flash-Decoding for
+// long-context inference" (2023); the CUDA samples' threadFenceReduction (the last block
+// to bump a counter reduces).
+#ifndef AT_COMMON_H
+#include "at_common.h"
+#endif
+#ifndef AT_SPLITKV_H
+#define AT_SPLITKV_H
+
+#include "at_fence.h"
+#include "at_math.h"
+#include "at_warp.h"
+
+namespace at_splitkv {
+
+// The partials of pair bg (of nbg) with ns splits of `rows` rows: split s's row r at
+// ((s rows + r) (HD + 2)) floats from here.
+AT_DEV float *partials(void *ws, int nbg, int bg, int ns, int rows, int hd)
+{
+  const long long cnt_bytes = ((long long)(nbg + 3) / 4) * 16;
+  return (float *)((char *)ws + cnt_bytes) + (long long)bg * ns * rows * (hd + 2);
+}
+
+// After every thread of the block has written its share of this split's partial: count
+// it, and in the block that counts last combine the ns partials into O (rows [0, rows)
+// from o, HD elements a row) and LSE (from lse; NULL: none), then zero the partials and
+// the counter. sM and sL: shared scratch of `rows` floats each (free to overwrite). NT
+// threads, all of them here.
+template <typename T, int HD, int NT>
+AT_DEV void finish(void *ws, int nbg, int bg, int ns, int rows, T *o, float *lse, float *sM,
+                   float *sL, int tid)
+{
+  unsigned int *const counter = (unsigned int *)ws + bg;
+  constexpr int PW = HD + 2; // a partial: m, l, HD accumulators
+  float *const part = partials(ws, nbg, bg, ns, rows, HD);
+  at_threadfence(); // the partial is visible before the counter moves
+  at_syncthreads();
+  __shared__ int last_block;
+  if (tid == 0)
+    last_block = at_atomic_add_u32(counter, 1u) == (unsigned int)(ns - 1);
+  at_syncthreads();
+  if (!last_block)
+    return;
+  at_threadfence(); // every other split's partial is seen after its counter bump
+
+  // The combine reads the other splits' partials (at_load_f32_coherent: past the SM's
+  // L1), issued many at a time before any is used: a combine over NS splits waits about
+  // NS / 32 round trips to L2 for M and L and NS / CH for the accumulators, not one a
+  // split and a pass (NS reaches 132 at batch 1: that serial loop was several times the
+  // whole KV read of a 4k-token cache).
+  // Per row, a wave: its lanes take the splits lane, lane + W, ..., each keeping the
+  // running (max m, sum l scaled to it) of its own, merged by shuffles:
+  // M = max_s m_s, L = sum_s 2^(m_s - M) l_s. A split with m = -inf (no key) adds 0.
+  auto merge = [](float &m, float &l, float m2, float l2) {
+    const float mx = at_fmaxf(m, m2);
+    if (mx != at_neg_inf())
+      l = (m == at_neg_inf() ? 0.0f : l * at_exp2f(m - mx)) +
+          (m2 == at_neg_inf() ? 0.0f : l2 * at_exp2f(m2 - mx));
+    m = mx;
+  };
+  constexpr int W = AT_WAVE_SIZE;
+  const int wave = tid / W, lane = tid % W;
+  for (int r = wave; r < rows; r += NT / W) { // wave-uniform: every lane shuffles
+    float mx = at_neg_inf(), l = 0.0f;
+    for (int s = lane; s < ns; s += W) {
+      const long long at = ((long long)s * rows + r) * PW;
+      merge(mx, l, at_load_f32_coherent(part + at), at_load_f32_coherent(part + at + 1));
+    }
+#pragma unroll
+    for (int off = W / 2; off > 0; off /= 2) {
+      const float m2 = at_shfl_xor(mx, off), l2 = at_shfl_xor(l, off);
+      merge(mx, l, m2, l2);
+    }
+    if (lane == 0)
+      sM[r] = mx, sL[r] = l;
+  }
+  at_syncthreads();
+  // Per output element, the splits' accumulators CH at a time: loads first, then the
+  // zeroing stores (read for the last time) and the sum, in split order.
+  constexpr int CH = 8;
+  for (int e = tid; e < rows * HD; e += NT) {
+    const int r = e / HD, c = e % HD;
+    const float mx = sM[r], l = sL[r];
+    float acc = 0.0f;
+    for (int s0 = 0; s0 < ns; s0 += CH) {
+      float ms[CH], a[CH];
+#pragma unroll
+      for (int j = 0; j < CH; j++) {
+        const long long at = ((long long)(s0 + j) * rows + r) * PW;
+        ms[j] = s0 + j < ns ? at_load_f32_coherent(part + at) : at_neg_inf();
+        a[j] = s0 + j < ns ? at_load_f32_coherent(part + at + 2 + c) : 0.0f;
+      }
+#pragma unroll
+      for (int j = 0; j < CH; j++) {
+        if (s0 + j >= ns)
+          continue;
+        if (ms[j] != at_neg_inf())
+          acc += at_exp2f(ms[j] - mx) * a[j];
+        part[((long long)(s0 + j) * rows + r) * PW + 2 + c] = 0.0f;
+      }
+    }
+    o[(long long)r * HD + c] = at_from_float<T>(l > 0.0f ? acc / l : 0.0f);
+  }
+  if (lse)
+    for (int r = tid; r < rows; r += NT)
+      lse[r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
+  at_syncthreads(); // every m_s read above: now zero them and the counter
+  for (int e = tid; e < ns * rows; e += NT)
+    part[(long long)e * PW] = 0.0f, part[(long long)e * PW + 1] = 0.0f;
+  if (tid == 0)
+    *counter = 0u;
+}
+
+} // namespace at_splitkv
+
+#endif
