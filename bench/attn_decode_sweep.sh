@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# attn_decode_sweep.sh - the full correctness sweep of templates/attention/attn_decode.h on
-# the host device (emulated; no GPU): every combination of decode of 1 and 7 queries,
-# 300 and 4,099 keys, GQA 1:1, 4:1 and 8:1, head dims 64 and 128, paged and not, causal
-# and not (96 problems, dtypes and LSE rotating, every fourth as gfx942 with waves of
-# 64), each with a sample of configs covering every value of every parameter, or with
-# every valid config (--all: hours on two cores). Each variant is launched twice on one
+# attn_decode_sweep.sh - the full correctness sweep of templates/attention/attn_decode.h
+# (with AT_DECODE_TEMPLATE=attn_decode_mma: of attn_decode_mma.h, f16 and bf16, on the
+# host's space and h100's) on the host device (emulated; no GPU): every combination of
+# decode of 1 and 7 queries, 300 and 4,099 keys, GQA 1:1, 4:1 and 8:1, head dims 64 and
+# 128, paged and not, causal and not (96 problems, dtypes and LSE rotating, every fourth
+# as gfx942 with waves of 64), each with a sample of configs covering every value of
+# every parameter, or with every valid config (--all: hours on two cores). Each variant is launched twice on one
 # workspace and checked against an f64 reference (O, LSE, the workspace left zero):
 # tests/test_attn_decode.c's full_sweep test, which CI skips. Prints the per-problem
 # lines and the total; results go in bench/results/2026-12-03-attn-decode.md by hand.
@@ -23,5 +24,5 @@ build=${1:-build}
 cmake --build "$build" --target test_attn_decode >/dev/null
 start=$(date +%s)
 AT_DECODE_SWEEP=$mode nice -n "${AT_NICE:-10}" "$build/test_attn_decode" --filter 'attn_decode/full_sweep' \
-  --verbose --jobs 1 2>&1 | grep -E 'attn_decode (host|full)|\[(ERR|FAIL|PASS)' || true
+  --verbose --jobs 1 2>&1 | grep -E 'attn_decode(_mma)? (host|full)|\[(ERR|FAIL|PASS)' || true
 echo "wall: $(( $(date +%s) - start )) s on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"

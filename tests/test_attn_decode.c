@@ -1,24 +1,26 @@
 /*
- * test_attn_decode.c - the decode attention template (templates/attention/attn_decode.h)
- * on the host device (the variant's own source on the SIMT emulator, warp 32, and as
- * compiled for gfx942 with waves of 64) and compiled for sm_80, sm_90 and gfx942.
+ * test_attn_decode.c - the decode attention templates: attn_decode.h (SIMT) on the host
+ * device (the variant's own source on the SIMT emulator, warp 32, and as compiled for
+ * gfx942 with waves of 64) and compiled for sm_80, sm_90 and gfx942; attn_decode_mma.h
+ * (mma.sync, the GQA group's rows packed into 16-row slices) on the host emulating
+ * mma.sync, on the host's and h100's spaces, and compiled for sm_80 and sm_90.
  *
  * Each run goes through the tuner's own path and the op's one reference and check
  * (tuner/ops/op_attn.c: deterministic inputs, multiples of 1/4, exact products; the f64
  * reference of the contract v2, GQA head h reading KV head h / (H / HKV), paged K and V
  * through a shuffled block table in a pool whose unused rows hold ATTN_PAD_VALUE, causal
- * bottom-right; attn_check with no P-rounding term, attn_decode's P being f32): the
- * variant launched twice on the same workspace (zeroed once, as the runners do), and
- * after each launch every O element and LSE value within attn_check's bound and the
- * workspace all zero again (tuner/ops/attn_run.c, attn_verify).
+ * bottom-right; attn_check with no P-rounding term for attn_decode, whose P is f32, with
+ * it for attn_decode_mma): the variant launched twice on the same workspace (zeroed once,
+ * as the runners do), and after each launch every O element and LSE value within
+ * attn_check's bound and the workspace all zero again (tuner/ops/attn_run.c, attn_verify).
  * `autotune attention --decode` runs it end to end (recorded, queried).
  * The CI sample covers every value of every parameter on a few problems (decode of 1
  * and 7 queries, GQA 1:1 and 8:1, paged and not, causal and not, head dims 64 and 128,
- * 300 and 4,099 keys); AT_DECODE_SWEEP=full runs every combination of the issue's
- * problems with such a sample, AT_DECODE_SWEEP=all with every valid config (with
- * AT_DECODE_SMX=0 or 1: only that softmax's configs)
- * (bench/attn_decode_sweep.sh, results in bench/results/).
- */
+ * 300 and 4,099 keys; attn_decode_mma also 16 queries of a 16:1 group, 256 rows);
+ * AT_DECODE_SWEEP=full runs every combination of the issue's problems with such a
+ * sample, AT_DECODE_SWEEP=all with every valid config (with AT_DECODE_SMX=0 or 1: only
+ * that softmax's configs; AT_DECODE_TEMPLATE=attn_decode_mma: that template)
+ * (bench/attn_decode_sweep.sh, results in bench/results/). */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
@@ -43,13 +45,26 @@
 #include "tuner/ops/op_gemm.h"
 
 #define TIMEOUT 36000 /* one timeout for every test (see test_attn.c) */
-#define TEMPLATE AT_SOURCE_DIR "/templates/attention/attn_decode.h"
 #define COMMON AT_SOURCE_DIR "/templates/common"
 #define NDIMS 8          /* B, H, HKV, SQ, SK, D, CAUSAL, PAGED */
 
 static const char *const incs[] = {COMMON, NULL};
-static const char *const params[] = {"NT", "BKV", "TR", "BPS", "SMX"};
-#define NPARAMS (sizeof params / sizeof params[0])
+
+/* The decode templates: the same problems, runs and checks for each. */
+struct dtemplate {
+  const char *name, *path;
+  const char *const *params; /* the sample covers every value of each */
+  size_t nparams;
+  int p_exact;               /* P kept in f32 (no P-rounding term in the check) */
+  int lanes;                 /* has SMX (the lane-group softmax): sampled on its own too */
+};
+static const char *const simt_params[] = {"NT", "BKV", "TR", "BPS", "SMX"};
+static const char *const mma_params[] = {"MS", "WK", "BKV", "STAGES", "SWZ", "BPS"};
+static const struct dtemplate SIMT = {"attn_decode", AT_SOURCE_DIR
+                                      "/templates/attention/attn_decode.h", simt_params, 5, 1, 1};
+static const struct dtemplate MMA = {"attn_decode_mma", AT_SOURCE_DIR
+                                     "/templates/attention/attn_decode_mma.h", mma_params, 6, 0,
+                                     0};
 
 struct dproblem {
   const char *dtype;
@@ -57,25 +72,34 @@ struct dproblem {
   int causal, paged, lse;
 };
 
-static void space_open(struct th_space *sp, const char *dev, const struct dproblem *p)
+static void space_open(struct th_space *sp, const struct dtemplate *tp, const char *dev,
+                       const struct dproblem *p)
 {
   const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, p->d, p->causal, p->paged};
-  th_space_open(sp, TEMPLATE, dev, dims, NDIMS);
+  th_space_open(sp, tp->path, dev, dims, NDIMS);
 }
 
-/* A small sample with every value of every param: again and again the config that brings
- * the most (param, value) pairs not yet covered (the first of equals), until none is
- * left or cap are taken; 4-6 configs where the old first-config-per-value sample took
- * 10-11 (the runtime of this file). Then the same again among the configs with SMX = 1
- * (the lane-group softmax: every NT, BKV, TR, BPS with it too), those not taken yet
- * appended. OUT: which[] (indices into sp); returns how many. */
-static size_t sample_of(const struct th_space *sp, size_t *which, size_t cap, int64_t smx);
-static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
+/* A small sample with every value of every param (th_space_cover: 4-6 configs where the
+ * old first-config-per-value sample took 10-11, the runtime of this file). For attn_decode
+ * then the same again among the configs with SMX = 1 (the lane-group softmax: every NT,
+ * BKV, TR, BPS with it too), those not taken yet appended. OUT: which[] (indices into sp);
+ * returns how many. */
+static size_t sample_of(const struct dtemplate *tp, const struct th_space *sp, size_t *which,
+                        size_t cap, int64_t smx)
 {
-  size_t n = sample_of(sp, which, cap, -1);
+  return th_space_cover(sp, tp->params, tp->nparams,
+                        smx < 0 ? NULL : smx ? "SMX=1" : "SMX=0", which, cap);
+}
+
+static size_t sample(const struct dtemplate *tp, const struct th_space *sp, size_t *which,
+                     size_t cap)
+{
+  size_t n = sample_of(tp, sp, which, cap, -1);
+  if (!tp->lanes)
+    return n;
   size_t *more = malloc(cap * sizeof *more);
   cr_assert_not_null(more);
-  const size_t m = sample_of(sp, more, cap, 1);
+  const size_t m = sample_of(tp, sp, more, cap, 1);
   for (size_t i = 0; i < m && n < cap; i++) {
     bool taken = false;
     for (size_t k = 0; k < n; k++)
@@ -84,50 +108,6 @@ static size_t sample(const struct th_space *sp, size_t *which, size_t cap)
       which[n++] = more[i];
   }
   free(more);
-  return n;
-}
-
-/* The greedy sample among the configs whose SMX is smx (all with smx < 0). */
-static size_t sample_of(const struct th_space *sp, size_t *which, size_t cap, int64_t smx)
-{
-  const int smx_at = gen_space_param_index(sp->s, "SMX");
-  cr_assert_geq(smx_at, 0);
-  int idx[NPARAMS];
-  int64_t vals[NPARAMS][16];
-  bool covered[NPARAMS][16] = {{false}};
-  size_t nv[NPARAMS] = {0};
-  for (size_t p = 0; p < NPARAMS; p++) {
-    idx[p] = gen_space_param_index(sp->s, params[p]);
-    cr_assert_geq(idx[p], 0);
-    for (size_t i = 0; i < sp->n; i++) {
-      int64_t v = sp->cfg[i * sp->np + (size_t)idx[p]];
-      bool known = false;
-      for (size_t q = 0; q < nv[p]; q++)
-        known |= vals[p][q] == v;
-      if (!known && nv[p] < 16)
-        vals[p][nv[p]++] = v;
-    }
-  }
-  size_t n = 0;
-  while (n < cap) {
-    size_t best = 0, gain_best = 0;
-    for (size_t i = 0; i < sp->n; i++) {
-      size_t gain = 0;
-      if (smx >= 0 && sp->cfg[i * sp->np + (size_t)smx_at] != smx)
-        continue;
-      for (size_t p = 0; p < NPARAMS; p++)
-        for (size_t q = 0; q < nv[p]; q++)
-          gain += !covered[p][q] && vals[p][q] == sp->cfg[i * sp->np + (size_t)idx[p]];
-      if (gain > gain_best)
-        best = i, gain_best = gain;
-    }
-    if (gain_best == 0)
-      break;
-    which[n++] = best;
-    for (size_t p = 0; p < NPARAMS; p++)
-      for (size_t q = 0; q < nv[p]; q++)
-        covered[p][q] |= vals[p][q] == sp->cfg[best * sp->np + (size_t)idx[p]];
-  }
   return n;
 }
 
@@ -188,16 +168,17 @@ static int run_variant(struct th_hostk *hk, const struct th_space *sp, meas_kern
 /* The full sweep's AT_DECODE_SMX: only the configs with this SMX (-1: all). */
 static int64_t only_smx = -1;
 
-/* Every sampled config of the problem's space (all of them with all != 0), compiled for
- * arch ("host", or "host:gfx942" for waves of 64 on the device of that name), run twice
- * and checked by the op; attn_decode keeps P in f32, so the check has no P-rounding term
- * (p_exact). Returns the number of runs; asserts none failed. OUT: *split (may be NULL),
- * the runs of a split variant (NS > 1: the workspace path). */
-static size_t run_problem(const struct dproblem *p, const char *dev, const char *arch, int all,
-                          size_t *split)
+/* Every sampled config of template tp's space for the problem on dev (all of them with
+ * all != 0), compiled for arch ("host", or "host:gfx942" for waves of 64 on the device of
+ * that name), run twice and checked by the op; attn_decode keeps P in f32, so its check
+ * has no P-rounding term (p_exact), attn_decode_mma rounds P to the input type as the
+ * other matrix-core templates do. Returns the number of runs; asserts none failed. OUT:
+ * *split (may be NULL), the runs of a split variant (NS > 1: the workspace path). */
+static size_t run_problem(const struct dtemplate *tp, const struct dproblem *p, const char *dev,
+                          const char *arch, int all, size_t *split)
 {
   struct th_space sp;
-  space_open(&sp, dev, p);
+  space_open(&sp, tp, dev, p);
   cr_assert_gt(sp.n, 0, "no valid config for the problem");
   size_t cap = all ? sp.n : 32, n;
   size_t *which = malloc(cap * sizeof *which);
@@ -207,11 +188,12 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
   n = 0;
   if (all)
     for (size_t i = 0; i < sp.n; i++) {
-      if (only_smx < 0 || th_space_get(&sp, i, "SMX") == only_smx)
+      if (only_smx < 0 || !tp->lanes || th_space_get(&sp, i, "SMX") == only_smx)
         which[n++] = i;
     }
   else
-    n = only_smx >= 0 ? sample_of(&sp, which, cap, only_smx) : sample(&sp, which, cap);
+    n = only_smx >= 0 && tp->lanes ? sample_of(tp, &sp, which, cap, only_smx)
+                                   : sample(tp, &sp, which, cap);
   for (size_t i = 0; i < n; i++)
     ptrs[i] = sp.cfg + which[i] * sp.np;
   struct th_hostk hk;
@@ -220,14 +202,14 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
   struct attn_data d;
   cr_assert_eq(attn_data_init(&d, &ap, (uint64_t)(p->sk * 31 + p->h * 7 + p->sq)), AT_OK, "%s",
                at_last_error());
-  d.p_exact = 1;
+  d.p_exact = tp->p_exact;
   struct attn_buffers buf;
   cr_assert_eq(attn_buffers_init(&meas_host, hk.ctx, &d, &buf), AT_OK, "%s", at_last_error());
   size_t failures = 0, lanes = 0;
   int64_t sg_lo = 0, sg_hi = 0; /* the lane groups the SMX = 1 runs took */
   for (size_t i = 0; i < n; i++) {
     int64_t bad = 0;
-    if (cfg_get(&sp, ptrs[i], "SMX") == 1) {
+    if (tp->lanes && cfg_get(&sp, ptrs[i], "SMX") == 1) {
       const int64_t sg = cfg_get(&sp, ptrs[i], "SG");
       sg_lo = lanes == 0 || sg < sg_lo ? sg : sg_lo, sg_hi = sg > sg_hi ? sg : sg_hi;
       lanes++;
@@ -248,12 +230,12 @@ static size_t run_problem(const struct dproblem *p, const char *dev, const char 
       free(text);
     }
   }
-  cr_log_info("attn_decode %s %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d: %zu "
-              "configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", arch, p->dtype,
+  cr_log_info("%s %s %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d: %zu "
+              "configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", tp->name, arch, p->dtype,
               (long long)p->h, (long long)p->hkv, (long long)p->sq, (long long)p->sk,
               (long long)p->d, p->causal, p->paged, n, sp.n, lanes, (long long)sg_lo,
               (long long)sg_hi, failures);
-  cr_assert(lanes > 0 || only_smx == 0, "the lane-group softmax ran");
+  cr_assert(lanes > 0 || only_smx == 0 || !tp->lanes, "the lane-group softmax ran");
   cr_assert_eq(failures, 0, "%zu of %zu variants wrong (see the log)", failures, n);
   attn_buffers_release(&meas_host, hk.ctx, &buf);
   attn_data_release(&d);
@@ -272,7 +254,7 @@ Test(attn_decode, space_and_refusals, .timeout = TIMEOUT)
     /* Llama-style decode: 32 query heads over 8 KV heads, one query, 32k keys */
     const struct dproblem p = {"bf16", 1, 32, 8, 1, 32768, 128, 1, 0, 0};
     struct th_space sp;
-    space_open(&sp, devs[dv], &p);
+    space_open(&sp, &SIMT, devs[dv], &p);
     cr_log_info("attn_decode %s: %zu valid configs", devs[dv], sp.n);
     cr_assert_geq(sp.n, 10, "%s: %zu configs", devs[dv], sp.n);
     const struct dev_profile *dev = dev_find(devs[dv]);
@@ -299,7 +281,7 @@ Test(attn_decode, space_and_refusals, .timeout = TIMEOUT)
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
     const struct dproblem *p = &refused[i].p;
     struct tmpl *t = NULL;
-    cr_assert_eq(tmpl_load(TEMPLATE, incs, &t), AT_OK, "%s", at_last_error());
+    cr_assert_eq(tmpl_load(SIMT.path, incs, &t), AT_OK, "%s", at_last_error());
     const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, p->d, p->causal, p->paged};
     struct gen_space *s = NULL;
     cr_assert_eq(tmpl_space(t, dev_find("h200"), dims, &s), AT_OK, "%s", at_last_error());
@@ -320,15 +302,15 @@ Test(attn_decode, space_and_refusals, .timeout = TIMEOUT)
 
 /* ---- compiling for the GPUs -------------------------------------------------------- */
 
-static void compile_sample(const char *dev, const char *backend, const char *dtype,
-                           size_t most)
+static void compile_sample(const struct dtemplate *tp, const char *dev, const char *backend,
+                           const char *dtype, size_t most)
 {
   /* 8:1 GQA, two new queries, paged, causal: the widest row tile the tests compile */
   const struct dproblem p = {dtype, 4, 32, 4, 2, 32768, 128, 1, 1, 1};
   struct th_space sp;
-  space_open(&sp, dev, &p);
+  space_open(&sp, tp, dev, &p);
   size_t which[32];
-  size_t n = sample(&sp, which, most);
+  size_t n = sample(tp, &sp, which, most);
   int64_t *cfg = malloc(n * sp.np * sizeof *cfg);
   cr_assert_not_null(cfg);
   for (size_t i = 0; i < n; i++)
@@ -349,13 +331,13 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
                    v->log ? v->log : "");
       continue;
     }
-    cr_log_info("attn_decode %s %s %s: %d registers", dev, dtype, v->config_text,
+    cr_log_info("%s %s %s %s: %d registers", tp->name, dev, dtype, v->config_text,
                 v->res.registers);
     max_regs = v->res.registers > max_regs ? v->res.registers : max_regs;
     min_regs = v->res.registers < min_regs ? v->res.registers : min_regs;
   }
-  cr_log_info("attn_decode %s %s: %zu variants compiled, 0 errors, %zu pruned (spills), the "
-              "rest %d-%d registers", dev, dtype, r.nvariants, pruned, min_regs, max_regs);
+  cr_log_info("%s %s %s: %zu variants compiled, 0 errors, %zu pruned (spills), the rest "
+              "%d-%d registers", tp->name, dev, dtype, r.nvariants, pruned, min_regs, max_regs);
   cr_assert_eq(r.nvariants, n);
   /* the tuner skips a pruned variant; most of the sample must be usable */
   cr_assert_leq(2 * pruned, n, "%zu of %zu variants spill (see the log)", pruned, n);
@@ -367,19 +349,19 @@ static void compile_sample(const char *dev, const char *backend, const char *dty
 Test(attn_decode, compiles_for_sm80, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
-  compile_sample("a100", "nvrtc", "bf16", 4); /* sm_90 compiles the whole sample */
+  compile_sample(&SIMT, "a100", "nvrtc", "bf16", 4); /* sm_90 compiles the whole sample */
 }
 
 Test(attn_decode, compiles_for_sm90, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
-  compile_sample("h200", "nvrtc", "f16", 32);
+  compile_sample(&SIMT, "h200", "nvrtc", "f16", 32);
 }
 
 Test(attn_decode, compiles_for_gfx942, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_clang_hip);
-  compile_sample("mi300x", "clang-hip", "bf16", 32);
+  compile_sample(&SIMT, "mi300x", "clang-hip", "bf16", 32);
 }
 
 /* `#pragma autotune min_blocks 1` reaches ptxas: the variant's wrapper is declared
@@ -392,7 +374,7 @@ Test(attn_decode, min_blocks_reaches_ptxas, .timeout = TIMEOUT)
   th_need_cc(&cc_nvrtc);
   const struct dproblem p = {"bf16", 1, 32, 8, 1, 4096, 128, 0, 0, 0};
   struct th_space sp;
-  space_open(&sp, "h200", &p);
+  space_open(&sp, &SIMT, "h200", &p);
   size_t at = sp.n;
   for (size_t i = 0; i < sp.n && at == sp.n; i++)
     if (th_space_get(&sp, i, "NT") == 128 && th_space_get(&sp, i, "BKV") == 16 &&
@@ -447,19 +429,19 @@ static const struct dproblem ci[] = {
 Test(attn_decode, host_sample_gqa8_paged, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
-  run_problem(&ci[0], "host", "host", 0, NULL);
+  run_problem(&SIMT, &ci[0], "host", "host", 0, NULL);
 }
 
 Test(attn_decode, host_sample_mha_causal, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
-  run_problem(&ci[1], "host", "host", 0, NULL);
+  run_problem(&SIMT, &ci[1], "host", "host", 0, NULL);
 }
 
 Test(attn_decode, host_sample_gqa4_paged, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
-  run_problem(&ci[2], "host", "host", 0, NULL);
+  run_problem(&SIMT, &ci[2], "host", "host", 0, NULL);
 }
 
 /* The tuner's own path with a split variant among the sample (the workspace path, every
@@ -469,7 +451,7 @@ Test(attn_decode, host_runner_agrees, .timeout = TIMEOUT)
   th_need_cc(&cc_host);
   const struct dproblem dp = {"bf16", 2, 8, 2, 3, 300, 64, 1, 1, 1};
   size_t split = 0;
-  run_problem(&dp, "host", "host", 0, &split);
+  run_problem(&SIMT, &dp, "host", "host", 0, &split);
   cr_assert_gt(split, 0, "the sample has a split variant (the workspace path)");
 }
 
@@ -515,11 +497,13 @@ Test(attn_decode, host_sample_wave64, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
   const struct dproblem p = {"bf16", 1, 8, 2, 1, 300, 64, 1, 1, 1};
-  run_problem(&p, "mi300x", "host:gfx942", 0, NULL);
+  run_problem(&SIMT, &p, "mi300x", "host:gfx942", 0, NULL);
 }
 
 /* The full sweep (bench/attn_decode_sweep.sh): every valid config of every combination
- * of the issue's problems, on the host and as gfx942. Skipped unless asked for. */
+ * of the issue's problems, on the host and as gfx942 (attn_decode_mma with
+ * AT_DECODE_TEMPLATE=attn_decode_mma: f16 and bf16, on the host's space and h100's, whose
+ * 132 SMs split the keys more). Skipped unless asked for. */
 Test(attn_decode, full_sweep, .timeout = TIMEOUT)
 {
   const char *want = getenv("AT_DECODE_SWEEP");
@@ -529,6 +513,8 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
   const int all = strcmp(want, "all") == 0; /* every valid config, not a sample */
   const char *smx = getenv("AT_DECODE_SMX"); /* 0 or 1: that softmax's configs only */
   only_smx = smx && *smx ? strtoll(smx, NULL, 10) : -1;
+  const char *which = getenv("AT_DECODE_TEMPLATE");
+  const struct dtemplate *tp = which && strcmp(which, MMA.name) == 0 ? &MMA : &SIMT;
   th_need_cc(&cc_host);
   static const int64_t sqs[] = {1, 7}, sks[] = {300, 4099}, groups[] = {1, 4, 8}, ds[] = {64, 128};
   size_t problems = 0, runs = 0;
@@ -539,13 +525,128 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
           for (int paged = 0; paged < 2; paged++)
             for (int causal = 0; causal < 2; causal++) {
               static const char *const dts[] = {"f16", "bf16", "f32"};
-              const struct dproblem p = {dts[problems % 3], 1, 8, 8 / groups[gi], sqs[a],
+              const char *dt = tp == &MMA ? dts[problems % 2] : dts[problems % 3];
+              const struct dproblem p = {dt, 1, 8, 8 / groups[gi], sqs[a],
                                          sks[s], ds[di], causal, paged, (int)(problems % 2)};
               const int wave64 = problems % 4 == 3;
-              runs += run_problem(&p, wave64 ? "mi300x" : "host",
-                                  wave64 ? "host:gfx942" : "host", all, NULL);
+              if (tp == &MMA)
+                runs += run_problem(tp, &p, problems % 2 ? "h100" : "host", "host", all, NULL);
+              else
+                runs += run_problem(tp, &p, wave64 ? "mi300x" : "host",
+                                    wave64 ? "host:gfx942" : "host", all, NULL);
               problems++;
             }
-  cr_log_info("attn_decode full sweep: %zu problems, %zu variant runs, all right", problems,
+  cr_log_info("%s full sweep: %zu problems, %zu variant runs, all right", tp->name, problems,
               runs);
+}
+
+/* ---- attn_decode_mma: the GQA group's rows on mma.sync ---------------------------------- */
+
+Test(attn_decode_mma, space_and_refusals, .timeout = TIMEOUT)
+{
+  /* Llama-style decode (32 / 8 heads, one query: 4 rows, one slice of 16) and speculative
+   * decoding's 16 queries over a group of 8 (128 rows: 8 slices) */
+  static const struct dproblem llama = {"bf16", 1, 32, 8, 1, 32768, 128, 1, 0, 0};
+  static const struct dproblem spec = {"bf16", 1, 32, 4, 16, 4096, 128, 1, 1, 0};
+  static const char *const devs[] = {"h200", "a100", "host"};
+  for (size_t dv = 0; dv < 3; dv++) {
+    struct th_space sp;
+    space_open(&sp, &MMA, devs[dv], &llama);
+    cr_log_info("attn_decode_mma %s: %zu valid configs (R 4)", devs[dv], sp.n);
+    cr_assert_geq(sp.n, 10, "%s: %zu configs", devs[dv], sp.n);
+    const struct dev_profile *dev = dev_find(devs[dv]);
+    for (size_t i = 0; i < sp.n; i++) {
+      const int64_t ns = th_space_get(&sp, i, "NS"), bkv = th_space_get(&sp, i, "BKV");
+      cr_assert_eq(th_space_get(&sp, i, "R"), 4, "the GQA group of 4 heads x 1 query");
+      cr_assert_eq(th_space_get(&sp, i, "RP"), 16, "one slice");
+      cr_assert_eq(th_space_get(&sp, i, "MS"), 1, "no second, empty slice");
+      cr_assert_eq(bkv % (16 * th_space_get(&sp, i, "WK")), 0, "whole 16-key steps a warp");
+      cr_assert_leq(ns, (32768 + bkv - 1) / bkv);
+      if (dev->compute_units > 0) /* enough blocks: at least BPS per SM where keys allow */
+        cr_assert_geq(ns * 8, th_space_get(&sp, i, "BPS") * dev->compute_units);
+    }
+    th_space_close(&sp);
+    if (dev->vendor == DEV_HOST) /* 128 rows' merge, 64 KiB and (m, l): over its 64 KiB */
+      continue;
+    space_open(&sp, &MMA, devs[dv], &spec);
+    cr_assert_gt(sp.n, 0, "%s", devs[dv]);
+    for (size_t i = 0; i < sp.n; i++) {
+      cr_assert_eq(th_space_get(&sp, i, "R"), 128);
+      cr_assert_eq(th_space_get(&sp, i, "RP"), 128, "8 whole slices");
+      cr_assert_eq(th_space_get(&sp, i, "WR") * th_space_get(&sp, i, "MS"), 8);
+    }
+    th_space_close(&sp);
+  }
+  /* AMD has no mma.sync; SQ > 16, a group over 16 and head dim 256 are refused, each by
+   * its named requirement */
+  static const struct {
+    struct dproblem p;
+    const char *dev, *req;
+  } refused[] = {
+      {{"bf16", 1, 32, 8, 1, 4096, 128, 1, 0, 0}, "mi300x", "nvidia"},
+      {{"f16", 1, 8, 8, 17, 4096, 64, 1, 0, 0}, "h200", "decode_rows"},
+      {{"f16", 1, 32, 1, 1, 4096, 64, 1, 0, 0}, "h200", "gqa_group"},
+      {{"f16", 1, 32, 8, 1, 4096, 256, 1, 0, 0}, "h200", "head_dim"},
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    const struct dproblem *p = &refused[i].p;
+    struct tmpl *t = NULL;
+    cr_assert_eq(tmpl_load(MMA.path, incs, &t), AT_OK, "%s", at_last_error());
+    const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, p->d, p->causal, p->paged};
+    struct gen_space *s = NULL;
+    cr_assert_eq(tmpl_space(t, dev_find(refused[i].dev), dims, &s), AT_OK, "%s",
+                 at_last_error());
+    struct gen_space_stats st;
+    cr_assert_eq(gen_space_enumerate(s, NULL, NULL, &st), AT_OK, "%s", at_last_error());
+    cr_assert_eq(st.valid, 0, "%s: %llu configs", refused[i].req,
+                 (unsigned long long)st.valid);
+    bool named = false;
+    for (size_t q = 0; q < st.nreqs; q++)
+      named |= strcmp(st.reqs[q].name, refused[i].req) == 0 && st.reqs[q].removed > 0;
+    cr_assert(named, "%s removed nothing", refused[i].req);
+    gen_space_stats_release(&st);
+    gen_space_free(s);
+    tmpl_free(t);
+  }
+}
+
+Test(attn_decode_mma, compiles_for_sm80, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  compile_sample(&MMA, "a100", "nvrtc", "bf16", 4);
+}
+
+Test(attn_decode_mma, compiles_for_sm90, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  compile_sample(&MMA, "h200", "nvrtc", "f16", 32);
+}
+
+/* The CI sample: every parameter value on each (h100's space: its 132 SMs split the keys
+ * of a small batch; the host's, few splits). */
+static const struct dproblem ci_mma[] = {
+    /* dtype  b  h  hkv sq   sk    d causal paged lse */
+    {"f16", 1, 8, 1, 1, 4099, 128, 1, 1, 1},   /* 8:1, one query (8 rows), long, paged */
+    {"bf16", 2, 16, 2, 7, 300, 64, 1, 0, 1},   /* 8:1, 7 queries: 56 rows, 4 slices */
+    {"bf16", 1, 32, 2, 16, 300, 128, 0, 1, 0}, /* 16:1, 16 queries: 256 rows, 16 warps */
+};
+
+Test(attn_decode_mma, host_sample_one_query_paged, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  size_t split = 0;
+  run_problem(&MMA, &ci_mma[0], "h100", "host", 0, &split);
+  cr_assert_gt(split, 0, "the sample has a split variant (the workspace path)");
+}
+
+Test(attn_decode_mma, host_sample_seven_queries_causal, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  run_problem(&MMA, &ci_mma[1], "host", "host", 0, NULL);
+}
+
+Test(attn_decode_mma, host_sample_sixteen_queries, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  run_problem(&MMA, &ci_mma[2], "h100", "host", 0, NULL);
 }

@@ -149,6 +149,47 @@ size_t th_space_values(const struct th_space *sp, const char *name, int64_t *see
   return n;
 }
 
+size_t th_space_cover(const struct th_space *sp, const char *const *names, size_t nnames,
+                      const char *where, size_t *which, size_t cap)
+{
+  enum { MAXV = 16 };
+  size_t *nv = calloc(nnames ? nnames : 1, sizeof *nv);
+  int64_t(*vals)[MAXV] = calloc(nnames ? nnames : 1, sizeof *vals);
+  bool(*covered)[MAXV] = calloc(nnames ? nnames : 1, sizeof *covered);
+  bool *ok = malloc(sp->n ? sp->n : 1);
+  cr_assert(nv && vals && covered && ok);
+  for (size_t i = 0; i < sp->n; i++)
+    ok[i] = !where || th_space_has(sp, i, where);
+  for (size_t p = 0; p < nnames; p++)
+    nv[p] = th_space_values(sp, names[p], vals[p], MAXV);
+  size_t n = 0;
+  while (n < cap) {
+    size_t best = 0, gain_best = 0;
+    for (size_t i = 0; i < sp->n; i++) {
+      if (!ok[i])
+        continue;
+      size_t gain = 0;
+      for (size_t p = 0; p < nnames; p++) {
+        const int64_t v = th_space_get(sp, i, names[p]);
+        for (size_t q = 0; q < nv[p]; q++)
+          gain += !covered[p][q] && vals[p][q] == v;
+      }
+      if (gain > gain_best)
+        best = i, gain_best = gain;
+    }
+    if (gain_best == 0)
+      break;
+    which[n++] = best;
+    for (size_t p = 0; p < nnames; p++) {
+      const int64_t v = th_space_get(sp, best, names[p]);
+      for (size_t q = 0; q < nv[p]; q++)
+        covered[p][q] |= vals[p][q] == v;
+    }
+  }
+  free(nv), free(vals), free(covered), free(ok);
+  return n;
+}
+
 int64_t th_cfg(const char *config, const char *name)
 {
   size_t n = strlen(name);

@@ -43,6 +43,13 @@ int64_t *th_space_configs(const struct th_space *sp, const char *const *sel, siz
 /* The distinct values of `name` over sp's configs, in first-seen order: the first cap of
  * them in seen[]; returns how many were stored (at most cap). */
 size_t th_space_values(const struct th_space *sp, const char *name, int64_t *seen, size_t cap);
+/* A small sample with every value of every param in names[0..nnames): again and again
+ * the config (among those that have every value of `where`, a selector as th_space_find's;
+ * NULL: all) that brings the most (param, value) pairs not yet covered, the first of
+ * equals, until none is left or cap are taken. OUT: which[] (config indices); returns how
+ * many. */
+size_t th_space_cover(const struct th_space *sp, const char *const *names, size_t nnames,
+                      const char *where, size_t *which, size_t cap);
 /* The value of `name` in a config's canonical text ("BM=64,BN=128,..."), -1 if absent: for
  * the sample filters of bench/bench_gemm_sweep's gsw_run. */
 int64_t th_cfg(const char *config, const char *name);

@@ -147,7 +147,8 @@ static double attn_keys_seen(const struct attn_problem *p)
 
 /*
  * Predicted time (us) of a variant: the pipeline model of pipe_model.h, as the GEMM's. A
- * block holds BQ query rows (attn_decode: R, the rows of one KV head's query heads) and
+ * block holds BQ query rows (attn_decode: R, the rows of one KV head's query heads;
+ * attn_decode_mma: RP, those rows padded to its 16-row mma slices) and
  * walks the keys its rows see (attn_keys_seen; split-KV: an NS-th of them) in tiles of BKV
  * (attn_wgmma: BN) keys. A tile's step is the longest of
  *   work     its matrix products (4 BQ BKV D flops: S = Q K^T and P V) and its softmax
@@ -166,7 +167,7 @@ static double attn_model(const struct op_engine *op, size_t i, const struct tmpl
                          const int64_t *cfg, const struct gen_launch *launch,
                          const struct occ_result *occ, const struct dev_profile *d, bool host)
 {
-  static const char *const bq_n[] = {"BQ", "R", NULL};
+  static const char *const bq_n[] = {"BQ", "RP", "R", NULL};
   static const char *const bkv_n[] = {"BKV", "BN", NULL};
   static const char *const ns_n[] = {"NS", NULL};
   static const char *const stages_n[] = {"STAGES", NULL};
