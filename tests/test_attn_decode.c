@@ -247,6 +247,29 @@ static size_t run_problem(const struct dtemplate *tp, const struct dproblem *p, 
 
 /* ---- the space --------------------------------------------------------------------- */
 
+/* Template tp's space for p on dev is empty, and requirement `req` is what removes it (it
+ * comes before the others). */
+static void assert_refused(const struct dtemplate *tp, const char *dev,
+                           const struct dproblem *p, const char *req)
+{
+  struct tmpl *t = NULL;
+  cr_assert_eq(tmpl_load(tp->path, incs, &t), AT_OK, "%s", at_last_error());
+  const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, p->d, p->causal, p->paged};
+  struct gen_space *s = NULL;
+  cr_assert_eq(tmpl_space(t, dev_find(dev), dims, &s), AT_OK, "%s", at_last_error());
+  struct gen_space_stats st;
+  cr_assert_eq(gen_space_enumerate(s, NULL, NULL, &st), AT_OK, "%s", at_last_error());
+  cr_assert_eq(st.valid, 0, "%s %s: %llu configs", tp->name, req, (unsigned long long)st.valid);
+  bool named = false;
+  for (size_t q = 0; q < st.nreqs; q++)
+    named |= strcmp(st.reqs[q].name, req) == 0 && st.reqs[q].removed > 0;
+  cr_assert(named, "%s: %s removed nothing", tp->name, req);
+  gen_space_stats_release(&st);
+  gen_space_free(s);
+  tmpl_free(t);
+}
+
+
 Test(attn_decode, space_and_refusals, .timeout = TIMEOUT)
 {
   static const char *const devs[] = {"h200", "a100", "mi300x", "host"};
@@ -278,26 +301,8 @@ Test(attn_decode, space_and_refusals, .timeout = TIMEOUT)
       {{"f16", 1, 32, 1, 1, 4096, 64, 1, 0, 0}, "gqa_group"},
       {{"f16", 1, 6, 4, 1, 4096, 64, 1, 0, 0}, "gqa_group"},
   };
-  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-    const struct dproblem *p = &refused[i].p;
-    struct tmpl *t = NULL;
-    cr_assert_eq(tmpl_load(SIMT.path, incs, &t), AT_OK, "%s", at_last_error());
-    const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, p->d, p->causal, p->paged};
-    struct gen_space *s = NULL;
-    cr_assert_eq(tmpl_space(t, dev_find("h200"), dims, &s), AT_OK, "%s", at_last_error());
-    struct gen_space_stats st;
-    cr_assert_eq(gen_space_enumerate(s, NULL, NULL, &st), AT_OK, "%s", at_last_error());
-    cr_assert_eq(st.valid, 0, "%s: %llu configs", refused[i].req,
-                 (unsigned long long)st.valid);
-    /* the named requirement is what removes them (it comes before the others) */
-    bool named = false;
-    for (size_t q = 0; q < st.nreqs; q++)
-      named |= strcmp(st.reqs[q].name, refused[i].req) == 0 && st.reqs[q].removed > 0;
-    cr_assert(named, "%s removed nothing", refused[i].req);
-    gen_space_stats_release(&st);
-    gen_space_free(s);
-    tmpl_free(t);
-  }
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    assert_refused(&SIMT, "h200", &refused[i].p, refused[i].req);
 }
 
 /* ---- compiling for the GPUs -------------------------------------------------------- */
@@ -588,26 +593,8 @@ Test(attn_decode_mma, space_and_refusals, .timeout = TIMEOUT)
       {{"f16", 1, 32, 1, 1, 4096, 64, 1, 0, 0}, "h200", "gqa_group"},
       {{"f16", 1, 32, 8, 1, 4096, 256, 1, 0, 0}, "h200", "head_dim"},
   };
-  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
-    const struct dproblem *p = &refused[i].p;
-    struct tmpl *t = NULL;
-    cr_assert_eq(tmpl_load(MMA.path, incs, &t), AT_OK, "%s", at_last_error());
-    const int64_t dims[NDIMS] = {p->b, p->h, p->hkv, p->sq, p->sk, p->d, p->causal, p->paged};
-    struct gen_space *s = NULL;
-    cr_assert_eq(tmpl_space(t, dev_find(refused[i].dev), dims, &s), AT_OK, "%s",
-                 at_last_error());
-    struct gen_space_stats st;
-    cr_assert_eq(gen_space_enumerate(s, NULL, NULL, &st), AT_OK, "%s", at_last_error());
-    cr_assert_eq(st.valid, 0, "%s: %llu configs", refused[i].req,
-                 (unsigned long long)st.valid);
-    bool named = false;
-    for (size_t q = 0; q < st.nreqs; q++)
-      named |= strcmp(st.reqs[q].name, refused[i].req) == 0 && st.reqs[q].removed > 0;
-    cr_assert(named, "%s removed nothing", refused[i].req);
-    gen_space_stats_release(&st);
-    gen_space_free(s);
-    tmpl_free(t);
-  }
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    assert_refused(&MMA, refused[i].dev, &refused[i].p, refused[i].req);
 }
 
 Test(attn_decode_mma, compiles_for_sm80, .timeout = TIMEOUT)

@@ -464,14 +464,12 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
       }
     }
     if (LSE)
-      for (int r = tid; r < rows; r += NT)
-        LSE[row0 + r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
+      at_splitkv::lse_rows<NT>(LSE + row0, rows, sM, sL, tid);
     return;
   }
 
   // ---- split: the partial into the workspace; the last block combines (at_splitkv.h) ----
-  float *const mine = at_splitkv::partials(WS, B * HKV, bg, ns, rows, HD) +
-                      (long long)split * rows * (HD + 2);
+  float *const mine = at_splitkv::partial(WS, B * HKV, bg, ns, split, rows, HD);
 #pragma unroll
   for (int k = 0; k < OPT; k++) {
     const int it = tid + k * NT;
@@ -490,6 +488,6 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   }
   for (int r = tid; r < rows; r += NT)
     mine[r * (HD + 2)] = sM[r], mine[r * (HD + 2) + 1] = sL[r];
-  at_splitkv::finish<T, HD, NT>(WS, B * HKV, bg, ns, rows, O + row0 * HD, LSE ? LSE + row0 : LSE,
-                                sM, sL, tid);
+  at_splitkv::finish<T, HD, NT>(WS, B * HKV, bg, ns, rows, O + row0 * HD,
+                                LSE ? LSE + row0 : LSE, sM, sL, tid);
 }

@@ -147,54 +147,20 @@ __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float 
 
   // Q fragments (at_mma.h's A layout), zero past the rows.
   unsigned int qf[MS][DK][4];
-#pragma unroll
-  for (int s = 0; s < MS; s++)
-#pragma unroll
-    for (int kk = 0; kk < DK; kk++)
-#pragma unroll
-      for (int w = 0; w < 4; w++) {
-        const int row = prow[s][w & 1], col = kk * 16 + 2 * t4 + 8 * (w >> 1);
-        const T *p = Q + (row0 + row) * HD + col;
-        qf[s][kk][w] = row < rows ? pack(p[0].bits, p[1].bits) : 0u;
-      }
+  load_q<T, MS, DK, HD>(qf, Q + row0 * HD, prow, rows, t4);
 
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
   const float qa = at_softmax_fold(qs); // |qs|: the scale in exp2's FFMA (at_math.h)
   float acc[MS][ND][4], m[MS][2], l[MS][2];
-#pragma unroll
-  for (int s = 0; s < MS; s++) {
-#pragma unroll
-    for (int j = 0; j < ND; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        acc[s][j][e] = 0.0f;
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-      m[s][r] = at_neg_inf();
-      l[s][r] = 0.0f;
-    }
-  }
+  init_state(acc, m, l);
 
   auto load_stage = [&](int stage, int kt) {
     T *sk = smem + 2 * stage * TILE;
     load_kv<T, BKV, HD, NT, SWZ, IS_PAGED>(sk, sk + TILE, K, V, bt, kv_off, HKV, g,
                                            k_lo + kt * BKV, k_hi, vec, tid);
   };
-#pragma unroll
-  for (int st = 0; st < STAGES - 1; st++) {
-    if (st < ntiles)
-      load_stage(st, st);
-    at_cp_async_commit();
-  }
-  for (int kt = 0; kt < ntiles; kt++) {
-    // Tile kt is here (this thread's copies); the barrier makes every thread's visible
-    // and says everyone is done with tile kt - 1, whose stage is refilled now.
-    at_cp_async_wait<STAGES - 2>();
-    at_syncthreads();
-    if (kt + STAGES - 1 < ntiles)
-      load_stage((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
-    at_cp_async_commit();
-    const T *const sk = smem + 2 * (kt % STAGES) * TILE, *const sv = sk + TILE;
+  ring<STAGES>(ntiles, load_stage, [&](int stage, int kt) {
+    const T *const sk = smem + 2 * stage * TILE, *const sv = sk + TILE;
     const int k0 = k_lo + kt * BKV + wk * KW; // this warp's first key of the tile
 
     float sc[MS][NSW][4];
@@ -203,8 +169,7 @@ __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float 
     const bool edge = k0 + KW > k_hi || (IS_CAUSAL && k0 + KW - 1 > SK - SQ);
     softmax<MS, NSW, ND>(sc, acc, m, l, limit, k0, t4, edge, qs, qa);
     pv<T, MS, NSW, ND, HD, SWZ>(acc, sc, sv, wk * KW, lane);
-  }
-  at_cp_async_wait_all();
+  });
   at_syncthreads(); // the ring is free: it holds the merge now
 
   // ---- the key warps' merge: (m, l) of each, then O scaled to the rows' common max ----
@@ -268,14 +233,12 @@ __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float 
       O[(row0 + r) * HD + c] = at_from_float<T>(sum > 0.0f ? sO[e] / sum : 0.0f);
     }
     if (LSE)
-      for (int r = tid; r < rows; r += NT)
-        LSE[row0 + r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
+      at_splitkv::lse_rows<NT>(LSE + row0, rows, sM, sL, tid);
     return;
   }
 
   // ---- split: the partial into the workspace; the last block combines (at_splitkv.h) ----
-  float *const mine = at_splitkv::partials(WS, B * HKV, bg, ns, rows, HD) +
-                      (long long)split * rows * (HD + 2);
+  float *const mine = at_splitkv::partial(WS, B * HKV, bg, ns, split, rows, HD);
   for (int e = tid; e < rows * HD; e += NT)
     mine[(e / HD) * (HD + 2) + 2 + e % HD] = sO[e];
   for (int r = tid; r < rows; r += NT)

@@ -132,36 +132,14 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
     for (int r = 0; r < 2; r++)
       limit[s][r] = IS_CAUSAL && rows[s][r] + SK - SQ < SK - 1 ? rows[s][r] + SK - SQ : SK - 1;
 
-  // Q fragments: word w of k-step kk is row gq + 8 (w % 2), columns 16 kk + 2 t4 + 8 (w / 2)
-  // and the next (at_mma.h's A layout).
+  // Q fragments (at_mma.h's A layout), zero past SQ.
   unsigned int qf[MS][DK][4];
-#pragma unroll
-  for (int s = 0; s < MS; s++)
-#pragma unroll
-    for (int kk = 0; kk < DK; kk++)
-#pragma unroll
-      for (int w = 0; w < 4; w++) {
-        const int row = rows[s][w & 1], col = kk * 16 + 2 * t4 + 8 * (w >> 1);
-        const T *p = Q + q_off + (long long)row * HD + col;
-        qf[s][kk][w] = row < SQ ? pack(p[0].bits, p[1].bits) : 0u;
-      }
+  load_q<T, MS, DK, HD>(qf, Q + q_off, rows, SQ, t4);
 
   const float qs = (scale != 0.0f ? scale : 1.0f / at_sqrtf((float)HD)) * AT_LOG2E;
   const float qa = at_softmax_fold(qs); // |qs|: the scale in exp2's FFMA (at_math.h)
   float acc[MS][ND][4], m[MS][2], l[MS][2];
-#pragma unroll
-  for (int s = 0; s < MS; s++) {
-#pragma unroll
-    for (int j = 0; j < ND; j++)
-#pragma unroll
-      for (int e = 0; e < 4; e++)
-        acc[s][j][e] = 0.0f;
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-      m[s][r] = at_neg_inf();
-      l[s][r] = 0.0f;
-    }
-  }
+  init_state(acc, m, l);
 
   // Causal: the block's last row sees keys up to q0 + BQ - 1 + SK - SQ.
   int kv_end = SK;
@@ -176,21 +154,8 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
                                            SK, vec, tid);
   };
 
-#pragma unroll
-  for (int st = 0; st < STAGES - 1; st++) {
-    if (st < ntiles)
-      load_stage(st, st);
-    at_cp_async_commit();
-  }
-  for (int kt = 0; kt < ntiles; kt++) {
-    // Tile kt is here (this thread's copies); the barrier makes every thread's visible
-    // and says everyone is done with tile kt - 1, whose stage is refilled now.
-    at_cp_async_wait<STAGES - 2>();
-    at_syncthreads();
-    if (kt + STAGES - 1 < ntiles)
-      load_stage((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
-    at_cp_async_commit();
-    const T *const sk = smem + 2 * (kt % STAGES) * TILE, *const sv = sk + TILE;
+  ring<STAGES>(ntiles, load_stage, [&](int stage, int kt) {
+    const T *const sk = smem + 2 * stage * TILE, *const sv = sk + TILE;
     const int k0 = kt * BKV;
 
     // ---- S = Q K^T, the online softmax, O += P V (at_attn_mma.h) ----
@@ -200,8 +165,7 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
     const bool edge = k0 + BKV > SK || (IS_CAUSAL && k0 + BKV - 1 > q0 + SK - SQ);
     softmax<MS, NS, ND>(sc, acc, m, l, limit, k0, t4, edge, qs, qa);
     pv<T, MS, NS, ND, HD, SWZ>(acc, sc, sv, 0, lane);
-  }
-  at_cp_async_wait_all();
+  });
 
   // ---- epilogue: the row sums over the row's four lanes, O / l, LSE ----
 #pragma unroll

@@ -131,6 +131,69 @@ AT_DEV void load_kv(T *sk, T *sv, const T *K, const T *V, const int *bt, long lo
   }
 }
 
+// Q's A fragments of a warp's MS slices, loaded once: word w of k-step kk is row
+// row[s][w % 2], columns 16 kk + 2 t4 + 8 (w / 2) and the next, of the rows from q (HD
+// elements a row); rows at or past nrows are zero.
+template <typename T, int MS, int DK, int HD>
+AT_DEV void load_q(unsigned int (&qf)[MS][DK][4], const T *q, const int (&row)[MS][2],
+                   int nrows, int t4)
+{
+#pragma unroll
+  for (int s = 0; s < MS; s++)
+#pragma unroll
+    for (int kk = 0; kk < DK; kk++)
+#pragma unroll
+      for (int w = 0; w < 4; w++) {
+        const int r = row[s][w & 1], col = kk * 16 + 2 * t4 + 8 * (w >> 1);
+        const T *p = q + (long long)r * HD + col;
+        qf[s][kk][w] = r < nrows ? pack(p[0].bits, p[1].bits) : 0u;
+      }
+}
+
+// The online softmax's start: O zero, no maximum yet (-inf), no sum.
+template <int MS, int ND>
+AT_DEV void init_state(float (&acc)[MS][ND][4], float (&m)[MS][2], float (&l)[MS][2])
+{
+#pragma unroll
+  for (int s = 0; s < MS; s++) {
+#pragma unroll
+    for (int j = 0; j < ND; j++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        acc[s][j][e] = 0.0f;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      m[s][r] = at_neg_inf();
+      l[s][r] = 0.0f;
+    }
+  }
+}
+
+// The cp.async ring over ntiles tiles: load(stage, kt) issues tile kt's copies into a
+// stage, use(stage, kt) computes on it. STAGES - 1 tiles are in flight while one is used;
+// one barrier a tile (it makes every thread's copies of tile kt visible and says everyone
+// is done with tile kt - 1, whose stage is refilled then). Every thread of the block calls
+// it; the copies are all complete when it returns.
+template <int STAGES, typename LOAD, typename USE>
+AT_DEV void ring(int ntiles, LOAD load, USE use)
+{
+#pragma unroll
+  for (int st = 0; st < STAGES - 1; st++) {
+    if (st < ntiles)
+      load(st, st);
+    at_cp_async_commit();
+  }
+  for (int kt = 0; kt < ntiles; kt++) {
+    at_cp_async_wait<STAGES - 2>();
+    at_syncthreads();
+    if (kt + STAGES - 1 < ntiles)
+      load((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
+    at_cp_async_commit();
+    use(kt % STAGES, kt);
+  }
+  at_cp_async_wait_all();
+}
+
 // S = Q K^T for keys [row0, row0 + 8 NS) of the shared K tile sk: K rows are the
 // columns of B (ldmatrix.x4 without .trans; lane l gives row l % 8 of matrix l / 8).
 template <typename T, int MS, int NS, int DK, int HD, int SWZ>

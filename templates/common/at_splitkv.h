@@ -34,6 +34,21 @@ AT_DEV float *partials(void *ws, int nbg, int bg, int ns, int rows, int hd)
   return (float *)((char *)ws + cnt_bytes) + (long long)bg * ns * rows * (hd + 2);
 }
 
+// Split `split`'s own partial rows: row r's m, l and accumulators at r (HD + 2) from here.
+AT_DEV float *partial(void *ws, int nbg, int bg, int ns, int split, int rows, int hd)
+{
+  return partials(ws, nbg, bg, ns, rows, hd) + (long long)split * rows * (hd + 2);
+}
+
+// LSE of `rows` rows from their (m, l) (log2 domain): (m + log2 l) ln 2, -inf where l is 0
+// (a row that saw no key). NT threads.
+template <int NT>
+AT_DEV void lse_rows(float *lse, int rows, const float *m, const float *l, int tid)
+{
+  for (int r = tid; r < rows; r += NT)
+    lse[r] = l[r] > 0.0f ? (m[r] + at_log2f(l[r])) * AT_LN2 : at_neg_inf();
+}
+
 // After every thread of the block has written its share of this split's partial: count
 // it, and in the block that counts last combine the ns partials into O (rows [0, rows)
 // from o, HD elements a row) and LSE (from lse; NULL: none), then zero the partials and
@@ -115,8 +130,7 @@ AT_DEV void finish(void *ws, int nbg, int bg, int ns, int rows, T *o, float *lse
     o[(long long)r * HD + c] = at_from_float<T>(l > 0.0f ? acc / l : 0.0f);
   }
   if (lse)
-    for (int r = tid; r < rows; r += NT)
-      lse[r] = sL[r] > 0.0f ? (sM[r] + at_log2f(sL[r])) * AT_LN2 : at_neg_inf();
+    lse_rows<NT>(lse, rows, sM, sL, tid);
   at_syncthreads(); // every m_s read above: now zero them and the counter
   for (int e = tid; e < ns * rows; e += NT)
     part[(long long)e * PW] = 0.0f, part[(long long)e * PW + 1] = 0.0f;
