@@ -230,8 +230,9 @@ static size_t run_problem(const struct dtemplate *tp, const struct dproblem *p, 
       free(text);
     }
   }
-  cr_log_info("%s %s %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d: %zu "
-              "configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", tp->name, arch, p->dtype,
+  cr_log_info("%s %s (%s's space) %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d: "
+              "%zu configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", tp->name, arch,
+              dev, p->dtype,
               (long long)p->h, (long long)p->hkv, (long long)p->sq, (long long)p->sk,
               (long long)p->d, p->causal, p->paged, n, sp.n, lanes, (long long)sg_lo,
               (long long)sg_hi, failures);
