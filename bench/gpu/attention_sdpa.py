@@ -58,6 +58,30 @@ def best_rows(db):
         return []
 
 
+def per_template(db):
+    """Each template's best time on each problem (its winner), fastest first: which
+    template won, and by how much over the others (attn_decode against attn_decode_mma on
+    the decode problems, say). No GPU needed: the database alone."""
+    q = """
+    SELECT p.layout, p.dims, k.template, w.time_median_us, c.text
+    FROM winners w JOIN problems p ON p.id = w.problem_id JOIN kernels k ON k.id = w.kernel_id
+      JOIN trials t ON t.id = w.trial_id JOIN configs c ON c.id = t.config_id
+    WHERE p.op = 'attention' ORDER BY p.layout, p.id, w.time_median_us"""
+    try:
+        got = db.execute(q).fetchall()
+    except sqlite3.Error as e:
+        print(f"(no per-template results: {e})")
+        return
+    print("\n## Each template's best\n")
+    print("| problem | template | best (us) | over the problem's best | config |")
+    print("|---|---|---:|---:|---|")
+    first = {}
+    for r in got:
+        key = (r[0], r[1])
+        first.setdefault(key, r[3])
+        print(f"| {r[0]} {r[1]} | {r[2]} | {r[3]:.1f} | {r[3] / first[key]:.2f}x | {r[4]} |")
+
+
 db = sqlite3.connect(path)
 rows = best_rows(db)
 if dry:
@@ -66,6 +90,7 @@ if dry:
           "ours / best SDPA | % of copy bandwidth |")
     for r in rows:
         print(f"| {r[1]} {r[2]} | {r[5]:.1f} | {r[3]} | - | - | - | - |")
+    per_template(db)
     sys.exit(0)
 
 import torch  # noqa: E402  (the GPU node only)
@@ -152,3 +177,4 @@ for r in rows:
           f"{sd_bw} | {ratio} |")
 print("\n(ours / SDPA: our best time over SDPA's; below 1 is faster. % of copy BW: the "
       "problem's bytes over the time, against the copy measured above.)")
+per_template(db)
