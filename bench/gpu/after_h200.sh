@@ -9,6 +9,8 @@
 #   4. the decode explore: gemm_skinny with and without PF (the weight prefetch); the
 #      4096^3 explore: gemm_tma's consumers sharing a tile or taking turns (PINGPONG);
 #      the 1024^3 explore: 128-row tiles through every ring depth;
+#      stream-K, the hybrid and data-parallel on one tile at 4096 x 4096 x 1024, 2048^3
+#      and 4096^3 (docs/tma.md's L2 hypothesis);
 #   5. the run's own tables (ours against cuBLASLt, attention against SDPA) and ncu's
 #      durations and throughputs (the 1024^3 floor: kernel or timing);
 #   6. the trials exported to OUT_DIR as JSON lines (gzip) for bench/results.
@@ -123,6 +125,21 @@ if [ -f "$f" ]; then
       join configs c on c.id = t.config_id
     where t.status = 'ok' and p.d0 = 1024 and p.d1 = 1024 and p.d2 = 1024
     order by k.template, us"
+fi
+
+echo
+echo "## 4d. stream-K against data-parallel on one tile (128 x 256, 3 stages), operands in L2 or not"
+if [ -f "$f" ]; then
+  sqlite3 -header -column "$f" "select p.dims,
+      case when c.text like '%SCHED=2,%' then 'stream-K' when c.text like '%SCHED=3,%'
+        then 'hybrid' when c.text like '%PERSIST=1,%' then 'dp persistent' else 'dp' end as sched,
+      round(min(t.time_median_us), 1) as us
+    from trials t join problems p on p.id = t.problem_id join kernels k on k.id = t.kernel_id
+      join configs c on c.id = t.config_id
+    where t.status = 'ok' and k.template = 'gemm_tma' and c.text like '%BM=128,BN=256,%'
+      and c.text like '%CLUSTER=0,%' and c.text like '%EPI=0,GROUP=8,%'
+      and c.text like '%RASTER=1,%' and c.text like '%STAGES=3,WAIT=1%'
+    group by p.id, sched order by p.id, sched"
 fi
 
 echo

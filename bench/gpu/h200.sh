@@ -8,7 +8,9 @@
 #  2. gemm14.sh (issue 13: the fourteen problems through `autotune gemm --bundle`, the
 #     header of their winners against cuBLASLt), until EXPLORE_MIN seconds before the
 #     deadline (its table comes before its ncu step: a cut takes the counters first);
-#  3. while time is left (DEADLINE seconds after the start, 560 unless given): 1024^3
+#  3. while time is left (DEADLINE seconds after the start, 560 unless given): gemm_tma's
+#     128 x 256 tile data-parallel, stream-K and hybrid at 4096 x 4096 x 1024, 2048^3 and
+#     4096^3 f16 (does stream-K's cost follow its operands out of L2? docs/tma.md); 1024^3
 #     f16 tiles of gemm_tma and gemm_wgmma through ring depths 2-8; gemm_tma's
 #     128 x 128 tiles shared and taken in turns (PINGPONG) at 4096^3 f16; every config
 #     of the first run's winning gemm_tma tile at 4096^3 f16 (its pipeline parameters
@@ -78,6 +80,7 @@ explore() {
     >>"$W/explore.log" 2>&1 || say "$1: exit $?"
 }
 if [ "$(left)" -gt 150 ]; then
+  explore explore_sk 90 75
   explore explore_deep 70 50
   explore explore_deepw 65 50
   explore explore_pp 60 45

@@ -19,6 +19,12 @@
 #                 tile (256 x 128, two consumers with the register split, data-parallel,
 #                 GROUP 8): stages, wait depth, persistence, raster, epilogue, clusters and
 #                 multicast crossed (--where, exhaustive): what each costs, one at a time;
+#   explore_sk/:  gemm_tma's 128 x 256 tile (two consumers, register split, 3 stages, WAIT
+#                 1, direct epilogue, grouped raster, no cluster) data-parallel (plain
+#                 and persistent), stream-K and the hybrid at 4096 x 4096 x 1024 (A and B
+#                 16 MiB, within L2), 2048^3 and 4096^3 (64 MiB, over it): does stream-K's
+#                 cost follow its operands out of L2 (docs/tma.md's hypothesis: 374 us by
+#                 arithmetic at 4096^3, 377 measured), and what is left at 2048^3?
 #   explore_dec/: every template that fits the decode problems (bf16 NT, M = 1, 16, 64,
 #                 N = K = 4096), DEC_BUDGET random variants a template and problem.
 # All go into .carry-h200/carry.tgz, the one folder h200.sh's device call carries, with
@@ -43,11 +49,15 @@ cp "$C/explore_tma.txt" "$C/explore_pp.txt"
 echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
   "--where BM=128,BN=128,CWG=2,REGS=1,SCHED=0,GROUP=8,CLUSTER=0,EPI=1,RASTER=0" \
   >"$C/explore_pp.args"
+printf '4096 4096 1024\n2048 2048 2048\n4096 4096 4096\n' >"$C/explore_sk.txt"
+echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
+  "--where BM=128,BN=256,CWG=2,REGS=1,STAGES=3,WAIT=1,EPI=0,GROUP=8,RASTER=1,CLUSTER=0,PINGPONG=0" \
+  >"$C/explore_sk.args"
 printf '1 4096 4096\n16 4096 4096\n64 4096 4096\n' >"$C/explore_dec.txt"
 echo "--dtype f16 --layout NN --template gemm_tma --strategy exhaustive" \
   "--where BM=256,BN=128,CWG=2,REGS=1,SCHED=0,GROUP=8" >"$C/explore_tma.args"
 echo "--dtype bf16 --layout NT --strategy random --budget $db --seed 1" >"$C/explore_dec.args"
-for x in explore_deep explore_deepw explore_pp explore_tma explore_dec; do
+for x in explore_sk explore_deep explore_deepw explore_pp explore_tma explore_dec; do
   # shellcheck disable=SC2046 # the args file holds several words
   build/autotune bundle gemm --device h200 --shapes "$C/$x.txt" $(cat "$C/$x.args") \
     --out "$C/$x"
