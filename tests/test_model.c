@@ -136,6 +136,47 @@ Test(model, dedup_budget_split_and_estimate)
   cr_expect(strstr(at_last_error(), "--tp 3"), "%s", at_last_error());
 }
 
+/* Speculative decoding's verification step: Q tokens a sequence are batch x Q rows in
+ * every GEMM (lm_head too: every position's logits) and SQ = Q in attention's decode
+ * problem; the scenario says Q, and Q = 1 is the plain decode step. */
+Test(model, step_tokens_are_rows_and_queries)
+{
+  struct model_cfg c;
+  cr_assert_eq(model_cfg_load("llama-3.1-8b", MODELS, &c), AT_OK, "%s", at_last_error());
+  const struct dev_profile *dev = dev_find("h200");
+  for (int64_t q = 1; q <= 16; q *= 4) {
+    struct model_opts o = {.batches = {16}, .nbatches = 1, .kv_lens = {4096}, .nkv = 1,
+                           .tp = 1, .step_tokens = q, .dtype = "bf16", .dev = dev};
+    struct model_plan pl;
+    cr_assert_eq(model_plan_make(&c, &o, &pl), AT_OK, "%s", at_last_error());
+    model_plan_finish(&pl, dev);
+    cr_expect_eq(pl.nsc, 1);
+    cr_expect_eq(pl.sc[0].queries, q);
+    static const char *const roles[] = {"qkv", "o_proj", "gate_up", "down", "lm_head"};
+    for (size_t r = 0; r < 5; r++)
+      cr_expect_not_null(find_gemm(&pl, roles[r], 16 * q), "q %lld: %s m=%lld", (long long)q,
+                         roles[r], (long long)(16 * q));
+    size_t attn = 0;
+    for (size_t j = 0; j < pl.n; j++)
+      if (pl.p[j].kind == MODEL_ATTN) {
+        attn++;
+        cr_expect(pl.p[j].attn.decode && pl.p[j].attn.causal);
+        cr_expect_eq(pl.p[j].attn.sq, q);
+        cr_expect_eq(pl.p[j].attn.sk, 4096);
+        cr_expect_eq(pl.p[j].attn.batch, 16);
+      }
+    cr_expect_eq(attn, 1);
+    model_plan_release(&pl);
+  }
+  struct model_opts o = {.batches = {1}, .nbatches = 1, .kv_lens = {8}, .nkv = 1, .tp = 1,
+                         .step_tokens = 17, .dtype = "f16", .dev = dev};
+  struct model_plan pl;
+  cr_expect_eq(model_plan_make(&c, &o, &pl), AT_USAGE, "17 tokens a step");
+  o.step_tokens = 9;
+  cr_expect_eq(model_plan_make(&c, &o, &pl), AT_USAGE, "9 tokens over a cache of 8");
+  cr_expect(strstr(at_last_error(), "--kv-len 8"), "%s", at_last_error());
+}
+
 Test(model, bad_input_exits_2_and_creates_nothing)
 {
   char *dir = th_tmpdir(), *db = th_path(dir, "t.db"), *bad = th_path(dir, "bad.json");
@@ -145,6 +186,8 @@ Test(model, bad_input_exits_2_and_creates_nothing)
   const char *cases[] = {"model no-such-model --device host",
                          "model llama-3.1-8b --device host --tp 3",
                          "model llama-3.1-8b --device host --batch 0",
+                         "model llama-3.1-8b --device host --step-tokens 17",
+                         "model llama-3.1-8b --device host --step-tokens 8 --kv-len 4",
                          "model llama-3.1-8b --device nosuchgpu",
                          "model llama-3.1-8b --device host --out /nonexistent-dir/x.h"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

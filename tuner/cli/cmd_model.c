@@ -42,26 +42,28 @@
 
 static const char usage[] =
     "autotune model NAME|CONFIG.json --device D [--emulate D2] [--gpu N] [--batch B[,B...]] "
-    "[--prefill S[,S...]] [--kv-len L[,L...]] [--tp N] [--dtype f16|bf16|f32] "
-    "[--shapes FILE] [--out FILE.h] [--plan] [--strategy S] [--budget N|--time-budget SEC] "
-    "[--seed N] [--db FILE] [--resume] [--jobs N] [--timeout SEC] [--variant-time SEC] "
-    "[--no-cache] [--json]";
+    "[--prefill S[,S...]] [--kv-len L[,L...]] [--step-tokens Q] [--tp N] "
+    "[--dtype f16|bf16|f32] [--shapes FILE] [--out FILE.h] [--plan] [--strategy S] "
+    "[--budget N|--time-budget SEC] [--seed N] [--db FILE] [--resume] [--jobs N] "
+    "[--timeout SEC] [--variant-time SEC] [--no-cache] [--json]";
 static const char description[] =
     "Tune what a model runs: from a preset (models/*.json: llama-3.1-8b, llama-3.1-70b,\n"
     "llama-3.2-1b, llama-3.2-3b, mistral-7b, qwen2.5-7b, qwen2.5-14b, qwen2.5-32b,\n"
     "gemma-2-9b) or a Hugging Face config.json, derive every GEMM (fused QKV, output\n"
     "projection, fused gate/up, down, lm_head) and attention problem (decode at each\n"
-    "--batch over each --kv-len; prefill causal at each --prefill length), sharded by\n"
-    "--tp, deduplicated, ordered by their share of the model's time (roofline FLOPs and\n"
-    "bytes on the device's profile x calls per step). Each is tuned by the engine of\n"
-    "`autotune gemm` into the database, --time-budget split by share, largest first.\n"
+    "--batch over each --kv-len, each sequence adding --step-tokens tokens a step: 1, or\n"
+    "up to 16 for speculative decoding's verification; prefill causal at each --prefill\n"
+    "length), sharded by --tp, deduplicated, ordered by their share of the model's time\n"
+    "(roofline FLOPs and bytes on the device's profile x calls per step). Each is tuned by\n"
+    "the engine of `autotune gemm` into the database, --time-budget split by share,\n"
+    "largest first.\n"
     "--shapes adds a captured workload's GEMMs (M N K lines, TunableOp CSV, hipblaslt-bench\n"
     "or rocblas-bench lines; skipped lines are listed). Then --out (default\n"
     "tuned-NAME.h): one params-mode header of the gemm and attention winners on the device,\n"
     "and a summary: per problem its share and best vs default time; per scenario the\n"
-    "decode latency per token and prefill tokens/s, tuned vs untuned defaults. --plan\n"
-    "prints the problems and shares only. docs/models.md. Exit 0 when every run\n"
-    "finished, 1 when one failed, 2 on bad input, 130 when interrupted.";
+    "decode latency per token (per step with --step-tokens) and prefill tokens/s, tuned vs\n"
+    "untuned defaults. --plan prints the problems and shares only. docs/models.md. Exit 0\n"
+    "when every run finished, 1 when one failed, 2 on bad input, 130 when interrupted.";
 
 /* A comma list of integers in [1, max] into v[MODEL_MAX_LIST]. */
 static int parse_list(const char *opt, const char *text, int64_t max, int64_t *v, size_t *n)
@@ -309,17 +311,21 @@ static void print_summary(const struct model_plan *pl, const struct outcome *oc,
         snprintf(ts, sizeof ts, "%.4g tokens/s", (double)sc->tokens / (tt * 1e-6));
       if (isfinite(tu))
         snprintf(us, sizeof us, "%.4g tokens/s", (double)sc->tokens / (tu * 1e-6));
-    } else {
+    } else { /* a step of Q > 1 tokens (speculative) is a step: how many are kept varies */
+      const char *per = sc->queries > 1 ? "step" : "token";
       if (isfinite(tt))
-        snprintf(ts, sizeof ts, "%.4g ms per token", tt * 1e-3);
+        snprintf(ts, sizeof ts, "%.4g ms per %s", tt * 1e-3, per);
       if (isfinite(tu))
-        snprintf(us, sizeof us, "%.4g ms per token", tu * 1e-3);
+        snprintf(us, sizeof us, "%.4g ms per %s", tu * 1e-3, per);
     }
     if (isfinite(tt) && isfinite(tu))
       snprintf(ratio, sizeof ratio, " (%.2fx)", tu / tt);
     if (sc->prefill)
       printf("  prefill %lld tokens: %s tuned, %s untuned%s\n", (long long)sc->tokens, ts, us,
              ratio);
+    else if (sc->queries > 1)
+      printf("  decode batch %lld, KV %lld, %lld tokens a step: %s tuned, %s untuned%s\n",
+             (long long)sc->batch, (long long)sc->kv, (long long)sc->queries, ts, us, ratio);
     else
       printf("  decode batch %lld, KV %lld: %s tuned, %s untuned%s\n", (long long)sc->batch,
              (long long)sc->kv, ts, us, ratio);
@@ -365,9 +371,10 @@ static void print_json(const struct model_cfg *c, const struct model_plan *pl,
     best[i] = oc ? oc[i].best_us : NAN, dflt[i] = oc ? oc[i].default_us : NAN;
   for (size_t s = 0; best && dflt && s < pl->nsc; s++) {
     const struct model_scenario *sc = &pl->sc[s];
-    printf("%s{\"kind\":\"%s\",\"batch\":%lld,\"kv\":%lld,\"tokens\":%lld,\"tuned_us\":",
-           s ? "," : "", sc->prefill ? "prefill" : "decode", (long long)sc->batch,
-           (long long)sc->kv, (long long)sc->tokens);
+    printf("%s{\"kind\":\"%s\",\"batch\":%lld,\"kv\":%lld,\"tokens\":%lld,\"queries\":%lld,"
+           "\"tuned_us\":", s ? "," : "", sc->prefill ? "prefill" : "decode",
+           (long long)sc->batch, (long long)sc->kv, (long long)sc->tokens,
+           (long long)sc->queries);
     json_write_double(stdout, model_scenario_us(pl, s, best));
     printf(",\"untuned_us\":");
     json_write_double(stdout, model_scenario_us(pl, s, dflt));
@@ -408,12 +415,14 @@ int cmd_model(int argc, char **argv)
   tune_cli_init(&tc, SEARCH_MODEL, true);
   const char *batch = "1,16,64", *prefill = "2048", *kvlen = NULL, *dtype = NULL;
   const char *shapes = NULL, *out = NULL;
-  int64_t tp = 1;
+  int64_t tp = 1, step_tokens = 1;
   bool plan_only = false;
   const struct cli_opt opts[] = {
       {"batch", CLI_STR, &batch, "B,..", "decode batch sizes (1,16,64); 'none': no decode"},
       {"prefill", CLI_STR, &prefill, "S,..", "prefill lengths (2048); 'none': no prefill"},
       {"kv-len", CLI_STR, &kvlen, "L,..", "decode KV lengths (default: the prefill lengths)"},
+      {"step-tokens", CLI_INT, CLI_INT_IN(&step_tokens, 1, 16), "Q",
+       "tokens a sequence adds a decode step: 1, or 2-16 (speculative decoding) (1)"},
       {"tp", CLI_INT, CLI_INT_IN(&tp, 1, 1024), "N", "tensor-parallel degree: shard shapes (1)"},
       {"dtype", CLI_STR, &dtype, "T", "f16, bf16 or f32 (host: f32, GPUs: f16)"},
       {"shapes", CLI_STR, &shapes, "FILE", "add a captured workload's GEMMs"},
@@ -462,7 +471,7 @@ int cmd_model(int argc, char **argv)
   }
   if (!dtype)
     dtype = space->vendor == DEV_HOST ? "f32" : "f16";
-  struct model_opts mo = {.tp = tp, .dtype = dtype, .dev = space};
+  struct model_opts mo = {.tp = tp, .step_tokens = step_tokens, .dtype = dtype, .dev = space};
   if ((strcmp(batch, "none") && parse_list("--batch", batch, MAX_TOKENS, mo.batches,
                                            &mo.nbatches) != CLI_OK) ||
       (strcmp(prefill, "none") && parse_list("--prefill", prefill, MAX_TOKENS, mo.prefills,

@@ -8,7 +8,9 @@
  *   down    m=T n=hidden            k=I / P
  * and once per step lm_head m=T (prefill: 1, the last position) n=ceil(vocab / P)
  * k=hidden; attention per layer: decode b=batch h=H/P sq=1 sk=KV length, prefill b=1
- * h=H/P sq=sk=T causal. Weights are stored [out][in] (PyTorch's nn.Linear), so B is
+ * h=H/P sq=sk=T causal. A decode step of Q tokens a sequence (speculative decoding's
+ * verification, --step-tokens) has T = batch Q tokens in every GEMM, lm_head included
+ * (every position's logits are checked), and attention sq=Q. Weights are stored [out][in] (PyTorch's nn.Linear), so B is
  * transposed: layout NT. A problem's share is calls x roofline time over the sum for
  * every scenario, each scenario one step.
  */
@@ -248,8 +250,8 @@ static int add_attn(struct model_plan *pl, const struct model_cfg *c, const char
   q.attn.sq = sq;
   q.attn.sk = sk;
   q.attn.d = c->head_dim;
-  /* a decode step is `autotune attention --decode`'s problem (one query over the cache,
-   * causal: the same math for one query), so both share the family hd<D>_causal_decode */
+  /* a decode step is `autotune attention --decode`'s problem (sq queries over the cache,
+   * causal bottom-right: one query sees it all), in the family hd<D>_causal_decode */
   q.attn.causal = 1;
   q.attn.decode = !causal;
   if (attn_problem_check(&q.attn) != AT_OK)
@@ -289,18 +291,28 @@ int model_plan_make(const struct model_cfg *c, const struct model_opts *o,
     return at_error(AT_USAGE, "nothing to tune: no decode batch and no prefill length");
   if (o->nbatches && !o->nkv)
     return at_error(AT_USAGE, "decode needs a KV length (--kv-len)");
+  const int64_t q = o->step_tokens > 0 ? o->step_tokens : 1;
+  if (q > ATTN_DECODE_MAX_SQ)
+    return at_error(AT_USAGE, "--step-tokens %lld: a decode step adds 1 to %d tokens a "
+                    "sequence", (long long)q, ATTN_DECODE_MAX_SQ);
   int rc = AT_OK;
   for (size_t b = 0; b < o->nbatches && rc == AT_OK; b++)
     for (size_t v = 0; v < o->nkv && rc == AT_OK; v++) {
-      int s = (int)out->nsc;
-      out->sc[out->nsc++] = (struct model_scenario){false, o->batches[b], o->kv_lens[v], 0};
-      if ((rc = add_layer_gemms(out, c, o->dtype, tp, o->batches[b], o->batches[b], s)))
+      if (o->kv_lens[v] < q) {
+        rc = at_error(AT_USAGE, "--kv-len %lld is shorter than the %lld tokens a decode step "
+                      "adds (--step-tokens)", (long long)o->kv_lens[v], (long long)q);
         break;
-      rc = add_attn(out, c, o->dtype, tp, o->batches[b], 1, o->kv_lens[v], false, s);
+      }
+      int s = (int)out->nsc;
+      const int64_t T = o->batches[b] * q;
+      out->sc[out->nsc++] = (struct model_scenario){false, o->batches[b], o->kv_lens[v], 0, q};
+      if ((rc = add_layer_gemms(out, c, o->dtype, tp, T, T, s)))
+        break;
+      rc = add_attn(out, c, o->dtype, tp, o->batches[b], q, o->kv_lens[v], false, s);
     }
   for (size_t p = 0; p < o->nprefills && rc == AT_OK; p++) {
     int s = (int)out->nsc;
-    out->sc[out->nsc++] = (struct model_scenario){true, 1, 0, o->prefills[p]};
+    out->sc[out->nsc++] = (struct model_scenario){true, 1, 0, o->prefills[p], 0};
     if ((rc = add_layer_gemms(out, c, o->dtype, tp, o->prefills[p], 1, s)))
       break;
     rc = add_attn(out, c, o->dtype, tp, 1, o->prefills[p], o->prefills[p], true, s);

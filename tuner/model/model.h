@@ -52,11 +52,12 @@ const char *model_presets_dir(char *out, size_t len);
 
 enum model_kind { MODEL_GEMM, MODEL_ATTN };
 
-/* One scenario: a decode step of `batch` sequences at KV length `kv`, or the prefill of
- * one sequence of `tokens`. */
+/* One scenario: a decode step of `batch` sequences at KV length `kv`, each adding
+ * `queries` tokens (1: plain decode; more: speculative decoding's verification step), or
+ * the prefill of one sequence of `tokens`. */
 struct model_scenario {
   bool prefill;
-  int64_t batch, kv, tokens;
+  int64_t batch, kv, tokens, queries;
 };
 
 struct model_problem {
@@ -85,6 +86,9 @@ struct model_opts {
   int64_t kv_lens[MODEL_MAX_LIST];   /* decode KV lengths */
   size_t nkv;
   int64_t tp;                        /* tensor-parallel degree */
+  int64_t step_tokens;               /* tokens a sequence adds in a decode step: 1 (or
+                                        0) plain decode, up to ATTN_DECODE_MAX_SQ (16)
+                                        speculative decoding's verification */
   const char *dtype;                 /* "f16", "bf16", "f32" */
   const struct dev_profile *dev;     /* the profile whose roofline orders the shares */
 };
