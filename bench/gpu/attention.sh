@@ -7,7 +7,8 @@
 #  1. the GPU (nvidia-smi, `autotune devices --json`);
 #  2. prefill, bf16 hd128, 32 heads, seqlen 1k/4k/16k at 64k tokens, causal and not:
 #     `autotune attention --bundle` per problem, every trial into one database;
-#  3. decode, bf16 hd128, 32 query / 8 KV heads, one query, batch 1/16/64, SK 4k/32k:
+#  3. decode, bf16 hd128, 32 query / 8 KV heads, one query, batch 1/16/64, SK 4k/32k, and
+#     a speculative-decoding step (batch 16, 4 queries, SK 4k):
 #     `autotune attention --decode --bundle` per problem, the same database;
 #  4. attention_sdpa.py: the device-to-device copy bandwidth (the memory ceiling,
 #     measured now), SDPA's flash and cuDNN backends on the prefill problems and SDPA
@@ -67,14 +68,15 @@ if [ $DRY = 0 ]; then
   timeout 60 "$A" devices --json >"$O/devices.json" 2>>"$LOG" || echo "   devices failed" | tee -a "$LOG"
 fi
 
-# Limits: 6 prefill x 30 s + 6 decode x 20 s + SDPA 120 s = 7 minutes at most, inside the
+# Limits: 6 prefill x 30 s + 7 decode x 20 s + SDPA 120 s = 7.3 minutes at most, inside the
 # 8 of one device call (PREFILL_LIMIT, DECODE_LIMIT and SDPA_LIMIT, in seconds, override
 # them: h200.sh shrinks them to the time its call has left); a prefill variant at 16k may
 # run ~0.1-1 s a launch, so a short timing budget. A step cut short keeps the trials it
 # recorded, and the tensor-core templates go first so that it has measured them (a SIMT
 # variant of a 16k prefill may take a second a launch).
 PT="--template attn_wgmma --template attn_mma --template attn_simt"
-DT="--template attn_decode --template attn_wgmma --template attn_mma --template attn_simt"
+DT="--template attn_decode_mma --template attn_decode --template attn_wgmma --template attn_mma"
+DT="$DT --template attn_simt"
 step "2. prefill from bundles"
 for s in $PREFILL_SEQLENS; do
   for c in 0 1; do
@@ -85,13 +87,11 @@ for s in $PREFILL_SEQLENS; do
 done
 
 step "3. decode from bundles"
-for b in $DECODE_BATCHES; do
-  for k in $DECODE_KV; do
-    # shellcheck disable=SC2046,SC2086
-    run "${DECODE_LIMIT:-20}" "$A" attention --bundle "$C/$(decode_name "$b" "$k")" --device h200 \
-      $(decode_args "$b" "$k") $DT --variant-time 0.1 --timeout 8 --db "$DB"
-  done
-done
+while read -r b k q; do
+  # shellcheck disable=SC2046,SC2086
+  run "${DECODE_LIMIT:-20}" "$A" attention --bundle "$C/$(decode_name "$b" "$k" "$q")" \
+    --device h200 $(decode_args "$b" "$k" "$q") $DT --variant-time 0.1 --timeout 8 --db "$DB"
+done < <(decode_problems)
 
 step "4. SDPA and the summary"
 if [ $DRY = 1 ]; then

@@ -13,13 +13,22 @@ prefill_args() { # SEQLEN CAUSAL
   echo "--dtype bf16 --batch $((PREFILL_TOKENS / $1)) --heads 32 --seqlen $1 --head-dim 128" \
     "$([ "$2" = 1 ] && echo --causal)"
 }
-decode_name() { echo "decode_b$1_k$2"; }
+# Speculative decoding's verification step (BATCH:SK:SQ): 16 sequences each adding 4
+# tokens (3 drafts and one of the target's) over a 4k cache, the decode problem with 16
+# rows a KV head that attn_decode_mma is for (SIMT's arithmetic is about its bound there).
+DECODE_SPEC="16:4096:4"
+decode_name() { echo "decode_b$1_k$2$([ "${3:-1}" != 1 ] && echo "_q$3")"; }
 # Batch 64 x 8 KV heads x 32k keys x 128 is 2^31 elements, one past the op's int limit
 # (attn_problem_check): that problem runs with one page less, 32,752 keys.
 decode_sk() { # BATCH SK
   if [ $(( $1 * 8 * $2 * 128 )) -gt 2147483647 ]; then echo $(( $2 - 16 )); else echo "$2"; fi
 }
-decode_args() { # BATCH SK
+decode_args() { # BATCH SK [SQ]
   echo "--dtype bf16 --decode --batch $1 --heads 32 --kv-heads 8 --kv-seqlen $(decode_sk "$1" "$2")" \
-    "--head-dim 128"
+    "--seqlen ${3:-1} --head-dim 128"
+}
+# every decode problem as BATCH SK SQ lines: the grid of one-query steps, then DECODE_SPEC
+decode_problems() {
+  for b in $DECODE_BATCHES; do for k in $DECODE_KV; do echo "$b $k 1"; done; done
+  for s in $DECODE_SPEC; do echo "$s" | tr : ' '; done
 }

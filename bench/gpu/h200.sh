@@ -43,12 +43,12 @@ LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib .carry-gemm14/bin/autotune --version 2>&1
   tee -a "$W/h200.log"
 LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib ldd .carry-gemm14/bin/autotune >>"$W/h200.log" 2>&1
 say "1. attention.sh"
-# its own limits (6 x 30 + 6 x 20 + 120 s) shrunk to the slice, SDPA kept whole
+# its own limits (6 x 30 + 7 x 20 + 120 s) shrunk to the slice, SDPA kept whole
 L=$((${ATTN_SLICE:-180} < $(left) - 60 ? ${ATTN_SLICE:-180} : $(left) - 60))
 if [ "$L" -gt 60 ]; then
   SDPA_LIMIT=$((L * 3 / 10 < 120 ? L * 3 / 10 : 120))
   PREFILL_LIMIT=$(((L - SDPA_LIMIT) * 6 / 10 / 6 < 30 ? (L - SDPA_LIMIT) * 6 / 10 / 6 : 30))
-  DECODE_LIMIT=$(((L - SDPA_LIMIT) * 4 / 10 / 6 < 20 ? (L - SDPA_LIMIT) * 4 / 10 / 6 : 20))
+  DECODE_LIMIT=$(((L - SDPA_LIMIT) * 4 / 10 / 7 < 20 ? (L - SDPA_LIMIT) * 4 / 10 / 7 : 20))
   say "attention limits: prefill ${PREFILL_LIMIT} s, decode ${DECODE_LIMIT} s, SDPA ${SDPA_LIMIT} s a step"
   SDPA_LIMIT=$SDPA_LIMIT PREFILL_LIMIT=$PREFILL_LIMIT DECODE_LIMIT=$DECODE_LIMIT \
     timeout -k 10 $((L + 10)) bash bench/gpu/attention.sh .carry-attention "$W/attn" ||

@@ -31,11 +31,9 @@ for s in $PREFILL_SEQLENS; do
       --budget "$pbudget" --out "$out/$(prefill_name "$s" "$c")"
   done
 done
-for b in $DECODE_BATCHES; do
-  for k in $DECODE_KV; do
-    # shellcheck disable=SC2046
-    "$A" bundle attention --device h200 $(decode_args "$b" "$k") --strategy random \
-      --budget "$dbudget" --out "$out/$(decode_name "$b" "$k")"
-  done
+decode_problems | while read -r b k q; do
+  # shellcheck disable=SC2046
+  "$A" bundle attention --device h200 $(decode_args "$b" "$k" "$q") --strategy random \
+    --budget "$dbudget" --out "$out/$(decode_name "$b" "$k" "$q")"
 done
 du -sh "$out" "$out"/*
