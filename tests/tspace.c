@@ -157,11 +157,16 @@ size_t th_space_cover(const struct th_space *sp, const char *const *names, size_
   int64_t(*vals)[MAXV] = calloc(nnames ? nnames : 1, sizeof *vals);
   bool(*covered)[MAXV] = calloc(nnames ? nnames : 1, sizeof *covered);
   bool *ok = malloc(sp->n ? sp->n : 1);
-  cr_assert(nv && vals && covered && ok);
+  size_t *at = calloc(nnames ? nnames : 1, sizeof *at); /* each name's slot in a config */
+  cr_assert(nv && vals && covered && ok && at);
   for (size_t i = 0; i < sp->n; i++)
     ok[i] = !where || th_space_has(sp, i, where);
-  for (size_t p = 0; p < nnames; p++)
+  for (size_t p = 0; p < nnames; p++) {
+    const int idx = gen_space_param_index(sp->s, names[p]);
+    cr_assert_geq(idx, 0, "no param %s", names[p]);
+    at[p] = (size_t)idx;
     nv[p] = th_space_values(sp, names[p], vals[p], MAXV);
+  }
   size_t n = 0;
   while (n < cap) {
     size_t best = 0, gain_best = 0;
@@ -170,7 +175,7 @@ size_t th_space_cover(const struct th_space *sp, const char *const *names, size_
         continue;
       size_t gain = 0;
       for (size_t p = 0; p < nnames; p++) {
-        const int64_t v = th_space_get(sp, i, names[p]);
+        const int64_t v = sp->cfg[i * sp->np + at[p]];
         for (size_t q = 0; q < nv[p]; q++)
           gain += !covered[p][q] && vals[p][q] == v;
       }
@@ -181,12 +186,12 @@ size_t th_space_cover(const struct th_space *sp, const char *const *names, size_
       break;
     which[n++] = best;
     for (size_t p = 0; p < nnames; p++) {
-      const int64_t v = th_space_get(sp, best, names[p]);
+      const int64_t v = sp->cfg[best * sp->np + at[p]];
       for (size_t q = 0; q < nv[p]; q++)
         covered[p][q] |= vals[p][q] == v;
     }
   }
-  free(nv), free(vals), free(covered), free(ok);
+  free(nv), free(vals), free(covered), free(ok), free(at);
   return n;
 }
 
