@@ -489,5 +489,6 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   for (int r = tid; r < rows; r += NT)
     mine[r * (HD + 2)] = sM[r], mine[r * (HD + 2) + 1] = sL[r];
   at_splitkv::finish<T, HD, NT>(WS, B * HKV, bg, ns, rows, O + row0 * HD,
-                                LSE ? LSE + row0 : LSE, sM, sL, tid);
+                                LSE ? LSE + row0 : LSE, sM, sL, reinterpret_cast<int *>(sA),
+                                tid); // (sA, this tile's rescale, is spent: the flag's word)
 }

@@ -84,8 +84,8 @@
 #pragma autotune threads WR * WK * 32
 #pragma autotune grid B * HKV * NS
 // The K/V ring; after the key loop the same space holds the warps' merge: O [RP][HD] and
-// (m, l) of every key warp's rows, f32.
-#pragma autotune shared max(STAGES * 2 * BKV * ROW * sizeof_f16, (RP * HD + 2 * WK * RP) * sizeof_f32)
+// (m, l) of every key warp's rows, f32, and the combine's flag word.
+#pragma autotune shared max(STAGES * 2 * BKV * ROW * sizeof_f16, (RP * HD + 2 * WK * RP + 1) * sizeof_f32)
 // Counters (one u32 per (batch, KV head), padded to 16 bytes), then per (batch, KV
 // head, split, row) the partial: m, l, then HD accumulators, f32. None when NS == 1.
 #pragma autotune workspace min(NS - 1, 1) * (cdiv(B * HKV, 4) * 16 + B * HKV * NS * R * (HD + 2) * sizeof_f32)
@@ -191,12 +191,8 @@ __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float 
 #pragma unroll
   for (int s = 0; s < MS; s++)
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-      float mx = at_neg_inf();
-      for (int k = 0; k < WK; k++)
-        mx = at_fmaxf(mx, sM[k * RP + prow[s][r]]);
-      f[s][r] = m[s][r] == at_neg_inf() ? 0.0f : at_exp2f(m[s][r] - mx);
-    }
+    for (int r = 0; r < 2; r++)
+      f[s][r] = at_splitkv::merge_factor(sM, RP, WK, prow[s][r], m[s][r]);
   for (int k = 0; k < WK; k++) { // one key warp at a time adds its rows' O
     if (wk == k)
 #pragma unroll
@@ -213,36 +209,10 @@ __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float 
             }
     at_syncthreads();
   }
-  // The rows' M and L (into key warp 0's slots: each row is one thread's).
-  for (int r = tid; r < RP; r += NT) {
-    float mx = at_neg_inf(), sum = 0.0f;
-    for (int k = 0; k < WK; k++)
-      mx = at_fmaxf(mx, sM[k * RP + r]);
-    for (int k = 0; k < WK; k++) {
-      const float mk = sM[k * RP + r];
-      sum += mk == at_neg_inf() ? 0.0f : sL[k * RP + r] * at_exp2f(mk - mx);
-    }
-    sM[r] = mx, sL[r] = sum;
-  }
-  at_syncthreads();
-
-  if (ns == 1) { // the only split: normalize and store
-    for (int e = tid; e < rows * HD; e += NT) {
-      const int r = e / HD, c = e % HD;
-      const float sum = sL[r];
-      O[(row0 + r) * HD + c] = at_from_float<T>(sum > 0.0f ? sO[e] / sum : 0.0f);
-    }
-    if (LSE)
-      at_splitkv::lse_rows<NT>(LSE + row0, rows, sM, sL, tid);
-    return;
-  }
-
-  // ---- split: the partial into the workspace; the last block combines (at_splitkv.h) ----
-  float *const mine = at_splitkv::partial(WS, B * HKV, bg, ns, split, rows, HD);
-  for (int e = tid; e < rows * HD; e += NT)
-    mine[(e / HD) * (HD + 2) + 2 + e % HD] = sO[e];
-  for (int r = tid; r < rows; r += NT)
-    mine[r * (HD + 2)] = sM[r], mine[r * (HD + 2) + 1] = sL[r];
-  at_splitkv::finish<T, HD, NT>(WS, B * HKV, bg, ns, rows, O + row0 * HD,
-                                LSE ? LSE + row0 : LSE, sM, sL, tid);
+  // The rows' M and L (into key warp 0's slots), then out: O, or the partial and the
+  // combine (at_splitkv.h).
+  at_splitkv::merge_rows<NT>(sM, sL, RP, WK, tid);
+  at_splitkv::store_rows<T, HD, NT>(WS, B * HKV, bg, ns, split, rows, O + row0 * HD,
+                                    LSE ? LSE + row0 : LSE, sO, sM, sL,
+                                    reinterpret_cast<int *>(sL + WK * RP), tid);
 }

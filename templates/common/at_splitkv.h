@@ -1,7 +1,7 @@
 // at_splitkv.h - split-KV decode's hand-over ("flash-decoding"), one copy for the decode
-// templates (attn_decode.h on SIMT, attn_decode_mma.h on mma.sync): the keys of one
-// (batch, KV head) pair are cut into NS splits, one block each; every block writes its
-// rows' partial (max m in the log2 domain, sum l, HD unnormalized accumulators) into the
+// templates (attn_decode.h on SIMT, attn_decode_mma.h on mma.sync, attn_decode_mfma.h on
+// MFMA): the keys of one (batch, KV head) pair are cut into NS splits, one block each;
+// every block writes its rows' partial (max m in the log2 domain, sum l, HD unnormalized accumulators) into the
 // workspace, fences, and bumps the pair's counter; the block that sees NS - 1 is the last:
 // it combines O = sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s and LSE = (M + log2 L)
 // ln 2, and sets the partials and the counter back to zero, so that the workspace is all
@@ -52,22 +52,23 @@ AT_DEV void lse_rows(float *lse, int rows, const float *m, const float *l, int t
 // After every thread of the block has written its share of this split's partial: count
 // it, and in the block that counts last combine the ns partials into O (rows [0, rows)
 // from o, HD elements a row) and LSE (from lse; NULL: none), then zero the partials and
-// the counter. sM and sL: shared scratch of `rows` floats each (free to overwrite). NT
-// threads, all of them here.
+// the counter. sM and sL: shared scratch of `rows` floats each (free to overwrite); flag:
+// one more shared word apart from them, the last-block flag (in the caller's dynamic
+// shared memory: a static one beside a 64 KiB ring would not fit CDNA's LDS, and costs a
+// block a CU where the ring is 8 KiB). NT threads, all of them here.
 template <typename T, int HD, int NT>
 AT_DEV void finish(void *ws, int nbg, int bg, int ns, int rows, T *o, float *lse, float *sM,
-                   float *sL, int tid)
+                   float *sL, int *flag, int tid)
 {
   unsigned int *const counter = (unsigned int *)ws + bg;
   constexpr int PW = HD + 2; // a partial: m, l, HD accumulators
   float *const part = partials(ws, nbg, bg, ns, rows, HD);
   at_threadfence(); // the partial is visible before the counter moves
   at_syncthreads();
-  __shared__ int last_block;
   if (tid == 0)
-    last_block = at_atomic_add_u32(counter, 1u) == (unsigned int)(ns - 1);
+    *flag = at_atomic_add_u32(counter, 1u) == (unsigned int)(ns - 1);
   at_syncthreads();
-  if (!last_block)
+  if (!*flag)
     return;
   at_threadfence(); // every other split's partial is seen after its counter bump
 
@@ -136,6 +137,61 @@ AT_DEV void finish(void *ws, int nbg, int bg, int ns, int rows, T *o, float *lse
     part[(long long)e * PW] = 0.0f, part[(long long)e * PW + 1] = 0.0f;
   if (tid == 0)
     *counter = 0u;
+}
+
+// The key warps' merge of a block whose WK warps (or waves) each took part of every
+// tile's keys, after each wrote its rows' (m, l) to sM[k RP + row], sL[k RP + row] (k its
+// key warp) and the merged O: per row, M = max_k m_k (into sM[row]) and L = sum_k 2^(m_k -
+// M) l_k (into sL[row]). NT threads, all of them here (a barrier at the end).
+template <int NT>
+AT_DEV void merge_rows(float *sM, float *sL, int rp, int wk, int tid)
+{
+  for (int r = tid; r < rp; r += NT) {
+    float mx = at_neg_inf(), sum = 0.0f;
+    for (int k = 0; k < wk; k++)
+      mx = at_fmaxf(mx, sM[k * rp + r]);
+    for (int k = 0; k < wk; k++) {
+      const float mk = sM[k * rp + r];
+      sum += mk == at_neg_inf() ? 0.0f : sL[k * rp + r] * at_exp2f(mk - mx);
+    }
+    sM[r] = mx, sL[r] = sum;
+  }
+  at_syncthreads();
+}
+
+// A key warp's factor 2^(m - M) to its row's common max M over the wk key warps' maxima
+// at sM[k rp + row] (0 for a warp that saw no key of the row).
+AT_DEV float merge_factor(const float *sM, int rp, int wk, int row, float m)
+{
+  float mx = at_neg_inf();
+  for (int k = 0; k < wk; k++)
+    mx = at_fmaxf(mx, sM[k * rp + row]);
+  return m == at_neg_inf() ? 0.0f : at_exp2f(m - mx);
+}
+
+// The block's `rows` rows from shared memory (sO: [rows][HD] unnormalized, sM and sL: the
+// rows' (m, l)) out: with one split normalized into o (and lse, if not NULL); else as
+// split `split`'s partial, then finish (which may combine; flag: its word). NT threads,
+// all of them here.
+template <typename T, int HD, int NT>
+AT_DEV void store_rows(void *ws, int nbg, int bg, int ns, int split, int rows, T *o, float *lse,
+                       const float *sO, float *sM, float *sL, int *flag, int tid)
+{
+  if (ns == 1) {
+    for (int e = tid; e < rows * HD; e += NT) {
+      const float sum = sL[e / HD];
+      o[e] = at_from_float<T>(sum > 0.0f ? sO[e] / sum : 0.0f);
+    }
+    if (lse)
+      lse_rows<NT>(lse, rows, sM, sL, tid);
+    return;
+  }
+  float *const mine = partial(ws, nbg, bg, ns, split, rows, HD);
+  for (int e = tid; e < rows * HD; e += NT)
+    mine[(e / HD) * (HD + 2) + 2 + e % HD] = sO[e];
+  for (int r = tid; r < rows; r += NT)
+    mine[r * (HD + 2)] = sM[r], mine[r * (HD + 2) + 1] = sL[r];
+  finish<T, HD, NT>(ws, nbg, bg, ns, rows, o, lse, sM, sL, flag, tid);
 }
 
 } // namespace at_splitkv
