@@ -65,6 +65,11 @@ static const struct dtemplate SIMT = {"attn_decode", AT_SOURCE_DIR
 static const struct dtemplate MMA = {"attn_decode_mma", AT_SOURCE_DIR
                                      "/templates/attention/attn_decode_mma.h", mma_params, 6, 0,
                                      0};
+static const char *const mfma_params[] = {"MI",        "QT",         "WK",  "BKV",
+                                          "STAGES",    "VEC_BYTES", "LDS_LAYOUT", "BPS"};
+static const struct dtemplate MFMA = {"attn_decode_mfma", AT_SOURCE_DIR
+                                      "/templates/attention/attn_decode_mfma.h", mfma_params, 8,
+                                      0, 0};
 
 struct dproblem {
   const char *dtype;
@@ -337,8 +342,9 @@ static void compile_sample(const struct dtemplate *tp, const char *dev, const ch
                    v->log ? v->log : "");
       continue;
     }
-    cr_log_info("%s %s %s %s: %d registers", tp->name, dev, dtype, v->config_text,
-                v->res.registers);
+    cr_log_info("%s %s %s %s: %d registers, %d AGPRs, %lld B shared, %d warps a CU",
+                tp->name, dev, dtype, v->config_text, v->res.registers, v->res.agprs,
+                (long long)(v->res.shared_bytes + v->launch.shared), v->occ.warps_per_cu);
     max_regs = v->res.registers > max_regs ? v->res.registers : max_regs;
     min_regs = v->res.registers < min_regs ? v->res.registers : min_regs;
   }
@@ -520,7 +526,12 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
   const char *smx = getenv("AT_DECODE_SMX"); /* 0 or 1: that softmax's configs only */
   only_smx = smx && *smx ? strtoll(smx, NULL, 10) : -1;
   const char *which = getenv("AT_DECODE_TEMPLATE");
-  const struct dtemplate *tp = which && strcmp(which, MMA.name) == 0 ? &MMA : &SIMT;
+  const struct dtemplate *tp = !which || !*which            ? &SIMT
+                               : strcmp(which, MMA.name) == 0  ? &MMA
+                               : strcmp(which, MFMA.name) == 0 ? &MFMA
+                                                               : NULL;
+  cr_assert_not_null(tp, "AT_DECODE_TEMPLATE=%s: expected attn_decode, %s or %s", which,
+                     MMA.name, MFMA.name);
   th_need_cc(&cc_host);
   static const int64_t sqs[] = {1, 7}, sks[] = {300, 4099}, groups[] = {1, 4, 8}, ds[] = {64, 128};
   size_t problems = 0, runs = 0;
@@ -531,12 +542,15 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
           for (int paged = 0; paged < 2; paged++)
             for (int causal = 0; causal < 2; causal++) {
               static const char *const dts[] = {"f16", "bf16", "f32"};
-              const char *dt = tp == &MMA ? dts[problems % 2] : dts[problems % 3];
+              const char *dt = tp != &SIMT ? dts[problems % 2] : dts[problems % 3];
               const struct dproblem p = {dt, 1, 8, 8 / groups[gi], sqs[a],
                                          sks[s], ds[di], causal, paged, (int)(problems % 2)};
               const int wave64 = problems % 4 == 3;
               if (tp == &MMA)
                 runs += run_problem(tp, &p, problems % 2 ? "h100" : "host", "host", all, NULL);
+              else if (tp == &MFMA) /* f16 as gfx942, bf16 as gfx90a */
+                runs += run_problem(tp, &p, problems % 2 ? "mi250x" : "mi300x",
+                                    problems % 2 ? "host:gfx90a" : "host:gfx942", all, NULL);
               else
                 runs += run_problem(tp, &p, wave64 ? "mi300x" : "host",
                                     wave64 ? "host:gfx942" : "host", all, NULL);
@@ -637,4 +651,138 @@ Test(attn_decode_mma, host_sample_sixteen_queries, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
   run_problem(&MMA, &ci_mma[2], "h100", "host", 0, NULL);
+}
+
+/* ---- attn_decode_mfma: the GQA group's rows on CDNA matrix cores ------------------------ */
+
+Test(attn_decode_mfma, space_and_refusals, .timeout = TIMEOUT)
+{
+  /* Llama-style decode (32 / 8 heads, one query: 4 rows, one 16-column block) and
+   * speculative decoding's 16 queries over a group of 8 (128 rows) */
+  static const struct dproblem llama = {"bf16", 1, 32, 8, 1, 32768, 128, 1, 0, 0};
+  static const struct dproblem spec = {"bf16", 1, 32, 4, 16, 4096, 128, 1, 1, 0};
+  static const char *const devs[] = {"mi300x", "mi250x"};
+  for (size_t dv = 0; dv < 2; dv++) {
+    struct th_space sp;
+    space_open(&sp, &MFMA, devs[dv], &llama);
+    cr_log_info("attn_decode_mfma %s: %zu valid configs (R 4)", devs[dv], sp.n);
+    cr_assert_geq(sp.n, 10, "%s: %zu configs", devs[dv], sp.n);
+    const struct dev_profile *dev = dev_find(devs[dv]);
+    for (size_t i = 0; i < sp.n; i++) {
+      const int64_t ns = th_space_get(&sp, i, "NS"), bkv = th_space_get(&sp, i, "BKV");
+      cr_assert_eq(th_space_get(&sp, i, "R"), 4, "the GQA group of 4 heads x 1 query");
+      cr_assert_eq(th_space_get(&sp, i, "MI"), 16, "no 32-column block for 4 rows");
+      cr_assert_eq(th_space_get(&sp, i, "RP"), 16, "one block of 16 columns");
+      cr_assert_eq(th_space_get(&sp, i, "QT"), 1, "no second, empty block");
+      cr_assert_eq(bkv % (16 * th_space_get(&sp, i, "WK")), 0, "whole key blocks a wave");
+      cr_assert_leq(ns, (32768 + bkv - 1) / bkv);
+      /* enough blocks: at least BPS per CU where keys allow (else a split a tile) */
+      cr_assert(ns * 8 >= th_space_get(&sp, i, "BPS") * dev->compute_units ||
+                ns == (32768 + bkv - 1) / bkv, "NS %lld", (long long)ns);
+    }
+    th_space_close(&sp);
+    space_open(&sp, &MFMA, devs[dv], &spec);
+    cr_log_info("attn_decode_mfma %s: %zu valid configs (R 128)", devs[dv], sp.n);
+    cr_assert_gt(sp.n, 0, "%s", devs[dv]);
+    size_t wide = 0;
+    for (size_t i = 0; i < sp.n; i++) {
+      cr_assert_eq(th_space_get(&sp, i, "R"), 128);
+      cr_assert_eq(th_space_get(&sp, i, "RP"), 128, "whole blocks, no padding");
+      wide += th_space_get(&sp, i, "MI") == 32;
+    }
+    cr_assert_gt(wide, 0, "32-column blocks for 128 rows");
+    th_space_close(&sp);
+  }
+  /* NVIDIA has no MFMA; SQ > 16 and a group over 16 are refused, each by its named
+   * requirement */
+  static const struct {
+    struct dproblem p;
+    const char *dev, *req;
+  } refused[] = {
+      {{"bf16", 1, 32, 8, 1, 4096, 128, 1, 0, 0}, "h200", "cdna"},
+      {{"f16", 1, 8, 8, 17, 4096, 64, 1, 0, 0}, "mi300x", "decode_rows"},
+      {{"f16", 1, 32, 1, 1, 4096, 64, 1, 0, 0}, "mi300x", "gqa_group"},
+  };
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    assert_refused(&MFMA, refused[i].dev, &refused[i].p, refused[i].req);
+}
+
+Test(attn_decode_mfma, compiles_for_gfx942, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_clang_hip);
+  compile_sample(&MFMA, "mi300x", "clang-hip", "f16", 32);
+}
+
+Test(attn_decode_mfma, compiles_for_gfx90a, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_clang_hip);
+  compile_sample(&MFMA, "mi250x", "clang-hip", "bf16", 4);
+}
+
+/* Issue 14's budget for MI300X, two waves a SIMD (8 a CU), is within the space: Llama
+ * decode (32 / 8 heads, one query: 4 rows; 32k keys, D 128) with 16-key
+ * tiles, one LDS buffer of swizzled rows (8 KiB: 8 blocks a CU) and one wave a block,
+ * compiled for gfx942 (clang: its VGPRs and AGPRs, the occupancy from them and the LDS). */
+Test(attn_decode_mfma, two_waves_a_simd_on_gfx942, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_clang_hip);
+  const struct dproblem p = {"bf16", 1, 32, 8, 1, 32768, 128, 1, 0, 0};
+  struct th_space sp;
+  space_open(&sp, &MFMA, "mi300x", &p);
+  size_t at = sp.n;
+  for (size_t i = 0; i < sp.n && at == sp.n; i++)
+    if (th_space_get(&sp, i, "BKV") == 16 && th_space_get(&sp, i, "LDS_LAYOUT") == 2 &&
+        th_space_get(&sp, i, "STAGES") == 1 && th_space_get(&sp, i, "BPS") == 1)
+      at = i;
+  cr_assert_lt(at, sp.n, "BKV=16,LDS_LAYOUT=2,STAGES=1,BPS=1 is in the space");
+  struct bld_options o = {.batch = 1, .backend = "clang-hip", .cache_dir = "",
+                          .include_dirs = incs};
+  struct bld_result r;
+  cr_assert_eq(bld_run(sp.t, sp.s, dev_find("mi300x"), sp.dims, p.dtype, sp.cfg + at * sp.np,
+                       1, &o, &r), AT_OK, "%s", at_last_error());
+  const struct bld_variant *v = &r.variants[0];
+  cr_log_info("attn_decode_mfma gfx942 %s: %d VGPRs, %d AGPRs, %lld B LDS, %d waves a CU",
+              v->config_text, v->res.registers, v->res.agprs,
+              (long long)(v->res.shared_bytes + v->launch.shared), v->occ.warps_per_cu);
+  cr_assert_eq(v->verdict, BLD_OK, "%s: %s", v->config_text, v->reason);
+  cr_assert_geq(v->occ.warps_per_cu, 8, "%s: %d waves a CU (< 2 a SIMD)", v->config_text,
+                v->occ.warps_per_cu);
+  bld_result_release(&r);
+  th_space_close(&sp);
+}
+
+/* The CI sample: every parameter value on each, as gfx942 (f16) and gfx90a (bf16): MI300X's
+ * 304 CUs split the keys of a small batch up to a split a tile. */
+static const struct dproblem ci_mfma[] = {
+    /* dtype  b  h  hkv sq   sk    d causal paged lse */
+    {"f16", 1, 8, 1, 1, 4099, 128, 1, 1, 1},   /* 8:1, one query (8 rows), long, paged */
+    {"bf16", 2, 16, 2, 7, 300, 64, 1, 0, 1},   /* 8:1, 7 queries: 56 rows */
+    {"f16", 1, 32, 2, 16, 300, 128, 0, 1, 0},  /* 16:1, 16 queries: 256 rows */
+    {"bf16", 1, 8, 2, 4, 300, 256, 1, 0, 1},   /* 4:1, 4 queries at head dim 256 */
+};
+
+Test(attn_decode_mfma, host_gfx942_one_query_paged, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  size_t split = 0;
+  run_problem(&MFMA, &ci_mfma[0], "mi300x", "host:gfx942", 0, &split);
+  cr_assert_gt(split, 0, "the sample has a split variant (the workspace path)");
+}
+
+Test(attn_decode_mfma, host_gfx90a_seven_queries_causal, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  run_problem(&MFMA, &ci_mfma[1], "mi250x", "host:gfx90a", 0, NULL);
+}
+
+Test(attn_decode_mfma, host_gfx942_sixteen_queries, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  run_problem(&MFMA, &ci_mfma[2], "mi300x", "host:gfx942", 0, NULL);
+}
+
+Test(attn_decode_mfma, host_gfx90a_head_dim_256, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  run_problem(&MFMA, &ci_mfma[3], "mi250x", "host:gfx90a", 0, NULL);
 }
