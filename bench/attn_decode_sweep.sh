@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # attn_decode_sweep.sh - the full correctness sweep of templates/attention/attn_decode.h
 # (with AT_DECODE_TEMPLATE=attn_decode_mma: of attn_decode_mma.h, f16 and bf16, on the
-# host's space and h100's) on the host device (emulated; no GPU): every combination of
+# host's space and h100's; AT_DECODE_TEMPLATE=attn_decode_mfma: of attn_decode_mfma.h,
+# f16 as gfx942 on mi300x's space and bf16 as gfx90a on mi250x's) on the host device
+# (emulated; no GPU): every combination of
 # decode of 1 and 7 queries, 300 and 4,099 keys, GQA 1:1, 4:1 and 8:1, head dims 64 and
 # 128, paged and not, causal and not (96 problems, dtypes and LSE rotating, every fourth
 # as gfx942 with waves of 64), each with a sample of configs covering every value of
@@ -24,5 +26,5 @@ build=${1:-build}
 cmake --build "$build" --target test_attn_decode >/dev/null
 start=$(date +%s)
 AT_DECODE_SWEEP=$mode nice -n "${AT_NICE:-10}" "$build/test_attn_decode" --filter 'attn_decode/full_sweep' \
-  --verbose --jobs 1 2>&1 | grep -E 'attn_decode(_mma)? (host|full)|\[(ERR|FAIL|PASS)' || true
+  --verbose --jobs 1 2>&1 | grep -E 'attn_decode(_mma|_mfma)? (host|full)|\[(ERR|FAIL|PASS)' || true
 echo "wall: $(( $(date +%s) - start )) s on $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"

@@ -148,7 +148,8 @@ static double attn_keys_seen(const struct attn_problem *p)
 /*
  * Predicted time (us) of a variant: the pipeline model of pipe_model.h, as the GEMM's. A
  * block holds BQ query rows (attn_decode: R, the rows of one KV head's query heads;
- * attn_decode_mma: RP, those rows padded to its 16-row mma slices) and
+ * attn_decode_mma and attn_decode_mfma: RP, those rows padded to their 16-row mma
+ * slices or MI-column MFMA blocks) and
  * walks the keys its rows see (attn_keys_seen; split-KV: an NS-th of them) in tiles of BKV
  * (attn_wgmma: BN) keys. A tile's step is the longest of
  *   work     its matrix products (4 BQ BKV D flops: S = Q K^T and P V) and its softmax
