@@ -235,11 +235,11 @@ static size_t run_problem(const struct dtemplate *tp, const struct dproblem *p, 
       free(text);
     }
   }
-  cr_log_info("%s %s (%s's space) %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d: "
-              "%zu configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", tp->name, arch,
-              dev, p->dtype,
+  cr_log_info("%s %s (%s's space) %s h=%lld/%lld sq=%lld sk=%lld d=%lld causal=%d paged=%d "
+              "lse=%d: %zu configs of %zu (%zu with SMX=1, SG %lld-%lld), %zu failed", tp->name,
+              arch, dev, p->dtype,
               (long long)p->h, (long long)p->hkv, (long long)p->sq, (long long)p->sk,
-              (long long)p->d, p->causal, p->paged, n, sp.n, lanes, (long long)sg_lo,
+              (long long)p->d, p->causal, p->paged, p->lse, n, sp.n, lanes, (long long)sg_lo,
               (long long)sg_hi, failures);
   cr_assert(lanes > 0 || only_smx == 0 || !tp->lanes, "the lane-group softmax ran");
   cr_assert_eq(failures, 0, "%zu of %zu variants wrong (see the log)", failures, n);
@@ -541,16 +541,21 @@ Test(attn_decode, full_sweep, .timeout = TIMEOUT)
         for (size_t di = 0; di < 2; di++)
           for (int paged = 0; paged < 2; paged++)
             for (int causal = 0; causal < 2; causal++) {
+              /* causal is bit 0 of `problems`, paged bit 1, the head dim bit 2: the LSE,
+               * the dtype (with the matrix templates' device) and the waves of 64 each
+               * take a different mix of them, so that none of them goes with one mask */
               static const char *const dts[] = {"f16", "bf16", "f32"};
-              const char *dt = tp != &SIMT ? dts[problems % 2] : dts[problems % 3];
+              const size_t alt = (problems ^ problems >> 2) & 1; /* causal xor D */
+              const char *dt = tp != &SIMT ? dts[alt] : dts[problems % 3];
+              const int lse = (int)((problems ^ problems >> 1) & 1); /* causal xor paged */
               const struct dproblem p = {dt, 1, 8, 8 / groups[gi], sqs[a],
-                                         sks[s], ds[di], causal, paged, (int)(problems % 2)};
-              const int wave64 = problems % 4 == 3;
+                                         sks[s], ds[di], causal, paged, lse};
+              const int wave64 = problems % 4 == (problems / 4) % 4;
               if (tp == &MMA)
-                runs += run_problem(tp, &p, problems % 2 ? "h100" : "host", "host", all, NULL);
+                runs += run_problem(tp, &p, alt ? "h100" : "host", "host", all, NULL);
               else if (tp == &MFMA) /* f16 as gfx942, bf16 as gfx90a */
-                runs += run_problem(tp, &p, problems % 2 ? "mi250x" : "mi300x",
-                                    problems % 2 ? "host:gfx90a" : "host:gfx942", all, NULL);
+                runs += run_problem(tp, &p, alt ? "mi250x" : "mi300x",
+                                    alt ? "host:gfx90a" : "host:gfx942", all, NULL);
               else
                 runs += run_problem(tp, &p, wave64 ? "mi300x" : "host",
                                     wave64 ? "host:gfx942" : "host", all, NULL);
