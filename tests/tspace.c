@@ -159,8 +159,11 @@ size_t th_space_cover(const struct th_space *sp, const char *const *names, size_
   bool *ok = malloc(sp->n ? sp->n : 1);
   size_t *at = calloc(nnames ? nnames : 1, sizeof *at); /* each name's slot in a config */
   cr_assert(nv && vals && covered && ok && at);
+  struct sel filter; /* `where`, parsed once */
+  if (where)
+    sel_parse(sp, where, &filter);
   for (size_t i = 0; i < sp->n; i++)
-    ok[i] = !where || th_space_has(sp, i, where);
+    ok[i] = !where || sel_has(sp, i, &filter);
   for (size_t p = 0; p < nnames; p++) {
     const int idx = gen_space_param_index(sp->s, names[p]);
     cr_assert_geq(idx, 0, "no param %s", names[p]);
