@@ -547,29 +547,34 @@ Test(emit, kernels_header_passes_the_callers_workspace, .timeout = 240)
  * for mi300x (the variants of that device's space, run on the host), its header compiled
  * with nvcc for sm_90 (one kernel per winning config in the PTX) and with clang -x hip for
  * gfx942 (a kernel descriptor in the device code, the host side against the HIP headers),
- * each with a program that calls the launcher. */
+ * each with a program that calls the launcher; for gfx942 also with the MFMA decode
+ * template's winner (its workspace launcher, v_mfma in the code). */
 Test(emit, attention_kernels_header_compiles_for_sm_90_and_gfx942, .timeout = 240)
 {
+#define HIP_APP                                                                              \
+  AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 -nogpulib --cuda-device-only -S " INCS \
+             " -I. app.hip -o app.s && " AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 " \
+             "-nogpulib --cuda-host-only -c " INCS " -I. app.hip -o app.o"
   static const struct {
-    const char *device, *file, *stream, *compile;
+    const char *device, *file, *stream, *compile, *tmpl, *want;
   } gpus[] = {
 #if AT_HAVE_CUDA
       {"h100", "app.cu", "cudaStream_t",
-       "'" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 -arch=sm_90 " INCS " -I. --ptx app.cu -o app.s"},
+       "'" AT_CUDA_ROOT "/bin/nvcc' -std=c++17 -arch=sm_90 " INCS " -I. --ptx app.cu -o app.s",
+       "", ".entry"},
 #endif
-      {"mi300x", "app.hip", "hipStream_t",
-       AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 -nogpulib --cuda-device-only -S "
-       INCS " -I. app.hip -o app.s && " AT_CLANG19 " -std=c++17 -x hip --offload-arch=gfx942 "
-       "-nogpulib --cuda-host-only -c " INCS " -I. app.hip -o app.o"},
+      {"mi300x", "app.hip", "hipStream_t", HIP_APP, "", ".amdhsa_kernel"},
+      {"mi300x", "app.hip", "hipStream_t", HIP_APP, "--template attn_decode_mfma", "v_mfma"},
   };
+#undef HIP_APP
   for (size_t i = 0; i < sizeof gpus / sizeof gpus[0]; i++) {
     char *dir = th_tmpdir();
     struct th_result r;
     th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' attention --device host --emulate %s "
               "--heads 8 --kv-heads 2 --decode --kv-seqlen 40 --head-dim 64 --paged --lse "
-              "--dtype f16 --budget 1 --variant-time 0.02 --db a.db && '%s' emit-header "
+              "--dtype f16 --budget 1 --variant-time 0.02 %s --db a.db && '%s' emit-header "
               "attention --device host:%s --db a.db --out tuned_attn.h", dir, dir, AT_BINARY,
-          gpus[i].device, AT_BINARY, gpus[i].device);
+          gpus[i].device, gpus[i].tmpl, AT_BINARY, gpus[i].device);
     cr_assert_eq(r.code, 0, "%s: %s", gpus[i].device, r.err);
     th_result_free(&r);
     char src[512];
@@ -587,8 +592,15 @@ Test(emit, attention_kernels_header_compiles_for_sm_90_and_gfx942, .timeout = 24
     char *spath = th_path(dir, "app.s");
     char *s = th_read(spath, NULL);
     cr_assert_not_null(s);
-    cr_assert(strstr(s, i == 0 && AT_HAVE_CUDA ? ".entry" : ".amdhsa_kernel"), "%s: no kernel",
-              gpus[i].device);
+    cr_assert(strstr(s, gpus[i].want), "%s %s: no %s", gpus[i].device, gpus[i].tmpl,
+              gpus[i].want);
+    if (*gpus[i].tmpl) { /* the template asked for is the header's, with its workspace */
+      char *hpath = th_path(dir, "tuned_attn.h");
+      char *h = th_read(hpath, NULL);
+      cr_assert_not_null(h);
+      cr_assert(strstr(h, "::attn_decode_mfma<") && strstr(h, "_workspace_size("), "%s", h);
+      free(h), free(hpath);
+    }
     free(s), free(spath), free(app);
     th_rmtree(dir);
     free(dir);
