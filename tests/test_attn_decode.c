@@ -387,13 +387,9 @@ Test(attn_decode, min_blocks_reaches_ptxas, .timeout = TIMEOUT)
   const struct dproblem p = {"bf16", 1, 32, 8, 1, 4096, 128, 0, 0, 0};
   struct th_space sp;
   space_open(&sp, &SIMT, "h200", &p);
-  size_t at = sp.n;
-  for (size_t i = 0; i < sp.n && at == sp.n; i++)
-    if (th_space_get(&sp, i, "NT") == 128 && th_space_get(&sp, i, "BKV") == 16 &&
-        th_space_get(&sp, i, "TR") == 1 && th_space_get(&sp, i, "BPS") == 1)
-      at = i;
-  cr_assert_lt(at, sp.n, "NT=128,BKV=16,TR=1,BPS=1 is in the space");
-  const int64_t *cfg = sp.cfg + at * sp.np;
+  const long at = th_space_find(&sp, "NT=128,BKV=16,TR=1,BPS=1");
+  cr_assert_geq(at, 0, "NT=128,BKV=16,TR=1,BPS=1 is in the space");
+  const int64_t *cfg = sp.cfg + (size_t)at * sp.np;
   struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = p.dtype};
   char *src = NULL;
   cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, &cfg, 1, &src), AT_OK, "%s",
@@ -734,16 +730,12 @@ Test(attn_decode_mfma, two_waves_a_simd_on_gfx942, .timeout = TIMEOUT)
   const struct dproblem p = {"bf16", 1, 32, 8, 1, 32768, 128, 1, 0, 0};
   struct th_space sp;
   space_open(&sp, &MFMA, "mi300x", &p);
-  size_t at = sp.n;
-  for (size_t i = 0; i < sp.n && at == sp.n; i++)
-    if (th_space_get(&sp, i, "BKV") == 16 && th_space_get(&sp, i, "LDS_LAYOUT") == 2 &&
-        th_space_get(&sp, i, "STAGES") == 1 && th_space_get(&sp, i, "BPS") == 1)
-      at = i;
-  cr_assert_lt(at, sp.n, "BKV=16,LDS_LAYOUT=2,STAGES=1,BPS=1 is in the space");
+  const long at = th_space_find(&sp, "BKV=16,LDS_LAYOUT=2,STAGES=1,BPS=1");
+  cr_assert_geq(at, 0, "BKV=16,LDS_LAYOUT=2,STAGES=1,BPS=1 is in the space");
   struct bld_options o = {.batch = 1, .backend = "clang-hip", .cache_dir = "",
                           .include_dirs = incs};
   struct bld_result r;
-  cr_assert_eq(bld_run(sp.t, sp.s, dev_find("mi300x"), sp.dims, p.dtype, sp.cfg + at * sp.np,
+  cr_assert_eq(bld_run(sp.t, sp.s, dev_find("mi300x"), sp.dims, p.dtype, sp.cfg + (size_t)at * sp.np,
                        1, &o, &r), AT_OK, "%s", at_last_error());
   const struct bld_variant *v = &r.variants[0];
   cr_log_info("attn_decode_mfma gfx942 %s: %d VGPRs, %d AGPRs, %lld B LDS, %d waves a CU",

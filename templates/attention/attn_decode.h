@@ -312,20 +312,11 @@ __device__ void attn_decode(const T *Q, const T *K, const T *V, T *O, float *LSE
   float *const sA = sL + RP;              // [RP]: this tile's rescale of the accumulator
 
   const int tid = (int)at_thread_idx_x();
-  const int ns = (int)at_grid_dim_x() / (B * HKV); // == NS; read back, not trusted blind
-  const int bid = (int)at_block_idx_x(), bg = bid / ns, split = bid % ns;
-  const int b = bg / HKV, g = bg % HKV, gq = H / HKV;
-  // The rows as launched. A variant is made for its problem's R (derived from the dims);
-  // launched for a smaller group it still computes the right rows (the partials' stride
-  // follows the launch, as the workspace expression does), for a larger one the rows
-  // past R are left unwritten rather than written wrong.
-  const int rows = gq * SQ <= R ? gq * SQ : R;
-  const long long row0 = ((long long)b * H + (long long)g * gq) * SQ; // first Q/O row
-
-  // This split's keys: chunks of whole tiles.
-  const int tiles = (SK + BKV - 1) / BKV, per = (tiles + ns - 1) / ns;
-  const int k_lo = split * per * BKV;
-  const int k_hi = (split + 1) * per * BKV < SK ? (split + 1) * per * BKV : SK;
+  // This block's (batch, KV head) pair and split, its rows and its keys (at_splitkv.h).
+  const at_splitkv::block blk = at_splitkv::block_of(B, H, HKV, SQ, SK, R, BKV);
+  const int ns = blk.ns, bg = blk.bg, split = blk.split, b = blk.b, g = blk.g;
+  const int rows = blk.rows, k_lo = blk.k_lo, k_hi = blk.k_hi;
+  const long long row0 = blk.row0;
 
   const bool vec = ((unsigned long long)K % 16 == 0) && ((unsigned long long)V % 16 == 0) &&
                    (HD * (int)sizeof(T)) % 16 == 0 && PER > 0;

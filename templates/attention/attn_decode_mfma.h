@@ -131,19 +131,11 @@ __device__ void attn_decode_mfma(const T *Q, const T *K, const T *V, T *O, float
 
   const int tid = (int)at_thread_idx_x(), lane = tid % 64, wave = tid / 64;
   const int wr = wave % WR, wk = wave / WR;
-  const int ns = (int)at_grid_dim_x() / (B * HKV); // == NS; read back, not trusted blind
-  const int bid = (int)at_block_idx_x(), bg = bid / ns, split = bid % ns;
-  const int b = bg / HKV, g = bg % HKV, gsz = H / HKV;
-  // The rows as launched (as attn_decode: a smaller group is computed right, the rows of
-  // a larger one past R are left unwritten rather than written wrong).
-  const int rows = gsz * SQ <= R ? gsz * SQ : R;
-  const long long row0 = ((long long)b * H + (long long)g * gsz) * SQ; // first Q/O row
-
-  // This split's keys: chunks of whole tiles.
-  const int tiles = (SK + BKV - 1) / BKV, per = (tiles + ns - 1) / ns;
-  const int k_lo = split * per * BKV;
-  const int k_hi = (split + 1) * per * BKV < SK ? (split + 1) * per * BKV : SK;
-  const int ntiles = k_hi > k_lo ? (k_hi - k_lo + BKV - 1) / BKV : 0;
+  // This block's (batch, KV head) pair and split, its rows and its keys (at_splitkv.h).
+  const at_splitkv::block blk = at_splitkv::block_of(B, H, HKV, SQ, SK, R, BKV);
+  const int ns = blk.ns, bg = blk.bg, split = blk.split, b = blk.b, g = blk.g;
+  const int rows = blk.rows, k_lo = blk.k_lo, k_hi = blk.k_hi, ntiles = blk.ntiles;
+  const long long row0 = blk.row0;
 
   // This lane's packed row of each of its blocks (column L % MI of block t WR + wr) and
   // the last key it sees: its query's causal limit, and the split's end.
@@ -195,43 +187,30 @@ __device__ void attn_decode_mfma(const T *Q, const T *K, const T *V, T *O, float
   float *const sF = reinterpret_cast<float *>(lds);
 
   if (WK == 1) { // every row is one wave's: from registers to O or to the workspace
-    if (ns == 1) {
+    if (ns == 1) { // each column's O row divided by its sum, its LSE
+      float inv[QT];
 #pragma unroll
       for (int t = 0; t < QT; t++) {
-        if (prow[t] >= rows)
-          continue;
-        const long long orow = row0 + prow[t];
-        const float inv = l[t] > 0.0f ? 1.0f / l[t] : 0.0f;
-#pragma unroll
-        for (int d = 0; d < DB; d++)
-#pragma unroll
-          for (int r = 0; r < NREG; r++) {
-            const int c = d * MI + acc_row<MI>(r, lane);
-            if (c < HD)
-              O[orow * HD + c] = at_from_float<T>(o[t][d][r] * inv);
-          }
-        if (LSE && lane < MI)
-          LSE[orow] = l[t] > 0.0f ? (m[t] + at_log2f(l[t])) * AT_LN2 : at_neg_inf();
+        inv[t] = l[t] > 0.0f ? 1.0f / l[t] : 0.0f;
+        if (LSE && lane < MI && prow[t] < rows)
+          at_splitkv::lse_rows<1>(LSE + row0 + prow[t], 1, &m[t], &l[t], 0);
       }
+      each_o<QT, DB, MI, HD>(o, lane, [&](int t, int c, float v) {
+        if (prow[t] < rows)
+          O[(row0 + prow[t]) * HD + c] = at_from_float<T>(v * inv[t]);
+      });
       return;
     }
+    // the split's partial (m, l, the unnormalized O), then the combine
     float *const mine = at_splitkv::partial(WS, B * HKV, bg, ns, split, rows, HD);
 #pragma unroll
-    for (int t = 0; t < QT; t++) {
-      if (prow[t] >= rows)
-        continue;
-      float *const part = mine + (long long)prow[t] * (HD + 2);
-#pragma unroll
-      for (int d = 0; d < DB; d++)
-#pragma unroll
-        for (int r = 0; r < NREG; r++) {
-          const int c = d * MI + acc_row<MI>(r, lane);
-          if (c < HD)
-            part[2 + c] = o[t][d][r];
-        }
-      if (lane < MI)
-        part[0] = m[t], part[1] = l[t];
-    }
+    for (int t = 0; t < QT; t++)
+      if (lane < MI && prow[t] < rows)
+        mine[(long long)prow[t] * (HD + 2)] = m[t], mine[(long long)prow[t] * (HD + 2) + 1] = l[t];
+    each_o<QT, DB, MI, HD>(o, lane, [&](int t, int c, float v) {
+      if (prow[t] < rows)
+        mine[(long long)prow[t] * (HD + 2) + 2 + c] = v;
+    });
     at_splitkv::finish<T, HD, NT>(WS, B * HKV, bg, ns, rows, O + row0 * HD,
                                   LSE ? LSE + row0 : LSE, sF, sF + RP,
                                   reinterpret_cast<int *>(sF + 2 * RP), tid);
@@ -253,19 +232,10 @@ __device__ void attn_decode_mfma(const T *Q, const T *K, const T *V, T *O, float
     f[t] = at_splitkv::merge_factor(sM, RP, WK, prow[t], m[t]);
   for (int k = 0; k < WK; k++) { // one key wave at a time adds its rows' O
     if (wk == k)
-#pragma unroll
-      for (int t = 0; t < QT; t++)
-#pragma unroll
-        for (int d = 0; d < DB; d++)
-#pragma unroll
-          for (int r = 0; r < NREG; r++) {
-            const int c = d * MI + acc_row<MI>(r, lane);
-            if (c >= HD)
-              continue;
-            float *const p = sO + prow[t] * HD + c;
-            const float v = o[t][d][r] * f[t];
-            *p = k == 0 ? v : *p + v;
-          }
+      each_o<QT, DB, MI, HD>(o, lane, [&](int t, int c, float v) {
+        float *const p = sO + prow[t] * HD + c;
+        *p = k == 0 ? v * f[t] : *p + v * f[t];
+      });
     at_syncthreads();
   }
   // The rows' M and L (into key wave 0's slots), then out: O, or the partial and the

@@ -116,22 +116,14 @@ __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float 
   const int tid = (int)at_thread_idx_x(), lane = tid & 31, warp = tid >> 5;
   const int wr = warp % WR, wk = warp / WR;
   const int gq = lane >> 2, t4 = lane & 3; // the fragment's row group and column pair
-  const int ns = (int)at_grid_dim_x() / (B * HKV); // == NS; read back, not trusted blind
-  const int bid = (int)at_block_idx_x(), bg = bid / ns, split = bid % ns;
-  const int b = bg / HKV, g = bg % HKV, gsz = H / HKV;
-  // The rows as launched (see attn_decode: a smaller group is computed right, the rows of
-  // a larger one past R are left unwritten rather than written wrong).
-  const int rows = gsz * SQ <= R ? gsz * SQ : R;
-  const long long row0 = ((long long)b * H + (long long)g * gsz) * SQ; // first Q/O row
+  // This block's (batch, KV head) pair and split, its rows and its keys (at_splitkv.h).
+  const at_splitkv::block blk = at_splitkv::block_of(B, H, HKV, SQ, SK, R, BKV);
+  const int ns = blk.ns, bg = blk.bg, split = blk.split, b = blk.b, g = blk.g;
+  const int rows = blk.rows, k_lo = blk.k_lo, k_hi = blk.k_hi, ntiles = blk.ntiles;
+  const long long row0 = blk.row0;
   const long long kv_off = ((long long)b * HKV + g) * SK * HD;
   const int *const bt = IS_PAGED ? BT + (long long)b * ((SK + PAGE - 1) / PAGE) : BT;
   const bool vec = ((unsigned long long)K | (unsigned long long)V) % 16 == 0;
-
-  // This split's keys: chunks of whole tiles.
-  const int tiles = (SK + BKV - 1) / BKV, per = (tiles + ns - 1) / ns;
-  const int k_lo = split * per * BKV;
-  const int k_hi = (split + 1) * per * BKV < SK ? (split + 1) * per * BKV : SK;
-  const int ntiles = k_hi > k_lo ? (k_hi - k_lo + BKV - 1) / BKV : 0;
 
   // This lane's packed rows (slice s, half r: rows gq and gq + 8 of the slice) and the
   // last key each sees: its query's causal limit, and the split's end.

@@ -202,22 +202,19 @@ __device__ void attn_mfma(const T *Q, const T *K, const T *V, T *O, float *LSE, 
     pv<T, QT, KB, DB, MI, PSPLIT, ktile>(o, ph, pl, lv, 0, lane);
   });
 
+  // Out: each column's O row divided by its sum (a row past the rows: nothing), its LSE.
   sum_groups<QT, MI>(l);
+  long orow[QT];
+  float inv[QT];
 #pragma unroll
   for (int t = 0; t < QT; t++) {
-    if (qrow[t] >= rows)
-      continue;
-    const long orow = (((long)b * H + qhead[t]) * SQ + qidx[t]);
-    const float inv = l[t] > 0.0f ? 1.0f / l[t] : 0.0f;
-#pragma unroll
-    for (int d = 0; d < DB; d++)
-#pragma unroll
-      for (int r = 0; r < NREG; r++) {
-        const int c = d * MI + acc_row<MI>(r, lane);
-        if (c < HD)
-          O[orow * HD + c] = at_from_float<T>(o[t][d][r] * inv);
-      }
-    if (LSE && lane < MI)
-      LSE[orow] = l[t] > 0.0f ? (m[t] + at_log2f(l[t])) * AT_LN2 : at_neg_inf();
+    orow[t] = qrow[t] < rows ? ((long)b * H + qhead[t]) * SQ + qidx[t] : -1;
+    inv[t] = l[t] > 0.0f ? 1.0f / l[t] : 0.0f;
+    if (LSE && lane < MI && orow[t] >= 0)
+      LSE[orow[t]] = l[t] > 0.0f ? (m[t] + at_log2f(l[t])) * AT_LN2 : at_neg_inf();
   }
+  each_o<QT, DB, MI, HD>(o, lane, [&](int t, int c, float v) {
+    if (orow[t] >= 0)
+      O[orow[t] * HD + c] = at_from_float<T>(v * inv[t]);
+  });
 }

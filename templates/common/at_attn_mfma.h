@@ -343,6 +343,23 @@ AT_DEV void pv(float (&o)[QT][DB][MI * MI / 64], const T (&ph)[QT][KB][MI * MI /
       }
 }
 
+// f(t, c, v) for every element of O^T this lane holds: value v of head-dim column c < HD
+// of its query column of block t (columns past HD are the zero padding: skipped).
+template <int QT, int DB, int MI, int HD, typename F>
+AT_DEV void each_o(const float (&o)[QT][DB][MI * MI / 64], int lane, const F &f)
+{
+#pragma unroll
+  for (int t = 0; t < QT; t++)
+#pragma unroll
+    for (int d = 0; d < DB; d++)
+#pragma unroll
+      for (int r = 0; r < MI * MI / 64; r++) {
+        const int c = d * MI + acc_row<MI>(r, lane);
+        if (c < HD)
+          f(t, c, o[t][d][r]);
+      }
+}
+
 // A query column's row sum over its 64 / MI lane groups (each lane summed its own keys).
 template <int QT, int MI> AT_DEV void sum_groups(float (&l)[QT])
 {

@@ -1,12 +1,12 @@
 // at_splitkv.h - split-KV decode's hand-over ("flash-decoding"), one copy for the decode
 // templates (attn_decode.h on SIMT, attn_decode_mma.h on mma.sync, attn_decode_mfma.h on
 // MFMA): the keys of one (batch, KV head) pair are cut into NS splits, one block each;
-// every block writes its rows' partial (max m in the log2 domain, sum l, HD unnormalized accumulators) into the
-// workspace, fences, and bumps the pair's counter; the block that sees NS - 1 is the last:
-// it combines O = sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s and LSE = (M + log2 L)
-// ln 2, and sets the partials and the counter back to zero, so that the workspace is all
-// zero when the kernel returns (the `workspace` pragma's contract: no memset between
-// launches). No block waits for another: any residency is safe, on a GPU and on the host.
+// every block writes its rows' partial (max m in the log2 domain, sum l, HD unnormalized
+// accumulators) into the workspace, fences, and bumps the pair's counter; the block that
+// sees NS - 1 is the last: it combines O = sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M)
+// l_s and LSE = (M + log2 L) ln 2, and sets the partials and the counter back to zero, so
+// that the workspace is all zero when the kernel returns (the `workspace` pragma's
+// contract: no memset between launches). No block waits for another: any residency is safe, on a GPU and on the host.
 //
 // The workspace (the templates' `workspace` pragma): one u32 counter per pair, padded to
 // 16 bytes, then per (pair, split, row) the partial m, l, acc[HD] as f32.
@@ -25,6 +25,34 @@
 #include "at_warp.h"
 
 namespace at_splitkv {
+
+// Which (batch b, KV head g) pair bg and which split this block is, its rows and its keys,
+// for the decode templates' grid of B HKV NS blocks (block bg ns + split; ns read back from
+// the grid, not trusted blind). rows: the group's rows as launched, from row0 (rows of Q
+// and O): a variant is made for its problem's R; launched for a smaller group it still
+// computes the right rows (the partials' stride follows the launch, as the workspace
+// expression does), for a larger one the rows past R are left unwritten rather than
+// written wrong. Keys [k_lo, k_hi): the split's chunk of whole tiles of bkv keys, ntiles
+// of them (0: a split past the last key).
+struct block {
+  int ns, bg, split, b, g, rows, k_lo, k_hi, ntiles;
+  long long row0;
+};
+AT_DEV block block_of(int B, int H, int HKV, int SQ, int SK, int R, int bkv)
+{
+  block k;
+  k.ns = (int)at_grid_dim_x() / (B * HKV);
+  const int bid = (int)at_block_idx_x(), gsz = H / HKV;
+  k.bg = bid / k.ns, k.split = bid % k.ns;
+  k.b = k.bg / HKV, k.g = k.bg % HKV;
+  k.rows = gsz * SQ <= R ? gsz * SQ : R;
+  k.row0 = ((long long)k.b * H + (long long)k.g * gsz) * SQ;
+  const int tiles = (SK + bkv - 1) / bkv, per = (tiles + k.ns - 1) / k.ns;
+  k.k_lo = k.split * per * bkv;
+  k.k_hi = (k.split + 1) * per * bkv < SK ? (k.split + 1) * per * bkv : SK;
+  k.ntiles = k.k_hi > k.k_lo ? (k.k_hi - k.k_lo + bkv - 1) / bkv : 0;
+  return k;
+}
 
 // The partials of pair bg (of nbg) with ns splits of `rows` rows: split s's row r at
 // ((s rows + r) (HD + 2)) floats from here.
