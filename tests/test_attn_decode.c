@@ -735,8 +735,9 @@ Test(attn_decode_mfma, two_waves_a_simd_on_gfx942, .timeout = TIMEOUT)
   struct bld_options o = {.batch = 1, .backend = "clang-hip", .cache_dir = "",
                           .include_dirs = incs};
   struct bld_result r;
-  cr_assert_eq(bld_run(sp.t, sp.s, dev_find("mi300x"), sp.dims, p.dtype, sp.cfg + (size_t)at * sp.np,
-                       1, &o, &r), AT_OK, "%s", at_last_error());
+  const int64_t *cfg = sp.cfg + (size_t)at * sp.np;
+  cr_assert_eq(bld_run(sp.t, sp.s, dev_find("mi300x"), sp.dims, p.dtype, cfg, 1, &o, &r), AT_OK,
+               "%s", at_last_error());
   const struct bld_variant *v = &r.variants[0];
   cr_log_info("attn_decode_mfma gfx942 %s: %d VGPRs, %d AGPRs, %lld B LDS, %d waves a CU",
               v->config_text, v->res.registers, v->res.agprs,

@@ -6,7 +6,8 @@
 // sees NS - 1 is the last: it combines O = sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M)
 // l_s and LSE = (M + log2 L) ln 2, and sets the partials and the counter back to zero, so
 // that the workspace is all zero when the kernel returns (the `workspace` pragma's
-// contract: no memset between launches). No block waits for another: any residency is safe, on a GPU and on the host.
+// contract: no memset between launches). No block waits for another: any residency is
+// safe, on a GPU and on the host.
 //
 // The workspace (the templates' `workspace` pragma): one u32 counter per pair, padded to
 // 16 bytes, then per (pair, split, row) the partial m, l, acc[HD] as f32.
