@@ -749,14 +749,17 @@ Test(attn_decode_mfma, two_waves_a_simd_on_gfx942, .timeout = TIMEOUT)
   th_space_close(&sp);
 }
 
-/* The CI sample: every parameter value on each, as gfx942 (f16) and gfx90a (bf16): MI300X's
- * 304 CUs split the keys of a small batch up to a split a tile. */
+/* The CI sample: every parameter value on each, as gfx942 (f16) and gfx90a (bf16). MI300X's
+ * 304 CUs split the keys of one (batch, KV head) pair up to a split a tile; more pairs give
+ * splits of several tiles (the ring's refill, O's rescale), and 320 pairs none (O written
+ * directly). */
 static const struct dproblem ci_mfma[] = {
     /* dtype  b  h  hkv sq   sk    d causal paged lse */
-    {"f16", 1, 8, 1, 1, 4099, 128, 1, 1, 1},   /* 8:1, one query (8 rows), long, paged */
-    {"bf16", 2, 16, 2, 7, 300, 64, 1, 0, 1},   /* 8:1, 7 queries: 56 rows */
-    {"f16", 1, 32, 2, 16, 300, 128, 0, 1, 0},  /* 16:1, 16 queries: 256 rows */
-    {"bf16", 1, 8, 2, 4, 300, 256, 1, 0, 1},   /* 4:1, 4 queries at head dim 256 */
+    {"f16", 1, 8, 1, 1, 4099, 128, 1, 1, 1},  /* 8:1, one query (8 rows), long, paged */
+    {"bf16", 2, 16, 2, 7, 1000, 64, 1, 0, 1}, /* 8:1, 7 queries: 56 rows, tiles a split */
+    {"f16", 1, 32, 2, 16, 300, 128, 0, 1, 0}, /* 16:1, 16 queries: 256 rows */
+    {"bf16", 8, 8, 2, 4, 300, 256, 1, 0, 1},  /* 4:1, 4 queries at head dim 256 */
+    {"f16", 40, 8, 8, 1, 40, 64, 1, 1, 1},    /* 320 pairs, 40 keys: one split */
 };
 
 Test(attn_decode_mfma, host_gfx942_one_query_paged, .timeout = TIMEOUT)
@@ -783,4 +786,12 @@ Test(attn_decode_mfma, host_gfx90a_head_dim_256, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_host);
   run_problem(&MFMA, &ci_mfma[3], "mi250x", "host:gfx90a", 0, NULL);
+}
+
+Test(attn_decode_mfma, host_gfx942_one_split, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_host);
+  size_t split = 0;
+  const size_t n = run_problem(&MFMA, &ci_mfma[4], "mi300x", "host:gfx942", 0, &split);
+  cr_assert_lt(split, n, "the sample has a variant of one split (O written directly)");
 }
