@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
+# One compile cache for both passes (tests/helpers.h, th_cache_dir): fresh, so the normal
+# pass compiles every variant itself; the Sanitize pass reads those compiles back.
+AT_TEST_CACHE_DIR=$(mktemp -d "${TMPDIR:-/tmp}/autotune-test-cache.XXXXXX")
+export AT_TEST_CACHE_DIR
+trap 'rm -rf "$AT_TEST_CACHE_DIR"' EXIT
 
 echo "== normal build =="
 scripts/build.sh

@@ -25,6 +25,12 @@ char *th_tmpdir(void)
   return strdup(dir);
 }
 
+const char *th_cache_dir(void)
+{
+  const char *d = getenv("AT_TEST_CACHE_DIR");
+  return d && d[0] ? d : "";
+}
+
 void th_rmtree(const char *path)
 {
   char cmd[1024];

@@ -29,6 +29,16 @@ void th_run(struct th_result *r, const char *fmt, ...) __attribute__((format(pri
 void th_sh(struct th_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void th_result_free(struct th_result *r);
 
+/* The compile cache for a test's heavy compiles (bld_options.cache_dir): the folder
+ * $AT_TEST_CACHE_DIR when set, else "" (no cache: every compile is real).
+ * scripts/test.sh sets one, fresh, for its two passes: the normal pass compiles every
+ * variant (each key once), and the Sanitize pass, the same templates, compilers and
+ * flags, reads those compiles back (build.c's cache: a hit is the compile's own code
+ * object, resources, log and status), so it spends its time on our code under ASan and
+ * UBSan, not on clang, NVRTC and g++ a second time. The tests that are about the cache
+ * or the CLI keep caches of their own. */
+const char *th_cache_dir(void);
+
 /* Read a whole file (malloc'd, NUL-terminated); NULL if unreadable. */
 char *th_read(const char *path, size_t *len);
 /* The trials in the database at path (0 when it cannot be opened, as while a run is

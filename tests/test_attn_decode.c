@@ -326,7 +326,7 @@ static void compile_sample(const struct dtemplate *tp, const char *dev, const ch
   cr_assert_not_null(cfg);
   for (size_t i = 0; i < n; i++)
     memcpy(cfg + i * sp.np, sp.cfg + which[i] * sp.np, sp.np * sizeof *cfg);
-  struct bld_options o = {.batch = 16, .backend = backend, .cache_dir = "", .include_dirs = incs};
+  struct bld_options o = {.batch = 16, .backend = backend, .cache_dir = th_cache_dir(), .include_dirs = incs};
   struct bld_result r;
   cr_assert_eq(bld_run(sp.t, sp.s, dev_find(dev), sp.dims, dtype, cfg, n, &o, &r), AT_OK, "%s",
                at_last_error());
@@ -732,7 +732,7 @@ Test(attn_decode_mfma, two_waves_a_simd_on_gfx942, .timeout = TIMEOUT)
   space_open(&sp, &MFMA, "mi300x", &p);
   const long at = th_space_find(&sp, "BKV=16,LDS_LAYOUT=2,STAGES=1,BPS=1");
   cr_assert_geq(at, 0, "BKV=16,LDS_LAYOUT=2,STAGES=1,BPS=1 is in the space");
-  struct bld_options o = {.batch = 1, .backend = "clang-hip", .cache_dir = "",
+  struct bld_options o = {.batch = 1, .backend = "clang-hip", .cache_dir = th_cache_dir(),
                           .include_dirs = incs};
   struct bld_result r;
   const int64_t *cfg = sp.cfg + (size_t)at * sp.np;

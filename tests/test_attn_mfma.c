@@ -277,7 +277,7 @@ static void compile_sample(const char *dev, const char *dtype, const char *want1
   for (size_t i = 0; i < n; i++)
     memcpy(cfg + i * sp.np, sp.cfg + which[i] * sp.np, sp.np * sizeof *cfg);
   struct bld_options o = {.batch = 8, .backend = "clang-hip",
-                          .cache_dir = getenv("AUTOTUNE_CACHE_DIR") ? NULL : "",
+                          .cache_dir = th_cache_dir(),
                           .include_dirs = incs};
   struct bld_result r;
   double t0 = now_s();

@@ -221,7 +221,7 @@ Test(attn_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
     for (size_t s = 0; s < n; s++)
       memcpy(cfg + s * sp.np, sp.cfg + (d == 256 ? s : which[s]) * sp.np, sp.np * sizeof *cfg);
     const char *dtype = d == 128 ? "bf16" : "f16";
-    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
+    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = th_cache_dir(),
                             .include_dirs = incs};
     struct bld_result r;
     cr_assert_eq(bld_run(sp.t, sp.s, dev_find("h100"), sp.dims, dtype, cfg, n, &o, &r), AT_OK,

@@ -10,7 +10,7 @@
  * The compile tests take every 96th valid variant of the gfx942 f16 NN space and every
  * 256th of the others (AT_GEMM_MFMA_EVERY=1 in the environment: all of them, the full
  * sweep, too long for CI on two cores; tests/data/gemm_mfma/sweep.sh does it through the
- * CLI); compiles are cached only where AUTOTUNE_CACHE_DIR is set.
+ * CLI); compiles are cached only where AT_TEST_CACHE_DIR is set (th_cache_dir).
  */
 #include <criterion/criterion.h>
 
@@ -122,11 +122,6 @@ static size_t sample_every(size_t dflt)
   return v >= 1 ? (size_t)v : dflt;
 }
 
-static const char *cache_dir(void)
-{
-  return getenv("AUTOTUNE_CACHE_DIR") ? NULL : "";
-}
-
 /* Compile n configs (indices idx into sp) for sp's device with clang-hip; report; no compile
  * error allowed. Returns the result for further checks (bld_result_release it). */
 static void compile_gpu(const struct th_space *sp, const char *dtype, const size_t *idx,
@@ -137,7 +132,7 @@ static void compile_gpu(const struct th_space *sp, const char *dtype, const size
   for (size_t i = 0; i < n; i++)
     memcpy(cfg + i * sp->np, sp->cfg + idx[i] * sp->np, sp->np * sizeof *cfg);
   struct bld_options o = {.jobs = 0, .batch = 16, .backend = "clang-hip",
-                          .cache_dir = cache_dir(), .include_dirs = incs};
+                          .cache_dir = th_cache_dir(), .include_dirs = incs};
   cr_assert_eq(bld_run(sp->t, sp->s, sp->dev, sp->dims, dtype, cfg, n, &o, r), AT_OK, "%s",
                at_last_error());
   free(cfg);
@@ -304,7 +299,7 @@ static size_t run_layout(const char *dtype, int ta, int tb, const int *which, si
   for (size_t i = 0; i < nwhich; i++)
     sel[i] = sample[which[i]];
   int64_t *cfg = th_space_configs(&sp, sel, nwhich);
-  struct bld_options o = {.jobs = 2, .batch = (nwhich + 1) / 2, .cache_dir = cache_dir(),
+  struct bld_options o = {.jobs = 2, .batch = (nwhich + 1) / 2, .cache_dir = th_cache_dir(),
                           .include_dirs = incs, .emulate = true};
   struct bld_result r;
   cr_assert_eq(bld_run(sp.t, sp.s, sp.dev, sp.dims, dtype, cfg, nwhich, &o, &r), AT_OK, "%s",

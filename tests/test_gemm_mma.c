@@ -34,6 +34,7 @@
 #include "tuner/measure/meas.h"
 #include "tuner/ops/op_gemm.h"
 #include "base/status.h"
+#include "tests/helpers.h"
 #include "tests/hostk.h"
 #include "tests/tspace.h"
 
@@ -175,7 +176,7 @@ static void compile_configs(const struct th_space *sp, const char *dev, const ch
                             const int64_t *cfg, size_t n, bool no_spills,
                             struct compile_tally *tally)
 {
-  struct bld_options o = {.jobs = 0, .batch = 16, .backend = "nvrtc", .cache_dir = "",
+  struct bld_options o = {.jobs = 0, .batch = 16, .backend = "nvrtc", .cache_dir = th_cache_dir(),
                           .include_dirs = incs};
   struct bld_result r;
   int rc = bld_run(sp->t, sp->s, dev_find(dev), sp->dims, dtype, cfg, n, &o, &r);
@@ -393,7 +394,7 @@ Test(gemm_mma, sweep_defaults_to_the_dtypes_it_takes, .timeout = TIMEOUT)
     cr_skip_test("the host compiler is not available: %s", why);
   static const char *const tn[] = {"TN", NULL};
   struct gsw_options o = {.dev = dev_find("h100"), .layouts = tn, .sample = 1,
-                          .seed = 5, .jobs = 2, .cache_dir = ""};
+                          .seed = 5, .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(TEMPLATE, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.dtypes, 2);

@@ -197,7 +197,7 @@ Test(gemm_simt, sample_passes_every_shape_layout_and_dtype_on_host, .timeout = 3
   pick_cover("host", &p);
   cr_assert(p.n >= 12 && p.n <= 24, "%zu configs picked", p.n);
   struct gsw_options o = {.dev = dev_find("host"), .filter = keep_picked, .filter_ctx = &p,
-                          .jobs = 2, .cache_dir = ""};
+                          .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   int rc = gsw_run(SIMT, &o, &r);
   cr_assert_eq(rc, AT_OK, "%s", at_last_error());
@@ -219,7 +219,7 @@ Test(gemm_simt, sample_passes_emulating_mi300x_waves_of_64, .timeout = 300)
   static const char *const layouts[] = {"NT", "TN", NULL};
   static const enum gemm_dtype dts[] = {GEMM_F16};
   struct gsw_options o = {.dev = dev_find("mi300x"), .layouts = layouts, .dtypes = dts,
-                          .ndtypes = 1, .sample = 6, .seed = 7, .jobs = 2, .cache_dir = ""};
+                          .ndtypes = 1, .sample = 6, .seed = 7, .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SIMT, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.variants, 12);
@@ -237,7 +237,7 @@ static void compile_only(const struct cc_backend *be, const char *dev, const cha
   const enum gemm_dtype dts[] = {dt};
   struct gsw_options o = {.dev = dev_find(dev), .layouts = layouts, .dtypes = dts,
                           .ndtypes = 1, .sample = 6, .seed = 3, .compile_only = true,
-                          .jobs = 2, .batch = 6, .cache_dir = ""};
+                          .jobs = 2, .batch = 6, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SIMT, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.compiled, 12);
@@ -271,7 +271,7 @@ Test(gemm_simt, sweep_rejects_a_template_that_reads_c_when_beta_is_zero, .timeou
   static const char *const layouts[] = {"TN", NULL};
   static const enum gemm_dtype dts[] = {GEMM_F32};
   struct gsw_options o = {.dev = dev_find("host"), .layouts = layouts, .dtypes = dts,
-                          .ndtypes = 1, .sample = 2, .jobs = 2, .cache_dir = ""};
+                          .ndtypes = 1, .sample = 2, .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(path, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.runs, 2 * gsw_default_nshapes);

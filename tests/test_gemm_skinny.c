@@ -105,7 +105,7 @@ Test(gemm_skinny, sample_passes_decode_shapes_every_layout_and_dtype_on_host, .t
   static const enum gemm_dtype dts[] = {GEMM_F16, GEMM_BF16};
   struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .dtypes = dts, .ndtypes = 2,
-                          .sample = 3, .seed = 11, .jobs = 2, .cache_dir = ""};
+                          .sample = 3, .seed = 11, .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SKINNY, &o, &r), AT_OK, "%s", at_last_error());
   char line[256];
@@ -134,7 +134,7 @@ Test(gemm_skinny, mma_sample_passes_decode_shapes_on_host, .timeout = 300)
   struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .layouts = layouts, .dtypes = dts,
                           .ndtypes = 2, .sample = 3, .seed = 13, .filter = mma_only,
-                          .jobs = 2, .cache_dir = ""};
+                          .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SKINNY, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.variants, 2 * 3);
@@ -158,7 +158,7 @@ Test(gemm_skinny, prefetch_sample_passes_decode_shapes_on_host, .timeout = 300)
   struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .dtypes = dts, .ndtypes = 2,
                           .sample = 3, .seed = 17, .filter = prefetch_only, .jobs = 2,
-                          .cache_dir = ""};
+                          .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SKINNY, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.variants, 4 * 3);
@@ -177,7 +177,7 @@ static void compile_only(const struct cc_backend *be, const char *dev, enum gemm
   struct gsw_options o = {.dev = dev_find(dev), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .layouts = layouts, .dtypes = dts,
                           .ndtypes = 1, .sample = 4, .seed = 3, .compile_only = true,
-                          .jobs = 2, .batch = 4, .cache_dir = ""};
+                          .jobs = 2, .batch = 4, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SKINNY, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.compiled, 8, "%zu compiled", r.compiled);
@@ -224,7 +224,7 @@ static struct gsw_result run_broken(const char *from, const char *to,
   static const enum gemm_dtype dts[] = {GEMM_F16};
   struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .layouts = layouts, .dtypes = dts,
-                          .ndtypes = 1, .sample = 3, .seed = 5, .jobs = 2, .cache_dir = "",
+                          .ndtypes = 1, .sample = 3, .seed = 5, .jobs = 2, .cache_dir = th_cache_dir(),
                           .filter = filter};
   struct gsw_result r;
   cr_assert_eq(gsw_run(path, &o, &r), AT_OK, "%s", at_last_error());

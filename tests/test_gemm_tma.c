@@ -190,7 +190,7 @@ Test(gemm_tma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
     space_open(&sp, "h100", 4096, 4096, 4096, l / 2, l % 2);
     int64_t *cfg = th_space_configs(&sp, sample, NSAMPLE);
     const char *dtype = l ? "bf16" : "f16";
-    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
+    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = th_cache_dir(),
                             .include_dirs = incs};
     struct bld_result r;
     cr_assert_eq(bld_run(sp.t, sp.s, dev_find("h100"), sp.dims, dtype, cfg, NSAMPLE, &o, &r),
@@ -243,7 +243,7 @@ static void run_host(const char *layout, enum gemm_dtype dt)
   const char *const one[] = {layout, NULL};
   struct gsw_options o = {.dev = dev_find("h100"), .layouts = one, .filter = keep_sample,
                           .shapes = shapes, .nshapes = sizeof shapes / sizeof shapes[0],
-                          .dtypes = &dt, .ndtypes = 1, .jobs = 2, .cache_dir = ""};
+                          .dtypes = &dt, .ndtypes = 1, .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(TEMPLATE, &o, &r), AT_OK, "%s", at_last_error());
   char line[256];

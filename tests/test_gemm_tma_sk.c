@@ -182,7 +182,7 @@ Test(gemm_tma_sk, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
     for (size_t s = 0; s < NSAMPLE; s++)
       memcpy(flat + s * sp[0].np, cfg[s], sp[0].np * sizeof *flat);
     const char *dtype = l ? "bf16" : "f16";
-    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
+    struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = th_cache_dir(),
                             .include_dirs = incs};
     struct bld_result r;
     cr_assert_eq(bld_run(sp[0].t, sp[0].s, dev_find("h100"), sp[0].dims, dtype, flat, NSAMPLE,
@@ -294,7 +294,7 @@ static void run_host(const char *layout, enum gemm_dtype dt)
   struct gsw_options o = {.dev = dev_find("h100"), .layouts = one, .filter = keep_sample,
                           .shapes = strcmp(layout, "TN") == 0 ? shapes_tn : shapes,
                           .nshapes = NSHAPES, .dtypes = &dt, .ndtypes = 1, .jobs = 2,
-                          .cache_dir = ""};
+                          .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(TEMPLATE, &o, &r), AT_OK, "%s", at_last_error());
   char line[256];
@@ -386,7 +386,7 @@ Test(gemm_tma_sk, full_sweep, .timeout = TIMEOUT)
     cr_skip_test("set AT_TMA_SK_FULL=1 to run every SCHED variant (hours)");
   th_need_cc(&cc_host);
   struct gsw_options o = {.dev = dev_find("h100"), .filter = keep_sched, .jobs = 2,
-                          .cache_dir = "", .shapes = gsw_aligned_shapes,
+                          .cache_dir = th_cache_dir(), .shapes = gsw_aligned_shapes,
                           .nshapes = gsw_aligned_nshapes, .log = stderr};
   struct gsw_result r;
   cr_assert_eq(gsw_run(TEMPLATE, &o, &r), AT_OK, "%s", at_last_error());

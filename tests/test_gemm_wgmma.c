@@ -161,7 +161,7 @@ Test(gemm_wgmma, sample_compiles_for_sm90a_without_spills, .timeout = TIMEOUT)
     int64_t *cfg = th_space_configs(&sp, sample, NSAMPLE);
     for (int d = 0; d < (l == 0 ? 2 : 1); d++) {
       const char *dtype = d ? "bf16" : "f16";
-      struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = "",
+      struct bld_options o = {.batch = 8, .backend = "nvrtc", .cache_dir = th_cache_dir(),
                               .include_dirs = incs};
       struct bld_result r;
       cr_assert_eq(bld_run(sp.t, sp.s, dev_find("h100"), sp.dims, dtype, cfg, NSAMPLE, &o,
@@ -238,7 +238,7 @@ static void run_host(const char *layout)
   th_need_cc(&cc_host);
   const char *const one[] = {layout, NULL};
   struct gsw_options o = {.dev = dev_find("h100"), .layouts = one, .filter = keep_sample,
-                          .jobs = 2, .cache_dir = ""};
+                          .jobs = 2, .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(TEMPLATE, &o, &r), AT_OK, "%s", at_last_error());
   char line[256];
