@@ -227,6 +227,43 @@ Test(device, host_profile_counts_the_cpus)
   cr_assert_str_eq(dev_vendor_name(DEV_AMD), "amd");
 }
 
+/* A GPU is measured only as its own profile (tune.c's probe refuses the rest): the names
+ * are what the drivers report (cuDeviceGetName, hipDeviceProp_t.name). */
+Test(device, a_present_gpu_is_only_its_own_profile)
+{
+  static const struct {
+    const char *profile, *name, *arch;
+    bool is;
+    const char *named;
+  } c[] = {
+      {"h200", "NVIDIA H200", "sm_90", true, "h200"},
+      {"h100", "NVIDIA H100 80GB HBM3", "sm_90", true, "h100"},
+      {"h200", "NVIDIA H100 80GB HBM3", "sm_90", false, "h100"}, /* the lease's first kind */
+      {"h100", "NVIDIA H200", "sm_90", false, "h200"},
+      {"h100", "NVIDIA H800", "sm_90", true, NULL},   /* names no profile: by its arch */
+      {"h100", "NVIDIA A100-SXM4-80GB", "sm_80", false, "a100"},
+      {"a100", "NVIDIA A100-SXM4-80GB", "sm_80", true, "a100"},
+      {"l40s", "NVIDIA L40S", "sm_89", true, "l40s"},
+      {"mi300x", "AMD Instinct MI300X", "gfx942:sramecc+:xnack-", true, "mi300x"},
+      {"mi325x", "AMD Instinct MI300X", "gfx942", false, "mi300x"},
+      {"mi300x", "AMD Instinct MI250X/MI250", "gfx90a", false, "mi250x"},
+      {"mi250x", "AMD Instinct MI250X/MI250", "gfx90a:sramecc+:xnack-", true, "mi250x"},
+      {"mi300x", "AMD Instinct MI300X", "gfx94", false, NULL}, /* an arch is matched whole */
+      {"host", "NVIDIA H100 80GB HBM3", "sm_90", false, NULL},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    const struct dev_profile *p = dev_find(c[i].profile), *named = p;
+    cr_assert_not_null(p);
+    cr_assert_eq(dev_present_is(p, c[i].name, c[i].arch, &named), c[i].is, "%s as %s (%s)",
+                 c[i].name, c[i].profile, c[i].arch);
+    if (c[i].named)
+      cr_assert(named && strcmp(named->name, c[i].named) == 0, "%s names %s, not %s",
+                c[i].name, named ? named->name : "none", c[i].named);
+    else
+      cr_assert_null(named, "%s names %s", c[i].name, named->name);
+  }
+}
+
 Test(device, detect_without_a_gpu_finds_none_and_never_fails)
 {
   struct dev_present found[8];

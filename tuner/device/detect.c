@@ -145,6 +145,30 @@ static bool contains_nocase(const char *hay, const char *needle)
   return false;
 }
 
+/* The profile of `arch` (vendor v) whose name appears in the driver's name `name`. */
+static const struct dev_profile *named_profile(enum dev_vendor v, const char *name,
+                                               const char *arch, size_t arch_len)
+{
+  const struct dev_profile *p = dev_profiles();
+  for (size_t i = 0; i < dev_profile_count(); i++)
+    if (p[i].vendor == v && strlen(p[i].arch) == arch_len &&
+        strncmp(p[i].arch, arch, arch_len) == 0 && contains_nocase(name, p[i].name))
+      return &p[i];
+  return NULL;
+}
+
+bool dev_present_is(const struct dev_profile *p, const char *name, const char *arch,
+                    const struct dev_profile **named)
+{
+  const size_t arch_len = strcspn(arch, ":");
+  const struct dev_profile *n = p->vendor == DEV_HOST ? NULL
+                                                      : named_profile(p->vendor, name, arch, arch_len);
+  if (named)
+    *named = n;
+  return p->vendor != DEV_HOST && strlen(p->arch) == arch_len &&
+         strncmp(p->arch, arch, arch_len) == 0 && (!n || n == p);
+}
+
 /*
  * The profile a present GPU is: same vendor and arch, and the same compute-unit count
  * (a partitioned or cut-down part is not the profiled product). Among those, one whose

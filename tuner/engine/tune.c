@@ -76,6 +76,7 @@
 #include "base/os.h"
 #include "base/status.h"
 #include "tuner/compile/build.h"
+#include "tuner/device/detect.h"
 #include "tuner/engine/bundle.h"
 #include "tuner/engine/tune.h"
 #include "tuner/engine/tune_internal.h"
@@ -1091,8 +1092,10 @@ static void release(struct tuner *tu)
 }
 
 /* Whether the GPU opens here: one that is not is said before anything is compiled, and
- * the run compiles and prunes only; an ordinal the runtime does not have is bad input.
- * The parent never opens a GPU runtime itself (worker.h): a short-lived worker asks. */
+ * the run compiles and prunes only; an ordinal the runtime does not have is bad input,
+ * and so is a GPU that is not the --device profile (an H100 measured as h200 would file
+ * its times under h200: dev_present_is). The parent never opens a GPU runtime itself
+ * (worker.h): a short-lived worker asks. */
 static int probe_gpu(struct tuner *tu)
 {
   char why[300];
@@ -1104,7 +1107,14 @@ static int probe_gpu(struct tuner *tu)
              "for %s only, no measurement is possible here", tu->dev->name, why, tu->dev->arch);
     tu->mb = NULL;
     tune_warn(tu, "%s", tu->no_meas);
+    return AT_OK;
   }
+  const struct meas_device_id *id = &tu->dev_id;
+  const struct dev_profile *named = NULL;
+  if (id->arch[0] && !dev_present_is(tu->dev, id->name, id->arch, &named))
+    return at_error(AT_USAGE, "--device %s: GPU %d here is '%.100s' (%s), not an %s%s%s", tu->dev->name,
+                    tu->gpu_ord[0], id->name, id->arch, tu->dev->description,
+                    named ? "; its profile is " : "", named ? named->name : "");
   return AT_OK;
 }
 

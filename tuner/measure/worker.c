@@ -312,6 +312,9 @@ static int worker_setup(struct wstate *w, struct meas_device_id *id, char *why,
   if (w->mb->pci_bus_id && w->mb->pci_bus_id(w->ctx, id->pci_bus_id,
                                              sizeof id->pci_bus_id) != AT_OK)
     id->pci_bus_id[0] = '\0'; /* not known: provenance says so, measuring goes on */
+  if (!w->mb->describe ||
+      w->mb->describe(w->ctx, id->name, sizeof id->name, id->arch, sizeof id->arch) != AT_OK)
+    id->name[0] = id->arch[0] = '\0'; /* not known: the device is not checked against --device */
   if (cfg->op && (rc = cfg->op->setup(cfg->op_ctx, w->mb, w->ctx, &w->op_state)) != AT_OK)
     goto fail;
   w->flush_bytes = cfg->flush_bytes;
@@ -452,6 +455,8 @@ static int spawn(struct meas_worker *w)
                     h.message);
   }
   h.id.pci_bus_id[sizeof h.id.pci_bus_id - 1] = '\0';
+  h.id.name[sizeof h.id.name - 1] = '\0';
+  h.id.arch[sizeof h.id.arch - 1] = '\0';
   w->id = h.id;
   return AT_OK;
 }

@@ -103,6 +103,8 @@ void meas_worker_stop(struct meas_worker *w);
 /* What a worker says of the device it opened. */
 struct meas_device_id {
   char pci_bus_id[32];             /* "0000:c1:00.0"; "" where the backend has none */
+  char name[128], arch[32];        /* the backend's describe: "NVIDIA H200", "sm_90"; "" if
+                                      it has none or it failed */
 };
 
 /* Whether backend mb opens its device `index` here, asked of a short-lived child so
