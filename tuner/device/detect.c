@@ -145,28 +145,24 @@ static bool contains_nocase(const char *hay, const char *needle)
   return false;
 }
 
-/* The profile of `arch` (vendor v) whose name appears in the driver's name `name`. */
-static const struct dev_profile *named_profile(enum dev_vendor v, const char *name,
-                                               const char *arch, size_t arch_len)
+/* Whether profile p is of the arch arch[0..arch_len). */
+static bool of_arch(const struct dev_profile *p, const char *arch, size_t arch_len)
 {
-  const struct dev_profile *p = dev_profiles();
-  for (size_t i = 0; i < dev_profile_count(); i++)
-    if (p[i].vendor == v && strlen(p[i].arch) == arch_len &&
-        strncmp(p[i].arch, arch, arch_len) == 0 && contains_nocase(name, p[i].name))
-      return &p[i];
-  return NULL;
+  return strlen(p->arch) == arch_len && strncmp(p->arch, arch, arch_len) == 0;
 }
 
 bool dev_present_is(const struct dev_profile *p, const char *name, const char *arch,
                     const struct dev_profile **named)
 {
   const size_t arch_len = strcspn(arch, ":");
-  const struct dev_profile *n = p->vendor == DEV_HOST ? NULL
-                                                      : named_profile(p->vendor, name, arch, arch_len);
+  const struct dev_profile *all = dev_profiles(), *n = NULL;
+  for (size_t i = 0; i < dev_profile_count() && !n && p->vendor != DEV_HOST; i++)
+    if (all[i].vendor == p->vendor && of_arch(&all[i], arch, arch_len) &&
+        contains_nocase(name, all[i].name))
+      n = &all[i];
   if (named)
     *named = n;
-  return p->vendor != DEV_HOST && strlen(p->arch) == arch_len &&
-         strncmp(p->arch, arch, arch_len) == 0 && (!n || n == p);
+  return p->vendor != DEV_HOST && of_arch(p, arch, arch_len) && (!n || n == p);
 }
 
 /*

@@ -1112,8 +1112,8 @@ static int probe_gpu(struct tuner *tu)
   const struct meas_device_id *id = &tu->dev_id;
   const struct dev_profile *named = NULL;
   if (id->arch[0] && !dev_present_is(tu->dev, id->name, id->arch, &named))
-    return at_error(AT_USAGE, "--device %s: GPU %d here is '%.100s' (%s), not an %s%s%s", tu->dev->name,
-                    tu->gpu_ord[0], id->name, id->arch, tu->dev->description,
+    return at_error(AT_USAGE, "--device %s: GPU %d here is '%.100s' (%s), not an %s%s%s",
+                    tu->dev->name, tu->gpu_ord[0], id->name, id->arch, tu->dev->description,
                     named ? "; its profile is " : "", named ? named->name : "");
   return AT_OK;
 }
