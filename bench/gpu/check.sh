@@ -84,10 +84,13 @@ if [ -d "$carry/attn" ]; then
   python3 "$carry/torch_attn.py" 2>&1 | tee "$out/torch_attn.txt" || status=1
 fi
 echo "== 9. a tuning run's provenance (NVML) and --gpu"
+# the profile of this GPU: the tuner refuses to measure an H200 as h100 (sm_90's first)
+dev=h100
+nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -qi h200 && dev=h200
 db="$out/prov.db"
 rm -f "$db" "$out/nogpu.db"
 AUTOTUNE_TEMPLATES="$carry/src/templates" AUTOTUNE_CACHE_DIR="$out/cache" \
-  ours "$carry/bin/autotune" gemm --device sm_90 --m 256 --n 256 --k 256 --budget 3 \
+  ours "$carry/bin/autotune" gemm --device $dev --m 256 --n 256 --k 256 --budget 3 \
   --template "$carry/src/templates/gemm/gemm_simt.h" --db "$db" 2>&1 | tee "$out/prov.txt" \
   || status=1
 ours "$carry/bin/autotune" db export --db "$db" > "$out/prov.jsonl" || status=1
@@ -97,7 +100,7 @@ for want in '"driver":"[0-9]' '"runtime":"cuda [0-9]' '"gpu_index":0,' '"gpu_uui
   grep -q "$want" "$out/prov.jsonl" && echo "recorded: $want" ||
     { echo "missing from the run: $want"; status=1; }
 done
-ours "$carry/bin/autotune" gemm --device sm_90 --m 256 --n 256 --k 256 --gpu 99 \
+ours "$carry/bin/autotune" gemm --device $dev --m 256 --n 256 --k 256 --gpu 99 \
   --db "$out/nogpu.db" > "$out/nogpu.txt" 2>&1
 code=$?
 cat "$out/nogpu.txt"
