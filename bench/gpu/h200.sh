@@ -23,7 +23,10 @@
 #
 #   bash bench/gpu/prepare_h200.sh          # here, first
 #   device run: bash bench/gpu/h200.sh      # carry .carry-h200 (.carry-gemm14 and
-#                                           # .carry-attention in one .tgz)
+#                                           # .carry-attention in one .tgz); kind
+#                                           # nvidia-h200: the device tool's first kind is
+#                                           # an H100, which the tuner refuses to measure
+#                                           # as h200 (the bundles' device)
 #   bash bench/gpu/after_h200.sh FILES_AT   # here, after: the results on one page
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
