@@ -326,7 +326,8 @@ static void compile_sample(const struct dtemplate *tp, const char *dev, const ch
   cr_assert_not_null(cfg);
   for (size_t i = 0; i < n; i++)
     memcpy(cfg + i * sp.np, sp.cfg + which[i] * sp.np, sp.np * sizeof *cfg);
-  struct bld_options o = {.batch = 16, .backend = backend, .cache_dir = th_cache_dir(), .include_dirs = incs};
+  struct bld_options o = {.batch = 16, .backend = backend,
+                          .cache_dir = th_cache_dir(), .include_dirs = incs};
   struct bld_result r;
   cr_assert_eq(bld_run(sp.t, sp.s, dev_find(dev), sp.dims, dtype, cfg, n, &o, &r), AT_OK, "%s",
                at_last_error());

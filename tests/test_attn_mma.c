@@ -192,7 +192,8 @@ static size_t compile_space(const char *dev, const char *dtype, int64_t d, int c
 {
   struct th_space sp;
   space_open(&sp, dev, 4096, 4096, d, causal, paged);
-  struct bld_options o = {.batch = 16, .backend = "nvrtc", .cache_dir = th_cache_dir(), .include_dirs = incs};
+  struct bld_options o = {.batch = 16, .backend = "nvrtc",
+                          .cache_dir = th_cache_dir(), .include_dirs = incs};
   struct bld_result r;
   cr_assert_eq(bld_run(sp.t, sp.s, dev_find(dev), sp.dims, dtype, sp.cfg, sp.n, &o, &r), AT_OK,
                "%s", at_last_error());

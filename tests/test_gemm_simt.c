@@ -219,7 +219,8 @@ Test(gemm_simt, sample_passes_emulating_mi300x_waves_of_64, .timeout = 300)
   static const char *const layouts[] = {"NT", "TN", NULL};
   static const enum gemm_dtype dts[] = {GEMM_F16};
   struct gsw_options o = {.dev = dev_find("mi300x"), .layouts = layouts, .dtypes = dts,
-                          .ndtypes = 1, .sample = 6, .seed = 7, .jobs = 2, .cache_dir = th_cache_dir()};
+                          .ndtypes = 1, .sample = 6, .seed = 7, .jobs = 2,
+                          .cache_dir = th_cache_dir()};
   struct gsw_result r;
   cr_assert_eq(gsw_run(SIMT, &o, &r), AT_OK, "%s", at_last_error());
   cr_assert_eq(r.variants, 12);

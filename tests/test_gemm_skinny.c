@@ -224,7 +224,8 @@ static struct gsw_result run_broken(const char *from, const char *to,
   static const enum gemm_dtype dts[] = {GEMM_F16};
   struct gsw_options o = {.dev = dev_find("host"), .shapes = gsw_decode_shapes,
                           .nshapes = gsw_decode_nshapes, .layouts = layouts, .dtypes = dts,
-                          .ndtypes = 1, .sample = 3, .seed = 5, .jobs = 2, .cache_dir = th_cache_dir(),
+                          .ndtypes = 1, .sample = 3, .seed = 5, .jobs = 2,
+                          .cache_dir = th_cache_dir(),
                           .filter = filter};
   struct gsw_result r;
   cr_assert_eq(gsw_run(path, &o, &r), AT_OK, "%s", at_last_error());
