@@ -156,13 +156,17 @@ bool dev_present_is(const struct dev_profile *p, const char *name, const char *a
 {
   const size_t arch_len = strcspn(arch, ":");
   const struct dev_profile *all = dev_profiles(), *n = NULL;
-  for (size_t i = 0; i < dev_profile_count() && !n && p->vendor != DEV_HOST; i++)
+  if (named)
+    *named = NULL;
+  if (p->vendor == DEV_HOST)
+    return false;
+  for (size_t i = 0; i < dev_profile_count() && !n; i++)
     if (all[i].vendor == p->vendor && of_arch(&all[i], arch, arch_len) &&
         contains_nocase(name, all[i].name))
       n = &all[i];
   if (named)
     *named = n;
-  return p->vendor != DEV_HOST && of_arch(p, arch, arch_len) && (!n || n == p);
+  return of_arch(p, arch, arch_len) && (!n || n == p);
 }
 
 /*
