@@ -411,6 +411,38 @@ Test(bundle, one_runs_bundle_holds_its_picks_and_gives_its_run, .timeout = 600)
   th_rmtree(dir);
 }
 
+/* A bundle made with a budget holds the refill's replacements (a pick that did not
+ * compile is replaced by the strategy's next: tune.c's refill), so a run from it on a
+ * machine with no compiler measures the budget's worth, the same trials as a direct run
+ * (refill.h: every third PICK is a compile error). */
+Test(bundle, one_runs_bundle_holds_the_refills_of_picks_that_did_not_compile, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+#define REFILL_ARGS "--device host --m 16 --n 16 --k 16 --template '" AT_SOURCE_DIR \
+                    "/tests/data/templates/refill.h' --strategy model --budget 4 --variant-time 0.05"
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' bundle gemm " REFILL_ARGS " --out b",
+        dir, dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_LIBCLANG= PATH=/nonexistent '%s' gemm --bundle b "
+            "--m 16 --n 16 --k 16 --variant-time 0.05 --db b.db --json", dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  cr_assert(strstr(r.out, "\"compile_error\":2,"), "%s", r.out);
+  cr_assert(strstr(r.out, "\"ok\":5,\"measured\":5,"), "%s", r.out);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR='%s/c' '%s' gemm " REFILL_ARGS " --db d.db", dir, dir,
+        AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  char *bdb = th_path(dir, "b.db"), *ddb = th_path(dir, "d.db");
+  char *tb = trials_of(bdb), *td = trials_of(ddb);
+  cr_assert_str_eq(tb, td);
+  free(tb), free(td), free(bdb), free(ddb);
+  th_rmtree(dir);
+  free(dir);
+}
+
 /* A bundle made with --where holds those configs and says so in `covers`; measured from
  * without --where, the run filters the same way (and names it in its arguments). */
 Test(bundle, where_travels_in_the_bundle, .timeout = 300)

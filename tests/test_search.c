@@ -51,6 +51,7 @@ struct rec {
   const struct grid *g;
   size_t seq[200], n;
   int fail_every;           /* every k-th point fails (INFINITY); 0: none */
+  int unbuilt_every;        /* points p % k == 1 are SEARCH_UNBUILT; 0: none */
   double sleep_s;
 };
 
@@ -61,6 +62,8 @@ static int rec_eval(void *ctx, size_t p, double *cost)
   for (size_t i = 0; i < r->n; i++)
     cr_assert_neq(r->seq[i], p, "point %zu evaluated twice", p);
   r->seq[r->n++] = p;
+  if (r->unbuilt_every && p % (size_t)r->unbuilt_every == 1)
+    return SEARCH_UNBUILT;
   if (r->sleep_s > 0) {
     struct timespec ts = {0, (long)(r->sleep_s * 1e9)};
     nanosleep(&ts, NULL);
@@ -80,6 +83,7 @@ static void run(const struct grid *g, enum search_strategy s, uint64_t seed, siz
   r->g = g;
   cr_assert_eq(search_run(&sp, &o, rec_eval, r, res), AT_OK, "%s", at_last_error());
   cr_assert_eq(res->evaluations, r->n);
+  cr_assert_eq(res->unbuilt, 0);
 }
 
 Test(search, every_strategy_is_deterministic_for_a_seed_and_respects_the_budget)
@@ -223,6 +227,47 @@ Test(search, failures_count_and_are_never_best)
     cr_assert_eq(search_run(&sp, &o, rec_eval, &r, &res), AT_OK);
     cr_assert_eq(r.n, 30);
     cr_assert(isfinite(res.best_cost) && res.best % 3 != 0);
+  }
+}
+
+/* A point that did not compile (SEARCH_UNBUILT) spends no budget: every strategy still
+ * measures its budget's worth; one whose order is known before any cost walks that
+ * order past the unbuilt points, and its order with a budget is a prefix of its order
+ * without one (the engine's refill, tune.c, takes the next picks from the whole order). */
+Test(search, an_unbuilt_point_spends_no_budget)
+{
+  struct grid g;
+  grid_init(&g);
+  for (int s = 0; s < SEARCH_STRATEGY_COUNT; s++) {
+    enum search_strategy st = (enum search_strategy)s;
+    struct search_space sp = {.npoints = g.n, .ndims = 3, .coords = g.coords,
+                              .model = g.model};
+    struct search_opts o = {.strategy = st, .seed = 5, .budget = 30};
+    struct rec r = {.g = &g, .unbuilt_every = 3};
+    struct search_result res;
+    cr_assert_eq(search_run(&sp, &o, rec_eval, &r, &res), AT_OK, "%s", at_last_error());
+    size_t unbuilt = 0;
+    for (size_t i = 0; i < r.n; i++)
+      unbuilt += r.seq[i] % 3 == 1;
+    cr_assert_eq(res.evaluations, 30, "%s: %zu measured", search_strategy_name(st),
+                 res.evaluations);
+    cr_assert_eq(res.unbuilt, unbuilt, "%s: %zu unbuilt, %zu seen", search_strategy_name(st),
+                 res.unbuilt, unbuilt);
+    cr_assert_gt(unbuilt, 0, "%s: no unbuilt point met", search_strategy_name(st));
+    cr_assert_eq(res.end, SEARCH_END_BUDGET);
+    cr_assert(isfinite(res.best_cost) && res.best % 3 != 1, "%s: best %zu",
+              search_strategy_name(st), res.best);
+    if (!search_strategy_info(st)->order_known)
+      continue;
+    struct rec whole, part;
+    struct search_result rw, rp;
+    run(&g, st, 5, 0, &whole, &rw);
+    run(&g, st, 5, 25, &part, &rp);
+    cr_assert(memcmp(whole.seq, part.seq, 25 * sizeof part.seq[0]) == 0,
+              "%s: the order with a budget is no prefix of the whole order",
+              search_strategy_name(st));
+    cr_assert(memcmp(whole.seq, r.seq, r.n * sizeof r.seq[0]) == 0,
+              "%s: the unbuilt points changed the order", search_strategy_name(st));
   }
 }
 

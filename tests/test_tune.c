@@ -778,6 +778,50 @@ Test(tune, a_budget_compiles_only_what_the_search_will_measure, .timeout = 300)
   free(db);
 }
 
+/* The budget is what is measured: a pick that does not compile is replaced by the
+ * strategy's next, whether its picks are known before measuring (compiled in rounds:
+ * tune.c's refill) or chosen as it measures (search.h's SEARCH_UNBUILT). refill.h's
+ * PICK 1, 4, 7 and 10 are compile errors; PICK 6 is the default. */
+Test(tune, a_pick_that_does_not_compile_is_replaced_by_the_next, .timeout = 300)
+{
+  static const char *const strategies[] = {"exhaustive", "random", "model", "anneal",
+                                           "genetic", "bo"};
+  for (size_t i = 0; i < sizeof strategies / sizeof *strategies; i++) {
+    char *db = th_path(dir, strategies[i]), args[1024];
+    struct th_result r;
+    snprintf(args, sizeof args, "--device host --m 16 --n 16 --k 16 --template '%s' "
+             "--strategy %s --budget 4 --seed 3 --jobs 1 --variant-time 0.05 --db '%s' --json",
+             DATA "refill.h", strategies[i], db);
+    gemm(&r, args);
+    cr_assert_eq(r.code, 0, "%s: exit %d: %s", strategies[i], r.code, r.err);
+    const char *t = strstr(r.out, "\"template\":\"refill\"");
+    cr_assert_not_null(t, "%s", r.out);
+    int valid = -1, compiled = -1, ok = -1, measured = -1;
+    const char *v = strstr(t, "\"valid\":");
+    cr_assert_eq(sscanf(v, "\"valid\":%d,\"compiled\":%d,\"ok\":%d,\"measured\":%d", &valid,
+                        &compiled, &ok, &measured), 4, "%s", v);
+    cr_assert_eq(measured, 5, "%s: the default and 4 picks: %s", strategies[i], v);
+    th_result_free(&r);
+    struct tally y;
+    tally(db, "refill", &y);
+    cr_assert_eq(y.by_status[DB_TRIAL_OK], 5, "%s: %d ok trials", strategies[i],
+                 y.by_status[DB_TRIAL_OK]);
+    cr_assert_gt(y.by_status[DB_TRIAL_COMPILE_ERROR], 0, "%s: no pick failed", strategies[i]);
+    cr_assert_eq(y.n, y.by_status[DB_TRIAL_OK] + y.by_status[DB_TRIAL_COMPILE_ERROR]);
+    if (i < 3) /* known picks: compiled no more than the budget needed */
+      cr_assert_eq(compiled, y.n, "%s: compiled %d for %d trials", strategies[i], compiled,
+                   y.n);
+    if (i == 0) { /* exhaustive: 0, 1, 2, 3; 1 fails: 4; it fails: 5 */
+      static const char *const want[] = {"PICK=0", "PICK=2", "PICK=3", "PICK=5", "PICK=6"};
+      for (size_t k = 0; k < 5; k++)
+        cr_assert_eq(status_of(&y, want[k]), DB_TRIAL_OK, "%s", want[k]);
+      cr_assert_eq(status_of(&y, "PICK=4"), DB_TRIAL_COMPILE_ERROR);
+      cr_assert_eq(y.n, 7);
+    }
+    free(db);
+  }
+}
+
 /* Annealing and the genetic search choose as they measure: with a budget, what they ask
  * for is compiled when they ask (with a neighbour per compile thread), at most twice what
  * is measured, never the whole space. */

@@ -228,8 +228,8 @@ static void print_json_problem(const struct tuner *tu)
                                   ? p->res[p->def].median_us / t : NAN);
     json_kv("speedup_baseline");
     json_write_double(stdout, base ? best_us(base) / t : NAN);
-    printf(",\"search\":{\"evaluations\":%zu,\"end\":\"%s\"}", p->sr.evaluations,
-           p->sr.end == SEARCH_END_EXHAUSTED ? "exhausted"
+    printf(",\"search\":{\"evaluations\":%zu,\"unbuilt\":%zu,\"end\":\"%s\"}",
+           p->sr.evaluations, p->sr.unbuilt, p->sr.end == SEARCH_END_EXHAUSTED ? "exhausted"
            : p->sr.end == SEARCH_END_BUDGET  ? "budget"
            : p->sr.end == SEARCH_END_TIME    ? "time" : "stopped");
     if (!tu->mb && tu->o->strategy == SEARCH_MODEL && !p->baseline) {

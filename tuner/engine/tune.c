@@ -168,6 +168,11 @@ static void tpl_release_problem(struct tpl *p)
   free(p->vof);
   free(p->cfg_of);
   free(p->coords);
+  free(p->pool);
+  free(p->order);
+  p->pool = NULL;
+  p->order = NULL;
+  p->norder = p->next = 0;
   p->ok = NULL;
   p->res = NULL;
   p->have = NULL;
@@ -201,9 +206,10 @@ static int order_cb(void *ctx, size_t point, double *cost)
  * strategy whose order does not depend on the costs it sees (exhaustive, random, model),
  * the configs are the strategy's first `budget` picks over the whole valid set, plus the
  * default (middle) config; search_run with a recording evaluator gives exactly that
- * order. Annealing and the genetic search depend on what they measure, so they compile
- * every valid config (cached on disk for the next run). The valid configs' count stays
- * in nvalid.
+ * order. The whole order and the valid configs are kept (p->pool, p->order): a pick that
+ * does not compile is replaced by the next ones (refill). Annealing and the genetic
+ * search depend on what they measure, so they compile every valid config (cached on disk
+ * for the next run). The valid configs' count stays in nvalid.
  */
 static int preselect(struct tuner *tu, struct tpl *p)
 {
@@ -218,6 +224,7 @@ static int preselect(struct tuner *tu, struct tpl *p)
   double *model = malloc(n * sizeof *model);
   size_t *picked = malloc((n + 1) * sizeof *picked);
   int64_t *keep = NULL;
+  bool *sel = NULL;
   int rc = AT_OK;
   if (!others || !model || !picked) {
     rc = at_error(AT_NOMEM, "out of memory");
@@ -235,24 +242,25 @@ static int preselect(struct tuner *tu, struct tpl *p)
     model[i] = gen_emit_launch(p->t, &bind, cfg, &l) == AT_OK
                    ? model_time(tu, p, cfg, &l, NULL) : INFINITY;
   }
+  /* the whole order (no budget): its first `budget` now, the rest for refills */
   struct search_space sp = {.npoints = nothers, .ndims = nd, .coords = coords, .model = model};
-  struct search_opts so = {.strategy = st, .seed = tu->o->seed, .budget = (size_t)tu->budget};
+  struct search_opts so = {.strategy = st, .seed = tu->o->seed};
   struct order_ctx oc = {.picked = picked};
   struct search_result sr;
   if ((rc = search_run(&sp, &so, order_cb, &oc, &sr)) != AT_OK)
     goto out;
   for (size_t i = 0; i < oc.n; i++)
     picked[i] = others[picked[i]];
-  picked[oc.n++] = p->mid;
-  /* keep the enumeration order, so the default is still found (see build_tpl) */
-  bool *sel = calloc(n, sizeof *sel);
-  if (!sel || !(keep = malloc(oc.n * p->np * sizeof *keep))) {
-    free(sel);
+  size_t take = oc.n < (size_t)tu->budget ? oc.n : (size_t)tu->budget;
+  /* keep the enumeration order, so the default is still found (see compile_tpl) */
+  sel = calloc(n, sizeof *sel);
+  if (!sel || !(keep = malloc((take + 1) * p->np * sizeof *keep))) {
     rc = at_error(AT_NOMEM, "out of memory");
     goto out;
   }
-  for (size_t i = 0; i < oc.n; i++)
+  for (size_t i = 0; i < take; i++)
     sel[picked[i]] = true;
+  sel[p->mid] = true;
   size_t k = 0, mid = 0;
   for (size_t i = 0; i < n; i++)
     if (sel[i]) {
@@ -260,8 +268,11 @@ static int preselect(struct tuner *tu, struct tpl *p)
         mid = k;
       memcpy(keep + k++ * p->np, p->configs + i * p->np, p->np * sizeof *keep);
     }
-  free(sel);
-  free(p->configs);
+  p->pool = p->configs;
+  p->order = picked;
+  p->norder = oc.n;
+  p->next = take;
+  picked = NULL;
   p->configs = keep;
   p->nconfigs = k;
   p->mid = mid;
@@ -272,6 +283,7 @@ out:
   free(model);
   free(picked);
   free(keep);
+  free(sel);
   return rc;
 }
 
@@ -433,6 +445,89 @@ static size_t compile_threads(const struct tuner *tu)
   return (size_t)(tu->o->jobs > 0 ? tu->o->jobs : cpus > 0 ? cpus : 1);
 }
 
+/* Grow p's per-variant arrays from p->nconfigs to n (the new entries: not compiled, not
+ * measured, no job). */
+static int grow_tpl(struct tpl *p, size_t n)
+{
+  size_t o = p->nconfigs;
+  int64_t *configs = realloc(p->configs, n * p->np * sizeof *configs);
+  if (configs)
+    p->configs = configs;
+  size_t *ok = configs ? realloc(p->ok, n * sizeof *ok) : NULL;
+  if (ok)
+    p->ok = ok;
+  struct meas_result *res = ok ? realloc(p->res, n * sizeof *res) : NULL;
+  if (res)
+    p->res = res;
+  bool *have = res ? realloc(p->have, n * sizeof *have) : NULL;
+  if (have)
+    p->have = have;
+  size_t *job_of = have ? realloc(p->job_of, n * sizeof *job_of) : NULL;
+  if (job_of)
+    p->job_of = job_of;
+  double *model = job_of ? realloc(p->model, n * sizeof *model) : NULL;
+  if (!model)
+    return at_error(AT_NOMEM, "out of memory");
+  p->model = model;
+  memset(p->res + o, 0, (n - o) * sizeof *p->res);
+  memset(p->have + o, 0, (n - o) * sizeof *p->have);
+  for (size_t i = o; i < n; i++)
+    p->job_of[i] = SIZE_MAX;
+  return AT_OK;
+}
+
+/*
+ * A preselection whose picks did not all compile (compile_error, pruned): the budget is
+ * what is measured, so the strategy's next picks in its order (p->order) take their
+ * places, compiled in rounds of as many as are missing, until the budget's worth of
+ * search points compiled or the order is spent. The same on every machine (the order is
+ * the strategy's, the verdicts the compiler's), so a bundle made here holds what a run
+ * from it asks for. Not with --shard: each shard compiles only the picks it owns, and
+ * none can know which of another's failed (docs/cluster.md).
+ */
+static int refill(struct tuner *tu, struct tpl *p)
+{
+  const char *incs[] = {p->common, NULL};
+  char cache[PATH_MAX];
+  struct bld_options bo = build_options(tu, incs, cache);
+  while (p->order && tu->o->nshards <= 1 && p->next < p->norder) {
+    size_t points = p->nok - (p->def != SIZE_MAX), n = p->nconfigs;
+    if (points >= (size_t)tu->budget)
+      break;
+    size_t k = (size_t)tu->budget - points;
+    k = k < p->norder - p->next ? k : p->norder - p->next;
+    int rc = grow_tpl(p, n + k);
+    if (rc != AT_OK)
+      return rc;
+    for (size_t i = 0; i < k; i++)
+      memcpy(p->configs + (n + i) * p->np, p->pool + p->order[p->next + i] * p->np,
+             p->np * sizeof *p->configs);
+    struct bld_result part;
+    rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, p->configs + n * p->np, k,
+                 &bo, &part);
+    if (rc == AT_OK)
+      rc = take_part(tu, p, &part);
+    else
+      bld_result_release(&part);
+    if (rc == AT_NOMEM || rc == AT_INTERRUPTED)
+      return rc;
+    if (rc != AT_OK) { /* e.g. a bundle made before refills: measure what compiled */
+      tune_warn(tu, "template %s: %zu of the budget's picks did not compile, and the next "
+                "ones cannot be compiled here (%s)", p->t->kernel, (size_t)tu->budget - points,
+                at_last_error());
+      at_error_clear();
+      return AT_OK;
+    }
+    p->nconfigs = n + k;
+    p->next += k;
+    tu->compiled += k;
+    tu->compile_total += k;
+    if ((rc = record_verdicts(tu, p, n, n + k)) != AT_OK)
+      return rc;
+  }
+  return AT_OK;
+}
+
 static int compile_tpl(struct tuner *tu, struct tpl *p)
 {
   int rc;
@@ -475,7 +570,7 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
     else if (d <= mid && p->br.variants[mid - d].verdict == BLD_OK)
       p->def = mid - d;
   }
-  return AT_OK;
+  return refill(tu, p);
 }
 
 /* Commit the build verdicts of p's variants [from, to) as trials (compile_error, pruned;
@@ -775,13 +870,14 @@ static int eval_cb(void *ctx, size_t point, double *cost)
       return e->rc = rc;
     bv = p->vof[c];
   }
+  if (p->br.variants[bv].verdict != BLD_OK)
+    return SEARCH_UNBUILT; /* nothing to measure: the budget goes to the next point */
   bool had = p->have[bv];
-  if (p->br.variants[bv].verdict == BLD_OK && (rc = measure(e->tu, p, bv, p->job_of[bv])) != AT_OK)
+  if ((rc = measure(e->tu, p, bv, p->job_of[bv])) != AT_OK)
     return e->rc = rc;
   if (!had)
     e->tu->evals++;
-  *cost = p->br.variants[bv].verdict == BLD_OK && p->res[bv].status == DB_TRIAL_OK
-              ? p->res[bv].median_us : INFINITY;
+  *cost = p->res[bv].status == DB_TRIAL_OK ? p->res[bv].median_us : INFINITY;
   return AT_OK;
 }
 

@@ -36,6 +36,11 @@ struct tpl {
   int64_t *configs;
   size_t nconfigs, np;       /* the configs compiled (all valid ones, or a preselection) */
   size_t nvalid;             /* the valid configs of the space */
+  /* a preselection (tune.c's preselect): the valid configs and the strategy's whole order
+   * over them (indices into pool, the default's left out), its first `next` taken; the
+   * rest replace picks that did not compile (refill). NULL: no preselection */
+  int64_t *pool;
+  size_t *order, norder, next;
   struct bld_result br;
   size_t *ok;                /* bld variant index of each ok variant (search points) */
   size_t nok;

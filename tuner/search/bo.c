@@ -40,7 +40,9 @@
  * the rest, BO_POOL in all. The surrogate holds at most BO_MAX_OBS observations; past
  * that it stops learning and keeps proposing from what it knows. A pool with nothing
  * left unevaluated falls back to a random fresh point. Invariants 1-5 of search.c hold:
- * every evaluation goes through search_visit.
+ * every evaluation goes through search_visit. An unbuilt point (search.h's
+ * SEARCH_UNBUILT) is not observed: it spends no budget, so it takes no room the budget's
+ * observations need, and being evaluated it is never proposed again.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -306,10 +308,11 @@ static void inputs(struct bo *b)
   }
 }
 
-/* Record an evaluated point as an observation (raw cost) while there is room. */
+/* Record an evaluated point as an observation (raw cost) while there is room; an
+ * unbuilt one is not (the design note). */
 static void observe(struct bo *b, size_t p, double c, double *tmp, bool fitted)
 {
-  if (b->nobs >= b->cap)
+  if (b->nobs >= b->cap || b->s->unbuilt)
     return;
   if (isfinite(c) && log(c) > b->worst)
     b->worst = log(c);
@@ -361,10 +364,11 @@ void search_run_bo(struct search_state *s)
       if (isfinite(sp->model[p]))
         rank[nr++] = (struct prior_rank){sp->model[p], p};
     qsort(rank, nr, sizeof *rank, by_prior);
-    for (size_t i = 0; i < nr && taken < BO_INIT_PRIOR && taken < init; i++, taken++) {
+    for (size_t i = 0; i < nr && taken < BO_INIT_PRIOR && taken < init; i++) {
       if (!search_visit(s, rank[i].p, &c))
         goto out;
       observe(&b, rank[i].p, c, tmp, false);
+      taken += !s->unbuilt;
     }
   }
   bool any_finite = false;
@@ -376,7 +380,7 @@ void search_run_bo(struct search_state *s)
       goto out;
     observe(&b, p, c, tmp, false);
     any_finite |= isfinite(c);
-    taken++;
+    taken += !s->unbuilt;
   }
   if (search_done(s))
     goto out;

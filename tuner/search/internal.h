@@ -30,6 +30,7 @@ struct search_state {
   size_t limit;            /* evaluations allowed */
   double t0;
   int rc;                  /* first non-OK from eval, SEARCH_STOP included */
+  bool unbuilt;            /* the last point search_visit evaluated was SEARCH_UNBUILT */
   struct search_result *res;
 };
 
@@ -37,8 +38,9 @@ struct search_state {
 size_t search_index_find(const struct search_index *x, const int32_t *c);
 /* True when the search must end now (budget, time, exhausted, stopped); sets res->end. */
 bool search_done(struct search_state *s);
-/* The cost of p, evaluating it when new (invariant 1 of search.c). False when the search
- * must end before p could be evaluated. */
+/* The cost of p, evaluating it when new (invariants 1 and 5 of search.c; s->unbuilt says
+ * whether a new one was unbuilt). False when the search must end before p could be
+ * evaluated. */
 bool search_visit(struct search_state *s, size_t p, double *cost);
 /* A uniformly chosen point not yet evaluated; SIZE_MAX when none. */
 size_t search_random_fresh(struct search_state *s);

@@ -14,8 +14,8 @@
  * Invariants.
  *   1. A point is evaluated at most once per search_run: costs are remembered, and a
  *      revisit costs nothing and does not count against the budget.
- *   2. evaluations <= budget (when given) and <= npoints; the time budget is checked
- *      before each evaluation, so the last evaluation may end after it.
+ *   2. evaluations <= budget (when given) and evaluations + unbuilt <= npoints; the time
+ *      budget is checked before each evaluation, so the last evaluation may end after it.
  *   3. Determinism: the only randomness is search_rng seeded from opts.seed; for the
  *      same space, costs and seed, the sequence of evaluated points is the same on every
  *      machine (unless the time budget cuts it).
@@ -24,7 +24,10 @@
  *      left the search is exhausted.
  *   5. Failed variants (cost INFINITY) count as evaluations and are never the best,
  *      never accepted as the annealing's current point (unless it has none better),
- *      never kept in the genetic population ahead of a finite one.
+ *      never kept in the genetic population ahead of a finite one. A point the evaluator
+ *      calls unbuilt (SEARCH_UNBUILT: it did not compile, nothing was measured) is failed
+ *      the same way but counts in `unbuilt`, not against the budget: the budget is what
+ *      is measured, so a strategy's next point takes its place.
  *
  * Strategies.
  *   exhaustive: points in enumeration order.
@@ -291,6 +294,7 @@ bool search_done(struct search_state *s)
  * (budget, time, stop or error) before p could be evaluated. */
 bool search_visit(struct search_state *s, size_t p, double *cost)
 {
+  s->unbuilt = false;
   if (!isnan(s->cost[p])) {
     *cost = s->cost[p];
     return true;
@@ -299,6 +303,13 @@ bool search_visit(struct search_state *s, size_t p, double *cost)
     return false;
   double c = INFINITY;
   int rc = s->eval(s->ctx, p, &c);
+  s->unbuilt = rc == SEARCH_UNBUILT;
+  if (s->unbuilt) {
+    s->cost[p] = *cost = INFINITY;
+    s->left--;
+    s->res->unbuilt++;
+    return true;
+  }
   if (rc != AT_OK) {
     s->rc = rc;
     if (rc == SEARCH_STOP)

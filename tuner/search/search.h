@@ -70,9 +70,12 @@ struct search_space {
 
 /* The evaluator: measure point `p` and return its cost (lower is better; INFINITY for a
  * variant that failed, which still counts as an evaluation) through *cost. Return AT_OK,
- * SEARCH_STOP to end the search now (what was found stands), or another at_status to
- * abort it (search_run returns it). Called at most once per point per search_run. */
+ * SEARCH_UNBUILT when p cannot be measured at all (it did not compile, or was pruned):
+ * failed, but not counted against the budget; SEARCH_STOP to end the search now (what
+ * was found stands), or another at_status to abort it (search_run returns it). Called at
+ * most once per point per search_run. */
 #define SEARCH_STOP (-1)
+#define SEARCH_UNBUILT (-2)
 typedef int (*search_eval_fn)(void *ctx, size_t p, double *cost);
 
 struct search_opts {
@@ -86,7 +89,8 @@ enum search_end { SEARCH_END_EXHAUSTED, SEARCH_END_BUDGET, SEARCH_END_TIME,
                   SEARCH_END_STOPPED };
 
 struct search_result {
-  size_t evaluations;     /* distinct points evaluated */
+  size_t evaluations;     /* distinct points evaluated (measured), unbuilt ones aside */
+  size_t unbuilt;         /* distinct points the evaluator called SEARCH_UNBUILT */
   size_t best;            /* the point of lowest finite cost; SIZE_MAX when none */
   double best_cost;       /* INFINITY when none */
   enum search_end end;
