@@ -16,6 +16,7 @@
 #include "tuner/device/detect.h"
 #include "tuner/device/smi.h"
 #include "tuner/device/vendor.h"
+#include "tuner/engine/tune_internal.h"
 #include "base/dl.h"
 #include "base/status.h"
 
@@ -262,6 +263,26 @@ Test(device, a_present_gpu_is_only_its_own_profile)
     else
       cr_assert_null(named, "%s names %s", c[i].name, named->name);
   }
+}
+
+/* The refusal, for the lone GPU (--device) and for each of several (--gpus, --all-gpus:
+ * deal.c's plan), is one line that names the flag, the GPU and the profile it is. */
+Test(device, a_gpu_that_is_not_the_profile_is_refused_in_one_line)
+{
+  struct tuner tu = {.dev = dev_find("h200")};
+  cr_assert_not_null(tu.dev);
+  struct meas_device_id h200 = {.name = "NVIDIA H200", .arch = "sm_90"},
+                        h100 = {.name = "NVIDIA H100 80GB HBM3", .arch = "sm_90"},
+                        mute = {.name = "", .arch = ""};
+  cr_assert_eq(tune_gpu_is_profile(&tu, "", 0, &h200), AT_OK);
+  cr_assert_eq(tune_gpu_is_profile(&tu, "--gpus", 3, &mute), AT_OK, "no arch said: passes");
+  cr_assert_eq(tune_gpu_is_profile(&tu, "", 0, &h100), AT_USAGE);
+  cr_assert_str_eq(at_last_error(), "--device h200: GPU 0 here is 'NVIDIA H100 80GB HBM3' "
+                   "(sm_90), not an NVIDIA H200 SXM 141GB; its profile is h100");
+  cr_assert_eq(tune_gpu_is_profile(&tu, "--gpus", 1, &h100), AT_USAGE);
+  cr_assert_str_eq(at_last_error(), "--gpus with --device h200: GPU 1 here is 'NVIDIA H100 "
+                   "80GB HBM3' (sm_90), not an NVIDIA H200 SXM 141GB; its profile is h100");
+  at_error_clear();
 }
 
 Test(device, detect_without_a_gpu_finds_none_and_never_fails)

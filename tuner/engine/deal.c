@@ -37,6 +37,7 @@
 #include "base/interrupt.h"
 #include "base/os.h"
 #include "base/status.h"
+#include "tuner/device/detect.h"
 #include "tuner/device/smi.h"
 #include "tuner/engine/tune_internal.h"
 
@@ -50,19 +51,29 @@ static void host_uuid(char *out, size_t len, int ordinal)
   snprintf(out, len, "HOST-%016" PRIx64 "-%d", h, ordinal);
 }
 
-/* The UUID of GPU `ordinal` by its management library, through its PCI bus id. */
-static void gpu_uuid(struct tuner *tu, int ordinal, char *out, size_t len)
+/* The UUID of the GPU the runtime described as *id, by its management library, through
+ * its PCI bus id; "" when none answers. */
+static void gpu_uuid(struct tuner *tu, const struct meas_device_id *id, char *out, size_t len)
 {
-  struct meas_device_id id;
   char why[300];
   out[0] = '\0';
-  if (meas_device_probe(tu->mb, ordinal, &id, why, sizeof why) != AT_OK)
-    return;
   struct smi_gpu *g = NULL;
   struct smi_info info;
-  if (smi_open(tu->dev->vendor, id.pci_bus_id, &g, &info, why, sizeof why) == AT_OK)
+  if (smi_open(tu->dev->vendor, id->pci_bus_id, &g, &info, why, sizeof why) == AT_OK)
     snprintf(out, len, "%s", info.uuid);
   smi_close(g);
+}
+
+int tune_gpu_is_profile(const struct tuner *tu, const char *flag, int ord,
+                        const struct meas_device_id *id)
+{
+  const struct dev_profile *named = NULL;
+  if (!id->arch[0] || dev_present_is(tu->dev, id->name, id->arch, &named))
+    return AT_OK;
+  return at_error(AT_USAGE, "%s%s%s %s: GPU %d here is '%.100s' (%s), not an %s%s%s", flag,
+                  flag[0] ? " " : "", flag[0] ? "with --device" : "--device", tu->dev->name,
+                  ord, id->name, id->arch, tu->dev->description,
+                  named ? "; its profile is " : "", named ? named->name : "");
 }
 
 int tune_workers_plan(struct tuner *tu)
@@ -103,21 +114,40 @@ int tune_workers_plan(struct tuner *tu)
   } else {
     tu->gpu_ord[n++] = host ? 0 : o->gpu;
   }
-  tu->nworkers = n;
+  /* Several GPUs: a GPU the runtime does not have is bad input, and so is one that is
+   * not the --device profile (tune.c's probe_gpu checks a lone GPU), said before anything
+   * compiles; --all-gpus leaves such a GPU out, in one line, and goes on with the rest. */
+  size_t kept = 0;
   for (size_t i = 0; i < n; i++) {
-    tu->retired[i] = false;
+    tu->retired[kept] = false;
+    tu->gpu_ord[kept] = tu->gpu_ord[i];
     if (host) {
-      host_uuid(tu->gpu_uuid[i], sizeof tu->gpu_uuid[i], tu->gpu_ord[i]);
+      host_uuid(tu->gpu_uuid[kept], sizeof tu->gpu_uuid[kept], tu->gpu_ord[i]);
     } else if (tu->mb && n > 1) {
-      /* a GPU the runtime does not have is bad input, said before anything compiles */
       struct meas_device_id id;
       char why[300];
       int rc = meas_device_probe(tu->mb, tu->gpu_ord[i], &id, why, sizeof why);
       if (rc == AT_USAGE)
         return at_error(rc, "--gpus: %s", why);
-      gpu_uuid(tu, tu->gpu_ord[i], tu->gpu_uuid[i], sizeof tu->gpu_uuid[i]);
+      if (rc == AT_OK &&
+          (rc = tune_gpu_is_profile(tu, o->all_gpus ? "--all-gpus" : "--gpus", tu->gpu_ord[i],
+                                    &id)) != AT_OK) {
+        if (!o->all_gpus)
+          return rc;
+        tune_warn(tu, "%s: left out", at_last_error());
+        at_error_clear();
+        continue;
+      }
+      if (rc == AT_OK)
+        gpu_uuid(tu, &id, tu->gpu_uuid[kept], sizeof tu->gpu_uuid[kept]);
+      else
+        tu->gpu_uuid[kept][0] = '\0';
     }
+    kept++;
   }
+  if (kept == 0)
+    return at_error(AT_USAGE, "--all-gpus: no GPU here is an %s", tu->dev->description);
+  tu->nworkers = kept;
   return AT_OK;
 }
 

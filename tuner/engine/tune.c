@@ -1205,13 +1205,7 @@ static int probe_gpu(struct tuner *tu)
     tune_warn(tu, "%s", tu->no_meas);
     return AT_OK;
   }
-  const struct meas_device_id *id = &tu->dev_id;
-  const struct dev_profile *named = NULL;
-  if (id->arch[0] && !dev_present_is(tu->dev, id->name, id->arch, &named))
-    return at_error(AT_USAGE, "--device %s: GPU %d here is '%.100s' (%s), not an %s%s%s",
-                    tu->dev->name, tu->gpu_ord[0], id->name, id->arch, tu->dev->description,
-                    named ? "; its profile is " : "", named ? named->name : "");
-  return AT_OK;
+  return tune_gpu_is_profile(tu, "", tu->gpu_ord[0], &tu->dev_id);
 }
 
 static int setup(struct tuner *tu)

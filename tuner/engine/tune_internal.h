@@ -247,8 +247,15 @@ int tune_shard_configs(const struct tuner *tu, struct tpl *p);
 /* ---- deal.c: the measurement workers and the dealing of work to them ---- */
 
 /* Resolve --gpus / --gpu into tu's workers' ordinals and UUIDs (probing each GPU in a
- * short-lived child). AT_OK; AT_USAGE (an ordinal the runtime lacks; a repeated one). */
+ * short-lived child). AT_OK; AT_USAGE (an ordinal the runtime lacks; a repeated one; one
+ * of several that is not the --device profile; --all-gpus: none is). */
 int tune_workers_plan(struct tuner *tu);
+/* Whether GPU `ord`, as the runtime described it (*id), is the --device profile
+ * (dev_present_is: an H100 measured as h200 would file its times under h200). AT_OK, or
+ * AT_USAGE with a one-line message that names `flag` ("" or "--gpus") and the profile the
+ * GPU is. An id without an arch (a backend that cannot say) passes. */
+int tune_gpu_is_profile(const struct tuner *tu, const char *flag, int ord,
+                        const struct meas_device_id *id);
 /* Start one worker per planned GPU from tu->wcfg (device ordinal and emulator threads
  * set per worker). A GPU whose worker cannot start is retired with one warning; AT_OK
  * when one starts at least, else the first failure's status. */
