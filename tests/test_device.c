@@ -242,6 +242,8 @@ Test(device, a_present_gpu_is_only_its_own_profile)
       {"h200", "NVIDIA H100 80GB HBM3", "sm_90", false, "h100"}, /* the lease's first kind */
       {"h100", "NVIDIA H200", "sm_90", false, "h200"},
       {"h100", "NVIDIA H800", "sm_90", true, NULL},   /* names no profile: by its arch */
+      {"h100", "NVIDIA GH200 480GB", "sm_90", true, NULL}, /* "H200" inside a word */
+      {"h200", "NVIDIA H200 NVL", "sm_90", true, "h200"},
       {"h100", "NVIDIA A100-SXM4-80GB", "sm_80", false, "a100"},
       {"a100", "NVIDIA A100-SXM4-80GB", "sm_80", true, "a100"},
       {"l40s", "NVIDIA L40S", "sm_89", true, "l40s"},

@@ -131,15 +131,18 @@ union hip_props {
 
 /* ---- matching ---- */
 
-/* True when `hay` contains `needle`, ignoring case. */
-static bool contains_nocase(const char *hay, const char *needle)
+/* True when `hay` holds `needle` as a word, ignoring case: not inside a longer run of
+ * letters and digits ("NVIDIA H200 NVL" names h200; "NVIDIA GH200 480GB", a Grace
+ * Hopper, does not). */
+static bool names_nocase(const char *hay, const char *needle)
 {
   size_t n = strlen(needle);
-  for (; *hay; hay++) {
+  for (const char *h = hay; *h; h++) {
     size_t i = 0;
-    while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+    while (i < n && h[i] && tolower((unsigned char)h[i]) == tolower((unsigned char)needle[i]))
       i++;
-    if (i == n)
+    if (i == n && (h == hay || !isalnum((unsigned char)h[-1])) &&
+        !isalnum((unsigned char)h[n]))
       return true;
   }
   return false;
@@ -162,7 +165,7 @@ bool dev_present_is(const struct dev_profile *p, const char *name, const char *a
     return false;
   for (size_t i = 0; i < dev_profile_count() && !n; i++)
     if (all[i].vendor == p->vendor && of_arch(&all[i], arch, arch_len) &&
-        contains_nocase(name, all[i].name))
+        names_nocase(name, all[i].name))
       n = &all[i];
   if (named)
     *named = n;
@@ -183,7 +186,7 @@ static const struct dev_profile *match_profile(const struct dev_present *d)
     if (p[i].vendor != d->vendor || strcmp(p[i].arch, d->arch) != 0 ||
         p[i].compute_units != d->compute_units)
       continue;
-    if (contains_nocase(d->name, p[i].name))
+    if (names_nocase(d->name, p[i].name))
       return &p[i];
     if (!first)
       first = &p[i];
