@@ -24,6 +24,7 @@
 #ifndef AT_ATTN_MFMA_H
 #define AT_ATTN_MFMA_H
 
+#include "at_lds.h"
 #include "at_math.h"
 
 namespace at_attn_mfma {
@@ -31,36 +32,6 @@ namespace at_attn_mfma {
 #define AM_FN __device__ __forceinline__
 
 constexpr int PAGE = 16; // tokens a page of the paged KV cache holds (the contract's ATTN_PAGE)
-
-template <typename A, typename B> struct same {
-  static constexpr bool value = false;
-};
-template <typename A> struct same<A, A> {
-  static constexpr bool value = true;
-};
-
-template <int BYTES> struct vec;
-template <> struct vec<16> {
-  typedef at_uint4 type;
-  static AM_FN type load(const void *p) { return at_load_b128(p); }
-  static AM_FN void store(void *p, type v) { at_store_b128(p, v); }
-};
-template <> struct vec<8> {
-  typedef at_uint2 type;
-  static AM_FN type load(const void *p) { return at_load_b64(p); }
-  static AM_FN void store(void *p, type v) { at_store_b64(p, v); }
-};
-
-// Byte offset of (row, byte column) in an LDS tile of rows of RB bytes (a multiple of
-// 16): LAYOUT 1 rows padded by 16 bytes, 2 the 16-byte granule index XORed with the row
-// (RB / 16 a power of two). Accesses of up to 16 bytes at their own alignment stay whole.
-template <int RB, int LAYOUT> AT_DEV int lds_off(int row, int col_bytes)
-{
-  if constexpr (LAYOUT == 1)
-    return row * (RB + 16) + col_bytes;
-  else
-    return row * RB + (((col_bytes >> 4) ^ (row % (RB / 16))) << 4) + (col_bytes & 15);
-}
 
 // One K or V tile as it travels: BKV keys x DP columns of T. Each of THREADS lanes reads
 // NV vectors of VEC_BYTES into registers (read), then writes them to LDS (write); keys
@@ -74,7 +45,7 @@ struct tile {
   static constexpr int VPR = DP / VE;
   static constexpr int NVEC = BKV * VPR;
   static constexpr int NV = (NVEC + THREADS - 1) / THREADS;
-  typedef typename vec<VEC_BYTES>::type vtype;
+  typedef typename at_vec<VEC_BYTES>::type vtype;
   static_assert(DP % VE == 0, "rows hold whole vectors");
 
   vtype r[NV];
@@ -91,7 +62,7 @@ struct tile {
         break;
       const int key = key0 + v / VPR, c = (v % VPR) * VE;
       if (key < nkeys && vec_ok && c + VE <= HD) {
-        r[i] = vec<VEC_BYTES>::load(row(key) + c);
+        r[i] = at_vec<VEC_BYTES>::load(row(key) + c);
       } else {
         T e[VE];
         const T *p = key < nkeys ? row(key) : (const T *)0;
@@ -109,13 +80,14 @@ struct tile {
       const int v = tid + i * THREADS;
       if (NVEC % THREADS != 0 && v >= NVEC)
         break;
-      vec<VEC_BYTES>::store(lds + lds_off<RB, LAYOUT>(v / VPR, (v % VPR) * VEC_BYTES), r[i]);
+      at_vec<VEC_BYTES>::store(lds + at_lds_off<RB, LAYOUT>(v / VPR, (v % VPR) * VEC_BYTES),
+                               r[i]);
     }
   }
   // 4 consecutive columns col.. of row `row` (one 8-byte read).
   static AM_FN void frag_row(const unsigned char *lds, int row, int col, T out[4])
   {
-    const at_uint2 w = at_load_b64(lds + lds_off<RB, LAYOUT>(row, col * 2));
+    const at_uint2 w = at_load_b64(lds + at_lds_off<RB, LAYOUT>(row, col * 2));
     at_memcpy(out, &w, 8);
   }
   // Column col of rows row..row + 3.
@@ -123,14 +95,14 @@ struct tile {
   {
 #pragma unroll
     for (int j = 0; j < 4; j++)
-      out[j] = *(const T *)(lds + lds_off<RB, LAYOUT>(row + j, col * 2));
+      out[j] = *(const T *)(lds + at_lds_off<RB, LAYOUT>(row + j, col * 2));
   }
 };
 
 // d += a * b for one MI x MI block on this lane's fragments, the instruction by T.
 template <typename T, int MI> AT_DEV void mfma(float *d, const T *a, const T *b)
 {
-  if constexpr (same<T, at_half>::value) {
+  if constexpr (at_same<T, at_half>::value) {
     if constexpr (MI == 32)
       at_mfma_f32_32x32x8f16(d, a, b, d);
     else

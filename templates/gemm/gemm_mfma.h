@@ -37,6 +37,7 @@
 // walks K in steps of BK / 2 and its LDS tiles, vector counts and prefetch registers
 // have exactly the bytes of the f16 variant (the space has no dtype to constrain on).
 #include "at_common.h"
+#include "at_lds.h"
 
 #pragma autotune kernel gemm_mfma
 #pragma autotune problem M, N, K, TA, TB
@@ -97,46 +98,6 @@
 // Member functions: AT_DEV says `static`, which a member cannot be.
 #define GM_FN __device__ __forceinline__
 
-template <typename A, typename B> struct gm_same {
-  static constexpr bool value = false;
-};
-template <typename A> struct gm_same<A, A> {
-  static constexpr bool value = true;
-};
-
-// One global-read vector of 4, 8 or 16 bytes: load and store at an address aligned to
-// its size. at_copy.h has the 8- and 16-byte forms; the 4-byte one is a plain word.
-template <int BYTES> struct gm_vec;
-template <> struct gm_vec<16> {
-  typedef at_uint4 type;
-  static GM_FN type load(const void *p) { return at_load_b128(p); }
-  static GM_FN void store(void *p, type v) { at_store_b128(p, v); }
-};
-template <> struct gm_vec<8> {
-  typedef at_uint2 type;
-  static GM_FN type load(const void *p) { return at_load_b64(p); }
-  static GM_FN void store(void *p, type v) { at_store_b64(p, v); }
-};
-template <> struct gm_vec<4> {
-  typedef unsigned int type;
-  static GM_FN type load(const void *p) { return *(const unsigned int *)p; }
-  static GM_FN void store(void *p, type v) { *(unsigned int *)p = v; }
-};
-
-// Byte offset of (row, byte column) in an LDS tile of rows of ROW_BYTES (a multiple of
-// 32): LAYOUT 0 plain, 1 rows padded by 16 bytes, 2 the 16-byte granule index XORed with
-// the row. Accesses of up to 16 bytes at their own alignment stay contiguous in all three.
-template <int ROW_BYTES, int LAYOUT> AT_DEV int gm_lds_off(int row, int col_bytes)
-{
-  if constexpr (LAYOUT == 1)
-    return row * (ROW_BYTES + 16) + col_bytes;
-  else if constexpr (LAYOUT == 2)
-    return row * ROW_BYTES + (((col_bytes >> 4) ^ (row % (ROW_BYTES / 16))) << 4) +
-           (col_bytes & 15);
-  else
-    return row * ROW_BYTES + col_bytes;
-}
-
 // One operand's tile as it travels: ROWS x COLS elements of T, COLS the contiguous
 // dimension in global memory and in LDS. Each of THREADS lanes reads NV vectors of
 // VEC_BYTES into registers (read), then writes them to LDS (write).
@@ -149,7 +110,7 @@ struct gm_tile {
   static constexpr int VPR = COLS / VE;                  // vectors per row
   static constexpr int NVEC = ROWS * VPR;
   static constexpr int NV = (NVEC + THREADS - 1) / THREADS;
-  typedef typename gm_vec<VEC_BYTES>::type vec;
+  typedef typename at_vec<VEC_BYTES>::type vec;
   static_assert(COLS % VE == 0 && VE >= 1, "rows hold whole vectors");
 
   vec r[NV];
@@ -168,7 +129,7 @@ struct gm_tile {
       int gr = row0 + v / VPR, gc = col0 + (v % VPR) * VE;
       const T *p = g + (long)gr * ld + gc;
       if (vec_ok && gr < nrows && gc + VE <= ncols) {
-        r[i] = gm_vec<VEC_BYTES>::load(p);
+        r[i] = at_vec<VEC_BYTES>::load(p);
       } else {
         T e[VE];
 #pragma unroll
@@ -185,15 +146,15 @@ struct gm_tile {
       int v = tid + i * THREADS;
       if (NVEC % THREADS != 0 && v >= NVEC)
         break;
-      int off = gm_lds_off<ROW_BYTES, LAYOUT>(v / VPR, (v % VPR) * VEC_BYTES);
-      gm_vec<VEC_BYTES>::store(lds + off, r[i]);
+      int off = at_lds_off<ROW_BYTES, LAYOUT>(v / VPR, (v % VPR) * VEC_BYTES);
+      at_vec<VEC_BYTES>::store(lds + off, r[i]);
     }
   }
   // KL consecutive elements of row `row` from column `col` (k-contiguous fragment).
   template <int KL> GM_FN void frag_row(const unsigned char *lds, int row, int col,
                                          T out[KL]) const
   {
-    int off = gm_lds_off<ROW_BYTES, LAYOUT>(row, col * (int)sizeof(T));
+    int off = at_lds_off<ROW_BYTES, LAYOUT>(row, col * (int)sizeof(T));
     if constexpr (KL * sizeof(T) == 8) {
       at_uint2 w = at_load_b64(lds + off);
       at_memcpy(out, &w, 8);
@@ -209,19 +170,19 @@ struct gm_tile {
   {
 #pragma unroll
     for (int j = 0; j < KL; j++)
-      out[j] = *(const T *)(lds + gm_lds_off<ROW_BYTES, LAYOUT>(row + j, col * (int)sizeof(T)));
+      out[j] = *(const T *)(lds + at_lds_off<ROW_BYTES, LAYOUT>(row + j, col * (int)sizeof(T)));
   }
 };
 
 // d = a * b + d for one MI x MI block on this lane's fragments, the instruction by T.
 template <typename T, int MI> AT_DEV void gm_mfma(float *d, const T *a, const T *b)
 {
-  if constexpr (gm_same<T, at_half>::value) {
+  if constexpr (at_same<T, at_half>::value) {
     if constexpr (MI == 32)
       at_mfma_f32_32x32x8f16(d, a, b, d);
     else
       at_mfma_f32_16x16x16f16(d, a, b, d);
-  } else if constexpr (gm_same<T, at_bfloat16>::value) {
+  } else if constexpr (at_same<T, at_bfloat16>::value) {
     if constexpr (MI == 32)
       at_mfma_f32_32x32x8bf16_1k(d, a, b, d);
     else
