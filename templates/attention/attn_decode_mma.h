@@ -151,7 +151,7 @@ __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float 
     load_kv<T, BKV, HD, NT, SWZ, IS_PAGED>(sk, sk + TILE, K, V, bt, kv_off, HKV, g,
                                            k_lo + kt * BKV, k_hi, vec, tid);
   };
-  ring<STAGES>(ntiles, load_stage, [&](int stage, int kt) {
+  at_cp_ring<STAGES>(ntiles, load_stage, [&](int stage, int kt) {
     const T *const sk = smem + 2 * stage * TILE, *const sv = sk + TILE;
     const int k0 = k_lo + kt * BKV + wk * KW; // this warp's first key of the tile
 

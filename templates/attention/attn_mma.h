@@ -154,7 +154,7 @@ __device__ void attn_mma(const T *Q, const T *K, const T *V, T *O, float *LSE, c
                                            SK, vec, tid);
   };
 
-  ring<STAGES>(ntiles, load_stage, [&](int stage, int kt) {
+  at_cp_ring<STAGES>(ntiles, load_stage, [&](int stage, int kt) {
     const T *const sk = smem + 2 * stage * TILE, *const sv = sk + TILE;
     const int k0 = kt * BKV;
 

@@ -21,6 +21,7 @@
 #ifndef AT_ATTN_MMA_H
 #define AT_ATTN_MMA_H
 
+#include "at_cp_ring.h"
 #include "at_math.h"
 
 namespace at_attn_mma {
@@ -167,31 +168,6 @@ AT_DEV void init_state(float (&acc)[MS][ND][4], float (&m)[MS][2], float (&l)[MS
       l[s][r] = 0.0f;
     }
   }
-}
-
-// The cp.async ring over ntiles tiles: load(stage, kt) issues tile kt's copies into a
-// stage, use(stage, kt) computes on it. STAGES - 1 tiles are in flight while one is used;
-// one barrier a tile (it makes every thread's copies of tile kt visible and says everyone
-// is done with tile kt - 1, whose stage is refilled then). Every thread of the block calls
-// it; the copies are all complete when it returns.
-template <int STAGES, typename LOAD, typename USE>
-AT_DEV void ring(int ntiles, LOAD load, USE use)
-{
-#pragma unroll
-  for (int st = 0; st < STAGES - 1; st++) {
-    if (st < ntiles)
-      load(st, st);
-    at_cp_async_commit();
-  }
-  for (int kt = 0; kt < ntiles; kt++) {
-    at_cp_async_wait<STAGES - 2>();
-    at_syncthreads();
-    if (kt + STAGES - 1 < ntiles)
-      load((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
-    at_cp_async_commit();
-    use(kt % STAGES, kt);
-  }
-  at_cp_async_wait_all();
 }
 
 // S = Q K^T for keys [row0, row0 + 8 NS) of the shared K tile sk: K rows are the

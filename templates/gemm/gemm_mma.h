@@ -26,6 +26,7 @@
 // Swizzle<3,3,3>); Triton's matmul tutorial for the grouped block ordering; the PTX ISA
 // 8.x for the m16n8k16 and ldmatrix fragment layouts (templates/common/at_mma.h).
 #include "at_common.h"
+#include "at_cp_ring.h"
 
 #pragma autotune kernel gemm_mma
 #pragma autotune problem M, N, K, TA, TB
@@ -227,23 +228,9 @@ __device__ void gemm_mma(const T *A, const T *B, T *C, int M, int N, int K, int 
   // ldmatrix.x4: lane l gives row l % 8 of matrix q = l / 8.
   const int q = lane >> 3, qr = lane & 7;
 
-  // ---- the ring: tiles 0..STAGES-2 in flight before the first multiply ----
-#pragma unroll
-  for (int s = 0; s < STAGES - 1; s++) {
-    if (s < KT)
-      load_stage(s, s);
-    at_cp_async_commit();
-  }
-  for (int kt = 0; kt < KT; kt++) {
-    // Group kt is done (this thread's copies); the barrier makes every thread's visible
-    // and says every thread has finished multiplying tile kt-1, whose stage is refilled.
-    at_cp_async_wait<STAGES - 2>();
-    at_syncthreads();
-    if (kt + STAGES - 1 < KT)
-      load_stage((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
-    at_cp_async_commit();
-
-    const T *a = sA + (kt % STAGES) * A_ELEMS, *b = sB + (kt % STAGES) * B_ELEMS;
+  // ---- the ring (at_cp_ring.h): STAGES - 1 k-tiles in flight while one is multiplied ----
+  at_cp_ring<STAGES>(KT, load_stage, [&](int stage, int) {
+    const T *a = sA + stage * A_ELEMS, *b = sB + stage * B_ELEMS;
 #pragma unroll
     for (int kk = 0; kk < BK; kk += 16) {
       unsigned int af[MT][4]; // packed: register q of ldmatrix.x4 = matrix q
@@ -273,8 +260,7 @@ __device__ void gemm_mma(const T *A, const T *B, T *C, int M, int N, int K, int 
         }
       }
     }
-  }
-  at_cp_async_wait_all();
+  });
 
   // ---- epilogue: accumulator c[e] of an m16n8 tile is (g + 8 * (e / 2), 2t + e % 2) ----
   const int g = lane >> 2, t4 = lane & 3;
