@@ -28,8 +28,9 @@ int dev_detect(struct dev_present *out, int cap);
  * may be measured as profile p: the same vendor's arch, and no other profile of that arch
  * named in `name` as a word (as dev_detect matches a profile: an "NVIDIA H100 80GB HBM3"
  * is not measured as h200, nor an "NVIDIA H200" as h100; a name that names no profile,
- * such as "NVIDIA H800" or "NVIDIA GH200 480GB", goes by its arch). The host profile takes no GPU. False with *named
- * (may be NULL) the profile the name names, NULL if none. */
+ * such as "NVIDIA H800" or "NVIDIA GH200 480GB", goes by its arch). The host profile
+ * takes no GPU. False with *named (may be NULL) the profile the name names, NULL if
+ * none. */
 bool dev_present_is(const struct dev_profile *p, const char *name, const char *arch,
                     const struct dev_profile **named);
 

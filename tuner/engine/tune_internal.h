@@ -252,8 +252,8 @@ int tune_shard_configs(const struct tuner *tu, struct tpl *p);
 int tune_workers_plan(struct tuner *tu);
 /* Whether GPU `ord`, as the runtime described it (*id), is the --device profile
  * (dev_present_is: an H100 measured as h200 would file its times under h200). AT_OK, or
- * AT_USAGE with a one-line message that names `flag` ("" or "--gpus") and the profile the
- * GPU is. An id without an arch (a backend that cannot say) passes. */
+ * AT_USAGE with a one-line message that names `flag` ("", "--gpus" or "--all-gpus") and
+ * the profile the GPU is. An id without an arch (a backend that cannot say) passes. */
 int tune_gpu_is_profile(const struct tuner *tu, const char *flag, int ord,
                         const struct meas_device_id *id);
 /* Start one worker per planned GPU from tu->wcfg (device ordinal and emulator threads
