@@ -185,8 +185,10 @@ int tmpl_tmaps_check(const struct tmpl *t, int *line, char *msg, size_t len);
 #define TMPL_MAX_CLUSTER 8
 int tmpl_cluster_eval(const struct tmpl *t, const int64_t *slots, int64_t out[3]);
 /* template_cluster.c: the blocks per SM of a `min_blocks` pragma for the config whose
- * slots are given, 0 without one. OUT: *out. AT_OK; AT_USAGE when the expression fails
- * or the value is outside 1 .. TMPL_MAX_MIN_BLOCKS (sm_90's most resident blocks). */
+ * slots are given, 0 without one or where it evaluates to 0 (no minimum: the thread
+ * count alone, so a param can offer both). OUT: *out. AT_OK; AT_USAGE when the
+ * expression fails or the value is outside 0 .. TMPL_MAX_MIN_BLOCKS (sm_90's most
+ * resident blocks). */
 #define TMPL_MAX_MIN_BLOCKS 32
 int tmpl_min_blocks_eval(const struct tmpl *t, const int64_t *slots, int64_t *out);
 /* Free what t->tmaps hold (tmpl_free's part); ntmaps becomes 0. */

@@ -41,8 +41,8 @@ int tmpl_min_blocks_eval(const struct tmpl *t, const int64_t *slots, int64_t *ou
     return AT_OK;
   if (gen_expr_eval(t->min_blocks, slots, NULL, out))
     return at_error(AT_USAGE, "min_blocks '%.80s': %s", t->min_blocks_text, at_last_error());
-  if (*out < 1 || *out > TMPL_MAX_MIN_BLOCKS)
-    return at_error(AT_USAGE, "min_blocks '%.80s' is %" PRId64 " (1 .. %d)",
+  if (*out < 0 || *out > TMPL_MAX_MIN_BLOCKS)
+    return at_error(AT_USAGE, "min_blocks '%.80s' is %" PRId64 " (0 .. %d; 0: none)",
                     t->min_blocks_text, *out, TMPL_MAX_MIN_BLOCKS);
   return AT_OK;
 }

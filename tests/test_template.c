@@ -308,7 +308,8 @@ Test(template, cluster_shape)
 
 /* The `min_blocks` pragma: per variant, the second argument of CUDA's __launch_bounds__
  * through AT_LAUNCH_BOUNDS_MIN_ (defined once, for CUDA only), kept by the parse cache;
- * a value outside 1 .. 32 refused when its variant is emitted, and a pragma without its
+ * 0 the plain __launch_bounds__; a value outside 0 .. 32 refused when its variant is
+ * emitted, and a pragma without its
  * expression refused when loaded, each through the real binary as one line, exit 2. */
 Test(template, min_blocks)
 {
@@ -322,10 +323,10 @@ Test(template, min_blocks)
     struct gen_bind b = {.dev = dev("h100"), .dims = dims, .dtype = "f32"};
     struct gen_space *s;
     cr_assert_eq(tmpl_space(t, dev("h100"), dims, &s), AT_OK, "%s", at_last_error());
-    int64_t c1[1] = {1}, c2[1] = {2}, c0[1] = {0};
-    const int64_t *cfgs[3] = {c1, c2, c0};
+    int64_t c1[1] = {1}, c2[1] = {2}, c0[1] = {0}, c33[1] = {33};
+    const int64_t *cfgs[4] = {c1, c2, c0, c33};
     char *src = NULL;
-    cr_assert_eq(gen_emit_tu(t, CC_CUDA, s, &b, cfgs, 2, &src), AT_OK, "%s", at_last_error());
+    cr_assert_eq(gen_emit_tu(t, CC_CUDA, s, &b, cfgs, 3, &src), AT_OK, "%s", at_last_error());
     cr_assert(strstr(src, "#if defined(AT_CUDA)"), "%s", src);
     cr_assert(strstr(src, "#define AT_LAUNCH_BOUNDS_MIN_(t, m) __launch_bounds__(t, m)"), "%s",
               src);
@@ -333,10 +334,13 @@ Test(template, min_blocks)
               src);
     cr_assert(strstr(src, "void AT_LAUNCH_BOUNDS_MIN_(64, 1) at_min_blocks_"), "%s", src);
     cr_assert(strstr(src, "void AT_LAUNCH_BOUNDS_MIN_(64, 2) at_min_blocks_"), "%s", src);
+    /* 0: no minimum, the thread count alone (a param can offer both) */
+    cr_assert(strstr(src, "void __launch_bounds__(64) at_min_blocks_"), "%s", src);
     free(src);
-    cr_assert_eq(gen_emit_tu(t, CC_CUDA, s, &b, cfgs, 3, &src), AT_USAGE);
+    cr_assert_eq(gen_emit_tu(t, CC_CUDA, s, &b, cfgs, 4, &src), AT_USAGE);
     cr_assert_null(src);
-    cr_assert(strstr(at_last_error(), "min_blocks 'MB' is 0 (1 .. 32)"), "%s", at_last_error());
+    cr_assert(strstr(at_last_error(), "min_blocks 'MB' is 33 (0 .. 32; 0: none)"), "%s",
+              at_last_error());
     gen_space_free(s);
     tmpl_free(t);
   }
@@ -348,7 +352,7 @@ Test(template, min_blocks)
   static const struct {
     const char *file, *needle;
   } bad[] = {{"bad_min_blocks.h", "bad_min_blocks.h:8: expected 'min_blocks EXPR'"},
-             {"min_blocks.h", "min_blocks 'MB' is 0 (1 .. 32)"}};
+             {"min_blocks.h", "min_blocks 'MB' is 33 (0 .. 32; 0: none)"}};
   for (size_t i = 0; i < 2; i++) {
     struct th_result r;
     th_run(&r, "generate '%s%s' --device h100 --dim N=256 --out '%s/out'", BAD, bad[i].file,
