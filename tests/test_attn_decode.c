@@ -59,11 +59,11 @@ struct dtemplate {
   int lanes;                 /* has SMX (the lane-group softmax): sampled on its own too */
 };
 static const char *const simt_params[] = {"NT", "BKV", "TR", "BPS", "SMX"};
-static const char *const mma_params[] = {"MS", "WK", "BKV", "STAGES", "SWZ", "BPS"};
+static const char *const mma_params[] = {"MS", "WK", "BKV", "STAGES", "SWZ", "BPS", "MINB"};
 static const struct dtemplate SIMT = {"attn_decode", AT_SOURCE_DIR
                                       "/templates/attention/attn_decode.h", simt_params, 5, 1, 1};
 static const struct dtemplate MMA = {"attn_decode_mma", AT_SOURCE_DIR
-                                     "/templates/attention/attn_decode_mma.h", mma_params, 6, 0,
+                                     "/templates/attention/attn_decode_mma.h", mma_params, 7, 0,
                                      0};
 static const char *const mfma_params[] = {"MI",        "QT",         "WK",  "BKV",
                                           "STAGES",    "VEC_BYTES", "LDS_LAYOUT", "BPS"};
@@ -624,6 +624,51 @@ Test(attn_decode_mma, compiles_for_sm90, .timeout = TIMEOUT)
 {
   th_need_cc(&cc_nvrtc);
   compile_sample(&MMA, "h200", "nvrtc", "f16", 32);
+}
+
+/* MINB offers both launch bounds for every config: 0 the thread count alone (ptxas sets
+ * its own register target from it), 1 one block an SM (the cap is the register file over
+ * the threads). The config is one NVRTC 13.0 compiled at 168 registers with 4 bytes of
+ * spill stores without a minimum (the decode bundles' batch-16 problem), 204 and none
+ * with it: both reach ptxas. */
+Test(attn_decode_mma, min_blocks_is_a_param_both_ways_reach_ptxas, .timeout = TIMEOUT)
+{
+  th_need_cc(&cc_nvrtc);
+  const struct dproblem p = {"bf16", 16, 32, 8, 1, 4096, 128, 1, 0, 0};
+  struct th_space sp;
+  space_open(&sp, &MMA, "h200", &p);
+  const char *sel[2] = {"MS=1,WK=2,BKV=32,STAGES=2,SWZ=1,BPS=1,MINB=0",
+                        "MS=1,WK=2,BKV=32,STAGES=2,SWZ=1,BPS=1,MINB=1"};
+  const int64_t *cfg[2];
+  for (int k = 0; k < 2; k++) {
+    const long at = th_space_find(&sp, sel[k]);
+    cr_assert_geq(at, 0, "%s is in the space", sel[k]);
+    cfg[k] = sp.cfg + (size_t)at * sp.np;
+  }
+  struct gen_bind bind = {.dev = sp.dev, .dims = sp.dims, .dtype = p.dtype};
+  struct cc_result r[2];
+  for (int k = 0; k < 2; k++) {
+    char *src = NULL;
+    cr_assert_eq(gen_emit_tu(sp.t, CC_CUDA, sp.s, &bind, &cfg[k], 1, &src), AT_OK, "%s",
+                 at_last_error());
+    cr_assert(strstr(src, k ? "__global__ void AT_LAUNCH_BOUNDS_MIN_(64, 1) at_attn_decode_mma_"
+                            : "__global__ void __launch_bounds__(64) at_attn_decode_mma_"),
+              "%s", src + strlen(src) - 400);
+    const struct cc_request req = {.source = src, .name = "decode.cu", .arch = "sm_90",
+                                   .include_dirs = incs};
+    cr_assert_eq(cc_nvrtc.compile(&req, &r[k]), AT_OK, "%s", at_last_error());
+    cr_assert_eq(r[k].nkernels, 1);
+    free(src);
+  }
+  const struct cc_kernel_res *none = &r[0].kernels[0], *one = &r[1].kernels[0];
+  cr_log_info("attn_decode_mma %s sm_90: no minimum: %d registers, %lld bytes spilled; "
+              "min_blocks 1: %d registers, %lld bytes spilled", sel[0], none->registers,
+              (long long)none->spill_bytes, one->registers, (long long)one->spill_bytes);
+  cr_assert_eq(one->spill_bytes, 0, "%s", r[1].log ? r[1].log : "");
+  cr_assert_neq(none->registers, one->registers, "the second argument changed nothing");
+  for (int k = 0; k < 2; k++)
+    cc_result_release(&r[k]);
+  th_space_close(&sp);
 }
 
 /* The CI sample: every parameter value on each (h100's space: its 132 SMs split the keys

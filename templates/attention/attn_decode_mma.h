@@ -47,6 +47,7 @@
 #pragma autotune param STAGES = 2, 3, 4       // K/V tiles in the cp.async ring
 #pragma autotune param SWZ = 0, 1             // 0: padded rows, 1: XOR-swizzled chunks
 #pragma autotune param BPS = 1, 2, 4, 8       // target blocks per SM: sets the splits
+#pragma autotune param MINB = 0, 1            // min_blocks: none, or one block an SM
 #pragma autotune derive HD = D
 #pragma autotune derive IS_CAUSAL = CAUSAL != 0
 #pragma autotune derive IS_PAGED = PAGED != 0
@@ -83,6 +84,11 @@
 #pragma autotune require split_distinct: BPS == 1 || NS > max(1, min(cdiv(SK, BKV), cdiv(BPS / 2 * max(device.cus, 1), B * max(HKV, 1))))
 #pragma autotune threads WR * WK * 32
 #pragma autotune grid B * HKV * NS
+// Without a minimum ptxas sets its own register target from the block size and spills a
+// few bytes to meet it in some configs (168 registers, 4-12 bytes at 64 threads, sm_90);
+// one block an SM lifts the cap to the register file over the threads. Which is faster
+// (fewer registers and more blocks, or no spill) is the GPU's to say: both are variants.
+#pragma autotune min_blocks MINB
 // The K/V ring; after the key loop the same space holds the warps' merge: O [RP][HD] and
 // (m, l) of every key warp's rows, f32, and the combine's flag word.
 #pragma autotune shared max(STAGES * 2 * BKV * ROW * sizeof_f16, (RP * HD + 2 * WK * RP + 1) * sizeof_f32)
@@ -90,7 +96,7 @@
 // head, split, row) the partial: m, l, then HD accumulators, f32. None when NS == 1.
 #pragma autotune workspace min(NS - 1, 1) * (cdiv(B * HKV, 4) * 16 + B * HKV * NS * R * (HD + 2) * sizeof_f32)
 
-template <typename T, int MS, int WK, int BKV, int STAGES, int SWZ, int BPS, int HD,
+template <typename T, int MS, int WK, int BKV, int STAGES, int SWZ, int BPS, int MINB, int HD,
           int IS_CAUSAL, int IS_PAGED, int R, int WR, int RP, int NS>
 __device__ void attn_decode_mma(const T *Q, const T *K, const T *V, T *O, float *LSE,
                                 const int *BT, int B, int H, int HKV, int SQ, int SK,
