@@ -309,8 +309,8 @@ Test(template, cluster_shape)
 /* The `min_blocks` pragma: per variant, the second argument of CUDA's __launch_bounds__
  * through AT_LAUNCH_BOUNDS_MIN_ (defined once, for CUDA only), kept by the parse cache;
  * 0 the plain __launch_bounds__; a value outside 0 .. 32 refused when its variant is
- * emitted, and a pragma without its
- * expression refused when loaded, each through the real binary as one line, exit 2. */
+ * emitted, and a pragma without its expression refused when loaded, each through the
+ * real binary as one line, exit 2. */
 Test(template, min_blocks)
 {
   char *dir = th_tmpdir();
