@@ -84,9 +84,11 @@ if [ -d "$carry/attn" ]; then
   python3 "$carry/torch_attn.py" 2>&1 | tee "$out/torch_attn.txt" || status=1
 fi
 echo "== 9. a tuning run's provenance (NVML) and --gpu"
-# the profile of this GPU: the tuner refuses to measure an H200 as h100 (sm_90's first)
-dev=h100
-nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 | grep -qi h200 && dev=h200
+# the profile of this GPU, as the tuner's own detection names it (`autotune devices`):
+# the tuner refuses to measure an H200 as h100 (sm_90's first); h100 when none matches
+dev=$(ours "$carry/bin/autotune" devices --json 2>/dev/null | python3 -c \
+  'import json, sys; d = json.load(sys.stdin)["detected"]; print(d and d[0]["profile"] or "h100")' \
+  2>/dev/null || echo h100)
 db="$out/prov.db"
 rm -f "$db" "$out/nogpu.db"
 AUTOTUNE_TEMPLATES="$carry/src/templates" AUTOTUNE_CACHE_DIR="$out/cache" \

@@ -487,10 +487,12 @@ static int grow_tpl(struct tpl *p, size_t n)
  */
 static int refill(struct tuner *tu, struct tpl *p)
 {
+  if (!p->order || tu->o->nshards > 1)
+    return AT_OK;
   const char *incs[] = {p->common, NULL};
   char cache[PATH_MAX];
   struct bld_options bo = build_options(tu, incs, cache);
-  while (p->order && tu->o->nshards <= 1 && p->next < p->norder) {
+  while (p->next < p->norder) {
     size_t points = p->nok - (p->def != SIZE_MAX), n = p->nconfigs;
     if (points >= (size_t)tu->budget)
       break;
