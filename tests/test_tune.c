@@ -822,6 +822,39 @@ Test(tune, a_pick_that_does_not_compile_is_replaced_by_the_next, .timeout = 300)
   }
 }
 
+/* Where the default (the middle config) and the budget's first picks all fail, the refill
+ * still finds a default, the first config that compiles, and the budget's picks after it:
+ * refill_mid.h's PICK 0 to 5 fail, PICK 4 is the middle. */
+Test(tune, a_default_that_does_not_compile_is_found_among_the_refills, .timeout = 120)
+{
+  char *db = th_path(dir, "refill_mid"), args[1024];
+  struct th_result r;
+  snprintf(args, sizeof args, "--device host --m 16 --n 16 --k 16 --template '%s' "
+           "--strategy exhaustive --budget 2 --jobs 1 --variant-time 0.05 --db '%s' --json",
+           DATA "refill_mid.h", db);
+  gemm(&r, args);
+  cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
+  const char *t = strstr(r.out, "\"template\":\"refill_mid\"");
+  cr_assert_not_null(t, "%s", r.out);
+  const char *d = strstr(t, "\"default\":{\"config\":\"A_T=0,B_T=0,PICK=6\"");
+  cr_assert_not_null(d, "no default PICK=6: %s", t);
+  int valid = -1, compiled = -1, ok = -1, measured = -1;
+  const char *v = strstr(t, "\"valid\":");
+  cr_assert_eq(sscanf(v, "\"valid\":%d,\"compiled\":%d,\"ok\":%d,\"measured\":%d", &valid,
+                      &compiled, &ok, &measured), 4, "%s", v);
+  cr_assert_eq(measured, 3, "the default and 2 picks: %s", v);
+  cr_assert_eq(compiled, 9, "%s", v);
+  th_result_free(&r);
+  struct tally y;
+  tally(db, "refill_mid", &y);
+  for (int k = 0; k <= 8; k++) {
+    char want[16];
+    snprintf(want, sizeof want, "PICK=%d", k);
+    cr_assert_eq(status_of(&y, want), k > 5 ? DB_TRIAL_OK : DB_TRIAL_COMPILE_ERROR, "%s", want);
+  }
+  free(db);
+}
+
 /* Annealing and the genetic search choose as they measure: with a budget, what they ask
  * for is compiled when they ask (with a neighbour per compile thread), at most twice what
  * is measured, never the whole space. */

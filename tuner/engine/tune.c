@@ -476,6 +476,19 @@ static int grow_tpl(struct tpl *p, size_t n)
   return AT_OK;
 }
 
+/* The default config: the middle of the valid ones, else the compiled one nearest it in
+ * p's list (a refill's configs come after the preselection's); none while none compiled. */
+static void find_default(struct tpl *p)
+{
+  size_t n = p->nconfigs, mid = p->mid;
+  for (size_t d = 0; d <= n && p->def == SIZE_MAX; d++) {
+    if (mid + d < n && p->br.variants[mid + d].verdict == BLD_OK)
+      p->def = mid + d;
+    else if (d <= mid && p->br.variants[mid - d].verdict == BLD_OK)
+      p->def = mid - d;
+  }
+}
+
 /*
  * A preselection whose picks did not all compile (compile_error, pruned): the budget is
  * what is measured, so the strategy's next picks in its order (p->order) take their
@@ -526,6 +539,8 @@ static int refill(struct tuner *tu, struct tpl *p)
     tu->compile_total += k;
     if ((rc = record_verdicts(tu, p, n, n + k)) != AT_OK)
       return rc;
+    find_default(p); /* where the default and every pick so far failed: the first that
+                        compiled is the default, and the budget's picks still follow */
   }
   return AT_OK;
 }
@@ -564,14 +579,7 @@ static int compile_tpl(struct tuner *tu, struct tpl *p)
     if ((rc = record_verdicts(tu, p, at, at + cn)) != AT_OK)
       return rc;
   }
-  /* the default config: the middle of the valid ones, else the nearest that compiled */
-  for (size_t d = 0; d <= n && p->def == SIZE_MAX; d++) {
-    size_t mid = p->mid;
-    if (mid + d < n && p->br.variants[mid + d].verdict == BLD_OK)
-      p->def = mid + d;
-    else if (d <= mid && p->br.variants[mid - d].verdict == BLD_OK)
-      p->def = mid - d;
-  }
+  find_default(p);
   return refill(tu, p);
 }
 

@@ -1,0 +1,34 @@
+// refill_mid.h - a GEMM template (the contract of tuner/ops/op_gemm.h) for tests/test_tune.c
+// in which PICK 0 to 5 fail to compile (a static_assert): the middle config (PICK 4, the
+// default) and a budget of 2's first picks among them. The refill (tune.c) must still
+// find a default, the first config that compiles (PICK 6), and the budget's 2 picks
+// after it (PICK 7 and 8).
+#include "at_common.h"
+
+#pragma autotune kernel refill_mid
+#pragma autotune problem M, N, K, TA, TB
+#pragma autotune dtype T
+#pragma autotune param PICK = 0, 1, 2, 3, 4, 5, 6, 7, 8
+#pragma autotune derive A_T = TA == 1
+#pragma autotune derive B_T = TB == 1
+#pragma autotune threads 8, 8
+#pragma autotune grid cdiv(N, 8), cdiv(M, 8)
+
+template <typename T, int PICK, bool A_T, bool B_T>
+__device__ void refill_mid(const T *A, const T *B, T *C, int M, int N, int K, int lda, int ldb,
+                           int ldc, float alpha, float beta)
+{
+  static_assert(PICK > 5, "planted compile error (tests/data/templates/refill_mid.h)");
+  const long i = (long)at_block_idx_y() * 8 + at_thread_idx_y();
+  const long j = (long)at_block_idx_x() * 8 + at_thread_idx_x();
+  if (i >= M || j >= N)
+    return;
+  float acc = 0.0f;
+  for (long k = 0; k < K; k++)
+    acc += at_to_float(A_T ? A[k * lda + i] : A[i * lda + k]) *
+           at_to_float(B_T ? B[j * ldb + k] : B[k * ldb + j]);
+  float out = alpha * acc;
+  if (beta != 0.0f)
+    out += beta * at_to_float(C[i * ldc + j]);
+  C[i * ldc + j] = at_from_float<T>(out);
+}
