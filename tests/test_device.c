@@ -267,6 +267,32 @@ Test(device, a_present_gpu_is_only_its_own_profile)
   }
 }
 
+/* --device given as an arch names the GPU of that arch present, as its own profile
+ * (tune.c's device_of_arch): sm_90 on an H200 is h200, gfx942 on an MI325X mi325x; a
+ * name that names no profile, or a GPU of another arch, keeps the arch's first profile. */
+Test(device, an_arch_names_the_present_gpu_of_that_arch)
+{
+  static const struct {
+    const char *arch_arg, *name, *arch, *want;
+  } c[] = {
+      {"sm_90", "NVIDIA H200", "sm_90", "h200"},
+      {"sm_90", "NVIDIA H200 NVL", "sm_90", "h200"},
+      {"sm_90", "NVIDIA H100 80GB HBM3", "sm_90", "h100"},
+      {"sm_90", "NVIDIA GH200 480GB", "sm_90", "h100"}, /* names no profile: by its arch */
+      {"sm_90", "NVIDIA A100-SXM4-80GB", "sm_80", "h100"}, /* another arch: refused later */
+      {"gfx942", "AMD Instinct MI325X", "gfx942:sramecc+:xnack-", "mi325x"},
+      {"gfx942", "AMD Instinct MI300X", "gfx942", "mi300x"},
+      {"gfx90a", "AMD Instinct MI210", "gfx90a", "mi210"},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    const struct dev_profile *p = dev_find(c[i].arch_arg);
+    cr_assert_not_null(p);
+    const struct dev_profile *got = dev_present_for_arch(p, c[i].name, c[i].arch);
+    cr_assert_str_eq(got->name, c[i].want, "--device %s on '%s' (%s): %s", c[i].arch_arg,
+                     c[i].name, c[i].arch, got->name);
+  }
+}
+
 /* The refusal, for the lone GPU (--device) and for each of several (--gpus, --all-gpus:
  * deal.c's plan), is one line that names the flag, the GPU and the profile it is. */
 Test(device, a_gpu_that_is_not_the_profile_is_refused_in_one_line)

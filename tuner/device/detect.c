@@ -172,6 +172,15 @@ bool dev_present_is(const struct dev_profile *p, const char *name, const char *a
   return of_arch(p, arch, arch_len) && (!n || n == p);
 }
 
+const struct dev_profile *dev_present_for_arch(const struct dev_profile *p, const char *name,
+                                               const char *arch)
+{
+  const struct dev_profile *named = NULL;
+  if (dev_present_is(p, name, arch, &named) || !named || strcmp(named->arch, p->arch) != 0)
+    return p;
+  return named;
+}
+
 /*
  * The profile a present GPU is: same vendor and arch, and the same compute-unit count
  * (a partitioned or cut-down part is not the profiled product). Among those, one whose

@@ -34,4 +34,12 @@ int dev_detect(struct dev_present *out, int cap);
 bool dev_present_is(const struct dev_profile *p, const char *name, const char *arch,
                     const struct dev_profile **named);
 
+/* The profile to measure the GPU a runtime calls `name`, of `arch`, as when --device named
+ * p by its arch (sm_90, gfx942; dev_find gives the arch's first profile): the profile of
+ * p's arch that `name` names ("NVIDIA H200" -> h200 for sm_90, "AMD Instinct MI325X" ->
+ * mi325x for gfx942), else p (a name that names none, or a GPU of another arch: p, which
+ * dev_present_is then refuses). */
+const struct dev_profile *dev_present_for_arch(const struct dev_profile *p, const char *name,
+                                               const char *arch);
+
 #endif

@@ -1218,6 +1218,25 @@ static int probe_gpu(struct tuner *tu)
   return tune_gpu_is_profile(tu, "", tu->gpu_ord[0], &tu->dev_id);
 }
 
+/* --device given as an arch (sm_90, gfx942) names the GPU of that arch here, as its own
+ * profile: an H200 is tuned as h200, not as sm_90's first profile h100 (which probe_gpu
+ * would refuse). Without a GPU that opens, the arch's first profile, as before. */
+static void device_of_arch(struct tuner *tu)
+{
+  const struct tune_opts *o = tu->o;
+  const struct meas_backend *mb = tu->dev->vendor == DEV_NVIDIA ? &meas_cuda : &meas_hip;
+  struct meas_device_id id;
+  char why[300];
+  int ord = o->ngpus ? o->gpus[0] : o->gpu;
+  if (meas_device_probe(mb, ord, &id, why, sizeof why) != AT_OK || !id.arch[0])
+    return;
+  const struct dev_profile *p = dev_present_for_arch(tu->dev, id.name, id.arch);
+  if (p != tu->dev)
+    tune_warn(tu, "--device %.40s: GPU %d here is '%.100s', tuned as its profile %s", o->device,
+              ord, id.name, p->name);
+  tu->dev = p;
+}
+
 static int setup(struct tuner *tu)
 {
   const struct tune_opts *o = tu->o;
@@ -1228,6 +1247,9 @@ static int setup(struct tuner *tu)
                     "arch such as gfx942); try 'autotune devices'", tu->op->name);
   if (!(tu->dev = dev_find(o->device)))
     return AT_USAGE;
+  if (strcasecmp(o->device, tu->dev->name) != 0 && tu->dev->vendor != DEV_HOST && !o->emulate &&
+      !o->bundle_out && o->gpu >= 0)
+    device_of_arch(tu);
   tu->space_dev = tu->dev;
   if (o->emulate) {
     if (tu->dev->vendor != DEV_HOST)
