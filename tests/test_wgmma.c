@@ -854,6 +854,43 @@ Test(wgmma, host_kernel_results_land_at_wait_group, .timeout = 300)
   th_hostk_close(&k);
 }
 
+/* A from registers (mode 4: the RS form in a kernel, every K-major layout of B, one and
+ * two warpgroups) gives the product; an accumulator (mode 3) or one of A's registers
+ * (mode 5) written after the issue and before the wait_group that completes it fails the
+ * launch, naming which (the PTX leaves it undefined: on a GPU it may or may not show). */
+Test(wgmma, host_kernel_operands_written_before_the_wait_fail, .timeout = 300)
+{
+  struct th_hostk k;
+  th_hostk_load(&k, PL "/wgmma_kernels.cu", "host", include_dirs);
+  for (int kind = AT_EMU_F16; kind <= AT_EMU_BF16; kind++)
+    for (int layout = 0; layout < 5; layout++)
+      for (unsigned threads = 128; threads <= 256; threads += 128) {
+        struct run r = {.kind = kind, .n = 128, .layout = layout, .mode = 4,
+                        .threads = threads};
+        run_inputs(&k, &r);
+        run_kernel(&k, &r);
+        run_check(&r);
+        run_free(&k, &r);
+      }
+  static const struct {
+    int mode;
+    const char *says;
+  } bad[] = {{3, "accumulators of a wgmma.mma_async were written before"},
+             {5, "A registers of a wgmma.mma_async (A from registers) were written before"}};
+  for (size_t i = 0; i < 2; i++) {
+    struct run r = {.kind = AT_EMU_F16, .n = 64, .layout = 1, .mode = bad[i].mode,
+                    .threads = 128};
+    run_inputs(&k, &r);
+    void *args[] = {&r.a, &r.b, &r.out, &r.early, &r.layout, &r.mode};
+    int rc = th_hostk_launch(&k, "wg_f16_n64", 1, 128, 8192 + 64 * 128, "ppppii", args);
+    cr_assert_neq(rc, AT_OK, "mode %d launched", bad[i].mode);
+    cr_assert_not_null(strstr(at_last_error(), bad[i].says), "mode %d: %s", bad[i].mode,
+                       at_last_error());
+    run_free(&k, &r);
+  }
+  th_hostk_close(&k);
+}
+
 /* Blocks that are not whole warpgroups, and a matrix in static shared memory. */
 Test(wgmma, host_launch_fails_without_whole_warpgroups, .timeout = 120)
 {

@@ -322,7 +322,23 @@ struct at_wgmma_entry {
   int kind, n, trans_a, trans_b, scale_d, group; // group: -1 while not committed
   int rs;                                        // A from registers: its rows below
   unsigned short a_rows[32];                     // this thread's two rows of A (RS)
+  // What must not change before the wait that completes it (PTX ISA, wgmma.mma_async:
+  // accessing the accumulators or A's registers before then is undefined): d's bits as a
+  // sum (refreshed where an earlier entry's completion writes the same d), and A's four
+  // registers where they are (RS).
+  unsigned long long d_sum;
+  const unsigned int *a_src;
+  unsigned int a_seen[4];
 };
+// FNV-1a over the bits of a thread's n / 2 accumulators.
+AT_DEV unsigned long long at_host_wgmma_d_sum(const float *d, int n)
+{
+  unsigned long long h = 1469598103934665603ull;
+  const unsigned char *b = (const unsigned char *)d;
+  for (int i = 0; i < n / 2 * 4; i++)
+    h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
 typedef at_host_queue<struct at_wgmma_entry, AT_WGMMA_HOST_QUEUE> at_wgmma_slot;
 // This thread's queue (design note, 4; at_host_emu.h's at_host_slot).
 AT_DEV at_wgmma_slot *at_host_wgmma_slot(void)
@@ -354,6 +370,8 @@ AT_DEV struct at_wgmma_entry *at_host_wgmma_enqueue(at_wgmma_slot *s, const char
   e->desc_a = desc_a, e->desc_b = desc_b, e->d = d;
   e->kind = kind, e->n = n, e->trans_a = trans_a, e->trans_b = trans_b;
   e->scale_d = scale_d != 0, e->group = -1, e->rs = rs;
+  e->d_sum = at_host_wgmma_d_sum(d, n);
+  e->a_src = 0;
   return e;
 }
 AT_DEV void at_host_wgmma_issue(int kind, int n, int trans_a, int trans_b, float *d,
@@ -407,6 +425,8 @@ AT_DEV void at_host_wgmma_issue_rs(int kind, int n, int trans_b, float *d, const
   unsigned short rows[2][16];
   at_emu_mma_a_rows(&all[0][0], 10, (int)(at_host_self()->linear % 32), rows);
   __builtin_memcpy(e->a_rows, rows, sizeof rows);
+  e->a_src = a; // (the caller's registers: they stay where they are until the wait)
+  __builtin_memcpy(e->a_seen, a, sizeof e->a_seen);
 }
 AT_DEV void at_wgmma_fence(void) { (void)at_host_wgmma_slot(); }
 AT_DEV void at_wgmma_commit_group(void)
@@ -428,16 +448,26 @@ AT_DEV void at_host_wgmma_wait(int keep)
     struct at_wgmma_entry *e = &s->q[i];
     if (e->group >= 0 && e->group < upto) {
       const char *why =
-          e->rs ? at_emu_wgmma_m64nNk16_rs_thread(e->kind, e->n, e->trans_b, e->a_rows, smem,
-                                                  bytes, e->desc_b, e->scale_d,
-                                                  (int)(t->linear % 128), e->d)
-                : at_emu_wgmma_m64nNk16_thread_t(e->kind, e->n, e->trans_a, e->trans_b, smem,
-                                                 bytes, e->desc_a, e->desc_b, e->scale_d,
-                                                 (int)(t->linear % 128), e->d);
+          at_host_wgmma_d_sum(e->d, e->n) != e->d_sum
+              ? "wgmma: the accumulators of a wgmma.mma_async were written before the "
+                "wgmma.wait_group that completes it (PTX ISA: undefined)"
+          : e->a_src && __builtin_memcmp(e->a_src, e->a_seen, sizeof e->a_seen) != 0
+              ? "wgmma: the A registers of a wgmma.mma_async (A from registers) were written "
+                "before the wgmma.wait_group that completes it (PTX ISA: undefined)"
+          : e->rs ? at_emu_wgmma_m64nNk16_rs_thread(e->kind, e->n, e->trans_b, e->a_rows, smem,
+                                                    bytes, e->desc_b, e->scale_d,
+                                                    (int)(t->linear % 128), e->d)
+                  : at_emu_wgmma_m64nNk16_thread_t(e->kind, e->n, e->trans_a, e->trans_b, smem,
+                                                   bytes, e->desc_a, e->desc_b, e->scale_d,
+                                                   (int)(t->linear % 128), e->d);
       if (why) {
         at_host_fail(why);
         return;
       }
+      // the later entries on the same accumulators see them as this one left them
+      for (int j = i + 1; j < s->count; j++)
+        if (s->q[j].d == e->d)
+          s->q[j].d_sum = at_host_wgmma_d_sum(s->q[j].d, s->q[j].n);
     } else {
       s->q[w++] = *e;
     }

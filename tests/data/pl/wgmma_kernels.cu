@@ -16,7 +16,12 @@
 // early = the accumulators, then every A tile is zeroed (a bug on purpose: on the host
 // the product is computed at the wait, so out is 0). mode 2: k-steps 0-1 and 2-3 are two
 // groups; early = the accumulators after wait_group 1 (the first group only), out after
-// wait_group 0. Dynamic shared memory: warpgroups * 8192 + N * 128 bytes.
+// wait_group 0. On the host only (the PTX leaves modes 3 and 5 undefined, so they never
+// reach a GPU compile): mode 4, A from registers (the RS form: each thread's mma.sync-
+// layout fragments of its warp's 16 rows, read from a), B staged as above, one group;
+// modes 3 and 5, bugs on purpose that the emulation must refuse at the wait: 3 writes an
+// accumulator, 5 (as 4) one of A's registers, after the issue and before the wait_group.
+// Dynamic shared memory: warpgroups * 8192 + N * 128 bytes.
 //
 // wgp_<f16|bf16>_n<N>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d): the
 // probe that tests/test_wgmma.c (wgmma/gpu_*) runs on an H100 and compares with the
@@ -138,6 +143,35 @@ AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *
   for (int i = 0; i < N / 2; i++)
     d[i] = -1.0f;
   int swizzle = wg_swizzle_mode(layout);
+  float *mine = out + w * 64 * N, *mine_early = early + w * 64 * N;
+#if defined(AT_HOST)
+  if (mode >= 4) { // A from registers: rows g, g + 8 and k 2c, 2c + 8 (+1) of each k step
+    const int lane = wt % 32, g = wt / 32 * 16 + lane / 4, c = lane % 4 * 2;
+    const unsigned short *aw = a + w * 4096;
+    unsigned int ra[4][4];
+    for (int s = 0; s < 4; s++)
+      for (int r = 0; r < 4; r++) {
+        const int row = g + (r & 1) * 8, k = 16 * s + c + (r >> 1) * 8;
+        ra[s][r] = aw[row * 64 + k] | (unsigned int)aw[row * 64 + k + 1] << 16;
+      }
+    at_wgmma_fence();
+    for (int s = 0; s < 4; s++) {
+      unsigned long long db = at_wgmma_desc(b_tile + wg_step(layout, N, s), wg_lbo(layout, N),
+                                            wg_sbo(layout), swizzle);
+      if (BF16)
+        at_wgmma_m64nNk16_rs_f32_bf16<N, 0>(d, ra[s], db, s > 0);
+      else
+        at_wgmma_m64nNk16_rs_f32_f16<N, 0>(d, ra[s], db, s > 0);
+    }
+    at_wgmma_commit_group();
+    if (mode == 5)
+      ra[3][0] ^= 1u; // the bug: P written while the wgmma may still read it
+    at_wgmma_wait_group<0>();
+    for (int i = 0; i < N / 2; i++)
+      mine[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
+    return;
+  }
+#endif
   at_wgmma_fence();
   for (int s = 0; s < 4; s++) {
     unsigned long long da = at_wgmma_desc(smem + w * 8192 + wg_step(layout, 64, s),
@@ -152,7 +186,10 @@ AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *
       at_wgmma_commit_group();
   }
   at_wgmma_commit_group();
-  float *mine = out + w * 64 * N, *mine_early = early + w * 64 * N;
+#if defined(AT_HOST)
+  if (mode == 3)
+    d[0] += 1.0f; // the bug: an accumulator written while the wgmma may still write it
+#endif
   if (mode == 1) {
     for (int i = 0; i < N / 2; i++)
       mine_early[at_wgmma_d_row(wt, i) * N + at_wgmma_d_col(wt, i)] = d[i];
