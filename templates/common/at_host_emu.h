@@ -40,6 +40,7 @@ AT_DEV float at_emu_in(int kind, const void *base, int idx)
 // PTX allows); its wait then performs the groups it covers.
 template <typename E, int N> struct at_host_queue {
   unsigned int bid[3], gdim[3]; // the block the queue belongs to (at_host_slot)
+  unsigned long long launch;    // and its launch
   int used, count, next_group;
   E q[N];
   void reset() { count = 0, next_group = 0; }
@@ -53,11 +54,11 @@ template <typename E, int N> struct at_host_queue {
 };
 // The queues in one table per emulator worker OS thread, which runs one block at a time
 // (as __shared__): a slot per thread of the block (S, an at_host_queue), grown on demand,
-// tagged with the block's blockIdx and gridDim. A slot found with another block's tag is
-// reset: that block ended with work pending, which the PTX leaves undefined and the host
-// drops. (Not told apart: the next launch of the same grid on the same OS thread after
-// one that returned with work pending; its pointers would be stale. That is an error on
-// the GPU too.) NULL, the launch failed (saying `oom`), when out of memory.
+// tagged with the block's blockIdx, gridDim and launch. A slot found with another block's
+// tag is reset: that block ended with work pending (which the PTX leaves undefined and the
+// host drops), or failed (a launch that failed leaves its queues as they were; the next
+// launch on the same OS thread must not perform their entries, whose pointers are
+// stale). NULL, the launch failed (saying `oom`), when out of memory.
 template <typename S> struct at_host_slots {
   S *slots;
   unsigned int n;
@@ -79,12 +80,13 @@ AT_DEV S *at_host_slot(at_host_slots<S> &table, const struct at_host_thread *t, 
     table.n = threads;
   }
   S *s = &table.slots[t->linear];
-  bool mine = s->used != 0;
+  bool mine = s->used != 0 && s->launch == t->launch;
   for (int i = 0; i < 3; i++)
     mine = mine && s->bid[i] == t->bid[i] && s->gdim[i] == t->gdim[i];
   if (!mine) {
     for (int i = 0; i < 3; i++)
       s->bid[i] = t->bid[i], s->gdim[i] = t->gdim[i];
+    s->launch = t->launch;
     s->used = 1;
     s->reset();
   }

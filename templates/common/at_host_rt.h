@@ -43,6 +43,7 @@ struct at_host_thread {
   unsigned int lane;      // linear % warp_size
   unsigned int warp;      // linear / warp_size
   unsigned int warp_size; // 32, or 64 when emulating CDNA
+  unsigned long long launch; // a number no other launch of this process has
 };
 
 struct at_host_rt {

@@ -176,6 +176,7 @@ struct launch_state {
 
 static _Thread_local struct worker *tl_worker;
 static atomic_ullong block_serial; /* at_host_cluster.serial: one per block start */
+static atomic_ullong launch_serial; /* at_host_thread.launch: one per launch */
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct worker *cache_free;
@@ -980,9 +981,14 @@ int emu_launch(const struct emu_launch *l)
     pthread_cond_init(&groups[g].cv, NULL);
   }
   size_t stack = l->stack_size ? l->stack_size : EMU_STACK_DEFAULT;
+  /* the launch's number (at_host_thread.launch): a kernel's per-thread queues of an
+   * earlier launch on the same OS thread are not this one's (at_host_emu.h) */
+  const unsigned long long serial = atomic_fetch_add(&launch_serial, 1) + 1;
   for (int i = 0; i < nw; i++) {
     if ((rc = worker_get(l, (unsigned)nthreads, stack, &ws[i])))
       goto out;
+    for (uint64_t j = 0; j < nthreads; j++)
+      ws[i]->threads[j].id.launch = serial;
     ws[i]->L = &L;
     if (groups) {
       struct cluster_run *C = &groups[i / (int)csize];
