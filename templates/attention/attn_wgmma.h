@@ -28,8 +28,8 @@
 // this one, then the stage of the previous tile goes back to the producer; with OVERLAP
 // (P in registers) as two groups, Q K^T first, so that the tile's softmax runs while the
 // previous P V is in flight and only O's rescale and the new P wait for it
-// (FlashAttention-3's intra-warpgroup pipelining; the host emulation reads the register
-// operand when issued, so a P overwritten too early would show only on a GPU). With
+// (FlashAttention-3's intra-warpgroup pipelining; the host emulation fails the launch
+// where P's registers or O are written before the wait that completes P V). With
 // PINGPONG (two consumer warpgroups) the groups of the two warpgroups take turns: a
 // warpgroup waits for its turn, issues its group and hands the turn to the other, so
 // that one warpgroup's softmax runs under the other's GEMMs (FlashAttention-3's
