@@ -824,33 +824,38 @@ Test(tune, a_pick_that_does_not_compile_is_replaced_by_the_next, .timeout = 300)
 
 /* Where the default (the middle config) and the budget's first picks all fail, the refill
  * still finds a default, the first config that compiles, and the budget's picks after it:
- * refill_mid.h's PICK 0 to 5 fail, PICK 4 is the middle. */
+ * at M = 17 refill.h's PICK 0 to 8 fail, PICK 6 is the middle. */
 Test(tune, a_default_that_does_not_compile_is_found_among_the_refills, .timeout = 120)
 {
   char *db = th_path(dir, "refill_mid"), args[1024];
   struct th_result r;
-  snprintf(args, sizeof args, "--device host --m 16 --n 16 --k 16 --template '%s' "
+  snprintf(args, sizeof args, "--device host --m 17 --n 16 --k 16 --template '%s' "
            "--strategy exhaustive --budget 2 --jobs 1 --variant-time 0.05 --db '%s' --json",
-           DATA "refill_mid.h", db);
+           DATA "refill.h", db);
   gemm(&r, args);
   cr_assert_eq(r.code, 0, "exit %d: %s", r.code, r.err);
-  const char *t = strstr(r.out, "\"template\":\"refill_mid\"");
+  const char *t = strstr(r.out, "\"template\":\"refill\"");
   cr_assert_not_null(t, "%s", r.out);
-  const char *d = strstr(t, "\"default\":{\"config\":\"A_T=0,B_T=0,PICK=6\"");
-  cr_assert_not_null(d, "no default PICK=6: %s", t);
+  const char *d = strstr(t, "\"default\":{\"config\":\"A_T=0,B_T=0,MID=1,PICK=9\"");
+  cr_assert_not_null(d, "no default PICK=9: %s", t);
   int valid = -1, compiled = -1, ok = -1, measured = -1;
   const char *v = strstr(t, "\"valid\":");
   cr_assert_eq(sscanf(v, "\"valid\":%d,\"compiled\":%d,\"ok\":%d,\"measured\":%d", &valid,
                       &compiled, &ok, &measured), 4, "%s", v);
   cr_assert_eq(measured, 3, "the default and 2 picks: %s", v);
-  cr_assert_eq(compiled, 9, "%s", v);
+  cr_assert_eq(compiled, 12, "%s", v);
   th_result_free(&r);
   struct tally y;
-  tally(db, "refill_mid", &y);
-  for (int k = 0; k <= 8; k++) {
-    char want[16];
-    snprintf(want, sizeof want, "PICK=%d", k);
-    cr_assert_eq(status_of(&y, want), k > 5 ? DB_TRIAL_OK : DB_TRIAL_COMPILE_ERROR, "%s", want);
+  tally(db, "refill", &y);
+  cr_assert_eq(y.n, 12);
+  for (int k = 0; k <= 11; k++) {
+    char want[64];
+    snprintf(want, sizeof want, "A_T=0,B_T=0,MID=1,PICK=%d", k);
+    int i = 0;
+    while (i < y.n && strcmp(y.configs[i], want) != 0)
+      i++;
+    cr_assert_lt(i, y.n, "no trial of %s", want);
+    cr_assert_eq(y.statuses[i], k > 8 ? DB_TRIAL_OK : DB_TRIAL_COMPILE_ERROR, "%s", want);
   }
   free(db);
 }
