@@ -857,7 +857,9 @@ Test(wgmma, host_kernel_results_land_at_wait_group, .timeout = 300)
 /* A from registers (mode 4: the RS form in a kernel, every K-major layout of B, one and
  * two warpgroups) gives the product; an accumulator (mode 3) or one of A's registers
  * (mode 5) written after the issue and before the wait_group that completes it fails the
- * launch, naming which (the PTX leaves it undefined: on a GPU it may or may not show). */
+ * launch, naming which (the PTX leaves it undefined: on a GPU it may or may not show).
+ * Operands staged by cp.async (mode 6) give the product after a fence.proxy.async, and
+ * fail the launch without one (mode 7). */
 Test(wgmma, host_kernel_operands_written_before_the_wait_fail, .timeout = 300)
 {
   struct th_hostk k;
@@ -872,12 +874,22 @@ Test(wgmma, host_kernel_operands_written_before_the_wait_fail, .timeout = 300)
         run_check(&r);
         run_free(&k, &r);
       }
+  /* A and B staged by cp.async and fenced (mode 6): the product */
+  for (int layout = 0; layout < 5; layout++) {
+    struct run r = {.kind = AT_EMU_BF16, .n = 64, .layout = layout, .mode = 6,
+                    .threads = 256};
+    run_inputs(&k, &r);
+    run_kernel(&k, &r);
+    run_check(&r);
+    run_free(&k, &r);
+  }
   static const struct {
     int mode;
     const char *says;
   } bad[] = {{3, "accumulators of a wgmma.mma_async were written before"},
-             {5, "A registers of a wgmma.mma_async (A from registers) were written before"}};
-  for (size_t i = 0; i < 2; i++) {
+             {5, "A registers of a wgmma.mma_async (A from registers) were written before"},
+             {7, "cp.async wrote, with no fence.proxy.async of that thread since"}};
+  for (size_t i = 0; i < 3; i++) {
     struct run r = {.kind = AT_EMU_F16, .n = 64, .layout = 1, .mode = bad[i].mode,
                     .threads = 128};
     run_inputs(&k, &r);

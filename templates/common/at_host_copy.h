@@ -15,7 +15,9 @@
 // wait before the barrier, reads what was there before on the host, instead of a race
 // that may pass on a GPU. The queue is a slot per thread in at_host_emu.h's table (a
 // block that ends with copies in flight drops them, as the PTX leaves them undefined),
-// at most AT_CP_ASYNC_HOST_QUEUE copies; the launch fails beyond. Emulating an AMD GPU
+// at most AT_CP_ASYNC_HOST_QUEUE copies; the launch fails beyond. A copy that lands is
+// the generic proxy's write: a wgmma reads it only after the thread's fence.proxy.async
+// (at_host_emu.h's async proxy view, checked by at_host_wgmma.h). Emulating an AMD GPU
 // (AT_EMULATE_AMD: HIP has no cp.async) or an NVIDIA one before sm_80, the copy is
 // synchronous and commit and wait do nothing, as at_copy.h's GPU fallback.
 // Included by at_copy.h on the host device (AT_HOST) only: no GPU compile sees it,
@@ -81,9 +83,10 @@ AT_DEV void at_host_cp_async_land(int keep)
   int kept = 0;
   for (int i = 0; i < s->count; i++) {
     struct at_cp_async_entry *e = &s->q[i];
-    if (keep < 0 || (e->group >= 0 && e->group < s->next_group - keep))
+    if (keep < 0 || (e->group >= 0 && e->group < s->next_group - keep)) {
       __builtin_memcpy(e->dst, e->bytes, (unsigned long)e->size);
-    else
+      at_host_proxy_generic_write(e->dst); // the async proxy sees it after a fence
+    } else
       s->q[kept++] = *e;
   }
   s->count = kept;

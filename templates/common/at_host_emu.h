@@ -92,4 +92,125 @@ AT_DEV S *at_host_slot(at_host_slots<S> &table, const struct at_host_thread *t, 
   }
   return s;
 }
+
+// ---- the async proxy's view of the block's dynamic shared memory ----
+// The generic proxy's writes (cp.async's, which the emulation performs itself at the
+// wait: at_host_copy.h) reach the async proxy (wgmma.mma_async's operand reads:
+// at_host_wgmma.h) only after the writing thread's fence.proxy.async (PTX ISA, "Memory
+// Consistency Model", proxies; then a barrier carries them to the other threads). Per
+// 16-byte granule of dynamic shared memory: the thread whose cp.async wrote it last and
+// has not fenced since (its linear id + 1; 0 where the async proxy sees it). A copy is
+// 4, 8 or 16 bytes aligned to its size: one granule. Each thread lists the granules it
+// marked (up to AT_HOST_PROXY_MARKS; past that its fence scans them all), so that its
+// fence clears its own only. Plain stores (st.shared) are not seen: only cp.async's
+// writes are checked. One table per emulator OS thread (one block at a time), retagged
+// as the queues' slots are (at_host_slot).
+#ifndef AT_HOST_PROXY_MARKS
+#define AT_HOST_PROXY_MARKS 32
+#endif
+struct at_host_proxy_marks {
+  unsigned int n; // AT_HOST_PROXY_MARKS + 1: more than the list holds
+  unsigned int g[AT_HOST_PROXY_MARKS];
+};
+struct at_host_proxy {
+  unsigned int bid[3], gdim[3];
+  unsigned long long launch;
+  int used;
+  const unsigned char *base;        // the block's dynamic shared memory
+  unsigned long bytes, granules, cap_granules;
+  unsigned int *owner;              // per granule
+  struct at_host_proxy_marks *marks; // per thread
+  unsigned int cap_threads;
+  unsigned long dirty;              // granules not yet fenced
+  ~at_host_proxy() { __builtin_free(owner), __builtin_free(marks); }
+};
+// This block's table, reset where it was another's; NULL (the launch failed) when out of
+// memory.
+AT_DEV struct at_host_proxy *at_host_proxy_here(void)
+{
+  static thread_local struct at_host_proxy p;
+  const struct at_host_thread *t = at_host_self();
+  bool mine = p.used && p.launch == t->launch;
+  for (int i = 0; i < 3; i++)
+    mine = mine && p.bid[i] == t->bid[i] && p.gdim[i] == t->gdim[i];
+  if (mine)
+    return &p;
+  size_t bytes = 0;
+  const unsigned char *base =
+      static_cast<const unsigned char *>(at_host_rt_get()->dyn_shared(&bytes));
+  const unsigned long granules = (bytes + 15) / 16;
+  const unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
+  if (granules > p.cap_granules) {
+    void *o = __builtin_realloc(p.owner, granules * sizeof *p.owner);
+    if (!o) {
+      at_host_fail("fence.proxy.async: out of memory for the async proxy's view");
+      return 0;
+    }
+    p.owner = static_cast<unsigned int *>(o), p.cap_granules = granules;
+  }
+  if (threads > p.cap_threads) {
+    void *m = __builtin_realloc(p.marks, threads * sizeof *p.marks);
+    if (!m) {
+      at_host_fail("fence.proxy.async: out of memory for the async proxy's view");
+      return 0;
+    }
+    p.marks = static_cast<struct at_host_proxy_marks *>(m), p.cap_threads = threads;
+  }
+  if (granules)
+    __builtin_memset(p.owner, 0, granules * sizeof *p.owner);
+  for (unsigned int i = 0; i < threads; i++)
+    p.marks[i].n = 0;
+  for (int i = 0; i < 3; i++)
+    p.bid[i] = t->bid[i], p.gdim[i] = t->gdim[i];
+  p.launch = t->launch, p.used = 1;
+  p.base = base, p.bytes = bytes, p.granules = granules, p.dirty = 0;
+  return &p;
+}
+// This thread's generic-proxy write at dst (a cp.async landing), where it is in dynamic
+// shared memory.
+AT_DEV void at_host_proxy_generic_write(const void *dst)
+{
+  struct at_host_proxy *p = at_host_proxy_here();
+  if (!p)
+    return;
+  const unsigned long off =
+      (unsigned long)(static_cast<const unsigned char *>(dst) - p->base);
+  if (static_cast<const unsigned char *>(dst) < p->base || off >= p->bytes)
+    return;
+  const unsigned int linear = at_host_self()->linear, g = (unsigned int)(off / 16);
+  if (p->owner[g] == linear + 1)
+    return;
+  p->dirty += p->owner[g] == 0;
+  p->owner[g] = linear + 1;
+  struct at_host_proxy_marks *m = &p->marks[linear];
+  if (m->n < AT_HOST_PROXY_MARKS)
+    m->g[m->n++] = g;
+  else
+    m->n = AT_HOST_PROXY_MARKS + 1;
+}
+// fence.proxy.async by this thread: its generic writes are the async proxy's to see.
+AT_DEV void at_host_proxy_fence(void)
+{
+  struct at_host_proxy *p = at_host_proxy_here();
+  if (!p || !p->dirty)
+    return;
+  const unsigned int linear = at_host_self()->linear, me = linear + 1;
+  struct at_host_proxy_marks *m = &p->marks[linear];
+  if (m->n > AT_HOST_PROXY_MARKS) {
+    for (unsigned long g = 0; g < p->granules; g++)
+      if (p->owner[g] == me)
+        p->owner[g] = 0, p->dirty--;
+  } else {
+    for (unsigned int i = 0; i < m->n; i++)
+      if (p->owner[m->g[i]] == me)
+        p->owner[m->g[i]] = 0, p->dirty--;
+  }
+  m->n = 0;
+}
+// Who wrote the granule at byte offset off of dynamic shared memory without a fence
+// since (linear id + 1), or 0 where the async proxy sees it.
+AT_DEV unsigned int at_host_proxy_unfenced(const struct at_host_proxy *p, unsigned long off)
+{
+  return off < p->bytes ? p->owner[off / 16] : 0;
+}
 #endif

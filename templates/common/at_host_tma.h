@@ -362,6 +362,7 @@ AT_DEV void at_fence_mbarrier_init(void) { at_tma_fence_inits(); }
 AT_DEV void at_tma_fence_proxy_async(void)
 {
   at_tma_fence_inits();
+  at_host_proxy_fence(); // (the same instruction as at_wgmma.h's: at_host_emu.h)
   struct at_tma_block *b = at_tma_block_get();
   size_t bytes = 0;
   void *smem = at_host_rt_get()->dyn_shared(&bytes);

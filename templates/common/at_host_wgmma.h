@@ -27,6 +27,7 @@
 #if !defined(AT_HOST)
 #error "at_host_wgmma.h is the host device's (AT_HOST): include at_wgmma.h"
 #endif
+#include <stdio.h> // snprintf: the message of a wait that fails
 
 // ---- emulation: the documented layouts ----
 
@@ -437,6 +438,25 @@ AT_DEV void at_wgmma_commit_group(void)
   if (at_wgmma_slot *s = at_host_wgmma_slot())
     s->commit();
 }
+// The first granule an operand of a wgmma (desc, trans; rows mn0 .. mn0 + count, as
+// at_emu_wgmma_inside walks them) reads that a thread's cp.async wrote with no
+// fence.proxy.async of that thread since (at_host_emu.h): that thread's linear id + 1,
+// or 0.
+AT_DEV unsigned int at_host_wgmma_unfenced(const struct at_host_proxy *p,
+                                           unsigned long long desc, int trans, int mn0,
+                                           int count)
+{
+  unsigned int who = 0;
+  if (!trans)
+    for (int mn = mn0; mn < mn0 + count && !who; mn++)
+      for (int k = 0; k < 16 && !who; k += 8)
+        who = at_host_proxy_unfenced(p, at_emu_wgmma_kmajor_addr(desc, mn, k));
+  else
+    for (int mn = mn0; mn < mn0 + count && !who; mn++)
+      for (int k = 0; k < 16 && !who; k++)
+        who = at_host_proxy_unfenced(p, at_emu_wgmma_mnmajor_addr(desc, mn, k));
+  return who;
+}
 AT_DEV void at_host_wgmma_wait(int keep)
 {
   at_wgmma_slot *s = at_host_wgmma_slot();
@@ -446,10 +466,29 @@ AT_DEV void at_host_wgmma_wait(int keep)
   const struct at_host_thread *t = at_host_self();
   size_t bytes = 0;
   void *smem = at_host_rt_get()->dyn_shared(&bytes);
+  const struct at_host_proxy *proxy = at_host_proxy_here();
+  if (!proxy)
+    return;
   int w = 0;
   for (int i = 0; i < s->count; i++) {
     struct at_wgmma_entry *e = &s->q[i];
     if (e->group >= 0 && e->group < upto) {
+      // the operands as the async proxy sees them: no unfenced cp.async write in them
+      // (A: this warp's 16 rows; B: all N)
+      unsigned int who = 0;
+      if (proxy->dirty) {
+        who = e->rs ? 0 : at_host_wgmma_unfenced(proxy, e->desc_a, e->trans_a,
+                                                 16 * (int)(t->linear % 128 / 32), 16);
+        who = who ? who : at_host_wgmma_unfenced(proxy, e->desc_b, e->trans_b, 0, e->n);
+      }
+      if (who) {
+        static thread_local char msg[200];
+        snprintf(msg, sizeof msg, "wgmma: an operand in shared memory holds what thread %u's "
+                 "cp.async wrote, with no fence.proxy.async of that thread since (the async "
+                 "proxy need not see it: PTX ISA, proxies)", who - 1);
+        at_host_fail(msg);
+        return;
+      }
       const char *why =
           at_host_wgmma_d_sum(e->d, e->n) != e->d_sum
               ? "wgmma: the accumulators of a wgmma.mma_async were written before the "
@@ -484,8 +523,9 @@ template <int N> AT_DEV void at_wgmma_wait_group(void)
 }
 // The emulated wait_group writes d itself: nothing for a compiler to be kept from.
 template <int n> AT_DEV void at_wgmma_fence_acc(float *) {}
-// Ordinary stores and emulated wgmma reads are the same memory on the host.
-AT_DEV void at_fence_proxy_async_shared(void) {}
+// Ordinary stores and emulated wgmma reads are the same memory on the host; what a
+// fence.proxy.async changes is what at_host_wgmma_wait checks (cp.async's writes).
+AT_DEV void at_fence_proxy_async_shared(void) { at_host_proxy_fence(); }
 AT_DEV unsigned long long at_wgmma_desc(const void *p, unsigned int lbo, unsigned int sbo,
                                         int swizzle)
 {

@@ -21,6 +21,9 @@
 // layout fragments of its warp's 16 rows, read from a), B staged as above, one group;
 // modes 3 and 5, bugs on purpose that the emulation must refuse at the wait: 3 writes an
 // accumulator, 5 (as 4) one of A's registers, after the issue and before the wait_group.
+// Modes 6 and 7 (host only, K-major layouts): A and B staged by cp.async, 16 bytes (8 k)
+// a copy, then wait_all and the barrier, with (6) or without (7, the bug: the async proxy
+// need not see the copies) fence.proxy.async between them; then as mode 0.
 // Dynamic shared memory: warpgroups * 8192 + N * 128 bytes.
 //
 // wgp_<f16|bf16>_n<N>(a, b, c, out, addr, layout_a, layout_b, ksteps, scale_d): the
@@ -45,6 +48,7 @@
 // layouts 0-4 stay K-major, so one launch may mix the two. The wgmma's trans immediates
 // are template parameters: the kernel picks one of four instantiations at run time.
 #include "at_wgmma.h" // includes at_common.h
+#include "at_copy.h"  // cp.async (modes 6 and 7, on the host)
 
 #if AT_HAS_WGMMA
 extern "C" __global__ void wg_has_wgmma(void) {}
@@ -137,7 +141,22 @@ AT_DEV void wg_product(const unsigned short *a, const unsigned short *b, float *
   AT_DYNAMIC_SHARED(unsigned char, smem);
   int t = (int)at_thread_idx_x(), threads = (int)at_block_dim_x();
   int groups = threads / 128, w = t / 128, wt = t % 128;
-  unsigned char *b_tile = wg_stage<N>(smem, a, b, layout, layout);
+  unsigned char *b_tile = smem + groups * 8192;
+#if defined(AT_HOST)
+  if (mode >= 6) { // a row's 8 k of a K-major layout are one 16-byte chunk
+    for (int e = t; e < groups * 64 * 8; e += threads) {
+      int g = e / 512, row = e / 8 % 64, k = e % 8 * 8;
+      at_cp_async_16(smem + g * 8192 + wg_offset(layout, 64, row, k), a + g * 4096 + row * 64 + k);
+    }
+    for (int e = t; e < N * 8; e += threads)
+      at_cp_async_16(b_tile + wg_offset(layout, N, e / 8, e % 8 * 8), b + e / 8 * 64 + e % 8 * 8);
+    at_cp_async_wait_all();
+    if (mode == 6)
+      at_fence_proxy_async_shared();
+    at_syncthreads();
+  } else
+#endif
+    b_tile = wg_stage<N>(smem, a, b, layout, layout);
 
   float d[N / 2];
   for (int i = 0; i < N / 2; i++)
