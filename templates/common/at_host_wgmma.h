@@ -451,8 +451,8 @@ AT_DEV unsigned int at_host_wgmma_unfenced(const struct at_host_proxy *p,
     for (int mn = mn0; mn < mn0 + count && !who; mn++)
       for (int k = 0; k < 16 && !who; k += 8)
         who = at_host_proxy_unfenced(p, at_emu_wgmma_kmajor_addr(desc, mn, k));
-  else
-    for (int mn = mn0; mn < mn0 + count && !who; mn++)
+  else // (8 rows of one k: one 16-byte chunk)
+    for (int mn = mn0; mn < mn0 + count && !who; mn += mn0 % 8 == 0 && count % 8 == 0 ? 8 : 1)
       for (int k = 0; k < 16 && !who; k++)
         who = at_host_proxy_unfenced(p, at_emu_wgmma_mnmajor_addr(desc, mn, k));
   return who;
