@@ -34,14 +34,52 @@ AT_DEV float at_emu_in(int kind, const void *base, int idx)
 }
 
 #if defined(__cplusplus) && !defined(AT_EMU_ONLY)
+// Which block a per-OS-thread table (or a slot of one) belongs to: blockIdx, gridDim and
+// the launch. at_host_tag_keep says whether it is t's block; when not, the tag becomes
+// t's and the caller resets what it tags: that block ended with work pending (which the
+// PTX leaves undefined and the host drops), or failed (a launch that failed leaves its
+// work as it was; the next launch on the same OS thread must not perform it, its
+// pointers are stale).
+struct at_host_tag {
+  unsigned int bid[3], gdim[3];
+  unsigned long long launch;
+  int used;
+};
+AT_DEV bool at_host_tag_keep(struct at_host_tag *g, const struct at_host_thread *t)
+{
+  bool mine = g->used != 0 && g->launch == t->launch;
+  for (int i = 0; i < 3; i++)
+    mine = mine && g->bid[i] == t->bid[i] && g->gdim[i] == t->gdim[i];
+  if (!mine) {
+    for (int i = 0; i < 3; i++)
+      g->bid[i] = t->bid[i], g->gdim[i] = t->gdim[i];
+    g->launch = t->launch, g->used = 1;
+  }
+  return mine;
+}
+// p grown to at least n elements (cap: how many it holds); false, the launch failed
+// (saying `oom`), when out of memory.
+template <typename T>
+AT_DEV bool at_host_grow(T *&p, unsigned long &cap, unsigned long n, const char *oom)
+{
+  if (n <= cap)
+    return true;
+  void *q = __builtin_realloc(p, n * sizeof(T));
+  if (!q) {
+    at_host_fail(oom);
+    return false;
+  }
+  p = static_cast<T *>(q), cap = n;
+  return true;
+}
+
 // A thread's queue of an asynchronous instruction's work (at_host_wgmma.h's wgmma,
 // at_host_copy.h's cp.async): at most N entries E, each with a `group`, -1 until a commit
 // closes the open ones into group next_group (an empty group when none is open, as the
 // PTX allows); its wait then performs the groups it covers.
 template <typename E, int N> struct at_host_queue {
-  unsigned int bid[3], gdim[3]; // the block the queue belongs to (at_host_slot)
-  unsigned long long launch;    // and its launch
-  int used, count, next_group;
+  struct at_host_tag tag; // the block the queue belongs to (at_host_slot)
+  int count, next_group;
   E q[N];
   void reset() { count = 0, next_group = 0; }
   void commit()
@@ -54,42 +92,24 @@ template <typename E, int N> struct at_host_queue {
 };
 // The queues in one table per emulator worker OS thread, which runs one block at a time
 // (as __shared__): a slot per thread of the block (S, an at_host_queue), grown on demand,
-// tagged with the block's blockIdx, gridDim and launch. A slot found with another block's
-// tag is reset: that block ended with work pending (which the PTX leaves undefined and the
-// host drops), or failed (a launch that failed leaves its queues as they were; the next
-// launch on the same OS thread must not perform their entries, whose pointers are
-// stale). NULL, the launch failed (saying `oom`), when out of memory.
+// each tagged (at_host_tag) and reset where it was another block's. NULL, the launch
+// failed (saying `oom`), when out of memory.
 template <typename S> struct at_host_slots {
   S *slots;
-  unsigned int n;
+  unsigned long n;
   ~at_host_slots() { __builtin_free(slots); }
 };
 template <typename S>
 AT_DEV S *at_host_slot(at_host_slots<S> &table, const struct at_host_thread *t, const char *oom)
 {
-  const unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
-  if (table.n < threads) {
-    void *p = __builtin_realloc(table.slots, sizeof(S) * threads);
-    if (!p) {
-      at_host_fail(oom);
-      return 0;
-    }
-    table.slots = static_cast<S *>(p);
-    for (unsigned int i = table.n; i < threads; i++)
-      table.slots[i].used = 0;
-    table.n = threads;
-  }
+  const unsigned long had = table.n, threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
+  if (!at_host_grow(table.slots, table.n, threads, oom))
+    return 0;
+  for (unsigned long i = had; i < table.n; i++)
+    table.slots[i].tag.used = 0;
   S *s = &table.slots[t->linear];
-  bool mine = s->used != 0 && s->launch == t->launch;
-  for (int i = 0; i < 3; i++)
-    mine = mine && s->bid[i] == t->bid[i] && s->gdim[i] == t->gdim[i];
-  if (!mine) {
-    for (int i = 0; i < 3; i++)
-      s->bid[i] = t->bid[i], s->gdim[i] = t->gdim[i];
-    s->launch = t->launch;
-    s->used = 1;
+  if (!at_host_tag_keep(&s->tag, t))
     s->reset();
-  }
   return s;
 }
 
@@ -113,15 +133,13 @@ struct at_host_proxy_marks {
   unsigned int g[AT_HOST_PROXY_MARKS];
 };
 struct at_host_proxy {
-  unsigned int bid[3], gdim[3];
-  unsigned long long launch;
-  int used;
-  const unsigned char *base;        // the block's dynamic shared memory
+  struct at_host_tag tag;
+  const unsigned char *base;          // the block's dynamic shared memory
   unsigned long bytes, granules, cap_granules;
-  unsigned int *owner;              // per granule
-  struct at_host_proxy_marks *marks; // per thread
-  unsigned int cap_threads;
-  unsigned long dirty;              // granules not yet fenced
+  unsigned int *owner;                // per granule
+  struct at_host_proxy_marks *marks;  // per thread
+  unsigned long cap_threads;
+  unsigned long dirty;                // granules not yet fenced
   ~at_host_proxy() { __builtin_free(owner), __builtin_free(marks); }
 };
 // This block's table, reset where it was another's; NULL (the launch failed) when out of
@@ -130,39 +148,23 @@ AT_DEV struct at_host_proxy *at_host_proxy_here(void)
 {
   static thread_local struct at_host_proxy p;
   const struct at_host_thread *t = at_host_self();
-  bool mine = p.used && p.launch == t->launch;
-  for (int i = 0; i < 3; i++)
-    mine = mine && p.bid[i] == t->bid[i] && p.gdim[i] == t->gdim[i];
-  if (mine)
+  if (at_host_tag_keep(&p.tag, t))
     return &p;
   size_t bytes = 0;
   const unsigned char *base =
       static_cast<const unsigned char *>(at_host_rt_get()->dyn_shared(&bytes));
   const unsigned long granules = (bytes + 15) / 16;
-  const unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
-  if (granules > p.cap_granules) {
-    void *o = __builtin_realloc(p.owner, granules * sizeof *p.owner);
-    if (!o) {
-      at_host_fail("fence.proxy.async: out of memory for the async proxy's view");
-      return 0;
-    }
-    p.owner = static_cast<unsigned int *>(o), p.cap_granules = granules;
-  }
-  if (threads > p.cap_threads) {
-    void *m = __builtin_realloc(p.marks, threads * sizeof *p.marks);
-    if (!m) {
-      at_host_fail("fence.proxy.async: out of memory for the async proxy's view");
-      return 0;
-    }
-    p.marks = static_cast<struct at_host_proxy_marks *>(m), p.cap_threads = threads;
+  const unsigned long threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
+  static const char oom[] = "fence.proxy.async: out of memory for the async proxy's view";
+  if (!at_host_grow(p.owner, p.cap_granules, granules, oom) ||
+      !at_host_grow(p.marks, p.cap_threads, threads, oom)) {
+    p.tag.used = 0;
+    return 0;
   }
   if (granules)
     __builtin_memset(p.owner, 0, granules * sizeof *p.owner);
-  for (unsigned int i = 0; i < threads; i++)
+  for (unsigned long i = 0; i < threads; i++)
     p.marks[i].n = 0;
-  for (int i = 0; i < 3; i++)
-    p.bid[i] = t->bid[i], p.gdim[i] = t->gdim[i];
-  p.launch = t->launch, p.used = 1;
   p.base = base, p.bytes = bytes, p.granules = granules, p.dirty = 0;
   return &p;
 }
