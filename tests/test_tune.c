@@ -822,6 +822,46 @@ Test(tune, a_pick_that_does_not_compile_is_replaced_by_the_next, .timeout = 300)
   }
 }
 
+/* With --shard each shard makes up its own share of the budget: a pick of its own that
+ * does not compile is replaced by the next of the order that it owns, so the shards
+ * together measure the default and the budget's 4 picks, each config once (refill.h's
+ * PICK 1 and 4 fail among the exhaustive order's first picks). */
+Test(tune, shards_replace_their_own_picks_that_do_not_compile, .timeout = 300)
+{
+  for (int nshards = 2; nshards <= 3; nshards++) {
+    char seen[16][128];
+    int nseen = 0, errors = 0;
+    for (int s = 0; s < nshards; s++) {
+      char name[32], args[1024];
+      snprintf(name, sizeof name, "refill_shard_%d_%d", s, nshards);
+      char *db = th_path(dir, name);
+      struct th_result r;
+      snprintf(args, sizeof args, "--device host --m 16 --n 16 --k 16 --template '%s' "
+               "--strategy exhaustive --budget 4 --jobs 1 --variant-time 0.05 --shard %d/%d "
+               "--db '%s' --json", DATA "refill.h", s, nshards, db);
+      gemm(&r, args);
+      cr_assert_eq(r.code, 0, "shard %d/%d: exit %d: %s", s, nshards, r.code, r.err);
+      th_result_free(&r);
+      struct tally y;
+      tally(db, "refill", &y);
+      errors += y.by_status[DB_TRIAL_COMPILE_ERROR];
+      for (int i = 0; i < y.n; i++) {
+        if (y.statuses[i] != DB_TRIAL_OK)
+          continue;
+        for (int q = 0; q < nseen; q++)
+          cr_assert_str_neq(seen[q], y.configs[i], "%d shards: %s measured twice", nshards,
+                            seen[q]);
+        cr_assert_lt(nseen, 16);
+        snprintf(seen[nseen++], sizeof seen[0], "%s", y.configs[i]);
+      }
+      free(db);
+    }
+    cr_assert_gt(errors, 0, "%d shards: no pick failed to compile", nshards);
+    cr_assert_eq(nseen, 5, "%d shards: %d configs measured, not the default and 4 picks",
+                 nshards, nseen);
+  }
+}
+
 /* Where the default (the middle config) and the budget's first picks all fail, the refill
  * still finds a default, the first config that compiles, and the budget's picks after it:
  * at M = 17 refill.h's PICK 0 to 8 fail, PICK 6 is the middle. */

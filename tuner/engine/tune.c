@@ -172,7 +172,7 @@ static void tpl_release_problem(struct tpl *p)
   free(p->order);
   p->pool = NULL;
   p->order = NULL;
-  p->norder = p->next = 0;
+  p->norder = p->next = p->quota = 0;
   p->ok = NULL;
   p->res = NULL;
   p->have = NULL;
@@ -385,6 +385,9 @@ static int span_tpl(struct tuner *tu, struct tpl *p)
     return rc;
   if (by_config && tu->o->nshards > 1 && (rc = tune_shard_configs(tu, p)) != AT_OK)
     return rc;
+  /* the refill's target: the budget, or this shard's share of it (its picks; the middle
+   * config, kept in every shard, is the default and no pick) */
+  p->quota = tu->o->nshards > 1 && p->order ? p->nconfigs - 1 : (size_t)tu->budget;
   /* a strategy that chooses as it measures, with a budget, on a device measured here:
    * compile what it asks for as it asks (compile_near) */
   p->lazy = tu->mb && tu->budget > 0 && !p->baseline &&
@@ -489,34 +492,60 @@ static void find_default(struct tpl *p)
   }
 }
 
+/* Copy up to k of the strategy's next picks (from p->next on) after p's configs, those
+ * this shard owns (all of them unsharded); *taken: how many, *used: how far p->next
+ * goes past them. */
+static int next_picks(struct tuner *tu, struct tpl *p, size_t k, size_t *taken, size_t *used)
+{
+  size_t n = p->nconfigs, got = 0, i = p->next;
+  int rc = grow_tpl(p, n + k);
+  for (; rc == AT_OK && got < k && i < p->norder; i++) {
+    const int64_t *cfg = p->pool + p->order[i] * p->np;
+    if (tu->o->nshards > 1) {
+      char *text = NULL;
+      if ((rc = gen_space_config_text(p->space, cfg, &text)) != AT_OK)
+        break;
+      bool mine = tune_owns(tu, p->t->kernel, text);
+      free(text);
+      if (!mine)
+        continue;
+    }
+    memcpy(p->configs + (n + got++) * p->np, cfg, p->np * sizeof *p->configs);
+  }
+  *taken = got, *used = i - p->next;
+  return rc;
+}
+
 /*
  * A preselection whose picks did not all compile (compile_error, pruned): the budget is
  * what is measured, so the strategy's next picks in its order (p->order) take their
  * places, compiled in rounds of as many as are missing, until the budget's worth of
  * search points compiled or the order is spent. The same on every machine (the order is
  * the strategy's, the verdicts the compiler's), so a bundle made here holds what a run
- * from it asks for. Not with --shard: each shard compiles only the picks it owns, and
- * none can know which of another's failed (docs/cluster.md).
+ * from it asks for. With --shard each shard makes up its own share (p->quota) from the
+ * next picks it owns: no shard can know which of another's failed, so the union is the
+ * budget's worth drawn from the same order, not always the unsharded run's refills
+ * (docs/cluster.md).
  */
 static int refill(struct tuner *tu, struct tpl *p)
 {
-  if (!p->order || tu->o->nshards > 1)
+  if (!p->order)
     return AT_OK;
   const char *incs[] = {p->common, NULL};
   char cache[PATH_MAX];
   struct bld_options bo = build_options(tu, incs, cache);
   while (p->next < p->norder) {
     size_t points = p->nok - (p->def != SIZE_MAX), n = p->nconfigs;
-    if (points >= (size_t)tu->budget)
+    if (points >= p->quota)
       break;
-    size_t k = (size_t)tu->budget - points;
-    k = k < p->norder - p->next ? k : p->norder - p->next;
-    int rc = grow_tpl(p, n + k);
+    size_t k, used;
+    int rc = next_picks(tu, p, p->quota - points, &k, &used);
     if (rc != AT_OK)
       return rc;
-    for (size_t i = 0; i < k; i++)
-      memcpy(p->configs + (n + i) * p->np, p->pool + p->order[p->next + i] * p->np,
-             p->np * sizeof *p->configs);
+    if (k == 0) { /* the rest of the order is other shards' */
+      p->next += used;
+      break;
+    }
     struct bld_result part;
     rc = bld_run(p->t, p->space, tu->space_dev, p->dims, tu->dtype, p->configs + n * p->np, k,
                  &bo, &part);
@@ -528,13 +557,13 @@ static int refill(struct tuner *tu, struct tpl *p)
       return rc;
     if (rc != AT_OK) { /* e.g. a bundle made before refills: measure what compiled */
       tune_warn(tu, "template %s: %zu of the budget's picks did not compile, and the next "
-                "ones cannot be compiled here (%s)", p->t->kernel, (size_t)tu->budget - points,
+                "ones cannot be compiled here (%s)", p->t->kernel, p->quota - points,
                 at_last_error());
       at_error_clear();
       return AT_OK;
     }
     p->nconfigs = n + k;
-    p->next += k;
+    p->next += used;
     tu->compiled += k;
     tu->compile_total += k;
     if ((rc = record_verdicts(tu, p, n, n + k)) != AT_OK)

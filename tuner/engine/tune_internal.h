@@ -38,9 +38,11 @@ struct tpl {
   size_t nvalid;             /* the valid configs of the space */
   /* a preselection (tune.c's preselect): the valid configs and the strategy's whole order
    * over them (indices into pool, the default's left out), its first `next` taken; the
-   * rest replace picks that did not compile (refill). NULL: no preselection */
+   * rest replace picks that did not compile (refill). NULL: no preselection. quota: the
+   * search points the refill makes up (the budget; with --shard, the picks this shard
+   * owns, its share of the budget) */
   int64_t *pool;
-  size_t *order, norder, next;
+  size_t *order, norder, next, quota;
   struct bld_result br;
   size_t *ok;                /* bld variant index of each ok variant (search points) */
   size_t nok;
