@@ -859,7 +859,8 @@ Test(wgmma, host_kernel_results_land_at_wait_group, .timeout = 300)
  * (mode 5) written after the issue and before the wait_group that completes it fails the
  * launch, naming which (the PTX leaves it undefined: on a GPU it may or may not show).
  * Operands staged by cp.async (mode 6) give the product after a fence.proxy.async, and
- * fail the launch without one (mode 7). */
+ * fail the launch without one (mode 7); so do operands staged by plain stores (mode 8;
+ * with the fence, mode 0 everywhere). */
 Test(wgmma, host_kernel_operands_written_before_the_wait_fail, .timeout = 300)
 {
   struct th_hostk k;
@@ -888,8 +889,9 @@ Test(wgmma, host_kernel_operands_written_before_the_wait_fail, .timeout = 300)
     const char *says;
   } bad[] = {{3, "accumulators of a wgmma.mma_async were written before"},
              {5, "A registers of a wgmma.mma_async (A from registers) were written before"},
-             {7, "cp.async wrote, with no fence.proxy.async of that thread since"}};
-  for (size_t i = 0; i < 3; i++) {
+             {7, "wrote (cp.async or st.shared), with no fence.proxy.async of that thread"},
+             {8, "wrote (cp.async or st.shared), with no fence.proxy.async of that thread"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct run r = {.kind = AT_EMU_F16, .n = 64, .layout = 1, .mode = bad[i].mode,
                     .threads = 128};
     run_inputs(&k, &r);

@@ -428,8 +428,8 @@ __device__ void attn_wgmma(const T *Q, const T *K, const T *V, T *O, float *LSE,
                                  at_wgmma_kmajor_offset(row, key % 64, AT_WGMMA_SWIZZLE_128B,
                                                         16u, 1024u);
         T *const p = reinterpret_cast<T *>(pb + off);
-        p[0] = at_from_float<T>(sc[i]);
-        p[1] = at_from_float<T>(sc[i + 1]);
+        at_st_shared_async(p, at_from_float<T>(sc[i]));
+        at_st_shared_async(p + 1, at_from_float<T>(sc[i + 1]));
       }
       at_fence_proxy_async_shared(); // the stores, then wgmma's reads (the async proxy)
       at_named_bar_sync(BAR_WG + cw, 128);

@@ -115,16 +115,17 @@ AT_DEV S *at_host_slot(at_host_slots<S> &table, const struct at_host_thread *t, 
 
 // ---- the async proxy's view of the block's dynamic shared memory ----
 // The generic proxy's writes (cp.async's, which the emulation performs itself at the
-// wait: at_host_copy.h) reach the async proxy (wgmma.mma_async's operand reads:
-// at_host_wgmma.h) only after the writing thread's fence.proxy.async (PTX ISA, "Memory
-// Consistency Model", proxies; then a barrier carries them to the other threads). Per
-// 16-byte granule of dynamic shared memory: the thread whose cp.async wrote it last and
-// has not fenced since (its linear id + 1; 0 where the async proxy sees it). A copy is
-// 4, 8 or 16 bytes aligned to its size: one granule. Each thread lists the granules it
-// marked (up to AT_HOST_PROXY_MARKS; past that its fence scans them all), so that its
-// fence clears its own only. Plain stores (st.shared) are not seen: only cp.async's
-// writes are checked. One table per emulator OS thread (one block at a time), retagged
-// as the queues' slots are (at_host_slot).
+// wait: at_host_copy.h; plain stores made through at_st_shared_async: at_wgmma.h) reach
+// the async proxy (wgmma.mma_async's operand reads: at_host_wgmma.h) only after the
+// writing thread's fence.proxy.async (PTX ISA, "Memory Consistency Model", proxies; then
+// a barrier carries them to the other threads). Per 16-byte granule of dynamic shared
+// memory: the thread that wrote it last and has not fenced since (its linear id + 1; 0
+// where the async proxy sees it). A write is 1 to 16 bytes aligned to its size: one
+// granule (of threads sharing one, only the last writer is known: an earlier writer's
+// missing fence shows where it wrote last). Each thread lists the granules it marked (up
+// to AT_HOST_PROXY_MARKS; past that its fence scans them all), so that its fence clears
+// its own only. Other plain stores are not seen. One table per emulator OS thread (one
+// block at a time), retagged as the queues' slots are (at_host_slot).
 #ifndef AT_HOST_PROXY_MARKS
 #define AT_HOST_PROXY_MARKS 32
 #endif
@@ -168,8 +169,8 @@ AT_DEV struct at_host_proxy *at_host_proxy_here(void)
   p.base = base, p.bytes = bytes, p.granules = granules, p.dirty = 0;
   return &p;
 }
-// This thread's generic-proxy write at dst (a cp.async landing), where it is in dynamic
-// shared memory.
+// This thread's generic-proxy write at dst (a cp.async landing, at_st_shared_async),
+// where it is in dynamic shared memory.
 AT_DEV void at_host_proxy_generic_write(const void *dst)
 {
   struct at_host_proxy *p = at_host_proxy_here();

@@ -439,7 +439,7 @@ AT_DEV void at_wgmma_commit_group(void)
     s->commit();
 }
 // The first granule an operand of a wgmma (desc, trans; rows mn0 .. mn0 + count, as
-// at_emu_wgmma_inside walks them) reads that a thread's cp.async wrote with no
+// at_emu_wgmma_inside walks them) reads that a thread wrote (cp.async, st.shared) with no
 // fence.proxy.async of that thread since (at_host_emu.h): that thread's linear id + 1,
 // or 0.
 AT_DEV unsigned int at_host_wgmma_unfenced(const struct at_host_proxy *p,
@@ -473,7 +473,7 @@ AT_DEV void at_host_wgmma_wait(int keep)
   for (int i = 0; i < s->count; i++) {
     struct at_wgmma_entry *e = &s->q[i];
     if (e->group >= 0 && e->group < upto) {
-      // the operands as the async proxy sees them: no unfenced cp.async write in them
+      // the operands as the async proxy sees them: no unfenced generic write in them
       // (A: this warp's 16 rows; B: all N)
       unsigned int who = 0;
       if (proxy->dirty) {
@@ -483,9 +483,9 @@ AT_DEV void at_host_wgmma_wait(int keep)
       }
       if (who) {
         static thread_local char msg[200];
-        snprintf(msg, sizeof msg, "wgmma: an operand in shared memory holds what thread %u's "
-                 "cp.async wrote, with no fence.proxy.async of that thread since (the async "
-                 "proxy need not see it: PTX ISA, proxies)", who - 1);
+        snprintf(msg, sizeof msg, "wgmma: an operand in shared memory holds what thread %u "
+                 "wrote (cp.async or st.shared), with no fence.proxy.async of that thread "
+                 "since (the async proxy need not see it: PTX ISA, proxies)", who - 1);
         at_host_fail(msg);
         return;
       }
@@ -524,7 +524,8 @@ template <int N> AT_DEV void at_wgmma_wait_group(void)
 // The emulated wait_group writes d itself: nothing for a compiler to be kept from.
 template <int n> AT_DEV void at_wgmma_fence_acc(float *) {}
 // Ordinary stores and emulated wgmma reads are the same memory on the host; what a
-// fence.proxy.async changes is what at_host_wgmma_wait checks (cp.async's writes).
+// fence.proxy.async changes is what at_host_wgmma_wait checks (cp.async's writes and
+// at_st_shared_async's).
 AT_DEV void at_fence_proxy_async_shared(void) { at_host_proxy_fence(); }
 AT_DEV unsigned long long at_wgmma_desc(const void *p, unsigned int lbo, unsigned int sbo,
                                         int swizzle)

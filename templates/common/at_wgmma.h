@@ -239,6 +239,22 @@ AT_DEV void at_wgmma_store_b32(void *p, unsigned int v)
   *(unsigned int *)p = v;
 #endif
 }
+// A plain store (st.shared) of v at p in shared memory that the async proxy will read (a
+// wgmma operand): the writing thread's fence.proxy.async must come between. On the GPU
+// the store alone; on the host the store, and p's 16 bytes marked as this thread's
+// unfenced write (at_host_emu.h), which a wgmma reading them before the fence refuses.
+template <typename T> AT_DEV void at_st_shared_async(T *p, T v)
+{
+#if defined(AT_HOST)
+  static_assert(sizeof(T) <= 16 && (sizeof(T) & (sizeof(T) - 1)) == 0,
+                "at_st_shared_async: 1, 2, 4, 8 or 16 bytes");
+  at_host_check_align(p, sizeof(T), "at_st_shared_async: address not aligned to its size");
+  __builtin_memcpy(p, &v, sizeof(T));
+  at_host_proxy_generic_write(p);
+#else
+  *p = v;
+#endif
+}
 // Two floats as the 4 bytes of two 16-bit T (v0 the lower address), and back.
 template <typename T> AT_DEV unsigned int at_wgmma_pack_pair(float v0, float v1)
 {

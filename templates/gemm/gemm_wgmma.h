@@ -131,7 +131,7 @@ AT_DEV void load_tile(unsigned char *s, const T *g, int ld, int row0, int col0, 
       x.bits = 0;
       if (gr < row_lim && gc + e < col_lim)
         x = src[e];
-      dst[e] = x;
+      at_st_shared_async(dst + e, x); // read by wgmma: fenced with the copies
     }
   }
 }
