@@ -38,7 +38,7 @@
 extern "C" {
 #endif
 
-#define AT_HOST_RT_EXT_VERSION 4
+#define AT_HOST_RT_EXT_VERSION 5
 #define AT_HOST_RT_WHY_MAX 160 // bytes of a wait's description in a report
 
 #define AT_HOST_MAX_CLUSTER 16 // CTAs per cluster (the non-portable maximum on sm_90)
@@ -46,12 +46,10 @@ extern "C" {
 // The calling thread's cluster: PTX's %cluster_nctaid (dim), %cluster_ctaid (ctaid),
 // %clusterid (id), %nclusterid (nclusters), %cluster_ctarank (rank, x fastest) and
 // %cluster_nctarank (nctas); barrier_phases: the cluster barrier's completed phases when
-// cluster() was called; serial: a number new at every block start in the process (a
-// kernel's thread_local state of an earlier block, or launch, is told apart by it).
+// cluster() was called.
 struct at_host_cluster {
   unsigned int dim[3], ctaid[3], id[3], nclusters[3];
   unsigned int rank, nctas, barrier_phases;
-  unsigned long long serial;
 };
 
 struct at_host_rt_ext {

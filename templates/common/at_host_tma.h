@@ -42,11 +42,11 @@
 //     still reads a stage when a producer (of this CTA or, multicast, of a peer) refills
 //     it reads NaN instead of passing by luck.
 //  7. The block-wide state lives in one thread_local table per emulator worker (one block
-//     at a time, like __shared__), tagged with blockIdx, gridDim and the emulator's serial
-//     number of the block's run (at_host_cluster.serial, new at every block start); a
-//     table found with another tag is emptied (that block ended with copies or stores
-//     pending, and they are dropped), so the next launch of the same grid on the same
-//     worker starts from an empty table too (before the serial it did not, and its
+//     at a time, like __shared__), tagged as the other emulations' queues are
+//     (at_host_tag: blockIdx, gridDim and the emulator's number of the launch); a table
+//     found with another tag is emptied (that block ended with copies or stores pending,
+//     and they are dropped), so the next launch of the same grid on the same worker
+//     starts from an empty table too (without the launch's number it did not, and its
 //     mbarriers piled up past AT_TMA_HOST_BARRIERS).
 //  8. Clusters. Each CTA of a cluster runs on its own emulator worker, so each has its own
 //     table; a CTA publishes its table in the emulator's cluster slot of its rank, where
@@ -107,9 +107,7 @@ struct at_tma_store {
 };
 // This block's state (design note, 7).
 struct at_tma_block {
-  unsigned int bid[3], gdim[3];
-  unsigned long long serial; // the emulator's number of this block's run (note 7)
-  int used;
+  struct at_host_tag tag; // the block whose state this is (note 7)
   unsigned int rank; // in its cluster (note 8)
   unsigned long long epoch;
   unsigned int nbars;
@@ -189,16 +187,8 @@ AT_DEV struct at_tma_block *at_tma_block_get(void)
     if (slot)
       *slot = &b;
   }
-  const unsigned long long serial = rt ? rt->cluster()->serial : 0;
-  bool mine = b.used != 0 && b.serial == serial;
-  for (int i = 0; i < 3; i++)
-    mine = mine && b.bid[i] == t->bid[i] && b.gdim[i] == t->gdim[i];
-  if (!mine) {
+  if (!at_host_tag_keep(&b.tag, t)) {
     b.reset();
-    for (int i = 0; i < 3; i++)
-      b.bid[i] = t->bid[i], b.gdim[i] = t->gdim[i];
-    b.serial = serial;
-    b.used = 1;
     unsigned int threads = t->bdim[0] * t->bdim[1] * t->bdim[2];
     unsigned int *g = at_tma_groups();
     if (g)

@@ -175,7 +175,6 @@ struct launch_state {
 };
 
 static _Thread_local struct worker *tl_worker;
-static atomic_ullong block_serial; /* at_host_cluster.serial: one per block start */
 static atomic_ullong launch_serial; /* at_host_thread.launch: one per launch */
 
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -594,7 +593,6 @@ static void block_start(struct worker *w, uint64_t b)
     w->cl.id[i] = w->bid[i] / w->cl.dim[i];
   }
   w->cl.rank = w->cl.ctaid[0] + w->cl.dim[0] * (w->cl.ctaid[1] + w->cl.dim[1] * w->cl.ctaid[2]);
-  w->cl.serial = atomic_fetch_add(&block_serial, 1) + 1;
   for (unsigned i = 0; i < w->nthreads; i++) {
     struct thread *t = &w->threads[i];
     memcpy(t->id.bid, w->bid, sizeof w->bid);
