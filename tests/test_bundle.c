@@ -588,3 +588,50 @@ Test(bundle, interrupted_bundle_leaves_nothing, .timeout = 300)
   th_result_free(&r);
   th_rmtree(dir);
 }
+
+/* A bundle made again compiles only what changed: making one reads the user's compile
+ * cache where its own lacks an entry and stores what it compiles there too. The host
+ * compiler is a logging wrapper (its name is part of the toolchain string, so every
+ * bundle here uses it): the second bundle of the same template runs it for its version
+ * alone and comes out the same (its id); a template whose text changed, or --no-cache,
+ * compiles. */
+Test(bundle, a_bundle_made_again_compiles_only_what_changed, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  th_sh(&r, "cd '%s' && printf '#!/bin/sh\\necho \"$*\" >> \"$CXX_LOG\"\\nexec g++ \"$@\"\\n' "
+            ">cxx && chmod +x cxx && cp '" SCALE "' scale.h && cp '" SCALE "' changed.h && "
+            "echo '// changed' >>changed.h", dir);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  th_result_free(&r);
+  static const struct {
+    const char *out, *tmpl, *extra;
+    bool compiles;
+  } runs[] = {{"b1", "scale.h", "", true},
+              {"b2", "scale.h", "", false},
+              {"b3", "changed.h", "", true},
+              {"b4", "scale.h", "--no-cache", true}};
+  char ids[4][64] = {{0}};
+  for (size_t i = 0; i < 4; i++) {
+    th_sh(&r, "cd '%s' && CXX_LOG='%s/%s.calls' AUTOTUNE_HOST_CXX='%s/cxx' "
+              "AUTOTUNE_CACHE_DIR='%s/user' '%s' bundle tune %s --device host " SCALE_ARGS
+              " --out %s %s --json && grep -c -e '\\.cpp' %s.calls; true",
+          dir, dir, runs[i].out, dir, dir, AT_BINARY, runs[i].tmpl, runs[i].out,
+          runs[i].extra, runs[i].out);
+    cr_assert_eq(r.code, 0, "%s: %s", runs[i].out, r.err);
+    const char *id = strstr(r.out, "\"id\":\"");
+    cr_assert_not_null(id, "%s: %s", runs[i].out, r.out);
+    snprintf(ids[i], sizeof ids[i], "%.16s", id + 6);
+    const char *nl = strrchr(r.out, '}');
+    long compiles = nl ? strtol(nl + 1, NULL, 10) : -1;
+    if (runs[i].compiles)
+      cr_assert_gt(compiles, 0, "%s compiled nothing: %s", runs[i].out, r.out);
+    else
+      cr_assert_eq(compiles, 0, "%s compiled %ld units, not 0 (the user's cache had them)",
+                   runs[i].out, compiles);
+    th_result_free(&r);
+  }
+  cr_assert_str_eq(ids[1], ids[0], "the bundle made from the user's cache differs");
+  cr_assert_str_eq(ids[3], ids[0], "the bundle made with --no-cache differs");
+  th_rmtree(dir);
+}

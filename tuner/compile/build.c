@@ -125,6 +125,8 @@ struct job_ctx {
   const char *const *include_dirs;
   const char *const *flags;
   const char *cache;                 /* <cache>/compile, or NULL */
+  const char *seed;                  /* <seed cache>/compile (bld_options.seed_cache_dir),
+                                        or NULL */
   const char *toolchain;             /* for the key; NULL without a cache */
   char (*missed)[65];                /* keys serve_cached found absent or unsound: not */
   size_t nmissed;                    /* looked for again (nor counted twice) */
@@ -194,13 +196,12 @@ static bool cacheable(const struct bld_batch *b)
          !strstr(b->log, " was killed by a signal (exit status ");
 }
 
-static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
+static int cache_store_at(const struct job_ctx *c, const char *dir, const struct bld_batch *b)
 {
   struct sbuf t = {0};
   char sum[65], *obj = NULL, *meta = NULL;
   int rc = AT_NOMEM;
-  if (!(obj = entry_path(c->cache, b->key, "obj")) ||
-      !(meta = entry_path(c->cache, b->key, "meta")))
+  if (!(obj = entry_path(dir, b->key, "obj")) || !(meta = entry_path(dir, b->key, "meta")))
     goto out;
   if (b->status == CC_OK) {
     hash_sha256_of(b->code, b->code_size, sum);
@@ -266,7 +267,8 @@ static bool parse_kernel(const char *line, struct cc_kernel_res *k)
 
 /* Invariant 3. Returns true and fills b (code, kernels, log, status) on a sound entry;
  * false (b untouched) on a miss. *rejected is set when an entry was there but unsound. */
-static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejected)
+static bool cache_load_at(const struct job_ctx *c, const char *dir, struct bld_batch *b,
+                          bool *rejected)
 {
   unsigned char *data = NULL, *code = NULL;
   size_t size = 0, code_size = 0, nk = 0, loglen = 0;
@@ -274,8 +276,7 @@ static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejec
   char *log = NULL, *obj = NULL, *meta = NULL, line[512], want[80], sum[65];
   bool ok = false, ok_status = false;
   *rejected = false;
-  if (!(obj = entry_path(c->cache, b->key, "obj")) ||
-      !(meta = entry_path(c->cache, b->key, "meta")))
+  if (!(obj = entry_path(dir, b->key, "obj")) || !(meta = entry_path(dir, b->key, "meta")))
     goto out;
   if (access(meta, F_OK) != 0)
     goto out;
@@ -342,6 +343,31 @@ out:
   free(obj);
   free(meta);
   return ok;
+}
+
+/* The seed (bld_options.seed_cache_dir) under the cache: an entry the cache lacks, or
+ * holds unsound, is read from the seed and stored into the cache as it was (the same
+ * bytes: the format is deterministic); an entry stored goes to both (the seed's copy
+ * best effort). Entries are named by content, so one compiled for the seed's owner serves
+ * here unchanged. */
+static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejected)
+{
+  if (cache_load_at(c, c->cache, b, rejected))
+    return true;
+  bool seed_rejected = false;
+  if (!c->seed || !cache_load_at(c, c->seed, b, &seed_rejected))
+    return false;
+  *rejected = false;
+  (void)cache_store_at(c, c->cache, b); /* not stored: read from the seed again next time */
+  return true;
+}
+
+static int cache_store(const struct job_ctx *c, const struct bld_batch *b)
+{
+  int rc = cache_store_at(c, c->cache, b);
+  if (c->seed)
+    (void)cache_store_at(c, c->seed, b);
+  return rc;
 }
 
 /* The backend's version string. OUT: *toolchain (malloc'd). Returns the backend's
@@ -663,21 +689,29 @@ static int emit_batch(const struct tmpl *t, const struct gen_space *s,
  */
 #define ALIAS_FORMAT "autotune-compile-alias 1"
 
+static bool alias_store_at(const char *dir, const char *variant_key, const char *tu_key)
+{
+  char *path = entry_path(dir, variant_key, "in");
+  char text[sizeof ALIAS_FORMAT + 80];
+  int n = snprintf(text, sizeof text, ALIAS_FORMAT "\n%s\n", tu_key);
+  bool ok = path && os_write_atomic(path, text, (size_t)n) == AT_OK;
+  free(path);
+  return ok;
+}
+
 static void alias_store(const struct job_ctx *c, const char *variant_key, const char *tu_key,
                         size_t *write_failed)
 {
-  char *path = entry_path(c->cache, variant_key, "in");
-  char text[sizeof ALIAS_FORMAT + 80];
-  int n = snprintf(text, sizeof text, ALIAS_FORMAT "\n%s\n", tu_key);
-  if (!path || os_write_atomic(path, text, (size_t)n) != AT_OK)
+  if (!alias_store_at(c->cache, variant_key, tu_key))
     (*write_failed)++;
-  free(path);
+  if (c->seed)
+    (void)alias_store_at(c->seed, variant_key, tu_key);
 }
 
-/* The entry an alias names, into tu_key[65]; false when there is no sound alias. */
-static bool alias_load(const struct job_ctx *c, const char *variant_key, char tu_key[65])
+/* The entry an alias in dir names, into tu_key[65]; false when there is no sound alias. */
+static bool alias_load_at(const char *dir, const char *variant_key, char tu_key[65])
 {
-  char *path = entry_path(c->cache, variant_key, "in");
+  char *path = entry_path(dir, variant_key, "in");
   unsigned char *data = NULL;
   size_t size = 0;
   bool ok = path && os_read_file(path, &data, &size) == AT_OK &&
@@ -693,6 +727,18 @@ static bool alias_load(const struct job_ctx *c, const char *variant_key, char tu
   free(path);
   free(data);
   return ok;
+}
+
+/* The cache's alias, else the seed's (copied into the cache: the entry it names follows
+ * through cache_load). */
+static bool alias_load(const struct job_ctx *c, const char *variant_key, char tu_key[65])
+{
+  if (alias_load_at(c->cache, variant_key, tu_key))
+    return true;
+  if (!c->seed || !alias_load_at(c->seed, variant_key, tu_key))
+    return false;
+  (void)alias_store_at(c->cache, variant_key, tu_key);
+  return true;
 }
 
 /* Serve what the cache holds: for each variant, its own entry or its alias's. A variant
@@ -752,7 +798,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   static const struct bld_options defaults = {0};
   struct pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
   struct job_ctx ctx = {0};
-  char **sources = NULL, cache_buf[4096], *cache = NULL, *toolchain = NULL;
+  char **sources = NULL, cache_buf[4096], *cache = NULL, *seed = NULL, *toolchain = NULL;
   char (*vkeys)[65] = NULL;
   size_t *todo = NULL, ntodo = 0;
   int rc = AT_OK;
@@ -829,6 +875,16 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
     rc = at_error(AT_USAGE, "bld_run: a bundle's toolchain without its cache folder");
     goto out;
   }
+  if (cache && !offline && opt->seed_cache_dir && opt->seed_cache_dir[0]) {
+    if (!(seed = os_strdupf("%s/compile", opt->seed_cache_dir))) {
+      rc = at_error(AT_NOMEM, "out of memory");
+      goto out;
+    }
+    if (strcmp(seed, cache) == 0 || os_mkdir_p(seed) != AT_OK) { /* one cache, or none */
+      free(seed);
+      seed = NULL;
+    }
+  }
   if (cache) {
     if (offline)
       toolchain = strdup(opt->toolchain);
@@ -839,6 +895,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
       goto out;
     }
     ctx.cache = cache;
+    ctx.seed = seed;
     ctx.toolchain = toolchain;
     if ((rc = serve_cached(t, s, &bind, &ctx, configs, np, out, vkeys, todo, &ntodo)) !=
         AT_OK)
@@ -935,6 +992,7 @@ out:
   free(vkeys);
   free(ctx.missed);
   free(cache);
+  free(seed);
   free(toolchain);
   free(pool.toolchain);
   pthread_mutex_destroy(&pool.mu);

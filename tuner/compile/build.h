@@ -43,6 +43,13 @@ struct bld_options {
   const char *backend;               /* "nvrtc", "nvcc", "clang-hip", "host"; NULL: the
                                         first available one for the device's vendor */
   const char *cache_dir;             /* NULL: os_cache_dir(); "": no cache */
+  const char *seed_cache_dir;        /* another cache under cache_dir (making a bundle:
+                                        the user's): an entry cache_dir lacks is read
+                                        from it and copied into cache_dir, and every
+                                        compile is stored in both, so a bundle made again
+                                        after a change compiles only what changed.
+                                        NULL or "": none; ignored without cache_dir or
+                                        with a bundle's toolchain */
   const char *const *include_dirs;   /* for the compiler (templates/common), NULL-ended */
   const char *const *flags;          /* extra compiler flags, NULL-ended, may be NULL */
   bld_progress_fn progress;          /* may be NULL */

@@ -423,6 +423,7 @@ static struct bld_options build_options(struct tuner *tu, const char *const *inc
   const struct bundle *b = tu->o->bundle;
   return (struct bld_options){.jobs = tu->o->jobs, .include_dirs = incs,
                               .cache_dir = tune_cache_root(tu->o, cache),
+                              .seed_cache_dir = tu->seed_cache,
                               .backend = b ? b->backend : NULL,
                               .toolchain = b ? b->toolchain : NULL,
                               .flags = tu->o->sanitize ? cc_sanitize_flags : NULL,
@@ -1352,6 +1353,8 @@ static int setup(struct tuner *tu)
                     tu->dev_name);
   if (o->bundle_out && (rc = tune_stage_templates(tu)) != AT_OK)
     return rc;
+  if (o->bundle_out && !o->no_cache) /* a bundle made again compiles only what changed */
+    os_cache_dir(tu->seed_cache, sizeof tu->seed_cache);
   /* A database that exists is opened now (a bad one is said before anything is
    * compiled; --resume reads it); a new one is created by the first record (put_run):
    * bad input, found up to the first problem's span, never creates or changes one. */

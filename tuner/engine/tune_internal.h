@@ -115,6 +115,9 @@ struct tuner {
   size_t ntpls;
   struct db *db;
   char db_path[PATH_MAX];
+  char seed_cache[PATH_MAX];         /* making a bundle: the user's compile cache, which
+                                        seeds the bundle's and takes its compiles ("":
+                                        none, --no-cache) */
   char run_uuid[DB_UUID_LEN + 1];
   bool run_put, resumed;
   bool ended_before;                 /* o->resume_ended found the run ended: nothing to do */
