@@ -635,3 +635,75 @@ Test(bundle, a_bundle_made_again_compiles_only_what_changed, .timeout = 300)
   cr_assert_str_eq(ids[3], ids[0], "the bundle made with --no-cache differs");
   th_rmtree(dir);
 }
+
+/* `autotune cache`: the compile cache's units and aliases; a hit refreshes a unit's last
+ * use; --older-than removes the units not used since (their aliases with them), which a
+ * later run compiles again; --dry-run and bad input remove nothing; --max-size 0 empties
+ * compile/ and keeps the parse cache. */
+Test(bundle, cache_is_shown_and_pruned_by_last_use, .timeout = 300)
+{
+  char *dir = th_tmpdir();
+  struct th_result r;
+  const char *gen = "AUTOTUNE_CACHE_DIR=c '%s' generate '" SCALE "' --device host --dim N=4096 "
+                    "--compile >/dev/null";
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, gen, AT_BINARY);
+  /* two units aged: one past 30 days, one not */
+  th_sh(&r, "cd '%s' && %s && set -- c/compile/*.meta && touch -d '40 days ago' \"$1\" && "
+            "touch -d '20 days ago' \"$2\" && echo \"$1\" \"$2\" && ls c/compile | wc -l",
+        dir, cmd);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  char old[512], young[512];
+  long files = 0;
+  cr_assert_eq(sscanf(r.out, "%511s %511s %ld", old, young, &files), 3, "%s", r.out);
+  th_result_free(&r);
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR=c '%s' cache --json", dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  int units = -1, aliases = -1;
+  const char *u = strstr(r.out, "\"units\":"), *a = strstr(r.out, "\"aliases\":");
+  cr_assert(u && a, "%s", r.out);
+  units = atoi(u + 8), aliases = atoi(a + 10);
+  cr_assert_gt(units, 1, "%s", r.out);
+  cr_assert_gt(aliases, 0, "%s", r.out);
+  th_result_free(&r);
+  /* bad input and a dry run remove nothing */
+  static const char *const keep[] = {"--max-size 12Q", "--older-than -1", "--max-size 0 x",
+                                     "--older-than 30 --dry-run"};
+  for (size_t i = 0; i < 4; i++) {
+    th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR=c '%s' cache %s; echo \"rc=$?\"; ls c/compile | "
+              "wc -l", dir, AT_BINARY, keep[i]);
+    cr_assert(strstr(r.out, i < 3 ? "rc=2" : "rc=0"), "%s: %s %s", keep[i], r.out, r.err);
+    long now = strtol(strrchr(r.out, '=') + 3, NULL, 10);
+    cr_assert_eq(now, files, "%s: %ld files, not %ld", keep[i], now, files);
+    if (i < 3)
+      cr_assert(strchr(r.err, '\n') == r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+    th_result_free(&r);
+  }
+  /* the unit unused for 40 days goes with its aliases; the other stays */
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR=c '%s' cache --older-than 30 --json && "
+            "test ! -e '%s' && test -e '%s'", dir, AT_BINARY, old, young);
+  cr_assert_eq(r.code, 0, "%s\n%s", r.out, r.err);
+  cr_assert(strstr(r.out, "\"removed_units\":1,"), "%s", r.out);
+  cr_assert_null(strstr(r.out, "\"removed_aliases\":0,"), "%s", r.out);
+  th_result_free(&r);
+  /* a run compiles it again and refreshes the 20-day-old one's last use */
+  th_sh(&r, "cd '%s' && %s && test -e '%s' && find '%s' -mtime -1 | wc -l && "
+            "ls c/compile | wc -l", dir, cmd, old, young);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  long fresh = -1, again = -1;
+  cr_assert_eq(sscanf(r.out, "%ld %ld", &fresh, &again), 2, "%s", r.out);
+  cr_assert_eq(fresh, 1, "a hit did not refresh the unit's last use");
+  cr_assert_eq(again, files, "%ld files after the run, not %ld", again, files);
+  th_result_free(&r);
+  /* --max-size 0: compile/ empty, the parse cache kept */
+  th_sh(&r, "cd '%s' && AUTOTUNE_CACHE_DIR=c '%s' cache --max-size 0 --json && "
+            "ls c/compile | wc -l && ls c/parse | wc -l", dir, AT_BINARY);
+  cr_assert_eq(r.code, 0, "%s", r.err);
+  cr_assert(strstr(r.out, "\"units\":0,"), "%s", r.out);
+  long left = -1, parse = -1;
+  cr_assert_eq(sscanf(strchr(r.out, '\n') + 1, "%ld %ld", &left, &parse), 2, "%s", r.out);
+  cr_assert_eq(left, 0, "%s", r.out);
+  cr_assert_gt(parse, 0, "%s", r.out);
+  th_result_free(&r);
+  th_rmtree(dir);
+}

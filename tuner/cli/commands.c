@@ -18,6 +18,7 @@ const struct cli_cmd cli_commands[] = {
     {"simulate", cmd_simulate, "replay fully measured spaces through the search strategies"},
     {"query", cmd_query, "best tuned configuration for a problem (exact or nearest shape)"},
     {"report", cmd_report, "write an HTML report of tuning runs: curves, winners, roofline"},
+    {"cache", cmd_cache, "what the compile cache holds; prune it by last use"},
     {"completion", cmd_completion, "print a bash or zsh completion script for autotune"},
     {NULL, NULL, NULL},
 };

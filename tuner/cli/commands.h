@@ -17,5 +17,6 @@ int cmd_bundle(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

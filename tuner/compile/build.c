@@ -54,6 +54,7 @@
 #include "tuner/compile/build.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -128,6 +129,7 @@ struct job_ctx {
   const char *seed;                  /* <seed cache>/compile (bld_options.seed_cache_dir),
                                         or NULL */
   const char *toolchain;             /* for the key; NULL without a cache */
+  bool offline;                      /* reading a bundle (bld_options.toolchain) */
   char (*missed)[65];                /* keys serve_cached found absent or unsound: not */
   size_t nmissed;                    /* looked for again (nor counted twice) */
 };
@@ -350,13 +352,26 @@ out:
  * bytes: the format is deterministic); an entry stored goes to both (the seed's copy
  * best effort). Entries are named by content, so one compiled for the seed's owner serves
  * here unchanged. */
+/* A hit's last use, by which `autotune cache` prunes: the .meta's modification time (best
+ * effort; never in a bundle's cache, which a run from it only reads). */
+static void touch_entry(const struct job_ctx *c, const char *dir, const char *key)
+{
+  char *meta = c->offline ? NULL : entry_path(dir, key, "meta");
+  if (meta)
+    (void)utimensat(AT_FDCWD, meta, NULL, 0);
+  free(meta);
+}
+
 static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejected)
 {
-  if (cache_load_at(c, c->cache, b, rejected))
+  if (cache_load_at(c, c->cache, b, rejected)) {
+    touch_entry(c, c->cache, b->key);
     return true;
+  }
   bool seed_rejected = false;
   if (!c->seed || !cache_load_at(c, c->seed, b, &seed_rejected))
     return false;
+  touch_entry(c, c->seed, b->key);
   *rejected = false;
   (void)cache_store_at(c, c->cache, b); /* not stored: read from the seed again next time */
   return true;
@@ -857,7 +872,7 @@ int bld_run(const struct tmpl *t, const struct gen_space *s, const struct dev_pr
   }
 
   ctx = (struct job_ctx){.be = be, .arch = arch, .include_dirs = opt->include_dirs,
-                         .flags = opt->flags};
+                         .flags = opt->flags, .offline = offline};
   const char *dir = opt->cache_dir ? opt->cache_dir
                                    : os_cache_dir(cache_buf, sizeof cache_buf);
   if (dir[0]) {
