@@ -18,6 +18,9 @@
 #     64), from the explore bundles prepare_h200.sh builds (their arguments in
 #     explore_*.args), into their own database: data for the next change, not the issue's
 #     table.
+# STEPS (default "attention gemm14 explore") names the steps to run, in that order: a
+# second call of one lease (docs/gpu.md) runs only what the first left or what a change
+# after it touched, e.g. STEPS=explore, or STEPS=attention DEADLINE=200.
 # Everything lands in /tmp/h200 and then, as at most eight files, in $OUT: all.tgz (every
 # log, database, header and table) and the tables and logs in plain text.
 #
@@ -32,6 +35,8 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 2
 T0=$SECONDS
 DEADLINE=${DEADLINE:-560}
+STEPS=" ${STEPS:-attention gemm14 explore} "
+want() { [[ "$STEPS" == *" $1 "* ]]; }
 O=${OUT:-/tmp/h200-out}
 W=/tmp/h200
 rm -rf "$W" && mkdir -p "$W" "$O"
@@ -48,7 +53,9 @@ LD_LIBRARY_PATH=$PWD/.carry-gemm14/lib ldd .carry-gemm14/bin/autotune >>"$W/h200
 say "1. attention.sh"
 # its own limits (6 x 30 + 7 x 20 + 120 s) shrunk to the slice, SDPA kept whole
 L=$((${ATTN_SLICE:-180} < $(left) - 60 ? ${ATTN_SLICE:-180} : $(left) - 60))
-if [ "$L" -gt 60 ]; then
+if ! want attention; then
+  say "attention.sh: not in STEPS"
+elif [ "$L" -gt 60 ]; then
   SDPA_LIMIT=$((L * 3 / 10 < 120 ? L * 3 / 10 : 120))
   PREFILL_LIMIT=$(((L - SDPA_LIMIT) * 6 / 10 / 6 < 30 ? (L - SDPA_LIMIT) * 6 / 10 / 6 : 30))
   DECODE_LIMIT=$(((L - SDPA_LIMIT) * 4 / 10 / 7 < 20 ? (L - SDPA_LIMIT) * 4 / 10 / 7 : 20))
@@ -61,7 +68,10 @@ else
 fi
 say "2. gemm14.sh"
 G=$(($(left) - ${EXPLORE_MIN:-40}))
-if [ "$G" -gt 30 ]; then
+want explore || G=$(left)
+if ! want gemm14; then
+  say "gemm14.sh: not in STEPS"
+elif [ "$G" -gt 30 ]; then
   timeout -k 10 "$G" bash bench/gpu/gemm14.sh .carry-gemm14 "$W/gemm" || say "gemm14.sh: exit $?"
 else
   say "gemm14.sh skipped: $(left) s left"
@@ -82,7 +92,9 @@ explore() {
     --shapes "$C/$1.txt" $(cat "$C/$1.args") --timeout 8 --db "$X" \
     >>"$W/explore.log" 2>&1 || say "$1: exit $?"
 }
-if [ "$(left)" -gt 150 ]; then
+if ! want explore; then
+  say "explore: not in STEPS"
+elif [ "$(left)" -gt 150 ]; then
   explore explore_sk 90 75
   explore explore_deep 70 50
   explore explore_deepw 65 50
