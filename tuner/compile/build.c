@@ -50,6 +50,10 @@
  *      whose compiler timed out or was killed: that says nothing about the source.
  *   5. The cache never changes a result: a hit yields the same code object, resources,
  *      log and status the compile gave.
+ *   6. A hit refreshes the .meta's modification time: the entry's last use, by which
+ *      `autotune cache` prunes (tuner/cli/cmd_cache.c). A bundle's cache is only read.
+ * A second cache may seed the first (bld_options.seed_cache_dir: making a bundle, the
+ * user's): read where the first lacks an entry, written with every compile.
  */
 #include "tuner/compile/build.h"
 
@@ -347,11 +351,6 @@ out:
   return ok;
 }
 
-/* The seed (bld_options.seed_cache_dir) under the cache: an entry the cache lacks, or
- * holds unsound, is read from the seed and stored into the cache as it was (the same
- * bytes: the format is deterministic); an entry stored goes to both (the seed's copy
- * best effort). Entries are named by content, so one compiled for the seed's owner serves
- * here unchanged. */
 /* A hit's last use, by which `autotune cache` prunes: the .meta's modification time (best
  * effort; never in a bundle's cache, which a run from it only reads). */
 static void touch_entry(const struct job_ctx *c, const char *dir, const char *key)
@@ -362,6 +361,11 @@ static void touch_entry(const struct job_ctx *c, const char *dir, const char *ke
   free(meta);
 }
 
+/* The seed (bld_options.seed_cache_dir) under the cache: an entry the cache lacks, or
+ * holds unsound, is read from the seed and stored into the cache as it was (the same
+ * bytes: the format is deterministic); an entry stored goes to both (the seed's copy
+ * best effort). Entries are named by content, so one compiled for the seed's owner serves
+ * here unchanged. */
 static bool cache_load(const struct job_ctx *c, struct bld_batch *b, bool *rejected)
 {
   if (cache_load_at(c, c->cache, b, rejected)) {
