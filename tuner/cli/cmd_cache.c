@@ -331,9 +331,11 @@ int cmd_cache(int argc, char **argv)
     fputs("{\"dir\":", stdout);
     json_write_str(stdout, root);
     printf(",\"units\":%zu,\"unit_bytes\":%" PRId64 ",\"aliases\":%zu,\"alias_bytes\":%" PRId64
-           ",\"parse\":%zu,\"parse_bytes\":%" PRId64 ",\"oldest_use\":\"%s\",\"newest_use\":"
-           "\"%s\"",
-           units, s.unit_bytes, s.aliases, s.alias_bytes, s.parse, s.parse_bytes, from, to);
+           ",\"parse\":%zu,\"parse_bytes\":%" PRId64 ",\"oldest_use\":%s%s%s,\"newest_use\":"
+           "%s%s%s", /* null where there is no unit */
+           units, s.unit_bytes, s.aliases, s.alias_bytes, s.parse, s.parse_bytes,
+           units ? "\"" : "", units ? from : "null", units ? "\"" : "", units ? "\"" : "",
+           units ? to : "null", units ? "\"" : "");
     if (prune)
       printf(",\"dry_run\":%s,\"removed_units\":%zu,\"removed_aliases\":%zu,"
              "\"freed_bytes\":%" PRId64,
