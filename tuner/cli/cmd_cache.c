@@ -28,6 +28,7 @@
 #include "base/status.h"
 #include "tuner/cli/cli.h"
 #include "tuner/cli/commands.h"
+#include "tuner/compile/build.h"
 
 static const char usage_line[] =
     "autotune cache [--older-than DAYS] [--max-size SIZE] [--dry-run] [--json]";
@@ -156,30 +157,29 @@ static void remove_unit(const char *dir, const struct unit *u)
   (void)unlink(path);
 }
 
-/* Remove (or count, dry) the aliases whose unit is gone or absent. */
+static int by_key(const void *a, const void *b)
+{
+  return strcmp(((const struct unit *)a)->key, ((const struct unit *)b)->key);
+}
+
+/* Remove (or count, dry) the aliases whose unit is gone or absent (build.c reads them;
+ * s->units sorted by key). */
 static void prune_aliases(const char *dir, const struct scan *s, bool dry, size_t *n,
                           int64_t *bytes)
 {
   DIR *d = opendir(dir);
   struct dirent *e;
   while (d && (e = readdir(d))) {
+    struct unit want;
     char key[65], path[PATH_MAX];
     if (!key_of(e->d_name, "in", key))
       continue;
-    snprintf(path, sizeof path, "%.3800s/%.255s", dir, e->d_name);
-    unsigned char *data = NULL;
-    size_t size = 0;
-    bool live = false;
-    if (os_read_file(path, &data, &size) == AT_OK && size >= 65 && data[size - 1] == '\n') {
-      char target[65];
-      memcpy(target, data + size - 65, 64);
-      target[64] = '\0';
-      for (size_t i = 0; i < s->n && !live; i++)
-        live = s->units[i].meta && !s->units[i].gone && strcmp(s->units[i].key, target) == 0;
-    }
-    free(data);
-    if (live)
+    const struct unit *u = bld_cache_alias(dir, key, want.key)
+                               ? bsearch(&want, s->units, s->n, sizeof *s->units, by_key)
+                               : NULL;
+    if (u && u->meta && !u->gone)
       continue;
+    snprintf(path, sizeof path, "%.3800s/%.255s", dir, e->d_name);
     int64_t b = file_size(dir, e->d_name, NULL);
     if (dry || unlink(path) == 0)
       (*n)++, *bytes += b > 0 ? b : 0;
@@ -266,6 +266,7 @@ int cmd_cache(int argc, char **argv)
     return CLI_USAGE;
   }
   struct scan s = {0};
+  const time_t now = time(NULL);
   if ((rc = scan_cache(root, &s)) != AT_OK) {
     free(s.units);
     return cli_fail(rc);
@@ -276,6 +277,7 @@ int cmd_cache(int argc, char **argv)
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%.4000s/compile", root);
   if (prune) {
+    qsort(s.units, s.n, sizeof *s.units, by_key); /* for prune_aliases' lookups */
     struct unit **order = malloc((s.n ? s.n : 1) * sizeof *order);
     if (!order) {
       free(s.units);
@@ -284,7 +286,6 @@ int cmd_cache(int argc, char **argv)
     for (size_t i = 0; i < s.n; i++)
       order[i] = &s.units[i];
     qsort(order, s.n, sizeof *order, by_use);
-    time_t now = time(NULL);
     int64_t total = s.unit_bytes + s.alias_bytes + s.parse_bytes;
     for (size_t i = 0; i < s.n; i++) {
       struct unit *u = order[i];

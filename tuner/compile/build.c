@@ -748,6 +748,11 @@ static bool alias_load_at(const char *dir, const char *variant_key, char tu_key[
   return ok;
 }
 
+bool bld_cache_alias(const char *compile_dir, const char *variant_key, char tu_key[65])
+{
+  return alias_load_at(compile_dir, variant_key, tu_key);
+}
+
 /* The cache's alias, else the seed's (copied into the cache: the entry it names follows
  * through cache_load). */
 static bool alias_load(const struct job_ctx *c, const char *variant_key, char tu_key[65])

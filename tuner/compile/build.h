@@ -84,6 +84,11 @@ struct bld_variant {
   char *log;                         /* compile_error: its own compile's log; else NULL */
 };
 
+/* The compile cache's alias of a variant (VARIANT_KEY.in in compile_dir, the cache's
+ * compile/ folder): the key of the entry that holds it, into tu_key[65]; false when
+ * there is no sound alias. For tools that look after the cache (autotune cache). */
+bool bld_cache_alias(const char *compile_dir, const char *variant_key, char tu_key[65]);
+
 /* One translation unit: a code object read from the cache that holds variants of this
  * result wherever they are (`cached`; `first` is the first of them), or one compiled
  * now: `count` variants in variant order (first and count then index the variants this
