@@ -28,6 +28,17 @@ bool tune_owns(const struct tuner *tu, const char *kernel, const char *config)
   return h % (uint64_t)tu->o->nshards == (uint64_t)tu->o->shard;
 }
 
+int tune_owns_config(const struct tuner *tu, const struct tpl *p, const int64_t *cfg,
+                     bool *mine)
+{
+  char *text = NULL;
+  int rc = gen_space_config_text(p->space, cfg, &text);
+  if (rc == AT_OK)
+    *mine = tune_owns(tu, p->t->kernel, text);
+  free(text);
+  return rc;
+}
+
 /*
  * Keep the configs of p this shard measures. A strategy whose picks are known before
  * measuring has already been narrowed to them (preselect), and measures all it is left
@@ -42,12 +53,10 @@ int tune_shard_configs(const struct tuner *tu, struct tpl *p)
   size_t k = 0, mid = p->mid;
   p->foreign = SIZE_MAX;
   for (size_t i = 0; i < p->nconfigs; i++) {
-    char *text = NULL;
-    int rc = gen_space_config_text(p->space, p->configs + i * p->np, &text);
+    bool mine = false;
+    int rc = tune_owns_config(tu, p, p->configs + i * p->np, &mine);
     if (rc != AT_OK)
       return rc;
-    bool mine = tune_owns(tu, p->t->kernel, text);
-    free(text);
     if (!mine && i != p->mid)
       continue;
     if (i == p->mid) {

@@ -502,15 +502,11 @@ static int next_picks(struct tuner *tu, struct tpl *p, size_t k, size_t *taken, 
   int rc = grow_tpl(p, n + k);
   for (; rc == AT_OK && got < k && i < p->norder; i++) {
     const int64_t *cfg = p->pool + p->order[i] * p->np;
-    if (tu->o->nshards > 1) {
-      char *text = NULL;
-      if ((rc = gen_space_config_text(p->space, cfg, &text)) != AT_OK)
-        break;
-      bool mine = tune_owns(tu, p->t->kernel, text);
-      free(text);
-      if (!mine)
-        continue;
-    }
+    bool mine = true;
+    if (tu->o->nshards > 1 && (rc = tune_owns_config(tu, p, cfg, &mine)) != AT_OK)
+      break;
+    if (!mine)
+      continue;
     memcpy(p->configs + (n + got++) * p->np, cfg, p->np * sizeof *p->configs);
   }
   *taken = got, *used = i - p->next;

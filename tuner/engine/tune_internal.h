@@ -245,6 +245,9 @@ int tune_warm_prior(const struct tuner *tu, const struct tpl *p, const size_t *p
 /* Whether this shard owns (kernel, the bound problem[, config]; config NULL: the pair).
  * True without shards. */
 bool tune_owns(const struct tuner *tu, const char *kernel, const char *config);
+/* tune_owns for config cfg of p's space (its text). OUT: *mine. */
+int tune_owns_config(const struct tuner *tu, const struct tpl *p, const int64_t *cfg,
+                     bool *mine);
 /* Keep the configs of p (spanned, preselected) that this shard measures, and the middle
  * one (p->foreign when another shard's). AT_OK, AT_NOMEM. */
 int tune_shard_configs(const struct tuner *tu, struct tpl *p);
